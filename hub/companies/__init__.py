@@ -1,0 +1,1 @@
+"""Leasing companies: their prepaid accounts and virtual top-up account numbers."""

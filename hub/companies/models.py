@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db.base import Base, BigId, UtcDateTime
+from hub.ledger.chart import company_account
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    nip: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    virtual_account: Mapped[str] = mapped_column(String(26), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @property
+    def ledger_code(self) -> str:
+        return company_account(self.nip)

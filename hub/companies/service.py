@@ -1,0 +1,106 @@
+"""Companies: registration with a virtual top-up account, balances, manual adjustments."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.audit.models import record_event
+from hub.clock import Clock, utcnow
+from hub.companies.models import Company
+from hub.db.database import Database
+from hub.db.idempotency import once
+from hub.errors import InvalidRequest, NotFound
+from hub.ids import nip_valid, nrb_valid, virtual_account
+from hub.ledger import Ledger
+from hub.ledger.chart import ADJUSTMENTS, COMPANY, CONTROL, company_account
+
+
+@dataclass(frozen=True)
+class CompanyAccount:
+    nip: str
+    name: str
+    virtual_account: str
+    available_grosze: int
+    held_grosze: int
+    posted_grosze: int
+
+
+def valid_nip(nip: str) -> str:
+    nip = nip.replace("-", "").replace(" ", "")
+    if not nip_valid(nip):
+        raise InvalidRequest(f"NIP {nip!r} is not valid: 10 digits with a correct check digit")
+    return nip
+
+
+def find_company(session: Session, nip: str) -> Company:
+    company = session.scalars(select(Company).where(Company.nip == nip)).one_or_none()
+    if company is None:
+        raise NotFound(f"no company with NIP {nip}")
+    return company
+
+
+class CompanyService:
+    def __init__(self, db: Database, escrow_account: str, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.escrow_account = escrow_account
+        self.clock = clock
+
+    def add(self, nip: str, name: str, *, actor: str) -> CompanyAccount:
+        nip = valid_nip(nip)
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a company needs a name")
+        if not nrb_valid(self.escrow_account):
+            raise InvalidRequest("virtual accounts need an NRB escrow account in hub.toml [bank] escrow_account")
+        try:
+            with self.db.transaction() as session:
+                now = self.clock()
+                company = Company(nip=nip, name=name, virtual_account=virtual_account(self.escrow_account, nip), created_at=now)
+                session.add(company)
+                session.flush()
+                Ledger(session, self.clock).open_account(company_account(nip), COMPANY, no_overdraft=True)
+                record_event(session, now, actor, "company.add", f"company:{nip}", name=name)
+        except IntegrityError:
+            raise InvalidRequest(f"a company with NIP {nip} is already registered") from None
+        return self.account(nip)
+
+    def account(self, nip: str) -> CompanyAccount:
+        nip = valid_nip(nip)
+        with self.db.read() as session:
+            return self._view(session, find_company(session, nip))
+
+    def list(self) -> list[CompanyAccount]:
+        with self.db.read() as session:
+            return [self._view(session, c) for c in session.scalars(select(Company).order_by(Company.nip))]
+
+    def credit(self, nip: str, amount_grosze: int, reason: str, *, actor: str, request_id: str | None = None) -> CompanyAccount:
+        """A manual adjustment: positive credits the company, negative debits it
+        (never below what is available). Kept in the audit trail with its reason."""
+        nip = valid_nip(nip)
+        if amount_grosze == 0:
+            raise InvalidRequest("an adjustment of 0.00 changes nothing")
+        if not reason.strip():
+            raise InvalidRequest("a manual adjustment needs a reason")
+        request_id = request_id or str(uuid.uuid4())
+
+        def work(session: Session) -> dict:
+            find_company(session, nip)
+            ledger = Ledger(session, self.clock)
+            ledger.open_account(ADJUSTMENTS, CONTROL)
+            company = company_account(nip)
+            debit, credit = (ADJUSTMENTS, company) if amount_grosze > 0 else (company, ADJUSTMENTS)
+            ledger.transfer(f"adjust:{request_id}", debit, credit, abs(amount_grosze), "ADJUSTMENT", reason.strip()[:200])
+            record_event(session, self.clock(), actor, "company.credit", f"company:{nip}", amount_grosze=amount_grosze, reason=reason.strip())
+            return {}
+
+        once(self.db, request_id, "CompanyCredit", {"nip": nip, "amount": amount_grosze, "reason": reason}, work, self.clock())
+        return self.account(nip)
+
+    def _view(self, session: Session, company: Company) -> CompanyAccount:
+        balance = Ledger(session, self.clock).balance(company.ledger_code)
+        return CompanyAccount(company.nip, company.name, company.virtual_account, balance.available, balance.held, balance.posted)

@@ -1,0 +1,1 @@
+"""Fee coupons: issue in batches (holds), verify, redeem (capture), reverse, cancel, expire."""

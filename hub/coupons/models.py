@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db.base import Base, UtcDateTime
+
+ISSUED, REDEEMED, CANCELLED, EXPIRED = "ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"
+
+
+class CouponBatch(Base):
+    __tablename__ = "coupon_batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    case_type: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    amount_grosze: Mapped[int] = mapped_column(BigInteger)  # each coupon
+    office_code: Mapped[str | None] = mapped_column(String(4))
+    issued_by: Mapped[str] = mapped_column(String(120), default="")
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # storage form, no dashes
+    batch_id: Mapped[str] = mapped_column(ForeignKey("coupon_batches.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    position: Mapped[int] = mapped_column(Integer)  # page order in the batch
+    case_type: Mapped[str] = mapped_column(String(32))
+    amount_grosze: Mapped[int] = mapped_column(BigInteger)
+    office_code: Mapped[str | None] = mapped_column(String(4))  # set: valid only at that office
+    status: Mapped[str] = mapped_column(String(10))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    hold_transfer_id: Mapped[str] = mapped_column(String(80))
+    holds: Mapped[int] = mapped_column(Integer, default=1)  # a reversal holds again
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # cancelled or expired
+
+    __table_args__ = (
+        Index("ix_coupons_company_status", "company_id", "status"),
+        Index("ix_coupons_status_expires", "status", "expires_at"),
+    )
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    coupon_id: Mapped[str] = mapped_column(ForeignKey("coupons.id"), index=True)
+    office_code: Mapped[str] = mapped_column(String(4))
+    case_number: Mapped[str] = mapped_column(String(64))
+    case_type: Mapped[str] = mapped_column(String(32))
+    captured_grosze: Mapped[int] = mapped_column(BigInteger)
+    released_grosze: Mapped[int] = mapped_column(BigInteger)
+    redeemed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    business_day: Mapped[date] = mapped_column(Date)
+    reversed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reversal_reason: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_redemptions_office_day", "office_code", "business_day"),)

@@ -1,0 +1,344 @@
+"""The coupon lifecycle, each step one atomic transaction with its ledger transfers.
+
+    issue   -> ISSUED     hold (PENDING company -> clearing), a batch all or nothing
+    redeem  -> REDEEMED   capture (POST the hold, all or part) and pay the office
+    reverse -> ISSUED     refund the office's capture and hold the coupon again
+    cancel  -> CANCELLED  release (VOID the hold)
+    expire  -> EXPIRED    release
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from hub.audit.models import record_event
+from hub.clock import Clock, business_day, utcnow
+from hub.companies.models import Company
+from hub.companies.service import find_company, valid_nip
+from hub.config import HubConfig
+from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption
+from hub.db.database import Database
+from hub.db.idempotency import once
+from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
+from hub.ids import MalformedId, format_coupon_id, new_coupon_id, normalize_coupon_id
+from hub.ledger import Ledger, NewTransfer
+from hub.ledger.chart import CLEARING, CONTROL, OFFICE, company_account, office_account
+from hub.money import format_pln
+
+EXPIRY_CHUNK = 500
+
+# VerifyCoupon reasons (contract section 4)
+NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
+CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = "CASE_TYPE_MISMATCH", "PAYER_MISMATCH", "OFFICE_MISMATCH"
+
+
+@dataclass(frozen=True)
+class IssuedCoupon:
+    coupon_id: str  # canonical XXXX-XXXX-XXXX-XXXX
+    amount_grosze: int
+    case_type: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedBatch:
+    batch_id: str
+    total_held_grosze: int
+    coupons: tuple[IssuedCoupon, ...]
+
+
+@dataclass(frozen=True)
+class CouponCheck:
+    """VerifyCoupon's answer. For MALFORMED and NOT_FOUND only `coupon_id` (as typed), `valid` and `reason` are known."""
+
+    coupon_id: str
+    valid: bool
+    reason: str | None
+    status: str | None = None
+    amount_grosze: int | None = None
+    case_type: str | None = None
+    payer_nip: str | None = None
+    payer_name: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RedemptionResult:
+    redemption_id: str
+    coupon_id: str
+    captured_grosze: int
+    released_grosze: int
+    redeemed_at: datetime
+
+
+@dataclass(frozen=True)
+class ReversalResult:
+    coupon_id: str
+    status: str
+    reversed_at: datetime
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    expired: int
+    released_grosze: int
+
+
+def _hold_id(coupon_id: str, n: int) -> str:
+    return f"hold:{coupon_id}:{n}"
+
+
+def _coupon_id(text: str) -> str:
+    try:
+        return normalize_coupon_id(text)
+    except MalformedId as e:
+        raise CouponNotRedeemable(f"coupon id {text!r} is malformed: {e}", MALFORMED) from None
+
+
+class CouponService:
+    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+
+    # -- issue ------------------------------------------------------------
+
+    def issue(
+        self,
+        *,
+        request_id: str,
+        company_nip: str,
+        case_type: str,
+        count: int,
+        amount_grosze: int | None = None,
+        office_code: str | None = None,
+        issued_by: str = "",
+    ) -> IssuedBatch:
+        nip = valid_nip(company_nip)
+        kind = self.config.case_type(case_type)
+        count_max = self.config.coupons.batch_count_max
+        if not 1 <= count <= count_max:
+            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}")
+        if amount_grosze is None:
+            amount_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
+        if amount_grosze <= 0:
+            raise InvalidRequest("a coupon's Amount must be at least 0.01")
+        if office_code is not None:
+            self.config.office(office_code)
+        validity_days = kind.validity_days or self.config.coupons.validity_days
+        content = {"nip": nip, "case_type": kind.code, "count": count, "amount": amount_grosze, "office": office_code, "by": issued_by}
+
+        def work(session: Session) -> dict:
+            company = find_company(session, nip)
+            now = self.clock()
+            expires_at = now + timedelta(days=validity_days)
+            batch_id = str(uuid.uuid4())
+            ids = [new_coupon_id() for _ in range(count)]
+            ledger = Ledger(session, self.clock)
+            ledger.open_account(CLEARING, CONTROL)
+            ledger.apply(
+                [NewTransfer(_hold_id(cid, 1), company.ledger_code, CLEARING, amount_grosze, "HOLD", cid, pending=True) for cid in ids]
+            )
+            session.add(
+                CouponBatch(
+                    id=batch_id, company_id=company.id, case_type=kind.code, count=count, amount_grosze=amount_grosze,
+                    office_code=office_code, issued_by=issued_by, issued_at=now,
+                )
+            )
+            session.flush()
+            session.execute(
+                insert(Coupon),
+                [
+                    dict(
+                        id=cid, batch_id=batch_id, company_id=company.id, position=i, case_type=kind.code,
+                        amount_grosze=amount_grosze, office_code=office_code, status=ISSUED, issued_at=now,
+                        expires_at=expires_at, hold_transfer_id=_hold_id(cid, 1), holds=1, closed_at=None,
+                    )
+                    for i, cid in enumerate(ids)
+                ],
+            )
+            record_event(session, now, issued_by or "system", "coupons.issue", f"company:{nip}", batch=batch_id, count=count)
+            return {"batch_id": batch_id, "ids": ids, "amount": amount_grosze, "case_type": kind.code, "expires_at": expires_at.isoformat()}
+
+        record = once(self.db, request_id, "IssueCoupons", content, work, self.clock())
+        expires_at = datetime.fromisoformat(record["expires_at"])
+        coupons = tuple(IssuedCoupon(format_coupon_id(cid), record["amount"], record["case_type"], expires_at) for cid in record["ids"])
+        return IssuedBatch(record["batch_id"], record["amount"] * len(coupons), coupons)
+
+    # -- verify -----------------------------------------------------------
+
+    def verify(self, coupon_text: str, office_code: str, case_type: str | None = None, payer_nip: str | None = None) -> CouponCheck:
+        """Changes no state. A typo is caught by the check symbol before any lookup."""
+        self.config.office(office_code)
+        try:
+            cid = normalize_coupon_id(coupon_text)
+        except MalformedId:
+            return CouponCheck(coupon_text, False, MALFORMED)
+        with self.db.read() as session:
+            found = session.execute(select(Coupon, Company).join(Company, Company.id == Coupon.company_id).where(Coupon.id == cid)).one_or_none()
+        if found is None:
+            return CouponCheck(format_coupon_id(cid), False, NOT_FOUND)
+        coupon, company = found
+        reason = self._refusal(coupon, company, office_code, case_type, payer_nip)
+        return CouponCheck(
+            format_coupon_id(cid), reason is None, reason, self._status(coupon), coupon.amount_grosze,
+            coupon.case_type, company.nip, company.name, coupon.expires_at,
+        )
+
+    def _status(self, coupon: Coupon) -> str:
+        if coupon.status == ISSUED and coupon.expires_at <= self.clock():
+            return EXPIRED  # the daily expiry has not run yet; the coupon is expired all the same
+        return coupon.status
+
+    def _refusal(self, coupon: Coupon, company: Company, office_code: str, case_type: str | None, payer_nip: str | None) -> str | None:
+        status = self._status(coupon)
+        if status != ISSUED:
+            return status  # REDEEMED, CANCELLED, EXPIRED are reasons too
+        if coupon.office_code is not None and coupon.office_code != office_code:
+            return OFFICE_MISMATCH
+        if case_type is not None and case_type != coupon.case_type:
+            return CASE_TYPE_MISMATCH
+        if payer_nip is not None and payer_nip != company.nip:
+            return PAYER_MISMATCH
+        return None
+
+    # -- redeem -----------------------------------------------------------
+
+    def redeem(
+        self, *, request_id: str, coupon_text: str, office_code: str, case_number: str, case_type: str, amount_grosze: int | None = None
+    ) -> RedemptionResult:
+        """The usage report: capture the hold for the office, exactly once."""
+        cid = _coupon_id(coupon_text)
+        self.config.office(office_code)
+        case_number = case_number.strip()
+        if not case_number:
+            raise InvalidRequest("CaseNumber is empty")
+        if amount_grosze is not None and amount_grosze <= 0:
+            raise InvalidRequest("Amount must be at least 0.01")
+        content = {"coupon": cid, "office": office_code, "case": case_number, "case_type": case_type, "amount": amount_grosze}
+
+        def work(session: Session) -> dict:
+            coupon = self._lock(session, cid)
+            if coupon is None:
+                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND)
+            company = session.get(Company, coupon.company_id)
+            reason = self._refusal(coupon, company, office_code, case_type, None)
+            if reason is not None:
+                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} cannot be redeemed: {reason}", reason)
+            captured = coupon.amount_grosze if amount_grosze is None else amount_grosze
+            if captured > coupon.amount_grosze:
+                raise InvalidRequest(f"Amount {format_pln(captured)} is more than the coupon's {format_pln(coupon.amount_grosze)}")
+            now = self.clock()
+            redemption_id = str(uuid.uuid4())
+            ledger = Ledger(session, self.clock)
+            ledger.post(f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code="CAPTURE", reference=cid)
+            ledger.open_account(office_account(office_code), OFFICE)
+            ledger.transfer(f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, "EARNING", cid)
+            coupon.status = REDEEMED
+            session.add(
+                Redemption(
+                    id=redemption_id, coupon_id=cid, office_code=office_code, case_number=case_number, case_type=case_type,
+                    captured_grosze=captured, released_grosze=coupon.amount_grosze - captured, redeemed_at=now,
+                    business_day=business_day(now), reversed_at=None, reversal_reason=None,
+                )
+            )
+            return {"id": redemption_id, "captured": captured, "released": coupon.amount_grosze - captured, "at": now.isoformat()}
+
+        r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock())
+        return RedemptionResult(r["id"], format_coupon_id(cid), r["captured"], r["released"], datetime.fromisoformat(r["at"]))
+
+    # -- reverse ----------------------------------------------------------
+
+    def reverse(self, *, request_id: str, redemption_id: str, office_code: str, reason: str) -> ReversalResult:
+        """Undo a redemption within the window: refund the office's capture to the
+        company and hold the coupon's amount again. A settled amount leaves the
+        office's account negative, to be netted in its next settlement."""
+        window = timedelta(hours=self.config.settlement.reversal_window_h)
+        content = {"redemption": redemption_id, "office": office_code, "reason": reason}
+
+        def work(session: Session) -> dict:
+            redemption = session.get(Redemption, redemption_id)
+            if redemption is None:
+                raise NotFound(f"no redemption {redemption_id}")
+            if redemption.office_code != office_code:
+                raise NotAuthorized(f"redemption {redemption_id} was made by another office; only it can reverse it")
+            coupon = self._lock(session, redemption.coupon_id)
+            session.refresh(redemption, with_for_update=True)
+            if redemption.reversed_at is not None:
+                raise InvalidRequest(f"redemption {redemption_id} is already reversed")
+            now = self.clock()
+            if now - redemption.redeemed_at > window:
+                raise InvalidRequest(f"the reversal window of {self.config.settlement.reversal_window_h} h has passed")
+            company = session.get(Company, coupon.company_id)
+            ledger = Ledger(session, self.clock)
+            ledger.transfer(f"reversal:{redemption_id}", office_account(office_code), company.ledger_code, redemption.captured_grosze, "REVERSAL", coupon.id)
+            coupon.holds += 1
+            coupon.hold_transfer_id = _hold_id(coupon.id, coupon.holds)
+            ledger.hold(coupon.hold_transfer_id, company.ledger_code, CLEARING, coupon.amount_grosze, "HOLD", coupon.id)
+            coupon.status = ISSUED
+            redemption.reversed_at = now
+            redemption.reversal_reason = reason[:200]
+            return {"coupon": coupon.id, "at": now.isoformat()}
+
+        r = once(self.db, request_id, "ReverseRedemption", content, work, self.clock())
+        return ReversalResult(format_coupon_id(r["coupon"]), ISSUED, datetime.fromisoformat(r["at"]))
+
+    # -- cancel and expire ------------------------------------------------
+
+    def cancel(self, *, request_id: str, coupon_text: str, company_nip: str | None = None, actor: str = "system") -> int:
+        """Cancel an issued coupon and release its hold. Returns the grosze released.
+        With `company_nip`, a coupon of another company is NotFound."""
+        try:
+            cid = normalize_coupon_id(coupon_text)
+        except MalformedId as e:
+            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}") from None
+
+        def work(session: Session) -> dict:
+            coupon = self._lock(session, cid)
+            company = session.get(Company, coupon.company_id) if coupon else None
+            if coupon is None or (company_nip is not None and company.nip != company_nip):
+                raise NotFound(f"no coupon {format_coupon_id(cid)}")
+            if coupon.status != ISSUED:
+                raise InvalidRequest(f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled")
+            now = self.clock()
+            self._release(session, coupon, CANCELLED, now)
+            record_event(session, now, actor, "coupons.cancel", f"company:{company.nip}", coupon=cid)
+            return {"released": coupon.amount_grosze}
+
+        return once(self.db, request_id, "CancelCoupon", {"coupon": cid, "nip": company_nip}, work, self.clock())["released"]
+
+    def expire(self) -> ExpiryRun:
+        """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
+        expired = released = 0
+        while True:
+            with self.db.transaction() as session:
+                now = self.clock()
+                due = session.scalars(
+                    select(Coupon)
+                    .where(Coupon.status == ISSUED, Coupon.expires_at <= now)
+                    .order_by(Coupon.id)
+                    .limit(EXPIRY_CHUNK)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                for coupon in due:
+                    self._release(session, coupon, EXPIRED, now)
+                    released += coupon.amount_grosze
+                expired += len(due)
+            if len(due) < EXPIRY_CHUNK:
+                return ExpiryRun(expired, released)
+
+    def _release(self, session: Session, coupon: Coupon, status: str, now: datetime) -> None:
+        Ledger(session, self.clock).void(f"release:{coupon.id}:{coupon.holds}", coupon.hold_transfer_id, code="RELEASE", reference=coupon.id)
+        coupon.status = status
+        coupon.closed_at = now
+
+    @staticmethod
+    def _lock(session: Session, cid: str) -> Coupon | None:
+        return session.scalars(
+            select(Coupon).where(Coupon.id == cid).with_for_update().execution_options(populate_existing=True)
+        ).one_or_none()

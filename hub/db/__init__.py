@@ -1,0 +1,1 @@
+"""Persistence: the engine, transactions, idempotency records and migrations."""

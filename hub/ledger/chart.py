@@ -1,0 +1,26 @@
+"""The chart of accounts: every ledger account code the hub uses, named once.
+
+Company accounts are credit-normal and protected from overdraft: they hold what
+the hub owes each company. Holds move money pending from a company to the
+coupon clearing account; a capture posts it and passes it on to the office's
+account, which settlement empties into money in transit to the bank.
+"""
+
+from __future__ import annotations
+
+ESCROW = "bank:escrow"  # the hub's bank account (asset), credited by statement top-ups
+SUSPENSE = "bank:suspense"  # credits on the statement not yet matched to a company
+TRANSIT = "bank:transit"  # settlements sent to the bank, not yet on a statement
+CLEARING = "coupons:clearing"  # holds of coupons outstanding
+ADJUSTMENTS = "operator:adjustments"  # counterpart of manual credits and debits
+
+# kinds
+ASSET, COMPANY, CONTROL, OFFICE = "ASSET", "COMPANY", "CONTROL", "OFFICE"
+
+
+def company_account(nip: str) -> str:
+    return f"company:{nip}"
+
+
+def office_account(code: str) -> str:
+    return f"office:{code}"

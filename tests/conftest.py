@@ -1,0 +1,160 @@
+"""Test wiring: every database test runs on SQLite and again on PostgreSQL.
+
+PostgreSQL is the server at $HUB_TEST_PG_URL (default 127.0.0.1:5432, user
+postgres). Each test process makes its own database and drops it at the end.
+If the server is unreachable the PostgreSQL half is skipped on a developer's
+machine, and the whole run fails when CI=true: CI never skips it silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hub.db.database import Database
+from hub.db.migrate import upgrade
+from hub.db.models import metadata
+
+PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = REPO / "config"
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as c:
+            c.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means unreachable
+        return f"{type(e).__name__}: {str(e).splitlines()[0]}"
+
+
+_PG_PROBLEM = _pg_reachable()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _PG_PROBLEM and IN_CI:
+        pytest.exit(f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true: {_PG_PROBLEM}", returncode=3)
+
+
+def pytest_report_header(config) -> str:
+    return f"postgresql: {'UNREACHABLE: ' + _PG_PROBLEM if _PG_PROBLEM else PG_ADMIN_URL}"
+
+
+# -- no network beyond this machine (as zeep's own tests do) ------------------
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+        raise RuntimeError(f"tests may not reach {address}: only this machine")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+# -- databases ------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "hub.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    if _PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
+    name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A migrated, empty database: a copy of the SQLite template, or the
+    process's PostgreSQL database truncated."""
+    if request.param == "sqlite":
+        path = tmp_path / "hub.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database_url")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def db(db_url):
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+# -- time and config --------------------------------------------------------
+
+class FakeClock:
+    """A clock the test moves by hand; starts at a fixed Warsaw working day."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 10, 9, 30, tzinfo=timezone.utc))
+
+
+@pytest.fixture(scope="session")
+def shipped_config():
+    from hub.config import load_config
+
+    return load_config(SHIPPED_CONFIG)
+
+
+@pytest.fixture
+def hub(shipped_config, db, clock):
+    from hub.app import Hub
+
+    return Hub(shipped_config, clock=clock, db=db)

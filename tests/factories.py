@@ -1,0 +1,24 @@
+"""Test data, made through the services (never by writing rows by hand)."""
+
+from __future__ import annotations
+
+import uuid
+
+NIP = "5260250274"
+OTHER_NIP = "7740001454"
+REJ_NEW = "REJ_NEW"  # 161.50 in the shipped fee table
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+def funded_company(hub, amount_grosze: int, nip: str = NIP, name: str = "Leasing Polska S.A."):
+    hub.companies.add(nip, name, actor="test")
+    if amount_grosze:
+        hub.companies.credit(nip, amount_grosze, "test funding", actor="test")
+    return nip
+
+
+def issue(hub, count: int = 1, nip: str = NIP, **kw):
+    return hub.coupons.issue(request_id=kw.pop("request_id", rid()), company_nip=nip, case_type=kw.pop("case_type", REJ_NEW), count=count, **kw)

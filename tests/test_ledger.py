@@ -1,0 +1,196 @@
+"""The ledger: holds, captures, releases, idempotency, and its invariants under
+random operation sequences checked against a plain model (hypothesis)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from sqlalchemy import delete, update
+
+from hub.db.models import metadata
+from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError
+from hub.ledger import Ledger, NewTransfer
+from hub.ledger.models import LedgerAccount
+
+
+def open_accounts(db):
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.open_account("bank", "ASSET")
+        ledger.open_account("company:a", "COMPANY", no_overdraft=True)
+        ledger.open_account("clearing", "CONTROL")
+
+
+def test_hold_capture_part_releases_the_rest(db):
+    open_accounts(db)
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+        ledger.hold("h1", "company:a", "clearing", 100_00, "HOLD")
+    with db.transaction() as s:
+        b = Ledger(s).balance("company:a")
+        assert (b.posted, b.held, b.available) == (100_00, 100_00, 0)
+        Ledger(s).post("p1", "h1", 60_00, code="CAPTURE")
+    with db.read() as s:
+        ledger = Ledger(s)
+        b = ledger.balance("company:a")
+        assert (b.posted, b.held, b.available) == (40_00, 0, 40_00)
+        assert ledger.balance("clearing").credits_posted == 60_00
+        ledger.verify()
+
+
+def test_a_pending_transfer_resolves_at_most_once(db):
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 50_00, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", 50_00, "HOLD")
+        Ledger(s).void("v1", "h1", code="RELEASE")
+    for attempt in (lambda l: l.post("p2", "h1", code="CAPTURE"), lambda l: l.void("v2", "h1", code="RELEASE")):
+        with pytest.raises(LedgerInvariantError, match="already resolved"):
+            with db.transaction() as s:
+                attempt(Ledger(s))
+    with db.read() as s:
+        assert Ledger(s).balance("company:a").available == 50_00
+        Ledger(s).verify()
+
+
+def test_overdraft_is_refused_with_pending_holds_counted(db):
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", 70_00, "HOLD")
+    with pytest.raises(InsufficientFunds) as e:
+        with db.transaction() as s:
+            Ledger(s).apply([NewTransfer(f"h{i}", "company:a", "clearing", 20_00, "HOLD", pending=True) for i in (2, 3)])
+    assert (e.value.available_grosze, e.value.required_grosze) == (30_00, 40_00)
+    assert e.value.detail == {"Available": "30.00", "Required": "40.00"}
+    with db.read() as s:
+        assert Ledger(s).balance("company:a").held == 70_00
+
+
+def test_transfers_are_idempotent_by_id(db):
+    open_accounts(db)
+    with db.transaction() as s:
+        first = Ledger(s).transfer("t1", "bank", "company:a", 10_00, "TOPUP")
+    with db.transaction() as s:
+        again = Ledger(s).transfer("t1", "bank", "company:a", 10_00, "TOPUP")
+        assert (again.id, again.created_at) == (first.id, first.created_at)
+    with pytest.raises(IdempotencyConflict):
+        with db.transaction() as s:
+            Ledger(s).transfer("t1", "bank", "company:a", 11_00, "TOPUP")
+    with db.read() as s:
+        assert Ledger(s).balance("company:a").posted == 10_00
+
+
+def test_verify_finds_totals_that_disagree_with_transfers(db):
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 10_00, "TOPUP")
+    with db.transaction() as s:  # what a bug or a hand edit would do
+        s.execute(update(LedgerAccount).where(LedgerAccount.code == "bank").values(debits_posted=9_00))
+    with db.read() as s, pytest.raises(LedgerInvariantError, match="account bank: stored"):
+        Ledger(s).verify()
+
+
+# -- property-based: random sequences against a model -------------------------
+
+ACCOUNTS = {"bank": False, "company:a": True, "company:b": True, "clearing": False}
+amounts = st.integers(min_value=1, max_value=50_000)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """The model: per account [debits_pending, debits_posted, credits_pending,
+    credits_posted]; pending holds and whether each is resolved."""
+
+    db = None  # set by the test
+
+    def __init__(self) -> None:
+        super().__init__()
+        with self.db.transaction() as s:
+            for table in reversed(metadata.sorted_tables):
+                s.execute(delete(table))
+            for code, protected in ACCOUNTS.items():
+                Ledger(s).open_account(code, "COMPANY" if protected else "OTHER", no_overdraft=protected)
+        self.model = {code: [0, 0, 0, 0] for code in ACCOUNTS}
+        self.pending: dict[str, tuple[str, str, int]] = {}
+        self.resolved: set[str] = set()
+        self.transfers: dict[str, tuple] = {}
+
+    def available(self, code: str) -> int:
+        dp, dpo, _, cpo = self.model[code]
+        return cpo - dpo - dp
+
+    def _apply(self, id, debit, credit, amount, pending):
+        try:
+            with self.db.transaction() as s:
+                Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])
+        except InsufficientFunds:
+            assert ACCOUNTS[debit] and amount > self.available(debit), "refused though funds were there"
+            return
+        assert not (ACCOUNTS[debit] and amount > self.available(debit)), "overdraft was let through"
+        offset = 0 if pending else 1
+        self.model[debit][offset] += amount
+        self.model[credit][2 + offset] += amount
+        self.transfers[id] = (debit, credit, amount, pending)
+        if pending:
+            self.pending[id] = (debit, credit, amount)
+
+    @rule(debit=st.sampled_from(sorted(ACCOUNTS)), credit=st.sampled_from(sorted(ACCOUNTS)), amount=amounts, pending=st.booleans())
+    def transfer(self, debit, credit, amount, pending):
+        if debit != credit:
+            self._apply(str(uuid.uuid4()), debit, credit, amount, pending)
+
+    @precondition(lambda self: self.transfers)
+    @rule(data=st.data())
+    def replay_a_transfer(self, data):
+        id = data.draw(st.sampled_from(sorted(self.transfers)))
+        debit, credit, amount, pending = self.transfers[id]
+        with self.db.transaction() as s:
+            Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])  # no second effect
+
+    @precondition(lambda self: self.pending)
+    @rule(data=st.data(), part=st.floats(min_value=0.0, max_value=1.3), void=st.booleans())
+    def resolve(self, data, part, void):
+        id = data.draw(st.sampled_from(sorted(self.pending)))
+        debit, credit, amount = self.pending[id]
+        post_amount = max(1, int(amount * part))
+        should_fail = id in self.resolved or (not void and post_amount > amount)
+        try:
+            with self.db.transaction() as s:
+                if void:
+                    Ledger(s).void(f"v:{uuid.uuid4()}", id, code="RELEASE")
+                else:
+                    Ledger(s).post(f"p:{uuid.uuid4()}", id, post_amount, code="CAPTURE")
+        except LedgerInvariantError:
+            assert should_fail, "a valid resolution was refused"
+            return
+        assert not should_fail, "a pending transfer resolved twice or over its amount"
+        self.resolved.add(id)
+        self.model[debit][0] -= amount
+        self.model[credit][2] -= amount
+        if not void:
+            self.model[debit][1] += post_amount
+            self.model[credit][3] += post_amount
+
+    @invariant()
+    def matches_the_model_and_holds_together(self):
+        with self.db.read() as s:
+            ledger = Ledger(s)
+            for code in ACCOUNTS:
+                b = ledger.balance(code)
+                assert [b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted] == self.model[code], code
+                if ACCOUNTS[code]:
+                    assert b.available >= 0
+            ledger.verify()  # derived totals, debits == credits, nothing resolved twice
+
+
+def test_random_operation_sequences_keep_the_invariants(db):
+    LedgerMachine.db = db
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)),
+    )
