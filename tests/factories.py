@@ -22,3 +22,20 @@ def funded_company(hub, amount_grosze: int, nip: str = NIP, name: str = "Leasing
 
 def issue(hub, count: int = 1, nip: str = NIP, **kw):
     return hub.coupons.issue(request_id=kw.pop("request_id", rid()), company_nip=nip, case_type=kw.pop("case_type", REJ_NEW), count=count, **kw)
+
+
+def config_copy(tmp_path, db_url: str):
+    """The shipped config in a folder of the test's own, on the test's database."""
+    import re
+    import shutil
+
+    from tests.conftest import SHIPPED_CONFIG
+
+    target = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, target)
+    hub_toml = target / "hub.toml"
+    text, n = re.subn(r'(?m)^url = ".*"$', f'url = "{db_url}"', hub_toml.read_text())
+    assert n == 1
+    text = text.replace('"../hub/wsdl/', f'"{SHIPPED_CONFIG.parent}/hub/wsdl/')
+    hub_toml.write_text(text)
+    return target

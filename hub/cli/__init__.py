@@ -1,2 +1,7 @@
 """The `hub` command (contract section 9). Commands only translate: parse options,
 call a service of the `Hub`, print text or `--json`."""
+
+from hub.cli.main import cli, main
+from hub.cli import admin, companies, coupons  # noqa: E402,F401  (each module registers its commands)
+
+__all__ = ["cli", "main"]

@@ -6,7 +6,7 @@ import uuid
 
 import click
 
-from hub.cli.companies 
+from hub.cli.companies import cli_actor
 from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import format_pln

@@ -80,7 +80,20 @@ class AmountParam(click.ParamType):
 
 
 class HubGroup(click.Group):
-    """Turns every HubError into one line on stderr and exit status 1."""
+    """Turns every HubError into one line on stderr and exit status 1, and a
+    usage error (bad option value, missing option) into one line and status 2."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "hub"
+            click.echo(f"{where}: {e.format_message()}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("hub: aborted", err=True)
+            sys.exit(1)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -112,6 +125,4 @@ def cli(ctx: click.Context, config_dir: Path) -> None:
 
 
 def main() -> None:
-    from hub.cli import admin, companies, coupons  # noqa: F401  (register commands)
-
     cli(prog_name="hub")
