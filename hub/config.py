@@ -1,0 +1,906 @@
+"""The hub's config: four TOML files in one directory, read once per process.
+
+`load_config(dir)` reads `hub.toml`, `offices.toml`, `clients.toml` and
+`fees.toml` (contract section 8) and returns a frozen `HubConfig`; callers pass
+that object around, there is no global config. It either returns a config in
+which every rule below holds, or raises `ConfigProblems` (a `ConfigError`) that
+lists every problem found, one line each, naming file, entry and field:
+
+    offices.toml: office[1] (code 1261): card_fee: 3 decimal places in 1.005; amounts are PLN to the grosz
+
+Two layers: private pydantic models shaped like the TOML do the checking
+(strict types: TOML already says what is a string and what is a number), and
+plain frozen dataclasses are what the rest of the hub sees. Keeping them apart
+means `Office(card_fee_grosze=150)` built in a test is just data, never
+re-interpreted as PLN.
+
+Amounts: TOML floats are read as `Decimal` (`parse_float=Decimal`), so `54.00`
+and `"54.00"` are both exact; anything written with a third decimal place is
+refused, and inside the hub every amount is `int` grosze (`*_grosze`).
+Relative paths are relative to the config directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from hub.errors import ConfigError, InvalidRequest
+from hub.ids import iban_valid, nip_valid, normalize_account, nrb_valid
+from hub.money import parse_grosze
+
+HUB_FILE = "hub.toml"
+OFFICES_FILE = "offices.toml"
+CLIENTS_FILE = "clients.toml"
+FEES_FILE = "fees.toml"
+CONFIG_FILES = (HUB_FILE, OFFICES_FILE, CLIENTS_FILE, FEES_FILE)
+
+DEFAULT_DATABASE_URL = "sqlite:///var/hub.sqlite3"
+
+ClientKind = Literal["POJAZD", "KIEROWCA", "WORD", "CASHDESK", "COMPANY", "BANK"]
+CLIENT_KINDS: tuple[ClientKind, ...] = ("POJAZD", "KIEROWCA", "WORD", "CASHDESK", "COMPANY", "BANK")
+OFFICE_CLIENT_KINDS: frozenset[ClientKind] = frozenset({"POJAZD", "KIEROWCA", "WORD", "CASHDESK"})
+System = Literal["POJAZD", "KIEROWCA", "WORD"]
+SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
+
+# The contract fixes IssueCoupons' Count to 1..1000; config may only lower it.
+BATCH_COUNT_LIMIT = 1000
+
+
+# --------------------------------------------------------------------------------------------
+# What the hub sees: frozen dataclasses, money in grosze, paths absolute.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """`[database]`. A relative sqlite path is already made absolute (relative to the config dir)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """`[signing]`: the hub's own key and certificate, both PEM, checked to belong together."""
+
+    key: Path
+    cert: Path
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """`[security]`: WS-Security limits, safe by default."""
+
+    clock_skew_s: int = 300
+    replay_window_s: int = 900
+    request_bytes_max: int = 1_000_000
+    xml_depth_max: int = 100
+
+
+@dataclass(frozen=True)
+class CouponSettings:
+    """`[coupons]`."""
+
+    validity_days: int = 90
+    batch_count_max: int = BATCH_COUNT_LIMIT
+
+
+@dataclass(frozen=True)
+class BankSettings:
+    """`[bank]`. `wsdl` is a URL, or an absolute path; `endpoint` (optional) overrides the
+    service address written in the WSDL. `escrow_account` is a 26-digit NRB or a compact IBAN."""
+
+    wsdl: str
+    escrow_account: str
+    currency: str = "PLN"
+    statement_xsd_dir: Path | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class SettlementSettings:
+    """`[settlement]`."""
+
+    reversal_window_h: int = 72
+
+
+@dataclass(frozen=True)
+class Office:
+    """One `[[office]]`: a powiat office, its payout account (NRB) and handling fees."""
+
+    code: str
+    name: str
+    account: str
+    card_fee_grosze: int
+    cash_fee_grosze: int
+    fk_wsdl: str | None = None
+    desks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Client:
+    """One `[[client]]`: a certificate (pinned `cert`, or `ca` + `subject`) and what it acts for.
+
+    `subject` is kept in RFC 4514 form as `cryptography` writes it
+    (`x509.Name.rfc4514_string()`), so it compares equal to a certificate's subject string.
+    """
+
+    id: str
+    kind: ClientKind
+    cert: Path | None = None
+    ca: Path | None = None
+    subject: str | None = None
+    offices: tuple[str, ...] = ()
+    company_nip: str | None = None
+    allow_sha1: bool = False
+
+
+@dataclass(frozen=True)
+class Fee:
+    """One `[[fee]]` entry. A fee code may have several entries, one per `valid_from`;
+    an entry without `valid_from` applies from the beginning of time."""
+
+    code: str
+    name: str
+    amount_grosze: int
+    valid_from: date | None = None
+
+
+@dataclass(frozen=True)
+class CaseType:
+    """One `[[case_type]]`. Its amount is the sum of its fees (a code may repeat) on a given day."""
+
+    code: str
+    system: System
+    name: str
+    fees: tuple[str, ...]
+    validity_days: int | None = None
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Everything in the config directory, checked. Build it with `load_config`."""
+
+    config_dir: Path
+    database: DatabaseSettings
+    signing: SigningSettings
+    security: SecuritySettings
+    coupons: CouponSettings
+    bank: BankSettings
+    settlement: SettlementSettings
+    offices: tuple[Office, ...]
+    clients: tuple[Client, ...]
+    fees: tuple[Fee, ...]
+    case_types: tuple[CaseType, ...]
+    _office_by_code: Mapping[str, Office] = field(init=False, repr=False, compare=False)
+    _client_by_id: Mapping[str, Client] = field(init=False, repr=False, compare=False)
+    _case_type_by_code: Mapping[str, CaseType] = field(init=False, repr=False, compare=False)
+    _fee_versions: Mapping[str, tuple[Fee, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        versions: dict[str, list[Fee]] = {}
+        for fee in self.fees:
+            versions.setdefault(fee.code, []).append(fee)
+        indexes = {
+            "_office_by_code": {o.code: o for o in self.offices},
+            "_client_by_id": {c.id: c for c in self.clients},
+            "_case_type_by_code": {t.code: t for t in self.case_types},
+            # Oldest first; an entry without valid_from is the oldest of all.
+            "_fee_versions": {
+                code: tuple(sorted(entries, key=lambda f: f.valid_from or date.min))
+                for code, entries in versions.items()
+            },
+        }
+        for name, index in indexes.items():
+            object.__setattr__(self, name, MappingProxyType(index))
+
+    def office(self, code: str) -> Office:
+        try:
+            return self._office_by_code[code]
+        except KeyError:
+            raise InvalidRequest(f"Unknown office code {code!r}: the hub serves no such office.") from None
+
+    def client(self, client_id: str) -> Client:
+        try:
+            return self._client_by_id[client_id]
+        except KeyError:
+            raise InvalidRequest(f"Unknown client {client_id!r}: clients.toml lists no such client.") from None
+
+    def case_type(self, code: str) -> CaseType:
+        try:
+            return self._case_type_by_code[code]
+        except KeyError:
+            raise InvalidRequest(f"Unknown case type {code!r}: fees.toml lists no such case type.") from None
+
+    def fee(self, fee_code: str, on: date) -> Fee:
+        """The entry of `fee_code` in force on `on`: the latest `valid_from` not after it."""
+        versions = self._fee_versions.get(fee_code)
+        if versions is None:
+            raise InvalidRequest(f"Unknown fee code {fee_code!r}: fees.toml lists no such fee.")
+        in_force = [f for f in versions if f.valid_from is None or f.valid_from <= on]
+        if not in_force:
+            raise InvalidRequest(
+                f"Fee {fee_code!r} has no amount in force on {on.isoformat()}: "
+                f"its first entry is valid from {versions[0].valid_from}."
+            )
+        return in_force[-1]
+
+    def fee_amount_grosze(self, fee_code: str, on: date) -> int:
+        return self.fee(fee_code, on).amount_grosze
+
+    def case_type_amount_grosze(self, code: str, on: date) -> int:
+        """The sum of the case type's fees in force on `on`."""
+        return sum(self.fee_amount_grosze(fee_code, on) for fee_code in self.case_type(code).fees)
+
+
+class ConfigProblems(ConfigError):
+    """Every problem `load_config` found; `str()` is the lines joined by newlines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks. Each raises one custom pydantic error whose message is the whole problem.
+# --------------------------------------------------------------------------------------------
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SQLITE_FILE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>[^?]*)(?P<query>\?.*)?$")
+_OFFICE_CODE = re.compile(r"^\d{4}$")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DESK_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_COMMA_SPACES = re.compile(r"\s*(?<!\\),\s*")
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
+_TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$", re.DOTALL)
+
+
+def _fail(problem: str) -> NoReturn:
+    # The template is only "{problem}", so braces inside the problem text stay as they are.
+    raise PydanticCustomError("hub_config", "{problem}", {"problem": problem})
+
+
+def _shown(value: object) -> str:
+    """A value the way it looks in a TOML file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)
+
+
+def _config_dir(info: ValidationInfo) -> Path:
+    return info.context["config_dir"]
+
+
+def _expect_str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        _fail(f"expected a string ({what}), got {_shown(value)}")
+    return value
+
+
+def _path(value: object, info: ValidationInfo) -> Path:
+    return (_config_dir(info) / _expect_str(value, "a path")).resolve()
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        _fail(f"no such file: {path}")
+    return path
+
+
+def _existing_dir(path: Path) -> Path:
+    if not path.is_dir():
+        _fail(f"no such directory: {path}")
+    return path
+
+
+def _pem_certificates(path: Path) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        _fail(f"not a PEM certificate: {path}")
+
+
+def _pem_certificate(path: Path) -> Path:
+    _pem_certificates(_existing_file(path))
+    return path
+
+
+def _pem_ca_certificate(path: Path) -> Path:
+    for cert in _pem_certificates(_existing_file(path)):
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            _fail(f"not a CA certificate (basicConstraints CA:TRUE missing): {path}")
+    return path
+
+
+def _pem_private_key(path: Path) -> Path:
+    try:
+        key = serialization.load_pem_private_key(_existing_file(path).read_bytes(), password=None)
+    except TypeError:
+        _fail(f"encrypted private key; the hub needs it unencrypted: {path}")
+    except ValueError:
+        _fail(f"not a PEM private key: {path}")
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        _fail(f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}")
+    return path
+
+
+def _url_or_path(value: str, info: ValidationInfo) -> str:
+    if _URL.match(value):
+        return value
+    return str((_config_dir(info) / value).resolve())
+
+
+def _database_url(value: str, info: ValidationInfo) -> str:
+    if not _URL.match(value):
+        _fail(f"expected a database URL such as {DEFAULT_DATABASE_URL}, got {_shown(value)}")
+    sqlite = _SQLITE_FILE_URL.match(value)
+    if sqlite is None or sqlite["path"] in ("", ":memory:") or sqlite["path"].startswith("/"):
+        return value
+    path = (_config_dir(info) / sqlite["path"]).resolve()
+    return f"{sqlite['scheme']}:///{path}{sqlite['query'] or ''}"
+
+
+def _amount_grosze(value: object) -> int:
+    """A TOML number (Decimal or int) or string -> grosze; a third decimal place is refused,
+    even a zero one, so that `54.000` and `"54.000"` are treated alike."""
+    if isinstance(value, str) and _PLAIN_DECIMAL.match(value.strip()):
+        amount = Decimal(value.strip())
+    elif isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
+        _fail(f"expected an amount in PLN such as 54.00, got {_shown(value)}")
+    if not amount.is_finite():
+        _fail(f"expected an amount in PLN such as 54.00, got {amount}")
+    exponent = amount.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if places > 2:
+        _fail(f"{places} decimal places in {amount}; amounts are PLN to the grosz")
+    if amount < 0:
+        _fail(f"negative amount {amount}; amounts are at least 0.00")
+    return parse_grosze(amount)
+
+
+def _date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    _fail(f"expected a date such as 2026-07-01, got {_shown(value)}")
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            _fail(f"expected {what}, got {_shown(value)}")
+        return value
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            _fail(f"expected one of {', '.join(choices)}, got {_shown(value)}")
+        return value
+
+    return check
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        _fail("must not be empty")
+    return value
+
+
+def _pln_only(value: str) -> str:
+    # Every amount inside the hub is PLN grosze; another currency would be misread, not converted.
+    if value != "PLN":
+        _fail(f"the hub keeps money in PLN only, got {_shown(value)}")
+    return value
+
+
+def _nrb(value: str) -> str:
+    nrb = normalize_account(value)
+    if len(nrb) != 26 or not nrb.isdigit():
+        _fail(f"expected a 26-digit NRB, got {_shown(value)}")
+    if not nrb_valid(nrb):
+        _fail(f"NRB checksum does not match in {_shown(value)}; check for a mistyped digit")
+    return nrb
+
+
+def _escrow_account(value: str) -> str:
+    account = normalize_account(value)
+    if account.isdigit():
+        return _nrb(value)
+    if not iban_valid(account):
+        _fail(f"expected a 26-digit NRB or an IBAN with a valid checksum, got {_shown(value)}")
+    return account
+
+
+def _nip(value: str) -> str:
+    nip = value.replace("-", "").replace(" ", "")
+    if len(nip) != 10 or not nip.isdigit():
+        _fail(f"expected a 10-digit NIP, got {_shown(value)}")
+    if not nip_valid(nip):
+        _fail(f"NIP check digit does not match in {_shown(value)}; check for a mistyped digit")
+    return nip
+
+
+def _distinguished_name(value: str) -> str:
+    # Admins write "CN=x, O=y"; RFC 4514 has no space after the comma. Escaped commas stay.
+    try:
+        name = x509.Name.from_rfc4514_string(_COMMA_SPACES.sub(",", value.strip()))
+    except ValueError:
+        _fail(f"not an RFC 4514 distinguished name such as \"CN=pojazd,O=Ministry,C=PL\": {_shown(value)}")
+    if len(name) == 0:
+        _fail("must not be empty")
+    return name.rfc4514_string()
+
+
+_CertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_certificate)]
+_CaCertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_ca_certificate)]
+_PrivateKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_private_key)]
+_Directory = Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_dir)]
+_UrlOrPath = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url_or_path)]
+_Url = Annotated[str, AfterValidator(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))]
+_DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+_Amount = Annotated[int, BeforeValidator(_amount_grosze)]
+_FeeDate = Annotated[date, BeforeValidator(_date)]
+_Text = Annotated[str, AfterValidator(_not_blank)]
+_Nrb = Annotated[str, AfterValidator(_nrb)]
+_EscrowAccount = Annotated[str, AfterValidator(_escrow_account)]
+_Nip = Annotated[str, AfterValidator(_nip)]
+_DistinguishedName = Annotated[str, AfterValidator(_distinguished_name)]
+_OfficeCode = Annotated[str, AfterValidator(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))]
+_Code = Annotated[str, AfterValidator(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))]
+_ClientId = Annotated[str, AfterValidator(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"'))]
+_DeskId = Annotated[str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
+_PositiveInt = Annotated[int, Field(gt=0)]
+_KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
+_SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
+_Currency = Annotated[str, AfterValidator(_pln_only)]
+
+
+# --------------------------------------------------------------------------------------------
+# The TOML, entry by entry. Strict: a string where an integer belongs is an error, not coerced.
+# Unknown keys are ignored (the contract allows more keys).
+# --------------------------------------------------------------------------------------------
+
+
+class _Toml(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class _DatabaseToml(_Toml):
+    url: _DatabaseUrl = Field(DEFAULT_DATABASE_URL, validate_default=True)
+
+
+class _SigningToml(_Toml):
+    key: _PrivateKeyFile
+    cert: _CertificateFile
+
+
+class _SecurityToml(_Toml):
+    clock_skew_s: _PositiveInt = SecuritySettings.clock_skew_s
+    replay_window_s: _PositiveInt = SecuritySettings.replay_window_s
+    request_bytes_max: _PositiveInt = SecuritySettings.request_bytes_max
+    xml_depth_max: _PositiveInt = SecuritySettings.xml_depth_max
+
+
+class _CouponsToml(_Toml):
+    validity_days: _PositiveInt = CouponSettings.validity_days
+    batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = CouponSettings.batch_count_max
+
+
+class _BankToml(_Toml):
+    wsdl: _UrlOrPath
+    escrow_account: _EscrowAccount
+    currency: _Currency = "PLN"
+    statement_xsd_dir: _Directory | None = None
+    endpoint: _Url | None = None
+
+
+class _SettlementToml(_Toml):
+    reversal_window_h: _PositiveInt = SettlementSettings.reversal_window_h
+
+
+class _OfficeToml(_Toml):
+    code: _OfficeCode
+    name: _Text
+    account: _Nrb
+    card_fee: _Amount
+    cash_fee: _Amount
+    fk_wsdl: _UrlOrPath | None = None
+    desks: list[_DeskId]
+
+
+class _ClientToml(_Toml):
+    id: _ClientId
+    kind: _KindName
+    cert: _CertificateFile | None = None
+    ca: _CaCertificateFile | None = None
+    subject: _DistinguishedName | None = None
+    offices: list[_OfficeCode] = Field(default_factory=list)
+    company_nip: _Nip | None = None
+    allow_sha1: bool = False
+
+
+class _FeeToml(_Toml):
+    code: _Code
+    name: _Text
+    amount: _Amount
+    valid_from: _FeeDate | None = None
+
+
+class _CaseTypeToml(_Toml):
+    code: _Code
+    system: _SystemName
+    name: _Text
+    fees: Annotated[list[_Code], Field(min_length=1)]
+    validity_days: _PositiveInt | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: collect every problem, then raise once.
+# --------------------------------------------------------------------------------------------
+
+_M = TypeVar("_M", bound=_Toml)
+
+
+class _Problems:
+    """Problem lines, each `<file>: <entry>: <field>: <what is wrong>`."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, where: str, field_name: str | None, problem: str) -> None:
+        self.lines.append(f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}")
+
+
+def load_config(config_dir: Path) -> HubConfig:
+    """Read and check the four config files in `config_dir`; raise `ConfigProblems` listing
+    every problem, or return the config."""
+    config_dir = Path(config_dir).resolve()
+    if not config_dir.is_dir():
+        raise ConfigProblems([f"{config_dir}: no such config directory"])
+    problems = _Problems()
+    context = {"config_dir": config_dir}
+    docs = {name: _read_toml(config_dir / name, problems) for name in CONFIG_FILES}
+
+    hub = _hub_sections(docs[HUB_FILE], context, problems)
+    offices, office_codes = _offices(docs[OFFICES_FILE], context, problems)
+    clients = _clients(docs[CLIENTS_FILE], context, office_codes, problems)
+    fees, case_types = _fees_and_case_types(docs[FEES_FILE], context, problems)
+
+    if problems.lines or hub is None:  # hub is None only where a problem was found
+        raise ConfigProblems(problems.lines)
+    return HubConfig(
+        config_dir=config_dir,
+        **hub,
+        offices=tuple(offices),
+        clients=tuple(clients),
+        fees=tuple(fees),
+        case_types=tuple(case_types),
+    )
+
+
+def _read_toml(path: Path, problems: _Problems) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f, parse_float=Decimal)
+    except FileNotFoundError:
+        problems.add(path.name, None, f"file not found: {path}")
+    except tomllib.TOMLDecodeError as e:
+        problems.add(path.name, None, _toml_error_text(e))
+    except UnicodeDecodeError as e:
+        problems.add(path.name, None, f"not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})")
+    except OSError as e:
+        problems.add(path.name, None, f"cannot read {path}: {e.strerror}")
+    return None
+
+
+def _toml_error_text(error: tomllib.TOMLDecodeError) -> str:
+    """tomllib writes `Invalid value (at line 7, column 3)`; we write `line 7, column 3: Invalid value`."""
+    text = str(error)
+    if m := _TOML_POSITION.match(text):
+        return f"line {m['line']}, column {m['column']}: {m['message']}"
+    if m := _TOML_END.match(text):
+        return f"end of file: {m['message']}"
+    return text
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _pydantic_problem(error: Mapping[str, Any]) -> str:
+    kind, got, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "hub_config":
+        return str(ctx["problem"])
+    if kind == "missing":
+        return "required but missing"
+    expected = {
+        "string_type": "a string",
+        "int_type": "an integer",
+        "bool_type": "true or false",
+        "list_type": "a list",
+    }.get(kind)
+    if expected:
+        return f"expected {expected}, got {_shown(got)}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']}, got {_shown(got)}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}, got {_shown(got)}"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} entry, got {_shown(got)}"
+    return f"{error['msg']}, got {_shown(got)}"
+
+
+def _validate(model: type[_M], raw: object, where: str, context: dict[str, Any], problems: _Problems) -> _M | None:
+    if not isinstance(raw, dict):
+        problems.add(where, None, f"expected a table, got {_shown(raw)}")
+        return None
+    try:
+        return model.model_validate(raw, context=context)
+    except ValidationError as e:
+        for error in e.errors(include_url=False):
+            problems.add(where, _field_path(error["loc"]), _pydantic_problem(error))
+        return None
+
+
+def _entries(doc: dict[str, Any], file: str, key: str, label_key: str, problems: _Problems) -> Iterator[tuple[str, Any]]:
+    """(`"office[1] (code 1261)"`, raw table) for each `[[key]]` in `file`."""
+    raw = doc.get(key)
+    if raw is None or raw == []:
+        problems.add(f"{file}: [[{key}]]", None, f"required but missing; add at least one [[{key}]] table")
+        return
+    if not isinstance(raw, list):
+        problems.add(f"{file}: [[{key}]]", None, f"expected an array of tables [[{key}]], got {_shown(raw)}")
+        return
+    for i, entry in enumerate(raw):
+        label = entry.get(label_key) if isinstance(entry, dict) else None
+        yield (f"{key}[{i}]" + (f" ({label_key} {label})" if isinstance(label, str) else ""), entry)
+
+
+def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:
+    """`[section]` name -> its settings dataclass, or None where any section has a problem."""
+    if doc is None:
+        return None
+    models: dict[str, tuple[type[_Toml], type]] = {
+        "database": (_DatabaseToml, DatabaseSettings),
+        "signing": (_SigningToml, SigningSettings),
+        "security": (_SecurityToml, SecuritySettings),
+        "coupons": (_CouponsToml, CouponSettings),
+        "bank": (_BankToml, BankSettings),
+        "settlement": (_SettlementToml, SettlementSettings),
+    }
+    entries = {
+        name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
+        for name, (model, _) in models.items()
+    }
+    signing, security = entries["signing"], entries["security"]
+    if isinstance(signing, _SigningToml) and not _key_matches_certificate(signing.key, signing.cert):
+        problems.add(f"{HUB_FILE}: [signing]", "key", f"does not belong to the certificate in cert ({signing.cert})")
+    if isinstance(security, _SecurityToml) and security.replay_window_s < 2 * security.clock_skew_s:
+        # A message is accepted from clock_skew_s before its Created to clock_skew_s after it;
+        # forgetting seen signatures sooner than that would let a replay through.
+        problems.add(
+            f"{HUB_FILE}: [security]",
+            "replay_window_s",
+            f"must be at least twice clock_skew_s ({2 * security.clock_skew_s}), got {security.replay_window_s}",
+        )
+    if any(entry is None for entry in entries.values()):
+        return None
+    return {name: models[name][1](**dict(entry)) for name, entry in entries.items()}
+
+
+def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(serialization.Encoding.DER, public) == cert.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    )
+
+
+def _raw_text(raw: object, key: str) -> str | None:
+    """`raw[key]` when it is a string: for duplicate and reference checks before full validation,
+    so one wrong field in an entry does not also make every reference to that entry "unknown"."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+class _FirstSeen:
+    """Which entry first used a key that must be unique."""
+
+    def __init__(self) -> None:
+        self._entry_by_key: dict[Hashable, str] = {}
+
+    def earlier(self, key: Hashable, entry_name: str) -> str | None:
+        """The entry that used `key` before `entry_name`; None if none did, and `key` is now taken."""
+        if key in self._entry_by_key:
+            return self._entry_by_key[key]
+        self._entry_by_key[key] = entry_name
+        return None
+
+
+def _offices(
+    doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems
+) -> tuple[list[Office], set[str] | None]:
+    """The offices, and every office code the file names (None when the file could not be read)."""
+    if doc is None:
+        return [], None
+    offices: list[Office] = []
+    office_codes: set[str] = set()
+    codes = _FirstSeen()
+    for entry_name, raw in _entries(doc, OFFICES_FILE, "office", "code", problems):
+        where = f"{OFFICES_FILE}: {entry_name}"
+        code = _raw_text(raw, "code")
+        if code is not None:
+            office_codes.add(code)
+            if earlier := codes.earlier(code, entry_name):
+                problems.add(where, "code", f"duplicate office code {code}, also {earlier}")
+        entry = _validate(_OfficeToml, raw, where, context, problems)
+        if entry is None:
+            continue
+        for desk in sorted({d for d in entry.desks if entry.desks.count(d) > 1}):
+            problems.add(where, "desks", f"duplicate desk id {_shown(desk)}")
+        offices.append(
+            Office(
+                code=entry.code,
+                name=entry.name,
+                account=entry.account,
+                card_fee_grosze=entry.card_fee,
+                cash_fee_grosze=entry.cash_fee,
+                fk_wsdl=entry.fk_wsdl,
+                desks=tuple(entry.desks),
+            )
+        )
+    return offices, office_codes
+
+
+def _clients(
+    doc: dict[str, Any] | None, context: dict[str, Any], office_codes: set[str] | None, problems: _Problems
+) -> list[Client]:
+    if doc is None:
+        return []
+    clients: list[Client] = []
+    identities = _FirstSeen()
+    for entry_name, raw in _entries(doc, CLIENTS_FILE, "client", "id", problems):
+        where = f"{CLIENTS_FILE}: {entry_name}"
+        client_id = _raw_text(raw, "id")
+        if client_id is not None and (earlier := identities.earlier(("id", client_id), entry_name)):
+            problems.add(where, "id", f"duplicate client id {_shown(client_id)}, also {earlier}")
+        entry = _validate(_ClientToml, raw, where, context, problems)
+        if entry is None:
+            continue
+        _check_client(entry, where, office_codes, problems)
+        for field_name, key, what in _client_certificate_identity(entry):
+            if earlier := identities.earlier(key, entry_name):
+                problems.add(where, field_name, f"{what}, also {earlier}")
+        clients.append(
+            Client(
+                id=entry.id,
+                kind=entry.kind,  # type: ignore[arg-type]  # checked by _one_of(CLIENT_KINDS)
+                cert=entry.cert,
+                ca=entry.ca,
+                subject=entry.subject,
+                offices=tuple(entry.offices),
+                company_nip=entry.company_nip,
+                allow_sha1=entry.allow_sha1,
+            )
+        )
+    return clients
+
+
+def _check_client(entry: _ClientToml, where: str, office_codes: set[str] | None, problems: _Problems) -> None:
+    if entry.cert is not None and entry.ca is not None:
+        problems.add(where, "ca", "give either cert (a pinned certificate) or ca with subject, not both")
+    elif entry.cert is None and entry.ca is None:
+        problems.add(where, "cert", "required but missing; give cert (a pinned certificate) or ca with subject")
+    elif entry.ca is not None and entry.subject is None:
+        problems.add(where, "subject", "required with ca: the subject DN the CA-issued certificate must have")
+    elif entry.cert is not None and entry.subject is not None:
+        problems.add(where, "subject", "only used with ca; a pinned cert needs no subject")
+    if entry.kind in OFFICE_CLIENT_KINDS and not entry.offices:
+        problems.add(where, "offices", f"required for kind {entry.kind}: the office codes this client acts for")
+    if entry.kind == "CASHDESK" and len(entry.offices) > 1:
+        problems.add(where, "offices", f"a CASHDESK client acts for exactly one office, got {_shown(entry.offices)}")
+    if entry.kind == "COMPANY" and entry.company_nip is None:
+        problems.add(where, "company_nip", "required for kind COMPANY: the NIP of the company this client acts for")
+    if office_codes is not None:
+        for i, code in enumerate(entry.offices):
+            if code not in office_codes:
+                problems.add(where, f"offices[{i}]", f"unknown office code {code}; offices.toml has no such office")
+
+
+def _client_certificate_identity(entry: _ClientToml) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """What must not be shared between clients, so that a certificate names one client."""
+    if entry.cert is not None and entry.ca is None:
+        yield "cert", ("cert", _fingerprint(entry.cert)), "the same certificate is pinned for another client"
+    if entry.ca is not None and entry.subject is not None and entry.cert is None:
+        key = ("ca", _fingerprint(entry.ca), entry.subject)
+        yield "subject", key, "another client has the same ca and subject"
+
+
+def _fingerprint(cert_path: Path) -> str:
+    return x509.load_pem_x509_certificates(cert_path.read_bytes())[0].fingerprint(hashes.SHA256()).hex()
+
+
+def _fees_and_case_types(
+    doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems
+) -> tuple[list[Fee], list[CaseType]]:
+    if doc is None:
+        return [], []
+    fees: list[Fee] = []
+    fee_codes: set[str] = set()
+    versions = _FirstSeen()
+    for entry_name, raw in _entries(doc, FEES_FILE, "fee", "code", problems):
+        where = f"{FEES_FILE}: {entry_name}"
+        if (code := _raw_text(raw, "code")) is not None:
+            fee_codes.add(code)
+        fee = _validate(_FeeToml, raw, where, context, problems)
+        if fee is None:
+            continue
+        if earlier := versions.earlier((fee.code, fee.valid_from), entry_name):
+            since = f"valid from {fee.valid_from}" if fee.valid_from else "without valid_from"
+            problems.add(where, "valid_from", f"duplicate fee {fee.code} {since}, also {earlier}")
+        fees.append(Fee(code=fee.code, name=fee.name, amount_grosze=fee.amount, valid_from=fee.valid_from))
+
+    case_types: list[CaseType] = []
+    case_codes = _FirstSeen()
+    for entry_name, raw in _entries(doc, FEES_FILE, "case_type", "code", problems):
+        where = f"{FEES_FILE}: {entry_name}"
+        code = _raw_text(raw, "code")
+        if code is not None and (earlier := case_codes.earlier(code, entry_name)):
+            problems.add(where, "code", f"duplicate case type code {code}, also {earlier}")
+        entry = _validate(_CaseTypeToml, raw, where, context, problems)
+        if entry is None:
+            continue
+        for fee_code in dict.fromkeys(c for c in entry.fees if c not in fee_codes):
+            problems.add(where, "fees", f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code")
+        case_types.append(
+            CaseType(
+                code=entry.code,
+                system=entry.system,  # type: ignore[arg-type]  # checked by _one_of(SYSTEMS)
+                name=entry.name,
+                fees=tuple(entry.fees),
+                validity_days=entry.validity_days,
+            )
+        )
+    return fees, case_types
