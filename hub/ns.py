@@ -21,6 +21,7 @@ CASHDESK = "urn:hub:cashdesk:v1"
 BANK = "urn:hub:bank:v1"
 BANK_IN = "urn:hub:bankin:v1"
 FK = "urn:hub:fk:v1"
+COMMON = "urn:hub:common:v1"
 
 CAMT053 = {
     "001.02": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02",
