@@ -1,10 +1,12 @@
 """Imports every domain's models so the metadata (and Alembic) sees all tables."""
 
+from hub.audit.messagelog import MessageLogHead, MessageRecord  # noqa: F401
 from hub.audit.models import AuditEvent  # noqa: F401
 from hub.companies.models import Company  # noqa: F401
 from hub.coupons.models import Coupon, CouponBatch, Redemption  # noqa: F401
 from hub.db.base import Base
 from hub.db.idempotency import IdempotencyKey  # noqa: F401
+from hub.db.replay import SeenSignature  # noqa: F401
 from hub.ledger.models import LedgerAccount, LedgerTransfer  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,109 @@
+"""The message log: every SOAP request and response, kept as received and as
+sent, in a hash chain (contract section 2).
+
+Record n stores `hash = SHA-256(prev_hash || seq || at || direction || service ||
+client || log_id || SHA-256(payload))`. Sequence numbers come from the single
+head row, locked for each append, so they have no gaps: `verify()` finds an
+altered record (its hash no longer matches), an inserted one (the chain breaks
+at it), and a deleted one (a gap in seq, or a head that points past the end).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from hub.db.base import Base, UtcDateTime
+from hub.db.database import Database
+
+GENESIS = "0" * 64
+REQUEST, RESPONSE = "IN", "OUT"
+
+
+class MessageLogHead(Base):
+    __tablename__ = "message_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MessageRecord(Base):
+    __tablename__ = "message_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    direction: Mapped[str] = mapped_column(String(3))
+    service: Mapped[str] = mapped_column(String(20))
+    client_id: Mapped[str] = mapped_column(String(80))
+    log_id: Mapped[str] = mapped_column(String(36), index=True)  # the request id quoted in faults
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def record_hash(prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> str:
+    h = hashlib.sha256()
+    for part in (prev_hash, str(seq), at.isoformat(), direction, service, client_id, log_id, hashlib.sha256(payload).hexdigest()):
+        h.update(part.encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class MessageLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> int:
+        """Append in a transaction of its own: a request is logged even when it fails."""
+        with self.db.transaction() as session:
+            head = self._head(session)
+            seq = head.seq + 1
+            digest = record_hash(head.hash, seq, at, direction, service, client_id, log_id, payload)
+            session.add(MessageRecord(seq=seq, at=at, direction=direction, service=service, client_id=client_id,
+                                      log_id=log_id, payload=payload, prev_hash=head.hash, hash=digest))
+            head.seq, head.hash = seq, digest
+            return seq
+
+    def verify(self) -> ChainReport:
+        problems: list[str] = []
+        expected_seq, prev = 1, GENESIS
+        count = 0
+        with self.db.read() as session:
+            head = session.get(MessageLogHead, 1)
+            for r in session.execute(select(MessageRecord).order_by(MessageRecord.seq).execution_options(yield_per=1000)).scalars():
+                count += 1
+                if r.seq != expected_seq:
+                    problems.append(f"records {expected_seq}..{r.seq - 1} are missing (deleted)")
+                if r.prev_hash != prev:
+                    problems.append(f"record {r.seq}: does not follow the record before it (inserted, or one before it deleted or altered)")
+                if record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload) != r.hash:
+                    problems.append(f"record {r.seq}: content does not match its hash (altered)")
+                expected_seq, prev = r.seq + 1, r.hash
+            head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+            if head_seq != expected_seq - 1 or head_hash != prev:
+                problems.append(f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records at the end were deleted")
+        return ChainReport(count, tuple(problems))
+
+    @staticmethod
+    def _head(session: Session) -> MessageLogHead:
+        head = session.scalars(select(MessageLogHead).where(MessageLogHead.id == 1).with_for_update()).one_or_none()
+        if head is None:
+            head = MessageLogHead(id=1, seq=0, hash=GENESIS)
+            session.add(head)
+            session.flush()
+        return head

@@ -1,0 +1,54 @@
+"""The message log's hash chain finds altered, inserted and deleted records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, insert, update
+
+from hub.audit.messagelog import MessageLog, MessageRecord, REQUEST, RESPONSE
+
+
+def filled_log(db, n=6) -> MessageLog:
+    log = MessageLog(db)
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+    for i in range(n):
+        log.append(at, REQUEST if i % 2 == 0 else RESPONSE, "office", "pojazd-1465", f"log-{i // 2}", f"<m{i}/>".encode())
+    return log
+
+
+def test_an_intact_chain_verifies(db):
+    report = filled_log(db).verify()
+    assert (report.ok, report.records) == (True, 6)
+
+
+def test_an_altered_record_is_named(db):
+    log = filled_log(db)
+    with db.transaction() as s:
+        s.execute(update(MessageRecord).where(MessageRecord.seq == 3).values(payload=b"<forged/>"))
+    assert log.verify().problems == ("record 3: content does not match its hash (altered)",)
+
+
+def test_a_deleted_record_is_found(db):
+    log = filled_log(db)
+    with db.transaction() as s:
+        s.execute(delete(MessageRecord).where(MessageRecord.seq == 4))
+    problems = log.verify().problems
+    assert "records 4..4 are missing (deleted)" in problems
+
+
+def test_a_deleted_tail_is_found(db):
+    log = filled_log(db)
+    with db.transaction() as s:
+        s.execute(delete(MessageRecord).where(MessageRecord.seq == 6))
+    assert any("records at the end were deleted" in p for p in log.verify().problems)
+
+
+def test_an_inserted_record_is_found(db):
+    log = filled_log(db)
+    with db.transaction() as s:
+        row = s.get(MessageRecord, 2)
+        fields = {c.name: getattr(row, c.name) for c in MessageRecord.__table__.columns}
+        s.execute(update(MessageRecord).where(MessageRecord.seq > 2).values(seq=MessageRecord.seq + 100))
+        s.execute(insert(MessageRecord).values({**fields, "seq": 3, "payload": b"<inserted/>"}))
+    assert not log.verify().ok
