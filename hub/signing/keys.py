@@ -1,0 +1,59 @@
+"""The key and certificate a process signs with, loaded once.
+
+Loading an RSA private key from PEM costs ~50 ms (key checks), more than signing a message, so
+`SigningIdentity.load` keeps one identity per (key path, cert path) for the life of the process.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from hub.errors import ConfigError
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    private_key: PrivateKey
+    cert: x509.Certificate
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise ValueError("only RSA and EC keys can sign (RSA-SHA256, ECDSA-SHA256)")
+        if self.private_key.public_key() != self.cert.public_key():
+            raise ValueError("the private key does not belong to the certificate")
+
+    @property
+    def cert_der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def signature_method(self) -> str:
+        """The profile's algorithm for this key type, as signxml's fragment name."""
+        return "ecdsa-sha256" if isinstance(self.private_key, ec.EllipticCurvePrivateKey) else "rsa-sha256"
+
+    @classmethod
+    def load(cls, key_path: Path | str, cert_path: Path | str, password: bytes | None = None) -> SigningIdentity:
+        """Load (once per process and path pair) a PEM private key and its PEM certificate."""
+        return _load_cached(Path(key_path).resolve(), Path(cert_path).resolve(), password)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(key_path: Path, cert_path: Path, password: bytes | None) -> SigningIdentity:
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=password)
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return SigningIdentity(key, cert)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"signing key {key_path} / certificate {cert_path}: {exc}") from None

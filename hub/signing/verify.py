@@ -1,0 +1,451 @@
+"""Verify a signed SOAP envelope STRICTLY, and hand the service only what was signed.
+
+A valid signature is not enough: zeep, xmlsec1 and plain signxml all accept signature wrapping
+(the signed Body moved elsewhere, an unsigned Body put where the service reads). So the elements
+are first located at their fixed places, every id is unique, and the signature must reference
+exactly those elements; after the cryptographic check the signed bytes are compared with them
+again, and the service gets the Body re-parsed from the signed bytes (`VerifiedRequest.body`).
+
+Checks in order, and the fault each raises:
+
+| check                                                                   | fault                        |
+| ----------------------------------------------------------------------- | ---------------------------- |
+| root is soap:Envelope (SOAP 1.1)                                         | wsse:InvalidSecurity         |
+| exactly one soap:Body in the document, child of Envelope                | wsse:InvalidSecurity         |
+| soap:Header, wsse:Security, ds:Signature present (else "not signed")    | wsse:InvalidSecurity         |
+| at most one Header; one Security, Timestamp, Signature in the document, | wsse:InvalidSecurity         |
+|   each at its fixed place                                               |                              |
+| a BinarySecurityToken present (several, misplaced: InvalidSecurity)     | wsse:SecurityTokenUnavailable |
+| no id value twice (Id, ID, id attributes in any namespace)              | wsse:InvalidSecurity         |
+| exactly two references: #id of the Body and #id of the Timestamp        | wsse:InvalidSecurity         |
+| SignedInfo c14n and each reference's only transform: exclusive c14n     | wsse:UnsupportedAlgorithm    |
+| KeyInfo is one SecurityTokenReference                                   | wsse:InvalidSecurity         |
+| ... that points at the BinarySecurityToken                              | wsse:SecurityTokenUnavailable |
+| token is X509v3, base64 DER                                             | wsse:InvalidSecurityToken    |
+| certificate belongs to a configured client, valid now                   | see hub.signing.trust        |
+| signature and digest methods allowed (SHA-1 only if the client may)     | wsse:UnsupportedAlgorithm    |
+| signature and digests verify (signxml, with the token's certificate)    | wsse:FailedCheck             |
+| signed bytes are the Body and Timestamp at their fixed places           | wsse:InvalidSecurity         |
+| Timestamp has one Created and one Expires, xs:dateTime with a zone      | wsse:InvalidSecurity         |
+| Created not beyond clock skew in the future, not older than the replay  | wsu:MessageExpired           |
+|   window; Expires not passed                                            |                              |
+| the signature was not seen before (replay cache)                        | wsse:InvalidSecurity         |
+
+A replay is InvalidSecurity, not FailedCheck: the signature is valid, processing the header
+found the message already used. The replay key is the SHA-256 of the canonical SignedInfo, not of the
+SignatureValue: an ECDSA signature (r, s) has a twin (r, n - s) that verifies too, and base64 text
+can be respelled, so a key over the SignatureValue text could be dodged; SignedInfo (which holds
+the digests of Body and Timestamp) cannot change without breaking the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Protocol
+
+from cryptography import x509
+from lxml import etree
+from signxml import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    InvalidCertificate,
+    InvalidInput,
+    InvalidSignature,
+    SignatureConfiguration,
+    SignatureMethod,
+    VerifyResult,
+    XMLVerifier,
+)
+
+from hub import ns
+from hub.signing.faults import (
+    FailedCheck,
+    InvalidSecurity,
+    InvalidSecurityToken,
+    MessageExpired,
+    SecurityTokenUnavailable,
+    UnsupportedAlgorithm,
+)
+from hub.signing.policy import SignaturePolicy
+from hub.signing.trust import TrustedClient, TrustStore
+from hub.xmlsafe import new_parser
+
+ENVELOPE = f"{{{ns.SOAP_ENV_11}}}Envelope"
+HEADER = f"{{{ns.SOAP_ENV_11}}}Header"
+BODY = f"{{{ns.SOAP_ENV_11}}}Body"
+SECURITY = f"{{{ns.WSSE}}}Security"
+TOKEN = f"{{{ns.WSSE}}}BinarySecurityToken"
+TOKEN_REFERENCE = f"{{{ns.WSSE}}}SecurityTokenReference"
+WSSE_REFERENCE = f"{{{ns.WSSE}}}Reference"
+TIMESTAMP = f"{{{ns.WSU}}}Timestamp"
+CREATED = f"{{{ns.WSU}}}Created"
+EXPIRES = f"{{{ns.WSU}}}Expires"
+WSU_ID = f"{{{ns.WSU}}}Id"
+SIGNATURE = f"{{{ns.DS}}}Signature"
+INCLUSIVE_NAMESPACES = f"{{{ns.EXC_C14N}}}InclusiveNamespaces"
+DS = {"ds": ns.DS}
+ID_ATTRIBUTE_NAMES = frozenset({"Id", "ID", "id"})  # any namespace; xml:id is "id" too
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """What the service may read: nothing else of the envelope is trusted."""
+
+    client: TrustedClient
+    body: etree._Element  # the soap:Body, re-parsed from the signed bytes
+    created: datetime
+    expires: datetime
+    signature_key: str  # hex SHA-256 of the canonical SignedInfo: the replay key, for the message log
+
+
+class ReplayCache(Protocol):
+    def remember(self, key: str, expires_at: datetime) -> bool:
+        """Store `key` until `expires_at`; False if it was already there (a replay)."""
+
+
+class MemoryReplayCache:
+    """One process's replay cache, for tests and for checking answers in the zeep plugin.
+
+    The hub's servers use the database-backed cache, shared by all processes.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self._clock = clock
+        self._expiry: dict[str, datetime] = {}
+        self._by_time: list[tuple[datetime, str]] = []
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, expires_at: datetime) -> bool:
+        with self._lock:
+            self._forget_expired(self._clock())
+            if key in self._expiry:
+                return False
+            self._expiry[key] = expires_at
+            heapq.heappush(self._by_time, (expires_at, key))
+            return True
+
+    def _forget_expired(self, now: datetime) -> None:
+        while self._by_time and self._by_time[0][0] < now:
+            _, key = heapq.heappop(self._by_time)
+            del self._expiry[key]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The WS-Security elements, each found once at its fixed place."""
+
+    body: etree._Element
+    timestamp: etree._Element
+    token: etree._Element
+    signature: etree._Element
+
+
+@dataclass(frozen=True)
+class _Reference:
+    uri: str
+    element: etree._Element
+    prefixes: list[str] | None  # exclusive c14n InclusiveNamespaces PrefixList
+
+
+def verify_envelope(
+    envelope: etree._Element,
+    trust: TrustStore,
+    policy: SignaturePolicy,
+    replay: ReplayCache,
+    now: datetime,
+) -> VerifiedRequest:
+    """Verify `envelope` (parsed by hub.xmlsafe) or raise the SecurityFault the table names."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    parts = _locate(envelope)
+    signed_info = _one(parts.signature, "ds:SignedInfo", "ds:Signature")
+    references = _references(signed_info, parts, _index_ids(envelope))
+    _check_canonicalization(signed_info, policy)
+    _check_key_info(parts.signature, parts.token)
+    cert = _token_certificate(parts.token)
+    client = trust.identify(cert, now)
+    _check_algorithms(signed_info, policy, client.allow_sha1)
+    results = _verify_signature(envelope, cert, policy, client.allow_sha1, now)
+    signed = _signed_elements(results, references)
+    created, expires = _read_timestamp(signed[id(parts.timestamp)])
+    _check_freshness(created, expires, now, policy)
+    signature_key = _replay_key(signed_info)
+    accepted_until = min(expires, created + timedelta(seconds=policy.replay_window_s))
+    if not replay.remember(signature_key, accepted_until):
+        raise InvalidSecurity("This signed message was received before (replay); sign every message anew.")
+    return VerifiedRequest(client, signed[id(parts.body)], created, expires, signature_key)
+
+
+# --- where things are ------------------------------------------------------------------------
+
+
+def _locate(envelope: etree._Element) -> _Parts:
+    if envelope.tag != ENVELOPE:
+        raise InvalidSecurity(f"The message is not a SOAP 1.1 Envelope (root element {envelope.tag}).")
+    body = _only(envelope, BODY, envelope, "soap:Envelope")
+    if body is None:
+        raise InvalidSecurity("The message has no soap:Body.")
+    header = _only(envelope, HEADER, envelope, "soap:Envelope")
+    security = None if header is None else _only(envelope, SECURITY, header, "soap:Header")
+    if security is None:
+        raise InvalidSecurity("The message is not signed: it has no wsse:Security header.")
+    signature = _only(envelope, SIGNATURE, security, "wsse:Security")
+    if signature is None:
+        raise InvalidSecurity("The message is not signed: wsse:Security has no ds:Signature.")
+    timestamp = _only(envelope, TIMESTAMP, security, "wsse:Security")
+    if timestamp is None:
+        raise InvalidSecurity("wsse:Security has no wsu:Timestamp; the profile requires one.")
+    token = _only(envelope, TOKEN, security, "wsse:Security")
+    if token is None:
+        raise SecurityTokenUnavailable("wsse:Security has no wsse:BinarySecurityToken with the signing certificate.")
+    return _Parts(body, timestamp, token, signature)
+
+
+def _only(envelope: etree._Element, tag: str, parent: etree._Element, parent_name: str) -> etree._Element | None:
+    """The one element `tag` in the whole document, required to be a child of `parent`."""
+    found = list(envelope.iter(tag))
+    name = _prefixed(tag)
+    if len(found) > 1:
+        paths = ", ".join(_path(e) for e in found)
+        raise InvalidSecurity(f"The message has {len(found)} {name} elements ({paths}); exactly one is allowed.")
+    if found and found[0].getparent() is not parent:
+        raise InvalidSecurity(f"{name} is at {_path(found[0])}; it must be a child of {parent_name}.")
+    return found[0] if found else None
+
+
+def _index_ids(envelope: etree._Element) -> dict[str, etree._Element]:
+    """Every id value in the document; a value used twice is refused (the wrapping trick)."""
+    ids: dict[str, etree._Element] = {}
+    for element in envelope.iter(etree.Element):
+        for name, value in element.attrib.items():
+            if etree.QName(name).localname not in ID_ATTRIBUTE_NAMES:
+                continue
+            if value in ids:
+                raise InvalidSecurity(
+                    f"The id {value!r} appears more than once ({_path(ids[value])}, {_path(element)}); "
+                    "ids must be unique."
+                )
+            ids[value] = element
+    return ids
+
+
+def _references(signed_info: etree._Element, parts: _Parts, ids: dict[str, etree._Element]) -> list[_Reference]:
+    nodes = signed_info.findall("ds:Reference", DS)
+    required = "the signature must reference exactly the soap:Body and the wsu:Timestamp, by id"
+    if len(nodes) != 2:
+        raise InvalidSecurity(f"The signature has {len(nodes)} references; {required}.")
+    references = []
+    for node in nodes:
+        uri = node.get("URI") or ""
+        if not uri.startswith("#") or uri[1:] not in ids:
+            raise InvalidSecurity(f"The signature reference {uri!r} names no element of the message; {required}.")
+        references.append(_Reference(uri, ids[uri[1:]], _reference_prefixes(node)))
+    signed = {id(r.element) for r in references}
+    if signed != {id(parts.body), id(parts.timestamp)}:
+        paths = ", ".join(_path(r.element) for r in references)
+        raise InvalidSecurity(f"The signature references {paths}; {required}.")
+    return references
+
+
+def _reference_prefixes(reference: etree._Element) -> list[str] | None:
+    transform = reference.find("ds:Transforms/ds:Transform", DS)
+    return None if transform is None else _prefix_list(transform)
+
+
+def _prefix_list(c14n_element: etree._Element) -> list[str] | None:
+    inclusive = c14n_element.find(INCLUSIVE_NAMESPACES)
+    return None if inclusive is None else inclusive.get("PrefixList", "").split()
+
+
+# --- algorithms and key -----------------------------------------------------------------------
+
+
+def _check_canonicalization(signed_info: etree._Element, policy: SignaturePolicy) -> None:
+    method = _one(signed_info, "ds:CanonicalizationMethod", "ds:SignedInfo")
+    _require_c14n(method, policy, "The SignedInfo canonicalization")
+    for reference in signed_info.findall("ds:Reference", DS):
+        transforms = reference.findall("ds:Transforms/ds:Transform", DS)
+        uri = reference.get("URI")
+        if len(reference.findall("ds:Transforms", DS)) != 1 or len(transforms) != 1:
+            algorithms = [t.get("Algorithm") for t in transforms]
+            raise UnsupportedAlgorithm(
+                f"Reference {uri} has the transforms {algorithms}; exactly one exclusive c14n "
+                f"transform ({ns.EXC_C14N}) is allowed."
+            )
+        _require_c14n(transforms[0], policy, f"The transform of reference {uri}")
+
+
+def _require_c14n(element: etree._Element, policy: SignaturePolicy, what: str) -> None:
+    algorithm = element.get("Algorithm")
+    if algorithm not in policy.c14n_methods:
+        raise UnsupportedAlgorithm(f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed.")
+    if any(child.tag != INCLUSIVE_NAMESPACES for child in element.iterchildren(etree.Element)):
+        raise InvalidSecurity(f"{what} has unexpected child elements.")
+
+
+def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool) -> None:
+    method = _one(signed_info, "ds:SignatureMethod", "ds:SignedInfo").get("Algorithm")
+    if method not in policy.allowed_signature_methods(allow_sha1):
+        raise UnsupportedAlgorithm(
+            f"The signature method {method} is not allowed for this client; use RSA-SHA256 or ECDSA-SHA256."
+        )
+    for digest in signed_info.findall("ds:Reference/ds:DigestMethod", DS):
+        algorithm = digest.get("Algorithm")
+        if algorithm not in policy.allowed_digest_methods(allow_sha1):
+            raise UnsupportedAlgorithm(f"The digest method {algorithm} is not allowed for this client; use SHA-256.")
+
+
+def _check_key_info(signature: etree._Element, token: etree._Element) -> None:
+    """signxml cannot follow a SecurityTokenReference: we do, to the one token."""
+    key_info = _one(signature, "ds:KeyInfo", "ds:Signature")
+    children = list(key_info.iterchildren(etree.Element))
+    if len(children) != 1 or children[0].tag != TOKEN_REFERENCE:
+        raise InvalidSecurity("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference.")
+    pointers = list(children[0].iterchildren(etree.Element))
+    if len(pointers) != 1 or pointers[0].tag != WSSE_REFERENCE:
+        raise InvalidSecurity("The wsse:SecurityTokenReference must hold exactly one wsse:Reference.")
+    uri, value_type = pointers[0].get("URI"), pointers[0].get("ValueType")
+    if value_type not in (None, ns.X509_TOKEN_V3):
+        raise InvalidSecurityToken(f"The SecurityTokenReference asks for a {value_type} token; use X509v3.")
+    token_id = token.get(WSU_ID)
+    if token_id is None or uri != f"#{token_id}":
+        raise SecurityTokenUnavailable(
+            f"The SecurityTokenReference points at {uri!r}, which is not the message's BinarySecurityToken."
+        )
+
+
+def _token_certificate(token: etree._Element) -> x509.Certificate:
+    if token.get("ValueType") != ns.X509_TOKEN_V3:
+        raise InvalidSecurityToken(f"The BinarySecurityToken has ValueType {token.get('ValueType')}; use X509v3.")
+    if token.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
+        raise InvalidSecurityToken(
+            f"The BinarySecurityToken has EncodingType {token.get('EncodingType')}; use Base64Binary."
+        )
+    try:
+        der = base64.b64decode("".join((token.text or "").split()), validate=True)
+        return x509.load_der_x509_certificate(der)
+    except (binascii.Error, ValueError):
+        raise InvalidSecurityToken("The BinarySecurityToken is not a base64-encoded DER X.509 certificate.") from None
+
+
+# --- cryptography -----------------------------------------------------------------------------
+
+
+def _verify_signature(
+    envelope: etree._Element, cert: x509.Certificate, policy: SignaturePolicy, allow_sha1: bool, now: datetime
+) -> list[VerifyResult]:
+    """signxml with the token's certificate (already trusted), at the one place a Signature may be."""
+    config = SignatureConfiguration(
+        require_x509=True,
+        location=f"./{HEADER}/{SECURITY}/",
+        expect_references=2,
+        signature_methods=frozenset(SignatureMethod(m) for m in policy.allowed_signature_methods(allow_sha1)),
+        digest_algorithms=frozenset(DigestAlgorithm(d) for d in policy.allowed_digest_methods(allow_sha1)),
+        ignore_ambiguous_key_info=False,
+        verification_time=now,
+        default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    try:
+        return XMLVerifier().verify(
+            envelope, x509_cert=cert, expect_config=config, parser=new_parser(), validate_schema=True
+        )
+    except InvalidCertificate as exc:
+        raise InvalidSecurityToken(f"The signing certificate is not valid: {exc}") from None
+    except InvalidSignature as exc:  # also InvalidDigest
+        raise FailedCheck(f"The signature does not verify: {exc}. The message was changed after signing.") from None
+    except (InvalidInput, etree.DocumentInvalid) as exc:
+        raise InvalidSecurity(f"The ds:Signature cannot be processed: {exc}") from None
+
+
+def _signed_elements(results: list[VerifyResult], references: list[_Reference]) -> dict[int, etree._Element]:
+    """The signed elements as signxml returns them (re-parsed from the signed bytes), by the id()
+    of the element at its fixed place; those bytes must be exactly that element's."""
+    signed = {}
+    for result, reference in zip(results, references, strict=True):
+        if result.signed_xml is None or result.signed_data != _c14n(reference.element, reference.prefixes):
+            raise InvalidSecurity(f"The data signed under {reference.uri} is not the element the service reads.")
+        signed[id(reference.element)] = result.signed_xml
+    return signed
+
+
+def _c14n(element: etree._Element, prefixes: list[str] | None) -> bytes:
+    """Exclusive c14n of a standalone copy, exactly as signxml digests a reference."""
+    standalone = etree.fromstring(etree.tostring(element), parser=new_parser())
+    return etree.tostring(
+        standalone, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
+    )
+
+
+def _replay_key(signed_info: etree._Element) -> str:
+    method = _one(signed_info, "ds:CanonicalizationMethod", "ds:SignedInfo")
+    return hashlib.sha256(_c14n(signed_info, _prefix_list(method))).hexdigest()
+
+
+# --- time -------------------------------------------------------------------------------------
+
+
+def _read_timestamp(timestamp: etree._Element) -> tuple[datetime, datetime]:
+    children = [child.tag for child in timestamp.iterchildren(etree.Element)]
+    if children != [CREATED, EXPIRES]:
+        raise InvalidSecurity("wsu:Timestamp must hold exactly wsu:Created and then wsu:Expires.")
+    created = _parse_time(timestamp.findtext(CREATED), "Created")
+    expires = _parse_time(timestamp.findtext(EXPIRES), "Expires")
+    if expires <= created:
+        raise InvalidSecurity("The Timestamp's Expires is not after its Created.")
+    return created, expires
+
+
+def _parse_time(text: str | None, what: str) -> datetime:
+    text = (text or "").strip()
+    try:
+        moment = datetime.fromisoformat(text) if "T" in text else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidSecurity(
+            f"The Timestamp's {what} {text!r} is not an xs:dateTime with a time zone, like 2026-01-31T12:00:00Z."
+        )
+    return moment.astimezone(timezone.utc)
+
+
+def _check_freshness(created: datetime, expires: datetime, now: datetime, policy: SignaturePolicy) -> None:
+    if created > now + timedelta(seconds=policy.clock_skew_s):
+        raise MessageExpired(
+            f"The Timestamp's Created {created.isoformat()} is in the future (now {now.isoformat()}, "
+            f"allowed clock skew {policy.clock_skew_s} s); check the sender's clock."
+        )
+    if created < now - timedelta(seconds=policy.replay_window_s):
+        raise MessageExpired(
+            f"The Timestamp's Created {created.isoformat()} is older than {policy.replay_window_s} s; "
+            "sign the message again."
+        )
+    if now >= expires:
+        raise MessageExpired(f"The message expired at {expires.isoformat()} (now {now.isoformat()}).")
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def _one(parent: etree._Element, path: str, parent_name: str) -> etree._Element:
+    found = parent.findall(path, DS)
+    if len(found) != 1:
+        raise InvalidSecurity(f"{parent_name} must hold exactly one {path}; it holds {len(found)}.")
+    return found[0]
+
+
+def _prefixed(tag: str) -> str:
+    prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu", ns.DS: "ds"}
+    qname = etree.QName(tag)
+    return f"{prefixes.get(qname.namespace, qname.namespace)}:{qname.localname}"
+
+
+def _path(element: etree._Element) -> str:
+    """/Envelope/Header/Security/Timestamp: where an element is, for messages a person reads."""
+    names = [etree.QName(e).localname for e in (element, *element.iterancestors())]
+    return "/" + "/".join(reversed(names))

@@ -1,0 +1,130 @@
+"""hub.xmlsafe.parse_xml: hostile XML is refused, with a message naming what was refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.errors import ClientError
+from hub.xmlsafe import XmlRefused, parse_xml
+
+from .helpers import envelope, reparse
+
+LIMITS = {"bytes_max": 100_000, "depth_max": 64}
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+<r>&e;</r>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<lolz>&lol9;</lolz>"""
+
+
+def refused(data: bytes, **limits) -> XmlRefused:
+    with pytest.raises(XmlRefused) as caught:
+        parse_xml(data, **{**LIMITS, **limits})
+    return caught.value
+
+
+def test_soap_envelope_parses():
+    root = reparse(envelope())
+    assert root.tag == "{http://schemas.xmlsoap.org/soap/envelope/}Envelope"
+
+
+def test_refusal_is_a_client_error_with_code_invalid_request():
+    error = refused(b"nonsense")
+    assert isinstance(error, ClientError)
+    assert error.code == "InvalidRequest"
+
+
+def test_external_entity_is_refused_and_nothing_is_read():
+    error = refused(XXE)
+    assert error.reason == "dtd"
+    assert "DOCTYPE" in error.message
+    assert "root:" not in error.message
+
+
+def test_external_dtd_subset_is_never_opened(tmp_path):
+    probe = tmp_path / "probe.dtd"
+    probe.write_text("<<< not a DTD")  # were it read, libxml2 would fail on it: "malformed"
+    for data in (
+        f'<!DOCTYPE r SYSTEM "file://{probe}"><r/>'.encode(),
+        f'<!DOCTYPE r [<!ENTITY % p SYSTEM "file://{probe}"> %p;]><r/>'.encode(),
+    ):
+        assert refused(data).reason == "dtd"
+
+
+def test_billion_laughs_is_refused():
+    error = refused(BILLION_LAUGHS)
+    assert error.reason == "dtd"
+    assert "DTD" in error.message
+
+
+def test_a_dtd_without_entities_is_refused():
+    assert refused(b"<!DOCTYPE r [<!ELEMENT r ANY>]><r/>").reason == "dtd"
+
+
+def test_a_doctype_alone_is_refused_as_dtd():
+    assert refused(b"<!DOCTYPE r>").reason == "dtd"
+
+
+def test_a_utf16_doctype_is_refused_as_dtd():
+    data = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>'
+    assert refused(data.encode("utf-16")).reason == "dtd"
+
+
+def test_oversize_is_refused_before_parsing():
+    error = refused(b"<r>" + b"x" * 200 + b"</r>", bytes_max=100)
+    assert error.reason == "size"
+    assert "207 bytes; the limit is 100 bytes" in error.message
+
+
+def test_ten_thousand_levels_are_refused_as_too_deep():
+    error = refused(b"<a>" * 10_000 + b"</a>" * 10_000, bytes_max=1_000_000)
+    assert error.reason == "depth"
+    assert "deeper than 64 levels" in error.message
+
+
+def test_depth_limit_is_exact():
+    parse_xml(b"<a>" * 64 + b"</a>" * 64, **LIMITS)
+    assert refused(b"<a>" * 65 + b"</a>" * 65).reason == "depth"
+
+
+def test_non_xml_is_refused_with_line_number():
+    error = refused(b"hello, world")
+    assert error.reason == "malformed"
+    assert "not well-formed XML at line 1, column 1" in error.message
+
+
+def test_unclosed_element_names_its_line():
+    assert "at line 3" in refused(b"<a>\n<b>\n</a>").message
+
+
+def test_undefined_entity_is_refused():
+    assert refused(b"<r>&foo;</r>").reason == "malformed"
+
+
+def test_text_is_not_accepted_as_bytes():
+    with pytest.raises(TypeError):
+        parse_xml("<r/>", **LIMITS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_parse_or_are_refused(data):
+    try:
+        parse_xml(data, **LIMITS)
+    except XmlRefused:
+        pass
