@@ -1,0 +1,87 @@
+"""OfficeService (contract section 4): Pojazd, Kierowca and WORD verify and redeem coupons.
+
+These classes only translate: XML fields to domain arguments, domain results to
+XML fields. The XSD has validated the request before spyne sees it.
+"""
+
+from __future__ import annotations
+
+from spyne import ComplexModel, Unicode, rpc
+
+from hub import ns
+from hub.access import require_office
+from hub.clock import wire_time
+from hub.money import format_pln, parse_grosze
+from hub.services.spyne_base import HubService, caller, hub_of
+
+NS = ns.OFFICE
+KINDS = frozenset({"POJAZD", "KIEROWCA", "WORD"})
+Req = Unicode(min_occurs=1)
+
+
+class _Model(ComplexModel):
+    __namespace__ = NS
+
+
+class VerifyCouponRequest(_Model):
+    _type_info = [("CouponId", Req), ("OfficeCode", Req), ("CaseType", Unicode), ("PayerNip", Unicode)]
+
+
+class VerifyCouponResponse(_Model):
+    _type_info = [
+        ("CouponId", Req), ("Valid", Req), ("Status", Unicode), ("Reason", Unicode), ("Amount", Unicode),
+        ("CaseType", Unicode), ("PayerNip", Unicode), ("PayerName", Unicode), ("ExpiresAt", Unicode),
+    ]
+
+
+class RedeemCouponRequest(_Model):
+    _type_info = [("RequestId", Req), ("CouponId", Req), ("OfficeCode", Req), ("CaseNumber", Req), ("CaseType", Req), ("Amount", Unicode)]
+
+
+class RedeemCouponResponse(_Model):
+    _type_info = [("RedemptionId", Req), ("CouponId", Req), ("CapturedAmount", Req), ("ReleasedAmount", Req), ("RedeemedAt", Req)]
+
+
+class ReverseRedemptionRequest(_Model):
+    _type_info = [("RequestId", Req), ("RedemptionId", Req), ("OfficeCode", Req), ("Reason", Req)]
+
+
+class ReverseRedemptionResponse(_Model):
+    _type_info = [("CouponId", Req), ("Status", Req), ("ReversedAt", Req)]
+
+
+def _opt(value, convert):
+    return None if value is None else convert(value)
+
+
+class OfficeService(HubService):
+    @rpc(VerifyCouponRequest, _returns=VerifyCouponResponse, _body_style="bare", _operation_name="VerifyCoupon",
+         _in_message_name="VerifyCouponRequest", _out_message_name="VerifyCouponResponse")
+    def VerifyCoupon(ctx, req):
+        require_office(caller(ctx), req.OfficeCode)
+        check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
+        return VerifyCouponResponse(
+            CouponId=check.coupon_id, Valid="true" if check.valid else "false", Status=check.status, Reason=check.reason,
+            Amount=_opt(check.amount_grosze, format_pln), CaseType=check.case_type, PayerNip=check.payer_nip,
+            PayerName=check.payer_name, ExpiresAt=_opt(check.expires_at, wire_time),
+        )
+
+    @rpc(RedeemCouponRequest, _returns=RedeemCouponResponse, _body_style="bare", _operation_name="RedeemCoupon",
+         _in_message_name="RedeemCouponRequest", _out_message_name="RedeemCouponResponse")
+    def RedeemCoupon(ctx, req):
+        require_office(caller(ctx), req.OfficeCode)
+        r = hub_of(ctx).coupons.redeem(
+            request_id=req.RequestId, coupon_text=req.CouponId, office_code=req.OfficeCode, case_number=req.CaseNumber,
+            case_type=req.CaseType, amount_grosze=_opt(req.Amount, parse_grosze),
+        )
+        return RedeemCouponResponse(
+            RedemptionId=r.redemption_id, CouponId=r.coupon_id, CapturedAmount=format_pln(r.captured_grosze),
+            ReleasedAmount=format_pln(r.released_grosze), RedeemedAt=wire_time(r.redeemed_at),
+        )
+
+    @rpc(ReverseRedemptionRequest, _returns=ReverseRedemptionResponse, _body_style="bare", _operation_name="ReverseRedemption",
+         _in_message_name="ReverseRedemptionRequest", _out_message_name="ReverseRedemptionResponse")
+    def ReverseRedemption(ctx, req):
+        require_office(caller(ctx), req.OfficeCode)
+        r = hub_of(ctx).coupons.reverse(request_id=req.RequestId, redemption_id=req.RedemptionId, office_code=req.OfficeCode, reason=req.Reason)
+        return ReverseRedemptionResponse(CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at))

@@ -1,0 +1,57 @@
+"""The WSGI application of `hub serve`: one Hub per process, every endpoint by path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from hub import ns
+from hub.app import Hub
+from hub.audit.messagelog import MessageLog
+from hub.config import HubConfig, load_config
+from hub.db.replay import DatabaseReplayCache
+from hub.services import office
+from hub.services.endpoint import Security, SoapEndpoint
+from hub.signing.keys import SigningIdentity
+from hub.signing.policy import SignaturePolicy
+from hub.signing.trust import TrustStore
+
+
+def security_of(hub: Hub) -> Security:
+    config = hub.config
+    return Security(
+        trust=TrustStore.from_pem_files(config.clients),
+        policy=SignaturePolicy(clock_skew_s=config.security.clock_skew_s, replay_window_s=config.security.replay_window_s),
+        replay=DatabaseReplayCache(hub.db, hub.clock),
+        identity=SigningIdentity.load(config.signing.key, config.signing.cert),
+        request_bytes_max=config.security.request_bytes_max,
+        xml_depth_max=config.security.xml_depth_max,
+    )
+
+
+class HubApplication:
+    """Routes /soap/<service> to its endpoint; anything else is 404."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        security = security_of(hub)
+        log = MessageLog(hub.db)
+        context = {"hub": hub}
+        self.endpoints: dict[str, SoapEndpoint] = {
+            "/soap/office": SoapEndpoint("office", ns.OFFICE, [office.OfficeService], office.KINDS, security, log, hub.clock, context),
+        }
+
+    def __call__(self, environ: dict, start_response: Callable):
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
+        if endpoint is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"no such endpoint; try /soap/office?wsdl\n"]
+        return endpoint(environ, start_response)
+
+
+def create_app(config: HubConfig | None = None) -> HubApplication:
+    """For gunicorn: `hub.services.wsgi:create_app()`, config from $HUB_CONFIG."""
+    if config is None:
+        config = load_config(Path(os.environ.get("HUB_CONFIG", "config")))
+    return HubApplication(Hub(config))
