@@ -1,0 +1,126 @@
+"""Two `hub serve` processes on one database: a RedeemCoupon sent to both at
+once captures once, and a request captured at one is refused as a replay at
+the other. Then the demo's printed commands, run as a person would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.factories import NIP, funded_company, issue
+from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+
+REPO = Path(__file__).resolve().parents[2]
+HUB = [sys.executable, "-c", "from hub.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"hub exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/soap/office?wsdl", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"hub at {url} did not start in {seconds} s")
+
+
+@pytest.fixture
+def two_hubs(running_hub):
+    """Two more hub processes (gunicorn, one worker each) on the same config and database."""
+    procs, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        proc = subprocess.Popen([*HUB, "--config", str(running_hub.config_dir), "serve", "--port", str(port), "--workers", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+        procs.append(proc)
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url, proc in zip(urls, procs):
+            wait_for(url, proc)
+        yield [RunningHub(running_hub.app, url, running_hub.config_dir) for url in urls]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, two_hubs):
+    funded_company(running_hub.hub, 500_00)
+    coupon = issue(running_hub.hub, 1).coupons[0].coupon_id
+    identity = running_hub.identity("pojazd-1465")
+    requests = [signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)) for _ in two_hubs]
+    barrier, results = threading.Barrier(2), []
+
+    def send(hub, request):
+        barrier.wait()
+        results.append(hub.post(request))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(two_hubs, requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 500]
+    failed = next(body for status, body in results if status == 500)
+    assert fault_of(failed)[0].endswith("Client.CouponNotRedeemable")
+    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+
+
+def test_a_request_replayed_to_another_process_is_refused(running_hub, two_hubs):
+    funded_company(running_hub.hub, 500_00)
+    coupon = issue(running_hub.hub, 1).coupons[0].coupon_id
+    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
+    first, second = two_hubs
+    assert first.post(request)[0] == 200
+    status, body = second.post(request)
+    assert status == 500 and "replay" in fault_of(body)[1].lower()
+    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+
+
+def test_the_demo_and_its_printed_commands(tmp_path):
+    """`hub demo`, then the commands it prints, run from a second terminal."""
+    port = free_port()
+    demo = subprocess.Popen([*HUB, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True)
+    try:
+        lines = []
+        while not any("audit verify" in line for line in lines):
+            line = demo.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        wait_for(f"http://127.0.0.1:{port}", demo)
+        commands = [line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))]
+        assert len(commands) == 4
+        env = {**os.environ}
+        outputs = []
+        for command in commands:
+            argv = command.split()
+            result = subprocess.run([*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+            assert result.returncode == 0, (command, result.stderr)
+            outputs.append(result.stdout)
+        assert "Valid           True" in outputs[0]
+        assert "CapturedAmount  161.50" in outputs[1]
+        assert "available      4192.50  held       646.00" in outputs[2]
+        assert "chain intact" in outputs[3]
+    finally:
+        demo.terminate()
+        demo.wait(timeout=20)
