@@ -166,6 +166,31 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         m.append(forged)
         m.find(f".//{WSSE}Security").append(body)
         return etree.tostring(m)
+    if name == "body moved into ds:Object":
+        m = message()
+        body = m.find(f"{SOAP}Body")
+        m.append(copy.deepcopy(body))
+        etree.SubElement(m.find(f".//{{{ns.DS}}}Signature"), f"{{{ns.DS}}}Object").append(body)
+        return etree.tostring(m)
+    if name in ("duplicate id before", "duplicate id after"):
+        m = message()
+        body = m.find(f"{SOAP}Body")
+        twin = etree.Element("{urn:evil}Twin")
+        twin.set(f"{{{ns.WSU}}}Id", body.get(f"{{{ns.WSU}}}Id"))
+        header = m.find(f"{SOAP}Header")
+        header.insert(0, twin) if name.endswith("before") else header.append(twin)
+        return etree.tostring(m)
+    if name == "signed timestamp wrapped, fresh one added":
+        m = message()
+        security = m.find(f".//{WSSE}Security")
+        timestamp = security.find(f"{{{ns.WSU}}}Timestamp")
+        fresh = copy.deepcopy(timestamp)
+        del fresh.attrib[f"{{{ns.WSU}}}Id"]
+        etree.SubElement(security, "{urn:evil}Wrapper").append(timestamp)
+        security.insert(0, fresh)
+        return etree.tostring(m)
+    if name == "dtd":
+        return b'<?xml version="1.0"?><!DOCTYPE x [<!ELEMENT x ANY>]>' + etree.tostring(message())
     if name == "second body":
         m = message()
         m.append(copy.deepcopy(m.find(f"{SOAP}Body")))
@@ -193,6 +218,11 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
     ("body moved into a header element", f"{WSSE}InvalidSecurity"),
     ("body moved into wsse:Security", f"{WSSE}InvalidSecurity"),
     ("second body", f"{WSSE}InvalidSecurity"),
+    ("body moved into ds:Object", f"{WSSE}InvalidSecurity"),
+    ("duplicate id before", f"{WSSE}InvalidSecurity"),
+    ("duplicate id after", f"{WSSE}InvalidSecurity"),
+    ("signed timestamp wrapped, fresh one added", f"{WSSE}InvalidSecurity"),
+    ("dtd", CLIENT("InvalidRequest")),
     ("xxe", CLIENT("InvalidRequest")),
     ("billion laughs", CLIENT("InvalidRequest")),
     ("oversize", CLIENT("InvalidRequest")),
