@@ -86,7 +86,9 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
     operation = OPERATIONS[call]
     hub_cert = x509.load_pem_x509_certificate(hub_cert_path.read_bytes())
     wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_cert, "hub")
-    service = zeep.Client(f"{url.rstrip('/')}/soap/office?wsdl", wsse=wsse).service
+    # zeep's parser allows DTDs unless told otherwise (the WSDL's own schema imports stay allowed)
+    settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
+    service = zeep.Client(f"{url.rstrip('/')}/soap/office?wsdl", wsse=wsse, settings=settings).service
     wanted = {e[0] for e in service._binding._operations[operation].input.body.type.elements}
     missing = sorted(n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount"))
     if missing and not (operation == "VerifyCoupon" and set(missing) <= {"CaseNumber"}):
