@@ -26,16 +26,7 @@ def issue(hub, count: int = 1, nip: str = NIP, **kw):
 
 def config_copy(tmp_path, db_url: str):
     """The shipped config in a folder of the test's own, on the test's database."""
-    import re
-    import shutil
-
+    from hub.cli.demo import copy_config
     from tests.conftest import SHIPPED_CONFIG
 
-    target = tmp_path / "config"
-    shutil.copytree(SHIPPED_CONFIG, target)
-    hub_toml = target / "hub.toml"
-    text, n = re.subn(r'(?m)^url = ".*"$', f'url = "{db_url}"', hub_toml.read_text())
-    assert n == 1
-    text = text.replace('"../hub/wsdl/', f'"{SHIPPED_CONFIG.parent}/hub/wsdl/')
-    hub_toml.write_text(text)
-    return target
+    return copy_config(SHIPPED_CONFIG, tmp_path / "config", db_url)

@@ -18,6 +18,18 @@ SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 DEMO_NIP = "7010254361"  # the COMPANY client of the shipped clients.toml
 
 
+def copy_config(source: Path, target: Path, database_url: str) -> Path:
+    """The example config copied to `target` on another database; the bank WSDL
+    path keeps pointing at the published contract file."""
+    shutil.copytree(source, target)
+    hub_toml = target / "hub.toml"
+    text, n = re.subn(r'(?m)^url = ".*"$', f'url = "{database_url}"', hub_toml.read_text())
+    if n != 1:
+        raise ValueError(f"{hub_toml}: expected one [database] url line")
+    hub_toml.write_text(text.replace('"../hub/wsdl/', f'"{source.parent}/hub/wsdl/'))
+    return target
+
+
 def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG) -> tuple[Path, list[str]]:
     """A fresh demo folder: the example config, an empty SQLite database, a
     funded company and a batch of 5 coupons. Returns the config folder and the coupon ids."""
@@ -27,11 +39,7 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG) -> tuple[Path, lis
 
     if target.exists():
         shutil.rmtree(target)
-    config_dir = target / "config"
-    shutil.copytree(source, config_dir)
-    hub_toml = config_dir / "hub.toml"
-    text = re.sub(r'(?m)^url = ".*"$', 'url = "sqlite:///var/hub.sqlite3"', hub_toml.read_text())
-    hub_toml.write_text(text.replace('"../hub/wsdl/', f'"{source.parent}/hub/wsdl/'))
+    config_dir = copy_config(source, target / "config", "sqlite:///var/hub.sqlite3")
     hub = Hub(load_config(config_dir))
     try:
         upgrade(hub.db)
