@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from hub.access import Actor, operator
+
+OPERATOR = operator("test")
+
 NIP = "5260250274"
 OTHER_NIP = "7740001454"
 REJ_NEW = "REJ_NEW"  # 161.50 in the shipped fee table
@@ -21,7 +25,12 @@ def funded_company(hub, amount_grosze: int, nip: str = NIP, name: str = "Leasing
 
 
 def issue(hub, count: int = 1, nip: str = NIP, **kw):
-    return hub.coupons.issue(request_id=kw.pop("request_id", rid()), company_nip=nip, case_type=kw.pop("case_type", REJ_NEW), count=count, **kw)
+    return hub.coupons.issue(request_id=kw.pop("request_id", rid()), company_nip=nip, case_type=kw.pop("case_type", REJ_NEW), count=count, actor=kw.pop("actor", OPERATOR), **kw)
+
+
+def company_actor(nip: str = NIP) -> Actor:
+    """A company's own signed system: every company permission, that company only."""
+    return Actor("client:test-company", company_nip=nip)
 
 
 def config_copy(tmp_path, db_url: str):

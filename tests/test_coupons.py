@@ -10,7 +10,7 @@ from hub.errors import CouponNotRedeemable, IdempotencyConflict, InsufficientFun
 from hub.ids import normalize_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, office_account
-from tests.factories import NIP, OTHER_NIP, REJ_NEW, funded_company, issue, rid
+from tests.factories import NIP, OPERATOR, OTHER_NIP, REJ_NEW, company_actor, funded_company, issue, rid
 
 
 def account(hub, nip=NIP):
@@ -142,12 +142,12 @@ def test_cancel_releases_and_only_for_the_owner(hub):
     funded_company(hub, 0, nip=OTHER_NIP, name="Inny Leasing sp. z o.o.")
     coupon = issue(hub, 2).coupons[0]
     with pytest.raises(NotFound):
-        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, company_nip=OTHER_NIP)
-    assert hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, company_nip=NIP) == 161_50
+        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(OTHER_NIP))
+    assert hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(NIP)) == 161_50
     assert account(hub).held_grosze == 161_50
     assert hub.coupons.verify(coupon.coupon_id, "1465").reason == "CANCELLED"
     with pytest.raises(InvalidRequest, match="CANCELLED"):
-        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id)
+        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=OPERATOR)
     verify_ledger(hub)
 
 

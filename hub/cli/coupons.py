@@ -6,6 +6,7 @@ import uuid
 
 import click
 
+from hub.access import operator
 from hub.cli.companies import cli_actor
 from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
@@ -30,7 +31,7 @@ def coupons_issue(ctx: CliContext, nip: str, case_type: str, count: int, amount:
     """Issue a batch of coupons: all held, or none."""
     batch = ctx.hub.coupons.issue(
         request_id=request_id or str(uuid.uuid4()), company_nip=nip, case_type=case_type, count=count,
-        amount_grosze=amount, office_code=office_code, issued_by=cli_actor(),
+        amount_grosze=amount, office_code=office_code, actor=operator(cli_actor()),
     )
     if as_json:
         emit_json(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from hub.access import operator
 from hub.cli.main import cli
 from hub.cli.serve import run_gunicorn
 
@@ -45,7 +46,7 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG) -> tuple[Path, lis
         upgrade(hub.db)
         hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor="demo")
         hub.companies.credit(DEMO_NIP, 5000_00, "demo funding", actor="demo")
-        batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=DEMO_NIP, case_type="REJ_NEW", count=5, issued_by="demo")
+        batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=DEMO_NIP, case_type="REJ_NEW", count=5, actor=operator("demo"))
     finally:
         hub.close()
     return config_dir, [c.coupon_id for c in batch.coupons]

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, business_day, utcnow
 from hub.companies.models import Company
@@ -117,9 +118,14 @@ class CouponService:
         count: int,
         amount_grosze: int | None = None,
         office_code: str | None = None,
-        issued_by: str = "",
+        actor: Actor,
+        issued_by: str | None = None,
     ) -> IssuedBatch:
+        """`issued_by` names the person for the batch record (a signed company system
+        may pass its employee); the default is the actor."""
         nip = valid_nip(company_nip)
+        actor.require(COUPONS_ISSUE, company_nip=nip)
+        issued_by = (issued_by or actor.name)[:120]
         kind = self.config.case_type(case_type)
         count_max = self.config.coupons.batch_count_max
         if not 1 <= count <= count_max:
@@ -162,7 +168,7 @@ class CouponService:
                     for i, cid in enumerate(ids)
                 ],
             )
-            record_event(session, now, issued_by or "system", "coupons.issue", f"company:{nip}", batch=batch_id, count=count)
+            record_event(session, now, actor.name, "coupons.issue", f"company:{nip}", batch=batch_id, count=count, issued_by=issued_by)
             return {"batch_id": batch_id, "ids": ids, "amount": amount_grosze, "case_type": kind.code, "expires_at": expires_at.isoformat()}
 
         record = once(self.db, request_id, "IssueCoupons", content, work, self.clock())
@@ -290,9 +296,9 @@ class CouponService:
 
     # -- cancel and expire ------------------------------------------------
 
-    def cancel(self, *, request_id: str, coupon_text: str, company_nip: str | None = None, actor: str = "system") -> int:
+    def cancel(self, *, request_id: str, coupon_text: str, actor: Actor) -> int:
         """Cancel an issued coupon and release its hold. Returns the grosze released.
-        With `company_nip`, a coupon of another company is NotFound."""
+        A coupon of a company the actor does not act for is NotFound."""
         try:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId as e:
@@ -301,16 +307,17 @@ class CouponService:
         def work(session: Session) -> dict:
             coupon = self._lock(session, cid)
             company = session.get(Company, coupon.company_id) if coupon else None
-            if coupon is None or (company_nip is not None and company.nip != company_nip):
+            if coupon is None or (actor.company_nip is not None and company.nip != actor.company_nip):
                 raise NotFound(f"no coupon {format_coupon_id(cid)}")
+            actor.require(COUPONS_CANCEL, company_nip=company.nip)
             if coupon.status != ISSUED:
                 raise InvalidRequest(f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled")
             now = self.clock()
             self._release(session, coupon, CANCELLED, now)
-            record_event(session, now, actor, "coupons.cancel", f"company:{company.nip}", coupon=cid)
+            record_event(session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid)
             return {"released": coupon.amount_grosze}
 
-        return once(self.db, request_id, "CancelCoupon", {"coupon": cid, "nip": company_nip}, work, self.clock())["released"]
+        return once(self.db, request_id, "CancelCoupon", {"coupon": cid, "actor": actor.name}, work, self.clock())["released"]
 
     def expire(self) -> ExpiryRun:
         """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
