@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, cli_actor, cli, emit_json, json_option, pass_ctx
 from hub.companies.service import CompanyAccount
 from hub.ids import format_nrb
 from hub.money import format_pln
-
-
-def cli_actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def account_json(a: CompanyAccount) -> dict:

@@ -6,9 +6,7 @@ import uuid
 
 import click
 
-from hub.access import operator
-from hub.cli.companies import cli_actor
-from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import format_pln
 
@@ -25,13 +23,17 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
+@as_option
 @json_option
 @pass_ctx
-def coupons_issue(ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None, as_json: bool) -> None:
+def coupons_issue(
+    ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
+    as_login: str | None, as_json: bool,
+) -> None:
     """Issue a batch of coupons: all held, or none."""
     batch = ctx.hub.coupons.issue(
         request_id=request_id or str(uuid.uuid4()), company_nip=nip, case_type=case_type, count=count,
-        amount_grosze=amount, office_code=office_code, actor=operator(cli_actor()),
+        amount_grosze=amount, office_code=office_code, actor=ctx.actor(as_login),
     )
     if as_json:
         emit_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -33,10 +34,24 @@ class CliContext:
 
         return Hub(self.config)
 
+    def actor(self, as_login: str | None):
+        """Who a command acts as: the operator at this machine, or with `--as LOGIN`
+        a hub user with exactly that user's permissions and scope."""
+        from hub.access import operator
+
+        if as_login is None:
+            return operator(cli_actor())
+        return self.hub.users.actor(as_login)
+
+
+def cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+as_option = click.option("--as", "as_login", metavar="LOGIN", help="Act as this hub user, with that user's permissions (default: the operator).")
 
 
 def to_jsonable(value: Any) -> Any:
