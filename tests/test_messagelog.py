@@ -6,14 +6,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy import delete, insert, update
 
-from hub.audit.messagelog import MessageLog, MessageRecord, REQUEST, RESPONSE
+from hub.audit.messagelog import Entry, MessageLog, MessageRecord, REQUEST, RESPONSE
 
 
 def filled_log(db, n=6) -> MessageLog:
     log = MessageLog(db)
     at = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
     for i in range(n):
-        log.append(at, REQUEST if i % 2 == 0 else RESPONSE, "office", "pojazd-1465", f"log-{i // 2}", f"<m{i}/>".encode())
+        log.append(Entry(at, REQUEST if i % 2 == 0 else RESPONSE, "office", "pojazd-1465", f"log-{i // 2}", f"<m{i}/>".encode()))
     return log
 
 
@@ -52,3 +52,13 @@ def test_an_inserted_record_is_found(db):
         s.execute(update(MessageRecord).where(MessageRecord.seq > 2).values(seq=MessageRecord.seq + 100))
         s.execute(insert(MessageRecord).values({**fields, "seq": 3, "payload": b"<inserted/>"}))
     assert not log.verify().ok
+
+
+def test_an_exchange_is_appended_in_order_in_one_go(db):
+    log = filled_log(db, 2)
+    at = datetime(2026, 3, 10, 9, 1, tzinfo=timezone.utc)
+    last = log.append(Entry(at, REQUEST, "office", "c", "log-9", b"<in/>"), Entry(at, RESPONSE, "office", "c", "log-9", b"<out/>"))
+    assert last == 4
+    with db.read() as s:
+        assert [(r.seq, r.direction) for r in s.query(MessageRecord).order_by(MessageRecord.seq)][2:] == [(3, REQUEST), (4, RESPONSE)]
+    assert log.verify().ok

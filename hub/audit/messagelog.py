@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
@@ -64,19 +64,36 @@ class ChainReport:
         return not self.problems
 
 
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    direction: str  # REQUEST or RESPONSE
+    service: str
+    client_id: str
+    log_id: str
+    payload: bytes
+
+
 class MessageLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> int:
-        """Append in a transaction of its own: a request is logged even when it fails."""
+    def append(self, *entries: Entry) -> int:
+        """Append the entries (a request and its response) in a transaction of their
+        own, so a request is logged even when its business transaction failed.
+        Returns the last sequence number. Core statements, not the ORM: this runs on
+        every SOAP exchange."""
         with self.db.transaction() as session:
-            head = self._head(session)
-            seq = head.seq + 1
-            digest = record_hash(head.hash, seq, at, direction, service, client_id, log_id, payload)
-            session.add(MessageRecord(seq=seq, at=at, direction=direction, service=service, client_id=client_id,
-                                      log_id=log_id, payload=payload, prev_hash=head.hash, hash=digest))
-            head.seq, head.hash = seq, digest
+            seq, prev = self._head(session)
+            rows = []
+            for e in entries:
+                seq += 1
+                digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
+                rows.append(dict(seq=seq, at=e.at, direction=e.direction, service=e.service, client_id=e.client_id,
+                                 log_id=e.log_id, payload=e.payload, prev_hash=prev, hash=digest))
+                prev = digest
+            session.execute(insert(MessageRecord), rows)
+            session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=seq, hash=prev))
             return seq
 
     def verify(self) -> ChainReport:
@@ -100,10 +117,10 @@ class MessageLog:
         return ChainReport(count, tuple(problems))
 
     @staticmethod
-    def _head(session: Session) -> MessageLogHead:
-        head = session.scalars(select(MessageLogHead).where(MessageLogHead.id == 1).with_for_update()).one_or_none()
-        if head is None:
-            head = MessageLogHead(id=1, seq=0, hash=GENESIS)
-            session.add(head)
-            session.flush()
-        return head
+    def _head(session: Session) -> tuple[int, str]:
+        """The locked head row's (seq, hash); made on first use."""
+        row = session.execute(select(MessageLogHead.seq, MessageLogHead.hash).where(MessageLogHead.id == 1).with_for_update()).one_or_none()
+        if row is None:
+            session.execute(insert(MessageLogHead).values(id=1, seq=0, hash=GENESIS))
+            return 0, GENESIS
+        return row.seq, row.hash

@@ -26,7 +26,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from hub import ns
-from hub.audit.messagelog import REQUEST, RESPONSE, MessageLog
+from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.clock import Clock
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.services.faults import fault_envelope, server_fault
@@ -111,8 +111,10 @@ class SoapEndpoint:
             log.exception("request %s to %s failed", log_id, self.service)
             response = fault_envelope(server_fault(log_id), log_id)
         body = etree.tostring(sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8")
-        self.message_log.append(received_at, REQUEST, self.service, client_id, log_id, raw)
-        self.message_log.append(self.clock(), RESPONSE, self.service, client_id, log_id, body)
+        self.message_log.append(
+            Entry(received_at, REQUEST, self.service, client_id, log_id, raw),
+            Entry(self.clock(), RESPONSE, self.service, client_id, log_id, body),
+        )
         is_fault = response.find(f"{{{ns.SOAP_ENV_11}}}Body/{{{ns.SOAP_ENV_11}}}Fault") is not None
         start_response(
             "500 Internal Server Error" if is_fault else "200 OK",
