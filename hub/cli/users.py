@@ -1,0 +1,205 @@
+"""`hub user add|list|grant|revoke|password|activate|deactivate` and `hub role add|list`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.clock import wire_time
+from hub.errors import InvalidRequest
+from hub.users.service import RoleView, UserView
+
+company_option = click.option("--company", "company_nip", metavar="NIP", help="A registered company's NIP.")
+office_option = click.option("--office", "office_code", metavar="CODE", help="An office code from offices.toml.")
+login_option = click.option("--login", required=True)
+password_stdin_option = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin; otherwise one is generated and printed once."
+)
+
+
+def user_json(u: UserView) -> dict:
+    return {
+        "login": u.login,
+        "company_nip": u.company_nip,
+        "office_code": u.office_code,
+        "roles": list(u.roles),
+        "permissions": list(u.permissions),
+        "active": u.active,
+        "locked_until": wire_time(u.locked_until) if u.locked_until else None,
+        "created_at": wire_time(u.created_at),
+    }
+
+
+def role_json(r: RoleView) -> dict:
+    return {"name": r.name, "kind": r.kind, "company_nip": r.company_nip, "office_code": r.office_code, "permissions": list(r.permissions), "built_in": r.built_in}
+
+
+def user_line(u: UserView) -> str:
+    scope = f"company {u.company_nip}" if u.company_nip else f"office {u.office_code}"
+    state = "" if u.active else "  DEACTIVATED"
+    if u.locked_until:
+        state += f"  locked until {wire_time(u.locked_until)}"
+    return f"{u.login}  {scope}  roles: {', '.join(u.roles)}{state}"
+
+
+def print_users(users: list[UserView], as_json: bool) -> None:
+    if as_json:
+        emit_json([user_json(u) for u in users])
+        return
+    for u in users:
+        click.echo(user_line(u))
+
+
+def read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InvalidRequest("--password-stdin: stdin held no password")
+    return line
+
+
+def print_password(login: str, password: str | None, as_json: bool, payload: dict) -> None:
+    if as_json:
+        emit_json({**payload, "password": password})
+    elif password is not None:
+        click.echo(f"password for {login} (shown once, hand it over safely): {password}")
+
+
+@cli.group("user")
+def user() -> None:
+    """Users of a company or an office and their roles."""
+
+
+@user.command("add")
+@login_option
+@company_option
+@office_option
+@click.option("--role", required=True, help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope.")
+@password_stdin_option
+@as_option
+@json_option
+@pass_ctx
+def user_add(
+    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str, password_stdin: bool,
+    as_login: str | None, as_json: bool,
+) -> None:
+    """Add a user of a company or an office with one role."""
+    password = read_password(password_stdin)
+    new = ctx.hub.users.add_user(ctx.actor(as_login), login, company_nip=company_nip, office_code=office_code, role=role, password=password)
+    if not as_json:
+        click.echo(f"added {user_line(new.user)}")
+    print_password(new.user.login, new.password, as_json, user_json(new.user))
+
+
+@user.command("list")
+@company_option
+@office_option
+@as_option
+@json_option
+@pass_ctx
+def user_list(ctx: CliContext, company_nip: str | None, office_code: str | None, as_login: str | None, as_json: bool) -> None:
+    """Users of a company or an office (default: your own; the operator: all)."""
+    print_users(ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code), as_json)
+
+
+@user.command("grant")
+@login_option
+@click.option("--role", required=True)
+@as_option
+@json_option
+@pass_ctx
+def user_grant(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
+    """Give a user a role of its own company or office."""
+    print_users([ctx.hub.users.grant(ctx.actor(as_login), login, role)], as_json)
+
+
+@user.command("revoke")
+@login_option
+@click.option("--role", required=True)
+@as_option
+@json_option
+@pass_ctx
+def user_revoke(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
+    """Take a role away from a user (not its last one)."""
+    print_users([ctx.hub.users.revoke(ctx.actor(as_login), login, role)], as_json)
+
+
+@user.command("password")
+@login_option
+@password_stdin_option
+@as_option
+@json_option
+@pass_ctx
+def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool) -> None:
+    """Set a user's password (generated and printed once unless --password-stdin)."""
+    password = ctx.hub.users.reset_password(ctx.actor(as_login), login, read_password(password_stdin))
+    if not as_json and password is None:
+        click.echo(f"password of {login} changed")
+    print_password(login, password, as_json, {"login": login})
+
+
+@user.command("deactivate")
+@login_option
+@as_option
+@json_option
+@pass_ctx
+def user_deactivate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
+    """Stop a user from logging in or being acted as."""
+    print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, False)], as_json)
+
+
+@user.command("activate")
+@login_option
+@as_option
+@json_option
+@pass_ctx
+def user_activate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
+    """Let a deactivated user in again; also lifts a lockout."""
+    print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, True)], as_json)
+
+
+@cli.group("role")
+def role() -> None:
+    """Roles: built-in ones and a company's or office's own."""
+
+
+@role.command("add")
+@company_option
+@office_option
+@click.option("--name", required=True)
+@click.option("--permission", "permissions", multiple=True, required=True, help="Repeat for each permission, e.g. coupons:issue.")
+@as_option
+@json_option
+@pass_ctx
+def role_add(
+    ctx: CliContext, company_nip: str | None, office_code: str | None, name: str, permissions: tuple[str, ...],
+    as_login: str | None, as_json: bool,
+) -> None:
+    """Add a custom role to a company or an office."""
+    r = ctx.hub.users.add_role(ctx.actor(as_login), company_nip=company_nip, office_code=office_code, name=name, permissions=permissions)
+    print_roles([r], as_json)
+
+
+@role.command("list")
+@company_option
+@office_option
+@as_option
+@json_option
+@pass_ctx
+def role_list(ctx: CliContext, company_nip: str | None, office_code: str | None, as_login: str | None, as_json: bool) -> None:
+    """Roles of a company or an office with their permissions."""
+    print_roles(ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code), as_json)
+
+
+def print_roles(roles: list[RoleView], as_json: bool) -> None:
+    if as_json:
+        emit_json([role_json(r) for r in roles])
+        return
+    for r in roles:
+        code = r.company_nip or r.office_code
+        where = f"{r.kind} {code}" if code else f"every {r.kind}"
+        kind = "built-in" if r.built_in else "custom"
+        click.echo(f"{r.name}  ({kind}, {where}): {', '.join(r.permissions)}")

@@ -1,0 +1,104 @@
+"""Users, custom roles and grants.
+
+A user and a custom role each belong to one scope: a company (`company`, NIP) or
+an office (`office`, TERYT code). Built-in roles (hub/access.py COMPANY_ROLES,
+OFFICE_ROLES) are not rows: they are the same for every company or office and
+change with the code. A grant names a role of the user's own scope, built-in or
+custom, so a role of another company cannot be granted by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db.base import Base, BigId, UtcDateTime
+
+COMPANY, OFFICE = "company", "office"
+
+LOGIN_CHARS_MAX = 100
+ROLE_NAME_CHARS_MAX = 40
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whom a user or a role belongs to: one company or one office."""
+
+    kind: str  # COMPANY | OFFICE
+    code: str  # the NIP or the office's TERYT code
+
+    @property
+    def company_nip(self) -> str | None:
+        return self.code if self.kind == COMPANY else None
+
+    @property
+    def office_code(self) -> str | None:
+        return self.code if self.kind == OFFICE else None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.code}"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"scope_kind IN ('{COMPANY}', '{OFFICE}')", name="scope_kind_known"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+        Index("ix_users_scope", "scope_kind", "scope_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(LOGIN_CHARS_MAX), unique=True)
+    scope_kind: Mapped[str] = mapped_column(String(8))
+    scope_code: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string; never the password
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last success or lock
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+    grants: Mapped[list[Grant]] = relationship(back_populates="user", cascade="all, delete-orphan", order_by="Grant.role")
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.scope_kind, self.scope_code)
+
+
+class Role(Base):
+    """A custom role: a name and a subset of its scope's permissions."""
+
+    __tablename__ = "roles"
+    __table_args__ = (
+        CheckConstraint(f"scope_kind IN ('{COMPANY}', '{OFFICE}')", name="scope_kind_known"),
+        UniqueConstraint("scope_kind", "scope_code", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scope_kind: Mapped[str] = mapped_column(String(8))
+    scope_code: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(ROLE_NAME_CHARS_MAX))
+    permissions: Mapped[str] = mapped_column(Text)  # sorted, space-separated
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+    @property
+    def permission_set(self) -> frozenset[str]:
+        return frozenset(self.permissions.split())
+
+
+class Grant(Base):
+    """A user holds a role (by name, of the user's own scope)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(ROLE_NAME_CHARS_MAX), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    granted_by: Mapped[str] = mapped_column(String(120))
+
+    user: Mapped[User] = relationship(back_populates="grants")

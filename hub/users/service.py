@@ -1,0 +1,482 @@
+"""Users of a company or an office: accounts, roles, grants, passwords, lockout.
+
+Who may do what:
+- Managing users and roles needs `users:manage` in that company or office
+  (`actor.require`); the operator may do it anywhere.
+- A role is looked up in the user's own scope only, so nobody can grant a role
+  of another company or office.
+- A non-operator cannot hand out what it does not hold: granting or revoking a
+  role, or creating one, needs every permission of that role; resetting the
+  password of, deactivating or activating a user needs every permission that
+  user holds (else a user manager could take over an admin's account).
+
+Idempotency (no RequestId here): every command is naturally idempotent.
+`add_user` and `add_role` create a uniquely named thing (a login is unique across
+the hub, a role name within its company or office): a repeat is refused with
+InvalidRequest and creates nothing. A RequestId would have to replay the first
+answer, and the answer of `add_user` is a generated password that must never be
+stored. `grant`, `revoke`, `set_active` set a state: repeating one changes
+nothing and writes no second audit event.
+
+Passwords are hashed with argon2id (`PASSWORD_HASHER`, parameters written out);
+the hash is upgraded at the next successful login when the parameters change.
+`LOGIN_FAILURES_MAX` wrong passwords in a row lock the account for `LOCKOUT`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Iterable
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from hub.access import COMPANY_PERMISSIONS, COMPANY_ROLES, OFFICE_PERMISSIONS, OFFICE_ROLES, USERS_MANAGE, Actor
+from hub.audit.models import record_event
+from hub.clock import Clock, utcnow
+from hub.companies.service import find_company, valid_nip
+from hub.config import HubConfig
+from hub.db.database import Database
+from hub.errors import InvalidRequest, NotAuthorized, NotFound
+from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
+
+# argon2id with RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes),
+# written out so a library upgrade never changes them silently.
+PASSWORD_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16, type=Type.ID)
+PASSWORD_CHARS_MIN = 12
+PASSWORD_CHARS_MAX = 256
+GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
+LOGIN_FAILURES_MAX = 5
+LOCKOUT = timedelta(minutes=15)
+LOCKING_ACTOR = "hub:login"  # who locks an account in the audit trail: the hub itself
+
+# One message for every failed login: it does not tell an unknown login from a
+# wrong password, a locked account or an inactive one.
+LOGIN_FAILED = "login failed: wrong login or password, or the account is locked or inactive"
+
+_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@+-]{1,%d}" % (LOGIN_CHARS_MAX - 1))
+_ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,%d}" % (ROLE_NAME_CHARS_MAX - 1))
+
+BUILT_IN_ROLES = {COMPANY: COMPANY_ROLES, OFFICE: OFFICE_ROLES}
+SCOPE_PERMISSIONS = {COMPANY: frozenset(COMPANY_PERMISSIONS), OFFICE: frozenset(OFFICE_PERMISSIONS)}
+_ALL_BUILT_IN_NAMES = frozenset(COMPANY_ROLES) | frozenset(OFFICE_ROLES)
+
+
+@dataclass(frozen=True)
+class UserView:
+    login: str
+    company_nip: str | None
+    office_code: str | None
+    roles: tuple[str, ...]
+    permissions: tuple[str, ...]  # the union of its roles', sorted
+    active: bool
+    locked_until: datetime | None  # set while a lockout lasts
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: UserView
+    password: str | None  # the generated password, shown this once; None when the caller chose it
+
+
+@dataclass(frozen=True)
+class RoleView:
+    name: str
+    kind: str  # company | office
+    company_nip: str | None
+    office_code: str | None
+    permissions: tuple[str, ...]
+    built_in: bool
+
+
+def valid_login(login: str) -> str:
+    """Logins are case-insensitive: stored in lower case."""
+    login = login.strip().lower()
+    if not _LOGIN.fullmatch(login):
+        raise InvalidRequest(
+            f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters of a-z 0-9 . _ @ + -, starting with a letter or digit"
+        )
+    return login
+
+
+def valid_role_name(name: str) -> str:
+    name = name.strip().lower()
+    if not _ROLE_NAME.fullmatch(name):
+        raise InvalidRequest(f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters of a-z 0-9 _ -, starting with a letter")
+    return name
+
+
+def valid_password(password: str) -> str:
+    if not PASSWORD_CHARS_MIN <= len(password) <= PASSWORD_CHARS_MAX:
+        raise InvalidRequest(f"a password must have {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters, this one has {len(password)}")
+    return password
+
+
+def _scope_text(scope: Scope) -> str:
+    return f"company {scope.code}" if scope.kind == COMPANY else f"office {scope.code}"
+
+
+def _user_subject(login: str) -> str:
+    return f"user:{login}"
+
+
+class UserService:
+    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, hasher: PasswordHasher = PASSWORD_HASHER) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.hasher = hasher
+
+    # -- users ------------------------------------------------------------
+
+    def add_user(
+        self,
+        actor: Actor,
+        login: str,
+        *,
+        company_nip: str | None = None,
+        office_code: str | None = None,
+        role: str,
+        password: str | None = None,
+    ) -> NewUser:
+        """A user of one company or office with one role. Without `password` one is
+        generated and returned once. A login already taken is InvalidRequest."""
+        login = valid_login(login)
+        scope = self._scope(company_nip, office_code)
+        role = valid_role_name(role)
+        self._require_manage(actor, scope)
+        generated = password is None
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
+        password_hash = self.hasher.hash(password)  # slow on purpose: outside the transaction
+        taken = InvalidRequest(f"the login {login!r} is already taken")
+        try:
+            with self.db.transaction() as session:
+                self._ensure_scope_exists(session, scope)
+                self._may_hand_out(actor, self._role_permissions(session, scope, role), f"grant the role {role}")
+                if session.scalars(select(User.id).where(User.login == login)).first() is not None:
+                    raise taken
+                now = self.clock()
+                user = User(
+                    login=login, scope_kind=scope.kind, scope_code=scope.code, password_hash=password_hash, active=True,
+                    failed_logins=0, created_at=now, created_by=actor.name,
+                )
+                user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
+                session.add(user)
+                session.flush()
+                record_event(session, now, actor.name, "user.add", _user_subject(login), scope=str(scope))
+                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
+                view = self._view(session, user, now)
+        except IntegrityError:  # a concurrent twin took the login first
+            raise taken from None
+        return NewUser(view, password if generated else None)
+
+    def list_users(self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None) -> list[UserView]:
+        """The users of a company or an office; the operator without a scope sees all."""
+        scope = self._listing_scope(actor, company_nip, office_code)
+        query = select(User).options(selectinload(User.grants)).order_by(User.login)
+        if scope is not None:
+            self._require_manage(actor, scope)
+            query = query.where(User.scope_kind == scope.kind, User.scope_code == scope.code)
+        else:
+            actor.require(USERS_MANAGE)
+        with self.db.read() as session:
+            now = self.clock()
+            return [self._view(session, u, now) for u in session.scalars(query)]
+
+    def grant(self, actor: Actor, login: str, role: str) -> UserView:
+        """Give a user a role of its own company or office (built-in or custom).
+        A role the user already holds changes nothing."""
+        login, role = valid_login(login), valid_role_name(role)
+        with self.db.transaction() as session:
+            user = self._find(session, login, lock=True)
+            self._require_manage(actor, user.scope)
+            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"grant the role {role}")
+            now = self.clock()
+            if role not in {g.role for g in user.grants}:
+                user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
+                session.flush()
+                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
+            return self._view(session, user, now)
+
+    def revoke(self, actor: Actor, login: str, role: str) -> UserView:
+        """Take a role away. A role the user does not hold changes nothing; the
+        last role cannot be revoked (deactivate the user instead)."""
+        login, role = valid_login(login), valid_role_name(role)
+        with self.db.transaction() as session:
+            user = self._find(session, login, lock=True)
+            self._require_manage(actor, user.scope)
+            now = self.clock()
+            held = {g.role: g for g in user.grants}
+            if role not in held:
+                return self._view(session, user, now)
+            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}")
+            if len(held) == 1:
+                raise InvalidRequest(f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)")
+            user.grants.remove(held[role])
+            session.flush()
+            record_event(session, now, actor.name, "user.revoke", _user_subject(login), role=role)
+            return self._view(session, user, now)
+
+    def set_active(self, actor: Actor, login: str, active: bool) -> UserView:
+        """Deactivate a user (no login, no `--as`) or activate one again; activating
+        also lifts a lockout. Setting the state a user already has changes nothing."""
+        login = valid_login(login)
+        with self.db.transaction() as session:
+            user = self._find(session, login, lock=True)
+            self._require_manage(actor, user.scope)
+            self._may_hand_out(actor, self._user_permissions(session, user), f"{'activate' if active else 'deactivate'} {login}")
+            now = self.clock()
+            locked = user.locked_until is not None and now < user.locked_until
+            if user.active != active or (active and locked):
+                user.active = active
+                if active:
+                    user.locked_until, user.failed_logins = None, 0
+                record_event(session, now, actor.name, "user.activate" if active else "user.deactivate", _user_subject(login))
+            return self._view(session, user, now)
+
+    def reset_password(self, actor: Actor, login: str, password: str | None = None) -> str | None:
+        """Set a new password (generated and returned once when not given). Needs
+        every permission the user holds, so a user manager cannot take over an admin."""
+        login = valid_login(login)
+        generated = password is None
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
+        password_hash = self.hasher.hash(password)
+        with self.db.transaction() as session:
+            user = self._find(session, login, lock=True)
+            self._require_manage(actor, user.scope)
+            self._may_hand_out(actor, self._user_permissions(session, user), f"reset the password of {login}")
+            user.password_hash = password_hash
+            record_event(session, self.clock(), actor.name, "user.password", _user_subject(login))
+        return password if generated else None
+
+    # -- roles ------------------------------------------------------------
+
+    def add_role(
+        self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None, name: str, permissions: Iterable[str]
+    ) -> RoleView:
+        """A custom role of one company or office: any subset of that scope's
+        permissions. A name already used there (or a built-in name) is InvalidRequest."""
+        scope = self._scope(company_nip, office_code)
+        name = valid_role_name(name)
+        wanted = self._valid_permissions(scope, permissions)
+        self._require_manage(actor, scope)
+        self._may_hand_out(actor, wanted, f"create a role with {', '.join(sorted(wanted))}")
+        if name in _ALL_BUILT_IN_NAMES:
+            raise InvalidRequest(f"{name} is a built-in role; choose another name")
+        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}")
+        try:
+            with self.db.transaction() as session:
+                self._ensure_scope_exists(session, scope)
+                if self._custom_role(session, scope, name) is not None:
+                    raise taken
+                now = self.clock()
+                session.add(Role(
+                    scope_kind=scope.kind, scope_code=scope.code, name=name, permissions=" ".join(sorted(wanted)),
+                    created_at=now, created_by=actor.name,
+                ))
+                session.flush()
+                record_event(session, now, actor.name, "role.add", str(scope), role=name, permissions=sorted(wanted))
+        except IntegrityError:
+            raise taken from None
+        return RoleView(name, scope.kind, scope.company_nip, scope.office_code, tuple(sorted(wanted)), built_in=False)
+
+    def list_roles(self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None) -> list[RoleView]:
+        """Built-in and custom roles of a company or an office; the operator without
+        a scope sees the built-in roles of both kinds and every custom role."""
+        scope = self._listing_scope(actor, company_nip, office_code)
+        if scope is None:
+            actor.require(USERS_MANAGE)
+            kinds = (COMPANY, OFFICE)
+        else:
+            self._require_manage(actor, scope)
+            kinds = (scope.kind,)
+        code = scope.code if scope else None
+        built_in = [
+            RoleView(name, kind, code if kind == COMPANY else None, code if kind == OFFICE else None, tuple(sorted(perms)), built_in=True)
+            for kind in kinds for name, perms in BUILT_IN_ROLES[kind].items()
+        ]
+        query = select(Role).order_by(Role.scope_kind, Role.scope_code, Role.name)
+        if scope is not None:
+            query = query.where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)
+        with self.db.read() as session:
+            custom = [
+                RoleView(r.name, r.scope_kind, r.scope_code if r.scope_kind == COMPANY else None, r.scope_code if r.scope_kind == OFFICE else None,
+                         tuple(sorted(r.permission_set)), built_in=False)
+                for r in session.scalars(query)
+            ]
+        return built_in + custom
+
+    # -- acting as a user -------------------------------------------------
+
+    def authenticate(self, login: str, password: str) -> Actor:
+        """The user's Actor for the right password; otherwise NotAuthorized with one
+        generic message. Wrong passwords count; the `LOGIN_FAILURES_MAX`th in a row
+        locks the account for `LOCKOUT` (audited), during which even the right
+        password is refused."""
+        try:
+            login = valid_login(login)
+        except InvalidRequest:
+            login = None
+        with self.db.read() as session:
+            user = session.scalars(select(User).where(User.login == login)).one_or_none() if login else None
+            user_id = user.id if user else None
+            password_hash = user.password_hash if user else None
+            refused = user is None or not user.active or self._locked(user, self.clock())
+        if refused or len(password) > PASSWORD_CHARS_MAX:
+            self._verify(self._dummy_hash, password[:PASSWORD_CHARS_MAX])  # the same cost whatever the reason
+            raise NotAuthorized(LOGIN_FAILED)
+        matches = self._verify(password_hash, password)  # slow on purpose: outside the transaction
+        with self.db.transaction() as session:
+            user = self._lock_by_id(session, user_id)
+            now = self.clock()
+            if not user.active or self._locked(user, now):  # locked or deactivated meanwhile
+                actor = None
+            elif matches:
+                user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+                if self.hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = self.hasher.hash(password)
+                actor = self._actor(session, user)
+            else:
+                actor = None
+                self._count_failure(session, user, now)
+        if actor is None:
+            raise NotAuthorized(LOGIN_FAILED)
+        return actor
+
+    def actor(self, login: str) -> Actor:
+        """The Actor of an active user, for the operator's `hub ... --as LOGIN`: no
+        password is asked (the operator is trusted at the hub's machine), so a
+        lockout, which guards the password, does not apply."""
+        login = valid_login(login)
+        with self.db.read() as session:
+            user = self._find(session, login)
+            if not user.active:
+                raise NotAuthorized(f"user {login} is deactivated")
+            return self._actor(session, user)
+
+    # -- internals ----------------------------------------------------------
+
+    def _scope(self, company_nip: str | None, office_code: str | None) -> Scope:
+        if (company_nip is None) == (office_code is None):
+            raise InvalidRequest("name either a company (NIP) or an office (code), not both and not neither")
+        if company_nip is not None:
+            return Scope(COMPANY, valid_nip(company_nip))
+        return Scope(OFFICE, self.config.office(office_code.strip()).code)
+
+    def _listing_scope(self, actor: Actor, company_nip: str | None, office_code: str | None) -> Scope | None:
+        """The scope named, or else the actor's own (None: the operator's everything)."""
+        if company_nip is not None or office_code is not None:
+            return self._scope(company_nip, office_code)
+        if actor.company_nip is not None:
+            return Scope(COMPANY, actor.company_nip)
+        if actor.offices is not None and len(actor.offices) == 1:
+            return Scope(OFFICE, next(iter(actor.offices)))
+        if actor.offices is not None:
+            raise InvalidRequest(f"{actor.name} acts for several offices; name one")
+        return None
+
+    def _ensure_scope_exists(self, session: Session, scope: Scope) -> None:
+        if scope.kind == COMPANY:
+            find_company(session, scope.code)  # an office was checked against offices.toml in _scope
+
+    @staticmethod
+    def _require_manage(actor: Actor, scope: Scope) -> None:
+        actor.require(USERS_MANAGE, company_nip=scope.company_nip, office_code=scope.office_code)
+
+    @staticmethod
+    def _may_hand_out(actor: Actor, permissions: frozenset[str], what: str) -> None:
+        missing = sorted(p for p in permissions if not actor.may(p))
+        if missing:
+            raise NotAuthorized(f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself")
+
+    @staticmethod
+    def _valid_permissions(scope: Scope, permissions: Iterable[str]) -> frozenset[str]:
+        allowed = SCOPE_PERMISSIONS[scope.kind]
+        wanted = frozenset(p.strip() for p in permissions)
+        if not wanted:
+            raise InvalidRequest("a role needs at least one permission")
+        for p in sorted(wanted - allowed):
+            other = OFFICE if scope.kind == COMPANY else COMPANY
+            what = f"{p!r} is only for {other} roles" if p in SCOPE_PERMISSIONS[other] else f"unknown permission {p!r}"
+            raise InvalidRequest(f"{what}; {scope.kind} roles may hold: {', '.join(sorted(allowed))}")
+        return wanted
+
+    @staticmethod
+    def _custom_role(session: Session, scope: Scope, name: str) -> Role | None:
+        return session.scalars(
+            select(Role).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code, Role.name == name)
+        ).one_or_none()
+
+    def _role_permissions(self, session: Session, scope: Scope, name: str) -> frozenset[str]:
+        built_in = BUILT_IN_ROLES[scope.kind].get(name)
+        if built_in is not None:
+            return built_in
+        role = self._custom_role(session, scope, name)
+        if role is None:
+            custom = session.scalars(select(Role.name).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)).all()
+            names = ", ".join([*BUILT_IN_ROLES[scope.kind], *sorted(custom)])
+            raise InvalidRequest(f"{_scope_text(scope)} has no role {name!r}; its roles: {names}")
+        return role.permission_set
+
+    def _user_permissions(self, session: Session, user: User) -> frozenset[str]:
+        perms: set[str] = set()
+        for grant in user.grants:
+            perms |= self._role_permissions(session, user.scope, grant.role)
+        return frozenset(perms)
+
+    def _actor(self, session: Session, user: User) -> Actor:
+        scope = user.scope
+        offices = frozenset({scope.code}) if scope.kind == OFFICE else None
+        return Actor(_user_subject(user.login), permissions=self._user_permissions(session, user), company_nip=scope.company_nip, offices=offices)
+
+    def _view(self, session: Session, user: User, now: datetime) -> UserView:
+        scope = user.scope
+        return UserView(
+            user.login, scope.company_nip, scope.office_code, tuple(sorted(g.role for g in user.grants)),
+            tuple(sorted(self._user_permissions(session, user))), user.active,
+            user.locked_until if self._locked(user, now) else None, user.created_at,
+        )
+
+    @staticmethod
+    def _find(session: Session, login: str, lock: bool = False) -> User:
+        query = select(User).where(User.login == login)
+        if lock:
+            query = query.with_for_update()
+        user = session.scalars(query).one_or_none()
+        if user is None:
+            raise NotFound(f"no user {login!r}")
+        return user
+
+    @staticmethod
+    def _lock_by_id(session: Session, user_id: int) -> User:
+        return session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
+
+    @staticmethod
+    def _locked(user: User, now: datetime) -> bool:
+        return user.locked_until is not None and now < user.locked_until
+
+    def _count_failure(self, session: Session, user: User, now: datetime) -> None:
+        user.failed_logins += 1
+        if user.failed_logins < LOGIN_FAILURES_MAX:
+            return
+        user.failed_logins = 0  # a fresh count once the lock passes
+        user.locked_until = now + LOCKOUT
+        record_event(session, now, LOCKING_ACTOR, "user.lock", _user_subject(user.login), failures=LOGIN_FAILURES_MAX, locked_until=user.locked_until)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self.hasher.hash(secrets.token_urlsafe(GENERATED_PASSWORD_BYTES))
