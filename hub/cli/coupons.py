@@ -1,14 +1,37 @@
-"""`hub coupons issue|expire`."""
+"""`hub coupons issue|pdf|list|cancel|check-qr|expire`."""
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
 
 import click
 
 from hub.cli.main import AmountParam, CliContext, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
+from hub.errors import InvalidRequest
 from hub.money import format_pln
+
+PdfPath = click.Path(dir_okay=False, writable=True, path_type=Path)
+
+
+class DayParam(click.ParamType):
+    """A business day, YYYY-MM-DD."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write YYYY-MM-DD", param, ctx)
 
 
 @cli.group("coupons")
@@ -23,18 +46,22 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
+@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF, one a page.")
 @as_option
 @json_option
 @pass_ctx
 def coupons_issue(
     ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
-    as_login: str | None, as_json: bool,
+    pdf_path: Path | None, as_login: str | None, as_json: bool,
 ) -> None:
     """Issue a batch of coupons: all held, or none."""
+    actor = ctx.actor(as_login)
     batch = ctx.hub.coupons.issue(
         request_id=request_id or str(uuid.uuid4()), company_nip=nip, case_type=case_type, count=count,
-        amount_grosze=amount, office_code=office_code, actor=ctx.actor(as_login),
+        amount_grosze=amount, office_code=office_code, actor=actor,
     )
+    if pdf_path is not None:
+        _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json)
     if as_json:
         emit_json(
             {
@@ -62,3 +89,139 @@ def coupons_expire(ctx: CliContext, as_json: bool) -> None:
         emit_json({"expired": run.expired, "released": format_pln(run.released_grosze)})
     else:
         click.echo(f"{run.expired} coupons expired, {format_pln(run.released_grosze)} PLN released")
+
+
+@coupons.command("pdf")
+@click.argument("coupon_ids", metavar="[COUPON]...", nargs=-1)
+@click.option("--batch", "batch_id", help="Every coupon of this batch, in page order.")
+@click.option("--out", "out", required=True, type=PdfPath, help="The PDF file to write.")
+@as_option
+@json_option
+@pass_ctx
+def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, as_login: str | None, as_json: bool) -> None:
+    """Write coupons to a PDF, one A4 page a coupon with its signed QR code:
+    a whole batch (--batch ID) or the coupons named."""
+    if (batch_id is None) == (not coupon_ids):
+        raise click.UsageError("name either --batch ID or coupon ids, one of the two")
+    pages = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json)
+    if as_json:
+        emit_json({"file": str(out), "pages": pages})
+
+
+def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
+    """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
+    with _progress("writing PDF", show=sys.stderr.isatty() and not quiet) as progress, _replacing(path) as out:
+        pages = ctx.hub.coupons.write_pdf(out, progress=progress, **what)
+    if not quiet:
+        click.echo(f"{pages} coupons written to {path}")
+    return pages
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator:
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as out:
+            yield out
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def _progress(label: str, *, show: bool) -> Iterator:
+    """A progress callback (done, total) drawing a bar on stderr, or None."""
+    if not show:
+        yield None
+        return
+    with ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:  # the total is known once the print run is checked
+                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            bar.update(done - bar.pos)
+
+        yield progress
+
+
+@coupons.command("list")
+@click.option("--nip", required=True, help="The company's NIP.")
+@click.option("--status", type=click.Choice(["ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"], case_sensitive=False))
+@click.option("--from", "issued_from", type=DayParam(), help="Issued on or after this business day (YYYY-MM-DD).")
+@click.option("--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD).")
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--limit", type=int, default=100, show_default=True, help="At most 1000.")
+@as_option
+@json_option
+@pass_ctx
+def coupons_list(
+    ctx: CliContext, nip: str, status: str | None, issued_from: date | None, issued_to: date | None, offset: int, limit: int,
+    as_login: str | None, as_json: bool,
+) -> None:
+    """A company's coupons, oldest first."""
+    page = ctx.hub.coupons.list(
+        actor=ctx.actor(as_login), company_nip=nip, status=status.upper() if status else None, issued_from=issued_from,
+        issued_to=issued_to, offset=offset, limit=limit,
+    )
+    if as_json:
+        emit_json(
+            {
+                "total": page.total,
+                "coupons": [
+                    {
+                        "coupon_id": c.coupon_id, "batch_id": c.batch_id, "status": c.status, "amount": format_pln(c.amount_grosze),
+                        "case_type": c.case_type, "issued_at": wire_time(c.issued_at), "expires_at": wire_time(c.expires_at),
+                        "redeemed_at": wire_time(c.redeemed_at) if c.redeemed_at else None, "office_code": c.office_code,
+                        "case_number": c.case_number,
+                    }
+                    for c in page.coupons
+                ],
+            }
+        )
+        return
+    click.echo(f"{page.total} coupons; {offset + 1 if page.coupons else offset}-{offset + len(page.coupons)} shown")
+    for c in page.coupons:
+        used = f"  {c.office_code} {c.case_number}" if c.case_number else ""
+        click.echo(f"  {c.coupon_id}  {c.status:<9}  {format_pln(c.amount_grosze):>10}  {c.case_type}  issued {wire_time(c.issued_at)}{used}")
+
+
+@coupons.command("cancel")
+@click.argument("coupon_id", metavar="COUPON")
+@click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
+@as_option
+@json_option
+@pass_ctx
+def coupons_cancel(ctx: CliContext, coupon_id: str, request_id: str | None, as_login: str | None, as_json: bool) -> None:
+    """Cancel an issued coupon and release its hold to the company."""
+    released = ctx.hub.coupons.cancel(request_id=request_id or str(uuid.uuid4()), coupon_text=coupon_id, actor=ctx.actor(as_login))
+    if as_json:
+        emit_json({"released": format_pln(released)})
+    else:
+        click.echo(f"cancelled; {format_pln(released)} PLN released")
+
+
+@coupons.command("check-qr")
+@click.argument("text")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.")
+@json_option
+@pass_ctx
+def coupons_check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: bool) -> None:
+    """Check offline that a coupon's QR code is genuine: signed by the hub, unaltered.
+    Needs no database; whether the coupon is still unused is for the office's VerifyCoupon."""
+    from cryptography import x509
+
+    from hub.coupons.qr import verify_qr
+
+    path = cert or ctx.config.signing.cert
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        raise InvalidRequest(f"{path} holds no PEM certificate") from None
+    coupon = verify_qr(text.strip(), certs)
+    if as_json:
+        emit_json({"coupon_id": coupon.coupon_id, "amount": format_pln(coupon.amount_grosze), "expires_on": coupon.expires_on, "genuine": True})
+    else:
+        click.echo(f"{coupon.coupon_id}  {format_pln(coupon.amount_grosze)} PLN  expires {coupon.expires_on.isoformat()}  genuine")

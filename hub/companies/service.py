@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.access import STATEMENT_READ, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
+from hub.companies.statement import Statement, build_statement
 from hub.db.database import Database
 from hub.db.idempotency import once
 from hub.errors import InvalidRequest, NotFound
@@ -100,6 +103,16 @@ class CompanyService:
 
         once(self.db, request_id, "CompanyCredit", {"nip": nip, "amount": amount_grosze, "reason": reason}, work, self.clock())
         return self.account(nip)
+
+    def statement(self, *, actor: Actor, nip: str, date_from: date, date_to: date) -> Statement:
+        """What moved the company's available balance over [date_from, date_to], Warsaw
+        business days, both inclusive (see hub.companies.statement)."""
+        nip = valid_nip(nip)
+        actor.require(STATEMENT_READ, company_nip=nip)
+        with self.db.read() as session:
+            if not self.db.is_sqlite:  # opening, entries and closing from one snapshot (SQLite's read already is one)
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return build_statement(session, find_company(session, nip), date_from, date_to)
 
     def _view(self, session: Session, company: Company) -> CompanyAccount:
         balance = Ledger(session, self.clock).balance(company.ledger_code)

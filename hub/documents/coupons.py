@@ -1,0 +1,143 @@
+"""The coupon PDF: one A4 page a coupon, with its id, a signed QR code and what a
+clerk and the company need to read off it, in Polish.
+
+Pages are drawn one at a time from an iterator of sheets (the coupon service
+reads them from the database in chunks). reportlab keeps each finished page as a
+compressed stream until `save()`, a few kilobytes a page, so a 1,000-coupon PDF
+stays far under the memory budget (tests/test_coupon_pdf.py measures it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import BinaryIO, Callable, Iterable
+
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen.canvas import Canvas
+
+from hub.clock import WARSAW, business_day
+from hub.coupons.qr import QrSigner
+from hub.coupons.service import CouponSheet
+from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
+from hub.money import format_pln_pl
+
+WIDTH, HEIGHT = PAGE
+MARGIN = 56
+QR_SIZE = 236
+COLUMN_X = MARGIN + QR_SIZE + 28
+COLUMN_WIDTH = WIDTH - MARGIN - COLUMN_X
+
+CLERK_INSTRUCTION = "Urzędnik: zeskanuj kod lub wpisz numer kuponu w systemie Pojazd/Kierowca; kupon jest jednorazowy."
+HOLDER_INSTRUCTION = (
+    "Przekaż kupon w urzędzie przy składaniu wniosku: opłata zostanie pobrana z konta przedpłaconego firmy. "
+    "Kupon jest ważny do daty podanej wyżej i tylko dla wskazanego rodzaju sprawy."
+)
+STATUS_STAMP = {"REDEEMED": "WYKORZYSTANY", "CANCELLED": "ANULOWANY", "EXPIRED": "WYGASŁY"}
+
+
+def write_coupons_pdf(
+    target: BinaryIO,
+    sheets: Iterable[CouponSheet],
+    signer: QrSigner,
+    *,
+    title: str,
+    count: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Draw every sheet on its own page and write the PDF to `target`; returns the pages.
+    `count` (the sheets expected) is printed as "Kupon i z count" and passed to `progress`."""
+    canvas = new_canvas(target, title)
+    pages = 0
+    for sheet in sheets:
+        pages += 1
+        payload = signer.payload(sheet.coupon_id, sheet.amount_grosze, business_day(sheet.expires_at))
+        _draw_coupon(canvas, sheet, payload, pages, count)
+        canvas.showPage()
+        if progress is not None:
+            progress(pages, count or pages)
+    canvas.save()
+    return pages
+
+
+def _draw_coupon(canvas: Canvas, sheet: CouponSheet, payload: str, page: int, count: int | None) -> None:
+    top = HEIGHT - MARGIN
+    canvas.setFont(FONT_BOLD, 22)
+    canvas.drawString(MARGIN, top - 22, "Kupon opłaty urzędowej")
+    canvas.setFont(FONT, 10)
+    canvas.drawString(MARGIN, top - 40, "Przedpłacony kupon hubu opłat: sprawy rejestracji pojazdów i uprawnień kierowców")
+
+    canvas.setFont(FONT, 10)
+    canvas.drawString(MARGIN, top - 84, "Numer kuponu")
+    canvas.setFont(FONT_MONO, 34)
+    canvas.drawString(MARGIN, top - 124, sheet.coupon_id)
+    canvas.setLineWidth(0.8)
+    canvas.line(MARGIN, top - 142, WIDTH - MARGIN, top - 142)
+
+    qr_top = top - 164
+    draw_qr(canvas, payload, MARGIN, qr_top - QR_SIZE, QR_SIZE)
+
+    y = qr_top - 4
+    y = _field(canvas, "Kwota", [format_pln_pl(sheet.amount_grosze)], y, FONT_BOLD, 26)
+    y = _field(canvas, "Rodzaj sprawy", [sheet.case_type, *simpleSplit(sheet.case_type_name, FONT, 11, COLUMN_WIDTH)], y)
+    y = _field(canvas, "Firma (płatnik)", [*simpleSplit(sheet.company_name, FONT, 11, COLUMN_WIDTH), f"NIP {sheet.company_nip}"], y)
+    y = _field(canvas, "Data wydania", [_warsaw(sheet.issued_at)], y)
+    y = _field(canvas, "Ważny do", [_warsaw(sheet.expires_at)], y)
+    if sheet.office_code is not None:
+        where = f"{sheet.office_code} {sheet.office_name}" if sheet.office_name else sheet.office_code
+        y = _field(canvas, "Ważny tylko w urzędzie", simpleSplit(where, FONT, 11, COLUMN_WIDTH), y)
+
+    bottom = _instructions(canvas, min(qr_top - QR_SIZE - 28, y - 8))
+    if sheet.status in STATUS_STAMP:  # a reprint of a batch shows which coupons are no longer any use
+        _stamp(canvas, f"Kupon nieważny: {STATUS_STAMP[sheet.status]}", bottom - 60)
+
+    canvas.setFont(FONT, 8)
+    of = f" z {count}" if count else ""
+    canvas.drawString(MARGIN, MARGIN - 12, f"Kupon {page}{of}, partia {sheet.batch_id}")
+    canvas.drawString(MARGIN, MARGIN - 24, "Kod QR jest podpisany kluczem hubu (format HUB1): jego autentyczność można sprawdzić bez połączenia z siecią.")
+
+
+def _field(canvas: Canvas, label: str, lines: list[str], y: float, font: str = FONT, size: float = 11) -> float:
+    canvas.setFont(FONT, 9)
+    canvas.setFillColorRGB(0.35, 0.35, 0.35)
+    canvas.drawString(COLUMN_X, y - 9, label)
+    canvas.setFillColorRGB(0, 0, 0)
+    y -= 9 + 4
+    for i, line in enumerate(lines):
+        line_font = font if i == 0 else FONT
+        line_size = size if i == 0 else 11
+        y -= line_size + 2
+        canvas.setFont(line_font, line_size)
+        canvas.drawString(COLUMN_X, y, line)
+    return y - 12
+
+
+def _instructions(canvas: Canvas, top: float) -> float:
+    width = WIDTH - 2 * MARGIN - 24
+    clerk = simpleSplit(CLERK_INSTRUCTION, FONT_BOLD, 12, width)
+    holder = simpleSplit(HOLDER_INSTRUCTION, FONT, 10, width)
+    height = 16 + 16 * len(clerk) + 8 + 13 * len(holder) + 8
+    canvas.setLineWidth(1)
+    canvas.roundRect(MARGIN, top - height, WIDTH - 2 * MARGIN, height, 6, stroke=1, fill=0)
+    y = top - 12
+    canvas.setFont(FONT_BOLD, 12)
+    for line in clerk:
+        y -= 16
+        canvas.drawString(MARGIN + 12, y + 4, line)
+    y -= 8
+    canvas.setFont(FONT, 10)
+    for line in holder:
+        y -= 13
+        canvas.drawString(MARGIN + 12, y + 4, line)
+    return top - height
+
+
+def _stamp(canvas: Canvas, text: str, y: float) -> None:
+    canvas.saveState()
+    canvas.setFillColorRGB(0.8, 0, 0)
+    canvas.setFont(FONT_BOLD, 26)
+    canvas.drawCentredString(WIDTH / 2, y, text)
+    canvas.restoreState()
+
+
+def _warsaw(at: datetime) -> str:
+    return at.astimezone(WARSAW).strftime("%d.%m.%Y, godz. %H:%M")
