@@ -1,0 +1,419 @@
+"""camt.053 bank-to-customer statements (ISO 20022 001.02, 001.04, 001.08), read as a stream.
+
+`read_statement(stream)` yields one `StatementHeader` and then every `StatementEntry` of the
+document, in file order, while parsing: each entry's elements are dropped as soon as the entry
+is read, so memory stays flat whether a statement holds ten entries or a hundred thousand.
+
+Hostile input is refused as by the hub's one hardened parser (hub/xmlsafe.py): no DTD (refused
+at the root element, before any entry is read), no entity is ever resolved, nothing is loaded
+from the network or the disk, huge_tree off (libxml2 stops at 256 levels and at 10 MB text
+nodes). Every problem, from a syntax error to a missing element or an amount with a third
+decimal place, is a `StatementError` naming the element and its line.
+
+One statement (`Stmt`) per document: the hub imports a statement whole or not at all, and a
+second `Stmt` in the same document is refused rather than silently split into two imports.
+Optional XSD validation (`validate_schema`) uses the XSD of the document's namespace from a
+folder (`[bank] statement_xsd_dir`), with xmlschema reading the document lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from lxml import etree
+
+from hub import ns
+from hub.clock import WARSAW, business_day
+from hub.errors import InvalidRequest
+from hub.ids import normalize_account
+from hub.money import AmountError, parse_grosze
+from hub.xmlsafe import _NoExternalResources  # the same "load nothing" resolver as the one parser
+
+VERSIONS = {uri: version for version, uri in ns.CAMT053.items()}
+BOOKED = "BOOK"
+CREDIT, DEBIT = "CRDT", "DBIT"
+NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
+
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_OPENING_CODES = ("OPBD", "PRCD")  # opening booked, or the previous statement's closing booked
+_CLOSING_CODES = ("CLBD",)
+
+
+class StatementError(InvalidRequest):
+    """The statement is not a readable camt.053: the message names the element and its line."""
+
+    def __init__(self, problem: str, *, element: str | None = None, line: int | None = None) -> None:
+        where = " ".join(part for part in (f"line {line}" if line else "", element or "") if part)
+        super().__init__(f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}", Element=element or "")
+        self.problem = problem
+        self.element = element
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Balance:
+    code: str  # OPBD, PRCD, CLBD
+    amount_grosze: int  # signed: a debit balance is negative
+    currency: str
+    on: date | None
+    line: int
+
+
+@dataclass(frozen=True)
+class StatementHeader:
+    version: str  # "001.02", "001.04" or "001.08"
+    message_id: str  # GrpHdr/MsgId
+    statement_id: str  # Stmt/Id
+    electronic_sequence: str | None  # Stmt/ElctrncSeqNb
+    account: str  # Acct/Id/IBAN or Acct/Id/Othr/Id, compact (hub.ids.normalize_account)
+    currency: str | None  # Acct/Ccy, when given
+    created_at: datetime  # Stmt/CreDtTm (.08: optional, then GrpHdr/CreDtTm), aware
+    opening: Balance | None
+    closing: Balance | None
+    line: int  # of Stmt
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One NtryDtls/TxDtls: who paid whom, and why."""
+
+    amount_grosze: int | None  # TxDtls/Amt (.02: AmtDtls/TxAmt/Amt), when given
+    currency: str | None
+    end_to_end_id: str | None  # None for an absent one or NOTPROVIDED
+    account_servicer_ref: str | None  # Refs/AcctSvcrRef
+    creditor_account: str | None  # RltdPties/CdtrAcct: the (virtual) account paid to
+    debtor_name: str | None
+    debtor_account: str | None
+    remittance: str  # every RmtInf/Ustrd, joined by a space
+    line: int
+
+
+@dataclass(frozen=True)
+class StatementEntry:
+    amount_grosze: int
+    currency: str
+    direction: str  # CRDT or DBIT
+    reversal: bool  # RvslInd
+    status: str  # Sts (.08: Sts/Cd or Sts/Prtry)
+    booking_date: date | None
+    value_date: date | None
+    account_servicer_ref: str | None  # Ntry/AcctSvcrRef
+    entry_ref: str | None  # Ntry/NtryRef
+    transactions: tuple[Transaction, ...]
+    line: int
+
+    @property
+    def booked(self) -> bool:
+        return self.status == BOOKED
+
+
+def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntry]:
+    """The header, then every entry, while parsing `stream` (a binary file object)."""
+    events = _iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
+    try:
+        yield from _Reader().read(events)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        last = exc.error_log.last_error
+        what = (last.message if last is not None else exc.msg).strip()
+        raise StatementError(f"not well-formed XML (column {column}): {what}", line=line) from None
+
+
+def _iterparse(stream: BinaryIO, events: tuple[str, ...], tag: tuple[str, ...] | None = None) -> etree.iterparse:
+    """lxml's incremental parser with every option of hub.xmlsafe's one parser written out."""
+    parser = etree.iterparse(
+        stream,
+        events=events,
+        tag=tag,
+        attribute_defaults=False,
+        dtd_validation=False,
+        load_dtd=False,
+        no_network=True,
+        remove_blank_text=False,
+        remove_comments=True,
+        remove_pis=True,
+        strip_cdata=True,
+        compact=True,
+        resolve_entities=False,
+        recover=False,
+        huge_tree=False,
+        html=False,
+    )
+    parser.resolvers.add(_NoExternalResources())
+    return parser
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.uri: str | None = None
+        self.version = ""
+        self.group: tuple[str, datetime | None] | None = None
+        self.statement: etree._Element | None = None
+        self.header_sent = False
+        self.paths: dict[str, str] = {}  # "Refs/EndToEndId" -> "{uri}Refs/{uri}EndToEndId"
+
+    def read(self, events: etree.iterparse) -> Iterator[StatementHeader | StatementEntry]:
+        for event, elem in events:
+            if self.uri is None:
+                self._root(elem)
+                continue
+            if etree.QName(elem).namespace != self.uri:
+                continue
+            name = etree.QName(elem).localname
+            if name == "Ntry" and event == "start" and not self.header_sent:
+                yield self._header()
+            elif name == "Ntry" and event == "end":
+                yield self._entry(elem)
+                _drop(elem)
+            elif name == "Stmt" and event == "start":
+                if self.statement is not None:
+                    raise StatementError(
+                        "a second statement in one document; the hub imports one Stmt per document", element="Stmt", line=elem.sourceline
+                    )
+                self.statement = elem
+            elif name == "Stmt" and event == "end" and not self.header_sent:
+                yield self._header()
+            elif name == "GrpHdr" and event == "end":
+                self.group = (self._required_text(elem, "MsgId"), self._datetime(elem, "CreDtTm", required=True))
+        if self.uri is None:
+            root = getattr(events, "root", None)
+            tag = etree.QName(root).text if root is not None else "nothing"
+            raise StatementError(f"not a camt.053 document: the root element is {tag}", element="Document", line=1)
+        if self.statement is None:
+            raise StatementError("the document holds no statement", element="Stmt")
+
+    # -- the document and its header ---------------------------------------
+
+    def _root(self, elem: etree._Element) -> None:
+        docinfo = elem.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+            raise StatementError("the document has a DOCTYPE (DTD); DTDs and entity declarations are refused", line=elem.sourceline)
+        qname = etree.QName(elem)
+        if elem.getparent() is not None or qname.localname != "Document" or qname.namespace not in VERSIONS:
+            supported = ", ".join(ns.CAMT053.values())
+            raise StatementError(f"not a camt.053 document: {qname.text} (supported namespaces: {supported})", element="Document", line=elem.sourceline)
+        self.uri = qname.namespace
+        self.version = VERSIONS[self.uri]
+
+    def _header(self) -> StatementHeader:
+        self.header_sent = True
+        stmt = self.statement
+        if self.group is None:
+            raise StatementError("GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr")
+        if stmt is None:
+            raise StatementError("an entry outside a statement", element="Ntry")
+        acct = self._required(stmt, "Acct")
+        account = self._account(self._required(acct, "Id"))
+        currency = self._text(acct, "Ccy")
+        if currency is not None and not _CURRENCY.match(currency):
+            raise StatementError(f"{currency!r} is not a currency code", element="Acct/Ccy", line=acct.sourceline)
+        message_id, group_created = self.group
+        created = self._datetime(stmt, "CreDtTm", required=self.version != "001.08") or group_created
+        balances = [self._balance(b) for b in stmt.iterfind(self._path("Bal"))]
+        return StatementHeader(
+            version=self.version,
+            message_id=message_id,
+            statement_id=self._required_text(stmt, "Id"),
+            electronic_sequence=self._text(stmt, "ElctrncSeqNb"),
+            account=account,
+            currency=currency,
+            created_at=created,
+            opening=next((b for b in balances if b.code in _OPENING_CODES), None),
+            closing=next((b for b in balances if b.code in _CLOSING_CODES), None),
+            line=stmt.sourceline,
+        )
+
+    def _balance(self, bal: etree._Element) -> Balance:
+        code = self._text(bal, "Tp/CdOrPrtry/Cd") or self._text(bal, "Tp/CdOrPrtry/Prtry") or ""
+        amount, currency = self._amount(self._required(bal, "Amt"))
+        sign = -1 if self._direction(bal) == DEBIT else 1
+        return Balance(code, sign * amount, currency, self._date_choice(self._required(bal, "Dt")), bal.sourceline)
+
+    def _account(self, account_id: etree._Element) -> str:
+        text = self._text(account_id, "IBAN") or self._text(account_id, "Othr/Id")
+        if not text:
+            raise StatementError("an account needs IBAN or Othr/Id", element=_name(account_id), line=account_id.sourceline)
+        return normalize_account(text)
+
+    # -- entries -----------------------------------------------------------
+
+    def _entry(self, ntry: etree._Element) -> StatementEntry:
+        amount, currency = self._amount(self._required(ntry, "Amt"))
+        sts = self._required(ntry, "Sts")
+        status = (self._text(sts, "Cd") or self._text(sts, "Prtry")) if len(sts) else (sts.text or "").strip()
+        if not status:
+            raise StatementError("an entry status is required (BOOK, PDNG, INFO)", element="Sts", line=sts.sourceline)
+        booking, value = ntry.find(self._path("BookgDt")), ntry.find(self._path("ValDt"))
+        return StatementEntry(
+            amount_grosze=amount,
+            currency=currency,
+            direction=self._direction(ntry),
+            reversal=self._boolean(ntry, "RvslInd"),
+            status=status,
+            booking_date=None if booking is None else self._date_choice(booking),
+            value_date=None if value is None else self._date_choice(value),
+            account_servicer_ref=self._text(ntry, "AcctSvcrRef"),
+            entry_ref=self._text(ntry, "NtryRef"),
+            transactions=tuple(self._transaction(tx) for tx in ntry.iterfind(self._path("NtryDtls/TxDtls"))),
+            line=ntry.sourceline,
+        )
+
+    def _transaction(self, tx: etree._Element) -> Transaction:
+        amt = tx.find(self._path("Amt"))
+        if amt is None:
+            amt = tx.find(self._path("AmtDtls/TxAmt/Amt"))
+        amount, currency = (None, None) if amt is None else self._amount(amt)
+        end_to_end = self._text(tx, "Refs/EndToEndId")
+        parties = tx.find(self._path("RltdPties"))
+        return Transaction(
+            amount_grosze=amount,
+            currency=currency,
+            end_to_end_id=None if end_to_end in (None, NOT_PROVIDED) else end_to_end,
+            account_servicer_ref=self._text(tx, "Refs/AcctSvcrRef"),
+            creditor_account=None if parties is None else self._optional_account(parties, "CdtrAcct"),
+            debtor_name=None if parties is None else (self._text(parties, "Dbtr/Nm") or self._text(parties, "Dbtr/Pty/Nm")),
+            debtor_account=None if parties is None else self._optional_account(parties, "DbtrAcct"),
+            remittance=" ".join(u.text.strip() for u in tx.iterfind(self._path("RmtInf/Ustrd")) if u.text and u.text.strip()),
+            line=tx.sourceline,
+        )
+
+    def _optional_account(self, parties: etree._Element, name: str) -> str | None:
+        account = parties.find(self._path(f"{name}/Id"))
+        return None if account is None else self._account(account)
+
+    # -- field readers -----------------------------------------------------
+
+    def _path(self, path: str) -> str:
+        qualified = self.paths.get(path)
+        if qualified is None:
+            qualified = self.paths[path] = "/".join(f"{{{self.uri}}}{step}" for step in path.split("/"))
+        return qualified
+
+    def _text(self, elem: etree._Element, path: str) -> str | None:
+        found = elem.find(self._path(path))
+        if found is None or found.text is None or not found.text.strip():
+            return None
+        return found.text.strip()
+
+    def _required(self, elem: etree._Element, path: str) -> etree._Element:
+        found = elem.find(self._path(path))
+        if found is None:
+            raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+        return found
+
+    def _required_text(self, elem: etree._Element, path: str) -> str:
+        text = self._text(elem, path)
+        if text is None:
+            raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+        return text
+
+    def _amount(self, amt: etree._Element) -> tuple[int, str]:
+        currency = (amt.get("Ccy") or "").strip()
+        if not _CURRENCY.match(currency):
+            raise StatementError(f"the Ccy attribute must be a currency code, got {currency!r}", element="Amt", line=amt.sourceline)
+        text = (amt.text or "").strip()
+        try:
+            return parse_grosze(text), currency
+        except AmountError:
+            raise StatementError(
+                f"{text!r} is not an amount exact to the grosz (digits, at most 2 decimal places)", element="Amt", line=amt.sourceline
+            ) from None
+
+    def _direction(self, elem: etree._Element) -> str:
+        value = self._required_text(elem, "CdtDbtInd")
+        if value not in (CREDIT, DEBIT):
+            raise StatementError(f"CdtDbtInd must be CRDT or DBIT, got {value!r}", element="CdtDbtInd", line=elem.sourceline)
+        return value
+
+    def _boolean(self, elem: etree._Element, path: str) -> bool:
+        value = self._text(elem, path)
+        if value is None:
+            return False
+        if value not in ("true", "false", "1", "0"):
+            raise StatementError(f"{path} must be true or false, got {value!r}", element=path, line=elem.sourceline)
+        return value in ("true", "1")
+
+    def _date_choice(self, elem: etree._Element) -> date:
+        """DateAndDateTimeChoice: Dt, or DtTm taken as its Warsaw day."""
+        day = self._text(elem, "Dt")
+        if day is not None:
+            return _iso_date(day, f"{_name(elem)}/Dt", elem.sourceline)
+        stamp = self._datetime(elem, "DtTm", required=False)
+        if stamp is None:
+            raise StatementError("Dt or DtTm is required", element=_name(elem), line=elem.sourceline)
+        return business_day(stamp)
+
+    def _datetime(self, elem: etree._Element, path: str, *, required: bool) -> datetime | None:
+        text = self._text(elem, path)
+        if text is None:
+            if required:
+                raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+            return None
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise StatementError(f"{text!r} is not a date and time", element=path, line=elem.sourceline) from None
+        # ISODateTime without an offset is the bank's local time: a Polish bank's, Warsaw.
+        return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=WARSAW)
+
+
+def _iso_date(text: str, element: str, line: int) -> date:
+    match = _DATE.match(text)
+    try:
+        if match:
+            return date.fromisoformat(match.group(1))
+    except ValueError:
+        pass
+    raise StatementError(f"{text!r} is not a date", element=element, line=line)
+
+
+def _name(elem: etree._Element) -> str:
+    return etree.QName(elem).localname
+
+
+def _drop(elem: etree._Element) -> None:
+    """Free an entry that has been read, and the entries before it (lxml's iterparse idiom:
+    the element the parser stands on stays, cleared; earlier siblings go)."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    while elem.getprevious() is not None:
+        del parent[0]
+
+
+# -- optional XSD validation ----------------------------------------------------
+
+
+def schema_file(xsd_dir: Path, version: str) -> Path:
+    return xsd_dir / f"camt.053.{version}.xsd"
+
+
+@lru_cache(maxsize=8)
+def _schema(path: str):
+    import xmlschema
+
+    return xmlschema.XMLSchema(path)
+
+
+def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
+    """Validate against `<xsd_dir>/camt.053.<version>.xsd` (the document's namespace, as
+    `read_statement` found it); the first error is a StatementError naming element and line.
+    The document is read lazily (constant memory) and nothing is loaded for it."""
+    import xmlschema
+
+    path = schema_file(xsd_dir, version)
+    if not path.is_file():
+        raise StatementError(f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document")
+    # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
+    # errors know their line; read_statement has refused any DTD in the same bytes already.
+    resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=_iterparse)
+    for error in _schema(str(path)).iter_errors(resource):
+        # A lazy resource has dropped the element by now; its path and line remain.
+        element = re.sub(r"\[\d+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
+        line = error.sourceline
+        raise StatementError(f"does not match the camt.053.{version} schema: {error.reason}", element=element, line=line)

@@ -1,0 +1,527 @@
+"""Importing camt.053 statements of the escrow account: top-ups, suspense, reversals.
+
+An import is all or nothing, in two passes over the document and one transaction:
+
+1. check: parse the whole document (constant memory, hub.bank.camt), refuse another account,
+   another currency, any malformed entry; validate against the XSD when
+   `[bank] statement_xsd_dir` is set. Nothing is written.
+2. book: parse again inside one transaction and book each new booked entry:
+   - a credit paid to a company's virtual account, or naming a registered company's NIP in
+     its remittance text: TOPUP, escrow -> company;
+   - any other credit: SUSPENSE, escrow -> suspense, until the operator `assign`s it;
+   - a reversal (RvslInd, a debit) of an earlier credit, found by its reference: undone
+     where the credit went (company or suspense) - and if the company no longer has the
+     money available, against suspense, flagged REVIEW for the operator: a company account
+     is never overdrawn;
+   - the hub's own transfers (other debits, reversed debits): stored UNMATCHED, not booked;
+     settlement reconciles them by EndToEndId through `reconcilers`, in the same transaction.
+
+Idempotent by the statement's identity (account, Stmt/Id, ElctrncSeqNb) and each entry's
+key (AcctSvcrRef, else a hash of its fields; the n-th identical entry of a statement gets
+`#n`): a statement imported again, or an entry seen in an overlapping statement, books
+nothing twice. Imports are serialised by a lock on the escrow ledger account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.access import Actor
+from hub.audit.models import record_event
+from hub.bank.camt import CREDIT, DEBIT, StatementEntry, StatementError, StatementHeader, Transaction, read_statement, validate_schema
+from hub.bank.models import (
+    ASSIGNED, REVERSAL, REVERSED, REVIEW, SUSPENSE, TOPUP, UNMATCHED, UNMATCHED_STATUSES, BankEntry, BankStatement,
+)
+from hub.clock import Clock, utcnow
+from hub.companies.models import Company
+from hub.companies.service import find_company, valid_nip
+from hub.config import HubConfig
+from hub.db.database import Database
+from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
+from hub.ids import format_nrb, nip_valid, normalize_account
+from hub.ledger import Ledger
+from hub.ledger.chart import ASSET, CONTROL, ESCROW, company_account
+from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
+from hub.ledger.models import LedgerAccount
+
+# Permissions of the hub's side (no company or office acts on the escrow account).
+STATEMENTS_IMPORT = "statements:import"
+SUSPENSE_READ = "suspense:read"
+SUSPENSE_ASSIGN = "suspense:assign"
+
+DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
+READ_CHUNK_BYTES = 64 * 1024
+
+# NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
+_NIP_TEXT = re.compile(r"(?<!\d)(?:\d[- ]?){9}\d(?!\d)")
+
+Progress = Callable[[int], None]
+# Settlement's matcher for the hub's own transfers: (session, BankStatement.id) -> None; runs
+# inside the import's transaction after booking, and may move UNMATCHED entries on.
+Reconciler = Callable[[Session, int], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    statement_id: int  # the hub's id (SubmitStatementResponse/StatementId)
+    bank_statement_id: str  # Stmt/Id
+    account: str
+    imported: int  # new entries, booked
+    duplicates: int  # seen before
+    unmatched: int  # new entries the hub could not assign: suspense, review, unreconciled
+    ignored: int  # entries the bank did not book (PDNG, INFO) or of 0.00: nothing to book
+
+
+@dataclass(frozen=True)
+class EntryView:
+    entry_id: int
+    status: str
+    direction: str
+    amount_grosze: int
+    booking_date: date | None
+    debtor_name: str | None
+    debtor_account: str | None
+    creditor_account: str | None
+    remittance: str
+    end_to_end_id: str | None
+    company_nip: str | None
+    bank_statement_id: str  # Stmt/Id
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one BankEntry row is made of: an entry, or one transaction of a split entry."""
+
+    entry: StatementEntry
+    key: str
+    amount_grosze: int
+    transactions: tuple[Transaction, ...]
+
+    def first(self, field: str) -> str | None:
+        return next((getattr(t, field) for t in self.transactions if getattr(t, field)), None)
+
+    @property
+    def remittance(self) -> str:
+        return " ".join(t.remittance for t in self.transactions if t.remittance)
+
+    @property
+    def references(self) -> set[str]:
+        """What a reversal names the credit it reverses by: the bank's reference or the EndToEndId."""
+        refs = {t.account_servicer_ref for t in self.transactions} | {t.end_to_end_id for t in self.transactions}
+        return {r for r in refs if r}
+
+
+class StatementService:
+    passes = 2  # an import reads the document twice through `progress` (the XSD check, unreported, once more)
+
+    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, reconcilers: Sequence[Reconciler] = ()) -> None:
+        self.db = db
+        self.escrow_account = normalize_account(config.bank.escrow_account)
+        self.currency = config.bank.currency
+        self.xsd_dir = config.bank.statement_xsd_dir
+        self.clock = clock
+        self.reconcilers = tuple(reconcilers)
+
+    # -- import ------------------------------------------------------------
+
+    def import_file(self, path: Path, *, actor: Actor, progress: Progress | None = None) -> ImportResult:
+        return self._import(lambda: open(path, "rb"), actor, progress)
+
+    def import_document(self, document: bytes, *, actor: Actor) -> ImportResult:
+        if len(document) > DOCUMENT_BYTES_MAX:
+            raise InvalidRequest(f"the statement is {len(document)} bytes; the limit is {DOCUMENT_BYTES_MAX} bytes")
+        return self._import(lambda: io.BytesIO(document), actor, None)
+
+    def _import(self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None) -> ImportResult:
+        _require_hub_side(actor, STATEMENTS_IMPORT)
+        header, digest = self._check(open_stream, progress)
+        if self.xsd_dir is not None:
+            with open_stream() as raw:  # seekable, as xmlschema's lazy reading needs
+                validate_schema(raw, self.xsd_dir, header.version)
+        try:
+            return self._book(open_stream, digest, actor, progress)
+        except IntegrityError:
+            # Another process imported the same entries between our passes and committed
+            # first (the escrow lock makes this rare): everything rolled back; look again.
+            return self._book(open_stream, digest, actor, None)
+
+    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[StatementHeader, str]:
+        with open_stream() as raw:
+            stream = _Tap(raw, progress)
+            items = read_statement(stream)
+            header = next(items)
+            self._check_header(header)
+            for entry in items:
+                self._check_currency(entry.currency, "Ntry/Amt", entry.line)
+            return header, stream.finish()
+
+    def _check_header(self, header: StatementHeader) -> None:
+        if header.account != self.escrow_account:
+            raise StatementError(
+                f"the statement is of account {_shown_account(header.account)}, not of the hub's escrow account "
+                f"{_shown_account(self.escrow_account)}; nothing was imported",
+                element="Acct/Id",
+                line=header.line,
+            )
+        if header.currency is not None:
+            self._check_currency(header.currency, "Acct/Ccy", header.line)
+        # Balances are not booked, only entries are; their currency is not checked (the
+        # published ISO 20022 samples carry balances in several currencies beside EUR entries).
+
+    def _check_currency(self, currency: str, element: str, line: int) -> None:
+        if currency != self.currency:
+            raise StatementError(
+                f"an amount in {currency}; the escrow account is kept in {self.currency}; nothing was imported", element=element, line=line
+            )
+
+    def _book(self, open_stream: Callable[[], BinaryIO], digest: str, actor: Actor, progress: Progress | None) -> ImportResult:
+        with open_stream() as raw, self.db.transaction() as session:
+            stream = _Tap(raw, progress)
+            items = read_statement(stream)
+            header = next(items)
+            ledger = Ledger(session, self.clock)
+            ledger.open_account(ESCROW, ASSET)
+            ledger.open_account(SUSPENSE_ACCOUNT, CONTROL)
+            _lock_escrow(session)
+            statement = self._statement(session, header, digest, actor)
+            booking = _Booking(session, ledger, statement, self.clock)
+            for entry in items:
+                booking.add(entry)
+            if stream.finish() != digest:
+                raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
+            for reconcile in self.reconcilers:
+                reconcile(session, statement.id)
+            result = booking.result(header)
+            record_event(
+                session, self.clock(), actor.name, "bank.statement.import", f"bank-statement:{statement.id}",
+                statement=header.statement_id, account=header.account, sha256=digest, imported=result.imported,
+                duplicates=result.duplicates, unmatched=result.unmatched, ignored=result.ignored,
+            )
+            return result
+
+    def _statement(self, session: Session, header: StatementHeader, digest: str, actor: Actor) -> BankStatement:
+        """The statement's row: the first import's, when it was imported before."""
+        sequence = header.electronic_sequence or ""
+        existing = session.scalars(
+            select(BankStatement).where(
+                BankStatement.account == header.account,
+                BankStatement.statement_id == header.statement_id,
+                BankStatement.electronic_sequence == sequence,
+            )
+        ).one_or_none()
+        if existing is not None:
+            return existing
+        statement = BankStatement(
+            account=header.account,
+            statement_id=header.statement_id,
+            electronic_sequence=sequence,
+            version=header.version,
+            message_id=header.message_id,
+            created_at=header.created_at,
+            opening_balance_grosze=None if header.opening is None else header.opening.amount_grosze,
+            closing_balance_grosze=None if header.closing is None else header.closing.amount_grosze,
+            document_sha256=digest,
+            imported_at=self.clock(),
+            imported_by=actor.name[:120],
+        )
+        session.add(statement)
+        session.flush()
+        return statement
+
+    # -- suspense ----------------------------------------------------------
+
+    def suspense(self, *, actor: Actor) -> list[EntryView]:
+        """Credits waiting for a company (SUSPENSE) and reversals the operator must look at (REVIEW)."""
+        _require_operator(actor, SUSPENSE_READ)
+        with self.db.read() as session:
+            rows = session.scalars(select(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))).order_by(BankEntry.id))
+            return [_view(session, row) for row in rows]
+
+    def assign(self, entry_id: int, nip: str, *, actor: Actor) -> EntryView:
+        """Move a suspense credit to a company: suspense -> company, audited. Assigning it to
+        the same company again changes nothing."""
+        _require_operator(actor, SUSPENSE_ASSIGN)
+        nip = valid_nip(nip)
+        with self.db.transaction() as session:
+            row = session.get(BankEntry, entry_id, with_for_update=True, populate_existing=True)
+            if row is None:
+                raise NotFound(f"no bank statement entry {entry_id}")
+            company = find_company(session, nip)
+            if row.status == ASSIGNED and row.company_id == company.id:
+                return _view(session, row)
+            if row.status != SUSPENSE:
+                raise InvalidRequest(f"bank statement entry {entry_id} is {row.status}; only a SUSPENSE credit can be assigned")
+            transfer = Ledger(session, self.clock).transfer(
+                f"bank-entry:{row.id}:assign", SUSPENSE_ACCOUNT, company.ledger_code, row.amount_grosze, "TOPUP", _reference(row)
+            )
+            row.status, row.company_id, row.assign_transfer_id = ASSIGNED, company.id, transfer.id
+            record_event(
+                session, self.clock(), actor.name, "bank.suspense.assign", f"company:{nip}",
+                entry=row.id, amount_grosze=row.amount_grosze, remittance=row.remittance,
+            )
+            session.flush()
+            return _view(session, row)
+
+
+class _Booking:
+    """The second pass: one BankEntry per new part, booked as it comes."""
+
+    def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
+        self.session = session
+        self.ledger = ledger
+        self.statement = statement
+        self.clock = clock
+        self.seen: Counter[str] = Counter()
+        self.new_ids: list[int] = []
+        self.duplicates = 0
+        self.ignored = 0
+
+    def add(self, entry: StatementEntry) -> None:
+        if not entry.booked or entry.amount_grosze == 0:
+            self.ignored += 1
+            return
+        for part in self._parts(entry):
+            if self._exists(part.key):
+                self.duplicates += 1
+                continue
+            row = self._row(part)
+            if entry.direction == CREDIT and not entry.reversal:
+                self._credit(row, part)
+            elif entry.direction == DEBIT and entry.reversal:
+                self._reversal(row, part)
+            else:
+                row.status = UNMATCHED  # the hub's own transfer: settlement reconciles it
+            self.new_ids.append(row.id)
+
+    def result(self, header: StatementHeader) -> ImportResult:
+        unmatched = 0
+        for chunk in range(0, len(self.new_ids), 500):
+            ids = self.new_ids[chunk : chunk + 500]
+            unmatched += self.session.scalar(
+                select(func.count()).select_from(BankEntry).where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
+            )
+        return ImportResult(
+            statement_id=self.statement.id,
+            bank_statement_id=header.statement_id,
+            account=header.account,
+            imported=len(self.new_ids) - unmatched,
+            duplicates=self.duplicates,
+            unmatched=unmatched,
+            ignored=self.ignored,
+        )
+
+    # -- entries -----------------------------------------------------------
+
+    def _parts(self, entry: StatementEntry) -> Iterator[_Part]:
+        """A batch-booked entry whose transactions carry their own amounts, in the entry's
+        currency and adding up to it, is split into one part per transaction; any other
+        entry is one part."""
+        base = self._key(entry)
+        txs = entry.transactions
+        amounts = [t.amount_grosze for t in txs]
+        split = (
+            len(txs) > 1
+            and all(a for a in amounts)
+            and all(t.currency == entry.currency for t in txs)
+            and sum(amounts) == entry.amount_grosze
+        )
+        if not split:
+            yield _Part(entry, base, entry.amount_grosze, txs)
+            return
+        for i, tx in enumerate(txs, start=1):
+            yield _Part(entry, f"{base}/{i}", tx.amount_grosze, (tx,))
+
+    def _key(self, entry: StatementEntry) -> str:
+        if entry.account_servicer_ref:
+            base = f"ref:{entry.account_servicer_ref}"
+        else:
+            fields = [
+                entry.direction, entry.reversal, entry.amount_grosze, entry.currency, entry.booking_date, entry.value_date,
+                entry.entry_ref,
+                [[t.amount_grosze, t.end_to_end_id, t.account_servicer_ref, t.creditor_account, t.debtor_name, t.debtor_account, t.remittance]
+                 for t in entry.transactions],
+            ]
+            blob = json.dumps(fields, default=str, separators=(",", ":"), ensure_ascii=False)
+            base = "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+        self.seen[base] += 1
+        n = self.seen[base]
+        return base if n == 1 else f"{base}#{n}"
+
+    def _exists(self, key: str) -> bool:
+        return self.session.scalar(
+            select(BankEntry.id).where(BankEntry.account == self.statement.account, BankEntry.entry_key == key)
+        ) is not None
+
+    def _row(self, part: _Part) -> BankEntry:
+        entry = part.entry
+        row = BankEntry(
+            statement_id=self.statement.id,
+            account=self.statement.account,
+            entry_key=part.key,
+            direction=entry.direction,
+            reversal=entry.reversal,
+            amount_grosze=part.amount_grosze,
+            booking_date=entry.booking_date,
+            value_date=entry.value_date,
+            account_servicer_ref=entry.account_servicer_ref,
+            entry_ref=entry.entry_ref,
+            end_to_end_id=part.first("end_to_end_id"),
+            creditor_account=part.first("creditor_account"),
+            debtor_name=(part.first("debtor_name") or "")[:140] or None,
+            debtor_account=part.first("debtor_account"),
+            remittance=part.remittance,
+            line=part.transactions[0].line if len(part.transactions) == 1 else entry.line,
+            status=UNMATCHED,
+            created_at=self.clock(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def _credit(self, row: BankEntry, part: _Part) -> None:
+        company = self._company(row)
+        if company is None:
+            row.status = SUSPENSE
+            row.ledger_transfer_id = self._transfer(row, ESCROW, SUSPENSE_ACCOUNT, "SUSPENSE")
+            return
+        row.status, row.company_id = TOPUP, company.id
+        row.ledger_transfer_id = self._transfer(row, ESCROW, company.ledger_code, "TOPUP")
+
+    def _company(self, row: BankEntry) -> Company | None:
+        """By the virtual account paid to; else by the one registered company whose NIP the
+        remittance text names."""
+        if row.creditor_account:
+            company = self.session.scalars(select(Company).where(Company.virtual_account == row.creditor_account)).one_or_none()
+            if company is not None:
+                return company
+        nips = {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(row.remittance)) if nip_valid(m)}
+        if not nips:
+            return None
+        found = self.session.scalars(select(Company).where(Company.nip.in_(nips))).all()
+        return found[0] if len(found) == 1 else None
+
+    def _reversal(self, row: BankEntry, part: _Part) -> None:
+        original = self._reversed_credit(row, part.references)
+        if original is None:
+            row.status = REVIEW  # money left the escrow for a credit the hub does not know
+            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
+            return
+        row.reverses_id, row.company_id = original.id, original.company_id
+        original.status, was = REVERSED, original.status
+        if was == SUSPENSE:
+            row.status = REVERSAL
+            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
+            return
+        company = self.session.get(Company, original.company_id)
+        try:
+            row.ledger_transfer_id = self._transfer(row, company.ledger_code, ESCROW, "TOPUP")
+            row.status = REVERSAL
+        except InsufficientFunds:
+            # The company has spent or reserved it: never overdraw; the operator recovers it.
+            row.status = REVIEW
+            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
+
+    def _reversed_credit(self, row: BankEntry, references: set[str]) -> BankEntry | None:
+        if not references:
+            return None
+        return self.session.scalars(
+            select(BankEntry)
+            .where(
+                BankEntry.account == row.account,
+                BankEntry.direction == CREDIT,
+                BankEntry.reversal.is_(False),
+                BankEntry.amount_grosze == row.amount_grosze,
+                BankEntry.status.in_((TOPUP, SUSPENSE, ASSIGNED)),  # not REVERSED yet
+                BankEntry.account_servicer_ref.in_(references) | BankEntry.end_to_end_id.in_(references),
+            )
+            .order_by(BankEntry.id)
+            .limit(1)
+            .with_for_update()
+        ).one_or_none()
+
+    def _transfer(self, row: BankEntry, debit: str, credit: str, code: str) -> str:
+        return self.ledger.transfer(f"bank-entry:{row.id}", debit, credit, row.amount_grosze, code, _reference(row)).id
+
+
+class _Tap(io.RawIOBase):
+    """A binary stream that hashes what is read through it and reports progress."""
+
+    def __init__(self, raw: BinaryIO, progress: Progress | None) -> None:
+        super().__init__()
+        self.raw = raw
+        self.progress = progress
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.sha256.update(data)
+        if self.progress is not None and data:
+            self.progress(len(data))
+        return len(data)
+
+    def finish(self) -> str:
+        """Read what the parser left (nothing but whitespace after the root) and return the digest."""
+        while self.read(READ_CHUNK_BYTES):
+            pass
+        return self.sha256.hexdigest()
+
+
+def _lock_escrow(session: Session) -> None:
+    """One import at a time: the second waits here and then sees the first's entries."""
+    session.execute(select(LedgerAccount.id).where(LedgerAccount.code == ESCROW).with_for_update())
+
+
+def _require_hub_side(actor: Actor, permission: str) -> None:
+    actor.require(permission)
+    if actor.company_nip is not None or actor.offices:
+        raise NotAuthorized(f"{actor.name} acts for a company or an office; bank statements are the hub's own")
+
+
+def _require_operator(actor: Actor, permission: str) -> None:
+    actor.require(permission)
+    if not actor.is_operator:
+        raise NotAuthorized(f"{actor.name} may not handle the suspense account; only the hub's operator may")
+
+
+def _reference(row: BankEntry) -> str:
+    text = " ".join(part for part in (row.account_servicer_ref, row.remittance or row.debtor_name) if part)
+    return (text or f"bank statement entry {row.id}")[:200]
+
+
+def _shown_account(account: str) -> str:
+    return format_nrb(account) if len(account) == 26 and account.isdigit() else account
+
+
+def _view(session: Session, row: BankEntry) -> EntryView:
+    company = session.get(Company, row.company_id) if row.company_id else None
+    statement = session.get(BankStatement, row.statement_id)
+    return EntryView(
+        entry_id=row.id,
+        status=row.status,
+        direction=row.direction,
+        amount_grosze=row.amount_grosze,
+        booking_date=row.booking_date,
+        debtor_name=row.debtor_name,
+        debtor_account=row.debtor_account,
+        creditor_account=row.creditor_account,
+        remittance=row.remittance,
+        end_to_end_id=row.end_to_end_id,
+        company_nip=company.nip if company else None,
+        bank_statement_id=statement.statement_id,
+    )

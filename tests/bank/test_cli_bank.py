@@ -1,0 +1,83 @@
+"""`hub bank import|suspense|assign`: the run an operator does, JSON output, and one clear
+line on stderr with a non-zero exit for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import cli
+from tests.bank.camt_builder import Entry, camt053
+from tests.factories import NIP, config_copy
+
+ESCROW = "75116022020000000412345678"  # the shipped hub.toml's
+VIRTUAL = "54116022020000005260250274"  # NIP's virtual account under it
+
+
+@pytest.fixture
+def run(tmp_path, db_url):
+    config_dir = config_copy(tmp_path, db_url)
+
+    def run(*args: str, ok: bool = True):
+        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture
+def statement(tmp_path):
+    path = tmp_path / "camt053.xml"
+    path.write_bytes(camt053(ESCROW, [
+        Entry("1000.00", creditor_account=VIRTUAL, remittance="doładowanie", ref="R1"),
+        Entry("42.00", remittance="przelew bez tytułu", debtor_name="Jan Kowalski", ref="R2"),
+        Entry("7.00", status="PDNG", ref="R3"),
+    ]))
+    return path
+
+
+def test_import_suspense_assign(run, statement):
+    run("init")
+    run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
+    first = json.loads(run("bank", "import", str(statement), "--json").stdout)
+    assert (first["imported"], first["duplicates"], first["unmatched"], first["ignored"]) == (1, 0, 1, 1)
+    again = run("bank", "import", str(statement)).stdout.strip()
+    assert again == f"statement STMT-2026-03-10 (hub id {first['statement_id']}): 0 imported, 2 duplicates, 0 unmatched, 1 not booked by the bank"
+
+    [waiting] = json.loads(run("bank", "suspense", "--json").stdout)
+    assert (waiting["status"], waiting["amount"], waiting["debtor_name"], waiting["remittance"]) == ("SUSPENSE", "42.00", "Jan Kowalski", "przelew bez tytułu")
+    text = run("bank", "suspense").stdout
+    assert "Jan Kowalski" in text and "42.00" in text and "przelew bez tytułu" in text
+
+    assigned = json.loads(run("bank", "assign", str(waiting["entry_id"]), "--nip", NIP, "--json").stdout)
+    assert (assigned["status"], assigned["company_nip"]) == ("ASSIGNED", NIP)
+    assert run("bank", "suspense").stdout.strip() == "nothing in suspense"
+    [company] = json.loads(run("company", "list", "--json").stdout)
+    assert company["available"] == "1042.00"
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda p: p.write_bytes(camt053(ESCROW, [Entry("1.005", ref="R1")])), "Amt: '1.005' is not an amount exact to the grosz"),
+    (lambda p: p.write_bytes(camt053("PL61109010140000071219812874", [Entry("1.00")])), "not of the hub's escrow account"),
+    (lambda p: p.write_bytes(b"<Document/>"), "not a camt.053 document"),
+    (lambda p: p.write_bytes(b"<unclosed"), "not well-formed"),
+])
+def test_a_refused_statement_is_one_line_and_imports_nothing(run, tmp_path, make, expected):
+    path = tmp_path / "bad.xml"
+    make(path)
+    result = run("bank", "import", str(path), ok=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and expected in lines[0] and lines[0].startswith("hub: InvalidRequest: camt.053")
+    assert json.loads(run("bank", "suspense", "--json").stdout) == []
+
+
+def test_assign_errors_are_one_line(run, statement):
+    run("bank", "import", str(statement))
+    result = run("bank", "assign", "999", "--nip", NIP, ok=False)
+    assert (result.exit_code, result.stderr.strip()) == (1, "hub: NotFound: no bank statement entry 999")
+    missing = run("bank", "import", "no-such-file.xml", ok=False)
+    assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
