@@ -1,0 +1,73 @@
+"""The fake partners' SOAP services (spyne, contract-first like the hub's own
+endpoints: the published WSDL and XSD, the same security pipeline)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from spyne import ComplexModel, Unicode, rpc
+
+from hub import ns
+from hub.money import parse_grosze
+from hub.services.spyne_base import HubService
+
+Req = Unicode(min_occurs=1)
+
+
+def _partner(ctx, name: str):
+    return ctx.transport.req_env["hub.context"][name]
+
+
+class _Bank(ComplexModel):
+    __namespace__ = ns.BANK
+
+
+class SubmitTransferRequest(_Bank):
+    _type_info = [
+        ("EndToEndId", Req), ("DebtorAccount", Req), ("CreditorAccount", Req), ("CreditorName", Req),
+        ("Amount", Req), ("Title", Req), ("RequestedDate", Req),
+    ]
+
+
+class SubmitTransferResponse(_Bank):
+    _type_info = [("BankReference", Req), ("Status", Req), ("RejectReason", Unicode)]
+
+
+class FakeBankService(HubService):
+    @rpc(SubmitTransferRequest, _returns=SubmitTransferResponse, _body_style="bare", _operation_name="SubmitTransfer",
+         _in_message_name="SubmitTransferRequest", _out_message_name="SubmitTransferResponse")
+    def SubmitTransfer(ctx, req):
+        transfer = _partner(ctx, "bank").submit(
+            req.EndToEndId, req.DebtorAccount, req.CreditorAccount, req.CreditorName, parse_grosze(req.Amount), req.Title,
+            date.fromisoformat(req.RequestedDate),
+        )
+        return SubmitTransferResponse(BankReference=transfer.bank_reference, Status=transfer.status, RejectReason=transfer.reject_reason)
+
+
+class _Fk(ComplexModel):
+    __namespace__ = ns.FK
+
+
+class JournalLine(_Fk):
+    _type_info = [("Account", Req), ("Debit", Req), ("Credit", Req), ("Description", Unicode), ("Reference", Unicode)]
+
+
+class PostJournalRequest(_Fk):
+    _type_info = [("JournalId", Req), ("OfficeCode", Req), ("Date", Req), ("Line", JournalLine.customize(max_occurs="unbounded"))]
+
+
+class PostJournalResponse(_Fk):
+    _type_info = [("Accepted", Req)]
+
+
+class FakeFkService(HubService):
+    @rpc(PostJournalRequest, _returns=PostJournalResponse, _body_style="bare", _operation_name="PostJournal",
+         _in_message_name="PostJournalRequest", _out_message_name="PostJournalResponse")
+    def PostJournal(ctx, req):
+        lines = [
+            {"Account": l.Account, "Debit": parse_grosze(l.Debit), "Credit": parse_grosze(l.Credit),
+             "Description": l.Description or "", "Reference": l.Reference or ""}
+            for l in req.Line
+        ]
+        journal = _partner(ctx, "fk").post(req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines)
+        return PostJournalResponse(Accepted="true" if journal.accepted else "false")

@@ -1,0 +1,1 @@
+"""Journals for the offices' finance-accounting (FK) systems: files, and PostJournal."""
