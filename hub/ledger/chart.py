@@ -24,3 +24,15 @@ def company_account(nip: str) -> str:
 
 def office_account(code: str) -> str:
     return f"office:{code}"
+
+
+def desk_account(office_code: str, desk_id: str, method: str) -> str:
+    """Money taken at one cash desk by one method (CASH in the drawer, CARD at the
+    terminal acquirer): an asset of the office, never in the hub's escrow."""
+    return f"desk:{office_code}:{desk_id}:{method}"
+
+
+def office_takings_account(code: str) -> str:
+    """What an office took at its own cash desks. Kept apart from `office_account`,
+    which holds coupon money the hub owes and pays out by settlement."""
+    return f"office:{code}:takings"

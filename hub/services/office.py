@@ -9,7 +9,7 @@ from __future__ import annotations
 from spyne import ComplexModel, Unicode, rpc
 
 from hub import ns
-from hub.access import require_office
+from hub.access import client_actor, require_office
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
 from hub.services.spyne_base import HubService, caller, hub_of
@@ -50,6 +50,25 @@ class ReverseRedemptionResponse(_Model):
     _type_info = [("CouponId", Req), ("Status", Req), ("ReversedAt", Req)]
 
 
+class VerifyPaymentRequest(_Model):
+    _type_info = [("System", Req), ("OfficeCode", Req), ("CaseNumber", Req)]
+
+
+class PaymentItem(_Model):
+    _type_info = [("FeeCode", Req), ("Amount", Req)]
+
+
+class Payment(_Model):
+    _type_info = [
+        ("PaymentId", Req), ("ReceiptNumber", Req), ("Amount", Req), ("HandlingFee", Req), ("Method", Req), ("PaidAt", Req),
+        ("Item", PaymentItem.customize(max_occurs="unbounded")),
+    ]
+
+
+class VerifyPaymentResponse(_Model):
+    _type_info = [("Paid", Req), ("TotalPaid", Req), ("Payment", Payment.customize(max_occurs="unbounded"))]
+
+
 def _opt(value, convert):
     return None if value is None else convert(value)
 
@@ -85,3 +104,21 @@ class OfficeService(HubService):
         require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.reverse(request_id=req.RequestId, redemption_id=req.RedemptionId, office_code=req.OfficeCode, reason=req.Reason)
         return ReverseRedemptionResponse(CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at))
+
+    @rpc(VerifyPaymentRequest, _returns=VerifyPaymentResponse, _body_style="bare", _operation_name="VerifyPayment",
+         _in_message_name="VerifyPaymentRequest", _out_message_name="VerifyPaymentResponse")
+    def VerifyPayment(ctx, req):
+        check = hub_of(ctx).cashdesk.verify_payment(
+            system=req.System, office_code=req.OfficeCode, case_number=req.CaseNumber, actor=client_actor(caller(ctx)),
+        )
+        return VerifyPaymentResponse(
+            Paid="true" if check.paid else "false", TotalPaid=format_pln(check.total_paid_grosze),
+            Payment=[
+                Payment(
+                    PaymentId=p.payment_id, ReceiptNumber=p.receipt_number, Amount=format_pln(p.items_total_grosze),
+                    HandlingFee=format_pln(p.handling_fee_grosze), Method=p.method, PaidAt=wire_time(p.paid_at),
+                    Item=[PaymentItem(FeeCode=i.fee_code, Amount=format_pln(i.amount_grosze)) for i in p.items],
+                )
+                for p in check.payments
+            ],
+        )

@@ -1,0 +1,565 @@
+"""The cash desk (Kasa): each step one atomic transaction with its ledger transfer.
+
+    register -> a payment for a case, receipt KP/<office>/<desk>/<year>/<number>,
+                one transfer desk:<office>:<desk>:<method> -> office:<office>:takings
+    void     -> the reverse transfer; a supervisor's login, the same business day
+    close    -> the desk's day is frozen and its daily cash report (raport kasowy) kept
+
+Locks, always in this order so two writers cannot deadlock: the desk day row
+(office, desk, business day), then the receipt counter row (office, desk,
+year), then the ledger's accounts. Every payment, void and close of a desk and
+day takes the desk day row FOR UPDATE, so CloseDay and a payment racing it are
+serialized: the payment either commits first and is counted, or sees the day
+closed. On SQLite the whole write transaction already holds the database lock.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
+from hub.audit.models import record_event
+from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
+from hub.clock import Clock, business_day, utcnow
+from hub.config import SYSTEMS, HubConfig, Office
+from hub.db.database import Database
+from hub.db.idempotency import once
+from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
+from hub.ledger import Ledger
+from hub.ledger.chart import ASSET, OFFICE, desk_account, office_takings_account
+from hub.money import format_pln
+
+ITEMS_COUNT_MAX = 50  # fees on one receipt
+PERSON_CHARS_MAX = 64  # Cashier, Supervisor (contract PersonRef)
+CASE_NUMBER_CHARS_MAX = 64
+REASON_CHARS_MAX = 500
+_CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+
+# Ledger transfer codes
+PAYMENT_CODE, VOID_CODE = "DESK_PAYMENT", "DESK_VOID"
+
+SupervisorLookup = Callable[[str], Actor]
+
+
+class ReceiptSequenceError(HubError):
+    """The receipt counter and the payments disagree: a state that must never exist."""
+
+    code = "Server"
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """One fee to take: its code from fees.toml; no amount means the day's fee schedule."""
+
+    fee_code: str
+    amount_grosze: int | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredPayment:
+    payment_id: str
+    receipt_number: str
+    items_total_grosze: int
+    handling_fee_grosze: int
+    total_grosze: int
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class PaidItem:
+    fee_code: str
+    fee_name: str
+    amount_grosze: int
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment as stored, with its items, for receipts, reports and VerifyPayment."""
+
+    payment_id: str
+    receipt_number: str
+    office_code: str
+    desk_id: str
+    business_day: date
+    cashier: str
+    system: str
+    case_number: str
+    method: str
+    card_auth_code: str | None
+    items: tuple[PaidItem, ...]
+    items_total_grosze: int
+    handling_fee_grosze: int
+    total_grosze: int
+    paid_at: datetime
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> bool:
+        return self.voided_at is not None
+
+
+@dataclass(frozen=True)
+class CaseCheck:
+    """VerifyPayment's answer: the case's payments that count (voided ones do not).
+    `total_paid_grosze` is the fees paid (items), without the handling fees."""
+
+    paid: bool
+    total_paid_grosze: int
+    payments: tuple[PaymentRecord, ...]
+
+
+@dataclass(frozen=True)
+class DeskTotals:
+    """A desk day's figures. Counts and totals are of payments that count; voided
+    payments are counted apart and add to no total."""
+
+    payment_count: int
+    voided_count: int
+    cash_total_grosze: int  # items and handling fees of CASH payments
+    card_total_grosze: int
+    handling_fee_total_grosze: int
+
+    @classmethod
+    def of(cls, payments: Iterable[PaymentRecord]) -> "DeskTotals":
+        payments = list(payments)
+        counted = [p for p in payments if not p.voided]
+        return cls(
+            payment_count=len(counted),
+            voided_count=len(payments) - len(counted),
+            cash_total_grosze=sum(p.total_grosze for p in counted if p.method == CASH),
+            card_total_grosze=sum(p.total_grosze for p in counted if p.method == CARD),
+            handling_fee_total_grosze=sum(p.handling_fee_grosze for p in counted),
+        )
+
+    @property
+    def total_grosze(self) -> int:
+        return self.cash_total_grosze + self.card_total_grosze
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    """CloseDay's answer: the daily cash report's id and figures, frozen at closing."""
+
+    report_id: str
+    office_code: str
+    desk_id: str
+    day: date
+    closed_at: datetime
+    closed_by: str
+    totals: DeskTotals
+
+
+@dataclass(frozen=True)
+class CashReport:
+    """The daily cash report (raport kasowy) of one desk: every payment, voids
+    marked, and the totals by method less voids. `closed` is None while the day is open."""
+
+    office: Office
+    desk_id: str
+    day: date
+    payments: tuple[PaymentRecord, ...]
+    closed: ClosedDay | None
+
+    @property
+    def totals(self) -> DeskTotals:
+        return DeskTotals.of(self.payments)
+
+
+@dataclass(frozen=True)
+class DayTakings:
+    """What an office took at all its desks on a business day, voids excluded, in
+    grosze: fees by fee code, handling fees and totals (fees + handling) by method.
+    `handling_fees` and `by_method` always have both keys "CASH" and "CARD"."""
+
+    office_code: str
+    day: date
+    by_fee_code: dict[str, int] = field(default_factory=dict)
+    handling_fees: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
+    by_method: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
+
+
+def receipt_number(office_code: str, desk_id: str, year: int, number: int) -> str:
+    """`KP/1465/01/2026/000123`: KP (kasa przyjmie), office, desk, year, number in that year."""
+    return f"KP/{office_code}/{desk_id}/{year}/{number:06d}"
+
+
+def report_id(office_code: str, desk_id: str, day: date) -> str:
+    """`RK/1465/01/2026-03-10`: one daily cash report (raport kasowy) per desk and day."""
+    return f"RK/{office_code}/{desk_id}/{day.isoformat()}"
+
+
+def _text(name: str, value: str | None, chars_max: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidRequest(f"{name} is empty")
+    if len(text) > chars_max:
+        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
+    return text
+
+
+def _acts_for(actor: Actor, office_code: str) -> bool:
+    return actor.is_operator or (actor.offices is not None and office_code in actor.offices)
+
+
+class CashDeskService:
+    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, supervisor: SupervisorLookup | None = None) -> None:
+        """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError."""
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.supervisor = supervisor
+
+    # -- register ---------------------------------------------------------
+
+    def register(
+        self,
+        *,
+        request_id: str,
+        office_code: str,
+        desk_id: str,
+        cashier: str,
+        system: str,
+        case_number: str,
+        method: str,
+        items: Sequence[ItemRequest],
+        card_auth_code: str | None = None,
+        actor: Actor,
+    ) -> RegisteredPayment:
+        """Take a payment for a case. The handling fee is the office's fixed fee for the method."""
+        office = self._desk(office_code, desk_id)
+        actor.require(PAYMENTS_REGISTER, office_code=office.code)
+        cashier = _text("Cashier", cashier, PERSON_CHARS_MAX)
+        case_number = _text("CaseNumber", case_number, CASE_NUMBER_CHARS_MAX)
+        if system not in SYSTEMS:
+            raise InvalidRequest(f"System must be one of {', '.join(SYSTEMS)}, got {system!r}")
+        card_auth_code = self._card_auth_code(method, card_auth_code)
+        self._check_items(items)
+        handling_fee = office.card_fee_grosze if method == CARD else office.cash_fee_grosze
+        content = {
+            "office": office.code, "desk": desk_id, "cashier": cashier, "system": system, "case": case_number,
+            "method": method, "auth": card_auth_code, "items": [[i.fee_code, i.amount_grosze] for i in items],
+        }
+
+        def work(session: Session) -> dict:
+            now = self.clock()
+            day = business_day(now)
+            self._open_day(session, office.code, desk_id, day)
+            lines = [self._priced(item, day) for item in items]
+            items_total = sum(line.amount_grosze for line in lines)
+            number = self._next_number(session, office.code, desk_id, day.year)
+            payment_id = str(uuid.uuid4())
+            receipt = receipt_number(office.code, desk_id, day.year, number)
+            session.add(
+                Payment(
+                    id=payment_id, receipt_number=receipt, office_code=office.code, desk_id=desk_id, year=day.year,
+                    number=number, business_day=day, cashier=cashier, system=system, case_number=case_number,
+                    method=method, card_auth_code=card_auth_code, items_total_grosze=items_total,
+                    handling_fee_grosze=handling_fee, total_grosze=items_total + handling_fee, paid_at=now,
+                    registered_by=actor.name[:120], voided_at=None, voided_by=None, void_reason=None,
+                )
+            )
+            session.flush()
+            session.add_all(
+                PaymentItem(payment_id=payment_id, position=i, fee_code=line.fee_code, fee_name=line.fee_name[:200], amount_grosze=line.amount_grosze)
+                for i, line in enumerate(lines)
+            )
+            ledger = Ledger(session, self.clock)
+            drawer, takings = desk_account(office.code, desk_id, method), office_takings_account(office.code)
+            ledger.open_account(drawer, ASSET)
+            ledger.open_account(takings, OFFICE)
+            ledger.transfer(f"desk-payment:{payment_id}", drawer, takings, items_total + handling_fee, PAYMENT_CODE, receipt)
+            record_event(
+                session, now, actor.name, "cashdesk.pay", f"desk:{office.code}:{desk_id}", payment=payment_id,
+                receipt=receipt, case=f"{system}:{case_number}", cashier=cashier, method=method, total=format_pln(items_total + handling_fee),
+            )
+            return {"id": payment_id, "receipt": receipt, "items": items_total, "fee": handling_fee, "at": now.isoformat()}
+
+        r = once(self.db, request_id, "RegisterPayment", content, work, self.clock())
+        return RegisteredPayment(r["id"], r["receipt"], r["items"], r["fee"], r["items"] + r["fee"], datetime.fromisoformat(r["at"]))
+
+    def _desk(self, office_code: str, desk_id: str) -> Office:
+        office = self.config.office(office_code)
+        if desk_id not in office.desks:
+            known = ", ".join(office.desks) or "none"
+            raise InvalidRequest(f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}")
+        return office
+
+    @staticmethod
+    def _card_auth_code(method: str, code: str | None) -> str | None:
+        if method not in METHODS:
+            raise InvalidRequest(f"Method must be CASH or CARD, got {method!r}")
+        code = (code or "").strip() or None
+        if method == CASH:
+            if code is not None:
+                raise InvalidRequest("CardAuthCode is given for a CASH payment; it belongs to CARD payments only")
+            return None
+        if code is None:
+            raise InvalidRequest("CardAuthCode is required for a CARD payment: the card terminal's authorization code")
+        if not _CARD_AUTH_CODE.match(code):
+            raise InvalidRequest(f"CardAuthCode {code!r} is not 1 to 32 letters, digits or dashes")
+        return code
+
+    def _check_items(self, items: Sequence[ItemRequest]) -> None:
+        if not 1 <= len(items) <= ITEMS_COUNT_MAX:
+            raise InvalidRequest(f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}")
+        today = business_day(self.clock())
+        for item in items:
+            self.config.fee(item.fee_code, today)  # an unknown fee code is InvalidRequest
+            if item.amount_grosze is not None and item.amount_grosze <= 0:
+                raise InvalidRequest(f"Item {item.fee_code}: Amount must be at least 0.01")
+
+    def _priced(self, item: ItemRequest, day: date) -> PaidItem:
+        fee = self.config.fee(item.fee_code, day)
+        amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
+        if amount <= 0:
+            raise InvalidRequest(f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount")
+        return PaidItem(fee.code, fee.name, amount)
+
+    def _next_number(self, session: Session, office_code: str, desk_id: str, year: int) -> int:
+        """The next receipt number of the desk and year, taken under the counter row's
+        lock in the caller's transaction: a rollback gives the number back."""
+        counter = _locked(session, ReceiptCounter, {"office_code": office_code, "desk_id": desk_id, "year": year}, {"last_number": 0})
+        highest = session.scalar(
+            select(func.coalesce(func.max(Payment.number), 0)).where(
+                Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.year == year
+            )
+        )
+        if highest != counter.last_number:
+            raise ReceiptSequenceError(
+                f"receipt counter of desk {office_code}/{desk_id} for {year} is at {counter.last_number} but the last receipt is {highest}"
+            )
+        counter.last_number += 1
+        return counter.last_number
+
+    # -- void -------------------------------------------------------------
+
+    def void(self, *, request_id: str, payment_id: str, reason: str, supervisor: str, actor: Actor) -> datetime:
+        """Void a payment the same business day, before its desk's day is closed.
+        `supervisor` is the login of an active user of the payment's office who may
+        void payments. Returns when it was voided."""
+        reason = _text("Reason", reason, REASON_CHARS_MAX)
+        supervisor = _text("Supervisor", supervisor, PERSON_CHARS_MAX)
+        with self.db.read() as session:
+            payment = session.get(Payment, payment_id)
+        if payment is None or not _acts_for(actor, payment.office_code):
+            raise NotFound(f"no payment {payment_id}")
+        office_code, desk_id, day = payment.office_code, payment.desk_id, payment.business_day
+        actor.require(PAYMENTS_VOID, office_code=office_code)
+        self._check_supervisor(supervisor, office_code)
+        content = {"payment": payment_id, "reason": reason, "supervisor": supervisor}
+
+        def work(session: Session) -> dict:
+            self._open_day(session, office_code, desk_id, day)
+            now = self.clock()
+            if business_day(now) != day:
+                raise DayClosed(f"payment {payment_id} was taken on {day}; a payment can be voided only on the day it was taken")
+            payment = session.scalars(
+                select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+            ).one()
+            if payment.voided_at is not None:
+                raise InvalidRequest(f"payment {payment_id} ({payment.receipt_number}) is already voided")
+            ledger = Ledger(session, self.clock)
+            drawer, takings = desk_account(office_code, desk_id, payment.method), office_takings_account(office_code)
+            ledger.transfer(f"desk-void:{payment_id}", takings, drawer, payment.total_grosze, VOID_CODE, payment.receipt_number)
+            payment.voided_at = now
+            payment.voided_by = supervisor
+            payment.void_reason = reason
+            record_event(
+                session, now, actor.name, "cashdesk.void", f"desk:{office_code}:{desk_id}", payment=payment_id,
+                receipt=payment.receipt_number, supervisor=supervisor, reason=reason, total=format_pln(payment.total_grosze),
+            )
+            return {"at": now.isoformat()}
+
+        return datetime.fromisoformat(once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"])
+
+    def _check_supervisor(self, login: str, office_code: str) -> None:
+        if self.supervisor is None:
+            raise NotAuthorized("this hub has no users to act as supervisors")
+        try:
+            who = self.supervisor(login)
+        except HubError:
+            raise NotAuthorized(f"Supervisor {login!r} is not an active hub user") from None
+        if who.offices is None or office_code not in who.offices or not who.may(PAYMENTS_VOID):
+            raise NotAuthorized(
+                f"Supervisor {login!r} may not void payments of office {office_code}: "
+                f"that takes a user of the office with the permission {PAYMENTS_VOID} (role supervisor)"
+            )
+
+    # -- close the day ----------------------------------------------------
+
+    def close_day(self, *, request_id: str, office_code: str, desk_id: str, day: date, actor: Actor) -> ClosedDay:
+        """Freeze the desk's business day and keep its daily cash report. Afterwards a
+        payment or void for that desk and day is DayClosed."""
+        office = self._desk(office_code, desk_id)
+        actor.require(DESK_CLOSE, office_code=office.code)
+        if day > business_day(self.clock()):
+            raise InvalidRequest(f"{day} has not begun yet; only today or an earlier day can be closed")
+        content = {"office": office.code, "desk": desk_id, "day": day.isoformat()}
+
+        def work(session: Session) -> dict:
+            desk_day = self._open_day(session, office.code, desk_id, day)
+            # Read under the lock: every payment committed before it is counted, none can follow.
+            totals = DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day)))
+            now = self.clock()
+            desk_day.closed_at = now
+            desk_day.closed_by = actor.name[:120]
+            desk_day.report_id = report_id(office.code, desk_id, day)
+            desk_day.payment_count = totals.payment_count
+            desk_day.voided_count = totals.voided_count
+            desk_day.cash_total_grosze = totals.cash_total_grosze
+            desk_day.card_total_grosze = totals.card_total_grosze
+            desk_day.handling_fee_total_grosze = totals.handling_fee_total_grosze
+            record_event(
+                session, now, actor.name, "cashdesk.close", f"desk:{office.code}:{desk_id}", day=day.isoformat(),
+                report=desk_day.report_id, payments=totals.payment_count, voided=totals.voided_count,
+                cash=format_pln(totals.cash_total_grosze), card=format_pln(totals.card_total_grosze),
+            )
+            return {"id": desk_day.id}
+
+        once(self.db, request_id, "CloseDay", content, work, self.clock())
+        with self.db.read() as session:
+            return _closed_day(_find_day(session, office.code, desk_id, day))
+
+    def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> DeskDay:
+        """The desk day's row, locked; DayClosed if the day is closed."""
+        desk_day = _locked(session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {})
+        if desk_day.closed_at is not None:
+            raise DayClosed(
+                f"desk {desk_id} of office {office_code} is closed for {day} (report {desk_day.report_id}); "
+                f"it takes no more payments or voids for that day"
+            )
+        return desk_day
+
+    # -- reading ----------------------------------------------------------
+
+    def verify_payment(self, *, system: str, office_code: str, case_number: str, actor: Actor) -> CaseCheck:
+        """Was this case paid at the office's cash desks? Voided payments do not count. Changes no state."""
+        self.config.office(office_code)
+        actor.require(PAYMENTS_READ, office_code=office_code)
+        if system not in SYSTEMS:
+            raise InvalidRequest(f"System must be one of {', '.join(SYSTEMS)}, got {system!r}")
+        query = (
+            select(Payment)
+            .where(Payment.office_code == office_code, Payment.system == system, Payment.case_number == case_number.strip(), Payment.voided_at.is_(None))
+            .order_by(Payment.paid_at, Payment.receipt_number)
+        )
+        with self.db.read() as session:
+            payments = self._records(session, query)
+        return CaseCheck(bool(payments), sum(p.items_total_grosze for p in payments), payments)
+
+    def payment(self, payment_id: str, actor: Actor) -> PaymentRecord:
+        """One payment; a payment of an office the actor does not act for is NotFound."""
+        with self.db.read() as session:
+            found = self._records(session, select(Payment).where(Payment.id == payment_id))
+        if not found or not _acts_for(actor, found[0].office_code):
+            raise NotFound(f"no payment {payment_id}")
+        actor.require(PAYMENTS_READ, office_code=found[0].office_code)
+        return found[0]
+
+    def receipt_pdf(self, payment_id: str, actor: Actor) -> bytes:
+        """The receipt (KP) of a payment as PDF; a voided payment's receipt says so."""
+        from hub.documents.receipt import receipt_pdf
+
+        payment = self.payment(payment_id, actor)
+        return receipt_pdf(payment, self.config.office(payment.office_code))
+
+    def cash_report(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> CashReport:
+        """The daily cash report of a desk, closed or (provisionally) still open."""
+        office = self._desk(office_code, desk_id)
+        actor.require(REPORTS_READ, office_code=office.code)
+        with self.db.read() as session:
+            desk_day = _find_day(session, office.code, desk_id, day)
+            payments = self._records(session, _desk_day_payments(office.code, desk_id, day))
+        closed = _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
+        return CashReport(office, desk_id, day, payments, closed)
+
+    def day_takings(self, office_code: str, day: date) -> DayTakings:
+        """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
+        self.config.office(office_code)
+        counted = (Payment.office_code == office_code, Payment.business_day == day, Payment.voided_at.is_(None))
+        takings = DayTakings(office_code, day)
+        with self.db.read() as session:
+            fees = session.execute(
+                select(PaymentItem.fee_code, func.sum(PaymentItem.amount_grosze))
+                .join(Payment, Payment.id == PaymentItem.payment_id)
+                .where(*counted)
+                .group_by(PaymentItem.fee_code)
+                .order_by(PaymentItem.fee_code)
+            ).all()
+            methods = session.execute(
+                select(Payment.method, func.sum(Payment.handling_fee_grosze), func.sum(Payment.total_grosze)).where(*counted).group_by(Payment.method)
+            ).all()
+        takings.by_fee_code.update((code, int(total)) for code, total in fees)
+        for method, handling, total in methods:
+            takings.handling_fees[method] = int(handling)
+            takings.by_method[method] = int(total)
+        return takings
+
+    @staticmethod
+    def _records(session: Session, query) -> tuple[PaymentRecord, ...]:
+        payments = session.scalars(query).all()
+        items: dict[str, list[PaidItem]] = defaultdict(list)
+        ids = [p.id for p in payments]
+        for chunk in range(0, len(ids), 500):
+            rows = session.scalars(
+                select(PaymentItem).where(PaymentItem.payment_id.in_(ids[chunk : chunk + 500])).order_by(PaymentItem.payment_id, PaymentItem.position)
+            )
+            for row in rows:
+                items[row.payment_id].append(PaidItem(row.fee_code, row.fee_name, row.amount_grosze))
+        return tuple(
+            PaymentRecord(
+                payment_id=p.id, receipt_number=p.receipt_number, office_code=p.office_code, desk_id=p.desk_id,
+                business_day=p.business_day, cashier=p.cashier, system=p.system, case_number=p.case_number, method=p.method,
+                card_auth_code=p.card_auth_code, items=tuple(items[p.id]), items_total_grosze=p.items_total_grosze,
+                handling_fee_grosze=p.handling_fee_grosze, total_grosze=p.total_grosze, paid_at=p.paid_at,
+                voided_at=p.voided_at, voided_by=p.voided_by, void_reason=p.void_reason,
+            )
+            for p in payments
+        )
+
+
+def _desk_day_payments(office_code: str, desk_id: str, day: date):
+    return (
+        select(Payment)
+        .where(Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.business_day == day)
+        .order_by(Payment.year, Payment.number)
+    )
+
+
+def _find_day(session: Session, office_code: str, desk_id: str, day: date) -> DeskDay | None:
+    return session.scalars(
+        select(DeskDay).where(DeskDay.office_code == office_code, DeskDay.desk_id == desk_id, DeskDay.day == day)
+    ).one_or_none()
+
+
+def _closed_day(desk_day: DeskDay) -> ClosedDay:
+    return ClosedDay(
+        report_id=desk_day.report_id, office_code=desk_day.office_code, desk_id=desk_day.desk_id, day=desk_day.day,
+        closed_at=desk_day.closed_at, closed_by=desk_day.closed_by,
+        totals=DeskTotals(
+            desk_day.payment_count, desk_day.voided_count, desk_day.cash_total_grosze, desk_day.card_total_grosze,
+            desk_day.handling_fee_total_grosze,
+        ),
+    )
+
+
+def _locked(session: Session, model, key: dict, defaults: dict):
+    """Get or create the row with primary or unique `key`, locked FOR UPDATE and read
+    fresh under the lock. Safe when several processes create the same row at once:
+    the losers of the insert wait for the winner and then lock its row."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**key, **defaults).on_conflict_do_nothing(index_elements=list(key)))
+    query = select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).one()

@@ -1,0 +1,116 @@
+"""The receipt (KP) and the daily cash report as documents: what a person reads
+(text extracted from the PDF, Polish diacritics included), the receipt's QR code
+decoded from a rendered page, and the CSV's rows and totals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+
+from hub.cashdesk.service import ItemRequest
+from hub.documents.cash_report import cash_report_csv, cash_report_pdf
+from hub.errors import NotFound
+from hub.access import Actor
+from tests.cashdesk.conftest import add_user, pay
+from tests.factories import OPERATOR, rid
+
+TODAY = date(2026, 3, 10)
+
+
+def pdf_text(data: bytes) -> str:
+    pdf = pdfium.PdfDocument(data)
+    text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
+    return text.replace("\u00a0", " ")  # amounts are printed with no-break spaces; extraction varies
+
+
+def qr_codes(data: bytes) -> list[str]:
+    pdf = pdfium.PdfDocument(data)
+    found = []
+    for page in pdf:
+        image = page.render(scale=2).to_pil()
+        found += [c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
+    return found
+
+
+def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_the_receipt_number(hub):
+    r = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), ItemRequest("TAB_SAM", 75_00), method="CARD", card_auth_code="A1B2C3", case_number="KM.5410.1.124.2026")
+    pdf = hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR)
+    text = pdf_text(pdf)
+    for expected in (
+        r.receipt_number, "Kasa przyjęła", "Opłata manipulacyjna", "Razem", "zł", "Wydział Komunikacji Urzędu m.st. Warszawy",
+        "anna.nowak", "KM.5410.1.124.2026", "POJAZD", "Wydanie dowodu rejestracyjnego", "Opłata ewidencyjna",
+        "54,00 zł", "75,00 zł", "1,50 zł", "129,50 zł", "131,00 zł", "A1B2C3", "karta płatnicza",
+        "10.03.2026 10:30:00",  # 09:30 UTC is 10:30 in Warsaw in March
+    ):
+        assert expected in text, expected
+    assert "ANULOWANO" not in text
+    assert qr_codes(pdf) == [r.receipt_number]
+
+
+def test_a_voided_payments_receipt_says_so(hub):
+    add_user(hub, "ewa.wisniewska")
+    r = pay(hub)
+    hub.cashdesk.void(request_id=rid(), payment_id=r.payment_id, reason="Pomyłka kasjera: zła sprawa.", supervisor="ewa.wisniewska", actor=OPERATOR)
+    text = pdf_text(hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR))
+    assert "ANULOWANO" in text and "ewa.wisniewska" in text and "Pomyłka kasjera: zła sprawa." in text
+
+
+def test_a_receipt_of_another_office_is_not_found(hub):
+    r = pay(hub)
+    with pytest.raises(NotFound):
+        hub.cashdesk.receipt_pdf(r.payment_id, Actor("client:kasa-1261-01", offices=frozenset({"1261"})))
+
+
+def test_a_long_receipt_runs_onto_more_pages(hub):
+    r = pay(hub, *[ItemRequest("WORD_PB")] * 50, system="WORD")
+    pdf = hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR)
+    pages = [page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf)]
+    assert len(pages) > 1 and all(f"strona {n}" in text for n, text in enumerate(pages, start=1))
+    assert "50." in pdf_text(pdf) and "10 000,00 zł" in pages[-1].replace("\u00a0", " ")
+
+
+def _day_with_a_void(hub):
+    add_user(hub, "ewa.wisniewska")
+    made = [
+        pay(hub, ItemRequest("DR"), ItemRequest("EWID")),
+        pay(hub, ItemRequest("PJ"), method="CARD", card_auth_code="777"),
+        pay(hub, ItemRequest("TAB_SAM"), case_number="KM.9"),
+        pay(hub, ItemRequest("NAL"), method="CARD", card_auth_code="778"),
+    ]
+    hub.cashdesk.void(request_id=rid(), payment_id=made[2].payment_id, reason="zła kwota", supervisor="ewa.wisniewska", actor=OPERATOR)
+    return made
+
+
+def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub):
+    made = _day_with_a_void(hub)
+    report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
+    rows = list(csv.DictReader(io.StringIO(cash_report_csv(report))))
+    lines = [r for r in rows if r["row"] == "payment"]
+    assert [r["receipt_number"] for r in lines] == [m.receipt_number for m in made]
+    assert [r["status"] for r in lines] == ["PAID", "PAID", "VOIDED", "PAID"]
+    assert lines[2]["void_reason"] == "zła kwota" and lines[2]["voided_by"] == "ewa.wisniewska"
+    totals = {r["method"]: (r["items_total"], r["handling_fee"], r["total"], r["count"]) for r in rows if r["row"] == "total"}
+    assert totals == {
+        "CASH": ("54.50", "0.00", "54.50", "1"),
+        "CARD": ("112.50", "3.00", "115.50", "2"),
+        "ALL": ("167.00", "3.00", "170.00", "3"),
+    }
+    # the same figures as the payments' own, summed by method less voids
+    by_method = {m: sum(int(p.total_grosze) for p in report.payments if p.method == m and not p.voided) for m in ("CASH", "CARD")}
+    assert by_method == {"CASH": 54_50, "CARD": 115_50}
+
+
+def test_the_report_pdf_marks_voids_and_shows_the_closed_days_report_id(hub):
+    made = _day_with_a_void(hub)
+    open_text = pdf_text(cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)))
+    assert "raport wstępny" in open_text
+    hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
+    text = pdf_text(cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)))
+    for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "ANULOWANA", "zła kwota", "Gotówka", "Karta płatnicza",
+                     "54,50 zł", "115,50 zł", "170,00 zł", "w tym anulowanych: 1", *(m.receipt_number for m in made)):
+        assert expected in text, expected

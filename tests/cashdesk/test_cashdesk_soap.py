@@ -1,0 +1,155 @@
+"""Acceptance over signed SOAP on 127.0.0.1: the cash desk application of office
+1465 (kasa-1465-01) takes payments, Pojazd (pojazd-1465) asks VerifyPayment, a
+supervisor's void unpays the case, CloseDay refuses later payments; and every
+refusal is the contract's fault. Answers validate against the published XSD."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pypdfium2 as pdfium
+import pytest
+import zeep
+from zeep.plugins import HistoryPlugin
+
+from hub import ns
+from hub.clock import business_day
+from hub.services.endpoint import contract_schema
+from hub.signing.zeep_plugin import HubSignature
+from tests.cashdesk.conftest import OTHER_KASA, add_user
+from tests.factories import OPERATOR
+
+SOAP = f"{{{ns.SOAP_ENV_11}}}"
+CASE = "KM.5410.1.124.2026"
+
+
+class Client:
+    """A signed zeep client of one service, as one configured client; keeps the last answer."""
+
+    def __init__(self, running_hub, client_id: str, service: str) -> None:
+        self.history = HistoryPlugin()
+        wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
+        self.zeep = zeep.Client(f"{running_hub.url}/soap/{service}?wsdl", wsse=wsse, plugins=[self.history])
+        self.schema = contract_schema(service)
+
+    def __getattr__(self, operation):
+        def call(**fields):
+            answer = getattr(self.zeep.service, operation)(**fields)
+            self.schema.assertValid(self.history.last_received["envelope"].find(f"{SOAP}Body")[0])
+            return answer
+
+        return call
+
+
+def fault(call, **fields) -> tuple[str, str]:
+    """(code, faultstring) of a call that must fail; the detail's Code agrees with the faultcode."""
+    with pytest.raises(zeep.exceptions.Fault) as raised:
+        call(**fields)
+    code = raised.value.code.split(":")[-1].removeprefix("Client.")
+    detail = raised.value.detail.find(f"{{{ns.COMMON}}}FaultDetail") if raised.value.detail is not None else None
+    if detail is not None:
+        assert detail.findtext(f"{{{ns.COMMON}}}Code") == code
+    return code, raised.value.message
+
+
+def payment(**extra) -> dict:
+    return {
+        "RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Cashier": "anna.nowak", "System": "POJAZD",
+        "CaseNumber": CASE, "Method": "CARD", "CardAuthCode": "A1B2C3",
+        "Item": [{"FeeCode": "DR", "Amount": Decimal("54.00")}, {"FeeCode": "EWID"}], **extra,
+    }
+
+
+@pytest.fixture
+def kasa(cashdesk_hub):
+    return Client(cashdesk_hub, "kasa-1465-01", "cashdesk")
+
+
+@pytest.fixture
+def pojazd(cashdesk_hub):
+    return Client(cashdesk_hub, "pojazd-1465", "office")
+
+
+def test_the_wsdl_is_served_with_the_real_address(cashdesk_hub):
+    client = zeep.Client(cashdesk_hub.url + "/soap/cashdesk?wsdl")
+    assert client.wsdl.services["CashDeskService"].ports["CashDeskPort"].binding_options["address"] == cashdesk_hub.url + "/soap/cashdesk"
+
+
+def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
+    supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
+    paid = kasa.RegisterPayment(**payment())
+    today = business_day(datetime.now(timezone.utc))
+    assert paid.ReceiptNumber == f"KP/1465/01/{today.year}/000001"
+    assert (paid.ItemsTotal, paid.HandlingFee, paid.Total) == (Decimal("54.50"), Decimal("1.50"), Decimal("56.00"))
+
+    check = pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE)
+    assert (check.Paid, check.TotalPaid) == (True, Decimal("54.50"))
+    [p] = check.Payment
+    assert (p.PaymentId, p.ReceiptNumber, p.Amount, p.HandlingFee, p.Method) == (paid.PaymentId, paid.ReceiptNumber, Decimal("54.50"), Decimal("1.50"), "CARD")
+    assert [(i.FeeCode, i.Amount) for i in p.Item] == [("DR", Decimal("54.00")), ("EWID", Decimal("0.50"))]
+    assert p.PaidAt == paid.PaidAt
+
+    pdf = kasa.GetReceiptPdf(PaymentId=paid.PaymentId)  # zeep decodes the base64
+    text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
+    assert paid.ReceiptNumber in text and "Kasa przyjęła" in text
+
+    voided = kasa.VoidPayment(RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera: zła sprawa.", Supervisor=supervisor)
+    assert paid.PaidAt <= voided <= datetime.now(timezone.utc)
+    check = pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE)
+    assert (check.Paid, check.TotalPaid, check.Payment) == (False, Decimal("0.00"), [])
+
+    cash = kasa.RegisterPayment(**payment(Method="CASH", CardAuthCode=None, Item=[{"FeeCode": "TAB_SAM"}]))
+    closed = kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=today)
+    assert closed.ReportId == f"RK/1465/01/{today.isoformat()}"
+    assert (closed.PaymentCount, closed.VoidedCount, closed.CashTotal, closed.CardTotal, closed.HandlingFeeTotal) == (
+        1, 1, Decimal("80.00"), Decimal("0.00"), Decimal("0.00"),
+    )
+
+    code, message = fault(kasa.RegisterPayment, **payment())
+    assert code == "DayClosed" and "closed" in message
+    assert fault(kasa.VoidPayment, RequestId=str(uuid.uuid4()), PaymentId=cash.PaymentId, Reason="za późno", Supervisor=supervisor)[0] == "DayClosed"
+    assert pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE).TotalPaid == Decimal("80.00")
+
+
+def test_a_retry_with_the_same_request_id_gets_the_same_payment(cashdesk_hub, kasa):
+    fields = payment()
+    first = kasa.RegisterPayment(**fields)
+    again = kasa.RegisterPayment(**fields)
+    assert (again.PaymentId, again.ReceiptNumber) == (first.PaymentId, first.ReceiptNumber)
+    assert fault(kasa.RegisterPayment, **{**fields, "CaseNumber": "KM.1"})[0] == "IdempotencyConflict"
+
+
+def test_a_cash_desk_client_acts_only_for_its_own_office(cashdesk_hub, kasa):
+    other = Client(cashdesk_hub, OTHER_KASA, "cashdesk")
+    paid = kasa.RegisterPayment(**payment())
+    assert fault(kasa.RegisterPayment, **payment(OfficeCode="1261"))[0] == "NotAuthorized"
+    assert fault(other.RegisterPayment, **payment())[0] == "NotAuthorized"
+    assert fault(other.GetReceiptPdf, PaymentId=paid.PaymentId)[0] == "NotFound"
+    add_user(cashdesk_hub.hub, "jan.kowalski", office_code="1261")
+    assert fault(other.VoidPayment, RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="cudza", Supervisor="jan.kowalski")[0] == "NotFound"
+    assert fault(other.CloseDay, RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(timezone.utc)))[0] == "NotAuthorized"
+    assert cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR).voided_at is None
+    # at its own office it works
+    assert other.RegisterPayment(**payment(OfficeCode="1261")).ReceiptNumber.startswith("KP/1261/01/")
+
+
+def test_other_kinds_of_clients_are_refused_and_offices_are_checked(cashdesk_hub, kasa):
+    kasa.RegisterPayment(**payment())
+    assert fault(Client(cashdesk_hub, "pojazd-1465", "cashdesk").RegisterPayment, **payment())[0] == "NotAuthorized"
+    assert fault(Client(cashdesk_hub, "kasa-1465-01", "office").VerifyPayment, System="POJAZD", OfficeCode="1465", CaseNumber=CASE)[0] == "NotAuthorized"
+    assert fault(Client(cashdesk_hub, "pojazd-1261", "office").VerifyPayment, System="POJAZD", OfficeCode="1465", CaseNumber=CASE)[0] == "NotAuthorized"
+
+
+def test_bad_requests_get_the_contracts_faults(cashdesk_hub, kasa):
+    assert fault(kasa.RegisterPayment, **payment(CardAuthCode=None))[0] == "InvalidRequest"
+    assert fault(kasa.RegisterPayment, **payment(Method="CASH"))[0] == "InvalidRequest"
+    assert fault(kasa.RegisterPayment, **payment(DeskId="07"))[0] == "InvalidRequest"
+    assert fault(kasa.RegisterPayment, **payment(Item=[{"FeeCode": "NOPE"}]))[0] == "InvalidRequest"
+    assert fault(kasa.RegisterPayment, **payment(Method="CHEQUE"))[0] == "SchemaViolation"
+    assert fault(kasa.GetReceiptPdf, PaymentId="no-such-payment")[0] == "NotFound"
+    paid = kasa.RegisterPayment(**payment())
+    code, message = fault(kasa.VoidPayment, RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="pomyłka", Supervisor="nobody.here")
+    assert code == "NotAuthorized" and "nobody.here" in message
+    assert paid.ReceiptNumber.endswith("/000001")  # the refusals used up no number
