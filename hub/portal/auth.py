@@ -1,0 +1,182 @@
+"""Logging in and out, the user of each request, and what the menu offers.
+
+The password check, the count of failures and the lockout are the users
+service's (`hub.users.authenticate`); the portal only shows one message for
+every refusal, so it tells nobody whether a login exists or is locked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from hub import access
+from hub.audit.models import record_event
+from hub.errors import HubError, NotAuthorized
+from hub.portal.app import hub_of
+from hub.portal.forms import PortalForm
+from hub.users.service import LOCKOUT, LOGIN_FAILURES_MAX, PASSWORD_CHARS_MAX
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_KEY, SINCE_KEY = "login", "since"
+USER_PREFIX = "user:"
+
+LOGIN_REFUSED = (
+    "Nie udało się zalogować: błędny login lub hasło, albo konto jest zablokowane lub nieaktywne. "
+    f"Po {LOGIN_FAILURES_MAX} błędnych próbach z rzędu konto jest blokowane na {int(LOCKOUT.total_seconds() // 60)} minut."
+)
+
+
+class LoginForm(PortalForm):
+    login = StringField("Login", validators=[DataRequired("Wpisz login."), Length(max=100)], render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Hasło", validators=[DataRequired("Wpisz hasło."), Length(max=PASSWORD_CHARS_MAX)], render_kw={"autocomplete": "current-password"})
+
+
+# -- the user of this request ---------------------------------------------------
+
+
+@bp.before_app_request
+def load_user() -> None:
+    """g.actor: the logged-in user's Actor, read afresh (roles, active) every request."""
+    g.actor = None
+    g.login = None
+    login = session.get(LOGIN_KEY)
+    if login is None:
+        return
+    settings = current_app.config["PORTAL_SETTINGS"]
+    if time.time() - session.get(SINCE_KEY, 0) > settings.session_max_s:
+        session.clear()
+        flash("Sesja wygasła. Zaloguj się ponownie.", "info")
+        return
+    try:
+        g.actor = hub_of().users.actor(login)
+    except HubError:  # deleted or deactivated meanwhile
+        session.clear()
+        return
+    g.login = login
+
+
+def login_required(permission: str | None = None, *, area: str | None = None):
+    """The view needs a logged-in user; `permission`: one the user holds;
+    `area`: "company" (a company's user) or "office" (an office's user)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            actor = g.actor
+            if actor is None:
+                here = request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("auth.login", next=here))
+            if area == "company" and actor.company_nip is None:
+                abort(403)
+            if area == "office" and not actor.offices:
+                abort(403)
+            if permission is not None and not actor.may(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def office_code() -> str:
+    """The office of an office user (a user belongs to exactly one)."""
+    return sorted(g.actor.offices)[0]
+
+
+# -- the menu -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    endpoint: str
+    label: str
+    permission: str | None
+    area: str  # company | office | any
+
+
+MENU = (
+    MenuItem("company.dashboard", "Pulpit", None, "company"),
+    MenuItem("company.issue", "Wydaj kupony", access.COUPONS_ISSUE, "company"),
+    MenuItem("company.batches", "Partie", access.COUPONS_READ, "company"),
+    MenuItem("company.coupons", "Kupony", access.COUPONS_READ, "company"),
+    MenuItem("company.statement", "Wyciąg", access.STATEMENT_READ, "company"),
+    MenuItem("cashdesk.new_payment", "Nowa wpłata", access.PAYMENTS_REGISTER, "office"),
+    MenuItem("cashdesk.payments", "Wpłaty dnia", access.PAYMENTS_READ, "office"),
+    MenuItem("cashdesk.close_day", "Zamknięcie dnia", access.DESK_CLOSE, "office"),
+    MenuItem("cashdesk.daily_report", "Raport kasowy", access.REPORTS_READ, "office"),
+    MenuItem("reports.index", "Raporty", access.REPORTS_READ, "any"),
+    MenuItem("users.index", "Użytkownicy i role", access.USERS_MANAGE, "any"),
+)
+
+
+def menu() -> list[MenuItem]:
+    actor = g.get("actor")
+    if actor is None:
+        return []
+    area = "company" if actor.company_nip else "office"
+    return [m for m in MENU if m.area in (area, "any") and (m.permission is None or actor.may(m.permission))]
+
+
+# -- views ----------------------------------------------------------------------
+
+
+@bp.route("/")
+def home():
+    if g.actor is None:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("company.dashboard" if g.actor.company_nip else "cashdesk.home"))
+
+
+@bp.route("/logowanie", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    refused = None
+    if form.validate_on_submit():
+        try:
+            user = hub_of().users.authenticate(form.login.data, form.password.data)
+        except NotAuthorized:
+            refused = LOGIN_REFUSED
+        else:
+            login_name = user.name.removeprefix(USER_PREFIX)
+            session.clear()  # a fresh session (and CSRF token) for the new user
+            session[LOGIN_KEY] = login_name
+            session[SINCE_KEY] = time.time()
+            session.permanent = True
+            _audit(user.name, "portal.login")
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    status = 200 if refused is None else 401
+    return render_template("login.html", form=form, refused=refused), status
+
+
+@bp.route("/wyloguj", methods=["POST"])
+def logout():
+    if g.actor is not None:
+        _audit(g.actor.name, "portal.logout")
+    session.clear()
+    flash("Wylogowano.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path inside this portal: never another site (open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(request.script_root + "/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _audit(actor_name: str, action: str) -> None:
+    hub = hub_of()
+    with hub.db.transaction() as s:
+        record_event(s, hub.clock(), actor_name, action, actor_name, address=request.remote_addr or "")

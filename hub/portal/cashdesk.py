@@ -1,0 +1,308 @@
+"""The cash desk (Kasa) of an office: register a payment for a case with its fee
+items (the total and handling fee shown before confirming), the receipt PDF, the
+desk's payments of the day, voiding with a supervisor, and closing the day with
+the daily cash report."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from wtforms import HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from hub import access
+from hub.cashdesk.listing import desk_day_payments
+from hub.cashdesk.models import CARD, CASH
+from hub.cashdesk.service import CASE_NUMBER_CHARS_MAX, ITEMS_COUNT_MAX, PERSON_CHARS_MAX, REASON_CHARS_MAX, ItemRequest
+from hub.clock import business_day
+from hub.config import SYSTEMS, Fee, Office
+from hub.errors import HubError, InvalidRequest, NotAuthorized
+from hub.money import format_pln_pl
+from hub.portal.app import hub_of
+from hub.portal.auth import login_required, office_code
+from hub.portal.forms import FilterForm, PortalForm, day_field, options
+from hub.portal.messages import polish
+
+bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
+
+DESK_KEY = "desk"
+ITEM_COUNT_MAX = 20  # of one fee on one payment
+METHOD_NAMES = {CASH: "gotówka", CARD: "karta płatnicza"}
+SYSTEM_NAMES = {"POJAZD": "Pojazd (rejestracja pojazdów)", "KIEROWCA": "Kierowca (prawa jazdy)", "WORD": "WORD (egzaminy)"}
+REQUEST_ID = [InputRequired(), Regexp(r"^[0-9a-f-]{36}$")]
+CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")  # as hub.cashdesk checks it
+
+
+def office() -> Office:
+    return hub_of().config.office(office_code())
+
+
+def today() -> date:
+    return business_day(hub_of().clock())
+
+
+def desk() -> str:
+    """The desk this user sits at (chosen on the payment form, kept in the session)."""
+    desks = office().desks
+    chosen = session.get(DESK_KEY)
+    return chosen if chosen in desks else desks[0]
+
+
+def fees_in_force() -> list[Fee]:
+    """Every fee of the schedule that has an amount today, in fees.toml's order."""
+    config, day, seen, fees = hub_of().config, today(), set(), []
+    for entry in config.fees:
+        if entry.code in seen:
+            continue
+        seen.add(entry.code)
+        try:
+            fee = config.fee(entry.code, day)
+        except InvalidRequest:  # not in force yet
+            continue
+        if fee.amount_grosze > 0:
+            fees.append(fee)
+    return fees
+
+
+# -- registering a payment -----------------------------------------------------------
+
+
+class PaymentForm(PortalForm):
+    desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
+    system = SelectField("System", choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS), validators=[InputRequired()])
+    case_number = StringField("Znak sprawy", validators=[InputRequired(), Length(max=CASE_NUMBER_CHARS_MAX)], render_kw={"autocomplete": "off"})
+    method = RadioField("Forma płatności", choices=options([(CASH, METHOD_NAMES[CASH]), (CARD, METHOD_NAMES[CARD])]), default=CASH, validators=[InputRequired()])
+    card_auth_code = StringField("Kod autoryzacji karty", render_kw={"autocomplete": "off"})
+
+    def validate_card_auth_code(self, field) -> None:
+        """Required for a card, refused for cash (an Optional() would skip this check when empty)."""
+        code = (field.data or "").strip()
+        if self.method.data == CARD and not code:
+            raise ValidationError("Przy płatności kartą wpisz kod autoryzacji z terminala.")
+        if self.method.data == CASH and code:
+            raise ValidationError("Kod autoryzacji dotyczy tylko płatności kartą; usuń go.")
+        if code and not CARD_AUTH_CODE.match(code):
+            raise ValidationError("Kod autoryzacji to od 1 do 32 liter, cyfr lub myślników.")
+
+    def fee_fields(self):
+        return [(fee, self[f"fee_{fee.code}"]) for fee in self.fees]
+
+    def items(self) -> list[ItemRequest]:
+        return [ItemRequest(fee.code) for fee, f in self.fee_fields() for _ in range(f.data or 0)]
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        count = sum(f.data or 0 for _, f in self.fee_fields())
+        if ok and count == 0:
+            self.items_error = "Wybierz co najmniej jedną opłatę (liczba większa od zera)."
+            return False
+        if ok and count > ITEMS_COUNT_MAX:
+            self.items_error = f"Jedna wpłata obejmuje najwyżej {ITEMS_COUNT_MAX} opłat."
+            return False
+        return ok
+
+
+def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
+    """The form with one quantity field per fee in force today."""
+    fees = fees_in_force()
+    attrs = {f"fee_{fee.code}": IntegerField(fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]) for fee in fees}
+    if confirm:
+        attrs["request_id"] = HiddenField(validators=REQUEST_ID)
+    form_class = type("DeskPaymentForm", (PaymentForm,), attrs)
+    form = form_class(**kwargs)
+    form.fees = fees
+    form.items_error = None
+    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    if form.desk.data is None:
+        form.desk.data = desk()
+    return form
+
+
+def _totals(form: PaymentForm) -> dict:
+    o = office()
+    items = sum(fee.amount_grosze * (f.data or 0) for fee, f in form.fee_fields())
+    handling = o.card_fee_grosze if form.method.data == CARD else o.cash_fee_grosze
+    return {"items": items, "handling": handling, "total": items + handling}
+
+
+@bp.route("/")
+@login_required(area="office")
+def home():
+    if g.actor.may(access.PAYMENTS_REGISTER):
+        return redirect(url_for("cashdesk.new_payment"))
+    if g.actor.may(access.PAYMENTS_READ):
+        return redirect(url_for("cashdesk.payments"))
+    if g.actor.may(access.USERS_MANAGE):
+        return redirect(url_for("users.index"))
+    abort(403)
+
+
+@bp.route("/wplata", methods=["GET", "POST"])
+@login_required(access.PAYMENTS_REGISTER, area="office")
+def new_payment():
+    form = payment_form()
+    if form.validate_on_submit():
+        session[DESK_KEY] = form.desk.data
+        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        confirm = payment_form(confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())})
+        lines = [(fee, f.data) for fee, f in form.fee_fields() if f.data]
+        return render_template("cashdesk/confirm.html", form=confirm, lines=lines, totals=_totals(form), office=office(),
+                               method_names=METHOD_NAMES, system_names=SYSTEM_NAMES)
+    return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form)), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/wplata/potwierdz", methods=["POST"])
+@login_required(access.PAYMENTS_REGISTER, area="office")
+def confirm_payment():
+    hub = hub_of()
+    form = payment_form(confirm=True)
+    if not form.validate_on_submit():
+        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form)), 400
+    try:
+        paid = hub.cashdesk.register(
+            request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, cashier=g.login[:PERSON_CHARS_MAX],
+            system=form.system.data, case_number=form.case_number.data, method=form.method.data, items=form.items(),
+            card_auth_code=form.card_auth_code.data or None, actor=g.actor,
+        )
+    except HubError as e:
+        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=polish(e)), 400
+    flash(f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_pln_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.", "success")
+    return redirect(url_for("cashdesk.payment", payment_id=paid.payment_id))
+
+
+# -- payments, receipts, voiding ---------------------------------------------------------
+
+
+class VoidForm(PortalForm):
+    request_id = HiddenField(validators=REQUEST_ID)
+    reason = TextAreaField("Powód unieważnienia", validators=[InputRequired(), Length(max=REASON_CHARS_MAX)])
+    supervisor = StringField("Login kierownika", validators=[Optional(), Length(max=PERSON_CHARS_MAX)], render_kw={"autocomplete": "off"})
+    supervisor_password = PasswordField("Hasło kierownika", validators=[Optional(), Length(max=256)], render_kw={"autocomplete": "off"})
+
+
+class DeskFilter(FilterForm):
+    desk = SelectField("Stanowisko kasowe", validators=[Optional()])
+    day = day_field("Dzień", validators=[Optional()])
+
+
+def _desk_filter() -> DeskFilter:
+    form = DeskFilter()
+    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    form.validate()
+    if form.desk.data not in office().desks:
+        form.desk.data = desk()
+    if form.day.data is None:
+        form.day.data = today()
+    return form
+
+
+@bp.route("/wplaty")
+@login_required(access.PAYMENTS_READ, area="office")
+def payments():
+    form = _desk_filter()
+    records = desk_day_payments(hub_of().cashdesk, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    return render_template("cashdesk/payments.html", form=form, payments=records, method_names=METHOD_NAMES, office=office(),
+                           today=today())
+
+
+@bp.route("/wplaty/<payment_id>")
+@login_required(access.PAYMENTS_READ, area="office")
+def payment(payment_id: str, void_form: VoidForm | None = None, problem: str | None = None, status: int = 200):
+    record = hub_of().cashdesk.payment(payment_id, g.actor)
+    if void_form is None:
+        void_form = VoidForm(formdata=None, request_id=str(uuid.uuid4()))
+    voidable = record.voided_at is None and record.business_day == today()
+    return render_template(
+        "cashdesk/payment_detail.html", payment=record, void_form=void_form, voidable=voidable, problem=problem,
+        self_supervisor=g.actor.may(access.PAYMENTS_VOID), method_names=METHOD_NAMES, system_names=SYSTEM_NAMES, office=office(),
+    ), status
+
+
+@bp.route("/wplaty/<payment_id>/potwierdzenie.pdf")
+@login_required(access.PAYMENTS_READ, area="office")
+def receipt(payment_id: str):
+    record = hub_of().cashdesk.payment(payment_id, g.actor)
+    pdf = hub_of().cashdesk.receipt_pdf(payment_id, g.actor)
+    name = record.receipt_number.replace("/", "-")
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+
+
+@bp.route("/wplaty/<payment_id>/uniewaznij", methods=["POST"])
+@login_required(area="office")
+def void(payment_id: str):
+    """A supervisor voids: the logged-in user if they may, else the supervisor
+    who types their own login and password at this desk (checked, counted and
+    locked like any login)."""
+    hub = hub_of()
+    form = VoidForm()
+    if not form.validate_on_submit():
+        return payment(payment_id, void_form=form, status=400)
+    if g.actor.may(access.PAYMENTS_VOID):
+        supervisor, acting = g.login, g.actor
+    else:
+        if not form.supervisor.data or not form.supervisor_password.data:
+            return payment(payment_id, void_form=form, problem="Unieważnienie zatwierdza kierownik: wpisz jego login i hasło.", status=400)
+        try:
+            acting = hub.users.authenticate(form.supervisor.data, form.supervisor_password.data)
+        except NotAuthorized:
+            return payment(payment_id, void_form=form, problem="Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane.",
+                           status=403)
+        supervisor = acting.name.removeprefix("user:")
+    try:
+        hub.cashdesk.void(request_id=form.request_id.data, payment_id=payment_id, reason=form.reason.data, supervisor=supervisor, actor=acting)
+    except HubError as e:
+        return payment(payment_id, void_form=form, problem=polish(e), status=400)
+    flash(f"Wpłatę unieważnił(a) {supervisor}.", "success")
+    return redirect(url_for("cashdesk.payment", payment_id=payment_id))
+
+
+# -- closing the day and the daily cash report -----------------------------------------------
+
+
+class CloseDayForm(PortalForm):
+    request_id = HiddenField(validators=REQUEST_ID)
+    desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
+
+
+@bp.route("/zamkniecie", methods=["GET", "POST"])
+@login_required(access.DESK_CLOSE, area="office")
+def close_day():
+    hub = hub_of()
+    form = CloseDayForm()
+    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    problem = None
+    if form.validate_on_submit():
+        try:
+            closed = hub.cashdesk.close_day(request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, day=today(), actor=g.actor)
+        except HubError as e:
+            problem = polish(e)
+        else:
+            flash(f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.", "success")
+            return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
+    if request.method == "GET":
+        form.desk.data = request.args.get("desk") if request.args.get("desk") in office().desks else desk()
+    form.request_id.data = str(uuid.uuid4())
+    report = hub.cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=today(), actor=g.actor) if g.actor.may(access.REPORTS_READ) else None
+    return render_template("cashdesk/close_day.html", form=form, report=report, problem=problem, today=today(), method_names=METHOD_NAMES), (400 if problem else 200)
+
+
+@bp.route("/raport")
+@login_required(access.REPORTS_READ, area="office")
+def daily_report():
+    form = _desk_filter()
+    report = hub_of().cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    return render_template("cashdesk/daily_report.html", form=form, report=report, method_names=METHOD_NAMES)
+
+
+@bp.route("/raport.pdf")
+@login_required(access.REPORTS_READ, area="office")
+def daily_report_pdf():
+    from hub.documents.cash_report import cash_report_pdf
+
+    form = _desk_filter()
+    report = hub_of().cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    name = f"raport-kasowy-{report.office.code}-{report.desk_id}-{report.day.isoformat()}.pdf"
+    return Response(cash_report_pdf(report), mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})

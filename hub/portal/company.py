@@ -1,0 +1,261 @@
+"""The company area: the dashboard with the top-up instructions, issuing coupons,
+batches and their PDF, the coupon list, cancelling, and the statement."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from markupsafe import Markup
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from hub import access
+from hub.clock import business_day
+from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED
+from hub.coupons.service import STATUSES
+from hub.errors import HubError, InsufficientFunds
+from hub.money import AmountError, format_pln, parse_grosze
+from hub.portal.auth import login_required
+from hub.portal.app import hub_of
+from hub.portal.forms import PAGE_SIZE, FilterForm, PortalForm, day_field, label_of, options, page_number
+from hub.portal.messages import polish
+from hub.portal.payment_qr import AMOUNT_GROSZE_MAX, qr_svg, zbp_2d
+
+bp = Blueprint("company", __name__, url_prefix="/firma")
+
+RECIPIENT = "Hub opłat urzędowych"  # the escrow account's holder as a banking app shows it (20 characters at most)
+STATUS_NAMES = {ISSUED: "wydany", REDEEMED: "wykorzystany", CANCELLED: "anulowany", EXPIRED: "wygasły"}
+
+
+def nip() -> str:
+    return g.actor.company_nip
+
+
+def topup_title(company_nip: str) -> str:
+    return f"Zasilenie konta NIP {company_nip}"
+
+
+# -- dashboard ------------------------------------------------------------------
+
+
+@bp.route("/")
+@login_required(area="company")
+def dashboard():
+    hub = hub_of()
+    account = hub.companies.account(nip())
+    amount_text = request.args.get("kwota", "").strip().replace(",", ".")
+    amount_grosze, amount_error = 0, None
+    if amount_text:
+        try:
+            amount_grosze = parse_grosze(amount_text)
+        except AmountError:
+            amount_error = "Wpisz kwotę w złotych, np. 500,00."
+        else:
+            if amount_grosze > AMOUNT_GROSZE_MAX:
+                amount_error = f"Kod QR mieści kwotę do {format_pln(AMOUNT_GROSZE_MAX).replace('.', ',')} zł; większą wpisz w aplikacji banku."
+                amount_grosze = 0
+    qr_text = zbp_2d(account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip))
+    qr = Markup(qr_svg(qr_text, "Kod QR przelewu zasilającego konto firmy"))
+    return render_template(
+        "company/dashboard.html", account=account, qr=qr, qr_text=qr_text, recipient=RECIPIENT, title=topup_title(account.nip),
+        amount_text=amount_text, amount_error=amount_error, show_balance=g.actor.may(access.STATEMENT_READ) or g.actor.may(access.COUPONS_ISSUE),
+    )
+
+
+# -- issuing ----------------------------------------------------------------------
+
+
+class IssueForm(PortalForm):
+    case_type = SelectField("Rodzaj sprawy", validators=[InputRequired()])
+    count = IntegerField("Liczba kuponów", validators=[InputRequired()])
+    office = SelectField("Ważne w urzędzie", validators=[Optional()])
+
+    def __init__(self, hub, **kwargs) -> None:
+        super().__init__(**kwargs)
+        today = business_day(hub.clock())
+        self.amounts = {t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types}
+        self.case_type.choices = options(
+            (t.code, f"{t.name} ({t.code}), {format_pln(self.amounts[t.code]).replace('.', ',')} zł") for t in hub.config.case_types
+        )
+        self.office.choices = options([("", "w każdym urzędzie")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices])
+        self.count_max = hub.config.coupons.batch_count_max
+        self.count.validators = [InputRequired(), NumberRange(1, self.count_max)]
+
+
+class ConfirmIssueForm(IssueForm):
+    request_id = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9a-f-]{36}$")])
+
+
+@bp.route("/kupony/wydaj", methods=["GET", "POST"])
+@login_required(access.COUPONS_ISSUE, area="company")
+def issue():
+    """Step 1 (GET, then POST here): choose; the total is shown before anything is held."""
+    hub = hub_of()
+    form = IssueForm(hub)
+    account = hub.companies.account(nip())
+    if form.validate_on_submit():
+        total = form.amounts[form.case_type.data] * form.count.data
+        confirm = ConfirmIssueForm(hub, formdata=None, case_type=form.case_type.data, count=form.count.data, office=form.office.data,
+                                   request_id=str(uuid.uuid4()))
+        return render_template("company/issue_confirm.html", form=confirm, total=total, account=account,
+                               each=form.amounts[form.case_type.data], case_label=label_of(form.case_type, form.case_type.data),
+                               office_label=label_of(form.office, form.office.data or ""))
+    return render_template("company/issue.html", form=form, account=account)
+
+
+@bp.route("/kupony/wydaj/potwierdz", methods=["POST"])
+@login_required(access.COUPONS_ISSUE, area="company")
+def issue_confirm():
+    """Step 2: issue. The RequestId was fixed in step 1, so a second click issues nothing more."""
+    hub = hub_of()
+    form = ConfirmIssueForm(hub)
+    account = hub.companies.account(nip())
+    if not form.validate_on_submit():
+        return render_template("company/issue.html", form=form, account=account), 400
+    try:
+        batch = hub.coupons.issue(
+            request_id=form.request_id.data, company_nip=nip(), case_type=form.case_type.data, count=form.count.data,
+            office_code=form.office.data or None, actor=g.actor,
+        )
+    except HubError as e:
+        status = 409 if isinstance(e, InsufficientFunds) else 400
+        return render_template("company/issue.html", form=form, account=hub.companies.account(nip()), problem=polish(e),
+                               insufficient=isinstance(e, InsufficientFunds)), status
+    flash(f"Wydano kupony: {len(batch.coupons)}, zablokowano {format_pln(batch.total_held_grosze).replace('.', ',')} zł. Pobierz PDF do wydruku.", "success")
+    return redirect(url_for("company.batch", batch_id=batch.batch_id))
+
+
+# -- batches ----------------------------------------------------------------------
+
+
+@bp.route("/partie")
+@login_required(access.COUPONS_READ, area="company")
+def batches():
+    page = page_number()
+    result = hub_of().coupon_browser.batches(actor=g.actor, company_nip=nip(), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return render_template("company/batches.html", page=result, number=page, pages=_pages(result.total), status_names=STATUS_NAMES)
+
+
+@bp.route("/partie/<batch_id>")
+@login_required(access.COUPONS_READ, area="company")
+def batch(batch_id: str):
+    detail = hub_of().coupon_browser.batch(actor=g.actor, batch_id=batch_id)
+    return render_template("company/batch.html", detail=detail, status_names=STATUS_NAMES, offices=_office_names())
+
+
+@bp.route("/partie/<batch_id>.pdf")
+@login_required(access.COUPONS_READ, area="company")
+def batch_pdf(batch_id: str):
+    out = io.BytesIO()
+    hub_of().coupons.write_pdf(out, actor=g.actor, batch_id=batch_id)
+    out.seek(0)
+    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf")
+
+
+@bp.route("/kupony/<coupon_id>.pdf")
+@login_required(access.COUPONS_READ, area="company")
+def coupon_pdf(coupon_id: str):
+    out = io.BytesIO()
+    hub_of().coupons.write_pdf(out, actor=g.actor, coupon_ids=[coupon_id])
+    out.seek(0)
+    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf")
+
+
+# -- the coupon list ----------------------------------------------------------------
+
+
+class CouponFilter(FilterForm):
+    status = SelectField("Status", choices=options([("", "każdy")] + [(s, STATUS_NAMES[s]) for s in STATUSES]), validators=[Optional()])
+    issued_from = day_field("Wydane od", validators=[Optional()])
+    issued_to = day_field("Wydane do", validators=[Optional()])
+    search = StringField("Szukaj: numer kuponu, partii lub znak sprawy", validators=[Optional(), Length(max=64)])
+
+    def validate_issued_to(self, field) -> None:
+        if field.data and self.issued_from.data and field.data < self.issued_from.data:
+            raise ValidationError("Data „do” nie może być wcześniejsza niż data „od”.")
+
+
+@bp.route("/kupony")
+@login_required(access.COUPONS_READ, area="company")
+def coupons():
+    hub = hub_of()
+    form = CouponFilter()
+    page = page_number()
+    coupons, total, problem = (), 0, None
+    if form.validate():
+        try:
+            if form.search.data:
+                coupons = hub.coupon_browser.search(actor=g.actor, company_nip=nip(), text=form.search.data)
+                total = len(coupons)
+            else:
+                listed = hub.coupons.list(
+                    actor=g.actor, company_nip=nip(), status=form.status.data or None, issued_from=form.issued_from.data,
+                    issued_to=form.issued_to.data, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                )
+                coupons, total = listed.coupons, listed.total
+        except HubError as e:
+            problem = polish(e)
+    query = {k: v for k, v in request.args.items() if k != "strona" and v}
+    return render_template(
+        "company/coupons.html", form=form, coupons=coupons, total=total, number=page, pages=_pages(total) if not form.search.data else 1,
+        query=query, problem=problem, status_names=STATUS_NAMES, offices=_office_names(), may_cancel=g.actor.may(access.COUPONS_CANCEL),
+    )
+
+
+class CancelForm(PortalForm):
+    request_id = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9a-f-]{36}$")])
+
+
+@bp.route("/kupony/<coupon_id>/anuluj", methods=["GET", "POST"])
+@login_required(access.COUPONS_CANCEL, area="company")
+def cancel(coupon_id: str):
+    hub = hub_of()
+    form = CancelForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            released = hub.coupons.cancel(request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor)
+        except HubError as e:
+            return render_template("company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)), 400
+        flash(f"Kupon {coupon_id} anulowano; zwolniono {format_pln(released).replace('.', ',')} zł.", "success")
+        return redirect(url_for("company.coupons", search=coupon_id))
+    form.request_id.data = str(uuid.uuid4())
+    return render_template("company/cancel.html", form=form, coupon_id=coupon_id)
+
+
+# -- statement -----------------------------------------------------------------------
+
+
+class StatementFilter(FilterForm):
+    date_from = day_field("Od dnia", validators=[Optional()])
+    date_to = day_field("Do dnia", validators=[Optional()])
+
+
+@bp.route("/wyciag")
+@login_required(access.STATEMENT_READ, area="company")
+def statement():
+    hub = hub_of()
+    form = StatementFilter()
+    today = business_day(hub.clock())
+    form.validate()
+    date_from = form.date_from.data or today.replace(day=1)
+    date_to = form.date_to.data or today
+    statement, problem = None, None
+    try:
+        statement = hub.companies.statement(actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to)
+    except HubError as e:
+        problem = polish(e)
+    return render_template("company/statement.html", form=form, statement=statement, problem=problem, date_from=date_from, date_to=date_to,
+                           kinds=STATEMENT_KINDS)
+
+
+STATEMENT_KINDS = {"TOPUP": "zasilenie", "HOLD": "blokada", "CAPTURE": "pobranie", "RELEASE": "zwolnienie blokady", "ADJUSTMENT": "korekta"}
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def _office_names() -> dict[str, str]:
+    return {o.code: o.name for o in hub_of().config.offices}

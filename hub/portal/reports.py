@@ -1,0 +1,117 @@
+"""Reports: the ones a company's (or an office's) user may run, shown as a page
+with their chart, and downloaded as CSV or PDF (hub.reports.render)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, render_template, request
+from markupsafe import Markup
+from wtforms import SelectField
+from wtforms.validators import Optional, ValidationError
+
+from hub import access
+from hub.coupons.service import STATUSES
+from hub.errors import HubError
+from hub.portal.auth import login_required
+from hub.portal.app import hub_of
+from hub.portal.charts import bar_chart_svg
+from hub.portal.company import STATUS_NAMES
+from hub.portal.forms import FilterForm, day_field, options
+from hub.portal.messages import polish
+from hub.reports.render import pdf_text, render
+from hub.reports.scope import ReportQuery
+
+bp = Blueprint("reports", __name__, url_prefix="/raporty")
+
+# name -> what it is, in Polish; which of them a user sees depends on the user's kind
+COMPANY_REPORTS = {
+    "coupons": ("Rejestr kuponów", "Każdy kupon firmy z sumami według statusu, rodzaju sprawy, wystawiającego i urzędu."),
+    "redemptions": ("Wykorzystanie kuponów", "Kupony wykorzystane w urzędach dzień po dniu, z wykresem."),
+    "statement": ("Wyciąg z rachunku", "Saldo dostępne na początek i koniec okresu oraz każda operacja."),
+}
+OFFICE_REPORTS = {
+    "redemptions": COMPANY_REPORTS["redemptions"],
+}
+ROWS_SHOWN_MAX = 500  # a longer report is shown in part; the CSV and PDF have every row
+DOWNLOADS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+class ReportFilter(FilterForm):
+    date_from = day_field("Od dnia", validators=[Optional()])
+    date_to = day_field("Do dnia", validators=[Optional()])
+    status = SelectField("Status kuponu", validators=[Optional()], choices=options([("", "każdy")] + [(s, STATUS_NAMES[s]) for s in STATUSES]))
+    case_type = SelectField("Rodzaj sprawy", validators=[Optional()])
+    office = SelectField("Urząd", validators=[Optional()])
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        hub = hub_of()
+        self.case_type.choices = options([("", "każdy")] + [(t.code, f"{t.name} ({t.code})") for t in hub.config.case_types])
+        self.office.choices = options([("", "każdy")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices])
+        taken = _options(name)
+        for key in ("status", "case_type", "office"):
+            if key not in taken:
+                delattr(self, key)
+
+    def validate_date_to(self, field) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("Data „do” nie może być wcześniejsza niż data „od”.")
+
+    def query(self) -> ReportQuery:
+        return ReportQuery(
+            date_from=self.date_from.data, date_to=self.date_to.data,
+            status=_value(self, "status"), case_type=_value(self, "case_type"), office=_value(self, "office"),
+        )
+
+
+def _options(name: str) -> frozenset[str]:
+    from hub.reports.service import REPORTS
+
+    return REPORTS[name].options
+
+
+def _value(form: ReportFilter, key: str) -> str | None:
+    field = getattr(form, key, None)
+    return (field.data or None) if field is not None else None
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    return COMPANY_REPORTS if g.actor.company_nip else OFFICE_REPORTS
+
+
+@bp.route("/")
+@login_required(access.REPORTS_READ)
+def index():
+    return render_template("reports/index.html", reports=_available())
+
+
+@bp.route("/<name>")
+@login_required(access.REPORTS_READ)
+def show(name: str):
+    if name not in _available():
+        abort(404)
+    form = ReportFilter(name)
+    report, problem = None, None
+    if form.validate():
+        try:
+            report = hub_of().reports.run(name, g.actor, form.query())
+        except HubError as e:
+            problem = polish(e)
+    chart = Markup(bar_chart_svg(report.chart)) if report is not None and report.chart is not None else None
+    return render_template(
+        "reports/show.html", name=name, title=_available()[name][0], form=form, report=report, problem=problem, chart=chart,
+        rows_shown_max=ROWS_SHOWN_MAX, cell=pdf_text, query={k: v for k, v in request.args.items() if v},
+    )
+
+
+@bp.route("/<name>.<fmt>")
+@login_required(access.REPORTS_READ)
+def download(name: str, fmt: str):
+    if name not in _available() or fmt not in DOWNLOADS:
+        abort(404)
+    form = ReportFilter(name)
+    if not form.validate():
+        abort(400)
+    report = hub_of().reports.run(name, g.actor, form.query())
+    day = report.generated_on.isoformat() if report.generated_on else ""
+    return Response(render(report, fmt), mimetype=DOWNLOADS[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="raport-{name}-{day}.{fmt}"'})

@@ -1,0 +1,184 @@
+"""Users and roles of the logged-in user's company or office: create users,
+custom roles, grant and revoke, deactivate and activate. Who may do what is
+the users service's rule (hub.users.service); this page only asks it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from hub import access
+from hub.errors import HubError
+from hub.portal.auth import login_required
+from hub.portal.app import hub_of
+from hub.portal.forms import PortalForm, options
+from hub.portal.messages import polish
+from hub.users.service import PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SCOPE_PERMISSIONS
+
+bp = Blueprint("users", __name__, url_prefix="/uzytkownicy")
+
+PERMISSION_NAMES = {
+    access.COUPONS_ISSUE: "wydawanie kuponów",
+    access.COUPONS_CANCEL: "anulowanie kuponów",
+    access.COUPONS_READ: "przeglądanie kuponów i partii",
+    access.STATEMENT_READ: "wyciąg z rachunku",
+    access.REPORTS_READ: "raporty",
+    access.USERS_MANAGE: "użytkownicy i role",
+    access.PAYMENTS_REGISTER: "przyjmowanie wpłat",
+    access.PAYMENTS_READ: "przeglądanie wpłat",
+    access.PAYMENTS_VOID: "unieważnianie wpłat",
+    access.DESK_CLOSE: "zamykanie dnia kasowego",
+}
+BUILT_IN_ROLE_NAMES = {"admin": "administrator", "issuer": "wystawca kuponów", "viewer": "podgląd", "cashier": "kasjer", "supervisor": "kierownik kasy"}
+
+
+def _scope() -> dict[str, str]:
+    """The company or office the logged-in user manages: its own."""
+    if g.actor.company_nip:
+        return {"company_nip": g.actor.company_nip}
+    return {"office_code": sorted(g.actor.offices)[0]}
+
+
+def _kind() -> str:
+    return "company" if g.actor.company_nip else "office"
+
+
+class CheckboxList(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class AddUserForm(PortalForm):
+    login = StringField("Login nowego użytkownika", validators=[InputRequired(), Length(min=3, max=100)], render_kw={"autocomplete": "off"})
+    role = SelectField("Rola", validators=[InputRequired()])
+    password = PasswordField(
+        "Hasło (puste: wygeneruj)", validators=[Optional(), Length(min=PASSWORD_CHARS_MIN, max=PASSWORD_CHARS_MAX)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class AddRoleForm(PortalForm):
+    name = StringField("Nazwa roli", validators=[InputRequired(), Length(min=2, max=40)], render_kw={"autocomplete": "off"})
+    permissions = CheckboxList("Uprawnienia", validators=[InputRequired("Wybierz co najmniej jedno uprawnienie.")])
+
+
+class GrantForm(PortalForm):
+    role = SelectField("Rola do nadania", validators=[InputRequired()])
+
+
+class RoleForm(PortalForm):
+    """Revoke one role: the role travels in a hidden field of its own button's form."""
+
+    role = StringField(validators=[InputRequired(), Length(max=40)])
+
+
+class ActiveForm(PortalForm):
+    active = StringField(validators=[InputRequired()])
+
+
+def _role_choices(roles) -> list[SelectChoice]:
+    return options((r.name, BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else " (własna)")) for r in roles)
+
+
+def _page(add_user: AddUserForm | None = None, add_role: AddRoleForm | None = None, *, problem: str | None = None,
+          created: tuple[str, str] | None = None, status: int = 200):
+    hub = hub_of()
+    users = hub.users.list_users(g.actor, **_scope())
+    roles = hub.users.list_roles(g.actor, **_scope())
+    choices = _role_choices(roles)
+    add_user = add_user or AddUserForm(formdata=None)
+    add_user.role.choices = choices
+    add_role = add_role or AddRoleForm(formdata=None)
+    add_role.permissions.choices = _permission_choices()
+    grant_forms = {}
+    for u in users:
+        grant = GrantForm(formdata=None, prefix=f"grant-{u.login}")
+        grant.role.choices = [c for c in choices if c.value not in u.roles]
+        grant_forms[u.login] = grant
+    return render_template(
+        "users/index.html", users=users, roles=roles, add_user=add_user, add_role=add_role, grant_forms=grant_forms,
+        revoke_form=RoleForm(formdata=None), active_form=ActiveForm(formdata=None), problem=problem, created=created,
+        permission_names=PERMISSION_NAMES, role_names=BUILT_IN_ROLE_NAMES, me=g.login,
+    ), status
+
+
+def _permission_choices() -> list[SelectChoice]:
+    return options((p, PERMISSION_NAMES[p]) for p in sorted(SCOPE_PERMISSIONS[_kind()], key=list(PERMISSION_NAMES).index))
+
+
+@bp.route("/")
+@login_required(access.USERS_MANAGE)
+def index():
+    return _page()
+
+
+@bp.route("/dodaj", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def add_user():
+    hub = hub_of()
+    form = AddUserForm()
+    form.role.choices = _role_choices(hub.users.list_roles(g.actor, **_scope()))
+    if not form.validate_on_submit():
+        return _page(add_user=form, status=400)
+    try:
+        new = hub.users.add_user(g.actor, form.login.data, role=form.role.data, password=form.password.data or None, **_scope())
+    except HubError as e:
+        return _page(add_user=form, problem=polish(e), status=400)
+    # The generated password is shown on this page once; it never goes into the (signed, readable) session cookie.
+    return _page(created=(new.user.login, new.password))
+
+
+@bp.route("/role", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def add_role():
+    form = AddRoleForm()
+    form.permissions.choices = _permission_choices()
+    if not form.validate_on_submit():
+        return _page(add_role=form, status=400)
+    try:
+        role = hub_of().users.add_role(g.actor, name=form.name.data, permissions=form.permissions.data, **_scope())
+    except HubError as e:
+        return _page(add_role=form, problem=polish(e), status=400)
+    flash(f"Utworzono rolę {role.name}: {', '.join(PERMISSION_NAMES[p] for p in role.permissions)}.", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/<login>/nadaj", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def grant(login: str):
+    form = GrantForm(prefix=f"grant-{login}")
+    form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
+    if not form.validate_on_submit():
+        return _page(problem="Wybierz rolę do nadania.", status=400)
+    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), f"Nadano rolę {form.role.data} użytkownikowi {login}.")
+
+
+@bp.route("/<login>/odbierz", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def revoke(login: str):
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _page(problem="Nie wskazano roli.", status=400)
+    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), f"Odebrano rolę {form.role.data} użytkownikowi {login}.")
+
+
+@bp.route("/<login>/aktywny", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def set_active(login: str):
+    form = ActiveForm()
+    if not form.validate_on_submit() or form.active.data not in ("tak", "nie"):
+        return _page(problem="Nieprawidłowy formularz.", status=400)
+    active = form.active.data == "tak"
+    done = f"Aktywowano konto {login}." if active else f"Dezaktywowano konto {login}."
+    return _change(lambda: hub_of().users.set_active(g.actor, login, active), done)
+
+
+def _change(call, done: str):
+    try:
+        call()
+    except HubError as e:
+        return _page(problem=polish(e), status=400)
+    flash(done, "success")
+    return redirect(url_for("users.index"))

@@ -1,0 +1,65 @@
+"""Logging in and out in a real browser, the session cookie's flags, and the lockout."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from hub.audit.models import AuditEvent
+from hub.users.service import LOGIN_FAILURES_MAX
+from tests.factories import OPERATOR
+from tests.portal.conftest import PASSWORDS, login, logout, menu, screenshot
+
+
+def audit_actions(hub, actor: str) -> list[str]:
+    with hub.db.read() as s:
+        return list(s.scalars(select(AuditEvent.action).where(AuditEvent.actor == actor).order_by(AuditEvent.id)))
+
+
+def test_login_shows_the_users_menu_and_logout_ends_the_session(company_portal, page, db_url):
+    page.goto("firma/kupony")
+    expect(page).to_have_url(re.compile(r"/portal/logowanie\?next="))  # a page needs a login first
+    expect(page.get_by_role("heading", level=1)).to_have_text("Logowanie")
+    screenshot(page, db_url, "logowanie")
+
+    login(page, "admin@leasing.pl", here=True)
+    expect(page).to_have_url(re.compile(r"/portal/firma/kupony$"))  # back where the user was going
+    assert menu(page) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty", "Użytkownicy i role"]
+
+    cookie = next(c for c in page.context.cookies() if c["name"] == "hub_portal")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/portal"
+    assert cookie["secure"] is False  # cookie_secure = false in this http test; true is the default
+
+    logout(page)
+    expect(page.get_by_text("Wylogowano.")).to_be_visible()
+    page.goto("firma/")
+    expect(page).to_have_url(re.compile(r"/portal/logowanie"))  # the old session is gone
+    assert audit_actions(company_portal.hub, "user:admin@leasing.pl") == ["portal.login", "portal.logout"]
+
+
+def test_a_wrong_password_is_refused_with_one_message(company_portal, page):
+    login(page, "admin@leasing.pl", "to-nie-jest-haslo")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Nie udało się zalogować")
+    login(page, "nikt@leasing.pl", "to-nie-jest-haslo")  # an unknown login reads the same
+    expect(page.get_by_role("alert")).to_have_text(alert.inner_text())
+    expect(page.get_by_role("navigation", name="Menu główne")).to_have_count(0)
+
+
+def test_repeated_wrong_passwords_lock_the_account(company_portal, page):
+    hub = company_portal.hub
+    for _ in range(LOGIN_FAILURES_MAX):
+        login(page, "wystawca@leasing.pl", "zle-haslo-zle-haslo")
+        expect(page.get_by_role("alert")).to_contain_text("konto jest zablokowane")
+
+    login(page, "wystawca@leasing.pl")  # the right password, during the lockout
+    expect(page.get_by_role("alert")).to_contain_text("Nie udało się zalogować")
+    expect(page).to_have_url(re.compile(r"/portal/logowanie"))
+    user = next(u for u in hub.users.list_users(OPERATOR, company_nip="5260250274") if u.login == "wystawca@leasing.pl")
+    assert user.locked_until is not None
+
+    hub.users.set_active(OPERATOR, "wystawca@leasing.pl", True)  # an admin lifts the lock
+    login(page, "wystawca@leasing.pl", PASSWORDS["wystawca@leasing.pl"])
+    expect(page.get_by_role("navigation", name="Menu główne")).to_be_visible()
