@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
@@ -79,32 +80,41 @@ class MessageLog:
         self.db = db
 
     def append(self, *entries: Entry) -> int:
-        """Append the entries (a request and its response) in a transaction of their
-        own, so a request is logged even when its business transaction failed.
-        Returns the last sequence number. Core statements, not the ORM: this runs on
-        every SOAP exchange."""
+        """Append the entries in a transaction of their own, so a request is logged even
+        when its business transaction fails. Returns the last sequence number."""
         with self.db.transaction() as session:
-            seq, prev = self._head(session)
-            rows = []
-            for e in entries:
-                seq += 1
-                digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
-                rows.append(dict(seq=seq, at=e.at, direction=e.direction, service=e.service, client_id=e.client_id,
-                                 log_id=e.log_id, payload=e.payload, prev_hash=prev, hash=digest))
-                prev = digest
-            session.execute(insert(MessageRecord), rows)
-            session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=seq, hash=prev))
-            return seq
+            return self.append_in(session, *entries)
 
-    def verify(self) -> ChainReport:
+    def append_in(self, session: Session, *entries: Entry) -> int:
+        """Append the entries inside the caller's transaction (the SOAP endpoint logs a
+        request together with its replay-cache record). Core statements, not the ORM:
+        this runs on every SOAP exchange. Returns the last sequence number."""
+        seq, prev = self._head(session)
+        rows = []
+        for e in entries:
+            seq += 1
+            digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
+            rows.append(dict(seq=seq, at=e.at, direction=e.direction, service=e.service, client_id=e.client_id,
+                             log_id=e.log_id, payload=e.payload, prev_hash=prev, hash=digest))
+            prev = digest
+        session.execute(insert(MessageRecord), rows)
+        session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=seq, hash=prev))
+        return seq
+
+    def verify(self, after_seq: int = 0, after_hash: str = GENESIS) -> ChainReport:
+        """Check the live records. They start at record 1, or, once older records were
+        archived (hub.audit.archive), right after the last archive's head: `after_seq`
+        and `after_hash`."""
         problems: list[str] = []
-        expected_seq, prev = 1, GENESIS
+        expected_seq, prev = after_seq + 1, after_hash
         count = 0
         with self.db.read() as session:
             head = session.get(MessageLogHead, 1)
             for r in session.execute(select(MessageRecord).order_by(MessageRecord.seq).execution_options(yield_per=1000)).scalars():
                 count += 1
-                if r.seq != expected_seq:
+                if r.seq < expected_seq:
+                    problems.append(f"record {r.seq}: still in the live log although archived up to record {after_seq}")
+                elif r.seq != expected_seq:
                     problems.append(f"records {expected_seq}..{r.seq - 1} are missing (deleted)")
                 if r.prev_hash != prev:
                     problems.append(f"record {r.seq}: does not follow the record before it (inserted, or one before it deleted or altered)")
@@ -118,9 +128,16 @@ class MessageLog:
 
     @staticmethod
     def _head(session: Session) -> tuple[int, str]:
-        """The locked head row's (seq, hash); made on first use."""
-        row = session.execute(select(MessageLogHead.seq, MessageLogHead.hash).where(MessageLogHead.id == 1).with_for_update()).one_or_none()
+        """The locked head row's (seq, hash); made on first use. Two processes may both
+        find it missing: the second one's insert fails (in a savepoint), and it waits
+        for the first one's row like any later append."""
+        query = select(MessageLogHead.seq, MessageLogHead.hash).where(MessageLogHead.id == 1).with_for_update()
+        row = session.execute(query).one_or_none()
         if row is None:
-            session.execute(insert(MessageLogHead).values(id=1, seq=0, hash=GENESIS))
-            return 0, GENESIS
+            try:
+                with session.begin_nested():
+                    session.execute(insert(MessageLogHead).values(id=1, seq=0, hash=GENESIS))
+                return 0, GENESIS
+            except IntegrityError:
+                row = session.execute(query).one()
         return row.seq, row.hash

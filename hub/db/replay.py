@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import String, delete
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
@@ -29,12 +30,19 @@ class DatabaseReplayCache:
 
     def remember(self, key: str, expires_at: datetime) -> bool:
         """True the first time `key` is seen; False for a replay."""
-        try:
-            with self.db.transaction() as session:
-                session.add(SeenSignature(key=key, expires_at=expires_at))
-            return True
-        except IntegrityError:
-            return False
+        with self.db.transaction() as session:
+            return self.remember_in(session, key, expires_at)
+
+    @staticmethod
+    def remember_in(session: Session, key: str, expires_at: datetime) -> bool:
+        """`remember` inside the caller's transaction (the SOAP endpoint stores the key
+        with the request's message log record: both or neither). `ON CONFLICT DO NOTHING`
+        (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
+        duplicate, in one statement: this runs on every request."""
+        dialect = session.get_bind().dialect.name
+        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(SeenSignature).values(key=key, expires_at=expires_at)
+        statement = statement.on_conflict_do_nothing(index_elements=["key"]).returning(SeenSignature.key)
+        return session.execute(statement).first() is not None
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""

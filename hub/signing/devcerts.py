@@ -90,7 +90,9 @@ def _name(subject: str) -> x509.Name:
 
 
 def _validity(days: int, not_before: datetime | None, not_after: datetime | None) -> tuple[datetime, datetime]:
-    start = not_before or datetime.now(timezone.utc) - timedelta(minutes=5)
+    # Backdated a day: a certificate made now must verify on a machine whose clock is
+    # behind, and in a test whose fixed "now" was taken before the certificate was made.
+    start = not_before or datetime.now(timezone.utc) - timedelta(days=1)
     return start, not_after or start + timedelta(days=days)
 
 

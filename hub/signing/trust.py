@@ -43,14 +43,23 @@ class TrustedClient:
     cert: x509.Certificate | None = None
     ca: x509.Certificate | None = None
     subject: str | None = None
+    # More pinned certificates of the same client, during a key rotation (its next one):
+    # a signature with any of them is this client's.
+    rotation_certs: tuple[x509.Certificate, ...] = ()
 
     def __post_init__(self) -> None:
         pinned = self.cert is not None and self.ca is None and self.subject is None
         issued = self.cert is None and self.ca is not None and self.subject is not None
         if not (pinned or issued):
             raise ValueError(f"client {self.id}: give either cert, or ca together with subject")
+        if self.rotation_certs and not pinned:
+            raise ValueError(f"client {self.id}: rotation certificates go with a pinned cert")
         if issued:
             _normalized_dn(self.subject)  # raises ValueError on a malformed DN
+
+    @property
+    def pinned_certs(self) -> tuple[x509.Certificate, ...]:
+        return () if self.cert is None else (self.cert, *self.rotation_certs)
 
     @property
     def subject_dn(self) -> str | None:
@@ -73,10 +82,11 @@ class TrustStore:
 
     def _add(self, client: TrustedClient) -> None:
         if client.cert is not None:
-            key = fingerprint_sha256(client.cert)
-            if key in self._pinned:
-                raise ValueError(f"clients {self._pinned[key].id} and {client.id} pin the same certificate")
-            self._pinned[key] = client
+            for cert in client.pinned_certs:
+                key = fingerprint_sha256(cert)
+                if key in self._pinned:
+                    raise ValueError(f"clients {self._pinned[key].id} and {client.id} pin the same certificate")
+                self._pinned[key] = client
             return
         for other in self._issued:
             if other.ca == client.ca and other.subject_dn == client.subject_dn:
@@ -85,12 +95,13 @@ class TrustStore:
 
     @property
     def clients(self) -> tuple[TrustedClient, ...]:
-        return (*self._pinned.values(), *self._issued)
+        return (*dict.fromkeys(self._pinned.values()), *self._issued)
 
     @classmethod
     def from_pem_files(cls, entries: Iterable[Any]) -> TrustStore:
         """Build from config entries with fields id, kind, cert, ca, subject, offices,
-        company_nip, allow_sha1 (duck-typed); cert and ca are paths to PEM files or None."""
+        company_nip, allow_sha1 and optionally rotation_certs (duck-typed); cert and ca are
+        paths to PEM files or None, rotation_certs a sequence of paths."""
         cache: dict[Path, x509.Certificate] = {}
         clients = []
         for entry in entries:
@@ -105,6 +116,7 @@ class TrustStore:
                         cert=_load_pem(entry.cert, entry.id, cache),
                         ca=_load_pem(entry.ca, entry.id, cache),
                         subject=entry.subject,
+                        rotation_certs=tuple(_load_pem(p, entry.id, cache) for p in getattr(entry, "rotation_certs", ())),
                     )
                 )
             except ValueError as exc:

@@ -93,6 +93,12 @@ DS = {"ds": ns.DS}
 ID_ATTRIBUTE_NAMES = frozenset({"Id", "ID", "id"})  # any namespace; xml:id is "id" too
 
 
+def replayed() -> InvalidSecurity:
+    """The refusal of a signature seen before (also raised by a caller that checks the
+    replay cache itself, inside its own transaction: see `DeferredReplay`)."""
+    return InvalidSecurity("This signed message was received before (replay); sign every message anew.")
+
+
 @dataclass(frozen=True)
 class VerifiedRequest:
     """What the service may read: nothing else of the envelope is trusted."""
@@ -134,6 +140,20 @@ class MemoryReplayCache:
         while self._by_time and self._by_time[0][0] < now:
             _, key = heapq.heappop(self._by_time)
             del self._expiry[key]
+
+
+class DeferredReplay:
+    """A replay cache that only takes note: `verify_envelope` passes, and the caller
+    checks `key` against the shared cache itself, in the transaction that logs the
+    request (raising `replayed()` for a key seen before)."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.expires_at: datetime | None = None
+
+    def remember(self, key: str, expires_at: datetime) -> bool:
+        self.key, self.expires_at = key, expires_at
+        return True
 
 
 @dataclass(frozen=True)
@@ -178,7 +198,7 @@ def verify_envelope(
     signature_key = _replay_key(signed_info)
     accepted_until = min(expires, created + timedelta(seconds=policy.replay_window_s))
     if not replay.remember(signature_key, accepted_until):
-        raise InvalidSecurity("This signed message was received before (replay); sign every message anew.")
+        raise replayed()
     return VerifiedRequest(client, signed[id(parts.body)], created, expires, signature_key)
 
 

@@ -1,0 +1,108 @@
+"""JSON log lines: the fields of a signed call, and no full coupon id at INFO."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import urllib.request
+
+import pytest
+
+from hub.ids import format_coupon_id, new_coupon_id, normalize_coupon_id
+from hub.ops.logging import JsonFormatter, configure_logging, mask_coupon_ids, request_fields
+from tests.services.conftest import redeem_fields, signed_request
+
+
+@pytest.fixture
+def log_lines():
+    """Everything logged while the test runs, through the hub's formatter, as parsed lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def post(url: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(url + "/soap/office", data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers["X-Hub-Request-Id"]
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["X-Hub-Request-Id"]
+
+
+def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(running_hub, coupon, log_lines):
+    status, request_id = post(running_hub.url, signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+    assert status == 200
+    lines = [line for line in log_lines() if line.get("request_id") == request_id]
+    summary = [line for line in lines if line["logger"] == "hub.soap" and line["level"] == "INFO"]
+    assert len(summary) == 1
+    line = summary[0]
+    assert set(line) >= {"time", "level", "logger", "message", "request_id", "service", "operation", "client", "outcome", "duration_ms"}
+    assert (line["service"], line["operation"], line["client"], line["outcome"]) == ("office", "RedeemCoupon", "pojazd-1465", "ok")
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
+    assert line["time"].endswith("Z")
+    assert line["coupon"] == "****-****-****-" + coupon[-4:]
+
+    compact = normalize_coupon_id(coupon)
+    for logged in log_lines():
+        if logged["level"] != "DEBUG":
+            text = json.dumps(logged)
+            assert coupon not in text and compact not in text, logged
+    # the masking is what keeps it out: the DEBUG line of the same request has it whole
+    assert any(coupon in json.dumps(logged) for logged in lines if logged["level"] == "DEBUG")
+
+
+def test_a_fault_is_logged_with_its_code_as_the_outcome(running_hub, coupon, log_lines):
+    identity = running_hub.identity("pojazd-1465")
+    post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
+    status, request_id = post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
+    assert status == 500
+    line = next(line for line in log_lines() if line.get("request_id") == request_id and line["logger"] == "hub.soap")
+    assert line["outcome"] == "Client.CouponNotRedeemable"
+
+
+def test_coupon_ids_are_masked_in_every_spelling_and_nothing_else_is():
+    coupon = format_coupon_id(new_coupon_id())
+    compact = coupon.replace("-", "")
+    masked = "****-****-****-" + coupon[-4:]
+    assert mask_coupon_ids(f"coupon {coupon} redeemed") == f"coupon {masked} redeemed"
+    assert mask_coupon_ids(f"({compact.lower()})") == f"({masked})"
+    untouched = "request 6f1c2a9e-1b2c-4d5e-8f90-1234567890ab, NRB 61109010140000071219812874, NIP 5260250274, sha " + "ab" * 32
+    assert mask_coupon_ids(untouched) == untouched
+
+
+def test_private_keys_and_unlisted_fields_never_reach_a_line():
+    formatter = JsonFormatter()
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+    record = logging.LogRecord("hub.test", logging.ERROR, __file__, 1, "loaded %s", (pem,), None)
+    record.password = "hunter2"
+    line = json.loads(formatter.format(record))
+    assert line["message"] == "loaded [private key redacted]"
+    assert "hunter2" not in json.dumps(line)
+
+
+def test_request_fields_reach_lines_logged_deeper_down(log_lines):
+    with request_fields(request_id="r-1", service="office"):
+        logging.getLogger("hub.coupons").info("something happened")
+    line = log_lines()[-1]
+    assert (line["request_id"], line["service"], line["logger"]) == ("r-1", "office", "hub.coupons")
+
+
+def test_the_cli_logs_json_lines_on_stderr(capsys):
+    handler = configure_logging("INFO")
+    try:
+        logging.getLogger("hub.test").warning("disk %s full", "/var/lib/hub")
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert (line["level"], line["logger"], line["message"]) == ("WARNING", "hub.test", "disk /var/lib/hub full")
+    finally:
+        logging.getLogger().removeHandler(handler)
