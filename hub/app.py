@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from hub.audit.archive import ArchivedLog, load_certificates
+from hub.bank.statements import StatementService
+from hub.cashdesk.service import CashDeskService
 from hub.clock import Clock, utcnow
 from hub.companies.service import CompanyService
 from hub.config import HubConfig
+from hub.coupons.browse import CouponBrowser
 from hub.coupons.service import CouponService
 from hub.db.database import Database
+from hub.fk.service import JournalService
+from hub.notify.service import NotificationService
+from hub.reports.service import ReportService
+from hub.settlement.service import SettlementService
+from hub.signing.keys import SigningIdentity
+from hub.users.service import UserService
 
 
 class Hub:
@@ -25,6 +35,44 @@ class Hub:
     @cached_property
     def coupons(self) -> CouponService:
         return CouponService(self.db, self.config, self.clock)
+
+    @cached_property
+    def coupon_browser(self) -> CouponBrowser:
+        return CouponBrowser(self.coupons)
+
+    @cached_property
+    def users(self) -> UserService:
+        return UserService(self.db, self.config, self.clock)
+
+    @cached_property
+    def cashdesk(self) -> CashDeskService:
+        return CashDeskService(self.db, self.config, self.clock, supervisor=lambda login: self.users.actor(login))
+
+    @cached_property
+    def reports(self) -> ReportService:
+        return ReportService(self.db, self.config, self.clock, companies=self.companies)
+
+    @cached_property
+    def statements(self) -> StatementService:
+        return StatementService(self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement])
+
+    @cached_property
+    def journals(self) -> JournalService:
+        return JournalService(self.db, self.config, self.clock, takings=self.cashdesk.day_takings)
+
+    @cached_property
+    def settlements(self) -> SettlementService:
+        return SettlementService(self.db, self.config, self.clock, journals=self.journals)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        return NotificationService(self.db, self.config, self.clock)
+
+    @cached_property
+    def message_archive(self) -> ArchivedLog:
+        """The message log's archives with the live log (hub.audit.archive)."""
+        identity = SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+        return ArchivedLog(self.db, self.config.audit.archive_dir, identity, load_certificates(self.config.audit.archive_certs), self.clock)
 
     def close(self) -> None:
         self.db.dispose()

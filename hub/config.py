@@ -58,6 +58,8 @@ SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
 
 # The contract fixes IssueCoupons' Count to 1..1000; config may only lower it.
 BATCH_COUNT_LIMIT = 1000
+CLIENT_CERTS_MAX = 2  # a client's pinned certificates: its current one and, during a rotation, the next
+PORTAL_SECRET_BYTES_MIN = 32
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +120,49 @@ class SettlementSettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """`[portal]` (optional: without it `hub serve` serves no portal). The session cookie
+    is signed with the key in `secret_key_file` (random bytes, `hub portal keygen`);
+    `cookie_secure` off only for plain-http tests and the demo on 127.0.0.1."""
+
+    secret_key_file: Path
+    cookie_secure: bool = True
+    session_idle_s: int = 1800  # signed out after this long without a request
+    session_max_s: int = 43200  # and after this long in any case
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """`[audit]` (optional): the message log's archives. `hub audit archive` moves records
+    older than `retention_days` (or `--before`) into signed files in `archive_dir`;
+    `archive_certs` are earlier hub certificates whose archive signatures stay trusted
+    after a key rotation (the current `[signing] cert` always is)."""
+
+    archive_dir: Path = Path("var/message-log-archive")
+    retention_days: int | None = None
+    archive_certs: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "archive_certs", tuple(self.archive_certs))
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """`[notify]` (optional): how companies are warned (low balance, coupons about to
+    expire): e-mail through `smtp_host`, and signed webhooks. The SMTP password, if any,
+    is read from `smtp_password_file` when a message is sent, never kept in hub.toml."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "hub@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password_file: Path | None = None
+    timeout_s: int = 10
+    expiry_warning_days: int = 7
+
+
+@dataclass(frozen=True)
 class Office:
     """One `[[office]]`: a powiat office, its payout account (NRB) and handling fees."""
 
@@ -146,6 +191,9 @@ class Client:
     offices: tuple[str, ...] = ()
     company_nip: str | None = None
     allow_sha1: bool = False
+    # During a key rotation `cert = ["old.crt", "new.crt"]` pins both: `cert` is the first,
+    # `rotation_certs` the others (at most one), each accepted until the entry lists it no more.
+    rotation_certs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +233,9 @@ class HubConfig:
     clients: tuple[Client, ...]
     fees: tuple[Fee, ...]
     case_types: tuple[CaseType, ...]
+    portal: PortalSettings | None = None
+    audit: AuditSettings = AuditSettings()
+    notify: NotifySettings = NotifySettings()
     _office_by_code: Mapping[str, Office] = field(init=False, repr=False, compare=False)
     _client_by_id: Mapping[str, Client] = field(init=False, repr=False, compare=False)
     _case_type_by_code: Mapping[str, CaseType] = field(init=False, repr=False, compare=False)
@@ -341,6 +392,12 @@ def _pem_ca_certificate(path: Path) -> Path:
     return path
 
 
+def _secret_key(path: Path) -> Path:
+    if len(_existing_file(path).read_bytes()) < PORTAL_SECRET_BYTES_MIN:
+        _fail(f"a secret key needs at least {PORTAL_SECRET_BYTES_MIN} random bytes: {path} (make one with `hub portal keygen`)")
+    return path
+
+
 def _pem_private_key(path: Path) -> Path:
     try:
         key = serialization.load_pem_private_key(_existing_file(path).read_bytes(), password=None)
@@ -424,10 +481,12 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _pln_only(value: str) -> str:
-    # Every amount inside the hub is PLN grosze; another currency would be misread, not converted.
-    if value != "PLN":
-        _fail(f"the hub keeps money in PLN only, got {_shown(value)}")
+def _currency_code(value: str) -> str:
+    # The escrow account's currency (ISO 4217). Amounts inside the hub are integers in its
+    # minor unit (grosze for PLN, the production setting); a statement in any other currency
+    # is refused, never converted.
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        _fail(f"expected a three-letter ISO 4217 currency code such as PLN, got {_shown(value)}")
     return value
 
 
@@ -472,6 +531,7 @@ def _distinguished_name(value: str) -> str:
 _CertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_certificate)]
 _CaCertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_ca_certificate)]
 _PrivateKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_private_key)]
+_SecretKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_secret_key)]
 _Directory = Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_dir)]
 _UrlOrPath = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url_or_path)]
 _Url = Annotated[str, AfterValidator(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))]
@@ -490,7 +550,7 @@ _DeskId = Annotated[str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_
 _PositiveInt = Annotated[int, Field(gt=0)]
 _KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
 _SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
-_Currency = Annotated[str, AfterValidator(_pln_only)]
+_Currency = Annotated[str, AfterValidator(_currency_code)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,6 +596,30 @@ class _SettlementToml(_Toml):
     reversal_window_h: _PositiveInt = SettlementSettings.reversal_window_h
 
 
+class _PortalToml(_Toml):
+    secret_key_file: _SecretKeyFile
+    cookie_secure: bool = PortalSettings.cookie_secure
+    session_idle_s: _PositiveInt = PortalSettings.session_idle_s
+    session_max_s: _PositiveInt = PortalSettings.session_max_s
+
+
+class _AuditToml(_Toml):
+    archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
+    retention_days: _PositiveInt | None = None
+    archive_certs: list[_CertificateFile] = Field(default_factory=list)
+
+
+class _NotifyToml(_Toml):
+    smtp_host: _Text = NotifySettings.smtp_host
+    smtp_port: Annotated[int, Field(gt=0, le=65535)] = NotifySettings.smtp_port
+    smtp_from: _Text = NotifySettings.smtp_from
+    smtp_starttls: bool = NotifySettings.smtp_starttls
+    smtp_user: _Text | None = None
+    smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
+    timeout_s: _PositiveInt = NotifySettings.timeout_s
+    expiry_warning_days: _PositiveInt = NotifySettings.expiry_warning_days
+
+
 class _OfficeToml(_Toml):
     code: _OfficeCode
     name: _Text
@@ -546,10 +630,23 @@ class _OfficeToml(_Toml):
     desks: list[_DeskId]
 
 
+def _certificate_files(value: object, info: ValidationInfo) -> tuple[Path, ...]:
+    """`cert`: one path, or during a key rotation a list of two (the current and the next)."""
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        _fail(f'expected a path or a list of paths such as ["keys/old.crt", "keys/new.crt"], got {_shown(value)}')
+    if not 1 <= len(paths) <= CLIENT_CERTS_MAX:
+        _fail(f"list one certificate, or two during a key rotation (the current and the next), got {len(paths)}")
+    files = tuple(_pem_certificate(_path(p, info)) for p in paths)
+    if len({_fingerprint(f) for f in files}) != len(files):
+        _fail(f"the same certificate is listed twice in {_shown(value)}")
+    return files
+
+
 class _ClientToml(_Toml):
     id: _ClientId
     kind: _KindName
-    cert: _CertificateFile | None = None
+    cert: Annotated[tuple[Path, ...], BeforeValidator(_certificate_files)] | None = None
     ca: _CaCertificateFile | None = None
     subject: _DistinguishedName | None = None
     offices: list[_OfficeCode] = Field(default_factory=list)
@@ -708,6 +805,8 @@ def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems:
         "coupons": (_CouponsToml, CouponSettings),
         "bank": (_BankToml, BankSettings),
         "settlement": (_SettlementToml, SettlementSettings),
+        "audit": (_AuditToml, AuditSettings),
+        "notify": (_NotifyToml, NotifySettings),
     }
     entries = {
         name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
@@ -724,9 +823,15 @@ def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems:
             "replay_window_s",
             f"must be at least twice clock_skew_s ({2 * security.clock_skew_s}), got {security.replay_window_s}",
         )
+    portal = None
+    if "portal" in doc:  # optional: no [portal], no portal
+        portal = _validate(_PortalToml, doc["portal"], f"{HUB_FILE}: [portal]", context, problems)
+        if portal is None:
+            return None
     if any(entry is None for entry in entries.values()):
         return None
-    return {name: models[name][1](**dict(entry)) for name, entry in entries.items()}
+    sections = {name: models[name][1](**dict(entry)) for name, entry in entries.items()}
+    return {**sections, "portal": PortalSettings(**dict(portal)) if portal else None}
 
 
 def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
@@ -817,7 +922,8 @@ def _clients(
             Client(
                 id=entry.id,
                 kind=entry.kind,  # type: ignore[arg-type]  # checked by _one_of(CLIENT_KINDS)
-                cert=entry.cert,
+                cert=entry.cert[0] if entry.cert else None,
+                rotation_certs=entry.cert[1:] if entry.cert else (),
                 ca=entry.ca,
                 subject=entry.subject,
                 offices=tuple(entry.offices),
@@ -852,7 +958,8 @@ def _check_client(entry: _ClientToml, where: str, office_codes: set[str] | None,
 def _client_certificate_identity(entry: _ClientToml) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """What must not be shared between clients, so that a certificate names one client."""
     if entry.cert is not None and entry.ca is None:
-        yield "cert", ("cert", _fingerprint(entry.cert)), "the same certificate is pinned for another client"
+        for cert in entry.cert:
+            yield "cert", ("cert", _fingerprint(cert)), "the same certificate is pinned for another client"
     if entry.ca is not None and entry.subject is not None and entry.cert is None:
         key = ("ca", _fingerprint(entry.ca), entry.subject)
         yield "subject", key, "another client has the same ca and subject"

@@ -39,3 +39,11 @@ def config_copy(tmp_path, db_url: str):
     from tests.conftest import SHIPPED_CONFIG
 
     return copy_config(SHIPPED_CONFIG, tmp_path / "config", db_url)
+
+
+def hub_user(hub, login: str, role: str, *, nip: str | None = NIP, office_code: str | None = None, password: str | None = None) -> Actor:
+    """A hub user made by the operator (of company `nip`, or of `office_code` when
+    given), returned as the Actor it acts as (as `hub ... --as LOGIN` would)."""
+    scope = {"office_code": office_code} if office_code else {"company_nip": nip}
+    hub.users.add_user(OPERATOR, login, role=role, password=password, **scope)
+    return hub.users.actor(login)

@@ -1,5 +1,6 @@
-"""`hub demo`: a fresh demo hub on SQLite with a funded company and a batch of
-coupons, served on 127.0.0.1, with the `hub client` commands to try."""
+"""`hub demo`: a fresh demo hub on SQLite with the fake bank beside it, a company
+funded by the bank's statement and a batch of coupons, served on 127.0.0.1, with
+the `hub client` commands to try."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import click
 
 from hub.access import operator
 from hub.cli.main import cli
+from hub.cli.portal import DEMO_USERS, add_demo_users, enable_portal
 from hub.cli.serve import run_gunicorn
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -31,9 +33,35 @@ def copy_config(source: Path, target: Path, database_url: str) -> Path:
     return target
 
 
-def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG) -> tuple[Path, list[str]]:
-    """A fresh demo folder: the example config, an empty SQLite database, a
-    funded company and a batch of 5 coupons. Returns the config folder and the coupon ids."""
+def start_fake_bank(config_dir: Path, data_dir: Path, port: int = 0):
+    """The fake bank of the demo's config, served in a thread; the demo's hub.toml
+    gets its address as `[bank] endpoint`."""
+    from hub.config import load_config
+    from hub.fakebank.server import FakeServer, partners_from_config
+
+    server = FakeServer(partners_from_config(load_config(config_dir), data_dir), port=port).start()
+    hub_toml = config_dir / "hub.toml"
+    text, n = re.subn(r'(?m)^# endpoint = ".*"$', f'endpoint = "{server.url}/soap/bank"', hub_toml.read_text())
+    if n != 1:
+        server.stop()
+        raise ValueError(f"{hub_toml}: expected one commented [bank] endpoint line")
+    hub_toml.write_text(text)
+    return server
+
+
+def fund_by_statement(hub, bank, nip: str, amount_grosze: int) -> None:
+    """A transfer to the company's virtual account, as the bank's statement shows it, imported."""
+    from hub.clock import business_day
+
+    company = hub.companies.account(nip)
+    bank.add_credit(company.virtual_account, amount_grosze, f"Zasilenie konta {nip}", business_day(hub.clock()), payer_name=company.name)
+    hub.statements.import_document(bank.statement(business_day(hub.clock())), actor=operator("demo"))
+
+
+def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0):
+    """A fresh demo folder: the example config, an empty SQLite database, the fake
+    bank running, a company funded by the bank's statement and a batch of 5 coupons.
+    Returns the config folder, the coupon ids and the fake bank's server."""
     from hub.app import Hub
     from hub.config import load_config
     from hub.db.migrate import upgrade
@@ -41,15 +69,21 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG) -> tuple[Path, lis
     if target.exists():
         shutil.rmtree(target)
     config_dir = copy_config(source, target / "config", "sqlite:///var/hub.sqlite3")
+    enable_portal(config_dir)
+    bank = start_fake_bank(config_dir, target / "fake-bank", bank_port)
     hub = Hub(load_config(config_dir))
     try:
         upgrade(hub.db)
         hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor="demo")
-        hub.companies.credit(DEMO_NIP, 5000_00, "demo funding", actor="demo")
+        fund_by_statement(hub, bank.app.bank, DEMO_NIP, 5000_00)
         batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=DEMO_NIP, case_type="REJ_NEW", count=5, actor=operator("demo"))
+        add_demo_users(hub, DEMO_NIP)
+    except BaseException:
+        bank.stop()
+        raise
     finally:
         hub.close()
-    return config_dir, [c.coupon_id for c in batch.coupons]
+    return config_dir, [c.coupon_id for c in batch.coupons], bank
 
 
 def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
@@ -69,14 +103,20 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
 @click.option("--dir", "target", default="demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Made anew on every run.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def demo(target: Path, port: int, workers: int) -> None:
-    """A fresh demo: dev keys, SQLite, example config, a funded company; serves."""
-    config_dir, coupons = prepare_demo(target.resolve())
-    click.echo(f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN, 5 coupons issued:")
+@click.option("--bank-port", default=0, show_default="any free port", type=int, help="The fake bank's port.")
+def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
+    """A fresh demo: dev keys, SQLite, example config, the fake bank, a company funded by a statement; serves."""
+    config_dir, coupons, bank = prepare_demo(target.resolve(), bank_port=bank_port)
+    click.echo(f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN by a bank statement, 5 coupons issued:")
     for c in coupons:
         click.echo(f"  {c}")
+    click.echo(f"\nfake bank: {bank.url}/soap/bank?wsdl  statements: {bank.url}/statement  transfers: {bank.url}/transfers")
+    click.echo("the next day, pay the offices: bank settle (yesterday by default), then bank send")
     click.echo(f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n")
     for command in try_commands(config_dir, coupons[0], port):
         click.echo(f"  {command}")
+    click.echo(f"\nportal (in Polish): http://127.0.0.1:{port}/portal/  logins:")
+    for login, _, password, who in DEMO_USERS:
+        click.echo(f"  {login:<26} {password:<22} {who}")
     click.echo("")
     run_gunicorn(config_dir, "127.0.0.1", port, workers)

@@ -136,6 +136,9 @@ class HubGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_dir: Path) -> None:
     """The fee coupon hub: prepaid fee coupons and cash desk payments."""
+    from hub.ops.logging import configure_logging
+
+    configure_logging(os.environ.get("HUB_LOG_LEVEL", "WARNING"))  # JSON lines on stderr; data goes to stdout
     ctx.obj = CliContext(config_dir)
 
 

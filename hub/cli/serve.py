@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -11,15 +12,26 @@ import click
 from hub.cli.main import CliContext, cli, emit_json, json_option, pass_ctx
 
 
-def run_gunicorn(config_dir: Path, host: str, port: int, workers: int) -> None:
+def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
     """gunicorn with the app loaded in each worker after fork: every worker
-    has its own database connections and loads the signing key once."""
+    has its own database connections and loads the signing key once. Logs are
+    JSON lines on stderr; metrics are counted in a fresh directory shared by the
+    workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one)."""
+    import os
+
     from gunicorn.app.base import BaseApplication
 
     from hub.config import load_config
+    from hub.ops import metrics
+    from hub.ops.logging import configure_logging, gunicorn_logconfig
     from hub.services.wsgi import create_app
 
+    configure_logging(log_level)
     load_config(config_dir)  # refuse to start on a broken config, before forking
+    given = os.environ.get(metrics.MULTIPROC_ENV)
+    counts = metrics.enable_multiprocess(Path(given) if given else None)
+    if not given:
+        metrics.remove_at_exit(counts)  # a temporary directory of our own
 
     class HubServer(BaseApplication):
         def load_config(self):
@@ -28,6 +40,10 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int) -> None:
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logconfig_dict", gunicorn_logconfig(log_level))
+            self.cfg.set("child_exit", lambda _arbiter, worker: metrics.worker_exited(worker.pid))
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return create_app(load_config(config_dir))
@@ -39,16 +55,19 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="INFO", show_default=True, envvar="HUB_LOG_LEVEL",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="JSON log lines on stderr from this level.")
 @pass_ctx
-def serve(ctx: CliContext, host: str, port: int, workers: int) -> None:
-    """Serve every SOAP endpoint (gunicorn)."""
-    run_gunicorn(ctx.config_dir.resolve(), host, port, workers)
+def serve(ctx: CliContext, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
+    run_gunicorn(ctx.config_dir.resolve(), host, port, workers, log_level)
 
 
 OPERATIONS = {
     "verify-coupon": "VerifyCoupon",
     "redeem-coupon": "RedeemCoupon",
     "reverse-redemption": "ReverseRedemption",
+    "verify-payment": "VerifyPayment",
 }
 
 
@@ -57,18 +76,20 @@ OPERATIONS = {
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address.")
 @click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Your PEM private key.")
 @click.option("--cert", "cert_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Your PEM certificate.")
-@click.option("--hub-cert", "hub_cert_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The hub's certificate, to check its answers.")
+@click.option("--hub-cert", "hub_cert_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The hub's certificate, to check its answers (a PEM file with two during the hub's key rotation).")
 @click.option("--coupon", "coupon_id")
 @click.option("--office", "office_code")
 @click.option("--case-type")
 @click.option("--case-number")
+@click.option("--system", type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]), help="verify-payment: whose case it is.")
 @click.option("--payer-nip")
 @click.option("--amount", help="PLN, e.g. 100.00")
 @click.option("--redemption", "redemption_id")
 @click.option("--reason")
 @click.option("--request-id", help="A UUID; one is made up if omitted.")
 @json_option
-def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code, case_type, case_number, payer_nip, amount,
+def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code, case_type, case_number, system, payer_nip, amount,
            redemption_id, reason, request_id, as_json) -> None:
     """A signed SOAP client of OfficeService, as Pojazd, Kierowca or WORD would call it."""
     import zeep
@@ -81,11 +102,11 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
     fields = {
         "RequestId": request_id or str(uuid.uuid4()), "CouponId": coupon_id, "OfficeCode": office_code, "CaseType": case_type,
         "CaseNumber": case_number, "PayerNip": payer_nip, "Amount": Decimal(amount) if amount else None,
-        "RedemptionId": redemption_id, "Reason": reason,
+        "RedemptionId": redemption_id, "Reason": reason, "System": system,
     }
     operation = OPERATIONS[call]
-    hub_cert = x509.load_pem_x509_certificate(hub_cert_path.read_bytes())
-    wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_cert, "hub")
+    hub_certs = x509.load_pem_x509_certificates(hub_cert_path.read_bytes())
+    wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_certs, "hub")
     # zeep's parser allows DTDs unless told otherwise (the WSDL's own schema imports stay allowed)
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
     service = zeep.Client(f"{url.rstrip('/')}/soap/office?wsdl", wsse=wsse, settings=settings).service
@@ -99,13 +120,24 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
         error = HubError(fault.message)
         error.code = (fault.code or "Server").split(":")[-1].removeprefix("Client.")
         raise error from None
-    result = {k: _text(v) for k, v in zeep.helpers.serialize_object(answer, dict).items()}
+    result = {k: _plain(v) for k, v in zeep.helpers.serialize_object(answer, dict).items()}
     if as_json:
         emit_json(result)
     else:
         for k, v in result.items():
-            if v is not None:
-                click.echo(f"{k:15} {v}")
+            values = v if isinstance(v, list) else [v]  # VerifyPayment: one line a payment
+            for value in values:
+                if value is not None:
+                    click.echo(f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
+
+
+def _plain(value):
+    """An answer's value as JSON-ready text, lists and dicts kept (VerifyPayment's payments and items)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return _text(value)
 
 
 def _text(value) -> str | None:
@@ -127,16 +159,17 @@ def audit() -> None:
 @json_option
 @pass_ctx
 def audit_verify(ctx: CliContext, as_json: bool) -> None:
-    """Check the message log's hash chain; name every altered, inserted or deleted record."""
-    from hub.audit.messagelog import MessageLog
-
-    report = MessageLog(ctx.hub.db).verify()
+    """Check the message log's hash chain, its archives (`hub audit archive`) and the live
+    log together; name every altered, inserted or deleted record."""
+    archives = ctx.hub.message_archive
+    report = archives.verify()
+    count = len(archives.manifests())
     if as_json:
-        emit_json({"records": report.records, "ok": report.ok, "problems": list(report.problems)})
+        emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems)})
     else:
         for problem in report.problems:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
-            click.echo(f"message log: {report.records} records, chain intact")
+            click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact")
     if not report.ok:
         raise SystemExit(1)

@@ -1,9 +1,10 @@
 """One SOAP endpoint as a WSGI application, security first.
 
     raw bytes (size limit) -> hardened parse -> strict WS-Security verification
+    -> request into the message log, with its replay-cache record (or refused)
     -> caller's kind allowed here? -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
-    -> signed by the hub -> message log (as received, as sent)
+    -> signed by the hub -> answer into the message log -> metrics, one log line
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload. `GET ?wsdl` and
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterable
@@ -28,13 +31,17 @@ from spyne.server.wsgi import WsgiApplication
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.clock import Clock
+from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
-from hub.services.faults import fault_envelope, server_fault
+from hub.ops import metrics
+from hub.ops.logging import request_fields
+from hub.services.faults import ServerFault, fault_envelope, server_fault
+from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
 from hub.signing.policy import SignaturePolicy
 from hub.signing.sign import sign_envelope
 from hub.signing.trust import TrustStore
-from hub.signing.verify import ReplayCache, verify_envelope
+from hub.signing.verify import DeferredReplay, replayed, verify_envelope
 from hub.xmlsafe import parse_xml
 
 log = logging.getLogger("hub.soap")
@@ -49,7 +56,7 @@ SPYNE_RESPONSE_BYTES_MAX = 64 * 1024 * 1024  # our own answers (a 1,000-page PDF
 class Security:
     trust: TrustStore
     policy: SignaturePolicy
-    replay: ReplayCache
+    replay: DatabaseReplayCache  # checked with the request's message log record, in one transaction
     identity: SigningIdentity
     request_bytes_max: int
     xml_depth_max: int
@@ -58,6 +65,44 @@ class Security:
 def contract_schema(service: str) -> etree.XMLSchema:
     """The published XSD (trusted local files; imports resolve beside it)."""
     return etree.XMLSchema(etree.parse(str(CONTRACT / "xsd" / f"{service}.xsd")))
+
+
+def contract_operations(service: str) -> frozenset[str]:
+    """The request element names the service's XSD declares (`RedeemCouponRequest`...)."""
+    tree = etree.parse(str(CONTRACT / "xsd" / f"{service}.xsd"))
+    return frozenset(e.get("name") for e in tree.getroot().iterchildren(f"{{{ns.XSD}}}element") if e.get("name", "").endswith("Request"))
+
+
+class MessageLogUnavailable(ServerFault):
+    """soap:Server: the request could not be written to the message log, so it was not served."""
+
+    def __init__(self, log_id: str) -> None:
+        super().__init__(f"The hub cannot write its message log, so it did not process the request and changed nothing; try again later, quoting {log_id} to support.")
+
+
+@dataclass
+class _Exchange:
+    """What the endpoint learns about one request as it goes."""
+
+    log_id: str
+    received_at: datetime
+    started: float
+    raw: bytes = b""
+    client_id: str = "-"
+    operation: str = metrics.UNKNOWN_OPERATION
+    coupon: str | None = None
+    request_logged: bool = False
+
+
+def _fault_label(response: etree._Element) -> str:
+    """`none`, or the faultcode as the contract writes it: `Client.CouponNotRedeemable`,
+    `Server`, `wsse:FailedCheck`, `wsu:MessageExpired`."""
+    fault = response.find(f"{{{ns.SOAP_ENV_11}}}Body/{{{ns.SOAP_ENV_11}}}Fault")
+    if fault is None:
+        return metrics.NO_FAULT
+    prefix, _, local = (fault.findtext("faultcode") or "").rpartition(":")
+    namespace = fault.nsmap.get(prefix) if prefix else None
+    return {ns.WSSE: f"wsse:{local}", ns.WSU: f"wsu:{local}"}.get(namespace, local or "Server")
 
 
 class SoapEndpoint:
@@ -73,12 +118,14 @@ class SoapEndpoint:
         context: dict | None = None,
     ) -> None:
         self.service = service
+        self.namespace = namespace
         self.kinds = kinds
         self.security = security
         self.message_log = message_log
         self.clock = clock
         self.context = context or {}
         self.schema = contract_schema(service)
+        self.operations = contract_operations(service)
         app = Application(list(spyne_services), tns=namespace, in_protocol=Soap11(validator=None), out_protocol=Soap11())
         self.spyne = WsgiApplication(app)
 
@@ -93,34 +140,95 @@ class SoapEndpoint:
         return self._serve(environ, start_response)
 
     def _serve(self, environ: dict, start_response: Callable):
-        log_id = str(uuid.uuid4())
-        received_at = self.clock()
-        raw, client_id = b"", "-"
+        exchange = _Exchange(str(uuid.uuid4()), self.clock(), time.perf_counter())
+        with request_fields(request_id=exchange.log_id, service=self.service):
+            response = self._answer(environ, exchange)
+            body = etree.tostring(sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8")
+            self._log_answer(exchange, body)
+            fault = _fault_label(response)
+            self._account(exchange, fault)
+        start_response(
+            "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
+            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("X-Hub-Request-Id", exchange.log_id)],
+        )
+        return [body]
+
+    def _answer(self, environ: dict, exchange: _Exchange) -> etree._Element:
+        """The answer or the fault, unsigned. The request is in the message log before
+        any business code runs (`_log_request`); when it cannot be logged, nothing runs."""
         try:
-            raw = _read_body(environ, self.security.request_bytes_max)
-            envelope = parse_xml(raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
-            verified = verify_envelope(envelope, self.security.trust, self.security.policy, self.security.replay, received_at)
-            client_id = verified.client.id
+            exchange.raw = _read_body(environ, self.security.request_bytes_max)
+            envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
+            exchange.operation = self._operation_of(envelope)
+            replay = DeferredReplay()
+            verified = verify_envelope(envelope, self.security.trust, self.security.policy, replay, exchange.received_at)
+            exchange.client_id = verified.client.id
+            self._log_request(exchange, replay)
             if verified.client.kind not in self.kinds:
                 raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
             payload = self._validated_payload(verified.body)
-            response = self._call_spyne(environ, payload, verified.client, log_id)
+            exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
+            return self._call_spyne(environ, payload, verified.client, exchange.log_id)
         except HubError as error:
-            response = fault_envelope(error, log_id)
+            if isinstance(error, SecurityFault):
+                metrics.signature_refused(error.code)
+            return fault_envelope(error, exchange.log_id)
         except Exception:  # noqa: BLE001 - never a stack trace to the caller
-            log.exception("request %s to %s failed", log_id, self.service)
-            response = fault_envelope(server_fault(log_id), log_id)
-        body = etree.tostring(sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8")
-        self.message_log.append(
-            Entry(received_at, REQUEST, self.service, client_id, log_id, raw),
-            Entry(self.clock(), RESPONSE, self.service, client_id, log_id, body),
-        )
-        is_fault = response.find(f"{{{ns.SOAP_ENV_11}}}Body/{{{ns.SOAP_ENV_11}}}Fault") is not None
-        start_response(
-            "500 Internal Server Error" if is_fault else "200 OK",
-            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("X-Hub-Request-Id", log_id)],
-        )
-        return [body]
+            log.exception("request %s to %s failed", exchange.log_id, self.service)
+            return fault_envelope(server_fault(exchange.log_id), exchange.log_id)
+
+    # -- message log, metrics and the log line: one place ---------------------------------
+
+    def _log_request(self, exchange: _Exchange, replay: DeferredReplay) -> None:
+        """The request and its signature's replay-cache record, in one transaction:
+        both or neither. A replay is refused; a log that cannot be written refuses the
+        request (soap:Server) rather than serve it unlogged."""
+        entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
+        try:
+            with self.message_log.db.transaction() as session:
+                if not self.security.replay.remember_in(session, replay.key, replay.expires_at):
+                    raise replayed()
+                self.message_log.append_in(session, entry)
+        except HubError:
+            raise
+        except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
+            log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
+            metrics.message_log_failed(REQUEST)
+            raise MessageLogUnavailable(exchange.log_id) from None
+        exchange.request_logged = True
+
+    def _log_answer(self, exchange: _Exchange, body: bytes) -> None:
+        """The answer as sent; with its request when that was refused before being logged.
+        The business transaction has committed by now, so a failure here is reported, not undone."""
+        entries = [Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)]
+        if not exchange.request_logged:
+            entries.insert(0, Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw))
+        try:
+            self.message_log.append(*entries)
+        except Exception:  # noqa: BLE001
+            log.exception("request %s: the message log cannot be written; the answer went out unlogged", exchange.log_id)
+            metrics.message_log_failed(RESPONSE)
+
+    def _account(self, exchange: _Exchange, fault: str) -> None:
+        duration_s = time.perf_counter() - exchange.started
+        metrics.observe_request(self.service, exchange.operation, fault, duration_s)
+        outcome = "ok" if fault == metrics.NO_FAULT else fault
+        fields = {"operation": exchange.operation, "client": exchange.client_id, "outcome": outcome,
+                  "duration_ms": round(duration_s * 1000, 1), "coupon": exchange.coupon}
+        log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome, extra=fields)
+        if exchange.coupon:
+            log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon, extra=fields)
+
+    def _operation_of(self, envelope: etree._Element) -> str:
+        """The operation the Body names, if the contract has it; else "unknown" (metrics
+        labels stay bounded whatever a caller sends)."""
+        body = envelope.find(f"{{{ns.SOAP_ENV_11}}}Body")
+        first = next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
+        if first is not None:
+            name = etree.QName(first)
+            if name.namespace == self.namespace and name.localname in self.operations:
+                return name.localname.removesuffix("Request")
+        return metrics.UNKNOWN_OPERATION
 
     def _validated_payload(self, body: etree._Element) -> etree._Element:
         children = [c for c in body if isinstance(c.tag, str)]

@@ -11,6 +11,11 @@ from hub.app import Hub
 from hub.audit.messagelog import MessageLog
 from hub.config import HubConfig, load_config
 from hub.db.replay import DatabaseReplayCache
+from hub.ops import OPS_PATHS, ops_app
+from hub.portal import PORTAL_PREFIX, portal_app
+from hub.services import cashdesk
+from hub.services import company
+from hub.services import bankin
 from hub.services import office
 from hub.services.endpoint import Security, SoapEndpoint
 from hub.signing.keys import SigningIdentity
@@ -31,7 +36,7 @@ def security_of(hub: Hub) -> Security:
 
 
 class HubApplication:
-    """Routes /soap/<service> to its endpoint; anything else is 404."""
+    """Routes /soap/<service> to its endpoint and /portal/... to the web portal; anything else is 404."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -40,9 +45,18 @@ class HubApplication:
         context = {"hub": hub}
         self.endpoints: dict[str, SoapEndpoint] = {
             "/soap/office": SoapEndpoint("office", ns.OFFICE, [office.OfficeService], office.KINDS, security, log, hub.clock, context),
+            "/soap/bank": SoapEndpoint("bankin", ns.BANK_IN, [bankin.BankInService], bankin.KINDS, security, log, hub.clock, context),
+            "/soap/company": SoapEndpoint("company", ns.COMPANY, [company.CompanyService], company.KINDS, security, log, hub.clock, context),
+            "/soap/cashdesk": SoapEndpoint("cashdesk", ns.CASHDESK, [cashdesk.CashDeskService], cashdesk.KINDS, security, log, hub.clock, context),
         }
+        self.portal = portal_app(hub)
+        self.ops = ops_app(hub, security.identity)  # /healthz, /readyz, /metrics
 
     def __call__(self, environ: dict, start_response: Callable):
+        if environ.get("PATH_INFO", "").startswith(PORTAL_PREFIX):
+            return self.portal(environ, start_response)
+        if environ.get("PATH_INFO", "").rstrip("/") in OPS_PATHS:
+            return self.ops(environ, start_response)
         endpoint = self.endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
         if endpoint is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
