@@ -1,0 +1,118 @@
+"""camt.053 import: the hub's streaming parser and its full import against a bare
+lxml iterparse of the same file (baseline), each in a fresh process, same run.
+
+    .venv/bin/python bench/camt.py [--entries 100000] [--import-entries 10000]
+
+baseline: iterparse over Ntry end events, clearing each element (nothing checked).
+parse:    hub.bank.camt.read_statement: every field checked, amounts to the grosz.
+import:   StatementService.import_document on SQLite: check pass, then one ledger
+          transfer per entry, all in one transaction (timed on --import-entries,
+          since the import is database-bound and linear in the entries).
+Peak memory is VmHWM of the measuring process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.soap import machine  # noqa: E402
+
+PEAK = """
+def peak_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+"""
+
+BASELINE = PEAK + """
+import json, sys, time
+from lxml import etree
+start = time.perf_counter()
+n = 0
+for _, el in etree.iterparse(sys.argv[1], events=("end",), tag="{*}Ntry", resolve_entities=False, no_network=True):
+    n += 1
+    el.clear()
+    while el.getprevious() is not None:
+        del el.getparent()[0]
+print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
+"""
+
+PARSE = PEAK + """
+import json, sys, time
+from hub.bank.camt import read_statement
+start = time.perf_counter()
+n = 0
+with open(sys.argv[1], "rb") as stream:
+    for item in read_statement(stream):
+        n += hasattr(item, "amount_grosze")
+print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
+"""
+
+IMPORT = PEAK + """
+import json, sys, time
+from pathlib import Path
+from hub.access import operator
+from hub.app import Hub
+from hub.config import load_config
+from hub.db.migrate import upgrade
+hub = Hub(load_config(Path(sys.argv[2])))
+upgrade(hub.db)
+data = Path(sys.argv[1]).read_bytes()
+start = time.perf_counter()
+result = hub.statements.import_document(data, actor=operator("bench"))
+print(json.dumps({"seconds": time.perf_counter() - start, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
+"""
+
+
+def measure(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
+def write(path: Path, account: str, n: int) -> None:
+    from tests.bank.camt_builder import Entry, write_camt053
+
+    entries = (Entry(f"{i % 1000 + 1}.{i % 100:02d}", remittance=f"przelew {i} NIP 5260250274", ref=f"R{i}", end_to_end_id=f"E{i}") for i in range(n))
+    write_camt053(path, account, entries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--import-entries", type=int, default=10_000)
+    args = parser.parse_args()
+    from hub.cli.demo import SHIPPED_CONFIG, copy_config
+    from hub.config import load_config
+
+    work = Path(tempfile.mkdtemp(prefix="hub-bench-camt-"))
+    try:
+        config = copy_config(SHIPPED_CONFIG, work / "config", "sqlite:///var/hub.sqlite3")
+        escrow = load_config(config).bank.escrow_account
+        big, small = work / "big.xml", work / "small.xml"
+        write(big, escrow, args.entries)
+        write(small, escrow, args.import_entries)
+        results = {
+            "machine": machine(), "file_mb": round(big.stat().st_size / 1e6, 1),
+            "baseline_iterparse": measure(BASELINE, str(big)),
+            "hub_parse": measure(PARSE, str(big)),
+            "baseline_iterparse_small": measure(BASELINE, str(small)),
+            "hub_import_small": measure(IMPORT, str(small), str(config)),
+        }
+        results["parse_ratio"] = round(results["hub_parse"]["seconds"] / results["baseline_iterparse"]["seconds"], 2)
+        results["import_ratio"] = round(results["hub_import_small"]["seconds"] / results["baseline_iterparse_small"]["seconds"], 1)
+        print(json.dumps(results, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Bulk issue of 1,000 coupons with their PDF, against rendering the same 1,000
+pages and QR codes alone (baseline), each in a fresh process, same run.
+
+    .venv/bin/python bench/pdf.py [--count 1000]
+
+hub:      CouponService.issue (1,000 holds in one transaction) + write_pdf (reads the
+          coupons 200 at a time, signs each QR payload with the hub's key, draws).
+baseline: the same pages drawn from sheets and payloads prepared beforehand in
+          memory: no database, no signing; just reportlab and the QR matrices.
+Peak memory is VmHWM of the measuring process itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.soap import NIP, machine  # noqa: E402
+
+SETUP = """
+import sys, uuid
+from pathlib import Path
+from hub.app import Hub
+from hub.config import load_config
+from hub.db.migrate import upgrade
+hub = Hub(load_config(Path(sys.argv[1])))
+upgrade(hub.db)
+hub.companies.add(sys.argv[2], "Łódzka Spółka Leasingowa sp. z o.o.", actor="bench")
+hub.companies.credit(sys.argv[2], 10 * 1000 * 161_50, "bench funding", actor="bench")
+"""
+
+COMMON = """
+import json, sys, time, uuid
+from pathlib import Path
+def peak_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+"""
+
+HUB = COMMON + """
+from hub.access import operator
+from hub.app import Hub
+from hub.config import load_config
+hub = Hub(load_config(Path(sys.argv[1])))
+actor = operator("bench")
+start = time.perf_counter()
+batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW", count=int(sys.argv[3]), actor=actor)
+with open(sys.argv[4], "wb") as out:
+    pages = hub.coupons.write_pdf(out, actor=actor, batch_id=batch.batch_id)
+print(json.dumps({"seconds": time.perf_counter() - start, "pages": pages, "peak_mb": peak_kb() / 1024}))
+"""
+
+BASELINE = COMMON + """
+from dataclasses import replace
+from hub.access import operator
+from hub.app import Hub
+from hub.clock import business_day
+from hub.config import load_config
+from hub.documents.coupons import _draw_coupon
+from hub.documents.pdf import new_canvas
+hub = Hub(load_config(Path(sys.argv[1])))
+actor = operator("bench")
+batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW", count=int(sys.argv[3]), actor=actor)
+run = hub.coupons.print_run(actor=actor, batch_id=batch.batch_id)
+sheets = list(run.sheets)
+signer = hub.coupons.qr_signer
+payloads = [signer.payload(s.coupon_id, s.amount_grosze, business_day(s.expires_at)) for s in sheets]
+start = time.perf_counter()
+canvas = new_canvas(sys.argv[4], "baseline")
+for i, (sheet, payload) in enumerate(zip(sheets, payloads), 1):
+    _draw_coupon(canvas, sheet, payload, i, len(sheets))
+    canvas.showPage()
+canvas.save()
+print(json.dumps({"seconds": time.perf_counter() - start, "pages": len(sheets), "peak_mb": peak_kb() / 1024}))
+"""
+
+
+def run(code: str, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000)
+    args = parser.parse_args()
+    from hub.cli.demo import SHIPPED_CONFIG, copy_config
+
+    work = Path(tempfile.mkdtemp(prefix="hub-bench-pdf-"))
+    try:
+        config = copy_config(SHIPPED_CONFIG, work / "config", "sqlite:///var/hub.sqlite3")
+        subprocess.run([sys.executable, "-c", SETUP, str(config), NIP], cwd=REPO, check=True)
+        baseline = run(BASELINE, str(config), NIP, str(args.count), str(work / "baseline.pdf"))
+        hub = run(HUB, str(config), NIP, str(args.count), str(work / "hub.pdf"))
+        print(json.dumps({
+            "machine": machine(), "count": args.count,
+            "baseline_render_only": {k: round(v, 2) for k, v in baseline.items()},
+            "hub_issue_and_pdf": {k: round(v, 2) for k, v in hub.items()},
+            "time_ratio": round(hub["seconds"] / baseline["seconds"], 3),
+            "pdf_mb": round((work / "hub.pdf").stat().st_size / 1e6, 1),
+        }, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
