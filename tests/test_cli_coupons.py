@@ -98,7 +98,7 @@ def test_list_filters_and_pages(run, funded):
     assert none == {"total": 0, "coupons": []}
     assert "Limit must be 1 to 1000" in one_error_line(run("coupons", "list", "--nip", NIP, "--limit", "1001", ok=False))
     assert "NotFound" in one_error_line(run("coupons", "list", "--nip", OTHER_NIP, ok=False))
-    assert "not a date" in one_error_line(run("coupons", "list", "--nip", NIP, "--from", "10.03.2026", ok=False), 2)
+    assert "is not a day written YYYY-MM-DD" in one_error_line(run("coupons", "list", "--nip", NIP, "--from", "10.03.2026", ok=False), 2)
 
 
 def test_cancel_releases_once(run, funded):

@@ -32,7 +32,7 @@ from hub.clock import WARSAW, business_day
 from hub.errors import InvalidRequest
 from hub.ids import normalize_account
 from hub.money import AmountError, parse_grosze
-from hub.xmlsafe import _NoExternalResources  # the same "load nothing" resolver as the one parser
+from hub.xmlsafe import iterparse
 
 VERSIONS = {uri: version for version, uri in ns.CAMT053.items()}
 BOOKED = "BOOK"
@@ -115,7 +115,7 @@ class StatementEntry:
 
 def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntry]:
     """The header, then every entry, while parsing `stream` (a binary file object)."""
-    events = _iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
+    events = iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
     try:
         yield from _Reader().read(events)
     except etree.XMLSyntaxError as exc:
@@ -123,30 +123,6 @@ def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntr
         last = exc.error_log.last_error
         what = (last.message if last is not None else exc.msg).strip()
         raise StatementError(f"not well-formed XML (column {column}): {what}", line=line) from None
-
-
-def _iterparse(stream: BinaryIO, events: tuple[str, ...], tag: tuple[str, ...] | None = None) -> etree.iterparse:
-    """lxml's incremental parser with every option of hub.xmlsafe's one parser written out."""
-    parser = etree.iterparse(
-        stream,
-        events=events,
-        tag=tag,
-        attribute_defaults=False,
-        dtd_validation=False,
-        load_dtd=False,
-        no_network=True,
-        remove_blank_text=False,
-        remove_comments=True,
-        remove_pis=True,
-        strip_cdata=True,
-        compact=True,
-        resolve_entities=False,
-        recover=False,
-        huge_tree=False,
-        html=False,
-    )
-    parser.resolvers.add(_NoExternalResources())
-    return parser
 
 
 class _Reader:
@@ -411,7 +387,7 @@ def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
         raise StatementError(f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document")
     # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
     # errors know their line; read_statement has refused any DTD in the same bytes already.
-    resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=_iterparse)
+    resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=iterparse)
     for error in _schema(str(path)).iter_errors(resource):
         # A lazy resource has dropped the element by now; its path and line remain.
         element = re.sub(r"\[\d+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None

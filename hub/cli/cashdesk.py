@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import AmountError, format_pln, parse_grosze
 
-DAY = click.DateTime(formats=["%Y-%m-%d"])
+DAY = DayParam()
 
 
 class ItemParam(click.ParamType):
@@ -115,7 +115,7 @@ def void(ctx: CliContext, payment_id, reason, supervisor, request_id, as_login, 
 def close(ctx: CliContext, office_code, desk_id, day, request_id, as_login, as_json) -> None:
     """Close a desk's day: no more payments or voids for it; keeps the daily cash report."""
     closed = ctx.hub.cashdesk.close_day(
-        request_id=request_id or str(uuid.uuid4()), office_code=office_code, desk_id=desk_id, day=day.date(), actor=ctx.actor(as_login),
+        request_id=request_id or str(uuid.uuid4()), office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login),
     )
     t = closed.totals
     if as_json:
@@ -156,8 +156,8 @@ def report(ctx: CliContext, office_code, desk_id, day, fmt, out, as_login) -> No
     """Write a desk's daily cash report (raport kasowy): every payment, voids marked, totals by method."""
     from hub.documents.cash_report import cash_report_csv, cash_report_pdf
 
-    found = ctx.hub.cashdesk.cash_report(office_code=office_code, desk_id=desk_id, day=day.date(), actor=ctx.actor(as_login))
+    found = ctx.hub.cashdesk.cash_report(office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login))
     _write(out, cash_report_pdf(found) if fmt == "pdf" else cash_report_csv(found).encode("utf-8"))
     if out != "-":
         state = f"closed, {found.closed.report_id}" if found.closed else "open: provisional"
-        click.echo(f"cash report of desk {office_code}/{desk_id} for {day.date()} ({state}) written to {out}")
+        click.echo(f"cash report of desk {office_code}/{desk_id} for {day} ({state}) written to {out}")

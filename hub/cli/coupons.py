@@ -12,7 +12,7 @@ from typing import Iterator
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.errors import InvalidRequest
 from hub.money import format_pln
@@ -20,18 +20,6 @@ from hub.money import format_pln
 PdfPath = click.Path(dir_okay=False, writable=True, path_type=Path)
 
 
-class DayParam(click.ParamType):
-    """A business day, YYYY-MM-DD."""
-
-    name = "date"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a date; write YYYY-MM-DD", param, ctx)
 
 
 @cli.group("coupons")

@@ -144,3 +144,17 @@ def cli(ctx: click.Context, config_dir: Path) -> None:
 
 def main() -> None:
     cli(prog_name="hub")
+
+
+class DayParam(click.ParamType):
+    """A business day (Europe/Warsaw), written YYYY-MM-DD."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a day written YYYY-MM-DD, like 2026-03-10", param, ctx)

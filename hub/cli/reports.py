@@ -10,24 +10,12 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, pass_ctx
+from hub.cli.main import CliContext, DayParam, as_option, cli, pass_ctx
 from hub.reports.render import FORMATS, render
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
 
 
-class DayParam(click.ParamType):
-    """A business day written YYYY-MM-DD."""
-
-    name = "date"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a day written YYYY-MM-DD", param, ctx)
 
 
 def _about() -> str:

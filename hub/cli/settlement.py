@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hub.cli.bank import bank
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import business_day
 from hub.fk.journal import totals_by_account
 from hub.money import format_pln
@@ -17,16 +17,6 @@ from hub.settlement.models import STATUSES
 from hub.settlement.service import SettlementView
 
 
-class DayParam(click.ParamType):
-    name = "date"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a date like 2026-03-10", param, ctx)
 
 
 DAY = DayParam()

@@ -78,7 +78,7 @@ def test_send_reports_what_waits_for_a_retry(hub, clock, bank, run):
 def test_errors_are_one_line(hub, clock, run):
     clock.advance(days=1)
     bad = run("settle", "--date", "10.03.2026")
-    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "is not a date like 2026-03-10" in bad.stderr
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "is not a day written YYYY-MM-DD, like 2026-03-10" in bad.stderr
     hub_user(hub, "kierownik", "supervisor", office_code="1465")
     refused = run("settle", "--date", DAY.isoformat(), "--as", "kierownik")
     assert refused.exit_code == 1 and refused.stderr.count("\n") == 1 and "NotAuthorized" in refused.stderr
