@@ -158,3 +158,30 @@ def hub(shipped_config, db, clock):
     from hub.app import Hub
 
     return Hub(shipped_config, clock=clock, db=db)
+
+
+# -- the `hub` command -------------------------------------------------------
+
+@pytest.fixture
+def config_dir(tmp_path, db_url) -> Path:
+    """The shipped config copied for this test, on the test's database."""
+    from tests.factories import config_copy
+
+    return config_copy(tmp_path, db_url)
+
+
+@pytest.fixture
+def run(config_dir):
+    """`run("coupons", "list", ...)`: the `hub` command in-process on `config_dir` (or
+    `config=`); asserts exit status 0 unless `ok=False`."""
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    def run(*args: str, ok: bool = True, input: str | None = None, config: Path | None = None):
+        result = CliRunner().invoke(cli, ["--config", str(config or config_dir), *args], input=input, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.stderr
+        return result
+
+    return run

@@ -8,26 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import cli
-from tests.factories import NIP, config_copy
+from tests.factories import NIP
 
 
-@pytest.fixture
-def config_dir(tmp_path, db_url):
-    return config_copy(tmp_path, db_url)
-
-
-@pytest.fixture
-def run(config_dir):
-    def run(*args: str, ok: bool = True):
-        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
 
 
 def companies_json(run):

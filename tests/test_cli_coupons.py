@@ -8,29 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import cli
 from hub.clock import business_day
 from hub.signing.devcerts import self_signed, write_pem
 from tests.factories import NIP, OTHER_NIP, config_copy
 from tests.test_coupon_pdf import pdf_pages
 
 
-@pytest.fixture
-def config_dir(tmp_path, db_url):
-    return config_copy(tmp_path, db_url)
-
-
-@pytest.fixture
-def run(config_dir):
-    def run(*args: str, ok: bool = True, config: Path | None = None):
-        result = CliRunner().invoke(cli, ["--config", str(config or config_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
 
 
 @pytest.fixture

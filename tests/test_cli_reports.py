@@ -11,21 +11,14 @@ import pty
 import subprocess
 import sys
 
-import pypdfium2
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import cli
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln
-from tests.factories import NIP, OPERATOR, OTHER_NIP, config_copy
+from tests.factories import NIP, OPERATOR, OTHER_NIP
 from tests.test_reports import WARSZAWA, pdf_pages, seed
 
-
-@pytest.fixture
-def config_dir(tmp_path, db_url):
-    return config_copy(tmp_path, db_url)
 
 
 @pytest.fixture
@@ -33,16 +26,6 @@ def seeded(hub, clock):
     """The seeded history of tests/test_reports.py, on the database the CLI's config names."""
     return seed(hub, clock)
 
-
-@pytest.fixture
-def run(config_dir):
-    def run(*args: str, ok: bool = True):
-        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
 
 
 def test_csv_and_json_on_stdout_say_the_same(run, seeded):

@@ -6,28 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from hub.cli import cli
-from tests.factories import NIP, OTHER_NIP, config_copy
+from tests.factories import NIP, OTHER_NIP
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def config_dir(tmp_path, db_url):
-    return config_copy(tmp_path, db_url)
-
-
-@pytest.fixture
-def run(config_dir):
-    def run(*args: str, ok: bool = True, input: str | None = None):
-        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], input=input, catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from hub import ns
 from hub.access import client_actor, require_company
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of
+from hub.services.spyne_base import HubService, caller, hub_of, optional
 
 NS = ns.COMPANY
 KINDS = frozenset({"COMPANY"})
@@ -101,9 +101,6 @@ class GetStatementResponse(_Model):
     ]
 
 
-def _opt(value, convert):
-    return None if value is None else convert(value)
-
 
 def _day(text: str) -> date:
     return date.fromisoformat(text)  # the XSD has checked the form YYYY-MM-DD
@@ -124,7 +121,7 @@ class CompanyService(HubService):
     def IssueCoupons(ctx, req):
         batch = hub_of(ctx).coupons.issue(
             request_id=req.RequestId, company_nip=req.CompanyNip, case_type=req.CaseType, count=int(req.Count),
-            amount_grosze=_opt(req.Amount, parse_grosze), office_code=req.OfficeCode, actor=client_actor(caller(ctx)),
+            amount_grosze=optional(req.Amount, parse_grosze), office_code=req.OfficeCode, actor=client_actor(caller(ctx)),
             issued_by=req.IssuedBy,
         )
         return IssueCouponsResponse(
@@ -147,8 +144,8 @@ class CompanyService(HubService):
     def ListCoupons(ctx, req):
         coupons = hub_of(ctx).coupons
         page = coupons.list(
-            actor=client_actor(caller(ctx)), company_nip=req.CompanyNip, status=req.Status, issued_from=_opt(req.IssuedFrom, _day),
-            issued_to=_opt(req.IssuedTo, _day), offset=int(req.Offset or 0),
+            actor=client_actor(caller(ctx)), company_nip=req.CompanyNip, status=req.Status, issued_from=optional(req.IssuedFrom, _day),
+            issued_to=optional(req.IssuedTo, _day), offset=int(req.Offset or 0),
             **({} if req.Limit is None else {"limit": int(req.Limit)}),
         )
         return ListCouponsResponse(
@@ -156,7 +153,7 @@ class CompanyService(HubService):
             Coupon=[
                 ListedCoupon(
                     CouponId=c.coupon_id, Status=c.status, Amount=format_pln(c.amount_grosze), CaseType=c.case_type,
-                    IssuedAt=wire_time(c.issued_at), ExpiresAt=wire_time(c.expires_at), RedeemedAt=_opt(c.redeemed_at, wire_time),
+                    IssuedAt=wire_time(c.issued_at), ExpiresAt=wire_time(c.expires_at), RedeemedAt=optional(c.redeemed_at, wire_time),
                     OfficeCode=c.office_code, CaseNumber=c.case_number,
                 )
                 for c in page.coupons

@@ -12,7 +12,7 @@ from hub import ns
 from hub.access import client_actor, require_office
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of
+from hub.services.spyne_base import HubService, caller, hub_of, optional
 
 NS = ns.OFFICE
 KINDS = frozenset({"POJAZD", "KIEROWCA", "WORD"})
@@ -69,9 +69,6 @@ class VerifyPaymentResponse(_Model):
     _type_info = [("Paid", Req), ("TotalPaid", Req), ("Payment", Payment.customize(max_occurs="unbounded"))]
 
 
-def _opt(value, convert):
-    return None if value is None else convert(value)
-
 
 class OfficeService(HubService):
     @rpc(VerifyCouponRequest, _returns=VerifyCouponResponse, _body_style="bare", _operation_name="VerifyCoupon",
@@ -81,8 +78,8 @@ class OfficeService(HubService):
         check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
         return VerifyCouponResponse(
             CouponId=check.coupon_id, Valid="true" if check.valid else "false", Status=check.status, Reason=check.reason,
-            Amount=_opt(check.amount_grosze, format_pln), CaseType=check.case_type, PayerNip=check.payer_nip,
-            PayerName=check.payer_name, ExpiresAt=_opt(check.expires_at, wire_time),
+            Amount=optional(check.amount_grosze, format_pln), CaseType=check.case_type, PayerNip=check.payer_nip,
+            PayerName=check.payer_name, ExpiresAt=optional(check.expires_at, wire_time),
         )
 
     @rpc(RedeemCouponRequest, _returns=RedeemCouponResponse, _body_style="bare", _operation_name="RedeemCoupon",
@@ -91,7 +88,7 @@ class OfficeService(HubService):
         require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.redeem(
             request_id=req.RequestId, coupon_text=req.CouponId, office_code=req.OfficeCode, case_number=req.CaseNumber,
-            case_type=req.CaseType, amount_grosze=_opt(req.Amount, parse_grosze),
+            case_type=req.CaseType, amount_grosze=optional(req.Amount, parse_grosze),
         )
         return RedeemCouponResponse(
             RedemptionId=r.redemption_id, CouponId=r.coupon_id, CapturedAmount=format_pln(r.captured_grosze),

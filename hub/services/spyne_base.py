@@ -41,3 +41,8 @@ def caller(ctx):
 
 def hub_of(ctx):
     return ctx.transport.req_env["hub.context"]["hub"]
+
+
+def optional(value, convert):
+    """An optional field: None stays None, anything else is converted."""
+    return None if value is None else convert(value)

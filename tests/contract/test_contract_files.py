@@ -283,8 +283,6 @@ def test_xsd_namespace_and_form(service):
 
 
 def test_common_namespace_is_in_ns_module():
-    if not hasattr(ns, "COMMON"):
-        pytest.skip(f"hub/ns.py has no COMMON yet; it should read COMMON = {COMMON!r}")
     assert ns.COMMON == COMMON
 
 
