@@ -14,7 +14,7 @@ from pathlib import Path
 from wsgiref.simple_server import make_server
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 from PIL import Image
 
 from hub.cli.portal import enable_portal
@@ -127,7 +127,11 @@ def nav(page: Page, item: str) -> None:
 
 
 def menu(page: Page) -> list[str]:
-    return [t.strip() for t in page.get_by_role("navigation", name="Menu główne").get_by_role("link").all_inner_texts()]
+    """The main menu's links, read once the page that has the menu is shown: right after
+    a login click the browser may still show the login page, which has none."""
+    navigation = page.get_by_role("navigation", name="Menu główne")
+    expect(navigation).to_be_visible()
+    return [t.strip() for t in navigation.get_by_role("link").all_inner_texts()]
 
 
 def screenshot(page: Page, db_url: str, name: str) -> None:
