@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, insert, update
@@ -62,3 +63,34 @@ def test_an_exchange_is_appended_in_order_in_one_go(db):
     with db.read() as s:
         assert [(r.seq, r.direction) for r in s.query(MessageRecord).order_by(MessageRecord.seq)][2:] == [(3, REQUEST), (4, RESPONSE)]
     assert log.verify().ok
+
+
+def test_processes_appending_to_an_empty_log_at_once_all_succeed(db):
+    """Each writer finds the head row missing; one makes it, the others wait for it and
+    then take their turn. (Found by the soak: the losers' transactions were aborted.)"""
+    log = MessageLog(db)
+    writers = 6
+    # on PostgreSQL every writer is inside its transaction before any looks for the head;
+    # SQLite lets one writer in at a time by design
+    together = threading.Barrier(writers) if db.engine.dialect.name == "postgresql" else None
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+    failures = []
+
+    def append(i: int) -> None:
+        try:
+            with db.transaction() as session:
+                session.connection()
+                if together:
+                    together.wait(timeout=30)
+                log.append_in(session, Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", f"<m{i}/>".encode()))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            failures.append(e)
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    report = log.verify()
+    assert (report.ok, report.records) == (True, writers)

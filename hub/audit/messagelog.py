@@ -14,12 +14,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database
+from hub.db.database import Database, insert_if_absent
 
 GENESIS = "0" * 64
 REQUEST, RESPONSE = "IN", "OUT"
@@ -45,6 +44,13 @@ class MessageRecord(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
+_RECORDS, _HEAD = MessageRecord.__table__, MessageLogHead.__table__
+_ADD_RECORDS = insert(_RECORDS)
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
 def record_hash(prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> str:
@@ -87,9 +93,10 @@ class MessageLog:
 
     def append_in(self, session: Session, *entries: Entry) -> int:
         """Append the entries inside the caller's transaction (the SOAP endpoint logs a
-        request together with its replay-cache record). Core statements, not the ORM:
-        this runs on every SOAP exchange. Returns the last sequence number."""
-        seq, prev = self._head(session)
+        request together with its replay-cache record). Core statements built once, on the
+        session's connection: this runs on every SOAP exchange. Returns the last sequence number."""
+        connection = session.connection()
+        seq, prev = self._head(connection)
         rows = []
         for e in entries:
             seq += 1
@@ -97,8 +104,8 @@ class MessageLog:
             rows.append(dict(seq=seq, at=e.at, direction=e.direction, service=e.service, client_id=e.client_id,
                              log_id=e.log_id, payload=e.payload, prev_hash=prev, hash=digest))
             prev = digest
-        session.execute(insert(MessageRecord), rows)
-        session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=seq, hash=prev))
+        connection.execute(_ADD_RECORDS, rows if len(rows) > 1 else rows[0])
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
         return seq
 
     def verify(self, after_seq: int = 0, after_hash: str = GENESIS) -> ChainReport:
@@ -127,17 +134,12 @@ class MessageLog:
         return ChainReport(count, tuple(problems))
 
     @staticmethod
-    def _head(session: Session) -> tuple[int, str]:
-        """The locked head row's (seq, hash); made on first use. Two processes may both
-        find it missing: the second one's insert fails (in a savepoint), and it waits
-        for the first one's row like any later append."""
-        query = select(MessageLogHead.seq, MessageLogHead.hash).where(MessageLogHead.id == 1).with_for_update()
-        row = session.execute(query).one_or_none()
+    def _head(connection: Connection) -> tuple[int, str]:
+        """The locked head row's (seq, hash); made on first use. Processes that find it
+        missing at once all insert it if absent: one row is made, the others' inserts wait
+        for it and do nothing, and then each locks it like any later append."""
+        row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
-            try:
-                with session.begin_nested():
-                    session.execute(insert(MessageLogHead).values(id=1, seq=0, hash=GENESIS))
-                return 0, GENESIS
-            except IntegrityError:
-                row = session.execute(query).one()
+            connection.execute(insert_if_absent(connection.dialect.name, _HEAD, "id"), {"id": 1, "seq": 0, "hash": GENESIS})
+            row = connection.execute(_LOCK_HEAD).one()
         return row.seq, row.hash

@@ -23,8 +23,6 @@ from datetime import date, datetime
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
@@ -32,7 +30,7 @@ from hub.audit.models import record_event
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
-from hub.db.database import Database
+from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import once
 from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
 from hub.ledger import Ledger
@@ -559,7 +557,6 @@ def _locked(session: Session, model, key: dict, defaults: dict):
     """Get or create the row with primary or unique `key`, locked FOR UPDATE and read
     fresh under the lock. Safe when several processes create the same row at once:
     the losers of the insert wait for the winner and then lock its row."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(**key, **defaults).on_conflict_do_nothing(index_elements=list(key)))
+    session.execute(insert_if_absent(session.bind.dialect.name, model.__table__, *key), {**key, **defaults})
     query = select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).one()

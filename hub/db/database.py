@@ -9,12 +9,17 @@ lock instead of failing at commit; readers use a deferred BEGIN and never wait.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -46,6 +51,23 @@ def _make_engine(url: str) -> Engine:
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database, not the request, failed: a lost or refused connection (a restart,
+    an outage), a server shutting down or starting up, a lock or pool wait that ran out.
+    Trying again later can succeed."""
+    return isinstance(error, (OperationalError, PoolTimeout)) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+@functools.cache
+def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | None = None):
+    """`INSERT ... ON CONFLICT (keys) DO NOTHING` in `dialect` (`postgresql` or `sqlite`),
+    built once per table. A row already there is left as it is and the transaction stays
+    usable; on PostgreSQL an insert racing another transaction's uncommitted row waits for
+    it. With `returning`, a row comes back only when this insert made it."""
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing(index_elements=list(keys))
+    return statement.returning(table.c[returning]) if returning else statement
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -7,13 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import String, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database
+from hub.db.database import Database, insert_if_absent
 
 
 class SeenSignature(Base):
@@ -39,10 +37,9 @@ class DatabaseReplayCache:
         with the request's message log record: both or neither). `ON CONFLICT DO NOTHING`
         (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
         duplicate, in one statement: this runs on every request."""
-        dialect = session.get_bind().dialect.name
-        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(SeenSignature).values(key=key, expires_at=expires_at)
-        statement = statement.on_conflict_do_nothing(index_elements=["key"]).returning(SeenSignature.key)
-        return session.execute(statement).first() is not None
+        connection = session.connection()
+        statement = insert_if_absent(connection.dialect.name, SeenSignature.__table__, "key", returning="key")
+        return connection.execute(statement, {"key": key, "expires_at": expires_at}).first() is not None
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""

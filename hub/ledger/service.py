@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
+from hub.db.database import insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 
@@ -85,8 +84,7 @@ class Ledger:
             credits_posted=0,
             created_at=self.clock(),
         )
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        self.session.execute(insert(LedgerAccount).values(**values).on_conflict_do_nothing(index_elements=["code"]))
+        self.session.execute(insert_if_absent(self.session.bind.dialect.name, LedgerAccount.__table__, "code"), values)
         account = self.session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
         if account.kind != kind or account.debits_must_not_exceed_credits != no_overdraft:
             raise LedgerInvariantError(f"account {code} exists as {account.kind}, asked for {kind}")

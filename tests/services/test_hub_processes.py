@@ -32,7 +32,8 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"hub exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+            output = proc.stdout.read().decode(errors="replace")[-2000:] if proc.stdout else "(its output went to a log file)"
+            raise AssertionError(f"hub exited: {output}")
         try:
             with urllib.request.urlopen(url + "/soap/office?wsdl", timeout=2):
                 return
