@@ -11,6 +11,7 @@ from __future__ import annotations
 from lxml import etree
 
 from hub import ns
+from hub.db.database import unavailable
 from hub.errors import HubError
 from hub.signing.faults import SecurityFault
 
@@ -21,7 +22,12 @@ class ServerFault(HubError):
     code = "Server"
 
 
-def server_fault(log_id: str) -> ServerFault:
+def server_fault(log_id: str, error: BaseException | None = None) -> ServerFault:
+    """soap:Server for an unexpected `error`; when the database failed, the caller is told to
+    try again (a request with a RequestId takes effect once, however often it is sent)."""
+    if error is not None and unavailable(error):
+        return ServerFault(f"The hub's database did not complete the request (it may be restarting); try again shortly, with the "
+                           f"same RequestId if the request has one (it takes effect only once); quote {log_id} to support if it persists.")
     return ServerFault(f"The hub could not complete the request; quote {log_id} to support.")
 
 

@@ -24,9 +24,9 @@ class HubService(ServiceBase):
             raise _fault(error, log_id) from None
         except Fault:
             raise
-        except Exception:  # noqa: BLE001 - never a stack trace to the caller
+        except Exception as error:  # noqa: BLE001 - never a stack trace to the caller
             log.exception("request %s: %s failed", log_id, ctx.method_request_string)
-            raise _fault(server_fault(log_id), log_id) from None
+            raise _fault(server_fault(log_id, error), log_id) from None
 
 
 def _fault(error: HubError, log_id: str) -> Fault:
