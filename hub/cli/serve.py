@@ -17,6 +17,7 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
     has its own database connections and loads the signing key once. Logs are
     JSON lines on stderr; metrics are counted in a fresh directory shared by the
     workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one)."""
+    import gc
     import os
 
     from gunicorn.app.base import BaseApplication
@@ -46,7 +47,11 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return create_app(load_config(config_dir))
+            app = create_app(load_config(config_dir))
+            # The app's objects live as long as the worker: out of the collector's sight, a full
+            # collection no longer walks them (tens of ms each, every few hundred requests).
+            gc.freeze()
+            return app
 
     HubServer().run()
 

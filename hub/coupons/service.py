@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import BinaryIO, Callable, Iterator, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, COUPONS_READ, Actor
@@ -44,6 +44,9 @@ PRINT_CHUNK = 200  # coupons read per query while a PDF is written
 # VerifyCoupon reasons (contract section 4)
 NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
 CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = "CASE_TYPE_MISMATCH", "PAYER_MISMATCH", "OFFICE_MISMATCH"
+
+# VerifyCoupon's one query, built once (a statement object keeps its compiled form): it runs on every verification.
+_COUPON_WITH_COMPANY = select(Coupon, Company).join(Company, Company.id == Coupon.company_id).where(Coupon.id == bindparam("coupon_id"))
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class CouponService:
         except MalformedId:
             return CouponCheck(coupon_text, False, MALFORMED)
         with self.db.read() as session:
-            found = session.execute(select(Coupon, Company).join(Company, Company.id == Coupon.company_id).where(Coupon.id == cid)).one_or_none()
+            found = session.execute(_COUPON_WITH_COMPANY, {"coupon_id": cid}).one_or_none()
         if found is None:
             return CouponCheck(format_coupon_id(cid), False, NOT_FOUND)
         coupon, company = found

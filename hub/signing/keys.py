@@ -30,7 +30,7 @@ class SigningIdentity:
         if self.private_key.public_key() != self.cert.public_key():
             raise ValueError("the private key does not belong to the certificate")
 
-    @property
+    @functools.cached_property  # in every signed message's BinarySecurityToken
     def cert_der(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.DER)
 

@@ -1,0 +1,159 @@
+"""CPU per signed SOAP request, in-process: the hub's WSGI application called directly
+(no HTTP, no gunicorn, no other clients), so the number is the work the hub does per
+request and stays comparable on a busy machine, where throughput runs do not.
+
+    .venv/bin/python bench/soap_cpu.py                       # sqlite and postgresql
+    .venv/bin/python bench/soap_cpu.py --backend sqlite --requests 500
+
+The hub runs as a `hub serve` worker runs it: JSON log lines at INFO (to /dev/null here),
+metrics counted in multiprocess files, the loaded app frozen out of the garbage collector's
+sight. Prints JSON: CPU ms per request (time.process_time, this process only; PostgreSQL's
+own work is in its server process and not counted) for signed VerifyCoupon and
+RedeemCoupon, and for bench/baseline_app.py's unsigned VerifyCoupon as the baseline.
+Every answer is checked (200 and no Fault, else the run stops), and the message log's
+hash chain after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lxml import etree  # noqa: E402
+
+from bench.soap import database, envelope, prepare  # noqa: E402
+from hub import ns  # noqa: E402
+from hub.signing.keys import SigningIdentity  # noqa: E402
+from hub.signing.sign import sign_envelope  # noqa: E402
+
+
+def environ(path: str, action: str, body: bytes) -> dict:
+    return {
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1", "SCRIPT_NAME": "", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "HTTP_SOAPACTION": action, "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+
+
+def cpu_ms(app, path: str, action: str, bodies: list[bytes]) -> dict:
+    """Call `app` once per body: CPU ms per call, mean and median (the median leaves out
+    the odd call another process on the machine slowed), and the mean's share of Python's
+    garbage collector. Any non-200 answer or Fault stops the run."""
+    statuses: list[str] = []
+    each: list[float] = []
+    collecting = [0.0, 0.0]  # started at, total
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    def garbage_collection(phase, info):
+        if phase == "start":
+            collecting[0] = time.process_time()
+        else:
+            collecting[1] += time.process_time() - collecting[0]
+
+    gc.callbacks.append(garbage_collection)
+    try:
+        for body in bodies:
+            start = time.process_time()
+            answer = b"".join(app(environ(path, action, body), start_response))
+            each.append(time.process_time() - start)
+            if not statuses[-1].startswith("200") or b"Fault>" in answer:
+                raise RuntimeError(f"{path} answered {statuses[-1]}: {answer[:400]!r}")
+    finally:
+        gc.callbacks.remove(garbage_collection)
+    return {"mean": round(sum(each) * 1000 / len(each), 3), "median": round(statistics.median(each) * 1000, 3),
+            "of_it_gc": round(collecting[1] * 1000 / len(each), 3)}
+
+
+def run_backend(backend: str, n: int, warmup: int) -> dict:
+    from hub.cli.demo import SHIPPED_CONFIG, copy_config
+    from hub.config import load_config
+    from hub.ops import metrics
+    from hub.ops.logging import configure_logging
+    from hub.services.wsgi import create_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="hub-soapcpu-"))
+    url, drop = database(backend, workdir)
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir}/hub.sqlite3"
+    try:
+        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
+        coupons = prepare(config_dir, n + warmup)
+        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
+
+        def signed(op: str, fields: dict) -> bytes:
+            return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
+
+        verify = [signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}) for i in range(n + warmup)]
+        redeem = [
+            signed("RedeemCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": c, "OfficeCode": "1465", "CaseNumber": f"WK.{i}", "CaseType": "REJ_NEW"})
+            for i, c in enumerate(coupons[: n + warmup])
+        ]
+        configure_logging("INFO")
+        metrics.enable_multiprocess(workdir / "metrics")
+        app = create_app(load_config(config_dir))
+        gc.freeze()  # as `hub serve` does once a worker has loaded the app
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # the JSON log lines are written, and dropped
+        try:
+            path = "/soap/office"
+            cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[:warmup])
+            cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[:warmup])
+            result = {
+                "verify_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[warmup:]),
+                "redeem_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[warmup:]),
+            }
+            chain = app.endpoints[path].message_log.verify()
+            if not chain.ok or chain.records != 4 * (n + warmup):
+                raise RuntimeError(f"message log after the run: {chain}")
+            return result
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+            gc.unfreeze()
+            app.hub.close()
+    finally:
+        drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def baseline(n: int, warmup: int) -> dict:
+    from bench.baseline_app import app
+
+    bodies = [etree.tostring(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"})) for i in range(n + warmup)]
+    cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
+    return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=50)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results: dict = {"requests": args.requests, "baseline_unsigned_verify_cpu_ms": baseline(args.requests, args.warmup)}
+    base = results["baseline_unsigned_verify_cpu_ms"]["median"]
+    for backend in backends:
+        results[backend] = run_backend(backend, args.requests, args.warmup)
+        for op in ("verify", "redeem"):
+            results[backend][f"{op}_to_baseline_median"] = round(results[backend][f"{op}_cpu_ms"]["median"] / base, 1)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
