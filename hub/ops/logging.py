@@ -38,7 +38,8 @@ EXTRA_FIELDS = (*REQUEST_FIELDS, "coupon", "company", "count", "amount_grosze", 
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
 
 # A coupon id as a person or a system may write it: 16 symbols, in groups of 4 with
-# optional dashes, standing alone (not part of a UUID, a hash or a longer word).
+# optional dashes, standing alone (not part of a UUID, a hash or a longer word), in one
+# case: a mixed-case word such as `OperationalError` is a name, not a coupon.
 _COUPON_ID = re.compile(r"(?<![\w-])(?:[0-9A-Za-z]{4}-?){3}([0-9A-Za-z]{4})(?![\w-])")
 
 _request: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("hub_request_fields", default={})
@@ -46,7 +47,13 @@ _request: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("hub_r
 
 def mask_coupon_ids(text: str) -> str:
     """Every coupon id in `text` as `****-****-****-XXXX` (its last 4 symbols, upper case)."""
-    return _COUPON_ID.sub(lambda m: "****-****-****-" + m.group(1).upper(), text)
+    def mask(m: re.Match) -> str:
+        symbols = m.group(0)
+        if symbols != symbols.upper() and symbols != symbols.lower():
+            return symbols
+        return "****-****-****-" + m.group(1).upper()
+
+    return _COUPON_ID.sub(mask, text)
 
 
 @contextlib.contextmanager
