@@ -56,7 +56,7 @@ class StatementError(InvalidRequest):
         self.line = line
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Balance:
     code: str  # OPBD, PRCD, CLBD
     amount_grosze: int  # signed: a debit balance is negative
@@ -65,7 +65,7 @@ class Balance:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementHeader:
     version: str  # "001.02", "001.04" or "001.08"
     message_id: str  # GrpHdr/MsgId
@@ -79,7 +79,7 @@ class StatementHeader:
     line: int  # of Stmt
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transaction:
     """One NtryDtls/TxDtls: who paid whom, and why."""
 
@@ -94,7 +94,7 @@ class Transaction:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementEntry:
     amount_grosze: int
     currency: str
@@ -126,22 +126,28 @@ def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntr
 
 
 class _Reader:
+    """Fields are read through `_kids`, an element's children by local name in one pass over
+    them, rather than an ElementPath `find` per field: most of the parse time was there."""
+
     def __init__(self) -> None:
         self.uri: str | None = None
+        self.prefix = ""  # "{uri}", the document's namespace as lxml writes it in a tag
+        self.names = _LocalNames("")
         self.version = ""
         self.group: tuple[str, datetime | None] | None = None
         self.statement: etree._Element | None = None
         self.header_sent = False
-        self.paths: dict[str, str] = {}  # "Refs/EndToEndId" -> "{uri}Refs/{uri}EndToEndId"
+        self.days: dict[str, date] = {}  # "2026-03-10" -> its date: a statement's few days, parsed once
 
     def read(self, events: etree.iterparse) -> Iterator[StatementHeader | StatementEntry]:
         for event, elem in events:
             if self.uri is None:
                 self._root(elem)
                 continue
-            if etree.QName(elem).namespace != self.uri:
+            tag = elem.tag
+            if not tag.startswith(self.prefix):
                 continue
-            name = etree.QName(elem).localname
+            name = tag[len(self.prefix) :]
             if name == "Ntry" and event == "start" and not self.header_sent:
                 yield self._header()
             elif name == "Ntry" and event == "end":
@@ -156,7 +162,8 @@ class _Reader:
             elif name == "Stmt" and event == "end" and not self.header_sent:
                 yield self._header()
             elif name == "GrpHdr" and event == "end":
-                self.group = (self._required_text(elem, "MsgId"), self._datetime(elem, "CreDtTm", required=True))
+                kids = self._kids(elem)
+                self.group = (self._required_text(elem, kids, "MsgId"), self._datetime(elem, kids, "CreDtTm", required=True))
         if self.uri is None:
             root = getattr(events, "root", None)
             tag = etree.QName(root).text if root is not None else "nothing"
@@ -175,6 +182,8 @@ class _Reader:
             supported = ", ".join(ns.CAMT053.values())
             raise StatementError(f"not a camt.053 document: {qname.text} (supported namespaces: {supported})", element="Document", line=elem.sourceline)
         self.uri = qname.namespace
+        self.prefix = f"{{{self.uri}}}"
+        self.names = _LocalNames(self.prefix)
         self.version = VERSIONS[self.uri]
 
     def _header(self) -> StatementHeader:
@@ -184,19 +193,21 @@ class _Reader:
             raise StatementError("GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr")
         if stmt is None:
             raise StatementError("an entry outside a statement", element="Ntry")
-        acct = self._required(stmt, "Acct")
-        account = self._account(self._required(acct, "Id"))
-        currency = self._text(acct, "Ccy")
+        kids = self._kids(stmt)
+        acct = self._required(stmt, kids, "Acct")
+        acct_kids = self._kids(acct)
+        account = self._account(self._required(acct, acct_kids, "Id"))
+        currency = _value(acct_kids.get("Ccy"))
         if currency is not None and not _CURRENCY.match(currency):
             raise StatementError(f"{currency!r} is not a currency code", element="Acct/Ccy", line=acct.sourceline)
         message_id, group_created = self.group
-        created = self._datetime(stmt, "CreDtTm", required=self.version != "001.08") or group_created
-        balances = [self._balance(b) for b in stmt.iterfind(self._path("Bal"))]
+        created = self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08") or group_created
+        balances = [self._balance(b) for b in stmt.iterchildren(self.prefix + "Bal")]
         return StatementHeader(
             version=self.version,
             message_id=message_id,
-            statement_id=self._required_text(stmt, "Id"),
-            electronic_sequence=self._text(stmt, "ElctrncSeqNb"),
+            statement_id=self._required_text(stmt, kids, "Id"),
+            electronic_sequence=_value(kids.get("ElctrncSeqNb")),
             account=account,
             currency=currency,
             created_at=created,
@@ -206,10 +217,11 @@ class _Reader:
         )
 
     def _balance(self, bal: etree._Element) -> Balance:
+        kids = self._kids(bal)
         code = self._text(bal, "Tp/CdOrPrtry/Cd") or self._text(bal, "Tp/CdOrPrtry/Prtry") or ""
-        amount, currency = self._amount(self._required(bal, "Amt"))
-        sign = -1 if self._direction(bal) == DEBIT else 1
-        return Balance(code, sign * amount, currency, self._date_choice(self._required(bal, "Dt")), bal.sourceline)
+        amount, currency = self._amount(self._required(bal, kids, "Amt"))
+        sign = -1 if self._direction(bal, kids) == DEBIT else 1
+        return Balance(code, sign * amount, currency, self._date_choice(self._required(bal, kids, "Dt")), bal.sourceline)
 
     def _account(self, account_id: etree._Element) -> str:
         text = self._text(account_id, "IBAN") or self._text(account_id, "Othr/Id")
@@ -220,73 +232,101 @@ class _Reader:
     # -- entries -----------------------------------------------------------
 
     def _entry(self, ntry: etree._Element) -> StatementEntry:
-        amount, currency = self._amount(self._required(ntry, "Amt"))
-        sts = self._required(ntry, "Sts")
-        status = (self._text(sts, "Cd") or self._text(sts, "Prtry")) if len(sts) else (sts.text or "").strip()
+        kids = self._kids(ntry)
+        amount, currency = self._amount(self._required(ntry, kids, "Amt"))
+        sts = self._required(ntry, kids, "Sts")
+        codes = self._kids(sts)
+        status = (_value(codes.get("Cd")) or _value(codes.get("Prtry"))) if len(sts) else (sts.text or "").strip()
         if not status:
             raise StatementError("an entry status is required (BOOK, PDNG, INFO)", element="Sts", line=sts.sourceline)
-        booking, value = ntry.find(self._path("BookgDt")), ntry.find(self._path("ValDt"))
+        booking, value = kids.get("BookgDt"), kids.get("ValDt")
         return StatementEntry(
             amount_grosze=amount,
             currency=currency,
-            direction=self._direction(ntry),
-            reversal=self._boolean(ntry, "RvslInd"),
+            direction=self._direction(ntry, kids),
+            reversal=self._boolean(ntry, kids, "RvslInd"),
             status=status,
             booking_date=None if booking is None else self._date_choice(booking),
             value_date=None if value is None else self._date_choice(value),
-            account_servicer_ref=self._text(ntry, "AcctSvcrRef"),
-            entry_ref=self._text(ntry, "NtryRef"),
-            transactions=tuple(self._transaction(tx) for tx in ntry.iterfind(self._path("NtryDtls/TxDtls"))),
+            account_servicer_ref=_value(kids.get("AcctSvcrRef")),
+            entry_ref=_value(kids.get("NtryRef")),
+            transactions=tuple(self._transaction(tx) for tx in self._all(ntry, "NtryDtls", "TxDtls")),
             line=ntry.sourceline,
         )
 
     def _transaction(self, tx: etree._Element) -> Transaction:
-        amt = tx.find(self._path("Amt"))
-        if amt is None:
-            amt = tx.find(self._path("AmtDtls/TxAmt/Amt"))
+        kids = self._kids(tx)
+        amt = kids.get("Amt")
+        if amt is None and "AmtDtls" in kids:
+            amt = self._at(kids["AmtDtls"], "TxAmt/Amt")
         amount, currency = (None, None) if amt is None else self._amount(amt)
-        end_to_end = self._text(tx, "Refs/EndToEndId")
-        parties = tx.find(self._path("RltdPties"))
+        refs = self._kids(kids["Refs"]) if "Refs" in kids else {}
+        end_to_end = _value(refs.get("EndToEndId"))
+        parties = kids.get("RltdPties")
+        party = {} if parties is None else self._kids(parties)
         return Transaction(
             amount_grosze=amount,
             currency=currency,
             end_to_end_id=None if end_to_end in (None, NOT_PROVIDED) else end_to_end,
-            account_servicer_ref=self._text(tx, "Refs/AcctSvcrRef"),
-            creditor_account=None if parties is None else self._optional_account(parties, "CdtrAcct"),
-            debtor_name=None if parties is None else (self._text(parties, "Dbtr/Nm") or self._text(parties, "Dbtr/Pty/Nm")),
-            debtor_account=None if parties is None else self._optional_account(parties, "DbtrAcct"),
-            remittance=" ".join(u.text.strip() for u in tx.iterfind(self._path("RmtInf/Ustrd")) if u.text and u.text.strip()),
+            account_servicer_ref=_value(refs.get("AcctSvcrRef")),
+            creditor_account=self._optional_account(party.get("CdtrAcct")),
+            debtor_name=self._debtor_name(party.get("Dbtr")),
+            debtor_account=self._optional_account(party.get("DbtrAcct")),
+            remittance=" ".join(u.text.strip() for u in self._all(tx, "RmtInf", "Ustrd") if u.text and u.text.strip()),
             line=tx.sourceline,
         )
 
-    def _optional_account(self, parties: etree._Element, name: str) -> str | None:
-        account = parties.find(self._path(f"{name}/Id"))
-        return None if account is None else self._account(account)
+    def _debtor_name(self, debtor: etree._Element | None) -> str | None:
+        """Dbtr/Nm (.02), or Dbtr/Pty/Nm (.08)."""
+        if debtor is None:
+            return None
+        kids = self._kids(debtor)
+        party = kids.get("Pty")
+        return _value(kids.get("Nm")) or (None if party is None else _value(self._kids(party).get("Nm")))
+
+    def _optional_account(self, account: etree._Element | None) -> str | None:
+        """CdtrAcct or DbtrAcct, when given: its Id."""
+        account_id = None if account is None else self._kids(account).get("Id")
+        return None if account_id is None else self._account(account_id)
 
     # -- field readers -----------------------------------------------------
 
-    def _path(self, path: str) -> str:
-        qualified = self.paths.get(path)
-        if qualified is None:
-            qualified = self.paths[path] = "/".join(f"{{{self.uri}}}{step}" for step in path.split("/"))
-        return qualified
+    def _kids(self, elem: etree._Element) -> dict[str | None, etree._Element]:
+        """The children of `elem` in the document's namespace by local name: the first of
+        each name, as `find` would give it (other children are under None)."""
+        names, kids = self.names, {}
+        for child in elem:
+            name = names[child.tag]
+            if name not in kids:
+                kids[name] = child
+        return kids
+
+    def _at(self, elem: etree._Element, path: str) -> etree._Element | None:
+        """The element at `path` ("Pty/Nm") below `elem`, by the first child of each step's name."""
+        for name in path.split("/"):
+            elem = self._kids(elem).get(name)
+            if elem is None:
+                return None
+        return elem
+
+    def _all(self, elem: etree._Element, name: str, inner: str) -> Iterator[etree._Element]:
+        """Every `name/inner` below `elem`, in document order (Ntry's NtryDtls/TxDtls, RmtInf/Ustrd)."""
+        for outer in elem.iterchildren(self.prefix + name):
+            yield from outer.iterchildren(self.prefix + inner)
 
     def _text(self, elem: etree._Element, path: str) -> str | None:
-        found = elem.find(self._path(path))
-        if found is None or found.text is None or not found.text.strip():
-            return None
-        return found.text.strip()
+        return _value(self._at(elem, path))
 
-    def _required(self, elem: etree._Element, path: str) -> etree._Element:
-        found = elem.find(self._path(path))
+    def _required(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> etree._Element:
+        found = kids.get(name)
         if found is None:
-            raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+            raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
         return found
 
-    def _required_text(self, elem: etree._Element, path: str) -> str:
-        text = self._text(elem, path)
+    def _required_text(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> str:
+        text = _value(kids.get(name))
         if text is None:
-            raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+            raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
         return text
 
     def _amount(self, amt: etree._Element) -> tuple[int, str]:
@@ -301,42 +341,70 @@ class _Reader:
                 f"{text!r} is not an amount exact to the grosz (digits, at most 2 decimal places)", element="Amt", line=amt.sourceline
             ) from None
 
-    def _direction(self, elem: etree._Element) -> str:
-        value = self._required_text(elem, "CdtDbtInd")
+    def _direction(self, elem: etree._Element, kids: dict[str, etree._Element]) -> str:
+        value = self._required_text(elem, kids, "CdtDbtInd")
         if value not in (CREDIT, DEBIT):
             raise StatementError(f"CdtDbtInd must be CRDT or DBIT, got {value!r}", element="CdtDbtInd", line=elem.sourceline)
         return value
 
-    def _boolean(self, elem: etree._Element, path: str) -> bool:
-        value = self._text(elem, path)
+    def _boolean(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> bool:
+        value = _value(kids.get(name))
         if value is None:
             return False
         if value not in ("true", "false", "1", "0"):
-            raise StatementError(f"{path} must be true or false, got {value!r}", element=path, line=elem.sourceline)
+            raise StatementError(f"{name} must be true or false, got {value!r}", element=name, line=elem.sourceline)
         return value in ("true", "1")
 
     def _date_choice(self, elem: etree._Element) -> date:
         """DateAndDateTimeChoice: Dt, or DtTm taken as its Warsaw day."""
-        day = self._text(elem, "Dt")
-        if day is not None:
-            return _iso_date(day, f"{_name(elem)}/Dt", elem.sourceline)
-        stamp = self._datetime(elem, "DtTm", required=False)
+        kids = self._kids(elem)
+        text = _value(kids.get("Dt"))
+        if text is not None:
+            day = self.days.get(text)
+            if day is None:
+                day = _iso_date(text, f"{_name(elem)}/Dt", elem.sourceline)
+                if len(self.days) < 1000:
+                    self.days[text] = day
+            return day
+        stamp = self._datetime(elem, kids, "DtTm", required=False)
         if stamp is None:
             raise StatementError("Dt or DtTm is required", element=_name(elem), line=elem.sourceline)
         return business_day(stamp)
 
-    def _datetime(self, elem: etree._Element, path: str, *, required: bool) -> datetime | None:
-        text = self._text(elem, path)
+    def _datetime(self, elem: etree._Element, kids: dict[str, etree._Element], name: str, *, required: bool) -> datetime | None:
+        text = _value(kids.get(name))
         if text is None:
             if required:
-                raise StatementError(f"{path} is required in {_name(elem)}", element=path, line=elem.sourceline)
+                raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
             return None
         try:
             stamp = datetime.fromisoformat(text)
         except ValueError:
-            raise StatementError(f"{text!r} is not a date and time", element=path, line=elem.sourceline) from None
+            raise StatementError(f"{text!r} is not a date and time", element=name, line=elem.sourceline) from None
         # ISODateTime without an offset is the bank's local time: a Polish bank's, Warsaw.
         return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=WARSAW)
+
+
+class _LocalNames(dict):
+    """lxml tag -> local name, for the document's namespace; None for any other tag (another
+    namespace, an entity). Remembers up to 1,000 tags: a schema has fewer, a hostile
+    document may have more."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, tag) -> str | None:
+        name = tag[len(self.prefix) :] if isinstance(tag, str) and tag.startswith(self.prefix) else None
+        if len(self) < 1000:
+            self[tag] = name
+        return name
+
+
+def _value(elem: etree._Element | None) -> str | None:
+    """The element's text, stripped; None for no element or no text."""
+    text = None if elem is None else elem.text
+    return None if text is None else text.strip() or None
 
 
 def _iso_date(text: str, element: str, line: int) -> date:

@@ -30,11 +30,11 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,8 @@ from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import format_nrb, nip_valid, normalize_account
-from hub.ledger import Ledger
-from hub.ledger.chart import ASSET, CONTROL, ESCROW, company_account
+from hub.ledger import Ledger, NewTransfer
+from hub.ledger.chart import ASSET, CONTROL, ESCROW
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from hub.ledger.models import LedgerAccount
 
@@ -63,6 +63,7 @@ SUSPENSE_ASSIGN = "suspense:assign"
 
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
+BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
 
 # NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
 _NIP_TEXT = re.compile(r"(?<!\d)(?:\d[- ]?){9}\d(?!\d)")
@@ -199,6 +200,7 @@ class StatementService:
             booking = _Booking(session, ledger, statement, self.clock)
             for entry in items:
                 booking.add(entry)
+            booking.finish()
             if stream.finish() != digest:
                 raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
             for reconcile in self.reconcilers:
@@ -264,7 +266,8 @@ class StatementService:
             if row.status != SUSPENSE:
                 raise InvalidRequest(f"bank statement entry {entry_id} is {row.status}; only a SUSPENSE credit can be assigned")
             transfer = Ledger(session, self.clock).transfer(
-                f"bank-entry:{row.id}:assign", SUSPENSE_ACCOUNT, company.ledger_code, row.amount_grosze, "TOPUP", _reference(row)
+                f"bank-entry:{row.id}:assign", SUSPENSE_ACCOUNT, company.ledger_code, row.amount_grosze, "TOPUP",
+                _reference({field: getattr(row, field) for field in ("id", "account_servicer_ref", "remittance", "debtor_name")}),
             )
             row.status, row.company_id, row.assign_transfer_id = ASSIGNED, company.id, transfer.id
             record_event(
@@ -276,7 +279,9 @@ class StatementService:
 
 
 class _Booking:
-    """The second pass: one BankEntry per new part, booked as it comes."""
+    """The second pass: one BankEntry per new part, in file order. Parts are booked in chunks
+    of BOOKING_CHUNK (one duplicate check, one insert, one ledger apply per chunk); a reversal
+    is booked on its own once the parts before it are, since it looks for the credit it reverses."""
 
     def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
         self.session = session
@@ -284,6 +289,8 @@ class _Booking:
         self.statement = statement
         self.clock = clock
         self.seen: Counter[str] = Counter()
+        self.keys: set[str] = set()  # of the parts booked or waiting in this import
+        self.waiting: list[_Part] = []
         self.new_ids: list[int] = []
         self.duplicates = 0
         self.ignored = 0
@@ -293,17 +300,37 @@ class _Booking:
             self.ignored += 1
             return
         for part in self._parts(entry):
-            if self._exists(part.key):
-                self.duplicates += 1
+            if entry.direction == DEBIT and entry.reversal:
+                self.finish()
+                if self._new([part]):
+                    self._reversal(part)
                 continue
-            row = self._row(part)
-            if entry.direction == CREDIT and not entry.reversal:
-                self._credit(row, part)
-            elif entry.direction == DEBIT and entry.reversal:
-                self._reversal(row, part)
+            self.waiting.append(part)
+            if len(self.waiting) >= BOOKING_CHUNK:
+                self.finish()
+
+    def finish(self) -> None:
+        """Book the parts waiting: credits to their company (TOPUP) or to suspense (SUSPENSE);
+        the hub's own transfers are stored UNMATCHED, not booked: settlement reconciles them."""
+        parts, self.waiting = self._new(self.waiting), []
+        if not parts:
+            return
+        rows = [self._row(part) for part in parts]
+        credits = [row for part, row in zip(parts, rows) if part.entry.direction == CREDIT and not part.entry.reversal]
+        credited: list[tuple[dict, str, str]] = []  # (row, ledger account, transfer code)
+        for row, company in zip(credits, self._companies(credits)):
+            if company is None:
+                row["status"] = SUSPENSE
+                credited.append((row, SUSPENSE_ACCOUNT, "SUSPENSE"))
             else:
-                row.status = UNMATCHED  # the hub's own transfer: settlement reconciles it
-            self.new_ids.append(row.id)
+                row["status"], row["company_id"] = TOPUP, company.id
+                credited.append((row, company.ledger_code, "TOPUP"))
+        self._insert(rows)
+        if credited:
+            self.ledger.apply(
+                [NewTransfer(_transfer_id(row), ESCROW, account, row["amount_grosze"], code, _reference(row)) for row, account, code in credited]
+            )
+            self.session.execute(update(BankEntry), [{"id": row["id"], "ledger_transfer_id": _transfer_id(row)} for row, _, _ in credited])
 
     def result(self, header: StatementHeader) -> ImportResult:
         unmatched = 0
@@ -359,14 +386,29 @@ class _Booking:
         n = self.seen[base]
         return base if n == 1 else f"{base}#{n}"
 
-    def _exists(self, key: str) -> bool:
-        return self.session.scalar(
-            select(BankEntry.id).where(BankEntry.account == self.statement.account, BankEntry.entry_key == key)
-        ) is not None
+    def _new(self, parts: list[_Part]) -> list[_Part]:
+        """The parts not booked before (in an earlier import, or earlier in this one), counting the others."""
+        keys = [part.key for part in parts]
+        booked = set(self.keys.intersection(keys))
+        for chunk in range(0, len(keys), 500):
+            found = select(BankEntry.entry_key).where(
+                BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys[chunk : chunk + 500])
+            )
+            booked.update(self.session.scalars(found))
+        new = []
+        for part in parts:
+            if part.key in booked:
+                self.duplicates += 1
+            else:
+                new.append(part)
+                booked.add(part.key)
+        self.keys.update(keys)
+        return new
 
-    def _row(self, part: _Part) -> BankEntry:
+    def _row(self, part: _Part) -> dict:
+        """The BankEntry of a part, as insert values: UNMATCHED until booked."""
         entry = part.entry
-        row = BankEntry(
+        return dict(
             statement_id=self.statement.id,
             account=self.statement.account,
             entry_key=part.key,
@@ -384,65 +426,73 @@ class _Booking:
             remittance=part.remittance,
             line=part.transactions[0].line if len(part.transactions) == 1 else entry.line,
             status=UNMATCHED,
+            company_id=None,
+            reverses_id=None,
             created_at=self.clock(),
         )
-        self.session.add(row)
-        self.session.flush()
-        return row
 
-    def _credit(self, row: BankEntry, part: _Part) -> None:
-        company = self._company(row)
-        if company is None:
-            row.status = SUSPENSE
-            row.ledger_transfer_id = self._transfer(row, ESCROW, SUSPENSE_ACCOUNT, "SUSPENSE")
-            return
-        row.status, row.company_id = TOPUP, company.id
-        row.ledger_transfer_id = self._transfer(row, ESCROW, company.ledger_code, "TOPUP")
+    def _insert(self, rows: list[dict]) -> None:
+        """Insert the rows in one statement, and give each its id."""
+        ids = self.session.scalars(insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows).all()
+        for row, id in zip(rows, ids):
+            row["id"] = id
+        self.new_ids.extend(ids)
 
-    def _company(self, row: BankEntry) -> Company | None:
-        """By the virtual account paid to; else by the one registered company whose NIP the
-        remittance text names."""
-        if row.creditor_account:
-            company = self.session.scalars(select(Company).where(Company.virtual_account == row.creditor_account)).one_or_none()
-            if company is not None:
-                return company
-        nips = {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(row.remittance)) if nip_valid(m)}
-        if not nips:
-            return None
-        found = self.session.scalars(select(Company).where(Company.nip.in_(nips))).all()
-        return found[0] if len(found) == 1 else None
+    def _companies(self, rows: list[dict]) -> list[Company | None]:
+        """Each credit's company: by the virtual account paid to; else the one registered
+        company whose NIP the remittance text names."""
+        accounts = {row["creditor_account"] for row in rows if row["creditor_account"]}
+        by_account = {c.virtual_account: c for c in self._select(Company.virtual_account, accounts)}
+        named = [set() if row["creditor_account"] in by_account else _named_nips(row["remittance"]) for row in rows]
+        by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
+        found = []
+        for row, nips in zip(rows, named):
+            if row["creditor_account"] in by_account:
+                found.append(by_account[row["creditor_account"]])
+                continue
+            companies = [by_nip[nip] for nip in nips if nip in by_nip]
+            found.append(companies[0] if len(companies) == 1 else None)
+        return found
 
-    def _reversal(self, row: BankEntry, part: _Part) -> None:
+    def _select(self, column, values: set[str]) -> list[Company]:
+        return list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
+
+    def _reversal(self, part: _Part) -> None:
+        """Undo the credit the reversal names where it went; a reversal of an unknown credit,
+        or one the company can no longer cover, is booked against suspense, REVIEW."""
+        row = self._row(part)
         original = self._reversed_credit(row, part.references)
+        if original is not None:
+            row["reverses_id"], row["company_id"] = original.id, original.company_id
+            original.status, was = REVERSED, original.status
+        self._insert([row])
+        transfer_id, amount, reference = _transfer_id(row), row["amount_grosze"], _reference(row)
         if original is None:
-            row.status = REVIEW  # money left the escrow for a credit the hub does not know
-            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
-            return
-        row.reverses_id, row.company_id = original.id, original.company_id
-        original.status, was = REVERSED, original.status
-        if was == SUSPENSE:
-            row.status = REVERSAL
-            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
-            return
-        company = self.session.get(Company, original.company_id)
-        try:
-            row.ledger_transfer_id = self._transfer(row, company.ledger_code, ESCROW, "TOPUP")
-            row.status = REVERSAL
-        except InsufficientFunds:
-            # The company has spent or reserved it: never overdraw; the operator recovers it.
-            row.status = REVIEW
-            row.ledger_transfer_id = self._transfer(row, SUSPENSE_ACCOUNT, ESCROW, "SUSPENSE")
+            status, debit = REVIEW, SUSPENSE_ACCOUNT  # money left the escrow for a credit the hub does not know
+        elif was == SUSPENSE:
+            status, debit = REVERSAL, SUSPENSE_ACCOUNT
+        else:
+            company = self.session.get(Company, original.company_id)
+            try:
+                self.ledger.transfer(transfer_id, company.ledger_code, ESCROW, amount, "TOPUP", reference)
+                status, debit = REVERSAL, None
+            except InsufficientFunds:
+                # The company has spent or reserved it: never overdraw; the operator recovers it.
+                status, debit = REVIEW, SUSPENSE_ACCOUNT
+        if debit is not None:
+            self.ledger.transfer(transfer_id, debit, ESCROW, amount, "SUSPENSE", reference)
+        self.session.execute(update(BankEntry), [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}])
 
-    def _reversed_credit(self, row: BankEntry, references: set[str]) -> BankEntry | None:
+    def _reversed_credit(self, row: dict, references: set[str]) -> BankEntry | None:
         if not references:
             return None
         return self.session.scalars(
             select(BankEntry)
             .where(
-                BankEntry.account == row.account,
+                BankEntry.account == row["account"],
                 BankEntry.direction == CREDIT,
                 BankEntry.reversal.is_(False),
-                BankEntry.amount_grosze == row.amount_grosze,
+                BankEntry.amount_grosze == row["amount_grosze"],
                 BankEntry.status.in_((TOPUP, SUSPENSE, ASSIGNED)),  # not REVERSED yet
                 BankEntry.account_servicer_ref.in_(references) | BankEntry.end_to_end_id.in_(references),
             )
@@ -450,9 +500,6 @@ class _Booking:
             .limit(1)
             .with_for_update()
         ).one_or_none()
-
-    def _transfer(self, row: BankEntry, debit: str, credit: str, code: str) -> str:
-        return self.ledger.transfer(f"bank-entry:{row.id}", debit, credit, row.amount_grosze, code, _reference(row)).id
 
 
 class _Tap(io.RawIOBase):
@@ -499,9 +546,19 @@ def _require_operator(actor: Actor, permission: str) -> None:
         raise NotAuthorized(f"{actor.name} may not handle the suspense account; only the hub's operator may")
 
 
-def _reference(row: BankEntry) -> str:
-    text = " ".join(part for part in (row.account_servicer_ref, row.remittance or row.debtor_name) if part)
-    return (text or f"bank statement entry {row.id}")[:200]
+def _named_nips(text: str) -> set[str]:
+    """The valid NIPs a remittance text names, however grouped."""
+    return {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(text)) if nip_valid(m)}
+
+
+def _transfer_id(row: dict) -> str:
+    return f"bank-entry:{row['id']}"
+
+
+def _reference(row: dict) -> str:
+    """A bank entry's ledger reference; `row` has its id, account_servicer_ref, remittance and debtor_name."""
+    text = " ".join(part for part in (row["account_servicer_ref"], row["remittance"] or row["debtor_name"]) if part)
+    return (text or f"bank statement entry {row['id']}")[:200]
 
 
 def _shown_account(account: str) -> str:
