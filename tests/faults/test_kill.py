@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from hub.signing.sign import sign_envelope
 from tests.factories import NIP, funded_company, issue
 from tests.services.conftest import RunningHub, fault_of, office_request
 from tests.services.test_company_soap import CLIENT_ID, MY_NIP, company_request
-from tests.services.test_hub_processes import HUB, REPO, free_port, wait_for
+from tests.served import ServedHub, children
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 C = f"{{{ns.COMPANY}}}"
@@ -36,43 +33,17 @@ COUNT = 1000
 REJ_NEW = 161_50
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-class Served:
+class Served(ServedHub):
     """One `hub serve --workers 1` process (gunicorn master) on the test's config."""
 
-    def __init__(self, running_hub: RunningHub) -> None:
+    def __init__(self, running_hub: RunningHub, log_path: Path) -> None:
         self.running_hub = running_hub
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([*HUB, "--config", str(running_hub.config_dir), "serve", "--port", str(self.port), "--workers", "1"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-        self.ready()
-
-    def ready(self) -> None:
-        wait_for(self.url, self.proc, 60)
+        super().__init__(running_hub.config_dir, log_path)
 
     def worker(self) -> int:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            workers = children(self.proc.pid)
-            if len(workers) == 1:
-                return workers[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no single worker under gunicorn {self.proc.pid}: {children(self.proc.pid)}")
-
-    def kill_worker(self) -> int:
-        pid = self.worker()
-        os.kill(pid, signal.SIGKILL)
-        return pid
+        workers = self.workers()
+        assert len(workers) == 1, f"no single worker under gunicorn {self.proc.pid}: {workers}"
+        return workers[0]
 
     def wait_new_worker(self, old: int) -> None:
         deadline = time.monotonic() + 60
@@ -83,26 +54,10 @@ class Served:
             time.sleep(0.05)
         self.ready()
 
-    def post(self, body: bytes, path: str, timeout: float = 120) -> tuple[int, etree._Element]:
-        request = urllib.request.Request(self.url + path, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, etree.fromstring(response.read())
-        except urllib.error.HTTPError as e:
-            return e.code, etree.fromstring(e.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
 
 @pytest.fixture
-def served(running_hub):
-    server = Served(running_hub)
+def served(running_hub, tmp_path):
+    server = Served(running_hub, tmp_path / "serve.log")
     yield server
     server.stop()
 

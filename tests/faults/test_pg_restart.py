@@ -44,8 +44,7 @@ from hub.signing.sign import sign_envelope
 from tests.conftest import IN_CI
 from tests.factories import NIP, funded_company, issue
 from tests.services.conftest import RunningHub, office_request
-from tests.faults.test_kill import children
-from tests.services.test_hub_processes import HUB, REPO, free_port, wait_for
+from tests.served import HUB, REPO, ServedHub, free_port
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
@@ -136,23 +135,8 @@ def db_url(cluster) -> str:
 
 # -- `hub serve` and its callers ----------------------------------------------
 
-class Served:
-    """`hub serve --workers 2` on the test's config; its log lines kept for a failure's message."""
-
-    def __init__(self, config_dir: Path, log_path: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen([*HUB, "--config", str(config_dir), "serve", "--port", self.url.rsplit(":", 1)[1], "--workers", "2"],
-                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(self.url, self.proc, 60)
-
-    def workers(self) -> list[int]:
-        """The two workers' pids, once gunicorn has started both."""
-        deadline = time.monotonic() + 30
-        while len(found := sorted(children(self.proc.pid))) != 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return found
+class Served(ServedHub):
+    """`hub serve --workers 2` on the test's config, with its /readyz."""
 
     def readyz(self) -> tuple[int, dict]:
         try:
@@ -161,19 +145,10 @@ class Served:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._log.close()
-
 
 @pytest.fixture
 def served(running_hub, tmp_path):
-    server = Served(running_hub.config_dir, tmp_path / "serve.log")
+    server = Served(running_hub.config_dir, tmp_path / "serve.log", workers=2)
     yield server
     server.stop()
 

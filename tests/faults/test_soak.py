@@ -35,7 +35,7 @@ from hub.signing.sign import sign_envelope
 from tests.conftest import _truncate_pg
 from tests.factories import config_copy, funded_company, issue
 from tests.services.test_company_soap import CLIENT_ID, MY_NIP
-from tests.services.test_hub_processes import HUB, REPO, free_port, wait_for
+from tests.served import HUB, REPO, ServedHub
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -88,27 +88,6 @@ class Answer:
         return self.payload.findtext(f"{{*}}{name}")
 
 
-class Servers:
-    """Two `hub serve` processes (gunicorn, two workers each) on one config and database."""
-
-    def __init__(self, config_dir) -> None:
-        self.procs, self.urls = [], []
-        for i in range(2):
-            port = free_port()
-            with (config_dir.parent / f"serve-{i}.log").open("wb") as log:  # read on failure; a pipe would fill and stall the hub
-                self.procs.append(subprocess.Popen([*HUB, "--config", str(config_dir), "serve", "--port", str(port), "--workers", "2"],
-                                                   stdout=log, stderr=subprocess.STDOUT, cwd=REPO))
-            self.urls.append(f"127.0.0.1:{port}")
-        for url, proc in zip(self.urls, self.procs):
-            wait_for(f"http://{url}", proc, 60)
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            proc.wait(timeout=30)
-
-
 @dataclass
 class Ledgerbook:
     """What the clients were told, shared by the client threads under one lock."""
@@ -139,7 +118,7 @@ class Ledgerbook:
 
 
 class SoakClient:
-    def __init__(self, config_dir, servers: Servers, book: Ledgerbook, seed: int) -> None:
+    def __init__(self, config_dir, servers: list[ServedHub], book: Ledgerbook, seed: int) -> None:
         from hub.signing.keys import SigningIdentity
 
         keys = config_dir / "keys"
@@ -153,7 +132,7 @@ class SoakClient:
 
         server = self.rng.randrange(2) if server is None else server
         body = etree.tostring(sign_envelope(envelope(service, operation, fields), self.identities[self.signer[service]]))
-        conn = self.connections.get(server) or http.client.HTTPConnection(self.servers.urls[server], timeout=60)
+        conn = self.connections.get(server) or http.client.HTTPConnection(self.servers[server].url.removeprefix("http://"), timeout=60)
         try:
             conn.request("POST", f"/soap/{service}", body, {"Content-Type": "text/xml; charset=utf-8"})
             response = conn.getresponse()
@@ -318,8 +297,10 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
     started = time.monotonic()
     rng = random.Random(7)
     plan = rng.choices(list(MIX), weights=list(MIX.values()), k=REQUESTS)
-    servers = Servers(config_dir)
+    servers = []
     try:
+        for i in range(2):
+            servers.append(ServedHub(config_dir, config_dir.parent / f"serve-{i}.log", workers=2))
         clients = [SoakClient(config_dir, servers, book, seed) for seed in range(CLIENTS)]
         threads = [threading.Thread(target=c.run, args=(plan[i::CLIENTS],)) for i, c in enumerate(clients)]
         for t in threads:
@@ -327,7 +308,8 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         for t in threads:
             t.join()
     finally:
-        servers.stop()
+        for served in servers:
+            served.stop()
     loaded = time.monotonic()
     print(f"soak: {REQUESTS} requests in {loaded - started:.0f} s ({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}")
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import config_copy
 from tests.ops.helpers import ReadOnlyMessageLog, get, readiness
-from tests.services.test_hub_processes import free_port
+from tests.served import free_port
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ several gunicorn workers summed in one scrape."""
 from __future__ import annotations
 
 import os
-import subprocess
-import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,7 +15,7 @@ from hub.ids import format_coupon_id, new_coupon_id
 from hub.outbox import enqueue
 from tests.ops.helpers import sample, scrape
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
-from tests.services.test_hub_processes import HUB, REPO, free_port
+from tests.served import ServedHub
 
 REQUESTS = "hub_soap_requests_total"
 LATENCY_COUNT = "hub_soap_request_duration_seconds_count"
@@ -88,14 +85,10 @@ def test_outbox_depth_and_age_are_read_at_scrape_time(running_hub):
 
 def test_two_gunicorn_workers_are_summed_in_every_scrape(running_hub, coupon, tmp_path):
     """`hub serve --workers 2`: whichever worker answers /metrics, the counts are those of both."""
-    port, metrics_dir = free_port(), tmp_path / "metrics"
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    output = open(tmp_path / "hub.log", "wb")  # a file, not a pipe: nobody reads the log lines while it runs
-    proc = subprocess.Popen([*HUB, "--config", str(running_hub.config_dir), "serve", "--port", str(port), "--workers", "2"],
-                            stdout=output, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    metrics_dir = tmp_path / "metrics"
+    hub_process = ServedHub(running_hub.config_dir, tmp_path / "hub.log", workers=2, env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    url = hub_process.url
     try:
-        wait_for_hub(url, proc, tmp_path / "hub.log")
         served = RunningHub(running_hub.app, url, running_hub.config_dir)
         identity = running_hub.identity("pojazd-1465")
         sent = 0
@@ -113,18 +106,4 @@ def test_two_gunicorn_workers_are_summed_in_every_scrape(running_hub, coupon, tm
         counts = {sample(scrape(url), REQUESTS, service="office", operation="VerifyCoupon", fault="none") for _ in range(8)}
         assert counts == {sent}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        output.close()
-
-
-def wait_for_hub(url: str, proc: subprocess.Popen, log, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"hub exited: {log.read_text()[-2000:]}"
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"hub at {url} did not start in {seconds} s")
+        hub_process.stop()

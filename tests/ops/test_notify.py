@@ -24,7 +24,7 @@ from hub.cli import cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
 from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue
-from tests.services.test_hub_processes import free_port
+from tests.served import free_port
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
 

@@ -5,62 +5,26 @@ the other. Then the demo's printed commands, run as a person would."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.factories import NIP, funded_company, issue
+from tests.served import HUB, REPO, ServedHub, free_port, wait_for
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
 
-REPO = Path(__file__).resolve().parents[2]
-HUB = [sys.executable, "-c", "from hub.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            output = proc.stdout.read().decode(errors="replace")[-2000:] if proc.stdout else "(its output went to a log file)"
-            raise AssertionError(f"hub exited: {output}")
-        try:
-            with urllib.request.urlopen(url + "/soap/office?wsdl", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"hub at {url} did not start in {seconds} s")
-
-
 @pytest.fixture
-def two_hubs(running_hub):
+def two_hubs(running_hub, tmp_path):
     """Two more hub processes (gunicorn, one worker each) on the same config and database."""
-    procs, urls = [], []
-    for _ in range(2):
-        port = free_port()
-        proc = subprocess.Popen([*HUB, "--config", str(running_hub.config_dir), "serve", "--port", str(port), "--workers", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-        procs.append(proc)
-        urls.append(f"http://127.0.0.1:{port}")
+    served = []
     try:
-        for url, proc in zip(urls, procs):
-            wait_for(url, proc)
-        yield [RunningHub(running_hub.app, url, running_hub.config_dir) for url in urls]
+        for i in range(2):
+            served.append(ServedHub(running_hub.config_dir, tmp_path / f"serve-{i}.log"))
+        yield [RunningHub(running_hub.app, s.url, running_hub.config_dir) for s in served]
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=20)
+        for s in served:
+            s.stop()
 
 
 def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, two_hubs):
