@@ -21,4 +21,4 @@ demo: $(STAMP)
 # Every database test runs on SQLite and on PostgreSQL (127.0.0.1:5432, or
 # $$HUB_TEST_PG_URL). With CI=true an unreachable PostgreSQL fails the run.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -q --durations=8 $(PYTEST_ARGS)
