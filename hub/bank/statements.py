@@ -388,13 +388,12 @@ class _Booking:
 
     def _new(self, parts: list[_Part]) -> list[_Part]:
         """The parts not booked before (in an earlier import, or earlier in this one), counting the others."""
-        keys = [part.key for part in parts]
+        keys = [part.key for part in parts]  # at most BOOKING_CHUNK: one query
         booked = set(self.keys.intersection(keys))
-        for chunk in range(0, len(keys), 500):
-            found = select(BankEntry.entry_key).where(
-                BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys[chunk : chunk + 500])
-            )
-            booked.update(self.session.scalars(found))
+        if keys:
+            booked.update(self.session.scalars(
+                select(BankEntry.entry_key).where(BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys))
+            ))
         new = []
         for part in parts:
             if part.key in booked:
