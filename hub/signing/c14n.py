@@ -33,6 +33,7 @@ from hub.xmlsafe import new_parser
 
 INCLUSIVE_NAMESPACES = f"{{{ns.EXC_C14N}}}InclusiveNamespaces"
 DEFAULT_PREFIX = "#default"  # the default namespace (xmlns="..."), in a PrefixList
+_XML_SPACE = re.compile(r"[ \t\r\n]+")
 _NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._\-]*\Z")  # ASCII NCNames: every prefix a stack writes
 
 # The exc-c14n schema (W3C, xml-exc-c14n section 3), importing signxml's XML Signature schema.
@@ -59,7 +60,7 @@ def prefix_list(c14n_element: etree._Element) -> list[str] | None:
     text = children[0].get("PrefixList")
     if text is None:
         raise InvalidSecurity(f"The ec:InclusiveNamespaces of {what} has no PrefixList.")
-    prefixes = text.split()
+    prefixes = [p for p in _XML_SPACE.split(text) if p]  # str.split() would also split at U+00A0
     for prefix in prefixes:
         if prefix != DEFAULT_PREFIX and not _NCNAME.match(prefix):
             raise InvalidSecurity(
