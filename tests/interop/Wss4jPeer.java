@@ -41,7 +41,7 @@ import org.w3c.dom.Document;
  *       anchor; answers "ok" with the local names of the signed elements and the subject.
  */
 public final class Wss4jPeer {
-    private static final String PASSWORD_TYPE = "PKCS12";
+    private static final String KEYSTORE_TYPE = "PKCS12";
 
     public static void main(String[] args) throws Exception {
         WSSConfig.init();
@@ -58,7 +58,7 @@ public final class Wss4jPeer {
                 } else {
                     out.println("error unknown command: " + line);
                 }
-            } catch (Exception e) {
+            } catch (Throwable e) {
                 out.println("error " + e.getClass().getSimpleName() + ": " + String.valueOf(e.getMessage()).replace('\n', ' '));
             }
         }
@@ -66,7 +66,7 @@ public final class Wss4jPeer {
 
     static void sign(String p12, String password, String alias, String keyId, String sigAlg, String digest,
                      String inPath, String outPath) throws Exception {
-        KeyStore keys = KeyStore.getInstance(PASSWORD_TYPE);
+        KeyStore keys = KeyStore.getInstance(KEYSTORE_TYPE);
         try (FileInputStream stream = new FileInputStream(p12)) {
             keys.load(stream, password.toCharArray());
         }
