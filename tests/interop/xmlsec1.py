@@ -24,8 +24,8 @@ from tests.signing.helpers import require_tool
 
 ID_OPTIONS = ["--id-attr:Id", "Body", "--id-attr:Id", "Timestamp"]
 WSU_ID = f"{{{ns.WSU}}}Id"
-# The prefix lists WSS4J writes for an office request (SignedInfo, Timestamp, Body).
-PREFIX_LISTS = {"SignedInfo": "o soap", "Timestamp": "wsse o soap", "Body": "o"}
+# The prefix lists WSS4J writes (SignedInfo, Timestamp, Body); {p} is the payload's prefix.
+PREFIX_LISTS = {"SignedInfo": "{p} soap", "Timestamp": "wsse {p} soap", "Body": "{p}"}
 
 
 def xmlsec1() -> str:
@@ -39,7 +39,9 @@ def signed_by_xmlsec1(unsigned: etree._Element, key_path: Path, cert: x509.Certi
     header, body = message.find(f"{{{ns.SOAP_ENV_11}}}Header"), message.find(f"{{{ns.SOAP_ENV_11}}}Body")
     suffix = uuid.uuid4().hex
     body.set(WSU_ID, f"Body-{suffix}")
-    header.insert(0, _security(cert, now or datetime.now(timezone.utc), ttl_s, suffix))
+    payload_prefix = next(c for c in body if isinstance(c.tag, str)).prefix
+    lists = {k: v.replace("{p}", payload_prefix or "#default") for k, v in PREFIX_LISTS.items()}
+    header.insert(0, _security(cert, now or datetime.now(timezone.utc), ttl_s, suffix, lists))
     with tempfile.TemporaryDirectory() as work:
         template, output = Path(work) / "template.xml", Path(work) / "signed.xml"
         template.write_bytes(etree.tostring(message))
@@ -60,7 +62,7 @@ def xmlsec1_verifies(message: bytes, cert_path: Path) -> tuple[bool, str]:
     return result.returncode == 0 and "SignedInfo References (ok/all): 2/2" in result.stderr, result.stderr
 
 
-def _security(cert: x509.Certificate, now: datetime, ttl_s: int, suffix: str) -> etree._Element:
+def _security(cert: x509.Certificate, now: datetime, ttl_s: int, suffix: str, lists: dict[str, str]) -> etree._Element:
     wsse, wsu, ds, ec_ns = (f"{{{n}}}" for n in (ns.WSSE, ns.WSU, ns.DS, ns.EXC_C14N))
     security = etree.Element(wsse + "Security", nsmap={"wsse": ns.WSSE, "wsu": ns.WSU})
     security.set(f"{{{ns.SOAP_ENV_11}}}mustUnderstand", "1")
@@ -74,10 +76,10 @@ def _security(cert: x509.Certificate, now: datetime, ttl_s: int, suffix: str) ->
     signature = etree.SubElement(security, ds + "Signature", nsmap={"ds": ns.DS})
     signed_info = etree.SubElement(signature, ds + "SignedInfo")
     method = etree.SubElement(signed_info, ds + "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
-    etree.SubElement(method, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=PREFIX_LISTS["SignedInfo"])
+    etree.SubElement(method, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=lists["SignedInfo"])
     algorithm = ECDSA_SHA256 if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) else RSA_SHA256
     etree.SubElement(signed_info, ds + "SignatureMethod", Algorithm=algorithm)
-    for uri, prefixes in ((f"#TS-{suffix}", PREFIX_LISTS["Timestamp"]), (f"#Body-{suffix}", PREFIX_LISTS["Body"])):
+    for uri, prefixes in ((f"#TS-{suffix}", lists["Timestamp"]), (f"#Body-{suffix}", lists["Body"])):
         reference = etree.SubElement(signed_info, ds + "Reference", URI=uri)
         transform = etree.SubElement(etree.SubElement(reference, ds + "Transforms"), ds + "Transform", Algorithm=ns.EXC_C14N)
         etree.SubElement(transform, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=prefixes)
