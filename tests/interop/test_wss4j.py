@@ -106,3 +106,45 @@ def test_wss4j_refuses_an_answer_signed_by_another_key(running_hub, coupon, wss4
     _, _, answer = call(running_hub, wss4j, "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
     other = running_hub.config_dir / "keys" / "pojazd-1465.crt"
     assert wss4j.verify(other, answer).startswith("error ")
+
+
+def _forged_copy(body: etree._Element) -> etree._Element:
+    forged = etree.fromstring(etree.tostring(body))
+    forged.find(f".//{O}CaseNumber").text = "forged"
+    del forged.attrib[f"{{{ns.WSU}}}Id"]
+    return forged
+
+
+def test_wss4j_signed_body_wrapped_with_its_prefix_list_is_refused(running_hub, coupon, wss4j):
+    """WSS4J's signed Body (Transform PrefixList "o") moved into a header wrapper, once where
+    the wrapper redefines the prefix `o` and once with every declaration intact; a forged Body
+    takes its place. Both refused; nothing changes."""
+    for redefine in (True, False):
+        request = etree.fromstring(wss4j.sign(running_hub.identity("pojazd-1465"), office_request("RedeemCoupon", **redeem_fields(coupon)),
+                                              "BST", RSA_SHA256, SHA256))
+        body = request.find(f"{{{ns.SOAP_ENV_11}}}Body")
+        transform = request.find(f".//{DS}Reference[@URI='#{body.get(f'{{{ns.WSU}}}Id')}']//{{{ns.EXC_C14N}}}InclusiveNamespaces")
+        assert transform.get("PrefixList") == "o"
+        forged = _forged_copy(body)
+        wrapper = etree.SubElement(request.find(f"{{{ns.SOAP_ENV_11}}}Header"), "{urn:evil}Wrapper", nsmap={"o": "urn:evil"} if redefine else None)
+        wrapper.append(body)
+        request.append(forged)
+        status, answer = running_hub.post(etree.tostring(request))
+        code, text = fault_of(answer)
+        assert (status, code) == (500, f"{WSSE}InvalidSecurity") and "2 soap:Body elements" in text
+        verified_by_wss4j(wss4j, running_hub, answer)
+    assert running_hub.hub.coupons.verify(coupon, "1465").status == "ISSUED"
+
+
+def test_soap_processing_faults_verify_in_wss4j(running_hub, coupon, wss4j):
+    message = office_request("VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    message.find(f"{{{ns.SOAP_ENV_11}}}Header").append(etree.fromstring(
+        f'<x:Session xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1">7</x:Session>'))
+    status, answer = running_hub.post(wss4j.sign(running_hub.identity("pojazd-1465"), message, "BST", RSA_SHA256, SHA256))
+    assert (status, fault_of(answer)[0]) == (500, f"{{{ns.SOAP_ENV_11}}}MustUnderstand")
+    verified_by_wss4j(wss4j, running_hub, answer)
+
+    soap12 = f'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><o:VerifyCouponRequest xmlns:o="{ns.OFFICE}"/></e:Body></e:Envelope>'
+    status, answer = running_hub.post(soap12.encode())
+    assert (status, fault_of(answer)[0]) == (500, f"{{{ns.SOAP_ENV_11}}}VersionMismatch")
+    verified_by_wss4j(wss4j, running_hub, answer)
