@@ -1,6 +1,7 @@
 """One SOAP endpoint as a WSGI application, security first.
 
-    raw bytes (size limit) -> hardened parse -> strict WS-Security verification
+    raw bytes (size limit) -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
+    -> strict WS-Security verification
     -> request into the message log, with its replay-cache record (or refused)
     -> caller's kind allowed here? -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
@@ -37,6 +38,7 @@ from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
 from hub.ops.logging import request_fields
 from hub.services.faults import ServerFault, fault_envelope, server_fault
+from hub.services.soap11 import check_envelope
 from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
 from hub.signing.policy import SignaturePolicy
@@ -164,6 +166,7 @@ class SoapEndpoint:
             exchange.raw = _read_body(environ, self.security.request_bytes_max)
             envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
             exchange.operation = self._operation_of(envelope)
+            check_envelope(envelope)
             replay = DeferredReplay()
             verified = verify_envelope(envelope, self.security.trust, self.security.policy, replay, exchange.received_at)
             exchange.client_id = verified.client.id

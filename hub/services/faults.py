@@ -1,6 +1,7 @@
 """Every error becomes a SOAP 1.1 fault here, in one place (contract section 3).
 
 Security refusals carry the WS-Security 1.1 codes (`wsse:FailedCheck`...);
+SOAP 1.1 processing refusals `soap:VersionMismatch` and `soap:MustUnderstand`;
 domain errors `soap:Client.<Code>` with a FaultDetail holding `Code`, the
 contract's fields and the log id; anything else `soap:Server`, whose
 faultstring quotes the log id so support can find the message log record.
@@ -22,6 +23,20 @@ class ServerFault(HubError):
     code = "Server"
 
 
+class SoapProcessingFault(HubError):
+    """The envelope itself breaks the SOAP 1.1 processing rules (hub.services.soap11); the
+    faultcode is `soap:<code>` and there is no detail (SOAP 1.1 section 4.4: detail is for
+    errors in the Body)."""
+
+
+class VersionMismatch(SoapProcessingFault):
+    code = "VersionMismatch"
+
+
+class MustUnderstand(SoapProcessingFault):
+    code = "MustUnderstand"
+
+
 def server_fault(log_id: str, error: BaseException | None = None) -> ServerFault:
     """soap:Server for an unexpected `error`; when the database failed, the caller is told to
     try again (a request with a RequestId takes effect once, however often it is sent)."""
@@ -35,6 +50,8 @@ def fault_code(error: HubError) -> tuple[str, str]:
     """(namespace, local name) of the faultcode."""
     if isinstance(error, SecurityFault):
         return error.qname
+    if isinstance(error, SoapProcessingFault):
+        return ns.SOAP_ENV_11, error.code
     if isinstance(error, ServerFault) or error.code == "Server":
         return ns.SOAP_ENV_11, "Server"
     return ns.SOAP_ENV_11, f"Client.{error.code}"
@@ -61,6 +78,6 @@ def fault_envelope(error: HubError, log_id: str) -> etree._Element:
     fault = etree.SubElement(body, soap + "Fault")
     etree.SubElement(fault, "faultcode").text = f"{prefixes[code_ns]}:{code_local}"
     etree.SubElement(fault, "faultstring").text = error.message
-    if not isinstance(error, SecurityFault):
+    if not isinstance(error, (SecurityFault, SoapProcessingFault)):
         etree.SubElement(fault, "detail").append(detail_element(error, log_id))
     return envelope

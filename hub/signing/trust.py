@@ -14,18 +14,26 @@ certificate with the configured subject DN. `TrustStore.identify` names the clie
 FailedAuthentication ("could not be authenticated or authorized") is the code for a token we do
 not know; InvalidSecurityToken ("an invalid security token") for a token we know that is not
 valid now. An unknown certificate is refused as unknown even when it is also expired.
+
+A signature may also name its certificate without carrying it (WSS X.509 Token Profile 1.1:
+X509IssuerSerial, X509SubjectKeyIdentifier, ThumbprintSHA1; WSS4J's default is the first).
+`certificate_key` computes such a name for a certificate, and `TrustStore.pinned_certificate`
+finds the pinned certificate it names. A CA-trusted client cannot be found that way: its
+certificate must travel in the message.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Hashable, Iterable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from hub.errors import ConfigError
 from hub.signing.faults import FailedAuthentication, InvalidSecurityToken
@@ -71,11 +79,55 @@ def fingerprint_sha256(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
+# How a signature names a certificate it does not carry (the token profile's ValueType names).
+ISSUER_SERIAL = "X509IssuerSerial"
+SUBJECT_KEY_IDENTIFIER = "X509SubjectKeyIdentifier"
+THUMBPRINT_SHA1 = "ThumbprintSHA1"
+CERTIFICATE_KEY_KINDS = (ISSUER_SERIAL, SUBJECT_KEY_IDENTIFIER, THUMBPRINT_SHA1)
+# Spellings of attribute names that Java and .NET write and RFC 4514 does not define.
+_DN_NAMES = {"E": NameOID.EMAIL_ADDRESS, "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "S": NameOID.STATE_OR_PROVINCE_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME}
+
+
+def certificate_key(kind: str, cert: x509.Certificate) -> Hashable:
+    """The certificate's name of `kind`, comparable with what `issuer_serial_key` and a
+    KeyIdentifier's bytes give: (issuer, serial), the SKI, or the SHA-1 of the DER."""
+    if kind == ISSUER_SERIAL:
+        return _name_key(cert.issuer), cert.serial_number
+    if kind == SUBJECT_KEY_IDENTIFIER:
+        try:
+            return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        except x509.ExtensionNotFound:  # RFC 5280 method 1, as WSS4J and xmlsec compute it
+            return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+    if kind == THUMBPRINT_SHA1:
+        return cert.fingerprint(hashes.SHA1())  # noqa: S303 - a name, not a signature
+    raise ValueError(f"unknown certificate key kind {kind}")
+
+
+def issuer_serial_key(issuer: str, serial: str) -> Hashable:
+    """(issuer, serial) from X509IssuerName and X509SerialNumber texts, as `certificate_key`
+    gives it; ValueError if the DN or the decimal serial does not parse. Java writes RFC 2253
+    (`CN=a,O=b`), .NET puts a space after each comma (`CN=a, O=b`): both are read."""
+    serial = serial.strip()
+    if not serial or len(serial) > 60 or not all("0" <= c <= "9" for c in serial):  # RFC 5280: at most 20 octets
+        raise ValueError(f"X509SerialNumber {serial!r} is not a decimal number")
+    compact = re.sub(r"(?<!\\)([,+])[ ]+", r"\1", issuer.strip())
+    try:
+        name = x509.Name.from_rfc4514_string(compact, _DN_NAMES)
+    except ValueError:
+        raise ValueError(f"X509IssuerName {issuer!r} is not a distinguished name like CN=Name,O=Org,C=PL") from None
+    return _name_key(name), int(serial)
+
+
+def _name_key(name: x509.Name) -> tuple:
+    return tuple(tuple(sorted((a.oid.dotted_string, a.value) for a in rdn)) for rdn in name.rdns)
+
+
 class TrustStore:
     """The trusted clients, indexed for `identify`; built once per config load."""
 
     def __init__(self, clients: Iterable[TrustedClient]) -> None:
         self._pinned: dict[str, TrustedClient] = {}
+        self._named: dict[tuple[str, Hashable], list[x509.Certificate]] = {}
         self._issued: list[TrustedClient] = []
         for client in clients:
             self._add(client)
@@ -87,6 +139,8 @@ class TrustStore:
                 if key in self._pinned:
                     raise ValueError(f"clients {self._pinned[key].id} and {client.id} pin the same certificate")
                 self._pinned[key] = client
+                for kind in CERTIFICATE_KEY_KINDS:
+                    self._named.setdefault((kind, certificate_key(kind, cert)), []).append(cert)
             return
         for other in self._issued:
             if other.ca == client.ca and other.subject_dn == client.subject_dn:
@@ -125,6 +179,12 @@ class TrustStore:
             return cls(clients)
         except ValueError as exc:
             raise ConfigError(f"clients.toml: {exc}") from None
+
+    def pinned_certificate(self, kind: str, key: Hashable) -> x509.Certificate | None:
+        """The one pinned certificate (current or rotation) whose `certificate_key(kind)` is
+        `key`; None when none is, or (a name two certificates share) more than one."""
+        found = self._named.get((kind, key), [])
+        return found[0] if len(found) == 1 else None
 
     def identify(self, cert: x509.Certificate, now: datetime) -> TrustedClient:
         """The client this certificate belongs to, valid at `now`, or a SecurityFault."""

@@ -14,22 +14,28 @@ Checks in order, and the fault each raises:
 | exactly one soap:Body in the document, child of Envelope                | wsse:InvalidSecurity         |
 | soap:Header, wsse:Security, ds:Signature present (else "not signed")    | wsse:InvalidSecurity         |
 | at most one Header; one Security, Timestamp, Signature in the document, | wsse:InvalidSecurity         |
-|   each at its fixed place                                               |                              |
-| a BinarySecurityToken present (several, misplaced: InvalidSecurity)     | wsse:SecurityTokenUnavailable |
+|   each at its fixed place; at most one BinarySecurityToken, likewise    |                              |
 | no id value twice (Id, ID, id attributes in any namespace)              | wsse:InvalidSecurity         |
 | exactly two references: #id of the Body and #id of the Timestamp        | wsse:InvalidSecurity         |
 | SignedInfo c14n and each reference's only transform: exclusive c14n     | wsse:UnsupportedAlgorithm    |
-| KeyInfo is one SecurityTokenReference                                   | wsse:InvalidSecurity         |
-| ... that points at the BinarySecurityToken                              | wsse:SecurityTokenUnavailable |
+| ... holding nothing but one ec:InclusiveNamespaces with a PrefixList    | wsse:InvalidSecurity         |
+| KeyInfo is one SecurityTokenReference holding one key reference         | wsse:InvalidSecurity         |
+| ... of a kind the profile accepts (see `_key_reference`)                | wsse:SecurityTokenUnavailable |
+| ... naming the message's BinarySecurityToken, or without a token, a     | wsse:SecurityTokenUnavailable |
+|   pinned certificate (X509IssuerSerial, SubjectKeyIdentifier, Thumbprint)|                              |
 | token is X509v3, base64 DER                                             | wsse:InvalidSecurityToken    |
 | certificate belongs to a configured client, valid now                   | see hub.signing.trust        |
 | signature and digest methods allowed (SHA-1 only if the client may)     | wsse:UnsupportedAlgorithm    |
-| signature and digests verify (signxml, with the token's certificate)    | wsse:FailedCheck             |
+| ds:Signature valid per the XML Signature and exc-c14n schemas           | wsse:InvalidSecurity         |
+| signature and digests verify (signxml, with the signing certificate)    | wsse:FailedCheck             |
 | signed bytes are the Body and Timestamp at their fixed places           | wsse:InvalidSecurity         |
 | Timestamp has one Created and one Expires, xs:dateTime with a zone      | wsse:InvalidSecurity         |
 | Created not beyond clock skew in the future, not older than the replay  | wsu:MessageExpired           |
 |   window; Expires not passed                                            |                              |
 | the signature was not seen before (replay cache)                        | wsse:InvalidSecurity         |
+
+Exclusive c14n's `ec:InclusiveNamespaces PrefixList` (written by WSS4J, CXF, Metro, WCF) is read
+and honoured in one place, hub.signing.c14n; signxml is made to use it (`_HubXMLVerifier`).
 
 A replay is InvalidSecurity, not FailedCheck: the signature is valid, processing the header
 found the message already used. The replay key is the SHA-256 of the canonical SignedInfo, not of the
@@ -64,6 +70,7 @@ from signxml import (
 )
 
 from hub import ns
+from hub.signing.c14n import canonicalize, prefix_list, signature_schema
 from hub.signing.faults import (
     FailedCheck,
     InvalidSecurity,
@@ -73,7 +80,15 @@ from hub.signing.faults import (
     UnsupportedAlgorithm,
 )
 from hub.signing.policy import SignaturePolicy
-from hub.signing.trust import TrustedClient, TrustStore
+from hub.signing.trust import (
+    ISSUER_SERIAL,
+    SUBJECT_KEY_IDENTIFIER,
+    THUMBPRINT_SHA1,
+    TrustedClient,
+    TrustStore,
+    certificate_key,
+    issuer_serial_key,
+)
 from hub.xmlsafe import new_parser
 
 ENVELOPE = f"{{{ns.SOAP_ENV_11}}}Envelope"
@@ -88,8 +103,20 @@ CREATED = f"{{{ns.WSU}}}Created"
 EXPIRES = f"{{{ns.WSU}}}Expires"
 WSU_ID = f"{{{ns.WSU}}}Id"
 SIGNATURE = f"{{{ns.DS}}}Signature"
-INCLUSIVE_NAMESPACES = f"{{{ns.EXC_C14N}}}InclusiveNamespaces"
+KEY_IDENTIFIER = f"{{{ns.WSSE}}}KeyIdentifier"
+X509_DATA = f"{{{ns.DS}}}X509Data"
+X509_ISSUER_SERIAL = f"{{{ns.DS}}}X509IssuerSerial"
 DS = {"ds": ns.DS}
+# wsse:KeyIdentifier ValueTypes the profile accepts (X.509 Token Profile 1.0 and SOAP Message Security 1.1)
+KEY_IDENTIFIER_TYPES = {
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier": SUBJECT_KEY_IDENTIFIER,
+    "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1": THUMBPRINT_SHA1,
+}
+ACCEPTED_KEY_REFERENCES = (
+    "accepted are a wsse:Reference to the message's wsse:BinarySecurityToken, ds:X509Data/ds:X509IssuerSerial, "
+    "or a wsse:KeyIdentifier of ValueType X509SubjectKeyIdentifier or ThumbprintSHA1 "
+    "(these three for a client pinned by certificate in clients.toml)"
+)
 ID_ATTRIBUTE_NAMES = frozenset({"Id", "ID", "id"})  # any namespace; xml:id is "id" too
 
 
@@ -162,8 +189,19 @@ class _Parts:
 
     body: etree._Element
     timestamp: etree._Element
-    token: etree._Element
+    token: etree._Element | None  # absent when KeyInfo names a pinned certificate
     signature: etree._Element
+
+
+@dataclass(frozen=True)
+class _KeyReference:
+    """What ds:KeyInfo says of the signing certificate: the id of the message's token
+    (`token_uri`), or a name of the certificate (`kind`, `key`; `shown` for messages)."""
+
+    token_uri: str | None = None
+    kind: str | None = None
+    key: object = None
+    shown: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,8 +225,7 @@ def verify_envelope(
     signed_info = _one(parts.signature, "ds:SignedInfo", "ds:Signature")
     references = _references(signed_info, parts, _index_ids(envelope))
     _check_canonicalization(signed_info, policy)
-    _check_key_info(parts.signature, parts.token)
-    cert = _token_certificate(parts.token)
+    cert = _signing_certificate(parts.token, _key_reference(parts.signature), trust)
     client = trust.identify(cert, now)
     _check_algorithms(signed_info, policy, client.allow_sha1)
     results = _verify_signature(envelope, cert, policy, client.allow_sha1, now)
@@ -222,8 +259,6 @@ def _locate(envelope: etree._Element) -> _Parts:
     if timestamp is None:
         raise InvalidSecurity("wsse:Security has no wsu:Timestamp; the profile requires one.")
     token = _only(envelope, TOKEN, security, "wsse:Security")
-    if token is None:
-        raise SecurityTokenUnavailable("wsse:Security has no wsse:BinarySecurityToken with the signing certificate.")
     return _Parts(body, timestamp, token, signature)
 
 
@@ -275,12 +310,7 @@ def _references(signed_info: etree._Element, parts: _Parts, ids: dict[str, etree
 
 def _reference_prefixes(reference: etree._Element) -> list[str] | None:
     transform = reference.find("ds:Transforms/ds:Transform", DS)
-    return None if transform is None else _prefix_list(transform)
-
-
-def _prefix_list(c14n_element: etree._Element) -> list[str] | None:
-    inclusive = c14n_element.find(INCLUSIVE_NAMESPACES)
-    return None if inclusive is None else inclusive.get("PrefixList", "").split()
+    return None if transform is None else prefix_list(transform)
 
 
 # --- algorithms and key -----------------------------------------------------------------------
@@ -305,8 +335,7 @@ def _require_c14n(element: etree._Element, policy: SignaturePolicy, what: str) -
     algorithm = element.get("Algorithm")
     if algorithm not in policy.c14n_methods:
         raise UnsupportedAlgorithm(f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed.")
-    if any(child.tag != INCLUSIVE_NAMESPACES for child in element.iterchildren(etree.Element)):
-        raise InvalidSecurity(f"{what} has unexpected child elements.")
+    prefix_list(element)  # one InclusiveNamespaces at most, and nothing else
 
 
 def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool) -> None:
@@ -321,23 +350,91 @@ def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allo
             raise UnsupportedAlgorithm(f"The digest method {algorithm} is not allowed for this client; use SHA-256.")
 
 
-def _check_key_info(signature: etree._Element, token: etree._Element) -> None:
-    """signxml cannot follow a SecurityTokenReference: we do, to the one token."""
+def _key_reference(signature: etree._Element) -> _KeyReference:
+    """signxml cannot follow a SecurityTokenReference: we read it. One KeyInfo, holding one
+    SecurityTokenReference, holding one of the references the profile accepts."""
     key_info = _one(signature, "ds:KeyInfo", "ds:Signature")
     children = list(key_info.iterchildren(etree.Element))
-    if len(children) != 1 or children[0].tag != TOKEN_REFERENCE:
+    if len(children) != 1:
         raise InvalidSecurity("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference.")
+    if children[0].tag != TOKEN_REFERENCE:
+        raise SecurityTokenUnavailable(f"ds:KeyInfo holds {_prefixed(children[0].tag)}; {ACCEPTED_KEY_REFERENCES}.")
     pointers = list(children[0].iterchildren(etree.Element))
-    if len(pointers) != 1 or pointers[0].tag != WSSE_REFERENCE:
-        raise InvalidSecurity("The wsse:SecurityTokenReference must hold exactly one wsse:Reference.")
-    uri, value_type = pointers[0].get("URI"), pointers[0].get("ValueType")
-    if value_type not in (None, ns.X509_TOKEN_V3):
-        raise InvalidSecurityToken(f"The SecurityTokenReference asks for a {value_type} token; use X509v3.")
-    token_id = token.get(WSU_ID)
-    if token_id is None or uri != f"#{token_id}":
+    if len(pointers) != 1:
+        raise InvalidSecurity(f"The wsse:SecurityTokenReference must hold exactly one reference; it holds {len(pointers)}.")
+    pointer = pointers[0]
+    if pointer.tag == WSSE_REFERENCE:
+        value_type = pointer.get("ValueType")
+        if value_type not in (None, ns.X509_TOKEN_V3):
+            raise InvalidSecurityToken(f"The SecurityTokenReference asks for a {value_type} token; use X509v3.")
+        return _KeyReference(token_uri=pointer.get("URI") or "")
+    if pointer.tag == X509_DATA:
+        return _issuer_serial(pointer)
+    if pointer.tag == KEY_IDENTIFIER:
+        return _key_identifier(pointer)
+    raise SecurityTokenUnavailable(f"The SecurityTokenReference holds {_prefixed(pointer.tag)}; {ACCEPTED_KEY_REFERENCES}.")
+
+
+def _issuer_serial(x509_data: etree._Element) -> _KeyReference:
+    children = list(x509_data.iterchildren(etree.Element))
+    if [c.tag for c in children] != [X509_ISSUER_SERIAL]:
+        names = ", ".join(_prefixed(c.tag) for c in children) or "nothing"
+        raise SecurityTokenUnavailable(f"The SecurityTokenReference's ds:X509Data holds {names}; {ACCEPTED_KEY_REFERENCES}.")
+    issuer = children[0].findtext("ds:X509IssuerName", None, DS)
+    serial = children[0].findtext("ds:X509SerialNumber", None, DS)
+    if issuer is None or serial is None:
+        raise InvalidSecurity("ds:X509IssuerSerial must hold ds:X509IssuerName and ds:X509SerialNumber.")
+    try:
+        key = issuer_serial_key(issuer, serial)
+    except ValueError as exc:
+        raise InvalidSecurityToken(f"The ds:X509IssuerSerial cannot be read: {exc}.") from None
+    return _KeyReference(kind=ISSUER_SERIAL, key=key, shown=f"X509IssuerSerial (issuer {issuer.strip()}, serial {serial.strip()})")
+
+
+def _key_identifier(identifier: etree._Element) -> _KeyReference:
+    value_type = identifier.get("ValueType")
+    kind = KEY_IDENTIFIER_TYPES.get(value_type)
+    if kind is None:
+        raise SecurityTokenUnavailable(f"The wsse:KeyIdentifier has ValueType {value_type}; {ACCEPTED_KEY_REFERENCES}.")
+    if identifier.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
+        raise InvalidSecurityToken(f"The wsse:KeyIdentifier has EncodingType {identifier.get('EncodingType')}; use Base64Binary.")
+    text = "".join((identifier.text or "").split())
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise InvalidSecurityToken(f"The wsse:KeyIdentifier {kind} is not base64.") from None
+    return _KeyReference(kind=kind, key=key, shown=f"{kind} {text}")
+
+
+def _signing_certificate(token: etree._Element | None, reference: _KeyReference, trust: TrustStore) -> x509.Certificate:
+    """The certificate the key reference names: the message's token, which it must name, or
+    without a token, the pinned certificate it names by issuer and serial, SKI or thumbprint."""
+    if token is not None:
+        cert = _token_certificate(token)
+        if reference.token_uri is not None:
+            token_id = token.get(WSU_ID)
+            if token_id is None or reference.token_uri != f"#{token_id}":
+                raise SecurityTokenUnavailable(
+                    f"The SecurityTokenReference points at {reference.token_uri!r}, which is not the message's BinarySecurityToken."
+                )
+        elif certificate_key(reference.kind, cert) != reference.key:
+            raise SecurityTokenUnavailable(
+                f"The SecurityTokenReference names {reference.shown}, which is not the certificate in the message's "
+                "wsse:BinarySecurityToken."
+            )
+        return cert
+    if reference.token_uri is not None:
         raise SecurityTokenUnavailable(
-            f"The SecurityTokenReference points at {uri!r}, which is not the message's BinarySecurityToken."
+            f"The SecurityTokenReference points at {reference.token_uri!r}, but wsse:Security has no "
+            "wsse:BinarySecurityToken with the signing certificate."
         )
+    cert = trust.pinned_certificate(reference.kind, reference.key)
+    if cert is None:
+        raise SecurityTokenUnavailable(
+            f"The SecurityTokenReference names {reference.shown}, which is no client certificate pinned in clients.toml; "
+            "a client trusted through a CA (or not known by that name) must send its certificate in a wsse:BinarySecurityToken."
+        )
+    return cert
 
 
 def _token_certificate(token: etree._Element) -> x509.Certificate:
@@ -372,7 +469,7 @@ def _verify_signature(
         default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
     try:
-        return XMLVerifier().verify(
+        return _HubXMLVerifier().verify(
             envelope, x509_cert=cert, expect_config=config, parser=new_parser(), validate_schema=True
         )
     except InvalidCertificate as exc:
@@ -383,28 +480,31 @@ def _verify_signature(
         raise InvalidSecurity(f"The ds:Signature cannot be processed: {exc}") from None
 
 
+class _HubXMLVerifier(XMLVerifier):
+    """signxml, reading exc-c14n's PrefixList and validating ds:Signature the hub's way
+    (hub.signing.c14n): its own schema lacks ec:InclusiveNamespaces and would refuse it."""
+
+    def _get_inclusive_ns_prefixes(self, transform_node: etree._Element) -> list[str] | None:
+        return prefix_list(transform_node)
+
+    def validate_schema(self, signature: etree._Element) -> None:
+        signature_schema().assertValid(signature)
+
+
 def _signed_elements(results: list[VerifyResult], references: list[_Reference]) -> dict[int, etree._Element]:
     """The signed elements as signxml returns them (re-parsed from the signed bytes), by the id()
     of the element at its fixed place; those bytes must be exactly that element's."""
     signed = {}
     for result, reference in zip(results, references, strict=True):
-        if result.signed_xml is None or result.signed_data != _c14n(reference.element, reference.prefixes):
+        if result.signed_xml is None or result.signed_data != canonicalize(reference.element, reference.prefixes):
             raise InvalidSecurity(f"The data signed under {reference.uri} is not the element the service reads.")
         signed[id(reference.element)] = result.signed_xml
     return signed
 
 
-def _c14n(element: etree._Element, prefixes: list[str] | None) -> bytes:
-    """Exclusive c14n of a standalone copy, exactly as signxml digests a reference."""
-    standalone = etree.fromstring(etree.tostring(element), parser=new_parser())
-    return etree.tostring(
-        standalone, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
-    )
-
-
 def _replay_key(signed_info: etree._Element) -> str:
     method = _one(signed_info, "ds:CanonicalizationMethod", "ds:SignedInfo")
-    return hashlib.sha256(_c14n(signed_info, _prefix_list(method))).hexdigest()
+    return hashlib.sha256(canonicalize(signed_info, prefix_list(method))).hexdigest()
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -460,7 +560,7 @@ def _one(parent: etree._Element, path: str, parent_name: str) -> etree._Element:
 
 
 def _prefixed(tag: str) -> str:
-    prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu", ns.DS: "ds"}
+    prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu", ns.DS: "ds", ns.EXC_C14N: "ec"}
     qname = etree.QName(tag)
     return f"{prefixes.get(qname.namespace, qname.namespace)}:{qname.localname}"
 

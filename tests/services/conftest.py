@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -60,17 +61,25 @@ class RunningHub:
             return e.code, etree.fromstring(e.read())
 
 
-@pytest.fixture
-def running_hub(tmp_path, db_url):
-    config_dir = config_copy(tmp_path, db_url)
+@contextmanager
+def serving(config_dir: Path):
+    """A hub on `config_dir`, served over HTTP on a free port of 127.0.0.1 while in the block."""
     app = create_app(load_config(config_dir))
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield RunningHub(app, f"http://127.0.0.1:{server.server_port}", config_dir)
-    server.shutdown()
-    server.server_close()
-    app.hub.close()
+    try:
+        yield RunningHub(app, f"http://127.0.0.1:{server.server_port}", config_dir)
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.hub.close()
+
+
+@pytest.fixture
+def running_hub(tmp_path, db_url):
+    with serving(config_copy(tmp_path, db_url)) as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""Exclusive XML canonicalization as the profile uses it, and the one place that reads its
+`ec:InclusiveNamespaces PrefixList`.
+
+Java and .NET stacks (WSS4J inside CXF and Metro, WCF) write
+`<ec:InclusiveNamespaces PrefixList="wsse soap o"/>` inside SignedInfo's CanonicalizationMethod
+and inside each Reference's exc-c14n Transform, and have no switch to leave it out. The prefixes
+listed there are canonicalized as inclusive c14n would: the in-scope declaration of each is
+written on the signed element even where exclusive c14n would drop it. So:
+
+- `prefix_list` reads and checks it (at most one InclusiveNamespaces, nothing else, a
+  whitespace-separated list of NCNames or `#default`);
+- `canonicalize` is exclusive c14n honouring it, for the digests and the replay key;
+- `signature_schema` is the XML Signature schema that signxml validates with, plus the
+  exc-c14n namespace, whose `InclusiveNamespaces` element signxml's schema does not declare
+  (CanonicalizationMethod's content is a *strict* wildcard: every such element is refused).
+
+signxml canonicalizes too (it checks the digests): `HubXMLVerifier` in hub.signing.verify makes
+it read the PrefixList through `prefix_list`, so both compute the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from pathlib import Path
+
+from lxml import etree
+
+from hub import ns
+from hub.signing.faults import InvalidSecurity
+from hub.xmlsafe import new_parser
+
+INCLUSIVE_NAMESPACES = f"{{{ns.EXC_C14N}}}InclusiveNamespaces"
+DEFAULT_PREFIX = "#default"  # the default namespace (xmlns="..."), in a PrefixList
+_XML_SPACE = re.compile(r"[ \t\r\n]+")
+_NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._\-]*\Z")  # ASCII NCNames: every prefix a stack writes
+
+# The exc-c14n schema (W3C, xml-exc-c14n section 3), importing signxml's XML Signature schema.
+_SCHEMA = f"""<schema xmlns="{ns.XSD}" targetNamespace="{ns.EXC_C14N}" elementFormDefault="qualified">
+  <import namespace="{ns.DS}" schemaLocation="{{xmldsig}}"/>
+  <element name="InclusiveNamespaces">
+    <complexType><attribute name="PrefixList" type="string" use="required"/></complexType>
+  </element>
+</schema>"""
+
+
+def prefix_list(c14n_element: etree._Element) -> list[str] | None:
+    """The PrefixList of a CanonicalizationMethod or Transform element, or None without one.
+
+    Raises InvalidSecurity when the element holds anything but one InclusiveNamespaces, or the
+    list is not prefixes: what is not understood is not signed data the hub can vouch for."""
+    children = list(c14n_element.iterchildren(etree.Element))
+    if not children:
+        return None
+    what = f"ds:{etree.QName(c14n_element).localname} {c14n_element.get('Algorithm')}"
+    if len(children) > 1 or children[0].tag != INCLUSIVE_NAMESPACES:
+        names = ", ".join(etree.QName(c).text for c in children)
+        raise InvalidSecurity(f"{what} holds {names}; only one ec:InclusiveNamespaces is allowed there.")
+    text = children[0].get("PrefixList")
+    if text is None:
+        raise InvalidSecurity(f"The ec:InclusiveNamespaces of {what} has no PrefixList.")
+    prefixes = [p for p in _XML_SPACE.split(text) if p]  # str.split() would also split at U+00A0
+    for prefix in prefixes:
+        if prefix != DEFAULT_PREFIX and not _NCNAME.match(prefix):
+            raise InvalidSecurity(
+                f"The ec:InclusiveNamespaces PrefixList {text!r} of {what} names {prefix!r}, "
+                f"which is not a namespace prefix (nor {DEFAULT_PREFIX})."
+            )
+    return prefixes
+
+
+def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
+    """Exclusive c14n (without comments) of `element` taken out of its document, with the
+    in-scope declarations of `prefixes` kept: exactly the bytes a reference's digest covers."""
+    standalone = etree.fromstring(etree.tostring(element), parser=new_parser())  # keeps in-scope namespaces
+    return etree.tostring(
+        standalone, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def signature_schema() -> etree.XMLSchema:
+    """XML Signature (signxml's copy) plus ec:InclusiveNamespaces, to validate a ds:Signature."""
+    xmldsig = importlib.resources.files("signxml.schemas").joinpath("xmldsig1-schema.xsd")
+    return etree.XMLSchema(etree.fromstring(_SCHEMA.replace("{xmldsig}", Path(str(xmldsig)).as_uri())))
