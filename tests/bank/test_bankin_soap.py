@@ -90,7 +90,7 @@ def test_a_broken_statement_is_refused_naming_the_line(running_hub, statement):
     status, response = post_signed(running_hub, base64.b64encode(broken).decode())
     code, message = fault_of(response)
     assert (status, code) == (500, CLIENT("InvalidRequest"))
-    assert message.startswith(f"camt.053 line {line} Amt: '25.001' is not an amount exact to the grosz")
+    assert message.startswith(f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz")
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
     assert detail.findtext(f"{{{ns.COMMON}}}Element") == "Amt"
     assert snapshot(running_hub.hub) == (0, 0, 0, ())

@@ -61,7 +61,7 @@ def test_import_suspense_assign(run, statement):
 
 
 @pytest.mark.parametrize("make,expected", [
-    (lambda p: p.write_bytes(camt053(ESCROW, [Entry("1.005", ref="R1")])), "Amt: '1.005' is not an amount exact to the grosz"),
+    (lambda p: p.write_bytes(camt053(ESCROW, [Entry("1.005", ref="R1")])), "Amt: '1.005' has a non-zero digit past the grosz"),
     (lambda p: p.write_bytes(camt053("PL61109010140000071219812874", [Entry("1.00")])), "not of the hub's escrow account"),
     (lambda p: p.write_bytes(b"<Document/>"), "not a camt.053 document"),
     (lambda p: p.write_bytes(b"<unclosed"), "not well-formed"),
