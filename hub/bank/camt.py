@@ -20,6 +20,7 @@ folder (`[bank] statement_xsd_dir`), with xmlschema reading the document lazily.
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -472,8 +473,26 @@ def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
     # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
     # errors know their line; read_statement has refused any DTD in the same bytes already.
     resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=iterparse)
-    for error in _schema(str(path)).iter_errors(resource):
+    problem = _first_schema_error(_schema(str(path)), resource)
+    if problem is not None:
+        reason, element, line = problem
+        raise StatementError(f"does not match the camt.053.{version} schema: {reason}", element=element, line=line)
+
+
+def _first_schema_error(schema, resource) -> tuple[str, str | None, int | None] | None:
+    """The first error's reason, element and line, as plain values. xmlschema's lazy reader of
+    the stream is left in a reference cycle when validation stops at an error; collected by
+    chance after the caller has closed the stream, it would print a traceback of its own
+    ("I/O operation on closed file") after the error line."""
+    errors = schema.iter_errors(resource)
+    try:
+        error = next(errors, None)
+        if error is None:
+            return None
         # A lazy resource has dropped the element by now; its path and line remain.
-        element = re.sub(r"\[\d+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
-        line = error.sourceline
-        raise StatementError(f"does not match the camt.053.{version} schema: {error.reason}", element=element, line=line)
+        element = re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
+        return str(error.reason), element, error.sourceline
+    finally:
+        error = None
+        errors.close()
+        gc.collect()  # the reader sits in a reference cycle of xmlschema's: collected now, while the stream is open

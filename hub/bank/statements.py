@@ -245,7 +245,7 @@ class _Totals:
         header = self.header
         opening, closing = header.opening, header.closing
         if opening is None or closing is None:
-            missing = "an opening booked balance (OPBD or PRCD)" if opening is None else "a closing booked balance (CLBD)"
+            missing = "opening booked balance (OPBD or PRCD)" if opening is None else "closing booked balance (CLBD)"
             raise StatementError(
                 f"statement {header.statement_id} has no {missing}; the hub checks every statement's balances; nothing was imported",
                 element="Bal",

@@ -57,8 +57,9 @@ class Statement:
 
 def grosze(amount: str) -> int:
     """An amount as the hub reads it; 0 for one it refuses (a test of that refusal)."""
+    sign = -1 if amount.startswith("-") else 1  # a balance's: written as DBIT
     try:
-        return parse_decimal_grosze(amount, fraction_digits_max=5, total_digits_max=18)
+        return sign * parse_decimal_grosze(amount.lstrip("-"), fraction_digits_max=5, total_digits_max=18)
     except AmountError:
         return 0
 
