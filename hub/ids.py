@@ -131,6 +131,11 @@ def format_nrb(nrb: str) -> str:
     return nrb[:2] + " " + " ".join(nrb[i : i + 4] for i in range(2, 26, 4))
 
 
+def format_iban(iban: str) -> str:
+    """An IBAN in groups of four, as printed: `NL26VAYB8060476890` -> `NL26 VAYB 8060 4768 90`."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
 def virtual_account(escrow_nrb: str, nip: str) -> str:
     """A company's own top-up account: the escrow's bank code and its first six
     account digits as the mass-payment prefix, then the company's NIP. Unique per

@@ -35,7 +35,8 @@ class GetAccountRequest(_Model):
 
 
 class GetAccountResponse(_Model):
-    _type_info = [("CompanyName", Req), ("Available", Req), ("Held", Req), ("VirtualAccount", Req)]
+    # VirtualAccount is absent under an IBAN escrow account (no virtual accounts: top-ups by the NIP in the title).
+    _type_info = [("CompanyName", Req), ("Available", Req), ("Held", Req), ("VirtualAccount", Unicode)]
 
 
 class IssueCouponsRequest(_Model):

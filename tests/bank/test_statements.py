@@ -96,11 +96,6 @@ def test_the_samples_as_published_are_refused_their_closing_balance_is_in_anothe
     assert snapshot(sample_hub) == (0, 0, 0, ())
 
 
-def test_companies_cannot_be_added_with_the_samples_foreign_escrow(sample_hub):
-    with pytest.raises(InvalidRequest, match="NRB escrow account"):
-        sample_hub.companies.add(NIP, "Leasing", actor="test")
-
-
 # -- matching credits --------------------------------------------------------------
 
 
