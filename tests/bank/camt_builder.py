@@ -132,6 +132,12 @@ def validate(data: bytes, version: str = "001.08") -> None:
     schema(version).validate(io.BytesIO(data))
 
 
+def line_of(data: bytes, needle: str, nth: int = 1) -> int:
+    """1-based line number of the nth line containing `needle`."""
+    hits = [i for i, text in enumerate(data.decode().splitlines(), start=1) if needle in text]
+    return hits[nth - 1]
+
+
 def iban(account: str) -> str:
     """An NRB as the IBAN a statement writes (PL + 26 digits); an IBAN as it is."""
     return f"PL{account}" if len(account) == 26 and account.isdigit() else account

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.bank.camt import StatementEntry, StatementError, StatementHeader, read_statement, validate_schema
-from tests.bank.camt_builder import DATA, Entry, camt053, validate, write_camt053
+from tests.bank.camt_builder import DATA, Entry, camt053, line_of, validate, write_camt053
 
 ESCROW = "75116022020000000412345678"
 VIRTUAL = "54116022020000005260250274"  # the shipped escrow's virtual account of NIP 5260250274
@@ -23,12 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 def read(data: bytes) -> tuple[StatementHeader, list[StatementEntry]]:
     header, *entries = read_statement(io.BytesIO(data))
     return header, entries
-
-
-def line_of(data: bytes, needle: str, nth: int = 1) -> int:
-    """1-based line number of the nth line containing `needle`."""
-    hits = [i for i, text in enumerate(data.decode().splitlines(), start=1) if needle in text]
-    return hits[nth - 1]
 
 
 def test_sample_001_02_reads_header_balances_and_entry():

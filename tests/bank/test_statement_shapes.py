@@ -14,7 +14,7 @@ from hub.bank.models import SUSPENSE, TOPUP, BankStatement
 from hub.ids import rf_reference
 from hub.ledger.chart import ESCROW
 from hub.ops.metrics import exposition
-from tests.bank.camt_builder import Entry, Statement, camt053, document, validate
+from tests.bank.camt_builder import Entry, Statement, camt053, document, line_of, validate
 from tests.bank.conftest import balance, entries, ledger_holds, snapshot
 from tests.factories import NIP, OPERATOR, OTHER_NIP
 
@@ -37,10 +37,6 @@ def refused(hub, data: bytes, match: str) -> StatementError:
         hub.statements.import_document(data, actor=OPERATOR)
     assert snapshot(hub) == before
     return error.value
-
-
-def line_of(data: bytes, needle: str, nth: int = 1) -> int:
-    return [i for i, text in enumerate(data.decode().splitlines(), start=1) if needle in text][nth - 1]
 
 
 def day(hub, n: int, entries_: list[Entry], opening: str = "0.00", **kw) -> Statement:
