@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 from werkzeug.test import Client
 
 from hub.bank.models import TOPUP
 from hub.cli import cli
-from hub.companies.service import topup_title
+from hub.companies.service import contract_virtual_account, topup_title
+from hub.errors import InvalidRequest
 from hub.config import load_config
 from hub.ids import rf_reference
 from hub.services.wsgi import create_app
@@ -26,6 +29,9 @@ NOTE = "companies get no virtual account, and their top-ups are matched by the N
 def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(sample_hub):
     account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
     assert (account.nip, account.virtual_account) == (NIP, None)
+    # GetAccount's contract requires an NRB: refused, saying what to do instead.
+    with pytest.raises(InvalidRequest, match=f'has no virtual account: the hub\'s escrow account is an IBAN; top it up with the transfer title "Zasilenie konta NIP {NIP}"'):
+        contract_virtual_account(account)
     result = sample_hub.statements.import_document(camt053(SAMPLE_ACCOUNT, [
         Entry("250.00", currency="EUR", remittance=topup_title(NIP), ref="T1"),
         Entry("50.00", currency="EUR", structured=rf_reference(NIP), ref="T2"),
