@@ -79,6 +79,9 @@ SUSPENSE_ASSIGN = "suspense:assign"
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
 BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
+# A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
+# document is remembered until the import ends.
+STATEMENTS_PER_DOCUMENT_MAX = 1000
 
 # NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
 _NIP_TEXT = re.compile(r"(?<![0-9])(?:[0-9][- ]?){9}[0-9](?![0-9])")
@@ -306,6 +309,12 @@ class StatementService:
                 if isinstance(item, StatementHeader):
                     if totals is not None:
                         totals.check()
+                    if len(plan.headers) == STATEMENTS_PER_DOCUMENT_MAX:
+                        raise StatementError(
+                            f"more than {STATEMENTS_PER_DOCUMENT_MAX} statements in one document; nothing was imported",
+                            element="Stmt",
+                            line=item.line,
+                        )
                     totals = _Totals(item)
                     plan.add(item, escrow=item.account == self.escrow_account)
                     if plan.escrow[-1]:

@@ -1,6 +1,9 @@
 """Property tests of the statement import: a random statement whose balances add up imports
 and moves exactly its booked credits; any one digit of any booked amount or balance changed
-refuses it with nothing written; importing an accepted document again changes nothing."""
+refuses it with nothing written; importing an accepted document again changes nothing.
+
+(A digit changed in a pending entry's amount cannot be caught: pending entries are not in the
+balances, by ISO 20022's definition of them, and are not booked either.)"""
 
 from __future__ import annotations
 

@@ -99,6 +99,13 @@ def test_the_file_is_all_or_nothing_a_bad_second_statement_refuses_the_first(hub
     assert (error.element, error.line) == ("Sts", line_of(data, "<Sts>", 2))
 
 
+def test_a_document_over_the_statement_limit_is_refused(hub, monkeypatch):
+    monkeypatch.setattr("hub.bank.statements.STATEMENTS_PER_DOCUMENT_MAX", 2)
+    data = document(*(day(hub, n, [], opening="0.00") for n in (1, 2, 3)))
+    error = refused(hub, data, "more than 2 statements in one document")
+    assert (error.element, error.line) == ("Stmt", line_of(data, "<Stmt>", 3))
+
+
 # -- amounts ------------------------------------------------------------------------------------
 
 
