@@ -1,13 +1,18 @@
 """camt.053 import: the hub's streaming parser and its full import against a bare
 lxml iterparse of the same file (baseline), each in a fresh process, same run.
 
-    .venv/bin/python bench/camt.py [--entries 100000]
+    .venv/bin/python bench/camt.py [--entries 100000] [--statements 10]
+
+The file holds the entries spread over several statements of the escrow account (one a day,
+as a bank's weekly file does), each with balances that add up; a tenth of the amounts are
+written with trailing zeros past the grosz ("12.34000"), as some banks write them.
 
 baseline: iterparse over Ntry end events, clearing each element (nothing checked).
 parse:    hub.bank.camt.read_statement: every field checked, amounts to the grosz.
-import:   StatementService.import_file of the same file on SQLite: the check pass, then
-          the booking pass in one transaction (entries booked in chunks: one insert and
-          one ledger apply per chunk). Every entry names a NIP no company has: suspense.
+import:   StatementService.import_file of the same file on SQLite: the check pass (and each
+          statement's balance check), then the booking pass in one transaction (entries
+          booked in chunks: one insert and one ledger apply per chunk). Every entry names a
+          NIP no company has: suspense.
 Peak memory is VmHWM of the measuring process.
 """
 
@@ -66,6 +71,7 @@ hub = Hub(load_config(Path(sys.argv[2])))
 upgrade(hub.db)
 start = time.perf_counter()
 result = hub.statements.import_file(Path(sys.argv[1]), actor=operator("bench"))
+assert len(result.statements) == int(sys.argv[3]), result
 print(json.dumps({"seconds": time.perf_counter() - start, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
 """
 
@@ -77,16 +83,33 @@ def measure(code: str, *args: str) -> dict:
     return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
-def write(path: Path, account: str, n: int) -> None:
-    from tests.bank.camt_builder import Entry, write_camt053
+def write(path: Path, account: str, n: int, statements: int) -> None:
+    """`n` entries over `statements` statements, streamed (no statement's entries are held)."""
+    from hub.money import format_pln
+    from tests.bank.camt_builder import Entry, Statement, write_document
 
-    entries = (Entry(f"{i % 1000 + 1}.{i % 100:02d}", remittance=f"przelew {i} NIP 5260250274", ref=f"R{i}", end_to_end_id=f"E{i}") for i in range(n))
-    write_camt053(path, account, entries)
+    def amount(i: int) -> int:
+        return (i % 1000 + 1) * 100 + i % 100
+
+    def entries(first: int, last: int):
+        for i in range(first, last):
+            written = format_pln(amount(i)) + ("000" if i % 10 == 0 else "")
+            yield Entry(written, remittance=f"przelew {i} NIP 5260250274", ref=f"R{i}", end_to_end_id=f"E{i}")
+
+    bounds = [n * k // statements for k in range(statements + 1)]
+    days, opening = [], 0
+    for k in range(statements):
+        closing = opening + sum(amount(i) for i in range(bounds[k], bounds[k + 1]))
+        days.append(Statement(account, entries(bounds[k], bounds[k + 1]), statement_id=f"BENCH-{k + 1}", sequence=str(k + 1),
+                              opening=format_pln(opening), closing=format_pln(closing)))
+        opening = closing
+    write_document(path, days)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--statements", type=int, default=10)
     args = parser.parse_args()
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
@@ -96,12 +119,12 @@ def main() -> None:
         config = copy_config(SHIPPED_CONFIG, work / "config", "sqlite:///var/hub.sqlite3")
         escrow = load_config(config).bank.escrow_account
         big = work / "big.xml"
-        write(big, escrow, args.entries)
+        write(big, escrow, args.entries, args.statements)
         results = {
-            "machine": machine(), "file_mb": round(big.stat().st_size / 1e6, 1),
+            "machine": machine(), "file_mb": round(big.stat().st_size / 1e6, 1), "statements": args.statements,
             "baseline_iterparse": measure(BASELINE, str(big)),
             "hub_parse": measure(PARSE, str(big)),
-            "hub_import": measure(IMPORT, str(big), str(config)),
+            "hub_import": measure(IMPORT, str(big), str(config), str(args.statements)),
         }
         results["parse_ratio"] = round(results["hub_parse"]["seconds"] / results["baseline_iterparse"]["seconds"], 2)
         results["import_ratio"] = round(results["hub_import"]["seconds"] / results["baseline_iterparse"]["seconds"], 1)

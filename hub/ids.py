@@ -131,8 +131,33 @@ def format_nrb(nrb: str) -> str:
     return nrb[:2] + " " + " ".join(nrb[i : i + 4] for i in range(2, 26, 4))
 
 
+def format_iban(iban: str) -> str:
+    """An IBAN in groups of four, as printed: `NL26VAYB8060476890` -> `NL26 VAYB 8060 4768 90`."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
 def virtual_account(escrow_nrb: str, nip: str) -> str:
     """A company's own top-up account: the escrow's bank code and its first six
     account digits as the mass-payment prefix, then the company's NIP. Unique per
     company (NIP is), valid checksum, and the bank credits it to the escrow."""
     return nrb_with_check(escrow_nrb[2:10] + escrow_nrb[10:16] + nip)
+
+
+def rf_reference(body: str) -> str:
+    """An ISO 11649 creditor reference ("RF" + 2 check digits + `body`, 1 to 21 letters or
+    digits): the company's is its NIP, `rf_reference("5260250274")` -> "RF..5260250274"."""
+    body = body.upper()
+    if not 1 <= len(body) <= 21 or not (body.isascii() and body.isalnum()):
+        raise ValueError("an RF reference's body is 1 to 21 letters or digits")
+    return f"RF{98 - _iban_mod97(body, 'RF', '00'):02d}{body}"
+
+
+def rf_reference_body(text: str) -> str | None:
+    """The body of an ISO 11649 creditor reference whose check digits hold; None for any other text."""
+    compact = "".join(text.split()).upper()
+    body, check = compact[4:], compact[2:4]
+    if not compact.startswith("RF") or not (check.isascii() and check.isdigit()) or not 1 <= len(body) <= 21:
+        return None
+    if not (body.isascii() and body.isalnum()) or _iban_mod97(body, "RF", check) != 1:
+        return None
+    return body

@@ -1,23 +1,26 @@
 """camt.053 bank-to-customer statements (ISO 20022 001.02, 001.04, 001.08), read as a stream.
 
-`read_statement(stream)` yields one `StatementHeader` and then every `StatementEntry` of the
-document, in file order, while parsing: each entry's elements are dropped as soon as the entry
-is read, so memory stays flat whether a statement holds ten entries or a hundred thousand.
+`read_statement(stream)` yields, for each statement (`Stmt`) of the document in file order, its
+`StatementHeader` and then every `StatementEntry` of it, while parsing: each entry's elements
+are dropped as soon as the entry is read (and each statement's once it ends), so memory stays
+flat whether a document holds ten entries or a hundred thousand over several statements.
 
 Hostile input is refused as by the hub's one hardened parser (hub/xmlsafe.py): no DTD (refused
 at the root element, before any entry is read), no entity is ever resolved, nothing is loaded
 from the network or the disk, huge_tree off (libxml2 stops at 256 levels and at 10 MB text
-nodes). Every problem, from a syntax error to a missing element or an amount with a third
-decimal place, is a `StatementError` naming the element and its line.
+nodes). Every problem, from a syntax error to a missing element, an amount with a non-zero
+digit past the grosz, a currency code ISO 4217 does not know or an entry status outside
+BOOK/PDNG/INFO/FUTR, is a `StatementError` naming the element and its line.
 
-One statement (`Stmt`) per document: the hub imports a statement whole or not at all, and a
-second `Stmt` in the same document is refused rather than silently split into two imports.
+Amounts are read in any lexical form the schema's amount type allows (xs:decimal, at most 5
+fraction digits and 18 digits in all: "18.150", "5442.09000"), exactly, into grosze.
 Optional XSD validation (`validate_schema`) uses the XSD of the document's namespace from a
 folder (`[bank] statement_xsd_dir`), with xmlschema reading the document lazily.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,16 +34,20 @@ from hub import ns
 from hub.clock import WARSAW, business_day
 from hub.errors import InvalidRequest
 from hub.ids import normalize_account
-from hub.money import AmountError, parse_grosze
+from hub.money import AmountError, currency_known, parse_decimal_grosze
 from hub.xmlsafe import iterparse
 
 VERSIONS = {uri: version for version, uri in ns.CAMT053.items()}
 BOOKED = "BOOK"
+# ExternalEntryStatus1Code: booked, pending, information only, future. Anything else is refused:
+# an entry the hub cannot tell booked or not would make the balance check meaningless.
+ENTRY_STATUSES = (BOOKED, "PDNG", "INFO", "FUTR")
+AMOUNT_FRACTION_DIGITS_MAX = 5  # ActiveOrHistoricCurrencyAndAmount: fractionDigits 5, totalDigits 18
+AMOUNT_TOTAL_DIGITS_MAX = 18
 CREDIT, DEBIT = "CRDT", "DBIT"
 NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
 
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?$")
 _OPENING_CODES = ("OPBD", "PRCD")  # opening booked, or the previous statement's closing booked
 _CLOSING_CODES = ("CLBD",)
 
@@ -74,8 +81,8 @@ class StatementHeader:
     account: str  # Acct/Id/IBAN or Acct/Id/Othr/Id, compact (hub.ids.normalize_account)
     currency: str | None  # Acct/Ccy, when given
     created_at: datetime  # Stmt/CreDtTm (.08: optional, then GrpHdr/CreDtTm), aware
-    opening: Balance | None
-    closing: Balance | None
+    opening: Balance | None  # OPBD, else PRCD
+    closing: Balance | None  # CLBD
     line: int  # of Stmt
 
 
@@ -91,6 +98,7 @@ class Transaction:
     debtor_name: str | None
     debtor_account: str | None
     remittance: str  # every RmtInf/Ustrd, joined by a space
+    references: tuple[str, ...]  # every RmtInf/Strd/CdtrRefInf/Ref (an RF creditor reference, or the payer's own)
     line: int
 
 
@@ -100,7 +108,7 @@ class StatementEntry:
     currency: str
     direction: str  # CRDT or DBIT
     reversal: bool  # RvslInd
-    status: str  # Sts (.08: Sts/Cd or Sts/Prtry)
+    status: str  # Sts (.08: Sts/Cd or Sts/Prtry): one of ENTRY_STATUSES
     booking_date: date | None
     value_date: date | None
     account_servicer_ref: str | None  # Ntry/AcctSvcrRef
@@ -114,7 +122,9 @@ class StatementEntry:
 
 
 def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntry]:
-    """The header, then every entry, while parsing `stream` (a binary file object)."""
+    """For each statement, its header and then every entry of it, while parsing `stream`
+    (a binary file object). A header starts each statement: what follows it, up to the next
+    header or the end, are its entries."""
     events = iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
     try:
         yield from _Reader().read(events)
@@ -136,6 +146,7 @@ class _Reader:
         self.version = ""
         self.group: tuple[str, datetime | None] | None = None
         self.statement: etree._Element | None = None
+        self.statements = 0
         self.header_sent = False
         self.days: dict[str, date] = {}  # "2026-03-10" -> its date: a statement's few days, parsed once
 
@@ -154,13 +165,13 @@ class _Reader:
                 yield self._entry(elem)
                 _drop(elem)
             elif name == "Stmt" and event == "start":
-                if self.statement is not None:
-                    raise StatementError(
-                        "a second statement in one document; the hub imports one Stmt per document", element="Stmt", line=elem.sourceline
-                    )
-                self.statement = elem
-            elif name == "Stmt" and event == "end" and not self.header_sent:
-                yield self._header()
+                self.statement, self.header_sent = elem, False
+                self.statements += 1
+            elif name == "Stmt" and event == "end":
+                if not self.header_sent:  # a statement without entries
+                    yield self._header()
+                self.statement, self.header_sent = None, False  # an Ntry after it is outside any statement
+                _drop(elem)
             elif name == "GrpHdr" and event == "end":
                 kids = self._kids(elem)
                 self.group = (self._required_text(elem, kids, "MsgId"), self._datetime(elem, kids, "CreDtTm", required=True))
@@ -168,7 +179,7 @@ class _Reader:
             root = getattr(events, "root", None)
             tag = etree.QName(root).text if root is not None else "nothing"
             raise StatementError(f"not a camt.053 document: the root element is {tag}", element="Document", line=1)
-        if self.statement is None:
+        if self.statements == 0:
             raise StatementError("the document holds no statement", element="Stmt")
 
     # -- the document and its header ---------------------------------------
@@ -198,8 +209,8 @@ class _Reader:
         acct_kids = self._kids(acct)
         account = self._account(self._required(acct, acct_kids, "Id"))
         currency = _value(acct_kids.get("Ccy"))
-        if currency is not None and not _CURRENCY.match(currency):
-            raise StatementError(f"{currency!r} is not a currency code", element="Acct/Ccy", line=acct.sourceline)
+        if currency is not None and not currency_known(currency):
+            raise StatementError(f"{currency!r} is not an ISO 4217 currency code", element="Acct/Ccy", line=acct.sourceline)
         message_id, group_created = self.group
         created = self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08") or group_created
         balances = [self._balance(b) for b in stmt.iterchildren(self.prefix + "Bal")]
@@ -237,8 +248,9 @@ class _Reader:
         sts = self._required(ntry, kids, "Sts")
         codes = self._kids(sts)
         status = (_value(codes.get("Cd")) or _value(codes.get("Prtry"))) if len(sts) else (sts.text or "").strip()
-        if not status:
-            raise StatementError("an entry status is required (BOOK, PDNG, INFO)", element="Sts", line=sts.sourceline)
+        if status not in ENTRY_STATUSES:
+            shown = f"{status!r} is not" if status else "no status is"
+            raise StatementError(f"{shown} an entry status the hub knows (BOOK, PDNG, INFO, FUTR)", element="Sts", line=sts.sourceline)
         booking, value = kids.get("BookgDt"), kids.get("ValDt")
         return StatementEntry(
             amount_grosze=amount,
@@ -273,8 +285,14 @@ class _Reader:
             debtor_name=self._debtor_name(party.get("Dbtr")),
             debtor_account=self._optional_account(party.get("DbtrAcct")),
             remittance=" ".join(u.text.strip() for u in self._all(tx, "RmtInf", "Ustrd") if u.text and u.text.strip()),
+            references=self._structured_references(tx),
             line=tx.sourceline,
         )
+
+    def _structured_references(self, tx: etree._Element) -> tuple[str, ...]:
+        """Every RmtInf/Strd/CdtrRefInf/Ref of a transaction."""
+        refs = (self._text(strd, "CdtrRefInf/Ref") for strd in self._all(tx, "RmtInf", "Strd"))
+        return tuple(ref for ref in refs if ref)
 
     def _debtor_name(self, debtor: etree._Element | None) -> str | None:
         """Dbtr/Nm (.02), or Dbtr/Pty/Nm (.08)."""
@@ -331,15 +349,14 @@ class _Reader:
 
     def _amount(self, amt: etree._Element) -> tuple[int, str]:
         currency = (amt.get("Ccy") or "").strip()
-        if not _CURRENCY.match(currency):
-            raise StatementError(f"the Ccy attribute must be a currency code, got {currency!r}", element="Amt", line=amt.sourceline)
+        if not currency_known(currency):
+            raise StatementError(f"the Ccy attribute must be an ISO 4217 currency code, got {currency!r}", element="Amt", line=amt.sourceline)
         text = (amt.text or "").strip()
         try:
-            return parse_grosze(text), currency
-        except AmountError:
-            raise StatementError(
-                f"{text!r} is not an amount exact to the grosz (digits, at most 2 decimal places)", element="Amt", line=amt.sourceline
-            ) from None
+            grosze = parse_decimal_grosze(text, fraction_digits_max=AMOUNT_FRACTION_DIGITS_MAX, total_digits_max=AMOUNT_TOTAL_DIGITS_MAX)
+        except AmountError as error:
+            raise StatementError(f"{error}; an amount must be exact to the grosz", element="Amt", line=amt.sourceline) from None
+        return grosze, currency
 
     def _direction(self, elem: etree._Element, kids: dict[str, etree._Element]) -> str:
         value = self._required_text(elem, kids, "CdtDbtInd")
@@ -456,8 +473,26 @@ def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
     # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
     # errors know their line; read_statement has refused any DTD in the same bytes already.
     resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=iterparse)
-    for error in _schema(str(path)).iter_errors(resource):
+    problem = _first_schema_error(_schema(str(path)), resource)
+    if problem is not None:
+        reason, element, line = problem
+        raise StatementError(f"does not match the camt.053.{version} schema: {reason}", element=element, line=line)
+
+
+def _first_schema_error(schema, resource) -> tuple[str, str | None, int | None] | None:
+    """The first error's reason, element and line, as plain values. xmlschema's lazy reader of
+    the stream is left in a reference cycle when validation stops at an error; collected by
+    chance after the caller has closed the stream, it would print a traceback of its own
+    ("I/O operation on closed file") after the error line."""
+    errors = schema.iter_errors(resource)
+    try:
+        error = next(errors, None)
+        if error is None:
+            return None
         # A lazy resource has dropped the element by now; its path and line remain.
-        element = re.sub(r"\[\d+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
-        line = error.sourceline
-        raise StatementError(f"does not match the camt.053.{version} schema: {error.reason}", element=element, line=line)
+        element = re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
+        return str(error.reason), element, error.sourceline
+    finally:
+        error = None
+        errors.close()
+        gc.collect()  # the reader sits in a reference cycle of xmlschema's: collected now, while the stream is open

@@ -1,13 +1,20 @@
 """Importing camt.053 statements of the escrow account: top-ups, suspense, reversals.
 
-An import is all or nothing, in two passes over the document and one transaction:
+A document may hold several statements (`Stmt`: one a day, or one per account); each statement
+of the escrow account is a statement of its own (its id, sequence number, idempotency), those
+of other accounts are skipped and listed as such, and a document with none of the escrow
+account is refused. An import is all or nothing, in two passes over the document and one
+transaction:
 
-1. check: parse the whole document (constant memory, hub.bank.camt), refuse another account,
-   another currency, any malformed entry; validate against the XSD when
-   `[bank] statement_xsd_dir` is set. Nothing is written.
+1. check: parse the whole document (constant memory, hub.bank.camt), refuse another currency,
+   any malformed entry, and any statement that does not add up: its opening booked balance
+   (OPBD, or PRCD) + booked credits - booked debits must equal its closing booked balance
+   (CLBD), so a digit changed in transit refuses the file instead of booking the wrong amount.
+   Validate against the XSD when `[bank] statement_xsd_dir` is set. Nothing is written.
 2. book: parse again inside one transaction and book each new booked entry:
    - a credit paid to a company's virtual account, or naming a registered company's NIP in
-     its remittance text: TOPUP, escrow -> company;
+     its remittance (Ustrd text, or a Strd creditor reference: the company's RF reference
+     or a NIP): TOPUP, escrow -> company;
    - any other credit: SUSPENSE, escrow -> suspense, until the operator `assign`s it;
    - a reversal (RvslInd, a debit) of an earlier credit, found by its reference: undone
      where the credit went (company or suspense) - and if the company no longer has the
@@ -20,6 +27,11 @@ Idempotent by the statement's identity (account, Stmt/Id, ElctrncSeqNb) and each
 key (AcctSvcrRef, else a hash of its fields; the n-th identical entry of a statement gets
 `#n`): a statement imported again, or an entry seen in an overlapping statement, books
 nothing twice. Imports are serialised by a lock on the escrow ledger account.
+
+Continuity is reported, never refused: a statement whose opening balance is not the closing
+balance of the escrow account's previous statement, or whose ElctrncSeqNb skips numbers, is
+imported, and the gap is named in the import's answer, in `statements()` (`hub bank
+statements`) and in /metrics, so that the operator asks the bank for the missing statement.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Sequence
 
@@ -40,7 +52,9 @@ from sqlalchemy.orm import Session
 
 from hub.access import Actor
 from hub.audit.models import record_event
-from hub.bank.camt import CREDIT, DEBIT, StatementEntry, StatementError, StatementHeader, Transaction, read_statement, validate_schema
+from hub.bank.camt import (
+    CREDIT, DEBIT, Balance, StatementEntry, StatementError, StatementHeader, Transaction, read_statement, validate_schema,
+)
 from hub.bank.models import (
     ASSIGNED, REVERSAL, REVERSED, REVIEW, SUSPENSE, TOPUP, UNMATCHED, UNMATCHED_STATUSES, BankEntry, BankStatement,
 )
@@ -50,11 +64,12 @@ from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
-from hub.ids import format_nrb, nip_valid, normalize_account
+from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import ASSET, CONTROL, ESCROW
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from hub.ledger.models import LedgerAccount
+from hub.money import format_pln
 
 # Permissions of the hub's side (no company or office acts on the escrow account).
 STATEMENTS_IMPORT = "statements:import"
@@ -64,9 +79,13 @@ SUSPENSE_ASSIGN = "suspense:assign"
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
 BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
+# A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
+# document is remembered until the import ends.
+STATEMENTS_PER_DOCUMENT_MAX = 1000
 
 # NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
-_NIP_TEXT = re.compile(r"(?<!\d)(?:\d[- ]?){9}\d(?!\d)")
+_NIP_TEXT = re.compile(r"(?<![0-9])(?:[0-9][- ]?){9}[0-9](?![0-9])")
+_RF_TEXT = re.compile(r"(?<![A-Za-z0-9])RF[0-9]{2}[A-Za-z0-9]{1,21}(?![A-Za-z0-9])")
 
 Progress = Callable[[int], None]
 # Settlement's matcher for the hub's own transfers: (session, BankStatement.id) -> None; runs
@@ -75,14 +94,79 @@ Reconciler = Callable[[Session, int], None]
 
 
 @dataclass(frozen=True)
-class ImportResult:
-    statement_id: int  # the hub's id (SubmitStatementResponse/StatementId)
+class StatementResult:
+    """What the import did with one statement of the escrow account."""
+
+    statement_id: int  # the hub's id
     bank_statement_id: str  # Stmt/Id
-    account: str
+    sequence: str  # ElctrncSeqNb, "" when absent
+    opening_grosze: int
+    closing_grosze: int
     imported: int  # new entries, booked
     duplicates: int  # seen before
     unmatched: int  # new entries the hub could not assign: suspense, review, unreconciled
-    ignored: int  # entries the bank did not book (PDNG, INFO) or of 0.00: nothing to book
+    ignored: int  # entries the bank did not book (PDNG, INFO, FUTR) or of 0.00: nothing to book
+    gaps: tuple[str, ...]  # continuity: a missing sequence number, an opening that is not the previous closing
+
+
+@dataclass(frozen=True)
+class SkippedStatement:
+    """A statement of another account in the same document: read and checked, not imported."""
+
+    bank_statement_id: str
+    account: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    account: str
+    statements: tuple[StatementResult, ...]  # the escrow account's, in file order (at least one)
+    skipped: tuple[SkippedStatement, ...]
+
+    @property
+    def statement_id(self) -> int:
+        """The hub's id of the first statement (SubmitStatementResponse/StatementId lists them all)."""
+        return self.statements[0].statement_id
+
+    @property
+    def bank_statement_id(self) -> str:
+        return self.statements[0].bank_statement_id
+
+    @property
+    def imported(self) -> int:
+        return sum(s.imported for s in self.statements)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(s.duplicates for s in self.statements)
+
+    @property
+    def unmatched(self) -> int:
+        return sum(s.unmatched for s in self.statements)
+
+    @property
+    def ignored(self) -> int:
+        return sum(s.ignored for s in self.statements)
+
+    @property
+    def gaps(self) -> tuple[str, ...]:
+        return tuple(f"statement {s.bank_statement_id}: {gap}" for s in self.statements for gap in s.gaps)
+
+
+@dataclass(frozen=True)
+class StatementView:
+    """An imported statement of the escrow account, in the order of the bank's sequence."""
+
+    statement_id: int  # the hub's id
+    bank_statement_id: str
+    sequence: str
+    created_at: datetime
+    opening_grosze: int | None  # None only for statements imported before balances were checked
+    closing_grosze: int | None
+    entries: int  # BankEntry rows
+    imported_at: datetime
+    gaps: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -115,13 +199,70 @@ class _Part:
 
     @property
     def remittance(self) -> str:
-        return " ".join(t.remittance for t in self.transactions if t.remittance)
+        """The Ustrd texts, then the Strd creditor references: what matching reads, and what is kept."""
+        texts = [t.remittance for t in self.transactions if t.remittance]
+        texts += [ref for t in self.transactions for ref in t.references]
+        return " ".join(texts)
 
     @property
     def references(self) -> set[str]:
         """What a reversal names the credit it reverses by: the bank's reference or the EndToEndId."""
         refs = {t.account_servicer_ref for t in self.transactions} | {t.end_to_end_id for t in self.transactions}
         return {r for r in refs if r}
+
+
+class _Plan:
+    """What the check pass found: every statement's header, and which are the escrow account's."""
+
+    def __init__(self) -> None:
+        self.headers: list[StatementHeader] = []
+        self.escrow: list[bool] = []
+
+    def add(self, header: StatementHeader, *, escrow: bool) -> None:
+        self.headers.append(header)
+        self.escrow.append(escrow)
+
+    @property
+    def version(self) -> str:
+        return self.headers[0].version
+
+
+class _Totals:
+    """One statement's booked credits and debits, against its balances."""
+
+    def __init__(self, header: StatementHeader) -> None:
+        self.header = header
+        self.credits = 0
+        self.debits = 0
+
+    def add(self, entry: StatementEntry) -> None:
+        if not entry.booked:
+            return
+        if entry.direction == CREDIT:
+            self.credits += entry.amount_grosze
+        else:
+            self.debits += entry.amount_grosze
+
+    def check(self) -> None:
+        """Opening (OPBD, or PRCD) + booked credits - booked debits == closing (CLBD), or the file is refused."""
+        header = self.header
+        opening, closing = header.opening, header.closing
+        if opening is None or closing is None:
+            missing = "opening booked balance (OPBD or PRCD)" if opening is None else "closing booked balance (CLBD)"
+            raise StatementError(
+                f"statement {header.statement_id} has no {missing}; the hub checks every statement's balances; nothing was imported",
+                element="Bal",
+                line=header.line,
+            )
+        if opening.amount_grosze + self.credits - self.debits != closing.amount_grosze:
+            raise StatementError(
+                f"statement {header.statement_id} does not add up: opening balance {_signed(opening)} + booked credits "
+                f"{format_pln(self.credits)} - booked debits {format_pln(self.debits)} = "
+                f"{format_pln(opening.amount_grosze + self.credits - self.debits)}, but the closing balance is {_signed(closing)}; "
+                "nothing was imported",
+                element="Bal",
+                line=closing.line,
+            )
 
 
 class StatementService:
@@ -147,39 +288,59 @@ class StatementService:
 
     def _import(self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None) -> ImportResult:
         _require_hub_side(actor, STATEMENTS_IMPORT)
-        header, digest = self._check(open_stream, progress)
+        plan, digest = self._check(open_stream, progress)
         if self.xsd_dir is not None:
             with open_stream() as raw:  # seekable, as xmlschema's lazy reading needs
-                validate_schema(raw, self.xsd_dir, header.version)
+                validate_schema(raw, self.xsd_dir, plan.version)
         try:
-            return self._book(open_stream, digest, actor, progress)
+            return self._book(open_stream, plan, digest, actor, progress)
         except IntegrityError:
             # Another process imported the same entries between our passes and committed
             # first (the escrow lock makes this rare): everything rolled back; look again.
-            return self._book(open_stream, digest, actor, None)
+            return self._book(open_stream, plan, digest, actor, None)
 
-    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[StatementHeader, str]:
+    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[_Plan, str]:
+        """The first pass: every statement read, its currencies and balances checked; nothing written."""
+        plan = _Plan()
         with open_stream() as raw:
             stream = _Tap(raw, progress)
-            items = read_statement(stream)
-            header = next(items)
-            self._check_header(header)
-            for entry in items:
-                self._check_currency(entry.currency, "Ntry/Amt", entry.line)
-            return header, stream.finish()
+            totals: _Totals | None = None
+            for item in read_statement(stream):
+                if isinstance(item, StatementHeader):
+                    if totals is not None:
+                        totals.check()
+                    if len(plan.headers) == STATEMENTS_PER_DOCUMENT_MAX:
+                        raise StatementError(
+                            f"more than {STATEMENTS_PER_DOCUMENT_MAX} statements in one document; nothing was imported",
+                            element="Stmt",
+                            line=item.line,
+                        )
+                    totals = _Totals(item)
+                    plan.add(item, escrow=item.account == self.escrow_account)
+                    if plan.escrow[-1]:
+                        self._check_header(item)
+                    continue
+                if plan.escrow[-1]:
+                    self._check_currency(item.currency, "Ntry/Amt", item.line)
+                totals.add(item)
+            totals.check()
+            if not any(plan.escrow):
+                first = plan.headers[0]
+                raise StatementError(
+                    f"the statement is of account {_shown_account(first.account)}, not of the hub's escrow account "
+                    f"{_shown_account(self.escrow_account)}; nothing was imported",
+                    element="Acct/Id",
+                    line=first.line,
+                )
+            return plan, stream.finish()
 
     def _check_header(self, header: StatementHeader) -> None:
-        if header.account != self.escrow_account:
-            raise StatementError(
-                f"the statement is of account {_shown_account(header.account)}, not of the hub's escrow account "
-                f"{_shown_account(self.escrow_account)}; nothing was imported",
-                element="Acct/Id",
-                line=header.line,
-            )
+        """A statement of the escrow account: its currency and its booked balances' are the account's."""
         if header.currency is not None:
             self._check_currency(header.currency, "Acct/Ccy", header.line)
-        # Balances are not booked, only entries are; their currency is not checked (the
-        # published ISO 20022 samples carry balances in several currencies beside EUR entries).
+        for balance in (header.opening, header.closing):
+            if balance is not None:
+                self._check_currency(balance.currency, "Bal/Amt", balance.line)
 
     def _check_currency(self, currency: str, element: str, line: int) -> None:
         if currency != self.currency:
@@ -187,31 +348,47 @@ class StatementService:
                 f"an amount in {currency}; the escrow account is kept in {self.currency}; nothing was imported", element=element, line=line
             )
 
-    def _book(self, open_stream: Callable[[], BinaryIO], digest: str, actor: Actor, progress: Progress | None) -> ImportResult:
+    def _book(self, open_stream: Callable[[], BinaryIO], plan: _Plan, digest: str, actor: Actor, progress: Progress | None) -> ImportResult:
+        """The second pass, in one transaction: each statement of the escrow account booked."""
         with open_stream() as raw, self.db.transaction() as session:
             stream = _Tap(raw, progress)
-            items = read_statement(stream)
-            header = next(items)
             ledger = Ledger(session, self.clock)
             ledger.open_account(ESCROW, ASSET)
             ledger.open_account(SUSPENSE_ACCOUNT, CONTROL)
             _lock_escrow(session)
-            statement = self._statement(session, header, digest, actor)
-            booking = _Booking(session, ledger, statement, self.clock)
-            for entry in items:
-                booking.add(entry)
-            booking.finish()
+            bookings: list[tuple[StatementHeader, _Booking]] = []
+            skipped: list[SkippedStatement] = []
+            booking: _Booking | None = None
+            for item in read_statement(stream):
+                if isinstance(item, StatementHeader):
+                    if booking is not None:
+                        booking.finish()
+                    booking = None
+                    if item.account != self.escrow_account:
+                        skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
+                        continue
+                    booking = _Booking(session, ledger, self._statement(session, item, digest, actor), self.clock)
+                    bookings.append((item, booking))
+                elif booking is not None:
+                    booking.add(item)
+            if booking is not None:
+                booking.finish()
             if stream.finish() != digest:
                 raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
-            for reconcile in self.reconcilers:
-                reconcile(session, statement.id)
-            result = booking.result(header)
-            record_event(
-                session, self.clock(), actor.name, "bank.statement.import", f"bank-statement:{statement.id}",
-                statement=header.statement_id, account=header.account, sha256=digest, imported=result.imported,
-                duplicates=result.duplicates, unmatched=result.unmatched, ignored=result.ignored,
-            )
-            return result
+            for _, booking in bookings:
+                for reconcile in self.reconcilers:
+                    reconcile(session, booking.statement.id)
+            gaps = {view.statement_id: view.gaps for view in _statement_views(session, self.escrow_account)}
+            results = []
+            for header, booking in bookings:
+                result = booking.result(header, gaps.get(booking.statement.id, ()))
+                results.append(result)
+                record_event(
+                    session, self.clock(), actor.name, "bank.statement.import", f"bank-statement:{result.statement_id}",
+                    statement=header.statement_id, account=header.account, sha256=digest, imported=result.imported,
+                    duplicates=result.duplicates, unmatched=result.unmatched, ignored=result.ignored, gaps=list(result.gaps),
+                )
+            return ImportResult(account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped))
 
     def _statement(self, session: Session, header: StatementHeader, digest: str, actor: Actor) -> BankStatement:
         """The statement's row: the first import's, when it was imported before."""
@@ -232,8 +409,8 @@ class StatementService:
             version=header.version,
             message_id=header.message_id,
             created_at=header.created_at,
-            opening_balance_grosze=None if header.opening is None else header.opening.amount_grosze,
-            closing_balance_grosze=None if header.closing is None else header.closing.amount_grosze,
+            opening_balance_grosze=header.opening.amount_grosze,  # both there: _Totals.check
+            closing_balance_grosze=header.closing.amount_grosze,
             document_sha256=digest,
             imported_at=self.clock(),
             imported_by=actor.name[:120],
@@ -241,6 +418,14 @@ class StatementService:
         session.add(statement)
         session.flush()
         return statement
+
+    # -- statements --------------------------------------------------------
+
+    def statements(self, *, actor: Actor) -> list[StatementView]:
+        """The escrow account's imported statements in the bank's order, each with its gaps."""
+        _require_operator(actor, SUSPENSE_READ)
+        with self.db.read() as session:
+            return _statement_views(session, self.escrow_account)
 
     # -- suspense ----------------------------------------------------------
 
@@ -332,21 +517,24 @@ class _Booking:
             )
             self.session.execute(update(BankEntry), [{"id": row["id"], "ledger_transfer_id": _transfer_id(row)} for row, _, _ in credited])
 
-    def result(self, header: StatementHeader) -> ImportResult:
+    def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
         unmatched = 0
         for chunk in range(0, len(self.new_ids), 500):
             ids = self.new_ids[chunk : chunk + 500]
             unmatched += self.session.scalar(
                 select(func.count()).select_from(BankEntry).where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
             )
-        return ImportResult(
+        return StatementResult(
             statement_id=self.statement.id,
             bank_statement_id=header.statement_id,
-            account=header.account,
+            sequence=self.statement.electronic_sequence,
+            opening_grosze=header.opening.amount_grosze,
+            closing_grosze=header.closing.amount_grosze,
             imported=len(self.new_ids) - unmatched,
             duplicates=self.duplicates,
             unmatched=unmatched,
             ignored=self.ignored,
+            gaps=gaps,
         )
 
     # -- entries -----------------------------------------------------------
@@ -377,7 +565,9 @@ class _Booking:
             fields = [
                 entry.direction, entry.reversal, entry.amount_grosze, entry.currency, entry.booking_date, entry.value_date,
                 entry.entry_ref,
+                # Strd references only when there are some: the keys of entries imported before stay as they were.
                 [[t.amount_grosze, t.end_to_end_id, t.account_servicer_ref, t.creditor_account, t.debtor_name, t.debtor_account, t.remittance]
+                 + ([list(t.references)] if t.references else [])
                  for t in entry.transactions],
             ]
             blob = json.dumps(fields, default=str, separators=(",", ":"), ensure_ascii=False)
@@ -546,8 +736,68 @@ def _require_operator(actor: Actor, permission: str) -> None:
 
 
 def _named_nips(text: str) -> set[str]:
-    """The valid NIPs a remittance text names, however grouped."""
-    return {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(text)) if nip_valid(m)}
+    """The valid NIPs a remittance text names, however grouped, or as the body of an RF
+    creditor reference (ISO 11649, the company's own: hub.ids.rf_reference)."""
+    nips = {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(text)) if nip_valid(m)}
+    for word in _RF_TEXT.findall(text):
+        body = rf_reference_body(word)
+        if body is not None and nip_valid(body):
+            nips.add(body)
+    return nips
+
+
+def _statement_views(session: Session, account: str) -> list[StatementView]:
+    """Every statement of `account`, in the bank's order (by ElctrncSeqNb where it is a number,
+    then by creation time), each with its gaps against the one before it."""
+    entries = dict(session.execute(
+        select(BankEntry.statement_id, func.count()).where(BankEntry.account == account).group_by(BankEntry.statement_id)
+    ).all())
+    rows = sorted(session.scalars(select(BankStatement).where(BankStatement.account == account)), key=_bank_order)
+    views, previous = [], None
+    for row in rows:
+        views.append(StatementView(
+            statement_id=row.id, bank_statement_id=row.statement_id, sequence=row.electronic_sequence, created_at=row.created_at,
+            opening_grosze=row.opening_balance_grosze, closing_grosze=row.closing_balance_grosze, entries=entries.get(row.id, 0),
+            imported_at=row.imported_at, gaps=_gaps(previous, row),
+        ))
+        previous = row
+    return views
+
+
+def _bank_order(row: BankStatement) -> tuple:
+    numbered = _sequence_number(row.electronic_sequence)
+    return (0, numbered, row.id) if numbered is not None else (1, row.created_at.timestamp(), row.id)
+
+
+def _sequence_number(text: str) -> int | None:
+    return int(text) if text and len(text) <= 18 and all("0" <= c <= "9" for c in text) else None
+
+
+def _gaps(previous: BankStatement | None, row: BankStatement) -> tuple[str, ...]:
+    """What is missing between the statement before and this one: sequence numbers, or money."""
+    if previous is None:
+        return ()
+    gaps = []
+    before, now = _sequence_number(previous.electronic_sequence), _sequence_number(row.electronic_sequence)
+    if before is not None and now is not None and now > before + 1:
+        missing = str(before + 1) if now == before + 2 else f"{before + 1} to {now - 1}"
+        gaps.append(f"ElctrncSeqNb {missing} missing (after statement {previous.statement_id}, sequence {before})")
+    if previous.closing_balance_grosze is not None and row.opening_balance_grosze is not None \
+            and previous.closing_balance_grosze != row.opening_balance_grosze:
+        gaps.append(
+            f"opening balance {format_pln(row.opening_balance_grosze)} is not the closing balance "
+            f"{format_pln(previous.closing_balance_grosze)} of statement {previous.statement_id}"
+        )
+    return tuple(gaps)
+
+
+def statement_gap_count(session: Session, account: str) -> int:
+    """How many statements of `account` follow a gap (for /metrics)."""
+    return sum(1 for view in _statement_views(session, account) if view.gaps)
+
+
+def _signed(balance: Balance) -> str:
+    return f"{format_pln(balance.amount_grosze)} {balance.currency}"
 
 
 def _transfer_id(row: dict) -> str:

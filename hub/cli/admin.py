@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hub.cli.main import CliContext, cli, pass_ctx
+from hub.companies.service import title_matching_note, title_matching_only
 from hub.errors import ConfigError
 
 
@@ -37,3 +38,5 @@ def config_check(ctx: CliContext) -> None:
         f"{ctx.config_dir}: ok: {len(config.offices)} offices, {len(config.clients)} clients, "
         f"{len(config.fees)} fees, {len(config.case_types)} case types"
     )
+    if title_matching_only(config.bank.escrow_account):
+        click.echo(f"{ctx.config_dir}: note: hub.toml [bank] escrow_account: {title_matching_note(config.bank.escrow_account)}")

@@ -1,5 +1,5 @@
-"""`hub bank import|suspense|assign`: the escrow account's statements (settlement adds
-`bank settle` and `bank send` to the same group)."""
+"""`hub bank import|statements|suspense|assign`: the escrow account's statements (settlement
+adds `bank settle` and `bank send` to the same group)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.bank.statements import EntryView, ImportResult
+from hub.bank.statements import EntryView, ImportResult, StatementResult, StatementView
 from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
 from hub.ids import format_nrb
 from hub.money import format_pln
@@ -26,7 +26,8 @@ def bank() -> None:
 @json_option
 @pass_ctx
 def bank_import(ctx: CliContext, file: Path, as_login: str | None, as_json: bool) -> None:
-    """Import a camt.053 statement (001.02, 001.04 or 001.08): all of it, or nothing."""
+    """Import a camt.053 document (001.02, 001.04 or 001.08), every statement of the escrow
+    account in it: all of it, or nothing."""
     actor = ctx.actor(as_login)
     statements = ctx.hub.statements
     show_bar = sys.stderr.isatty() and not as_json
@@ -36,17 +37,78 @@ def bank_import(ctx: CliContext, file: Path, as_login: str | None, as_json: bool
         progress = bar.update if show_bar else None
         result = statements.import_file(file, actor=actor, progress=progress)
     if as_json:
-        emit_json(result)
+        emit_json(_import_json(result))
         return
-    click.echo(_import_line(result))
+    for line in _import_lines(result):
+        click.echo(line)
 
 
-def _import_line(r: ImportResult) -> str:
-    ignored = f", {r.ignored} not booked by the bank" if r.ignored else ""
-    return (
-        f"statement {r.bank_statement_id} (hub id {r.statement_id}): {r.imported} imported, "
-        f"{r.duplicates} duplicates, {r.unmatched} unmatched{ignored}"
-    )
+def _import_json(r: ImportResult) -> dict:
+    return {
+        "statement_id": r.statement_id, "bank_statement_id": r.bank_statement_id, "account": r.account,
+        "imported": r.imported, "duplicates": r.duplicates, "unmatched": r.unmatched, "ignored": r.ignored,
+        "statements": [_statement_result_json(s) for s in r.statements],
+        "skipped": [{"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line} for s in r.skipped],
+        "gaps": list(r.gaps),
+    }
+
+
+def _statement_result_json(s: StatementResult) -> dict:
+    return {
+        "statement_id": s.statement_id, "bank_statement_id": s.bank_statement_id, "sequence": s.sequence,
+        "opening": format_pln(s.opening_grosze), "closing": format_pln(s.closing_grosze),
+        "imported": s.imported, "duplicates": s.duplicates, "unmatched": s.unmatched, "ignored": s.ignored, "gaps": list(s.gaps),
+    }
+
+
+def _import_lines(r: ImportResult) -> list[str]:
+    lines = []
+    for s in r.statements:
+        ignored = f", {s.ignored} not booked by the bank" if s.ignored else ""
+        lines.append(
+            f"statement {s.bank_statement_id} (hub id {s.statement_id}): {s.imported} imported, "
+            f"{s.duplicates} duplicates, {s.unmatched} unmatched{ignored}"
+        )
+        lines += [f"  gap: {gap}: ask the bank for the missing statement" for gap in s.gaps]
+    lines += [f"statement {s.bank_statement_id} of account {_account(s.account)} (line {s.line}): skipped, not the escrow account"
+              for s in r.skipped]
+    return lines
+
+
+@bank.command("statements")
+@as_option
+@json_option
+@pass_ctx
+def bank_statements(ctx: CliContext, as_login: str | None, as_json: bool) -> None:
+    """The escrow account's imported statements in the bank's order: sequence number, opening
+    and closing balance, and any gap before each (a missing sequence number, or an opening
+    balance that is not the previous closing one: ask the bank for the missing statement)."""
+    views = ctx.hub.statements.statements(actor=ctx.actor(as_login))
+    if as_json:
+        emit_json([_statement_json(v) for v in views])
+        return
+    if not views:
+        click.echo("no statements imported")
+    for v in views:
+        click.echo(
+            f"{v.statement_id:>6}  {v.bank_statement_id:<35} seq {v.sequence or '-':>6}  "
+            f"opening {_balance(v.opening_grosze):>14}  closing {_balance(v.closing_grosze):>14}  {v.entries} entries"
+        )
+        for gap in v.gaps:
+            click.echo(f"        gap: {gap}")
+
+
+def _statement_json(v: StatementView) -> dict:
+    return {
+        "statement_id": v.statement_id, "bank_statement_id": v.bank_statement_id, "sequence": v.sequence,
+        "created_at": v.created_at.isoformat(), "opening": None if v.opening_grosze is None else format_pln(v.opening_grosze),
+        "closing": None if v.closing_grosze is None else format_pln(v.closing_grosze), "entries": v.entries,
+        "imported_at": v.imported_at.isoformat(), "gaps": list(v.gaps),
+    }
+
+
+def _balance(grosze: int | None) -> str:
+    return "?" if grosze is None else format_pln(grosze)
 
 
 @bank.command("suspense")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hub.cli.main import AmountParam, CliContext, cli_actor, cli, emit_json, json_option, pass_ctx
-from hub.companies.service import CompanyAccount
+from hub.companies.service import CompanyAccount, title_matching_note, topup_title
 from hub.ids import format_nrb
 from hub.money import format_pln
 
@@ -26,8 +26,9 @@ def print_accounts(accounts: list[CompanyAccount], as_json: bool) -> None:
         emit_json([account_json(a) for a in accounts])
         return
     for a in accounts:
+        topup = f"virtual account {format_nrb(a.virtual_account)}" if a.virtual_account else f"top-up title \"{topup_title(a.nip)}\""
         click.echo(
-            f"{a.nip}  {a.name}\n    virtual account {format_nrb(a.virtual_account)}\n"
+            f"{a.nip}  {a.name}\n    {topup}\n"
             f"    available {format_pln(a.available_grosze):>12}  held {format_pln(a.held_grosze):>12}"
         )
 
@@ -43,8 +44,12 @@ def company() -> None:
 @json_option
 @pass_ctx
 def company_add(ctx: CliContext, nip: str, name: str, as_json: bool) -> None:
-    """Register a company and assign its virtual top-up account."""
-    print_accounts([ctx.hub.companies.add(nip, name, actor=cli_actor())], as_json)
+    """Register a company and assign its virtual top-up account (none under an IBAN escrow
+    account: its top-ups are then matched by the NIP in the transfer title)."""
+    account = ctx.hub.companies.add(nip, name, actor=cli_actor())
+    print_accounts([account], as_json)
+    if account.virtual_account is None:
+        click.echo(f"hub: note: {title_matching_note(ctx.hub.companies.escrow_account)}", err=True)
 
 
 @company.command("list")

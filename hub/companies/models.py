@@ -15,7 +15,8 @@ class Company(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     nip: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    virtual_account: Mapped[str] = mapped_column(String(26), unique=True)
+    # None under an IBAN escrow account (hub.companies.service.title_matching_only)
+    virtual_account: Mapped[str | None] = mapped_column(String(26), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     @property

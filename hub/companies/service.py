@@ -27,10 +27,41 @@ from hub.ledger.chart import ADJUSTMENTS, COMPANY, CONTROL, company_account
 class CompanyAccount:
     nip: str
     name: str
-    virtual_account: str
+    virtual_account: str | None  # None under an IBAN escrow account: top-ups by the NIP in the title
     available_grosze: int
     held_grosze: int
     posted_grosze: int
+
+
+def topup_title(company_nip: str) -> str:
+    """The transfer title a company tops its account up with: it names the NIP, which the
+    statement import matches (hub.bank.statements), with or without a virtual account."""
+    return f"Zasilenie konta NIP {company_nip}"
+
+
+def title_matching_only(escrow_account: str) -> bool:
+    """Whether companies are matched by the NIP in the transfer title only: virtual accounts
+    are Polish (an NRB under the escrow's bank code), so an escrow kept as another country's
+    IBAN has none."""
+    return not nrb_valid(escrow_account)
+
+
+def title_matching_note(escrow_account: str) -> str:
+    return (
+        f"the escrow account {escrow_account} is an IBAN, not a Polish NRB: companies get no virtual account, and their "
+        f"top-ups are matched by the NIP in the transfer title only (\"{topup_title('<NIP>')}\")"
+    )
+
+
+def contract_virtual_account(account: CompanyAccount) -> str:
+    """The company's virtual account, which GetAccount's contract requires (an NRB); under an
+    IBAN escrow account there is none, and the call is refused with what to do instead."""
+    if account.virtual_account is None:
+        raise InvalidRequest(
+            f"company {account.nip} has no virtual account: the hub's escrow account is an IBAN; top it up with the "
+            f"transfer title \"{topup_title(account.nip)}\" (see the portal's dashboard)"
+        )
+    return account.virtual_account
 
 
 def valid_nip(nip: str) -> str:
@@ -58,12 +89,11 @@ class CompanyService:
         name = name.strip()
         if not name:
             raise InvalidRequest("a company needs a name")
-        if not nrb_valid(self.escrow_account):
-            raise InvalidRequest("virtual accounts need an NRB escrow account in hub.toml [bank] escrow_account")
+        virtual = None if title_matching_only(self.escrow_account) else virtual_account(self.escrow_account, nip)
         try:
             with self.db.transaction() as session:
                 now = self.clock()
-                company = Company(nip=nip, name=name, virtual_account=virtual_account(self.escrow_account, nip), created_at=now)
+                company = Company(nip=nip, name=name, virtual_account=virtual, created_at=now)
                 session.add(company)
                 session.flush()
                 Ledger(session, self.clock).open_account(company_account(nip), COMPANY, no_overdraft=True)

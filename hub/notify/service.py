@@ -29,12 +29,12 @@ from hub.access import STATEMENT_READ, USERS_MANAGE, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, business_day, utcnow, wire_time
 from hub.companies.models import Company
-from hub.companies.service import find_company, valid_nip
+from hub.companies.service import find_company, topup_title, valid_nip
 from hub.config import HubConfig
 from hub.coupons.models import ISSUED, Coupon
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized
-from hub.ids import format_coupon_id, format_nrb
+from hub.ids import format_coupon_id, format_iban, format_nrb
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln, format_pln_pl
@@ -168,10 +168,16 @@ class NotificationService:
                 "virtual_account": company.virtual_account}
         text = (f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_pln_pl(available)}, "
                 f"poniżej progu {format_pln_pl(row.low_balance_grosze)}.\n\n"
-                f"Nowe kupony można wydać tylko do wysokości dostępnego salda. Konto zasila przelew na rachunek "
-                f"{format_nrb(company.virtual_account)}.\n")
+                f"Nowe kupony można wydać tylko do wysokości dostępnego salda. {self._topup_text(company)}\n")
         self._warn(session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text)
         return key
+
+    def _topup_text(self, company: Company) -> str:
+        if company.virtual_account is not None:
+            return f"Konto zasila przelew na rachunek {format_nrb(company.virtual_account)}."
+        # An IBAN escrow account: no virtual accounts, the NIP in the title names the company.
+        return (f"Konto zasila przelew na rachunek {format_iban(self.config.bank.escrow_account)} "
+                f"z tytułem „{topup_title(company.nip)}”.")
 
     def _check_expiring(self, session: Session, row: NotificationSettings, company: Company) -> list[str]:
         now = self.clock()

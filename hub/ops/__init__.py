@@ -23,7 +23,7 @@ def ops_app(hub, identity) -> Callable:
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [b""]
         if environ.get("PATH_INFO", "").rstrip("/") == "/metrics":
-            data = metrics.exposition(hub.db, hub.clock)
+            data = metrics.exposition(hub.db, hub.clock, hub.statements.escrow_account)
             start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
             return [data]
         return health(environ, start_response)

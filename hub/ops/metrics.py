@@ -12,6 +12,7 @@ Read at scrape time (one short read transaction, `StateCollector`):
 
     hub_outbox_pending{kind}, hub_outbox_failed{kind}, hub_outbox_oldest_pending_age_seconds{kind}
     hub_coupon_holds_open, hub_coupon_holds_open_grosze       ISSUED coupons and their held amount
+    hub_bank_statement_gaps                                    escrow statements after a gap (ask the bank)
     hub_database_up                                            0 when that read failed
 
 Several gunicorn workers: `hub serve` calls `enable_multiprocess(dir)` before forking,
@@ -128,9 +129,10 @@ def worker_exited(pid: int) -> None:
 class StateCollector:
     """Gauges read from the database at scrape time: the outbox and the open coupon holds."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow, escrow_account: str | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.escrow_account = escrow_account
 
     def collect(self) -> Iterator[Metric]:
         pending = GaugeMetricFamily("hub_outbox_pending", "Outbox records waiting to be delivered, by kind.", labels=["kind"])
@@ -139,8 +141,13 @@ class StateCollector:
         holds = GaugeMetricFamily("hub_coupon_holds_open", "Coupons issued and not yet redeemed, cancelled or expired (each holds money).")
         held = GaugeMetricFamily("hub_coupon_holds_open_grosze", "Money held for issued coupons, in grosze.")
         up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database.")
+        gaps = GaugeMetricFamily(
+            "hub_bank_statement_gaps",
+            "Imported statements of the escrow account that follow a gap: a missing ElctrncSeqNb, or an opening balance "
+            "that is not the previous closing one (`hub bank statements` names them; ask the bank for the missing statement).",
+        )
         try:
-            outbox, coupons = self._read()
+            outbox, coupons, gap_count = self._read()
         except Exception:  # noqa: BLE001 - a scrape reports a broken database, it does not fail
             log.warning("metrics: cannot read the database", exc_info=True)
             up.add_metric([], 0)
@@ -155,10 +162,12 @@ class StateCollector:
                 failed.add_metric([kind], count)
         holds.add_metric([], coupons[0])
         held.add_metric([], coupons[1])
+        gaps.add_metric([], gap_count)
         up.add_metric([], 1)
-        yield from (pending, failed, oldest, holds, held, up)
+        yield from (pending, failed, oldest, holds, held, gaps, up)
 
-    def _read(self) -> tuple[list[tuple[str, str, int, datetime]], tuple[int, int]]:
+    def _read(self) -> tuple[list[tuple[str, str, int, datetime]], tuple[int, int], int]:
+        from hub.bank.statements import statement_gap_count
         from hub.coupons.models import ISSUED, Coupon
         from hub.outbox.models import FAILED, PENDING, OutboxRecord
 
@@ -171,8 +180,9 @@ class StateCollector:
             count, grosze = session.execute(
                 select(func.count(), func.coalesce(func.sum(Coupon.amount_grosze), 0)).where(Coupon.status == ISSUED)
             ).one()
+            gap_count = statement_gap_count(session, self.escrow_account) if self.escrow_account else 0
         # min() over a UtcDateTime column comes back without the type's conversion on SQLite
-        return [(k, s, n, _aware(t)) for k, s, n, t in outbox], (int(count), int(grosze))
+        return [(k, s, n, _aware(t)) for k, s, n, t in outbox], (int(count), int(grosze)), gap_count
 
 
 class _HubRegistry:
@@ -182,14 +192,14 @@ class _HubRegistry:
         return REGISTRY.collect()
 
 
-def exposition(db: Database, clock: Clock = utcnow) -> bytes:
+def exposition(db: Database, clock: Clock = utcnow, escrow_account: str | None = None) -> bytes:
     """The text a scrape gets: counts (of every worker) and the database gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
         MultiProcessCollector(registry)
     else:
         registry.register(_HubRegistry())
-    registry.register(StateCollector(db, clock))
+    registry.register(StateCollector(db, clock, escrow_account))
     return generate_latest(registry)
 
 

@@ -22,7 +22,7 @@ from hub.app import Hub
 from hub.clock import WARSAW
 from hub.config import PortalSettings
 from hub.errors import ClientError, HubError, NotAuthorized, NotFound
-from hub.ids import format_nrb
+from hub.ids import format_iban, format_nrb
 from hub.money import format_pln_pl
 from hub.portal import PORTAL_PREFIX
 
@@ -60,7 +60,7 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
     for blueprint in (auth.bp, company.bp, reports.bp, users.bp, cashdesk.bp):
         app.register_blueprint(blueprint)
 
-    app.jinja_env.filters.update(pln=format_pln_pl, warsaw=_warsaw, day=_day, nrb=format_nrb)
+    app.jinja_env.filters.update(pln=format_pln_pl, warsaw=_warsaw, day=_day, nrb=format_nrb, iban=format_iban)
     app.jinja_env.globals.update(menu=auth.menu)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_refused)

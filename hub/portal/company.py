@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 
 from hub import access
 from hub.clock import business_day
+from hub.companies.service import topup_title
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED
 from hub.coupons.service import STATUSES
 from hub.errors import HubError, InsufficientFunds
@@ -31,10 +32,6 @@ STATUS_NAMES = {ISSUED: "wydany", REDEEMED: "wykorzystany", CANCELLED: "anulowan
 
 def nip() -> str:
     return g.actor.company_nip
-
-
-def topup_title(company_nip: str) -> str:
-    return f"Zasilenie konta NIP {company_nip}"
 
 
 # -- dashboard ------------------------------------------------------------------
@@ -56,10 +53,13 @@ def dashboard():
             if amount_grosze > AMOUNT_GROSZE_MAX:
                 amount_error = f"Kod QR mieści kwotę do {format_pln(AMOUNT_GROSZE_MAX).replace('.', ',')} zł; większą wpisz w aplikacji banku."
                 amount_grosze = 0
-    qr_text = zbp_2d(account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip))
-    qr = Markup(qr_svg(qr_text, "Kod QR przelewu zasilającego konto firmy"))
+    qr = qr_text = None
+    if account.virtual_account is not None:  # a ZBP 2D code carries a Polish NRB only
+        qr_text = zbp_2d(account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip))
+        qr = Markup(qr_svg(qr_text, "Kod QR przelewu zasilającego konto firmy"))
     return render_template(
         "company/dashboard.html", account=account, qr=qr, qr_text=qr_text, recipient=RECIPIENT, title=topup_title(account.nip),
+        escrow_iban=hub.companies.escrow_account,
         amount_text=amount_text, amount_error=amount_error, show_balance=g.actor.may(access.STATEMENT_READ) or g.actor.may(access.COUPONS_ISSUE),
     )
 

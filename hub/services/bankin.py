@@ -2,7 +2,9 @@
 
 Only translates: the base64 `Document` becomes bytes (at most DOCUMENT_BYTES_MAX once decoded,
 besides the request limit every endpoint has), and goes through the same import as
-`hub bank import FILE`; the result's counts go back. The statement itself is parsed by the
+`hub bank import FILE`; the result's counts go back, summed over the document's statements of
+the escrow account, and `StatementId` lists the hub's id of each, separated by a space (one id
+for the usual one-statement document). The statement itself is parsed by the
 import's hardened streaming reader, never by the SOAP stack.
 """
 
@@ -54,5 +56,6 @@ class BankInService(HubService):
     def SubmitStatement(ctx, req):
         result = hub_of(ctx).statements.import_document(decoded_document(req.Document), actor=client_actor(caller(ctx)))
         return SubmitStatementResponse(
-            Imported=result.imported, Duplicates=result.duplicates, Unmatched=result.unmatched, StatementId=str(result.statement_id),
+            Imported=result.imported, Duplicates=result.duplicates, Unmatched=result.unmatched,
+            StatementId=" ".join(str(s.statement_id) for s in result.statements),
         )

@@ -18,6 +18,7 @@ from spyne import ByteArray, ComplexModel, Unicode, rpc
 from hub import ns
 from hub.access import client_actor, require_company
 from hub.clock import wire_time
+from hub.companies.service import contract_virtual_account
 from hub.money import format_pln, parse_grosze
 from hub.services.spyne_base import HubService, caller, hub_of, optional
 
@@ -113,7 +114,8 @@ class CompanyService(HubService):
         require_company(caller(ctx), req.CompanyNip)
         a = hub_of(ctx).companies.account(req.CompanyNip)
         return GetAccountResponse(
-            CompanyName=a.name, Available=format_pln(a.available_grosze), Held=format_pln(a.held_grosze), VirtualAccount=a.virtual_account,
+            CompanyName=a.name, Available=format_pln(a.available_grosze), Held=format_pln(a.held_grosze),
+            VirtualAccount=contract_virtual_account(a),
         )
 
     @rpc(IssueCouponsRequest, _returns=IssueCouponsResponse, _body_style="bare", _operation_name="IssueCoupons",

@@ -20,6 +20,18 @@ from tests.factories import config_copy
 SAMPLE_ACCOUNT = "NL26VAYB8060476890"  # both samples' statement account
 
 
+def balanced_sample(name: str) -> bytes:
+    """A published sample with its closing booked balance made to add up: as published, its
+    CLBD is 27.00 SEK debit after an opening of 18.15 EUR credit and one credit of 8.85 EUR
+    (the published test file shows every balance type, not a real statement)."""
+    data = (DATA / name).read_bytes()
+    fixed, n = re.subn(
+        rb'<Amt Ccy="SEK">27.00</Amt>(\s*)<CdtDbtInd>DBIT</CdtDbtInd>', rb'<Amt Ccy="EUR">27.00</Amt>\1<CdtDbtInd>CRDT</CdtDbtInd>', data, count=1
+    )
+    assert n == 1
+    return fixed
+
+
 def edit_bank(config_dir, **settings: str):
     """Set keys of hub.toml's [bank] table in a config copy (replacing or adding the line)."""
     hub_toml = config_dir / "hub.toml"

@@ -15,9 +15,9 @@ from hub import ns
 from hub.services.endpoint import contract_schema
 from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.bank.camt_builder import Entry, camt053
+from tests.bank.camt_builder import Entry, Statement, camt053, document
 from tests.bank.conftest import ledger_holds, snapshot
-from tests.factories import NIP
+from tests.factories import NIP, OPERATOR
 from tests.services.conftest import fault_of, running_hub  # noqa: F401  (the fixture)
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
@@ -76,6 +76,18 @@ def test_the_bank_submits_a_statement_and_sending_it_again_imports_nothing(runni
     assert snapshot(hub) == before
 
 
+def test_a_document_of_two_statements_answers_both_hub_ids(running_hub):
+    escrow = running_hub.hub.config.bank.escrow_account
+    data = document(
+        Statement(escrow, [Entry("10.00", ref="A1")], statement_id="S-1", sequence="1"),
+        Statement(escrow, [Entry("2.50", ref="B1")], statement_id="S-2", sequence="2", opening="10.00"),
+    )
+    answer = bank_client(running_hub).service.SubmitStatement(Document=data)
+    assert (answer.Imported, answer.Duplicates, answer.Unmatched) == (0, 0, 2)
+    views = running_hub.hub.statements.statements(actor=OPERATOR)
+    assert answer.StatementId == " ".join(str(v.statement_id) for v in views) and len(views) == 2
+
+
 @pytest.mark.parametrize("client_id", ["pojazd-1465", "kasa-1465-01", "leasing-7010254361"])
 def test_any_other_kind_of_client_is_refused(running_hub, statement, client_id):
     status, response = post_signed(running_hub, base64.b64encode(statement).decode(), client_id=client_id)
@@ -90,7 +102,7 @@ def test_a_broken_statement_is_refused_naming_the_line(running_hub, statement):
     status, response = post_signed(running_hub, base64.b64encode(broken).decode())
     code, message = fault_of(response)
     assert (status, code) == (500, CLIENT("InvalidRequest"))
-    assert message.startswith(f"camt.053 line {line} Amt: '25.001' is not an amount exact to the grosz")
+    assert message.startswith(f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz")
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
     assert detail.findtext(f"{{{ns.COMMON}}}Element") == "Amt"
     assert snapshot(running_hub.hub) == (0, 0, 0, ())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.bank.camt import StatementEntry, StatementError, StatementHeader, read_statement, validate_schema
-from tests.bank.camt_builder import DATA, Entry, camt053, validate, write_camt053
+from tests.bank.camt_builder import DATA, Entry, camt053, line_of, validate, write_camt053
 
 ESCROW = "75116022020000000412345678"
 VIRTUAL = "54116022020000005260250274"  # the shipped escrow's virtual account of NIP 5260250274
@@ -23,12 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 def read(data: bytes) -> tuple[StatementHeader, list[StatementEntry]]:
     header, *entries = read_statement(io.BytesIO(data))
     return header, entries
-
-
-def line_of(data: bytes, needle: str, nth: int = 1) -> int:
-    """1-based line number of the nth line containing `needle`."""
-    hits = [i for i, text in enumerate(data.decode().splitlines(), start=1) if needle in text]
-    return hits[nth - 1]
 
 
 def test_sample_001_02_reads_header_balances_and_entry():
@@ -85,7 +79,7 @@ def test_a_third_decimal_place_is_refused_naming_the_line():
 
 @pytest.mark.parametrize("amount", ["-5.00", "1e3", "", "12,50", "0.5.0"])
 def test_an_amount_that_is_not_grosze_is_refused(amount):
-    data = camt053(ESCROW, [Entry("10.00")]).replace(b">10.00<", f">{amount}<".encode())
+    data = camt053(ESCROW, [Entry("10.00")], closing="99.99").replace(b">10.00<", f">{amount}<".encode())
     with pytest.raises(StatementError) as error:
         read(data)
     assert error.value.element == "Amt" and error.value.line == line_of(data, '<Amt Ccy="PLN">', 3)
@@ -129,15 +123,6 @@ def test_not_a_statement(data, problem):
         read(data)
 
 
-def test_a_second_statement_in_one_document_is_refused():
-    data = camt053(ESCROW, [Entry("10.00")])
-    start, end = data.index(b"<Stmt>"), data.index(b"</Stmt>") + len(b"</Stmt>")
-    doubled = data[:end] + b"\n" + data[start:end] + data[end:]
-    with pytest.raises(StatementError, match="a second statement") as error:
-        read(doubled)
-    assert error.value.element == "Stmt"
-
-
 def test_a_dtd_is_refused_before_any_entry(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
@@ -157,7 +142,9 @@ def test_billion_laughs_expands_nothing():
         f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(8)
     ) + b"]>"
     data = camt053(ESCROW, [Entry("10.00", remittance="X")]).replace(b"<?xml version='1.0' encoding='UTF-8'?>", lol)
-    with pytest.raises(StatementError, match="DOCTYPE"):
+    # Refused for its DOCTYPE at the root, or (newer libxml2, which reads ahead) by libxml2's
+    # own amplification limit before the root is reported: either way nothing is expanded.
+    with pytest.raises(StatementError, match="DOCTYPE|entity amplification"):
         read(data.replace(b">X<", b">&i;<"))
 
 

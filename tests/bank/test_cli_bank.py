@@ -1,15 +1,18 @@
-"""`hub bank import|suspense|assign`: the run an operator does, JSON output, and one clear
-line on stderr with a non-zero exit for bad input."""
+"""`hub bank import|statements|suspense|assign`: the run an operator does, JSON output, and one
+clear line on stderr with a non-zero exit for bad input."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 from hub.cli import cli
-from tests.bank.camt_builder import Entry, camt053
+from tests.bank.camt_builder import DATA, Entry, Statement, camt053, document, line_of
+from tests.bank.conftest import edit_bank
 from tests.factories import NIP, config_copy
 
 ESCROW = "75116022020000000412345678"  # the shipped hub.toml's
@@ -61,7 +64,7 @@ def test_import_suspense_assign(run, statement):
 
 
 @pytest.mark.parametrize("make,expected", [
-    (lambda p: p.write_bytes(camt053(ESCROW, [Entry("1.005", ref="R1")])), "Amt: '1.005' is not an amount exact to the grosz"),
+    (lambda p: p.write_bytes(camt053(ESCROW, [Entry("1.005", ref="R1")])), "Amt: '1.005' has a non-zero digit past the grosz"),
     (lambda p: p.write_bytes(camt053("PL61109010140000071219812874", [Entry("1.00")])), "not of the hub's escrow account"),
     (lambda p: p.write_bytes(b"<Document/>"), "not a camt.053 document"),
     (lambda p: p.write_bytes(b"<unclosed"), "not well-formed"),
@@ -81,3 +84,42 @@ def test_assign_errors_are_one_line(run, statement):
     assert (result.exit_code, result.stderr.strip()) == (1, "hub: NotFound: no bank statement entry 999")
     missing = run("bank", "import", "no-such-file.xml", ok=False)
     assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_statements_lists_sequence_balances_and_gaps_and_the_import_names_them(run, tmp_path):
+    first, third = tmp_path / "1.xml", tmp_path / "3.xml"
+    first.write_bytes(document(
+        Statement(ESCROW, [Entry("10.00", ref="A1")], statement_id="S-1", sequence="1"),
+        Statement("61109010140000071219812874", [Entry("1.00", ref="X1")], statement_id="OTHER-1"),
+    ))
+    third.write_bytes(document(Statement(ESCROW, [Entry("2.00", ref="C1")], statement_id="S-3", sequence="3", opening="10.00")))
+    run("init")
+    assert json.loads(run("bank", "statements", "--json").stdout) == []
+    assert run("bank", "statements").stdout.strip() == "no statements imported"
+    lines = run("bank", "import", str(first)).stdout.strip().splitlines()
+    other = line_of(first.read_bytes(), "<Stmt>", 2)
+    assert lines[1] == f"statement OTHER-1 of account 61 1090 1014 0000 0712 1981 2874 (line {other}): skipped, not the escrow account"
+    answer = json.loads(run("bank", "import", str(third), "--json").stdout)
+    assert answer["gaps"] == ["statement S-3: ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"]
+    listing = json.loads(run("bank", "statements", "--json").stdout)
+    assert [(s["bank_statement_id"], s["sequence"], s["opening"], s["closing"], s["entries"], s["gaps"]) for s in listing] == [
+        ("S-1", "1", "0.00", "10.00", 1, []), ("S-3", "3", "10.00", "12.00", 1, ["ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"]),
+    ]
+    text = run("bank", "statements").stdout
+    assert "gap: ElctrncSeqNb 2 missing" in text and "opening          10.00  closing          12.00" in text
+
+
+def test_an_xsd_refusal_is_one_line_on_stderr_without_a_traceback(tmp_path, db_url):
+    """In a real process: the traceback came from the garbage collector after the error line."""
+    config_dir = config_copy(tmp_path, db_url)
+    edit_bank(config_dir, statement_xsd_dir=str(DATA))
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(camt053(ESCROW, [Entry("10.00", ref="R1", remittance="x" * 141)]))
+    hub = [sys.executable, "-c", "from hub.cli import main; main()", "--config", str(config_dir)]
+    assert subprocess.run([*hub, "init"], capture_output=True).returncode == 0
+    done = subprocess.run([*hub, "bank", "import", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"hub: InvalidRequest: camt.053 line {line_of(bad.read_bytes(), 'x' * 141)} "
+        "Ustrd: does not match the camt.053.001.08 schema: value length cannot be greater than 140"
+    ]

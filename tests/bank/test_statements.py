@@ -16,7 +16,7 @@ from hub.bank.statements import StatementService
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ledger.chart import ESCROW, SUSPENSE as SUSPENSE_ACCOUNT, company_account
 from tests.bank.camt_builder import DATA, Entry, camt053, validate
-from tests.bank.conftest import SAMPLE_ACCOUNT, audit_actions, balance, entries, ledger_holds, snapshot
+from tests.bank.conftest import SAMPLE_ACCOUNT, audit_actions, balanced_sample, balance, entries, ledger_holds, snapshot
 from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
 
 THIRD_NIP = "7010254361"
@@ -53,7 +53,7 @@ def counts(result) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("sample", ["camt053.v2.minimal.xml", "camt053.v4.xml"])
 def test_a_sample_imports_into_suspense_and_a_second_import_changes_nothing(sample_hub, sample):
-    data = (DATA / sample).read_bytes()  # as published
+    data = balanced_sample(sample)
     first = imported(sample_hub, data)
     assert counts(first) == (0, 0, 1) and first.bank_statement_id == "253EURNL26VAYB8060476890"
     [entry] = entries(sample_hub)
@@ -71,7 +71,7 @@ def test_a_sample_imports_into_suspense_and_a_second_import_changes_nothing(samp
 
 @pytest.mark.parametrize("sample", ["camt053.v2.minimal.xml", "camt053.v4.xml"])
 def test_a_sample_with_one_byte_broken_is_refused_whole(sample_hub, sample):
-    data = (DATA / sample).read_bytes()
+    data = balanced_sample(sample)
     broken = data.replace(b"</Stmt>", b"</Stmx>")
     assert len(broken) == len(data) and sum(a != b for a, b in zip(data, broken)) == 1
     with pytest.raises(StatementError, match="not well-formed"):
@@ -84,13 +84,16 @@ def test_a_sample_with_one_byte_broken_is_refused_whole(sample_hub, sample):
 def test_the_samples_are_refused_by_a_hub_kept_in_pln(configured_hub, sample):
     pln_hub = configured_hub(escrow_account=SAMPLE_ACCOUNT)
     with pytest.raises(StatementError, match="EUR; the escrow account is kept in PLN; nothing was imported"):
-        pln_hub.statements.import_document((DATA / sample).read_bytes(), actor=OPERATOR)
+        pln_hub.statements.import_document(balanced_sample(sample), actor=OPERATOR)
     assert snapshot(pln_hub) == (0, 0, 0, ())
 
 
-def test_companies_cannot_be_added_with_the_samples_foreign_escrow(sample_hub):
-    with pytest.raises(InvalidRequest, match="NRB escrow account"):
-        sample_hub.companies.add(NIP, "Leasing", actor="test")
+@pytest.mark.parametrize("sample", ["camt053.v2.minimal.xml", "camt053.v4.xml"])
+def test_the_samples_as_published_are_refused_their_closing_balance_is_in_another_currency(sample_hub, sample):
+    with pytest.raises(StatementError, match="an amount in SEK; the escrow account is kept in EUR") as error:
+        sample_hub.statements.import_document((DATA / sample).read_bytes(), actor=OPERATOR)
+    assert error.value.element == "Bal/Amt"
+    assert snapshot(sample_hub) == (0, 0, 0, ())
 
 
 # -- matching credits --------------------------------------------------------------
@@ -206,7 +209,7 @@ def test_a_statement_with_one_byte_broken_at_its_end_books_none_of_its_entries(h
 def test_a_third_decimal_place_refuses_the_statement_naming_the_line(hub):
     data = camt053(escrow(hub), [Entry("10.00", ref="R1"), Entry("5.125", ref="R2")])
     line = next(i for i, text in enumerate(data.decode().splitlines(), 1) if ">5.125<" in text)
-    with pytest.raises(StatementError, match=rf"line {line} Amt: '5.125' is not an amount exact to the grosz"):
+    with pytest.raises(StatementError, match=rf"line {line} Amt: '5.125' has a non-zero digit past the grosz"):
         hub.statements.import_document(data, actor=OPERATOR)
     assert snapshot(hub) == (0, 0, 0, ())
 
@@ -401,17 +404,17 @@ def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, 
 
 
 def test_with_statement_xsd_dir_an_invalid_statement_is_refused(xsd_hub):
-    bad = camt053(escrow(xsd_hub), [Entry("10.00", ref="R1"), Entry("10.00", ref="R2", status="BOOKED")])
+    bad = camt053(escrow(xsd_hub), [Entry("10.00", ref="R1"), Entry("10.00", ref="R2", remittance="x" * 141)])  # Max140Text
     with pytest.raises(StatementError, match="camt.053.001.08 schema") as error:
         xsd_hub.statements.import_document(bad, actor=OPERATOR)
-    assert error.value.element == "Cd"
+    assert error.value.element == "Ustrd"
     assert snapshot(xsd_hub) == (0, 0, 0, ())
     assert counts(imported(xsd_hub, camt053(escrow(xsd_hub), [Entry("10.00", ref="R1")]))) == (0, 0, 1)
 
 
 def test_the_samples_import_with_xsd_validation_on(configured_hub):
     hub = configured_hub(escrow_account=SAMPLE_ACCOUNT, currency="EUR", statement_xsd_dir=str(DATA))
-    assert counts(imported(hub, (DATA / "camt053.v2.minimal.xml").read_bytes())) == (0, 0, 1)
+    assert counts(imported(hub, balanced_sample("camt053.v2.minimal.xml"))) == (0, 0, 1)
 
 
 def test_only_the_operator_and_the_bank_import_and_only_the_operator_handles_suspense(hub):
