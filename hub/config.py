@@ -136,11 +136,15 @@ class AuditSettings:
     """`[audit]` (optional): the message log's archives. `hub audit archive` moves records
     older than `retention_days` (or `--before`) into signed files in `archive_dir`;
     `archive_certs` are earlier hub certificates whose archive signatures stay trusted
-    after a key rotation (the current `[signing] cert` always is)."""
+    after a key rotation (the current `[signing] cert` always is). The hub seals the log's
+    head (signs it) every `seal_every_records` records or `seal_every_s` seconds, whichever
+    comes first (hub.audit.seals)."""
 
     archive_dir: Path = Path("var/message-log-archive")
     retention_days: int | None = None
     archive_certs: tuple[Path, ...] = ()
+    seal_every_records: int = 100
+    seal_every_s: int = 60
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "archive_certs", tuple(self.archive_certs))
@@ -607,6 +611,8 @@ class _AuditToml(_Toml):
     archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
     retention_days: _PositiveInt | None = None
     archive_certs: list[_CertificateFile] = Field(default_factory=list)
+    seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = AuditSettings.seal_every_records
+    seal_every_s: Annotated[int, Field(gt=0, le=86_400)] = AuditSettings.seal_every_s
 
 
 class _NotifyToml(_Toml):
