@@ -9,6 +9,7 @@ from hub.audit.archive import ArchivedLog, load_certificates
 from hub.audit.messagelog import MessageLog
 from hub.audit.recovery import RestoreGuard
 from hub.audit.seals import Sealer
+from hub.audit.timestamps import TimeStamper
 from hub.bank.statements import StatementService
 from hub.cashdesk.service import CashDeskService
 from hub.clock import Clock, utcnow
@@ -85,7 +86,15 @@ class Hub:
     @cached_property
     def message_archive(self) -> ArchivedLog:
         """The message log's archives with the live log (hub.audit.archive)."""
-        return ArchivedLog(self.db, self.config.audit.archive_dir, self.identity, load_certificates(self.config.audit.archive_certs), self.clock)
+        audit = self.config.audit
+        return ArchivedLog(self.db, audit.archive_dir, self.identity, load_certificates(audit.archive_certs), self.clock,
+                           tsa_certs=load_certificates(audit.tsa_certs))
+
+    @cached_property
+    def time_stamper(self) -> TimeStamper | None:
+        """The RFC 3161 TSA of `[audit] tsa_url`, or None without one (hub.audit.timestamps)."""
+        audit = self.config.audit
+        return TimeStamper(audit.tsa_url, load_certificates(audit.tsa_certs), audit.tsa_timeout_s) if audit.tsa_url else None
 
     @cached_property
     def restore_guard(self) -> RestoreGuard:

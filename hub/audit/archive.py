@@ -110,13 +110,15 @@ class ArchivedLog:
     """The message log as archives in `directory` plus the live table."""
 
     def __init__(self, db: Database, directory: Path, identity: SigningIdentity, trusted_certs: Iterable[x509.Certificate] = (),
-                 clock: Clock = utcnow, records_per_file_max: int = RECORDS_PER_FILE_MAX) -> None:
+                 clock: Clock = utcnow, records_per_file_max: int = RECORDS_PER_FILE_MAX,
+                 tsa_certs: Iterable[x509.Certificate] = ()) -> None:
         self.db = db
         self.directory = directory
         self.identity = identity
         self.trusted = trusted_signers(identity.cert, trusted_certs)
         self.clock = clock
         self.records_per_file_max = records_per_file_max
+        self.tsa_certs = tuple(tsa_certs)
 
     # -- archiving ----------------------------------------------------------------------
 
@@ -319,7 +321,8 @@ class ArchivedLog:
         With `seal_every_records`, a tail after the last seal at least that long is a
         problem: the hub never leaves one (seals were removed, or sealing failed)."""
         problems: list[str] = []
-        walk = _SealWalk(self._all_seals(problems))
+        stamps: list[datetime] = []
+        walk = _SealWalk(self._all_seals(problems, stamps))
         records = 0
         after_seq, after_hash = 0, GENESIS
         for manifest in self.manifests():
@@ -350,11 +353,13 @@ class ArchivedLog:
             head = session.get(MessageLogHead, 1)
         problems.extend(walk.finish(last_seq, head, seal_every_records))
         return ChainReport(records + live.records, tuple(problems), seals=len(walk.seals), last_sealed_seq=walk.last_sealed_seq,
-                           last_seq=last_seq, unanswered=tuple(walk.open.values()))
+                           last_seq=last_seq, unanswered=tuple(walk.open.values()), stamped=len(stamps),
+                           last_stamp_at=max(stamps) if stamps else None)
 
-    def _all_seals(self, problems: list[str]) -> list[Seal]:
+    def _all_seals(self, problems: list[str], stamps: list[datetime]) -> list[Seal]:
         """Every seal, archived (in the manifests, which sign them) and live, oldest first, each
-        checked (signature, trusted signer, the seal chain); the ones that check."""
+        checked (signature, trusted signer, the seal chain, its time-stamp if any); the ones that
+        check. The genTime of each time-stamp that verifies goes into `stamps`."""
         found: list[tuple[str, Seal]] = []
         for manifest in self.manifests():
             for i, data in enumerate(manifest.body.get("seals", []) if not manifest.problem else []):
@@ -379,6 +384,11 @@ class ArchivedLog:
                 problems.append(f"{about}: not after the seal before it (record {prev_seq})")
             elif seal.prev_seal != prev_digest:
                 problems.append(f"{about}: does not follow the seal before it (a seal between record {prev_seq} and {seal.seq} was removed)")
+            stamped_at, stamp_problem = seal.stamp_problem(self.tsa_certs)
+            if stamp_problem:
+                problems.append(f"{about}: {stamp_problem}")
+            elif stamped_at is not None:
+                stamps.append(stamped_at)
             good.append(seal)
             prev_seq, prev_digest = seal.seq, seal.digest
         return good

@@ -94,6 +94,8 @@ class ChainReport:
     last_sealed_seq: int = 0
     last_seq: int = 0
     unanswered: tuple[Unanswered, ...] = ()
+    stamped: int = 0  # seals with a TSA time-stamp that verifies
+    last_stamp_at: datetime | None = None  # the latest genTime of those
 
     @property
     def unsealed(self) -> int:

@@ -32,19 +32,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import BigInteger, Connection, String, Text, insert, update
+from sqlalchemy import BigInteger, Connection, String, Text, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.audit.messagelog import MessageLogHead
+from hub.audit.timestamps import TimeStamper, TimestampError, verify_token
 from hub.clock import Clock
 from hub.db.base import Base, UtcDateTime
+from hub.db.database import Database
 from hub.signing.detached import sign_bytes, signature_valid
 from hub.signing.keys import SigningIdentity
 
@@ -64,6 +66,7 @@ class MessageLogSeal(Base):
     digest: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(20))
     signature: Mapped[str] = mapped_column(Text)  # base64
+    timestamp: Mapped[str | None] = mapped_column(Text)  # base64 DER of an RFC 3161 token over `digest` (hub.audit.timestamps)
 
 
 _SEALS, _HEAD = MessageLogSeal.__table__, MessageLogHead.__table__
@@ -82,6 +85,7 @@ class Seal:
     digest: str
     algorithm: str
     signature: str
+    timestamp: str | None = None  # not signed by the hub: the TSA's token signs the digest
 
     def body(self) -> dict:
         return {"format": SEAL_FORMAT, "seq": self.seq, "head_hash": self.head_hash, "sealed_at": self.sealed_at.isoformat(),
@@ -89,7 +93,7 @@ class Seal:
 
     def as_json(self) -> dict:
         """As an archive manifest keeps it."""
-        return {**{name: getattr(self, name) for name in SEAL_FIELDS}, "sealed_at": self.sealed_at.isoformat()}
+        return {**{name: getattr(self, name) for name in SEAL_FIELDS}, "sealed_at": self.sealed_at.isoformat(), "timestamp": self.timestamp}
 
     @classmethod
     def from_json(cls, data: dict) -> Seal:
@@ -97,11 +101,27 @@ class Seal:
         fields = {name: data[name] for name in SEAL_FIELDS}
         if not isinstance(fields["seq"], int) or not all(isinstance(fields[n], str) for n in SEAL_FIELDS if n != "seq"):
             raise ValueError("a seal's fields have the wrong types")
-        return cls(**{**fields, "sealed_at": datetime.fromisoformat(fields["sealed_at"])})
+        timestamp = data.get("timestamp")
+        if timestamp is not None and not isinstance(timestamp, str):
+            raise ValueError("a seal's time-stamp is not text")
+        return cls(**{**fields, "sealed_at": datetime.fromisoformat(fields["sealed_at"]), "timestamp": timestamp})
 
     @classmethod
     def of_row(cls, row: MessageLogSeal) -> Seal:
-        return cls(**{name: getattr(row, name) for name in SEAL_FIELDS})
+        return cls(**{name: getattr(row, name) for name in SEAL_FIELDS}, timestamp=row.timestamp)
+
+    def stamp_problem(self, tsa_certs: tuple[x509.Certificate, ...]) -> tuple[datetime | None, str | None]:
+        """(genTime, None) of a time-stamp that verifies, (None, why) of one that does not; (None, None) without one."""
+        if self.timestamp is None:
+            return None, None
+        if not tsa_certs:
+            return None, "it carries a time-stamp, but no [audit] tsa_certs are set to check it"
+        try:
+            return verify_token(base64.b64decode(self.timestamp, validate=True), self.digest, tsa_certs), None
+        except ValueError:
+            return None, "its time-stamp is not readable"
+        except TimestampError as error:
+            return None, f"its time-stamp does not verify: {error.message}"
 
     def problem(self, trusted: dict[str, x509.Certificate]) -> str | None:
         """Why this seal cannot be believed, or None."""
@@ -161,3 +181,17 @@ class Sealer:
         connection.execute(_MOVE_SEAL, {"sealed_seq": seq, "sealed_at": at, "seal_digest": seal.digest})
         return seal
 
+
+
+def stamp_newest(db: Database, stamper: TimeStamper) -> Seal | None:
+    """Time-stamp the newest seal if it has no token yet (by the seal chain, that vouches for every
+    earlier seal too); the seal as stamped, or None when there was nothing to stamp."""
+    with db.read() as session:
+        row = session.scalars(select(MessageLogSeal).order_by(MessageLogSeal.seq.desc()).limit(1)).first()
+        if row is None or row.timestamp is not None:
+            return None
+        seal = Seal.of_row(row)
+    token = base64.b64encode(stamper.stamp(seal.digest)).decode()  # outside any transaction: the TSA is far away
+    with db.transaction() as session:
+        session.execute(update(_SEALS).where(_SEALS.c.seq == seal.seq).values(timestamp=token))
+    return replace(seal, timestamp=token)

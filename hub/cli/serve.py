@@ -176,13 +176,16 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
     if as_json:
         emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems),
                    "seals": report.seals, "last_sealed_seq": report.last_sealed_seq, "unsealed": report.unsealed,
-                   "unanswered": unanswered, "recovery_pending": restored is not None})
+                   "unanswered": unanswered, "recovery_pending": restored is not None, "time_stamped": report.stamped,
+                   "last_time_stamp": report.last_stamp_at})
     else:
         for problem in report.problems:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
             click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
                        f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed")
+            if report.stamped:
+                click.echo(f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}")
         for u in report.unanswered:
             click.echo(f"request {u.log_id} (record {u.seq}, {u.service}, {u.client_id}, {u.at.isoformat()}): no answer record")
         if restored is not None:
@@ -196,14 +199,20 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def audit_seal(ctx: CliContext, as_json: bool) -> None:
-    """Seal the message log's head now (sign it with the hub's key); run it from a timer."""
-    seal = ctx.hub.message_log.seal()
+    """Seal the message log's head now (sign it with the hub's key), and have the newest seal
+    time-stamped by the TSA of `[audit] tsa_url` if set; run it from a timer."""
+    from hub.audit.seals import stamp_newest
+
+    hub = ctx.hub
+    seal = hub.message_log.seal()
+    stamped = stamp_newest(hub.db, hub.time_stamper) if hub.time_stamper else None
     if as_json:
-        emit_json({"sealed": seal is not None, "seq": seal.seq if seal else None, "sealed_at": seal.sealed_at if seal else None})
-    elif seal is None:
-        click.echo("message log: nothing new since the last seal")
-    else:
-        click.echo(f"message log: sealed at record {seal.seq}")
+        emit_json({"sealed": seal is not None, "seq": seal.seq if seal else None, "sealed_at": seal.sealed_at if seal else None,
+                   "time_stamped_seq": stamped.seq if stamped else None})
+        return
+    click.echo("message log: nothing new since the last seal" if seal is None else f"message log: sealed at record {seal.seq}")
+    if stamped:
+        click.echo(f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}")
 
 
 @audit.command("recover")

@@ -39,14 +39,17 @@ from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.test_bankin_soap import post_signed
 from tests.cashdesk.test_cashdesk_soap import Client, payment
+from tests.conftest import REPO
 from tests.pgcluster import PrivateCluster, require_bindir
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer, fault_of, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
 COMPANY_NIP = "7010254361"  # the shipped config's COMPANY client leasing-7010254361
-ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n" \
+# deploy/postgresql/hub-wal-archiving.conf, with the test's own folders
+ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = '{script} %p %f {archive}'\n" \
             "max_wal_senders = 4\nfsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
+WAL_ARCHIVE_SCRIPT = REPO / "deploy" / "postgresql" / "hub-wal-archive"
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -103,8 +106,9 @@ def setup_company(hub) -> None:
 def cluster():
     private = PrivateCluster(require_bindir(), settings="")
     archive = private.folder("wal-archive")
+    script = shutil.copy(WAL_ARCHIVE_SCRIPT, private.folder("bin"))  # where the server's user may run it
     with (private.data / "postgresql.conf").open("a") as conf:
-        conf.write(ARCHIVING.format(archive=archive))
+        conf.write(ARCHIVING.format(script=script, archive=archive))
     private.wal_archive = archive
     try:
         private.pg_ctl("start")

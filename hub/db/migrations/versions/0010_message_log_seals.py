@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('algorithm', sa.String(length=20), nullable=False),
     sa.Column('signature', sa.Text(), nullable=False),
+    sa.Column('timestamp', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_message_log_seals'))
     )
     op.create_table('message_log_recoveries',
