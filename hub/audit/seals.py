@@ -18,7 +18,9 @@ passed since the last seal (inside the append's transaction, with the head row a
 locked: one signature per N records, no extra query); `hub audit seal` seals whatever is
 new (run it from a timer so a quiet hub's last records do not wait for traffic). Seals
 live in `message_log_seals` beside the log; `hub audit archive` moves those of the records
-it archives into the archive's signed manifest.
+it archives into the archive's signed manifest. With `[audit] tsa_url`, `hub audit seal`
+also has the newest seal time-stamped by an RFC 3161 TSA (hub.audit.timestamps); the token
+is kept with the seal.
 
 What a verifier (hub.audit.archive.ArchivedLog.verify) then finds: a record rewritten up
 to the last seal (some seal's head_hash no longer matches), a record inserted or cut (the

@@ -32,7 +32,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
-from hub.audit.recovery import STATE_CHANGING, RestoreGuard
+from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
@@ -90,9 +90,13 @@ class RestorePending(ServerFault):
     """soap:Server: the database was restored to an earlier point and is not yet brought up to
     date from the message log's archives (`hub audit recover`); state changes wait until then."""
 
-    def __init__(self, log_id: str) -> None:
-        super().__init__("The hub's database was restored from a backup and is being brought up to date; until then it takes no changes "
-                         f"and changed nothing. Try again later with the same RequestId; quote {log_id} to support if it persists.")
+    def __init__(self, log_id: str, held: Restored) -> None:
+        if held is UNCHECKED:
+            super().__init__("The hub could not compare its database with its message log archives, so it did not process the request "
+                             f"and changed nothing; try again shortly, with the same RequestId; quote {log_id} to support if it persists.")
+        else:
+            super().__init__("The hub's database was restored from a backup and is being brought up to date; until then it takes no "
+                             f"changes and changed nothing; try again later, with the same RequestId; quote {log_id} to support if it persists.")
 
 
 @dataclass
@@ -186,7 +190,7 @@ class SoapEndpoint:
             if verified.client.kind not in self.kinds:
                 raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
             if held is not None and exchange.operation in STATE_CHANGING:
-                raise RestorePending(exchange.log_id)
+                raise RestorePending(exchange.log_id, held)
             payload = self._validated_payload(verified.body)
             exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
             return self._call_spyne(environ, payload, verified.client, exchange.log_id)

@@ -163,3 +163,17 @@ def held_grosze(config_dir) -> int:
         return hub.companies.account("5260250274").held_grosze
     finally:
         hub.close()
+
+
+def test_a_hub_that_cannot_check_its_archives_refuses_changes_and_serves_reads(running_hub):
+    hub, identity = running_hub.hub, running_hub.identity(CLIENT)
+    funded_company(hub, 161_50)
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    archive_dir = hub.config.audit.archive_dir
+    archive_dir.mkdir(parents=True)
+    (archive_dir / "message-log-000000000001-000000000009.manifest.json").write_text("{}")  # unsigned: not to be trusted
+    status, answer, _ = redeem(running_hub, identity, coupon)
+    code, text = fault_of(answer)
+    assert status == 500 and code == f"{SOAP}Server" and "could not compare its database with its message log archives" in text
+    assert "try again" in text
+    assert coupon_status(running_hub, identity, coupon) == "ISSUED"
