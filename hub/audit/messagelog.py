@@ -42,7 +42,7 @@ class MessageLogHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
     # the last seal (hub.audit.seals): what it sealed, when, and its digest, which the next seal names
     sealed_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    sealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sealed_at_s: Mapped[int | None] = mapped_column(BigInteger)  # Unix seconds: read on every append, so no date parsing
     seal_digest: Mapped[str] = mapped_column(String(64), server_default=text(f"'{GENESIS}'"))
 
 
@@ -63,7 +63,7 @@ class MessageRecord(Base):
 # Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
 _RECORDS, _HEAD = MessageRecord.__table__, MessageLogHead.__table__
 _ADD_RECORDS = insert(_RECORDS)
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at, _HEAD.c.seal_digest).where(_HEAD.c.id == 1).with_for_update()
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest).where(_HEAD.c.id == 1).with_for_update()
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 

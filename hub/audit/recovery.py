@@ -131,7 +131,7 @@ class RestoreGuard:
             session.execute(delete(MessageRecord).where(MessageRecord.seq <= archive_seq))
             session.execute(delete(MessageLogSeal).where(MessageLogSeal.seq <= archive_seq))
             session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(
-                seq=archive_seq, hash=archive_hash, sealed_seq=seal.seq if seal else 0, sealed_at=None,
+                seq=archive_seq, hash=archive_hash, sealed_seq=seal.seq if seal else 0, sealed_at_s=None,
                 seal_digest=seal.digest if seal else GENESIS))
             session.flush()
             return _view(row)

@@ -35,7 +35,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable
 
 from cryptography import x509
@@ -165,12 +165,13 @@ class Sealer:
         self.identity = identity
         self.clock = clock
         self.every_records = every_records
-        self.every = timedelta(seconds=every_s)
+        self.every_s = every_s
         self.signer = fingerprint(identity.cert)
 
     def due(self, head: Row, seq: int) -> bool:
         """After an append that moved the head to `seq`: N records, or T seconds, since the last seal."""
-        return seq - head.sealed_seq >= self.every_records or head.sealed_at is None or self.clock() - head.sealed_at >= self.every
+        return (seq - head.sealed_seq >= self.every_records or head.sealed_at_s is None
+                or self.clock().timestamp() - head.sealed_at_s >= self.every_s)
 
     def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> Seal:
         """Seal record `seq` (whose hash is `head_hash`) in the caller's transaction, which holds the head row's lock."""
@@ -180,7 +181,7 @@ class Sealer:
         algorithm, value = sign_bytes(self.identity, canonical(body))
         seal = Seal(seq, at, head_hash, head.seal_digest, self.signer, _digest(body), algorithm, base64.b64encode(value).decode())
         connection.execute(_ADD_SEAL, {name: getattr(seal, name) for name in SEAL_FIELDS})
-        connection.execute(_MOVE_SEAL, {"sealed_seq": seq, "sealed_at": at, "seal_digest": seal.digest})
+        connection.execute(_MOVE_SEAL, {"sealed_seq": seq, "sealed_at_s": int(at.timestamp()), "seal_digest": seal.digest})
         return seal
 
 

@@ -43,14 +43,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('message_log_head', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sealed_seq', sa.BigInteger(), server_default=sa.text('0'), nullable=False))
-        batch_op.add_column(sa.Column('sealed_at', hub.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('sealed_at_s', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('seal_digest', sa.String(length=64), server_default=sa.text(f"'{GENESIS}'"), nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('message_log_head', schema=None) as batch_op:
         batch_op.drop_column('seal_digest')
-        batch_op.drop_column('sealed_at')
+        batch_op.drop_column('sealed_at_s')
         batch_op.drop_column('sealed_seq')
     op.drop_table('message_log_recoveries')
     op.drop_table('message_log_seals')
