@@ -9,7 +9,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -82,3 +84,27 @@ class PrivateCluster:
         if (self.data / "postmaster.pid").exists():
             self.pg_ctl("stop", "-m", "immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def running_cluster(settings: str = FAST, prepare: Callable[[PrivateCluster], None] | None = None) -> Iterator[PrivateCluster]:
+    """A started private cluster, removed afterwards; `prepare` runs before the first start."""
+    private = PrivateCluster(require_bindir(), settings)
+    try:
+        if prepare is not None:
+            prepare(private)
+        private.pg_ctl("start")
+        yield private
+    finally:
+        private.remove()
+
+
+def migrated_url(cluster: PrivateCluster) -> str:
+    """The cluster's `postgres` database with the hub's schema, for `running_hub` and served processes."""
+    from hub.db.database import Database
+    from hub.db.migrate import upgrade
+
+    database = Database(cluster.url)
+    upgrade(database)
+    database.dispose()
+    return cluster.url

@@ -51,6 +51,7 @@ from sqlalchemy import delete, func, select
 from hub.audit.messagelog import GENESIS, REQUEST, ChainReport, MessageLog, MessageLogHead, MessageRecord, Unanswered, record_hash
 from hub.audit.seals import MessageLogSeal, Seal, fingerprint, trusted_signers
 from hub.clock import Clock, utcnow
+from hub.db.backup import fsync_path
 from hub.db.database import Database
 from hub.errors import HubError, InvalidRequest
 from hub.signing.detached import sign_bytes, signature_valid
@@ -220,7 +221,7 @@ class ArchivedLog:
             raise
         os.replace(data_tmp, data_path)
         os.replace(manifest_tmp, manifest_path)
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
         return Manifest(manifest_path, body, signature)
 
     def _delete_leftover(self, after_seq: int, after_hash: str) -> int:
@@ -500,14 +501,6 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_certificates(paths: Iterable[Path]) -> list[x509.Certificate]:

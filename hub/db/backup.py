@@ -42,9 +42,9 @@ def backup(db: Database, out: Path) -> int:
     try:
         _copy(source, tmp)
         _check(tmp, tmp)
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, out)
-        _fsync(out.parent)
+        fsync_path(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return out.stat().st_size
@@ -88,7 +88,8 @@ def _check(path: Path, shown: Path) -> None:
         raise InvalidRequest(f"{shown}: not a hub database (no alembic_version table)")
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (so a rename in it is on disk)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -30,15 +30,13 @@ from sqlalchemy.exc import OperationalError
 
 from hub import ns
 from hub.coupons.models import Redemption
-from hub.db.database import Database
-from hub.db.migrate import upgrade
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
 from tests.factories import NIP, funded_company, issue
 from tests.services.conftest import RunningHub, office_request
-from tests.pgcluster import PrivateCluster, require_bindir
+from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
 from tests.served import HUB, REPO, ServedHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
@@ -57,21 +55,13 @@ LEAKS = ("select ", "insert ", "update ", "psycopg", "sqlalchemy", "operationale
 
 @pytest.fixture
 def cluster():
-    private = PrivateCluster(require_bindir())
-    try:
-        private.pg_ctl("start")
+    with running_cluster() as private:
         yield private
-    finally:
-        private.remove()
 
 
 @pytest.fixture
 def db_url(cluster) -> str:
-    """The migrated private cluster, for `running_hub` and the served processes."""
-    database = Database(cluster.url)
-    upgrade(database)
-    database.dispose()
-    return cluster.url
+    return migrated_url(cluster)
 
 
 # -- `hub serve` and its callers ----------------------------------------------

@@ -22,25 +22,22 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 from wsgiref.simple_server import make_server
 
 from hub import ns
 from hub.bank.models import BankEntry
 from hub.cashdesk.models import Payment
-from hub.cli import cli
 from hub.config import load_config
 from hub.coupons.models import Coupon, Redemption
 from hub.db.database import Database
-from hub.db.migrate import upgrade
 from hub.ledger.service import Ledger
 from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.test_bankin_soap import post_signed
 from tests.cashdesk.test_cashdesk_soap import Client, payment
-from tests.conftest import REPO
-from tests.pgcluster import PrivateCluster, require_bindir
+from tests.conftest import REPO, hub_command
+from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer, fault_of, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
@@ -52,13 +49,6 @@ ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = '{script}
 WAL_ARCHIVE_SCRIPT = REPO / "deploy" / "postgresql" / "hub-wal-archive"
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
-
-
-def hub_cli(config_dir, *args: str, ok: bool = True):
-    result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.stderr
-    return result
 
 
 def traffic(running_hub, redeem_count: int) -> dict:
@@ -102,28 +92,22 @@ def setup_company(hub) -> None:
 
 # -- point-in-time recovery ------------------------------------------------------------
 
-@pytest.fixture
-def cluster():
-    private = PrivateCluster(require_bindir(), settings="")
-    archive = private.folder("wal-archive")
+def archiving(private: PrivateCluster) -> None:
+    private.wal_archive = private.folder("wal-archive")
     script = shutil.copy(WAL_ARCHIVE_SCRIPT, private.folder("bin"))  # where the server's user may run it
     with (private.data / "postgresql.conf").open("a") as conf:
-        conf.write(ARCHIVING.format(script=script, archive=archive))
-    private.wal_archive = archive
-    try:
-        private.pg_ctl("start")
+        conf.write(ARCHIVING.format(script=script, archive=private.wal_archive))
+
+
+@pytest.fixture
+def cluster():
+    with running_cluster(settings="", prepare=archiving) as private:
         yield private
-    finally:
-        private.remove()
 
 
 @pytest.fixture
 def db_url(cluster) -> str:
-    """The migrated private cluster, for `running_hub`."""
-    database = Database(cluster.url)
-    upgrade(database)
-    database.dispose()
-    return cluster.url
+    return migrated_url(cluster)
 
 
 def archive_current_wal(cluster: PrivateCluster) -> None:
@@ -146,7 +130,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     cluster.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-D", str(base), "-X", "stream", "-c", "fast")
 
     told = traffic(running_hub, redeem_count=5)
-    hub_cli(config_dir, "audit", "seal")
+    hub_command(config_dir, "audit", "seal")
     before = state(hub.db)
     assert set(before["redemptions"].values()) == set(told["redeemed"].values())
     archive_current_wal(cluster)
@@ -179,9 +163,9 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     for coupon in list(told["redeemed"])[:2]:
         status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
         assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable")
-    verified = hub_cli(config_dir, "audit", "verify").stdout
+    verified = hub_command(config_dir, "audit", "verify").stdout
     assert "chain intact" in verified and "not yet sealed" in verified
-    assert hub_cli(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
+    assert hub_command(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
 
 
 # -- a nightly pg_dump restored behind the archives ---------------------------------------
@@ -214,7 +198,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
 
     later = traffic(running_hub, redeem_count=4)  # after the nightly dump
     before = state(hub.db)
-    hub_cli(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())  # the nightly archive run
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())  # the nightly archive run
 
     # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
     cluster.run("pg_restore", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--clean", "--if-exists",
@@ -226,10 +210,10 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
         status, answer = redeem(served, coupon)
         code, message = fault_of(answer)
         assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
-    listing = hub_cli(config_dir, "audit", "recover").stdout
+    listing = hub_command(config_dir, "audit", "recover").stdout
     assert sum("RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()) == len(later["redeemed"]), listing
     assert "IssueCoupons" in listing and "RegisterPayment" in listing and "SubmitStatement" in listing
-    applied = hub_cli(config_dir, "audit", "recover", "--apply").stdout
+    applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "the hub takes changes again" in applied, applied
 
     assert state(hub.db) == before  # every redemption, the batch, the payment and the import, with their first ids
@@ -240,4 +224,4 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
         unused = later["coupons"][-1]
         status, answer = redeem(served, unused)
         assert status == 200, fault_of(answer)
-    assert "chain intact" in hub_cli(config_dir, "audit", "verify").stdout
+    assert "chain intact" in hub_command(config_dir, "audit", "verify").stdout

@@ -11,10 +11,9 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 
 from hub import ns
-from hub.cli import cli
+from tests.conftest import hub_command
 from tests.factories import config_copy, funded_company, issue
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
 
@@ -23,13 +22,6 @@ O = f"{{{ns.OFFICE}}}"
 CLIENT = "pojazd-1465"
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-def hub_cli(config_dir, *args: str, ok: bool = True):
-    result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.stderr
-    return result
 
 
 def redeem(server, identity, coupon: str, request_id: str | None = None):
@@ -74,7 +66,7 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
     while len(answers) < 10 and sender.is_alive():
         time.sleep(0.01)
     out = tmp_path / "backup.sqlite3"
-    hub_cli(running_hub.config_dir, "backup", "--out", str(out))
+    hub_command(running_hub.config_dir, "backup", "--out", str(out))
     sender.join(timeout=120)
     assert answers == [200] * 80
     with sqlite3.connect(out) as backup:
@@ -82,11 +74,11 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
     assert 20 <= backed_up < 4 * 40 + 2, backed_up  # taken in the middle of the traffic, with the records in the WAL file
 
     other = config_copy(tmp_path / "other", f"sqlite:///{tmp_path / 'restored.sqlite3'}")
-    assert "restored" in hub_cli(other, "restore", str(out)).stdout
-    verified = hub_cli(other, "audit", "verify").stdout
+    assert "restored" in hub_command(other, "restore", str(out)).stdout
+    verified = hub_command(other, "audit", "verify").stdout
     assert f"message log: {backed_up} records, chain intact" in verified
     # an existing file is never overwritten; PostgreSQL is backed up with its own tools
-    again = hub_cli(running_hub.config_dir, "backup", "--out", str(out), ok=False)
+    again = hub_command(running_hub.config_dir, "backup", "--out", str(out), ok=False)
     assert again.exit_code == 1 and "already exists" in again.stderr
 
 
@@ -103,7 +95,7 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     c = [x.coupon_id for x in issue(hub, 6).coupons]
     assert redeem(running_hub, identity, c[0])[0] == 200
     backup = tmp_path / "nightly.sqlite3"
-    hub_cli(config_dir, "backup", "--out", str(backup))
+    hub_command(config_dir, "backup", "--out", str(backup))
 
     # after the backup: two redemptions, one refused, one reversed; then the nightly archive run
     later = {}
@@ -117,10 +109,10 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     status, _ = running_hub.post(signed_request(identity, "ReverseRedemption", RequestId=reversal_id, RedemptionId=later[c[3]][1],
                                                 OfficeCode="1465", Reason="pomyłka"))
     assert status == 200
-    hub_cli(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())
 
     # the database is lost and restored from the backup: the later redemptions are not in it
-    restored = hub_cli(config_dir, "restore", str(backup)).stdout
+    restored = hub_command(config_dir, "restore", str(backup)).stdout
     assert "refuses changes until `hub audit recover --apply`" in restored
     server = Poster(serve(config_dir))
     assert coupon_status(server, identity, c[1]) == "ISSUED"  # reads are served
@@ -128,7 +120,12 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     code, text = fault_of(answer)
     assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in text and "try again later" in text.lower()
 
-    listing = hub_cli(config_dir, "audit", "recover").stdout
+    # the nightly jobs go on: the log continues after the archives (issue 19: they failed for good)
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())
+    verified = hub_command(config_dir, "audit", "verify")
+    assert "chain intact" in verified.stdout and "state changes are refused until `hub audit recover --apply`" in verified.stderr
+
+    listing = hub_command(config_dir, "audit", "recover").stdout
     rows = [line for line in listing.splitlines() if line.startswith("record ")]
     assert [(r.split()[3], r.rsplit("  ", 1)[1]) for r in rows] == [
         ("RedeemCoupon", "in the database"),  # the one before the backup, looked at in case it was in flight
@@ -136,7 +133,7 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
         ("RedeemCoupon", "answered with a fault (no effect)"), ("ReverseRedemption", "missing"),
     ], listing
     assert "4 to re-apply" in listing
-    applied = hub_cli(config_dir, "audit", "recover", "--apply").stdout
+    applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "re-applied 4; the hub takes changes again" in applied and applied.count(": re-applied") == 4, applied
 
     server = Poster(serve(config_dir))  # a hub started now (a running one sees it within 15 s)
@@ -149,8 +146,8 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     assert coupon_status(server, identity, c[3]) == "ISSUED"  # reversed, as before the loss
     assert coupon_status(server, identity, c[4]) == "ISSUED"
     assert redeem(server, identity, c[4])[0] == 200
-    assert "chain intact" in hub_cli(config_dir, "audit", "verify").stdout
-    assert hub_cli(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
+    assert "chain intact" in hub_command(config_dir, "audit", "verify").stdout
+    assert hub_command(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
     assert held_grosze(config_dir) == 2 * 161_50  # c[3] (reversed) and c[5]; c0, c1, c2 and c4 captured once each
 
 
