@@ -145,7 +145,7 @@ class MessageLog:
         request together with its replay-cache record). Core statements built once, on the
         session's connection: this runs on every SOAP exchange. Returns the last sequence number."""
         connection = session.connection()
-        head = self._head(connection)
+        head = self.lock_head(connection)
         seq, prev = head.seq, head.hash
         rows = []
         for e in entries:
@@ -166,7 +166,7 @@ class MessageLog:
             raise RuntimeError("this message log has no sealer")
         with self.db.transaction() as session:
             connection = session.connection()
-            head = self._head(connection)
+            head = self.lock_head(connection)
             if head.seq == head.sealed_seq:
                 return None
             return self.sealer.seal_in(connection, head, head.seq, head.hash)
@@ -199,7 +199,7 @@ class MessageLog:
         return ChainReport(count, tuple(problems), last_seq=expected_seq - 1)
 
     @staticmethod
-    def _head(connection: Connection) -> Row:
+    def lock_head(connection: Connection) -> Row:
         """The locked head row (seq, hash and the last seal's); made on first use. Processes that find it
         missing at once all insert it if absent: one row is made, the others' inserts wait
         for it and do nothing, and then each locks it like any later append."""

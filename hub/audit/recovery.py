@@ -120,7 +120,7 @@ class RestoreGuard:
         self._check_prefix(head_seq, head.hash if head else GENESIS)
         with self.db.transaction() as session:
             connection = session.connection()
-            locked = MessageLog._head(connection)
+            locked = MessageLog.lock_head(connection)
             if locked.seq >= archive_seq:  # another process got here first
                 return _open(session)
             if locked.seq != head_seq:

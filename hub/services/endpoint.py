@@ -191,9 +191,9 @@ class SoapEndpoint:
                 raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
             if held is not None and exchange.operation in STATE_CHANGING:
                 raise RestorePending(exchange.log_id, held)
-            payload = self._validated_payload(verified.body)
+            payload = self.validated_payload(verified.body)
             exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
-            return self._call_spyne(environ, payload, verified.client, exchange.log_id)
+            return self.call_service(environ, payload, verified.client, exchange.log_id)
         except HubError as error:
             if isinstance(error, SecurityFault):
                 metrics.signature_refused(error.code)
@@ -255,7 +255,8 @@ class SoapEndpoint:
                 return name.localname.removesuffix("Request")
         return metrics.UNKNOWN_OPERATION
 
-    def _validated_payload(self, body: etree._Element) -> etree._Element:
+    def validated_payload(self, body: etree._Element) -> etree._Element:
+        """The soap:Body's one request element, valid against the service's XSD (else SchemaViolation)."""
         children = [c for c in body if isinstance(c.tag, str)]
         if len(children) != 1:
             raise SchemaViolation(f"the soap:Body must hold exactly one request element, it holds {len(children)}")
@@ -265,7 +266,9 @@ class SoapEndpoint:
             raise SchemaViolation(f"{etree.QName(payload).localname}: {error.message} (line {error.line})", Element=etree.QName(payload).localname)
         return payload
 
-    def _call_spyne(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
+    def call_service(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
+        """The spyne service's answer (or fault) to a verified, validated payload from `client`; also
+        how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
         etree.SubElement(envelope, f"{{{ns.SOAP_ENV_11}}}Body").append(payload)
         data = etree.tostring(envelope)

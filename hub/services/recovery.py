@@ -170,10 +170,10 @@ class Recovery:
         original = _answer_envelope(exchange.answer)
         try:
             body = parse_xml(exchange.request.raw, bytes_max=ARCHIVED_BYTES_MAX, depth_max=200).find(f"{SOAP}Body")
-            payload = endpoint._validated_payload(body)
+            payload = endpoint.validated_payload(body)
             self.clock.at = row.at
             with given_ids(_generated(row.operation, original)):
-                answer = endpoint._call_spyne(_environ(row.service), payload, client, row.log_id)
+                answer = endpoint.call_service(_environ(row.service), payload, client, row.log_id)
         except HubError as error:
             return replace(row, outcome=f"not re-applied: {error.message}", ok=False)
         data = etree.tostring(answer, xml_declaration=True, encoding="UTF-8")
