@@ -174,3 +174,39 @@ def test_a_hub_that_cannot_check_its_archives_refuses_changes_and_serves_reads(r
     assert status == 500 and code == f"{SOAP}Server" and "could not compare its database with its message log archives" in text
     assert "try again" in text
     assert coupon_status(running_hub, identity, coupon) == "ISSUED"
+
+
+@sqlite_only
+def test_a_request_that_cannot_be_reapplied_keeps_changes_refused_until_forced(running_hub, tmp_path):
+    hub, identity, config_dir = running_hub.hub, running_hub.identity(CLIENT), running_hub.config_dir
+    funded_company(hub, 161_50)
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    backup = tmp_path / "nightly.sqlite3"
+    hub_command(config_dir, "backup", "--out", str(backup))
+    assert redeem(running_hub, identity, coupon)[0] == 200
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())
+    hub_command(config_dir, "restore", str(backup))
+    clients = config_dir / "clients.toml"  # the office's client was renamed meanwhile
+    clients.write_text(clients.read_text().replace(f'id = "{CLIENT}"', f'id = "{CLIENT}-2027"'))
+
+    failed = hub_command(config_dir, "audit", "recover", "--apply", ok=False)
+    assert failed.exit_code == 1 and "the hub still refuses changes" in failed.stderr
+    assert "RedeemCoupon" in failed.stdout and f"not re-applied: client {CLIENT} is no longer configured" in failed.stdout
+    assert "1 to re-apply" in hub_command(config_dir, "audit", "recover").stdout  # still pending, nothing applied
+
+    forced = hub_command(config_dir, "audit", "recover", "--apply", "--force").stdout
+    assert "the hub takes changes again" in forced
+    assert hub_command(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
+
+
+@pytest.mark.parametrize("content, message", [(b"not a database at all" * 100, "not an SQLite database"), (None, "not a hub database")])
+@sqlite_only
+def test_hub_restore_refuses_a_file_that_is_not_a_hub_backup_and_changes_nothing(run, config_dir, tmp_path, content, message):
+    bad = tmp_path / "bad.sqlite3"
+    if content is None:
+        sqlite3.connect(bad).execute("CREATE TABLE t (x)").connection.close()
+    else:
+        bad.write_bytes(content)
+    result = run("restore", str(bad), ok=False)
+    assert result.exit_code == 1 and message in result.stderr and str(bad) in result.stderr
+    assert "chain intact" in run("audit", "verify").stdout
