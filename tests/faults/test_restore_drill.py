@@ -27,7 +27,8 @@ from wsgiref.simple_server import make_server
 
 from hub import ns
 from hub.bank.models import BankEntry
-from hub.cashdesk.models import Payment
+from hub.cashdesk.models import DeskDay, Payment
+from hub.clock import business_day
 from hub.config import load_config
 from hub.coupons.models import Coupon, Redemption
 from hub.db.database import Database
@@ -35,6 +36,7 @@ from hub.ledger.service import Ledger
 from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.test_bankin_soap import post_signed
+from tests.cashdesk.conftest import add_user
 from tests.cashdesk.test_cashdesk_soap import Client, payment
 from tests.conftest import REPO, hub_command
 from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
@@ -43,6 +45,7 @@ from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer, fault_
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
 COMPANY_NIP = "7010254361"  # the shipped config's COMPANY client leasing-7010254361
+SUPERVISOR = "ewa.wisniewska"
 # deploy/postgresql/hub-wal-archiving.conf, with the test's own folders
 ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = '{script} %p %f {archive}'\n" \
             "max_wal_senders = 4\nfsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
@@ -51,9 +54,10 @@ WAL_ARCHIVE_SCRIPT = REPO / "deploy" / "postgresql" / "hub-wal-archive"
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
 
-def traffic(running_hub, redeem_count: int) -> dict:
+def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
     """Over signed SOAP: a batch issued by the company's system, `redeem_count` of its coupons
-    redeemed by Pojazd, a card payment at the cash desk, and a statement crediting the company.
+    redeemed by Pojazd, a card payment at the cash desk, and a statement crediting the company;
+    with `everything` also a coupon cancelled, the payment voided and the desk's day closed.
     What the office, the desk and the company were told."""
     hub = running_hub.hub
     company = Client(running_hub, f"leasing-{COMPANY_NIP}", "company")
@@ -64,12 +68,17 @@ def traffic(running_hub, redeem_count: int) -> dict:
         status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
         assert status == 200
         redeemed[coupon] = answer.find(f"{SOAP}Body/{O}RedeemCouponResponse/{O}RedemptionId").text
-    paid = Client(running_hub, "kasa-1465-01", "cashdesk").RegisterPayment(**payment())
+    kasa = Client(running_hub, "kasa-1465-01", "cashdesk")
+    paid = kasa.RegisterPayment(**payment())
     virtual = hub.companies.account(COMPANY_NIP).virtual_account
     statement = camt053(hub.config.bank.escrow_account, [Entry("250.00", creditor_account=virtual, ref=f"R-{uuid.uuid4().hex[:8]}")],
                         statement_id=f"S-{uuid.uuid4().hex[:10]}")
     status, _ = post_signed(running_hub, base64.b64encode(statement).decode())
     assert status == 200
+    if everything:
+        company.CancelCoupon(RequestId=str(uuid.uuid4()), CouponId=coupons[redeem_count])
+        kasa.VoidPayment(RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera.", Supervisor=SUPERVISOR)
+        kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(timezone.utc)))
     return {"batch": batch.BatchId, "coupons": coupons, "redeemed": redeemed, "payment": paid.PaymentId}
 
 
@@ -80,7 +89,8 @@ def state(db: Database) -> dict:
         return {
             "coupons": dict(s.execute(select(Coupon.id, Coupon.status)).all()),
             "redemptions": dict(s.execute(select(Redemption.coupon_id, Redemption.id)).all()),
-            "payments": set(s.scalars(select(Payment.id))),
+            "payments": {p.id: (p.receipt_number, p.voided_by) for p in s.scalars(select(Payment))},
+            "closed_days": {(d.office_code, d.desk_id, d.day, d.report_id) for d in s.scalars(select(DeskDay)) if d.closed_at},
             "bank_entries": s.scalar(select(func.count()).select_from(BankEntry)),
         }
 
@@ -88,6 +98,7 @@ def state(db: Database) -> dict:
 def setup_company(hub) -> None:
     hub.companies.add(COMPANY_NIP, "Leasing Test Sp. z o.o.", actor="test")
     hub.companies.credit(COMPANY_NIP, 5000_00, "test funding", actor="test")
+    add_user(hub, SUPERVISOR)
 
 
 # -- point-in-time recovery ------------------------------------------------------------
@@ -129,10 +140,11 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     base = cluster.folder("base")
     cluster.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-D", str(base), "-X", "stream", "-c", "fast")
 
-    told = traffic(running_hub, redeem_count=5)
+    told = traffic(running_hub, redeem_count=5, everything=True)
     hub_command(config_dir, "audit", "seal")
     before = state(hub.db)
     assert set(before["redemptions"].values()) == set(told["redeemed"].values())
+    assert before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]  # voided; the day closed
     archive_current_wal(cluster)
 
     # the server's disk is lost
@@ -196,8 +208,9 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     dump = cluster.folder("backup") / "hub.dump"
     cluster.run("pg_dump", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--format=custom", f"--file={dump}", "postgres")
 
-    later = traffic(running_hub, redeem_count=4)  # after the nightly dump
+    later = traffic(running_hub, redeem_count=4, everything=True)  # after the nightly dump
     before = state(hub.db)
+    assert before["payments"][later["payment"]][1] == SUPERVISOR and before["closed_days"]
     hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())  # the nightly archive run
 
     # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
@@ -212,11 +225,13 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
         assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
     listing = hub_command(config_dir, "audit", "recover").stdout
     assert sum("RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()) == len(later["redeemed"]), listing
-    assert "IssueCoupons" in listing and "RegisterPayment" in listing and "SubmitStatement" in listing
+    for operation in ("IssueCoupons", "CancelCoupon", "RegisterPayment", "VoidPayment", "CloseDay", "SubmitStatement"):
+        assert any(operation in line and line.endswith("missing") for line in listing.splitlines()), (operation, listing)
     applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "the hub takes changes again" in applied, applied
 
-    assert state(hub.db) == before  # every redemption, the batch, the payment and the import, with their first ids
+    # every redemption, the batch, the cancellation, the payment and its void, the closed day, the import, with their first ids
+    assert state(hub.db) == before
     with hub_started(config_dir) as served:
         for coupon, redemption_id in later["redeemed"].items():
             status, answer = redeem(served, coupon)
