@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Callable, Protocol
 
 from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, insert, select, text, update

@@ -5,7 +5,7 @@ record rewritten and every later one rehashed) are found, and so is a seal remov
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select, update
