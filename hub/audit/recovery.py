@@ -45,6 +45,7 @@ STATE_CHANGING = frozenset({"RedeemCoupon", "ReverseRedemption", "IssueCoupons",
 # in flight when the backup was taken has its record in the backup but maybe not its effect.
 IN_FLIGHT_RECORDS = 1000
 RECHECK_S = 15
+RETRY_S = 1  # after a check that failed
 log = logging.getLogger("hub.audit")
 
 
@@ -92,20 +93,21 @@ class RestoreGuard:
         self.archive = archive
         self.clock = clock
         self.recheck_s = recheck_s
-        self._checked_at: float | None = None
+        self._next_check: float | None = None
         self._held: Restored | None = None
 
     def held(self) -> Restored | None:
         """The open recovery, if any, checked at most every `recheck_s` seconds (the SOAP path
         asks on every request). A check that fails holds state changes too, until one succeeds."""
         now = time.monotonic()
-        if self._checked_at is None or now - self._checked_at >= self.recheck_s:
+        if self._next_check is None or now >= self._next_check:
             try:
                 self._held = self.check()
+                self._next_check = now + self.recheck_s
             except Exception:  # noqa: BLE001 - a check that cannot run must not let changes through unchecked
                 log.exception("cannot tell whether the database is behind its message log archives; state changes are held")
-                return UNCHECKED
-            self._checked_at = now
+                self._held = UNCHECKED
+                self._next_check = now + RETRY_S  # not on every request while the database is down
         return self._held
 
     def check(self) -> Restored | None:
@@ -172,7 +174,7 @@ class RestoreGuard:
         with self.db.transaction() as session:
             session.execute(update(MessageLogRecovery).where(MessageLogRecovery.id == restored.id)
                             .values(resolved_at=self.clock(), resolved_by=by))
-        self._checked_at = None
+        self._next_check = None
 
 
 def _open(session) -> Restored | None:
