@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hub import ns
+from hub.audit.recovery import RETRY_S
 from tests.conftest import hub_command
 from tests.factories import config_copy, funded_company, issue
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
@@ -210,3 +211,42 @@ def test_hub_restore_refuses_a_file_that_is_not_a_hub_backup_and_changes_nothing
     result = run("restore", str(bad), ok=False)
     assert result.exit_code == 1 and message in result.stderr and str(bad) in result.stderr
     assert "chain intact" in run("audit", "verify").stdout
+
+
+def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and_shows(tmp_path, db_url):
+    from werkzeug.test import Client
+
+    from hub.cli.portal import enable_portal
+    from hub.config import load_config
+    from hub.services.wsgi import create_app
+    from tests.factories import NIP, OPERATOR
+    from tests.portal.test_portal_http import PASSWORD, csrf_of, log_in
+
+    config_dir = config_copy(tmp_path, db_url)
+    enable_portal(config_dir)
+    app = create_app(load_config(config_dir))
+    try:
+        funded_company(app.hub, 161_50)
+        coupon = issue(app.hub, 1).coupons[0].coupon_id
+        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD)
+        archive_dir = app.hub.config.audit.archive_dir
+        archive_dir.mkdir(parents=True)
+        (archive_dir / "message-log-000000000001-000000000009.manifest.json").write_text("{}")  # held: the archives cannot be trusted
+        client = Client(app)
+        assert log_in(client, "anna@leasing.pl").status_code == 302
+        page = client.get(f"/portal/firma/kupony/{coupon}/anuluj")
+        assert page.status_code == 200
+        refused = client.post(f"/portal/firma/kupony/{coupon}/anuluj", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                                               "request_id": str(uuid.uuid4())})
+        assert refused.status_code == 503 and "nic nie zostało zmienione" in refused.get_data(as_text=True)
+        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None).status == "ISSUED"
+
+        (archive_dir / "message-log-000000000001-000000000009.manifest.json").unlink()  # the same form goes through once not held
+        time.sleep(RETRY_S + 0.1)
+        page = client.get(f"/portal/firma/kupony/{coupon}/anuluj")
+        done = client.post(f"/portal/firma/kupony/{coupon}/anuluj", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                                            "request_id": str(uuid.uuid4())})
+        assert done.status_code == 302
+        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None).status == "CANCELLED"
+    finally:
+        app.hub.close()
