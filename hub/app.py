@@ -6,6 +6,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from hub.audit.archive import ArchivedLog, load_certificates
+from hub.audit.messagelog import MessageLog
+from hub.audit.recovery import RestoreGuard
+from hub.audit.seals import Sealer
+from hub.audit.timestamps import TimeStamper
 from hub.bank.statements import StatementService
 from hub.cashdesk.service import CashDeskService
 from hub.clock import Clock, utcnow
@@ -69,10 +73,33 @@ class Hub:
         return NotificationService(self.db, self.config, self.clock)
 
     @cached_property
+    def identity(self) -> SigningIdentity:
+        """The hub's own key and certificate."""
+        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+
+    @cached_property
+    def message_log(self) -> MessageLog:
+        """The message log, its head sealed with the hub's key (hub.audit.seals)."""
+        audit = self.config.audit
+        return MessageLog(self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s))
+
+    @cached_property
     def message_archive(self) -> ArchivedLog:
         """The message log's archives with the live log (hub.audit.archive)."""
-        identity = SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
-        return ArchivedLog(self.db, self.config.audit.archive_dir, identity, load_certificates(self.config.audit.archive_certs), self.clock)
+        audit = self.config.audit
+        return ArchivedLog(self.db, audit.archive_dir, self.identity, load_certificates(audit.archive_certs), self.clock,
+                           tsa_certs=load_certificates(audit.tsa_certs))
+
+    @cached_property
+    def time_stamper(self) -> TimeStamper | None:
+        """The RFC 3161 TSA of `[audit] tsa_url`, or None without one (hub.audit.timestamps)."""
+        audit = self.config.audit
+        return TimeStamper(audit.tsa_url, load_certificates(audit.tsa_certs), audit.tsa_timeout_s) if audit.tsa_url else None
+
+    @cached_property
+    def restore_guard(self) -> RestoreGuard:
+        """Holds state changes while the database is behind its archives (hub.audit.recovery)."""
+        return RestoreGuard(self.db, self.message_archive, self.clock)
 
     def close(self) -> None:
         self.db.dispose()

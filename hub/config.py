@@ -136,14 +136,24 @@ class AuditSettings:
     """`[audit]` (optional): the message log's archives. `hub audit archive` moves records
     older than `retention_days` (or `--before`) into signed files in `archive_dir`;
     `archive_certs` are earlier hub certificates whose archive signatures stay trusted
-    after a key rotation (the current `[signing] cert` always is)."""
+    after a key rotation (the current `[signing] cert` always is). The hub seals the log's
+    head (signs it) every `seal_every_records` records or `seal_every_s` seconds, whichever
+    comes first (hub.audit.seals). With `tsa_url`, `hub audit seal` has the newest seal
+    time-stamped by that RFC 3161 TSA, whose tokens must be signed by one of `tsa_certs`
+    (hub.audit.timestamps)."""
 
     archive_dir: Path = Path("var/message-log-archive")
     retention_days: int | None = None
     archive_certs: tuple[Path, ...] = ()
+    seal_every_records: int = 100
+    seal_every_s: int = 60
+    tsa_url: str | None = None
+    tsa_certs: tuple[Path, ...] = ()
+    tsa_timeout_s: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "archive_certs", tuple(self.archive_certs))
+        object.__setattr__(self, "tsa_certs", tuple(self.tsa_certs))
 
 
 @dataclass(frozen=True)
@@ -607,6 +617,11 @@ class _AuditToml(_Toml):
     archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
     retention_days: _PositiveInt | None = None
     archive_certs: list[_CertificateFile] = Field(default_factory=list)
+    seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = AuditSettings.seal_every_records
+    seal_every_s: Annotated[int, Field(gt=0, le=86_400)] = AuditSettings.seal_every_s
+    tsa_url: _Url | None = None
+    tsa_certs: list[_CertificateFile] = Field(default_factory=list)
+    tsa_timeout_s: Annotated[int, Field(gt=0, le=300)] = AuditSettings.tsa_timeout_s
 
 
 class _NotifyToml(_Toml):
@@ -812,7 +827,9 @@ def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems:
         name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
         for name, (model, _) in models.items()
     }
-    signing, security = entries["signing"], entries["security"]
+    signing, security, audit = entries["signing"], entries["security"], entries["audit"]
+    if isinstance(audit, _AuditToml) and audit.tsa_url and not audit.tsa_certs:
+        problems.add(f"{HUB_FILE}: [audit]", "tsa_certs", "needed with tsa_url: the TSA's certificate(s) its time-stamps must be signed by")
     if isinstance(signing, _SigningToml) and not _key_matches_certificate(signing.key, signing.cert):
         problems.add(f"{HUB_FILE}: [signing]", "key", f"does not belong to the certificate in cert ({signing.cert})")
     if isinstance(security, _SecurityToml) and security.replay_window_s < 2 * security.clock_skew_s:

@@ -13,6 +13,11 @@ every id the hub issues.
 from __future__ import annotations
 
 import secrets
+import uuid
+from collections import deque
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterable, Iterator
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -42,8 +47,35 @@ def _luhn_valid(symbols: str) -> bool:
     return _luhn_check_symbol(symbols[:-1]) == symbols[-1]
 
 
+# The ids a request made the first time, handed out again when `hub audit recover --apply`
+# re-applies it (the coupons a company printed, the RedemptionId an office keeps must stay).
+_GIVEN: ContextVar[deque[str] | None] = ContextVar("hub_given_ids", default=None)
+
+
+@contextmanager
+def given_ids(ids: Iterable[str]) -> Iterator[None]:
+    """Within this block new_uuid() and new_coupon_id() hand out `ids` in order (then fresh ones)."""
+    token = _GIVEN.set(deque(ids))
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
+
+
+def _given() -> str | None:
+    given = _GIVEN.get()
+    return given.popleft() if given else None
+
+
+def new_uuid() -> str:
+    """A fresh id (UUID 4) for a batch, a redemption, a payment."""
+    return _given() or str(uuid.uuid4())
+
+
 def new_coupon_id() -> str:
     """A fresh coupon id, 16 symbols, no dashes (storage form)."""
+    if (given := _given()) is not None:
+        return normalize_coupon_id(given)
     while True:
         payload = "".join(secrets.choice(ALPHABET) for _ in range(COUPON_ID_SYMBOLS - 1))
         symbols = payload + _luhn_check_symbol(payload)

@@ -170,18 +170,23 @@ def config_dir(tmp_path, db_url) -> Path:
     return config_copy(tmp_path, db_url)
 
 
-@pytest.fixture
-def run(config_dir):
-    """`run("coupons", "list", ...)`: the `hub` command in-process on `config_dir` (or
-    `config=`); asserts exit status 0 unless `ok=False`."""
+def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = None):
+    """The `hub` command in-process on the config folder `config`; asserts exit status 0 unless `ok=False`."""
     from click.testing import CliRunner
 
     from hub.cli import cli
 
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def run(config_dir):
+    """`run("coupons", "list", ...)`: `hub_command` on `config_dir` (or `config=`)."""
+
     def run(*args: str, ok: bool = True, input: str | None = None, config: Path | None = None):
-        result = CliRunner().invoke(cli, ["--config", str(config or config_dir), *args], input=input, catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
+        return hub_command(config or config_dir, *args, ok=ok, input=input)
 
     return run

@@ -6,6 +6,13 @@ client || log_id || SHA-256(payload))`. Sequence numbers come from the single
 head row, locked for each append, so they have no gaps: `verify()` finds an
 altered record (its hash no longer matches), an inserted one (the chain breaks
 at it), and a deleted one (a gap in seq, or a head that points past the end).
+
+The chain alone has no key: whoever can write the table can rewrite a record and
+rehash every later one, or cut the tail and move the head back. So the head is
+sealed (hub.audit.seals): signed with the hub's key every `seal_every_records`
+records or `seal_every_s` seconds, from this write path while the head row is
+locked anyway, and on demand (`hub audit seal`). The head row remembers the last
+seal, so deciding whether one is due costs nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable, Protocol
 
-from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, insert, select, text, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
@@ -30,6 +39,10 @@ class MessageLogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # the last seal (hub.audit.seals): what it sealed, when, and its digest, which the next seal names
+    sealed_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    sealed_at_s: Mapped[int | None] = mapped_column(BigInteger)  # Unix seconds: read on every append, so no date parsing
+    seal_digest: Mapped[str] = mapped_column(String(64), server_default=text(f"'{GENESIS}'"))
 
 
 class MessageRecord(Base):
@@ -49,7 +62,7 @@ class MessageRecord(Base):
 # Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
 _RECORDS, _HEAD = MessageRecord.__table__, MessageLogHead.__table__
 _ADD_RECORDS = insert(_RECORDS)
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest).where(_HEAD.c.id == 1).with_for_update()
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
@@ -62,9 +75,31 @@ def record_hash(prev_hash: str, seq: int, at: datetime, direction: str, service:
 
 
 @dataclass(frozen=True)
+class Unanswered:
+    """A request in the log with no answer record after it."""
+
+    seq: int
+    at: datetime
+    service: str
+    client_id: str
+    log_id: str
+
+
+@dataclass(frozen=True)
 class ChainReport:
     records: int
     problems: tuple[str, ...]
+    seals: int = 0
+    last_sealed_seq: int = 0
+    last_seq: int = 0
+    unanswered: tuple[Unanswered, ...] = ()
+    stamped: int = 0  # seals with a TSA time-stamp that verifies
+    last_stamp_at: datetime | None = None  # the latest genTime of those
+
+    @property
+    def unsealed(self) -> int:
+        """Records after the last seal, not yet sealed."""
+        return self.last_seq - self.last_sealed_seq
 
     @property
     def ok(self) -> bool:
@@ -81,9 +116,22 @@ class Entry:
     payload: bytes
 
 
+class Sealer(Protocol):
+    """Seals the head (hub.audit.seals.Sealer): asked on every append, with the locked head row."""
+
+    def due(self, head: Row, seq: int) -> bool: ...
+
+    def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> object: ...
+
+
+# called with each live record verify() walks, in order (ArchivedLog.verify checks seals and answers with it)
+RecordWatcher = Callable[["MessageRecord"], None]
+
+
 class MessageLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
+        self.sealer = sealer
 
     def append(self, *entries: Entry) -> int:
         """Append the entries in a transaction of their own, so a request is logged even
@@ -96,7 +144,8 @@ class MessageLog:
         request together with its replay-cache record). Core statements built once, on the
         session's connection: this runs on every SOAP exchange. Returns the last sequence number."""
         connection = session.connection()
-        seq, prev = self._head(connection)
+        head = self.lock_head(connection)
+        seq, prev = head.seq, head.hash
         rows = []
         for e in entries:
             seq += 1
@@ -106,9 +155,22 @@ class MessageLog:
             prev = digest
         connection.execute(_ADD_RECORDS, rows if len(rows) > 1 else rows[0])
         connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+        if self.sealer is not None and self.sealer.due(head, seq):
+            self.sealer.seal_in(connection, head, seq, prev)
         return seq
 
-    def verify(self, after_seq: int = 0, after_hash: str = GENESIS) -> ChainReport:
+    def seal(self) -> object | None:
+        """Seal the head now (`hub audit seal`); None when nothing is new since the last seal."""
+        if self.sealer is None:
+            raise RuntimeError("this message log has no sealer")
+        with self.db.transaction() as session:
+            connection = session.connection()
+            head = self.lock_head(connection)
+            if head.seq == head.sealed_seq:
+                return None
+            return self.sealer.seal_in(connection, head, head.seq, head.hash)
+
+    def verify(self, after_seq: int = 0, after_hash: str = GENESIS, watch: RecordWatcher | None = None) -> ChainReport:
         """Check the live records. They start at record 1, or, once older records were
         archived (hub.audit.archive), right after the last archive's head: `after_seq`
         and `after_hash`."""
@@ -128,18 +190,20 @@ class MessageLog:
                 if record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload) != r.hash:
                     problems.append(f"record {r.seq}: content does not match its hash (altered)")
                 expected_seq, prev = r.seq + 1, r.hash
+                if watch is not None:
+                    watch(r)
             head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
             if head_seq != expected_seq - 1 or head_hash != prev:
                 problems.append(f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records at the end were deleted")
-        return ChainReport(count, tuple(problems))
+        return ChainReport(count, tuple(problems), last_seq=expected_seq - 1)
 
     @staticmethod
-    def _head(connection: Connection) -> tuple[int, str]:
-        """The locked head row's (seq, hash); made on first use. Processes that find it
+    def lock_head(connection: Connection) -> Row:
+        """The locked head row (seq, hash and the last seal's); made on first use. Processes that find it
         missing at once all insert it if absent: one row is made, the others' inserts wait
         for it and do nothing, and then each locks it like any later append."""
         row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
             connection.execute(insert_if_absent(connection.dialect.name, _HEAD, "id"), {"id": 1, "seq": 0, "hash": GENESIS})
             row = connection.execute(_LOCK_HEAD).one()
-        return row.seq, row.hash
+        return row

@@ -16,7 +16,6 @@ closed. On SQLite the whole write transaction already holds the database lock.
 from __future__ import annotations
 
 import re
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,6 +32,7 @@ from hub.config import SYSTEMS, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import once
 from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
+from hub.ids import new_uuid
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, OFFICE, desk_account, office_takings_account
 from hub.money import format_pln
@@ -257,7 +257,7 @@ class CashDeskService:
             lines = [self._priced(item, day) for item in items]
             items_total = sum(line.amount_grosze for line in lines)
             number = self._next_number(session, office.code, desk_id, day.year)
-            payment_id = str(uuid.uuid4())
+            payment_id = new_uuid()
             receipt = receipt_number(office.code, desk_id, day.year, number)
             session.add(
                 Payment(

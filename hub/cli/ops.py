@@ -42,6 +42,7 @@ def audit_archive(ctx: CliContext, before: str | None, as_json: bool) -> None:
     """Move old message log records into signed archive files, then delete them from the live log."""
     hub = ctx.hub
     cutoff = archive_cutoff(before, hub.config.audit.retention_days, hub.clock())
+    hub.restore_guard.check()  # a database restored behind its archives continues its log after them first
     run = hub.message_archive.archive(cutoff)
     result = {"before": cutoff, "records": run.records, "first_seq": run.first_seq, "last_seq": run.last_seq,
               "files": list(run.files), "directory": str(hub.config.audit.archive_dir), "leftover_deleted": run.leftover_deleted}

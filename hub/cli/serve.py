@@ -165,16 +165,90 @@ def audit() -> None:
 @pass_ctx
 def audit_verify(ctx: CliContext, as_json: bool) -> None:
     """Check the message log's hash chain, its archives (`hub audit archive`) and the live
-    log together; name every altered, inserted or deleted record."""
-    archives = ctx.hub.message_archive
-    report = archives.verify()
+    log together, and every seal; name every altered, inserted or deleted record; list the
+    requests with no answer record."""
+    hub = ctx.hub
+    restored = hub.restore_guard.check()
+    archives = hub.message_archive
+    report = archives.verify(hub.config.audit.seal_every_records)
     count = len(archives.manifests())
+    unanswered = [{"seq": u.seq, "at": u.at, "service": u.service, "client": u.client_id, "log_id": u.log_id} for u in report.unanswered]
     if as_json:
-        emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems)})
+        emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems),
+                   "seals": report.seals, "last_sealed_seq": report.last_sealed_seq, "unsealed": report.unsealed,
+                   "unanswered": unanswered, "recovery_pending": restored is not None, "time_stamped": report.stamped,
+                   "last_time_stamp": report.last_stamp_at})
     else:
         for problem in report.problems:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
-            click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact")
+            click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
+                       f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed")
+            if report.stamped:
+                click.echo(f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}")
+        for u in report.unanswered:
+            click.echo(f"request {u.log_id} (record {u.seq}, {u.service}, {u.client_id}, {u.at.isoformat()}): no answer record")
+        if restored is not None:
+            click.echo(f"hub: the database was restored to record {restored.db_seq}, behind its archives (record {restored.archive_seq}): "
+                       "state changes are refused until `hub audit recover --apply`", err=True)
     if not report.ok:
+        raise SystemExit(1)
+
+
+@audit.command("seal")
+@json_option
+@pass_ctx
+def audit_seal(ctx: CliContext, as_json: bool) -> None:
+    """Seal the message log's head now (sign it with the hub's key), and have the newest seal
+    time-stamped by the TSA of `[audit] tsa_url` if set; run it from a timer."""
+    from hub.audit.seals import stamp_newest
+
+    hub = ctx.hub
+    seal = hub.message_log.seal()
+    stamped = stamp_newest(hub.db, hub.time_stamper) if hub.time_stamper else None
+    if as_json:
+        emit_json({"sealed": seal is not None, "seq": seal.seq if seal else None, "sealed_at": seal.sealed_at if seal else None,
+                   "time_stamped_seq": stamped.seq if stamped else None})
+        return
+    click.echo("message log: nothing new since the last seal" if seal is None else f"message log: sealed at record {seal.seq}")
+    if stamped:
+        click.echo(f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}")
+
+
+@audit.command("recover")
+@click.option("--apply", "apply_", is_flag=True, help="Re-apply the missing requests in order, then take changes again.")
+@click.option("--force", is_flag=True, help="With --apply: take changes again even if a request did not re-apply as it did the first time.")
+@json_option
+@pass_ctx
+def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> None:
+    """After a restore to an earlier point: the state-changing requests the archives hold and
+    the database lacks; with --apply, re-apply them with their original RequestIds."""
+    from hub.cli.main import cli_actor
+    from hub.services.recovery import MISSING, Recovery
+
+    recovery = Recovery(ctx.hub)
+    restored = recovery.pending()
+    if restored is None:
+        if as_json:
+            emit_json({"pending": False, "requests": []})
+        else:
+            click.echo("the database is not behind its archives: nothing to recover")
+        return
+    rows = recovery.apply(restored, cli_actor(), force) if apply_ else recovery.listing(restored)
+    still = recovery.pending() if apply_ else restored
+    if as_json:
+        emit_json({"pending": still is not None, "db_seq": restored.db_seq, "archive_seq": restored.archive_seq, "requests": rows})
+    else:
+        click.echo(f"the database was restored to record {restored.db_seq}; the archives reach record {restored.archive_seq}")
+        for r in rows:
+            click.echo(f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} {r.request_id or '-':36}  {r.client_id}  {r.status}"
+                       + (f": {r.outcome}" if r.outcome else ""))
+        missing = sum(r.status == MISSING for r in rows)
+        if not apply_:
+            click.echo(f"{missing} to re-apply: run `hub audit recover --apply`" if missing else "nothing to re-apply: run `hub audit recover --apply` to take changes again")
+        elif still is None:
+            click.echo(f"re-applied {missing}; the hub takes changes again")
+    if apply_ and still is not None:
+        click.echo("hub: some requests did not re-apply as they did the first time (above); the hub still refuses changes. "
+                   "Fix the cause and run it again, or accept with --force", err=True)
         raise SystemExit(1)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -29,7 +28,7 @@ from hub.coupons.qr import QrSigner
 from hub.db.database import Database
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
-from hub.ids import MalformedId, format_coupon_id, new_coupon_id, normalize_coupon_id
+from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import CLEARING, CONTROL, OFFICE, company_account, office_account
 from hub.money import format_pln
@@ -204,7 +203,7 @@ class CouponService:
             company = find_company(session, nip)
             now = self.clock()
             expires_at = now + timedelta(days=validity_days)
-            batch_id = str(uuid.uuid4())
+            batch_id = new_uuid()
             ids = [new_coupon_id() for _ in range(count)]
             ledger = Ledger(session, self.clock)
             ledger.open_account(CLEARING, CONTROL)
@@ -301,7 +300,7 @@ class CouponService:
             if captured > coupon.amount_grosze:
                 raise InvalidRequest(f"Amount {format_pln(captured)} is more than the coupon's {format_pln(coupon.amount_grosze)}")
             now = self.clock()
-            redemption_id = str(uuid.uuid4())
+            redemption_id = new_uuid()
             ledger = Ledger(session, self.clock)
             ledger.post(f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code="CAPTURE", reference=cid)
             ledger.open_account(office_account(office_code), OFFICE)

@@ -2,6 +2,8 @@
 
 from hub.audit.messagelog import MessageLogHead, MessageRecord  # noqa: F401
 from hub.audit.models import AuditEvent  # noqa: F401
+from hub.audit.recovery import MessageLogRecovery  # noqa: F401
+from hub.audit.seals import MessageLogSeal  # noqa: F401
 from hub.bank.models import BankEntry, BankStatement  # noqa: F401
 from hub.cashdesk.models import DeskDay, Payment, PaymentItem, ReceiptCounter  # noqa: F401
 from hub.companies.models import Company  # noqa: F401

@@ -62,6 +62,7 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
 
     app.jinja_env.filters.update(pln=format_pln_pl, warsaw=_warsaw, day=_day, nrb=format_nrb, iban=format_iban)
     app.jinja_env.globals.update(menu=auth.menu)
+    app.before_request(_held_while_recovering)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_error_handler(HubError, _hub_error)
@@ -73,6 +74,16 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
     app.register_error_handler(413, _too_large)
     app.register_error_handler(500, _server_error)
     return app
+
+
+def _held_while_recovering():
+    """While the database is behind its message log archives (hub.audit.recovery) the portal,
+    like the SOAP services, takes no changes: a form would take a receipt number or a coupon
+    that `hub audit recover --apply` is about to give back. Signing in and out still works."""
+    if request.method == "POST" and request.endpoint not in ("auth.login", "auth.logout") and current_app.extensions["hub"].restore_guard.held():
+        return _error(503, "Hub jest w trakcie odtwarzania", "Baza danych hubu została odtworzona z kopii zapasowej i jest uzupełniana. "
+                      "Do tego czasu hub nie przyjmuje zmian; nic nie zostało zmienione. Spróbuj ponownie za kilka minut.")
+    return None
 
 
 def _security_headers(response):

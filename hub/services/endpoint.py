@@ -1,9 +1,10 @@
 """One SOAP endpoint as a WSGI application, security first.
 
-    raw bytes (size limit) -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
+    a restored database behind its archives? (hub.audit.recovery: checked every few seconds)
+    -> raw bytes (size limit) -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
     -> strict WS-Security verification
     -> request into the message log, with its replay-cache record (or refused)
-    -> caller's kind allowed here? -> XSD validation of the signed payload
+    -> caller's kind allowed here? -> a state change while the database is being recovered? -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub -> answer into the message log -> metrics, one log line
 
@@ -32,6 +33,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
+from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
@@ -86,6 +88,19 @@ class MessageLogUnavailable(ServerFault):
         super().__init__(f"The hub cannot write its message log, so it did not process the request and changed nothing; try again later, quoting {log_id} to support.")
 
 
+class RestorePending(ServerFault):
+    """soap:Server: the database was restored to an earlier point and is not yet brought up to
+    date from the message log's archives (`hub audit recover`); state changes wait until then."""
+
+    def __init__(self, log_id: str, held: Restored) -> None:
+        if held is UNCHECKED:
+            super().__init__("The hub could not compare its database with its message log archives, so it did not process the request "
+                             f"and changed nothing; try again shortly, with the same RequestId; quote {log_id} to support if it persists.")
+        else:
+            super().__init__("The hub's database was restored from a backup and is being brought up to date; until then it takes no "
+                             f"changes and changed nothing; try again later, with the same RequestId; quote {log_id} to support if it persists.")
+
+
 @dataclass
 class _Exchange:
     """What the endpoint learns about one request as it goes."""
@@ -122,6 +137,7 @@ class SoapEndpoint:
         message_log: MessageLog,
         clock: Clock,
         context: dict | None = None,
+        guard: RestoreGuard | None = None,
     ) -> None:
         self.service = service
         self.namespace = namespace
@@ -130,6 +146,7 @@ class SoapEndpoint:
         self.message_log = message_log
         self.clock = clock
         self.context = context or {}
+        self.guard = guard
         self.schema = contract_schema(service)
         self.operations = contract_operations(service)
         app = Application(list(spyne_services), tns=namespace, in_protocol=Soap11(validator=None), out_protocol=Soap11())
@@ -163,6 +180,8 @@ class SoapEndpoint:
         """The answer or the fault, unsigned. The request is in the message log before
         any business code runs (`_log_request`); when it cannot be logged, nothing runs."""
         try:
+            # before anything is logged: after a restore the log continues after its archives
+            held = self.guard.held() if self.guard is not None else None
             exchange.raw = _read_body(environ, self.security.request_bytes_max)
             envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
             exchange.operation = self._operation_of(envelope)
@@ -173,9 +192,11 @@ class SoapEndpoint:
             self._log_request(exchange, replay)
             if verified.client.kind not in self.kinds:
                 raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
-            payload = self._validated_payload(verified.body)
+            if held is not None and exchange.operation in STATE_CHANGING:
+                raise RestorePending(exchange.log_id, held)
+            payload = self.validated_payload(verified.body)
             exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
-            return self._call_spyne(environ, payload, verified.client, exchange.log_id)
+            return self.call_service(environ, payload, verified.client, exchange.log_id)
         except HubError as error:
             if isinstance(error, SecurityFault):
                 metrics.signature_refused(error.code)
@@ -237,7 +258,8 @@ class SoapEndpoint:
                 return name.localname.removesuffix("Request")
         return metrics.UNKNOWN_OPERATION
 
-    def _validated_payload(self, body: etree._Element) -> etree._Element:
+    def validated_payload(self, body: etree._Element) -> etree._Element:
+        """The soap:Body's one request element, valid against the service's XSD (else SchemaViolation)."""
         children = [c for c in body if isinstance(c.tag, str)]
         if len(children) != 1:
             raise SchemaViolation(f"the soap:Body must hold exactly one request element, it holds {len(children)}")
@@ -247,7 +269,9 @@ class SoapEndpoint:
             raise SchemaViolation(f"{etree.QName(payload).localname}: {error.message} (line {error.line})", Element=etree.QName(payload).localname)
         return payload
 
-    def _call_spyne(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
+    def call_service(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
+        """The spyne service's answer (or fault) to a verified, validated payload from `client`; also
+        how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
         etree.SubElement(envelope, f"{{{ns.SOAP_ENV_11}}}Body").append(payload)
         data = etree.tostring(envelope)

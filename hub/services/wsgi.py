@@ -8,7 +8,7 @@ from typing import Callable
 
 from hub import ns
 from hub.app import Hub
-from hub.audit.messagelog import MessageLog
+from hub.audit.recovery import RestoreGuard
 from hub.config import HubConfig, load_config
 from hub.db.replay import DatabaseReplayCache
 from hub.ops import OPS_PATHS, ops_app
@@ -18,7 +18,6 @@ from hub.services import company
 from hub.services import bankin
 from hub.services import office
 from hub.services.endpoint import Security, SoapEndpoint
-from hub.signing.keys import SigningIdentity
 from hub.signing.policy import SignaturePolicy
 from hub.signing.trust import TrustStore
 
@@ -29,10 +28,21 @@ def security_of(hub: Hub) -> Security:
         trust=TrustStore.from_pem_files(config.clients),
         policy=SignaturePolicy(clock_skew_s=config.security.clock_skew_s, replay_window_s=config.security.replay_window_s),
         replay=DatabaseReplayCache(hub.db, hub.clock),
-        identity=SigningIdentity.load(config.signing.key, config.signing.cert),
+        identity=hub.identity,
         request_bytes_max=config.security.request_bytes_max,
         xml_depth_max=config.security.xml_depth_max,
     )
+
+
+def soap_endpoints(hub: Hub, security: Security, guard: RestoreGuard | None) -> dict[str, SoapEndpoint]:
+    """/soap/<service> -> its endpoint, serving `hub`'s services."""
+    log, context = hub.message_log, {"hub": hub}
+    return {
+        "/soap/office": SoapEndpoint("office", ns.OFFICE, [office.OfficeService], office.KINDS, security, log, hub.clock, context, guard),
+        "/soap/bank": SoapEndpoint("bankin", ns.BANK_IN, [bankin.BankInService], bankin.KINDS, security, log, hub.clock, context, guard),
+        "/soap/company": SoapEndpoint("company", ns.COMPANY, [company.CompanyService], company.KINDS, security, log, hub.clock, context, guard),
+        "/soap/cashdesk": SoapEndpoint("cashdesk", ns.CASHDESK, [cashdesk.CashDeskService], cashdesk.KINDS, security, log, hub.clock, context, guard),
+    }
 
 
 class HubApplication:
@@ -41,14 +51,7 @@ class HubApplication:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         security = security_of(hub)
-        log = MessageLog(hub.db)
-        context = {"hub": hub}
-        self.endpoints: dict[str, SoapEndpoint] = {
-            "/soap/office": SoapEndpoint("office", ns.OFFICE, [office.OfficeService], office.KINDS, security, log, hub.clock, context),
-            "/soap/bank": SoapEndpoint("bankin", ns.BANK_IN, [bankin.BankInService], bankin.KINDS, security, log, hub.clock, context),
-            "/soap/company": SoapEndpoint("company", ns.COMPANY, [company.CompanyService], company.KINDS, security, log, hub.clock, context),
-            "/soap/cashdesk": SoapEndpoint("cashdesk", ns.CASHDESK, [cashdesk.CashDeskService], cashdesk.KINDS, security, log, hub.clock, context),
-        }
+        self.endpoints = soap_endpoints(hub, security, hub.restore_guard)
         self.portal = portal_app(hub)
         self.ops = ops_app(hub, security.identity)  # /healthz, /readyz, /metrics
 

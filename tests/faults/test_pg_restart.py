@@ -7,26 +7,21 @@ database is back the same processes serve again and /readyz says ready; the
 ledger verifies, every coupon is captured at most once, a redeem retried with
 its RequestId captures once, and the message log's chain is intact.
 
-The database is a private cluster of the test's own (the shared server on 5432
-is never restarted)."""
+The database is a private cluster of the test's own (tests/pgcluster.py)."""
 
 from __future__ import annotations
 
 import http.client
 import itertools
 import json
-import os
 import queue
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -35,16 +30,14 @@ from sqlalchemy.exc import OperationalError
 
 from hub import ns
 from hub.coupons.models import Redemption
-from hub.db.database import Database
-from hub.db.migrate import upgrade
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
-from tests.conftest import IN_CI
 from tests.factories import NIP, funded_company, issue
 from tests.services.conftest import RunningHub, office_request
-from tests.served import HUB, REPO, ServedHub, free_port
+from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.served import HUB, REPO, ServedHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
@@ -60,77 +53,15 @@ TO_REDEEM = 400
 LEAKS = ("select ", "insert ", "update ", "psycopg", "sqlalchemy", "operationalerror", "traceback", 'file "', "sqlstate", "fatal:")
 
 
-# -- a private PostgreSQL cluster --------------------------------------------
-
-def pg_bindir() -> Path | None:
-    candidates = []
-    if shutil.which("pg_config"):
-        candidates.append(Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()))
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    return next((d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
-
-
-class PrivateCluster:
-    """initdb'd into a temporary folder, on a free port of 127.0.0.1, trust auth.
-    PostgreSQL refuses to run as root, so under root it runs as `postgres`."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # not pytest's tmp_path: `postgres` cannot enter root's
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        try:
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        except BaseException:
-            shutil.rmtree(self.root, ignore_errors=True)
-            raise
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\n")
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        command = [str(self.bindir / tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, f"{tool} {' '.join(args)}: {done.stdout}{done.stderr}"
-
-    def pg_ctl(self, action: str, *args: str) -> None:
-        self._run("pg_ctl", action, "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "30", *args)
-
-    def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self.pg_ctl("stop", "-m", "immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture
 def cluster():
-    bindir = pg_bindir()
-    if bindir is None:
-        message = "no PostgreSQL server binaries (initdb, pg_ctl) for a private cluster"
-        if IN_CI:
-            pytest.fail(message + " and CI=true")
-        pytest.skip(message)
-    private = PrivateCluster(bindir)
-    try:
-        private.pg_ctl("start")
+    with running_cluster() as private:
         yield private
-    finally:
-        private.remove()
 
 
 @pytest.fixture
 def db_url(cluster) -> str:
-    """The migrated private cluster, for `running_hub` and the served processes."""
-    database = Database(cluster.url)
-    upgrade(database)
-    database.dispose()
-    return cluster.url
+    return migrated_url(cluster)
 
 
 # -- `hub serve` and its callers ----------------------------------------------

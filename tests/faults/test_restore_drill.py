@@ -1,0 +1,242 @@
+"""Restore drills (issue 19), as an operator following docs/deployment.md section 8 would.
+
+Point-in-time recovery: a private PostgreSQL cluster archiving its WAL; a base backup
+(pg_basebackup); traffic over signed SOAP (coupons issued, redeemed, a cash desk payment,
+a bank statement imported); the cluster destroyed; its data folder rebuilt from the base
+backup and the archived WAL. The same hub process serves again, nothing is lost, and
+`hub audit verify` passes.
+
+A nightly pg_dump restored after later traffic was archived: the hub sees its database
+is behind its archives and refuses changes; `hub audit recover --apply` brings back
+every redemption (and the rest), after which no coupon redeems twice."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from wsgiref.simple_server import make_server
+
+from hub import ns
+from hub.bank.models import BankEntry
+from hub.cashdesk.models import DeskDay, Payment
+from hub.clock import business_day
+from hub.config import load_config
+from hub.coupons.models import Coupon, Redemption
+from hub.db.database import Database
+from hub.ledger.service import Ledger
+from hub.services.wsgi import create_app
+from tests.bank.camt_builder import Entry, camt053
+from tests.bank.test_bankin_soap import post_signed
+from tests.cashdesk.conftest import add_user
+from tests.cashdesk.test_cashdesk_soap import Client, payment
+from tests.conftest import REPO, hub_command
+from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer, fault_of, redeem_fields, signed_request
+
+SOAP = f"{{{ns.SOAP_ENV_11}}}"
+O = f"{{{ns.OFFICE}}}"
+COMPANY_NIP = "7010254361"  # the shipped config's COMPANY client leasing-7010254361
+SUPERVISOR = "ewa.wisniewska"
+# deploy/postgresql/hub-wal-archiving.conf, with the test's own folders
+ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = '{script} %p %f {archive}'\n" \
+            "max_wal_senders = 4\nfsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
+WAL_ARCHIVE_SCRIPT = REPO / "deploy" / "postgresql" / "hub-wal-archive"
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+
+def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
+    """Over signed SOAP: a batch issued by the company's system, `redeem_count` of its coupons
+    redeemed by Pojazd, a card payment at the cash desk, and a statement crediting the company;
+    with `everything` also a coupon cancelled, the payment voided and the desk's day closed.
+    What the office, the desk and the company were told."""
+    hub = running_hub.hub
+    company = Client(running_hub, f"leasing-{COMPANY_NIP}", "company")
+    batch = company.IssueCoupons(RequestId=str(uuid.uuid4()), CompanyNip=COMPANY_NIP, CaseType="REJ_NEW", Count=redeem_count + 2)
+    coupons = [c.CouponId for c in batch.Coupon]
+    redeemed = {}
+    for coupon in coupons[:redeem_count]:
+        status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+        assert status == 200
+        redeemed[coupon] = answer.find(f"{SOAP}Body/{O}RedeemCouponResponse/{O}RedemptionId").text
+    kasa = Client(running_hub, "kasa-1465-01", "cashdesk")
+    paid = kasa.RegisterPayment(**payment())
+    virtual = hub.companies.account(COMPANY_NIP).virtual_account
+    statement = camt053(hub.config.bank.escrow_account, [Entry("250.00", creditor_account=virtual, ref=f"R-{uuid.uuid4().hex[:8]}")],
+                        statement_id=f"S-{uuid.uuid4().hex[:10]}")
+    status, _ = post_signed(running_hub, base64.b64encode(statement).decode())
+    assert status == 200
+    if everything:
+        company.CancelCoupon(RequestId=str(uuid.uuid4()), CouponId=coupons[redeem_count])
+        kasa.VoidPayment(RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera.", Supervisor=SUPERVISOR)
+        kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(timezone.utc)))
+    return {"batch": batch.BatchId, "coupons": coupons, "redeemed": redeemed, "payment": paid.PaymentId}
+
+
+def state(db: Database) -> dict:
+    """What a restore must bring back, read from the database."""
+    with db.read() as s:
+        Ledger(s).verify()
+        return {
+            "coupons": dict(s.execute(select(Coupon.id, Coupon.status)).all()),
+            "redemptions": dict(s.execute(select(Redemption.coupon_id, Redemption.id)).all()),
+            "payments": {p.id: (p.receipt_number, p.voided_by) for p in s.scalars(select(Payment))},
+            "closed_days": {(d.office_code, d.desk_id, d.day, d.report_id) for d in s.scalars(select(DeskDay)) if d.closed_at},
+            "bank_entries": s.scalar(select(func.count()).select_from(BankEntry)),
+        }
+
+
+def setup_company(hub) -> None:
+    hub.companies.add(COMPANY_NIP, "Leasing Test Sp. z o.o.", actor="test")
+    hub.companies.credit(COMPANY_NIP, 5000_00, "test funding", actor="test")
+    add_user(hub, SUPERVISOR)
+
+
+# -- point-in-time recovery ------------------------------------------------------------
+
+def archiving(private: PrivateCluster) -> None:
+    private.wal_archive = private.folder("wal-archive")
+    script = shutil.copy(WAL_ARCHIVE_SCRIPT, private.folder("bin"))  # where the server's user may run it
+    with (private.data / "postgresql.conf").open("a") as conf:
+        conf.write(ARCHIVING.format(script=script, archive=private.wal_archive))
+
+
+@pytest.fixture
+def cluster():
+    with running_cluster(settings="", prepare=archiving) as private:
+        yield private
+
+
+@pytest.fixture
+def db_url(cluster) -> str:
+    return migrated_url(cluster)
+
+
+def archive_current_wal(cluster: PrivateCluster) -> None:
+    """Close the current WAL segment and wait until the archiver has copied it (what
+    `archive_timeout` does in production, at most that many seconds later)."""
+    engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        segment = c.execute(text("SELECT pg_walfile_name(pg_switch_wal())")).scalar()
+        deadline = time.monotonic() + 60
+        while c.execute(text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).scalar() < segment:
+            assert time.monotonic() < deadline, "the archiver did not copy the last WAL segment"
+            time.sleep(0.2)
+    engine.dispose()
+
+
+def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(running_hub, cluster):
+    hub, config_dir = running_hub.hub, running_hub.config_dir
+    setup_company(hub)
+    base = cluster.folder("base")
+    cluster.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-D", str(base), "-X", "stream", "-c", "fast")
+
+    told = traffic(running_hub, redeem_count=5, everything=True)
+    hub_command(config_dir, "audit", "seal")
+    before = state(hub.db)
+    assert set(before["redemptions"].values()) == set(told["redeemed"].values())
+    assert before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]  # voided; the day closed
+    archive_current_wal(cluster)
+
+    # the server's disk is lost
+    cluster.pg_ctl("stop", "-m", "immediate")
+    shutil.rmtree(cluster.data)
+    # point-in-time recovery: the base backup, then every archived WAL segment replayed
+    shutil.copytree(base, cluster.data, symlinks=True)
+    with (cluster.data / "postgresql.conf").open("a") as conf:
+        conf.write(f"restore_command = 'cp {cluster.wal_archive}/%f %p'\nrecovery_target_timeline = 'latest'\n")
+    (cluster.data / "recovery.signal").touch()
+    if cluster.as_postgres:
+        subprocess.run(["chown", "-R", "postgres:postgres", str(cluster.data)], check=True)
+    cluster.data.chmod(0o700)
+    cluster.pg_ctl("start")
+    engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    deadline = time.monotonic() + 60
+    with engine.connect() as c:
+        while c.execute(text("SELECT pg_is_in_recovery()")).scalar():
+            assert time.monotonic() < deadline, "recovery did not finish"
+            time.sleep(0.2)
+    engine.dispose()
+
+    # the same hub process serves again, with everything
+    assert state(hub.db) == before
+    fresh = told["coupons"][-1]
+    status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(fresh)))
+    assert status == 200, fault_of(answer)
+    for coupon in list(told["redeemed"])[:2]:
+        status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+        assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable")
+    verified = hub_command(config_dir, "audit", "verify").stdout
+    assert "chain intact" in verified and "not yet sealed" in verified
+    assert hub_command(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
+
+
+# -- a nightly pg_dump restored behind the archives ---------------------------------------
+
+@contextmanager
+def hub_started(config_dir):
+    """The hub started again on its config, as after a restore (a WSGI server in a thread)."""
+    app = create_app(load_config(config_dir))
+    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield RunningHub(app, f"http://127.0.0.1:{server.server_port}", config_dir)
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.hub.close()
+
+
+def redeem(served, coupon: str, request_id: str | None = None):
+    fields = redeem_fields(coupon, **({"RequestId": request_id} if request_id else {}))
+    return served.post(signed_request(served.identity("pojazd-1465"), "RedeemCoupon", **fields))
+
+
+def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_redemption(running_hub, cluster):
+    hub, config_dir = running_hub.hub, running_hub.config_dir
+    setup_company(hub)
+    traffic(running_hub, redeem_count=2)
+    dump = cluster.folder("backup") / "hub.dump"
+    cluster.run("pg_dump", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--format=custom", f"--file={dump}", "postgres")
+
+    later = traffic(running_hub, redeem_count=4, everything=True)  # after the nightly dump
+    before = state(hub.db)
+    assert before["payments"][later["payment"]][1] == SUPERVISOR and before["closed_days"]
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())  # the nightly archive run
+
+    # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
+    cluster.run("pg_restore", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--clean", "--if-exists",
+                "--dbname=postgres", str(dump))
+    lost = state(hub.db)
+    assert not set(later["redeemed"]) & set(lost["redemptions"]), "the dump was taken before the later redemptions"
+    coupon = next(iter(later["redeemed"]))
+    with hub_started(config_dir) as served:
+        status, answer = redeem(served, coupon)
+        code, message = fault_of(answer)
+        assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
+    listing = hub_command(config_dir, "audit", "recover").stdout
+    assert sum("RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()) == len(later["redeemed"]), listing
+    for operation in ("IssueCoupons", "CancelCoupon", "RegisterPayment", "VoidPayment", "CloseDay", "SubmitStatement"):
+        assert any(operation in line and line.endswith("missing") for line in listing.splitlines()), (operation, listing)
+    applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
+    assert "the hub takes changes again" in applied, applied
+
+    # every redemption, the batch, the cancellation, the payment and its void, the closed day, the import, with their first ids
+    assert state(hub.db) == before
+    with hub_started(config_dir) as served:
+        for coupon, redemption_id in later["redeemed"].items():
+            status, answer = redeem(served, coupon)
+            assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), coupon
+        unused = later["coupons"][-1]
+        status, answer = redeem(served, unused)
+        assert status == 200, fault_of(answer)
+    assert "chain intact" in hub_command(config_dir, "audit", "verify").stdout
