@@ -38,8 +38,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from hub.clock import parse_day
 from hub.errors import ConfigError, InvalidRequest
-from hub.ids import iban_valid, nip_valid, normalize_account, nrb_valid
+from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
 
 HUB_FILE = "hub.toml"
@@ -311,11 +312,11 @@ class ConfigProblems(ConfigError):
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SQLITE_FILE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>[^?]*)(?P<query>\?.*)?$")
-_OFFICE_CODE = re.compile(r"^\d{4}$")
+_OFFICE_CODE = re.compile(r"^[0-9]{4}$")  # [0-9], not \d: \d takes every Unicode digit
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DESK_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _COMMA_SPACES = re.compile(r"\s*(?<!\\),\s*")
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
 _TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$", re.DOTALL)
@@ -451,7 +452,7 @@ def _date(value: object) -> date:
         return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            return parse_day(value)
         except ValueError:
             pass
     _fail(f"expected a date such as 2026-07-01, got {_shown(value)}")
@@ -492,7 +493,7 @@ def _currency_code(value: str) -> str:
 
 def _nrb(value: str) -> str:
     nrb = normalize_account(value)
-    if len(nrb) != 26 or not nrb.isdigit():
+    if len(nrb) != 26 or not ascii_digits(nrb):
         _fail(f"expected a 26-digit NRB, got {_shown(value)}")
     if not nrb_valid(nrb):
         _fail(f"NRB checksum does not match in {_shown(value)}; check for a mistyped digit")
@@ -501,7 +502,7 @@ def _nrb(value: str) -> str:
 
 def _escrow_account(value: str) -> str:
     account = normalize_account(value)
-    if account.isdigit():
+    if ascii_digits(account):
         return _nrb(value)
     if not iban_valid(account):
         _fail(f"expected a 26-digit NRB or an IBAN with a valid checksum, got {_shown(value)}")
@@ -510,7 +511,7 @@ def _escrow_account(value: str) -> str:
 
 def _nip(value: str) -> str:
     nip = value.replace("-", "").replace(" ", "")
-    if len(nip) != 10 or not nip.isdigit():
+    if len(nip) != 10 or not ascii_digits(nip):
         _fail(f"expected a 10-digit NIP, got {_shown(value)}")
     if not nip_valid(nip):
         _fail(f"NIP check digit does not match in {_shown(value)}; check for a mistyped digit")

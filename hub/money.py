@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_AMOUNT = re.compile(r"^\d{1,13}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,2})?$")  # [0-9], not \d: \d takes every Unicode digit
 
 
 class AmountError(ValueError):

@@ -39,7 +39,7 @@ BOOKED = "BOOK"
 CREDIT, DEBIT = "CRDT", "DBIT"
 NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
 
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
+_DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _OPENING_CODES = ("OPBD", "PRCD")  # opening booked, or the previous statement's closing booked
 _CLOSING_CODES = ("CLBD",)

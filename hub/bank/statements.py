@@ -66,7 +66,7 @@ READ_CHUNK_BYTES = 64 * 1024
 BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
 
 # NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
-_NIP_TEXT = re.compile(r"(?<!\d)(?:\d[- ]?){9}\d(?!\d)")
+_NIP_TEXT = re.compile(r"(?<![0-9])(?:[0-9][- ]?){9}[0-9](?![0-9])")
 
 Progress = Callable[[int], None]
 # Settlement's matcher for the hub's own transfers: (session, BankStatement.id) -> None; runs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
 
 
 def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
@@ -58,8 +58,8 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--port", default=8000, show_default=True, type=PORT)
+@click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
 @click.option("--log-level", default="INFO", show_default=True, envvar="HUB_LOG_LEVEL",
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="JSON log lines on stderr from this level.")
 @pass_ctx
