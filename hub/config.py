@@ -39,6 +39,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from hub.clock import parse_day
+from hub.config_keys import key_lines, unknown_keys
 from hub.errors import ConfigError, InvalidRequest
 from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
@@ -556,7 +557,7 @@ _Currency = Annotated[str, AfterValidator(_currency_code)]
 
 # --------------------------------------------------------------------------------------------
 # The TOML, entry by entry. Strict: a string where an integer belongs is an error, not coerced.
-# Unknown keys are ignored (the contract allows more keys).
+# Unknown sections and keys are errors with their line (`_unknown_keys`), not ignored.
 # --------------------------------------------------------------------------------------------
 
 
@@ -696,6 +697,7 @@ def load_config(config_dir: Path) -> HubConfig:
     problems = _Problems()
     context = {"config_dir": config_dir}
     docs = {name: _read_toml(config_dir / name, problems) for name in CONFIG_FILES}
+    _unknown_keys(config_dir, docs, problems)
 
     hub = _hub_sections(docs[HUB_FILE], context, problems)
     offices, office_codes = _offices(docs[OFFICES_FILE], context, problems)
@@ -795,20 +797,48 @@ def _entries(doc: dict[str, Any], file: str, key: str, label_key: str, problems:
         yield (f"{key}[{i}]" + (f" ({label_key} {label})" if isinstance(label, str) else ""), entry)
 
 
+# hub.toml's sections: the TOML model that checks each and the settings it becomes.
+# `[portal]` is optional and handled on its own (no [portal], no portal).
+_HUB_SECTIONS: dict[str, tuple[type[_Toml], type]] = {
+    "database": (_DatabaseToml, DatabaseSettings),
+    "signing": (_SigningToml, SigningSettings),
+    "security": (_SecurityToml, SecuritySettings),
+    "coupons": (_CouponsToml, CouponSettings),
+    "bank": (_BankToml, BankSettings),
+    "settlement": (_SettlementToml, SettlementSettings),
+    "audit": (_AuditToml, AuditSettings),
+    "notify": (_NotifyToml, NotifySettings),
+}
+
+
+def _known_keys() -> dict[str, dict[str, list[str]]]:
+    """Every section and key each file may have: the fields of its TOML models."""
+    fields = lambda model: list(model.model_fields)  # noqa: E731
+    return {
+        HUB_FILE: {**{name: fields(model) for name, (model, _) in _HUB_SECTIONS.items()}, "portal": fields(_PortalToml)},
+        OFFICES_FILE: {"office": fields(_OfficeToml)},
+        CLIENTS_FILE: {"client": fields(_ClientToml)},
+        FEES_FILE: {"fee": fields(_FeeToml), "case_type": fields(_CaseTypeToml)},
+    }
+
+
+def _unknown_keys(config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems) -> None:
+    """A section or key the hub does not know is an error, never ignored: a typo would
+    otherwise fall back to a default. Each names its line and the nearest known key."""
+    known = _known_keys()
+    for name, doc in docs.items():
+        if doc is None:  # unreadable: already a problem of its own
+            continue
+        lines = key_lines((config_dir / name).read_text(encoding="utf-8"))
+        for line, problem in unknown_keys(doc, known[name], lines):
+            problems.add(f"{name}: line {line}" if line else name, None, problem)
+
+
 def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:
     """`[section]` name -> its settings dataclass, or None where any section has a problem."""
     if doc is None:
         return None
-    models: dict[str, tuple[type[_Toml], type]] = {
-        "database": (_DatabaseToml, DatabaseSettings),
-        "signing": (_SigningToml, SigningSettings),
-        "security": (_SecurityToml, SecuritySettings),
-        "coupons": (_CouponsToml, CouponSettings),
-        "bank": (_BankToml, BankSettings),
-        "settlement": (_SettlementToml, SettlementSettings),
-        "audit": (_AuditToml, AuditSettings),
-        "notify": (_NotifyToml, NotifySettings),
-    }
+    models = _HUB_SECTIONS
     entries = {
         name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
         for name, (model, _) in models.items()
