@@ -15,6 +15,7 @@ from hub.coupons.browse import CouponBrowser
 from hub.coupons.service import CouponService
 from hub.db.database import Database
 from hub.fk.service import JournalService
+from hub.ledger.checks import LedgerChecks
 from hub.notify.service import NotificationService
 from hub.reports.service import ReportService
 from hub.settlement.service import SettlementService
@@ -67,6 +68,10 @@ class Hub:
     @cached_property
     def notifications(self) -> NotificationService:
         return NotificationService(self.db, self.config, self.clock)
+
+    @cached_property
+    def ledger_checks(self) -> LedgerChecks:
+        return LedgerChecks(self.db, self.clock)
 
     @cached_property
     def message_archive(self) -> ArchivedLog:

@@ -68,7 +68,7 @@ def database_problem(error: DBAPIError, url: str) -> str:
     text = str(getattr(error, "orig", None) or error).strip()
     first = text.splitlines()[0] if text else type(error).__name__
     if "no such table" in first or getattr(error.orig, "sqlstate", None) == _UNDEFINED_TABLE:
-        return f"the database {shown} has no hub tables yet: run `hub init`"
+        return f"the database {shown} lacks tables of this hub (not initialised, or older than this version): run `hub init`"
     if isinstance(error, OperationalError):
         # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused'
         reason = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
