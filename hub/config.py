@@ -62,6 +62,7 @@ SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
 BATCH_COUNT_LIMIT = 1000
 CLIENT_CERTS_MAX = 2  # a client's pinned certificates: its current one and, during a rotation, the next
 PORTAL_SECRET_BYTES_MIN = 32
+DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,6 +551,7 @@ _Code = Annotated[str, AfterValidator(_matching(_CODE, 'upper-case letters, digi
 _ClientId = Annotated[str, AfterValidator(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"'))]
 _DeskId = Annotated[str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
 _PositiveInt = Annotated[int, Field(gt=0)]
+_Days = Annotated[int, Field(gt=0, le=DAYS_MAX)]  # a day count far beyond it overflows date arithmetic
 _KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
 _SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
 _Currency = Annotated[str, AfterValidator(_currency_code)]
@@ -582,7 +584,7 @@ class _SecurityToml(_Toml):
 
 
 class _CouponsToml(_Toml):
-    validity_days: _PositiveInt = CouponSettings.validity_days
+    validity_days: _Days = CouponSettings.validity_days
     batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = CouponSettings.batch_count_max
 
 
@@ -595,7 +597,7 @@ class _BankToml(_Toml):
 
 
 class _SettlementToml(_Toml):
-    reversal_window_h: _PositiveInt = SettlementSettings.reversal_window_h
+    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = SettlementSettings.reversal_window_h
 
 
 class _PortalToml(_Toml):
@@ -607,7 +609,7 @@ class _PortalToml(_Toml):
 
 class _AuditToml(_Toml):
     archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
-    retention_days: _PositiveInt | None = None
+    retention_days: _Days | None = None
     archive_certs: list[_CertificateFile] = Field(default_factory=list)
 
 
@@ -619,7 +621,7 @@ class _NotifyToml(_Toml):
     smtp_user: _Text | None = None
     smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
     timeout_s: _PositiveInt = NotifySettings.timeout_s
-    expiry_warning_days: _PositiveInt = NotifySettings.expiry_warning_days
+    expiry_warning_days: _Days = NotifySettings.expiry_warning_days
 
 
 class _OfficeToml(_Toml):
@@ -668,7 +670,7 @@ class _CaseTypeToml(_Toml):
     system: _SystemName
     name: _Text
     fees: Annotated[list[_Code], Field(min_length=1)]
-    validity_days: _PositiveInt | None = None
+    validity_days: _Days | None = None
 
 
 # --------------------------------------------------------------------------------------------

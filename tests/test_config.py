@@ -390,3 +390,10 @@ def test_every_problem_is_reported_at_once_one_line_each(config_dir: Path) -> No
         "fees.toml: case_type[3] (code WORD_TEORIA): system: expected a string, got 7",
     ]
     assert not any("\n" in line or "Input should" in line for line in problems)
+
+
+def test_day_counts_have_a_limit_that_date_arithmetic_can_hold(config_dir: Path) -> None:
+    """`retention_days = 99999999` passed, then `hub audit archive` died in an OverflowError."""
+    hub = config_dir / "hub.toml"
+    hub.write_text(hub.read_text(encoding="utf-8") + "\n[audit]\nretention_days = 99999999\n", encoding="utf-8")
+    assert problems_of(config_dir) == ["hub.toml: [audit]: retention_days: must be at most 36500, got 99999999"]

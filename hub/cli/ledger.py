@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import click
-
-from hub.cli.main import EXIT_ERROR, CliContext, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, cli, json_option, pass_ctx, report_check
 
 
 @cli.group("ledger")
@@ -20,12 +18,7 @@ def ledger_verify(ctx: CliContext, as_json: bool) -> None:
     name each account that differs and by how much (exit 1). The result is kept for
     /metrics (hub_ledger_check_*); run daily (deploy/systemd/hub-ledger-verify.timer)."""
     result = ctx.hub.ledger_checks.run()
-    if as_json:
-        emit_json({"checked_at": result.checked_at, "accounts": result.accounts, "ok": result.ok, "problems": list(result.problems)})
-    else:
-        for problem in result.problems:
-            click.echo(f"hub: ledger: {problem}", err=True)
-        if result.ok:
-            click.echo(f"ledger: {result.accounts} accounts, every total matches its transfers, debits equal credits")
-    if not result.ok:
-        raise SystemExit(EXIT_ERROR)
+    report_check(
+        "ledger", result.problems, f"ledger: {result.accounts} accounts, every total matches its transfers, debits equal credits",
+        as_json, {"checked_at": result.checked_at, "accounts": result.accounts, "ok": result.ok, "problems": list(result.problems)},
+    )

@@ -11,7 +11,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Sequence
 
 import click
 
@@ -96,7 +96,7 @@ class AmountParam(click.ParamType):
         return -grosze if negative else grosze
 
 
-# Exit statuses (README "Exit statuses"): scripts and timers tell them apart.
+# Exit statuses (README, "Mistakes, exit statuses and checks"): scripts and timers tell them apart.
 EXIT_OK = 0
 EXIT_ERROR = 1  # refused or failed; nothing was changed
 EXIT_USAGE = 2  # a wrong option or argument; nothing was changed
@@ -140,6 +140,21 @@ class HubGroup(click.Group):
             _fail(*_known_error(ctx, e))
 
 
+def report_check(what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict) -> None:
+    """How a checking command (`hub audit verify`, `hub ledger verify`) ends: the result as
+    JSON, or each problem as a line on stderr (`hub: <what>: <problem>`) and `ok_line` when
+    there is none; exit status 1 when there is any."""
+    if as_json:
+        emit_json(json_value)
+    else:
+        for problem in problems:
+            click.echo(f"hub: {what}: {problem}", err=True)
+        if not problems:
+            click.echo(ok_line)
+    if problems:
+        raise SystemExit(EXIT_ERROR)
+
+
 def _fail(line: str, status: int = EXIT_ERROR) -> NoReturn:
     click.echo(f"hub: {line}", err=True)
     sys.exit(status)
@@ -157,8 +172,9 @@ def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror.lower()}", EXIT_ERROR
     logging.getLogger("hub.cli").debug("unexpected error", exc_info=error)
+    first_line = next(iter(str(error).splitlines()), "")
     return (
-        f"unexpected error ({type(error).__name__}: {error}); this is a bug in the hub, "
+        f"unexpected error ({type(error).__name__}: {first_line}); this is a bug in the hub, "
         f"run again with HUB_LOG_LEVEL=DEBUG for the traceback",
         EXIT_INTERNAL,
     )

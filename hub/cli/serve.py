@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx, report_check
 
 
 def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
@@ -185,12 +185,8 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
     archives = ctx.hub.message_archive
     report = archives.verify()
     count = len(archives.manifests())
-    if as_json:
-        emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems)})
-    else:
-        for problem in report.problems:
-            click.echo(f"hub: message log: {problem}", err=True)
-        if report.ok:
-            click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact")
-    if not report.ok:
-        raise SystemExit(1)
+    report_check(
+        "message log", report.problems,
+        f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact",
+        as_json, {"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems)},
+    )
