@@ -19,6 +19,7 @@ from hub.coupons.browse import CouponBrowser
 from hub.coupons.service import CouponService
 from hub.db.database import Database
 from hub.fk.service import JournalService
+from hub.ledger.checks import LedgerChecks
 from hub.notify.service import NotificationService
 from hub.reports.service import ReportService
 from hub.settlement.service import SettlementService
@@ -82,6 +83,10 @@ class Hub:
         """The message log, its head sealed with the hub's key (hub.audit.seals)."""
         audit = self.config.audit
         return MessageLog(self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s))
+
+    @cached_property
+    def ledger_checks(self) -> LedgerChecks:
+        return LedgerChecks(self.db, self.clock)
 
     @cached_property
     def message_archive(self) -> ArchivedLog:

@@ -38,8 +38,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from hub.clock import parse_day
+from hub.config_keys import key_lines, unknown_keys
 from hub.errors import ConfigError, InvalidRequest
-from hub.ids import iban_valid, nip_valid, normalize_account, nrb_valid
+from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
 
 HUB_FILE = "hub.toml"
@@ -60,6 +62,7 @@ SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
 BATCH_COUNT_LIMIT = 1000
 CLIENT_CERTS_MAX = 2  # a client's pinned certificates: its current one and, during a rotation, the next
 PORTAL_SECRET_BYTES_MIN = 32
+DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,11 +324,11 @@ class ConfigProblems(ConfigError):
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SQLITE_FILE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>[^?]*)(?P<query>\?.*)?$")
-_OFFICE_CODE = re.compile(r"^\d{4}$")
+_OFFICE_CODE = re.compile(r"^[0-9]{4}$")  # [0-9], not \d: \d takes every Unicode digit
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DESK_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_PLAIN_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _COMMA_SPACES = re.compile(r"\s*(?<!\\),\s*")
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
 _TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$", re.DOTALL)
@@ -461,7 +464,7 @@ def _date(value: object) -> date:
         return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            return parse_day(value)
         except ValueError:
             pass
     _fail(f"expected a date such as 2026-07-01, got {_shown(value)}")
@@ -502,7 +505,7 @@ def _currency_code(value: str) -> str:
 
 def _nrb(value: str) -> str:
     nrb = normalize_account(value)
-    if len(nrb) != 26 or not nrb.isdigit():
+    if len(nrb) != 26 or not ascii_digits(nrb):
         _fail(f"expected a 26-digit NRB, got {_shown(value)}")
     if not nrb_valid(nrb):
         _fail(f"NRB checksum does not match in {_shown(value)}; check for a mistyped digit")
@@ -511,7 +514,7 @@ def _nrb(value: str) -> str:
 
 def _escrow_account(value: str) -> str:
     account = normalize_account(value)
-    if account.isdigit():
+    if ascii_digits(account):
         return _nrb(value)
     if not iban_valid(account):
         _fail(f"expected a 26-digit NRB or an IBAN with a valid checksum, got {_shown(value)}")
@@ -520,7 +523,7 @@ def _escrow_account(value: str) -> str:
 
 def _nip(value: str) -> str:
     nip = value.replace("-", "").replace(" ", "")
-    if len(nip) != 10 or not nip.isdigit():
+    if len(nip) != 10 or not ascii_digits(nip):
         _fail(f"expected a 10-digit NIP, got {_shown(value)}")
     if not nip_valid(nip):
         _fail(f"NIP check digit does not match in {_shown(value)}; check for a mistyped digit")
@@ -558,6 +561,7 @@ _Code = Annotated[str, AfterValidator(_matching(_CODE, 'upper-case letters, digi
 _ClientId = Annotated[str, AfterValidator(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"'))]
 _DeskId = Annotated[str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
 _PositiveInt = Annotated[int, Field(gt=0)]
+_Days = Annotated[int, Field(gt=0, le=DAYS_MAX)]  # a day count far beyond it overflows date arithmetic
 _KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
 _SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
 _Currency = Annotated[str, AfterValidator(_currency_code)]
@@ -565,7 +569,7 @@ _Currency = Annotated[str, AfterValidator(_currency_code)]
 
 # --------------------------------------------------------------------------------------------
 # The TOML, entry by entry. Strict: a string where an integer belongs is an error, not coerced.
-# Unknown keys are ignored (the contract allows more keys).
+# Unknown sections and keys are errors with their line (`_unknown_keys`), not ignored.
 # --------------------------------------------------------------------------------------------
 
 
@@ -590,7 +594,7 @@ class _SecurityToml(_Toml):
 
 
 class _CouponsToml(_Toml):
-    validity_days: _PositiveInt = CouponSettings.validity_days
+    validity_days: _Days = CouponSettings.validity_days
     batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = CouponSettings.batch_count_max
 
 
@@ -603,7 +607,7 @@ class _BankToml(_Toml):
 
 
 class _SettlementToml(_Toml):
-    reversal_window_h: _PositiveInt = SettlementSettings.reversal_window_h
+    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = SettlementSettings.reversal_window_h
 
 
 class _PortalToml(_Toml):
@@ -615,7 +619,7 @@ class _PortalToml(_Toml):
 
 class _AuditToml(_Toml):
     archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
-    retention_days: _PositiveInt | None = None
+    retention_days: _Days | None = None
     archive_certs: list[_CertificateFile] = Field(default_factory=list)
     seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = AuditSettings.seal_every_records
     seal_every_s: Annotated[int, Field(gt=0, le=86_400)] = AuditSettings.seal_every_s
@@ -632,7 +636,7 @@ class _NotifyToml(_Toml):
     smtp_user: _Text | None = None
     smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
     timeout_s: _PositiveInt = NotifySettings.timeout_s
-    expiry_warning_days: _PositiveInt = NotifySettings.expiry_warning_days
+    expiry_warning_days: _Days = NotifySettings.expiry_warning_days
 
 
 class _OfficeToml(_Toml):
@@ -681,7 +685,7 @@ class _CaseTypeToml(_Toml):
     system: _SystemName
     name: _Text
     fees: Annotated[list[_Code], Field(min_length=1)]
-    validity_days: _PositiveInt | None = None
+    validity_days: _Days | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -710,6 +714,7 @@ def load_config(config_dir: Path) -> HubConfig:
     problems = _Problems()
     context = {"config_dir": config_dir}
     docs = {name: _read_toml(config_dir / name, problems) for name in CONFIG_FILES}
+    _unknown_keys(config_dir, docs, problems)
 
     hub = _hub_sections(docs[HUB_FILE], context, problems)
     offices, office_codes = _offices(docs[OFFICES_FILE], context, problems)
@@ -809,20 +814,48 @@ def _entries(doc: dict[str, Any], file: str, key: str, label_key: str, problems:
         yield (f"{key}[{i}]" + (f" ({label_key} {label})" if isinstance(label, str) else ""), entry)
 
 
+# hub.toml's sections: the TOML model that checks each and the settings it becomes.
+# `[portal]` is optional and handled on its own (no [portal], no portal).
+_HUB_SECTIONS: dict[str, tuple[type[_Toml], type]] = {
+    "database": (_DatabaseToml, DatabaseSettings),
+    "signing": (_SigningToml, SigningSettings),
+    "security": (_SecurityToml, SecuritySettings),
+    "coupons": (_CouponsToml, CouponSettings),
+    "bank": (_BankToml, BankSettings),
+    "settlement": (_SettlementToml, SettlementSettings),
+    "audit": (_AuditToml, AuditSettings),
+    "notify": (_NotifyToml, NotifySettings),
+}
+
+
+def _known_keys() -> dict[str, dict[str, list[str]]]:
+    """Every section and key each file may have: the fields of its TOML models."""
+    fields = lambda model: list(model.model_fields)  # noqa: E731
+    return {
+        HUB_FILE: {**{name: fields(model) for name, (model, _) in _HUB_SECTIONS.items()}, "portal": fields(_PortalToml)},
+        OFFICES_FILE: {"office": fields(_OfficeToml)},
+        CLIENTS_FILE: {"client": fields(_ClientToml)},
+        FEES_FILE: {"fee": fields(_FeeToml), "case_type": fields(_CaseTypeToml)},
+    }
+
+
+def _unknown_keys(config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems) -> None:
+    """A section or key the hub does not know is an error, never ignored: a typo would
+    otherwise fall back to a default. Each names its line and the nearest known key."""
+    known = _known_keys()
+    for name, doc in docs.items():
+        if doc is None:  # unreadable: already a problem of its own
+            continue
+        lines = key_lines((config_dir / name).read_text(encoding="utf-8"))
+        for line, problem in unknown_keys(doc, known[name], lines):
+            problems.add(f"{name}: line {line}" if line else name, None, problem)
+
+
 def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:
     """`[section]` name -> its settings dataclass, or None where any section has a problem."""
     if doc is None:
         return None
-    models: dict[str, tuple[type[_Toml], type]] = {
-        "database": (_DatabaseToml, DatabaseSettings),
-        "signing": (_SigningToml, SigningSettings),
-        "security": (_SecurityToml, SecuritySettings),
-        "coupons": (_CouponsToml, CouponSettings),
-        "bank": (_BankToml, BankSettings),
-        "settlement": (_SettlementToml, SettlementSettings),
-        "audit": (_AuditToml, AuditSettings),
-        "notify": (_NotifyToml, NotifySettings),
-    }
+    models = _HUB_SECTIONS
     entries = {
         name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
         for name, (model, _) in models.items()

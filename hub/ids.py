@@ -106,11 +106,19 @@ def format_coupon_id(symbols: str) -> str:
 
 
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def ascii_digits(text: str) -> bool:
+    """True for a non-empty string of 0-9 only. `str.isdigit()` and `int()` also take
+    fullwidth and Arabic-Indic digits, so `"１２３"` would pass as a NIP and register a
+    second company with the same number; every digit check goes through here."""
+    return bool(text) and all(c in _ASCII_DIGITS for c in text)
 
 
 def nip_valid(nip: str) -> bool:
     """10 digits whose last is the weighted mod-11 check digit."""
-    if len(nip) != 10 or not nip.isdigit():
+    if len(nip) != 10 or not ascii_digits(nip):
         return False
     check = sum(w * int(d) for w, d in zip(_NIP_WEIGHTS, nip)) % 11
     return check != 10 and check == int(nip[9])
@@ -129,7 +137,7 @@ def _iban_mod97(bban: str, country: str, check: str) -> int:
 
 def nrb_valid(nrb: str) -> bool:
     """26-digit NRB: 2 check digits, 8-digit bank code, 16-digit account; IBAN mod 97."""
-    if len(nrb) != 26 or not nrb.isdigit():
+    if len(nrb) != 26 or not ascii_digits(nrb):
         return False
     return _iban_mod97(nrb[2:], "PL", nrb[:2]) == 1
 
@@ -137,14 +145,14 @@ def nrb_valid(nrb: str) -> bool:
 def iban_valid(iban: str) -> bool:
     """Any country's IBAN by its mod-97 check (the escrow account may be foreign in tests)."""
     iban = iban.replace(" ", "").upper()
-    if not (15 <= len(iban) <= 34) or not iban[:2].isalpha() or not iban[2:4].isdigit() or not iban.isalnum():
+    if not (15 <= len(iban) <= 34) or not iban.isascii() or not iban[:2].isalpha() or not ascii_digits(iban[2:4]) or not iban.isalnum():
         return False
     return _iban_mod97(iban[4:], iban[:2], iban[2:4]) == 1
 
 
 def nrb_with_check(bban24: str) -> str:
     """Bank code and account number (24 digits) -> full NRB with its check digits."""
-    if len(bban24) != 24 or not bban24.isdigit():
+    if len(bban24) != 24 or not ascii_digits(bban24):
         raise ValueError("an NRB without check digits has 24 digits")
     check = 98 - _iban_mod97(bban24, "PL", "00")
     return f"{check:02d}{bban24}"

@@ -10,7 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-_AMOUNT = re.compile(r"^\d{1,13}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,2})?$")  # [0-9], not \d: \d takes every Unicode digit
 # xs:decimal as ISO 20022 amounts write it: an optional "+", digits, an optional point and
 # fraction digits ("18.150", "5442.09000", "7.", ".5"); ASCII digits only.
 _DECIMAL = re.compile(r"^\+?([0-9]*)(?:\.([0-9]*))?$")

@@ -110,7 +110,7 @@ def test_as_a_user_with_and_without_reports_read(run, hub, seeded):
     (["report", "redemptions", "--from", "2026-03-02", "--to", "2026-03-01"], 1, "--from 2026-03-02 is after --to 2026-03-01"),
     (["report", "coupons", "--status", "USED"], 1, "--status 'USED' is not a coupon status"),
     (["report", "redemptions", "--office", "9999"], 1, "Unknown office code '9999'"),
-    (["report", "coupons", "--out", "/nonexistent/folder/x.csv"], 2, "--out /nonexistent/folder/x.csv: the folder /nonexistent/folder does not exist"),
+    (["report", "coupons", "--out", "/nonexistent/folder/x.csv"], 2, "cannot write /nonexistent/folder/x.csv: folder /nonexistent/folder does not exist"),
 ])
 def test_bad_input_is_one_line_naming_the_option(run, args, code, expected):
     run("init")

@@ -187,10 +187,44 @@ def test_escrow_account_may_be_any_iban(config_dir: Path) -> None:
     assert load_config(config_dir).bank.escrow_account == "DE89370400440532013000"
 
 
-def test_extra_keys_are_allowed(config_dir: Path) -> None:
-    edit(config_dir / "offices.toml", 'code = "1465"\n', 'code = "1465"\nphone = "+48 22 000 00 00"\n')
-    edit(config_dir / "hub.toml", "[settlement]\n", "[settlement]\ncutoff = 16\n")
-    assert load_config(config_dir).office("1465").code == "1465"
+def line_of(path: Path, text: str) -> int:
+    return path.read_text(encoding="utf-8").splitlines().index(text) + 1
+
+
+def test_a_typo_in_a_key_or_section_is_an_error_naming_line_and_nearest_key(config_dir: Path) -> None:
+    """`uri` for `url` used to run the hub on the default SQLite file while `config check` said ok."""
+    hub = config_dir / "hub.toml"
+    edit(hub, 'url = "sqlite:///var/hub.sqlite3"', 'uri = "postgresql://hub@db/hub"')
+    edit(hub, "[security]\nclock_skew_s", "[securty]\nclock_skwe_s")
+    hub.write_text(hub.read_text(encoding="utf-8") + '\n[portal]\nsecret_key_file = "keys/x"\ncookie_secur = false\n', encoding="utf-8")
+    uri = line_of(hub, 'uri = "postgresql://hub@db/hub"')
+    assert problems_of(config_dir)[:3] == [
+        f"hub.toml: line {uri}: [database]: unknown key uri; did you mean url?",
+        f"hub.toml: line {line_of(hub, '[securty]')}: unknown section [securty]; did you mean security?",
+        f"hub.toml: line {line_of(hub, 'cookie_secur = false')}: [portal]: unknown key cookie_secur; did you mean cookie_secure?",
+    ]
+
+
+def test_unknown_keys_in_every_file_name_the_entry_and_line(config_dir: Path) -> None:
+    offices, clients, fees = (config_dir / name for name in ("offices.toml", "clients.toml", "fees.toml"))
+    edit(offices, 'code = "1465"\n', 'code = "1465"\nacount = "x"\n')
+    edit(clients, 'kind = "BANK"', 'kind = "BANK"\nallow_sha = true')
+    fees.write_text(fees.read_text(encoding="utf-8") + '\n[[fees]]\ncode = "X"\n', encoding="utf-8")
+    found = problems_of(config_dir)
+    index = [o["code"] for o in __import__("tomllib").loads(offices.read_text(encoding="utf-8"))["office"]].index("1465")
+    acount = line_of(offices, 'acount = "x"')
+    assert f"offices.toml: line {acount}: office[{index}]: unknown key acount; did you mean account?" in found
+    assert any(p.startswith(f"clients.toml: line {line_of(clients, 'allow_sha = true')}: client[") and p.endswith("unknown key allow_sha; did you mean allow_sha1?") for p in found), found
+    assert f"fees.toml: line {line_of(fees, '[[fees]]')}: unknown section [[fees]]; did you mean fee?" in found
+
+
+def test_keys_inside_values_are_not_taken_for_keys() -> None:
+    """The line scan follows strings, multi-line strings and arrays, so `x = 1` written inside
+    a value is not a key, and the real keys after it keep their lines."""
+    from hub.config_keys import key_lines
+
+    text = 'a = """\nx = 1\n"""\nb = [\n  "y = 2", # z = 3\n]\n[t]\nc = \'#\' # d = 4\n[[u]]\ne = 1\n[[u]]\n"f.g" = 2\n'
+    assert key_lines(text) == {("a",): 1, ("b",): 4, ("t",): 7, ("t", "c"): 8, ("u", 0): 9, ("u", 0, "e"): 10, ("u", 1): 11, ("u", 1, "f.g"): 12}
 
 
 # --- each kind of mistake -----------------------------------------------------------------
@@ -356,3 +390,10 @@ def test_every_problem_is_reported_at_once_one_line_each(config_dir: Path) -> No
         "fees.toml: case_type[3] (code WORD_TEORIA): system: expected a string, got 7",
     ]
     assert not any("\n" in line or "Input should" in line for line in problems)
+
+
+def test_day_counts_have_a_limit_that_date_arithmetic_can_hold(config_dir: Path) -> None:
+    """`retention_days = 99999999` passed, then `hub audit archive` died in an OverflowError."""
+    hub = config_dir / "hub.toml"
+    hub.write_text(hub.read_text(encoding="utf-8") + "\n[audit]\nretention_days = 99999999\n", encoding="utf-8")
+    assert problems_of(config_dir) == ["hub.toml: [audit]: retention_days: must be at most 36500, got 99999999"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from hub.bank.statements import EntryView, ImportResult, StatementResult, StatementView
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, IntParam, as_option, cli, emit_json, json_option, pass_ctx
 from hub.ids import format_nrb
 from hub.money import format_pln
 
@@ -128,7 +128,7 @@ def bank_suspense(ctx: CliContext, as_login: str | None, as_json: bool) -> None:
 
 
 @bank.command("assign")
-@click.argument("entry", type=int)
+@click.argument("entry", type=IntParam(1, 2**63 - 1))
 @click.option("--nip", required=True, help="The company the credit belongs to.")
 @as_option
 @json_option

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import AmountError, format_pln, parse_grosze
 
@@ -134,7 +134,7 @@ def close(ctx: CliContext, office_code, desk_id, day, request_id, as_login, as_j
 
 @cashdesk.command("receipt")
 @click.argument("payment_id")
-@click.option("--out", required=True, help="The PDF file to write (- for stdout).")
+@click.option("--out", required=True, type=OutputFile(stdout=True), help="The PDF file to write (- for stdout).")
 @as_option
 @pass_ctx
 def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
@@ -149,7 +149,7 @@ def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
 @click.option("--desk", "desk_id", required=True)
 @click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw), e.g. 2026-03-10.")
 @click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "csv"]))
-@click.option("--out", required=True, help="The file to write (- for stdout).")
+@click.option("--out", required=True, type=OutputFile(stdout=True), help="The file to write (- for stdout).")
 @as_option
 @pass_ctx
 def report(ctx: CliContext, office_code, desk_id, day, fmt, out, as_login) -> None:

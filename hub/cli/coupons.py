@@ -12,12 +12,12 @@ from typing import Iterator
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import EXIT_PARTLY_DONE, AmountParam, CliContext, DayParam, OutputFile, WHOLE_NUMBER, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import wire_time
-from hub.errors import InvalidRequest
+from hub.errors import HubError, InvalidRequest
 from hub.money import format_pln
 
-PdfPath = click.Path(dir_okay=False, writable=True, path_type=Path)
+PdfPath = OutputFile()
 
 
 
@@ -30,7 +30,7 @@ def coupons() -> None:
 @coupons.command("issue")
 @click.option("--nip", required=True, help="The company's NIP.")
 @click.option("--case-type", required=True, help="A case type code from fees.toml, e.g. REJ_NEW.")
-@click.option("--count", required=True, type=int)
+@click.option("--count", required=True, type=WHOLE_NUMBER)
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
@@ -49,7 +49,15 @@ def coupons_issue(
         amount_grosze=amount, office_code=office_code, actor=actor,
     )
     if pdf_path is not None:
-        _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json)
+        try:
+            _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json)
+        except (OSError, HubError) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
+            click.echo(
+                f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held), "
+                f"but its PDF was not written: {_why(e)}; write it with: hub coupons pdf --batch {batch.batch_id} --out FILE",
+                err=True,
+            )
+            sys.exit(EXIT_PARTLY_DONE)
     if as_json:
         emit_json(
             {
@@ -96,6 +104,12 @@ def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | No
         emit_json({"file": str(out), "pages": pages})
 
 
+def _why(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+    return str(error)
+
+
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
     """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
     with _progress("writing PDF", show=sys.stderr.isatty() and not quiet) as progress, _replacing(path) as out:
@@ -139,8 +153,8 @@ def _progress(label: str, *, show: bool) -> Iterator:
 @click.option("--status", type=click.Choice(["ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"], case_sensitive=False))
 @click.option("--from", "issued_from", type=DayParam(), help="Issued on or after this business day (YYYY-MM-DD).")
 @click.option("--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD).")
-@click.option("--offset", type=int, default=0, show_default=True)
-@click.option("--limit", type=int, default=100, show_default=True, help="At most 1000.")
+@click.option("--offset", type=WHOLE_NUMBER, default=0, show_default=True)
+@click.option("--limit", type=WHOLE_NUMBER, default=100, show_default=True, help="At most 1000.")
 @as_option
 @json_option
 @pass_ctx

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from hub.access import operator
-from hub.cli.main import cli
+from hub.cli.main import PORT, IntParam, OutputFolder, cli
 from hub.cli.portal import DEMO_USERS, add_demo_users, enable_portal
 from hub.cli.serve import run_gunicorn
 
@@ -100,10 +100,10 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
 
 
 @cli.command("demo")
-@click.option("--dir", "target", default="demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Made anew on every run.")
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--bank-port", default=0, show_default="any free port", type=int, help="The fake bank's port.")
+@click.option("--dir", "target", default="demo", show_default=True, type=OutputFolder(), help="Made anew on every run.")
+@click.option("--port", default=8000, show_default=True, type=PORT)
+@click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
+@click.option("--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port.")
 def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
     """A fresh demo: dev keys, SQLite, example config, the fake bank, a company funded by a statement; serves."""
     config_dir, coupons, bank = prepare_demo(target.resolve(), bank_port=bank_port)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, cli, pass_ctx
+from hub.cli.main import PORT, CliContext, OutputFolder, cli, pass_ctx
 
 
 @cli.command("fake-bank")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--port", default=8081, show_default=True, type=PORT)
 @click.option("--credit", "credits", multiple=True, metavar="ACCOUNT:AMOUNT:TEXT[:DATE]",
               help="A credit to the escrow account, e.g. to a company's virtual account; repeatable.")
 @click.option("--fk-client", help="Also serve /soap/fk, signing as this clients.toml entry (its key beside its cert).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for its message log (default: a temporary one).")
+@click.option("--data", "data_dir", type=OutputFolder(), help="Folder for its message log (default: a temporary one).")
 @pass_ctx
 def fake_bank(ctx: CliContext, host: str, port: int, credits: tuple[str, ...], fk_client: str | None, data_dir: Path | None) -> None:
     """Serve a fake bank of bank.wsdl for the escrow account of this config: it signs as

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Sequence
 
 import click
 
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, InvalidRequest
+from hub.ids import ascii_digits
 from hub.money import AmountError, parse_grosze
 
 
@@ -94,9 +96,19 @@ class AmountParam(click.ParamType):
         return -grosze if negative else grosze
 
 
+# Exit statuses (README, "Mistakes, exit statuses and checks"): scripts and timers tell them apart.
+EXIT_OK = 0
+EXIT_ERROR = 1  # refused or failed; nothing was changed
+EXIT_USAGE = 2  # a wrong option or argument; nothing was changed
+EXIT_PARTLY_DONE = 3  # the change was made (money moved) but a later step failed; the line says what to run
+EXIT_INTERNAL = 70  # a bug in the hub (EX_SOFTWARE); the log has the traceback
+
+
 class HubGroup(click.Group):
-    """Turns every HubError into one line on stderr and exit status 1, and a
-    usage error (bad option value, missing option) into one line and status 2."""
+    """The one place an error becomes one line on stderr: a HubError or config problem
+    (status 1), a usage error (2), an unreachable or unmigrated database, a file that
+    cannot be read or written (1), and anything else (70, with the traceback only in
+    the log). No traceback reaches a person."""
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
@@ -105,22 +117,67 @@ class HubGroup(click.Group):
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "hub"
             click.echo(f"{where}: {e.format_message()}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         except click.Abort:
             click.echo("hub: aborted", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as e:
+            click.echo(f"hub: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
         except ConfigError as e:
             problems = getattr(e, "problems", None) or [e.message]
             more = f" (and {len(problems) - 1} more: run `hub config check`)" if len(problems) > 1 else ""
-            click.echo(f"hub: {problems[0]}{more}", err=True)
-            sys.exit(1)
+            _fail(f"{problems[0]}{more}")
         except HubError as e:
-            click.echo(f"hub: {e.code}: {e.message}", err=True)
-            sys.exit(1)
+            _fail(f"{e.code}: {e.message}")
+        except Exception as e:  # noqa: BLE001 - the one place every other error becomes a line
+            _fail(*_known_error(ctx, e))
+
+
+def report_check(what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict) -> None:
+    """How a checking command (`hub audit verify`, `hub ledger verify`) ends: the result as
+    JSON, or each problem as a line on stderr (`hub: <what>: <problem>`) and `ok_line` when
+    there is none; exit status 1 when there is any."""
+    if as_json:
+        emit_json(json_value)
+    else:
+        for problem in problems:
+            click.echo(f"hub: {what}: {problem}", err=True)
+        if not problems:
+            click.echo(ok_line)
+    if problems:
+        raise SystemExit(EXIT_ERROR)
+
+
+def _fail(line: str, status: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"hub: {line}", err=True)
+    sys.exit(status)
+
+
+def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
+    """(line, exit status) for an error no service turned into a HubError."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):  # only reachable once the config is loaded: it names the database
+        from hub.db.database import database_problem
+
+        return database_problem(error, ctx.find_object(CliContext).config.database.url), EXIT_ERROR
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror.lower()}", EXIT_ERROR
+    logging.getLogger("hub.cli").debug("unexpected error", exc_info=error)
+    first_line = next(iter(str(error).splitlines()), "")
+    return (
+        f"unexpected error ({type(error).__name__}: {first_line}); this is a bug in the hub, "
+        f"run again with HUB_LOG_LEVEL=DEBUG for the traceback",
+        EXIT_INTERNAL,
+    )
 
 
 @click.group(cls=HubGroup)
@@ -147,14 +204,88 @@ def main() -> None:
 
 
 class DayParam(click.ParamType):
-    """A business day (Europe/Warsaw), written YYYY-MM-DD."""
+    """A business day (Europe/Warsaw), written YYYY-MM-DD in ASCII digits, within the
+    days the hub handles (`hub.clock.DAY_FIRST` .. `DAY_LAST`)."""
 
     name = "date"
 
     def convert(self, value, param, ctx):
+        from hub.clock import check_day, parse_day
+
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value).strip())
+            return check_day(parse_day(str(value).strip()))
         except ValueError:
             self.fail(f"{value!r} is not a day written YYYY-MM-DD, like 2026-03-10", param, ctx)
+        except InvalidRequest as e:
+            self.fail(e.message, param, ctx)
+
+
+class IntParam(click.ParamType):
+    """A whole number in ASCII digits (`int()` also takes "١٠٠" and "１００"), within
+    [min_value, max_value]: every count, limit, port and number of days."""
+
+    name = "integer"
+
+    def __init__(self, min_value: int, max_value: int) -> None:
+        self.min_value, self.max_value = min_value, max_value
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            digits = text[1:] if text.startswith("-") else text
+            if not ascii_digits(digits) or len(digits) > 18:
+                self.fail(f"{value!r} is not a whole number written in digits 0-9", param, ctx)
+            number = int(text)
+        if not self.min_value <= number <= self.max_value:
+            self.fail(f"{number} is not between {self.min_value} and {self.max_value}", param, ctx)
+        return number
+
+
+PORT = IntParam(0, 65535)  # 0: any free port
+WHOLE_NUMBER = IntParam(-(2**31), 2**31 - 1)  # the service names its own limits (Count must be 1 to 1000)
+
+
+class OutputFile(click.ParamType):
+    """A file a command will write, checked when the command line is read, before the
+    command changes anything: its folder exists and is writable, and it is not a folder.
+    With `stdout`, `-` means standard output."""
+
+    name = "file"
+
+    def __init__(self, stdout: bool = False) -> None:
+        self.stdout = stdout
+
+    def convert(self, value, param, ctx):
+        if self.stdout and value == "-":
+            return "-"
+        path = Path(value)
+        folder = path.parent
+        if path.is_dir():
+            self.fail(f"{path} is a folder; name a file to write", param, ctx)
+        if not folder.is_dir():
+            self.fail(f"cannot write {path}: folder {folder} does not exist", param, ctx)
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            self.fail(f"cannot write {path}: permission denied", param, ctx)
+        return path
+
+
+class OutputFolder(click.ParamType):
+    """A folder a command will write files into, made if missing: checked like
+    OutputFile, against the nearest folder that exists."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx):
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            self.fail(f"{path} is a file; name a folder", param, ctx)
+        existing = next((p for p in (path, *path.absolute().parents) if p.exists()), Path("/"))
+        if not existing.is_dir():
+            self.fail(f"cannot make folder {path}: {existing} is a file", param, ctx)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            self.fail(f"cannot write in {existing}: permission denied", param, ctx)
+        return path

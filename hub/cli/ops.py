@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, IntParam, as_option, cli, emit_json, json_option, pass_ctx
 from hub.cli.serve import audit
 from hub.errors import InvalidRequest
 
@@ -143,7 +143,7 @@ def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:
 
 @notify.command("history")
 @click.option("--nip", help="One company (required with --as a company user).")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--limit", default=100, show_default=True, type=IntParam(1, 10_000))
 @as_option
 @json_option
 @pass_ctx

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hub.access import operator
-from hub.cli.main import cli
+from hub.cli.main import OutputFile, cli
 
 SECRET_KEY_BYTES = 64  # hub.config asks for at least PORTAL_SECRET_BYTES_MIN (32)
 
@@ -53,7 +53,7 @@ def portal() -> None:
 
 
 @portal.command("keygen")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", "out", required=True, type=OutputFile(),
               help="The file to write; hub.toml [portal] secret_key_file names it. An existing file is never overwritten.")
 def keygen(out: Path) -> None:
     """Write a new secret key for the portal's session cookies (mode 0600)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, as_option, cli, pass_ctx
+from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, pass_ctx
 from hub.reports.render import FORMATS, render
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
@@ -39,7 +39,7 @@ stdout unless --out is given; pdf needs --out when stdout is a terminal.""".repl
 @click.option("--status", help="coupons: only this status (ISSUED, REDEEMED, CANCELLED, EXPIRED).")
 @click.option("--case-type", help="coupons: only this case type.")
 @click.option("--issued-by", help="coupons: only batches issued by this user, as the batch records it.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--out", type=OutputFile(), help="Write to this file instead of stdout.")
 @as_option
 @pass_ctx
 def report(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx, report_check
 
 
 def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
@@ -58,8 +57,8 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--port", default=8000, show_default=True, type=PORT)
+@click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
 @click.option("--log-level", default="INFO", show_default=True, envvar="HUB_LOG_LEVEL",
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="JSON log lines on stderr from this level.")
 @pass_ctx
@@ -104,17 +103,32 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
     from hub.signing.keys import SigningIdentity
     from hub.signing.zeep_plugin import HubSignature
 
+    import requests
+
+    from hub.money import AmountError, parse_grosze, to_decimal
+
+    try:
+        amount_pln = to_decimal(parse_grosze(amount)) if amount else None
+    except AmountError as e:
+        raise click.BadParameter(str(e), param_hint="--amount") from None
     fields = {
         "RequestId": request_id or str(uuid.uuid4()), "CouponId": coupon_id, "OfficeCode": office_code, "CaseType": case_type,
-        "CaseNumber": case_number, "PayerNip": payer_nip, "Amount": Decimal(amount) if amount else None,
+        "CaseNumber": case_number, "PayerNip": payer_nip, "Amount": amount_pln,
         "RedemptionId": redemption_id, "Reason": reason, "System": system,
     }
     operation = OPERATIONS[call]
-    hub_certs = x509.load_pem_x509_certificates(hub_cert_path.read_bytes())
+    try:
+        hub_certs = x509.load_pem_x509_certificates(hub_cert_path.read_bytes())
+    except ValueError:
+        raise click.BadParameter(f"{hub_cert_path} holds no PEM certificate", param_hint="--hub-cert") from None
     wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_certs, "hub")
     # zeep's parser allows DTDs unless told otherwise (the WSDL's own schema imports stay allowed)
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
-    service = zeep.Client(f"{url.rstrip('/')}/soap/office?wsdl", wsse=wsse, settings=settings).service
+    wsdl = f"{url.rstrip('/')}/soap/office?wsdl"
+    try:
+        service = zeep.Client(wsdl, wsse=wsse, settings=settings).service
+    except (requests.RequestException, zeep.exceptions.Error) as e:
+        raise click.ClickException(f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}") from None
     wanted = {e[0] for e in service._binding._operations[operation].input.body.type.elements}
     missing = sorted(n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount"))
     if missing and not (operation == "VerifyCoupon" and set(missing) <= {"CaseNumber"}):
@@ -125,6 +139,8 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
         error = HubError(fault.message)
         error.code = (fault.code or "Server").split(":")[-1].removeprefix("Client.")
         raise error from None
+    except (requests.RequestException, zeep.exceptions.Error) as e:
+        raise click.ClickException(f"{operation} at {url}: {type(e).__name__}: {e}") from None
     result = {k: _plain(v) for k, v in zeep.helpers.serialize_object(answer, dict).items()}
     if as_json:
         emit_json(result)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hub.cli.bank import bank
-from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, DayParam, IntParam, OutputFolder, as_option, cli, emit_json, json_option, pass_ctx
 from hub.clock import business_day
 from hub.fk.journal import totals_by_account
 from hub.money import format_pln
@@ -95,7 +95,7 @@ def bank_settlements(ctx: CliContext, status: str | None, day: date | None, offi
 
 
 @bank.command("unreconciled")
-@click.option("--days", default=3, show_default=True, type=click.IntRange(0), help="Sent at least this many days ago.")
+@click.option("--days", default=3, show_default=True, type=IntParam(0, 3650), help="Sent at least this many days ago.")
 @json_option
 @pass_ctx
 def bank_unreconciled(ctx: CliContext, days: int, as_json: bool) -> None:
@@ -125,7 +125,7 @@ def fk() -> None:
 @fk.command("export")
 @click.option("--office", "office_code", required=True)
 @click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the files (made if missing).")
+@click.option("--out", "out_dir", required=True, type=OutputFolder(), help="Folder for the files (made if missing).")
 @as_option
 @json_option
 @pass_ctx

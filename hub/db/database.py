@@ -60,6 +60,26 @@ def unavailable(error: BaseException) -> bool:
     return isinstance(error, (OperationalError, PoolTimeout)) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
+def database_problem(error: DBAPIError, url: str) -> str:
+    """One line an operator can act on, for a database error that reached a command:
+    the database unreachable, or its tables missing (never migrated). `url` is shown
+    without its password."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    text = str(getattr(error, "orig", None) or error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    if "no such table" in first or getattr(error.orig, "sqlstate", None) == _UNDEFINED_TABLE:
+        return f"the database {shown} lacks tables of this hub (not initialised, or older than this version): run `hub init`"
+    if isinstance(error, OperationalError):
+        # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused'
+        reason = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+        reason = reason[:1].lower() + reason[1:]
+        return f"cannot connect to {shown}: {reason}"
+    return f"database {shown}: {first}"
+
+
+_UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not exist
+
+
 @functools.cache
 def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | None = None):
     """`INSERT ... ON CONFLICT (keys) DO NOTHING` in `dialect` (`postgresql` or `sqlite`),

@@ -11,7 +11,7 @@ from hub.coupons.models import Coupon, CouponBatch, Redemption  # noqa: F401
 from hub.db.base import Base
 from hub.db.idempotency import IdempotencyKey  # noqa: F401
 from hub.db.replay import SeenSignature  # noqa: F401
-from hub.ledger.models import LedgerAccount, LedgerTransfer  # noqa: F401
+from hub.ledger.models import LedgerAccount, LedgerCheck, LedgerTransfer  # noqa: F401
 from hub.notify.models import Notification, NotificationSettings  # noqa: F401
 from hub.outbox.models import OutboxRecord  # noqa: F401
 from hub.settlement.models import Settlement  # noqa: F401

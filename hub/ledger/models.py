@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
@@ -61,3 +61,16 @@ class LedgerTransfer(Base):
         Index("ix_ledger_transfers_debit", "debit_account_id", "created_at"),
         Index("ix_ledger_transfers_credit", "credit_account_id", "created_at"),
     )
+
+
+class LedgerCheck(Base):
+    """The last run of `hub ledger verify` (one row, replaced by each run): when it ran and
+    what it found, for /metrics to read in whichever worker answers a scrape."""
+
+    __tablename__ = "ledger_checks"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # always LAST_RUN
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    accounts: Mapped[int] = mapped_column(BigInteger)
+    problem_count: Mapped[int] = mapped_column(BigInteger)
+    problems: Mapped[str] = mapped_column(Text)  # one line per problem, empty when the ledger is sound

@@ -21,6 +21,7 @@ from hub.clock import Clock, utcnow
 from hub.db.database import insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.models import LedgerAccount, LedgerTransfer
+from hub.money import format_pln
 
 POSTED, PENDING, POST, VOID = "POSTED", "PENDING", "POST", "VOID"
 
@@ -63,6 +64,17 @@ class NewTransfer:
     code: str
     reference: str = ""
     pending: bool = False
+
+
+def _differences(stored: Balance, computed: Balance) -> str:
+    """`credits_posted 1000.00 PLN, its transfers give 900.00 PLN (difference +100.00)` for each total that differs."""
+    parts = []
+    for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted"):
+        kept, derived = getattr(stored, name), getattr(computed, name)
+        if kept != derived:
+            sign = "+" if kept > derived else ""
+            parts.append(f"{name} {format_pln(kept)} PLN, its transfers give {format_pln(derived)} PLN (difference {sign}{format_pln(kept - derived)})")
+    return "; ".join(parts)
 
 
 class Ledger:
@@ -214,10 +226,16 @@ class Ledger:
     # -- invariants -------------------------------------------------------
 
     def verify(self) -> None:
+        """Raises LedgerInvariantError naming every problem `problems()` finds."""
+        problems = self.problems()
+        if problems:
+            raise LedgerInvariantError("; ".join(problems))
+
+    def problems(self) -> list[str]:
         """Recompute every account's totals from its transfers and compare; check
         that debits equal credits over the whole ledger, that no protected account
         is overdrawn, and that no pending transfer resolved twice or over its amount.
-        Raises LedgerInvariantError naming what is wrong."""
+        One line per problem; an account's line names each total that differs and by how much."""
         problems: list[str] = []
         derived = self._derived_totals()
         totals = [0, 0, 0, 0]
@@ -225,13 +243,16 @@ class Ledger:
             stored = Balance.of(account)
             computed = derived.get(account.id, Balance(0, 0, 0, 0))
             if stored != computed:
-                problems.append(f"account {account.code}: stored {stored} but transfers give {computed}")
+                problems.append(f"account {account.code}: {_differences(stored, computed)}")
             if account.debits_must_not_exceed_credits and stored.available < 0:
-                problems.append(f"account {account.code} is overdrawn: available {stored.available}")
+                problems.append(f"account {account.code} is overdrawn: available {format_pln(stored.available)} PLN")
             for i, v in enumerate((stored.debits_pending, stored.debits_posted, stored.credits_pending, stored.credits_posted)):
                 totals[i] += v
         if totals[0] != totals[2] or totals[1] != totals[3]:
-            problems.append(f"debits and credits differ over the ledger: {totals}")
+            problems.append(
+                f"debits and credits differ over the ledger: debits less credits are {format_pln(totals[0] - totals[2])} PLN "
+                f"pending, {format_pln(totals[1] - totals[3])} PLN posted"
+            )
         pending = aliased(LedgerTransfer)
         over = self.session.execute(
             select(LedgerTransfer.id)
@@ -239,8 +260,7 @@ class Ledger:
             .where((LedgerTransfer.amount_grosze > pending.amount_grosze) | (pending.kind != PENDING))
         ).scalars().all()
         problems.extend(f"transfer {t} resolves more than its pending transfer" for t in over)
-        if problems:
-            raise LedgerInvariantError("; ".join(problems))
+        return problems
 
     def trial_balance(self) -> list[tuple[str, str, Balance]]:
         """Every account with its totals: (code, kind, balance)."""

@@ -14,6 +14,9 @@ Read at scrape time (one short read transaction, `StateCollector`):
     hub_coupon_holds_open, hub_coupon_holds_open_grosze       ISSUED coupons and their held amount
     hub_bank_statement_gaps                                    escrow statements after a gap (ask the bank)
     hub_database_up                                            0 when that read failed
+    hub_ledger_check_last_run_timestamp_seconds, hub_ledger_check_ok, hub_ledger_check_problems
+                                                               the last `hub ledger verify` (its CLI run
+                                                               keeps the result in the database)
 
 Several gunicorn workers: `hub serve` calls `enable_multiprocess(dir)` before forking,
 every worker writes its counts to files there, and `/metrics` (in whichever worker
@@ -42,6 +45,7 @@ from sqlalchemy import func, select
 
 from hub.clock import Clock, utcnow
 from hub.db.database import Database
+from hub.ledger.checks import LedgerChecks
 
 log = logging.getLogger("hub.ops.metrics")
 
@@ -146,8 +150,12 @@ class StateCollector:
             "Imported statements of the escrow account that follow a gap: a missing ElctrncSeqNb, or an opening balance "
             "that is not the previous closing one (`hub bank statements` names them; ask the bank for the missing statement).",
         )
+        checked_at = GaugeMetricFamily("hub_ledger_check_last_run_timestamp_seconds", "When `hub ledger verify` last ran (Unix time); absent before its first run.")
+        check_ok = GaugeMetricFamily("hub_ledger_check_ok", "1 when the last `hub ledger verify` found the ledger sound, 0 when it found problems.")
+        check_problems = GaugeMetricFamily("hub_ledger_check_problems", "Problems the last `hub ledger verify` found (see its output or the ledger_checks table).")
         try:
             outbox, coupons, gap_count = self._read()
+            last_check = LedgerChecks(self.db, self.clock).last()
         except Exception:  # noqa: BLE001 - a scrape reports a broken database, it does not fail
             log.warning("metrics: cannot read the database", exc_info=True)
             up.add_metric([], 0)
@@ -165,6 +173,11 @@ class StateCollector:
         gaps.add_metric([], gap_count)
         up.add_metric([], 1)
         yield from (pending, failed, oldest, holds, held, gaps, up)
+        if last_check is not None:
+            checked_at.add_metric([], last_check.checked_at.timestamp())
+            check_ok.add_metric([], 1 if last_check.ok else 0)
+            check_problems.add_metric([], len(last_check.problems))
+            yield from (checked_at, check_ok, check_problems)
 
     def _read(self) -> tuple[list[tuple[str, str, int, datetime]], tuple[int, int], int]:
         from hub.bank.statements import statement_gap_count

@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from wtforms import HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from hub import access
@@ -23,7 +23,7 @@ from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import format_pln_pl
 from hub.portal.app import hub_of
 from hub.portal.auth import login_required, office_code
-from hub.portal.forms import FilterForm, PortalForm, day_field, options
+from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, options
 from hub.portal.messages import polish
 
 bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
@@ -108,7 +108,7 @@ class PaymentForm(PortalForm):
 def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
     """The form with one quantity field per fee in force today."""
     fees = fees_in_force()
-    attrs = {f"fee_{fee.code}": IntegerField(fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]) for fee in fees}
+    attrs = {f"fee_{fee.code}": CountField(fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]) for fee in fees}
     if confirm:
         attrs["request_id"] = HiddenField(validators=REQUEST_ID)
     form_class = type("DeskPaymentForm", (PaymentForm,), attrs)

@@ -8,7 +8,7 @@ import uuid
 
 from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
-from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from hub import access
@@ -20,7 +20,7 @@ from hub.errors import HubError, InsufficientFunds
 from hub.money import AmountError, format_pln, parse_grosze
 from hub.portal.auth import login_required
 from hub.portal.app import hub_of
-from hub.portal.forms import PAGE_SIZE, FilterForm, PortalForm, day_field, label_of, options, page_number
+from hub.portal.forms import PAGE_SIZE, CountField, FilterForm, PortalForm, day_field, label_of, options, page_number
 from hub.portal.messages import polish
 from hub.portal.payment_qr import AMOUNT_GROSZE_MAX, qr_svg, zbp_2d
 
@@ -69,7 +69,7 @@ def dashboard():
 
 class IssueForm(PortalForm):
     case_type = SelectField("Rodzaj sprawy", validators=[InputRequired()])
-    count = IntegerField("Liczba kuponów", validators=[InputRequired()])
+    count = CountField("Liczba kuponów", validators=[InputRequired()])
     office = SelectField("Ważne w urzędzie", validators=[Optional()])
 
     def __init__(self, hub, **kwargs) -> None:

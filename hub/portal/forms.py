@@ -1,15 +1,22 @@
 """What the portal's forms share: WTForms' own messages in Polish, GET filter
-forms without a CSRF token (they change nothing), and reading a page number."""
+forms without a CSRF token (they change nothing), number and day fields that take
+ASCII digits only, and reading a page number."""
 
 from __future__ import annotations
 
 from flask import request
+
+from hub.clock import DAY_FIRST, DAY_LAST, check_day, parse_day
+from hub.errors import InvalidRequest
+from hub.ids import ascii_digits
 from flask_wtf import FlaskForm
-from wtforms import DateField
+from wtforms import DateField, IntegerField
 from wtforms.fields.choices import SelectChoice
 
 PAGE_SIZE = 25
 REQUIRED = "To pole jest wymagane."
+NOT_DIGITS = "Wpisz liczbę cyframi 0-9."
+NOT_A_DAY = "Wpisz dzień w postaci RRRR-MM-DD, np. 2026-03-10."
 
 
 class PortalForm(FlaskForm):
@@ -39,12 +46,39 @@ def label_of(field, value: str) -> str:
     return next((c.label for c in field.choices if c.value == value), value)
 
 
-def day_field(label: str, **kwargs) -> DateField:
-    return DateField(label, format="%Y-%m-%d", **kwargs)
+class CountField(IntegerField):
+    """A whole number in digits 0-9. WTForms' IntegerField reads with `int()`, which also
+    takes "１２" and "١٢"; here those are "not a number", like any other text."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip() and not ascii_digits(valuelist[0].strip()):
+            self.data = None
+            raise ValueError(NOT_DIGITS)
+        super().process_formdata(valuelist)
+
+
+class DayField(DateField):
+    """A business day written RRRR-MM-DD in digits 0-9 (`strptime` takes any Unicode digit),
+    within the days the hub handles."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not " ".join(valuelist).strip():
+            super().process_formdata(valuelist)
+            return
+        try:
+            self.data = check_day(parse_day(" ".join(valuelist).strip()))
+        except ValueError:
+            self.data = None
+            raise ValueError(NOT_A_DAY) from None
+        except InvalidRequest:
+            self.data = None
+            raise ValueError(f"Podaj dzień od {DAY_FIRST} do {DAY_LAST}.") from None
+
+
+def day_field(label: str, **kwargs) -> DayField:
+    return DayField(label, format="%Y-%m-%d", **kwargs)
 
 
 def page_number() -> int:
-    try:
-        return max(1, int(request.args.get("strona", "1")))
-    except ValueError:
-        return 1
+    text = request.args.get("strona", "1").strip()
+    return max(1, int(text)) if ascii_digits(text) and len(text) <= 9 else 1

@@ -189,3 +189,20 @@ def test_the_demo_turns_the_portal_on_with_a_login_of_every_kind(tmp_path):
     assert {frozenset(a.offices) for login, a in actors.items() if "1465" in login} == {frozenset({"1465"})}
     assert actors["kierownik@1465"].may("payments:void") and not actors["kasjer@1465"].may("payments:void")
     assert not actors["podglad@demo-leasing.pl"].may("coupons:issue") and actors["wystawca@demo-leasing.pl"].may("coupons:issue")
+
+
+def test_portal_numbers_and_days_take_ascii_digits_only(portal_client):
+    """WTForms reads a count with int() and a day with strptime, both of which take "２" and
+    "٢٠٢٦": such input is a field error, a day outside the hub's range too, never a coupon or a 500."""
+    app = portal_client.application
+    app.hub.users.add_user(OPERATOR, "ola@leasing.pl", company_nip=NIP, role="issuer", password=PASSWORD)
+    assert log_in(portal_client, "ola@leasing.pl").status_code == 302
+    page = portal_client.get("/portal/firma/kupony/wydaj").get_data(as_text=True)
+    held = app.hub.companies.account(NIP).held_grosze
+    for count in ("\uff12", "\u0662"):
+        response = portal_client.post("/portal/firma/kupony/wydaj", data={"case_type": "REJ_NEW", "count": count, "office": "", "csrf_token": csrf_of(page)})
+        assert response.status_code == 200 and "Wpisz liczbę cyframi 0-9." in response.get_data(as_text=True)  # the form again
+    assert app.hub.companies.account(NIP).held_grosze == held
+    for day, message in (("\u0662\u0660\u0662\u0666-01-01", "RRRR-MM-DD"), ("0001-01-01", "Podaj dzień od 2000-01-01"), ("9999-12-31", "Podaj dzień od")):
+        response = portal_client.get(f"/portal/firma/kupony?issued_from={day}")
+        assert response.status_code == 200 and message in response.get_data(as_text=True), day

@@ -222,3 +222,16 @@ def test_the_wsdl_is_served_with_the_real_address(running_hub):
     client = zeep.Client(running_hub.url + "/soap/company?wsdl")
     address = client.wsdl.services["CompanyService"].ports["CompanyPort"].binding_options["address"]
     assert address == running_hub.url + "/soap/company"
+
+
+def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_faults(running_hub, companies):
+    """0001-01-01 and 9999-12-31 are valid xs:date; they were an OverflowError and soap:Server,
+    which trips the "Server fault" alert. They are the caller's mistake: InvalidRequest."""
+    before = snapshot(running_hub.hub)
+    for first, last in (("0001-01-01", "2026-03-10"), ("2026-03-10", "9999-12-31"), ("0001-01-01", "9999-12-31")):
+        assert refused(running_hub, "GetStatement", CompanyNip=MY_NIP, From=first, To=last) == CLIENT("InvalidRequest"), (first, last)
+        assert refused(running_hub, "ListCoupons", CompanyNip=MY_NIP, IssuedFrom=first, IssuedTo=last) == CLIENT("InvalidRequest"), (first, last)
+    status, response = call(running_hub, "ListCoupons", CompanyNip=MY_NIP, IssuedFrom="9999-12-31")
+    assert (status, fault_of(response)[0]) == (500, CLIENT("InvalidRequest"))
+    assert "out of range" in fault_of(response)[1]
+    assert snapshot(running_hub.hub) == before
