@@ -24,6 +24,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
 from hub.audit.models import record_event
+from hub.cashdesk.receipt_qr import receipt_payload
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
@@ -40,6 +42,7 @@ from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFo
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, OFFICE, desk_account, office_cash_differences_account, office_takings_account
 from hub.money import format_pln
+from hub.signing.keys import SigningIdentity
 
 ITEMS_COUNT_MAX = 50  # fees on one receipt
 PERSON_CHARS_MAX = 64  # Cashier, Supervisor (contract PersonRef)
@@ -582,7 +585,13 @@ class CashDeskService:
         from hub.documents.receipt import receipt_pdf
 
         payment = self.payment(payment_id, actor)
-        return receipt_pdf(payment, self.config.office(payment.office_code))
+        qr = receipt_payload(self.signing_identity, payment.receipt_number, payment.total_grosze, payment.business_day)
+        return receipt_pdf(payment, self.config.office(payment.office_code), qr)
+
+    @cached_property
+    def signing_identity(self) -> SigningIdentity:
+        """The hub's own key, for the receipts' QR codes (loaded once per process)."""
+        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
 
     def cash_report(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> CashReport:
         """The daily cash report of a desk, closed or (provisionally) still open."""

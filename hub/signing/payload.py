@@ -1,0 +1,103 @@
+"""Short texts signed with the hub's own key, for QR codes checked offline: the
+coupon's `HUB1.` (hub.coupons.qr) and the cash receipt's `KP1.` (hub.cashdesk.receipt_qr).
+
+    <version>.<field>.<field>...<signature>
+
+The signature is over the ASCII text before the last dot: RSA PKCS#1 v1.5 with
+SHA-256, or ECDSA P-256 with SHA-256 as raw r||s; written in RFC 4648 base32
+without padding, so every character stays in the QR alphanumeric set. Only the
+canonical base32 spelling is accepted, so changing any one character fails.
+Each format parses its own fields; this module signs, and checks signatures.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Iterable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from hub.errors import InvalidRequest
+from hub.signing.keys import SigningIdentity
+
+PAYLOAD_CHARS_MAX = 2000  # far above any key the hub signs with; a longer text is refused unread
+
+_BASE32 = re.compile(r"^[A-Z2-7]+$")
+
+# reasons
+MALFORMED, UNKNOWN_VERSION, BAD_SIGNATURE = "MALFORMED", "UNKNOWN_VERSION", "BAD_SIGNATURE"
+
+
+class QrRejected(InvalidRequest):
+    """The text is not a genuine signed payload; `reason` says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def sign_text(identity: SigningIdentity, text: str) -> str:
+    """`text` with its signature appended: `<text>.<base32 signature>`."""
+    key = identity.private_key
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(text.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    else:
+        r, s = decode_dss_signature(key.sign(text.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+        size = _ec_bytes(key.curve)
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return f"{text}.{_b32(signature)}"
+
+
+def check_signature(text: str, certs: Iterable[x509.Certificate], what: str = "QR code") -> None:
+    """QrRejected unless one of `certs` signed the text before the last dot of `text`.
+    The caller has checked the form of the fields already."""
+    body, _, encoded = text.rpartition(".")
+    signature = unb32(encoded)
+    message = body.encode("ascii")
+    if not any(_signed_by(cert, message, signature) for cert in certs):
+        raise QrRejected(BAD_SIGNATURE, f"bad signature: the hub did not sign this {what}, or it was altered")
+
+
+def unb32(text: str) -> bytes:
+    """A signature's bytes. Strict: only the canonical spelling of some bytes (unused trailing bits zero)."""
+    if not _BASE32.match(text):
+        raise QrRejected(MALFORMED, "malformed signature: base32 letters A-Z and digits 2-7 expected")
+    try:
+        data = base64.b32decode(text + "=" * (-len(text) % 8))
+    except binascii.Error:
+        raise QrRejected(MALFORMED, "malformed signature: not base32 of whole bytes") from None
+    if _b32(data) != text:
+        raise QrRejected(MALFORMED, "malformed signature: not the canonical base32 spelling")
+    return data
+
+
+def _signed_by(cert: x509.Certificate, message: bytes, signature: bytes) -> bool:
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            return True
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            size = _ec_bytes(key.curve)
+            if len(signature) != 2 * size:
+                return False
+            r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+            key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+            return True
+    except InvalidSignature:
+        return False
+    return False
+
+
+def _ec_bytes(curve: ec.EllipticCurve) -> int:
+    return (curve.key_size + 7) // 8
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode("ascii").rstrip("=")
