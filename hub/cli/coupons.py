@@ -12,9 +12,8 @@ from typing import Iterator
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, DayParam, as_option, cert_option, cli, emit_json, hub_certificates, json_option, pass_ctx
 from hub.clock import wire_time
-from hub.errors import InvalidRequest
 from hub.money import format_pln
 
 PdfPath = click.Path(dir_okay=False, writable=True, path_type=Path)
@@ -192,22 +191,15 @@ def coupons_cancel(ctx: CliContext, coupon_id: str, request_id: str | None, as_l
 
 @coupons.command("check-qr")
 @click.argument("text")
-@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.")
+@cert_option
 @json_option
 @pass_ctx
 def coupons_check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: bool) -> None:
     """Check offline that a coupon's QR code is genuine: signed by the hub, unaltered.
     Needs no database; whether the coupon is still unused is for the office's VerifyCoupon."""
-    from cryptography import x509
-
     from hub.coupons.qr import verify_qr
 
-    path = cert or ctx.config.signing.cert
-    try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
-    except ValueError:
-        raise InvalidRequest(f"{path} holds no PEM certificate") from None
+    certs = hub_certificates(ctx, cert)
     coupon = verify_qr(text.strip(), certs)
     if as_json:
         emit_json({"coupon_id": coupon.coupon_id, "amount": format_pln(coupon.amount_grosze), "expires_on": coupon.expires_on, "genuine": True})

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, InvalidRequest
 from hub.money import AmountError, parse_grosze
 
 
@@ -52,6 +52,23 @@ pass_ctx = click.make_pass_decorator(CliContext)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 as_option = click.option("--as", "as_login", metavar="LOGIN", help="Act as this hub user, with that user's permissions (default: the operator).")
+
+
+cert_option = click.option(
+    "--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.",
+)
+
+
+def hub_certificates(ctx: "CliContext", cert: Path | None) -> list:
+    """The certificates a signed QR code is checked against (`--cert`, else the hub's own)."""
+    from cryptography import x509
+
+    path = cert or ctx.config.signing.cert
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        raise InvalidRequest(f"{path} holds no PEM certificate") from None
 
 
 def to_jsonable(value: Any) -> Any:
