@@ -17,6 +17,10 @@ from hub.clock import wire_time
 from hub.money import format_pln
 
 PdfPath = click.Path(dir_okay=False, writable=True, path_type=Path)
+per_page_option = click.option(
+    "--per-page", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
+    help="Coupons to an A4 sheet: 1, or 2 (A5) or 4 (A6) with cut marks.",
+)
 
 
 
@@ -33,13 +37,14 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
-@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF, one a page.")
+@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF (see --per-page).")
+@per_page_option
 @as_option
 @json_option
 @pass_ctx
 def coupons_issue(
     ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
-    pdf_path: Path | None, as_login: str | None, as_json: bool,
+    pdf_path: Path | None, per_page: str, as_login: str | None, as_json: bool,
 ) -> None:
     """Issue a batch of coupons: all held, or none."""
     actor = ctx.actor(as_login)
@@ -48,7 +53,7 @@ def coupons_issue(
         amount_grosze=amount, office_code=office_code, actor=actor,
     )
     if pdf_path is not None:
-        _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json)
+        _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json, per_page=int(per_page))
     if as_json:
         emit_json(
             {
@@ -82,17 +87,18 @@ def coupons_expire(ctx: CliContext, as_json: bool) -> None:
 @click.argument("coupon_ids", metavar="[COUPON]...", nargs=-1)
 @click.option("--batch", "batch_id", help="Every coupon of this batch, in page order.")
 @click.option("--out", "out", required=True, type=PdfPath, help="The PDF file to write.")
+@per_page_option
 @as_option
 @json_option
 @pass_ctx
-def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, as_login: str | None, as_json: bool) -> None:
-    """Write coupons to a PDF, one A4 page a coupon with its signed QR code:
+def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, per_page: str, as_login: str | None, as_json: bool) -> None:
+    """Write coupons to a PDF, 1, 2 or 4 to an A4 sheet, each with its signed QR code:
     a whole batch (--batch ID) or the coupons named."""
     if (batch_id is None) == (not coupon_ids):
         raise click.UsageError("name either --batch ID or coupon ids, one of the two")
-    pages = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json)
+    coupons = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json, per_page=int(per_page))
     if as_json:
-        emit_json({"file": str(out), "pages": pages})
+        emit_json({"file": str(out), "pages": -(-coupons // int(per_page)), "coupons": coupons})
 
 
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:

@@ -80,7 +80,7 @@ INPUTS = {
         "IssueCoupons": [
             "RequestId", "CompanyNip", "CaseType", "Count", "Amount?", "OfficeCode?", "IssuedBy?",
         ],
-        "GetCouponsPdf": ["(BatchId | CouponId+)"],
+        "GetCouponsPdf": ["(BatchId | CouponId+)", "PerPage?"],  # issue 20: PerPage optional, after the choice
         "ListCoupons": ["CompanyNip", "Status?", "IssuedFrom?", "IssuedTo?", "Offset?", "Limit?"],
         "CancelCoupon": ["RequestId", "CouponId"],
         "GetStatement": ["CompanyNip", "From", "To"],

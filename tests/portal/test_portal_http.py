@@ -189,3 +189,21 @@ def test_the_demo_turns_the_portal_on_with_a_login_of_every_kind(tmp_path):
     assert {frozenset(a.offices) for login, a in actors.items() if "1465" in login} == {frozenset({"1465"})}
     assert actors["kierownik@1465"].may("payments:void") and not actors["kasjer@1465"].may("payments:void")
     assert not actors["podglad@demo-leasing.pl"].may("coupons:issue") and actors["wystawca@demo-leasing.pl"].may("coupons:issue")
+
+
+def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
+    from tests.factories import issue
+    from tests.test_coupon_pdf import sheet_codes
+
+    hub = portal_client.application.hub
+    hub.companies.credit(NIP, 500_00, "test funding", actor="test")
+    batch = issue(hub, 3)
+    log_in(portal_client, "anna@leasing.pl")
+    four = portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=4")
+    assert four.status_code == 200
+    (sheet,) = sheet_codes(four.data)
+    assert sorted(qr.split(".")[1] for qr in sheet[:-1]) == sorted(c.coupon_id for c in batch.coupons)
+    assert len(sheet_codes(portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=2").data)) == 2
+    assert portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=3").status_code == 400
+    page = portal_client.get(f"/portal/firma/partie/{batch.batch_id}").get_data(as_text=True)
+    assert "4 kupony na arkuszu A4" in page
