@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, DayParam, as_option, cert_option, cli, emit_json, hub_certificates, json_option, pass_ctx
+from hub.cli.main import (
+    AmountParam, CliContext, DayParam, as_option, cert_option, cli, emit_json, hub_certificates, json_option, pass_ctx, progress_bar,
+)
 from hub.clock import wire_time
 from hub.money import format_pln
 
@@ -103,7 +104,7 @@ def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | No
 
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
     """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
-    with _progress("writing PDF", show=sys.stderr.isatty() and not quiet) as progress, _replacing(path) as out:
+    with progress_bar("writing PDF", quiet=quiet) as progress, _replacing(path) as out:
         pages = ctx.hub.coupons.write_pdf(out, progress=progress, **what)
     if not quiet:
         click.echo(f"{pages} coupons written to {path}")
@@ -119,24 +120,6 @@ def _replacing(path: Path) -> Iterator:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-
-
-@contextmanager
-def _progress(label: str, *, show: bool) -> Iterator:
-    """A progress callback (done, total) drawing a bar on stderr, or None."""
-    if not show:
-        yield None
-        return
-    with ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:  # the total is known once the print run is checked
-                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
-            bar.update(done - bar.pos)
-
-        yield progress
 
 
 @coupons.command("list")

@@ -145,13 +145,13 @@ def _plain(value):
     return _text(value)
 
 
-def _text(value) -> str | None:
+def _text(value) -> str | bool | int | None:
     from datetime import datetime
 
     from hub.clock import wire_time
 
-    if value is None:
-        return None
+    if value is None or isinstance(value, (bool, int)):  # JSON true/false and numbers, not "True"
+        return value
     return wire_time(value) if isinstance(value, datetime) else str(value)
 
 

@@ -128,7 +128,7 @@ def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
     result = runner.invoke(cli, ["client", "verify-payment", *common, "--system", "POJAZD", "--office", "1465", "--case-number", "KM.7", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert (answer["Paid"], answer["TotalPaid"]) == ("True", "54.50")
+    assert (answer["Paid"], answer["TotalPaid"]) == (True, "54.50")  # a JSON boolean, not "True"
     [p] = answer["Payment"]
     assert (p["ReceiptNumber"], p["Amount"], [(i["FeeCode"], i["Amount"]) for i in p["Item"]]) == (paid.receipt_number, "54.50", [("DR", "54.00"), ("EWID", "0.50")])
     text = runner.invoke(cli, ["client", "verify-payment", *common, "--system", "POJAZD", "--office", "1465", "--case-number", "KM.7"], catch_exceptions=False)
