@@ -43,7 +43,7 @@ def test_list_commands_print_a_page_and_say_how_many_more(run):
 
 @pytest.mark.parametrize("command", [
     ("company", "list"), ("user", "list"), ("role", "list"), ("bank", "suspense"), ("bank", "settlements"), ("bank", "unreconciled"),
-    ("coupons", "list", "--nip", NIP),
+    ("coupons", "list", "--nip", NIP), ("notify", "history"),
 ])
 def test_every_list_command_takes_limit_and_offset(run, command):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
