@@ -20,14 +20,11 @@ from cryptography import x509
 
 from hub.errors import InvalidRequest
 from hub.signing.keys import SigningIdentity
-from hub.signing.payload import MALFORMED, PAYLOAD_CHARS_MAX, UNKNOWN_VERSION, QrRejected, check_signature, sign_text, unb32
+from hub.signing.payload import MALFORMED, QrRejected, check_signature, day_field, grosze_field, sign_text, split_payload, unb32
 
 VERSION = "KP1"
 
-_VERSION_LIKE = re.compile(r"^KP[0-9]+$")
 _RECEIPT = re.compile(r"^KP/[0-9]{4}/[A-Za-z0-9_-]{1,16}/[0-9]{4}/[0-9]{6,}$")  # hub.cashdesk.service.receipt_number
-_AMOUNT = re.compile(r"^[1-9][0-9]{0,14}$")
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)
@@ -54,23 +51,9 @@ def verify_receipt_qr(text: str, certs: Iterable[x509.Certificate]) -> QrReceipt
 
 def parse_receipt_qr(text: str) -> QrReceipt:
     """The parts of a payload, checked for form only (no signature check)."""
-    if len(text) > PAYLOAD_CHARS_MAX:
-        raise QrRejected(MALFORMED, f"malformed: {len(text)} characters, a receipt QR code has at most {PAYLOAD_CHARS_MAX}")
-    parts = text.split(".")
-    if parts and parts[0] != VERSION and _VERSION_LIKE.match(parts[0]):
-        raise QrRejected(UNKNOWN_VERSION, f"wrong version: {parts[0]}; this checker reads {VERSION}")
-    if len(parts) != 5 or parts[0] != VERSION:
-        raise QrRejected(MALFORMED, f"malformed: expected {VERSION}.<receipt number>.<total>.<day>.<signature>")
-    _, number, amount, day, encoded = parts
+    number, amount, day, encoded = split_payload(text, VERSION, ("receipt number", "total", "day"), "receipt QR code")
     if not _RECEIPT.match(number):
         raise QrRejected(MALFORMED, f"malformed receipt number {number!r}: KP/<office>/<desk>/<year>/<number>")
-    if not _AMOUNT.match(amount):
-        raise QrRejected(MALFORMED, f"malformed total {amount!r}: grosze, digits without a leading zero")
-    try:
-        paid_on = date.fromisoformat(day) if _DAY.match(day) else None
-    except ValueError:
-        paid_on = None
-    if paid_on is None:
-        raise QrRejected(MALFORMED, f"malformed day {day!r}: YYYY-MM-DD")
+    receipt = QrReceipt(number, grosze_field(amount, "total"), day_field(day, "day"))
     unb32(encoded)
-    return QrReceipt(number, int(amount), paid_on)
+    return receipt

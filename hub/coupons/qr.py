@@ -24,7 +24,6 @@ the coupon is still unused is for VerifyCoupon to say. See docs/coupon-qr.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
@@ -34,15 +33,13 @@ from cryptography import x509
 from hub.errors import InvalidRequest
 from hub.ids import MalformedId, format_coupon_id, normalize_coupon_id
 from hub.signing.keys import SigningIdentity
-from hub.signing.payload import BAD_SIGNATURE, MALFORMED, PAYLOAD_CHARS_MAX, UNKNOWN_VERSION, QrRejected, check_signature, sign_text, unb32
+from hub.signing.payload import (
+    BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected, check_signature, day_field, grosze_field, sign_text, split_payload, unb32,
+)
 
 __all__ = ["BAD_SIGNATURE", "MALFORMED", "UNKNOWN_VERSION", "QrCoupon", "QrRejected", "QrSigner", "parse_qr", "signed_text", "verify_qr"]
 
 VERSION = "HUB1"
-
-_VERSION_LIKE = re.compile(r"^HUB[0-9]+$")
-_AMOUNT = re.compile(r"^[1-9][0-9]{0,14}$")
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)
@@ -79,27 +76,13 @@ def verify_qr(text: str, certs: Iterable[x509.Certificate]) -> QrCoupon:
 
 def parse_qr(text: str) -> QrCoupon:
     """The parts of a payload, checked for form only (no signature check)."""
-    if len(text) > PAYLOAD_CHARS_MAX:
-        raise QrRejected(MALFORMED, f"malformed: {len(text)} characters, a coupon QR code has at most {PAYLOAD_CHARS_MAX}")
-    parts = text.split(".")
-    if parts and parts[0] != VERSION and _VERSION_LIKE.match(parts[0]):
-        raise QrRejected(UNKNOWN_VERSION, f"wrong version: {parts[0]}; this checker reads {VERSION}")
-    if len(parts) != 5 or parts[0] != VERSION:
-        raise QrRejected(MALFORMED, f"malformed: expected {VERSION}.<coupon id>.<amount>.<expiry>.<signature>")
-    _, coupon_text, amount, day, encoded = parts
+    coupon_text, amount, day, encoded = split_payload(text, VERSION, ("coupon id", "amount", "expiry"), "coupon QR code")
     try:
         coupon_id = format_coupon_id(normalize_coupon_id(coupon_text))
     except MalformedId as e:
         raise QrRejected(MALFORMED, f"malformed coupon id {coupon_text!r}: {e}") from None
     if coupon_id != coupon_text:
         raise QrRejected(MALFORMED, f"malformed: the coupon id must be written {coupon_id}")
-    if not _AMOUNT.match(amount):
-        raise QrRejected(MALFORMED, f"malformed amount {amount!r}: grosze, digits without a leading zero")
-    try:
-        expires_on = date.fromisoformat(day) if _DAY.match(day) else None
-    except ValueError:
-        expires_on = None
-    if expires_on is None:
-        raise QrRejected(MALFORMED, f"malformed expiry {day!r}: YYYY-MM-DD")
+    coupon = QrCoupon(coupon_id, grosze_field(amount, "amount"), day_field(day, "expiry"))
     unb32(encoded)
-    return QrCoupon(coupon_id, int(amount), expires_on)
+    return coupon

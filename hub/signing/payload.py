@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import date
 from typing import Iterable
 
 from cryptography import x509
@@ -29,6 +30,8 @@ from hub.signing.keys import SigningIdentity
 PAYLOAD_CHARS_MAX = 2000  # far above any key the hub signs with; a longer text is refused unread
 
 _BASE32 = re.compile(r"^[A-Z2-7]+$")
+_GROSZE = re.compile(r"^[1-9][0-9]{0,14}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # reasons
 MALFORMED, UNKNOWN_VERSION, BAD_SIGNATURE = "MALFORMED", "UNKNOWN_VERSION", "BAD_SIGNATURE"
@@ -52,6 +55,37 @@ def sign_text(identity: SigningIdentity, text: str) -> str:
         size = _ec_bytes(key.curve)
         signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     return f"{text}.{_b32(signature)}"
+
+
+def split_payload(text: str, version: str, fields: tuple[str, ...], what: str) -> list[str]:
+    """The fields of `<version>.<field>...<signature>` (signature last, not yet checked),
+    or QrRejected: too long, another version of the same format, or the wrong number of parts."""
+    if len(text) > PAYLOAD_CHARS_MAX:
+        raise QrRejected(MALFORMED, f"malformed: {len(text)} characters, a {what} has at most {PAYLOAD_CHARS_MAX}")
+    parts = text.split(".")
+    family = version.rstrip("0123456789")
+    if parts[0] != version and re.fullmatch(f"{family}[0-9]+", parts[0]):
+        raise QrRejected(UNKNOWN_VERSION, f"wrong version: {parts[0]}; this checker reads {version}")
+    if len(parts) != len(fields) + 2 or parts[0] != version:
+        raise QrRejected(MALFORMED, f"malformed: expected {version}." + ".".join(f"<{f}>" for f in fields) + ".<signature>")
+    return parts[1:]
+
+
+def grosze_field(text: str, name: str) -> int:
+    """A positive amount in grosze, digits without a leading zero (the only spelling signed)."""
+    if not _GROSZE.match(text):
+        raise QrRejected(MALFORMED, f"malformed {name} {text!r}: grosze, digits without a leading zero")
+    return int(text)
+
+
+def day_field(text: str, name: str) -> date:
+    """A day written YYYY-MM-DD in ASCII digits (date.fromisoformat alone takes other forms)."""
+    if _DAY.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:  # 2026-02-30
+            pass
+    raise QrRejected(MALFORMED, f"malformed {name} {text!r}: YYYY-MM-DD")
 
 
 def check_signature(text: str, certs: Iterable[x509.Certificate], what: str = "QR code") -> None:
