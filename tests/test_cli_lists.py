@@ -29,6 +29,25 @@ def companies(count: int) -> list[str]:
     return found
 
 
+def on_a_terminal(args: list[str]) -> bytes:
+    """Run the command with stderr on a pseudo-terminal; returns what it drew there."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower) as process:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert process.wait() == 0, drawn
+    os.close(leader)
+    return drawn
+
+
 def test_list_commands_print_a_page_and_say_how_many_more(run):
     for nip in companies(5):
         run("company", "add", "--nip", nip, "--name", f"Firma {nip}")
@@ -59,21 +78,15 @@ def test_the_progress_bar_goes_to_a_terminal_and_never_into_a_pipe(run, config_d
     piped = subprocess.run([*args, "--out", str(tmp_path / "piped.pdf")], capture_output=True, text=True)
     assert piped.returncode == 0 and piped.stderr == ""
 
-    leader, follower = pty.openpty()
-    with subprocess.Popen([*args, "--out", str(tmp_path / "tty.pdf")], stdout=subprocess.PIPE, stderr=follower) as process:
-        os.close(follower)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        assert process.wait() == 0
-    os.close(leader)
+    drawn = on_a_terminal([*args, "--out", str(tmp_path / "tty.pdf")])
     assert b"writing PDF" in drawn and b"100%" in drawn
+
+
+def test_a_report_shows_its_progress_on_a_terminal_only(config_dir, tmp_path):
+    args = [*HUB, "--config", str(config_dir), "report", "coupons", "--format", "pdf", "--out"]
+    piped = subprocess.run([*args, str(tmp_path / "piped.pdf")], capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert b"report coupons" in on_a_terminal([*args, str(tmp_path / "tty.pdf")])
 
 
 def test_shell_completion_scripts(run):
