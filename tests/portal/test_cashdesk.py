@@ -141,6 +141,7 @@ def test_a_cash_payment_with_its_payer_on_the_receipt(desk_portal, page):
     page.get_by_role("button", name="Dalej: podsumowanie").click()
     expect(page.locator("dl.summary")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")
     page.get_by_role("button", name=re.compile("^Przyjmij wpłatę")).click()
+    expect(page.locator("main")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")  # the payment page
     with page.expect_download() as download:
         page.get_by_role("link", name="Drukuj potwierdzenie (PDF)").click()
     text = pdf_text(download.value.path())
