@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
 from hub.audit.models import record_event
-from hub.cashdesk.receipt_qr import receipt_payload
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
+from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
 from hub.db.database import Database, insert_if_absent

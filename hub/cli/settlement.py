@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hub.cli.bank import bank
-from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, pass_ctx, list_options, paged
+from hub.cli.main import CliContext, DayParam, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.clock import business_day
 from hub.fk.journal import totals_by_account
 from hub.money import format_pln
