@@ -12,7 +12,7 @@ import pytest
 from hub.clock import business_day
 from hub.signing.devcerts import self_signed, write_pem
 from tests.factories import NIP, OTHER_NIP, config_copy
-from tests.test_coupon_pdf import pdf_pages
+from tests.test_coupon_pdf import pdf_pages, sheet_codes
 
 
 
@@ -49,7 +49,12 @@ def test_pdf_of_a_batch_or_of_named_coupons(run, funded, tmp_path):
     ids = [c["coupon_id"] for c in batch["coupons"]]
     out = tmp_path / "again.pdf"
     written = json.loads(run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(out), "--json").stdout)
-    assert written == {"file": str(out), "pages": 3}
+    assert written == {"file": str(out), "pages": 3, "coupons": 3}
+    four = json.loads(run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(tmp_path / "four.pdf"), "--per-page", "4", "--json").stdout)
+    assert four == {"file": str(tmp_path / "four.pdf"), "pages": 1, "coupons": 3}
+    (sheet,) = sheet_codes((tmp_path / "four.pdf").read_bytes())
+    assert sorted(qr.split(".")[1] for qr in sheet[:-1]) == sorted(ids)
+    assert "--per-page" in run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(out), "--per-page", "3", ok=False).stderr
     text = run("coupons", "pdf", ids[2], ids[0].lower(), "--out", str(tmp_path / "two.pdf")).stdout
     assert text.strip() == f"2 coupons written to {tmp_path / 'two.pdf'}"
     assert [qr.split(".")[1] for qr, _ in pdf_pages((tmp_path / "two.pdf").read_bytes())] == [ids[2], ids[0]]

@@ -228,3 +228,40 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_te
     last = pdf[999].get_textpage().get_text_range()
     pdf.close()
     assert batch.coupons[999].coupon_id in last and "Kupon 1000 z 1000" in last
+
+
+def sheet_codes(data: bytes) -> list[list[str]]:
+    """The QR codes' texts of each sheet rendered at 150 dpi, as zxing-cpp reads them."""
+    pdf = pdfium.PdfDocument(data)
+    try:
+        sheets = []
+        for page in pdf:
+            image = page.render(scale=150 / 72, grayscale=True).to_pil()
+            sheets.append([c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode])
+            sheets[-1].append(image)
+        return sheets
+    finally:
+        pdf.close()
+
+
+@pytest.mark.parametrize("per_page", [2, 4])
+def test_two_or_four_coupons_to_a_sheet_each_qr_decodes_at_150_dpi_with_cut_marks(hub, per_page):
+    funded_company(hub, 200_00 * 100, name=POLISH_NAME)
+    batch = issue(hub, 5)
+    sheets = sheet_codes(write_pdf(hub, batch_id=batch.batch_id, per_page=per_page))
+    assert len(sheets) == -(-5 // per_page)
+    decoded = [verify_qr(text, [hub_cert()]).coupon_id for *texts, _ in sheets for text in texts]
+    assert sorted(decoded) == sorted(c.coupon_id for c in batch.coupons)
+    assert [len(texts) for *texts, _ in sheets] == [min(per_page, 5 - i * per_page) for i in range(len(sheets))]
+    image = sheets[0][-1]
+    middle_row = round(image.height / 2)
+    dark = lambda x, y: min(image.getpixel((x, y + d)) for d in (-1, 0, 1)) < 200  # noqa: E731
+    assert dark(8, middle_row) and dark(image.width - 8, middle_row)  # the cut between the top and bottom halves
+    assert any(dark(x, 8) for x in range(round(image.width / 2) - 2, round(image.width / 2) + 3)) == (per_page == 4)  # four to a sheet: the vertical cut too
+
+
+def test_a_per_page_other_than_one_two_or_four_is_refused(hub):
+    funded_company(hub, 500_00)
+    coupon = issue(hub, 1).coupons[0]
+    with pytest.raises(InvalidRequest, match="PerPage must be 1, 2 or 4"):
+        write_pdf(hub, coupon_ids=[coupon.coupon_id], per_page=3)

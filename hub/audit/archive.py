@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from cryptography import x509
 from sqlalchemy import delete, func, select
@@ -123,10 +123,10 @@ class ArchivedLog:
 
     # -- archiving ----------------------------------------------------------------------
 
-    def archive(self, before: datetime) -> ArchiveRun:
+    def archive(self, before: datetime, progress: Callable[[int, int], None] | None = None) -> ArchiveRun:
         """Move every record older than `before` (a prefix of the chain: up to the first
         record at or after `before`) into archive files; delete them from the live table
-        once their files are on disk."""
+        once their files are on disk. `progress(records done, records in all)` after each file."""
         if before.tzinfo is None:
             raise InvalidRequest("the archive cutoff needs a time zone")
         if before > self.clock():
@@ -139,6 +139,7 @@ class ArchivedLog:
             first = last = None
             total = 0
             limit_seq = self._last_seq_before(before)
+            start_seq = after_seq
             while after_seq < limit_seq:
                 last_seq = min(limit_seq, after_seq + self.records_per_file_max)
                 seals = self._seals(after_seq + 1, last_seq)
@@ -150,6 +151,8 @@ class ArchivedLog:
                 first = manifest.first_seq if first is None else first
                 last, total = manifest.last_seq, total + manifest.body["records"]
                 after_seq, after_hash = manifest.last_seq, manifest.head_hash
+                if progress is not None:
+                    progress(after_seq - start_seq, limit_seq - start_seq)
             return ArchiveRun(tuple(written), total, first, last, leftover)
 
     def _last_seq_before(self, before: datetime) -> int:

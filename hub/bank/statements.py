@@ -429,12 +429,18 @@ class StatementService:
 
     # -- suspense ----------------------------------------------------------
 
-    def suspense(self, *, actor: Actor) -> list[EntryView]:
-        """Credits waiting for a company (SUSPENSE) and reversals the operator must look at (REVIEW)."""
+    def suspense(self, *, actor: Actor, offset: int = 0, limit: int | None = None) -> list[EntryView]:
+        """Credits waiting for a company (SUSPENSE) and reversals the operator must look at (REVIEW),
+        oldest first; `offset` and `limit` page through them (suspense_count: how many in all)."""
+        _require_operator(actor, SUSPENSE_READ)
+        query = select(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))).order_by(BankEntry.id).offset(offset).limit(limit)
+        with self.db.read() as session:
+            return [_view(session, row) for row in session.scalars(query)]
+
+    def suspense_count(self, *, actor: Actor) -> int:
         _require_operator(actor, SUSPENSE_READ)
         with self.db.read() as session:
-            rows = session.scalars(select(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))).order_by(BankEntry.id))
-            return [_view(session, row) for row in rows]
+            return session.scalar(select(func.count()).select_from(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))))
 
     def assign(self, entry_id: int, nip: str, *, actor: Actor) -> EntryView:
         """Move a suspense credit to a company: suspense -> company, audited. Assigning it to

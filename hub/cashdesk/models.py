@@ -51,10 +51,19 @@ class DeskDay(Base):
     cash_total_grosze: Mapped[int | None] = mapped_column(BigInteger)
     card_total_grosze: Mapped[int | None] = mapped_column(BigInteger)
     handling_fee_total_grosze: Mapped[int | None] = mapped_column(BigInteger)
+    # The cash count at closing (None: the day was closed without one, as before
+    # issue 20). difference = counted - expected: negative is a shortage.
+    counted_cash_grosze: Mapped[int | None] = mapped_column(BigInteger)
+    cash_difference_grosze: Mapped[int | None] = mapped_column(BigInteger)
+    difference_confirmed_by: Mapped[str | None] = mapped_column(String(64))  # the supervisor's login
+    late_close_supervisor: Mapped[str | None] = mapped_column(String(64))  # a day more than one day back, closed with --force
 
     __table_args__ = (
         UniqueConstraint("office_code", "desk_id", "day", name="uq_cash_desk_days_desk_day"),
         CheckConstraint("(closed_at IS NULL) = (report_id IS NULL)", name="closed_has_report"),
+        CheckConstraint("(counted_cash_grosze IS NULL) = (cash_difference_grosze IS NULL)", name="count_has_difference"),
+        CheckConstraint("cash_difference_grosze IS NULL OR cash_difference_grosze = 0 OR difference_confirmed_by IS NOT NULL",
+                        name="difference_confirmed"),
     )
 
 
@@ -80,6 +89,8 @@ class Payment(Base):
     total_grosze: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
     registered_by: Mapped[str] = mapped_column(String(120))
+    payer_name: Mapped[str | None] = mapped_column(String(200))  # who paid, as printed on the receipt (optional)
+    payer_address: Mapped[str | None] = mapped_column(String(300))
     voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     voided_by: Mapped[str | None] = mapped_column(String(64))  # the supervisor's login
     void_reason: Mapped[str | None] = mapped_column(String(500))

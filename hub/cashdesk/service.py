@@ -3,7 +3,11 @@
     register -> a payment for a case, receipt KP/<office>/<desk>/<year>/<number>,
                 one transfer desk:<office>:<desk>:<method> -> office:<office>:takings
     void     -> the reverse transfer; a supervisor's login, the same business day
-    close    -> the desk's day is frozen and its daily cash report (raport kasowy) kept
+    close    -> the desk's day is frozen and its daily cash report (raport kasowy) kept,
+                with the cashier's cash count: counted against the day's cash payments,
+                a difference confirmed by a supervisor and booked
+                desk:<office>:<desk>:CASH <-> office:<office>:cash_differences.
+                A day more than one day back takes `force` and a supervisor (audited).
 
 Locks, always in this order so two writers cannot deadlock: the desk day row
 (office, desk, business day), then the receipt counter row (office, desk,
@@ -18,7 +22,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
 from hub.audit.models import record_event
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
+from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
@@ -34,17 +40,21 @@ from hub.db.idempotency import once
 from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import new_uuid
 from hub.ledger import Ledger
-from hub.ledger.chart import ASSET, OFFICE, desk_account, office_takings_account
+from hub.ledger.chart import ASSET, OFFICE, desk_account, office_cash_differences_account, office_takings_account
 from hub.money import format_pln
+from hub.signing.keys import SigningIdentity
 
 ITEMS_COUNT_MAX = 50  # fees on one receipt
 PERSON_CHARS_MAX = 64  # Cashier, Supervisor (contract PersonRef)
 CASE_NUMBER_CHARS_MAX = 64
 REASON_CHARS_MAX = 500
+PAYER_NAME_CHARS_MAX = 200
+PAYER_ADDRESS_CHARS_MAX = 300
+LATE_CLOSE_DAYS_MAX = 1  # a day further back than this takes force and a supervisor (issue 16)
 _CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 # Ledger transfer codes
-PAYMENT_CODE, VOID_CODE = "DESK_PAYMENT", "DESK_VOID"
+PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = "DESK_PAYMENT", "DESK_VOID", "DESK_DIFFERENCE"  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]
 
@@ -102,6 +112,8 @@ class PaymentRecord:
     voided_at: datetime | None = None
     voided_by: str | None = None
     void_reason: str | None = None
+    payer_name: str | None = None
+    payer_address: str | None = None
 
     @property
     def voided(self) -> bool:
@@ -147,8 +159,23 @@ class DeskTotals:
 
 
 @dataclass(frozen=True)
+class CashCount:
+    """The cashier's count against the cash the day's payments put in the drawer.
+    `difference_grosze` = counted - expected: below zero a shortage, above a surplus."""
+
+    expected_grosze: int
+    counted_grosze: int
+    confirmed_by: str | None = None  # the supervisor's login, when there is a difference
+
+    @property
+    def difference_grosze(self) -> int:
+        return self.counted_grosze - self.expected_grosze
+
+
+@dataclass(frozen=True)
 class ClosedDay:
-    """CloseDay's answer: the daily cash report's id and figures, frozen at closing."""
+    """CloseDay's answer: the daily cash report's id and figures, frozen at closing.
+    `count` is None for a day closed without a cash count."""
 
     report_id: str
     office_code: str
@@ -157,6 +184,8 @@ class ClosedDay:
     closed_at: datetime
     closed_by: str
     totals: DeskTotals
+    count: CashCount | None = None
+    late_close_supervisor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +236,13 @@ def _text(name: str, value: str | None, chars_max: int) -> str:
     return text
 
 
+def _optional_text(name: str, value: str | None, chars_max: int) -> str | None:
+    text = " ".join((value or "").split())  # one line on the receipt: newlines and runs of spaces become one space
+    if len(text) > chars_max:
+        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
+    return text or None
+
+
 def _acts_for(actor: Actor, office_code: str) -> bool:
     return actor.is_operator or (actor.offices is not None and office_code in actor.offices)
 
@@ -233,9 +269,12 @@ class CashDeskService:
         method: str,
         items: Sequence[ItemRequest],
         card_auth_code: str | None = None,
+        payer_name: str | None = None,
+        payer_address: str | None = None,
         actor: Actor,
     ) -> RegisteredPayment:
-        """Take a payment for a case. The handling fee is the office's fixed fee for the method."""
+        """Take a payment for a case. The handling fee is the office's fixed fee for the method.
+        The payer (name, address) is optional and printed on the receipt."""
         office = self._desk(office_code, desk_id)
         actor.require(PAYMENTS_REGISTER, office_code=office.code)
         cashier = _text("Cashier", cashier, PERSON_CHARS_MAX)
@@ -245,10 +284,14 @@ class CashDeskService:
         card_auth_code = self._card_auth_code(method, card_auth_code)
         self._check_items(items)
         handling_fee = office.card_fee_grosze if method == CARD else office.cash_fee_grosze
+        payer_name = _optional_text("PayerName", payer_name, PAYER_NAME_CHARS_MAX)
+        payer_address = _optional_text("PayerAddress", payer_address, PAYER_ADDRESS_CHARS_MAX)
         content = {
             "office": office.code, "desk": desk_id, "cashier": cashier, "system": system, "case": case_number,
             "method": method, "auth": card_auth_code, "items": [[i.fee_code, i.amount_grosze] for i in items],
         }
+        if payer_name or payer_address:  # only then: a retry of a request stored before payers keeps its fingerprint
+            content["payer"] = [payer_name, payer_address]
 
         def work(session: Session) -> dict:
             now = self.clock()
@@ -266,6 +309,7 @@ class CashDeskService:
                     method=method, card_auth_code=card_auth_code, items_total_grosze=items_total,
                     handling_fee_grosze=handling_fee, total_grosze=items_total + handling_fee, paid_at=now,
                     registered_by=actor.name[:120], voided_at=None, voided_by=None, void_reason=None,
+                    payer_name=payer_name, payer_address=payer_address,
                 )
             )
             session.flush()
@@ -382,7 +426,7 @@ class CashDeskService:
 
         return datetime.fromisoformat(once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"])
 
-    def _check_supervisor(self, login: str, office_code: str) -> None:
+    def _check_supervisor(self, login: str, office_code: str, act: str = "void payments") -> None:
         if self.supervisor is None:
             raise NotAuthorized("this hub has no users to act as supervisors")
         try:
@@ -391,26 +435,73 @@ class CashDeskService:
             raise NotAuthorized(f"Supervisor {login!r} is not an active hub user") from None
         if who.offices is None or office_code not in who.offices or not who.may(PAYMENTS_VOID):
             raise NotAuthorized(
-                f"Supervisor {login!r} may not void payments of office {office_code}: "
+                f"Supervisor {login!r} may not {act} of office {office_code}: "
                 f"that takes a user of the office with the permission {PAYMENTS_VOID} (role supervisor)"
             )
 
     # -- close the day ----------------------------------------------------
 
-    def close_day(self, *, request_id: str, office_code: str, desk_id: str, day: date, actor: Actor) -> ClosedDay:
-        """Freeze the desk's business day and keep its daily cash report. Afterwards a
-        payment or void for that desk and day is DayClosed."""
+    def expected_cash(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> int:
+        """The cash the desk's payments of `day` put in the drawer (voids left out): what
+        a cash count is compared with. The first step of closing; changes nothing."""
         office = self._desk(office_code, desk_id)
         actor.require(DESK_CLOSE, office_code=office.code)
-        if day > business_day(self.clock()):
+        with self.db.read() as session:
+            return DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day))).cash_total_grosze
+
+    def close_day(
+        self,
+        *,
+        request_id: str,
+        office_code: str,
+        desk_id: str,
+        day: date,
+        actor: Actor,
+        counted_cash_grosze: int | None = None,
+        supervisor: str | None = None,
+        force: bool = False,
+    ) -> ClosedDay:
+        """Freeze the desk's business day and keep its daily cash report. Afterwards a
+        payment or void for that desk and day is DayClosed.
+
+        `counted_cash_grosze`: the cash the cashier counted in the drawer. It is compared
+        under the day's lock with the cash the payments say is there; a difference is
+        kept on the report, booked to the office's cash differences and needs
+        `supervisor` (the login of a supervisor of the office) to confirm it.
+        A day more than LATE_CLOSE_DAYS_MAX days back needs `force` and `supervisor`."""
+        office = self._desk(office_code, desk_id)
+        actor.require(DESK_CLOSE, office_code=office.code)
+        today = business_day(self.clock())
+        if day > today:
             raise InvalidRequest(f"{day} has not begun yet; only today or an earlier day can be closed")
+        if counted_cash_grosze is not None and counted_cash_grosze < 0:
+            raise InvalidRequest("CountedCash cannot be below zero")
+        supervisor = (supervisor or "").strip() or None
+        late = today - day > timedelta(days=LATE_CLOSE_DAYS_MAX)
+        if late:
+            if not force or supervisor is None:
+                raise InvalidRequest(
+                    f"{day} is more than {LATE_CLOSE_DAYS_MAX} day back; closing it needs a supervisor's approval and force "
+                    f"(hub cashdesk close --force --supervisor LOGIN, or the portal's confirmation)"
+                )
+            self._check_supervisor(supervisor, office.code, "close a past day of the desks")
         content = {"office": office.code, "desk": desk_id, "day": day.isoformat()}
+        if counted_cash_grosze is not None or late:  # only then: retries of requests stored before counts keep their fingerprint
+            content.update(counted=counted_cash_grosze, supervisor=supervisor, force=force)
 
         def work(session: Session) -> dict:
             desk_day = self._open_day(session, office.code, desk_id, day)
             # Read under the lock: every payment committed before it is counted, none can follow.
             totals = DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day)))
             now = self.clock()
+            count = None
+            if counted_cash_grosze is not None:
+                count = CashCount(totals.cash_total_grosze, counted_cash_grosze)
+                if count.difference_grosze:
+                    self._confirm_difference(session, office.code, desk_id, day, count, supervisor)
+                    desk_day.difference_confirmed_by = supervisor
+                desk_day.counted_cash_grosze = count.counted_grosze
+                desk_day.cash_difference_grosze = count.difference_grosze
             desk_day.closed_at = now
             desk_day.closed_by = actor.name[:120]
             desk_day.report_id = report_id(office.code, desk_id, day)
@@ -419,16 +510,39 @@ class CashDeskService:
             desk_day.cash_total_grosze = totals.cash_total_grosze
             desk_day.card_total_grosze = totals.card_total_grosze
             desk_day.handling_fee_total_grosze = totals.handling_fee_total_grosze
+            desk_day.late_close_supervisor = supervisor if late else None
+            counted = {} if count is None else {
+                "counted": format_pln(count.counted_grosze), "difference": format_pln(count.difference_grosze),
+                "confirmed_by": desk_day.difference_confirmed_by,
+            }
+            late_fields = {"late_by_days": (today - day).days, "supervisor": supervisor, "forced": True} if late else {}
             record_event(
                 session, now, actor.name, "cashdesk.close", f"desk:{office.code}:{desk_id}", day=day.isoformat(),
                 report=desk_day.report_id, payments=totals.payment_count, voided=totals.voided_count,
-                cash=format_pln(totals.cash_total_grosze), card=format_pln(totals.card_total_grosze),
+                cash=format_pln(totals.cash_total_grosze), card=format_pln(totals.card_total_grosze), **counted, **late_fields,
             )
             return {"id": desk_day.id}
 
         once(self.db, request_id, "CloseDay", content, work, self.clock())
         with self.db.read() as session:
             return _closed_day(_find_day(session, office.code, desk_id, day))
+
+    def _confirm_difference(self, session: Session, office_code: str, desk_id: str, day: date, count: CashCount, supervisor: str | None) -> None:
+        """A counted cash difference: a supervisor confirms it, and it is booked between
+        the drawer and the office's cash differences, so the drawer's account holds what was counted."""
+        if supervisor is None:
+            raise NotAuthorized(
+                f"the counted cash {format_pln(count.counted_grosze)} differs from the expected {format_pln(count.expected_grosze)} "
+                f"by {format_pln(count.difference_grosze)} PLN; a supervisor must confirm the difference (Supervisor)"
+            )
+        self._check_supervisor(supervisor, office_code, "confirm cash differences")
+        ledger = Ledger(session, self.clock)
+        drawer, differences = desk_account(office_code, desk_id, CASH), office_cash_differences_account(office_code)
+        ledger.open_account(drawer, ASSET)
+        ledger.open_account(differences, OFFICE)
+        debit, credit = (differences, drawer) if count.difference_grosze < 0 else (drawer, differences)
+        ledger.transfer(f"desk-difference:{office_code}:{desk_id}:{day.isoformat()}", debit, credit, abs(count.difference_grosze),
+                        DIFFERENCE_CODE, report_id(office_code, desk_id, day))
 
     def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> DeskDay:
         """The desk day's row, locked; DayClosed if the day is closed."""
@@ -471,7 +585,13 @@ class CashDeskService:
         from hub.documents.receipt import receipt_pdf
 
         payment = self.payment(payment_id, actor)
-        return receipt_pdf(payment, self.config.office(payment.office_code))
+        qr = receipt_payload(self.signing_identity, payment.receipt_number, payment.total_grosze, payment.business_day)
+        return receipt_pdf(payment, self.config.office(payment.office_code), qr)
+
+    @cached_property
+    def signing_identity(self) -> SigningIdentity:
+        """The hub's own key, for the receipts' QR codes (loaded once per process)."""
+        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
 
     def cash_report(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> CashReport:
         """The daily cash report of a desk, closed or (provisionally) still open."""
@@ -482,6 +602,16 @@ class CashDeskService:
             payments = self._records(session, _desk_day_payments(office.code, desk_id, day))
         closed = _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
         return CashReport(office, desk_id, day, payments, closed)
+
+    def closed_day(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> ClosedDay | None:
+        """The desk's day as closed, or None while it is open: a cashier sees a closed day
+        before starting a payment instead of at the confirm step."""
+        office = self._desk(office_code, desk_id)
+        if not (actor.may(PAYMENTS_REGISTER) or actor.may(PAYMENTS_READ)) or not _acts_for(actor, office.code):
+            raise NotAuthorized(f"{actor.name} may not see the desks of office {office.code}")
+        with self.db.read() as session:
+            desk_day = _find_day(session, office.code, desk_id, day)
+        return _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
 
     def day_takings(self, office_code: str, day: date) -> DayTakings:
         """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
@@ -522,7 +652,8 @@ class CashDeskService:
                 business_day=p.business_day, cashier=p.cashier, system=p.system, case_number=p.case_number, method=p.method,
                 card_auth_code=p.card_auth_code, items=tuple(items[p.id]), items_total_grosze=p.items_total_grosze,
                 handling_fee_grosze=p.handling_fee_grosze, total_grosze=p.total_grosze, paid_at=p.paid_at,
-                voided_at=p.voided_at, voided_by=p.voided_by, void_reason=p.void_reason,
+                voided_at=p.voided_at, voided_by=p.voided_by, void_reason=p.void_reason, payer_name=p.payer_name,
+                payer_address=p.payer_address,
             )
             for p in payments
         )
@@ -550,6 +681,10 @@ def _closed_day(desk_day: DeskDay) -> ClosedDay:
             desk_day.payment_count, desk_day.voided_count, desk_day.cash_total_grosze, desk_day.card_total_grosze,
             desk_day.handling_fee_total_grosze,
         ),
+        count=None if desk_day.counted_cash_grosze is None else CashCount(
+            desk_day.counted_cash_grosze - desk_day.cash_difference_grosze, desk_day.counted_cash_grosze, desk_day.difference_confirmed_by,
+        ),
+        late_close_supervisor=desk_day.late_close_supervisor,
     )
 
 

@@ -3,14 +3,12 @@ adds `bank settle` and `bank send` to the same group)."""
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from hub.bank.statements import EntryView, ImportResult, StatementResult, StatementView
-from hub.cli.main import CliContext, IntParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, IntParam, as_option, cli, emit_json, json_option, list_options, pass_ctx, progress_bar, say_more
 from hub.ids import format_nrb
 from hub.money import format_pln
 
@@ -30,12 +28,15 @@ def bank_import(ctx: CliContext, file: Path, as_login: str | None, as_json: bool
     account in it: all of it, or nothing."""
     actor = ctx.actor(as_login)
     statements = ctx.hub.statements
-    show_bar = sys.stderr.isatty() and not as_json
-    total = file.stat().st_size * statements.passes
-    bar = click.progressbar(length=total, label=f"importing {file.name}", file=sys.stderr) if show_bar else nullcontext()
-    with bar:
-        progress = bar.update if show_bar else None
-        result = statements.import_file(file, actor=actor, progress=progress)
+    total, read = file.stat().st_size * statements.passes, 0
+    with progress_bar(f"importing {file.name}", quiet=as_json) as bar:
+
+        def progress(chunk_bytes: int) -> None:
+            nonlocal read
+            read += chunk_bytes
+            bar(read, total)
+
+        result = statements.import_file(file, actor=actor, progress=progress if bar else None)
     if as_json:
         emit_json(_import_json(result))
         return
@@ -112,12 +113,15 @@ def _balance(grosze: int | None) -> str:
 
 
 @bank.command("suspense")
+@list_options
 @as_option
 @json_option
 @pass_ctx
-def bank_suspense(ctx: CliContext, as_login: str | None, as_json: bool) -> None:
-    """Credits no company could be found for (SUSPENSE), and reversals to look at (REVIEW)."""
-    entries = ctx.hub.statements.suspense(actor=ctx.actor(as_login))
+def bank_suspense(ctx: CliContext, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
+    """Credits no company could be found for (SUSPENSE), and reversals to look at (REVIEW), oldest first."""
+    actor = ctx.actor(as_login)
+    entries = ctx.hub.statements.suspense(actor=actor, offset=offset, limit=limit)
+    say_more(ctx.hub.statements.suspense_count(actor=actor), offset, len(entries))
     if as_json:
         emit_json([_entry_json(e) for e in entries])
         return

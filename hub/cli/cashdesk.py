@@ -1,5 +1,5 @@
-"""`hub cashdesk pay|void|close|receipt|report`: the cash desk from the command line,
-as an office user (`--as LOGIN`) or the operator."""
+"""`hub cashdesk pay|void|close|receipt|report|check-qr`: the cash desk from the command
+line, as an office user (`--as LOGIN`) or the operator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, DayParam, OutputFile, as_option, cert_option, cli, emit_json, hub_certificates, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import AmountError, format_pln, parse_grosze
 
@@ -57,11 +57,14 @@ def cashdesk() -> None:
 @click.option("--method", required=True, type=click.Choice(["CASH", "CARD"]))
 @click.option("--card-auth", "card_auth_code", help="The card terminal's authorization code (CARD only).")
 @click.option("--item", "items", required=True, multiple=True, type=ItemParam(), help="A fee code, or FEE=AMOUNT; repeat for each fee.")
+@click.option("--payer-name", help="Who pays, printed on the receipt (optional).")
+@click.option("--payer-address", help="The payer's address, printed on the receipt (optional).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @as_option
 @json_option
 @pass_ctx
-def pay(ctx: CliContext, office_code, desk_id, cashier, system, case_number, method, card_auth_code, items, request_id, as_login, as_json) -> None:
+def pay(ctx: CliContext, office_code, desk_id, cashier, system, case_number, method, card_auth_code, items, payer_name, payer_address,
+        request_id, as_login, as_json) -> None:
     """Take a payment for a case and print its receipt number."""
     cashier = cashier or as_login
     if not cashier:
@@ -69,6 +72,7 @@ def pay(ctx: CliContext, office_code, desk_id, cashier, system, case_number, met
     r = ctx.hub.cashdesk.register(
         request_id=request_id or str(uuid.uuid4()), office_code=office_code, desk_id=desk_id, cashier=cashier, system=system,
         case_number=case_number, method=method, card_auth_code=card_auth_code, items=list(items), actor=ctx.actor(as_login),
+        payer_name=payer_name, payer_address=payer_address,
     )
     if as_json:
         emit_json({
@@ -108,28 +112,46 @@ def void(ctx: CliContext, payment_id, reason, supervisor, request_id, as_login, 
 @click.option("--office", "office_code", required=True)
 @click.option("--desk", "desk_id", required=True)
 @click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw), e.g. 2026-03-10.")
+@click.option("--counted", "counted", type=AmountParam(), help="The cash counted in the drawer, PLN (e.g. 1234.50); compared with the day's cash payments.")
+@click.option("--supervisor", help="The login of a supervisor of the office: confirms a cash difference, approves closing an older day.")
+@click.option("--force", is_flag=True, help="Close a day more than one day back (with --supervisor; audited).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @as_option
 @json_option
 @pass_ctx
-def close(ctx: CliContext, office_code, desk_id, day, request_id, as_login, as_json) -> None:
-    """Close a desk's day: no more payments or voids for it; keeps the daily cash report."""
+def close(ctx: CliContext, office_code, desk_id, day, counted, supervisor, force, request_id, as_login, as_json) -> None:
+    """Close a desk's day: no more payments or voids for it; keeps the daily cash report.
+
+    Count the cash first and give it with --counted: a difference from the day's cash
+    payments is kept on the report and needs a supervisor (--supervisor, or --as one)
+    to confirm it. A day more than one day back takes --force and a supervisor."""
+    supervisor = supervisor or as_login
     closed = ctx.hub.cashdesk.close_day(
         request_id=request_id or str(uuid.uuid4()), office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login),
+        counted_cash_grosze=counted, supervisor=supervisor, force=force,
     )
-    t = closed.totals
+    t, count = closed.totals, closed.count
     if as_json:
         emit_json({
             "report_id": closed.report_id, "office": closed.office_code, "desk": closed.desk_id, "date": closed.day,
             "closed_at": closed.closed_at, "payment_count": t.payment_count, "voided_count": t.voided_count,
             "cash_total": format_pln(t.cash_total_grosze), "card_total": format_pln(t.card_total_grosze),
             "handling_fee_total": format_pln(t.handling_fee_total_grosze),
+            "counted_cash": None if count is None else format_pln(count.counted_grosze),
+            "cash_difference": None if count is None else format_pln(count.difference_grosze),
+            "difference_confirmed_by": None if count is None else count.confirmed_by,
+            "late_close_supervisor": closed.late_close_supervisor,
         })
         return
     click.echo(
         f"{closed.report_id}: {t.payment_count} payments ({t.voided_count} voided), cash {format_pln(t.cash_total_grosze)}, "
         f"card {format_pln(t.card_total_grosze)}, handling fees {format_pln(t.handling_fee_total_grosze)} PLN"
     )
+    if count is None:
+        click.echo("closed without a cash count")
+    else:
+        confirmed = f", confirmed by {count.confirmed_by}" if count.confirmed_by else ""
+        click.echo(f"cash counted {format_pln(count.counted_grosze)}, difference {format_pln(count.difference_grosze)} PLN{confirmed}")
 
 
 @cashdesk.command("receipt")
@@ -161,3 +183,20 @@ def report(ctx: CliContext, office_code, desk_id, day, fmt, out, as_login) -> No
     if out != "-":
         state = f"closed, {found.closed.report_id}" if found.closed else "open: provisional"
         click.echo(f"cash report of desk {office_code}/{desk_id} for {day} ({state}) written to {out}")
+
+
+@cashdesk.command("check-qr")
+@click.argument("text")
+@cert_option
+@json_option
+@pass_ctx
+def check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: bool) -> None:
+    """Check offline that a receipt's (KP) QR code is genuine: signed by the hub, unaltered.
+    Needs no database; whether the payment was voided later is for VerifyPayment or the cash report."""
+    from hub.cashdesk.receipt_qr import verify_receipt_qr
+
+    receipt = verify_receipt_qr(text.strip(), hub_certificates(ctx, cert))
+    if as_json:
+        emit_json({"receipt_number": receipt.receipt_number, "total": format_pln(receipt.total_grosze), "date": receipt.day, "genuine": True})
+    else:
+        click.echo(f"{receipt.receipt_number}  {format_pln(receipt.total_grosze)} PLN  {receipt.day.isoformat()}  genuine")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, cli_actor, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, cli_actor, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.companies.service import CompanyAccount, title_matching_note, topup_title
 from hub.ids import format_nrb
 from hub.money import format_pln
@@ -53,11 +53,12 @@ def company_add(ctx: CliContext, nip: str, name: str, as_json: bool) -> None:
 
 
 @company.command("list")
+@list_options
 @json_option
 @pass_ctx
-def company_list(ctx: CliContext, as_json: bool) -> None:
+def company_list(ctx: CliContext, limit: int, offset: int, as_json: bool) -> None:
     """Companies with their balances."""
-    print_accounts(ctx.hub.companies.list(), as_json)
+    print_accounts(paged(ctx.hub.companies.list(), offset, limit), as_json)
 
 
 @company.command("credit")

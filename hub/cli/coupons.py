@@ -5,19 +5,26 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 import click
 
-from hub.cli.main import EXIT_PARTLY_DONE, AmountParam, CliContext, DayParam, OutputFile, WHOLE_NUMBER, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import (
+    EXIT_PARTLY_DONE, WHOLE_NUMBER, AmountParam, CliContext, DayParam, OutputFile, as_option, cert_option, cli, emit_json,
+    hub_certificates, json_option, pass_ctx, progress_bar,
+)
 from hub.clock import wire_time
-from hub.errors import HubError, InvalidRequest
+from hub.errors import HubError
 from hub.money import format_pln
 
 PdfPath = OutputFile()
+per_page_option = click.option(
+    "--per-page", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
+    help="Coupons to an A4 sheet: 1, or 2 (A5) or 4 (A6) with cut marks.",
+)
 
 
 
@@ -34,13 +41,14 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
-@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF, one a page.")
+@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF (see --per-page).")
+@per_page_option
 @as_option
 @json_option
 @pass_ctx
 def coupons_issue(
     ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
-    pdf_path: Path | None, as_login: str | None, as_json: bool,
+    pdf_path: Path | None, per_page: str, as_login: str | None, as_json: bool,
 ) -> None:
     """Issue a batch of coupons: all held, or none."""
     actor = ctx.actor(as_login)
@@ -50,7 +58,7 @@ def coupons_issue(
     )
     if pdf_path is not None:
         try:
-            _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json)
+            _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json, per_page=int(per_page))
         except (OSError, HubError) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
             click.echo(
                 f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held), "
@@ -91,17 +99,18 @@ def coupons_expire(ctx: CliContext, as_json: bool) -> None:
 @click.argument("coupon_ids", metavar="[COUPON]...", nargs=-1)
 @click.option("--batch", "batch_id", help="Every coupon of this batch, in page order.")
 @click.option("--out", "out", required=True, type=PdfPath, help="The PDF file to write.")
+@per_page_option
 @as_option
 @json_option
 @pass_ctx
-def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, as_login: str | None, as_json: bool) -> None:
-    """Write coupons to a PDF, one A4 page a coupon with its signed QR code:
+def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, per_page: str, as_login: str | None, as_json: bool) -> None:
+    """Write coupons to a PDF, 1, 2 or 4 to an A4 sheet, each with its signed QR code:
     a whole batch (--batch ID) or the coupons named."""
     if (batch_id is None) == (not coupon_ids):
         raise click.UsageError("name either --batch ID or coupon ids, one of the two")
-    pages = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json)
+    coupons = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json, per_page=int(per_page))
     if as_json:
-        emit_json({"file": str(out), "pages": pages})
+        emit_json({"file": str(out), "pages": -(-coupons // int(per_page)), "coupons": coupons})
 
 
 def _why(error: Exception) -> str:
@@ -112,7 +121,7 @@ def _why(error: Exception) -> str:
 
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
     """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
-    with _progress("writing PDF", show=sys.stderr.isatty() and not quiet) as progress, _replacing(path) as out:
+    with progress_bar("writing PDF", quiet=quiet) as progress, _replacing(path) as out:
         pages = ctx.hub.coupons.write_pdf(out, progress=progress, **what)
     if not quiet:
         click.echo(f"{pages} coupons written to {path}")
@@ -128,24 +137,6 @@ def _replacing(path: Path) -> Iterator:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-
-
-@contextmanager
-def _progress(label: str, *, show: bool) -> Iterator:
-    """A progress callback (done, total) drawing a bar on stderr, or None."""
-    if not show:
-        yield None
-        return
-    with ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:  # the total is known once the print run is checked
-                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
-            bar.update(done - bar.pos)
-
-        yield progress
 
 
 @coupons.command("list")
@@ -206,22 +197,15 @@ def coupons_cancel(ctx: CliContext, coupon_id: str, request_id: str | None, as_l
 
 @coupons.command("check-qr")
 @click.argument("text")
-@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.")
+@cert_option
 @json_option
 @pass_ctx
 def coupons_check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: bool) -> None:
     """Check offline that a coupon's QR code is genuine: signed by the hub, unaltered.
     Needs no database; whether the coupon is still unused is for the office's VerifyCoupon."""
-    from cryptography import x509
-
     from hub.coupons.qr import verify_qr
 
-    path = cert or ctx.config.signing.cert
-    try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
-    except ValueError:
-        raise InvalidRequest(f"{path} holds no PEM certificate") from None
+    certs = hub_certificates(ctx, cert)
     coupon = verify_qr(text.strip(), certs)
     if as_json:
         emit_json({"coupon_id": coupon.coupon_id, "amount": format_pln(coupon.amount_grosze), "expires_on": coupon.expires_on, "genuine": True})

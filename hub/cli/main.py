@@ -7,11 +7,12 @@ import json
 import logging
 import os
 import sys
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Sequence
 
 import click
 
@@ -54,6 +55,65 @@ pass_ctx = click.make_pass_decorator(CliContext)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 as_option = click.option("--as", "as_login", metavar="LOGIN", help="Act as this hub user, with that user's permissions (default: the operator).")
+
+
+cert_option = click.option(
+    "--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.",
+)
+
+
+def hub_certificates(ctx: "CliContext", cert: Path | None) -> list:
+    """The certificates a signed QR code is checked against (`--cert`, else the hub's own)."""
+    from cryptography import x509
+
+    path = cert or ctx.config.signing.cert
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        raise InvalidRequest(f"{path} holds no PEM certificate") from None
+
+
+LIST_LIMIT = 100  # rows a list command prints unless told otherwise
+
+
+def list_options(command):
+    """`--limit` and `--offset` of every list command."""
+    command = click.option("--offset", type=IntParam(0, 2**31 - 1), default=0, show_default=True, help="Skip this many rows first.")(command)
+    return click.option("--limit", type=IntParam(1, 100_000), default=LIST_LIMIT, show_default=True, help="Print at most this many rows.")(command)
+
+
+def say_more(total: int, offset: int, shown: int) -> None:
+    """On stderr, so a pipe gets only the rows: how many rows follow the ones printed."""
+    more = total - offset - shown
+    if more > 0:
+        click.echo(f"{shown} of {total} shown; {more} more: --offset {offset + shown}", err=True)
+
+
+def paged(rows: list, offset: int, limit: int) -> list:
+    """A page of rows the service returns whole (short lists: companies, users, roles)."""
+    page = rows[offset : offset + limit]
+    say_more(len(rows), offset, len(page))
+    return page
+
+
+@contextmanager
+def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback (done, total) drawing a bar on stderr while long work runs, or None:
+    only on a terminal (never into a pipe or a log) and not with --json."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:  # the total is known once the work has started
+                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            bar.update(done - bar.pos)
+
+        yield progress
 
 
 def to_jsonable(value: Any) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, IntParam, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, as_option, cli, emit_json, json_option, list_options, pass_ctx, progress_bar
 from hub.cli.serve import audit
 from hub.errors import InvalidRequest
 
@@ -43,7 +43,8 @@ def audit_archive(ctx: CliContext, before: str | None, as_json: bool) -> None:
     hub = ctx.hub
     cutoff = archive_cutoff(before, hub.config.audit.retention_days, hub.clock())
     hub.restore_guard.check()  # a database restored behind its archives continues its log after them first
-    run = hub.message_archive.archive(cutoff)
+    with progress_bar("archiving the message log", quiet=as_json) as progress:
+        run = hub.message_archive.archive(cutoff, progress)
     result = {"before": cutoff, "records": run.records, "first_seq": run.first_seq, "last_seq": run.last_seq,
               "files": list(run.files), "directory": str(hub.config.audit.archive_dir), "leftover_deleted": run.leftover_deleted}
     if as_json:
@@ -143,13 +144,13 @@ def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:
 
 @notify.command("history")
 @click.option("--nip", help="One company (required with --as a company user).")
-@click.option("--limit", default=100, show_default=True, type=IntParam(1, 10_000))
+@list_options
 @as_option
 @json_option
 @pass_ctx
-def notify_history(ctx: CliContext, nip, limit, as_login, as_json) -> None:
-    """The latest warnings, and for each channel how its delivery went."""
-    views = ctx.hub.notifications.history(ctx.actor(as_login), nip, limit)
+def notify_history(ctx: CliContext, nip, limit, offset, as_login, as_json) -> None:
+    """The latest warnings, newest first, and for each channel how its delivery went."""
+    views = ctx.hub.notifications.history(ctx.actor(as_login), nip, limit, offset)
     if as_json:
         emit_json(views)
         return

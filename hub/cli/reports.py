@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, pass_ctx
+from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, pass_ctx, progress_bar
 from hub.reports.render import FORMATS, render
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
@@ -52,7 +52,13 @@ def report(
     if fmt == "pdf" and out is None and sys.stdout.isatty():
         raise click.UsageError("--format pdf writes binary: give --out FILE, or redirect stdout")
     query = ReportQuery(date_from, date_to, nip, office, status.upper() if status else None, case_type, issued_by)
-    made = render(ctx.hub.reports.run(name, ctx.actor(as_login), query), fmt)
+    with progress_bar(f"report {name}") as progress:
+        step = progress or (lambda done, total: None)  # two steps: the query, then the rendering
+        step(0, 2)
+        found = ctx.hub.reports.run(name, ctx.actor(as_login), query)
+        step(1, 2)
+        made = render(found, fmt)
+        step(2, 2)
     if out is None:
         click.echo(made, nl=False)  # bytes go to the binary stdout as they are
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx, report_check
+from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
 
 
 def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
@@ -161,13 +161,13 @@ def _plain(value):
     return _text(value)
 
 
-def _text(value) -> str | None:
+def _text(value) -> str | bool | int | None:
     from datetime import datetime
 
     from hub.clock import wire_time
 
-    if value is None:
-        return None
+    if value is None or isinstance(value, (bool, int)):  # JSON true/false and numbers, not "True"
+        return value
     return wire_time(value) if isinstance(value, datetime) else str(value)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hub.cli.bank import bank
-from hub.cli.main import CliContext, DayParam, IntParam, OutputFolder, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, DayParam, IntParam, OutputFolder, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.clock import business_day
 from hub.fk.journal import totals_by_account
 from hub.money import format_pln
@@ -87,20 +87,24 @@ def bank_send(ctx: CliContext, retry_failed: bool, timeout_s: float | None, as_l
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--date", "day", type=DAY, help="Only this business day.")
 @click.option("--office", "office_code")
+@list_options
 @json_option
 @pass_ctx
-def bank_settlements(ctx: CliContext, status: str | None, day: date | None, office_code: str | None, as_json: bool) -> None:
+def bank_settlements(ctx: CliContext, status: str | None, day: date | None, office_code: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Settlements with their status, bank reference and any reason of a rejection."""
-    print_settlements(ctx.hub.settlements.list(status=status, day=day, office_code=office_code), as_json, "no settlements")
+    found = ctx.hub.settlements.list(status=status, day=day, office_code=office_code)
+    print_settlements(paged(found, offset, limit), as_json, "no settlements")
 
 
 @bank.command("unreconciled")
 @click.option("--days", default=3, show_default=True, type=IntParam(0, 3650), help="Sent at least this many days ago.")
+@list_options
 @json_option
 @pass_ctx
-def bank_unreconciled(ctx: CliContext, days: int, as_json: bool) -> None:
+def bank_unreconciled(ctx: CliContext, days: int, limit: int, offset: int, as_json: bool) -> None:
     """Settlements sent (or still waiting for the bank's answer) N days ago or more that no statement has booked."""
-    print_settlements(ctx.hub.settlements.unreconciled(days), as_json, f"every settlement sent {days} or more days ago is booked")
+    found = ctx.hub.settlements.unreconciled(days)
+    print_settlements(paged(found, offset, limit), as_json, f"every settlement sent {days} or more days ago is booked")
 
 
 @bank.command("reconcile")

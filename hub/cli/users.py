@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.clock import wire_time
 from hub.errors import InvalidRequest
 from hub.users.service import RoleView, UserView
@@ -97,12 +97,14 @@ def user_add(
 @user.command("list")
 @company_option
 @office_option
+@list_options
 @as_option
 @json_option
 @pass_ctx
-def user_list(ctx: CliContext, company_nip: str | None, office_code: str | None, as_login: str | None, as_json: bool) -> None:
+def user_list(ctx: CliContext, company_nip: str | None, office_code: str | None, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
     """Users of a company or an office (default: your own; the operator: all)."""
-    print_users(ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code), as_json)
+    users = ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
+    print_users(paged(users, offset, limit), as_json)
 
 
 @user.command("grant")
@@ -186,12 +188,14 @@ def role_add(
 @role.command("list")
 @company_option
 @office_option
+@list_options
 @as_option
 @json_option
 @pass_ctx
-def role_list(ctx: CliContext, company_nip: str | None, office_code: str | None, as_login: str | None, as_json: bool) -> None:
+def role_list(ctx: CliContext, company_nip: str | None, office_code: str | None, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
     """Roles of a company or an office with their permissions."""
-    print_roles(ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code), as_json)
+    roles = ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
+    print_roles(paged(roles, offset, limit), as_json)
 
 
 def print_roles(roles: list[RoleView], as_json: bool) -> None:

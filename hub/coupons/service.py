@@ -25,12 +25,14 @@ from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption
 from hub.coupons.qr import QrSigner
+
+PER_PAGE = (1, 2, 4)  # coupons to an A4 sheet (hub.documents.coupons draws them)
 from hub.db.database import Database
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
 from hub.ledger import Ledger, NewTransfer
-from hub.ledger.chart import CLEARING, CONTROL, OFFICE, company_account, office_account
+from hub.ledger.chart import CLEARING, CONTROL, OFFICE, office_account
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -506,14 +508,17 @@ class CouponService:
         batch_id: str | None = None,
         coupon_ids: Sequence[str] = (),
         progress: Callable[[int, int], None] | None = None,
+        per_page: int = 1,
     ) -> int:
-        """The coupons' PDF, one A4 page a coupon with its signed QR code, written to
-        `target` (a binary file object). Returns the number of pages. `progress` is
-        called after each page with (pages done, pages in all)."""
+        """The coupons' PDF, `per_page` (1, 2 or 4) coupons to an A4 sheet, each with its
+        signed QR code, written to `target` (a binary file object). Returns the number
+        of coupons. `progress` is called after each coupon with (done, in all)."""
         from hub.documents.coupons import write_coupons_pdf  # reportlab only where a PDF is made
 
+        if per_page not in PER_PAGE:
+            raise InvalidRequest(f"PerPage must be 1, 2 or 4 coupons to a sheet, got {per_page}")
         run = self.print_run(actor=actor, batch_id=batch_id, coupon_ids=coupon_ids)
-        return write_coupons_pdf(target, run.sheets, self.qr_signer, title=run.title, count=run.count, progress=progress)
+        return write_coupons_pdf(target, run.sheets, self.qr_signer, title=run.title, count=run.count, progress=progress, per_page=per_page)
 
     @cached_property
     def qr_signer(self) -> QrSigner:

@@ -6,7 +6,9 @@ then the totals by method (fees, handling fees, total) less voids. The figures
 come from hub.cashdesk.service.DeskTotals, the same sums CloseDay keeps.
 
 CSV (RFC 4180, UTF-8, amounts `161.50`, instants UTC `2026-03-10T09:30:00Z`): one
-`payment` row per payment, then `total` rows for CASH, CARD and ALL.
+`payment` row per payment, then `total` rows for CASH, CARD and ALL; a day closed
+with a cash count adds `cash_expected`, `cash_counted` and `cash_difference` rows
+(the amount in `total`; the difference is counted - expected, below zero a shortage).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from hub.documents.receipt import METHOD_NAMES, warsaw_time
 from hub.money import format_pln, format_pln_pl
 
 if TYPE_CHECKING:
-    from hub.cashdesk.service import CashReport, PaymentRecord
+    from hub.cashdesk.service import CashReport, ClosedDay, PaymentRecord
 
 PAID, VOIDED = "PAID", "VOIDED"
 CSV_COLUMNS = (
@@ -60,6 +62,11 @@ def cash_report_csv(report: CashReport) -> str:
             "total", "", "", "", "", "", "", method or "ALL", "", format_pln(t.total_grosze - t.handling_fee_total_grosze),
             format_pln(t.handling_fee_total_grosze), format_pln(t.total_grosze), "", "", "", "", t.payment_count,
         ])
+    count = report.closed.count if report.closed is not None else None
+    if count is not None:
+        for row, amount in (("cash_expected", count.expected_grosze), ("cash_counted", count.counted_grosze),
+                            ("cash_difference", count.difference_grosze)):
+            writer.writerow([row, "", "", "", "", "", "", CASH, "", "", "", format_pln(amount), "", "", "", "", ""])
     return out.getvalue()
 
 
@@ -187,7 +194,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
 
 
 def _summary(canvas, report: CashReport, y: float) -> None:
-    if y - 40 * mm < BOTTOM:
+    if y - 75 * mm < BOTTOM:
         _footer(canvas, report)
         canvas.showPage()
         canvas.setPageSize(PAGE)
@@ -213,6 +220,40 @@ def _summary(canvas, report: CashReport, y: float) -> None:
     y -= 2 * mm
     canvas.setFont(FONT, 9.5)
     canvas.drawString(LEFT, y, f"Wpłat: {all_totals.payment_count + all_totals.voided_count}, w tym anulowanych: {all_totals.voided_count}")
+    if report.closed is not None:
+        _cash_count(canvas, report.closed, y - 8 * mm)
+
+
+def _cash_count(canvas, closed: ClosedDay, y: float) -> None:
+    """The cash count at closing: expected, counted, the difference and who confirmed it."""
+    canvas.setFont(FONT_BOLD, 10.5)
+    canvas.drawString(LEFT, y, "Uzgodnienie gotówki w kasie")
+    y -= 6 * mm
+    canvas.setFont(FONT, 9.5)
+    count = closed.count
+    if count is None:
+        canvas.drawString(LEFT, y, "Dzień zamknięto bez liczenia gotówki.")
+        y -= ROW
+    else:
+        difference = count.difference_grosze
+        kind = "zgodna" if difference == 0 else ("niedobór" if difference < 0 else "nadwyżka")
+        rows = (
+            ("Gotówka według wpłat", format_pln_pl(count.expected_grosze)),
+            ("Gotówka policzona", format_pln_pl(count.counted_grosze)),
+            (f"Różnica ({kind})", format_pln_pl(difference)),
+        )
+        for label, amount in rows:
+            canvas.setFont(FONT_BOLD if label.startswith("Różnica") else FONT, 9.5)
+            canvas.drawString(LEFT, y, label)
+            canvas.drawRightString(LEFT + 115 * mm, y, amount)
+            y -= ROW
+        if count.confirmed_by:
+            canvas.setFont(FONT, 9.5)
+            canvas.drawString(LEFT, y, f"Różnicę zatwierdził(a): {count.confirmed_by}")
+            y -= ROW
+    if closed.late_close_supervisor:
+        canvas.setFont(FONT, 9.5)
+        canvas.drawString(LEFT, y, f"Dzień zamknięto po terminie za zgodą: {closed.late_close_supervisor}")
 
 
 def _footer(canvas, report: CashReport) -> None:

@@ -1,5 +1,12 @@
-"""The coupon PDF: one A4 page a coupon, with its id, a signed QR code and what a
-clerk and the company need to read off it, in Polish.
+"""The coupon PDF: one, two or four coupons to an A4 sheet, each with its id, a
+signed QR code and what a clerk and the company need to read off it, in Polish.
+
+A coupon is drawn once, as a full A4 design; two to a sheet it is turned a
+quarter and scaled to A5 (each half of the sheet), four to a sheet scaled by half
+to A6. Cut marks at the sheet's edges (and a cross in the middle) show where to
+cut. The QR codes shrink with the coupon; at four to a sheet an RSA-2048 payload
+still has more than 3 pixels a module at 150 dpi (tests/test_coupon_pdf.py decodes
+every code of a sheet rendered at 150 dpi).
 
 Pages are drawn one at a time from an iterator of sheets (the coupon service
 reads them from the database in chunks). reportlab keeps each finished page as a
@@ -17,7 +24,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from hub.clock import WARSAW, business_day
 from hub.coupons.qr import QrSigner
-from hub.coupons.service import CouponSheet
+from hub.coupons.service import PER_PAGE, CouponSheet
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
 from hub.money import format_pln_pl
 
@@ -33,6 +40,7 @@ HOLDER_INSTRUCTION = (
     "Kupon jest ważny do daty podanej wyżej i tylko dla wskazanego rodzaju sprawy."
 )
 STATUS_STAMP = {"REDEEMED": "WYKORZYSTANY", "CANCELLED": "ANULOWANY", "EXPIRED": "WYGASŁY"}
+CUT_MARK = 14  # points long, at each end of a cut line
 
 
 def write_coupons_pdf(
@@ -43,20 +51,67 @@ def write_coupons_pdf(
     title: str,
     count: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    per_page: int = 1,
 ) -> int:
-    """Draw every sheet on its own page and write the PDF to `target`; returns the pages.
-    `count` (the sheets expected) is printed as "Kupon i z count" and passed to `progress`."""
+    """Draw the coupons `per_page` (1, 2 or 4) to a sheet and write the PDF to `target`;
+    returns the number of coupons. `count` (the coupons expected) is printed as
+    "Kupon i z count" and passed to `progress`."""
+    if per_page not in PER_PAGE:
+        raise ValueError(f"per_page must be one of {PER_PAGE}, got {per_page}")
     canvas = new_canvas(target, title)
-    pages = 0
+    done = 0
     for sheet in sheets:
-        pages += 1
+        slot = done % per_page
+        done += 1
         payload = signer.payload(sheet.coupon_id, sheet.amount_grosze, business_day(sheet.expires_at))
-        _draw_coupon(canvas, sheet, payload, pages, count)
-        canvas.showPage()
+        canvas.saveState()
+        _place(canvas, per_page, slot)
+        _draw_coupon(canvas, sheet, payload, done, count)
+        canvas.restoreState()
+        if slot == per_page - 1:
+            _finish_sheet(canvas, per_page)
         if progress is not None:
-            progress(pages, count or pages)
+            progress(done, count or done)
+    if done % per_page:
+        _finish_sheet(canvas, per_page)
     canvas.save()
-    return pages
+    return done
+
+
+def _place(canvas: Canvas, per_page: int, slot: int) -> None:
+    """Move and scale the full-page design into slot `slot` of the sheet (0: top left)."""
+    if per_page == 2:  # A5 halves, top then bottom; the design turned a quarter, read from the left edge
+        scale = min((HEIGHT / 2) / WIDTH, WIDTH / HEIGHT)
+        bottom = HEIGHT / 2 if slot == 0 else 0
+        canvas.translate(WIDTH - (WIDTH - scale * HEIGHT) / 2, bottom + (HEIGHT / 2 - scale * WIDTH) / 2)
+        canvas.rotate(90)
+        canvas.scale(scale, scale)
+    elif per_page == 4:  # A6 quarters: top left, top right, bottom left, bottom right
+        column, row = slot % 2, slot // 2
+        canvas.translate(column * WIDTH / 2, (1 - row) * HEIGHT / 2)
+        canvas.scale(0.5, 0.5)
+
+
+def _finish_sheet(canvas: Canvas, per_page: int) -> None:
+    if per_page > 1:
+        _cut_marks(canvas, per_page)
+    canvas.showPage()
+
+
+def _cut_marks(canvas: Canvas, per_page: int) -> None:
+    """Short lines at the sheet's edges where it is cut; with four, a cross in the middle."""
+    canvas.saveState()
+    canvas.setLineWidth(0.6)
+    canvas.setStrokeColorRGB(0, 0, 0)
+    middle_x, middle_y = WIDTH / 2, HEIGHT / 2
+    canvas.line(0, middle_y, CUT_MARK, middle_y)
+    canvas.line(WIDTH - CUT_MARK, middle_y, WIDTH, middle_y)
+    if per_page == 4:
+        canvas.line(middle_x, 0, middle_x, CUT_MARK)
+        canvas.line(middle_x, HEIGHT - CUT_MARK, middle_x, HEIGHT)
+        canvas.line(middle_x - CUT_MARK / 2, middle_y, middle_x + CUT_MARK / 2, middle_y)
+        canvas.line(middle_x, middle_y - CUT_MARK / 2, middle_x, middle_y + CUT_MARK / 2)
+    canvas.restoreState()
 
 
 def _draw_coupon(canvas: Canvas, sheet: CouponSheet, payload: str, page: int, count: int | None) -> None:

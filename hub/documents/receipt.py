@@ -3,9 +3,11 @@
 One A4 page (more only for a very long list of fees): the office, desk, cashier,
 the system and case number the payment is for, every fee with its name and
 amount, the handling fee, the total, the method (and the card terminal's
-authorization code), the date and time in Warsaw, and a QR code of the receipt
-number, so a clerk can scan it into VerifyPayment's case lookup. A voided
-payment's receipt says so in large letters, with who voided it and why.
+authorization code), the date and time in Warsaw, the payer when given, the total
+in words, lines for the cashier's and the payer's signatures, and a QR code
+signed by the hub (`KP1.`, hub.cashdesk.receipt_qr) that anyone can check offline
+with `hub cashdesk check-qr`. A voided payment's receipt says so in large
+letters, with who voided it and why.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reportlab.lib.utils import simpleSplit
 from hub.clock import WARSAW
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
 from hub.money import format_pln_pl
+from hub.words import amount_in_words_pl
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import PaymentRecord
@@ -73,7 +76,8 @@ class _Page:
         self.y -= LINE
 
 
-def receipt_pdf(payment: PaymentRecord, office: Office) -> bytes:
+def receipt_pdf(payment: PaymentRecord, office: Office, qr_payload: str) -> bytes:
+    """`qr_payload`: the signed `KP1.` text (hub.cashdesk.receipt_qr.receipt_payload)."""
     out = io.BytesIO()
     canvas = new_canvas(out, title=f"Dowód wpłaty {payment.receipt_number}")
     page = _Page(canvas, f"{payment.receipt_number} · identyfikator wpłaty {payment.payment_id}")
@@ -83,7 +87,7 @@ def receipt_pdf(payment: PaymentRecord, office: Office) -> bytes:
     page.y -= 8 * mm
     canvas.setFont(FONT_MONO, 13)
     canvas.drawString(LEFT, page.y, payment.receipt_number)
-    draw_qr(canvas, payment.receipt_number, RIGHT - QR_SIZE, TOP - QR_SIZE + 5 * mm, QR_SIZE)
+    draw_qr(canvas, qr_payload, RIGHT - QR_SIZE, TOP - QR_SIZE + 5 * mm, QR_SIZE)
     page.y -= 10 * mm
 
     page.label("Urząd", f"{office.name} ({office.code})")
@@ -92,10 +96,14 @@ def receipt_pdf(payment: PaymentRecord, office: Office) -> bytes:
     page.label("System", SYSTEM_NAMES.get(payment.system, payment.system))
     page.label("Znak sprawy", payment.case_number, font=FONT_BOLD)
     page.label("Data i godzina", f"{warsaw_time(payment.paid_at)} (czas warszawski)")
+    page.label("Wpłacający", payment.payer_name or "……………………………………")
+    if payment.payer_address:
+        page.label("Adres wpłacającego", payment.payer_address)
     page.y = min(page.y, TOP - QR_SIZE - 2 * mm) - 4 * mm
 
     _items(page, payment)
     _totals(page, payment)
+    _signatures(page)
     if payment.voided:
         _voided(page, payment)
     page.finish()
@@ -145,6 +153,22 @@ def _totals(page: _Page, payment: PaymentRecord) -> None:
     if payment.card_auth_code:
         method += f", kod autoryzacji {payment.card_auth_code}"
     page.label("Forma płatności", method)
+    page.label("Słownie", amount_in_words_pl(payment.total_grosze))
+
+
+def _signatures(page: _Page) -> None:
+    """Two lines to sign on: the cashier's on the left, the payer's on the right."""
+    c = page.canvas
+    page.y -= 16 * mm
+    page.need(12 * mm)
+    width = 65 * mm
+    for x, caption in ((LEFT, "podpis kasjera"), (RIGHT - width, "podpis wpłacającego")):
+        c.setDash(1, 2)
+        c.line(x, page.y, x + width, page.y)
+        c.setDash()
+        c.setFont(FONT, 8)
+        c.drawCentredString(x + width / 2, page.y - 4 * mm, caption)
+    page.y -= 10 * mm
 
 
 def _voided(page: _Page, payment: PaymentRecord) -> None:

@@ -36,3 +36,9 @@ def office_takings_account(code: str) -> str:
     """What an office took at its own cash desks. Kept apart from `office_account`,
     which holds coupon money the hub owes and pays out by settlement."""
     return f"office:{code}:takings"
+
+
+def office_cash_differences_account(code: str) -> str:
+    """Cash counted at closing a desk day minus the cash the day's payments say is in
+    the drawer: a shortage moves money out of the drawer into it, a surplus the other way."""
+    return f"office:{code}:cash_differences"

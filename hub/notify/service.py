@@ -232,8 +232,8 @@ class NotificationService:
             outbox.requeue_failed(list(couriers))
         return outbox.deliver(couriers)
 
-    def history(self, actor: Actor, nip: str | None = None, limit: int = 100) -> list[DeliveryView]:
-        """The latest warnings and how each channel's delivery went, newest first."""
+    def history(self, actor: Actor, nip: str | None = None, limit: int = 100, offset: int = 0) -> list[DeliveryView]:
+        """The latest warnings and how each channel's delivery went, newest first (`offset`: skip that many)."""
         if nip is None:
             if not actor.is_operator:
                 raise NotAuthorized(f"{actor.name} may see only its own company's notifications: give --nip")
@@ -246,6 +246,7 @@ class NotificationService:
             .outerjoin(email, email.id == Notification.email_outbox_id)
             .outerjoin(webhook, webhook.id == Notification.webhook_outbox_id)
             .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .offset(offset)
             .limit(limit)
         )
         if nip is not None:

@@ -1,26 +1,30 @@
 """The cash desk (Kasa) of an office: register a payment for a case with its fee
 items (the total and handling fee shown before confirming), the receipt PDF, the
-desk's payments of the day, voiding with a supervisor, and closing the day with
-the daily cash report."""
+desk's payments of the day, voiding with a supervisor, and closing the day in two
+steps (count the cash, then confirm the difference) with the daily cash report.
+A desk whose day is closed is named on the payment form before a payment starts."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from hub import access
 from hub.cashdesk.listing import desk_day_payments
 from hub.cashdesk.models import CARD, CASH
-from hub.cashdesk.service import CASE_NUMBER_CHARS_MAX, ITEMS_COUNT_MAX, PERSON_CHARS_MAX, REASON_CHARS_MAX, ItemRequest
+from hub.cashdesk.service import (
+    CASE_NUMBER_CHARS_MAX, ITEMS_COUNT_MAX, LATE_CLOSE_DAYS_MAX, PAYER_ADDRESS_CHARS_MAX, PAYER_NAME_CHARS_MAX, PERSON_CHARS_MAX,
+    REASON_CHARS_MAX, ItemRequest,
+)
 from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
-from hub.money import format_pln_pl
+from hub.money import AmountError, format_pln_pl, parse_grosze
 from hub.portal.app import hub_of
 from hub.portal.auth import login_required, office_code
 from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, options
@@ -76,6 +80,9 @@ class PaymentForm(PortalForm):
     case_number = StringField("Znak sprawy", validators=[InputRequired(), Length(max=CASE_NUMBER_CHARS_MAX)], render_kw={"autocomplete": "off"})
     method = RadioField("Forma płatności", choices=options([(CASH, METHOD_NAMES[CASH]), (CARD, METHOD_NAMES[CARD])]), default=CASH, validators=[InputRequired()])
     card_auth_code = StringField("Kod autoryzacji karty", render_kw={"autocomplete": "off"})
+    payer_name = StringField("Wpłacający (imię i nazwisko lub nazwa)", validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)],
+                             render_kw={"autocomplete": "off"})
+    payer_address = StringField("Adres wpłacającego", validators=[Optional(), Length(max=PAYER_ADDRESS_CHARS_MAX)], render_kw={"autocomplete": "off"})
 
     def validate_card_auth_code(self, field) -> None:
         """Required for a card, refused for cash (an Optional() would skip this check when empty)."""
@@ -140,18 +147,35 @@ def home():
     abort(403)
 
 
+def closed_desks() -> dict:
+    """The office's desks whose today is closed: desk id -> ClosedDay."""
+    hub, day = hub_of(), today()
+    found = {d: hub.cashdesk.closed_day(office_code=office_code(), desk_id=d, day=day, actor=g.actor) for d in office().desks}
+    return {d: closed for d, closed in found.items() if closed is not None}
+
+
+def closed_desk_problem(desk_id: str, closed: dict) -> str | None:
+    if desk_id not in closed:
+        return None
+    return (f"Dzień kasowy {today():%d.%m.%Y} stanowiska {desk_id} jest zamknięty (raport {closed[desk_id].report_id}): "
+            "stanowisko nie przyjmie już wpłat z tego dnia. Wybierz inne stanowisko.")
+
+
 @bp.route("/wplata", methods=["GET", "POST"])
 @login_required(access.PAYMENTS_REGISTER, area="office")
 def new_payment():
     form = payment_form()
-    if form.validate_on_submit():
+    closed = closed_desks()
+    problem = closed_desk_problem(form.desk.data, closed)
+    if form.validate_on_submit() and problem is None:
         session[DESK_KEY] = form.desk.data
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
         confirm = payment_form(confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())})
         lines = [(fee, f.data) for fee, f in form.fee_fields() if f.data]
         return render_template("cashdesk/confirm.html", form=confirm, lines=lines, totals=_totals(form), office=office(),
                                method_names=METHOD_NAMES, system_names=SYSTEM_NAMES)
-    return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form)), (400 if request.method == "POST" else 200)
+    return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=problem,
+                           closed_desks=closed), (400 if request.method == "POST" else 200)
 
 
 @bp.route("/wplata/potwierdz", methods=["POST"])
@@ -160,15 +184,17 @@ def confirm_payment():
     hub = hub_of()
     form = payment_form(confirm=True)
     if not form.validate_on_submit():
-        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form)), 400
+        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), closed_desks=closed_desks()), 400
     try:
         paid = hub.cashdesk.register(
             request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, cashier=g.login[:PERSON_CHARS_MAX],
             system=form.system.data, case_number=form.case_number.data, method=form.method.data, items=form.items(),
-            card_auth_code=form.card_auth_code.data or None, actor=g.actor,
+            card_auth_code=form.card_auth_code.data or None, payer_name=form.payer_name.data, payer_address=form.payer_address.data,
+            actor=g.actor,
         )
     except HubError as e:
-        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=polish(e)), 400
+        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=polish(e),
+                               closed_desks=closed_desks()), 400
     flash(f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_pln_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.", "success")
     return redirect(url_for("cashdesk.payment", payment_id=paid.payment_id))
 
@@ -263,30 +289,91 @@ def void(payment_id: str):
 
 
 class CloseDayForm(PortalForm):
-    request_id = HiddenField(validators=REQUEST_ID)
+    """Step 1: the desk, the day and the cash counted in the drawer."""
+
     desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
+    day = day_field("Dzień", validators=[InputRequired()])
+    counted = StringField("Gotówka policzona w kasie (zł)", validators=[InputRequired(), Length(max=20)],
+                          render_kw={"autocomplete": "off", "inputmode": "decimal"})
+
+    def validate_counted(self, field) -> None:
+        try:
+            self.counted_grosze = parse_grosze((field.data or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
+        except AmountError:
+            raise ValidationError("Wpisz kwotę w złotych, np. 1234,50.") from None
+
+    def validate_day(self, field) -> None:
+        if field.data is not None and field.data > today():
+            raise ValidationError("Tego dnia jeszcze nie ma: zamknąć można dzień dzisiejszy albo wcześniejszy.")
+
+
+class CloseConfirmForm(CloseDayForm):
+    """Step 2: the count confirmed, with the explicit consent a day more than one day back needs."""
+
+    request_id = HiddenField(validators=REQUEST_ID)
+    force = BooleanField("Potwierdzam zamknięcie dnia sprzed ponad jednego dnia (zostanie odnotowane w dzienniku zdarzeń).")
+
+
+def _close_form(form_class):
+    form = form_class()
+    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    return form
+
+
+def _is_late(day: date) -> bool:
+    return today() - day > timedelta(days=LATE_CLOSE_DAYS_MAX)
+
+
+def _count_page(form: CloseDayForm, problem: str | None = None):
+    hub = hub_of()
+    desk_id = form.desk.data if form.desk.data in office().desks else desk()
+    day = form.day.data if isinstance(form.day.data, date) and form.day.data <= today() else today()
+    report = hub.cashdesk.cash_report(office_code=office_code(), desk_id=desk_id, day=day, actor=g.actor) if g.actor.may(access.REPORTS_READ) else None
+    status = 400 if problem or form.errors else 200
+    return render_template("cashdesk/close_day.html", form=form, report=report, problem=problem, today=today(), method_names=METHOD_NAMES), status
 
 
 @bp.route("/zamkniecie", methods=["GET", "POST"])
 @login_required(access.DESK_CLOSE, area="office")
 def close_day():
-    hub = hub_of()
-    form = CloseDayForm()
-    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
-    problem = None
-    if form.validate_on_submit():
-        try:
-            closed = hub.cashdesk.close_day(request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, day=today(), actor=g.actor)
-        except HubError as e:
-            problem = polish(e)
-        else:
-            flash(f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.", "success")
-            return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
+    """Step 1: count the cash. A POST compares it with the day's cash payments and asks to confirm."""
+    form = _close_form(CloseDayForm)
     if request.method == "GET":
         form.desk.data = request.args.get("desk") if request.args.get("desk") in office().desks else desk()
-    form.request_id.data = str(uuid.uuid4())
-    report = hub.cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=today(), actor=g.actor) if g.actor.may(access.REPORTS_READ) else None
-    return render_template("cashdesk/close_day.html", form=form, report=report, problem=problem, today=today(), method_names=METHOD_NAMES), (400 if problem else 200)
+        form.day.data = today()
+        return _count_page(form)
+    if not form.validate():
+        return _count_page(form)
+    expected = hub_of().cashdesk.expected_cash(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    confirm = _close_form(CloseConfirmForm)
+    confirm.request_id.data = str(uuid.uuid4())
+    return render_template("cashdesk/close_confirm.html", form=confirm, desk_id=form.desk.data, day=form.day.data, counted=form.counted_grosze,
+                           expected=expected, difference=form.counted_grosze - expected, late=_is_late(form.day.data), supervisor=g.login)
+
+
+@bp.route("/zamkniecie/potwierdz", methods=["POST"])
+@login_required(access.DESK_CLOSE, area="office")
+def close_day_confirm():
+    """Step 2: close with the count. A difference is confirmed by the supervisor closing
+    (only supervisors may close); an older day needs the explicit consent."""
+    form = _close_form(CloseConfirmForm)
+    if not form.validate():
+        return _count_page(form, "Formularz zamknięcia jest niepełny; policz gotówkę i spróbuj ponownie.")
+    late = _is_late(form.day.data)
+    if late and not form.force.data:
+        return _count_page(form, f"Dzień {form.day.data:%d.%m.%Y} jest sprzed ponad jednego dnia: zaznacz potwierdzenie, aby go zamknąć.")
+    supervisor = g.login[:PERSON_CHARS_MAX] if g.actor.may(access.PAYMENTS_VOID) else None
+    try:
+        closed = hub_of().cashdesk.close_day(
+            request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor,
+            counted_cash_grosze=form.counted_grosze, supervisor=supervisor, force=late,
+        )
+    except HubError as e:
+        return _count_page(form, polish(e))
+    difference = closed.count.difference_grosze if closed.count else 0
+    note = f" Różnica w kasie: {format_pln_pl(difference)}." if difference else ""
+    flash(f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.{note}", "success")
+    return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
 
 
 @bp.route("/raport")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import uuid
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -148,8 +148,12 @@ def batch(batch_id: str):
 @bp.route("/partie/<batch_id>.pdf")
 @login_required(access.COUPONS_READ, area="company")
 def batch_pdf(batch_id: str):
+    """`?na_arkuszu=2` or `4`: that many coupons to an A4 sheet, with cut marks (default 1)."""
+    per_page = request.args.get("na_arkuszu", "1")
+    if per_page not in ("1", "2", "4"):
+        abort(400)
     out = io.BytesIO()
-    hub_of().coupons.write_pdf(out, actor=g.actor, batch_id=batch_id)
+    hub_of().coupons.write_pdf(out, actor=g.actor, batch_id=batch_id, per_page=int(per_page))
     out.seek(0)
     return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf")
 

@@ -55,7 +55,7 @@ class IssueCouponsResponse(_Model):
 
 
 class GetCouponsPdfRequest(_Model):
-    _type_info = [("BatchId", Unicode), ("CouponId", Unicode(max_occurs="unbounded"))]
+    _type_info = [("BatchId", Unicode), ("CouponId", Unicode(max_occurs="unbounded")), ("PerPage", Unicode)]
 
 
 class GetCouponsPdfResponse(_Model):
@@ -138,7 +138,10 @@ class CompanyService(HubService):
          _in_message_name="GetCouponsPdfRequest", _out_message_name="GetCouponsPdfResponse")
     def GetCouponsPdf(ctx, req):
         out = io.BytesIO()
-        hub_of(ctx).coupons.write_pdf(out, actor=client_actor(caller(ctx)), batch_id=req.BatchId, coupon_ids=req.CouponId or ())
+        hub_of(ctx).coupons.write_pdf(
+            out, actor=client_actor(caller(ctx)), batch_id=req.BatchId, coupon_ids=req.CouponId or (),
+            per_page=1 if req.PerPage is None else int(req.PerPage),  # the XSD allows only 1, 2 or 4
+        )
         return GetCouponsPdfResponse(Pdf=[out.getvalue()])
 
     @rpc(ListCouponsRequest, _returns=ListCouponsResponse, _body_style="bare", _operation_name="ListCoupons",

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from hub.cli import cli
 from hub.clock import business_day
+from tests.cashdesk.test_cashdesk_documents import qr_codes
 from tests.factories import config_copy
 
 
@@ -127,10 +128,46 @@ def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
     result = runner.invoke(cli, ["client", "verify-payment", *common, "--system", "POJAZD", "--office", "1465", "--case-number", "KM.7", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert (answer["Paid"], answer["TotalPaid"]) == ("True", "54.50")
+    assert (answer["Paid"], answer["TotalPaid"]) == (True, "54.50")  # a JSON boolean, not "True"
     [p] = answer["Payment"]
     assert (p["ReceiptNumber"], p["Amount"], [(i["FeeCode"], i["Amount"]) for i in p["Item"]]) == (paid.receipt_number, "54.50", [("DR", "54.00"), ("EWID", "0.50")])
     text = runner.invoke(cli, ["client", "verify-payment", *common, "--system", "POJAZD", "--office", "1465", "--case-number", "KM.7"], catch_exceptions=False)
     assert text.exit_code == 0 and paid.receipt_number in text.stdout
     missing = runner.invoke(cli, ["client", "verify-payment", *common, "--office", "1465", "--case-number", "KM.7"], catch_exceptions=False)
     assert missing.exit_code == 2 and "System" in missing.stderr
+
+
+def test_close_with_a_cash_count_and_check_a_receipts_qr(run, tmp_path):
+    users(run, "anna.nowak", "ewa.wisniewska")
+    today = business_day(datetime.now(timezone.utc)).isoformat()
+    paid = json.loads(run(*PAY, "--method", "CASH", "--item", "DR", "--payer-name", "Jan Kowalski", "--payer-address", "ul. Polna 1, Radom",
+                          "--as", "anna.nowak", "--json").stdout)
+    receipt = tmp_path / "kp.pdf"
+    run("cashdesk", "receipt", paid["payment_id"], "--out", str(receipt), "--as", "anna.nowak")
+    assert "Jan Kowalski" in "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(receipt.read_bytes()))
+    (qr,) = qr_codes(receipt.read_bytes())
+    checked = json.loads(run("cashdesk", "check-qr", qr, "--json").stdout)
+    assert checked == {"receipt_number": paid["receipt_number"], "total": "54.00", "date": today, "genuine": True}
+    assert "genuine" in run("cashdesk", "check-qr", qr).stdout
+    refused(run("cashdesk", "check-qr", qr.replace(".5400.", ".5401."), ok=False), "InvalidRequest", "bad signature")
+    refused(run("cashdesk", "check-qr", "KP1.nonsense", ok=False), "InvalidRequest", "malformed")
+
+    close = ("cashdesk", "close", "--office", "1465", "--desk", "01", "--date", today)
+    refused(run(*close, "--counted", "50.00", ok=False), "NotAuthorized", "a supervisor must confirm the difference")
+    refused(run(*close, "--counted", "-1", ok=False), "--counted")
+    closed = json.loads(run(*close, "--counted", "50.00", "--as", "ewa.wisniewska", "--json").stdout)
+    assert (closed["cash_total"], closed["counted_cash"], closed["cash_difference"], closed["difference_confirmed_by"]) == (
+        "54.00", "50.00", "-4.00", "ewa.wisniewska",
+    )
+    report = run("cashdesk", "report", "--office", "1465", "--desk", "01", "--date", today, "--format", "csv", "--out", "-", "--as", "ewa.wisniewska")
+    assert {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(report.stdout)) if r["row"].startswith("cash_")}["cash_difference"] == "-4.00"
+
+
+def test_closing_a_day_years_back_needs_force_and_a_supervisor(run):
+    users(run, "anna.nowak", "ewa.wisniewska")
+    close = ("cashdesk", "close", "--office", "1465", "--desk", "01", "--date", "2020-01-01")
+    refused(run(*close, ok=False), "InvalidRequest", "more than 1 day back", "--force")
+    refused(run(*close, "--force", ok=False), "InvalidRequest", "supervisor")
+    refused(run(*close, "--force", "--supervisor", "anna.nowak", ok=False), "NotAuthorized", "may not close a past day")
+    closed = json.loads(run(*close, "--force", "--supervisor", "ewa.wisniewska", "--json").stdout)
+    assert (closed["report_id"], closed["late_close_supervisor"]) == ("RK/1465/01/2020-01-01", "ewa.wisniewska")

@@ -12,7 +12,11 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
+from hub.cashdesk.receipt_qr import QrReceipt, verify_receipt_qr
 from hub.cashdesk.service import ItemRequest
+from hub.signing.devcerts import self_signed
+from hub.signing.payload import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected
+from tests.test_coupon_pdf import hub_cert
 from hub.documents.cash_report import cash_report_csv, cash_report_pdf
 from hub.errors import NotFound
 from hub.access import Actor
@@ -37,8 +41,9 @@ def qr_codes(data: bytes) -> list[str]:
     return found
 
 
-def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_the_receipt_number(hub):
-    r = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), ItemRequest("TAB_SAM", 75_00), method="CARD", card_auth_code="A1B2C3", case_number="KM.5410.1.124.2026")
+def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_signed(hub):
+    r = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), ItemRequest("TAB_SAM", 75_00), method="CARD", card_auth_code="A1B2C3", case_number="KM.5410.1.124.2026",
+            payer_name="Zofia Żółkiewska", payer_address="ul. Świętokrzyska 14, 00-050 Warszawa")
     pdf = hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR)
     text = pdf_text(pdf)
     for expected in (
@@ -46,10 +51,38 @@ def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_the_receipt_numbe
         "anna.nowak", "KM.5410.1.124.2026", "POJAZD", "Wydanie dowodu rejestracyjnego", "Opłata ewidencyjna",
         "54,00 zł", "75,00 zł", "1,50 zł", "129,50 zł", "131,00 zł", "A1B2C3", "karta płatnicza",
         "10.03.2026 10:30:00",  # 09:30 UTC is 10:30 in Warsaw in March
+        "Wpłacający", "Zofia Żółkiewska", "ul. Świętokrzyska 14, 00-050 Warszawa",
+        "Słownie", "sto trzydzieści jeden złotych 00/100", "podpis kasjera", "podpis wpłacającego",
     ):
         assert expected in text, expected
     assert "ANULOWANO" not in text
-    assert qr_codes(pdf) == [r.receipt_number]
+    (qr,) = qr_codes(pdf)
+    assert verify_receipt_qr(qr, [hub_cert()]) == QrReceipt(r.receipt_number, 131_00, TODAY)
+    assert qr.startswith(f"KP1.{r.receipt_number}.13100.2026-03-10.")
+
+
+def test_a_receipt_qr_fails_the_check_on_any_changed_character(hub):
+    r = pay(hub)
+    (qr,) = qr_codes(hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    for i, ch in enumerate(qr):
+        changed = qr[:i] + (alphabet[(alphabet.find(ch) + 1) % 32] if ch in alphabet else ("7" if ch != "7" else "A")) + qr[i + 1 :]
+        with pytest.raises(QrRejected):
+            verify_receipt_qr(changed, [hub_cert()])
+    with pytest.raises(QrRejected) as rejected:
+        verify_receipt_qr(qr, [self_signed("someone.example")[1]])
+    assert rejected.value.reason == BAD_SIGNATURE
+    with pytest.raises(QrRejected) as rejected:
+        verify_receipt_qr("KP2" + qr[3:], [hub_cert()])
+    assert rejected.value.reason == UNKNOWN_VERSION
+    with pytest.raises(QrRejected) as rejected:  # a coupon's payload is not a receipt's
+        verify_receipt_qr("HUB1.ABCD-EFGH-JKMN-PQRS.16150.2026-06-08.AAAA", [hub_cert()])
+    assert rejected.value.reason == MALFORMED
+
+
+def test_a_receipt_without_a_payer_leaves_a_line_to_write_on(hub):
+    text = pdf_text(hub.cashdesk.receipt_pdf(pay(hub).payment_id, OPERATOR))
+    assert "Wpłacający" in text and "pięćdziesiąt cztery złote 00/100" in text
 
 
 def test_a_voided_payments_receipt_says_so(hub):
@@ -114,3 +147,23 @@ def test_the_report_pdf_marks_voids_and_shows_the_closed_days_report_id(hub):
     for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "ANULOWANA", "zła kwota", "Gotówka", "Karta płatnicza",
                      "54,50 zł", "115,50 zł", "170,00 zł", "w tym anulowanych: 1", *(m.receipt_number for m in made)):
         assert expected in text, expected
+
+
+def test_acceptance_a_day_closed_with_a_cash_difference_shows_it_on_the_cash_report(hub):
+    _day_with_a_void(hub)  # 54.50 in cash counts; the supervisor ewa.wisniewska exists
+    hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR,
+                           counted_cash_grosze=50_00, supervisor="ewa.wisniewska")
+    report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
+    text = pdf_text(cash_report_pdf(report))
+    for expected in ("Uzgodnienie gotówki w kasie", "Gotówka według wpłat", "54,50 zł", "Gotówka policzona", "50,00 zł",
+                     "Różnica (niedobór)", "-4,50 zł", "Różnicę zatwierdził(a): ewa.wisniewska"):
+        assert expected in text, expected
+    rows = {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(cash_report_csv(report))) if r["row"].startswith("cash_")}
+    assert rows == {"cash_expected": "54.50", "cash_counted": "50.00", "cash_difference": "-4.50"}
+
+
+def test_a_day_closed_without_a_count_says_so(hub):
+    hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
+    report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
+    assert "Dzień zamknięto bez liczenia gotówki." in pdf_text(cash_report_pdf(report))
+    assert not [r for r in csv.DictReader(io.StringIO(cash_report_csv(report))) if r["row"].startswith("cash_")]

@@ -6,7 +6,7 @@ refusal is the contract's fault. Answers validate against the published XSD."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pypdfium2 as pdfium
@@ -153,3 +153,30 @@ def test_bad_requests_get_the_contracts_faults(cashdesk_hub, kasa):
     code, message = fault(kasa.VoidPayment, RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="pomyłka", Supervisor="nobody.here")
     assert code == "NotAuthorized" and "nobody.here" in message
     assert paid.ReceiptNumber.endswith("/000001")  # the refusals used up no number
+
+
+def test_close_day_with_a_cash_count_and_a_payer_over_soap(cashdesk_hub, kasa):
+    """The optional elements added after the existing ones: a client that sends none of
+    them gets the old answer (see the test above); one that counts gets the difference."""
+    supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
+    today = business_day(datetime.now(timezone.utc))
+    paid = kasa.RegisterPayment(**payment(Method="CASH", CardAuthCode=None, PayerName="Zofia Żółkiewska", PayerAddress="ul. Długa 5, Gdańsk"))
+    record = cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR)
+    assert (record.payer_name, record.payer_address) == ("Zofia Żółkiewska", "ul. Długa 5, Gdańsk")
+    close = lambda **kw: kasa.CloseDay(**{"RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Date": today, **kw})  # noqa: E731
+    code, message = fault(close, CountedCash=Decimal("50.00"))
+    assert code == "NotAuthorized" and "a supervisor must confirm the difference" in message
+    closed = close(CountedCash=Decimal("50.00"), Supervisor=supervisor)
+    assert (closed.CashTotal, closed.ExpectedCash, closed.CountedCash, closed.CashDifference, closed.DifferenceConfirmedBy) == (
+        Decimal("54.50"), Decimal("54.50"), Decimal("50.00"), Decimal("-4.50"), "ewa.wisniewska",
+    )
+
+
+def test_close_day_over_soap_refuses_a_day_more_than_one_day_back(cashdesk_hub, kasa):
+    supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
+    today = business_day(datetime.now(timezone.utc))
+    old = date.fromordinal(today.toordinal() - 2)
+    code, message = fault(kasa.CloseDay, RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=old, Supervisor=supervisor)
+    assert code == "InvalidRequest" and "more than 1 day back" in message
+    yesterday = kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=date.fromordinal(today.toordinal() - 1))
+    assert yesterday.ExpectedCash is None and yesterday.CashDifference is None

@@ -80,7 +80,7 @@ INPUTS = {
         "IssueCoupons": [
             "RequestId", "CompanyNip", "CaseType", "Count", "Amount?", "OfficeCode?", "IssuedBy?",
         ],
-        "GetCouponsPdf": ["(BatchId | CouponId+)"],
+        "GetCouponsPdf": ["(BatchId | CouponId+)", "PerPage?"],  # issue 20: PerPage optional, after the choice
         "ListCoupons": ["CompanyNip", "Status?", "IssuedFrom?", "IssuedTo?", "Offset?", "Limit?"],
         "CancelCoupon": ["RequestId", "CouponId"],
         "GetStatement": ["CompanyNip", "From", "To"],
@@ -89,9 +89,10 @@ INPUTS = {
         "RegisterPayment": [
             "RequestId", "OfficeCode", "DeskId", "Cashier", "System", "CaseNumber", "Method",
             "CardAuthCode?", ("Item+", ["FeeCode", "Amount?"]),
+            "PayerName?", "PayerAddress?",  # issue 20: optional, after the contract's elements
         ],
         "VoidPayment": ["RequestId", "PaymentId", "Reason", "Supervisor"],
-        "CloseDay": ["RequestId", "OfficeCode", "DeskId", "Date"],
+        "CloseDay": ["RequestId", "OfficeCode", "DeskId", "Date", "CountedCash?", "Supervisor?"],  # issue 20: the cash count
         "GetReceiptPdf": ["PaymentId"],
     },
     "bank": {
@@ -154,7 +155,10 @@ OUTPUTS = {
     "cashdesk": {
         "RegisterPayment": ["PaymentId", "ReceiptNumber", "ItemsTotal", "HandlingFee", "Total", "PaidAt"],
         "VoidPayment": ["VoidedAt"],
-        "CloseDay": ["ReportId", "PaymentCount", "VoidedCount", "CashTotal", "CardTotal", "HandlingFeeTotal"],
+        "CloseDay": [
+            "ReportId", "PaymentCount", "VoidedCount", "CashTotal", "CardTotal", "HandlingFeeTotal",
+            "ExpectedCash?", "CountedCash?", "CashDifference?", "DifferenceConfirmedBy?",  # issue 20: only with a cash count
+        ],
         "GetReceiptPdf": ["Pdf"],
     },
     "bank": {"SubmitTransfer": ["BankReference", "Status", "RejectReason?"]},

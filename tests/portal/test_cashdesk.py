@@ -5,13 +5,16 @@ it and closes the day with the daily cash report."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pypdfium2
 import zeep
 from playwright.sync_api import expect
 
+from hub.clock import business_day
 from hub.signing.zeep_plugin import HubSignature
+from tests.factories import OPERATOR
 from tests.portal.conftest import OFFICE, PASSWORDS, login, menu, nav, new_page, screenshot
 
 CASE = "WK.5410.77.2026"
@@ -97,26 +100,72 @@ def test_a_card_payment_is_verified_by_pojazd_then_voided_by_a_supervisor_and_th
     assert menu(supervisor) == ["Nowa wpłata", "Wpłaty dnia", "Zamknięcie dnia", "Raport kasowy", "Raporty", "Użytkownicy i role"]
     nav(supervisor, "Zamknięcie dnia")
     supervisor.get_by_label("Stanowisko kasowe").select_option("01")
+    supervisor.get_by_label("Gotówka policzona w kasie (zł)").fill("10,00")  # the only cash payment was voided: 0,00 expected
+    supervisor.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
+    expect(supervisor.get_by_test_id("expected-cash")).to_have_text("0,00\u00a0zł")
+    expect(supervisor.get_by_test_id("cash-difference")).to_have_text("10,00\u00a0zł")
+    expect(supervisor.get_by_role("alert")).to_contain_text("zatwierdzasz różnicę jako kierownik (kierownik@1465)")
     supervisor.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
     expect(supervisor.get_by_role("status")).to_contain_text("Zamknięto dzień")
+    expect(supervisor.get_by_role("status")).to_contain_text("Różnica w kasie: 10,00")
     expect(supervisor.get_by_test_id("report-state")).to_have_text("Dzień zamknięty")
     expect(supervisor.get_by_test_id("payment-count")).to_have_text("0")
     expect(supervisor.get_by_test_id("voided-count")).to_have_text("1")
+    expect(supervisor.get_by_test_id("cash-difference")).to_have_text("10,00\u00a0zł")
     screenshot(supervisor, db_url, "kasa-raport-dzienny")
     with supervisor.expect_download() as download:
         supervisor.get_by_role("link", name="Pobierz PDF").click()
-    assert receipt in pdf_text(download.value.path())
+    report = pdf_text(download.value.path()).replace("\u00a0", " ")
+    assert receipt in report and "Różnica (nadwyżka)" in report and "Różnicę zatwierdził(a): kierownik@1465" in report
     supervisor.context.close()
 
-    # The desk takes no more payments for the closed day.
+    # The cashier sees the closed day before starting a payment, and cannot go on with that desk.
     nav(page, "Nowa wpłata")
+    expect(page.get_by_test_id("day-closed")).to_contain_text("Stanowisko 01: dzień kasowy zamknięty")
     page.get_by_label("Znak sprawy").fill("WK.5410.78.2026")
     page.get_by_label("Wydanie dowodu rejestracyjnego").fill("1")
     screenshot(page, db_url, "kasa-nowa-wplata")
     page.get_by_role("button", name="Dalej: podsumowanie").click()
-    page.get_by_role("button", name=re.compile("^Przyjmij wpłatę")).click()
-    expect(page.get_by_role("alert")).to_contain_text("Dzień kasowy jest już zamknięty")
+    expect(page.get_by_role("alert")).to_contain_text("Wybierz inne stanowisko")
+    expect(page.get_by_role("button", name=re.compile("^Przyjmij wpłatę"))).to_have_count(0)
     assert verify_payment(desk_portal, "WK.5410.78.2026").Paid is False
+
+
+def test_a_cash_payment_with_its_payer_on_the_receipt(desk_portal, page):
+    login(page, "kasjer@1465")
+    nav(page, "Nowa wpłata")
+    page.get_by_label("Znak sprawy").fill(CASE)
+    page.get_by_label("Wydanie dowodu rejestracyjnego").fill("1")
+    page.get_by_label("Wpłacający (imię i nazwisko lub nazwa)").fill("Zofia Żółkiewska")
+    page.get_by_label("Adres wpłacającego").fill("ul. Długa 5, 00-001 Warszawa")
+    page.get_by_role("button", name="Dalej: podsumowanie").click()
+    expect(page.locator("dl.summary")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")
+    page.get_by_role("button", name=re.compile("^Przyjmij wpłatę")).click()
+    expect(page.locator("main")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")  # the payment page
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Drukuj potwierdzenie (PDF)").click()
+    text = pdf_text(download.value.path())
+    assert "Zofia Żółkiewska" in text and "pięćdziesiąt cztery złote 00/100" in text and "podpis wpłacającego" in text
+
+
+def test_a_supervisor_closes_an_older_day_only_with_the_explicit_confirmation(desk_portal, page):
+    hub = desk_portal.hub
+    old = date.fromordinal(business_day(hub.clock()).toordinal() - 3)
+    login(page, "kierownik@1465")
+    nav(page, "Zamknięcie dnia")
+    page.get_by_label("Dzień").fill(old.isoformat())
+    page.get_by_label("Gotówka policzona w kasie (zł)").fill("0")
+    page.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
+    page.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
+    expect(page.get_by_role("alert")).to_contain_text("zaznacz potwierdzenie")
+    assert hub.cashdesk.closed_day(office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR) is None
+    page.get_by_label("Gotówka policzona w kasie (zł)").fill("0")
+    page.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
+    page.get_by_label(re.compile("Potwierdzam zamknięcie dnia sprzed ponad jednego dnia")).check()
+    page.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
+    expect(page.get_by_role("status")).to_contain_text("Zamknięto dzień")
+    expect(page.locator("main")).to_contain_text("Dzień zamknięto po terminie za zgodą: kierownik@1465")
+    assert hub.cashdesk.closed_day(office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR).late_close_supervisor == "kierownik@1465"
 
 
 def test_a_card_payment_needs_its_authorisation_code(desk_portal, page):

@@ -206,3 +206,21 @@ def test_portal_numbers_and_days_take_ascii_digits_only(portal_client):
     for day, message in (("\u0662\u0660\u0662\u0666-01-01", "RRRR-MM-DD"), ("0001-01-01", "Podaj dzień od 2000-01-01"), ("9999-12-31", "Podaj dzień od")):
         response = portal_client.get(f"/portal/firma/kupony?issued_from={day}")
         assert response.status_code == 200 and message in response.get_data(as_text=True), day
+
+
+def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
+    from tests.factories import issue
+    from tests.test_coupon_pdf import sheet_codes
+
+    hub = portal_client.application.hub
+    hub.companies.credit(NIP, 500_00, "test funding", actor="test")
+    batch = issue(hub, 3)
+    log_in(portal_client, "anna@leasing.pl")
+    four = portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=4")
+    assert four.status_code == 200
+    (sheet,) = sheet_codes(four.data)
+    assert sorted(qr.split(".")[1] for qr in sheet[:-1]) == sorted(c.coupon_id for c in batch.coupons)
+    assert len(sheet_codes(portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=2").data)) == 2
+    assert portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=3").status_code == 400
+    page = portal_client.get(f"/portal/firma/partie/{batch.batch_id}").get_data(as_text=True)
+    assert "4 kupony na arkuszu A4" in page

@@ -24,7 +24,7 @@ from hub.signing.zeep_plugin import HubSignature
 from tests.factories import NIP as OTHER_NIP
 from tests.factories import OPERATOR, funded_company, issue, rid
 from tests.services.conftest import fault_of
-from tests.test_coupon_pdf import pdf_pages
+from tests.test_coupon_pdf import pdf_pages, sheet_codes
 
 CLIENT_ID = "leasing-7010254361"
 MY_NIP = "7010254361"  # the client's company_nip in config/clients.toml
@@ -155,6 +155,10 @@ def test_each_operation_over_signed_soap(running_hub, companies):
     pdf = ok(running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]])
     pages = pdf_pages(base64.b64decode(text_of(pdf, "Pdf")))
     assert [verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr, _ in pages] == [ids[1], ids[0]]
+    pdf = ok(running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]], PerPage="2")  # one sheet, two coupons
+    (sheet,) = sheet_codes(base64.b64decode(text_of(pdf, "Pdf")))
+    assert sorted(verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr in sheet[:-1]) == sorted(ids)
+    assert refused(running_hub, "GetCouponsPdf", CouponId=[ids[0]], PerPage="3").endswith("SchemaViolation")
 
     assert text_of(ok(running_hub, "CancelCoupon", RequestId=rid(), CouponId=ids[0]), "ReleasedAmount") == "100.00"
 
