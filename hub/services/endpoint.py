@@ -151,6 +151,7 @@ class SoapEndpoint:
             self._log_answer(exchange, body)
             fault = _fault_label(response)
             self._account(exchange, fault)
+            self._forget_expired_signatures()
         start_response(
             "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
             [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("X-Hub-Request-Id", exchange.log_id)],
@@ -212,6 +213,14 @@ class SoapEndpoint:
         except Exception:  # noqa: BLE001
             log.exception("request %s: the message log cannot be written; the answer went out unlogged", exchange.log_id)
             metrics.message_log_failed(RESPONSE)
+
+    def _forget_expired_signatures(self) -> None:
+        """Keeps the replay cache bounded (at most once a minute per process); a failure
+        is logged and retried with a later request, the answer is not affected."""
+        try:
+            self.security.replay.purge_if_due()
+        except Exception:  # noqa: BLE001
+            log.exception("the replay cache could not forget expired signatures; trying again later")
 
     def _account(self, exchange: _Exchange, fault: str) -> None:
         duration_s = time.perf_counter() - exchange.started
