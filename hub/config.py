@@ -216,6 +216,7 @@ class CaseType:
     name: str
     fees: tuple[str, ...]
     validity_days: int | None = None
+    allow_lower_amount: bool = False  # coupons may be issued for less than the fee (e.g. a reduced fee)
 
 
 @dataclass(frozen=True)
@@ -667,6 +668,7 @@ class _CaseTypeToml(_Toml):
     name: _Text
     fees: Annotated[list[_Code], Field(min_length=1)]
     validity_days: _PositiveInt | None = None
+    allow_lower_amount: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -1008,6 +1010,7 @@ def _fees_and_case_types(
                 name=entry.name,
                 fees=tuple(entry.fees),
                 validity_days=entry.validity_days,
+                allow_lower_amount=entry.allow_lower_amount,
             )
         )
     return fees, case_types
