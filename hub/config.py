@@ -22,6 +22,7 @@ Relative paths are relative to the config directory.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
@@ -160,6 +161,12 @@ class NotifySettings:
     smtp_password_file: Path | None = None
     timeout_s: int = 10
     expiry_warning_days: int = 7
+    # Webhooks reach public addresses only; these networks (e.g. a company's endpoint on the
+    # operator's own private network) are allowed too (hub/notify/targets.py).
+    webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "webhook_allow_networks", tuple(self.webhook_allow_networks))
 
 
 @dataclass(frozen=True)
@@ -518,6 +525,16 @@ def _nip(value: str) -> str:
     return nip
 
 
+def _ip_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        hint = ""
+        if "host bits set" in str(error):
+            hint = f"; did you mean {ipaddress.ip_network(value, strict=False)}?"
+        _fail(f"expected a network such as \"10.20.0.0/16\" or \"fd00::/8\", got {_shown(value)}{hint}")
+
+
 def _distinguished_name(value: str) -> str:
     # Admins write "CN=x, O=y"; RFC 4514 has no space after the comma. Escaped commas stay.
     try:
@@ -619,6 +636,7 @@ class _NotifyToml(_Toml):
     smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
     timeout_s: _PositiveInt = NotifySettings.timeout_s
     expiry_warning_days: _PositiveInt = NotifySettings.expiry_warning_days
+    webhook_allow_networks: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
 
 
 class _OfficeToml(_Toml):
