@@ -7,10 +7,8 @@ import dataclasses
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from hub.app import Hub
-from hub.cli import cli
 from hub.config import load_config
 from hub.errors import InvalidRequest
 from tests.factories import NIP, REJ_NEW, funded_company, issue

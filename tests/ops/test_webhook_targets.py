@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from hub.app import Hub
 from hub.cli import cli
 from hub.config import NotifySettings, load_config
-from hub.errors import InvalidRequest
 from hub.notify.service import NotificationService
 from hub.notify.targets import WebhookTargetRefused, WebhookTargets
 from tests.factories import NIP, OPERATOR, config_copy, funded_company, issue
