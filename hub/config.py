@@ -91,6 +91,7 @@ class SecuritySettings:
     replay_window_s: int = 900
     request_bytes_max: int = 1_000_000
     xml_depth_max: int = 100
+    request_body_timeout_s: int = 10  # a SOAP request's body must arrive within this, else a fault
 
 
 @dataclass(frozen=True)
@@ -595,6 +596,7 @@ class _SecurityToml(_Toml):
     replay_window_s: _PositiveInt = SecuritySettings.replay_window_s
     request_bytes_max: _PositiveInt = SecuritySettings.request_bytes_max
     xml_depth_max: _PositiveInt = SecuritySettings.xml_depth_max
+    request_body_timeout_s: Annotated[int, Field(gt=0, le=300)] = SecuritySettings.request_body_timeout_s
 
 
 class _CouponsToml(_Toml):

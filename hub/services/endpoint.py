@@ -17,7 +17,7 @@ import io
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -32,10 +32,12 @@ from spyne.server.wsgi import WsgiApplication
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.clock import Clock
+from hub.config import SecuritySettings
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
 from hub.ops.logging import request_fields
+from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
 from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
@@ -64,6 +66,8 @@ class Security:
     identity: SigningIdentity
     request_bytes_max: int
     xml_depth_max: int
+    request_body_timeout_s: float = SecuritySettings.request_body_timeout_s
+    body_deadlines: ReadDeadlines = field(default_factory=ReadDeadlines)  # one watcher thread per process
 
 
 def contract_schema(service: str) -> etree.XMLSchema:
@@ -162,7 +166,7 @@ class SoapEndpoint:
         """The answer or the fault, unsigned. The request is in the message log before
         any business code runs (`_log_request`); when it cannot be logged, nothing runs."""
         try:
-            exchange.raw = _read_body(environ, self.security.request_bytes_max)
+            exchange.raw = self._read_body(environ)
             envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
             exchange.operation = self._operation_of(envelope)
             replay = DeferredReplay()
@@ -181,6 +185,17 @@ class SoapEndpoint:
         except Exception as error:  # noqa: BLE001 - never a stack trace to the caller
             log.exception("request %s to %s failed", exchange.log_id, self.service)
             return fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
+
+    def _read_body(self, environ: dict) -> bytes:
+        """The body, within `request_body_timeout_s`: a client that sends it slower gets a
+        fault, and the worker is free again (hub/services/deadline.py). The connection's
+        reading side is shut by then, so gunicorn closes it after the fault."""
+        timeout_s = self.security.request_body_timeout_s
+        with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
+            data = _read_body(environ, self.security.request_bytes_max)
+        if watch.expired:
+            raise InvalidRequest(f"the request body did not arrive within {timeout_s:g} s; send it at once")
+        return data
 
     # -- message log, metrics and the log line: one place ---------------------------------
 
