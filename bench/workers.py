@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
-from bench.soap import database, envelope, load, machine, prepare, start, wait_up  # noqa: E402
+from bench.soap import clean_up, database, envelope, load, machine, prepare, start, wait_up  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
@@ -80,14 +78,7 @@ def main() -> None:
         results["gthread_to_sync"] = round(results["median_per_s"]["gthread"] / results["median_per_s"]["sync"], 3)
         print(json.dumps(results, indent=2))
     finally:
-        for p in procs.values():
-            try:
-                os.killpg(p.pid, 15)
-                p.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(p.pid, 9)
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(list(procs.values()), drop, workdir)
 
 
 if __name__ == "__main__":
