@@ -6,8 +6,10 @@ its address with that header."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from werkzeug.test import Client
 
+from hub.audit.models import AuditEvent
 from hub.config import load_config
 from hub.services.wsgi import create_app
 from hub.users.throttle import FAILURES_FREE
@@ -47,8 +49,12 @@ def browser(app, forwarded_for: str, peer: str = "127.0.0.1") -> Browser:
 
 
 def log_in(client: Browser, password: str):
+    return log_in_as(client, "anna@leasing.pl", password)
+
+
+def log_in_as(client: Browser, login: str, password: str = PASSWORD):
     page = client.get("/portal/logowanie").get_data(as_text=True)
-    return client.post("/portal/logowanie", data={"login": "anna@leasing.pl", "password": password, "csrf_token": csrf_of(page)})
+    return client.post("/portal/logowanie", data={"login": login, "password": password, "csrf_token": csrf_of(page)})
 
 
 def test_the_owner_logs_in_while_someone_hammers_from_another_address(app):
@@ -70,3 +76,24 @@ def test_x_forwarded_for_counts_only_from_nginx_on_loopback(app):
     for n in range(FAILURES_FREE):  # a direct client "from" a new address each time
         assert log_in(browser(app, f"192.0.2.{n}", peer=ATTACKER_AT), "zgadywane-haslo").status_code == 401
     assert log_in(browser(app, "192.0.2.200", peer=ATTACKER_AT), "zgadywane-haslo").status_code == 429  # it is still ATTACKER_AT
+
+
+def test_an_admin_locks_and_unlocks_an_account_in_the_portal(app):
+    app.hub.users.add_user(OPERATOR, "szef@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD)
+    admin = browser(app, OWNER_AT)
+    assert log_in_as(admin, "szef@leasing.pl").status_code == 302
+    users = admin.get("/portal/uzytkownicy/").get_data(as_text=True)
+    assert "Zablokuj<span class=\"visually-hidden\"> konto anna@leasing.pl" in users
+    lock = admin.post("/portal/uzytkownicy/anna@leasing.pl/aktywny", data={"active": "nie", "csrf_token": csrf_of(users)})
+    assert lock.status_code in (200, 302)
+    assert log_in(browser(app, "198.51.100.20"), PASSWORD).status_code == 401  # locked: the right password is refused
+    users = admin.get("/portal/uzytkownicy/").get_data(as_text=True)
+    assert "Odblokuj<span class=\"visually-hidden\"> konto anna@leasing.pl" in users
+    admin.post("/portal/uzytkownicy/anna@leasing.pl/aktywny", data={"active": "tak", "csrf_token": csrf_of(users)})
+    assert log_in(browser(app, "198.51.100.20"), PASSWORD).status_code == 302
+    assert [e for e in ("user.deactivate", "user.activate") if e in audit_actions(app.hub)] == ["user.deactivate", "user.activate"]
+
+
+def audit_actions(hub) -> list[str]:
+    with hub.db.read() as s:
+        return list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
