@@ -5,18 +5,27 @@ the address that was checked: a name that resolves elsewhere later reaches nothi
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import ipaddress
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+import hub.notify.couriers as couriers
 from hub.app import Hub
 from hub.cli import cli
 from hub.config import NotifySettings, load_config
+from hub.notify.couriers import WebhookCourier
 from hub.notify.service import NotificationService
 from hub.notify.targets import WebhookTargetRefused, WebhookTargets
+from hub.outbox import Transient
 from tests.factories import NIP, OPERATOR, config_copy, funded_company, issue
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
@@ -176,3 +185,33 @@ def test_the_cli_refuses_a_private_webhook_in_one_line(run, tmp_path):
     result = run("notify", "set", "--nip", NIP, "--webhook", "http://169.254.169.254/", "--webhook-secret-file", str(secret_file), ok=False)
     assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1
     assert "169.254.169.254 is a link-local address" in result.stderr
+
+
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_name(tmp_path, monkeypatch):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.leasing.example")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.leasing.example")]), critical=False).sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "receiver.crt", tmp_path / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    receiver = Receiver("127.0.0.2")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    try:
+        targets = WebhookTargets([ipaddress.ip_network("127.0.0.2/32")], resolve=lambda host, port: ["127.0.0.2"])
+        courier = WebhookCourier(NotifySettings(timeout_s=5), targets)
+        payload = {"url": f"https://hooks.leasing.example:{receiver.port}/hub", "body": "{}", "signature": "sha256=00", "event": "low_balance", "delivery": "d1"}
+        with pytest.raises(Transient, match="SSLError"):
+            courier.send(payload)  # a certificate no CA of the hub's vouches for
+        monkeypatch.setattr(couriers.certifi, "where", lambda: str(cert_file))  # now the receiver's CA is trusted
+        assert courier.send(payload) == {"status": 204}
+        assert receiver.headers[-1]["Host"] == f"hooks.leasing.example:{receiver.port}"
+        wrong_name = dict(payload, url=f"https://other.leasing.example:{receiver.port}/hub")
+        with pytest.raises(Transient, match="SSLError"):
+            courier.send(wrong_name)  # the certificate names another host
+    finally:
+        receiver.close()
