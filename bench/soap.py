@@ -224,14 +224,19 @@ def main() -> None:
         results["ratio_redeem_to_baseline"] = round(results["hub_signed_redeem"]["per_s"] / base, 3)
         print(json.dumps(results, indent=2))
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, 15)
-                p.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(p.pid, 9)
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(procs, drop, workdir)
+
+
+def clean_up(procs: list[subprocess.Popen], drop: callable, workdir: Path) -> None:
+    """Stop the servers (their whole process groups), drop the database, remove the files."""
+    for p in procs:
+        try:
+            os.killpg(p.pid, 15)
+            p.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(p.pid, 9)
+    drop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Relative paths are relative to the config directory.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
@@ -93,6 +94,7 @@ class SecuritySettings:
     replay_window_s: int = 900
     request_bytes_max: int = 1_000_000
     xml_depth_max: int = 100
+    request_body_timeout_s: int = 10  # a SOAP request's body must arrive within this, else a fault
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,12 @@ class NotifySettings:
     smtp_password_file: Path | None = None
     timeout_s: int = 10
     expiry_warning_days: int = 7
+    # Webhooks reach public addresses only; these networks (e.g. a company's endpoint on the
+    # operator's own private network) are allowed too (hub/notify/targets.py).
+    webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "webhook_allow_networks", tuple(self.webhook_allow_networks))
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,7 @@ class CaseType:
     name: str
     fees: tuple[str, ...]
     validity_days: int | None = None
+    allow_lower_amount: bool = False  # coupons may be issued for less than the fee (e.g. a reduced fee)
 
 
 @dataclass(frozen=True)
@@ -530,6 +539,16 @@ def _nip(value: str) -> str:
     return nip
 
 
+def _ip_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        hint = ""
+        if "host bits set" in str(error):
+            hint = f"; did you mean {ipaddress.ip_network(value, strict=False)}?"
+        _fail(f"expected a network such as \"10.20.0.0/16\" or \"fd00::/8\", got {_shown(value)}{hint}")
+
+
 def _distinguished_name(value: str) -> str:
     # Admins write "CN=x, O=y"; RFC 4514 has no space after the comma. Escaped commas stay.
     try:
@@ -591,6 +610,7 @@ class _SecurityToml(_Toml):
     replay_window_s: _PositiveInt = SecuritySettings.replay_window_s
     request_bytes_max: _PositiveInt = SecuritySettings.request_bytes_max
     xml_depth_max: _PositiveInt = SecuritySettings.xml_depth_max
+    request_body_timeout_s: Annotated[int, Field(gt=0, le=300)] = SecuritySettings.request_body_timeout_s
 
 
 class _CouponsToml(_Toml):
@@ -637,6 +657,7 @@ class _NotifyToml(_Toml):
     smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
     timeout_s: _PositiveInt = NotifySettings.timeout_s
     expiry_warning_days: _Days = NotifySettings.expiry_warning_days
+    webhook_allow_networks: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
 
 
 class _OfficeToml(_Toml):
@@ -686,6 +707,7 @@ class _CaseTypeToml(_Toml):
     name: _Text
     fees: Annotated[list[_Code], Field(min_length=1)]
     validity_days: _Days | None = None
+    allow_lower_amount: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -1058,6 +1080,7 @@ def _fees_and_case_types(
                 name=entry.name,
                 fees=tuple(entry.fees),
                 validity_days=entry.validity_days,
+                allow_lower_amount=entry.allow_lower_amount,
             )
         )
     return fees, case_types

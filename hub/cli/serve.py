@@ -11,11 +11,21 @@ import click
 from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
 
 
-def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO") -> None:
+WORKER_CLASSES = ("gthread", "sync")
+
+
+def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO", threads: int = 4,
+                 worker_class: str = "gthread") -> None:
     """gunicorn with the app loaded in each worker after fork: every worker
     has its own database connections and loads the signing key once. Logs are
     JSON lines on stderr; metrics are counted in a fresh directory shared by the
-    workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one)."""
+    workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one).
+
+    Threaded workers (gthread): a client that sends its request slowly occupies one
+    thread, not the worker, so /healthz and other callers are still served, and the body
+    deadline (`[security] request_body_timeout_s`) frees that thread. With `sync`
+    workers one slow client holds a whole worker until gunicorn kills it (`timeout`).
+    `sync` stays selectable for comparison (BENCHMARKS.md)."""
     import gc
     import os
 
@@ -37,6 +47,8 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", worker_class)
+            self.cfg.set("threads", threads if worker_class == "gthread" else 1)
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-")
@@ -59,12 +71,16 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
+@click.option("--threads", default=4, show_default=True, type=IntParam(1, 64),
+              help="Threads per worker: requests a worker serves at once (a slow client holds one thread, not the worker).")
+@click.option("--worker-class", default="gthread", show_default=True, type=click.Choice(WORKER_CLASSES),
+              help="gunicorn's worker model; sync only to compare (one slow client holds a whole worker).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="HUB_LOG_LEVEL",
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="JSON log lines on stderr from this level.")
 @pass_ctx
-def serve(ctx: CliContext, host: str, port: int, workers: int, log_level: str) -> None:
+def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int, worker_class: str, log_level: str) -> None:
     """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
-    run_gunicorn(ctx.config_dir.resolve(), host, port, workers, log_level)
+    run_gunicorn(ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
 
 
 OPERATIONS = {

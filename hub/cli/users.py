@@ -27,7 +27,6 @@ def user_json(u: UserView) -> dict:
         "roles": list(u.roles),
         "permissions": list(u.permissions),
         "active": u.active,
-        "locked_until": wire_time(u.locked_until) if u.locked_until else None,
         "created_at": wire_time(u.created_at),
     }
 
@@ -39,8 +38,6 @@ def role_json(r: RoleView) -> dict:
 def user_line(u: UserView) -> str:
     scope = f"company {u.company_nip}" if u.company_nip else f"office {u.office_code}"
     state = "" if u.active else "  DEACTIVATED"
-    if u.locked_until:
-        state += f"  locked until {wire_time(u.locked_until)}"
     return f"{u.login}  {scope}  roles: {', '.join(u.roles)}{state}"
 
 
@@ -149,7 +146,8 @@ def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: s
 @json_option
 @pass_ctx
 def user_deactivate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
-    """Stop a user from logging in or being acted as."""
+    """Lock a user: no login, no `--as`, until an admin activates them again. (Wrong
+    passwords never lock an account; they only slow further attempts down.)"""
     print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, False)], as_json)
 
 
@@ -159,7 +157,7 @@ def user_deactivate(ctx: CliContext, login: str, as_login: str | None, as_json: 
 @json_option
 @pass_ctx
 def user_activate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
-    """Let a deactivated user in again; also lifts a lockout."""
+    """Let a deactivated (locked) user in again."""
     print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, True)], as_json)
 
 

@@ -78,6 +78,7 @@ class CouponCheck:
     payer_nip: str | None = None
     payer_name: str | None = None
     expires_at: datetime | None = None
+    current_fee_grosze: int | None = None  # the coupon's case type's fee today (None: no fee in force)
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,16 @@ class CouponService:
         count_max = self.config.coupons.batch_count_max
         if not 1 <= count <= count_max:
             raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}")
+        fee_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
         if amount_grosze is None:
-            amount_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
+            amount_grosze = fee_grosze
         if amount_grosze <= 0:
             raise InvalidRequest("a coupon's Amount must be at least 0.01")
+        if amount_grosze < fee_grosze and not kind.allow_lower_amount:
+            raise InvalidRequest(
+                f"Amount {format_pln(amount_grosze)} is below the {kind.code} fee of {format_pln(fee_grosze)}; "
+                f"a lower amount needs allow_lower_amount = true for this case type in fees.toml"
+            )
         if office_code is not None:
             self.config.office(office_code)
         validity_days = kind.validity_days or self.config.coupons.validity_days
@@ -255,8 +262,16 @@ class CouponService:
         reason = self._refusal(coupon, company, office_code, case_type, payer_nip)
         return CouponCheck(
             format_coupon_id(cid), reason is None, reason, self._status(coupon), coupon.amount_grosze,
-            coupon.case_type, company.nip, company.name, coupon.expires_at,
+            coupon.case_type, company.nip, company.name, coupon.expires_at, self._current_fee(coupon.case_type),
         )
+
+    def _current_fee(self, case_type: str) -> int | None:
+        """The case type's fee today, for the office to compare with the coupon's amount;
+        None when fees.toml no longer knows the case type or has no fee in force."""
+        try:
+            return self.config.case_type_amount_grosze(case_type, business_day(self.clock()))
+        except InvalidRequest:
+            return None
 
     def _status(self, coupon: Coupon) -> str:
         if coupon.status == ISSUED and coupon.expires_at <= self.clock():

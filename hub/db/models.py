@@ -15,6 +15,6 @@ from hub.ledger.models import LedgerAccount, LedgerCheck, LedgerTransfer  # noqa
 from hub.notify.models import Notification, NotificationSettings  # noqa: F401
 from hub.outbox.models import OutboxRecord  # noqa: F401
 from hub.settlement.models import Settlement  # noqa: F401
-from hub.users.models import Grant, Role, User  # noqa: F401
+from hub.users.models import Grant, LoginThrottleEntry, Role, User  # noqa: F401
 
 metadata = Base.metadata

@@ -1,10 +1,16 @@
 """The replay cache of WS-Security signatures, shared by every hub process
 through the database: a signature value seen within its freshness window is
-refused the second time, whichever process saw it first."""
+refused the second time, whichever process saw it first.
+
+Every signed request adds a row, so the table is kept bounded as it goes: each
+process forgets the expired rows at most every `purge_interval_s` seconds, in a
+short transaction of its own after a request (`purge_if_due`). No timer or
+operator is needed; the table holds about (requests per second) x
+(`replay_window_s` + `purge_interval_s`) rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -21,10 +27,15 @@ class SeenSignature(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+PURGE_INTERVAL_S = 60
+
+
 class DatabaseReplayCache:
-    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow, purge_interval_s: int = PURGE_INTERVAL_S) -> None:
         self.db = db
         self.clock = clock
+        self.purge_interval = timedelta(seconds=purge_interval_s)
+        self._next_purge_at: datetime | None = None  # the first request of a process purges
 
     def remember(self, key: str, expires_at: datetime) -> bool:
         """True the first time `key` is seen; False for a replay."""
@@ -45,3 +56,14 @@ class DatabaseReplayCache:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""
         with self.db.transaction() as session:
             return session.execute(delete(SeenSignature).where(SeenSignature.expires_at < self.clock())).rowcount
+
+    def purge_if_due(self) -> int:
+        """`purge`, when this process has not purged for `purge_interval_s`; else nothing.
+        Called after a request's transaction committed (never inside it: on SQLite a second
+        writer would wait for the first). Two processes purging at once delete disjoint or
+        already deleted rows; both succeed."""
+        now = self.clock()
+        if self._next_purge_at is not None and now < self._next_purge_at:
+            return 0
+        self._next_purge_at = now + self.purge_interval
+        return self.purge()

@@ -6,6 +6,11 @@ The outbox retries with backoff whatever may succeed later; for a webhook that i
 answer but 2xx (and no answer at all), so a receiver that is down or failing gets the
 same delivery again, with the same `X-Hub-Delivery` id, until it answers 2xx. An SMTP
 server's permanent refusal (5xx) is final; a temporary one (4xx) or none is retried.
+
+Before each webhook delivery its URL is checked again (`targets.py`: public addresses
+only, unless allowed); a refused address is final. The request then goes to an address
+that check returned, with the host name in Host and in TLS (SNI and the certificate's
+name), so nothing resolves the name again between the check and the connection.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import requests
+import certifi
+import urllib3
 from sqlalchemy.orm import Session
 
 from hub.config import NotifySettings
+from hub.notify.targets import WebhookTarget, WebhookTargetRefused, WebhookTargets, WebhookTargetUnresolvable
 from hub.outbox import Refused, Transient
 from hub.outbox.models import OutboxRecord
 
@@ -83,27 +90,51 @@ class EmailCourier(_NoOutcome):
 class WebhookCourier(_NoOutcome):
     kind = WEBHOOK
 
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(self, settings: NotifySettings, targets: WebhookTargets) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy from the environment for a company's endpoint
+        self.targets = targets
 
     def send(self, payload: dict) -> dict:
-        body = payload["body"].encode()
+        url = payload["url"]
+        try:
+            target = self.targets.check(url)
+        except WebhookTargetRefused as refusal:
+            raise Refused(str(refusal)) from None
+        except WebhookTargetUnresolvable as error:
+            raise Transient(str(error)) from None
         headers = {
+            "Host": target.host_header,
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             SIGNATURE_HEADER: payload["signature"],
             "X-Hub-Event": payload["event"],
             "X-Hub-Delivery": payload["delivery"],
         }
-        try:
-            answer = self.session.post(payload["url"], data=body, headers=headers, timeout=self.settings.timeout_s, allow_redirects=False)
-        except requests.RequestException as error:
-            raise Transient(f"{payload['url']} unreachable: {type(error).__name__}") from None
-        if not 200 <= answer.status_code < 300:
-            raise Transient(f"{payload['url']} answered HTTP {answer.status_code}")
-        return {"status": answer.status_code}
+        status = self._post(target, payload["body"].encode(), headers)
+        if not 200 <= status < 300:
+            raise Transient(f"{url} answered HTTP {status}")
+        return {"status": status}
+
+    def _post(self, target: WebhookTarget, body: bytes, headers: dict[str, str]) -> int:
+        """The answer's status from the first of the checked addresses that takes the
+        connection; no redirects, no proxy, no retries of its own (the outbox retries)."""
+        problem = "no address"
+        for address in target.addresses:
+            options: dict = {"timeout": urllib3.Timeout(total=self.settings.timeout_s), "retries": False, "maxsize": 1}
+            if target.scheme == "https":
+                options |= {"server_hostname": target.host, "cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+                pool = urllib3.HTTPSConnectionPool(address, target.port, **options)
+            else:
+                pool = urllib3.HTTPConnectionPool(address, target.port, **options)
+            try:
+                with pool:
+                    return pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False, assert_same_host=False).status
+            except urllib3.exceptions.NewConnectionError as error:
+                problem = f"{type(error).__name__}"
+                continue  # the next address, as a browser would
+            except urllib3.exceptions.HTTPError as error:
+                raise Transient(f"{target.url} unreachable: {type(error).__name__}") from None
+        raise Transient(f"{target.url} unreachable: {problem}")
 
 
 def _text(value) -> str:

@@ -39,6 +39,7 @@ from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln, format_pln_pl
 from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, webhook_signature
+from hub.notify.targets import WebhookTargets
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.outbox.models import OutboxRecord
@@ -81,10 +82,11 @@ class DeliveryView:
 
 
 class NotificationService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, webhook_targets: WebhookTargets | None = None) -> None:
         self.db = db
         self.config = config
         self.clock = clock
+        self.webhook_targets = webhook_targets or WebhookTargets(config.notify.webhook_allow_networks)
 
     # -- settings ---------------------------------------------------------------------
 
@@ -95,6 +97,8 @@ class NotificationService:
         nip = valid_nip(nip)
         actor.require(USERS_MANAGE, company_nip=nip)
         _check_settings(low_balance_grosze, email, webhook_url, webhook_secret)
+        if webhook_url not in (UNSET, None):
+            self.webhook_targets.check(webhook_url)  # and again before each delivery
         with self.db.transaction() as session:
             find_company(session, nip)
             now = self.clock()
@@ -226,7 +230,7 @@ class NotificationService:
     def deliver(self, *, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
-        couriers = {EMAIL: EmailCourier(self.config.notify), WEBHOOK: WebhookCourier(self.config.notify)}
+        couriers = {EMAIL: EmailCourier(self.config.notify), WEBHOOK: WebhookCourier(self.config.notify, self.webhook_targets)}
         outbox = outbox or Outbox(self.db, self.clock)
         if retry_failed:
             outbox.requeue_failed(list(couriers))

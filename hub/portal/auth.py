@@ -1,12 +1,14 @@
 """Logging in and out, the user of each request, and what the menu offers.
 
-The password check, the count of failures and the lockout are the users
-service's (`hub.users.authenticate`); the portal only shows one message for
-every refusal, so it tells nobody whether a login exists or is locked.
+The password check and the slowing down after failed attempts are the users
+service's (`hub.users.authenticate`, `hub.users.throttle`); the portal passes the
+client's address and shows one message for every refusal (so it tells nobody whether a
+login exists or is locked), or how long to wait (429) while attempts are slowed down.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from functools import wraps
@@ -21,7 +23,7 @@ from hub.audit.models import record_event
 from hub.errors import HubError, NotAuthorized
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm
-from hub.users.service import LOCKOUT, LOGIN_FAILURES_MAX, PASSWORD_CHARS_MAX
+from hub.users.service import PASSWORD_CHARS_MAX, LoginDelayed
 
 bp = Blueprint("auth", __name__)
 
@@ -29,9 +31,27 @@ LOGIN_KEY, SINCE_KEY = "login", "since"
 USER_PREFIX = "user:"
 
 LOGIN_REFUSED = (
-    "Nie udało się zalogować: błędny login lub hasło, albo konto jest zablokowane lub nieaktywne. "
-    f"Po {LOGIN_FAILURES_MAX} błędnych próbach z rzędu konto jest blokowane na {int(LOCKOUT.total_seconds() // 60)} minut."
+    "Nie udało się zalogować: błędny login lub hasło, albo konto jest zablokowane. "
+    "Po kilku błędnych próbach kolejne są możliwe dopiero po chwili."
 )
+
+
+def login_delayed(wait_s: int) -> str:
+    return f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {wait_s} s."
+
+
+def client_address() -> str:
+    """The address of the person at the other end: the peer, or, when the peer is nginx on
+    this machine (loopback), the address nginx appended last to X-Forwarded-For. A client
+    connecting from elsewhere cannot choose its address by sending that header."""
+    peer = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    try:
+        if forwarded and ipaddress.ip_address(peer).is_loopback:
+            return str(ipaddress.ip_address(forwarded))
+    except ValueError:
+        pass
+    return peer
 
 
 class LoginForm(PortalForm):
@@ -139,12 +159,14 @@ def home():
 @bp.route("/logowanie", methods=["GET", "POST"])
 def login():
     form = LoginForm()
-    refused = None
+    refused, status, headers = None, 200, {}
     if form.validate_on_submit():
         try:
-            user = hub_of().users.authenticate(form.login.data, form.password.data)
+            user = hub_of().users.authenticate(form.login.data, form.password.data, client_address())
+        except LoginDelayed as delayed:
+            refused, status, headers = login_delayed(delayed.wait_s), 429, {"Retry-After": str(delayed.wait_s)}
         except NotAuthorized:
-            refused = LOGIN_REFUSED
+            refused, status = LOGIN_REFUSED, 401
         else:
             login_name = user.name.removeprefix(USER_PREFIX)
             session.clear()  # a fresh session (and CSRF token) for the new user
@@ -153,8 +175,7 @@ def login():
             session.permanent = True
             _audit(user.name, "portal.login")
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-    status = 200 if refused is None else 401
-    return render_template("login.html", form=form, refused=refused), status
+    return render_template("login.html", form=form, refused=refused), status, headers
 
 
 @bp.route("/wyloguj", methods=["POST"])
@@ -179,4 +200,4 @@ def _safe_next(target: str | None) -> str | None:
 def _audit(actor_name: str, action: str) -> None:
     hub = hub_of()
     with hub.db.transaction() as s:
-        record_event(s, hub.clock(), actor_name, action, actor_name, address=request.remote_addr or "")
+        record_event(s, hub.clock(), actor_name, action, actor_name, address=client_address())

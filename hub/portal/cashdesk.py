@@ -26,9 +26,10 @@ from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import AmountError, format_pln_pl, parse_grosze
 from hub.portal.app import hub_of
-from hub.portal.auth import login_required, office_code
+from hub.portal.auth import client_address, login_delayed, login_required, office_code
 from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, options
 from hub.portal.messages import polish
+from hub.users.service import LoginDelayed
 
 bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 
@@ -260,8 +261,8 @@ def receipt(payment_id: str):
 @login_required(area="office")
 def void(payment_id: str):
     """A supervisor voids: the logged-in user if they may, else the supervisor
-    who types their own login and password at this desk (checked, counted and
-    locked like any login)."""
+    who types their own login and password at this desk (checked and slowed down
+    after failures like any login)."""
     hub = hub_of()
     form = VoidForm()
     if not form.validate_on_submit():
@@ -272,7 +273,9 @@ def void(payment_id: str):
         if not form.supervisor.data or not form.supervisor_password.data:
             return payment(payment_id, void_form=form, problem="Unieważnienie zatwierdza kierownik: wpisz jego login i hasło.", status=400)
         try:
-            acting = hub.users.authenticate(form.supervisor.data, form.supervisor_password.data)
+            acting = hub.users.authenticate(form.supervisor.data, form.supervisor_password.data, client_address())
+        except LoginDelayed as delayed:
+            return payment(payment_id, void_form=form, problem=login_delayed(delayed.wait_s), status=429)
         except NotAuthorized:
             return payment(payment_id, void_form=form, problem="Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane.",
                            status=403)

@@ -171,7 +171,7 @@ def set_active(login: str):
     if not form.validate_on_submit() or form.active.data not in ("tak", "nie"):
         return _page(problem="Nieprawidłowy formularz.", status=400)
     active = form.active.data == "tak"
-    done = f"Aktywowano konto {login}." if active else f"Dezaktywowano konto {login}."
+    done = f"Odblokowano konto {login}." if active else f"Zablokowano konto {login}: nie zaloguje się, dopóki ktoś go nie odblokuje."
     return _change(lambda: hub_of().users.set_active(g.actor, login, active), done)
 
 

@@ -19,7 +19,7 @@ import io
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -35,10 +35,12 @@ from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
+from hub.config import SecuritySettings
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
 from hub.ops.logging import request_fields
+from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
 from hub.services.soap11 import check_envelope
 from hub.signing.faults import SecurityFault
@@ -68,6 +70,8 @@ class Security:
     identity: SigningIdentity
     request_bytes_max: int
     xml_depth_max: int
+    request_body_timeout_s: float = SecuritySettings.request_body_timeout_s
+    body_deadlines: ReadDeadlines = field(default_factory=ReadDeadlines)  # one watcher thread per process
 
 
 def contract_schema(service: str) -> etree.XMLSchema:
@@ -170,6 +174,7 @@ class SoapEndpoint:
             self._log_answer(exchange, body)
             fault = _fault_label(response)
             self._account(exchange, fault)
+            self._forget_expired_signatures()
         start_response(
             "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
             [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("X-Hub-Request-Id", exchange.log_id)],
@@ -182,7 +187,7 @@ class SoapEndpoint:
         try:
             # before anything is logged: after a restore the log continues after its archives
             held = self.guard.held() if self.guard is not None else None
-            exchange.raw = _read_body(environ, self.security.request_bytes_max)
+            exchange.raw = self._read_body(environ)
             envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
             exchange.operation = self._operation_of(envelope)
             check_envelope(envelope)
@@ -204,6 +209,17 @@ class SoapEndpoint:
         except Exception as error:  # noqa: BLE001 - never a stack trace to the caller
             log.exception("request %s to %s failed", exchange.log_id, self.service)
             return fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
+
+    def _read_body(self, environ: dict) -> bytes:
+        """The body, within `request_body_timeout_s`: a client that sends it slower gets a
+        fault, and the worker is free again (hub/services/deadline.py). The connection's
+        reading side is shut by then, so gunicorn closes it after the fault."""
+        timeout_s = self.security.request_body_timeout_s
+        with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
+            data = _read_body(environ, self.security.request_bytes_max)
+        if watch.expired:
+            raise InvalidRequest(f"the request body did not arrive within {timeout_s:g} s; send it at once")
+        return data
 
     # -- message log, metrics and the log line: one place ---------------------------------
 
@@ -236,6 +252,14 @@ class SoapEndpoint:
         except Exception:  # noqa: BLE001
             log.exception("request %s: the message log cannot be written; the answer went out unlogged", exchange.log_id)
             metrics.message_log_failed(RESPONSE)
+
+    def _forget_expired_signatures(self) -> None:
+        """Keeps the replay cache bounded (at most once a minute per process); a failure
+        is logged and retried with a later request, the answer is not affected."""
+        try:
+            self.security.replay.purge_if_due()
+        except Exception:  # noqa: BLE001
+            log.exception("the replay cache could not forget expired signatures; trying again later")
 
     def _account(self, exchange: _Exchange, fault: str) -> None:
         duration_s = time.perf_counter() - exchange.started

@@ -31,6 +31,7 @@ class VerifyCouponResponse(_Model):
     _type_info = [
         ("CouponId", Req), ("Valid", Req), ("Status", Unicode), ("Reason", Unicode), ("Amount", Unicode),
         ("CaseType", Unicode), ("PayerNip", Unicode), ("PayerName", Unicode), ("ExpiresAt", Unicode),
+        ("CurrentFee", Unicode),
     ]
 
 
@@ -80,6 +81,7 @@ class OfficeService(HubService):
             CouponId=check.coupon_id, Valid="true" if check.valid else "false", Status=check.status, Reason=check.reason,
             Amount=optional(check.amount_grosze, format_pln), CaseType=check.case_type, PayerNip=check.payer_nip,
             PayerName=check.payer_name, ExpiresAt=optional(check.expires_at, wire_time),
+            CurrentFee=optional(check.current_fee_grosze, format_pln),
         )
 
     @rpc(RedeemCouponRequest, _returns=RedeemCouponResponse, _body_style="bare", _operation_name="RedeemCoupon",

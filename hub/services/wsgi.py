@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Callable
@@ -13,10 +14,12 @@ from hub.config import HubConfig, load_config
 from hub.db.replay import DatabaseReplayCache
 from hub.ops import OPS_PATHS, ops_app
 from hub.portal import PORTAL_PREFIX, portal_app
+from hub.portal.app import FORM_BYTES_MAX
 from hub.services import cashdesk
 from hub.services import company
 from hub.services import bankin
 from hub.services import office
+from hub.services.deadline import ReadDeadlines
 from hub.services.endpoint import Security, SoapEndpoint
 from hub.signing.policy import SignaturePolicy
 from hub.signing.trust import TrustStore
@@ -31,6 +34,8 @@ def security_of(hub: Hub) -> Security:
         identity=hub.identity,
         request_bytes_max=config.security.request_bytes_max,
         xml_depth_max=config.security.xml_depth_max,
+        request_body_timeout_s=config.security.request_body_timeout_s,
+        body_deadlines=ReadDeadlines(),
     )
 
 
@@ -50,14 +55,14 @@ class HubApplication:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        security = security_of(hub)
+        self.security = security = security_of(hub)
         self.endpoints = soap_endpoints(hub, security, hub.restore_guard)
         self.portal = portal_app(hub)
         self.ops = ops_app(hub, security.identity)  # /healthz, /readyz, /metrics
 
     def __call__(self, environ: dict, start_response: Callable):
         if environ.get("PATH_INFO", "").startswith(PORTAL_PREFIX):
-            return self.portal(environ, start_response)
+            return self._portal(environ, start_response)
         if environ.get("PATH_INFO", "").rstrip("/") in OPS_PATHS:
             return self.ops(environ, start_response)
         endpoint = self.endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
@@ -65,6 +70,26 @@ class HubApplication:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"no such endpoint; try /soap/office?wsdl\n"]
         return endpoint(environ, start_response)
+
+
+    def _portal(self, environ: dict, start_response: Callable):
+        """A form's body is read here within `request_body_timeout_s` (as SOAP's are in
+        the endpoint), so a slow client cannot hold a worker thread; larger bodies are left
+        to Flask, which refuses them (413) without reading."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if 0 < length <= FORM_BYTES_MAX:
+            timeout_s = self.security.request_body_timeout_s
+            with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
+                body = environ["wsgi.input"].read(length)
+            if watch.expired:
+                text = f"the request body did not arrive within {timeout_s:g} s\n".encode()
+                start_response("408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
+                return [text]
+            environ["wsgi.input"] = io.BytesIO(body)
+        return self.portal(environ, start_response)
 
 
 def create_app(config: HubConfig | None = None) -> HubApplication:

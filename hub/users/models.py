@@ -102,3 +102,18 @@ class Grant(Base):
     granted_by: Mapped[str] = mapped_column(String(120))
 
     user: Mapped[User] = relationship(back_populates="grants")
+
+
+class LoginThrottleEntry(Base):
+    """Failed portal logins, counted per source address (`address:203.0.113.7`) and per
+    login (`login:anna`), and the addresses a login last succeeded from
+    (`known:anna 203.0.113.7`): hub/users/throttle.py. In the database, so every
+    process of `hub serve` enforces the same delays."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the key was last forgotten
+    wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # no attempt is checked before this
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

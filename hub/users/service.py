@@ -1,4 +1,4 @@
-"""Users of a company or an office: accounts, roles, grants, passwords, lockout.
+"""Users of a company or an office: accounts, roles, grants, passwords, logins.
 
 Who may do what:
 - Managing users and roles needs `users:manage` in that company or office
@@ -20,11 +20,14 @@ nothing and writes no second audit event.
 
 Passwords are hashed with argon2id (`PASSWORD_HASHER`, parameters written out);
 the hash is upgraded at the next successful login when the parameters change.
-`LOGIN_FAILURES_MAX` wrong passwords in a row lock the account for `LOCKOUT`.
+Failed logins slow further attempts down, per source address and per login
+(`hub.users.throttle`); they never lock the account. Locking an account is an admin's
+act: `set_active(..., False)` (deactivate), undone by activating it again.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -46,6 +49,7 @@ from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
+from hub.users.throttle import LoginThrottle
 
 # argon2id with RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes),
 # written out so a library upgrade never changes them silently.
@@ -53,13 +57,19 @@ PASSWORD_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism
 PASSWORD_CHARS_MIN = 12
 PASSWORD_CHARS_MAX = 256
 GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
-LOGIN_FAILURES_MAX = 5
-LOCKOUT = timedelta(minutes=15)
-LOCKING_ACTOR = "hub:login"  # who locks an account in the audit trail: the hub itself
 
 # One message for every failed login: it does not tell an unknown login from a
-# wrong password, a locked account or an inactive one.
-LOGIN_FAILED = "login failed: wrong login or password, or the account is locked or inactive"
+# wrong password or an inactive (locked) account.
+LOGIN_FAILED = "login failed: wrong login or password, or the account is inactive"
+
+
+class LoginDelayed(NotAuthorized):
+    """Too many failed logins from this address, or for this login: the attempt was not
+    checked. `wait_s`: when to try again. Said the same for unknown logins."""
+
+    def __init__(self, wait_s: int) -> None:
+        super().__init__(f"too many failed logins: try again in {wait_s} s")
+        self.wait_s = wait_s
 
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@+-]{1,%d}" % (LOGIN_CHARS_MAX - 1))
 _ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,%d}" % (ROLE_NAME_CHARS_MAX - 1))
@@ -76,8 +86,7 @@ class UserView:
     office_code: str | None
     roles: tuple[str, ...]
     permissions: tuple[str, ...]  # the union of its roles', sorted
-    active: bool
-    locked_until: datetime | None  # set while a lockout lasts
+    active: bool  # False: deactivated (locked) by an admin
     created_at: datetime
 
 
@@ -134,6 +143,7 @@ class UserService:
         self.config = config
         self.clock = clock
         self.hasher = hasher
+        self.throttle = LoginThrottle(clock)
 
     # -- users ------------------------------------------------------------
 
@@ -173,7 +183,7 @@ class UserService:
                 session.flush()
                 record_event(session, now, actor.name, "user.add", _user_subject(login), scope=str(scope))
                 record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
-                view = self._view(session, user, now)
+                view = self._view(session, user)
         except IntegrityError:  # a concurrent twin took the login first
             raise taken from None
         return NewUser(view, password if generated else None)
@@ -188,8 +198,7 @@ class UserService:
         else:
             actor.require(USERS_MANAGE)
         with self.db.read() as session:
-            now = self.clock()
-            return [self._view(session, u, now) for u in session.scalars(query)]
+            return [self._view(session, u) for u in session.scalars(query)]
 
     def grant(self, actor: Actor, login: str, role: str) -> UserView:
         """Give a user a role of its own company or office (built-in or custom).
@@ -204,7 +213,7 @@ class UserService:
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.flush()
                 record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
-            return self._view(session, user, now)
+            return self._view(session, user)
 
     def revoke(self, actor: Actor, login: str, role: str) -> UserView:
         """Take a role away. A role the user does not hold changes nothing; the
@@ -216,31 +225,28 @@ class UserService:
             now = self.clock()
             held = {g.role: g for g in user.grants}
             if role not in held:
-                return self._view(session, user, now)
+                return self._view(session, user)
             self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}")
             if len(held) == 1:
                 raise InvalidRequest(f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)")
             user.grants.remove(held[role])
             session.flush()
             record_event(session, now, actor.name, "user.revoke", _user_subject(login), role=role)
-            return self._view(session, user, now)
+            return self._view(session, user)
 
     def set_active(self, actor: Actor, login: str, active: bool) -> UserView:
-        """Deactivate a user (no login, no `--as`) or activate one again; activating
-        also lifts a lockout. Setting the state a user already has changes nothing."""
+        """Deactivate (lock) a user: no login, no `--as`; or activate one again.
+        Setting the state a user already has changes nothing."""
         login = valid_login(login)
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
             self._may_hand_out(actor, self._user_permissions(session, user), f"{'activate' if active else 'deactivate'} {login}")
             now = self.clock()
-            locked = user.locked_until is not None and now < user.locked_until
-            if user.active != active or (active and locked):
+            if user.active != active:
                 user.active = active
-                if active:
-                    user.locked_until, user.failed_logins = None, 0
                 record_event(session, now, actor.name, "user.activate" if active else "user.deactivate", _user_subject(login))
-            return self._view(session, user, now)
+            return self._view(session, user)
 
     def reset_password(self, actor: Actor, login: str, password: str | None = None) -> str | None:
         """Set a new password (generated and returned once when not given). Needs
@@ -316,11 +322,17 @@ class UserService:
 
     # -- acting as a user -------------------------------------------------
 
-    def authenticate(self, login: str, password: str) -> Actor:
+    def authenticate(self, login: str, password: str, address: str | None = None) -> Actor:
         """The user's Actor for the right password; otherwise NotAuthorized with one
-        generic message. Wrong passwords count; the `LOGIN_FAILURES_MAX`th in a row
-        locks the account for `LOCKOUT` (audited), during which even the right
-        password is refused."""
+        generic message. `address`: where the attempt comes from (the portal's client).
+        Each failure slows the next attempts from that address and for that login
+        (`hub.users.throttle`); while either waits, `LoginDelayed` says how long and the
+        password is not even checked. Nothing is ever locked by failures."""
+        counted_login, address = LoginThrottle.names(login, address)
+        with self.db.read() as session:
+            wait = self.throttle.wait(session, counted_login, address)
+        if wait > timedelta(0):
+            raise LoginDelayed(math.ceil(wait.total_seconds()))
         try:
             login = valid_login(login)
         except InvalidRequest:
@@ -329,32 +341,33 @@ class UserService:
             user = session.scalars(select(User).where(User.login == login)).one_or_none() if login else None
             user_id = user.id if user else None
             password_hash = user.password_hash if user else None
-            refused = user is None or not user.active or self._locked(user, self.clock())
+            refused = user is None or not user.active
         if refused or len(password) > PASSWORD_CHARS_MAX:
             self._verify(self._dummy_hash, password[:PASSWORD_CHARS_MAX])  # the same cost whatever the reason
+            with self.db.transaction() as session:
+                self.throttle.failed(session, counted_login, address)
             raise NotAuthorized(LOGIN_FAILED)
         matches = self._verify(password_hash, password)  # slow on purpose: outside the transaction
         with self.db.transaction() as session:
             user = self._lock_by_id(session, user_id)
             now = self.clock()
-            if not user.active or self._locked(user, now):  # locked or deactivated meanwhile
-                actor = None
-            elif matches:
-                user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+            if user.active and matches:
+                user.last_login_at = now
                 if self.hasher.check_needs_rehash(user.password_hash):
                     user.password_hash = self.hasher.hash(password)
+                self.throttle.succeeded(session, counted_login, address)
                 actor = self._actor(session, user)
-            else:
+            else:  # a wrong password, or deactivated meanwhile
+                self.throttle.failed(session, counted_login, address)
                 actor = None
-                self._count_failure(session, user, now)
         if actor is None:
             raise NotAuthorized(LOGIN_FAILED)
         return actor
 
     def actor(self, login: str) -> Actor:
         """The Actor of an active user, for the operator's `hub ... --as LOGIN`: no
-        password is asked (the operator is trusted at the hub's machine), so a
-        lockout, which guards the password, does not apply."""
+        password is asked (the operator is trusted at the hub's machine), so the
+        login throttle, which guards the password, does not apply."""
         login = valid_login(login)
         with self.db.read() as session:
             user = self._find(session, login)
@@ -437,12 +450,11 @@ class UserService:
         offices = frozenset({scope.code}) if scope.kind == OFFICE else None
         return Actor(_user_subject(user.login), permissions=self._user_permissions(session, user), company_nip=scope.company_nip, offices=offices)
 
-    def _view(self, session: Session, user: User, now: datetime) -> UserView:
+    def _view(self, session: Session, user: User) -> UserView:
         scope = user.scope
         return UserView(
             user.login, scope.company_nip, scope.office_code, tuple(sorted(g.role for g in user.grants)),
-            tuple(sorted(self._user_permissions(session, user))), user.active,
-            user.locked_until if self._locked(user, now) else None, user.created_at,
+            tuple(sorted(self._user_permissions(session, user))), user.active, user.created_at,
         )
 
     @staticmethod
@@ -458,18 +470,6 @@ class UserService:
     @staticmethod
     def _lock_by_id(session: Session, user_id: int) -> User:
         return session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
-
-    @staticmethod
-    def _locked(user: User, now: datetime) -> bool:
-        return user.locked_until is not None and now < user.locked_until
-
-    def _count_failure(self, session: Session, user: User, now: datetime) -> None:
-        user.failed_logins += 1
-        if user.failed_logins < LOGIN_FAILURES_MAX:
-            return
-        user.failed_logins = 0  # a fresh count once the lock passes
-        user.locked_until = now + LOCKOUT
-        record_event(session, now, LOCKING_ACTOR, "user.lock", _user_subject(user.login), failures=LOGIN_FAILURES_MAX, locked_until=user.locked_until)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

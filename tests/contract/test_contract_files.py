@@ -121,7 +121,7 @@ OUTPUTS = {
         # in office.xsd as "always present except with NOT_FOUND or MALFORMED".
         "VerifyCoupon": [
             "CouponId", "Valid", "Status?", "Reason?", "Amount?", "CaseType?", "PayerNip?",
-            "PayerName?", "ExpiresAt?",
+            "PayerName?", "ExpiresAt?", "CurrentFee?",
         ],
         "RedeemCoupon": ["RedemptionId", "CouponId", "CapturedAmount", "ReleasedAmount", "RedeemedAt"],
         "ReverseRedemption": ["CouponId", "Status", "ReversedAt"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import ipaddress
 import email.policy
 import hashlib
 import hmac
@@ -27,6 +28,8 @@ from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy
 from tests.served import free_port
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
+# The receivers here listen on loopback, which webhooks may reach only when the operator allows it.
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class Mailbox:
@@ -84,7 +87,8 @@ def receiver():
 @pytest.fixture
 def notifying_hub(shipped_config, db, clock, mailbox):
     _, port = mailbox
-    config = dataclasses.replace(shipped_config, notify=NotifySettings(smtp_port=port, smtp_from="hub@example.test", timeout_s=5))
+    config = dataclasses.replace(shipped_config, notify=NotifySettings(smtp_port=port, smtp_from="hub@example.test", timeout_s=5,
+                                                                       webhook_allow_networks=LOOPBACK))
     return Hub(config, clock=clock, db=db)
 
 
@@ -181,11 +185,11 @@ def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
     funded_company(hub, 0)
     funded_company(hub, 0, nip=OTHER_NIP, name="Inny Leasing")
     with pytest.raises(InvalidRequest, match="needs a secret"):
-        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://hooks.leasing.example/hub")
+        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://localhost/hub")
     with pytest.raises(InvalidRequest, match="not an e-mail address"):
         hub.notifications.configure(OPERATOR, NIP, email="finanse")
     with pytest.raises(InvalidRequest, match="16 to 200 characters"):
-        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://hooks.leasing.example/hub", webhook_secret="short")
+        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://localhost/hub", webhook_secret="short")
     with pytest.raises(NotAuthorized):
         hub.notifications.configure(company_actor(OTHER_NIP), NIP, email="x@leasing.example")
     with pytest.raises(NotAuthorized):
@@ -199,7 +203,7 @@ def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
 def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     _, port = mailbox
     config_dir = config_copy(tmp_path, db_url)
-    (config_dir / "hub.toml").write_text((config_dir / "hub.toml").read_text() + f"\n[notify]\nsmtp_port = {port}\n")
+    (config_dir / "hub.toml").write_text((config_dir / "hub.toml").read_text() + f'\n[notify]\nsmtp_port = {port}\nwebhook_allow_networks = ["127.0.0.0/8"]\n')
     secret_file = tmp_path / "webhook.secret"
     secret_file.write_text(SECRET + "\n")
 

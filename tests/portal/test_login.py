@@ -1,4 +1,4 @@
-"""Logging in and out in a real browser, the session cookie's flags, and the lockout."""
+"""Logging in and out in a real browser, the session cookie's flags, and failed logins slowed down."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from hub.audit.models import AuditEvent
-from hub.users.service import LOGIN_FAILURES_MAX
-from tests.factories import OPERATOR
-from tests.portal.conftest import PASSWORDS, login, logout, menu, screenshot
+from tests.portal.conftest import login, logout, menu, new_page, screenshot
 
 
 def audit_actions(hub, actor: str) -> list[str]:
@@ -48,18 +46,23 @@ def test_a_wrong_password_is_refused_with_one_message(company_portal, page):
     expect(page.get_by_role("navigation", name="Menu główne")).to_have_count(0)
 
 
-def test_repeated_wrong_passwords_lock_the_account(company_portal, page):
-    hub = company_portal.hub
-    for _ in range(LOGIN_FAILURES_MAX):
-        login(page, "wystawca@leasing.pl", "zle-haslo-zle-haslo")
-        expect(page.get_by_role("alert")).to_contain_text("konto jest zablokowane")
+def test_repeated_wrong_passwords_slow_down_and_never_lock_the_owner_out(company_portal, page, browser, running_portal):
+    user = "wystawca@leasing.pl"
+    page.set_extra_http_headers({"X-Forwarded-For": "198.51.100.10"})  # as nginx passes the owner's address
+    login(page, user)
+    logout(page)
 
-    login(page, "wystawca@leasing.pl")  # the right password, during the lockout
-    expect(page.get_by_role("alert")).to_contain_text("Nie udało się zalogować")
-    expect(page).to_have_url(re.compile(r"/portal/logowanie"))
-    user = next(u for u in hub.users.list_users(OPERATOR, company_nip="5260250274") if u.login == "wystawca@leasing.pl")
-    assert user.locked_until is not None
+    attacker = new_page(browser, running_portal)  # another person, elsewhere
+    attacker.set_extra_http_headers({"X-Forwarded-For": "203.0.113.66"})
+    for _ in range(12):  # waits double (1 s, 2 s, 4 s ...): soon one is longer than a round trip
+        login(attacker, user, "zle-haslo-zle-haslo")
+        alert = attacker.get_by_role("alert")
+        expect(alert).to_contain_text(re.compile("Nie udało się zalogować|Zbyt wiele nieudanych prób"))
+        if "Zbyt wiele" in alert.inner_text():
+            break
+    expect(attacker.get_by_role("alert")).to_contain_text("Spróbuj ponownie za")
+    attacker.context.close()
 
-    hub.users.set_active(OPERATOR, "wystawca@leasing.pl", True)  # an admin lifts the lock
-    login(page, "wystawca@leasing.pl", PASSWORDS["wystawca@leasing.pl"])
+    login(page, user)  # meanwhile, the owner from their own address: at once
     expect(page.get_by_role("navigation", name="Menu główne")).to_be_visible()
+

@@ -139,9 +139,9 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
 
 
 def test_each_operation_over_signed_soap(running_hub, companies):
-    batch = ok(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2, Amount="100.00", OfficeCode="1465")
+    batch = ok(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2, Amount="200.00", OfficeCode="1465")
     ids = [c.findtext(C + "CouponId") for c in batch.findall(C + "Coupon")]
-    assert text_of(batch, "TotalHeld") == "200.00" and len(ids) == 2
+    assert text_of(batch, "TotalHeld") == "400.00" and len(ids) == 2
 
     redeemed = running_hub.hub.coupons.redeem(
         request_id=rid(), coupon_text=ids[1], office_code="1465", case_number="WK.5410.9.2026", case_type="REJ_NEW", amount_grosze=60_00,
@@ -149,7 +149,7 @@ def test_each_operation_over_signed_soap(running_hub, companies):
     page = ok(running_hub, "ListCoupons", CompanyNip=MY_NIP, Offset=1, Limit=1)
     assert text_of(page, "Total") == "2"
     (row,) = page.findall(C + "Coupon")
-    assert [row.findtext(C + n) for n in ("CouponId", "Status", "Amount", "OfficeCode", "CaseNumber")] == [ids[1], "REDEEMED", "100.00", "1465", "WK.5410.9.2026"]
+    assert [row.findtext(C + n) for n in ("CouponId", "Status", "Amount", "OfficeCode", "CaseNumber")] == [ids[1], "REDEEMED", "200.00", "1465", "WK.5410.9.2026"]
     assert row.findtext(C + "RedeemedAt") == redeemed.redeemed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     pdf = ok(running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]])
@@ -160,13 +160,13 @@ def test_each_operation_over_signed_soap(running_hub, companies):
     assert sorted(verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr in sheet[:-1]) == sorted(ids)
     assert refused(running_hub, "GetCouponsPdf", CouponId=[ids[0]], PerPage="3").endswith("SchemaViolation")
 
-    assert text_of(ok(running_hub, "CancelCoupon", RequestId=rid(), CouponId=ids[0]), "ReleasedAmount") == "100.00"
+    assert text_of(ok(running_hub, "CancelCoupon", RequestId=rid(), CouponId=ids[0]), "ReleasedAmount") == "200.00"
 
     statement = ok(running_hub, "GetStatement", CompanyNip=MY_NIP, **days_around_today(running_hub))
     entries = [(e.findtext(C + "Kind"), e.findtext(C + "Amount"), e.findtext(C + "CouponId")) for e in statement.findall(C + "Entry")]
     assert entries[0] == ("ADJUSTMENT", "1000.00", None)
-    assert sorted(entries[1:3]) == sorted([("HOLD", "-100.00", ids[0]), ("HOLD", "-100.00", ids[1])])
-    assert entries[3:] == [("RELEASE", "100.00", ids[1]), ("CAPTURE", "-60.00", ids[1]), ("RELEASE", "100.00", ids[0])]
+    assert sorted(entries[1:3]) == sorted([("HOLD", "-200.00", ids[0]), ("HOLD", "-200.00", ids[1])])
+    assert entries[3:] == [("RELEASE", "200.00", ids[1]), ("CAPTURE", "-60.00", ids[1]), ("RELEASE", "200.00", ids[0])]
     account = ok(running_hub, "GetAccount", CompanyNip=MY_NIP)
     assert (text_of(statement, "OpeningBalance"), text_of(statement, "ClosingBalance")) == ("0.00", "940.00")
     assert text_of(account, "Available") == "940.00" and text_of(account, "Held") == "0.00"
@@ -205,6 +205,8 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(run
         ("ListCoupons", dict(CompanyNip=MY_NIP, Limit=0), "InvalidRequest"),
         ("GetStatement", dict(CompanyNip=MY_NIP, From="2026-03-10", To="2026-03-09"), "InvalidRequest"),
         ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="NOPE", Count=1), "InvalidRequest"),
+        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="0.01"), "InvalidRequest"),
+        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="161.49"), "InvalidRequest"),
         ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1001), "SchemaViolation"),
         ("GetCouponsPdf", dict(BatchId=mine.batch_id, CouponId=[mine.coupons[0].coupon_id]), "SchemaViolation"),
     ]

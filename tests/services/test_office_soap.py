@@ -41,6 +41,20 @@ def unchanged(running_hub, coupon_id):
     return check.status == "ISSUED" and account.held_grosze == 161_50 and account.posted_grosze == 500_00
 
 
+def test_hub_client_prints_the_current_fee(running_hub, coupon):
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    keys = running_hub.config_dir / "keys"
+    result = CliRunner().invoke(cli, ["client", "verify-coupon", "--url", running_hub.url, "--key", str(keys / "pojazd-1465.key"),
+                                      "--cert", str(keys / "pojazd-1465.crt"), "--hub-cert", str(keys / "hub.crt"),
+                                      "--coupon", coupon, "--office", "1465"])
+    assert result.exit_code == 0, result.stderr
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert (lines["Amount"], lines["CurrentFee"]) == ("161.50", "161.50")
+
+
 def test_wsdl_is_served_with_the_real_address(running_hub):
     client = zeep.Client(running_hub.url + "/soap/office?wsdl")
     address = client.wsdl.services["OfficeService"].ports["OfficePort"].binding_options["address"]
@@ -52,6 +66,7 @@ def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):
     client = hub_client(running_hub, history=history)
     check = client.service.VerifyCoupon(CouponId=coupon.lower().replace("-", ""), OfficeCode="1465")
     assert (check.CouponId, check.Valid, check.Status, check.Amount, check.PayerNip) == (coupon, True, "ISSUED", Decimal("161.50"), NIP)
+    assert check.CurrentFee == Decimal("161.50")  # the case type's fee today, after the original elements
     response_body = history.last_received["envelope"].find(f"{SOAP}Body")[0]
     contract_schema("office").assertValid(response_body)
 
