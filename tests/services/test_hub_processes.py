@@ -82,7 +82,7 @@ def test_the_demo_and_its_printed_commands(tmp_path):
             result = subprocess.run([*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
             assert result.returncode == 0, (command, result.stderr)
             outputs.append(result.stdout)
-        assert "Valid           True" in outputs[0]
+        assert "Valid           true" in outputs[0]  # as on the wire (xs:boolean)
         assert "CapturedAmount  161.50" in outputs[1]
         assert "available      4192.50  held       646.00" in outputs[2]
         assert "chain intact" in outputs[3]
