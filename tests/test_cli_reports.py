@@ -31,7 +31,7 @@ def seeded(hub, clock):
 def test_csv_and_json_on_stdout_say_the_same(run, seeded):
     d = seeded.days
     window = ["--from", d["first"].isoformat(), "--to", d["last"].isoformat()]
-    as_csv = list(csv.DictReader(io.StringIO(run("report", "redemptions", *window).stdout)))
+    as_csv = list(csv.DictReader(io.StringIO(run("report", "redemptions", *window, "--csv-dialect", "rfc4180").stdout)))
     as_json = json.loads(run("report", "redemptions", *window, "--format", "json").stdout)
     assert json.loads(run("report", "redemptions", *window, "--json").stdout)["rows"] == as_json["rows"]
     assert as_csv == [{k: "" if v is None else str(v) for k, v in row.items()} for row in as_json["rows"]]
@@ -41,7 +41,7 @@ def test_csv_and_json_on_stdout_say_the_same(run, seeded):
 
 
 def test_trial_balance_csv_sums_to_zero(run, seeded):
-    rows = list(csv.DictReader(io.StringIO(run("report", "trial-balance").stdout)))
+    rows = list(csv.DictReader(io.StringIO(run("report", "trial-balance", "--csv-dialect", "rfc4180").stdout)))
     assert len(rows) >= 6
     assert sum(int(r["balance"].replace(".", "")) for r in rows) == 0
     assert sum(int(r["debits_pending"].replace(".", "")) for r in rows) == sum(int(r["credits_pending"].replace(".", "")) for r in rows)
@@ -69,7 +69,7 @@ def test_pdf_to_a_file_and_to_a_pipe(run, seeded, tmp_path):
     assert seeded.coupons["a1_1"] in text and "Ważny do" in text and seeded.coupons["b1_0"] not in text
 
     csv_out = tmp_path / "coupons.csv"
-    run("report", "coupons", "--status", "redeemed", "--out", str(csv_out))
+    run("report", "coupons", "--status", "redeemed", "--csv-dialect", "rfc4180", "--out", str(csv_out))
     rows = list(csv.DictReader(io.StringIO(csv_out.read_text(encoding="utf-8"))))
     assert {r["status"] for r in rows} == {"REDEEMED"} and len(rows) == 5
 

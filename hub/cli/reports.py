@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, as_option, cli, pass_ctx
+from hub.cli.main import CliContext, DayParam, as_option, cli, csv_dialect_option, pass_ctx
 from hub.reports.render import FORMATS, render
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
@@ -40,11 +40,13 @@ stdout unless --out is given; pdf needs --out when stdout is a terminal.""".repl
 @click.option("--case-type", help="coupons: only this case type.")
 @click.option("--issued-by", help="coupons: only batches issued by this user, as the batch records it.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@csv_dialect_option
 @as_option
 @pass_ctx
 def report(
     ctx: CliContext, name: str, date_from: date | None, date_to: date | None, fmt: str | None, as_json: bool, nip: str | None,
-    office: str | None, status: str | None, case_type: str | None, issued_by: str | None, out: Path | None, as_login: str | None,
+    office: str | None, status: str | None, case_type: str | None, issued_by: str | None, out: Path | None, csv_dialect: str,
+    as_login: str | None,
 ) -> None:
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} disagree; give one of them")
@@ -52,7 +54,7 @@ def report(
     if fmt == "pdf" and out is None and sys.stdout.isatty():
         raise click.UsageError("--format pdf writes binary: give --out FILE, or redirect stdout")
     query = ReportQuery(date_from, date_to, nip, office, status.upper() if status else None, case_type, issued_by)
-    made = render(ctx.hub.reports.run(name, ctx.actor(as_login), query), fmt)
+    made = render(ctx.hub.reports.run(name, ctx.actor(as_login), query), fmt, csv_dialect)
     if out is None:
         click.echo(made, nl=False)  # bytes go to the binary stdout as they are
     else:

@@ -77,13 +77,14 @@ def user() -> None:
 @login_option
 @company_option
 @office_option
-@click.option("--role", required=True, help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope.")
+@click.option("--role", help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope; "
+              "default: the least privileged (viewer, cashier).")
 @password_stdin_option
 @as_option
 @json_option
 @pass_ctx
 def user_add(
-    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str, password_stdin: bool,
+    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str | None, password_stdin: bool,
     as_login: str | None, as_json: bool,
 ) -> None:
     """Add a user of a company or an office with one role."""

@@ -5,13 +5,14 @@ on the report, as the receipt numbers have no gaps) and left out of every total;
 then the totals by method (fees, handling fees, total) less voids. The figures
 come from hub.cashdesk.service.DeskTotals, the same sums CloseDay keeps.
 
-CSV (RFC 4180, UTF-8, amounts `161.50`, instants UTC `2026-03-10T09:30:00Z`): one
-`payment` row per payment, then `total` rows for CASH, CARD and ALL.
+CSV: one `payment` row per payment, then `total` rows for CASH, CARD and ALL, in
+one of the report dialects (hub.reports.render.CSV_DIALECTS): for a Polish Excel by
+default (BOM, `;`, Polish titles, Warsaw time, `161,50`, Polish labels), or RFC 4180
+for machines (keys, UTC `2026-03-10T09:30:00Z`, `161.50`, codes).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ from hub.clock import WARSAW, wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
 from hub.documents.receipt import METHOD_NAMES, warsaw_time
 from hub.money import format_pln, format_pln_pl
+from hub.reports.csvout import EXCEL_PL, csv_writer
+from hub import words
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import CashReport, PaymentRecord
@@ -44,21 +47,36 @@ def method_totals(report: CashReport, method: str | None) -> DeskTotals:
 # -- CSV ----------------------------------------------------------------------
 
 
-def cash_report_csv(report: CashReport) -> str:
+CSV_TITLES = (
+    "wiersz", "numer potwierdzenia", "identyfikator wpłaty", "przyjęto", "kasjer", "system", "znak sprawy", "forma płatności",
+    "kod autoryzacji", "opłaty", "opłata manipulacyjna", "razem", "stan", "unieważniono", "unieważnił", "powód unieważnienia", "liczba",
+)
+ROW_KIND_PL = {"payment": "wpłata", "total": "suma"}
+
+
+def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
+    """The report's rows in `dialect` (EXCEL_PL for people, RFC4180 for machines)."""
+    excel = dialect == EXCEL_PL
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer = csv_writer(out, dialect)
+    amount = words.format_decimal_pl if excel else format_pln
+    instant = (lambda at: words.format_datetime_pl(at, seconds=True)) if excel else wire_time
+    code = (lambda labels, c: words.label(labels, c)) if excel else (lambda labels, c: c)
+    person = words.person_pl if excel else (lambda name: name)
+    writer.writerow(CSV_TITLES if excel else CSV_COLUMNS)
     for p in report.payments:
         writer.writerow([
-            "payment", p.receipt_number, p.payment_id, wire_time(p.paid_at), p.cashier, p.system, p.case_number, p.method,
-            p.card_auth_code or "", format_pln(p.items_total_grosze), format_pln(p.handling_fee_grosze), format_pln(p.total_grosze),
-            VOIDED if p.voided else PAID, wire_time(p.voided_at) if p.voided_at else "", p.voided_by or "", p.void_reason or "", "",
+            code(ROW_KIND_PL, "payment"), p.receipt_number, p.payment_id, instant(p.paid_at), person(p.cashier), code(words.SYSTEM, p.system),
+            p.case_number, code(words.PAYMENT_METHOD, p.method), p.card_auth_code or "", amount(p.items_total_grosze),
+            amount(p.handling_fee_grosze), amount(p.total_grosze), code(words.PAYMENT_STATUS, VOIDED if p.voided else PAID),
+            instant(p.voided_at) if p.voided_at else "", person(p.voided_by or ""), p.void_reason or "", "",
         ])
     for method in (*METHODS, None):
         t = method_totals(report, method)
         writer.writerow([
-            "total", "", "", "", "", "", "", method or "ALL", "", format_pln(t.total_grosze - t.handling_fee_total_grosze),
-            format_pln(t.handling_fee_total_grosze), format_pln(t.total_grosze), "", "", "", "", t.payment_count,
+            code(ROW_KIND_PL, "total"), "", "", "", "", "", "", code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"), "",
+            amount(t.total_grosze - t.handling_fee_total_grosze), amount(t.handling_fee_total_grosze), amount(t.total_grosze),
+            "", "", "", "", t.payment_count,
         ])
     return out.getvalue()
 

@@ -115,6 +115,7 @@ MENU = (
     MenuItem("cashdesk.daily_report", "Raport kasowy", access.REPORTS_READ, "office"),
     MenuItem("reports.index", "Raporty", access.REPORTS_READ, "any"),
     MenuItem("users.index", "Użytkownicy i role", access.USERS_MANAGE, "any"),
+    MenuItem("account.index", "Moje konto", None, "any"),
 )
 
 
@@ -146,15 +147,21 @@ def login():
         except NotAuthorized:
             refused = LOGIN_REFUSED
         else:
-            login_name = user.name.removeprefix(USER_PREFIX)
-            session.clear()  # a fresh session (and CSRF token) for the new user
-            session[LOGIN_KEY] = login_name
-            session[SINCE_KEY] = time.time()
-            session.permanent = True
-            _audit(user.name, "portal.login")
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            from hub.portal.account import after_password
+
+            return after_password(user.name.removeprefix(USER_PREFIX), start_session)
     status = 200 if refused is None else 401
     return render_template("login.html", form=form, refused=refused), status
+
+
+def start_session(login_name: str):
+    """The user is in (password, and the code where one is needed)."""
+    session.clear()  # a fresh session (and CSRF token) for the new user
+    session[LOGIN_KEY] = login_name
+    session[SINCE_KEY] = time.time()
+    session.permanent = True
+    _audit(USER_PREFIX + login_name, "portal.login")
+    return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
 
 
 @bp.route("/wyloguj", methods=["POST"])

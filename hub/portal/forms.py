@@ -3,9 +3,14 @@ forms without a CSRF token (they change nothing), and reading a page number."""
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DateField
+from wtforms import DateField, SelectField
+from wtforms.validators import Optional
+
+from hub.words import FormMessages
 from wtforms.fields.choices import SelectChoice
 
 PAGE_SIZE = 25
@@ -13,14 +18,18 @@ REQUIRED = "To pole jest wymagane."
 
 
 class PortalForm(FlaskForm):
-    """Every portal form: WTForms' built-in messages from its Polish catalogue
-    (the app sets WTF_I18N_ENABLED off, so no Babel is needed). The CSRF token is
+    """Every portal form: WTForms' built-in messages in Polish from hub.words (and
+    WTForms' Polish catalogue for any not there; the app sets WTF_I18N_ENABLED off). The CSRF token is
     checked once for every POST, before any view runs (CSRFProtect in app.py), so
     a form does not check it again: every template sends it as `csrf_token`."""
 
     class Meta:
         locales = ("pl_PL", "pl")
         csrf = False
+
+        def get_translations(self, form):
+            """WTForms' messages as hub.words says them, its Polish catalogue for the rest."""
+            return FormMessages(super().get_translations(form))
 
 
 class FilterForm(PortalForm):
@@ -43,8 +52,22 @@ def day_field(label: str, **kwargs) -> DateField:
     return DateField(label, format="%Y-%m-%d", **kwargs)
 
 
+NEWEST, OLDEST = "najnowsze", "najstarsze"
+
+
+def order_field() -> SelectField:
+    """Every list's sort control: newest first unless asked otherwise."""
+    return SelectField("Kolejność", choices=[(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")], default=NEWEST, validators=[Optional()])
+
+
+def newest_first(form) -> bool:
+    return form.order.data != OLDEST
+
+
+def pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
 def page_number() -> int:
-    try:
-        return max(1, int(request.args.get("strona", "1")))
-    except ValueError:
-        return 1
+    text = request.args.get("strona", "1")
+    return max(1, int(text)) if re.fullmatch(r"[0-9]{1,6}", text) else 1  # int() alone takes non-ASCII digits

@@ -14,6 +14,7 @@ import zxingcpp
 
 from hub.cashdesk.service import ItemRequest
 from hub.documents.cash_report import cash_report_csv, cash_report_pdf
+from hub.reports.csvout import RFC4180
 from hub.errors import NotFound
 from hub.access import Actor
 from tests.cashdesk.conftest import add_user, pay
@@ -89,7 +90,7 @@ def _day_with_a_void(hub):
 def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub):
     made = _day_with_a_void(hub)
     report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
-    rows = list(csv.DictReader(io.StringIO(cash_report_csv(report))))
+    rows = list(csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180))))
     lines = [r for r in rows if r["row"] == "payment"]
     assert [r["receipt_number"] for r in lines] == [m.receipt_number for m in made]
     assert [r["status"] for r in lines] == ["PAID", "PAID", "VOIDED", "PAID"]
