@@ -136,7 +136,7 @@ NOTHING_CHANGED = "Nic nie zostało zmienione."
 ERROR_BY_CODE = {
     "NotAuthorized": "Nie masz uprawnień do tej operacji.",
     "NotFound": "Nie znaleziono: element nie istnieje albo nie należy do Twojej firmy lub urzędu.",
-    "DayClosed": "Dzień kasowy tego stanowiska jest już zamknięty: wpłat tego dnia nie można już przyjmować ani unieważniać.",
+    "DayClosed": "Dzień kasowy jest już zamknięty na tym stanowisku: wpłat z tego dnia nie można już przyjmować ani unieważniać.",
     "IdempotencyConflict": "Ten formularz został już wysłany z innymi danymi. Otwórz formularz ponownie i wyślij go jeszcze raz.",
     "InvalidRequest": "Nieprawidłowe dane: sprawdź pola formularza.",
     "SchemaViolation": "Nieprawidłowe dane: sprawdź pola formularza.",
