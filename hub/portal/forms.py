@@ -57,7 +57,8 @@ NEWEST, OLDEST = "najnowsze", "najstarsze"
 
 def order_field() -> SelectField:
     """Every list's sort control: newest first unless asked otherwise."""
-    return SelectField("Kolejność", choices=[(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")], default=NEWEST, validators=[Optional()])
+    return SelectField("Kolejność", choices=options([(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")]), default=NEWEST,
+                       validators=[Optional()])
 
 
 def newest_first(form) -> bool:
