@@ -125,3 +125,16 @@ def test_an_office_sees_its_own_redemptions(run, hub, seeded):
     hub.users.add_user(OPERATOR, "kierownik@1465", office_code=WARSZAWA, role="supervisor", password="correct horse battery 3")
     rows = json.loads(run("report", "redemptions", "--as", "kierownik@1465", "--json").stdout)["rows"]
     assert {r["office"] for r in rows} == {WARSZAWA} and sum(r["redemptions"] for r in rows) == 3
+
+
+def test_the_default_csv_is_for_a_polish_excel_and_rfc4180_is_an_option(run, seeded, tmp_path):
+    out = tmp_path / "rejestr.csv"
+    run("report", "coupons", "--out", str(out))
+    raw = out.read_bytes()
+    assert raw.startswith("\ufeff".encode("utf-8"))
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:5] == ["Kupon", "NIP firmy", "Rodzaj sprawy", "Status", "Kwota"] and rows[1][4] == "161,50"
+    machine = run("report", "coupons", "--csv-dialect", "rfc4180").stdout
+    assert machine.startswith("coupon_id,nip,case_type,status,amount,")
+    refused = run("report", "coupons", "--csv-dialect", "excel", ok=False)
+    assert refused.exit_code == 2 and "--csv-dialect" in refused.stderr

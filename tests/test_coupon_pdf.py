@@ -228,3 +228,13 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_te
     last = pdf[999].get_textpage().get_text_range()
     pdf.close()
     assert batch.coupons[999].coupon_id in last and "Kupon 1000 z 1000" in last
+
+
+def test_a_batch_reference_is_printed_on_its_coupons_and_the_qr_still_decodes(hub):
+    funded_company(hub, 1000_00)
+    batch = issue(hub, 2, reference="UM/2026/0042")
+    pages = pdf_pages(write_pdf(hub, batch_id=batch.batch_id))
+    assert all("Numer referencyjny firmy" in text and "UM/2026/0042" in text for _, text in pages)
+    assert [parse_qr(qr).coupon_id for qr, _ in pages] == [c.coupon_id for c in batch.coupons]
+    ((_, plain),) = pdf_pages(write_pdf(hub, batch_id=issue(hub, 1).batch_id))
+    assert "Numer referencyjny" not in plain

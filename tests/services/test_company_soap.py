@@ -222,3 +222,13 @@ def test_the_wsdl_is_served_with_the_real_address(running_hub):
     client = zeep.Client(running_hub.url + "/soap/company?wsdl")
     address = client.wsdl.services["CompanyService"].ports["CompanyPort"].binding_options["address"]
     assert address == running_hub.url + "/soap/company"
+
+
+def test_issue_takes_an_optional_company_reference_after_the_existing_elements(running_hub, companies):
+    batch = ok(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, IssuedBy="jan.kowalski",
+               Reference="UM/2026/0042")
+    batch_id = batch.find(C + "BatchId").text
+    with running_hub.hub.db.read() as session:
+        assert session.scalar(select(CouponBatch.reference).where(CouponBatch.id == batch_id)) == "UM/2026/0042"
+    assert refused(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1,
+                   Reference="x" * 65) == CLIENT("SchemaViolation")
