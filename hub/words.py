@@ -29,7 +29,7 @@ TIMEZONE = "Europe/Warsaw"
 
 COUPON_STATUS = {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}
 STATEMENT_KIND = {"TOPUP": "zasilenie", "HOLD": "blokada", "CAPTURE": "pobranie", "RELEASE": "zwolnienie blokady", "ADJUSTMENT": "korekta"}
-PAYMENT_METHOD = {"CASH": "gotówka", "CARD": "karta"}
+PAYMENT_METHOD = {"CASH": "gotówka", "CARD": "karta płatnicza"}
 PAYMENT_STATUS = {"PAID": "przyjęta", "VOIDED": "unieważniona"}
 SYSTEM = {"POJAZD": "Pojazd", "KIEROWCA": "Kierowca", "WORD": "WORD"}
 ROLE = {"admin": "administrator", "issuer": "wystawca kuponów", "viewer": "podgląd", "cashier": "kasjer", "supervisor": "kierownik kasy"}

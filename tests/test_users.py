@@ -669,3 +669,19 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(hub, company, clock):
         hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
     with pytest.raises(NotAuthorized):
         hub.accounts.verify_second_factor("ada", codes[0])
+
+
+def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(hub, company, clock, run):
+    hub_user(hub, "ada", "admin")
+    _enrol(hub, "ada")
+    hub_user(hub, "hr", "viewer")
+    hub.users.add_role(OPERATOR, company_nip=NIP, name="hr", permissions=["users:manage"])
+    hub.users.grant(OPERATOR, "hr", "hr")
+    with pytest.raises(NotAuthorized):  # it does not hold all that ada holds
+        hub.accounts.reset_second_factor(hub.users.actor("hr"), "ada")
+    assert hub.accounts.state("ada").second_factor_enabled
+    run("user", "second-factor-reset", "--login", "ada")
+    assert hub.accounts.state("ada").must_enrol
+    with hub.db.read() as session:
+        assert session.scalars(select(RecoveryCode)).all() == []
+    assert [e.action for e in audit(hub, "user.totp.reset")] == ["user.totp.reset"]

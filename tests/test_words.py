@@ -47,7 +47,7 @@ def test_dates_and_times_are_polish_and_in_warsaw_time_across_dst():
 
 def test_codes_and_people_have_polish_labels():
     assert words.coupon_status_pl("CANCELLED") == "anulowany" and words.statement_kind_pl("HOLD") == "blokada"
-    assert words.payment_method_pl("CARD") == "karta" and words.role_pl("supervisor") == "kierownik kasy"
+    assert words.payment_method_pl("CARD") == "karta płatnicza" and words.role_pl("supervisor") == "kierownik kasy"
     assert words.person_pl("user:wystawca@leasing.pl") == "wystawca@leasing.pl"
     assert words.case_type_pl("REJ_NEW", {"REJ_NEW": "Rejestracja nowego pojazdu"}) == "Rejestracja nowego pojazdu"
     assert words.statement_title_pl("HOLD", "Q72D-7X9Z-19TV-PS0W", "hold:Q72D7X9Z19TVPS0W:1") == "kupon Q72D-7X9Z-19TV-PS0W"

@@ -197,7 +197,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         canvas.saveState()
         canvas.setFillColorRGB(0.75, 0, 0)
         canvas.setFont(FONT_BOLD, 8.5)
-        note = f"ANULOWANA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
+        note = f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
         canvas.drawString(LEFT + COLUMNS[0][1], y, simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0])
         canvas.restoreState()
         y -= ROW

@@ -21,6 +21,7 @@ from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import format_pln_pl
+from hub.words import PAYMENT_METHOD
 from hub.portal.app import hub_of
 from hub.portal.auth import login_required, office_code
 from hub.portal.forms import FilterForm, PortalForm, day_field, options
@@ -30,7 +31,7 @@ bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 
 DESK_KEY = "desk"
 ITEM_COUNT_MAX = 20  # of one fee on one payment
-METHOD_NAMES = {CASH: "gotówka", CARD: "karta płatnicza"}
+METHOD_NAMES = PAYMENT_METHOD
 SYSTEM_NAMES = {"POJAZD": "Pojazd (rejestracja pojazdów)", "KIEROWCA": "Kierowca (prawa jazdy)", "WORD": "WORD (egzaminy)"}
 REQUEST_ID = [InputRequired(), Regexp(r"^[0-9a-f-]{36}$")]
 CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")  # as hub.cashdesk checks it

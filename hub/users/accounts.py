@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from hub.access import PAYMENTS_VOID, USERS_MANAGE
+from hub.access import PAYMENTS_VOID, USERS_MANAGE, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.db.database import Database
@@ -174,6 +174,22 @@ class AccountService:
                     return
             self.users._count_failure(session, user, now)
         raise NotAuthorized("second factor refused")
+
+    def reset_second_factor(self, actor: Actor, login: str) -> None:
+        """Turn a user's second factor off (a lost phone, no recovery code left): the
+        secret and the recovery codes are dropped, and a user who needs one enrols
+        again at the next login. The same rule as a password reset: `users:manage`
+        in the user's scope and every permission the user holds."""
+        login = valid_login(login)
+        with self.db.transaction() as session:
+            user = self.users._find(session, login, lock=True)
+            self.users._require_manage(actor, user.scope)
+            self.users._may_hand_out(actor, self.users._user_permissions(session, user), f"reset the second factor of {login}")
+            if user.totp_secret is None:
+                return  # nothing to reset: a repeat changes nothing
+            user.totp_secret, user.totp_enabled_at, user.totp_last_step = None, None, None
+            session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            record_event(session, self.clock(), actor.name, "user.totp.reset", _user_subject(login))
 
     def current_code(self, secret: str, at: datetime) -> str:
         """The code an app shows at `at` (for `hub user totp-code`-like tools and tests)."""

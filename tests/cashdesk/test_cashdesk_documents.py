@@ -112,6 +112,6 @@ def test_the_report_pdf_marks_voids_and_shows_the_closed_days_report_id(hub):
     assert "raport wstępny" in open_text
     hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     text = pdf_text(cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)))
-    for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "ANULOWANA", "zła kwota", "Gotówka", "Karta płatnicza",
+    for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "UNIEWAŻNIONA", "zła kwota", "Gotówka", "Karta płatnicza",
                      "54,50 zł", "115,50 zł", "170,00 zł", "w tym anulowanych: 1", *(m.receipt_number for m in made)):
         assert expected in text, expected

@@ -91,7 +91,7 @@ def test_field_errors_stand_next_to_their_field(company_portal, page):
     expect(page.locator("#permissions-error")).to_have_text(re.compile("Wybierz co najmniej jedno uprawnienie"))
 
 
-def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(company_portal, page, browser):
+def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(company_portal, page, browser, db_url):
     login(page, "admin@leasing.pl")
     nav(page, "Użytkownicy i role")
     page.get_by_role("button", name="Nowe hasło dla konta wystawca@leasing.pl").click()
@@ -106,6 +106,7 @@ def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(com
     login(issuer, "wystawca@leasing.pl", password)
     expect(issuer).to_have_url(re.compile(r"/portal/konto/haslo$"))
     expect(issuer.get_by_role("alert").first).to_contain_text("zmień je, zanim zaczniesz pracę")
+    screenshot(issuer, db_url, "moje-konto")
     issuer.get_by_label("Obecne hasło").fill(password)
     issuer.get_by_label("Nowe hasło", exact=True).fill("krótkie")
     issuer.get_by_label("Powtórz nowe hasło").fill("krótkie")
@@ -117,7 +118,7 @@ def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(com
     issuer.context.close()
 
 
-def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_once(running_portal, page):
+def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_once(running_portal, page, db_url):
     hub = running_portal.hub
     from tests.factories import funded_company
 
@@ -129,6 +130,7 @@ def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_
     expect(page).to_have_url(re.compile(r"/portal/konto/weryfikacja$"))
     secret = page.get_by_test_id("totp-secret").inner_text()
     expect(page.locator("figure.qr-box svg")).to_have_count(1)
+    screenshot(page, db_url, "weryfikacja-dwuetapowa")
     page.get_by_label("Kod z aplikacji (6 cyfr)").fill("000000" if hub.accounts.current_code(secret, hub.clock()) != "000000" else "111111")
     page.get_by_role("button", name="Włącz").click()
     expect(page.get_by_role("alert").last).to_contain_text("Kod z aplikacji jest błędny")
