@@ -24,6 +24,7 @@ from hub.notify.service import NotificationService
 from hub.reports.service import ReportService
 from hub.settlement.service import SettlementService
 from hub.signing.keys import SigningIdentity
+from hub.users.accounts import AccountService
 from hub.users.service import UserService
 
 
@@ -48,6 +49,10 @@ class Hub:
     @cached_property
     def users(self) -> UserService:
         return UserService(self.db, self.config, self.clock)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(self.db, self.users, self.clock)
 
     @cached_property
     def cashdesk(self) -> CashDeskService:

@@ -4,7 +4,9 @@ Domain code raises these; each transport maps them in one place: SOAP faults
 (`soap:Client.<code>` with a detail of `code` and `detail`), CLI lines, portal
 messages. `message` is a sentence a person can act on; `detail` holds the
 contract's named fields (`Available`, `Required`, `Reason`...), already in wire
-form.
+form. `kind` (set with `about`) says which mistake of several under one code it
+is, and `facts` the values a person's sentence needs; the portal words it in
+Polish from those (hub.words.error_pl), never from the English message.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ class HubError(Exception):
     """Base of every error the hub reports to a caller."""
 
     code = "Server"
+    kind: str | None = None
+    facts: dict[str, object] = {}
 
     def __init__(self, message: str, **detail: str) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+    def about(self, kind: str, **facts: object) -> HubError:
+        """Name the mistake for a person's message: `raise InvalidRequest(...).about("login_taken")`."""
+        self.kind = kind
+        self.facts = facts
+        return self
 
     def __str__(self) -> str:
         return self.message
@@ -50,6 +60,7 @@ class CouponNotRedeemable(ClientError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message, Reason=reason)
         self.reason = reason
+        self.kind = f"coupon_{reason.lower()}"
 
 
 class InsufficientFunds(ClientError):

@@ -86,8 +86,8 @@ def format_pln(grosze: int) -> str:
 
 
 def format_pln_pl(grosze: int) -> str:
-    """16150 -> '161,50 zł'; 123456 -> '1 234,56 zł' (printed documents, in Polish)."""
-    sign = "-" if grosze < 0 else ""
-    whole, part = divmod(abs(grosze), 100)
-    grouped = f"{whole:,}".replace(",", "\u00a0")
-    return f"{sign}{grouped},{part:02d}\u00a0zł"
+    """16150 -> '161,50 zł'; 123456 -> '1 234,56 zł' (printed documents, in Polish):
+    Babel's pl_PL form, from the one place for Polish words (hub.words)."""
+    from hub.words import format_amount_pl
+
+    return format_amount_pl(grosze)

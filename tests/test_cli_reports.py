@@ -31,7 +31,7 @@ def seeded(hub, clock):
 def test_csv_and_json_on_stdout_say_the_same(run, seeded):
     d = seeded.days
     window = ["--from", d["first"].isoformat(), "--to", d["last"].isoformat()]
-    as_csv = list(csv.DictReader(io.StringIO(run("report", "redemptions", *window).stdout)))
+    as_csv = list(csv.DictReader(io.StringIO(run("report", "redemptions", *window, "--csv-dialect", "rfc4180").stdout)))
     as_json = json.loads(run("report", "redemptions", *window, "--format", "json").stdout)
     assert json.loads(run("report", "redemptions", *window, "--json").stdout)["rows"] == as_json["rows"]
     assert as_csv == [{k: "" if v is None else str(v) for k, v in row.items()} for row in as_json["rows"]]
@@ -41,7 +41,7 @@ def test_csv_and_json_on_stdout_say_the_same(run, seeded):
 
 
 def test_trial_balance_csv_sums_to_zero(run, seeded):
-    rows = list(csv.DictReader(io.StringIO(run("report", "trial-balance").stdout)))
+    rows = list(csv.DictReader(io.StringIO(run("report", "trial-balance", "--csv-dialect", "rfc4180").stdout)))
     assert len(rows) >= 6
     assert sum(int(r["balance"].replace(".", "")) for r in rows) == 0
     assert sum(int(r["debits_pending"].replace(".", "")) for r in rows) == sum(int(r["credits_pending"].replace(".", "")) for r in rows)
@@ -69,7 +69,7 @@ def test_pdf_to_a_file_and_to_a_pipe(run, seeded, tmp_path):
     assert seeded.coupons["a1_1"] in text and "Ważny do" in text and seeded.coupons["b1_0"] not in text
 
     csv_out = tmp_path / "coupons.csv"
-    run("report", "coupons", "--status", "redeemed", "--out", str(csv_out))
+    run("report", "coupons", "--status", "redeemed", "--csv-dialect", "rfc4180", "--out", str(csv_out))
     rows = list(csv.DictReader(io.StringIO(csv_out.read_text(encoding="utf-8"))))
     assert {r["status"] for r in rows} == {"REDEEMED"} and len(rows) == 5
 
@@ -125,3 +125,16 @@ def test_an_office_sees_its_own_redemptions(run, hub, seeded):
     hub.users.add_user(OPERATOR, "kierownik@1465", office_code=WARSZAWA, role="supervisor", password="correct horse battery 3")
     rows = json.loads(run("report", "redemptions", "--as", "kierownik@1465", "--json").stdout)["rows"]
     assert {r["office"] for r in rows} == {WARSZAWA} and sum(r["redemptions"] for r in rows) == 3
+
+
+def test_the_default_csv_is_for_a_polish_excel_and_rfc4180_is_an_option(run, seeded, tmp_path):
+    out = tmp_path / "rejestr.csv"
+    run("report", "coupons", "--out", str(out))
+    raw = out.read_bytes()
+    assert raw.startswith("\ufeff".encode("utf-8"))
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:5] == ["Kupon", "NIP firmy", "Rodzaj sprawy", "Status", "Kwota"] and rows[1][4] == "161,50"
+    machine = run("report", "coupons", "--csv-dialect", "rfc4180").stdout
+    assert machine.startswith("coupon_id,nip,case_type,status,amount,")
+    refused = run("report", "coupons", "--csv-dialect", "excel", ok=False)
+    assert refused.exit_code == 2 and "--csv-dialect" in refused.stderr

@@ -183,3 +183,8 @@ def test_a_password_reset_prints_the_new_password_once(run, company):
     assert new["login"] == "iza" and len(new["password"]) >= 20
     text = run("user", "password", "--login", "iza", "--password-stdin", input="another good password\n").stdout
     assert text.strip() == "password of iza changed"
+
+
+def test_a_user_added_without_a_role_gets_the_least_privileged_one(run, company):
+    assert json.loads(run("user", "add", "--login", "nowy", "--company", NIP, "--json").stdout)["roles"] == ["viewer"]
+    assert json.loads(run("user", "add", "--login", "kasjer", "--office", "1465", "--json").stdout)["roles"] == ["cashier"]

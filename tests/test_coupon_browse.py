@@ -96,3 +96,33 @@ def test_a_cashier_lists_the_desks_payments_of_the_day_voids_marked(hub, clock):
         desk_day_payments(hub.cashdesk, office_code="1465", desk_id="01", day=today, actor=company_actor())
     with pytest.raises(InvalidRequest):
         desk_day_payments(hub.cashdesk, office_code="1465", desk_id="09", day=today, actor=cashier)
+
+
+def test_a_batch_reference_is_kept_searchable_and_checked(hub, clock):
+    funded_company(hub, 2000_00)
+    contract = issue(hub, 2, reference="  UM/2026/0042 ")
+    clock.advance(minutes=1)
+    issue(hub, 1, reference="WVWZZZ1JZXW000001")
+    found = hub.coupon_browser.search(actor=company_actor(), company_nip=NIP, text="um/2026/0042")  # any case
+    assert [c.coupon_id for c in found] == [c.coupon_id for c in contract.coupons] and {c.reference for c in found} == {"UM/2026/0042"}
+    page = hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP)
+    assert [b.reference for b in page.batches] == ["WVWZZZ1JZXW000001", "UM/2026/0042"]
+    for bad in ("x" * 65, "UM\n2026"):
+        with pytest.raises(InvalidRequest) as refused:
+            issue(hub, 1, reference=bad)
+        assert refused.value.kind == "reference_invalid"
+    assert hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP).total == 2  # nothing issued
+    assert issue(hub, 1, reference="   ").batch_id  # blank: no reference
+
+
+def test_lists_come_newest_first_or_oldest_first_on_request(hub, clock):
+    funded_company(hub, 2000_00)
+    old = issue(hub, 2)
+    clock.advance(hours=1)
+    new = issue(hub, 2)
+    newest = hub.coupons.list(actor=company_actor(), company_nip=NIP, newest_first=True).coupons
+    assert [c.coupon_id for c in newest] == [c.coupon_id for c in (*new.coupons, *old.coupons)]  # each batch in page order
+    oldest = hub.coupons.list(actor=company_actor(), company_nip=NIP).coupons
+    assert [c.coupon_id for c in oldest] == [c.coupon_id for c in (*old.coupons, *new.coupons)]  # ListCoupons' order stays
+    batches = hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP, newest_first=False)
+    assert [b.batch_id for b in batches.batches] == [old.batch_id, new.batch_id]

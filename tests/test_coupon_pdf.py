@@ -265,3 +265,11 @@ def test_a_per_page_other_than_one_two_or_four_is_refused(hub):
     coupon = issue(hub, 1).coupons[0]
     with pytest.raises(InvalidRequest, match="PerPage must be 1, 2 or 4"):
         write_pdf(hub, coupon_ids=[coupon.coupon_id], per_page=3)
+def test_a_batch_reference_is_printed_on_its_coupons_and_the_qr_still_decodes(hub):
+    funded_company(hub, 1000_00)
+    batch = issue(hub, 2, reference="UM/2026/0042")
+    pages = pdf_pages(write_pdf(hub, batch_id=batch.batch_id))
+    assert all("Numer referencyjny firmy" in text and "UM/2026/0042" in text for _, text in pages)
+    assert [parse_qr(qr).coupon_id for qr, _ in pages] == [c.coupon_id for c in batch.coupons]
+    ((_, plain),) = pdf_pages(write_pdf(hub, batch_id=issue(hub, 1).batch_id))
+    assert "Numer referencyjny" not in plain

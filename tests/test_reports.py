@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pypdfium2
 import pytest
@@ -18,6 +21,7 @@ from hub.errors import InvalidRequest, NotAuthorized
 from hub.ids import format_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, company_account, office_account
+from hub.reports.csvout import RFC4180
 from hub.reports.render import render, to_csv, to_json
 from hub.reports.scope import ReportQuery
 from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, issue, rid
@@ -261,7 +265,7 @@ def test_csv_parses_back_to_the_same_numbers_as_json(hub, seeded):
     for name in ("coupons", "redemptions", "open-holds", "trial-balance", "expiring"):
         report = run(hub, name)
         as_json = json.loads(render(report, "json"))
-        rows = list(csv.DictReader(io.StringIO(render(report, "csv").decode("utf-8"))))
+        rows = list(csv.DictReader(io.StringIO(render(report, "csv", RFC4180).decode("utf-8"))))
         assert rows and len(rows) == len(as_json["rows"])
         assert list(rows[0]) == [c["key"] for c in as_json["columns"]]
         for from_csv, from_json in zip(rows, as_json["rows"]):
@@ -278,7 +282,7 @@ def test_json_writes_amounts_as_text_and_ids_canonically(hub, seeded):
     assert body["parameters"] == {"nip": NIP, "status": "REDEEMED"}
     tb = to_json(run(hub, "trial-balance"))
     assert tb["totals"]["balance"] == "0.00"
-    assert "161.50" in to_csv(run(hub, "coupons"))
+    assert "161.50" in to_csv(run(hub, "coupons"), RFC4180)
 
 
 def pdf_pages(data: bytes) -> list[str]:
@@ -320,7 +324,7 @@ def test_an_empty_report_still_renders(hub):
     report = run(hub, "redemptions")
     assert report.rows == () and report.chart is None
     assert "Brak pozycji" in pdf_pages(render(report, "pdf"))[0]
-    assert to_csv(report) == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
+    assert to_csv(report, RFC4180) == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
 
 
 # -- the statement, from hub.companies ------------------------------------------
@@ -356,8 +360,8 @@ def test_statement_pdf_and_csv(hub, seeded):
     pages = pdf_pages(render(report, "pdf"))
     text = "".join(pages)
     assert "Wyciąg z rachunku: Leasing Polska S.A." in text and "Saldo po operacji" in text
-    assert seeded.coupons["a1_1"] in text and "Saldo dostępne na koniec 2026-03-11" in text
-    rows = list(csv.DictReader(io.StringIO(to_csv(report))))
+    assert seeded.coupons["a1_1"] in text and "Saldo dostępne na koniec 11.03.2026" in text
+    rows = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
     assert rows[0]["kind"] == "ADJUSTMENT" and rows[0]["amount"] == "5000.00" and rows[0]["coupon_id"] == ""
     partial_capture = [r for r in rows if r["coupon_id"] == seeded.coupons["a1_1"] and r["kind"] == "CAPTURE"]
     assert [r["amount"] for r in partial_capture] == ["-100.00"]
@@ -370,4 +374,33 @@ def test_a_pdf_too_long_to_read_is_refused_with_advice(hub, seeded, monkeypatch)
     report = run(hub, "coupons")
     with pytest.raises(InvalidRequest, match="at most 10 rows and this one has 14: narrow it .* or take --format csv"):
         render(report, "pdf")
-    assert len(list(csv.DictReader(io.StringIO(to_csv(report))))) == 14
+    assert len(list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))) == 14
+
+
+def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish_labels(hub, seeded):
+    """The default csv is for a person with a Polish Excel; the RFC 4180 one keeps the codes."""
+    report = run(hub, "coupons")
+    text = render(report, "csv").decode("utf-8")
+    assert text.startswith("\ufeff") and "\r\n" in text
+    rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    assert rows[0] == [c.title for c in report.columns] and rows[0][:4] == ["Kupon", "NIP firmy", "Rodzaj sprawy", "Status"]
+    machine = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
+    assert len(rows) - 1 == len(machine) == len(report.rows)
+    names = {t.code: t.name for t in hub.config.case_types}
+    for cells, row, plain in zip(rows[1:], report.rows, machine):
+        person = dict(zip([c.key for c in report.columns], cells))
+        assert person["amount"] == plain["amount"].replace(".", ",")  # 161,50: a number to a Polish Excel
+        assert person["status"] == {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}[plain["status"]]
+        assert person["case_type"] == names[plain["case_type"]]
+        assert not person["issued_by"].startswith(("user:", "cli:"))
+        warsaw = row["issued_at"].astimezone(ZoneInfo("Europe/Warsaw"))
+        assert person["issued_at"] == warsaw.strftime("%d.%m.%Y %H:%M:%S")
+    assert not any(re.search(r"\b[A-Z]+_[A-Z_]+\b", cell) for line in rows[1:] for cell in line)  # no REJ_NEW-like code
+
+
+def test_a_batch_reference_is_in_the_coupon_register(hub):
+    funded_company(hub, 1000_00)
+    hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW", count=2, actor=OPERATOR, reference="UM/2026/0042")
+    report = run(hub, "coupons")
+    assert [r["reference"] for r in report.rows] == ["UM/2026/0042", "UM/2026/0042"]
+    assert "UM/2026/0042" in to_csv(report, RFC4180)

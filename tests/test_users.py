@@ -4,6 +4,7 @@ passwords are argon2 hashes with a lockout, and every change is audited."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -16,8 +17,9 @@ from hub.cashdesk.service import ItemRequest
 from hub.clock import business_day
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.reports.scope import ReportQuery
-from hub.users.models import User
-from hub.users.service import LOGIN_FAILED, UserService
+from hub.users.models import LoginThrottleEntry, RecoveryCode, User
+from hub.users.service import LOGIN_FAILED, LoginDelayed, UserService
+from hub.users.throttle import FAILURES_FREE
 from tests.factories import NIP, OPERATOR, OTHER_NIP, funded_company, hub_user, issue, rid
 
 PASSWORD = "correct horse battery"
@@ -511,3 +513,142 @@ def test_a_password_reset_replaces_the_old_one(hub, company):
     assert hub.users.reset_password(admin, "iza", "chosen password") is None
     assert hub.users.authenticate("iza", "chosen password").name == "user:iza"
     assert [e.actor for e in audit(hub, "user.password")] == ["user:ada", "user:ada"]
+
+
+# -- one's own account: password change, a reset to change, the second factor (issue 20) --
+
+def test_a_new_user_gets_the_least_privileged_role_unless_one_is_chosen(hub, company):
+    assert hub.users.add_user(OPERATOR, "ola", company_nip=NIP, password=PASSWORD).user.roles == ("viewer",)
+    assert hub.users.add_user(OPERATOR, "kasia", office_code=OFFICE, password=PASSWORD).user.roles == ("cashier",)
+    assert hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD).user.roles == ("admin",)
+
+
+def test_a_user_changes_their_own_password_giving_the_current_one(hub, company):
+    hub.users.add_user(OPERATOR, "ola", company_nip=NIP, role="viewer", password=PASSWORD)
+    with pytest.raises(NotAuthorized):
+        hub.accounts.change_password("ola", "not my password", "a brand new password")
+    assert login_failures(hub, "ola") == 1  # a wrong current password counts like a failed login
+    with pytest.raises(InvalidRequest) as short:
+        hub.accounts.change_password("ola", PASSWORD, "short")
+    assert short.value.kind == "password_length"
+    with pytest.raises(InvalidRequest) as same:
+        hub.accounts.change_password("ola", PASSWORD, PASSWORD)
+    assert same.value.kind == "password_same"
+    hub.users.authenticate("ola", PASSWORD)
+    hub.accounts.change_password("ola", PASSWORD, "a brand new password")
+    with pytest.raises(NotAuthorized):
+        hub.users.authenticate("ola", PASSWORD)
+    hub.users.authenticate("ola", "a brand new password")
+    assert [e.actor for e in audit(hub, "user.password.change")] == ["user:ola"]
+
+
+def test_a_reset_or_generated_password_must_be_changed_at_the_next_login(hub, company):
+    generated = hub.users.add_user(OPERATOR, "ola", company_nip=NIP, role="viewer").password
+    assert hub.accounts.state("ola").must_change_password
+    hub.accounts.change_password("ola", generated, "a brand new password")
+    assert not hub.accounts.state("ola").must_change_password
+    admin = hub_user(hub, "ada", "admin")
+    new = hub.users.reset_password(admin, "ola")
+    assert hub.accounts.state("ola").must_change_password and hub.users.authenticate("ola", new)
+    hub.users.add_user(OPERATOR, "eva", company_nip=NIP, password=PASSWORD)
+    assert not hub.accounts.state("eva").must_change_password  # a password the user chose
+
+
+def _enrol(hub, login: str) -> tuple[str, tuple[str, ...]]:
+    enrolment = hub.accounts.begin_enrolment(login)
+    assert enrolment.uri.startswith("otpauth://totp/") and enrolment.secret in enrolment.uri
+    codes = hub.accounts.confirm_enrolment(login, hub.accounts.current_code(enrolment.secret, hub.clock()))
+    return enrolment.secret, codes
+
+
+def test_admins_and_supervisors_need_a_second_factor_others_do_not(hub, company):
+    hub_user(hub, "ada", "admin"), hub_user(hub, "ivo", "issuer")
+    hub_user(hub, "szef", "supervisor", nip=None, office_code=OFFICE), hub_user(hub, "kasia", "cashier", nip=None, office_code=OFFICE)
+    assert hub.accounts.state("ada").must_enrol and hub.accounts.state("szef").must_enrol
+    assert not hub.accounts.state("ivo").second_factor_required and not hub.accounts.state("kasia").second_factor_required
+    hub.users.add_role(OPERATOR, company_nip=NIP, name="hr", permissions=["users:manage"])
+    hub.users.grant(OPERATOR, "ivo", "hr")  # the power, not the role's name, asks for it
+    assert hub.accounts.state("ivo").must_enrol
+
+
+def test_enrolment_needs_a_code_from_the_secret_and_keeps_one_secret_until_confirmed(hub, company, clock):
+    hub_user(hub, "ada", "admin")
+    first = hub.accounts.begin_enrolment("ada")
+    assert hub.accounts.begin_enrolment("ada").secret == first.secret
+    with pytest.raises(InvalidRequest) as wrong:
+        hub.accounts.confirm_enrolment("ada", "000000" if hub.accounts.current_code(first.secret, clock()) != "000000" else "111111")
+    assert wrong.value.kind == "totp_wrong" and not hub.accounts.state("ada").second_factor_enabled
+    codes = hub.accounts.confirm_enrolment("ada", hub.accounts.current_code(first.secret, clock()))
+    assert len(codes) == 10 and len(set(codes)) == 10 and all(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", c) for c in codes)
+    assert hub.accounts.state("ada").second_factor_enabled
+    with pytest.raises(InvalidRequest):
+        hub.accounts.begin_enrolment("ada")
+
+
+def test_a_totp_code_works_once_and_only_near_its_time(hub, company, clock):
+    hub_user(hub, "ada", "admin")
+    secret, _ = _enrol(hub, "ada")
+    with pytest.raises(NotAuthorized):  # the enrolment's own code is spent
+        hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
+    clock.advance(seconds=30)
+    code = hub.accounts.current_code(secret, clock())
+    hub.accounts.verify_second_factor("ada", code)
+    with pytest.raises(NotAuthorized):
+        hub.accounts.verify_second_factor("ada", code)  # replayed
+    old = hub.accounts.current_code(secret, clock())
+    clock.advance(minutes=5)
+    with pytest.raises(NotAuthorized):
+        hub.accounts.verify_second_factor("ada", old)
+    assert login_failures(hub, "ada") == 2  # the replayed and the stale code (the good one forgot the spent one)
+
+
+def test_a_recovery_code_works_once_and_is_stored_only_hashed(hub, company, clock):
+    hub_user(hub, "ada", "admin")
+    _, codes = _enrol(hub, "ada")
+    hub.accounts.verify_second_factor("ada", codes[3].lower().replace("-", " "))  # typed forgivingly
+    with pytest.raises(NotAuthorized):
+        hub.accounts.verify_second_factor("ada", codes[3])
+    hub.accounts.verify_second_factor("ada", codes[4])
+    with hub.db.read() as session:
+        stored = session.scalars(select(RecoveryCode.code_hash)).all()
+    assert len(stored) == 10 and not any(c.replace("-", "") in h for c in codes for h in stored)
+    assert len(audit(hub, "user.recovery_code")) == 2
+
+
+def login_failures(hub, login: str) -> int:
+    with hub.db.read() as session:
+        return session.scalar(select(LoginThrottleEntry.failures).where(LoginThrottleEntry.key == f"login:{login}")) or 0
+
+
+def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, clock):
+    hub_user(hub, "ada", "admin")
+    secret, codes = _enrol(hub, "ada")
+    clock.advance(seconds=30)  # past the enrolment's own code
+    for _ in range(FAILURES_FREE):
+        with pytest.raises(NotAuthorized) as refused:
+            hub.accounts.verify_second_factor("ada", "ABCD-EFGH-JKMN-PQRS")
+        assert not isinstance(refused.value, LoginDelayed)
+    with pytest.raises(LoginDelayed):  # waits: even a good code is not checked yet
+        hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
+    clock.advance(seconds=1)
+    hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
+    assert login_failures(hub, "ada") == 0  # a good code forgets the failures, as a good password does
+    with pytest.raises(NotAuthorized):
+        hub.accounts.verify_second_factor("ada", "ABCD-EFGH-JKMN-PQRS")
+    hub.accounts.verify_second_factor("ada", codes[0])  # the owner is never locked out
+
+
+def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(hub, company, clock, run):
+    hub_user(hub, "ada", "admin")
+    _enrol(hub, "ada")
+    hub_user(hub, "hr", "viewer")
+    hub.users.add_role(OPERATOR, company_nip=NIP, name="hr", permissions=["users:manage"])
+    hub.users.grant(OPERATOR, "hr", "hr")
+    with pytest.raises(NotAuthorized):  # it does not hold all that ada holds
+        hub.accounts.reset_second_factor(hub.users.actor("hr"), "ada")
+    assert hub.accounts.state("ada").second_factor_enabled
+    run("user", "second-factor-reset", "--login", "ada")
+    assert hub.accounts.state("ada").must_enrol
+    with hub.db.read() as session:
+        assert session.scalars(select(RecoveryCode)).all() == []
+    assert [e.action for e in audit(hub, "user.totp.reset")] == ["user.totp.reset"]

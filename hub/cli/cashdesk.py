@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, DayParam, OutputFile, as_option, cert_option, cli, emit_json, hub_certificates, json_option, pass_ctx
+from hub.cli.main import AmountParam, CliContext, DayParam, OutputFile, as_option, cert_option, cli, csv_dialect_option, emit_json, hub_certificates, json_option, pass_ctx
 from hub.clock import wire_time
 from hub.money import AmountError, format_pln, parse_grosze
 
@@ -172,14 +172,15 @@ def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
 @click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw), e.g. 2026-03-10.")
 @click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "csv"]))
 @click.option("--out", required=True, type=OutputFile(stdout=True), help="The file to write (- for stdout).")
+@csv_dialect_option
 @as_option
 @pass_ctx
-def report(ctx: CliContext, office_code, desk_id, day, fmt, out, as_login) -> None:
+def report(ctx: CliContext, office_code, desk_id, day, fmt, out, csv_dialect, as_login) -> None:
     """Write a desk's daily cash report (raport kasowy): every payment, voids marked, totals by method."""
     from hub.documents.cash_report import cash_report_csv, cash_report_pdf
 
     found = ctx.hub.cashdesk.cash_report(office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login))
-    _write(out, cash_report_pdf(found) if fmt == "pdf" else cash_report_csv(found).encode("utf-8"))
+    _write(out, cash_report_pdf(found) if fmt == "pdf" else cash_report_csv(found, csv_dialect).encode("utf-8"))
     if out != "-":
         state = f"closed, {found.closed.report_id}" if found.closed else "open: provisional"
         click.echo(f"cash report of desk {office_code}/{desk_id} for {day} ({state}) written to {out}")

@@ -41,6 +41,7 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
+@click.option("--reference", help="The company's own reference for the batch (a contract number, a VIN), printed on its coupons.")
 @click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF (see --per-page).")
 @per_page_option
 @as_option
@@ -48,13 +49,13 @@ def coupons() -> None:
 @pass_ctx
 def coupons_issue(
     ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
-    pdf_path: Path | None, per_page: str, as_login: str | None, as_json: bool,
+    reference: str | None, pdf_path: Path | None, per_page: str, as_login: str | None, as_json: bool,
 ) -> None:
     """Issue a batch of coupons: all held, or none."""
     actor = ctx.actor(as_login)
     batch = ctx.hub.coupons.issue(
         request_id=request_id or str(uuid.uuid4()), company_nip=nip, case_type=case_type, count=count,
-        amount_grosze=amount, office_code=office_code, actor=actor,
+        amount_grosze=amount, office_code=office_code, actor=actor, reference=reference,
     )
     if pdf_path is not None:
         try:

@@ -118,5 +118,6 @@ def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
     click.echo(f"\nportal (in Polish): http://127.0.0.1:{port}/portal/  logins:")
     for login, _, password, who in DEMO_USERS:
         click.echo(f"  {login:<26} {password:<22} {who}")
+    click.echo("  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)")
     click.echo("")
     run_gunicorn(config_dir, "127.0.0.1", port, workers)

@@ -19,6 +19,7 @@ import click
 from hub.errors import ConfigError, HubError, InvalidRequest
 from hub.ids import ascii_digits
 from hub.money import AmountError, parse_grosze
+from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
 
 
 class CliContext:
@@ -54,6 +55,10 @@ def cli_actor() -> str:
 pass_ctx = click.make_pass_decorator(CliContext)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+csv_dialect_option = click.option(
+    "--csv-dialect", type=click.Choice(CSV_DIALECTS), default=EXCEL_PL, show_default=True,
+    help="csv for a Polish Excel (BOM, ';', Polish titles, Warsaw time, 1234,56) or plain RFC 4180 for machines.",
+)
 as_option = click.option("--as", "as_login", metavar="LOGIN", help="Act as this hub user, with that user's permissions (default: the operator).")
 
 

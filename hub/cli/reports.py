@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, pass_ctx, progress_bar
+from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, csv_dialect_option, pass_ctx, progress_bar
 from hub.reports.render import FORMATS, render
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
@@ -40,11 +40,13 @@ stdout unless --out is given; pdf needs --out when stdout is a terminal.""".repl
 @click.option("--case-type", help="coupons: only this case type.")
 @click.option("--issued-by", help="coupons: only batches issued by this user, as the batch records it.")
 @click.option("--out", type=OutputFile(), help="Write to this file instead of stdout.")
+@csv_dialect_option
 @as_option
 @pass_ctx
 def report(
     ctx: CliContext, name: str, date_from: date | None, date_to: date | None, fmt: str | None, as_json: bool, nip: str | None,
-    office: str | None, status: str | None, case_type: str | None, issued_by: str | None, out: Path | None, as_login: str | None,
+    office: str | None, status: str | None, case_type: str | None, issued_by: str | None, out: Path | None, csv_dialect: str,
+    as_login: str | None,
 ) -> None:
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} disagree; give one of them")
@@ -57,7 +59,7 @@ def report(
         step(0, 2)
         found = ctx.hub.reports.run(name, ctx.actor(as_login), query)
         step(1, 2)
-        made = render(found, fmt)
+        made = render(found, fmt, csv_dialect)
         step(2, 2)
     if out is None:
         click.echo(made, nl=False)  # bytes go to the binary stdout as they are

@@ -1,4 +1,4 @@
-"""`hub user add|list|grant|revoke|password|activate|deactivate` and `hub role add|list`."""
+"""`hub user add|list|grant|revoke|password|second-factor-reset|activate|deactivate` and `hub role add|list`."""
 
 from __future__ import annotations
 
@@ -74,13 +74,14 @@ def user() -> None:
 @login_option
 @company_option
 @office_option
-@click.option("--role", required=True, help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope.")
+@click.option("--role", help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope; "
+              "default: the least privileged (viewer, cashier).")
 @password_stdin_option
 @as_option
 @json_option
 @pass_ctx
 def user_add(
-    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str, password_stdin: bool,
+    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str | None, password_stdin: bool,
     as_login: str | None, as_json: bool,
 ) -> None:
     """Add a user of a company or an office with one role."""
@@ -138,6 +139,20 @@ def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: s
     if not as_json and password is None:
         click.echo(f"password of {login} changed")
     print_password(login, password, as_json, {"login": login})
+
+
+@user.command("second-factor-reset")
+@login_option
+@as_option
+@json_option
+@pass_ctx
+def user_second_factor_reset(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
+    """Turn a user's second factor (TOTP) off, e.g. after a lost phone; the user enrols again at the next login."""
+    ctx.hub.accounts.reset_second_factor(ctx.actor(as_login), login)
+    if as_json:
+        emit_json({"login": login, "second_factor": False})
+    else:
+        click.echo(f"second factor of {login} reset: it enrols again at the next portal login")
 
 
 @user.command("deactivate")

@@ -18,7 +18,7 @@ from hub.access import COUPONS_READ, Actor
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.coupons.models import EXPIRED, ISSUED, Coupon, CouponBatch, Redemption
-from hub.coupons.service import STATUSES, CouponService, ListedCoupon
+from hub.coupons.service import STATUSES, CouponService, ListedCoupon, coupon_order
 from hub.errors import InvalidRequest, NotFound
 from hub.ids import MalformedId, normalize_coupon_id
 
@@ -38,6 +38,7 @@ class BatchSummary:
     issued_by: str
     issued_at: datetime
     by_status: dict[str, int] = field(default_factory=dict)  # every status, 0 where none
+    reference: str | None = None  # the company's own (a contract number, a VIN)
 
     @property
     def total_grosze(self) -> int:
@@ -62,8 +63,8 @@ class CouponBrowser:
         self.db = coupons.db
         self.clock = coupons.clock
 
-    def batches(self, *, actor: Actor, company_nip: str, offset: int = 0, limit: int = 25) -> BatchPage:
-        """The company's batches, newest first, with their coupons counted by status."""
+    def batches(self, *, actor: Actor, company_nip: str, offset: int = 0, limit: int = 25, newest_first: bool = True) -> BatchPage:
+        """The company's batches, newest first (or oldest first), with their coupons counted by status."""
         nip = valid_nip(company_nip)
         actor.require(COUPONS_READ, company_nip=nip)
         if not 1 <= limit <= BATCHES_LIMIT_MAX:
@@ -76,7 +77,7 @@ class CouponBrowser:
             rows = session.scalars(
                 select(CouponBatch)
                 .where(CouponBatch.company_id == company.id)
-                .order_by(CouponBatch.issued_at.desc(), CouponBatch.id)
+                .order_by(CouponBatch.issued_at.desc() if newest_first else CouponBatch.issued_at, CouponBatch.id)
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -101,19 +102,20 @@ class CouponBrowser:
                 .limit(BATCH_COUPONS_MAX)
             ).all()
             counts = self._status_counts(session, [batch.id])
-        return BatchDetail(_summary(batch, counts.get(batch.id, {})), tuple(self.coupons._listed(c, r) for c, r in rows))
+        return BatchDetail(_summary(batch, counts.get(batch.id, {})), tuple(self.coupons._listed(c, r, batch.reference) for c, r in rows))
 
-    def search(self, *, actor: Actor, company_nip: str, text: str) -> tuple[ListedCoupon, ...]:
+    def search(self, *, actor: Actor, company_nip: str, text: str, newest_first: bool = False) -> tuple[ListedCoupon, ...]:
         """Coupons of the company matching `text`: a coupon id (typed as forgivingly as
-        anywhere), a batch id, or the case number a coupon was used for."""
+        anywhere), a batch id, the case number a coupon was used for, or the company's
+        reference of its batch (exactly as typed at issue, ignoring case)."""
         nip = valid_nip(company_nip)
         actor.require(COUPONS_READ, company_nip=nip)
         text = text.strip()
         if not text:
-            raise InvalidRequest("type a coupon id, a batch id or a case number")
+            raise InvalidRequest("type a coupon id, a batch id, a case number or a reference").about("search_empty")
         if len(text) > SEARCH_CHARS_MAX:
-            raise InvalidRequest(f"a search has at most {SEARCH_CHARS_MAX} characters")
-        matches = [Coupon.batch_id == text, Redemption.case_number == text]
+            raise InvalidRequest(f"a search has at most {SEARCH_CHARS_MAX} characters").about("search_too_long", max=SEARCH_CHARS_MAX)
+        matches = [Coupon.batch_id == text, Redemption.case_number == text, func.lower(CouponBatch.reference) == text.lower()]
         try:
             matches.append(Coupon.id == normalize_coupon_id(text))
         except MalformedId:
@@ -121,13 +123,14 @@ class CouponBrowser:
         with self.db.read() as session:
             company = find_company(session, nip)
             rows = session.execute(
-                select(Coupon, Redemption)
+                select(Coupon, Redemption, CouponBatch.reference)
+                .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
                 .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
                 .where(Coupon.company_id == company.id, or_(*matches))
-                .order_by(Coupon.issued_at, Coupon.batch_id, Coupon.position)
+                .order_by(*coupon_order(newest_first))
                 .limit(SEARCH_RESULTS_MAX)
             ).all()
-        return tuple(self.coupons._listed(c, r) for c, r in rows)
+        return tuple(self.coupons._listed(c, r, ref) for c, r, ref in rows)
 
     def _status_counts(self, session, batch_ids: list[str]) -> dict[str, dict[str, int]]:
         if not batch_ids:
@@ -152,5 +155,5 @@ class CouponBrowser:
 def _summary(batch: CouponBatch, by_status: dict[str, int]) -> BatchSummary:
     return BatchSummary(
         batch.id, batch.case_type, batch.count, batch.amount_grosze, batch.office_code, batch.issued_by, batch.issued_at,
-        by_status or dict.fromkeys(STATUSES, 0),
+        by_status or dict.fromkeys(STATUSES, 0), batch.reference,
     )

@@ -41,6 +41,7 @@ LIST_LIMIT_MAX = 1000  # ListCoupons Limit (contract section 5)
 LIST_LIMIT_DEFAULT = 100
 PRINT_COUPONS_MAX = 1000  # coupons named in one PDF request
 PRINT_CHUNK = 200  # coupons read per query while a PDF is written
+BATCH_REFERENCE_CHARS_MAX = 64  # company.xsd BatchReference
 
 # VerifyCoupon reasons (contract section 4)
 NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
@@ -118,6 +119,7 @@ class ListedCoupon:
     redeemed_at: datetime | None
     office_code: str | None
     case_number: str | None
+    reference: str | None = None  # the batch's company reference
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class CouponSheet:
     office_code: str | None  # valid only at this office
     office_name: str | None
     batch_id: str
+    reference: str | None = None  # the batch's company reference, printed under the company
 
 
 @dataclass(frozen=True)
@@ -183,16 +186,19 @@ class CouponService:
         office_code: str | None = None,
         actor: Actor,
         issued_by: str | None = None,
+        reference: str | None = None,
     ) -> IssuedBatch:
         """`issued_by` names the person for the batch record (a signed company system
-        may pass its employee); the default is the actor."""
+        may pass its employee); the default is the actor. `reference` is the company's
+        own for the batch (a contract number, a VIN), printed on its coupons."""
         nip = valid_nip(company_nip)
+        reference = valid_batch_reference(reference)
         actor.require(COUPONS_ISSUE, company_nip=nip)
         issued_by = (issued_by or actor.name)[:120]
         kind = self.config.case_type(case_type)
         count_max = self.config.coupons.batch_count_max
         if not 1 <= count <= count_max:
-            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}")
+            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about("count_range", max=count_max)
         fee_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
         if amount_grosze is None:
             amount_grosze = fee_grosze
@@ -207,6 +213,8 @@ class CouponService:
             self.config.office(office_code)
         validity_days = kind.validity_days or self.config.coupons.validity_days
         content = {"nip": nip, "case_type": kind.code, "count": count, "amount": amount_grosze, "office": office_code, "by": issued_by}
+        if reference is not None:  # only when given, so a RequestId stored before references keeps its content
+            content["reference"] = reference
 
         def work(session: Session) -> dict:
             company = find_company(session, nip)
@@ -222,7 +230,7 @@ class CouponService:
             session.add(
                 CouponBatch(
                     id=batch_id, company_id=company.id, case_type=kind.code, count=count, amount_grosze=amount_grosze,
-                    office_code=office_code, issued_by=issued_by, issued_at=now,
+                    office_code=office_code, issued_by=issued_by, issued_at=now, reference=reference,
                 )
             )
             session.flush()
@@ -379,7 +387,7 @@ class CouponService:
         try:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId as e:
-            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}") from None
+            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}").about("coupon_malformed") from None
 
         def work(session: Session) -> dict:
             coupon = self._lock(session, cid)
@@ -388,7 +396,7 @@ class CouponService:
                 raise NotFound(f"no coupon {format_coupon_id(cid)}")
             actor.require(COUPONS_CANCEL, company_nip=company.nip)
             if coupon.status != ISSUED:
-                raise InvalidRequest(f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled")
+                raise InvalidRequest(f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled").about("coupon_not_issued")
             now = self.clock()
             self._release(session, coupon, CANCELLED, now)
             record_event(session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid)
@@ -439,8 +447,10 @@ class CouponService:
         issued_to: date | None = None,
         offset: int = 0,
         limit: int = LIST_LIMIT_DEFAULT,
+        newest_first: bool = False,
     ) -> CouponPage:
-        """A company's coupons, oldest first (issue time, then page order in the batch).
+        """A company's coupons, oldest first (issue time, then page order in the batch),
+        or `newest_first` (the newest batch first, each batch in page order).
         `issued_from`/`issued_to` are Warsaw business days, both inclusive. `status` is
         as VerifyCoupon reports it: an issued coupon past its expiry is EXPIRED even
         before the daily expiry has run."""
@@ -466,20 +476,21 @@ class CouponService:
                 where.append(Coupon.issued_at < day_bounds_utc(issued_to)[1])
             total = session.scalar(select(func.count()).select_from(Coupon).where(*where))
             rows = session.execute(
-                select(Coupon, Redemption)
+                select(Coupon, Redemption, CouponBatch.reference)
+                .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
                 .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
                 .where(*where)
-                .order_by(Coupon.issued_at, Coupon.batch_id, Coupon.position)
+                .order_by(*coupon_order(newest_first))
                 .offset(offset)
                 .limit(limit)
             ).all()
-        return CouponPage(total, tuple(self._listed(c, r) for c, r in rows))
+        return CouponPage(total, tuple(self._listed(c, r, ref) for c, r, ref in rows))
 
-    def _listed(self, coupon: Coupon, redemption: Redemption | None) -> ListedCoupon:
+    def _listed(self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None) -> ListedCoupon:
         return ListedCoupon(
             format_coupon_id(coupon.id), coupon.batch_id, self._status(coupon), coupon.amount_grosze, coupon.case_type,
             coupon.issued_at, coupon.expires_at, redemption.redeemed_at if redemption else None,
-            redemption.office_code if redemption else coupon.office_code, redemption.case_number if redemption else None,
+            redemption.office_code if redemption else coupon.office_code, redemption.case_number if redemption else None, reference,
         )
 
     def print_run(self, *, actor: Actor, batch_id: str | None = None, coupon_ids: Sequence[str] = ()) -> CouponPrint:
@@ -545,13 +556,14 @@ class CouponService:
         while True:
             with self.db.read() as session:
                 rows = session.execute(
-                    select(Coupon, Company)
+                    select(Coupon, Company, CouponBatch.reference)
                     .join(Company, Company.id == Coupon.company_id)
+                    .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
                     .where(Coupon.batch_id == batch_id, Coupon.position > after)
                     .order_by(Coupon.position)
                     .limit(PRINT_CHUNK)
                 ).all()
-                sheets = [self._sheet(c, company) for c, company in rows]
+                sheets = [self._sheet(c, company, ref) for c, company, ref in rows]
             yield from sheets
             if len(rows) < PRINT_CHUNK:
                 return
@@ -560,16 +572,21 @@ class CouponService:
     def _named_sheets(self, ids: list[str]) -> Iterator[CouponSheet]:
         for chunk in _chunks(ids, PRINT_CHUNK):
             with self.db.read() as session:
-                rows = session.execute(select(Coupon, Company).join(Company, Company.id == Coupon.company_id).where(Coupon.id.in_(chunk))).all()
-                by_id = {c.id: self._sheet(c, company) for c, company in rows}
+                rows = session.execute(
+                    select(Coupon, Company, CouponBatch.reference)
+                    .join(Company, Company.id == Coupon.company_id)
+                    .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
+                    .where(Coupon.id.in_(chunk))
+                ).all()
+                by_id = {c.id: self._sheet(c, company, ref) for c, company, ref in rows}
             yield from (by_id[cid] for cid in chunk)
 
-    def _sheet(self, coupon: Coupon, company: Company) -> CouponSheet:
+    def _sheet(self, coupon: Coupon, company: Company, reference: str | None) -> CouponSheet:
         return CouponSheet(
             coupon_id=format_coupon_id(coupon.id), status=self._status(coupon), amount_grosze=coupon.amount_grosze,
             case_type=coupon.case_type, case_type_name=self._case_type_name(coupon.case_type), company_nip=company.nip,
             company_name=company.name, issued_at=coupon.issued_at, expires_at=coupon.expires_at, office_code=coupon.office_code,
-            office_name=self._office_name(coupon.office_code), batch_id=coupon.batch_id,
+            office_name=self._office_name(coupon.office_code), batch_id=coupon.batch_id, reference=reference,
         )
 
     def _case_type_name(self, code: str) -> str:
@@ -588,6 +605,26 @@ class CouponService:
 
 
 STATUSES = (ISSUED, REDEEMED, CANCELLED, EXPIRED)
+
+
+def valid_batch_reference(reference: str | None) -> str | None:
+    """A company's reference for a batch: 1 to BATCH_REFERENCE_CHARS_MAX printable
+    characters after trimming; empty means none."""
+    if reference is None or not reference.strip():
+        return None
+    reference = reference.strip()
+    if len(reference) > BATCH_REFERENCE_CHARS_MAX or not reference.isprintable():
+        raise InvalidRequest(
+            f"Reference must be 1 to {BATCH_REFERENCE_CHARS_MAX} printable characters, got {len(reference)}"
+        ).about("reference_invalid", max=BATCH_REFERENCE_CHARS_MAX)
+    return reference
+
+
+def coupon_order(newest_first: bool) -> tuple:
+    """Coupons in issue order (each batch in page order), or the newest batch first."""
+    if newest_first:
+        return Coupon.issued_at.desc(), Coupon.batch_id, Coupon.position
+    return Coupon.issued_at, Coupon.batch_id, Coupon.position
 
 
 def _status_is(status: str, now: datetime):

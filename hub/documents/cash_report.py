@@ -5,15 +5,16 @@ on the report, as the receipt numbers have no gaps) and left out of every total;
 then the totals by method (fees, handling fees, total) less voids. The figures
 come from hub.cashdesk.service.DeskTotals, the same sums CloseDay keeps.
 
-CSV (RFC 4180, UTF-8, amounts `161.50`, instants UTC `2026-03-10T09:30:00Z`): one
-`payment` row per payment, then `total` rows for CASH, CARD and ALL; a day closed
-with a cash count adds `cash_expected`, `cash_counted` and `cash_difference` rows
-(the amount in `total`; the difference is counted - expected, below zero a shortage).
+CSV: one `payment` row per payment, then `total` rows for CASH, CARD and ALL, in
+one of the report dialects (hub.reports.render.CSV_DIALECTS): for a Polish Excel by
+default (BOM, `;`, Polish titles, Warsaw time, `161,50`, Polish labels), or RFC 4180
+for machines (keys, UTC `2026-03-10T09:30:00Z`, `161.50`, codes). A day closed with a
+cash count adds rows for the expected, counted and difference amounts (the difference
+is counted - expected, below zero a shortage).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ from hub.clock import WARSAW, wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
 from hub.documents.receipt import METHOD_NAMES, warsaw_time
 from hub.money import format_pln, format_pln_pl
+from hub.reports.csvout import EXCEL_PL, csv_writer
+from hub import words
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import CashReport, ClosedDay, PaymentRecord
@@ -46,27 +49,46 @@ def method_totals(report: CashReport, method: str | None) -> DeskTotals:
 # -- CSV ----------------------------------------------------------------------
 
 
-def cash_report_csv(report: CashReport) -> str:
+CSV_TITLES = (
+    "wiersz", "numer potwierdzenia", "identyfikator wpłaty", "przyjęto", "kasjer", "system", "znak sprawy", "forma płatności",
+    "kod autoryzacji", "opłaty", "opłata manipulacyjna", "razem", "stan", "unieważniono", "unieważnił", "powód unieważnienia", "liczba",
+)
+ROW_KIND_PL = {
+    "payment": "wpłata", "total": "suma",
+    "cash_expected": "gotówka wg wpłat", "cash_counted": "gotówka policzona", "cash_difference": "różnica w kasie",
+}
+
+
+def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
+    """The report's rows in `dialect` (EXCEL_PL for people, RFC4180 for machines)."""
+    excel = dialect == EXCEL_PL
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer = csv_writer(out, dialect)
+    amount = words.format_decimal_pl if excel else format_pln
+    instant = (lambda at: words.format_datetime_pl(at, seconds=True)) if excel else wire_time
+    code = (lambda labels, c: words.label(labels, c)) if excel else (lambda labels, c: c)
+    person = words.person_pl if excel else (lambda name: name)
+    writer.writerow(CSV_TITLES if excel else CSV_COLUMNS)
     for p in report.payments:
         writer.writerow([
-            "payment", p.receipt_number, p.payment_id, wire_time(p.paid_at), p.cashier, p.system, p.case_number, p.method,
-            p.card_auth_code or "", format_pln(p.items_total_grosze), format_pln(p.handling_fee_grosze), format_pln(p.total_grosze),
-            VOIDED if p.voided else PAID, wire_time(p.voided_at) if p.voided_at else "", p.voided_by or "", p.void_reason or "", "",
+            code(ROW_KIND_PL, "payment"), p.receipt_number, p.payment_id, instant(p.paid_at), person(p.cashier), code(words.SYSTEM, p.system),
+            p.case_number, code(words.PAYMENT_METHOD, p.method), p.card_auth_code or "", amount(p.items_total_grosze),
+            amount(p.handling_fee_grosze), amount(p.total_grosze), code(words.PAYMENT_STATUS, VOIDED if p.voided else PAID),
+            instant(p.voided_at) if p.voided_at else "", person(p.voided_by or ""), p.void_reason or "", "",
         ])
     for method in (*METHODS, None):
         t = method_totals(report, method)
         writer.writerow([
-            "total", "", "", "", "", "", "", method or "ALL", "", format_pln(t.total_grosze - t.handling_fee_total_grosze),
-            format_pln(t.handling_fee_total_grosze), format_pln(t.total_grosze), "", "", "", "", t.payment_count,
+            code(ROW_KIND_PL, "total"), "", "", "", "", "", "", code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"), "",
+            amount(t.total_grosze - t.handling_fee_total_grosze), amount(t.handling_fee_total_grosze), amount(t.total_grosze),
+            "", "", "", "", t.payment_count,
         ])
     count = report.closed.count if report.closed is not None else None
     if count is not None:
-        for row, amount in (("cash_expected", count.expected_grosze), ("cash_counted", count.counted_grosze),
+        for row, grosze in (("cash_expected", count.expected_grosze), ("cash_counted", count.counted_grosze),
                             ("cash_difference", count.difference_grosze)):
-            writer.writerow([row, "", "", "", "", "", "", CASH, "", "", "", format_pln(amount), "", "", "", "", ""])
+            writer.writerow([code(ROW_KIND_PL, row), "", "", "", "", "", "", code(words.PAYMENT_METHOD, CASH), "", "", "", amount(grosze),
+                             "", "", "", "", ""])
     return out.getvalue()
 
 
@@ -186,7 +208,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         canvas.saveState()
         canvas.setFillColorRGB(0.75, 0, 0)
         canvas.setFont(FONT_BOLD, 8.5)
-        note = f"ANULOWANA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
+        note = f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
         canvas.drawString(LEFT + COLUMNS[0][1], y, simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0])
         canvas.restoreState()
         y -= ROW

@@ -135,6 +135,8 @@ def _draw_coupon(canvas: Canvas, sheet: CouponSheet, payload: str, page: int, co
     y = _field(canvas, "Kwota", [format_pln_pl(sheet.amount_grosze)], y, FONT_BOLD, 26)
     y = _field(canvas, "Rodzaj sprawy", [sheet.case_type, *simpleSplit(sheet.case_type_name, FONT, 11, COLUMN_WIDTH)], y)
     y = _field(canvas, "Firma (płatnik)", [*simpleSplit(sheet.company_name, FONT, 11, COLUMN_WIDTH), f"NIP {sheet.company_nip}"], y)
+    if sheet.reference:
+        y = _field(canvas, "Numer referencyjny firmy", simpleSplit(sheet.reference, FONT, 11, COLUMN_WIDTH), y)
     y = _field(canvas, "Data wydania", [_warsaw(sheet.issued_at)], y)
     y = _field(canvas, "Ważny do", [_warsaw(sheet.expires_at)], y)
     if sheet.office_code is not None:

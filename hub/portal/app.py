@@ -13,7 +13,7 @@ server) and after `session_max_s` in any case.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -23,8 +23,8 @@ from hub.clock import WARSAW
 from hub.config import PortalSettings
 from hub.errors import ClientError, HubError, NotAuthorized, NotFound
 from hub.ids import format_iban, format_nrb
-from hub.money import format_pln_pl
 from hub.portal import PORTAL_PREFIX
+from hub import words
 
 FORM_BYTES_MAX = 64 * 1024  # the largest form is the payment with its fee items
 
@@ -55,13 +55,18 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
     app.extensions["hub"] = hub
     CSRFProtect(app)
 
-    from hub.portal import auth, cashdesk, company, reports, users
+    from hub.portal import account, auth, cashdesk, company, reports, users
 
-    for blueprint in (auth.bp, company.bp, reports.bp, users.bp, cashdesk.bp):
+    for blueprint in (auth.bp, account.bp, company.bp, reports.bp, users.bp, cashdesk.bp):
         app.register_blueprint(blueprint)
 
-    app.jinja_env.filters.update(pln=format_pln_pl, warsaw=_warsaw, day=_day, nrb=format_nrb, iban=format_iban)
-    app.jinja_env.globals.update(menu=auth.menu)
+    case_type_names = {t.code: t.name for t in hub.config.case_types}
+    app.jinja_env.filters.update(
+        pln=words.format_amount_pl, warsaw=_warsaw, day=words.format_date_pl, nrb=format_nrb, iban=format_iban, status=words.coupon_status_pl,
+        entry_kind=words.statement_kind_pl, method=words.payment_method_pl, person=words.person_pl, role=words.role_pl,
+        system=lambda code: words.label(words.SYSTEM, code), case_type=lambda code: words.case_type_pl(code, case_type_names),
+    )
+    app.jinja_env.globals.update(menu=auth.menu, plural=words.plural_pl, count_pl=words.count_pl)
     app.before_request(_held_while_recovering)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
@@ -142,12 +147,15 @@ def _too_large(error):
     return _error(413, "Za duży formularz", "Formularz jest za duży.")
 
 
-def _warsaw(at: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
-    return "" if at is None else at.astimezone(WARSAW).strftime(fmt)
-
-
-def _day(day: date | None) -> str:
-    return "" if day is None else day.strftime("%d.%m.%Y")
+def _warsaw(at: datetime | None, part: str = "datetime") -> str:
+    """An instant in Warsaw time: its date and time, its `day` or its `time` (HH:MM)."""
+    if at is None:
+        return ""
+    if part == "day":
+        return words.format_date_pl(at.astimezone(WARSAW).date())
+    if part == "time":
+        return at.astimezone(WARSAW).strftime("%H:%M")
+    return words.format_datetime_pl(at)
 
 
 def hub_of() -> Hub:

@@ -135,6 +135,7 @@ MENU = (
     MenuItem("cashdesk.daily_report", "Raport kasowy", access.REPORTS_READ, "office"),
     MenuItem("reports.index", "Raporty", access.REPORTS_READ, "any"),
     MenuItem("users.index", "Użytkownicy i role", access.USERS_MANAGE, "any"),
+    MenuItem("account.index", "Moje konto", None, "any"),
 )
 
 
@@ -168,14 +169,20 @@ def login():
         except NotAuthorized:
             refused, status = LOGIN_REFUSED, 401
         else:
-            login_name = user.name.removeprefix(USER_PREFIX)
-            session.clear()  # a fresh session (and CSRF token) for the new user
-            session[LOGIN_KEY] = login_name
-            session[SINCE_KEY] = time.time()
-            session.permanent = True
-            _audit(user.name, "portal.login")
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            from hub.portal.account import after_password
+
+            return after_password(user.name.removeprefix(USER_PREFIX), start_session)
     return render_template("login.html", form=form, refused=refused), status, headers
+
+
+def start_session(login_name: str):
+    """The user is in (password, and the code where one is needed)."""
+    session.clear()  # a fresh session (and CSRF token) for the new user
+    session[LOGIN_KEY] = login_name
+    session[SINCE_KEY] = time.time()
+    session.permanent = True
+    _audit(USER_PREFIX + login_name, "portal.login")
+    return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
 
 
 @bp.route("/wyloguj", methods=["POST"])

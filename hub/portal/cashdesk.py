@@ -25,6 +25,7 @@ from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import AmountError, format_pln_pl, parse_grosze
+from hub.words import PAYMENT_METHOD
 from hub.portal.app import hub_of
 from hub.portal.auth import client_address, login_delayed, login_required, office_code
 from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, options
@@ -35,7 +36,7 @@ bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 
 DESK_KEY = "desk"
 ITEM_COUNT_MAX = 20  # of one fee on one payment
-METHOD_NAMES = {CASH: "gotówka", CARD: "karta płatnicza"}
+METHOD_NAMES = PAYMENT_METHOD
 SYSTEM_NAMES = {"POJAZD": "Pojazd (rejestracja pojazdów)", "KIEROWCA": "Kierowca (prawa jazdy)", "WORD": "WORD (egzaminy)"}
 REQUEST_ID = [InputRequired(), Regexp(r"^[0-9a-f-]{36}$")]
 CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")  # as hub.cashdesk checks it

@@ -14,20 +14,20 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from hub import access
 from hub.clock import business_day
 from hub.companies.service import topup_title
-from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED
 from hub.coupons.service import STATUSES
+from hub.coupons.service import BATCH_REFERENCE_CHARS_MAX as REFERENCE_CHARS_MAX
 from hub.errors import HubError, InsufficientFunds
-from hub.money import AmountError, format_pln, parse_grosze
+from hub.money import AmountError, parse_grosze
 from hub.portal.auth import login_required
 from hub.portal.app import hub_of
-from hub.portal.forms import PAGE_SIZE, CountField, FilterForm, PortalForm, day_field, label_of, options, page_number
+from hub.portal.forms import PAGE_SIZE, CountField, FilterForm, PortalForm, day_field, label_of, newest_first, options, order_field, page_number, pages
 from hub.portal.messages import polish
 from hub.portal.payment_qr import AMOUNT_GROSZE_MAX, qr_svg, zbp_2d
+from hub.words import COUPON_STATUS, count_pl, format_amount_pl, statement_title_pl
 
 bp = Blueprint("company", __name__, url_prefix="/firma")
 
 RECIPIENT = "Hub opłat urzędowych"  # the escrow account's holder as a banking app shows it (20 characters at most)
-STATUS_NAMES = {ISSUED: "wydany", REDEEMED: "wykorzystany", CANCELLED: "anulowany", EXPIRED: "wygasły"}
 
 
 def nip() -> str:
@@ -51,7 +51,7 @@ def dashboard():
             amount_error = "Wpisz kwotę w złotych, np. 500,00."
         else:
             if amount_grosze > AMOUNT_GROSZE_MAX:
-                amount_error = f"Kod QR mieści kwotę do {format_pln(AMOUNT_GROSZE_MAX).replace('.', ',')} zł; większą wpisz w aplikacji banku."
+                amount_error = f"Kod QR mieści kwotę do {format_amount_pl(AMOUNT_GROSZE_MAX)}; większą wpisz w aplikacji banku."
                 amount_grosze = 0
     qr = qr_text = None
     if account.virtual_account is not None:  # a ZBP 2D code carries a Polish NRB only
@@ -71,17 +71,20 @@ class IssueForm(PortalForm):
     case_type = SelectField("Rodzaj sprawy", validators=[InputRequired()])
     count = CountField("Liczba kuponów", validators=[InputRequired()])
     office = SelectField("Ważne w urzędzie", validators=[Optional()])
+    reference = StringField("Numer referencyjny firmy (opcjonalnie)", validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)])
 
     def __init__(self, hub, **kwargs) -> None:
         super().__init__(**kwargs)
         today = business_day(hub.clock())
         self.amounts = {t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types}
         self.case_type.choices = options(
-            (t.code, f"{t.name} ({t.code}), {format_pln(self.amounts[t.code]).replace('.', ',')} zł") for t in hub.config.case_types
+            (t.code, f"{t.name}, {format_amount_pl(self.amounts[t.code])}") for t in hub.config.case_types
         )
         self.office.choices = options([("", "w każdym urzędzie")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices])
         self.count_max = hub.config.coupons.batch_count_max
-        self.count.validators = [InputRequired(), NumberRange(1, self.count_max)]
+        self.count.validators = [
+            InputRequired("Wpisz liczbę kuponów."), NumberRange(1, self.count_max, f"Liczba kuponów musi wynosić od 1 do {self.count_max}."),
+        ]
 
 
 class ConfirmIssueForm(IssueForm):
@@ -98,7 +101,7 @@ def issue():
     if form.validate_on_submit():
         total = form.amounts[form.case_type.data] * form.count.data
         confirm = ConfirmIssueForm(hub, formdata=None, case_type=form.case_type.data, count=form.count.data, office=form.office.data,
-                                   request_id=str(uuid.uuid4()))
+                                   reference=form.reference.data, request_id=str(uuid.uuid4()))
         return render_template("company/issue_confirm.html", form=confirm, total=total, account=account,
                                each=form.amounts[form.case_type.data], case_label=label_of(form.case_type, form.case_type.data),
                                office_label=label_of(form.office, form.office.data or ""))
@@ -117,13 +120,14 @@ def issue_confirm():
     try:
         batch = hub.coupons.issue(
             request_id=form.request_id.data, company_nip=nip(), case_type=form.case_type.data, count=form.count.data,
-            office_code=form.office.data or None, actor=g.actor,
+            office_code=form.office.data or None, actor=g.actor, reference=form.reference.data or None,
         )
     except HubError as e:
         status = 409 if isinstance(e, InsufficientFunds) else 400
         return render_template("company/issue.html", form=form, account=hub.companies.account(nip()), problem=polish(e),
                                insufficient=isinstance(e, InsufficientFunds)), status
-    flash(f"Wydano kupony: {len(batch.coupons)}, zablokowano {format_pln(batch.total_held_grosze).replace('.', ',')} zł. Pobierz PDF do wydruku.", "success")
+    flash(f"Wydano {count_pl(len(batch.coupons), 'kupon', 'kupony', 'kuponów')}, zablokowano {format_amount_pl(batch.total_held_grosze)}. "
+          "Pobierz PDF do wydruku.", "success")
     return redirect(url_for("company.batch", batch_id=batch.batch_id))
 
 
@@ -133,16 +137,18 @@ def issue_confirm():
 @bp.route("/partie")
 @login_required(access.COUPONS_READ, area="company")
 def batches():
+    form = BatchFilter()
     page = page_number()
-    result = hub_of().coupon_browser.batches(actor=g.actor, company_nip=nip(), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    return render_template("company/batches.html", page=result, number=page, pages=_pages(result.total), status_names=STATUS_NAMES)
+    result = hub_of().coupon_browser.batches(actor=g.actor, company_nip=nip(), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                                             newest_first=newest_first(form))
+    return render_template("company/batches.html", form=form, page=result, number=page, pages=pages(result.total), query=_query())
 
 
 @bp.route("/partie/<batch_id>")
 @login_required(access.COUPONS_READ, area="company")
 def batch(batch_id: str):
     detail = hub_of().coupon_browser.batch(actor=g.actor, batch_id=batch_id)
-    return render_template("company/batch.html", detail=detail, status_names=STATUS_NAMES, offices=_office_names())
+    return render_template("company/batch.html", detail=detail, offices=_office_names())
 
 
 @bp.route("/partie/<batch_id>.pdf")
@@ -171,10 +177,11 @@ def coupon_pdf(coupon_id: str):
 
 
 class CouponFilter(FilterForm):
-    status = SelectField("Status", choices=options([("", "każdy")] + [(s, STATUS_NAMES[s]) for s in STATUSES]), validators=[Optional()])
+    status = SelectField("Status", choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]), validators=[Optional()])
     issued_from = day_field("Wydane od", validators=[Optional()])
     issued_to = day_field("Wydane do", validators=[Optional()])
-    search = StringField("Szukaj: numer kuponu, partii lub znak sprawy", validators=[Optional(), Length(max=64)])
+    search = StringField("Szukaj: numer kuponu, partii, znak sprawy lub numer referencyjny", validators=[Optional(), Length(max=64)])
+    order = order_field()
 
     def validate_issued_to(self, field) -> None:
         if field.data and self.issued_from.data and field.data < self.issued_from.data:
@@ -191,20 +198,19 @@ def coupons():
     if form.validate():
         try:
             if form.search.data:
-                coupons = hub.coupon_browser.search(actor=g.actor, company_nip=nip(), text=form.search.data)
+                coupons = hub.coupon_browser.search(actor=g.actor, company_nip=nip(), text=form.search.data, newest_first=newest_first(form))
                 total = len(coupons)
             else:
                 listed = hub.coupons.list(
                     actor=g.actor, company_nip=nip(), status=form.status.data or None, issued_from=form.issued_from.data,
-                    issued_to=form.issued_to.data, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                    issued_to=form.issued_to.data, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, newest_first=newest_first(form),
                 )
                 coupons, total = listed.coupons, listed.total
         except HubError as e:
             problem = polish(e)
-    query = {k: v for k, v in request.args.items() if k != "strona" and v}
     return render_template(
-        "company/coupons.html", form=form, coupons=coupons, total=total, number=page, pages=_pages(total) if not form.search.data else 1,
-        query=query, problem=problem, status_names=STATUS_NAMES, offices=_office_names(), may_cancel=g.actor.may(access.COUPONS_CANCEL),
+        "company/coupons.html", form=form, coupons=coupons, total=total, number=page, pages=pages(total) if not form.search.data else 1,
+        query=_query(), problem=problem, offices=_office_names(), may_cancel=g.actor.may(access.COUPONS_CANCEL),
     )
 
 
@@ -222,7 +228,7 @@ def cancel(coupon_id: str):
             released = hub.coupons.cancel(request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor)
         except HubError as e:
             return render_template("company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)), 400
-        flash(f"Kupon {coupon_id} anulowano; zwolniono {format_pln(released).replace('.', ',')} zł.", "success")
+        flash(f"Kupon {coupon_id} anulowano; zwolniono {format_amount_pl(released)}.", "success")
         return redirect(url_for("company.coupons", search=coupon_id))
     form.request_id.data = str(uuid.uuid4())
     return render_template("company/cancel.html", form=form, coupon_id=coupon_id)
@@ -234,6 +240,11 @@ def cancel(coupon_id: str):
 class StatementFilter(FilterForm):
     date_from = day_field("Od dnia", validators=[Optional()])
     date_to = day_field("Do dnia", validators=[Optional()])
+    order = order_field()
+
+
+class BatchFilter(FilterForm):
+    order = order_field()
 
 
 @bp.route("/wyciag")
@@ -245,20 +256,32 @@ def statement():
     form.validate()
     date_from = form.date_from.data or today.replace(day=1)
     date_to = form.date_to.data or today
-    statement, problem = None, None
+    statement, problem, shown = None, None, []
+    page = page_number()
     try:
         statement = hub.companies.statement(actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to)
     except HubError as e:
         problem = polish(e)
+    else:
+        entries = list(_with_balances(statement))
+        if newest_first(form):
+            entries.reverse()
+        shown = entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     return render_template("company/statement.html", form=form, statement=statement, problem=problem, date_from=date_from, date_to=date_to,
-                           kinds=STATEMENT_KINDS)
+                           entries=shown, number=page, pages=pages(len(statement.entries)) if statement else 1, query=_query())
 
 
-STATEMENT_KINDS = {"TOPUP": "zasilenie", "HOLD": "blokada", "CAPTURE": "pobranie", "RELEASE": "zwolnienie blokady", "ADJUSTMENT": "korekta"}
+def _with_balances(statement):
+    """Each entry with the available balance after it and a title a person reads."""
+    balance = statement.opening_balance_grosze
+    for e in statement.entries:
+        balance += e.amount_grosze
+        yield e, balance, statement_title_pl(e.kind, e.coupon_id, e.reference)
 
 
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
+def _query() -> dict[str, str]:
+    """This list's filters and order, for the pager's links."""
+    return {k: v for k, v in request.args.items() if k != "strona" and v}
 
 
 def _office_names() -> dict[str, str]:

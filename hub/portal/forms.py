@@ -4,13 +4,17 @@ ASCII digits only, and reading a page number."""
 
 from __future__ import annotations
 
+
 from flask import request
 
 from hub.clock import DAY_FIRST, DAY_LAST, check_day, parse_day
 from hub.errors import InvalidRequest
 from hub.ids import ascii_digits
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField
+from wtforms import DateField, IntegerField, SelectField
+from wtforms.validators import Optional
+
+from hub.words import FormMessages
 from wtforms.fields.choices import SelectChoice
 
 PAGE_SIZE = 25
@@ -20,14 +24,18 @@ NOT_A_DAY = "Wpisz dzień w postaci RRRR-MM-DD, np. 2026-03-10."
 
 
 class PortalForm(FlaskForm):
-    """Every portal form: WTForms' built-in messages from its Polish catalogue
-    (the app sets WTF_I18N_ENABLED off, so no Babel is needed). The CSRF token is
+    """Every portal form: WTForms' built-in messages in Polish from hub.words (and
+    WTForms' Polish catalogue for any not there; the app sets WTF_I18N_ENABLED off). The CSRF token is
     checked once for every POST, before any view runs (CSRFProtect in app.py), so
     a form does not check it again: every template sends it as `csrf_token`."""
 
     class Meta:
         locales = ("pl_PL", "pl")
         csrf = False
+
+        def get_translations(self, form):
+            """WTForms' messages as hub.words says them, its Polish catalogue for the rest."""
+            return FormMessages(super().get_translations(form))
 
 
 class FilterForm(PortalForm):
@@ -77,6 +85,23 @@ class DayField(DateField):
 
 def day_field(label: str, **kwargs) -> DayField:
     return DayField(label, format="%Y-%m-%d", **kwargs)
+
+
+NEWEST, OLDEST = "najnowsze", "najstarsze"
+
+
+def order_field() -> SelectField:
+    """Every list's sort control: newest first unless asked otherwise."""
+    return SelectField("Kolejność", choices=options([(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")]), default=NEWEST,
+                       validators=[Optional()])
+
+
+def newest_first(form) -> bool:
+    return form.order.data != OLDEST
+
+
+def pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def page_number() -> int:

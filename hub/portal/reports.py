@@ -14,11 +14,12 @@ from hub.errors import HubError
 from hub.portal.auth import login_required
 from hub.portal.app import hub_of
 from hub.portal.charts import bar_chart_svg
-from hub.portal.company import STATUS_NAMES
 from hub.portal.forms import FilterForm, day_field, options
 from hub.portal.messages import polish
-from hub.reports.render import pdf_text, render
+from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
+from hub.reports.render import pdf_text, person_text, render
 from hub.reports.scope import ReportQuery
+from hub.words import COUPON_STATUS
 
 bp = Blueprint("reports", __name__, url_prefix="/raporty")
 
@@ -38,7 +39,7 @@ DOWNLOADS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 class ReportFilter(FilterForm):
     date_from = day_field("Od dnia", validators=[Optional()])
     date_to = day_field("Do dnia", validators=[Optional()])
-    status = SelectField("Status kuponu", validators=[Optional()], choices=options([("", "każdy")] + [(s, STATUS_NAMES[s]) for s in STATUSES]))
+    status = SelectField("Status kuponu", validators=[Optional()], choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]))
     case_type = SelectField("Rodzaj sprawy", validators=[Optional()])
     office = SelectField("Urząd", validators=[Optional()])
 
@@ -99,7 +100,7 @@ def show(name: str):
     chart = Markup(bar_chart_svg(report.chart)) if report is not None and report.chart is not None else None
     return render_template(
         "reports/show.html", name=name, title=_available()[name][0], form=form, report=report, problem=problem, chart=chart,
-        rows_shown_max=ROWS_SHOWN_MAX, cell=pdf_text, query={k: v for k, v in request.args.items() if v},
+        rows_shown_max=ROWS_SHOWN_MAX, cell=person_text, figure=pdf_text, query={k: v for k, v in request.args.items() if v},
     )
 
 
@@ -109,9 +110,10 @@ def download(name: str, fmt: str):
     if name not in _available() or fmt not in DOWNLOADS:
         abort(404)
     form = ReportFilter(name)
-    if not form.validate():
+    dialect = request.args.get("dialect", EXCEL_PL)
+    if not form.validate() or dialect not in CSV_DIALECTS:
         abort(400)
     report = hub_of().reports.run(name, g.actor, form.query())
     day = report.generated_on.isoformat() if report.generated_on else ""
-    return Response(render(report, fmt), mimetype=DOWNLOADS[fmt],
+    return Response(render(report, fmt, dialect), mimetype=DOWNLOADS[fmt],
                     headers={"Content-Disposition": f'attachment; filename="raport-{name}-{day}.{fmt}"'})

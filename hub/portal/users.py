@@ -15,7 +15,8 @@ from hub.portal.auth import login_required
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm, options
 from hub.portal.messages import polish
-from hub.users.service import PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SCOPE_PERMISSIONS
+from hub.users.service import LEAST_PRIVILEGED_ROLE, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SCOPE_PERMISSIONS
+from hub.words import ROLE, role_pl
 
 bp = Blueprint("users", __name__, url_prefix="/uzytkownicy")
 
@@ -31,7 +32,7 @@ PERMISSION_NAMES = {
     access.PAYMENTS_VOID: "unieważnianie wpłat",
     access.DESK_CLOSE: "zamykanie dnia kasowego",
 }
-BUILT_IN_ROLE_NAMES = {"admin": "administrator", "issuer": "wystawca kuponów", "viewer": "podgląd", "cashier": "kasjer", "supervisor": "kierownik kasy"}
+BUILT_IN_ROLE_NAMES = ROLE
 
 
 def _scope() -> dict[str, str]:
@@ -51,16 +52,21 @@ class CheckboxList(SelectMultipleField):
 
 
 class AddUserForm(PortalForm):
-    login = StringField("Login nowego użytkownika", validators=[InputRequired(), Length(min=3, max=100)], render_kw={"autocomplete": "off"})
-    role = SelectField("Rola", validators=[InputRequired()])
+    login = StringField("Login nowego użytkownika", validators=[
+        InputRequired("Wpisz login."), Length(3, 100, "Login musi mieć od 3 do 100 znaków."),
+    ], render_kw={"autocomplete": "off"})
+    role = SelectField("Rola", validators=[InputRequired("Wybierz rolę.")])
     password = PasswordField(
-        "Hasło (puste: wygeneruj)", validators=[Optional(), Length(min=PASSWORD_CHARS_MIN, max=PASSWORD_CHARS_MAX)],
+        "Hasło (puste: wygeneruj)", validators=[
+            Optional(), Length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX, f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków."),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class AddRoleForm(PortalForm):
-    name = StringField("Nazwa roli", validators=[InputRequired(), Length(min=2, max=40)], render_kw={"autocomplete": "off"})
+    name = StringField("Nazwa roli", validators=[InputRequired("Wpisz nazwę roli."), Length(2, 40, "Nazwa roli musi mieć od 2 do 40 znaków.")],
+                       render_kw={"autocomplete": "off"})
     permissions = CheckboxList("Uprawnienia", validators=[InputRequired("Wybierz co najmniej jedno uprawnienie.")])
 
 
@@ -83,12 +89,12 @@ def _role_choices(roles) -> list[SelectChoice]:
 
 
 def _page(add_user: AddUserForm | None = None, add_role: AddRoleForm | None = None, *, problem: str | None = None,
-          created: tuple[str, str] | None = None, status: int = 200):
+          created: tuple[str, str] | None = None, reset: tuple[str, str] | None = None, status: int = 200):
     hub = hub_of()
     users = hub.users.list_users(g.actor, **_scope())
     roles = hub.users.list_roles(g.actor, **_scope())
     choices = _role_choices(roles)
-    add_user = add_user or AddUserForm(formdata=None)
+    add_user = add_user or AddUserForm(formdata=None, role=LEAST_PRIVILEGED_ROLE[_kind()])  # the least privileged unless another is chosen
     add_user.role.choices = choices
     add_role = add_role or AddRoleForm(formdata=None)
     add_role.permissions.choices = _permission_choices()
@@ -99,7 +105,7 @@ def _page(add_user: AddUserForm | None = None, add_role: AddRoleForm | None = No
         grant_forms[u.login] = grant
     return render_template(
         "users/index.html", users=users, roles=roles, add_user=add_user, add_role=add_role, grant_forms=grant_forms,
-        revoke_form=RoleForm(formdata=None), active_form=ActiveForm(formdata=None), problem=problem, created=created,
+        revoke_form=RoleForm(formdata=None), active_form=ActiveForm(formdata=None), problem=problem, created=created, reset=reset,
         permission_names=PERMISSION_NAMES, role_names=BUILT_IN_ROLE_NAMES, me=g.login,
     ), status
 
@@ -152,7 +158,7 @@ def grant(login: str):
     form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
     if not form.validate_on_submit():
         return _page(problem="Wybierz rolę do nadania.", status=400)
-    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), f"Nadano rolę {form.role.data} użytkownikowi {login}.")
+    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), f"Nadano rolę {role_pl(form.role.data)} użytkownikowi {login}.")
 
 
 @bp.route("/<login>/odbierz", methods=["POST"])
@@ -161,7 +167,7 @@ def revoke(login: str):
     form = RoleForm()
     if not form.validate_on_submit():
         return _page(problem="Nie wskazano roli.", status=400)
-    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), f"Odebrano rolę {form.role.data} użytkownikowi {login}.")
+    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), f"Odebrano rolę {role_pl(form.role.data)} użytkownikowi {login}.")
 
 
 @bp.route("/<login>/aktywny", methods=["POST"])
@@ -173,6 +179,17 @@ def set_active(login: str):
     active = form.active.data == "tak"
     done = f"Odblokowano konto {login}." if active else f"Zablokowano konto {login}: nie zaloguje się, dopóki ktoś go nie odblokuje."
     return _change(lambda: hub_of().users.set_active(g.actor, login, active), done)
+
+
+@bp.route("/<login>/haslo", methods=["POST"])
+@login_required(access.USERS_MANAGE)
+def reset_password(login: str):
+    """A new generated password, shown on this page once; the user must change it at the next login."""
+    try:
+        password = hub_of().users.reset_password(g.actor, login)
+    except HubError as e:
+        return _page(problem=polish(e), status=400)
+    return _page(reset=(login, password))
 
 
 def _change(call, done: str):

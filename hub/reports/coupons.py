@@ -13,7 +13,7 @@ from hub.access import Actor
 from hub.clock import business_day
 from hub.companies.models import Company
 from hub.coupons.models import ISSUED, Coupon, CouponBatch, Redemption
-from hub.reports.model import AMOUNT, COUNT, COUPON, DAY, INSTANT, Column, Report, Row, Table, totals_of
+from hub.reports.model import AMOUNT, CASE_TYPE_CODE, COUNT, COUPON, DAY, INSTANT, PERSON_CODE, STATUS_CODE, Column, Report, Row, Table, totals_of
 from hub.reports.scope import ReportQuery, company_scope, operator_only
 
 if TYPE_CHECKING:
@@ -24,24 +24,25 @@ EXPIRING_WITHIN_DAYS = 7
 REGISTER_COLUMNS = (
     Column("coupon_id", "Kupon", COUPON),
     Column("nip", "NIP firmy"),
-    Column("case_type", "Rodzaj sprawy"),
-    Column("status", "Status"),
+    Column("case_type", "Rodzaj sprawy", code=CASE_TYPE_CODE),
+    Column("status", "Status", code=STATUS_CODE),
     Column("amount", "Kwota", AMOUNT),
     Column("captured", "Pobrano", AMOUNT),
     Column("issued_at", "Wydany", INSTANT),
     Column("expires_at", "Ważny do", INSTANT),
-    Column("issued_by", "Wystawił"),
+    Column("issued_by", "Wystawił", code=PERSON_CODE),
     Column("office", "Urząd"),
     Column("case_number", "Znak sprawy"),
     Column("redeemed_at", "Wykorzystany", INSTANT),
+    Column("reference", "Nr ref. firmy"),
 )
 
-# The register's grouped totals: (key, column title, title of the table)
+# The register's grouped totals: (key, column title, title of the table, what code its values are)
 REGISTER_GROUPS = (
-    ("status", "Status", "Według statusu"),
-    ("case_type", "Rodzaj sprawy", "Według rodzaju sprawy"),
-    ("issued_by", "Wystawił", "Według wystawiającego"),
-    ("office", "Urząd", "Według urzędu"),
+    ("status", "Status", "Według statusu", STATUS_CODE),
+    ("case_type", "Rodzaj sprawy", "Według rodzaju sprawy", CASE_TYPE_CODE),
+    ("issued_by", "Wystawił", "Według wystawiającego", PERSON_CODE),
+    ("office", "Urząd", "Według urzędu", None),
 )
 
 
@@ -55,6 +56,7 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         select(
             Coupon.id, Company.nip, Coupon.case_type, Coupon.status, Coupon.amount_grosze, Redemption.captured_grosze,
             Coupon.issued_at, Coupon.expires_at, CouponBatch.issued_by, office, Redemption.case_number, Redemption.redeemed_at,
+            CouponBatch.reference,
         )
         .join(Company, Company.id == Coupon.company_id)
         .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
@@ -86,7 +88,7 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         columns=REGISTER_COLUMNS,
         rows=rows,
         totals={"coupons": len(rows), **totals_of(REGISTER_COLUMNS, rows)},
-        groups=tuple(_grouped(rows, key, column_title, title) for key, column_title, title in REGISTER_GROUPS),
+        groups=tuple(_grouped(rows, key, column_title, title, code) for key, column_title, title, code in REGISTER_GROUPS),
     )
 
 
@@ -95,14 +97,14 @@ def _register_row(row: Row) -> Row:
     return row
 
 
-def _grouped(rows: tuple[Row, ...], key: str, column_title: str, title: str) -> Table:
+def _grouped(rows: tuple[Row, ...], key: str, column_title: str, title: str, code: str | None) -> Table:
     sums: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         s = sums[row[key]]
         s[0] += 1
         s[1] += row["amount"]
         s[2] += row["captured"]
-    columns = (Column(key, column_title), Column("coupons", "Kupony", COUNT), Column("amount", "Kwota", AMOUNT), Column("captured", "Pobrano", AMOUNT))
+    columns = (Column(key, column_title, code=code), Column("coupons", "Kupony", COUNT), Column("amount", "Kwota", AMOUNT), Column("captured", "Pobrano", AMOUNT))
     ordered = sorted(sums.items(), key=lambda item: (item[0] is None, item[0] or ""))
     return Table(key, title, columns, tuple({key: value, "coupons": n, "amount": a, "captured": c} for value, (n, a, c) in ordered))
 
@@ -111,7 +113,7 @@ EXPIRING_COLUMNS = (
     Column("nip", "NIP firmy"),
     Column("company", "Firma"),
     Column("coupon_id", "Kupon", COUPON),
-    Column("case_type", "Rodzaj sprawy"),
+    Column("case_type", "Rodzaj sprawy", code=CASE_TYPE_CODE),
     Column("amount", "Kwota", AMOUNT),
     Column("expires_at", "Ważny do", INSTANT),
     Column("expires_on", "Dzień wygaśnięcia", DAY),

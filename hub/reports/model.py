@@ -21,14 +21,23 @@ COUPON = "coupon"  # storage form -> XXXX-XXXX-XXXX-XXXX
 DAY = "day"  # date -> 2026-03-10
 INSTANT = "instant"  # aware datetime -> 2026-03-10T09:30:00Z (csv, json), Warsaw time (pdf)
 
+# What a code in a TEXT column means, for the forms people read (pdf, the portal,
+# the Excel csv), which show its Polish label (hub.words); json and the RFC 4180
+# csv keep the code.
+STATUS_CODE = "coupon_status"
+ENTRY_KIND_CODE = "statement_kind"
+CASE_TYPE_CODE = "case_type"
+PERSON_CODE = "person"
+
 Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str  # csv header and json key
-    title: str  # the PDF's column title, in Polish
+    key: str  # the RFC 4180 csv's header and the json key
+    title: str  # the PDF's and the Excel csv's column title, in Polish
     kind: str = TEXT
+    code: str | None = None  # a TEXT column holding codes: which (STATUS_CODE...)
 
     @property
     def numeric(self) -> bool:
@@ -77,6 +86,7 @@ class Report:
     groups: tuple[Table, ...] = ()
     chart: Chart | None = None
     generated_on: date | None = field(default=None, compare=False)
+    case_type_names: dict[str, str] = field(default_factory=dict, compare=False)  # fees.toml: code -> name
 
 
 def totals_of(columns: tuple[Column, ...], rows: tuple[Row, ...]) -> Row:

@@ -1,8 +1,10 @@
 """A report as csv, json or pdf.
 
-csv: UTF-8, one header row of column keys, then the rows; amounts `161.50`, coupon
-ids `XXXX-XXXX-XXXX-XXXX`, days `2026-03-10`, instants `2026-03-10T09:30:00Z`. Only
-the rows: totals, figures and grouped totals are in the json and the pdf.
+csv, in one of two dialects (hub.reports.csvout), only the rows (totals, figures
+and grouped totals are in the json and the pdf): `excel-pl` (the default) with the
+Polish column titles, amounts `1234,56`, days `10.03.2026`, Warsaw time and Polish
+labels; `rfc4180` with the column keys, amounts `161.50`, coupon ids
+`XXXX-XXXX-XXXX-XXXX`, days `2026-03-10`, instants `2026-03-10T09:30:00Z`, codes.
 
 json: the same rows with the same text for amounts, ids and times (counts are
 numbers), plus totals, figures, grouped totals and the chart's series.
@@ -14,7 +16,6 @@ and a chart, where the report has one, gets its own page.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date
@@ -31,19 +32,21 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from hub.clock import WARSAW, wire_time
+from hub.clock import wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, register_fonts
 from hub.errors import InvalidRequest
 from hub.ids import format_coupon_id
-from hub.money import format_pln, format_pln_pl
-from hub.reports.model import AMOUNT, COUNT, COUPON, DAY, INSTANT, TEXT, Column, Report, Row
+from hub.money import format_pln
+from hub.reports.model import AMOUNT, CASE_TYPE_CODE, COUNT, COUPON, DAY, ENTRY_KIND_CODE, INSTANT, PERSON_CODE, STATUS_CODE, TEXT, Column, Report, Row
+from hub import words
+from hub.reports.csvout import EXCEL_PL, RFC4180, csv_writer
 
 FORMATS = ("csv", "json", "pdf")
 
 
-def render(report: Report, fmt: str) -> bytes:
+def render(report: Report, fmt: str, csv_dialect: str = EXCEL_PL) -> bytes:
     if fmt == "csv":
-        return to_csv(report).encode("utf-8")
+        return to_csv(report, csv_dialect).encode("utf-8")
     if fmt == "json":
         return (json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     if fmt == "pdf":
@@ -74,13 +77,53 @@ def _row_text(columns: tuple[Column, ...], row: Row) -> dict[str, Any]:
     return {c.key: text(row.get(c.key), c.kind) for c in columns}
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, dialect: str = EXCEL_PL) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.key for c in report.columns])
-    for row in report.rows:
-        writer.writerow(["" if v is None else v for v in _row_text(report.columns, row).values()])
+    writer = csv_writer(out, dialect)
+    if dialect == RFC4180:
+        writer.writerow([c.key for c in report.columns])
+        for row in report.rows:
+            writer.writerow(["" if v is None else v for v in _row_text(report.columns, row).values()])
+    else:
+        writer.writerow([c.title for c in report.columns])
+        for row in report.rows:
+            writer.writerow([excel_text(row.get(c.key), c, report.case_type_names) for c in report.columns])
     return out.getvalue()
+
+
+def excel_text(value: Any, column: Column, case_type_names: dict[str, str] | None = None) -> str:
+    """A value as the Excel csv writes it: numbers a Polish Excel reads as numbers."""
+    if value is None:
+        return ""
+    if column.kind == AMOUNT:
+        return words.format_decimal_pl(value)
+    if column.kind == COUNT:
+        return str(value)
+    if column.kind == INSTANT:
+        return words.format_datetime_pl(value, seconds=True)
+    if column.kind == DAY:
+        return words.format_date_pl(value)
+    return person_text(value, column, case_type_names)
+
+
+def label_of(value: Any, column: Column, case_type_names: dict[str, str] | None = None) -> Any:
+    """A code as a person reads it (hub.words); any other value as it is."""
+    if value is None or column.code is None:
+        return value
+    if column.code == STATUS_CODE:
+        return words.coupon_status_pl(value)
+    if column.code == ENTRY_KIND_CODE:
+        return words.statement_kind_pl(value)
+    if column.code == CASE_TYPE_CODE:
+        return words.case_type_pl(value, case_type_names or {})
+    if column.code == PERSON_CODE:
+        return words.person_pl(value)
+    return value
+
+
+def person_text(value: Any, column: Column, case_type_names: dict[str, str] | None = None) -> str:
+    """A cell as the pdf and the portal show it: Polish labels, amounts, Warsaw time."""
+    return pdf_text(label_of(value, column, case_type_names), column.kind)
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -131,13 +174,13 @@ def pdf_text(value: Any, kind: str) -> str:
     if value is None or value == "":
         return "—"
     if kind == AMOUNT:
-        return format_pln_pl(value)
+        return words.format_amount_pl(value)
     if kind == COUPON:
         return format_coupon_id(value)
     if kind == INSTANT:
-        return value.astimezone(WARSAW).strftime("%Y-%m-%d %H:%M")
+        return words.format_datetime_pl(value)
     if kind == DAY:
-        return value.isoformat()
+        return words.format_date_pl(value)
     return str(value)
 
 
@@ -156,9 +199,10 @@ def to_pdf(report: Report) -> bytes:
     story: list = [Paragraph(escape(report.title), _TITLE), Paragraph(escape(_coverage(report)), _NOTE), Spacer(1, 3 * mm)]
     if report.figures:
         story += [_figures(report), Spacer(1, 3 * mm)]
-    story += _table(report.columns, report.rows, report.totals, doc.width)
+    names = report.case_type_names
+    story += _table(report.columns, report.rows, report.totals, doc.width, names)
     for group in report.groups:
-        story.append(KeepTogether([Paragraph(escape(group.title), _SUBTITLE), *_table(group.columns, group.rows, None, min(GROUP_WIDTH_PT, doc.width))]))
+        story.append(KeepTogether([Paragraph(escape(group.title), _SUBTITLE), *_table(group.columns, group.rows, None, min(GROUP_WIDTH_PT, doc.width), names)]))
     if report.chart is not None:
         story += [PageBreak(), Paragraph(escape(report.chart.title), _SUBTITLE), bar_chart(report.chart.labels, report.chart.values, doc.width)]
 
@@ -187,10 +231,10 @@ def _figures(report: Report) -> Table:
     return table
 
 
-def _table(columns: tuple[Column, ...], rows: tuple[Row, ...], totals: Row | None, width: float) -> list:
+def _table(columns: tuple[Column, ...], rows: tuple[Row, ...], totals: Row | None, width: float, names: dict[str, str]) -> list:
     if not rows:
         return [Paragraph("Brak pozycji w tym zakresie.", _NOTE)]
-    printed = [[pdf_text(row.get(c.key), c.kind) for c in columns] for row in rows]
+    printed = [[person_text(row.get(c.key), c, names) for c in columns] for row in rows]
     total_row = None
     if totals is not None:
         label = next((i for i, c in enumerate(columns) if not c.numeric), None)

@@ -71,7 +71,8 @@ class ReportService:
         if spec is None:
             raise InvalidRequest(f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}")
         report = spec.build(self, actor, self._checked(spec, query))
-        return replace(report, generated_on=business_day(self.clock()))
+        names = {t.code: t.name for t in self.config.case_types}
+        return replace(report, generated_on=business_day(self.clock()), case_type_names=names)
 
     def _checked(self, spec: ReportSpec, q: ReportQuery) -> ReportQuery:
         for f in fields(q):

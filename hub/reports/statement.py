@@ -11,7 +11,8 @@ from hub.access import Actor
 from hub.clock import business_day
 from hub.errors import InvalidRequest
 from hub.ids import normalize_coupon_id
-from hub.reports.model import AMOUNT, COUPON, INSTANT, Column, Figure, Report
+from hub.reports.model import AMOUNT, COUPON, ENTRY_KIND_CODE, INSTANT, Column, Figure, Report
+from hub.words import format_date_pl, statement_title_pl
 from hub.reports.scope import ReportQuery
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     Column("booked_at", "Data księgowania", INSTANT),
-    Column("kind", "Rodzaj"),
+    Column("kind", "Rodzaj", code=ENTRY_KIND_CODE),
     Column("amount", "Kwota", AMOUNT),
     Column("balance", "Saldo po operacji", AMOUNT),
     Column("coupon_id", "Kupon", COUPON),
@@ -41,7 +42,8 @@ def statement(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         balance += e.amount_grosze
         rows.append({
             "booked_at": e.booked_at, "kind": e.kind, "amount": e.amount_grosze, "balance": balance,
-            "coupon_id": normalize_coupon_id(e.coupon_id) if e.coupon_id else None, "reference": e.reference,
+            "coupon_id": normalize_coupon_id(e.coupon_id) if e.coupon_id else None,
+            "reference": statement_title_pl(e.kind, e.coupon_id, e.reference),
         })
     return Report(
         name="statement",
@@ -51,7 +53,7 @@ def statement(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         rows=tuple(rows),
         totals={"amount": balance - st.opening_balance_grosze},
         figures=(
-            Figure("opening", f"Saldo dostępne na początek {date_from.isoformat()}", st.opening_balance_grosze),
-            Figure("closing", f"Saldo dostępne na koniec {date_to.isoformat()}", st.closing_balance_grosze),
+            Figure("opening", f"Saldo dostępne na początek {format_date_pl(date_from)}", st.opening_balance_grosze),
+            Figure("closing", f"Saldo dostępne na koniec {format_date_pl(date_to)}", st.closing_balance_grosze),
         ),
     )

@@ -42,7 +42,7 @@ class GetAccountResponse(_Model):
 class IssueCouponsRequest(_Model):
     _type_info = [
         ("RequestId", Req), ("CompanyNip", Req), ("CaseType", Req), ("Count", Req), ("Amount", Unicode),
-        ("OfficeCode", Unicode), ("IssuedBy", Unicode),
+        ("OfficeCode", Unicode), ("IssuedBy", Unicode), ("Reference", Unicode),
     ]
 
 
@@ -124,7 +124,7 @@ class CompanyService(HubService):
         batch = hub_of(ctx).coupons.issue(
             request_id=req.RequestId, company_nip=req.CompanyNip, case_type=req.CaseType, count=int(req.Count),
             amount_grosze=optional(req.Amount, parse_grosze), office_code=req.OfficeCode, actor=client_actor(caller(ctx)),
-            issued_by=req.IssuedBy,
+            issued_by=req.IssuedBy, reference=req.Reference,
         )
         return IssueCouponsResponse(
             BatchId=batch.batch_id, TotalHeld=format_pln(batch.total_held_grosze),

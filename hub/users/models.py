@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db.base import Base, BigId, UtcDateTime
@@ -61,6 +61,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(120))
+    # Set by a password someone else chose or generated: the portal lets the user do nothing else until changed
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32 (RFC 6238); set at enrolment, confirmed by a code
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # set: every login needs a code
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last 30 s step accepted: a code works once
 
     grants: Mapped[list[Grant]] = relationship(back_populates="user", cascade="all, delete-orphan", order_by="Grant.role")
 
@@ -117,3 +122,16 @@ class LoginThrottleEntry(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the key was last forgotten
     wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # no attempt is checked before this
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its SHA-256 is kept."""
+
+    __tablename__ = "user_recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the normalized code
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -77,6 +77,8 @@ _ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,%d}" % (ROLE_NAME_CHARS_MAX - 1))
 BUILT_IN_ROLES = {COMPANY: COMPANY_ROLES, OFFICE: OFFICE_ROLES}
 SCOPE_PERMISSIONS = {COMPANY: frozenset(COMPANY_PERMISSIONS), OFFICE: frozenset(OFFICE_PERMISSIONS)}
 _ALL_BUILT_IN_NAMES = frozenset(COMPANY_ROLES) | frozenset(OFFICE_ROLES)
+# What a new user gets when no role is chosen: the built-in role with the fewest permissions
+LEAST_PRIVILEGED_ROLE = {COMPANY: "viewer", OFFICE: "cashier"}
 
 
 @dataclass(frozen=True)
@@ -112,20 +114,24 @@ def valid_login(login: str) -> str:
     if not _LOGIN.fullmatch(login):
         raise InvalidRequest(
             f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters of a-z 0-9 . _ @ + -, starting with a letter or digit"
-        )
+        ).about("login_invalid", max=LOGIN_CHARS_MAX)
     return login
 
 
 def valid_role_name(name: str) -> str:
     name = name.strip().lower()
     if not _ROLE_NAME.fullmatch(name):
-        raise InvalidRequest(f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters of a-z 0-9 _ -, starting with a letter")
+        raise InvalidRequest(
+            f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters of a-z 0-9 _ -, starting with a letter"
+        ).about("role_name_invalid", max=ROLE_NAME_CHARS_MAX)
     return name
 
 
 def valid_password(password: str) -> str:
     if not PASSWORD_CHARS_MIN <= len(password) <= PASSWORD_CHARS_MAX:
-        raise InvalidRequest(f"a password must have {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters, this one has {len(password)}")
+        raise InvalidRequest(
+            f"a password must have {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters, this one has {len(password)}"
+        ).about("password_length", min=PASSWORD_CHARS_MIN, max=PASSWORD_CHARS_MAX)
     return password
 
 
@@ -154,19 +160,21 @@ class UserService:
         *,
         company_nip: str | None = None,
         office_code: str | None = None,
-        role: str,
+        role: str | None = None,
         password: str | None = None,
     ) -> NewUser:
-        """A user of one company or office with one role. Without `password` one is
-        generated and returned once. A login already taken is InvalidRequest."""
+        """A user of one company or office with one role: the least privileged
+        built-in one (LEAST_PRIVILEGED_ROLE) unless `role` names another. Without
+        `password` one is generated, returned once, and must be changed at the first
+        login. A login already taken is InvalidRequest."""
         login = valid_login(login)
         scope = self._scope(company_nip, office_code)
-        role = valid_role_name(role)
+        role = valid_role_name(role) if role else LEAST_PRIVILEGED_ROLE[scope.kind]
         self._require_manage(actor, scope)
         generated = password is None
         password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
         password_hash = self.hasher.hash(password)  # slow on purpose: outside the transaction
-        taken = InvalidRequest(f"the login {login!r} is already taken")
+        taken = InvalidRequest(f"the login {login!r} is already taken").about("login_taken")
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
@@ -176,7 +184,7 @@ class UserService:
                 now = self.clock()
                 user = User(
                     login=login, scope_kind=scope.kind, scope_code=scope.code, password_hash=password_hash, active=True,
-                    failed_logins=0, created_at=now, created_by=actor.name,
+                    failed_logins=0, created_at=now, created_by=actor.name, must_change_password=generated,
                 )
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.add(user)
@@ -228,7 +236,9 @@ class UserService:
                 return self._view(session, user)
             self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}")
             if len(held) == 1:
-                raise InvalidRequest(f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)")
+                raise InvalidRequest(
+                    f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)"
+                ).about("role_last")
             user.grants.remove(held[role])
             session.flush()
             record_event(session, now, actor.name, "user.revoke", _user_subject(login), role=role)
@@ -249,8 +259,9 @@ class UserService:
             return self._view(session, user)
 
     def reset_password(self, actor: Actor, login: str, password: str | None = None) -> str | None:
-        """Set a new password (generated and returned once when not given). Needs
-        every permission the user holds, so a user manager cannot take over an admin."""
+        """Set a new password (generated and returned once when not given), which the
+        user must change at the next login. Needs every permission the user holds,
+        so a user manager cannot take over an admin."""
         login = valid_login(login)
         generated = password is None
         password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
@@ -260,6 +271,7 @@ class UserService:
             self._require_manage(actor, user.scope)
             self._may_hand_out(actor, self._user_permissions(session, user), f"reset the password of {login}")
             user.password_hash = password_hash
+            user.must_change_password = True
             record_event(session, self.clock(), actor.name, "user.password", _user_subject(login))
         return password if generated else None
 
@@ -276,8 +288,8 @@ class UserService:
         self._require_manage(actor, scope)
         self._may_hand_out(actor, wanted, f"create a role with {', '.join(sorted(wanted))}")
         if name in _ALL_BUILT_IN_NAMES:
-            raise InvalidRequest(f"{name} is a built-in role; choose another name")
-        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}")
+            raise InvalidRequest(f"{name} is a built-in role; choose another name").about("role_built_in")
+        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}").about("role_taken")
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
@@ -408,7 +420,7 @@ class UserService:
     def _may_hand_out(actor: Actor, permissions: frozenset[str], what: str) -> None:
         missing = sorted(p for p in permissions if not actor.may(p))
         if missing:
-            raise NotAuthorized(f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself")
+            raise NotAuthorized(f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself").about("permission_not_held")
 
     @staticmethod
     def _valid_permissions(scope: Scope, permissions: Iterable[str]) -> frozenset[str]:
@@ -436,7 +448,7 @@ class UserService:
         if role is None:
             custom = session.scalars(select(Role.name).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)).all()
             names = ", ".join([*BUILT_IN_ROLES[scope.kind], *sorted(custom)])
-            raise InvalidRequest(f"{_scope_text(scope)} has no role {name!r}; its roles: {names}")
+            raise InvalidRequest(f"{_scope_text(scope)} has no role {name!r}; its roles: {names}").about("role_unknown")
         return role.permission_set
 
     def _user_permissions(self, session: Session, user: User) -> frozenset[str]:

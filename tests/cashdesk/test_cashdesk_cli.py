@@ -78,7 +78,7 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     )
     refused(run(*PAY, "--method", "CASH", "--item", "DR", "--as", "anna.nowak", ok=False), "DayClosed", "closed for")
 
-    report = run("cashdesk", "report", "--office", "1465", "--desk", "01", "--date", today, "--format", "csv", "--out", "-", "--as", "ewa.wisniewska")
+    report = run("cashdesk", "report", "--office", "1465", "--desk", "01", "--date", today, "--format", "csv", "--csv-dialect", "rfc4180", "--out", "-", "--as", "ewa.wisniewska")
     rows = list(csv.DictReader(io.StringIO(report.stdout)))
     assert [r["status"] for r in rows if r["row"] == "payment"] == ["VOIDED", "PAID"]
     assert [r["total"] for r in rows if r["row"] == "total"] == ["80.00", "0.00", "80.00"]

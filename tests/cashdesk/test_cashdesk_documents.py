@@ -18,6 +18,7 @@ from hub.signing.devcerts import self_signed
 from hub.signing.payload import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected
 from tests.test_coupon_pdf import hub_cert
 from hub.documents.cash_report import cash_report_csv, cash_report_pdf
+from hub.reports.csvout import RFC4180
 from hub.errors import NotFound
 from hub.access import Actor
 from tests.cashdesk.conftest import add_user, pay
@@ -122,7 +123,7 @@ def _day_with_a_void(hub):
 def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub):
     made = _day_with_a_void(hub)
     report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
-    rows = list(csv.DictReader(io.StringIO(cash_report_csv(report))))
+    rows = list(csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180))))
     lines = [r for r in rows if r["row"] == "payment"]
     assert [r["receipt_number"] for r in lines] == [m.receipt_number for m in made]
     assert [r["status"] for r in lines] == ["PAID", "PAID", "VOIDED", "PAID"]
@@ -144,7 +145,7 @@ def test_the_report_pdf_marks_voids_and_shows_the_closed_days_report_id(hub):
     assert "raport wstępny" in open_text
     hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     text = pdf_text(cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)))
-    for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "ANULOWANA", "zła kwota", "Gotówka", "Karta płatnicza",
+    for expected in ("Raport kasowy", "RK/1465/01/2026-03-10", "Dzień zamknięty", "UNIEWAŻNIONA", "zła kwota", "Gotówka", "Karta płatnicza",
                      "54,50 zł", "115,50 zł", "170,00 zł", "w tym anulowanych: 1", *(m.receipt_number for m in made)):
         assert expected in text, expected
 

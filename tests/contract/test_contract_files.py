@@ -78,7 +78,9 @@ INPUTS = {
     "company": {
         "GetAccount": ["CompanyNip"],
         "IssueCoupons": [
-            "RequestId", "CompanyNip", "CaseType", "Count", "Amount?", "OfficeCode?", "IssuedBy?",
+            # Reference?: issue 20 (the company's own reference for a batch), added after the
+            # existing elements so that every earlier request stays valid; CONTRACT.md to follow
+            "RequestId", "CompanyNip", "CaseType", "Count", "Amount?", "OfficeCode?", "IssuedBy?", "Reference?",
         ],
         "GetCouponsPdf": ["(BatchId | CouponId+)", "PerPage?"],  # issue 20: PerPage optional, after the choice
         "ListCoupons": ["CompanyNip", "Status?", "IssuedFrom?", "IssuedTo?", "Offset?", "Limit?"],

@@ -15,11 +15,13 @@ from wsgiref.simple_server import make_server
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from PIL import Image
 
 from hub.cli.portal import enable_portal
 from hub.config import load_config
 from hub.services.wsgi import create_app
+from tests.portal import totp
 from tests.factories import NIP, OPERATOR, config_copy, funded_company
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer
 
@@ -47,6 +49,7 @@ class RunningPortal(RunningHub):
         return self.url + "/portal"
 
 
+
 @pytest.fixture
 def running_portal(tmp_path, db_url):
     """The shipped config with a [portal] section (plain http: cookie_secure off)."""
@@ -69,6 +72,7 @@ def company_portal(running_portal):
     funded_company(hub, 500_00)
     for login, role in (("admin@leasing.pl", "admin"), ("wystawca@leasing.pl", "issuer"), ("podglad@leasing.pl", "viewer")):
         hub.users.add_user(OPERATOR, login, company_nip=NIP, role=role, password=PASSWORDS[login])
+    totp.enrol(hub, "admin@leasing.pl")
     return running_portal
 
 
@@ -78,6 +82,7 @@ def desk_portal(running_portal):
     hub = running_portal.hub
     for login, role in (("kasjer@1465", "cashier"), ("kierownik@1465", "supervisor")):
         hub.users.add_user(OPERATOR, login, office_code=OFFICE, role=role, password=PASSWORDS[login])
+    totp.enrol(hub, "kierownik@1465")
     return running_portal
 
 
@@ -115,6 +120,25 @@ def login(page: Page, user: str, password: str | None = None, *, here: bool = Fa
     page.get_by_label("Login").fill(user)
     page.get_by_label("Hasło").fill(password or PASSWORDS[user])
     page.get_by_role("button", name="Zaloguj").click()
+    if not totp.enrolled(user):
+        return
+    asked = page.get_by_role("heading", level=1, name="Weryfikacja dwuetapowa")
+    try:
+        asked.wait_for(timeout=3000)
+    except PlaywrightTimeout:  # refused, or not asked
+        return
+    page.get_by_label("Kod z aplikacji albo kod zapasowy").fill(totp.code(user))
+    page.get_by_role("button", name="Potwierdź").click()
+    asked.wait_for(state="detached")
+
+
+def change_password(page: Page, current: str, new: str) -> None:
+    """On the account page: the current password, the new one twice."""
+    page.get_by_label("Obecne hasło").fill(current)
+    page.get_by_label("Nowe hasło", exact=True).fill(new)
+    page.get_by_label("Powtórz nowe hasło").fill(new)
+    page.get_by_role("button", name="Zmień hasło").click()
+    expect(page.get_by_role("status")).to_contain_text("Hasło zostało zmienione.")
 
 
 def logout(page: Page) -> None:

@@ -57,7 +57,7 @@ def register_card_payment(page) -> str:
 
 def test_a_card_payment_is_verified_by_pojazd_then_voided_by_a_supervisor_and_the_day_closed(desk_portal, page, browser, db_url):
     login(page, "kasjer@1465")
-    assert menu(page) == ["Nowa wpłata", "Wpłaty dnia"]
+    assert menu(page) == ["Nowa wpłata", "Wpłaty dnia", "Moje konto"]
     receipt = register_card_payment(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Wpłata {receipt}")
     screenshot(page, db_url, "kasa-wplata")
@@ -97,7 +97,7 @@ def test_a_card_payment_is_verified_by_pojazd_then_voided_by_a_supervisor_and_th
 
     supervisor = new_page(browser, desk_portal)
     login(supervisor, "kierownik@1465")
-    assert menu(supervisor) == ["Nowa wpłata", "Wpłaty dnia", "Zamknięcie dnia", "Raport kasowy", "Raporty", "Użytkownicy i role"]
+    assert menu(supervisor) == ["Nowa wpłata", "Wpłaty dnia", "Zamknięcie dnia", "Raport kasowy", "Raporty", "Użytkownicy i role", "Moje konto"]
     nav(supervisor, "Zamknięcie dnia")
     supervisor.get_by_label("Stanowisko kasowe").select_option("01")
     supervisor.get_by_label("Gotówka policzona w kasie (zł)").fill("10,00")  # the only cash payment was voided: 0,00 expected

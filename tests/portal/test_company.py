@@ -4,6 +4,7 @@ cancelling, the statement and reports; and what a viewer may not do."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import uuid
 
@@ -77,9 +78,9 @@ def test_an_issuer_issues_three_coupons_and_downloads_a_three_page_pdf(company_p
     expect(page.get_by_test_id("total")).to_have_text("484,50\u00a0zł")  # the total, before anything is held
     assert hub.companies.account(NIP).held_grosze == 0
     screenshot(page, db_url, "wydanie-kuponow-podsumowanie")
-    page.get_by_role("button", name=re.compile(r"^Wydaj 3 kup\.")).click()
+    page.get_by_role("button", name=re.compile(r"^Wydaj 3 kupony ")).click()
 
-    expect(page.get_by_role("status")).to_contain_text("Wydano kupony: 3")
+    expect(page.get_by_role("status")).to_contain_text("Wydano 3 kupony, zablokowano 484,50\u00a0zł")
     assert hub.companies.account(NIP).held_grosze == 3 * REJ_NEW_GROSZE
     coupon_ids = page.locator("td.mono").all_inner_texts()
     assert len(coupon_ids) == 3
@@ -104,7 +105,7 @@ def test_a_batch_larger_than_the_balance_is_explained_and_holds_nothing(company_
     page.get_by_label("Liczba kuponów").fill("4")  # 646.00 > 500.00
     page.get_by_role("button", name="Dalej: podsumowanie").click()
     expect(page.get_by_role("alert")).to_contain_text("na koncie brakuje 146,00\u00a0zł")  # warned before confirming
-    page.get_by_role("button", name=re.compile(r"^Wydaj 4 kup\.")).click()
+    page.get_by_role("button", name=re.compile(r"^Wydaj 4 kupony ")).click()
 
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Za mało środków na koncie: dostępne 500,00\u00a0zł, potrzeba 646,00\u00a0zł")
@@ -122,13 +123,13 @@ def test_the_coupon_list_filters_searches_pages_and_cancels(company_portal, page
     issue(hub, 26)  # 28 coupons: two pages of 25
     login(page, "admin@leasing.pl")
     nav(page, "Kupony")
-    expect(page.locator("caption")).to_have_text("Znaleziono: 28")
+    expect(page.locator("caption")).to_have_text("Znaleziono: 28 kuponów")
     expect(page.locator("tbody tr")).to_have_count(25)
     page.get_by_role("link", name="Następna »").click()
     expect(page.locator("tbody tr")).to_have_count(3)
 
     target = first.coupons[1].coupon_id
-    page.get_by_label("Szukaj: numer kuponu, partii lub znak sprawy").fill(target.lower().replace("-", " "))  # typed loosely
+    page.get_by_label("Szukaj: numer kuponu, partii, znak sprawy lub numer referencyjny").fill(target.lower().replace("-", " "))  # typed loosely
     page.get_by_role("button", name="Pokaż").click()
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr td").first).to_have_text(target)
@@ -141,7 +142,7 @@ def test_the_coupon_list_filters_searches_pages_and_cancels(company_portal, page
     assert hub.companies.account(NIP).held_grosze == 27 * REJ_NEW_GROSZE
 
     page.goto("firma/kupony?status=CANCELLED")
-    expect(page.locator("caption")).to_have_text("Znaleziono: 1")
+    expect(page.locator("caption")).to_have_text("Znaleziono: 1 kupon")
     page.goto("firma/kupony?issued_from=2026-03-10&issued_to=2026-03-01")
     expect(page.locator("#issued_to-error")).to_have_text("Data „do” nie może być wcześniejsza niż data „od”.")
 
@@ -157,9 +158,16 @@ def test_statement_and_reports_download_csv_and_pdf_and_draw_a_chart(company_por
     figures = page.locator("dl.figures dd").all_inner_texts()
     assert grosze(figures[0]) == 0 and grosze(figures[1]) == 500_00 - 2 * REJ_NEW_GROSZE
     with page.expect_download() as download:
-        page.get_by_role("link", name="CSV").click()
-    csv_text = open(download.value.path(), encoding="utf-8").read()
-    assert csv_text.splitlines()[0] == "booked_at,kind,amount,balance,coupon_id,reference" and len(csv_text.splitlines()) == 6
+        page.get_by_role("link", name="CSV (Excel)").click()
+    raw = open(download.value.path(), "rb").read()
+    assert raw.startswith(codecs.BOM_UTF8)  # a Polish Excel reads it as UTF-8
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0].split(";") == ["Data księgowania", "Rodzaj", "Kwota", "Saldo po operacji", "Kupon", "Tytuł"] and len(lines) == 6
+    assert not re.search(r"hold:|user:|TOPUP|HOLD|CAPTURE|RELEASE|ADJUSTMENT", "\n".join(lines[1:]))  # labels, not codes
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV dla systemów (RFC 4180)").click()
+    machine = open(download.value.path(), encoding="utf-8").read()
+    assert machine.splitlines()[0] == "booked_at,kind,amount,balance,coupon_id,reference" and len(machine.splitlines()) == 6
 
     nav(page, "Raporty")
     page.get_by_role("link", name="Wykorzystanie kuponów").click()

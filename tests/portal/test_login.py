@@ -24,7 +24,7 @@ def test_login_shows_the_users_menu_and_logout_ends_the_session(company_portal, 
 
     login(page, "admin@leasing.pl", here=True)
     expect(page).to_have_url(re.compile(r"/portal/firma/kupony$"))  # back where the user was going
-    assert menu(page) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty", "Użytkownicy i role"]
+    assert menu(page) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty", "Użytkownicy i role", "Moje konto"]
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "hub_portal")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/portal"
@@ -34,7 +34,7 @@ def test_login_shows_the_users_menu_and_logout_ends_the_session(company_portal, 
     expect(page.get_by_text("Wylogowano.")).to_be_visible()
     page.goto("firma/")
     expect(page).to_have_url(re.compile(r"/portal/logowanie"))  # the old session is gone
-    assert audit_actions(company_portal.hub, "user:admin@leasing.pl") == ["portal.login", "portal.logout"]
+    assert audit_actions(company_portal.hub, "user:admin@leasing.pl") == ["user.totp.enable", "portal.login", "portal.logout"]
 
 
 def test_a_wrong_password_is_refused_with_one_message(company_portal, page):

@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.factories import NIP, OPERATOR
-from tests.portal.conftest import login, menu, nav, new_page, screenshot
+from tests.portal.conftest import PASSWORDS, change_password, login, logout, menu, nav, new_page, screenshot
 
 VIEWER = "podglad@leasing.pl"
 
@@ -22,7 +22,7 @@ def test_a_custom_role_granted_changes_the_users_menu(company_portal, page, brow
     hub = company_portal.hub
     viewer = new_page(browser, company_portal)
     login(viewer, VIEWER)
-    assert menu(viewer) == ["Pulpit", "Partie", "Kupony", "Wyciąg", "Raporty"]
+    assert menu(viewer) == ["Pulpit", "Partie", "Kupony", "Wyciąg", "Raporty", "Moje konto"]
 
     login(page, "admin@leasing.pl")
     nav(page, "Użytkownicy i role")
@@ -39,7 +39,7 @@ def test_a_custom_role_granted_changes_the_users_menu(company_portal, page, brow
     screenshot(page, db_url, "uzytkownicy-i-role")
 
     viewer.reload()  # the next page the viewer opens shows what the new role allows
-    assert menu(viewer) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty"]
+    assert menu(viewer) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty", "Moje konto"]
     nav(viewer, "Wydaj kupony")
     expect(viewer.get_by_role("heading", level=1)).to_have_text("Wydaj kupony")
 
@@ -66,7 +66,11 @@ def test_an_admin_creates_a_user_who_logs_in_with_the_password_shown_once(compan
 
     other = new_page(browser, company_portal)
     login(other, "nowy@leasing.pl", password)
-    assert menu(other) == ["Pulpit", "Partie", "Kupony", "Wyciąg", "Raporty"]
+    expect(other).to_have_url(re.compile(r"/portal/konto/haslo$"))  # a password someone else saw is changed first
+    other.goto("firma/kupony")
+    expect(other).to_have_url(re.compile(r"/portal/konto/haslo$"))
+    change_password(other, password, "moje-nowe-haslo-2026")
+    assert menu(other) == ["Pulpit", "Partie", "Kupony", "Wyciąg", "Raporty", "Moje konto"]
     other.context.close()
 
 
@@ -85,3 +89,80 @@ def test_field_errors_stand_next_to_their_field(company_portal, page):
     page.get_by_label("Nazwa roli").fill("pusta")
     page.get_by_role("button", name="Utwórz rolę").click()
     expect(page.locator("#permissions-error")).to_have_text(re.compile("Wybierz co najmniej jedno uprawnienie"))
+
+
+def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(company_portal, page, browser, db_url):
+    login(page, "admin@leasing.pl")
+    nav(page, "Użytkownicy i role")
+    page.get_by_role("button", name="Nowe hasło dla konta wystawca@leasing.pl").click()
+    password = page.get_by_test_id("reset-password").inner_text()
+    assert len(password) == 24
+    page.goto("uzytkownicy/")
+    expect(page.get_by_test_id("reset-password")).to_have_count(0)  # shown once
+
+    issuer = new_page(browser, company_portal)
+    login(issuer, "wystawca@leasing.pl", PASSWORDS["wystawca@leasing.pl"])
+    expect(issuer.get_by_role("alert")).to_contain_text("Nie udało się zalogować")  # the old one no longer works
+    login(issuer, "wystawca@leasing.pl", password)
+    expect(issuer).to_have_url(re.compile(r"/portal/konto/haslo$"))
+    expect(issuer.get_by_role("alert").first).to_contain_text("zmień je, zanim zaczniesz pracę")
+    screenshot(issuer, db_url, "moje-konto")
+    issuer.get_by_label("Obecne hasło").fill(password)
+    issuer.get_by_label("Nowe hasło", exact=True).fill("krótkie")
+    issuer.get_by_label("Powtórz nowe hasło").fill("krótkie")
+    issuer.get_by_role("button", name="Zmień hasło").click()
+    expect(issuer.locator("#new-error")).to_have_text("Hasło musi mieć od 12 do 256 znaków.")
+    change_password(issuer, password, "wystawca-nowe-haslo-2026")
+    nav(issuer, "Kupony")
+    expect(issuer.get_by_role("heading", level=1)).to_have_text("Kupony")
+    issuer.context.close()
+
+
+def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_once(running_portal, page, db_url):
+    hub = running_portal.hub
+    from tests.factories import funded_company
+
+    funded_company(hub, 100_00)
+    hub.users.add_user(OPERATOR, "szefowa@leasing.pl", company_nip=NIP, role="admin", password="szefowa-haslo-2026")
+    login(page, "szefowa@leasing.pl", "szefowa-haslo-2026")
+    expect(page).to_have_url(re.compile(r"/portal/konto/weryfikacja$"))  # must enrol before anything else
+    page.goto("uzytkownicy/")
+    expect(page).to_have_url(re.compile(r"/portal/konto/weryfikacja$"))
+    secret = page.get_by_test_id("totp-secret").inner_text()
+    expect(page.locator("figure.qr-box svg")).to_have_count(1)
+    screenshot(page, db_url, "weryfikacja-dwuetapowa")
+    page.get_by_label("Kod z aplikacji (6 cyfr)").fill("000000" if hub.accounts.current_code(secret, hub.clock()) != "000000" else "111111")
+    page.get_by_role("button", name="Włącz").click()
+    expect(page.get_by_role("alert").last).to_contain_text("Kod z aplikacji jest błędny")
+    assert page.get_by_test_id("totp-secret").inner_text() == secret  # the same secret until confirmed
+    page.get_by_label("Kod z aplikacji (6 cyfr)").fill(hub.accounts.current_code(secret, hub.clock()))
+    page.get_by_role("button", name="Włącz").click()
+    codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
+    assert len(codes) == 10
+    logout(page)
+
+    page.goto("logowanie")
+    page.get_by_label("Login").fill("szefowa@leasing.pl")
+    page.get_by_label("Hasło").fill("szefowa-haslo-2026")
+    page.get_by_role("button", name="Zaloguj").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Weryfikacja dwuetapowa")
+    page.goto("uzytkownicy/")  # the password alone opens nothing
+    expect(page).to_have_url(re.compile(r"/portal/logowanie"))
+    for attempt in ("123456", codes[0]):
+        page.goto("logowanie")
+        page.get_by_label("Login").fill("szefowa@leasing.pl")
+        page.get_by_label("Hasło").fill("szefowa-haslo-2026")
+        page.get_by_role("button", name="Zaloguj").click()
+        page.get_by_label("Kod z aplikacji albo kod zapasowy").fill(attempt)
+        page.get_by_role("button", name="Potwierdź").click()
+        if attempt == "123456":
+            expect(page.get_by_role("alert")).to_contain_text("Kod jest błędny")
+    assert "Użytkownicy i role" in menu(page)  # the recovery code let her in
+    logout(page)
+    page.goto("logowanie")
+    page.get_by_label("Login").fill("szefowa@leasing.pl")
+    page.get_by_label("Hasło").fill("szefowa-haslo-2026")
+    page.get_by_role("button", name="Zaloguj").click()
+    page.get_by_label("Kod z aplikacji albo kod zapasowy").fill(codes[0])
+    page.get_by_role("button", name="Potwierdź").click()
+    expect(page.get_by_role("alert")).to_contain_text("Kod jest błędny, już użyty")  # once only

@@ -241,3 +241,11 @@ def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_fault
     assert (status, fault_of(response)[0]) == (500, CLIENT("InvalidRequest"))
     assert "out of range" in fault_of(response)[1]
     assert snapshot(running_hub.hub) == before
+def test_issue_takes_an_optional_company_reference_after_the_existing_elements(running_hub, companies):
+    batch = ok(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, IssuedBy="jan.kowalski",
+               Reference="UM/2026/0042")
+    batch_id = batch.find(C + "BatchId").text
+    with running_hub.hub.db.read() as session:
+        assert session.scalar(select(CouponBatch.reference).where(CouponBatch.id == batch_id)) == "UM/2026/0042"
+    assert refused(running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1,
+                   Reference="x" * 65) == CLIENT("SchemaViolation")
