@@ -53,17 +53,6 @@ def title_matching_note(escrow_account: str) -> str:
     )
 
 
-def contract_virtual_account(account: CompanyAccount) -> str:
-    """The company's virtual account, which GetAccount's contract requires (an NRB); under an
-    IBAN escrow account there is none, and the call is refused with what to do instead."""
-    if account.virtual_account is None:
-        raise InvalidRequest(
-            f"company {account.nip} has no virtual account: the hub's escrow account is an IBAN; top it up with the "
-            f"transfer title \"{topup_title(account.nip)}\" (see the portal's dashboard)"
-        )
-    return account.virtual_account
-
-
 def valid_nip(nip: str) -> str:
     nip = nip.replace("-", "").replace(" ", "")
     if not nip_valid(nip):

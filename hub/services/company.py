@@ -18,7 +18,7 @@ from spyne import ByteArray, ComplexModel, Unicode, rpc
 from hub import ns
 from hub.access import client_actor, require_company
 from hub.clock import wire_time
-from hub.companies.service import contract_virtual_account
+from hub.companies.service import topup_title
 from hub.money import format_pln, parse_grosze
 from hub.services.spyne_base import HubService, caller, hub_of, optional
 
@@ -36,7 +36,7 @@ class GetAccountRequest(_Model):
 
 
 class GetAccountResponse(_Model):
-    _type_info = [("CompanyName", Req), ("Available", Req), ("Held", Req), ("VirtualAccount", Req)]
+    _type_info = [("CompanyName", Req), ("Available", Req), ("Held", Req), ("VirtualAccount", Unicode), ("TopUpTitle", Unicode)]
 
 
 class IssueCouponsRequest(_Model):
@@ -115,7 +115,7 @@ class CompanyService(HubService):
         a = hub_of(ctx).companies.account(req.CompanyNip)
         return GetAccountResponse(
             CompanyName=a.name, Available=format_pln(a.available_grosze), Held=format_pln(a.held_grosze),
-            VirtualAccount=contract_virtual_account(a),
+            VirtualAccount=a.virtual_account, TopUpTitle=topup_title(a.nip),  # no virtual account under an IBAN escrow
         )
 
     @rpc(IssueCouponsRequest, _returns=IssueCouponsResponse, _body_style="bare", _operation_name="IssueCoupons",

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from click.testing import CliRunner
 from werkzeug.test import Client
 
 from hub.bank.models import TOPUP
 from hub.cli import cli
-from hub.companies.service import contract_virtual_account, topup_title
-from hub.errors import InvalidRequest
+from hub.companies.service import topup_title
 from hub.config import load_config
 from hub.ids import rf_reference
 from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.conftest import SAMPLE_ACCOUNT, edit_bank, entries, ledger_holds
 from tests.factories import NIP, OPERATOR, config_copy
+from tests.services.conftest import serving
+from tests.services.test_company_soap import C, MY_NIP, ok
 from tests.portal.test_portal_http import PASSWORD, log_in, portal_config
 
 NOTE = "companies get no virtual account, and their top-ups are matched by the NIP in the transfer title only"
@@ -29,9 +29,6 @@ NOTE = "companies get no virtual account, and their top-ups are matched by the N
 def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(sample_hub):
     account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
     assert (account.nip, account.virtual_account) == (NIP, None)
-    # GetAccount's contract requires an NRB: refused, saying what to do instead.
-    with pytest.raises(InvalidRequest, match=f'has no virtual account: the hub\'s escrow account is an IBAN; top it up with the transfer title "Zasilenie konta NIP {NIP}"'):
-        contract_virtual_account(account)
     result = sample_hub.statements.import_document(camt053(SAMPLE_ACCOUNT, [
         Entry("250.00", currency="EUR", remittance=topup_title(NIP), ref="T1"),
         Entry("50.00", currency="EUR", structured=rf_reference(NIP), ref="T2"),
@@ -80,3 +77,16 @@ def test_the_dashboard_shows_the_escrow_iban_and_the_title_to_use(tmp_path, db_u
         assert 'data-testid="virtual-account"' not in page and 'data-testid="qr-text"' not in page
     finally:
         app.hub.close()
+
+
+def test_get_account_answers_without_a_virtual_account_and_with_the_title_to_use(tmp_path, db_url):
+    """Under an IBAN escrow there is no virtual account: GetAccount leaves the optional
+    VirtualAccount out and names the transfer title instead of refusing the company."""
+    config_dir = config_copy(tmp_path, db_url)
+    edit_bank(config_dir, escrow_account=SAMPLE_ACCOUNT, currency="EUR")
+    with serving(config_dir) as running:
+        running.hub.companies.add(MY_NIP, "Łódź Leasing Spółka z o.o.", actor="test")
+        answer = ok(running, "GetAccount", CompanyNip=MY_NIP)
+    assert answer.find(C + "VirtualAccount") is None
+    assert answer.find(C + "TopUpTitle").text == topup_title(MY_NIP)
+    assert answer.find(C + "Available").text == "0.00"

@@ -136,7 +136,7 @@ OUTPUTS = {
         ],
     },
     "company": {
-        "GetAccount": ["CompanyName", "Available", "Held", "VirtualAccount"],
+        "GetAccount": ["CompanyName", "Available", "Held", "VirtualAccount?", "TopUpTitle?"],  # both optional: an IBAN escrow has no virtual accounts
         "IssueCoupons": [
             "BatchId", "TotalHeld", ("Coupon*", ["CouponId", "Amount", "CaseType", "ExpiresAt"]),
         ],

@@ -110,6 +110,7 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
     valid()
     assert (account.CompanyName, account.Available, account.Held) == ("Łódź Leasing Spółka z o.o.", Decimal("1000.00"), Decimal("0.00"))
     assert account.VirtualAccount == running_hub.hub.companies.account(MY_NIP).virtual_account
+    assert account.TopUpTitle == f"Zasilenie konta NIP {MY_NIP}"
 
     batch = client.service.IssueCoupons(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=3, IssuedBy="jan.kowalski")
     valid()
