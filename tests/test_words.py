@@ -73,7 +73,7 @@ def test_portal_messages_never_carry_the_english_sentence():
 
 
 @pytest.mark.parametrize(
-    "grosze, words",
+    "grosze, expected",
     [
         (323000, "trzy tysiące dwieście trzydzieści złotych 00/100"),
         (100, "jeden złoty 00/100"),
@@ -83,5 +83,5 @@ def test_portal_messages_never_carry_the_english_sentence():
         (7, "zero złotych 07/100"),
     ],
 )
-def test_the_amount_in_words_takes_the_right_plural(grosze, words):
-    assert words.amount_in_words_pl(grosze) == words
+def test_the_amount_in_words_takes_the_right_plural(grosze, expected):
+    assert words.amount_in_words_pl(grosze) == expected

@@ -50,6 +50,11 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
             self.cfg.set("worker_class", worker_class)
             self.cfg.set("threads", threads if worker_class == "gthread" else 1)
             self.cfg.set("timeout", 60)
+            # No keep-alive: every answer closes its connection, as sync workers always did. A
+            # kept-alive connection that gunicorn closes when idle races a client that is just
+            # sending its next POST on it, and the client gets a broken pipe for a request that
+            # may not be retried (seen in the soak: 54 of 8,000). nginx in front keeps its own.
+            self.cfg.set("keepalive", 0)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-")
             self.cfg.set("logconfig_dict", gunicorn_logconfig(log_level))

@@ -167,8 +167,8 @@ def closed_desk_problem(desk_id: str, closed: dict) -> str | None:
 @login_required(access.PAYMENTS_REGISTER, area="office")
 def new_payment():
     form = payment_form()
-    closed = closed_desks()
-    problem = closed_desk_problem(form.desk.data, closed)
+    closed = closed_desks()  # named above the form already: a problem only once the cashier goes on
+    problem = closed_desk_problem(form.desk.data, closed) if request.method == "POST" else None
     if form.validate_on_submit() and problem is None:
         session[DESK_KEY] = form.desk.data
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}

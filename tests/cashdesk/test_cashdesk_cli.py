@@ -159,7 +159,8 @@ def test_close_with_a_cash_count_and_check_a_receipts_qr(run, tmp_path):
     assert (closed["cash_total"], closed["counted_cash"], closed["cash_difference"], closed["difference_confirmed_by"]) == (
         "54.00", "50.00", "-4.00", "ewa.wisniewska",
     )
-    report = run("cashdesk", "report", "--office", "1465", "--desk", "01", "--date", today, "--format", "csv", "--out", "-", "--as", "ewa.wisniewska")
+    report = run("cashdesk", "report", "--office", "1465", "--desk", "01", "--date", today, "--format", "csv", "--csv-dialect", "rfc4180",
+                 "--out", "-", "--as", "ewa.wisniewska")
     assert {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(report.stdout)) if r["row"].startswith("cash_")}["cash_difference"] == "-4.00"
 
 

@@ -159,12 +159,14 @@ def test_acceptance_a_day_closed_with_a_cash_difference_shows_it_on_the_cash_rep
     for expected in ("Uzgodnienie gotówki w kasie", "Gotówka według wpłat", "54,50 zł", "Gotówka policzona", "50,00 zł",
                      "Różnica (niedobór)", "-4,50 zł", "Różnicę zatwierdził(a): ewa.wisniewska"):
         assert expected in text, expected
-    rows = {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(cash_report_csv(report))) if r["row"].startswith("cash_")}
+    rows = {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180))) if r["row"].startswith("cash_")}
     assert rows == {"cash_expected": "54.50", "cash_counted": "50.00", "cash_difference": "-4.50"}
+    excel = cash_report_csv(report)  # the default: for a Polish Excel
+    assert excel.startswith("\ufeff") and "różnica w kasie;" in excel and ";-4,50;" in excel
 
 
 def test_a_day_closed_without_a_count_says_so(hub):
     hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert "Dzień zamknięto bez liczenia gotówki." in pdf_text(cash_report_pdf(report))
-    assert not [r for r in csv.DictReader(io.StringIO(cash_report_csv(report))) if r["row"].startswith("cash_")]
+    assert not [r for r in csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180))) if r["row"].startswith("cash_")]

@@ -228,7 +228,7 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
     try:
         funded_company(app.hub, 161_50)
         coupon = issue(app.hub, 1).coupons[0].coupon_id
-        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD)
+        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="issuer", password=PASSWORD)
         archive_dir = app.hub.config.audit.archive_dir
         archive_dir.mkdir(parents=True)
         (archive_dir / "message-log-000000000001-000000000009.manifest.json").write_text("{}")  # held: the archives cannot be trusted

@@ -14,6 +14,7 @@ from hub.config import load_config
 from hub.services.wsgi import create_app
 from hub.users.throttle import FAILURES_FREE
 from tests.factories import NIP, OPERATOR, funded_company
+from tests.portal import totp
 from tests.portal.test_portal_http import PASSWORD, csrf_of, portal_config
 
 OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"
@@ -80,8 +81,11 @@ def test_x_forwarded_for_counts_only_from_nginx_on_loopback(app):
 
 def test_an_admin_locks_and_unlocks_an_account_in_the_portal(app):
     app.hub.users.add_user(OPERATOR, "szef@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD)
+    totp.enrol(app.hub, "szef@leasing.pl")  # an admin logs in with a code from the app as well
     admin = browser(app, OWNER_AT)
-    assert log_in_as(admin, "szef@leasing.pl").status_code == 302
+    assert log_in_as(admin, "szef@leasing.pl").headers["Location"].endswith("/portal/konto/kod")
+    page = admin.get("/portal/konto/kod").get_data(as_text=True)
+    assert admin.post("/portal/konto/kod", data={"code": totp.code("szef@leasing.pl"), "csrf_token": csrf_of(page)}).status_code == 302
     users = admin.get("/portal/uzytkownicy/").get_data(as_text=True)
     assert "Zablokuj<span class=\"visually-hidden\"> konto anna@leasing.pl" in users
     lock = admin.post("/portal/uzytkownicy/anna@leasing.pl/aktywny", data={"active": "nie", "csrf_token": csrf_of(users)})
