@@ -15,32 +15,27 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
-from wsgiref.simple_server import make_server
 
 from hub import ns
 from hub.bank.models import BankEntry
 from hub.cashdesk.models import DeskDay, Payment
 from hub.clock import business_day
-from hub.config import load_config
 from hub.coupons.models import Coupon, Redemption
 from hub.db.database import Database
 from hub.ledger.service import Ledger
-from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.test_bankin_soap import post_signed
 from tests.cashdesk.conftest import add_user
 from tests.cashdesk.test_cashdesk_soap import Client, payment
 from tests.conftest import REPO, hub_command
 from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
-from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer, fault_of, redeem_fields, signed_request
+from tests.services.conftest import fault_of, redeem_fields, serving, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
@@ -182,20 +177,6 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
 
 # -- a nightly pg_dump restored behind the archives ---------------------------------------
 
-@contextmanager
-def hub_started(config_dir):
-    """The hub started again on its config, as after a restore (a WSGI server in a thread)."""
-    app = create_app(load_config(config_dir))
-    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield RunningHub(app, f"http://127.0.0.1:{server.server_port}", config_dir)
-    finally:
-        server.shutdown()
-        server.server_close()
-        app.hub.close()
-
-
 def redeem(served, coupon: str, request_id: str | None = None):
     fields = redeem_fields(coupon, **({"RequestId": request_id} if request_id else {}))
     return served.post(signed_request(served.identity("pojazd-1465"), "RedeemCoupon", **fields))
@@ -219,7 +200,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     lost = state(hub.db)
     assert not set(later["redeemed"]) & set(lost["redemptions"]), "the dump was taken before the later redemptions"
     coupon = next(iter(later["redeemed"]))
-    with hub_started(config_dir) as served:
+    with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         status, answer = redeem(served, coupon)
         code, message = fault_of(answer)
         assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
@@ -232,7 +213,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
 
     # every redemption, the batch, the cancellation, the payment and its void, the closed day, the import, with their first ids
     assert state(hub.db) == before
-    with hub_started(config_dir) as served:
+    with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         for coupon, redemption_id in later["redeemed"].items():
             status, answer = redeem(served, coupon)
             assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), coupon
