@@ -28,7 +28,7 @@ from hub.money import AmountError, format_pln_pl, parse_grosze
 from hub.words import PAYMENT_METHOD
 from hub.portal.app import hub_of
 from hub.portal.auth import client_address, login_delayed, login_required, office_code
-from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, options
+from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, newest_first, options, order_field
 from hub.portal.messages import polish
 from hub.users.service import LoginDelayed
 
@@ -214,6 +214,7 @@ class VoidForm(PortalForm):
 class DeskFilter(FilterForm):
     desk = SelectField("Stanowisko kasowe", validators=[Optional()])
     day = day_field("Dzień", validators=[Optional()])
+    order = order_field()
 
 
 def _desk_filter() -> DeskFilter:
@@ -232,6 +233,8 @@ def _desk_filter() -> DeskFilter:
 def payments():
     form = _desk_filter()
     records = desk_day_payments(hub_of().cashdesk, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    if newest_first(form):  # as every list of the portal; the receipt numbers run the other way
+        records = list(reversed(records))
     return render_template("cashdesk/payments.html", form=form, payments=records, method_names=METHOD_NAMES, office=office(),
                            today=today())
 

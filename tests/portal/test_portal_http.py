@@ -224,3 +224,20 @@ def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
     assert portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=3").status_code == 400
     page = portal_client.get(f"/portal/firma/partie/{batch.batch_id}").get_data(as_text=True)
     assert "4 kupony na arkuszu A4" in page
+
+
+def test_a_days_payments_come_newest_first_with_the_same_sort_control(portal_client):
+    from tests.cashdesk.conftest import pay
+
+    hub = portal_client.application.hub
+    hub.users.add_user(OPERATOR, "kasjer@1465", office_code="1465", role="cashier", password=PASSWORD)
+    receipts = [pay(hub, case_number=f"KM.5410.1.{n}.2026").receipt_number for n in (1, 2, 3)]
+    log_in(portal_client, "kasjer@1465")
+
+    def shown(query: str = "") -> list[str]:
+        page = portal_client.get(f"/portal/kasa/wplaty{query}").get_data(as_text=True)
+        return [r for r in re.findall(r"KP/1465/01/[0-9]{4}/[0-9]{6}", page) if r in receipts]
+
+    assert shown() == receipts[::-1]
+    assert shown("?order=najstarsze") == receipts
+    assert "Kolejność" in portal_client.get("/portal/kasa/wplaty").get_data(as_text=True)
