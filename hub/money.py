@@ -84,10 +84,3 @@ def format_pln(grosze: int) -> str:
     whole, part = divmod(abs(grosze), 100)
     return f"{sign}{whole}.{part:02d}"
 
-
-def format_pln_pl(grosze: int) -> str:
-    """16150 -> '161,50 zł'; 123456 -> '1 234,56 zł' (printed documents, in Polish):
-    Babel's pl_PL form, from the one place for Polish words (hub.words)."""
-    from hub.words import format_amount_pl
-
-    return format_amount_pl(grosze)

@@ -33,6 +33,8 @@ STATEMENT_KIND = {"TOPUP": "zasilenie", "HOLD": "blokada", "CAPTURE": "pobranie"
 PAYMENT_METHOD = {"CASH": "gotówka", "CARD": "karta płatnicza"}
 PAYMENT_STATUS = {"PAID": "przyjęta", "VOIDED": "unieważniona"}
 SYSTEM = {"POJAZD": "Pojazd", "KIEROWCA": "Kierowca", "WORD": "WORD"}
+SYSTEM_PURPOSE = {"POJAZD": "rejestracja pojazdów", "KIEROWCA": "prawa jazdy", "WORD": "egzaminy"}
+SYSTEM_LONG = {code: f"{name} ({SYSTEM_PURPOSE[code]})" for code, name in SYSTEM.items()}  # "Pojazd (rejestracja pojazdów)"
 ROLE = {"admin": "administrator", "issuer": "wystawca kuponów", "viewer": "podgląd", "cashier": "kasjer", "supervisor": "kierownik kasy"}
 # Who did something, when it was not a person with a login
 ACTOR = {"hub:login": "hub (blokada po błędnych hasłach)", "cli:root": "operator hubu"}

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from hub.money import AmountError, format_pln, format_pln_pl, parse_grosze
+from hub.money import AmountError, format_pln, parse_grosze
+from hub.words import format_amount_pl
 
 
 @pytest.mark.parametrize("text,grosze", [("161.50", 16150), ("0.5", 50), ("54", 5400), (Decimal("54.00"), 5400), (7, 700), ("1000.00", 100000)])
@@ -19,5 +20,5 @@ def test_inexact_or_negative_amounts_are_refused(bad):
 def test_formats():
     assert format_pln(16150) == "161.50"
     assert format_pln(-5) == "-0.05"
-    assert format_pln_pl(16150) == "161,50\u00a0zł"
-    assert format_pln_pl(123456789) == "1\u00a0234\u00a0567,89\u00a0zł"
+    assert format_amount_pl(16150) == "161,50\u00a0zł"
+    assert format_amount_pl(123456789) == "1\u00a0234\u00a0567,89\u00a0zł"

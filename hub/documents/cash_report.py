@@ -26,8 +26,8 @@ from hub.cashdesk.models import CARD, CASH, METHODS
 from hub.cashdesk.service import DeskTotals
 from hub.clock import WARSAW, wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
-from hub.documents.receipt import METHOD_NAMES, warsaw_time
-from hub.money import format_pln, format_pln_pl
+from hub.documents.receipt import warsaw_time
+from hub.money import format_pln
 from hub.reports.csvout import EXCEL_PL, csv_writer
 from hub import words
 
@@ -182,10 +182,10 @@ def _table(canvas, report: CashReport, y: float) -> float:
 
 
 def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: float) -> float:
-    method = METHOD_NAMES[p.method] + (f" {p.card_auth_code}" if p.card_auth_code else "")
+    method = words.PAYMENT_METHOD[p.method] + (f" {p.card_auth_code}" if p.card_auth_code else "")
     cells = (
         f"{n}.", p.receipt_number, p.paid_at.astimezone(WARSAW).strftime("%H:%M:%S"), p.cashier, None, method,
-        format_pln_pl(p.items_total_grosze), format_pln_pl(p.handling_fee_grosze), format_pln_pl(p.total_grosze),
+        words.format_amount_pl(p.items_total_grosze), words.format_amount_pl(p.handling_fee_grosze), words.format_amount_pl(p.total_grosze),
     )
     canvas.saveState()
     if p.voided:
@@ -234,8 +234,8 @@ def _summary(canvas, report: CashReport, y: float) -> None:
     for label, method in (("Gotówka", CASH), ("Karta płatnicza", CARD), ("Razem", None)):
         t = method_totals(report, method)
         canvas.setFont(FONT_BOLD if method is None else FONT, 9.5)
-        values = (label, str(t.payment_count), format_pln_pl(t.total_grosze - t.handling_fee_total_grosze),
-                  format_pln_pl(t.handling_fee_total_grosze), format_pln_pl(t.total_grosze))
+        values = (label, str(t.payment_count), words.format_amount_pl(t.total_grosze - t.handling_fee_total_grosze),
+                  words.format_amount_pl(t.handling_fee_total_grosze), words.format_amount_pl(t.total_grosze))
         for (x, _, right), value in zip(columns, values):
             (canvas.drawRightString if right else canvas.drawString)(x, y, value)
         y -= ROW
@@ -260,9 +260,9 @@ def _cash_count(canvas, closed: ClosedDay, y: float) -> None:
         difference = count.difference_grosze
         kind = "zgodna" if difference == 0 else ("niedobór" if difference < 0 else "nadwyżka")
         rows = (
-            ("Gotówka według wpłat", format_pln_pl(count.expected_grosze)),
-            ("Gotówka policzona", format_pln_pl(count.counted_grosze)),
-            (f"Różnica ({kind})", format_pln_pl(difference)),
+            ("Gotówka według wpłat", words.format_amount_pl(count.expected_grosze)),
+            ("Gotówka policzona", words.format_amount_pl(count.counted_grosze)),
+            (f"Różnica ({kind})", words.format_amount_pl(difference)),
         )
         for label, amount in rows:
             canvas.setFont(FONT_BOLD if label.startswith("Różnica") else FONT, 9.5)

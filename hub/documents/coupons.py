@@ -26,7 +26,7 @@ from hub.clock import WARSAW, business_day
 from hub.coupons.qr import QrSigner
 from hub.coupons.service import PER_PAGE, CouponSheet
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
-from hub.money import format_pln_pl
+from hub.words import format_amount_pl
 
 WIDTH, HEIGHT = PAGE
 MARGIN = 56
@@ -132,7 +132,7 @@ def _draw_coupon(canvas: Canvas, sheet: CouponSheet, payload: str, page: int, co
     draw_qr(canvas, payload, MARGIN, qr_top - QR_SIZE, QR_SIZE)
 
     y = qr_top - 4
-    y = _field(canvas, "Kwota", [format_pln_pl(sheet.amount_grosze)], y, FONT_BOLD, 26)
+    y = _field(canvas, "Kwota", [format_amount_pl(sheet.amount_grosze)], y, FONT_BOLD, 26)
     y = _field(canvas, "Rodzaj sprawy", [sheet.case_type, *simpleSplit(sheet.case_type_name, FONT, 11, COLUMN_WIDTH)], y)
     y = _field(canvas, "Firma (płatnik)", [*simpleSplit(sheet.company_name, FONT, 11, COLUMN_WIDTH), f"NIP {sheet.company_nip}"], y)
     if sheet.reference:

@@ -20,15 +20,12 @@ from reportlab.lib.utils import simpleSplit
 
 from hub.clock import WARSAW
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
-from hub.money import format_pln_pl
-from hub.words import amount_in_words_pl
+from hub.words import PAYMENT_METHOD, SYSTEM_PURPOSE, amount_in_words_pl, format_amount_pl
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import PaymentRecord
     from hub.config import Office
 
-METHOD_NAMES = {"CASH": "gotówka", "CARD": "karta płatnicza"}
-SYSTEM_NAMES = {"POJAZD": "POJAZD (rejestracja pojazdów)", "KIEROWCA": "KIEROWCA (prawa jazdy)", "WORD": "WORD (egzaminy)"}
 
 WIDTH, HEIGHT = PAGE
 LEFT, RIGHT, TOP, BOTTOM = 20 * mm, WIDTH - 20 * mm, HEIGHT - 20 * mm, 20 * mm
@@ -93,7 +90,7 @@ def receipt_pdf(payment: PaymentRecord, office: Office, qr_payload: str) -> byte
     page.label("Urząd", f"{office.name} ({office.code})")
     page.label("Stanowisko kasowe", payment.desk_id)
     page.label("Kasjer", payment.cashier)
-    page.label("System", SYSTEM_NAMES.get(payment.system, payment.system))
+    page.label("System", f"{payment.system} ({SYSTEM_PURPOSE[payment.system]})" if payment.system in SYSTEM_PURPOSE else payment.system)
     page.label("Znak sprawy", payment.case_number, font=FONT_BOLD)
     page.label("Data i godzina", f"{warsaw_time(payment.paid_at)} (czas warszawski)")
     page.label("Wpłacający", payment.payer_name or "……………………………………")
@@ -127,7 +124,7 @@ def _items(page: _Page, payment: PaymentRecord) -> None:
         page.need(LINE * len(lines))
         c.setFont(FONT, 9.5)
         c.drawString(LEFT, page.y, f"{n}.")
-        c.drawRightString(RIGHT, page.y, format_pln_pl(item.amount_grosze))
+        c.drawRightString(RIGHT, page.y, format_amount_pl(item.amount_grosze))
         for line in lines:
             c.drawString(LEFT + 10 * mm, page.y, line)
             page.y -= LINE
@@ -138,7 +135,7 @@ def _totals(page: _Page, payment: PaymentRecord) -> None:
     c = page.canvas
     rows = (
         ("Opłaty razem", payment.items_total_grosze, FONT, 10),
-        (f"Opłata manipulacyjna ({METHOD_NAMES[payment.method]})", payment.handling_fee_grosze, FONT, 10),
+        (f"Opłata manipulacyjna ({PAYMENT_METHOD[payment.method]})", payment.handling_fee_grosze, FONT, 10),
         ("Razem", payment.total_grosze, FONT_BOLD, 13),
     )
     page.y -= 1 * mm
@@ -146,10 +143,10 @@ def _totals(page: _Page, payment: PaymentRecord) -> None:
         page.need(LINE + 2 * mm)
         c.setFont(font, size)
         c.drawString(LEFT + 10 * mm, page.y, label)
-        c.drawRightString(RIGHT, page.y, format_pln_pl(amount))
+        c.drawRightString(RIGHT, page.y, format_amount_pl(amount))
         page.y -= LINE + (2 * mm if size > 10 else 0)
     page.y -= 2 * mm
-    method = METHOD_NAMES[payment.method]
+    method = PAYMENT_METHOD[payment.method]
     if payment.card_auth_code:
         method += f", kod autoryzacji {payment.card_auth_code}"
     page.label("Forma płatności", method)

@@ -37,12 +37,13 @@ from hub.errors import InvalidRequest, NotAuthorized
 from hub.ids import format_coupon_id, format_iban, format_nrb
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
-from hub.money import format_pln, format_pln_pl
+from hub.money import format_pln
 from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, webhook_signature
 from hub.notify.targets import WebhookTargets
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.outbox.models import OutboxRecord
+from hub.words import format_amount_pl
 
 UNSET: Any = object()
 WEBHOOK_SECRET_CHARS_MIN = 16
@@ -170,8 +171,8 @@ class NotificationService:
         body = {"event": "low_balance", "id": key, "company_nip": company.nip, "company_name": company.name, "at": wire_time(now),
                 "available": format_pln(available), "threshold": format_pln(row.low_balance_grosze),
                 "virtual_account": company.virtual_account}
-        text = (f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_pln_pl(available)}, "
-                f"poniżej progu {format_pln_pl(row.low_balance_grosze)}.\n\n"
+        text = (f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_amount_pl(available)}, "
+                f"poniżej progu {format_amount_pl(row.low_balance_grosze)}.\n\n"
                 f"Nowe kupony można wydać tylko do wysokości dostępnego salda. {self._topup_text(company)}\n")
         self._warn(session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text)
         return key
@@ -204,7 +205,7 @@ class NotificationService:
                     "at": wire_time(now), "expires_on": day.isoformat(), "count": len(group), "amount": format_pln(total),
                     "coupons": [format_coupon_id(c.id) for c in group]}
             # no coupon ids in e-mail: a coupon id is as good as money to whoever reads it
-            text = (f"{len(group)} kupon(ów) firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_pln_pl(total)} "
+            text = (f"{len(group)} kupon(ów) firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
                     f"traci ważność {day.isoformat()}.\n\nNiewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
                     f"Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n")
             self._warn(session, row, COUPONS_EXPIRING, key, body, f"Kupony tracą ważność {day.isoformat()}: {company.name}", text)

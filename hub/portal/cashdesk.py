@@ -24,8 +24,8 @@ from hub.cashdesk.service import (
 from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
-from hub.money import AmountError, format_pln_pl, parse_grosze
-from hub.words import PAYMENT_METHOD
+from hub.money import AmountError, parse_grosze
+from hub.words import PAYMENT_METHOD, SYSTEM_LONG, format_amount_pl
 from hub.portal.app import hub_of
 from hub.portal.auth import client_address, login_delayed, login_required, office_code
 from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, newest_first, options, order_field
@@ -37,7 +37,7 @@ bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 DESK_KEY = "desk"
 ITEM_COUNT_MAX = 20  # of one fee on one payment
 METHOD_NAMES = PAYMENT_METHOD
-SYSTEM_NAMES = {"POJAZD": "Pojazd (rejestracja pojazdów)", "KIEROWCA": "Kierowca (prawa jazdy)", "WORD": "WORD (egzaminy)"}
+SYSTEM_NAMES = SYSTEM_LONG
 REQUEST_ID = [InputRequired(), Regexp(r"^[0-9a-f-]{36}$")]
 CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")  # as hub.cashdesk checks it
 
@@ -197,7 +197,7 @@ def confirm_payment():
     except HubError as e:
         return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=polish(e),
                                closed_desks=closed_desks()), 400
-    flash(f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_pln_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.", "success")
+    flash(f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_amount_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.", "success")
     return redirect(url_for("cashdesk.payment", payment_id=paid.payment_id))
 
 
@@ -378,7 +378,7 @@ def close_day_confirm():
     except HubError as e:
         return _count_page(form, polish(e))
     difference = closed.count.difference_grosze if closed.count else 0
-    note = f" Różnica w kasie: {format_pln_pl(difference)}." if difference else ""
+    note = f" Różnica w kasie: {format_amount_pl(difference)}." if difference else ""
     flash(f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.{note}", "success")
     return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
 

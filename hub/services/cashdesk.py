@@ -18,7 +18,7 @@ from hub.access import client_actor
 from hub.cashdesk.service import ItemRequest
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of
+from hub.services.spyne_base import HubService, caller, hub_of, optional
 
 NS = ns.CASHDESK
 KINDS = frozenset({"CASHDESK"})
@@ -100,7 +100,7 @@ class CashDeskService(HubService):
     def CloseDay(ctx, req):
         closed = hub_of(ctx).cashdesk.close_day(
             request_id=req.RequestId, office_code=req.OfficeCode, desk_id=req.DeskId, day=date.fromisoformat(req.Date),
-            actor=client_actor(caller(ctx)), counted_cash_grosze=None if req.CountedCash is None else parse_grosze(req.CountedCash),
+            actor=client_actor(caller(ctx)), counted_cash_grosze=optional(req.CountedCash, parse_grosze),
             supervisor=req.Supervisor,  # never force: over SOAP a day more than one day back is InvalidRequest
         )
         t, count = closed.totals, closed.count
@@ -108,10 +108,10 @@ class CashDeskService(HubService):
             ReportId=closed.report_id, PaymentCount=str(t.payment_count), VoidedCount=str(t.voided_count),
             CashTotal=format_pln(t.cash_total_grosze), CardTotal=format_pln(t.card_total_grosze),
             HandlingFeeTotal=format_pln(t.handling_fee_total_grosze),
-            ExpectedCash=None if count is None else format_pln(count.expected_grosze),
-            CountedCash=None if count is None else format_pln(count.counted_grosze),
-            CashDifference=None if count is None else format_pln(count.difference_grosze),
-            DifferenceConfirmedBy=None if count is None else count.confirmed_by,
+            ExpectedCash=optional(count, lambda c: format_pln(c.expected_grosze)),
+            CountedCash=optional(count, lambda c: format_pln(c.counted_grosze)),
+            CashDifference=optional(count, lambda c: format_pln(c.difference_grosze)),
+            DifferenceConfirmedBy=optional(count, lambda c: c.confirmed_by),
         )
 
     @rpc(GetReceiptPdfRequest, _returns=GetReceiptPdfResponse, _body_style="bare", _operation_name="GetReceiptPdf",

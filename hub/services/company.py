@@ -140,7 +140,7 @@ class CompanyService(HubService):
         out = io.BytesIO()
         hub_of(ctx).coupons.write_pdf(
             out, actor=client_actor(caller(ctx)), batch_id=req.BatchId, coupon_ids=req.CouponId or (),
-            per_page=1 if req.PerPage is None else int(req.PerPage),  # the XSD allows only 1, 2 or 4
+            per_page=optional(req.PerPage, int) or 1,  # the XSD allows only 1, 2 or 4
         )
         return GetCouponsPdfResponse(Pdf=[out.getvalue()])
 
