@@ -43,7 +43,7 @@ from hub.notify.targets import WebhookTargets
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.outbox.models import OutboxRecord
-from hub.words import format_amount_pl
+from hub.words import count_pl, format_amount_pl
 
 UNSET: Any = object()
 WEBHOOK_SECRET_CHARS_MIN = 16
@@ -205,7 +205,7 @@ class NotificationService:
                     "at": wire_time(now), "expires_on": day.isoformat(), "count": len(group), "amount": format_pln(total),
                     "coupons": [format_coupon_id(c.id) for c in group]}
             # no coupon ids in e-mail: a coupon id is as good as money to whoever reads it
-            text = (f"{len(group)} kupon(ów) firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
+            text = (f"{count_pl(len(group), 'kupon', 'kupony', 'kuponów')} firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
                     f"traci ważność {day.isoformat()}.\n\nNiewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
                     f"Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n")
             self._warn(session, row, COUPONS_EXPIRING, key, body, f"Kupony tracą ważność {day.isoformat()}: {company.name}", text)
