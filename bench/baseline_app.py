@@ -24,10 +24,18 @@ class VerifyCouponResponse(ComplexModel):
 
 
 class Baseline(ServiceBase):
-    @rpc(VerifyCouponRequest, _returns=VerifyCouponResponse, _body_style="bare", _operation_name="VerifyCoupon",
-         _in_message_name="VerifyCouponRequest", _out_message_name="VerifyCouponResponse")
+    @rpc(
+        VerifyCouponRequest,
+        _returns=VerifyCouponResponse,
+        _body_style="bare",
+        _operation_name="VerifyCoupon",
+        _in_message_name="VerifyCouponRequest",
+        _out_message_name="VerifyCouponResponse",
+    )
     def VerifyCoupon(ctx, req):
         return VerifyCouponResponse(CouponId=req.CouponId, Valid="true", Status="ISSUED")
 
 
-app = WsgiApplication(Application([Baseline], tns=NS, in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()))
+app = WsgiApplication(
+    Application([Baseline], tns=NS, in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
+)

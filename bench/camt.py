@@ -36,7 +36,9 @@ def peak_kb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 """
 
-BASELINE = PEAK + """
+BASELINE = (
+    PEAK
+    + """
 import json, sys, time
 from lxml import etree
 start = time.perf_counter()
@@ -48,8 +50,11 @@ for _, el in etree.iterparse(sys.argv[1], events=("end",), tag="{*}Ntry", resolv
         del el.getparent()[0]
 print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
 """
+)
 
-PARSE = PEAK + """
+PARSE = (
+    PEAK
+    + """
 import json, sys, time
 from hub.bank.camt import read_statement
 start = time.perf_counter()
@@ -59,8 +64,11 @@ with open(sys.argv[1], "rb") as stream:
         n += hasattr(item, "amount_grosze")
 print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
 """
+)
 
-IMPORT = PEAK + """
+IMPORT = (
+    PEAK
+    + """
 import json, sys, time
 from pathlib import Path
 from hub.access import operator
@@ -74,10 +82,13 @@ result = hub.statements.import_file(Path(sys.argv[1]), actor=operator("bench"))
 assert len(result.statements) == int(sys.argv[3]), result
 print(json.dumps({"seconds": time.perf_counter() - start, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
 """
+)
 
 
 def measure(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
@@ -94,14 +105,27 @@ def write(path: Path, account: str, n: int, statements: int) -> None:
     def entries(first: int, last: int):
         for i in range(first, last):
             written = format_pln(amount(i)) + ("000" if i % 10 == 0 else "")
-            yield Entry(written, remittance=f"przelew {i} NIP 5260250274", ref=f"R{i}", end_to_end_id=f"E{i}")
+            yield Entry(
+                written,
+                remittance=f"przelew {i} NIP 5260250274",
+                ref=f"R{i}",
+                end_to_end_id=f"E{i}",
+            )
 
     bounds = [n * k // statements for k in range(statements + 1)]
     days, opening = [], 0
     for k in range(statements):
         closing = opening + sum(amount(i) for i in range(bounds[k], bounds[k + 1]))
-        days.append(Statement(account, entries(bounds[k], bounds[k + 1]), statement_id=f"BENCH-{k + 1}", sequence=str(k + 1),
-                              opening=format_pln(opening), closing=format_pln(closing)))
+        days.append(
+            Statement(
+                account,
+                entries(bounds[k], bounds[k + 1]),
+                statement_id=f"BENCH-{k + 1}",
+                sequence=str(k + 1),
+                opening=format_pln(opening),
+                closing=format_pln(closing),
+            )
+        )
         opening = closing
     write_document(path, days)
 
@@ -121,13 +145,19 @@ def main() -> None:
         big = work / "big.xml"
         write(big, escrow, args.entries, args.statements)
         results = {
-            "machine": machine(), "file_mb": round(big.stat().st_size / 1e6, 1), "statements": args.statements,
+            "machine": machine(),
+            "file_mb": round(big.stat().st_size / 1e6, 1),
+            "statements": args.statements,
             "baseline_iterparse": measure(BASELINE, str(big)),
             "hub_parse": measure(PARSE, str(big)),
             "hub_import": measure(IMPORT, str(big), str(config), str(args.statements)),
         }
-        results["parse_ratio"] = round(results["hub_parse"]["seconds"] / results["baseline_iterparse"]["seconds"], 2)
-        results["import_ratio"] = round(results["hub_import"]["seconds"] / results["baseline_iterparse"]["seconds"], 1)
+        results["parse_ratio"] = round(
+            results["hub_parse"]["seconds"] / results["baseline_iterparse"]["seconds"], 2
+        )
+        results["import_ratio"] = round(
+            results["hub_import"]["seconds"] / results["baseline_iterparse"]["seconds"], 1
+        )
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -46,7 +46,9 @@ def worker(url: str, n: int, mode: str, seconds: float, start_at: float, out) ->
         i += 1
         if mode == "baseline":
             with db.transaction() as s:
-                s.execute(text("INSERT INTO bench_baseline (worker, n) VALUES (:w, :n)"), {"w": n, "n": i})
+                s.execute(
+                    text("INSERT INTO bench_baseline (worker, n) VALUES (:w, :n)"), {"w": n, "n": i}
+                )
             done += 1
             continue
         hold_id = f"hold:{n}:{i}"
@@ -63,7 +65,10 @@ def run(url: str, processes: int, mode: str, seconds: float) -> float:
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.0
-    procs = [ctx.Process(target=worker, args=(url, n, mode, seconds, start_at, out)) for n in range(processes)]
+    procs = [
+        ctx.Process(target=worker, args=(url, n, mode, seconds, start_at, out))
+        for n in range(processes)
+    ]
     for p in procs:
         p.start()
     total = sum(out.get() for _ in procs)
@@ -87,7 +92,9 @@ def main() -> None:
         db = Database(url)
         upgrade(db)
         with db.transaction() as s:
-            s.execute(text("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, worker int, n int)"))
+            s.execute(
+                text("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, worker int, n int)")
+            )
             ledger = Ledger(s)
             ledger.open_account(CLEARING, CONTROL)
             from hub.ledger.chart import ADJUSTMENTS
@@ -103,11 +110,20 @@ def main() -> None:
         with db.read() as s:
             Ledger(s).verify()  # every total re-derived from the transfers after the run
         db.dispose()
-        print(json.dumps({
-            "machine": machine(), "processes": args.processes, "seconds": args.seconds,
-            "baseline_commits_per_s": round(baseline, 1), "ledger_ops_per_s": round(ledger_ops, 1),
-            "ratio": round(ledger_ops / baseline, 3), "ledger_verified": True,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "processes": args.processes,
+                    "seconds": args.seconds,
+                    "baseline_commits_per_s": round(baseline, 1),
+                    "ledger_ops_per_s": round(ledger_ops, 1),
+                    "ratio": round(ledger_ops / baseline, 3),
+                    "ledger_verified": True,
+                },
+                indent=2,
+            )
+        )
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

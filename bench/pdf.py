@@ -44,7 +44,9 @@ def peak_kb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 """
 
-HUB = COMMON + """
+HUB = (
+    COMMON
+    + """
 from hub.access import operator
 from hub.app import Hub
 from hub.config import load_config
@@ -56,8 +58,11 @@ with open(sys.argv[4], "wb") as out:
     pages = hub.coupons.write_pdf(out, actor=actor, batch_id=batch.batch_id)
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": pages, "peak_mb": peak_kb() / 1024}))
 """
+)
 
-BASELINE = COMMON + """
+BASELINE = (
+    COMMON
+    + """
 from dataclasses import replace
 from hub.access import operator
 from hub.app import Hub
@@ -80,10 +85,13 @@ for i, (sheet, payload) in enumerate(zip(sheets, payloads), 1):
 canvas.save()
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": len(sheets), "peak_mb": peak_kb() / 1024}))
 """
+)
 
 
 def run(code: str, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
@@ -101,13 +109,19 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", SETUP, str(config), NIP], cwd=REPO, check=True)
         baseline = run(BASELINE, str(config), NIP, str(args.count), str(work / "baseline.pdf"))
         hub = run(HUB, str(config), NIP, str(args.count), str(work / "hub.pdf"))
-        print(json.dumps({
-            "machine": machine(), "count": args.count,
-            "baseline_render_only": {k: round(v, 2) for k, v in baseline.items()},
-            "hub_issue_and_pdf": {k: round(v, 2) for k, v in hub.items()},
-            "time_ratio": round(hub["seconds"] / baseline["seconds"], 3),
-            "pdf_mb": round((work / "hub.pdf").stat().st_size / 1e6, 1),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "count": args.count,
+                    "baseline_render_only": {k: round(v, 2) for k, v in baseline.items()},
+                    "hub_issue_and_pdf": {k: round(v, 2) for k, v in hub.items()},
+                    "time_ratio": round(hub["seconds"] / baseline["seconds"], 3),
+                    "pdf_mb": round((work / "hub.pdf").stat().st_size / 1e6, 1),
+                },
+                indent=2,
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -16,7 +16,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,21 +37,31 @@ PAYLOAD = b"<soap:Envelope>" + b"x" * 4000 + b"</soap:Envelope>"  # about a sign
 def run(backend: str, exchanges: int, every: int | None) -> dict:
     identity = SigningIdentity.load(KEYS / "hub.key", KEYS / "hub.crt")
     workdir = Path(tempfile.mkdtemp())
-    url, drop = (f"sqlite:///{workdir}/hub.sqlite3", lambda: None) if backend == "sqlite" else database(backend, workdir)
+    url, drop = (
+        (f"sqlite:///{workdir}/hub.sqlite3", lambda: None)
+        if backend == "sqlite"
+        else database(backend, workdir)
+    )
     db = Database(url)
     upgrade(db)
     try:
-        log = MessageLog(db, Sealer(identity, lambda: datetime.now(timezone.utc), every, 3600) if every else None)
+        log = MessageLog(
+            db, Sealer(identity, lambda: datetime.now(UTC), every, 3600) if every else None
+        )
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(exchanges):
-            at = datetime.now(timezone.utc)
+            at = datetime.now(UTC)
             log.append(Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", PAYLOAD))
             log.append(Entry(at, RESPONSE, "office", "pojazd-1465", f"log-{i}", PAYLOAD))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         report = ArchivedLog(db, Path(tempfile.mkdtemp()), identity).verify(every)
         assert report.ok and report.records == 2 * exchanges, report.problems
-        return {"sealer": f"every {every} records" if every else "none (baseline)", "seals": report.seals,
-                "wall_us_per_record": round(wall / (2 * exchanges) * 1e6, 1), "cpu_us_per_record": round(cpu / (2 * exchanges) * 1e6, 1)}
+        return {
+            "sealer": f"every {every} records" if every else "none (baseline)",
+            "seals": report.seals,
+            "wall_us_per_record": round(wall / (2 * exchanges) * 1e6, 1),
+            "cpu_us_per_record": round(cpu / (2 * exchanges) * 1e6, 1),
+        }
     finally:
         db.dispose()
         drop()
@@ -66,7 +76,11 @@ def main() -> None:
     base = results[0]["cpu_us_per_record"]
     for r in results:
         r["cpu_ratio_to_baseline"] = round(r["cpu_us_per_record"] / base, 3)
-    print(json.dumps({"backend": args.backend, "exchanges": args.exchanges, "results": results}, indent=2))
+    print(
+        json.dumps(
+            {"backend": args.backend, "exchanges": args.exchanges, "results": results}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,14 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
@@ -75,10 +82,18 @@ def prepare(config_dir: Path, coupons_needed: int) -> list[str]:
     try:
         upgrade(hub.db)
         hub.companies.add(NIP, "Bench Leasing sp. z o.o.", actor="bench")
-        hub.companies.credit(NIP, 161_50 * 1000 * (coupons_needed // 1000 + 1), "bench funding", actor="bench")
+        hub.companies.credit(
+            NIP, 161_50 * 1000 * (coupons_needed // 1000 + 1), "bench funding", actor="bench"
+        )
         ids: list[str] = []
         while len(ids) < coupons_needed:
-            batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW", count=1000, actor=operator("bench"))
+            batch = hub.coupons.issue(
+                request_id=str(uuid.uuid4()),
+                company_nip=NIP,
+                case_type="REJ_NEW",
+                count=1000,
+                actor=operator("bench"),
+            )
             ids += [c.coupon_id for c in batch.coupons]
         return ids[:coupons_needed]
     finally:
@@ -124,7 +139,12 @@ def load(port: int, path: str, action: str, bodies: list[bytes], clients: int) -
                 break
             start = time.perf_counter()
             try:
-                conn.request("POST", path, bodies[i], {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action})
+                conn.request(
+                    "POST",
+                    path,
+                    bodies[i],
+                    {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
+                )
                 response = conn.getresponse()
                 data = response.read()
                 ok = response.status == 200 and b"Fault>" not in data
@@ -147,9 +167,13 @@ def load(port: int, path: str, action: str, bodies: list[bytes], clients: int) -
     elapsed = time.perf_counter() - started
     q = statistics.quantiles(latencies, n=100)
     return {
-        "requests": len(bodies), "errors": len(errors), "first_error": errors[0] if errors else None,
-        "seconds": round(elapsed, 2), "per_s": round(len(bodies) / elapsed, 1),
-        "p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
+        "requests": len(bodies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "seconds": round(elapsed, 2),
+        "per_s": round(len(bodies) / elapsed, 1),
+        "p50_ms": round(q[49] * 1000, 1),
+        "p99_ms": round(q[98] * 1000, 1),
     }
 
 
@@ -166,7 +190,14 @@ def crypto_floor(identity: SigningIdentity, rounds: int = 300) -> dict:
 
 
 def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def main() -> None:
@@ -186,27 +217,78 @@ def main() -> None:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
         coupons = prepare(config_dir, args.requests + 100)
         hub_port, base_port = 8311, 8312
-        procs.append(start([str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve", "--port", str(hub_port), "--workers", str(args.workers)]))
-        procs.append(start([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{base_port}", "--access-logfile", "-", "bench.baseline_app:app"]))
+        procs.append(
+            start(
+                [
+                    str(REPO / ".venv/bin/hub"),
+                    "--config",
+                    str(config_dir),
+                    "serve",
+                    "--port",
+                    str(hub_port),
+                    "--workers",
+                    str(args.workers),
+                ]
+            )
+        )
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    str(args.workers),
+                    "-b",
+                    f"127.0.0.1:{base_port}",
+                    "--access-logfile",
+                    "-",
+                    "bench.baseline_app:app",
+                ]
+            )
+        )
         wait_up(f"http://127.0.0.1:{hub_port}/soap/office?wsdl")
         wait_up(f"http://127.0.0.1:{base_port}/?wsdl")
 
-        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
+        identity = SigningIdentity.load(
+            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
+        )
 
         def signed(op: str, fields: dict) -> bytes:
             return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=600))
 
         n = args.requests
         t0 = time.perf_counter()
-        verify = [signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}) for i in range(n + 100)]
+        verify = [
+            signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"})
+            for i in range(n + 100)
+        ]
         redeem = [
-            signed("RedeemCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": c, "OfficeCode": "1465", "CaseNumber": f"WK.{i}", "CaseType": "REJ_NEW"})
+            signed(
+                "RedeemCoupon",
+                {
+                    "RequestId": str(uuid.uuid4()),
+                    "CouponId": c,
+                    "OfficeCode": "1465",
+                    "CaseNumber": f"WK.{i}",
+                    "CaseType": "REJ_NEW",
+                },
+            )
             for i, c in enumerate(coupons[:n])
         ]
         signing_s = time.perf_counter() - t0
-        unsigned = [etree.tostring(envelope("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"})) for i in range(n + 100)]
+        unsigned = [
+            etree.tostring(
+                envelope(
+                    "VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}
+                )
+            )
+            for i in range(n + 100)
+        ]
 
-        load(hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[:100], args.clients)  # warm up
+        load(
+            hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[:100], args.clients
+        )  # warm up
         load(base_port, "/", "VerifyCoupon", unsigned[:100], args.clients)
         results = {
             "machine": machine(),
@@ -215,9 +297,15 @@ def main() -> None:
             "workers": args.workers,
             "client_signing_ms_each": round(signing_s * 1000 / (2 * n + 100), 2),
             "crypto_floor": crypto_floor(identity),
-            "baseline_unsigned_verify": load(base_port, "/", "VerifyCoupon", unsigned[100:], args.clients),
-            "hub_signed_verify": load(hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[100:], args.clients),
-            "hub_signed_redeem": load(hub_port, "/soap/office", f"{ns.OFFICE}#RedeemCoupon", redeem, args.clients),
+            "baseline_unsigned_verify": load(
+                base_port, "/", "VerifyCoupon", unsigned[100:], args.clients
+            ),
+            "hub_signed_verify": load(
+                hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[100:], args.clients
+            ),
+            "hub_signed_redeem": load(
+                hub_port, "/soap/office", f"{ns.OFFICE}#RedeemCoupon", redeem, args.clients
+            ),
         }
         base = results["baseline_unsigned_verify"]["per_s"]
         results["ratio_verify_to_baseline"] = round(results["hub_signed_verify"]["per_s"] / base, 3)

@@ -42,10 +42,20 @@ from hub.signing.sign import sign_envelope  # noqa: E402
 
 def environ(path: str, action: str, body: bytes) -> dict:
     return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1", "SCRIPT_NAME": "", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "HTTP_SOAPACTION": action, "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "SCRIPT_NAME": "",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "HTTP_SOAPACTION": action,
+        "SERVER_PROTOCOL": "HTTP/1.1",
     }
 
 
@@ -76,8 +86,11 @@ def cpu_ms(app, path: str, action: str, bodies: list[bytes]) -> dict:
                 raise RuntimeError(f"{path} answered {statuses[-1]}: {answer[:400]!r}")
     finally:
         gc.callbacks.remove(garbage_collection)
-    return {"mean": round(sum(each) * 1000 / len(each), 3), "median": round(statistics.median(each) * 1000, 3),
-            "of_it_gc": round(collecting[1] * 1000 / len(each), 3)}
+    return {
+        "mean": round(sum(each) * 1000 / len(each), 3),
+        "median": round(statistics.median(each) * 1000, 3),
+        "of_it_gc": round(collecting[1] * 1000 / len(each), 3),
+    }
 
 
 def run_backend(backend: str, n: int, warmup: int) -> dict:
@@ -94,21 +107,38 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
     try:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
         coupons = prepare(config_dir, n + warmup)
-        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
+        identity = SigningIdentity.load(
+            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
+        )
 
         def signed(op: str, fields: dict) -> bytes:
             return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
 
-        verify = [signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}) for i in range(n + warmup)]
+        verify = [
+            signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"})
+            for i in range(n + warmup)
+        ]
         redeem = [
-            signed("RedeemCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": c, "OfficeCode": "1465", "CaseNumber": f"WK.{i}", "CaseType": "REJ_NEW"})
+            signed(
+                "RedeemCoupon",
+                {
+                    "RequestId": str(uuid.uuid4()),
+                    "CouponId": c,
+                    "OfficeCode": "1465",
+                    "CaseNumber": f"WK.{i}",
+                    "CaseType": "REJ_NEW",
+                },
+            )
             for i, c in enumerate(coupons[: n + warmup])
         ]
         configure_logging("INFO")
         metrics.enable_multiprocess(workdir / "metrics")
         app = create_app(load_config(config_dir))
         gc.freeze()  # as `hub serve` does once a worker has loaded the app
-        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # the JSON log lines are written, and dropped
+        stderr, sys.stderr = (
+            sys.stderr,
+            open(os.devnull, "w"),
+        )  # the JSON log lines are written, and dropped
         try:
             path = "/soap/office"
             cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[:warmup])
@@ -134,7 +164,10 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
 def baseline(n: int, warmup: int) -> dict:
     from bench.baseline_app import app
 
-    bodies = [etree.tostring(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"})) for i in range(n + warmup)]
+    bodies = [
+        etree.tostring(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}))
+        for i in range(n + warmup)
+    ]
     cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
     return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
 
@@ -146,12 +179,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results: dict = {"requests": args.requests, "baseline_unsigned_verify_cpu_ms": baseline(args.requests, args.warmup)}
+    results: dict = {
+        "requests": args.requests,
+        "baseline_unsigned_verify_cpu_ms": baseline(args.requests, args.warmup),
+    }
     base = results["baseline_unsigned_verify_cpu_ms"]["median"]
     for backend in backends:
         results[backend] = run_backend(backend, args.requests, args.warmup)
         for op in ("verify", "redeem"):
-            results[backend][f"{op}_to_baseline_median"] = round(results[backend][f"{op}_cpu_ms"]["median"] / base, 1)
+            results[backend][f"{op}_to_baseline_median"] = round(
+                results[backend][f"{op}_cpu_ms"]["median"] / base, 1
+            )
     print(json.dumps(results, indent=2))
 
 

@@ -52,14 +52,43 @@ def main() -> None:
         coupons = prepare(config_dir, 1000)
         ports = {model: free_port() for model in MODELS}
         for model in MODELS:
-            procs[model] = start([str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve", "--port", str(ports[model]),
-                                  "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", model])
+            procs[model] = start(
+                [
+                    str(REPO / ".venv/bin/hub"),
+                    "--config",
+                    str(config_dir),
+                    "serve",
+                    "--port",
+                    str(ports[model]),
+                    "--workers",
+                    str(args.workers),
+                    "--threads",
+                    str(args.threads),
+                    "--worker-class",
+                    model,
+                ]
+            )
             wait_up(f"http://127.0.0.1:{ports[model]}/soap/office?wsdl")
-        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
+        identity = SigningIdentity.load(
+            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
+        )
 
-        def bodies(n: int) -> list[bytes]:  # fresh signatures each time: the replay cache accepts every one
-            return [etree.tostring(sign_envelope(envelope("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}),
-                                                 identity, ttl_s=600)) for i in range(n)]
+        def bodies(
+            n: int,
+        ) -> list[bytes]:  # fresh signatures each time: the replay cache accepts every one
+            return [
+                etree.tostring(
+                    sign_envelope(
+                        envelope(
+                            "VerifyCoupon",
+                            {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"},
+                        ),
+                        identity,
+                        ttl_s=600,
+                    )
+                )
+                for i in range(n)
+            ]
 
         action = f"{ns.OFFICE}#VerifyCoupon"
         for model in MODELS:
@@ -69,13 +98,23 @@ def main() -> None:
             for model in MODELS:
                 signed = bodies(args.requests)
                 time.sleep(1)
-                rounds[model].append(load(ports[model], "/soap/office", action, signed, args.clients))
+                rounds[model].append(
+                    load(ports[model], "/soap/office", action, signed, args.clients)
+                )
         results = {
-            "machine": machine(), "backend": args.backend, "clients": args.clients, "workers": args.workers,
-            "threads": args.threads, "rounds": rounds,
-            "median_per_s": {model: statistics.median(r["per_s"] for r in rounds[model]) for model in MODELS},
+            "machine": machine(),
+            "backend": args.backend,
+            "clients": args.clients,
+            "workers": args.workers,
+            "threads": args.threads,
+            "rounds": rounds,
+            "median_per_s": {
+                model: statistics.median(r["per_s"] for r in rounds[model]) for model in MODELS
+            },
         }
-        results["gthread_to_sync"] = round(results["median_per_s"]["gthread"] / results["median_per_s"]["sync"], 3)
+        results["gthread_to_sync"] = round(
+            results["median_per_s"]["gthread"] / results["median_per_s"]["sync"], 3
+        )
         print(json.dumps(results, indent=2))
     finally:
         clean_up(list(procs.values()), drop, workdir)

@@ -23,14 +23,28 @@ COUPONS_READ = "coupons:read"
 STATEMENT_READ = "statement:read"
 REPORTS_READ = "reports:read"
 USERS_MANAGE = "users:manage"
-COMPANY_PERMISSIONS = (COUPONS_ISSUE, COUPONS_CANCEL, COUPONS_READ, STATEMENT_READ, REPORTS_READ, USERS_MANAGE)
+COMPANY_PERMISSIONS = (
+    COUPONS_ISSUE,
+    COUPONS_CANCEL,
+    COUPONS_READ,
+    STATEMENT_READ,
+    REPORTS_READ,
+    USERS_MANAGE,
+)
 
 # Office (cash desk) permissions (issue 6)
 PAYMENTS_REGISTER = "payments:register"
 PAYMENTS_READ = "payments:read"
 PAYMENTS_VOID = "payments:void"
 DESK_CLOSE = "desk:close"
-OFFICE_PERMISSIONS = (PAYMENTS_REGISTER, PAYMENTS_READ, PAYMENTS_VOID, DESK_CLOSE, REPORTS_READ, USERS_MANAGE)
+OFFICE_PERMISSIONS = (
+    PAYMENTS_REGISTER,
+    PAYMENTS_READ,
+    PAYMENTS_VOID,
+    DESK_CLOSE,
+    REPORTS_READ,
+    USERS_MANAGE,
+)
 
 # Built-in roles: name -> permissions. A company admin adds custom roles on top.
 COMPANY_ROLES = {
@@ -58,7 +72,9 @@ class Actor:
     def may(self, permission: str) -> bool:
         return self.permissions is None or permission in self.permissions
 
-    def require(self, permission: str, *, company_nip: str | None = None, office_code: str | None = None) -> None:
+    def require(
+        self, permission: str, *, company_nip: str | None = None, office_code: str | None = None
+    ) -> None:
         """Raise NotAuthorized unless this actor holds `permission` for that company or office."""
         if not self.may(permission):
             raise NotAuthorized(f"{self.name} does not have the permission {permission}")

@@ -29,7 +29,9 @@ from hub.users.service import UserService
 
 
 class Hub:
-    def __init__(self, config: HubConfig, *, clock: Clock = utcnow, db: Database | None = None) -> None:
+    def __init__(
+        self, config: HubConfig, *, clock: Clock = utcnow, db: Database | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.db = db or Database(config.database.url)
@@ -56,7 +58,9 @@ class Hub:
 
     @cached_property
     def cashdesk(self) -> CashDeskService:
-        return CashDeskService(self.db, self.config, self.clock, supervisor=lambda login: self.users.actor(login))
+        return CashDeskService(
+            self.db, self.config, self.clock, supervisor=lambda login: self.users.actor(login)
+        )
 
     @cached_property
     def reports(self) -> ReportService:
@@ -64,7 +68,9 @@ class Hub:
 
     @cached_property
     def statements(self) -> StatementService:
-        return StatementService(self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement])
+        return StatementService(
+            self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement]
+        )
 
     @cached_property
     def journals(self) -> JournalService:
@@ -87,7 +93,9 @@ class Hub:
     def message_log(self) -> MessageLog:
         """The message log, its head sealed with the hub's key (hub.audit.seals)."""
         audit = self.config.audit
-        return MessageLog(self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s))
+        return MessageLog(
+            self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s)
+        )
 
     @cached_property
     def ledger_checks(self) -> LedgerChecks:
@@ -97,14 +105,24 @@ class Hub:
     def message_archive(self) -> ArchivedLog:
         """The message log's archives with the live log (hub.audit.archive)."""
         audit = self.config.audit
-        return ArchivedLog(self.db, audit.archive_dir, self.identity, load_certificates(audit.archive_certs), self.clock,
-                           tsa_certs=load_certificates(audit.tsa_certs))
+        return ArchivedLog(
+            self.db,
+            audit.archive_dir,
+            self.identity,
+            load_certificates(audit.archive_certs),
+            self.clock,
+            tsa_certs=load_certificates(audit.tsa_certs),
+        )
 
     @cached_property
     def time_stamper(self) -> TimeStamper | None:
         """The RFC 3161 TSA of `[audit] tsa_url`, or None without one (hub.audit.timestamps)."""
         audit = self.config.audit
-        return TimeStamper(audit.tsa_url, load_certificates(audit.tsa_certs), audit.tsa_timeout_s) if audit.tsa_url else None
+        return (
+            TimeStamper(audit.tsa_url, load_certificates(audit.tsa_certs), audit.tsa_timeout_s)
+            if audit.tsa_url
+            else None
+        )
 
     @cached_property
     def restore_guard(self) -> RestoreGuard:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from hub.errors import InvalidRequest
@@ -23,7 +23,7 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: \d takes ever
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def business_day(at: datetime) -> date:
@@ -34,7 +34,9 @@ def business_day(at: datetime) -> date:
 def check_day(day: date) -> date:
     """`day`, or InvalidRequest where it lies outside DAY_FIRST..DAY_LAST."""
     if not DAY_FIRST <= day <= DAY_LAST:
-        raise InvalidRequest(f"{day.isoformat()} is out of range: the hub handles days from {DAY_FIRST} to {DAY_LAST}")
+        raise InvalidRequest(
+            f"{day.isoformat()} is out of range: the hub handles days from {DAY_FIRST} to {DAY_LAST}"
+        )
     return day
 
 
@@ -43,12 +45,12 @@ def day_bounds_utc(day: date) -> tuple[datetime, datetime]:
     check_day(day)
     start = datetime(day.year, day.month, day.day, tzinfo=WARSAW)
     end = datetime.fromordinal(day.toordinal() + 1).replace(tzinfo=WARSAW)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def wire_time(at: datetime) -> str:
     """xs:dateTime in UTC with `Z`, to the second."""
-    return at.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_day(text: str) -> date:

@@ -36,7 +36,15 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 from hub.clock import parse_day
@@ -61,7 +69,9 @@ SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
 
 # The contract fixes IssueCoupons' Count to 1..1000; config may only lower it.
 BATCH_COUNT_LIMIT = 1000
-CLIENT_CERTS_MAX = 2  # a client's pinned certificates: its current one and, during a rotation, the next
+CLIENT_CERTS_MAX = (
+    2  # a client's pinned certificates: its current one and, during a rotation, the next
+)
 PORTAL_SECRET_BYTES_MIN = 32
 DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
 
@@ -237,7 +247,9 @@ class CaseType:
     name: str
     fees: tuple[str, ...]
     validity_days: int | None = None
-    allow_lower_amount: bool = False  # coupons may be issued for less than the fee (e.g. a reduced fee)
+    allow_lower_amount: bool = (
+        False  # coupons may be issued for less than the fee (e.g. a reduced fee)
+    )
 
 
 @dataclass(frozen=True)
@@ -284,19 +296,25 @@ class HubConfig:
         try:
             return self._office_by_code[code]
         except KeyError:
-            raise InvalidRequest(f"Unknown office code {code!r}: the hub serves no such office.") from None
+            raise InvalidRequest(
+                f"Unknown office code {code!r}: the hub serves no such office."
+            ) from None
 
     def client(self, client_id: str) -> Client:
         try:
             return self._client_by_id[client_id]
         except KeyError:
-            raise InvalidRequest(f"Unknown client {client_id!r}: clients.toml lists no such client.") from None
+            raise InvalidRequest(
+                f"Unknown client {client_id!r}: clients.toml lists no such client."
+            ) from None
 
     def case_type(self, code: str) -> CaseType:
         try:
             return self._case_type_by_code[code]
         except KeyError:
-            raise InvalidRequest(f"Unknown case type {code!r}: fees.toml lists no such case type.") from None
+            raise InvalidRequest(
+                f"Unknown case type {code!r}: fees.toml lists no such case type."
+            ) from None
 
     def fee(self, fee_code: str, on: date) -> Fee:
         """The entry of `fee_code` in force on `on`: the latest `valid_from` not after it."""
@@ -339,7 +357,9 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DESK_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 _PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _COMMA_SPACES = re.compile(r"\s*(?<!\\),\s*")
-_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
+_TOML_POSITION = re.compile(
+    r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL
+)
 _TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$", re.DOTALL)
 
 
@@ -416,7 +436,9 @@ def _pem_ca_certificate(path: Path) -> Path:
 
 def _secret_key(path: Path) -> Path:
     if len(_existing_file(path).read_bytes()) < PORTAL_SECRET_BYTES_MIN:
-        _fail(f"a secret key needs at least {PORTAL_SECRET_BYTES_MIN} random bytes: {path} (make one with `hub portal keygen`)")
+        _fail(
+            f"a secret key needs at least {PORTAL_SECRET_BYTES_MIN} random bytes: {path} (make one with `hub portal keygen`)"
+        )
     return path
 
 
@@ -428,7 +450,9 @@ def _pem_private_key(path: Path) -> Path:
     except ValueError:
         _fail(f"not a PEM private key: {path}")
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        _fail(f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}")
+        _fail(
+            f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}"
+        )
     return path
 
 
@@ -546,7 +570,7 @@ def _ip_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         hint = ""
         if "host bits set" in str(error):
             hint = f"; did you mean {ipaddress.ip_network(value, strict=False)}?"
-        _fail(f"expected a network such as \"10.20.0.0/16\" or \"fd00::/8\", got {_shown(value)}{hint}")
+        _fail(f'expected a network such as "10.20.0.0/16" or "fd00::/8", got {_shown(value)}{hint}')
 
 
 def _distinguished_name(value: str) -> str:
@@ -554,7 +578,9 @@ def _distinguished_name(value: str) -> str:
     try:
         name = x509.Name.from_rfc4514_string(_COMMA_SPACES.sub(",", value.strip()))
     except ValueError:
-        _fail(f"not an RFC 4514 distinguished name such as \"CN=pojazd,O=Ministry,C=PL\": {_shown(value)}")
+        _fail(
+            f'not an RFC 4514 distinguished name such as "CN=pojazd,O=Ministry,C=PL": {_shown(value)}'
+        )
     if len(name) == 0:
         _fail("must not be empty")
     return name.rfc4514_string()
@@ -566,7 +592,9 @@ _PrivateKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_pr
 _SecretKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_secret_key)]
 _Directory = Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_dir)]
 _UrlOrPath = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url_or_path)]
-_Url = Annotated[str, AfterValidator(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))]
+_Url = Annotated[
+    str, AfterValidator(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))
+]
 _DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 _Amount = Annotated[int, BeforeValidator(_amount_grosze)]
 _FeeDate = Annotated[date, BeforeValidator(_date)]
@@ -575,12 +603,25 @@ _Nrb = Annotated[str, AfterValidator(_nrb)]
 _EscrowAccount = Annotated[str, AfterValidator(_escrow_account)]
 _Nip = Annotated[str, AfterValidator(_nip)]
 _DistinguishedName = Annotated[str, AfterValidator(_distinguished_name)]
-_OfficeCode = Annotated[str, AfterValidator(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))]
-_Code = Annotated[str, AfterValidator(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))]
-_ClientId = Annotated[str, AfterValidator(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"'))]
-_DeskId = Annotated[str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
+_OfficeCode = Annotated[
+    str, AfterValidator(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))
+]
+_Code = Annotated[
+    str, AfterValidator(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))
+]
+_ClientId = Annotated[
+    str,
+    AfterValidator(
+        _matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"')
+    ),
+]
+_DeskId = Annotated[
+    str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))
+]
 _PositiveInt = Annotated[int, Field(gt=0)]
-_Days = Annotated[int, Field(gt=0, le=DAYS_MAX)]  # a day count far beyond it overflows date arithmetic
+_Days = Annotated[
+    int, Field(gt=0, le=DAYS_MAX)
+]  # a day count far beyond it overflows date arithmetic
 _KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
 _SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
 _Currency = Annotated[str, AfterValidator(_currency_code)]
@@ -610,12 +651,16 @@ class _SecurityToml(_Toml):
     replay_window_s: _PositiveInt = SecuritySettings.replay_window_s
     request_bytes_max: _PositiveInt = SecuritySettings.request_bytes_max
     xml_depth_max: _PositiveInt = SecuritySettings.xml_depth_max
-    request_body_timeout_s: Annotated[int, Field(gt=0, le=300)] = SecuritySettings.request_body_timeout_s
+    request_body_timeout_s: Annotated[int, Field(gt=0, le=300)] = (
+        SecuritySettings.request_body_timeout_s
+    )
 
 
 class _CouponsToml(_Toml):
     validity_days: _Days = CouponSettings.validity_days
-    batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = CouponSettings.batch_count_max
+    batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = (
+        CouponSettings.batch_count_max
+    )
 
 
 class _BankToml(_Toml):
@@ -627,7 +672,9 @@ class _BankToml(_Toml):
 
 
 class _SettlementToml(_Toml):
-    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = SettlementSettings.reversal_window_h
+    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = (
+        SettlementSettings.reversal_window_h
+    )
 
 
 class _PortalToml(_Toml):
@@ -638,7 +685,9 @@ class _PortalToml(_Toml):
 
 
 class _AuditToml(_Toml):
-    archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(str(AuditSettings.archive_dir), validate_default=True)
+    archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(
+        str(AuditSettings.archive_dir), validate_default=True
+    )
     retention_days: _Days | None = None
     archive_certs: list[_CertificateFile] = Field(default_factory=list)
     seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = AuditSettings.seal_every_records
@@ -654,10 +703,14 @@ class _NotifyToml(_Toml):
     smtp_from: _Text = NotifySettings.smtp_from
     smtp_starttls: bool = NotifySettings.smtp_starttls
     smtp_user: _Text | None = None
-    smtp_password_file: Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None = None
+    smtp_password_file: (
+        Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None
+    ) = None
     timeout_s: _PositiveInt = NotifySettings.timeout_s
     expiry_warning_days: _Days = NotifySettings.expiry_warning_days
-    webhook_allow_networks: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
+    webhook_allow_networks: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
+        default_factory=list
+    )
 
 
 class _OfficeToml(_Toml):
@@ -674,9 +727,13 @@ def _certificate_files(value: object, info: ValidationInfo) -> tuple[Path, ...]:
     """`cert`: one path, or during a key rotation a list of two (the current and the next)."""
     paths = [value] if isinstance(value, str) else value
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        _fail(f'expected a path or a list of paths such as ["keys/old.crt", "keys/new.crt"], got {_shown(value)}')
+        _fail(
+            f'expected a path or a list of paths such as ["keys/old.crt", "keys/new.crt"], got {_shown(value)}'
+        )
     if not 1 <= len(paths) <= CLIENT_CERTS_MAX:
-        _fail(f"list one certificate, or two during a key rotation (the current and the next), got {len(paths)}")
+        _fail(
+            f"list one certificate, or two during a key rotation (the current and the next), got {len(paths)}"
+        )
     files = tuple(_pem_certificate(_path(p, info)) for p in paths)
     if len({_fingerprint(f) for f in files}) != len(files):
         _fail(f"the same certificate is listed twice in {_shown(value)}")
@@ -724,7 +781,9 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, where: str, field_name: str | None, problem: str) -> None:
-        self.lines.append(f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}")
+        self.lines.append(
+            f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}"
+        )
 
 
 def load_config(config_dir: Path) -> HubConfig:
@@ -764,7 +823,9 @@ def _read_toml(path: Path, problems: _Problems) -> dict[str, Any] | None:
     except tomllib.TOMLDecodeError as e:
         problems.add(path.name, None, _toml_error_text(e))
     except UnicodeDecodeError as e:
-        problems.add(path.name, None, f"not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})")
+        problems.add(
+            path.name, None, f"not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})"
+        )
     except OSError as e:
         problems.add(path.name, None, f"cannot read {path}: {e.strerror}")
     return None
@@ -810,7 +871,9 @@ def _pydantic_problem(error: Mapping[str, Any]) -> str:
     return f"{error['msg']}, got {_shown(got)}"
 
 
-def _validate(model: type[_M], raw: object, where: str, context: dict[str, Any], problems: _Problems) -> _M | None:
+def _validate(
+    model: type[_M], raw: object, where: str, context: dict[str, Any], problems: _Problems
+) -> _M | None:
     if not isinstance(raw, dict):
         problems.add(where, None, f"expected a table, got {_shown(raw)}")
         return None
@@ -822,14 +885,20 @@ def _validate(model: type[_M], raw: object, where: str, context: dict[str, Any],
         return None
 
 
-def _entries(doc: dict[str, Any], file: str, key: str, label_key: str, problems: _Problems) -> Iterator[tuple[str, Any]]:
+def _entries(
+    doc: dict[str, Any], file: str, key: str, label_key: str, problems: _Problems
+) -> Iterator[tuple[str, Any]]:
     """(`"office[1] (code 1261)"`, raw table) for each `[[key]]` in `file`."""
     raw = doc.get(key)
     if raw is None or raw == []:
-        problems.add(f"{file}: [[{key}]]", None, f"required but missing; add at least one [[{key}]] table")
+        problems.add(
+            f"{file}: [[{key}]]", None, f"required but missing; add at least one [[{key}]] table"
+        )
         return
     if not isinstance(raw, list):
-        problems.add(f"{file}: [[{key}]]", None, f"expected an array of tables [[{key}]], got {_shown(raw)}")
+        problems.add(
+            f"{file}: [[{key}]]", None, f"expected an array of tables [[{key}]], got {_shown(raw)}"
+        )
         return
     for i, entry in enumerate(raw):
         label = entry.get(label_key) if isinstance(entry, dict) else None
@@ -854,14 +923,19 @@ def _known_keys() -> dict[str, dict[str, list[str]]]:
     """Every section and key each file may have: the fields of its TOML models."""
     fields = lambda model: list(model.model_fields)  # noqa: E731
     return {
-        HUB_FILE: {**{name: fields(model) for name, (model, _) in _HUB_SECTIONS.items()}, "portal": fields(_PortalToml)},
+        HUB_FILE: {
+            **{name: fields(model) for name, (model, _) in _HUB_SECTIONS.items()},
+            "portal": fields(_PortalToml),
+        },
         OFFICES_FILE: {"office": fields(_OfficeToml)},
         CLIENTS_FILE: {"client": fields(_ClientToml)},
         FEES_FILE: {"fee": fields(_FeeToml), "case_type": fields(_CaseTypeToml)},
     }
 
 
-def _unknown_keys(config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems) -> None:
+def _unknown_keys(
+    config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems
+) -> None:
     """A section or key the hub does not know is an error, never ignored: a typo would
     otherwise fall back to a default. Each names its line and the nearest known key."""
     known = _known_keys()
@@ -873,7 +947,9 @@ def _unknown_keys(config_dir: Path, docs: dict[str, dict[str, Any] | None], prob
             problems.add(f"{name}: line {line}" if line else name, None, problem)
 
 
-def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:
+def _hub_sections(
+    doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems
+) -> dict[str, Any] | None:
     """`[section]` name -> its settings dataclass, or None where any section has a problem."""
     if doc is None:
         return None
@@ -884,9 +960,19 @@ def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems:
     }
     signing, security, audit = entries["signing"], entries["security"], entries["audit"]
     if isinstance(audit, _AuditToml) and audit.tsa_url and not audit.tsa_certs:
-        problems.add(f"{HUB_FILE}: [audit]", "tsa_certs", "needed with tsa_url: the TSA's certificate(s) its time-stamps must be signed by")
-    if isinstance(signing, _SigningToml) and not _key_matches_certificate(signing.key, signing.cert):
-        problems.add(f"{HUB_FILE}: [signing]", "key", f"does not belong to the certificate in cert ({signing.cert})")
+        problems.add(
+            f"{HUB_FILE}: [audit]",
+            "tsa_certs",
+            "needed with tsa_url: the TSA's certificate(s) its time-stamps must be signed by",
+        )
+    if isinstance(signing, _SigningToml) and not _key_matches_certificate(
+        signing.key, signing.cert
+    ):
+        problems.add(
+            f"{HUB_FILE}: [signing]",
+            "key",
+            f"does not belong to the certificate in cert ({signing.cert})",
+        )
     if isinstance(security, _SecurityToml) and security.replay_window_s < 2 * security.clock_skew_s:
         # A message is accepted from clock_skew_s before its Created to clock_skew_s after it;
         # forgetting seen signatures sooner than that would let a replay through.
@@ -910,9 +996,9 @@ def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    return key.public_key().public_bytes(serialization.Encoding.DER, public) == cert.public_key().public_bytes(
+    return key.public_key().public_bytes(
         serialization.Encoding.DER, public
-    )
+    ) == cert.public_key().public_bytes(serialization.Encoding.DER, public)
 
 
 def _raw_text(raw: object, key: str) -> str | None:
@@ -972,7 +1058,10 @@ def _offices(
 
 
 def _clients(
-    doc: dict[str, Any] | None, context: dict[str, Any], office_codes: set[str] | None, problems: _Problems
+    doc: dict[str, Any] | None,
+    context: dict[str, Any],
+    office_codes: set[str] | None,
+    problems: _Problems,
 ) -> list[Client]:
     if doc is None:
         return []
@@ -1006,39 +1095,73 @@ def _clients(
     return clients
 
 
-def _check_client(entry: _ClientToml, where: str, office_codes: set[str] | None, problems: _Problems) -> None:
+def _check_client(
+    entry: _ClientToml, where: str, office_codes: set[str] | None, problems: _Problems
+) -> None:
     if entry.cert is not None and entry.ca is not None:
-        problems.add(where, "ca", "give either cert (a pinned certificate) or ca with subject, not both")
+        problems.add(
+            where, "ca", "give either cert (a pinned certificate) or ca with subject, not both"
+        )
     elif entry.cert is None and entry.ca is None:
-        problems.add(where, "cert", "required but missing; give cert (a pinned certificate) or ca with subject")
+        problems.add(
+            where,
+            "cert",
+            "required but missing; give cert (a pinned certificate) or ca with subject",
+        )
     elif entry.ca is not None and entry.subject is None:
-        problems.add(where, "subject", "required with ca: the subject DN the CA-issued certificate must have")
+        problems.add(
+            where, "subject", "required with ca: the subject DN the CA-issued certificate must have"
+        )
     elif entry.cert is not None and entry.subject is not None:
         problems.add(where, "subject", "only used with ca; a pinned cert needs no subject")
     if entry.kind in OFFICE_CLIENT_KINDS and not entry.offices:
-        problems.add(where, "offices", f"required for kind {entry.kind}: the office codes this client acts for")
+        problems.add(
+            where,
+            "offices",
+            f"required for kind {entry.kind}: the office codes this client acts for",
+        )
     if entry.kind == "CASHDESK" and len(entry.offices) > 1:
-        problems.add(where, "offices", f"a CASHDESK client acts for exactly one office, got {_shown(entry.offices)}")
+        problems.add(
+            where,
+            "offices",
+            f"a CASHDESK client acts for exactly one office, got {_shown(entry.offices)}",
+        )
     if entry.kind == "COMPANY" and entry.company_nip is None:
-        problems.add(where, "company_nip", "required for kind COMPANY: the NIP of the company this client acts for")
+        problems.add(
+            where,
+            "company_nip",
+            "required for kind COMPANY: the NIP of the company this client acts for",
+        )
     if office_codes is not None:
         for i, code in enumerate(entry.offices):
             if code not in office_codes:
-                problems.add(where, f"offices[{i}]", f"unknown office code {code}; offices.toml has no such office")
+                problems.add(
+                    where,
+                    f"offices[{i}]",
+                    f"unknown office code {code}; offices.toml has no such office",
+                )
 
 
 def _client_certificate_identity(entry: _ClientToml) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """What must not be shared between clients, so that a certificate names one client."""
     if entry.cert is not None and entry.ca is None:
         for cert in entry.cert:
-            yield "cert", ("cert", _fingerprint(cert)), "the same certificate is pinned for another client"
+            yield (
+                "cert",
+                ("cert", _fingerprint(cert)),
+                "the same certificate is pinned for another client",
+            )
     if entry.ca is not None and entry.subject is not None and entry.cert is None:
         key = ("ca", _fingerprint(entry.ca), entry.subject)
         yield "subject", key, "another client has the same ca and subject"
 
 
 def _fingerprint(cert_path: Path) -> str:
-    return x509.load_pem_x509_certificates(cert_path.read_bytes())[0].fingerprint(hashes.SHA256()).hex()
+    return (
+        x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+        .fingerprint(hashes.SHA256())
+        .hex()
+    )
 
 
 def _fees_and_case_types(
@@ -1059,7 +1182,9 @@ def _fees_and_case_types(
         if earlier := versions.earlier((fee.code, fee.valid_from), entry_name):
             since = f"valid from {fee.valid_from}" if fee.valid_from else "without valid_from"
             problems.add(where, "valid_from", f"duplicate fee {fee.code} {since}, also {earlier}")
-        fees.append(Fee(code=fee.code, name=fee.name, amount_grosze=fee.amount, valid_from=fee.valid_from))
+        fees.append(
+            Fee(code=fee.code, name=fee.name, amount_grosze=fee.amount, valid_from=fee.valid_from)
+        )
 
     case_types: list[CaseType] = []
     case_codes = _FirstSeen()
@@ -1072,7 +1197,11 @@ def _fees_and_case_types(
         if entry is None:
             continue
         for fee_code in dict.fromkeys(c for c in entry.fees if c not in fee_codes):
-            problems.add(where, "fees", f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code")
+            problems.add(
+                where,
+                "fees",
+                f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code",
+            )
         case_types.append(
             CaseType(
                 code=entry.code,

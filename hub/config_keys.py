@@ -109,12 +109,14 @@ def key_lines(text: str) -> dict[KeyPath, int]:
 
 
 def nearest(key: str, known: list[str]) -> str:
-    """"; did you mean url?" for the closest known key, else the list of known keys."""
+    """ "; did you mean url?" for the closest known key, else the list of known keys."""
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
 
 
-def unknown_keys(doc: Mapping, schema: Mapping[str, object], lines: Mapping[KeyPath, int]) -> Iterator[tuple[int | None, str]]:
+def unknown_keys(
+    doc: Mapping, schema: Mapping[str, object], lines: Mapping[KeyPath, int]
+) -> Iterator[tuple[int | None, str]]:
     """(line, problem) for every section or key of `doc` the hub does not know.
 
     `schema` maps each known top-level name to the keys of its table (a list of names),
@@ -122,16 +124,36 @@ def unknown_keys(doc: Mapping, schema: Mapping[str, object], lines: Mapping[KeyP
     for name, value in doc.items():
         if name not in schema:
             what = "section" if isinstance(value, (dict, list)) else "key"
-            shown = f"[{name}]" if isinstance(value, dict) else f"[[{name}]]" if isinstance(value, list) else name
-            yield lines.get((name,)) or lines.get((name, 0)), f"unknown {what} {shown}{nearest(name, list(schema))}"
+            shown = (
+                f"[{name}]"
+                if isinstance(value, dict)
+                else f"[[{name}]]"
+                if isinstance(value, list)
+                else name
+            )
+            yield (
+                lines.get((name,)) or lines.get((name, 0)),
+                f"unknown {what} {shown}{nearest(name, list(schema))}",
+            )
             continue
         known = schema[name]
         if known is None:
             continue
-        tables = [(f"[{name}]", (name,), value)] if isinstance(value, dict) else [
-            (f"{name}[{i}]", (name, i), entry) for i, entry in enumerate(value) if isinstance(entry, dict)
-        ] if isinstance(value, list) else []
+        tables = (
+            [(f"[{name}]", (name,), value)]
+            if isinstance(value, dict)
+            else [
+                (f"{name}[{i}]", (name, i), entry)
+                for i, entry in enumerate(value)
+                if isinstance(entry, dict)
+            ]
+            if isinstance(value, list)
+            else []
+        )
         for where, path, table in tables:
             for key in table:
                 if key not in known:
-                    yield lines.get((*path, key)), f"{where}: unknown key {key}{nearest(key, list(known))}"
+                    yield (
+                        lines.get((*path, key)),
+                        f"{where}: unknown key {key}{nearest(key, list(known))}",
+                    )

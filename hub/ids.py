@@ -15,9 +15,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterable, Iterator
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -145,7 +145,13 @@ def nrb_valid(nrb: str) -> bool:
 def iban_valid(iban: str) -> bool:
     """Any country's IBAN by its mod-97 check (the escrow account may be foreign in tests)."""
     iban = iban.replace(" ", "").upper()
-    if not (15 <= len(iban) <= 34) or not iban.isascii() or not iban[:2].isalpha() or not ascii_digits(iban[2:4]) or not iban.isalnum():
+    if (
+        not (15 <= len(iban) <= 34)
+        or not iban.isascii()
+        or not iban[:2].isalpha()
+        or not ascii_digits(iban[2:4])
+        or not iban.isalnum()
+    ):
         return False
     return _iban_mod97(iban[4:], iban[:2], iban[2:4]) == 1
 
@@ -196,7 +202,11 @@ def rf_reference_body(text: str) -> str | None:
     """The body of an ISO 11649 creditor reference whose check digits hold; None for any other text."""
     compact = "".join(text.split()).upper()
     body, check = compact[4:], compact[2:4]
-    if not compact.startswith("RF") or not (check.isascii() and check.isdigit()) or not 1 <= len(body) <= 21:
+    if (
+        not compact.startswith("RF")
+        or not (check.isascii() and check.isdigit())
+        or not 1 <= len(body) <= 21
+    ):
         return None
     if not (body.isascii() and body.isalnum()) or _iban_mod97(body, "RF", check) != 1:
         return None

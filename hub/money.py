@@ -26,7 +26,7 @@ def parse_grosze(value: str | Decimal | int) -> int:
     Refuses negatives, more than two decimal places, exponents and floats.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise AmountError(f"{value!r} is not an exact amount; write it as text, e.g. \"54.00\"")
+        raise AmountError(f'{value!r} is not an exact amount; write it as text, e.g. "54.00"')
     if isinstance(value, int):
         if value < 0:
             raise AmountError(f"{value} is negative")
@@ -41,7 +41,9 @@ def parse_grosze(value: str | Decimal | int) -> int:
         return int(value * 100)
     text = str(value).strip()
     if not _AMOUNT.match(text):
-        raise AmountError(f"{value!r} is not an amount in PLN with at most 2 decimal places, e.g. 161.50")
+        raise AmountError(
+            f"{value!r} is not an amount in PLN with at most 2 decimal places, e.g. 161.50"
+        )
     try:
         return int(Decimal(text) * 100)
     except InvalidOperation as e:  # pragma: no cover - the regex already refuses these
@@ -70,7 +72,12 @@ def currency_known(code: str) -> bool:
     """Whether `code` is an ISO 4217 currency code (pycountry's copy of the standard's list)."""
     import pycountry
 
-    return len(code) == 3 and code.isascii() and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None
+    return (
+        len(code) == 3
+        and code.isascii()
+        and code.isupper()
+        and pycountry.currencies.get(alpha_3=code) is not None
+    )
 
 
 def to_decimal(grosze: int) -> Decimal:
@@ -83,4 +90,3 @@ def format_pln(grosze: int) -> str:
     sign = "-" if grosze < 0 else ""
     whole, part = divmod(abs(grosze), 100)
     return f"{sign}{whole}.{part:02d}"
-

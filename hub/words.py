@@ -14,9 +14,9 @@ sentence is ever shown inside a Polish one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Mapping
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -28,14 +28,33 @@ TIMEZONE = "Europe/Warsaw"
 
 # -- codes ------------------------------------------------------------------------
 
-COUPON_STATUS = {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}
-STATEMENT_KIND = {"TOPUP": "zasilenie", "HOLD": "blokada", "CAPTURE": "pobranie", "RELEASE": "zwolnienie blokady", "ADJUSTMENT": "korekta"}
+COUPON_STATUS = {
+    "ISSUED": "wydany",
+    "REDEEMED": "wykorzystany",
+    "CANCELLED": "anulowany",
+    "EXPIRED": "wygasły",
+}
+STATEMENT_KIND = {
+    "TOPUP": "zasilenie",
+    "HOLD": "blokada",
+    "CAPTURE": "pobranie",
+    "RELEASE": "zwolnienie blokady",
+    "ADJUSTMENT": "korekta",
+}
 PAYMENT_METHOD = {"CASH": "gotówka", "CARD": "karta płatnicza"}
 PAYMENT_STATUS = {"PAID": "przyjęta", "VOIDED": "unieważniona"}
 SYSTEM = {"POJAZD": "Pojazd", "KIEROWCA": "Kierowca", "WORD": "WORD"}
 SYSTEM_PURPOSE = {"POJAZD": "rejestracja pojazdów", "KIEROWCA": "prawa jazdy", "WORD": "egzaminy"}
-SYSTEM_LONG = {code: f"{name} ({SYSTEM_PURPOSE[code]})" for code, name in SYSTEM.items()}  # "Pojazd (rejestracja pojazdów)"
-ROLE = {"admin": "administrator", "issuer": "wystawca kuponów", "viewer": "podgląd", "cashier": "kasjer", "supervisor": "kierownik kasy"}
+SYSTEM_LONG = {
+    code: f"{name} ({SYSTEM_PURPOSE[code]})" for code, name in SYSTEM.items()
+}  # "Pojazd (rejestracja pojazdów)"
+ROLE = {
+    "admin": "administrator",
+    "issuer": "wystawca kuponów",
+    "viewer": "podgląd",
+    "cashier": "kasjer",
+    "supervisor": "kierownik kasy",
+}
 # Who did something, when it was not a person with a login
 ACTOR = {"hub:login": "hub (blokada po błędnych hasłach)", "cli:root": "operator hubu"}
 ACTOR_PREFIX = {"user:": "", "client:": "system ", "cli:": "operator hubu "}
@@ -82,7 +101,7 @@ def person_pl(actor_name: str | None) -> str:
         return ACTOR[actor_name]
     for prefix, said in ACTOR_PREFIX.items():
         if actor_name.startswith(prefix):
-            return said + actor_name[len(prefix):]
+            return said + actor_name[len(prefix) :]
     return actor_name
 
 
@@ -116,7 +135,9 @@ def format_datetime_pl(at: datetime | None, *, seconds: bool = False) -> str:
     """An aware instant in Warsaw time: '10.03.2026 10:30'."""
     if at is None:
         return ""
-    return format_datetime(at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=TIMEZONE, locale=LOCALE)
+    return format_datetime(
+        at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=TIMEZONE, locale=LOCALE
+    )
 
 
 def plural_pl(n: int, one: str, few: str, many: str) -> str:
@@ -226,9 +247,21 @@ FORM_MESSAGES = {
 }
 # the plural ones: English singular id -> Polish (one, few, many), chosen by plural_pl
 FORM_PLURAL_MESSAGES = {
-    "Field must be at least %(min)d character long.": ("Wpisz co najmniej %(min)d znak.", "Wpisz co najmniej %(min)d znaki.", "Wpisz co najmniej %(min)d znaków."),
-    "Field cannot be longer than %(max)d character.": ("Wpisz najwyżej %(max)d znak.", "Wpisz najwyżej %(max)d znaki.", "Wpisz najwyżej %(max)d znaków."),
-    "Field must be exactly %(max)d character long.": ("Wpisz dokładnie %(max)d znak.", "Wpisz dokładnie %(max)d znaki.", "Wpisz dokładnie %(max)d znaków."),
+    "Field must be at least %(min)d character long.": (
+        "Wpisz co najmniej %(min)d znak.",
+        "Wpisz co najmniej %(min)d znaki.",
+        "Wpisz co najmniej %(min)d znaków.",
+    ),
+    "Field cannot be longer than %(max)d character.": (
+        "Wpisz najwyżej %(max)d znak.",
+        "Wpisz najwyżej %(max)d znaki.",
+        "Wpisz najwyżej %(max)d znaków.",
+    ),
+    "Field must be exactly %(max)d character long.": (
+        "Wpisz dokładnie %(max)d znak.",
+        "Wpisz dokładnie %(max)d znaki.",
+        "Wpisz dokładnie %(max)d znaków.",
+    ),
     "'%(value)s' is not a valid choice for this field.": ("Wybierz pozycję z listy.",) * 3,
 }
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,9 @@ from hub.db.database import Database
 from hub.db.migrate import upgrade
 from hub.db.models import metadata
 
-PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = REPO / "config"
@@ -44,7 +46,9 @@ _PG_PROBLEM = _pg_reachable()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _PG_PROBLEM and IN_CI:
-        pytest.exit(f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true: {_PG_PROBLEM}", returncode=3)
+        pytest.exit(
+            f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true: {_PG_PROBLEM}", returncode=3
+        )
 
 
 def pytest_report_header(config) -> str:
@@ -58,7 +62,9 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self, address):
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+    if isinstance(host, str) and not (
+        host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")
+    ):
         raise RuntimeError(f"tests may not reach {address}: only this machine")
     return _real_connect(self, address)
 
@@ -69,6 +75,7 @@ def _no_network(monkeypatch):
 
 
 # -- databases ------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
@@ -127,6 +134,7 @@ def db(db_url):
 
 # -- time and config --------------------------------------------------------
 
+
 class FakeClock:
     """A clock the test moves by hand; starts at a fixed Warsaw working day."""
 
@@ -143,7 +151,7 @@ class FakeClock:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 3, 10, 9, 30, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +170,7 @@ def hub(shipped_config, db, clock):
 
 # -- the `hub` command -------------------------------------------------------
 
+
 @pytest.fixture
 def config_dir(tmp_path, db_url) -> Path:
     """The shipped config copied for this test, on the test's database."""
@@ -176,7 +185,9 @@ def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = N
 
     from hub.cli import cli
 
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), *args], input=input, catch_exceptions=False
+    )
     if ok:
         assert result.exit_code == 0, result.stderr
     return result

@@ -25,7 +25,14 @@ def funded_company(hub, amount_grosze: int, nip: str = NIP, name: str = "Leasing
 
 
 def issue(hub, count: int = 1, nip: str = NIP, **kw):
-    return hub.coupons.issue(request_id=kw.pop("request_id", rid()), company_nip=nip, case_type=kw.pop("case_type", REJ_NEW), count=count, actor=kw.pop("actor", OPERATOR), **kw)
+    return hub.coupons.issue(
+        request_id=kw.pop("request_id", rid()),
+        company_nip=nip,
+        case_type=kw.pop("case_type", REJ_NEW),
+        count=count,
+        actor=kw.pop("actor", OPERATOR),
+        **kw,
+    )
 
 
 def company_actor(nip: str = NIP) -> Actor:
@@ -41,7 +48,15 @@ def config_copy(tmp_path, db_url: str):
     return copy_config(SHIPPED_CONFIG, tmp_path / "config", db_url)
 
 
-def hub_user(hub, login: str, role: str, *, nip: str | None = NIP, office_code: str | None = None, password: str | None = None) -> Actor:
+def hub_user(
+    hub,
+    login: str,
+    role: str,
+    *,
+    nip: str | None = NIP,
+    office_code: str | None = None,
+    password: str | None = None,
+) -> Actor:
     """A hub user made by the operator (of company `nip`, or of `office_code` when
     given), returned as the Actor it acts as (as `hub ... --as LOGIN` would)."""
     scope = {"office_code": office_code} if office_code else {"company_nip": nip}

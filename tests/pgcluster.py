@@ -9,9 +9,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -24,9 +24,17 @@ FAST = "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"  # noth
 def pg_bindir() -> Path | None:
     candidates = []
     if shutil.which("pg_config"):
-        candidates.append(Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()))
+        candidates.append(
+            Path(
+                subprocess.run(
+                    ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+                ).stdout.strip()
+            )
+        )
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    return next((d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
+    return next(
+        (d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None
+    )
 
 
 def require_bindir() -> Path:
@@ -45,20 +53,35 @@ class PrivateCluster:
 
     def __init__(self, bindir: Path, settings: str = FAST) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # not pytest's tmp_path: `postgres` cannot enter root's
+        self.root = Path(
+            tempfile.mkdtemp(prefix="hub-pg-")
+        )  # not pytest's tmp_path: `postgres` cannot enter root's
         self.data = self.root / "data"
         self.port = free_port()
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         try:
-            self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+            self.run(
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
-                       f"max_connections = 60\n{settings}")
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
+                f"max_connections = 60\n{settings}"
+            )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def folder(self, name: str) -> Path:
@@ -78,7 +101,18 @@ class PrivateCluster:
         return done.stdout
 
     def pg_ctl(self, action: str, *args: str) -> None:
-        self.run("pg_ctl", action, "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", *args)
+        self.run(
+            "pg_ctl",
+            action,
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            *args,
+        )
 
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
@@ -87,7 +121,9 @@ class PrivateCluster:
 
 
 @contextmanager
-def running_cluster(settings: str = FAST, prepare: Callable[[PrivateCluster], None] | None = None) -> Iterator[PrivateCluster]:
+def running_cluster(
+    settings: str = FAST, prepare: Callable[[PrivateCluster], None] | None = None
+) -> Iterator[PrivateCluster]:
     """A started private cluster, removed afterwards; `prepare` runs before the first start."""
     private = PrivateCluster(require_bindir(), settings)
     try:

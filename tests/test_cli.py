@@ -12,8 +12,6 @@ import pytest
 from tests.factories import NIP
 
 
-
-
 def companies_json(run):
     return {c["nip"]: c for c in json.loads(run("company", "list", "--json").stdout)}
 
@@ -22,12 +20,22 @@ def test_acceptance_issue_six_then_a_seventh_is_refused(run):
     run("init")
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "1000.00", "--reason", "przelew 2026-03-10")
-    issued = json.loads(run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "6", "--json").stdout)
+    issued = json.loads(
+        run(
+            "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "6", "--json"
+        ).stdout
+    )
     assert issued["total_held"] == "969.00" and len(issued["coupons"]) == 6
     company = companies_json(run)[NIP]
-    assert (company["available"], company["held"], company["balance"]) == ("31.00", "969.00", "1000.00")
+    assert (company["available"], company["held"], company["balance"]) == (
+        "31.00",
+        "969.00",
+        "1000.00",
+    )
 
-    seventh = run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1", ok=False)
+    seventh = run(
+        "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1", ok=False
+    )
     assert seventh.exit_code == 1
     lines = seventh.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -35,13 +43,28 @@ def test_acceptance_issue_six_then_a_seventh_is_refused(run):
     assert companies_json(run)[NIP]["held"] == "969.00"
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["company", "add", "--nip", "5260250275", "--name", "X"], "NIP '5260250275' is not valid"),
-    (["coupons", "issue", "--nip", NIP, "--case-type", "NOPE", "--count", "1"], "Unknown case type 'NOPE'"),
-    (["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "0"], "Count must be 1 to 1000, got 0"),
-    (["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1001"], "Count must be 1 to 1000, got 1001"),
-    (["company", "credit", "--nip", NIP, "--amount", "10.005", "--reason", "x"], "at most 2 decimal places"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["company", "add", "--nip", "5260250275", "--name", "X"], "NIP '5260250275' is not valid"),
+        (
+            ["coupons", "issue", "--nip", NIP, "--case-type", "NOPE", "--count", "1"],
+            "Unknown case type 'NOPE'",
+        ),
+        (
+            ["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "0"],
+            "Count must be 1 to 1000, got 0",
+        ),
+        (
+            ["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1001"],
+            "Count must be 1 to 1000, got 1001",
+        ),
+        (
+            ["company", "credit", "--nip", NIP, "--amount", "10.005", "--reason", "x"],
+            "at most 2 decimal places",
+        ),
+    ],
+)
 def test_bad_input_gives_one_specific_line_and_changes_nothing(run, args, expected):
     run("init")
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
@@ -82,9 +105,21 @@ def test_coupons_expire_is_idempotent(run):
 def test_the_installed_command_runs(config_dir):
     """The console script itself, as an admin types it."""
     hub_bin = [sys.executable, "-c", "from hub.cli import main; main()"]
-    result = subprocess.run([*hub_bin, "--config", str(config_dir), "init"], capture_output=True, text=True)
+    result = subprocess.run(
+        [*hub_bin, "--config", str(config_dir), "init"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
-    result = subprocess.run([*hub_bin, "--config", str(config_dir), "company", "list", "--json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [*hub_bin, "--config", str(config_dir), "company", "list", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert (result.returncode, json.loads(result.stdout)) == (0, [])
-    bad = subprocess.run([*hub_bin, "--config", str(config_dir), "company", "add", "--nip", "1", "--name", "x"], capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.startswith("hub: InvalidRequest: NIP '1' is not valid")
+    bad = subprocess.run(
+        [*hub_bin, "--config", str(config_dir), "company", "add", "--nip", "1", "--name", "x"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith(
+        "hub: InvalidRequest: NIP '1' is not valid"
+    )

@@ -60,10 +60,19 @@ def test_list_commands_print_a_page_and_say_how_many_more(run):
     assert "--offset" in run("company", "list", "--offset", "-1", ok=False).stderr
 
 
-@pytest.mark.parametrize("command", [
-    ("company", "list"), ("user", "list"), ("role", "list"), ("bank", "suspense"), ("bank", "settlements"), ("bank", "unreconciled"),
-    ("coupons", "list", "--nip", NIP), ("notify", "history"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("company", "list"),
+        ("user", "list"),
+        ("role", "list"),
+        ("bank", "suspense"),
+        ("bank", "settlements"),
+        ("bank", "unreconciled"),
+        ("coupons", "list", "--nip", NIP),
+        ("notify", "history"),
+    ],
+)
 def test_every_list_command_takes_limit_and_offset(run, command):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     assert run(*command, "--limit", "1", "--offset", "0").exit_code == 0
@@ -72,10 +81,16 @@ def test_every_list_command_takes_limit_and_offset(run, command):
 def test_the_progress_bar_goes_to_a_terminal_and_never_into_a_pipe(run, config_dir, tmp_path):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "2000.00", "--reason", "test")
-    batch = json.loads(run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "3", "--json").stdout)
+    batch = json.loads(
+        run(
+            "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "3", "--json"
+        ).stdout
+    )
     args = [*HUB, "--config", str(config_dir), "coupons", "pdf", "--batch", batch["batch_id"]]
 
-    piped = subprocess.run([*args, "--out", str(tmp_path / "piped.pdf")], capture_output=True, text=True)
+    piped = subprocess.run(
+        [*args, "--out", str(tmp_path / "piped.pdf")], capture_output=True, text=True
+    )
     assert piped.returncode == 0 and piped.stderr == ""
 
     drawn = on_a_terminal([*args, "--out", str(tmp_path / "tty.pdf")])
@@ -90,6 +105,10 @@ def test_a_report_shows_its_progress_on_a_terminal_only(config_dir, tmp_path):
 
 
 def test_shell_completion_scripts(run):
-    for shell, words in (("bash", "_HUB_COMPLETE=bash_complete"), ("zsh", "#compdef hub"), ("fish", "complete --no-files --command hub")):
+    for shell, words in (
+        ("bash", "_HUB_COMPLETE=bash_complete"),
+        ("zsh", "#compdef hub"),
+        ("fish", "complete --no-files --command hub"),
+    ):
         assert words in run("completion", shell).stdout
     assert "bash" in run("completion", "tcsh", ok=False).stderr

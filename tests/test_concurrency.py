@@ -37,7 +37,12 @@ def _worker(db_url, config, clock, barrier, results, index, action):
 
 def run_at_once(db_url, hub, action, workers=WORKERS):
     barrier, results = FORK.Barrier(workers), FORK.Queue()
-    procs = [FORK.Process(target=_worker, args=(db_url, hub.config, hub.clock, barrier, results, i, action)) for i in range(workers)]
+    procs = [
+        FORK.Process(
+            target=_worker, args=(db_url, hub.config, hub.clock, barrier, results, i, action)
+        )
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     out = sorted(results.get(timeout=120) for _ in procs)
@@ -53,7 +58,13 @@ def test_eight_processes_redeem_one_coupon_and_exactly_one_captures(hub, db_url)
     coupon_id = issue(hub, 1).coupons[0].coupon_id
 
     def redeem(h, i):
-        r = h.coupons.redeem(request_id=rid(), coupon_text=coupon_id, office_code="1465", case_number=f"K/{i}", case_type=REJ_NEW)
+        r = h.coupons.redeem(
+            request_id=rid(),
+            coupon_text=coupon_id,
+            office_code="1465",
+            case_number=f"K/{i}",
+            case_type=REJ_NEW,
+        )
         return r.redemption_id
 
     out = run_at_once(db_url, hub, redeem)

@@ -17,13 +17,30 @@ import zxingcpp
 from cryptography import x509
 
 from hub.clock import business_day
-from hub.coupons.qr import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected, QrSigner, parse_qr, verify_qr
+from hub.coupons.qr import (
+    BAD_SIGNATURE,
+    MALFORMED,
+    UNKNOWN_VERSION,
+    QrRejected,
+    QrSigner,
+    parse_qr,
+    verify_qr,
+)
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ids import format_coupon_id
 from hub.signing.devcerts import self_signed
 from hub.signing.keys import SigningIdentity
 from tests.conftest import REPO, SHIPPED_CONFIG
-from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue, rid
+from tests.factories import (
+    NIP,
+    OPERATOR,
+    OTHER_NIP,
+    company_actor,
+    config_copy,
+    funded_company,
+    issue,
+    rid,
+)
 
 POLISH_NAME = "Łódź Leasing Spółka z o.o."
 MEMORY_BUDGET_MB = 300
@@ -41,7 +58,11 @@ def pdf_pages(data: bytes) -> list[tuple[str, str]]:
     try:
         for page in pdf:
             image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
+            codes = [
+                c
+                for c in zxingcpp.read_barcodes(image)
+                if c.format == zxingcpp.BarcodeFormat.QRCode
+            ]
             assert len(codes) == 1, f"page {len(pages) + 1}: {len(codes)} QR codes"
             pages.append((codes[0].text, page.get_textpage().get_text_range()))
     finally:
@@ -62,9 +83,21 @@ def test_acceptance_every_page_decodes_to_its_own_coupon_and_is_genuine(hub):
     assert len(pages) == 100
     for coupon, (qr_text, text) in zip(batch.coupons, pages):
         genuine = verify_qr(qr_text, [hub_cert()])
-        assert (genuine.coupon_id, genuine.amount_grosze, genuine.expires_on) == (coupon.coupon_id, 161_50, business_day(coupon.expires_at))
+        assert (genuine.coupon_id, genuine.amount_grosze, genuine.expires_on) == (
+            coupon.coupon_id,
+            161_50,
+            business_day(coupon.expires_at),
+        )
         assert coupon.coupon_id in text
-        for words in ("Kupon", "zł", "161,50", POLISH_NAME, f"NIP {NIP}", "REJ_NEW", "Urzędnik: zeskanuj kod"):
+        for words in (
+            "Kupon",
+            "zł",
+            "161,50",
+            POLISH_NAME,
+            f"NIP {NIP}",
+            "REJ_NEW",
+            "Urzędnik: zeskanuj kod",
+        ):
             assert words in text, words
 
 
@@ -75,22 +108,36 @@ def test_one_changed_character_anywhere_fails_the_check(hub):
     assert verify_qr(qr_text, [hub_cert()]).coupon_id == coupon.coupon_id
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     for i, ch in enumerate(qr_text):
-        changed = qr_text[:i] + (alphabet[(alphabet.find(ch) + 1) % 32] if ch in alphabet else ("7" if ch != "7" else "A")) + qr_text[i + 1 :]
+        changed = (
+            qr_text[:i]
+            + (
+                alphabet[(alphabet.find(ch) + 1) % 32]
+                if ch in alphabet
+                else ("7" if ch != "7" else "A")
+            )
+            + qr_text[i + 1 :]
+        )
         with pytest.raises(QrRejected):
             verify_qr(changed, [hub_cert()])
 
 
 def test_the_signature_is_the_hubs_own():
-    identity = SigningIdentity.load(SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt")
+    identity = SigningIdentity.load(
+        SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt"
+    )
     cid = issue_free_id()
     text = QrSigner(identity).payload(cid, 16150, date(2026, 6, 8))
     assert text.startswith(f"HUB1.{cid}.16150.2026-06-08.") and len(text) < 500
-    assert set(text) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.-")  # all in the QR alphanumeric set
+    assert set(text) <= set(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.-"
+    )  # all in the QR alphanumeric set
     key, cert = self_signed("hub.example")
     with pytest.raises(QrRejected) as e:
         verify_qr(text, [cert])
     assert e.value.reason == BAD_SIGNATURE and e.value.message.startswith("bad signature")
-    assert verify_qr(text, [cert, hub_cert()]).amount_grosze == 16150  # a bundle: old and new hub certificates
+    assert (
+        verify_qr(text, [cert, hub_cert()]).amount_grosze == 16150
+    )  # a bundle: old and new hub certificates
     forged = QrSigner(SigningIdentity(key, cert)).payload(cid, 16150, date(2026, 6, 8))
     with pytest.raises(QrRejected, match="bad signature"):
         verify_qr(forged, [hub_cert()])
@@ -106,21 +153,26 @@ def test_an_ec_hub_key_signs_compactly_too():
         verify_qr(text, [hub_cert()])
 
 
-@pytest.mark.parametrize("mutate,reason,words", [
-    (lambda t: "HUB2" + t[4:], UNKNOWN_VERSION, "wrong version"),
-    (lambda t: "XYZ1" + t[4:], MALFORMED, "malformed"),
-    (lambda t: t.replace(".", ":", 1), MALFORMED, "malformed"),
-    (lambda t: t + ".X", MALFORMED, "malformed"),
-    (lambda t: t.replace("-", "", 3), MALFORMED, "coupon id"),
-    (lambda t: t.replace(".16150.", ".016150."), MALFORMED, "amount"),
-    (lambda t: t.replace(".2026-06-08.", ".2026-02-30."), MALFORMED, "expiry"),
-    (lambda t: t[:-3] + "a" + t[-2:], MALFORMED, "signature"),
-    (lambda t: t + "A", MALFORMED, "signature"),
-    (lambda t: "", MALFORMED, "malformed"),
-    (lambda t: "HUB1." + "A" * 3000, MALFORMED, "at most"),
-])
+@pytest.mark.parametrize(
+    "mutate,reason,words",
+    [
+        (lambda t: "HUB2" + t[4:], UNKNOWN_VERSION, "wrong version"),
+        (lambda t: "XYZ1" + t[4:], MALFORMED, "malformed"),
+        (lambda t: t.replace(".", ":", 1), MALFORMED, "malformed"),
+        (lambda t: t + ".X", MALFORMED, "malformed"),
+        (lambda t: t.replace("-", "", 3), MALFORMED, "coupon id"),
+        (lambda t: t.replace(".16150.", ".016150."), MALFORMED, "amount"),
+        (lambda t: t.replace(".2026-06-08.", ".2026-02-30."), MALFORMED, "expiry"),
+        (lambda t: t[:-3] + "a" + t[-2:], MALFORMED, "signature"),
+        (lambda t: t + "A", MALFORMED, "signature"),
+        (lambda t: "", MALFORMED, "malformed"),
+        (lambda t: "HUB1." + "A" * 3000, MALFORMED, "at most"),
+    ],
+)
 def test_malformed_payloads_say_why(mutate, reason, words):
-    identity = SigningIdentity.load(SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt")
+    identity = SigningIdentity.load(
+        SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt"
+    )
     text = QrSigner(identity).payload(issue_free_id(), 16150, date(2026, 6, 8))
     with pytest.raises(QrRejected) as e:
         verify_qr(mutate(text), [hub_cert()])
@@ -137,7 +189,9 @@ def issue_free_id() -> str:
 def test_named_coupons_print_in_the_order_given_each_once(hub):
     funded_company(hub, 1000_00)
     a, b, c = issue(hub, 3).coupons
-    pages = pdf_pages(write_pdf(hub, coupon_ids=[c.coupon_id, a.coupon_id.lower().replace("-", ""), c.coupon_id]))
+    pages = pdf_pages(
+        write_pdf(hub, coupon_ids=[c.coupon_id, a.coupon_id.lower().replace("-", ""), c.coupon_id])
+    )
     assert [parse_qr(qr).coupon_id for qr, _ in pages] == [c.coupon_id, a.coupon_id]
 
 
@@ -149,9 +203,17 @@ def test_print_runs_are_checked_before_the_first_page(hub):
     refusals = [
         (dict(batch_id=theirs.batch_id), NotFound, "no batch"),
         (dict(batch_id="no-such-batch"), NotFound, "no batch"),
-        (dict(coupon_ids=[mine.coupons[0].coupon_id, theirs.coupons[0].coupon_id]), NotFound, theirs.coupons[0].coupon_id),
+        (
+            dict(coupon_ids=[mine.coupons[0].coupon_id, theirs.coupons[0].coupon_id]),
+            NotFound,
+            theirs.coupons[0].coupon_id,
+        ),
         (dict(coupon_ids=["ABCD-EFGH"]), InvalidRequest, "malformed"),
-        (dict(batch_id=mine.batch_id, coupon_ids=[mine.coupons[0].coupon_id]), InvalidRequest, "either"),
+        (
+            dict(batch_id=mine.batch_id, coupon_ids=[mine.coupons[0].coupon_id]),
+            InvalidRequest,
+            "either",
+        ),
         (dict(), InvalidRequest, "either"),
     ]
     for kw, error, words in refusals:
@@ -162,10 +224,16 @@ def test_print_runs_are_checked_before_the_first_page(hub):
     from hub.access import Actor
 
     with pytest.raises(NotAuthorized):  # a user of the company without coupons:read
-        write_pdf(hub, actor=Actor("user:x", permissions=frozenset({"coupons:issue"}), company_nip=NIP), batch_id=mine.batch_id)
+        write_pdf(
+            hub,
+            actor=Actor("user:x", permissions=frozenset({"coupons:issue"}), company_nip=NIP),
+            batch_id=mine.batch_id,
+        )
     assert len(pdf_pages(write_pdf(hub, actor=me, batch_id=mine.batch_id))) == 2
     both = [mine.coupons[0].coupon_id, theirs.coupons[0].coupon_id]
-    assert [parse_qr(qr).coupon_id for qr, _ in pdf_pages(write_pdf(hub, coupon_ids=both))] == both  # the operator
+    assert [
+        parse_qr(qr).coupon_id for qr, _ in pdf_pages(write_pdf(hub, coupon_ids=both))
+    ] == both  # the operator
 
 
 def test_a_reprint_marks_coupons_that_are_no_longer_valid(hub):
@@ -200,7 +268,9 @@ print(json.dumps({"pages": pages, "maxrss_kb": peak_kb}))
 """
 
 
-def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_template, shipped_config, clock):
+def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(
+    tmp_path, sqlite_template, shipped_config, clock
+):
     """On SQLite only: the PDF's memory does not depend on the database."""
     from hub.app import Hub
     from hub.db.database import Database
@@ -216,11 +286,16 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_te
     out = tmp_path / "coupons.pdf"
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(config_dir), batch.batch_id, str(out)],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout)
-    print(f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB")
+    print(
+        f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB"
+    )
     assert measured["pages"] == 1000
     assert measured["maxrss_kb"] < MEMORY_BUDGET_MB * 1024
     pdf = pdfium.PdfDocument(str(out))
@@ -237,7 +312,13 @@ def sheet_codes(data: bytes) -> list[list[str]]:
         sheets = []
         for page in pdf:
             image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            sheets.append([c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode])
+            sheets.append(
+                [
+                    c.text
+                    for c in zxingcpp.read_barcodes(image)
+                    if c.format == zxingcpp.BarcodeFormat.QRCode
+                ]
+            )
             sheets[-1].append(image)
         return sheets
     finally:
@@ -252,12 +333,18 @@ def test_two_or_four_coupons_to_a_sheet_each_qr_decodes_at_150_dpi_with_cut_mark
     assert len(sheets) == -(-5 // per_page)
     decoded = [verify_qr(text, [hub_cert()]).coupon_id for *texts, _ in sheets for text in texts]
     assert sorted(decoded) == sorted(c.coupon_id for c in batch.coupons)
-    assert [len(texts) for *texts, _ in sheets] == [min(per_page, 5 - i * per_page) for i in range(len(sheets))]
+    assert [len(texts) for *texts, _ in sheets] == [
+        min(per_page, 5 - i * per_page) for i in range(len(sheets))
+    ]
     image = sheets[0][-1]
     middle_row = round(image.height / 2)
     dark = lambda x, y: min(image.getpixel((x, y + d)) for d in (-1, 0, 1)) < 200  # noqa: E731
-    assert dark(8, middle_row) and dark(image.width - 8, middle_row)  # the cut between the top and bottom halves
-    assert any(dark(x, 8) for x in range(round(image.width / 2) - 2, round(image.width / 2) + 3)) == (per_page == 4)  # four to a sheet: the vertical cut too
+    assert dark(8, middle_row) and dark(
+        image.width - 8, middle_row
+    )  # the cut between the top and bottom halves
+    assert any(
+        dark(x, 8) for x in range(round(image.width / 2) - 2, round(image.width / 2) + 3)
+    ) == (per_page == 4)  # four to a sheet: the vertical cut too
 
 
 def test_a_per_page_other_than_one_two_or_four_is_refused(hub):
@@ -265,6 +352,8 @@ def test_a_per_page_other_than_one_two_or_four_is_refused(hub):
     coupon = issue(hub, 1).coupons[0]
     with pytest.raises(InvalidRequest, match="PerPage must be 1, 2 or 4"):
         write_pdf(hub, coupon_ids=[coupon.coupon_id], per_page=3)
+
+
 def test_a_batch_reference_is_printed_on_its_coupons_and_the_qr_still_decodes(hub):
     funded_company(hub, 1000_00)
     batch = issue(hub, 2, reference="UM/2026/0042")

@@ -6,11 +6,27 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.coupons.models import Coupon
-from hub.errors import CouponNotRedeemable, IdempotencyConflict, InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
+from hub.errors import (
+    CouponNotRedeemable,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidRequest,
+    NotAuthorized,
+    NotFound,
+)
 from hub.ids import normalize_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, office_account
-from tests.factories import NIP, OPERATOR, OTHER_NIP, REJ_NEW, company_actor, funded_company, issue, rid
+from tests.factories import (
+    NIP,
+    OPERATOR,
+    OTHER_NIP,
+    REJ_NEW,
+    company_actor,
+    funded_company,
+    issue,
+    rid,
+)
 
 
 def account(hub, nip=NIP):
@@ -43,14 +59,17 @@ def test_a_batch_is_all_or_nothing(hub):
     assert account(hub).held_grosze == 0
 
 
-@pytest.mark.parametrize("kw,message", [
-    (dict(count=0), "Count must be 1 to 1000"),
-    (dict(count=1001), "Count must be 1 to 1000"),
-    (dict(case_type="NOPE"), "case type"),
-    (dict(nip="1234567890"), "NIP '1234567890' is not valid"),
-    (dict(office_code="9999"), "9999"),
-    (dict(amount_grosze=0), "at least 0.01"),
-])
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        (dict(count=0), "Count must be 1 to 1000"),
+        (dict(count=1001), "Count must be 1 to 1000"),
+        (dict(case_type="NOPE"), "case type"),
+        (dict(nip="1234567890"), "NIP '1234567890' is not valid"),
+        (dict(office_code="9999"), "9999"),
+        (dict(amount_grosze=0), "at least 0.01"),
+    ],
+)
 def test_bad_issue_requests_change_nothing(hub, kw, message):
     funded_company(hub, 1000_00)
     kw = dict(kw)
@@ -74,14 +93,28 @@ def test_verify_then_redeem_captures_for_the_office(hub):
     funded_company(hub, 500_00)
     coupon = issue(hub, 1).coupons[0]
     check = hub.coupons.verify(coupon.coupon_id.lower(), "1465", REJ_NEW, NIP)
-    assert (check.valid, check.status, check.reason, check.amount_grosze, check.payer_name) == (True, "ISSUED", None, 161_50, "Leasing Polska S.A.")
-    r = hub.coupons.redeem(request_id=rid(), coupon_text=coupon.coupon_id, office_code="1465", case_number="WK.5410.1.2026", case_type=REJ_NEW)
+    assert (check.valid, check.status, check.reason, check.amount_grosze, check.payer_name) == (
+        True,
+        "ISSUED",
+        None,
+        161_50,
+        "Leasing Polska S.A.",
+    )
+    r = hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon.coupon_id,
+        office_code="1465",
+        case_number="WK.5410.1.2026",
+        case_type=REJ_NEW,
+    )
     assert (r.coupon_id, r.captured_grosze, r.released_grosze) == (coupon.coupon_id, 161_50, 0)
     a = account(hub)
     assert (a.available_grosze, a.held_grosze, a.posted_grosze) == (338_50, 0, 338_50)
     with hub.db.read() as s:
         assert Ledger(s).balance(office_account("1465")).credits_posted == 161_50
-        assert Ledger(s).balance(CLEARING).credits_posted == Ledger(s).balance(CLEARING).debits_posted
+        assert (
+            Ledger(s).balance(CLEARING).credits_posted == Ledger(s).balance(CLEARING).debits_posted
+        )
     after = hub.coupons.verify(coupon.coupon_id, "1465")
     assert (after.valid, after.status, after.reason) == (False, "REDEEMED", "REDEEMED")
     verify_ledger(hub)
@@ -90,11 +123,25 @@ def test_verify_then_redeem_captures_for_the_office(hub):
 def test_partial_redeem_releases_the_rest(hub):
     funded_company(hub, 300_00)
     coupon = issue(hub, 1).coupons[0]
-    r = hub.coupons.redeem(request_id=rid(), coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW, amount_grosze=100_00)
+    r = hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon.coupon_id,
+        office_code="1465",
+        case_number="K/1",
+        case_type=REJ_NEW,
+        amount_grosze=100_00,
+    )
     assert (r.captured_grosze, r.released_grosze) == (100_00, 61_50)
     assert account(hub).available_grosze == 200_00
     with pytest.raises(InvalidRequest, match="more than the coupon"):
-        hub.coupons.redeem(request_id=rid(), coupon_text=issue(hub, 1).coupons[0].coupon_id, office_code="1465", case_number="K/2", case_type=REJ_NEW, amount_grosze=161_51)
+        hub.coupons.redeem(
+            request_id=rid(),
+            coupon_text=issue(hub, 1).coupons[0].coupon_id,
+            office_code="1465",
+            case_number="K/2",
+            case_type=REJ_NEW,
+            amount_grosze=161_51,
+        )
     verify_ledger(hub)
 
 
@@ -102,7 +149,9 @@ def test_redeem_is_exactly_once_and_idempotent(hub):
     funded_company(hub, 200_00)
     coupon = issue(hub, 1).coupons[0]
     key = rid()
-    args = dict(coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW)
+    args = dict(
+        coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW
+    )
     first = hub.coupons.redeem(request_id=key, **args)
     assert hub.coupons.redeem(request_id=key, **args) == first
     with pytest.raises(CouponNotRedeemable) as e:
@@ -113,12 +162,15 @@ def test_redeem_is_exactly_once_and_idempotent(hub):
     assert account(hub).posted_grosze == 200_00 - 161_50
 
 
-@pytest.mark.parametrize("mutate,office,case_type,payer,reason", [
-    (lambda c: c[:-1] + ("0" if c[-1] != "0" else "1"), "1465", None, None, "MALFORMED"),
-    (None, "1465", "PJ_B", None, "CASE_TYPE_MISMATCH"),
-    (None, "1465", None, OTHER_NIP, "PAYER_MISMATCH"),
-    (None, "1261", None, None, "OFFICE_MISMATCH"),
-])
+@pytest.mark.parametrize(
+    "mutate,office,case_type,payer,reason",
+    [
+        (lambda c: c[:-1] + ("0" if c[-1] != "0" else "1"), "1465", None, None, "MALFORMED"),
+        (None, "1465", "PJ_B", None, "CASE_TYPE_MISMATCH"),
+        (None, "1465", None, OTHER_NIP, "PAYER_MISMATCH"),
+        (None, "1261", None, None, "OFFICE_MISMATCH"),
+    ],
+)
 def test_verify_reasons(hub, mutate, office, case_type, payer, reason):
     funded_company(hub, 200_00)
     coupon = issue(hub, 1, office_code="1465").coupons[0]
@@ -133,7 +185,13 @@ def test_verify_of_an_unknown_but_well_formed_id(hub):
     check = hub.coupons.verify(new_coupon_id(), "1465")
     assert (check.valid, check.reason, check.status) == (False, "NOT_FOUND", None)
     with pytest.raises(CouponNotRedeemable) as e:
-        hub.coupons.redeem(request_id=rid(), coupon_text=format_coupon_id(new_coupon_id()), office_code="1465", case_number="K", case_type=REJ_NEW)
+        hub.coupons.redeem(
+            request_id=rid(),
+            coupon_text=format_coupon_id(new_coupon_id()),
+            office_code="1465",
+            case_number="K",
+            case_type=REJ_NEW,
+        )
     assert e.value.reason == "NOT_FOUND"
 
 
@@ -142,8 +200,13 @@ def test_cancel_releases_and_only_for_the_owner(hub):
     funded_company(hub, 0, nip=OTHER_NIP, name="Inny Leasing sp. z o.o.")
     coupon = issue(hub, 2).coupons[0]
     with pytest.raises(NotFound):
-        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(OTHER_NIP))
-    assert hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(NIP)) == 161_50
+        hub.coupons.cancel(
+            request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(OTHER_NIP)
+        )
+    assert (
+        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(NIP))
+        == 161_50
+    )
     assert account(hub).held_grosze == 161_50
     assert hub.coupons.verify(coupon.coupon_id, "1465").reason == "CANCELLED"
     with pytest.raises(InvalidRequest, match="CANCELLED"):
@@ -160,7 +223,13 @@ def test_expiry_releases_holds_once(hub, clock):
     check = hub.coupons.verify(batch.coupons[0].coupon_id, "1465")
     assert (check.status, check.reason) == ("EXPIRED", "EXPIRED")  # before the job ran, too
     with pytest.raises(CouponNotRedeemable):
-        hub.coupons.redeem(request_id=rid(), coupon_text=batch.coupons[0].coupon_id, office_code="1465", case_number="K", case_type=REJ_NEW)
+        hub.coupons.redeem(
+            request_id=rid(),
+            coupon_text=batch.coupons[0].coupon_id,
+            office_code="1465",
+            case_number="K",
+            case_type=REJ_NEW,
+        )
     run = hub.coupons.expire()
     assert (run.expired, run.released_grosze) == (2, 323_00)
     assert hub.coupons.expire().expired == 0
@@ -171,11 +240,22 @@ def test_expiry_releases_holds_once(hub, clock):
 def test_reverse_within_the_window_holds_again(hub, clock):
     funded_company(hub, 400_00)
     coupon = issue(hub, 1).coupons[0]
-    r = hub.coupons.redeem(request_id=rid(), coupon_text=coupon.coupon_id, office_code="1465", case_number="K", case_type=REJ_NEW, amount_grosze=100_00)
+    r = hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon.coupon_id,
+        office_code="1465",
+        case_number="K",
+        case_type=REJ_NEW,
+        amount_grosze=100_00,
+    )
     with pytest.raises(NotAuthorized):
-        hub.coupons.reverse(request_id=rid(), redemption_id=r.redemption_id, office_code="1261", reason="x")
+        hub.coupons.reverse(
+            request_id=rid(), redemption_id=r.redemption_id, office_code="1261", reason="x"
+        )
     clock.advance(hours=71)
-    rev = hub.coupons.reverse(request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case")
+    rev = hub.coupons.reverse(
+        request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case"
+    )
     assert (rev.coupon_id, rev.status) == (coupon.coupon_id, "ISSUED")
     a = account(hub)
     assert (a.posted_grosze, a.held_grosze) == (400_00, 161_50)
@@ -184,11 +264,21 @@ def test_reverse_within_the_window_holds_again(hub, clock):
         assert office.credits_posted - office.debits_posted == 0
     assert hub.coupons.verify(coupon.coupon_id, "1465").valid
     with pytest.raises(InvalidRequest, match="already reversed"):
-        hub.coupons.reverse(request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="again")
-    r2 = hub.coupons.redeem(request_id=rid(), coupon_text=coupon.coupon_id, office_code="1465", case_number="K2", case_type=REJ_NEW)
+        hub.coupons.reverse(
+            request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="again"
+        )
+    r2 = hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon.coupon_id,
+        office_code="1465",
+        case_number="K2",
+        case_type=REJ_NEW,
+    )
     clock.advance(hours=72, seconds=1)
     with pytest.raises(InvalidRequest, match="72 h"):
-        hub.coupons.reverse(request_id=rid(), redemption_id=r2.redemption_id, office_code="1465", reason="late")
+        hub.coupons.reverse(
+            request_id=rid(), redemption_id=r2.redemption_id, office_code="1465", reason="late"
+        )
     verify_ledger(hub)
 
 

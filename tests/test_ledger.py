@@ -8,7 +8,13 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import delete, update
 
 from hub.db.models import metadata
@@ -49,7 +55,10 @@ def test_a_pending_transfer_resolves_at_most_once(db):
         Ledger(s).transfer("t1", "bank", "company:a", 50_00, "TOPUP")
         Ledger(s).hold("h1", "company:a", "clearing", 50_00, "HOLD")
         Ledger(s).void("v1", "h1", code="RELEASE")
-    for attempt in (lambda l: l.post("p2", "h1", code="CAPTURE"), lambda l: l.void("v2", "h1", code="RELEASE")):
+    for attempt in (
+        lambda l: l.post("p2", "h1", code="CAPTURE"),
+        lambda l: l.void("v2", "h1", code="RELEASE"),
+    ):
         with pytest.raises(LedgerInvariantError, match="already resolved"):
             with db.transaction() as s:
                 attempt(Ledger(s))
@@ -65,7 +74,12 @@ def test_overdraft_is_refused_with_pending_holds_counted(db):
         Ledger(s).hold("h1", "company:a", "clearing", 70_00, "HOLD")
     with pytest.raises(InsufficientFunds) as e:
         with db.transaction() as s:
-            Ledger(s).apply([NewTransfer(f"h{i}", "company:a", "clearing", 20_00, "HOLD", pending=True) for i in (2, 3)])
+            Ledger(s).apply(
+                [
+                    NewTransfer(f"h{i}", "company:a", "clearing", 20_00, "HOLD", pending=True)
+                    for i in (2, 3)
+                ]
+            )
     assert (e.value.available_grosze, e.value.required_grosze) == (30_00, 40_00)
     assert e.value.detail == {"Available": "30.00", "Required": "40.00"}
     with db.read() as s:
@@ -91,8 +105,16 @@ def test_verify_finds_totals_that_disagree_with_transfers(db):
     with db.transaction() as s:
         Ledger(s).transfer("t1", "bank", "company:a", 10_00, "TOPUP")
     with db.transaction() as s:  # what a bug or a hand edit would do
-        s.execute(update(LedgerAccount).where(LedgerAccount.code == "bank").values(debits_posted=9_00))
-    with db.read() as s, pytest.raises(LedgerInvariantError, match=r"account bank: debits_posted 9.00 PLN, its transfers give 10.00 PLN \(difference -1.00\)"):
+        s.execute(
+            update(LedgerAccount).where(LedgerAccount.code == "bank").values(debits_posted=9_00)
+        )
+    with (
+        db.read() as s,
+        pytest.raises(
+            LedgerInvariantError,
+            match=r"account bank: debits_posted 9.00 PLN, its transfers give 10.00 PLN \(difference -1.00\)",
+        ),
+    ):
         Ledger(s).verify()
 
 
@@ -114,7 +136,9 @@ class LedgerMachine(RuleBasedStateMachine):
             for table in reversed(metadata.sorted_tables):
                 s.execute(delete(table))
             for code, protected in ACCOUNTS.items():
-                Ledger(s).open_account(code, "COMPANY" if protected else "OTHER", no_overdraft=protected)
+                Ledger(s).open_account(
+                    code, "COMPANY" if protected else "OTHER", no_overdraft=protected
+                )
         self.model = {code: [0, 0, 0, 0] for code in ACCOUNTS}
         self.pending: dict[str, tuple[str, str, int]] = {}
         self.resolved: set[str] = set()
@@ -129,7 +153,9 @@ class LedgerMachine(RuleBasedStateMachine):
             with self.db.transaction() as s:
                 Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])
         except InsufficientFunds:
-            assert ACCOUNTS[debit] and amount > self.available(debit), "refused though funds were there"
+            assert ACCOUNTS[debit] and amount > self.available(debit), (
+                "refused though funds were there"
+            )
             return
         assert not (ACCOUNTS[debit] and amount > self.available(debit)), "overdraft was let through"
         offset = 0 if pending else 1
@@ -139,7 +165,12 @@ class LedgerMachine(RuleBasedStateMachine):
         if pending:
             self.pending[id] = (debit, credit, amount)
 
-    @rule(debit=st.sampled_from(sorted(ACCOUNTS)), credit=st.sampled_from(sorted(ACCOUNTS)), amount=amounts, pending=st.booleans())
+    @rule(
+        debit=st.sampled_from(sorted(ACCOUNTS)),
+        credit=st.sampled_from(sorted(ACCOUNTS)),
+        amount=amounts,
+        pending=st.booleans(),
+    )
     def transfer(self, debit, credit, amount, pending):
         if debit != credit:
             self._apply(str(uuid.uuid4()), debit, credit, amount, pending)
@@ -150,7 +181,9 @@ class LedgerMachine(RuleBasedStateMachine):
         id = data.draw(st.sampled_from(sorted(self.transfers)))
         debit, credit, amount, pending = self.transfers[id]
         with self.db.transaction() as s:
-            Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])  # no second effect
+            Ledger(s).apply(
+                [NewTransfer(id, debit, credit, amount, "T", pending=pending)]
+            )  # no second effect
 
     @precondition(lambda self: self.pending)
     @rule(data=st.data(), part=st.floats(min_value=0.0, max_value=1.3), void=st.booleans())
@@ -182,7 +215,12 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger = Ledger(s)
             for code in ACCOUNTS:
                 b = ledger.balance(code)
-                assert [b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted] == self.model[code], code
+                assert [
+                    b.debits_pending,
+                    b.debits_posted,
+                    b.credits_pending,
+                    b.credits_posted,
+                ] == self.model[code], code
                 if ACCOUNTS[code]:
                     assert b.available >= 0
             ledger.verify()  # derived totals, debits == credits, nothing resolved twice
@@ -192,5 +230,10 @@ def test_random_operation_sequences_keep_the_invariants(db):
     LedgerMachine.db = db
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

@@ -47,17 +47,29 @@ def seed(hub, clock) -> Seeded:
     funded_company(hub, 3000_00, nip=OTHER_NIP, name="Flota Kraków Sp. z o.o.")
     a1 = issue(hub, 5)  # REJ_NEW 161.50, validity 90 days
     b1 = issue(hub, 3, nip=OTHER_NIP, case_type="REJ_MOT", issued_by="user:ewa@7740001454")
-    s.coupons.update(a1_0=a1.coupons[0].coupon_id, a1_1=a1.coupons[1].coupon_id, a1_2=a1.coupons[2].coupon_id, b1_0=b1.coupons[0].coupon_id)
+    s.coupons.update(
+        a1_0=a1.coupons[0].coupon_id,
+        a1_1=a1.coupons[1].coupon_id,
+        a1_2=a1.coupons[2].coupon_id,
+        b1_0=b1.coupons[0].coupon_id,
+    )
 
     clock.advance(days=1)
     s.days["first"] = business_day(clock())
     first = redeem(hub, a1.coupons[0].coupon_id, WARSZAWA, "REJ_NEW")
-    redeem(hub, a1.coupons[1].coupon_id, KRAKOW, "REJ_NEW", amount=100_00)  # partial: 61.50 goes back
+    redeem(
+        hub, a1.coupons[1].coupon_id, KRAKOW, "REJ_NEW", amount=100_00
+    )  # partial: 61.50 goes back
     redeem(hub, b1.coupons[0].coupon_id, WARSZAWA, "REJ_MOT")
 
     clock.advance(days=1)
     s.days["second"] = business_day(clock())
-    hub.coupons.reverse(request_id=rid(), redemption_id=first.redemption_id, office_code=WARSZAWA, reason="pomyłka w sprawie")
+    hub.coupons.reverse(
+        request_id=rid(),
+        redemption_id=first.redemption_id,
+        office_code=WARSZAWA,
+        reason="pomyłka w sprawie",
+    )
     hub.coupons.cancel(request_id=rid(), coupon_text=a1.coupons[2].coupon_id, actor=company_actor())
     redeem(hub, b1.coupons[1].coupon_id, KRAKOW, "REJ_MOT")
     b2 = issue(hub, 2, nip=OTHER_NIP, case_type="PJ_B")  # expires on day 92
@@ -75,13 +87,23 @@ def seed(hub, clock) -> Seeded:
     assert run.expired == 3  # a1[3], a1[4], b1[2]
     s.days["last"] = business_day(clock())
     redeem(hub, a2.coupons[0].coupon_id, WARSZAWA, "PJ_B")
-    s.coupons.update(a2_0=a2.coupons[0].coupon_id, a2_1=a2.coupons[1].coupon_id, a3_0=a3.coupons[0].coupon_id, b2_0=b2.coupons[0].coupon_id)
+    s.coupons.update(
+        a2_0=a2.coupons[0].coupon_id,
+        a2_1=a2.coupons[1].coupon_id,
+        a3_0=a3.coupons[0].coupon_id,
+        b2_0=b2.coupons[0].coupon_id,
+    )
     return s
 
 
 def redeem(hub, coupon_id, office, case_type, amount=None):
     return hub.coupons.redeem(
-        request_id=rid(), coupon_text=coupon_id, office_code=office, case_number=f"WK.5410.{rid()[:6]}.2026", case_type=case_type, amount_grosze=amount
+        request_id=rid(),
+        coupon_text=coupon_id,
+        office_code=office,
+        case_number=f"WK.5410.{rid()[:6]}.2026",
+        case_type=case_type,
+        amount_grosze=amount,
     )
 
 
@@ -100,6 +122,7 @@ def ledger_balance(hub, code):
 
 
 # -- reconciliation with the ledger ----------------------------------------
+
 
 def test_open_holds_equal_each_companys_held_balance_and_clearings_pending(hub, seeded):
     report = run(hub, "open-holds")
@@ -121,13 +144,30 @@ def test_redemptions_net_equals_the_offices_ledger_accounts(hub, seeded):
     for office in (WARSZAWA, KRAKOW):
         net = sum(r["net"] for r in report.rows if r["office"] == office)
         assert net == _office_balance(hub, office)
-    assert report.totals == {"redemptions": 6, "captured": 161_50 + 100_00 + 121_50 + 121_50 + 161_50 + 100_50, "reversals": 1, "reversed": 161_50, "net": 605_00}
+    assert report.totals == {
+        "redemptions": 6,
+        "captured": 161_50 + 100_00 + 121_50 + 121_50 + 161_50 + 100_50,
+        "reversals": 1,
+        "reversed": 161_50,
+        "net": 605_00,
+    }
     first = {r["office"]: r for r in report.rows if r["day"] == seeded.days["first"]}
     assert (first[WARSZAWA]["redemptions"], first[WARSZAWA]["captured"]) == (2, 161_50 + 121_50)
-    assert (first[KRAKOW]["redemptions"], first[KRAKOW]["captured"]) == (1, 100_00)  # the partial redemption
-    second_warszawa = next(r for r in report.rows if r["day"] == seeded.days["second"] and r["office"] == WARSZAWA)
-    assert (second_warszawa["reversals"], second_warszawa["reversed"], second_warszawa["net"]) == (1, 161_50, -161_50)
-    assert {r["office_name"] for r in report.rows if r["office"] == WARSZAWA} == {"Wydział Komunikacji Urzędu m.st. Warszawy"}
+    assert (first[KRAKOW]["redemptions"], first[KRAKOW]["captured"]) == (
+        1,
+        100_00,
+    )  # the partial redemption
+    second_warszawa = next(
+        r for r in report.rows if r["day"] == seeded.days["second"] and r["office"] == WARSZAWA
+    )
+    assert (second_warszawa["reversals"], second_warszawa["reversed"], second_warszawa["net"]) == (
+        1,
+        161_50,
+        -161_50,
+    )
+    assert {r["office_name"] for r in report.rows if r["office"] == WARSZAWA} == {
+        "Wydział Komunikacji Urzędu m.st. Warszawy"
+    }
 
 
 def _office_balance(hub, office):
@@ -145,11 +185,15 @@ def test_redemptions_by_business_day_and_the_chart_of_coupons_used(hub, seeded):
     assert report.chart.values == (3, 1)
 
     whole = run(hub, "redemptions")
-    assert len(whole.chart.labels) == (d["last"] - d["first"]).days + 1  # days without any are bars of 0
+    assert (
+        len(whole.chart.labels) == (d["last"] - d["first"]).days + 1
+    )  # days without any are bars of 0
     assert sum(whole.chart.values) == 6 and whole.chart.values[-1] == 1
 
     one_office = run(hub, "redemptions", office=KRAKOW, date_from=d["third"], date_to=d["third"])
-    assert [(r["office"], r["redemptions"], r["captured"]) for r in one_office.rows] == [(KRAKOW, 1, 161_50)]
+    assert [(r["office"], r["redemptions"], r["captured"]) for r in one_office.rows] == [
+        (KRAKOW, 1, 161_50)
+    ]
 
 
 def test_trial_balance_sums_to_zero(hub, seeded):
@@ -158,7 +202,13 @@ def test_trial_balance_sums_to_zero(hub, seeded):
         Ledger(s).verify()
         codes = {code for code, _, _ in Ledger(s).trial_balance()}
     assert {r["account"] for r in report.rows} == codes
-    assert {company_account(NIP), company_account(OTHER_NIP), CLEARING, office_account(WARSZAWA), office_account(KRAKOW)} <= codes
+    assert {
+        company_account(NIP),
+        company_account(OTHER_NIP),
+        CLEARING,
+        office_account(WARSZAWA),
+        office_account(KRAKOW),
+    } <= codes
     t = report.totals
     assert t["balance"] == 0 and t["debits"] == t["credits"] > 0
     assert t["debits_pending"] == t["credits_pending"] == 401_50
@@ -169,20 +219,43 @@ def test_coupon_register_rows_and_grouped_totals(hub, seeded):
     assert len(report.rows) == 5 + 3 + 2 + 2 + 2
     by_id = {format_coupon_id(r["coupon_id"]): r for r in report.rows}
     partial = by_id[seeded.coupons["a1_1"]]
-    assert (partial["status"], partial["amount"], partial["captured"], partial["office"]) == ("REDEEMED", 161_50, 100_00, KRAKOW)
+    assert (partial["status"], partial["amount"], partial["captured"], partial["office"]) == (
+        "REDEEMED",
+        161_50,
+        100_00,
+        KRAKOW,
+    )
     again = by_id[seeded.coupons["a1_0"]]  # reversed at Warszawa, then redeemed at Kraków
     assert (again["status"], again["office"], again["captured"]) == ("REDEEMED", KRAKOW, 161_50)
     assert by_id[seeded.coupons["a1_2"]]["status"] == "CANCELLED"
 
     groups = {g.key: {row[g.key]: row for row in g.rows} for g in report.groups}
-    assert {k: v["coupons"] for k, v in groups["status"].items()} == {"CANCELLED": 1, "EXPIRED": 3, "ISSUED": 5, "REDEEMED": 5}
+    assert {k: v["coupons"] for k, v in groups["status"].items()} == {
+        "CANCELLED": 1,
+        "EXPIRED": 3,
+        "ISSUED": 5,
+        "REDEEMED": 5,
+    }
     issued = groups["status"]["ISSUED"]
     assert issued["amount"] == run(hub, "open-holds").totals["held"]
-    assert groups["status"]["REDEEMED"]["captured"] == report.totals["captured"] == run(hub, "redemptions").totals["net"]
-    assert {k: v["coupons"] for k, v in groups["case_type"].items()} == {"PJ_B": 4, "REJ_MOT": 3, "REJ_NEW": 5, "WORD_TEORIA": 2}
+    assert (
+        groups["status"]["REDEEMED"]["captured"]
+        == report.totals["captured"]
+        == run(hub, "redemptions").totals["net"]
+    )
+    assert {k: v["coupons"] for k, v in groups["case_type"].items()} == {
+        "PJ_B": 4,
+        "REJ_MOT": 3,
+        "REJ_NEW": 5,
+        "WORD_TEORIA": 2,
+    }
     assert groups["issued_by"]["user:anna@5260250274"]["coupons"] == 2
     assert groups["issued_by"]["user:ewa@7740001454"]["amount"] == 3 * 121_50
-    assert {k: v["coupons"] for k, v in groups["office"].items()} == {KRAKOW: 3, WARSZAWA: 2, None: 9}
+    assert {k: v["coupons"] for k, v in groups["office"].items()} == {
+        KRAKOW: 3,
+        WARSZAWA: 2,
+        None: 9,
+    }
     assert sum(g["amount"] for g in groups["office"].values()) == report.totals["amount"]
 
 
@@ -203,14 +276,22 @@ def test_expiring_lists_issued_coupons_ending_within_seven_days(hub, seeded):
     assert seeded.coupons["a2_1"] not in ids  # 84 more days
     assert len(report.rows) == 4 and report.totals["amount"] == 2 * 50_00 + 2 * 100_50
     companies = {row["nip"]: row for row in report.groups[0].rows}
-    assert companies[OTHER_NIP]["company"] == "Flota Kraków Sp. z o.o." and companies[OTHER_NIP]["coupons"] == 2
+    assert (
+        companies[OTHER_NIP]["company"] == "Flota Kraków Sp. z o.o."
+        and companies[OTHER_NIP]["coupons"] == 2
+    )
     assert all(r["expires_on"] <= seeded.days["last"] + timedelta(days=7) for r in report.rows)
 
 
 # -- who may read what ------------------------------------------------------
 
+
 def test_a_viewer_without_reports_read_is_refused(hub, seeded):
-    viewer = Actor("user:jan@5260250274", permissions=frozenset({COUPONS_READ, STATEMENT_READ}), company_nip=NIP)
+    viewer = Actor(
+        "user:jan@5260250274",
+        permissions=frozenset({COUPONS_READ, STATEMENT_READ}),
+        company_nip=NIP,
+    )
     for name in ("coupons", "redemptions"):
         with pytest.raises(NotAuthorized, match="reports:read"):
             run(hub, name, viewer)
@@ -227,7 +308,9 @@ def test_a_company_sees_only_its_own_coupons_and_no_operator_reports(hub, seeded
     with pytest.raises(NotAuthorized, match=OTHER_NIP):
         run(hub, "redemptions", own, nip=OTHER_NIP)
     redemptions = run(hub, "redemptions", own)
-    assert redemptions.totals["redemptions"] == 4  # a1[0] twice, a1[1], a2[0]; none of the other company's
+    assert (
+        redemptions.totals["redemptions"] == 4
+    )  # a1[0] twice, a1[1], a2[0]; none of the other company's
     assert redemptions.totals["net"] == 100_00 + 161_50 + 100_50
     for name in ("open-holds", "expiring", "trial-balance"):
         with pytest.raises(NotAuthorized, match="operator"):
@@ -235,7 +318,9 @@ def test_a_company_sees_only_its_own_coupons_and_no_operator_reports(hub, seeded
 
 
 def test_an_office_sees_its_own_redemptions_only(hub, seeded):
-    krakow = Actor("user:kasia@1261", permissions=frozenset({REPORTS_READ}), offices=frozenset({KRAKOW}))
+    krakow = Actor(
+        "user:kasia@1261", permissions=frozenset({REPORTS_READ}), offices=frozenset({KRAKOW})
+    )
     report = run(hub, "redemptions", krakow)
     assert {r["office"] for r in report.rows} == {KRAKOW} and report.totals["redemptions"] == 3
     with pytest.raises(NotAuthorized, match=WARSZAWA):
@@ -244,22 +329,30 @@ def test_an_office_sees_its_own_redemptions_only(hub, seeded):
         run(hub, "coupons", krakow)
 
 
-@pytest.mark.parametrize("name,query,message", [
-    ("nope", {}, "there is no report 'nope'"),
-    ("trial-balance", {"date_from": date(2026, 3, 1)}, "takes no --from"),
-    ("redemptions", {"status": "ISSUED"}, "takes no --status"),
-    ("coupons", {"date_from": date(2026, 3, 2), "date_to": date(2026, 3, 1)}, "--from 2026-03-02 is after --to 2026-03-01"),
-    ("coupons", {"nip": "5260250275"}, "NIP '5260250275' is not valid"),
-    ("coupons", {"status": "USED"}, "--status 'USED' is not a coupon status"),
-    ("coupons", {"case_type": "NOPE"}, "Unknown case type 'NOPE'"),
-    ("redemptions", {"office": "9999"}, "Unknown office code '9999'"),
-])
+@pytest.mark.parametrize(
+    "name,query,message",
+    [
+        ("nope", {}, "there is no report 'nope'"),
+        ("trial-balance", {"date_from": date(2026, 3, 1)}, "takes no --from"),
+        ("redemptions", {"status": "ISSUED"}, "takes no --status"),
+        (
+            "coupons",
+            {"date_from": date(2026, 3, 2), "date_to": date(2026, 3, 1)},
+            "--from 2026-03-02 is after --to 2026-03-01",
+        ),
+        ("coupons", {"nip": "5260250275"}, "NIP '5260250275' is not valid"),
+        ("coupons", {"status": "USED"}, "--status 'USED' is not a coupon status"),
+        ("coupons", {"case_type": "NOPE"}, "Unknown case type 'NOPE'"),
+        ("redemptions", {"office": "9999"}, "Unknown office code '9999'"),
+    ],
+)
 def test_bad_options_are_named(hub, name, query, message):
     with pytest.raises(InvalidRequest, match=message.replace("(", r"\(")):
         run(hub, name, **query)
 
 
 # -- one report, three formats ------------------------------------------------
+
 
 def test_csv_parses_back_to_the_same_numbers_as_json(hub, seeded):
     for name in ("coupons", "redemptions", "open-holds", "trial-balance", "expiring"):
@@ -275,10 +368,16 @@ def test_csv_parses_back_to_the_same_numbers_as_json(hub, seeded):
 def test_json_writes_amounts_as_text_and_ids_canonically(hub, seeded):
     body = to_json(run(hub, "coupons", nip=NIP, status="REDEEMED"))
     partial = next(r for r in body["rows"] if r["coupon_id"] == seeded.coupons["a1_1"])
-    assert (partial["amount"], partial["captured"], partial["office"]) == ("161.50", "100.00", KRAKOW)
+    assert (partial["amount"], partial["captured"], partial["office"]) == (
+        "161.50",
+        "100.00",
+        KRAKOW,
+    )
     assert partial["issued_at"].endswith("Z") and partial["redeemed_at"].endswith("Z")
     assert body["totals"] == {"coupons": 3, "amount": "423.50", "captured": "362.00"}
-    assert body["groups"]["status"] == [{"status": "REDEEMED", "coupons": 3, "amount": "423.50", "captured": "362.00"}]
+    assert body["groups"]["status"] == [
+        {"status": "REDEEMED", "coupons": 3, "amount": "423.50", "captured": "362.00"}
+    ]
     assert body["parameters"] == {"nip": NIP, "status": "REDEEMED"}
     tb = to_json(run(hub, "trial-balance"))
     assert tb["totals"]["balance"] == "0.00"
@@ -288,7 +387,9 @@ def test_json_writes_amounts_as_text_and_ids_canonically(hub, seeded):
 def pdf_pages(data: bytes) -> list[str]:
     pdf = pypdfium2.PdfDocument(data)
     try:
-        return [" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))]  # a wrapped cell reads as one line
+        return [
+            " ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))
+        ]  # a wrapped cell reads as one line
     finally:
         pdf.close()
 
@@ -297,7 +398,11 @@ def test_the_redemptions_pdf_has_the_table_and_a_chart_page(hub, seeded):
     pages = pdf_pages(render(run(hub, "redemptions"), "pdf"))
     assert len(pages) >= 2
     assert "Wykorzystanie kuponów w urzędach" in pages[0]
-    assert "Wydział Komunikacji Urzędu m.st. Warszawy" in pages[0] and "Zwrócono" in pages[0] and "Razem" in pages[0]
+    assert (
+        "Wydział Komunikacji Urzędu m.st. Warszawy" in pages[0]
+        and "Zwrócono" in pages[0]
+        and "Razem" in pages[0]
+    )
     assert "605,00" in pages[0]  # the net total, as printed in Polish
     assert "Kupony wykorzystane dziennie" in pages[-1] and "liczba kuponów" in pages[-1]
     pdf = pypdfium2.PdfDocument(render(run(hub, "redemptions"), "pdf"))
@@ -324,10 +429,14 @@ def test_an_empty_report_still_renders(hub):
     report = run(hub, "redemptions")
     assert report.rows == () and report.chart is None
     assert "Brak pozycji" in pdf_pages(render(report, "pdf"))[0]
-    assert to_csv(report, RFC4180) == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
+    assert (
+        to_csv(report, RFC4180)
+        == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
+    )
 
 
 # -- the statement, from hub.companies ------------------------------------------
+
 
 def test_statement_closing_balance_is_the_ledgers_available_balance(hub, seeded):
     for nip in (NIP, OTHER_NIP):
@@ -335,22 +444,47 @@ def test_statement_closing_balance_is_the_ledgers_available_balance(hub, seeded)
         figures = {f.key: f.value for f in report.figures}
         available = ledger_balance(hub, company_account(nip)).available
         assert figures == {"opening": 0, "closing": available}
-        assert report.rows[-1]["balance"] == available == hub.companies.account(nip).available_grosze
+        assert (
+            report.rows[-1]["balance"] == available == hub.companies.account(nip).available_grosze
+        )
         assert report.totals["amount"] == available - figures["opening"]
-    kinds = [r["kind"] for r in run(hub, "statement", nip=OTHER_NIP, date_from=seeded.days["third"], date_to=seeded.days["third"]).rows]
+    kinds = [
+        r["kind"]
+        for r in run(
+            hub,
+            "statement",
+            nip=OTHER_NIP,
+            date_from=seeded.days["third"],
+            date_to=seeded.days["third"],
+        ).rows
+    ]
     assert kinds == ["ADJUSTMENT"]  # the manual credit
 
 
 def test_statement_defaults_to_this_month_and_to_the_actors_company(hub, seeded):
     report = run(hub, "statement", company_actor(NIP))
-    assert report.parameters == {"from": "2026-06-01", "to": seeded.days["last"].isoformat(), "nip": NIP}
-    assert {f.key: f.value for f in report.figures}["closing"] == ledger_balance(hub, company_account(NIP)).available
-    captured = [(r["amount"], format_coupon_id(r["coupon_id"])) for r in report.rows if r["kind"] == "CAPTURE"]
+    assert report.parameters == {
+        "from": "2026-06-01",
+        "to": seeded.days["last"].isoformat(),
+        "nip": NIP,
+    }
+    assert {f.key: f.value for f in report.figures}["closing"] == ledger_balance(
+        hub, company_account(NIP)
+    ).available
+    captured = [
+        (r["amount"], format_coupon_id(r["coupon_id"]))
+        for r in report.rows
+        if r["kind"] == "CAPTURE"
+    ]
     assert captured == [(-100_50, seeded.coupons["a2_0"])]  # redeemed today
     with pytest.raises(NotAuthorized, match=OTHER_NIP):
         run(hub, "statement", company_actor(NIP), nip=OTHER_NIP)
     with pytest.raises(NotAuthorized, match="statement:read"):
-        run(hub, "statement", Actor("user:ola@5260250274", permissions=frozenset({REPORTS_READ}), company_nip=NIP))
+        run(
+            hub,
+            "statement",
+            Actor("user:ola@5260250274", permissions=frozenset({REPORTS_READ}), company_nip=NIP),
+        )
     with pytest.raises(InvalidRequest, match="needs --nip"):
         run(hub, "statement")
 
@@ -362,8 +496,14 @@ def test_statement_pdf_and_csv(hub, seeded):
     assert "Wyciąg z rachunku: Leasing Polska S.A." in text and "Saldo po operacji" in text
     assert seeded.coupons["a1_1"] in text and "Saldo dostępne na koniec 11.03.2026" in text
     rows = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
-    assert rows[0]["kind"] == "ADJUSTMENT" and rows[0]["amount"] == "5000.00" and rows[0]["coupon_id"] == ""
-    partial_capture = [r for r in rows if r["coupon_id"] == seeded.coupons["a1_1"] and r["kind"] == "CAPTURE"]
+    assert (
+        rows[0]["kind"] == "ADJUSTMENT"
+        and rows[0]["amount"] == "5000.00"
+        and rows[0]["coupon_id"] == ""
+    )
+    partial_capture = [
+        r for r in rows if r["coupon_id"] == seeded.coupons["a1_1"] and r["kind"] == "CAPTURE"
+    ]
     assert [r["amount"] for r in partial_capture] == ["-100.00"]
 
 
@@ -372,35 +512,64 @@ def test_a_pdf_too_long_to_read_is_refused_with_advice(hub, seeded, monkeypatch)
 
     monkeypatch.setattr(rendering, "PDF_ROWS_MAX", 10)
     report = run(hub, "coupons")
-    with pytest.raises(InvalidRequest, match="at most 10 rows and this one has 14: narrow it .* or take --format csv"):
+    with pytest.raises(
+        InvalidRequest,
+        match="at most 10 rows and this one has 14: narrow it .* or take --format csv",
+    ):
         render(report, "pdf")
     assert len(list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))) == 14
 
 
-def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish_labels(hub, seeded):
+def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish_labels(
+    hub, seeded
+):
     """The default csv is for a person with a Polish Excel; the RFC 4180 one keeps the codes."""
     report = run(hub, "coupons")
     text = render(report, "csv").decode("utf-8")
     assert text.startswith("\ufeff") and "\r\n" in text
     rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
-    assert rows[0] == [c.title for c in report.columns] and rows[0][:4] == ["Kupon", "NIP firmy", "Rodzaj sprawy", "Status"]
+    assert rows[0] == [c.title for c in report.columns] and rows[0][:4] == [
+        "Kupon",
+        "NIP firmy",
+        "Rodzaj sprawy",
+        "Status",
+    ]
     machine = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
     assert len(rows) - 1 == len(machine) == len(report.rows)
     names = {t.code: t.name for t in hub.config.case_types}
     for cells, row, plain in zip(rows[1:], report.rows, machine):
         person = dict(zip([c.key for c in report.columns], cells))
-        assert person["amount"] == plain["amount"].replace(".", ",")  # 161,50: a number to a Polish Excel
-        assert person["status"] == {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}[plain["status"]]
+        assert person["amount"] == plain["amount"].replace(
+            ".", ","
+        )  # 161,50: a number to a Polish Excel
+        assert (
+            person["status"]
+            == {
+                "ISSUED": "wydany",
+                "REDEEMED": "wykorzystany",
+                "CANCELLED": "anulowany",
+                "EXPIRED": "wygasły",
+            }[plain["status"]]
+        )
         assert person["case_type"] == names[plain["case_type"]]
         assert not person["issued_by"].startswith(("user:", "cli:"))
         warsaw = row["issued_at"].astimezone(ZoneInfo("Europe/Warsaw"))
         assert person["issued_at"] == warsaw.strftime("%d.%m.%Y %H:%M:%S")
-    assert not any(re.search(r"\b[A-Z]+_[A-Z_]+\b", cell) for line in rows[1:] for cell in line)  # no REJ_NEW-like code
+    assert not any(
+        re.search(r"\b[A-Z]+_[A-Z_]+\b", cell) for line in rows[1:] for cell in line
+    )  # no REJ_NEW-like code
 
 
 def test_a_batch_reference_is_in_the_coupon_register(hub):
     funded_company(hub, 1000_00)
-    hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW", count=2, actor=OPERATOR, reference="UM/2026/0042")
+    hub.coupons.issue(
+        request_id=str(uuid.uuid4()),
+        company_nip=NIP,
+        case_type="REJ_NEW",
+        count=2,
+        actor=OPERATOR,
+        reference="UM/2026/0042",
+    )
     report = run(hub, "coupons")
     assert [r["reference"] for r in report.rows] == ["UM/2026/0042", "UM/2026/0042"]
     assert "UM/2026/0042" in to_csv(report, RFC4180)

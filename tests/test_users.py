@@ -48,7 +48,11 @@ def state(hub) -> tuple:
     """Everything a refused action must leave as it was."""
     coupons = {nip: hub.coupons.list(actor=OPERATOR, company_nip=nip) for nip in (NIP,)}
     return (
-        hub.companies.list(), coupons, hub.users.list_users(OPERATOR), hub.users.list_roles(OPERATOR), len(audit(hub)),
+        hub.companies.list(),
+        coupons,
+        hub.users.list_users(OPERATOR),
+        hub.users.list_roles(OPERATOR),
+        len(audit(hub)),
     )
 
 
@@ -58,6 +62,7 @@ def role_with(hub, name: str, permissions, nip: str = NIP) -> str:
 
 
 # -- each permission: refused without it, works with it -----------------------
+
 
 def _issue(hub, actor):
     issue(hub, actor=actor)
@@ -77,7 +82,9 @@ def _manage_users(hub, actor):
 
 
 def _read_statement(hub, actor):
-    return hub.companies.statement(actor=actor, nip=NIP, date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    return hub.companies.statement(
+        actor=actor, nip=NIP, date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)
+    )
 
 
 def _read_reports(hub, actor):
@@ -130,7 +137,9 @@ def test_with_the_permission_the_actions_take_effect(hub, company):
     assert [u.login for u in hub.users.list_users(admin)] == ["ada", "iza", "vic"]
 
     viewer = hub.users.actor("vic")
-    statement = hub.companies.statement(actor=viewer, nip=NIP, date_from=date(2026, 3, 10), date_to=date(2026, 3, 10))
+    statement = hub.companies.statement(
+        actor=viewer, nip=NIP, date_from=date(2026, 3, 10), date_to=date(2026, 3, 10)
+    )
     assert statement.closing_balance_grosze == 100_000 - 16150 and len(statement.entries) >= 2
     report = hub.reports.run("coupons", viewer, ReportQuery(nip=NIP))
     assert len(report.rows) == 2
@@ -138,10 +147,15 @@ def test_with_the_permission_the_actions_take_effect(hub, company):
 
 # -- office users -----------------------------------------------------------
 
+
 def test_office_users_get_the_office_scope(hub):
     cashier = hub_user(hub, "kasjer", "cashier", office_code=OFFICE)
     supervisor = hub_user(hub, "kierownik", "supervisor", office_code=OFFICE)
-    assert cashier == Actor("user:kasjer", frozenset({"payments:register", "payments:read"}), offices=frozenset({OFFICE}))
+    assert cashier == Actor(
+        "user:kasjer",
+        frozenset({"payments:register", "payments:read"}),
+        offices=frozenset({OFFICE}),
+    )
     assert supervisor.offices == {OFFICE} and supervisor.company_nip is None
     assert supervisor.permissions == set(OFFICE_PERMISSIONS)
     assert not cashier.is_operator
@@ -157,25 +171,48 @@ def test_office_users_get_the_office_scope(hub):
 
 def _pay(hub, actor):
     return hub.cashdesk.register(
-        request_id=rid(), office_code=OFFICE, desk_id="01", cashier="anna.nowak", system="POJAZD",
-        case_number="KM.5410.1.1.2026", method="CASH", items=[ItemRequest("DR")], actor=actor,
+        request_id=rid(),
+        office_code=OFFICE,
+        desk_id="01",
+        cashier="anna.nowak",
+        system="POJAZD",
+        case_number="KM.5410.1.1.2026",
+        method="CASH",
+        items=[ItemRequest("DR")],
+        actor=actor,
     )
 
 
 def _read_payments(hub, actor):
-    return hub.cashdesk.verify_payment(system="POJAZD", office_code=OFFICE, case_number="KM.5410.1.1.2026", actor=actor)
+    return hub.cashdesk.verify_payment(
+        system="POJAZD", office_code=OFFICE, case_number="KM.5410.1.1.2026", actor=actor
+    )
 
 
 def _void(hub, actor, payment_id):
-    hub.cashdesk.void(request_id=rid(), payment_id=payment_id, reason="wrong case number", supervisor="kierownik", actor=actor)
+    hub.cashdesk.void(
+        request_id=rid(),
+        payment_id=payment_id,
+        reason="wrong case number",
+        supervisor="kierownik",
+        actor=actor,
+    )
 
 
 def _close_desk(hub, actor):
-    hub.cashdesk.close_day(request_id=rid(), office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor)
+    hub.cashdesk.close_day(
+        request_id=rid(),
+        office_code=OFFICE,
+        desk_id="01",
+        day=business_day(hub.clock()),
+        actor=actor,
+    )
 
 
 def _read_cash_report(hub, actor):
-    return hub.cashdesk.cash_report(office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor)
+    return hub.cashdesk.cash_report(
+        office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor
+    )
 
 
 def _manage_office_users(hub, actor):
@@ -194,7 +231,12 @@ OFFICE_ACTIONS = {
 
 
 def office_state(hub) -> tuple:
-    return _read_cash_report(hub, OPERATOR), hub.users.list_users(OPERATOR), hub.users.list_roles(OPERATOR), len(audit(hub))
+    return (
+        _read_cash_report(hub, OPERATOR),
+        hub.users.list_users(OPERATOR),
+        hub.users.list_roles(OPERATOR),
+        len(audit(hub)),
+    )
 
 
 def test_every_office_permission_has_an_acceptance_case():
@@ -206,7 +248,12 @@ def test_an_office_permission_is_refused_without_it_and_works_with_it(hub, permi
     action = OFFICE_ACTIONS[permission]
     hub_user(hub, "kierownik", "supervisor", office_code=OFFICE)  # the one who approves voids
     args = (_pay(hub, OPERATOR).payment_id,) if permission == "payments:void" else ()
-    hub.users.add_role(OPERATOR, office_code=OFFICE, name="all-but-one", permissions=[p for p in OFFICE_PERMISSIONS if p != permission])
+    hub.users.add_role(
+        OPERATOR,
+        office_code=OFFICE,
+        name="all-but-one",
+        permissions=[p for p in OFFICE_PERMISSIONS if p != permission],
+    )
     hub.users.add_role(OPERATOR, office_code=OFFICE, name="only-one", permissions=[permission])
     lacking = hub_user(hub, "lacking", "all-but-one", office_code=OFFICE)
     before = office_state(hub)
@@ -244,6 +291,7 @@ def test_office_and_company_roles_do_not_mix(hub, company):
 
 # -- who may manage whom ------------------------------------------------------
 
+
 def test_a_company_admin_cannot_manage_another_companys_users(hub, company):
     funded_company(hub, 0, nip=OTHER_NIP, name="Inny Leasing")
     admin = hub_user(hub, "ada", "admin")
@@ -255,7 +303,9 @@ def test_a_company_admin_cannot_manage_another_companys_users(hub, company):
         lambda: hub.users.revoke(admin, "bob", "viewer"),
         lambda: hub.users.reset_password(admin, "bob", "a new password!"),
         lambda: hub.users.set_active(admin, "bob", False),
-        lambda: hub.users.add_role(admin, company_nip=OTHER_NIP, name="spies", permissions=["coupons:read"]),
+        lambda: hub.users.add_role(
+            admin, company_nip=OTHER_NIP, name="spies", permissions=["coupons:read"]
+        ),
         lambda: hub.users.list_users(admin, company_nip=OTHER_NIP),
         lambda: hub.users.list_roles(admin, company_nip=OTHER_NIP),
     ):
@@ -286,14 +336,20 @@ def test_a_user_manager_cannot_hand_out_permissions_it_lacks(hub, company):
     before = state(hub)
     refusals = {
         "grant the role issuer": lambda: hub.users.grant(hr, "vic", "issuer"),
-        "grant the role admin": lambda: hub.users.add_user(hr, "eve", company_nip=NIP, role="admin"),
-        "create a role with coupons:issue": lambda: hub.users.add_role(hr, company_nip=NIP, name="x1", permissions=["coupons:issue"]),
+        "grant the role admin": lambda: hub.users.add_user(
+            hr, "eve", company_nip=NIP, role="admin"
+        ),
+        "create a role with coupons:issue": lambda: hub.users.add_role(
+            hr, company_nip=NIP, name="x1", permissions=["coupons:issue"]
+        ),
         "revoke the role admin": lambda: hub.users.revoke(hr, "ada", "admin"),
         "reset the password of ada": lambda: hub.users.reset_password(hr, "ada"),
         "deactivate ada": lambda: hub.users.set_active(hr, "ada", False),
     }
     for what, attempt in refusals.items():
-        with pytest.raises(NotAuthorized, match=f"user:hr may not {what}: it does not hold .*coupons:issue"):
+        with pytest.raises(
+            NotAuthorized, match=f"user:hr may not {what}: it does not hold .*coupons:issue"
+        ):
             attempt()
     assert state(hub) == before
     assert hub.users.authenticate("ada", PASSWORD).name == "user:ada"
@@ -303,7 +359,9 @@ def test_a_user_manager_cannot_hand_out_permissions_it_lacks(hub, company):
     assert hub.users.actor("vic").permissions == {"users:manage", "coupons:read"}
 
 
-def test_the_operator_and_a_signed_company_system_hold_every_permission_of_their_scope(hub, company):
+def test_the_operator_and_a_signed_company_system_hold_every_permission_of_their_scope(
+    hub, company
+):
     hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     system = Actor("client:erp", company_nip=NIP)
     hub.users.add_user(system, "bob", company_nip=NIP, role="admin", password=PASSWORD)
@@ -312,14 +370,21 @@ def test_the_operator_and_a_signed_company_system_hold_every_permission_of_their
 
 # -- roles and grants ---------------------------------------------------------
 
+
 def test_a_custom_role_granted_changes_the_users_permissions(hub, company):
     viewer = hub_user(hub, "vic", "viewer")
     assert viewer.permissions == {"coupons:read", "statement:read", "reports:read"}
     with pytest.raises(NotAuthorized):
         issue(hub, actor=viewer)
     admin = hub_user(hub, "ada", "admin")
-    created = hub.users.add_role(admin, company_nip=NIP, name="issue-only", permissions=["coupons:issue"])
-    assert (created.name, created.permissions, created.built_in) == ("issue-only", ("coupons:issue",), False)
+    created = hub.users.add_role(
+        admin, company_nip=NIP, name="issue-only", permissions=["coupons:issue"]
+    )
+    assert (created.name, created.permissions, created.built_in) == (
+        "issue-only",
+        ("coupons:issue",),
+        False,
+    )
 
     view = hub.users.grant(admin, "vic", "issue-only")
     assert view.roles == ("issue-only", "viewer")
@@ -342,14 +407,25 @@ def test_grant_and_revoke_are_audited_with_the_actor(hub, company):
     hub.users.revoke(admin, "vic", "viewer")
     hub.users.revoke(admin, "vic", "viewer")  # not held: no change
     grants = [(e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.grant")]
-    assert grants == [("test", "user:ada", "admin"), ("test", "user:vic", "viewer"), ("user:ada", "user:vic", "issuer")]
-    revokes = [(e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.revoke")]
+    assert grants == [
+        ("test", "user:ada", "admin"),
+        ("test", "user:vic", "viewer"),
+        ("user:ada", "user:vic", "issuer"),
+    ]
+    revokes = [
+        (e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.revoke")
+    ]
     assert revokes == [("user:ada", "user:vic", "viewer")]
-    assert [(e.actor, e.subject) for e in audit(hub, "user.add")] == [("test", "user:ada"), ("test", "user:vic")]
+    assert [(e.actor, e.subject) for e in audit(hub, "user.add")] == [
+        ("test", "user:ada"),
+        ("test", "user:vic"),
+    ]
     hub.users.add_role(admin, company_nip=NIP, name="readers", permissions=["coupons:read"])
     [event] = audit(hub, "role.add")
     assert (event.actor, event.subject, json.loads(event.detail)) == (
-        "user:ada", f"company:{NIP}", {"role": "readers", "permissions": ["coupons:read"]},
+        "user:ada",
+        f"company:{NIP}",
+        {"role": "readers", "permissions": ["coupons:read"]},
     )
 
 
@@ -366,18 +442,36 @@ def test_roles_are_listed_built_in_first_then_the_companys_own(hub, company):
     role_with(hub, "others", ["coupons:read"], nip=OTHER_NIP)
     admin = hub_user(hub, "ada", "admin")
     roles = hub.users.list_roles(admin)
-    assert [(r.name, r.built_in) for r in roles] == [("admin", True), ("issuer", True), ("viewer", True), ("readers", False)]
+    assert [(r.name, r.built_in) for r in roles] == [
+        ("admin", True),
+        ("issuer", True),
+        ("viewer", True),
+        ("readers", False),
+    ]
     assert {r.company_nip for r in roles} == {NIP}
-    assert {r.name for r in hub.users.list_roles(OPERATOR)} == {"admin", "issuer", "viewer", "cashier", "supervisor", "readers", "others"}
+    assert {r.name for r in hub.users.list_roles(OPERATOR)} == {
+        "admin",
+        "issuer",
+        "viewer",
+        "cashier",
+        "supervisor",
+        "readers",
+        "others",
+    }
 
 
-@pytest.mark.parametrize("permissions,expected", [
-    (["coupons:print"], "unknown permission 'coupons:print'"),
-    (["coupons:read", "everything"], "unknown permission 'everything'"),
-    (["desk:close"], "'desk:close' is only for office roles"),
-    ([], "a role needs at least one permission"),
-])
-def test_a_role_with_a_wrong_permission_is_refused_and_nothing_is_created(hub, company, permissions, expected):
+@pytest.mark.parametrize(
+    "permissions,expected",
+    [
+        (["coupons:print"], "unknown permission 'coupons:print'"),
+        (["coupons:read", "everything"], "unknown permission 'everything'"),
+        (["desk:close"], "'desk:close' is only for office roles"),
+        ([], "a role needs at least one permission"),
+    ],
+)
+def test_a_role_with_a_wrong_permission_is_refused_and_nothing_is_created(
+    hub, company, permissions, expected
+):
     before = state(hub)
     with pytest.raises(InvalidRequest, match=expected):
         hub.users.add_role(OPERATOR, company_nip=NIP, name="strange", permissions=permissions)
@@ -393,10 +487,13 @@ def test_role_names_are_unique_per_company_and_never_built_in(hub, company):
     with pytest.raises(InvalidRequest, match="admin is a built-in role"):
         role_with(hub, "admin", ["coupons:read"])
     with pytest.raises(InvalidRequest, match="cashier is a built-in role"):
-        hub.users.add_role(OPERATOR, office_code=OFFICE, name="Cashier", permissions=["payments:read"])
+        hub.users.add_role(
+            OPERATOR, office_code=OFFICE, name="Cashier", permissions=["payments:read"]
+        )
 
 
 # -- users: creation and validation -----------------------------------------
+
 
 def test_the_password_is_stored_only_as_an_argon2id_hash(hub, company):
     new = hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
@@ -404,7 +501,12 @@ def test_the_password_is_stored_only_as_an_argon2id_hash(hub, company):
     stored = stored_user(hub, "ada").password_hash
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     params = extract_parameters(stored)
-    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (Type.ID, 65536, 3, 4)
+    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (
+        Type.ID,
+        65536,
+        3,
+        4,
+    )
     assert PasswordHasher().verify(stored, PASSWORD)
     with hub.db.read() as session:
         assert all(PASSWORD not in e.detail for e in session.scalars(select(AuditEvent)))
@@ -423,22 +525,35 @@ def test_a_login_is_unique_across_the_hub_whatever_its_case(hub, company):
     assert [u.login for u in hub.users.list_users(OPERATOR)] == ["ada.nowak"]
     before = state(hub)
     with pytest.raises(InvalidRequest, match="the login 'ada.nowak' is already taken"):
-        hub.users.add_user(OPERATOR, "ADA.NOWAK", office_code=OFFICE, role="cashier", password="other password")
+        hub.users.add_user(
+            OPERATOR, "ADA.NOWAK", office_code=OFFICE, role="cashier", password="other password"
+        )
     assert state(hub) == before
     assert hub.users.authenticate("ada.nowak", PASSWORD).company_nip == NIP
 
 
-@pytest.mark.parametrize("kwargs,error,expected", [
-    ({"login": "a"}, InvalidRequest, "login 'a' is not valid"),
-    ({"login": "ada nowak"}, InvalidRequest, "login 'ada nowak' is not valid"),
-    ({"company_nip": "5260250275"}, InvalidRequest, "NIP '5260250275' is not valid"),
-    ({"company_nip": OTHER_NIP}, NotFound, f"no company with NIP {OTHER_NIP}"),
-    ({"company_nip": None, "office_code": "9999"}, InvalidRequest, "Unknown office code '9999'"),
-    ({"office_code": OFFICE}, InvalidRequest, "either a company"),
-    ({"company_nip": None}, InvalidRequest, "either a company"),
-    ({"role": "boss"}, InvalidRequest, "company 5260250274 has no role 'boss'; its roles: admin, issuer, viewer"),
-    ({"password": "short"}, InvalidRequest, "a password must have 12 to 256 characters"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,expected",
+    [
+        ({"login": "a"}, InvalidRequest, "login 'a' is not valid"),
+        ({"login": "ada nowak"}, InvalidRequest, "login 'ada nowak' is not valid"),
+        ({"company_nip": "5260250275"}, InvalidRequest, "NIP '5260250275' is not valid"),
+        ({"company_nip": OTHER_NIP}, NotFound, f"no company with NIP {OTHER_NIP}"),
+        (
+            {"company_nip": None, "office_code": "9999"},
+            InvalidRequest,
+            "Unknown office code '9999'",
+        ),
+        ({"office_code": OFFICE}, InvalidRequest, "either a company"),
+        ({"company_nip": None}, InvalidRequest, "either a company"),
+        (
+            {"role": "boss"},
+            InvalidRequest,
+            "company 5260250274 has no role 'boss'; its roles: admin, issuer, viewer",
+        ),
+        ({"password": "short"}, InvalidRequest, "a password must have 12 to 256 characters"),
+    ],
+)
 def test_bad_user_input_is_refused_and_changes_nothing(hub, company, kwargs, error, expected):
     args = {"login": "ada", "company_nip": NIP, "role": "admin", "password": PASSWORD, **kwargs}
     before = state(hub)
@@ -456,11 +571,17 @@ def test_unknown_users_are_not_found(hub, company):
 
 # -- authentication ----------------------------------------------
 
+
 def test_authenticate_gives_the_users_actor(hub, company):
     hub_user(hub, "iza", "issuer", password=PASSWORD)
     actor = hub.users.authenticate("IZA", PASSWORD)
     assert actor == hub.users.actor("iza")
-    assert actor.company_nip == NIP and actor.permissions == {"coupons:issue", "coupons:cancel", "coupons:read", "statement:read"}
+    assert actor.company_nip == NIP and actor.permissions == {
+        "coupons:issue",
+        "coupons:cancel",
+        "coupons:read",
+        "statement:read",
+    }
     assert stored_user(hub, "iza").last_login_at == hub.clock()
 
 
@@ -469,16 +590,29 @@ def test_every_failed_login_gives_the_same_message(hub, company, clock):
     hub_user(hub, "bob", "admin", password=PASSWORD)
     hub.users.set_active(OPERATOR, "bob", False)
     messages = set()
-    attempts = [("nobody", PASSWORD), ("ada", "wrong password"), ("bob", PASSWORD), ("x", PASSWORD), ("ada", "x" * 10_000)]
+    attempts = [
+        ("nobody", PASSWORD),
+        ("ada", "wrong password"),
+        ("bob", PASSWORD),
+        ("x", PASSWORD),
+        ("ada", "x" * 10_000),
+    ]
     for n, (login, password) in enumerate(attempts):
         with pytest.raises(NotAuthorized) as refused:
-            hub.users.authenticate(login, password, f"203.0.113.{n}")  # one address each: none is slowed down yet
+            hub.users.authenticate(
+                login, password, f"203.0.113.{n}"
+            )  # one address each: none is slowed down yet
         messages.add(refused.value.message)
     assert messages == {LOGIN_FAILED}
 
 
 def test_the_hash_is_upgraded_at_login_when_the_parameters_change(hub, company):
-    weak = UserService(hub.db, hub.config, hub.clock, hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    weak = UserService(
+        hub.db,
+        hub.config,
+        hub.clock,
+        hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
+    )
     weak.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     old = stored_user(hub, "ada").password_hash
     assert extract_parameters(old).memory_cost == 8192
@@ -498,8 +632,13 @@ def test_a_deactivated_user_cannot_log_in_or_be_acted_as_until_activated(hub, co
         hub.users.actor("ada")
     hub.users.set_active(OPERATOR, "ada", True)
     assert hub.users.authenticate("ada", PASSWORD).name == "user:ada"
-    assert [e.action for e in audit(hub) if e.action.startswith("user.") and e.action not in ("user.add", "user.grant")] == [
-        "user.deactivate", "user.activate",
+    assert [
+        e.action
+        for e in audit(hub)
+        if e.action.startswith("user.") and e.action not in ("user.add", "user.grant")
+    ] == [
+        "user.deactivate",
+        "user.activate",
     ]
 
 
@@ -517,10 +656,17 @@ def test_a_password_reset_replaces_the_old_one(hub, company):
 
 # -- one's own account: password change, a reset to change, the second factor (issue 20) --
 
+
 def test_a_new_user_gets_the_least_privileged_role_unless_one_is_chosen(hub, company):
-    assert hub.users.add_user(OPERATOR, "ola", company_nip=NIP, password=PASSWORD).user.roles == ("viewer",)
-    assert hub.users.add_user(OPERATOR, "kasia", office_code=OFFICE, password=PASSWORD).user.roles == ("cashier",)
-    assert hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD).user.roles == ("admin",)
+    assert hub.users.add_user(OPERATOR, "ola", company_nip=NIP, password=PASSWORD).user.roles == (
+        "viewer",
+    )
+    assert hub.users.add_user(
+        OPERATOR, "kasia", office_code=OFFICE, password=PASSWORD
+    ).user.roles == ("cashier",)
+    assert hub.users.add_user(
+        OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD
+    ).user.roles == ("admin",)
 
 
 def test_a_user_changes_their_own_password_giving_the_current_one(hub, company):
@@ -557,29 +703,46 @@ def test_a_reset_or_generated_password_must_be_changed_at_the_next_login(hub, co
 def _enrol(hub, login: str) -> tuple[str, tuple[str, ...]]:
     enrolment = hub.accounts.begin_enrolment(login)
     assert enrolment.uri.startswith("otpauth://totp/") and enrolment.secret in enrolment.uri
-    codes = hub.accounts.confirm_enrolment(login, hub.accounts.current_code(enrolment.secret, hub.clock()))
+    codes = hub.accounts.confirm_enrolment(
+        login, hub.accounts.current_code(enrolment.secret, hub.clock())
+    )
     return enrolment.secret, codes
 
 
 def test_admins_and_supervisors_need_a_second_factor_others_do_not(hub, company):
     hub_user(hub, "ada", "admin"), hub_user(hub, "ivo", "issuer")
-    hub_user(hub, "szef", "supervisor", nip=None, office_code=OFFICE), hub_user(hub, "kasia", "cashier", nip=None, office_code=OFFICE)
+    (
+        hub_user(hub, "szef", "supervisor", nip=None, office_code=OFFICE),
+        hub_user(hub, "kasia", "cashier", nip=None, office_code=OFFICE),
+    )
     assert hub.accounts.state("ada").must_enrol and hub.accounts.state("szef").must_enrol
-    assert not hub.accounts.state("ivo").second_factor_required and not hub.accounts.state("kasia").second_factor_required
+    assert (
+        not hub.accounts.state("ivo").second_factor_required
+        and not hub.accounts.state("kasia").second_factor_required
+    )
     hub.users.add_role(OPERATOR, company_nip=NIP, name="hr", permissions=["users:manage"])
     hub.users.grant(OPERATOR, "ivo", "hr")  # the power, not the role's name, asks for it
     assert hub.accounts.state("ivo").must_enrol
 
 
-def test_enrolment_needs_a_code_from_the_secret_and_keeps_one_secret_until_confirmed(hub, company, clock):
+def test_enrolment_needs_a_code_from_the_secret_and_keeps_one_secret_until_confirmed(
+    hub, company, clock
+):
     hub_user(hub, "ada", "admin")
     first = hub.accounts.begin_enrolment("ada")
     assert hub.accounts.begin_enrolment("ada").secret == first.secret
     with pytest.raises(InvalidRequest) as wrong:
-        hub.accounts.confirm_enrolment("ada", "000000" if hub.accounts.current_code(first.secret, clock()) != "000000" else "111111")
+        hub.accounts.confirm_enrolment(
+            "ada",
+            "000000" if hub.accounts.current_code(first.secret, clock()) != "000000" else "111111",
+        )
     assert wrong.value.kind == "totp_wrong" and not hub.accounts.state("ada").second_factor_enabled
     codes = hub.accounts.confirm_enrolment("ada", hub.accounts.current_code(first.secret, clock()))
-    assert len(codes) == 10 and len(set(codes)) == 10 and all(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", c) for c in codes)
+    assert (
+        len(codes) == 10
+        and len(set(codes)) == 10
+        and all(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", c) for c in codes)
+    )
     assert hub.accounts.state("ada").second_factor_enabled
     with pytest.raises(InvalidRequest):
         hub.accounts.begin_enrolment("ada")
@@ -599,13 +762,17 @@ def test_a_totp_code_works_once_and_only_near_its_time(hub, company, clock):
     clock.advance(minutes=5)
     with pytest.raises(NotAuthorized):
         hub.accounts.verify_second_factor("ada", old)
-    assert login_failures(hub, "ada") == 2  # the replayed and the stale code (the good one forgot the spent one)
+    assert (
+        login_failures(hub, "ada") == 2
+    )  # the replayed and the stale code (the good one forgot the spent one)
 
 
 def test_a_recovery_code_works_once_and_is_stored_only_hashed(hub, company, clock):
     hub_user(hub, "ada", "admin")
     _, codes = _enrol(hub, "ada")
-    hub.accounts.verify_second_factor("ada", codes[3].lower().replace("-", " "))  # typed forgivingly
+    hub.accounts.verify_second_factor(
+        "ada", codes[3].lower().replace("-", " ")
+    )  # typed forgivingly
     with pytest.raises(NotAuthorized):
         hub.accounts.verify_second_factor("ada", codes[3])
     hub.accounts.verify_second_factor("ada", codes[4])
@@ -617,7 +784,14 @@ def test_a_recovery_code_works_once_and_is_stored_only_hashed(hub, company, cloc
 
 def login_failures(hub, login: str) -> int:
     with hub.db.read() as session:
-        return session.scalar(select(LoginThrottleEntry.failures).where(LoginThrottleEntry.key == f"login:{login}")) or 0
+        return (
+            session.scalar(
+                select(LoginThrottleEntry.failures).where(
+                    LoginThrottleEntry.key == f"login:{login}"
+                )
+            )
+            or 0
+        )
 
 
 def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, clock):
@@ -632,7 +806,9 @@ def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, cl
         hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
     clock.advance(seconds=1)
     hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
-    assert login_failures(hub, "ada") == 0  # a good code forgets the failures, as a good password does
+    assert (
+        login_failures(hub, "ada") == 0
+    )  # a good code forgets the failures, as a good password does
     with pytest.raises(NotAuthorized):  # the address's failures stay: its fourth failure waits 2 s
         hub.accounts.verify_second_factor("ada", "ABCD-EFGH-JKMN-PQRS")
     with pytest.raises(LoginDelayed):
@@ -641,7 +817,9 @@ def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, cl
     hub.accounts.verify_second_factor("ada", codes[0])  # slowed down, never locked out
 
 
-def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(hub, company, clock, run):
+def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(
+    hub, company, clock, run
+):
     hub_user(hub, "ada", "admin")
     _enrol(hub, "ada")
     hub_user(hub, "hr", "viewer")

@@ -39,16 +39,25 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from cryptography import x509
 from sqlalchemy import delete, func, select
 
-from hub.audit.messagelog import GENESIS, REQUEST, ChainReport, MessageLog, MessageLogHead, MessageRecord, Unanswered, record_hash
+from hub.audit.messagelog import (
+    GENESIS,
+    REQUEST,
+    ChainReport,
+    MessageLog,
+    MessageLogHead,
+    MessageRecord,
+    Unanswered,
+    record_hash,
+)
 from hub.audit.seals import MessageLogSeal, Seal, fingerprint, trusted_signers
 from hub.clock import Clock, utcnow
 from hub.db.backup import fsync_path
@@ -110,9 +119,16 @@ class Manifest:
 class ArchivedLog:
     """The message log as archives in `directory` plus the live table."""
 
-    def __init__(self, db: Database, directory: Path, identity: SigningIdentity, trusted_certs: Iterable[x509.Certificate] = (),
-                 clock: Clock = utcnow, records_per_file_max: int = RECORDS_PER_FILE_MAX,
-                 tsa_certs: Iterable[x509.Certificate] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        directory: Path,
+        identity: SigningIdentity,
+        trusted_certs: Iterable[x509.Certificate] = (),
+        clock: Clock = utcnow,
+        records_per_file_max: int = RECORDS_PER_FILE_MAX,
+        tsa_certs: Iterable[x509.Certificate] = (),
+    ) -> None:
         self.db = db
         self.directory = directory
         self.identity = identity
@@ -123,7 +139,9 @@ class ArchivedLog:
 
     # -- archiving ----------------------------------------------------------------------
 
-    def archive(self, before: datetime, progress: Callable[[int, int], None] | None = None) -> ArchiveRun:
+    def archive(
+        self, before: datetime, progress: Callable[[int, int], None] | None = None
+    ) -> ArchiveRun:
         """Move every record older than `before` (a prefix of the chain: up to the first
         record at or after `before`) into archive files; delete them from the live table
         once their files are on disk. `progress(records done, records in all)` after each file."""
@@ -143,10 +161,25 @@ class ArchivedLog:
             while after_seq < limit_seq:
                 last_seq = min(limit_seq, after_seq + self.records_per_file_max)
                 seals = self._seals(after_seq + 1, last_seq)
-                manifest = self._write(self._records(after_seq, after_hash, last_seq), after_seq + 1, last_seq, after_hash, before, seals)
+                manifest = self._write(
+                    self._records(after_seq, after_hash, last_seq),
+                    after_seq + 1,
+                    last_seq,
+                    after_hash,
+                    before,
+                    seals,
+                )
                 with self.db.transaction() as session:
-                    session.execute(delete(MessageRecord).where(MessageRecord.seq.between(manifest.first_seq, manifest.last_seq)))
-                    session.execute(delete(MessageLogSeal).where(MessageLogSeal.seq.between(manifest.first_seq, manifest.last_seq)))
+                    session.execute(
+                        delete(MessageRecord).where(
+                            MessageRecord.seq.between(manifest.first_seq, manifest.last_seq)
+                        )
+                    )
+                    session.execute(
+                        delete(MessageLogSeal).where(
+                            MessageLogSeal.seq.between(manifest.first_seq, manifest.last_seq)
+                        )
+                    )
                 written.append(manifest.path.name)
                 first = manifest.first_seq if first is None else first
                 last, total = manifest.last_seq, total + manifest.body["records"]
@@ -158,43 +191,89 @@ class ArchivedLog:
     def _last_seq_before(self, before: datetime) -> int:
         """The last sequence number of the prefix of records all older than `before`."""
         with self.db.read() as session:
-            first_kept = session.scalar(select(func.min(MessageRecord.seq)).where(MessageRecord.at >= before))
+            first_kept = session.scalar(
+                select(func.min(MessageRecord.seq)).where(MessageRecord.at >= before)
+            )
             if first_kept is not None:
                 return first_kept - 1
             return session.scalar(select(func.max(MessageRecord.seq))) or 0
 
     def _seals(self, first_seq: int, last_seq: int) -> list[Seal]:
         with self.db.read() as session:
-            rows = session.scalars(select(MessageLogSeal).where(MessageLogSeal.seq.between(first_seq, last_seq)).order_by(MessageLogSeal.seq))
+            rows = session.scalars(
+                select(MessageLogSeal)
+                .where(MessageLogSeal.seq.between(first_seq, last_seq))
+                .order_by(MessageLogSeal.seq)
+            )
             return [Seal.of_row(r) for r in rows]
 
     def _records(self, after_seq: int, after_hash: str, last_seq: int) -> Iterator[dict]:
         """Records after_seq+1..last_seq as archive lines, streamed, their chain checked on the way."""
         expected, prev = after_seq + 1, after_hash
         with self.db.read() as session:
-            query = select(MessageRecord).where(MessageRecord.seq > after_seq, MessageRecord.seq <= last_seq).order_by(MessageRecord.seq)
+            query = (
+                select(MessageRecord)
+                .where(MessageRecord.seq > after_seq, MessageRecord.seq <= last_seq)
+                .order_by(MessageRecord.seq)
+            )
             for r in session.execute(query.execution_options(yield_per=READ_BATCH_COUNT)).scalars():
                 if r.seq != expected or r.prev_hash != prev:
-                    raise ArchiveError(f"record {r.seq} does not follow record {expected - 1}; the live log's chain is broken, "
-                                       "so it is not archived: run `hub audit verify`")
-                if record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload) != r.hash:
-                    raise ArchiveError(f"record {r.seq} does not match its hash (altered); it is not archived: run `hub audit verify`")
+                    raise ArchiveError(
+                        f"record {r.seq} does not follow record {expected - 1}; the live log's chain is broken, "
+                        "so it is not archived: run `hub audit verify`"
+                    )
+                if (
+                    record_hash(
+                        r.prev_hash,
+                        r.seq,
+                        r.at,
+                        r.direction,
+                        r.service,
+                        r.client_id,
+                        r.log_id,
+                        r.payload,
+                    )
+                    != r.hash
+                ):
+                    raise ArchiveError(
+                        f"record {r.seq} does not match its hash (altered); it is not archived: run `hub audit verify`"
+                    )
                 yield _line(r)
                 expected, prev = r.seq + 1, r.hash
         if expected != last_seq + 1:
-            raise ArchiveError(f"records {expected}..{last_seq} are missing from the live log; nothing is archived: run `hub audit verify`")
+            raise ArchiveError(
+                f"records {expected}..{last_seq} are missing from the live log; nothing is archived: run `hub audit verify`"
+            )
 
-    def _write(self, lines: Iterator[dict], first_seq: int, last_seq: int, prev_hash: str, before: datetime, seals: list[Seal]) -> Manifest:
+    def _write(
+        self,
+        lines: Iterator[dict],
+        first_seq: int,
+        last_seq: int,
+        prev_hash: str,
+        before: datetime,
+        seals: list[Seal],
+    ) -> Manifest:
         """The data file and its signed manifest, on disk (fsynced, renamed into place)."""
         stem = f"message-log-{first_seq:012d}-{last_seq:012d}"
-        data_path, data_tmp = self.directory / f"{stem}.jsonl.gz", self.directory / f".{stem}.jsonl.gz.tmp"
-        manifest_path, manifest_tmp = self.directory / f"{stem}.manifest.json", self.directory / f".{stem}.manifest.json.tmp"
+        data_path, data_tmp = (
+            self.directory / f"{stem}.jsonl.gz",
+            self.directory / f".{stem}.jsonl.gz.tmp",
+        )
+        manifest_path, manifest_tmp = (
+            self.directory / f"{stem}.manifest.json",
+            self.directory / f".{stem}.manifest.json.tmp",
+        )
         count, head_hash = 0, prev_hash
         try:
             with open(data_tmp, "wb") as raw:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:  # mtime 0: same records, same bytes
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0
+                ) as gz:  # mtime 0: same records, same bytes
                     for line in lines:
-                        gz.write(json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+                        gz.write(
+                            json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+                        )
                         count, head_hash = count + 1, line["hash"]
                 raw.flush()
                 os.fsync(raw.fileno())
@@ -215,7 +294,10 @@ class ArchivedLog:
             algorithm, value = sign_bytes(self.identity, _canonical(body))
             signature = {"algorithm": algorithm, "value": base64.b64encode(value).decode()}
             with open(manifest_tmp, "wb") as f:
-                f.write(json.dumps({**body, "signature": signature}, indent=2, sort_keys=True).encode() + b"\n")
+                f.write(
+                    json.dumps({**body, "signature": signature}, indent=2, sort_keys=True).encode()
+                    + b"\n"
+                )
                 f.flush()
                 os.fsync(f.fileno())
         except BaseException:
@@ -231,13 +313,19 @@ class ArchivedLog:
         """Live records at or below the last archive's head: a run stopped between writing
         its files and deleting. They must be the archived ones (the head record matches)."""
         with self.db.transaction() as session:
-            count = session.scalar(select(func.count()).select_from(MessageRecord).where(MessageRecord.seq <= after_seq))
+            count = session.scalar(
+                select(func.count())
+                .select_from(MessageRecord)
+                .where(MessageRecord.seq <= after_seq)
+            )
             if not count:
                 return 0
             head = session.get(MessageRecord, after_seq)
             if head is None or head.hash != after_hash:
-                raise ArchiveError(f"the live log holds records up to {after_seq} that differ from the archive ending there; "
-                                   "run `hub audit verify`")
+                raise ArchiveError(
+                    f"the live log holds records up to {after_seq} that differ from the archive ending there; "
+                    "run `hub audit verify`"
+                )
             session.execute(delete(MessageRecord).where(MessageRecord.seq <= after_seq))
             session.execute(delete(MessageLogSeal).where(MessageLogSeal.seq <= after_seq))
             return count
@@ -248,7 +336,9 @@ class ArchivedLog:
             try:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ArchiveError(f"another `hub audit archive` is running on {self.directory}") from None
+                raise ArchiveError(
+                    f"another `hub audit archive` is running on {self.directory}"
+                ) from None
             try:
                 yield
             finally:
@@ -286,7 +376,9 @@ class ArchivedLog:
                 continue
             data = self.directory / manifest.body.get("data", "")
             problem = manifest.problem or self._signature_problem(manifest)
-            if problem is None and (not data.is_file() or _sha256_file(data) != manifest.body.get("data_sha256")):
+            if problem is None and (
+                not data.is_file() or _sha256_file(data) != manifest.body.get("data_sha256")
+            ):
                 problem = "its data file is missing or not the one the manifest signed"
             if problem:
                 raise ArchiveError(f"archive {manifest.name}: {problem}; run `hub audit verify`")
@@ -294,7 +386,11 @@ class ArchivedLog:
                 for raw in lines:
                     line = json.loads(raw)
                     if line["seq"] > after_seq:
-                        yield {**line, "at": datetime.fromisoformat(line["at"]), "payload": base64.b64decode(line["payload"])}
+                        yield {
+                            **line,
+                            "at": datetime.fromisoformat(line["at"]),
+                            "payload": base64.b64decode(line["payload"]),
+                        }
 
     def _last_head(self, check_signatures: bool) -> tuple[int, str]:
         manifests = self.manifests()
@@ -332,33 +428,54 @@ class ArchivedLog:
         for manifest in self.manifests():
             where = f"archive {manifest.name}"
             if manifest.problem or manifest.body.get("format") != FORMAT:
-                problems.append(f"{where}: {manifest.problem or 'unknown format ' + repr(manifest.body.get('format'))}")
+                problems.append(
+                    f"{where}: {manifest.problem or 'unknown format ' + repr(manifest.body.get('format'))}"
+                )
                 after_seq, after_hash = manifest.last_seq, None
                 continue
-            if (manifest.body.get("first_seq"), manifest.body.get("last_seq")) != (manifest.first_seq, manifest.last_seq):
-                problems.append(f"{where}: the manifest signs records {manifest.body.get('first_seq')}..{manifest.body.get('last_seq')}, "
-                                "not those its name says (renamed)")
+            if (manifest.body.get("first_seq"), manifest.body.get("last_seq")) != (
+                manifest.first_seq,
+                manifest.last_seq,
+            ):
+                problems.append(
+                    f"{where}: the manifest signs records {manifest.body.get('first_seq')}..{manifest.body.get('last_seq')}, "
+                    "not those its name says (renamed)"
+                )
             if problem := self._signature_problem(manifest):
                 problems.append(f"{where}: {problem}")
             if manifest.first_seq != after_seq + 1:
-                problems.append(f"{where}: starts at record {manifest.first_seq}, but the archive before ends at {after_seq} "
-                                f"(records {after_seq + 1}..{manifest.first_seq - 1} are missing)" if manifest.first_seq > after_seq + 1
-                                else f"{where}: overlaps the archive before it (starts at record {manifest.first_seq})")
+                problems.append(
+                    f"{where}: starts at record {manifest.first_seq}, but the archive before ends at {after_seq} "
+                    f"(records {after_seq + 1}..{manifest.first_seq - 1} are missing)"
+                    if manifest.first_seq > after_seq + 1
+                    else f"{where}: overlaps the archive before it (starts at record {manifest.first_seq})"
+                )
             elif after_hash is not None and manifest.prev_hash != after_hash:
-                problems.append(f"{where}: does not follow the archive before it (its prev_hash is not that archive's head)")
+                problems.append(
+                    f"{where}: does not follow the archive before it (its prev_hash is not that archive's head)"
+                )
             count, chain_problems = self._verify_data(manifest, where, walk)
             records += count
             problems.extend(chain_problems)
             after_seq, after_hash = manifest.last_seq, manifest.head_hash
-        live = MessageLog(self.db).verify(after_seq, after_hash or "(an unreadable archive's head)", watch=walk.record)
+        live = MessageLog(self.db).verify(
+            after_seq, after_hash or "(an unreadable archive's head)", watch=walk.record
+        )
         problems.extend(f"live log: {p}" for p in live.problems)
         last_seq = max(live.last_seq, after_seq)
         with self.db.read() as session:
             head = session.get(MessageLogHead, 1)
         problems.extend(walk.finish(last_seq, head, seal_every_records))
-        return ChainReport(records + live.records, tuple(problems), seals=len(walk.seals), last_sealed_seq=walk.last_sealed_seq,
-                           last_seq=last_seq, unanswered=tuple(walk.open.values()), stamped=len(stamps),
-                           last_stamp_at=max(stamps) if stamps else None)
+        return ChainReport(
+            records + live.records,
+            tuple(problems),
+            seals=len(walk.seals),
+            last_sealed_seq=walk.last_sealed_seq,
+            last_seq=last_seq,
+            unanswered=tuple(walk.open.values()),
+            stamped=len(stamps),
+            last_stamp_at=max(stamps) if stamps else None,
+        )
 
     def _all_seals(self, problems: list[str], stamps: list[datetime]) -> list[Seal]:
         """Every seal, archived (in the manifests, which sign them) and live, oldest first, each
@@ -366,17 +483,24 @@ class ArchivedLog:
         check. The genTime of each time-stamp that verifies goes into `stamps`."""
         found: list[tuple[str, Seal]] = []
         for manifest in self.manifests():
-            for i, data in enumerate(manifest.body.get("seals", []) if not manifest.problem else []):
+            for i, data in enumerate(
+                manifest.body.get("seals", []) if not manifest.problem else []
+            ):
                 try:
                     seal = Seal.from_json(data)
                 except (ValueError, KeyError, TypeError):
                     problems.append(f"archive {manifest.name}: seal {i + 1} is not readable")
                     continue
                 if not manifest.first_seq <= seal.seq <= manifest.last_seq:
-                    problems.append(f"archive {manifest.name}: holds the seal of record {seal.seq}, outside its records")
+                    problems.append(
+                        f"archive {manifest.name}: holds the seal of record {seal.seq}, outside its records"
+                    )
                 found.append((f"archive {manifest.name}", seal))
         with self.db.read() as session:
-            found += [("live log", Seal.of_row(r)) for r in session.scalars(select(MessageLogSeal).order_by(MessageLogSeal.seq))]
+            found += [
+                ("live log", Seal.of_row(r))
+                for r in session.scalars(select(MessageLogSeal).order_by(MessageLogSeal.seq))
+            ]
         good: list[Seal] = []
         prev_seq, prev_digest = 0, GENESIS
         for where, seal in found:
@@ -387,7 +511,9 @@ class ArchivedLog:
             if seal.seq <= prev_seq:
                 problems.append(f"{about}: not after the seal before it (record {prev_seq})")
             elif seal.prev_seal != prev_digest:
-                problems.append(f"{about}: does not follow the seal before it (a seal between record {prev_seq} and {seal.seq} was removed)")
+                problems.append(
+                    f"{about}: does not follow the seal before it (a seal between record {prev_seq} and {seal.seq} was removed)"
+                )
             stamped_at, stamp_problem = seal.stamp_problem(self.tsa_certs)
             if stamp_problem:
                 problems.append(f"{about}: {stamp_problem}")
@@ -397,13 +523,17 @@ class ArchivedLog:
             prev_seq, prev_digest = seal.seq, seal.digest
         return good
 
-    def _verify_data(self, manifest: Manifest, where: str, walk: _SealWalk) -> tuple[int, list[str]]:
+    def _verify_data(
+        self, manifest: Manifest, where: str, walk: _SealWalk
+    ) -> tuple[int, list[str]]:
         problems: list[str] = []
         data = self.directory / manifest.body.get("data", "")
         if not data.is_file():
             return 0, [f"{where}: the data file {data.name} is missing"]
         if _sha256_file(data) != manifest.body.get("data_sha256"):
-            problems.append(f"{where}: the data file {data.name} is not the one the manifest signed (altered or replaced)")
+            problems.append(
+                f"{where}: the data file {data.name} is not the one the manifest signed (altered or replaced)"
+            )
         expected, prev, count = manifest.first_seq, manifest.prev_hash, 0
         try:
             with gzip.open(data, "rb") as lines:
@@ -412,23 +542,53 @@ class ArchivedLog:
                     try:
                         r = json.loads(raw)
                         seq, line_prev, line_hash = r["seq"], r["prev_hash"], r["hash"]
-                        digest = record_hash(line_prev, seq, datetime.fromisoformat(r["at"]), r["direction"], r["service"],
-                                             r["client_id"], r["log_id"], base64.b64decode(r["payload"], validate=True))
+                        digest = record_hash(
+                            line_prev,
+                            seq,
+                            datetime.fromisoformat(r["at"]),
+                            r["direction"],
+                            r["service"],
+                            r["client_id"],
+                            r["log_id"],
+                            base64.b64decode(r["payload"], validate=True),
+                        )
                     except (ValueError, KeyError, TypeError):
                         problems.append(f"{where}: line {number} is not a readable record")
                         continue
                     if seq != expected:
-                        problems.append(f"{where}: record {seq} is where record {expected} belongs (deleted or inserted)")
+                        problems.append(
+                            f"{where}: record {seq} is where record {expected} belongs (deleted or inserted)"
+                        )
                     if line_prev != prev:
-                        problems.append(f"{where}: record {seq}: does not follow the record before it (inserted, or one before it deleted or altered)")
+                        problems.append(
+                            f"{where}: record {seq}: does not follow the record before it (inserted, or one before it deleted or altered)"
+                        )
                     if digest != line_hash:
-                        problems.append(f"{where}: record {seq}: content does not match its hash (altered)")
+                        problems.append(
+                            f"{where}: record {seq}: content does not match its hash (altered)"
+                        )
                     expected, prev = seq + 1, line_hash
-                    walk.record(_Archived(seq, line_hash, r["direction"], r["service"], r["client_id"], r["log_id"], datetime.fromisoformat(r["at"])))
+                    walk.record(
+                        _Archived(
+                            seq,
+                            line_hash,
+                            r["direction"],
+                            r["service"],
+                            r["client_id"],
+                            r["log_id"],
+                            datetime.fromisoformat(r["at"]),
+                        )
+                    )
         except (OSError, EOFError, gzip.BadGzipFile) as error:
             problems.append(f"{where}: the data file cannot be read to the end ({error})")
-        if count != manifest.body.get("records") or expected != manifest.last_seq + 1 or prev != manifest.head_hash:
-            problems.append(f"{where}: the records do not end at the signed head (record {manifest.last_seq}, {manifest.body.get('records')} records)")
+        if (
+            count != manifest.body.get("records")
+            or expected != manifest.last_seq + 1
+            or prev != manifest.head_hash
+        ):
+            problems.append(
+                f"{where}: the records do not end at the signed head (record {manifest.last_seq}, {manifest.body.get('records')} records)"
+            )
         return count, problems
 
 
@@ -462,36 +622,61 @@ class _SealWalk:
         if seal is not None:
             self.matched.add(r.seq)
             if seal.head_hash != r.hash:
-                self.problems.append(f"record {r.seq}: not the record the hub sealed at {seal.sealed_at.isoformat()} "
-                                     "(it or a record before it was rewritten, inserted or deleted, and the chain rehashed)")
+                self.problems.append(
+                    f"record {r.seq}: not the record the hub sealed at {seal.sealed_at.isoformat()} "
+                    "(it or a record before it was rewritten, inserted or deleted, and the chain rehashed)"
+                )
         if r.direction == REQUEST:
             self.open[r.log_id] = Unanswered(r.seq, r.at, r.service, r.client_id, r.log_id)
         else:
             self.open.pop(r.log_id, None)
 
-    def finish(self, last_seq: int, head: MessageLogHead | None, seal_every_records: int | None) -> list[str]:
+    def finish(
+        self, last_seq: int, head: MessageLogHead | None, seal_every_records: int | None
+    ) -> list[str]:
         problems = list(self.problems)
         for seal in self.seals:
             if seal.seq > last_seq:
-                problems.append(f"the hub sealed record {seal.seq} at {seal.sealed_at.isoformat()}, but the log ends at record {last_seq}: "
-                                f"records {last_seq + 1}..{seal.seq} were cut off")
+                problems.append(
+                    f"the hub sealed record {seal.seq} at {seal.sealed_at.isoformat()}, but the log ends at record {last_seq}: "
+                    f"records {last_seq + 1}..{seal.seq} were cut off"
+                )
             elif seal.seq not in self.matched:
-                problems.append(f"record {seal.seq}, sealed at {seal.sealed_at.isoformat()}, is missing (deleted)")
+                problems.append(
+                    f"record {seal.seq}, sealed at {seal.sealed_at.isoformat()}, is missing (deleted)"
+                )
         last = self.seals[-1] if self.seals else None
         self.last_sealed_seq = last.seq if last else 0
-        if head is not None and head.sealed_seq and (last is None or (head.sealed_seq, head.seal_digest) != (last.seq, last.digest)):
-            problems.append(f"the log's head names a seal of record {head.sealed_seq}, but the last seal found is "
-                            f"{'of record ' + str(last.seq) if last else 'none'}: seals were removed")
+        if (
+            head is not None
+            and head.sealed_seq
+            and (last is None or (head.sealed_seq, head.seal_digest) != (last.seq, last.digest))
+        ):
+            problems.append(
+                f"the log's head names a seal of record {head.sealed_seq}, but the last seal found is "
+                f"{'of record ' + str(last.seq) if last else 'none'}: seals were removed"
+            )
         unsealed = last_seq - self.last_sealed_seq
         if seal_every_records is not None and unsealed >= seal_every_records:
-            problems.append(f"records {self.last_sealed_seq + 1}..{last_seq} ({unsealed}) are not sealed, though the hub seals every "
-                            f"{seal_every_records} records: seals were removed, or sealing failed (`hub audit seal` seals them now)")
+            problems.append(
+                f"records {self.last_sealed_seq + 1}..{last_seq} ({unsealed}) are not sealed, though the hub seals every "
+                f"{seal_every_records} records: seals were removed, or sealing failed (`hub audit seal` seals them now)"
+            )
         return problems
 
 
 def _line(r: MessageRecord) -> dict:
-    return {"seq": r.seq, "at": r.at.isoformat(), "direction": r.direction, "service": r.service, "client_id": r.client_id,
-            "log_id": r.log_id, "payload": base64.b64encode(r.payload).decode(), "prev_hash": r.prev_hash, "hash": r.hash}
+    return {
+        "seq": r.seq,
+        "at": r.at.isoformat(),
+        "direction": r.direction,
+        "service": r.service,
+        "client_id": r.client_id,
+        "log_id": r.log_id,
+        "payload": base64.b64encode(r.payload).decode(),
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
 
 
 def _canonical(body: dict) -> bytes:
@@ -508,4 +693,3 @@ def _sha256_file(path: Path) -> str:
 
 def load_certificates(paths: Iterable[Path]) -> list[x509.Certificate]:
     return [x509.load_pem_x509_certificate(Path(p).read_bytes()) for p in paths]
-

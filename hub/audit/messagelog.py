@@ -18,11 +18,22 @@ seal, so deciding whether one is due costs nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Protocol
 
-from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    LargeBinary,
+    String,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,7 +52,9 @@ class MessageLogHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
     # the last seal (hub.audit.seals): what it sealed, when, and its digest, which the next seal names
     sealed_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    sealed_at_s: Mapped[int | None] = mapped_column(BigInteger)  # Unix seconds: read on every append, so no date parsing
+    sealed_at_s: Mapped[int | None] = mapped_column(
+        BigInteger
+    )  # Unix seconds: read on every append, so no date parsing
     seal_digest: Mapped[str] = mapped_column(String(64), server_default=text(f"'{GENESIS}'"))
 
 
@@ -62,13 +75,35 @@ class MessageRecord(Base):
 # Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
 _RECORDS, _HEAD = MessageRecord.__table__, MessageLogHead.__table__
 _ADD_RECORDS = insert(_RECORDS)
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest).where(_HEAD.c.id == 1).with_for_update()
+_LOCK_HEAD = (
+    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest)
+    .where(_HEAD.c.id == 1)
+    .with_for_update()
+)
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
-def record_hash(prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> str:
+def record_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    direction: str,
+    service: str,
+    client_id: str,
+    log_id: str,
+    payload: bytes,
+) -> str:
     h = hashlib.sha256()
-    for part in (prev_hash, str(seq), at.isoformat(), direction, service, client_id, log_id, hashlib.sha256(payload).hexdigest()):
+    for part in (
+        prev_hash,
+        str(seq),
+        at.isoformat(),
+        direction,
+        service,
+        client_id,
+        log_id,
+        hashlib.sha256(payload).hexdigest(),
+    ):
         h.update(part.encode())
         h.update(b"\x1f")
     return h.hexdigest()
@@ -149,9 +184,22 @@ class MessageLog:
         rows = []
         for e in entries:
             seq += 1
-            digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
-            rows.append(dict(seq=seq, at=e.at, direction=e.direction, service=e.service, client_id=e.client_id,
-                             log_id=e.log_id, payload=e.payload, prev_hash=prev, hash=digest))
+            digest = record_hash(
+                prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload
+            )
+            rows.append(
+                dict(
+                    seq=seq,
+                    at=e.at,
+                    direction=e.direction,
+                    service=e.service,
+                    client_id=e.client_id,
+                    log_id=e.log_id,
+                    payload=e.payload,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
             prev = digest
         connection.execute(_ADD_RECORDS, rows if len(rows) > 1 else rows[0])
         connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
@@ -170,7 +218,9 @@ class MessageLog:
                 return None
             return self.sealer.seal_in(connection, head, head.seq, head.hash)
 
-    def verify(self, after_seq: int = 0, after_hash: str = GENESIS, watch: RecordWatcher | None = None) -> ChainReport:
+    def verify(
+        self, after_seq: int = 0, after_hash: str = GENESIS, watch: RecordWatcher | None = None
+    ) -> ChainReport:
         """Check the live records. They start at record 1, or, once older records were
         archived (hub.audit.archive), right after the last archive's head: `after_seq`
         and `after_hash`."""
@@ -179,22 +229,42 @@ class MessageLog:
         count = 0
         with self.db.read() as session:
             head = session.get(MessageLogHead, 1)
-            for r in session.execute(select(MessageRecord).order_by(MessageRecord.seq).execution_options(yield_per=1000)).scalars():
+            for r in session.execute(
+                select(MessageRecord).order_by(MessageRecord.seq).execution_options(yield_per=1000)
+            ).scalars():
                 count += 1
                 if r.seq < expected_seq:
-                    problems.append(f"record {r.seq}: still in the live log although archived up to record {after_seq}")
+                    problems.append(
+                        f"record {r.seq}: still in the live log although archived up to record {after_seq}"
+                    )
                 elif r.seq != expected_seq:
                     problems.append(f"records {expected_seq}..{r.seq - 1} are missing (deleted)")
                 if r.prev_hash != prev:
-                    problems.append(f"record {r.seq}: does not follow the record before it (inserted, or one before it deleted or altered)")
-                if record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload) != r.hash:
+                    problems.append(
+                        f"record {r.seq}: does not follow the record before it (inserted, or one before it deleted or altered)"
+                    )
+                if (
+                    record_hash(
+                        r.prev_hash,
+                        r.seq,
+                        r.at,
+                        r.direction,
+                        r.service,
+                        r.client_id,
+                        r.log_id,
+                        r.payload,
+                    )
+                    != r.hash
+                ):
                     problems.append(f"record {r.seq}: content does not match its hash (altered)")
                 expected_seq, prev = r.seq + 1, r.hash
                 if watch is not None:
                     watch(r)
             head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
             if head_seq != expected_seq - 1 or head_hash != prev:
-                problems.append(f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records at the end were deleted")
+                problems.append(
+                    f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records at the end were deleted"
+                )
         return ChainReport(count, tuple(problems), last_seq=expected_seq - 1)
 
     @staticmethod
@@ -204,6 +274,9 @@ class MessageLog:
         for it and do nothing, and then each locks it like any later append."""
         row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
-            connection.execute(insert_if_absent(connection.dialect.name, _HEAD, "id"), {"id": 1, "seq": 0, "hash": GENESIS})
+            connection.execute(
+                insert_if_absent(connection.dialect.name, _HEAD, "id"),
+                {"id": 1, "seq": 0, "hash": GENESIS},
+            )
             row = connection.execute(_LOCK_HEAD).one()
         return row

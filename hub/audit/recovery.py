@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import BigInteger, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.audit.archive import ArchiveError, ArchivedLog
+from hub.audit.archive import ArchivedLog, ArchiveError
 from hub.audit.messagelog import GENESIS, REQUEST, MessageLog, MessageLogHead, MessageRecord
 from hub.audit.seals import MessageLogSeal, Seal
 from hub.clock import Clock
@@ -39,8 +40,18 @@ from hub.db.base import Base, BigId, UtcDateTime
 from hub.db.database import Database
 
 # The operations whose effect a restore can lose; all but SubmitStatement carry a RequestId.
-STATE_CHANGING = frozenset({"RedeemCoupon", "ReverseRedemption", "IssueCoupons", "CancelCoupon", "RegisterPayment", "VoidPayment",
-                            "CloseDay", "SubmitStatement"})
+STATE_CHANGING = frozenset(
+    {
+        "RedeemCoupon",
+        "ReverseRedemption",
+        "IssueCoupons",
+        "CancelCoupon",
+        "RegisterPayment",
+        "VoidPayment",
+        "CloseDay",
+        "SubmitStatement",
+    }
+)
 # Requests logged up to this many records before the restored head are looked at too: one
 # in flight when the backup was taken has its record in the backup but maybe not its effect.
 IN_FLIGHT_RECORDS = 1000
@@ -55,7 +66,9 @@ class MessageLogRecovery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
     db_seq: Mapped[int] = mapped_column(BigInteger)  # the restored database's head
-    archive_seq: Mapped[int] = mapped_column(BigInteger)  # the archives' head the log now continues from
+    archive_seq: Mapped[int] = mapped_column(
+        BigInteger
+    )  # the archives' head the log now continues from
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(120))
 
@@ -88,7 +101,9 @@ class ArchivedExchange(Generic[T]):
 
 
 class RestoreGuard:
-    def __init__(self, db: Database, archive: ArchivedLog, clock: Clock, recheck_s: float = RECHECK_S) -> None:
+    def __init__(
+        self, db: Database, archive: ArchivedLog, clock: Clock, recheck_s: float = RECHECK_S
+    ) -> None:
         self.db = db
         self.archive = archive
         self.clock = clock
@@ -105,7 +120,9 @@ class RestoreGuard:
                 self._held = self.check()
                 self._next_check = now + self.recheck_s
             except Exception:  # noqa: BLE001 - a check that cannot run must not let changes through unchecked
-                log.exception("cannot tell whether the database is behind its message log archives; state changes are held")
+                log.exception(
+                    "cannot tell whether the database is behind its message log archives; state changes are held"
+                )
                 self._held = UNCHECKED
                 self._next_check = now + RETRY_S  # not on every request while the database is down
         return self._held
@@ -126,15 +143,27 @@ class RestoreGuard:
             if locked.seq >= archive_seq:  # another process got here first
                 return _open(session)
             if locked.seq != head_seq:
-                raise ArchiveError("the message log moved while its restore was being checked; try again")
+                raise ArchiveError(
+                    "the message log moved while its restore was being checked; try again"
+                )
             seal = self._last_archived_seal()
-            row = MessageLogRecovery(detected_at=self.clock(), db_seq=head_seq, archive_seq=archive_seq)
+            row = MessageLogRecovery(
+                detected_at=self.clock(), db_seq=head_seq, archive_seq=archive_seq
+            )
             session.add(row)
             session.execute(delete(MessageRecord).where(MessageRecord.seq <= archive_seq))
             session.execute(delete(MessageLogSeal).where(MessageLogSeal.seq <= archive_seq))
-            session.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(
-                seq=archive_seq, hash=archive_hash, sealed_seq=seal.seq if seal else 0, sealed_at_s=None,
-                seal_digest=seal.digest if seal else GENESIS))
+            session.execute(
+                update(MessageLogHead)
+                .where(MessageLogHead.id == 1)
+                .values(
+                    seq=archive_seq,
+                    hash=archive_hash,
+                    sealed_seq=seal.seq if seal else 0,
+                    sealed_at_s=None,
+                    seal_digest=seal.digest if seal else GENESIS,
+                )
+            )
             session.flush()
             return _view(row)
 
@@ -144,8 +173,10 @@ class RestoreGuard:
             return
         archived = next(self.archive.archived_records(head_seq - 1), None)
         if archived is None or archived["seq"] != head_seq or archived["hash"] != head_hash:
-            raise ArchiveError(f"the database's message log ends at record {head_seq}, which is not the archived record {head_seq}: "
-                               "the database and the archives are of different histories; run `hub audit verify`")
+            raise ArchiveError(
+                f"the database's message log ends at record {head_seq}, which is not the archived record {head_seq}: "
+                "the database and the archives are of different histories; run `hub audit verify`"
+            )
 
     def _last_archived_seal(self) -> Seal | None:
         for manifest in reversed(self.archive.manifests()):
@@ -153,7 +184,9 @@ class RestoreGuard:
                 return Seal.from_json(manifest.body["seals"][-1])
         return None
 
-    def exchanges(self, restored: Restored, parse: Callable[[bytes], T | None]) -> Iterator[ArchivedExchange[T]]:
+    def exchanges(
+        self, restored: Restored, parse: Callable[[bytes], T | None]
+    ) -> Iterator[ArchivedExchange[T]]:
         """The archived requests `parse` keeps (it returns None for the rest), from shortly before the
         restored head to the archives' head, oldest first, each with its archived answer."""
         kept: dict[str, tuple[dict, T]] = {}
@@ -168,17 +201,26 @@ class RestoreGuard:
             elif record["log_id"] in kept and record["log_id"] not in answers:
                 answers[record["log_id"]] = record["payload"]
         for log_id, (r, parsed) in sorted(kept.items(), key=lambda item: item[1][0]["seq"]):
-            yield ArchivedExchange(r["seq"], r["at"], r["service"], r["client_id"], log_id, parsed, answers.get(log_id))
+            yield ArchivedExchange(
+                r["seq"], r["at"], r["service"], r["client_id"], log_id, parsed, answers.get(log_id)
+            )
 
     def resolve(self, restored: Restored, by: str) -> None:
         with self.db.transaction() as session:
-            session.execute(update(MessageLogRecovery).where(MessageLogRecovery.id == restored.id)
-                            .values(resolved_at=self.clock(), resolved_by=by))
+            session.execute(
+                update(MessageLogRecovery)
+                .where(MessageLogRecovery.id == restored.id)
+                .values(resolved_at=self.clock(), resolved_by=by)
+            )
         self._next_check = None
 
 
 def _open(session) -> Restored | None:
-    row = session.scalars(select(MessageLogRecovery).where(MessageLogRecovery.resolved_at.is_(None)).order_by(MessageLogRecovery.id)).first()
+    row = session.scalars(
+        select(MessageLogRecovery)
+        .where(MessageLogRecovery.resolved_at.is_(None))
+        .order_by(MessageLogRecovery.id)
+    ).first()
     return _view(row) if row else None
 
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -60,7 +60,9 @@ SEAL_EVERY_S = 60
 class MessageLogSeal(Base):
     __tablename__ = "message_log_seals"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # the record sealed
+    seq: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False
+    )  # the record sealed
     sealed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     head_hash: Mapped[str] = mapped_column(String(64))
     prev_seal: Mapped[str] = mapped_column(String(64))
@@ -68,13 +70,24 @@ class MessageLogSeal(Base):
     digest: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(20))
     signature: Mapped[str] = mapped_column(Text)  # base64
-    timestamp: Mapped[str | None] = mapped_column(Text)  # base64 DER of an RFC 3161 token over `digest` (hub.audit.timestamps)
+    timestamp: Mapped[str | None] = mapped_column(
+        Text
+    )  # base64 DER of an RFC 3161 token over `digest` (hub.audit.timestamps)
 
 
 _SEALS, _HEAD = MessageLogSeal.__table__, MessageLogHead.__table__
 _ADD_SEAL = insert(_SEALS)
 _MOVE_SEAL = update(_HEAD).where(_HEAD.c.id == 1)
-SEAL_FIELDS = ("seq", "sealed_at", "head_hash", "prev_seal", "signer", "digest", "algorithm", "signature")
+SEAL_FIELDS = (
+    "seq",
+    "sealed_at",
+    "head_hash",
+    "prev_seal",
+    "signer",
+    "digest",
+    "algorithm",
+    "signature",
+)
 
 
 @dataclass(frozen=True)
@@ -90,36 +103,58 @@ class Seal:
     timestamp: str | None = None  # not signed by the hub: the TSA's token signs the digest
 
     def body(self) -> dict:
-        return {"format": SEAL_FORMAT, "seq": self.seq, "head_hash": self.head_hash, "sealed_at": self.sealed_at.isoformat(),
-                "prev_seal": self.prev_seal, "signer": self.signer}
+        return {
+            "format": SEAL_FORMAT,
+            "seq": self.seq,
+            "head_hash": self.head_hash,
+            "sealed_at": self.sealed_at.isoformat(),
+            "prev_seal": self.prev_seal,
+            "signer": self.signer,
+        }
 
     def as_json(self) -> dict:
         """As an archive manifest keeps it."""
-        return {**{name: getattr(self, name) for name in SEAL_FIELDS}, "sealed_at": self.sealed_at.isoformat(), "timestamp": self.timestamp}
+        return {
+            **{name: getattr(self, name) for name in SEAL_FIELDS},
+            "sealed_at": self.sealed_at.isoformat(),
+            "timestamp": self.timestamp,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Seal:
         """From a manifest; ValueError, KeyError or TypeError when it is not a seal."""
         fields = {name: data[name] for name in SEAL_FIELDS}
-        if not isinstance(fields["seq"], int) or not all(isinstance(fields[n], str) for n in SEAL_FIELDS if n != "seq"):
+        if not isinstance(fields["seq"], int) or not all(
+            isinstance(fields[n], str) for n in SEAL_FIELDS if n != "seq"
+        ):
             raise ValueError("a seal's fields have the wrong types")
         timestamp = data.get("timestamp")
         if timestamp is not None and not isinstance(timestamp, str):
             raise ValueError("a seal's time-stamp is not text")
-        return cls(**{**fields, "sealed_at": datetime.fromisoformat(fields["sealed_at"]), "timestamp": timestamp})
+        return cls(
+            **{
+                **fields,
+                "sealed_at": datetime.fromisoformat(fields["sealed_at"]),
+                "timestamp": timestamp,
+            }
+        )
 
     @classmethod
     def of_row(cls, row: MessageLogSeal) -> Seal:
         return cls(**{name: getattr(row, name) for name in SEAL_FIELDS}, timestamp=row.timestamp)
 
-    def stamp_problem(self, tsa_certs: tuple[x509.Certificate, ...]) -> tuple[datetime | None, str | None]:
+    def stamp_problem(
+        self, tsa_certs: tuple[x509.Certificate, ...]
+    ) -> tuple[datetime | None, str | None]:
         """(genTime, None) of a time-stamp that verifies, (None, why) of one that does not; (None, None) without one."""
         if self.timestamp is None:
             return None, None
         if not tsa_certs:
             return None, "it carries a time-stamp, but no [audit] tsa_certs are set to check it"
         try:
-            return verify_token(base64.b64decode(self.timestamp, validate=True), self.digest, tsa_certs), None
+            return verify_token(
+                base64.b64decode(self.timestamp, validate=True), self.digest, tsa_certs
+            ), None
         except ValueError:
             return None, "its time-stamp is not readable"
         except TimestampError as error:
@@ -153,7 +188,9 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def trusted_signers(identity_cert: x509.Certificate, earlier: Iterable[x509.Certificate]) -> dict[str, x509.Certificate]:
+def trusted_signers(
+    identity_cert: x509.Certificate, earlier: Iterable[x509.Certificate]
+) -> dict[str, x509.Certificate]:
     """The hub's certificate and its earlier ones (`[audit] archive_certs`), by fingerprint."""
     return {fingerprint(identity_cert): identity_cert, **{fingerprint(c): c for c in earlier}}
 
@@ -161,7 +198,13 @@ def trusted_signers(identity_cert: x509.Certificate, earlier: Iterable[x509.Cert
 class Sealer:
     """Seals the message log's head with the hub's key (hub.audit.messagelog.Sealer)."""
 
-    def __init__(self, identity: SigningIdentity, clock: Clock, every_records: int = SEAL_EVERY_RECORDS, every_s: int = SEAL_EVERY_S) -> None:
+    def __init__(
+        self,
+        identity: SigningIdentity,
+        clock: Clock,
+        every_records: int = SEAL_EVERY_RECORDS,
+        every_s: int = SEAL_EVERY_S,
+    ) -> None:
         self.identity = identity
         self.clock = clock
         self.every_records = every_records
@@ -170,31 +213,55 @@ class Sealer:
 
     def due(self, head: Row, seq: int) -> bool:
         """After an append that moved the head to `seq`: N records, or T seconds, since the last seal."""
-        return (seq - head.sealed_seq >= self.every_records or head.sealed_at_s is None
-                or self.clock().timestamp() - head.sealed_at_s >= self.every_s)
+        return (
+            seq - head.sealed_seq >= self.every_records
+            or head.sealed_at_s is None
+            or self.clock().timestamp() - head.sealed_at_s >= self.every_s
+        )
 
     def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> Seal:
         """Seal record `seq` (whose hash is `head_hash`) in the caller's transaction, which holds the head row's lock."""
         at = self.clock()
-        body = {"format": SEAL_FORMAT, "seq": seq, "head_hash": head_hash, "sealed_at": at.isoformat(), "prev_seal": head.seal_digest,
-                "signer": self.signer}
+        body = {
+            "format": SEAL_FORMAT,
+            "seq": seq,
+            "head_hash": head_hash,
+            "sealed_at": at.isoformat(),
+            "prev_seal": head.seal_digest,
+            "signer": self.signer,
+        }
         algorithm, value = sign_bytes(self.identity, canonical(body))
-        seal = Seal(seq, at, head_hash, head.seal_digest, self.signer, _digest(body), algorithm, base64.b64encode(value).decode())
+        seal = Seal(
+            seq,
+            at,
+            head_hash,
+            head.seal_digest,
+            self.signer,
+            _digest(body),
+            algorithm,
+            base64.b64encode(value).decode(),
+        )
         connection.execute(_ADD_SEAL, {name: getattr(seal, name) for name in SEAL_FIELDS})
-        connection.execute(_MOVE_SEAL, {"sealed_seq": seq, "sealed_at_s": int(at.timestamp()), "seal_digest": seal.digest})
+        connection.execute(
+            _MOVE_SEAL,
+            {"sealed_seq": seq, "sealed_at_s": int(at.timestamp()), "seal_digest": seal.digest},
+        )
         return seal
-
 
 
 def stamp_newest(db: Database, stamper: TimeStamper) -> Seal | None:
     """Time-stamp the newest seal if it has no token yet (by the seal chain, that vouches for every
     earlier seal too); the seal as stamped, or None when there was nothing to stamp."""
     with db.read() as session:
-        row = session.scalars(select(MessageLogSeal).order_by(MessageLogSeal.seq.desc()).limit(1)).first()
+        row = session.scalars(
+            select(MessageLogSeal).order_by(MessageLogSeal.seq.desc()).limit(1)
+        ).first()
         if row is None or row.timestamp is not None:
             return None
         seal = Seal.of_row(row)
-    token = base64.b64encode(stamper.stamp(seal.digest)).decode()  # outside any transaction: the TSA is far away
+    token = base64.b64encode(
+        stamper.stamp(seal.digest)
+    ).decode()  # outside any transaction: the TSA is far away
     with db.transaction() as session:
         session.execute(update(_SEALS).where(_SEALS.c.seq == seal.seq).values(timestamp=token))
     return replace(seal, timestamp=token)

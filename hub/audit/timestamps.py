@@ -21,8 +21,8 @@ from __future__ import annotations
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from asn1crypto import cms, tsp
 from cryptography import x509
@@ -52,20 +52,31 @@ class TimeStamper:
 
     def stamp(self, digest_hex: str) -> bytes:
         nonce = secrets.randbits(63)
-        request = tsp.TimeStampReq({
-            "version": "v1",
-            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": bytes.fromhex(digest_hex)},
-            "nonce": nonce,
-            "cert_req": True,
-        })
-        http = urllib.request.Request(self.url, data=request.dump(), headers={"Content-Type": "application/timestamp-query"})
+        request = tsp.TimeStampReq(
+            {
+                "version": "v1",
+                "message_imprint": {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "hashed_message": bytes.fromhex(digest_hex),
+                },
+                "nonce": nonce,
+                "cert_req": True,
+            }
+        )
+        http = urllib.request.Request(
+            self.url, data=request.dump(), headers={"Content-Type": "application/timestamp-query"}
+        )
         try:
             with urllib.request.urlopen(http, timeout=self.timeout_s) as answer:
                 data = answer.read(RESPONSE_BYTES_MAX + 1)
         except (OSError, urllib.error.URLError) as error:
-            raise TimestampError(f"the TSA at {self.url} did not answer ({error}); the seal stays unstamped until the next run") from None
+            raise TimestampError(
+                f"the TSA at {self.url} did not answer ({error}); the seal stays unstamped until the next run"
+            ) from None
         if len(data) > RESPONSE_BYTES_MAX:
-            raise TimestampError(f"the TSA at {self.url} answered more than {RESPONSE_BYTES_MAX} bytes")
+            raise TimestampError(
+                f"the TSA at {self.url} answered more than {RESPONSE_BYTES_MAX} bytes"
+            )
         try:
             response = tsp.TimeStampResp.load(data)
             status = response["status"]["status"].native
@@ -76,7 +87,9 @@ class TimeStamper:
             if _tst_info(der)["nonce"].native != nonce:
                 raise TimestampError(f"the TSA at {self.url} answered another request (nonce)")
         except (ValueError, TypeError, KeyError) as error:
-            raise TimestampError(f"the TSA at {self.url} answered something that is not a time-stamp response ({error})") from None
+            raise TimestampError(
+                f"the TSA at {self.url} answered something that is not a time-stamp response ({error})"
+            ) from None
         verify_token(der, digest_hex, self.certs)
         return der
 
@@ -97,20 +110,30 @@ def verify_token(token_der: bytes, digest_hex: str, certs: Iterable[x509.Certifi
         signed = cms.ContentInfo.load(token_der)["content"]
         info = _tst_info(token_der)
         imprint = info["message_imprint"]
-        if imprint["hash_algorithm"]["algorithm"].native != "sha256" or imprint["hashed_message"].native != bytes.fromhex(digest_hex):
+        if imprint["hash_algorithm"]["algorithm"].native != "sha256" or imprint[
+            "hashed_message"
+        ].native != bytes.fromhex(digest_hex):
             raise TimestampError("the time-stamp is of other data than this seal")
         [signer] = list(signed["signer_infos"])
         algorithm = _HASHES.get(signer["digest_algorithm"]["algorithm"].native)
         attributes = signer["signed_attrs"]
         tst_der = signed["encap_content_info"]["content"].contents
-        digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+        digests = [
+            a["values"][0].native for a in attributes if a["type"].native == "message_digest"
+        ]
         if algorithm is None or not digests:
-            raise TimestampError("the time-stamp's signature uses an algorithm the hub does not accept")
+            raise TimestampError(
+                "the time-stamp's signature uses an algorithm the hub does not accept"
+            )
         h = hashes.Hash(algorithm)
         h.update(tst_der)
         if digests != [h.finalize()]:
-            raise TimestampError("the time-stamp's signed attributes are not of its TSTInfo (altered)")
-        to_verify = b"\x31" + attributes.dump()[1:]  # signed as a SET OF (tag 0x31), not as the [0] it is stored with
+            raise TimestampError(
+                "the time-stamp's signed attributes are not of its TSTInfo (altered)"
+            )
+        to_verify = (
+            b"\x31" + attributes.dump()[1:]
+        )  # signed as a SET OF (tag 0x31), not as the [0] it is stored with
         signature = signer["signature"].native
         gen_time = info["gen_time"].native
     except (ValueError, TypeError, KeyError) as error:
@@ -121,7 +144,9 @@ def verify_token(token_der: bytes, digest_hex: str, certs: Iterable[x509.Certifi
     raise TimestampError("the time-stamp is not signed by a TSA certificate in [audit] tsa_certs")
 
 
-def _signature_valid(cert: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm) -> bool:
+def _signature_valid(
+    cert: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm
+) -> bool:
     key = cert.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -133,4 +158,3 @@ def _signature_valid(cert: x509.Certificate, signature: bytes, data: bytes, algo
     except InvalidSignature:
         return False
     return True
-

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -42,7 +43,9 @@ BOOKED = "BOOK"
 # ExternalEntryStatus1Code: booked, pending, information only, future. Anything else is refused:
 # an entry the hub cannot tell booked or not would make the balance check meaningless.
 ENTRY_STATUSES = (BOOKED, "PDNG", "INFO", "FUTR")
-AMOUNT_FRACTION_DIGITS_MAX = 5  # ActiveOrHistoricCurrencyAndAmount: fractionDigits 5, totalDigits 18
+AMOUNT_FRACTION_DIGITS_MAX = (
+    5  # ActiveOrHistoricCurrencyAndAmount: fractionDigits 5, totalDigits 18
+)
 AMOUNT_TOTAL_DIGITS_MAX = 18
 CREDIT, DEBIT = "CRDT", "DBIT"
 NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
@@ -55,9 +58,14 @@ _CLOSING_CODES = ("CLBD",)
 class StatementError(InvalidRequest):
     """The statement is not a readable camt.053: the message names the element and its line."""
 
-    def __init__(self, problem: str, *, element: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, problem: str, *, element: str | None = None, line: int | None = None
+    ) -> None:
         where = " ".join(part for part in (f"line {line}" if line else "", element or "") if part)
-        super().__init__(f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}", Element=element or "")
+        super().__init__(
+            f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}",
+            Element=element or "",
+        )
         self.problem = problem
         self.element = element
         self.line = line
@@ -98,7 +106,9 @@ class Transaction:
     debtor_name: str | None
     debtor_account: str | None
     remittance: str  # every RmtInf/Ustrd, joined by a space
-    references: tuple[str, ...]  # every RmtInf/Strd/CdtrRefInf/Ref (an RF creditor reference, or the payer's own)
+    references: tuple[
+        str, ...
+    ]  # every RmtInf/Strd/CdtrRefInf/Ref (an RF creditor reference, or the payer's own)
     line: int
 
 
@@ -125,7 +135,9 @@ def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntr
     """For each statement, its header and then every entry of it, while parsing `stream`
     (a binary file object). A header starts each statement: what follows it, up to the next
     header or the end, are its entries."""
-    events = iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
+    events = iterparse(
+        stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry")
+    )
     try:
         yield from _Reader().read(events)
     except etree.XMLSyntaxError as exc:
@@ -148,7 +160,9 @@ class _Reader:
         self.statement: etree._Element | None = None
         self.statements = 0
         self.header_sent = False
-        self.days: dict[str, date] = {}  # "2026-03-10" -> its date: a statement's few days, parsed once
+        self.days: dict[
+            str, date
+        ] = {}  # "2026-03-10" -> its date: a statement's few days, parsed once
 
     def read(self, events: etree.iterparse) -> Iterator[StatementHeader | StatementEntry]:
         for event, elem in events:
@@ -170,15 +184,23 @@ class _Reader:
             elif name == "Stmt" and event == "end":
                 if not self.header_sent:  # a statement without entries
                     yield self._header()
-                self.statement, self.header_sent = None, False  # an Ntry after it is outside any statement
+                self.statement, self.header_sent = (
+                    None,
+                    False,
+                )  # an Ntry after it is outside any statement
                 _drop(elem)
             elif name == "GrpHdr" and event == "end":
                 kids = self._kids(elem)
-                self.group = (self._required_text(elem, kids, "MsgId"), self._datetime(elem, kids, "CreDtTm", required=True))
+                self.group = (
+                    self._required_text(elem, kids, "MsgId"),
+                    self._datetime(elem, kids, "CreDtTm", required=True),
+                )
         if self.uri is None:
             root = getattr(events, "root", None)
             tag = etree.QName(root).text if root is not None else "nothing"
-            raise StatementError(f"not a camt.053 document: the root element is {tag}", element="Document", line=1)
+            raise StatementError(
+                f"not a camt.053 document: the root element is {tag}", element="Document", line=1
+            )
         if self.statements == 0:
             raise StatementError("the document holds no statement", element="Stmt")
 
@@ -187,11 +209,22 @@ class _Reader:
     def _root(self, elem: etree._Element) -> None:
         docinfo = elem.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-            raise StatementError("the document has a DOCTYPE (DTD); DTDs and entity declarations are refused", line=elem.sourceline)
+            raise StatementError(
+                "the document has a DOCTYPE (DTD); DTDs and entity declarations are refused",
+                line=elem.sourceline,
+            )
         qname = etree.QName(elem)
-        if elem.getparent() is not None or qname.localname != "Document" or qname.namespace not in VERSIONS:
+        if (
+            elem.getparent() is not None
+            or qname.localname != "Document"
+            or qname.namespace not in VERSIONS
+        ):
             supported = ", ".join(ns.CAMT053.values())
-            raise StatementError(f"not a camt.053 document: {qname.text} (supported namespaces: {supported})", element="Document", line=elem.sourceline)
+            raise StatementError(
+                f"not a camt.053 document: {qname.text} (supported namespaces: {supported})",
+                element="Document",
+                line=elem.sourceline,
+            )
         self.uri = qname.namespace
         self.prefix = f"{{{self.uri}}}"
         self.names = _LocalNames(self.prefix)
@@ -201,7 +234,9 @@ class _Reader:
         self.header_sent = True
         stmt = self.statement
         if self.group is None:
-            raise StatementError("GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr")
+            raise StatementError(
+                "GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr"
+            )
         if stmt is None:
             raise StatementError("an entry outside a statement", element="Ntry")
         kids = self._kids(stmt)
@@ -210,9 +245,16 @@ class _Reader:
         account = self._account(self._required(acct, acct_kids, "Id"))
         currency = _value(acct_kids.get("Ccy"))
         if currency is not None and not currency_known(currency):
-            raise StatementError(f"{currency!r} is not an ISO 4217 currency code", element="Acct/Ccy", line=acct.sourceline)
+            raise StatementError(
+                f"{currency!r} is not an ISO 4217 currency code",
+                element="Acct/Ccy",
+                line=acct.sourceline,
+            )
         message_id, group_created = self.group
-        created = self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08") or group_created
+        created = (
+            self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08")
+            or group_created
+        )
         balances = [self._balance(b) for b in stmt.iterchildren(self.prefix + "Bal")]
         return StatementHeader(
             version=self.version,
@@ -232,12 +274,22 @@ class _Reader:
         code = self._text(bal, "Tp/CdOrPrtry/Cd") or self._text(bal, "Tp/CdOrPrtry/Prtry") or ""
         amount, currency = self._amount(self._required(bal, kids, "Amt"))
         sign = -1 if self._direction(bal, kids) == DEBIT else 1
-        return Balance(code, sign * amount, currency, self._date_choice(self._required(bal, kids, "Dt")), bal.sourceline)
+        return Balance(
+            code,
+            sign * amount,
+            currency,
+            self._date_choice(self._required(bal, kids, "Dt")),
+            bal.sourceline,
+        )
 
     def _account(self, account_id: etree._Element) -> str:
         text = self._text(account_id, "IBAN") or self._text(account_id, "Othr/Id")
         if not text:
-            raise StatementError("an account needs IBAN or Othr/Id", element=_name(account_id), line=account_id.sourceline)
+            raise StatementError(
+                "an account needs IBAN or Othr/Id",
+                element=_name(account_id),
+                line=account_id.sourceline,
+            )
         return normalize_account(text)
 
     # -- entries -----------------------------------------------------------
@@ -247,10 +299,18 @@ class _Reader:
         amount, currency = self._amount(self._required(ntry, kids, "Amt"))
         sts = self._required(ntry, kids, "Sts")
         codes = self._kids(sts)
-        status = (_value(codes.get("Cd")) or _value(codes.get("Prtry"))) if len(sts) else (sts.text or "").strip()
+        status = (
+            (_value(codes.get("Cd")) or _value(codes.get("Prtry")))
+            if len(sts)
+            else (sts.text or "").strip()
+        )
         if status not in ENTRY_STATUSES:
             shown = f"{status!r} is not" if status else "no status is"
-            raise StatementError(f"{shown} an entry status the hub knows (BOOK, PDNG, INFO, FUTR)", element="Sts", line=sts.sourceline)
+            raise StatementError(
+                f"{shown} an entry status the hub knows (BOOK, PDNG, INFO, FUTR)",
+                element="Sts",
+                line=sts.sourceline,
+            )
         booking, value = kids.get("BookgDt"), kids.get("ValDt")
         return StatementEntry(
             amount_grosze=amount,
@@ -262,7 +322,9 @@ class _Reader:
             value_date=None if value is None else self._date_choice(value),
             account_servicer_ref=_value(kids.get("AcctSvcrRef")),
             entry_ref=_value(kids.get("NtryRef")),
-            transactions=tuple(self._transaction(tx) for tx in self._all(ntry, "NtryDtls", "TxDtls")),
+            transactions=tuple(
+                self._transaction(tx) for tx in self._all(ntry, "NtryDtls", "TxDtls")
+            ),
             line=ntry.sourceline,
         )
 
@@ -284,7 +346,11 @@ class _Reader:
             creditor_account=self._optional_account(party.get("CdtrAcct")),
             debtor_name=self._debtor_name(party.get("Dbtr")),
             debtor_account=self._optional_account(party.get("DbtrAcct")),
-            remittance=" ".join(u.text.strip() for u in self._all(tx, "RmtInf", "Ustrd") if u.text and u.text.strip()),
+            remittance=" ".join(
+                u.text.strip()
+                for u in self._all(tx, "RmtInf", "Ustrd")
+                if u.text and u.text.strip()
+            ),
             references=self._structured_references(tx),
             line=tx.sourceline,
         )
@@ -300,7 +366,9 @@ class _Reader:
             return None
         kids = self._kids(debtor)
         party = kids.get("Pty")
-        return _value(kids.get("Nm")) or (None if party is None else _value(self._kids(party).get("Nm")))
+        return _value(kids.get("Nm")) or (
+            None if party is None else _value(self._kids(party).get("Nm"))
+        )
 
     def _optional_account(self, account: etree._Element | None) -> str | None:
         """CdtrAcct or DbtrAcct, when given: its Id."""
@@ -335,33 +403,55 @@ class _Reader:
     def _text(self, elem: etree._Element, path: str) -> str | None:
         return _value(self._at(elem, path))
 
-    def _required(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> etree._Element:
+    def _required(
+        self, elem: etree._Element, kids: dict[str, etree._Element], name: str
+    ) -> etree._Element:
         found = kids.get(name)
         if found is None:
-            raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
+            raise StatementError(
+                f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline
+            )
         return found
 
-    def _required_text(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> str:
+    def _required_text(
+        self, elem: etree._Element, kids: dict[str, etree._Element], name: str
+    ) -> str:
         text = _value(kids.get(name))
         if text is None:
-            raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
+            raise StatementError(
+                f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline
+            )
         return text
 
     def _amount(self, amt: etree._Element) -> tuple[int, str]:
         currency = (amt.get("Ccy") or "").strip()
         if not currency_known(currency):
-            raise StatementError(f"the Ccy attribute must be an ISO 4217 currency code, got {currency!r}", element="Amt", line=amt.sourceline)
+            raise StatementError(
+                f"the Ccy attribute must be an ISO 4217 currency code, got {currency!r}",
+                element="Amt",
+                line=amt.sourceline,
+            )
         text = (amt.text or "").strip()
         try:
-            grosze = parse_decimal_grosze(text, fraction_digits_max=AMOUNT_FRACTION_DIGITS_MAX, total_digits_max=AMOUNT_TOTAL_DIGITS_MAX)
+            grosze = parse_decimal_grosze(
+                text,
+                fraction_digits_max=AMOUNT_FRACTION_DIGITS_MAX,
+                total_digits_max=AMOUNT_TOTAL_DIGITS_MAX,
+            )
         except AmountError as error:
-            raise StatementError(f"{error}; an amount must be exact to the grosz", element="Amt", line=amt.sourceline) from None
+            raise StatementError(
+                f"{error}; an amount must be exact to the grosz", element="Amt", line=amt.sourceline
+            ) from None
         return grosze, currency
 
     def _direction(self, elem: etree._Element, kids: dict[str, etree._Element]) -> str:
         value = self._required_text(elem, kids, "CdtDbtInd")
         if value not in (CREDIT, DEBIT):
-            raise StatementError(f"CdtDbtInd must be CRDT or DBIT, got {value!r}", element="CdtDbtInd", line=elem.sourceline)
+            raise StatementError(
+                f"CdtDbtInd must be CRDT or DBIT, got {value!r}",
+                element="CdtDbtInd",
+                line=elem.sourceline,
+            )
         return value
 
     def _boolean(self, elem: etree._Element, kids: dict[str, etree._Element], name: str) -> bool:
@@ -369,7 +459,9 @@ class _Reader:
         if value is None:
             return False
         if value not in ("true", "false", "1", "0"):
-            raise StatementError(f"{name} must be true or false, got {value!r}", element=name, line=elem.sourceline)
+            raise StatementError(
+                f"{name} must be true or false, got {value!r}", element=name, line=elem.sourceline
+            )
         return value in ("true", "1")
 
     def _date_choice(self, elem: etree._Element) -> date:
@@ -385,19 +477,27 @@ class _Reader:
             return day
         stamp = self._datetime(elem, kids, "DtTm", required=False)
         if stamp is None:
-            raise StatementError("Dt or DtTm is required", element=_name(elem), line=elem.sourceline)
+            raise StatementError(
+                "Dt or DtTm is required", element=_name(elem), line=elem.sourceline
+            )
         return business_day(stamp)
 
-    def _datetime(self, elem: etree._Element, kids: dict[str, etree._Element], name: str, *, required: bool) -> datetime | None:
+    def _datetime(
+        self, elem: etree._Element, kids: dict[str, etree._Element], name: str, *, required: bool
+    ) -> datetime | None:
         text = _value(kids.get(name))
         if text is None:
             if required:
-                raise StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
+                raise StatementError(
+                    f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline
+                )
             return None
         try:
             stamp = datetime.fromisoformat(text)
         except ValueError:
-            raise StatementError(f"{text!r} is not a date and time", element=name, line=elem.sourceline) from None
+            raise StatementError(
+                f"{text!r} is not a date and time", element=name, line=elem.sourceline
+            ) from None
         # ISODateTime without an offset is the bank's local time: a Polish bank's, Warsaw.
         return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=WARSAW)
 
@@ -412,7 +512,11 @@ class _LocalNames(dict):
         self.prefix = prefix
 
     def __missing__(self, tag) -> str | None:
-        name = tag[len(self.prefix) :] if isinstance(tag, str) and tag.startswith(self.prefix) else None
+        name = (
+            tag[len(self.prefix) :]
+            if isinstance(tag, str) and tag.startswith(self.prefix)
+            else None
+        )
         if len(self) < 1000:
             self[tag] = name
         return name
@@ -469,14 +573,20 @@ def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
 
     path = schema_file(xsd_dir, version)
     if not path.is_file():
-        raise StatementError(f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document")
+        raise StatementError(
+            f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document"
+        )
     # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
     # errors know their line; read_statement has refused any DTD in the same bytes already.
-    resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=iterparse)
+    resource = xmlschema.XMLResource(
+        stream, lazy=True, defuse="never", allow="none", iterparse=iterparse
+    )
     problem = _first_schema_error(_schema(str(path)), resource)
     if problem is not None:
         reason, element, line = problem
-        raise StatementError(f"does not match the camt.053.{version} schema: {reason}", element=element, line=line)
+        raise StatementError(
+            f"does not match the camt.053.{version} schema: {reason}", element=element, line=line
+        )
 
 
 def _first_schema_error(schema, resource) -> tuple[str, str | None, int | None] | None:
@@ -490,7 +600,10 @@ def _first_schema_error(schema, resource) -> tuple[str, str | None, int | None] 
         if error is None:
             return None
         # A lazy resource has dropped the element by now; its path and line remain.
-        element = re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
+        element = (
+            re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1]
+            or None
+        )
         return str(error.reason), element, error.sourceline
     finally:
         error = None

@@ -24,14 +24,31 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
 CREDIT, DEBIT = "CRDT", "DBIT"
 TOPUP, SUSPENSE, ASSIGNED, REVERSED, REVERSAL, REVIEW, UNMATCHED = (
-    "TOPUP", "SUSPENSE", "ASSIGNED", "REVERSED", "REVERSAL", "REVIEW", "UNMATCHED",
+    "TOPUP",
+    "SUSPENSE",
+    "ASSIGNED",
+    "REVERSED",
+    "REVERSAL",
+    "REVIEW",
+    "UNMATCHED",
 )
 # New entries that the hub could not assign (SubmitStatementResponse/Unmatched).
 UNMATCHED_STATUSES = (SUSPENSE, REVIEW, UNMATCHED)
@@ -43,7 +60,9 @@ class BankStatement(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account: Mapped[str] = mapped_column(String(34))  # compact IBAN, or NRB for a Polish one
     statement_id: Mapped[str] = mapped_column(String(35))  # Stmt/Id
-    electronic_sequence: Mapped[str] = mapped_column(String(20))  # Stmt/ElctrncSeqNb, "" when absent
+    electronic_sequence: Mapped[str] = mapped_column(
+        String(20)
+    )  # Stmt/ElctrncSeqNb, "" when absent
     version: Mapped[str] = mapped_column(String(8))  # camt.053 "001.02" / "001.04" / "001.08"
     message_id: Mapped[str] = mapped_column(String(35))  # GrpHdr/MsgId of the first import
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)  # CreDtTm

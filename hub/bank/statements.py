@@ -41,10 +41,11 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,10 +54,27 @@ from sqlalchemy.orm import Session
 from hub.access import Actor
 from hub.audit.models import record_event
 from hub.bank.camt import (
-    CREDIT, DEBIT, Balance, StatementEntry, StatementError, StatementHeader, Transaction, read_statement, validate_schema,
+    CREDIT,
+    DEBIT,
+    Balance,
+    StatementEntry,
+    StatementError,
+    StatementHeader,
+    Transaction,
+    read_statement,
+    validate_schema,
 )
 from hub.bank.models import (
-    ASSIGNED, REVERSAL, REVERSED, REVIEW, SUSPENSE, TOPUP, UNMATCHED, UNMATCHED_STATUSES, BankEntry, BankStatement,
+    ASSIGNED,
+    REVERSAL,
+    REVERSED,
+    REVIEW,
+    SUSPENSE,
+    TOPUP,
+    UNMATCHED,
+    UNMATCHED_STATUSES,
+    BankEntry,
+    BankStatement,
 )
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
@@ -106,7 +124,9 @@ class StatementResult:
     duplicates: int  # seen before
     unmatched: int  # new entries the hub could not assign: suspense, review, unreconciled
     ignored: int  # entries the bank did not book (PDNG, INFO, FUTR) or of 0.00: nothing to book
-    gaps: tuple[str, ...]  # continuity: a missing sequence number, an opening that is not the previous closing
+    gaps: tuple[
+        str, ...
+    ]  # continuity: a missing sequence number, an opening that is not the previous closing
 
 
 @dataclass(frozen=True)
@@ -151,7 +171,9 @@ class ImportResult:
 
     @property
     def gaps(self) -> tuple[str, ...]:
-        return tuple(f"statement {s.bank_statement_id}: {gap}" for s in self.statements for gap in s.gaps)
+        return tuple(
+            f"statement {s.bank_statement_id}: {gap}" for s in self.statements for gap in s.gaps
+        )
 
 
 @dataclass(frozen=True)
@@ -207,7 +229,9 @@ class _Part:
     @property
     def references(self) -> set[str]:
         """What a reversal names the credit it reverses by: the bank's reference or the EndToEndId."""
-        refs = {t.account_servicer_ref for t in self.transactions} | {t.end_to_end_id for t in self.transactions}
+        refs = {t.account_servicer_ref for t in self.transactions} | {
+            t.end_to_end_id for t in self.transactions
+        }
         return {r for r in refs if r}
 
 
@@ -248,7 +272,11 @@ class _Totals:
         header = self.header
         opening, closing = header.opening, header.closing
         if opening is None or closing is None:
-            missing = "opening booked balance (OPBD or PRCD)" if opening is None else "closing booked balance (CLBD)"
+            missing = (
+                "opening booked balance (OPBD or PRCD)"
+                if opening is None
+                else "closing booked balance (CLBD)"
+            )
             raise StatementError(
                 f"statement {header.statement_id} has no {missing}; the hub checks every statement's balances; nothing was imported",
                 element="Bal",
@@ -268,7 +296,13 @@ class _Totals:
 class StatementService:
     passes = 2  # an import reads the document twice through `progress` (the XSD check, unreported, once more)
 
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, reconcilers: Sequence[Reconciler] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        reconcilers: Sequence[Reconciler] = (),
+    ) -> None:
         self.db = db
         self.escrow_account = normalize_account(config.bank.escrow_account)
         self.currency = config.bank.currency
@@ -278,15 +312,21 @@ class StatementService:
 
     # -- import ------------------------------------------------------------
 
-    def import_file(self, path: Path, *, actor: Actor, progress: Progress | None = None) -> ImportResult:
+    def import_file(
+        self, path: Path, *, actor: Actor, progress: Progress | None = None
+    ) -> ImportResult:
         return self._import(lambda: open(path, "rb"), actor, progress)
 
     def import_document(self, document: bytes, *, actor: Actor) -> ImportResult:
         if len(document) > DOCUMENT_BYTES_MAX:
-            raise InvalidRequest(f"the statement is {len(document)} bytes; the limit is {DOCUMENT_BYTES_MAX} bytes")
+            raise InvalidRequest(
+                f"the statement is {len(document)} bytes; the limit is {DOCUMENT_BYTES_MAX} bytes"
+            )
         return self._import(lambda: io.BytesIO(document), actor, None)
 
-    def _import(self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None) -> ImportResult:
+    def _import(
+        self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None
+    ) -> ImportResult:
         _require_hub_side(actor, STATEMENTS_IMPORT)
         plan, digest = self._check(open_stream, progress)
         if self.xsd_dir is not None:
@@ -299,7 +339,9 @@ class StatementService:
             # first (the escrow lock makes this rare): everything rolled back; look again.
             return self._book(open_stream, plan, digest, actor, None)
 
-    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[_Plan, str]:
+    def _check(
+        self, open_stream: Callable[[], BinaryIO], progress: Progress | None
+    ) -> tuple[_Plan, str]:
         """The first pass: every statement read, its currencies and balances checked; nothing written."""
         plan = _Plan()
         with open_stream() as raw:
@@ -345,10 +387,19 @@ class StatementService:
     def _check_currency(self, currency: str, element: str, line: int) -> None:
         if currency != self.currency:
             raise StatementError(
-                f"an amount in {currency}; the escrow account is kept in {self.currency}; nothing was imported", element=element, line=line
+                f"an amount in {currency}; the escrow account is kept in {self.currency}; nothing was imported",
+                element=element,
+                line=line,
             )
 
-    def _book(self, open_stream: Callable[[], BinaryIO], plan: _Plan, digest: str, actor: Actor, progress: Progress | None) -> ImportResult:
+    def _book(
+        self,
+        open_stream: Callable[[], BinaryIO],
+        plan: _Plan,
+        digest: str,
+        actor: Actor,
+        progress: Progress | None,
+    ) -> ImportResult:
         """The second pass, in one transaction: each statement of the escrow account booked."""
         with open_stream() as raw, self.db.transaction() as session:
             stream = _Tap(raw, progress)
@@ -367,30 +418,51 @@ class StatementService:
                     if item.account != self.escrow_account:
                         skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
                         continue
-                    booking = _Booking(session, ledger, self._statement(session, item, digest, actor), self.clock)
+                    booking = _Booking(
+                        session, ledger, self._statement(session, item, digest, actor), self.clock
+                    )
                     bookings.append((item, booking))
                 elif booking is not None:
                     booking.add(item)
             if booking is not None:
                 booking.finish()
             if stream.finish() != digest:
-                raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
+                raise InvalidRequest(
+                    "the statement changed while it was being imported; nothing was imported"
+                )
             for _, booking in bookings:
                 for reconcile in self.reconcilers:
                     reconcile(session, booking.statement.id)
-            gaps = {view.statement_id: view.gaps for view in _statement_views(session, self.escrow_account)}
+            gaps = {
+                view.statement_id: view.gaps
+                for view in _statement_views(session, self.escrow_account)
+            }
             results = []
             for header, booking in bookings:
                 result = booking.result(header, gaps.get(booking.statement.id, ()))
                 results.append(result)
                 record_event(
-                    session, self.clock(), actor.name, "bank.statement.import", f"bank-statement:{result.statement_id}",
-                    statement=header.statement_id, account=header.account, sha256=digest, imported=result.imported,
-                    duplicates=result.duplicates, unmatched=result.unmatched, ignored=result.ignored, gaps=list(result.gaps),
+                    session,
+                    self.clock(),
+                    actor.name,
+                    "bank.statement.import",
+                    f"bank-statement:{result.statement_id}",
+                    statement=header.statement_id,
+                    account=header.account,
+                    sha256=digest,
+                    imported=result.imported,
+                    duplicates=result.duplicates,
+                    unmatched=result.unmatched,
+                    ignored=result.ignored,
+                    gaps=list(result.gaps),
                 )
-            return ImportResult(account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped))
+            return ImportResult(
+                account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped)
+            )
 
-    def _statement(self, session: Session, header: StatementHeader, digest: str, actor: Actor) -> BankStatement:
+    def _statement(
+        self, session: Session, header: StatementHeader, digest: str, actor: Actor
+    ) -> BankStatement:
         """The statement's row: the first import's, when it was imported before."""
         sequence = header.electronic_sequence or ""
         existing = session.scalars(
@@ -429,18 +501,30 @@ class StatementService:
 
     # -- suspense ----------------------------------------------------------
 
-    def suspense(self, *, actor: Actor, offset: int = 0, limit: int | None = None) -> list[EntryView]:
+    def suspense(
+        self, *, actor: Actor, offset: int = 0, limit: int | None = None
+    ) -> list[EntryView]:
         """Credits waiting for a company (SUSPENSE) and reversals the operator must look at (REVIEW),
         oldest first; `offset` and `limit` page through them (suspense_count: how many in all)."""
         _require_operator(actor, SUSPENSE_READ)
-        query = select(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))).order_by(BankEntry.id).offset(offset).limit(limit)
+        query = (
+            select(BankEntry)
+            .where(BankEntry.status.in_((SUSPENSE, REVIEW)))
+            .order_by(BankEntry.id)
+            .offset(offset)
+            .limit(limit)
+        )
         with self.db.read() as session:
             return [_view(session, row) for row in session.scalars(query)]
 
     def suspense_count(self, *, actor: Actor) -> int:
         _require_operator(actor, SUSPENSE_READ)
         with self.db.read() as session:
-            return session.scalar(select(func.count()).select_from(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW))))
+            return session.scalar(
+                select(func.count())
+                .select_from(BankEntry)
+                .where(BankEntry.status.in_((SUSPENSE, REVIEW)))
+            )
 
     def assign(self, entry_id: int, nip: str, *, actor: Actor) -> EntryView:
         """Move a suspense credit to a company: suspense -> company, audited. Assigning it to
@@ -455,15 +539,32 @@ class StatementService:
             if row.status == ASSIGNED and row.company_id == company.id:
                 return _view(session, row)
             if row.status != SUSPENSE:
-                raise InvalidRequest(f"bank statement entry {entry_id} is {row.status}; only a SUSPENSE credit can be assigned")
+                raise InvalidRequest(
+                    f"bank statement entry {entry_id} is {row.status}; only a SUSPENSE credit can be assigned"
+                )
             transfer = Ledger(session, self.clock).transfer(
-                f"bank-entry:{row.id}:assign", SUSPENSE_ACCOUNT, company.ledger_code, row.amount_grosze, "TOPUP",
-                _reference({field: getattr(row, field) for field in ("id", "account_servicer_ref", "remittance", "debtor_name")}),
+                f"bank-entry:{row.id}:assign",
+                SUSPENSE_ACCOUNT,
+                company.ledger_code,
+                row.amount_grosze,
+                "TOPUP",
+                _reference(
+                    {
+                        field: getattr(row, field)
+                        for field in ("id", "account_servicer_ref", "remittance", "debtor_name")
+                    }
+                ),
             )
             row.status, row.company_id, row.assign_transfer_id = ASSIGNED, company.id, transfer.id
             record_event(
-                session, self.clock(), actor.name, "bank.suspense.assign", f"company:{nip}",
-                entry=row.id, amount_grosze=row.amount_grosze, remittance=row.remittance,
+                session,
+                self.clock(),
+                actor.name,
+                "bank.suspense.assign",
+                f"company:{nip}",
+                entry=row.id,
+                amount_grosze=row.amount_grosze,
+                remittance=row.remittance,
             )
             session.flush()
             return _view(session, row)
@@ -474,7 +575,9 @@ class _Booking:
     of BOOKING_CHUNK (one duplicate check, one insert, one ledger apply per chunk); a reversal
     is booked on its own once the parts before it are, since it looks for the credit it reverses."""
 
-    def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
+    def __init__(
+        self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock
+    ) -> None:
         self.session = session
         self.ledger = ledger
         self.statement = statement
@@ -507,7 +610,11 @@ class _Booking:
         if not parts:
             return
         rows = [self._row(part) for part in parts]
-        credits = [row for part, row in zip(parts, rows) if part.entry.direction == CREDIT and not part.entry.reversal]
+        credits = [
+            row
+            for part, row in zip(parts, rows)
+            if part.entry.direction == CREDIT and not part.entry.reversal
+        ]
         credited: list[tuple[dict, str, str]] = []  # (row, ledger account, transfer code)
         for row, company in zip(credits, self._companies(credits)):
             if company is None:
@@ -519,16 +626,34 @@ class _Booking:
         self._insert(rows)
         if credited:
             self.ledger.apply(
-                [NewTransfer(_transfer_id(row), ESCROW, account, row["amount_grosze"], code, _reference(row)) for row, account, code in credited]
+                [
+                    NewTransfer(
+                        _transfer_id(row),
+                        ESCROW,
+                        account,
+                        row["amount_grosze"],
+                        code,
+                        _reference(row),
+                    )
+                    for row, account, code in credited
+                ]
             )
-            self.session.execute(update(BankEntry), [{"id": row["id"], "ledger_transfer_id": _transfer_id(row)} for row, _, _ in credited])
+            self.session.execute(
+                update(BankEntry),
+                [
+                    {"id": row["id"], "ledger_transfer_id": _transfer_id(row)}
+                    for row, _, _ in credited
+                ],
+            )
 
     def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
         unmatched = 0
         for chunk in range(0, len(self.new_ids), 500):
             ids = self.new_ids[chunk : chunk + 500]
             unmatched += self.session.scalar(
-                select(func.count()).select_from(BankEntry).where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
+                select(func.count())
+                .select_from(BankEntry)
+                .where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
             )
         return StatementResult(
             statement_id=self.statement.id,
@@ -569,12 +694,27 @@ class _Booking:
             base = f"ref:{entry.account_servicer_ref}"
         else:
             fields = [
-                entry.direction, entry.reversal, entry.amount_grosze, entry.currency, entry.booking_date, entry.value_date,
+                entry.direction,
+                entry.reversal,
+                entry.amount_grosze,
+                entry.currency,
+                entry.booking_date,
+                entry.value_date,
                 entry.entry_ref,
                 # Strd references only when there are some: the keys of entries imported before stay as they were.
-                [[t.amount_grosze, t.end_to_end_id, t.account_servicer_ref, t.creditor_account, t.debtor_name, t.debtor_account, t.remittance]
-                 + ([list(t.references)] if t.references else [])
-                 for t in entry.transactions],
+                [
+                    [
+                        t.amount_grosze,
+                        t.end_to_end_id,
+                        t.account_servicer_ref,
+                        t.creditor_account,
+                        t.debtor_name,
+                        t.debtor_account,
+                        t.remittance,
+                    ]
+                    + ([list(t.references)] if t.references else [])
+                    for t in entry.transactions
+                ],
             ]
             blob = json.dumps(fields, default=str, separators=(",", ":"), ensure_ascii=False)
             base = "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
@@ -587,9 +727,13 @@ class _Booking:
         keys = [part.key for part in parts]  # at most BOOKING_CHUNK: one query
         booked = set(self.keys.intersection(keys))
         if keys:
-            booked.update(self.session.scalars(
-                select(BankEntry.entry_key).where(BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys))
-            ))
+            booked.update(
+                self.session.scalars(
+                    select(BankEntry.entry_key).where(
+                        BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys)
+                    )
+                )
+            )
         new = []
         for part in parts:
             if part.key in booked:
@@ -628,7 +772,9 @@ class _Booking:
 
     def _insert(self, rows: list[dict]) -> None:
         """Insert the rows in one statement, and give each its id."""
-        ids = self.session.scalars(insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows).all()
+        ids = self.session.scalars(
+            insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows
+        ).all()
         for row, id in zip(rows, ids):
             row["id"] = id
         self.new_ids.extend(ids)
@@ -638,7 +784,10 @@ class _Booking:
         company whose NIP the remittance text names."""
         accounts = {row["creditor_account"] for row in rows if row["creditor_account"]}
         by_account = {c.virtual_account: c for c in self._select(Company.virtual_account, accounts)}
-        named = [set() if row["creditor_account"] in by_account else _named_nips(row["remittance"]) for row in rows]
+        named = [
+            set() if row["creditor_account"] in by_account else _named_nips(row["remittance"])
+            for row in rows
+        ]
         by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
         found = []
         for row, nips in zip(rows, named):
@@ -650,7 +799,9 @@ class _Booking:
         return found
 
     def _select(self, column, values: set[str]) -> list[Company]:
-        return list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
+        return (
+            list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
+        )
 
     def _reversal(self, part: _Part) -> None:
         """Undo the credit the reversal names where it went; a reversal of an unknown credit,
@@ -663,20 +814,28 @@ class _Booking:
         self._insert([row])
         transfer_id, amount, reference = _transfer_id(row), row["amount_grosze"], _reference(row)
         if original is None:
-            status, debit = REVIEW, SUSPENSE_ACCOUNT  # money left the escrow for a credit the hub does not know
+            status, debit = (
+                REVIEW,
+                SUSPENSE_ACCOUNT,
+            )  # money left the escrow for a credit the hub does not know
         elif was == SUSPENSE:
             status, debit = REVERSAL, SUSPENSE_ACCOUNT
         else:
             company = self.session.get(Company, original.company_id)
             try:
-                self.ledger.transfer(transfer_id, company.ledger_code, ESCROW, amount, "TOPUP", reference)
+                self.ledger.transfer(
+                    transfer_id, company.ledger_code, ESCROW, amount, "TOPUP", reference
+                )
                 status, debit = REVERSAL, None
             except InsufficientFunds:
                 # The company has spent or reserved it: never overdraw; the operator recovers it.
                 status, debit = REVIEW, SUSPENSE_ACCOUNT
         if debit is not None:
             self.ledger.transfer(transfer_id, debit, ESCROW, amount, "SUSPENSE", reference)
-        self.session.execute(update(BankEntry), [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}])
+        self.session.execute(
+            update(BankEntry),
+            [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}],
+        )
 
     def _reversed_credit(self, row: dict, references: set[str]) -> BankEntry | None:
         if not references:
@@ -689,7 +848,8 @@ class _Booking:
                 BankEntry.reversal.is_(False),
                 BankEntry.amount_grosze == row["amount_grosze"],
                 BankEntry.status.in_((TOPUP, SUSPENSE, ASSIGNED)),  # not REVERSED yet
-                BankEntry.account_servicer_ref.in_(references) | BankEntry.end_to_end_id.in_(references),
+                BankEntry.account_servicer_ref.in_(references)
+                | BankEntry.end_to_end_id.in_(references),
             )
             .order_by(BankEntry.id)
             .limit(1)
@@ -732,13 +892,17 @@ def _lock_escrow(session: Session) -> None:
 def _require_hub_side(actor: Actor, permission: str) -> None:
     actor.require(permission)
     if actor.company_nip is not None or actor.offices:
-        raise NotAuthorized(f"{actor.name} acts for a company or an office; bank statements are the hub's own")
+        raise NotAuthorized(
+            f"{actor.name} acts for a company or an office; bank statements are the hub's own"
+        )
 
 
 def _require_operator(actor: Actor, permission: str) -> None:
     actor.require(permission)
     if not actor.is_operator:
-        raise NotAuthorized(f"{actor.name} may not handle the suspense account; only the hub's operator may")
+        raise NotAuthorized(
+            f"{actor.name} may not handle the suspense account; only the hub's operator may"
+        )
 
 
 def _named_nips(text: str) -> set[str]:
@@ -755,24 +919,41 @@ def _named_nips(text: str) -> set[str]:
 def _statement_views(session: Session, account: str) -> list[StatementView]:
     """Every statement of `account`, in the bank's order (by ElctrncSeqNb where it is a number,
     then by creation time), each with its gaps against the one before it."""
-    entries = dict(session.execute(
-        select(BankEntry.statement_id, func.count()).where(BankEntry.account == account).group_by(BankEntry.statement_id)
-    ).all())
-    rows = sorted(session.scalars(select(BankStatement).where(BankStatement.account == account)), key=_bank_order)
+    entries = dict(
+        session.execute(
+            select(BankEntry.statement_id, func.count())
+            .where(BankEntry.account == account)
+            .group_by(BankEntry.statement_id)
+        ).all()
+    )
+    rows = sorted(
+        session.scalars(select(BankStatement).where(BankStatement.account == account)),
+        key=_bank_order,
+    )
     views, previous = [], None
     for row in rows:
-        views.append(StatementView(
-            statement_id=row.id, bank_statement_id=row.statement_id, sequence=row.electronic_sequence, created_at=row.created_at,
-            opening_grosze=row.opening_balance_grosze, closing_grosze=row.closing_balance_grosze, entries=entries.get(row.id, 0),
-            imported_at=row.imported_at, gaps=_gaps(previous, row),
-        ))
+        views.append(
+            StatementView(
+                statement_id=row.id,
+                bank_statement_id=row.statement_id,
+                sequence=row.electronic_sequence,
+                created_at=row.created_at,
+                opening_grosze=row.opening_balance_grosze,
+                closing_grosze=row.closing_balance_grosze,
+                entries=entries.get(row.id, 0),
+                imported_at=row.imported_at,
+                gaps=_gaps(previous, row),
+            )
+        )
         previous = row
     return views
 
 
 def _bank_order(row: BankStatement) -> tuple:
     numbered = _sequence_number(row.electronic_sequence)
-    return (0, numbered, row.id) if numbered is not None else (1, row.created_at.timestamp(), row.id)
+    return (
+        (0, numbered, row.id) if numbered is not None else (1, row.created_at.timestamp(), row.id)
+    )
 
 
 def _sequence_number(text: str) -> int | None:
@@ -784,12 +965,20 @@ def _gaps(previous: BankStatement | None, row: BankStatement) -> tuple[str, ...]
     if previous is None:
         return ()
     gaps = []
-    before, now = _sequence_number(previous.electronic_sequence), _sequence_number(row.electronic_sequence)
+    before, now = (
+        _sequence_number(previous.electronic_sequence),
+        _sequence_number(row.electronic_sequence),
+    )
     if before is not None and now is not None and now > before + 1:
         missing = str(before + 1) if now == before + 2 else f"{before + 1} to {now - 1}"
-        gaps.append(f"ElctrncSeqNb {missing} missing (after statement {previous.statement_id}, sequence {before})")
-    if previous.closing_balance_grosze is not None and row.opening_balance_grosze is not None \
-            and previous.closing_balance_grosze != row.opening_balance_grosze:
+        gaps.append(
+            f"ElctrncSeqNb {missing} missing (after statement {previous.statement_id}, sequence {before})"
+        )
+    if (
+        previous.closing_balance_grosze is not None
+        and row.opening_balance_grosze is not None
+        and previous.closing_balance_grosze != row.opening_balance_grosze
+    ):
         gaps.append(
             f"opening balance {format_pln(row.opening_balance_grosze)} is not the closing balance "
             f"{format_pln(previous.closing_balance_grosze)} of statement {previous.statement_id}"
@@ -812,7 +1001,11 @@ def _transfer_id(row: dict) -> str:
 
 def _reference(row: dict) -> str:
     """A bank entry's ledger reference; `row` has its id, account_servicer_ref, remittance and debtor_name."""
-    text = " ".join(part for part in (row["account_servicer_ref"], row["remittance"] or row["debtor_name"]) if part)
+    text = " ".join(
+        part
+        for part in (row["account_servicer_ref"], row["remittance"] or row["debtor_name"])
+        if part
+    )
     return (text or f"bank statement entry {row['id']}")[:200]
 
 

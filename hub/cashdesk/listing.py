@@ -11,7 +11,9 @@ from hub.access import PAYMENTS_READ, Actor
 from hub.cashdesk.service import CashDeskService, PaymentRecord, _desk_day_payments
 
 
-def desk_day_payments(cashdesk: CashDeskService, *, office_code: str, desk_id: str, day: date, actor: Actor) -> tuple[PaymentRecord, ...]:
+def desk_day_payments(
+    cashdesk: CashDeskService, *, office_code: str, desk_id: str, day: date, actor: Actor
+) -> tuple[PaymentRecord, ...]:
     """Every payment taken at the desk on `day`, voided ones too (marked), in receipt order."""
     office = cashdesk._desk(office_code, desk_id)
     actor.require(PAYMENTS_READ, office_code=office.code)

@@ -21,15 +21,22 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
+from hub.access import (
+    DESK_CLOSE,
+    PAYMENTS_READ,
+    PAYMENTS_REGISTER,
+    PAYMENTS_VOID,
+    REPORTS_READ,
+    Actor,
+)
 from hub.audit.models import record_event
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.cashdesk.receipt_qr import receipt_payload
@@ -40,7 +47,13 @@ from hub.db.idempotency import once
 from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import new_uuid
 from hub.ledger import Ledger
-from hub.ledger.chart import ASSET, OFFICE, desk_account, office_cash_differences_account, office_takings_account
+from hub.ledger.chart import (
+    ASSET,
+    OFFICE,
+    desk_account,
+    office_cash_differences_account,
+    office_takings_account,
+)
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -54,7 +67,11 @@ LATE_CLOSE_DAYS_MAX = 1  # a day further back than this takes force and a superv
 _CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 # Ledger transfer codes
-PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = "DESK_PAYMENT", "DESK_VOID", "DESK_DIFFERENCE"  # codes are at most 16 characters
+PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = (
+    "DESK_PAYMENT",
+    "DESK_VOID",
+    "DESK_DIFFERENCE",
+)  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]
 
@@ -142,7 +159,7 @@ class DeskTotals:
     handling_fee_total_grosze: int
 
     @classmethod
-    def of(cls, payments: Iterable[PaymentRecord]) -> "DeskTotals":
+    def of(cls, payments: Iterable[PaymentRecord]) -> DeskTotals:
         payments = list(payments)
         counted = [p for p in payments if not p.voided]
         return cls(
@@ -232,14 +249,20 @@ def _text(name: str, value: str | None, chars_max: int) -> str:
     if not text:
         raise InvalidRequest(f"{name} is empty")
     if len(text) > chars_max:
-        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
+        raise InvalidRequest(
+            f"{name} is {len(text)} characters long; at most {chars_max} are allowed"
+        )
     return text
 
 
 def _optional_text(name: str, value: str | None, chars_max: int) -> str | None:
-    text = " ".join((value or "").split())  # one line on the receipt: newlines and runs of spaces become one space
+    text = " ".join(
+        (value or "").split()
+    )  # one line on the receipt: newlines and runs of spaces become one space
     if len(text) > chars_max:
-        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
+        raise InvalidRequest(
+            f"{name} is {len(text)} characters long; at most {chars_max} are allowed"
+        )
     return text or None
 
 
@@ -248,7 +271,13 @@ def _acts_for(actor: Actor, office_code: str) -> bool:
 
 
 class CashDeskService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, supervisor: SupervisorLookup | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        supervisor: SupervisorLookup | None = None,
+    ) -> None:
         """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError."""
         self.db = db
         self.config = config
@@ -287,10 +316,18 @@ class CashDeskService:
         payer_name = _optional_text("PayerName", payer_name, PAYER_NAME_CHARS_MAX)
         payer_address = _optional_text("PayerAddress", payer_address, PAYER_ADDRESS_CHARS_MAX)
         content = {
-            "office": office.code, "desk": desk_id, "cashier": cashier, "system": system, "case": case_number,
-            "method": method, "auth": card_auth_code, "items": [[i.fee_code, i.amount_grosze] for i in items],
+            "office": office.code,
+            "desk": desk_id,
+            "cashier": cashier,
+            "system": system,
+            "case": case_number,
+            "method": method,
+            "auth": card_auth_code,
+            "items": [[i.fee_code, i.amount_grosze] for i in items],
         }
-        if payer_name or payer_address:  # only then: a retry of a request stored before payers keeps its fingerprint
+        if (
+            payer_name or payer_address
+        ):  # only then: a retry of a request stored before payers keeps its fingerprint
             content["payer"] = [payer_name, payer_address]
 
         def work(session: Session) -> dict:
@@ -304,38 +341,94 @@ class CashDeskService:
             receipt = receipt_number(office.code, desk_id, day.year, number)
             session.add(
                 Payment(
-                    id=payment_id, receipt_number=receipt, office_code=office.code, desk_id=desk_id, year=day.year,
-                    number=number, business_day=day, cashier=cashier, system=system, case_number=case_number,
-                    method=method, card_auth_code=card_auth_code, items_total_grosze=items_total,
-                    handling_fee_grosze=handling_fee, total_grosze=items_total + handling_fee, paid_at=now,
-                    registered_by=actor.name[:120], voided_at=None, voided_by=None, void_reason=None,
-                    payer_name=payer_name, payer_address=payer_address,
+                    id=payment_id,
+                    receipt_number=receipt,
+                    office_code=office.code,
+                    desk_id=desk_id,
+                    year=day.year,
+                    number=number,
+                    business_day=day,
+                    cashier=cashier,
+                    system=system,
+                    case_number=case_number,
+                    method=method,
+                    card_auth_code=card_auth_code,
+                    items_total_grosze=items_total,
+                    handling_fee_grosze=handling_fee,
+                    total_grosze=items_total + handling_fee,
+                    paid_at=now,
+                    registered_by=actor.name[:120],
+                    voided_at=None,
+                    voided_by=None,
+                    void_reason=None,
+                    payer_name=payer_name,
+                    payer_address=payer_address,
                 )
             )
             session.flush()
             session.add_all(
-                PaymentItem(payment_id=payment_id, position=i, fee_code=line.fee_code, fee_name=line.fee_name[:200], amount_grosze=line.amount_grosze)
+                PaymentItem(
+                    payment_id=payment_id,
+                    position=i,
+                    fee_code=line.fee_code,
+                    fee_name=line.fee_name[:200],
+                    amount_grosze=line.amount_grosze,
+                )
                 for i, line in enumerate(lines)
             )
             ledger = Ledger(session, self.clock)
-            drawer, takings = desk_account(office.code, desk_id, method), office_takings_account(office.code)
+            drawer, takings = (
+                desk_account(office.code, desk_id, method),
+                office_takings_account(office.code),
+            )
             ledger.open_account(drawer, ASSET)
             ledger.open_account(takings, OFFICE)
-            ledger.transfer(f"desk-payment:{payment_id}", drawer, takings, items_total + handling_fee, PAYMENT_CODE, receipt)
-            record_event(
-                session, now, actor.name, "cashdesk.pay", f"desk:{office.code}:{desk_id}", payment=payment_id,
-                receipt=receipt, case=f"{system}:{case_number}", cashier=cashier, method=method, total=format_pln(items_total + handling_fee),
+            ledger.transfer(
+                f"desk-payment:{payment_id}",
+                drawer,
+                takings,
+                items_total + handling_fee,
+                PAYMENT_CODE,
+                receipt,
             )
-            return {"id": payment_id, "receipt": receipt, "items": items_total, "fee": handling_fee, "at": now.isoformat()}
+            record_event(
+                session,
+                now,
+                actor.name,
+                "cashdesk.pay",
+                f"desk:{office.code}:{desk_id}",
+                payment=payment_id,
+                receipt=receipt,
+                case=f"{system}:{case_number}",
+                cashier=cashier,
+                method=method,
+                total=format_pln(items_total + handling_fee),
+            )
+            return {
+                "id": payment_id,
+                "receipt": receipt,
+                "items": items_total,
+                "fee": handling_fee,
+                "at": now.isoformat(),
+            }
 
         r = once(self.db, request_id, "RegisterPayment", content, work, self.clock())
-        return RegisteredPayment(r["id"], r["receipt"], r["items"], r["fee"], r["items"] + r["fee"], datetime.fromisoformat(r["at"]))
+        return RegisteredPayment(
+            r["id"],
+            r["receipt"],
+            r["items"],
+            r["fee"],
+            r["items"] + r["fee"],
+            datetime.fromisoformat(r["at"]),
+        )
 
     def _desk(self, office_code: str, desk_id: str) -> Office:
         office = self.config.office(office_code)
         if desk_id not in office.desks:
             known = ", ".join(office.desks) or "none"
-            raise InvalidRequest(f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}")
+            raise InvalidRequest(
+                f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}"
+            )
         return office
 
     @staticmethod
@@ -345,17 +438,23 @@ class CashDeskService:
         code = (code or "").strip() or None
         if method == CASH:
             if code is not None:
-                raise InvalidRequest("CardAuthCode is given for a CASH payment; it belongs to CARD payments only")
+                raise InvalidRequest(
+                    "CardAuthCode is given for a CASH payment; it belongs to CARD payments only"
+                )
             return None
         if code is None:
-            raise InvalidRequest("CardAuthCode is required for a CARD payment: the card terminal's authorization code")
+            raise InvalidRequest(
+                "CardAuthCode is required for a CARD payment: the card terminal's authorization code"
+            )
         if not _CARD_AUTH_CODE.match(code):
             raise InvalidRequest(f"CardAuthCode {code!r} is not 1 to 32 letters, digits or dashes")
         return code
 
     def _check_items(self, items: Sequence[ItemRequest]) -> None:
         if not 1 <= len(items) <= ITEMS_COUNT_MAX:
-            raise InvalidRequest(f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}")
+            raise InvalidRequest(
+                f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}"
+            )
         today = business_day(self.clock())
         for item in items:
             self.config.fee(item.fee_code, today)  # an unknown fee code is InvalidRequest
@@ -366,13 +465,20 @@ class CashDeskService:
         fee = self.config.fee(item.fee_code, day)
         amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
         if amount <= 0:
-            raise InvalidRequest(f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount")
+            raise InvalidRequest(
+                f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount"
+            )
         return PaidItem(fee.code, fee.name, amount)
 
     def _next_number(self, session: Session, office_code: str, desk_id: str, year: int) -> int:
         """The next receipt number of the desk and year, taken under the counter row's
         lock in the caller's transaction: a rollback gives the number back."""
-        counter = _locked(session, ReceiptCounter, {"office_code": office_code, "desk_id": desk_id, "year": year}, {"last_number": 0})
+        counter = _locked(
+            session,
+            ReceiptCounter,
+            {"office_code": office_code, "desk_id": desk_id, "year": year},
+            {"last_number": 0},
+        )
         highest = session.scalar(
             select(func.coalesce(func.max(Payment.number), 0)).where(
                 Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.year == year
@@ -387,7 +493,9 @@ class CashDeskService:
 
     # -- void -------------------------------------------------------------
 
-    def void(self, *, request_id: str, payment_id: str, reason: str, supervisor: str, actor: Actor) -> datetime:
+    def void(
+        self, *, request_id: str, payment_id: str, reason: str, supervisor: str, actor: Actor
+    ) -> datetime:
         """Void a payment the same business day, before its desk's day is closed.
         `supervisor` is the login of an active user of the payment's office who may
         void payments. Returns when it was voided."""
@@ -406,25 +514,52 @@ class CashDeskService:
             self._open_day(session, office_code, desk_id, day)
             now = self.clock()
             if business_day(now) != day:
-                raise DayClosed(f"payment {payment_id} was taken on {day}; a payment can be voided only on the day it was taken")
+                raise DayClosed(
+                    f"payment {payment_id} was taken on {day}; a payment can be voided only on the day it was taken"
+                )
             payment = session.scalars(
-                select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+                select(Payment)
+                .where(Payment.id == payment_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             ).one()
             if payment.voided_at is not None:
-                raise InvalidRequest(f"payment {payment_id} ({payment.receipt_number}) is already voided")
+                raise InvalidRequest(
+                    f"payment {payment_id} ({payment.receipt_number}) is already voided"
+                )
             ledger = Ledger(session, self.clock)
-            drawer, takings = desk_account(office_code, desk_id, payment.method), office_takings_account(office_code)
-            ledger.transfer(f"desk-void:{payment_id}", takings, drawer, payment.total_grosze, VOID_CODE, payment.receipt_number)
+            drawer, takings = (
+                desk_account(office_code, desk_id, payment.method),
+                office_takings_account(office_code),
+            )
+            ledger.transfer(
+                f"desk-void:{payment_id}",
+                takings,
+                drawer,
+                payment.total_grosze,
+                VOID_CODE,
+                payment.receipt_number,
+            )
             payment.voided_at = now
             payment.voided_by = supervisor
             payment.void_reason = reason
             record_event(
-                session, now, actor.name, "cashdesk.void", f"desk:{office_code}:{desk_id}", payment=payment_id,
-                receipt=payment.receipt_number, supervisor=supervisor, reason=reason, total=format_pln(payment.total_grosze),
+                session,
+                now,
+                actor.name,
+                "cashdesk.void",
+                f"desk:{office_code}:{desk_id}",
+                payment=payment_id,
+                receipt=payment.receipt_number,
+                supervisor=supervisor,
+                reason=reason,
+                total=format_pln(payment.total_grosze),
             )
             return {"at": now.isoformat()}
 
-        return datetime.fromisoformat(once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"])
+        return datetime.fromisoformat(
+            once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"]
+        )
 
     def _check_supervisor(self, login: str, office_code: str, act: str = "void payments") -> None:
         if self.supervisor is None:
@@ -447,7 +582,9 @@ class CashDeskService:
         office = self._desk(office_code, desk_id)
         actor.require(DESK_CLOSE, office_code=office.code)
         with self.db.read() as session:
-            return DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day))).cash_total_grosze
+            return DeskTotals.of(
+                self._records(session, _desk_day_payments(office.code, desk_id, day))
+            ).cash_total_grosze
 
     def close_day(
         self,
@@ -473,7 +610,9 @@ class CashDeskService:
         actor.require(DESK_CLOSE, office_code=office.code)
         today = business_day(self.clock())
         if day > today:
-            raise InvalidRequest(f"{day} has not begun yet; only today or an earlier day can be closed")
+            raise InvalidRequest(
+                f"{day} has not begun yet; only today or an earlier day can be closed"
+            )
         if counted_cash_grosze is not None and counted_cash_grosze < 0:
             raise InvalidRequest("CountedCash cannot be below zero")
         supervisor = (supervisor or "").strip() or None
@@ -486,13 +625,17 @@ class CashDeskService:
                 )
             self._check_supervisor(supervisor, office.code, "close a past day of the desks")
         content = {"office": office.code, "desk": desk_id, "day": day.isoformat()}
-        if counted_cash_grosze is not None or late:  # only then: retries of requests stored before counts keep their fingerprint
+        if (
+            counted_cash_grosze is not None or late
+        ):  # only then: retries of requests stored before counts keep their fingerprint
             content.update(counted=counted_cash_grosze, supervisor=supervisor, force=force)
 
         def work(session: Session) -> dict:
             desk_day = self._open_day(session, office.code, desk_id, day)
             # Read under the lock: every payment committed before it is counted, none can follow.
-            totals = DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day)))
+            totals = DeskTotals.of(
+                self._records(session, _desk_day_payments(office.code, desk_id, day))
+            )
             now = self.clock()
             count = None
             if counted_cash_grosze is not None:
@@ -511,15 +654,34 @@ class CashDeskService:
             desk_day.card_total_grosze = totals.card_total_grosze
             desk_day.handling_fee_total_grosze = totals.handling_fee_total_grosze
             desk_day.late_close_supervisor = supervisor if late else None
-            counted = {} if count is None else {
-                "counted": format_pln(count.counted_grosze), "difference": format_pln(count.difference_grosze),
-                "confirmed_by": desk_day.difference_confirmed_by,
-            }
-            late_fields = {"late_by_days": (today - day).days, "supervisor": supervisor, "forced": True} if late else {}
+            counted = (
+                {}
+                if count is None
+                else {
+                    "counted": format_pln(count.counted_grosze),
+                    "difference": format_pln(count.difference_grosze),
+                    "confirmed_by": desk_day.difference_confirmed_by,
+                }
+            )
+            late_fields = (
+                {"late_by_days": (today - day).days, "supervisor": supervisor, "forced": True}
+                if late
+                else {}
+            )
             record_event(
-                session, now, actor.name, "cashdesk.close", f"desk:{office.code}:{desk_id}", day=day.isoformat(),
-                report=desk_day.report_id, payments=totals.payment_count, voided=totals.voided_count,
-                cash=format_pln(totals.cash_total_grosze), card=format_pln(totals.card_total_grosze), **counted, **late_fields,
+                session,
+                now,
+                actor.name,
+                "cashdesk.close",
+                f"desk:{office.code}:{desk_id}",
+                day=day.isoformat(),
+                report=desk_day.report_id,
+                payments=totals.payment_count,
+                voided=totals.voided_count,
+                cash=format_pln(totals.cash_total_grosze),
+                card=format_pln(totals.card_total_grosze),
+                **counted,
+                **late_fields,
             )
             return {"id": desk_day.id}
 
@@ -527,7 +689,15 @@ class CashDeskService:
         with self.db.read() as session:
             return _closed_day(_find_day(session, office.code, desk_id, day))
 
-    def _confirm_difference(self, session: Session, office_code: str, desk_id: str, day: date, count: CashCount, supervisor: str | None) -> None:
+    def _confirm_difference(
+        self,
+        session: Session,
+        office_code: str,
+        desk_id: str,
+        day: date,
+        count: CashCount,
+        supervisor: str | None,
+    ) -> None:
         """A counted cash difference: a supervisor confirms it, and it is booked between
         the drawer and the office's cash differences, so the drawer's account holds what was counted."""
         if supervisor is None:
@@ -537,16 +707,29 @@ class CashDeskService:
             )
         self._check_supervisor(supervisor, office_code, "confirm cash differences")
         ledger = Ledger(session, self.clock)
-        drawer, differences = desk_account(office_code, desk_id, CASH), office_cash_differences_account(office_code)
+        drawer, differences = (
+            desk_account(office_code, desk_id, CASH),
+            office_cash_differences_account(office_code),
+        )
         ledger.open_account(drawer, ASSET)
         ledger.open_account(differences, OFFICE)
-        debit, credit = (differences, drawer) if count.difference_grosze < 0 else (drawer, differences)
-        ledger.transfer(f"desk-difference:{office_code}:{desk_id}:{day.isoformat()}", debit, credit, abs(count.difference_grosze),
-                        DIFFERENCE_CODE, report_id(office_code, desk_id, day))
+        debit, credit = (
+            (differences, drawer) if count.difference_grosze < 0 else (drawer, differences)
+        )
+        ledger.transfer(
+            f"desk-difference:{office_code}:{desk_id}:{day.isoformat()}",
+            debit,
+            credit,
+            abs(count.difference_grosze),
+            DIFFERENCE_CODE,
+            report_id(office_code, desk_id, day),
+        )
 
     def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> DeskDay:
         """The desk day's row, locked; DayClosed if the day is closed."""
-        desk_day = _locked(session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {})
+        desk_day = _locked(
+            session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {}
+        )
         if desk_day.closed_at is not None:
             raise DayClosed(
                 f"desk {desk_id} of office {office_code} is closed for {day} (report {desk_day.report_id}); "
@@ -556,7 +739,9 @@ class CashDeskService:
 
     # -- reading ----------------------------------------------------------
 
-    def verify_payment(self, *, system: str, office_code: str, case_number: str, actor: Actor) -> CaseCheck:
+    def verify_payment(
+        self, *, system: str, office_code: str, case_number: str, actor: Actor
+    ) -> CaseCheck:
         """Was this case paid at the office's cash desks? Voided payments do not count. Changes no state."""
         self.config.office(office_code)
         actor.require(PAYMENTS_READ, office_code=office_code)
@@ -564,7 +749,12 @@ class CashDeskService:
             raise InvalidRequest(f"System must be one of {', '.join(SYSTEMS)}, got {system!r}")
         query = (
             select(Payment)
-            .where(Payment.office_code == office_code, Payment.system == system, Payment.case_number == case_number.strip(), Payment.voided_at.is_(None))
+            .where(
+                Payment.office_code == office_code,
+                Payment.system == system,
+                Payment.case_number == case_number.strip(),
+                Payment.voided_at.is_(None),
+            )
             .order_by(Payment.paid_at, Payment.receipt_number)
         )
         with self.db.read() as session:
@@ -585,7 +775,12 @@ class CashDeskService:
         from hub.documents.receipt import receipt_pdf
 
         payment = self.payment(payment_id, actor)
-        qr = receipt_payload(self.signing_identity, payment.receipt_number, payment.total_grosze, payment.business_day)
+        qr = receipt_payload(
+            self.signing_identity,
+            payment.receipt_number,
+            payment.total_grosze,
+            payment.business_day,
+        )
         return receipt_pdf(payment, self.config.office(payment.office_code), qr)
 
     @cached_property
@@ -600,23 +795,39 @@ class CashDeskService:
         with self.db.read() as session:
             desk_day = _find_day(session, office.code, desk_id, day)
             payments = self._records(session, _desk_day_payments(office.code, desk_id, day))
-        closed = _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
+        closed = (
+            _closed_day(desk_day)
+            if desk_day is not None and desk_day.closed_at is not None
+            else None
+        )
         return CashReport(office, desk_id, day, payments, closed)
 
-    def closed_day(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> ClosedDay | None:
+    def closed_day(
+        self, *, office_code: str, desk_id: str, day: date, actor: Actor
+    ) -> ClosedDay | None:
         """The desk's day as closed, or None while it is open: a cashier sees a closed day
         before starting a payment instead of at the confirm step."""
         office = self._desk(office_code, desk_id)
-        if not (actor.may(PAYMENTS_REGISTER) or actor.may(PAYMENTS_READ)) or not _acts_for(actor, office.code):
+        if not (actor.may(PAYMENTS_REGISTER) or actor.may(PAYMENTS_READ)) or not _acts_for(
+            actor, office.code
+        ):
             raise NotAuthorized(f"{actor.name} may not see the desks of office {office.code}")
         with self.db.read() as session:
             desk_day = _find_day(session, office.code, desk_id, day)
-        return _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
+        return (
+            _closed_day(desk_day)
+            if desk_day is not None and desk_day.closed_at is not None
+            else None
+        )
 
     def day_takings(self, office_code: str, day: date) -> DayTakings:
         """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
         self.config.office(office_code)
-        counted = (Payment.office_code == office_code, Payment.business_day == day, Payment.voided_at.is_(None))
+        counted = (
+            Payment.office_code == office_code,
+            Payment.business_day == day,
+            Payment.voided_at.is_(None),
+        )
         takings = DayTakings(office_code, day)
         with self.db.read() as session:
             fees = session.execute(
@@ -627,7 +838,13 @@ class CashDeskService:
                 .order_by(PaymentItem.fee_code)
             ).all()
             methods = session.execute(
-                select(Payment.method, func.sum(Payment.handling_fee_grosze), func.sum(Payment.total_grosze)).where(*counted).group_by(Payment.method)
+                select(
+                    Payment.method,
+                    func.sum(Payment.handling_fee_grosze),
+                    func.sum(Payment.total_grosze),
+                )
+                .where(*counted)
+                .group_by(Payment.method)
             ).all()
         takings.by_fee_code.update((code, int(total)) for code, total in fees)
         for method, handling, total in methods:
@@ -642,17 +859,35 @@ class CashDeskService:
         ids = [p.id for p in payments]
         for chunk in range(0, len(ids), 500):
             rows = session.scalars(
-                select(PaymentItem).where(PaymentItem.payment_id.in_(ids[chunk : chunk + 500])).order_by(PaymentItem.payment_id, PaymentItem.position)
+                select(PaymentItem)
+                .where(PaymentItem.payment_id.in_(ids[chunk : chunk + 500]))
+                .order_by(PaymentItem.payment_id, PaymentItem.position)
             )
             for row in rows:
-                items[row.payment_id].append(PaidItem(row.fee_code, row.fee_name, row.amount_grosze))
+                items[row.payment_id].append(
+                    PaidItem(row.fee_code, row.fee_name, row.amount_grosze)
+                )
         return tuple(
             PaymentRecord(
-                payment_id=p.id, receipt_number=p.receipt_number, office_code=p.office_code, desk_id=p.desk_id,
-                business_day=p.business_day, cashier=p.cashier, system=p.system, case_number=p.case_number, method=p.method,
-                card_auth_code=p.card_auth_code, items=tuple(items[p.id]), items_total_grosze=p.items_total_grosze,
-                handling_fee_grosze=p.handling_fee_grosze, total_grosze=p.total_grosze, paid_at=p.paid_at,
-                voided_at=p.voided_at, voided_by=p.voided_by, void_reason=p.void_reason, payer_name=p.payer_name,
+                payment_id=p.id,
+                receipt_number=p.receipt_number,
+                office_code=p.office_code,
+                desk_id=p.desk_id,
+                business_day=p.business_day,
+                cashier=p.cashier,
+                system=p.system,
+                case_number=p.case_number,
+                method=p.method,
+                card_auth_code=p.card_auth_code,
+                items=tuple(items[p.id]),
+                items_total_grosze=p.items_total_grosze,
+                handling_fee_grosze=p.handling_fee_grosze,
+                total_grosze=p.total_grosze,
+                paid_at=p.paid_at,
+                voided_at=p.voided_at,
+                voided_by=p.voided_by,
+                void_reason=p.void_reason,
+                payer_name=p.payer_name,
                 payer_address=p.payer_address,
             )
             for p in payments
@@ -662,27 +897,44 @@ class CashDeskService:
 def _desk_day_payments(office_code: str, desk_id: str, day: date):
     return (
         select(Payment)
-        .where(Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.business_day == day)
+        .where(
+            Payment.office_code == office_code,
+            Payment.desk_id == desk_id,
+            Payment.business_day == day,
+        )
         .order_by(Payment.year, Payment.number)
     )
 
 
 def _find_day(session: Session, office_code: str, desk_id: str, day: date) -> DeskDay | None:
     return session.scalars(
-        select(DeskDay).where(DeskDay.office_code == office_code, DeskDay.desk_id == desk_id, DeskDay.day == day)
+        select(DeskDay).where(
+            DeskDay.office_code == office_code, DeskDay.desk_id == desk_id, DeskDay.day == day
+        )
     ).one_or_none()
 
 
 def _closed_day(desk_day: DeskDay) -> ClosedDay:
     return ClosedDay(
-        report_id=desk_day.report_id, office_code=desk_day.office_code, desk_id=desk_day.desk_id, day=desk_day.day,
-        closed_at=desk_day.closed_at, closed_by=desk_day.closed_by,
+        report_id=desk_day.report_id,
+        office_code=desk_day.office_code,
+        desk_id=desk_day.desk_id,
+        day=desk_day.day,
+        closed_at=desk_day.closed_at,
+        closed_by=desk_day.closed_by,
         totals=DeskTotals(
-            desk_day.payment_count, desk_day.voided_count, desk_day.cash_total_grosze, desk_day.card_total_grosze,
+            desk_day.payment_count,
+            desk_day.voided_count,
+            desk_day.cash_total_grosze,
+            desk_day.card_total_grosze,
             desk_day.handling_fee_total_grosze,
         ),
-        count=None if desk_day.counted_cash_grosze is None else CashCount(
-            desk_day.counted_cash_grosze - desk_day.cash_difference_grosze, desk_day.counted_cash_grosze, desk_day.difference_confirmed_by,
+        count=None
+        if desk_day.counted_cash_grosze is None
+        else CashCount(
+            desk_day.counted_cash_grosze - desk_day.cash_difference_grosze,
+            desk_day.counted_cash_grosze,
+            desk_day.difference_confirmed_by,
         ),
         late_close_supervisor=desk_day.late_close_supervisor,
     )
@@ -692,6 +944,10 @@ def _locked(session: Session, model, key: dict, defaults: dict):
     """Get or create the row with primary or unique `key`, locked FOR UPDATE and read
     fresh under the lock. Safe when several processes create the same row at once:
     the losers of the insert wait for the winner and then lock its row."""
-    session.execute(insert_if_absent(session.bind.dialect.name, model.__table__, *key), {**key, **defaults})
-    query = select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    session.execute(
+        insert_if_absent(session.bind.dialect.name, model.__table__, *key), {**key, **defaults}
+    )
+    query = (
+        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    )
     return session.scalars(query).one()

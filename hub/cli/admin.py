@@ -18,7 +18,9 @@ def init(ctx: CliContext) -> None:
     from hub.db.migrate import current_revision, upgrade
 
     upgrade(ctx.hub.db)
-    click.echo(f"database {ctx.hub.db.engine.url.render_as_string(hide_password=True)} at revision {current_revision(ctx.hub.db)}")
+    click.echo(
+        f"database {ctx.hub.db.engine.url.render_as_string(hide_password=True)} at revision {current_revision(ctx.hub.db)}"
+    )
 
 
 @cli.group("config")
@@ -41,11 +43,18 @@ def config_check(ctx: CliContext) -> None:
         f"{len(config.fees)} fees, {len(config.case_types)} case types"
     )
     if title_matching_only(config.bank.escrow_account):
-        click.echo(f"{ctx.config_dir}: note: hub.toml [bank] escrow_account: {title_matching_note(config.bank.escrow_account)}")
+        click.echo(
+            f"{ctx.config_dir}: note: hub.toml [bank] escrow_account: {title_matching_note(config.bank.escrow_account)}"
+        )
 
 
 @cli.command("backup")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The backup file to write (must not exist).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The backup file to write (must not exist).",
+)
 @pass_ctx
 def backup(ctx: CliContext, out: Path) -> None:
     """A consistent copy of the SQLite database while the hub serves (SQLite's online backup API)."""
@@ -66,5 +75,7 @@ def restore(ctx: CliContext, backup_file: Path) -> None:
     restored = ctx.hub.restore_guard.check()
     click.echo(f"restored {ctx.hub.db.engine.url.database} from {backup_file}")
     if restored is not None:
-        click.echo(f"the backup ends at message log record {restored.db_seq}, the archives at {restored.archive_seq}: the hub refuses "
-                   "changes until `hub audit recover --apply` re-applies what the backup lacks")
+        click.echo(
+            f"the backup ends at message log record {restored.db_seq}, the archives at {restored.archive_seq}: the hub refuses "
+            "changes until `hub audit recover --apply` re-applies what the backup lacks"
+        )

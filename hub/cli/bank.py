@@ -8,7 +8,18 @@ from pathlib import Path
 import click
 
 from hub.bank.statements import EntryView, ImportResult, StatementResult, StatementView
-from hub.cli.main import CliContext, IntParam, as_option, cli, emit_json, json_option, list_options, pass_ctx, progress_bar, say_more
+from hub.cli.main import (
+    CliContext,
+    IntParam,
+    as_option,
+    cli,
+    emit_json,
+    json_option,
+    list_options,
+    pass_ctx,
+    progress_bar,
+    say_more,
+)
 from hub.ids import format_nrb
 from hub.money import format_pln
 
@@ -46,19 +57,34 @@ def bank_import(ctx: CliContext, file: Path, as_login: str | None, as_json: bool
 
 def _import_json(r: ImportResult) -> dict:
     return {
-        "statement_id": r.statement_id, "bank_statement_id": r.bank_statement_id, "account": r.account,
-        "imported": r.imported, "duplicates": r.duplicates, "unmatched": r.unmatched, "ignored": r.ignored,
+        "statement_id": r.statement_id,
+        "bank_statement_id": r.bank_statement_id,
+        "account": r.account,
+        "imported": r.imported,
+        "duplicates": r.duplicates,
+        "unmatched": r.unmatched,
+        "ignored": r.ignored,
         "statements": [_statement_result_json(s) for s in r.statements],
-        "skipped": [{"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line} for s in r.skipped],
+        "skipped": [
+            {"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line}
+            for s in r.skipped
+        ],
         "gaps": list(r.gaps),
     }
 
 
 def _statement_result_json(s: StatementResult) -> dict:
     return {
-        "statement_id": s.statement_id, "bank_statement_id": s.bank_statement_id, "sequence": s.sequence,
-        "opening": format_pln(s.opening_grosze), "closing": format_pln(s.closing_grosze),
-        "imported": s.imported, "duplicates": s.duplicates, "unmatched": s.unmatched, "ignored": s.ignored, "gaps": list(s.gaps),
+        "statement_id": s.statement_id,
+        "bank_statement_id": s.bank_statement_id,
+        "sequence": s.sequence,
+        "opening": format_pln(s.opening_grosze),
+        "closing": format_pln(s.closing_grosze),
+        "imported": s.imported,
+        "duplicates": s.duplicates,
+        "unmatched": s.unmatched,
+        "ignored": s.ignored,
+        "gaps": list(s.gaps),
     }
 
 
@@ -71,8 +97,10 @@ def _import_lines(r: ImportResult) -> list[str]:
             f"{s.duplicates} duplicates, {s.unmatched} unmatched{ignored}"
         )
         lines += [f"  gap: {gap}: ask the bank for the missing statement" for gap in s.gaps]
-    lines += [f"statement {s.bank_statement_id} of account {_account(s.account)} (line {s.line}): skipped, not the escrow account"
-              for s in r.skipped]
+    lines += [
+        f"statement {s.bank_statement_id} of account {_account(s.account)} (line {s.line}): skipped, not the escrow account"
+        for s in r.skipped
+    ]
     return lines
 
 
@@ -101,10 +129,15 @@ def bank_statements(ctx: CliContext, as_login: str | None, as_json: bool) -> Non
 
 def _statement_json(v: StatementView) -> dict:
     return {
-        "statement_id": v.statement_id, "bank_statement_id": v.bank_statement_id, "sequence": v.sequence,
-        "created_at": v.created_at.isoformat(), "opening": None if v.opening_grosze is None else format_pln(v.opening_grosze),
-        "closing": None if v.closing_grosze is None else format_pln(v.closing_grosze), "entries": v.entries,
-        "imported_at": v.imported_at.isoformat(), "gaps": list(v.gaps),
+        "statement_id": v.statement_id,
+        "bank_statement_id": v.bank_statement_id,
+        "sequence": v.sequence,
+        "created_at": v.created_at.isoformat(),
+        "opening": None if v.opening_grosze is None else format_pln(v.opening_grosze),
+        "closing": None if v.closing_grosze is None else format_pln(v.closing_grosze),
+        "entries": v.entries,
+        "imported_at": v.imported_at.isoformat(),
+        "gaps": list(v.gaps),
     }
 
 
@@ -117,7 +150,9 @@ def _balance(grosze: int | None) -> str:
 @as_option
 @json_option
 @pass_ctx
-def bank_suspense(ctx: CliContext, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
+def bank_suspense(
+    ctx: CliContext, limit: int, offset: int, as_login: str | None, as_json: bool
+) -> None:
     """Credits no company could be found for (SUSPENSE), and reversals to look at (REVIEW), oldest first."""
     actor = ctx.actor(as_login)
     entries = ctx.hub.statements.suspense(actor=actor, offset=offset, limit=limit)
@@ -143,7 +178,9 @@ def bank_assign(ctx: CliContext, entry: int, nip: str, as_login: str | None, as_
     if as_json:
         emit_json(_entry_json(view))
         return
-    click.echo(f"entry {view.entry_id}: {format_pln(view.amount_grosze)} PLN assigned to {view.company_nip}")
+    click.echo(
+        f"entry {view.entry_id}: {format_pln(view.amount_grosze)} PLN assigned to {view.company_nip}"
+    )
 
 
 def _entry_json(e: EntryView) -> dict:
@@ -169,8 +206,10 @@ def _entry_text(e: EntryView) -> str:
     account = f" ({_account(e.debtor_account)})" if e.debtor_account else ""
     company = f" company {e.company_nip}" if e.company_nip else ""
     booked = e.booking_date.isoformat() if e.booking_date else "----------"
-    return f"{e.entry_id:>8}  {e.status:<8} {booked}  {sign}{format_pln(e.amount_grosze):>12}  {who}{account}{company}\n" \
-           f"          {e.remittance or '(no remittance text)'}"
+    return (
+        f"{e.entry_id:>8}  {e.status:<8} {booked}  {sign}{format_pln(e.amount_grosze):>12}  {who}{account}{company}\n"
+        f"          {e.remittance or '(no remittance text)'}"
+    )
 
 
 def _account(account: str) -> str:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, cli_actor, cli, emit_json, json_option, list_options, paged, pass_ctx
+from hub.cli.main import (
+    AmountParam,
+    CliContext,
+    cli,
+    cli_actor,
+    emit_json,
+    json_option,
+    list_options,
+    paged,
+    pass_ctx,
+)
 from hub.companies.service import CompanyAccount, title_matching_note, topup_title
 from hub.ids import format_nrb
 from hub.money import format_pln
@@ -26,7 +36,11 @@ def print_accounts(accounts: list[CompanyAccount], as_json: bool) -> None:
         emit_json([account_json(a) for a in accounts])
         return
     for a in accounts:
-        topup = f"virtual account {format_nrb(a.virtual_account)}" if a.virtual_account else f"top-up title \"{topup_title(a.nip)}\""
+        topup = (
+            f"virtual account {format_nrb(a.virtual_account)}"
+            if a.virtual_account
+            else f'top-up title "{topup_title(a.nip)}"'
+        )
         click.echo(
             f"{a.nip}  {a.name}\n    {topup}\n"
             f"    available {format_pln(a.available_grosze):>12}  held {format_pln(a.held_grosze):>12}"
@@ -63,11 +77,21 @@ def company_list(ctx: CliContext, limit: int, offset: int, as_json: bool) -> Non
 
 @company.command("credit")
 @click.option("--nip", required=True)
-@click.option("--amount", required=True, type=AmountParam(signed=True), help="PLN, e.g. 1000.00; negative to debit.")
+@click.option(
+    "--amount",
+    required=True,
+    type=AmountParam(signed=True),
+    help="PLN, e.g. 1000.00; negative to debit.",
+)
 @click.option("--reason", required=True, help="Kept in the audit trail.")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @json_option
 @pass_ctx
-def company_credit(ctx: CliContext, nip: str, amount: int, reason: str, request_id: str | None, as_json: bool) -> None:
+def company_credit(
+    ctx: CliContext, nip: str, amount: int, reason: str, request_id: str | None, as_json: bool
+) -> None:
     """A manual adjustment of a company's prepaid account."""
-    print_accounts([ctx.hub.companies.credit(nip, amount, reason, actor=cli_actor(), request_id=request_id)], as_json)
+    print_accounts(
+        [ctx.hub.companies.credit(nip, amount, reason, actor=cli_actor(), request_id=request_id)],
+        as_json,
+    )

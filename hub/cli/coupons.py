@@ -5,16 +5,28 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 from hub.cli.main import (
-    EXIT_PARTLY_DONE, WHOLE_NUMBER, AmountParam, CliContext, DayParam, OutputFile, as_option, cert_option, cli, emit_json,
-    hub_certificates, json_option, pass_ctx, progress_bar,
+    EXIT_PARTLY_DONE,
+    WHOLE_NUMBER,
+    AmountParam,
+    CliContext,
+    DayParam,
+    OutputFile,
+    as_option,
+    cert_option,
+    cli,
+    emit_json,
+    hub_certificates,
+    json_option,
+    pass_ctx,
+    progress_bar,
 )
 from hub.clock import wire_time
 from hub.errors import HubError
@@ -22,11 +34,12 @@ from hub.money import format_pln
 
 PdfPath = OutputFile()
 per_page_option = click.option(
-    "--per-page", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
+    "--per-page",
+    type=click.Choice(["1", "2", "4"]),
+    default="1",
+    show_default=True,
     help="Coupons to an A4 sheet: 1, or 2 (A5) or 4 (A6) with cut marks.",
 )
-
-
 
 
 @cli.group("coupons")
@@ -41,26 +54,60 @@ def coupons() -> None:
 @click.option("--amount", type=AmountParam(), help="PLN per coupon; default: the case type's fee.")
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
-@click.option("--reference", help="The company's own reference for the batch (a contract number, a VIN), printed on its coupons.")
-@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF (see --per-page).")
+@click.option(
+    "--reference",
+    help="The company's own reference for the batch (a contract number, a VIN), printed on its coupons.",
+)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=PdfPath,
+    help="Also write the batch's coupons to this PDF (see --per-page).",
+)
 @per_page_option
 @as_option
 @json_option
 @pass_ctx
 def coupons_issue(
-    ctx: CliContext, nip: str, case_type: str, count: int, amount: int | None, office_code: str | None, request_id: str | None,
-    reference: str | None, pdf_path: Path | None, per_page: str, as_login: str | None, as_json: bool,
+    ctx: CliContext,
+    nip: str,
+    case_type: str,
+    count: int,
+    amount: int | None,
+    office_code: str | None,
+    request_id: str | None,
+    reference: str | None,
+    pdf_path: Path | None,
+    per_page: str,
+    as_login: str | None,
+    as_json: bool,
 ) -> None:
     """Issue a batch of coupons: all held, or none."""
     actor = ctx.actor(as_login)
     batch = ctx.hub.coupons.issue(
-        request_id=request_id or str(uuid.uuid4()), company_nip=nip, case_type=case_type, count=count,
-        amount_grosze=amount, office_code=office_code, actor=actor, reference=reference,
+        request_id=request_id or str(uuid.uuid4()),
+        company_nip=nip,
+        case_type=case_type,
+        count=count,
+        amount_grosze=amount,
+        office_code=office_code,
+        actor=actor,
+        reference=reference,
     )
     if pdf_path is not None:
         try:
-            _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json, per_page=int(per_page))
-        except (OSError, HubError) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
+            _write_pdf(
+                ctx,
+                pdf_path,
+                actor=actor,
+                batch_id=batch.batch_id,
+                quiet=as_json,
+                per_page=int(per_page),
+            )
+        except (
+            OSError,
+            HubError,
+        ) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
             click.echo(
                 f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held), "
                 f"but its PDF was not written: {_why(e)}; write it with: hub coupons pdf --batch {batch.batch_id} --out FILE",
@@ -73,15 +120,24 @@ def coupons_issue(
                 "batch_id": batch.batch_id,
                 "total_held": format_pln(batch.total_held_grosze),
                 "coupons": [
-                    {"coupon_id": c.coupon_id, "amount": format_pln(c.amount_grosze), "case_type": c.case_type, "expires_at": wire_time(c.expires_at)}
+                    {
+                        "coupon_id": c.coupon_id,
+                        "amount": format_pln(c.amount_grosze),
+                        "case_type": c.case_type,
+                        "expires_at": wire_time(c.expires_at),
+                    }
                     for c in batch.coupons
                 ],
             }
         )
         return
-    click.echo(f"batch {batch.batch_id}: {len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held")
+    click.echo(
+        f"batch {batch.batch_id}: {len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held"
+    )
     for c in batch.coupons:
-        click.echo(f"  {c.coupon_id}  {format_pln(c.amount_grosze)}  {c.case_type}  expires {wire_time(c.expires_at)}")
+        click.echo(
+            f"  {c.coupon_id}  {format_pln(c.amount_grosze)}  {c.case_type}  expires {wire_time(c.expires_at)}"
+        )
 
 
 @coupons.command("expire")
@@ -104,12 +160,28 @@ def coupons_expire(ctx: CliContext, as_json: bool) -> None:
 @as_option
 @json_option
 @pass_ctx
-def coupons_pdf(ctx: CliContext, coupon_ids: tuple[str, ...], batch_id: str | None, out: Path, per_page: str, as_login: str | None, as_json: bool) -> None:
+def coupons_pdf(
+    ctx: CliContext,
+    coupon_ids: tuple[str, ...],
+    batch_id: str | None,
+    out: Path,
+    per_page: str,
+    as_login: str | None,
+    as_json: bool,
+) -> None:
     """Write coupons to a PDF, 1, 2 or 4 to an A4 sheet, each with its signed QR code:
     a whole batch (--batch ID) or the coupons named."""
     if (batch_id is None) == (not coupon_ids):
         raise click.UsageError("name either --batch ID or coupon ids, one of the two")
-    coupons = _write_pdf(ctx, out, actor=ctx.actor(as_login), batch_id=batch_id, coupon_ids=coupon_ids, quiet=as_json, per_page=int(per_page))
+    coupons = _write_pdf(
+        ctx,
+        out,
+        actor=ctx.actor(as_login),
+        batch_id=batch_id,
+        coupon_ids=coupon_ids,
+        quiet=as_json,
+        per_page=int(per_page),
+    )
     if as_json:
         emit_json({"file": str(out), "pages": -(-coupons // int(per_page)), "coupons": coupons})
 
@@ -142,22 +214,44 @@ def _replacing(path: Path) -> Iterator:
 
 @coupons.command("list")
 @click.option("--nip", required=True, help="The company's NIP.")
-@click.option("--status", type=click.Choice(["ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"], case_sensitive=False))
-@click.option("--from", "issued_from", type=DayParam(), help="Issued on or after this business day (YYYY-MM-DD).")
-@click.option("--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD).")
+@click.option(
+    "--status",
+    type=click.Choice(["ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"], case_sensitive=False),
+)
+@click.option(
+    "--from",
+    "issued_from",
+    type=DayParam(),
+    help="Issued on or after this business day (YYYY-MM-DD).",
+)
+@click.option(
+    "--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD)."
+)
 @click.option("--offset", type=WHOLE_NUMBER, default=0, show_default=True)
 @click.option("--limit", type=WHOLE_NUMBER, default=100, show_default=True, help="At most 1000.")
 @as_option
 @json_option
 @pass_ctx
 def coupons_list(
-    ctx: CliContext, nip: str, status: str | None, issued_from: date | None, issued_to: date | None, offset: int, limit: int,
-    as_login: str | None, as_json: bool,
+    ctx: CliContext,
+    nip: str,
+    status: str | None,
+    issued_from: date | None,
+    issued_to: date | None,
+    offset: int,
+    limit: int,
+    as_login: str | None,
+    as_json: bool,
 ) -> None:
     """A company's coupons, oldest first."""
     page = ctx.hub.coupons.list(
-        actor=ctx.actor(as_login), company_nip=nip, status=status.upper() if status else None, issued_from=issued_from,
-        issued_to=issued_to, offset=offset, limit=limit,
+        actor=ctx.actor(as_login),
+        company_nip=nip,
+        status=status.upper() if status else None,
+        issued_from=issued_from,
+        issued_to=issued_to,
+        offset=offset,
+        limit=limit,
     )
     if as_json:
         emit_json(
@@ -165,9 +259,15 @@ def coupons_list(
                 "total": page.total,
                 "coupons": [
                     {
-                        "coupon_id": c.coupon_id, "batch_id": c.batch_id, "status": c.status, "amount": format_pln(c.amount_grosze),
-                        "case_type": c.case_type, "issued_at": wire_time(c.issued_at), "expires_at": wire_time(c.expires_at),
-                        "redeemed_at": wire_time(c.redeemed_at) if c.redeemed_at else None, "office_code": c.office_code,
+                        "coupon_id": c.coupon_id,
+                        "batch_id": c.batch_id,
+                        "status": c.status,
+                        "amount": format_pln(c.amount_grosze),
+                        "case_type": c.case_type,
+                        "issued_at": wire_time(c.issued_at),
+                        "expires_at": wire_time(c.expires_at),
+                        "redeemed_at": wire_time(c.redeemed_at) if c.redeemed_at else None,
+                        "office_code": c.office_code,
                         "case_number": c.case_number,
                     }
                     for c in page.coupons
@@ -175,10 +275,14 @@ def coupons_list(
             }
         )
         return
-    click.echo(f"{page.total} coupons; {offset + 1 if page.coupons else offset}-{offset + len(page.coupons)} shown")
+    click.echo(
+        f"{page.total} coupons; {offset + 1 if page.coupons else offset}-{offset + len(page.coupons)} shown"
+    )
     for c in page.coupons:
         used = f"  {c.office_code} {c.case_number}" if c.case_number else ""
-        click.echo(f"  {c.coupon_id}  {c.status:<9}  {format_pln(c.amount_grosze):>10}  {c.case_type}  issued {wire_time(c.issued_at)}{used}")
+        click.echo(
+            f"  {c.coupon_id}  {c.status:<9}  {format_pln(c.amount_grosze):>10}  {c.case_type}  issued {wire_time(c.issued_at)}{used}"
+        )
 
 
 @coupons.command("cancel")
@@ -187,9 +291,13 @@ def coupons_list(
 @as_option
 @json_option
 @pass_ctx
-def coupons_cancel(ctx: CliContext, coupon_id: str, request_id: str | None, as_login: str | None, as_json: bool) -> None:
+def coupons_cancel(
+    ctx: CliContext, coupon_id: str, request_id: str | None, as_login: str | None, as_json: bool
+) -> None:
     """Cancel an issued coupon and release its hold to the company."""
-    released = ctx.hub.coupons.cancel(request_id=request_id or str(uuid.uuid4()), coupon_text=coupon_id, actor=ctx.actor(as_login))
+    released = ctx.hub.coupons.cancel(
+        request_id=request_id or str(uuid.uuid4()), coupon_text=coupon_id, actor=ctx.actor(as_login)
+    )
     if as_json:
         emit_json({"released": format_pln(released)})
     else:
@@ -209,6 +317,15 @@ def coupons_check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: boo
     certs = hub_certificates(ctx, cert)
     coupon = verify_qr(text.strip(), certs)
     if as_json:
-        emit_json({"coupon_id": coupon.coupon_id, "amount": format_pln(coupon.amount_grosze), "expires_on": coupon.expires_on, "genuine": True})
+        emit_json(
+            {
+                "coupon_id": coupon.coupon_id,
+                "amount": format_pln(coupon.amount_grosze),
+                "expires_on": coupon.expires_on,
+                "genuine": True,
+            }
+        )
     else:
-        click.echo(f"{coupon.coupon_id}  {format_pln(coupon.amount_grosze)} PLN  expires {coupon.expires_on.isoformat()}  genuine")
+        click.echo(
+            f"{coupon.coupon_id}  {format_pln(coupon.amount_grosze)} PLN  expires {coupon.expires_on.isoformat()}  genuine"
+        )

@@ -41,7 +41,9 @@ def start_fake_bank(config_dir: Path, data_dir: Path, port: int = 0):
 
     server = FakeServer(partners_from_config(load_config(config_dir), data_dir), port=port).start()
     hub_toml = config_dir / "hub.toml"
-    text, n = re.subn(r'(?m)^# endpoint = ".*"$', f'endpoint = "{server.url}/soap/bank"', hub_toml.read_text())
+    text, n = re.subn(
+        r'(?m)^# endpoint = ".*"$', f'endpoint = "{server.url}/soap/bank"', hub_toml.read_text()
+    )
     if n != 1:
         server.stop()
         raise ValueError(f"{hub_toml}: expected one commented [bank] endpoint line")
@@ -54,8 +56,16 @@ def fund_by_statement(hub, bank, nip: str, amount_grosze: int) -> None:
     from hub.clock import business_day
 
     company = hub.companies.account(nip)
-    bank.add_credit(company.virtual_account, amount_grosze, f"Zasilenie konta {nip}", business_day(hub.clock()), payer_name=company.name)
-    hub.statements.import_document(bank.statement(business_day(hub.clock())), actor=operator("demo"))
+    bank.add_credit(
+        company.virtual_account,
+        amount_grosze,
+        f"Zasilenie konta {nip}",
+        business_day(hub.clock()),
+        payer_name=company.name,
+    )
+    hub.statements.import_document(
+        bank.statement(business_day(hub.clock())), actor=operator("demo")
+    )
 
 
 def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0):
@@ -76,7 +86,13 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0
         upgrade(hub.db)
         hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor="demo")
         fund_by_statement(hub, bank.app.bank, DEMO_NIP, 5000_00)
-        batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=DEMO_NIP, case_type="REJ_NEW", count=5, actor=operator("demo"))
+        batch = hub.coupons.issue(
+            request_id=str(uuid.uuid4()),
+            company_nip=DEMO_NIP,
+            case_type="REJ_NEW",
+            count=5,
+            actor=operator("demo"),
+        )
         add_demo_users(hub, DEMO_NIP)
     except BaseException:
         bank.stop()
@@ -88,8 +104,10 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0
 
 def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
     keys = config_dir / "keys"
-    common = (f"--url http://127.0.0.1:{port} --key {shlex.quote(str(keys / 'pojazd-1465.key'))} "
-              f"--cert {shlex.quote(str(keys / 'pojazd-1465.crt'))} --hub-cert {shlex.quote(str(keys / 'hub.crt'))}")
+    common = (
+        f"--url http://127.0.0.1:{port} --key {shlex.quote(str(keys / 'pojazd-1465.key'))} "
+        f"--cert {shlex.quote(str(keys / 'pojazd-1465.crt'))} --hub-cert {shlex.quote(str(keys / 'hub.crt'))}"
+    )
     hub = ".venv/bin/hub" if Path(".venv/bin/hub").exists() else "hub"
     return [
         f"{hub} client verify-coupon {common} --coupon {coupon_id} --office 1465",
@@ -100,24 +118,41 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
 
 
 @cli.command("demo")
-@click.option("--dir", "target", default="demo", show_default=True, type=OutputFolder(), help="Made anew on every run.")
+@click.option(
+    "--dir",
+    "target",
+    default="demo",
+    show_default=True,
+    type=OutputFolder(),
+    help="Made anew on every run.",
+)
 @click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
-@click.option("--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port.")
+@click.option(
+    "--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port."
+)
 def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
     """A fresh demo: dev keys, SQLite, example config, the fake bank, a company funded by a statement; serves."""
     config_dir, coupons, bank = prepare_demo(target.resolve(), bank_port=bank_port)
-    click.echo(f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN by a bank statement, 5 coupons issued:")
+    click.echo(
+        f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN by a bank statement, 5 coupons issued:"
+    )
     for c in coupons:
         click.echo(f"  {c}")
-    click.echo(f"\nfake bank: {bank.url}/soap/bank?wsdl  statements: {bank.url}/statement  transfers: {bank.url}/transfers")
+    click.echo(
+        f"\nfake bank: {bank.url}/soap/bank?wsdl  statements: {bank.url}/statement  transfers: {bank.url}/transfers"
+    )
     click.echo("the next day, pay the offices: bank settle (yesterday by default), then bank send")
-    click.echo(f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n")
+    click.echo(
+        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
+    )
     for command in try_commands(config_dir, coupons[0], port):
         click.echo(f"  {command}")
     click.echo(f"\nportal (in Polish): http://127.0.0.1:{port}/portal/  logins:")
     for login, _, password, who in DEMO_USERS:
         click.echo(f"  {login:<26} {password:<22} {who}")
-    click.echo("  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)")
+    click.echo(
+        "  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)"
+    )
     click.echo("")
     run_gunicorn(config_dir, "127.0.0.1", port, workers)

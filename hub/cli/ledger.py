@@ -19,6 +19,14 @@ def ledger_verify(ctx: CliContext, as_json: bool) -> None:
     /metrics (hub_ledger_check_*); run daily (deploy/systemd/hub-ledger-verify.timer)."""
     result = ctx.hub.ledger_checks.run()
     report_check(
-        "ledger", result.problems, f"ledger: {result.accounts} accounts, every total matches its transfers, debits equal credits",
-        as_json, {"checked_at": result.checked_at, "accounts": result.accounts, "ok": result.ok, "problems": list(result.problems)},
+        "ledger",
+        result.problems,
+        f"ledger: {result.accounts} accounts, every total matches its transfers, debits equal credits",
+        as_json,
+        {
+            "checked_at": result.checked_at,
+            "accounts": result.accounts,
+            "ok": result.ok,
+            "problems": list(result.problems),
+        },
     )

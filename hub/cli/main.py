@@ -7,12 +7,13 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -56,19 +57,28 @@ pass_ctx = click.make_pass_decorator(CliContext)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 csv_dialect_option = click.option(
-    "--csv-dialect", type=click.Choice(CSV_DIALECTS), default=EXCEL_PL, show_default=True,
+    "--csv-dialect",
+    type=click.Choice(CSV_DIALECTS),
+    default=EXCEL_PL,
+    show_default=True,
     help="csv for a Polish Excel (BOM, ';', Polish titles, Warsaw time, 1234,56) or plain RFC 4180 for machines.",
 )
-as_option = click.option("--as", "as_login", metavar="LOGIN", help="Act as this hub user, with that user's permissions (default: the operator).")
+as_option = click.option(
+    "--as",
+    "as_login",
+    metavar="LOGIN",
+    help="Act as this hub user, with that user's permissions (default: the operator).",
+)
 
 
 cert_option = click.option(
-    "--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The hub's certificate (PEM; several for a key rollover). Default: [signing] cert of hub.toml.",
 )
 
 
-def hub_certificates(ctx: "CliContext", cert: Path | None) -> list:
+def hub_certificates(ctx: CliContext, cert: Path | None) -> list:
     """The certificates a signed QR code is checked against (`--cert`, else the hub's own)."""
     from cryptography import x509
 
@@ -84,8 +94,20 @@ LIST_LIMIT = 100  # rows a list command prints unless told otherwise
 
 def list_options(command):
     """`--limit` and `--offset` of every list command."""
-    command = click.option("--offset", type=IntParam(0, 2**31 - 1), default=0, show_default=True, help="Skip this many rows first.")(command)
-    return click.option("--limit", type=IntParam(1, 100_000), default=LIST_LIMIT, show_default=True, help="Print at most this many rows.")(command)
+    command = click.option(
+        "--offset",
+        type=IntParam(0, 2**31 - 1),
+        default=0,
+        show_default=True,
+        help="Skip this many rows first.",
+    )(command)
+    return click.option(
+        "--limit",
+        type=IntParam(1, 100_000),
+        default=LIST_LIMIT,
+        show_default=True,
+        help="Print at most this many rows.",
+    )(command)
 
 
 def say_more(total: int, offset: int, shown: int) -> None:
@@ -115,7 +137,9 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, 
         def progress(done: int, total: int) -> None:
             nonlocal bar
             if bar is None:  # the total is known once the work has started
-                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                bar = stack.enter_context(
+                    click.progressbar(length=total, label=label, file=sys.stderr)
+                )
             bar.update(done - bar.pos)
 
         yield progress
@@ -165,7 +189,9 @@ class AmountParam(click.ParamType):
 EXIT_OK = 0
 EXIT_ERROR = 1  # refused or failed; nothing was changed
 EXIT_USAGE = 2  # a wrong option or argument; nothing was changed
-EXIT_PARTLY_DONE = 3  # the change was made (money moved) but a later step failed; the line says what to run
+EXIT_PARTLY_DONE = (
+    3  # the change was made (money moved) but a later step failed; the line says what to run
+)
 EXIT_INTERNAL = 70  # a bug in the hub (EX_SOFTWARE); the log has the traceback
 
 
@@ -193,11 +219,21 @@ class HubGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+        except (
+            click.ClickException,
+            click.exceptions.Exit,
+            click.Abort,
+            SystemExit,
+            KeyboardInterrupt,
+        ):
             raise
         except ConfigError as e:
             problems = getattr(e, "problems", None) or [e.message]
-            more = f" (and {len(problems) - 1} more: run `hub config check`)" if len(problems) > 1 else ""
+            more = (
+                f" (and {len(problems) - 1} more: run `hub config check`)"
+                if len(problems) > 1
+                else ""
+            )
             _fail(f"{problems[0]}{more}")
         except HubError as e:
             _fail(f"{e.code}: {e.message}")
@@ -205,7 +241,9 @@ class HubGroup(click.Group):
             _fail(*_known_error(ctx, e))
 
 
-def report_check(what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict) -> None:
+def report_check(
+    what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict
+) -> None:
     """How a checking command (`hub audit verify`, `hub ledger verify`) ends: the result as
     JSON, or each problem as a line on stderr (`hub: <what>: <problem>`) and `ok_line` when
     there is none; exit status 1 when there is any."""
@@ -229,7 +267,9 @@ def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
     """(line, exit status) for an error no service turned into a HubError."""
     from sqlalchemy.exc import DBAPIError
 
-    if isinstance(error, DBAPIError):  # only reachable once the config is loaded: it names the database
+    if isinstance(
+        error, DBAPIError
+    ):  # only reachable once the config is loaded: it names the database
         from hub.db.database import database_problem
 
         return database_problem(error, ctx.find_object(CliContext).config.database.url), EXIT_ERROR
@@ -260,7 +300,9 @@ def cli(ctx: click.Context, config_dir: Path) -> None:
     """The fee coupon hub: prepaid fee coupons and cash desk payments."""
     from hub.ops.logging import configure_logging
 
-    configure_logging(os.environ.get("HUB_LOG_LEVEL", "WARNING"))  # JSON lines on stderr; data goes to stdout
+    configure_logging(
+        os.environ.get("HUB_LOG_LEVEL", "WARNING")
+    )  # JSON lines on stderr; data goes to stdout
     ctx.obj = CliContext(config_dir)
 
 
@@ -311,7 +353,9 @@ class IntParam(click.ParamType):
 
 
 PORT = IntParam(0, 65535)  # 0: any free port
-WHOLE_NUMBER = IntParam(-(2**31), 2**31 - 1)  # the service names its own limits (Count must be 1 to 1000)
+WHOLE_NUMBER = IntParam(
+    -(2**31), 2**31 - 1
+)  # the service names its own limits (Count must be 1 to 1000)
 
 
 class OutputFile(click.ParamType):
@@ -333,7 +377,9 @@ class OutputFile(click.ParamType):
             self.fail(f"{path} is a folder; name a file to write", param, ctx)
         if not folder.is_dir():
             self.fail(f"cannot write {path}: folder {folder} does not exist", param, ctx)
-        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        if not os.access(folder, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)
+        ):
             self.fail(f"cannot write {path}: permission denied", param, ctx)
         return path
 

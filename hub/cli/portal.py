@@ -37,13 +37,19 @@ def enable_portal(config_dir: Path) -> None:
     http on 127.0.0.1 (`cookie_secure = false`; keep the default `true` behind https)."""
     write_secret_key(config_dir / "keys" / "portal.key")
     with open(config_dir / "hub.toml", "a", encoding="utf-8") as f:
-        f.write('\n[portal]\nsecret_key_file = "keys/portal.key"\ncookie_secure = false  # the demo serves plain http on 127.0.0.1\n')
+        f.write(
+            '\n[portal]\nsecret_key_file = "keys/portal.key"\ncookie_secure = false  # the demo serves plain http on 127.0.0.1\n'
+        )
 
 
 def add_demo_users(hub, company_nip: str) -> None:
     actor = operator("demo")
     for login, role, password, _ in DEMO_USERS:
-        scope = {"office_code": DEMO_OFFICE} if role in ("cashier", "supervisor") else {"company_nip": company_nip}
+        scope = (
+            {"office_code": DEMO_OFFICE}
+            if role in ("cashier", "supervisor")
+            else {"company_nip": company_nip}
+        )
         hub.users.add_user(actor, login, role=role, password=password, **scope)
 
 
@@ -53,8 +59,13 @@ def portal() -> None:
 
 
 @portal.command("keygen")
-@click.option("--out", "out", required=True, type=OutputFile(),
-              help="The file to write; hub.toml [portal] secret_key_file names it. An existing file is never overwritten.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=OutputFile(),
+    help="The file to write; hub.toml [portal] secret_key_file names it. An existing file is never overwritten.",
+)
 def keygen(out: Path) -> None:
     """Write a new secret key for the portal's session cookies (mode 0600)."""
     from hub.errors import InvalidRequest
@@ -62,5 +73,7 @@ def keygen(out: Path) -> None:
     try:
         write_secret_key(out)
     except FileExistsError:
-        raise InvalidRequest(f"{out} exists; a new key would sign everyone out, so remove it first if that is what you want") from None
+        raise InvalidRequest(
+            f"{out} exists; a new key would sign everyone out, so remove it first if that is what you want"
+        ) from None
     click.echo(f"wrote {SECRET_KEY_BYTES} random bytes to {out}")

@@ -10,12 +10,18 @@ import click
 
 from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
 
-
 WORKER_CLASSES = ("gthread", "sync")
 
 
-def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level: str = "INFO", threads: int = 4,
-                 worker_class: str = "gthread") -> None:
+def run_gunicorn(
+    config_dir: Path,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "INFO",
+    threads: int = 4,
+    worker_class: str = "gthread",
+) -> None:
     """gunicorn with the app loaded in each worker after fork: every worker
     has its own database connections and loads the signing key once. Logs are
     JSON lines on stderr; metrics are counted in a fresh directory shared by the
@@ -59,7 +65,9 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
             self.cfg.set("accesslog", "-")
             self.cfg.set("logconfig_dict", gunicorn_logconfig(log_level))
             self.cfg.set("child_exit", lambda _arbiter, worker: metrics.worker_exited(worker.pid))
-            if "control_socket_disable" in self.cfg.settings:  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
+            if (
+                "control_socket_disable" in self.cfg.settings
+            ):  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
@@ -76,14 +84,38 @@ def run_gunicorn(config_dir: Path, host: str, port: int, workers: int, log_level
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
-@click.option("--threads", default=4, show_default=True, type=IntParam(1, 64),
-              help="Threads per worker: requests a worker serves at once (a slow client holds one thread, not the worker).")
-@click.option("--worker-class", default="gthread", show_default=True, type=click.Choice(WORKER_CLASSES),
-              help="gunicorn's worker model; sync only to compare (one slow client holds a whole worker).")
-@click.option("--log-level", default="INFO", show_default=True, envvar="HUB_LOG_LEVEL",
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="JSON log lines on stderr from this level.")
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=IntParam(1, 64),
+    help="Threads per worker: requests a worker serves at once (a slow client holds one thread, not the worker).",
+)
+@click.option(
+    "--worker-class",
+    default="gthread",
+    show_default=True,
+    type=click.Choice(WORKER_CLASSES),
+    help="gunicorn's worker model; sync only to compare (one slow client holds a whole worker).",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    envvar="HUB_LOG_LEVEL",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="JSON log lines on stderr from this level.",
+)
 @pass_ctx
-def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int, worker_class: str, log_level: str) -> None:
+def serve(
+    ctx: CliContext,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_class: str,
+    log_level: str,
+) -> None:
     """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
     run_gunicorn(ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
 
@@ -98,50 +130,96 @@ OPERATIONS = {
 
 @cli.command("client", context_settings={"ignore_unknown_options": False})
 @click.argument("call", type=click.Choice(sorted(OPERATIONS)))
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address.")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Your PEM private key.")
-@click.option("--cert", "cert_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Your PEM certificate.")
-@click.option("--hub-cert", "hub_cert_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The hub's certificate, to check its answers (a PEM file with two during the hub's key rotation).")
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address."
+)
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your PEM private key.",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your PEM certificate.",
+)
+@click.option(
+    "--hub-cert",
+    "hub_cert_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The hub's certificate, to check its answers (a PEM file with two during the hub's key rotation).",
+)
 @click.option("--coupon", "coupon_id")
 @click.option("--office", "office_code")
 @click.option("--case-type")
 @click.option("--case-number")
-@click.option("--system", type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]), help="verify-payment: whose case it is.")
+@click.option(
+    "--system",
+    type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]),
+    help="verify-payment: whose case it is.",
+)
 @click.option("--payer-nip")
 @click.option("--amount", help="PLN, e.g. 100.00")
 @click.option("--redemption", "redemption_id")
 @click.option("--reason")
 @click.option("--request-id", help="A UUID; one is made up if omitted.")
 @json_option
-def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code, case_type, case_number, system, payer_nip, amount,
-           redemption_id, reason, request_id, as_json) -> None:
+def client(
+    call,
+    url,
+    key_path,
+    cert_path,
+    hub_cert_path,
+    coupon_id,
+    office_code,
+    case_type,
+    case_number,
+    system,
+    payer_nip,
+    amount,
+    redemption_id,
+    reason,
+    request_id,
+    as_json,
+) -> None:
     """A signed SOAP client of OfficeService, as Pojazd, Kierowca or WORD would call it."""
+    import requests
     import zeep
     from cryptography import x509
 
     from hub.errors import HubError
+    from hub.money import AmountError, parse_grosze, to_decimal
     from hub.signing.keys import SigningIdentity
     from hub.signing.zeep_plugin import HubSignature
-
-    import requests
-
-    from hub.money import AmountError, parse_grosze, to_decimal
 
     try:
         amount_pln = to_decimal(parse_grosze(amount)) if amount else None
     except AmountError as e:
         raise click.BadParameter(str(e), param_hint="--amount") from None
     fields = {
-        "RequestId": request_id or str(uuid.uuid4()), "CouponId": coupon_id, "OfficeCode": office_code, "CaseType": case_type,
-        "CaseNumber": case_number, "PayerNip": payer_nip, "Amount": amount_pln,
-        "RedemptionId": redemption_id, "Reason": reason, "System": system,
+        "RequestId": request_id or str(uuid.uuid4()),
+        "CouponId": coupon_id,
+        "OfficeCode": office_code,
+        "CaseType": case_type,
+        "CaseNumber": case_number,
+        "PayerNip": payer_nip,
+        "Amount": amount_pln,
+        "RedemptionId": redemption_id,
+        "Reason": reason,
+        "System": system,
     }
     operation = OPERATIONS[call]
     try:
         hub_certs = x509.load_pem_x509_certificates(hub_cert_path.read_bytes())
     except ValueError:
-        raise click.BadParameter(f"{hub_cert_path} holds no PEM certificate", param_hint="--hub-cert") from None
+        raise click.BadParameter(
+            f"{hub_cert_path} holds no PEM certificate", param_hint="--hub-cert"
+        ) from None
     wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_certs, "hub")
     # zeep's parser allows DTDs unless told otherwise (the WSDL's own schema imports stay allowed)
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
@@ -149,13 +227,19 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
     try:
         service = zeep.Client(wsdl, wsse=wsse, settings=settings).service
     except (requests.RequestException, zeep.exceptions.Error) as e:
-        raise click.ClickException(f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}") from None
+        raise click.ClickException(
+            f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}"
+        ) from None
     wanted = {e[0] for e in service._binding._operations[operation].input.body.type.elements}
-    missing = sorted(n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount"))
+    missing = sorted(
+        n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount")
+    )
     if missing and not (operation == "VerifyCoupon" and set(missing) <= {"CaseNumber"}):
         raise click.UsageError(f"{operation} needs: " + ", ".join(missing))
     try:
-        answer = getattr(service, operation)(**{k: v for k, v in fields.items() if k in wanted and v is not None})
+        answer = getattr(service, operation)(
+            **{k: v for k, v in fields.items() if k in wanted and v is not None}
+        )
     except zeep.exceptions.Fault as fault:
         error = HubError(fault.message)
         error.code = (fault.code or "Server").split(":")[-1].removeprefix("Client.")
@@ -170,7 +254,9 @@ def client(call, url, key_path, cert_path, hub_cert_path, coupon_id, office_code
             values = v if isinstance(v, list) else [v]  # VerifyPayment: one line a payment
             for value in values:
                 if value is not None:
-                    click.echo(f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
+                    click.echo(
+                        f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+                    )
 
 
 def _plain(value):
@@ -209,25 +295,48 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
     archives = hub.message_archive
     report = archives.verify(hub.config.audit.seal_every_records)
     count = len(archives.manifests())
-    unanswered = [{"seq": u.seq, "at": u.at, "service": u.service, "client": u.client_id, "log_id": u.log_id} for u in report.unanswered]
+    unanswered = [
+        {"seq": u.seq, "at": u.at, "service": u.service, "client": u.client_id, "log_id": u.log_id}
+        for u in report.unanswered
+    ]
     if as_json:
-        emit_json({"records": report.records, "archives": count, "ok": report.ok, "problems": list(report.problems),
-                   "seals": report.seals, "last_sealed_seq": report.last_sealed_seq, "unsealed": report.unsealed,
-                   "unanswered": unanswered, "recovery_pending": restored is not None, "time_stamped": report.stamped,
-                   "last_time_stamp": report.last_stamp_at})
+        emit_json(
+            {
+                "records": report.records,
+                "archives": count,
+                "ok": report.ok,
+                "problems": list(report.problems),
+                "seals": report.seals,
+                "last_sealed_seq": report.last_sealed_seq,
+                "unsealed": report.unsealed,
+                "unanswered": unanswered,
+                "recovery_pending": restored is not None,
+                "time_stamped": report.stamped,
+                "last_time_stamp": report.last_stamp_at,
+            }
+        )
     else:
         for problem in report.problems:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
-            click.echo(f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
-                       f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed")
+            click.echo(
+                f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
+                f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed"
+            )
             if report.stamped:
-                click.echo(f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}")
+                click.echo(
+                    f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}"
+                )
         for u in report.unanswered:
-            click.echo(f"request {u.log_id} (record {u.seq}, {u.service}, {u.client_id}, {u.at.isoformat()}): no answer record")
+            click.echo(
+                f"request {u.log_id} (record {u.seq}, {u.service}, {u.client_id}, {u.at.isoformat()}): no answer record"
+            )
         if restored is not None:
-            click.echo(f"hub: the database was restored to record {restored.db_seq}, behind its archives (record {restored.archive_seq}): "
-                       "state changes are refused until `hub audit recover --apply`", err=True)
+            click.echo(
+                f"hub: the database was restored to record {restored.db_seq}, behind its archives (record {restored.archive_seq}): "
+                "state changes are refused until `hub audit recover --apply`",
+                err=True,
+            )
     if not report.ok:
         raise SystemExit(1)
 
@@ -244,17 +353,38 @@ def audit_seal(ctx: CliContext, as_json: bool) -> None:
     seal = hub.message_log.seal()
     stamped = stamp_newest(hub.db, hub.time_stamper) if hub.time_stamper else None
     if as_json:
-        emit_json({"sealed": seal is not None, "seq": seal.seq if seal else None, "sealed_at": seal.sealed_at if seal else None,
-                   "time_stamped_seq": stamped.seq if stamped else None})
+        emit_json(
+            {
+                "sealed": seal is not None,
+                "seq": seal.seq if seal else None,
+                "sealed_at": seal.sealed_at if seal else None,
+                "time_stamped_seq": stamped.seq if stamped else None,
+            }
+        )
         return
-    click.echo("message log: nothing new since the last seal" if seal is None else f"message log: sealed at record {seal.seq}")
+    click.echo(
+        "message log: nothing new since the last seal"
+        if seal is None
+        else f"message log: sealed at record {seal.seq}"
+    )
     if stamped:
-        click.echo(f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}")
+        click.echo(
+            f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}"
+        )
 
 
 @audit.command("recover")
-@click.option("--apply", "apply_", is_flag=True, help="Re-apply the missing requests in order, then take changes again.")
-@click.option("--force", is_flag=True, help="With --apply: take changes again even if a request did not re-apply as it did the first time.")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Re-apply the missing requests in order, then take changes again.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --apply: take changes again even if a request did not re-apply as it did the first time.",
+)
 @json_option
 @pass_ctx
 def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> None:
@@ -274,18 +404,36 @@ def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> 
     rows = recovery.apply(restored, cli_actor(), force) if apply_ else recovery.listing(restored)
     still = recovery.pending() if apply_ else restored
     if as_json:
-        emit_json({"pending": still is not None, "db_seq": restored.db_seq, "archive_seq": restored.archive_seq, "requests": rows})
+        emit_json(
+            {
+                "pending": still is not None,
+                "db_seq": restored.db_seq,
+                "archive_seq": restored.archive_seq,
+                "requests": rows,
+            }
+        )
     else:
-        click.echo(f"the database was restored to record {restored.db_seq}; the archives reach record {restored.archive_seq}")
+        click.echo(
+            f"the database was restored to record {restored.db_seq}; the archives reach record {restored.archive_seq}"
+        )
         for r in rows:
-            click.echo(f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} {r.request_id or '-':36}  {r.client_id}  {r.status}"
-                       + (f": {r.outcome}" if r.outcome else ""))
+            click.echo(
+                f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} {r.request_id or '-':36}  {r.client_id}  {r.status}"
+                + (f": {r.outcome}" if r.outcome else "")
+            )
         missing = sum(r.status == MISSING for r in rows)
         if not apply_:
-            click.echo(f"{missing} to re-apply: run `hub audit recover --apply`" if missing else "nothing to re-apply: run `hub audit recover --apply` to take changes again")
+            click.echo(
+                f"{missing} to re-apply: run `hub audit recover --apply`"
+                if missing
+                else "nothing to re-apply: run `hub audit recover --apply` to take changes again"
+            )
         elif still is None:
             click.echo(f"re-applied {missing}; the hub takes changes again")
     if apply_ and still is not None:
-        click.echo("hub: some requests did not re-apply as they did the first time (above); the hub still refuses changes. "
-                   "Fix the cause and run it again, or accept with --force", err=True)
+        click.echo(
+            "hub: some requests did not re-apply as they did the first time (above); the hub still refuses changes. "
+            "Fix the cause and run it again, or accept with --force",
+            err=True,
+        )
         raise SystemExit(1)

@@ -6,16 +6,31 @@ import sys
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
+from hub.cli.main import (
+    CliContext,
+    as_option,
+    cli,
+    emit_json,
+    json_option,
+    list_options,
+    paged,
+    pass_ctx,
+)
 from hub.clock import wire_time
 from hub.errors import InvalidRequest
 from hub.users.service import RoleView, UserView
 
-company_option = click.option("--company", "company_nip", metavar="NIP", help="A registered company's NIP.")
-office_option = click.option("--office", "office_code", metavar="CODE", help="An office code from offices.toml.")
+company_option = click.option(
+    "--company", "company_nip", metavar="NIP", help="A registered company's NIP."
+)
+office_option = click.option(
+    "--office", "office_code", metavar="CODE", help="An office code from offices.toml."
+)
 login_option = click.option("--login", required=True)
 password_stdin_option = click.option(
-    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin; otherwise one is generated and printed once."
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin; otherwise one is generated and printed once.",
 )
 
 
@@ -32,7 +47,14 @@ def user_json(u: UserView) -> dict:
 
 
 def role_json(r: RoleView) -> dict:
-    return {"name": r.name, "kind": r.kind, "company_nip": r.company_nip, "office_code": r.office_code, "permissions": list(r.permissions), "built_in": r.built_in}
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "company_nip": r.company_nip,
+        "office_code": r.office_code,
+        "permissions": list(r.permissions),
+        "built_in": r.built_in,
+    }
 
 
 def user_line(u: UserView) -> str:
@@ -74,19 +96,35 @@ def user() -> None:
 @login_option
 @company_option
 @office_option
-@click.option("--role", help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope; "
-              "default: the least privileged (viewer, cashier).")
+@click.option(
+    "--role",
+    help="A built-in role (admin, issuer, viewer; cashier, supervisor) or a custom one of that scope; "
+    "default: the least privileged (viewer, cashier).",
+)
 @password_stdin_option
 @as_option
 @json_option
 @pass_ctx
 def user_add(
-    ctx: CliContext, login: str, company_nip: str | None, office_code: str | None, role: str | None, password_stdin: bool,
-    as_login: str | None, as_json: bool,
+    ctx: CliContext,
+    login: str,
+    company_nip: str | None,
+    office_code: str | None,
+    role: str | None,
+    password_stdin: bool,
+    as_login: str | None,
+    as_json: bool,
 ) -> None:
     """Add a user of a company or an office with one role."""
     password = read_password(password_stdin)
-    new = ctx.hub.users.add_user(ctx.actor(as_login), login, company_nip=company_nip, office_code=office_code, role=role, password=password)
+    new = ctx.hub.users.add_user(
+        ctx.actor(as_login),
+        login,
+        company_nip=company_nip,
+        office_code=office_code,
+        role=role,
+        password=password,
+    )
     if not as_json:
         click.echo(f"added {user_line(new.user)}")
     print_password(new.user.login, new.password, as_json, user_json(new.user))
@@ -99,9 +137,19 @@ def user_add(
 @as_option
 @json_option
 @pass_ctx
-def user_list(ctx: CliContext, company_nip: str | None, office_code: str | None, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
+def user_list(
+    ctx: CliContext,
+    company_nip: str | None,
+    office_code: str | None,
+    limit: int,
+    offset: int,
+    as_login: str | None,
+    as_json: bool,
+) -> None:
     """Users of a company or an office (default: your own; the operator: all)."""
-    users = ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
+    users = ctx.hub.users.list_users(
+        ctx.actor(as_login), company_nip=company_nip, office_code=office_code
+    )
     print_users(paged(users, offset, limit), as_json)
 
 
@@ -122,7 +170,9 @@ def user_grant(ctx: CliContext, login: str, role: str, as_login: str | None, as_
 @as_option
 @json_option
 @pass_ctx
-def user_revoke(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
+def user_revoke(
+    ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool
+) -> None:
     """Take a role away from a user (not its last one)."""
     print_users([ctx.hub.users.revoke(ctx.actor(as_login), login, role)], as_json)
 
@@ -133,9 +183,13 @@ def user_revoke(ctx: CliContext, login: str, role: str, as_login: str | None, as
 @as_option
 @json_option
 @pass_ctx
-def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool) -> None:
+def user_password(
+    ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool
+) -> None:
     """Set a user's password (generated and printed once unless --password-stdin)."""
-    password = ctx.hub.users.reset_password(ctx.actor(as_login), login, read_password(password_stdin))
+    password = ctx.hub.users.reset_password(
+        ctx.actor(as_login), login, read_password(password_stdin)
+    )
     if not as_json and password is None:
         click.echo(f"password of {login} changed")
     print_password(login, password, as_json, {"login": login})
@@ -146,7 +200,9 @@ def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: s
 @as_option
 @json_option
 @pass_ctx
-def user_second_factor_reset(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
+def user_second_factor_reset(
+    ctx: CliContext, login: str, as_login: str | None, as_json: bool
+) -> None:
     """Turn a user's second factor (TOTP) off, e.g. after a lost phone; the user enrols again at the next login."""
     ctx.hub.accounts.reset_second_factor(ctx.actor(as_login), login)
     if as_json:
@@ -185,16 +241,33 @@ def role() -> None:
 @company_option
 @office_option
 @click.option("--name", required=True)
-@click.option("--permission", "permissions", multiple=True, required=True, help="Repeat for each permission, e.g. coupons:issue.")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    required=True,
+    help="Repeat for each permission, e.g. coupons:issue.",
+)
 @as_option
 @json_option
 @pass_ctx
 def role_add(
-    ctx: CliContext, company_nip: str | None, office_code: str | None, name: str, permissions: tuple[str, ...],
-    as_login: str | None, as_json: bool,
+    ctx: CliContext,
+    company_nip: str | None,
+    office_code: str | None,
+    name: str,
+    permissions: tuple[str, ...],
+    as_login: str | None,
+    as_json: bool,
 ) -> None:
     """Add a custom role to a company or an office."""
-    r = ctx.hub.users.add_role(ctx.actor(as_login), company_nip=company_nip, office_code=office_code, name=name, permissions=permissions)
+    r = ctx.hub.users.add_role(
+        ctx.actor(as_login),
+        company_nip=company_nip,
+        office_code=office_code,
+        name=name,
+        permissions=permissions,
+    )
     print_roles([r], as_json)
 
 
@@ -205,9 +278,19 @@ def role_add(
 @as_option
 @json_option
 @pass_ctx
-def role_list(ctx: CliContext, company_nip: str | None, office_code: str | None, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
+def role_list(
+    ctx: CliContext,
+    company_nip: str | None,
+    office_code: str | None,
+    limit: int,
+    offset: int,
+    as_login: str | None,
+    as_json: bool,
+) -> None:
     """Roles of a company or an office with their permissions."""
-    roles = ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
+    roles = ctx.hub.users.list_roles(
+        ctx.actor(as_login), company_nip=company_nip, office_code=office_code
+    )
     print_roles(paged(roles, offset, limit), as_json)
 
 

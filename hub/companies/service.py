@@ -27,7 +27,9 @@ from hub.ledger.chart import ADJUSTMENTS, COMPANY, CONTROL, company_account
 class CompanyAccount:
     nip: str
     name: str
-    virtual_account: str | None  # None under an IBAN escrow account: top-ups by the NIP in the title
+    virtual_account: (
+        str | None
+    )  # None under an IBAN escrow account: top-ups by the NIP in the title
     available_grosze: int
     held_grosze: int
     posted_grosze: int
@@ -49,7 +51,7 @@ def title_matching_only(escrow_account: str) -> bool:
 def title_matching_note(escrow_account: str) -> str:
     return (
         f"the escrow account {escrow_account} is an IBAN, not a Polish NRB: companies get no virtual account, and their "
-        f"top-ups are matched by the NIP in the transfer title only (\"{topup_title('<NIP>')}\")"
+        f'top-ups are matched by the NIP in the transfer title only ("{topup_title("<NIP>")}")'
     )
 
 
@@ -78,14 +80,20 @@ class CompanyService:
         name = name.strip()
         if not name:
             raise InvalidRequest("a company needs a name")
-        virtual = None if title_matching_only(self.escrow_account) else virtual_account(self.escrow_account, nip)
+        virtual = (
+            None
+            if title_matching_only(self.escrow_account)
+            else virtual_account(self.escrow_account, nip)
+        )
         try:
             with self.db.transaction() as session:
                 now = self.clock()
                 company = Company(nip=nip, name=name, virtual_account=virtual, created_at=now)
                 session.add(company)
                 session.flush()
-                Ledger(session, self.clock).open_account(company_account(nip), COMPANY, no_overdraft=True)
+                Ledger(session, self.clock).open_account(
+                    company_account(nip), COMPANY, no_overdraft=True
+                )
                 record_event(session, now, actor, "company.add", f"company:{nip}", name=name)
         except IntegrityError:
             raise InvalidRequest(f"a company with NIP {nip} is already registered") from None
@@ -98,9 +106,20 @@ class CompanyService:
 
     def list(self) -> list[CompanyAccount]:
         with self.db.read() as session:
-            return [self._view(session, c) for c in session.scalars(select(Company).order_by(Company.nip))]
+            return [
+                self._view(session, c)
+                for c in session.scalars(select(Company).order_by(Company.nip))
+            ]
 
-    def credit(self, nip: str, amount_grosze: int, reason: str, *, actor: str, request_id: str | None = None) -> CompanyAccount:
+    def credit(
+        self,
+        nip: str,
+        amount_grosze: int,
+        reason: str,
+        *,
+        actor: str,
+        request_id: str | None = None,
+    ) -> CompanyAccount:
         """A manual adjustment: positive credits the company, negative debits it
         (never below what is available). Kept in the audit trail with its reason."""
         nip = valid_nip(nip)
@@ -116,11 +135,33 @@ class CompanyService:
             ledger.open_account(ADJUSTMENTS, CONTROL)
             company = company_account(nip)
             debit, credit = (ADJUSTMENTS, company) if amount_grosze > 0 else (company, ADJUSTMENTS)
-            ledger.transfer(f"adjust:{request_id}", debit, credit, abs(amount_grosze), "ADJUSTMENT", reason.strip()[:200])
-            record_event(session, self.clock(), actor, "company.credit", f"company:{nip}", amount_grosze=amount_grosze, reason=reason.strip())
+            ledger.transfer(
+                f"adjust:{request_id}",
+                debit,
+                credit,
+                abs(amount_grosze),
+                "ADJUSTMENT",
+                reason.strip()[:200],
+            )
+            record_event(
+                session,
+                self.clock(),
+                actor,
+                "company.credit",
+                f"company:{nip}",
+                amount_grosze=amount_grosze,
+                reason=reason.strip(),
+            )
             return {}
 
-        once(self.db, request_id, "CompanyCredit", {"nip": nip, "amount": amount_grosze, "reason": reason}, work, self.clock())
+        once(
+            self.db,
+            request_id,
+            "CompanyCredit",
+            {"nip": nip, "amount": amount_grosze, "reason": reason},
+            work,
+            self.clock(),
+        )
         return self.account(nip)
 
     def statement(self, *, actor: Actor, nip: str, date_from: date, date_to: date) -> Statement:
@@ -129,10 +170,19 @@ class CompanyService:
         nip = valid_nip(nip)
         actor.require(STATEMENT_READ, company_nip=nip)
         with self.db.read() as session:
-            if not self.db.is_sqlite:  # opening, entries and closing from one snapshot (SQLite's read already is one)
+            if (
+                not self.db.is_sqlite
+            ):  # opening, entries and closing from one snapshot (SQLite's read already is one)
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             return build_statement(session, find_company(session, nip), date_from, date_to)
 
     def _view(self, session: Session, company: Company) -> CompanyAccount:
         balance = Ledger(session, self.clock).balance(company.ledger_code)
-        return CompanyAccount(company.nip, company.name, company.virtual_account, balance.available, balance.held, balance.posted)
+        return CompanyAccount(
+            company.nip,
+            company.name,
+            company.virtual_account,
+            balance.available,
+            balance.held,
+            balance.posted,
+        )

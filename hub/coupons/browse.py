@@ -63,7 +63,15 @@ class CouponBrowser:
         self.db = coupons.db
         self.clock = coupons.clock
 
-    def batches(self, *, actor: Actor, company_nip: str, offset: int = 0, limit: int = 25, newest_first: bool = True) -> BatchPage:
+    def batches(
+        self,
+        *,
+        actor: Actor,
+        company_nip: str,
+        offset: int = 0,
+        limit: int = 25,
+        newest_first: bool = True,
+    ) -> BatchPage:
         """The company's batches, newest first (or oldest first), with their coupons counted by status."""
         nip = valid_nip(company_nip)
         actor.require(COUPONS_READ, company_nip=nip)
@@ -73,11 +81,18 @@ class CouponBrowser:
             raise InvalidRequest(f"Offset must be 0 or more, got {offset}")
         with self.db.read() as session:
             company = find_company(session, nip)
-            total = session.scalar(select(func.count()).select_from(CouponBatch).where(CouponBatch.company_id == company.id))
+            total = session.scalar(
+                select(func.count())
+                .select_from(CouponBatch)
+                .where(CouponBatch.company_id == company.id)
+            )
             rows = session.scalars(
                 select(CouponBatch)
                 .where(CouponBatch.company_id == company.id)
-                .order_by(CouponBatch.issued_at.desc() if newest_first else CouponBatch.issued_at, CouponBatch.id)
+                .order_by(
+                    CouponBatch.issued_at.desc() if newest_first else CouponBatch.issued_at,
+                    CouponBatch.id,
+                )
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -88,7 +103,9 @@ class CouponBrowser:
         """One batch and its coupons."""
         with self.db.read() as session:
             found = session.execute(
-                select(CouponBatch, Company.nip).join(Company, Company.id == CouponBatch.company_id).where(CouponBatch.id == batch_id[:36])
+                select(CouponBatch, Company.nip)
+                .join(Company, Company.id == CouponBatch.company_id)
+                .where(CouponBatch.id == batch_id[:36])
             ).one_or_none()
             if found is None or (actor.company_nip is not None and found[1] != actor.company_nip):
                 raise NotFound(f"no batch {batch_id}")
@@ -96,15 +113,23 @@ class CouponBrowser:
             actor.require(COUPONS_READ, company_nip=nip)
             rows = session.execute(
                 select(Coupon, Redemption)
-                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
+                .outerjoin(
+                    Redemption,
+                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
+                )
                 .where(Coupon.batch_id == batch.id)
                 .order_by(Coupon.position)
                 .limit(BATCH_COUPONS_MAX)
             ).all()
             counts = self._status_counts(session, [batch.id])
-        return BatchDetail(_summary(batch, counts.get(batch.id, {})), tuple(self.coupons._listed(c, r, batch.reference) for c, r in rows))
+        return BatchDetail(
+            _summary(batch, counts.get(batch.id, {})),
+            tuple(self.coupons._listed(c, r, batch.reference) for c, r in rows),
+        )
 
-    def search(self, *, actor: Actor, company_nip: str, text: str, newest_first: bool = False) -> tuple[ListedCoupon, ...]:
+    def search(
+        self, *, actor: Actor, company_nip: str, text: str, newest_first: bool = False
+    ) -> tuple[ListedCoupon, ...]:
         """Coupons of the company matching `text`: a coupon id (typed as forgivingly as
         anywhere), a batch id, the case number a coupon was used for, or the company's
         reference of its batch (exactly as typed at issue, ignoring case)."""
@@ -112,10 +137,18 @@ class CouponBrowser:
         actor.require(COUPONS_READ, company_nip=nip)
         text = text.strip()
         if not text:
-            raise InvalidRequest("type a coupon id, a batch id, a case number or a reference").about("search_empty")
+            raise InvalidRequest(
+                "type a coupon id, a batch id, a case number or a reference"
+            ).about("search_empty")
         if len(text) > SEARCH_CHARS_MAX:
-            raise InvalidRequest(f"a search has at most {SEARCH_CHARS_MAX} characters").about("search_too_long", max=SEARCH_CHARS_MAX)
-        matches = [Coupon.batch_id == text, Redemption.case_number == text, func.lower(CouponBatch.reference) == text.lower()]
+            raise InvalidRequest(f"a search has at most {SEARCH_CHARS_MAX} characters").about(
+                "search_too_long", max=SEARCH_CHARS_MAX
+            )
+        matches = [
+            Coupon.batch_id == text,
+            Redemption.case_number == text,
+            func.lower(CouponBatch.reference) == text.lower(),
+        ]
         try:
             matches.append(Coupon.id == normalize_coupon_id(text))
         except MalformedId:
@@ -125,7 +158,10 @@ class CouponBrowser:
             rows = session.execute(
                 select(Coupon, Redemption, CouponBatch.reference)
                 .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
-                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
+                .outerjoin(
+                    Redemption,
+                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
+                )
                 .where(Coupon.company_id == company.id, or_(*matches))
                 .order_by(*coupon_order(newest_first))
                 .limit(SEARCH_RESULTS_MAX)
@@ -154,6 +190,13 @@ class CouponBrowser:
 
 def _summary(batch: CouponBatch, by_status: dict[str, int]) -> BatchSummary:
     return BatchSummary(
-        batch.id, batch.case_type, batch.count, batch.amount_grosze, batch.office_code, batch.issued_by, batch.issued_at,
-        by_status or dict.fromkeys(STATUSES, 0), batch.reference,
+        batch.id,
+        batch.case_type,
+        batch.count,
+        batch.amount_grosze,
+        batch.office_code,
+        batch.issued_by,
+        batch.issued_at,
+        by_status or dict.fromkeys(STATUSES, 0),
+        batch.reference,
     )

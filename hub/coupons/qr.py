@@ -24,9 +24,9 @@ the coupon is still unused is for VerifyCoupon to say. See docs/coupon-qr.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
 
 from cryptography import x509
 
@@ -34,10 +34,29 @@ from hub.errors import InvalidRequest
 from hub.ids import MalformedId, format_coupon_id, normalize_coupon_id
 from hub.signing.keys import SigningIdentity
 from hub.signing.payload import (
-    BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected, check_signature, day_field, grosze_field, sign_text, split_payload, unb32,
+    BAD_SIGNATURE,
+    MALFORMED,
+    UNKNOWN_VERSION,
+    QrRejected,
+    check_signature,
+    day_field,
+    grosze_field,
+    sign_text,
+    split_payload,
+    unb32,
 )
 
-__all__ = ["BAD_SIGNATURE", "MALFORMED", "UNKNOWN_VERSION", "QrCoupon", "QrRejected", "QrSigner", "parse_qr", "signed_text", "verify_qr"]
+__all__ = [
+    "BAD_SIGNATURE",
+    "MALFORMED",
+    "UNKNOWN_VERSION",
+    "QrCoupon",
+    "QrRejected",
+    "QrSigner",
+    "parse_qr",
+    "signed_text",
+    "verify_qr",
+]
 
 VERSION = "HUB1"
 
@@ -76,7 +95,9 @@ def verify_qr(text: str, certs: Iterable[x509.Certificate]) -> QrCoupon:
 
 def parse_qr(text: str) -> QrCoupon:
     """The parts of a payload, checked for form only (no signature check)."""
-    coupon_text, amount, day, encoded = split_payload(text, VERSION, ("coupon id", "amount", "expiry"), "coupon QR code")
+    coupon_text, amount, day, encoded = split_payload(
+        text, VERSION, ("coupon id", "amount", "expiry"), "coupon QR code"
+    )
     try:
         coupon_id = format_coupon_id(normalize_coupon_id(coupon_text))
     except MalformedId as e:

@@ -1,18 +1,19 @@
 """The coupon lifecycle, each step one atomic transaction with its ledger transfers.
 
-    issue   -> ISSUED     hold (PENDING company -> clearing), a batch all or nothing
-    redeem  -> REDEEMED   capture (POST the hold, all or part) and pay the office
-    reverse -> ISSUED     refund the office's capture and hold the coupon again
-    cancel  -> CANCELLED  release (VOID the hold)
-    expire  -> EXPIRED    release
+issue   -> ISSUED     hold (PENDING company -> clearing), a batch all or nothing
+redeem  -> REDEEMED   capture (POST the hold, all or part) and pay the office
+reverse -> ISSUED     refund the office's capture and hold the coupon again
+cancel  -> CANCELLED  release (VOID the hold)
+expire  -> EXPIRED    release
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -45,10 +46,18 @@ BATCH_REFERENCE_CHARS_MAX = 64  # company.xsd BatchReference
 
 # VerifyCoupon reasons (contract section 4)
 NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
-CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = "CASE_TYPE_MISMATCH", "PAYER_MISMATCH", "OFFICE_MISMATCH"
+CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = (
+    "CASE_TYPE_MISMATCH",
+    "PAYER_MISMATCH",
+    "OFFICE_MISMATCH",
+)
 
 # VerifyCoupon's one query, built once (a statement object keeps its compiled form): it runs on every verification.
-_COUPON_WITH_COMPANY = select(Coupon, Company).join(Company, Company.id == Coupon.company_id).where(Coupon.id == bindparam("coupon_id"))
+_COUPON_WITH_COMPANY = (
+    select(Coupon, Company)
+    .join(Company, Company.id == Coupon.company_id)
+    .where(Coupon.id == bindparam("coupon_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,9 @@ class CouponCheck:
     payer_nip: str | None = None
     payer_name: str | None = None
     expires_at: datetime | None = None
-    current_fee_grosze: int | None = None  # the coupon's case type's fee today (None: no fee in force)
+    current_fee_grosze: int | None = (
+        None  # the coupon's case type's fee today (None: no fee in force)
+    )
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,9 @@ class CouponService:
         kind = self.config.case_type(case_type)
         count_max = self.config.coupons.batch_count_max
         if not 1 <= count <= count_max:
-            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about("count_range", max=count_max)
+            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about(
+                "count_range", max=count_max
+            )
         fee_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
         if amount_grosze is None:
             amount_grosze = fee_grosze
@@ -212,8 +225,17 @@ class CouponService:
         if office_code is not None:
             self.config.office(office_code)
         validity_days = kind.validity_days or self.config.coupons.validity_days
-        content = {"nip": nip, "case_type": kind.code, "count": count, "amount": amount_grosze, "office": office_code, "by": issued_by}
-        if reference is not None:  # only when given, so a RequestId stored before references keeps its content
+        content = {
+            "nip": nip,
+            "case_type": kind.code,
+            "count": count,
+            "amount": amount_grosze,
+            "office": office_code,
+            "by": issued_by,
+        }
+        if (
+            reference is not None
+        ):  # only when given, so a RequestId stored before references keeps its content
             content["reference"] = reference
 
         def work(session: Session) -> dict:
@@ -225,12 +247,30 @@ class CouponService:
             ledger = Ledger(session, self.clock)
             ledger.open_account(CLEARING, CONTROL)
             ledger.apply(
-                [NewTransfer(_hold_id(cid, 1), company.ledger_code, CLEARING, amount_grosze, "HOLD", cid, pending=True) for cid in ids]
+                [
+                    NewTransfer(
+                        _hold_id(cid, 1),
+                        company.ledger_code,
+                        CLEARING,
+                        amount_grosze,
+                        "HOLD",
+                        cid,
+                        pending=True,
+                    )
+                    for cid in ids
+                ]
             )
             session.add(
                 CouponBatch(
-                    id=batch_id, company_id=company.id, case_type=kind.code, count=count, amount_grosze=amount_grosze,
-                    office_code=office_code, issued_by=issued_by, issued_at=now, reference=reference,
+                    id=batch_id,
+                    company_id=company.id,
+                    case_type=kind.code,
+                    count=count,
+                    amount_grosze=amount_grosze,
+                    office_code=office_code,
+                    issued_by=issued_by,
+                    issued_at=now,
+                    reference=reference,
                 )
             )
             session.flush()
@@ -238,24 +278,58 @@ class CouponService:
                 insert(Coupon),
                 [
                     dict(
-                        id=cid, batch_id=batch_id, company_id=company.id, position=i, case_type=kind.code,
-                        amount_grosze=amount_grosze, office_code=office_code, status=ISSUED, issued_at=now,
-                        expires_at=expires_at, hold_transfer_id=_hold_id(cid, 1), holds=1, closed_at=None,
+                        id=cid,
+                        batch_id=batch_id,
+                        company_id=company.id,
+                        position=i,
+                        case_type=kind.code,
+                        amount_grosze=amount_grosze,
+                        office_code=office_code,
+                        status=ISSUED,
+                        issued_at=now,
+                        expires_at=expires_at,
+                        hold_transfer_id=_hold_id(cid, 1),
+                        holds=1,
+                        closed_at=None,
                     )
                     for i, cid in enumerate(ids)
                 ],
             )
-            record_event(session, now, actor.name, "coupons.issue", f"company:{nip}", batch=batch_id, count=count, issued_by=issued_by)
-            return {"batch_id": batch_id, "ids": ids, "amount": amount_grosze, "case_type": kind.code, "expires_at": expires_at.isoformat()}
+            record_event(
+                session,
+                now,
+                actor.name,
+                "coupons.issue",
+                f"company:{nip}",
+                batch=batch_id,
+                count=count,
+                issued_by=issued_by,
+            )
+            return {
+                "batch_id": batch_id,
+                "ids": ids,
+                "amount": amount_grosze,
+                "case_type": kind.code,
+                "expires_at": expires_at.isoformat(),
+            }
 
         record = once(self.db, request_id, "IssueCoupons", content, work, self.clock())
         expires_at = datetime.fromisoformat(record["expires_at"])
-        coupons = tuple(IssuedCoupon(format_coupon_id(cid), record["amount"], record["case_type"], expires_at) for cid in record["ids"])
+        coupons = tuple(
+            IssuedCoupon(format_coupon_id(cid), record["amount"], record["case_type"], expires_at)
+            for cid in record["ids"]
+        )
         return IssuedBatch(record["batch_id"], record["amount"] * len(coupons), coupons)
 
     # -- verify -----------------------------------------------------------
 
-    def verify(self, coupon_text: str, office_code: str, case_type: str | None = None, payer_nip: str | None = None) -> CouponCheck:
+    def verify(
+        self,
+        coupon_text: str,
+        office_code: str,
+        case_type: str | None = None,
+        payer_nip: str | None = None,
+    ) -> CouponCheck:
         """Changes no state. A typo is caught by the check symbol before any lookup."""
         self.config.office(office_code)
         try:
@@ -269,8 +343,16 @@ class CouponService:
         coupon, company = found
         reason = self._refusal(coupon, company, office_code, case_type, payer_nip)
         return CouponCheck(
-            format_coupon_id(cid), reason is None, reason, self._status(coupon), coupon.amount_grosze,
-            coupon.case_type, company.nip, company.name, coupon.expires_at, self._current_fee(coupon.case_type),
+            format_coupon_id(cid),
+            reason is None,
+            reason,
+            self._status(coupon),
+            coupon.amount_grosze,
+            coupon.case_type,
+            company.nip,
+            company.name,
+            coupon.expires_at,
+            self._current_fee(coupon.case_type),
         )
 
     def _current_fee(self, case_type: str) -> int | None:
@@ -286,7 +368,14 @@ class CouponService:
             return EXPIRED  # the daily expiry has not run yet; the coupon is expired all the same
         return coupon.status
 
-    def _refusal(self, coupon: Coupon, company: Company, office_code: str, case_type: str | None, payer_nip: str | None) -> str | None:
+    def _refusal(
+        self,
+        coupon: Coupon,
+        company: Company,
+        office_code: str,
+        case_type: str | None,
+        payer_nip: str | None,
+    ) -> str | None:
         status = self._status(coupon)
         if status != ISSUED:
             return status  # REDEEMED, CANCELLED, EXPIRED are reasons too
@@ -301,7 +390,14 @@ class CouponService:
     # -- redeem -----------------------------------------------------------
 
     def redeem(
-        self, *, request_id: str, coupon_text: str, office_code: str, case_number: str, case_type: str, amount_grosze: int | None = None
+        self,
+        *,
+        request_id: str,
+        coupon_text: str,
+        office_code: str,
+        case_number: str,
+        case_type: str,
+        amount_grosze: int | None = None,
     ) -> RedemptionResult:
         """The usage report: capture the hold for the office, exactly once."""
         cid = _coupon_id(coupon_text)
@@ -311,41 +407,87 @@ class CouponService:
             raise InvalidRequest("CaseNumber is empty")
         if amount_grosze is not None and amount_grosze <= 0:
             raise InvalidRequest("Amount must be at least 0.01")
-        content = {"coupon": cid, "office": office_code, "case": case_number, "case_type": case_type, "amount": amount_grosze}
+        content = {
+            "coupon": cid,
+            "office": office_code,
+            "case": case_number,
+            "case_type": case_type,
+            "amount": amount_grosze,
+        }
 
         def work(session: Session) -> dict:
             coupon = self._lock(session, cid)
             if coupon is None:
-                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND)
+                raise CouponNotRedeemable(
+                    f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND
+                )
             company = session.get(Company, coupon.company_id)
             reason = self._refusal(coupon, company, office_code, case_type, None)
             if reason is not None:
-                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} cannot be redeemed: {reason}", reason)
+                raise CouponNotRedeemable(
+                    f"coupon {format_coupon_id(cid)} cannot be redeemed: {reason}", reason
+                )
             captured = coupon.amount_grosze if amount_grosze is None else amount_grosze
             if captured > coupon.amount_grosze:
-                raise InvalidRequest(f"Amount {format_pln(captured)} is more than the coupon's {format_pln(coupon.amount_grosze)}")
+                raise InvalidRequest(
+                    f"Amount {format_pln(captured)} is more than the coupon's {format_pln(coupon.amount_grosze)}"
+                )
             now = self.clock()
             redemption_id = new_uuid()
             ledger = Ledger(session, self.clock)
-            ledger.post(f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code="CAPTURE", reference=cid)
+            ledger.post(
+                f"capture:{redemption_id}",
+                coupon.hold_transfer_id,
+                captured,
+                code="CAPTURE",
+                reference=cid,
+            )
             ledger.open_account(office_account(office_code), OFFICE)
-            ledger.transfer(f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, "EARNING", cid)
+            ledger.transfer(
+                f"earn:{redemption_id}",
+                CLEARING,
+                office_account(office_code),
+                captured,
+                "EARNING",
+                cid,
+            )
             coupon.status = REDEEMED
             session.add(
                 Redemption(
-                    id=redemption_id, coupon_id=cid, office_code=office_code, case_number=case_number, case_type=case_type,
-                    captured_grosze=captured, released_grosze=coupon.amount_grosze - captured, redeemed_at=now,
-                    business_day=business_day(now), reversed_at=None, reversal_reason=None,
+                    id=redemption_id,
+                    coupon_id=cid,
+                    office_code=office_code,
+                    case_number=case_number,
+                    case_type=case_type,
+                    captured_grosze=captured,
+                    released_grosze=coupon.amount_grosze - captured,
+                    redeemed_at=now,
+                    business_day=business_day(now),
+                    reversed_at=None,
+                    reversal_reason=None,
                 )
             )
-            return {"id": redemption_id, "captured": captured, "released": coupon.amount_grosze - captured, "at": now.isoformat()}
+            return {
+                "id": redemption_id,
+                "captured": captured,
+                "released": coupon.amount_grosze - captured,
+                "at": now.isoformat(),
+            }
 
         r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock())
-        return RedemptionResult(r["id"], format_coupon_id(cid), r["captured"], r["released"], datetime.fromisoformat(r["at"]))
+        return RedemptionResult(
+            r["id"],
+            format_coupon_id(cid),
+            r["captured"],
+            r["released"],
+            datetime.fromisoformat(r["at"]),
+        )
 
     # -- reverse ----------------------------------------------------------
 
-    def reverse(self, *, request_id: str, redemption_id: str, office_code: str, reason: str) -> ReversalResult:
+    def reverse(
+        self, *, request_id: str, redemption_id: str, office_code: str, reason: str
+    ) -> ReversalResult:
         """Undo a redemption within the window: refund the office's capture to the
         company and hold the coupon's amount again. A settled amount leaves the
         office's account negative, to be netted in its next settlement."""
@@ -357,27 +499,47 @@ class CouponService:
             if redemption is None:
                 raise NotFound(f"no redemption {redemption_id}")
             if redemption.office_code != office_code:
-                raise NotAuthorized(f"redemption {redemption_id} was made by another office; only it can reverse it")
+                raise NotAuthorized(
+                    f"redemption {redemption_id} was made by another office; only it can reverse it"
+                )
             coupon = self._lock(session, redemption.coupon_id)
             session.refresh(redemption, with_for_update=True)
             if redemption.reversed_at is not None:
                 raise InvalidRequest(f"redemption {redemption_id} is already reversed")
             now = self.clock()
             if now - redemption.redeemed_at > window:
-                raise InvalidRequest(f"the reversal window of {self.config.settlement.reversal_window_h} h has passed")
+                raise InvalidRequest(
+                    f"the reversal window of {self.config.settlement.reversal_window_h} h has passed"
+                )
             company = session.get(Company, coupon.company_id)
             ledger = Ledger(session, self.clock)
-            ledger.transfer(f"reversal:{redemption_id}", office_account(office_code), company.ledger_code, redemption.captured_grosze, "REVERSAL", coupon.id)
+            ledger.transfer(
+                f"reversal:{redemption_id}",
+                office_account(office_code),
+                company.ledger_code,
+                redemption.captured_grosze,
+                "REVERSAL",
+                coupon.id,
+            )
             coupon.holds += 1
             coupon.hold_transfer_id = _hold_id(coupon.id, coupon.holds)
-            ledger.hold(coupon.hold_transfer_id, company.ledger_code, CLEARING, coupon.amount_grosze, "HOLD", coupon.id)
+            ledger.hold(
+                coupon.hold_transfer_id,
+                company.ledger_code,
+                CLEARING,
+                coupon.amount_grosze,
+                "HOLD",
+                coupon.id,
+            )
             coupon.status = ISSUED
             redemption.reversed_at = now
             redemption.reversal_reason = reason[:200]
             return {"coupon": coupon.id, "at": now.isoformat()}
 
         r = once(self.db, request_id, "ReverseRedemption", content, work, self.clock())
-        return ReversalResult(format_coupon_id(r["coupon"]), ISSUED, datetime.fromisoformat(r["at"]))
+        return ReversalResult(
+            format_coupon_id(r["coupon"]), ISSUED, datetime.fromisoformat(r["at"])
+        )
 
     # -- cancel and expire ------------------------------------------------
 
@@ -387,22 +549,37 @@ class CouponService:
         try:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId as e:
-            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}").about("coupon_malformed") from None
+            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}").about(
+                "coupon_malformed"
+            ) from None
 
         def work(session: Session) -> dict:
             coupon = self._lock(session, cid)
             company = session.get(Company, coupon.company_id) if coupon else None
-            if coupon is None or (actor.company_nip is not None and company.nip != actor.company_nip):
+            if coupon is None or (
+                actor.company_nip is not None and company.nip != actor.company_nip
+            ):
                 raise NotFound(f"no coupon {format_coupon_id(cid)}")
             actor.require(COUPONS_CANCEL, company_nip=company.nip)
             if coupon.status != ISSUED:
-                raise InvalidRequest(f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled").about("coupon_not_issued")
+                raise InvalidRequest(
+                    f"coupon {format_coupon_id(cid)} is {coupon.status}; only an issued coupon can be cancelled"
+                ).about("coupon_not_issued")
             now = self.clock()
             self._release(session, coupon, CANCELLED, now)
-            record_event(session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid)
+            record_event(
+                session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid
+            )
             return {"released": coupon.amount_grosze}
 
-        return once(self.db, request_id, "CancelCoupon", {"coupon": cid, "actor": actor.name}, work, self.clock())["released"]
+        return once(
+            self.db,
+            request_id,
+            "CancelCoupon",
+            {"coupon": cid, "actor": actor.name},
+            work,
+            self.clock(),
+        )["released"]
 
     def expire(self) -> ExpiryRun:
         """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
@@ -425,14 +602,22 @@ class CouponService:
                 return ExpiryRun(expired, released)
 
     def _release(self, session: Session, coupon: Coupon, status: str, now: datetime) -> None:
-        Ledger(session, self.clock).void(f"release:{coupon.id}:{coupon.holds}", coupon.hold_transfer_id, code="RELEASE", reference=coupon.id)
+        Ledger(session, self.clock).void(
+            f"release:{coupon.id}:{coupon.holds}",
+            coupon.hold_transfer_id,
+            code="RELEASE",
+            reference=coupon.id,
+        )
         coupon.status = status
         coupon.closed_at = now
 
     @staticmethod
     def _lock(session: Session, cid: str) -> Coupon | None:
         return session.scalars(
-            select(Coupon).where(Coupon.id == cid).with_for_update().execution_options(populate_existing=True)
+            select(Coupon)
+            .where(Coupon.id == cid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).one_or_none()
 
     # -- read: lists and print runs ---------------------------------------
@@ -478,7 +663,10 @@ class CouponService:
             rows = session.execute(
                 select(Coupon, Redemption, CouponBatch.reference)
                 .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
-                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
+                .outerjoin(
+                    Redemption,
+                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
+                )
                 .where(*where)
                 .order_by(*coupon_order(newest_first))
                 .offset(offset)
@@ -486,14 +674,26 @@ class CouponService:
             ).all()
         return CouponPage(total, tuple(self._listed(c, r, ref) for c, r, ref in rows))
 
-    def _listed(self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None) -> ListedCoupon:
+    def _listed(
+        self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None
+    ) -> ListedCoupon:
         return ListedCoupon(
-            format_coupon_id(coupon.id), coupon.batch_id, self._status(coupon), coupon.amount_grosze, coupon.case_type,
-            coupon.issued_at, coupon.expires_at, redemption.redeemed_at if redemption else None,
-            redemption.office_code if redemption else coupon.office_code, redemption.case_number if redemption else None, reference,
+            format_coupon_id(coupon.id),
+            coupon.batch_id,
+            self._status(coupon),
+            coupon.amount_grosze,
+            coupon.case_type,
+            coupon.issued_at,
+            coupon.expires_at,
+            redemption.redeemed_at if redemption else None,
+            redemption.office_code if redemption else coupon.office_code,
+            redemption.case_number if redemption else None,
+            reference,
         )
 
-    def print_run(self, *, actor: Actor, batch_id: str | None = None, coupon_ids: Sequence[str] = ()) -> CouponPrint:
+    def print_run(
+        self, *, actor: Actor, batch_id: str | None = None, coupon_ids: Sequence[str] = ()
+    ) -> CouponPrint:
         """The coupons of a batch (in page order) or the coupons named (in the order
         given, each once), for the PDF. Everything is checked here, before the first
         page; the sheets are then read PRINT_CHUNK at a time, so memory stays flat for
@@ -503,13 +703,17 @@ class CouponService:
         if batch_id is not None:
             with self.db.read() as session:
                 found = session.execute(
-                    select(CouponBatch, Company).join(Company, Company.id == CouponBatch.company_id).where(CouponBatch.id == batch_id)
+                    select(CouponBatch, Company)
+                    .join(Company, Company.id == CouponBatch.company_id)
+                    .where(CouponBatch.id == batch_id)
                 ).one_or_none()
             if found is None or not _sees(actor, found[1].nip):
                 raise NotFound(f"no batch {batch_id}")
             batch, company = found
             actor.require(COUPONS_READ, company_nip=company.nip)
-            return CouponPrint(batch.count, f"Kupony, partia {batch.id}", self._batch_sheets(batch.id))
+            return CouponPrint(
+                batch.count, f"Kupony, partia {batch.id}", self._batch_sheets(batch.id)
+            )
 
         ids = _named_ids(coupon_ids)
         if len(ids) > PRINT_COUPONS_MAX:
@@ -517,7 +721,11 @@ class CouponService:
         owners: dict[str, str] = {}
         with self.db.read() as session:
             for chunk in _chunks(ids, PRINT_CHUNK):
-                query = select(Coupon.id, Company.nip).join(Company, Company.id == Coupon.company_id).where(Coupon.id.in_(chunk))
+                query = (
+                    select(Coupon.id, Company.nip)
+                    .join(Company, Company.id == Coupon.company_id)
+                    .where(Coupon.id.in_(chunk))
+                )
                 owners.update({cid: nip for cid, nip in session.execute(query)})
         for cid in ids:
             if cid not in owners or not _sees(actor, owners[cid]):
@@ -544,7 +752,15 @@ class CouponService:
         if per_page not in PER_PAGE:
             raise InvalidRequest(f"PerPage must be 1, 2 or 4 coupons to a sheet, got {per_page}")
         run = self.print_run(actor=actor, batch_id=batch_id, coupon_ids=coupon_ids)
-        return write_coupons_pdf(target, run.sheets, self.qr_signer, title=run.title, count=run.count, progress=progress, per_page=per_page)
+        return write_coupons_pdf(
+            target,
+            run.sheets,
+            self.qr_signer,
+            title=run.title,
+            count=run.count,
+            progress=progress,
+            per_page=per_page,
+        )
 
     @cached_property
     def qr_signer(self) -> QrSigner:
@@ -583,10 +799,19 @@ class CouponService:
 
     def _sheet(self, coupon: Coupon, company: Company, reference: str | None) -> CouponSheet:
         return CouponSheet(
-            coupon_id=format_coupon_id(coupon.id), status=self._status(coupon), amount_grosze=coupon.amount_grosze,
-            case_type=coupon.case_type, case_type_name=self._case_type_name(coupon.case_type), company_nip=company.nip,
-            company_name=company.name, issued_at=coupon.issued_at, expires_at=coupon.expires_at, office_code=coupon.office_code,
-            office_name=self._office_name(coupon.office_code), batch_id=coupon.batch_id, reference=reference,
+            coupon_id=format_coupon_id(coupon.id),
+            status=self._status(coupon),
+            amount_grosze=coupon.amount_grosze,
+            case_type=coupon.case_type,
+            case_type_name=self._case_type_name(coupon.case_type),
+            company_nip=company.nip,
+            company_name=company.name,
+            issued_at=coupon.issued_at,
+            expires_at=coupon.expires_at,
+            office_code=coupon.office_code,
+            office_name=self._office_name(coupon.office_code),
+            batch_id=coupon.batch_id,
+            reference=reference,
         )
 
     def _case_type_name(self, code: str) -> str:
@@ -632,7 +857,9 @@ def _status_is(status: str, now: datetime):
     if status == ISSUED:
         return and_(Coupon.status == ISSUED, Coupon.expires_at > now)
     if status == EXPIRED:
-        return or_(Coupon.status == EXPIRED, and_(Coupon.status == ISSUED, Coupon.expires_at <= now))
+        return or_(
+            Coupon.status == EXPIRED, and_(Coupon.status == ISSUED, Coupon.expires_at <= now)
+        )
     return Coupon.status == status
 
 

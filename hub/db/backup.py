@@ -26,8 +26,10 @@ from hub.errors import InvalidRequest
 def sqlite_path(db: Database) -> Path:
     url = make_url(db.url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
-        raise InvalidRequest("`hub backup` and `hub restore` are for an SQLite database file; back PostgreSQL up with pg_basebackup "
-                             "and WAL archiving (docs/deployment.md, section 8)")
+        raise InvalidRequest(
+            "`hub backup` and `hub restore` are for an SQLite database file; back PostgreSQL up with pg_basebackup "
+            "and WAL archiving (docs/deployment.md, section 8)"
+        )
     return Path(url.database)
 
 
@@ -77,7 +79,9 @@ def _check(path: Path, shown: Path) -> None:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             result = connection.execute("PRAGMA integrity_check").fetchone()[0]
-            has_schema = connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'").fetchone()[0]
+            has_schema = connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'"
+            ).fetchone()[0]
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:

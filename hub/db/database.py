@@ -10,9 +10,9 @@ lock instead of failing at commit; readers use a deferred BEGIN and never wait.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,7 +38,9 @@ def normalize_url(url: str) -> str:
 def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None})
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -57,7 +59,9 @@ def unavailable(error: BaseException) -> bool:
     """The database, not the request, failed: a lost or refused connection (a restart,
     an outage), a server shutting down or starting up, a lock or pool wait that ran out.
     Trying again later can succeed."""
-    return isinstance(error, (OperationalError, PoolTimeout)) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+    return isinstance(error, (OperationalError, PoolTimeout)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
 
 
 def database_problem(error: DBAPIError, url: str) -> str:
@@ -86,7 +90,9 @@ def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | No
     built once per table. A row already there is left as it is and the transaction stays
     usable; on PostgreSQL an insert racing another transaction's uncommitted row waits for
     it. With `returning`, a row comes back only when this insert made it."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing(index_elements=list(keys))
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(
+        table
+    ).on_conflict_do_nothing(index_elements=list(keys))
     return statement.returning(table.c[returning]) if returning else statement
 
 
@@ -112,7 +118,11 @@ class Database:
         self.engine = _make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        reader_bind = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
+        reader_bind = (
+            self.engine.execution_options(sqlite_begin="DEFERRED")
+            if self.is_sqlite
+            else self.engine
+        )
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
 
     @contextmanager

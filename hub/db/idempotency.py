@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +49,14 @@ def content_hash(operation: str, content: Record) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def once(db: Database, request_id: str, operation: str, content: Record, work: Callable[[Session], Record], now: datetime) -> Record:
+def once(
+    db: Database,
+    request_id: str,
+    operation: str,
+    content: Record,
+    work: Callable[[Session], Record],
+    now: datetime,
+) -> Record:
     """Run `work` at most once for `request_id`; return its record, first or stored."""
     request_id = canonical_request_id(request_id)
     digest = content_hash(operation, content)
@@ -57,7 +65,9 @@ def once(db: Database, request_id: str, operation: str, content: Record, work: C
             stored = session.get(IdempotencyKey, request_id)
             if stored is not None:
                 return _replay(stored, operation, digest)
-            key = IdempotencyKey(request_id=request_id, operation=operation, request_hash=digest, created_at=now)
+            key = IdempotencyKey(
+                request_id=request_id, operation=operation, request_hash=digest, created_at=now
+            )
             session.add(key)
             session.flush()  # claims the key now; a concurrent twin waits here
             record = work(session)

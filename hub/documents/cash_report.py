@@ -22,6 +22,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 
+from hub import words
 from hub.cashdesk.models import CARD, CASH, METHODS
 from hub.cashdesk.service import DeskTotals
 from hub.clock import WARSAW, wire_time
@@ -29,15 +30,29 @@ from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
 from hub.documents.receipt import warsaw_time
 from hub.money import format_pln
 from hub.reports.csvout import EXCEL_PL, csv_writer
-from hub import words
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import CashReport, ClosedDay, PaymentRecord
 
 PAID, VOIDED = "PAID", "VOIDED"
 CSV_COLUMNS = (
-    "row", "receipt_number", "payment_id", "paid_at", "cashier", "system", "case_number", "method", "card_auth_code",
-    "items_total", "handling_fee", "total", "status", "voided_at", "voided_by", "void_reason", "count",
+    "row",
+    "receipt_number",
+    "payment_id",
+    "paid_at",
+    "cashier",
+    "system",
+    "case_number",
+    "method",
+    "card_auth_code",
+    "items_total",
+    "handling_fee",
+    "total",
+    "status",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+    "count",
 )
 
 
@@ -50,12 +65,30 @@ def method_totals(report: CashReport, method: str | None) -> DeskTotals:
 
 
 CSV_TITLES = (
-    "wiersz", "numer potwierdzenia", "identyfikator wpłaty", "przyjęto", "kasjer", "system", "znak sprawy", "forma płatności",
-    "kod autoryzacji", "opłaty", "opłata manipulacyjna", "razem", "stan", "unieważniono", "unieważnił", "powód unieważnienia", "liczba",
+    "wiersz",
+    "numer potwierdzenia",
+    "identyfikator wpłaty",
+    "przyjęto",
+    "kasjer",
+    "system",
+    "znak sprawy",
+    "forma płatności",
+    "kod autoryzacji",
+    "opłaty",
+    "opłata manipulacyjna",
+    "razem",
+    "stan",
+    "unieważniono",
+    "unieważnił",
+    "powód unieważnienia",
+    "liczba",
 )
 ROW_KIND_PL = {
-    "payment": "wpłata", "total": "suma",
-    "cash_expected": "gotówka wg wpłat", "cash_counted": "gotówka policzona", "cash_difference": "różnica w kasie",
+    "payment": "wpłata",
+    "total": "suma",
+    "cash_expected": "gotówka wg wpłat",
+    "cash_counted": "gotówka policzona",
+    "cash_difference": "różnica w kasie",
 }
 
 
@@ -70,25 +103,78 @@ def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
     person = words.person_pl if excel else (lambda name: name)
     writer.writerow(CSV_TITLES if excel else CSV_COLUMNS)
     for p in report.payments:
-        writer.writerow([
-            code(ROW_KIND_PL, "payment"), p.receipt_number, p.payment_id, instant(p.paid_at), person(p.cashier), code(words.SYSTEM, p.system),
-            p.case_number, code(words.PAYMENT_METHOD, p.method), p.card_auth_code or "", amount(p.items_total_grosze),
-            amount(p.handling_fee_grosze), amount(p.total_grosze), code(words.PAYMENT_STATUS, VOIDED if p.voided else PAID),
-            instant(p.voided_at) if p.voided_at else "", person(p.voided_by or ""), p.void_reason or "", "",
-        ])
+        writer.writerow(
+            [
+                code(ROW_KIND_PL, "payment"),
+                p.receipt_number,
+                p.payment_id,
+                instant(p.paid_at),
+                person(p.cashier),
+                code(words.SYSTEM, p.system),
+                p.case_number,
+                code(words.PAYMENT_METHOD, p.method),
+                p.card_auth_code or "",
+                amount(p.items_total_grosze),
+                amount(p.handling_fee_grosze),
+                amount(p.total_grosze),
+                code(words.PAYMENT_STATUS, VOIDED if p.voided else PAID),
+                instant(p.voided_at) if p.voided_at else "",
+                person(p.voided_by or ""),
+                p.void_reason or "",
+                "",
+            ]
+        )
     for method in (*METHODS, None):
         t = method_totals(report, method)
-        writer.writerow([
-            code(ROW_KIND_PL, "total"), "", "", "", "", "", "", code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"), "",
-            amount(t.total_grosze - t.handling_fee_total_grosze), amount(t.handling_fee_total_grosze), amount(t.total_grosze),
-            "", "", "", "", t.payment_count,
-        ])
+        writer.writerow(
+            [
+                code(ROW_KIND_PL, "total"),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"),
+                "",
+                amount(t.total_grosze - t.handling_fee_total_grosze),
+                amount(t.handling_fee_total_grosze),
+                amount(t.total_grosze),
+                "",
+                "",
+                "",
+                "",
+                t.payment_count,
+            ]
+        )
     count = report.closed.count if report.closed is not None else None
     if count is not None:
-        for row, grosze in (("cash_expected", count.expected_grosze), ("cash_counted", count.counted_grosze),
-                            ("cash_difference", count.difference_grosze)):
-            writer.writerow([code(ROW_KIND_PL, row), "", "", "", "", "", "", code(words.PAYMENT_METHOD, CASH), "", "", "", amount(grosze),
-                             "", "", "", "", ""])
+        for row, grosze in (
+            ("cash_expected", count.expected_grosze),
+            ("cash_counted", count.counted_grosze),
+            ("cash_difference", count.difference_grosze),
+        ):
+            writer.writerow(
+                [
+                    code(ROW_KIND_PL, row),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    code(words.PAYMENT_METHOD, CASH),
+                    "",
+                    "",
+                    "",
+                    amount(grosze),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
     return out.getvalue()
 
 
@@ -115,7 +201,9 @@ COLUMNS = (
 
 def cash_report_pdf(report: CashReport) -> bytes:
     out = io.BytesIO()
-    canvas = new_canvas(out, title=f"Raport kasowy {report.office.code}/{report.desk_id} {report.day.isoformat()}")
+    canvas = new_canvas(
+        out, title=f"Raport kasowy {report.office.code}/{report.desk_id} {report.day.isoformat()}"
+    )
     canvas.setPageSize(PAGE)
     y = _header(canvas, report)
     y = _table(canvas, report, y)
@@ -135,7 +223,9 @@ def _header(canvas, report: CashReport) -> float:
         canvas.drawRightString(RIGHT, y, report.closed.report_id)
     y -= 7 * mm
     canvas.setFont(FONT, 10)
-    canvas.drawString(LEFT, y, f"{report.office.name} ({report.office.code}), stanowisko kasowe {report.desk_id}")
+    canvas.drawString(
+        LEFT, y, f"{report.office.name} ({report.office.code}), stanowisko kasowe {report.desk_id}"
+    )
     y -= 5 * mm
     canvas.drawString(LEFT, y, f"Dzień: {report.day.strftime('%d.%m.%Y')}")
     y -= 5 * mm
@@ -184,8 +274,15 @@ def _table(canvas, report: CashReport, y: float) -> float:
 def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: float) -> float:
     method = words.PAYMENT_METHOD[p.method] + (f" {p.card_auth_code}" if p.card_auth_code else "")
     cells = (
-        f"{n}.", p.receipt_number, p.paid_at.astimezone(WARSAW).strftime("%H:%M:%S"), p.cashier, None, method,
-        words.format_amount_pl(p.items_total_grosze), words.format_amount_pl(p.handling_fee_grosze), words.format_amount_pl(p.total_grosze),
+        f"{n}.",
+        p.receipt_number,
+        p.paid_at.astimezone(WARSAW).strftime("%H:%M:%S"),
+        p.cashier,
+        None,
+        method,
+        words.format_amount_pl(p.items_total_grosze),
+        words.format_amount_pl(p.handling_fee_grosze),
+        words.format_amount_pl(p.total_grosze),
     )
     canvas.saveState()
     if p.voided:
@@ -200,7 +297,9 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         elif right:
             canvas.drawRightString(x + width - 1 * mm, y, text)
         else:
-            canvas.drawString(x, y, simpleSplit(text, font, 8.5, width - 1.5 * mm)[0] if text else "")
+            canvas.drawString(
+                x, y, simpleSplit(text, font, 8.5, width - 1.5 * mm)[0] if text else ""
+            )
         x += width
     canvas.restoreState()
     y -= ROW * len(case_lines)
@@ -208,8 +307,14 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         canvas.saveState()
         canvas.setFillColorRGB(0.75, 0, 0)
         canvas.setFont(FONT_BOLD, 8.5)
-        note = f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
-        canvas.drawString(LEFT + COLUMNS[0][1], y, simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0])
+        note = (
+            f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
+        )
+        canvas.drawString(
+            LEFT + COLUMNS[0][1],
+            y,
+            simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0],
+        )
         canvas.restoreState()
         y -= ROW
     return y
@@ -225,8 +330,13 @@ def _summary(canvas, report: CashReport, y: float) -> None:
     canvas.setFont(FONT_BOLD, 10.5)
     canvas.drawString(LEFT, y, "Podsumowanie (bez wpłat anulowanych)")
     y -= 6 * mm
-    columns = ((LEFT, "Forma płatności", False), (LEFT + 75 * mm, "Liczba wpłat", True), (LEFT + 115 * mm, "Opłaty", True),
-               (LEFT + 165 * mm, "Opłata manipulacyjna", True), (LEFT + 205 * mm, "Razem", True))
+    columns = (
+        (LEFT, "Forma płatności", False),
+        (LEFT + 75 * mm, "Liczba wpłat", True),
+        (LEFT + 115 * mm, "Opłaty", True),
+        (LEFT + 165 * mm, "Opłata manipulacyjna", True),
+        (LEFT + 205 * mm, "Razem", True),
+    )
     canvas.setFont(FONT_BOLD, 9)
     for x, title, right in columns:
         (canvas.drawRightString if right else canvas.drawString)(x, y, title)
@@ -234,14 +344,23 @@ def _summary(canvas, report: CashReport, y: float) -> None:
     for label, method in (("Gotówka", CASH), ("Karta płatnicza", CARD), ("Razem", None)):
         t = method_totals(report, method)
         canvas.setFont(FONT_BOLD if method is None else FONT, 9.5)
-        values = (label, str(t.payment_count), words.format_amount_pl(t.total_grosze - t.handling_fee_total_grosze),
-                  words.format_amount_pl(t.handling_fee_total_grosze), words.format_amount_pl(t.total_grosze))
+        values = (
+            label,
+            str(t.payment_count),
+            words.format_amount_pl(t.total_grosze - t.handling_fee_total_grosze),
+            words.format_amount_pl(t.handling_fee_total_grosze),
+            words.format_amount_pl(t.total_grosze),
+        )
         for (x, _, right), value in zip(columns, values):
             (canvas.drawRightString if right else canvas.drawString)(x, y, value)
         y -= ROW
     y -= 2 * mm
     canvas.setFont(FONT, 9.5)
-    canvas.drawString(LEFT, y, f"Wpłat: {all_totals.payment_count + all_totals.voided_count}, w tym anulowanych: {all_totals.voided_count}")
+    canvas.drawString(
+        LEFT,
+        y,
+        f"Wpłat: {all_totals.payment_count + all_totals.voided_count}, w tym anulowanych: {all_totals.voided_count}",
+    )
     if report.closed is not None:
         _cash_count(canvas, report.closed, y - 8 * mm)
 
@@ -275,10 +394,16 @@ def _cash_count(canvas, closed: ClosedDay, y: float) -> None:
             y -= ROW
     if closed.late_close_supervisor:
         canvas.setFont(FONT, 9.5)
-        canvas.drawString(LEFT, y, f"Dzień zamknięto po terminie za zgodą: {closed.late_close_supervisor}")
+        canvas.drawString(
+            LEFT, y, f"Dzień zamknięto po terminie za zgodą: {closed.late_close_supervisor}"
+        )
 
 
 def _footer(canvas, report: CashReport) -> None:
     canvas.setFont(FONT, 7.5)
-    canvas.drawString(LEFT, BOTTOM, f"Raport kasowy {report.office.code}/{report.desk_id} z dnia {report.day.isoformat()}")
+    canvas.drawString(
+        LEFT,
+        BOTTOM,
+        f"Raport kasowy {report.office.code}/{report.desk_id} z dnia {report.day.isoformat()}",
+    )
     canvas.drawRightString(RIGHT, BOTTOM, f"strona {canvas.getPageNumber()}")

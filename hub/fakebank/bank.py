@@ -19,9 +19,9 @@ Refusing connections is the test stopping the listener (`FakeServer.stop()`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
-from typing import Callable
+from datetime import UTC, date, datetime
 
 from hub.errors import InvalidRequest
 from hub.fakebank.camt import CREDIT, DEBIT, StatementEntry, statement_xml
@@ -76,7 +76,7 @@ class Mode:
 class FakeBank:
     escrow_account: str
     currency: str = "PLN"
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     credits: list[Credit] = field(default_factory=list)
     mode: Mode = field(default_factory=Mode)
@@ -90,7 +90,16 @@ class FakeBank:
             self.mode = Mode(name, seconds, reason or Mode.reason)
             return self.mode
 
-    def submit(self, e2e: str, debtor: str, creditor: str, name: str, amount_grosze: int, title: str, requested: date) -> Transfer:
+    def submit(
+        self,
+        e2e: str,
+        debtor: str,
+        creditor: str,
+        name: str,
+        amount_grosze: int,
+        title: str,
+        requested: date,
+    ) -> Transfer:
         """Book a transfer once; the same EndToEndId again gets the first answer."""
         with self._lock:
             known = self.transfers.get(e2e)
@@ -104,8 +113,16 @@ class FakeBank:
             reason = self._refusal(debtor, creditor)
             self._counter += 1
             transfer = Transfer(
-                e2e, debtor, creditor, name, amount_grosze, title, requested,
-                REJECTED if reason else ACCEPTED, f"FB{self._counter:010d}", reason,
+                e2e,
+                debtor,
+                creditor,
+                name,
+                amount_grosze,
+                title,
+                requested,
+                REJECTED if reason else ACCEPTED,
+                f"FB{self._counter:010d}",
+                reason,
             )
             self.transfers[e2e] = transfer
             return transfer
@@ -119,11 +136,24 @@ class FakeBank:
             return "Nieprawidłowy numer rachunku odbiorcy"
         return None
 
-    def add_credit(self, account: str, amount_grosze: int, text: str, booked_on: date | None = None, payer_name: str | None = None) -> Credit:
+    def add_credit(
+        self,
+        account: str,
+        amount_grosze: int,
+        text: str,
+        booked_on: date | None = None,
+        payer_name: str | None = None,
+    ) -> Credit:
         with self._lock:
             self._counter += 1
-            credit = Credit(normalize_account(account), amount_grosze, text, booked_on or self.clock().date(), f"FB{self._counter:010d}",
-                            payer_name or "Wpłacający")
+            credit = Credit(
+                normalize_account(account),
+                amount_grosze,
+                text,
+                booked_on or self.clock().date(),
+                f"FB{self._counter:010d}",
+                payer_name or "Wpłacający",
+            )
             self.credits.append(credit)
             return credit
 
@@ -134,8 +164,16 @@ class FakeBank:
             if transfer is None or transfer.status != ACCEPTED:
                 raise ValueError(f"no accepted transfer {e2e} to return")
             self._counter += 1
-            credit = Credit(normalize_account(self.escrow_account), transfer.amount_grosze, text, booked_on or self.clock().date(),
-                            f"FB{self._counter:010d}", transfer.creditor_name, transfer.creditor_account, returns=e2e)
+            credit = Credit(
+                normalize_account(self.escrow_account),
+                transfer.amount_grosze,
+                text,
+                booked_on or self.clock().date(),
+                f"FB{self._counter:010d}",
+                transfer.creditor_name,
+                transfer.creditor_account,
+                returns=e2e,
+            )
             self.credits.append(credit)
             return credit
 
@@ -143,12 +181,31 @@ class FakeBank:
         """Booked entries, in booking order: accepted transfers as debits, credits as credits."""
         with self._lock:
             entries = [
-                StatementEntry(t.requested_date, DEBIT, t.amount_grosze, t.bank_reference, t.end_to_end_id, t.creditor_name,
-                               t.creditor_account, t.title)
-                for t in self.transfers.values() if t.status == ACCEPTED
+                StatementEntry(
+                    t.requested_date,
+                    DEBIT,
+                    t.amount_grosze,
+                    t.bank_reference,
+                    t.end_to_end_id,
+                    t.creditor_name,
+                    t.creditor_account,
+                    t.title,
+                )
+                for t in self.transfers.values()
+                if t.status == ACCEPTED
             ] + [
-                StatementEntry(c.booked_on, CREDIT, c.amount_grosze, c.reference, c.returns, c.payer_name, c.payer_account, c.text,
-                               via_account=None if c.returns else c.account, reversal=c.returns is not None)
+                StatementEntry(
+                    c.booked_on,
+                    CREDIT,
+                    c.amount_grosze,
+                    c.reference,
+                    c.returns,
+                    c.payer_name,
+                    c.payer_account,
+                    c.text,
+                    via_account=None if c.returns else c.account,
+                    reversal=c.returns is not None,
+                )
                 for c in self.credits
             ]
         entries.sort(key=lambda e: (e.booked_on, e.reference))
@@ -159,9 +216,13 @@ class FakeBank:
         without a day), with the opening balance of the entries before."""
         every = self.entries()
         before = [e for e in every if day is not None and e.booked_on < day]
-        opening = sum(e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in before)
+        opening = sum(
+            e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in before
+        )
         now = self.clock()
         shown = self.entries(day)
         # The same day and entries give the same id: fetching a statement twice is one statement.
         statement_id = f"FBSTMT-{day:%Y%m%d}-{len(shown)}" if day else f"FBSTMT-ALL-{len(shown)}"
-        return statement_xml(self.escrow_account, self.currency, shown, opening, statement_id, now, day or now.date())
+        return statement_xml(
+            self.escrow_account, self.currency, shown, opening, statement_id, now, day or now.date()
+        )

@@ -42,8 +42,13 @@ def iban(account: str) -> str:
 
 
 def statement_xml(
-    escrow_account: str, currency: str, entries: list[StatementEntry], opening_grosze: int, statement_id: str,
-    created_at: datetime, day: date,
+    escrow_account: str,
+    currency: str,
+    entries: list[StatementEntry],
+    opening_grosze: int,
+    statement_id: str,
+    created_at: datetime,
+    day: date,
 ) -> bytes:
     c = f"{{{CAMT}}}"
     document = etree.Element(c + "Document", nsmap={None: CAMT})
@@ -57,7 +62,9 @@ def statement_xml(
     account = etree.SubElement(stmt, c + "Acct")
     _account_id(account, escrow_account)
     _text(account, "Ccy", currency)
-    closing = opening_grosze + sum(e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in entries)
+    closing = opening_grosze + sum(
+        e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in entries
+    )
     _balance(stmt, "OPBD", opening_grosze, currency, day)
     _balance(stmt, "CLBD", closing, currency, day)
     for entry in entries:

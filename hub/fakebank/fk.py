@@ -18,8 +18,14 @@ class PostedJournal:
     deliveries: int = 1
 
     def as_json(self) -> dict:
-        return {"journal_id": self.journal_id, "office_code": self.office_code, "day": self.day.isoformat(),
-                "lines": self.lines, "accepted": self.accepted, "deliveries": self.deliveries}
+        return {
+            "journal_id": self.journal_id,
+            "office_code": self.office_code,
+            "day": self.day.isoformat(),
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "deliveries": self.deliveries,
+        }
 
 
 @dataclass
@@ -28,7 +34,9 @@ class FakeFk:
     down: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def post(self, journal_id: str, office_code: str, day: date, lines: list[dict]) -> PostedJournal:
+    def post(
+        self, journal_id: str, office_code: str, day: date, lines: list[dict]
+    ) -> PostedJournal:
         with self._lock:
             known = self.journals.get(journal_id)
             if known is not None:

@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Callable
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -55,7 +55,7 @@ HUB_KIND = "HUB"
 
 
 def _real_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def partner_database(path: Path) -> Database:
@@ -67,7 +67,12 @@ def partner_database(path: Path) -> Database:
     return db
 
 
-def _security(identity: SigningIdentity, hub_cert: x509.Certificate, db: Database, clock: Callable[[], datetime]) -> Security:
+def _security(
+    identity: SigningIdentity,
+    hub_cert: x509.Certificate,
+    db: Database,
+    clock: Callable[[], datetime],
+) -> Security:
     return Security(
         trust=TrustStore([TrustedClient(id="hub", kind=HUB_KIND, cert=hub_cert)]),
         policy=SignaturePolicy(),
@@ -82,8 +87,13 @@ class FakePartners:
     """The WSGI application: the fake bank, and the fake FK system if it has a key."""
 
     def __init__(
-        self, bank: FakeBank, bank_identity: SigningIdentity, hub_cert: x509.Certificate, data_dir: Path,
-        fk_identity: SigningIdentity | None = None, clock: Callable[[], datetime] = _real_now,
+        self,
+        bank: FakeBank,
+        bank_identity: SigningIdentity,
+        hub_cert: x509.Certificate,
+        data_dir: Path,
+        fk_identity: SigningIdentity | None = None,
+        clock: Callable[[], datetime] = _real_now,
     ) -> None:
         self.bank = bank
         self.fk = FakeFk()
@@ -92,10 +102,16 @@ class FakePartners:
         kinds = frozenset({HUB_KIND})
         context = {"bank": self.bank, "fk": self.fk}
         bank_security = _security(bank_identity, hub_cert, self.db, clock)
-        self.endpoints = {"/soap/bank": SoapEndpoint("bank", ns.BANK, [FakeBankService], kinds, bank_security, self.log, clock, context)}
+        self.endpoints = {
+            "/soap/bank": SoapEndpoint(
+                "bank", ns.BANK, [FakeBankService], kinds, bank_security, self.log, clock, context
+            )
+        }
         if fk_identity is not None:
             fk_security = _security(fk_identity, hub_cert, self.db, clock)
-            self.endpoints["/soap/fk"] = SoapEndpoint("fk", ns.FK, [FakeFkService], kinds, fk_security, self.log, clock, context)
+            self.endpoints["/soap/fk"] = SoapEndpoint(
+                "fk", ns.FK, [FakeFkService], kinds, fk_security, self.log, clock, context
+            )
 
     def close(self) -> None:
         self.db.dispose()
@@ -109,7 +125,9 @@ class FakePartners:
             try:
                 self._control(query)
             except (ValueError, AmountError) as error:
-                return _reply(start_response, "400 Bad Request", "text/plain", f"{error}\n".encode())
+                return _reply(
+                    start_response, "400 Bad Request", "text/plain", f"{error}\n".encode()
+                )
             return _json(start_response, self.state())
         if path == "/transfers":
             return _json(start_response, [t.as_json() for t in self.bank.transfers.values()])
@@ -117,8 +135,15 @@ class FakePartners:
             return _json(start_response, [j.as_json() for j in self.fk.journals.values()])
         if path == "/statement":
             day = date.fromisoformat(query["date"]) if "date" in query else None
-            return _reply(start_response, "200 OK", "text/xml; charset=utf-8", self.bank.statement(day))
-        return _reply(start_response, "404 Not Found", "text/plain", b"see /soap/bank?wsdl, /control, /transfers, /journals, /statement\n")
+            return _reply(
+                start_response, "200 OK", "text/xml; charset=utf-8", self.bank.statement(day)
+            )
+        return _reply(
+            start_response,
+            "404 Not Found",
+            "text/plain",
+            b"see /soap/bank?wsdl, /control, /transfers, /journals, /statement\n",
+        )
 
     def _soap(self, path: str, environ: dict, start_response: Callable):
         endpoint = self.endpoints[path]
@@ -126,13 +151,21 @@ class FakePartners:
             return endpoint(environ, start_response)
         mode = self.bank.mode if path == "/soap/bank" else None
         if (mode is not None and mode.name == "down") or (path == "/soap/fk" and self.fk.down):
-            return _reply(start_response, "503 Service Unavailable", "text/plain", b"down for maintenance\n")
+            return _reply(
+                start_response, "503 Service Unavailable", "text/plain", b"down for maintenance\n"
+            )
         captured: list = []
-        body = b"".join(endpoint(environ, lambda status, headers, exc_info=None: captured.append((status, headers))))
+        body = b"".join(
+            endpoint(
+                environ, lambda status, headers, exc_info=None: captured.append((status, headers))
+            )
+        )
         if mode is not None and mode.name == "slow":
             time.sleep(mode.seconds)
         if mode is not None and mode.name == "twice":
-            return _reply(start_response, "502 Bad Gateway", "text/plain", b"the answer was lost on the way\n")
+            return _reply(
+                start_response, "502 Bad Gateway", "text/plain", b"the answer was lost on the way\n"
+            )
         status, headers = captured[0]
         start_response(status, headers)
         return [body]
@@ -148,11 +181,18 @@ class FakePartners:
             add_credit(self.bank, query["credit"])
         if "return" in query:
             booked_on = date.fromisoformat(query["date"]) if "date" in query else None
-            self.bank.return_transfer(query["return"], query.get("text", "Zwrot: rachunek odbiorcy zamknięty"), booked_on)
+            self.bank.return_transfer(
+                query["return"], query.get("text", "Zwrot: rachunek odbiorcy zamknięty"), booked_on
+            )
 
     def state(self) -> dict:
-        return {"mode": asdict(self.bank.mode), "fk": "down" if self.fk.down else "ok",
-                "transfers": len(self.bank.transfers), "credits": len(self.bank.credits), "journals": len(self.fk.journals)}
+        return {
+            "mode": asdict(self.bank.mode),
+            "fk": "down" if self.fk.down else "ok",
+            "transfers": len(self.bank.transfers),
+            "credits": len(self.bank.credits),
+            "journals": len(self.fk.journals),
+        }
 
 
 def add_credit(bank: FakeBank, spec: str):
@@ -165,7 +205,10 @@ def add_credit(bank: FakeBank, spec: str):
 
 
 def partners_from_config(
-    config: HubConfig, data_dir: Path, fk_client: str | None = None, clock: Callable[[], datetime] = _real_now,
+    config: HubConfig,
+    data_dir: Path,
+    fk_client: str | None = None,
+    clock: Callable[[], datetime] = _real_now,
 ) -> FakePartners:
     """The fake bank of a hub's config: it keeps the escrow account, signs with the
     key beside the BANK client's certificate (keys/bank-escrow.key) and trusts the
@@ -173,17 +216,23 @@ def partners_from_config(
     certificate) the fake FK system signs with. Its message log lives in `data_dir`."""
     bank_client = next((c for c in config.clients if c.kind == "BANK" and c.cert is not None), None)
     if bank_client is None:
-        raise ConfigError("clients.toml has no BANK client with a pinned cert: the fake bank signs as that client")
+        raise ConfigError(
+            "clients.toml has no BANK client with a pinned cert: the fake bank signs as that client"
+        )
     hub_cert = x509.load_pem_x509_certificate(config.signing.cert.read_bytes())
     fk_identity = None
     if fk_client is not None:
         client = config.client(fk_client)
         if client.cert is None:
-            raise ConfigError(f"clients.toml: client {fk_client} has no pinned cert for the fake FK system to sign with")
+            raise ConfigError(
+                f"clients.toml: client {fk_client} has no pinned cert for the fake FK system to sign with"
+            )
         fk_identity = _identity_beside(client.cert)
     bank = FakeBank(config.bank.escrow_account, config.bank.currency, clock)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return FakePartners(bank, _identity_beside(bank_client.cert), hub_cert, data_dir, fk_identity, clock)
+    return FakePartners(
+        bank, _identity_beside(bank_client.cert), hub_cert, data_dir, fk_identity, clock
+    )
 
 
 def _identity_beside(cert: Path) -> SigningIdentity:
@@ -224,8 +273,14 @@ class FakeServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "FakeServer":
-        self._server = make_server(self.host, self.port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    def start(self) -> FakeServer:
+        self._server = make_server(
+            self.host,
+            self.port,
+            self.app,
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -239,7 +294,13 @@ class FakeServer:
 
     def serve_forever(self) -> None:
         """In the foreground (the CLI): until Ctrl-C."""
-        self._server = make_server(self.host, self.port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+        self._server = make_server(
+            self.host,
+            self.port,
+            self.app,
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
         self.port = self._server.server_port
         try:
             self._server.serve_forever()
@@ -253,4 +314,9 @@ def _reply(start_response: Callable, status: str, content_type: str, body: bytes
 
 
 def _json(start_response: Callable, value) -> list[bytes]:
-    return _reply(start_response, "200 OK", "application/json", json.dumps(value, indent=2, ensure_ascii=False).encode())
+    return _reply(
+        start_response,
+        "200 OK",
+        "application/json",
+        json.dumps(value, indent=2, ensure_ascii=False).encode(),
+    )

@@ -24,8 +24,13 @@ class _Bank(ComplexModel):
 
 class SubmitTransferRequest(_Bank):
     _type_info = [
-        ("EndToEndId", Req), ("DebtorAccount", Req), ("CreditorAccount", Req), ("CreditorName", Req),
-        ("Amount", Req), ("Title", Req), ("RequestedDate", Req),
+        ("EndToEndId", Req),
+        ("DebtorAccount", Req),
+        ("CreditorAccount", Req),
+        ("CreditorName", Req),
+        ("Amount", Req),
+        ("Title", Req),
+        ("RequestedDate", Req),
     ]
 
 
@@ -34,14 +39,29 @@ class SubmitTransferResponse(_Bank):
 
 
 class FakeBankService(HubService):
-    @rpc(SubmitTransferRequest, _returns=SubmitTransferResponse, _body_style="bare", _operation_name="SubmitTransfer",
-         _in_message_name="SubmitTransferRequest", _out_message_name="SubmitTransferResponse")
+    @rpc(
+        SubmitTransferRequest,
+        _returns=SubmitTransferResponse,
+        _body_style="bare",
+        _operation_name="SubmitTransfer",
+        _in_message_name="SubmitTransferRequest",
+        _out_message_name="SubmitTransferResponse",
+    )
     def SubmitTransfer(ctx, req):
         transfer = _partner(ctx, "bank").submit(
-            req.EndToEndId, req.DebtorAccount, req.CreditorAccount, req.CreditorName, parse_grosze(req.Amount), req.Title,
+            req.EndToEndId,
+            req.DebtorAccount,
+            req.CreditorAccount,
+            req.CreditorName,
+            parse_grosze(req.Amount),
+            req.Title,
             date.fromisoformat(req.RequestedDate),
         )
-        return SubmitTransferResponse(BankReference=transfer.bank_reference, Status=transfer.status, RejectReason=transfer.reject_reason)
+        return SubmitTransferResponse(
+            BankReference=transfer.bank_reference,
+            Status=transfer.status,
+            RejectReason=transfer.reject_reason,
+        )
 
 
 class _Fk(ComplexModel):
@@ -49,11 +69,22 @@ class _Fk(ComplexModel):
 
 
 class JournalLine(_Fk):
-    _type_info = [("Account", Req), ("Debit", Req), ("Credit", Req), ("Description", Unicode), ("Reference", Unicode)]
+    _type_info = [
+        ("Account", Req),
+        ("Debit", Req),
+        ("Credit", Req),
+        ("Description", Unicode),
+        ("Reference", Unicode),
+    ]
 
 
 class PostJournalRequest(_Fk):
-    _type_info = [("JournalId", Req), ("OfficeCode", Req), ("Date", Req), ("Line", JournalLine.customize(max_occurs="unbounded"))]
+    _type_info = [
+        ("JournalId", Req),
+        ("OfficeCode", Req),
+        ("Date", Req),
+        ("Line", JournalLine.customize(max_occurs="unbounded")),
+    ]
 
 
 class PostJournalResponse(_Fk):
@@ -61,13 +92,26 @@ class PostJournalResponse(_Fk):
 
 
 class FakeFkService(HubService):
-    @rpc(PostJournalRequest, _returns=PostJournalResponse, _body_style="bare", _operation_name="PostJournal",
-         _in_message_name="PostJournalRequest", _out_message_name="PostJournalResponse")
+    @rpc(
+        PostJournalRequest,
+        _returns=PostJournalResponse,
+        _body_style="bare",
+        _operation_name="PostJournal",
+        _in_message_name="PostJournalRequest",
+        _out_message_name="PostJournalResponse",
+    )
     def PostJournal(ctx, req):
         lines = [
-            {"Account": l.Account, "Debit": parse_grosze(l.Debit), "Credit": parse_grosze(l.Credit),
-             "Description": l.Description or "", "Reference": l.Reference or ""}
+            {
+                "Account": l.Account,
+                "Debit": parse_grosze(l.Debit),
+                "Credit": parse_grosze(l.Credit),
+                "Description": l.Description or "",
+                "Reference": l.Reference or "",
+            }
             for l in req.Line
         ]
-        journal = _partner(ctx, "fk").post(req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines)
+        journal = _partner(ctx, "fk").post(
+            req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines
+        )
         return PostJournalResponse(Accepted="true" if journal.accepted else "false")

@@ -43,21 +43,41 @@ class FkJournals:
         office = self.config.office(journal.office_code)
         if not office.fk_wsdl:
             raise Refused(f"office {office.code} has no fk_wsdl in offices.toml any more")
-        peer = Peer(f"FK system of office {office.code}", office.fk_wsdl, fk_trust(self.config, office.code))
+        peer = Peer(
+            f"FK system of office {office.code}", office.fk_wsdl, fk_trust(self.config, office.code)
+        )
         if not peer.trust.clients:
-            raise Transient(f"clients.toml lists no certificate of office {office.code} to check its FK system's answers")
+            raise Transient(
+                f"clients.toml lists no certificate of office {office.code} to check its FK system's answers"
+            )
         if office.code not in self._services:
             self._services[office.code] = client_for(peer, self.identity)
         lines = [
-            {"Account": l.account, "Debit": to_decimal(l.debit_grosze), "Credit": to_decimal(l.credit_grosze),
-             "Description": l.description, "Reference": l.reference}
+            {
+                "Account": l.account,
+                "Debit": to_decimal(l.debit_grosze),
+                "Credit": to_decimal(l.credit_grosze),
+                "Description": l.description,
+                "Reference": l.reference,
+            }
             for l in journal.lines
         ]
-        answer = call(peer, self._services[office.code].PostJournal,
-                      JournalId=journal.journal_id, OfficeCode=journal.office_code, Date=journal.day, Line=lines)
-        accepted = answer.get("Accepted") if isinstance(answer, dict) else answer  # zeep unwraps a lone element
+        answer = call(
+            peer,
+            self._services[office.code].PostJournal,
+            JournalId=journal.journal_id,
+            OfficeCode=journal.office_code,
+            Date=journal.day,
+            Line=lines,
+        )
+        accepted = (
+            answer.get("Accepted") if isinstance(answer, dict) else answer
+        )  # zeep unwraps a lone element
         if accepted is not True:
-            raise Refused(f"the FK system of office {office.code} did not accept journal {journal.journal_id}", {"Accepted": False})
+            raise Refused(
+                f"the FK system of office {office.code} did not accept journal {journal.journal_id}",
+                {"Accepted": False},
+            )
         return {"Accepted": True}
 
     def on_sent(self, session: Session, record: OutboxRecord, result: dict) -> None:

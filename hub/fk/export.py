@@ -23,7 +23,15 @@ def journal_csv(journal: Journal) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for line in journal.lines:
-        writer.writerow((line.account, format_pln(line.debit_grosze), format_pln(line.credit_grosze), line.description, line.reference))
+        writer.writerow(
+            (
+                line.account,
+                format_pln(line.debit_grosze),
+                format_pln(line.credit_grosze),
+                line.description,
+                line.reference,
+            )
+        )
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -36,8 +44,11 @@ def journal_xml(journal: Journal) -> bytes:
     for line in journal.lines:
         element = etree.SubElement(root, f + "Line")
         for name, value in (
-            ("Account", line.account), ("Debit", format_pln(line.debit_grosze)), ("Credit", format_pln(line.credit_grosze)),
-            ("Description", line.description), ("Reference", line.reference),
+            ("Account", line.account),
+            ("Debit", format_pln(line.debit_grosze)),
+            ("Credit", format_pln(line.credit_grosze)),
+            ("Description", line.description),
+            ("Reference", line.reference),
         ):
             etree.SubElement(element, f + name).text = value
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -46,7 +57,10 @@ def journal_xml(journal: Journal) -> bytes:
 def write_files(journal: Journal, out_dir: Path) -> tuple[Path, Path]:
     """`<JournalId>.csv` and `<JournalId>.xml` in `out_dir` (made if missing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, xml_path = out_dir / f"{journal.journal_id}.csv", out_dir / f"{journal.journal_id}.xml"
+    csv_path, xml_path = (
+        out_dir / f"{journal.journal_id}.csv",
+        out_dir / f"{journal.journal_id}.xml",
+    )
     csv_path.write_bytes(journal_csv(journal))
     xml_path.write_bytes(journal_xml(journal))
     return csv_path, xml_path

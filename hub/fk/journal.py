@@ -25,9 +25,10 @@ Debits equal credits in every journal, or it is a LedgerInvariantError.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -74,8 +75,13 @@ class JournalLine:
     reference: str
 
     def as_dict(self) -> dict:
-        return {"account": self.account, "debit": self.debit_grosze, "credit": self.credit_grosze,
-                "description": self.description, "reference": self.reference}
+        return {
+            "account": self.account,
+            "debit": self.debit_grosze,
+            "credit": self.credit_grosze,
+            "description": self.description,
+            "reference": self.reference,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,20 +100,35 @@ class Journal:
         return sum(line.credit_grosze for line in self.lines)
 
     def as_dict(self) -> dict:
-        return {"journal_id": self.journal_id, "office_code": self.office_code, "day": self.day.isoformat(),
-                "lines": [line.as_dict() for line in self.lines]}
+        return {
+            "journal_id": self.journal_id,
+            "office_code": self.office_code,
+            "day": self.day.isoformat(),
+            "lines": [line.as_dict() for line in self.lines],
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Journal":
-        lines = tuple(JournalLine(d["account"], d["debit"], d["credit"], d["description"], d["reference"]) for d in data["lines"])
-        return checked(cls(data["journal_id"], data["office_code"], date.fromisoformat(data["day"]), lines))
+    def from_dict(cls, data: dict) -> Journal:
+        lines = tuple(
+            JournalLine(d["account"], d["debit"], d["credit"], d["description"], d["reference"])
+            for d in data["lines"]
+        )
+        return checked(
+            cls(data["journal_id"], data["office_code"], date.fromisoformat(data["day"]), lines)
+        )
 
 
 def checked(journal: Journal) -> Journal:
     """The journal, if every line is one-sided and not negative and the sides balance."""
     for line in journal.lines:
-        if line.debit_grosze < 0 or line.credit_grosze < 0 or (line.debit_grosze > 0) == (line.credit_grosze > 0):
-            raise LedgerInvariantError(f"journal {journal.journal_id}: line {line} must have exactly one positive side")
+        if (
+            line.debit_grosze < 0
+            or line.credit_grosze < 0
+            or (line.debit_grosze > 0) == (line.credit_grosze > 0)
+        ):
+            raise LedgerInvariantError(
+                f"journal {journal.journal_id}: line {line} must have exactly one positive side"
+            )
     if journal.debit_grosze != journal.credit_grosze:
         raise LedgerInvariantError(
             f"journal {journal.journal_id}: debits {journal.debit_grosze} and credits {journal.credit_grosze} differ"
@@ -115,7 +136,9 @@ def checked(journal: Journal) -> Journal:
     return journal
 
 
-def split_capture(config: HubConfig, case_type: str, amount_grosze: int, on: date) -> list[tuple[str, int]]:
+def split_capture(
+    config: HubConfig, case_type: str, amount_grosze: int, on: date
+) -> list[tuple[str, int]]:
     """(fee code, grosze) per fee of the case type, by the rule in the module
     docstring; the amounts add up to `amount_grosze`."""
     fees = config.case_type(case_type).fees
@@ -128,14 +151,19 @@ def split_capture(config: HubConfig, case_type: str, amount_grosze: int, on: dat
     return [(code, grosze) for code, grosze in parts.items() if grosze > 0]
 
 
-def build_journal(session: Session, config: HubConfig, office_code: str, day: date, takings: DayTakings | None) -> Journal:
+def build_journal(
+    session: Session, config: HubConfig, office_code: str, day: date, takings: DayTakings | None
+) -> Journal:
     config.office(office_code)
     start, end = day_bounds_utc(day)
     redemptions = session.scalars(
         select(Redemption)
         .where(
             Redemption.office_code == office_code,
-            or_(Redemption.business_day == day, and_(Redemption.reversed_at >= start, Redemption.reversed_at < end)),
+            or_(
+                Redemption.business_day == day,
+                and_(Redemption.reversed_at >= start, Redemption.reversed_at < end),
+            ),
         )
         .order_by(Redemption.redeemed_at, Redemption.id)
     ).all()
@@ -143,7 +171,10 @@ def build_journal(session: Session, config: HubConfig, office_code: str, day: da
     for r in redemptions:
         if r.business_day == day:
             lines.extend(_coupon_lines(config, r, reversal=False))
-    for r in sorted((r for r in redemptions if r.reversed_at is not None and start <= r.reversed_at < end), key=lambda r: (r.reversed_at, r.id)):
+    for r in sorted(
+        (r for r in redemptions if r.reversed_at is not None and start <= r.reversed_at < end),
+        key=lambda r: (r.reversed_at, r.id),
+    ):
         lines.extend(_coupon_lines(config, r, reversal=True))
     if takings is not None:
         lines.extend(_cash_desk_lines(config, office_code, day, takings))
@@ -154,30 +185,58 @@ def _coupon_lines(config: HubConfig, r: Redemption, *, reversal: bool) -> Iterab
     coupon = format_coupon_id(r.coupon_id)
     what = "Storno kuponu" if reversal else "Kupon"
     reference = _text(r.case_number, REFERENCE_CHARS_MAX)
-    receivable = _text(f"{what} {coupon}, {r.case_type}, sprawa {r.case_number}", DESCRIPTION_CHARS_MAX)
-    yield _line(RECEIVABLE_HUB, r.captured_grosze, not reversal, receivable, reference)  # Dt on a capture
+    receivable = _text(
+        f"{what} {coupon}, {r.case_type}, sprawa {r.case_number}", DESCRIPTION_CHARS_MAX
+    )
+    yield _line(
+        RECEIVABLE_HUB, r.captured_grosze, not reversal, receivable, reference
+    )  # Dt on a capture
     for fee_code, grosze in split_capture(config, r.case_type, r.captured_grosze, r.business_day):
         name = config.fee(fee_code, r.business_day).name
-        yield _line(revenue_account(fee_code), grosze, reversal, _text(f"{what} {coupon}: {name}", DESCRIPTION_CHARS_MAX), reference)
+        yield _line(
+            revenue_account(fee_code),
+            grosze,
+            reversal,
+            _text(f"{what} {coupon}: {name}", DESCRIPTION_CHARS_MAX),
+            reference,
+        )
 
 
-def _cash_desk_lines(config: HubConfig, office_code: str, day: date, takings: DayTakings) -> Iterable[JournalLine]:
+def _cash_desk_lines(
+    config: HubConfig, office_code: str, day: date, takings: DayTakings
+) -> Iterable[JournalLine]:
     reference = f"KASA-{office_code}-{day:%Y%m%d}"
     accounts = {"CASH": (CASH, "gotówka"), "CARD": (CARD, "karta")}
     for method, (account, word) in accounts.items():
         if takings.by_method.get(method, 0):
-            yield JournalLine(account, takings.by_method[method], 0, f"Wpłaty w kasie ({word})", reference)
+            yield JournalLine(
+                account, takings.by_method[method], 0, f"Wpłaty w kasie ({word})", reference
+            )
     for fee_code, grosze in sorted(takings.by_fee_code.items()):
         if grosze:
             name = config.fee(fee_code, day).name
-            yield JournalLine(revenue_account(fee_code), 0, grosze, _text(f"Kasa: {name}", DESCRIPTION_CHARS_MAX), reference)
+            yield JournalLine(
+                revenue_account(fee_code),
+                0,
+                grosze,
+                _text(f"Kasa: {name}", DESCRIPTION_CHARS_MAX),
+                reference,
+            )
     for method, (_, word) in accounts.items():
         if takings.handling_fees.get(method, 0):
-            yield JournalLine(HANDLING_FEES, 0, takings.handling_fees[method], f"Opłata manipulacyjna ({word})", reference)
+            yield JournalLine(
+                HANDLING_FEES,
+                0,
+                takings.handling_fees[method],
+                f"Opłata manipulacyjna ({word})",
+                reference,
+            )
 
 
 def _line(account: str, grosze: int, debit: bool, description: str, reference: str) -> JournalLine:
-    return JournalLine(account, grosze if debit else 0, 0 if debit else grosze, description, reference)
+    return JournalLine(
+        account, grosze if debit else 0, 0 if debit else grosze, description, reference
+    )
 
 
 def _text(text: str, chars_max: int) -> str:

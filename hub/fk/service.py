@@ -4,10 +4,10 @@ PostJournal when the office has an FK system (offices.toml fk_wsdl)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +34,9 @@ class ExportedJournal:
 
 
 class JournalService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, takings: Takings | None = None) -> None:
+    def __init__(
+        self, db: Database, config: HubConfig, clock: Clock = utcnow, takings: Takings | None = None
+    ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
@@ -46,11 +48,15 @@ class JournalService:
         with self.db.read() as session:
             return self._build(session, office_code, day)
 
-    def export(self, office_code: str, day: date, out_dir: Path, *, actor: Actor) -> ExportedJournal:
+    def export(
+        self, office_code: str, day: date, out_dir: Path, *, actor: Actor
+    ) -> ExportedJournal:
         """`FK-<office>-<yyyymmdd>.csv` and `.xml` in `out_dir`."""
         journal = self.journal(office_code, day, actor=actor)
         if not journal.lines:
-            raise NotFound(f"office {office_code} has nothing to book on {day.isoformat()}: no captures, reversals or takings")
+            raise NotFound(
+                f"office {office_code} has nothing to book on {day.isoformat()}: no captures, reversals or takings"
+            )
         csv_path, xml_path = write_files(journal, out_dir)
         return ExportedJournal(journal, csv_path, xml_path)
 
@@ -60,7 +66,9 @@ class JournalService:
         if not self.config.office(office_code).fk_wsdl:
             return None
         key = journal_id(office_code, day)
-        queued = session.scalars(select(OutboxRecord).where(OutboxRecord.kind == KIND, OutboxRecord.key == key)).one_or_none()
+        queued = session.scalars(
+            select(OutboxRecord).where(OutboxRecord.kind == KIND, OutboxRecord.key == key)
+        ).one_or_none()
         if queued is not None:
             return queued
         journal = self._build(session, office_code, day)

@@ -10,8 +10,8 @@ holds the database lock (`BEGIN IMMEDIATE`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -48,8 +48,13 @@ class Balance:
         return self.credits_posted - self.debits_posted - self.debits_pending
 
     @classmethod
-    def of(cls, account: LedgerAccount) -> "Balance":
-        return cls(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
+    def of(cls, account: LedgerAccount) -> Balance:
+        return cls(
+            account.debits_pending,
+            account.debits_posted,
+            account.credits_pending,
+            account.credits_posted,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ def _differences(stored: Balance, computed: Balance) -> str:
         kept, derived = getattr(stored, name), getattr(computed, name)
         if kept != derived:
             sign = "+" if kept > derived else ""
-            parts.append(f"{name} {format_pln(kept)} PLN, its transfers give {format_pln(derived)} PLN (difference {sign}{format_pln(kept - derived)})")
+            parts.append(
+                f"{name} {format_pln(kept)} PLN, its transfers give {format_pln(derived)} PLN (difference {sign}{format_pln(kept - derived)})"
+            )
     return "; ".join(parts)
 
 
@@ -95,14 +102,21 @@ class Ledger:
             credits_posted=0,
             created_at=self.clock(),
         )
-        self.session.execute(insert_if_absent(self.session.bind.dialect.name, LedgerAccount.__table__, "code"), values)
-        account = self.session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
+        self.session.execute(
+            insert_if_absent(self.session.bind.dialect.name, LedgerAccount.__table__, "code"),
+            values,
+        )
+        account = self.session.scalars(
+            select(LedgerAccount).where(LedgerAccount.code == code)
+        ).one()
         if account.kind != kind or account.debits_must_not_exceed_credits != no_overdraft:
             raise LedgerInvariantError(f"account {code} exists as {account.kind}, asked for {kind}")
         return account
 
     def account(self, code: str) -> LedgerAccount:
-        account = self.session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one_or_none()
+        account = self.session.scalars(
+            select(LedgerAccount).where(LedgerAccount.code == code)
+        ).one_or_none()
         if account is None:
             raise NotFound(f"no ledger account {code}")
         return account
@@ -112,11 +126,17 @@ class Ledger:
 
     # -- transfers --------------------------------------------------------
 
-    def transfer(self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = "") -> LedgerTransfer:
+    def transfer(
+        self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = ""
+    ) -> LedgerTransfer:
         return self.apply([NewTransfer(id, debit, credit, amount_grosze, code, reference)])[0]
 
-    def hold(self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = "") -> LedgerTransfer:
-        return self.apply([NewTransfer(id, debit, credit, amount_grosze, code, reference, pending=True)])[0]
+    def hold(
+        self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = ""
+    ) -> LedgerTransfer:
+        return self.apply(
+            [NewTransfer(id, debit, credit, amount_grosze, code, reference, pending=True)]
+        )[0]
 
     def apply(self, transfers: Sequence[NewTransfer]) -> list[LedgerTransfer]:
         """Create POSTED and PENDING transfers, all or none. A transfer whose id
@@ -148,9 +168,13 @@ class Ledger:
                 result.append(self._same_or_conflict(existing[t.id], row))
                 continue
             if t.amount_grosze <= 0:
-                raise LedgerInvariantError(f"transfer {t.id}: amount must be positive, got {t.amount_grosze}")
+                raise LedgerInvariantError(
+                    f"transfer {t.id}: amount must be positive, got {t.amount_grosze}"
+                )
             if debit.id == credit.id:
-                raise LedgerInvariantError(f"transfer {t.id}: debit and credit are the same account")
+                raise LedgerInvariantError(
+                    f"transfer {t.id}: debit and credit are the same account"
+                )
             debit_totals[debit.id] += t.amount_grosze
             fresh.append((t, row))
             result.append(row)
@@ -173,7 +197,15 @@ class Ledger:
         self._check_after(accounts.values(), before)
         return result
 
-    def post(self, id: str, pending_id: str, amount_grosze: int | None = None, *, code: str, reference: str = "") -> LedgerTransfer:
+    def post(
+        self,
+        id: str,
+        pending_id: str,
+        amount_grosze: int | None = None,
+        *,
+        code: str,
+        reference: str = "",
+    ) -> LedgerTransfer:
         """Capture a hold: post `amount_grosze` of it (default all); the rest is released."""
         return self._resolve(id, pending_id, POST, amount_grosze, code, reference)
 
@@ -183,9 +215,13 @@ class Ledger:
 
     def resolution(self, pending_id: str) -> LedgerTransfer | None:
         """The POST or VOID that resolved a pending transfer, if any."""
-        return self.session.scalars(select(LedgerTransfer).where(LedgerTransfer.pending_id == pending_id)).one_or_none()
+        return self.session.scalars(
+            select(LedgerTransfer).where(LedgerTransfer.pending_id == pending_id)
+        ).one_or_none()
 
-    def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> LedgerTransfer:
+    def _resolve(
+        self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str
+    ) -> LedgerTransfer:
         pending = self.session.get(LedgerTransfer, pending_id)
         if pending is None or pending.kind != PENDING:
             raise LedgerInvariantError(f"transfer {pending_id} is not a pending transfer")
@@ -244,8 +280,17 @@ class Ledger:
             if stored != computed:
                 problems.append(f"account {account.code}: {_differences(stored, computed)}")
             if account.debits_must_not_exceed_credits and stored.available < 0:
-                problems.append(f"account {account.code} is overdrawn: available {format_pln(stored.available)} PLN")
-            for i, v in enumerate((stored.debits_pending, stored.debits_posted, stored.credits_pending, stored.credits_posted)):
+                problems.append(
+                    f"account {account.code} is overdrawn: available {format_pln(stored.available)} PLN"
+                )
+            for i, v in enumerate(
+                (
+                    stored.debits_pending,
+                    stored.debits_posted,
+                    stored.credits_pending,
+                    stored.credits_posted,
+                )
+            ):
                 totals[i] += v
         if totals[0] != totals[2] or totals[1] != totals[3]:
             problems.append(
@@ -253,11 +298,18 @@ class Ledger:
                 f"pending, {format_pln(totals[1] - totals[3])} PLN posted"
             )
         pending = aliased(LedgerTransfer)
-        over = self.session.execute(
-            select(LedgerTransfer.id)
-            .join(pending, pending.id == LedgerTransfer.pending_id)
-            .where((LedgerTransfer.amount_grosze > pending.amount_grosze) | (pending.kind != PENDING))
-        ).scalars().all()
+        over = (
+            self.session.execute(
+                select(LedgerTransfer.id)
+                .join(pending, pending.id == LedgerTransfer.pending_id)
+                .where(
+                    (LedgerTransfer.amount_grosze > pending.amount_grosze)
+                    | (pending.kind != PENDING)
+                )
+            )
+            .scalars()
+            .all()
+        )
         problems.extend(f"transfer {t} resolves more than its pending transfer" for t in over)
         return problems
 
@@ -312,13 +364,22 @@ class Ledger:
     def _existing(self, ids: list[str]) -> dict[str, LedgerTransfer]:
         found: dict[str, LedgerTransfer] = {}
         for chunk in range(0, len(ids), 500):
-            for row in self.session.scalars(select(LedgerTransfer).where(LedgerTransfer.id.in_(ids[chunk : chunk + 500]))):
+            for row in self.session.scalars(
+                select(LedgerTransfer).where(LedgerTransfer.id.in_(ids[chunk : chunk + 500]))
+            ):
                 found[row.id] = row
         return found
 
     @staticmethod
     def _same_or_conflict(existing: LedgerTransfer, wanted: LedgerTransfer) -> LedgerTransfer:
-        fields = ("kind", "code", "debit_account_id", "credit_account_id", "amount_grosze", "pending_id")
+        fields = (
+            "kind",
+            "code",
+            "debit_account_id",
+            "credit_account_id",
+            "amount_grosze",
+            "pending_id",
+        )
         if any(getattr(existing, f) != getattr(wanted, f) for f in fields):
             raise IdempotencyConflict(f"transfer {existing.id} exists with other content")
         return existing
@@ -328,6 +389,8 @@ class Ledger:
         for a in accounts:
             b = Balance.of(a)
             if min(b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted) < 0:
-                raise LedgerInvariantError(f"account {a.code}: a total went below zero: {b} (was {before[a.id]})")
+                raise LedgerInvariantError(
+                    f"account {a.code}: a total went below zero: {b} (was {before[a.id]})"
+                )
             if a.debits_must_not_exceed_credits and b.available < 0:
                 raise LedgerInvariantError(f"account {a.code} overdrawn: {b} (was {before[a.id]})")

@@ -27,7 +27,12 @@ import urllib3
 from sqlalchemy.orm import Session
 
 from hub.config import NotifySettings
-from hub.notify.targets import WebhookTarget, WebhookTargetRefused, WebhookTargets, WebhookTargetUnresolvable
+from hub.notify.targets import (
+    WebhookTarget,
+    WebhookTargetRefused,
+    WebhookTargets,
+    WebhookTargetUnresolvable,
+)
 from hub.outbox import Refused, Transient
 from hub.outbox.models import OutboxRecord
 
@@ -71,7 +76,10 @@ class EmailCourier(_NoOutcome):
                 if s.smtp_starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password_file.read_text().strip() if s.smtp_password_file else "")
+                    smtp.login(
+                        s.smtp_user,
+                        s.smtp_password_file.read_text().strip() if s.smtp_password_file else "",
+                    )
                 refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as error:
             text = f"SMTP {error.smtp_code}: {_text(error.smtp_error)}"
@@ -79,9 +87,13 @@ class EmailCourier(_NoOutcome):
                 raise Refused(f"the mail server refused it: {text}") from None
             raise Transient(f"the mail server deferred it: {text}") from None
         except smtplib.SMTPRecipientsRefused as error:
-            raise Refused(f"the mail server refused the recipient: {_recipients(error.recipients)}") from None
+            raise Refused(
+                f"the mail server refused the recipient: {_recipients(error.recipients)}"
+            ) from None
         except (smtplib.SMTPException, OSError) as error:
-            raise Transient(f"the mail server {s.smtp_host}:{s.smtp_port} is unreachable: {type(error).__name__}: {error}") from None
+            raise Transient(
+                f"the mail server {s.smtp_host}:{s.smtp_port} is unreachable: {type(error).__name__}: {error}"
+            ) from None
         if refused:
             raise Refused(f"the mail server refused the recipient: {_recipients(refused)}")
         return {"to": payload["to"], "message_id": message["Message-ID"]}
@@ -120,15 +132,30 @@ class WebhookCourier(_NoOutcome):
         connection; no redirects, no proxy, no retries of its own (the outbox retries)."""
         problem = "no address"
         for address in target.addresses:
-            options: dict = {"timeout": urllib3.Timeout(total=self.settings.timeout_s), "retries": False, "maxsize": 1}
+            options: dict = {
+                "timeout": urllib3.Timeout(total=self.settings.timeout_s),
+                "retries": False,
+                "maxsize": 1,
+            }
             if target.scheme == "https":
-                options |= {"server_hostname": target.host, "cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+                options |= {
+                    "server_hostname": target.host,
+                    "cert_reqs": "CERT_REQUIRED",
+                    "ca_certs": certifi.where(),
+                }
                 pool = urllib3.HTTPSConnectionPool(address, target.port, **options)
             else:
                 pool = urllib3.HTTPConnectionPool(address, target.port, **options)
             try:
                 with pool:
-                    return pool.urlopen("POST", target.path, body=body, headers=headers, redirect=False, assert_same_host=False).status
+                    return pool.urlopen(
+                        "POST",
+                        target.path,
+                        body=body,
+                        headers=headers,
+                        redirect=False,
+                        assert_same_host=False,
+                    ).status
             except urllib3.exceptions.NewConnectionError as error:
                 problem = f"{type(error).__name__}"
                 continue  # the next address, as a browser would
@@ -142,4 +169,6 @@ def _text(value) -> str:
 
 
 def _recipients(refused: dict) -> str:
-    return ", ".join(f"{address} ({code} {_text(text)})" for address, (code, text) in refused.items())
+    return ", ".join(
+        f"{address} ({code} {_text(text)})" for address, (code, text) in refused.items()
+    )

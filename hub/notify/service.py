@@ -39,8 +39,8 @@ from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln
 from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, webhook_signature
-from hub.notify.targets import WebhookTargets
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
+from hub.notify.targets import WebhookTargets
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.outbox.models import OutboxRecord
 from hub.words import count_pl, format_amount_pl
@@ -83,16 +83,32 @@ class DeliveryView:
 
 
 class NotificationService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, webhook_targets: WebhookTargets | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        webhook_targets: WebhookTargets | None = None,
+    ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
-        self.webhook_targets = webhook_targets or WebhookTargets(config.notify.webhook_allow_networks)
+        self.webhook_targets = webhook_targets or WebhookTargets(
+            config.notify.webhook_allow_networks
+        )
 
     # -- settings ---------------------------------------------------------------------
 
-    def configure(self, actor: Actor, nip: str, *, low_balance_grosze: int | None = UNSET, email: str | None = UNSET,
-                  webhook_url: str | None = UNSET, webhook_secret: str | None = UNSET) -> SettingsView:
+    def configure(
+        self,
+        actor: Actor,
+        nip: str,
+        *,
+        low_balance_grosze: int | None = UNSET,
+        email: str | None = UNSET,
+        webhook_url: str | None = UNSET,
+        webhook_secret: str | None = UNSET,
+    ) -> SettingsView:
         """Change what is given (None removes it). Who may: the company's admin
         (`users:manage`: whoever decides which people and systems act for the company)."""
         nip = valid_nip(nip)
@@ -109,7 +125,10 @@ class NotificationService:
                 session.add(row)
             changed = {}
             if low_balance_grosze is not UNSET and low_balance_grosze != row.low_balance_grosze:
-                row.low_balance_grosze, row.low_since = low_balance_grosze, None  # a new threshold starts afresh
+                row.low_balance_grosze, row.low_since = (
+                    low_balance_grosze,
+                    None,
+                )  # a new threshold starts afresh
                 changed["low_balance_grosze"] = low_balance_grosze
             for name, value in (("email", email), ("webhook_url", webhook_url)):
                 if value is not UNSET:
@@ -119,7 +138,9 @@ class NotificationService:
                 row.webhook_secret = webhook_secret
                 changed["webhook_secret"] = "changed" if webhook_secret else "removed"
             if row.webhook_url and not row.webhook_secret:
-                raise InvalidRequest("a webhook needs a secret to sign its body with: give --webhook-secret-file")
+                raise InvalidRequest(
+                    "a webhook needs a secret to sign its body with: give --webhook-secret-file"
+                )
             row.updated_at = now
             record_event(session, now, actor.name, "notify.configure", f"company:{nip}", **changed)
             return _view(row)
@@ -137,7 +158,9 @@ class NotificationService:
     def scan(self) -> ScanRun:
         """Decide the warnings due now (each in its company's own transaction)."""
         with self.db.read() as session:
-            nips = session.scalars(select(NotificationSettings.company_nip).order_by(NotificationSettings.company_nip)).all()
+            nips = session.scalars(
+                select(NotificationSettings.company_nip).order_by(NotificationSettings.company_nip)
+            ).all()
         low, expiring, recovered = [], [], []
         for nip in nips:
             with self.db.transaction() as session:
@@ -153,7 +176,9 @@ class NotificationService:
                 expiring.extend(self._check_expiring(session, row, company))
         return ScanRun(tuple(low), tuple(expiring), tuple(recovered))
 
-    def _check_balance(self, session: Session, row: NotificationSettings, company: Company) -> str | None:
+    def _check_balance(
+        self, session: Session, row: NotificationSettings, company: Company
+    ) -> str | None:
         if row.low_balance_grosze is None:
             return None
         available = Ledger(session, self.clock).balance(company_account(company.nip)).available
@@ -168,28 +193,48 @@ class NotificationService:
         row.low_balance_episode += 1
         row.low_since = now
         key = f"low-balance:{company.nip}:{row.low_balance_episode}"
-        body = {"event": "low_balance", "id": key, "company_nip": company.nip, "company_name": company.name, "at": wire_time(now),
-                "available": format_pln(available), "threshold": format_pln(row.low_balance_grosze),
-                "virtual_account": company.virtual_account}
-        text = (f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_amount_pl(available)}, "
-                f"poniżej progu {format_amount_pl(row.low_balance_grosze)}.\n\n"
-                f"Nowe kupony można wydać tylko do wysokości dostępnego salda. {self._topup_text(company)}\n")
-        self._warn(session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text)
+        body = {
+            "event": "low_balance",
+            "id": key,
+            "company_nip": company.nip,
+            "company_name": company.name,
+            "at": wire_time(now),
+            "available": format_pln(available),
+            "threshold": format_pln(row.low_balance_grosze),
+            "virtual_account": company.virtual_account,
+        }
+        text = (
+            f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_amount_pl(available)}, "
+            f"poniżej progu {format_amount_pl(row.low_balance_grosze)}.\n\n"
+            f"Nowe kupony można wydać tylko do wysokości dostępnego salda. {self._topup_text(company)}\n"
+        )
+        self._warn(
+            session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text
+        )
         return key
 
     def _topup_text(self, company: Company) -> str:
         if company.virtual_account is not None:
             return f"Konto zasila przelew na rachunek {format_nrb(company.virtual_account)}."
         # An IBAN escrow account: no virtual accounts, the NIP in the title names the company.
-        return (f"Konto zasila przelew na rachunek {format_iban(self.config.bank.escrow_account)} "
-                f"z tytułem „{topup_title(company.nip)}”.")
+        return (
+            f"Konto zasila przelew na rachunek {format_iban(self.config.bank.escrow_account)} "
+            f"z tytułem „{topup_title(company.nip)}”."
+        )
 
-    def _check_expiring(self, session: Session, row: NotificationSettings, company: Company) -> list[str]:
+    def _check_expiring(
+        self, session: Session, row: NotificationSettings, company: Company
+    ) -> list[str]:
         now = self.clock()
         until = now + timedelta(days=self.config.notify.expiry_warning_days)
         coupons = session.execute(
             select(Coupon.id, Coupon.amount_grosze, Coupon.expires_at)
-            .where(Coupon.company_id == company.id, Coupon.status == ISSUED, Coupon.expires_at > now, Coupon.expires_at <= until)
+            .where(
+                Coupon.company_id == company.id,
+                Coupon.status == ISSUED,
+                Coupon.expires_at > now,
+                Coupon.expires_at <= until,
+            )
             .order_by(Coupon.expires_at, Coupon.id)
         ).all()
         by_day: dict[date, list] = {}
@@ -201,47 +246,92 @@ class NotificationService:
             if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
                 continue
             total = sum(c.amount_grosze for c in group)
-            body = {"event": "coupons_expiring", "id": key, "company_nip": company.nip, "company_name": company.name,
-                    "at": wire_time(now), "expires_on": day.isoformat(), "count": len(group), "amount": format_pln(total),
-                    "coupons": [format_coupon_id(c.id) for c in group]}
+            body = {
+                "event": "coupons_expiring",
+                "id": key,
+                "company_nip": company.nip,
+                "company_name": company.name,
+                "at": wire_time(now),
+                "expires_on": day.isoformat(),
+                "count": len(group),
+                "amount": format_pln(total),
+                "coupons": [format_coupon_id(c.id) for c in group],
+            }
             # no coupon ids in e-mail: a coupon id is as good as money to whoever reads it
-            text = (f"{count_pl(len(group), 'kupon', 'kupony', 'kuponów')} firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
-                    f"traci ważność {day.isoformat()}.\n\nNiewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
-                    f"Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n")
-            self._warn(session, row, COUPONS_EXPIRING, key, body, f"Kupony tracą ważność {day.isoformat()}: {company.name}", text)
+            text = (
+                f"{count_pl(len(group), 'kupon', 'kupony', 'kuponów')} firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
+                f"traci ważność {day.isoformat()}.\n\nNiewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
+                f"Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n"
+            )
+            self._warn(
+                session,
+                row,
+                COUPONS_EXPIRING,
+                key,
+                body,
+                f"Kupony tracą ważność {day.isoformat()}: {company.name}",
+                text,
+            )
             made.append(key)
         return made
 
-    def _warn(self, session: Session, row: NotificationSettings, event: str, key: str, body: dict, subject: str, text: str) -> None:
+    def _warn(
+        self,
+        session: Session,
+        row: NotificationSettings,
+        event: str,
+        key: str,
+        body: dict,
+        subject: str,
+        text: str,
+    ) -> None:
         now = self.clock()
         document = json.dumps(body, sort_keys=True, ensure_ascii=False)
-        notification = Notification(key=key, company_nip=row.company_nip, event=event, body=document, created_at=now)
+        notification = Notification(
+            key=key, company_nip=row.company_nip, event=event, body=document, created_at=now
+        )
         if row.email:
-            record = enqueue(session, EMAIL, key, {"to": row.email, "subject": subject, "text": text}, now)
+            record = enqueue(
+                session, EMAIL, key, {"to": row.email, "subject": subject, "text": text}, now
+            )
             notification.email_outbox_id = record.id
         if row.webhook_url:
-            payload = {"url": row.webhook_url, "body": document, "signature": webhook_signature(row.webhook_secret, document.encode()),
-                       "event": event, "delivery": key}
+            payload = {
+                "url": row.webhook_url,
+                "body": document,
+                "signature": webhook_signature(row.webhook_secret, document.encode()),
+                "event": event,
+                "delivery": key,
+            }
             notification.webhook_outbox_id = enqueue(session, WEBHOOK, key, payload, now).id
         session.add(notification)
-        record_event(session, now, "hub", "notify.warn", f"company:{row.company_nip}", key=key, event=event)
+        record_event(
+            session, now, "hub", "notify.warn", f"company:{row.company_nip}", key=key, event=event
+        )
 
     # -- delivery and history -----------------------------------------------------------
 
     def deliver(self, *, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
-        couriers = {EMAIL: EmailCourier(self.config.notify), WEBHOOK: WebhookCourier(self.config.notify, self.webhook_targets)}
+        couriers = {
+            EMAIL: EmailCourier(self.config.notify),
+            WEBHOOK: WebhookCourier(self.config.notify, self.webhook_targets),
+        }
         outbox = outbox or Outbox(self.db, self.clock)
         if retry_failed:
             outbox.requeue_failed(list(couriers))
         return outbox.deliver(couriers)
 
-    def history(self, actor: Actor, nip: str | None = None, limit: int = 100, offset: int = 0) -> list[DeliveryView]:
+    def history(
+        self, actor: Actor, nip: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DeliveryView]:
         """The latest warnings and how each channel's delivery went, newest first (`offset`: skip that many)."""
         if nip is None:
             if not actor.is_operator:
-                raise NotAuthorized(f"{actor.name} may see only its own company's notifications: give --nip")
+                raise NotAuthorized(
+                    f"{actor.name} may see only its own company's notifications: give --nip"
+                )
         else:
             nip = valid_nip(nip)
             actor.require(STATEMENT_READ, company_nip=nip)
@@ -261,11 +351,20 @@ class NotificationService:
             for notification, by_email, by_webhook in session.execute(query):
                 for channel, record in (("email", by_email), ("webhook", by_webhook)):
                     if record is not None:
-                        views.append(DeliveryView(
-                            notification.key, notification.company_nip, notification.event, channel, record.status, record.attempts,
-                            record.last_error, notification.created_at, record.next_attempt_at if record.status == "PENDING" else None,
-                            record.finished_at,
-                        ))
+                        views.append(
+                            DeliveryView(
+                                notification.key,
+                                notification.company_nip,
+                                notification.event,
+                                channel,
+                                record.status,
+                                record.attempts,
+                                record.last_error,
+                                notification.created_at,
+                                record.next_attempt_at if record.status == "PENDING" else None,
+                                record.finished_at,
+                            )
+                        )
         return views
 
 
@@ -274,11 +373,25 @@ def _check_settings(low_balance_grosze, email, webhook_url, webhook_secret) -> N
         raise InvalidRequest("a low-balance threshold is at least 0.00")
     if email not in (UNSET, None) and (len(email) > 254 or not _EMAIL.match(email)):
         raise InvalidRequest(f"{email!r} is not an e-mail address")
-    if webhook_url not in (UNSET, None) and (len(webhook_url) > 500 or not _WEBHOOK_URL.match(webhook_url)):
+    if webhook_url not in (UNSET, None) and (
+        len(webhook_url) > 500 or not _WEBHOOK_URL.match(webhook_url)
+    ):
         raise InvalidRequest(f"{webhook_url!r} is not an http(s) URL")
-    if webhook_secret not in (UNSET, None) and not WEBHOOK_SECRET_CHARS_MIN <= len(webhook_secret) <= 200:
-        raise InvalidRequest(f"a webhook secret has {WEBHOOK_SECRET_CHARS_MIN} to 200 characters (e.g. `openssl rand -hex 32`)")
+    if (
+        webhook_secret not in (UNSET, None)
+        and not WEBHOOK_SECRET_CHARS_MIN <= len(webhook_secret) <= 200
+    ):
+        raise InvalidRequest(
+            f"a webhook secret has {WEBHOOK_SECRET_CHARS_MIN} to 200 characters (e.g. `openssl rand -hex 32`)"
+        )
 
 
 def _view(row: NotificationSettings) -> SettingsView:
-    return SettingsView(row.company_nip, row.low_balance_grosze, row.email, row.webhook_url, bool(row.webhook_secret), row.low_since)
+    return SettingsView(
+        row.company_nip,
+        row.low_balance_grosze,
+        row.email,
+        row.webhook_url,
+        bool(row.webhook_secret),
+        row.low_since,
+    )

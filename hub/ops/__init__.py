@@ -6,7 +6,7 @@ endpoints (hub.services.wsgi routes `OPS_PATHS` to it).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -20,11 +20,20 @@ def ops_app(hub, identity) -> Callable:
 
     def app(environ: dict, start_response: Callable):
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+            start_response(
+                "405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")]
+            )
             return [b""]
         if environ.get("PATH_INFO", "").rstrip("/") == "/metrics":
             data = metrics.exposition(hub.db, hub.clock, hub.statements.escrow_account)
-            start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", metrics.CONTENT_TYPE),
+                    ("Content-Length", str(len(data))),
+                    ("Cache-Control", "no-store"),
+                ],
+            )
             return [data]
         return health(environ, start_response)
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import make_url
@@ -45,7 +45,13 @@ class Check:
 class Readiness:
     """The checks of `/readyz` for one hub process."""
 
-    def __init__(self, database_url: str, identity: SigningIdentity | None, clock: Clock = utcnow, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        identity: SigningIdentity | None,
+        clock: Clock = utcnow,
+        timeout_s: float = PROBE_TIMEOUT_S,
+    ) -> None:
         self.identity = identity
         self.clock = clock
         self.timeout_s = timeout_s
@@ -53,7 +59,11 @@ class Readiness:
 
     def checks(self) -> list[Check]:
         database = self._database()
-        log = self._message_log() if database.ok else Check("message_log", False, "not checked: the database is unreachable")
+        log = (
+            self._message_log()
+            if database.ok
+            else Check("message_log", False, "not checked: the database is unreachable")
+        )
         return [database, self._signing(), log]
 
     def _database(self) -> Check:
@@ -68,12 +78,29 @@ class Readiness:
             return Check("signing", False, "no signing key loaded")
         cert, now = self.identity.cert, self.clock()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            return Check("signing", False, f"the hub's certificate is valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, not now")
-        return Check("signing", True, f"key loaded, certificate valid until {cert.not_valid_after_utc:%Y-%m-%d}")
+            return Check(
+                "signing",
+                False,
+                f"the hub's certificate is valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, not now",
+            )
+        return Check(
+            "signing",
+            True,
+            f"key loaded, certificate valid until {cert.not_valid_after_utc:%Y-%m-%d}",
+        )
 
     def _message_log(self) -> Check:
-        probe = insert(MessageRecord).values(seq=PROBE_SEQ, at=self.clock(), direction="IN", service="readyz", client_id="-",
-                                             log_id="readyz", payload=b"", prev_hash=GENESIS, hash=GENESIS)
+        probe = insert(MessageRecord).values(
+            seq=PROBE_SEQ,
+            at=self.clock(),
+            direction="IN",
+            service="readyz",
+            client_id="-",
+            log_id="readyz",
+            payload=b"",
+            prev_hash=GENESIS,
+            hash=GENESIS,
+        )
         try:
             self._rolled_back(probe)
         except Exception as error:  # noqa: BLE001
@@ -99,10 +126,15 @@ def _probe_engine(url, timeout_s: float):
     if url.get_backend_name() != "sqlite":
         ms = int(timeout_s * 1000)
         return create_engine(
-            url.set(drivername="postgresql+psycopg") if url.drivername in ("postgresql", "postgres") else url,
+            url.set(drivername="postgresql+psycopg")
+            if url.drivername in ("postgresql", "postgres")
+            else url,
             poolclass=NullPool,
             isolation_level="READ COMMITTED",
-            connect_args={"connect_timeout": max(1, round(timeout_s)), "options": f"-c statement_timeout={ms} -c lock_timeout={ms}"},
+            connect_args={
+                "connect_timeout": max(1, round(timeout_s)),
+                "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+            },
         )
     path = url.database
     if not path or path == ":memory:":
@@ -110,7 +142,13 @@ def _probe_engine(url, timeout_s: float):
     # mode=rw: a missing file is an error, not a new empty database.
     engine = create_engine(
         "sqlite://",
-        creator=lambda: sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False),
+        creator=lambda: sqlite3.connect(
+            f"file:{path}?mode=rw",
+            uri=True,
+            timeout=timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+        ),
         poolclass=NullPool,
     )
     # The driver begins no transaction of its own here: BEGIN IMMEDIATE takes the write lock,
@@ -132,18 +170,34 @@ def health_app(readiness: Readiness | None) -> Callable:
             return _plain(start_response, "200 OK", b"ok\n")
         checks = readiness.checks() if readiness else [Check("hub", False, "not configured")]
         failing = [c for c in checks if not c.ok]
-        body = {"ready": not failing, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
+        body = {
+            "ready": not failing,
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+        }
         if failing:
             body["failing"] = [c.name for c in failing]
         data = (json.dumps(body, indent=2) + "\n").encode()
         status = "200 OK" if not failing else "503 Service Unavailable"
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
+        start_response(
+            status,
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
         return [data]
 
     return app
 
 
 def _plain(start_response: Callable, status: str, body: bytes):
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
     return [body]
-

@@ -27,26 +27,32 @@ import logging
 import re
 import sys
 import traceback
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from hub.errors import ConfigError
 
 # The fields this formatter writes from a record's `extra`, in this order.
 REQUEST_FIELDS = ("request_id", "service", "operation", "client", "outcome", "duration_ms")
 EXTRA_FIELDS = (*REQUEST_FIELDS, "coupon", "company", "count", "amount_grosze", "path", "status")
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
+)
 
 # A coupon id as a person or a system may write it: 16 symbols, in groups of 4 with
 # optional dashes, standing alone (not part of a UUID, a hash or a longer word), in one
 # case: a mixed-case word such as `OperationalError` is a name, not a coupon.
 _COUPON_ID = re.compile(r"(?<![\w-])(?:[0-9A-Za-z]{4}-?){3}([0-9A-Za-z]{4})(?![\w-])")
 
-_request: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("hub_request_fields", default={})
+_request: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "hub_request_fields", default={}
+)
 
 
 def mask_coupon_ids(text: str) -> str:
     """Every coupon id in `text` as `****-****-****-XXXX` (its last 4 symbols, upper case)."""
+
     def mask(m: re.Match) -> str:
         symbols = m.group(0)
         if symbols != symbols.upper() and symbols != symbols.lower():
@@ -74,12 +80,17 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         masked = record.levelno >= logging.INFO
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = {**_request.get(), **{k: getattr(record, k) for k in EXTRA_FIELDS if hasattr(record, k)}}
+        fields = {
+            **_request.get(),
+            **{k: getattr(record, k) for k in EXTRA_FIELDS if hasattr(record, k)},
+        }
         for name in EXTRA_FIELDS:
             if name in fields and fields[name] is not None:
                 line[name] = fields[name]
@@ -144,5 +155,7 @@ def _level(level: str | int) -> int:
         return level
     value = logging.getLevelName(level.upper())
     if not isinstance(value, int):
-        raise ConfigError(f"unknown log level {level!r} (HUB_LOG_LEVEL or --log-level): DEBUG, INFO, WARNING or ERROR")
+        raise ConfigError(
+            f"unknown log level {level!r} (HUB_LOG_LEVEL or --log-level): DEBUG, INFO, WARNING or ERROR"
+        )
     return value

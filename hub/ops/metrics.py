@@ -33,9 +33,9 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -60,20 +60,29 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 # what /metrics shows; with several workers their files are read instead.
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
-    "hub_soap_requests", "SOAP requests answered, by service, operation and fault code (none: an answer).",
-    ["service", "operation", "fault"], registry=REGISTRY,
+    "hub_soap_requests",
+    "SOAP requests answered, by service, operation and fault code (none: an answer).",
+    ["service", "operation", "fault"],
+    registry=REGISTRY,
 )
 LATENCY = Histogram(
-    "hub_soap_request_duration_seconds", "Time from the first byte read to the signed answer, by service and operation.",
-    ["service", "operation"], buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
+    "hub_soap_request_duration_seconds",
+    "Time from the first byte read to the signed answer, by service and operation.",
+    ["service", "operation"],
+    buckets=LATENCY_BUCKETS_S,
+    registry=REGISTRY,
 )
 SIGNATURE_FAILURES = Counter(
-    "hub_signature_failures", "Requests refused by WS-Security, by fault code (FailedCheck, MessageExpired...).",
-    ["reason"], registry=REGISTRY,
+    "hub_signature_failures",
+    "Requests refused by WS-Security, by fault code (FailedCheck, MessageExpired...).",
+    ["reason"],
+    registry=REGISTRY,
 )
 MESSAGE_LOG_FAILURES = Counter(
-    "hub_message_log_failures", "Message log writes that failed: IN refuses the request; OUT an answer went out unlogged.",
-    ["direction"], registry=REGISTRY,
+    "hub_message_log_failures",
+    "Message log writes that failed: IN refuses the request; OUT an answer went out unlogged.",
+    ["direction"],
+    registry=REGISTRY,
 )
 
 
@@ -133,26 +142,54 @@ def worker_exited(pid: int) -> None:
 class StateCollector:
     """Gauges read from the database at scrape time: the outbox and the open coupon holds."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow, escrow_account: str | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock = utcnow, escrow_account: str | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.escrow_account = escrow_account
 
     def collect(self) -> Iterator[Metric]:
-        pending = GaugeMetricFamily("hub_outbox_pending", "Outbox records waiting to be delivered, by kind.", labels=["kind"])
-        failed = GaugeMetricFamily("hub_outbox_failed", "Outbox records that failed every attempt (need `hub bank send --retry-failed` or similar).", labels=["kind"])
-        oldest = GaugeMetricFamily("hub_outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox record, by kind.", labels=["kind"])
-        holds = GaugeMetricFamily("hub_coupon_holds_open", "Coupons issued and not yet redeemed, cancelled or expired (each holds money).")
-        held = GaugeMetricFamily("hub_coupon_holds_open_grosze", "Money held for issued coupons, in grosze.")
+        pending = GaugeMetricFamily(
+            "hub_outbox_pending",
+            "Outbox records waiting to be delivered, by kind.",
+            labels=["kind"],
+        )
+        failed = GaugeMetricFamily(
+            "hub_outbox_failed",
+            "Outbox records that failed every attempt (need `hub bank send --retry-failed` or similar).",
+            labels=["kind"],
+        )
+        oldest = GaugeMetricFamily(
+            "hub_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending outbox record, by kind.",
+            labels=["kind"],
+        )
+        holds = GaugeMetricFamily(
+            "hub_coupon_holds_open",
+            "Coupons issued and not yet redeemed, cancelled or expired (each holds money).",
+        )
+        held = GaugeMetricFamily(
+            "hub_coupon_holds_open_grosze", "Money held for issued coupons, in grosze."
+        )
         up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database.")
         gaps = GaugeMetricFamily(
             "hub_bank_statement_gaps",
             "Imported statements of the escrow account that follow a gap: a missing ElctrncSeqNb, or an opening balance "
             "that is not the previous closing one (`hub bank statements` names them; ask the bank for the missing statement).",
         )
-        checked_at = GaugeMetricFamily("hub_ledger_check_last_run_timestamp_seconds", "When `hub ledger verify` last ran (Unix time); absent before its first run.")
-        check_ok = GaugeMetricFamily("hub_ledger_check_ok", "1 when the last `hub ledger verify` found the ledger sound, 0 when it found problems.")
-        check_problems = GaugeMetricFamily("hub_ledger_check_problems", "Problems the last `hub ledger verify` found (see its output or the ledger_checks table).")
+        checked_at = GaugeMetricFamily(
+            "hub_ledger_check_last_run_timestamp_seconds",
+            "When `hub ledger verify` last ran (Unix time); absent before its first run.",
+        )
+        check_ok = GaugeMetricFamily(
+            "hub_ledger_check_ok",
+            "1 when the last `hub ledger verify` found the ledger sound, 0 when it found problems.",
+        )
+        check_problems = GaugeMetricFamily(
+            "hub_ledger_check_problems",
+            "Problems the last `hub ledger verify` found (see its output or the ledger_checks table).",
+        )
         try:
             outbox, coupons, gap_count = self._read()
             last_check = LedgerChecks(self.db, self.clock).last()
@@ -186,14 +223,23 @@ class StateCollector:
 
         with self.db.read() as session:
             outbox = session.execute(
-                select(OutboxRecord.kind, OutboxRecord.status, func.count(), func.min(OutboxRecord.created_at))
+                select(
+                    OutboxRecord.kind,
+                    OutboxRecord.status,
+                    func.count(),
+                    func.min(OutboxRecord.created_at),
+                )
                 .where(OutboxRecord.status.in_((PENDING, FAILED)))
                 .group_by(OutboxRecord.kind, OutboxRecord.status)
             ).all()
             count, grosze = session.execute(
-                select(func.count(), func.coalesce(func.sum(Coupon.amount_grosze), 0)).where(Coupon.status == ISSUED)
+                select(func.count(), func.coalesce(func.sum(Coupon.amount_grosze), 0)).where(
+                    Coupon.status == ISSUED
+                )
             ).one()
-            gap_count = statement_gap_count(session, self.escrow_account) if self.escrow_account else 0
+            gap_count = (
+                statement_gap_count(session, self.escrow_account) if self.escrow_account else 0
+            )
         # min() over a UtcDateTime column comes back without the type's conversion on SQLite
         return [(k, s, n, _aware(t)) for k, s, n, t in outbox], (int(count), int(grosze)), gap_count
 
@@ -217,8 +263,7 @@ def exposition(db: Database, clock: Clock = utcnow, escrow_account: str | None =
 
 
 def _aware(value) -> datetime:
-    from datetime import timezone
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

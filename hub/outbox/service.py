@@ -25,10 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -102,16 +103,28 @@ class OutboxView:
     finished_at: datetime | None
 
 
-def enqueue(session: Session, kind: str, key: str, payload: dict[str, Any], now: datetime) -> OutboxRecord:
+def enqueue(
+    session: Session, kind: str, key: str, payload: dict[str, Any], now: datetime
+) -> OutboxRecord:
     """Add a PENDING record in the caller's transaction; the same kind and key
     again returns the first record (with other content it is an IdempotencyConflict)."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    existing = session.scalars(select(OutboxRecord).where(OutboxRecord.kind == kind, OutboxRecord.key == key)).one_or_none()
+    existing = session.scalars(
+        select(OutboxRecord).where(OutboxRecord.kind == kind, OutboxRecord.key == key)
+    ).one_or_none()
     if existing is not None:
         if existing.payload != text:
             raise IdempotencyConflict(f"outbox {kind} {key} exists with other content")
         return existing
-    record = OutboxRecord(kind=kind, key=key, payload=text, status=PENDING, attempts=0, next_attempt_at=now, created_at=now)
+    record = OutboxRecord(
+        kind=kind,
+        key=key,
+        payload=text,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
     session.add(record)
     session.flush()
     return record
@@ -148,7 +161,9 @@ class Outbox:
         run = DeliveryRun()
         sender = str(uuid.uuid4())
         while run.attempted < count_max:
-            claimed = self._claim(sender, list(couriers), min(CLAIM_BATCH_COUNT, count_max - run.attempted))
+            claimed = self._claim(
+                sender, list(couriers), min(CLAIM_BATCH_COUNT, count_max - run.attempted)
+            )
             if not claimed:
                 return run
             for record_id, kind, payload in claimed:
@@ -177,7 +192,9 @@ class Outbox:
                 record.attempts += 1
             return [(r.id, r.kind, json.loads(r.payload)) for r in records]
 
-    def _deliver_one(self, sender: str, record_id: int, courier: Courier, payload: dict, run: DeliveryRun) -> None:
+    def _deliver_one(
+        self, sender: str, record_id: int, courier: Courier, payload: dict, run: DeliveryRun
+    ) -> None:
         try:
             result = courier.send(payload)
         except Refused as refusal:
@@ -186,19 +203,34 @@ class Outbox:
             outcome, counter = partial(self._failed_once, error=str(failure)), None
         except Exception as error:  # noqa: BLE001 - an unforeseen failure is retried, never lost
             log.exception("outbox record %s: delivery failed", record_id)
-            outcome, counter = partial(self._failed_once, error=f"{type(error).__name__}: {error}"), None
+            outcome, counter = (
+                partial(self._failed_once, error=f"{type(error).__name__}: {error}"),
+                None,
+            )
         else:
             outcome, counter = partial(self._sent, courier=courier, result=result), "sent"
         self._finish(sender, record_id, outcome, run, counter)
 
-    def _finish(self, sender: str, record_id: int, outcome: Callable[[Session, OutboxRecord], None], run: DeliveryRun, counter: str | None) -> None:
+    def _finish(
+        self,
+        sender: str,
+        record_id: int,
+        outcome: Callable[[Session, OutboxRecord], None],
+        run: DeliveryRun,
+        counter: str | None,
+    ) -> None:
         with self.db.transaction() as session:
             record = session.scalars(
-                select(OutboxRecord).where(OutboxRecord.id == record_id).with_for_update().execution_options(populate_existing=True)
+                select(OutboxRecord)
+                .where(OutboxRecord.id == record_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             ).one()
             if record.claimed_by != sender or record.status != PENDING:
                 # Our lease ran out and another sender took over: its outcome counts, not ours.
-                run.errors.append(f"outbox record {record_id}: lease lost, outcome left to the other sender")
+                run.errors.append(
+                    f"outbox record {record_id}: lease lost, outcome left to the other sender"
+                )
                 return
             outcome(session, record)
             record.claimed_by = None
@@ -208,14 +240,18 @@ class Outbox:
                 run.errors.append(f"{record.kind} {record.key}: {record.last_error}")
             setattr(run, counter, getattr(run, counter) + 1)
 
-    def _sent(self, session: Session, record: OutboxRecord, *, courier: Courier, result: dict) -> None:
+    def _sent(
+        self, session: Session, record: OutboxRecord, *, courier: Courier, result: dict
+    ) -> None:
         record.status = SENT
         record.result = json.dumps(result, sort_keys=True)
         record.last_error = None
         record.finished_at = self.clock()
         courier.on_sent(session, record, result)
 
-    def _refused(self, session: Session, record: OutboxRecord, *, courier: Courier, refusal: Refused) -> None:
+    def _refused(
+        self, session: Session, record: OutboxRecord, *, courier: Courier, refusal: Refused
+    ) -> None:
         record.status = REJECTED
         record.result = json.dumps(refusal.result, sort_keys=True)
         record.last_error = refusal.reason[:ERROR_CHARS_MAX]
@@ -228,7 +264,9 @@ class Outbox:
             record.status = FAILED
             record.finished_at = self.clock()
             return
-        record.next_attempt_at = self.clock() + timedelta(seconds=backoff_s(record.attempts, self.backoff_base_s, self.backoff_max_s))
+        record.next_attempt_at = self.clock() + timedelta(
+            seconds=backoff_s(record.attempts, self.backoff_base_s, self.backoff_max_s)
+        )
 
     # -- operating --------------------------------------------------------
 
@@ -247,7 +285,9 @@ class Outbox:
 
     def list(self, *, status: str | None = None, kind: str | None = None) -> list[OutboxView]:
         if status is not None and status not in (PENDING, SENT, FAILED, REJECTED):
-            raise InvalidRequest(f"unknown outbox status {status!r}: PENDING, SENT, FAILED or REJECTED")
+            raise InvalidRequest(
+                f"unknown outbox status {status!r}: PENDING, SENT, FAILED or REJECTED"
+            )
         with self.db.read() as session:
             query = select(OutboxRecord).order_by(OutboxRecord.id)
             if status:
@@ -255,6 +295,16 @@ class Outbox:
             if kind:
                 query = query.where(OutboxRecord.kind == kind)
             return [
-                OutboxView(r.id, r.kind, r.key, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.finished_at)
+                OutboxView(
+                    r.id,
+                    r.kind,
+                    r.key,
+                    r.status,
+                    r.attempts,
+                    r.next_attempt_at,
+                    r.last_error,
+                    r.created_at,
+                    r.finished_at,
+                )
                 for r in session.scalars(query)
             ]

@@ -9,7 +9,7 @@ here alone; `hub/services/wsgi.py` hands every `/portal` request to `portal_app`
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 PORTAL_PREFIX = "/portal"
 
@@ -36,17 +36,26 @@ class _Mounted:
     def __call__(self, environ: dict, start_response: Callable):
         path = environ.get("PATH_INFO", "")
         if path == PORTAL_PREFIX:  # /portal -> /portal/
-            start_response("308 Permanent Redirect", [("Location", environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX + "/")])
+            start_response(
+                "308 Permanent Redirect",
+                [("Location", environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX + "/")],
+            )
             return [b""]
         if not path.startswith(PORTAL_PREFIX + "/"):
             return _not_found(environ, start_response)
-        environ = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX, "PATH_INFO": path[len(PORTAL_PREFIX):]}
+        environ = {
+            **environ,
+            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX,
+            "PATH_INFO": path[len(PORTAL_PREFIX) :],
+        }
         return self.app(environ, start_response)
 
 
 def _not_configured(environ: dict, start_response: Callable):
     start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-    return ["Portal jest wyłączony: dodaj sekcję [portal] do hub.toml (secret_key_file).\n".encode("utf-8")]
+    return [
+        "Portal jest wyłączony: dodaj sekcję [portal] do hub.toml (secret_key_file).\n".encode()
+    ]
 
 
 def _not_found(environ: dict, start_response: Callable):

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from markupsafe import Markup
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -18,10 +28,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from hub.errors import HubError, NotAuthorized
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm
-from hub.users.service import LoginDelayed
 from hub.portal.messages import polish
 from hub.portal.payment_qr import qr_svg
-from hub.users.service import PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN
+from hub.users.service import PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, LoginDelayed
 
 bp = Blueprint("account", __name__, url_prefix="/konto")
 
@@ -29,28 +38,57 @@ PENDING_KEY, PENDING_SINCE_KEY = "pending_login", "pending_since"
 PENDING_S_MAX = 300  # the code must follow the password within five minutes
 CODE_REFUSED = "Kod jest błędny, już użyty albo wygasł. Po kilku błędnych próbach konto jest blokowane jak po błędnych hasłach."
 # Pages a user who must change the password or enrol may still open
-OPEN_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout", "account.second_factor", "account.password", "account.enrol"})
+OPEN_ENDPOINTS = frozenset(
+    {
+        "static",
+        "auth.login",
+        "auth.logout",
+        "account.second_factor",
+        "account.password",
+        "account.enrol",
+    }
+)
 
 
 class CodeForm(PortalForm):
-    code = StringField("Kod z aplikacji albo kod zapasowy", validators=[DataRequired("Wpisz kod."), Length(max=40)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True})
+    code = StringField(
+        "Kod z aplikacji albo kod zapasowy",
+        validators=[DataRequired("Wpisz kod."), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
 
 
 class PasswordForm(PortalForm):
-    current = PasswordField("Obecne hasło", validators=[DataRequired("Wpisz obecne hasło."), Length(max=PASSWORD_CHARS_MAX)],
-                            render_kw={"autocomplete": "current-password"})
-    new = PasswordField("Nowe hasło", validators=[
-        DataRequired("Wpisz nowe hasło."),
-        Length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX, f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków."),
-    ], render_kw={"autocomplete": "new-password"})
-    repeat = PasswordField("Powtórz nowe hasło", validators=[DataRequired("Powtórz nowe hasło."), EqualTo("new", "Hasła się różnią.")],
-                           render_kw={"autocomplete": "new-password"})
+    current = PasswordField(
+        "Obecne hasło",
+        validators=[DataRequired("Wpisz obecne hasło."), Length(max=PASSWORD_CHARS_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        "Nowe hasło",
+        validators=[
+            DataRequired("Wpisz nowe hasło."),
+            Length(
+                PASSWORD_CHARS_MIN,
+                PASSWORD_CHARS_MAX,
+                f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków.",
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    repeat = PasswordField(
+        "Powtórz nowe hasło",
+        validators=[DataRequired("Powtórz nowe hasło."), EqualTo("new", "Hasła się różnią.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class EnrolForm(PortalForm):
-    code = StringField("Kod z aplikacji (6 cyfr)", validators=[DataRequired("Wpisz kod z aplikacji."), Length(max=12)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    code = StringField(
+        "Kod z aplikacji (6 cyfr)",
+        validators=[DataRequired("Wpisz kod z aplikacji."), Length(max=12)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
 
 
 # -- the login's second step ---------------------------------------------------------
@@ -82,7 +120,11 @@ def second_factor():
         try:
             hub_of().accounts.verify_second_factor(login, form.code.data, client_address())
         except LoginDelayed as delayed:
-            refused, status, headers = login_delayed(delayed.wait_s), 429, {"Retry-After": str(delayed.wait_s)}
+            refused, status, headers = (
+                login_delayed(delayed.wait_s),
+                429,
+                {"Retry-After": str(delayed.wait_s)},
+            )
         except NotAuthorized:
             refused, status = CODE_REFUSED, 401
         else:
@@ -152,8 +194,19 @@ def enrol():
             problem = polish(e)
         else:
             current_app.logger.info("portal: %s turned on the second factor", g.login)
-            return render_template("account/enrol.html", state=hub.accounts.state(g.login), form=None, codes=codes)
-    enrolment = hub.accounts.begin_enrolment(g.login)  # a fresh secret for every showing until one is confirmed
+            return render_template(
+                "account/enrol.html", state=hub.accounts.state(g.login), form=None, codes=codes
+            )
+    enrolment = hub.accounts.begin_enrolment(
+        g.login
+    )  # a fresh secret for every showing until one is confirmed
     qr = Markup(qr_svg(enrolment.uri, "Kod QR do zeskanowania w aplikacji uwierzytelniającej"))
-    return render_template("account/enrol.html", state=state, form=form, problem=problem, qr=qr, secret=enrolment.secret, codes=None), \
-        (400 if problem else 200)
+    return render_template(
+        "account/enrol.html",
+        state=state,
+        form=form,
+        problem=problem,
+        qr=qr,
+        secret=enrolment.secret,
+        codes=None,
+    ), (400 if problem else 200)

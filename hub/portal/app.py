@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from hub import words
 from hub.app import Hub
 from hub.clock import WARSAW
 from hub.config import PortalSettings
 from hub.errors import ClientError, HubError, NotAuthorized, NotFound
 from hub.ids import format_iban, format_nrb
 from hub.portal import PORTAL_PREFIX
-from hub import words
 
 FORM_BYTES_MAX = 64 * 1024  # the largest form is the payment with its fee items
 
@@ -62,9 +62,18 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
 
     case_type_names = {t.code: t.name for t in hub.config.case_types}
     app.jinja_env.filters.update(
-        pln=words.format_amount_pl, warsaw=_warsaw, day=words.format_date_pl, nrb=format_nrb, iban=format_iban, status=words.coupon_status_pl,
-        entry_kind=words.statement_kind_pl, method=words.payment_method_pl, person=words.person_pl, role=words.role_pl,
-        system=lambda code: words.label(words.SYSTEM, code), case_type=lambda code: words.case_type_pl(code, case_type_names),
+        pln=words.format_amount_pl,
+        warsaw=_warsaw,
+        day=words.format_date_pl,
+        nrb=format_nrb,
+        iban=format_iban,
+        status=words.coupon_status_pl,
+        entry_kind=words.statement_kind_pl,
+        method=words.payment_method_pl,
+        person=words.person_pl,
+        role=words.role_pl,
+        system=lambda code: words.label(words.SYSTEM, code),
+        case_type=lambda code: words.case_type_pl(code, case_type_names),
     )
     app.jinja_env.globals.update(menu=auth.menu, plural=words.plural_pl, count_pl=words.count_pl)
     app.before_request(_held_while_recovering)
@@ -85,9 +94,17 @@ def _held_while_recovering():
     """While the database is behind its message log archives (hub.audit.recovery) the portal,
     like the SOAP services, takes no changes: a form would take a receipt number or a coupon
     that `hub audit recover --apply` is about to give back. Signing in and out still works."""
-    if request.method == "POST" and request.endpoint not in ("auth.login", "auth.logout") and current_app.extensions["hub"].restore_guard.held():
-        return _error(503, "Hub jest w trakcie odtwarzania", "Baza danych hubu została odtworzona z kopii zapasowej i jest uzupełniana. "
-                      "Do tego czasu hub nie przyjmuje zmian; nic nie zostało zmienione. Spróbuj ponownie za kilka minut.")
+    if (
+        request.method == "POST"
+        and request.endpoint not in ("auth.login", "auth.logout")
+        and current_app.extensions["hub"].restore_guard.held()
+    ):
+        return _error(
+            503,
+            "Hub jest w trakcie odtwarzania",
+            "Baza danych hubu została odtworzona z kopii zapasowej i jest uzupełniana. "
+            "Do tego czasu hub nie przyjmuje zmian; nic nie zostało zmienione. Spróbuj ponownie za kilka minut.",
+        )
     return None
 
 
@@ -97,7 +114,9 @@ def _security_headers(response):
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     if request.endpoint != "static":
-        response.headers["Cache-Control"] = "no-store"  # balances and coupon ids stay out of shared caches
+        response.headers["Cache-Control"] = (
+            "no-store"  # balances and coupon ids stay out of shared caches
+        )
     return response
 
 
@@ -106,8 +125,12 @@ def _error(status: int, title: str, text: str):
 
 
 def _csrf_refused(error: CSRFError):
-    return _error(400, "Formularz odrzucony", "Formularz wygasł albo nie pochodzi z tej strony (brak ważnego tokenu CSRF). "
-                  "Nic nie zostało zmienione. Wróć, odśwież stronę i spróbuj ponownie.")
+    return _error(
+        400,
+        "Formularz odrzucony",
+        "Formularz wygasł albo nie pochodzi z tej strony (brak ważnego tokenu CSRF). "
+        "Nic nie zostało zmienione. Wróć, odśwież stronę i spróbuj ponownie.",
+    )
 
 
 def _hub_error(error: HubError):
@@ -123,8 +146,12 @@ def _hub_error(error: HubError):
 
 def _server_error(error):
     """Flask has already logged an unhandled exception before this page."""
-    return _error(500, "Błąd hubu", "Wystąpił błąd po stronie hubu. Operacja mogła się nie udać: sprawdź jej wynik, zanim ją powtórzysz, "
-                  "a jeśli błąd się powtarza, zgłoś go administratorowi.")
+    return _error(
+        500,
+        "Błąd hubu",
+        "Wystąpił błąd po stronie hubu. Operacja mogła się nie udać: sprawdź jej wynik, zanim ją powtórzysz, "
+        "a jeśli błąd się powtarza, zgłoś go administratorowi.",
+    )
 
 
 def _not_authorized(error: NotAuthorized):
@@ -132,11 +159,17 @@ def _not_authorized(error: NotAuthorized):
 
 
 def _forbidden(error):
-    return _error(403, "Brak uprawnień", "Nie masz uprawnień do tej operacji. Nic nie zostało zmienione.")
+    return _error(
+        403, "Brak uprawnień", "Nie masz uprawnień do tej operacji. Nic nie zostało zmienione."
+    )
 
 
 def _not_found(error: NotFound):
-    return _error(404, "Nie znaleziono", "Nie ma takiego elementu albo nie należy on do Twojej firmy lub urzędu.")
+    return _error(
+        404,
+        "Nie znaleziono",
+        "Nie ma takiego elementu albo nie należy on do Twojej firmy lub urzędu.",
+    )
 
 
 def _missing(error):

@@ -10,27 +10,60 @@ import re
 import uuid
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from hub import access
 from hub.cashdesk.listing import desk_day_payments
 from hub.cashdesk.models import CARD, CASH
 from hub.cashdesk.service import (
-    CASE_NUMBER_CHARS_MAX, ITEMS_COUNT_MAX, LATE_CLOSE_DAYS_MAX, PAYER_ADDRESS_CHARS_MAX, PAYER_NAME_CHARS_MAX, PERSON_CHARS_MAX,
-    REASON_CHARS_MAX, ItemRequest,
+    CASE_NUMBER_CHARS_MAX,
+    ITEMS_COUNT_MAX,
+    LATE_CLOSE_DAYS_MAX,
+    PAYER_ADDRESS_CHARS_MAX,
+    PAYER_NAME_CHARS_MAX,
+    PERSON_CHARS_MAX,
+    REASON_CHARS_MAX,
+    ItemRequest,
 )
 from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import AmountError, parse_grosze
-from hub.words import PAYMENT_METHOD, SYSTEM_LONG, format_amount_pl
 from hub.portal.app import hub_of
 from hub.portal.auth import client_address, login_delayed, login_required, office_code
-from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, newest_first, options, order_field
+from hub.portal.forms import (
+    CountField,
+    FilterForm,
+    PortalForm,
+    day_field,
+    newest_first,
+    options,
+    order_field,
+)
 from hub.portal.messages import polish
 from hub.users.service import LoginDelayed
+from hub.words import PAYMENT_METHOD, SYSTEM_LONG, format_amount_pl
 
 bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 
@@ -78,13 +111,33 @@ def fees_in_force() -> list[Fee]:
 
 class PaymentForm(PortalForm):
     desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
-    system = SelectField("System", choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS), validators=[InputRequired()])
-    case_number = StringField("Znak sprawy", validators=[InputRequired(), Length(max=CASE_NUMBER_CHARS_MAX)], render_kw={"autocomplete": "off"})
-    method = RadioField("Forma płatności", choices=options([(CASH, METHOD_NAMES[CASH]), (CARD, METHOD_NAMES[CARD])]), default=CASH, validators=[InputRequired()])
+    system = SelectField(
+        "System",
+        choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS),
+        validators=[InputRequired()],
+    )
+    case_number = StringField(
+        "Znak sprawy",
+        validators=[InputRequired(), Length(max=CASE_NUMBER_CHARS_MAX)],
+        render_kw={"autocomplete": "off"},
+    )
+    method = RadioField(
+        "Forma płatności",
+        choices=options([(CASH, METHOD_NAMES[CASH]), (CARD, METHOD_NAMES[CARD])]),
+        default=CASH,
+        validators=[InputRequired()],
+    )
     card_auth_code = StringField("Kod autoryzacji karty", render_kw={"autocomplete": "off"})
-    payer_name = StringField("Wpłacający (imię i nazwisko lub nazwa)", validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)],
-                             render_kw={"autocomplete": "off"})
-    payer_address = StringField("Adres wpłacającego", validators=[Optional(), Length(max=PAYER_ADDRESS_CHARS_MAX)], render_kw={"autocomplete": "off"})
+    payer_name = StringField(
+        "Wpłacający (imię i nazwisko lub nazwa)",
+        validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)],
+        render_kw={"autocomplete": "off"},
+    )
+    payer_address = StringField(
+        "Adres wpłacającego",
+        validators=[Optional(), Length(max=PAYER_ADDRESS_CHARS_MAX)],
+        render_kw={"autocomplete": "off"},
+    )
 
     def validate_card_auth_code(self, field) -> None:
         """Required for a card, refused for cash (an Optional() would skip this check when empty)."""
@@ -117,7 +170,12 @@ class PaymentForm(PortalForm):
 def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
     """The form with one quantity field per fee in force today."""
     fees = fees_in_force()
-    attrs = {f"fee_{fee.code}": CountField(fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]) for fee in fees}
+    attrs = {
+        f"fee_{fee.code}": CountField(
+            fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]
+        )
+        for fee in fees
+    }
     if confirm:
         attrs["request_id"] = HiddenField(validators=REQUEST_ID)
     form_class = type("DeskPaymentForm", (PaymentForm,), attrs)
@@ -152,15 +210,20 @@ def home():
 def closed_desks() -> dict:
     """The office's desks whose today is closed: desk id -> ClosedDay."""
     hub, day = hub_of(), today()
-    found = {d: hub.cashdesk.closed_day(office_code=office_code(), desk_id=d, day=day, actor=g.actor) for d in office().desks}
+    found = {
+        d: hub.cashdesk.closed_day(office_code=office_code(), desk_id=d, day=day, actor=g.actor)
+        for d in office().desks
+    }
     return {d: closed for d, closed in found.items() if closed is not None}
 
 
 def closed_desk_problem(desk_id: str, closed: dict) -> str | None:
     if desk_id not in closed:
         return None
-    return (f"Dzień kasowy {today():%d.%m.%Y} stanowiska {desk_id} jest zamknięty (raport {closed[desk_id].report_id}): "
-            "stanowisko nie przyjmie już wpłat z tego dnia. Wybierz inne stanowisko.")
+    return (
+        f"Dzień kasowy {today():%d.%m.%Y} stanowiska {desk_id} jest zamknięty (raport {closed[desk_id].report_id}): "
+        "stanowisko nie przyjmie już wpłat z tego dnia. Wybierz inne stanowisko."
+    )
 
 
 @bp.route("/wplata", methods=["GET", "POST"])
@@ -172,12 +235,27 @@ def new_payment():
     if form.validate_on_submit() and problem is None:
         session[DESK_KEY] = form.desk.data
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
-        confirm = payment_form(confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())})
+        confirm = payment_form(
+            confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())}
+        )
         lines = [(fee, f.data) for fee, f in form.fee_fields() if f.data]
-        return render_template("cashdesk/confirm.html", form=confirm, lines=lines, totals=_totals(form), office=office(),
-                               method_names=METHOD_NAMES, system_names=SYSTEM_NAMES)
-    return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=problem,
-                           closed_desks=closed), (400 if request.method == "POST" else 200)
+        return render_template(
+            "cashdesk/confirm.html",
+            form=confirm,
+            lines=lines,
+            totals=_totals(form),
+            office=office(),
+            method_names=METHOD_NAMES,
+            system_names=SYSTEM_NAMES,
+        )
+    return render_template(
+        "cashdesk/payment.html",
+        form=form,
+        office=office(),
+        totals=_totals(form),
+        problem=problem,
+        closed_desks=closed,
+    ), (400 if request.method == "POST" else 200)
 
 
 @bp.route("/wplata/potwierdz", methods=["POST"])
@@ -186,18 +264,41 @@ def confirm_payment():
     hub = hub_of()
     form = payment_form(confirm=True)
     if not form.validate_on_submit():
-        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), closed_desks=closed_desks()), 400
+        return render_template(
+            "cashdesk/payment.html",
+            form=form,
+            office=office(),
+            totals=_totals(form),
+            closed_desks=closed_desks(),
+        ), 400
     try:
         paid = hub.cashdesk.register(
-            request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, cashier=g.login[:PERSON_CHARS_MAX],
-            system=form.system.data, case_number=form.case_number.data, method=form.method.data, items=form.items(),
-            card_auth_code=form.card_auth_code.data or None, payer_name=form.payer_name.data, payer_address=form.payer_address.data,
+            request_id=form.request_id.data,
+            office_code=office_code(),
+            desk_id=form.desk.data,
+            cashier=g.login[:PERSON_CHARS_MAX],
+            system=form.system.data,
+            case_number=form.case_number.data,
+            method=form.method.data,
+            items=form.items(),
+            card_auth_code=form.card_auth_code.data or None,
+            payer_name=form.payer_name.data,
+            payer_address=form.payer_address.data,
             actor=g.actor,
         )
     except HubError as e:
-        return render_template("cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=polish(e),
-                               closed_desks=closed_desks()), 400
-    flash(f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_amount_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.", "success")
+        return render_template(
+            "cashdesk/payment.html",
+            form=form,
+            office=office(),
+            totals=_totals(form),
+            problem=polish(e),
+            closed_desks=closed_desks(),
+        ), 400
+    flash(
+        f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_amount_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.",
+        "success",
+    )
     return redirect(url_for("cashdesk.payment", payment_id=paid.payment_id))
 
 
@@ -206,9 +307,19 @@ def confirm_payment():
 
 class VoidForm(PortalForm):
     request_id = HiddenField(validators=REQUEST_ID)
-    reason = TextAreaField("Powód unieważnienia", validators=[InputRequired(), Length(max=REASON_CHARS_MAX)])
-    supervisor = StringField("Login kierownika", validators=[Optional(), Length(max=PERSON_CHARS_MAX)], render_kw={"autocomplete": "off"})
-    supervisor_password = PasswordField("Hasło kierownika", validators=[Optional(), Length(max=256)], render_kw={"autocomplete": "off"})
+    reason = TextAreaField(
+        "Powód unieważnienia", validators=[InputRequired(), Length(max=REASON_CHARS_MAX)]
+    )
+    supervisor = StringField(
+        "Login kierownika",
+        validators=[Optional(), Length(max=PERSON_CHARS_MAX)],
+        render_kw={"autocomplete": "off"},
+    )
+    supervisor_password = PasswordField(
+        "Hasło kierownika",
+        validators=[Optional(), Length(max=256)],
+        render_kw={"autocomplete": "off"},
+    )
 
 
 class DeskFilter(FilterForm):
@@ -232,23 +343,47 @@ def _desk_filter() -> DeskFilter:
 @login_required(access.PAYMENTS_READ, area="office")
 def payments():
     form = _desk_filter()
-    records = desk_day_payments(hub_of().cashdesk, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    records = desk_day_payments(
+        hub_of().cashdesk,
+        office_code=office_code(),
+        desk_id=form.desk.data,
+        day=form.day.data,
+        actor=g.actor,
+    )
     if newest_first(form):  # as every list of the portal; the receipt numbers run the other way
         records = list(reversed(records))
-    return render_template("cashdesk/payments.html", form=form, payments=records, method_names=METHOD_NAMES, office=office(),
-                           today=today())
+    return render_template(
+        "cashdesk/payments.html",
+        form=form,
+        payments=records,
+        method_names=METHOD_NAMES,
+        office=office(),
+        today=today(),
+    )
 
 
 @bp.route("/wplaty/<payment_id>")
 @login_required(access.PAYMENTS_READ, area="office")
-def payment(payment_id: str, void_form: VoidForm | None = None, problem: str | None = None, status: int = 200):
+def payment(
+    payment_id: str,
+    void_form: VoidForm | None = None,
+    problem: str | None = None,
+    status: int = 200,
+):
     record = hub_of().cashdesk.payment(payment_id, g.actor)
     if void_form is None:
         void_form = VoidForm(formdata=None, request_id=str(uuid.uuid4()))
     voidable = record.voided_at is None and record.business_day == today()
     return render_template(
-        "cashdesk/payment_detail.html", payment=record, void_form=void_form, voidable=voidable, problem=problem,
-        self_supervisor=g.actor.may(access.PAYMENTS_VOID), method_names=METHOD_NAMES, system_names=SYSTEM_NAMES, office=office(),
+        "cashdesk/payment_detail.html",
+        payment=record,
+        void_form=void_form,
+        voidable=voidable,
+        problem=problem,
+        self_supervisor=g.actor.may(access.PAYMENTS_VOID),
+        method_names=METHOD_NAMES,
+        system_names=SYSTEM_NAMES,
+        office=office(),
     ), status
 
 
@@ -258,7 +393,11 @@ def receipt(payment_id: str):
     record = hub_of().cashdesk.payment(payment_id, g.actor)
     pdf = hub_of().cashdesk.receipt_pdf(payment_id, g.actor)
     name = record.receipt_number.replace("/", "-")
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
 
 
 @bp.route("/wplaty/<payment_id>/uniewaznij", methods=["POST"])
@@ -275,17 +414,36 @@ def void(payment_id: str):
         supervisor, acting = g.login, g.actor
     else:
         if not form.supervisor.data or not form.supervisor_password.data:
-            return payment(payment_id, void_form=form, problem="Unieważnienie zatwierdza kierownik: wpisz jego login i hasło.", status=400)
+            return payment(
+                payment_id,
+                void_form=form,
+                problem="Unieważnienie zatwierdza kierownik: wpisz jego login i hasło.",
+                status=400,
+            )
         try:
-            acting = hub.users.authenticate(form.supervisor.data, form.supervisor_password.data, client_address())
+            acting = hub.users.authenticate(
+                form.supervisor.data, form.supervisor_password.data, client_address()
+            )
         except LoginDelayed as delayed:
-            return payment(payment_id, void_form=form, problem=login_delayed(delayed.wait_s), status=429)
+            return payment(
+                payment_id, void_form=form, problem=login_delayed(delayed.wait_s), status=429
+            )
         except NotAuthorized:
-            return payment(payment_id, void_form=form, problem="Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane.",
-                           status=403)
+            return payment(
+                payment_id,
+                void_form=form,
+                problem="Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane.",
+                status=403,
+            )
         supervisor = acting.name.removeprefix("user:")
     try:
-        hub.cashdesk.void(request_id=form.request_id.data, payment_id=payment_id, reason=form.reason.data, supervisor=supervisor, actor=acting)
+        hub.cashdesk.void(
+            request_id=form.request_id.data,
+            payment_id=payment_id,
+            reason=form.reason.data,
+            supervisor=supervisor,
+            actor=acting,
+        )
     except HubError as e:
         return payment(payment_id, void_form=form, problem=polish(e), status=400)
     flash(f"Wpłatę unieważnił(a) {supervisor}.", "success")
@@ -300,25 +458,34 @@ class CloseDayForm(PortalForm):
 
     desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
     day = day_field("Dzień", validators=[InputRequired()])
-    counted = StringField("Gotówka policzona w kasie (zł)", validators=[InputRequired(), Length(max=20)],
-                          render_kw={"autocomplete": "off", "inputmode": "decimal"})
+    counted = StringField(
+        "Gotówka policzona w kasie (zł)",
+        validators=[InputRequired(), Length(max=20)],
+        render_kw={"autocomplete": "off", "inputmode": "decimal"},
+    )
 
     def validate_counted(self, field) -> None:
         try:
-            self.counted_grosze = parse_grosze((field.data or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
+            self.counted_grosze = parse_grosze(
+                (field.data or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+            )
         except AmountError:
             raise ValidationError("Wpisz kwotę w złotych, np. 1234,50.") from None
 
     def validate_day(self, field) -> None:
         if field.data is not None and field.data > today():
-            raise ValidationError("Tego dnia jeszcze nie ma: zamknąć można dzień dzisiejszy albo wcześniejszy.")
+            raise ValidationError(
+                "Tego dnia jeszcze nie ma: zamknąć można dzień dzisiejszy albo wcześniejszy."
+            )
 
 
 class CloseConfirmForm(CloseDayForm):
     """Step 2: the count confirmed, with the explicit consent a day more than one day back needs."""
 
     request_id = HiddenField(validators=REQUEST_ID)
-    force = BooleanField("Potwierdzam zamknięcie dnia sprzed ponad jednego dnia (zostanie odnotowane w dzienniku zdarzeń).")
+    force = BooleanField(
+        "Potwierdzam zamknięcie dnia sprzed ponad jednego dnia (zostanie odnotowane w dzienniku zdarzeń)."
+    )
 
 
 def _close_form(form_class):
@@ -335,9 +502,20 @@ def _count_page(form: CloseDayForm, problem: str | None = None):
     hub = hub_of()
     desk_id = form.desk.data if form.desk.data in office().desks else desk()
     day = form.day.data if isinstance(form.day.data, date) and form.day.data <= today() else today()
-    report = hub.cashdesk.cash_report(office_code=office_code(), desk_id=desk_id, day=day, actor=g.actor) if g.actor.may(access.REPORTS_READ) else None
+    report = (
+        hub.cashdesk.cash_report(office_code=office_code(), desk_id=desk_id, day=day, actor=g.actor)
+        if g.actor.may(access.REPORTS_READ)
+        else None
+    )
     status = 400 if problem or form.errors else 200
-    return render_template("cashdesk/close_day.html", form=form, report=report, problem=problem, today=today(), method_names=METHOD_NAMES), status
+    return render_template(
+        "cashdesk/close_day.html",
+        form=form,
+        report=report,
+        problem=problem,
+        today=today(),
+        method_names=METHOD_NAMES,
+    ), status
 
 
 @bp.route("/zamkniecie", methods=["GET", "POST"])
@@ -346,16 +524,29 @@ def close_day():
     """Step 1: count the cash. A POST compares it with the day's cash payments and asks to confirm."""
     form = _close_form(CloseDayForm)
     if request.method == "GET":
-        form.desk.data = request.args.get("desk") if request.args.get("desk") in office().desks else desk()
+        form.desk.data = (
+            request.args.get("desk") if request.args.get("desk") in office().desks else desk()
+        )
         form.day.data = today()
         return _count_page(form)
     if not form.validate():
         return _count_page(form)
-    expected = hub_of().cashdesk.expected_cash(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    expected = hub_of().cashdesk.expected_cash(
+        office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
+    )
     confirm = _close_form(CloseConfirmForm)
     confirm.request_id.data = str(uuid.uuid4())
-    return render_template("cashdesk/close_confirm.html", form=confirm, desk_id=form.desk.data, day=form.day.data, counted=form.counted_grosze,
-                           expected=expected, difference=form.counted_grosze - expected, late=_is_late(form.day.data), supervisor=g.login)
+    return render_template(
+        "cashdesk/close_confirm.html",
+        form=confirm,
+        desk_id=form.desk.data,
+        day=form.day.data,
+        counted=form.counted_grosze,
+        expected=expected,
+        difference=form.counted_grosze - expected,
+        late=_is_late(form.day.data),
+        supervisor=g.login,
+    )
 
 
 @bp.route("/zamkniecie/potwierdz", methods=["POST"])
@@ -365,30 +556,50 @@ def close_day_confirm():
     (only supervisors may close); an older day needs the explicit consent."""
     form = _close_form(CloseConfirmForm)
     if not form.validate():
-        return _count_page(form, "Formularz zamknięcia jest niepełny; policz gotówkę i spróbuj ponownie.")
+        return _count_page(
+            form, "Formularz zamknięcia jest niepełny; policz gotówkę i spróbuj ponownie."
+        )
     late = _is_late(form.day.data)
     if late and not form.force.data:
-        return _count_page(form, f"Dzień {form.day.data:%d.%m.%Y} jest sprzed ponad jednego dnia: zaznacz potwierdzenie, aby go zamknąć.")
+        return _count_page(
+            form,
+            f"Dzień {form.day.data:%d.%m.%Y} jest sprzed ponad jednego dnia: zaznacz potwierdzenie, aby go zamknąć.",
+        )
     supervisor = g.login[:PERSON_CHARS_MAX] if g.actor.may(access.PAYMENTS_VOID) else None
     try:
         closed = hub_of().cashdesk.close_day(
-            request_id=form.request_id.data, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor,
-            counted_cash_grosze=form.counted_grosze, supervisor=supervisor, force=late,
+            request_id=form.request_id.data,
+            office_code=office_code(),
+            desk_id=form.desk.data,
+            day=form.day.data,
+            actor=g.actor,
+            counted_cash_grosze=form.counted_grosze,
+            supervisor=supervisor,
+            force=late,
         )
     except HubError as e:
         return _count_page(form, polish(e))
     difference = closed.count.difference_grosze if closed.count else 0
     note = f" Różnica w kasie: {format_amount_pl(difference)}." if difference else ""
-    flash(f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.{note}", "success")
-    return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
+    flash(
+        f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.{note}",
+        "success",
+    )
+    return redirect(
+        url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat())
+    )
 
 
 @bp.route("/raport")
 @login_required(access.REPORTS_READ, area="office")
 def daily_report():
     form = _desk_filter()
-    report = hub_of().cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
-    return render_template("cashdesk/daily_report.html", form=form, report=report, method_names=METHOD_NAMES)
+    report = hub_of().cashdesk.cash_report(
+        office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
+    )
+    return render_template(
+        "cashdesk/daily_report.html", form=form, report=report, method_names=METHOD_NAMES
+    )
 
 
 @bp.route("/raport.pdf")
@@ -397,6 +608,12 @@ def daily_report_pdf():
     from hub.documents.cash_report import cash_report_pdf
 
     form = _desk_filter()
-    report = hub_of().cashdesk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
+    report = hub_of().cashdesk.cash_report(
+        office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
+    )
     name = f"raport-kasowy-{report.office.code}-{report.desk_id}-{report.day.isoformat()}.pdf"
-    return Response(cash_report_pdf(report), mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        cash_report_pdf(report),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -31,8 +31,12 @@ def bar_chart_svg(chart: Chart) -> str:
     ]
     for tick in range(0, top + 1, step_value):
         y = TOP + plot_h - plot_h * tick / top
-        parts.append(f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{tick}</text>')
+        parts.append(
+            f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{tick}</text>'
+        )
     if n:
         slot = plot_w / n
         bar_w = max(1.0, slot * 0.7)
@@ -40,15 +44,23 @@ def bar_chart_svg(chart: Chart) -> str:
         for i, (label, value) in enumerate(zip(chart.labels, values)):
             h = plot_h * value / top
             x = LEFT + i * slot + (slot - bar_w) / 2
-            parts.append(f'<rect class="chart-bar" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
-                         f'<title>{escape(_label(label))}: {value}</title></rect>')
+            parts.append(
+                f'<rect class="chart-bar" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
+                f"<title>{escape(_label(label))}: {value}</title></rect>"
+            )
             if n <= LABELS_MAX and value:
-                parts.append(f'<text class="chart-value" x="{x + bar_w / 2:.1f}" y="{TOP + plot_h - h - 3:.1f}" text-anchor="middle">{value}</text>')
+                parts.append(
+                    f'<text class="chart-value" x="{x + bar_w / 2:.1f}" y="{TOP + plot_h - h - 3:.1f}" text-anchor="middle">{value}</text>'
+                )
             if i % every == 0:
                 cx, cy = x + bar_w / 2, TOP + plot_h + 12
-                parts.append(f'<text class="chart-label" x="{cx:.1f}" y="{cy:.1f}" text-anchor="end" transform="rotate(-45 {cx:.1f} {cy:.1f})">'
-                             f'{escape(_label(label))}</text>')
-    parts.append(f'<line class="chart-axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/></svg>')
+                parts.append(
+                    f'<text class="chart-label" x="{cx:.1f}" y="{cy:.1f}" text-anchor="end" transform="rotate(-45 {cx:.1f} {cy:.1f})">'
+                    f"{escape(_label(label))}</text>"
+                )
+    parts.append(
+        f'<line class="chart-axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/></svg>'
+    )
     return "".join(parts)
 
 

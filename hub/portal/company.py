@@ -14,13 +14,25 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 from hub import access
 from hub.clock import business_day
 from hub.companies.service import topup_title
-from hub.coupons.service import STATUSES
 from hub.coupons.service import BATCH_REFERENCE_CHARS_MAX as REFERENCE_CHARS_MAX
+from hub.coupons.service import STATUSES
 from hub.errors import HubError, InsufficientFunds
 from hub.money import AmountError, parse_grosze
-from hub.portal.auth import login_required
 from hub.portal.app import hub_of
-from hub.portal.forms import PAGE_SIZE, CountField, FilterForm, PortalForm, day_field, label_of, newest_first, options, order_field, page_number, pages
+from hub.portal.auth import login_required
+from hub.portal.forms import (
+    PAGE_SIZE,
+    CountField,
+    FilterForm,
+    PortalForm,
+    day_field,
+    label_of,
+    newest_first,
+    options,
+    order_field,
+    page_number,
+    pages,
+)
 from hub.portal.messages import polish
 from hub.portal.payment_qr import AMOUNT_GROSZE_MAX, qr_svg, zbp_2d
 from hub.words import COUPON_STATUS, count_pl, format_amount_pl, statement_title_pl
@@ -55,12 +67,21 @@ def dashboard():
                 amount_grosze = 0
     qr = qr_text = None
     if account.virtual_account is not None:  # a ZBP 2D code carries a Polish NRB only
-        qr_text = zbp_2d(account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip))
+        qr_text = zbp_2d(
+            account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip)
+        )
         qr = Markup(qr_svg(qr_text, "Kod QR przelewu zasilającego konto firmy"))
     return render_template(
-        "company/dashboard.html", account=account, qr=qr, qr_text=qr_text, recipient=RECIPIENT, title=topup_title(account.nip),
+        "company/dashboard.html",
+        account=account,
+        qr=qr,
+        qr_text=qr_text,
+        recipient=RECIPIENT,
+        title=topup_title(account.nip),
         escrow_iban=hub.companies.escrow_account,
-        amount_text=amount_text, amount_error=amount_error, show_balance=g.actor.may(access.STATEMENT_READ) or g.actor.may(access.COUPONS_ISSUE),
+        amount_text=amount_text,
+        amount_error=amount_error,
+        show_balance=g.actor.may(access.STATEMENT_READ) or g.actor.may(access.COUPONS_ISSUE),
     )
 
 
@@ -71,19 +92,31 @@ class IssueForm(PortalForm):
     case_type = SelectField("Rodzaj sprawy", validators=[InputRequired()])
     count = CountField("Liczba kuponów", validators=[InputRequired()])
     office = SelectField("Ważne w urzędzie", validators=[Optional()])
-    reference = StringField("Numer referencyjny firmy (opcjonalnie)", validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)])
+    reference = StringField(
+        "Numer referencyjny firmy (opcjonalnie)",
+        validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)],
+    )
 
     def __init__(self, hub, **kwargs) -> None:
         super().__init__(**kwargs)
         today = business_day(hub.clock())
-        self.amounts = {t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types}
+        self.amounts = {
+            t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types
+        }
         self.case_type.choices = options(
-            (t.code, f"{t.name}, {format_amount_pl(self.amounts[t.code])}") for t in hub.config.case_types
+            (t.code, f"{t.name}, {format_amount_pl(self.amounts[t.code])}")
+            for t in hub.config.case_types
         )
-        self.office.choices = options([("", "w każdym urzędzie")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices])
+        self.office.choices = options(
+            [("", "w każdym urzędzie")]
+            + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
+        )
         self.count_max = hub.config.coupons.batch_count_max
         self.count.validators = [
-            InputRequired("Wpisz liczbę kuponów."), NumberRange(1, self.count_max, f"Liczba kuponów musi wynosić od 1 do {self.count_max}."),
+            InputRequired("Wpisz liczbę kuponów."),
+            NumberRange(
+                1, self.count_max, f"Liczba kuponów musi wynosić od 1 do {self.count_max}."
+            ),
         ]
 
 
@@ -100,11 +133,24 @@ def issue():
     account = hub.companies.account(nip())
     if form.validate_on_submit():
         total = form.amounts[form.case_type.data] * form.count.data
-        confirm = ConfirmIssueForm(hub, formdata=None, case_type=form.case_type.data, count=form.count.data, office=form.office.data,
-                                   reference=form.reference.data, request_id=str(uuid.uuid4()))
-        return render_template("company/issue_confirm.html", form=confirm, total=total, account=account,
-                               each=form.amounts[form.case_type.data], case_label=label_of(form.case_type, form.case_type.data),
-                               office_label=label_of(form.office, form.office.data or ""))
+        confirm = ConfirmIssueForm(
+            hub,
+            formdata=None,
+            case_type=form.case_type.data,
+            count=form.count.data,
+            office=form.office.data,
+            reference=form.reference.data,
+            request_id=str(uuid.uuid4()),
+        )
+        return render_template(
+            "company/issue_confirm.html",
+            form=confirm,
+            total=total,
+            account=account,
+            each=form.amounts[form.case_type.data],
+            case_label=label_of(form.case_type, form.case_type.data),
+            office_label=label_of(form.office, form.office.data or ""),
+        )
     return render_template("company/issue.html", form=form, account=account)
 
 
@@ -119,15 +165,28 @@ def issue_confirm():
         return render_template("company/issue.html", form=form, account=account), 400
     try:
         batch = hub.coupons.issue(
-            request_id=form.request_id.data, company_nip=nip(), case_type=form.case_type.data, count=form.count.data,
-            office_code=form.office.data or None, actor=g.actor, reference=form.reference.data or None,
+            request_id=form.request_id.data,
+            company_nip=nip(),
+            case_type=form.case_type.data,
+            count=form.count.data,
+            office_code=form.office.data or None,
+            actor=g.actor,
+            reference=form.reference.data or None,
         )
     except HubError as e:
         status = 409 if isinstance(e, InsufficientFunds) else 400
-        return render_template("company/issue.html", form=form, account=hub.companies.account(nip()), problem=polish(e),
-                               insufficient=isinstance(e, InsufficientFunds)), status
-    flash(f"Wydano {count_pl(len(batch.coupons), 'kupon', 'kupony', 'kuponów')}, zablokowano {format_amount_pl(batch.total_held_grosze)}. "
-          "Pobierz PDF do wydruku.", "success")
+        return render_template(
+            "company/issue.html",
+            form=form,
+            account=hub.companies.account(nip()),
+            problem=polish(e),
+            insufficient=isinstance(e, InsufficientFunds),
+        ), status
+    flash(
+        f"Wydano {count_pl(len(batch.coupons), 'kupon', 'kupony', 'kuponów')}, zablokowano {format_amount_pl(batch.total_held_grosze)}. "
+        "Pobierz PDF do wydruku.",
+        "success",
+    )
     return redirect(url_for("company.batch", batch_id=batch.batch_id))
 
 
@@ -139,9 +198,21 @@ def issue_confirm():
 def batches():
     form = BatchFilter()
     page = page_number()
-    result = hub_of().coupon_browser.batches(actor=g.actor, company_nip=nip(), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
-                                             newest_first=newest_first(form))
-    return render_template("company/batches.html", form=form, page=result, number=page, pages=pages(result.total), query=_query())
+    result = hub_of().coupon_browser.batches(
+        actor=g.actor,
+        company_nip=nip(),
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        newest_first=newest_first(form),
+    )
+    return render_template(
+        "company/batches.html",
+        form=form,
+        page=result,
+        number=page,
+        pages=pages(result.total),
+        query=_query(),
+    )
 
 
 @bp.route("/partie/<batch_id>")
@@ -161,7 +232,9 @@ def batch_pdf(batch_id: str):
     out = io.BytesIO()
     hub_of().coupons.write_pdf(out, actor=g.actor, batch_id=batch_id, per_page=int(per_page))
     out.seek(0)
-    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf")
+    return send_file(
+        out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf"
+    )
 
 
 @bp.route("/kupony/<coupon_id>.pdf")
@@ -170,17 +243,26 @@ def coupon_pdf(coupon_id: str):
     out = io.BytesIO()
     hub_of().coupons.write_pdf(out, actor=g.actor, coupon_ids=[coupon_id])
     out.seek(0)
-    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf")
+    return send_file(
+        out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf"
+    )
 
 
 # -- the coupon list ----------------------------------------------------------------
 
 
 class CouponFilter(FilterForm):
-    status = SelectField("Status", choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]), validators=[Optional()])
+    status = SelectField(
+        "Status",
+        choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
+        validators=[Optional()],
+    )
     issued_from = day_field("Wydane od", validators=[Optional()])
     issued_to = day_field("Wydane do", validators=[Optional()])
-    search = StringField("Szukaj: numer kuponu, partii, znak sprawy lub numer referencyjny", validators=[Optional(), Length(max=64)])
+    search = StringField(
+        "Szukaj: numer kuponu, partii, znak sprawy lub numer referencyjny",
+        validators=[Optional(), Length(max=64)],
+    )
     order = order_field()
 
     def validate_issued_to(self, field) -> None:
@@ -198,19 +280,38 @@ def coupons():
     if form.validate():
         try:
             if form.search.data:
-                coupons = hub.coupon_browser.search(actor=g.actor, company_nip=nip(), text=form.search.data, newest_first=newest_first(form))
+                coupons = hub.coupon_browser.search(
+                    actor=g.actor,
+                    company_nip=nip(),
+                    text=form.search.data,
+                    newest_first=newest_first(form),
+                )
                 total = len(coupons)
             else:
                 listed = hub.coupons.list(
-                    actor=g.actor, company_nip=nip(), status=form.status.data or None, issued_from=form.issued_from.data,
-                    issued_to=form.issued_to.data, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, newest_first=newest_first(form),
+                    actor=g.actor,
+                    company_nip=nip(),
+                    status=form.status.data or None,
+                    issued_from=form.issued_from.data,
+                    issued_to=form.issued_to.data,
+                    offset=(page - 1) * PAGE_SIZE,
+                    limit=PAGE_SIZE,
+                    newest_first=newest_first(form),
                 )
                 coupons, total = listed.coupons, listed.total
         except HubError as e:
             problem = polish(e)
     return render_template(
-        "company/coupons.html", form=form, coupons=coupons, total=total, number=page, pages=pages(total) if not form.search.data else 1,
-        query=_query(), problem=problem, offices=_office_names(), may_cancel=g.actor.may(access.COUPONS_CANCEL),
+        "company/coupons.html",
+        form=form,
+        coupons=coupons,
+        total=total,
+        number=page,
+        pages=pages(total) if not form.search.data else 1,
+        query=_query(),
+        problem=problem,
+        offices=_office_names(),
+        may_cancel=g.actor.may(access.COUPONS_CANCEL),
     )
 
 
@@ -225,9 +326,13 @@ def cancel(coupon_id: str):
     form = CancelForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            released = hub.coupons.cancel(request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor)
+            released = hub.coupons.cancel(
+                request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor
+            )
         except HubError as e:
-            return render_template("company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)), 400
+            return render_template(
+                "company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)
+            ), 400
         flash(f"Kupon {coupon_id} anulowano; zwolniono {format_amount_pl(released)}.", "success")
         return redirect(url_for("company.coupons", search=coupon_id))
     form.request_id.data = str(uuid.uuid4())
@@ -259,16 +364,28 @@ def statement():
     statement, problem, shown = None, None, []
     page = page_number()
     try:
-        statement = hub.companies.statement(actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to)
+        statement = hub.companies.statement(
+            actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to
+        )
     except HubError as e:
         problem = polish(e)
     else:
         entries = list(_with_balances(statement))
         if newest_first(form):
             entries.reverse()
-        shown = entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
-    return render_template("company/statement.html", form=form, statement=statement, problem=problem, date_from=date_from, date_to=date_to,
-                           entries=shown, number=page, pages=pages(len(statement.entries)) if statement else 1, query=_query())
+        shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render_template(
+        "company/statement.html",
+        form=form,
+        statement=statement,
+        problem=problem,
+        date_from=date_from,
+        date_to=date_to,
+        entries=shown,
+        number=page,
+        pages=pages(len(statement.entries)) if statement else 1,
+        query=_query(),
+    )
 
 
 def _with_balances(statement):

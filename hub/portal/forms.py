@@ -4,18 +4,16 @@ ASCII digits only, and reading a page number."""
 
 from __future__ import annotations
 
-
 from flask import request
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from hub.clock import DAY_FIRST, DAY_LAST, check_day, parse_day
 from hub.errors import InvalidRequest
 from hub.ids import ascii_digits
-from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField
-from wtforms.validators import Optional
-
 from hub.words import FormMessages
-from wtforms.fields.choices import SelectChoice
 
 PAGE_SIZE = 25
 REQUIRED = "To pole jest wymagane."
@@ -92,8 +90,12 @@ NEWEST, OLDEST = "najnowsze", "najstarsze"
 
 def order_field() -> SelectField:
     """Every list's sort control: newest first unless asked otherwise."""
-    return SelectField("Kolejność", choices=options([(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")]), default=NEWEST,
-                       validators=[Optional()])
+    return SelectField(
+        "Kolejność",
+        choices=options([(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")]),
+        default=NEWEST,
+        validators=[Optional()],
+    )
 
 
 def newest_first(form) -> bool:

@@ -11,8 +11,8 @@ from wtforms.validators import Optional, ValidationError
 from hub import access
 from hub.coupons.service import STATUSES
 from hub.errors import HubError
-from hub.portal.auth import login_required
 from hub.portal.app import hub_of
+from hub.portal.auth import login_required
 from hub.portal.charts import bar_chart_svg
 from hub.portal.forms import FilterForm, day_field, options
 from hub.portal.messages import polish
@@ -25,9 +25,18 @@ bp = Blueprint("reports", __name__, url_prefix="/raporty")
 
 # name -> what it is, in Polish; which of them a user sees depends on the user's kind
 COMPANY_REPORTS = {
-    "coupons": ("Rejestr kuponów", "Każdy kupon firmy z sumami według statusu, rodzaju sprawy, wystawiającego i urzędu."),
-    "redemptions": ("Wykorzystanie kuponów", "Kupony wykorzystane w urzędach dzień po dniu, z wykresem."),
-    "statement": ("Wyciąg z rachunku", "Saldo dostępne na początek i koniec okresu oraz każda operacja."),
+    "coupons": (
+        "Rejestr kuponów",
+        "Każdy kupon firmy z sumami według statusu, rodzaju sprawy, wystawiającego i urzędu.",
+    ),
+    "redemptions": (
+        "Wykorzystanie kuponów",
+        "Kupony wykorzystane w urzędach dzień po dniu, z wykresem.",
+    ),
+    "statement": (
+        "Wyciąg z rachunku",
+        "Saldo dostępne na początek i koniec okresu oraz każda operacja.",
+    ),
 }
 OFFICE_REPORTS = {
     "redemptions": COMPANY_REPORTS["redemptions"],
@@ -39,15 +48,23 @@ DOWNLOADS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 class ReportFilter(FilterForm):
     date_from = day_field("Od dnia", validators=[Optional()])
     date_to = day_field("Do dnia", validators=[Optional()])
-    status = SelectField("Status kuponu", validators=[Optional()], choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]))
+    status = SelectField(
+        "Status kuponu",
+        validators=[Optional()],
+        choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
+    )
     case_type = SelectField("Rodzaj sprawy", validators=[Optional()])
     office = SelectField("Urząd", validators=[Optional()])
 
     def __init__(self, name: str) -> None:
         super().__init__()
         hub = hub_of()
-        self.case_type.choices = options([("", "każdy")] + [(t.code, f"{t.name} ({t.code})") for t in hub.config.case_types])
-        self.office.choices = options([("", "każdy")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices])
+        self.case_type.choices = options(
+            [("", "każdy")] + [(t.code, f"{t.name} ({t.code})") for t in hub.config.case_types]
+        )
+        self.office.choices = options(
+            [("", "każdy")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
+        )
         taken = _options(name)
         for key in ("status", "case_type", "office"):
             if key not in taken:
@@ -59,8 +76,11 @@ class ReportFilter(FilterForm):
 
     def query(self) -> ReportQuery:
         return ReportQuery(
-            date_from=self.date_from.data, date_to=self.date_to.data,
-            status=_value(self, "status"), case_type=_value(self, "case_type"), office=_value(self, "office"),
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            status=_value(self, "status"),
+            case_type=_value(self, "case_type"),
+            office=_value(self, "office"),
         )
 
 
@@ -97,10 +117,23 @@ def show(name: str):
             report = hub_of().reports.run(name, g.actor, form.query())
         except HubError as e:
             problem = polish(e)
-    chart = Markup(bar_chart_svg(report.chart)) if report is not None and report.chart is not None else None
+    chart = (
+        Markup(bar_chart_svg(report.chart))
+        if report is not None and report.chart is not None
+        else None
+    )
     return render_template(
-        "reports/show.html", name=name, title=_available()[name][0], form=form, report=report, problem=problem, chart=chart,
-        rows_shown_max=ROWS_SHOWN_MAX, cell=person_text, figure=pdf_text, query={k: v for k, v in request.args.items() if v},
+        "reports/show.html",
+        name=name,
+        title=_available()[name][0],
+        form=form,
+        report=report,
+        problem=problem,
+        chart=chart,
+        rows_shown_max=ROWS_SHOWN_MAX,
+        cell=person_text,
+        figure=pdf_text,
+        query={k: v for k, v in request.args.items() if v},
     )
 
 
@@ -115,5 +148,8 @@ def download(name: str, fmt: str):
         abort(400)
     report = hub_of().reports.run(name, g.actor, form.query())
     day = report.generated_on.isoformat() if report.generated_on else ""
-    return Response(render(report, fmt, dialect), mimetype=DOWNLOADS[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="raport-{name}-{day}.{fmt}"'})
+    return Response(
+        render(report, fmt, dialect),
+        mimetype=DOWNLOADS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="raport-{name}-{day}.{fmt}"'},
+    )

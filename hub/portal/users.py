@@ -11,11 +11,16 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub import access
 from hub.errors import HubError
-from hub.portal.auth import login_required
 from hub.portal.app import hub_of
+from hub.portal.auth import login_required
 from hub.portal.forms import PortalForm, options
 from hub.portal.messages import polish
-from hub.users.service import LEAST_PRIVILEGED_ROLE, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SCOPE_PERMISSIONS
+from hub.users.service import (
+    LEAST_PRIVILEGED_ROLE,
+    PASSWORD_CHARS_MAX,
+    PASSWORD_CHARS_MIN,
+    SCOPE_PERMISSIONS,
+)
 from hub.words import ROLE, role_pl
 
 bp = Blueprint("users", __name__, url_prefix="/uzytkownicy")
@@ -52,22 +57,41 @@ class CheckboxList(SelectMultipleField):
 
 
 class AddUserForm(PortalForm):
-    login = StringField("Login nowego użytkownika", validators=[
-        InputRequired("Wpisz login."), Length(3, 100, "Login musi mieć od 3 do 100 znaków."),
-    ], render_kw={"autocomplete": "off"})
+    login = StringField(
+        "Login nowego użytkownika",
+        validators=[
+            InputRequired("Wpisz login."),
+            Length(3, 100, "Login musi mieć od 3 do 100 znaków."),
+        ],
+        render_kw={"autocomplete": "off"},
+    )
     role = SelectField("Rola", validators=[InputRequired("Wybierz rolę.")])
     password = PasswordField(
-        "Hasło (puste: wygeneruj)", validators=[
-            Optional(), Length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX, f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków."),
+        "Hasło (puste: wygeneruj)",
+        validators=[
+            Optional(),
+            Length(
+                PASSWORD_CHARS_MIN,
+                PASSWORD_CHARS_MAX,
+                f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków.",
+            ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class AddRoleForm(PortalForm):
-    name = StringField("Nazwa roli", validators=[InputRequired("Wpisz nazwę roli."), Length(2, 40, "Nazwa roli musi mieć od 2 do 40 znaków.")],
-                       render_kw={"autocomplete": "off"})
-    permissions = CheckboxList("Uprawnienia", validators=[InputRequired("Wybierz co najmniej jedno uprawnienie.")])
+    name = StringField(
+        "Nazwa roli",
+        validators=[
+            InputRequired("Wpisz nazwę roli."),
+            Length(2, 40, "Nazwa roli musi mieć od 2 do 40 znaków."),
+        ],
+        render_kw={"autocomplete": "off"},
+    )
+    permissions = CheckboxList(
+        "Uprawnienia", validators=[InputRequired("Wybierz co najmniej jedno uprawnienie.")]
+    )
 
 
 class GrantForm(PortalForm):
@@ -85,16 +109,28 @@ class ActiveForm(PortalForm):
 
 
 def _role_choices(roles) -> list[SelectChoice]:
-    return options((r.name, BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else " (własna)")) for r in roles)
+    return options(
+        (r.name, BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else " (własna)"))
+        for r in roles
+    )
 
 
-def _page(add_user: AddUserForm | None = None, add_role: AddRoleForm | None = None, *, problem: str | None = None,
-          created: tuple[str, str] | None = None, reset: tuple[str, str] | None = None, status: int = 200):
+def _page(
+    add_user: AddUserForm | None = None,
+    add_role: AddRoleForm | None = None,
+    *,
+    problem: str | None = None,
+    created: tuple[str, str] | None = None,
+    reset: tuple[str, str] | None = None,
+    status: int = 200,
+):
     hub = hub_of()
     users = hub.users.list_users(g.actor, **_scope())
     roles = hub.users.list_roles(g.actor, **_scope())
     choices = _role_choices(roles)
-    add_user = add_user or AddUserForm(formdata=None, role=LEAST_PRIVILEGED_ROLE[_kind()])  # the least privileged unless another is chosen
+    add_user = add_user or AddUserForm(
+        formdata=None, role=LEAST_PRIVILEGED_ROLE[_kind()]
+    )  # the least privileged unless another is chosen
     add_user.role.choices = choices
     add_role = add_role or AddRoleForm(formdata=None)
     add_role.permissions.choices = _permission_choices()
@@ -104,14 +140,28 @@ def _page(add_user: AddUserForm | None = None, add_role: AddRoleForm | None = No
         grant.role.choices = [c for c in choices if c.value not in u.roles]
         grant_forms[u.login] = grant
     return render_template(
-        "users/index.html", users=users, roles=roles, add_user=add_user, add_role=add_role, grant_forms=grant_forms,
-        revoke_form=RoleForm(formdata=None), active_form=ActiveForm(formdata=None), problem=problem, created=created, reset=reset,
-        permission_names=PERMISSION_NAMES, role_names=BUILT_IN_ROLE_NAMES, me=g.login,
+        "users/index.html",
+        users=users,
+        roles=roles,
+        add_user=add_user,
+        add_role=add_role,
+        grant_forms=grant_forms,
+        revoke_form=RoleForm(formdata=None),
+        active_form=ActiveForm(formdata=None),
+        problem=problem,
+        created=created,
+        reset=reset,
+        permission_names=PERMISSION_NAMES,
+        role_names=BUILT_IN_ROLE_NAMES,
+        me=g.login,
     ), status
 
 
 def _permission_choices() -> list[SelectChoice]:
-    return options((p, PERMISSION_NAMES[p]) for p in sorted(SCOPE_PERMISSIONS[_kind()], key=list(PERMISSION_NAMES).index))
+    return options(
+        (p, PERMISSION_NAMES[p])
+        for p in sorted(SCOPE_PERMISSIONS[_kind()], key=list(PERMISSION_NAMES).index)
+    )
 
 
 @bp.route("/")
@@ -129,7 +179,13 @@ def add_user():
     if not form.validate_on_submit():
         return _page(add_user=form, status=400)
     try:
-        new = hub.users.add_user(g.actor, form.login.data, role=form.role.data, password=form.password.data or None, **_scope())
+        new = hub.users.add_user(
+            g.actor,
+            form.login.data,
+            role=form.role.data,
+            password=form.password.data or None,
+            **_scope(),
+        )
     except HubError as e:
         return _page(add_user=form, problem=polish(e), status=400)
     # The generated password is shown on this page once; it never goes into the (signed, readable) session cookie.
@@ -144,10 +200,15 @@ def add_role():
     if not form.validate_on_submit():
         return _page(add_role=form, status=400)
     try:
-        role = hub_of().users.add_role(g.actor, name=form.name.data, permissions=form.permissions.data, **_scope())
+        role = hub_of().users.add_role(
+            g.actor, name=form.name.data, permissions=form.permissions.data, **_scope()
+        )
     except HubError as e:
         return _page(add_role=form, problem=polish(e), status=400)
-    flash(f"Utworzono rolę {role.name}: {', '.join(PERMISSION_NAMES[p] for p in role.permissions)}.", "success")
+    flash(
+        f"Utworzono rolę {role.name}: {', '.join(PERMISSION_NAMES[p] for p in role.permissions)}.",
+        "success",
+    )
     return redirect(url_for("users.index"))
 
 
@@ -158,7 +219,10 @@ def grant(login: str):
     form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
     if not form.validate_on_submit():
         return _page(problem="Wybierz rolę do nadania.", status=400)
-    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), f"Nadano rolę {role_pl(form.role.data)} użytkownikowi {login}.")
+    return _change(
+        lambda: hub_of().users.grant(g.actor, login, form.role.data),
+        f"Nadano rolę {role_pl(form.role.data)} użytkownikowi {login}.",
+    )
 
 
 @bp.route("/<login>/odbierz", methods=["POST"])
@@ -167,7 +231,10 @@ def revoke(login: str):
     form = RoleForm()
     if not form.validate_on_submit():
         return _page(problem="Nie wskazano roli.", status=400)
-    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), f"Odebrano rolę {role_pl(form.role.data)} użytkownikowi {login}.")
+    return _change(
+        lambda: hub_of().users.revoke(g.actor, login, form.role.data),
+        f"Odebrano rolę {role_pl(form.role.data)} użytkownikowi {login}.",
+    )
 
 
 @bp.route("/<login>/aktywny", methods=["POST"])
@@ -177,7 +244,11 @@ def set_active(login: str):
     if not form.validate_on_submit() or form.active.data not in ("tak", "nie"):
         return _page(problem="Nieprawidłowy formularz.", status=400)
     active = form.active.data == "tak"
-    done = f"Odblokowano konto {login}." if active else f"Zablokowano konto {login}: nie zaloguje się, dopóki ktoś go nie odblokuje."
+    done = (
+        f"Odblokowano konto {login}."
+        if active
+        else f"Zablokowano konto {login}: nie zaloguje się, dopóki ktoś go nie odblokuje."
+    )
     return _change(lambda: hub_of().users.set_active(g.actor, login, active), done)
 
 

@@ -13,7 +13,21 @@ from hub.access import Actor
 from hub.clock import business_day
 from hub.companies.models import Company
 from hub.coupons.models import ISSUED, Coupon, CouponBatch, Redemption
-from hub.reports.model import AMOUNT, CASE_TYPE_CODE, COUNT, COUPON, DAY, INSTANT, PERSON_CODE, STATUS_CODE, Column, Report, Row, Table, totals_of
+from hub.reports.model import (
+    AMOUNT,
+    CASE_TYPE_CODE,
+    COUNT,
+    COUPON,
+    DAY,
+    INSTANT,
+    PERSON_CODE,
+    STATUS_CODE,
+    Column,
+    Report,
+    Row,
+    Table,
+    totals_of,
+)
 from hub.reports.scope import ReportQuery, company_scope, operator_only
 
 if TYPE_CHECKING:
@@ -50,12 +64,24 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     """One row per coupon. `office` is where a redeemed coupon was used, or else the
     office an office-bound coupon is valid at; `captured` what its redemption took."""
     nip = company_scope(actor, q.nip)
-    standing = and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None))  # a reversed redemption no longer counts
+    standing = and_(
+        Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)
+    )  # a reversed redemption no longer counts
     office = func.coalesce(Redemption.office_code, Coupon.office_code)
     query = (
         select(
-            Coupon.id, Company.nip, Coupon.case_type, Coupon.status, Coupon.amount_grosze, Redemption.captured_grosze,
-            Coupon.issued_at, Coupon.expires_at, CouponBatch.issued_by, office, Redemption.case_number, Redemption.redeemed_at,
+            Coupon.id,
+            Company.nip,
+            Coupon.case_type,
+            Coupon.status,
+            Coupon.amount_grosze,
+            Redemption.captured_grosze,
+            Coupon.issued_at,
+            Coupon.expires_at,
+            CouponBatch.issued_by,
+            office,
+            Redemption.case_number,
+            Redemption.redeemed_at,
             CouponBatch.reference,
         )
         .join(Company, Company.id == Coupon.company_id)
@@ -88,7 +114,10 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         columns=REGISTER_COLUMNS,
         rows=rows,
         totals={"coupons": len(rows), **totals_of(REGISTER_COLUMNS, rows)},
-        groups=tuple(_grouped(rows, key, column_title, title, code) for key, column_title, title, code in REGISTER_GROUPS),
+        groups=tuple(
+            _grouped(rows, key, column_title, title, code)
+            for key, column_title, title, code in REGISTER_GROUPS
+        ),
     )
 
 
@@ -97,16 +126,30 @@ def _register_row(row: Row) -> Row:
     return row
 
 
-def _grouped(rows: tuple[Row, ...], key: str, column_title: str, title: str, code: str | None) -> Table:
+def _grouped(
+    rows: tuple[Row, ...], key: str, column_title: str, title: str, code: str | None
+) -> Table:
     sums: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         s = sums[row[key]]
         s[0] += 1
         s[1] += row["amount"]
         s[2] += row["captured"]
-    columns = (Column(key, column_title, code=code), Column("coupons", "Kupony", COUNT), Column("amount", "Kwota", AMOUNT), Column("captured", "Pobrano", AMOUNT))
+    columns = (
+        Column(key, column_title, code=code),
+        Column("coupons", "Kupony", COUNT),
+        Column("amount", "Kwota", AMOUNT),
+        Column("captured", "Pobrano", AMOUNT),
+    )
     ordered = sorted(sums.items(), key=lambda item: (item[0] is None, item[0] or ""))
-    return Table(key, title, columns, tuple({key: value, "coupons": n, "amount": a, "captured": c} for value, (n, a, c) in ordered))
+    return Table(
+        key,
+        title,
+        columns,
+        tuple(
+            {key: value, "coupons": n, "amount": a, "captured": c} for value, (n, a, c) in ordered
+        ),
+    )
 
 
 EXPIRING_COLUMNS = (
@@ -127,7 +170,14 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     operator_only(actor, "expiring")
     horizon = src.clock() + timedelta(days=EXPIRING_WITHIN_DAYS)
     query = (
-        select(Company.nip, Company.name, Coupon.id, Coupon.case_type, Coupon.amount_grosze, Coupon.expires_at)
+        select(
+            Company.nip,
+            Company.name,
+            Coupon.id,
+            Coupon.case_type,
+            Coupon.amount_grosze,
+            Coupon.expires_at,
+        )
         .join(Company, Company.id == Coupon.company_id)
         .where(Coupon.status == ISSUED, Coupon.expires_at <= horizon)
         .order_by(Company.nip, Coupon.expires_at, Coupon.id)
@@ -136,17 +186,37 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         query = query.where(Company.nip == q.nip)
     with src.db.read() as session:
         rows = tuple(
-            {"nip": nip, "company": name, "coupon_id": cid, "case_type": case_type, "amount": amount, "expires_at": at, "expires_on": business_day(at)}
+            {
+                "nip": nip,
+                "company": name,
+                "coupon_id": cid,
+                "case_type": case_type,
+                "amount": amount,
+                "expires_at": at,
+                "expires_on": business_day(at),
+            }
             for nip, name, cid, case_type, amount, at in session.execute(query)
         )
     per_company: dict[str, Row] = {}
     for row in rows:
-        group = per_company.setdefault(row["nip"], {"nip": row["nip"], "company": row["company"], "coupons": 0, "amount": 0, "first": row["expires_on"]})
+        group = per_company.setdefault(
+            row["nip"],
+            {
+                "nip": row["nip"],
+                "company": row["company"],
+                "coupons": 0,
+                "amount": 0,
+                "first": row["expires_on"],
+            },
+        )
         group["coupons"] += 1
         group["amount"] += row["amount"]
     company_columns = (
-        Column("nip", "NIP firmy"), Column("company", "Firma"), Column("coupons", "Kupony", COUNT),
-        Column("amount", "Kwota", AMOUNT), Column("first", "Najwcześniej", DAY),
+        Column("nip", "NIP firmy"),
+        Column("company", "Firma"),
+        Column("coupons", "Kupony", COUNT),
+        Column("amount", "Kwota", AMOUNT),
+        Column("first", "Najwcześniej", DAY),
     )
     return Report(
         name="expiring",
@@ -157,4 +227,3 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         totals={"coupons": len(rows), **totals_of(EXPIRING_COLUMNS, rows)},
         groups=(Table("companies", "Według firmy", company_columns, tuple(per_company.values())),),
     )
-

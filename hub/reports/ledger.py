@@ -54,13 +54,28 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         query = query.where(Company.nip == q.nip)
     with src.db.read() as session:
         found = session.execute(query).all()
-        pending = dict(session.execute(select(LedgerAccount.code, LedgerAccount.debits_pending).where(LedgerAccount.kind == COMPANY)).all())
+        pending = dict(
+            session.execute(
+                select(LedgerAccount.code, LedgerAccount.debits_pending).where(
+                    LedgerAccount.kind == COMPANY
+                )
+            ).all()
+        )
         clearing = _clearing_pending(session)
     rows = []
     for nip, name, count, held in found:
         held, ledger_held = int(held or 0), pending.get(company_account(nip), 0)
         if count or ledger_held:
-            rows.append({"nip": nip, "company": name, "coupons": count or 0, "held": held, "ledger_held": ledger_held, "difference": held - ledger_held})
+            rows.append(
+                {
+                    "nip": nip,
+                    "company": name,
+                    "coupons": count or 0,
+                    "held": held,
+                    "ledger_held": ledger_held,
+                    "difference": held - ledger_held,
+                }
+            )
     rows = tuple(rows)
     return Report(
         name="open-holds",
@@ -69,12 +84,16 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         columns=OPEN_HOLDS_COLUMNS,
         rows=rows,
         totals=totals_of(OPEN_HOLDS_COLUMNS, rows),
-        figures=(Figure("clearing_pending", "Rozliczenie kuponów: blokady w toku (księga)", clearing),),
+        figures=(
+            Figure("clearing_pending", "Rozliczenie kuponów: blokady w toku (księga)", clearing),
+        ),
     )
 
 
 def _clearing_pending(session) -> int:
-    account = session.scalars(select(LedgerAccount).where(LedgerAccount.code == CLEARING)).one_or_none()
+    account = session.scalars(
+        select(LedgerAccount).where(LedgerAccount.code == CLEARING)
+    ).one_or_none()
     return 0 if account is None else account.credits_pending  # no coupon was ever issued
 
 
@@ -95,8 +114,13 @@ def trial_balance(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         accounts = Ledger(session, src.clock).trial_balance()
     rows = tuple(
         {
-            "account": code, "kind": kind, "debits": b.debits_posted, "credits": b.credits_posted,
-            "balance": b.debits_posted - b.credits_posted, "debits_pending": b.debits_pending, "credits_pending": b.credits_pending,
+            "account": code,
+            "kind": kind,
+            "debits": b.debits_posted,
+            "credits": b.credits_posted,
+            "balance": b.debits_posted - b.credits_posted,
+            "debits_pending": b.debits_pending,
+            "credits_pending": b.credits_pending,
         }
         for code, kind, b in accounts
     )

@@ -40,17 +40,33 @@ COLUMNS = (
 def redemptions(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     offices, nip = office_scope(actor, q.office, q.nip)
     start, end = q.instants()
-    query = select(Redemption.office_code, Redemption.business_day, Redemption.captured_grosze, Redemption.reversed_at)
+    query = select(
+        Redemption.office_code,
+        Redemption.business_day,
+        Redemption.captured_grosze,
+        Redemption.reversed_at,
+    )
     if nip is not None:
-        query = query.join(Coupon, Coupon.id == Redemption.coupon_id).join(Company, Company.id == Coupon.company_id).where(Company.nip == nip)
+        query = (
+            query.join(Coupon, Coupon.id == Redemption.coupon_id)
+            .join(Company, Company.id == Coupon.company_id)
+            .where(Company.nip == nip)
+        )
     if offices is not None:
         query = query.where(Redemption.office_code.in_(sorted(offices)))
     if start is not None or end is not None:
-        query = query.where(or_(_between(Redemption.redeemed_at, start, end), _between(Redemption.reversed_at, start, end)))
+        query = query.where(
+            or_(
+                _between(Redemption.redeemed_at, start, end),
+                _between(Redemption.reversed_at, start, end),
+            )
+        )
 
     days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     with src.db.read() as session:
-        for office, day, captured, reversed_at in session.execute(query.execution_options(yield_per=2000)):
+        for office, day, captured, reversed_at in session.execute(
+            query.execution_options(yield_per=2000)
+        ):
             if q.within(day):
                 d = days[(office, day)]
                 d[0] += 1
@@ -61,15 +77,23 @@ def redemptions(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
                 d[3] += captured
     rows = tuple(
         {
-            "office": office, "office_name": src.office_name(office), "day": day,
-            "redemptions": n, "captured": captured, "reversals": r, "reversed": reversed_, "net": captured - reversed_,
+            "office": office,
+            "office_name": src.office_name(office),
+            "day": day,
+            "redemptions": n,
+            "captured": captured,
+            "reversals": r,
+            "reversed": reversed_,
+            "net": captured - reversed_,
         }
         for (office, day), (n, captured, r, reversed_) in sorted(days.items())
     )
     return Report(
         name="redemptions",
         title="Wykorzystanie kuponów w urzędach",
-        parameters=src.parameters(q, nip=nip, office=",".join(sorted(offices)) if offices else None),
+        parameters=src.parameters(
+            q, nip=nip, office=",".join(sorted(offices)) if offices else None
+        ),
         columns=COLUMNS,
         rows=rows,
         totals=totals_of(COLUMNS, rows),

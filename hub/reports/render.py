@@ -30,16 +30,38 @@ from reportlab.lib.pagesizes import landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
+from hub import words
 from hub.clock import wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, register_fonts
 from hub.errors import InvalidRequest
 from hub.ids import format_coupon_id
 from hub.money import format_pln
-from hub.reports.model import AMOUNT, CASE_TYPE_CODE, COUNT, COUPON, DAY, ENTRY_KIND_CODE, INSTANT, PERSON_CODE, STATUS_CODE, TEXT, Column, Report, Row
-from hub import words
 from hub.reports.csvout import EXCEL_PL, RFC4180, csv_writer
+from hub.reports.model import (
+    AMOUNT,
+    CASE_TYPE_CODE,
+    COUNT,
+    COUPON,
+    DAY,
+    ENTRY_KIND_CODE,
+    INSTANT,
+    PERSON_CODE,
+    STATUS_CODE,
+    TEXT,
+    Column,
+    Report,
+    Row,
+)
 
 FORMATS = ("csv", "json", "pdf")
 
@@ -55,6 +77,7 @@ def render(report: Report, fmt: str, csv_dialect: str = EXCEL_PL) -> bytes:
 
 
 # -- csv and json: the same text for every value ---------------------------
+
 
 def text(value: Any, kind: str) -> str | int | None:
     """A value as csv and json write it. Counts stay numbers (csv writes them as digits)."""
@@ -83,11 +106,15 @@ def to_csv(report: Report, dialect: str = EXCEL_PL) -> str:
     if dialect == RFC4180:
         writer.writerow([c.key for c in report.columns])
         for row in report.rows:
-            writer.writerow(["" if v is None else v for v in _row_text(report.columns, row).values()])
+            writer.writerow(
+                ["" if v is None else v for v in _row_text(report.columns, row).values()]
+            )
     else:
         writer.writerow([c.title for c in report.columns])
         for row in report.rows:
-            writer.writerow([excel_text(row.get(c.key), c, report.case_type_names) for c in report.columns])
+            writer.writerow(
+                [excel_text(row.get(c.key), c, report.case_type_names) for c in report.columns]
+            )
     return out.getvalue()
 
 
@@ -135,11 +162,17 @@ def to_json(report: Report) -> dict[str, Any]:
         "parameters": report.parameters,
         "columns": [{"key": c.key, "title": c.title, "kind": c.kind} for c in report.columns],
         "rows": [_row_text(report.columns, row) for row in report.rows],
-        "totals": None if report.totals is None else {k: text(v, kinds.get(k, COUNT)) for k, v in report.totals.items()},
+        "totals": None
+        if report.totals is None
+        else {k: text(v, kinds.get(k, COUNT)) for k, v in report.totals.items()},
         "figures": {f.key: text(f.value, f.kind) for f in report.figures},
         "groups": {g.key: [_row_text(g.columns, row) for row in g.rows] for g in report.groups},
-        "chart": None if report.chart is None else {
-            "title": report.chart.title, "labels": list(report.chart.labels), "values": list(report.chart.values),
+        "chart": None
+        if report.chart is None
+        else {
+            "title": report.chart.title,
+            "labels": list(report.chart.labels),
+            "values": list(report.chart.values),
         },
     }
 
@@ -157,16 +190,33 @@ TEXT_WIDTH_MIN_PT = 50  # a text column wraps, but not narrower than this
 TEXT_WIDTH_MAX_PT = 220  # nor wider: a long name wraps
 GROUP_WIDTH_PT = 440
 PARAMETER_TITLES = {
-    "from": "od", "to": "do", "nip": "NIP", "office": "urząd", "status": "status",
-    "case-type": "rodzaj sprawy", "issued-by": "wystawił", "until": "do dnia",
+    "from": "od",
+    "to": "do",
+    "nip": "NIP",
+    "office": "urząd",
+    "status": "status",
+    "case-type": "rodzaj sprawy",
+    "issued-by": "wystawił",
+    "until": "do dnia",
 }
 
 _BODY = ParagraphStyle("report-body", fontName=FONT, fontSize=FONT_SIZE, leading=LEADING)
 _HEAD = ParagraphStyle("report-head", parent=_BODY, fontName=FONT_BOLD)
 _HEAD_RIGHT = ParagraphStyle("report-head-right", parent=_HEAD, alignment=TA_RIGHT)
-_TITLE = ParagraphStyle("report-title", fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=2 * mm)
-_SUBTITLE = ParagraphStyle("report-subtitle", fontName=FONT_BOLD, fontSize=10.5, leading=13, spaceBefore=5 * mm, spaceAfter=2 * mm)
-_NOTE = ParagraphStyle("report-note", fontName=FONT, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444"))
+_TITLE = ParagraphStyle(
+    "report-title", fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=2 * mm
+)
+_SUBTITLE = ParagraphStyle(
+    "report-subtitle",
+    fontName=FONT_BOLD,
+    fontSize=10.5,
+    leading=13,
+    spaceBefore=5 * mm,
+    spaceAfter=2 * mm,
+)
+_NOTE = ParagraphStyle(
+    "report-note", fontName=FONT, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444")
+)
 
 
 def pdf_text(value: Any, kind: str) -> str:
@@ -193,18 +243,41 @@ def to_pdf(report: Report) -> bytes:
     register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
-        buffer, pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm,
-        title=report.title, author="Hub opłat", creator="fee-coupon-hub", subject=f"hub report {report.name}",
+        buffer,
+        pagesize=PAGE_SIZE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 4 * mm,
+        title=report.title,
+        author="Hub opłat",
+        creator="fee-coupon-hub",
+        subject=f"hub report {report.name}",
     )
-    story: list = [Paragraph(escape(report.title), _TITLE), Paragraph(escape(_coverage(report)), _NOTE), Spacer(1, 3 * mm)]
+    story: list = [
+        Paragraph(escape(report.title), _TITLE),
+        Paragraph(escape(_coverage(report)), _NOTE),
+        Spacer(1, 3 * mm),
+    ]
     if report.figures:
         story += [_figures(report), Spacer(1, 3 * mm)]
     names = report.case_type_names
     story += _table(report.columns, report.rows, report.totals, doc.width, names)
     for group in report.groups:
-        story.append(KeepTogether([Paragraph(escape(group.title), _SUBTITLE), *_table(group.columns, group.rows, None, min(GROUP_WIDTH_PT, doc.width), names)]))
+        story.append(
+            KeepTogether(
+                [
+                    Paragraph(escape(group.title), _SUBTITLE),
+                    *_table(group.columns, group.rows, None, min(GROUP_WIDTH_PT, doc.width), names),
+                ]
+            )
+        )
     if report.chart is not None:
-        story += [PageBreak(), Paragraph(escape(report.chart.title), _SUBTITLE), bar_chart(report.chart.labels, report.chart.values, doc.width)]
+        story += [
+            PageBreak(),
+            Paragraph(escape(report.chart.title), _SUBTITLE),
+            bar_chart(report.chart.labels, report.chart.values, doc.width),
+        ]
 
     def footer(canvas, doc_):
         canvas.saveState()
@@ -221,24 +294,43 @@ def to_pdf(report: Report) -> bytes:
 
 def _coverage(report: Report) -> str:
     parts = [f"{PARAMETER_TITLES.get(k, k)}: {v}" for k, v in report.parameters.items()]
-    return "Zakres: " + (", ".join(parts) if parts else "całość") + f" · pozycji: {len(report.rows)}"
+    return (
+        "Zakres: " + (", ".join(parts) if parts else "całość") + f" · pozycji: {len(report.rows)}"
+    )
 
 
 def _figures(report: Report) -> Table:
     data = [[Paragraph(escape(f.title), _BODY), pdf_text(f.value, f.kind)] for f in report.figures]
     table = Table(data, colWidths=[300, 100], hAlign="LEFT")
-    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, FONT_SIZE), ("ALIGN", (1, 0), (1, -1), "RIGHT"), ("FONT", (1, 0), (1, -1), FONT_BOLD, FONT_SIZE)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, FONT_SIZE),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("FONT", (1, 0), (1, -1), FONT_BOLD, FONT_SIZE),
+            ]
+        )
+    )
     return table
 
 
-def _table(columns: tuple[Column, ...], rows: tuple[Row, ...], totals: Row | None, width: float, names: dict[str, str]) -> list:
+def _table(
+    columns: tuple[Column, ...],
+    rows: tuple[Row, ...],
+    totals: Row | None,
+    width: float,
+    names: dict[str, str],
+) -> list:
     if not rows:
         return [Paragraph("Brak pozycji w tym zakresie.", _NOTE)]
     printed = [[person_text(row.get(c.key), c, names) for c in columns] for row in rows]
     total_row = None
     if totals is not None:
         label = next((i for i, c in enumerate(columns) if not c.numeric), None)
-        total_row = [pdf_text(totals[c.key], c.kind) if c.key in totals else ("Razem" if i == label else "") for i, c in enumerate(columns)]
+        total_row = [
+            pdf_text(totals[c.key], c.kind) if c.key in totals else ("Razem" if i == label else "")
+            for i, c in enumerate(columns)
+        ]
     widths = _widths(columns, printed, total_row, width)
     header = [Paragraph(escape(c.title), _HEAD_RIGHT if c.numeric else _HEAD) for c in columns]
     heights = _wrap_and_measure(columns, header, printed, total_row, widths)
@@ -261,19 +353,31 @@ def _table(columns: tuple[Column, ...], rows: tuple[Row, ...], totals: Row | Non
         if c.kind == COUPON:
             style.append(("FONT", (i, 1), (i, len(printed)), FONT_MONO, FONT_SIZE))
     if total_row is not None:
-        style += [("FONT", (0, -1), (-1, -1), FONT_BOLD, FONT_SIZE), ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black)]
+        style += [
+            ("FONT", (0, -1), (-1, -1), FONT_BOLD, FONT_SIZE),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+        ]
     table = Table(data, colWidths=widths, rowHeights=heights, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(style))
     return [table]
 
 
-def _wrap_and_measure(columns: tuple[Column, ...], header: list, printed: list[list], total_row: list | None, widths: list[float]) -> list[float]:
+def _wrap_and_measure(
+    columns: tuple[Column, ...],
+    header: list,
+    printed: list[list],
+    total_row: list | None,
+    widths: list[float],
+) -> list[float]:
     """Every row's height, worked out here so that reportlab measures nothing while it
     breaks pages (measuring the rest of the table at every break is quadratic). Text
     longer than its column becomes a Paragraph that wraps (costly, so only where
     needed); every other kind fits its column on one line."""
     line = LEADING + 2 * CELL_PADDING_V_PT
-    heights = [max(p.wrap(widths[i] - 2 * PADDING_PT, PAGE_SIZE[1])[1] for i, p in enumerate(header)) + 2 * CELL_PADDING_V_PT]
+    heights = [
+        max(p.wrap(widths[i] - 2 * PADDING_PT, PAGE_SIZE[1])[1] for i, p in enumerate(header))
+        + 2 * CELL_PADDING_V_PT
+    ]
     room = {i: widths[i] - 2 * PADDING_PT for i, c in enumerate(columns) if c.kind == TEXT}
     for cells in printed:
         height = line
@@ -287,7 +391,9 @@ def _wrap_and_measure(columns: tuple[Column, ...], header: list, printed: list[l
     return heights
 
 
-def _widths(columns: tuple[Column, ...], printed: list[list[str]], total_row: list[str] | None, width: float) -> list[float]:
+def _widths(
+    columns: tuple[Column, ...], printed: list[list[str]], total_row: list[str] | None, width: float
+) -> list[float]:
     """Each column as wide as its widest value and its title's longest word, then
     stretched to `width`. When that is too wide, the widest text columns narrow to a
     common width (they wrap), so short codes (NIP, status) never break."""
@@ -305,9 +411,13 @@ def _widths(columns: tuple[Column, ...], printed: list[list[str]], total_row: li
     texts = sorted((w, i) for i, w in enumerate(natural) if columns[i].kind == TEXT)
     room = width - (total - sum(w for w, _ in texts))  # what the text columns may have
     if total <= width or room < len(texts) * TEXT_WIDTH_MIN_PT:
-        return [w * width / total for w in natural]  # stretch (or, with too little to wrap, squeeze) every column alike
+        return [
+            w * width / total for w in natural
+        ]  # stretch (or, with too little to wrap, squeeze) every column alike
     widths = list(natural)
-    for k, (w, _) in enumerate(texts):  # the narrowest keep their width while the rest share what is left
+    for k, (w, _) in enumerate(
+        texts
+    ):  # the narrowest keep their width while the rest share what is left
         cap = room / (len(texts) - k)
         if w > cap:
             for _, i in texts[k:]:
@@ -317,14 +427,18 @@ def _widths(columns: tuple[Column, ...], printed: list[list[str]], total_row: li
     return widths
 
 
-def bar_chart(labels: tuple[str, ...], values: tuple[int, ...], width: float, height: float = 330) -> Drawing:
+def bar_chart(
+    labels: tuple[str, ...], values: tuple[int, ...], width: float, height: float = 330
+) -> Drawing:
     """Vertical bars, one per label (days as dd.mm); every n-th label when there are many."""
     drawing = Drawing(width, height)
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 60, width - 60, height - 90
     chart.data = [list(values)]
     step = -(-len(labels) // 31)  # at most 31 labels under the bars
-    chart.categoryAxis.categoryNames = [_day_label(l) if i % step == 0 else "" for i, l in enumerate(labels)]
+    chart.categoryAxis.categoryNames = [
+        _day_label(l) if i % step == 0 else "" for i, l in enumerate(labels)
+    ]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.angle = 90 if len(labels) > 16 else 0

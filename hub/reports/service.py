@@ -3,8 +3,8 @@ for all of them before a report runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Callable
 
 from hub.access import Actor
 from hub.clock import Clock, business_day, utcnow
@@ -34,7 +34,7 @@ OPTION = {
 @dataclass(frozen=True)
 class ReportSpec:
     name: str
-    build: Callable[["ReportService", Actor, ReportQuery], Report]
+    build: Callable[[ReportService, Actor, ReportQuery], Report]
     options: frozenset[str]  # the ReportQuery fields it reads
     about: str
 
@@ -46,20 +46,50 @@ def _spec(name: str, build, options: str, about: str) -> ReportSpec:
 REPORTS = {
     s.name: s
     for s in (
-        _spec("statement", statement.statement, "date_from date_to nip", "a company's account: opening and closing balance, every entry"),
-        _spec("coupons", coupons.coupon_register, "date_from date_to nip status case_type issued_by office",
-              "the coupon register, with totals by status, case type, issuer and office"),
-        _spec("redemptions", redemptions.redemptions, "date_from date_to nip office",
-              "coupons used per office and business day: captured, reversed, net; with a chart"),
-        _spec("open-holds", ledger.open_holds, "nip", "operator: issued coupons' holds per company, beside the ledger"),
-        _spec("expiring", coupons.expiring, "nip", f"operator: coupons expiring within {coupons.EXPIRING_WITHIN_DAYS} days, per company"),
-        _spec("trial-balance", ledger.trial_balance, "", "operator: every ledger account's debits, credits and balance"),
+        _spec(
+            "statement",
+            statement.statement,
+            "date_from date_to nip",
+            "a company's account: opening and closing balance, every entry",
+        ),
+        _spec(
+            "coupons",
+            coupons.coupon_register,
+            "date_from date_to nip status case_type issued_by office",
+            "the coupon register, with totals by status, case type, issuer and office",
+        ),
+        _spec(
+            "redemptions",
+            redemptions.redemptions,
+            "date_from date_to nip office",
+            "coupons used per office and business day: captured, reversed, net; with a chart",
+        ),
+        _spec(
+            "open-holds",
+            ledger.open_holds,
+            "nip",
+            "operator: issued coupons' holds per company, beside the ledger",
+        ),
+        _spec(
+            "expiring",
+            coupons.expiring,
+            "nip",
+            f"operator: coupons expiring within {coupons.EXPIRING_WITHIN_DAYS} days, per company",
+        ),
+        _spec(
+            "trial-balance",
+            ledger.trial_balance,
+            "",
+            "operator: every ledger account's debits, credits and balance",
+        ),
     )
 }
 
 
 class ReportService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, companies=None) -> None:
+    def __init__(
+        self, db: Database, config: HubConfig, clock: Clock = utcnow, companies=None
+    ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
@@ -69,7 +99,9 @@ class ReportService:
         """Check the options, ask the actor, build the report. Changes nothing."""
         spec = REPORTS.get(name)
         if spec is None:
-            raise InvalidRequest(f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}")
+            raise InvalidRequest(
+                f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}"
+            )
         report = spec.build(self, actor, self._checked(spec, query))
         names = {t.code: t.name for t in self.config.case_types}
         return replace(report, generated_on=business_day(self.clock()), case_type_names=names)
@@ -87,7 +119,9 @@ class ReportService:
         if q.case_type is not None:
             self.config.case_type(q.case_type)
         if q.status is not None and q.status not in COUPON_STATUSES:
-            raise InvalidRequest(f"--status {q.status!r} is not a coupon status: one of {', '.join(COUPON_STATUSES)}")
+            raise InvalidRequest(
+                f"--status {q.status!r} is not a coupon status: one of {', '.join(COUPON_STATUSES)}"
+            )
         return q
 
     # -- what the reports share ------------------------------------------

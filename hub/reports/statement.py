@@ -12,8 +12,8 @@ from hub.clock import business_day
 from hub.errors import InvalidRequest
 from hub.ids import normalize_coupon_id
 from hub.reports.model import AMOUNT, COUPON, ENTRY_KIND_CODE, INSTANT, Column, Figure, Report
-from hub.words import format_date_pl, statement_title_pl
 from hub.reports.scope import ReportQuery
+from hub.words import format_date_pl, statement_title_pl
 
 if TYPE_CHECKING:
     from hub.reports.service import ReportService
@@ -40,20 +40,35 @@ def statement(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     rows = []
     for e in st.entries:
         balance += e.amount_grosze
-        rows.append({
-            "booked_at": e.booked_at, "kind": e.kind, "amount": e.amount_grosze, "balance": balance,
-            "coupon_id": normalize_coupon_id(e.coupon_id) if e.coupon_id else None,
-            "reference": statement_title_pl(e.kind, e.coupon_id, e.reference),
-        })
+        rows.append(
+            {
+                "booked_at": e.booked_at,
+                "kind": e.kind,
+                "amount": e.amount_grosze,
+                "balance": balance,
+                "coupon_id": normalize_coupon_id(e.coupon_id) if e.coupon_id else None,
+                "reference": statement_title_pl(e.kind, e.coupon_id, e.reference),
+            }
+        )
     return Report(
         name="statement",
         title=f"Wyciąg z rachunku: {st.company_name}",
-        parameters=src.parameters(replace(q, date_from=date_from, date_to=date_to), nip=st.company_nip),
+        parameters=src.parameters(
+            replace(q, date_from=date_from, date_to=date_to), nip=st.company_nip
+        ),
         columns=COLUMNS,
         rows=tuple(rows),
         totals={"amount": balance - st.opening_balance_grosze},
         figures=(
-            Figure("opening", f"Saldo dostępne na początek {format_date_pl(date_from)}", st.opening_balance_grosze),
-            Figure("closing", f"Saldo dostępne na koniec {format_date_pl(date_to)}", st.closing_balance_grosze),
+            Figure(
+                "opening",
+                f"Saldo dostępne na początek {format_date_pl(date_from)}",
+                st.opening_balance_grosze,
+            ),
+            Figure(
+                "closing",
+                f"Saldo dostępne na koniec {format_date_pl(date_to)}",
+                st.closing_balance_grosze,
+            ),
         ),
     )

@@ -35,7 +35,9 @@ class SubmitStatementRequest(_Model):
 
 class SubmitStatementResponse(_Model):
     _type_info = [
-        ("Imported", Integer(min_occurs=1)), ("Duplicates", Integer(min_occurs=1)), ("Unmatched", Integer(min_occurs=1)),
+        ("Imported", Integer(min_occurs=1)),
+        ("Duplicates", Integer(min_occurs=1)),
+        ("Unmatched", Integer(min_occurs=1)),
         ("StatementId", Unicode(min_occurs=1)),
     ]
 
@@ -51,11 +53,21 @@ def decoded_document(text: str) -> bytes:
 
 
 class BankInService(HubService):
-    @rpc(SubmitStatementRequest, _returns=SubmitStatementResponse, _body_style="bare", _operation_name="SubmitStatement",
-         _in_message_name="SubmitStatementRequest", _out_message_name="SubmitStatementResponse")
+    @rpc(
+        SubmitStatementRequest,
+        _returns=SubmitStatementResponse,
+        _body_style="bare",
+        _operation_name="SubmitStatement",
+        _in_message_name="SubmitStatementRequest",
+        _out_message_name="SubmitStatementResponse",
+    )
     def SubmitStatement(ctx, req):
-        result = hub_of(ctx).statements.import_document(decoded_document(req.Document), actor=client_actor(caller(ctx)))
+        result = hub_of(ctx).statements.import_document(
+            decoded_document(req.Document), actor=client_actor(caller(ctx))
+        )
         return SubmitStatementResponse(
-            Imported=result.imported, Duplicates=result.duplicates, Unmatched=result.unmatched,
+            Imported=result.imported,
+            Duplicates=result.duplicates,
+            Unmatched=result.unmatched,
             StatementId=" ".join(str(s.statement_id) for s in result.statements),
         )

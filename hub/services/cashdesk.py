@@ -35,14 +35,29 @@ class FeeItem(_Model):
 
 class RegisterPaymentRequest(_Model):
     _type_info = [
-        ("RequestId", Req), ("OfficeCode", Req), ("DeskId", Req), ("Cashier", Req), ("System", Req), ("CaseNumber", Req),
-        ("Method", Req), ("CardAuthCode", Unicode), ("Item", FeeItem.customize(min_occurs=1, max_occurs="unbounded")),
-        ("PayerName", Unicode), ("PayerAddress", Unicode),
+        ("RequestId", Req),
+        ("OfficeCode", Req),
+        ("DeskId", Req),
+        ("Cashier", Req),
+        ("System", Req),
+        ("CaseNumber", Req),
+        ("Method", Req),
+        ("CardAuthCode", Unicode),
+        ("Item", FeeItem.customize(min_occurs=1, max_occurs="unbounded")),
+        ("PayerName", Unicode),
+        ("PayerAddress", Unicode),
     ]
 
 
 class RegisterPaymentResponse(_Model):
-    _type_info = [("PaymentId", Req), ("ReceiptNumber", Req), ("ItemsTotal", Req), ("HandlingFee", Req), ("Total", Req), ("PaidAt", Req)]
+    _type_info = [
+        ("PaymentId", Req),
+        ("ReceiptNumber", Req),
+        ("ItemsTotal", Req),
+        ("HandlingFee", Req),
+        ("Total", Req),
+        ("PaidAt", Req),
+    ]
 
 
 class VoidPaymentRequest(_Model):
@@ -54,13 +69,28 @@ class VoidPaymentResponse(_Model):
 
 
 class CloseDayRequest(_Model):
-    _type_info = [("RequestId", Req), ("OfficeCode", Req), ("DeskId", Req), ("Date", Req), ("CountedCash", Unicode), ("Supervisor", Unicode)]
+    _type_info = [
+        ("RequestId", Req),
+        ("OfficeCode", Req),
+        ("DeskId", Req),
+        ("Date", Req),
+        ("CountedCash", Unicode),
+        ("Supervisor", Unicode),
+    ]
 
 
 class CloseDayResponse(_Model):
     _type_info = [
-        ("ReportId", Req), ("PaymentCount", Req), ("VoidedCount", Req), ("CashTotal", Req), ("CardTotal", Req), ("HandlingFeeTotal", Req),
-        ("ExpectedCash", Unicode), ("CountedCash", Unicode), ("CashDifference", Unicode), ("DifferenceConfirmedBy", Unicode),
+        ("ReportId", Req),
+        ("PaymentCount", Req),
+        ("VoidedCount", Req),
+        ("CashTotal", Req),
+        ("CardTotal", Req),
+        ("HandlingFeeTotal", Req),
+        ("ExpectedCash", Unicode),
+        ("CountedCash", Unicode),
+        ("CashDifference", Unicode),
+        ("DifferenceConfirmedBy", Unicode),
     ]
 
 
@@ -69,44 +99,93 @@ class GetReceiptPdfRequest(_Model):
 
 
 class GetReceiptPdfResponse(_Model):
-    _type_info = [("Pdf", Req)]  # base64 text (xs:base64Binary), written here so the encoding is ours
+    _type_info = [
+        ("Pdf", Req)
+    ]  # base64 text (xs:base64Binary), written here so the encoding is ours
 
 
 class CashDeskService(HubService):
-    @rpc(RegisterPaymentRequest, _returns=RegisterPaymentResponse, _body_style="bare", _operation_name="RegisterPayment",
-         _in_message_name="RegisterPaymentRequest", _out_message_name="RegisterPaymentResponse")
+    @rpc(
+        RegisterPaymentRequest,
+        _returns=RegisterPaymentResponse,
+        _body_style="bare",
+        _operation_name="RegisterPayment",
+        _in_message_name="RegisterPaymentRequest",
+        _out_message_name="RegisterPaymentResponse",
+    )
     def RegisterPayment(ctx, req):
-        items = [ItemRequest(i.FeeCode, None if i.Amount is None else parse_grosze(i.Amount)) for i in req.Item]
+        items = [
+            ItemRequest(i.FeeCode, None if i.Amount is None else parse_grosze(i.Amount))
+            for i in req.Item
+        ]
         r = hub_of(ctx).cashdesk.register(
-            request_id=req.RequestId, office_code=req.OfficeCode, desk_id=req.DeskId, cashier=req.Cashier, system=req.System,
-            case_number=req.CaseNumber, method=req.Method, card_auth_code=req.CardAuthCode, items=items, actor=client_actor(caller(ctx)),
-            payer_name=req.PayerName, payer_address=req.PayerAddress,
+            request_id=req.RequestId,
+            office_code=req.OfficeCode,
+            desk_id=req.DeskId,
+            cashier=req.Cashier,
+            system=req.System,
+            case_number=req.CaseNumber,
+            method=req.Method,
+            card_auth_code=req.CardAuthCode,
+            items=items,
+            actor=client_actor(caller(ctx)),
+            payer_name=req.PayerName,
+            payer_address=req.PayerAddress,
         )
         return RegisterPaymentResponse(
-            PaymentId=r.payment_id, ReceiptNumber=r.receipt_number, ItemsTotal=format_pln(r.items_total_grosze),
-            HandlingFee=format_pln(r.handling_fee_grosze), Total=format_pln(r.total_grosze), PaidAt=wire_time(r.paid_at),
+            PaymentId=r.payment_id,
+            ReceiptNumber=r.receipt_number,
+            ItemsTotal=format_pln(r.items_total_grosze),
+            HandlingFee=format_pln(r.handling_fee_grosze),
+            Total=format_pln(r.total_grosze),
+            PaidAt=wire_time(r.paid_at),
         )
 
-    @rpc(VoidPaymentRequest, _returns=VoidPaymentResponse, _body_style="bare", _operation_name="VoidPayment",
-         _in_message_name="VoidPaymentRequest", _out_message_name="VoidPaymentResponse")
+    @rpc(
+        VoidPaymentRequest,
+        _returns=VoidPaymentResponse,
+        _body_style="bare",
+        _operation_name="VoidPayment",
+        _in_message_name="VoidPaymentRequest",
+        _out_message_name="VoidPaymentResponse",
+    )
     def VoidPayment(ctx, req):
         voided_at = hub_of(ctx).cashdesk.void(
-            request_id=req.RequestId, payment_id=req.PaymentId, reason=req.Reason, supervisor=req.Supervisor, actor=client_actor(caller(ctx)),
+            request_id=req.RequestId,
+            payment_id=req.PaymentId,
+            reason=req.Reason,
+            supervisor=req.Supervisor,
+            actor=client_actor(caller(ctx)),
         )
         return VoidPaymentResponse(VoidedAt=wire_time(voided_at))
 
-    @rpc(CloseDayRequest, _returns=CloseDayResponse, _body_style="bare", _operation_name="CloseDay",
-         _in_message_name="CloseDayRequest", _out_message_name="CloseDayResponse")
+    @rpc(
+        CloseDayRequest,
+        _returns=CloseDayResponse,
+        _body_style="bare",
+        _operation_name="CloseDay",
+        _in_message_name="CloseDayRequest",
+        _out_message_name="CloseDayResponse",
+    )
     def CloseDay(ctx, req):
-        closed = hub_of(ctx).cashdesk.close_day(
-            request_id=req.RequestId, office_code=req.OfficeCode, desk_id=req.DeskId, day=date.fromisoformat(req.Date),
-            actor=client_actor(caller(ctx)), counted_cash_grosze=optional(req.CountedCash, parse_grosze),
+        closed = hub_of(
+            ctx
+        ).cashdesk.close_day(
+            request_id=req.RequestId,
+            office_code=req.OfficeCode,
+            desk_id=req.DeskId,
+            day=date.fromisoformat(req.Date),
+            actor=client_actor(caller(ctx)),
+            counted_cash_grosze=optional(req.CountedCash, parse_grosze),
             supervisor=req.Supervisor,  # never force: over SOAP a day more than one day back is InvalidRequest
         )
         t, count = closed.totals, closed.count
         return CloseDayResponse(
-            ReportId=closed.report_id, PaymentCount=str(t.payment_count), VoidedCount=str(t.voided_count),
-            CashTotal=format_pln(t.cash_total_grosze), CardTotal=format_pln(t.card_total_grosze),
+            ReportId=closed.report_id,
+            PaymentCount=str(t.payment_count),
+            VoidedCount=str(t.voided_count),
+            CashTotal=format_pln(t.cash_total_grosze),
+            CardTotal=format_pln(t.card_total_grosze),
             HandlingFeeTotal=format_pln(t.handling_fee_total_grosze),
             ExpectedCash=optional(count, lambda c: format_pln(c.expected_grosze)),
             CountedCash=optional(count, lambda c: format_pln(c.counted_grosze)),
@@ -114,8 +193,14 @@ class CashDeskService(HubService):
             DifferenceConfirmedBy=optional(count, lambda c: c.confirmed_by),
         )
 
-    @rpc(GetReceiptPdfRequest, _returns=GetReceiptPdfResponse, _body_style="bare", _operation_name="GetReceiptPdf",
-         _in_message_name="GetReceiptPdfRequest", _out_message_name="GetReceiptPdfResponse")
+    @rpc(
+        GetReceiptPdfRequest,
+        _returns=GetReceiptPdfResponse,
+        _body_style="bare",
+        _operation_name="GetReceiptPdf",
+        _in_message_name="GetReceiptPdfRequest",
+        _out_message_name="GetReceiptPdfResponse",
+    )
     def GetReceiptPdf(ctx, req):
         pdf = hub_of(ctx).cashdesk.receipt_pdf(req.PaymentId, client_actor(caller(ctx)))
         return GetReceiptPdfResponse(Pdf=base64.b64encode(pdf).decode("ascii"))

@@ -36,13 +36,25 @@ class GetAccountRequest(_Model):
 
 
 class GetAccountResponse(_Model):
-    _type_info = [("CompanyName", Req), ("Available", Req), ("Held", Req), ("VirtualAccount", Unicode), ("TopUpTitle", Unicode)]
+    _type_info = [
+        ("CompanyName", Req),
+        ("Available", Req),
+        ("Held", Req),
+        ("VirtualAccount", Unicode),
+        ("TopUpTitle", Unicode),
+    ]
 
 
 class IssueCouponsRequest(_Model):
     _type_info = [
-        ("RequestId", Req), ("CompanyNip", Req), ("CaseType", Req), ("Count", Req), ("Amount", Unicode),
-        ("OfficeCode", Unicode), ("IssuedBy", Unicode), ("Reference", Unicode),
+        ("RequestId", Req),
+        ("CompanyNip", Req),
+        ("CaseType", Req),
+        ("Count", Req),
+        ("Amount", Unicode),
+        ("OfficeCode", Unicode),
+        ("IssuedBy", Unicode),
+        ("Reference", Unicode),
     ]
 
 
@@ -51,11 +63,19 @@ class IssuedCoupon(_Model):
 
 
 class IssueCouponsResponse(_Model):
-    _type_info = [("BatchId", Req), ("TotalHeld", Req), ("Coupon", IssuedCoupon.customize(max_occurs="unbounded"))]
+    _type_info = [
+        ("BatchId", Req),
+        ("TotalHeld", Req),
+        ("Coupon", IssuedCoupon.customize(max_occurs="unbounded")),
+    ]
 
 
 class GetCouponsPdfRequest(_Model):
-    _type_info = [("BatchId", Unicode), ("CouponId", Unicode(max_occurs="unbounded")), ("PerPage", Unicode)]
+    _type_info = [
+        ("BatchId", Unicode),
+        ("CouponId", Unicode(max_occurs="unbounded")),
+        ("PerPage", Unicode),
+    ]
 
 
 class GetCouponsPdfResponse(_Model):
@@ -64,15 +84,26 @@ class GetCouponsPdfResponse(_Model):
 
 class ListCouponsRequest(_Model):
     _type_info = [
-        ("CompanyNip", Req), ("Status", Unicode), ("IssuedFrom", Unicode), ("IssuedTo", Unicode), ("Offset", Unicode),
+        ("CompanyNip", Req),
+        ("Status", Unicode),
+        ("IssuedFrom", Unicode),
+        ("IssuedTo", Unicode),
+        ("Offset", Unicode),
         ("Limit", Unicode),
     ]
 
 
 class ListedCoupon(_Model):
     _type_info = [
-        ("CouponId", Req), ("Status", Req), ("Amount", Req), ("CaseType", Req), ("IssuedAt", Req), ("ExpiresAt", Req),
-        ("RedeemedAt", Unicode), ("OfficeCode", Unicode), ("CaseNumber", Unicode),
+        ("CouponId", Req),
+        ("Status", Req),
+        ("Amount", Req),
+        ("CaseType", Req),
+        ("IssuedAt", Req),
+        ("ExpiresAt", Req),
+        ("RedeemedAt", Unicode),
+        ("OfficeCode", Unicode),
+        ("CaseNumber", Unicode),
     ]
 
 
@@ -93,14 +124,21 @@ class GetStatementRequest(_Model):
 
 
 class StatementEntry(_Model):
-    _type_info = [("BookedAt", Req), ("Kind", Req), ("Amount", Req), ("CouponId", Unicode), ("Reference", Req)]
+    _type_info = [
+        ("BookedAt", Req),
+        ("Kind", Req),
+        ("Amount", Req),
+        ("CouponId", Unicode),
+        ("Reference", Req),
+    ]
 
 
 class GetStatementResponse(_Model):
     _type_info = [
-        ("OpeningBalance", Req), ("ClosingBalance", Req), ("Entry", StatementEntry.customize(max_occurs="unbounded")),
+        ("OpeningBalance", Req),
+        ("ClosingBalance", Req),
+        ("Entry", StatementEntry.customize(max_occurs="unbounded")),
     ]
-
 
 
 def _day(text: str) -> date:
@@ -108,77 +146,155 @@ def _day(text: str) -> date:
 
 
 class CompanyService(HubService):
-    @rpc(GetAccountRequest, _returns=GetAccountResponse, _body_style="bare", _operation_name="GetAccount",
-         _in_message_name="GetAccountRequest", _out_message_name="GetAccountResponse")
+    @rpc(
+        GetAccountRequest,
+        _returns=GetAccountResponse,
+        _body_style="bare",
+        _operation_name="GetAccount",
+        _in_message_name="GetAccountRequest",
+        _out_message_name="GetAccountResponse",
+    )
     def GetAccount(ctx, req):
         require_company(caller(ctx), req.CompanyNip)
         a = hub_of(ctx).companies.account(req.CompanyNip)
         return GetAccountResponse(
-            CompanyName=a.name, Available=format_pln(a.available_grosze), Held=format_pln(a.held_grosze),
-            VirtualAccount=a.virtual_account, TopUpTitle=topup_title(a.nip),  # no virtual account under an IBAN escrow
+            CompanyName=a.name,
+            Available=format_pln(a.available_grosze),
+            Held=format_pln(a.held_grosze),
+            VirtualAccount=a.virtual_account,
+            TopUpTitle=topup_title(a.nip),  # no virtual account under an IBAN escrow
         )
 
-    @rpc(IssueCouponsRequest, _returns=IssueCouponsResponse, _body_style="bare", _operation_name="IssueCoupons",
-         _in_message_name="IssueCouponsRequest", _out_message_name="IssueCouponsResponse")
+    @rpc(
+        IssueCouponsRequest,
+        _returns=IssueCouponsResponse,
+        _body_style="bare",
+        _operation_name="IssueCoupons",
+        _in_message_name="IssueCouponsRequest",
+        _out_message_name="IssueCouponsResponse",
+    )
     def IssueCoupons(ctx, req):
         batch = hub_of(ctx).coupons.issue(
-            request_id=req.RequestId, company_nip=req.CompanyNip, case_type=req.CaseType, count=int(req.Count),
-            amount_grosze=optional(req.Amount, parse_grosze), office_code=req.OfficeCode, actor=client_actor(caller(ctx)),
-            issued_by=req.IssuedBy, reference=req.Reference,
+            request_id=req.RequestId,
+            company_nip=req.CompanyNip,
+            case_type=req.CaseType,
+            count=int(req.Count),
+            amount_grosze=optional(req.Amount, parse_grosze),
+            office_code=req.OfficeCode,
+            actor=client_actor(caller(ctx)),
+            issued_by=req.IssuedBy,
+            reference=req.Reference,
         )
         return IssueCouponsResponse(
-            BatchId=batch.batch_id, TotalHeld=format_pln(batch.total_held_grosze),
+            BatchId=batch.batch_id,
+            TotalHeld=format_pln(batch.total_held_grosze),
             Coupon=[
-                IssuedCoupon(CouponId=c.coupon_id, Amount=format_pln(c.amount_grosze), CaseType=c.case_type, ExpiresAt=wire_time(c.expires_at))
+                IssuedCoupon(
+                    CouponId=c.coupon_id,
+                    Amount=format_pln(c.amount_grosze),
+                    CaseType=c.case_type,
+                    ExpiresAt=wire_time(c.expires_at),
+                )
                 for c in batch.coupons
             ],
         )
 
-    @rpc(GetCouponsPdfRequest, _returns=GetCouponsPdfResponse, _body_style="bare", _operation_name="GetCouponsPdf",
-         _in_message_name="GetCouponsPdfRequest", _out_message_name="GetCouponsPdfResponse")
+    @rpc(
+        GetCouponsPdfRequest,
+        _returns=GetCouponsPdfResponse,
+        _body_style="bare",
+        _operation_name="GetCouponsPdf",
+        _in_message_name="GetCouponsPdfRequest",
+        _out_message_name="GetCouponsPdfResponse",
+    )
     def GetCouponsPdf(ctx, req):
         out = io.BytesIO()
         hub_of(ctx).coupons.write_pdf(
-            out, actor=client_actor(caller(ctx)), batch_id=req.BatchId, coupon_ids=req.CouponId or (),
+            out,
+            actor=client_actor(caller(ctx)),
+            batch_id=req.BatchId,
+            coupon_ids=req.CouponId or (),
             per_page=optional(req.PerPage, int) or 1,  # the XSD allows only 1, 2 or 4
         )
         return GetCouponsPdfResponse(Pdf=[out.getvalue()])
 
-    @rpc(ListCouponsRequest, _returns=ListCouponsResponse, _body_style="bare", _operation_name="ListCoupons",
-         _in_message_name="ListCouponsRequest", _out_message_name="ListCouponsResponse")
+    @rpc(
+        ListCouponsRequest,
+        _returns=ListCouponsResponse,
+        _body_style="bare",
+        _operation_name="ListCoupons",
+        _in_message_name="ListCouponsRequest",
+        _out_message_name="ListCouponsResponse",
+    )
     def ListCoupons(ctx, req):
         coupons = hub_of(ctx).coupons
         page = coupons.list(
-            actor=client_actor(caller(ctx)), company_nip=req.CompanyNip, status=req.Status, issued_from=optional(req.IssuedFrom, _day),
-            issued_to=optional(req.IssuedTo, _day), offset=int(req.Offset or 0),
+            actor=client_actor(caller(ctx)),
+            company_nip=req.CompanyNip,
+            status=req.Status,
+            issued_from=optional(req.IssuedFrom, _day),
+            issued_to=optional(req.IssuedTo, _day),
+            offset=int(req.Offset or 0),
             **({} if req.Limit is None else {"limit": int(req.Limit)}),
         )
         return ListCouponsResponse(
             Total=str(page.total),
             Coupon=[
                 ListedCoupon(
-                    CouponId=c.coupon_id, Status=c.status, Amount=format_pln(c.amount_grosze), CaseType=c.case_type,
-                    IssuedAt=wire_time(c.issued_at), ExpiresAt=wire_time(c.expires_at), RedeemedAt=optional(c.redeemed_at, wire_time),
-                    OfficeCode=c.office_code, CaseNumber=c.case_number,
+                    CouponId=c.coupon_id,
+                    Status=c.status,
+                    Amount=format_pln(c.amount_grosze),
+                    CaseType=c.case_type,
+                    IssuedAt=wire_time(c.issued_at),
+                    ExpiresAt=wire_time(c.expires_at),
+                    RedeemedAt=optional(c.redeemed_at, wire_time),
+                    OfficeCode=c.office_code,
+                    CaseNumber=c.case_number,
                 )
                 for c in page.coupons
             ],
         )
 
-    @rpc(CancelCouponRequest, _returns=CancelCouponResponse, _body_style="bare", _operation_name="CancelCoupon",
-         _in_message_name="CancelCouponRequest", _out_message_name="CancelCouponResponse")
+    @rpc(
+        CancelCouponRequest,
+        _returns=CancelCouponResponse,
+        _body_style="bare",
+        _operation_name="CancelCoupon",
+        _in_message_name="CancelCouponRequest",
+        _out_message_name="CancelCouponResponse",
+    )
     def CancelCoupon(ctx, req):
-        released = hub_of(ctx).coupons.cancel(request_id=req.RequestId, coupon_text=req.CouponId, actor=client_actor(caller(ctx)))
+        released = hub_of(ctx).coupons.cancel(
+            request_id=req.RequestId, coupon_text=req.CouponId, actor=client_actor(caller(ctx))
+        )
         return CancelCouponResponse(ReleasedAmount=format_pln(released))
 
-    @rpc(GetStatementRequest, _returns=GetStatementResponse, _body_style="bare", _operation_name="GetStatement",
-         _in_message_name="GetStatementRequest", _out_message_name="GetStatementResponse")
+    @rpc(
+        GetStatementRequest,
+        _returns=GetStatementResponse,
+        _body_style="bare",
+        _operation_name="GetStatement",
+        _in_message_name="GetStatementRequest",
+        _out_message_name="GetStatementResponse",
+    )
     def GetStatement(ctx, req):
-        s = hub_of(ctx).companies.statement(actor=client_actor(caller(ctx)), nip=req.CompanyNip, date_from=_day(req.From), date_to=_day(req.To))
+        s = hub_of(ctx).companies.statement(
+            actor=client_actor(caller(ctx)),
+            nip=req.CompanyNip,
+            date_from=_day(req.From),
+            date_to=_day(req.To),
+        )
         return GetStatementResponse(
-            OpeningBalance=format_pln(s.opening_balance_grosze), ClosingBalance=format_pln(s.closing_balance_grosze),
+            OpeningBalance=format_pln(s.opening_balance_grosze),
+            ClosingBalance=format_pln(s.closing_balance_grosze),
             Entry=[
-                StatementEntry(BookedAt=wire_time(e.booked_at), Kind=e.kind, Amount=format_pln(e.amount_grosze), CouponId=e.coupon_id, Reference=e.reference)
+                StatementEntry(
+                    BookedAt=wire_time(e.booked_at),
+                    Kind=e.kind,
+                    Amount=format_pln(e.amount_grosze),
+                    CouponId=e.coupon_id,
+                    Reference=e.reference,
+                )
                 for e in s.entries
             ],
         )

@@ -37,7 +37,9 @@ class ReadDeadlines:
         self._lock = threading.Condition()
         self._heap: list[_Watch] = []
         self._seq = itertools.count()
-        self._thread_pid: int | None = None  # the process the thread runs in (gunicorn forks after import)
+        self._thread_pid: int | None = (
+            None  # the process the thread runs in (gunicorn forks after import)
+        )
 
     @contextmanager
     def watch(self, sock: socket.socket | None, timeout_s: float) -> Iterator[_Watch]:

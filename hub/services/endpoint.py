@@ -19,11 +19,11 @@ import io
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable
 
 from lxml import etree
 from spyne import Application
@@ -71,7 +71,9 @@ class Security:
     request_bytes_max: int
     xml_depth_max: int
     request_body_timeout_s: float = SecuritySettings.request_body_timeout_s
-    body_deadlines: ReadDeadlines = field(default_factory=ReadDeadlines)  # one watcher thread per process
+    body_deadlines: ReadDeadlines = field(
+        default_factory=ReadDeadlines
+    )  # one watcher thread per process
 
 
 def contract_schema(service: str) -> etree.XMLSchema:
@@ -82,14 +84,20 @@ def contract_schema(service: str) -> etree.XMLSchema:
 def contract_operations(service: str) -> frozenset[str]:
     """The request element names the service's XSD declares (`RedeemCouponRequest`...)."""
     tree = etree.parse(str(CONTRACT / "xsd" / f"{service}.xsd"))
-    return frozenset(e.get("name") for e in tree.getroot().iterchildren(f"{{{ns.XSD}}}element") if e.get("name", "").endswith("Request"))
+    return frozenset(
+        e.get("name")
+        for e in tree.getroot().iterchildren(f"{{{ns.XSD}}}element")
+        if e.get("name", "").endswith("Request")
+    )
 
 
 class MessageLogUnavailable(ServerFault):
     """soap:Server: the request could not be written to the message log, so it was not served."""
 
     def __init__(self, log_id: str) -> None:
-        super().__init__(f"The hub cannot write its message log, so it did not process the request and changed nothing; try again later, quoting {log_id} to support.")
+        super().__init__(
+            f"The hub cannot write its message log, so it did not process the request and changed nothing; try again later, quoting {log_id} to support."
+        )
 
 
 class RestorePending(ServerFault):
@@ -98,11 +106,15 @@ class RestorePending(ServerFault):
 
     def __init__(self, log_id: str, held: Restored) -> None:
         if held is UNCHECKED:
-            super().__init__("The hub could not compare its database with its message log archives, so it did not process the request "
-                             f"and changed nothing; try again shortly, with the same RequestId; quote {log_id} to support if it persists.")
+            super().__init__(
+                "The hub could not compare its database with its message log archives, so it did not process the request "
+                f"and changed nothing; try again shortly, with the same RequestId; quote {log_id} to support if it persists."
+            )
         else:
-            super().__init__("The hub's database was restored from a backup and is being brought up to date; until then it takes no "
-                             f"changes and changed nothing; try again later, with the same RequestId; quote {log_id} to support if it persists.")
+            super().__init__(
+                "The hub's database was restored from a backup and is being brought up to date; until then it takes no "
+                f"changes and changed nothing; try again later, with the same RequestId; quote {log_id} to support if it persists."
+            )
 
 
 @dataclass
@@ -153,7 +165,12 @@ class SoapEndpoint:
         self.guard = guard
         self.schema = contract_schema(service)
         self.operations = contract_operations(service)
-        app = Application(list(spyne_services), tns=namespace, in_protocol=Soap11(validator=None), out_protocol=Soap11())
+        app = Application(
+            list(spyne_services),
+            tns=namespace,
+            in_protocol=Soap11(validator=None),
+            out_protocol=Soap11(),
+        )
         self.spyne = WsgiApplication(app)
 
     # -- WSGI -------------------------------------------------------------
@@ -170,14 +187,22 @@ class SoapEndpoint:
         exchange = _Exchange(str(uuid.uuid4()), self.clock(), time.perf_counter())
         with request_fields(request_id=exchange.log_id, service=self.service):
             response = self._answer(environ, exchange)
-            body = etree.tostring(sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8")
+            body = etree.tostring(
+                sign_envelope(response, self.security.identity, now=self.clock()),
+                xml_declaration=True,
+                encoding="UTF-8",
+            )
             self._log_answer(exchange, body)
             fault = _fault_label(response)
             self._account(exchange, fault)
             self._forget_expired_signatures()
         start_response(
             "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
-            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body))), ("X-Hub-Request-Id", exchange.log_id)],
+            [
+                ("Content-Type", "text/xml; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("X-Hub-Request-Id", exchange.log_id),
+            ],
         )
         return [body]
 
@@ -188,15 +213,23 @@ class SoapEndpoint:
             # before anything is logged: after a restore the log continues after its archives
             held = self.guard.held() if self.guard is not None else None
             exchange.raw = self._read_body(environ)
-            envelope = parse_xml(exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max)
+            envelope = parse_xml(
+                exchange.raw,
+                bytes_max=self.security.request_bytes_max,
+                depth_max=self.security.xml_depth_max,
+            )
             exchange.operation = self._operation_of(envelope)
             check_envelope(envelope)
             replay = DeferredReplay()
-            verified = verify_envelope(envelope, self.security.trust, self.security.policy, replay, exchange.received_at)
+            verified = verify_envelope(
+                envelope, self.security.trust, self.security.policy, replay, exchange.received_at
+            )
             exchange.client_id = verified.client.id
             self._log_request(exchange, replay)
             if verified.client.kind not in self.kinds:
-                raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
+                raise NotAuthorized(
+                    f"a {verified.client.kind} client may not call the {self.service} service"
+                )
             if held is not None and exchange.operation in STATE_CHANGING:
                 raise RestorePending(exchange.log_id, held)
             payload = self.validated_payload(verified.body)
@@ -218,7 +251,9 @@ class SoapEndpoint:
         with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
             data = _read_body(environ, self.security.request_bytes_max)
         if watch.expired:
-            raise InvalidRequest(f"the request body did not arrive within {timeout_s:g} s; send it at once")
+            raise InvalidRequest(
+                f"the request body did not arrive within {timeout_s:g} s; send it at once"
+            )
         return data
 
     # -- message log, metrics and the log line: one place ---------------------------------
@@ -227,7 +262,14 @@ class SoapEndpoint:
         """The request and its signature's replay-cache record, in one transaction:
         both or neither. A replay is refused; a log that cannot be written refuses the
         request (soap:Server) rather than serve it unlogged."""
-        entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
+        entry = Entry(
+            exchange.received_at,
+            REQUEST,
+            self.service,
+            exchange.client_id,
+            exchange.log_id,
+            exchange.raw,
+        )
         try:
             with self.message_log.db.transaction() as session:
                 if not self.security.replay.remember_in(session, replay.key, replay.expires_at):
@@ -236,7 +278,10 @@ class SoapEndpoint:
         except HubError:
             raise
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
-            log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
+            log.exception(
+                "request %s: the message log cannot be written; the request is refused",
+                exchange.log_id,
+            )
             metrics.message_log_failed(REQUEST)
             raise MessageLogUnavailable(exchange.log_id) from None
         exchange.request_logged = True
@@ -244,13 +289,28 @@ class SoapEndpoint:
     def _log_answer(self, exchange: _Exchange, body: bytes) -> None:
         """The answer as sent; with its request when that was refused before being logged.
         The business transaction has committed by now, so a failure here is reported, not undone."""
-        entries = [Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)]
+        entries = [
+            Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)
+        ]
         if not exchange.request_logged:
-            entries.insert(0, Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw))
+            entries.insert(
+                0,
+                Entry(
+                    exchange.received_at,
+                    REQUEST,
+                    self.service,
+                    exchange.client_id,
+                    exchange.log_id,
+                    exchange.raw,
+                ),
+            )
         try:
             self.message_log.append(*entries)
         except Exception:  # noqa: BLE001
-            log.exception("request %s: the message log cannot be written; the answer went out unlogged", exchange.log_id)
+            log.exception(
+                "request %s: the message log cannot be written; the answer went out unlogged",
+                exchange.log_id,
+            )
             metrics.message_log_failed(RESPONSE)
 
     def _forget_expired_signatures(self) -> None:
@@ -259,15 +319,29 @@ class SoapEndpoint:
         try:
             self.security.replay.purge_if_due()
         except Exception:  # noqa: BLE001
-            log.exception("the replay cache could not forget expired signatures; trying again later")
+            log.exception(
+                "the replay cache could not forget expired signatures; trying again later"
+            )
 
     def _account(self, exchange: _Exchange, fault: str) -> None:
         duration_s = time.perf_counter() - exchange.started
         metrics.observe_request(self.service, exchange.operation, fault, duration_s)
         outcome = "ok" if fault == metrics.NO_FAULT else fault
-        fields = {"operation": exchange.operation, "client": exchange.client_id, "outcome": outcome,
-                  "duration_ms": round(duration_s * 1000, 1), "coupon": exchange.coupon}
-        log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome, extra=fields)
+        fields = {
+            "operation": exchange.operation,
+            "client": exchange.client_id,
+            "outcome": outcome,
+            "duration_ms": round(duration_s * 1000, 1),
+            "coupon": exchange.coupon,
+        }
+        log.info(
+            "%s %s from %s: %s",
+            self.service,
+            exchange.operation,
+            exchange.client_id,
+            outcome,
+            extra=fields,
+        )
         if exchange.coupon:
             log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon, extra=fields)
 
@@ -275,7 +349,9 @@ class SoapEndpoint:
         """The operation the Body names, if the contract has it; else "unknown" (metrics
         labels stay bounded whatever a caller sends)."""
         body = envelope.find(f"{{{ns.SOAP_ENV_11}}}Body")
-        first = next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
+        first = (
+            next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
+        )
         if first is not None:
             name = etree.QName(first)
             if name.namespace == self.namespace and name.localname in self.operations:
@@ -286,14 +362,21 @@ class SoapEndpoint:
         """The soap:Body's one request element, valid against the service's XSD (else SchemaViolation)."""
         children = [c for c in body if isinstance(c.tag, str)]
         if len(children) != 1:
-            raise SchemaViolation(f"the soap:Body must hold exactly one request element, it holds {len(children)}")
+            raise SchemaViolation(
+                f"the soap:Body must hold exactly one request element, it holds {len(children)}"
+            )
         payload = children[0]
         if not self.schema.validate(payload):
             error = self.schema.error_log.last_error
-            raise SchemaViolation(f"{etree.QName(payload).localname}: {error.message} (line {error.line})", Element=etree.QName(payload).localname)
+            raise SchemaViolation(
+                f"{etree.QName(payload).localname}: {error.message} (line {error.line})",
+                Element=etree.QName(payload).localname,
+            )
         return payload
 
-    def call_service(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
+    def call_service(
+        self, environ: dict, payload: etree._Element, client, log_id: str
+    ) -> etree._Element:
         """The spyne service's answer (or fault) to a verified, validated payload from `client`; also
         how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
@@ -310,8 +393,12 @@ class SoapEndpoint:
             "hub.context": self.context,
         }
         chunks: list[bytes] = []
-        answer = b"".join(self.spyne(inner, lambda status, headers, exc_info=None: chunks.append(status.encode())))
-        return parse_xml(answer, bytes_max=SPYNE_RESPONSE_BYTES_MAX, depth_max=self.security.xml_depth_max)
+        answer = b"".join(
+            self.spyne(inner, lambda status, headers, exc_info=None: chunks.append(status.encode()))
+        )
+        return parse_xml(
+            answer, bytes_max=SPYNE_RESPONSE_BYTES_MAX, depth_max=self.security.xml_depth_max
+        )
 
     # -- the published contract ---------------------------------------------
 
@@ -335,7 +422,9 @@ class SoapEndpoint:
         tree = etree.fromstring((CONTRACT / "wsdl" / f"{self.service}.wsdl").read_bytes())
         for address in tree.iter(f"{{{ns.WSDL_SOAP}}}address"):
             address.set("location", base)
-        return _rewrite_locations(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"), base)
+        return _rewrite_locations(
+            etree.tostring(tree, xml_declaration=True, encoding="UTF-8"), base
+        )
 
 
 def _rewrite_locations(document: bytes, base: str) -> bytes:
@@ -354,7 +443,9 @@ def _own_url(environ: dict) -> str:
 
 
 def _xml(start_response: Callable, body: bytes):
-    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 

@@ -24,23 +24,48 @@ class _Model(ComplexModel):
 
 
 class VerifyCouponRequest(_Model):
-    _type_info = [("CouponId", Req), ("OfficeCode", Req), ("CaseType", Unicode), ("PayerNip", Unicode)]
+    _type_info = [
+        ("CouponId", Req),
+        ("OfficeCode", Req),
+        ("CaseType", Unicode),
+        ("PayerNip", Unicode),
+    ]
 
 
 class VerifyCouponResponse(_Model):
     _type_info = [
-        ("CouponId", Req), ("Valid", Req), ("Status", Unicode), ("Reason", Unicode), ("Amount", Unicode),
-        ("CaseType", Unicode), ("PayerNip", Unicode), ("PayerName", Unicode), ("ExpiresAt", Unicode),
+        ("CouponId", Req),
+        ("Valid", Req),
+        ("Status", Unicode),
+        ("Reason", Unicode),
+        ("Amount", Unicode),
+        ("CaseType", Unicode),
+        ("PayerNip", Unicode),
+        ("PayerName", Unicode),
+        ("ExpiresAt", Unicode),
         ("CurrentFee", Unicode),
     ]
 
 
 class RedeemCouponRequest(_Model):
-    _type_info = [("RequestId", Req), ("CouponId", Req), ("OfficeCode", Req), ("CaseNumber", Req), ("CaseType", Req), ("Amount", Unicode)]
+    _type_info = [
+        ("RequestId", Req),
+        ("CouponId", Req),
+        ("OfficeCode", Req),
+        ("CaseNumber", Req),
+        ("CaseType", Req),
+        ("Amount", Unicode),
+    ]
 
 
 class RedeemCouponResponse(_Model):
-    _type_info = [("RedemptionId", Req), ("CouponId", Req), ("CapturedAmount", Req), ("ReleasedAmount", Req), ("RedeemedAt", Req)]
+    _type_info = [
+        ("RedemptionId", Req),
+        ("CouponId", Req),
+        ("CapturedAmount", Req),
+        ("ReleasedAmount", Req),
+        ("RedeemedAt", Req),
+    ]
 
 
 class ReverseRedemptionRequest(_Model):
@@ -61,62 +86,125 @@ class PaymentItem(_Model):
 
 class Payment(_Model):
     _type_info = [
-        ("PaymentId", Req), ("ReceiptNumber", Req), ("Amount", Req), ("HandlingFee", Req), ("Method", Req), ("PaidAt", Req),
+        ("PaymentId", Req),
+        ("ReceiptNumber", Req),
+        ("Amount", Req),
+        ("HandlingFee", Req),
+        ("Method", Req),
+        ("PaidAt", Req),
         ("Item", PaymentItem.customize(max_occurs="unbounded")),
     ]
 
 
 class VerifyPaymentResponse(_Model):
-    _type_info = [("Paid", Req), ("TotalPaid", Req), ("Payment", Payment.customize(max_occurs="unbounded"))]
-
+    _type_info = [
+        ("Paid", Req),
+        ("TotalPaid", Req),
+        ("Payment", Payment.customize(max_occurs="unbounded")),
+    ]
 
 
 class OfficeService(HubService):
-    @rpc(VerifyCouponRequest, _returns=VerifyCouponResponse, _body_style="bare", _operation_name="VerifyCoupon",
-         _in_message_name="VerifyCouponRequest", _out_message_name="VerifyCouponResponse")
+    @rpc(
+        VerifyCouponRequest,
+        _returns=VerifyCouponResponse,
+        _body_style="bare",
+        _operation_name="VerifyCoupon",
+        _in_message_name="VerifyCouponRequest",
+        _out_message_name="VerifyCouponResponse",
+    )
     def VerifyCoupon(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
         check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
         return VerifyCouponResponse(
-            CouponId=check.coupon_id, Valid="true" if check.valid else "false", Status=check.status, Reason=check.reason,
-            Amount=optional(check.amount_grosze, format_pln), CaseType=check.case_type, PayerNip=check.payer_nip,
-            PayerName=check.payer_name, ExpiresAt=optional(check.expires_at, wire_time),
+            CouponId=check.coupon_id,
+            Valid="true" if check.valid else "false",
+            Status=check.status,
+            Reason=check.reason,
+            Amount=optional(check.amount_grosze, format_pln),
+            CaseType=check.case_type,
+            PayerNip=check.payer_nip,
+            PayerName=check.payer_name,
+            ExpiresAt=optional(check.expires_at, wire_time),
             CurrentFee=optional(check.current_fee_grosze, format_pln),
         )
 
-    @rpc(RedeemCouponRequest, _returns=RedeemCouponResponse, _body_style="bare", _operation_name="RedeemCoupon",
-         _in_message_name="RedeemCouponRequest", _out_message_name="RedeemCouponResponse")
+    @rpc(
+        RedeemCouponRequest,
+        _returns=RedeemCouponResponse,
+        _body_style="bare",
+        _operation_name="RedeemCoupon",
+        _in_message_name="RedeemCouponRequest",
+        _out_message_name="RedeemCouponResponse",
+    )
     def RedeemCoupon(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.redeem(
-            request_id=req.RequestId, coupon_text=req.CouponId, office_code=req.OfficeCode, case_number=req.CaseNumber,
-            case_type=req.CaseType, amount_grosze=optional(req.Amount, parse_grosze),
+            request_id=req.RequestId,
+            coupon_text=req.CouponId,
+            office_code=req.OfficeCode,
+            case_number=req.CaseNumber,
+            case_type=req.CaseType,
+            amount_grosze=optional(req.Amount, parse_grosze),
         )
         return RedeemCouponResponse(
-            RedemptionId=r.redemption_id, CouponId=r.coupon_id, CapturedAmount=format_pln(r.captured_grosze),
-            ReleasedAmount=format_pln(r.released_grosze), RedeemedAt=wire_time(r.redeemed_at),
+            RedemptionId=r.redemption_id,
+            CouponId=r.coupon_id,
+            CapturedAmount=format_pln(r.captured_grosze),
+            ReleasedAmount=format_pln(r.released_grosze),
+            RedeemedAt=wire_time(r.redeemed_at),
         )
 
-    @rpc(ReverseRedemptionRequest, _returns=ReverseRedemptionResponse, _body_style="bare", _operation_name="ReverseRedemption",
-         _in_message_name="ReverseRedemptionRequest", _out_message_name="ReverseRedemptionResponse")
+    @rpc(
+        ReverseRedemptionRequest,
+        _returns=ReverseRedemptionResponse,
+        _body_style="bare",
+        _operation_name="ReverseRedemption",
+        _in_message_name="ReverseRedemptionRequest",
+        _out_message_name="ReverseRedemptionResponse",
+    )
     def ReverseRedemption(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
-        r = hub_of(ctx).coupons.reverse(request_id=req.RequestId, redemption_id=req.RedemptionId, office_code=req.OfficeCode, reason=req.Reason)
-        return ReverseRedemptionResponse(CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at))
+        r = hub_of(ctx).coupons.reverse(
+            request_id=req.RequestId,
+            redemption_id=req.RedemptionId,
+            office_code=req.OfficeCode,
+            reason=req.Reason,
+        )
+        return ReverseRedemptionResponse(
+            CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at)
+        )
 
-    @rpc(VerifyPaymentRequest, _returns=VerifyPaymentResponse, _body_style="bare", _operation_name="VerifyPayment",
-         _in_message_name="VerifyPaymentRequest", _out_message_name="VerifyPaymentResponse")
+    @rpc(
+        VerifyPaymentRequest,
+        _returns=VerifyPaymentResponse,
+        _body_style="bare",
+        _operation_name="VerifyPayment",
+        _in_message_name="VerifyPaymentRequest",
+        _out_message_name="VerifyPaymentResponse",
+    )
     def VerifyPayment(ctx, req):
         check = hub_of(ctx).cashdesk.verify_payment(
-            system=req.System, office_code=req.OfficeCode, case_number=req.CaseNumber, actor=client_actor(caller(ctx)),
+            system=req.System,
+            office_code=req.OfficeCode,
+            case_number=req.CaseNumber,
+            actor=client_actor(caller(ctx)),
         )
         return VerifyPaymentResponse(
-            Paid="true" if check.paid else "false", TotalPaid=format_pln(check.total_paid_grosze),
+            Paid="true" if check.paid else "false",
+            TotalPaid=format_pln(check.total_paid_grosze),
             Payment=[
                 Payment(
-                    PaymentId=p.payment_id, ReceiptNumber=p.receipt_number, Amount=format_pln(p.items_total_grosze),
-                    HandlingFee=format_pln(p.handling_fee_grosze), Method=p.method, PaidAt=wire_time(p.paid_at),
-                    Item=[PaymentItem(FeeCode=i.fee_code, Amount=format_pln(i.amount_grosze)) for i in p.items],
+                    PaymentId=p.payment_id,
+                    ReceiptNumber=p.receipt_number,
+                    Amount=format_pln(p.items_total_grosze),
+                    HandlingFee=format_pln(p.handling_fee_grosze),
+                    Method=p.method,
+                    PaidAt=wire_time(p.paid_at),
+                    Item=[
+                        PaymentItem(FeeCode=i.fee_code, Amount=format_pln(i.amount_grosze))
+                        for i in p.items
+                    ],
                 )
                 for p in check.payments
             ],

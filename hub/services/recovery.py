@@ -33,17 +33,30 @@ from hub.services.wsgi import security_of, soap_endpoints
 from hub.xmlsafe import XmlRefused, parse_xml
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-ARCHIVED_BYTES_MAX = 64 * 1024 * 1024  # these passed the request limit once; our own answers can be larger
+ARCHIVED_BYTES_MAX = (
+    64 * 1024 * 1024
+)  # these passed the request limit once; our own answers can be larger
 # what an answer gave out that a re-application must give out again, in the order the domain makes them
-GENERATED = {"IssueCoupons": ("BatchId", "Coupon/CouponId"), "RedeemCoupon": ("RedemptionId",), "RegisterPayment": ("PaymentId",)}
+GENERATED = {
+    "IssueCoupons": ("BatchId", "Coupon/CouponId"),
+    "RedeemCoupon": ("RedemptionId",),
+    "RegisterPayment": ("PaymentId",),
+}
 
-MISSING, IN_DATABASE, FAULTED, UNANSWERED = "missing", "in the database", "answered with a fault (no effect)", "no answer logged"
+MISSING, IN_DATABASE, FAULTED, UNANSWERED = (
+    "missing",
+    "in the database",
+    "answered with a fault (no effect)",
+    "no answer logged",
+)
 
 
 @dataclass(frozen=True)
 class ArchivedRequest:
     operation: str
-    request_id: str | None  # SubmitStatement has none: a statement is imported once by its own references
+    request_id: (
+        str | None
+    )  # SubmitStatement has none: a statement is imported once by its own references
     raw: bytes
 
 
@@ -96,7 +109,9 @@ def _payload(raw: bytes) -> etree._Element | None:
 
 def _fault(envelope: etree._Element) -> str | None:
     fault = envelope.find(f"{SOAP}Body/{SOAP}Fault")
-    return None if fault is None else f"{fault.findtext('faultcode')}: {fault.findtext('faultstring')}"
+    return (
+        None if fault is None else f"{fault.findtext('faultcode')}: {fault.findtext('faultstring')}"
+    )
 
 
 def _generated(operation: str, answer: etree._Element) -> list[str]:
@@ -106,7 +121,10 @@ def _generated(operation: str, answer: etree._Element) -> list[str]:
     namespace = etree.QName(payload).namespace
     found = []
     for path in GENERATED.get(operation, ()):
-        found += [e.text for e in payload.findall("/".join(f"{{{namespace}}}{part}" for part in path.split("/")))]
+        found += [
+            e.text
+            for e in payload.findall("/".join(f"{{{namespace}}}{part}" for part in path.split("/")))
+        ]
     return found
 
 
@@ -120,7 +138,9 @@ class Recovery:
         self.replayed = Hub(hub.config, clock=self.clock, db=hub.db)
         security = security_of(hub)
         self.clients = {c.id: c for c in security.trust.clients}
-        self.endpoints = {e.service: e for e in soap_endpoints(self.replayed, security, guard=None).values()}
+        self.endpoints = {
+            e.service: e for e in soap_endpoints(self.replayed, security, guard=None).values()
+        }
 
     def pending(self) -> Restored | None:
         return self.guard.check()
@@ -129,8 +149,20 @@ class Recovery:
         rows = []
         exchanges = list(self.guard.exchanges(restored, parse_request))
         with self.hub.db.read() as session:
-            keys = [canonical_request_id(e.request.request_id) for e in exchanges if e.request.request_id]
-            known = set(session.scalars(select(IdempotencyKey.request_id).where(IdempotencyKey.request_id.in_(keys)))) if keys else set()
+            keys = [
+                canonical_request_id(e.request.request_id)
+                for e in exchanges
+                if e.request.request_id
+            ]
+            known = (
+                set(
+                    session.scalars(
+                        select(IdempotencyKey.request_id).where(IdempotencyKey.request_id.in_(keys))
+                    )
+                )
+                if keys
+                else set()
+            )
         for e in exchanges:
             rows.append(self._row(e, known))
         return rows
@@ -145,7 +177,16 @@ class Recovery:
             status = IN_DATABASE
         else:
             status = MISSING
-        return Lacking(e.seq, e.at, e.service, e.client_id, e.log_id, request.operation, request.request_id, status)
+        return Lacking(
+            e.seq,
+            e.at,
+            e.service,
+            e.client_id,
+            e.log_id,
+            request.operation,
+            request.request_id,
+            status,
+        )
 
     def apply(self, restored: Restored, by: str, force: bool = False) -> list[Lacking]:
         """Re-apply every MISSING request in order; close the recovery when all went as the first
@@ -165,11 +206,17 @@ class Recovery:
     def _reapply(self, row: Lacking, exchange: ArchivedExchange[ArchivedRequest]) -> Lacking:
         endpoint, client = self.endpoints.get(row.service), self.clients.get(row.client_id)
         if endpoint is None or client is None:
-            return replace(row, outcome=f"not re-applied: {'client ' + row.client_id if client is None else 'service ' + row.service} "
-                                        "is no longer configured", ok=False)
+            return replace(
+                row,
+                outcome=f"not re-applied: {'client ' + row.client_id if client is None else 'service ' + row.service} "
+                "is no longer configured",
+                ok=False,
+            )
         original = _answer_envelope(exchange.answer)
         try:
-            body = parse_xml(exchange.request.raw, bytes_max=ARCHIVED_BYTES_MAX, depth_max=200).find(f"{SOAP}Body")
+            body = parse_xml(
+                exchange.request.raw, bytes_max=ARCHIVED_BYTES_MAX, depth_max=200
+            ).find(f"{SOAP}Body")
             payload = endpoint.validated_payload(body)
             self.clock.at = row.at
             with given_ids(_generated(row.operation, original)):
@@ -177,12 +224,18 @@ class Recovery:
         except HubError as error:
             return replace(row, outcome=f"not re-applied: {error.message}", ok=False)
         data = etree.tostring(answer, xml_declaration=True, encoding="UTF-8")
-        self.hub.message_log.append(Entry(self.hub.clock(), RESPONSE, row.service, row.client_id, row.log_id, data))
+        self.hub.message_log.append(
+            Entry(self.hub.clock(), RESPONSE, row.service, row.client_id, row.log_id, data)
+        )
         if fault := _fault(answer):
             return replace(row, outcome=f"re-applied, answered {fault}", ok=False)
         then, now = _generated(row.operation, original), _generated(row.operation, answer)
         if then != now:
-            return replace(row, outcome=f"re-applied, but it gave {now} where the first answer gave {then}", ok=False)
+            return replace(
+                row,
+                outcome=f"re-applied, but it gave {now} where the first answer gave {then}",
+                ok=False,
+            )
         return replace(row, outcome="re-applied")
 
 
@@ -196,7 +249,17 @@ def _answer_envelope(data: bytes | None) -> etree._Element | None:
 
 
 def _environ(service: str) -> dict:
-    return {"REQUEST_METHOD": "POST", "SERVER_NAME": "hub-recover", "SERVER_PORT": "0", "SERVER_PROTOCOL": "HTTP/1.1",
-            "PATH_INFO": f"/soap/{service}", "SCRIPT_NAME": "", "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": True}
-
+    return {
+        "REQUEST_METHOD": "POST",
+        "SERVER_NAME": "hub-recover",
+        "SERVER_PORT": "0",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "PATH_INFO": f"/soap/{service}",
+        "SCRIPT_NAME": "",
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": True,
+    }

@@ -33,7 +33,11 @@ def check_envelope(envelope: etree._Element) -> None:
     """Raise VersionMismatch or MustUnderstand as the table says; otherwise return."""
     name = etree.QName(envelope)
     if name.localname == "Envelope" and name.namespace != ns.SOAP_ENV_11:
-        version = "a SOAP 1.2 envelope" if name.namespace == SOAP_12 else f"an Envelope in namespace {name.namespace}"
+        version = (
+            "a SOAP 1.2 envelope"
+            if name.namespace == SOAP_12
+            else f"an Envelope in namespace {name.namespace}"
+        )
         raise VersionMismatch(
             f"The message is {version}; the hub speaks SOAP 1.1 only (namespace {ns.SOAP_ENV_11}, Content-Type text/xml)."
         )
@@ -43,6 +47,6 @@ def check_envelope(envelope: etree._Element) -> None:
                 continue
             if block.get(MUST_UNDERSTAND, "0").strip() in ("1", "true"):
                 raise MustUnderstand(
-                    f"The header {block.tag} is marked soap:mustUnderstand=\"1\" and the hub does not process it; "
+                    f'The header {block.tag} is marked soap:mustUnderstand="1" and the hub does not process it; '
                     "it processes wsse:Security only. Leave the header out (for WS-Addressing: turn it off)."
                 )

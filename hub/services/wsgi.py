@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hub import ns
 from hub.app import Hub
@@ -15,10 +15,7 @@ from hub.db.replay import DatabaseReplayCache
 from hub.ops import OPS_PATHS, ops_app
 from hub.portal import PORTAL_PREFIX, portal_app
 from hub.portal.app import FORM_BYTES_MAX
-from hub.services import cashdesk
-from hub.services import company
-from hub.services import bankin
-from hub.services import office
+from hub.services import bankin, cashdesk, company, office
 from hub.services.deadline import ReadDeadlines
 from hub.services.endpoint import Security, SoapEndpoint
 from hub.signing.policy import SignaturePolicy
@@ -29,7 +26,10 @@ def security_of(hub: Hub) -> Security:
     config = hub.config
     return Security(
         trust=TrustStore.from_pem_files(config.clients),
-        policy=SignaturePolicy(clock_skew_s=config.security.clock_skew_s, replay_window_s=config.security.replay_window_s),
+        policy=SignaturePolicy(
+            clock_skew_s=config.security.clock_skew_s,
+            replay_window_s=config.security.replay_window_s,
+        ),
         replay=DatabaseReplayCache(hub.db, hub.clock),
         identity=hub.identity,
         request_bytes_max=config.security.request_bytes_max,
@@ -39,14 +39,56 @@ def security_of(hub: Hub) -> Security:
     )
 
 
-def soap_endpoints(hub: Hub, security: Security, guard: RestoreGuard | None) -> dict[str, SoapEndpoint]:
+def soap_endpoints(
+    hub: Hub, security: Security, guard: RestoreGuard | None
+) -> dict[str, SoapEndpoint]:
     """/soap/<service> -> its endpoint, serving `hub`'s services."""
     log, context = hub.message_log, {"hub": hub}
     return {
-        "/soap/office": SoapEndpoint("office", ns.OFFICE, [office.OfficeService], office.KINDS, security, log, hub.clock, context, guard),
-        "/soap/bank": SoapEndpoint("bankin", ns.BANK_IN, [bankin.BankInService], bankin.KINDS, security, log, hub.clock, context, guard),
-        "/soap/company": SoapEndpoint("company", ns.COMPANY, [company.CompanyService], company.KINDS, security, log, hub.clock, context, guard),
-        "/soap/cashdesk": SoapEndpoint("cashdesk", ns.CASHDESK, [cashdesk.CashDeskService], cashdesk.KINDS, security, log, hub.clock, context, guard),
+        "/soap/office": SoapEndpoint(
+            "office",
+            ns.OFFICE,
+            [office.OfficeService],
+            office.KINDS,
+            security,
+            log,
+            hub.clock,
+            context,
+            guard,
+        ),
+        "/soap/bank": SoapEndpoint(
+            "bankin",
+            ns.BANK_IN,
+            [bankin.BankInService],
+            bankin.KINDS,
+            security,
+            log,
+            hub.clock,
+            context,
+            guard,
+        ),
+        "/soap/company": SoapEndpoint(
+            "company",
+            ns.COMPANY,
+            [company.CompanyService],
+            company.KINDS,
+            security,
+            log,
+            hub.clock,
+            context,
+            guard,
+        ),
+        "/soap/cashdesk": SoapEndpoint(
+            "cashdesk",
+            ns.CASHDESK,
+            [cashdesk.CashDeskService],
+            cashdesk.KINDS,
+            security,
+            log,
+            hub.clock,
+            context,
+            guard,
+        ),
     }
 
 
@@ -71,7 +113,6 @@ class HubApplication:
             return [b"no such endpoint; try /soap/office?wsdl\n"]
         return endpoint(environ, start_response)
 
-
     def _portal(self, environ: dict, start_response: Callable):
         """A form's body is read here within `request_body_timeout_s` (as SOAP's are in
         the endpoint), so a slow client cannot hold a worker thread; larger bodies are left
@@ -82,11 +123,19 @@ class HubApplication:
             length = 0
         if 0 < length <= FORM_BYTES_MAX:
             timeout_s = self.security.request_body_timeout_s
-            with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
+            with self.security.body_deadlines.watch(
+                environ.get("gunicorn.socket"), timeout_s
+            ) as watch:
                 body = environ["wsgi.input"].read(length)
             if watch.expired:
                 text = f"the request body did not arrive within {timeout_s:g} s\n".encode()
-                start_response("408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))])
+                start_response(
+                    "408 Request Timeout",
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(text))),
+                    ],
+                )
                 return [text]
             environ["wsgi.input"] = io.BytesIO(body)
         return self.portal(environ, start_response)

@@ -7,10 +7,10 @@ The bank's answers must carry the certificate of the BANK client in clients.toml
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from typing import Callable
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,13 @@ ACCEPTED, REJECTED = "ACCEPTED", "REJECTED"
 class BankTransfers:
     kind = KIND
 
-    def __init__(self, config: HubConfig, on_accepted: Callable, on_rejected: Callable, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        config: HubConfig,
+        on_accepted: Callable,
+        on_rejected: Callable,
+        timeout_s: float | None = None,
+    ) -> None:
         self.config = config
         self._on_accepted = on_accepted
         self._on_rejected = on_rejected
@@ -43,8 +49,12 @@ class BankTransfers:
     @cached_property
     def service(self):
         if not self.peer.trust.clients:
-            raise Transient("clients.toml lists no BANK client whose certificate would check the bank's answers")
-        return client_for(self.peer, SigningIdentity.load(self.config.signing.key, self.config.signing.cert))
+            raise Transient(
+                "clients.toml lists no BANK client whose certificate would check the bank's answers"
+            )
+        return client_for(
+            self.peer, SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+        )
 
     def send(self, payload: dict) -> dict:
         answer = call(
@@ -58,9 +68,15 @@ class BankTransfers:
             Title=payload["title"],
             RequestedDate=date.fromisoformat(payload["requested_date"]),
         )
-        result = {"BankReference": answer["BankReference"], "Status": answer["Status"], "RejectReason": answer.get("RejectReason")}
+        result = {
+            "BankReference": answer["BankReference"],
+            "Status": answer["Status"],
+            "RejectReason": answer.get("RejectReason"),
+        }
         if result["Status"] == REJECTED:
-            raise Refused(f"the bank rejected it: {result['RejectReason'] or 'no reason given'}", result)
+            raise Refused(
+                f"the bank rejected it: {result['RejectReason'] or 'no reason given'}", result
+            )
         if result["Status"] != ACCEPTED:
             raise Transient(f"the bank answered an unknown Status {result['Status']!r}")
         return result

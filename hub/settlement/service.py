@@ -49,12 +49,30 @@ from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.settlement.bank import KIND as BANK_TRANSFER
 from hub.settlement.bank import BankTransfers
-from hub.settlement.models import BOOKED, CARRIED, PENDING, REJECTED, RETURNED, SENT, STATUSES, Settlement
+from hub.settlement.models import (
+    BOOKED,
+    CARRIED,
+    PENDING,
+    REJECTED,
+    RETURNED,
+    SENT,
+    STATUSES,
+    Settlement,
+)
 
 log = logging.getLogger("hub.settlement")
 
-SETTLEMENT, SETTLE_REJECTED, SETTLE_BOOKED, SETTLE_RETURNED = "SETTLEMENT", "SETTLE_REJECTED", "SETTLE_BOOKED", "SETTLE_RETURNED"
-OFFICE_SETTLEMENT_CODES = (SETTLEMENT, SETTLE_REJECTED, SETTLE_RETURNED)  # an office's transfers that are not earnings
+SETTLEMENT, SETTLE_REJECTED, SETTLE_BOOKED, SETTLE_RETURNED = (
+    "SETTLEMENT",
+    "SETTLE_REJECTED",
+    "SETTLE_BOOKED",
+    "SETTLE_RETURNED",
+)
+OFFICE_SETTLEMENT_CODES = (
+    SETTLEMENT,
+    SETTLE_REJECTED,
+    SETTLE_RETURNED,
+)  # an office's transfers that are not earnings
 MATCHED = "MATCHED"  # a statement entry this module booked
 TITLE_CHARS_MAX = 140
 NAME_CHARS_MAX = 140
@@ -75,9 +93,20 @@ class SettlementView:
     booked_at: datetime | None
 
     @classmethod
-    def of(cls, s: Settlement) -> "SettlementView":
-        return cls(s.office_code, s.business_day, s.amount_grosze, s.status, s.end_to_end_id, s.creditor_account,
-                   s.bank_reference, s.reject_reason, s.created_at, s.sent_at, s.booked_at)
+    def of(cls, s: Settlement) -> SettlementView:
+        return cls(
+            s.office_code,
+            s.business_day,
+            s.amount_grosze,
+            s.status,
+            s.end_to_end_id,
+            s.creditor_account,
+            s.bank_reference,
+            s.reject_reason,
+            s.created_at,
+            s.sent_at,
+            s.booked_at,
+        )
 
 
 @dataclass
@@ -103,11 +132,19 @@ def end_to_end_id(office_code: str, day: date) -> str:
 
 def _require_operator(actor: Actor, what: str) -> None:
     if not actor.is_operator:
-        raise NotAuthorized(f"{actor.name} may not {what}: only the hub's operator settles with the bank")
+        raise NotAuthorized(
+            f"{actor.name} may not {what}: only the hub's operator settles with the bank"
+        )
 
 
 class SettlementService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, journals: JournalService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        journals: JournalService | None = None,
+    ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
@@ -120,7 +157,9 @@ class SettlementService:
         Idempotent per office and day: a second run changes nothing."""
         _require_operator(actor, "settle")
         if day_bounds_utc(day)[1] > self.clock():
-            raise InvalidRequest(f"{day.isoformat()} has not ended yet in Europe/Warsaw; settle a past business day")
+            raise InvalidRequest(
+                f"{day.isoformat()} has not ended yet in Europe/Warsaw; settle a past business day"
+            )
         run = SettleRun(day)
         for office in self.config.offices:
             view, created, queued = self._settle_office(office, day, actor)
@@ -129,7 +168,9 @@ class SettlementService:
             run.journals_queued += queued
         return run
 
-    def _settle_office(self, office: Office, day: date, actor: Actor) -> tuple[SettlementView, bool, bool]:
+    def _settle_office(
+        self, office: Office, day: date, actor: Actor
+    ) -> tuple[SettlementView, bool, bool]:
         try:
             with self.db.transaction() as session:
                 ledger = Ledger(session, self.clock)
@@ -140,35 +181,67 @@ class SettlementService:
                 now = self.clock()
                 amount = self._owed(session, account, day)
                 settlement = Settlement(
-                    office_code=office.code, business_day=day, amount_grosze=amount, status=CARRIED,
-                    creditor_account=office.account, created_at=now,
+                    office_code=office.code,
+                    business_day=day,
+                    amount_grosze=amount,
+                    status=CARRIED,
+                    creditor_account=office.account,
+                    created_at=now,
                 )
                 if amount > 0:
                     self._pay_out(session, ledger, settlement, office, now)
                 session.add(settlement)
                 session.flush()
                 queued = self.journals.enqueue_for(session, office.code, day) is not None
-                record_event(session, now, actor.name, "settlement.settle", f"office:{office.code}",
-                             day=day.isoformat(), amount=format_pln(amount), status=settlement.status)
+                record_event(
+                    session,
+                    now,
+                    actor.name,
+                    "settlement.settle",
+                    f"office:{office.code}",
+                    day=day.isoformat(),
+                    amount=format_pln(amount),
+                    status=settlement.status,
+                )
                 return SettlementView.of(settlement), True, queued
         except IntegrityError:
             # A concurrent settle of the same office and day won the unique key: its row stands.
             with self.db.read() as session:
                 return SettlementView.of(self._find(session, office.code, day)), False, False
 
-    def _pay_out(self, session: Session, ledger: Ledger, settlement: Settlement, office: Office, now: datetime) -> None:
+    def _pay_out(
+        self,
+        session: Session,
+        ledger: Ledger,
+        settlement: Settlement,
+        office: Office,
+        now: datetime,
+    ) -> None:
         e2e = end_to_end_id(office.code, settlement.business_day)
-        ledger.transfer(f"settlement:{e2e}", office_account(office.code), TRANSIT, settlement.amount_grosze, SETTLEMENT, e2e)
+        ledger.transfer(
+            f"settlement:{e2e}",
+            office_account(office.code),
+            TRANSIT,
+            settlement.amount_grosze,
+            SETTLEMENT,
+            e2e,
+        )
         title = f"Opłaty za kupony, urząd {office.code}, dzień {settlement.business_day.isoformat()}, {e2e}"
-        record = enqueue(session, BANK_TRANSFER, e2e, {
-            "end_to_end_id": e2e,
-            "debtor_account": self.config.bank.escrow_account,
-            "creditor_account": office.account,
-            "creditor_name": office.name[:NAME_CHARS_MAX],
-            "amount": format_pln(settlement.amount_grosze),
-            "title": title[:TITLE_CHARS_MAX],
-            "requested_date": business_day(now).isoformat(),
-        }, now)
+        record = enqueue(
+            session,
+            BANK_TRANSFER,
+            e2e,
+            {
+                "end_to_end_id": e2e,
+                "debtor_account": self.config.bank.escrow_account,
+                "creditor_account": office.account,
+                "creditor_name": office.name[:NAME_CHARS_MAX],
+                "amount": format_pln(settlement.amount_grosze),
+                "title": title[:TITLE_CHARS_MAX],
+                "requested_date": business_day(now).isoformat(),
+            },
+            now,
+        )
         settlement.status, settlement.end_to_end_id, settlement.outbox_id = PENDING, e2e, record.id
 
     @staticmethod
@@ -178,8 +251,11 @@ class SettlementService:
         ledger.open_account(office_account(office_code), OFFICE)
         ledger.open_account(TRANSIT, CONTROL)
         accounts = session.scalars(
-            select(LedgerAccount).where(LedgerAccount.code.in_((office_account(office_code), TRANSIT)))
-            .order_by(LedgerAccount.id).with_for_update().execution_options(populate_existing=True)
+            select(LedgerAccount)
+            .where(LedgerAccount.code.in_((office_account(office_code), TRANSIT)))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
         return next(a for a in accounts if a.code == office_account(office_code))
 
@@ -190,8 +266,17 @@ class SettlementService:
         t = LedgerTransfer
         end = day_bounds_utc(day)[1]
         later = session.scalar(
-            select(func.coalesce(func.sum(case((t.credit_account_id == account.id, t.amount_grosze), else_=-t.amount_grosze)), 0))
-            .where(
+            select(
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (t.credit_account_id == account.id, t.amount_grosze),
+                            else_=-t.amount_grosze,
+                        )
+                    ),
+                    0,
+                )
+            ).where(
                 or_(t.credit_account_id == account.id, t.debit_account_id == account.id),
                 t.created_at >= end,
                 t.kind.in_(("POSTED", "POST")),
@@ -207,7 +292,14 @@ class SettlementService:
         fk = FkJournals(self.config)
         return {bank.kind: bank, fk.kind: fk}
 
-    def send(self, *, actor: Actor, timeout_s: float | None = None, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
+    def send(
+        self,
+        *,
+        actor: Actor,
+        timeout_s: float | None = None,
+        retry_failed: bool = False,
+        outbox: Outbox | None = None,
+    ) -> DeliveryRun:
         """Deliver what is due in the outbox: transfers to the bank, journals to FK systems."""
         _require_operator(actor, "send to the bank")
         outbox = outbox or Outbox(self.db, self.clock)
@@ -221,21 +313,44 @@ class SettlementService:
         settlement.bank_reference = bank_reference
         if settlement.status == PENDING:
             settlement.status, settlement.sent_at = SENT, self.clock()
-        record_event(session, self.clock(), "hub", "settlement.accepted", f"office:{settlement.office_code}",
-                     end_to_end_id=e2e, bank_reference=bank_reference)
+        record_event(
+            session,
+            self.clock(),
+            "hub",
+            "settlement.accepted",
+            f"office:{settlement.office_code}",
+            end_to_end_id=e2e,
+            bank_reference=bank_reference,
+        )
 
-    def _rejected(self, session: Session, e2e: str, reason: str, bank_reference: str | None) -> None:
+    def _rejected(
+        self, session: Session, e2e: str, reason: str, bank_reference: str | None
+    ) -> None:
         settlement = self._lock_by_e2e(session, e2e)
         if settlement.status != PENDING:
-            log.error("settlement %s is %s but the bank refused it: %s", e2e, settlement.status, reason)
+            log.error(
+                "settlement %s is %s but the bank refused it: %s", e2e, settlement.status, reason
+            )
             return
         Ledger(session, self.clock).transfer(
-            f"settlement-rejected:{e2e}", TRANSIT, office_account(settlement.office_code), settlement.amount_grosze, SETTLE_REJECTED, e2e
+            f"settlement-rejected:{e2e}",
+            TRANSIT,
+            office_account(settlement.office_code),
+            settlement.amount_grosze,
+            SETTLE_REJECTED,
+            e2e,
         )
         settlement.status, settlement.rejected_at = REJECTED, self.clock()
         settlement.reject_reason, settlement.bank_reference = reason[:500], bank_reference
-        record_event(session, self.clock(), "hub", "settlement.rejected", f"office:{settlement.office_code}",
-                     end_to_end_id=e2e, reason=reason)
+        record_event(
+            session,
+            self.clock(),
+            "hub",
+            "settlement.rejected",
+            f"office:{settlement.office_code}",
+            end_to_end_id=e2e,
+            reason=reason,
+        )
 
     # -- reconcile --------------------------------------------------------
 
@@ -251,7 +366,14 @@ class SettlementService:
         run = self._reconcile(session)
         for problem in run.mismatches:
             log.warning("statement %s: %s", statement_id, problem)
-            record_event(session, self.clock(), "hub", "settlement.mismatch", f"bank-statement:{statement_id}", problem=problem)
+            record_event(
+                session,
+                self.clock(),
+                "hub",
+                "settlement.mismatch",
+                f"bank-statement:{statement_id}",
+                problem=problem,
+            )
 
     def _reconcile(self, session: Session) -> ReconcileRun:
         """A debit with a settlement's EndToEndId and amount books it (SENT or still
@@ -265,7 +387,9 @@ class SettlementService:
         for code, kind in ((ESCROW, ASSET), (TRANSIT, CONTROL)):
             ledger.open_account(code, kind)
         # The statement import locks the escrow account first; so do we, in the same order.
-        session.execute(select(LedgerAccount.id).where(LedgerAccount.code == ESCROW).with_for_update())
+        session.execute(
+            select(LedgerAccount.id).where(LedgerAccount.code == ESCROW).with_for_update()
+        )
         pairs = session.execute(
             select(BankEntry, Settlement)
             .join(Settlement, Settlement.end_to_end_id == BankEntry.end_to_end_id)
@@ -277,7 +401,12 @@ class SettlementService:
             if entry.direction == DEBIT and not entry.reversal and self._books(settlement, entry):
                 self._book(ledger, settlement, entry)
                 run.booked.append(settlement.end_to_end_id)
-            elif entry.direction == CREDIT and entry.reversal and settlement.status == BOOKED and settlement.amount_grosze == entry.amount_grosze:
+            elif (
+                entry.direction == CREDIT
+                and entry.reversal
+                and settlement.status == BOOKED
+                and settlement.amount_grosze == entry.amount_grosze
+            ):
                 self._return(ledger, settlement, entry)
                 run.returned.append(settlement.end_to_end_id)
             else:
@@ -290,11 +419,20 @@ class SettlementService:
 
     @staticmethod
     def _books(settlement: Settlement, entry: BankEntry) -> bool:
-        return settlement.status in (PENDING, SENT) and settlement.amount_grosze == entry.amount_grosze
+        return (
+            settlement.status in (PENDING, SENT) and settlement.amount_grosze == entry.amount_grosze
+        )
 
     def _book(self, ledger: Ledger, settlement: Settlement, entry: BankEntry) -> None:
         e2e = settlement.end_to_end_id
-        ledger.transfer(f"settlement-booked:{e2e}", TRANSIT, ESCROW, settlement.amount_grosze, SETTLE_BOOKED, e2e)
+        ledger.transfer(
+            f"settlement-booked:{e2e}",
+            TRANSIT,
+            ESCROW,
+            settlement.amount_grosze,
+            SETTLE_BOOKED,
+            e2e,
+        )
         now = self.clock()
         settlement.status, settlement.booked_at, settlement.bank_entry_id = BOOKED, now, entry.id
         settlement.sent_at = settlement.sent_at or now
@@ -302,17 +440,27 @@ class SettlementService:
 
     def _return(self, ledger: Ledger, settlement: Settlement, entry: BankEntry) -> None:
         e2e = settlement.end_to_end_id
-        ledger.transfer(f"settlement-returned:{e2e}", ESCROW, office_account(settlement.office_code), settlement.amount_grosze,
-                        SETTLE_RETURNED, e2e)
+        ledger.transfer(
+            f"settlement-returned:{e2e}",
+            ESCROW,
+            office_account(settlement.office_code),
+            settlement.amount_grosze,
+            SETTLE_RETURNED,
+            e2e,
+        )
         settlement.status, settlement.rejected_at = RETURNED, self.clock()
         settlement.reject_reason = (entry.remittance or "returned by the bank")[:500]
         entry.status = MATCHED
 
     # -- reports ----------------------------------------------------------
 
-    def list(self, *, status: str | None = None, day: date | None = None, office_code: str | None = None) -> list[SettlementView]:
+    def list(
+        self, *, status: str | None = None, day: date | None = None, office_code: str | None = None
+    ) -> list[SettlementView]:
         if status is not None and status not in STATUSES:
-            raise InvalidRequest(f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}")
+            raise InvalidRequest(
+                f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}"
+            )
         with self.db.read() as session:
             query = select(Settlement).order_by(Settlement.business_day, Settlement.office_code)
             if status:
@@ -332,8 +480,12 @@ class SettlementService:
         with self.db.read() as session:
             query = (
                 select(Settlement)
-                .where(or_((Settlement.status == SENT) & (Settlement.sent_at <= cutoff),
-                           (Settlement.status == PENDING) & (Settlement.created_at <= cutoff)))
+                .where(
+                    or_(
+                        (Settlement.status == SENT) & (Settlement.sent_at <= cutoff),
+                        (Settlement.status == PENDING) & (Settlement.created_at <= cutoff),
+                    )
+                )
                 .order_by(Settlement.business_day, Settlement.office_code)
             )
             return [SettlementView.of(s) for s in session.scalars(query)]
@@ -341,11 +493,16 @@ class SettlementService:
     @staticmethod
     def _find(session: Session, office_code: str, day: date) -> Settlement | None:
         return session.scalars(
-            select(Settlement).where(Settlement.office_code == office_code, Settlement.business_day == day)
+            select(Settlement).where(
+                Settlement.office_code == office_code, Settlement.business_day == day
+            )
         ).one_or_none()
 
     @staticmethod
     def _lock_by_e2e(session: Session, e2e: str) -> Settlement:
         return session.scalars(
-            select(Settlement).where(Settlement.end_to_end_id == e2e).with_for_update().execution_options(populate_existing=True)
+            select(Settlement)
+            .where(Settlement.end_to_end_id == e2e)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).one()

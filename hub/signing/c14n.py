@@ -56,7 +56,9 @@ def prefix_list(c14n_element: etree._Element) -> list[str] | None:
     what = f"ds:{etree.QName(c14n_element).localname} {c14n_element.get('Algorithm')}"
     if len(children) > 1 or children[0].tag != INCLUSIVE_NAMESPACES:
         names = ", ".join(etree.QName(c).text for c in children)
-        raise InvalidSecurity(f"{what} holds {names}; only one ec:InclusiveNamespaces is allowed there.")
+        raise InvalidSecurity(
+            f"{what} holds {names}; only one ec:InclusiveNamespaces is allowed there."
+        )
     text = children[0].get("PrefixList")
     if text is None:
         raise InvalidSecurity(f"The ec:InclusiveNamespaces of {what} has no PrefixList.")
@@ -73,9 +75,15 @@ def prefix_list(c14n_element: etree._Element) -> list[str] | None:
 def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
     """Exclusive c14n (without comments) of `element` taken out of its document, with the
     in-scope declarations of `prefixes` kept: exactly the bytes a reference's digest covers."""
-    standalone = etree.fromstring(etree.tostring(element), parser=new_parser())  # keeps in-scope namespaces
+    standalone = etree.fromstring(
+        etree.tostring(element), parser=new_parser()
+    )  # keeps in-scope namespaces
     return etree.tostring(
-        standalone, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
+        standalone,
+        method="c14n",
+        exclusive=True,
+        with_comments=False,
+        inclusive_ns_prefixes=prefixes,
     )
 
 
@@ -83,4 +91,6 @@ def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
 def signature_schema() -> etree.XMLSchema:
     """XML Signature (signxml's copy) plus ec:InclusiveNamespaces, to validate a ds:Signature."""
     xmldsig = importlib.resources.files("signxml.schemas").joinpath("xmldsig1-schema.xsd")
-    return etree.XMLSchema(etree.fromstring(_SCHEMA.replace("{xmldsig}", Path(str(xmldsig)).as_uri())))
+    return etree.XMLSchema(
+        etree.fromstring(_SCHEMA.replace("{xmldsig}", Path(str(xmldsig)).as_uri()))
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
@@ -48,7 +48,7 @@ def sign_envelope(
     Created + ttl_s.
     """
     method = _method_uri(identity, signature_method)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     header, body = _header_and_body(envelope)
     if header.find(f"{{{ns.WSSE}}}Security") is not None:
         raise ValueError("the envelope already has a wsse:Security header")
@@ -66,14 +66,16 @@ def format_time(moment: datetime) -> str:
     """xs:dateTime in UTC with Z and milliseconds, as the contract writes time."""
     if moment.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _method_uri(identity: SigningIdentity, signature_method: str | None) -> str:
     wanted = signature_method or identity.signature_method
     uri = SIGNATURE_METHODS.get(wanted, wanted)
     if uri != SIGNATURE_METHODS[identity.signature_method]:
-        raise ValueError(f"signature method {wanted} does not fit the key ({identity.signature_method})")
+        raise ValueError(
+            f"signature method {wanted} does not fit the key ({identity.signature_method})"
+        )
     return uri
 
 
@@ -93,7 +95,9 @@ def _header_and_body(envelope: etree._Element) -> tuple[etree._Element, etree._E
 def _add_timestamp(security: etree._Element, now: datetime, ttl_s: int) -> str:
     timestamp = etree.SubElement(security, f"{{{ns.WSU}}}Timestamp")
     etree.SubElement(timestamp, f"{{{ns.WSU}}}Created").text = format_time(now)
-    etree.SubElement(timestamp, f"{{{ns.WSU}}}Expires").text = format_time(now + timedelta(seconds=ttl_s))
+    etree.SubElement(timestamp, f"{{{ns.WSU}}}Expires").text = format_time(
+        now + timedelta(seconds=ttl_s)
+    )
     return _ensure_id(timestamp, "TS")
 
 
@@ -117,8 +121,12 @@ def _ensure_id(element: etree._Element, prefix: str) -> str:
 def _key_info(token_id: str) -> etree._Element:
     """KeyInfo that points at the BinarySecurityToken instead of carrying the certificate."""
     key_info = etree.Element(f"{{{ns.DS}}}KeyInfo", nsmap={"ds": ns.DS})
-    reference_holder = etree.SubElement(key_info, f"{{{ns.WSSE}}}SecurityTokenReference", nsmap={"wsse": ns.WSSE})
-    etree.SubElement(reference_holder, f"{{{ns.WSSE}}}Reference", URI=f"#{token_id}", ValueType=ns.X509_TOKEN_V3)
+    reference_holder = etree.SubElement(
+        key_info, f"{{{ns.WSSE}}}SecurityTokenReference", nsmap={"wsse": ns.WSSE}
+    )
+    etree.SubElement(
+        reference_holder, f"{{{ns.WSSE}}}Reference", URI=f"#{token_id}", ValueType=ns.X509_TOKEN_V3
+    )
     return key_info
 
 

@@ -25,10 +25,11 @@ certificate must travel in the message.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Hashable, Iterable
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -85,7 +86,12 @@ SUBJECT_KEY_IDENTIFIER = "X509SubjectKeyIdentifier"
 THUMBPRINT_SHA1 = "ThumbprintSHA1"
 CERTIFICATE_KEY_KINDS = (ISSUER_SERIAL, SUBJECT_KEY_IDENTIFIER, THUMBPRINT_SHA1)
 # Spellings of attribute names that Java and .NET write and RFC 4514 does not define.
-_DN_NAMES = {"E": NameOID.EMAIL_ADDRESS, "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "S": NameOID.STATE_OR_PROVINCE_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME}
+_DN_NAMES = {
+    "E": NameOID.EMAIL_ADDRESS,
+    "EMAILADDRESS": NameOID.EMAIL_ADDRESS,
+    "S": NameOID.STATE_OR_PROVINCE_NAME,
+    "ST": NameOID.STATE_OR_PROVINCE_NAME,
+}
 
 
 def certificate_key(kind: str, cert: x509.Certificate) -> Hashable:
@@ -108,13 +114,17 @@ def issuer_serial_key(issuer: str, serial: str) -> Hashable:
     gives it; ValueError if the DN or the decimal serial does not parse. Java writes RFC 2253
     (`CN=a,O=b`), .NET puts a space after each comma (`CN=a, O=b`): both are read."""
     serial = serial.strip()
-    if not serial or len(serial) > 60 or not all("0" <= c <= "9" for c in serial):  # RFC 5280: at most 20 octets
+    if (
+        not serial or len(serial) > 60 or not all("0" <= c <= "9" for c in serial)
+    ):  # RFC 5280: at most 20 octets
         raise ValueError(f"X509SerialNumber {serial!r} is not a decimal number")
     compact = re.sub(r"(?<!\\)([,+])[ ]+", r"\1", issuer.strip())
     try:
         name = x509.Name.from_rfc4514_string(compact, _DN_NAMES)
     except ValueError:
-        raise ValueError(f"X509IssuerName {issuer!r} is not a distinguished name like CN=Name,O=Org,C=PL") from None
+        raise ValueError(
+            f"X509IssuerName {issuer!r} is not a distinguished name like CN=Name,O=Org,C=PL"
+        ) from None
     return _name_key(name), int(serial)
 
 
@@ -137,7 +147,9 @@ class TrustStore:
             for cert in client.pinned_certs:
                 key = fingerprint_sha256(cert)
                 if key in self._pinned:
-                    raise ValueError(f"clients {self._pinned[key].id} and {client.id} pin the same certificate")
+                    raise ValueError(
+                        f"clients {self._pinned[key].id} and {client.id} pin the same certificate"
+                    )
                 self._pinned[key] = client
                 for kind in CERTIFICATE_KEY_KINDS:
                     self._named.setdefault((kind, certificate_key(kind, cert)), []).append(cert)
@@ -170,7 +182,10 @@ class TrustStore:
                         cert=_load_pem(entry.cert, entry.id, cache),
                         ca=_load_pem(entry.ca, entry.id, cache),
                         subject=entry.subject,
-                        rotation_certs=tuple(_load_pem(p, entry.id, cache) for p in getattr(entry, "rotation_certs", ())),
+                        rotation_certs=tuple(
+                            _load_pem(p, entry.id, cache)
+                            for p in getattr(entry, "rotation_certs", ())
+                        ),
                     )
                 )
             except ValueError as exc:
@@ -191,14 +206,18 @@ class TrustStore:
         client = self._pinned.get(fingerprint_sha256(cert)) or self._issued_client(cert)
         _check_dates(cert, now, "The signing certificate")
         if client.ca is not None:
-            _check_dates(client.ca, now, "The certificate of the CA that issued the signing certificate")
+            _check_dates(
+                client.ca, now, "The certificate of the CA that issued the signing certificate"
+            )
         return client
 
     def _issued_client(self, cert: x509.Certificate) -> TrustedClient:
         described = _describe(cert)
         by_issuer = [c for c in self._issued if c.ca.subject == cert.issuer]
         if not by_issuer:
-            raise FailedAuthentication(f"The signing certificate ({described}) belongs to no configured client.")
+            raise FailedAuthentication(
+                f"The signing certificate ({described}) belongs to no configured client."
+            )
         signed = [c for c in by_issuer if _signed_by(cert, c.ca)]
         if not signed:
             raise FailedAuthentication(
@@ -244,7 +263,9 @@ def _normalized_dn(dn: str) -> str:
     try:
         return x509.Name.from_rfc4514_string(dn).rfc4514_string()
     except ValueError:
-        raise ValueError(f"subject {dn!r} is not an RFC 4514 DN like 'CN=Name,O=Org,C=PL'") from None
+        raise ValueError(
+            f"subject {dn!r} is not an RFC 4514 DN like 'CN=Name,O=Org,C=PL'"
+        ) from None
 
 
 def _load_pem(path: Path | str | None, client_id: str, cache: dict[Path, x509.Certificate]):
@@ -255,5 +276,7 @@ def _load_pem(path: Path | str | None, client_id: str, cache: dict[Path, x509.Ce
         try:
             cache[path] = x509.load_pem_x509_certificate(path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"clients.toml, client {client_id}: cannot read certificate {path}: {exc}") from None
+            raise ConfigError(
+                f"clients.toml, client {client_id}: cannot read certificate {path}: {exc}"
+            ) from None
     return cache[path]

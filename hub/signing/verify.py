@@ -51,9 +51,10 @@ import binascii
 import hashlib
 import heapq
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 from lxml import etree
@@ -123,7 +124,9 @@ ID_ATTRIBUTE_NAMES = frozenset({"Id", "ID", "id"})  # any namespace; xml:id is "
 def replayed() -> InvalidSecurity:
     """The refusal of a signature seen before (also raised by a caller that checks the
     replay cache itself, inside its own transaction: see `DeferredReplay`)."""
-    return InvalidSecurity("This signed message was received before (replay); sign every message anew.")
+    return InvalidSecurity(
+        "This signed message was received before (replay); sign every message anew."
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,9 @@ class VerifiedRequest:
     body: etree._Element  # the soap:Body, re-parsed from the signed bytes
     created: datetime
     expires: datetime
-    signature_key: str  # hex SHA-256 of the canonical SignedInfo: the replay key, for the message log
+    signature_key: (
+        str  # hex SHA-256 of the canonical SignedInfo: the replay key, for the message log
+    )
 
 
 class ReplayCache(Protocol):
@@ -148,7 +153,7 @@ class MemoryReplayCache:
     The hub's servers use the database-backed cache, shared by all processes.
     """
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._clock = clock
         self._expiry: dict[str, datetime] = {}
         self._by_time: list[tuple[datetime, str]] = []
@@ -244,7 +249,9 @@ def verify_envelope(
 
 def _locate(envelope: etree._Element) -> _Parts:
     if envelope.tag != ENVELOPE:
-        raise InvalidSecurity(f"The message is not a SOAP 1.1 Envelope (root element {envelope.tag}).")
+        raise InvalidSecurity(
+            f"The message is not a SOAP 1.1 Envelope (root element {envelope.tag})."
+        )
     body = _only(envelope, BODY, envelope, "soap:Envelope")
     if body is None:
         raise InvalidSecurity("The message has no soap:Body.")
@@ -262,15 +269,21 @@ def _locate(envelope: etree._Element) -> _Parts:
     return _Parts(body, timestamp, token, signature)
 
 
-def _only(envelope: etree._Element, tag: str, parent: etree._Element, parent_name: str) -> etree._Element | None:
+def _only(
+    envelope: etree._Element, tag: str, parent: etree._Element, parent_name: str
+) -> etree._Element | None:
     """The one element `tag` in the whole document, required to be a child of `parent`."""
     found = list(envelope.iter(tag))
     name = _prefixed(tag)
     if len(found) > 1:
         paths = ", ".join(_path(e) for e in found)
-        raise InvalidSecurity(f"The message has {len(found)} {name} elements ({paths}); exactly one is allowed.")
+        raise InvalidSecurity(
+            f"The message has {len(found)} {name} elements ({paths}); exactly one is allowed."
+        )
     if found and found[0].getparent() is not parent:
-        raise InvalidSecurity(f"{name} is at {_path(found[0])}; it must be a child of {parent_name}.")
+        raise InvalidSecurity(
+            f"{name} is at {_path(found[0])}; it must be a child of {parent_name}."
+        )
     return found[0] if found else None
 
 
@@ -290,7 +303,9 @@ def _index_ids(envelope: etree._Element) -> dict[str, etree._Element]:
     return ids
 
 
-def _references(signed_info: etree._Element, parts: _Parts, ids: dict[str, etree._Element]) -> list[_Reference]:
+def _references(
+    signed_info: etree._Element, parts: _Parts, ids: dict[str, etree._Element]
+) -> list[_Reference]:
     nodes = signed_info.findall("ds:Reference", DS)
     required = "the signature must reference exactly the soap:Body and the wsu:Timestamp, by id"
     if len(nodes) != 2:
@@ -299,7 +314,9 @@ def _references(signed_info: etree._Element, parts: _Parts, ids: dict[str, etree
     for node in nodes:
         uri = node.get("URI") or ""
         if not uri.startswith("#") or uri[1:] not in ids:
-            raise InvalidSecurity(f"The signature reference {uri!r} names no element of the message; {required}.")
+            raise InvalidSecurity(
+                f"The signature reference {uri!r} names no element of the message; {required}."
+            )
         references.append(_Reference(uri, ids[uri[1:]], _reference_prefixes(node)))
     signed = {id(r.element) for r in references}
     if signed != {id(parts.body), id(parts.timestamp)}:
@@ -334,11 +351,15 @@ def _check_canonicalization(signed_info: etree._Element, policy: SignaturePolicy
 def _require_c14n(element: etree._Element, policy: SignaturePolicy, what: str) -> None:
     algorithm = element.get("Algorithm")
     if algorithm not in policy.c14n_methods:
-        raise UnsupportedAlgorithm(f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed.")
+        raise UnsupportedAlgorithm(
+            f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed."
+        )
     prefix_list(element)  # one InclusiveNamespaces at most, and nothing else
 
 
-def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool) -> None:
+def _check_algorithms(
+    signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool
+) -> None:
     method = _one(signed_info, "ds:SignatureMethod", "ds:SignedInfo").get("Algorithm")
     if method not in policy.allowed_signature_methods(allow_sha1):
         raise UnsupportedAlgorithm(
@@ -347,7 +368,9 @@ def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allo
     for digest in signed_info.findall("ds:Reference/ds:DigestMethod", DS):
         algorithm = digest.get("Algorithm")
         if algorithm not in policy.allowed_digest_methods(allow_sha1):
-            raise UnsupportedAlgorithm(f"The digest method {algorithm} is not allowed for this client; use SHA-256.")
+            raise UnsupportedAlgorithm(
+                f"The digest method {algorithm} is not allowed for this client; use SHA-256."
+            )
 
 
 def _key_reference(signature: etree._Element) -> _KeyReference:
@@ -358,46 +381,66 @@ def _key_reference(signature: etree._Element) -> _KeyReference:
     if len(children) != 1:
         raise InvalidSecurity("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference.")
     if children[0].tag != TOKEN_REFERENCE:
-        raise SecurityTokenUnavailable(f"ds:KeyInfo holds {_prefixed(children[0].tag)}; {ACCEPTED_KEY_REFERENCES}.")
+        raise SecurityTokenUnavailable(
+            f"ds:KeyInfo holds {_prefixed(children[0].tag)}; {ACCEPTED_KEY_REFERENCES}."
+        )
     pointers = list(children[0].iterchildren(etree.Element))
     if len(pointers) != 1:
-        raise InvalidSecurity(f"The wsse:SecurityTokenReference must hold exactly one reference; it holds {len(pointers)}.")
+        raise InvalidSecurity(
+            f"The wsse:SecurityTokenReference must hold exactly one reference; it holds {len(pointers)}."
+        )
     pointer = pointers[0]
     if pointer.tag == WSSE_REFERENCE:
         value_type = pointer.get("ValueType")
         if value_type not in (None, ns.X509_TOKEN_V3):
-            raise InvalidSecurityToken(f"The SecurityTokenReference asks for a {value_type} token; use X509v3.")
+            raise InvalidSecurityToken(
+                f"The SecurityTokenReference asks for a {value_type} token; use X509v3."
+            )
         return _KeyReference(token_uri=pointer.get("URI") or "")
     if pointer.tag == X509_DATA:
         return _issuer_serial(pointer)
     if pointer.tag == KEY_IDENTIFIER:
         return _key_identifier(pointer)
-    raise SecurityTokenUnavailable(f"The SecurityTokenReference holds {_prefixed(pointer.tag)}; {ACCEPTED_KEY_REFERENCES}.")
+    raise SecurityTokenUnavailable(
+        f"The SecurityTokenReference holds {_prefixed(pointer.tag)}; {ACCEPTED_KEY_REFERENCES}."
+    )
 
 
 def _issuer_serial(x509_data: etree._Element) -> _KeyReference:
     children = list(x509_data.iterchildren(etree.Element))
     if [c.tag for c in children] != [X509_ISSUER_SERIAL]:
         names = ", ".join(_prefixed(c.tag) for c in children) or "nothing"
-        raise SecurityTokenUnavailable(f"The SecurityTokenReference's ds:X509Data holds {names}; {ACCEPTED_KEY_REFERENCES}.")
+        raise SecurityTokenUnavailable(
+            f"The SecurityTokenReference's ds:X509Data holds {names}; {ACCEPTED_KEY_REFERENCES}."
+        )
     issuer = children[0].findtext("ds:X509IssuerName", None, DS)
     serial = children[0].findtext("ds:X509SerialNumber", None, DS)
     if issuer is None or serial is None:
-        raise InvalidSecurity("ds:X509IssuerSerial must hold ds:X509IssuerName and ds:X509SerialNumber.")
+        raise InvalidSecurity(
+            "ds:X509IssuerSerial must hold ds:X509IssuerName and ds:X509SerialNumber."
+        )
     try:
         key = issuer_serial_key(issuer, serial)
     except ValueError as exc:
         raise InvalidSecurityToken(f"The ds:X509IssuerSerial cannot be read: {exc}.") from None
-    return _KeyReference(kind=ISSUER_SERIAL, key=key, shown=f"X509IssuerSerial (issuer {issuer.strip()}, serial {serial.strip()})")
+    return _KeyReference(
+        kind=ISSUER_SERIAL,
+        key=key,
+        shown=f"X509IssuerSerial (issuer {issuer.strip()}, serial {serial.strip()})",
+    )
 
 
 def _key_identifier(identifier: etree._Element) -> _KeyReference:
     value_type = identifier.get("ValueType")
     kind = KEY_IDENTIFIER_TYPES.get(value_type)
     if kind is None:
-        raise SecurityTokenUnavailable(f"The wsse:KeyIdentifier has ValueType {value_type}; {ACCEPTED_KEY_REFERENCES}.")
+        raise SecurityTokenUnavailable(
+            f"The wsse:KeyIdentifier has ValueType {value_type}; {ACCEPTED_KEY_REFERENCES}."
+        )
     if identifier.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
-        raise InvalidSecurityToken(f"The wsse:KeyIdentifier has EncodingType {identifier.get('EncodingType')}; use Base64Binary.")
+        raise InvalidSecurityToken(
+            f"The wsse:KeyIdentifier has EncodingType {identifier.get('EncodingType')}; use Base64Binary."
+        )
     text = "".join((identifier.text or "").split())
     try:
         key = base64.b64decode(text, validate=True)
@@ -406,7 +449,9 @@ def _key_identifier(identifier: etree._Element) -> _KeyReference:
     return _KeyReference(kind=kind, key=key, shown=f"{kind} {text}")
 
 
-def _signing_certificate(token: etree._Element | None, reference: _KeyReference, trust: TrustStore) -> x509.Certificate:
+def _signing_certificate(
+    token: etree._Element | None, reference: _KeyReference, trust: TrustStore
+) -> x509.Certificate:
     """The certificate the key reference names: the message's token, which it must name, or
     without a token, the pinned certificate it names by issuer and serial, SKI or thumbprint."""
     if token is not None:
@@ -439,7 +484,9 @@ def _signing_certificate(token: etree._Element | None, reference: _KeyReference,
 
 def _token_certificate(token: etree._Element) -> x509.Certificate:
     if token.get("ValueType") != ns.X509_TOKEN_V3:
-        raise InvalidSecurityToken(f"The BinarySecurityToken has ValueType {token.get('ValueType')}; use X509v3.")
+        raise InvalidSecurityToken(
+            f"The BinarySecurityToken has ValueType {token.get('ValueType')}; use X509v3."
+        )
     if token.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
         raise InvalidSecurityToken(
             f"The BinarySecurityToken has EncodingType {token.get('EncodingType')}; use Base64Binary."
@@ -448,34 +495,50 @@ def _token_certificate(token: etree._Element) -> x509.Certificate:
         der = base64.b64decode("".join((token.text or "").split()), validate=True)
         return x509.load_der_x509_certificate(der)
     except (binascii.Error, ValueError):
-        raise InvalidSecurityToken("The BinarySecurityToken is not a base64-encoded DER X.509 certificate.") from None
+        raise InvalidSecurityToken(
+            "The BinarySecurityToken is not a base64-encoded DER X.509 certificate."
+        ) from None
 
 
 # --- cryptography -----------------------------------------------------------------------------
 
 
 def _verify_signature(
-    envelope: etree._Element, cert: x509.Certificate, policy: SignaturePolicy, allow_sha1: bool, now: datetime
+    envelope: etree._Element,
+    cert: x509.Certificate,
+    policy: SignaturePolicy,
+    allow_sha1: bool,
+    now: datetime,
 ) -> list[VerifyResult]:
     """signxml with the token's certificate (already trusted), at the one place a Signature may be."""
     config = SignatureConfiguration(
         require_x509=True,
         location=f"./{HEADER}/{SECURITY}/",
         expect_references=2,
-        signature_methods=frozenset(SignatureMethod(m) for m in policy.allowed_signature_methods(allow_sha1)),
-        digest_algorithms=frozenset(DigestAlgorithm(d) for d in policy.allowed_digest_methods(allow_sha1)),
+        signature_methods=frozenset(
+            SignatureMethod(m) for m in policy.allowed_signature_methods(allow_sha1)
+        ),
+        digest_algorithms=frozenset(
+            DigestAlgorithm(d) for d in policy.allowed_digest_methods(allow_sha1)
+        ),
         ignore_ambiguous_key_info=False,
         verification_time=now,
         default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
     try:
         return _HubXMLVerifier().verify(
-            envelope, x509_cert=cert, expect_config=config, parser=new_parser(), validate_schema=True
+            envelope,
+            x509_cert=cert,
+            expect_config=config,
+            parser=new_parser(),
+            validate_schema=True,
         )
     except InvalidCertificate as exc:
         raise InvalidSecurityToken(f"The signing certificate is not valid: {exc}") from None
     except InvalidSignature as exc:  # also InvalidDigest
-        raise FailedCheck(f"The signature does not verify: {exc}. The message was changed after signing.") from None
+        raise FailedCheck(
+            f"The signature does not verify: {exc}. The message was changed after signing."
+        ) from None
     except (InvalidInput, etree.DocumentInvalid) as exc:
         raise InvalidSecurity(f"The ds:Signature cannot be processed: {exc}") from None
 
@@ -491,13 +554,19 @@ class _HubXMLVerifier(XMLVerifier):
         signature_schema().assertValid(signature)
 
 
-def _signed_elements(results: list[VerifyResult], references: list[_Reference]) -> dict[int, etree._Element]:
+def _signed_elements(
+    results: list[VerifyResult], references: list[_Reference]
+) -> dict[int, etree._Element]:
     """The signed elements as signxml returns them (re-parsed from the signed bytes), by the id()
     of the element at its fixed place; those bytes must be exactly that element's."""
     signed = {}
     for result, reference in zip(results, references, strict=True):
-        if result.signed_xml is None or result.signed_data != canonicalize(reference.element, reference.prefixes):
-            raise InvalidSecurity(f"The data signed under {reference.uri} is not the element the service reads.")
+        if result.signed_xml is None or result.signed_data != canonicalize(
+            reference.element, reference.prefixes
+        ):
+            raise InvalidSecurity(
+                f"The data signed under {reference.uri} is not the element the service reads."
+            )
         signed[id(reference.element)] = result.signed_xml
     return signed
 
@@ -531,10 +600,12 @@ def _parse_time(text: str | None, what: str) -> datetime:
         raise InvalidSecurity(
             f"The Timestamp's {what} {text!r} is not an xs:dateTime with a time zone, like 2026-01-31T12:00:00Z."
         )
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
-def _check_freshness(created: datetime, expires: datetime, now: datetime, policy: SignaturePolicy) -> None:
+def _check_freshness(
+    created: datetime, expires: datetime, now: datetime, policy: SignaturePolicy
+) -> None:
     if created > now + timedelta(seconds=policy.clock_skew_s):
         raise MessageExpired(
             f"The Timestamp's Created {created.isoformat()} is in the future (now {now.isoformat()}, "
@@ -546,7 +617,9 @@ def _check_freshness(created: datetime, expires: datetime, now: datetime, policy
             "sign the message again."
         )
     if now >= expires:
-        raise MessageExpired(f"The message expired at {expires.isoformat()} (now {now.isoformat()}).")
+        raise MessageExpired(
+            f"The message expired at {expires.isoformat()} (now {now.isoformat()})."
+        )
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -560,7 +633,13 @@ def _one(parent: etree._Element, path: str, parent_name: str) -> etree._Element:
 
 
 def _prefixed(tag: str) -> str:
-    prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu", ns.DS: "ds", ns.EXC_C14N: "ec"}
+    prefixes = {
+        ns.SOAP_ENV_11: "soap",
+        ns.WSSE: "wsse",
+        ns.WSU: "wsu",
+        ns.DS: "ds",
+        ns.EXC_C14N: "ec",
+    }
     qname = etree.QName(tag)
     return f"{prefixes.get(qname.namespace, qname.namespace)}:{qname.localname}"
 

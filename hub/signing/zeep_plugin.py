@@ -13,8 +13,8 @@ namespace declarations used only inside values (xsi:type="ns1:T"), which exclusi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from cryptography import x509
 from lxml import etree
@@ -29,7 +29,7 @@ from hub.signing.verify import MemoryReplayCache, ReplayCache, verify_envelope
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class HubSignature:
@@ -53,11 +53,19 @@ class HubSignature:
         self.clock = clock
 
     @classmethod
-    def pinned(cls, identity: SigningIdentity, peer_cert: x509.Certificate | Sequence[x509.Certificate], peer_id: str, **options) -> HubSignature:
+    def pinned(
+        cls,
+        identity: SigningIdentity,
+        peer_cert: x509.Certificate | Sequence[x509.Certificate],
+        peer_id: str,
+        **options,
+    ) -> HubSignature:
         """The usual case: the peer (bank, FK system, the hub) is known by its certificate, or,
         while it rotates its key, by either of two (answers signed with the old or the new)."""
         certs = [peer_cert] if isinstance(peer_cert, x509.Certificate) else list(peer_cert)
-        peer = TrustStore([TrustedClient(id=peer_id, kind="PEER", cert=certs[0], rotation_certs=tuple(certs[1:]))])
+        peer = TrustStore(
+            [TrustedClient(id=peer_id, kind="PEER", cert=certs[0], rotation_certs=tuple(certs[1:]))]
+        )
         return cls(identity, peer, **options)
 
     def apply(self, envelope: etree._Element, headers: dict) -> tuple[etree._Element, dict]:

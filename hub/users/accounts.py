@@ -24,10 +24,10 @@ server; the password is still needed.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
-import math
 from datetime import datetime, timedelta
 
 import pyotp
@@ -82,7 +82,7 @@ def _hash_code(code: str) -> str:
 
 
 def format_recovery_code(code: str) -> str:
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 class AccountService:
@@ -98,7 +98,10 @@ class AccountService:
             user = self.users._find(session, login)
             permissions = self.users._user_permissions(session, user)
             return AccountState(
-                login, user.must_change_password, bool(permissions & SECOND_FACTOR_PERMISSIONS), user.totp_enabled_at is not None,
+                login,
+                user.must_change_password,
+                bool(permissions & SECOND_FACTOR_PERMISSIONS),
+                user.totp_enabled_at is not None,
             )
 
     # -- one's own password ------------------------------------------------------
@@ -109,14 +112,24 @@ class AccountService:
         login = valid_login(login)
         valid_password(new)
         if new == current:
-            raise InvalidRequest("the new password must differ from the current one").about("password_same")
-        self.users.authenticate(login, current)  # a failure slows the next attempts down, as at the login
+            raise InvalidRequest("the new password must differ from the current one").about(
+                "password_same"
+            )
+        self.users.authenticate(
+            login, current
+        )  # a failure slows the next attempts down, as at the login
         password_hash = self.hasher.hash(new)  # slow on purpose: outside the transaction
         with self.db.transaction() as session:
             user = self.users._find(session, login, lock=True)
             user.password_hash = password_hash
             user.must_change_password = False
-            record_event(session, self.clock(), _user_subject(login), "user.password.change", _user_subject(login))
+            record_event(
+                session,
+                self.clock(),
+                _user_subject(login),
+                "user.password.change",
+                _user_subject(login),
+            )
 
     # -- the second factor ------------------------------------------------------
 
@@ -132,7 +145,9 @@ class AccountService:
             if user.totp_secret is None:
                 user.totp_secret = pyotp.random_base32()
             secret = user.totp_secret
-        return Enrolment(secret, self._totp(secret).provisioning_uri(name=login, issuer_name=ISSUER))
+        return Enrolment(
+            secret, self._totp(secret).provisioning_uri(name=login, issuer_name=ISSUER)
+        )
 
     def confirm_enrolment(self, login: str, code: str) -> tuple[str, ...]:
         """Turn the second factor on with the first code from the app; returns the
@@ -142,14 +157,26 @@ class AccountService:
         with self.db.transaction() as session:
             user = self.users._find(session, login, lock=True)
             if user.totp_secret is None or user.totp_enabled_at is not None:
-                raise InvalidRequest(f"{login} has no enrolment under way").about("totp_not_enrolled")
+                raise InvalidRequest(f"{login} has no enrolment under way").about(
+                    "totp_not_enrolled"
+                )
             now = self.clock()
             step = self._matching_step(user, code, now)
             if step is None:
                 raise InvalidRequest("the code does not match the new secret").about("totp_wrong")
             user.totp_enabled_at, user.totp_last_step = now, step
-            session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_code(c), created_at=now, used_at=None) for c in codes)
-            record_event(session, now, _user_subject(login), "user.totp.enable", _user_subject(login), recovery_codes=len(codes))
+            session.add_all(
+                RecoveryCode(user_id=user.id, code_hash=_hash_code(c), created_at=now, used_at=None)
+                for c in codes
+            )
+            record_event(
+                session,
+                now,
+                _user_subject(login),
+                "user.totp.enable",
+                _user_subject(login),
+                recovery_codes=len(codes),
+            )
         return tuple(format_recovery_code(c) for c in codes)
 
     def verify_second_factor(self, login: str, code: str, address: str | None = None) -> None:
@@ -175,11 +202,21 @@ class AccountService:
                 return
             if len(normalize_recovery_code(code)) == RECOVERY_CODE_CHARS:
                 spare = session.scalars(
-                    select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_code(code), RecoveryCode.used_at.is_(None))
+                    select(RecoveryCode).where(
+                        RecoveryCode.user_id == user.id,
+                        RecoveryCode.code_hash == _hash_code(code),
+                        RecoveryCode.used_at.is_(None),
+                    )
                 ).one_or_none()
                 if spare is not None:
                     spare.used_at = now
-                    record_event(session, now, _user_subject(login), "user.recovery_code", _user_subject(login))
+                    record_event(
+                        session,
+                        now,
+                        _user_subject(login),
+                        "user.recovery_code",
+                        _user_subject(login),
+                    )
                     self.users.throttle.succeeded(session, counted_login, address)
                     return
             self.users.throttle.failed(session, counted_login, address)
@@ -194,7 +231,11 @@ class AccountService:
         with self.db.transaction() as session:
             user = self.users._find(session, login, lock=True)
             self.users._require_manage(actor, user.scope)
-            self.users._may_hand_out(actor, self.users._user_permissions(session, user), f"reset the second factor of {login}")
+            self.users._may_hand_out(
+                actor,
+                self.users._user_permissions(session, user),
+                f"reset the second factor of {login}",
+            )
             if user.totp_secret is None:
                 return  # nothing to reset: a repeat changes nothing
             user.totp_secret, user.totp_enabled_at, user.totp_last_step = None, None, None
@@ -227,4 +268,3 @@ class AccountService:
     @staticmethod
     def _new_recovery_code() -> str:
         return "".join(secrets.choice(_BASE32) for _ in range(RECOVERY_CODE_CHARS))
-

@@ -30,10 +30,10 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Iterable
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -41,19 +41,37 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hub.access import COMPANY_PERMISSIONS, COMPANY_ROLES, OFFICE_PERMISSIONS, OFFICE_ROLES, USERS_MANAGE, Actor
+from hub.access import (
+    COMPANY_PERMISSIONS,
+    COMPANY_ROLES,
+    OFFICE_PERMISSIONS,
+    OFFICE_ROLES,
+    USERS_MANAGE,
+    Actor,
+)
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
-from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
+from hub.users.models import (
+    COMPANY,
+    LOGIN_CHARS_MAX,
+    OFFICE,
+    ROLE_NAME_CHARS_MAX,
+    Grant,
+    Role,
+    Scope,
+    User,
+)
 from hub.users.throttle import LoginThrottle
 
 # argon2id with RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes),
 # written out so a library upgrade never changes them silently.
-PASSWORD_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16, type=Type.ID)
+PASSWORD_HASHER = PasswordHasher(
+    time_cost=3, memory_cost=64 * 1024, parallelism=4, hash_len=32, salt_len=16, type=Type.ID
+)
 PASSWORD_CHARS_MIN = 12
 PASSWORD_CHARS_MAX = 256
 GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
@@ -70,6 +88,7 @@ class LoginDelayed(NotAuthorized):
     def __init__(self, wait_s: int) -> None:
         super().__init__(f"too many failed logins: try again in {wait_s} s")
         self.wait_s = wait_s
+
 
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@+-]{1,%d}" % (LOGIN_CHARS_MAX - 1))
 _ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,%d}" % (ROLE_NAME_CHARS_MAX - 1))
@@ -144,7 +163,13 @@ def _user_subject(login: str) -> str:
 
 
 class UserService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow, hasher: PasswordHasher = PASSWORD_HASHER) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        hasher: PasswordHasher = PASSWORD_HASHER,
+    ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
@@ -172,31 +197,50 @@ class UserService:
         role = valid_role_name(role) if role else LEAST_PRIVILEGED_ROLE[scope.kind]
         self._require_manage(actor, scope)
         generated = password is None
-        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
+        password = (
+            secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+            if generated
+            else valid_password(password)
+        )
         password_hash = self.hasher.hash(password)  # slow on purpose: outside the transaction
         taken = InvalidRequest(f"the login {login!r} is already taken").about("login_taken")
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
-                self._may_hand_out(actor, self._role_permissions(session, scope, role), f"grant the role {role}")
+                self._may_hand_out(
+                    actor, self._role_permissions(session, scope, role), f"grant the role {role}"
+                )
                 if session.scalars(select(User.id).where(User.login == login)).first() is not None:
                     raise taken
                 now = self.clock()
                 user = User(
-                    login=login, scope_kind=scope.kind, scope_code=scope.code, password_hash=password_hash, active=True,
-                    failed_logins=0, created_at=now, created_by=actor.name, must_change_password=generated,
+                    login=login,
+                    scope_kind=scope.kind,
+                    scope_code=scope.code,
+                    password_hash=password_hash,
+                    active=True,
+                    failed_logins=0,
+                    created_at=now,
+                    created_by=actor.name,
+                    must_change_password=generated,
                 )
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.add(user)
                 session.flush()
-                record_event(session, now, actor.name, "user.add", _user_subject(login), scope=str(scope))
-                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
+                record_event(
+                    session, now, actor.name, "user.add", _user_subject(login), scope=str(scope)
+                )
+                record_event(
+                    session, now, actor.name, "user.grant", _user_subject(login), role=role
+                )
                 view = self._view(session, user)
         except IntegrityError:  # a concurrent twin took the login first
             raise taken from None
         return NewUser(view, password if generated else None)
 
-    def list_users(self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None) -> list[UserView]:
+    def list_users(
+        self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None
+    ) -> list[UserView]:
         """The users of a company or an office; the operator without a scope sees all."""
         scope = self._listing_scope(actor, company_nip, office_code)
         query = select(User).options(selectinload(User.grants)).order_by(User.login)
@@ -215,12 +259,16 @@ class UserService:
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
-            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"grant the role {role}")
+            self._may_hand_out(
+                actor, self._role_permissions(session, user.scope, role), f"grant the role {role}"
+            )
             now = self.clock()
             if role not in {g.role for g in user.grants}:
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.flush()
-                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
+                record_event(
+                    session, now, actor.name, "user.grant", _user_subject(login), role=role
+                )
             return self._view(session, user)
 
     def revoke(self, actor: Actor, login: str, role: str) -> UserView:
@@ -234,7 +282,9 @@ class UserService:
             held = {g.role: g for g in user.grants}
             if role not in held:
                 return self._view(session, user)
-            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}")
+            self._may_hand_out(
+                actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}"
+            )
             if len(held) == 1:
                 raise InvalidRequest(
                     f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)"
@@ -251,11 +301,21 @@ class UserService:
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
-            self._may_hand_out(actor, self._user_permissions(session, user), f"{'activate' if active else 'deactivate'} {login}")
+            self._may_hand_out(
+                actor,
+                self._user_permissions(session, user),
+                f"{'activate' if active else 'deactivate'} {login}",
+            )
             now = self.clock()
             if user.active != active:
                 user.active = active
-                record_event(session, now, actor.name, "user.activate" if active else "user.deactivate", _user_subject(login))
+                record_event(
+                    session,
+                    now,
+                    actor.name,
+                    "user.activate" if active else "user.deactivate",
+                    _user_subject(login),
+                )
             return self._view(session, user)
 
     def reset_password(self, actor: Actor, login: str, password: str | None = None) -> str | None:
@@ -264,12 +324,18 @@ class UserService:
         so a user manager cannot take over an admin."""
         login = valid_login(login)
         generated = password is None
-        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if generated else valid_password(password)
+        password = (
+            secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+            if generated
+            else valid_password(password)
+        )
         password_hash = self.hasher.hash(password)
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
-            self._may_hand_out(actor, self._user_permissions(session, user), f"reset the password of {login}")
+            self._may_hand_out(
+                actor, self._user_permissions(session, user), f"reset the password of {login}"
+            )
             user.password_hash = password_hash
             user.must_change_password = True
             record_event(session, self.clock(), actor.name, "user.password", _user_subject(login))
@@ -278,7 +344,13 @@ class UserService:
     # -- roles ------------------------------------------------------------
 
     def add_role(
-        self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None, name: str, permissions: Iterable[str]
+        self,
+        actor: Actor,
+        *,
+        company_nip: str | None = None,
+        office_code: str | None = None,
+        name: str,
+        permissions: Iterable[str],
     ) -> RoleView:
         """A custom role of one company or office: any subset of that scope's
         permissions. A name already used there (or a built-in name) is InvalidRequest."""
@@ -288,25 +360,52 @@ class UserService:
         self._require_manage(actor, scope)
         self._may_hand_out(actor, wanted, f"create a role with {', '.join(sorted(wanted))}")
         if name in _ALL_BUILT_IN_NAMES:
-            raise InvalidRequest(f"{name} is a built-in role; choose another name").about("role_built_in")
-        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}").about("role_taken")
+            raise InvalidRequest(f"{name} is a built-in role; choose another name").about(
+                "role_built_in"
+            )
+        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}").about(
+            "role_taken"
+        )
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
                 if self._custom_role(session, scope, name) is not None:
                     raise taken
                 now = self.clock()
-                session.add(Role(
-                    scope_kind=scope.kind, scope_code=scope.code, name=name, permissions=" ".join(sorted(wanted)),
-                    created_at=now, created_by=actor.name,
-                ))
+                session.add(
+                    Role(
+                        scope_kind=scope.kind,
+                        scope_code=scope.code,
+                        name=name,
+                        permissions=" ".join(sorted(wanted)),
+                        created_at=now,
+                        created_by=actor.name,
+                    )
+                )
                 session.flush()
-                record_event(session, now, actor.name, "role.add", str(scope), role=name, permissions=sorted(wanted))
+                record_event(
+                    session,
+                    now,
+                    actor.name,
+                    "role.add",
+                    str(scope),
+                    role=name,
+                    permissions=sorted(wanted),
+                )
         except IntegrityError:
             raise taken from None
-        return RoleView(name, scope.kind, scope.company_nip, scope.office_code, tuple(sorted(wanted)), built_in=False)
+        return RoleView(
+            name,
+            scope.kind,
+            scope.company_nip,
+            scope.office_code,
+            tuple(sorted(wanted)),
+            built_in=False,
+        )
 
-    def list_roles(self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None) -> list[RoleView]:
+    def list_roles(
+        self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None
+    ) -> list[RoleView]:
         """Built-in and custom roles of a company or an office; the operator without
         a scope sees the built-in roles of both kinds and every custom role."""
         scope = self._listing_scope(actor, company_nip, office_code)
@@ -318,16 +417,30 @@ class UserService:
             kinds = (scope.kind,)
         code = scope.code if scope else None
         built_in = [
-            RoleView(name, kind, code if kind == COMPANY else None, code if kind == OFFICE else None, tuple(sorted(perms)), built_in=True)
-            for kind in kinds for name, perms in BUILT_IN_ROLES[kind].items()
+            RoleView(
+                name,
+                kind,
+                code if kind == COMPANY else None,
+                code if kind == OFFICE else None,
+                tuple(sorted(perms)),
+                built_in=True,
+            )
+            for kind in kinds
+            for name, perms in BUILT_IN_ROLES[kind].items()
         ]
         query = select(Role).order_by(Role.scope_kind, Role.scope_code, Role.name)
         if scope is not None:
             query = query.where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)
         with self.db.read() as session:
             custom = [
-                RoleView(r.name, r.scope_kind, r.scope_code if r.scope_kind == COMPANY else None, r.scope_code if r.scope_kind == OFFICE else None,
-                         tuple(sorted(r.permission_set)), built_in=False)
+                RoleView(
+                    r.name,
+                    r.scope_kind,
+                    r.scope_code if r.scope_kind == COMPANY else None,
+                    r.scope_code if r.scope_kind == OFFICE else None,
+                    tuple(sorted(r.permission_set)),
+                    built_in=False,
+                )
                 for r in session.scalars(query)
             ]
         return built_in + custom
@@ -350,12 +463,18 @@ class UserService:
         except InvalidRequest:
             login = None
         with self.db.read() as session:
-            user = session.scalars(select(User).where(User.login == login)).one_or_none() if login else None
+            user = (
+                session.scalars(select(User).where(User.login == login)).one_or_none()
+                if login
+                else None
+            )
             user_id = user.id if user else None
             password_hash = user.password_hash if user else None
             refused = user is None or not user.active
         if refused or len(password) > PASSWORD_CHARS_MAX:
-            self._verify(self._dummy_hash, password[:PASSWORD_CHARS_MAX])  # the same cost whatever the reason
+            self._verify(
+                self._dummy_hash, password[:PASSWORD_CHARS_MAX]
+            )  # the same cost whatever the reason
             with self.db.transaction() as session:
                 self.throttle.failed(session, counted_login, address)
             raise NotAuthorized(LOGIN_FAILED)
@@ -391,12 +510,16 @@ class UserService:
 
     def _scope(self, company_nip: str | None, office_code: str | None) -> Scope:
         if (company_nip is None) == (office_code is None):
-            raise InvalidRequest("name either a company (NIP) or an office (code), not both and not neither")
+            raise InvalidRequest(
+                "name either a company (NIP) or an office (code), not both and not neither"
+            )
         if company_nip is not None:
             return Scope(COMPANY, valid_nip(company_nip))
         return Scope(OFFICE, self.config.office(office_code.strip()).code)
 
-    def _listing_scope(self, actor: Actor, company_nip: str | None, office_code: str | None) -> Scope | None:
+    def _listing_scope(
+        self, actor: Actor, company_nip: str | None, office_code: str | None
+    ) -> Scope | None:
         """The scope named, or else the actor's own (None: the operator's everything)."""
         if company_nip is not None or office_code is not None:
             return self._scope(company_nip, office_code)
@@ -410,7 +533,9 @@ class UserService:
 
     def _ensure_scope_exists(self, session: Session, scope: Scope) -> None:
         if scope.kind == COMPANY:
-            find_company(session, scope.code)  # an office was checked against offices.toml in _scope
+            find_company(
+                session, scope.code
+            )  # an office was checked against offices.toml in _scope
 
     @staticmethod
     def _require_manage(actor: Actor, scope: Scope) -> None:
@@ -420,7 +545,9 @@ class UserService:
     def _may_hand_out(actor: Actor, permissions: frozenset[str], what: str) -> None:
         missing = sorted(p for p in permissions if not actor.may(p))
         if missing:
-            raise NotAuthorized(f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself").about("permission_not_held")
+            raise NotAuthorized(
+                f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself"
+            ).about("permission_not_held")
 
     @staticmethod
     def _valid_permissions(scope: Scope, permissions: Iterable[str]) -> frozenset[str]:
@@ -430,14 +557,22 @@ class UserService:
             raise InvalidRequest("a role needs at least one permission")
         for p in sorted(wanted - allowed):
             other = OFFICE if scope.kind == COMPANY else COMPANY
-            what = f"{p!r} is only for {other} roles" if p in SCOPE_PERMISSIONS[other] else f"unknown permission {p!r}"
-            raise InvalidRequest(f"{what}; {scope.kind} roles may hold: {', '.join(sorted(allowed))}")
+            what = (
+                f"{p!r} is only for {other} roles"
+                if p in SCOPE_PERMISSIONS[other]
+                else f"unknown permission {p!r}"
+            )
+            raise InvalidRequest(
+                f"{what}; {scope.kind} roles may hold: {', '.join(sorted(allowed))}"
+            )
         return wanted
 
     @staticmethod
     def _custom_role(session: Session, scope: Scope, name: str) -> Role | None:
         return session.scalars(
-            select(Role).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code, Role.name == name)
+            select(Role).where(
+                Role.scope_kind == scope.kind, Role.scope_code == scope.code, Role.name == name
+            )
         ).one_or_none()
 
     def _role_permissions(self, session: Session, scope: Scope, name: str) -> frozenset[str]:
@@ -446,9 +581,15 @@ class UserService:
             return built_in
         role = self._custom_role(session, scope, name)
         if role is None:
-            custom = session.scalars(select(Role.name).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)).all()
+            custom = session.scalars(
+                select(Role.name).where(
+                    Role.scope_kind == scope.kind, Role.scope_code == scope.code
+                )
+            ).all()
             names = ", ".join([*BUILT_IN_ROLES[scope.kind], *sorted(custom)])
-            raise InvalidRequest(f"{_scope_text(scope)} has no role {name!r}; its roles: {names}").about("role_unknown")
+            raise InvalidRequest(
+                f"{_scope_text(scope)} has no role {name!r}; its roles: {names}"
+            ).about("role_unknown")
         return role.permission_set
 
     def _user_permissions(self, session: Session, user: User) -> frozenset[str]:
@@ -460,13 +601,23 @@ class UserService:
     def _actor(self, session: Session, user: User) -> Actor:
         scope = user.scope
         offices = frozenset({scope.code}) if scope.kind == OFFICE else None
-        return Actor(_user_subject(user.login), permissions=self._user_permissions(session, user), company_nip=scope.company_nip, offices=offices)
+        return Actor(
+            _user_subject(user.login),
+            permissions=self._user_permissions(session, user),
+            company_nip=scope.company_nip,
+            offices=offices,
+        )
 
     def _view(self, session: Session, user: User) -> UserView:
         scope = user.scope
         return UserView(
-            user.login, scope.company_nip, scope.office_code, tuple(sorted(g.role for g in user.grants)),
-            tuple(sorted(self._user_permissions(session, user))), user.active, user.created_at,
+            user.login,
+            scope.company_nip,
+            scope.office_code,
+            tuple(sorted(g.role for g in user.grants)),
+            tuple(sorted(self._user_permissions(session, user))),
+            user.active,
+            user.created_at,
         )
 
     @staticmethod

@@ -73,17 +73,29 @@ class LoginThrottle:
         """How long this address must wait before trying this login; zero: go ahead."""
         now = self.clock()
         keys = {_address_key(address), _login_key(login), _known_key(login, address)}
-        rows = {row.key: row for row in session.scalars(select(LoginThrottleEntry).where(LoginThrottleEntry.key.in_(keys)))}
+        rows = {
+            row.key: row
+            for row in session.scalars(
+                select(LoginThrottleEntry).where(LoginThrottleEntry.key.in_(keys))
+            )
+        }
         known = rows.get(_known_key(login, address))
         counted = [_address_key(address)]
         if known is None or known.updated_at < now - KNOWN_FOR:
             counted.append(_login_key(login))
-        waits = [rows[k].wait_until - now for k in counted if k in rows and rows[k].wait_until is not None]
+        waits = [
+            rows[k].wait_until - now
+            for k in counted
+            if k in rows and rows[k].wait_until is not None
+        ]
         return max([timedelta(0), *waits])
 
     def failed(self, session: Session, login: str, address: str) -> None:
         now = self.clock()
-        for key, wait_max in ((_address_key(address), ADDRESS_WAIT_MAX), (_login_key(login), LOGIN_WAIT_MAX)):
+        for key, wait_max in (
+            (_address_key(address), ADDRESS_WAIT_MAX),
+            (_login_key(login), LOGIN_WAIT_MAX),
+        ):
             row = self._locked_row(session, key, now)
             if row.updated_at < now - FORGET_AFTER:
                 row.failures = 0
@@ -94,7 +106,9 @@ class LoginThrottle:
 
     def succeeded(self, session: Session, login: str, address: str) -> None:
         now = self.clock()
-        session.execute(delete(LoginThrottleEntry).where(LoginThrottleEntry.key == _login_key(login)))
+        session.execute(
+            delete(LoginThrottleEntry).where(LoginThrottleEntry.key == _login_key(login))
+        )
         row = self._locked_row(session, _known_key(login, address), now)
         row.updated_at = now
 
@@ -104,9 +118,14 @@ class LoginThrottle:
         counting the same key at once both count)."""
         connection = session.connection()
         statement = insert_if_absent(connection.dialect.name, LoginThrottleEntry.__table__, "key")
-        connection.execute(statement, {"key": key, "failures": 0, "wait_until": None, "updated_at": now})
+        connection.execute(
+            statement, {"key": key, "failures": 0, "wait_until": None, "updated_at": now}
+        )
         return session.scalars(
-            select(LoginThrottleEntry).where(LoginThrottleEntry.key == key).with_for_update().execution_options(populate_existing=True)
+            select(LoginThrottleEntry)
+            .where(LoginThrottleEntry.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).one()
 
     @staticmethod

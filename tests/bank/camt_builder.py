@@ -7,10 +7,11 @@ opening balance plus its booked entries, so that it adds up."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 import xmlschema
 from lxml import etree
@@ -38,7 +39,9 @@ class Entry:
     debtor_account: str | None = "PL61109010140000071219812874"
     booking_date: str = "2026-03-10"
     currency: str = "PLN"
-    splits: list[tuple[str, str]] = field(default_factory=list)  # (amount, EndToEndId) per transaction
+    splits: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (amount, EndToEndId) per transaction
     structured: str | None = None  # RmtInf/Strd/CdtrRefInf/Ref
 
 
@@ -59,14 +62,20 @@ def grosze(amount: str) -> int:
     """An amount as the hub reads it; 0 for one it refuses (a test of that refusal)."""
     sign = -1 if amount.startswith("-") else 1  # a balance's: written as DBIT
     try:
-        return sign * parse_decimal_grosze(amount.lstrip("-"), fraction_digits_max=5, total_digits_max=18)
+        return sign * parse_decimal_grosze(
+            amount.lstrip("-"), fraction_digits_max=5, total_digits_max=18
+        )
     except AmountError:
         return 0
 
 
 def booked_sum(entries: Iterable[Entry]) -> int:
     """Booked credits less booked debits, in grosze."""
-    return sum(grosze(e.amount) * (1 if e.direction == "CRDT" else -1) for e in entries if e.status == "BOOK")
+    return sum(
+        grosze(e.amount) * (1 if e.direction == "CRDT" else -1)
+        for e in entries
+        if e.status == "BOOK"
+    )
 
 
 def write_camt053(
@@ -82,10 +91,15 @@ def write_camt053(
     othr_id: bool = False,
 ) -> None:
     """Write a whole camt.053.001.08 document with one statement of `account`."""
-    write_document(out, [Statement(account, entries, statement_id, sequence, currency, opening, closing, othr_id)])
+    write_document(
+        out,
+        [Statement(account, entries, statement_id, sequence, currency, opening, closing, othr_id)],
+    )
 
 
-def write_document(out: BinaryIO | Path, statements: Iterable[Statement], message_id: str | None = None) -> None:
+def write_document(
+    out: BinaryIO | Path, statements: Iterable[Statement], message_id: str | None = None
+) -> None:
     """Write a camt.053.001.08 document with every statement of `statements`, in order."""
     statements = list(statements)
     with etree.xmlfile(out, encoding="UTF-8") as xf:
@@ -104,7 +118,16 @@ def write_document(out: BinaryIO | Path, statements: Iterable[Statement], messag
                         closing = format_pln(grosze(st.opening) + booked_sum(entries))
                     with xf.element(C + "Stmt"):
                         xf.write("\n")
-                        head = _statement_head(st.account, st.statement_id, st.sequence, st.currency, st.opening, closing, st.othr_id, st.opening_code)
+                        head = _statement_head(
+                            st.account,
+                            st.statement_id,
+                            st.sequence,
+                            st.currency,
+                            st.opening,
+                            closing,
+                            st.othr_id,
+                            st.opening_code,
+                        )
                         for elem in head:
                             xf.write(elem, pretty_print=True)
                         for entry in entries:
@@ -143,7 +166,9 @@ def iban(account: str) -> str:
     return f"PL{account}" if len(account) == 26 and account.isdigit() else account
 
 
-def _sub(parent: etree._Element, path: str, text: str | None = None, **attrib: str) -> etree._Element:
+def _sub(
+    parent: etree._Element, path: str, text: str | None = None, **attrib: str
+) -> etree._Element:
     *steps, last = path.split("/")
     elem = parent
     for step in steps:  # reuse an existing parent, so "Dbtr/Pty/Nm" after "Dbtr/..." nests
@@ -159,9 +184,15 @@ def _child(parent: etree._Element, name: str) -> etree._Element:
     return found if found is not None else etree.SubElement(parent, C + name)
 
 
-def _statement_head(account, statement_id, sequence, currency, opening, closing, othr_id, opening_code="OPBD") -> list[etree._Element]:
+def _statement_head(
+    account, statement_id, sequence, currency, opening, closing, othr_id, opening_code="OPBD"
+) -> list[etree._Element]:
     head = []
-    for name, text in (("Id", statement_id), ("ElctrncSeqNb", sequence), ("CreDtTm", "2026-03-10T18:00:00+01:00")):
+    for name, text in (
+        ("Id", statement_id),
+        ("ElctrncSeqNb", sequence),
+        ("CreDtTm", "2026-03-10T18:00:00+01:00"),
+    ):
         if text is not None:
             elem = etree.Element(C + name, nsmap={None: V08})
             elem.text = text

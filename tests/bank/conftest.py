@@ -26,7 +26,10 @@ def balanced_sample(name: str) -> bytes:
     (the published test file shows every balance type, not a real statement)."""
     data = (DATA / name).read_bytes()
     fixed, n = re.subn(
-        rb'<Amt Ccy="SEK">27.00</Amt>(\s*)<CdtDbtInd>DBIT</CdtDbtInd>', rb'<Amt Ccy="EUR">27.00</Amt>\1<CdtDbtInd>CRDT</CdtDbtInd>', data, count=1
+        rb'<Amt Ccy="SEK">27.00</Amt>(\s*)<CdtDbtInd>DBIT</CdtDbtInd>',
+        rb'<Amt Ccy="EUR">27.00</Amt>\1<CdtDbtInd>CRDT</CdtDbtInd>',
+        data,
+        count=1,
     )
     assert n == 1
     return fixed
@@ -93,13 +96,19 @@ def snapshot(hub) -> tuple:
             session.scalar(select(func.count()).select_from(BankStatement)),
             session.scalar(select(func.count()).select_from(BankEntry)),
             session.scalar(select(func.count()).select_from(LedgerTransfer)),
-            tuple(session.execute(select(BankEntry.id, BankEntry.status).order_by(BankEntry.id)).all()),
+            tuple(
+                session.execute(select(BankEntry.id, BankEntry.status).order_by(BankEntry.id)).all()
+            ),
         )
 
 
 def audit_actions(hub, action: str) -> list[AuditEvent]:
     with hub.db.read() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
 
 
 def entries(hub) -> list[BankEntry]:

@@ -26,19 +26,25 @@ CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 def bank_client(running_hub, client_id="bank-escrow", history=None):
     wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-    return zeep.Client(running_hub.url + "/soap/bank?wsdl", wsse=wsse, plugins=[history] if history else [])
+    return zeep.Client(
+        running_hub.url + "/soap/bank?wsdl", wsse=wsse, plugins=[history] if history else []
+    )
 
 
 def submit_envelope(document_text: str) -> etree._Element:
     envelope = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "b": ns.BANK_IN})
     etree.SubElement(envelope, SOAP + "Header")
-    request = etree.SubElement(etree.SubElement(envelope, SOAP + "Body"), f"{{{ns.BANK_IN}}}SubmitStatementRequest")
+    request = etree.SubElement(
+        etree.SubElement(envelope, SOAP + "Body"), f"{{{ns.BANK_IN}}}SubmitStatementRequest"
+    )
     etree.SubElement(request, f"{{{ns.BANK_IN}}}Document").text = document_text
     return envelope
 
 
 def post_signed(running_hub, document_text: str, client_id="bank-escrow"):
-    body = etree.tostring(sign_envelope(submit_envelope(document_text), running_hub.identity(client_id)))
+    body = etree.tostring(
+        sign_envelope(submit_envelope(document_text), running_hub.identity(client_id))
+    )
     return running_hub.post(body, path="/soap/bank")
 
 
@@ -47,11 +53,14 @@ def statement(running_hub) -> bytes:
     hub = running_hub.hub
     hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
     virtual = hub.companies.account(NIP).virtual_account
-    return camt053(hub.config.bank.escrow_account, [
-        Entry("500.00", creditor_account=virtual, ref="R1"),
-        Entry("25.00", remittance="nieznany wpłacający", ref="R2"),
-        Entry("161.50", direction="DBIT", end_to_end_id="SETTLE-1", ref="R3"),
-    ])
+    return camt053(
+        hub.config.bank.escrow_account,
+        [
+            Entry("500.00", creditor_account=virtual, ref="R1"),
+            Entry("25.00", remittance="nieznany wpłacający", ref="R2"),
+            Entry("161.50", direction="DBIT", end_to_end_id="SETTLE-1", ref="R3"),
+        ],
+    )
 
 
 def test_the_wsdl_is_served_with_the_real_address(running_hub):
@@ -72,7 +81,12 @@ def test_the_bank_submits_a_statement_and_sending_it_again_imports_nothing(runni
     before = snapshot(hub)
 
     again = client.service.SubmitStatement(Document=statement)
-    assert (again.Imported, again.Duplicates, again.Unmatched, again.StatementId) == (0, 3, 0, first.StatementId)
+    assert (again.Imported, again.Duplicates, again.Unmatched, again.StatementId) == (
+        0,
+        3,
+        0,
+        first.StatementId,
+    )
     assert snapshot(hub) == before
 
 
@@ -80,7 +94,9 @@ def test_a_document_of_two_statements_answers_both_hub_ids(running_hub):
     escrow = running_hub.hub.config.bank.escrow_account
     data = document(
         Statement(escrow, [Entry("10.00", ref="A1")], statement_id="S-1", sequence="1"),
-        Statement(escrow, [Entry("2.50", ref="B1")], statement_id="S-2", sequence="2", opening="10.00"),
+        Statement(
+            escrow, [Entry("2.50", ref="B1")], statement_id="S-2", sequence="2", opening="10.00"
+        ),
     )
     answer = bank_client(running_hub).service.SubmitStatement(Document=data)
     assert (answer.Imported, answer.Duplicates, answer.Unmatched) == (0, 0, 2)
@@ -90,9 +106,14 @@ def test_a_document_of_two_statements_answers_both_hub_ids(running_hub):
 
 @pytest.mark.parametrize("client_id", ["pojazd-1465", "kasa-1465-01", "leasing-7010254361"])
 def test_any_other_kind_of_client_is_refused(running_hub, statement, client_id):
-    status, response = post_signed(running_hub, base64.b64encode(statement).decode(), client_id=client_id)
+    status, response = post_signed(
+        running_hub, base64.b64encode(statement).decode(), client_id=client_id
+    )
     code, message = fault_of(response)
-    assert (status, code) == (500, CLIENT("NotAuthorized")) and "may not call the bankin service" in message
+    assert (status, code) == (
+        500,
+        CLIENT("NotAuthorized"),
+    ) and "may not call the bankin service" in message
     assert snapshot(running_hub.hub) == (0, 0, 0, ())
 
 
@@ -102,7 +123,9 @@ def test_a_broken_statement_is_refused_naming_the_line(running_hub, statement):
     status, response = post_signed(running_hub, base64.b64encode(broken).decode())
     code, message = fault_of(response)
     assert (status, code) == (500, CLIENT("InvalidRequest"))
-    assert message.startswith(f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz")
+    assert message.startswith(
+        f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz"
+    )
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
     assert detail.findtext(f"{{{ns.COMMON}}}Element") == "Amt"
     assert snapshot(running_hub.hub) == (0, 0, 0, ())
@@ -130,5 +153,8 @@ def test_size_limits_before_and_after_decoding(running_hub, statement, monkeypat
 
     monkeypatch.setattr(bankin, "DOCUMENT_BYTES_MAX", len(statement) - 1)
     code, message = fault_of(post_signed(running_hub, base64.b64encode(statement).decode())[1])
-    assert code == CLIENT("InvalidRequest") and f"over the limit of {len(statement) - 1} bytes" in message
+    assert (
+        code == CLIENT("InvalidRequest")
+        and f"over the limit of {len(statement) - 1} bytes" in message
+    )
     assert snapshot(running_hub.hub) == (0, 0, 0, ())

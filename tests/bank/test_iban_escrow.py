@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-
 from click.testing import CliRunner
 from werkzeug.test import Client
 
@@ -19,21 +18,30 @@ from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.conftest import SAMPLE_ACCOUNT, edit_bank, entries, ledger_holds
 from tests.factories import NIP, OPERATOR, config_copy
-from tests.services.conftest import serving
-from tests.services.test_company_soap import C, MY_NIP, ok
 from tests.portal.test_portal_http import PASSWORD, log_in, portal_config
+from tests.services.conftest import serving
+from tests.services.test_company_soap import MY_NIP, C, ok
 
 NOTE = "companies get no virtual account, and their top-ups are matched by the NIP in the transfer title only"
 
 
-def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(sample_hub):
+def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(
+    sample_hub,
+):
     account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
     assert (account.nip, account.virtual_account) == (NIP, None)
-    result = sample_hub.statements.import_document(camt053(SAMPLE_ACCOUNT, [
-        Entry("250.00", currency="EUR", remittance=topup_title(NIP), ref="T1"),
-        Entry("50.00", currency="EUR", structured=rf_reference(NIP), ref="T2"),
-        Entry("5.00", currency="EUR", remittance="bez tytułu", ref="T3"),
-    ], currency="EUR"), actor=OPERATOR)
+    result = sample_hub.statements.import_document(
+        camt053(
+            SAMPLE_ACCOUNT,
+            [
+                Entry("250.00", currency="EUR", remittance=topup_title(NIP), ref="T1"),
+                Entry("50.00", currency="EUR", structured=rf_reference(NIP), ref="T2"),
+                Entry("5.00", currency="EUR", remittance="bez tytułu", ref="T3"),
+            ],
+            currency="EUR",
+        ),
+        actor=OPERATOR,
+    )
     assert (result.imported, result.unmatched) == (2, 1)
     assert [e.status for e in entries(sample_hub)][:2] == [TOPUP, TOPUP]
     assert sample_hub.companies.account(NIP).available_grosze == 300_00
@@ -43,10 +51,16 @@ def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_i
 def test_config_check_and_company_add_say_companies_are_matched_by_the_title(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
     edit_bank(config_dir, escrow_account=SAMPLE_ACCOUNT, currency="EUR")
-    run = lambda *args: CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)  # noqa: E731
+    run = lambda *args: CliRunner().invoke(
+        cli, ["--config", str(config_dir), *args], catch_exceptions=False
+    )  # noqa: E731
     checked = run("config", "check")
     assert checked.exit_code == 0 and "ok:" in checked.stdout
-    assert f"note: hub.toml [bank] escrow_account: the escrow account {SAMPLE_ACCOUNT} is an IBAN" in checked.stdout and NOTE in checked.stdout
+    assert (
+        f"note: hub.toml [bank] escrow_account: the escrow account {SAMPLE_ACCOUNT} is an IBAN"
+        in checked.stdout
+        and NOTE in checked.stdout
+    )
     assert run("init").exit_code == 0
     added = run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.", "--json")
     assert added.exit_code == 0, added.stderr
@@ -57,7 +71,9 @@ def test_config_check_and_company_add_say_companies_are_matched_by_the_title(tmp
 
 
 def test_the_shipped_nrb_escrow_gets_no_note(tmp_path, db_url):
-    checked = CliRunner().invoke(cli, ["--config", str(config_copy(tmp_path, db_url)), "config", "check"])
+    checked = CliRunner().invoke(
+        cli, ["--config", str(config_copy(tmp_path, db_url)), "config", "check"]
+    )
     assert checked.exit_code == 0 and "note:" not in checked.stdout
 
 
@@ -67,7 +83,9 @@ def test_the_dashboard_shows_the_escrow_iban_and_the_title_to_use(tmp_path, db_u
     app = create_app(load_config(config_dir))
     try:
         app.hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
-        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD)
+        app.hub.users.add_user(
+            OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD
+        )
         client = Client(app)
         log_in(client, "anna@leasing.pl")
         page = client.get("/portal/firma/").get_data(as_text=True)

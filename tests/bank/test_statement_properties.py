@@ -23,11 +23,15 @@ from tests.factories import OPERATOR
 # Each example runs on the test's one database: fresh statement ids and references keep the
 # examples apart, and every assertion is about what one import changed.
 _ids = itertools.count(1)
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 grosze = st.integers(min_value=1, max_value=10**9)
 statuses = st.sampled_from(["BOOK", "BOOK", "BOOK", "PDNG", "INFO", "FUTR"])
-trailing = st.sampled_from(["", "0", "000"])  # trailing zeros past the grosz, as some banks write them
+trailing = st.sampled_from(
+    ["", "0", "000"]
+)  # trailing zeros past the grosz, as some banks write them
 
 
 def escrow_balance(hub) -> int:
@@ -44,21 +48,42 @@ def written(amount_grosze: int, zeros: str) -> str:
 @st.composite
 def statements(draw, *, booked_only: bool = False):
     """(entries of one statement, its opening balance in grosze, the trailing zeros of its balances)."""
-    rows = draw(st.lists(st.tuples(grosze, st.sampled_from(["CRDT", "DBIT"]), st.just("BOOK") if booked_only else statuses, trailing),
-                         min_size=1, max_size=6))
-    return rows, draw(st.integers(min_value=-10**9, max_value=10**9)), draw(trailing)
+    rows = draw(
+        st.lists(
+            st.tuples(
+                grosze,
+                st.sampled_from(["CRDT", "DBIT"]),
+                st.just("BOOK") if booked_only else statuses,
+                trailing,
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    return rows, draw(st.integers(min_value=-(10**9), max_value=10**9)), draw(trailing)
 
 
 def build(hub, rows, opening: int, zeros: str) -> tuple[bytes, int, int]:
     """The document, its booked credits and its number of booked entries."""
     n = next(_ids)
-    entries = [Entry(written(a, z), direction=d, status=s, ref=f"P{n}-{i}") for i, (a, d, s, z) in enumerate(rows)]
+    entries = [
+        Entry(written(a, z), direction=d, status=s, ref=f"P{n}-{i}")
+        for i, (a, d, s, z) in enumerate(rows)
+    ]
     credits = sum(a for a, d, s, _ in rows if s == "BOOK" and d == "CRDT")
     debits = sum(a for a, d, s, _ in rows if s == "BOOK" and d == "DBIT")
     closing = opening + credits - debits
     sign = lambda g: ("-" if g < 0 else "") + written(abs(g), zeros)  # noqa: E731
-    data = document(Statement(hub.config.bank.escrow_account, entries, statement_id=f"P-{n}", sequence=str(n),
-                              opening=sign(opening), closing=sign(closing)))
+    data = document(
+        Statement(
+            hub.config.bank.escrow_account,
+            entries,
+            statement_id=f"P-{n}",
+            sequence=str(n),
+            opening=sign(opening),
+            closing=sign(closing),
+        )
+    )
     return data, credits, sum(1 for _, _, s, _ in rows if s == "BOOK")
 
 
@@ -70,7 +95,11 @@ def test_a_statement_that_adds_up_imports_and_moves_exactly_its_booked_credits(h
     result = hub.statements.import_document(data, actor=OPERATOR)
     # Credits go to suspense (no company is named); debits are the hub's own transfers, kept for settlement.
     assert escrow_balance(hub) - escrow_before == -credits
-    assert (result.imported + result.unmatched, result.duplicates, result.ignored) == (booked, 0, len(statement[0]) - booked)
+    assert (result.imported + result.unmatched, result.duplicates, result.ignored) == (
+        booked,
+        0,
+        len(statement[0]) - booked,
+    )
     ledger_holds(hub)
     before = snapshot(hub)
     again = hub.statements.import_document(data, actor=OPERATOR)
@@ -94,5 +123,7 @@ def test_any_one_digit_changed_in_any_amount_or_balance_refuses_the_statement(hu
     except StatementError as error:
         assert "does not add up" in error.problem or "past the grosz" in error.problem
     else:
-        raise AssertionError(f"a changed digit was imported: {amount.group(1)!r} at {at - amount.start(1)} -> {chr(new)}")
+        raise AssertionError(
+            f"a changed digit was imported: {amount.group(1)!r} at {at - amount.start(1)} -> {chr(new)}"
+        )
     assert snapshot(hub) == before

@@ -11,16 +11,36 @@ import pytest
 
 from hub.access import Actor
 from hub.bank.camt import StatementError
-from hub.bank.models import ASSIGNED, REVERSAL, REVERSED, REVIEW, SUSPENSE, TOPUP, UNMATCHED, BankEntry
+from hub.bank.models import (
+    ASSIGNED,
+    REVERSAL,
+    REVERSED,
+    REVIEW,
+    SUSPENSE,
+    TOPUP,
+    UNMATCHED,
+    BankEntry,
+)
 from hub.bank.statements import StatementService
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
-from hub.ledger.chart import ESCROW, SUSPENSE as SUSPENSE_ACCOUNT, company_account
+from hub.ledger.chart import ESCROW, company_account
+from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from tests.bank.camt_builder import DATA, Entry, camt053, validate
-from tests.bank.conftest import SAMPLE_ACCOUNT, audit_actions, balanced_sample, balance, entries, ledger_holds, snapshot
+from tests.bank.conftest import (
+    SAMPLE_ACCOUNT,
+    audit_actions,
+    balance,
+    balanced_sample,
+    entries,
+    ledger_holds,
+    snapshot,
+)
 from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
 
 THIRD_NIP = "7010254361"
-BANK = Actor("client:bank-escrow", offices=frozenset())  # as client_actor() makes it for the BANK client
+BANK = Actor(
+    "client:bank-escrow", offices=frozenset()
+)  # as client_actor() makes it for the BANK client
 
 
 def escrow(hub) -> str:
@@ -46,8 +66,6 @@ def counts(result) -> tuple[int, int, int]:
     return result.imported, result.duplicates, result.unmatched
 
 
-
-
 # -- the published samples ------------------------------------------------------
 
 
@@ -57,10 +75,19 @@ def test_a_sample_imports_into_suspense_and_a_second_import_changes_nothing(samp
     first = imported(sample_hub, data)
     assert counts(first) == (0, 0, 1) and first.bank_statement_id == "253EURNL26VAYB8060476890"
     [entry] = entries(sample_hub)
-    assert (entry.status, entry.amount_grosze, entry.debtor_name, entry.company_id) == (SUSPENSE, 885, "NAME NAME", None)
+    assert (entry.status, entry.amount_grosze, entry.debtor_name, entry.company_id) == (
+        SUSPENSE,
+        885,
+        "NAME NAME",
+        None,
+    )
     assert (balance(sample_hub, SUSPENSE_ACCOUNT), balance(sample_hub, ESCROW)) == (885, -885)
     [suspended] = sample_hub.statements.suspense(actor=OPERATOR)
-    assert (suspended.entry_id, suspended.amount_grosze, suspended.debtor_account) == (entry.id, 885, "NL56AGDH9619008421")
+    assert (suspended.entry_id, suspended.amount_grosze, suspended.debtor_account) == (
+        entry.id,
+        885,
+        "NL56AGDH9619008421",
+    )
     before = snapshot(sample_hub)
 
     again = imported(sample_hub, data)
@@ -83,14 +110,20 @@ def test_a_sample_with_one_byte_broken_is_refused_whole(sample_hub, sample):
 @pytest.mark.parametrize("sample", ["camt053.v2.minimal.xml", "camt053.v4.xml"])
 def test_the_samples_are_refused_by_a_hub_kept_in_pln(configured_hub, sample):
     pln_hub = configured_hub(escrow_account=SAMPLE_ACCOUNT)
-    with pytest.raises(StatementError, match="EUR; the escrow account is kept in PLN; nothing was imported"):
+    with pytest.raises(
+        StatementError, match="EUR; the escrow account is kept in PLN; nothing was imported"
+    ):
         pln_hub.statements.import_document(balanced_sample(sample), actor=OPERATOR)
     assert snapshot(pln_hub) == (0, 0, 0, ())
 
 
 @pytest.mark.parametrize("sample", ["camt053.v2.minimal.xml", "camt053.v4.xml"])
-def test_the_samples_as_published_are_refused_their_closing_balance_is_in_another_currency(sample_hub, sample):
-    with pytest.raises(StatementError, match="an amount in SEK; the escrow account is kept in EUR") as error:
+def test_the_samples_as_published_are_refused_their_closing_balance_is_in_another_currency(
+    sample_hub, sample
+):
+    with pytest.raises(
+        StatementError, match="an amount in SEK; the escrow account is kept in EUR"
+    ) as error:
         sample_hub.statements.import_document((DATA / sample).read_bytes(), actor=OPERATOR)
     assert error.value.element == "Bal/Amt"
     assert snapshot(sample_hub) == (0, 0, 0, ())
@@ -101,21 +134,45 @@ def test_the_samples_as_published_are_refused_their_closing_balance_is_in_anothe
 
 def test_credits_match_by_virtual_account_or_nip_the_rest_waits_in_suspense_until_assigned(hub):
     companies(hub, NIP, OTHER_NIP, THIRD_NIP)
-    data = camt053(escrow(hub), [
-        Entry("1500.00", creditor_account=virtual(hub, NIP), remittance="doładowanie", ref="R1"),
-        Entry("200.00", creditor_account=virtual(hub, OTHER_NIP), ref="R2"),
-        Entry("50.00", creditor_account=escrow(hub), remittance="Dopłata, NIP 701-025-43-61, dziękujemy", ref="R3"),
-        Entry("70.00", remittance="za fakturę 12/2026", debtor_name="Ktoś Nieznany", ref="R4"),
-    ])
+    data = camt053(
+        escrow(hub),
+        [
+            Entry(
+                "1500.00", creditor_account=virtual(hub, NIP), remittance="doładowanie", ref="R1"
+            ),
+            Entry("200.00", creditor_account=virtual(hub, OTHER_NIP), ref="R2"),
+            Entry(
+                "50.00",
+                creditor_account=escrow(hub),
+                remittance="Dopłata, NIP 701-025-43-61, dziękujemy",
+                ref="R3",
+            ),
+            Entry("70.00", remittance="za fakturę 12/2026", debtor_name="Ktoś Nieznany", ref="R4"),
+        ],
+    )
     validate(data)
     result = imported(hub, data)
     assert counts(result) == (3, 0, 1)
-    assert [(e.status, e.amount_grosze) for e in entries(hub)] == [(TOPUP, 1500_00), (TOPUP, 200_00), (TOPUP, 50_00), (SUSPENSE, 70_00)]
-    assert [hub.companies.account(n).available_grosze for n in (NIP, OTHER_NIP, THIRD_NIP)] == [1500_00, 200_00, 50_00]
+    assert [(e.status, e.amount_grosze) for e in entries(hub)] == [
+        (TOPUP, 1500_00),
+        (TOPUP, 200_00),
+        (TOPUP, 50_00),
+        (SUSPENSE, 70_00),
+    ]
+    assert [hub.companies.account(n).available_grosze for n in (NIP, OTHER_NIP, THIRD_NIP)] == [
+        1500_00,
+        200_00,
+        50_00,
+    ]
     assert (balance(hub, SUSPENSE_ACCOUNT), balance(hub, ESCROW)) == (70_00, -1820_00)
 
     [waiting] = hub.statements.suspense(actor=OPERATOR)
-    assert (waiting.status, waiting.amount_grosze, waiting.debtor_name, waiting.remittance) == (SUSPENSE, 70_00, "Ktoś Nieznany", "za fakturę 12/2026")
+    assert (waiting.status, waiting.amount_grosze, waiting.debtor_name, waiting.remittance) == (
+        SUSPENSE,
+        70_00,
+        "Ktoś Nieznany",
+        "za fakturę 12/2026",
+    )
     assigned = hub.statements.assign(waiting.entry_id, OTHER_NIP, actor=OPERATOR)
     ledger_holds(hub)
     assert (assigned.status, assigned.company_nip) == (ASSIGNED, OTHER_NIP)
@@ -125,7 +182,9 @@ def test_credits_match_by_virtual_account_or_nip_the_rest_waits_in_suspense_unti
     assert (event.actor, event.subject) == ("test", f"company:{OTHER_NIP}")
 
     before = snapshot(hub)
-    assert hub.statements.assign(waiting.entry_id, OTHER_NIP, actor=OPERATOR).status == ASSIGNED  # again: nothing changes
+    assert (
+        hub.statements.assign(waiting.entry_id, OTHER_NIP, actor=OPERATOR).status == ASSIGNED
+    )  # again: nothing changes
     assert snapshot(hub) == before
     with pytest.raises(InvalidRequest, match="is ASSIGNED; only a SUSPENSE credit"):
         hub.statements.assign(waiting.entry_id, NIP, actor=OPERATOR)
@@ -148,12 +207,15 @@ def test_assign_refuses_unknown_entries_and_companies(hub):
     assert snapshot(hub) == before
 
 
-@pytest.mark.parametrize("remittance", [
-    f"NIP {OTHER_NIP}",  # valid, but no such company registered
-    f"NIP {NIP} oraz {THIRD_NIP}",  # two registered companies: ambiguous
-    "NIP 5260250275",  # check digit wrong
-    f"konto 12{NIP}34",  # digits of a longer number, not a NIP
-])
+@pytest.mark.parametrize(
+    "remittance",
+    [
+        f"NIP {OTHER_NIP}",  # valid, but no such company registered
+        f"NIP {NIP} oraz {THIRD_NIP}",  # two registered companies: ambiguous
+        "NIP 5260250275",  # check digit wrong
+        f"konto 12{NIP}34",  # digits of a longer number, not a NIP
+    ],
+)
 def test_a_nip_in_the_remittance_must_name_exactly_one_registered_company(hub, remittance):
     companies(hub, NIP, THIRD_NIP)
     result = imported(hub, camt053(escrow(hub), [Entry("10.00", remittance=remittance, ref="R1")]))
@@ -162,8 +224,17 @@ def test_a_nip_in_the_remittance_must_name_exactly_one_registered_company(hub, r
 
 def test_the_statement_account_may_be_written_as_nrb_or_as_iban(hub):
     companies(hub, NIP)
-    as_nrb = camt053(escrow(hub), [Entry("10.00", creditor_account=virtual(hub, NIP), ref="R1")], othr_id=True, statement_id="A")
-    as_iban = camt053("PL" + escrow(hub), [Entry("20.00", creditor_account=virtual(hub, NIP), ref="R2")], statement_id="B")
+    as_nrb = camt053(
+        escrow(hub),
+        [Entry("10.00", creditor_account=virtual(hub, NIP), ref="R1")],
+        othr_id=True,
+        statement_id="A",
+    )
+    as_iban = camt053(
+        "PL" + escrow(hub),
+        [Entry("20.00", creditor_account=virtual(hub, NIP), ref="R2")],
+        statement_id="B",
+    )
     assert counts(imported(hub, as_nrb)) == (1, 0, 0)
     assert counts(imported(hub, as_iban)) == (1, 0, 0)
     assert hub.companies.account(NIP).available_grosze == 30_00
@@ -175,8 +246,13 @@ def test_the_statement_account_may_be_written_as_nrb_or_as_iban(hub):
 def test_another_account_is_refused_and_nothing_is_imported(hub):
     companies(hub, NIP)
     other = "PL61109010140000071219812874"
-    with pytest.raises(StatementError, match="of account 61 1090 1014 0000 0712 1981 2874, not of the hub's escrow account") as error:
-        hub.statements.import_document(camt053(other, [Entry("10.00", creditor_account=virtual(hub, NIP))]), actor=OPERATOR)
+    with pytest.raises(
+        StatementError,
+        match="of account 61 1090 1014 0000 0712 1981 2874, not of the hub's escrow account",
+    ) as error:
+        hub.statements.import_document(
+            camt053(other, [Entry("10.00", creditor_account=virtual(hub, NIP))]), actor=OPERATOR
+        )
     assert error.value.element == "Acct/Id"
     assert snapshot(hub) == (0, 0, 0, ())
 
@@ -197,7 +273,10 @@ def test_another_currency_is_refused_and_nothing_is_imported(hub, where):
 
 def test_a_statement_with_one_byte_broken_at_its_end_books_none_of_its_entries(hub):
     companies(hub, NIP)
-    data = camt053(escrow(hub), [Entry(f"{i}.00", creditor_account=virtual(hub, NIP), ref=f"R{i}") for i in range(1, 6)])
+    data = camt053(
+        escrow(hub),
+        [Entry(f"{i}.00", creditor_account=virtual(hub, NIP), ref=f"R{i}") for i in range(1, 6)],
+    )
     broken = data.replace(b"</Stmt>", b"</Stmt!")
     assert len(broken) == len(data)
     with pytest.raises(StatementError, match="not well-formed"):
@@ -209,7 +288,9 @@ def test_a_statement_with_one_byte_broken_at_its_end_books_none_of_its_entries(h
 def test_a_third_decimal_place_refuses_the_statement_naming_the_line(hub):
     data = camt053(escrow(hub), [Entry("10.00", ref="R1"), Entry("5.125", ref="R2")])
     line = next(i for i, text in enumerate(data.decode().splitlines(), 1) if ">5.125<" in text)
-    with pytest.raises(StatementError, match=rf"line {line} Amt: '5.125' has a non-zero digit past the grosz"):
+    with pytest.raises(
+        StatementError, match=rf"line {line} Amt: '5.125' has a non-zero digit past the grosz"
+    ):
         hub.statements.import_document(data, actor=OPERATOR)
     assert snapshot(hub) == (0, 0, 0, ())
 
@@ -246,8 +327,22 @@ def test_a_file_that_changes_while_it_is_imported_is_refused(hub, tmp_path):
 def test_an_entry_in_an_overlapping_statement_is_booked_once(hub):
     companies(hub, NIP)
     va = virtual(hub, NIP)
-    monday = camt053(escrow(hub), [Entry("10.00", creditor_account=va, ref="R1"), Entry("20.00", creditor_account=va, ref="R2")], statement_id="MON")
-    week = camt053(escrow(hub), [Entry(a, creditor_account=va, ref=r) for a, r in (("10.00", "R1"), ("20.00", "R2"), ("40.00", "R3"))], statement_id="WEEK")
+    monday = camt053(
+        escrow(hub),
+        [
+            Entry("10.00", creditor_account=va, ref="R1"),
+            Entry("20.00", creditor_account=va, ref="R2"),
+        ],
+        statement_id="MON",
+    )
+    week = camt053(
+        escrow(hub),
+        [
+            Entry(a, creditor_account=va, ref=r)
+            for a, r in (("10.00", "R1"), ("20.00", "R2"), ("40.00", "R3"))
+        ],
+        statement_id="WEEK",
+    )
     assert counts(imported(hub, monday)) == (2, 0, 0)
     assert counts(imported(hub, week)) == (1, 2, 0)
     assert hub.companies.account(NIP).available_grosze == 70_00
@@ -256,17 +351,29 @@ def test_an_entry_in_an_overlapping_statement_is_booked_once(hub):
 def test_entries_without_a_bank_reference_are_told_apart_by_their_fields_and_their_count(hub):
     companies(hub, NIP)
     va = virtual(hub, NIP)
-    twice = [Entry("25.00", creditor_account=va, remittance="abonament"), Entry("25.00", creditor_account=va, remittance="abonament")]
+    twice = [
+        Entry("25.00", creditor_account=va, remittance="abonament"),
+        Entry("25.00", creditor_account=va, remittance="abonament"),
+    ]
     first = imported(hub, camt053(escrow(hub), twice, statement_id="S1"))
     assert counts(first) == (2, 0, 0)  # two equal payments on one day are two payments
-    overlap = imported(hub, camt053(escrow(hub), [*twice, Entry("25.00", creditor_account=va, remittance="abonament 2")], statement_id="S2"))
+    overlap = imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [*twice, Entry("25.00", creditor_account=va, remittance="abonament 2")],
+            statement_id="S2",
+        ),
+    )
     assert counts(overlap) == (1, 2, 0)
     thrice = imported(hub, camt053(escrow(hub), [*twice, twice[0]], statement_id="S3"))
     assert counts(thrice) == (1, 2, 0)  # a third equal payment is new
     assert hub.companies.account(NIP).available_grosze == 100_00
 
 
-def test_a_statement_sent_again_with_another_sequence_is_another_statement_but_its_entries_are_not_new(hub):
+def test_a_statement_sent_again_with_another_sequence_is_another_statement_but_its_entries_are_not_new(
+    hub,
+):
     data = [Entry("10.00", ref="R1")]
     one = imported(hub, camt053(escrow(hub), data, sequence="1"))
     two = imported(hub, camt053(escrow(hub), data, sequence="2"))
@@ -276,7 +383,10 @@ def test_a_statement_sent_again_with_another_sequence_is_another_statement_but_i
 
 def test_concurrent_imports_of_one_statement_book_it_once(hub):
     companies(hub, NIP)
-    data = camt053(escrow(hub), [Entry(f"{i}.00", creditor_account=virtual(hub, NIP), ref=f"R{i}") for i in range(1, 21)])
+    data = camt053(
+        escrow(hub),
+        [Entry(f"{i}.00", creditor_account=virtual(hub, NIP), ref=f"R{i}") for i in range(1, 21)],
+    )
     results, errors = [], []
 
     def run():
@@ -301,36 +411,90 @@ def test_concurrent_imports_of_one_statement_book_it_once(hub):
 
 def test_a_reversal_undoes_the_top_up(hub):
     companies(hub, NIP)
-    imported(hub, camt053(escrow(hub), [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")], statement_id="S1"))
-    result = imported(hub, camt053(escrow(hub), [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")], statement_id="S2"))
+    imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")],
+            statement_id="S1",
+        ),
+    )
+    result = imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")],
+            statement_id="S2",
+        ),
+    )
     assert counts(result) == (1, 0, 0)
     credit, reversal = entries(hub)
-    assert (credit.status, reversal.status, reversal.reverses_id, reversal.company_id) == (REVERSED, REVERSAL, credit.id, credit.company_id)
+    assert (credit.status, reversal.status, reversal.reverses_id, reversal.company_id) == (
+        REVERSED,
+        REVERSAL,
+        credit.id,
+        credit.company_id,
+    )
     assert hub.companies.account(NIP).posted_grosze == 0 and balance(hub, ESCROW) == 0
 
 
 def test_a_reversal_the_company_can_no_longer_cover_goes_to_suspense_for_the_operator(hub):
     companies(hub, NIP)
-    imported(hub, camt053(escrow(hub), [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")], statement_id="S1"))
+    imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")],
+            statement_id="S1",
+        ),
+    )
     issue(hub, 1)  # 161.50 held: 138.50 available
-    result = imported(hub, camt053(escrow(hub), [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")], statement_id="S2"))
+    result = imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")],
+            statement_id="S2",
+        ),
+    )
     assert counts(result) == (0, 0, 1)
     credit, reversal = entries(hub)
-    assert (credit.status, reversal.status, reversal.company_id) == (REVERSED, REVIEW, credit.company_id)
+    assert (credit.status, reversal.status, reversal.company_id) == (
+        REVERSED,
+        REVIEW,
+        credit.company_id,
+    )
     account = hub.companies.account(NIP)
-    assert (account.posted_grosze, account.held_grosze, account.available_grosze) == (300_00, 161_50, 138_50)  # never overdrawn
+    assert (account.posted_grosze, account.held_grosze, account.available_grosze) == (
+        300_00,
+        161_50,
+        138_50,
+    )  # never overdrawn
     assert balance(hub, SUSPENSE_ACCOUNT) == -300_00 and balance(hub, ESCROW) == 0
     [flagged] = hub.statements.suspense(actor=OPERATOR)
-    assert (flagged.entry_id, flagged.status, flagged.direction, flagged.company_nip) == (reversal.id, REVIEW, "DBIT", NIP)
+    assert (flagged.entry_id, flagged.status, flagged.direction, flagged.company_nip) == (
+        reversal.id,
+        REVIEW,
+        "DBIT",
+        NIP,
+    )
     with pytest.raises(InvalidRequest, match="is REVIEW"):
         hub.statements.assign(reversal.id, NIP, actor=OPERATOR)
 
 
 def test_a_reversal_of_a_suspense_credit_takes_it_out_of_suspense(hub):
-    imported(hub, camt053(escrow(hub), [
-        Entry("80.00", remittance="?", ref="R1", end_to_end_id="E2E-77"),
-        Entry("80.00", direction="DBIT", reversal=True, end_to_end_id="E2E-77", ref="R2"),  # by EndToEndId, same statement
-    ]))
+    imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [
+                Entry("80.00", remittance="?", ref="R1", end_to_end_id="E2E-77"),
+                Entry(
+                    "80.00", direction="DBIT", reversal=True, end_to_end_id="E2E-77", ref="R2"
+                ),  # by EndToEndId, same statement
+            ],
+        ),
+    )
     credit, reversal = entries(hub)
     assert (credit.status, reversal.status, reversal.reverses_id) == (REVERSED, REVERSAL, credit.id)
     assert balance(hub, SUSPENSE_ACCOUNT) == 0 and balance(hub, ESCROW) == 0
@@ -338,7 +502,13 @@ def test_a_reversal_of_a_suspense_credit_takes_it_out_of_suspense(hub):
 
 
 def test_a_reversal_of_an_unknown_credit_is_flagged_and_booked_against_suspense(hub):
-    result = imported(hub, camt053(escrow(hub), [Entry("45.00", direction="DBIT", reversal=True, tx_ref="NEVER-SEEN", ref="R2")]))
+    result = imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [Entry("45.00", direction="DBIT", reversal=True, tx_ref="NEVER-SEEN", ref="R2")],
+        ),
+    )
     assert counts(result) == (0, 0, 1)
     assert entries(hub)[0].status == REVIEW and balance(hub, SUSPENSE_ACCOUNT) == -45_00
 
@@ -346,11 +516,17 @@ def test_a_reversal_of_an_unknown_credit_is_flagged_and_booked_against_suspense(
 def test_a_credit_is_reversed_once(hub):
     companies(hub, NIP)
     va = virtual(hub, NIP)
-    imported(hub, camt053(escrow(hub), [
-        Entry("10.00", creditor_account=va, ref="R1"),
-        Entry("10.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R2"),
-        Entry("10.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R3"),
-    ]))
+    imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [
+                Entry("10.00", creditor_account=va, ref="R1"),
+                Entry("10.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R2"),
+                Entry("10.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R3"),
+            ],
+        ),
+    )
     assert [e.status for e in entries(hub)] == [REVERSED, REVERSAL, REVIEW]
 
 
@@ -358,15 +534,29 @@ def test_a_credit_is_reversed_once(hub):
 
 
 def test_debits_are_kept_unmatched_for_settlement_and_not_booked(hub):
-    result = imported(hub, camt053(escrow(hub), [
-        Entry("161.50", direction="DBIT", end_to_end_id="SETTLE-1465-20260310", ref="D1"),
-        Entry("100.00", direction="DBIT", ref="D2", splits=[("60.00", "SETTLE-A"), ("40.00", "SETTLE-B")]),
-        Entry("5.00", status="PDNG", ref="P1"),
-        Entry("6.00", status="INFO", ref="P2"),
-    ]))
+    result = imported(
+        hub,
+        camt053(
+            escrow(hub),
+            [
+                Entry("161.50", direction="DBIT", end_to_end_id="SETTLE-1465-20260310", ref="D1"),
+                Entry(
+                    "100.00",
+                    direction="DBIT",
+                    ref="D2",
+                    splits=[("60.00", "SETTLE-A"), ("40.00", "SETTLE-B")],
+                ),
+                Entry("5.00", status="PDNG", ref="P1"),
+                Entry("6.00", status="INFO", ref="P2"),
+            ],
+        ),
+    )
     assert (counts(result), result.ignored) == ((0, 0, 3), 2)  # the batch debit is two entries
     rows = entries(hub)
-    assert [(e.direction, e.status, e.end_to_end_id, e.amount_grosze, e.ledger_transfer_id) for e in rows] == [
+    assert [
+        (e.direction, e.status, e.end_to_end_id, e.amount_grosze, e.ledger_transfer_id)
+        for e in rows
+    ] == [
         ("DBIT", UNMATCHED, "SETTLE-1465-20260310", 161_50, None),
         ("DBIT", UNMATCHED, "SETTLE-A", 60_00, None),
         ("DBIT", UNMATCHED, "SETTLE-B", 40_00, None),
@@ -382,20 +572,30 @@ def test_a_batch_credit_splits_by_transaction_when_its_amounts_add_up(hub):
     imported(hub, camt053(escrow(hub), [batch, wrong]))
     rows = entries(hub)
     assert [(e.amount_grosze, e.end_to_end_id, e.entry_key) for e in rows] == [
-        (10_00, "E1", "ref:B1/1"), (20_00, "E2", "ref:B1/2"), (30_00, "E3", "ref:B2"),
+        (10_00, "E1", "ref:B1/1"),
+        (20_00, "E2", "ref:B1/2"),
+        (30_00, "E3", "ref:B2"),
     ]
 
 
 def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, clock):
     def settle(session, statement_id):
-        for row in session.query(BankEntry).filter_by(statement_id=statement_id, status=UNMATCHED, end_to_end_id="KNOWN"):
+        for row in session.query(BankEntry).filter_by(
+            statement_id=statement_id, status=UNMATCHED, end_to_end_id="KNOWN"
+        ):
             row.status = "RECONCILED"
 
     service = StatementService(hub.db, hub.config, clock, reconcilers=[settle])
-    result = service.import_document(camt053(escrow(hub), [
-        Entry("10.00", direction="DBIT", end_to_end_id="KNOWN", ref="D1"),
-        Entry("20.00", direction="DBIT", end_to_end_id="STRANGE", ref="D2"),
-    ]), actor=OPERATOR)
+    result = service.import_document(
+        camt053(
+            escrow(hub),
+            [
+                Entry("10.00", direction="DBIT", end_to_end_id="KNOWN", ref="D1"),
+                Entry("20.00", direction="DBIT", end_to_end_id="STRANGE", ref="D2"),
+            ],
+        ),
+        actor=OPERATOR,
+    )
     assert counts(result) == (1, 0, 1)
     assert [e.status for e in entries(hub)] == ["RECONCILED", UNMATCHED]
 
@@ -404,12 +604,18 @@ def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, 
 
 
 def test_with_statement_xsd_dir_an_invalid_statement_is_refused(xsd_hub):
-    bad = camt053(escrow(xsd_hub), [Entry("10.00", ref="R1"), Entry("10.00", ref="R2", remittance="x" * 141)])  # Max140Text
+    bad = camt053(
+        escrow(xsd_hub), [Entry("10.00", ref="R1"), Entry("10.00", ref="R2", remittance="x" * 141)]
+    )  # Max140Text
     with pytest.raises(StatementError, match="camt.053.001.08 schema") as error:
         xsd_hub.statements.import_document(bad, actor=OPERATOR)
     assert error.value.element == "Ustrd"
     assert snapshot(xsd_hub) == (0, 0, 0, ())
-    assert counts(imported(xsd_hub, camt053(escrow(xsd_hub), [Entry("10.00", ref="R1")]))) == (0, 0, 1)
+    assert counts(imported(xsd_hub, camt053(escrow(xsd_hub), [Entry("10.00", ref="R1")]))) == (
+        0,
+        0,
+        1,
+    )
 
 
 def test_the_samples_import_with_xsd_validation_on(configured_hub):
@@ -421,7 +627,11 @@ def test_only_the_operator_and_the_bank_import_and_only_the_operator_handles_sus
     companies(hub, NIP)
     data = camt053(escrow(hub), [Entry("10.00", ref="R1")])
     office = Actor("client:pojazd-1465", offices=frozenset({"1465"}))
-    for outsider in (company_actor(NIP), office, replace(OPERATOR, name="user:viewer", permissions=frozenset())):
+    for outsider in (
+        company_actor(NIP),
+        office,
+        replace(OPERATOR, name="user:viewer", permissions=frozenset()),
+    ):
         with pytest.raises(NotAuthorized):
             hub.statements.import_document(data, actor=outsider)
     assert snapshot(hub) == (0, 0, 0, ())
@@ -433,7 +643,10 @@ def test_only_the_operator_and_the_bank_import_and_only_the_operator_handles_sus
         with pytest.raises(NotAuthorized):
             hub.statements.assign(waiting.entry_id, NIP, actor=outsider)
     [event] = audit_actions(hub, "bank.statement.import")
-    assert (event.actor, event.subject) == ("client:bank-escrow", f"bank-statement:{entries(hub)[0].statement_id}")
+    assert (event.actor, event.subject) == (
+        "client:bank-escrow",
+        f"bank-statement:{entries(hub)[0].statement_id}",
+    )
     assert '"unmatched": 1' in event.detail
 
 
@@ -447,9 +660,10 @@ def test_a_document_over_the_limit_is_refused_before_parsing(hub, monkeypatch):
 
 def test_a_company_funded_by_statement_can_issue_coupons(hub):
     companies(hub, NIP)
-    imported(hub, camt053(escrow(hub), [Entry("161.50", creditor_account=virtual(hub, NIP), ref="R1")]))
+    imported(
+        hub, camt053(escrow(hub), [Entry("161.50", creditor_account=virtual(hub, NIP), ref="R1")])
+    )
     batch = issue(hub, 1)
     assert batch.total_held_grosze == 161_50 and hub.companies.account(NIP).available_grosze == 0
     ledger_holds(hub)
     assert balance(hub, company_account(NIP)) == 161_50
-

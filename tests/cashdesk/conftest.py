@@ -23,8 +23,14 @@ OTHER_KASA = "kasa-1261-01"  # a CASHDESK client of office 1261, added to the te
 def pay(hub, *items: ItemRequest, actor=OPERATOR, **kw):
     """A payment at office 1465, desk 01, for case KM.1 of Pojazd, in cash, of one DR fee unless told otherwise."""
     fields = dict(
-        request_id=rid(), office_code="1465", desk_id="01", cashier="anna.nowak", system="POJAZD",
-        case_number="KM.5410.1.1.2026", method="CASH", items=list(items) or [ItemRequest("DR")],
+        request_id=rid(),
+        office_code="1465",
+        desk_id="01",
+        cashier="anna.nowak",
+        system="POJAZD",
+        case_number="KM.5410.1.1.2026",
+        method="CASH",
+        items=list(items) or [ItemRequest("DR")],
     )
     fields.update(kw)
     return hub.cashdesk.register(actor=actor, **fields)
@@ -47,7 +53,9 @@ def cashdesk_hub(tmp_path, db_url):
     _, pem = write_pem(keys, OTHER_KASA, key, cert)
     pem.rename(keys / f"{OTHER_KASA}.crt")  # where RunningHub.identity looks
     with (config_dir / "clients.toml").open("a") as clients:
-        clients.write(f'\n[[client]]\nid = "{OTHER_KASA}"\nkind = "CASHDESK"\nca = "keys/dev-ca.crt"\nsubject = "{subject}"\noffices = ["1261"]\n')
+        clients.write(
+            f'\n[[client]]\nid = "{OTHER_KASA}"\nkind = "CASHDESK"\nca = "keys/dev-ca.crt"\nsubject = "{subject}"\noffices = ["1261"]\n'
+        )
     app = create_app(load_config(config_dir))
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

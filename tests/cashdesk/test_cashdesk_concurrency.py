@@ -36,7 +36,9 @@ def test_close_day_racing_payments_counts_exactly_the_payments_that_got_in(hub, 
 
     def pay_or_close(h, i):
         if i == 0:
-            return h.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=day, actor=OPERATOR).totals.payment_count
+            return h.cashdesk.close_day(
+                request_id=rid(), office_code="1465", desk_id="01", day=day, actor=OPERATOR
+            ).totals.payment_count
         return [pay(h, case_number=f"KM/{i}/{n}").receipt_number for n in range(PER_WORKER)]
 
     out = run_at_once(db_url, hub, pay_or_close)

@@ -60,7 +60,12 @@ COMMON = parse(XSD_DIR / "common.xsd").get("targetNamespace")
 SERVICES = {
     "office": (ns.OFFICE, "OfficeService", "OfficePort", "http://localhost:8000/soap/office"),
     "company": (ns.COMPANY, "CompanyService", "CompanyPort", "http://localhost:8000/soap/company"),
-    "cashdesk": (ns.CASHDESK, "CashDeskService", "CashDeskPort", "http://localhost:8000/soap/cashdesk"),
+    "cashdesk": (
+        ns.CASHDESK,
+        "CashDeskService",
+        "CashDeskPort",
+        "http://localhost:8000/soap/cashdesk",
+    ),
     "bank": (ns.BANK, "BankService", "BankPort", "http://localhost:8100/bank"),
     "fk": (ns.FK, "FkService", "FkPort", "http://localhost:8200/fk"),
     "bankin": (ns.BANK_IN, "BankInService", "BankInPort", "http://localhost:8000/soap/bank"),
@@ -71,7 +76,14 @@ SERVICES = {
 INPUTS = {
     "office": {
         "VerifyCoupon": ["CouponId", "OfficeCode", "CaseType?", "PayerNip?"],
-        "RedeemCoupon": ["RequestId", "CouponId", "OfficeCode", "CaseNumber", "CaseType", "Amount?"],
+        "RedeemCoupon": [
+            "RequestId",
+            "CouponId",
+            "OfficeCode",
+            "CaseNumber",
+            "CaseType",
+            "Amount?",
+        ],
         "ReverseRedemption": ["RequestId", "RedemptionId", "OfficeCode", "Reason"],
         "VerifyPayment": ["System", "OfficeCode", "CaseNumber"],
     },
@@ -80,32 +92,64 @@ INPUTS = {
         "IssueCoupons": [
             # Reference?: issue 20 (the company's own reference for a batch), added after the
             # existing elements so that every earlier request stays valid; CONTRACT.md to follow
-            "RequestId", "CompanyNip", "CaseType", "Count", "Amount?", "OfficeCode?", "IssuedBy?", "Reference?",
+            "RequestId",
+            "CompanyNip",
+            "CaseType",
+            "Count",
+            "Amount?",
+            "OfficeCode?",
+            "IssuedBy?",
+            "Reference?",
         ],
-        "GetCouponsPdf": ["(BatchId | CouponId+)", "PerPage?"],  # issue 20: PerPage optional, after the choice
+        "GetCouponsPdf": [
+            "(BatchId | CouponId+)",
+            "PerPage?",
+        ],  # issue 20: PerPage optional, after the choice
         "ListCoupons": ["CompanyNip", "Status?", "IssuedFrom?", "IssuedTo?", "Offset?", "Limit?"],
         "CancelCoupon": ["RequestId", "CouponId"],
         "GetStatement": ["CompanyNip", "From", "To"],
     },
     "cashdesk": {
         "RegisterPayment": [
-            "RequestId", "OfficeCode", "DeskId", "Cashier", "System", "CaseNumber", "Method",
-            "CardAuthCode?", ("Item+", ["FeeCode", "Amount?"]),
-            "PayerName?", "PayerAddress?",  # issue 20: optional, after the contract's elements
+            "RequestId",
+            "OfficeCode",
+            "DeskId",
+            "Cashier",
+            "System",
+            "CaseNumber",
+            "Method",
+            "CardAuthCode?",
+            ("Item+", ["FeeCode", "Amount?"]),
+            "PayerName?",
+            "PayerAddress?",  # issue 20: optional, after the contract's elements
         ],
         "VoidPayment": ["RequestId", "PaymentId", "Reason", "Supervisor"],
-        "CloseDay": ["RequestId", "OfficeCode", "DeskId", "Date", "CountedCash?", "Supervisor?"],  # issue 20: the cash count
+        "CloseDay": [
+            "RequestId",
+            "OfficeCode",
+            "DeskId",
+            "Date",
+            "CountedCash?",
+            "Supervisor?",
+        ],  # issue 20: the cash count
         "GetReceiptPdf": ["PaymentId"],
     },
     "bank": {
         "SubmitTransfer": [
-            "EndToEndId", "DebtorAccount", "CreditorAccount", "CreditorName", "Amount", "Title",
+            "EndToEndId",
+            "DebtorAccount",
+            "CreditorAccount",
+            "CreditorName",
+            "Amount",
+            "Title",
             "RequestedDate",
         ],
     },
     "fk": {
         "PostJournal": [
-            "JournalId", "OfficeCode", "Date",
+            "JournalId",
+            "OfficeCode",
+            "Date",
             ("Line+", ["Account", "Debit", "Credit", "Description", "Reference"]),
         ],
     },
@@ -122,44 +166,101 @@ OUTPUTS = {
         # MALFORMED there is no coupon to describe: they are optional on the wire, documented
         # in office.xsd as "always present except with NOT_FOUND or MALFORMED".
         "VerifyCoupon": [
-            "CouponId", "Valid", "Status?", "Reason?", "Amount?", "CaseType?", "PayerNip?",
-            "PayerName?", "ExpiresAt?", "CurrentFee?",
+            "CouponId",
+            "Valid",
+            "Status?",
+            "Reason?",
+            "Amount?",
+            "CaseType?",
+            "PayerNip?",
+            "PayerName?",
+            "ExpiresAt?",
+            "CurrentFee?",
         ],
-        "RedeemCoupon": ["RedemptionId", "CouponId", "CapturedAmount", "ReleasedAmount", "RedeemedAt"],
+        "RedeemCoupon": [
+            "RedemptionId",
+            "CouponId",
+            "CapturedAmount",
+            "ReleasedAmount",
+            "RedeemedAt",
+        ],
         "ReverseRedemption": ["CouponId", "Status", "ReversedAt"],
         "VerifyPayment": [
-            "Paid", "TotalPaid",
-            ("Payment*", [
-                "PaymentId", "ReceiptNumber", "Amount", "HandlingFee", "Method", "PaidAt",
-                ("Item*", ["FeeCode", "Amount"]),
-            ]),
+            "Paid",
+            "TotalPaid",
+            (
+                "Payment*",
+                [
+                    "PaymentId",
+                    "ReceiptNumber",
+                    "Amount",
+                    "HandlingFee",
+                    "Method",
+                    "PaidAt",
+                    ("Item*", ["FeeCode", "Amount"]),
+                ],
+            ),
         ],
     },
     "company": {
-        "GetAccount": ["CompanyName", "Available", "Held", "VirtualAccount?", "TopUpTitle?"],  # both optional: an IBAN escrow has no virtual accounts
+        "GetAccount": [
+            "CompanyName",
+            "Available",
+            "Held",
+            "VirtualAccount?",
+            "TopUpTitle?",
+        ],  # both optional: an IBAN escrow has no virtual accounts
         "IssueCoupons": [
-            "BatchId", "TotalHeld", ("Coupon*", ["CouponId", "Amount", "CaseType", "ExpiresAt"]),
+            "BatchId",
+            "TotalHeld",
+            ("Coupon*", ["CouponId", "Amount", "CaseType", "ExpiresAt"]),
         ],
         "GetCouponsPdf": ["Pdf"],
         "ListCoupons": [
             "Total",
-            ("Coupon*", [
-                "CouponId", "Status", "Amount", "CaseType", "IssuedAt", "ExpiresAt",
-                "RedeemedAt?", "OfficeCode?", "CaseNumber?",
-            ]),
+            (
+                "Coupon*",
+                [
+                    "CouponId",
+                    "Status",
+                    "Amount",
+                    "CaseType",
+                    "IssuedAt",
+                    "ExpiresAt",
+                    "RedeemedAt?",
+                    "OfficeCode?",
+                    "CaseNumber?",
+                ],
+            ),
         ],
         "CancelCoupon": ["ReleasedAmount"],
         "GetStatement": [
-            "OpeningBalance", "ClosingBalance",
+            "OpeningBalance",
+            "ClosingBalance",
             ("Entry*", ["BookedAt", "Kind", "Amount", "CouponId?", "Reference"]),
         ],
     },
     "cashdesk": {
-        "RegisterPayment": ["PaymentId", "ReceiptNumber", "ItemsTotal", "HandlingFee", "Total", "PaidAt"],
+        "RegisterPayment": [
+            "PaymentId",
+            "ReceiptNumber",
+            "ItemsTotal",
+            "HandlingFee",
+            "Total",
+            "PaidAt",
+        ],
         "VoidPayment": ["VoidedAt"],
         "CloseDay": [
-            "ReportId", "PaymentCount", "VoidedCount", "CashTotal", "CardTotal", "HandlingFeeTotal",
-            "ExpectedCash?", "CountedCash?", "CashDifference?", "DifferenceConfirmedBy?",  # issue 20: only with a cash count
+            "ReportId",
+            "PaymentCount",
+            "VoidedCount",
+            "CashTotal",
+            "CardTotal",
+            "HandlingFeeTotal",
+            "ExpectedCash?",
+            "CountedCash?",
+            "CashDifference?",
+            "DifferenceConfirmedBy?",  # issue 20: only with a cash count
         ],
         "GetReceiptPdf": ["Pdf"],
     },
@@ -187,9 +288,15 @@ class OfflineTransport(Transport):
 @functools.cache
 def zeep_client(service: str) -> zeep.Client:
     settings = zeep.Settings(
-        strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        strict=True,
+        xml_huge_tree=False,
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
     )
-    return zeep.Client(str(WSDL_DIR / f"{service}.wsdl"), transport=OfflineTransport(), settings=settings)
+    return zeep.Client(
+        str(WSDL_DIR / f"{service}.wsdl"), transport=OfflineTransport(), settings=settings
+    )
 
 
 @functools.cache
@@ -222,7 +329,9 @@ def sample(service: str, operation: str) -> etree._Element:
 
 def occurs(name: str, min_occurs: int, max_occurs) -> str:
     unbounded = max_occurs in (None, "unbounded")
-    suffix = {(1, False): "", (0, False): "?", (0, True): "*", (1, True): "+"}.get((min_occurs, unbounded))
+    suffix = {(1, False): "", (0, False): "?", (0, True): "*", (1, True): "+"}.get(
+        (min_occurs, unbounded)
+    )
     if suffix is None or (not unbounded and max_occurs != 1):
         suffix = f"{{{min_occurs},{max_occurs}}}"
     return name + suffix
@@ -284,7 +393,9 @@ def test_xsd_namespace_and_form(service):
     assert root.get("targetNamespace") == SERVICES[service][0]
     assert root.get("elementFormDefault") == "qualified"
     imports = root.findall(f"{{{ns.XSD}}}import")
-    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [(COMMON, "common.xsd")]
+    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [
+        (COMMON, "common.xsd")
+    ]
     assert root.findall(f"{{{ns.XSD}}}include") == []
 
 
@@ -297,7 +408,9 @@ def test_spyne_schema_parser_reads_the_xsd(service):
     """spyne maps imports by namespace (it ignores schemaLocation), so it gets the common file."""
     from spyne.util.xml import parse_schema_file
 
-    parsed = parse_schema_file(str(XSD_DIR / f"{service}.xsd"), files={COMMON: str(XSD_DIR / "common.xsd")})
+    parsed = parse_schema_file(
+        str(XSD_DIR / f"{service}.xsd"), files={COMMON: str(XSD_DIR / "common.xsd")}
+    )
     requests = {f"{op}Request" for op in INPUTS[service]}
     assert requests <= set(parsed[SERVICES[service][0]].elements)
     assert "FaultDetail" in parsed[COMMON].elements
@@ -313,7 +426,9 @@ def test_wsdl_loads_in_zeep_offline(service):
     wsdl_service = client.wsdl.services[service_name]
     port = wsdl_service.ports[port_name]
     assert port.binding_options["address"] == address
-    assert client.service._binding.name == etree.QName(namespace, service_name.removesuffix("Service") + "Binding")
+    assert client.service._binding.name == etree.QName(
+        namespace, service_name.removesuffix("Service") + "Binding"
+    )
     assert set(client.service._binding._operations) == set(INPUTS[service])
 
 
@@ -349,7 +464,9 @@ def test_wsdl_is_soap11_document_literal_and_imports_the_files_on_disk(service):
         assert dict(body.attrib) == {"use": "literal"}
     for fault in binding.iterfind(".//soap:fault", w):
         assert dict(fault.attrib) == {"name": "HubFault", "use": "literal"}
-    (addr,) = root.findall(f"wsdl:service[@name='{service_name}']/wsdl:port[@name='{port_name}']/soap:address", w)
+    (addr,) = root.findall(
+        f"wsdl:service[@name='{service_name}']/wsdl:port[@name='{port_name}']/soap:address", w
+    )
     assert addr.get("location") == address
 
 
@@ -460,7 +577,13 @@ def append(root: etree._Element, xml: str) -> etree._Element:
 UUID = "0b2b57bf-0f0e-4631-abda-73461491cc02"
 
 VALID_EDITS = [
-    ("office", "VerifyCoupon", "CouponId", "abth y2sn hy6n obh4", "forgiving input passes the schema"),
+    (
+        "office",
+        "VerifyCoupon",
+        "CouponId",
+        "abth y2sn hy6n obh4",
+        "forgiving input passes the schema",
+    ),
     ("office", "VerifyCoupon", "CouponId", "x", "MALFORMED is decided in code, not by the schema"),
     ("office", "VerifyCoupon", "OfficeCode", "0201", "leading zero"),
     ("office", "VerifyCoupon", "CaseType", None, "CaseType is optional"),
@@ -486,7 +609,9 @@ def test_valid_variation(service, name, path, text, why):
 
 
 def test_get_coupons_pdf_by_batch_is_valid():
-    root = from_text(f'<GetCouponsPdfRequest xmlns="{ns.COMPANY}"><BatchId>B-1</BatchId></GetCouponsPdfRequest>')
+    root = from_text(
+        f'<GetCouponsPdfRequest xmlns="{ns.COMPANY}"><BatchId>B-1</BatchId></GetCouponsPdfRequest>'
+    )
     assert_valid("company", root)
 
 
@@ -501,7 +626,13 @@ INVALID_EDITS = [
     ("office", "VerifyCoupon", "OfficeCode", "146", "OfficeCode of 3 digits"),
     ("office", "VerifyCoupon", "OfficeCode", "14650", "OfficeCode of 5 digits"),
     ("office", "VerifyCoupon", "OfficeCode", " 1465", "OfficeCode with a space"),
-    ("office", "VerifyCoupon", "OfficeCode", "\u0661\u0664\u0666\u0665", "OfficeCode in Arabic-Indic digits"),
+    (
+        "office",
+        "VerifyCoupon",
+        "OfficeCode",
+        "\u0661\u0664\u0666\u0665",
+        "OfficeCode in Arabic-Indic digits",
+    ),
     ("office", "VerifyCoupon", "OfficeCode", None, "OfficeCode missing"),
     ("office", "VerifyCoupon", "CouponId", "", "CouponId empty"),
     ("office", "VerifyCoupon", "CouponId", "A" * 65, "CouponId of 65 characters"),
@@ -538,7 +669,13 @@ INVALID_EDITS = [
     ("cashdesk", "RegisterPayment", "Item/Amount", "-5.00", "Item amount negative"),
     ("cashdesk", "CloseDay", "Date", "2026-02-30", "no such day"),
     ("bank", "SubmitTransfer", "CreditorAccount", "1111402004000030021234567", "NRB of 25 digits"),
-    ("bank", "SubmitTransfer", "CreditorAccount", "11 1140 2004 0000 3002 1234 5678", "NRB with spaces"),
+    (
+        "bank",
+        "SubmitTransfer",
+        "CreditorAccount",
+        "11 1140 2004 0000 3002 1234 5678",
+        "NRB with spaces",
+    ),
     ("bank", "SubmitTransfer", "EndToEndId", "E" * 36, "EndToEndId of 36 characters"),
     ("fk", "PostJournal", "Line/Debit", "-1.00", "Debit negative"),
     ("bankin", "SubmitStatement", "Document", "not base64!", "Document not base64"),
@@ -546,7 +683,9 @@ INVALID_EDITS = [
 ]
 
 
-@pytest.mark.parametrize("service,name,path,text,why", INVALID_EDITS, ids=[v[4] for v in INVALID_EDITS])
+@pytest.mark.parametrize(
+    "service,name,path,text,why", INVALID_EDITS, ids=[v[4] for v in INVALID_EDITS]
+)
 def test_invalid_variation(service, name, path, text, why):
     assert_invalid(service, edit(sample(service, name), path, text))
 
@@ -593,8 +732,11 @@ def response(service: str, name: str, body: str) -> etree._Element:
 
 
 def test_verify_coupon_not_found_response_is_valid():
-    root = response("office", "VerifyCoupon", "<CouponId>ABTH-Y2SN-HY6N-0BH4</CouponId><Valid>false</Valid>"
-                    "<Reason>NOT_FOUND</Reason>")
+    root = response(
+        "office",
+        "VerifyCoupon",
+        "<CouponId>ABTH-Y2SN-HY6N-0BH4</CouponId><Valid>false</Valid><Reason>NOT_FOUND</Reason>",
+    )
     assert_valid("office", root)
 
 
@@ -612,11 +754,13 @@ def test_verify_coupon_response_reads_in_zeep():
     value = client.get_element(root.tag).parse(root, client.wsdl.types)
     assert value.Amount == Decimal("161.50")
     assert value.Valid is True
-    assert value.ExpiresAt == datetime.datetime(2026, 6, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    assert value.ExpiresAt == datetime.datetime(2026, 6, 1, 10, 0, tzinfo=datetime.UTC)
 
 
 def test_response_times_are_utc():
-    root = response("office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00+02:00"))
+    root = response(
+        "office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00+02:00")
+    )
     assert_invalid("office", root)
     root = response("office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00"))
     assert_invalid("office", root)
@@ -627,11 +771,17 @@ def test_statement_amounts_are_signed_balances_are_not():
         "<Entry><BookedAt>2026-03-02T09:00:00Z</BookedAt><Kind>HOLD</Kind><Amount>-161.50</Amount>"
         "<CouponId>ABTH-Y2SN-HY6N-0BH4</CouponId><Reference>B-1</Reference></Entry>"
     )
-    ok = response("company", "GetStatement", f"<OpeningBalance>500.00</OpeningBalance>"
-                  f"<ClosingBalance>500.00</ClosingBalance>{entry}")
+    ok = response(
+        "company",
+        "GetStatement",
+        f"<OpeningBalance>500.00</OpeningBalance><ClosingBalance>500.00</ClosingBalance>{entry}",
+    )
     assert_valid("company", ok)
-    negative = response("company", "GetStatement", f"<OpeningBalance>-1.00</OpeningBalance>"
-                        f"<ClosingBalance>500.00</ClosingBalance>{entry}")
+    negative = response(
+        "company",
+        "GetStatement",
+        f"<OpeningBalance>-1.00</OpeningBalance><ClosingBalance>500.00</ClosingBalance>{entry}",
+    )
     assert_invalid("company", negative)
 
 
@@ -639,24 +789,30 @@ def fault_detail(body: str) -> etree._Element:
     return from_text(f'<FaultDetail xmlns="{COMMON}">{body}</FaultDetail>')
 
 
-@pytest.mark.parametrize("body", [
-    "<Code>InsufficientFunds</Code><Available>100.00</Available><Required>161.50</Required>",
-    "<Code>CouponNotRedeemable</Code><Reason>REDEEMED</Reason>",
-    "<Code>SchemaViolation</Code><Element>{urn:hub:office:v1}OfficeCode</Element>",
-    "<Code>Server</Code><RequestId>srv-7f3a9c</RequestId>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<Code>InsufficientFunds</Code><Available>100.00</Available><Required>161.50</Required>",
+        "<Code>CouponNotRedeemable</Code><Reason>REDEEMED</Reason>",
+        "<Code>SchemaViolation</Code><Element>{urn:hub:office:v1}OfficeCode</Element>",
+        "<Code>Server</Code><RequestId>srv-7f3a9c</RequestId>",
+    ],
+)
 def test_fault_detail_valid(body):
     root = fault_detail(body)
     assert lxml_schema("common.xsd").validate(root)
     xml_schema("common.xsd").validate(root)
 
 
-@pytest.mark.parametrize("body", [
-    "",
-    "<Code>not a code</Code>",
-    "<Code>CouponNotRedeemable</Code><Reason>BROKEN</Reason>",
-    "<Available>1.00</Available><Code>InsufficientFunds</Code>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "<Code>not a code</Code>",
+        "<Code>CouponNotRedeemable</Code><Reason>BROKEN</Reason>",
+        "<Available>1.00</Available><Code>InsufficientFunds</Code>",
+    ],
+)
 def test_fault_detail_invalid(body):
     root = fault_detail(body)
     assert not lxml_schema("common.xsd").validate(root)
@@ -673,28 +829,72 @@ def body_of(envelope: etree._Element) -> etree._Element:
 
 ZEEP_CALLS = [
     ("office", "VerifyCoupon", dict(CouponId="ABTH-Y2SN-HY6N-0BH4", OfficeCode="1465")),
-    ("office", "RedeemCoupon", dict(RequestId=UUID, CouponId="ABTH-Y2SN-HY6N-0BH4", OfficeCode="1465",
-                                    CaseNumber="KM.1", CaseType="REJ", Amount=Decimal("161.50"))),
-    ("company", "IssueCoupons", dict(RequestId=UUID, CompanyNip="5260250274", CaseType="REJ", Count=20)),
+    (
+        "office",
+        "RedeemCoupon",
+        dict(
+            RequestId=UUID,
+            CouponId="ABTH-Y2SN-HY6N-0BH4",
+            OfficeCode="1465",
+            CaseNumber="KM.1",
+            CaseType="REJ",
+            Amount=Decimal("161.50"),
+        ),
+    ),
+    (
+        "company",
+        "IssueCoupons",
+        dict(RequestId=UUID, CompanyNip="5260250274", CaseType="REJ", Count=20),
+    ),
     ("company", "GetCouponsPdf", dict(BatchId="B-1")),
     ("company", "GetCouponsPdf", dict(CouponId=["ABTH-Y2SN-HY6N-0BH4", "RNRV-PH34-0P9A-D5WW"])),
-    ("company", "ListCoupons", dict(CompanyNip="5260250274", IssuedFrom=datetime.date(2026, 3, 1), Limit=1000)),
-    ("cashdesk", "RegisterPayment", dict(
-        RequestId=UUID, OfficeCode="1465", DeskId="01", Cashier="anna.nowak", System="POJAZD",
-        CaseNumber="KM.1", Method="CASH",
-        Item=[{"FeeCode": "DOWOD_REJESTRACYJNY", "Amount": Decimal("54.00")}, {"FeeCode": "OPLATA_EWIDENCYJNA"}],
-    )),
-    ("cashdesk", "CloseDay", dict(RequestId=UUID, OfficeCode="1465", DeskId="01", Date=datetime.date(2026, 3, 2))),
-    ("bank", "SubmitTransfer", dict(
-        EndToEndId="SET-1", DebtorAccount="94109010140000000112345678",
-        CreditorAccount="11114020040000300212345678", CreditorName="Urząd", Amount=Decimal("1615.00"),
-        Title="Rozliczenie", RequestedDate=datetime.date(2026, 3, 3),
-    )),
+    (
+        "company",
+        "ListCoupons",
+        dict(CompanyNip="5260250274", IssuedFrom=datetime.date(2026, 3, 1), Limit=1000),
+    ),
+    (
+        "cashdesk",
+        "RegisterPayment",
+        dict(
+            RequestId=UUID,
+            OfficeCode="1465",
+            DeskId="01",
+            Cashier="anna.nowak",
+            System="POJAZD",
+            CaseNumber="KM.1",
+            Method="CASH",
+            Item=[
+                {"FeeCode": "DOWOD_REJESTRACYJNY", "Amount": Decimal("54.00")},
+                {"FeeCode": "OPLATA_EWIDENCYJNA"},
+            ],
+        ),
+    ),
+    (
+        "cashdesk",
+        "CloseDay",
+        dict(RequestId=UUID, OfficeCode="1465", DeskId="01", Date=datetime.date(2026, 3, 2)),
+    ),
+    (
+        "bank",
+        "SubmitTransfer",
+        dict(
+            EndToEndId="SET-1",
+            DebtorAccount="94109010140000000112345678",
+            CreditorAccount="11114020040000300212345678",
+            CreditorName="Urząd",
+            Amount=Decimal("1615.00"),
+            Title="Rozliczenie",
+            RequestedDate=datetime.date(2026, 3, 3),
+        ),
+    ),
     ("bankin", "SubmitStatement", dict(Document=b"<Document/>")),
 ]
 
 
-@pytest.mark.parametrize("service,name,kwargs", ZEEP_CALLS, ids=[f"{c[1]}-{i}" for i, c in enumerate(ZEEP_CALLS)])
+@pytest.mark.parametrize(
+    "service,name,kwargs", ZEEP_CALLS, ids=[f"{c[1]}-{i}" for i, c in enumerate(ZEEP_CALLS)]
+)
 def test_what_a_zeep_client_sends_is_valid(service, name, kwargs):
     client = zeep_client(service)
     envelope = client.create_message(client.service, name, **kwargs)

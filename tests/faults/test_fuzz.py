@@ -29,17 +29,32 @@ from tests.services.test_company_soap import CLIENT_ID, MY_NIP
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 FAULT = f"{SOAP}Body/{SOAP}Fault"
-NAMESPACES = [ns.SOAP_ENV_11, ns.OFFICE, ns.COMPANY, ns.CASHDESK, ns.COMMON, ns.WSSE, ns.WSU, ns.DS, "", "urn:x",
-              "http://www.w3.org/2003/05/soap-envelope"]
+NAMESPACES = [
+    ns.SOAP_ENV_11,
+    ns.OFFICE,
+    ns.COMPANY,
+    ns.CASHDESK,
+    ns.COMMON,
+    ns.WSSE,
+    ns.WSU,
+    ns.DS,
+    "",
+    "urn:x",
+    "http://www.w3.org/2003/05/soap-envelope",
+]
 TIMEOUT = 20
-EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "60"))  # per endpoint and database; raise it for a deeper run
+EXAMPLES = int(
+    os.environ.get("HUB_FUZZ_EXAMPLES", "60")
+)  # per endpoint and database; raise it for a deeper run
 
 
 def envelope(namespace: str, operation: str, fields: list[tuple[str, object]]) -> etree._Element:
     """<operation>Request in `namespace`; a value that is a list of pairs nests."""
     root = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "m": namespace})
     etree.SubElement(root, SOAP + "Header")
-    request = etree.SubElement(etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request")
+    request = etree.SubElement(
+        etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"
+    )
 
     def fill(parent, pairs):
         for name, value in pairs:
@@ -59,36 +74,108 @@ def rid() -> str:
 
 def office_requests(coupon: str) -> list:
     return [
-        ("pojazd-1465", lambda: envelope(ns.OFFICE, "VerifyCoupon", [("CouponId", coupon), ("OfficeCode", "1465")])),
-        ("pojazd-1465", lambda: envelope(ns.OFFICE, "RedeemCoupon", [
-            ("RequestId", rid()), ("CouponId", coupon), ("OfficeCode", "1465"), ("CaseNumber", "WK.5410.7.2026"), ("CaseType", "REJ_NEW")])),
+        (
+            "pojazd-1465",
+            lambda: envelope(
+                ns.OFFICE, "VerifyCoupon", [("CouponId", coupon), ("OfficeCode", "1465")]
+            ),
+        ),
+        (
+            "pojazd-1465",
+            lambda: envelope(
+                ns.OFFICE,
+                "RedeemCoupon",
+                [
+                    ("RequestId", rid()),
+                    ("CouponId", coupon),
+                    ("OfficeCode", "1465"),
+                    ("CaseNumber", "WK.5410.7.2026"),
+                    ("CaseType", "REJ_NEW"),
+                ],
+            ),
+        ),
     ]
 
 
 def company_requests(coupon: str) -> list:
     return [
         (CLIENT_ID, lambda: envelope(ns.COMPANY, "GetAccount", [("CompanyNip", MY_NIP)])),
-        (CLIENT_ID, lambda: envelope(ns.COMPANY, "IssueCoupons", [
-            ("RequestId", rid()), ("CompanyNip", MY_NIP), ("CaseType", "REJ_NEW"), ("Count", "1")])),
-        (CLIENT_ID, lambda: envelope(ns.COMPANY, "CancelCoupon", [("RequestId", rid()), ("CouponId", coupon)])),
+        (
+            CLIENT_ID,
+            lambda: envelope(
+                ns.COMPANY,
+                "IssueCoupons",
+                [
+                    ("RequestId", rid()),
+                    ("CompanyNip", MY_NIP),
+                    ("CaseType", "REJ_NEW"),
+                    ("Count", "1"),
+                ],
+            ),
+        ),
+        (
+            CLIENT_ID,
+            lambda: envelope(
+                ns.COMPANY, "CancelCoupon", [("RequestId", rid()), ("CouponId", coupon)]
+            ),
+        ),
     ]
 
 
 def cashdesk_requests(coupon: str) -> list:
     return [
-        ("kasa-1465-01", lambda: envelope(ns.CASHDESK, "RegisterPayment", [
-            ("RequestId", rid()), ("OfficeCode", "1465"), ("DeskId", "01"), ("Cashier", "anna.nowak"), ("System", "POJAZD"),
-            ("CaseNumber", "KM.5410.1.124.2026"), ("Method", "CARD"), ("CardAuthCode", "A1B2C3"),
-            ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]), ("Item", [("FeeCode", "EWID")])])),
+        (
+            "kasa-1465-01",
+            lambda: envelope(
+                ns.CASHDESK,
+                "RegisterPayment",
+                [
+                    ("RequestId", rid()),
+                    ("OfficeCode", "1465"),
+                    ("DeskId", "01"),
+                    ("Cashier", "anna.nowak"),
+                    ("System", "POJAZD"),
+                    ("CaseNumber", "KM.5410.1.124.2026"),
+                    ("Method", "CARD"),
+                    ("CardAuthCode", "A1B2C3"),
+                    ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]),
+                    ("Item", [("FeeCode", "EWID")]),
+                ],
+            ),
+        ),
     ]
 
 
 ENDPOINTS = {"office": office_requests, "company": company_requests, "cashdesk": cashdesk_requests}
 
 xml_text = st.one_of(
-    st.sampled_from(["", " ", "0", "-1", "1001", "99999999999999999999", "1e3", "0.001", "-0.01", "161.50", "NaN",
-                     "REJ_NEW", "1465", "1261", "7010254361", "5260250274", "0Z0Z-0Z0Z-0Z0Z-0Z0Z", "2026-02-30",
-                     "<x/>", "&amp;", "]]>", "Ą" * 300, "x" * 5000]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1001",
+            "99999999999999999999",
+            "1e3",
+            "0.001",
+            "-0.01",
+            "161.50",
+            "NaN",
+            "REJ_NEW",
+            "1465",
+            "1261",
+            "7010254361",
+            "5260250274",
+            "0Z0Z-0Z0Z-0Z0Z-0Z0Z",
+            "2026-02-30",
+            "<x/>",
+            "&amp;",
+            "]]>",
+            "Ą" * 300,
+            "x" * 5000,
+        ]
+    ),
     st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
 )
 
@@ -131,14 +218,19 @@ def byte_mutation(draw, data: bytes) -> bytes:
         if kind == "flip" and data:
             data[at] ^= draw(st.integers(1, 255))
         elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8) | st.sampled_from([b"<", b">", b"&", b'"', b"<!DOCTYPE x>", b"\x00", b"\xff\xfe"]))
+            data[at:at] = draw(
+                st.binary(min_size=1, max_size=8)
+                | st.sampled_from([b"<", b">", b"&", b'"', b"<!DOCTYPE x>", b"\x00", b"\xff\xfe"])
+            )
         elif data:
-            del data[at:at + draw(st.integers(1, 16))]
+            del data[at : at + draw(st.integers(1, 16))]
     return bytes(data)
 
 
 def post(url: str, body: bytes) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, response.read()
@@ -177,11 +269,24 @@ def test_mutated_messages_get_an_answer_or_a_fault_and_refusals_change_nothing(f
     state = {"before": snapshot(hub)}
     seen: list[tuple[str, int]] = []
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(data=st.data())
     def run(data):
         client, build = requests[data.draw(st.integers(0, len(requests) - 1), label="request")]
-        stage = data.draw(st.sampled_from(["tree then sign", "sign then tree", "sign then bytes", "unsigned tree", "unsigned bytes"]), label="stage")
+        stage = data.draw(
+            st.sampled_from(
+                [
+                    "tree then sign",
+                    "sign then tree",
+                    "sign then bytes",
+                    "unsigned tree",
+                    "unsigned bytes",
+                ]
+            ),
+            label="stage",
+        )
         root = build()
         if stage == "tree then sign":
             mutated = data.draw(tree_mutation(root))
@@ -203,20 +308,28 @@ def test_mutated_messages_get_an_answer_or_a_fault_and_refusals_change_nothing(f
         try:
             parsed = etree.fromstring(answer)
         except etree.XMLSyntaxError as e:
-            raise AssertionError(f"HTTP {status}, not XML ({e}): {answer[:300]!r} for {body[:2000]!r}") from None
+            raise AssertionError(
+                f"HTTP {status}, not XML ({e}): {answer[:300]!r} for {body[:2000]!r}"
+            ) from None
         assert etree.QName(parsed).text == SOAP + "Envelope", (status, answer[:500], body[:2000])
         fault = parsed.find(FAULT)
         if status == 200:
             assert fault is None, (answer[:1000], body[:2000])
             state["before"] = snapshot(hub)  # accepted: whatever it did is the new normal
         else:
-            assert fault is not None, f"HTTP {status} without a soap:Fault: {answer[:500]!r} for {body[:2000]!r}"
+            assert fault is not None, (
+                f"HTTP {status} without a soap:Fault: {answer[:500]!r} for {body[:2000]!r}"
+            )
             assert status in (400, 403, 413, 415, 500), status
             text = fault.findtext("faultstring") or ""
             assert text and "Traceback" not in text, text
-            assert snapshot(hub) == state["before"], f"refused ({text}) but state changed: {body[:2000]!r}"
+            assert snapshot(hub) == state["before"], (
+                f"refused ({text}) but state changed: {body[:2000]!r}"
+            )
         report = MessageLog(hub.db).verify()
         assert report.ok, report
 
     run()
-    assert any(status != 200 for _, status in seen), "no example was refused: the mutations did nothing"
+    assert any(status != 200 for _, status in seen), (
+        "no example was refused: the mutations did nothing"
+    )

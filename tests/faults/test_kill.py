@@ -22,9 +22,9 @@ from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
 from tests.factories import NIP, funded_company, issue
+from tests.served import ServedHub, children
 from tests.services.conftest import RunningHub, fault_of, office_request
 from tests.services.test_company_soap import CLIENT_ID, MY_NIP, company_request
-from tests.served import ServedHub, children
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 C = f"{{{ns.COMPANY}}}"
@@ -95,8 +95,11 @@ def ledger_verifies(hub) -> None:
 
 # -- (a) IssueCoupons of 1000 -------------------------------------------------
 
+
 def issue_request(served: Served, request_id: str) -> bytes:
-    envelope = company_request("IssueCoupons", RequestId=request_id, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=COUNT)
+    envelope = company_request(
+        "IssueCoupons", RequestId=request_id, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=COUNT
+    )
     return etree.tostring(sign_envelope(envelope, served.running_hub.identity(CLIENT_ID)))
 
 
@@ -117,41 +120,76 @@ def test_kill_during_a_1000_coupon_issue_leaves_no_partial_batch(running_hub, se
         hit = killed_in_flight(served, issue_request(served, request_id), "/soap/company", delay)
         coupons, batches, held = company_state(hub)
         # all or nothing, whatever instant the kill hit
-        assert (coupons - issued_before, held - issued_before * REJ_NEW) in ((0, 0), (COUNT, COUNT * REJ_NEW))
+        assert (coupons - issued_before, held - issued_before * REJ_NEW) in (
+            (0, 0),
+            (COUNT, COUNT * REJ_NEW),
+        )
         assert batches * COUNT == coupons
         ledger_verifies(hub)
         if hit:
             killed = request_id
             break
         issued_before = coupons
-    assert killed, "every IssueCoupons answered before the kill: the test never killed a request in flight"
+    assert killed, (
+        "every IssueCoupons answered before the kill: the test never killed a request in flight"
+    )
 
     answers = []
-    for retry in (served, running_hub):  # the restarted worker, then another server on the same database
+    for retry in (
+        served,
+        running_hub,
+    ):  # the restarted worker, then another server on the same database
         status, envelope = retry.post(issue_request(served, killed), "/soap/company")
         assert status == 200, fault_of(envelope)
         payload = envelope.find(f"{SOAP}Body")[0]
-        answers.append((payload.findtext(C + "BatchId"), len(payload.findall(C + "Coupon")), payload.findtext(C + "TotalHeld")))
+        answers.append(
+            (
+                payload.findtext(C + "BatchId"),
+                len(payload.findall(C + "Coupon")),
+                payload.findtext(C + "TotalHeld"),
+            )
+        )
     assert answers[0] == answers[1]
-    assert answers[0][1] == COUNT and answers[0][2] == f"{COUNT * REJ_NEW // 100}.{COUNT * REJ_NEW % 100:02d}"
+    assert (
+        answers[0][1] == COUNT
+        and answers[0][2] == f"{COUNT * REJ_NEW // 100}.{COUNT * REJ_NEW % 100:02d}"
+    )
     coupons, batches, held = company_state(hub)
-    assert (coupons, batches, held) == (issued_before + COUNT, issued_before // COUNT + 1, (issued_before + COUNT) * REJ_NEW)
+    assert (coupons, batches, held) == (
+        issued_before + COUNT,
+        issued_before // COUNT + 1,
+        (issued_before + COUNT) * REJ_NEW,
+    )
     with hub.db.read() as s:
-        assert s.scalar(select(func.count()).select_from(Coupon).where(Coupon.batch_id == answers[0][0])) == COUNT
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Coupon).where(Coupon.batch_id == answers[0][0])
+            )
+            == COUNT
+        )
     ledger_verifies(hub)
 
 
 # -- (b) RedeemCoupon ---------------------------------------------------------
 
+
 def redeem_request(served: Served, request_id: str, coupon_id: str) -> bytes:
-    envelope = office_request("RedeemCoupon", RequestId=request_id, CouponId=coupon_id, OfficeCode="1465",
-                              CaseNumber="WK.5410.7.2026", CaseType="REJ_NEW")
+    envelope = office_request(
+        "RedeemCoupon",
+        RequestId=request_id,
+        CouponId=coupon_id,
+        OfficeCode="1465",
+        CaseNumber="WK.5410.7.2026",
+        CaseType="REJ_NEW",
+    )
     return etree.tostring(sign_envelope(envelope, served.running_hub.identity("pojazd-1465")))
 
 
 def captures(hub) -> tuple[int, int]:
     with hub.db.read() as s:
-        posts = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
+        posts = s.scalar(
+            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
+        )
         redemptions = s.scalar(select(func.count()).select_from(Redemption))
     return posts, redemptions
 
@@ -164,7 +202,9 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
     done = 0
     for coupon_id, delay in zip(coupons, (0.0, 0.01, 0.003, 0.02, 0.006, 0.05, 0.0, 0.1)):
         request_id = str(uuid.uuid4())
-        hit = killed_in_flight(served, redeem_request(served, request_id, coupon_id), "/soap/office", delay)
+        hit = killed_in_flight(
+            served, redeem_request(served, request_id, coupon_id), "/soap/office", delay
+        )
         posts, redemptions = captures(hub)
         # a capture is whole or absent: the redemption row and its ledger POST together
         assert posts == redemptions and redemptions in (done, done + 1)
@@ -177,18 +217,34 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
         done = redemptions
         if len(killed) >= 3:
             break
-    assert killed, "every RedeemCoupon answered before the kill: the test never killed a request in flight"
+    assert killed, (
+        "every RedeemCoupon answered before the kill: the test never killed a request in flight"
+    )
 
     for request_id, coupon_id, _ in killed:
         answers = []
-        for retry in (served, running_hub):  # the restarted worker, then another server on the same database
-            status, envelope = retry.post(redeem_request(served, request_id, coupon_id), "/soap/office")
+        for retry in (
+            served,
+            running_hub,
+        ):  # the restarted worker, then another server on the same database
+            status, envelope = retry.post(
+                redeem_request(served, request_id, coupon_id), "/soap/office"
+            )
             assert status == 200, fault_of(envelope)
             payload = envelope.find(f"{SOAP}Body")[0]
-            answers.append((payload.findtext(O + "RedemptionId"), payload.findtext(O + "CapturedAmount")))
+            answers.append(
+                (payload.findtext(O + "RedemptionId"), payload.findtext(O + "CapturedAmount"))
+            )
         assert answers[0] == answers[1] and answers[0][0] and answers[0][1] == "161.50"
         with hub.db.read() as s:
-            assert s.scalar(select(func.count()).select_from(Redemption).where(Redemption.coupon_id == coupon_id.replace("-", ""))) == 1
+            assert (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Redemption)
+                    .where(Redemption.coupon_id == coupon_id.replace("-", ""))
+                )
+                == 1
+            )
             assert s.get(Redemption, answers[0][0]).coupon_id == coupon_id.replace("-", "")
         assert hub.coupons.verify(coupon_id, "1465").status != "ISSUED"
     posts, redemptions = captures(hub)

@@ -35,9 +35,9 @@ from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
 from tests.factories import NIP, funded_company, issue
-from tests.services.conftest import RunningHub, office_request
 from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
 from tests.served import HUB, REPO, ServedHub
+from tests.services.conftest import RunningHub, office_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
@@ -50,7 +50,18 @@ RECOVERY_S = 15  # after the database is back, requests succeed again within thi
 DOWN_S = 3
 TO_REDEEM = 400
 # what an operator's faultstring must not show: SQL, driver and Python internals
-LEAKS = ("select ", "insert ", "update ", "psycopg", "sqlalchemy", "operationalerror", "traceback", 'file "', "sqlstate", "fatal:")
+LEAKS = (
+    "select ",
+    "insert ",
+    "update ",
+    "psycopg",
+    "sqlalchemy",
+    "operationalerror",
+    "traceback",
+    'file "',
+    "sqlstate",
+    "fatal:",
+)
 
 
 @pytest.fixture
@@ -65,6 +76,7 @@ def db_url(cluster) -> str:
 
 
 # -- `hub serve` and its callers ----------------------------------------------
+
 
 class Served(ServedHub):
     """`hub serve --workers 2` on the test's config, with its /readyz."""
@@ -110,18 +122,31 @@ class Outcome:
 
 
 def redeem_body(hub: RunningHub, request_id: str, coupon: str) -> bytes:
-    envelope = office_request("RedeemCoupon", RequestId=request_id, CouponId=coupon, OfficeCode=OFFICE,
-                              CaseNumber="WK.5410.7.2026", CaseType="REJ_NEW")
+    envelope = office_request(
+        "RedeemCoupon",
+        RequestId=request_id,
+        CouponId=coupon,
+        OfficeCode=OFFICE,
+        CaseNumber="WK.5410.7.2026",
+        CaseType="REJ_NEW",
+    )
     return etree.tostring(sign_envelope(envelope, hub.identity(CLIENT)))
 
 
 def verify_body(hub: RunningHub, coupon: str) -> bytes:
-    return etree.tostring(sign_envelope(office_request("VerifyCoupon", CouponId=coupon, OfficeCode=OFFICE, CaseType="REJ_NEW"), hub.identity(CLIENT)))
+    return etree.tostring(
+        sign_envelope(
+            office_request("VerifyCoupon", CouponId=coupon, OfficeCode=OFFICE, CaseType="REJ_NEW"),
+            hub.identity(CLIENT),
+        )
+    )
 
 
 def send(url: str, operation: str, body: bytes, **about) -> Outcome:
     outcome = Outcome(operation, time.monotonic(), 0.0, **about)
-    request = urllib.request.Request(url + "/soap/office", data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    request = urllib.request.Request(
+        url + "/soap/office", data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
     try:
         try:
             with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_S) as response:
@@ -139,7 +164,9 @@ class Load:
     """CLIENTS threads, each sending a VerifyCoupon of a coupon nobody redeems, then a
     RedeemCoupon of a fresh coupon, until stopped."""
 
-    def __init__(self, hub: RunningHub, url: str, to_verify: list[str], to_redeem: list[str]) -> None:
+    def __init__(
+        self, hub: RunningHub, url: str, to_verify: list[str], to_redeem: list[str]
+    ) -> None:
         self.hub, self.url = hub, url
         self.to_verify = itertools.cycle(to_verify)
         self.to_redeem: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -171,7 +198,15 @@ class Load:
             except queue.Empty:
                 continue
             request_id = str(uuid.uuid4())
-            self._keep(send(self.url, "RedeemCoupon", redeem_body(self.hub, request_id, coupon), request_id=request_id, coupon=coupon))
+            self._keep(
+                send(
+                    self.url,
+                    "RedeemCoupon",
+                    redeem_body(self.hub, request_id, coupon),
+                    request_id=request_id,
+                    coupon=coupon,
+                )
+            )
 
     def _keep(self, outcome: Outcome) -> None:
         with self._lock:
@@ -189,8 +224,10 @@ class Load:
             if len(ok) >= count:
                 return ok[count - 1]
             time.sleep(0.1)
-        raise AssertionError(f"no {count} normal answers within {seconds} s of the database coming back: "
-                             f"{[describe(o) for o in self.since(since)][-5:]}")
+        raise AssertionError(
+            f"no {count} normal answers within {seconds} s of the database coming back: "
+            f"{[describe(o) for o in self.since(since)][-5:]}"
+        )
 
 
 def describe(outcome: Outcome) -> str:
@@ -207,25 +244,38 @@ def check_answer(outcome: Outcome) -> None:
         assert fault is None
         payload = outcome.payload()
         if outcome.operation == "VerifyCoupon":
-            assert (payload.findtext(O + "Valid"), payload.findtext(O + "Status")) == ("true", "ISSUED")
+            assert (payload.findtext(O + "Valid"), payload.findtext(O + "Status")) == (
+                "true",
+                "ISSUED",
+            )
         else:
-            assert payload.findtext(O + "RedemptionId") and payload.findtext(O + "CapturedAmount") == "161.50"
+            assert (
+                payload.findtext(O + "RedemptionId")
+                and payload.findtext(O + "CapturedAmount") == "161.50"
+            )
         return
-    assert outcome.status == 500 and fault is not None, f"HTTP {outcome.status} without a fault: {etree.tostring(outcome.answer)[:300]}"
+    assert outcome.status == 500 and fault is not None, (
+        f"HTTP {outcome.status} without a fault: {etree.tostring(outcome.answer)[:300]}"
+    )
     code, text = fault
     assert code == f"{SOAP}Server", f"{outcome.operation} during the outage: {fault}"
     assert "try again" in text, f"the faultstring does not say what to do: {text}"
-    assert not any(leak in text.lower() for leak in LEAKS), f"the faultstring shows internals: {text}"
+    assert not any(leak in text.lower() for leak in LEAKS), (
+        f"the faultstring shows internals: {text}"
+    )
     detail = outcome.answer.find(f"{SOAP}Body/{SOAP}Fault/detail/{{{ns.COMMON}}}FaultDetail")
     assert detail is not None and detail.findtext(f"{{{ns.COMMON}}}RequestId") in text
 
 
 # -- the test -------------------------------------------------------------------
 
+
 def outage(load: Load, served: Served, cluster: PrivateCluster, kind: str) -> list[Outcome]:
     """Break the database under `load`, bring it back, and wait until the hub serves again;
     the requests that met the outage."""
-    load.wait_for_successes(time.monotonic(), 2 * CLIENTS, RECOVERY_S)  # under load before the outage
+    load.wait_for_successes(
+        time.monotonic(), 2 * CLIENTS, RECOVERY_S
+    )  # under load before the outage
     began = time.monotonic()
     if kind == "restart":
         cluster.pg_ctl("restart", "-m", "fast")
@@ -239,12 +289,18 @@ def outage(load: Load, served: Served, cluster: PrivateCluster, kind: str) -> li
     recovered = load.wait_for_successes(back, 2 * CLIENTS, RECOVERY_S)
     status, body = served.readyz()
     assert status == 200 and body["ready"], body
-    return [o for o in load.since(began - CLIENT_TIMEOUT_S) if o.ended >= began and o.started <= recovered]
+    return [
+        o
+        for o in load.since(began - CLIENT_TIMEOUT_S)
+        if o.ended >= began and o.started <= recovered
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.postgresql
-def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_recovers(running_hub, served, cluster):
+def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_recovers(
+    running_hub, served, cluster
+):
     hub = running_hub.hub
     funded_company(hub, (TO_REDEEM + 8) * REJ_NEW)
     to_verify = [c.coupon_id for c in issue(hub, 8).coupons]
@@ -259,16 +315,31 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
 
     assert served.workers() == workers, "a worker was replaced: the hub recovered by a restart"
     assert restarted, "no request was in flight during the restart"
-    assert any(o.fault for o in stopped), "no request met the stopped database: the test never tested it"
+    assert any(o.fault for o in stopped), (
+        "no request met the stopped database: the test never tested it"
+    )
     for outcome in load.outcomes:
         check_answer(outcome)
     faulted = [o for o in load.outcomes if o.fault is not None]
 
     # state: each redeem answered normally captured its coupon once, a faulted one did not or
     # did (committed as the connection died); retried with its RequestId it captures once
-    redeemed = {o.coupon: o.payload().findtext(O + "RedemptionId") for o in load.outcomes if o.operation == "RedeemCoupon" and o.status == 200}
-    for outcome in [o for o in faulted if o.operation == "RedeemCoupon"] + [o for o in load.outcomes if o.operation == "RedeemCoupon"][-1:]:
-        answers = [send(served.url, "RedeemCoupon", redeem_body(running_hub, outcome.request_id, outcome.coupon)) for _ in range(2)]
+    redeemed = {
+        o.coupon: o.payload().findtext(O + "RedemptionId")
+        for o in load.outcomes
+        if o.operation == "RedeemCoupon" and o.status == 200
+    }
+    for outcome in [o for o in faulted if o.operation == "RedeemCoupon"] + [
+        o for o in load.outcomes if o.operation == "RedeemCoupon"
+    ][-1:]:
+        answers = [
+            send(
+                served.url,
+                "RedeemCoupon",
+                redeem_body(running_hub, outcome.request_id, outcome.coupon),
+            )
+            for _ in range(2)
+        ]
         for answer in answers:
             assert answer.status == 200, describe(answer)
         first, second = (a.payload().findtext(O + "RedemptionId") for a in answers)
@@ -276,21 +347,40 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
 
     with hub.db.read() as s:
         Ledger(s).verify()
-        posts = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
-        rows = s.execute(select(Redemption.coupon_id, func.count()).group_by(Redemption.coupon_id)).all()
+        posts = s.scalar(
+            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
+        )
+        rows = s.execute(
+            select(Redemption.coupon_id, func.count()).group_by(Redemption.coupon_id)
+        ).all()
         assert {coupon: n for coupon, n in rows if n > 1} == {}
         assert {coupon for coupon, _ in rows} == {c.replace("-", "") for c in redeemed}
         assert posts == len(rows)
     account = hub.companies.account(NIP)
     assert account.posted_grosze == (TO_REDEEM + 8 - len(redeemed)) * REJ_NEW
     assert account.held_grosze == (TO_REDEEM + 8 - len(redeemed)) * REJ_NEW
-    audit = subprocess.run([*HUB, "--config", str(running_hub.config_dir), "audit", "verify"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    audit = subprocess.run(
+        [*HUB, "--config", str(running_hub.config_dir), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert audit.returncode == 0, audit.stderr
 
 
 def test_a_database_failure_in_a_request_is_a_server_fault_that_says_to_try_again():
-    lost = OperationalError("SELECT ledger_accounts.id FROM ledger_accounts", {}, Exception("server closed the connection unexpectedly"))
+    lost = OperationalError(
+        "SELECT ledger_accounts.id FROM ledger_accounts",
+        {},
+        Exception("server closed the connection unexpectedly"),
+    )
     fault = server_fault("4f0c", lost)
-    assert fault.code == "Server" and "try again" in fault.message and "same RequestId" in fault.message and "4f0c" in fault.message
+    assert (
+        fault.code == "Server"
+        and "try again" in fault.message
+        and "same RequestId" in fault.message
+        and "4f0c" in fault.message
+    )
     assert not any(leak in fault.message.lower() for leak in LEAKS)
     assert "try again" not in server_fault("4f0c", ValueError("a bug")).message

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -42,8 +42,10 @@ O = f"{{{ns.OFFICE}}}"
 COMPANY_NIP = "7010254361"  # the shipped config's COMPANY client leasing-7010254361
 SUPERVISOR = "ewa.wisniewska"
 # deploy/postgresql/hub-wal-archiving.conf, with the test's own folders
-ARCHIVING = "wal_level = replica\narchive_mode = on\narchive_command = '{script} %p %f {archive}'\n" \
-            "max_wal_senders = 4\nfsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
+ARCHIVING = (
+    "wal_level = replica\narchive_mode = on\narchive_command = '{script} %p %f {archive}'\n"
+    "max_wal_senders = 4\nfsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
+)
 WAL_ARCHIVE_SCRIPT = REPO / "deploy" / "postgresql" / "hub-wal-archive"
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -56,25 +58,52 @@ def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
     What the office, the desk and the company were told."""
     hub = running_hub.hub
     company = Client(running_hub, f"leasing-{COMPANY_NIP}", "company")
-    batch = company.IssueCoupons(RequestId=str(uuid.uuid4()), CompanyNip=COMPANY_NIP, CaseType="REJ_NEW", Count=redeem_count + 2)
+    batch = company.IssueCoupons(
+        RequestId=str(uuid.uuid4()),
+        CompanyNip=COMPANY_NIP,
+        CaseType="REJ_NEW",
+        Count=redeem_count + 2,
+    )
     coupons = [c.CouponId for c in batch.Coupon]
     redeemed = {}
     for coupon in coupons[:redeem_count]:
-        status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+        status, answer = running_hub.post(
+            signed_request(
+                running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
+            )
+        )
         assert status == 200
         redeemed[coupon] = answer.find(f"{SOAP}Body/{O}RedeemCouponResponse/{O}RedemptionId").text
     kasa = Client(running_hub, "kasa-1465-01", "cashdesk")
     paid = kasa.RegisterPayment(**payment())
     virtual = hub.companies.account(COMPANY_NIP).virtual_account
-    statement = camt053(hub.config.bank.escrow_account, [Entry("250.00", creditor_account=virtual, ref=f"R-{uuid.uuid4().hex[:8]}")],
-                        statement_id=f"S-{uuid.uuid4().hex[:10]}")
+    statement = camt053(
+        hub.config.bank.escrow_account,
+        [Entry("250.00", creditor_account=virtual, ref=f"R-{uuid.uuid4().hex[:8]}")],
+        statement_id=f"S-{uuid.uuid4().hex[:10]}",
+    )
     status, _ = post_signed(running_hub, base64.b64encode(statement).decode())
     assert status == 200
     if everything:
         company.CancelCoupon(RequestId=str(uuid.uuid4()), CouponId=coupons[redeem_count])
-        kasa.VoidPayment(RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera.", Supervisor=SUPERVISOR)
-        kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(timezone.utc)))
-    return {"batch": batch.BatchId, "coupons": coupons, "redeemed": redeemed, "payment": paid.PaymentId}
+        kasa.VoidPayment(
+            RequestId=str(uuid.uuid4()),
+            PaymentId=paid.PaymentId,
+            Reason="Pomyłka kasjera.",
+            Supervisor=SUPERVISOR,
+        )
+        kasa.CloseDay(
+            RequestId=str(uuid.uuid4()),
+            OfficeCode="1465",
+            DeskId="01",
+            Date=business_day(datetime.now(UTC)),
+        )
+    return {
+        "batch": batch.BatchId,
+        "coupons": coupons,
+        "redeemed": redeemed,
+        "payment": paid.PaymentId,
+    }
 
 
 def state(db: Database) -> dict:
@@ -85,7 +114,11 @@ def state(db: Database) -> dict:
             "coupons": dict(s.execute(select(Coupon.id, Coupon.status)).all()),
             "redemptions": dict(s.execute(select(Redemption.coupon_id, Redemption.id)).all()),
             "payments": {p.id: (p.receipt_number, p.voided_by) for p in s.scalars(select(Payment))},
-            "closed_days": {(d.office_code, d.desk_id, d.day, d.report_id) for d in s.scalars(select(DeskDay)) if d.closed_at},
+            "closed_days": {
+                (d.office_code, d.desk_id, d.day, d.report_id)
+                for d in s.scalars(select(DeskDay))
+                if d.closed_at
+            },
             "bank_entries": s.scalar(select(func.count()).select_from(BankEntry)),
         }
 
@@ -98,9 +131,12 @@ def setup_company(hub) -> None:
 
 # -- point-in-time recovery ------------------------------------------------------------
 
+
 def archiving(private: PrivateCluster) -> None:
     private.wal_archive = private.folder("wal-archive")
-    script = shutil.copy(WAL_ARCHIVE_SCRIPT, private.folder("bin"))  # where the server's user may run it
+    script = shutil.copy(
+        WAL_ARCHIVE_SCRIPT, private.folder("bin")
+    )  # where the server's user may run it
     with (private.data / "postgresql.conf").open("a") as conf:
         conf.write(ARCHIVING.format(script=script, archive=private.wal_archive))
 
@@ -123,7 +159,10 @@ def archive_current_wal(cluster: PrivateCluster) -> None:
     with engine.connect() as c:
         segment = c.execute(text("SELECT pg_walfile_name(pg_switch_wal())")).scalar()
         deadline = time.monotonic() + 60
-        while c.execute(text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).scalar() < segment:
+        while (
+            c.execute(text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).scalar()
+            < segment
+        ):
             assert time.monotonic() < deadline, "the archiver did not copy the last WAL segment"
             time.sleep(0.2)
     engine.dispose()
@@ -133,13 +172,29 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     hub, config_dir = running_hub.hub, running_hub.config_dir
     setup_company(hub)
     base = cluster.folder("base")
-    cluster.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-D", str(base), "-X", "stream", "-c", "fast")
+    cluster.run(
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "-D",
+        str(base),
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+    )
 
     told = traffic(running_hub, redeem_count=5, everything=True)
     hub_command(config_dir, "audit", "seal")
     before = state(hub.db)
     assert set(before["redemptions"].values()) == set(told["redeemed"].values())
-    assert before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]  # voided; the day closed
+    assert (
+        before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]
+    )  # voided; the day closed
     archive_current_wal(cluster)
 
     # the server's disk is lost
@@ -148,7 +203,9 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     # point-in-time recovery: the base backup, then every archived WAL segment replayed
     shutil.copytree(base, cluster.data, symlinks=True)
     with (cluster.data / "postgresql.conf").open("a") as conf:
-        conf.write(f"restore_command = 'cp {cluster.wal_archive}/%f %p'\nrecovery_target_timeline = 'latest'\n")
+        conf.write(
+            f"restore_command = 'cp {cluster.wal_archive}/%f %p'\nrecovery_target_timeline = 'latest'\n"
+        )
     (cluster.data / "recovery.signal").touch()
     if cluster.as_postgres:
         subprocess.run(["chown", "-R", "postgres:postgres", str(cluster.data)], check=True)
@@ -165,49 +222,98 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     # the same hub process serves again, with everything
     assert state(hub.db) == before
     fresh = told["coupons"][-1]
-    status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(fresh)))
+    status, answer = running_hub.post(
+        signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(fresh))
+    )
     assert status == 200, fault_of(answer)
     for coupon in list(told["redeemed"])[:2]:
-        status, answer = running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+        status, answer = running_hub.post(
+            signed_request(
+                running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
+            )
+        )
         assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable")
     verified = hub_command(config_dir, "audit", "verify").stdout
     assert "chain intact" in verified and "not yet sealed" in verified
-    assert hub_command(config_dir, "audit", "recover").stdout == "the database is not behind its archives: nothing to recover\n"
+    assert (
+        hub_command(config_dir, "audit", "recover").stdout
+        == "the database is not behind its archives: nothing to recover\n"
+    )
 
 
 # -- a nightly pg_dump restored behind the archives ---------------------------------------
+
 
 def redeem(served, coupon: str, request_id: str | None = None):
     fields = redeem_fields(coupon, **({"RequestId": request_id} if request_id else {}))
     return served.post(signed_request(served.identity("pojazd-1465"), "RedeemCoupon", **fields))
 
 
-def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_redemption(running_hub, cluster):
+def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_redemption(
+    running_hub, cluster
+):
     hub, config_dir = running_hub.hub, running_hub.config_dir
     setup_company(hub)
     traffic(running_hub, redeem_count=2)
     dump = cluster.folder("backup") / "hub.dump"
-    cluster.run("pg_dump", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--format=custom", f"--file={dump}", "postgres")
+    cluster.run(
+        "pg_dump",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "--format=custom",
+        f"--file={dump}",
+        "postgres",
+    )
 
     later = traffic(running_hub, redeem_count=4, everything=True)  # after the nightly dump
     before = state(hub.db)
     assert before["payments"][later["payment"]][1] == SUPERVISOR and before["closed_days"]
-    hub_command(config_dir, "audit", "archive", "--before", datetime.now(timezone.utc).isoformat())  # the nightly archive run
+    hub_command(
+        config_dir, "audit", "archive", "--before", datetime.now(UTC).isoformat()
+    )  # the nightly archive run
 
     # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
-    cluster.run("pg_restore", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "--clean", "--if-exists",
-                "--dbname=postgres", str(dump))
+    cluster.run(
+        "pg_restore",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "--clean",
+        "--if-exists",
+        "--dbname=postgres",
+        str(dump),
+    )
     lost = state(hub.db)
-    assert not set(later["redeemed"]) & set(lost["redemptions"]), "the dump was taken before the later redemptions"
+    assert not set(later["redeemed"]) & set(lost["redemptions"]), (
+        "the dump was taken before the later redemptions"
+    )
     coupon = next(iter(later["redeemed"]))
     with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         status, answer = redeem(served, coupon)
         code, message = fault_of(answer)
         assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
     listing = hub_command(config_dir, "audit", "recover").stdout
-    assert sum("RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()) == len(later["redeemed"]), listing
-    for operation in ("IssueCoupons", "CancelCoupon", "RegisterPayment", "VoidPayment", "CloseDay", "SubmitStatement"):
-        assert any(operation in line and line.endswith("missing") for line in listing.splitlines()), (operation, listing)
+    assert sum(
+        "RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()
+    ) == len(later["redeemed"]), listing
+    for operation in (
+        "IssueCoupons",
+        "CancelCoupon",
+        "RegisterPayment",
+        "VoidPayment",
+        "CloseDay",
+        "SubmitStatement",
+    ):
+        assert any(
+            operation in line and line.endswith("missing") for line in listing.splitlines()
+        ), (operation, listing)
     applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "the hub takes changes again" in applied, applied
 
@@ -216,7 +322,9 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         for coupon, redemption_id in later["redeemed"].items():
             status, answer = redeem(served, coupon)
-            assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), coupon
+            assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), (
+                coupon
+            )
         unused = later["coupons"][-1]
         status, answer = redeem(served, unused)
         assert status == 200, fault_of(answer)

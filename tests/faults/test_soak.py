@@ -36,8 +36,8 @@ from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
 from tests.conftest import _truncate_pg
 from tests.factories import config_copy, funded_company, issue
-from tests.services.test_company_soap import CLIENT_ID, MY_NIP
 from tests.served import HUB, REPO, ServedHub
+from tests.services.test_company_soap import CLIENT_ID, MY_NIP
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -51,8 +51,16 @@ SOAP = f"{{{ns.SOAP_ENV_11}}}"
 SERVICES = {"office": ns.OFFICE, "company": ns.COMPANY, "cashdesk": ns.CASHDESK}
 # operation -> share of the requests
 MIX = {
-    "verify": 46, "redeem": 15, "redeem_retry": 5, "redeem_again": 4, "redeem_race": 2,
-    "cancel": 4, "account": 8, "issue": 1, "pay": 8, "verify_payment": 7,
+    "verify": 46,
+    "redeem": 15,
+    "redeem_retry": 5,
+    "redeem_again": 4,
+    "redeem_race": 2,
+    "cancel": 4,
+    "account": 8,
+    "issue": 1,
+    "pay": 8,
+    "verify_payment": 7,
 }
 
 
@@ -71,7 +79,10 @@ def envelope(service: str, operation: str, fields: dict) -> etree._Element:
                 else:
                     child.text = str(one)
 
-    fill(etree.SubElement(etree.SubElement(env, SOAP + "Body"), f"{{{tns}}}{operation}Request"), fields)
+    fill(
+        etree.SubElement(etree.SubElement(env, SOAP + "Body"), f"{{{tns}}}{operation}Request"),
+        fields,
+    )
     return env
 
 
@@ -113,7 +124,11 @@ class Ledgerbook:
 
     def some(self, rng: random.Random, kind: str):
         with self.lock:
-            pool = {"redeemed": self.redeemed, "cancelled": self.cancelled, "payments": self.payments}[kind]
+            pool = {
+                "redeemed": self.redeemed,
+                "cancelled": self.cancelled,
+                "payments": self.payments,
+            }[kind]
             if not pool:
                 return None
             return rng.choice(list(pool.items()) if isinstance(pool, dict) else pool)
@@ -124,7 +139,10 @@ class SoakClient:
         from hub.signing.keys import SigningIdentity
 
         keys = config_dir / "keys"
-        self.identities = {who: SigningIdentity.load(keys / f"{who}.key", keys / f"{who}.crt") for who in ("pojazd-1465", CLIENT_ID, "kasa-1465-01")}
+        self.identities = {
+            who: SigningIdentity.load(keys / f"{who}.key", keys / f"{who}.crt")
+            for who in ("pojazd-1465", CLIENT_ID, "kasa-1465-01")
+        }
         self.signer = {"office": "pojazd-1465", "company": CLIENT_ID, "cashdesk": "kasa-1465-01"}
         self.servers, self.book, self.rng = servers, book, random.Random(seed)
         self.connections = {}
@@ -133,10 +151,18 @@ class SoakClient:
         import http.client
 
         server = self.rng.randrange(2) if server is None else server
-        body = etree.tostring(sign_envelope(envelope(service, operation, fields), self.identities[self.signer[service]]))
-        conn = self.connections.get(server) or http.client.HTTPConnection(self.servers[server].url.removeprefix("http://"), timeout=60)
+        body = etree.tostring(
+            sign_envelope(
+                envelope(service, operation, fields), self.identities[self.signer[service]]
+            )
+        )
+        conn = self.connections.get(server) or http.client.HTTPConnection(
+            self.servers[server].url.removeprefix("http://"), timeout=60
+        )
         try:
-            conn.request("POST", f"/soap/{service}", body, {"Content-Type": "text/xml; charset=utf-8"})
+            conn.request(
+                "POST", f"/soap/{service}", body, {"Content-Type": "text/xml; charset=utf-8"}
+            )
             response = conn.getresponse()
             data = response.read()
             self.connections[server] = conn
@@ -162,19 +188,42 @@ class SoakClient:
         elif kind == "cancelled" and (picked := self.book.some(self.rng, "cancelled")):
             coupon, expected = picked, {"CANCELLED"}
         elif kind == "fresh" and (picked := self.book.newest_fresh()):
-            coupon, expected = picked, {"ISSUED", "REDEEMED", "CANCELLED"}  # another thread may take it meanwhile
+            coupon, expected = (
+                picked,
+                {"ISSUED", "REDEEMED", "CANCELLED"},
+            )  # another thread may take it meanwhile
         else:
-            coupon, expected = "".join(self.rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(16)), None
+            coupon, expected = (
+                "".join(self.rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(16)),
+                None,
+            )
         answer = self.call("office", "VerifyCoupon", {"CouponId": coupon, "OfficeCode": "1465"})
         if expected is None:
-            self.expect(answer.fault is None and answer.text("Reason") in ("NOT_FOUND", "MALFORMED") and answer.text("Valid") == "false", "verify unknown", answer)
+            self.expect(
+                answer.fault is None
+                and answer.text("Reason") in ("NOT_FOUND", "MALFORMED")
+                and answer.text("Valid") == "false",
+                "verify unknown",
+                answer,
+            )
         else:
             status = answer.text("Status")
-            self.expect(answer.fault is None and status in expected and (answer.text("Valid") == "true") == (status == "ISSUED"), f"verify {coupon}", answer)
+            self.expect(
+                answer.fault is None
+                and status in expected
+                and (answer.text("Valid") == "true") == (status == "ISSUED"),
+                f"verify {coupon}",
+                answer,
+            )
 
     def redeem_fields(self, coupon: str) -> dict:
-        return {"RequestId": str(uuid.uuid4()), "CouponId": coupon, "OfficeCode": "1465",
-                "CaseNumber": f"WK.5410.{self.rng.randrange(10**6)}.2026", "CaseType": "REJ_NEW"}
+        return {
+            "RequestId": str(uuid.uuid4()),
+            "CouponId": coupon,
+            "OfficeCode": "1465",
+            "CaseNumber": f"WK.5410.{self.rng.randrange(10**6)}.2026",
+            "CaseType": "REJ_NEW",
+        }
 
     def redeem(self) -> None:
         coupon = self.book.take_fresh()
@@ -182,7 +231,11 @@ class SoakClient:
             return self.verify()
         fields = self.redeem_fields(coupon)
         answer = self.call("office", "RedeemCoupon", fields)
-        self.expect(answer.fault is None and answer.text("CapturedAmount") == "161.50", f"redeem {coupon}", answer)
+        self.expect(
+            answer.fault is None and answer.text("CapturedAmount") == "161.50",
+            f"redeem {coupon}",
+            answer,
+        )
         if answer.fault is None:
             with self.book.lock:
                 self.book.redeemed[coupon] = (fields, answer.text("RedemptionId"))
@@ -193,14 +246,23 @@ class SoakClient:
             return self.verify()
         coupon, (fields, redemption_id) = picked
         answer = self.call("office", "RedeemCoupon", fields)
-        self.expect(answer.fault is None and answer.text("RedemptionId") == redemption_id, f"redeem retried {coupon}", answer)
+        self.expect(
+            answer.fault is None and answer.text("RedemptionId") == redemption_id,
+            f"redeem retried {coupon}",
+            answer,
+        )
 
     def redeem_again(self) -> None:
         picked = self.book.some(self.rng, "redeemed")
         if picked is None:
             return self.verify()
         answer = self.call("office", "RedeemCoupon", self.redeem_fields(picked[0]))
-        self.expect(answer.fault == "CouponNotRedeemable" and answer.payload.findtext(".//{*}Reason") == "REDEEMED", f"second redeem {picked[0]}", answer)
+        self.expect(
+            answer.fault == "CouponNotRedeemable"
+            and answer.payload.findtext(".//{*}Reason") == "REDEEMED",
+            f"second redeem {picked[0]}",
+            answer,
+        )
 
     def redeem_race(self) -> None:
         """The same coupon redeemed under two RequestIds at both processes at once."""
@@ -211,7 +273,11 @@ class SoakClient:
         other.__dict__.update(self.__dict__, rng=random.Random(self.rng.random()), connections={})
         answers: list = [None, None]
         fields = [self.redeem_fields(coupon), self.redeem_fields(coupon)]
-        racer = threading.Thread(target=lambda: answers.__setitem__(1, other.call("office", "RedeemCoupon", fields[1], server=1)))
+        racer = threading.Thread(
+            target=lambda: answers.__setitem__(
+                1, other.call("office", "RedeemCoupon", fields[1], server=1)
+            )
+        )
         racer.start()
         answers[0] = self.call("office", "RedeemCoupon", fields[0], server=0)
         racer.join()
@@ -219,7 +285,11 @@ class SoakClient:
             conn.close()
         won = [i for i, a in enumerate(answers) if a is not None and a.fault is None]
         lost = [a for a in answers if a is not None and a.fault == "CouponNotRedeemable"]
-        self.expect(len(won) == 1 and len(lost) == 1, f"race on {coupon}: {[a.fault if a else None for a in answers]}", answers[0])
+        self.expect(
+            len(won) == 1 and len(lost) == 1,
+            f"race on {coupon}: {[a.fault if a else None for a in answers]}",
+            answers[0],
+        )
         if len(won) == 1:
             with self.book.lock:
                 self.book.redeemed[coupon] = (fields[won[0]], answers[won[0]].text("RedemptionId"))
@@ -228,30 +298,66 @@ class SoakClient:
         coupon = self.book.take_fresh()
         if coupon is None:
             return self.verify()
-        answer = self.call("company", "CancelCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": coupon})
-        self.expect(answer.fault is None and answer.text("ReleasedAmount") == "161.50", f"cancel {coupon}", answer)
+        answer = self.call(
+            "company", "CancelCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": coupon}
+        )
+        self.expect(
+            answer.fault is None and answer.text("ReleasedAmount") == "161.50",
+            f"cancel {coupon}",
+            answer,
+        )
         if answer.fault is None:
             with self.book.lock:
                 self.book.cancelled.append(coupon)
 
     def account(self) -> None:
         answer = self.call("company", "GetAccount", {"CompanyNip": MY_NIP})
-        ok = answer.fault is None and Decimal(answer.text("Available")) >= 0 and Decimal(answer.text("Held")) >= 0
+        ok = (
+            answer.fault is None
+            and Decimal(answer.text("Available")) >= 0
+            and Decimal(answer.text("Held")) >= 0
+        )
         self.expect(ok, "account", answer)
 
     def issue(self) -> None:
-        answer = self.call("company", "IssueCoupons", {"RequestId": str(uuid.uuid4()), "CompanyNip": MY_NIP, "CaseType": "REJ_NEW", "Count": BATCH})
+        answer = self.call(
+            "company",
+            "IssueCoupons",
+            {
+                "RequestId": str(uuid.uuid4()),
+                "CompanyNip": MY_NIP,
+                "CaseType": "REJ_NEW",
+                "Count": BATCH,
+            },
+        )
         coupons = [c.findtext("{*}CouponId") for c in answer.payload.findall("{*}Coupon")]
-        self.expect(answer.fault is None and len(coupons) == BATCH and answer.text("TotalHeld") == f"{BATCH * FEE // 100}.{BATCH * FEE % 100:02d}", "issue", answer)
+        self.expect(
+            answer.fault is None
+            and len(coupons) == BATCH
+            and answer.text("TotalHeld") == f"{BATCH * FEE // 100}.{BATCH * FEE % 100:02d}",
+            "issue",
+            answer,
+        )
         with self.book.lock:
             self.book.fresh.extend(coupons)
             self.book.issued_by_soap += len(coupons)
 
     def pay(self) -> None:
         case = f"KM.5410.{self.rng.randrange(10**9)}.2026"
-        answer = self.call("cashdesk", "RegisterPayment", {
-            "RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Cashier": "anna.nowak", "System": "POJAZD",
-            "CaseNumber": case, "Method": "CASH", "Item": [{"FeeCode": "DR"}]})
+        answer = self.call(
+            "cashdesk",
+            "RegisterPayment",
+            {
+                "RequestId": str(uuid.uuid4()),
+                "OfficeCode": "1465",
+                "DeskId": "01",
+                "Cashier": "anna.nowak",
+                "System": "POJAZD",
+                "CaseNumber": case,
+                "Method": "CASH",
+                "Item": [{"FeeCode": "DR"}],
+            },
+        )
         self.expect(answer.fault is None and answer.text("PaymentId"), "pay", answer)
         if answer.fault is None:
             with self.book.lock:
@@ -262,8 +368,16 @@ class SoakClient:
         if picked is None:
             return self.verify()
         system, case, total = picked
-        answer = self.call("office", "VerifyPayment", {"System": system, "OfficeCode": "1465", "CaseNumber": case})
-        self.expect(answer.fault is None and answer.text("Paid") == "true" and answer.text("TotalPaid") == total, f"verify payment {case}", answer)
+        answer = self.call(
+            "office", "VerifyPayment", {"System": system, "OfficeCode": "1465", "CaseNumber": case}
+        )
+        self.expect(
+            answer.fault is None
+            and answer.text("Paid") == "true"
+            and answer.text("TotalPaid") == total,
+            f"verify payment {case}",
+            answer,
+        )
 
     def run(self, operations: list[str]) -> None:
         try:
@@ -304,7 +418,9 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         for i in range(2):
             servers.append(ServedHub(config_dir, config_dir.parent / f"serve-{i}.log", workers=2))
         clients = [SoakClient(config_dir, servers, book, seed) for seed in range(CLIENTS)]
-        threads = [threading.Thread(target=c.run, args=(plan[i::CLIENTS],)) for i, c in enumerate(clients)]
+        threads = [
+            threading.Thread(target=c.run, args=(plan[i::CLIENTS],)) for i, c in enumerate(clients)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -313,9 +429,13 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         for served in servers:
             served.stop()
     loaded = time.monotonic()
-    print(f"soak: {REQUESTS} requests in {loaded - started:.0f} s ({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}")
+    print(
+        f"soak: {REQUESTS} requests in {loaded - started:.0f} s ({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
+    )
 
-    assert not book.errors, f"{len(book.errors)} wrong answers of {REQUESTS}, first: {book.errors[:5]}"
+    assert not book.errors, (
+        f"{len(book.errors)} wrong answers of {REQUESTS}, first: {book.errors[:5]}"
+    )
     assert sum(book.counts.values()) == REQUESTS
 
     with hub.db.read() as s:
@@ -325,11 +445,17 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         assert sum(b.debits_posted for b in trial) == sum(b.credits_posted for b in trial)
         assert sum(b.debits_pending for b in trial) == sum(b.credits_pending for b in trial)
 
-        twice = s.execute(select(Redemption.coupon_id).group_by(Redemption.coupon_id).having(func.count() > 1)).all()
+        twice = s.execute(
+            select(Redemption.coupon_id).group_by(Redemption.coupon_id).having(func.count() > 1)
+        ).all()
         assert not twice, f"captured twice: {twice[:5]}"
         redemptions = s.scalar(select(func.count()).select_from(Redemption))
-        captures = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
-        by_status = dict(s.execute(select(Coupon.status, func.count()).group_by(Coupon.status)).all())
+        captures = s.scalar(
+            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
+        )
+        by_status = dict(
+            s.execute(select(Coupon.status, func.count()).group_by(Coupon.status)).all()
+        )
         payments = s.scalar(select(func.count()).select_from(Payment))
     assert redemptions == captures == len(book.redeemed) == by_status.get("REDEEMED", 0)
     assert by_status.get("CANCELLED", 0) == len(book.cancelled)
@@ -341,5 +467,11 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
     assert account.held_grosze == (issued - redemptions - len(book.cancelled)) * FEE
     assert account.posted_grosze == FUNDING - redemptions * FEE
 
-    audit = subprocess.run([*HUB, "--config", str(config_dir), "audit", "verify"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    audit = subprocess.run(
+        [*HUB, "--config", str(config_dir), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr

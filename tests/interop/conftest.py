@@ -34,12 +34,22 @@ class Wss4j:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         classpath = ":".join(str(JAVA_LIBS / jar) for jar in JARS)
-        compiled = subprocess.run(["javac", "-d", str(workdir), "-cp", classpath, str(HERE / "Wss4jPeer.java")],
-                                  capture_output=True, text=True, timeout=300)
+        compiled = subprocess.run(
+            ["javac", "-d", str(workdir), "-cp", classpath, str(HERE / "Wss4jPeer.java")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert compiled.returncode == 0, compiled.stderr
         self.log = (workdir / "java.log").open("wb")
-        self.proc = subprocess.Popen(["java", "-cp", f"{classpath}:{workdir}", "Wss4jPeer"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True, encoding="utf-8")
+        self.proc = subprocess.Popen(
+            ["java", "-cp", f"{classpath}:{workdir}", "Wss4jPeer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            encoding="utf-8",
+        )
         self._keystores: dict[int, tuple[Path, str]] = {}
         self._count = 0
 
@@ -49,7 +59,9 @@ class Wss4j:
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], ANSWER_SECONDS)
         line = self.proc.stdout.readline() if ready else ""
-        assert line, f"Wss4jPeer did not answer: {(self.workdir / 'java.log').read_text(errors='replace')[-2000:]}"
+        assert line, (
+            f"Wss4jPeer did not answer: {(self.workdir / 'java.log').read_text(errors='replace')[-2000:]}"
+        )
         return line.rstrip("\n")
 
     def _file(self, data: bytes, stem: str) -> Path:
@@ -63,19 +75,44 @@ class Wss4j:
         if id(identity) not in self._keystores:
             alias = f"client{len(self._keystores)}"
             path = self.workdir / f"{alias}.p12"
-            path.write_bytes(pkcs12.serialize_key_and_certificates(
-                alias.encode(), identity.private_key, identity.cert, None,
-                serialization.BestAvailableEncryption(KEYSTORE_PASSWORD.encode())))
+            path.write_bytes(
+                pkcs12.serialize_key_and_certificates(
+                    alias.encode(),
+                    identity.private_key,
+                    identity.cert,
+                    None,
+                    serialization.BestAvailableEncryption(KEYSTORE_PASSWORD.encode()),
+                )
+            )
             self._keystores[id(identity)] = (path, alias)
         return self._keystores[id(identity)]
 
-    def sign(self, identity: SigningIdentity, envelope: etree._Element, key_id: str = "default",
-             signature: str = "default", digest: str = "default") -> bytes:
+    def sign(
+        self,
+        identity: SigningIdentity,
+        envelope: etree._Element,
+        key_id: str = "default",
+        signature: str = "default",
+        digest: str = "default",
+    ) -> bytes:
         """`envelope` signed by WSS4J: WSSecTimestamp, then WSSecSignature over Timestamp and Body
         with key identifier `key_id` (default, BST, IssuerSerial, SKI, Thumbprint)."""
         keystore, alias = self.keystore(identity)
-        unsigned, signed = self._file(etree.tostring(envelope), "unsigned"), self.workdir / f"signed-{self._count}.xml"
-        answer = self._ask("sign", str(keystore), KEYSTORE_PASSWORD, alias, key_id, signature, digest, str(unsigned), str(signed))
+        unsigned, signed = (
+            self._file(etree.tostring(envelope), "unsigned"),
+            self.workdir / f"signed-{self._count}.xml",
+        )
+        answer = self._ask(
+            "sign",
+            str(keystore),
+            KEYSTORE_PASSWORD,
+            alias,
+            key_id,
+            signature,
+            digest,
+            str(unsigned),
+            str(signed),
+        )
         assert answer == "ok", answer
         return signed.read_bytes()
 
@@ -95,7 +132,10 @@ class Wss4j:
 def wss4j(tmp_path_factory):
     missing = [jar for jar in JARS if not (JAVA_LIBS / jar).exists()]
     tools = shutil.which("java") and shutil.which("javac")
-    require_tool(bool(tools) and not missing, f"Java and WSS4J (apt-get install default-jdk-headless libwss4j-java; missing {missing or 'java/javac'})")
+    require_tool(
+        bool(tools) and not missing,
+        f"Java and WSS4J (apt-get install default-jdk-headless libwss4j-java; missing {missing or 'java/javac'})",
+    )
     peer = Wss4j(tmp_path_factory.mktemp("wss4j"))
     yield peer
     peer.close()

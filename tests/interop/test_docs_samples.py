@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "docs" / "integration" / "samples"
 KEYS = ROOT / "config" / "keys"
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-SERVICES = {"office": (ns.OFFICE, "/soap/office", "pojazd-1465"), "cashdesk": (ns.CASHDESK, "/soap/cashdesk", "kasa-1465-01")}
+SERVICES = {
+    "office": (ns.OFFICE, "/soap/office", "pojazd-1465"),
+    "cashdesk": (ns.CASHDESK, "/soap/cashdesk", "kasa-1465-01"),
+}
 # In the order they run: each may use what an earlier answer returned.
 EXCHANGES = [
     ("office", "VerifyCoupon"), ("office", "RedeemCoupon"), ("office", "ReverseRedemption"),
@@ -45,27 +48,70 @@ NAMES = [f"{service}-{operation}" for service, operation in EXCHANGES]
 def request_fields(operation: str, seen: dict) -> list:
     """The request's fields in contract order; (name, [fields]) for an element with children."""
     rid = ("RequestId", str(uuid.uuid4()))
-    payment = [rid, ("OfficeCode", "1465"), ("DeskId", "01"), ("Cashier", "anna.nowak"), ("System", "POJAZD"),
-               ("CaseNumber", "WK.5410.12.2026"), ("Method", "CARD"), ("CardAuthCode", "A1B2C3"),
-               ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]), ("Item", [("FeeCode", "EWID")])]
+    payment = [
+        rid,
+        ("OfficeCode", "1465"),
+        ("DeskId", "01"),
+        ("Cashier", "anna.nowak"),
+        ("System", "POJAZD"),
+        ("CaseNumber", "WK.5410.12.2026"),
+        ("Method", "CARD"),
+        ("CardAuthCode", "A1B2C3"),
+        ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]),
+        ("Item", [("FeeCode", "EWID")]),
+    ]
     return {
-        "VerifyCoupon": lambda: [("CouponId", seen["coupon"]), ("OfficeCode", "1465"), ("CaseType", "REJ_NEW")],
-        "RedeemCoupon": lambda: [rid, ("CouponId", seen["coupon"]), ("OfficeCode", "1465"), ("CaseNumber", "WK.5410.7.2026"),
-                                 ("CaseType", "REJ_NEW"), ("Amount", "161.50")],
-        "ReverseRedemption": lambda: [rid, ("RedemptionId", seen["RedemptionId"]), ("OfficeCode", "1465"),
-                                      ("Reason", "Pomyłka w numerze sprawy")],
+        "VerifyCoupon": lambda: [
+            ("CouponId", seen["coupon"]),
+            ("OfficeCode", "1465"),
+            ("CaseType", "REJ_NEW"),
+        ],
+        "RedeemCoupon": lambda: [
+            rid,
+            ("CouponId", seen["coupon"]),
+            ("OfficeCode", "1465"),
+            ("CaseNumber", "WK.5410.7.2026"),
+            ("CaseType", "REJ_NEW"),
+            ("Amount", "161.50"),
+        ],
+        "ReverseRedemption": lambda: [
+            rid,
+            ("RedemptionId", seen["RedemptionId"]),
+            ("OfficeCode", "1465"),
+            ("Reason", "Pomyłka w numerze sprawy"),
+        ],
         "RegisterPayment": lambda: payment,
-        "VoidPayment": lambda: [rid, ("PaymentId", seen["voided"]), ("Reason", "Błędna kwota"), ("Supervisor", "jan.kowalski")],
-        "VerifyPayment": lambda: [("System", "POJAZD"), ("OfficeCode", "1465"), ("CaseNumber", "WK.5410.12.2026")],
+        "VoidPayment": lambda: [
+            rid,
+            ("PaymentId", seen["voided"]),
+            ("Reason", "Błędna kwota"),
+            ("Supervisor", "jan.kowalski"),
+        ],
+        "VerifyPayment": lambda: [
+            ("System", "POJAZD"),
+            ("OfficeCode", "1465"),
+            ("CaseNumber", "WK.5410.12.2026"),
+        ],
         "GetReceiptPdf": lambda: [("PaymentId", seen["PaymentId"])],
-        "CloseDay": lambda: [rid, ("OfficeCode", "1465"), ("DeskId", "01"), ("Date", datetime.now(ZoneInfo("Europe/Warsaw")).date().isoformat())],
+        "CloseDay": lambda: [
+            rid,
+            ("OfficeCode", "1465"),
+            ("DeskId", "01"),
+            ("Date", datetime.now(ZoneInfo("Europe/Warsaw")).date().isoformat()),
+        ],
     }[operation]()
 
 
 def envelope(namespace: str, operation: str, fields: list) -> etree._Element:
     root = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "h": namespace})
     etree.SubElement(root, SOAP + "Header")
-    _fill(etree.SubElement(etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"), namespace, fields)
+    _fill(
+        etree.SubElement(
+            etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"
+        ),
+        namespace,
+        fields,
+    )
     etree.indent(root)  # readable samples: the whitespace is signed like the rest
     return root
 
@@ -97,20 +143,32 @@ def exchanges(running_hub):
     made = {}
     for service, operation in EXCHANGES:
         namespace, path, client = SERVICES[service]
-        if (service, operation) == ("cashdesk", "VoidPayment"):  # void a second payment, keep the first
-            seen["voided"] = _send(running_hub, "cashdesk", "RegisterPayment", request_fields("RegisterPayment", seen))[1].findtext(f".//{{{ns.CASHDESK}}}PaymentId")
+        if (service, operation) == (
+            "cashdesk",
+            "VoidPayment",
+        ):  # void a second payment, keep the first
+            seen["voided"] = _send(
+                running_hub, "cashdesk", "RegisterPayment", request_fields("RegisterPayment", seen)
+            )[1].findtext(f".//{{{ns.CASHDESK}}}PaymentId")
         request, answer = _send(running_hub, service, operation, request_fields(operation, seen))
         for name in ("RedemptionId", "PaymentId"):
             found = answer.findtext(f".//{{{namespace}}}{name}")
             if found is not None:
                 seen.setdefault(name, found)
-        made[f"{service}-{operation}"] = (request, etree.tostring(answer, xml_declaration=True, encoding="UTF-8"))
+        made[f"{service}-{operation}"] = (
+            request,
+            etree.tostring(answer, xml_declaration=True, encoding="UTF-8"),
+        )
     return made
 
 
 def _send(running_hub, service, operation, fields):
     namespace, path, client = SERVICES[service]
-    request = signed_by_xmlsec1(envelope(namespace, operation, fields), KEYS / f"{client}.key", running_hub.identity(client).cert)
+    request = signed_by_xmlsec1(
+        envelope(namespace, operation, fields),
+        KEYS / f"{client}.key",
+        running_hub.identity(client).cert,
+    )
     status, answer = running_hub.post(request, path)
     assert status == 200, answer.findtext(f".//{SOAP}Fault/faultstring")
     return request, answer
@@ -125,14 +183,21 @@ def test_samples_are_current_and_verify_with_xmlsec1(exchanges):
     for name, (request, answer) in exchanges.items():
         service = name.split("-")[0]
         client = SERVICES[service][2]
-        for kind, fresh, cert in (("request", request, KEYS / f"{client}.crt"), ("answer", answer, KEYS / "hub.crt")):
+        for kind, fresh, cert in (
+            ("request", request, KEYS / f"{client}.crt"),
+            ("answer", answer, KEYS / "hub.crt"),
+        ):
             committed_path = SAMPLES / f"{name}-{kind}.xml"
-            assert committed_path.exists(), f"{committed_path} is missing; see this module's docstring"
+            assert committed_path.exists(), (
+                f"{committed_path} is missing; see this module's docstring"
+            )
             committed = committed_path.read_bytes()
             ok, report = xmlsec1_verifies(committed, cert)
             assert ok, f"{committed_path}: {report}"
             assert xmlsec1_verifies(fresh, cert)[0]
-            assert shape(etree.fromstring(committed)) == shape(etree.fromstring(fresh)), f"{committed_path} is stale; see this module's docstring"
+            assert shape(etree.fromstring(committed)) == shape(etree.fromstring(fresh)), (
+                f"{committed_path} is stale; see this module's docstring"
+            )
             contract_schema(service).assertValid(payload(etree.fromstring(committed)))
 
 

@@ -36,24 +36,44 @@ def verified_by_wss4j(wss4j, running_hub, answer) -> None:
     assert set(signed.split(",")) == HUB_SIGNED and subject.startswith(HUB_SUBJECT), verdict
 
 
-def call(running_hub, wss4j, operation, client="pojazd-1465", key_id="default", signature=RSA_SHA256, digest=SHA256, **fields):
-    request = wss4j.sign(running_hub.identity(client), office_request(operation, **fields), key_id, signature, digest)
+def call(
+    running_hub,
+    wss4j,
+    operation,
+    client="pojazd-1465",
+    key_id="default",
+    signature=RSA_SHA256,
+    digest=SHA256,
+    **fields,
+):
+    request = wss4j.sign(
+        running_hub.identity(client), office_request(operation, **fields), key_id, signature, digest
+    )
     status, answer = running_hub.post(request)
     return etree.fromstring(request), status, answer
 
 
 @pytest.mark.parametrize("key_id", KEY_IDS)
-def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j(running_hub, coupon, wss4j, key_id):
-    request, status, answer = call(running_hub, wss4j, "VerifyCoupon", key_id=key_id, CouponId=coupon, OfficeCode="1465")
+def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j(
+    running_hub, coupon, wss4j, key_id
+):
+    request, status, answer = call(
+        running_hub, wss4j, "VerifyCoupon", key_id=key_id, CouponId=coupon, OfficeCode="1465"
+    )
     pointer, token = KEY_IDS[key_id]
     assert request.find(f".//{WSSE}SecurityTokenReference")[0].tag == pointer
     assert (request.find(f".//{WSSE}BinarySecurityToken") is not None) == token
-    assert request.find(f".//{DS}CanonicalizationMethod/{{{ns.EXC_C14N}}}InclusiveNamespaces") is not None
+    assert (
+        request.find(f".//{DS}CanonicalizationMethod/{{{ns.EXC_C14N}}}InclusiveNamespaces")
+        is not None
+    )
     assert status == 200, etree.tostring(answer)
     assert (answer.findtext(f".//{O}Valid"), answer.findtext(f".//{O}Amount")) == ("true", "161.50")
     verified_by_wss4j(wss4j, running_hub, answer)
 
-    _, status, answer = call(running_hub, wss4j, "RedeemCoupon", key_id=key_id, **redeem_fields(coupon))
+    _, status, answer = call(
+        running_hub, wss4j, "RedeemCoupon", key_id=key_id, **redeem_fields(coupon)
+    )
     assert status == 200, etree.tostring(answer)
     assert answer.findtext(f".//{O}CapturedAmount") == "161.50"
     verified_by_wss4j(wss4j, running_hub, answer)
@@ -61,7 +81,14 @@ def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j
 
 
 def test_wss4j_defaults_sign_with_rsa_sha1_which_is_refused(running_hub, coupon, wss4j):
-    request, status, answer = call(running_hub, wss4j, "RedeemCoupon", signature="default", digest="default", **redeem_fields(coupon))
+    request, status, answer = call(
+        running_hub,
+        wss4j,
+        "RedeemCoupon",
+        signature="default",
+        digest="default",
+        **redeem_fields(coupon),
+    )
     assert request.find(f".//{DS}SignatureMethod").get("Algorithm") == RSA_SHA1
     code, text = fault_of(answer)
     assert (status, code) == (500, f"{WSSE}UnsupportedAlgorithm") and "rsa-sha1" in text
@@ -70,7 +97,15 @@ def test_wss4j_defaults_sign_with_rsa_sha1_which_is_refused(running_hub, coupon,
 
 
 def test_wss4j_defaults_are_accepted_for_a_client_that_allows_sha1(running_hub, coupon, wss4j):
-    request, status, answer = call(running_hub, wss4j, "RedeemCoupon", client="legacy-sha1", signature="default", digest="default", **redeem_fields(coupon))
+    request, status, answer = call(
+        running_hub,
+        wss4j,
+        "RedeemCoupon",
+        client="legacy-sha1",
+        signature="default",
+        digest="default",
+        **redeem_fields(coupon),
+    )
     assert {d.get("Algorithm") for d in request.iter(f"{DS}DigestMethod")} == {SHA1}
     assert status == 200, etree.tostring(answer)
     verified_by_wss4j(wss4j, running_hub, answer)
@@ -79,9 +114,25 @@ def test_wss4j_defaults_are_accepted_for_a_client_that_allows_sha1(running_hub, 
 def test_a_ca_trusted_client_must_send_its_token(running_hub, coupon, wss4j):
     """pojazd-1261 is trusted through the dev CA: by BST it is accepted; by IssuerSerial the
     hub cannot know the certificate and says what it accepts. The fault verifies in WSS4J."""
-    _, status, answer = call(running_hub, wss4j, "VerifyCoupon", client="pojazd-1261", key_id="BST", CouponId=coupon, OfficeCode="1261")
+    _, status, answer = call(
+        running_hub,
+        wss4j,
+        "VerifyCoupon",
+        client="pojazd-1261",
+        key_id="BST",
+        CouponId=coupon,
+        OfficeCode="1261",
+    )
     assert status == 200, etree.tostring(answer)
-    _, status, answer = call(running_hub, wss4j, "VerifyCoupon", client="pojazd-1261", key_id="IssuerSerial", CouponId=coupon, OfficeCode="1261")
+    _, status, answer = call(
+        running_hub,
+        wss4j,
+        "VerifyCoupon",
+        client="pojazd-1261",
+        key_id="IssuerSerial",
+        CouponId=coupon,
+        OfficeCode="1261",
+    )
     code, text = fault_of(answer)
     assert (status, code) == (500, f"{WSSE}SecurityTokenUnavailable")
     assert "X509IssuerSerial (issuer CN=Hub Dev CA" in text and "BinarySecurityToken" in text
@@ -89,7 +140,9 @@ def test_a_ca_trusted_client_must_send_its_token(running_hub, coupon, wss4j):
 
 
 def test_a_domain_fault_verifies_in_wss4j(running_hub, coupon, wss4j):
-    _, status, answer = call(running_hub, wss4j, "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261"))
+    _, status, answer = call(
+        running_hub, wss4j, "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261")
+    )
     code, _ = fault_of(answer)
     assert (status, code) == (500, f"{{{ns.SOAP_ENV_11}}}Client.NotAuthorized")
     verified_by_wss4j(wss4j, running_hub, answer)
@@ -120,13 +173,26 @@ def test_wss4j_signed_body_wrapped_with_its_prefix_list_is_refused(running_hub, 
     the wrapper redefines the prefix `o` and once with every declaration intact; a forged Body
     takes its place. Both refused; nothing changes."""
     for redefine in (True, False):
-        request = etree.fromstring(wss4j.sign(running_hub.identity("pojazd-1465"), office_request("RedeemCoupon", **redeem_fields(coupon)),
-                                              "BST", RSA_SHA256, SHA256))
+        request = etree.fromstring(
+            wss4j.sign(
+                running_hub.identity("pojazd-1465"),
+                office_request("RedeemCoupon", **redeem_fields(coupon)),
+                "BST",
+                RSA_SHA256,
+                SHA256,
+            )
+        )
         body = request.find(f"{{{ns.SOAP_ENV_11}}}Body")
-        transform = request.find(f".//{DS}Reference[@URI='#{body.get(f'{{{ns.WSU}}}Id')}']//{{{ns.EXC_C14N}}}InclusiveNamespaces")
+        transform = request.find(
+            f".//{DS}Reference[@URI='#{body.get(f'{{{ns.WSU}}}Id')}']//{{{ns.EXC_C14N}}}InclusiveNamespaces"
+        )
         assert transform.get("PrefixList") == "o"
         forged = _forged_copy(body)
-        wrapper = etree.SubElement(request.find(f"{{{ns.SOAP_ENV_11}}}Header"), "{urn:evil}Wrapper", nsmap={"o": "urn:evil"} if redefine else None)
+        wrapper = etree.SubElement(
+            request.find(f"{{{ns.SOAP_ENV_11}}}Header"),
+            "{urn:evil}Wrapper",
+            nsmap={"o": "urn:evil"} if redefine else None,
+        )
         wrapper.append(body)
         request.append(forged)
         status, answer = running_hub.post(etree.tostring(request))
@@ -138,9 +204,14 @@ def test_wss4j_signed_body_wrapped_with_its_prefix_list_is_refused(running_hub, 
 
 def test_soap_processing_faults_verify_in_wss4j(running_hub, coupon, wss4j):
     message = office_request("VerifyCoupon", CouponId=coupon, OfficeCode="1465")
-    message.find(f"{{{ns.SOAP_ENV_11}}}Header").append(etree.fromstring(
-        f'<x:Session xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1">7</x:Session>'))
-    status, answer = running_hub.post(wss4j.sign(running_hub.identity("pojazd-1465"), message, "BST", RSA_SHA256, SHA256))
+    message.find(f"{{{ns.SOAP_ENV_11}}}Header").append(
+        etree.fromstring(
+            f'<x:Session xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1">7</x:Session>'
+        )
+    )
+    status, answer = running_hub.post(
+        wss4j.sign(running_hub.identity("pojazd-1465"), message, "BST", RSA_SHA256, SHA256)
+    )
     assert (status, fault_of(answer)[0]) == (500, f"{{{ns.SOAP_ENV_11}}}MustUnderstand")
     verified_by_wss4j(wss4j, running_hub, answer)
 

@@ -35,7 +35,9 @@ def client(running_hub, wsse):
 
 
 def test_the_recipe_verifies_redeems_and_checks_the_hubs_answers(running_hub, coupon, keys):
-    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
+    wsse = HubSecurity(
+        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
+    )
     office = client(running_hub, wsse)
     check = office.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert (check.Valid, check.Amount) == (True, Decimal("161.50"))
@@ -48,7 +50,9 @@ def test_the_recipe_verifies_redeems_and_checks_the_hubs_answers(running_hub, co
 
 
 def test_pitfall_1_no_timestamp(running_hub, coupon, keys):
-    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
+    wsse = HubSecurity(
+        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
+    )
     wsse.apply = wsse.signer.apply  # as zeep does by itself: no Timestamp
     with pytest.raises(Fault, match="no wsu:Timestamp") as fault:
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
@@ -56,21 +60,27 @@ def test_pitfall_1_no_timestamp(running_hub, coupon, keys):
 
 
 def test_pitfall_2_sha1_by_default(running_hub, coupon, keys):
-    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
-    wsse.signer = BinarySignature(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"))  # zeep's defaults
+    wsse = HubSecurity(
+        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
+    )
+    wsse.signer = BinarySignature(
+        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt")
+    )  # zeep's defaults
     with pytest.raises(Fault, match="rsa-sha1 is not allowed") as fault:
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert fault.value.code == "wsse:UnsupportedAlgorithm"
 
 
 def test_pitfall_3_answers_checked_with_the_clients_own_certificate(running_hub, coupon, keys):
-    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "pojazd-1465.crt"))
+    wsse = HubSecurity(
+        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "pojazd-1465.crt")
+    )
     with pytest.raises(SignatureVerificationFailed):
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
 
 
 def test_the_python_page_quotes_the_recipe_verbatim():
     code = RECIPE.read_text()
-    recipe = code[code.index("from datetime"):]
+    recipe = code[code.index("from datetime") :]
     assert recipe in DOC.read_text(), f"{DOC} must quote {RECIPE} from its first import on"
     assert ns.OFFICE in DOC.read_text() or "soap/office" in DOC.read_text()

@@ -1,7 +1,7 @@
 """Calling the hub with plain zeep: the recipe of docs/integration/python-zeep.md, verbatim
 (a test checks that the page quotes this file, and tests/interop/test_zeep.py runs it)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import xmlsec
 from zeep.wsse import utils
@@ -12,7 +12,10 @@ class HubSecurity:
     """zeep `wsse=` plugin: Timestamp + RSA-SHA256/SHA-256 signature out, hub's signature checked in."""
 
     def __init__(self, key_file, cert_file, hub_cert_file, ttl=timedelta(minutes=5)):
-        sha256 = {"signature_method": xmlsec.Transform.RSA_SHA256, "digest_method": xmlsec.Transform.SHA256}
+        sha256 = {
+            "signature_method": xmlsec.Transform.RSA_SHA256,
+            "digest_method": xmlsec.Transform.SHA256,
+        }
         # Pitfall 2: BinarySignature signs with RSA-SHA1 and SHA-1 unless told otherwise.
         self.signer = BinarySignature(key_file, cert_file, **sha256)
         # Pitfall 3: BinarySignature checks answers with the certificate it was given, i.e. the
@@ -23,7 +26,7 @@ class HubSecurity:
 
     def apply(self, envelope, headers):
         # Pitfall 1: zeep adds no wsu:Timestamp, and the hub requires a signed one.
-        created = datetime.now(timezone.utc)
+        created = datetime.now(UTC)
         utils.get_security_header(envelope).append(
             utils.WSU.Timestamp(
                 utils.WSU.Created(utils.get_timestamp(created, zulu_timestamp=True)),

@@ -21,7 +21,9 @@ def serve():
 
     def start(config_dir: Path) -> str:
         app = create_app(load_config(config_dir))
-        server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
+        server = make_server(
+            "127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet
+        )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append((server, app))
         return f"http://127.0.0.1:{server.server_port}"

@@ -50,7 +50,10 @@ READ_ONLY_TRIGGER = {
 }
 DROP_TRIGGER = {
     "sqlite": ["DROP TRIGGER IF EXISTS message_log_read_only"],
-    "postgresql": ["DROP TRIGGER IF EXISTS message_log_read_only ON message_log", "DROP FUNCTION IF EXISTS message_log_read_only()"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS message_log_read_only ON message_log",
+        "DROP FUNCTION IF EXISTS message_log_read_only()",
+    ],
 }
 
 

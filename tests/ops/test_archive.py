@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
 from tests.factories import config_copy
 
-DAY1 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+DAY1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 DAY3 = DAY1 + timedelta(days=2)
 NOW = DAY3 + timedelta(hours=1)
 KEYS = Path(__file__).resolve().parents[2] / "config" / "keys"
@@ -35,7 +35,16 @@ def fill(db, old: int = 6, new: int = 4) -> None:
     log = MessageLog(db)
     for i in range(old + new):
         at = (DAY1 if i < old else DAY3) + timedelta(seconds=i)
-        log.append(Entry(at, REQUEST if i % 2 == 0 else RESPONSE, "office", "pojazd-1465", f"log-{i // 2}", f"<m{i}>ABCD</m{i}>".encode()))
+        log.append(
+            Entry(
+                at,
+                REQUEST if i % 2 == 0 else RESPONSE,
+                "office",
+                "pojazd-1465",
+                f"log-{i // 2}",
+                f"<m{i}>ABCD</m{i}>".encode(),
+            )
+        )
 
 
 def live_count(db) -> int:
@@ -53,7 +62,9 @@ def rewrite_record(data_file: Path, seq: int, **changes) -> None:
     for line in lines:
         if line["seq"] == seq:
             line.update(changes)
-    data_file.write_bytes(gzip.compress(b"".join(json.dumps(line).encode() + b"\n" for line in lines)))
+    data_file.write_bytes(
+        gzip.compress(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    )
 
 
 def test_old_records_move_into_a_signed_archive_and_the_chain_still_verifies(db, tmp_path):
@@ -67,7 +78,11 @@ def test_old_records_move_into_a_signed_archive_and_the_chain_still_verifies(db,
     assert (report.ok, report.records) == (True, 10), report.problems
     # the head of the chain is signed by the hub's key, with its certificate
     manifest = json.loads((tmp_path / "archive" / run.files[0]).read_text())
-    assert (manifest["last_seq"], manifest["records"], manifest["signature"]["algorithm"]) == (6, 6, "rsa-sha256")
+    assert (manifest["last_seq"], manifest["records"], manifest["signature"]["algorithm"]) == (
+        6,
+        6,
+        "rsa-sha256",
+    )
     with db.read() as session:
         assert manifest["head_hash"] != session.get(MessageRecord, 7).hash
         assert session.get(MessageRecord, 7).prev_hash == manifest["head_hash"]
@@ -77,7 +92,9 @@ def test_a_second_run_continues_the_chain_and_small_files_split(db, tmp_path):
     fill(db, old=6, new=4)
     archive = archived(db, tmp_path / "archive", records_per_file_max=4)
     assert archive.archive(DAY1 + timedelta(days=1)).files == (
-        "message-log-000000000001-000000000004.manifest.json", "message-log-000000000005-000000000006.manifest.json")
+        "message-log-000000000001-000000000004.manifest.json",
+        "message-log-000000000005-000000000006.manifest.json",
+    )
     assert archive.archive(DAY1 + timedelta(days=1)).records == 0  # nothing more before that day
     assert archive.archive(NOW).last_seq == 10
     assert live_count(db) == 0
@@ -90,10 +107,16 @@ def test_a_tampered_archived_record_is_named(db, tmp_path):
     fill(db)
     archive = archived(db, tmp_path / "archive")
     archive.archive(DAY1 + timedelta(days=1))
-    rewrite_record(tmp_path / "archive" / "message-log-000000000001-000000000006.jsonl.gz", 3,
-                   payload=base64.b64encode(b"<m2>WXYZ</m2>").decode())
+    rewrite_record(
+        tmp_path / "archive" / "message-log-000000000001-000000000006.jsonl.gz",
+        3,
+        payload=base64.b64encode(b"<m2>WXYZ</m2>").decode(),
+    )
     problems = archive.verify().problems
-    assert "archive message-log-000000000001-000000000006: record 3: content does not match its hash (altered)" in problems
+    assert (
+        "archive message-log-000000000001-000000000006: record 3: content does not match its hash (altered)"
+        in problems
+    )
     assert any("is not the one the manifest signed" in p for p in problems)
 
 
@@ -104,8 +127,21 @@ def test_a_record_forged_with_its_hash_recomputed_still_breaks_the_signed_head(d
     archive = archived(db, tmp_path / "archive")
     archive.archive(DAY1 + timedelta(days=1))
     data = tmp_path / "archive" / "message-log-000000000001-000000000006.jsonl.gz"
-    line = next(json.loads(x) for x in gzip.decompress(data.read_bytes()).splitlines() if json.loads(x)["seq"] == 6)
-    forged = record_hash(line["prev_hash"], 6, datetime.fromisoformat(line["at"]), line["direction"], line["service"], line["client_id"], line["log_id"], b"<forged/>")
+    line = next(
+        json.loads(x)
+        for x in gzip.decompress(data.read_bytes()).splitlines()
+        if json.loads(x)["seq"] == 6
+    )
+    forged = record_hash(
+        line["prev_hash"],
+        6,
+        datetime.fromisoformat(line["at"]),
+        line["direction"],
+        line["service"],
+        line["client_id"],
+        line["log_id"],
+        b"<forged/>",
+    )
     rewrite_record(data, 6, payload=base64.b64encode(b"<forged/>").decode(), hash=forged)
     problems = archive.verify().problems
     assert any("do not end at the signed head" in p for p in problems), problems
@@ -119,18 +155,25 @@ def test_a_changed_manifest_or_a_missing_archive_is_found(db, tmp_path):
     manifest = json.loads(first.read_text())
     manifest["records"] = 1
     first.write_text(json.dumps(manifest))
-    assert "archive message-log-000000000001-000000000002: the manifest's signature does not verify (the manifest was changed)" in archive.verify().problems
+    assert (
+        "archive message-log-000000000001-000000000002: the manifest's signature does not verify (the manifest was changed)"
+        in archive.verify().problems
+    )
     (tmp_path / "archive" / "message-log-000000000003-000000000004.manifest.json").unlink()
     assert any("records 3..4 are missing" in p for p in archive.verify().problems)
 
 
-def test_an_archive_signed_by_an_unknown_key_is_refused_and_an_old_hub_key_is_trusted_when_listed(db, tmp_path):
+def test_an_archive_signed_by_an_unknown_key_is_refused_and_an_old_hub_key_is_trusted_when_listed(
+    db, tmp_path
+):
     fill(db)
     key, cert = devcerts.self_signed("old hub key")
     old = SigningIdentity(key, cert)
     archived(db, tmp_path / "archive", identity=old).archive(DAY1 + timedelta(days=1))
     problems = archived(db, tmp_path / "archive").verify().problems
-    assert any("signed by a certificate the hub does not trust (CN=old hub key" in p for p in problems)
+    assert any(
+        "signed by a certificate the hub does not trust (CN=old hub key" in p for p in problems
+    )
     # after a rotation the hub lists its earlier certificate in [audit] archive_certs
     assert archived(db, tmp_path / "archive", trusted_certs=[cert]).verify().ok
 
@@ -156,7 +199,9 @@ def test_a_run_stopped_before_the_delete_is_finished_by_the_next(db, tmp_path, m
 def test_a_broken_live_chain_is_never_sealed_into_an_archive(db, tmp_path):
     fill(db)
     with db.transaction() as session:
-        session.execute(update(MessageRecord).where(MessageRecord.seq == 2).values(payload=b"<forged/>"))
+        session.execute(
+            update(MessageRecord).where(MessageRecord.seq == 2).values(payload=b"<forged/>")
+        )
     archive = archived(db, tmp_path / "archive")
     with pytest.raises(ArchiveError, match="record 2 does not match its hash"):
         archive.archive(DAY1 + timedelta(days=1))
@@ -177,7 +222,9 @@ def run(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
 
     def run(*args: str, code: int = 0):
-        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli, ["--config", str(config_dir), *args], catch_exceptions=False
+        )
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result
 
@@ -193,9 +240,14 @@ def test_hub_audit_archive_then_verify_names_the_tampered_archived_record(run, d
     assert directory == run.config_dir / "var" / "message-log-archive"
     assert "10 records (1 archives and the live log), chain intact" in run("audit", "verify").stdout
 
-    rewrite_record(directory / "message-log-000000000001-000000000006.jsonl.gz", 4, log_id="log-forged")
+    rewrite_record(
+        directory / "message-log-000000000001-000000000006.jsonl.gz", 4, log_id="log-forged"
+    )
     failed = run("audit", "verify", code=1)
-    assert "hub: message log: archive message-log-000000000001-000000000006: record 4: content does not match its hash (altered)" in failed.stderr
+    assert (
+        "hub: message log: archive message-log-000000000001-000000000006: record 4: content does not match its hash (altered)"
+        in failed.stderr
+    )
     report = json.loads(run("audit", "verify", "--json", code=1).stdout)
     assert report["ok"] is False and report["archives"] == 1
 
@@ -203,14 +255,20 @@ def test_hub_audit_archive_then_verify_names_the_tampered_archived_record(run, d
 def test_hub_audit_archive_uses_the_retention_setting(run, db):
     hub_toml = run.config_dir / "hub.toml"
     hub_toml.write_text(hub_toml.read_text() + "\n[audit]\nretention_days = 30\n")
-    old = datetime.now(timezone.utc) - timedelta(days=40)
+    old = datetime.now(UTC) - timedelta(days=40)
     log = MessageLog(db)
-    log.append(Entry(old, REQUEST, "office", "pojazd-1465", "a", b"<old/>"), Entry(old, RESPONSE, "office", "pojazd-1465", "a", b"<old/>"))
-    log.append(Entry(datetime.now(timezone.utc), REQUEST, "office", "pojazd-1465", "b", b"<new/>"))
+    log.append(
+        Entry(old, REQUEST, "office", "pojazd-1465", "a", b"<old/>"),
+        Entry(old, RESPONSE, "office", "pojazd-1465", "a", b"<old/>"),
+    )
+    log.append(Entry(datetime.now(UTC), REQUEST, "office", "pojazd-1465", "b", b"<new/>"))
     assert "archived records 1..2 (2)" in run("audit", "archive").stdout
     assert live_count(db) == 1
 
 
 def test_hub_audit_archive_without_a_cutoff_says_what_to_give(run):
     failed = run("audit", "archive", code=1)
-    assert failed.stderr.strip() == "hub: InvalidRequest: give --before DATE, or set [audit] retention_days in hub.toml"
+    assert (
+        failed.stderr.strip()
+        == "hub: InvalidRequest: give --before DATE, or set [audit] retention_days in hub.toml"
+    )

@@ -34,7 +34,11 @@ def test_a_running_hub_is_alive_and_ready(running_hub):
     assert (status, body) == (200, b"ok\n")
     status, report = readiness(running_hub.url)
     assert status == 200 and report["ready"] is True
-    assert {name: check["ok"] for name, check in report["checks"].items()} == {"database": True, "signing": True, "message_log": True}
+    assert {name: check["ok"] for name, check in report["checks"].items()} == {
+        "database": True,
+        "signing": True,
+        "message_log": True,
+    }
 
 
 def test_a_database_on_a_closed_port_makes_the_hub_not_ready(serve_config):
@@ -52,7 +56,11 @@ def test_a_dropped_database_makes_the_hub_not_ready(serve_config, tmp_path, pg_d
     neither is created by the probe."""
     from sqlalchemy.engine import make_url
 
-    dropped = make_url(pg_database_url).set(database="hub_dropped_never_created").render_as_string(hide_password=False)
+    dropped = (
+        make_url(pg_database_url)
+        .set(database="hub_dropped_never_created")
+        .render_as_string(hide_password=False)
+    )
     missing = tmp_path / "gone" / "hub.sqlite3"
     for database_url in (dropped, f"sqlite:///{missing}"):
         status, report = readiness(serve_config(database_url))

@@ -35,8 +35,16 @@ def new_identity(config_dir: Path, stem: str, cn: str) -> SigningIdentity:
 def pin_pojazd(config_dir: Path, *cert_files: str) -> None:
     """Rewrite the pojazd-1465 entry's `cert` line of clients.toml."""
     clients = config_dir / "clients.toml"
-    value = f'"{cert_files[0]}"' if len(cert_files) == 1 else "[" + ", ".join(f'"{c}"' for c in cert_files) + "]"
-    text, n = re.subn(r'(?m)^cert = (?:"keys/pojazd-1465[^"]*"|\[[^\]]*pojazd-1465[^\]]*\])$', f"cert = {value}", clients.read_text())
+    value = (
+        f'"{cert_files[0]}"'
+        if len(cert_files) == 1
+        else "[" + ", ".join(f'"{c}"' for c in cert_files) + "]"
+    )
+    text, n = re.subn(
+        r'(?m)^cert = (?:"keys/pojazd-1465[^"]*"|\[[^\]]*pojazd-1465[^\]]*\])$',
+        f"cert = {value}",
+        clients.read_text(),
+    )
     assert n == 1
     clients.write_text(text)
 
@@ -46,7 +54,9 @@ def verify(url: str, config_dir: Path, identity: SigningIdentity, coupon: str):
     return hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
 
 
-def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_new_after(running_hub, coupon, serve):
+def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_new_after(
+    running_hub, coupon, serve
+):
     config_dir = running_hub.config_dir
     old = running_hub.identity("pojazd-1465")
     new = new_identity(config_dir, "pojazd-1465-2027", "pojazd-1465 2027")
@@ -59,7 +69,9 @@ def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_
     assert verify(overlap, config_dir, old, coupon)[0] == 200
     assert verify(overlap, config_dir, new, coupon)[0] == 200
     # the client acts as itself with either key: its offices, its redemptions
-    status, answer = RunningHub(None, overlap, config_dir).post(signed_request(new, "RedeemCoupon", **redeem_fields(coupon)))
+    status, answer = RunningHub(None, overlap, config_dir).post(
+        signed_request(new, "RedeemCoupon", **redeem_fields(coupon))
+    )
     assert status == 200, fault_of(answer)
 
     # 2. after the switch the admin removes the old certificate; the old key is refused
@@ -71,14 +83,18 @@ def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_
     assert verify(after, config_dir, new, coupon)[0] == 200
 
 
-def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_switches_keys(running_hub, coupon, serve):
+def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_switches_keys(
+    running_hub, coupon, serve
+):
     config_dir = running_hub.config_dir
     caller = running_hub.identity("pojazd-1465")
     old_cert = running_hub.hub_cert
     new_hub = new_identity(config_dir, "hub-2027", "hub 2027")
 
     def ask(url: str, trusted) -> bool:
-        client = zeep.Client(url + "/soap/office?wsdl", wsse=HubSignature.pinned(caller, trusted, "hub"))
+        client = zeep.Client(
+            url + "/soap/office?wsdl", wsse=HubSignature.pinned(caller, trusted, "hub")
+        )
         return client.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465").Valid
 
     # 1. the new hub certificate is published; callers add it to their trust (a two-certificate PEM bundle)
@@ -88,7 +104,11 @@ def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_swit
 
     # 2. the hub switches its key (hub.toml [signing]) and restarts
     hub_toml = config_dir / "hub.toml"
-    hub_toml.write_text(hub_toml.read_text().replace('key = "keys/hub.key"', 'key = "keys/hub-2027.key"').replace('cert = "keys/hub.crt"', 'cert = "keys/hub-2027.crt"'))
+    hub_toml.write_text(
+        hub_toml.read_text()
+        .replace('key = "keys/hub.key"', 'key = "keys/hub-2027.key"')
+        .replace('cert = "keys/hub.crt"', 'cert = "keys/hub-2027.crt"')
+    )
     switched = serve(config_dir)
     assert ask(switched, bundle) is True
     # a caller that skipped step 1 refuses the hub's answers: that is why the order matters
@@ -99,20 +119,49 @@ def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_swit
     bundle_file = config_dir / "keys" / "hub-trust.pem"
     bundle_file.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in bundle))
     keys = config_dir / "keys"
-    result = CliRunner().invoke(cli, ["client", "verify-coupon", "--url", switched, "--key", str(keys / "pojazd-1465.key"),
-                                      "--cert", str(keys / "pojazd-1465.crt"), "--hub-cert", str(bundle_file),
-                                      "--coupon", coupon, "--office", "1465", "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "client",
+            "verify-coupon",
+            "--url",
+            switched,
+            "--key",
+            str(keys / "pojazd-1465.key"),
+            "--cert",
+            str(keys / "pojazd-1465.crt"),
+            "--hub-cert",
+            str(bundle_file),
+            "--coupon",
+            coupon,
+            "--office",
+            "1465",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     assert '"Valid": true' in result.stdout
 
 
-@pytest.mark.parametrize("value, problem", [
-    ('["keys/pojazd-1465.crt", "keys/a.crt", "keys/b.crt"]', "list one certificate, or two during a key rotation (the current and the next), got 3"),
-    ('["keys/pojazd-1465.crt", "keys/pojazd-1465.crt"]', "the same certificate is listed twice"),
-    ('["keys/pojazd-1465.crt", "keys/word-warszawa.crt"]', "the same certificate is pinned for another client"),
-    ('[]', "list one certificate, or two during a key rotation"),
-    ('["keys/pojazd-1465.crt", 7]', "expected a path or a list of paths"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (
+            '["keys/pojazd-1465.crt", "keys/a.crt", "keys/b.crt"]',
+            "list one certificate, or two during a key rotation (the current and the next), got 3",
+        ),
+        (
+            '["keys/pojazd-1465.crt", "keys/pojazd-1465.crt"]',
+            "the same certificate is listed twice",
+        ),
+        (
+            '["keys/pojazd-1465.crt", "keys/word-warszawa.crt"]',
+            "the same certificate is pinned for another client",
+        ),
+        ("[]", "list one certificate, or two during a key rotation"),
+        ('["keys/pojazd-1465.crt", 7]', "expected a path or a list of paths"),
+    ],
+)
 def test_config_check_names_a_wrong_rotation_entry(tmp_path, value, problem):
     from tests.conftest import SHIPPED_CONFIG
 
@@ -124,4 +173,7 @@ def test_config_check_names_a_wrong_rotation_entry(tmp_path, value, problem):
     clients.write_text(clients.read_text().replace(POJAZD_CERT_LINE, f"cert = {value}"))
     with pytest.raises(ConfigProblems) as refused:
         load_config(config_dir)
-    assert any(line.startswith("clients.toml: client[") and ": cert: " in line and problem in line for line in refused.value.problems), refused.value.problems
+    assert any(
+        line.startswith("clients.toml: client[") and ": cert: " in line and problem in line
+        for line in refused.value.problems
+    ), refused.value.problems

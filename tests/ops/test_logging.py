@@ -32,7 +32,9 @@ def log_lines():
 
 
 def post(url: str, body: bytes) -> tuple[int, str]:
-    request = urllib.request.Request(url + "/soap/office", data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    request = urllib.request.Request(
+        url + "/soap/office", data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers["X-Hub-Request-Id"]
@@ -40,15 +42,38 @@ def post(url: str, body: bytes) -> tuple[int, str]:
         return e.code, e.headers["X-Hub-Request-Id"]
 
 
-def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(running_hub, coupon, log_lines):
-    status, request_id = post(running_hub.url, signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)))
+def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(
+    running_hub, coupon, log_lines
+):
+    status, request_id = post(
+        running_hub.url,
+        signed_request(
+            running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
+        ),
+    )
     assert status == 200
     lines = [line for line in log_lines() if line.get("request_id") == request_id]
     summary = [line for line in lines if line["logger"] == "hub.soap" and line["level"] == "INFO"]
     assert len(summary) == 1
     line = summary[0]
-    assert set(line) >= {"time", "level", "logger", "message", "request_id", "service", "operation", "client", "outcome", "duration_ms"}
-    assert (line["service"], line["operation"], line["client"], line["outcome"]) == ("office", "RedeemCoupon", "pojazd-1465", "ok")
+    assert set(line) >= {
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "service",
+        "operation",
+        "client",
+        "outcome",
+        "duration_ms",
+    }
+    assert (line["service"], line["operation"], line["client"], line["outcome"]) == (
+        "office",
+        "RedeemCoupon",
+        "pojazd-1465",
+        "ok",
+    )
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
     assert line["time"].endswith("Z")
     assert line["coupon"] == "****-****-****-" + coupon[-4:]
@@ -65,9 +90,15 @@ def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(runni
 def test_a_fault_is_logged_with_its_code_as_the_outcome(running_hub, coupon, log_lines):
     identity = running_hub.identity("pojazd-1465")
     post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
-    status, request_id = post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
+    status, request_id = post(
+        running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon))
+    )
     assert status == 500
-    line = next(line for line in log_lines() if line.get("request_id") == request_id and line["logger"] == "hub.soap")
+    line = next(
+        line
+        for line in log_lines()
+        if line.get("request_id") == request_id and line["logger"] == "hub.soap"
+    )
     assert line["outcome"] == "Client.CouponNotRedeemable"
 
 
@@ -77,8 +108,11 @@ def test_coupon_ids_are_masked_in_every_spelling_and_nothing_else_is():
     masked = "****-****-****-" + coupon[-4:]
     assert mask_coupon_ids(f"coupon {coupon} redeemed") == f"coupon {masked} redeemed"
     assert mask_coupon_ids(f"({compact.lower()})") == f"({masked})"
-    untouched = ("request 6f1c2a9e-1b2c-4d5e-8f90-1234567890ab, NRB 61109010140000071219812874, NIP 5260250274, sha " + "ab" * 32
-                 + ", raised psycopg.OperationalError: the exception's name stays readable")
+    untouched = (
+        "request 6f1c2a9e-1b2c-4d5e-8f90-1234567890ab, NRB 61109010140000071219812874, NIP 5260250274, sha "
+        + "ab" * 32
+        + ", raised psycopg.OperationalError: the exception's name stays readable"
+    )
     assert mask_coupon_ids(untouched) == untouched
 
 
@@ -104,6 +138,10 @@ def test_the_cli_logs_json_lines_on_stderr(capsys):
     try:
         logging.getLogger("hub.test").warning("disk %s full", "/var/lib/hub")
         line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-        assert (line["level"], line["logger"], line["message"]) == ("WARNING", "hub.test", "disk /var/lib/hub full")
+        assert (line["level"], line["logger"], line["message"]) == (
+            "WARNING",
+            "hub.test",
+            "disk /var/lib/hub full",
+        )
     finally:
         logging.getLogger().removeHandler(handler)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import email
-import ipaddress
 import email.policy
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
 from datetime import timedelta
@@ -24,7 +24,15 @@ from hub.app import Hub
 from hub.cli import cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
-from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue
+from tests.factories import (
+    NIP,
+    OPERATOR,
+    OTHER_NIP,
+    company_actor,
+    config_copy,
+    funded_company,
+    issue,
+)
 from tests.served import free_port
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
@@ -39,7 +47,9 @@ class Mailbox:
         self.messages: list[email.message.Message] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
 
@@ -87,15 +97,31 @@ def receiver():
 @pytest.fixture
 def notifying_hub(shipped_config, db, clock, mailbox):
     _, port = mailbox
-    config = dataclasses.replace(shipped_config, notify=NotifySettings(smtp_port=port, smtp_from="hub@example.test", timeout_s=5,
-                                                                       webhook_allow_networks=LOOPBACK))
+    config = dataclasses.replace(
+        shipped_config,
+        notify=NotifySettings(
+            smtp_port=port,
+            smtp_from="hub@example.test",
+            timeout_s=5,
+            webhook_allow_networks=LOOPBACK,
+        ),
+    )
     return Hub(config, clock=clock, db=db)
 
 
-def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(notifying_hub, clock, mailbox, receiver):
+def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(
+    notifying_hub, clock, mailbox, receiver
+):
     hub, (box, _) = notifying_hub, mailbox
     funded_company(hub, 500_00)
-    hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=400_00, email="finanse@leasing.example", webhook_url=receiver.url, webhook_secret=SECRET)
+    hub.notifications.configure(
+        OPERATOR,
+        NIP,
+        low_balance_grosze=400_00,
+        email="finanse@leasing.example",
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+    )
     assert hub.notifications.scan().low_balance == ()  # 500.00 available: nothing to say
 
     issue(hub, 1)  # 161.50 held: 338.50 available, below 400.00
@@ -117,17 +143,31 @@ def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(notifyi
 
     assert len(box.messages) == 1
     message = box.messages[0]
-    assert (message["To"], message["From"], message["Subject"]) == ("finanse@leasing.example", "hub@example.test", "Saldo poniżej progu: Leasing Polska S.A.")
+    assert (message["To"], message["From"], message["Subject"]) == (
+        "finanse@leasing.example",
+        "hub@example.test",
+        "Saldo poniżej progu: Leasing Polska S.A.",
+    )
     assert "338,50\u00a0zł" in message.get_content()
 
     assert len(receiver.requests) == 3
     bodies = {body for _, body in receiver.requests}
     deliveries = {headers["X-Hub-Delivery"] for headers, _ in receiver.requests}
-    assert len(bodies) == 1 and deliveries == {f"low-balance:{NIP}:1"}  # the same delivery each time
+    assert len(bodies) == 1 and deliveries == {
+        f"low-balance:{NIP}:1"
+    }  # the same delivery each time
     headers, body = receiver.requests[-1]
-    assert headers["X-Hub-Signature"] == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert (
+        headers["X-Hub-Signature"]
+        == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    )
     event = json.loads(body)
-    assert (event["event"], event["company_nip"], event["available"], event["threshold"]) == ("low_balance", NIP, "338.50", "400.00")
+    assert (event["event"], event["company_nip"], event["available"], event["threshold"]) == (
+        "low_balance",
+        NIP,
+        "338.50",
+        "400.00",
+    )
 
     history = {(v.channel, v.status, v.attempts) for v in hub.notifications.history(OPERATOR, NIP)}
     assert history == {("email", "SENT", 1), ("webhook", "SENT", 3)}
@@ -136,7 +176,9 @@ def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(notifyi
 def test_back_above_the_threshold_and_below_again_is_a_new_warning(notifying_hub, mailbox):
     hub, (box, _) = notifying_hub, mailbox
     funded_company(hub, 200_00)
-    hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=100_00, email="finanse@leasing.example")
+    hub.notifications.configure(
+        OPERATOR, NIP, low_balance_grosze=100_00, email="finanse@leasing.example"
+    )
     issue(hub, 1)  # 38.50 left
     assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:1",)
     hub.companies.credit(NIP, 500_00, "przelew", actor="test")
@@ -169,15 +211,22 @@ def test_coupons_about_to_expire_are_warned_once_per_expiry_day(notifying_hub, c
 
 
 def test_an_smtp_server_that_is_down_is_retried_and_a_refusal_is_final(shipped_config, db, clock):
-    config = dataclasses.replace(shipped_config, notify=NotifySettings(smtp_port=free_port(), timeout_s=2))
+    config = dataclasses.replace(
+        shipped_config, notify=NotifySettings(smtp_port=free_port(), timeout_s=2)
+    )
     hub = Hub(config, clock=clock, db=db)
     funded_company(hub, 100_00)
-    hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=200_00, email="finanse@leasing.example")
+    hub.notifications.configure(
+        OPERATOR, NIP, low_balance_grosze=200_00, email="finanse@leasing.example"
+    )
     hub.notifications.scan()
     run = hub.notifications.deliver()
     assert run.retried == 1 and "unreachable" in run.errors[0]
     [view] = hub.notifications.history(OPERATOR, NIP)
-    assert (view.status, view.attempts) == ("PENDING", 1) and view.next_attempt_at == clock() + timedelta(seconds=60)
+    assert (view.status, view.attempts) == (
+        "PENDING",
+        1,
+    ) and view.next_attempt_at == clock() + timedelta(seconds=60)
 
 
 def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
@@ -189,36 +238,72 @@ def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
     with pytest.raises(InvalidRequest, match="not an e-mail address"):
         hub.notifications.configure(OPERATOR, NIP, email="finanse")
     with pytest.raises(InvalidRequest, match="16 to 200 characters"):
-        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://localhost/hub", webhook_secret="short")
+        hub.notifications.configure(
+            OPERATOR, NIP, webhook_url="https://localhost/hub", webhook_secret="short"
+        )
     with pytest.raises(NotAuthorized):
         hub.notifications.configure(company_actor(OTHER_NIP), NIP, email="x@leasing.example")
     with pytest.raises(NotAuthorized):
-        hub.notifications.configure(Actor("user:viewer", permissions=frozenset({"statement:read"}), company_nip=NIP), NIP, email="x@leasing.example")
+        hub.notifications.configure(
+            Actor("user:viewer", permissions=frozenset({"statement:read"}), company_nip=NIP),
+            NIP,
+            email="x@leasing.example",
+        )
     with pytest.raises(NotAuthorized):
         hub.notifications.history(company_actor(NIP))  # a company sees only its own: --nip
-    view = hub.notifications.configure(company_actor(NIP), NIP, low_balance_grosze=50_00, email="x@leasing.example")
-    assert (view.low_balance_grosze, view.email, view.webhook_secret_set) == (50_00, "x@leasing.example", False)
+    view = hub.notifications.configure(
+        company_actor(NIP), NIP, low_balance_grosze=50_00, email="x@leasing.example"
+    )
+    assert (view.low_balance_grosze, view.email, view.webhook_secret_set) == (
+        50_00,
+        "x@leasing.example",
+        False,
+    )
 
 
 def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     _, port = mailbox
     config_dir = config_copy(tmp_path, db_url)
-    (config_dir / "hub.toml").write_text((config_dir / "hub.toml").read_text() + f'\n[notify]\nsmtp_port = {port}\nwebhook_allow_networks = ["127.0.0.0/8"]\n')
+    (config_dir / "hub.toml").write_text(
+        (config_dir / "hub.toml").read_text()
+        + f'\n[notify]\nsmtp_port = {port}\nwebhook_allow_networks = ["127.0.0.0/8"]\n'
+    )
     secret_file = tmp_path / "webhook.secret"
     secret_file.write_text(SECRET + "\n")
 
     def run(*args, code=0):
-        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli, ["--config", str(config_dir), *args], catch_exceptions=False
+        )
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result
 
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
-    shown = json.loads(run("notify", "set", "--nip", NIP, "--low-balance", "100.00", "--email", "finanse@leasing.example",
-                           "--webhook", receiver.url, "--webhook-secret-file", str(secret_file), "--json").stdout)
+    shown = json.loads(
+        run(
+            "notify",
+            "set",
+            "--nip",
+            NIP,
+            "--low-balance",
+            "100.00",
+            "--email",
+            "finanse@leasing.example",
+            "--webhook",
+            receiver.url,
+            "--webhook-secret-file",
+            str(secret_file),
+            "--json",
+        ).stdout
+    )
     assert (shown["low_balance"], shown["webhook_secret_set"]) == ("100.00", True)
     assert SECRET not in run("notify", "show", "--nip", NIP, "--json").stdout
     result = json.loads(run("notify", "run", "--json").stdout)
-    assert (result["low_balance"], result["sent"], result["retried"]) == ([f"low-balance:{NIP}:1"], 1, 1)
+    assert (result["low_balance"], result["sent"], result["retried"]) == (
+        [f"low-balance:{NIP}:1"],
+        1,
+        1,
+    )
     history = run("notify", "history", "--nip", NIP).stdout
     assert "email    SENT" in history and "webhook  PENDING   attempts 1" in history
     failed = run("notify", "set", "--nip", NIP, "--email", "x@y.example", "--no-email", code=2)

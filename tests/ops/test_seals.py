@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from hub.app import Hub
-from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageLogHead, MessageRecord, record_hash
+from hub.audit.messagelog import (
+    REQUEST,
+    RESPONSE,
+    Entry,
+    MessageLog,
+    MessageLogHead,
+    MessageRecord,
+    record_hash,
+)
 from hub.audit.seals import MessageLogSeal, Sealer
 from hub.config import load_config
 from tests.ops.test_archive import DAY1, archived, hub_identity
@@ -47,13 +55,19 @@ def rehash_from(db, seq: int, payload: bytes) -> None:
     """The second attack: rewrite record `seq` and rehash it and every later record with the hub's own
     record_hash, then move the head to the new last hash. The bare chain verifies afterwards."""
     with db.transaction() as s:
-        records = list(s.scalars(select(MessageRecord).where(MessageRecord.seq >= seq).order_by(MessageRecord.seq)))
+        records = list(
+            s.scalars(
+                select(MessageRecord).where(MessageRecord.seq >= seq).order_by(MessageRecord.seq)
+            )
+        )
         prev = s.get(MessageRecord, seq - 1).hash
         for r in records:
             if r.seq == seq:
                 r.payload = payload
             r.prev_hash = prev
-            r.hash = prev = record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload)
+            r.hash = prev = record_hash(
+                r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload
+            )
         s.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(hash=prev))
 
 
@@ -62,7 +76,9 @@ def cut_tail(db, keep: int) -> None:
     with db.transaction() as s:
         last = s.get(MessageRecord, keep)
         s.execute(delete(MessageRecord).where(MessageRecord.seq > keep))
-        s.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=keep, hash=last.hash))
+        s.execute(
+            update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=keep, hash=last.hash)
+        )
 
 
 def test_the_write_path_seals_every_n_records_and_after_t_seconds(db, tmp_path):
@@ -101,7 +117,9 @@ def test_a_cut_tail_with_the_head_moved_back_is_found(db, tmp_path):
     cut_tail(db, 18)
     assert log.verify().ok  # the bare chain cannot tell
     report = archived(db, tmp_path / "archive").verify(seal_every_records=100)
-    assert any("the log ends at record 18: records 19..20 were cut off" in p for p in report.problems), report.problems
+    assert any(
+        "the log ends at record 18: records 19..20 were cut off" in p for p in report.problems
+    ), report.problems
 
 
 def test_a_record_rewritten_and_every_later_one_rehashed_is_found(db, tmp_path):
@@ -131,10 +149,16 @@ def test_removing_the_seals_too_is_found(db, tmp_path):
     with db.transaction() as s:
         s.execute(delete(MessageLogSeal).where(MessageLogSeal.seq >= 300))
         kept = s.get(MessageLogSeal, 201)
-        s.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(sealed_seq=201, seal_digest=kept.digest))
+        s.execute(
+            update(MessageLogHead)
+            .where(MessageLogHead.id == 1)
+            .values(sealed_seq=201, seal_digest=kept.digest)
+        )
     problems = archived(db, tmp_path / "archive").verify(seal_every_records=100).problems
-    assert problems == ("records 202..400 (199) are not sealed, though the hub seals every 100 records: seals were removed, or sealing "
-                        "failed (`hub audit seal` seals them now)",)
+    assert problems == (
+        "records 202..400 (199) are not sealed, though the hub seals every 100 records: seals were removed, or sealing "
+        "failed (`hub audit seal` seals them now)",
+    )
 
 
 def test_a_seal_removed_from_the_middle_or_changed_is_found(db, tmp_path):
@@ -146,7 +170,10 @@ def test_a_seal_removed_from_the_middle_or_changed_is_found(db, tmp_path):
         s.execute(delete(MessageLogSeal).where(MessageLogSeal.seq == 6))
         s.execute(update(MessageLogSeal).where(MessageLogSeal.seq == 16).values(head_hash="0" * 64))
     problems = archived(db, tmp_path / "archive").verify(seal_every_records=5).problems
-    assert any("seal of record 11" in p and "a seal between record 1 and 11 was removed" in p for p in problems), problems
+    assert any(
+        "seal of record 11" in p and "a seal between record 1 and 11 was removed" in p
+        for p in problems
+    ), problems
     assert any("seal of record 16" in p and "the seal was changed" in p for p in problems), problems
 
 
@@ -161,7 +188,9 @@ def test_seals_move_into_the_archive_with_their_records_and_still_check(db, tmp_
     assert seal_seqs(db) == []
     manifest = json.loads((tmp_path / "archive" / run.files[0]).read_text())
     assert [s["seq"] for s in manifest["seals"]] == [1, 6, 11, 16]
-    exchange(log, 8)  # the chain of seals continues after the archive: record 17 is not due yet, 21 would be
+    exchange(
+        log, 8
+    )  # the chain of seals continues after the archive: record 17 is not due yet, 21 would be
     for i in range(9, 11):
         exchange(log, i)
     assert seal_seqs(db) == [21]
@@ -177,10 +206,13 @@ def test_requests_with_no_answer_are_listed(db, tmp_path):
     exchange(log, 2)
     report = archived(db, tmp_path / "archive").verify()
     assert report.ok
-    assert [(u.seq, u.log_id, u.service, u.client_id) for u in report.unanswered] == [(3, "lost-answer", "company", "firma-1")]
+    assert [(u.seq, u.log_id, u.service, u.client_id) for u in report.unanswered] == [
+        (3, "lost-answer", "company", "firma-1")
+    ]
 
 
 # -- the `hub` command --------------------------------------------------------
+
 
 def test_hub_audit_seal_and_verify_report_the_seals_and_find_both_attacks(run, config_dir):
     hub = Hub(load_config(config_dir))
@@ -190,7 +222,10 @@ def test_hub_audit_seal_and_verify_report_the_seals_and_find_both_attacks(run, c
     assert run("audit", "seal").stdout == "message log: sealed at record 11\n"
     assert run("audit", "seal").stdout == "message log: nothing new since the last seal\n"
     out = run("audit", "verify").stdout
-    assert "message log: 11 records, chain intact; 2 seals, the last of record 11; 0 records after it not yet sealed" in out
+    assert (
+        "message log: 11 records, chain intact; 2 seals, the last of record 11; 0 records after it not yet sealed"
+        in out
+    )
     assert "request no-answer (record 11, office, pojazd-1465" in out and "no answer record" in out
 
     cut_tail(hub.db, 9)
@@ -210,13 +245,19 @@ def test_hub_audit_verify_finds_a_rewrite_rehashed_through_the_cli(run, config_d
     hub.close()
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("seal_every_records", "0", "seal_every_records"),
-    ("seal_every_s", '"60"', "seal_every_s"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("seal_every_records", "0", "seal_every_records"),
+        ("seal_every_s", '"60"', "seal_every_s"),
+    ],
+)
 def test_the_seal_settings_are_checked(config_dir, run, key, value, message):
     hub_toml = config_dir / "hub.toml"
-    hub_toml.write_text(hub_toml.read_text() + f"\n[audit]\n{key} = {value}\n" if "[audit]" not in hub_toml.read_text()
-                        else hub_toml.read_text().replace("[audit]", f"[audit]\n{key} = {value}"))
+    hub_toml.write_text(
+        hub_toml.read_text() + f"\n[audit]\n{key} = {value}\n"
+        if "[audit]" not in hub_toml.read_text()
+        else hub_toml.read_text().replace("[audit]", f"[audit]\n{key} = {value}")
+    )
     result = run("config", "check", ok=False)
     assert result.exit_code == 1 and message in result.stderr

@@ -14,15 +14,15 @@ from pathlib import Path
 from wsgiref.simple_server import make_server
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from PIL import Image
 
 from hub.cli.portal import enable_portal
 from hub.config import load_config
 from hub.services.wsgi import create_app
-from tests.portal import totp
 from tests.factories import NIP, OPERATOR, config_copy, funded_company
+from tests.portal import totp
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer
 
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -41,13 +41,11 @@ PASSWORDS = {
 }
 
 
-
 @dataclass
 class RunningPortal(RunningHub):
     @property
     def portal(self) -> str:
         return self.url + "/portal"
-
 
 
 @pytest.fixture
@@ -70,7 +68,11 @@ def company_portal(running_portal):
     """A company funded with 500.00 PLN and its admin, issuer and viewer."""
     hub = running_portal.hub
     funded_company(hub, 500_00)
-    for login, role in (("admin@leasing.pl", "admin"), ("wystawca@leasing.pl", "issuer"), ("podglad@leasing.pl", "viewer")):
+    for login, role in (
+        ("admin@leasing.pl", "admin"),
+        ("wystawca@leasing.pl", "issuer"),
+        ("podglad@leasing.pl", "viewer"),
+    ):
         hub.users.add_user(OPERATOR, login, company_nip=NIP, role=role, password=PASSWORDS[login])
     totp.enrol(hub, "admin@leasing.pl")
     return running_portal
@@ -81,7 +83,9 @@ def desk_portal(running_portal):
     """Office 1465 with a cashier and a supervisor."""
     hub = running_portal.hub
     for login, role in (("kasjer@1465", "cashier"), ("kierownik@1465", "supervisor")):
-        hub.users.add_user(OPERATOR, login, office_code=OFFICE, role=role, password=PASSWORDS[login])
+        hub.users.add_user(
+            OPERATOR, login, office_code=OFFICE, role=role, password=PASSWORDS[login]
+        )
     totp.enrol(hub, "kierownik@1465")
     return running_portal
 
@@ -94,14 +98,21 @@ def browser():
             pytest.fail(problem)  # CI installs it: never skip the browser tests silently there
         pytest.skip(problem)
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--lang=pl-PL"])  # Polish date fields
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--lang=pl-PL"]
+        )  # Polish date fields
         yield chromium
         chromium.close()
 
 
 def new_page(browser, running_portal) -> Page:
     """A page in a browser context of its own (its own cookies: another person)."""
-    context = browser.new_context(base_url=running_portal.portal + "/", viewport=VIEWPORT, locale="pl-PL", accept_downloads=True)
+    context = browser.new_context(
+        base_url=running_portal.portal + "/",
+        viewport=VIEWPORT,
+        locale="pl-PL",
+        accept_downloads=True,
+    )
     context.set_default_timeout(15_000)
     return context.new_page()
 
@@ -147,7 +158,9 @@ def logout(page: Page) -> None:
 
 def nav(page: Page, item: str) -> None:
     """Follow a link of the main menu."""
-    page.get_by_role("navigation", name="Menu główne").get_by_role("link", name=item, exact=True).click()
+    page.get_by_role("navigation", name="Menu główne").get_by_role(
+        "link", name=item, exact=True
+    ).click()
 
 
 def menu(page: Page) -> list[str]:
@@ -165,7 +178,9 @@ def screenshot(page: Page, db_url: str, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     # 64 colours are plenty for flat pages and antialiased text, and a third of the bytes
-    shot.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(SCREENSHOTS / f"{name}.png", optimize=True)
+    shot.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(
+        SCREENSHOTS / f"{name}.png", optimize=True
+    )
 
 
 def grosze(text: str) -> int:

@@ -23,10 +23,14 @@ RAW_CODE = re.compile(
 )
 ENGLISH = re.compile(
     r"\b(the|is|are|not|must|malformed|closed|coupon|office|desk|payment|error|failed|invalid|field|required|"
-    r"number|between|characters|already|none|true|false|details?)\b", re.IGNORECASE,
+    r"number|between|characters|already|none|true|false|details?)\b",
+    re.IGNORECASE,
 )
 # Detail pages a list links to: (the list's path, the link's CSS selector)
-DETAILS = {"firma/partie": "tbody tr td a[href*='/partie/']", "kasa/wplaty": "tbody tr td a[href*='/kasa/wplaty/']"}
+DETAILS = {
+    "firma/partie": "tbody tr td a[href*='/partie/']",
+    "kasa/wplaty": "tbody tr td a[href*='/kasa/wplaty/']",
+}
 
 
 @pytest.fixture
@@ -35,18 +39,37 @@ def lived_in_portal(company_portal, desk_portal):
     used and one cancelled, a card payment and a voided cash payment."""
     hub = company_portal.hub
     batch = issue(hub, 3, reference="UM/2026/0042 VIN WVWZZZ1JZXW000001")
-    hub.coupons.redeem(request_id=str(uuid.uuid4()), coupon_text=batch.coupons[0].coupon_id, office_code=OFFICE,
-                       case_number="WK.5410.9.2026", case_type=REJ_NEW)
-    hub.coupons.cancel(request_id=str(uuid.uuid4()), coupon_text=batch.coupons[1].coupon_id, actor=OPERATOR)
+    hub.coupons.redeem(
+        request_id=str(uuid.uuid4()),
+        coupon_text=batch.coupons[0].coupon_id,
+        office_code=OFFICE,
+        case_number="WK.5410.9.2026",
+        case_type=REJ_NEW,
+    )
+    hub.coupons.cancel(
+        request_id=str(uuid.uuid4()), coupon_text=batch.coupons[1].coupon_id, actor=OPERATOR
+    )
     cashier = hub.users.actor("kasjer@1465")
     for method, auth in (("CARD", "A1B2C3"), ("CASH", None)):
         paid = hub.cashdesk.register(
-            request_id=str(uuid.uuid4()), office_code=OFFICE, desk_id="01", cashier="kasjer@1465", system="POJAZD",
-            case_number="KM.5410.1.1.2026", method=method, items=[ItemRequest("DR"), ItemRequest("TAB_SAM")], card_auth_code=auth,
+            request_id=str(uuid.uuid4()),
+            office_code=OFFICE,
+            desk_id="01",
+            cashier="kasjer@1465",
+            system="POJAZD",
+            case_number="KM.5410.1.1.2026",
+            method=method,
+            items=[ItemRequest("DR"), ItemRequest("TAB_SAM")],
+            card_auth_code=auth,
             actor=cashier,
         )
-    hub.cashdesk.void(request_id=str(uuid.uuid4()), payment_id=paid.payment_id, reason="pomyłka kasjera", supervisor="kierownik@1465",
-                      actor=hub.users.actor("kierownik@1465"))
+    hub.cashdesk.void(
+        request_id=str(uuid.uuid4()),
+        payment_id=paid.payment_id,
+        reason="pomyłka kasjera",
+        supervisor="kierownik@1465",
+        actor=hub.users.actor("kierownik@1465"),
+    )
     return company_portal
 
 
@@ -57,20 +80,27 @@ def _problems(page: Page, where: str) -> list[str]:
         found = sorted({m.group(0) for m in pattern.finditer(text)})
         if found:
             problems.append(f"{where}: {what} {found}")
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     if overflow > 0:
         wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
             .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
             .filter(e => !e.parentElement.closest('.table-scroll') || getComputedStyle(e).position === 'absolute')
             .slice(0, 4).map(e => e.tagName + '.' + e.className + '#' + e.id)""")
-        problems.append(f"{where}: the page is {overflow} px wider than the window ({', '.join(wide)})")
+        problems.append(
+            f"{where}: the page is {overflow} px wider than the window ({', '.join(wide)})"
+        )
     return problems
 
 
 def _pages(page: Page) -> list[str]:
     """The menu's pages and the first detail page of each list that has one."""
     links = page.get_by_role("navigation", name="Menu główne").get_by_role("link")
-    paths = [href.split("/portal/", 1)[1] for href in (links.nth(i).get_attribute("href") for i in range(links.count()))]
+    paths = [
+        href.split("/portal/", 1)[1]
+        for href in (links.nth(i).get_attribute("href") for i in range(links.count()))
+    ]
     for path in list(paths):
         selector = DETAILS.get(path.rstrip("/"))
         if selector:
@@ -82,10 +112,16 @@ def _pages(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("login_name", list(PASSWORDS))
-def test_every_page_is_polish_without_codes_and_fits_the_window(lived_in_portal, browser, login_name, db_url):
+def test_every_page_is_polish_without_codes_and_fits_the_window(
+    lived_in_portal, browser, login_name, db_url
+):
     problems = []
     for device, width in WIDTHS.items():
-        context = browser.new_context(base_url=lived_in_portal.portal + "/", viewport={"width": width, "height": 900}, locale="pl-PL")
+        context = browser.new_context(
+            base_url=lived_in_portal.portal + "/",
+            viewport={"width": width, "height": 900},
+            locale="pl-PL",
+        )
         context.set_default_timeout(15_000)
         page = context.new_page()
         login(page, login_name)
@@ -98,6 +134,8 @@ def test_every_page_is_polish_without_codes_and_fits_the_window(lived_in_portal,
             problems += _problems(page, f"{login_name} {width}px /{path}")
         if width == 390 and login_name in ("admin@leasing.pl", "kasjer@1465"):
             page.goto("firma/kupony" if login_name.startswith("admin") else "kasa/wplata")
-            screenshot(page, db_url, "telefon-kupony" if login_name.startswith("admin") else "telefon-kasa")
+            screenshot(
+                page, db_url, "telefon-kupony" if login_name.startswith("admin") else "telefon-kasa"
+            )
         context.close()
     assert problems == []

@@ -5,11 +5,13 @@ login() helper share one state whichever way pytest imported the conftest."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 TOTP_STEP_S = 30
 _SECRETS: dict[str, tuple[object, str]] = {}  # login -> (its hub, its TOTP secret)
-_LAST_STEP: dict[str, int] = {}  # secret -> the last 30 s step whose code was used (a code works once)
+_LAST_STEP: dict[
+    str, int
+] = {}  # secret -> the last 30 s step whose code was used (a code works once)
 
 
 def enrol(hub, login: str) -> tuple[str, ...]:
@@ -18,7 +20,9 @@ def enrol(hub, login: str) -> tuple[str, ...]:
     next step at once); returns the recovery codes."""
     enrolment = hub.accounts.begin_enrolment(login)
     step = int(time.time()) // TOTP_STEP_S - 1
-    codes = hub.accounts.confirm_enrolment(login, hub.accounts.current_code(enrolment.secret, _at(step)))
+    codes = hub.accounts.confirm_enrolment(
+        login, hub.accounts.current_code(enrolment.secret, _at(step))
+    )
     _SECRETS[login] = (hub, enrolment.secret)
     _LAST_STEP[enrolment.secret] = step
     return codes
@@ -40,11 +44,14 @@ def code(login: str) -> str:
         now = time.time()
         for step in range(int(now) // TOTP_STEP_S - 1, int(now) // TOTP_STEP_S + 2):
             # a step the hub still accepts for the next few seconds
-            if step > _LAST_STEP.get(key, -1) and abs(now - (step * TOTP_STEP_S + TOTP_STEP_S / 2)) < TOTP_STEP_S + 10:
+            if (
+                step > _LAST_STEP.get(key, -1)
+                and abs(now - (step * TOTP_STEP_S + TOTP_STEP_S / 2)) < TOTP_STEP_S + 10
+            ):
                 _LAST_STEP[key] = step
                 return hub.accounts.current_code(key, _at(step))
         time.sleep(1)
 
 
 def _at(step: int) -> datetime:
-    return datetime.fromtimestamp(step * TOTP_STEP_S, timezone.utc)
+    return datetime.fromtimestamp(step * TOTP_STEP_S, UTC)

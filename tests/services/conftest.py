@@ -10,8 +10,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from cryptography import x509
@@ -53,7 +53,9 @@ class RunningHub:
         return x509.load_pem_x509_certificate((self.config_dir / "keys" / "hub.crt").read_bytes())
 
     def post(self, body: bytes, path: str = "/soap/office") -> tuple[int, etree._Element]:
-        request = urllib.request.Request(self.url + path, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+        request = urllib.request.Request(
+            self.url + path, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, etree.fromstring(response.read())
@@ -105,7 +107,14 @@ def signed_request(identity: SigningIdentity, operation: str, **fields) -> bytes
 
 
 def redeem_fields(coupon_id: str, **extra) -> dict:
-    return {"RequestId": str(uuid.uuid4()), "CouponId": coupon_id, "OfficeCode": "1465", "CaseNumber": "WK.5410.7.2026", "CaseType": "REJ_NEW", **extra}
+    return {
+        "RequestId": str(uuid.uuid4()),
+        "CouponId": coupon_id,
+        "OfficeCode": "1465",
+        "CaseNumber": "WK.5410.7.2026",
+        "CaseType": "REJ_NEW",
+        **extra,
+    }
 
 
 def fault_of(response: etree._Element) -> tuple[str, str]:
@@ -113,4 +122,6 @@ def fault_of(response: etree._Element) -> tuple[str, str]:
     assert fault is not None, etree.tostring(response)
     code = fault.findtext("faultcode")
     prefix, _, local = code.partition(":")
-    return f"{{{fault.nsmap.get(prefix) or response.nsmap.get(prefix)}}}{local}", fault.findtext("faultstring")
+    return f"{{{fault.nsmap.get(prefix) or response.nsmap.get(prefix)}}}{local}", fault.findtext(
+        "faultstring"
+    )

@@ -14,6 +14,7 @@ from tests.factories import NIP, funded_company, issue
 from tests.served import HUB, REPO, ServedHub, free_port, wait_for
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
 
+
 @pytest.fixture
 def two_hubs(running_hub, tmp_path):
     """Two more hub processes (gunicorn, one worker each) on the same config and database."""
@@ -53,7 +54,9 @@ def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, tw
 def test_a_request_replayed_to_another_process_is_refused(running_hub, two_hubs):
     funded_company(running_hub.hub, 500_00)
     coupon = issue(running_hub.hub, 1).coupons[0].coupon_id
-    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
+    request = signed_request(
+        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
+    )
     first, second = two_hubs
     assert first.post(request)[0] == 200
     status, body = second.post(request)
@@ -64,8 +67,13 @@ def test_a_request_replayed_to_another_process_is_refused(running_hub, two_hubs)
 def test_the_demo_and_its_printed_commands(tmp_path):
     """`hub demo`, then the commands it prints, run from a second terminal."""
     port = free_port()
-    demo = subprocess.Popen([*HUB, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, text=True)
+    demo = subprocess.Popen(
+        [*HUB, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port), "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        text=True,
+    )
     try:
         lines = []
         while not any("audit verify" in line for line in lines):
@@ -73,13 +81,17 @@ def test_the_demo_and_its_printed_commands(tmp_path):
             assert line, "".join(lines)
             lines.append(line)
         wait_for(f"http://127.0.0.1:{port}", demo)
-        commands = [line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))]
+        commands = [
+            line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))
+        ]
         assert len(commands) == 4
         env = {**os.environ}
         outputs = []
         for command in commands:
             argv = command.split()
-            result = subprocess.run([*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+            result = subprocess.run(
+                [*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+            )
             assert result.returncode == 0, (command, result.stderr)
             outputs.append(result.stdout)
         assert "Valid           true" in outputs[0]  # as on the wire (xs:boolean)

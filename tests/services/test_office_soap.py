@@ -7,7 +7,7 @@ import copy
 import shutil
 import subprocess
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,9 +21,9 @@ from hub.signing.devcerts import self_signed, write_pem
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.signing.helpers import require_tool
 from tests.factories import NIP
 from tests.services.conftest import fault_of, office_request, redeem_fields, signed_request
+from tests.signing.helpers import require_tool
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 WSSE = f"{{{ns.WSSE}}}"
@@ -32,14 +32,20 @@ CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 def hub_client(running_hub, client_id="pojazd-1465", history=None):
     wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-    return zeep.Client(running_hub.url + "/soap/office?wsdl", wsse=wsse, plugins=[history] if history else [])
+    return zeep.Client(
+        running_hub.url + "/soap/office?wsdl", wsse=wsse, plugins=[history] if history else []
+    )
 
 
 def unchanged(running_hub, coupon_id):
     """The coupon is still issued and its hold in place: nothing happened."""
     check = running_hub.hub.coupons.verify(coupon_id, "1465")
     account = running_hub.hub.companies.account(NIP)
-    return check.status == "ISSUED" and account.held_grosze == 161_50 and account.posted_grosze == 500_00
+    return (
+        check.status == "ISSUED"
+        and account.held_grosze == 161_50
+        and account.posted_grosze == 500_00
+    )
 
 
 def test_hub_client_prints_the_current_fee(running_hub, coupon):
@@ -48,9 +54,25 @@ def test_hub_client_prints_the_current_fee(running_hub, coupon):
     from hub.cli import cli
 
     keys = running_hub.config_dir / "keys"
-    result = CliRunner().invoke(cli, ["client", "verify-coupon", "--url", running_hub.url, "--key", str(keys / "pojazd-1465.key"),
-                                      "--cert", str(keys / "pojazd-1465.crt"), "--hub-cert", str(keys / "hub.crt"),
-                                      "--coupon", coupon, "--office", "1465"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "client",
+            "verify-coupon",
+            "--url",
+            running_hub.url,
+            "--key",
+            str(keys / "pojazd-1465.key"),
+            "--cert",
+            str(keys / "pojazd-1465.crt"),
+            "--hub-cert",
+            str(keys / "hub.crt"),
+            "--coupon",
+            coupon,
+            "--office",
+            "1465",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert (lines["Amount"], lines["CurrentFee"]) == ("161.50", "161.50")
@@ -66,13 +88,25 @@ def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):
     history = HistoryPlugin()
     client = hub_client(running_hub, history=history)
     check = client.service.VerifyCoupon(CouponId=coupon.lower().replace("-", ""), OfficeCode="1465")
-    assert (check.CouponId, check.Valid, check.Status, check.Amount, check.PayerNip) == (coupon, True, "ISSUED", Decimal("161.50"), NIP)
-    assert check.CurrentFee == Decimal("161.50")  # the case type's fee today, after the original elements
+    assert (check.CouponId, check.Valid, check.Status, check.Amount, check.PayerNip) == (
+        coupon,
+        True,
+        "ISSUED",
+        Decimal("161.50"),
+        NIP,
+    )
+    assert check.CurrentFee == Decimal(
+        "161.50"
+    )  # the case type's fee today, after the original elements
     response_body = history.last_received["envelope"].find(f"{SOAP}Body")[0]
     contract_schema("office").assertValid(response_body)
 
     r = client.service.RedeemCoupon(**redeem_fields(coupon, Amount=Decimal("100.00")))
-    assert (r.CouponId, r.CapturedAmount, r.ReleasedAmount) == (coupon, Decimal("100.00"), Decimal("61.50"))
+    assert (r.CouponId, r.CapturedAmount, r.ReleasedAmount) == (
+        coupon,
+        Decimal("100.00"),
+        Decimal("61.50"),
+    )
     contract_schema("office").assertValid(history.last_received["envelope"].find(f"{SOAP}Body")[0])
     assert running_hub.hub.companies.account(NIP).posted_grosze == 400_00
 
@@ -80,22 +114,29 @@ def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):
         client.service.RedeemCoupon(**redeem_fields(coupon))
     assert fault.value.code.endswith("Client.CouponNotRedeemable")
     detail = fault.value.detail.find(f"{{{ns.COMMON}}}FaultDetail")
-    assert (detail.findtext(f"{{{ns.COMMON}}}Code"), detail.findtext(f"{{{ns.COMMON}}}Reason")) == ("CouponNotRedeemable", "REDEEMED")
+    assert (detail.findtext(f"{{{ns.COMMON}}}Code"), detail.findtext(f"{{{ns.COMMON}}}Reason")) == (
+        "CouponNotRedeemable",
+        "REDEEMED",
+    )
 
 
 def test_a_plain_zeep_binary_signature_with_timestamp_is_accepted(running_hub, coupon):
+    import xmlsec
+    from zeep.wsse import Compose
     from zeep.wsse import utils as wsse_utils
     from zeep.wsse.signature import BinarySignature
-    from zeep.wsse import Compose
-    import xmlsec
 
     class Timestamp:
         def apply(self, envelope, headers):
-            created = datetime.now(timezone.utc)
+            created = datetime.now(UTC)
             wsse_utils.get_security_header(envelope).append(
                 wsse_utils.WSU.Timestamp(
                     wsse_utils.WSU.Created(wsse_utils.get_timestamp(created, zulu_timestamp=True)),
-                    wsse_utils.WSU.Expires(wsse_utils.get_timestamp(created + timedelta(minutes=5), zulu_timestamp=True)),
+                    wsse_utils.WSU.Expires(
+                        wsse_utils.get_timestamp(
+                            created + timedelta(minutes=5), zulu_timestamp=True
+                        )
+                    ),
                 )
             )
             return envelope, headers
@@ -105,11 +146,15 @@ def test_a_plain_zeep_binary_signature_with_timestamp_is_accepted(running_hub, c
 
     keys = running_hub.config_dir / "keys"
     signature = BinarySignature(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"),
-        signature_method=xmlsec.Transform.RSA_SHA256, digest_method=xmlsec.Transform.SHA256,
+        str(keys / "pojazd-1465.key"),
+        str(keys / "pojazd-1465.crt"),
+        signature_method=xmlsec.Transform.RSA_SHA256,
+        digest_method=xmlsec.Transform.SHA256,
     )
     # zeep would check the answer with the client's own certificate; the hub signs with its own.
-    plain = zeep.Client(running_hub.url + "/soap/office?wsdl", wsse=Compose([Timestamp(), _SignOnly(signature)]))
+    plain = zeep.Client(
+        running_hub.url + "/soap/office?wsdl", wsse=Compose([Timestamp(), _SignOnly(signature)])
+    )
     check = plain.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert check.Valid is True
 
@@ -126,21 +171,38 @@ class _SignOnly:
 
 
 def test_answers_and_faults_verify_with_xmlsec1(running_hub, coupon, tmp_path):
-    require_tool(shutil.which("xmlsec1") is not None, "xmlsec1 (apt-get install xmlsec1; .ci/run does)")  # CI fails, never skips
+    require_tool(
+        shutil.which("xmlsec1") is not None, "xmlsec1 (apt-get install xmlsec1; .ci/run does)"
+    )  # CI fails, never skips
     identity = running_hub.identity("pojazd-1465")
-    for fields in ({"CouponId": coupon, "OfficeCode": "1465"}, {"CouponId": coupon, "OfficeCode": "1261"}):
+    for fields in (
+        {"CouponId": coupon, "OfficeCode": "1465"},
+        {"CouponId": coupon, "OfficeCode": "1261"},
+    ):
         _, response = running_hub.post(signed_request(identity, "VerifyCoupon", **fields))
         path = tmp_path / "answer.xml"
         path.write_bytes(etree.tostring(response))
         result = subprocess.run(
-            ["xmlsec1", "--verify", "--id-attr:Id", "Body", "--id-attr:Id", "Timestamp",
-             "--pubkey-cert-pem", str(running_hub.config_dir / "keys" / "hub.crt"), str(path)],
-            capture_output=True, text=True, timeout=60,
+            [
+                "xmlsec1",
+                "--verify",
+                "--id-attr:Id",
+                "Body",
+                "--id-attr:Id",
+                "Timestamp",
+                "--pubkey-cert-pem",
+                str(running_hub.config_dir / "keys" / "hub.crt"),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
 
 
 # -- refusals: the contract's fault, and nothing changes ---------------------
+
 
 def _resign_with(running_hub, tmp_path, **cert_options) -> SigningIdentity:
     key, cert = self_signed("pojazd-1465", **cert_options)
@@ -150,7 +212,9 @@ def _resign_with(running_hub, tmp_path, **cert_options) -> SigningIdentity:
 
 def attack(name, running_hub, coupon, tmp_path) -> bytes:
     identity = running_hub.identity("pojazd-1465")
-    message = lambda: sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), identity)  # noqa: E731
+    message = lambda: sign_envelope(
+        office_request("RedeemCoupon", **redeem_fields(coupon)), identity
+    )  # noqa: E731
     if name == "unsigned":
         return etree.tostring(office_request("RedeemCoupon", **redeem_fields(coupon)))
     if name == "tampered body":
@@ -158,13 +222,32 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         m.find(f".//{{{ns.OFFICE}}}CaseNumber").text = "forged"
         return etree.tostring(m)
     if name == "unknown certificate":
-        return etree.tostring(sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), _resign_with(running_hub, tmp_path)))
+        return etree.tostring(
+            sign_envelope(
+                office_request("RedeemCoupon", **redeem_fields(coupon)),
+                _resign_with(running_hub, tmp_path),
+            )
+        )
     if name == "client not allowed here":
-        return signed_request(running_hub.identity("kasa-1465-01"), "RedeemCoupon", **redeem_fields(coupon))
+        return signed_request(
+            running_hub.identity("kasa-1465-01"), "RedeemCoupon", **redeem_fields(coupon)
+        )
     if name == "stale timestamp":
-        return etree.tostring(sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), identity, now=datetime.now(timezone.utc) - timedelta(hours=2)))
+        return etree.tostring(
+            sign_envelope(
+                office_request("RedeemCoupon", **redeem_fields(coupon)),
+                identity,
+                now=datetime.now(UTC) - timedelta(hours=2),
+            )
+        )
     if name == "future timestamp":
-        return etree.tostring(sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), identity, now=datetime.now(timezone.utc) + timedelta(hours=2)))
+        return etree.tostring(
+            sign_envelope(
+                office_request("RedeemCoupon", **redeem_fields(coupon)),
+                identity,
+                now=datetime.now(UTC) + timedelta(hours=2),
+            )
+        )
     if name == "body moved into a header element":
         m = message()
         body = m.find(f"{SOAP}Body")
@@ -211,11 +294,15 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         m.append(copy.deepcopy(m.find(f"{SOAP}Body")))
         return etree.tostring(m)
     if name == "xxe":
-        return (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&e;</soap:Body></soap:Envelope>')
+        return (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&e;</soap:Body></soap:Envelope>'
+        )
     if name == "billion laughs":
         entities = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
-        return f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'.encode()
+        return (
+            f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'.encode()
+        )
     if name == "oversize":
         return b"<x>" + b"a" * 1_100_000 + b"</x>"
     if name == "deep nesting":
@@ -223,27 +310,32 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
     raise AssertionError(name)
 
 
-@pytest.mark.parametrize("name,fault", [
-    ("unsigned", f"{WSSE}InvalidSecurity"),
-    ("tampered body", f"{WSSE}FailedCheck"),
-    ("unknown certificate", f"{WSSE}FailedAuthentication"),
-    ("client not allowed here", CLIENT("NotAuthorized")),
-    ("stale timestamp", f"{{{ns.WSU}}}MessageExpired"),
-    ("future timestamp", f"{{{ns.WSU}}}MessageExpired"),
-    ("body moved into a header element", f"{WSSE}InvalidSecurity"),
-    ("body moved into wsse:Security", f"{WSSE}InvalidSecurity"),
-    ("second body", f"{WSSE}InvalidSecurity"),
-    ("body moved into ds:Object", f"{WSSE}InvalidSecurity"),
-    ("duplicate id before", f"{WSSE}InvalidSecurity"),
-    ("duplicate id after", f"{WSSE}InvalidSecurity"),
-    ("signed timestamp wrapped, fresh one added", f"{WSSE}InvalidSecurity"),
-    ("dtd", CLIENT("InvalidRequest")),
-    ("xxe", CLIENT("InvalidRequest")),
-    ("billion laughs", CLIENT("InvalidRequest")),
-    ("oversize", CLIENT("InvalidRequest")),
-    ("deep nesting", CLIENT("InvalidRequest")),
-])
-def test_refused_with_the_contracts_fault_and_no_state_change(running_hub, coupon, tmp_path, name, fault):
+@pytest.mark.parametrize(
+    "name,fault",
+    [
+        ("unsigned", f"{WSSE}InvalidSecurity"),
+        ("tampered body", f"{WSSE}FailedCheck"),
+        ("unknown certificate", f"{WSSE}FailedAuthentication"),
+        ("client not allowed here", CLIENT("NotAuthorized")),
+        ("stale timestamp", f"{{{ns.WSU}}}MessageExpired"),
+        ("future timestamp", f"{{{ns.WSU}}}MessageExpired"),
+        ("body moved into a header element", f"{WSSE}InvalidSecurity"),
+        ("body moved into wsse:Security", f"{WSSE}InvalidSecurity"),
+        ("second body", f"{WSSE}InvalidSecurity"),
+        ("body moved into ds:Object", f"{WSSE}InvalidSecurity"),
+        ("duplicate id before", f"{WSSE}InvalidSecurity"),
+        ("duplicate id after", f"{WSSE}InvalidSecurity"),
+        ("signed timestamp wrapped, fresh one added", f"{WSSE}InvalidSecurity"),
+        ("dtd", CLIENT("InvalidRequest")),
+        ("xxe", CLIENT("InvalidRequest")),
+        ("billion laughs", CLIENT("InvalidRequest")),
+        ("oversize", CLIENT("InvalidRequest")),
+        ("deep nesting", CLIENT("InvalidRequest")),
+    ],
+)
+def test_refused_with_the_contracts_fault_and_no_state_change(
+    running_hub, coupon, tmp_path, name, fault
+):
     status, response = running_hub.post(attack(name, running_hub, coupon, tmp_path))
     code, text = fault_of(response)
     assert (status, code) == (500, fault), text
@@ -252,7 +344,9 @@ def test_refused_with_the_contracts_fault_and_no_state_change(running_hub, coupo
 
 
 def test_a_captured_request_replayed_is_refused(running_hub, coupon):
-    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
+    request = signed_request(
+        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
+    )
     status, _ = running_hub.post(request)
     assert status == 200
     status, response = running_hub.post(request)
@@ -262,7 +356,9 @@ def test_a_captured_request_replayed_is_refused(running_hub, coupon):
 
 
 def test_schema_violation_names_the_element_and_changes_nothing(running_hub, coupon):
-    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon, Amount="1.234"))
+    request = signed_request(
+        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon, Amount="1.234")
+    )
     status, response = running_hub.post(request)
     code, text = fault_of(response)
     assert (status, code) == (500, CLIENT("SchemaViolation")) and "Amount" in text
@@ -270,7 +366,11 @@ def test_schema_violation_names_the_element_and_changes_nothing(running_hub, cou
 
 
 def test_a_client_acts_only_for_its_offices(running_hub, coupon):
-    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261"))
+    request = signed_request(
+        running_hub.identity("pojazd-1465"),
+        "RedeemCoupon",
+        **redeem_fields(coupon, OfficeCode="1261"),
+    )
     _, response = running_hub.post(request)
     code, text = fault_of(response)
     assert code == CLIENT("NotAuthorized") and "1261" in text
@@ -280,7 +380,11 @@ def test_a_client_acts_only_for_its_offices(running_hub, coupon):
 def test_every_request_and_answer_is_in_the_message_log(running_hub, coupon):
     from hub.audit.messagelog import MessageLog
 
-    running_hub.post(signed_request(running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
+    running_hub.post(
+        signed_request(
+            running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465"
+        )
+    )
     running_hub.post(b"<not-soap/>")
     report = MessageLog(running_hub.hub.db).verify()
     assert (report.ok, report.records) == (True, 4)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-
-from lxml import etree
-from sqlalchemy import func, select
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from lxml import etree
+from sqlalchemy import func, select
 
 from hub.app import Hub
 from hub.db.replay import PURGE_INTERVAL_S, SeenSignature
@@ -29,8 +27,14 @@ REQUESTS = 300  # ten minutes of traffic: ten purge intervals
 
 def _post(app: HubApplication, body: bytes) -> tuple[str, etree._Element]:
     environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/soap/office", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/soap/office",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
         "CONTENT_TYPE": "text/xml; charset=utf-8",
     }
     statuses: list[str] = []
@@ -41,7 +45,7 @@ def _post(app: HubApplication, body: bytes) -> tuple[str, etree._Element]:
 @pytest.fixture
 def clock() -> FakeClock:
     """Now (the dev certificates are valid from when they were made), moved by hand."""
-    return FakeClock(datetime.now(timezone.utc))
+    return FakeClock(datetime.now(UTC))
 
 
 @pytest.fixture
@@ -51,7 +55,11 @@ def pojazd() -> SigningIdentity:
 
 
 def _verify_coupon(identity: SigningIdentity, coupon_id: str, now: datetime) -> bytes:
-    return etree.tostring(sign_envelope(office_request("VerifyCoupon", CouponId=coupon_id, OfficeCode="1465"), identity, now=now))
+    return etree.tostring(
+        sign_envelope(
+            office_request("VerifyCoupon", CouponId=coupon_id, OfficeCode="1465"), identity, now=now
+        )
+    )
 
 
 def _rows(hub: Hub) -> int:
@@ -60,7 +68,9 @@ def _rows(hub: Hub) -> int:
 
 
 def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock, pojazd):
-    security = dataclasses.replace(shipped_config.security, clock_skew_s=WINDOW_S // 2, replay_window_s=WINDOW_S)
+    security = dataclasses.replace(
+        shipped_config.security, clock_skew_s=WINDOW_S // 2, replay_window_s=WINDOW_S
+    )
     hub = Hub(dataclasses.replace(shipped_config, security=security), clock=clock, db=db)
     app = HubApplication(hub)
     funded_company(hub, 500_00)
@@ -68,7 +78,9 @@ def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock,
     most = 0
     for _ in range(REQUESTS):
         status, answer = _post(app, _verify_coupon(pojazd, coupon_id, clock()))
-        assert status == "200 OK" and answer.findtext(".//{*}Status") == "ISSUED", etree.tostring(answer)
+        assert status == "200 OK" and answer.findtext(".//{*}Status") == "ISSUED", etree.tostring(
+            answer
+        )
         most = max(most, _rows(hub))
         clock.advance(seconds=STEP_S)
     # Rows live for the window and at most one purge interval more.
@@ -77,7 +89,9 @@ def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock,
     assert _rows(hub) <= bound
 
 
-def test_a_replay_inside_the_window_is_still_refused_after_a_purge(shipped_config, db, clock, pojazd):
+def test_a_replay_inside_the_window_is_still_refused_after_a_purge(
+    shipped_config, db, clock, pojazd
+):
     hub = Hub(shipped_config, clock=clock, db=db)
     app = HubApplication(hub)
     funded_company(hub, 500_00)

@@ -7,7 +7,7 @@ import json
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -76,13 +76,17 @@ def configure(tmp_path: Path, db_url: str, bank_url: str, fk: bool = True) -> Hu
         text = offices.read_text()
         anchor = 'code = "1465"\n'
         assert anchor in text
-        offices.write_text(text.replace(anchor, f'{anchor}fk_wsdl = "{bank_url}/soap/fk?wsdl"\n', 1))
+        offices.write_text(
+            text.replace(anchor, f'{anchor}fk_wsdl = "{bank_url}/soap/fk?wsdl"\n', 1)
+        )
     return load_config(config_dir)
 
 
 @pytest.fixture
 def bank(tmp_path):
-    partners = partners_from_config(load_config(SHIPPED_CONFIG), tmp_path / "fake-bank", fk_client=FK_CLIENT)
+    partners = partners_from_config(
+        load_config(SHIPPED_CONFIG), tmp_path / "fake-bank", fk_client=FK_CLIENT
+    )
     server = FakeServer(partners).start()
     yield Bank(partners, server)
     server.stop()
@@ -115,10 +119,22 @@ def rid() -> str:
     return str(uuid.uuid4())
 
 
-def redeem(hub: Hub, coupon_id: str, office_code: str, amount_grosze: int | None = None, case_number: str = "WK.5410.1.2026"):
-    return hub.coupons.redeem(request_id=rid(), coupon_text=coupon_id, office_code=office_code, case_number=case_number,
-                              case_type="REJ_NEW", amount_grosze=amount_grosze)
+def redeem(
+    hub: Hub,
+    coupon_id: str,
+    office_code: str,
+    amount_grosze: int | None = None,
+    case_number: str = "WK.5410.1.2026",
+):
+    return hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon_id,
+        office_code=office_code,
+        case_number=case_number,
+        case_type="REJ_NEW",
+        amount_grosze=amount_grosze,
+    )
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)

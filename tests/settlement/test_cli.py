@@ -32,7 +32,10 @@ def test_settle_send_and_report(hub, clock, bank, run):
     data = json.loads(again.stdout)
     assert (data["day"], data["created"]) == (DAY.isoformat(), 0)
     assert {s["office"]: (s["status"], s["amount"]) for s in data["settlements"]} == {
-        "1465": ("PENDING", "161.50"), "1261": ("PENDING", "161.50"), "3064": ("CARRIED", "0.00"), "0264": ("CARRIED", "0.00"),
+        "1465": ("PENDING", "161.50"),
+        "1261": ("PENDING", "161.50"),
+        "3064": ("CARRIED", "0.00"),
+        "0264": ("CARRIED", "0.00"),
     }
 
     sent = run("send")
@@ -48,7 +51,10 @@ def test_settle_send_and_report(hub, clock, bank, run):
     assert text.stdout.startswith(f"{DAY.isoformat()}  1465  SENT           161.50  {E2E}")
 
     waiting = run("unreconciled", "--days", "0", "--json")
-    assert sorted(r["end_to_end_id"] for r in json.loads(waiting.stdout)) == ["HUB-1261-20260310-1", E2E]
+    assert sorted(r["end_to_end_id"] for r in json.loads(waiting.stdout)) == [
+        "HUB-1261-20260310-1",
+        E2E,
+    ]
 
 
 def test_a_statement_imported_by_file_books_the_settlements(hub, clock, bank, run, tmp_path):
@@ -59,7 +65,9 @@ def test_a_statement_imported_by_file_books_the_settlements(hub, clock, bank, ru
     imported = run("import", str(statement))
     assert imported.exit_code == 0, imported.stderr
     assert "1 imported" in imported.stdout and "0 unmatched" in imported.stdout
-    assert [r["status"] for r in json.loads(run("settlements", "--office", "1465", "--json").stdout)] == ["BOOKED"]
+    assert [
+        r["status"] for r in json.loads(run("settlements", "--office", "1465", "--json").stdout)
+    ] == ["BOOKED"]
     reconciled = run("reconcile", "--json")
     assert json.loads(reconciled.stdout) == {"booked": [], "returned": [], "mismatches": []}
     assert json.loads(run("unreconciled", "--days", "0", "--json").stdout) == []
@@ -78,10 +86,18 @@ def test_send_reports_what_waits_for_a_retry(hub, clock, bank, run):
 def test_errors_are_one_line(hub, clock, run):
     clock.advance(days=1)
     bad = run("settle", "--date", "10.03.2026")
-    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "is not a day written YYYY-MM-DD, like 2026-03-10" in bad.stderr
+    assert (
+        bad.exit_code == 2
+        and bad.stderr.count("\n") == 1
+        and "is not a day written YYYY-MM-DD, like 2026-03-10" in bad.stderr
+    )
     hub_user(hub, "kierownik", "supervisor", office_code="1465")
     refused = run("settle", "--date", DAY.isoformat(), "--as", "kierownik")
-    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1 and "NotAuthorized" in refused.stderr
+    assert (
+        refused.exit_code == 1
+        and refused.stderr.count("\n") == 1
+        and "NotAuthorized" in refused.stderr
+    )
     unknown = run("settlements", "--status", "LOST")
     assert unknown.exit_code == 2 and unknown.stderr.count("\n") == 1
     assert json.loads(run("settlements", "--json").stdout) == []

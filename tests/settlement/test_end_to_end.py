@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -34,7 +34,9 @@ def served(tmp_path, db, bank):
     runs a day ahead: the morning after, when the day is settled."""
     config = configure(tmp_path, db.url, bank.url)
     server = FakeServer(HubApplication(Hub(config, db=db))).start()
-    operator_hub = Hub(config, clock=FakeClock(datetime.now(timezone.utc) + timedelta(days=1)), db=db)
+    operator_hub = Hub(
+        config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db
+    )
     yield operator_hub, server.url
     server.stop()
 
@@ -44,16 +46,26 @@ def soap_client(hub: Hub, url: str, client_id: str):
     identity = SigningIdentity.load(keys / f"{client_id}.key", keys / f"{client_id}.crt")
     hub_cert = x509.load_pem_x509_certificate(hub.config.signing.cert.read_bytes())
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
-    return zeep.Client(url + "?wsdl", wsse=HubSignature.pinned(identity, hub_cert, "hub"), settings=settings).service
+    return zeep.Client(
+        url + "?wsdl", wsse=HubSignature.pinned(identity, hub_cert, "hub"), settings=settings
+    ).service
 
 
 def submit_statement(hub: Hub, url: str, document: bytes):
     """The bank hands its statement in as the BANK client would."""
-    return soap_client(hub, f"{url}/soap/bank", "bank-escrow").SubmitStatement(Document=base64.b64encode(document).decode())
+    return soap_client(hub, f"{url}/soap/bank", "bank-escrow").SubmitStatement(
+        Document=base64.b64encode(document).decode()
+    )
 
 
 def redeem(service, coupon: str, office: str, case_number: str, amount: Decimal | None = None):
-    fields = {"RequestId": str(uuid.uuid4()), "CouponId": coupon, "OfficeCode": office, "CaseNumber": case_number, "CaseType": "REJ_NEW"}
+    fields = {
+        "RequestId": str(uuid.uuid4()),
+        "CouponId": coupon,
+        "OfficeCode": office,
+        "CaseNumber": case_number,
+        "CaseType": "REJ_NEW",
+    }
     if amount is not None:
         fields["Amount"] = amount
     return service.RedeemCoupon(**fields)
@@ -61,22 +73,38 @@ def redeem(service, coupon: str, office: str, case_number: str, amount: Decimal 
 
 def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     hub, url = served
-    today = business_day(datetime.now(timezone.utc))
+    today = business_day(datetime.now(UTC))
 
     # 1. A transfer to the company's virtual account arrives on the escrow statement.
     company = hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
-    bank.control(credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}")
+    bank.control(
+        credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}"
+    )
     answer = submit_statement(hub, url, bank.statement(today))
     assert (answer.Imported, answer.Unmatched) == (1, 0)
     assert hub.companies.account(NIP).available_grosze == 1000_00
     books = books_balance(hub)
-    assert (books["company:" + NIP], books["bank:escrow"]) == (1000_00, -1000_00)  # escrow: an asset, debit-normal
+    assert (books["company:" + NIP], books["bank:escrow"]) == (
+        1000_00,
+        -1000_00,
+    )  # escrow: an asset, debit-normal
 
     # 2. Coupons are issued, and redeemed at two offices by their own systems.
-    coupons = [c.coupon_id for c in hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW",
-                                                        count=4, actor=OPERATOR).coupons]
+    coupons = [
+        c.coupon_id
+        for c in hub.coupons.issue(
+            request_id=str(uuid.uuid4()),
+            company_nip=NIP,
+            case_type="REJ_NEW",
+            count=4,
+            actor=OPERATOR,
+        ).coupons
+    ]
     books_balance(hub)
-    warszawa, krakow = soap_client(hub, f"{url}/soap/office", "pojazd-1465"), soap_client(hub, f"{url}/soap/office", "pojazd-1261")
+    warszawa, krakow = (
+        soap_client(hub, f"{url}/soap/office", "pojazd-1465"),
+        soap_client(hub, f"{url}/soap/office", "pojazd-1261"),
+    )
     redeem(warszawa, coupons[0], "1465", "WK.5410.1.2026")
     redeem(warszawa, coupons[1], "1465", "WK.5410.2.2026", Decimal("100.00"))
     redeem(krakow, coupons[2], "1261", "KR.5410.9.2026")
@@ -86,11 +114,19 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     # 3. The next morning the day is settled and sent to the bank.
     run = hub.settlements.settle(today, actor=OPERATOR)
     assert {s.office_code: (s.status, s.amount_grosze) for s in run.settlements} == {
-        "1465": ("PENDING", 261_50), "1261": ("PENDING", 161_50), "3064": (CARRIED, 0), "0264": (CARRIED, 0),
+        "1465": ("PENDING", 261_50),
+        "1261": ("PENDING", 161_50),
+        "3064": (CARRIED, 0),
+        "0264": (CARRIED, 0),
     }
     assert books_balance(hub)["bank:transit"] == 423_00
     sent = hub.settlements.send(actor=OPERATOR)
-    assert (sent.sent, sent.refused, sent.retried, sent.failed) == (3, 0, 0, 0)  # two transfers, one FK journal
+    assert (sent.sent, sent.refused, sent.retried, sent.failed) == (
+        3,
+        0,
+        0,
+        0,
+    )  # two transfers, one FK journal
     transfers = bank.transfers()
     e2e = {f"HUB-1465-{today:%Y%m%d}-1": "261.50", f"HUB-1261-{today:%Y%m%d}-1": "161.50"}
     assert {k: (t["amount"], t["status"], t["deliveries"]) for k, t in transfers.items()} == {
@@ -103,9 +139,11 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     requested = business_day(hub.clock())
     answer = submit_statement(hub, url, bank.statement(requested))
     assert (answer.Imported, answer.Unmatched) == (2, 0)
-    assert {s.end_to_end_id: (s.status, s.bank_reference) for s in hub.settlements.list() if s.end_to_end_id} == {
-        k: (BOOKED, transfers[k]["bank_reference"]) for k in e2e
-    }
+    assert {
+        s.end_to_end_id: (s.status, s.bank_reference)
+        for s in hub.settlements.list()
+        if s.end_to_end_id
+    } == {k: (BOOKED, transfers[k]["bank_reference"]) for k in e2e}
     books = books_balance(hub)
     assert (books["bank:transit"], books["office:1465"], books["office:1261"]) == (0, 0, 0)
     assert books["bank:escrow"] == -(1000_00 - 423_00)

@@ -37,26 +37,47 @@ OFFICE_NRB = "60102010260000042270201111"
 def bank_client(bank, client_id="hub"):
     identity = SigningIdentity.load(KEYS / f"{client_id}.key", KEYS / f"{client_id}.crt")
     bank_cert = x509.load_pem_x509_certificate((KEYS / "bank-escrow.crt").read_bytes())
-    return zeep.Client(f"{bank.url}/soap/bank?wsdl", wsse=HubSignature.pinned(identity, bank_cert, "bank-escrow"),
-                       settings=zeep.Settings(forbid_dtd=True, forbid_entities=True)).service
+    return zeep.Client(
+        f"{bank.url}/soap/bank?wsdl",
+        wsse=HubSignature.pinned(identity, bank_cert, "bank-escrow"),
+        settings=zeep.Settings(forbid_dtd=True, forbid_entities=True),
+    ).service
 
 
 def transfer(service, e2e="E2E-TEST-1", creditor=OFFICE_NRB, amount="161.50"):
-    return service.SubmitTransfer(EndToEndId=e2e, DebtorAccount=ESCROW, CreditorAccount=creditor, CreditorName="Urząd",
-                                  Amount=Decimal(amount), Title="Opłaty", RequestedDate=date(2026, 3, 11))
+    return service.SubmitTransfer(
+        EndToEndId=e2e,
+        DebtorAccount=ESCROW,
+        CreditorAccount=creditor,
+        CreditorName="Urząd",
+        Amount=Decimal(amount),
+        Title="Opłaty",
+        RequestedDate=date(2026, 3, 11),
+    )
 
 
 def test_the_wsdl_is_served_with_the_real_address(bank):
     client = zeep.Client(f"{bank.url}/soap/bank?wsdl")
-    assert client.wsdl.services["BankService"].ports["BankPort"].binding_options["address"] == f"{bank.url}/soap/bank"
+    assert (
+        client.wsdl.services["BankService"].ports["BankPort"].binding_options["address"]
+        == f"{bank.url}/soap/bank"
+    )
 
 
 def test_a_transfer_is_booked_once_per_end_to_end_id(bank):
     service = bank_client(bank)
     first = transfer(service)
-    again = transfer(service, amount="999.00")  # the same EndToEndId: the first answer, nothing booked
-    assert (first.Status, again.Status, again.BankReference) == ("ACCEPTED", "ACCEPTED", first.BankReference)
-    assert {k: (t["amount"], t["deliveries"]) for k, t in bank.transfers().items()} == {"E2E-TEST-1": ("161.50", 2)}
+    again = transfer(
+        service, amount="999.00"
+    )  # the same EndToEndId: the first answer, nothing booked
+    assert (first.Status, again.Status, again.BankReference) == (
+        "ACCEPTED",
+        "ACCEPTED",
+        first.BankReference,
+    )
+    assert {k: (t["amount"], t["deliveries"]) for k, t in bank.transfers().items()} == {
+        "E2E-TEST-1": ("161.50", 2)
+    }
 
 
 def test_a_bad_creditor_account_or_a_foreign_debtor_is_rejected(bank):
@@ -73,7 +94,9 @@ def test_a_request_not_signed_by_the_hub_is_refused(bank):
         f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}"><soap:Body><b:SubmitTransferRequest xmlns:b="{ns.BANK}"/>'
         f"</soap:Body></soap:Envelope>"
     ).encode()
-    request = urllib.request.Request(f"{bank.url}/soap/bank", data=unsigned, headers={"Content-Type": "text/xml"})
+    request = urllib.request.Request(
+        f"{bank.url}/soap/bank", data=unsigned, headers={"Content-Type": "text/xml"}
+    )
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request, timeout=10)
     code, _ = fault_of(etree.fromstring(error.value.read()))
@@ -89,11 +112,24 @@ def test_the_statement_is_valid_camt_053_001_08(bank):
     tree = etree.fromstring(document)
     schema.assertValid(tree)
     n = {"c": CAMT}
-    entries = [(e.findtext("c:CdtDbtInd", namespaces=n), e.findtext("c:Amt", namespaces=n),
-                e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n)) for e in tree.iterfind(".//c:Ntry", n)]
+    entries = [
+        (
+            e.findtext("c:CdtDbtInd", namespaces=n),
+            e.findtext("c:Amt", namespaces=n),
+            e.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n),
+        )
+        for e in tree.iterfind(".//c:Ntry", n)
+    ]
     assert sorted(entries) == [("CRDT", "500.00", "NOTPROVIDED"), ("DBIT", "161.50", "E2E-TEST-1")]
-    closing = next(b for b in tree.iterfind(".//c:Bal", n) if b.findtext("c:Tp/c:CdOrPrtry/c:Cd", namespaces=n) == "CLBD")
-    assert (closing.findtext("c:Amt", namespaces=n), closing.findtext("c:CdtDbtInd", namespaces=n)) == ("338.50", "CRDT")
+    closing = next(
+        b
+        for b in tree.iterfind(".//c:Bal", n)
+        if b.findtext("c:Tp/c:CdOrPrtry/c:Cd", namespaces=n) == "CLBD"
+    )
+    assert (
+        closing.findtext("c:Amt", namespaces=n),
+        closing.findtext("c:CdtDbtInd", namespaces=n),
+    ) == ("338.50", "CRDT")
 
 
 def test_control_refuses_an_unknown_mode(bank):
@@ -111,22 +147,47 @@ def _free_port() -> int:
 
 def test_hub_fake_bank_serves_until_stopped(tmp_path):
     port = _free_port()
-    command = [sys.executable, "-c", "from hub.cli import main; main()", "--config", str(SHIPPED_CONFIG), "fake-bank",
-               "--port", str(port), "--data", str(tmp_path), "--credit", "PL54116022020000005260250274:10.00:Start:2026-03-10"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    command = [
+        sys.executable,
+        "-c",
+        "from hub.cli import main; main()",
+        "--config",
+        str(SHIPPED_CONFIG),
+        "fake-bank",
+        "--port",
+        str(port),
+        "--data",
+        str(tmp_path),
+        "--credit",
+        "PL54116022020000005260250274:10.00:Start:2026-03-10",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         state = None
         for _ in range(300):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/control", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/control", timeout=2
+                ) as response:
                     state = json.loads(response.read())
                 break
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None:
                     break
                 time.sleep(0.1)
-        assert state == {"mode": {"name": "ok", "seconds": 0.0, "reason": "Rachunek odbiorcy zamknięty"}, "fk": "ok",
-                         "transfers": 0, "credits": 1, "journals": 0}, process.stderr.read1() if process.poll() is not None else ""
+        assert state == {
+            "mode": {"name": "ok", "seconds": 0.0, "reason": "Rachunek odbiorcy zamknięty"},
+            "fk": "ok",
+            "transfers": 0,
+            "credits": 1,
+            "journals": 0,
+        }, process.stderr.read1() if process.poll() is not None else ""
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

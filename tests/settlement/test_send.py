@@ -52,7 +52,10 @@ def statement_debits(bank, day) -> list[tuple[str, str]]:
     document = etree.fromstring(bank.statement(day))
     n = {"c": CAMT}
     return [
-        (entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n), entry.findtext("c:Amt", namespaces=n))
+        (
+            entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n),
+            entry.findtext("c:Amt", namespaces=n),
+        )
         for entry in document.iterfind(".//c:Ntry", n)
         if entry.findtext("c:CdtDbtInd", namespaces=n) == "DBIT"
     ]
@@ -61,10 +64,22 @@ def statement_debits(bank, day) -> list[tuple[str, str]]:
 def test_a_settlement_reaches_the_bank_once_signed_both_ways(hub, clock, bank):
     settled(hub, clock)
     run = hub.settlements.send(actor=OPERATOR)
-    assert (run.sent, run.refused, run.retried, run.failed) == (2, 0, 0, 0)  # the transfer and office 1465's FK journal
+    assert (run.sent, run.refused, run.retried, run.failed) == (
+        2,
+        0,
+        0,
+        0,
+    )  # the transfer and office 1465's FK journal
     transfer = bank.transfers()[E2E]
-    assert (transfer["amount"], transfer["status"], transfer["deliveries"]) == ("161.50", "ACCEPTED", 1)
-    assert (transfer["creditor_account"], transfer["debtor_account"]) == (hub.config.office("1465").account, hub.config.bank.escrow_account)
+    assert (transfer["amount"], transfer["status"], transfer["deliveries"]) == (
+        "161.50",
+        "ACCEPTED",
+        1,
+    )
+    assert (transfer["creditor_account"], transfer["debtor_account"]) == (
+        hub.config.office("1465").account,
+        hub.config.bank.escrow_account,
+    )
     s = settlement(hub)
     assert (s.status, s.bank_reference) == (SENT, transfer["bank_reference"])
     # The bank verified the hub's signature (its message log names the client it trusted).
@@ -88,7 +103,11 @@ def test_bank_down_nothing_lost_nothing_sent_twice(hub, clock, bank):
     run = hub.settlements.send(actor=OPERATOR)
     assert (run.sent, run.retried) == (1, 1)  # the FK system is up; the bank answers 503
     record = transfer_record(hub)
-    assert (record.status, record.attempts, record.next_attempt_at) == (PENDING, 1, clock.now + timedelta(seconds=backoff_s(1)))
+    assert (record.status, record.attempts, record.next_attempt_at) == (
+        PENDING,
+        1,
+        clock.now + timedelta(seconds=backoff_s(1)),
+    )
     assert "HTTP 503" in record.last_error
     assert settlement(hub).status == PENDING
     assert hub.settlements.send(actor=OPERATOR).attempted == 0  # not due yet
@@ -102,7 +121,11 @@ def test_bank_down_nothing_lost_nothing_sent_twice(hub, clock, bank):
     clock.advance(seconds=backoff_s(2))
     assert hub.settlements.send(actor=OPERATOR).sent == 1
     assert bank.transfers()[E2E]["deliveries"] == 1
-    assert (transfer_record(hub).status, transfer_record(hub).attempts, settlement(hub).status) == (SENT, 3, SENT)
+    assert (transfer_record(hub).status, transfer_record(hub).attempts, settlement(hub).status) == (
+        SENT,
+        3,
+        SENT,
+    )
     books_balance(hub)
 
 
@@ -131,7 +154,9 @@ def test_given_up_after_attempts_max_and_sent_when_asked_again(hub, clock, bank)
         assert transfer_record(hub).attempts == attempt
         clock.advance(hours=2)
     assert (run.failed, transfer_record(hub).status) == (1, FAILED)
-    assert hub.settlements.send(actor=OPERATOR, outbox=outbox).attempted == 0  # given up stays given up
+    assert (
+        hub.settlements.send(actor=OPERATOR, outbox=outbox).attempted == 0
+    )  # given up stays given up
     assert settlement(hub).status == PENDING  # the money waits in transit, nothing is lost
 
     bank.control(mode="ok")
@@ -157,7 +182,10 @@ def test_a_timeout_is_retried_and_the_bank_answers_the_first_answer_again(hub, c
     hub.settlements.send(actor=OPERATOR)
     again = bank.transfers()[E2E]
     assert (again["deliveries"], again["bank_reference"]) == (2, booked["bank_reference"])
-    assert (settlement(hub).status, settlement(hub).bank_reference) == (SENT, booked["bank_reference"])
+    assert (settlement(hub).status, settlement(hub).bank_reference) == (
+        SENT,
+        booked["bank_reference"],
+    )
     assert statement_debits(bank, DAY + timedelta(days=1)) == [(E2E, "161.50")]  # booked once
 
 
@@ -190,8 +218,15 @@ def test_a_rejected_transfer_returns_the_money_and_goes_out_again_next_day(hub, 
     bank.control(mode="ok")
     assert hub.settlements.send(actor=OPERATOR).attempted == 0  # final: not sent again
     clock.advance(days=1)
-    next_day = {x.office_code: x for x in hub.settlements.settle(DAY + timedelta(days=1), actor=OPERATOR).settlements}["1465"]
-    assert (next_day.status, next_day.amount_grosze, next_day.end_to_end_id) == (PENDING, 161_50, "HUB-1465-20260311-1")
+    next_day = {
+        x.office_code: x
+        for x in hub.settlements.settle(DAY + timedelta(days=1), actor=OPERATOR).settlements
+    }["1465"]
+    assert (next_day.status, next_day.amount_grosze, next_day.end_to_end_id) == (
+        PENDING,
+        161_50,
+        "HUB-1465-20260311-1",
+    )
     hub.settlements.send(actor=OPERATOR)
     assert settlement(hub, "HUB-1465-20260311-1").status == SENT
     assert bank.transfers()[E2E]["status"] == "REJECTED"
@@ -203,7 +238,11 @@ def test_a_client_fault_is_final_and_returns_the_money(hub, clock, bank):
     bank.control(mode="fault", reason="Tytuł przelewu nieczytelny")
     assert hub.settlements.send(actor=OPERATOR).refused == 1
     s = settlement(hub)
-    assert s.status == REJECTED and "Client.InvalidRequest" in s.reject_reason and "Tytuł przelewu nieczytelny" in s.reject_reason
+    assert (
+        s.status == REJECTED
+        and "Client.InvalidRequest" in s.reject_reason
+        and "Tytuł przelewu nieczytelny" in s.reject_reason
+    )
     assert books_balance(hub)["office:1465"] == 161_50
     assert E2E not in bank.transfers()
 
@@ -237,7 +276,9 @@ def test_two_senders_never_deliver_one_record_at_once(hub, clock, bank):
     assert errors == []
     assert sum(r.sent for r in runs) == 5  # four transfers and one FK journal, each by one sender
     transfers = bank.transfers()
-    assert sorted(transfers) == sorted(f"HUB-{o}-20260310-1" for o in ("1465", "1261", "3064", "0264"))
+    assert sorted(transfers) == sorted(
+        f"HUB-{o}-20260310-1" for o in ("1465", "1261", "3064", "0264")
+    )
     assert {t["deliveries"] for t in transfers.values()} == {1}
     assert {j["deliveries"] for j in bank.journals().values()} == {1}
 
@@ -247,7 +288,9 @@ def test_a_sender_that_died_is_replaced_when_its_lease_ends(hub, clock, bank):
     dead = Outbox(hub.db, clock, lease_s=300)
     claimed = dead._claim("dead-sender", ["bank.transfer"], 10)  # claims, then never finishes
     assert [kind for _, kind, _ in claimed] == ["bank.transfer"]
-    assert hub.settlements.send(actor=OPERATOR).sent == 1  # only the FK journal: the transfer is leased
+    assert (
+        hub.settlements.send(actor=OPERATOR).sent == 1
+    )  # only the FK journal: the transfer is leased
     assert E2E not in bank.transfers()
 
     clock.advance(seconds=301)
@@ -267,7 +310,9 @@ def test_an_impostor_banks_answer_is_not_trusted(tmp_path, db, clock):
     impostor = SigningIdentity.load(keys / "pojazd-1465.key", keys / "pojazd-1465.crt")
     hub_cert = x509.load_pem_x509_certificate(shipped.signing.cert.read_bytes())
     (tmp_path / "impostor").mkdir()
-    partners = FakePartners(FakeBank(shipped.bank.escrow_account), impostor, hub_cert, tmp_path / "impostor")
+    partners = FakePartners(
+        FakeBank(shipped.bank.escrow_account), impostor, hub_cert, tmp_path / "impostor"
+    )
     server = FakeServer(partners).start()
     try:
         hub = Hub(configure(tmp_path / "hub", db.url, server.url, fk=False), clock=clock, db=db)

@@ -50,10 +50,21 @@ def test_each_office_is_paid_what_it_captured_that_day(hub, clock, coupons):
         "0264": (CARRIED, 0, None),
     }
     balances = books_balance(hub)
-    assert (balances["office:1465"], balances["office:1261"], balances["bank:transit"]) == (0, 0, 423_00)
+    assert (balances["office:1465"], balances["office:1261"], balances["bank:transit"]) == (
+        0,
+        0,
+        423_00,
+    )
     with hub.db.read() as session:
-        records = session.scalars(select(OutboxRecord).where(OutboxRecord.kind == "bank.transfer").order_by(OutboxRecord.key)).all()
-    assert [(r.key, r.status, r.attempts) for r in records] == [("HUB-1261-20260310-1", "PENDING", 0), ("HUB-1465-20260310-1", "PENDING", 0)]
+        records = session.scalars(
+            select(OutboxRecord)
+            .where(OutboxRecord.kind == "bank.transfer")
+            .order_by(OutboxRecord.key)
+        ).all()
+    assert [(r.key, r.status, r.attempts) for r in records] == [
+        ("HUB-1261-20260310-1", "PENDING", 0),
+        ("HUB-1465-20260310-1", "PENDING", 0),
+    ]
 
 
 def test_settling_a_day_twice_changes_nothing(hub, clock, coupons):
@@ -120,8 +131,12 @@ def test_a_reversal_of_settled_money_is_carried_then_netted(hub, clock, coupons)
     redemption = redeem(hub, coupons[0], "1465")
     clock.advance(days=1)
     assert by_office(hub.settlements.settle(DAY, actor=OPERATOR))["1465"][:2] == (PENDING, 161_50)
-    hub.coupons.reverse(request_id="0b7a4a4e-8a61-4cf5-9d0e-7a1f1e0e2b11", redemption_id=redemption.redemption_id,
-                        office_code="1465", reason="pomyłka")
+    hub.coupons.reverse(
+        request_id="0b7a4a4e-8a61-4cf5-9d0e-7a1f1e0e2b11",
+        redemption_id=redemption.redemption_id,
+        office_code="1465",
+        reason="pomyłka",
+    )
     redeem(hub, coupons[1], "1465", 100_00)
     clock.advance(days=1)
     day2 = hub.settlements.settle(DAY + timedelta(days=1), actor=OPERATOR)
@@ -155,7 +170,10 @@ def test_concurrent_settles_of_one_day_settle_once(hub, clock, coupons):
     assert errors == []
     assert sum(r.created for r in results) == 4
     assert {by_office(r)["1465"] for r in results} == {(PENDING, 484_50, "HUB-1465-20260310-1")}
-    assert counts(hub)[:2] == (4, 2)  # one transfer, and one FK journal (office 1465 has an FK system)
+    assert counts(hub)[:2] == (
+        4,
+        2,
+    )  # one transfer, and one FK journal (office 1465 has an FK system)
     assert books_balance(hub)["bank:transit"] == 484_50
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +24,7 @@ from hub.signing import (
 )
 from hub.xmlsafe import parse_xml
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 ECHO = "urn:test:echo"
 KIEROWCA_DN = "CN=Kierowca 1261,O=Urzad Miasta Krakowa,C=PL"
 BYTES_MAX = 1_000_000
@@ -55,7 +55,9 @@ def party(directory: Path, stem: str, key, cert) -> Party:
     return Party(SigningIdentity(key, cert), key_path, cert_path)
 
 
-def client_entry(id, kind, cert=None, ca=None, subject=None, offices=(), company_nip=None, allow_sha1=False):
+def client_entry(
+    id, kind, cert=None, ca=None, subject=None, offices=(), company_nip=None, allow_sha1=False
+):
     """The duck-typed shape of a config Client, as the config layer will pass it."""
     return SimpleNamespace(
         id=id, kind=kind, cert=cert, ca=ca, subject=subject, offices=offices,
@@ -73,19 +75,31 @@ def envelope(text: str = "hi", amount: str = "100.00", header: bool = False) -> 
     )
 
 
-def signed(party: Party, now: datetime = NOW, unsigned: etree._Element | None = None, **options) -> etree._Element:
+def signed(
+    party: Party, now: datetime = NOW, unsigned: etree._Element | None = None, **options
+) -> etree._Element:
     """A signed envelope, re-parsed from its bytes as the receiver would get it."""
-    return reparse(sign_envelope(unsigned if unsigned is not None else envelope(), party.identity, now=now, **options))
+    return reparse(
+        sign_envelope(
+            unsigned if unsigned is not None else envelope(), party.identity, now=now, **options
+        )
+    )
 
 
 def reparse(element: etree._Element) -> etree._Element:
     return parse_xml(etree.tostring(element), bytes_max=BYTES_MAX, depth_max=DEPTH_MAX)
 
 
-def verify(element: etree._Element, trust: TrustStore, now: datetime = NOW, replay=None, policy=None):
+def verify(
+    element: etree._Element, trust: TrustStore, now: datetime = NOW, replay=None, policy=None
+):
     """verify_envelope on the element's bytes, with a fresh replay cache unless one is given."""
     return verify_envelope(
-        reparse(element), trust, policy or SignaturePolicy(), replay or MemoryReplayCache(lambda: now), now
+        reparse(element),
+        trust,
+        policy or SignaturePolicy(),
+        replay or MemoryReplayCache(lambda: now),
+        now,
     )
 
 
@@ -105,25 +119,51 @@ def find(element: etree._Element, path: str) -> etree._Element:
     return found
 
 
-
-def signed_like_wss4j(party: Party, signed_info=("o", "soap"), timestamp=("wsse", "o", "soap"), body=("o",), unsigned=None, now: datetime = NOW):
+def signed_like_wss4j(
+    party: Party,
+    signed_info=("o", "soap"),
+    timestamp=("wsse", "o", "soap"),
+    body=("o",),
+    unsigned=None,
+    now: datetime = NOW,
+):
     """A signed envelope whose exc-c14n carries `ec:InclusiveNamespaces PrefixList`, as WSS4J,
     CXF, Metro and WCF write it (the prefix lists WSS4J writes for an office request by default),
     re-parsed from its bytes. `None` leaves that list out."""
-    from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, SignatureReference, XMLSigner, methods
+    from signxml import (
+        CanonicalizationMethod,
+        DigestAlgorithm,
+        SignatureMethod,
+        SignatureReference,
+        XMLSigner,
+        methods,
+    )
 
-    message = sign_envelope(unsigned if unsigned is not None else envelope(), party.identity, now=now)
+    message = sign_envelope(
+        unsigned if unsigned is not None else envelope(), party.identity, now=now
+    )
     security = message.find(f".//{{{ns.WSSE}}}Security")
     old = security.find(f"{{{ns.DS}}}Signature")
     security.remove(old)
-    ids = {tag: message.find(f".//{tag}").get(f"{{{ns.WSU}}}Id") for tag in (f"{{{ns.WSU}}}Timestamp", f"{{{ns.SOAP_ENV_11}}}Body")}
+    ids = {
+        tag: message.find(f".//{tag}").get(f"{{{ns.WSU}}}Id")
+        for tag in (f"{{{ns.WSU}}}Timestamp", f"{{{ns.SOAP_ENV_11}}}Body")
+    }
     references = [
-        SignatureReference(URI=f"#{ids[f'{{{ns.WSU}}}Timestamp']}", inclusive_ns_prefixes=list(timestamp) if timestamp else None),
-        SignatureReference(URI=f"#{ids[f'{{{ns.SOAP_ENV_11}}}Body']}", inclusive_ns_prefixes=list(body) if body else None),
+        SignatureReference(
+            URI=f"#{ids[f'{{{ns.WSU}}}Timestamp']}",
+            inclusive_ns_prefixes=list(timestamp) if timestamp else None,
+        ),
+        SignatureReference(
+            URI=f"#{ids[f'{{{ns.SOAP_ENV_11}}}Body']}",
+            inclusive_ns_prefixes=list(body) if body else None,
+        ),
     ]
     signer = XMLSigner(
         method=methods.detached,
-        signature_algorithm=SignatureMethod(f"http://www.w3.org/2001/04/xmldsig-more#{party.identity.signature_method}"),
+        signature_algorithm=SignatureMethod(
+            f"http://www.w3.org/2001/04/xmldsig-more#{party.identity.signature_method}"
+        ),
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
