@@ -6,9 +6,11 @@ verification, validation and the database cost.
     gunicorn -w 2 -b 127.0.0.1:8301 bench.baseline_app:app
 """
 
-from spyne import Application, ComplexModel, ServiceBase, Unicode, rpc
+from spyne import Application, ComplexModel, ServiceBase, Unicode
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
+
+from hub.services.spyne_base import operation
 
 NS = "urn:hub:office:v1"
 
@@ -24,14 +26,7 @@ class VerifyCouponResponse(ComplexModel):
 
 
 class Baseline(ServiceBase):
-    @rpc(
-        VerifyCouponRequest,
-        _returns=VerifyCouponResponse,
-        _body_style="bare",
-        _operation_name="VerifyCoupon",
-        _in_message_name="VerifyCouponRequest",
-        _out_message_name="VerifyCouponResponse",
-    )
+    @operation("VerifyCoupon", VerifyCouponRequest, VerifyCouponResponse)
     def VerifyCoupon(ctx, req):
         return VerifyCouponResponse(CouponId=req.CouponId, Valid="true", Status="ISSUED")
 

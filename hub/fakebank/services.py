@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from spyne import ComplexModel, Unicode, rpc
+from spyne import ComplexModel, Unicode
 
 from hub import ns
 from hub.money import parse_grosze
-from hub.services.spyne_base import HubService
+from hub.services.spyne_base import HubService, operation
 
 Req = Unicode(min_occurs=1)
 
@@ -39,14 +39,7 @@ class SubmitTransferResponse(_Bank):
 
 
 class FakeBankService(HubService):
-    @rpc(
-        SubmitTransferRequest,
-        _returns=SubmitTransferResponse,
-        _body_style="bare",
-        _operation_name="SubmitTransfer",
-        _in_message_name="SubmitTransferRequest",
-        _out_message_name="SubmitTransferResponse",
-    )
+    @operation("SubmitTransfer", SubmitTransferRequest, SubmitTransferResponse)
     def SubmitTransfer(ctx, req):
         transfer = _partner(ctx, "bank").submit(
             req.EndToEndId,
@@ -92,14 +85,7 @@ class PostJournalResponse(_Fk):
 
 
 class FakeFkService(HubService):
-    @rpc(
-        PostJournalRequest,
-        _returns=PostJournalResponse,
-        _body_style="bare",
-        _operation_name="PostJournal",
-        _in_message_name="PostJournalRequest",
-        _out_message_name="PostJournalResponse",
-    )
+    @operation("PostJournal", PostJournalRequest, PostJournalResponse)
     def PostJournal(ctx, req):
         lines = [
             {

@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 
-from spyne import ComplexModel, Integer, Unicode, rpc
+from spyne import ComplexModel, Integer, Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.bank.statements import DOCUMENT_BYTES_MAX
 from hub.errors import InvalidRequest
-from hub.services.spyne_base import HubService, caller, hub_of
+from hub.services.spyne_base import HubService, caller, hub_of, operation
 
 NS = ns.BANK_IN
 KINDS = frozenset({"BANK"})
@@ -53,14 +53,7 @@ def decoded_document(text: str) -> bytes:
 
 
 class BankInService(HubService):
-    @rpc(
-        SubmitStatementRequest,
-        _returns=SubmitStatementResponse,
-        _body_style="bare",
-        _operation_name="SubmitStatement",
-        _in_message_name="SubmitStatementRequest",
-        _out_message_name="SubmitStatementResponse",
-    )
+    @operation("SubmitStatement", SubmitStatementRequest, SubmitStatementResponse)
     def SubmitStatement(ctx, req):
         result = hub_of(ctx).statements.import_document(
             decoded_document(req.Document), actor=client_actor(caller(ctx))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 from datetime import date
 
-from spyne import ComplexModel, Unicode, rpc
+from spyne import ComplexModel, Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.cashdesk.service import ItemRequest
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, optional
+from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
 
 NS = ns.CASHDESK
 KINDS = frozenset({"CASHDESK"})
@@ -105,14 +105,7 @@ class GetReceiptPdfResponse(_Model):
 
 
 class CashDeskService(HubService):
-    @rpc(
-        RegisterPaymentRequest,
-        _returns=RegisterPaymentResponse,
-        _body_style="bare",
-        _operation_name="RegisterPayment",
-        _in_message_name="RegisterPaymentRequest",
-        _out_message_name="RegisterPaymentResponse",
-    )
+    @operation("RegisterPayment", RegisterPaymentRequest, RegisterPaymentResponse)
     def RegisterPayment(ctx, req):
         items = [
             ItemRequest(i.FeeCode, None if i.Amount is None else parse_grosze(i.Amount))
@@ -141,14 +134,7 @@ class CashDeskService(HubService):
             PaidAt=wire_time(r.paid_at),
         )
 
-    @rpc(
-        VoidPaymentRequest,
-        _returns=VoidPaymentResponse,
-        _body_style="bare",
-        _operation_name="VoidPayment",
-        _in_message_name="VoidPaymentRequest",
-        _out_message_name="VoidPaymentResponse",
-    )
+    @operation("VoidPayment", VoidPaymentRequest, VoidPaymentResponse)
     def VoidPayment(ctx, req):
         voided_at = hub_of(ctx).cashdesk.void(
             request_id=req.RequestId,
@@ -159,14 +145,7 @@ class CashDeskService(HubService):
         )
         return VoidPaymentResponse(VoidedAt=wire_time(voided_at))
 
-    @rpc(
-        CloseDayRequest,
-        _returns=CloseDayResponse,
-        _body_style="bare",
-        _operation_name="CloseDay",
-        _in_message_name="CloseDayRequest",
-        _out_message_name="CloseDayResponse",
-    )
+    @operation("CloseDay", CloseDayRequest, CloseDayResponse)
     def CloseDay(ctx, req):
         closed = hub_of(
             ctx
@@ -193,14 +172,7 @@ class CashDeskService(HubService):
             DifferenceConfirmedBy=optional(count, lambda c: c.confirmed_by),
         )
 
-    @rpc(
-        GetReceiptPdfRequest,
-        _returns=GetReceiptPdfResponse,
-        _body_style="bare",
-        _operation_name="GetReceiptPdf",
-        _in_message_name="GetReceiptPdfRequest",
-        _out_message_name="GetReceiptPdfResponse",
-    )
+    @operation("GetReceiptPdf", GetReceiptPdfRequest, GetReceiptPdfResponse)
     def GetReceiptPdf(ctx, req):
         pdf = hub_of(ctx).cashdesk.receipt_pdf(req.PaymentId, client_actor(caller(ctx)))
         return GetReceiptPdfResponse(Pdf=base64.b64encode(pdf).decode("ascii"))

@@ -13,14 +13,14 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from spyne import ByteArray, ComplexModel, Unicode, rpc
+from spyne import ByteArray, ComplexModel, Unicode
 
 from hub import ns
 from hub.access import client_actor, require_company
 from hub.clock import wire_time
 from hub.companies.service import topup_title
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, optional
+from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
 
 NS = ns.COMPANY
 KINDS = frozenset({"COMPANY"})
@@ -146,14 +146,7 @@ def _day(text: str) -> date:
 
 
 class CompanyService(HubService):
-    @rpc(
-        GetAccountRequest,
-        _returns=GetAccountResponse,
-        _body_style="bare",
-        _operation_name="GetAccount",
-        _in_message_name="GetAccountRequest",
-        _out_message_name="GetAccountResponse",
-    )
+    @operation("GetAccount", GetAccountRequest, GetAccountResponse)
     def GetAccount(ctx, req):
         require_company(caller(ctx), req.CompanyNip)
         a = hub_of(ctx).companies.account(req.CompanyNip)
@@ -165,14 +158,7 @@ class CompanyService(HubService):
             TopUpTitle=topup_title(a.nip),  # no virtual account under an IBAN escrow
         )
 
-    @rpc(
-        IssueCouponsRequest,
-        _returns=IssueCouponsResponse,
-        _body_style="bare",
-        _operation_name="IssueCoupons",
-        _in_message_name="IssueCouponsRequest",
-        _out_message_name="IssueCouponsResponse",
-    )
+    @operation("IssueCoupons", IssueCouponsRequest, IssueCouponsResponse)
     def IssueCoupons(ctx, req):
         batch = hub_of(ctx).coupons.issue(
             request_id=req.RequestId,
@@ -199,14 +185,7 @@ class CompanyService(HubService):
             ],
         )
 
-    @rpc(
-        GetCouponsPdfRequest,
-        _returns=GetCouponsPdfResponse,
-        _body_style="bare",
-        _operation_name="GetCouponsPdf",
-        _in_message_name="GetCouponsPdfRequest",
-        _out_message_name="GetCouponsPdfResponse",
-    )
+    @operation("GetCouponsPdf", GetCouponsPdfRequest, GetCouponsPdfResponse)
     def GetCouponsPdf(ctx, req):
         out = io.BytesIO()
         hub_of(ctx).coupons.write_pdf(
@@ -218,14 +197,7 @@ class CompanyService(HubService):
         )
         return GetCouponsPdfResponse(Pdf=[out.getvalue()])
 
-    @rpc(
-        ListCouponsRequest,
-        _returns=ListCouponsResponse,
-        _body_style="bare",
-        _operation_name="ListCoupons",
-        _in_message_name="ListCouponsRequest",
-        _out_message_name="ListCouponsResponse",
-    )
+    @operation("ListCoupons", ListCouponsRequest, ListCouponsResponse)
     def ListCoupons(ctx, req):
         coupons = hub_of(ctx).coupons
         page = coupons.list(
@@ -255,28 +227,14 @@ class CompanyService(HubService):
             ],
         )
 
-    @rpc(
-        CancelCouponRequest,
-        _returns=CancelCouponResponse,
-        _body_style="bare",
-        _operation_name="CancelCoupon",
-        _in_message_name="CancelCouponRequest",
-        _out_message_name="CancelCouponResponse",
-    )
+    @operation("CancelCoupon", CancelCouponRequest, CancelCouponResponse)
     def CancelCoupon(ctx, req):
         released = hub_of(ctx).coupons.cancel(
             request_id=req.RequestId, coupon_text=req.CouponId, actor=client_actor(caller(ctx))
         )
         return CancelCouponResponse(ReleasedAmount=format_pln(released))
 
-    @rpc(
-        GetStatementRequest,
-        _returns=GetStatementResponse,
-        _body_style="bare",
-        _operation_name="GetStatement",
-        _in_message_name="GetStatementRequest",
-        _out_message_name="GetStatementResponse",
-    )
+    @operation("GetStatement", GetStatementRequest, GetStatementResponse)
     def GetStatement(ctx, req):
         s = hub_of(ctx).companies.statement(
             actor=client_actor(caller(ctx)),

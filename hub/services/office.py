@@ -6,13 +6,13 @@ XML fields. The XSD has validated the request before spyne sees it.
 
 from __future__ import annotations
 
-from spyne import ComplexModel, Unicode, rpc
+from spyne import ComplexModel, Unicode
 
 from hub import ns
 from hub.access import client_actor, require_office
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, optional
+from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
 
 NS = ns.OFFICE
 KINDS = frozenset({"POJAZD", "KIEROWCA", "WORD"})
@@ -105,14 +105,7 @@ class VerifyPaymentResponse(_Model):
 
 
 class OfficeService(HubService):
-    @rpc(
-        VerifyCouponRequest,
-        _returns=VerifyCouponResponse,
-        _body_style="bare",
-        _operation_name="VerifyCoupon",
-        _in_message_name="VerifyCouponRequest",
-        _out_message_name="VerifyCouponResponse",
-    )
+    @operation("VerifyCoupon", VerifyCouponRequest, VerifyCouponResponse)
     def VerifyCoupon(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
         check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
@@ -129,14 +122,7 @@ class OfficeService(HubService):
             CurrentFee=optional(check.current_fee_grosze, format_pln),
         )
 
-    @rpc(
-        RedeemCouponRequest,
-        _returns=RedeemCouponResponse,
-        _body_style="bare",
-        _operation_name="RedeemCoupon",
-        _in_message_name="RedeemCouponRequest",
-        _out_message_name="RedeemCouponResponse",
-    )
+    @operation("RedeemCoupon", RedeemCouponRequest, RedeemCouponResponse)
     def RedeemCoupon(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.redeem(
@@ -155,14 +141,7 @@ class OfficeService(HubService):
             RedeemedAt=wire_time(r.redeemed_at),
         )
 
-    @rpc(
-        ReverseRedemptionRequest,
-        _returns=ReverseRedemptionResponse,
-        _body_style="bare",
-        _operation_name="ReverseRedemption",
-        _in_message_name="ReverseRedemptionRequest",
-        _out_message_name="ReverseRedemptionResponse",
-    )
+    @operation("ReverseRedemption", ReverseRedemptionRequest, ReverseRedemptionResponse)
     def ReverseRedemption(ctx, req):
         require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.reverse(
@@ -175,14 +154,7 @@ class OfficeService(HubService):
             CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at)
         )
 
-    @rpc(
-        VerifyPaymentRequest,
-        _returns=VerifyPaymentResponse,
-        _body_style="bare",
-        _operation_name="VerifyPayment",
-        _in_message_name="VerifyPaymentRequest",
-        _out_message_name="VerifyPaymentResponse",
-    )
+    @operation("VerifyPayment", VerifyPaymentRequest, VerifyPaymentResponse)
     def VerifyPayment(ctx, req):
         check = hub_of(ctx).cashdesk.verify_payment(
             system=req.System,

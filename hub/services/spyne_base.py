@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from spyne import ServiceBase
+from spyne import ServiceBase, rpc
 from spyne.model.fault import Fault
 
 from hub.errors import HubError
@@ -32,6 +32,19 @@ class HubService(ServiceBase):
 def _fault(error: HubError, log_id: str) -> Fault:
     _, local = fault_code(error)
     return Fault(faultcode=local, faultstring=error.message, detail=detail_element(error, log_id))
+
+
+def operation(name: str, request: type, response: type):
+    """A contract operation: document/literal, the bare request element in, the
+    response element out, both named after the operation (CONTRACT.md)."""
+    return rpc(
+        request,
+        _returns=response,
+        _body_style="bare",
+        _operation_name=name,
+        _in_message_name=f"{name}Request",
+        _out_message_name=f"{name}Response",
+    )
 
 
 def caller(ctx):
