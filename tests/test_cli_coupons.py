@@ -25,13 +25,7 @@ def funded(run):
 def issue_json(run, count: int, *extra: str) -> dict:
     return json.loads(
         run(
-            "coupons",
-            "issue",
-            "--nip",
-            NIP,
-            "--case-type",
-            "REJ_NEW",
-            "--count",
+            *f"coupons issue --nip {NIP} --case-type REJ_NEW --count".split(),
             str(count),
             "--json",
             *extra,
@@ -125,17 +119,7 @@ def test_list_filters_and_pages(run, funded):
     assert [c["status"] for c in listed["coupons"]] == ["ISSUED", "CANCELLED", "ISSUED", "ISSUED"]
     issued = json.loads(
         run(
-            "coupons",
-            "list",
-            "--nip",
-            NIP,
-            "--status",
-            "issued",
-            "--offset",
-            "1",
-            "--limit",
-            "1",
-            "--json",
+            *f"coupons list --nip {NIP} --status issued --offset 1 --limit 1 --json".split(),
         ).stdout
     )
     assert issued["total"] == 3 and [c["coupon_id"] for c in issued["coupons"]] == [ids[2]]
@@ -266,16 +250,7 @@ def test_acting_as_a_company_user(run, funded, tmp_path):
     )  # a viewer
     assert "NotAuthorized" in one_error_line(
         run(
-            "coupons",
-            "issue",
-            "--nip",
-            NIP,
-            "--case-type",
-            "REJ_NEW",
-            "--count",
-            "1",
-            "--as",
-            "anna",
+            *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as anna".split(),
             ok=False,
         )
     )

@@ -70,11 +70,7 @@ def test_statement_closing_balance_matches_the_account(run, hub, seeded):
     d = seeded.days
     body = json.loads(
         run(
-            "report",
-            "statement",
-            "--nip",
-            NIP,
-            "--from",
+            *f"report statement --nip {NIP} --from".split(),
             seeded.start.isoformat(),
             "--to",
             d["last"].isoformat(),
@@ -108,13 +104,7 @@ def test_pdf_to_a_file_and_to_a_pipe(run, seeded, tmp_path):
 
     csv_out = tmp_path / "coupons.csv"
     run(
-        "report",
-        "coupons",
-        "--status",
-        "redeemed",
-        "--csv-dialect",
-        "rfc4180",
-        "--out",
+        *"report coupons --status redeemed --csv-dialect rfc4180 --out".split(),
         str(csv_out),
     )
     rows = list(csv.DictReader(io.StringIO(csv_out.read_text(encoding="utf-8"))))

@@ -45,15 +45,7 @@ def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_hel
     before = companies(run)
     line = one_line(
         run(
-            "coupons",
-            "issue",
-            "--nip",
-            NIP,
-            "--case-type",
-            "REJ_NEW",
-            "--count",
-            "2",
-            "--pdf",
+            *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 2 --pdf".split(),
             str(tmp_path / "missing-dir" / "batch.pdf"),
             ok=False,
         ),
@@ -105,17 +97,7 @@ def test_a_pdf_that_fails_after_the_batch_is_held_names_the_batch_and_how_to_wri
     run("role", "add", "--company", NIP, "--name", "issue-only", "--permission", "coupons:issue")
     run("user", "add", "--login", "ola", "--company", NIP, "--role", "issue-only")
     result = run(
-        "coupons",
-        "issue",
-        "--nip",
-        NIP,
-        "--case-type",
-        "REJ_NEW",
-        "--count",
-        "2",
-        "--as",
-        "ola",
-        "--pdf",
+        *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 2 --as ola --pdf".split(),
         str(tmp_path / "batch.pdf"),
         ok=False,
     )

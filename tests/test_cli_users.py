@@ -71,15 +71,7 @@ def test_a_generated_password_is_printed_once(run, company):
 
 def test_a_password_from_stdin_is_not_printed_and_logs_in(run, company, config_dir):
     text = run(
-        "user",
-        "add",
-        "--login",
-        "ada",
-        "--company",
-        NIP,
-        "--role",
-        "admin",
-        "--password-stdin",
+        *f"user add --login ada --company {NIP} --role admin --password-stdin".split(),
         input=PASSWORD + "\n",
     ).stdout
     assert PASSWORD not in text and "password" not in text
@@ -97,17 +89,7 @@ def test_an_admin_manages_its_company_with_as(run, company):
     add(run, "ada", "admin")
     role = json.loads(
         run(
-            "role",
-            "add",
-            "--company",
-            NIP,
-            "--name",
-            "issue-only",
-            "--permission",
-            "coupons:issue",
-            "--as",
-            "ada",
-            "--json",
+            *f"role add --company {NIP} --name issue-only --permission coupons:issue --as ada --json".split(),
         ).stdout
     )
     assert role == [
@@ -139,16 +121,7 @@ def test_an_admin_manages_its_company_with_as(run, company):
     assert revoked[0]["roles"] == ["viewer"]
     refused(
         run,
-        "coupons",
-        "issue",
-        "--nip",
-        NIP,
-        "--case-type",
-        "REJ_NEW",
-        "--count",
-        "1",
-        "--as",
-        "vic",
+        *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as vic".split(),
         expected="NotAuthorized: user:vic does not have the permission coupons:issue",
     )
 
@@ -205,16 +178,7 @@ def test_without_the_permission_a_command_is_one_line_and_changes_nothing(
     run("user", "grant", "--login", "iza", "--role", "viewer")
     add(run, "ada", "admin")
     run(
-        "role",
-        "add",
-        "--company",
-        NIP,
-        "--name",
-        "hr",
-        "--permission",
-        "users:manage",
-        "--permission",
-        "reports:read",
+        *f"role add --company {NIP} --name hr --permission users:manage --permission reports:read".split(),
     )
     add(run, "hr", "hr")
     before = snapshot(run)
@@ -255,16 +219,7 @@ def test_a_company_admin_cannot_touch_another_company(run, company):
 def test_office_users(run, company):
     add(run, "kierownik", "supervisor", "--office", "1465")
     run(
-        "user",
-        "add",
-        "--login",
-        "kasjer",
-        "--office",
-        "1465",
-        "--role",
-        "cashier",
-        "--as",
-        "kierownik",
+        *"user add --login kasjer --office 1465 --role cashier --as kierownik".split(),
     )
     users = json.loads(run("user", "list", "--office", "1465", "--json").stdout)
     assert [(u["login"], u["office_code"], u["company_nip"], u["roles"]) for u in users] == [
@@ -273,44 +228,17 @@ def test_office_users(run, company):
     ]
     refused(
         run,
-        "user",
-        "add",
-        "--login",
-        "obcy",
-        "--office",
-        "1261",
-        "--role",
-        "cashier",
-        "--as",
-        "kierownik",
+        *"user add --login obcy --office 1261 --role cashier --as kierownik".split(),
         expected="NotAuthorized: user:kierownik does not act for office 1261",
     )
     refused(
         run,
-        "user",
-        "add",
-        "--login",
-        "obcy",
-        "--office",
-        "1465",
-        "--role",
-        "cashier",
-        "--as",
-        "kasjer",
+        *"user add --login obcy --office 1465 --role cashier --as kasjer".split(),
         expected="NotAuthorized: user:kasjer does not have the permission users:manage",
     )
     refused(
         run,
-        "coupons",
-        "issue",
-        "--nip",
-        NIP,
-        "--case-type",
-        "REJ_NEW",
-        "--count",
-        "1",
-        "--as",
-        "kierownik",
+        *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as kierownik".split(),
         expected="NotAuthorized: user:kierownik does not have the permission coupons:issue",
     )
 
@@ -376,15 +304,7 @@ def test_password_stdin_must_hold_a_password(run, company):
     before = snapshot(run)
     refused(
         run,
-        "user",
-        "add",
-        "--login",
-        "ada",
-        "--company",
-        NIP,
-        "--role",
-        "admin",
-        "--password-stdin",
+        *f"user add --login ada --company {NIP} --role admin --password-stdin".split(),
         expected="stdin held no password",
     )
     assert snapshot(run) == before
@@ -396,16 +316,7 @@ def test_deactivate_stops_acting_as_the_user(run, company):
     assert "DEACTIVATED" in run("user", "list").stdout
     refused(
         run,
-        "coupons",
-        "issue",
-        "--nip",
-        NIP,
-        "--case-type",
-        "REJ_NEW",
-        "--count",
-        "1",
-        "--as",
-        "iza",
+        *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as iza".split(),
         expected="NotAuthorized: user iza is deactivated",
     )
     run("user", "activate", "--login", "iza")

@@ -77,16 +77,7 @@ def test_the_cli_refuses_an_amount_below_the_fee_in_one_line(run):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "1000.00", "--reason", "przelew")
     result = run(
-        "coupons",
-        "issue",
-        "--nip",
-        NIP,
-        "--case-type",
-        "REJ_NEW",
-        "--count",
-        "2",
-        "--amount",
-        "0.01",
+        *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 2 --amount 0.01".split(),
         ok=False,
     )
     assert result.exit_code != 0

@@ -74,17 +74,7 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     card = json.loads(
         run(
             *PAY,
-            "--method",
-            "CARD",
-            "--card-auth",
-            "A1B2C3",
-            "--item",
-            "DR",
-            "--item",
-            "EWID=0.50",
-            "--as",
-            "anna.nowak",
-            "--json",
+            *"--method CARD --card-auth A1B2C3 --item DR --item EWID=0.50 --as anna.nowak --json".split(),
         ).stdout
     )
     assert (card["items_total"], card["handling_fee"], card["total"]) == ("54.50", "1.50", "56.00")
@@ -129,33 +119,14 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
 
     refused(
         run(
-            "cashdesk",
-            "close",
-            "--office",
-            "1465",
-            "--desk",
-            "01",
-            "--date",
-            today,
-            "--as",
-            "anna.nowak",
+            *f"cashdesk close --office 1465 --desk 01 --date {today} --as anna.nowak".split(),
             ok=False,
         ),
         "desk:close",
     )
     closed = json.loads(
         run(
-            "cashdesk",
-            "close",
-            "--office",
-            "1465",
-            "--desk",
-            "01",
-            "--date",
-            today,
-            "--as",
-            "ewa.wisniewska",
-            "--json",
+            *f"cashdesk close --office 1465 --desk 01 --date {today} --as ewa.wisniewska --json".split(),
         ).stdout
     )
     assert (
@@ -178,37 +149,14 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     )
 
     report = run(
-        "cashdesk",
-        "report",
-        "--office",
-        "1465",
-        "--desk",
-        "01",
-        "--date",
-        today,
-        "--format",
-        "csv",
-        "--csv-dialect",
-        "rfc4180",
-        "--out",
-        "-",
-        "--as",
-        "ewa.wisniewska",
+        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180 --out - --as ewa.wisniewska".split(),
     )
     rows = list(csv.DictReader(io.StringIO(report.stdout)))
     assert [r["status"] for r in rows if r["row"] == "payment"] == ["VOIDED", "PAID"]
     assert [r["total"] for r in rows if r["row"] == "total"] == ["80.00", "0.00", "80.00"]
     pdf = tmp_path / "rk.pdf"
     run(
-        "cashdesk",
-        "report",
-        "--office",
-        "1465",
-        "--desk",
-        "01",
-        "--date",
-        today,
-        "--out",
+        *f"cashdesk report --office 1465 --desk 01 --date {today} --out".split(),
         str(pdf),
         "--as",
         "ewa.wisniewska",
@@ -218,18 +166,7 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     )
     refused(
         run(
-            "cashdesk",
-            "report",
-            "--office",
-            "1465",
-            "--desk",
-            "01",
-            "--date",
-            today,
-            "--out",
-            "-",
-            "--as",
-            "anna.nowak",
+            *f"cashdesk report --office 1465 --desk 01 --date {today} --out - --as anna.nowak".split(),
             ok=False,
         ),
         "reports:read",
@@ -277,10 +214,7 @@ def test_void_needs_a_supervisor_and_a_known_payment(run):
             "cashdesk",
             "void",
             paid["payment_id"],
-            "--reason",
-            "x",
-            "--supervisor",
-            "anna.nowak",
+            *"--reason x --supervisor anna.nowak".split(),
             ok=False,
         ),
         "NotAuthorized",
@@ -288,13 +222,7 @@ def test_void_needs_a_supervisor_and_a_known_payment(run):
     )
     refused(
         run(
-            "cashdesk",
-            "void",
-            "no-such-payment",
-            "--reason",
-            "x",
-            "--supervisor",
-            "ewa.wisniewska",
+            *"cashdesk void no-such-payment --reason x --supervisor ewa.wisniewska".split(),
             ok=False,
         ),
         "NotFound",
@@ -304,10 +232,7 @@ def test_void_needs_a_supervisor_and_a_known_payment(run):
             "cashdesk",
             "void",
             paid["payment_id"],
-            "--reason",
-            "x",
-            "--as",
-            "jan.kowalski",
+            *"--reason x --as jan.kowalski".split(),
             ok=False,
         ),
         "NotFound",
@@ -406,11 +331,7 @@ def test_close_with_a_cash_count_and_check_a_receipts_qr(run, tmp_path):
     paid = json.loads(
         run(
             *PAY,
-            "--method",
-            "CASH",
-            "--item",
-            "DR",
-            "--payer-name",
+            *"--method CASH --item DR --payer-name".split(),
             "Jan Kowalski",
             "--payer-address",
             "ul. Polna 1, Radom",
@@ -462,22 +383,7 @@ def test_close_with_a_cash_count_and_check_a_receipts_qr(run, tmp_path):
         "ewa.wisniewska",
     )
     report = run(
-        "cashdesk",
-        "report",
-        "--office",
-        "1465",
-        "--desk",
-        "01",
-        "--date",
-        today,
-        "--format",
-        "csv",
-        "--csv-dialect",
-        "rfc4180",
-        "--out",
-        "-",
-        "--as",
-        "ewa.wisniewska",
+        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180 --out - --as ewa.wisniewska".split(),
     )
     assert {
         r["row"]: r["total"]

@@ -108,9 +108,7 @@ def test_receipt_numbers_run_per_desk_and_restart_with_the_warsaw_year(hub, cloc
     ]
     assert pay(hub, desk_id="02").receipt_number == "KP/1465/02/2026/000001"
     assert pay(hub, office_code="1261").receipt_number == "KP/1261/01/2026/000001"
-    clock.now = datetime(
-        2026, 12, 31, 23, 30, tzinfo=UTC
-    )  # 00:30 on 1 January 2027 in Warsaw
+    clock.now = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January 2027 in Warsaw
     assert pay(hub).receipt_number == "KP/1465/01/2027/000001"
     assert pay(hub).receipt_number == "KP/1465/01/2027/000002"
 

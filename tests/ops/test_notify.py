@@ -281,15 +281,7 @@ def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     shown = json.loads(
         run(
-            "notify",
-            "set",
-            "--nip",
-            NIP,
-            "--low-balance",
-            "100.00",
-            "--email",
-            "finanse@leasing.example",
-            "--webhook",
+            *f"notify set --nip {NIP} --low-balance 100.00 --email finanse@leasing.example --webhook".split(),
             receiver.url,
             "--webhook-secret-file",
             str(secret_file),

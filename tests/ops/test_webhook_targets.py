@@ -236,13 +236,7 @@ def test_the_cli_refuses_a_private_webhook_in_one_line(run, tmp_path):
     secret_file = tmp_path / "hook.secret"
     secret_file.write_text(SECRET)
     result = run(
-        "notify",
-        "set",
-        "--nip",
-        NIP,
-        "--webhook",
-        "http://169.254.169.254/",
-        "--webhook-secret-file",
+        *f"notify set --nip {NIP} --webhook http://169.254.169.254/ --webhook-secret-file".split(),
         str(secret_file),
         ok=False,
     )
