@@ -108,9 +108,7 @@ def test_receipt_numbers_run_per_desk_and_restart_with_the_warsaw_year(hub, cloc
     ]
     assert pay(hub, desk_id="02").receipt_number == "KP/1465/02/2026/000001"
     assert pay(hub, office_code="1261").receipt_number == "KP/1261/01/2026/000001"
-    clock.now = datetime(
-        2026, 12, 31, 23, 30, tzinfo=UTC
-    )  # 00:30 on 1 January 2027 in Warsaw
+    clock.now = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January 2027 in Warsaw
     assert pay(hub).receipt_number == "KP/1465/01/2027/000001"
     assert pay(hub).receipt_number == "KP/1465/01/2027/000002"
 
@@ -303,16 +301,19 @@ def test_only_an_active_supervisor_of_the_office_may_approve_a_void(hub, setup, 
 def test_void_refusals_change_nothing(hub, clock):
     supervisor = add_user(hub, "ewa.wisniewska")
     r = pay(hub)
-    void = lambda **kw: hub.cashdesk.void(
-        **{
-            "request_id": rid(),
-            "payment_id": r.payment_id,
-            "reason": "pomyłka",
-            "supervisor": supervisor,
-            "actor": OPERATOR,
-            **kw,
-        }
-    )  # noqa: E731
+
+    def void(**kw):
+        return hub.cashdesk.void(
+            **{
+                "request_id": rid(),
+                "payment_id": r.payment_id,
+                "reason": "pomyłka",
+                "supervisor": supervisor,
+                "actor": OPERATOR,
+                **kw,
+            }
+        )
+
     with pytest.raises(InvalidRequest, match="Reason is empty"):
         void(reason="   ")
     with pytest.raises(NotFound):

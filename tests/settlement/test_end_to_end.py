@@ -34,9 +34,7 @@ def served(tmp_path, db, bank):
     runs a day ahead: the morning after, when the day is settled."""
     config = configure(tmp_path, db.url, bank.url)
     server = FakeServer(HubApplication(Hub(config, db=db))).start()
-    operator_hub = Hub(
-        config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db
-    )
+    operator_hub = Hub(config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db)
     yield operator_hub, server.url
     server.stop()
 
