@@ -12,13 +12,21 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: setup demo test
+.PHONY: setup demo lint test
 setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hub demo
 
+# Seconds, so `make test` runs it first: lint and format (ruff), types (mypy; its cache in
+# .mypy_cache), and the layers of docs/architecture.md (lint-imports, .importlinter).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check hub tests bench
+	$(VENV)/bin/ruff format --check hub tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 # Every database test runs on SQLite and on PostgreSQL (127.0.0.1:5432, or
 # $$HUB_TEST_PG_URL). With CI=true an unreachable PostgreSQL fails the run.
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -n 2 -q --durations=8 $(PYTEST_ARGS)

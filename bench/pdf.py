@@ -53,7 +53,10 @@ from hub.config import load_config
 hub = Hub(load_config(Path(sys.argv[1])))
 actor = operator("bench")
 start = time.perf_counter()
-batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW", count=int(sys.argv[3]), actor=actor)
+batch = hub.coupons.issue(
+    request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW",
+    count=int(sys.argv[3]), actor=actor,
+)
 with open(sys.argv[4], "wb") as out:
     pages = hub.coupons.write_pdf(out, actor=actor, batch_id=batch.batch_id)
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": pages, "peak_mb": peak_kb() / 1024}))
@@ -72,7 +75,10 @@ from hub.documents.coupons import _draw_coupon
 from hub.documents.pdf import new_canvas
 hub = Hub(load_config(Path(sys.argv[1])))
 actor = operator("bench")
-batch = hub.coupons.issue(request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW", count=int(sys.argv[3]), actor=actor)
+batch = hub.coupons.issue(
+    request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW",
+    count=int(sys.argv[3]), actor=actor,
+)
 run = hub.coupons.print_run(actor=actor, batch_id=batch.batch_id)
 sheets = list(run.sheets)
 signer = hub.coupons.qr_signer

@@ -120,13 +120,13 @@ def nip_valid(nip: str) -> bool:
     """10 digits whose last is the weighted mod-11 check digit."""
     if len(nip) != 10 or not ascii_digits(nip):
         return False
-    check = sum(w * int(d) for w, d in zip(_NIP_WEIGHTS, nip)) % 11
+    check = sum(w * int(d) for w, d in zip(_NIP_WEIGHTS, nip[:9], strict=True)) % 11
     return check != 10 and check == int(nip[9])
 
 
 def nip_check_digit(first9: str) -> int | None:
     """The check digit for nine NIP digits, or None where no valid NIP has them."""
-    check = sum(w * int(d) for w, d in zip(_NIP_WEIGHTS, first9)) % 11
+    check = sum(w * int(d) for w, d in zip(_NIP_WEIGHTS, first9, strict=False)) % 11
     return None if check == 10 else check
 
 

@@ -23,8 +23,9 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from num2words import num2words
 
+from hub.clock import WARSAW
+
 LOCALE = Locale.parse("pl_PL")
-TIMEZONE = "Europe/Warsaw"
 
 # -- codes ------------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ def format_datetime_pl(at: datetime | None, *, seconds: bool = False) -> str:
     if at is None:
         return ""
     return format_datetime(
-        at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=TIMEZONE, locale=LOCALE
+        at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=WARSAW, locale=LOCALE
     )
 
 
@@ -168,8 +169,14 @@ NOTHING_CHANGED = "Nic nie zostało zmienione."
 ERROR_BY_CODE = {
     "NotAuthorized": "Nie masz uprawnień do tej operacji.",
     "NotFound": "Nie znaleziono: element nie istnieje albo nie należy do Twojej firmy lub urzędu.",
-    "DayClosed": "Dzień kasowy jest już zamknięty na tym stanowisku: wpłat z tego dnia nie można już przyjmować ani unieważniać.",
-    "IdempotencyConflict": "Ten formularz został już wysłany z innymi danymi. Otwórz formularz ponownie i wyślij go jeszcze raz.",
+    "DayClosed": (
+        "Dzień kasowy jest już zamknięty na tym stanowisku: "
+        "wpłat z tego dnia nie można już przyjmować ani unieważniać."
+    ),
+    "IdempotencyConflict": (
+        "Ten formularz został już wysłany z innymi danymi. "
+        "Otwórz formularz ponownie i wyślij go jeszcze raz."
+    ),
     "InvalidRequest": "Nieprawidłowe dane: sprawdź pola formularza.",
     "SchemaViolation": "Nieprawidłowe dane: sprawdź pola formularza.",
     "CouponNotRedeemable": "Tego kuponu nie można użyć.",
@@ -177,7 +184,10 @@ ERROR_BY_CODE = {
 # error kind (hub.errors: `kind=`) -> the Polish sentence; {name} are the error's detail fields
 ERROR_BY_KIND = {
     # CouponNotRedeemable: its contract Reason, in lower case
-    "coupon_malformed": "Numer kuponu jest błędny: ma 16 znaków (cyfry i litery bez I, L, O, U), np. ABCD-EFGH-JKMN-PQRS.",
+    "coupon_malformed": (
+        "Numer kuponu jest błędny: "
+        "ma 16 znaków (cyfry i litery bez I, L, O, U), np. ABCD-EFGH-JKMN-PQRS."
+    ),
     "coupon_not_found": "Nie ma takiego kuponu.",
     "coupon_redeemed": "Kupon został już wykorzystany.",
     "coupon_cancelled": "Kupon został anulowany.",
@@ -189,9 +199,15 @@ ERROR_BY_KIND = {
     "password_length": "Hasło musi mieć od {min} do {max} znaków.",
     "password_same": "Nowe hasło musi być inne niż dotychczasowe.",
     "password_wrong": "Obecne hasło jest błędne.",
-    "login_invalid": "Login może mieć od 2 do {max} znaków: małe litery a–z, cyfry i . _ @ + -; zaczyna się literą lub cyfrą.",
+    "login_invalid": (
+        "Login może mieć od 2 do {max} znaków: "
+        "małe litery a–z, cyfry i . _ @ + -; zaczyna się literą lub cyfrą."
+    ),
     "login_taken": "Ten login jest już zajęty.",
-    "role_name_invalid": "Nazwa roli może mieć od 2 do {max} znaków: małe litery a–z, cyfry, _ i -; zaczyna się literą.",
+    "role_name_invalid": (
+        "Nazwa roli może mieć od 2 do {max} znaków: "
+        "małe litery a–z, cyfry, _ i -; zaczyna się literą."
+    ),
     "role_taken": "Rola o tej nazwie już istnieje.",
     "role_built_in": "To nazwa roli wbudowanej: wybierz inną.",
     "role_unknown": "Nie ma takiej roli.",

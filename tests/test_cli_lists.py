@@ -23,7 +23,7 @@ def companies(count: int) -> list[str]:
     while len(found) < count:
         n += 1
         digits = [int(d) for d in f"{n:09d}"]
-        check = sum(w * d for w, d in zip((6, 5, 7, 2, 3, 4, 5, 6, 7), digits)) % 11
+        check = sum(w * d for w, d in zip((6, 5, 7, 2, 3, 4, 5, 6, 7), digits, strict=True)) % 11
         if check < 10:
             found.append(f"{n:09d}{check}")
     return found

@@ -239,7 +239,8 @@ def test_a_typo_in_a_key_or_section_is_an_error_naming_line_and_nearest_key(
     assert problems_of(config_dir)[:3] == [
         f"hub.toml: line {uri}: [database]: unknown key uri; did you mean url?",
         f"hub.toml: line {line_of(hub, '[securty]')}: unknown section [securty]; did you mean security?",
-        f"hub.toml: line {line_of(hub, 'cookie_secur = false')}: [portal]: unknown key cookie_secur; did you mean cookie_secure?",
+        f"hub.toml: line {line_of(hub, 'cookie_secur = false')}: [portal]: "
+        "unknown key cookie_secur; did you mean cookie_secure?",
     ]
 
 
@@ -355,7 +356,8 @@ def test_unknown_fee_code_in_case_type(config_dir: Path) -> None:
 def test_client_office_not_in_offices_toml(config_dir: Path) -> None:
     edit(config_dir / "clients.toml", 'offices = ["1465", "0264"]', 'offices = ["1465", "1062"]')
     assert problems_of(config_dir) == [
-        "clients.toml: client[2] (id kierowca-1465): offices[1]: unknown office code 1062; offices.toml has no such office"
+        "clients.toml: client[2] (id kierowca-1465): offices[1]: unknown office code 1062; "
+        "offices.toml has no such office"
     ]
 
 
@@ -369,7 +371,8 @@ def test_missing_cert_file(config_dir: Path) -> None:
 def test_cert_that_is_not_pem(config_dir: Path) -> None:
     (config_dir / "keys" / "bank-escrow.crt").write_text("not a certificate\n", encoding="utf-8")
     assert problems_of(config_dir) == [
-        f"clients.toml: client[7] (id bank-escrow): cert: not a PEM certificate: {config_dir / 'keys' / 'bank-escrow.crt'}"
+        "clients.toml: client[7] (id bank-escrow): cert: "
+        f"not a PEM certificate: {config_dir / 'keys' / 'bank-escrow.crt'}"
     ]
 
 
@@ -397,7 +400,8 @@ def test_cert_and_ca_together(config_dir: Path) -> None:
     pinned = 'cert = "keys/pojazd-1465.crt"\n'
     edit(config_dir / "clients.toml", pinned, pinned + 'ca = "keys/dev-ca.crt"\n')
     assert problems_of(config_dir) == [
-        "clients.toml: client[0] (id pojazd-1465): ca: give either cert (a pinned certificate) or ca with subject, not both"
+        "clients.toml: client[0] (id pojazd-1465): ca: "
+        "give either cert (a pinned certificate) or ca with subject, not both"
     ]
 
 
@@ -469,7 +473,8 @@ def test_every_problem_is_reported_at_once_one_line_each(config_dir: Path) -> No
     assert problems == [
         "hub.toml: [security]: xml_depth_max: must be greater than 0, got -1",
         'offices.toml: office[2] (code 306): code: expected 4 digits (a TERYT powiat code such as "1465"), got "306"',
-        "clients.toml: client[3] (id kierowca-3064): offices[0]: unknown office code 3064; offices.toml has no such office",
+        "clients.toml: client[3] (id kierowca-3064): offices[0]: "
+        "unknown office code 3064; offices.toml has no such office",
         "clients.toml: client[4] (id word-warszawa): kind: "
         'expected one of POJAZD, KIEROWCA, WORD, CASHDESK, COMPANY, BANK, got "EXAM"',
         "fees.toml: case_type[3] (code WORD_TEORIA): system: expected a string, got 7",

@@ -21,7 +21,8 @@ def test_an_amount_below_the_fee_is_refused_and_holds_nothing(hub):
     for amount in (1, REJ_NEW_FEE - 1):
         with pytest.raises(
             InvalidRequest,
-            match=r"Amount 161\.49 is below the REJ_NEW fee of 161\.50|Amount 0\.01 is below the REJ_NEW fee of 161\.50",
+            match=r"Amount 161\.49 is below the REJ_NEW fee of 161\.50|"
+            r"Amount 0\.01 is below the REJ_NEW fee of 161\.50",
         ):
             issue(hub, 1, amount_grosze=amount)
     assert hub.companies.account(NIP).held_grosze == 0

@@ -81,7 +81,7 @@ def test_acceptance_every_page_decodes_to_its_own_coupon_and_is_genuine(hub):
     batch = issue(hub, 100)
     pages = pdf_pages(write_pdf(hub, batch_id=batch.batch_id))
     assert len(pages) == 100
-    for coupon, (qr_text, text) in zip(batch.coupons, pages):
+    for coupon, (qr_text, text) in zip(batch.coupons, pages, strict=True):
         genuine = verify_qr(qr_text, [hub_cert()])
         assert (genuine.coupon_id, genuine.amount_grosze, genuine.expires_on) == (
             coupon.coupon_id,

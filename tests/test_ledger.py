@@ -56,8 +56,8 @@ def test_a_pending_transfer_resolves_at_most_once(db):
         Ledger(s).hold("h1", "company:a", "clearing", 50_00, "HOLD")
         Ledger(s).void("v1", "h1", code="RELEASE")
     for attempt in (
-        lambda l: l.post("p2", "h1", code="CAPTURE"),
-        lambda l: l.void("v2", "h1", code="RELEASE"),
+        lambda ledger: ledger.post("p2", "h1", code="CAPTURE"),
+        lambda ledger: ledger.void("v2", "h1", code="RELEASE"),
     ):
         with pytest.raises(LedgerInvariantError, match="already resolved"):
             with db.transaction() as s:

@@ -361,7 +361,7 @@ def test_csv_parses_back_to_the_same_numbers_as_json(hub, seeded):
         rows = list(csv.DictReader(io.StringIO(render(report, "csv", RFC4180).decode("utf-8"))))
         assert rows and len(rows) == len(as_json["rows"])
         assert list(rows[0]) == [c["key"] for c in as_json["columns"]]
-        for from_csv, from_json in zip(rows, as_json["rows"]):
+        for from_csv, from_json in zip(rows, as_json["rows"], strict=True):
             assert from_csv == {k: "" if v is None else str(v) for k, v in from_json.items()}
 
 
@@ -537,8 +537,8 @@ def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish
     machine = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
     assert len(rows) - 1 == len(machine) == len(report.rows)
     names = {t.code: t.name for t in hub.config.case_types}
-    for cells, row, plain in zip(rows[1:], report.rows, machine):
-        person = dict(zip([c.key for c in report.columns], cells))
+    for cells, row, plain in zip(rows[1:], report.rows, machine, strict=True):
+        person = dict(zip([c.key for c in report.columns], cells, strict=True))
         assert person["amount"] == plain["amount"].replace(
             ".", ","
         )  # 161,50: a number to a Polish Excel

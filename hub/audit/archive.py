@@ -10,9 +10,10 @@ A record line keeps every field of the live record (`payload` in base64, `at` ex
 hashed), so the hash chain re-derives from the file alone. The manifest names the data
 file and its SHA-256, the first and last sequence numbers, the hash the first record
 follows (`prev_hash`: the previous archive's head, or the genesis hash), the last
-record's hash (`head_hash`) and the seals of those records (`seals`, hub.audit.seals), signed with the hub's key (hub.signing.detached) and
-carrying the signing certificate. A verifier trusts that certificate only if it is the
-hub's own or listed in `[audit] archive_certs` (the hub's earlier certificates).
+record's hash (`head_hash`) and the seals of those records (`seals`, hub.audit.seals),
+signed with the hub's key (hub.signing.detached) and carrying the signing certificate.
+A verifier trusts that certificate only if it is the hub's own or listed in
+`[audit] archive_certs` (the hub's earlier certificates).
 
 Moving is safe against a crash at any point: a run writes the data file and the
 manifest under temporary names, fsyncs them, renames them into place and fsyncs the
@@ -101,11 +102,17 @@ class Manifest:
     @property
     def first_seq(self) -> int:
         """As the file is named (the signed body must say the same)."""
-        return int(_MANIFEST.match(self.path.name).group(1))
+        return self._named_seq(1)
 
     @property
     def last_seq(self) -> int:
-        return int(_MANIFEST.match(self.path.name).group(2))
+        return self._named_seq(2)
+
+    def _named_seq(self, group: int) -> int:
+        match = _MANIFEST.match(self.path.name)
+        if match is None:  # ArchivedLog.manifests() reads only files named like one
+            raise ArchiveError(f"{self.path.name} is not named as an archive's manifest")
+        return int(match.group(group))
 
     @property
     def prev_hash(self) -> str:
@@ -242,7 +249,8 @@ class ArchivedLog:
                 expected, prev = r.seq + 1, r.hash
         if expected != last_seq + 1:
             raise ArchiveError(
-                f"records {expected}..{last_seq} are missing from the live log; nothing is archived: run `hub audit verify`"
+                f"records {expected}..{last_seq} are missing from the live log; nothing is archived:"
+                " run `hub audit verify`"
             )
 
     def _write(
@@ -409,7 +417,10 @@ class ArchivedLog:
         except (KeyError, TypeError, ValueError):
             return "the manifest has no readable signature or certificate"
         if fingerprint(cert) not in self.trusted:
-            return f"signed by a certificate the hub does not trust ({cert.subject.rfc4514_string()}, sha256 {fingerprint(cert)[:16]}...)"
+            return (
+                "signed by a certificate the hub does not trust"
+                f" ({cert.subject.rfc4514_string()}, sha256 {fingerprint(cert)[:16]}...)"
+            )
         if not signature_valid(cert, algorithm, _canonical(manifest.body), value):
             return "the manifest's signature does not verify (the manifest was changed)"
         return None
@@ -424,7 +435,8 @@ class ArchivedLog:
         stamps: list[datetime] = []
         walk = _SealWalk(self._all_seals(problems, stamps))
         records = 0
-        after_seq, after_hash = 0, GENESIS
+        after_seq = 0
+        after_hash: str | None = GENESIS  # None after an archive that cannot be read
         for manifest in self.manifests():
             where = f"archive {manifest.name}"
             if manifest.problem or manifest.body.get("format") != FORMAT:
@@ -438,8 +450,9 @@ class ArchivedLog:
                 manifest.last_seq,
             ):
                 problems.append(
-                    f"{where}: the manifest signs records {manifest.body.get('first_seq')}..{manifest.body.get('last_seq')}, "
-                    "not those its name says (renamed)"
+                    f"{where}: the manifest signs records"
+                    f" {manifest.body.get('first_seq')}..{manifest.body.get('last_seq')},"
+                    " not those its name says (renamed)"
                 )
             if problem := self._signature_problem(manifest):
                 problems.append(f"{where}: {problem}")
@@ -512,7 +525,8 @@ class ArchivedLog:
                 problems.append(f"{about}: not after the seal before it (record {prev_seq})")
             elif seal.prev_seal != prev_digest:
                 problems.append(
-                    f"{about}: does not follow the seal before it (a seal between record {prev_seq} and {seal.seq} was removed)"
+                    f"{about}: does not follow the seal before it"
+                    f" (a seal between record {prev_seq} and {seal.seq} was removed)"
                 )
             stamped_at, stamp_problem = seal.stamp_problem(self.tsa_certs)
             if stamp_problem:
@@ -561,7 +575,8 @@ class ArchivedLog:
                         )
                     if line_prev != prev:
                         problems.append(
-                            f"{where}: record {seq}: does not follow the record before it (inserted, or one before it deleted or altered)"
+                            f"{where}: record {seq}: does not follow the record before it"
+                            " (inserted, or one before it deleted or altered)"
                         )
                     if digest != line_hash:
                         problems.append(
@@ -587,7 +602,8 @@ class ArchivedLog:
             or prev != manifest.head_hash
         ):
             problems.append(
-                f"{where}: the records do not end at the signed head (record {manifest.last_seq}, {manifest.body.get('records')} records)"
+                f"{where}: the records do not end at the signed head"
+                f" (record {manifest.last_seq}, {manifest.body.get('records')} records)"
             )
         return count, problems
 
@@ -638,8 +654,9 @@ class _SealWalk:
         for seal in self.seals:
             if seal.seq > last_seq:
                 problems.append(
-                    f"the hub sealed record {seal.seq} at {seal.sealed_at.isoformat()}, but the log ends at record {last_seq}: "
-                    f"records {last_seq + 1}..{seal.seq} were cut off"
+                    f"the hub sealed record {seal.seq} at {seal.sealed_at.isoformat()},"
+                    f" but the log ends at record {last_seq}:"
+                    f" records {last_seq + 1}..{seal.seq} were cut off"
                 )
             elif seal.seq not in self.matched:
                 problems.append(
@@ -659,8 +676,9 @@ class _SealWalk:
         unsealed = last_seq - self.last_sealed_seq
         if seal_every_records is not None and unsealed >= seal_every_records:
             problems.append(
-                f"records {self.last_sealed_seq + 1}..{last_seq} ({unsealed}) are not sealed, though the hub seals every "
-                f"{seal_every_records} records: seals were removed, or sealing failed (`hub audit seal` seals them now)"
+                f"records {self.last_sealed_seq + 1}..{last_seq} ({unsealed}) are not sealed,"
+                f" though the hub seals every {seal_every_records} records: seals were removed,"
+                " or sealing failed (`hub audit seal` seals them now)"
             )
         return problems
 

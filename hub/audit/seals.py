@@ -37,10 +37,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import BigInteger, Connection, String, Text, insert, select, update
+from sqlalchemy import BigInteger, Connection, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,7 +76,8 @@ class MessageLogSeal(Base):
     )  # base64 DER of an RFC 3161 token over `digest` (hub.audit.timestamps)
 
 
-_SEALS, _HEAD = MessageLogSeal.__table__, MessageLogHead.__table__
+# Core statements on the mapped tables (declarative types __table__ as a mere FromClause)
+_SEALS, _HEAD = cast(Table, MessageLogSeal.__table__), cast(Table, MessageLogHead.__table__)
 _ADD_SEAL = insert(_SEALS)
 _MOVE_SEAL = update(_HEAD).where(_HEAD.c.id == 1)
 SEAL_FIELDS = (
@@ -220,7 +222,8 @@ class Sealer:
         )
 
     def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> Seal:
-        """Seal record `seq` (whose hash is `head_hash`) in the caller's transaction, which holds the head row's lock."""
+        """Seal record `seq` (whose hash is `head_hash`) in the caller's transaction, which
+        holds the head row's lock."""
         at = self.clock()
         body = {
             "format": SEAL_FORMAT,

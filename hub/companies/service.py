@@ -50,8 +50,9 @@ def title_matching_only(escrow_account: str) -> bool:
 
 def title_matching_note(escrow_account: str) -> str:
     return (
-        f"the escrow account {escrow_account} is an IBAN, not a Polish NRB: companies get no virtual account, and their "
-        f'top-ups are matched by the NIP in the transfer title only ("{topup_title("<NIP>")}")'
+        f"the escrow account {escrow_account} is an IBAN, not a Polish NRB:"
+        " companies get no virtual account, and their top-ups are matched"
+        f' by the NIP in the transfer title only ("{topup_title("<NIP>")}")'
     )
 
 

@@ -127,12 +127,12 @@ def available_at(session: Session, account_id: int, before: datetime) -> int:
         )
     ).one()
     hold = aliased(LedgerTransfer)
-    resolved = session.scalar(  # holds of this account resolved (posted or voided) before `before`
+    resolved = session.execute(  # holds of this account resolved (posted or voided) before `before`
         select(func.coalesce(func.sum(hold.amount_grosze), 0))
         .select_from(t)
         .join(hold, hold.id == t.pending_id)
         .where(t.kind.in_((POST, VOID)), t.debit_account_id == account_id, t.created_at < before)
-    )
+    ).scalar_one()
     return int(credits_posted) - int(debits_posted) - (int(debits_pending) - int(resolved))
 
 
@@ -168,6 +168,8 @@ def _effects(
             yield entry(HOLD, -t.amount_grosze)
     elif t.kind in (POST, VOID):
         if debited:
+            if hold_amount is None:  # the outer join found no pending transfer to resolve
+                raise LedgerInvariantError(f"transfer {t.id} resolves no pending transfer")
             yield entry(RELEASE, hold_amount)
             if t.kind == POST:
                 yield entry(CAPTURE, -t.amount_grosze)

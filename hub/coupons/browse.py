@@ -81,11 +81,11 @@ class CouponBrowser:
             raise InvalidRequest(f"Offset must be 0 or more, got {offset}")
         with self.db.read() as session:
             company = find_company(session, nip)
-            total = session.scalar(
+            total = session.execute(
                 select(func.count())
                 .select_from(CouponBatch)
                 .where(CouponBatch.company_id == company.id)
-            )
+            ).scalar_one()
             rows = session.scalars(
                 select(CouponBatch)
                 .where(CouponBatch.company_id == company.id)

@@ -33,7 +33,7 @@ from hub.companies.service import find_company, topup_title, valid_nip
 from hub.config import HubConfig
 from hub.coupons.models import ISSUED, Coupon
 from hub.db.database import Database
-from hub.errors import InvalidRequest, NotAuthorized
+from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.ids import format_coupon_id, format_iban, format_nrb
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
@@ -41,7 +41,7 @@ from hub.money import format_pln
 from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, webhook_signature
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.notify.targets import WebhookTargets
-from hub.outbox import DeliveryRun, Outbox, enqueue
+from hub.outbox import Courier, DeliveryRun, Outbox, enqueue
 from hub.outbox.models import OutboxRecord
 from hub.words import count_pl, format_amount_pl
 
@@ -123,7 +123,7 @@ class NotificationService:
             if row is None:
                 row = NotificationSettings(company_nip=nip, low_balance_episode=0, updated_at=now)
                 session.add(row)
-            changed = {}
+            changed: dict[str, object] = {}
             if low_balance_grosze is not UNSET and low_balance_grosze != row.low_balance_grosze:
                 row.low_balance_grosze, row.low_since = (
                     low_balance_grosze,
@@ -165,7 +165,7 @@ class NotificationService:
         for nip in nips:
             with self.db.transaction() as session:
                 row = session.get(NotificationSettings, nip, with_for_update=True)
-                if not (row.email or row.webhook_url):
+                if row is None or not (row.email or row.webhook_url):
                     continue
                 company = find_company(session, nip)
                 outcome = self._check_balance(session, row, company)
@@ -204,9 +204,11 @@ class NotificationService:
             "virtual_account": company.virtual_account,
         }
         text = (
-            f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat wynosi {format_amount_pl(available)}, "
-            f"poniżej progu {format_amount_pl(row.low_balance_grosze)}.\n\n"
-            f"Nowe kupony można wydać tylko do wysokości dostępnego salda. {self._topup_text(company)}\n"
+            f"Dostępne saldo konta {company.name} (NIP {company.nip}) w hubie kuponów opłat"
+            f" wynosi {format_amount_pl(available)},"
+            f" poniżej progu {format_amount_pl(row.low_balance_grosze)}.\n\n"
+            "Nowe kupony można wydać tylko do wysokości dostępnego salda."
+            f" {self._topup_text(company)}\n"
         )
         self._warn(
             session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text
@@ -259,9 +261,11 @@ class NotificationService:
             }
             # no coupon ids in e-mail: a coupon id is as good as money to whoever reads it
             text = (
-                f"{count_pl(len(group), 'kupon', 'kupony', 'kuponów')} firmy {company.name} (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)} "
-                f"traci ważność {day.isoformat()}.\n\nNiewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
-                f"Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n"
+                f"{count_pl(len(group), 'kupon', 'kupony', 'kuponów')} firmy {company.name}"
+                f" (NIP {company.nip}) na łączną kwotę {format_amount_pl(total)}"
+                f" traci ważność {day.isoformat()}.\n\n"
+                "Niewykorzystane kupony wygasają, a ich kwota wraca na konto firmy. "
+                "Listę kuponów pokazuje `hub coupons list` lub portal firmy.\n"
             )
             self._warn(
                 session,
@@ -296,6 +300,10 @@ class NotificationService:
             )
             notification.email_outbox_id = record.id
         if row.webhook_url:
+            if not row.webhook_secret:  # configure() refuses a webhook without one
+                raise HubError(
+                    f"the webhook of company {row.company_nip} has no secret to sign with"
+                )
             payload = {
                 "url": row.webhook_url,
                 "body": document,
@@ -314,7 +322,7 @@ class NotificationService:
     def deliver(self, *, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
-        couriers = {
+        couriers: dict[str, Courier] = {
             EMAIL: EmailCourier(self.config.notify),
             WEBHOOK: WebhookCourier(self.config.notify, self.webhook_targets),
         }

@@ -106,7 +106,9 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         query = query.where(Coupon.issued_at < end)
     keys = [c.key for c in REGISTER_COLUMNS]
     with src.db.read() as session:
-        rows = tuple(_register_row(dict(zip(keys, values))) for values in session.execute(query))
+        rows = tuple(
+            _register_row(dict(zip(keys, values, strict=True))) for values in session.execute(query)
+        )
     return Report(
         name="coupons",
         title="Rejestr kuponów",
@@ -185,7 +187,7 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     if q.nip is not None:
         query = query.where(Company.nip == q.nip)
     with src.db.read() as session:
-        rows = tuple(
+        rows: tuple[Row, ...] = tuple(
             {
                 "nip": nip,
                 "company": name,

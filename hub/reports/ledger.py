@@ -21,7 +21,7 @@ from hub.coupons.models import ISSUED, Coupon
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, COMPANY, company_account
 from hub.ledger.models import LedgerAccount
-from hub.reports.model import AMOUNT, COUNT, Column, Figure, Report, totals_of
+from hub.reports.model import AMOUNT, COUNT, Column, Figure, Report, Row, totals_of
 from hub.reports.scope import ReportQuery, operator_only
 
 if TYPE_CHECKING:
@@ -62,11 +62,11 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
             ).all()
         )
         clearing = _clearing_pending(session)
-    rows = []
+    listed: list[Row] = []
     for nip, name, count, held in found:
         held, ledger_held = int(held or 0), pending.get(company_account(nip), 0)
         if count or ledger_held:
-            rows.append(
+            listed.append(
                 {
                     "nip": nip,
                     "company": name,
@@ -76,7 +76,7 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
                     "difference": held - ledger_held,
                 }
             )
-    rows = tuple(rows)
+    rows = tuple(listed)
     return Report(
         name="open-holds",
         title="Otwarte blokady kuponów",

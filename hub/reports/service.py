@@ -85,6 +85,9 @@ REPORTS = {
     )
 }
 
+# every option open; ReportQuery is frozen, so one shared default is safe
+NO_OPTIONS = ReportQuery()
+
 
 class ReportService:
     def __init__(
@@ -95,7 +98,7 @@ class ReportService:
         self.clock = clock
         self.companies = companies  # hub.companies.service.CompanyService, for the statement
 
-    def run(self, name: str, actor: Actor, query: ReportQuery = ReportQuery()) -> Report:
+    def run(self, name: str, actor: Actor, query: ReportQuery = NO_OPTIONS) -> Report:
         """Check the options, ask the actor, build the report. Changes nothing."""
         spec = REPORTS.get(name)
         if spec is None:

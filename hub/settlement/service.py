@@ -25,9 +25,11 @@ SETTLE_REJECTED, SETTLE_BOOKED and SETTLE_RETURNED.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -207,7 +209,10 @@ class SettlementService:
         except IntegrityError:
             # A concurrent settle of the same office and day won the unique key: its row stands.
             with self.db.read() as session:
-                return SettlementView.of(self._find(session, office.code, day)), False, False
+                winner = self._find(session, office.code, day)
+                if winner is None:  # the conflict was something else
+                    raise
+                return SettlementView.of(winner), False, False
 
     def _pay_out(
         self,
@@ -265,7 +270,7 @@ class SettlementService:
         after `day` ended (settlement transfers count whenever they were made)."""
         t = LedgerTransfer
         end = day_bounds_utc(day)[1]
-        later = session.scalar(
+        later = session.execute(
             select(
                 func.coalesce(
                     func.sum(
@@ -282,7 +287,7 @@ class SettlementService:
                 t.kind.in_(("POSTED", "POST")),
                 t.code.not_in(OFFICE_SETTLEMENT_CODES),
             )
-        )
+        ).scalar_one()
         return account.credits_posted - account.debits_posted - int(later)
 
     # -- send -------------------------------------------------------------
@@ -398,22 +403,24 @@ class SettlementService:
             .with_for_update()
         ).all()
         for entry, settlement in pairs:
+            e2e = cast(str, settlement.end_to_end_id)  # joined on it, so never NULL here
             if entry.direction == DEBIT and not entry.reversal and self._books(settlement, entry):
-                self._book(ledger, settlement, entry)
-                run.booked.append(settlement.end_to_end_id)
+                self._book(ledger, settlement, entry, e2e)
+                run.booked.append(e2e)
             elif (
                 entry.direction == CREDIT
                 and entry.reversal
                 and settlement.status == BOOKED
                 and settlement.amount_grosze == entry.amount_grosze
             ):
-                self._return(ledger, settlement, entry)
-                run.returned.append(settlement.end_to_end_id)
+                self._return(ledger, settlement, entry, e2e)
+                run.returned.append(e2e)
             else:
                 what = "returns" if entry.direction == CREDIT else "debits"
                 run.mismatches.append(
-                    f"statement entry {entry.id} {what} {format_pln(entry.amount_grosze)} for EndToEndId {entry.end_to_end_id}, "
-                    f"but that settlement is {settlement.status} for {format_pln(settlement.amount_grosze)}"
+                    f"statement entry {entry.id} {what} {format_pln(entry.amount_grosze)}"
+                    f" for EndToEndId {entry.end_to_end_id}, but that settlement is"
+                    f" {settlement.status} for {format_pln(settlement.amount_grosze)}"
                 )
         return run
 
@@ -423,8 +430,7 @@ class SettlementService:
             settlement.status in (PENDING, SENT) and settlement.amount_grosze == entry.amount_grosze
         )
 
-    def _book(self, ledger: Ledger, settlement: Settlement, entry: BankEntry) -> None:
-        e2e = settlement.end_to_end_id
+    def _book(self, ledger: Ledger, settlement: Settlement, entry: BankEntry, e2e: str) -> None:
         ledger.transfer(
             f"settlement-booked:{e2e}",
             TRANSIT,
@@ -438,8 +444,7 @@ class SettlementService:
         settlement.sent_at = settlement.sent_at or now
         entry.status = MATCHED
 
-    def _return(self, ledger: Ledger, settlement: Settlement, entry: BankEntry) -> None:
-        e2e = settlement.end_to_end_id
+    def _return(self, ledger: Ledger, settlement: Settlement, entry: BankEntry, e2e: str) -> None:
         ledger.transfer(
             f"settlement-returned:{e2e}",
             ESCROW,
@@ -471,7 +476,7 @@ class SettlementService:
                 query = query.where(Settlement.office_code == office_code)
             return [SettlementView.of(s) for s in session.scalars(query)]
 
-    def unreconciled(self, days: int) -> list[SettlementView]:
+    def unreconciled(self, days: int) -> builtins.list[SettlementView]:  # `list` is a method here
         """Settlements the bank took (or that still wait for its answer) at least
         `days` days ago and that no statement has booked yet."""
         if days < 0:

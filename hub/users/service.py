@@ -90,8 +90,8 @@ class LoginDelayed(NotAuthorized):
         self.wait_s = wait_s
 
 
-_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@+-]{1,%d}" % (LOGIN_CHARS_MAX - 1))
-_ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,%d}" % (ROLE_NAME_CHARS_MAX - 1))
+_LOGIN = re.compile(rf"[a-z0-9][a-z0-9._@+-]{{1,{LOGIN_CHARS_MAX - 1}}}")
+_ROLE_NAME = re.compile(rf"[a-z][a-z0-9_-]{{1,{ROLE_NAME_CHARS_MAX - 1}}}")
 
 BUILT_IN_ROLES = {COMPANY: COMPANY_ROLES, OFFICE: OFFICE_ROLES}
 SCOPE_PERMISSIONS = {COMPANY: frozenset(COMPANY_PERMISSIONS), OFFICE: frozenset(OFFICE_PERMISSIONS)}
@@ -132,7 +132,8 @@ def valid_login(login: str) -> str:
     login = login.strip().lower()
     if not _LOGIN.fullmatch(login):
         raise InvalidRequest(
-            f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters of a-z 0-9 . _ @ + -, starting with a letter or digit"
+            f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters"
+            " of a-z 0-9 . _ @ + -, starting with a letter or digit"
         ).about("login_invalid", max=LOGIN_CHARS_MAX)
     return login
 
@@ -141,7 +142,8 @@ def valid_role_name(name: str) -> str:
     name = name.strip().lower()
     if not _ROLE_NAME.fullmatch(name):
         raise InvalidRequest(
-            f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters of a-z 0-9 _ -, starting with a letter"
+            f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters"
+            " of a-z 0-9 _ -, starting with a letter"
         ).about("role_name_invalid", max=ROLE_NAME_CHARS_MAX)
     return name
 
@@ -149,7 +151,8 @@ def valid_role_name(name: str) -> str:
 def valid_password(password: str) -> str:
     if not PASSWORD_CHARS_MIN <= len(password) <= PASSWORD_CHARS_MAX:
         raise InvalidRequest(
-            f"a password must have {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters, this one has {len(password)}"
+            f"a password must have {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters,"
+            f" this one has {len(password)}"
         ).about("password_length", min=PASSWORD_CHARS_MIN, max=PASSWORD_CHARS_MAX)
     return password
 
@@ -199,7 +202,7 @@ class UserService:
         generated = password is None
         password = (
             secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            if generated
+            if password is None
             else valid_password(password)
         )
         password_hash = self.hasher.hash(password)  # slow on purpose: outside the transaction
@@ -326,7 +329,7 @@ class UserService:
         generated = password is None
         password = (
             secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            if generated
+            if password is None
             else valid_password(password)
         )
         password_hash = self.hasher.hash(password)
@@ -411,7 +414,7 @@ class UserService:
         scope = self._listing_scope(actor, company_nip, office_code)
         if scope is None:
             actor.require(USERS_MANAGE)
-            kinds = (COMPANY, OFFICE)
+            kinds: tuple[str, ...] = (COMPANY, OFFICE)
         else:
             self._require_manage(actor, scope)
             kinds = (scope.kind,)
@@ -459,25 +462,25 @@ class UserService:
         if wait > timedelta(0):
             raise LoginDelayed(math.ceil(wait.total_seconds()))
         try:
-            login = valid_login(login)
+            known: str | None = valid_login(login)
         except InvalidRequest:
-            login = None
+            known = None
         with self.db.read() as session:
             user = (
-                session.scalars(select(User).where(User.login == login)).one_or_none()
-                if login
+                session.scalars(select(User).where(User.login == known)).one_or_none()
+                if known
                 else None
             )
-            user_id = user.id if user else None
-            password_hash = user.password_hash if user else None
-            refused = user is None or not user.active
-        if refused or len(password) > PASSWORD_CHARS_MAX:
+            # (id, password hash) of an active user; None refuses the attempt
+            found = (user.id, user.password_hash) if user is not None and user.active else None
+        if found is None or len(password) > PASSWORD_CHARS_MAX:
             self._verify(
                 self._dummy_hash, password[:PASSWORD_CHARS_MAX]
             )  # the same cost whatever the reason
             with self.db.transaction() as session:
                 self.throttle.failed(session, counted_login, address)
             raise NotAuthorized(LOGIN_FAILED)
+        user_id, password_hash = found
         matches = self._verify(password_hash, password)  # slow on purpose: outside the transaction
         with self.db.transaction() as session:
             user = self._lock_by_id(session, user_id)
@@ -509,13 +512,13 @@ class UserService:
     # -- internals ----------------------------------------------------------
 
     def _scope(self, company_nip: str | None, office_code: str | None) -> Scope:
-        if (company_nip is None) == (office_code is None):
-            raise InvalidRequest(
-                "name either a company (NIP) or an office (code), not both and not neither"
-            )
-        if company_nip is not None:
+        if company_nip is not None and office_code is None:
             return Scope(COMPANY, valid_nip(company_nip))
-        return Scope(OFFICE, self.config.office(office_code.strip()).code)
+        if office_code is not None and company_nip is None:
+            return Scope(OFFICE, self.config.office(office_code.strip()).code)
+        raise InvalidRequest(
+            "name either a company (NIP) or an office (code), not both and not neither"
+        )
 
     def _listing_scope(
         self, actor: Actor, company_nip: str | None, office_code: str | None

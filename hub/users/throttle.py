@@ -84,9 +84,7 @@ class LoginThrottle:
         if known is None or known.updated_at < now - KNOWN_FOR:
             counted.append(_login_key(login))
         waits = [
-            rows[k].wait_until - now
-            for k in counted
-            if k in rows and rows[k].wait_until is not None
+            until - now for k in counted if k in rows and (until := rows[k].wait_until) is not None
         ]
         return max([timedelta(0), *waits])
 

@@ -274,15 +274,18 @@ def test_close_day_with_a_cash_count_and_a_payer_over_soap(cashdesk_hub, kasa):
     )
     record = cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR)
     assert (record.payer_name, record.payer_address) == ("Zofia Żółkiewska", "ul. Długa 5, Gdańsk")
-    close = lambda **kw: kasa.CloseDay(
-        **{
-            "RequestId": str(uuid.uuid4()),
-            "OfficeCode": "1465",
-            "DeskId": "01",
-            "Date": today,
-            **kw,
-        }
-    )  # noqa: E731
+
+    def close(**kw):
+        return kasa.CloseDay(
+            **{
+                "RequestId": str(uuid.uuid4()),
+                "OfficeCode": "1465",
+                "DeskId": "01",
+                "Date": today,
+                **kw,
+            }
+        )
+
     code, message = fault(close, CountedCash=Decimal("50.00"))
     assert code == "NotAuthorized" and "a supervisor must confirm the difference" in message
     closed = close(CountedCash=Decimal("50.00"), Supervisor=supervisor)

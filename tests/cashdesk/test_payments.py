@@ -301,16 +301,19 @@ def test_only_an_active_supervisor_of_the_office_may_approve_a_void(hub, setup, 
 def test_void_refusals_change_nothing(hub, clock):
     supervisor = add_user(hub, "ewa.wisniewska")
     r = pay(hub)
-    void = lambda **kw: hub.cashdesk.void(
-        **{
-            "request_id": rid(),
-            "payment_id": r.payment_id,
-            "reason": "pomyłka",
-            "supervisor": supervisor,
-            "actor": OPERATOR,
-            **kw,
-        }
-    )  # noqa: E731
+
+    def void(**kw):
+        return hub.cashdesk.void(
+            **{
+                "request_id": rid(),
+                "payment_id": r.payment_id,
+                "reason": "pomyłka",
+                "supervisor": supervisor,
+                "actor": OPERATOR,
+                **kw,
+            }
+        )
+
     with pytest.raises(InvalidRequest, match="Reason is empty"):
         void(reason="   ")
     with pytest.raises(NotFound):

@@ -12,7 +12,8 @@ from hub.signing.policy import RSA_SHA1, RSA_SHA256, SHA1, SHA256
 from tests.factories import NIP
 from tests.services.conftest import fault_of, office_request, redeem_fields
 
-O, WSSE, DS = f"{{{ns.OFFICE}}}", f"{{{ns.WSSE}}}", f"{{{ns.DS}}}"
+O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace, as short as WSSE and DS
+WSSE, DS = f"{{{ns.WSSE}}}", f"{{{ns.DS}}}"
 HUB_SIGNED = {"Body", "Timestamp"}
 HUB_SUBJECT = "CN=hub.example"
 # What each WSS4J key identifier puts in the SecurityTokenReference, and whether a token travels.
@@ -215,7 +216,10 @@ def test_soap_processing_faults_verify_in_wss4j(running_hub, coupon, wss4j):
     assert (status, fault_of(answer)[0]) == (500, f"{{{ns.SOAP_ENV_11}}}MustUnderstand")
     verified_by_wss4j(wss4j, running_hub, answer)
 
-    soap12 = f'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><o:VerifyCouponRequest xmlns:o="{ns.OFFICE}"/></e:Body></e:Envelope>'
+    soap12 = (
+        '<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body>'
+        f'<o:VerifyCouponRequest xmlns:o="{ns.OFFICE}"/></e:Body></e:Envelope>'
+    )
     status, answer = running_hub.post(soap12.encode())
     assert (status, fault_of(answer)[0]) == (500, f"{{{ns.SOAP_ENV_11}}}VersionMismatch")
     verified_by_wss4j(wss4j, running_hub, answer)

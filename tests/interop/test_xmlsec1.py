@@ -11,7 +11,7 @@ from tests.services.conftest import fault_of, office_request, redeem_fields
 
 from .xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
 
-O = f"{{{ns.OFFICE}}}"
+O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
 
 
 def send(running_hub, client, operation, **fields):

@@ -156,7 +156,8 @@ def test_a_changed_manifest_or_a_missing_archive_is_found(db, tmp_path):
     manifest["records"] = 1
     first.write_text(json.dumps(manifest))
     assert (
-        "archive message-log-000000000001-000000000002: the manifest's signature does not verify (the manifest was changed)"
+        "archive message-log-000000000001-000000000002: "
+        "the manifest's signature does not verify (the manifest was changed)"
         in archive.verify().problems
     )
     (tmp_path / "archive" / "message-log-000000000003-000000000004.manifest.json").unlink()
@@ -245,8 +246,8 @@ def test_hub_audit_archive_then_verify_names_the_tampered_archived_record(run, d
     )
     failed = run("audit", "verify", code=1)
     assert (
-        "hub: message log: archive message-log-000000000001-000000000006: record 4: content does not match its hash (altered)"
-        in failed.stderr
+        "hub: message log: archive message-log-000000000001-000000000006: "
+        "record 4: content does not match its hash (altered)" in failed.stderr
     )
     report = json.loads(run("audit", "verify", "--json", code=1).stdout)
     assert report["ok"] is False and report["archives"] == 1

@@ -47,12 +47,12 @@ def test_verify_names_each_account_and_difference_and_metrics_show_the_last_run(
     assert broken.exit_code == 1
     lines = broken.stderr.strip().splitlines()
     assert (
-        f"hub: ledger: account {company_account(NIP)}: credits_posted 1050.00 PLN, its transfers give 1000.00 PLN (difference +50.00)"
-        in lines
+        f"hub: ledger: account {company_account(NIP)}: credits_posted 1050.00 PLN, "
+        "its transfers give 1000.00 PLN (difference +50.00)" in lines
     )
     assert (
-        "hub: ledger: debits and credits differ over the ledger: debits less credits are 0.00 PLN pending, -50.00 PLN posted"
-        in lines
+        "hub: ledger: debits and credits differ over the ledger: "
+        "debits less credits are 0.00 PLN pending, -50.00 PLN posted" in lines
     )
     assert json.loads(run("ledger", "verify", "--json", ok=False).stdout)["ok"] is False
 

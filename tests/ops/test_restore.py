@@ -19,7 +19,7 @@ from tests.factories import config_copy, funded_company, issue
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-O = f"{{{ns.OFFICE}}}"
+O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
 CLIENT = "pojazd-1465"
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

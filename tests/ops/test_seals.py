@@ -132,9 +132,11 @@ def test_a_record_rewritten_and_every_later_one_rehashed_is_found(db, tmp_path):
     assert log.verify().ok  # the bare chain cannot tell
     problems = archived(db, tmp_path / "archive").verify(seal_every_records=100).problems
     assert [p for p in problems if "not the record the hub sealed" in p] == [
-        "record 301: not the record the hub sealed at 2026-01-05T10:00:00+00:00 (it or a record before it was rewritten, inserted or "
+        "record 301: not the record the hub sealed at 2026-01-05T10:00:00+00:00 "
+        "(it or a record before it was rewritten, inserted or "
         "deleted, and the chain rehashed)",
-        "record 400: not the record the hub sealed at 2026-01-05T10:00:00+00:00 (it or a record before it was rewritten, inserted or "
+        "record 400: not the record the hub sealed at 2026-01-05T10:00:00+00:00 "
+        "(it or a record before it was rewritten, inserted or "
         "deleted, and the chain rehashed)",
     ]
 

@@ -56,7 +56,8 @@ class Trickler(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         self.sock.sendall(
-            f"POST {self.path} HTTP/1.1\r\nHost: hub\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: 1000\r\n\r\n".encode()
+            f"POST {self.path} HTTP/1.1\r\nHost: hub\r\n".encode()
+            + b"Content-Type: text/xml; charset=utf-8\r\nContent-Length: 1000\r\n\r\n"
         )
         self.sock.setblocking(False)
         while time.monotonic() - started < 60:

@@ -18,7 +18,8 @@ from tests.portal.conftest import OFFICE, PASSWORDS, login, screenshot
 WIDTHS = {"komputer": 1280, "telefon": 390}
 
 RAW_CODE = re.compile(
-    r"hold:|user:|client:|cli:|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # prefixes of ledger ids and actors; UPPER_SNAKE codes (REJ_NEW)
+    # prefixes of ledger ids and actors; UPPER_SNAKE codes (REJ_NEW)
+    r"hold:|user:|client:|cli:|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"
     r"|\b(ISSUED|REDEEMED|CANCELLED|EXPIRED|TOPUP|HOLD|CAPTURE|RELEASE|ADJUSTMENT|CASH|CARD|POJAZD|KIEROWCA|PAID|VOIDED)\b"
 )
 ENGLISH = re.compile(
@@ -116,7 +117,7 @@ def test_every_page_is_polish_without_codes_and_fits_the_window(
     lived_in_portal, browser, login_name, db_url
 ):
     problems = []
-    for device, width in WIDTHS.items():
+    for width in WIDTHS.values():
         context = browser.new_context(
             base_url=lived_in_portal.portal + "/",
             viewport={"width": width, "height": 900},

@@ -39,7 +39,9 @@ def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, tw
         barrier.wait()
         results.append(hub.post(request))
 
-    threads = [threading.Thread(target=send, args=pair) for pair in zip(two_hubs, requests)]
+    threads = [
+        threading.Thread(target=send, args=pair) for pair in zip(two_hubs, requests, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:

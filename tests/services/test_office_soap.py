@@ -212,9 +212,10 @@ def _resign_with(running_hub, tmp_path, **cert_options) -> SigningIdentity:
 
 def attack(name, running_hub, coupon, tmp_path) -> bytes:
     identity = running_hub.identity("pojazd-1465")
-    message = lambda: sign_envelope(
-        office_request("RedeemCoupon", **redeem_fields(coupon)), identity
-    )  # noqa: E731
+
+    def message():
+        return sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), identity)
+
     if name == "unsigned":
         return etree.tostring(office_request("RedeemCoupon", **redeem_fields(coupon)))
     if name == "tampered body":
@@ -299,7 +300,7 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
             b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&e;</soap:Body></soap:Envelope>'
         )
     if name == "billion laughs":
-        entities = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
+        entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
         return (
             f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'.encode()
         )

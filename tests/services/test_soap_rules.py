@@ -47,7 +47,10 @@ def logged(running_hub) -> list[tuple[str, bytes]]:
 
 
 def test_an_unprocessed_header_with_must_understand_is_refused(running_hub, coupon):
-    block = f'<wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1">Redeem</wsa:Action>'
+    block = (
+        f'<wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:soap="{ns.SOAP_ENV_11}"'
+        ' soap:mustUnderstand="1">Redeem</wsa:Action>'
+    )
     request = with_header(running_hub, coupon, block)
     status, answer = running_hub.post(request)
     code, text = fault_of(answer)
@@ -64,7 +67,8 @@ def test_headers_the_hub_may_ignore_are_ignored(running_hub, coupon):
     """mustUnderstand="0", or a header meant for another actor: processed as if absent."""
     for block in (
         f'<x:Trace xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="0">1</x:Trace>',
-        f'<x:Trace xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1" soap:actor="urn:other-node">1</x:Trace>',
+        f'<x:Trace xmlns:x="urn:vendor" xmlns:soap="{ns.SOAP_ENV_11}" soap:mustUnderstand="1"'
+        ' soap:actor="urn:other-node">1</x:Trace>',
         '<x:Trace xmlns:x="urn:vendor">1</x:Trace>',
     ):
         message = office_request("VerifyCoupon", CouponId=coupon, OfficeCode="1465")

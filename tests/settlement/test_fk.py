@@ -251,13 +251,13 @@ def test_the_journal_goes_to_the_fk_system_once_even_if_send_runs_twice(busy_day
     journal = busy_day.journals.journal(FK_OFFICE, DAY, actor=OPERATOR)
     assert posted[JOURNAL_ID]["lines"] == [
         {
-            "Account": l.account,
-            "Debit": l.debit_grosze,
-            "Credit": l.credit_grosze,
-            "Description": l.description,
-            "Reference": l.reference,
+            "Account": line.account,
+            "Debit": line.debit_grosze,
+            "Credit": line.credit_grosze,
+            "Description": line.description,
+            "Reference": line.reference,
         }
-        for l in journal.lines
+        for line in journal.lines
     ]
     assert [r.status for r in Outbox(busy_day.db).list(kind="fk.journal")] == [SENT]
     books_balance(busy_day)
