@@ -9,13 +9,14 @@ written on the signed element even where exclusive c14n would drop it. So:
 
 - `prefix_list` reads and checks it (at most one InclusiveNamespaces, nothing else, a
   whitespace-separated list of NCNames or `#default`);
-- `canonicalize` is exclusive c14n honouring it, for the digests and the replay key;
-- `signature_schema` is the XML Signature schema that signxml validates with, plus the
-  exc-c14n namespace, whose `InclusiveNamespaces` element signxml's schema does not declare
+- `canonicalize` is exclusive c14n honouring it, for the digests, the signed SignedInfo and
+  the replay key (hub.signing.verify and hub.signing.sign compute every signed byte with it);
+- `signature_schema` is the XML Signature schema (signxml's copy of it), plus the exc-c14n
+  namespace, whose `InclusiveNamespaces` element that schema does not declare
   (CanonicalizationMethod's content is a *strict* wildcard: every such element is refused).
 
-signxml canonicalizes too (it checks the digests): `HubXMLVerifier` in hub.signing.verify makes
-it read the PrefixList through `prefix_list`, so both compute the same bytes.
+signxml, the oracle of the differential tests (tests/signing/oracle.py), is made to read the
+PrefixList through `prefix_list` too, so both compute the same bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from lxml import etree
 
 from hub import ns
 from hub.signing.faults import InvalidSecurity
-from hub.xmlsafe import new_parser
 
 INCLUSIVE_NAMESPACES = f"{{{ns.EXC_C14N}}}InclusiveNamespaces"
 DEFAULT_PREFIX = "#default"  # the default namespace (xmlns="..."), in a PrefixList
@@ -73,13 +73,15 @@ def prefix_list(c14n_element: etree._Element) -> list[str] | None:
 
 
 def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
-    """Exclusive c14n (without comments) of `element` taken out of its document, with the
-    in-scope declarations of `prefixes` kept: exactly the bytes a reference's digest covers."""
-    standalone = etree.fromstring(
-        etree.tostring(element), parser=new_parser()
-    )  # keeps in-scope namespaces
+    """Exclusive c14n (without comments) of `element` where it stands, with the in-scope
+    declarations of `prefixes` kept: exactly the bytes a reference's digest covers.
+
+    lxml canonicalizes a subtree on a stand-in root that carries every namespace declared on
+    the element's ancestors, which is what serialising the element alone and parsing it again
+    gives (signxml's way, and this function's until the fast path) without the two copies;
+    tests/signing/test_differential.py holds the two, and xmlsec1, to the same bytes."""
     return etree.tostring(
-        standalone,
+        element,
         method="c14n",
         exclusive=True,
         with_comments=False,
