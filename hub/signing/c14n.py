@@ -80,13 +80,14 @@ def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
     the element's ancestors, which is what serialising the element alone and parsing it again
     gives (signxml's way, and this function's until the fast path) without the two copies;
     tests/signing/test_differential.py holds the two, and xmlsec1, to the same bytes."""
-    return etree.tostring(
+    canonical: bytes = etree.tostring(
         element,
         method="c14n",
         exclusive=True,
         with_comments=False,
         inclusive_ns_prefixes=prefixes,
     )
+    return canonical
 
 
 @functools.lru_cache(maxsize=1)

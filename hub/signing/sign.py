@@ -170,7 +170,7 @@ def _header_and_body(envelope: etree._Element) -> tuple[etree._Element, etree._E
 
 
 def _ensure_id(element: etree._Element, prefix: str) -> str:
-    existing = element.get(WSU_ID)
+    existing: str | None = element.get(WSU_ID)
     if existing:
         return existing
     element_id = f"{prefix}-{uuid.uuid4().hex}"

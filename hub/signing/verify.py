@@ -217,7 +217,7 @@ class _KeyReference:
     (`token_uri`), or a name of the certificate (`kind`, `key`; `shown` for messages)."""
 
     token_uri: str | None = None
-    kind: str | None = None
+    kind: str = ""  # set when token_uri is None
     key: object = None
     shown: str = ""
 
@@ -297,15 +297,14 @@ def _only(
 ) -> etree._Element | None:
     """The one element `tag` in the whole document, required to be a child of `parent`."""
     found = list(envelope.iter(tag))
-    name = _prefixed(tag)
     if len(found) > 1:
         paths = ", ".join(_path(e) for e in found)
         raise InvalidSecurity(
-            f"The message has {len(found)} {name} elements ({paths}); exactly one is allowed."
+            f"The message has {len(found)} {_prefixed(tag)} elements ({paths}); exactly one is allowed."
         )
     if found and found[0].getparent() is not parent:
         raise InvalidSecurity(
-            f"{name} is at {_path(found[0])}; it must be a child of {parent_name}."
+            f"{_prefixed(tag)} is at {_path(found[0])}; it must be a child of {parent_name}."
         )
     return found[0] if found else None
 
@@ -508,14 +507,14 @@ def _signing_certificate(
             f"The SecurityTokenReference points at {reference.token_uri!r}, but wsse:Security has no "
             "wsse:BinarySecurityToken with the signing certificate."
         )
-    cert = trust.pinned_certificate(reference.kind, reference.key)
-    if cert is None:
+    pinned = trust.pinned_certificate(reference.kind, reference.key)
+    if pinned is None:
         raise SecurityTokenUnavailable(
             f"The SecurityTokenReference names {reference.shown}, which is no client certificate "
             "pinned in clients.toml; a client trusted through a CA (or not known by that name) "
             "must send its certificate in a wsse:BinarySecurityToken."
         )
-    return cert
+    return pinned
 
 
 def _token_certificate(token: etree._Element) -> x509.Certificate:
