@@ -87,7 +87,59 @@ def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
         with_comments=False,
         inclusive_ns_prefixes=prefixes,
     )
+    if prefixes and DEFAULT_PREFIX in prefixes:
+        return with_default_namespace(element, canonical)
     return canonical
+
+
+# A canonical form's markup: a processing instruction (skipped), or a start or end tag whose
+# attribute values are double-quoted and hold no '"' (c14n escapes it); text holds no '<'.
+_MARKUP = re.compile(rb'<\?.*?\?>|<(/?)([^ >]+)((?: [^ =]+="[^"]*")*)>', re.DOTALL)
+_ATTRIBUTE = re.compile(rb' [^ =]+="[^"]*"')
+_DEFAULT_DECLARATION = b' xmlns="'
+
+
+def with_default_namespace(element: etree._Element, canonical: bytes) -> bytes:
+    """`canonical` (lxml's exclusive c14n of `element`) with `#default` in the PrefixList honoured.
+
+    lxml passes libxml2 only the listed prefixes its document already knows as names, so
+    `#default` never arrives and the default namespace is treated as exclusive c14n treats it:
+    declared only where an element uses it. Listed, it is treated as inclusive c14n treats it
+    (W3C xml-exc-c14n, 3): each element declares its in-scope default namespace, or xmlns=""
+    for none, where the nearest output ancestor's differs (the apex: where it is not empty).
+    xmlsec1 and WSS4J compute it so. Every other declaration stays as lxml wrote it; only the
+    xmlns="..." of each start tag (written first, c14n's order) is set again."""
+    elements = element.iter(etree.Element)  # document order: the order of the start tags
+    rendered = [""]  # the default namespace each open element rendered
+    pieces, done = [], 0
+    for markup in _MARKUP.finditer(canonical):
+        closing, name, attributes = markup.groups()
+        if name is None:  # a processing instruction
+            continue
+        if closing:
+            rendered.pop()
+            continue
+        default = next(elements).nsmap.get(None) or ""
+        declaration = b""
+        if default != rendered[-1]:
+            declaration = _DEFAULT_DECLARATION + _attribute_value(default) + b'"'
+        rendered.append(default)
+        kept = b"".join(
+            a for a in _ATTRIBUTE.findall(attributes) if not a.startswith(_DEFAULT_DECLARATION)
+        )
+        pieces += [canonical[done : markup.start()], b"<", name, declaration, kept, b">"]
+        done = markup.end()
+    pieces.append(canonical[done:])
+    return b"".join(pieces)
+
+
+def _attribute_value(text: str) -> bytes:
+    """An attribute value escaped as c14n escapes it."""
+    for raw, escaped in (
+        ("&", "&amp;"), ("<", "&lt;"), ('"', "&quot;"), ("\t", "&#x9;"), ("\n", "&#xA;"), ("\r", "&#xD;"),
+    ):  # fmt: skip
+        text = text.replace(raw, escaped)
+    return text.encode("utf-8")
 
 
 @functools.lru_cache(maxsize=1)
