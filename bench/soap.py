@@ -1,13 +1,19 @@
-"""Signed SOAP throughput and latency: VerifyCoupon and RedeemCoupon against the hub
-under gunicorn, with an unsigned minimal spyne service (bench/baseline_app.py) on the
-same server settings as the baseline, measured in the same run.
+"""Signed SOAP throughput and latency, in one run: VerifyCoupon and RedeemCoupon against
+unsigned spyne (bench/baseline_app.py), the bare signed baseline (bench/signed_baseline_app.py:
+the hub's strict verification and RSA-2048 signing around the same spyne service, no
+database) and the hub on SQLite and/or PostgreSQL, all under gunicorn with the hub's worker
+settings (gthread, `--workers`, 4 threads, no keep-alive), `--clients` client threads.
 
-    .venv/bin/python bench/soap.py --backend sqlite
-    .venv/bin/python bench/soap.py --backend postgresql
+    .venv/bin/python bench/soap.py                          # both databases
+    .venv/bin/python bench/soap.py --backend sqlite --requests 1000
 
-Requests are signed before the clock starts (each with its own Timestamp, so the
-hub's replay cache accepts every one), so the clients measure the server, not
-their own signing. Every answer is checked: HTTP 200 and no Fault, else an error.
+Requests are signed before the clock starts (each with its own Timestamp, so the replay
+caches accept every one; each RedeemCoupon redeems its own coupon, issued before the run),
+so the clients measure the servers, not their own signing. The clients are Python threads
+in this process: they share the machine's cores with the servers, the same for every
+target. Every answer is checked: HTTP 200 and no Fault, else it counts as an error. After
+each hub run `hub ledger verify` and `hub audit verify` must pass (the ledger's balances
+and the message log's hash chain), else the run fails.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +63,7 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def database(backend: str, workdir: Path) -> tuple[str, callable]:
+def database(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
     if backend == "sqlite":
         return "sqlite:///var/hub.sqlite3", lambda: None
     from sqlalchemy import create_engine, text
@@ -200,71 +207,36 @@ def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-
-    from hub.cli.demo import SHIPPED_CONFIG, copy_config
-
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    url, drop = database(args.backend, workdir)
-    procs: list[subprocess.Popen] = []
-    try:
-        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
-        coupons = prepare(config_dir, args.requests + 100)
-        hub_port, base_port = 8311, 8312
-        procs.append(
-            start(
-                [
-                    str(REPO / ".venv/bin/hub"),
-                    "--config",
-                    str(config_dir),
-                    "serve",
-                    "--port",
-                    str(hub_port),
-                    "--workers",
-                    str(args.workers),
-                ]
-            )
-        )
-        procs.append(
-            start(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-w",
-                    str(args.workers),
-                    "-b",
-                    f"127.0.0.1:{base_port}",
-                    "--access-logfile",
-                    "-",
-                    "bench.baseline_app:app",
-                ]
-            )
-        )
-        wait_up(f"http://127.0.0.1:{hub_port}/soap/office?wsdl")
-        wait_up(f"http://127.0.0.1:{base_port}/?wsdl")
-
-        identity = SigningIdentity.load(
-            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
-        )
-
-        def signed(op: str, fields: dict) -> bytes:
-            return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=600))
-
-        n = args.requests
-        t0 = time.perf_counter()
-        verify = [
-            signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"})
-            for i in range(n + 100)
+def gunicorn(app: str, port: int, workers: int) -> subprocess.Popen:
+    """A baseline under gunicorn with the settings `hub serve` gives its own (hub/cli/serve.py)."""
+    return start(
+        [
+            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", "4",
+            "--keep-alive", "0", "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
         ]
-        redeem = [
-            signed(
+    )  # fmt: skip
+
+
+class Requests:
+    """Signed request bodies, each used once."""
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        self.identity = identity
+
+    def signed(self, op: str, fields: dict) -> bytes:
+        return etree.tostring(sign_envelope(envelope(op, fields), self.identity, ttl_s=900))
+
+    def verify(self, coupons: list[str], n: int) -> list[bytes]:
+        return [
+            self.signed(
+                "VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}
+            )
+            for i in range(n)
+        ]
+
+    def redeem(self, coupons: list[str]) -> list[bytes]:
+        return [
+            self.signed(
                 "RedeemCoupon",
                 {
                     "RequestId": str(uuid.uuid4()),
@@ -274,55 +246,179 @@ def main() -> None:
                     "CaseType": "REJ_NEW",
                 },
             )
-            for i, c in enumerate(coupons[:n])
+            for i, c in enumerate(coupons)
         ]
-        signing_s = time.perf_counter() - t0
-        unsigned = [
+
+
+def measure(
+    port: int, path: str, bodies: dict[str, list[bytes]], clients: int, warmup: int
+) -> dict:
+    """Each operation's bodies: the first `warmup` unmeasured, the rest measured."""
+    results = {}
+    for op, sent in bodies.items():
+        action = f"{ns.OFFICE}#{op}"
+        load(port, path, action, sent[:warmup], clients)
+        results[op] = load(port, path, action, sent[warmup:], clients)
+    return results
+
+
+def hub_checks(config_dir: Path) -> dict:
+    """`hub ledger verify` and `hub audit verify` after the run: both must pass."""
+    checks = {}
+    for name, command in (
+        ("ledger_verify", ["ledger", "verify"]),
+        ("audit_verify", ["audit", "verify"]),
+    ):
+        done = subprocess.run(
+            [str(REPO / ".venv/bin/hub"), "--config", str(config_dir), *command],
+            cwd=REPO, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        checks[name] = (
+            "ok" if done.returncode == 0 else f"FAILED: {done.stdout[-500:]}{done.stderr[-500:]}"
+        )
+    return checks
+
+
+def run_hub(backend: str, args: argparse.Namespace, requests: Requests, port: int) -> dict:
+    from hub.cli.demo import SHIPPED_CONFIG, copy_config
+
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    url, drop = database(backend, workdir)
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir}/hub.sqlite3"
+    hub: subprocess.Popen | None = None
+    try:
+        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
+        coupons = prepare(config_dir, args.requests + args.warmup)
+        bodies = {
+            "VerifyCoupon": requests.verify(coupons, args.requests + args.warmup),
+            "RedeemCoupon": requests.redeem(coupons),
+        }
+        hub = start(
+            [
+                str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
+                "--port", str(port), "--workers", str(args.workers),
+            ]
+        )  # fmt: skip
+        wait_up(f"http://127.0.0.1:{port}/soap/office?wsdl")
+        result = measure(port, "/soap/office", bodies, args.clients, args.warmup)
+        stop([hub])
+        hub = None
+        result["checks"] = hub_checks(config_dir)
+        return result
+    finally:
+        if hub is not None:
+            stop([hub])
+        drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ratios(hub: dict, base: dict) -> dict:
+    return {
+        op: round(hub[op]["per_s"] / base[op]["per_s"], 2)
+        for op in ("VerifyCoupon", "RedeemCoupon")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="measured, per operation and target"
+    )
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+
+    identity = SigningIdentity.load(
+        REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt"
+    )
+    requests = Requests(identity)
+    n = args.requests + args.warmup
+    fake = [f"BENCH{i:08d}" for i in range(n)]
+    unsigned = {
+        "VerifyCoupon": [
+            etree.tostring(envelope("VerifyCoupon", {"CouponId": c, "OfficeCode": "1465"}))
+            for c in fake
+        ],
+        "RedeemCoupon": [
             etree.tostring(
                 envelope(
-                    "VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}
+                    "RedeemCoupon",
+                    {"RequestId": str(uuid.uuid4()), "CouponId": c, "OfficeCode": "1465",
+                     "CaseNumber": "WK.1", "CaseType": "REJ_NEW"},
                 )
             )
-            for i in range(n + 100)
-        ]
+            for c in fake
+        ],
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    signed = {"VerifyCoupon": requests.verify(fake, n), "RedeemCoupon": requests.redeem(fake)}
+    signing_ms = (time.perf_counter() - t0) * 1000 / (2 * n)
 
-        load(
-            hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[:100], args.clients
-        )  # warm up
-        load(base_port, "/", "VerifyCoupon", unsigned[:100], args.clients)
-        results = {
+    ports = {"unsigned": 8312, "bare_signed": 8313, "hub": 8311}
+    procs = [
+        gunicorn("bench.baseline_app:app", ports["unsigned"], args.workers),
+        gunicorn("bench.signed_baseline_app:app", ports["bare_signed"], args.workers),
+    ]
+    try:
+        for target in ("unsigned", "bare_signed"):
+            wait_up(f"http://127.0.0.1:{ports[target]}/?wsdl")
+        results: dict = {
             "machine": machine(),
-            "backend": args.backend,
             "clients": args.clients,
             "workers": args.workers,
-            "client_signing_ms_each": round(signing_s * 1000 / (2 * n + 100), 2),
+            "requests_per_operation": args.requests,
+            "client_signing_ms_each": round(signing_ms, 3),
             "crypto_floor": crypto_floor(identity),
-            "baseline_unsigned_verify": load(
-                base_port, "/", "VerifyCoupon", unsigned[100:], args.clients
-            ),
-            "hub_signed_verify": load(
-                hub_port, "/soap/office", f"{ns.OFFICE}#VerifyCoupon", verify[100:], args.clients
-            ),
-            "hub_signed_redeem": load(
-                hub_port, "/soap/office", f"{ns.OFFICE}#RedeemCoupon", redeem, args.clients
-            ),
+            "unsigned_spyne": measure(ports["unsigned"], "/", unsigned, args.clients, args.warmup),
+            "bare_signed": measure(ports["bare_signed"], "/", signed, args.clients, args.warmup),
         }
-        base = results["baseline_unsigned_verify"]["per_s"]
-        results["ratio_verify_to_baseline"] = round(results["hub_signed_verify"]["per_s"] / base, 3)
-        results["ratio_redeem_to_baseline"] = round(results["hub_signed_redeem"]["per_s"] / base, 3)
+        stop(procs)
+        procs = []
+        for backend in backends:
+            hub = run_hub(backend, args, requests, ports["hub"])
+            hub["to_bare_signed"] = ratios(hub, results["bare_signed"])
+            hub["to_unsigned_spyne"] = ratios(hub, results["unsigned_spyne"])
+            results[f"hub_{backend}"] = hub
         print(json.dumps(results, indent=2))
+        failed = [
+            f"{target} {op}"
+            for target, result in results.items()
+            if isinstance(result, dict)
+            for op, run in result.items()
+            if isinstance(run, dict) and run.get("errors")
+        ] + [
+            f"hub_{b} {name}"
+            for b in backends
+            for name, verdict in results[f"hub_{b}"]["checks"].items()
+            if verdict != "ok"
+        ]
+        if failed:
+            sys.exit(f"errors or failed checks: {', '.join(failed)}")
     finally:
-        clean_up(procs, drop, workdir)
+        stop(procs)
 
 
-def clean_up(procs: list[subprocess.Popen], drop: callable, workdir: Path) -> None:
-    """Stop the servers (their whole process groups), drop the database, remove the files."""
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Stop servers by their whole process groups."""
     for p in procs:
         try:
             os.killpg(p.pid, 15)
             p.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
             os.killpg(p.pid, 9)
+            p.wait(10)
+
+
+def clean_up(procs: list[subprocess.Popen], drop: Callable[[], None], workdir: Path) -> None:
+    """Stop the servers (their whole process groups), drop the database, remove the files
+    (bench/workers.py)."""
+    stop(procs)
     drop()
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -9,7 +9,9 @@ The hub runs as a `hub serve` worker runs it: JSON log lines at INFO (to /dev/nu
 metrics counted in multiprocess files, the loaded app frozen out of the garbage collector's
 sight. Prints JSON: CPU ms per request (time.process_time, this process only; PostgreSQL's
 own work is in its server process and not counted) for signed VerifyCoupon and
-RedeemCoupon, and for bench/baseline_app.py's unsigned VerifyCoupon as the baseline.
+RedeemCoupon, for bench/baseline_app.py's unsigned VerifyCoupon and the bare signed
+baseline's (bench/signed_baseline_app.py) as baselines, and for the signature work alone
+(verify a request, sign an answer).
 Every answer is checked (200 and no Fault, else the run stops), and the message log's
 hash chain after the run.
 """
@@ -172,6 +174,73 @@ def baseline(n: int, warmup: int) -> dict:
     return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
 
 
+def signed_baseline(n: int, warmup: int) -> dict:
+    """bench/signed_baseline_app.py in-process: strict verification, spyne, RSA-2048 signing."""
+    from bench.signed_baseline_app import app
+
+    identity = SigningIdentity.load(
+        REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt"
+    )
+    bodies = [
+        etree.tostring(
+            sign_envelope(
+                envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}),
+                identity,
+                ttl_s=3600,
+            )
+        )
+        for i in range(n + warmup)
+    ]
+    cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
+    return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
+
+
+def signature_work(n: int, warmup: int) -> dict:
+    """The signature work of one exchange alone: `verify_envelope` of a signed request (parsed
+    by hub.xmlsafe) and `sign_envelope` of an answer, serialised; CPU ms each, median."""
+    from datetime import UTC, datetime
+
+    from hub.signing.policy import SignaturePolicy
+    from hub.signing.trust import TrustedClient, TrustStore
+    from hub.signing.verify import DeferredReplay, verify_envelope
+    from hub.xmlsafe import parse_xml
+
+    keys = REPO / "config/keys"
+    client = SigningIdentity.load(keys / "pojazd-1465.key", keys / "pojazd-1465.crt")
+    hub = SigningIdentity.load(keys / "hub.key", keys / "hub.crt")
+    trust = TrustStore([TrustedClient(id="pojazd-1465", kind="POJAZD", cert=client.cert)])
+    requests = [
+        etree.tostring(
+            sign_envelope(
+                envelope("VerifyCoupon", {"CouponId": f"C{i:010d}", "OfficeCode": "1465"}),
+                client,
+                ttl_s=3600,
+            )
+        )
+        for i in range(n + warmup)
+    ]
+    answer = envelope("VerifyCouponResponse", {"CouponId": "C1", "Valid": "true"})
+    verify_s: list[float] = []
+    sign_s: list[float] = []
+    for raw in requests:
+        start = time.process_time()
+        request = parse_xml(raw, bytes_max=1_000_000, depth_max=64)
+        verify_envelope(request, trust, SignaturePolicy(), DeferredReplay(), datetime.now(UTC))
+        middle = time.process_time()
+        signed = sign_envelope(etree.fromstring(etree.tostring(answer)), hub)
+        etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+        verify_s.append(middle - start)
+        sign_s.append(time.process_time() - middle)
+    verify_s, sign_s = verify_s[warmup:], sign_s[warmup:]
+    return {
+        "verify_median": round(statistics.median(verify_s) * 1000, 3),
+        "sign_median": round(statistics.median(sign_s) * 1000, 3),
+        "both_median": round(
+            statistics.median([a + b for a, b in zip(verify_s, sign_s, strict=True)]) * 1000, 3
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
@@ -181,7 +250,9 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict = {
         "requests": args.requests,
+        "signature_work_cpu_ms": signature_work(args.requests, args.warmup),
         "baseline_unsigned_verify_cpu_ms": baseline(args.requests, args.warmup),
+        "bare_signed_verify_cpu_ms": signed_baseline(args.requests, args.warmup),
     }
     base = results["baseline_unsigned_verify_cpu_ms"]["median"]
     for backend in backends:

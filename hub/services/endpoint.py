@@ -131,6 +131,21 @@ class _Exchange:
     request_logged: bool = False
 
 
+VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
+
+
+class VerifiedPayloadSoap11(Soap11):
+    """spyne's SOAP 1.1, handed the envelope `call_service` built around the verified, validated
+    payload: spyne reads that tree instead of bytes serialised from it and parsed again."""
+
+    def create_in_document(self, ctx, charset=None):
+        envelope = ctx.transport.req_env.get(VERIFIED_ENVELOPE)
+        if envelope is None:
+            super().create_in_document(ctx, charset)
+        else:
+            ctx.in_document = (envelope, {})  # no xml:id references in a validated payload
+
+
 def _fault_label(response: etree._Element) -> str:
     """`none`, or the faultcode as the contract writes it: `Client.CouponNotRedeemable`,
     `Server`, `wsse:FailedCheck`, `wsu:MessageExpired`."""
@@ -168,7 +183,7 @@ class SoapEndpoint:
         app = Application(
             list(spyne_services),
             tns=namespace,
-            in_protocol=Soap11(validator=None),
+            in_protocol=VerifiedPayloadSoap11(validator=None),
             out_protocol=Soap11(),
         )
         self.spyne = WsgiApplication(app)
@@ -381,11 +396,11 @@ class SoapEndpoint:
         how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
         etree.SubElement(envelope, f"{{{ns.SOAP_ENV_11}}}Body").append(payload)
-        data = etree.tostring(envelope)
         inner = {
             **environ,
-            "wsgi.input": io.BytesIO(data),
-            "CONTENT_LENGTH": str(len(data)),
+            VERIFIED_ENVELOPE: envelope,  # parsed already: not serialised for spyne to parse again
+            "wsgi.input": io.BytesIO(b""),
+            "CONTENT_LENGTH": "0",
             "CONTENT_TYPE": "text/xml; charset=utf-8",
             "QUERY_STRING": "",
             "hub.client": client,

@@ -59,6 +59,8 @@ class SigningIdentity:
 def _load_cached(key_path: Path, cert_path: Path, password: bytes | None) -> SigningIdentity:
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=password)
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise ValueError("only RSA and EC keys can sign (RSA-SHA256, ECDSA-SHA256)")
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return SigningIdentity(key, cert)
     except (OSError, ValueError, TypeError) as exc:

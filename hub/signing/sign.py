@@ -9,28 +9,38 @@ The result, inside `soap:Header`:
                       references #Body-id and #TS-id; KeyInfo -> SecurityTokenReference -> #X509-id
     </wsse:Security>
 
-signxml builds the ds:Signature as a *detached* signature over the two referenced elements, with
-exclusive c14n everywhere: only exclusive c14n gives the same bytes once the Signature is moved
-from signxml's standalone element into wsse:Security (inclusive c14n would pick up the soap and
-wsse namespace declarations of the new ancestors and the signature would no longer verify).
+The wsse:Security header is built once per signing identity (`_Template`: the token, the
+algorithms, every element of ds:Signature) and copied for each message, which gets its ids,
+times, the two digests and the SignatureValue. Every signed byte is exclusive c14n computed in
+place (hub.signing.c14n), as a verifier computes it: the same bytes wherever the Signature sits.
+signxml, which signed before, stays the oracle: answers signed here verify with signxml and
+xmlsec1 (tests/signing/test_differential.py).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import functools
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
-from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
 
 from hub import ns
+from hub.signing.c14n import canonicalize
 from hub.signing.keys import SigningIdentity
-from hub.signing.policy import ECDSA_SHA256, RSA_SHA256
+from hub.signing.policy import ECDSA_SHA256, RSA_SHA256, SHA256
 
 NSMAP = {"wsse": ns.WSSE, "wsu": ns.WSU}
 WSU_ID = etree.QName(ns.WSU, "Id").text
 SIGNATURE_METHODS = {"rsa-sha256": RSA_SHA256, "ecdsa-sha256": ECDSA_SHA256}
+SECURITY = f"{{{ns.WSSE}}}Security"
+WSSE, WSU, DS = f"{{{ns.WSSE}}}", f"{{{ns.WSU}}}", f"{{{ns.DS}}}"
 
 
 def sign_envelope(
@@ -50,15 +60,26 @@ def sign_envelope(
     method = _method_uri(identity, signature_method)
     now = now or datetime.now(UTC)
     header, body = _header_and_body(envelope)
-    if header.find(f"{{{ns.WSSE}}}Security") is not None:
+    if header.find(SECURITY) is not None:
         raise ValueError("the envelope already has a wsse:Security header")
-    security = etree.Element(f"{{{ns.WSSE}}}Security", nsmap=NSMAP)
-    security.set(f"{{{ns.SOAP_ENV_11}}}mustUnderstand", "1")
+    security = copy.deepcopy(_template(identity, method).security)
     header.insert(0, security)
-    timestamp_id = _add_timestamp(security, now, ttl_s)
-    token_id = _add_token(security, identity)
+    timestamp, token, signature = security
+    timestamp_id, token_id = f"TS-{uuid.uuid4().hex}", f"X509-{uuid.uuid4().hex}"
+    timestamp.set(WSU_ID, timestamp_id)
+    timestamp[0].text = format_time(now)
+    timestamp[1].text = format_time(now + timedelta(seconds=ttl_s))
+    token.set(WSU_ID, token_id)
     body_id = _ensure_id(body, "Body")
-    security.append(_signature(envelope, identity, method, [body_id, timestamp_id], token_id))
+    signed_info, signature_value, key_info = signature
+    for reference, element_id, element in (
+        (signed_info[2], body_id, body),
+        (signed_info[3], timestamp_id, timestamp),
+    ):
+        reference.set("URI", f"#{element_id}")
+        reference[2].text = _b64(hashlib.sha256(canonicalize(element, None)).digest())
+    key_info[0][0].set("URI", f"#{token_id}")
+    signature_value.text = _b64(_signature_value(identity, canonicalize(signed_info, None)))
     return envelope
 
 
@@ -67,6 +88,62 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("times must be timezone-aware")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Template:
+    """The wsse:Security header of one identity and signature method, everything filled in
+    but ids, times, digests and the SignatureValue; copied for each message."""
+
+    def __init__(self, identity: SigningIdentity, method: str) -> None:
+        security = etree.Element(SECURITY, nsmap=NSMAP)
+        security.set(f"{{{ns.SOAP_ENV_11}}}mustUnderstand", "1")
+        timestamp = etree.SubElement(security, WSU + "Timestamp")
+        etree.SubElement(timestamp, WSU + "Created")
+        etree.SubElement(timestamp, WSU + "Expires")
+        token = etree.SubElement(
+            security,
+            WSSE + "BinarySecurityToken",
+            ValueType=ns.X509_TOKEN_V3,
+            EncodingType=ns.BASE64_ENCODING,
+        )
+        token.text = _b64(identity.cert_der)
+        signature = etree.SubElement(security, DS + "Signature", nsmap={"ds": ns.DS})
+        signed_info = etree.SubElement(signature, DS + "SignedInfo")
+        etree.SubElement(signed_info, DS + "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
+        etree.SubElement(signed_info, DS + "SignatureMethod", Algorithm=method)
+        for _ in range(2):  # the Body, then the Timestamp
+            reference = etree.SubElement(signed_info, DS + "Reference", URI="")
+            transforms = etree.SubElement(reference, DS + "Transforms")
+            etree.SubElement(transforms, DS + "Transform", Algorithm=ns.EXC_C14N)
+            etree.SubElement(reference, DS + "DigestMethod", Algorithm=SHA256)
+            etree.SubElement(reference, DS + "DigestValue")
+        etree.SubElement(signature, DS + "SignatureValue")
+        key_info = etree.SubElement(signature, DS + "KeyInfo")
+        pointer = etree.SubElement(key_info, WSSE + "SecurityTokenReference")
+        etree.SubElement(pointer, WSSE + "Reference", URI="", ValueType=ns.X509_TOKEN_V3)
+        self.security = security
+
+
+@functools.lru_cache(maxsize=32)
+def _template(identity: SigningIdentity, method: str) -> _Template:
+    """One template per identity (loaded once per process) and method; lxml's deepcopy only
+    reads it, so threads may share it."""
+    return _Template(identity, method)
+
+
+def _signature_value(identity: SigningIdentity, signed_info: bytes) -> bytes:
+    """RSA PKCS#1 v1.5 or ECDSA over the canonical SignedInfo, SHA-256; ECDSA as XML
+    Signature writes it, r || s, each as wide as the curve."""
+    key = identity.private_key
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+    r, s = decode_dss_signature(key.sign(signed_info, ec.ECDSA(hashes.SHA256())))
+    size = (key.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _method_uri(identity: SigningIdentity, signature_method: str | None) -> str:
@@ -92,56 +169,10 @@ def _header_and_body(envelope: etree._Element) -> tuple[etree._Element, etree._E
     return header, body
 
 
-def _add_timestamp(security: etree._Element, now: datetime, ttl_s: int) -> str:
-    timestamp = etree.SubElement(security, f"{{{ns.WSU}}}Timestamp")
-    etree.SubElement(timestamp, f"{{{ns.WSU}}}Created").text = format_time(now)
-    etree.SubElement(timestamp, f"{{{ns.WSU}}}Expires").text = format_time(
-        now + timedelta(seconds=ttl_s)
-    )
-    return _ensure_id(timestamp, "TS")
-
-
-def _add_token(security: etree._Element, identity: SigningIdentity) -> str:
-    token = etree.SubElement(
-        security,
-        f"{{{ns.WSSE}}}BinarySecurityToken",
-        ValueType=ns.X509_TOKEN_V3,
-        EncodingType=ns.BASE64_ENCODING,
-    )
-    token.text = base64.b64encode(identity.cert_der).decode("ascii")
-    return _ensure_id(token, "X509")
-
-
 def _ensure_id(element: etree._Element, prefix: str) -> str:
-    if not element.get(WSU_ID):
-        element.set(WSU_ID, f"{prefix}-{uuid.uuid4().hex}")
-    return element.get(WSU_ID)
-
-
-def _key_info(token_id: str) -> etree._Element:
-    """KeyInfo that points at the BinarySecurityToken instead of carrying the certificate."""
-    key_info = etree.Element(f"{{{ns.DS}}}KeyInfo", nsmap={"ds": ns.DS})
-    reference_holder = etree.SubElement(
-        key_info, f"{{{ns.WSSE}}}SecurityTokenReference", nsmap={"wsse": ns.WSSE}
-    )
-    etree.SubElement(
-        reference_holder, f"{{{ns.WSSE}}}Reference", URI=f"#{token_id}", ValueType=ns.X509_TOKEN_V3
-    )
-    return key_info
-
-
-def _signature(
-    envelope: etree._Element, identity: SigningIdentity, method: str, ids: list[str], token_id: str
-) -> etree._Element:
-    signer = XMLSigner(
-        method=methods.detached,
-        signature_algorithm=SignatureMethod(method),
-        digest_algorithm=DigestAlgorithm.SHA256,
-        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
-    )
-    return signer.sign(
-        envelope,
-        key=identity.private_key,
-        reference_uri=[f"#{i}" for i in ids],
-        key_info=_key_info(token_id),
-    )
+    existing: str | None = element.get(WSU_ID)
+    if existing:
+        return existing
+    element_id = f"{prefix}-{uuid.uuid4().hex}"
+    element.set(WSU_ID, element_id)
+    return element_id

@@ -63,7 +63,7 @@ class TrustedClient:
             raise ValueError(f"client {self.id}: give either cert, or ca together with subject")
         if self.rotation_certs and not pinned:
             raise ValueError(f"client {self.id}: rotation certificates go with a pinned cert")
-        if issued:
+        if issued and self.subject is not None:
             _normalized_dn(self.subject)  # raises ValueError on a malformed DN
 
     @property
@@ -128,7 +128,7 @@ def issuer_serial_key(issuer: str, serial: str) -> Hashable:
     return _name_key(name), int(serial)
 
 
-def _name_key(name: x509.Name) -> tuple:
+def _name_key(name: x509.Name) -> tuple[tuple[tuple[str, str | bytes], ...], ...]:
     return tuple(tuple(sorted((a.oid.dotted_string, a.value) for a in rdn)) for rdn in name.rdns)
 
 
@@ -179,8 +179,8 @@ class TrustStore:
                         offices=tuple(entry.offices or ()),
                         company_nip=entry.company_nip,
                         allow_sha1=bool(entry.allow_sha1),
-                        cert=_load_pem(entry.cert, entry.id, cache),
-                        ca=_load_pem(entry.ca, entry.id, cache),
+                        cert=_load_optional(entry.cert, entry.id, cache),
+                        ca=_load_optional(entry.ca, entry.id, cache),
                         subject=entry.subject,
                         rotation_certs=tuple(
                             _load_pem(p, entry.id, cache)
@@ -213,12 +213,12 @@ class TrustStore:
 
     def _issued_client(self, cert: x509.Certificate) -> TrustedClient:
         described = _describe(cert)
-        by_issuer = [c for c in self._issued if c.ca.subject == cert.issuer]
+        by_issuer = [c for c in self._issued if c.ca is not None and c.ca.subject == cert.issuer]
         if not by_issuer:
             raise FailedAuthentication(
                 f"The signing certificate ({described}) belongs to no configured client."
             )
-        signed = [c for c in by_issuer if _signed_by(cert, c.ca)]
+        signed = [c for c in by_issuer if c.ca is not None and _signed_by(cert, c.ca)]
         if not signed:
             raise FailedAuthentication(
                 f"The signing certificate ({described}) names a configured CA as issuer, "
@@ -268,9 +268,15 @@ def _normalized_dn(dn: str) -> str:
         ) from None
 
 
-def _load_pem(path: Path | str | None, client_id: str, cache: dict[Path, x509.Certificate]):
-    if path is None:
-        return None
+def _load_optional(
+    path: Path | str | None, client_id: str, cache: dict[Path, x509.Certificate]
+) -> x509.Certificate | None:
+    return None if path is None else _load_pem(path, client_id, cache)
+
+
+def _load_pem(
+    path: Path | str, client_id: str, cache: dict[Path, x509.Certificate]
+) -> x509.Certificate:
     path = Path(path)
     if path not in cache:
         try:

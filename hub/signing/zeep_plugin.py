@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from lxml import etree
@@ -58,7 +59,7 @@ class HubSignature:
         identity: SigningIdentity,
         peer_cert: x509.Certificate | Sequence[x509.Certificate],
         peer_id: str,
-        **options,
+        **options: Any,
     ) -> HubSignature:
         """The usual case: the peer (bank, FK system, the hub) is known by its certificate, or,
         while it rotates its key, by either of two (answers signed with the old or the new)."""
@@ -68,7 +69,9 @@ class HubSignature:
         )
         return cls(identity, peer, **options)
 
-    def apply(self, envelope: etree._Element, headers: dict) -> tuple[etree._Element, dict]:
+    def apply(
+        self, envelope: etree._Element, headers: dict[str, str]
+    ) -> tuple[etree._Element, dict[str, str]]:
         sign_envelope(envelope, self.identity, ttl_s=self.ttl_s, now=self.clock())
         return envelope, headers
 
@@ -76,5 +79,7 @@ class HubSignature:
         try:
             verify_envelope(envelope, self.peer, self.policy, self.replay, self.clock())
         except SecurityFault as fault:
-            raise SignatureVerificationFailed(f"{fault.code}: {fault.message}") from fault
+            raise SignatureVerificationFailed(  # type: ignore[no-untyped-call]  # zeep is untyped
+                f"{fault.code}: {fault.message}"
+            ) from fault
         return envelope

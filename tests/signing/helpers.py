@@ -173,18 +173,37 @@ def signed_like_wss4j(
         inclusive_ns_prefixes=list(signed_info) if signed_info else None,
     )  # fmt: skip
     security.append(signature)
-    _resign_in_place(signature, party, list(signed_info) if signed_info else None)
+    _resign_in_place(
+        signature,
+        party,
+        list(signed_info) if signed_info else None,
+        {r.URI: r.inclusive_ns_prefixes for r in references},
+    )
     return reparse(message)
 
 
-def _resign_in_place(signature: etree._Element, party: Party, prefixes: list[str] | None) -> None:
+def _resign_in_place(
+    signature: etree._Element,
+    party: Party,
+    prefixes: list[str] | None,
+    reference_prefixes: dict[str, list[str] | None],
+) -> None:
     """signxml signs SignedInfo outside the document, where the PrefixList's prefixes are not in
-    scope; a Java stack signs it in place. Sign it again where it now is."""
+    scope, and (through lxml) drops `#default` from a PrefixList; a Java stack signs in place and
+    honours it. Digest the references and sign SignedInfo again where they now are."""
+    import hashlib
+
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
     from hub.signing.c14n import canonicalize
 
+    root = signature.getroottree().getroot()
+    for reference in signature.iterfind(f"{{{ns.DS}}}SignedInfo/{{{ns.DS}}}Reference"):
+        uri = reference.get("URI")
+        element = root.xpath("//*[@wsu:Id=$id]", id=uri[1:], namespaces={"wsu": ns.WSU})[0]
+        digest = hashlib.sha256(canonicalize(element, reference_prefixes[uri])).digest()
+        reference.find(f"{{{ns.DS}}}DigestValue").text = base64.b64encode(digest).decode()
     data = canonicalize(signature.find(f"{{{ns.DS}}}SignedInfo"), prefixes)
     key = party.identity.private_key
     if isinstance(key, ec.EllipticCurvePrivateKey):

@@ -19,10 +19,10 @@ from hub.signing import (
     SecurityTokenUnavailable,
     UnsupportedAlgorithm,
 )
-from hub.signing import sign as sign_module
 from hub.signing.policy import RSA_SHA256
 
 from .helpers import NOW, envelope, find, refused, reparse, signed, verify
+from .oracle import signxml_signature
 
 INCLUSIVE_C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -191,7 +191,7 @@ def resign(message, party, ids):
     """Replace the Signature by one over other references, validly signed by `party`."""
     signature = find(message, ".//ds:Signature")
     token_id = find(message, ".//wsse:BinarySecurityToken").get(WSU_ID)
-    fresh = sign_module._signature(message, party.identity, RSA_SHA256, ids, token_id)
+    fresh = signxml_signature(message, party.identity, RSA_SHA256, ids, token_id)
     signature.getparent().replace(signature, fresh)
     return reparse(message)
 
