@@ -457,12 +457,12 @@ class CashDeskService:
             )
         today = business_day(self.clock())
         for item in items:
-            self.config.fee(item.fee_code, today)  # an unknown fee code is InvalidRequest
+            self.config.fee_schedule.fee(item.fee_code, today)  # unknown: InvalidRequest
             if item.amount_grosze is not None and item.amount_grosze <= 0:
                 raise InvalidRequest(f"Item {item.fee_code}: Amount must be at least 0.01")
 
     def _priced(self, item: ItemRequest, day: date) -> PaidItem:
-        fee = self.config.fee(item.fee_code, day)
+        fee = self.config.fee_schedule.fee(item.fee_code, day)
         amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
         if amount <= 0:
             raise InvalidRequest(
