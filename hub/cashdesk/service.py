@@ -54,6 +54,7 @@ from hub.ledger.chart import (
     office_cash_differences_account,
     office_takings_account,
 )
+from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -68,9 +69,9 @@ _CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 # Ledger transfer codes
 PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = (
-    "DESK_PAYMENT",
-    "DESK_VOID",
-    "DESK_DIFFERENCE",
+    TransferCode.DESK_PAYMENT,
+    TransferCode.DESK_VOID,
+    TransferCode.DESK_DIFFERENCE,
 )  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]

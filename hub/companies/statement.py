@@ -32,6 +32,7 @@ from hub.clock import day_bounds_utc
 from hub.companies.models import Company
 from hub.errors import InvalidRequest, LedgerInvariantError
 from hub.ids import MalformedId, format_coupon_id, normalize_coupon_id
+from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.ledger.service import PENDING, POST, POSTED, VOID
 
@@ -40,7 +41,7 @@ STATEMENT_DAYS_MAX = 366  # one GetStatement covers at most a year
 REFERENCE_CHARS_MAX = 140  # c:Reference
 
 _COUPON_CODES = frozenset(
-    {"HOLD", "CAPTURE", "RELEASE", "REVERSAL"}
+    {TransferCode.HOLD, TransferCode.CAPTURE, TransferCode.RELEASE, TransferCode.REVERSAL}
 )  # ledger codes whose reference is a coupon id
 
 
@@ -173,9 +174,9 @@ def _effects(
                 yield entry(CAPTURE, -t.amount_grosze)
         elif t.kind == POST:  # a hold that credits the company, posted (none today)
             yield entry(ADJUSTMENT, t.amount_grosze)
-    elif t.code == "TOPUP":
+    elif t.code == TransferCode.TOPUP:
         yield entry(TOPUP, -t.amount_grosze if debited else t.amount_grosze)
-    elif t.code == "REVERSAL":
+    elif t.code == TransferCode.REVERSAL:
         yield entry(CAPTURE, -t.amount_grosze if debited else t.amount_grosze)
     else:
         yield entry(ADJUSTMENT, -t.amount_grosze if debited else t.amount_grosze)

@@ -34,6 +34,7 @@ from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFo
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import CLEARING, CONTROL, OFFICE, office_account
+from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -253,7 +254,7 @@ class CouponService:
                         company.ledger_code,
                         CLEARING,
                         amount_grosze,
-                        "HOLD",
+                        TransferCode.HOLD,
                         cid,
                         pending=True,
                     )
@@ -440,7 +441,7 @@ class CouponService:
                 f"capture:{redemption_id}",
                 coupon.hold_transfer_id,
                 captured,
-                code="CAPTURE",
+                code=TransferCode.CAPTURE,
                 reference=cid,
             )
             ledger.open_account(office_account(office_code), OFFICE)
@@ -449,7 +450,7 @@ class CouponService:
                 CLEARING,
                 office_account(office_code),
                 captured,
-                "EARNING",
+                TransferCode.EARNING,
                 cid,
             )
             coupon.status = REDEEMED
@@ -519,7 +520,7 @@ class CouponService:
                 office_account(office_code),
                 company.ledger_code,
                 redemption.captured_grosze,
-                "REVERSAL",
+                TransferCode.REVERSAL,
                 coupon.id,
             )
             coupon.holds += 1
@@ -529,7 +530,7 @@ class CouponService:
                 company.ledger_code,
                 CLEARING,
                 coupon.amount_grosze,
-                "HOLD",
+                TransferCode.HOLD,
                 coupon.id,
             )
             coupon.status = ISSUED
@@ -606,7 +607,7 @@ class CouponService:
         Ledger(session, self.clock).void(
             f"release:{coupon.id}:{coupon.holds}",
             coupon.hold_transfer_id,
-            code="RELEASE",
+            code=TransferCode.RELEASE,
             reference=coupon.id,
         )
         coupon.status = status

@@ -44,6 +44,7 @@ from hub.fk.courier import FkJournals
 from hub.fk.service import JournalService
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, CONTROL, ESCROW, OFFICE, TRANSIT, office_account
+from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
@@ -63,10 +64,10 @@ from hub.settlement.models import (
 log = logging.getLogger("hub.settlement")
 
 SETTLEMENT, SETTLE_REJECTED, SETTLE_BOOKED, SETTLE_RETURNED = (
-    "SETTLEMENT",
-    "SETTLE_REJECTED",
-    "SETTLE_BOOKED",
-    "SETTLE_RETURNED",
+    TransferCode.SETTLEMENT,
+    TransferCode.SETTLE_REJECTED,
+    TransferCode.SETTLE_BOOKED,
+    TransferCode.SETTLE_RETURNED,
 )
 OFFICE_SETTLEMENT_CODES = (
     SETTLEMENT,
