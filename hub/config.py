@@ -50,7 +50,7 @@ from pydantic_core import ArgsKwargs, PydanticCustomError
 
 from hub.clock import parse_day
 from hub.config_keys import key_lines, unknown_keys
-from hub.errors import ConfigError, InvalidRequest
+from hub.errors import ConfigProblems, InvalidRequest
 from hub.fees import FeeSchedule
 from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
@@ -76,14 +76,6 @@ CLIENT_CERTS_MAX = (
 )
 PORTAL_SECRET_BYTES_MIN = 32
 DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
-
-
-class ConfigProblems(ConfigError):
-    """Every problem `load_config` found; `str()` is the lines joined by newlines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
 
 
 # --------------------------------------------------------------------------------------------

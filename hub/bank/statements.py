@@ -58,7 +58,6 @@ from hub.bank.camt import (
     DEBIT,
     Balance,
     StatementEntry,
-    StatementError,
     StatementHeader,
     Transaction,
     read_statement,
@@ -81,7 +80,7 @@ from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.db.database import Database
-from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
+from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import ASSET, CONTROL, ESCROW

@@ -44,7 +44,14 @@ from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import once
-from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
+from hub.errors import (
+    DayClosed,
+    HubError,
+    InvalidRequest,
+    NotAuthorized,
+    NotFound,
+    ReceiptSequenceError,
+)
 from hub.ids import new_uuid
 from hub.ledger import Ledger
 from hub.ledger.chart import (
@@ -75,12 +82,6 @@ PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = (
 )  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]
-
-
-class ReceiptSequenceError(HubError):
-    """The receipt counter and the payments disagree: a state that must never exist."""
-
-    code = "Server"
 
 
 @dataclass(frozen=True)
