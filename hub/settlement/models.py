@@ -19,6 +19,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db.base import Base, BigId, UtcDateTime
 
 
+class TransferAnswer(StrEnum):
+    """The bank's answer to a TransferRequest (the bank contract's `Status`): the fake bank
+    writes it, hub.settlement reads it."""
+
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
 class SettlementStatus(StrEnum):
     """`Settlement.status`."""
 

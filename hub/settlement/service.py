@@ -44,7 +44,7 @@ from hub.fk.courier import FkJournals
 from hub.fk.service import JournalService
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, CONTROL, ESCROW, OFFICE, TRANSIT, office_account
-from hub.ledger.codes import TransferCode
+from hub.ledger.codes import TransferCode, TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
@@ -280,7 +280,7 @@ class SettlementService:
             ).where(
                 or_(t.credit_account_id == account.id, t.debit_account_id == account.id),
                 t.created_at >= end,
-                t.kind.in_(("POSTED", "POST")),
+                t.kind.in_((TransferKind.POSTED, TransferKind.POST)),
                 t.code.not_in(OFFICE_SETTLEMENT_CODES),
             )
         )
