@@ -8,11 +8,11 @@ lists every problem found, one line each, naming file, entry and field:
 
     offices.toml: office[1] (code 1261): card_fee: 3 decimal places in 1.005; amounts are PLN to the grosz
 
-Two layers: private pydantic models shaped like the TOML do the checking
-(strict types: TOML already says what is a string and what is a number), and
-plain frozen dataclasses are what the rest of the hub sees. Keeping them apart
-means `Office(card_fee_grosze=150)` built in a test is just data, never
-re-interpreted as PLN.
+One class per section or entry (`CouponSettings`, `Office`, `Fee`, ...), a frozen pydantic
+dataclass: its field checks and conversions (PLN to grosze, paths made absolute, certificates
+read) run while `load_config` reads the TOML, strictly (TOML already says what is a string
+and what is a number). Built in code, the same class is just data: `Office(card_fee_grosze=150)`
+in a test is never re-interpreted as PLN, and `dataclasses.replace` works on it.
 
 Amounts: TOML floats are read as `Decimal` (`parse_float=Decimal`), so `54.00`
 and `"54.00"` are both exact; anything written with a third decimal place is
@@ -22,13 +22,14 @@ Relative paths are relative to the config directory.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, NoReturn, TypeVar
@@ -38,18 +39,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.dataclasses import dataclass
+from pydantic_core import ArgsKwargs, PydanticCustomError
 
 from hub.clock import parse_day
 from hub.config_keys import key_lines, unknown_keys
-from hub.errors import ConfigError, InvalidRequest
+from hub.errors import ConfigProblems, InvalidRequest
+from hub.fees import FeeSchedule
 from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
 
@@ -74,275 +76,6 @@ CLIENT_CERTS_MAX = (
 )
 PORTAL_SECRET_BYTES_MIN = 32
 DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
-
-
-# --------------------------------------------------------------------------------------------
-# What the hub sees: frozen dataclasses, money in grosze, paths absolute.
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    """`[database]`. A relative sqlite path is already made absolute (relative to the config dir)."""
-
-    url: str
-
-
-@dataclass(frozen=True)
-class SigningSettings:
-    """`[signing]`: the hub's own key and certificate, both PEM, checked to belong together."""
-
-    key: Path
-    cert: Path
-
-
-@dataclass(frozen=True)
-class SecuritySettings:
-    """`[security]`: WS-Security limits, safe by default."""
-
-    clock_skew_s: int = 300
-    replay_window_s: int = 900
-    request_bytes_max: int = 1_000_000
-    xml_depth_max: int = 100
-    request_body_timeout_s: int = 10  # a SOAP request's body must arrive within this, else a fault
-
-
-@dataclass(frozen=True)
-class CouponSettings:
-    """`[coupons]`."""
-
-    validity_days: int = 90
-    batch_count_max: int = BATCH_COUNT_LIMIT
-
-
-@dataclass(frozen=True)
-class BankSettings:
-    """`[bank]`. `wsdl` is a URL, or an absolute path; `endpoint` (optional) overrides the
-    service address written in the WSDL. `escrow_account` is a 26-digit NRB or a compact IBAN."""
-
-    wsdl: str
-    escrow_account: str
-    currency: str = "PLN"
-    statement_xsd_dir: Path | None = None
-    endpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class SettlementSettings:
-    """`[settlement]`."""
-
-    reversal_window_h: int = 72
-
-
-@dataclass(frozen=True)
-class PortalSettings:
-    """`[portal]` (optional: without it `hub serve` serves no portal). The session cookie
-    is signed with the key in `secret_key_file` (random bytes, `hub portal keygen`);
-    `cookie_secure` off only for plain-http tests and the demo on 127.0.0.1."""
-
-    secret_key_file: Path
-    cookie_secure: bool = True
-    session_idle_s: int = 1800  # signed out after this long without a request
-    session_max_s: int = 43200  # and after this long in any case
-
-
-@dataclass(frozen=True)
-class AuditSettings:
-    """`[audit]` (optional): the message log's archives. `hub audit archive` moves records
-    older than `retention_days` (or `--before`) into signed files in `archive_dir`;
-    `archive_certs` are earlier hub certificates whose archive signatures stay trusted
-    after a key rotation (the current `[signing] cert` always is). The hub seals the log's
-    head (signs it) every `seal_every_records` records or `seal_every_s` seconds, whichever
-    comes first (hub.audit.seals). With `tsa_url`, `hub audit seal` has the newest seal
-    time-stamped by that RFC 3161 TSA, whose tokens must be signed by one of `tsa_certs`
-    (hub.audit.timestamps)."""
-
-    archive_dir: Path = Path("var/message-log-archive")
-    retention_days: int | None = None
-    archive_certs: tuple[Path, ...] = ()
-    seal_every_records: int = 100
-    seal_every_s: int = 60
-    tsa_url: str | None = None
-    tsa_certs: tuple[Path, ...] = ()
-    tsa_timeout_s: int = 10
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "archive_certs", tuple(self.archive_certs))
-        object.__setattr__(self, "tsa_certs", tuple(self.tsa_certs))
-
-
-@dataclass(frozen=True)
-class NotifySettings:
-    """`[notify]` (optional): how companies are warned (low balance, coupons about to
-    expire): e-mail through `smtp_host`, and signed webhooks. The SMTP password, if any,
-    is read from `smtp_password_file` when a message is sent, never kept in hub.toml."""
-
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_from: str = "hub@localhost"
-    smtp_starttls: bool = False
-    smtp_user: str | None = None
-    smtp_password_file: Path | None = None
-    timeout_s: int = 10
-    expiry_warning_days: int = 7
-    # Webhooks reach public addresses only; these networks (e.g. a company's endpoint on the
-    # operator's own private network) are allowed too (hub/notify/targets.py).
-    webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "webhook_allow_networks", tuple(self.webhook_allow_networks))
-
-
-@dataclass(frozen=True)
-class Office:
-    """One `[[office]]`: a powiat office, its payout account (NRB) and handling fees."""
-
-    code: str
-    name: str
-    account: str
-    card_fee_grosze: int
-    cash_fee_grosze: int
-    fk_wsdl: str | None = None
-    desks: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Client:
-    """One `[[client]]`: a certificate (pinned `cert`, or `ca` + `subject`) and what it acts for.
-
-    `subject` is kept in RFC 4514 form as `cryptography` writes it
-    (`x509.Name.rfc4514_string()`), so it compares equal to a certificate's subject string.
-    """
-
-    id: str
-    kind: ClientKind
-    cert: Path | None = None
-    ca: Path | None = None
-    subject: str | None = None
-    offices: tuple[str, ...] = ()
-    company_nip: str | None = None
-    allow_sha1: bool = False
-    # During a key rotation `cert = ["old.crt", "new.crt"]` pins both: `cert` is the first,
-    # `rotation_certs` the others (at most one), each accepted until the entry lists it no more.
-    rotation_certs: tuple[Path, ...] = ()
-
-
-@dataclass(frozen=True)
-class Fee:
-    """One `[[fee]]` entry. A fee code may have several entries, one per `valid_from`;
-    an entry without `valid_from` applies from the beginning of time."""
-
-    code: str
-    name: str
-    amount_grosze: int
-    valid_from: date | None = None
-
-
-@dataclass(frozen=True)
-class CaseType:
-    """One `[[case_type]]`. Its amount is the sum of its fees (a code may repeat) on a given day."""
-
-    code: str
-    system: System
-    name: str
-    fees: tuple[str, ...]
-    validity_days: int | None = None
-    allow_lower_amount: bool = (
-        False  # coupons may be issued for less than the fee (e.g. a reduced fee)
-    )
-
-
-@dataclass(frozen=True)
-class HubConfig:
-    """Everything in the config directory, checked. Build it with `load_config`."""
-
-    config_dir: Path
-    database: DatabaseSettings
-    signing: SigningSettings
-    security: SecuritySettings
-    coupons: CouponSettings
-    bank: BankSettings
-    settlement: SettlementSettings
-    offices: tuple[Office, ...]
-    clients: tuple[Client, ...]
-    fees: tuple[Fee, ...]
-    case_types: tuple[CaseType, ...]
-    portal: PortalSettings | None = None
-    audit: AuditSettings = AuditSettings()
-    notify: NotifySettings = NotifySettings()
-    _office_by_code: Mapping[str, Office] = field(init=False, repr=False, compare=False)
-    _client_by_id: Mapping[str, Client] = field(init=False, repr=False, compare=False)
-    _case_type_by_code: Mapping[str, CaseType] = field(init=False, repr=False, compare=False)
-    _fee_versions: Mapping[str, tuple[Fee, ...]] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        versions: dict[str, list[Fee]] = {}
-        for fee in self.fees:
-            versions.setdefault(fee.code, []).append(fee)
-        indexes = {
-            "_office_by_code": {o.code: o for o in self.offices},
-            "_client_by_id": {c.id: c for c in self.clients},
-            "_case_type_by_code": {t.code: t for t in self.case_types},
-            # Oldest first; an entry without valid_from is the oldest of all.
-            "_fee_versions": {
-                code: tuple(sorted(entries, key=lambda f: f.valid_from or date.min))
-                for code, entries in versions.items()
-            },
-        }
-        for name, index in indexes.items():
-            object.__setattr__(self, name, MappingProxyType(index))
-
-    def office(self, code: str) -> Office:
-        try:
-            return self._office_by_code[code]
-        except KeyError:
-            raise InvalidRequest(
-                f"Unknown office code {code!r}: the hub serves no such office."
-            ) from None
-
-    def client(self, client_id: str) -> Client:
-        try:
-            return self._client_by_id[client_id]
-        except KeyError:
-            raise InvalidRequest(
-                f"Unknown client {client_id!r}: clients.toml lists no such client."
-            ) from None
-
-    def case_type(self, code: str) -> CaseType:
-        try:
-            return self._case_type_by_code[code]
-        except KeyError:
-            raise InvalidRequest(
-                f"Unknown case type {code!r}: fees.toml lists no such case type."
-            ) from None
-
-    def fee(self, fee_code: str, on: date) -> Fee:
-        """The entry of `fee_code` in force on `on`: the latest `valid_from` not after it."""
-        versions = self._fee_versions.get(fee_code)
-        if versions is None:
-            raise InvalidRequest(f"Unknown fee code {fee_code!r}: fees.toml lists no such fee.")
-        in_force = [f for f in versions if f.valid_from is None or f.valid_from <= on]
-        if not in_force:
-            raise InvalidRequest(
-                f"Fee {fee_code!r} has no amount in force on {on.isoformat()}: "
-                f"its first entry is valid from {versions[0].valid_from}."
-            )
-        return in_force[-1]
-
-    def fee_amount_grosze(self, fee_code: str, on: date) -> int:
-        return self.fee(fee_code, on).amount_grosze
-
-    def case_type_amount_grosze(self, code: str, on: date) -> int:
-        """The sum of the case type's fees in force on `on`."""
-        return sum(self.fee_amount_grosze(fee_code, on) for fee_code in self.case_type(code).fees)
-
-
-class ConfigProblems(ConfigError):
-    """Every problem `load_config` found; `str()` is the lines joined by newlines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +111,7 @@ def _shown(value: object) -> str:
         return str(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_shown(v) for v in value) + "]"
     if isinstance(value, dict):
         return "a table"
@@ -386,7 +119,8 @@ def _shown(value: object) -> str:
 
 
 def _config_dir(info: ValidationInfo) -> Path:
-    return info.context["config_dir"]
+    context: dict[str, Path] = info.context or {}
+    return context["config_dir"]
 
 
 def _expect_str(value: object, what: str) -> str:
@@ -396,7 +130,9 @@ def _expect_str(value: object, what: str) -> str:
 
 
 def _path(value: object, info: ValidationInfo) -> Path:
-    return (_config_dir(info) / _expect_str(value, "a path")).resolve()
+    # A default is already a Path; the TOML gives a string.
+    relative = value if isinstance(value, Path) else _expect_str(value, "a path")
+    return (_config_dir(info) / relative).resolve()
 
 
 def _existing_file(path: Path) -> Path:
@@ -437,7 +173,8 @@ def _pem_ca_certificate(path: Path) -> Path:
 def _secret_key(path: Path) -> Path:
     if len(_existing_file(path).read_bytes()) < PORTAL_SECRET_BYTES_MIN:
         _fail(
-            f"a secret key needs at least {PORTAL_SECRET_BYTES_MIN} random bytes: {path} (make one with `hub portal keygen`)"
+            f"a secret key needs at least {PORTAL_SECRET_BYTES_MIN} random bytes: {path} "
+            "(make one with `hub portal keygen`)"
         )
     return path
 
@@ -586,143 +323,6 @@ def _distinguished_name(value: str) -> str:
     return name.rfc4514_string()
 
 
-_CertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_certificate)]
-_CaCertificateFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_ca_certificate)]
-_PrivateKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_pem_private_key)]
-_SecretKeyFile = Annotated[Path, BeforeValidator(_path), AfterValidator(_secret_key)]
-_Directory = Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_dir)]
-_UrlOrPath = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url_or_path)]
-_Url = Annotated[
-    str, AfterValidator(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))
-]
-_DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
-_Amount = Annotated[int, BeforeValidator(_amount_grosze)]
-_FeeDate = Annotated[date, BeforeValidator(_date)]
-_Text = Annotated[str, AfterValidator(_not_blank)]
-_Nrb = Annotated[str, AfterValidator(_nrb)]
-_EscrowAccount = Annotated[str, AfterValidator(_escrow_account)]
-_Nip = Annotated[str, AfterValidator(_nip)]
-_DistinguishedName = Annotated[str, AfterValidator(_distinguished_name)]
-_OfficeCode = Annotated[
-    str, AfterValidator(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))
-]
-_Code = Annotated[
-    str, AfterValidator(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))
-]
-_ClientId = Annotated[
-    str,
-    AfterValidator(
-        _matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"')
-    ),
-]
-_DeskId = Annotated[
-    str, AfterValidator(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))
-]
-_PositiveInt = Annotated[int, Field(gt=0)]
-_Days = Annotated[
-    int, Field(gt=0, le=DAYS_MAX)
-]  # a day count far beyond it overflows date arithmetic
-_KindName = Annotated[str, AfterValidator(_one_of(CLIENT_KINDS))]
-_SystemName = Annotated[str, AfterValidator(_one_of(SYSTEMS))]
-_Currency = Annotated[str, AfterValidator(_currency_code)]
-
-
-# --------------------------------------------------------------------------------------------
-# The TOML, entry by entry. Strict: a string where an integer belongs is an error, not coerced.
-# Unknown sections and keys are errors with their line (`_unknown_keys`), not ignored.
-# --------------------------------------------------------------------------------------------
-
-
-class _Toml(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-
-class _DatabaseToml(_Toml):
-    url: _DatabaseUrl = Field(DEFAULT_DATABASE_URL, validate_default=True)
-
-
-class _SigningToml(_Toml):
-    key: _PrivateKeyFile
-    cert: _CertificateFile
-
-
-class _SecurityToml(_Toml):
-    clock_skew_s: _PositiveInt = SecuritySettings.clock_skew_s
-    replay_window_s: _PositiveInt = SecuritySettings.replay_window_s
-    request_bytes_max: _PositiveInt = SecuritySettings.request_bytes_max
-    xml_depth_max: _PositiveInt = SecuritySettings.xml_depth_max
-    request_body_timeout_s: Annotated[int, Field(gt=0, le=300)] = (
-        SecuritySettings.request_body_timeout_s
-    )
-
-
-class _CouponsToml(_Toml):
-    validity_days: _Days = CouponSettings.validity_days
-    batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = (
-        CouponSettings.batch_count_max
-    )
-
-
-class _BankToml(_Toml):
-    wsdl: _UrlOrPath
-    escrow_account: _EscrowAccount
-    currency: _Currency = "PLN"
-    statement_xsd_dir: _Directory | None = None
-    endpoint: _Url | None = None
-
-
-class _SettlementToml(_Toml):
-    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = (
-        SettlementSettings.reversal_window_h
-    )
-
-
-class _PortalToml(_Toml):
-    secret_key_file: _SecretKeyFile
-    cookie_secure: bool = PortalSettings.cookie_secure
-    session_idle_s: _PositiveInt = PortalSettings.session_idle_s
-    session_max_s: _PositiveInt = PortalSettings.session_max_s
-
-
-class _AuditToml(_Toml):
-    archive_dir: Annotated[Path, BeforeValidator(_path)] = Field(
-        str(AuditSettings.archive_dir), validate_default=True
-    )
-    retention_days: _Days | None = None
-    archive_certs: list[_CertificateFile] = Field(default_factory=list)
-    seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = AuditSettings.seal_every_records
-    seal_every_s: Annotated[int, Field(gt=0, le=86_400)] = AuditSettings.seal_every_s
-    tsa_url: _Url | None = None
-    tsa_certs: list[_CertificateFile] = Field(default_factory=list)
-    tsa_timeout_s: Annotated[int, Field(gt=0, le=300)] = AuditSettings.tsa_timeout_s
-
-
-class _NotifyToml(_Toml):
-    smtp_host: _Text = NotifySettings.smtp_host
-    smtp_port: Annotated[int, Field(gt=0, le=65535)] = NotifySettings.smtp_port
-    smtp_from: _Text = NotifySettings.smtp_from
-    smtp_starttls: bool = NotifySettings.smtp_starttls
-    smtp_user: _Text | None = None
-    smtp_password_file: (
-        Annotated[Path, BeforeValidator(_path), AfterValidator(_existing_file)] | None
-    ) = None
-    timeout_s: _PositiveInt = NotifySettings.timeout_s
-    expiry_warning_days: _Days = NotifySettings.expiry_warning_days
-    webhook_allow_networks: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
-        default_factory=list
-    )
-
-
-class _OfficeToml(_Toml):
-    code: _OfficeCode
-    name: _Text
-    account: _Nrb
-    card_fee: _Amount
-    cash_fee: _Amount
-    fk_wsdl: _UrlOrPath | None = None
-    desks: list[_DeskId]
-
-
 def _certificate_files(value: object, info: ValidationInfo) -> tuple[Path, ...]:
     """`cert`: one path, or during a key rotation a list of two (the current and the next)."""
     paths = [value] if isinstance(value, str) else value
@@ -740,38 +340,356 @@ def _certificate_files(value: object, info: ValidationInfo) -> tuple[Path, ...]:
     return files
 
 
-class _ClientToml(_Toml):
+def _toml_list(value: object) -> tuple[object, ...]:
+    # TOML has arrays; the settings keep tuples (frozen all the way down).
+    if not isinstance(value, list):
+        _fail(f"expected a list, got {_shown(value)}")
+    return tuple(value)
+
+
+def _text_one_of(choices: tuple[str, ...]) -> Callable[[object], str]:
+    one_of = _one_of(choices)
+
+    def check(value: object) -> str:
+        if not isinstance(value, str):
+            _fail(f"expected a string, got {_shown(value)}")
+        return one_of(value)
+
+    return check
+
+
+def _network_text(value: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if not isinstance(value, str):
+        _fail(f"expected a string, got {_shown(value)}")
+    return _ip_network(value)
+
+
+def _reading_toml(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and "config_dir" in info.context
+
+
+def _toml(check: Callable[..., Any]) -> Callable[[Any, ValidationInfo], Any]:
+    """`check` (of the value, or of the value and the validation info) while `load_config`
+    reads TOML. Settings built in code (a test's `Office(card_fee_grosze=150)`) are data as
+    they are: never re-read as PLN, never resolved against a config directory."""
+    with_info = len(inspect.signature(check).parameters) == 2
+
+    def run(value: Any, info: ValidationInfo) -> Any:
+        if not _reading_toml(info):
+            return value
+        return check(value, info) if with_info else check(value)
+
+    return run
+
+
+def _before(check: Callable[..., Any]) -> BeforeValidator:
+    return BeforeValidator(_toml(check))
+
+
+def _after(check: Callable[..., Any]) -> AfterValidator:
+    return AfterValidator(_toml(check))
+
+
+_File = Annotated[Path, _before(_path), _after(_existing_file)]
+_CertificateFile = Annotated[Path, _before(_path), _after(_pem_certificate)]
+_CaCertificateFile = Annotated[Path, _before(_path), _after(_pem_ca_certificate)]
+_PrivateKeyFile = Annotated[Path, _before(_path), _after(_pem_private_key)]
+_SecretKeyFile = Annotated[Path, _before(_path), _after(_secret_key)]
+_Directory = Annotated[Path, _before(_path), _after(_existing_dir)]
+_ConfigPath = Annotated[Path, _before(_path)]
+_UrlOrPath = Annotated[str, _after(_not_blank), _after(_url_or_path)]
+_Url = Annotated[str, _after(_matching(_URL, 'a URL such as "http://127.0.0.1:8081/soap/bank"'))]
+_DatabaseUrl = Annotated[str, _after(_database_url)]
+_Amount = Annotated[int, _before(_amount_grosze)]
+_FeeDate = Annotated[date, _before(_date)]
+_Text = Annotated[str, _after(_not_blank)]
+_Nrb = Annotated[str, _after(_nrb)]
+_EscrowAccount = Annotated[str, _after(_escrow_account)]
+_Nip = Annotated[str, _after(_nip)]
+_DistinguishedName = Annotated[str, _after(_distinguished_name)]
+_OfficeCode = Annotated[
+    str, _after(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))
+]
+_Code = Annotated[
+    str, _after(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))
+]
+_ClientId = Annotated[
+    str,
+    _after(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"')),
+]
+_DeskId = Annotated[str, _after(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
+_Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, _before(_network_text)]
+_PositiveInt = Annotated[int, Field(gt=0)]
+_Days = Annotated[
+    int, Field(gt=0, le=DAYS_MAX)
+]  # a day count far beyond it overflows date arithmetic
+_Seconds = Annotated[int, Field(gt=0, le=300)]
+_Currency = Annotated[str, _after(_currency_code)]
+_T = TypeVar("_T")
+_Tuple = Annotated[tuple[_T, ...], _before(_toml_list)]
+
+
+# --------------------------------------------------------------------------------------------
+# What the hub sees, one class per section or entry: frozen, money in grosze, paths absolute.
+# `load_config` builds them from the TOML (by TOML key, strictly: a string where an integer
+# belongs is an error, not coerced); unknown sections and keys are problems with their line
+# (`_unknown_keys`), so `extra="forbid"` only ever refuses a typo made in code.
+# --------------------------------------------------------------------------------------------
+
+_SETTINGS = ConfigDict(strict=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class DatabaseSettings:
+    """`[database]`. A relative sqlite path is already made absolute (relative to the config dir)."""
+
+    url: _DatabaseUrl = Field(default=DEFAULT_DATABASE_URL, validate_default=True)
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class SigningSettings:
+    """`[signing]`: the hub's own key and certificate, both PEM, checked to belong together."""
+
+    key: _PrivateKeyFile
+    cert: _CertificateFile
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class SecuritySettings:
+    """`[security]`: WS-Security limits, safe by default."""
+
+    clock_skew_s: _PositiveInt = 300
+    replay_window_s: _PositiveInt = 900
+    request_bytes_max: _PositiveInt = 1_000_000
+    xml_depth_max: _PositiveInt = 100
+    request_body_timeout_s: _Seconds = 10  # a SOAP request's body must arrive within this
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class CouponSettings:
+    """`[coupons]`."""
+
+    validity_days: _Days = 90
+    batch_count_max: Annotated[int, Field(gt=0, le=BATCH_COUNT_LIMIT)] = BATCH_COUNT_LIMIT
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class BankSettings:
+    """`[bank]`. `wsdl` is a URL, or an absolute path; `endpoint` (optional) overrides the
+    service address written in the WSDL. `escrow_account` is a 26-digit NRB or a compact IBAN."""
+
+    wsdl: _UrlOrPath
+    escrow_account: _EscrowAccount
+    currency: _Currency = "PLN"
+    statement_xsd_dir: _Directory | None = None
+    endpoint: _Url | None = None
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class SettlementSettings:
+    """`[settlement]`."""
+
+    reversal_window_h: Annotated[int, Field(gt=0, le=DAYS_MAX * 24)] = 72
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class PortalSettings:
+    """`[portal]` (optional: without it `hub serve` serves no portal). The session cookie
+    is signed with the key in `secret_key_file` (random bytes, `hub portal keygen`);
+    `cookie_secure` off only for plain-http tests and the demo on 127.0.0.1."""
+
+    secret_key_file: _SecretKeyFile
+    cookie_secure: bool = True
+    session_idle_s: _PositiveInt = 1800  # signed out after this long without a request
+    session_max_s: _PositiveInt = 43200  # and after this long in any case
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class AuditSettings:
+    """`[audit]` (optional): the message log's archives. `hub audit archive` moves records
+    older than `retention_days` (or `--before`) into signed files in `archive_dir`;
+    `archive_certs` are earlier hub certificates whose archive signatures stay trusted
+    after a key rotation (the current `[signing] cert` always is). The hub seals the log's
+    head (signs it) every `seal_every_records` records or `seal_every_s` seconds, whichever
+    comes first (hub.audit.seals). With `tsa_url`, `hub audit seal` has the newest seal
+    time-stamped by that RFC 3161 TSA, whose tokens must be signed by one of `tsa_certs`
+    (hub.audit.timestamps)."""
+
+    archive_dir: _ConfigPath = Field(default=Path("var/message-log-archive"), validate_default=True)
+    retention_days: _Days | None = None
+    archive_certs: _Tuple[_CertificateFile] = ()
+    seal_every_records: Annotated[int, Field(gt=0, le=100_000)] = 100
+    seal_every_s: Annotated[int, Field(gt=0, le=86_400)] = 60
+    tsa_url: _Url | None = None
+    tsa_certs: _Tuple[_CertificateFile] = ()
+    tsa_timeout_s: _Seconds = 10
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class NotifySettings:
+    """`[notify]` (optional): how companies are warned (low balance, coupons about to
+    expire): e-mail through `smtp_host`, and signed webhooks. The SMTP password, if any,
+    is read from `smtp_password_file` when a message is sent, never kept in hub.toml."""
+
+    smtp_host: _Text = "127.0.0.1"
+    smtp_port: Annotated[int, Field(gt=0, le=65535)] = 25
+    smtp_from: _Text = "hub@localhost"
+    smtp_starttls: bool = False
+    smtp_user: _Text | None = None
+    smtp_password_file: _File | None = None
+    timeout_s: _PositiveInt = 10
+    expiry_warning_days: _Days = 7
+    # Webhooks reach public addresses only; these networks (e.g. a company's endpoint on the
+    # operator's own private network) are allowed too (hub/notify/targets.py).
+    webhook_allow_networks: _Tuple[_Network] = ()
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class Office:
+    """One `[[office]]`: a powiat office, its payout account (NRB) and handling fees
+    (written in PLN as `card_fee` and `cash_fee`)."""
+
+    code: _OfficeCode
+    name: _Text
+    account: _Nrb
+    card_fee_grosze: _Amount = Field(alias="card_fee")
+    cash_fee_grosze: _Amount = Field(alias="cash_fee")
+    fk_wsdl: _UrlOrPath | None = None
+    desks: _Tuple[_DeskId]
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class Client:
+    """One `[[client]]`: a certificate (pinned `cert`, or `ca` + `subject`) and what it acts for.
+
+    `subject` is kept in RFC 4514 form as `cryptography` writes it
+    (`x509.Name.rfc4514_string()`), so it compares equal to a certificate's subject string.
+    During a key rotation `cert = ["old.crt", "new.crt"]` pins both: `cert` is the first,
+    `rotation_certs` the others (at most one), each accepted until the entry lists it no more.
+    """
+
     id: _ClientId
-    kind: _KindName
-    cert: Annotated[tuple[Path, ...], BeforeValidator(_certificate_files)] | None = None
+    kind: Annotated[ClientKind, _before(_text_one_of(CLIENT_KINDS))]
+    certs: Annotated[tuple[Path, ...], _before(_certificate_files)] = Field(
+        default=(), alias="cert"
+    )
     ca: _CaCertificateFile | None = None
     subject: _DistinguishedName | None = None
-    offices: list[_OfficeCode] = Field(default_factory=list)
+    offices: _Tuple[_OfficeCode] = ()
     company_nip: _Nip | None = None
     allow_sha1: bool = False
 
+    @property
+    def cert(self) -> Path | None:
+        return self.certs[0] if self.certs else None
 
-class _FeeToml(_Toml):
+    @property
+    def rotation_certs(self) -> tuple[Path, ...]:
+        return self.certs[1:]
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class Fee:
+    """One `[[fee]]` entry (its `amount` in PLN). A fee code may have several entries, one
+    per `valid_from`; which is in force on a day is hub.fees' rule."""
+
     code: _Code
     name: _Text
-    amount: _Amount
+    amount_grosze: _Amount = Field(alias="amount")
     valid_from: _FeeDate | None = None
 
 
-class _CaseTypeToml(_Toml):
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class CaseType:
+    """One `[[case_type]]`. Its amount is the sum of its fees (a code may repeat) on a given day."""
+
     code: _Code
-    system: _SystemName
+    system: Annotated[System, _before(_text_one_of(SYSTEMS))]
     name: _Text
-    fees: Annotated[list[_Code], Field(min_length=1)]
+    fees: Annotated[_Tuple[_Code], Field(min_length=1)]
     validity_days: _Days | None = None
-    allow_lower_amount: bool = False
+    allow_lower_amount: bool = False  # coupons may be issued for less than the fee (a reduced fee)
+
+
+@dataclass(frozen=True, kw_only=True, config=_SETTINGS)
+class HubConfig:
+    """Everything in the config directory, checked. Build it with `load_config`."""
+
+    config_dir: Path
+    database: DatabaseSettings
+    signing: SigningSettings
+    security: SecuritySettings
+    coupons: CouponSettings
+    bank: BankSettings
+    settlement: SettlementSettings
+    offices: tuple[Office, ...]
+    clients: tuple[Client, ...]
+    fees: tuple[Fee, ...]
+    case_types: tuple[CaseType, ...]
+    portal: PortalSettings | None = None
+    audit: AuditSettings = AuditSettings()
+    notify: NotifySettings = NotifySettings()
+
+    @cached_property
+    def fee_schedule(self) -> FeeSchedule[Fee]:
+        return FeeSchedule(self.fees)
+
+    @cached_property
+    def _office_by_code(self) -> Mapping[str, Office]:
+        return MappingProxyType({o.code: o for o in self.offices})
+
+    @cached_property
+    def _client_by_id(self) -> Mapping[str, Client]:
+        return MappingProxyType({c.id: c for c in self.clients})
+
+    @cached_property
+    def _case_type_by_code(self) -> Mapping[str, CaseType]:
+        return MappingProxyType({t.code: t for t in self.case_types})
+
+    def find_office(self, code: str) -> Office | None:
+        return self._office_by_code.get(code)
+
+    def find_client(self, client_id: str) -> Client | None:
+        return self._client_by_id.get(client_id)
+
+    def find_case_type(self, code: str) -> CaseType | None:
+        return self._case_type_by_code.get(code)
+
+    def office(self, code: str) -> Office:
+        """`find_office`, for a code a request names: an unknown one is InvalidRequest."""
+        if (office := self.find_office(code)) is None:
+            raise InvalidRequest(f"Unknown office code {code!r}: the hub serves no such office.")
+        return office
+
+    def client(self, client_id: str) -> Client:
+        if (client := self.find_client(client_id)) is None:
+            raise InvalidRequest(
+                f"Unknown client {client_id!r}: clients.toml lists no such client."
+            )
+        return client
+
+    def case_type(self, code: str) -> CaseType:
+        if (case_type := self.find_case_type(code)) is None:
+            raise InvalidRequest(f"Unknown case type {code!r}: fees.toml lists no such case type.")
+        return case_type
+
+    def fee(self, fee_code: str, on: date) -> Fee:
+        """The entry of `fee_code` in force on `on` (hub.fees); InvalidRequest if none is."""
+        return self.fee_schedule.fee(fee_code, on)
+
+    def fee_amount_grosze(self, fee_code: str, on: date) -> int:
+        return self.fee(fee_code, on).amount_grosze
+
+    def case_type_amount_grosze(self, code: str, on: date) -> int:
+        """The sum of the case type's fees in force on `on`."""
+        return self.fee_schedule.amount_grosze(self.case_type(code).fees, on)
 
 
 # --------------------------------------------------------------------------------------------
 # Loading: collect every problem, then raise once.
 # --------------------------------------------------------------------------------------------
 
-_M = TypeVar("_M", bound=_Toml)
+_S = TypeVar("_S")
 
 
 class _Problems:
@@ -852,7 +770,7 @@ def _pydantic_problem(error: Mapping[str, Any]) -> str:
     kind, got, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "hub_config":
         return str(ctx["problem"])
-    if kind == "missing":
+    if kind in ("missing", "missing_keyword_only_argument"):
         return "required but missing"
     expected = {
         "string_type": "a string",
@@ -872,17 +790,36 @@ def _pydantic_problem(error: Mapping[str, Any]) -> str:
 
 
 def _validate(
-    model: type[_M], raw: object, where: str, context: dict[str, Any], problems: _Problems
-) -> _M | None:
+    section: type[_S], raw: object, where: str, context: dict[str, Any], problems: _Problems
+) -> _S | None:
     if not isinstance(raw, dict):
         problems.add(where, None, f"expected a table, got {_shown(raw)}")
         return None
     try:
-        return model.model_validate(raw, context=context)
+        return _from_toml(section, raw, context)
     except ValidationError as e:
         for error in e.errors(include_url=False):
             problems.add(where, _field_path(error["loc"]), _pydantic_problem(error))
         return None
+
+
+def _from_toml(section: type[_S], table: dict[str, Any], context: dict[str, Any]) -> _S:
+    """`section` built from its TOML table: by TOML key, strictly, with the TOML checks on
+    (`context`). Keys the section does not know are left out: `_unknown_keys` reports them."""
+    known = _toml_keys(section)
+    arguments = ArgsKwargs((), {key: value for key, value in table.items() if key in known})
+    built = section.__new__(section)
+    # What the dataclass's __init__ does, with the context and the TOML keys (aliases) only.
+    dataclass_type: Any = section
+    dataclass_type.__pydantic_validator__.validate_python(
+        arguments, self_instance=built, context=context, by_alias=True, by_name=False
+    )
+    return built
+
+
+def _toml_keys(section: Any) -> list[str]:
+    """The keys of `section`'s TOML table, in the order of its fields."""
+    return [info.alias or name for name, info in section.__pydantic_fields__.items()]
 
 
 def _entries(
@@ -905,31 +842,30 @@ def _entries(
         yield (f"{key}[{i}]" + (f" ({label_key} {label})" if isinstance(label, str) else ""), entry)
 
 
-# hub.toml's sections: the TOML model that checks each and the settings it becomes.
-# `[portal]` is optional and handled on its own (no [portal], no portal).
-_HUB_SECTIONS: dict[str, tuple[type[_Toml], type]] = {
-    "database": (_DatabaseToml, DatabaseSettings),
-    "signing": (_SigningToml, SigningSettings),
-    "security": (_SecurityToml, SecuritySettings),
-    "coupons": (_CouponsToml, CouponSettings),
-    "bank": (_BankToml, BankSettings),
-    "settlement": (_SettlementToml, SettlementSettings),
-    "audit": (_AuditToml, AuditSettings),
-    "notify": (_NotifyToml, NotifySettings),
+# hub.toml's sections and the class of each. `[portal]` is optional and handled on its own
+# (no [portal], no portal).
+_HUB_SECTIONS: dict[str, type] = {
+    "database": DatabaseSettings,
+    "signing": SigningSettings,
+    "security": SecuritySettings,
+    "coupons": CouponSettings,
+    "bank": BankSettings,
+    "settlement": SettlementSettings,
+    "audit": AuditSettings,
+    "notify": NotifySettings,
 }
 
 
 def _known_keys() -> dict[str, dict[str, list[str]]]:
-    """Every section and key each file may have: the fields of its TOML models."""
-    fields = lambda model: list(model.model_fields)  # noqa: E731
+    """Every section and key each file may have: the TOML keys of its classes."""
     return {
         HUB_FILE: {
-            **{name: fields(model) for name, (model, _) in _HUB_SECTIONS.items()},
-            "portal": fields(_PortalToml),
+            **{name: _toml_keys(section) for name, section in _HUB_SECTIONS.items()},
+            "portal": _toml_keys(PortalSettings),
         },
-        OFFICES_FILE: {"office": fields(_OfficeToml)},
-        CLIENTS_FILE: {"client": fields(_ClientToml)},
-        FEES_FILE: {"fee": fields(_FeeToml), "case_type": fields(_CaseTypeToml)},
+        OFFICES_FILE: {"office": _toml_keys(Office)},
+        CLIENTS_FILE: {"client": _toml_keys(Client)},
+        FEES_FILE: {"fee": _toml_keys(Fee), "case_type": _toml_keys(CaseType)},
     }
 
 
@@ -950,22 +886,21 @@ def _unknown_keys(
 def _hub_sections(
     doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems
 ) -> dict[str, Any] | None:
-    """`[section]` name -> its settings dataclass, or None where any section has a problem."""
+    """`[section]` name -> its settings, or None where any section has a problem."""
     if doc is None:
         return None
-    models = _HUB_SECTIONS
     entries = {
-        name: _validate(model, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
-        for name, (model, _) in models.items()
+        name: _validate(section, doc.get(name, {}), f"{HUB_FILE}: [{name}]", context, problems)
+        for name, section in _HUB_SECTIONS.items()
     }
     signing, security, audit = entries["signing"], entries["security"], entries["audit"]
-    if isinstance(audit, _AuditToml) and audit.tsa_url and not audit.tsa_certs:
+    if isinstance(audit, AuditSettings) and audit.tsa_url and not audit.tsa_certs:
         problems.add(
             f"{HUB_FILE}: [audit]",
             "tsa_certs",
             "needed with tsa_url: the TSA's certificate(s) its time-stamps must be signed by",
         )
-    if isinstance(signing, _SigningToml) and not _key_matches_certificate(
+    if isinstance(signing, SigningSettings) and not _key_matches_certificate(
         signing.key, signing.cert
     ):
         problems.add(
@@ -973,7 +908,10 @@ def _hub_sections(
             "key",
             f"does not belong to the certificate in cert ({signing.cert})",
         )
-    if isinstance(security, _SecurityToml) and security.replay_window_s < 2 * security.clock_skew_s:
+    if (
+        isinstance(security, SecuritySettings)
+        and security.replay_window_s < 2 * security.clock_skew_s
+    ):
         # A message is accepted from clock_skew_s before its Created to clock_skew_s after it;
         # forgetting seen signatures sooner than that would let a replay through.
         problems.add(
@@ -983,13 +921,14 @@ def _hub_sections(
         )
     portal = None
     if "portal" in doc:  # optional: no [portal], no portal
-        portal = _validate(_PortalToml, doc["portal"], f"{HUB_FILE}: [portal]", context, problems)
+        portal = _validate(
+            PortalSettings, doc["portal"], f"{HUB_FILE}: [portal]", context, problems
+        )
         if portal is None:
             return None
     if any(entry is None for entry in entries.values()):
         return None
-    sections = {name: models[name][1](**dict(entry)) for name, entry in entries.items()}
-    return {**sections, "portal": PortalSettings(**dict(portal)) if portal else None}
+    return {**entries, "portal": portal}
 
 
 def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
@@ -1038,22 +977,12 @@ def _offices(
             office_codes.add(code)
             if earlier := codes.earlier(code, entry_name):
                 problems.add(where, "code", f"duplicate office code {code}, also {earlier}")
-        entry = _validate(_OfficeToml, raw, where, context, problems)
+        entry = _validate(Office, raw, where, context, problems)
         if entry is None:
             continue
         for desk in sorted({d for d in entry.desks if entry.desks.count(d) > 1}):
             problems.add(where, "desks", f"duplicate desk id {_shown(desk)}")
-        offices.append(
-            Office(
-                code=entry.code,
-                name=entry.name,
-                account=entry.account,
-                card_fee_grosze=entry.card_fee,
-                cash_fee_grosze=entry.cash_fee,
-                fk_wsdl=entry.fk_wsdl,
-                desks=tuple(entry.desks),
-            )
-        )
+        offices.append(entry)
     return offices, office_codes
 
 
@@ -1072,31 +1001,19 @@ def _clients(
         client_id = _raw_text(raw, "id")
         if client_id is not None and (earlier := identities.earlier(("id", client_id), entry_name)):
             problems.add(where, "id", f"duplicate client id {_shown(client_id)}, also {earlier}")
-        entry = _validate(_ClientToml, raw, where, context, problems)
+        entry = _validate(Client, raw, where, context, problems)
         if entry is None:
             continue
         _check_client(entry, where, office_codes, problems)
         for field_name, key, what in _client_certificate_identity(entry):
             if earlier := identities.earlier(key, entry_name):
                 problems.add(where, field_name, f"{what}, also {earlier}")
-        clients.append(
-            Client(
-                id=entry.id,
-                kind=entry.kind,  # type: ignore[arg-type]  # checked by _one_of(CLIENT_KINDS)
-                cert=entry.cert[0] if entry.cert else None,
-                rotation_certs=entry.cert[1:] if entry.cert else (),
-                ca=entry.ca,
-                subject=entry.subject,
-                offices=tuple(entry.offices),
-                company_nip=entry.company_nip,
-                allow_sha1=entry.allow_sha1,
-            )
-        )
+        clients.append(entry)
     return clients
 
 
 def _check_client(
-    entry: _ClientToml, where: str, office_codes: set[str] | None, problems: _Problems
+    entry: Client, where: str, office_codes: set[str] | None, problems: _Problems
 ) -> None:
     if entry.cert is not None and entry.ca is not None:
         problems.add(
@@ -1142,10 +1059,10 @@ def _check_client(
                 )
 
 
-def _client_certificate_identity(entry: _ClientToml) -> Iterator[tuple[str, tuple[str, ...], str]]:
+def _client_certificate_identity(entry: Client) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """What must not be shared between clients, so that a certificate names one client."""
     if entry.cert is not None and entry.ca is None:
-        for cert in entry.cert:
+        for cert in entry.certs:
             yield (
                 "cert",
                 ("cert", _fingerprint(cert)),
@@ -1176,15 +1093,13 @@ def _fees_and_case_types(
         where = f"{FEES_FILE}: {entry_name}"
         if (code := _raw_text(raw, "code")) is not None:
             fee_codes.add(code)
-        fee = _validate(_FeeToml, raw, where, context, problems)
+        fee = _validate(Fee, raw, where, context, problems)
         if fee is None:
             continue
         if earlier := versions.earlier((fee.code, fee.valid_from), entry_name):
             since = f"valid from {fee.valid_from}" if fee.valid_from else "without valid_from"
             problems.add(where, "valid_from", f"duplicate fee {fee.code} {since}, also {earlier}")
-        fees.append(
-            Fee(code=fee.code, name=fee.name, amount_grosze=fee.amount, valid_from=fee.valid_from)
-        )
+        fees.append(fee)
 
     case_types: list[CaseType] = []
     case_codes = _FirstSeen()
@@ -1193,7 +1108,7 @@ def _fees_and_case_types(
         code = _raw_text(raw, "code")
         if code is not None and (earlier := case_codes.earlier(code, entry_name)):
             problems.add(where, "code", f"duplicate case type code {code}, also {earlier}")
-        entry = _validate(_CaseTypeToml, raw, where, context, problems)
+        entry = _validate(CaseType, raw, where, context, problems)
         if entry is None:
             continue
         for fee_code in dict.fromkeys(c for c in entry.fees if c not in fee_codes):
@@ -1202,14 +1117,5 @@ def _fees_and_case_types(
                 "fees",
                 f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code",
             )
-        case_types.append(
-            CaseType(
-                code=entry.code,
-                system=entry.system,  # type: ignore[arg-type]  # checked by _one_of(SYSTEMS)
-                name=entry.name,
-                fees=tuple(entry.fees),
-                validity_days=entry.validity_days,
-                allow_lower_amount=entry.allow_lower_amount,
-            )
-        )
+        case_types.append(entry)
     return fees, case_types

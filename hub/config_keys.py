@@ -115,7 +115,7 @@ def nearest(key: str, known: list[str]) -> str:
 
 
 def unknown_keys(
-    doc: Mapping, schema: Mapping[str, object], lines: Mapping[KeyPath, int]
+    doc: Mapping[str, object], schema: Mapping[str, list[str] | None], lines: Mapping[KeyPath, int]
 ) -> Iterator[tuple[int | None, str]]:
     """(line, problem) for every section or key of `doc` the hub does not know.
 

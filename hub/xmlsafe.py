@@ -27,18 +27,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from hub.errors import InvalidRequest
-
-
-class XmlRefused(InvalidRequest):
-    """Malformed or hostile XML: a client error (`soap:Client.InvalidRequest`), since sending the
-    same bytes again fails again. `reason` is "size", "dtd", "entity", "depth" or "malformed"."""
-
-    code = "InvalidRequest"
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+from hub.errors import XmlRefused
 
 
 class _NoExternalResources(etree.Resolver):

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.config import ConfigProblems, HubConfig, load_config
-from hub.errors import ConfigError, InvalidRequest
+from hub.config import HubConfig, load_config
+from hub.errors import ConfigError, ConfigProblems, InvalidRequest
 from hub.ids import nrb_valid
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config"

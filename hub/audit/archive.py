@@ -63,7 +63,7 @@ from hub.audit.seals import MessageLogSeal, Seal, fingerprint, trusted_signers
 from hub.clock import Clock, utcnow
 from hub.db.backup import fsync_path
 from hub.db.database import Database
-from hub.errors import HubError, InvalidRequest
+from hub.errors import ArchiveError, InvalidRequest
 from hub.signing.detached import sign_bytes, signature_valid
 from hub.signing.keys import SigningIdentity
 
@@ -71,12 +71,6 @@ FORMAT = "hub-message-log-archive/1"
 RECORDS_PER_FILE_MAX = 50_000  # one archive file; a run writes as many as it needs
 READ_BATCH_COUNT = 1000
 _MANIFEST = re.compile(r"^message-log-(\d{12})-(\d{12})\.manifest\.json$")
-
-
-class ArchiveError(HubError):
-    """The archive cannot be made or read as it stands; the message says what to do."""
-
-    code = "ArchiveError"
 
 
 @dataclass(frozen=True)

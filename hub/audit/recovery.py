@@ -32,12 +32,13 @@ from typing import Generic, TypeVar
 from sqlalchemy import BigInteger, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.audit.archive import ArchivedLog, ArchiveError
+from hub.audit.archive import ArchivedLog
 from hub.audit.messagelog import GENESIS, REQUEST, MessageLog, MessageLogHead, MessageRecord
 from hub.audit.seals import MessageLogSeal, Seal
 from hub.clock import Clock
 from hub.db.base import Base, BigId, UtcDateTime
 from hub.db.database import Database
+from hub.errors import ArchiveError
 
 # The operations whose effect a restore can lose; all but SubmitStatement carry a RequestId.
 STATE_CHANGING = frozenset(

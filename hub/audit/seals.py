@@ -46,10 +46,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.audit.messagelog import MessageLogHead
-from hub.audit.timestamps import TimeStamper, TimestampError, verify_token
+from hub.audit.timestamps import TimeStamper, verify_token
 from hub.clock import Clock
 from hub.db.base import Base, UtcDateTime
 from hub.db.database import Database
+from hub.errors import TimestampError
 from hub.signing.detached import sign_bytes, signature_valid
 from hub.signing.keys import SigningIdentity
 

@@ -30,16 +30,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hub.errors import HubError
+from hub.errors import TimestampError
 
 RESPONSE_BYTES_MAX = 64 * 1024
 _HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
-
-
-class TimestampError(HubError):
-    """The TSA gave no usable token, or a token does not verify; the message says why."""
-
-    code = "TimestampError"
 
 
 class TimeStamper:

@@ -33,7 +33,7 @@ from lxml import etree
 
 from hub import ns
 from hub.clock import WARSAW, business_day
-from hub.errors import InvalidRequest
+from hub.errors import StatementError
 from hub.ids import normalize_account
 from hub.money import AmountError, currency_known, parse_decimal_grosze
 from hub.xmlsafe import iterparse
@@ -53,22 +53,6 @@ NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
 _DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?$")
 _OPENING_CODES = ("OPBD", "PRCD")  # opening booked, or the previous statement's closing booked
 _CLOSING_CODES = ("CLBD",)
-
-
-class StatementError(InvalidRequest):
-    """The statement is not a readable camt.053: the message names the element and its line."""
-
-    def __init__(
-        self, problem: str, *, element: str | None = None, line: int | None = None
-    ) -> None:
-        where = " ".join(part for part in (f"line {line}" if line else "", element or "") if part)
-        super().__init__(
-            f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}",
-            Element=element or "",
-        )
-        self.problem = problem
-        self.element = element
-        self.line = line
 
 
 @dataclass(frozen=True, slots=True)

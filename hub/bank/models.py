@@ -23,6 +23,7 @@ Statuses (`status`):
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -40,15 +41,36 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-CREDIT, DEBIT = "CRDT", "DBIT"
+
+class Direction(StrEnum):
+    """`BankEntry.direction`, as camt.053 writes it (CdtDbtInd)."""
+
+    CREDIT = "CRDT"
+    DEBIT = "DBIT"
+
+
+class EntryStatus(StrEnum):
+    """`BankEntry.status`: the table above."""
+
+    TOPUP = "TOPUP"
+    SUSPENSE = "SUSPENSE"
+    ASSIGNED = "ASSIGNED"
+    REVERSED = "REVERSED"
+    REVERSAL = "REVERSAL"
+    REVIEW = "REVIEW"
+    UNMATCHED = "UNMATCHED"
+
+
+# The members by the short names the services use.
+CREDIT, DEBIT = Direction.CREDIT, Direction.DEBIT
 TOPUP, SUSPENSE, ASSIGNED, REVERSED, REVERSAL, REVIEW, UNMATCHED = (
-    "TOPUP",
-    "SUSPENSE",
-    "ASSIGNED",
-    "REVERSED",
-    "REVERSAL",
-    "REVIEW",
-    "UNMATCHED",
+    EntryStatus.TOPUP,
+    EntryStatus.SUSPENSE,
+    EntryStatus.ASSIGNED,
+    EntryStatus.REVERSED,
+    EntryStatus.REVERSAL,
+    EntryStatus.REVIEW,
+    EntryStatus.UNMATCHED,
 )
 # New entries that the hub could not assign (SubmitStatementResponse/Unmatched).
 UNMATCHED_STATUSES = (SUSPENSE, REVIEW, UNMATCHED)

@@ -58,7 +58,6 @@ from hub.bank.camt import (
     DEBIT,
     Balance,
     StatementEntry,
-    StatementError,
     StatementHeader,
     Transaction,
     read_statement,
@@ -81,11 +80,12 @@ from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.db.database import Database
-from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound
+from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import ASSET, CONTROL, ESCROW
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
+from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount
 from hub.money import format_pln
 
@@ -547,7 +547,7 @@ class StatementService:
                 SUSPENSE_ACCOUNT,
                 company.ledger_code,
                 row.amount_grosze,
-                "TOPUP",
+                TransferCode.TOPUP,
                 _reference(
                     {
                         field: getattr(row, field)
@@ -619,10 +619,10 @@ class _Booking:
         for row, company in zip(credits, self._companies(credits)):
             if company is None:
                 row["status"] = SUSPENSE
-                credited.append((row, SUSPENSE_ACCOUNT, "SUSPENSE"))
+                credited.append((row, SUSPENSE_ACCOUNT, TransferCode.SUSPENSE))
             else:
                 row["status"], row["company_id"] = TOPUP, company.id
-                credited.append((row, company.ledger_code, "TOPUP"))
+                credited.append((row, company.ledger_code, TransferCode.TOPUP))
         self._insert(rows)
         if credited:
             self.ledger.apply(
@@ -824,14 +824,16 @@ class _Booking:
             company = self.session.get(Company, original.company_id)
             try:
                 self.ledger.transfer(
-                    transfer_id, company.ledger_code, ESCROW, amount, "TOPUP", reference
+                    transfer_id, company.ledger_code, ESCROW, amount, TransferCode.TOPUP, reference
                 )
                 status, debit = REVERSAL, None
             except InsufficientFunds:
                 # The company has spent or reserved it: never overdraw; the operator recovers it.
                 status, debit = REVIEW, SUSPENSE_ACCOUNT
         if debit is not None:
-            self.ledger.transfer(transfer_id, debit, ESCROW, amount, "SUSPENSE", reference)
+            self.ledger.transfer(
+                transfer_id, debit, ESCROW, amount, TransferCode.SUSPENSE, reference
+            )
         self.session.execute(
             update(BankEntry),
             [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}],

@@ -12,6 +12,7 @@ gives the number back, so receipt numbers have no gaps.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -27,8 +28,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-CASH, CARD = "CASH", "CARD"
-METHODS = (CASH, CARD)
+
+class PaymentMethod(StrEnum):
+    """`Payment.method`."""
+
+    CASH = "CASH"
+    CARD = "CARD"
+
+
+class PaymentStatus(StrEnum):
+    """A payment as receipts, listings and the cash report show it (`voided_at` set: VOIDED)."""
+
+    PAID = "PAID"
+    VOIDED = "VOIDED"
+
+
+# The members by the short names the services use.
+CASH, CARD = PaymentMethod.CASH, PaymentMethod.CARD
+METHODS = tuple(PaymentMethod)
 
 
 class ReceiptCounter(Base):

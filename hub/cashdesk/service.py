@@ -44,7 +44,14 @@ from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import once
-from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound
+from hub.errors import (
+    DayClosed,
+    HubError,
+    InvalidRequest,
+    NotAuthorized,
+    NotFound,
+    ReceiptSequenceError,
+)
 from hub.ids import new_uuid
 from hub.ledger import Ledger
 from hub.ledger.chart import (
@@ -54,6 +61,7 @@ from hub.ledger.chart import (
     office_cash_differences_account,
     office_takings_account,
 )
+from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -68,18 +76,12 @@ _CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 # Ledger transfer codes
 PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = (
-    "DESK_PAYMENT",
-    "DESK_VOID",
-    "DESK_DIFFERENCE",
+    TransferCode.DESK_PAYMENT,
+    TransferCode.DESK_VOID,
+    TransferCode.DESK_DIFFERENCE,
 )  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]
-
-
-class ReceiptSequenceError(HubError):
-    """The receipt counter and the payments disagree: a state that must never exist."""
-
-    code = "Server"
 
 
 @dataclass(frozen=True)
@@ -457,12 +459,12 @@ class CashDeskService:
             )
         today = business_day(self.clock())
         for item in items:
-            self.config.fee(item.fee_code, today)  # an unknown fee code is InvalidRequest
+            self.config.fee_schedule.fee(item.fee_code, today)  # unknown: InvalidRequest
             if item.amount_grosze is not None and item.amount_grosze <= 0:
                 raise InvalidRequest(f"Item {item.fee_code}: Amount must be at least 0.01")
 
     def _priced(self, item: ItemRequest, day: date) -> PaidItem:
-        fee = self.config.fee(item.fee_code, day)
+        fee = self.config.fee_schedule.fee(item.fee_code, day)
         amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
         if amount <= 0:
             raise InvalidRequest(

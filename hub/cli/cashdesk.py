@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from hub.cashdesk.models import PaymentMethod
 from hub.cli.main import (
     AmountParam,
     CliContext,
@@ -69,7 +70,7 @@ def cashdesk() -> None:
 @click.option("--cashier", help="Who takes the payment; default: the --as login.")
 @click.option("--system", required=True, type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]))
 @click.option("--case-number", required=True, help="The case (sygnatura) the payment is for.")
-@click.option("--method", required=True, type=click.Choice(["CASH", "CARD"]))
+@click.option("--method", required=True, type=click.Choice([m.value for m in PaymentMethod]))
 @click.option(
     "--card-auth", "card_auth_code", help="The card terminal's authorization code (CARD only)."
 )

@@ -29,6 +29,7 @@ from hub.cli.main import (
     progress_bar,
 )
 from hub.clock import wire_time
+from hub.coupons.models import CouponStatus
 from hub.errors import HubError
 from hub.money import format_pln
 
@@ -216,7 +217,7 @@ def _replacing(path: Path) -> Iterator:
 @click.option("--nip", required=True, help="The company's NIP.")
 @click.option(
     "--status",
-    type=click.Choice(["ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"], case_sensitive=False),
+    type=click.Choice([s.value for s in CouponStatus], case_sensitive=False),
 )
 @click.option(
     "--from",

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 from hub.ledger.chart import company_account
+
+
+class StatementKind(StrEnum):
+    """A company statement entry's kind (GetStatement's `Kind`, hub.words.STATEMENT_KIND):
+    what the company sees, read from the ledger's transfer kinds and codes."""
+
+    TOPUP = "TOPUP"
+    HOLD = "HOLD"
+    CAPTURE = "CAPTURE"
+    RELEASE = "RELEASE"
+    ADJUSTMENT = "ADJUSTMENT"
 
 
 class Company(Base):

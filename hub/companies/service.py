@@ -21,6 +21,7 @@ from hub.errors import InvalidRequest, NotFound
 from hub.ids import nip_valid, nrb_valid, virtual_account
 from hub.ledger import Ledger
 from hub.ledger.chart import ADJUSTMENTS, COMPANY, CONTROL, company_account
+from hub.ledger.codes import TransferCode
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class CompanyService:
                 debit,
                 credit,
                 abs(amount_grosze),
-                "ADJUSTMENT",
+                TransferCode.ADJUSTMENT,
                 reason.strip()[:200],
             )
             record_event(

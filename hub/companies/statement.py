@@ -29,25 +29,32 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import day_bounds_utc
-from hub.companies.models import Company
+from hub.companies.models import Company, StatementKind
 from hub.errors import InvalidRequest, LedgerInvariantError
 from hub.ids import MalformedId, format_coupon_id, normalize_coupon_id
+from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.ledger.service import PENDING, POST, POSTED, VOID
 
-TOPUP, HOLD, CAPTURE, RELEASE, ADJUSTMENT = "TOPUP", "HOLD", "CAPTURE", "RELEASE", "ADJUSTMENT"
+TOPUP, HOLD, CAPTURE, RELEASE, ADJUSTMENT = (
+    StatementKind.TOPUP,
+    StatementKind.HOLD,
+    StatementKind.CAPTURE,
+    StatementKind.RELEASE,
+    StatementKind.ADJUSTMENT,
+)
 STATEMENT_DAYS_MAX = 366  # one GetStatement covers at most a year
 REFERENCE_CHARS_MAX = 140  # c:Reference
 
 _COUPON_CODES = frozenset(
-    {"HOLD", "CAPTURE", "RELEASE", "REVERSAL"}
+    {TransferCode.HOLD, TransferCode.CAPTURE, TransferCode.RELEASE, TransferCode.REVERSAL}
 )  # ledger codes whose reference is a coupon id
 
 
 @dataclass(frozen=True)
 class StatementEntry:
     booked_at: datetime
-    kind: str  # TOPUP | HOLD | CAPTURE | RELEASE | ADJUSTMENT
+    kind: StatementKind
     amount_grosze: int  # signed: + raises the available balance
     coupon_id: str | None  # canonical
     reference: str
@@ -160,7 +167,7 @@ def _effects(
     coupon = _coupon_id(t)
     reference = (t.id if coupon else t.reference or t.id)[:REFERENCE_CHARS_MAX]
 
-    def entry(kind: str, amount: int) -> StatementEntry:
+    def entry(kind: StatementKind, amount: int) -> StatementEntry:
         return StatementEntry(t.created_at, kind, amount, coupon, reference)
 
     if t.kind == PENDING:
@@ -175,9 +182,9 @@ def _effects(
                 yield entry(CAPTURE, -t.amount_grosze)
         elif t.kind == POST:  # a hold that credits the company, posted (none today)
             yield entry(ADJUSTMENT, t.amount_grosze)
-    elif t.code == "TOPUP":
+    elif t.code == TransferCode.TOPUP:
         yield entry(TOPUP, -t.amount_grosze if debited else t.amount_grosze)
-    elif t.code == "REVERSAL":
+    elif t.code == TransferCode.REVERSAL:
         yield entry(CAPTURE, -t.amount_grosze if debited else t.amount_grosze)
     else:
         yield entry(ADJUSTMENT, -t.amount_grosze if debited else t.amount_grosze)

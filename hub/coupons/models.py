@@ -1,13 +1,31 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, UtcDateTime
 
-ISSUED, REDEEMED, CANCELLED, EXPIRED = "ISSUED", "REDEEMED", "CANCELLED", "EXPIRED"
+
+class CouponStatus(StrEnum):
+    """`Coupon.status`, stored and sent as the plain string. EXPIRED is also what a query
+    shows for an ISSUED coupon past its expiry that the daily run has not marked yet."""
+
+    ISSUED = "ISSUED"
+    REDEEMED = "REDEEMED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+# The members by the short names the services use.
+ISSUED, REDEEMED, CANCELLED, EXPIRED = (
+    CouponStatus.ISSUED,
+    CouponStatus.REDEEMED,
+    CouponStatus.CANCELLED,
+    CouponStatus.EXPIRED,
+)
 
 
 class CouponBatch(Base):

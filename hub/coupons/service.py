@@ -34,6 +34,7 @@ from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFo
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.chart import CLEARING, CONTROL, OFFICE, office_account
+from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
 
@@ -212,7 +213,7 @@ class CouponService:
             raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about(
                 "count_range", max=count_max
             )
-        fee_grosze = self.config.case_type_amount_grosze(kind.code, business_day(self.clock()))
+        fee_grosze = self.config.fee_schedule.amount_grosze(kind.fees, business_day(self.clock()))
         if amount_grosze is None:
             amount_grosze = fee_grosze
         if amount_grosze <= 0:
@@ -253,7 +254,7 @@ class CouponService:
                         company.ledger_code,
                         CLEARING,
                         amount_grosze,
-                        "HOLD",
+                        TransferCode.HOLD,
                         cid,
                         pending=True,
                     )
@@ -358,10 +359,11 @@ class CouponService:
     def _current_fee(self, case_type: str) -> int | None:
         """The case type's fee today, for the office to compare with the coupon's amount;
         None when fees.toml no longer knows the case type or has no fee in force."""
-        try:
-            return self.config.case_type_amount_grosze(case_type, business_day(self.clock()))
-        except InvalidRequest:
+        if (kind := self.config.find_case_type(case_type)) is None:
             return None
+        return self.config.fee_schedule.amount_in_force_grosze(
+            kind.fees, business_day(self.clock())
+        )
 
     def _status(self, coupon: Coupon) -> str:
         if coupon.status == ISSUED and coupon.expires_at <= self.clock():
@@ -439,7 +441,7 @@ class CouponService:
                 f"capture:{redemption_id}",
                 coupon.hold_transfer_id,
                 captured,
-                code="CAPTURE",
+                code=TransferCode.CAPTURE,
                 reference=cid,
             )
             ledger.open_account(office_account(office_code), OFFICE)
@@ -448,7 +450,7 @@ class CouponService:
                 CLEARING,
                 office_account(office_code),
                 captured,
-                "EARNING",
+                TransferCode.EARNING,
                 cid,
             )
             coupon.status = REDEEMED
@@ -518,7 +520,7 @@ class CouponService:
                 office_account(office_code),
                 company.ledger_code,
                 redemption.captured_grosze,
-                "REVERSAL",
+                TransferCode.REVERSAL,
                 coupon.id,
             )
             coupon.holds += 1
@@ -528,7 +530,7 @@ class CouponService:
                 company.ledger_code,
                 CLEARING,
                 coupon.amount_grosze,
-                "HOLD",
+                TransferCode.HOLD,
                 coupon.id,
             )
             coupon.status = ISSUED
@@ -605,7 +607,7 @@ class CouponService:
         Ledger(session, self.clock).void(
             f"release:{coupon.id}:{coupon.holds}",
             coupon.hold_transfer_id,
-            code="RELEASE",
+            code=TransferCode.RELEASE,
             reference=coupon.id,
         )
         coupon.status = status
@@ -815,18 +817,14 @@ class CouponService:
         )
 
     def _case_type_name(self, code: str) -> str:
-        try:
-            return self.config.case_type(code).name
-        except InvalidRequest:  # since removed from fees.toml: the code says what it was
-            return code
+        kind = self.config.find_case_type(code)  # None: since removed from fees.toml
+        return code if kind is None else kind.name  # the code says what it was
 
     def _office_name(self, code: str | None) -> str | None:
         if code is None:
             return None
-        try:
-            return self.config.office(code).name
-        except InvalidRequest:
-            return None
+        office = self.config.find_office(code)
+        return None if office is None else office.name
 
 
 STATUSES = (ISSUED, REDEEMED, CANCELLED, EXPIRED)

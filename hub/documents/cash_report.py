@@ -23,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 
 from hub import words
-from hub.cashdesk.models import CARD, CASH, METHODS
+from hub.cashdesk.models import CARD, CASH, METHODS, PaymentStatus
 from hub.cashdesk.service import DeskTotals
 from hub.clock import WARSAW, wire_time
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
@@ -34,7 +34,6 @@ from hub.reports.csvout import EXCEL_PL, csv_writer
 if TYPE_CHECKING:
     from hub.cashdesk.service import CashReport, ClosedDay, PaymentRecord
 
-PAID, VOIDED = "PAID", "VOIDED"
 CSV_COLUMNS = (
     "row",
     "receipt_number",
@@ -117,7 +116,9 @@ def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
                 amount(p.items_total_grosze),
                 amount(p.handling_fee_grosze),
                 amount(p.total_grosze),
-                code(words.PAYMENT_STATUS, VOIDED if p.voided else PAID),
+                code(
+                    words.PAYMENT_STATUS, PaymentStatus.VOIDED if p.voided else PaymentStatus.PAID
+                ),
                 instant(p.voided_at) if p.voided_at else "",
                 person(p.voided_by or ""),
                 p.void_reason or "",

@@ -24,6 +24,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from hub.clock import WARSAW, business_day
+from hub.coupons.models import CANCELLED, EXPIRED, REDEEMED
 from hub.coupons.qr import QrSigner
 from hub.coupons.service import PER_PAGE, CouponSheet
 from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
@@ -40,7 +41,7 @@ HOLDER_INSTRUCTION = (
     "Przekaż kupon w urzędzie przy składaniu wniosku: opłata zostanie pobrana z konta przedpłaconego firmy. "
     "Kupon jest ważny do daty podanej wyżej i tylko dla wskazanego rodzaju sprawy."
 )
-STATUS_STAMP = {"REDEEMED": "WYKORZYSTANY", "CANCELLED": "ANULOWANY", "EXPIRED": "WYGASŁY"}
+STATUS_STAMP = {REDEEMED: "WYKORZYSTANY", CANCELLED: "ANULOWANY", EXPIRED: "WYGASŁY"}
 CUT_MARK = 14  # points long, at each end of a cut line
 
 

@@ -27,9 +27,10 @@ from hub.errors import InvalidRequest
 from hub.fakebank.camt import CREDIT, DEBIT, StatementEntry, statement_xml
 from hub.ids import iban_valid, normalize_account, nrb_valid
 from hub.money import format_pln
+from hub.settlement.models import TransferAnswer
 
 MODES = ("ok", "down", "slow", "reject", "twice", "fault", "error")
-ACCEPTED, REJECTED = "ACCEPTED", "REJECTED"
+ACCEPTED, REJECTED = TransferAnswer.ACCEPTED, TransferAnswer.REJECTED
 
 
 @dataclass

@@ -8,14 +8,21 @@ account, which settlement empties into money in transit to the bank.
 
 from __future__ import annotations
 
+from hub.ledger.codes import AccountKind
+
 ESCROW = "bank:escrow"  # the hub's bank account (asset), credited by statement top-ups
 SUSPENSE = "bank:suspense"  # credits on the statement not yet matched to a company
 TRANSIT = "bank:transit"  # settlements sent to the bank, not yet on a statement
 CLEARING = "coupons:clearing"  # holds of coupons outstanding
 ADJUSTMENTS = "operator:adjustments"  # counterpart of manual credits and debits
 
-# kinds
-ASSET, COMPANY, CONTROL, OFFICE = "ASSET", "COMPANY", "CONTROL", "OFFICE"
+# kinds (hub.ledger.codes), by the short names the services use
+ASSET, COMPANY, CONTROL, OFFICE = (
+    AccountKind.ASSET,
+    AccountKind.COMPANY,
+    AccountKind.CONTROL,
+    AccountKind.OFFICE,
+)
 
 
 def company_account(nip: str) -> str:

@@ -19,10 +19,16 @@ from sqlalchemy.orm import Session, aliased
 from hub.clock import Clock, utcnow
 from hub.db.database import insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
+from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 
-POSTED, PENDING, POST, VOID = "POSTED", "PENDING", "POST", "VOID"
+POSTED, PENDING, POST, VOID = (
+    TransferKind.POSTED,
+    TransferKind.PENDING,
+    TransferKind.POST,
+    TransferKind.VOID,
+)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,8 @@ import urllib3
 from sqlalchemy.orm import Session
 
 from hub.config import NotifySettings
-from hub.notify.targets import (
-    WebhookTarget,
-    WebhookTargetRefused,
-    WebhookTargets,
-    WebhookTargetUnresolvable,
-)
+from hub.errors import WebhookTargetRefused, WebhookTargetUnresolvable
+from hub.notify.targets import WebhookTarget, WebhookTargets
 from hub.outbox import Refused, Transient
 from hub.outbox.models import OutboxRecord
 

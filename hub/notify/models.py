@@ -9,13 +9,23 @@ same low-balance episode or the same expiry day of a company is never warned twi
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-LOW_BALANCE, COUPONS_EXPIRING = "LOW_BALANCE", "COUPONS_EXPIRING"
+
+class NotificationEvent(StrEnum):
+    """`Notification.event`, also the webhook's `event` field."""
+
+    LOW_BALANCE = "LOW_BALANCE"
+    COUPONS_EXPIRING = "COUPONS_EXPIRING"
+
+
+# The members by the short names the services use.
+LOW_BALANCE, COUPONS_EXPIRING = NotificationEvent.LOW_BALANCE, NotificationEvent.COUPONS_EXPIRING
 
 
 class NotificationSettings(Base):

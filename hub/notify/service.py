@@ -42,7 +42,7 @@ from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, we
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.notify.targets import WebhookTargets
 from hub.outbox import Courier, DeliveryRun, Outbox, enqueue
-from hub.outbox.models import OutboxRecord
+from hub.outbox.models import OutboxRecord, OutboxStatus
 from hub.words import count_pl, format_amount_pl
 
 UNSET: Any = object()
@@ -369,7 +369,9 @@ class NotificationService:
                                 record.attempts,
                                 record.last_error,
                                 notification.created_at,
-                                record.next_attempt_at if record.status == "PENDING" else None,
+                                record.next_attempt_at
+                                if record.status == OutboxStatus.PENDING
+                                else None,
                                 record.finished_at,
                             )
                         )

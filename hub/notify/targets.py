@@ -23,21 +23,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from hub.errors import InvalidRequest
+from hub.errors import InvalidRequest, WebhookTargetRefused, WebhookTargetUnresolvable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]  # host, port -> addresses (the text of each)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class WebhookTargetRefused(InvalidRequest):
-    """The URL's host is, or resolves to, an address webhooks may not reach."""
-
-
-class WebhookTargetUnresolvable(InvalidRequest):
-    """The URL's host name does not resolve (now: it may later)."""
 
 
 def resolve_tcp(host: str, port: int) -> tuple[str, ...]:

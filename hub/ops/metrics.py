@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from hub.clock import Clock, utcnow
 from hub.db.database import Database
 from hub.ledger.checks import LedgerChecks
+from hub.outbox.models import OutboxStatus
 
 log = logging.getLogger("hub.ops.metrics")
 
@@ -200,7 +201,7 @@ class StateCollector:
             return
         now = self.clock()
         for kind, status, count, first_created in outbox:
-            if status == "PENDING":
+            if status == OutboxStatus.PENDING:
                 pending.add_metric([kind], count)
                 oldest.add_metric([kind], max(0.0, (now - first_created).total_seconds()))
             else:

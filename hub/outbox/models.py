@@ -4,14 +4,32 @@ transaction as the domain change that calls for them, delivered afterwards."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-PENDING, SENT, FAILED, REJECTED = "PENDING", "SENT", "FAILED", "REJECTED"
-STATUSES = (PENDING, SENT, FAILED, REJECTED)
+
+class OutboxStatus(StrEnum):
+    """`OutboxRecord.status`: PENDING until a courier delivers it (SENT), the receiver
+    refuses it for good (REJECTED) or the attempts run out (FAILED)."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+
+
+# The members by the short names the services use.
+PENDING, SENT, FAILED, REJECTED = (
+    OutboxStatus.PENDING,
+    OutboxStatus.SENT,
+    OutboxStatus.FAILED,
+    OutboxStatus.REJECTED,
+)
+STATUSES = tuple(OutboxStatus)
 
 
 class OutboxRecord(Base):

@@ -27,10 +27,10 @@ from hub.app import Hub
 from hub.audit.messagelog import RESPONSE, Entry
 from hub.audit.recovery import STATE_CHANGING, ArchivedExchange, Restored
 from hub.db.idempotency import IdempotencyKey, canonical_request_id
-from hub.errors import HubError
+from hub.errors import HubError, XmlRefused
 from hub.ids import given_ids
 from hub.services.wsgi import security_of, soap_endpoints
-from hub.xmlsafe import XmlRefused, parse_xml
+from hub.xmlsafe import parse_xml
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 ARCHIVED_BYTES_MAX = (

@@ -18,11 +18,12 @@ from hub.config import HubConfig
 from hub.outbox import Refused, Transient
 from hub.outbox.models import OutboxRecord
 from hub.outbox.soap import Peer, call, client_for
+from hub.settlement.models import TransferAnswer
 from hub.signing.keys import SigningIdentity
 from hub.signing.trust import TrustStore
 
 KIND = "bank.transfer"
-ACCEPTED, REJECTED = "ACCEPTED", "REJECTED"
+ACCEPTED, REJECTED = TransferAnswer.ACCEPTED, TransferAnswer.REJECTED
 
 
 class BankTransfers:

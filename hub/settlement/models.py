@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -17,20 +18,38 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-# PENDING: in the outbox, no answer yet; SENT: the bank ACCEPTED it; BOOKED: on the
-# escrow statement; REJECTED: refused, the money is back on the office's account;
-# RETURNED: booked, then returned by the bank (a reversed debit on a statement), the
-# money is back on the office's account; CARRIED: nothing to send (zero, or negative
-# after reversals: netted next time).
+
+class TransferAnswer(StrEnum):
+    """The bank's answer to a TransferRequest (the bank contract's `Status`): the fake bank
+    writes it, hub.settlement reads it."""
+
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+class SettlementStatus(StrEnum):
+    """`Settlement.status`."""
+
+    PENDING = "PENDING"  # in the outbox, no answer yet
+    SENT = "SENT"  # the bank ACCEPTED it
+    BOOKED = "BOOKED"  # on the escrow statement
+    REJECTED = "REJECTED"  # refused, the money is back on the office's account
+    # Booked, then returned by the bank (a reversed debit on a statement): the money is back
+    # on the office's account.
+    RETURNED = "RETURNED"
+    CARRIED = "CARRIED"  # nothing to send (zero, or negative after reversals: netted next time)
+
+
+# The members by the short names the services use.
 PENDING, SENT, BOOKED, REJECTED, RETURNED, CARRIED = (
-    "PENDING",
-    "SENT",
-    "BOOKED",
-    "REJECTED",
-    "RETURNED",
-    "CARRIED",
+    SettlementStatus.PENDING,
+    SettlementStatus.SENT,
+    SettlementStatus.BOOKED,
+    SettlementStatus.REJECTED,
+    SettlementStatus.RETURNED,
+    SettlementStatus.CARRIED,
 )
-STATUSES = (PENDING, SENT, BOOKED, REJECTED, RETURNED, CARRIED)
+STATUSES = tuple(SettlementStatus)
 
 
 class Settlement(Base):

@@ -46,6 +46,7 @@ from hub.fk.courier import FkJournals
 from hub.fk.service import JournalService
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, CONTROL, ESCROW, OFFICE, TRANSIT, office_account
+from hub.ledger.codes import TransferCode, TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
@@ -65,10 +66,10 @@ from hub.settlement.models import (
 log = logging.getLogger("hub.settlement")
 
 SETTLEMENT, SETTLE_REJECTED, SETTLE_BOOKED, SETTLE_RETURNED = (
-    "SETTLEMENT",
-    "SETTLE_REJECTED",
-    "SETTLE_BOOKED",
-    "SETTLE_RETURNED",
+    TransferCode.SETTLEMENT,
+    TransferCode.SETTLE_REJECTED,
+    TransferCode.SETTLE_BOOKED,
+    TransferCode.SETTLE_RETURNED,
 )
 OFFICE_SETTLEMENT_CODES = (
     SETTLEMENT,
@@ -284,7 +285,7 @@ class SettlementService:
             ).where(
                 or_(t.credit_account_id == account.id, t.debit_account_id == account.id),
                 t.created_at >= end,
-                t.kind.in_(("POSTED", "POST")),
+                t.kind.in_((TransferKind.POSTED, TransferKind.POST)),
                 t.code.not_in(OFFICE_SETTLEMENT_CODES),
             )
         ).scalar_one()

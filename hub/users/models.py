@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +28,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db.base import Base, BigId, UtcDateTime
 
-COMPANY, OFFICE = "company", "office"
+
+class ScopeKind(StrEnum):
+    """What a user (and a role) belongs to: a company (by NIP) or an office (TERYT code)."""
+
+    COMPANY = "company"
+    OFFICE = "office"
+
+
+# The members by the short names the services use.
+COMPANY, OFFICE = ScopeKind.COMPANY, ScopeKind.OFFICE
 
 LOGIN_CHARS_MAX = 100
 ROLE_NAME_CHARS_MAX = 40

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from hub.access import Actor
-from hub.bank.camt import StatementError
 from hub.bank.models import (
     ASSIGNED,
     REVERSAL,
@@ -22,7 +21,7 @@ from hub.bank.models import (
     BankEntry,
 )
 from hub.bank.statements import StatementService
-from hub.errors import InvalidRequest, NotAuthorized, NotFound
+from hub.errors import InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ledger.chart import ESCROW, company_account
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from tests.bank.camt_builder import DATA, Entry, camt053, validate

@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from hub.audit.archive import ArchivedLog, ArchiveError
+from hub.audit.archive import ArchivedLog
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
 from hub.cli import cli
+from hub.errors import ArchiveError
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
 from tests.factories import config_copy

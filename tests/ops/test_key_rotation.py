@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
 from hub.cli import cli
-from hub.config import ConfigProblems, load_config
+from hub.config import load_config
+from hub.errors import ConfigProblems
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature

@@ -22,9 +22,10 @@ import hub.notify.couriers as couriers
 from hub.app import Hub
 from hub.cli import cli
 from hub.config import NotifySettings, load_config
+from hub.errors import WebhookTargetRefused
 from hub.notify.couriers import WebhookCourier
 from hub.notify.service import NotificationService
-from hub.notify.targets import WebhookTargetRefused, WebhookTargets
+from hub.notify.targets import WebhookTargets
 from hub.outbox import Transient
 from tests.factories import NIP, OPERATOR, config_copy, funded_company, issue
 

@@ -16,8 +16,8 @@ from werkzeug.test import Client
 from hub.app import Hub
 from hub.cli import cli
 from hub.cli.portal import DEMO_USERS, enable_portal
-from hub.config import ConfigProblems, load_config
-from hub.errors import InvalidRequest
+from hub.config import load_config
+from hub.errors import ConfigProblems, InvalidRequest
 from hub.portal.charts import bar_chart_svg
 from hub.portal.payment_qr import zbp_2d
 from hub.reports.model import Chart

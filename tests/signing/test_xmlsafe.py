@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.errors import ClientError
-from hub.xmlsafe import XmlRefused, parse_xml
+from hub.errors import ClientError, XmlRefused
+from hub.xmlsafe import parse_xml
 
 from .helpers import envelope, reparse
 
