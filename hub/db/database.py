@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -85,14 +86,17 @@ _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not
 
 
 @functools.cache
-def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | None = None):
+def insert_if_absent(
+    dialect: str, table: Table, *keys: str, returning: str | None = None
+) -> Insert:
     """`INSERT ... ON CONFLICT (keys) DO NOTHING` in `dialect` (`postgresql` or `sqlite`),
-    built once per table. A row already there is left as it is and the transaction stays
-    usable; on PostgreSQL an insert racing another transaction's uncommitted row waits for
-    it. With `returning`, a row comes back only when this insert made it."""
+    built once per table; no keys: a conflict on any unique key. A row already there is
+    left as it is and the transaction stays usable; on PostgreSQL an insert racing another
+    transaction's uncommitted row waits for it. With `returning`, a row comes back only
+    when this insert made it (also for several rows given at once)."""
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(
         table
-    ).on_conflict_do_nothing(index_elements=list(keys))
+    ).on_conflict_do_nothing(index_elements=list(keys) or None)
     return statement.returning(table.c[returning]) if returning else statement
 
 
