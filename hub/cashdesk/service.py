@@ -234,6 +234,31 @@ class DayTakings:
     by_method: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
 
 
+@dataclass(frozen=True)
+class RegisteredRecord:
+    """RegisterPayment's answer as its idempotency key keeps it (hub.db.idempotency)."""
+
+    id: str  # the payment
+    receipt: str
+    items: int  # grosze
+    fee: int  # the handling fee, grosze
+    at: datetime
+
+
+@dataclass(frozen=True)
+class VoidedRecord:
+    """VoidPayment's answer as its idempotency key keeps it."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ClosedRecord:
+    """CloseDay's answer as its idempotency key keeps it: the desk day's row."""
+
+    id: int
+
+
 def receipt_number(office_code: str, desk_id: str, year: int, number: int) -> str:
     """`KP/1465/01/2026/000123`: KP (kasa przyjmie), office, desk, year, number in that year."""
     return f"KP/{office_code}/{desk_id}/{year}/{number:06d}"
@@ -330,7 +355,7 @@ class CashDeskService:
         ):  # only then: a retry of a request stored before payers keeps its fingerprint
             content["payer"] = [payer_name, payer_address]
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> RegisteredRecord:
             now = self.clock()
             day = business_day(now)
             self._open_day(session, office.code, desk_id, day)
@@ -404,23 +429,12 @@ class CashDeskService:
                 method=method,
                 total=format_pln(items_total + handling_fee),
             )
-            return {
-                "id": payment_id,
-                "receipt": receipt,
-                "items": items_total,
-                "fee": handling_fee,
-                "at": now.isoformat(),
-            }
+            return RegisteredRecord(payment_id, receipt, items_total, handling_fee, now)
 
-        r = once(self.db, request_id, "RegisterPayment", content, work, self.clock())
-        return RegisteredPayment(
-            r["id"],
-            r["receipt"],
-            r["items"],
-            r["fee"],
-            r["items"] + r["fee"],
-            datetime.fromisoformat(r["at"]),
+        r = once(
+            self.db, request_id, "RegisterPayment", content, work, self.clock(), RegisteredRecord
         )
+        return RegisteredPayment(r.id, r.receipt, r.items, r.fee, r.items + r.fee, r.at)
 
     def _desk(self, office_code: str, desk_id: str) -> Office:
         office = self.config.office(office_code)
@@ -510,7 +524,7 @@ class CashDeskService:
         self._check_supervisor(supervisor, office_code)
         content = {"payment": payment_id, "reason": reason, "supervisor": supervisor}
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> VoidedRecord:
             self._open_day(session, office_code, desk_id, day)
             now = self.clock()
             if business_day(now) != day:
@@ -555,11 +569,11 @@ class CashDeskService:
                 reason=reason,
                 total=format_pln(payment.total_grosze),
             )
-            return {"at": now.isoformat()}
+            return VoidedRecord(now)
 
-        return datetime.fromisoformat(
-            once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"]
-        )
+        return once(
+            self.db, request_id, "VoidPayment", content, work, self.clock(), VoidedRecord
+        ).at
 
     def _check_supervisor(self, login: str, office_code: str, act: str = "void payments") -> None:
         if self.supervisor is None:
@@ -630,7 +644,7 @@ class CashDeskService:
         ):  # only then: retries of requests stored before counts keep their fingerprint
             content.update(counted=counted_cash_grosze, supervisor=supervisor, force=force)
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> ClosedRecord:
             desk_day = self._open_day(session, office.code, desk_id, day)
             # Read under the lock: every payment committed before it is counted, none can follow.
             totals = DeskTotals.of(
@@ -683,9 +697,9 @@ class CashDeskService:
                 **counted,
                 **late_fields,
             )
-            return {"id": desk_day.id}
+            return ClosedRecord(desk_day.id)
 
-        once(self.db, request_id, "CloseDay", content, work, self.clock())
+        once(self.db, request_id, "CloseDay", content, work, self.clock(), ClosedRecord)
         with self.db.read() as session:
             return _closed_day(_find_day(session, office.code, desk_id, day))
 

@@ -69,6 +69,11 @@ def find_company(session: Session, nip: str) -> Company:
     return company
 
 
+@dataclass(frozen=True)
+class Credited:
+    """CompanyCredit's answer as its idempotency key keeps it: nothing but that it happened."""
+
+
 class CompanyService:
     def __init__(self, db: Database, escrow_account: str, clock: Clock = utcnow) -> None:
         self.db = db
@@ -129,7 +134,7 @@ class CompanyService:
             raise InvalidRequest("a manual adjustment needs a reason")
         request_id = request_id or str(uuid.uuid4())
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> Credited:
             find_company(session, nip)
             ledger = Ledger(session, self.clock)
             ledger.open_account(ADJUSTMENTS, CONTROL)
@@ -152,7 +157,7 @@ class CompanyService:
                 amount_grosze=amount_grosze,
                 reason=reason.strip(),
             )
-            return {}
+            return Credited()
 
         once(
             self.db,
@@ -161,6 +166,7 @@ class CompanyService:
             {"nip": nip, "amount": amount_grosze, "reason": reason},
             work,
             self.clock(),
+            Credited,
         )
         return self.account(nip)
 
