@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Table, create_engine, event
+from sqlalchemy import Connection, RootTransaction, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -114,6 +116,97 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class Exchange:
+    """One SOAP exchange's database work on one connection, checked out once
+    (`Database.exchange()`). Every `transaction()` and `read()` of the exchange runs on
+    it, one after the other. After `hold_next()` the next transaction begun is left
+    open when its block ends: whatever the exchange does next joins it, and `finish`
+    adds the answer's message log record and commits it all at once. So an exchange
+    is two transactions: the request's record, then the business work with the answer's.
+
+    On SQLite the held transaction begins IMMEDIATE even for a read, since the answer
+    record writes (a deferred read cannot safely become a writer). A block that raises
+    rolls back what is held; the answer then goes in a transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connection: Connection | None = None
+        self._running = False  # a block runs on the connection now
+        self._held: RootTransaction | None = None
+        self._hold_next = False
+
+    @property
+    def holding(self) -> bool:
+        """Whether business work waits, uncommitted, for the answer record."""
+        return self._held is not None
+
+    def hold_next(self) -> None:
+        self._hold_next = True
+
+    def takes(self) -> bool:
+        """Whether a new block can run here: not while another one runs on the connection
+        outside a held transaction (that nested block gets a connection of its own, as before)."""
+        return not self._running or self._held is not None
+
+    @contextmanager
+    def session(self, write: bool) -> Iterator[Session]:
+        connection = self._connect()
+        joined, running = self._held, self._running
+        if joined is None:
+            if self.db.is_sqlite:
+                mode = "IMMEDIATE" if write or self._hold_next else "DEFERRED"
+                connection.execution_options(sqlite_begin=mode)
+            began = connection.begin()
+        self._running = True
+        session = Session(
+            bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+        )
+        try:
+            yield session
+            session.flush()
+        except BaseException:
+            session.close()
+            self._abandon()
+            raise
+        finally:
+            self._running = running
+        session.close()
+        if joined is None:
+            if self._hold_next:
+                self._held, self._hold_next = began, False
+            else:
+                began.commit()
+
+    def finish(self, record: Any) -> None:
+        """`record(session)` adds the answer's record; then everything held commits, or,
+        when nothing is held, the record commits in a transaction of its own."""
+        with self.db.transaction() as session:
+            record(session)
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.commit()
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.invalidated:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = self.db.engine.connect()
+        return self._connection
+
+    def _abandon(self) -> None:
+        """A block raised: whatever the connection's transaction holds rolls back."""
+        self._held, self._hold_next = None, False
+        if self._connection is not None and self._connection.in_transaction():
+            self._connection.rollback()
+
+    def close(self) -> None:
+        """Ends the exchange: anything still held was never answered, so it rolls back."""
+        self._held = None
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()  # returned to the pool; an open transaction rolls back
+
+
 class Database:
     """One per process. `transaction()` for anything that writes, `read()` for queries."""
 
@@ -128,15 +221,40 @@ class Database:
             else self.engine
         )
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+        self._exchange: ContextVar[Exchange | None] = ContextVar(
+            f"exchange-{id(self)}", default=None
+        )
+
+    @contextmanager
+    def exchange(self) -> Iterator[Exchange]:
+        """One connection for everything the block does through this Database (see Exchange)."""
+        exchange = Exchange(self)
+        token = self._exchange.set(exchange)
+        try:
+            yield exchange
+        finally:
+            self._exchange.reset(token)
+            exchange.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit on success, roll back everything on any exception."""
+        """Commit on success, roll back everything on any exception. Inside an exchange:
+        on its connection, and held for the answer record after `Exchange.hold_next()`."""
+        exchange = self._exchange.get()
+        if exchange is not None and exchange.takes():
+            with exchange.session(write=True) as session:
+                yield session
+            return
         with self._writer() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        exchange = self._exchange.get()
+        if exchange is not None and exchange.takes():
+            with exchange.session(write=False) as session:
+                yield session
+            return
         with self._reader() as session, session.begin():
             yield session
 
