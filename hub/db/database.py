@@ -75,7 +75,10 @@ def database_problem(error: DBAPIError, url: str) -> str:
     text = str(getattr(error, "orig", None) or error).strip()
     first = text.splitlines()[0] if text else type(error).__name__
     if "no such table" in first or getattr(error.orig, "sqlstate", None) == _UNDEFINED_TABLE:
-        return f"the database {shown} lacks tables of this hub (not initialised, or older than this version): run `hub init`"
+        return (
+            f"the database {shown} lacks tables of this hub "
+            "(not initialised, or older than this version): run `hub init`"
+        )
     if isinstance(error, OperationalError):
         # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused'
         reason = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
@@ -102,7 +105,7 @@ def insert_if_absent(
     return statement.returning(table.c[returning]) if returning else statement
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -111,7 +114,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
+def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
     connection.exec_driver_sql(f"BEGIN {mode}")
 

@@ -150,7 +150,7 @@ class Account:
 
     @classmethod
     def of(cls, row: Row[Any]) -> Account:
-        return cls(*row)
+        return cls(**row._mapping)
 
 
 @dataclass(frozen=True)
