@@ -60,7 +60,17 @@ _TRANSFER_COLUMNS = tuple(_T[name] for name in LedgerTransfer.__table__.columns.
 
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
 _ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes", expanding=True)))
-_LOCK_ACCOUNT = select(*_ACCOUNT_COLUMNS).where(_A.id == bindparam("account_id")).with_for_update()
+# FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
+# KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
+# writers each holding one would deadlock.
+# FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
+# KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
+# writers each holding one would deadlock.
+_LOCK_ACCOUNT = (
+    select(*_ACCOUNT_COLUMNS)
+    .where(_A.id == bindparam("account_id"))
+    .with_for_update(key_share=True)
+)
 _TRANSFERS_BY_ID = select(*_TRANSFER_COLUMNS).where(_T.id.in_(bindparam("ids", expanding=True)))
 _RESOLVING = select(*_TRANSFER_COLUMNS).where(
     or_(
