@@ -5,11 +5,18 @@ locks (`SELECT ... FOR UPDATE`, taken in a fixed order by the ledger), and
 unique constraints as the last word. SQLite: WAL, and every writing
 transaction starts with `BEGIN IMMEDIATE`, so writers queue on the database
 lock instead of failing at commit; readers use a deferred BEGIN and never wait.
+A writer waits for SQLite's lock on a file lock beside the database first (`flock`,
+`<database>.writers`): the kernel wakes it the moment the last writer commits, where
+SQLite's busy handler would poll in sleeps of 1 to 100 ms. Once it has the file lock,
+its BEGIN IMMEDIATE finds the database free (the busy handler stays for other programs).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,11 +45,60 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class _SqliteConnection(sqlite3.Connection):
+    """A SQLite connection whose writers queue on `<database>.writers` (see the module's
+    docstring): taken before BEGIN IMMEDIATE, given back when the transaction ends."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        path = str(database)
+        self._writers_path = None if path in ("", ":memory:") else f"{path}.writers"
+        self._writers_fd: int | None = None
+        self._writing = False
+
+    def take_write_lock(self) -> None:
+        if self._writers_path is None or self._writing:
+            return
+        if self._writers_fd is None:
+            self._writers_fd = os.open(self._writers_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._writers_fd, fcntl.LOCK_EX)  # sleeps in the kernel until it is ours
+        self._writing = True
+
+    def give_back_write_lock(self) -> None:
+        if self._writing and self._writers_fd is not None:
+            self._writing = False
+            fcntl.flock(self._writers_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.give_back_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.give_back_write_lock()
+
+    def close(self) -> None:
+        self.give_back_write_lock()
+        if self._writers_fd is not None:
+            os.close(self._writers_fd)
+            self._writers_fd = None
+        super().close()
+
+
 def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+            url,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_S,
+                "isolation_level": None,
+                "factory": _SqliteConnection,
+            },
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -116,7 +172,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
 
 def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    dbapi_connection = connection.connection.dbapi_connection
+    writer = dbapi_connection if isinstance(dbapi_connection, _SqliteConnection) else None
+    if writer is not None and mode == "IMMEDIATE":
+        writer.take_write_lock()
+    try:
+        connection.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        if writer is not None:
+            writer.give_back_write_lock()
+        raise
 
 
 class Exchange:
