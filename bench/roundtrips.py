@@ -48,9 +48,7 @@ class Counting:
         event.listen(engine, "begin", lambda *a: self.counts.update(["transactions"]))
         event.listen(engine, "commit", lambda *a: self.counts.update(["commits"]))
         event.listen(engine, "rollback", lambda *a: self.counts.update(["rollbacks"]))
-        event.listen(
-            engine, "before_cursor_execute", lambda *a: self.counts.update(["statements"])
-        )
+        event.listen(engine, "before_cursor_execute", lambda *a: self.counts.update(["statements"]))
 
     def _connect(self, dbapi_connection, record) -> None:
         pgconn = getattr(dbapi_connection, "pgconn", None)
@@ -67,7 +65,12 @@ class Counting:
         for path in self.traces:
             for line in path.read_text(errors="replace").splitlines():
                 parts = line.split("\t")
-                if len(parts) > 2 and parts[1] == "F" and parts[3:4] and parts[3] in ("Sync", "Query"):
+                if (
+                    len(parts) > 2
+                    and parts[1] == "F"
+                    and parts[3:4]
+                    and parts[3] in ("Sync", "Query")
+                ):
                     total += 1
         return total
 

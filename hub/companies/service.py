@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,7 +179,8 @@ class CompanyService:
             if (
                 not self.db.is_sqlite
             ):  # opening, entries and closing from one snapshot (SQLite's read already is one)
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                # first in the transaction: a SOAP exchange's read has begun it already
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             return build_statement(session, find_company(session, nip), date_from, date_to)
 
     def _view(self, session: Session, company: Company) -> CompanyAccount:
