@@ -123,11 +123,15 @@ def run_backend(backend: str, n: int) -> dict:
                 b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), lambda *a: None))
             counting.reset()
             statuses: list[str] = []
+
+            def start_response(status, headers, exc_info=None, statuses=statuses):
+                statuses.append(status)
+
             for body in bodies[2:]:
                 answer = b"".join(
                     app(
                         environ(path, f"{ns.OFFICE}#{op}", body),
-                        lambda status, headers, exc_info=None: statuses.append(status),
+                        start_response,
                     )
                 )
                 if not statuses[-1].startswith("200") or b"Fault>" in answer:
