@@ -241,7 +241,8 @@ class MessageLog:
                     problems.append(f"records {expected_seq}..{r.seq - 1} are missing (deleted)")
                 if r.prev_hash != prev:
                     problems.append(
-                        f"record {r.seq}: does not follow the record before it (inserted, or one before it deleted or altered)"
+                        f"record {r.seq}: does not follow the record before it "
+                        "(inserted, or one before it deleted or altered)"
                     )
                 if (
                     record_hash(
@@ -263,7 +264,8 @@ class MessageLog:
             head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
             if head_seq != expected_seq - 1 or head_hash != prev:
                 problems.append(
-                    f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records at the end were deleted"
+                    f"the log ends at record {expected_seq - 1} but its head says {head_seq}: "
+                    "records at the end were deleted"
                 )
         return ChainReport(count, tuple(problems), last_seq=expected_seq - 1)
 

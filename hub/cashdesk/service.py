@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.access import (
@@ -82,6 +83,24 @@ PAYMENT_CODE, VOID_CODE, DIFFERENCE_CODE = (
 )  # codes are at most 16 characters
 
 SupervisorLookup = Callable[[str], Actor]
+
+# The write path's statements, built once: Core rows, no ORM objects, on every payment and void.
+_PAYMENTS, _ITEMS = cast(Table, Payment.__table__), cast(Table, PaymentItem.__table__)
+_DAYS, _COUNTERS = cast(Table, DeskDay.__table__), cast(Table, ReceiptCounter.__table__)
+_ADD_PAYMENT, _ADD_ITEMS = insert(_PAYMENTS), insert(_ITEMS)
+_LOCK_PAYMENT = select(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("payment_id")).with_for_update()
+_SET_PAYMENT = update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("payment_id"))
+_SET_DAY = update(_DAYS).where(_DAYS.c.id == bindparam("day_id"))
+_SET_COUNTER = update(_COUNTERS).where(
+    _COUNTERS.c.office_code == bindparam("office"),
+    _COUNTERS.c.desk_id == bindparam("desk"),
+    _COUNTERS.c.year == bindparam("in_year"),
+)
+_HIGHEST_NUMBER = select(func.coalesce(func.max(_PAYMENTS.c.number), 0)).where(
+    _PAYMENTS.c.office_code == bindparam("office"),
+    _PAYMENTS.c.desk_id == bindparam("desk"),
+    _PAYMENTS.c.year == bindparam("in_year"),
+)
 
 
 @dataclass(frozen=True)
@@ -236,6 +255,31 @@ class DayTakings:
     by_method: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
 
 
+@dataclass(frozen=True)
+class RegisteredRecord:
+    """RegisterPayment's answer as its idempotency key keeps it (hub.db.idempotency)."""
+
+    id: str  # the payment
+    receipt: str
+    items: int  # grosze
+    fee: int  # the handling fee, grosze
+    at: datetime
+
+
+@dataclass(frozen=True)
+class VoidedRecord:
+    """VoidPayment's answer as its idempotency key keeps it."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ClosedRecord:
+    """CloseDay's answer as its idempotency key keeps it: the desk day's row."""
+
+    id: int
+
+
 def receipt_number(office_code: str, desk_id: str, year: int, number: int) -> str:
     """`KP/1465/01/2026/000123`: KP (kasa przyjmie), office, desk, year, number in that year."""
     return f"KP/{office_code}/{desk_id}/{year}/{number:06d}"
@@ -332,7 +376,7 @@ class CashDeskService:
         ):  # only then: a retry of a request stored before payers keeps its fingerprint
             content["payer"] = [payer_name, payer_address]
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> RegisteredRecord:
             now = self.clock()
             day = business_day(now)
             self._open_day(session, office.code, desk_id, day)
@@ -341,8 +385,10 @@ class CashDeskService:
             number = self._next_number(session, office.code, desk_id, day.year)
             payment_id = new_uuid()
             receipt = receipt_number(office.code, desk_id, day.year, number)
-            session.add(
-                Payment(
+            connection = session.connection()
+            connection.execute(
+                _ADD_PAYMENT,
+                dict(
                     id=payment_id,
                     receipt_number=receipt,
                     office_code=office.code,
@@ -365,18 +411,20 @@ class CashDeskService:
                     void_reason=None,
                     payer_name=payer_name,
                     payer_address=payer_address,
-                )
+                ),
             )
-            session.flush()
-            session.add_all(
-                PaymentItem(
-                    payment_id=payment_id,
-                    position=i,
-                    fee_code=line.fee_code,
-                    fee_name=line.fee_name[:200],
-                    amount_grosze=line.amount_grosze,
-                )
-                for i, line in enumerate(lines)
+            connection.execute(
+                _ADD_ITEMS,
+                [
+                    dict(
+                        payment_id=payment_id,
+                        position=i,
+                        fee_code=line.fee_code,
+                        fee_name=line.fee_name[:200],
+                        amount_grosze=line.amount_grosze,
+                    )
+                    for i, line in enumerate(lines)
+                ],
             )
             ledger = Ledger(session, self.clock)
             drawer, takings = (
@@ -406,23 +454,12 @@ class CashDeskService:
                 method=method,
                 total=format_pln(items_total + handling_fee),
             )
-            return {
-                "id": payment_id,
-                "receipt": receipt,
-                "items": items_total,
-                "fee": handling_fee,
-                "at": now.isoformat(),
-            }
+            return RegisteredRecord(payment_id, receipt, items_total, handling_fee, now)
 
-        r = once(self.db, request_id, "RegisterPayment", content, work, self.clock())
-        return RegisteredPayment(
-            r["id"],
-            r["receipt"],
-            r["items"],
-            r["fee"],
-            r["items"] + r["fee"],
-            datetime.fromisoformat(r["at"]),
+        r = once(
+            self.db, request_id, "RegisterPayment", content, work, self.clock(), RegisteredRecord
         )
+        return RegisteredPayment(r.id, r.receipt, r.items, r.fee, r.items + r.fee, r.at)
 
     def _desk(self, office_code: str, desk_id: str) -> Office:
         office = self.config.office(office_code)
@@ -481,17 +518,16 @@ class CashDeskService:
             {"office_code": office_code, "desk_id": desk_id, "year": year},
             {"last_number": 0},
         )
-        highest = session.scalar(
-            select(func.coalesce(func.max(Payment.number), 0)).where(
-                Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.year == year
-            )
-        )
+        desk = {"office": office_code, "desk": desk_id, "in_year": year}
+        connection = session.connection()
+        highest = connection.execute(_HIGHEST_NUMBER, desk).scalar()
         if highest != counter.last_number:
             raise ReceiptSequenceError(
-                f"receipt counter of desk {office_code}/{desk_id} for {year} is at {counter.last_number} but the last receipt is {highest}"
+                f"receipt counter of desk {office_code}/{desk_id} for {year} is at "
+                f"{counter.last_number} but the last receipt is {highest}"
             )
-        counter.last_number += 1
-        return counter.last_number
+        connection.execute(_SET_COUNTER, {**desk, "last_number": counter.last_number + 1})
+        return int(counter.last_number) + 1
 
     # -- void -------------------------------------------------------------
 
@@ -512,19 +548,15 @@ class CashDeskService:
         self._check_supervisor(supervisor, office_code)
         content = {"payment": payment_id, "reason": reason, "supervisor": supervisor}
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> VoidedRecord:
             self._open_day(session, office_code, desk_id, day)
             now = self.clock()
             if business_day(now) != day:
                 raise DayClosed(
                     f"payment {payment_id} was taken on {day}; a payment can be voided only on the day it was taken"
                 )
-            payment = session.scalars(
-                select(Payment)
-                .where(Payment.id == payment_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).one()
+            connection = session.connection()
+            payment = connection.execute(_LOCK_PAYMENT, {"payment_id": payment_id}).one()
             if payment.voided_at is not None:
                 raise InvalidRequest(
                     f"payment {payment_id} ({payment.receipt_number}) is already voided"
@@ -542,9 +574,15 @@ class CashDeskService:
                 VOID_CODE,
                 payment.receipt_number,
             )
-            payment.voided_at = now
-            payment.voided_by = supervisor
-            payment.void_reason = reason
+            connection.execute(
+                _SET_PAYMENT,
+                {
+                    "payment_id": payment_id,
+                    "voided_at": now,
+                    "voided_by": supervisor,
+                    "void_reason": reason,
+                },
+            )
             record_event(
                 session,
                 now,
@@ -557,11 +595,11 @@ class CashDeskService:
                 reason=reason,
                 total=format_pln(payment.total_grosze),
             )
-            return {"at": now.isoformat()}
+            return VoidedRecord(now)
 
-        return datetime.fromisoformat(
-            once(self.db, request_id, "VoidPayment", content, work, self.clock())["at"]
-        )
+        return once(
+            self.db, request_id, "VoidPayment", content, work, self.clock(), VoidedRecord
+        ).at
 
     def _check_supervisor(self, login: str, office_code: str, act: str = "void payments") -> None:
         if self.supervisor is None:
@@ -632,7 +670,7 @@ class CashDeskService:
         ):  # only then: retries of requests stored before counts keep their fingerprint
             content.update(counted=counted_cash_grosze, supervisor=supervisor, force=force)
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> ClosedRecord:
             desk_day = self._open_day(session, office.code, desk_id, day)
             # Read under the lock: every payment committed before it is counted, none can follow.
             totals = DeskTotals.of(
@@ -640,29 +678,33 @@ class CashDeskService:
             )
             now = self.clock()
             count = None
+            closing: dict[str, Any] = {"difference_confirmed_by": desk_day.difference_confirmed_by}
             if counted_cash_grosze is not None:
                 count = CashCount(totals.cash_total_grosze, counted_cash_grosze)
                 if count.difference_grosze:
                     self._confirm_difference(session, office.code, desk_id, day, count, supervisor)
-                    desk_day.difference_confirmed_by = supervisor
-                desk_day.counted_cash_grosze = count.counted_grosze
-                desk_day.cash_difference_grosze = count.difference_grosze
-            desk_day.closed_at = now
-            desk_day.closed_by = actor.name[:120]
-            desk_day.report_id = report_id(office.code, desk_id, day)
-            desk_day.payment_count = totals.payment_count
-            desk_day.voided_count = totals.voided_count
-            desk_day.cash_total_grosze = totals.cash_total_grosze
-            desk_day.card_total_grosze = totals.card_total_grosze
-            desk_day.handling_fee_total_grosze = totals.handling_fee_total_grosze
-            desk_day.late_close_supervisor = supervisor if late else None
+                    closing["difference_confirmed_by"] = supervisor
+                closing["counted_cash_grosze"] = count.counted_grosze
+                closing["cash_difference_grosze"] = count.difference_grosze
+            closing.update(
+                closed_at=now,
+                closed_by=actor.name[:120],
+                report_id=report_id(office.code, desk_id, day),
+                payment_count=totals.payment_count,
+                voided_count=totals.voided_count,
+                cash_total_grosze=totals.cash_total_grosze,
+                card_total_grosze=totals.card_total_grosze,
+                handling_fee_total_grosze=totals.handling_fee_total_grosze,
+                late_close_supervisor=supervisor if late else None,
+            )
+            session.connection().execute(_SET_DAY, {"day_id": desk_day.id, **closing})
             counted = (
                 {}
                 if count is None
                 else {
                     "counted": format_pln(count.counted_grosze),
                     "difference": format_pln(count.difference_grosze),
-                    "confirmed_by": desk_day.difference_confirmed_by,
+                    "confirmed_by": closing["difference_confirmed_by"],
                 }
             )
             late_fields = (
@@ -677,7 +719,7 @@ class CashDeskService:
                 "cashdesk.close",
                 f"desk:{office.code}:{desk_id}",
                 day=day.isoformat(),
-                report=desk_day.report_id,
+                report=closing["report_id"],
                 payments=totals.payment_count,
                 voided=totals.voided_count,
                 cash=format_pln(totals.cash_total_grosze),
@@ -685,9 +727,9 @@ class CashDeskService:
                 **counted,
                 **late_fields,
             )
-            return {"id": desk_day.id}
+            return ClosedRecord(desk_day.id)
 
-        once(self.db, request_id, "CloseDay", content, work, self.clock())
+        once(self.db, request_id, "CloseDay", content, work, self.clock(), ClosedRecord)
         with self.db.read() as session:
             return _closed_day(_find_day(session, office.code, desk_id, day))
 
@@ -727,7 +769,7 @@ class CashDeskService:
             report_id(office_code, desk_id, day),
         )
 
-    def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> DeskDay:
+    def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> Row[Any]:
         """The desk day's row, locked; DayClosed if the day is closed."""
         desk_day = _locked(
             session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {}
@@ -942,14 +984,12 @@ def _closed_day(desk_day: DeskDay) -> ClosedDay:
     )
 
 
-def _locked(session: Session, model, key: dict, defaults: dict):
+def _locked(session: Session, model: Any, key: dict, defaults: dict) -> Row[Any]:
     """Get or create the row with primary or unique `key`, locked FOR UPDATE and read
-    fresh under the lock. Safe when several processes create the same row at once:
-    the losers of the insert wait for the winner and then lock its row."""
-    session.execute(
-        insert_if_absent(session.bind.dialect.name, model.__table__, *key), {**key, **defaults}
-    )
-    query = (
-        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
-    )
-    return session.scalars(query).one()
+    fresh under the lock (a Core row). Safe when several processes create the same row
+    at once: the losers of the insert wait for the winner and then lock its row."""
+    connection = session.connection()
+    table = model.__table__
+    connection.execute(insert_if_absent(connection.dialect.name, table, *key), {**key, **defaults})
+    query = select(table).filter_by(**key).with_for_update()
+    return connection.execute(query).one()

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,11 @@ def find_company(session: Session, nip: str) -> Company:
     return company
 
 
+@dataclass(frozen=True)
+class Credited:
+    """CompanyCredit's answer as its idempotency key keeps it: nothing but that it happened."""
+
+
 class CompanyService:
     def __init__(self, db: Database, escrow_account: str, clock: Clock = utcnow) -> None:
         self.db = db
@@ -131,7 +136,7 @@ class CompanyService:
             raise InvalidRequest("a manual adjustment needs a reason")
         request_id = request_id or str(uuid.uuid4())
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> Credited:
             find_company(session, nip)
             ledger = Ledger(session, self.clock)
             ledger.open_account(ADJUSTMENTS, CONTROL)
@@ -154,7 +159,7 @@ class CompanyService:
                 amount_grosze=amount_grosze,
                 reason=reason.strip(),
             )
-            return {}
+            return Credited()
 
         once(
             self.db,
@@ -163,6 +168,7 @@ class CompanyService:
             {"nip": nip, "amount": amount_grosze, "reason": reason},
             work,
             self.clock(),
+            Credited,
         )
         return self.account(nip)
 
@@ -175,7 +181,8 @@ class CompanyService:
             if (
                 not self.db.is_sqlite
             ):  # opening, entries and closing from one snapshot (SQLite's read already is one)
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                # first in the transaction: a SOAP exchange's read has begun it already
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             return build_statement(session, find_company(session, nip), date_from, date_to)
 
     def _view(self, session: Session, company: Company) -> CompanyAccount:

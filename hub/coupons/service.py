@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, COUPONS_READ, Actor
@@ -33,7 +33,7 @@ from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
 from hub.ledger import Ledger, NewTransfer
-from hub.ledger.chart import CLEARING, CONTROL, OFFICE, office_account
+from hub.ledger.chart import CLEARING, CONTROL, OFFICE, company_account, office_account
 from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
@@ -53,12 +53,25 @@ CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = (
     "OFFICE_MISMATCH",
 )
 
-# VerifyCoupon's one query, built once (a statement object keeps its compiled form): it runs on every verification.
+# The lifecycle's statements, built once (a statement object keeps its compiled form): Core rows,
+# no ORM objects, on every verification and redemption. A coupon's row carries its company's
+# NIP and name (`nip`, `name`), so one row answers for both.
+_COUPONS, _REDEMPTIONS = cast(Table, Coupon.__table__), cast(Table, Redemption.__table__)
+_COMPANIES = cast(Table, Company.__table__)
 _COUPON_WITH_COMPANY = (
-    select(Coupon, Company)
-    .join(Company, Company.id == Coupon.company_id)
-    .where(Coupon.id == bindparam("coupon_id"))
+    select(*_COUPONS.c, _COMPANIES.c.nip, _COMPANIES.c.name)
+    .join(_COMPANIES, _COMPANIES.c.id == _COUPONS.c.company_id)
+    .where(_COUPONS.c.id == bindparam("coupon_id"))
 )
+_LOCK_COUPON = _COUPON_WITH_COMPANY.with_for_update(of=_COUPONS)
+_LOCK_REDEMPTION = (
+    select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()
+)
+_SET_COUPON = update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon_id"))
+_SET_REDEMPTION = update(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id"))
+_ADD_REDEMPTION = insert(_REDEMPTIONS)
+_ADD_BATCH = insert(cast(Table, CouponBatch.__table__))
+CouponRow = Row[Any]  # a row of _COUPON_WITH_COMPANY
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,42 @@ class CouponPrint:
     sheets: Iterator[CouponSheet]
 
 
+@dataclass(frozen=True)
+class IssuedRecord:
+    """IssueCoupons' answer as its idempotency key keeps it (hub.db.idempotency)."""
+
+    batch_id: str
+    ids: tuple[str, ...]  # storage forms, in page order
+    amount: int  # grosze, each coupon
+    case_type: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RedeemedRecord:
+    """RedeemCoupon's answer as its idempotency key keeps it."""
+
+    id: str  # the redemption
+    captured: int  # grosze
+    released: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReversedRecord:
+    """ReverseRedemption's answer as its idempotency key keeps it."""
+
+    coupon: str  # storage form
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CancelledRecord:
+    """CancelCoupon's answer as its idempotency key keeps it."""
+
+    released: int  # grosze
+
+
 def _hold_id(coupon_id: str, n: int) -> str:
     return f"hold:{coupon_id}:{n}"
 
@@ -239,7 +288,7 @@ class CouponService:
         ):  # only when given, so a RequestId stored before references keeps its content
             content["reference"] = reference
 
-        def work(session: Session) -> dict:
+        def work(session: Session) -> IssuedRecord:
             company = find_company(session, nip)
             now = self.clock()
             expires_at = now + timedelta(days=validity_days)
@@ -261,8 +310,10 @@ class CouponService:
                     for cid in ids
                 ]
             )
-            session.add(
-                CouponBatch(
+            connection = session.connection()
+            connection.execute(
+                _ADD_BATCH,
+                dict(
                     id=batch_id,
                     company_id=company.id,
                     case_type=kind.code,
@@ -272,11 +323,10 @@ class CouponService:
                     issued_by=issued_by,
                     issued_at=now,
                     reference=reference,
-                )
+                ),
             )
-            session.flush()
-            session.execute(
-                insert(Coupon),
+            connection.execute(
+                insert(_COUPONS),
                 [
                     dict(
                         id=cid,
@@ -306,21 +356,16 @@ class CouponService:
                 count=count,
                 issued_by=issued_by,
             )
-            return {
-                "batch_id": batch_id,
-                "ids": ids,
-                "amount": amount_grosze,
-                "case_type": kind.code,
-                "expires_at": expires_at.isoformat(),
-            }
+            return IssuedRecord(batch_id, tuple(ids), amount_grosze, kind.code, expires_at)
 
-        record = once(self.db, request_id, "IssueCoupons", content, work, self.clock())
-        expires_at = datetime.fromisoformat(record["expires_at"])
-        coupons = tuple(
-            IssuedCoupon(format_coupon_id(cid), record["amount"], record["case_type"], expires_at)
-            for cid in record["ids"]
+        record = once(
+            self.db, request_id, "IssueCoupons", content, work, self.clock(), IssuedRecord
         )
-        return IssuedBatch(record["batch_id"], record["amount"] * len(coupons), coupons)
+        coupons = tuple(
+            IssuedCoupon(format_coupon_id(cid), record.amount, record.case_type, record.expires_at)
+            for cid in record.ids
+        )
+        return IssuedBatch(record.batch_id, record.amount * len(coupons), coupons)
 
     # -- verify -----------------------------------------------------------
 
@@ -341,7 +386,7 @@ class CouponService:
             found = session.execute(_COUPON_WITH_COMPANY, {"coupon_id": cid}).one_or_none()
         if found is None:
             return CouponCheck(format_coupon_id(cid), False, NOT_FOUND)
-        coupon, company = found
+        coupon = company = found
         reason = self._refusal(coupon, company, office_code, case_type, payer_nip)
         return CouponCheck(
             format_coupon_id(cid),
@@ -365,15 +410,15 @@ class CouponService:
             kind.fees, business_day(self.clock())
         )
 
-    def _status(self, coupon: Coupon) -> str:
+    def _status(self, coupon: Coupon | CouponRow) -> str:
         if coupon.status == ISSUED and coupon.expires_at <= self.clock():
             return EXPIRED  # the daily expiry has not run yet; the coupon is expired all the same
         return coupon.status
 
     def _refusal(
         self,
-        coupon: Coupon,
-        company: Company,
+        coupon: Coupon | CouponRow,
+        company: Company | CouponRow,
         office_code: str,
         case_type: str | None,
         payer_nip: str | None,
@@ -417,13 +462,12 @@ class CouponService:
             "amount": amount_grosze,
         }
 
-        def work(session: Session) -> dict:
-            coupon = self._lock(session, cid)
+        def work(session: Session) -> RedeemedRecord:
+            coupon = company = self._lock(session, cid)
             if coupon is None:
                 raise CouponNotRedeemable(
                     f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND
                 )
-            company = session.get(Company, coupon.company_id)
             reason = self._refusal(coupon, company, office_code, case_type, None)
             if reason is not None:
                 raise CouponNotRedeemable(
@@ -453,9 +497,11 @@ class CouponService:
                 TransferCode.EARNING,
                 cid,
             )
-            coupon.status = REDEEMED
-            session.add(
-                Redemption(
+            connection = session.connection()
+            connection.execute(_SET_COUPON, {"coupon_id": cid, "status": REDEEMED})
+            connection.execute(
+                _ADD_REDEMPTION,
+                dict(
                     id=redemption_id,
                     coupon_id=cid,
                     office_code=office_code,
@@ -467,23 +513,12 @@ class CouponService:
                     business_day=business_day(now),
                     reversed_at=None,
                     reversal_reason=None,
-                )
+                ),
             )
-            return {
-                "id": redemption_id,
-                "captured": captured,
-                "released": coupon.amount_grosze - captured,
-                "at": now.isoformat(),
-            }
+            return RedeemedRecord(redemption_id, captured, coupon.amount_grosze - captured, now)
 
-        r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock())
-        return RedemptionResult(
-            r["id"],
-            format_coupon_id(cid),
-            r["captured"],
-            r["released"],
-            datetime.fromisoformat(r["at"]),
-        )
+        r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock(), RedeemedRecord)
+        return RedemptionResult(r.id, format_coupon_id(cid), r.captured, r.released, r.at)
 
     # -- reverse ----------------------------------------------------------
 
@@ -496,16 +531,18 @@ class CouponService:
         window = timedelta(hours=self.config.settlement.reversal_window_h)
         content = {"redemption": redemption_id, "office": office_code, "reason": reason}
 
-        def work(session: Session) -> dict:
-            redemption = session.get(Redemption, redemption_id)
+        def work(session: Session) -> ReversedRecord:
+            connection = session.connection()
+            locking = {"redemption_id": redemption_id}
+            redemption = connection.execute(_LOCK_REDEMPTION, locking).first()
             if redemption is None:
                 raise NotFound(f"no redemption {redemption_id}")
             if redemption.office_code != office_code:
                 raise NotAuthorized(
                     f"redemption {redemption_id} was made by another office; only it can reverse it"
                 )
-            coupon = self._lock(session, redemption.coupon_id)
-            session.refresh(redemption, with_for_update=True)
+            coupon = company = self._lock(session, redemption.coupon_id)
+            redemption = connection.execute(_LOCK_REDEMPTION, locking).one()  # read again, locked
             if redemption.reversed_at is not None:
                 raise InvalidRequest(f"redemption {redemption_id} is already reversed")
             now = self.clock()
@@ -513,35 +550,43 @@ class CouponService:
                 raise InvalidRequest(
                     f"the reversal window of {self.config.settlement.reversal_window_h} h has passed"
                 )
-            company = session.get(Company, coupon.company_id)
             ledger = Ledger(session, self.clock)
             ledger.transfer(
                 f"reversal:{redemption_id}",
                 office_account(office_code),
-                company.ledger_code,
+                company_account(company.nip),
                 redemption.captured_grosze,
                 TransferCode.REVERSAL,
                 coupon.id,
             )
-            coupon.holds += 1
-            coupon.hold_transfer_id = _hold_id(coupon.id, coupon.holds)
+            holds = coupon.holds + 1
             ledger.hold(
-                coupon.hold_transfer_id,
-                company.ledger_code,
+                _hold_id(coupon.id, holds),
+                company_account(company.nip),
                 CLEARING,
                 coupon.amount_grosze,
                 TransferCode.HOLD,
                 coupon.id,
             )
-            coupon.status = ISSUED
-            redemption.reversed_at = now
-            redemption.reversal_reason = reason[:200]
-            return {"coupon": coupon.id, "at": now.isoformat()}
+            connection.execute(
+                _SET_COUPON,
+                {
+                    "coupon_id": coupon.id,
+                    "holds": holds,
+                    "hold_transfer_id": _hold_id(coupon.id, holds),
+                    "status": ISSUED,
+                },
+            )
+            connection.execute(
+                _SET_REDEMPTION,
+                {**locking, "reversed_at": now, "reversal_reason": reason[:200]},
+            )
+            return ReversedRecord(coupon.id, now)
 
-        r = once(self.db, request_id, "ReverseRedemption", content, work, self.clock())
-        return ReversalResult(
-            format_coupon_id(r["coupon"]), ISSUED, datetime.fromisoformat(r["at"])
+        r = once(
+            self.db, request_id, "ReverseRedemption", content, work, self.clock(), ReversedRecord
         )
+        return ReversalResult(format_coupon_id(r.coupon), ISSUED, r.at)
 
     # -- cancel and expire ------------------------------------------------
 
@@ -555,9 +600,8 @@ class CouponService:
                 "coupon_malformed"
             ) from None
 
-        def work(session: Session) -> dict:
-            coupon = self._lock(session, cid)
-            company = session.get(Company, coupon.company_id) if coupon else None
+        def work(session: Session) -> CancelledRecord:
+            coupon = company = self._lock(session, cid)
             if coupon is None or (
                 actor.company_nip is not None and company.nip != actor.company_nip
             ):
@@ -572,7 +616,7 @@ class CouponService:
             record_event(
                 session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid
             )
-            return {"released": coupon.amount_grosze}
+            return CancelledRecord(coupon.amount_grosze)
 
         return once(
             self.db,
@@ -581,7 +625,8 @@ class CouponService:
             {"coupon": cid, "actor": actor.name},
             work,
             self.clock(),
-        )["released"]
+            CancelledRecord,
+        ).released
 
     def expire(self) -> ExpiryRun:
         """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
@@ -589,13 +634,17 @@ class CouponService:
         while True:
             with self.db.transaction() as session:
                 now = self.clock()
-                due = session.scalars(
-                    select(Coupon)
-                    .where(Coupon.status == ISSUED, Coupon.expires_at <= now)
-                    .order_by(Coupon.id)
-                    .limit(EXPIRY_CHUNK)
-                    .with_for_update(skip_locked=True)
-                ).all()
+                due = (
+                    session.connection()
+                    .execute(
+                        select(_COUPONS)
+                        .where(_COUPONS.c.status == ISSUED, _COUPONS.c.expires_at <= now)
+                        .order_by(_COUPONS.c.id)
+                        .limit(EXPIRY_CHUNK)
+                        .with_for_update(skip_locked=True)
+                    )
+                    .all()
+                )
                 for coupon in due:
                     self._release(session, coupon, EXPIRED, now)
                     released += coupon.amount_grosze
@@ -603,24 +652,21 @@ class CouponService:
             if len(due) < EXPIRY_CHUNK:
                 return ExpiryRun(expired, released)
 
-    def _release(self, session: Session, coupon: Coupon, status: str, now: datetime) -> None:
+    def _release(self, session: Session, coupon: CouponRow, status: str, now: datetime) -> None:
         Ledger(session, self.clock).void(
             f"release:{coupon.id}:{coupon.holds}",
             coupon.hold_transfer_id,
             code=TransferCode.RELEASE,
             reference=coupon.id,
         )
-        coupon.status = status
-        coupon.closed_at = now
+        session.connection().execute(
+            _SET_COUPON, {"coupon_id": coupon.id, "status": status, "closed_at": now}
+        )
 
     @staticmethod
-    def _lock(session: Session, cid: str) -> Coupon | None:
-        return session.scalars(
-            select(Coupon)
-            .where(Coupon.id == cid)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+    def _lock(session: Session, cid: str) -> CouponRow | None:
+        """The coupon's row, locked, with its company's NIP and name (`nip`, `name`)."""
+        return session.connection().execute(_LOCK_COUPON, {"coupon_id": cid}).first()
 
     # -- read: lists and print runs ---------------------------------------
 

@@ -5,22 +5,32 @@ locks (`SELECT ... FOR UPDATE`, taken in a fixed order by the ledger), and
 unique constraints as the last word. SQLite: WAL, and every writing
 transaction starts with `BEGIN IMMEDIATE`, so writers queue on the database
 lock instead of failing at commit; readers use a deferred BEGIN and never wait.
+A writer waits for SQLite's lock on a file lock beside the database first (`flock`,
+`<database>.writers`): the kernel wakes it the moment the last writer commits, where
+SQLite's busy handler would poll in sleeps of 1 to 100 ms. Once it has the file lock,
+its BEGIN IMMEDIATE finds the database free (the busy handler stays for other programs).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Table, create_engine, event
+from sqlalchemy import Connection, RootTransaction, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -35,11 +45,60 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class _SqliteConnection(sqlite3.Connection):
+    """A SQLite connection whose writers queue on `<database>.writers` (see the module's
+    docstring): taken before BEGIN IMMEDIATE, given back when the transaction ends."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        path = str(database)
+        self._writers_path = None if path in ("", ":memory:") else f"{path}.writers"
+        self._writers_fd: int | None = None
+        self._writing = False
+
+    def take_write_lock(self) -> None:
+        if self._writers_path is None or self._writing:
+            return
+        if self._writers_fd is None:
+            self._writers_fd = os.open(self._writers_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._writers_fd, fcntl.LOCK_EX)  # sleeps in the kernel until it is ours
+        self._writing = True
+
+    def give_back_write_lock(self) -> None:
+        if self._writing and self._writers_fd is not None:
+            self._writing = False
+            fcntl.flock(self._writers_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.give_back_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.give_back_write_lock()
+
+    def close(self) -> None:
+        self.give_back_write_lock()
+        if self._writers_fd is not None:
+            os.close(self._writers_fd)
+            self._writers_fd = None
+        super().close()
+
+
 def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+            url,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_S,
+                "isolation_level": None,
+                "factory": _SqliteConnection,
+            },
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -72,7 +131,10 @@ def database_problem(error: DBAPIError, url: str) -> str:
     text = str(getattr(error, "orig", None) or error).strip()
     first = text.splitlines()[0] if text else type(error).__name__
     if "no such table" in first or getattr(error.orig, "sqlstate", None) == _UNDEFINED_TABLE:
-        return f"the database {shown} lacks tables of this hub (not initialised, or older than this version): run `hub init`"
+        return (
+            f"the database {shown} lacks tables of this hub "
+            "(not initialised, or older than this version): run `hub init`"
+        )
     if isinstance(error, OperationalError):
         # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused'
         reason = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
@@ -85,18 +147,21 @@ _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not
 
 
 @functools.cache
-def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | None = None):
+def insert_if_absent(
+    dialect: str, table: Table, *keys: str, returning: str | None = None
+) -> Insert:
     """`INSERT ... ON CONFLICT (keys) DO NOTHING` in `dialect` (`postgresql` or `sqlite`),
-    built once per table. A row already there is left as it is and the transaction stays
-    usable; on PostgreSQL an insert racing another transaction's uncommitted row waits for
-    it. With `returning`, a row comes back only when this insert made it."""
+    built once per table; no keys: a conflict on any unique key. A row already there is
+    left as it is and the transaction stays usable; on PostgreSQL an insert racing another
+    transaction's uncommitted row waits for it. With `returning`, a row comes back only
+    when this insert made it (also for several rows given at once)."""
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(
         table
-    ).on_conflict_do_nothing(index_elements=list(keys))
+    ).on_conflict_do_nothing(index_elements=list(keys) or None)
     return statement.returning(table.c[returning]) if returning else statement
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -105,9 +170,109 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
+def _sqlite_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    dbapi_connection = connection.connection.dbapi_connection
+    writer = dbapi_connection if isinstance(dbapi_connection, _SqliteConnection) else None
+    if writer is not None and mode == "IMMEDIATE":
+        writer.take_write_lock()
+    try:
+        connection.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        if writer is not None:
+            writer.give_back_write_lock()
+        raise
+
+
+class Exchange:
+    """One SOAP exchange's database work on one connection, checked out once
+    (`Database.exchange()`). Every `transaction()` and `read()` of the exchange runs on
+    it, one after the other. After `hold_next()` the next transaction begun is left
+    open when its block ends: whatever the exchange does next joins it, and `finish`
+    adds the answer's message log record and commits it all at once. So an exchange
+    is two transactions: the request's record, then the business work with the answer's.
+
+    On SQLite the held transaction begins IMMEDIATE even for a read, since the answer
+    record writes (a deferred read cannot safely become a writer). A block that raises
+    rolls back what is held; the answer then goes in a transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connection: Connection | None = None
+        self._running = False  # a block runs on the connection now
+        self._held: RootTransaction | None = None
+        self._hold_next = False
+
+    @property
+    def holding(self) -> bool:
+        """Whether business work waits, uncommitted, for the answer record."""
+        return self._held is not None
+
+    def hold_next(self) -> None:
+        self._hold_next = True
+
+    def takes(self) -> bool:
+        """Whether a new block can run here: not while another one runs on the connection
+        outside a held transaction (that nested block gets a connection of its own, as before)."""
+        return not self._running or self._held is not None
+
+    @contextmanager
+    def session(self, write: bool) -> Iterator[Session]:
+        connection = self._connect()
+        joined, running = self._held, self._running
+        if joined is None:
+            if self.db.is_sqlite:
+                mode = "IMMEDIATE" if write or self._hold_next else "DEFERRED"
+                connection.execution_options(sqlite_begin=mode)
+            began = connection.begin()
+        self._running = True
+        session = Session(
+            bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+        )
+        try:
+            yield session
+            session.flush()
+        except BaseException:
+            session.close()
+            self._abandon()
+            raise
+        finally:
+            self._running = running
+        session.close()
+        if joined is None:
+            if self._hold_next:
+                self._held, self._hold_next = began, False
+            else:
+                began.commit()
+
+    def finish(self, record: Any) -> None:
+        """`record(session)` adds the answer's record; then everything held commits, or,
+        when nothing is held, the record commits in a transaction of its own."""
+        with self.db.transaction() as session:
+            record(session)
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.commit()
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.invalidated:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = self.db.engine.connect()
+        return self._connection
+
+    def _abandon(self) -> None:
+        """A block raised: whatever the connection's transaction holds rolls back."""
+        self._held, self._hold_next = None, False
+        if self._connection is not None and self._connection.in_transaction():
+            self._connection.rollback()
+
+    def close(self) -> None:
+        """Ends the exchange: anything still held was never answered, so it rolls back."""
+        self._held = None
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()  # returned to the pool; an open transaction rolls back
 
 
 class Database:
@@ -124,15 +289,40 @@ class Database:
             else self.engine
         )
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+        self._exchange: ContextVar[Exchange | None] = ContextVar(
+            f"exchange-{id(self)}", default=None
+        )
+
+    @contextmanager
+    def exchange(self) -> Iterator[Exchange]:
+        """One connection for everything the block does through this Database (see Exchange)."""
+        exchange = Exchange(self)
+        token = self._exchange.set(exchange)
+        try:
+            yield exchange
+        finally:
+            self._exchange.reset(token)
+            exchange.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit on success, roll back everything on any exception."""
+        """Commit on success, roll back everything on any exception. Inside an exchange:
+        on its connection, and held for the answer record after `Exchange.hold_next()`."""
+        exchange = self._exchange.get()
+        if exchange is not None and exchange.takes():
+            with exchange.session(write=True) as session:
+                yield session
+            return
         with self._writer() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        exchange = self._exchange.get()
+        if exchange is not None and exchange.takes():
+            with exchange.session(write=False) as session:
+                yield session
+            return
         with self._reader() as session, session.begin():
             yield session
 

@@ -1,30 +1,42 @@
 """Idempotency by RequestId (contract section 1).
 
 The key is claimed by inserting its row first in the same transaction as the
-effect. A second caller with the same RequestId blocks on the unique key
-(PostgreSQL) or on the database lock (SQLite) until the first commits, then
-gets the stored answer. If the first fails, nothing is stored and the key is
-free again: a failed request had no effect to repeat.
+effect (`INSERT ... ON CONFLICT DO NOTHING`: the transaction stays usable either
+way). A second caller with the same RequestId waits on the unique key
+(PostgreSQL) or on the database lock (SQLite) until the first commits, finds
+no row made, and gets the stored answer. If the first fails, nothing is stored
+and the key is free again: a failed request had no effect to repeat.
+
+Each operation's answer is a small frozen dataclass (`RedeemedRecord`...): stored
+as JSON in the key's row and read back into the same type, so services get
+typed fields, first time or replayed. Its field names are the JSON keys stored
+since the first version; renaming one would orphan the answers already stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import typing
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import String, Text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database
+from hub.db.database import Database, insert_if_absent
 from hub.errors import IdempotencyConflict, InvalidRequest
 
-Record = dict[str, Any]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Record = dict[str, Any]  # a request's content, as fingerprinted
+Answer = TypeVar("Answer", bound="DataclassInstance")
 
 
 class IdempotencyKey(Base):
@@ -35,6 +47,18 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+_KEYS = cast(Table, IdempotencyKey.__table__)
+# Built once: these run on every state-changing request.
+_STORED = select(_KEYS.c.operation, _KEYS.c.request_hash, _KEYS.c.response).where(
+    _KEYS.c.request_id == bindparam("request_id")
+)
+_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.request_id == bindparam("key"))
+    .values(response=bindparam("response"))
+)
 
 
 def canonical_request_id(text: str) -> str:
@@ -54,36 +78,78 @@ def once(
     request_id: str,
     operation: str,
     content: Record,
-    work: Callable[[Session], Record],
+    work: Callable[[Session], Answer],
     now: datetime,
-) -> Record:
-    """Run `work` at most once for `request_id`; return its record, first or stored."""
+    answer_type: type[Answer],
+) -> Answer:
+    """Run `work` at most once for `request_id`; return its answer, first or stored."""
     request_id = canonical_request_id(request_id)
     digest = content_hash(operation, content)
-    try:
-        with db.transaction() as session:
-            stored = session.get(IdempotencyKey, request_id)
-            if stored is not None:
-                return _replay(stored, operation, digest)
-            key = IdempotencyKey(
-                request_id=request_id, operation=operation, request_hash=digest, created_at=now
-            )
-            session.add(key)
-            session.flush()  # claims the key now; a concurrent twin waits here
-            record = work(session)
-            key.response = json.dumps(record, sort_keys=True)
-            return record
-    except IntegrityError:
-        with db.read() as session:
-            stored = session.get(IdempotencyKey, request_id)
-        if stored is None:  # the conflict was something else
-            raise
-        return _replay(stored, operation, digest)
-
-
-def _replay(stored: IdempotencyKey, operation: str, digest: str) -> Record:
-    if stored.operation != operation or stored.request_hash != digest:
-        raise IdempotencyConflict(
-            f"RequestId {stored.request_id} was already used for a different {stored.operation} request"
+    with db.transaction() as session:
+        connection = session.connection()
+        claim = insert_if_absent(
+            connection.dialect.name, _KEYS, "request_id", returning="request_id"
         )
-    return json.loads(stored.response)
+        row = {"request_id": request_id, "operation": operation, "request_hash": digest}
+        if connection.execute(claim, {**row, "response": None, "created_at": now}).first() is None:
+            stored = connection.execute(_STORED, {"request_id": request_id}).one()
+            return _replay(
+                request_id,
+                stored.operation,
+                stored.request_hash,
+                operation,
+                digest,
+                stored.response,
+                answer_type,
+            )
+        answer = work(session)
+        session.flush()  # the work's ORM rows before the key's answer, in this transaction
+        connection.execute(_ANSWER, {"key": request_id, "response": encode(answer)})
+        return answer
+
+
+def _replay(
+    request_id: str,
+    stored_operation: str,
+    stored_hash: str,
+    operation: str,
+    digest: str,
+    response: str | None,
+    answer_type: type[Answer],
+) -> Answer:
+    if stored_operation != operation or stored_hash != digest:
+        raise IdempotencyConflict(
+            f"RequestId {request_id} was already used for a different {stored_operation} request"
+        )
+    return decode(answer_type, response or "{}")
+
+
+def encode(answer: DataclassInstance) -> str:
+    """The answer as the key's row keeps it: JSON, times in ISO 8601."""
+    return json.dumps(dataclasses.asdict(answer), sort_keys=True, default=_iso)
+
+
+def decode(answer_type: type[Answer], text: str) -> Answer:
+    """`encode` undone: each field back to its declared type (datetimes, tuples)."""
+    data = json.loads(text)
+    values = {}
+    for name, kind in _fields(answer_type):
+        value = data[name]
+        if kind is datetime:
+            value = datetime.fromisoformat(value)
+        elif typing.get_origin(kind) is tuple:
+            value = tuple(value)
+        values[name] = value
+    return answer_type(**values)
+
+
+@cache
+def _fields(answer_type: type[DataclassInstance]) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(answer_type)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(answer_type))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not kept in an idempotent answer")

@@ -62,9 +62,10 @@ class DatabaseReplayCache:
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""
         with self.db.transaction() as session:
-            return session.execute(
+            result = session.connection().execute(
                 delete(SeenSignature).where(SeenSignature.expires_at < self.clock())
-            ).rowcount
+            )
+            return int(result.rowcount)
 
     def purge_if_due(self) -> int:
         """`purge`, when this process has not purged for `purge_interval_s`; else nothing.

@@ -40,7 +40,7 @@ class LedgerChecks:
         with self.db.read() as session:
             problems = tuple(Ledger(session, self.clock).problems())
             accounts = session.scalar(select(func.count()).select_from(LedgerAccount))
-        result = CheckResult(self.clock(), int(accounts), problems)
+        result = CheckResult(self.clock(), int(accounts or 0), problems)
         with self.db.transaction() as session:
             row = session.get(LedgerCheck, LAST_RUN, with_for_update=True) or LedgerCheck(
                 name=LAST_RUN

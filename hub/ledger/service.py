@@ -1,19 +1,38 @@
 """The ledger's one service. Works inside the caller's transaction, so a domain
 operation and its transfers commit or roll back together.
 
-Concurrency: every write locks the accounts it touches (`FOR UPDATE`, in id
-order so two writers cannot deadlock) and reads their totals fresh under the
-lock before checking limits. On SQLite the whole write transaction already
-holds the database lock (`BEGIN IMMEDIATE`).
+Every write is a handful of Core statements on the session's connection, no ORM
+objects: the transfers go in first (one multi-row `INSERT ... ON CONFLICT DO
+NOTHING`, so a transfer id already there, or being inserted by a concurrent
+transaction, is found instead of failing the transaction), then each account's
+totals move by one conditional `UPDATE ... WHERE <no overdraft> RETURNING`, in
+account id order so two writers cannot deadlock. The UPDATE takes the row lock
+and checks the limit against the totals it locked (PostgreSQL re-reads the row
+when it had to wait); a refused UPDATE is read back under the lock to say what
+was available. The `no_overdraft` CHECK constraint stays the backstop, and the
+totals each UPDATE returns are checked again (`_check_after`). On SQLite the
+whole write transaction already holds the database lock (`BEGIN IMMEDIATE`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
@@ -29,6 +48,64 @@ POSTED, PENDING, POST, VOID = (
     TransferKind.POST,
     TransferKind.VOID,
 )
+TRANSFERS_PER_QUERY_MAX = 500  # ids in one `IN (...)`
+
+_ACCOUNTS = cast(Table, LedgerAccount.__table__)
+_TRANSFERS = cast(Table, LedgerTransfer.__table__)
+_A, _T = _ACCOUNTS.c, _TRANSFERS.c
+_TOTALS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+_ACCOUNT_COLUMNS = (
+    _A.id,
+    _A.code,
+    _A.kind,
+    _A.debits_must_not_exceed_credits,
+    *(_A[name] for name in _TOTALS),
+    _A.created_at,
+)
+_TRANSFER_COLUMNS = tuple(_T[name] for name in LedgerTransfer.__table__.columns.keys())
+
+# Built once (a statement keeps its compiled form): these run on every hold and capture.
+_ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes", expanding=True)))
+# FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
+# KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
+# writers each holding one would deadlock.
+_LOCK_ACCOUNT = (
+    select(*_ACCOUNT_COLUMNS)
+    .where(_A.id == bindparam("account_id"))
+    .with_for_update(key_share=True)
+)
+_TRANSFERS_BY_ID = select(*_TRANSFER_COLUMNS).where(_T.id.in_(bindparam("ids", expanding=True)))
+_RESOLVING = select(*_TRANSFER_COLUMNS).where(
+    or_(
+        _T.id.in_((bindparam("pending_id"), bindparam("id"))),
+        _T.pending_id == bindparam("pending_id"),
+    )
+)
+# Moves an account's four totals by the deltas given, if its debits (posted and pending,
+# plus `debits_added`) stay within its posted credits where it is protected; else no row.
+_MOVE_TOTALS = (
+    update(_ACCOUNTS)
+    .where(
+        _A.id == bindparam("account_id"),
+        or_(
+            _A.debits_must_not_exceed_credits.is_(False),
+            _A.debits_posted + _A.debits_pending + bindparam("debits_added") <= _A.credits_posted,
+        ),
+    )
+    .values({name: _A[name] + bindparam(f"add_{name}") for name in _TOTALS})
+    .returning(*_ACCOUNT_COLUMNS)
+)
+
+
+class _Totals(Protocol):
+    @property
+    def debits_pending(self) -> int: ...
+    @property
+    def debits_posted(self) -> int: ...
+    @property
+    def credits_pending(self) -> int: ...
+    @property
+    def credits_posted(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -54,12 +131,75 @@ class Balance:
         return self.credits_posted - self.debits_posted - self.debits_pending
 
     @classmethod
-    def of(cls, account: LedgerAccount) -> Balance:
+    def of(cls, account: _Totals) -> Balance:
         return cls(
             account.debits_pending,
             account.debits_posted,
             account.credits_pending,
             account.credits_posted,
+        )
+
+    def minus(self, delta: Sequence[int]) -> Balance:
+        return Balance(*(total - d for total, d in zip(self.totals, delta, strict=True)))
+
+    @property
+    def totals(self) -> tuple[int, int, int, int]:
+        return (self.debits_pending, self.debits_posted, self.credits_pending, self.credits_posted)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A ledger account as stored: its code, kind, overdraft protection and totals."""
+
+    id: int
+    code: str
+    kind: str
+    debits_must_not_exceed_credits: bool
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Account:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A transfer as stored (see hub.ledger.models.LedgerTransfer): never edited."""
+
+    id: str
+    kind: str
+    code: str
+    debit_account_id: int
+    credit_account_id: int
+    amount_grosze: int
+    pending_id: str | None
+    reference: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Transfer:
+        return cls(**row._mapping)
+
+    def same_content(self, other: Transfer) -> bool:
+        """What idempotency compares: everything but the reference and the time."""
+        return (
+            self.kind,
+            self.code,
+            self.debit_account_id,
+            self.credit_account_id,
+            self.amount_grosze,
+            self.pending_id,
+        ) == (
+            other.kind,
+            other.code,
+            other.debit_account_id,
+            other.credit_account_id,
+            other.amount_grosze,
+            other.pending_id,
         )
 
 
@@ -79,14 +219,21 @@ class NewTransfer:
 def _differences(stored: Balance, computed: Balance) -> str:
     """`credits_posted 1000.00 PLN, its transfers give 900.00 PLN (difference +100.00)` for each total that differs."""
     parts = []
-    for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted"):
+    for name in _TOTALS:
         kept, derived = getattr(stored, name), getattr(computed, name)
         if kept != derived:
             sign = "+" if kept > derived else ""
             parts.append(
-                f"{name} {format_pln(kept)} PLN, its transfers give {format_pln(derived)} PLN (difference {sign}{format_pln(kept - derived)})"
+                f"{name} {format_pln(kept)} PLN, its transfers give {format_pln(derived)} PLN "
+                f"(difference {sign}{format_pln(kept - derived)})"
             )
     return "; ".join(parts)
+
+
+def _same_or_conflict(existing: Transfer, wanted: Transfer) -> Transfer:
+    if not existing.same_content(wanted):
+        raise IdempotencyConflict(f"transfer {existing.id} exists with other content")
+    return existing
 
 
 class Ledger:
@@ -94,35 +241,34 @@ class Ledger:
         self.session = session
         self.clock = clock
 
+    @property
+    def _connection(self) -> Connection:
+        return self.session.connection()
+
     # -- accounts ---------------------------------------------------------
 
-    def open_account(self, code: str, kind: str, *, no_overdraft: bool = False) -> LedgerAccount:
+    def open_account(self, code: str, kind: str, *, no_overdraft: bool = False) -> Account:
         """Get or create; safe when two processes open the same account at once."""
-        values = dict(
-            code=code,
-            kind=kind,
-            debits_must_not_exceed_credits=no_overdraft,
-            debits_pending=0,
-            debits_posted=0,
-            credits_pending=0,
-            credits_posted=0,
-            created_at=self.clock(),
-        )
-        self.session.execute(
-            insert_if_absent(self.session.bind.dialect.name, LedgerAccount.__table__, "code"),
-            values,
-        )
-        account = self.session.scalars(
-            select(LedgerAccount).where(LedgerAccount.code == code)
-        ).one()
+        account = self._find(code)
+        if account is None:
+            connection = self._connection
+            connection.execute(
+                insert_if_absent(connection.dialect.name, _ACCOUNTS, "code"),
+                {
+                    "code": code,
+                    "kind": kind,
+                    "debits_must_not_exceed_credits": no_overdraft,
+                    **dict.fromkeys(_TOTALS, 0),
+                    "created_at": self.clock(),
+                },
+            )
+            account = self.account(code)
         if account.kind != kind or account.debits_must_not_exceed_credits != no_overdraft:
             raise LedgerInvariantError(f"account {code} exists as {account.kind}, asked for {kind}")
         return account
 
-    def account(self, code: str) -> LedgerAccount:
-        account = self.session.scalars(
-            select(LedgerAccount).where(LedgerAccount.code == code)
-        ).one_or_none()
+    def account(self, code: str) -> Account:
+        account = self._find(code)
         if account is None:
             raise NotFound(f"no ledger account {code}")
         return account
@@ -130,78 +276,73 @@ class Ledger:
     def balance(self, code: str) -> Balance:
         return Balance.of(self.account(code))
 
+    def _find(self, code: str) -> Account | None:
+        row = self._connection.execute(_ACCOUNTS_BY_CODE, {"codes": [code]}).first()
+        return None if row is None else Account.of(row)
+
     # -- transfers --------------------------------------------------------
 
     def transfer(
         self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = ""
-    ) -> LedgerTransfer:
+    ) -> Transfer:
         return self.apply([NewTransfer(id, debit, credit, amount_grosze, code, reference)])[0]
 
     def hold(
         self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = ""
-    ) -> LedgerTransfer:
+    ) -> Transfer:
         return self.apply(
             [NewTransfer(id, debit, credit, amount_grosze, code, reference, pending=True)]
         )[0]
 
-    def apply(self, transfers: Sequence[NewTransfer]) -> list[LedgerTransfer]:
+    def apply(self, transfers: Sequence[NewTransfer]) -> list[Transfer]:
         """Create POSTED and PENDING transfers, all or none. A transfer whose id
         exists already with the same content is returned as it is (idempotency);
         with other content it is an IdempotencyConflict."""
-        codes = {t.debit for t in transfers} | {t.credit for t in transfers}
-        accounts = self._lock_codes(codes)
-        by_code = {a.code: a for a in accounts.values()}
-        before = {a.id: Balance.of(a) for a in accounts.values()}
-
-        existing = self._existing([t.id for t in transfers])
-        result: list[LedgerTransfer] = []
-        fresh: list[tuple[NewTransfer, LedgerTransfer]] = []
-        debit_totals: dict[int, int] = defaultdict(int)
-        for t in transfers:
-            debit, credit = by_code[t.debit], by_code[t.credit]
-            row = LedgerTransfer(
-                id=t.id,
-                kind=PENDING if t.pending else POSTED,
-                code=t.code,
-                debit_account_id=debit.id,
-                credit_account_id=credit.id,
-                amount_grosze=t.amount_grosze,
-                pending_id=None,
-                reference=t.reference,
-                created_at=self.clock(),
+        if not transfers:
+            return []
+        connection = self._connection
+        codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
+        ids = {
+            a.code: a.id
+            for a in map(Account.of, connection.execute(_ACCOUNTS_BY_CODE, {"codes": codes}))
+        }
+        missing = [c for c in codes if c not in ids]
+        if missing:
+            raise NotFound(f"no ledger account {missing[0]}")
+        now = self.clock()
+        wanted = [
+            Transfer(
+                t.id,
+                PENDING if t.pending else POSTED,
+                t.code,
+                ids[t.debit],
+                ids[t.credit],
+                t.amount_grosze,
+                None,
+                t.reference,
+                now,
             )
-            if t.id in existing:
-                result.append(self._same_or_conflict(existing[t.id], row))
-                continue
-            if t.amount_grosze <= 0:
-                raise LedgerInvariantError(
-                    f"transfer {t.id}: amount must be positive, got {t.amount_grosze}"
-                )
-            if debit.id == credit.id:
-                raise LedgerInvariantError(
-                    f"transfer {t.id}: debit and credit are the same account"
-                )
-            debit_totals[debit.id] += t.amount_grosze
-            fresh.append((t, row))
-            result.append(row)
-
-        for account_id, total in debit_totals.items():
-            account = accounts[account_id]
-            if account.debits_must_not_exceed_credits and total > Balance.of(account).available:
-                raise InsufficientFunds(Balance.of(account).available, total)
-
-        for t, row in fresh:
-            debit, credit = by_code[t.debit], by_code[t.credit]
-            if t.pending:
-                debit.debits_pending += t.amount_grosze
-                credit.credits_pending += t.amount_grosze
-            else:
-                debit.debits_posted += t.amount_grosze
-                credit.credits_posted += t.amount_grosze
-        self.session.add_all(row for _, row in fresh)
-        self.session.flush()
-        self._check_after(accounts.values(), before)
-        return result
+            for t in transfers
+        ]
+        self._refuse_malformed(wanted)
+        made = self._insert(wanted)
+        result = [w if w.id in made else None for w in wanted]
+        if len(made) < len(wanted):
+            stored = self._stored([w.id for w in wanted if w.id not in made])
+            result = [
+                r if r is not None else _same_or_conflict(self._one(stored, w.id), w)
+                for r, w in zip(result, wanted, strict=True)
+            ]
+        deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        debits_added: dict[int, int] = defaultdict(int)
+        for w in wanted:
+            if w.id in made:
+                offset = 0 if w.kind == PENDING else 1
+                deltas[w.debit_account_id][offset] += w.amount_grosze
+                deltas[w.credit_account_id][2 + offset] += w.amount_grosze
+                debits_added[w.debit_account_id] += w.amount_grosze
+        self._move(deltas, debits_added)
+        return [r for r in result if r is not None]
 
     def post(
         self,
@@ -211,58 +352,125 @@ class Ledger:
         *,
         code: str,
         reference: str = "",
-    ) -> LedgerTransfer:
+    ) -> Transfer:
         """Capture a hold: post `amount_grosze` of it (default all); the rest is released."""
         return self._resolve(id, pending_id, POST, amount_grosze, code, reference)
 
-    def void(self, id: str, pending_id: str, *, code: str, reference: str = "") -> LedgerTransfer:
+    def void(self, id: str, pending_id: str, *, code: str, reference: str = "") -> Transfer:
         """Release a hold in full."""
         return self._resolve(id, pending_id, VOID, None, code, reference)
 
-    def resolution(self, pending_id: str) -> LedgerTransfer | None:
+    def resolution(self, pending_id: str) -> Transfer | None:
         """The POST or VOID that resolved a pending transfer, if any."""
-        return self.session.scalars(
-            select(LedgerTransfer).where(LedgerTransfer.pending_id == pending_id)
-        ).one_or_none()
+        row = self._connection.execute(
+            select(*_TRANSFER_COLUMNS).where(_T.pending_id == pending_id)
+        ).first()
+        return None if row is None else Transfer.of(row)
 
     def _resolve(
         self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str
-    ) -> LedgerTransfer:
-        pending = self.session.get(LedgerTransfer, pending_id)
+    ) -> Transfer:
+        """One read finds the pending transfer, a transfer already stored under `id` and
+        any resolution of the pending one; then the insert and the two accounts' updates."""
+        rows = [
+            Transfer.of(r)
+            for r in self._connection.execute(_RESOLVING, {"pending_id": pending_id, "id": id})
+        ]
+        pending = next((r for r in rows if r.id == pending_id), None)
         if pending is None or pending.kind != PENDING:
             raise LedgerInvariantError(f"transfer {pending_id} is not a pending transfer")
-        accounts = self._lock({pending.debit_account_id, pending.credit_account_id})
-        before = {a.id: Balance.of(a) for a in accounts.values()}
         amount = pending.amount_grosze if amount is None else amount
-        row = LedgerTransfer(
-            id=id,
-            kind=kind,
-            code=code,
-            debit_account_id=pending.debit_account_id,
-            credit_account_id=pending.credit_account_id,
-            amount_grosze=amount if kind == POST else pending.amount_grosze,
-            pending_id=pending_id,
-            reference=reference,
-            created_at=self.clock(),
+        wanted = Transfer(
+            id,
+            kind,
+            code,
+            pending.debit_account_id,
+            pending.credit_account_id,
+            amount if kind == POST else pending.amount_grosze,
+            pending_id,
+            reference,
+            self.clock(),
         )
-        existing = self.session.get(LedgerTransfer, id)
+        existing = next((r for r in rows if r.id == id), None)
         if existing is not None:
-            return self._same_or_conflict(existing, row)
-        if self.resolution(pending_id) is not None:
+            return _same_or_conflict(existing, wanted)
+        if any(r.pending_id == pending_id for r in rows):
             raise LedgerInvariantError(f"pending transfer {pending_id} is already resolved")
         if kind == POST and not 0 < amount <= pending.amount_grosze:
             raise LedgerInvariantError(f"cannot post {amount} of a {pending.amount_grosze} hold")
+        if not self._insert([wanted]):  # a concurrent transaction got there first
+            raced = self._stored([id])
+            if id in raced:
+                return _same_or_conflict(raced[id], wanted)
+            raise LedgerInvariantError(f"pending transfer {pending_id} is already resolved")
+        posted = wanted.amount_grosze if kind == POST else 0
+        held = pending.amount_grosze
+        self._move(
+            {
+                pending.debit_account_id: [-held, posted, 0, 0],
+                pending.credit_account_id: [0, 0, -held, posted],
+            },
+            {pending.debit_account_id: posted - held},
+        )
+        return wanted
 
-        debit, credit = accounts[pending.debit_account_id], accounts[pending.credit_account_id]
-        debit.debits_pending -= pending.amount_grosze
-        credit.credits_pending -= pending.amount_grosze
-        if kind == POST:
-            debit.debits_posted += amount
-            credit.credits_posted += amount
-        self.session.add(row)
-        self.session.flush()
-        self._check_after(accounts.values(), before)
-        return row
+    # -- the statements ---------------------------------------------------
+
+    @staticmethod
+    def _refuse_malformed(wanted: Sequence[Transfer]) -> None:
+        for w in wanted:
+            if w.amount_grosze <= 0:
+                raise LedgerInvariantError(
+                    f"transfer {w.id}: amount must be positive, got {w.amount_grosze}"
+                )
+            if w.debit_account_id == w.credit_account_id:
+                raise LedgerInvariantError(
+                    f"transfer {w.id}: debit and credit are the same account"
+                )
+
+    def _insert(self, wanted: Sequence[Transfer]) -> set[str]:
+        """Insert the transfers in one statement (several rows at once); the ids inserted.
+        An id already stored, or inserted by a transaction not yet committed (PostgreSQL
+        waits for it), is left out: the caller compares it with what is stored."""
+        connection = self._connection
+        statement = insert_if_absent(connection.dialect.name, _TRANSFERS, returning="id")
+        rows = [w.__dict__ for w in wanted]
+        return set(connection.execute(statement, rows if len(rows) > 1 else rows[0]).scalars())
+
+    def _stored(self, ids: list[str]) -> dict[str, Transfer]:
+        found: dict[str, Transfer] = {}
+        for start in range(0, len(ids), TRANSFERS_PER_QUERY_MAX):
+            chunk = ids[start : start + TRANSFERS_PER_QUERY_MAX]
+            for row in self._connection.execute(_TRANSFERS_BY_ID, {"ids": chunk}):
+                found[row.id] = Transfer.of(row)
+        return found
+
+    @staticmethod
+    def _one(stored: dict[str, Transfer], id: str) -> Transfer:
+        if id not in stored:  # inserted by nobody, yet refused: another unique key
+            raise LedgerInvariantError(f"transfer {id} was refused by the database")
+        return stored[id]
+
+    def _move(self, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> None:
+        """One conditional UPDATE per account, in id order; each returns the new totals,
+        which are checked again. A protected account that would be overdrawn is read
+        under its lock: InsufficientFunds with what it has available."""
+        connection = self._connection
+        for account_id in sorted(deltas):
+            delta = deltas[account_id]
+            params = {
+                "account_id": account_id,
+                "debits_added": debits_added.get(account_id, 0),
+                **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)},
+            }
+            row = connection.execute(_MOVE_TOTALS, params).first()
+            if row is None:
+                locked = Account.of(connection.execute(_LOCK_ACCOUNT, params).one())
+                needed = debits_added.get(account_id, 0)
+                if needed > Balance.of(locked).available:
+                    raise InsufficientFunds(Balance.of(locked).available, needed)
+                row = connection.execute(_MOVE_TOTALS, params).one()
+            _check_after(Account.of(row), delta)
 
     # -- invariants -------------------------------------------------------
 
@@ -280,7 +488,7 @@ class Ledger:
         problems: list[str] = []
         derived = self._derived_totals()
         totals = [0, 0, 0, 0]
-        for account in self.session.scalars(select(LedgerAccount).order_by(LedgerAccount.id)):
+        for account in self._accounts(_A.id):
             stored = Balance.of(account)
             computed = derived.get(account.id, Balance(0, 0, 0, 0))
             if stored != computed:
@@ -300,8 +508,8 @@ class Ledger:
                 totals[i] += v
         if totals[0] != totals[2] or totals[1] != totals[3]:
             problems.append(
-                f"debits and credits differ over the ledger: debits less credits are {format_pln(totals[0] - totals[2])} PLN "
-                f"pending, {format_pln(totals[1] - totals[3])} PLN posted"
+                "debits and credits differ over the ledger: debits less credits are "
+                f"{format_pln(totals[0] - totals[2])} PLN pending, {format_pln(totals[1] - totals[3])} PLN posted"
             )
         pending = aliased(LedgerTransfer)
         over = (
@@ -321,8 +529,12 @@ class Ledger:
 
     def trial_balance(self) -> list[tuple[str, str, Balance]]:
         """Every account with its totals: (code, kind, balance)."""
-        rows = self.session.scalars(select(LedgerAccount).order_by(LedgerAccount.code))
-        return [(a.code, a.kind, Balance.of(a)) for a in rows]
+        return [(a.code, a.kind, Balance.of(a)) for a in self._accounts(_A.code)]
+
+    def _accounts(self, order: Any) -> list[Account]:
+        """Every account as stored now (Core: never a stale ORM object of the session)."""
+        query = select(*_ACCOUNT_COLUMNS).order_by(order)
+        return [Account.of(row) for row in self._connection.execute(query)]
 
     def _derived_totals(self) -> dict[int, Balance]:
         t = LedgerTransfer
@@ -341,62 +553,15 @@ class Ledger:
                 sums[account_id][offset + 1] += int(posted_sum)
         return {k: Balance(*v) for k, v in sums.items()}
 
-    def _lock(self, account_ids: Iterable[int]) -> dict[int, LedgerAccount]:
-        """Lock rows in id order and read their totals fresh under the lock."""
-        ids = sorted(set(account_ids))
-        rows = self.session.scalars(
-            select(LedgerAccount)
-            .where(LedgerAccount.id.in_(ids))
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-        return {a.id: a for a in rows}
 
-    def _lock_codes(self, codes: set[str]) -> dict[int, LedgerAccount]:
-        """`_lock` by account code, in one round trip: this is on every hold."""
-        rows = self.session.scalars(
-            select(LedgerAccount)
-            .where(LedgerAccount.code.in_(sorted(codes)))
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-        missing = codes - {a.code for a in rows}
-        if missing:
-            raise NotFound(f"no ledger account {sorted(missing)[0]}")
-        return {a.id: a for a in rows}
-
-    def _existing(self, ids: list[str]) -> dict[str, LedgerTransfer]:
-        found: dict[str, LedgerTransfer] = {}
-        for chunk in range(0, len(ids), 500):
-            for row in self.session.scalars(
-                select(LedgerTransfer).where(LedgerTransfer.id.in_(ids[chunk : chunk + 500]))
-            ):
-                found[row.id] = row
-        return found
-
-    @staticmethod
-    def _same_or_conflict(existing: LedgerTransfer, wanted: LedgerTransfer) -> LedgerTransfer:
-        fields = (
-            "kind",
-            "code",
-            "debit_account_id",
-            "credit_account_id",
-            "amount_grosze",
-            "pending_id",
+def _check_after(account: Account, delta: Sequence[int]) -> None:
+    """The totals an UPDATE returned: none below zero, a protected account not overdrawn."""
+    after = Balance.of(account)
+    if min(after.totals) < 0:
+        raise LedgerInvariantError(
+            f"account {account.code}: a total went below zero: {after} (was {after.minus(delta)})"
         )
-        if any(getattr(existing, f) != getattr(wanted, f) for f in fields):
-            raise IdempotencyConflict(f"transfer {existing.id} exists with other content")
-        return existing
-
-    @staticmethod
-    def _check_after(accounts: Iterable[LedgerAccount], before: dict[int, Balance]) -> None:
-        for a in accounts:
-            b = Balance.of(a)
-            if min(b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted) < 0:
-                raise LedgerInvariantError(
-                    f"account {a.code}: a total went below zero: {b} (was {before[a.id]})"
-                )
-            if a.debits_must_not_exceed_credits and b.available < 0:
-                raise LedgerInvariantError(f"account {a.code} overdrawn: {b} (was {before[a.id]})")
+    if account.debits_must_not_exceed_credits and after.available < 0:
+        raise LedgerInvariantError(
+            f"account {account.code} overdrawn: {after} (was {after.minus(delta)})"
+        )

@@ -8,6 +8,11 @@
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub -> answer into the message log -> metrics, one log line
 
+The database sees two transactions on one connection (hub.db.database.Exchange): the
+request's record with its replay-cache row, committed before any business code runs;
+then the business work, held open, with the answer's record added to it: the effect
+and the record of what the caller was told commit together or not at all.
+
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload. `GET ?wsdl` and
 `GET ?xsd=NAME` serve the published contract files with real addresses.
@@ -36,6 +41,7 @@ from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
 from hub.config import SecuritySettings
+from hub.db.database import Exchange
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
@@ -129,6 +135,7 @@ class _Exchange:
     operation: str = metrics.UNKNOWN_OPERATION
     coupon: str | None = None
     request_logged: bool = False
+    database: Exchange | None = None  # the exchange's connection and held transaction
 
 
 VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
@@ -200,14 +207,12 @@ class SoapEndpoint:
 
     def _serve(self, environ: dict, start_response: Callable):
         exchange = _Exchange(str(uuid.uuid4()), self.clock(), time.perf_counter())
-        with request_fields(request_id=exchange.log_id, service=self.service):
+        with (
+            request_fields(request_id=exchange.log_id, service=self.service),
+            self.message_log.db.exchange() as exchange.database,
+        ):
             response = self._answer(environ, exchange)
-            body = etree.tostring(
-                sign_envelope(response, self.security.identity, now=self.clock()),
-                xml_declaration=True,
-                encoding="UTF-8",
-            )
-            self._log_answer(exchange, body)
+            response, body = self._log_answer(exchange, response, self._signed(response))
             fault = _fault_label(response)
             self._account(exchange, fault)
             self._forget_expired_signatures()
@@ -220,6 +225,13 @@ class SoapEndpoint:
             ],
         )
         return [body]
+
+    def _signed(self, response: etree._Element) -> bytes:
+        return etree.tostring(
+            sign_envelope(response, self.security.identity, now=self.clock()),
+            xml_declaration=True,
+            encoding="UTF-8",
+        )
 
     def _answer(self, environ: dict, exchange: _Exchange) -> etree._Element:
         """The answer or the fault, unsigned. The request is in the message log before
@@ -300,10 +312,42 @@ class SoapEndpoint:
             metrics.message_log_failed(REQUEST)
             raise MessageLogUnavailable(exchange.log_id) from None
         exchange.request_logged = True
+        if exchange.database is not None:
+            exchange.database.hold_next()  # the business work waits for the answer's record
 
-    def _log_answer(self, exchange: _Exchange, body: bytes) -> None:
-        """The answer as sent; with its request when that was refused before being logged.
-        The business transaction has committed by now, so a failure here is reported, not undone."""
+    def _log_answer(
+        self, exchange: _Exchange, response: etree._Element, body: bytes
+    ) -> tuple[etree._Element, bytes]:
+        """The answer as sent, in the transaction of the business work it reports (held
+        open until now), with its request when that was refused before being logged.
+        If that commit fails, the work is undone and the caller gets a fault instead,
+        logged on its own; a fault that cannot be logged either goes out unlogged, reported."""
+        database = exchange.database
+        held = database is not None and database.holding
+        try:
+            if database is None:
+                self.message_log.append(*self._entries(exchange, body))
+            else:
+                entries = self._entries(exchange, body)
+                database.finish(lambda session: self.message_log.append_in(session, *entries))
+            return response, body
+        except Exception as error:  # noqa: BLE001
+            if not held:
+                self._unlogged(exchange, "the answer went out unlogged")
+                return response, body
+            log.exception(
+                "request %s: the answer and its work could not be committed; a fault goes out",
+                exchange.log_id,
+            )
+            response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
+            body = self._signed(response)
+        try:
+            self.message_log.append(*self._entries(exchange, body))
+        except Exception:  # noqa: BLE001
+            self._unlogged(exchange, "the fault went out unlogged")
+        return response, body
+
+    def _entries(self, exchange: _Exchange, body: bytes) -> list[Entry]:
         entries = [
             Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)
         ]
@@ -319,14 +363,12 @@ class SoapEndpoint:
                     exchange.raw,
                 ),
             )
-        try:
-            self.message_log.append(*entries)
-        except Exception:  # noqa: BLE001
-            log.exception(
-                "request %s: the message log cannot be written; the answer went out unlogged",
-                exchange.log_id,
-            )
-            metrics.message_log_failed(RESPONSE)
+        return entries
+
+    @staticmethod
+    def _unlogged(exchange: _Exchange, what: str) -> None:
+        log.exception("request %s: the message log cannot be written; %s", exchange.log_id, what)
+        metrics.message_log_failed(RESPONSE)
 
     def _forget_expired_signatures(self) -> None:
         """Keeps the replay cache bounded (at most once a minute per process); a failure
