@@ -296,14 +296,15 @@ def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
 @pass_ctx
 def report(ctx: CliContext, office_code, desk_id, day, fmt, out, csv_dialect, as_login) -> None:
     """Write a desk's daily cash report (raport kasowy): every payment, voids marked, totals by method."""
-    from hub.documents.cash_report import cash_report_csv, cash_report_pdf
+    from hub.cashdesk.report_csv import cash_report_csv
 
-    found = ctx.hub.cashdesk.cash_report(
+    desk = ctx.hub.cashdesk
+    found = desk.cash_report(
         office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login)
     )
     _write(
         out,
-        cash_report_pdf(found)
+        desk.cash_report_pdf(found)
         if fmt == "pdf"
         else cash_report_csv(found, csv_dialect).encode("utf-8"),
     )

@@ -195,7 +195,7 @@ def _why(error: Exception) -> str:
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
     """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
     with progress_bar("writing PDF", quiet=quiet) as progress, _replacing(path) as out:
-        pages = ctx.hub.coupons.write_pdf(out, progress=progress, **what)
+        pages = ctx.hub.coupon_queries.write_pdf(out, progress=progress, **what)
     if not quiet:
         click.echo(f"{pages} coupons written to {path}")
     return pages
@@ -244,7 +244,7 @@ def coupons_list(
     as_json: bool,
 ) -> None:
     """A company's coupons, oldest first."""
-    page = ctx.hub.coupons.list(
+    page = ctx.hub.coupon_queries.list(
         actor=ctx.actor(as_login),
         company_nip=nip,
         status=status.upper() if status else None,

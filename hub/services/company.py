@@ -209,7 +209,7 @@ class CompanyService(HubService):
     )
     def GetCouponsPdf(ctx, req):
         out = io.BytesIO()
-        hub_of(ctx).coupons.write_pdf(
+        hub_of(ctx).coupon_queries.write_pdf(
             out,
             actor=client_actor(caller(ctx)),
             batch_id=req.BatchId,
@@ -227,7 +227,7 @@ class CompanyService(HubService):
         _out_message_name="ListCouponsResponse",
     )
     def ListCoupons(ctx, req):
-        coupons = hub_of(ctx).coupons
+        coupons = hub_of(ctx).coupon_queries
         page = coupons.list(
             actor=client_actor(caller(ctx)),
             company_nip=req.CompanyNip,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from hub.audit.archive import ArchivedLog, ArchiveError
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
-from hub.cli import cli
+from hub.app import cli
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
 from tests.factories import config_copy

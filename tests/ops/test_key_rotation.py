@@ -13,7 +13,7 @@ import zeep
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
-from hub.cli import cli
+from hub.app import cli
 from hub.config import ConfigProblems, load_config
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity

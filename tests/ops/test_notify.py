@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from hub.access import Actor
 from hub.app import Hub
-from hub.cli import cli
+from hub.app import cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
 from tests.factories import (
