@@ -29,6 +29,7 @@ class FkSoap:
         self._services: dict[str, Any] = {}
 
     def post_journal(self, office: Office, journal: Journal) -> bool:
+        assert office.fk_wsdl  # hub.fk.courier.FkJournals sends only to an office with one
         peer = Peer(
             f"FK system of office {office.code}",
             office.fk_wsdl,

@@ -32,7 +32,9 @@ class HttpPoster:
                     "cert_reqs": "CERT_REQUIRED",
                     "ca_certs": certifi.where(),
                 }
-                pool = urllib3.HTTPSConnectionPool(address, target.port, **options)
+                pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+                    address, target.port, **options
+                )
             else:
                 pool = urllib3.HTTPConnectionPool(address, target.port, **options)
             try:

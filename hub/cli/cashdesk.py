@@ -246,7 +246,8 @@ def close(
         )
         return
     click.echo(
-        f"{closed.report_id}: {t.payment_count} payments ({t.voided_count} voided), cash {format_pln(t.cash_total_grosze)}, "
+        f"{closed.report_id}: {t.payment_count} payments ({t.voided_count} "
+        f"voided), cash {format_pln(t.cash_total_grosze)}, "
         f"card {format_pln(t.card_total_grosze)}, handling fees {format_pln(t.handling_fee_total_grosze)} PLN"
     )
     if count is None:
@@ -254,7 +255,8 @@ def close(
     else:
         confirmed = f", confirmed by {count.confirmed_by}" if count.confirmed_by else ""
         click.echo(
-            f"cash counted {format_pln(count.counted_grosze)}, difference {format_pln(count.difference_grosze)} PLN{confirmed}"
+            f"cash counted {format_pln(count.counted_grosze)}, difference "
+            f"{format_pln(count.difference_grosze)} PLN{confirmed}"
         )
 
 

@@ -113,7 +113,8 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
     hub = ".venv/bin/hub" if Path(".venv/bin/hub").exists() else "hub"
     return [
         f"{hub} client verify-coupon {common} --coupon {coupon_id} --office 1465",
-        f"{hub} client redeem-coupon {common} --coupon {coupon_id} --office 1465 --case-type REJ_NEW --case-number WK.5410.1.2026",
+        f"{hub} client redeem-coupon {common} --coupon {coupon_id} "
+        "--office 1465 --case-type REJ_NEW --case-number WK.5410.1.2026",
         f"{hub} --config {shlex.quote(str(config_dir))} company list",
         f"{hub} --config {shlex.quote(str(config_dir))} audit verify",
     ]
@@ -140,7 +141,8 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
         target.resolve(), bank_port=bank_port, make_hub=ctx.make_hub
     )
     click.echo(
-        f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN by a bank statement, 5 coupons issued:"
+        f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded "
+        "with 5000.00 PLN by a bank statement, 5 coupons issued:"
     )
     for c in coupons:
         click.echo(f"  {c}")
@@ -149,7 +151,8 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
     )
     click.echo("the next day, pay the offices: bank settle (yesterday by default), then bank send")
     click.echo(
-        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
+        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C "
+        "stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
     )
     for command in try_commands(config_dir, coupons[0], port):
         click.echo(f"  {command}")
@@ -157,7 +160,8 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
     for login, _, password, who in DEMO_USERS:
         click.echo(f"  {login:<26} {password:<22} {who}")
     click.echo(
-        "  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)"
+        "  (the administrator and the supervisor turn on a second "
+        "factor, an authenticator app's code, at the first login)"
     )
     click.echo("")
     run_gunicorn(ctx.make_hub, config_dir, "127.0.0.1", port, workers)

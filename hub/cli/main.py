@@ -156,7 +156,7 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, 
 
 
 def to_jsonable(value: Any) -> Any:
-    if is_dataclass(value):
+    if is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(asdict(value))
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
@@ -282,7 +282,9 @@ def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
     ):  # only reachable once the config is loaded: it names the database
         from hub.db.database import database_problem
 
-        return database_problem(error, ctx.find_object(CliContext).config.database.url), EXIT_ERROR
+        found = ctx.find_object(CliContext)
+        assert found is not None  # the group's callback made it before any command ran
+        return database_problem(error, found.config.database.url), EXIT_ERROR
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror.lower()}", EXIT_ERROR

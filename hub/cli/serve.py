@@ -347,12 +347,15 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
             click.echo(
-                f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
-                f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed"
+                f"message log: {report.records} "
+                f"records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
+                f"{report.seals} seals, the last of record {report.last_sealed_seq}; "
+                f"{report.unsealed} records after it not yet sealed"
             )
             if report.stamped:
                 click.echo(
-                    f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}"
+                    f"message log: {report.stamped} seals time-stamped by the "
+                    f"TSA, the latest at {report.last_stamp_at.isoformat()}"
                 )
         for u in report.unanswered:
             click.echo(
@@ -360,7 +363,8 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
             )
         if restored is not None:
             click.echo(
-                f"hub: the database was restored to record {restored.db_seq}, behind its archives (record {restored.archive_seq}): "
+                f"hub: the database was restored to record {restored.db_seq}, "
+                f"behind its archives (record {restored.archive_seq}): "
                 "state changes are refused until `hub audit recover --apply`",
                 err=True,
             )
@@ -445,7 +449,8 @@ def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> 
         )
         for r in rows:
             click.echo(
-                f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} {r.request_id or '-':36}  {r.client_id}  {r.status}"
+                f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} "
+                f"{r.request_id or '-':36}  {r.client_id}  {r.status}"
                 + (f": {r.outcome}" if r.outcome else "")
             )
         missing = sum(r.status == MISSING for r in rows)

@@ -184,7 +184,7 @@ class CouponQueries:
                 .offset(offset)
                 .limit(limit)
             ).all()
-        return CouponPage(total, tuple(self._listed(c, r, ref) for c, r, ref in rows))
+        return CouponPage(total or 0, tuple(self._listed(c, r, ref) for c, r, ref in rows))
 
     def _listed(
         self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None
@@ -290,7 +290,7 @@ class CouponQueries:
                 return
             after = rows[-1][0].position
 
-    def _named_sheets(self, ids: list[str]) -> Iterator[CouponSheet]:
+    def _named_sheets(self, ids: Sequence[str]) -> Iterator[CouponSheet]:
         for chunk in _chunks(ids, PRINT_CHUNK):
             with self.db.read() as session:
                 rows = session.execute(
@@ -361,6 +361,6 @@ def _named_ids(texts: Sequence[str]) -> list[str]:
     return list(ids)
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -73,7 +73,11 @@ def _header(canvas, report: CashReport) -> float:
     canvas.drawString(LEFT, y, f"Dzień: {report.day.strftime('%d.%m.%Y')}")
     y -= 5 * mm
     if report.closed is not None:
-        status = f"Dzień zamknięty {warsaw_time(report.closed.closed_at)} (czas warszawski) przez {report.closed.closed_by}"
+        closed = report.closed
+        status = (
+            f"Dzień zamknięty {warsaw_time(closed.closed_at)} (czas warszawski) "
+            f"przez {closed.closed_by}"
+        )
     else:
         status = "Dzień niezamknięty: raport wstępny, może się jeszcze zmienić"
     canvas.setFont(FONT_BOLD if report.closed is None else FONT, 10)
@@ -131,7 +135,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
     if p.voided:
         canvas.setFillColorRGB(0.55, 0.55, 0.55)
     x = LEFT
-    for (title, width, right), text in zip(COLUMNS, cells):
+    for (title, width, right), text in zip(COLUMNS, cells, strict=True):
         font = FONT_MONO if title == "Nr dowodu KP" else FONT
         canvas.setFont(font, 8 if font == FONT_MONO else 8.5)
         if text is None:
@@ -194,7 +198,7 @@ def _summary(canvas, report: CashReport, y: float) -> None:
             words.format_amount_pl(t.handling_fee_total_grosze),
             words.format_amount_pl(t.total_grosze),
         )
-        for (x, _, right), value in zip(columns, values):
+        for (x, _, right), value in zip(columns, values, strict=True):
             (canvas.drawRightString if right else canvas.drawString)(x, y, value)
         y -= ROW
     y -= 2 * mm
