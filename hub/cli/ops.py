@@ -137,7 +137,12 @@ def notify_set(
 
     secret = UNSET
     if webhook_secret_file is not None:
-        secret = webhook_secret_file.read_text().strip()
+        try:
+            secret = webhook_secret_file.read_text().strip()
+        except UnicodeDecodeError:
+            raise click.BadParameter(
+                f"{webhook_secret_file} is not a text file", param_hint="--webhook-secret-file"
+            ) from None
     if no_webhook:
         secret = None
     view = ctx.hub.notifications.configure(
