@@ -58,7 +58,7 @@ batch = hub.coupons.issue(
     count=int(sys.argv[3]), actor=actor,
 )
 with open(sys.argv[4], "wb") as out:
-    pages = hub.coupons.write_pdf(out, actor=actor, batch_id=batch.batch_id)
+    pages = hub.coupon_queries.write_pdf(out, actor=actor, batch_id=batch.batch_id)
 print(json.dumps({"seconds": time.perf_counter() - start, "pages": pages, "peak_mb": peak_kb() / 1024}))
 """
 )
@@ -71,17 +71,17 @@ from hub.access import operator
 from hub.app import Hub
 from hub.clock import business_day
 from hub.config import load_config
-from hub.documents.coupons import _draw_coupon
-from hub.documents.pdf import new_canvas
+from hub.adapters.pdf.coupons import _draw_coupon
+from hub.adapters.pdf.page import new_canvas
 hub = Hub(load_config(Path(sys.argv[1])))
 actor = operator("bench")
 batch = hub.coupons.issue(
     request_id=str(uuid.uuid4()), company_nip=sys.argv[2], case_type="REJ_NEW",
     count=int(sys.argv[3]), actor=actor,
 )
-run = hub.coupons.print_run(actor=actor, batch_id=batch.batch_id)
+run = hub.coupon_queries.print_run(actor=actor, batch_id=batch.batch_id)
 sheets = list(run.sheets)
-signer = hub.coupons.qr_signer
+signer = hub.coupon_queries.qr_signer
 payloads = [signer.payload(s.coupon_id, s.amount_grosze, business_day(s.expires_at)) for s in sheets]
 start = time.perf_counter()
 canvas = new_canvas(sys.argv[4], "baseline")

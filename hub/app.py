@@ -1,10 +1,26 @@
-"""The composition root: config in, services out. Transports (SOAP, CLI, portal)
-build one `Hub` per process and call its services; nothing else wires things."""
+"""The composition root: config in, services out. It is the only module that wires
+things: it loads the hub's key and certificate, the trust store and the outside
+systems' clients once per process, builds each domain service with what it needs
+and the adapters (hub.adapters) that carry its PDFs, files and messages, and builds
+the transports on top: the WSGI application of `hub serve` (SOAP, portal, ops)
+and the `hub` command. Transports never import this module; they are handed a Hub.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
+from pathlib import Path
 
+from hub import ns
+from hub.adapters.bank import BankSoap
+from hub.adapters.fk import FkSoap
+from hub.adapters.fk_export import write_files
+from hub.adapters.mail import SmtpSender
+from hub.adapters.pdf.cashdesk import CashDeskPdf
+from hub.adapters.pdf.coupons import CouponPdf
+from hub.adapters.pdf.report import to_pdf
+from hub.adapters.webhook import HttpPoster
 from hub.audit.archive import ArchivedLog, load_certificates
 from hub.audit.messagelog import MessageLog
 from hub.audit.recovery import RestoreGuard
@@ -12,29 +28,95 @@ from hub.audit.seals import Sealer
 from hub.audit.timestamps import TimeStamper
 from hub.bank.statements import StatementService
 from hub.cashdesk.service import CashDeskService
+from hub.cli import cli
 from hub.clock import Clock, utcnow
 from hub.companies.service import CompanyService
-from hub.config import HubConfig
+from hub.config import HubConfig, load_config
 from hub.coupons.browse import CouponBrowser
+from hub.coupons.qr import QrSigner
+from hub.coupons.queries import CouponNames, CouponQueries
 from hub.coupons.service import CouponService
 from hub.db.database import Database
+from hub.db.replay import DatabaseReplayCache
 from hub.fk.service import JournalService
 from hub.ledger.checks import LedgerChecks
 from hub.notify.service import NotificationService
+from hub.ops import ops_app
+from hub.portal import portal_app
 from hub.reports.service import ReportService
+from hub.services import bankin, cashdesk, company, office
+from hub.services.deadline import ReadDeadlines
+from hub.services.endpoint import Security, SoapEndpoint
+from hub.services.wsgi import HubApplication
 from hub.settlement.service import SettlementService
 from hub.signing.keys import SigningIdentity
+from hub.signing.policy import SignaturePolicy
+from hub.signing.trust import TrustStore
+from hub.tables import register_tables
 from hub.users.accounts import AccountService
 from hub.users.service import UserService
+
+register_tables()
+
+# /soap/<service> -> (service name, namespace, spyne service class, its operations' kinds)
+SOAP_SERVICES = {
+    "/soap/office": ("office", ns.OFFICE, office.OfficeService, office.KINDS),
+    "/soap/bank": ("bankin", ns.BANK_IN, bankin.BankInService, bankin.KINDS),
+    "/soap/company": ("company", ns.COMPANY, company.CompanyService, company.KINDS),
+    "/soap/cashdesk": ("cashdesk", ns.CASHDESK, cashdesk.CashDeskService, cashdesk.KINDS),
+}
 
 
 class Hub:
     def __init__(
-        self, config: HubConfig, *, clock: Clock = utcnow, db: Database | None = None
+        self,
+        config: HubConfig,
+        *,
+        clock: Clock = utcnow,
+        db: Database | None = None,
+        identity: SigningIdentity | None = None,
     ) -> None:
+        """`identity`: the hub's key and certificate when already loaded (else from
+        `[signing]`, on first use)."""
         self.config = config
         self.clock = clock
         self.db = db or Database(config.database.url)
+        if identity is not None:
+            self.__dict__["identity"] = identity  # the cached_property's value
+
+    def at_clock(self, clock: Clock) -> Hub:
+        """The same hub (config, database, keys) on another clock: `hub audit recover`
+        re-applies a request at the moment it was first received."""
+        return Hub(self.config, clock=clock, db=self.db, identity=self.identity)
+
+    # -- keys, trust and clients: loaded once --------------------------------------
+
+    @cached_property
+    def identity(self) -> SigningIdentity:
+        """The hub's own key and certificate."""
+        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+
+    @cached_property
+    def qr_signer(self) -> QrSigner:
+        """Signs the coupons' QR payloads with the hub's own key."""
+        return QrSigner(self.identity)
+
+    @cached_property
+    def bank_courier(self) -> BankSoap:
+        """SubmitTransfer to the bank; its answers carry the BANK client's certificate."""
+        bank_clients = [c for c in self.config.clients if c.kind == "BANK"]
+        return BankSoap(
+            self.config.bank.wsdl,
+            self.config.bank.endpoint,
+            TrustStore.from_pem_files(bank_clients),
+            self.identity,
+        )
+
+    @cached_property
+    def fk_courier(self) -> FkSoap:
+        return FkSoap(self.config.clients, self.identity)
+
+    # -- the domain -----------------------------------------------------------------
 
     @cached_property
     def companies(self) -> CompanyService:
@@ -45,8 +127,16 @@ class Hub:
         return CouponService(self.db, self.config, self.clock)
 
     @cached_property
+    def coupon_queries(self) -> CouponQueries:
+        names = CouponNames(
+            case_types={t.code: t.name for t in self.config.case_types},
+            offices={o.code: o.name for o in self.config.offices},
+        )
+        return CouponQueries(self.db, names, CouponPdf(), self.qr_signer, self.clock)
+
+    @cached_property
     def coupon_browser(self) -> CouponBrowser:
-        return CouponBrowser(self.coupons)
+        return CouponBrowser(self.coupon_queries)
 
     @cached_property
     def users(self) -> UserService:
@@ -59,12 +149,17 @@ class Hub:
     @cached_property
     def cashdesk(self) -> CashDeskService:
         return CashDeskService(
-            self.db, self.config, self.clock, supervisor=lambda login: self.users.actor(login)
+            self.db,
+            self.config,
+            self.clock,
+            supervisor=lambda login: self.users.actor(login),
+            documents=CashDeskPdf(),
+            identity=self.identity,
         )
 
     @cached_property
     def reports(self) -> ReportService:
-        return ReportService(self.db, self.config, self.clock, companies=self.companies)
+        return ReportService(self.db, self.config, self.clock, companies=self.companies, pdf=to_pdf)
 
     @cached_property
     def statements(self) -> StatementService:
@@ -74,20 +169,31 @@ class Hub:
 
     @cached_property
     def journals(self) -> JournalService:
-        return JournalService(self.db, self.config, self.clock, takings=self.cashdesk.day_takings)
+        return JournalService(
+            self.db, self.config, self.clock, takings=self.cashdesk.day_takings, files=write_files
+        )
 
     @cached_property
     def settlements(self) -> SettlementService:
-        return SettlementService(self.db, self.config, self.clock, journals=self.journals)
+        return SettlementService(
+            self.db,
+            self.config,
+            self.clock,
+            journals=self.journals,
+            bank=self.bank_courier,
+            fk=self.fk_courier,
+        )
 
     @cached_property
     def notifications(self) -> NotificationService:
-        return NotificationService(self.db, self.config, self.clock)
-
-    @cached_property
-    def identity(self) -> SigningIdentity:
-        """The hub's own key and certificate."""
-        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+        notify = self.config.notify
+        return NotificationService(
+            self.db,
+            self.config,
+            self.clock,
+            mail=SmtpSender(notify),
+            poster=HttpPoster(notify.timeout_s),
+        )
 
     @cached_property
     def message_log(self) -> MessageLog:
@@ -129,5 +235,73 @@ class Hub:
         """Holds state changes while the database is behind its archives (hub.audit.recovery)."""
         return RestoreGuard(self.db, self.message_archive, self.clock)
 
+    # -- the SOAP transport ---------------------------------------------------------
+
+    @cached_property
+    def security(self) -> Security:
+        """What every SOAP endpoint checks: the clients' certificates, the signature
+        policy, replays, and the request limits."""
+        settings = self.config.security
+        return Security(
+            trust=TrustStore.from_pem_files(self.config.clients),
+            policy=SignaturePolicy(
+                clock_skew_s=settings.clock_skew_s, replay_window_s=settings.replay_window_s
+            ),
+            replay=DatabaseReplayCache(self.db, self.clock),
+            identity=self.identity,
+            request_bytes_max=settings.request_bytes_max,
+            xml_depth_max=settings.xml_depth_max,
+            request_body_timeout_s=settings.request_body_timeout_s,
+            body_deadlines=ReadDeadlines(),
+        )
+
+    def soap_endpoints(
+        self, security: Security, guard: RestoreGuard | None
+    ) -> dict[str, SoapEndpoint]:
+        """/soap/<service> -> its endpoint, serving this hub's services."""
+        log, context = self.message_log, {"hub": self}
+        return {
+            path: SoapEndpoint(
+                name, namespace, [service], kinds, security, log, self.clock, context, guard
+            )
+            for path, (name, namespace, service, kinds) in SOAP_SERVICES.items()
+        }
+
+    def wsgi(self) -> HubApplication:
+        """The WSGI application of `hub serve` on this hub (`application`)."""
+        return application(self)
+
     def close(self) -> None:
         self.db.dispose()
+
+
+def application(hub: Hub) -> HubApplication:
+    """The WSGI application of `hub serve` for one Hub: SOAP, the portal and ops."""
+    security = hub.security
+    return HubApplication(
+        hub.soap_endpoints(security, hub.restore_guard),
+        portal_app(hub),
+        ops_app(hub, security.identity),  # /healthz, /readyz, /metrics
+        security.request_body_timeout_s,
+        security.body_deadlines,
+        hub,
+    )
+
+
+def create_app(config: HubConfig | None = None) -> HubApplication:
+    """For gunicorn: `hub.app:create_app()`, config from $HUB_CONFIG."""
+    if config is None:
+        config = load_config(Path(os.environ.get("HUB_CONFIG", "config")))
+    return Hub(config).wsgi()
+
+
+# The `hub` command runs on this module's Hub (hub.cli.main.CliContext builds it on demand).
+cli.context_settings["obj"] = Hub
+
+
+def main() -> None:
+    """The `hub` console script."""
+    cli(prog_name="hub")
+
+
+__all__ = ["Hub", "application", "cli", "create_app", "main"]

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from hub.db.database import Database
 from hub.db.migrate import upgrade
-from hub.db.models import metadata
+from hub.tables import metadata
 
 PG_ADMIN_URL = os.environ.get(
     "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -183,7 +183,7 @@ def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = N
     """The `hub` command in-process on the config folder `config`; asserts exit status 0 unless `ok=False`."""
     from click.testing import CliRunner
 
-    from hub.cli import cli
+    from hub.app import cli
 
     result = CliRunner().invoke(
         cli, ["--config", str(config), *args], input=input, catch_exceptions=False

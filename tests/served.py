@@ -14,7 +14,7 @@ from pathlib import Path
 from lxml import etree
 
 REPO = Path(__file__).resolve().parent.parent
-HUB = [sys.executable, "-c", "from hub.cli import main; main()"]
+HUB = [sys.executable, "-c", "from hub.app import main; main()"]
 
 
 def free_port() -> int:

@@ -104,7 +104,7 @@ def test_coupons_expire_is_idempotent(run):
 
 def test_the_installed_command_runs(config_dir):
     """The console script itself, as an admin types it."""
-    hub_bin = [sys.executable, "-c", "from hub.cli import main; main()"]
+    hub_bin = [sys.executable, "-c", "from hub.app import main; main()"]
     result = subprocess.run(
         [*hub_bin, "--config", str(config_dir), "init"], capture_output=True, text=True
     )

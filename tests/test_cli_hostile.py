@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.cli import cli
+from hub.app import cli
 from hub.cli.main import (
     EXIT_ERROR,
     EXIT_OK,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.factories import NIP
 
-HUB = [sys.executable, "-c", "from hub.cli import main; main()"]
+HUB = [sys.executable, "-c", "from hub.app import main; main()"]
 
 
 def companies(count: int) -> list[str]:

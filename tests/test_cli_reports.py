@@ -118,7 +118,7 @@ def test_pdf_is_not_written_to_a_terminal(config_dir):
             [
                 sys.executable,
                 "-c",
-                "from hub.cli import main; main()",
+                "from hub.app import main; main()",
                 "--config",
                 str(config_dir),
                 "report",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import cli
+from hub.app import cli
 from hub.cli.main import EXIT_PARTLY_DONE, EXIT_USAGE
 from tests.factories import NIP, config_copy
 

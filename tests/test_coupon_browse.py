@@ -169,11 +169,13 @@ def test_lists_come_newest_first_or_oldest_first_on_request(hub, clock):
     old = issue(hub, 2)
     clock.advance(hours=1)
     new = issue(hub, 2)
-    newest = hub.coupons.list(actor=company_actor(), company_nip=NIP, newest_first=True).coupons
+    newest = hub.coupon_queries.list(
+        actor=company_actor(), company_nip=NIP, newest_first=True
+    ).coupons
     assert [c.coupon_id for c in newest] == [
         c.coupon_id for c in (*new.coupons, *old.coupons)
     ]  # each batch in page order
-    oldest = hub.coupons.list(actor=company_actor(), company_nip=NIP).coupons
+    oldest = hub.coupon_queries.list(actor=company_actor(), company_nip=NIP).coupons
     assert [c.coupon_id for c in oldest] == [
         c.coupon_id for c in (*old.coupons, *new.coupons)
     ]  # ListCoupons' order stays

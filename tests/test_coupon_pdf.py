@@ -72,7 +72,7 @@ def pdf_pages(data: bytes) -> list[tuple[str, str]]:
 
 def write_pdf(hub, **kw) -> bytes:
     out = io.BytesIO()
-    hub.coupons.write_pdf(out, actor=kw.pop("actor", OPERATOR), **kw)
+    hub.coupon_queries.write_pdf(out, actor=kw.pop("actor", OPERATOR), **kw)
     return out.getvalue()
 
 
@@ -219,7 +219,7 @@ def test_print_runs_are_checked_before_the_first_page(hub):
     for kw, error, words in refusals:
         out = io.BytesIO()
         with pytest.raises(error, match=words):
-            hub.coupons.write_pdf(out, actor=me, **kw)
+            hub.coupon_queries.write_pdf(out, actor=me, **kw)
         assert out.getvalue() == b""
     from hub.access import Actor
 
@@ -260,7 +260,7 @@ from hub.config import load_config
 
 hub = Hub(load_config(Path(sys.argv[1])))
 with open(sys.argv[3], "wb") as out:
-    pages = hub.coupons.write_pdf(out, actor=operator("bench"), batch_id=sys.argv[2])
+    pages = hub.coupon_queries.write_pdf(out, actor=operator("bench"), batch_id=sys.argv[2])
 # VmHWM, the peak RSS of this program's own memory: getrusage's ru_maxrss would also
 # count the parent pytest worker's peak, inherited across fork and exec on Linux.
 peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))

@@ -17,10 +17,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, update
 
-from hub.db.models import metadata
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.models import LedgerAccount
+from hub.tables import metadata
 
 
 def open_accounts(db):

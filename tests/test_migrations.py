@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from hub.db.models import metadata
+from hub.tables import metadata
 
 
 def test_migrated_schema_matches_the_models(db):

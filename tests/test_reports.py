@@ -16,17 +16,24 @@ import pypdfium2
 import pytest
 
 from hub.access import COUPONS_READ, REPORTS_READ, STATEMENT_READ, Actor
+from hub.adapters.pdf.report import to_pdf
 from hub.clock import business_day
 from hub.errors import InvalidRequest, NotAuthorized
 from hub.ids import format_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, company_account, office_account
-from hub.reports.csvout import RFC4180
-from hub.reports.render import render, to_csv, to_json
+from hub.reports.csvout import EXCEL_PL, RFC4180
+from hub.reports.render import render as render_report
+from hub.reports.render import to_csv, to_json
 from hub.reports.scope import ReportQuery
 from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, issue, rid
 
 WARSZAWA, KRAKOW = "1465", "1261"
+
+
+def render(report, fmt: str, csv_dialect: str = EXCEL_PL) -> bytes:
+    """As the report service renders (hub.reports.service.ReportService.render)."""
+    return render_report(report, fmt, csv_dialect, pdf=to_pdf)
 
 
 @dataclass
@@ -508,7 +515,7 @@ def test_statement_pdf_and_csv(hub, seeded):
 
 
 def test_a_pdf_too_long_to_read_is_refused_with_advice(hub, seeded, monkeypatch):
-    import hub.reports.render as rendering
+    import hub.adapters.pdf.report as rendering
 
     monkeypatch.setattr(rendering, "PDF_ROWS_MAX", 10)
     report = run(hub, "coupons")

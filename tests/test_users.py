@@ -46,7 +46,7 @@ def stored_user(hub, login: str) -> User:
 
 def state(hub) -> tuple:
     """Everything a refused action must leave as it was."""
-    coupons = {nip: hub.coupons.list(actor=OPERATOR, company_nip=nip) for nip in (NIP,)}
+    coupons = {nip: hub.coupon_queries.list(actor=OPERATOR, company_nip=nip) for nip in (NIP,)}
     return (
         hub.companies.list(),
         coupons,
@@ -73,7 +73,7 @@ def _cancel(hub, actor, coupon_id):
 
 
 def _read_coupons(hub, actor):
-    return hub.coupons.list(actor=actor, company_nip=NIP)
+    return hub.coupon_queries.list(actor=actor, company_nip=NIP)
 
 
 def _manage_users(hub, actor):
@@ -129,7 +129,7 @@ def test_with_the_permission_the_actions_take_effect(hub, company):
     assert [e.actor for e in audit(hub, "coupons.issue")] == ["user:iza"]
     hub.coupons.cancel(request_id=rid(), coupon_text=batch.coupons[0].coupon_id, actor=issuer)
     assert hub.companies.account(NIP).held_grosze == 16150
-    page = hub.coupons.list(actor=issuer, company_nip=NIP)
+    page = hub.coupon_queries.list(actor=issuer, company_nip=NIP)
     assert sorted(c.status for c in page.coupons) == ["CANCELLED", "ISSUED"]
 
     admin = hub_user(hub, "ada", "admin")

@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
@@ -39,6 +38,7 @@ from hub.access import (
     Actor,
 )
 from hub.audit.models import record_event
+from hub.cashdesk.documents import CashDeskDocuments
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
@@ -323,12 +323,19 @@ class CashDeskService:
         config: HubConfig,
         clock: Clock = utcnow,
         supervisor: SupervisorLookup | None = None,
+        *,
+        documents: CashDeskDocuments,
+        identity: SigningIdentity,
     ) -> None:
-        """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError."""
+        """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError.
+        `documents` draws the PDFs; `identity` (the hub's own key, loaded once by hub.app)
+        signs the receipts' QR codes."""
         self.db = db
         self.config = config
         self.clock = clock
         self.supervisor = supervisor
+        self.documents = documents
+        self.signing_identity = identity
 
     # -- register ---------------------------------------------------------
 
@@ -816,8 +823,6 @@ class CashDeskService:
 
     def receipt_pdf(self, payment_id: str, actor: Actor) -> bytes:
         """The receipt (KP) of a payment as PDF; a voided payment's receipt says so."""
-        from hub.documents.receipt import receipt_pdf
-
         payment = self.payment(payment_id, actor)
         qr = receipt_payload(
             self.signing_identity,
@@ -825,12 +830,11 @@ class CashDeskService:
             payment.total_grosze,
             payment.business_day,
         )
-        return receipt_pdf(payment, self.config.office(payment.office_code), qr)
+        return self.documents.receipt_pdf(payment, self.config.office(payment.office_code), qr)
 
-    @cached_property
-    def signing_identity(self) -> SigningIdentity:
-        """The hub's own key, for the receipts' QR codes (loaded once per process)."""
-        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+    def cash_report_pdf(self, report: CashReport) -> bytes:
+        """A cash report (from `cash_report`, which checked who may read it) as PDF."""
+        return self.documents.cash_report_pdf(report)
 
     def cash_report(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> CashReport:
         """The daily cash report of a desk, closed or (provisionally) still open."""

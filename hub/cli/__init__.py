@@ -1,5 +1,6 @@
 """The `hub` command (contract section 9). Commands only translate: parse options,
-call a service of the `Hub`, print text or `--json`."""
+call a service of the `Hub`, print text or `--json`. The console script is
+`hub.app:main`: the composition root hands the group its Hub factory."""
 
 from hub.cli import (
     admin,
@@ -17,7 +18,26 @@ from hub.cli import (
     serve,
     settlement,
     users,
-)  # noqa: E402,F401  (each module registers its commands)
-from hub.cli.main import cli, main
+)
+from hub.cli.main import cli
 
-__all__ = ["cli", "main"]
+# each module registers its commands on `cli` when imported
+COMMAND_MODULES = (
+    admin,
+    bank,
+    cashdesk,
+    companies,
+    completion,
+    coupons,
+    demo,
+    fakebank,
+    ledger,
+    ops,
+    portal,
+    reports,
+    serve,
+    settlement,
+    users,
+)
+
+__all__ = ["cli"]

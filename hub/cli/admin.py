@@ -19,7 +19,8 @@ def init(ctx: CliContext) -> None:
 
     upgrade(ctx.hub.db)
     click.echo(
-        f"database {ctx.hub.db.engine.url.render_as_string(hide_password=True)} at revision {current_revision(ctx.hub.db)}"
+        f"database {ctx.hub.db.engine.url.render_as_string(hide_password=True)} "
+        f"at revision {current_revision(ctx.hub.db)}"
     )
 
 
@@ -76,6 +77,7 @@ def restore(ctx: CliContext, backup_file: Path) -> None:
     click.echo(f"restored {ctx.hub.db.engine.url.database} from {backup_file}")
     if restored is not None:
         click.echo(
-            f"the backup ends at message log record {restored.db_seq}, the archives at {restored.archive_seq}: the hub refuses "
+            f"the backup ends at message log record {restored.db_seq}, "
+            f"the archives at {restored.archive_seq}: the hub refuses "
             "changes until `hub audit recover --apply` re-applies what the backup lacks"
         )

@@ -45,7 +45,8 @@ def bank_import(ctx: CliContext, file: Path, as_login: str | None, as_json: bool
         def progress(chunk_bytes: int) -> None:
             nonlocal read
             read += chunk_bytes
-            bar(read, total)
+            if bar is not None:
+                bar(read, total)
 
         result = statements.import_file(file, actor=actor, progress=progress if bar else None)
     if as_json:
@@ -98,7 +99,8 @@ def _import_lines(r: ImportResult) -> list[str]:
         )
         lines += [f"  gap: {gap}: ask the bank for the missing statement" for gap in s.gaps]
     lines += [
-        f"statement {s.bank_statement_id} of account {_account(s.account)} (line {s.line}): skipped, not the escrow account"
+        f"statement {s.bank_statement_id} of account {_account(s.account)} "
+        f"(line {s.line}): skipped, not the escrow account"
         for s in r.skipped
     ]
     return lines

@@ -247,7 +247,8 @@ def close(
         )
         return
     click.echo(
-        f"{closed.report_id}: {t.payment_count} payments ({t.voided_count} voided), cash {format_pln(t.cash_total_grosze)}, "
+        f"{closed.report_id}: {t.payment_count} payments ({t.voided_count} "
+        f"voided), cash {format_pln(t.cash_total_grosze)}, "
         f"card {format_pln(t.card_total_grosze)}, handling fees {format_pln(t.handling_fee_total_grosze)} PLN"
     )
     if count is None:
@@ -255,7 +256,8 @@ def close(
     else:
         confirmed = f", confirmed by {count.confirmed_by}" if count.confirmed_by else ""
         click.echo(
-            f"cash counted {format_pln(count.counted_grosze)}, difference {format_pln(count.difference_grosze)} PLN{confirmed}"
+            f"cash counted {format_pln(count.counted_grosze)}, difference "
+            f"{format_pln(count.difference_grosze)} PLN{confirmed}"
         )
 
 
@@ -297,14 +299,15 @@ def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
 @pass_ctx
 def report(ctx: CliContext, office_code, desk_id, day, fmt, out, csv_dialect, as_login) -> None:
     """Write a desk's daily cash report (raport kasowy): every payment, voids marked, totals by method."""
-    from hub.documents.cash_report import cash_report_csv, cash_report_pdf
+    from hub.cashdesk.report_csv import cash_report_csv
 
-    found = ctx.hub.cashdesk.cash_report(
+    desk = ctx.hub.cashdesk
+    found = desk.cash_report(
         office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login)
     )
     _write(
         out,
-        cash_report_pdf(found)
+        desk.cash_report_pdf(found)
         if fmt == "pdf"
         else cash_report_csv(found, csv_dialect).encode("utf-8"),
     )

@@ -17,5 +17,7 @@ COMPLETE_VAR = "_HUB_COMPLETE"  # the variable click's completion calls `hub` wi
 def completion(shell: str) -> None:
     """Print the completion script of SHELL. Load it once per shell, e.g. in ~/.bashrc:
     eval "$(hub completion bash)"; for fish: hub completion fish > ~/.config/fish/completions/hub.fish"""
-    completer = get_completion_class(shell)(cli, {}, "hub", COMPLETE_VAR)
+    completion_class = get_completion_class(shell)
+    assert completion_class is not None  # SHELLS are the ones click knows
+    completer = completion_class(cli, {}, "hub", COMPLETE_VAR)
     click.echo(completer.source())

@@ -110,8 +110,10 @@ def coupons_issue(
             HubError,
         ) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
             click.echo(
-                f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held), "
-                f"but its PDF was not written: {_why(e)}; write it with: hub coupons pdf --batch {batch.batch_id} --out FILE",
+                f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} "
+                f"coupons, {format_pln(batch.total_held_grosze)} PLN held), "
+                f"but its PDF was not written: {_why(e)}; write it with: "
+                f"hub coupons pdf --batch {batch.batch_id} --out FILE",
                 err=True,
             )
             sys.exit(EXIT_PARTLY_DONE)
@@ -196,7 +198,7 @@ def _why(error: Exception) -> str:
 def _write_pdf(ctx: CliContext, path: Path, *, quiet: bool, **what) -> int:
     """Write next to `path` and rename when done: a failed run leaves no half-written PDF."""
     with progress_bar("writing PDF", quiet=quiet) as progress, _replacing(path) as out:
-        pages = ctx.hub.coupons.write_pdf(out, progress=progress, **what)
+        pages = ctx.hub.coupon_queries.write_pdf(out, progress=progress, **what)
     if not quiet:
         click.echo(f"{pages} coupons written to {path}")
     return pages
@@ -245,7 +247,7 @@ def coupons_list(
     as_json: bool,
 ) -> None:
     """A company's coupons, oldest first."""
-    page = ctx.hub.coupons.list(
+    page = ctx.hub.coupon_queries.list(
         actor=ctx.actor(as_login),
         company_nip=nip,
         status=status.upper() if status else None,
@@ -282,7 +284,8 @@ def coupons_list(
     for c in page.coupons:
         used = f"  {c.office_code} {c.case_number}" if c.case_number else ""
         click.echo(
-            f"  {c.coupon_id}  {c.status:<9}  {format_pln(c.amount_grosze):>10}  {c.case_type}  issued {wire_time(c.issued_at)}{used}"
+            f"  {c.coupon_id}  {c.status:<9}  {format_pln(c.amount_grosze):>10} "
+            f" {c.case_type}  issued {wire_time(c.issued_at)}{used}"
         )
 
 
@@ -328,5 +331,6 @@ def coupons_check_qr(ctx: CliContext, text: str, cert: Path | None, as_json: boo
         )
     else:
         click.echo(
-            f"{coupon.coupon_id}  {format_pln(coupon.amount_grosze)} PLN  expires {coupon.expires_on.isoformat()}  genuine"
+            f"{coupon.coupon_id}  {format_pln(coupon.amount_grosze)} "
+            f"PLN  expires {coupon.expires_on.isoformat()}  genuine"
         )

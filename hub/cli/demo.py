@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from hub.access import operator
-from hub.cli.main import PORT, IntParam, OutputFolder, cli
+from hub.cli.main import PORT, CliContext, HubFactory, IntParam, OutputFolder, cli, pass_ctx
 from hub.cli.portal import DEMO_USERS, add_demo_users, enable_portal
 from hub.cli.serve import run_gunicorn
 
@@ -68,11 +68,13 @@ def fund_by_statement(hub, bank, nip: str, amount_grosze: int) -> None:
     )
 
 
-def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0):
+def prepare_demo(
+    target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0, *, make_hub: HubFactory
+):
     """A fresh demo folder: the example config, an empty SQLite database, the fake
     bank running, a company funded by the bank's statement and a batch of 5 coupons.
-    Returns the config folder, the coupon ids and the fake bank's server."""
-    from hub.app import Hub
+    Returns the config folder, the coupon ids and the fake bank's server. `make_hub`:
+    the composition root's Hub factory (hub.app.Hub)."""
     from hub.config import load_config
     from hub.db.migrate import upgrade
 
@@ -81,7 +83,7 @@ def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0
     config_dir = copy_config(source, target / "config", "sqlite:///var/hub.sqlite3")
     enable_portal(config_dir)
     bank = start_fake_bank(config_dir, target / "fake-bank", bank_port)
-    hub = Hub(load_config(config_dir))
+    hub = make_hub(load_config(config_dir))
     try:
         upgrade(hub.db)
         hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor="demo")
@@ -111,7 +113,8 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
     hub = ".venv/bin/hub" if Path(".venv/bin/hub").exists() else "hub"
     return [
         f"{hub} client verify-coupon {common} --coupon {coupon_id} --office 1465",
-        f"{hub} client redeem-coupon {common} --coupon {coupon_id} --office 1465 --case-type REJ_NEW --case-number WK.5410.1.2026",
+        f"{hub} client redeem-coupon {common} --coupon {coupon_id} "
+        "--office 1465 --case-type REJ_NEW --case-number WK.5410.1.2026",
         f"{hub} --config {shlex.quote(str(config_dir))} company list",
         f"{hub} --config {shlex.quote(str(config_dir))} audit verify",
     ]
@@ -131,11 +134,15 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
 @click.option(
     "--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port."
 )
-def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
+@pass_ctx
+def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int) -> None:
     """A fresh demo: dev keys, SQLite, example config, the fake bank, a company funded by a statement; serves."""
-    config_dir, coupons, bank = prepare_demo(target.resolve(), bank_port=bank_port)
+    config_dir, coupons, bank = prepare_demo(
+        target.resolve(), bank_port=bank_port, make_hub=ctx.make_hub
+    )
     click.echo(
-        f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded with 5000.00 PLN by a bank statement, 5 coupons issued:"
+        f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded "
+        "with 5000.00 PLN by a bank statement, 5 coupons issued:"
     )
     for c in coupons:
         click.echo(f"  {c}")
@@ -144,7 +151,8 @@ def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
     )
     click.echo("the next day, pay the offices: bank settle (yesterday by default), then bank send")
     click.echo(
-        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
+        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C "
+        "stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
     )
     for command in try_commands(config_dir, coupons[0], port):
         click.echo(f"  {command}")
@@ -152,7 +160,8 @@ def demo(target: Path, port: int, workers: int, bank_port: int) -> None:
     for login, _, password, who in DEMO_USERS:
         click.echo(f"  {login:<26} {password:<22} {who}")
     click.echo(
-        "  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)"
+        "  (the administrator and the supervisor turn on a second "
+        "factor, an authenticator app's code, at the first login)"
     )
     click.echo("")
-    run_gunicorn(config_dir, "127.0.0.1", port, workers)
+    run_gunicorn(ctx.make_hub, config_dir, "127.0.0.1", port, workers)

@@ -22,10 +22,15 @@ from hub.ids import ascii_digits
 from hub.money import AmountError, parse_grosze
 from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
 
+HubFactory = Callable[[Any], Any]  # HubConfig -> hub.app.Hub
+
 
 class CliContext:
-    def __init__(self, config_dir: Path) -> None:
+    def __init__(self, config_dir: Path, make_hub: HubFactory | None) -> None:
+        """`make_hub` builds the Hub from the config: the composition root (hub.app)
+        hands it to the group as its context object; the CLI never imports it."""
         self.config_dir = config_dir
+        self._make_hub = make_hub
 
     @cached_property
     def config(self):
@@ -33,11 +38,16 @@ class CliContext:
 
         return load_config(self.config_dir)
 
+    def make_hub(self, config) -> Any:
+        if self._make_hub is None:
+            raise click.UsageError(
+                "the hub command runs from hub.app (hub.app:main), which builds the Hub"
+            )
+        return self._make_hub(config)
+
     @cached_property
     def hub(self):
-        from hub.app import Hub
-
-        return Hub(self.config)
+        return self.make_hub(self.config)
 
     def actor(self, as_login: str | None):
         """Who a command acts as: the operator at this machine, or with `--as LOGIN`
@@ -146,7 +156,7 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, 
 
 
 def to_jsonable(value: Any) -> Any:
-    if is_dataclass(value):
+    if is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(asdict(value))
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
@@ -272,7 +282,9 @@ def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
     ):  # only reachable once the config is loaded: it names the database
         from hub.db.database import database_problem
 
-        return database_problem(error, ctx.find_object(CliContext).config.database.url), EXIT_ERROR
+        found = ctx.find_object(CliContext)
+        assert found is not None  # the group's callback made it before any command ran
+        return database_problem(error, found.config.database.url), EXIT_ERROR
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror.lower()}", EXIT_ERROR
@@ -303,11 +315,7 @@ def cli(ctx: click.Context, config_dir: Path) -> None:
     configure_logging(
         os.environ.get("HUB_LOG_LEVEL", "WARNING")
     )  # JSON lines on stderr; data goes to stdout
-    ctx.obj = CliContext(config_dir)
-
-
-def main() -> None:
-    cli(prog_name="hub")
+    ctx.obj = CliContext(config_dir, ctx.obj)  # ctx.obj: the Hub factory hub.app gave the group
 
 
 class DayParam(click.ParamType):

@@ -83,7 +83,8 @@ def audit_archive(ctx: CliContext, before: str | None, as_json: bool) -> None:
         click.echo(f"nothing to archive before {cutoff.isoformat()}")
         return
     click.echo(
-        f"archived records {run.first_seq}..{run.last_seq} ({run.records}) into {len(run.files)} file(s) in {hub.config.audit.archive_dir}"
+        f"archived records {run.first_seq}..{run.last_seq} ({run.records}) "
+        f"into {len(run.files)} file(s) in {hub.config.audit.archive_dir}"
     )
 
 
@@ -136,7 +137,12 @@ def notify_set(
 
     secret = UNSET
     if webhook_secret_file is not None:
-        secret = webhook_secret_file.read_text().strip()
+        try:
+            secret = webhook_secret_file.read_text().strip()
+        except UnicodeDecodeError:
+            raise click.BadParameter(
+                f"{webhook_secret_file} is not a text file", param_hint="--webhook-secret-file"
+            ) from None
     if no_webhook:
         secret = None
     view = ctx.hub.notifications.configure(
@@ -189,7 +195,8 @@ def _print_settings(view, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:
-    """Check balances and expiring coupons, then send what is due (run it from a timer; repeating it sends nothing twice)."""
+    """Check balances and expiring coupons, then send what is due (run it from a timer;
+    repeating it sends nothing twice)."""
     service = ctx.hub.notifications
     scan = service.scan()
     delivery = service.deliver(retry_failed=retry_failed)
@@ -208,7 +215,8 @@ def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:
     else:
         click.echo(
             f"warnings: {len(scan.low_balance)} low balance, {len(scan.expiring)} expiring coupons; "
-            f"deliveries: {delivery.sent} sent, {delivery.retried} to retry, {delivery.failed} failed, {delivery.refused} refused"
+            f"deliveries: {delivery.sent} sent, {delivery.retried} to "
+            f"retry, {delivery.failed} failed, {delivery.refused} refused"
         )
         for error in delivery.errors:
             click.echo(f"hub: notify: {error}", err=True)

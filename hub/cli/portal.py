@@ -38,7 +38,8 @@ def enable_portal(config_dir: Path) -> None:
     write_secret_key(config_dir / "keys" / "portal.key")
     with open(config_dir / "hub.toml", "a", encoding="utf-8") as f:
         f.write(
-            '\n[portal]\nsecret_key_file = "keys/portal.key"\ncookie_secure = false  # the demo serves plain http on 127.0.0.1\n'
+            '\n[portal]\nsecret_key_file = "keys/portal.key"\ncookie_secure '
+            "= false  # the demo serves plain http on 127.0.0.1\n"
         )
 
 

@@ -20,7 +20,7 @@ from hub.cli.main import (
     pass_ctx,
     progress_bar,
 )
-from hub.reports.render import FORMATS, render
+from hub.reports.render import FORMATS
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
 
@@ -85,7 +85,7 @@ def report(
         step(0, 2)
         found = ctx.hub.reports.run(name, ctx.actor(as_login), query)
         step(1, 2)
-        made = render(found, fmt, csv_dialect)
+        made = ctx.hub.reports.render(found, fmt, csv_dialect)
         step(2, 2)
     if out is None:
         click.echo(made, nl=False)  # bytes go to the binary stdout as they are

@@ -8,12 +8,22 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import PORT, CliContext, IntParam, cli, emit_json, json_option, pass_ctx
+from hub.cli.main import (
+    PORT,
+    CliContext,
+    HubFactory,
+    IntParam,
+    cli,
+    emit_json,
+    json_option,
+    pass_ctx,
+)
 
 WORKER_CLASSES = ("gthread", "sync")
 
 
 def run_gunicorn(
+    make_hub: HubFactory,
     config_dir: Path,
     host: str,
     port: int,
@@ -25,7 +35,8 @@ def run_gunicorn(
     """gunicorn with the app loaded in each worker after fork: every worker
     has its own database connections and loads the signing key once. Logs are
     JSON lines on stderr; metrics are counted in a fresh directory shared by the
-    workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one).
+    workers ($PROMETHEUS_MULTIPROC_DIR if set, else a new temporary one). `make_hub`:
+    the composition root's Hub factory; each worker serves its Hub's `wsgi()`.
 
     Threaded workers (gthread): a client that sends its request slowly occupies one
     thread, not the worker, so /healthz and other callers are still served, and the body
@@ -40,7 +51,6 @@ def run_gunicorn(
     from hub.config import load_config
     from hub.ops import metrics
     from hub.ops.logging import configure_logging, gunicorn_logconfig
-    from hub.services.wsgi import create_app
 
     configure_logging(log_level)
     load_config(config_dir)  # refuse to start on a broken config, before forking
@@ -71,7 +81,7 @@ def run_gunicorn(
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            app = create_app(load_config(config_dir))
+            app = make_hub(load_config(config_dir)).wsgi()
             # The app's objects live as long as the worker: out of the collector's sight, a full
             # collection no longer walks them (tens of ms each, every few hundred requests).
             gc.freeze()
@@ -117,7 +127,16 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
-    run_gunicorn(ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
+    run_gunicorn(
+        ctx.make_hub,
+        ctx.config_dir.resolve(),
+        host,
+        port,
+        workers,
+        log_level,
+        threads,
+        worker_class,
+    )
 
 
 OPERATIONS = {
@@ -225,12 +244,13 @@ def client(
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
     wsdl = f"{url.rstrip('/')}/soap/office?wsdl"
     try:
-        service = zeep.Client(wsdl, wsse=wsse, settings=settings).service
+        soap = zeep.Client(wsdl, wsse=wsse, settings=settings)
     except (requests.RequestException, zeep.exceptions.Error) as e:
         raise click.ClickException(
             f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}"
         ) from None
-    wanted = {e[0] for e in service._binding._operations[operation].input.body.type.elements}
+    service = soap.service
+    wanted = set(_request_fields(soap, operation))
     missing = sorted(
         n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount")
     )
@@ -257,6 +277,13 @@ def client(
                     click.echo(
                         f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
                     )
+
+
+def _request_fields(soap, operation: str) -> list[str]:
+    """The element names of an operation's request, from the WSDL's binding (zeep's
+    public Binding.get; the WSDL has one service with one port)."""
+    port = next(iter(next(iter(soap.wsdl.services.values())).ports.values()))
+    return [name for name, _ in port.binding.get(operation).input.body.type.elements]
 
 
 def _plain(value):
@@ -320,12 +347,15 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
             click.echo(f"hub: message log: {problem}", err=True)
         if report.ok:
             click.echo(
-                f"message log: {report.records} records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
-                f"{report.seals} seals, the last of record {report.last_sealed_seq}; {report.unsealed} records after it not yet sealed"
+                f"message log: {report.records} "
+                f"records{f' ({count} archives and the live log)' if count else ''}, chain intact; "
+                f"{report.seals} seals, the last of record {report.last_sealed_seq}; "
+                f"{report.unsealed} records after it not yet sealed"
             )
             if report.stamped:
                 click.echo(
-                    f"message log: {report.stamped} seals time-stamped by the TSA, the latest at {report.last_stamp_at.isoformat()}"
+                    f"message log: {report.stamped} seals time-stamped by the "
+                    f"TSA, the latest at {report.last_stamp_at.isoformat()}"
                 )
         for u in report.unanswered:
             click.echo(
@@ -333,7 +363,8 @@ def audit_verify(ctx: CliContext, as_json: bool) -> None:
             )
         if restored is not None:
             click.echo(
-                f"hub: the database was restored to record {restored.db_seq}, behind its archives (record {restored.archive_seq}): "
+                f"hub: the database was restored to record {restored.db_seq}, "
+                f"behind its archives (record {restored.archive_seq}): "
                 "state changes are refused until `hub audit recover --apply`",
                 err=True,
             )
@@ -418,7 +449,8 @@ def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> 
         )
         for r in rows:
             click.echo(
-                f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} {r.request_id or '-':36}  {r.client_id}  {r.status}"
+                f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} "
+                f"{r.request_id or '-':36}  {r.client_id}  {r.status}"
                 + (f": {r.outcome}" if r.outcome else "")
             )
         missing = sum(r.status == MISSING for r in rows)

@@ -61,7 +61,8 @@ def print_settlements(settlements: list[SettlementView], as_json: bool, empty: s
         reference = s.bank_reference or "-"
         reason = f"  ({s.reject_reason})" if s.reject_reason else ""
         click.echo(
-            f"{s.business_day}  {s.office_code}  {s.status:<8} {format_pln(s.amount_grosze):>12}  {s.end_to_end_id or '-':<22} {reference}{reason}"
+            f"{s.business_day}  {s.office_code}  {s.status:<8} {format_pln(s.amount_grosze):>12} "
+            f" {s.end_to_end_id or '-':<22} {reference}{reason}"
         )
 
 
@@ -234,7 +235,8 @@ def fk_export(
         )
         return
     click.echo(
-        f"{journal.journal_id}: {len(journal.lines)} lines, debits {format_pln(journal.debit_grosze)} = credits {format_pln(journal.credit_grosze)}"
+        f"{journal.journal_id}: {len(journal.lines)} lines, debits "
+        f"{format_pln(journal.debit_grosze)} = credits {format_pln(journal.credit_grosze)}"
     )
     for account, (debit, credit) in totals_by_account(journal).items():
         click.echo(f"  {account:<28} Dt {format_pln(debit):>12}  Ct {format_pln(credit):>12}")

@@ -2,8 +2,8 @@
 and by searching for a coupon id, a batch id or the case number it was used for.
 
 Changes no state. Every read asks the actor for `coupons:read` in the company;
-a batch of another company is NotFound, as in CouponService.print_run. Statuses
-are as CouponService reports them (an issued coupon past its expiry is EXPIRED
+a batch of another company is NotFound, as in CouponQueries.print_run. Statuses
+are as CouponQueries reports them (an issued coupon past its expiry is EXPIRED
 before the daily expiry has run).
 """
 
@@ -18,7 +18,8 @@ from hub.access import COUPONS_READ, Actor
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.coupons.models import EXPIRED, ISSUED, Coupon, CouponBatch, Redemption
-from hub.coupons.service import STATUSES, CouponService, ListedCoupon, coupon_order
+from hub.coupons.queries import CouponQueries, ListedCoupon, coupon_order
+from hub.coupons.service import STATUSES
 from hub.errors import InvalidRequest, NotFound
 from hub.ids import MalformedId, normalize_coupon_id
 
@@ -58,7 +59,7 @@ class BatchDetail:
 
 
 class CouponBrowser:
-    def __init__(self, coupons: CouponService) -> None:
+    def __init__(self, coupons: CouponQueries) -> None:
         self.coupons = coupons
         self.db = coupons.db
         self.clock = coupons.clock

@@ -9,7 +9,8 @@ from alembic.config import Config as AlembicConfig
 
 from hub.db.database import Database
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+# hub/migrations, beside hub/db: its Alembic env imports every domain's tables (hub.tables)
+MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 
 def alembic_config(connection) -> AlembicConfig:

@@ -42,7 +42,7 @@ class FakeFk:
             if known is not None:
                 known.deliveries += 1
                 return known
-            balanced = sum(l["Debit"] for l in lines) == sum(l["Credit"] for l in lines)
+            balanced = sum(line["Debit"] for line in lines) == sum(line["Credit"] for line in lines)
             journal = PostedJournal(journal_id, office_code, day, lines, balanced)
             self.journals[journal_id] = journal
             return journal

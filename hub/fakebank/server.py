@@ -63,7 +63,7 @@ def partner_database(path: Path) -> Database:
     their own, the same tables the hub uses, so they run the hub's SoapEndpoint as it is."""
     db = Database(f"sqlite:///{path}")
     tables = [MessageRecord.__table__, MessageLogHead.__table__, SeenSignature.__table__]
-    Base.metadata.create_all(db.engine, tables=tables)
+    Base.metadata.create_all(db.engine, tables=tables)  # type: ignore[arg-type]
     return db
 
 
@@ -230,9 +230,9 @@ def partners_from_config(
         fk_identity = _identity_beside(client.cert)
     bank = FakeBank(config.bank.escrow_account, config.bank.currency, clock)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return FakePartners(
-        bank, _identity_beside(bank_client.cert), hub_cert, data_dir, fk_identity, clock
-    )
+    bank_cert = bank_client.cert
+    assert bank_cert is not None  # chosen with a cert above
+    return FakePartners(bank, _identity_beside(bank_cert), hub_cert, data_dir, fk_identity, clock)
 
 
 def _identity_beside(cert: Path) -> SigningIdentity:

@@ -89,13 +89,13 @@ class FakeFkService(HubService):
     def PostJournal(ctx, req):
         lines = [
             {
-                "Account": l.Account,
-                "Debit": parse_grosze(l.Debit),
-                "Credit": parse_grosze(l.Credit),
-                "Description": l.Description or "",
-                "Reference": l.Reference or "",
+                "Account": line.Account,
+                "Debit": parse_grosze(line.Debit),
+                "Credit": parse_grosze(line.Credit),
+                "Description": line.Description or "",
+                "Reference": line.Reference or "",
             }
-            for l in req.Line
+            for line in req.Line
         ]
         journal = _partner(ctx, "fk").post(
             req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines

@@ -1,79 +1,47 @@
-"""Delivers journals to an office's FK system: PostJournal over signed SOAP.
+"""Delivers journals to an office's FK system: PostJournal.
 
 The FK system is idempotent on JournalId, so a resend after a lost answer is
-safe. Its answers must be signed by a certificate of one of that office's own
-systems in clients.toml (the config has no entry kind for FK systems).
+safe. The wire (signed SOAP, the answers checked against that office's own
+systems' certificates in clients.toml) is an `FkCourier` that hub.app injects
+(hub.adapters.fk.FkSoap).
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
+from hub.config import Office
 from hub.fk.journal import Journal
-from hub.money import to_decimal
-from hub.outbox import Refused, Transient
+from hub.outbox import Refused
 from hub.outbox.models import OutboxRecord
-from hub.outbox.soap import Peer, call, client_for
-from hub.signing.keys import SigningIdentity
-from hub.signing.trust import TrustStore
 
 KIND = "fk.journal"
 
 
-def fk_trust(config: HubConfig, office_code: str) -> TrustStore:
-    return TrustStore.from_pem_files([c for c in config.clients if office_code in c.offices])
+class FkCourier(Protocol):
+    """PostJournal to the office's FK system: whether it was accepted, or Refused /
+    Transient (hub.outbox) when there is no answer to use."""
+
+    def post_journal(self, office: Office, journal: Journal) -> bool: ...
 
 
 class FkJournals:
     kind = KIND
 
-    def __init__(self, config: HubConfig) -> None:
-        self.config = config
-        self._services: dict[str, object] = {}
-
-    @cached_property
-    def identity(self) -> SigningIdentity:
-        return SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
+    def __init__(self, courier: FkCourier, office: Callable[[str], Office]) -> None:
+        """`office(code)`: the office of offices.toml (hub.config.HubConfig.office)."""
+        self.courier = courier
+        self.office = office
 
     def send(self, payload: dict) -> dict:
         journal = Journal.from_dict(payload)
-        office = self.config.office(journal.office_code)
+        office = self.office(journal.office_code)
         if not office.fk_wsdl:
             raise Refused(f"office {office.code} has no fk_wsdl in offices.toml any more")
-        peer = Peer(
-            f"FK system of office {office.code}", office.fk_wsdl, fk_trust(self.config, office.code)
-        )
-        if not peer.trust.clients:
-            raise Transient(
-                f"clients.toml lists no certificate of office {office.code} to check its FK system's answers"
-            )
-        if office.code not in self._services:
-            self._services[office.code] = client_for(peer, self.identity)
-        lines = [
-            {
-                "Account": l.account,
-                "Debit": to_decimal(l.debit_grosze),
-                "Credit": to_decimal(l.credit_grosze),
-                "Description": l.description,
-                "Reference": l.reference,
-            }
-            for l in journal.lines
-        ]
-        answer = call(
-            peer,
-            self._services[office.code].PostJournal,
-            JournalId=journal.journal_id,
-            OfficeCode=journal.office_code,
-            Date=journal.day,
-            Line=lines,
-        )
-        accepted = (
-            answer.get("Accepted") if isinstance(answer, dict) else answer
-        )  # zeep unwraps a lone element
-        if accepted is not True:
+        if not self.courier.post_journal(office, journal):
             raise Refused(
                 f"the FK system of office {office.code} did not accept journal {journal.journal_id}",
                 {"Accepted": False},

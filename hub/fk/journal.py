@@ -59,11 +59,16 @@ def journal_id(office_code: str, day: date) -> str:
 class DayTakings(Protocol):
     """What the cash desk took at an office in a day (hub.cashdesk), grosze."""
 
-    office_code: str
-    day: date
-    by_fee_code: dict[str, int]
-    handling_fees: dict[str, int]  # "CASH" | "CARD"
-    by_method: dict[str, int]  # "CASH" | "CARD"
+    @property
+    def office_code(self) -> str: ...
+    @property
+    def day(self) -> date: ...
+    @property
+    def by_fee_code(self) -> dict[str, int]: ...
+    @property
+    def handling_fees(self) -> dict[str, int]: ...  # "CASH" | "CARD"
+    @property
+    def by_method(self) -> dict[str, int]: ...  # "CASH" | "CARD"
 
 
 @dataclass(frozen=True)

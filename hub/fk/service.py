@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,12 +19,18 @@ from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import NotFound
 from hub.fk.courier import KIND
-from hub.fk.export import write_files
 from hub.fk.journal import DayTakings, Journal, build_journal, journal_id
 from hub.outbox import enqueue
 from hub.outbox.models import OutboxRecord
 
 Takings = Callable[[str, date], DayTakings]
+
+
+class JournalFiles(Protocol):
+    """Writes a journal as `<JournalId>.csv` and `.xml` in a folder (made if missing);
+    returns both paths (hub.adapters.fk_export.write_files)."""
+
+    def __call__(self, journal: Journal, out_dir: Path) -> tuple[Path, Path]: ...
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,19 @@ class ExportedJournal:
 
 class JournalService:
     def __init__(
-        self, db: Database, config: HubConfig, clock: Clock = utcnow, takings: Takings | None = None
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        takings: Takings | None = None,
+        *,
+        files: JournalFiles,
     ) -> None:
         self.db = db
         self.config = config
         self.clock = clock
         self.takings = takings  # hub.cashdesk's day_takings, when the cash desk is there
+        self.files = files  # the CSV and XML writer (hub.adapters.fk_export, injected by hub.app)
 
     def journal(self, office_code: str, day: date, *, actor: Actor) -> Journal:
         self.config.office(office_code)
@@ -57,7 +71,7 @@ class JournalService:
             raise NotFound(
                 f"office {office_code} has nothing to book on {day.isoformat()}: no captures, reversals or takings"
             )
-        csv_path, xml_path = write_files(journal, out_dir)
+        csv_path, xml_path = self.files(journal, out_dir)
         return ExportedJournal(journal, csv_path, xml_path)
 
     def enqueue_for(self, session: Session, office_code: str, day: date) -> OutboxRecord | None:

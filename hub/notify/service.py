@@ -11,7 +11,7 @@
 
 Each warning is a `Notification` with a unique key, and an outbox record per channel
 (e-mail, webhook) written in the same transaction; the outbox delivers and retries them
-(hub.notify.couriers). The checks read balances from the ledger, they never move money.
+(hub.notify.couriers, over the wire of hub.adapters). The checks read balances from the ledger, they never move money.
 """
 
 from __future__ import annotations
@@ -38,7 +38,15 @@ from hub.ids import format_coupon_id, format_iban, format_nrb
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln
-from hub.notify.couriers import EMAIL, WEBHOOK, EmailCourier, WebhookCourier, webhook_signature
+from hub.notify.couriers import (
+    EMAIL,
+    WEBHOOK,
+    EmailCourier,
+    MailSender,
+    WebhookCourier,
+    WebhookPoster,
+    webhook_signature,
+)
 from hub.notify.models import COUPONS_EXPIRING, LOW_BALANCE, Notification, NotificationSettings
 from hub.notify.targets import WebhookTargets
 from hub.outbox import Courier, DeliveryRun, Outbox, enqueue
@@ -89,10 +97,16 @@ class NotificationService:
         config: HubConfig,
         clock: Clock = utcnow,
         webhook_targets: WebhookTargets | None = None,
+        *,
+        mail: MailSender,
+        poster: WebhookPoster,
     ) -> None:
+        """`mail` and `poster` carry e-mails and webhooks (hub.adapters, injected by hub.app)."""
         self.db = db
         self.config = config
         self.clock = clock
+        self.mail = mail
+        self.poster = poster
         self.webhook_targets = webhook_targets or WebhookTargets(
             config.notify.webhook_allow_networks
         )
@@ -323,8 +337,8 @@ class NotificationService:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
         couriers: dict[str, Courier] = {
-            EMAIL: EmailCourier(self.config.notify),
-            WEBHOOK: WebhookCourier(self.config.notify, self.webhook_targets),
+            EMAIL: EmailCourier(self.mail),
+            WEBHOOK: WebhookCourier(self.webhook_targets, self.poster),
         }
         outbox = outbox or Outbox(self.db, self.clock)
         if retry_failed:

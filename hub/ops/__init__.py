@@ -1,7 +1,7 @@
 """Running the hub: health and readiness probes, Prometheus metrics, structured logs.
 
 `ops_app(hub, identity)` serves `/healthz`, `/readyz` and `/metrics` beside the SOAP
-endpoints (hub.services.wsgi routes `OPS_PATHS` to it).
+endpoints (hub.services.wsgi routes `OPS_PATHS` to it; hub.app builds it).
 """
 
 from __future__ import annotations

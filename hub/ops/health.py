@@ -81,7 +81,8 @@ class Readiness:
             return Check(
                 "signing",
                 False,
-                f"the hub's certificate is valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, not now",
+                f"the hub's certificate is valid {cert.not_valid_before_utc:%Y-%m-%d} "
+                f"to {cert.not_valid_after_utc:%Y-%m-%d}, not now",
             )
         return Check(
             "signing",

@@ -27,8 +27,9 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from hub.errors import ConfigError
@@ -45,8 +46,8 @@ _PRIVATE_KEY = re.compile(
 # case: a mixed-case word such as `OperationalError` is a name, not a coupon.
 _COUPON_ID = re.compile(r"(?<![\w-])(?:[0-9A-Za-z]{4}-?){3}([0-9A-Za-z]{4})(?![\w-])")
 
-_request: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "hub_request_fields", default={}
+_request: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "hub_request_fields", default=MappingProxyType({})
 )
 
 

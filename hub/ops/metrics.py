@@ -176,8 +176,10 @@ class StateCollector:
         up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database.")
         gaps = GaugeMetricFamily(
             "hub_bank_statement_gaps",
-            "Imported statements of the escrow account that follow a gap: a missing ElctrncSeqNb, or an opening balance "
-            "that is not the previous closing one (`hub bank statements` names them; ask the bank for the missing statement).",
+            "Imported statements of the escrow account that follow "
+            "a gap: a missing ElctrncSeqNb, or an opening balance "
+            "that is not the previous closing one (`hub bank statements` "
+            "names them; ask the bank for the missing statement).",
         )
         checked_at = GaugeMetricFamily(
             "hub_ledger_check_last_run_timestamp_seconds",
@@ -249,7 +251,7 @@ class _HubRegistry:
     """The in-process counts (one process, no multiprocess directory)."""
 
     def collect(self) -> Iterator[Metric]:
-        return REGISTRY.collect()
+        yield from REGISTRY.collect()
 
 
 def exposition(db: Database, clock: Clock = utcnow, escrow_account: str | None = None) -> bytes:

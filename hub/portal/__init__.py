@@ -4,7 +4,8 @@ served by `hub serve` under `/portal`.
 Pages only translate: they read a form, call a domain service of the `Hub` as the
 logged-in user's `Actor`, and render the answer; every rule (permissions, money,
 idempotency, the audit trail) stays in the domain. Flask and its templates live
-here alone; `hub/services/wsgi.py` hands every `/portal` request to `portal_app`.
+here alone; `hub/services/wsgi.py` hands every `/portal` request to the `portal_app`
+that hub.app built.
 """
 
 from __future__ import annotations

@@ -14,17 +14,20 @@ server) and after `session_max_s` in any case.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from hub import words
-from hub.app import Hub
 from hub.clock import WARSAW
 from hub.config import PortalSettings
 from hub.errors import ClientError, HubError, NotAuthorized, NotFound
 from hub.ids import format_iban, format_nrb
 from hub.portal import PORTAL_PREFIX
+
+if TYPE_CHECKING:  # hub.app builds the portal and hands it the Hub; the portal never imports it
+    from hub.app import Hub
 
 FORM_BYTES_MAX = 64 * 1024  # the largest form is the payment with its fee items
 
@@ -192,5 +195,5 @@ def _warsaw(at: datetime | None, part: str = "datetime") -> str:
 
 
 def hub_of() -> Hub:
-    """The Hub of this process (one per worker, built by hub.services.wsgi)."""
+    """The Hub of this process (one per worker, built by hub.app)."""
     return current_app.extensions["hub"]

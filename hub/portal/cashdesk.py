@@ -605,15 +605,14 @@ def daily_report():
 @bp.route("/raport.pdf")
 @login_required(access.REPORTS_READ, area="office")
 def daily_report_pdf():
-    from hub.documents.cash_report import cash_report_pdf
-
     form = _desk_filter()
-    report = hub_of().cashdesk.cash_report(
+    desk = hub_of().cashdesk
+    report = desk.cash_report(
         office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
     )
     name = f"raport-kasowy-{report.office.code}-{report.desk_id}-{report.day.isoformat()}.pdf"
     return Response(
-        cash_report_pdf(report),
+        desk.cash_report_pdf(report),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

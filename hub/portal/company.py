@@ -230,7 +230,7 @@ def batch_pdf(batch_id: str):
     if per_page not in ("1", "2", "4"):
         abort(400)
     out = io.BytesIO()
-    hub_of().coupons.write_pdf(out, actor=g.actor, batch_id=batch_id, per_page=int(per_page))
+    hub_of().coupon_queries.write_pdf(out, actor=g.actor, batch_id=batch_id, per_page=int(per_page))
     out.seek(0)
     return send_file(
         out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf"
@@ -241,7 +241,7 @@ def batch_pdf(batch_id: str):
 @login_required(access.COUPONS_READ, area="company")
 def coupon_pdf(coupon_id: str):
     out = io.BytesIO()
-    hub_of().coupons.write_pdf(out, actor=g.actor, coupon_ids=[coupon_id])
+    hub_of().coupon_queries.write_pdf(out, actor=g.actor, coupon_ids=[coupon_id])
     out.seek(0)
     return send_file(
         out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf"
@@ -288,7 +288,7 @@ def coupons():
                 )
                 total = len(coupons)
             else:
-                listed = hub.coupons.list(
+                listed = hub.coupon_queries.list(
                     actor=g.actor,
                     company_nip=nip(),
                     status=form.status.data or None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from hub.documents.pdf import qr_matrix
+from hub.adapters.qr import qr_matrix
 from hub.errors import InvalidRequest
 from hub.ids import nrb_valid
 

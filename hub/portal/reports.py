@@ -17,7 +17,7 @@ from hub.portal.charts import bar_chart_svg
 from hub.portal.forms import FilterForm, day_field, options
 from hub.portal.messages import polish
 from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
-from hub.reports.render import pdf_text, person_text, render
+from hub.reports.render import pdf_text, person_text
 from hub.reports.scope import ReportQuery
 from hub.words import COUPON_STATUS
 
@@ -149,7 +149,7 @@ def download(name: str, fmt: str):
     report = hub_of().reports.run(name, g.actor, form.query())
     day = report.generated_on.isoformat() if report.generated_on else ""
     return Response(
-        render(report, fmt, dialect),
+        hub_of().reports.render(report, fmt, dialect),
         mimetype=DOWNLOADS[fmt],
         headers={"Content-Disposition": f'attachment; filename="raport-{name}-{day}.{fmt}"'},
     )

@@ -14,7 +14,9 @@ from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED
 from hub.db.database import Database
 from hub.errors import InvalidRequest
 from hub.reports import coupons, ledger, redemptions, statement
+from hub.reports.csvout import EXCEL_PL
 from hub.reports.model import Report
+from hub.reports.render import ReportPdf, render
 from hub.reports.scope import ReportQuery
 
 COUPON_STATUSES = (ISSUED, REDEEMED, CANCELLED, EXPIRED)
@@ -91,12 +93,24 @@ NO_OPTIONS = ReportQuery()
 
 class ReportService:
     def __init__(
-        self, db: Database, config: HubConfig, clock: Clock = utcnow, companies=None
+        self,
+        db: Database,
+        config: HubConfig,
+        clock: Clock = utcnow,
+        companies=None,
+        *,
+        pdf: ReportPdf,
     ) -> None:
+        """`pdf` draws a report as PDF (hub.adapters.pdf.report, injected by hub.app)."""
         self.db = db
         self.config = config
         self.clock = clock
         self.companies = companies  # hub.companies.service.CompanyService, for the statement
+        self.pdf = pdf
+
+    def render(self, report: Report, fmt: str, csv_dialect: str = EXCEL_PL) -> bytes:
+        """A report from `run` as csv, json or pdf (hub.reports.render): the one way to its file."""
+        return render(report, fmt, csv_dialect, pdf=self.pdf)
 
     def run(self, name: str, actor: Actor, query: ReportQuery = NO_OPTIONS) -> Report:
         """Check the options, ask the actor, build the report. Changes nothing."""

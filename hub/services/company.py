@@ -188,7 +188,7 @@ class CompanyService(HubService):
     @operation("GetCouponsPdf", GetCouponsPdfRequest, GetCouponsPdfResponse)
     def GetCouponsPdf(ctx, req):
         out = io.BytesIO()
-        hub_of(ctx).coupons.write_pdf(
+        hub_of(ctx).coupon_queries.write_pdf(
             out,
             actor=client_actor(caller(ctx)),
             batch_id=req.BatchId,
@@ -199,7 +199,7 @@ class CompanyService(HubService):
 
     @operation("ListCoupons", ListCouponsRequest, ListCouponsResponse)
     def ListCoupons(ctx, req):
-        coupons = hub_of(ctx).coupons
+        coupons = hub_of(ctx).coupon_queries
         page = coupons.list(
             actor=client_actor(caller(ctx)),
             company_nip=req.CompanyNip,

@@ -18,19 +18,21 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import select
 
 from hub import ns
-from hub.app import Hub
 from hub.audit.messagelog import RESPONSE, Entry
 from hub.audit.recovery import STATE_CHANGING, ArchivedExchange, Restored
 from hub.db.idempotency import IdempotencyKey, canonical_request_id
 from hub.errors import HubError, XmlRefused
 from hub.ids import given_ids
-from hub.services.wsgi import security_of, soap_endpoints
 from hub.xmlsafe import parse_xml
+
+if TYPE_CHECKING:  # the composition root hands the Hub in; a transport never imports it
+    from hub.app import Hub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 ARCHIVED_BYTES_MAX = (
@@ -135,11 +137,11 @@ class Recovery:
         self.hub = hub
         self.guard = hub.restore_guard
         self.clock = _ReplayClock(hub.clock())
-        self.replayed = Hub(hub.config, clock=self.clock, db=hub.db)
-        security = security_of(hub)
+        self.replayed = hub.at_clock(self.clock)
+        security = hub.security
         self.clients = {c.id: c for c in security.trust.clients}
         self.endpoints = {
-            e.service: e for e in soap_endpoints(self.replayed, security, guard=None).values()
+            e.service: e for e in self.replayed.soap_endpoints(security, guard=None).values()
         }
 
     def pending(self) -> Restored | None:

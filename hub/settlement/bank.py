@@ -1,8 +1,10 @@
-"""Delivers settlements to the bank: SubmitTransfer over signed SOAP (contract
-section 7). The bank treats EndToEndId as idempotent, so a resend after a
-timeout or a lost answer gets the first answer again and moves no money twice.
+"""Delivers settlements to the bank: SubmitTransfer (contract section 7). The bank
+treats EndToEndId as idempotent, so a resend after a timeout or a lost answer gets
+the first answer again and moves no money twice.
 
-The bank's answers must carry the certificate of the BANK client in clients.toml.
+The wire (signed SOAP, the bank's certificate checked) is a `BankCourier` that
+hub.app injects (hub.adapters.bank.BankSoap); this module decides what an answer
+means for the settlement.
 """
 
 from __future__ import annotations
@@ -10,20 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
 from hub.outbox import Refused, Transient
 from hub.outbox.models import OutboxRecord
-from hub.outbox.soap import Peer, call, client_for
 from hub.settlement.models import TransferAnswer
-from hub.signing.keys import SigningIdentity
-from hub.signing.trust import TrustStore
 
 KIND = "bank.transfer"
 ACCEPTED, REJECTED = TransferAnswer.ACCEPTED, TransferAnswer.REJECTED
+
+
+class BankCourier(Protocol):
+    """The bank's SubmitTransfer: its answer's elements (BankReference, Status,
+    RejectReason), or Refused / Transient (hub.outbox) when there is none to use."""
+
+    def submit_transfer(self, timeout_s: float | None = None, **fields: Any) -> dict: ...
 
 
 class BankTransfers:
@@ -31,36 +36,19 @@ class BankTransfers:
 
     def __init__(
         self,
-        config: HubConfig,
+        courier: BankCourier,
         on_accepted: Callable,
         on_rejected: Callable,
         timeout_s: float | None = None,
     ) -> None:
-        self.config = config
+        self.courier = courier
         self._on_accepted = on_accepted
         self._on_rejected = on_rejected
-        self.peer = Peer(
-            "the bank",
-            config.bank.wsdl,
-            TrustStore.from_pem_files([c for c in config.clients if c.kind == "BANK"]),
-            config.bank.endpoint,
-            **({"timeout_s": timeout_s} if timeout_s else {}),
-        )
-
-    @cached_property
-    def service(self):
-        if not self.peer.trust.clients:
-            raise Transient(
-                "clients.toml lists no BANK client whose certificate would check the bank's answers"
-            )
-        return client_for(
-            self.peer, SigningIdentity.load(self.config.signing.key, self.config.signing.cert)
-        )
+        self.timeout_s = timeout_s
 
     def send(self, payload: dict) -> dict:
-        answer = call(
-            self.peer,
-            self.service.SubmitTransfer,
+        answer = self.courier.submit_transfer(
+            self.timeout_s,
             EndToEndId=payload["end_to_end_id"],
             DebtorAccount=payload["debtor_account"],
             CreditorAccount=payload["creditor_account"],

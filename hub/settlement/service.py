@@ -42,7 +42,7 @@ from hub.clock import Clock, business_day, day_bounds_utc, utcnow
 from hub.config import HubConfig, Office
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized
-from hub.fk.courier import FkJournals
+from hub.fk.courier import FkCourier, FkJournals
 from hub.fk.service import JournalService
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, CONTROL, ESCROW, OFFICE, TRANSIT, office_account
@@ -51,7 +51,7 @@ from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.settlement.bank import KIND as BANK_TRANSFER
-from hub.settlement.bank import BankTransfers
+from hub.settlement.bank import BankCourier, BankTransfers
 from hub.settlement.models import (
     BOOKED,
     CARRIED,
@@ -146,12 +146,19 @@ class SettlementService:
         db: Database,
         config: HubConfig,
         clock: Clock = utcnow,
-        journals: JournalService | None = None,
+        *,
+        journals: JournalService,
+        bank: BankCourier,
+        fk: FkCourier,
     ) -> None:
+        """`bank` and `fk` carry transfers and journals over the wire (hub.adapters,
+        injected by hub.app)."""
         self.db = db
         self.config = config
         self.clock = clock
-        self.journals = journals or JournalService(db, config, clock)
+        self.journals = journals
+        self.bank = bank
+        self.fk = fk
 
     # -- settle -----------------------------------------------------------
 
@@ -294,8 +301,8 @@ class SettlementService:
     # -- send -------------------------------------------------------------
 
     def couriers(self, timeout_s: float | None = None) -> dict:
-        bank = BankTransfers(self.config, self._accepted, self._rejected, timeout_s)
-        fk = FkJournals(self.config)
+        bank = BankTransfers(self.bank, self._accepted, self._rejected, timeout_s)
+        fk = FkJournals(self.fk, self.config.office)
         return {bank.kind: bank, fk.kind: fk}
 
     def send(

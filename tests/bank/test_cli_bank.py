@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import cli
+from hub.app import cli
 from tests.bank.camt_builder import DATA, Entry, Statement, camt053, document, line_of
 from tests.bank.conftest import edit_bank
 from tests.factories import NIP, config_copy
@@ -185,7 +185,7 @@ def test_an_xsd_refusal_is_one_line_on_stderr_without_a_traceback(tmp_path, db_u
     edit_bank(config_dir, statement_xsd_dir=str(DATA))
     bad = tmp_path / "bad.xml"
     bad.write_bytes(camt053(ESCROW, [Entry("10.00", ref="R1", remittance="x" * 141)]))
-    hub = [sys.executable, "-c", "from hub.cli import main; main()", "--config", str(config_dir)]
+    hub = [sys.executable, "-c", "from hub.app import main; main()", "--config", str(config_dir)]
     assert subprocess.run([*hub, "init"], capture_output=True).returncode == 0
     done = subprocess.run([*hub, "bank", "import", str(bad)], capture_output=True, text=True)
     assert done.returncode == 1

@@ -9,12 +9,11 @@ import json
 from click.testing import CliRunner
 from werkzeug.test import Client
 
+from hub.app import cli, create_app
 from hub.bank.models import TOPUP
-from hub.cli import cli
 from hub.companies.service import topup_title
 from hub.config import load_config
 from hub.ids import rf_reference
-from hub.services.wsgi import create_app
 from tests.bank.camt_builder import Entry, camt053
 from tests.bank.conftest import SAMPLE_ACCOUNT, edit_bank, entries, ledger_holds
 from tests.factories import NIP, OPERATOR, config_copy

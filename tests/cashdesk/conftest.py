@@ -10,9 +10,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from hub.app import create_app
 from hub.cashdesk.service import ItemRequest
 from hub.config import load_config
-from hub.services.wsgi import create_app
 from hub.signing.devcerts import issue_cert, write_pem
 from tests.factories import OPERATOR, config_copy, rid
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer

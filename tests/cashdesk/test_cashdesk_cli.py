@@ -12,7 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import cli
+from hub.app import cli
 from hub.clock import business_day
 from tests.cashdesk.test_cashdesk_documents import qr_codes
 from tests.factories import config_copy

@@ -13,9 +13,10 @@ import pytest
 import zxingcpp
 
 from hub.access import Actor
+from hub.adapters.pdf.cash_report import cash_report_pdf
 from hub.cashdesk.receipt_qr import QrReceipt, verify_receipt_qr
+from hub.cashdesk.report_csv import cash_report_csv
 from hub.cashdesk.service import ItemRequest
-from hub.documents.cash_report import cash_report_csv, cash_report_pdf
 from hub.errors import NotFound
 from hub.reports.csvout import RFC4180
 from hub.signing.devcerts import self_signed

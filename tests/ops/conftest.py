@@ -9,8 +9,8 @@ from wsgiref.simple_server import make_server
 
 import pytest
 
+from hub.app import create_app
 from hub.config import load_config
-from hub.services.wsgi import create_app
 from tests.services.conftest import _Quiet, _ThreadingServer, coupon, running_hub  # noqa: F401  (fixtures)
 
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from hub.app import cli
 from hub.audit.archive import ArchivedLog
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
-from hub.cli import cli
 from hub.errors import ArchiveError
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity

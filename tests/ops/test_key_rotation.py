@@ -13,7 +13,7 @@ import zeep
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
-from hub.cli import cli
+from hub.app import cli
 from hub.config import load_config
 from hub.errors import ConfigProblems
 from hub.signing import devcerts

@@ -20,8 +20,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from hub.access import Actor
-from hub.app import Hub
-from hub.cli import cli
+from hub.app import Hub, cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
 from tests.factories import (

@@ -287,9 +287,9 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
 ):
     from werkzeug.test import Client
 
+    from hub.app import create_app
     from hub.cli.portal import enable_portal
     from hub.config import load_config
-    from hub.services.wsgi import create_app
     from tests.factories import NIP, OPERATOR
     from tests.portal.test_portal_http import PASSWORD, csrf_of, log_in
 

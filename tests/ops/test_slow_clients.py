@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from hub import ns
-from hub.cli import cli
+from hub.app import cli
 from hub.cli.portal import enable_portal
 from tests.factories import config_copy
 from tests.served import ServedHub

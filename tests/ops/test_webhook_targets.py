@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-import hub.notify.couriers as couriers
-from hub.app import Hub
-from hub.cli import cli
+import hub.adapters.webhook as couriers
+from hub.adapters.webhook import HttpPoster
+from hub.app import Hub, cli
 from hub.config import NotifySettings, load_config
 from hub.errors import WebhookTargetRefused
 from hub.notify.couriers import WebhookCourier
@@ -166,7 +166,12 @@ def test_setting_a_loopback_or_metadata_webhook_is_refused_and_changes_nothing(h
 def test_a_name_that_resolves_to_loopback_later_is_refused_at_send_time(hub, receiver):
     dns = Dns([PUBLIC], ["127.0.0.2"])  # public when the admin sets it, loopback when the hub sends
     service = NotificationService(
-        hub.db, hub.config, hub.clock, webhook_targets=WebhookTargets(resolve=dns)
+        hub.db,
+        hub.config,
+        hub.clock,
+        webhook_targets=WebhookTargets(resolve=dns),
+        mail=hub.notifications.mail,
+        poster=hub.notifications.poster,
     )
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
     run = service.deliver()
@@ -184,7 +189,14 @@ def test_the_delivery_connects_to_the_checked_address_without_a_second_lookup(hu
     # and a lookup of the name by the HTTP client would not find it at all.
     dns = Dns(["127.0.0.2"], ["127.0.0.2"], ["127.0.0.3"])
     targets = WebhookTargets([ipaddress.ip_network("127.0.0.2/32")], resolve=dns)
-    service = NotificationService(hub.db, hub.config, hub.clock, webhook_targets=targets)
+    service = NotificationService(
+        hub.db,
+        hub.config,
+        hub.clock,
+        webhook_targets=targets,
+        mail=hub.notifications.mail,
+        poster=hub.notifications.poster,
+    )
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
     assert service.deliver().sent == 1
     assert dns.lookups == 2  # once when set, once before sending
@@ -281,7 +293,7 @@ def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_na
         targets = WebhookTargets(
             [ipaddress.ip_network("127.0.0.2/32")], resolve=lambda host, port: ["127.0.0.2"]
         )
-        courier = WebhookCourier(NotifySettings(timeout_s=5), targets)
+        courier = WebhookCourier(targets, HttpPoster(NotifySettings(timeout_s=5).timeout_s))
         payload = {
             "url": f"https://hooks.leasing.example:{receiver.port}/hub",
             "body": "{}",

@@ -18,9 +18,9 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from hub.app import create_app
 from hub.cli.portal import enable_portal
 from hub.config import load_config
-from hub.services.wsgi import create_app
 from tests.factories import NIP, OPERATOR, config_copy, funded_company
 from tests.portal import totp
 from tests.services.conftest import RunningHub, _Quiet, _ThreadingServer

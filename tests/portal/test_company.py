@@ -29,7 +29,7 @@ def pdf_pages(path) -> list[str]:
 
 
 def coupon_count(hub) -> int:
-    return hub.coupons.list(actor=OPERATOR, company_nip=NIP, limit=1).total
+    return hub.coupon_queries.list(actor=OPERATOR, company_nip=NIP, limit=1).total
 
 
 def decode_svg_qr(page) -> str:

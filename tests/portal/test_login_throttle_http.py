@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
+from hub.app import create_app
 from hub.audit.models import AuditEvent
 from hub.config import load_config
-from hub.services.wsgi import create_app
 from hub.users.throttle import FAILURES_FREE
 from tests.factories import NIP, OPERATOR, funded_company
 from tests.portal import totp

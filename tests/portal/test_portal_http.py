@@ -13,15 +13,13 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
-from hub.app import Hub
-from hub.cli import cli
+from hub.app import Hub, cli, create_app
 from hub.cli.portal import DEMO_USERS, enable_portal
 from hub.config import load_config
 from hub.errors import ConfigProblems, InvalidRequest
 from hub.portal.charts import bar_chart_svg
 from hub.portal.payment_qr import zbp_2d
 from hub.reports.model import Chart
-from hub.services.wsgi import create_app
 from tests.factories import NIP, OPERATOR, config_copy, funded_company
 
 PASSWORD = "haslo-testowe-2026"
@@ -229,7 +227,7 @@ def test_keygen_writes_a_private_key_once(tmp_path):
 def test_the_demo_turns_the_portal_on_with_a_login_of_every_kind(tmp_path):
     from hub.cli.demo import DEMO_NIP, prepare_demo
 
-    config_dir, _, bank = prepare_demo(tmp_path / "demo")
+    config_dir, _, bank = prepare_demo(tmp_path / "demo", make_hub=Hub)
     bank.stop()
     config = load_config(config_dir)
     assert config.portal is not None and config.portal.cookie_secure is False

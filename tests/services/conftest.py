@@ -18,8 +18,8 @@ from cryptography import x509
 from lxml import etree
 
 from hub import ns
+from hub.app import create_app
 from hub.config import load_config
-from hub.services.wsgi import create_app
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
 from tests.factories import config_copy, funded_company, issue

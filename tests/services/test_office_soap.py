@@ -51,7 +51,7 @@ def unchanged(running_hub, coupon_id):
 def test_hub_client_prints_the_current_fee(running_hub, coupon):
     from click.testing import CliRunner
 
-    from hub.cli import cli
+    from hub.app import cli
 
     keys = running_hub.config_dir / "keys"
     result = CliRunner().invoke(

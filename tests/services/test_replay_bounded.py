@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
-from hub.app import Hub
+from hub.app import Hub, application
 from hub.db.replay import PURGE_INTERVAL_S, SeenSignature
 from hub.services.wsgi import HubApplication
 from hub.signing.keys import SigningIdentity
@@ -72,7 +72,7 @@ def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock,
         shipped_config.security, clock_skew_s=WINDOW_S // 2, replay_window_s=WINDOW_S
     )
     hub = Hub(dataclasses.replace(shipped_config, security=security), clock=clock, db=db)
-    app = HubApplication(hub)
+    app = application(hub)
     funded_company(hub, 500_00)
     coupon_id = issue(hub, 1).coupons[0].coupon_id
     most = 0
@@ -93,7 +93,7 @@ def test_a_replay_inside_the_window_is_still_refused_after_a_purge(
     shipped_config, db, clock, pojazd
 ):
     hub = Hub(shipped_config, clock=clock, db=db)
-    app = HubApplication(hub)
+    app = application(hub)
     funded_company(hub, 500_00)
     body = _verify_coupon(pojazd, issue(hub, 1).coupons[0].coupon_id, clock())
     assert _post(app, body)[0] == "200 OK"

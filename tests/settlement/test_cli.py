@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from hub.cli import cli
+from hub.app import cli
 from tests.factories import hub_user
 from tests.settlement.conftest import DAY
 from tests.settlement.test_send import E2E, settled

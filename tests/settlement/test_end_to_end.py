@@ -14,11 +14,10 @@ import pytest
 import zeep
 from cryptography import x509
 
-from hub.app import Hub
+from hub.app import Hub, application
 from hub.audit.messagelog import MessageLog
 from hub.clock import business_day
 from hub.fakebank.server import FakeServer
-from hub.services.wsgi import HubApplication
 from hub.settlement.models import BOOKED, CARRIED, SENT
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature
@@ -33,7 +32,7 @@ def served(tmp_path, db, bank):
     checked against it), and the operator's hub on the same database, on a clock that
     runs a day ahead: the morning after, when the day is settled."""
     config = configure(tmp_path, db.url, bank.url)
-    server = FakeServer(HubApplication(Hub(config, db=db))).start()
+    server = FakeServer(application(Hub(config, db=db))).start()
     operator_hub = Hub(config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db)
     yield operator_hub, server.url
     server.stop()

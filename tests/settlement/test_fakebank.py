@@ -150,7 +150,7 @@ def test_hub_fake_bank_serves_until_stopped(tmp_path):
     command = [
         sys.executable,
         "-c",
-        "from hub.cli import main; main()",
+        "from hub.app import main; main()",
         "--config",
         str(SHIPPED_CONFIG),
         "fake-bank",

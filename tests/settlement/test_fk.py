@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from hub.access import Actor
+from hub.app import cli
 from hub.cashdesk.service import ItemRequest
-from hub.cli import cli
 from hub.config import load_config
 from hub.errors import LedgerInvariantError, NotAuthorized, NotFound
 from hub.fk.journal import Journal, JournalLine, checked, split_capture

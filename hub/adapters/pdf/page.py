@@ -13,19 +13,18 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+
+from hub.adapters.qr import qr_matrix
 
 FONTS = Path(__file__).parent / "fonts"
 FONT = "DejaVuSans"
 FONT_BOLD = "DejaVuSans-Bold"
 FONT_MONO = "DejaVuSansMono"
 PAGE = A4
-MASK_PATTERN = 0
 
 
 @cache
@@ -36,19 +35,6 @@ def register_fonts() -> None:
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
     )
-
-
-def qr_matrix(text: str) -> list[list[bool]]:
-    """The QR code's modules, row by row (error correction M, no quiet zone).
-
-    The mask pattern is fixed: qrcode's default tries all eight and scores each,
-    which was three quarters of the time of a 1,000-coupon PDF. Every mask is valid
-    QR; the scoring only trims rare runs that confuse poor scanners, and the vector
-    print at 50+ mm is far from that limit (the tests decode every page)."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=MASK_PATTERN)
-    code.add_data(text.encode("utf-8"))
-    code.make(fit=True)
-    return code.get_matrix()
 
 
 def draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:

@@ -1,8 +1,9 @@
-"""Alembic environment: migrations run on the connection `hub.db.migrate` hands over."""
+"""Alembic environment: migrations run on the connection `hub.db.migrate` hands over,
+against every domain's tables (hub.tables)."""
 
 from alembic import context
 
-from hub.db.models import metadata
+from hub.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

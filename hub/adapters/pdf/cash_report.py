@@ -1,17 +1,7 @@
-"""The daily cash report (raport kasowy) of one desk, as PDF and CSV.
-
-Every payment of the desk and day in receipt order, voided ones marked (they stay
-on the report, as the receipt numbers have no gaps) and left out of every total;
-then the totals by method (fees, handling fees, total) less voids. The figures
-come from hub.cashdesk.service.DeskTotals, the same sums CloseDay keeps.
-
-CSV: one `payment` row per payment, then `total` rows for CASH, CARD and ALL, in
-one of the report dialects (hub.reports.render.CSV_DIALECTS): for a Polish Excel by
-default (BOM, `;`, Polish titles, Warsaw time, `161,50`, Polish labels), or RFC 4180
-for machines (keys, UTC `2026-03-10T09:30:00Z`, `161.50`, codes). A day closed with a
-cash count adds rows for the expected, counted and difference amounts (the difference
-is counted - expected, below zero a shortage).
-"""
+"""The daily cash report (raport kasowy) of one desk as PDF: every payment in
+receipt order, voided ones marked and left out of every total, then the totals by
+method (hub.cashdesk.report_csv.method_totals, the sums CloseDay keeps) and, for a
+day closed with a cash count, the count."""
 
 from __future__ import annotations
 
@@ -23,163 +13,15 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 
 from hub import words
-from hub.cashdesk.models import CARD, CASH, METHODS, PaymentStatus
-from hub.cashdesk.service import DeskTotals
-from hub.clock import WARSAW, wire_time
-from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, new_canvas
-from hub.documents.receipt import warsaw_time
-from hub.money import format_pln
-from hub.reports.csvout import EXCEL_PL, csv_writer
+from hub.adapters.pdf.page import FONT, FONT_BOLD, FONT_MONO, new_canvas
+from hub.adapters.pdf.receipt import warsaw_time
+from hub.cashdesk.models import CARD, CASH
+from hub.cashdesk.report_csv import method_totals
+from hub.clock import WARSAW
 
 if TYPE_CHECKING:
     from hub.cashdesk.service import CashReport, ClosedDay, PaymentRecord
 
-CSV_COLUMNS = (
-    "row",
-    "receipt_number",
-    "payment_id",
-    "paid_at",
-    "cashier",
-    "system",
-    "case_number",
-    "method",
-    "card_auth_code",
-    "items_total",
-    "handling_fee",
-    "total",
-    "status",
-    "voided_at",
-    "voided_by",
-    "void_reason",
-    "count",
-)
-
-
-def method_totals(report: CashReport, method: str | None) -> DeskTotals:
-    """The report's totals of one method (None: all), voids left out."""
-    return DeskTotals.of(p for p in report.payments if method is None or p.method == method)
-
-
-# -- CSV ----------------------------------------------------------------------
-
-
-CSV_TITLES = (
-    "wiersz",
-    "numer potwierdzenia",
-    "identyfikator wpłaty",
-    "przyjęto",
-    "kasjer",
-    "system",
-    "znak sprawy",
-    "forma płatności",
-    "kod autoryzacji",
-    "opłaty",
-    "opłata manipulacyjna",
-    "razem",
-    "stan",
-    "unieważniono",
-    "unieważnił",
-    "powód unieważnienia",
-    "liczba",
-)
-ROW_KIND_PL = {
-    "payment": "wpłata",
-    "total": "suma",
-    "cash_expected": "gotówka wg wpłat",
-    "cash_counted": "gotówka policzona",
-    "cash_difference": "różnica w kasie",
-}
-
-
-def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
-    """The report's rows in `dialect` (EXCEL_PL for people, RFC4180 for machines)."""
-    excel = dialect == EXCEL_PL
-    out = io.StringIO()
-    writer = csv_writer(out, dialect)
-    amount = words.format_decimal_pl if excel else format_pln
-    instant = (lambda at: words.format_datetime_pl(at, seconds=True)) if excel else wire_time
-    code = (lambda labels, c: words.label(labels, c)) if excel else (lambda labels, c: c)
-    person = words.person_pl if excel else (lambda name: name)
-    writer.writerow(CSV_TITLES if excel else CSV_COLUMNS)
-    for p in report.payments:
-        writer.writerow(
-            [
-                code(ROW_KIND_PL, "payment"),
-                p.receipt_number,
-                p.payment_id,
-                instant(p.paid_at),
-                person(p.cashier),
-                code(words.SYSTEM, p.system),
-                p.case_number,
-                code(words.PAYMENT_METHOD, p.method),
-                p.card_auth_code or "",
-                amount(p.items_total_grosze),
-                amount(p.handling_fee_grosze),
-                amount(p.total_grosze),
-                code(
-                    words.PAYMENT_STATUS, PaymentStatus.VOIDED if p.voided else PaymentStatus.PAID
-                ),
-                instant(p.voided_at) if p.voided_at else "",
-                person(p.voided_by or ""),
-                p.void_reason or "",
-                "",
-            ]
-        )
-    for method in (*METHODS, None):
-        t = method_totals(report, method)
-        writer.writerow(
-            [
-                code(ROW_KIND_PL, "total"),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"),
-                "",
-                amount(t.total_grosze - t.handling_fee_total_grosze),
-                amount(t.handling_fee_total_grosze),
-                amount(t.total_grosze),
-                "",
-                "",
-                "",
-                "",
-                t.payment_count,
-            ]
-        )
-    count = report.closed.count if report.closed is not None else None
-    if count is not None:
-        for row, grosze in (
-            ("cash_expected", count.expected_grosze),
-            ("cash_counted", count.counted_grosze),
-            ("cash_difference", count.difference_grosze),
-        ):
-            writer.writerow(
-                [
-                    code(ROW_KIND_PL, row),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    code(words.PAYMENT_METHOD, CASH),
-                    "",
-                    "",
-                    "",
-                    amount(grosze),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
-            )
-    return out.getvalue()
-
-
-# -- PDF ----------------------------------------------------------------------
 
 PAGE = landscape(A4)
 WIDTH, HEIGHT = PAGE
@@ -231,7 +73,11 @@ def _header(canvas, report: CashReport) -> float:
     canvas.drawString(LEFT, y, f"Dzień: {report.day.strftime('%d.%m.%Y')}")
     y -= 5 * mm
     if report.closed is not None:
-        status = f"Dzień zamknięty {warsaw_time(report.closed.closed_at)} (czas warszawski) przez {report.closed.closed_by}"
+        closed = report.closed
+        status = (
+            f"Dzień zamknięty {warsaw_time(closed.closed_at)} (czas warszawski) "
+            f"przez {closed.closed_by}"
+        )
     else:
         status = "Dzień niezamknięty: raport wstępny, może się jeszcze zmienić"
     canvas.setFont(FONT_BOLD if report.closed is None else FONT, 10)
@@ -289,7 +135,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
     if p.voided:
         canvas.setFillColorRGB(0.55, 0.55, 0.55)
     x = LEFT
-    for (title, width, right), text in zip(COLUMNS, cells):
+    for (title, width, right), text in zip(COLUMNS, cells, strict=True):
         font = FONT_MONO if title == "Nr dowodu KP" else FONT
         canvas.setFont(font, 8 if font == FONT_MONO else 8.5)
         if text is None:
@@ -352,7 +198,7 @@ def _summary(canvas, report: CashReport, y: float) -> None:
             words.format_amount_pl(t.handling_fee_total_grosze),
             words.format_amount_pl(t.total_grosze),
         )
-        for (x, _, right), value in zip(columns, values):
+        for (x, _, right), value in zip(columns, values, strict=True):
             (canvas.drawRightString if right else canvas.drawString)(x, y, value)
         y -= ROW
     y -= 2 * mm

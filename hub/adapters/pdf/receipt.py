@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 
+from hub.adapters.pdf.page import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
 from hub.clock import WARSAW
-from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
 from hub.words import PAYMENT_METHOD, SYSTEM_PURPOSE, amount_in_words_pl, format_amount_pl
 
 if TYPE_CHECKING:

@@ -23,11 +23,11 @@ from typing import BinaryIO
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from hub.adapters.pdf.page import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
 from hub.clock import WARSAW, business_day
 from hub.coupons.models import CANCELLED, EXPIRED, REDEEMED
 from hub.coupons.qr import QrSigner
-from hub.coupons.service import PER_PAGE, CouponSheet
-from hub.documents.pdf import FONT, FONT_BOLD, FONT_MONO, PAGE, draw_qr, new_canvas
+from hub.coupons.queries import PER_PAGE, CouponSheet
 from hub.words import format_amount_pl
 
 WIDTH, HEIGHT = PAGE
@@ -80,6 +80,25 @@ def write_coupons_pdf(
         _finish_sheet(canvas, per_page)
     canvas.save()
     return done
+
+
+class CouponPdf:
+    """hub.coupons.queries.CouponSheetsPdf, drawn as above."""
+
+    def write(
+        self,
+        target: BinaryIO,
+        sheets: Iterable[CouponSheet],
+        signer: QrSigner,
+        *,
+        title: str,
+        count: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        per_page: int = 1,
+    ) -> int:
+        return write_coupons_pdf(
+            target, sheets, signer, title=title, count=count, progress=progress, per_page=per_page
+        )
 
 
 def _place(canvas: Canvas, per_page: int, slot: int) -> None:

@@ -1,0 +1,1 @@
+"""PDFs drawn with reportlab: coupons, receipts (KP), cash reports and reports."""
