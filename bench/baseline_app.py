@@ -52,14 +52,7 @@ class Baseline(ServiceBase):
     def VerifyCoupon(ctx, req):
         return VerifyCouponResponse(CouponId=req.CouponId, Valid="true", Status="ISSUED")
 
-    @rpc(
-        RedeemCouponRequest,
-        _returns=RedeemCouponResponse,
-        _body_style="bare",
-        _operation_name="RedeemCoupon",
-        _in_message_name="RedeemCouponRequest",
-        _out_message_name="RedeemCouponResponse",
-    )
+    @operation("RedeemCoupon", RedeemCouponRequest, RedeemCouponResponse)
     def RedeemCoupon(ctx, req):
         return RedeemCouponResponse(
             RedemptionId=req.RequestId,
