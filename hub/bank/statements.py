@@ -6,7 +6,7 @@ of other accounts are skipped and listed as such, and a document with none of th
 account is refused. An import is all or nothing, in two passes over the document and one
 transaction:
 
-1. check: parse the whole document (constant memory, hub.bank.camt), refuse another currency,
+1. check: parse the whole document (constant memory, the injected StatementReader), refuse another currency,
    any malformed entry, and any statement that does not add up: its opening booked balance
    (OPBD, or PRCD) + booked credits - booked debits must equal its closing booked balance
    (CLBD), so a digit changed in transit refuses the file instead of booking the wrong amount.
@@ -53,17 +53,6 @@ from sqlalchemy.orm import Session
 
 from hub.access import Actor
 from hub.audit.models import record_event
-from hub.bank.camt import (
-    CREDIT,
-    DEBIT,
-    Balance,
-    StatementEntry,
-    StatementError,
-    StatementHeader,
-    Transaction,
-    read_statement,
-    validate_schema,
-)
 from hub.bank.models import (
     ASSIGNED,
     REVERSAL,
@@ -75,6 +64,16 @@ from hub.bank.models import (
     UNMATCHED_STATUSES,
     BankEntry,
     BankStatement,
+)
+from hub.bank.reader import (
+    CREDIT,
+    DEBIT,
+    Balance,
+    StatementEntry,
+    StatementError,
+    StatementHeader,
+    StatementReader,
+    Transaction,
 )
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
@@ -278,7 +277,8 @@ class _Totals:
                 else "closing booked balance (CLBD)"
             )
             raise StatementError(
-                f"statement {header.statement_id} has no {missing}; the hub checks every statement's balances; nothing was imported",
+                f"statement {header.statement_id} has no {missing}; "
+                "the hub checks every statement's balances; nothing was imported",
                 element="Bal",
                 line=header.line,
             )
@@ -286,7 +286,8 @@ class _Totals:
             raise StatementError(
                 f"statement {header.statement_id} does not add up: opening balance {_signed(opening)} + booked credits "
                 f"{format_pln(self.credits)} - booked debits {format_pln(self.debits)} = "
-                f"{format_pln(opening.amount_grosze + self.credits - self.debits)}, but the closing balance is {_signed(closing)}; "
+                f"{format_pln(opening.amount_grosze + self.credits - self.debits)}, "
+                f"but the closing balance is {_signed(closing)}; "
                 "nothing was imported",
                 element="Bal",
                 line=closing.line,
@@ -302,8 +303,12 @@ class StatementService:
         config: HubConfig,
         clock: Clock = utcnow,
         reconcilers: Sequence[Reconciler] = (),
+        reader: StatementReader | None = None,
     ) -> None:
+        """`reader` reads camt.053 documents: hub/app.py gives hub.adapters.camt.CamtReader();
+        without one, an import refuses to start (the domain knows no XML)."""
         self.db = db
+        self.reader = reader
         self.escrow_account = normalize_account(config.bank.escrow_account)
         self.currency = config.bank.currency
         self.xsd_dir = config.bank.statement_xsd_dir
@@ -328,10 +333,15 @@ class StatementService:
         self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None
     ) -> ImportResult:
         _require_hub_side(actor, STATEMENTS_IMPORT)
+        if self.reader is None:
+            raise RuntimeError(
+                "StatementService has no StatementReader: hub/app.py passes "
+                "reader=hub.adapters.camt.CamtReader()"
+            )
         plan, digest = self._check(open_stream, progress)
         if self.xsd_dir is not None:
             with open_stream() as raw:  # seekable, as xmlschema's lazy reading needs
-                validate_schema(raw, self.xsd_dir, plan.version)
+                self.reader.validate_schema(raw, self.xsd_dir, plan.version)
         try:
             return self._book(open_stream, plan, digest, actor, progress)
         except IntegrityError:
@@ -347,7 +357,7 @@ class StatementService:
         with open_stream() as raw:
             stream = _Tap(raw, progress)
             totals: _Totals | None = None
-            for item in read_statement(stream):
+            for item in self.reader.read(stream):
                 if isinstance(item, StatementHeader):
                     if totals is not None:
                         totals.check()
@@ -410,7 +420,7 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
-            for item in read_statement(stream):
+            for item in self.reader.read(stream):
                 if isinstance(item, StatementHeader):
                     if booking is not None:
                         booking.finish()
@@ -612,11 +622,11 @@ class _Booking:
         rows = [self._row(part) for part in parts]
         credits = [
             row
-            for part, row in zip(parts, rows)
+            for part, row in zip(parts, rows, strict=True)
             if part.entry.direction == CREDIT and not part.entry.reversal
         ]
         credited: list[tuple[dict, str, str]] = []  # (row, ledger account, transfer code)
-        for row, company in zip(credits, self._companies(credits)):
+        for row, company in zip(credits, self._companies(credits), strict=True):
             if company is None:
                 row["status"] = SUSPENSE
                 credited.append((row, SUSPENSE_ACCOUNT, "SUSPENSE"))
@@ -775,7 +785,7 @@ class _Booking:
         ids = self.session.scalars(
             insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows
         ).all()
-        for row, id in zip(rows, ids):
+        for row, id in zip(rows, ids, strict=True):
             row["id"] = id
         self.new_ids.extend(ids)
 
@@ -790,7 +800,7 @@ class _Booking:
         ]
         by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
         found = []
-        for row, nips in zip(rows, named):
+        for row, nips in zip(rows, named, strict=True):
             if row["creditor_account"] in by_account:
                 found.append(by_account[row["creditor_account"]])
                 continue

@@ -13,7 +13,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.bank.camt import StatementError
+from hub.bank.reader import StatementError
 from hub.errors import NotFound
 from hub.ledger.chart import ESCROW
 from tests.bank.camt_builder import Entry, Statement, document

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from hub.bank.camt import StatementError
 from hub.bank.models import SUSPENSE, TOPUP, BankStatement
+from hub.bank.reader import StatementError
 from hub.ids import rf_reference
 from hub.ledger.chart import ESCROW
 from hub.ops.metrics import exposition

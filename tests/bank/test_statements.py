@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from hub.access import Actor
-from hub.bank.camt import StatementError
+from hub.adapters.camt import CamtReader
 from hub.bank.models import (
     ASSIGNED,
     REVERSAL,
@@ -21,6 +21,7 @@ from hub.bank.models import (
     UNMATCHED,
     BankEntry,
 )
+from hub.bank.reader import StatementError
 from hub.bank.statements import StatementService
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ledger.chart import ESCROW, company_account
@@ -585,7 +586,7 @@ def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, 
         ):
             row.status = "RECONCILED"
 
-    service = StatementService(hub.db, hub.config, clock, reconcilers=[settle])
+    service = StatementService(hub.db, hub.config, clock, reconcilers=[settle], reader=CamtReader())
     result = service.import_document(
         camt053(
             escrow(hub),
