@@ -45,9 +45,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import cast as cast_sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,6 +89,24 @@ from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from hub.ledger.models import LedgerAccount
 from hub.money import format_pln
 
+_ENTRIES = cast(Table, BankEntry.__table__)
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.entry_key, _ENTRIES.c.id)
+# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id): set for a chunk at once.
+_SET_TRANSFER_IDS = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(ledger_transfer_id=literal("bank-entry:") + cast_sql(_ENTRIES.c.id, String))
+)
+_UNMATCHED_AMONG = (
+    select(func.count())
+    .select_from(_ENTRIES)
+    .where(
+        _ENTRIES.c.id.in_(bindparam("ids", expanding=True)),
+        _ENTRIES.c.status.in_(UNMATCHED_STATUSES),
+    )
+)
+IDS_PER_QUERY_MAX = 1000
+
 # Permissions of the hub's side (no company or office acts on the escrow account).
 STATEMENTS_IMPORT = "statements:import"
 SUSPENSE_READ = "suspense:read"
@@ -95,7 +114,7 @@ SUSPENSE_ASSIGN = "suspense:assign"
 
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
-BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
+BOOKING_CHUNK = 1000  # parts booked together: one duplicate check, one insert, one ledger apply
 # A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
 # document is remembered until the import ends.
 STATEMENTS_PER_DOCUMENT_MAX = 1000
@@ -595,7 +614,10 @@ class _Booking:
         self.seen: Counter[str] = Counter()
         self.keys: set[str] = set()  # of the parts booked or waiting in this import
         self.waiting: list[_Part] = []
-        self.new_ids: list[int] = []
+        self.new = 0  # entries inserted by this import
+        # of those, the ones inserted SUSPENSE, REVIEW or UNMATCHED: a status only ever moves
+        # out of these (assigned, reversed, reconciled), so result() counts among them alone
+        self.maybe_unmatched: list[int] = []
         self.duplicates = 0
         self.ignored = 0
 
@@ -648,30 +670,20 @@ class _Booking:
                     for row, account, code in credited
                 ]
             )
-            self.session.execute(
-                update(BankEntry),
-                [
-                    {"id": row["id"], "ledger_transfer_id": _transfer_id(row)}
-                    for row, _, _ in credited
-                ],
-            )
+            self.session.execute(_SET_TRANSFER_IDS, {"ids": [row["id"] for row, _, _ in credited]})
 
     def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
         unmatched = 0
-        for chunk in range(0, len(self.new_ids), 500):
-            ids = self.new_ids[chunk : chunk + 500]
-            unmatched += self.session.scalar(
-                select(func.count())
-                .select_from(BankEntry)
-                .where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
-            )
+        for chunk in range(0, len(self.maybe_unmatched), IDS_PER_QUERY_MAX):
+            ids = self.maybe_unmatched[chunk : chunk + IDS_PER_QUERY_MAX]
+            unmatched += self.session.execute(_UNMATCHED_AMONG, {"ids": ids}).scalar_one()
         return StatementResult(
             statement_id=self.statement.id,
             bank_statement_id=header.statement_id,
             sequence=self.statement.electronic_sequence,
             opening_grosze=header.opening.amount_grosze,
             closing_grosze=header.closing.amount_grosze,
-            imported=len(self.new_ids) - unmatched,
+            imported=self.new - unmatched,
             duplicates=self.duplicates,
             unmatched=unmatched,
             ignored=self.ignored,
@@ -781,13 +793,14 @@ class _Booking:
         )
 
     def _insert(self, rows: list[dict]) -> None:
-        """Insert the rows in one statement, and give each its id."""
-        ids = self.session.scalars(
-            insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows
-        ).all()
-        for row, id in zip(rows, ids, strict=True):
-            row["id"] = id
-        self.new_ids.extend(ids)
+        """Insert the rows in one Core statement (multi-row VALUES), and give each its id,
+        matched by entry_key (unique per account): no ORM object, no row-by-row insert."""
+        ids = {key: id for key, id in self.session.execute(_INSERT_ENTRIES, rows)}
+        for row in rows:
+            row["id"] = ids[row["entry_key"]]
+            if row["status"] in UNMATCHED_STATUSES:
+                self.maybe_unmatched.append(row["id"])
+        self.new += len(rows)
 
     def _companies(self, rows: list[dict]) -> list[Company | None]:
         """Each credit's company: by the virtual account paid to; else the one registered
