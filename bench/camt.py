@@ -1,18 +1,19 @@
 """camt.053 import: the hub's streaming parser and its full import against a bare
 lxml iterparse of the same file (baseline), each in a fresh process, same run.
 
-    .venv/bin/python bench/camt.py [--entries 100000] [--statements 10]
+    .venv/bin/python bench/camt.py [--entries 100000] [--statements 10] [--backend both]
 
 The file holds the entries spread over several statements of the escrow account (one a day,
 as a bank's weekly file does), each with balances that add up; a tenth of the amounts are
 written with trailing zeros past the grosz ("12.34000"), as some banks write them.
 
 baseline: iterparse over Ntry end events, clearing each element (nothing checked).
-parse:    hub.bank.camt.read_statement: every field checked, amounts to the grosz.
-import:   StatementService.import_file of the same file on SQLite: the check pass (and each
+parse:    hub.adapters.camt.read_statement: every field checked, amounts to the grosz.
+import:   StatementService.import_file of the same file on SQLite and/or PostgreSQL (a fresh
+          database each; $HUB_BENCH_PG_URL, default the tests' server): the check pass (and each
           statement's balance check), then the booking pass in one transaction (entries
           booked in chunks: one insert and one ledger apply per chunk). Every entry names a
-          NIP no company has: suspense.
+          NIP no company has: suspense. Ledger.verify() must hold after the import.
 Peak memory is VmHWM of the measuring process.
 """
 
@@ -56,7 +57,7 @@ PARSE = (
     PEAK
     + """
 import json, sys, time
-from hub.bank.camt import read_statement
+from hub.adapters.camt import read_statement
 start = time.perf_counter()
 n = 0
 with open(sys.argv[1], "rb") as stream:
@@ -79,8 +80,12 @@ hub = Hub(load_config(Path(sys.argv[2])))
 upgrade(hub.db)
 start = time.perf_counter()
 result = hub.statements.import_file(Path(sys.argv[1]), actor=operator("bench"))
+seconds = time.perf_counter() - start
 assert len(result.statements) == int(sys.argv[3]), result
-print(json.dumps({"seconds": time.perf_counter() - start, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
+from hub.ledger import Ledger
+with hub.db.read() as session:
+    Ledger(session).verify()
+print(json.dumps({"seconds": seconds, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
 """
 )
 
@@ -92,6 +97,39 @@ def measure(code: str, *args: str) -> dict:
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
+def database(backend: str, work: Path) -> str:
+    """A fresh, empty database for one import run."""
+    if backend == "sqlite":
+        return f"sqlite:///{work}/hub.sqlite3"
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    server = make_url(
+        os.environ.get("HUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
+    name = f"hub_bench_camt_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def drop(url: str) -> None:
+    """Drop a PostgreSQL database `database` made (SQLite's goes with the work folder)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return
+    engine = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+    engine.dispose()
 
 
 def write(path: Path, account: str, n: int, statements: int) -> None:
@@ -134,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--statements", type=int, default=10)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
@@ -150,14 +189,17 @@ def main() -> None:
             "statements": args.statements,
             "baseline_iterparse": measure(BASELINE, str(big)),
             "hub_parse": measure(PARSE, str(big)),
-            "hub_import": measure(IMPORT, str(big), str(config), str(args.statements)),
         }
-        results["parse_ratio"] = round(
-            results["hub_parse"]["seconds"] / results["baseline_iterparse"]["seconds"], 2
-        )
-        results["import_ratio"] = round(
-            results["hub_import"]["seconds"] / results["baseline_iterparse"]["seconds"], 1
-        )
+        base = results["baseline_iterparse"]["seconds"]
+        results["parse_ratio"] = round(results["hub_parse"]["seconds"] / base, 2)
+        backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+        for backend in backends:
+            url = database(backend, work)
+            config = copy_config(SHIPPED_CONFIG, work / f"config-{backend}", url)
+            run = measure(IMPORT, str(big), str(config), str(args.statements))
+            results[f"hub_import_{backend}"] = run
+            results[f"import_ratio_{backend}"] = round(run["seconds"] / base, 1)
+            drop(url)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

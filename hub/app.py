@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hub import ns
 from hub.adapters.bank import BankSoap
+from hub.adapters.camt import CamtReader
 from hub.adapters.fk import FkSoap
 from hub.adapters.fk_export import write_files
 from hub.adapters.mail import SmtpSender
@@ -164,7 +165,11 @@ class Hub:
     @cached_property
     def statements(self) -> StatementService:
         return StatementService(
-            self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement]
+            self.db,
+            self.config,
+            self.clock,
+            reconcilers=[self.settlements.reconcile_statement],
+            reader=CamtReader(),
         )
 
     @cached_property

@@ -6,7 +6,7 @@ of other accounts are skipped and listed as such, and a document with none of th
 account is refused. An import is all or nothing, in two passes over the document and one
 transaction:
 
-1. check: parse the whole document (constant memory, hub.bank.camt), refuse another currency,
+1. check: parse the whole document (constant memory, the injected StatementReader), refuse another currency,
    any malformed entry, and any statement that does not add up: its opening booked balance
    (OPBD, or PRCD) + booked credits - booked debits must equal its closing booked balance
    (CLBD), so a digit changed in transit refuses the file instead of booking the wrong amount.
@@ -45,24 +45,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import cast as cast_sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.access import Actor
 from hub.audit.models import record_event
-from hub.bank.camt import (
-    CREDIT,
-    DEBIT,
-    Balance,
-    StatementEntry,
-    StatementHeader,
-    Transaction,
-    read_statement,
-    validate_schema,
-)
 from hub.bank.models import (
     ASSIGNED,
     REVERSAL,
@@ -74,6 +65,16 @@ from hub.bank.models import (
     UNMATCHED_STATUSES,
     BankEntry,
     BankStatement,
+)
+from hub.bank.reader import (
+    CREDIT,
+    DEBIT,
+    Balance,
+    StatementEntry,
+    StatementError,
+    StatementHeader,
+    StatementReader,
+    Transaction,
 )
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
@@ -89,6 +90,24 @@ from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount
 from hub.money import format_pln
 
+_ENTRIES = cast(Table, BankEntry.__table__)
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.entry_key, _ENTRIES.c.id)
+# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id): set for a chunk at once.
+_SET_TRANSFER_IDS = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(ledger_transfer_id=literal("bank-entry:") + cast_sql(_ENTRIES.c.id, String))
+)
+_UNMATCHED_AMONG = (
+    select(func.count())
+    .select_from(_ENTRIES)
+    .where(
+        _ENTRIES.c.id.in_(bindparam("ids", expanding=True)),
+        _ENTRIES.c.status.in_(UNMATCHED_STATUSES),
+    )
+)
+IDS_PER_QUERY_MAX = 1000
+
 # Permissions of the hub's side (no company or office acts on the escrow account).
 STATEMENTS_IMPORT = "statements:import"
 SUSPENSE_READ = "suspense:read"
@@ -96,7 +115,7 @@ SUSPENSE_ASSIGN = "suspense:assign"
 
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
-BOOKING_CHUNK = 500  # parts booked together: one duplicate check, one insert, one ledger apply
+BOOKING_CHUNK = 1000  # parts booked together: one duplicate check, one insert, one ledger apply
 # A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
 # document is remembered until the import ends.
 STATEMENTS_PER_DOCUMENT_MAX = 1000
@@ -278,7 +297,8 @@ class _Totals:
                 else "closing booked balance (CLBD)"
             )
             raise StatementError(
-                f"statement {header.statement_id} has no {missing}; the hub checks every statement's balances; nothing was imported",
+                f"statement {header.statement_id} has no {missing}; "
+                "the hub checks every statement's balances; nothing was imported",
                 element="Bal",
                 line=header.line,
             )
@@ -286,7 +306,8 @@ class _Totals:
             raise StatementError(
                 f"statement {header.statement_id} does not add up: opening balance {_signed(opening)} + booked credits "
                 f"{format_pln(self.credits)} - booked debits {format_pln(self.debits)} = "
-                f"{format_pln(opening.amount_grosze + self.credits - self.debits)}, but the closing balance is {_signed(closing)}; "
+                f"{format_pln(opening.amount_grosze + self.credits - self.debits)}, "
+                f"but the closing balance is {_signed(closing)}; "
                 "nothing was imported",
                 element="Bal",
                 line=closing.line,
@@ -302,8 +323,12 @@ class StatementService:
         config: HubConfig,
         clock: Clock = utcnow,
         reconcilers: Sequence[Reconciler] = (),
+        reader: StatementReader | None = None,
     ) -> None:
+        """`reader` reads camt.053 documents: hub/app.py gives hub.adapters.camt.CamtReader();
+        without one, an import refuses to start (the domain knows no XML)."""
         self.db = db
+        self.reader = reader
         self.escrow_account = normalize_account(config.bank.escrow_account)
         self.currency = config.bank.currency
         self.xsd_dir = config.bank.statement_xsd_dir
@@ -328,10 +353,15 @@ class StatementService:
         self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None
     ) -> ImportResult:
         _require_hub_side(actor, STATEMENTS_IMPORT)
+        if self.reader is None:
+            raise RuntimeError(
+                "StatementService has no StatementReader: hub/app.py passes "
+                "reader=hub.adapters.camt.CamtReader()"
+            )
         plan, digest = self._check(open_stream, progress)
         if self.xsd_dir is not None:
             with open_stream() as raw:  # seekable, as xmlschema's lazy reading needs
-                validate_schema(raw, self.xsd_dir, plan.version)
+                self.reader.validate_schema(raw, self.xsd_dir, plan.version)
         try:
             return self._book(open_stream, plan, digest, actor, progress)
         except IntegrityError:
@@ -347,7 +377,7 @@ class StatementService:
         with open_stream() as raw:
             stream = _Tap(raw, progress)
             totals: _Totals | None = None
-            for item in read_statement(stream):
+            for item in self.reader.read(stream):
                 if isinstance(item, StatementHeader):
                     if totals is not None:
                         totals.check()
@@ -410,7 +440,7 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
-            for item in read_statement(stream):
+            for item in self.reader.read(stream):
                 if isinstance(item, StatementHeader):
                     if booking is not None:
                         booking.finish()
@@ -585,7 +615,10 @@ class _Booking:
         self.seen: Counter[str] = Counter()
         self.keys: set[str] = set()  # of the parts booked or waiting in this import
         self.waiting: list[_Part] = []
-        self.new_ids: list[int] = []
+        self.new = 0  # entries inserted by this import
+        # of those, the ones inserted SUSPENSE, REVIEW or UNMATCHED: a status only ever moves
+        # out of these (assigned, reversed, reconciled), so result() counts among them alone
+        self.maybe_unmatched: list[int] = []
         self.duplicates = 0
         self.ignored = 0
 
@@ -612,11 +645,11 @@ class _Booking:
         rows = [self._row(part) for part in parts]
         credits = [
             row
-            for part, row in zip(parts, rows)
+            for part, row in zip(parts, rows, strict=True)
             if part.entry.direction == CREDIT and not part.entry.reversal
         ]
         credited: list[tuple[dict, str, str]] = []  # (row, ledger account, transfer code)
-        for row, company in zip(credits, self._companies(credits)):
+        for row, company in zip(credits, self._companies(credits), strict=True):
             if company is None:
                 row["status"] = SUSPENSE
                 credited.append((row, SUSPENSE_ACCOUNT, TransferCode.SUSPENSE))
@@ -638,30 +671,20 @@ class _Booking:
                     for row, account, code in credited
                 ]
             )
-            self.session.execute(
-                update(BankEntry),
-                [
-                    {"id": row["id"], "ledger_transfer_id": _transfer_id(row)}
-                    for row, _, _ in credited
-                ],
-            )
+            self.session.execute(_SET_TRANSFER_IDS, {"ids": [row["id"] for row, _, _ in credited]})
 
     def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
         unmatched = 0
-        for chunk in range(0, len(self.new_ids), 500):
-            ids = self.new_ids[chunk : chunk + 500]
-            unmatched += self.session.scalar(
-                select(func.count())
-                .select_from(BankEntry)
-                .where(BankEntry.id.in_(ids), BankEntry.status.in_(UNMATCHED_STATUSES))
-            )
+        for chunk in range(0, len(self.maybe_unmatched), IDS_PER_QUERY_MAX):
+            ids = self.maybe_unmatched[chunk : chunk + IDS_PER_QUERY_MAX]
+            unmatched += self.session.execute(_UNMATCHED_AMONG, {"ids": ids}).scalar_one()
         return StatementResult(
             statement_id=self.statement.id,
             bank_statement_id=header.statement_id,
             sequence=self.statement.electronic_sequence,
             opening_grosze=header.opening.amount_grosze,
             closing_grosze=header.closing.amount_grosze,
-            imported=len(self.new_ids) - unmatched,
+            imported=self.new - unmatched,
             duplicates=self.duplicates,
             unmatched=unmatched,
             ignored=self.ignored,
@@ -771,13 +794,14 @@ class _Booking:
         )
 
     def _insert(self, rows: list[dict]) -> None:
-        """Insert the rows in one statement, and give each its id."""
-        ids = self.session.scalars(
-            insert(BankEntry).returning(BankEntry.id, sort_by_parameter_order=True), rows
-        ).all()
-        for row, id in zip(rows, ids):
-            row["id"] = id
-        self.new_ids.extend(ids)
+        """Insert the rows in one Core statement (multi-row VALUES), and give each its id,
+        matched by entry_key (unique per account): no ORM object, no row-by-row insert."""
+        ids = {key: id for key, id in self.session.execute(_INSERT_ENTRIES, rows)}
+        for row in rows:
+            row["id"] = ids[row["entry_key"]]
+            if row["status"] in UNMATCHED_STATUSES:
+                self.maybe_unmatched.append(row["id"])
+        self.new += len(rows)
 
     def _companies(self, rows: list[dict]) -> list[Company | None]:
         """Each credit's company: by the virtual account paid to; else the one registered
@@ -790,7 +814,7 @@ class _Booking:
         ]
         by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
         found = []
-        for row, nips in zip(rows, named):
+        for row, nips in zip(rows, named, strict=True):
             if row["creditor_account"] in by_account:
                 found.append(by_account[row["creditor_account"]])
                 continue

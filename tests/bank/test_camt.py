@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.bank.camt import (
-    StatementEntry,
-    StatementError,
-    StatementHeader,
-    read_statement,
-    validate_schema,
-)
+from hub.adapters.camt import read_statement, validate_schema
+from hub.bank.reader import StatementEntry, StatementHeader
+from hub.errors import StatementError
 from tests.bank.camt_builder import DATA, Entry, camt053, line_of, validate, write_camt053
 
 ESCROW = "75116022020000000412345678"
@@ -277,7 +273,7 @@ ENTRIES = 100_000
 
 _MEASURE = """
 import json, sys
-from hub.bank.camt import read_statement
+from hub.adapters.camt import read_statement
 count = total = 0
 with open(sys.argv[1], "rb") as stream:
     for item in read_statement(stream):

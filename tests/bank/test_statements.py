@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from hub.access import Actor
+from hub.adapters.camt import CamtReader
 from hub.bank.models import (
     ASSIGNED,
     REVERSAL,
@@ -584,7 +585,7 @@ def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, 
         ):
             row.status = "RECONCILED"
 
-    service = StatementService(hub.db, hub.config, clock, reconcilers=[settle])
+    service = StatementService(hub.db, hub.config, clock, reconcilers=[settle], reader=CamtReader())
     result = service.import_document(
         camt053(
             escrow(hub),
