@@ -43,7 +43,6 @@ from hub.bank.reader import (
     ENTRY_STATUSES,
     Balance,
     StatementEntry,
-    StatementError,
     StatementHeader,
     Transaction,
 )

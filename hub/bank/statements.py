@@ -71,7 +71,6 @@ from hub.bank.reader import (
     DEBIT,
     Balance,
     StatementEntry,
-    StatementError,
     StatementHeader,
     StatementReader,
     Transaction,
