@@ -11,7 +11,7 @@ import pytest
 
 from hub import words
 from hub.errors import CouponNotRedeemable, InsufficientFunds, InvalidRequest, NotFound
-from hub.portal.messages import polish
+from hub.portal.words import polish
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
 ENGLISH = re.compile(
@@ -64,13 +64,10 @@ def test_counts_group_thousands():
 def test_dates_and_times_are_polish_and_in_warsaw_time_across_dst():
     assert words.format_date_pl(date(2026, 3, 10)) == "10.03.2026"
     assert (
-        words.format_datetime_pl(datetime(2026, 1, 10, 23, 30, tzinfo=UTC))
-        == "11.01.2026 00:30"
+        words.format_datetime_pl(datetime(2026, 1, 10, 23, 30, tzinfo=UTC)) == "11.01.2026 00:30"
     )  # CET
     assert (
-        words.format_datetime_pl(
-            datetime(2026, 7, 10, 22, 30, 5, tzinfo=UTC), seconds=True
-        )
+        words.format_datetime_pl(datetime(2026, 7, 10, 22, 30, 5, tzinfo=UTC), seconds=True)
         == "11.07.2026 00:30:05"
     )  # CEST
 

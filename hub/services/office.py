@@ -9,7 +9,7 @@ from __future__ import annotations
 from spyne import ComplexModel, Unicode, rpc
 
 from hub import ns
-from hub.access import client_actor, require_office
+from hub.access import client_actor
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
 from hub.services.spyne_base import HubService, caller, hub_of, optional
@@ -114,8 +114,13 @@ class OfficeService(HubService):
         _out_message_name="VerifyCouponResponse",
     )
     def VerifyCoupon(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
-        check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
+        check = hub_of(ctx).coupons.verify(
+            req.CouponId,
+            req.OfficeCode,
+            req.CaseType,
+            req.PayerNip,
+            actor=client_actor(caller(ctx)),
+        )
         return VerifyCouponResponse(
             CouponId=check.coupon_id,
             Valid="true" if check.valid else "false",
@@ -138,7 +143,6 @@ class OfficeService(HubService):
         _out_message_name="RedeemCouponResponse",
     )
     def RedeemCoupon(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.redeem(
             request_id=req.RequestId,
             coupon_text=req.CouponId,
@@ -146,6 +150,7 @@ class OfficeService(HubService):
             case_number=req.CaseNumber,
             case_type=req.CaseType,
             amount_grosze=optional(req.Amount, parse_grosze),
+            actor=client_actor(caller(ctx)),
         )
         return RedeemCouponResponse(
             RedemptionId=r.redemption_id,
@@ -164,12 +169,12 @@ class OfficeService(HubService):
         _out_message_name="ReverseRedemptionResponse",
     )
     def ReverseRedemption(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.reverse(
             request_id=req.RequestId,
             redemption_id=req.RedemptionId,
             office_code=req.OfficeCode,
             reason=req.Reason,
+            actor=client_actor(caller(ctx)),
         )
         return ReverseRedemptionResponse(
             CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at)

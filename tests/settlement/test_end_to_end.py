@@ -34,9 +34,7 @@ def served(tmp_path, db, bank):
     runs a day ahead: the morning after, when the day is settled."""
     config = configure(tmp_path, db.url, bank.url)
     server = FakeServer(HubApplication(Hub(config, db=db))).start()
-    operator_hub = Hub(
-        config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db
-    )
+    operator_hub = Hub(config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db)
     yield operator_hub, server.url
     server.stop()
 
@@ -76,13 +74,13 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     today = business_day(datetime.now(UTC))
 
     # 1. A transfer to the company's virtual account arrives on the escrow statement.
-    company = hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
+    company = hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
     bank.control(
         credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}"
     )
     answer = submit_statement(hub, url, bank.statement(today))
     assert (answer.Imported, answer.Unmatched) == (1, 0)
-    assert hub.companies.account(NIP).available_grosze == 1000_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 1000_00
     books = books_balance(hub)
     assert (books["company:" + NIP], books["bank:escrow"]) == (
         1000_00,
