@@ -28,13 +28,14 @@ from bench.soap import NIP, machine  # noqa: E402
 SETUP = """
 import sys, uuid
 from pathlib import Path
+from hub.access import operator
 from hub.app import Hub
 from hub.config import load_config
 from hub.db.migrate import upgrade
 hub = Hub(load_config(Path(sys.argv[1])))
 upgrade(hub.db)
-hub.companies.add(sys.argv[2], "Łódzka Spółka Leasingowa sp. z o.o.", actor="bench")
-hub.companies.credit(sys.argv[2], 10 * 1000 * 161_50, "bench funding", actor="bench")
+hub.companies.add(sys.argv[2], "Łódzka Spółka Leasingowa sp. z o.o.", actor=operator("bench"))
+hub.companies.credit(sys.argv[2], 10 * 1000 * 161_50, "bench funding", actor=operator("bench"))
 """
 
 COMMON = """

@@ -88,9 +88,12 @@ def prepare(config_dir: Path, coupons_needed: int) -> list[str]:
     hub = Hub(load_config(config_dir))
     try:
         upgrade(hub.db)
-        hub.companies.add(NIP, "Bench Leasing sp. z o.o.", actor="bench")
+        hub.companies.add(NIP, "Bench Leasing sp. z o.o.", actor=operator("bench"))
         hub.companies.credit(
-            NIP, 161_50 * 1000 * (coupons_needed // 1000 + 1), "bench funding", actor="bench"
+            NIP,
+            161_50 * 1000 * (coupons_needed // 1000 + 1),
+            "bench funding",
+            actor=operator("bench"),
         )
         ids: list[str] = []
         while len(ids) < coupons_needed:

@@ -32,6 +32,11 @@ COMPANY_PERMISSIONS = (
     USERS_MANAGE,
 )
 
+# Office permissions: verify, redeem and reverse a coupon. Only the office's signed
+# client (Pojazd, Kierowca, WORD: every permission of its scope) and the operator
+# hold it; no portal role does, because the portal redeems nothing.
+COUPONS_REDEEM = "coupons:redeem"
+
 # Office (cash desk) permissions (issue 6)
 PAYMENTS_REGISTER = "payments:register"
 PAYMENTS_READ = "payments:read"
@@ -78,6 +83,19 @@ class Actor:
         """Raise NotAuthorized unless this actor holds `permission` for that company or office."""
         if not self.may(permission):
             raise NotAuthorized(f"{self.name} does not have the permission {permission}")
+        self.require_scope(company_nip=company_nip, office_code=office_code)
+
+    def require_operator(self, what: str) -> None:
+        """Raise NotAuthorized unless this is the hub's operator: for what no company or
+        office does for itself (registering companies, manual adjustments)."""
+        if not self.is_operator:
+            raise NotAuthorized(f"{self.name} may not {what}: only the hub's operator does")
+
+    def require_scope(
+        self, *, company_nip: str | None = None, office_code: str | None = None
+    ) -> None:
+        """Raise NotAuthorized unless this actor acts for that company or office, whatever
+        its permissions: what every user of a company may see (its account on the dashboard)."""
         if self.is_operator:
             return
         if company_nip is not None and self.company_nip != company_nip:
@@ -97,11 +115,3 @@ def client_actor(client) -> Actor:
     if client.company_nip:
         return Actor(f"client:{client.id}", company_nip=client.company_nip)
     return Actor(f"client:{client.id}", offices=frozenset(client.offices))
-
-
-def require_office(client, office_code: str) -> None:
-    client_actor(client).require(PAYMENTS_READ, office_code=office_code)
-
-
-def require_company(client, nip: str) -> None:
-    client_actor(client).require(COUPONS_READ, company_nip=nip)

@@ -18,9 +18,9 @@ def rid() -> str:
 
 
 def funded_company(hub, amount_grosze: int, nip: str = NIP, name: str = "Leasing Polska S.A."):
-    hub.companies.add(nip, name, actor="test")
+    hub.companies.add(nip, name, actor=OPERATOR)
     if amount_grosze:
-        hub.companies.credit(nip, amount_grosze, "test funding", actor="test")
+        hub.companies.credit(nip, amount_grosze, "test funding", actor=OPERATOR)
     return nip
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hub.coupons.models import Coupon
 from hub.ledger import Ledger
 from hub.ledger.chart import office_account
-from tests.factories import NIP, REJ_NEW, funded_company, issue, rid
+from tests.factories import NIP, OPERATOR, REJ_NEW, funded_company, issue, rid
 
 WORKERS = 8
 FORK = mp.get_context("fork")
@@ -64,6 +64,7 @@ def test_eight_processes_redeem_one_coupon_and_exactly_one_captures(hub, db_url)
             office_code="1465",
             case_number=f"K/{i}",
             case_type=REJ_NEW,
+            actor=OPERATOR,
         )
         return r.redemption_id
 
@@ -75,7 +76,7 @@ def test_eight_processes_redeem_one_coupon_and_exactly_one_captures(hub, db_url)
         ledger = Ledger(s)
         assert ledger.balance(office_account("1465")).credits_posted == 161_50
         ledger.verify()
-    assert hub.companies.account(NIP).posted_grosze == 200_00 - 161_50
+    assert hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 200_00 - 161_50
 
 
 def test_eight_processes_issue_batches_beyond_the_balance(hub, db_url):
@@ -88,7 +89,7 @@ def test_eight_processes_issue_batches_beyond_the_balance(hub, db_url):
     ok = [r for r in out if r[1] == "ok"]
     assert len(ok) == 3, out
     assert {code for _, code, _ in out} == {"ok", "InsufficientFunds"}
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     assert account.held_grosze == 3 * 484_50 <= 1500_00
     assert account.available_grosze == 1500_00 - 3 * 484_50
     with hub.db.read() as s:
@@ -109,4 +110,4 @@ def test_two_processes_with_the_same_request_id_get_one_effect_and_one_answer(hu
     out = run_at_once(db_url, hub, same_request, workers=2)
     assert [code for _, code, _ in out] == ["ok", "ok"], out
     assert out[0][2] == out[1][2]
-    assert hub.companies.account(NIP).held_grosze == 323_00
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 323_00

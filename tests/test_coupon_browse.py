@@ -69,6 +69,7 @@ def test_search_finds_a_coupon_by_id_batch_or_case_number(hub):
         office_code="1465",
         case_number="WK.5410.5.2026",
         case_type="REJ_NEW",
+        actor=OPERATOR,
     )
     actor = company_actor()
 

@@ -30,7 +30,7 @@ from tests.factories import (
 
 
 def account(hub, nip=NIP):
-    return hub.companies.account(nip)
+    return hub.companies.account(nip, actor=OPERATOR)
 
 
 def verify_ledger(hub):
@@ -92,7 +92,7 @@ def test_issue_is_idempotent_by_request_id(hub):
 def test_verify_then_redeem_captures_for_the_office(hub):
     funded_company(hub, 500_00)
     coupon = issue(hub, 1).coupons[0]
-    check = hub.coupons.verify(coupon.coupon_id.lower(), "1465", REJ_NEW, NIP)
+    check = hub.coupons.verify(coupon.coupon_id.lower(), "1465", REJ_NEW, NIP, actor=OPERATOR)
     assert (check.valid, check.status, check.reason, check.amount_grosze, check.payer_name) == (
         True,
         "ISSUED",
@@ -106,6 +106,7 @@ def test_verify_then_redeem_captures_for_the_office(hub):
         office_code="1465",
         case_number="WK.5410.1.2026",
         case_type=REJ_NEW,
+        actor=OPERATOR,
     )
     assert (r.coupon_id, r.captured_grosze, r.released_grosze) == (coupon.coupon_id, 161_50, 0)
     a = account(hub)
@@ -115,7 +116,7 @@ def test_verify_then_redeem_captures_for_the_office(hub):
         assert (
             Ledger(s).balance(CLEARING).credits_posted == Ledger(s).balance(CLEARING).debits_posted
         )
-    after = hub.coupons.verify(coupon.coupon_id, "1465")
+    after = hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR)
     assert (after.valid, after.status, after.reason) == (False, "REDEEMED", "REDEEMED")
     verify_ledger(hub)
 
@@ -130,6 +131,7 @@ def test_partial_redeem_releases_the_rest(hub):
         case_number="K/1",
         case_type=REJ_NEW,
         amount_grosze=100_00,
+        actor=OPERATOR,
     )
     assert (r.captured_grosze, r.released_grosze) == (100_00, 61_50)
     assert account(hub).available_grosze == 200_00
@@ -141,6 +143,7 @@ def test_partial_redeem_releases_the_rest(hub):
             case_number="K/2",
             case_type=REJ_NEW,
             amount_grosze=161_51,
+            actor=OPERATOR,
         )
     verify_ledger(hub)
 
@@ -152,13 +155,13 @@ def test_redeem_is_exactly_once_and_idempotent(hub):
     args = dict(
         coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW
     )
-    first = hub.coupons.redeem(request_id=key, **args)
-    assert hub.coupons.redeem(request_id=key, **args) == first
+    first = hub.coupons.redeem(request_id=key, **args, actor=OPERATOR)
+    assert hub.coupons.redeem(request_id=key, **args, actor=OPERATOR) == first
     with pytest.raises(CouponNotRedeemable) as e:
-        hub.coupons.redeem(request_id=rid(), **args)
+        hub.coupons.redeem(request_id=rid(), **args, actor=OPERATOR)
     assert e.value.reason == "REDEEMED"
     with pytest.raises(IdempotencyConflict):
-        hub.coupons.redeem(request_id=key, **{**args, "case_number": "K/2"})
+        hub.coupons.redeem(request_id=key, **{**args, "case_number": "K/2"}, actor=OPERATOR)
     assert account(hub).posted_grosze == 200_00 - 161_50
 
 
@@ -175,14 +178,14 @@ def test_verify_reasons(hub, mutate, office, case_type, payer, reason):
     funded_company(hub, 200_00)
     coupon = issue(hub, 1, office_code="1465").coupons[0]
     text = mutate(coupon.coupon_id) if mutate else coupon.coupon_id
-    check = hub.coupons.verify(text, office, case_type, payer)
+    check = hub.coupons.verify(text, office, case_type, payer, actor=OPERATOR)
     assert (check.valid, check.reason) == (False, reason)
 
 
 def test_verify_of_an_unknown_but_well_formed_id(hub):
     from hub.ids import format_coupon_id, new_coupon_id
 
-    check = hub.coupons.verify(new_coupon_id(), "1465")
+    check = hub.coupons.verify(new_coupon_id(), "1465", actor=OPERATOR)
     assert (check.valid, check.reason, check.status) == (False, "NOT_FOUND", None)
     with pytest.raises(CouponNotRedeemable) as e:
         hub.coupons.redeem(
@@ -191,6 +194,7 @@ def test_verify_of_an_unknown_but_well_formed_id(hub):
             office_code="1465",
             case_number="K",
             case_type=REJ_NEW,
+            actor=OPERATOR,
         )
     assert e.value.reason == "NOT_FOUND"
 
@@ -208,7 +212,7 @@ def test_cancel_releases_and_only_for_the_owner(hub):
         == 161_50
     )
     assert account(hub).held_grosze == 161_50
-    assert hub.coupons.verify(coupon.coupon_id, "1465").reason == "CANCELLED"
+    assert hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR).reason == "CANCELLED"
     with pytest.raises(InvalidRequest, match="CANCELLED"):
         hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=OPERATOR)
     verify_ledger(hub)
@@ -220,7 +224,7 @@ def test_expiry_releases_holds_once(hub, clock):
     clock.advance(days=89)
     assert hub.coupons.expire().expired == 0
     clock.advance(days=1, seconds=1)
-    check = hub.coupons.verify(batch.coupons[0].coupon_id, "1465")
+    check = hub.coupons.verify(batch.coupons[0].coupon_id, "1465", actor=OPERATOR)
     assert (check.status, check.reason) == ("EXPIRED", "EXPIRED")  # before the job ran, too
     with pytest.raises(CouponNotRedeemable):
         hub.coupons.redeem(
@@ -229,6 +233,7 @@ def test_expiry_releases_holds_once(hub, clock):
             office_code="1465",
             case_number="K",
             case_type=REJ_NEW,
+            actor=OPERATOR,
         )
     run = hub.coupons.expire()
     assert (run.expired, run.released_grosze) == (2, 323_00)
@@ -247,14 +252,23 @@ def test_reverse_within_the_window_holds_again(hub, clock):
         case_number="K",
         case_type=REJ_NEW,
         amount_grosze=100_00,
+        actor=OPERATOR,
     )
     with pytest.raises(NotAuthorized):
         hub.coupons.reverse(
-            request_id=rid(), redemption_id=r.redemption_id, office_code="1261", reason="x"
+            request_id=rid(),
+            redemption_id=r.redemption_id,
+            office_code="1261",
+            reason="x",
+            actor=OPERATOR,
         )
     clock.advance(hours=71)
     rev = hub.coupons.reverse(
-        request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case"
+        request_id=rid(),
+        redemption_id=r.redemption_id,
+        office_code="1465",
+        reason="wrong case",
+        actor=OPERATOR,
     )
     assert (rev.coupon_id, rev.status) == (coupon.coupon_id, "ISSUED")
     a = account(hub)
@@ -262,10 +276,14 @@ def test_reverse_within_the_window_holds_again(hub, clock):
     with hub.db.read() as s:
         office = Ledger(s).balance(office_account("1465"))
         assert office.credits_posted - office.debits_posted == 0
-    assert hub.coupons.verify(coupon.coupon_id, "1465").valid
+    assert hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR).valid
     with pytest.raises(InvalidRequest, match="already reversed"):
         hub.coupons.reverse(
-            request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="again"
+            request_id=rid(),
+            redemption_id=r.redemption_id,
+            office_code="1465",
+            reason="again",
+            actor=OPERATOR,
         )
     r2 = hub.coupons.redeem(
         request_id=rid(),
@@ -273,11 +291,16 @@ def test_reverse_within_the_window_holds_again(hub, clock):
         office_code="1465",
         case_number="K2",
         case_type=REJ_NEW,
+        actor=OPERATOR,
     )
     clock.advance(hours=72, seconds=1)
     with pytest.raises(InvalidRequest, match="72 h"):
         hub.coupons.reverse(
-            request_id=rid(), redemption_id=r2.redemption_id, office_code="1465", reason="late"
+            request_id=rid(),
+            redemption_id=r2.redemption_id,
+            office_code="1465",
+            reason="late",
+            actor=OPERATOR,
         )
     verify_ledger(hub)
 

@@ -76,6 +76,7 @@ def seed(hub, clock) -> Seeded:
         redemption_id=first.redemption_id,
         office_code=WARSZAWA,
         reason="pomyłka w sprawie",
+        actor=OPERATOR,
     )
     hub.coupons.cancel(request_id=rid(), coupon_text=a1.coupons[2].coupon_id, actor=company_actor())
     redeem(hub, b1.coupons[1].coupon_id, KRAKOW, "REJ_MOT")
@@ -83,7 +84,7 @@ def seed(hub, clock) -> Seeded:
 
     clock.advance(days=1)
     s.days["third"] = business_day(clock())
-    hub.companies.credit(OTHER_NIP, 200_00, "korekta: przelew zaksięgowany ręcznie", actor="test")
+    hub.companies.credit(OTHER_NIP, 200_00, "korekta: przelew zaksięgowany ręcznie", actor=OPERATOR)
     redeem(hub, a1.coupons[0].coupon_id, KRAKOW, "REJ_NEW")  # redeemed again after the reversal
     a3 = issue(hub, 2, case_type="WORD_TEORIA")  # expires on day 93
 
@@ -111,6 +112,7 @@ def redeem(hub, coupon_id, office, case_type, amount=None):
         case_number=f"WK.5410.{rid()[:6]}.2026",
         case_type=case_type,
         amount_grosze=amount,
+        actor=OPERATOR,
     )
 
 
@@ -452,7 +454,9 @@ def test_statement_closing_balance_is_the_ledgers_available_balance(hub, seeded)
         available = ledger_balance(hub, company_account(nip)).available
         assert figures == {"opening": 0, "closing": available}
         assert (
-            report.rows[-1]["balance"] == available == hub.companies.account(nip).available_grosze
+            report.rows[-1]["balance"]
+            == available
+            == hub.companies.account(nip, actor=OPERATOR).available_grosze
         )
         assert report.totals["amount"] == available - figures["opening"]
     kinds = [

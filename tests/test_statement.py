@@ -34,7 +34,7 @@ def topup(
 
 
 def available(hub, nip: str = NIP) -> int:
-    return hub.companies.account(nip).available_grosze
+    return hub.companies.account(nip, actor=OPERATOR).available_grosze
 
 
 def statement(hub, date_from: date, date_to: date, nip: str = NIP, actor: Actor = OPERATOR):
@@ -49,6 +49,7 @@ def redeem(hub, coupon_id: str, amount_grosze: int | None = None):
         case_number=f"WK/{rid()[:8]}",
         case_type="REJ_NEW",
         amount_grosze=amount_grosze,
+        actor=OPERATOR,
     )
 
 
@@ -70,10 +71,14 @@ def test_every_kind_of_entry_in_order_and_the_balances(hub, clock):
     hub.coupons.cancel(request_id=rid(), coupon_text=b, actor=OPERATOR)
     at(clock, 2026, 3, 10, 23, 30)  # 00:30 on 11 March in Warsaw
     hub.coupons.reverse(
-        request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case"
+        request_id=rid(),
+        redemption_id=r.redemption_id,
+        office_code="1465",
+        reason="wrong case",
+        actor=OPERATOR,
     )
     at(clock, 2026, 3, 11, 12)
-    hub.companies.credit(NIP, -50_00, "korekta opłaty", actor="test")
+    hub.companies.credit(NIP, -50_00, "korekta opłaty", actor=OPERATOR)
     closing = available(hub)
 
     at(clock, 2026, 3, 12, 12)  # after the range: must not show
@@ -183,14 +188,18 @@ def test_a_seeded_random_history_closes_to_the_ledger_every_day(hub, clock):
             ):
                 redemption, coupon, _ = redemptions.pop()
                 hub.coupons.reverse(
-                    request_id=rid(), redemption_id=redemption, office_code="1465", reason="test"
+                    request_id=rid(),
+                    redemption_id=redemption,
+                    office_code="1465",
+                    reason="test",
+                    actor=OPERATOR,
                 )
                 issued.append(coupon)
             elif action == "topup":
                 topup(hub, rnd.randint(1, 500_00))
             elif action == "credit":
                 hub.companies.credit(
-                    NIP, -min(available(hub), rnd.randint(1, 50_00)) or 1, "korekta", actor="test"
+                    NIP, -min(available(hub), rnd.randint(1, 50_00)) or 1, "korekta", actor=OPERATOR
                 )
             else:
                 topup(hub, 100_00, nip=OTHER_NIP)

@@ -11,7 +11,7 @@ import pytest
 
 from hub import words
 from hub.errors import CouponNotRedeemable, InsufficientFunds, InvalidRequest, NotFound
-from hub.portal.messages import polish
+from hub.portal.words import polish
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
 ENGLISH = re.compile(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -42,7 +42,7 @@ from hub.cashdesk.documents import CashDeskDocuments
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
-from hub.config import SYSTEMS, HubConfig, Office
+from hub.config import SYSTEMS, Fee, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import once
 from hub.errors import (
@@ -312,6 +312,44 @@ def _optional_text(name: str, value: str | None, chars_max: int) -> str | None:
     return text or None
 
 
+@dataclass(frozen=True)
+class PaymentQuote:
+    """What a payment comes to before it is taken: shown to the payer, charged by register()."""
+
+    items_grosze: int
+    handling_fee_grosze: int
+
+    @property
+    def total_grosze(self) -> int:
+        return self.items_grosze + self.handling_fee_grosze
+
+
+def handling_fee_grosze(office: Office, method: str) -> int:
+    """The office's fixed handling fee for the payment method (offices.toml)."""
+    return office.card_fee_grosze if method == CARD else office.cash_fee_grosze
+
+
+def valid_card_auth_code(method: str, code: str | None) -> str | None:
+    """The card terminal's authorization code as kept: required for CARD, refused for
+    CASH, 1 to 32 letters, digits or dashes. Raises InvalidRequest otherwise."""
+    if method not in METHODS:
+        raise InvalidRequest(f"Method must be CASH or CARD, got {method!r}")
+    code = (code or "").strip() or None
+    if method == CASH:
+        if code is not None:
+            raise InvalidRequest(
+                "CardAuthCode is given for a CASH payment; it belongs to CARD payments only"
+            )
+        return None
+    if code is None:
+        raise InvalidRequest(
+            "CardAuthCode is required for a CARD payment: the card terminal's authorization code"
+        )
+    if not _CARD_AUTH_CODE.match(code):
+        raise InvalidRequest(f"CardAuthCode {code!r} is not 1 to 32 letters, digits or dashes")
+    return code
+
+
 def _acts_for(actor: Actor, office_code: str) -> bool:
     return actor.is_operator or (actor.offices is not None and office_code in actor.offices)
 
@@ -363,9 +401,9 @@ class CashDeskService:
         case_number = _text("CaseNumber", case_number, CASE_NUMBER_CHARS_MAX)
         if system not in SYSTEMS:
             raise InvalidRequest(f"System must be one of {', '.join(SYSTEMS)}, got {system!r}")
-        card_auth_code = self._card_auth_code(method, card_auth_code)
+        card_auth_code = valid_card_auth_code(method, card_auth_code)
         self._check_items(items)
-        handling_fee = office.card_fee_grosze if method == CARD else office.cash_fee_grosze
+        handling_fee = handling_fee_grosze(office, method)
         payer_name = _optional_text("PayerName", payer_name, PAYER_NAME_CHARS_MAX)
         payer_address = _optional_text("PayerAddress", payer_address, PAYER_ADDRESS_CHARS_MAX)
         content = {
@@ -476,25 +514,6 @@ class CashDeskService:
                 f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}"
             )
         return office
-
-    @staticmethod
-    def _card_auth_code(method: str, code: str | None) -> str | None:
-        if method not in METHODS:
-            raise InvalidRequest(f"Method must be CASH or CARD, got {method!r}")
-        code = (code or "").strip() or None
-        if method == CASH:
-            if code is not None:
-                raise InvalidRequest(
-                    "CardAuthCode is given for a CASH payment; it belongs to CARD payments only"
-                )
-            return None
-        if code is None:
-            raise InvalidRequest(
-                "CardAuthCode is required for a CARD payment: the card terminal's authorization code"
-            )
-        if not _CARD_AUTH_CODE.match(code):
-            raise InvalidRequest(f"CardAuthCode {code!r} is not 1 to 32 letters, digits or dashes")
-        return code
 
     def _check_items(self, items: Sequence[ItemRequest]) -> None:
         if not 1 <= len(items) <= ITEMS_COUNT_MAX:
@@ -787,6 +806,30 @@ class CashDeskService:
                 f"it takes no more payments or voids for that day"
             )
         return desk_day
+
+    def fees_in_force(self, day: date) -> list[Fee]:
+        """Every fee of the schedule that has an amount on `day`, in fees.toml's order:
+        what a desk offers to take."""
+        fees: list[Fee] = []
+        for code in dict.fromkeys(entry.code for entry in self.config.fees):
+            try:
+                fee = self.config.fee(code, day)
+            except InvalidRequest:  # not in force yet
+                continue
+            if fee.amount_grosze > 0:
+                fees.append(fee)
+        return fees
+
+    def quote(self, office_code: str, method: str, counts: Mapping[str, int]) -> PaymentQuote:
+        """What register() would take today for `counts` (fee code -> how many) at
+        today's schedule, with the office's handling fee. Changes no state."""
+        office = self.config.office(office_code)
+        day = business_day(self.clock())
+        items_total = sum(
+            self._priced(ItemRequest(code), day).amount_grosze * count
+            for code, count in counts.items()
+        )
+        return PaymentQuote(items_total, handling_fee_grosze(office, method))
 
     # -- reading ----------------------------------------------------------
 

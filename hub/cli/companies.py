@@ -8,7 +8,6 @@ from hub.cli.main import (
     AmountParam,
     CliContext,
     cli,
-    cli_actor,
     emit_json,
     json_option,
     list_options,
@@ -60,7 +59,7 @@ def company() -> None:
 def company_add(ctx: CliContext, nip: str, name: str, as_json: bool) -> None:
     """Register a company and assign its virtual top-up account (none under an IBAN escrow
     account: its top-ups are then matched by the NIP in the transfer title)."""
-    account = ctx.hub.companies.add(nip, name, actor=cli_actor())
+    account = ctx.hub.companies.add(nip, name, actor=ctx.actor(None))
     print_accounts([account], as_json)
     if account.virtual_account is None:
         click.echo(f"hub: note: {title_matching_note(ctx.hub.companies.escrow_account)}", err=True)
@@ -72,7 +71,7 @@ def company_add(ctx: CliContext, nip: str, name: str, as_json: bool) -> None:
 @pass_ctx
 def company_list(ctx: CliContext, limit: int, offset: int, as_json: bool) -> None:
     """Companies with their balances."""
-    print_accounts(paged(ctx.hub.companies.list(), offset, limit), as_json)
+    print_accounts(paged(ctx.hub.companies.list(actor=ctx.actor(None)), offset, limit), as_json)
 
 
 @company.command("credit")
@@ -92,6 +91,10 @@ def company_credit(
 ) -> None:
     """A manual adjustment of a company's prepaid account."""
     print_accounts(
-        [ctx.hub.companies.credit(nip, amount, reason, actor=cli_actor(), request_id=request_id)],
+        [
+            ctx.hub.companies.credit(
+                nip, amount, reason, actor=ctx.actor(None), request_id=request_id
+            )
+        ],
         as_json,
     )

@@ -55,7 +55,7 @@ def fund_by_statement(hub, bank, nip: str, amount_grosze: int) -> None:
     """A transfer to the company's virtual account, as the bank's statement shows it, imported."""
     from hub.clock import business_day
 
-    company = hub.companies.account(nip)
+    company = hub.companies.account(nip, actor=operator("demo"))
     bank.add_credit(
         company.virtual_account,
         amount_grosze,
@@ -86,7 +86,7 @@ def prepare_demo(
     hub = make_hub(load_config(config_dir))
     try:
         upgrade(hub.db)
-        hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor="demo")
+        hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor=operator("demo"))
         fund_by_statement(hub, bank.app.bank, DEMO_NIP, 5000_00)
         batch = hub.coupons.issue(
             request_id=str(uuid.uuid4()),

@@ -82,7 +82,8 @@ class CompanyService:
         self.escrow_account = escrow_account
         self.clock = clock
 
-    def add(self, nip: str, name: str, *, actor: str) -> CompanyAccount:
+    def add(self, nip: str, name: str, *, actor: Actor) -> CompanyAccount:
+        actor.require_operator("register companies")
         nip = valid_nip(nip)
         name = name.strip()
         if not name:
@@ -101,17 +102,23 @@ class CompanyService:
                 Ledger(session, self.clock).open_account(
                     company_account(nip), COMPANY, no_overdraft=True
                 )
-                record_event(session, now, actor, "company.add", f"company:{nip}", name=name)
+                record_event(session, now, actor.name, "company.add", f"company:{nip}", name=name)
         except IntegrityError:
             raise InvalidRequest(f"a company with NIP {nip} is already registered") from None
-        return self.account(nip)
+        return self._account(nip)
 
-    def account(self, nip: str) -> CompanyAccount:
+    def account(self, nip: str, *, actor: Actor) -> CompanyAccount:
+        """The company's balances, for anyone acting for it."""
+        actor.require_scope(company_nip=nip)
+        return self._account(nip)
+
+    def _account(self, nip: str) -> CompanyAccount:
         nip = valid_nip(nip)
         with self.db.read() as session:
             return self._view(session, find_company(session, nip))
 
-    def list(self) -> list[CompanyAccount]:
+    def list(self, *, actor: Actor) -> list[CompanyAccount]:
+        actor.require_operator("list every company")
         with self.db.read() as session:
             return [
                 self._view(session, c)
@@ -124,11 +131,12 @@ class CompanyService:
         amount_grosze: int,
         reason: str,
         *,
-        actor: str,
+        actor: Actor,
         request_id: str | None = None,
     ) -> CompanyAccount:
         """A manual adjustment: positive credits the company, negative debits it
         (never below what is available). Kept in the audit trail with its reason."""
+        actor.require_operator("adjust a company's balance")
         nip = valid_nip(nip)
         if amount_grosze == 0:
             raise InvalidRequest("an adjustment of 0.00 changes nothing")
@@ -153,7 +161,7 @@ class CompanyService:
             record_event(
                 session,
                 self.clock(),
-                actor,
+                actor.name,
                 "company.credit",
                 f"company:{nip}",
                 amount_grosze=amount_grosze,
@@ -170,7 +178,7 @@ class CompanyService:
             self.clock(),
             Credited,
         )
-        return self.account(nip)
+        return self._account(nip)
 
     def statement(self, *, actor: Actor, nip: str, date_from: date, date_to: date) -> Statement:
         """What moved the company's available balance over [date_from, date_to], Warsaw

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, Actor
+from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, COUPONS_REDEEM, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, business_day, utcnow
 from hub.companies.models import Company
@@ -77,6 +77,18 @@ class IssuedBatch:
     batch_id: str
     total_held_grosze: int
     coupons: tuple[IssuedCoupon, ...]
+
+
+@dataclass(frozen=True)
+class BatchQuote:
+    """What issuing a batch holds at today's fee: shown before the company confirms."""
+
+    each_grosze: int
+    count: int
+
+    @property
+    def total_grosze(self) -> int:
+        return self.each_grosze * self.count
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,14 @@ class CouponService:
         self.db = db
         self.config = config
         self.clock = clock
+
+    def quote(self, case_type: str, count: int) -> BatchQuote:
+        """What issue() would hold today for `count` coupons of `case_type` at the fee
+        in force (the coupon's amount when the request names none). Changes no state."""
+        kind = self.config.case_type(case_type)
+        return BatchQuote(
+            self.config.case_type_amount_grosze(kind.code, business_day(self.clock())), count
+        )
 
     # -- issue ------------------------------------------------------------
 
@@ -313,8 +333,11 @@ class CouponService:
         office_code: str,
         case_type: str | None = None,
         payer_nip: str | None = None,
+        *,
+        actor: Actor,
     ) -> CouponCheck:
         """Changes no state. A typo is caught by the check symbol before any lookup."""
+        actor.require(COUPONS_REDEEM, office_code=office_code)
         self.config.office(office_code)
         try:
             cid = normalize_coupon_id(coupon_text)
@@ -383,8 +406,10 @@ class CouponService:
         case_number: str,
         case_type: str,
         amount_grosze: int | None = None,
+        actor: Actor,
     ) -> RedemptionResult:
         """The usage report: capture the hold for the office, exactly once."""
+        actor.require(COUPONS_REDEEM, office_code=office_code)
         cid = _coupon_id(coupon_text)
         self.config.office(office_code)
         case_number = case_number.strip()
@@ -461,11 +486,12 @@ class CouponService:
     # -- reverse ----------------------------------------------------------
 
     def reverse(
-        self, *, request_id: str, redemption_id: str, office_code: str, reason: str
+        self, *, request_id: str, redemption_id: str, office_code: str, reason: str, actor: Actor
     ) -> ReversalResult:
         """Undo a redemption within the window: refund the office's capture to the
         company and hold the coupon's amount again. A settled amount leaves the
         office's account negative, to be netted in its next settlement."""
+        actor.require(COUPONS_REDEEM, office_code=office_code)
         window = timedelta(hours=self.config.settlement.reversal_window_h)
         content = {"redemption": redemption_id, "office": office_code, "reason": reason}
 

@@ -54,9 +54,9 @@ class _Mounted:
 
 def _not_configured(environ: dict, start_response: Callable):
     start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-    return [
-        "Portal jest wyłączony: dodaj sekcję [portal] do hub.toml (secret_key_file).\n".encode()
-    ]
+    from hub.portal.words import PORTAL_OFF
+
+    return [PORTAL_OFF.encode()]
 
 
 def _not_found(environ: dict, start_response: Callable):

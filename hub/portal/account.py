@@ -28,15 +28,24 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from hub.errors import HubError, NotAuthorized
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm
-from hub.portal.messages import polish
 from hub.portal.payment_qr import qr_svg
+from hub.portal.words import (
+    CODE_REFUSED,
+    CURRENT_PASSWORD_REFUSED,
+    LOG_IN_AGAIN,
+    PASSWORD_CHANGED,
+    Ask,
+    Label,
+    login_delayed,
+    password_length,
+    polish,
+)
 from hub.users.service import PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, LoginDelayed
 
 bp = Blueprint("account", __name__, url_prefix="/konto")
 
 PENDING_KEY, PENDING_SINCE_KEY = "pending_login", "pending_since"
 PENDING_S_MAX = 300  # the code must follow the password within five minutes
-CODE_REFUSED = "Kod jest błędny, już użyty albo wygasł. Po kilku błędnych próbach konto jest blokowane jak po błędnych hasłach."
 # Pages a user who must change the password or enrol may still open
 OPEN_ENDPOINTS = frozenset(
     {
@@ -52,41 +61,41 @@ OPEN_ENDPOINTS = frozenset(
 
 class CodeForm(PortalForm):
     code = StringField(
-        "Kod z aplikacji albo kod zapasowy",
-        validators=[DataRequired("Wpisz kod."), Length(max=40)],
+        Label.CODE_OR_RECOVERY,
+        validators=[DataRequired(Ask.CODE), Length(max=40)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
     )
 
 
 class PasswordForm(PortalForm):
     current = PasswordField(
-        "Obecne hasło",
-        validators=[DataRequired("Wpisz obecne hasło."), Length(max=PASSWORD_CHARS_MAX)],
+        Label.CURRENT_PASSWORD,
+        validators=[DataRequired(Ask.CURRENT_PASSWORD), Length(max=PASSWORD_CHARS_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     new = PasswordField(
-        "Nowe hasło",
+        Label.NEW_PASSWORD,
         validators=[
-            DataRequired("Wpisz nowe hasło."),
+            DataRequired(Ask.NEW_PASSWORD),
             Length(
                 PASSWORD_CHARS_MIN,
                 PASSWORD_CHARS_MAX,
-                f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków.",
+                password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX),
             ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
     repeat = PasswordField(
-        "Powtórz nowe hasło",
-        validators=[DataRequired("Powtórz nowe hasło."), EqualTo("new", "Hasła się różnią.")],
+        Label.REPEAT_PASSWORD,
+        validators=[DataRequired(Ask.REPEAT_PASSWORD), EqualTo("new", Ask.PASSWORDS_DIFFER)],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class EnrolForm(PortalForm):
     code = StringField(
-        "Kod z aplikacji (6 cyfr)",
-        validators=[DataRequired("Wpisz kod z aplikacji."), Length(max=12)],
+        Label.APP_CODE,
+        validators=[DataRequired(Ask.APP_CODE), Length(max=12)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
 
@@ -107,12 +116,12 @@ def after_password(login: str, start_session):
 
 @bp.route("/kod", methods=["GET", "POST"])
 def second_factor():
-    from hub.portal.auth import client_address, login_delayed, start_session
+    from hub.portal.auth import client_address, start_session
 
     login = session.get(PENDING_KEY)
     if login is None or time.time() - session.get(PENDING_SINCE_KEY, 0) > PENDING_S_MAX:
         session.clear()
-        flash("Zaloguj się ponownie.", "info")
+        flash(LOG_IN_AGAIN, "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     refused, status, headers = None, 200, {}
@@ -166,11 +175,11 @@ def index():
         try:
             hub.accounts.change_password(g.login, form.current.data, form.new.data)
         except NotAuthorized:
-            problem = "Obecne hasło jest błędne albo było zbyt wiele nieudanych prób: spróbuj ponownie za chwilę. Nic nie zostało zmienione."
+            problem = CURRENT_PASSWORD_REFUSED
         except HubError as e:
             problem = polish(e)
         else:
-            flash("Hasło zostało zmienione.", "success")
+            flash(PASSWORD_CHANGED, "success")
             return redirect(url_for("auth.home"))
     state = hub.accounts.state(g.login)
     status = 400 if problem or form.errors else 200
@@ -200,7 +209,7 @@ def enrol():
     enrolment = hub.accounts.begin_enrolment(
         g.login
     )  # a fresh secret for every showing until one is confirmed
-    qr = Markup(qr_svg(enrolment.uri, "Kod QR do zeskanowania w aplikacji uwierzytelniającej"))
+    qr = Markup(qr_svg(enrolment.uri, Label.ENROL_QR))
     return render_template(
         "account/enrol.html",
         state=state,

@@ -25,6 +25,7 @@ from hub.config import PortalSettings
 from hub.errors import ClientError, HubError, NotAuthorized, NotFound
 from hub.ids import format_iban, format_nrb
 from hub.portal import PORTAL_PREFIX
+from hub.portal.words import ErrorPage, polish
 
 if TYPE_CHECKING:  # hub.app builds the portal and hands it the Hub; the portal never imports it
     from hub.app import Hub
@@ -102,12 +103,7 @@ def _held_while_recovering():
         and request.endpoint not in ("auth.login", "auth.logout")
         and current_app.extensions["hub"].restore_guard.held()
     ):
-        return _error(
-            503,
-            "Hub jest w trakcie odtwarzania",
-            "Baza danych hubu została odtworzona z kopii zapasowej i jest uzupełniana. "
-            "Do tego czasu hub nie przyjmuje zmian; nic nie zostało zmienione. Spróbuj ponownie za kilka minut.",
-        )
+        return _error(503, *ErrorPage.RESTORING)
     return None
 
 
@@ -128,33 +124,21 @@ def _error(status: int, title: str, text: str):
 
 
 def _csrf_refused(error: CSRFError):
-    return _error(
-        400,
-        "Formularz odrzucony",
-        "Formularz wygasł albo nie pochodzi z tej strony (brak ważnego tokenu CSRF). "
-        "Nic nie zostało zmienione. Wróć, odśwież stronę i spróbuj ponownie.",
-    )
+    return _error(400, *ErrorPage.CSRF_REFUSED)
 
 
 def _hub_error(error: HubError):
     """A domain error no view handled: the person's mistake is explained; anything
     else (a broken invariant, a config problem) is the hub's, logged and not shown."""
-    from hub.portal.messages import polish
-
     if isinstance(error, ClientError):
-        return _error(400, "Nie udało się", polish(error))
+        return _error(400, ErrorPage.FAILED, polish(error))
     current_app.logger.error("portal: %s %s failed", request.method, request.path, exc_info=error)
     return _server_error(error)
 
 
 def _server_error(error):
     """Flask has already logged an unhandled exception before this page."""
-    return _error(
-        500,
-        "Błąd hubu",
-        "Wystąpił błąd po stronie hubu. Operacja mogła się nie udać: sprawdź jej wynik, zanim ją powtórzysz, "
-        "a jeśli błąd się powtarza, zgłoś go administratorowi.",
-    )
+    return _error(500, *ErrorPage.SERVER)
 
 
 def _not_authorized(error: NotAuthorized):
@@ -162,25 +146,19 @@ def _not_authorized(error: NotAuthorized):
 
 
 def _forbidden(error):
-    return _error(
-        403, "Brak uprawnień", "Nie masz uprawnień do tej operacji. Nic nie zostało zmienione."
-    )
+    return _error(403, *ErrorPage.FORBIDDEN)
 
 
 def _not_found(error: NotFound):
-    return _error(
-        404,
-        "Nie znaleziono",
-        "Nie ma takiego elementu albo nie należy on do Twojej firmy lub urzędu.",
-    )
+    return _error(404, *ErrorPage.NOT_FOUND)
 
 
 def _missing(error):
-    return _error(error.code, "Nie znaleziono", "Nie ma takiej strony.")
+    return _error(error.code, *ErrorPage.NO_PAGE)
 
 
 def _too_large(error):
-    return _error(413, "Za duży formularz", "Formularz jest za duży.")
+    return _error(413, *ErrorPage.TOO_LARGE)
 
 
 def _warsaw(at: datetime | None, part: str = "datetime") -> str:

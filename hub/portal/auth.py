@@ -30,25 +30,24 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from hub import access
-from hub.audit.models import record_event
 from hub.errors import HubError, NotAuthorized
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm
+from hub.portal.words import (
+    LOGGED_OUT,
+    LOGIN_REFUSED,
+    SESSION_EXPIRED,
+    Ask,
+    Label,
+    Menu,
+    login_delayed,
+)
 from hub.users.service import PASSWORD_CHARS_MAX, LoginDelayed
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_KEY, SINCE_KEY = "login", "since"
 USER_PREFIX = "user:"
-
-LOGIN_REFUSED = (
-    "Nie udało się zalogować: błędny login lub hasło, albo konto jest zablokowane. "
-    "Po kilku błędnych próbach kolejne są możliwe dopiero po chwili."
-)
-
-
-def login_delayed(wait_s: int) -> str:
-    return f"Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {wait_s} s."
 
 
 def client_address() -> str:
@@ -67,13 +66,13 @@ def client_address() -> str:
 
 class LoginForm(PortalForm):
     login = StringField(
-        "Login",
-        validators=[DataRequired("Wpisz login."), Length(max=100)],
+        Label.LOGIN,
+        validators=[DataRequired(Ask.LOGIN), Length(max=100)],
         render_kw={"autocomplete": "username", "autofocus": True},
     )
     password = PasswordField(
-        "Hasło",
-        validators=[DataRequired("Wpisz hasło."), Length(max=PASSWORD_CHARS_MAX)],
+        Label.PASSWORD,
+        validators=[DataRequired(Ask.PASSWORD), Length(max=PASSWORD_CHARS_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -92,7 +91,7 @@ def load_user() -> None:
     settings = current_app.config["PORTAL_SETTINGS"]
     if time.time() - session.get(SINCE_KEY, 0) > settings.session_max_s:
         session.clear()
-        flash("Sesja wygasła. Zaloguj się ponownie.", "info")
+        flash(SESSION_EXPIRED, "info")
         return
     try:
         g.actor = hub_of().users.actor(login)
@@ -147,18 +146,18 @@ class MenuItem:
 
 
 MENU = (
-    MenuItem("company.dashboard", "Pulpit", None, "company"),
-    MenuItem("company.issue", "Wydaj kupony", access.COUPONS_ISSUE, "company"),
-    MenuItem("company.batches", "Partie", access.COUPONS_READ, "company"),
-    MenuItem("company.coupons", "Kupony", access.COUPONS_READ, "company"),
-    MenuItem("company.statement", "Wyciąg", access.STATEMENT_READ, "company"),
-    MenuItem("cashdesk.new_payment", "Nowa wpłata", access.PAYMENTS_REGISTER, "office"),
-    MenuItem("cashdesk.payments", "Wpłaty dnia", access.PAYMENTS_READ, "office"),
-    MenuItem("cashdesk.close_day", "Zamknięcie dnia", access.DESK_CLOSE, "office"),
-    MenuItem("cashdesk.daily_report", "Raport kasowy", access.REPORTS_READ, "office"),
-    MenuItem("reports.index", "Raporty", access.REPORTS_READ, "any"),
-    MenuItem("users.index", "Użytkownicy i role", access.USERS_MANAGE, "any"),
-    MenuItem("account.index", "Moje konto", None, "any"),
+    MenuItem("company.dashboard", Menu.DASHBOARD, None, "company"),
+    MenuItem("company.issue", Menu.ISSUE, access.COUPONS_ISSUE, "company"),
+    MenuItem("company.batches", Menu.BATCHES, access.COUPONS_READ, "company"),
+    MenuItem("company.coupons", Menu.COUPONS, access.COUPONS_READ, "company"),
+    MenuItem("company.statement", Menu.STATEMENT, access.STATEMENT_READ, "company"),
+    MenuItem("cashdesk.new_payment", Menu.NEW_PAYMENT, access.PAYMENTS_REGISTER, "office"),
+    MenuItem("cashdesk.payments", Menu.PAYMENTS, access.PAYMENTS_READ, "office"),
+    MenuItem("cashdesk.close_day", Menu.CLOSE_DAY, access.DESK_CLOSE, "office"),
+    MenuItem("cashdesk.daily_report", Menu.CASH_REPORT, access.REPORTS_READ, "office"),
+    MenuItem("reports.index", Menu.REPORTS, access.REPORTS_READ, "any"),
+    MenuItem("users.index", Menu.USERS, access.USERS_MANAGE, "any"),
+    MenuItem("account.index", Menu.ACCOUNT, None, "any"),
 )
 
 
@@ -214,16 +213,16 @@ def start_session(login_name: str):
     session[LOGIN_KEY] = login_name
     session[SINCE_KEY] = time.time()
     session.permanent = True
-    _audit(USER_PREFIX + login_name, "portal.login")
+    hub_of().accounts.record_login(login_name, client_address())
     return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
 
 
 @bp.route("/wyloguj", methods=["POST"])
 def logout():
     if g.actor is not None:
-        _audit(g.actor.name, "portal.logout")
+        hub_of().accounts.record_logout(g.actor, client_address())
     session.clear()
-    flash("Wylogowano.", "info")
+    flash(LOGGED_OUT, "info")
     return redirect(url_for("auth.login"))
 
 
@@ -240,9 +239,3 @@ def _safe_next(target: str | None) -> str | None:
     ):
         return None
     return target
-
-
-def _audit(actor_name: str, action: str) -> None:
-    hub = hub_of()
-    with hub.db.transaction() as s:
-        record_event(s, hub.clock(), actor_name, action, actor_name, address=client_address())

@@ -6,7 +6,6 @@ A desk whose day is closed is named on the payment form before a payment starts.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, timedelta
 
@@ -45,13 +44,14 @@ from hub.cashdesk.service import (
     PERSON_CHARS_MAX,
     REASON_CHARS_MAX,
     ItemRequest,
+    valid_card_auth_code,
 )
 from hub.clock import business_day
 from hub.config import SYSTEMS, Fee, Office
 from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import AmountError, parse_grosze
 from hub.portal.app import hub_of
-from hub.portal.auth import client_address, login_delayed, login_required, office_code
+from hub.portal.auth import client_address, login_required, office_code
 from hub.portal.forms import (
     CountField,
     FilterForm,
@@ -61,18 +61,34 @@ from hub.portal.forms import (
     options,
     order_field,
 )
-from hub.portal.messages import polish
+from hub.portal.words import (
+    CLOSE_FORM_INCOMPLETE,
+    DAY_NOT_YET,
+    NO_FEE_CHOSEN,
+    NOT_AN_AMOUNT_COUNTED,
+    SUPERVISOR_NEEDED,
+    SUPERVISOR_REFUSED,
+    Label,
+    card_auth_problem,
+    day_closed,
+    desk_closed,
+    desk_label,
+    late_day_needs_consent,
+    login_delayed,
+    payment_taken,
+    payment_voided,
+    polish,
+    too_many_fees,
+)
 from hub.users.service import LoginDelayed
-from hub.words import PAYMENT_METHOD, SYSTEM_LONG, format_amount_pl
+from hub.words import PAYMENT_METHOD, SYSTEM_LONG
 
 bp = Blueprint("cashdesk", __name__, url_prefix="/kasa")
 
 DESK_KEY = "desk"
-ITEM_COUNT_MAX = 20  # of one fee on one payment
 METHOD_NAMES = PAYMENT_METHOD
 SYSTEM_NAMES = SYSTEM_LONG
 REQUEST_ID = [InputRequired(), Regexp(r"^[0-9a-f-]{36}$")]
-CARD_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{1,32}$")  # as hub.cashdesk checks it
 
 
 def office() -> Office:
@@ -91,63 +107,50 @@ def desk() -> str:
 
 
 def fees_in_force() -> list[Fee]:
-    """Every fee of the schedule that has an amount today, in fees.toml's order."""
-    config, day, seen, fees = hub_of().config, today(), set(), []
-    for entry in config.fees:
-        if entry.code in seen:
-            continue
-        seen.add(entry.code)
-        try:
-            fee = config.fee(entry.code, day)
-        except InvalidRequest:  # not in force yet
-            continue
-        if fee.amount_grosze > 0:
-            fees.append(fee)
-    return fees
+    return hub_of().cashdesk.fees_in_force(today())
 
 
 # -- registering a payment -----------------------------------------------------------
 
 
 class PaymentForm(PortalForm):
-    desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
+    desk = SelectField(Label.DESK, validators=[InputRequired()])
     system = SelectField(
-        "System",
+        Label.SYSTEM,
         choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS),
         validators=[InputRequired()],
     )
     case_number = StringField(
-        "Znak sprawy",
+        Label.CASE_NUMBER,
         validators=[InputRequired(), Length(max=CASE_NUMBER_CHARS_MAX)],
         render_kw={"autocomplete": "off"},
     )
     method = RadioField(
-        "Forma płatności",
+        Label.METHOD,
         choices=options([(CASH, METHOD_NAMES[CASH]), (CARD, METHOD_NAMES[CARD])]),
         default=CASH,
         validators=[InputRequired()],
     )
-    card_auth_code = StringField("Kod autoryzacji karty", render_kw={"autocomplete": "off"})
+    card_auth_code = StringField(Label.CARD_AUTH_CODE, render_kw={"autocomplete": "off"})
     payer_name = StringField(
-        "Wpłacający (imię i nazwisko lub nazwa)",
+        Label.PAYER_NAME,
         validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)],
         render_kw={"autocomplete": "off"},
     )
     payer_address = StringField(
-        "Adres wpłacającego",
+        Label.PAYER_ADDRESS,
         validators=[Optional(), Length(max=PAYER_ADDRESS_CHARS_MAX)],
         render_kw={"autocomplete": "off"},
     )
 
     def validate_card_auth_code(self, field) -> None:
         """Required for a card, refused for cash (an Optional() would skip this check when empty)."""
-        code = (field.data or "").strip()
-        if self.method.data == CARD and not code:
-            raise ValidationError("Przy płatności kartą wpisz kod autoryzacji z terminala.")
-        if self.method.data == CASH and code:
-            raise ValidationError("Kod autoryzacji dotyczy tylko płatności kartą; usuń go.")
-        if code and not CARD_AUTH_CODE.match(code):
-            raise ValidationError("Kod autoryzacji to od 1 do 32 liter, cyfr lub myślników.")
+        if self.method.data not in (CASH, CARD):
+            return  # the method's own field says what is wrong
+        try:
+            valid_card_auth_code(self.method.data, field.data)
+        except InvalidRequest:
+            raise ValidationError(card_auth_problem(self.method.data, field.data)) from None
 
     def fee_fields(self):
         return [(fee, self[f"fee_{fee.code}"]) for fee in self.fees]
@@ -159,10 +162,10 @@ class PaymentForm(PortalForm):
         ok = super().validate(extra_validators)
         count = sum(f.data or 0 for _, f in self.fee_fields())
         if ok and count == 0:
-            self.items_error = "Wybierz co najmniej jedną opłatę (liczba większa od zera)."
+            self.items_error = NO_FEE_CHOSEN
             return False
         if ok and count > ITEMS_COUNT_MAX:
-            self.items_error = f"Jedna wpłata obejmuje najwyżej {ITEMS_COUNT_MAX} opłat."
+            self.items_error = too_many_fees(ITEMS_COUNT_MAX)
             return False
         return ok
 
@@ -172,7 +175,7 @@ def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
     fees = fees_in_force()
     attrs = {
         f"fee_{fee.code}": CountField(
-            fee.name, default=0, validators=[Optional(), NumberRange(0, ITEM_COUNT_MAX)]
+            fee.name, default=0, validators=[Optional(), NumberRange(0, ITEMS_COUNT_MAX)]
         )
         for fee in fees
     }
@@ -181,18 +184,22 @@ def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
     form_class = type("DeskPaymentForm", (PaymentForm,), attrs)
     form = form_class(**kwargs)
     form.fees = fees
+    form.count_max = ITEMS_COUNT_MAX
     form.items_error = None
-    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    form.desk.choices = options((d, desk_label(d)) for d in office().desks)
     if form.desk.data is None:
         form.desk.data = desk()
     return form
 
 
 def _totals(form: PaymentForm) -> dict:
-    o = office()
-    items = sum(fee.amount_grosze * (f.data or 0) for fee, f in form.fee_fields())
-    handling = o.card_fee_grosze if form.method.data == CARD else o.cash_fee_grosze
-    return {"items": items, "handling": handling, "total": items + handling}
+    counts = {fee.code: f.data or 0 for fee, f in form.fee_fields()}
+    quote = hub_of().cashdesk.quote(office_code(), form.method.data, counts)
+    return {
+        "items": quote.items_grosze,
+        "handling": quote.handling_fee_grosze,
+        "total": quote.total_grosze,
+    }
 
 
 @bp.route("/")
@@ -220,10 +227,7 @@ def closed_desks() -> dict:
 def closed_desk_problem(desk_id: str, closed: dict) -> str | None:
     if desk_id not in closed:
         return None
-    return (
-        f"Dzień kasowy {today():%d.%m.%Y} stanowiska {desk_id} jest zamknięty (raport {closed[desk_id].report_id}): "
-        "stanowisko nie przyjmie już wpłat z tego dnia. Wybierz inne stanowisko."
-    )
+    return desk_closed(today(), desk_id, closed[desk_id].report_id)
 
 
 @bp.route("/wplata", methods=["GET", "POST"])
@@ -295,10 +299,7 @@ def confirm_payment():
             problem=polish(e),
             closed_desks=closed_desks(),
         ), 400
-    flash(
-        f"Przyjęto wpłatę {paid.receipt_number} na kwotę {format_amount_pl(paid.total_grosze)}. Wydrukuj potwierdzenie.",
-        "success",
-    )
+    flash(payment_taken(paid.receipt_number, paid.total_grosze), "success")
     return redirect(url_for("cashdesk.payment", payment_id=paid.payment_id))
 
 
@@ -308,29 +309,29 @@ def confirm_payment():
 class VoidForm(PortalForm):
     request_id = HiddenField(validators=REQUEST_ID)
     reason = TextAreaField(
-        "Powód unieważnienia", validators=[InputRequired(), Length(max=REASON_CHARS_MAX)]
+        Label.VOID_REASON, validators=[InputRequired(), Length(max=REASON_CHARS_MAX)]
     )
     supervisor = StringField(
-        "Login kierownika",
+        Label.SUPERVISOR_LOGIN,
         validators=[Optional(), Length(max=PERSON_CHARS_MAX)],
         render_kw={"autocomplete": "off"},
     )
     supervisor_password = PasswordField(
-        "Hasło kierownika",
+        Label.SUPERVISOR_PASSWORD,
         validators=[Optional(), Length(max=256)],
         render_kw={"autocomplete": "off"},
     )
 
 
 class DeskFilter(FilterForm):
-    desk = SelectField("Stanowisko kasowe", validators=[Optional()])
-    day = day_field("Dzień", validators=[Optional()])
+    desk = SelectField(Label.DESK, validators=[Optional()])
+    day = day_field(Label.DAY, validators=[Optional()])
     order = order_field()
 
 
 def _desk_filter() -> DeskFilter:
     form = DeskFilter()
-    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    form.desk.choices = options((d, desk_label(d)) for d in office().desks)
     form.validate()
     if form.desk.data not in office().desks:
         form.desk.data = desk()
@@ -417,7 +418,7 @@ def void(payment_id: str):
             return payment(
                 payment_id,
                 void_form=form,
-                problem="Unieważnienie zatwierdza kierownik: wpisz jego login i hasło.",
+                problem=SUPERVISOR_NEEDED,
                 status=400,
             )
         try:
@@ -432,7 +433,7 @@ def void(payment_id: str):
             return payment(
                 payment_id,
                 void_form=form,
-                problem="Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane.",
+                problem=SUPERVISOR_REFUSED,
                 status=403,
             )
         supervisor = acting.name.removeprefix("user:")
@@ -446,7 +447,7 @@ def void(payment_id: str):
         )
     except HubError as e:
         return payment(payment_id, void_form=form, problem=polish(e), status=400)
-    flash(f"Wpłatę unieważnił(a) {supervisor}.", "success")
+    flash(payment_voided(supervisor), "success")
     return redirect(url_for("cashdesk.payment", payment_id=payment_id))
 
 
@@ -456,10 +457,10 @@ def void(payment_id: str):
 class CloseDayForm(PortalForm):
     """Step 1: the desk, the day and the cash counted in the drawer."""
 
-    desk = SelectField("Stanowisko kasowe", validators=[InputRequired()])
-    day = day_field("Dzień", validators=[InputRequired()])
+    desk = SelectField(Label.DESK, validators=[InputRequired()])
+    day = day_field(Label.DAY, validators=[InputRequired()])
     counted = StringField(
-        "Gotówka policzona w kasie (zł)",
+        Label.COUNTED_CASH,
         validators=[InputRequired(), Length(max=20)],
         render_kw={"autocomplete": "off", "inputmode": "decimal"},
     )
@@ -470,27 +471,23 @@ class CloseDayForm(PortalForm):
                 (field.data or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
             )
         except AmountError:
-            raise ValidationError("Wpisz kwotę w złotych, np. 1234,50.") from None
+            raise ValidationError(NOT_AN_AMOUNT_COUNTED) from None
 
     def validate_day(self, field) -> None:
         if field.data is not None and field.data > today():
-            raise ValidationError(
-                "Tego dnia jeszcze nie ma: zamknąć można dzień dzisiejszy albo wcześniejszy."
-            )
+            raise ValidationError(DAY_NOT_YET)
 
 
 class CloseConfirmForm(CloseDayForm):
     """Step 2: the count confirmed, with the explicit consent a day more than one day back needs."""
 
     request_id = HiddenField(validators=REQUEST_ID)
-    force = BooleanField(
-        "Potwierdzam zamknięcie dnia sprzed ponad jednego dnia (zostanie odnotowane w dzienniku zdarzeń)."
-    )
+    force = BooleanField(Label.LATE_CLOSE_CONSENT)
 
 
 def _close_form(form_class):
     form = form_class()
-    form.desk.choices = options((d, f"stanowisko {d}") for d in office().desks)
+    form.desk.choices = options((d, desk_label(d)) for d in office().desks)
     return form
 
 
@@ -556,15 +553,10 @@ def close_day_confirm():
     (only supervisors may close); an older day needs the explicit consent."""
     form = _close_form(CloseConfirmForm)
     if not form.validate():
-        return _count_page(
-            form, "Formularz zamknięcia jest niepełny; policz gotówkę i spróbuj ponownie."
-        )
+        return _count_page(form, CLOSE_FORM_INCOMPLETE)
     late = _is_late(form.day.data)
     if late and not form.force.data:
-        return _count_page(
-            form,
-            f"Dzień {form.day.data:%d.%m.%Y} jest sprzed ponad jednego dnia: zaznacz potwierdzenie, aby go zamknąć.",
-        )
+        return _count_page(form, late_day_needs_consent(form.day.data))
     supervisor = g.login[:PERSON_CHARS_MAX] if g.actor.may(access.PAYMENTS_VOID) else None
     try:
         closed = hub_of().cashdesk.close_day(
@@ -580,11 +572,7 @@ def close_day_confirm():
     except HubError as e:
         return _count_page(form, polish(e))
     difference = closed.count.difference_grosze if closed.count else 0
-    note = f" Różnica w kasie: {format_amount_pl(difference)}." if difference else ""
-    flash(
-        f"Zamknięto dzień {closed.day:%d.%m.%Y} stanowiska {closed.desk_id}: raport {closed.report_id}.{note}",
-        "success",
-    )
+    flash(day_closed(closed.day, closed.desk_id, closed.report_id, difference), "success")
     return redirect(
         url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat())
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
+from hub.portal.words import chart_empty, chart_summary
 from hub.reports.model import Chart
 
 WIDTH, HEIGHT = 760, 280
@@ -41,7 +42,7 @@ def bar_chart_svg(chart: Chart) -> str:
         slot = plot_w / n
         bar_w = max(1.0, slot * 0.7)
         every = -(-n // LABELS_MAX)
-        for i, (label, value) in enumerate(zip(chart.labels, values)):
+        for i, (label, value) in enumerate(zip(chart.labels, values, strict=False)):
             h = plot_h * value / top
             x = LEFT + i * slot + (slot - bar_w) / 2
             parts.append(
@@ -50,12 +51,14 @@ def bar_chart_svg(chart: Chart) -> str:
             )
             if n <= LABELS_MAX and value:
                 parts.append(
-                    f'<text class="chart-value" x="{x + bar_w / 2:.1f}" y="{TOP + plot_h - h - 3:.1f}" text-anchor="middle">{value}</text>'
+                    f'<text class="chart-value" x="{x + bar_w / 2:.1f}" y="{TOP + plot_h - h - 3:.1f}" '
+                    f'text-anchor="middle">{value}</text>'
                 )
             if i % every == 0:
                 cx, cy = x + bar_w / 2, TOP + plot_h + 12
                 parts.append(
-                    f'<text class="chart-label" x="{cx:.1f}" y="{cy:.1f}" text-anchor="end" transform="rotate(-45 {cx:.1f} {cy:.1f})">'
+                    f'<text class="chart-label" x="{cx:.1f}" y="{cy:.1f}" text-anchor="end" '
+                    f'transform="rotate(-45 {cx:.1f} {cy:.1f})">'
                     f"{escape(_label(label))}</text>"
                 )
     parts.append(
@@ -66,8 +69,8 @@ def bar_chart_svg(chart: Chart) -> str:
 
 def _summary(chart: Chart) -> str:
     if not chart.values:
-        return f"{chart.title}: brak danych"
-    return f"{chart.title}: {len(chart.values)} słupków, razem {sum(chart.values)}, najwięcej {max(chart.values)}"
+        return chart_empty(chart.title)
+    return chart_summary(chart.title, chart.values)
 
 
 def _label(label: str) -> str:

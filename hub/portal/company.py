@@ -33,13 +33,22 @@ from hub.portal.forms import (
     page_number,
     pages,
 )
-from hub.portal.messages import polish
 from hub.portal.payment_qr import AMOUNT_GROSZE_MAX, qr_svg, zbp_2d
-from hub.words import COUPON_STATUS, count_pl, format_amount_pl, statement_title_pl
+from hub.portal.words import (
+    NOT_AN_AMOUNT_TOPUP,
+    RECIPIENT,
+    TO_BEFORE_FROM,
+    Ask,
+    Label,
+    coupon_cancelled,
+    coupon_count_range,
+    coupons_issued,
+    polish,
+    qr_amount_too_large,
+)
+from hub.words import COUPON_STATUS, format_amount_pl, statement_title_pl
 
 bp = Blueprint("company", __name__, url_prefix="/firma")
-
-RECIPIENT = "Hub opłat urzędowych"  # the escrow account's holder as a banking app shows it (20 characters at most)
 
 
 def nip() -> str:
@@ -53,24 +62,24 @@ def nip() -> str:
 @login_required(area="company")
 def dashboard():
     hub = hub_of()
-    account = hub.companies.account(nip())
+    account = hub.companies.account(nip(), actor=g.actor)
     amount_text = request.args.get("kwota", "").strip().replace(",", ".")
     amount_grosze, amount_error = 0, None
     if amount_text:
         try:
             amount_grosze = parse_grosze(amount_text)
         except AmountError:
-            amount_error = "Wpisz kwotę w złotych, np. 500,00."
+            amount_error = NOT_AN_AMOUNT_TOPUP
         else:
             if amount_grosze > AMOUNT_GROSZE_MAX:
-                amount_error = f"Kod QR mieści kwotę do {format_amount_pl(AMOUNT_GROSZE_MAX)}; większą wpisz w aplikacji banku."
+                amount_error = qr_amount_too_large(AMOUNT_GROSZE_MAX)
                 amount_grosze = 0
     qr = qr_text = None
     if account.virtual_account is not None:  # a ZBP 2D code carries a Polish NRB only
         qr_text = zbp_2d(
             account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip)
         )
-        qr = Markup(qr_svg(qr_text, "Kod QR przelewu zasilającego konto firmy"))
+        qr = Markup(qr_svg(qr_text, Label.TOPUP_QR))
     return render_template(
         "company/dashboard.html",
         account=account,
@@ -89,11 +98,11 @@ def dashboard():
 
 
 class IssueForm(PortalForm):
-    case_type = SelectField("Rodzaj sprawy", validators=[InputRequired()])
-    count = CountField("Liczba kuponów", validators=[InputRequired()])
-    office = SelectField("Ważne w urzędzie", validators=[Optional()])
+    case_type = SelectField(Label.CASE_TYPE, validators=[InputRequired()])
+    count = CountField(Label.COUPON_COUNT, validators=[InputRequired()])
+    office = SelectField(Label.VALID_AT_OFFICE, validators=[Optional()])
     reference = StringField(
-        "Numer referencyjny firmy (opcjonalnie)",
+        Label.BATCH_REFERENCE,
         validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)],
     )
 
@@ -108,15 +117,13 @@ class IssueForm(PortalForm):
             for t in hub.config.case_types
         )
         self.office.choices = options(
-            [("", "w każdym urzędzie")]
+            [("", Label.ANY_OFFICE)]
             + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
         )
         self.count_max = hub.config.coupons.batch_count_max
         self.count.validators = [
-            InputRequired("Wpisz liczbę kuponów."),
-            NumberRange(
-                1, self.count_max, f"Liczba kuponów musi wynosić od 1 do {self.count_max}."
-            ),
+            InputRequired(Ask.COUPON_COUNT),
+            NumberRange(1, self.count_max, coupon_count_range(self.count_max)),
         ]
 
 
@@ -130,9 +137,9 @@ def issue():
     """Step 1 (GET, then POST here): choose; the total is shown before anything is held."""
     hub = hub_of()
     form = IssueForm(hub)
-    account = hub.companies.account(nip())
+    account = hub.companies.account(nip(), actor=g.actor)
     if form.validate_on_submit():
-        total = form.amounts[form.case_type.data] * form.count.data
+        quote = hub.coupons.quote(form.case_type.data, form.count.data)
         confirm = ConfirmIssueForm(
             hub,
             formdata=None,
@@ -145,9 +152,9 @@ def issue():
         return render_template(
             "company/issue_confirm.html",
             form=confirm,
-            total=total,
+            total=quote.total_grosze,
             account=account,
-            each=form.amounts[form.case_type.data],
+            each=quote.each_grosze,
             case_label=label_of(form.case_type, form.case_type.data),
             office_label=label_of(form.office, form.office.data or ""),
         )
@@ -160,7 +167,7 @@ def issue_confirm():
     """Step 2: issue. The RequestId was fixed in step 1, so a second click issues nothing more."""
     hub = hub_of()
     form = ConfirmIssueForm(hub)
-    account = hub.companies.account(nip())
+    account = hub.companies.account(nip(), actor=g.actor)
     if not form.validate_on_submit():
         return render_template("company/issue.html", form=form, account=account), 400
     try:
@@ -178,15 +185,11 @@ def issue_confirm():
         return render_template(
             "company/issue.html",
             form=form,
-            account=hub.companies.account(nip()),
+            account=hub.companies.account(nip(), actor=g.actor),
             problem=polish(e),
             insufficient=isinstance(e, InsufficientFunds),
         ), status
-    flash(
-        f"Wydano {count_pl(len(batch.coupons), 'kupon', 'kupony', 'kuponów')}, zablokowano {format_amount_pl(batch.total_held_grosze)}. "
-        "Pobierz PDF do wydruku.",
-        "success",
-    )
+    flash(coupons_issued(len(batch.coupons), batch.total_held_grosze), "success")
     return redirect(url_for("company.batch", batch_id=batch.batch_id))
 
 
@@ -253,21 +256,21 @@ def coupon_pdf(coupon_id: str):
 
 class CouponFilter(FilterForm):
     status = SelectField(
-        "Status",
-        choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
+        Label.STATUS,
+        choices=options([("", Label.ANY)] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
         validators=[Optional()],
     )
-    issued_from = day_field("Wydane od", validators=[Optional()])
-    issued_to = day_field("Wydane do", validators=[Optional()])
+    issued_from = day_field(Label.ISSUED_FROM, validators=[Optional()])
+    issued_to = day_field(Label.ISSUED_TO, validators=[Optional()])
     search = StringField(
-        "Szukaj: numer kuponu, partii, znak sprawy lub numer referencyjny",
+        Label.COUPON_SEARCH,
         validators=[Optional(), Length(max=64)],
     )
     order = order_field()
 
     def validate_issued_to(self, field) -> None:
         if field.data and self.issued_from.data and field.data < self.issued_from.data:
-            raise ValidationError("Data „do” nie może być wcześniejsza niż data „od”.")
+            raise ValidationError(TO_BEFORE_FROM)
 
 
 @bp.route("/kupony")
@@ -333,7 +336,7 @@ def cancel(coupon_id: str):
             return render_template(
                 "company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)
             ), 400
-        flash(f"Kupon {coupon_id} anulowano; zwolniono {format_amount_pl(released)}.", "success")
+        flash(coupon_cancelled(coupon_id, released), "success")
         return redirect(url_for("company.coupons", search=coupon_id))
     form.request_id.data = str(uuid.uuid4())
     return render_template("company/cancel.html", form=form, coupon_id=coupon_id)
@@ -343,8 +346,8 @@ def cancel(coupon_id: str):
 
 
 class StatementFilter(FilterForm):
-    date_from = day_field("Od dnia", validators=[Optional()])
-    date_to = day_field("Do dnia", validators=[Optional()])
+    date_from = day_field(Label.DATE_FROM, validators=[Optional()])
+    date_to = day_field(Label.DATE_TO, validators=[Optional()])
     order = order_field()
 
 

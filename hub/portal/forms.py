@@ -13,12 +13,10 @@ from wtforms.validators import Optional
 from hub.clock import DAY_FIRST, DAY_LAST, check_day, parse_day
 from hub.errors import InvalidRequest
 from hub.ids import ascii_digits
+from hub.portal.words import NOT_A_DAY, NOT_DIGITS, Label, day_out_of_range
 from hub.words import FormMessages
 
 PAGE_SIZE = 25
-REQUIRED = "To pole jest wymagane."
-NOT_DIGITS = "Wpisz liczbę cyframi 0-9."
-NOT_A_DAY = "Wpisz dzień w postaci RRRR-MM-DD, np. 2026-03-10."
 
 
 class PortalForm(FlaskForm):
@@ -78,7 +76,7 @@ class DayField(DateField):
             raise ValueError(NOT_A_DAY) from None
         except InvalidRequest:
             self.data = None
-            raise ValueError(f"Podaj dzień od {DAY_FIRST} do {DAY_LAST}.") from None
+            raise ValueError(day_out_of_range(DAY_FIRST, DAY_LAST)) from None
 
 
 def day_field(label: str, **kwargs) -> DayField:
@@ -91,8 +89,8 @@ NEWEST, OLDEST = "najnowsze", "najstarsze"
 def order_field() -> SelectField:
     """Every list's sort control: newest first unless asked otherwise."""
     return SelectField(
-        "Kolejność",
-        choices=options([(NEWEST, "od najnowszych"), (OLDEST, "od najstarszych")]),
+        Label.ORDER,
+        choices=options([(NEWEST, Label.NEWEST_FIRST), (OLDEST, Label.OLDEST_FIRST)]),
         default=NEWEST,
         validators=[Optional()],
     )

@@ -77,7 +77,8 @@ def qr_svg(text: str, label: str) -> str:
             else:
                 c += 1
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" viewBox="0 0 {n} {n}" role="img" aria-label="{escape(label)}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" viewBox="0 0 {n} {n}" role="img" '
+        f'aria-label="{escape(label)}" '
         f'shape-rendering="crispEdges"><rect width="{n}" height="{n}" fill="#fff"/>'
         f'<path fill="#000" d="{"".join(runs)}"/></svg>'
     )

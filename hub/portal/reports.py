@@ -15,7 +15,7 @@ from hub.portal.app import hub_of
 from hub.portal.auth import login_required
 from hub.portal.charts import bar_chart_svg
 from hub.portal.forms import FilterForm, day_field, options
-from hub.portal.messages import polish
+from hub.portal.words import REPORTS, TO_BEFORE_FROM, Label, polish
 from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
 from hub.reports.render import pdf_text, person_text
 from hub.reports.scope import ReportQuery
@@ -24,20 +24,7 @@ from hub.words import COUPON_STATUS
 bp = Blueprint("reports", __name__, url_prefix="/raporty")
 
 # name -> what it is, in Polish; which of them a user sees depends on the user's kind
-COMPANY_REPORTS = {
-    "coupons": (
-        "Rejestr kuponów",
-        "Każdy kupon firmy z sumami według statusu, rodzaju sprawy, wystawiającego i urzędu.",
-    ),
-    "redemptions": (
-        "Wykorzystanie kuponów",
-        "Kupony wykorzystane w urzędach dzień po dniu, z wykresem.",
-    ),
-    "statement": (
-        "Wyciąg z rachunku",
-        "Saldo dostępne na początek i koniec okresu oraz każda operacja.",
-    ),
-}
+COMPANY_REPORTS = {name: REPORTS[name] for name in ("coupons", "redemptions", "statement")}
 OFFICE_REPORTS = {
     "redemptions": COMPANY_REPORTS["redemptions"],
 }
@@ -46,24 +33,24 @@ DOWNLOADS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 
 
 class ReportFilter(FilterForm):
-    date_from = day_field("Od dnia", validators=[Optional()])
-    date_to = day_field("Do dnia", validators=[Optional()])
+    date_from = day_field(Label.DATE_FROM, validators=[Optional()])
+    date_to = day_field(Label.DATE_TO, validators=[Optional()])
     status = SelectField(
-        "Status kuponu",
+        Label.COUPON_STATUS,
         validators=[Optional()],
-        choices=options([("", "każdy")] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
+        choices=options([("", Label.ANY)] + [(s, COUPON_STATUS[s]) for s in STATUSES]),
     )
-    case_type = SelectField("Rodzaj sprawy", validators=[Optional()])
-    office = SelectField("Urząd", validators=[Optional()])
+    case_type = SelectField(Label.CASE_TYPE, validators=[Optional()])
+    office = SelectField(Label.OFFICE, validators=[Optional()])
 
     def __init__(self, name: str) -> None:
         super().__init__()
         hub = hub_of()
         self.case_type.choices = options(
-            [("", "każdy")] + [(t.code, f"{t.name} ({t.code})") for t in hub.config.case_types]
+            [("", Label.ANY)] + [(t.code, f"{t.name} ({t.code})") for t in hub.config.case_types]
         )
         self.office.choices = options(
-            [("", "każdy")] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
+            [("", Label.ANY)] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
         )
         taken = _options(name)
         for key in ("status", "case_type", "office"):
@@ -72,7 +59,7 @@ class ReportFilter(FilterForm):
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("Data „do” nie może być wcześniejsza niż data „od”.")
+            raise ValidationError(TO_BEFORE_FROM)
 
     def query(self) -> ReportQuery:
         return ReportQuery(

@@ -14,29 +14,31 @@ from hub.errors import HubError
 from hub.portal.app import hub_of
 from hub.portal.auth import login_required
 from hub.portal.forms import PortalForm, options
-from hub.portal.messages import polish
+from hub.portal.words import (
+    BAD_FORM,
+    CHOOSE_ROLE,
+    NO_ROLE,
+    PERMISSION_NAMES,
+    Ask,
+    Label,
+    account_locked,
+    account_unlocked,
+    password_length,
+    polish,
+    role_created,
+    role_granted,
+    role_revoked,
+)
 from hub.users.service import (
     LEAST_PRIVILEGED_ROLE,
     PASSWORD_CHARS_MAX,
     PASSWORD_CHARS_MIN,
     SCOPE_PERMISSIONS,
 )
-from hub.words import ROLE, role_pl
+from hub.words import ROLE
 
 bp = Blueprint("users", __name__, url_prefix="/uzytkownicy")
 
-PERMISSION_NAMES = {
-    access.COUPONS_ISSUE: "wydawanie kuponów",
-    access.COUPONS_CANCEL: "anulowanie kuponów",
-    access.COUPONS_READ: "przeglądanie kuponów i partii",
-    access.STATEMENT_READ: "wyciąg z rachunku",
-    access.REPORTS_READ: "raporty",
-    access.USERS_MANAGE: "użytkownicy i role",
-    access.PAYMENTS_REGISTER: "przyjmowanie wpłat",
-    access.PAYMENTS_READ: "przeglądanie wpłat",
-    access.PAYMENTS_VOID: "unieważnianie wpłat",
-    access.DESK_CLOSE: "zamykanie dnia kasowego",
-}
 BUILT_IN_ROLE_NAMES = ROLE
 
 
@@ -58,22 +60,22 @@ class CheckboxList(SelectMultipleField):
 
 class AddUserForm(PortalForm):
     login = StringField(
-        "Login nowego użytkownika",
+        Label.NEW_LOGIN,
         validators=[
-            InputRequired("Wpisz login."),
-            Length(3, 100, "Login musi mieć od 3 do 100 znaków."),
+            InputRequired(Ask.LOGIN),
+            Length(3, 100, Ask.LOGIN_LENGTH),
         ],
         render_kw={"autocomplete": "off"},
     )
-    role = SelectField("Rola", validators=[InputRequired("Wybierz rolę.")])
+    role = SelectField(Label.ROLE, validators=[InputRequired(Ask.ROLE)])
     password = PasswordField(
-        "Hasło (puste: wygeneruj)",
+        Label.NEW_USER_PASSWORD,
         validators=[
             Optional(),
             Length(
                 PASSWORD_CHARS_MIN,
                 PASSWORD_CHARS_MAX,
-                f"Hasło musi mieć od {PASSWORD_CHARS_MIN} do {PASSWORD_CHARS_MAX} znaków.",
+                password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX),
             ),
         ],
         render_kw={"autocomplete": "new-password"},
@@ -82,20 +84,18 @@ class AddUserForm(PortalForm):
 
 class AddRoleForm(PortalForm):
     name = StringField(
-        "Nazwa roli",
+        Label.ROLE_NAME,
         validators=[
-            InputRequired("Wpisz nazwę roli."),
-            Length(2, 40, "Nazwa roli musi mieć od 2 do 40 znaków."),
+            InputRequired(Ask.ROLE_NAME),
+            Length(2, 40, Ask.ROLE_NAME_LENGTH),
         ],
         render_kw={"autocomplete": "off"},
     )
-    permissions = CheckboxList(
-        "Uprawnienia", validators=[InputRequired("Wybierz co najmniej jedno uprawnienie.")]
-    )
+    permissions = CheckboxList(Label.PERMISSIONS, validators=[InputRequired(Ask.PERMISSION)])
 
 
 class GrantForm(PortalForm):
-    role = SelectField("Rola do nadania", validators=[InputRequired()])
+    role = SelectField(Label.ROLE_TO_GRANT, validators=[InputRequired()])
 
 
 class RoleForm(PortalForm):
@@ -110,7 +110,10 @@ class ActiveForm(PortalForm):
 
 def _role_choices(roles) -> list[SelectChoice]:
     return options(
-        (r.name, BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else " (własna)"))
+        (
+            r.name,
+            BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else Label.CUSTOM_ROLE),
+        )
         for r in roles
     )
 
@@ -121,7 +124,7 @@ def _page(
     *,
     problem: str | None = None,
     created: tuple[str, str] | None = None,
-    reset: tuple[str, str] | None = None,
+    reset: tuple[str, str | None] | None = None,  # generated: never None here
     status: int = 200,
 ):
     hub = hub_of()
@@ -205,10 +208,7 @@ def add_role():
         )
     except HubError as e:
         return _page(add_role=form, problem=polish(e), status=400)
-    flash(
-        f"Utworzono rolę {role.name}: {', '.join(PERMISSION_NAMES[p] for p in role.permissions)}.",
-        "success",
-    )
+    flash(role_created(role.name, (PERMISSION_NAMES[p] for p in role.permissions)), "success")
     return redirect(url_for("users.index"))
 
 
@@ -218,10 +218,10 @@ def grant(login: str):
     form = GrantForm(prefix=f"grant-{login}")
     form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
     if not form.validate_on_submit():
-        return _page(problem="Wybierz rolę do nadania.", status=400)
+        return _page(problem=CHOOSE_ROLE, status=400)
     return _change(
         lambda: hub_of().users.grant(g.actor, login, form.role.data),
-        f"Nadano rolę {role_pl(form.role.data)} użytkownikowi {login}.",
+        role_granted(form.role.data, login),
     )
 
 
@@ -230,10 +230,10 @@ def grant(login: str):
 def revoke(login: str):
     form = RoleForm()
     if not form.validate_on_submit():
-        return _page(problem="Nie wskazano roli.", status=400)
+        return _page(problem=NO_ROLE, status=400)
     return _change(
         lambda: hub_of().users.revoke(g.actor, login, form.role.data),
-        f"Odebrano rolę {role_pl(form.role.data)} użytkownikowi {login}.",
+        role_revoked(form.role.data, login),
     )
 
 
@@ -242,13 +242,9 @@ def revoke(login: str):
 def set_active(login: str):
     form = ActiveForm()
     if not form.validate_on_submit() or form.active.data not in ("tak", "nie"):
-        return _page(problem="Nieprawidłowy formularz.", status=400)
+        return _page(problem=BAD_FORM, status=400)
     active = form.active.data == "tak"
-    done = (
-        f"Odblokowano konto {login}."
-        if active
-        else f"Zablokowano konto {login}: nie zaloguje się, dopóki ktoś go nie odblokuje."
-    )
+    done = account_unlocked(login) if active else account_locked(login)
     return _change(lambda: hub_of().users.set_active(g.actor, login, active), done)
 
 

@@ -16,7 +16,7 @@ from datetime import date
 from spyne import ByteArray, ComplexModel, Unicode
 
 from hub import ns
-from hub.access import client_actor, require_company
+from hub.access import client_actor
 from hub.clock import wire_time
 from hub.companies.service import topup_title
 from hub.money import format_pln, parse_grosze
@@ -148,8 +148,7 @@ def _day(text: str) -> date:
 class CompanyService(HubService):
     @operation("GetAccount", GetAccountRequest, GetAccountResponse)
     def GetAccount(ctx, req):
-        require_company(caller(ctx), req.CompanyNip)
-        a = hub_of(ctx).companies.account(req.CompanyNip)
+        a = hub_of(ctx).companies.account(req.CompanyNip, actor=client_actor(caller(ctx)))
         return GetAccountResponse(
             CompanyName=a.name,
             Available=format_pln(a.available_grosze),

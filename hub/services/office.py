@@ -9,7 +9,7 @@ from __future__ import annotations
 from spyne import ComplexModel, Unicode
 
 from hub import ns
-from hub.access import client_actor, require_office
+from hub.access import client_actor
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
 from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
@@ -107,8 +107,13 @@ class VerifyPaymentResponse(_Model):
 class OfficeService(HubService):
     @operation("VerifyCoupon", VerifyCouponRequest, VerifyCouponResponse)
     def VerifyCoupon(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
-        check = hub_of(ctx).coupons.verify(req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip)
+        check = hub_of(ctx).coupons.verify(
+            req.CouponId,
+            req.OfficeCode,
+            req.CaseType,
+            req.PayerNip,
+            actor=client_actor(caller(ctx)),
+        )
         return VerifyCouponResponse(
             CouponId=check.coupon_id,
             Valid="true" if check.valid else "false",
@@ -124,7 +129,6 @@ class OfficeService(HubService):
 
     @operation("RedeemCoupon", RedeemCouponRequest, RedeemCouponResponse)
     def RedeemCoupon(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.redeem(
             request_id=req.RequestId,
             coupon_text=req.CouponId,
@@ -132,6 +136,7 @@ class OfficeService(HubService):
             case_number=req.CaseNumber,
             case_type=req.CaseType,
             amount_grosze=optional(req.Amount, parse_grosze),
+            actor=client_actor(caller(ctx)),
         )
         return RedeemCouponResponse(
             RedemptionId=r.redemption_id,
@@ -143,12 +148,12 @@ class OfficeService(HubService):
 
     @operation("ReverseRedemption", ReverseRedemptionRequest, ReverseRedemptionResponse)
     def ReverseRedemption(ctx, req):
-        require_office(caller(ctx), req.OfficeCode)
         r = hub_of(ctx).coupons.reverse(
             request_id=req.RequestId,
             redemption_id=req.RedemptionId,
             office_code=req.OfficeCode,
             reason=req.Reason,
+            actor=client_actor(caller(ctx)),
         )
         return ReverseRedemptionResponse(
             CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at)

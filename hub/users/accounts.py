@@ -131,6 +131,22 @@ class AccountService:
                 _user_subject(login),
             )
 
+    # -- sessions ------------------------------------------------------------------
+
+    def record_login(self, login: str, address: str | None = None) -> None:
+        """The user is in (password, and the code where one is needed): the audit
+        trail says who came in and from where, whichever transport let them in."""
+        subject = _user_subject(login)
+        self._record_session(subject, "portal.login", address)
+
+    def record_logout(self, actor: Actor, address: str | None = None) -> None:
+        """The user left: the counterpart of record_login in the audit trail."""
+        self._record_session(actor.name, "portal.logout", address)
+
+    def _record_session(self, actor_name: str, action: str, address: str | None) -> None:
+        with self.db.transaction() as session:
+            record_event(session, self.clock(), actor_name, action, actor_name, address=address)
+
     # -- the second factor ------------------------------------------------------
 
     def begin_enrolment(self, login: str) -> Enrolment:

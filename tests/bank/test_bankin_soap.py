@@ -51,8 +51,8 @@ def post_signed(running_hub, document_text: str, client_id="bank-escrow"):
 @pytest.fixture
 def statement(running_hub) -> bytes:
     hub = running_hub.hub
-    hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
-    virtual = hub.companies.account(NIP).virtual_account
+    hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
+    virtual = hub.companies.account(NIP, actor=OPERATOR).virtual_account
     return camt053(
         hub.config.bank.escrow_account,
         [
@@ -76,7 +76,7 @@ def test_the_bank_submits_a_statement_and_sending_it_again_imports_nothing(runni
     assert (first.Imported, first.Duplicates, first.Unmatched) == (1, 0, 2)
     contract_schema("bankin").assertValid(history.last_received["envelope"].find(f"{SOAP}Body")[0])
     hub = running_hub.hub
-    assert hub.companies.account(NIP).available_grosze == 500_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 500_00
     ledger_holds(hub)
     before = snapshot(hub)
 

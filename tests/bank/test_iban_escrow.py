@@ -27,7 +27,7 @@ NOTE = "companies get no virtual account, and their top-ups are matched by the N
 def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(
     sample_hub,
 ):
-    account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
+    account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
     assert (account.nip, account.virtual_account) == (NIP, None)
     result = sample_hub.statements.import_document(
         camt053(
@@ -43,7 +43,7 @@ def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_i
     )
     assert (result.imported, result.unmatched) == (2, 1)
     assert [e.status for e in entries(sample_hub)][:2] == [TOPUP, TOPUP]
-    assert sample_hub.companies.account(NIP).available_grosze == 300_00
+    assert sample_hub.companies.account(NIP, actor=OPERATOR).available_grosze == 300_00
     ledger_holds(sample_hub)
 
 
@@ -81,7 +81,7 @@ def test_the_dashboard_shows_the_escrow_iban_and_the_title_to_use(tmp_path, db_u
     edit_bank(config_dir, escrow_account=SAMPLE_ACCOUNT, currency="EUR")
     app = create_app(load_config(config_dir))
     try:
-        app.hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
+        app.hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
         app.hub.users.add_user(
             OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD
         )
@@ -102,7 +102,7 @@ def test_get_account_answers_without_a_virtual_account_and_with_the_title_to_use
     config_dir = config_copy(tmp_path, db_url)
     edit_bank(config_dir, escrow_account=SAMPLE_ACCOUNT, currency="EUR")
     with serving(config_dir) as running:
-        running.hub.companies.add(MY_NIP, "Łódź Leasing Spółka z o.o.", actor="test")
+        running.hub.companies.add(MY_NIP, "Łódź Leasing Spółka z o.o.", actor=OPERATOR)
         answer = ok(running, "GetAccount", CompanyNip=MY_NIP)
     assert answer.find(C + "VirtualAccount") is None
     assert answer.find(C + "TopUpTitle").text == topup_title(MY_NIP)

@@ -276,8 +276,8 @@ def test_a_balance_in_another_currency_than_the_escrow_is_refused(hub):
 
 
 def test_a_structured_reference_is_kept_and_matches_by_rf_reference_or_nip(hub):
-    hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
-    hub.companies.add(OTHER_NIP, "Flota Sp. z o.o.", actor="test")
+    hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
+    hub.companies.add(OTHER_NIP, "Flota Sp. z o.o.", actor=OPERATOR)
     result = imported(
         hub,
         camt053(
@@ -298,8 +298,8 @@ def test_a_structured_reference_is_kept_and_matches_by_rf_reference_or_nip(hub):
         (TOPUP, OTHER_NIP),
         (SUSPENSE, "RF00" + NIP),
     ]
-    assert hub.companies.account(NIP).available_grosze == 100_00
-    assert hub.companies.account(OTHER_NIP).available_grosze == 50_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 100_00
+    assert hub.companies.account(OTHER_NIP, actor=OPERATOR).available_grosze == 50_00
 
 
 # -- continuity ---------------------------------------------------------------------------------

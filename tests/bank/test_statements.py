@@ -48,12 +48,12 @@ def escrow(hub) -> str:
 
 
 def virtual(hub, nip: str) -> str:
-    return hub.companies.account(nip).virtual_account
+    return hub.companies.account(nip, actor=OPERATOR).virtual_account
 
 
 def companies(hub, *nips: str) -> None:
     for nip in nips:
-        hub.companies.add(nip, f"Leasing {nip}", actor="test")
+        hub.companies.add(nip, f"Leasing {nip}", actor=OPERATOR)
 
 
 def imported(hub, data: bytes, actor: Actor = OPERATOR):
@@ -159,7 +159,10 @@ def test_credits_match_by_virtual_account_or_nip_the_rest_waits_in_suspense_unti
         (TOPUP, 50_00),
         (SUSPENSE, 70_00),
     ]
-    assert [hub.companies.account(n).available_grosze for n in (NIP, OTHER_NIP, THIRD_NIP)] == [
+    assert [
+        hub.companies.account(n, actor=OPERATOR).available_grosze
+        for n in (NIP, OTHER_NIP, THIRD_NIP)
+    ] == [
         1500_00,
         200_00,
         50_00,
@@ -176,7 +179,7 @@ def test_credits_match_by_virtual_account_or_nip_the_rest_waits_in_suspense_unti
     assigned = hub.statements.assign(waiting.entry_id, OTHER_NIP, actor=OPERATOR)
     ledger_holds(hub)
     assert (assigned.status, assigned.company_nip) == (ASSIGNED, OTHER_NIP)
-    assert hub.companies.account(OTHER_NIP).available_grosze == 270_00
+    assert hub.companies.account(OTHER_NIP, actor=OPERATOR).available_grosze == 270_00
     assert (balance(hub, SUSPENSE_ACCOUNT), hub.statements.suspense(actor=OPERATOR)) == (0, [])
     [event] = audit_actions(hub, "bank.suspense.assign")
     assert (event.actor, event.subject) == ("test", f"company:{OTHER_NIP}")
@@ -237,7 +240,7 @@ def test_the_statement_account_may_be_written_as_nrb_or_as_iban(hub):
     )
     assert counts(imported(hub, as_nrb)) == (1, 0, 0)
     assert counts(imported(hub, as_iban)) == (1, 0, 0)
-    assert hub.companies.account(NIP).available_grosze == 30_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 30_00
 
 
 # -- refusals: nothing imported -------------------------------------------------------
@@ -268,7 +271,7 @@ def test_another_currency_is_refused_and_nothing_is_imported(hub, where):
     with pytest.raises(StatementError, match="an amount in EUR; the escrow account is kept in PLN"):
         hub.statements.import_document(data, actor=OPERATOR)
     assert snapshot(hub) == (0, 0, 0, ())
-    assert hub.companies.account(NIP).available_grosze == 0
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 0
 
 
 def test_a_statement_with_one_byte_broken_at_its_end_books_none_of_its_entries(hub):
@@ -282,7 +285,7 @@ def test_a_statement_with_one_byte_broken_at_its_end_books_none_of_its_entries(h
     with pytest.raises(StatementError, match="not well-formed"):
         hub.statements.import_document(broken, actor=OPERATOR)
     assert snapshot(hub) == (0, 0, 0, ())
-    assert hub.companies.account(NIP).available_grosze == 0
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 0
 
 
 def test_a_third_decimal_place_refuses_the_statement_naming_the_line(hub):
@@ -345,7 +348,7 @@ def test_an_entry_in_an_overlapping_statement_is_booked_once(hub):
     )
     assert counts(imported(hub, monday)) == (2, 0, 0)
     assert counts(imported(hub, week)) == (1, 2, 0)
-    assert hub.companies.account(NIP).available_grosze == 70_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 70_00
 
 
 def test_entries_without_a_bank_reference_are_told_apart_by_their_fields_and_their_count(hub):
@@ -368,7 +371,7 @@ def test_entries_without_a_bank_reference_are_told_apart_by_their_fields_and_the
     assert counts(overlap) == (1, 2, 0)
     thrice = imported(hub, camt053(escrow(hub), [*twice, twice[0]], statement_id="S3"))
     assert counts(thrice) == (1, 2, 0)  # a third equal payment is new
-    assert hub.companies.account(NIP).available_grosze == 100_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 100_00
 
 
 def test_a_statement_sent_again_with_another_sequence_is_another_statement_but_its_entries_are_not_new(
@@ -402,7 +405,7 @@ def test_concurrent_imports_of_one_statement_book_it_once(hub):
         t.join()
     assert errors == []
     assert sorted(counts(r) for r in results) == [(0, 20, 0), (0, 20, 0), (20, 0, 0)]
-    assert hub.companies.account(NIP).available_grosze == sum(range(1, 21)) * 100
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == sum(range(1, 21)) * 100
     ledger_holds(hub)
 
 
@@ -435,7 +438,9 @@ def test_a_reversal_undoes_the_top_up(hub):
         credit.id,
         credit.company_id,
     )
-    assert hub.companies.account(NIP).posted_grosze == 0 and balance(hub, ESCROW) == 0
+    assert (
+        hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 0 and balance(hub, ESCROW) == 0
+    )
 
 
 def test_a_reversal_the_company_can_no_longer_cover_goes_to_suspense_for_the_operator(hub):
@@ -464,7 +469,7 @@ def test_a_reversal_the_company_can_no_longer_cover_goes_to_suspense_for_the_ope
         REVIEW,
         credit.company_id,
     )
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     assert (account.posted_grosze, account.held_grosze, account.available_grosze) == (
         300_00,
         161_50,
@@ -664,6 +669,9 @@ def test_a_company_funded_by_statement_can_issue_coupons(hub):
         hub, camt053(escrow(hub), [Entry("161.50", creditor_account=virtual(hub, NIP), ref="R1")])
     )
     batch = issue(hub, 1)
-    assert batch.total_held_grosze == 161_50 and hub.companies.account(NIP).available_grosze == 0
+    assert (
+        batch.total_held_grosze == 161_50
+        and hub.companies.account(NIP, actor=OPERATOR).available_grosze == 0
+    )
     ledger_holds(hub)
     assert balance(hub, company_account(NIP)) == 161_50

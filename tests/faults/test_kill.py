@@ -21,7 +21,7 @@ from hub.coupons.models import Coupon, CouponBatch, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
-from tests.factories import NIP, funded_company, issue
+from tests.factories import NIP, OPERATOR, funded_company, issue
 from tests.served import ServedHub, children
 from tests.services.conftest import RunningHub, fault_of, office_request
 from tests.services.test_company_soap import CLIENT_ID, MY_NIP, company_request
@@ -107,7 +107,7 @@ def company_state(hub) -> tuple[int, int, int]:
     with hub.db.read() as s:
         coupons = s.scalar(select(func.count()).select_from(Coupon))
         batches = s.scalar(select(func.count()).select_from(CouponBatch))
-    return coupons, batches, hub.companies.account(MY_NIP).held_grosze
+    return coupons, batches, hub.companies.account(MY_NIP, actor=OPERATOR).held_grosze
 
 
 def test_kill_during_a_1000_coupon_issue_leaves_no_partial_batch(running_hub, served):
@@ -208,7 +208,7 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
         posts, redemptions = captures(hub)
         # a capture is whole or absent: the redemption row and its ledger POST together
         assert posts == redemptions and redemptions in (done, done + 1)
-        account = hub.companies.account(NIP)
+        account = hub.companies.account(NIP, actor=OPERATOR)
         assert account.posted_grosze == 10 * REJ_NEW - redemptions * REJ_NEW
         assert account.held_grosze == (8 - redemptions) * REJ_NEW
         ledger_verifies(hub)
@@ -246,9 +246,9 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
                 == 1
             )
             assert s.get(Redemption, answers[0][0]).coupon_id == coupon_id.replace("-", "")
-        assert hub.coupons.verify(coupon_id, "1465").status != "ISSUED"
+        assert hub.coupons.verify(coupon_id, "1465", actor=OPERATOR).status != "ISSUED"
     posts, redemptions = captures(hub)
     assert posts == redemptions == done + sum(1 for *_, committed in killed if not committed)
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     assert account.posted_grosze == 10 * REJ_NEW - redemptions * REJ_NEW
     ledger_verifies(hub)

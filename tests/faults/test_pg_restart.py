@@ -34,7 +34,7 @@ from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
-from tests.factories import NIP, funded_company, issue
+from tests.factories import NIP, OPERATOR, funded_company, issue
 from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
 from tests.served import HUB, REPO, ServedHub
 from tests.services.conftest import RunningHub, office_request
@@ -356,7 +356,7 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
         assert {coupon: n for coupon, n in rows if n > 1} == {}
         assert {coupon for coupon, _ in rows} == {c.replace("-", "") for c in redeemed}
         assert posts == len(rows)
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     assert account.posted_grosze == (TO_REDEEM + 8 - len(redeemed)) * REJ_NEW
     assert account.held_grosze == (TO_REDEEM + 8 - len(redeemed)) * REJ_NEW
     audit = subprocess.run(

@@ -34,6 +34,7 @@ from tests.bank.test_bankin_soap import post_signed
 from tests.cashdesk.conftest import add_user
 from tests.cashdesk.test_cashdesk_soap import Client, payment
 from tests.conftest import REPO, hub_command
+from tests.factories import OPERATOR
 from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
 from tests.services.conftest import fault_of, redeem_fields, serving, signed_request
 
@@ -76,7 +77,7 @@ def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
         redeemed[coupon] = answer.find(f"{SOAP}Body/{O}RedeemCouponResponse/{O}RedemptionId").text
     kasa = Client(running_hub, "kasa-1465-01", "cashdesk")
     paid = kasa.RegisterPayment(**payment())
-    virtual = hub.companies.account(COMPANY_NIP).virtual_account
+    virtual = hub.companies.account(COMPANY_NIP, actor=OPERATOR).virtual_account
     statement = camt053(
         hub.config.bank.escrow_account,
         [Entry("250.00", creditor_account=virtual, ref=f"R-{uuid.uuid4().hex[:8]}")],
@@ -124,8 +125,8 @@ def state(db: Database) -> dict:
 
 
 def setup_company(hub) -> None:
-    hub.companies.add(COMPANY_NIP, "Leasing Test Sp. z o.o.", actor="test")
-    hub.companies.credit(COMPANY_NIP, 5000_00, "test funding", actor="test")
+    hub.companies.add(COMPANY_NIP, "Leasing Test Sp. z o.o.", actor=OPERATOR)
+    hub.companies.credit(COMPANY_NIP, 5000_00, "test funding", actor=OPERATOR)
     add_user(hub, SUPERVISOR)
 
 

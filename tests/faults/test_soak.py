@@ -35,7 +35,7 @@ from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
 from tests.conftest import _truncate_pg
-from tests.factories import config_copy, funded_company, issue
+from tests.factories import OPERATOR, config_copy, funded_company, issue
 from tests.served import HUB, REPO, ServedHub
 from tests.services.test_company_soap import CLIENT_ID, MY_NIP
 
@@ -463,7 +463,7 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
     issued = STARTING_COUPONS + book.issued_by_soap
     assert sum(by_status.values()) == issued
 
-    account = hub.companies.account(MY_NIP)
+    account = hub.companies.account(MY_NIP, actor=OPERATOR)
     assert account.held_grosze == (issued - redemptions - len(book.cancelled)) * FEE
     assert account.posted_grosze == FUNDING - redemptions * FEE
 

@@ -9,7 +9,7 @@ from lxml import etree
 
 from hub import ns
 from hub.signing.policy import RSA_SHA1, RSA_SHA256, SHA1, SHA256
-from tests.factories import NIP
+from tests.factories import NIP, OPERATOR
 from tests.services.conftest import fault_of, office_request, redeem_fields
 
 O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace, as short as WSSE and DS
@@ -78,7 +78,7 @@ def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j
     assert status == 200, etree.tostring(answer)
     assert answer.findtext(f".//{O}CapturedAmount") == "161.50"
     verified_by_wss4j(wss4j, running_hub, answer)
-    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+    assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 500_00 - 161_50
 
 
 def test_wss4j_defaults_sign_with_rsa_sha1_which_is_refused(running_hub, coupon, wss4j):
@@ -94,7 +94,7 @@ def test_wss4j_defaults_sign_with_rsa_sha1_which_is_refused(running_hub, coupon,
     code, text = fault_of(answer)
     assert (status, code) == (500, f"{WSSE}UnsupportedAlgorithm") and "rsa-sha1" in text
     verified_by_wss4j(wss4j, running_hub, answer)
-    assert running_hub.hub.coupons.verify(coupon, "1465").status == "ISSUED"
+    assert running_hub.hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "ISSUED"
 
 
 def test_wss4j_defaults_are_accepted_for_a_client_that_allows_sha1(running_hub, coupon, wss4j):
@@ -200,7 +200,7 @@ def test_wss4j_signed_body_wrapped_with_its_prefix_list_is_refused(running_hub, 
         code, text = fault_of(answer)
         assert (status, code) == (500, f"{WSSE}InvalidSecurity") and "2 soap:Body elements" in text
         verified_by_wss4j(wss4j, running_hub, answer)
-    assert running_hub.hub.coupons.verify(coupon, "1465").status == "ISSUED"
+    assert running_hub.hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "ISSUED"
 
 
 def test_soap_processing_faults_verify_in_wss4j(running_hub, coupon, wss4j):

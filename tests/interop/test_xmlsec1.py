@@ -6,7 +6,7 @@ from __future__ import annotations
 from lxml import etree
 
 from hub import ns
-from tests.factories import NIP
+from tests.factories import NIP, OPERATOR
 from tests.services.conftest import fault_of, office_request, redeem_fields
 
 from .xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
@@ -38,7 +38,7 @@ def test_xmlsec1_signed_requests_are_accepted_and_answers_verify_with_xmlsec1(ru
     )
     assert status == 200 and answer.findtext(f".//{O}CapturedAmount") == "161.50"
     assert xmlsec1_verifies(etree.tostring(answer), hub_cert)[0]
-    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+    assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 500_00 - 161_50
 
     status, fault = running_hub.post(request)  # the same signed request again: a replay
     code, text = fault_of(fault)

@@ -12,7 +12,7 @@ from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.wsse.signature import BinarySignature
 
 from hub import ns
-from tests.factories import NIP
+from tests.factories import NIP, OPERATOR
 from tests.services.conftest import redeem_fields
 from tests.signing.helpers import require_tool
 
@@ -43,7 +43,7 @@ def test_the_recipe_verifies_redeems_and_checks_the_hubs_answers(running_hub, co
     assert (check.Valid, check.Amount) == (True, Decimal("161.50"))
     redeemed = office.service.RedeemCoupon(**redeem_fields(coupon))
     assert redeemed.CapturedAmount == Decimal("161.50")
-    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+    assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 500_00 - 161_50
     with pytest.raises(Fault) as fault:  # a fault is signed too, and checked before zeep raises it
         office.service.RedeemCoupon(**redeem_fields(coupon))
     assert fault.value.code.endswith("Client.CouponNotRedeemable")

@@ -180,7 +180,7 @@ def test_back_above_the_threshold_and_below_again_is_a_new_warning(notifying_hub
     )
     issue(hub, 1)  # 38.50 left
     assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:1",)
-    hub.companies.credit(NIP, 500_00, "przelew", actor="test")
+    hub.companies.credit(NIP, 500_00, "przelew", actor=OPERATOR)
     assert hub.notifications.scan().recovered == (NIP,)
     issue(hub, 3)  # 538.50 - 484.50 = 54.00
     assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:2",)

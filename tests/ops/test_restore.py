@@ -15,7 +15,7 @@ import pytest
 from hub import ns
 from hub.audit.recovery import RETRY_S
 from tests.conftest import hub_command
-from tests.factories import config_copy, funded_company, issue
+from tests.factories import OPERATOR, config_copy, funded_company, issue
 from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
@@ -202,7 +202,7 @@ def held_grosze(config_dir) -> int:
 
     hub = Hub(load_config(config_dir))
     try:
-        return hub.companies.account("5260250274").held_grosze
+        return hub.companies.account("5260250274", actor=OPERATOR).held_grosze
     finally:
         hub.close()
 
@@ -321,7 +321,10 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
         assert refused.status_code == 503 and "nic nie zostało zmienione" in refused.get_data(
             as_text=True
         )
-        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None).status == "ISSUED"
+        assert (
+            app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status
+            == "ISSUED"
+        )
 
         (
             archive_dir / "message-log-000000000001-000000000009.manifest.json"
@@ -336,6 +339,9 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
             },
         )
         assert done.status_code == 302
-        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None).status == "CANCELLED"
+        assert (
+            app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status
+            == "CANCELLED"
+        )
     finally:
         app.hub.close()

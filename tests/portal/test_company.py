@@ -50,7 +50,7 @@ def test_the_dashboard_shows_the_balance_and_a_transfer_qr_code_banking_apps_rea
     company_portal, page, db_url
 ):
     hub = company_portal.hub
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     login(page, "admin@leasing.pl")
     expect(page.get_by_test_id("available")).to_have_text("500,00\u00a0zł")
     expect(page.get_by_test_id("virtual-account")).to_have_text(format_nrb(account.virtual_account))
@@ -88,14 +88,14 @@ def test_an_issuer_issues_three_coupons_and_downloads_a_three_page_pdf(
     expect(page.get_by_test_id("total")).to_have_text(
         "484,50\u00a0zł"
     )  # the total, before anything is held
-    assert hub.companies.account(NIP).held_grosze == 0
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 0
     screenshot(page, db_url, "wydanie-kuponow-podsumowanie")
     page.get_by_role("button", name=re.compile(r"^Wydaj 3 kupony ")).click()
 
     expect(page.get_by_role("status")).to_contain_text(
         "Wydano 3 kupony, zablokowano 484,50\u00a0zł"
     )
-    assert hub.companies.account(NIP).held_grosze == 3 * REJ_NEW_GROSZE
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 3 * REJ_NEW_GROSZE
     coupon_ids = page.locator("td.mono").all_inner_texts()
     assert len(coupon_ids) == 3
     screenshot(page, db_url, "partia-kuponow")
@@ -130,7 +130,7 @@ def test_a_batch_larger_than_the_balance_is_explained_and_holds_nothing(company_
         "Za mało środków na koncie: dostępne 500,00\u00a0zł, potrzeba 646,00\u00a0zł"
     )
     expect(alert).to_contain_text("Nic nie zostało zablokowane")
-    account = hub.companies.account(NIP)
+    account = hub.companies.account(NIP, actor=OPERATOR)
     assert (account.available_grosze, account.held_grosze) == (500_00, 0)
     assert coupon_count(hub) == 0
     expect(page.get_by_label("Liczba kuponów")).to_have_value("4")  # the form is kept to correct
@@ -138,7 +138,7 @@ def test_a_batch_larger_than_the_balance_is_explained_and_holds_nothing(company_
 
 def test_the_coupon_list_filters_searches_pages_and_cancels(company_portal, page, db_url):
     hub = company_portal.hub
-    hub.companies.credit(NIP, 5000_00, "więcej środków", actor="test")
+    hub.companies.credit(NIP, 5000_00, "więcej środków", actor=OPERATOR)
     first = issue(hub, 2)
     issue(hub, 26)  # 28 coupons: two pages of 25
     login(page, "admin@leasing.pl")
@@ -163,7 +163,7 @@ def test_the_coupon_list_filters_searches_pages_and_cancels(company_portal, page
         f"Kupon {target} anulowano; zwolniono 161,50\u00a0zł"
     )
     expect(page.locator("tbody tr td").nth(1)).to_have_text("anulowany")
-    assert hub.companies.account(NIP).held_grosze == 27 * REJ_NEW_GROSZE
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 27 * REJ_NEW_GROSZE
 
     page.goto("firma/kupony?status=CANCELLED")
     expect(page.locator("caption")).to_have_text("Znaleziono: 1 kupon")
@@ -182,6 +182,7 @@ def test_statement_and_reports_download_csv_and_pdf_and_draw_a_chart(company_por
         office_code="1465",
         case_number="WK.5410.9.2026",
         case_type=REJ_NEW,
+        actor=OPERATOR,
     )
     login(page, "admin@leasing.pl")
     nav(page, "Wyciąg")
@@ -247,7 +248,7 @@ def test_a_viewer_sees_no_issue_button_and_a_forged_post_changes_nothing(company
         assert response.status == 403
         assert "Brak uprawnień" in response.text()
     assert coupon_count(hub) == 0
-    assert hub.companies.account(NIP).held_grosze == 0
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 0
 
 
 def test_a_form_without_its_csrf_token_is_refused(company_portal, page):
@@ -262,7 +263,7 @@ def test_a_form_without_its_csrf_token_is_refused(company_portal, page):
     )
     assert response.status == 400
     assert coupon_count(hub) == 0
-    assert hub.companies.account(NIP).held_grosze == 0
+    assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 0
 
     page.goto("firma/")  # and logging out needs the token too
     assert page.request.post("wyloguj", form={}).status == 400

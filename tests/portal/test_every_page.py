@@ -46,6 +46,7 @@ def lived_in_portal(company_portal, desk_portal):
         office_code=OFFICE,
         case_number="WK.5410.9.2026",
         case_type=REJ_NEW,
+        actor=OPERATOR,
     )
     hub.coupons.cancel(
         request_id=str(uuid.uuid4()), coupon_text=batch.coupons[1].coupon_id, actor=OPERATOR

@@ -259,7 +259,7 @@ def test_portal_numbers_and_days_take_ascii_digits_only(portal_client):
     )
     assert log_in(portal_client, "ola@leasing.pl").status_code == 302
     page = portal_client.get("/portal/firma/kupony/wydaj").get_data(as_text=True)
-    held = app.hub.companies.account(NIP).held_grosze
+    held = app.hub.companies.account(NIP, actor=OPERATOR).held_grosze
     for count in ("\uff12", "\u0662"):
         response = portal_client.post(
             "/portal/firma/kupony/wydaj",
@@ -273,7 +273,7 @@ def test_portal_numbers_and_days_take_ascii_digits_only(portal_client):
         assert response.status_code == 200 and "Wpisz liczbę cyframi 0-9." in response.get_data(
             as_text=True
         )  # the form again
-    assert app.hub.companies.account(NIP).held_grosze == held
+    assert app.hub.companies.account(NIP, actor=OPERATOR).held_grosze == held
     for day, message in (
         ("\u0662\u0660\u0662\u0666-01-01", "RRRR-MM-DD"),
         ("0001-01-01", "Podaj dzień od 2000-01-01"),
@@ -288,7 +288,7 @@ def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
     from tests.test_coupon_pdf import sheet_codes
 
     hub = portal_client.application.hub
-    hub.companies.credit(NIP, 500_00, "test funding", actor="test")
+    hub.companies.credit(NIP, 500_00, "test funding", actor=OPERATOR)
     batch = issue(hub, 3)
     log_in(portal_client, "anna@leasing.pl")
     four = portal_client.get(f"/portal/firma/partie/{batch.batch_id}.pdf?na_arkuszu=4")

@@ -100,7 +100,8 @@ def snapshot(hub) -> tuple:
         coupons = tuple(s.execute(select(Coupon.id, Coupon.status).order_by(Coupon.id)).all())
         batches = s.scalar(select(func.count()).select_from(CouponBatch))
     accounts = tuple(
-        (a.nip, a.available_grosze, a.held_grosze, a.posted_grosze) for a in hub.companies.list()
+        (a.nip, a.available_grosze, a.held_grosze, a.posted_grosze)
+        for a in hub.companies.list(actor=OPERATOR)
     )
     return coupons, batches, accounts
 
@@ -122,7 +123,10 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
         Decimal("1000.00"),
         Decimal("0.00"),
     )
-    assert account.VirtualAccount == running_hub.hub.companies.account(MY_NIP).virtual_account
+    assert (
+        account.VirtualAccount
+        == running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).virtual_account
+    )
     assert account.TopUpTitle == f"Zasilenie konta NIP {MY_NIP}"
 
     batch = client.service.IssueCoupons(
@@ -181,6 +185,7 @@ def test_each_operation_over_signed_soap(running_hub, companies):
         case_number="WK.5410.9.2026",
         case_type="REJ_NEW",
         amount_grosze=60_00,
+        actor=OPERATOR,
     )
     page = ok(running_hub, "ListCoupons", CompanyNip=MY_NIP, Offset=1, Limit=1)
     assert text_of(page, "Total") == "2"
@@ -240,7 +245,7 @@ def test_issue_is_idempotent_by_request_id_and_all_or_nothing(running_hub, compa
         running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2
     )
     assert etree.tostring(first, method="c14n") == etree.tostring(again, method="c14n")
-    assert running_hub.hub.companies.account(MY_NIP).held_grosze == 323_00
+    assert running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).held_grosze == 323_00
     assert refused(
         running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=3
     ) == CLIENT("IdempotencyConflict")

@@ -21,7 +21,7 @@ from hub.signing.devcerts import self_signed, write_pem
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.factories import NIP
+from tests.factories import NIP, OPERATOR
 from tests.services.conftest import fault_of, office_request, redeem_fields, signed_request
 from tests.signing.helpers import require_tool
 
@@ -39,8 +39,8 @@ def hub_client(running_hub, client_id="pojazd-1465", history=None):
 
 def unchanged(running_hub, coupon_id):
     """The coupon is still issued and its hold in place: nothing happened."""
-    check = running_hub.hub.coupons.verify(coupon_id, "1465")
-    account = running_hub.hub.companies.account(NIP)
+    check = running_hub.hub.coupons.verify(coupon_id, "1465", actor=OPERATOR)
+    account = running_hub.hub.companies.account(NIP, actor=OPERATOR)
     return (
         check.status == "ISSUED"
         and account.held_grosze == 161_50
@@ -108,7 +108,7 @@ def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):
         Decimal("61.50"),
     )
     contract_schema("office").assertValid(history.last_received["envelope"].find(f"{SOAP}Body")[0])
-    assert running_hub.hub.companies.account(NIP).posted_grosze == 400_00
+    assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 400_00
 
     with pytest.raises(zeep.exceptions.Fault) as fault:
         client.service.RedeemCoupon(**redeem_fields(coupon))
@@ -353,7 +353,7 @@ def test_a_captured_request_replayed_is_refused(running_hub, coupon):
     status, response = running_hub.post(request)
     code, text = fault_of(response)
     assert code in (f"{WSSE}FailedCheck", f"{WSSE}InvalidSecurity") and "replay" in text.lower()
-    assert running_hub.hub.companies.account(NIP).posted_grosze == 500_00 - 161_50
+    assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 500_00 - 161_50
 
 
 def test_schema_violation_names_the_element_and_changes_nothing(running_hub, coupon):

@@ -73,13 +73,13 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     today = business_day(datetime.now(UTC))
 
     # 1. A transfer to the company's virtual account arrives on the escrow statement.
-    company = hub.companies.add(NIP, "Leasing Polska S.A.", actor="test")
+    company = hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
     bank.control(
         credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}"
     )
     answer = submit_statement(hub, url, bank.statement(today))
     assert (answer.Imported, answer.Unmatched) == (1, 0)
-    assert hub.companies.account(NIP).available_grosze == 1000_00
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 1000_00
     books = books_balance(hub)
     assert (books["company:" + NIP], books["bank:escrow"]) == (
         1000_00,

@@ -94,6 +94,7 @@ def busy_day(hub, clock):
         redemption_id=full.redemption_id,
         office_code=FK_OFFICE,
         reason="zła sprawa",
+        actor=OPERATOR,
     )
     desk = Actor("client:kasa-1465-01", offices=frozenset({FK_OFFICE}))
     pay = dict(office_code=FK_OFFICE, desk_id="01", cashier="Anna", system="POJAZD", actor=desk)

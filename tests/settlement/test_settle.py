@@ -136,6 +136,7 @@ def test_a_reversal_of_settled_money_is_carried_then_netted(hub, clock, coupons)
         redemption_id=redemption.redemption_id,
         office_code="1465",
         reason="pomyłka",
+        actor=OPERATOR,
     )
     redeem(hub, coupons[1], "1465", 100_00)
     clock.advance(days=1)
