@@ -86,6 +86,30 @@ def test_overdraft_is_refused_with_pending_holds_counted(db):
         assert Ledger(s).balance("company:a").held == 70_00
 
 
+def test_a_refused_transfer_leaves_nothing_and_its_id_can_be_booked_elsewhere(db):
+    """Within one transaction: an overdraft refused by apply() takes back what it had
+    booked, so the caller may send the same id to another account (a reversal the company
+    can no longer cover goes to suspense, hub.bank.statements)."""
+    open_accounts(db)
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.open_account("suspense", "CONTROL")
+        ledger.transfer("t1", "bank", "company:a", 10_00, "TOPUP")
+        with pytest.raises(InsufficientFunds):
+            ledger.apply(
+                [
+                    NewTransfer("in", "clearing", "company:a", 5_00, "T"),
+                    NewTransfer("rev", "company:a", "bank", 20_00, "REVERSAL"),
+                ]
+            )
+        ledger.transfer("rev", "suspense", "bank", 20_00, "SUSPENSE")
+    with db.read() as s:
+        ledger = Ledger(s)
+        assert ledger.balance("company:a").available == 10_00
+        assert ledger.balance("clearing").posted == 0
+        assert ledger.problems() == []
+
+
 def test_transfers_are_idempotent_by_id(db):
     open_accounts(db)
     with db.transaction() as s:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    delete,
     func,
     or_,
     select,
@@ -81,6 +82,13 @@ _RESOLVING = select(*_TRANSFER_COLUMNS).where(
         _T.pending_id == bindparam("pending_id"),
     )
 )
+# Takes back what _MOVE_TOTALS added, when a later account of the same transfers is refused.
+_UNDO_TOTALS = (
+    update(_ACCOUNTS)
+    .where(_A.id == bindparam("account_id"))
+    .values({name: _A[name] - bindparam(f"add_{name}") for name in _TOTALS})
+)
+_DELETE_TRANSFERS = delete(_TRANSFERS).where(_T.id.in_(bindparam("ids", expanding=True)))
 # Moves an account's four totals by the deltas given, if its debits (posted and pending,
 # plus `debits_added`) stay within its posted credits where it is protected; else no row.
 _MOVE_TOTALS = (
@@ -341,7 +349,12 @@ class Ledger:
                 deltas[w.debit_account_id][offset] += w.amount_grosze
                 deltas[w.credit_account_id][2 + offset] += w.amount_grosze
                 debits_added[w.debit_account_id] += w.amount_grosze
-        self._move(deltas, debits_added)
+        moved: list[int] = []
+        try:
+            self._move(deltas, debits_added, moved)
+        except InsufficientFunds:
+            self._take_back(made, {a: deltas[a] for a in moved})
+            raise
         return [r for r in result if r is not None]
 
     def post(
@@ -451,7 +464,25 @@ class Ledger:
             raise LedgerInvariantError(f"transfer {id} was refused by the database")
         return stored[id]
 
-    def _move(self, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> None:
+    def _take_back(self, made: set[str], moved: dict[int, list[int]]) -> None:
+        """A refused apply() leaves nothing, so that the caller may book the same transfer
+        id elsewhere in the same transaction (a reversal the company can no longer cover goes
+        to suspense): the transfers it inserted go, and the accounts moved before the refused
+        one move back. Only on this failure path; the usual path pays for no savepoint."""
+        connection = self._connection
+        for account_id, delta in moved.items():
+            params: dict[str, int] = {"account_id": account_id}
+            params.update({f"add_{n}": d for n, d in zip(_TOTALS, delta, strict=True)})
+            connection.execute(_UNDO_TOTALS, params)
+        if made:
+            connection.execute(_DELETE_TRANSFERS, {"ids": sorted(made)})
+
+    def _move(
+        self,
+        deltas: dict[int, list[int]],
+        debits_added: dict[int, int],
+        moved: list[int] | None = None,
+    ) -> None:
         """One conditional UPDATE per account, in id order; each returns the new totals,
         which are checked again. A protected account that would be overdrawn is read
         under its lock: InsufficientFunds with what it has available."""
@@ -470,6 +501,8 @@ class Ledger:
                 if needed > Balance.of(locked).available:
                     raise InsufficientFunds(Balance.of(locked).available, needed)
                 row = connection.execute(_MOVE_TOTALS, params).one()
+            if moved is not None:
+                moved.append(account_id)
             _check_after(Account.of(row), delta)
 
     # -- invariants -------------------------------------------------------
