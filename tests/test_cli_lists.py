@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.factories import NIP
+from tests.support.factories import NIP
 
 HUB = [sys.executable, "-c", "from hub.cli import main; main()"]
 

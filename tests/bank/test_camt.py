@@ -19,7 +19,7 @@ from hub.bank.camt import (
     read_statement,
     validate_schema,
 )
-from tests.bank.camt_builder import DATA, Entry, camt053, line_of, validate, write_camt053
+from tests.support.camt import DATA, Entry, camt053, line_of, validate, write_camt053
 
 ESCROW = "75116022020000000412345678"
 VIRTUAL = "54116022020000005260250274"  # the shipped escrow's virtual account of NIP 5260250274

@@ -21,10 +21,10 @@ from hub.coupons.models import Coupon, CouponBatch, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
-from tests.factories import NIP, funded_company, issue
-from tests.served import ServedHub, children
-from tests.services.conftest import RunningHub, fault_of, office_request
-from tests.services.test_company_soap import CLIENT_ID, MY_NIP, company_request
+from tests.support.factories import NIP, funded_company, issue
+from tests.support.served import ServedHub, children
+from tests.support.soap import CLIENT_ID, MY_NIP, company_request, fault_of, office_request
+from tests.support.wsgi import RunningHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 C = f"{{{ns.COMPANY}}}"

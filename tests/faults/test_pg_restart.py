@@ -34,10 +34,11 @@ from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
-from tests.factories import NIP, funded_company, issue
-from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
-from tests.served import HUB, REPO, ServedHub
-from tests.services.conftest import RunningHub, office_request
+from tests.support.factories import NIP, funded_company, issue
+from tests.support.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.support.served import HUB, REPO, ServedHub
+from tests.support.soap import office_request
+from tests.support.wsgi import RunningHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"

@@ -29,13 +29,14 @@ from hub.clock import business_day
 from hub.coupons.models import Coupon, Redemption
 from hub.db.database import Database
 from hub.ledger.service import Ledger
-from tests.bank.camt_builder import Entry, camt053
-from tests.bank.test_bankin_soap import post_signed
-from tests.cashdesk.conftest import add_user
-from tests.cashdesk.test_cashdesk_soap import Client, payment
-from tests.conftest import REPO, hub_command
-from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
-from tests.services.conftest import fault_of, redeem_fields, serving, signed_request
+from tests.support import REPO
+from tests.support.bank import post_signed
+from tests.support.camt import Entry, camt053
+from tests.support.cashdesk import Client, add_user, payment
+from tests.support.cli import hub_command
+from tests.support.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.wsgi import serving
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"

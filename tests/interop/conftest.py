@@ -16,9 +16,9 @@ from lxml import etree
 
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
-from tests.factories import config_copy
-from tests.services.conftest import coupon, serving  # noqa: F401 - `coupon` is a fixture
-from tests.signing.helpers import require_tool
+from tests.support.factories import config_copy
+from tests.support.signing import require_tool
+from tests.support.wsgi import serving
 
 HERE = Path(__file__).resolve().parent
 JAVA_LIBS = Path("/usr/share/java")

@@ -9,8 +9,8 @@ from lxml import etree
 
 from hub import ns
 from hub.signing.policy import RSA_SHA1, RSA_SHA256, SHA1, SHA256
-from tests.factories import NIP
-from tests.services.conftest import fault_of, office_request, redeem_fields
+from tests.support.factories import NIP
+from tests.support.soap import fault_of, office_request, redeem_fields
 
 O, WSSE, DS = f"{{{ns.OFFICE}}}", f"{{{ns.WSSE}}}", f"{{{ns.DS}}}"
 HUB_SIGNED = {"Body", "Timestamp"}

@@ -14,9 +14,10 @@ import pytest
 
 from hub import ns
 from hub.audit.recovery import RETRY_S
-from tests.conftest import hub_command
-from tests.factories import config_copy, funded_company, issue
-from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+from tests.support.cli import hub_command
+from tests.support.factories import config_copy, funded_company, issue
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.wsgi import RunningHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"
@@ -290,8 +291,8 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
     from hub.cli.portal import enable_portal
     from hub.config import load_config
     from hub.services.wsgi import create_app
-    from tests.factories import NIP, OPERATOR
-    from tests.portal.test_portal_http import PASSWORD, csrf_of, log_in
+    from tests.support.factories import NIP, OPERATOR
+    from tests.support.portal import PASSWORD, csrf_of, log_in
 
     config_dir = config_copy(tmp_path, db_url)
     enable_portal(config_dir)

@@ -17,8 +17,8 @@ from lxml import etree
 from hub import ns
 from hub.cli import cli
 from hub.cli.portal import enable_portal
-from tests.factories import config_copy
-from tests.served import ServedHub
+from tests.support.factories import config_copy
+from tests.support.served import ServedHub
 
 BODY_TIMEOUT_S = 3
 TRICKLE_EVERY_S = 2

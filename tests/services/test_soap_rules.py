@@ -20,7 +20,7 @@ from hub.signing import (
     verify_envelope,
 )
 from hub.xmlsafe import parse_xml
-from tests.services.conftest import fault_of, office_request, redeem_fields
+from tests.support.soap import fault_of, office_request, redeem_fields
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 SOAP_12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -35,9 +35,7 @@ def with_header(running_hub, coupon, block: str) -> bytes:
 def signed_by_the_hub(running_hub, answer: etree._Element) -> None:
     trust = TrustStore([TrustedClient(id="hub", kind="PEER", cert=running_hub.hub_cert)])
     envelope = parse_xml(etree.tostring(answer), bytes_max=10_000_000, depth_max=64)
-    verify_envelope(
-        envelope, trust, SignaturePolicy(), MemoryReplayCache(), datetime.now(UTC)
-    )
+    verify_envelope(envelope, trust, SignaturePolicy(), MemoryReplayCache(), datetime.now(UTC))
 
 
 def logged(running_hub) -> list[tuple[str, bytes]]:

@@ -22,9 +22,9 @@ from hub.services.wsgi import HubApplication
 from hub.settlement.models import BOOKED, CARRIED, SENT
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature
-from tests.conftest import FakeClock
-from tests.factories import NIP, OPERATOR
-from tests.settlement.conftest import books_balance, configure
+from tests.support.clock import FakeClock
+from tests.support.factories import NIP, OPERATOR
+from tests.support.settlement import books_balance, configure
 
 
 @pytest.fixture
@@ -34,9 +34,7 @@ def served(tmp_path, db, bank):
     runs a day ahead: the morning after, when the day is settled."""
     config = configure(tmp_path, db.url, bank.url)
     server = FakeServer(HubApplication(Hub(config, db=db))).start()
-    operator_hub = Hub(
-        config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db
-    )
+    operator_hub = Hub(config, clock=FakeClock(datetime.now(UTC) + timedelta(days=1)), db=db)
     yield operator_hub, server.url
     server.stop()
 

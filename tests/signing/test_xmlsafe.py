@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from hub.errors import ClientError
 from hub.xmlsafe import XmlRefused, parse_xml
-
-from .helpers import envelope, reparse
+from tests.support.signing import envelope, reparse
 
 LIMITS = {"bytes_max": 100_000, "depth_max": 64}
 
