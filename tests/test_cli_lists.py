@@ -23,7 +23,7 @@ def companies(count: int) -> list[str]:
     while len(found) < count:
         n += 1
         digits = [int(d) for d in f"{n:09d}"]
-        check = sum(w * d for w, d in zip((6, 5, 7, 2, 3, 4, 5, 6, 7), digits)) % 11
+        check = sum(w * d for w, d in zip((6, 5, 7, 2, 3, 4, 5, 6, 7), digits, strict=True)) % 11
         if check < 10:
             found.append(f"{n:09d}{check}")
     return found
@@ -32,7 +32,7 @@ def companies(count: int) -> list[str]:
 def on_a_terminal(args: list[str]) -> bytes:
     """Run the command with stderr on a pseudo-terminal; returns what it drew there."""
     leader, follower = pty.openpty()
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower) as process:
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower) as process:
         os.close(follower)
         drawn = b""
         while True:

@@ -430,7 +430,8 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
             served.stop()
     loaded = time.monotonic()
     print(
-        f"soak: {REQUESTS} requests in {loaded - started:.0f} s ({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
+        f"soak: {REQUESTS} requests in {loaded - started:.0f} s "
+        f"({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
     )
 
     assert not book.errors, (

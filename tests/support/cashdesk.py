@@ -135,5 +135,6 @@ def add_other_kasa(config_dir: Path) -> None:
     pem.rename(keys / f"{OTHER_KASA}.crt")
     with (config_dir / "clients.toml").open("a") as clients:
         clients.write(
-            f'\n[[client]]\nid = "{OTHER_KASA}"\nkind = "CASHDESK"\nca = "keys/dev-ca.crt"\nsubject = "{subject}"\noffices = ["1261"]\n'
+            f'\n[[client]]\nid = "{OTHER_KASA}"\nkind = "CASHDESK"\nca = "keys/dev-ca.crt"\n'
+            f'subject = "{subject}"\noffices = ["1261"]\n'
         )

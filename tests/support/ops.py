@@ -54,7 +54,8 @@ READ_ONLY_TRIGGER = {
     "postgresql": [
         "CREATE OR REPLACE FUNCTION message_log_read_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'the message log is read-only'; END $$",
-        "CREATE TRIGGER message_log_read_only BEFORE INSERT ON message_log FOR EACH ROW EXECUTE FUNCTION message_log_read_only()",
+        "CREATE TRIGGER message_log_read_only BEFORE INSERT ON message_log FOR EACH ROW "
+        "EXECUTE FUNCTION message_log_read_only()",
     ],
 }
 DROP_TRIGGER = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -117,14 +116,17 @@ class ServedHub:
         wait_for(self.url, self.proc, START_S, self.log_path)
 
     def workers(self) -> list[int]:
-        """The workers' pids, once gunicorn has started all of them."""
-        deadline = time.monotonic() + 30
-        while (
-            len(found := sorted(children(self.proc.pid))) != self.worker_count
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.05)
-        return found
+        """The workers' pids, once gunicorn has started all of them (after 30 s, those
+        there are, for the caller's assertion to show)."""
+
+        def all_started() -> list[int] | None:
+            found = sorted(children(self.proc.pid))
+            return found if len(found) == self.worker_count else None
+
+        try:
+            return wait_until(all_started, 30, f"{self.worker_count} gunicorn workers", 0.05)
+        except AssertionError:
+            return sorted(children(self.proc.pid))
 
     def post(self, body: bytes, path: str, timeout: float = 120) -> tuple[int, etree._Element]:
         request = urllib.request.Request(

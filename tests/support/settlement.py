@@ -123,7 +123,7 @@ def settled(hub, clock, offices=("1465",)):
     """One REJ_NEW capture at each office on DAY, then DAY settled on the next morning."""
     funded_company(hub, 2000_00)
     coupons = [c.coupon_id for c in issue(hub, len(offices)).coupons]
-    for coupon, office in zip(coupons, offices):
+    for coupon, office in zip(coupons, offices, strict=True):
         redeem(hub, coupon, office)
     clock.advance(days=1)
     return hub.settlements.settle(DAY, actor=OPERATOR)
