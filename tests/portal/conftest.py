@@ -6,6 +6,7 @@ are in tests/support/portal.py."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -69,7 +70,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, running_portal) -> Page:
+def page(browser, running_portal) -> Iterator[Page]:
     page = new_page(browser, running_portal)
     yield page
     page.context.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import zeep
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 from zeep.plugins import HistoryPlugin
 
@@ -83,8 +84,6 @@ def events(hub, action: str) -> list[dict]:
 
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-
-
 CASE = "KM.5410.1.124.2026"
 
 
@@ -128,6 +127,7 @@ def add_other_kasa(config_dir: Path) -> None:
     config folder (its key and certificate where RunningHub.identity looks)."""
     keys = config_dir / "keys"
     ca_key = serialization.load_pem_private_key((keys / "dev-ca.key").read_bytes(), password=None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey), ca_key
     ca_cert = x509.load_pem_x509_certificate((keys / "dev-ca.crt").read_bytes())
     subject = f"CN={OTHER_KASA},O=Hub Dev Clients,C=PL"
     key, cert = issue_cert(ca_key, ca_cert, subject)

@@ -6,8 +6,6 @@ import multiprocessing as mp
 import traceback
 
 WORKERS = 8
-
-
 FORK = mp.get_context("fork")
 
 

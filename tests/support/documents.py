@@ -18,7 +18,7 @@ def pdf_pages(data: bytes) -> list[tuple[str, str]]:
     """Each page of a PDF as (the QR code's text, the page's text): rendered at
     150 dpi and decoded by zxing-cpp, text by pdfium's text layer."""
     pdf = pdfium.PdfDocument(data)
-    pages = []
+    pages: list[tuple[str, str]] = []
     try:
         for page in pdf:
             image = page.render(scale=150 / 72, grayscale=True).to_pil()

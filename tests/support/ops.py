@@ -91,14 +91,8 @@ class ReadOnlyMessageLog:
 
 
 DAY1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-
-
 DAY3 = DAY1 + timedelta(days=2)
-
-
 NOW = DAY3 + timedelta(hours=1)
-
-
 KEYS = SHIPPED_CONFIG / "keys"
 
 

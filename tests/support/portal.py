@@ -18,14 +18,8 @@ from tests.support import REPO, totp
 from tests.support.factories import config_copy
 
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
 SCREENSHOTS = REPO / "docs" / "screenshots"
-
-
 VIEWPORT = {"width": 1200, "height": 820}
-
-
 OFFICE = "1465"
 
 
@@ -131,7 +125,9 @@ def portal_config(tmp_path, db_url, section: str | None = None):
 
 
 def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, f"no csrf_token field in: {html[:300]}"
+    return found.group(1)
 
 
 def log_in(client: Client, login: str, password: str = PASSWORD, next_: str = ""):

@@ -5,6 +5,7 @@ the test process ends: nothing answers there, and no other server can take it me
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 from aiosmtpd.controller import Controller
@@ -28,5 +29,6 @@ class SmtpServer(Controller):
 
     def _trigger_server(self) -> None:
         # called once the server is bound, before start() returns
+        assert isinstance(self.server, asyncio.Server), self.server
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()

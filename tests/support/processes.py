@@ -73,9 +73,9 @@ class Drained:
 def drained(process: subprocess.Popen) -> subprocess.Popen:
     """`process` with each of its stdout and stderr pipes replaced by a `Drained` reader."""
     if process.stdout is not None:
-        process.stdout = Drained(process.stdout)
+        process.stdout = Drained(process.stdout)  # type: ignore[assignment]
     if process.stderr is not None:
-        process.stderr = Drained(process.stderr)
+        process.stderr = Drained(process.stderr)  # type: ignore[assignment]
     return process
 
 

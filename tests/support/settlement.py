@@ -4,9 +4,10 @@ system are they, and the books checked the way every settlement test checks them
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from hub.app import Hub
@@ -17,14 +18,8 @@ from tests.support import REPO
 from tests.support.factories import OPERATOR, config_copy, funded_company, issue, rid
 
 FK_OFFICE = "1465"  # the office with an FK system in these tests
-
-
 FK_CLIENT = "kasa-1465-01"  # the fake FK system signs as one of office 1465's own systems
-
-
 DAY = date(2026, 3, 10)  # the clock fixture's day (09:30 UTC = 10:30 in Warsaw)
-
-
 CAMT_XSD_DIR = REPO / "tests" / "data" / "iso20022"
 
 
@@ -40,7 +35,7 @@ class Bank:
         return self.server.url
 
     def control(self, **query: str) -> dict:
-        params = "&".join(f"{k}={urllib.request.quote(str(v))}" for k, v in query.items())
+        params = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in query.items())
         with urllib.request.urlopen(f"{self.url}/control?{params}", timeout=10) as response:
             return json.loads(response.read())
 
@@ -110,10 +105,6 @@ def redeem(
         case_type="REJ_NEW",
         amount_grosze=amount_grosze,
     )
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 E2E = "HUB-1465-20260310-1"

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from tests.support.waiting import wait_until
 
 TOTP_STEP_S = 30
-_SECRETS: dict[str, tuple[object, str]] = {}  # login -> (its hub, its TOTP secret)
+_SECRETS: dict[str, tuple[Any, str]] = {}  # login -> (its hub, its TOTP secret)
 _LAST_STEP: dict[
     str, int
 ] = {}  # secret -> the last 30 s step whose code was used (a code works once)

@@ -12,7 +12,7 @@ POLL_S = 0.02
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout_s: float, what: str, poll_s: float = POLL_S
+    predicate: Callable[[], T | None], timeout_s: float, what: str, poll_s: float = POLL_S
 ) -> T:
     """The first truthy value of `predicate()`, polled until `timeout_s` have passed; then an
     AssertionError that says `what` was awaited (and the last value seen), never a hang."""
