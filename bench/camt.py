@@ -135,7 +135,7 @@ def drop(url: str) -> None:
 def write(path: Path, account: str, n: int, statements: int) -> None:
     """`n` entries over `statements` statements, streamed (no statement's entries are held)."""
     from hub.money import format_pln
-    from tests.bank.camt_builder import Entry, Statement, write_document
+    from tests.support.camt import Entry, Statement, write_document
 
     def amount(i: int) -> int:
         return (i % 1000 + 1) * 100 + i % 100

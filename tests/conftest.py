@@ -4,6 +4,7 @@ PostgreSQL is the server at $HUB_TEST_PG_URL (default 127.0.0.1:5432, user
 postgres). Each test process makes its own database and drops it at the end.
 If the server is unreachable the PostgreSQL half is skipped on a developer's
 machine, and the whole run fails when CI=true: CI never skips it silently.
+The helpers the tests share are in tests/support/; the fixtures here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import shutil
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,28 +21,14 @@ from sqlalchemy import create_engine, text
 
 from hub.db.database import Database
 from hub.db.migrate import upgrade
-from hub.tables import metadata
+from tests.support import IN_CI, SHIPPED_CONFIG
+from tests.support.cli import hub_command
+from tests.support.clock import FakeClock
+from tests.support.databases import PG_ADMIN_URL, pg_problem, truncate_pg
+from tests.support.factories import config_copy, funded_company, issue
+from tests.support.wsgi import serving
 
-PG_ADMIN_URL = os.environ.get(
-    "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-IN_CI = os.environ.get("CI", "").lower() == "true"
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED_CONFIG = REPO / "config"
-
-
-def _pg_reachable() -> str | None:
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as c:
-            c.execute(text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as e:  # noqa: BLE001 - any failure means unreachable
-        return f"{type(e).__name__}: {str(e).splitlines()[0]}"
-
-
-_PG_PROBLEM = _pg_reachable()
+_PG_PROBLEM = pg_problem()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -104,14 +91,6 @@ def pg_database_url():
     admin.dispose()
 
 
-def _truncate_pg(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     """A migrated, empty database: a copy of the SQLite template, or the
@@ -121,7 +100,7 @@ def db_url(request, tmp_path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_database_url")
-    _truncate_pg(url)
+    truncate_pg(url)
     return url
 
 
@@ -133,20 +112,6 @@ def db(db_url):
 
 
 # -- time and config --------------------------------------------------------
-
-
-class FakeClock:
-    """A clock the test moves by hand; starts at a fixed Warsaw working day."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture
@@ -174,23 +139,7 @@ def hub(shipped_config, db, clock):
 @pytest.fixture
 def config_dir(tmp_path, db_url) -> Path:
     """The shipped config copied for this test, on the test's database."""
-    from tests.factories import config_copy
-
     return config_copy(tmp_path, db_url)
-
-
-def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = None):
-    """The `hub` command in-process on the config folder `config`; asserts exit status 0 unless `ok=False`."""
-    from click.testing import CliRunner
-
-    from hub.app import cli
-
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), *args], input=input, catch_exceptions=False
-    )
-    if ok:
-        assert result.exit_code == 0, result.stderr
-    return result
 
 
 @pytest.fixture
@@ -201,3 +150,20 @@ def run(config_dir):
         return hub_command(config or config_dir, *args, ok=ok, input=input)
 
     return run
+
+
+# -- a real hub over HTTP ------------------------------------------------------
+
+
+@pytest.fixture
+def running_hub(tmp_path, db_url):
+    """The shipped config on the test's database, served on 127.0.0.1 in a thread."""
+    with serving(config_copy(tmp_path, db_url)) as running:
+        yield running
+
+
+@pytest.fixture
+def coupon(running_hub):
+    """One issued REJ_NEW coupon of a funded company (500.00 PLN)."""
+    funded_company(running_hub.hub, 500_00)
+    return issue(running_hub.hub, 1).coupons[0].coupon_id

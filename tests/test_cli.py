@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.factories import NIP
+from tests.support.factories import NIP
 
 
 def companies_json(run):

@@ -11,8 +11,8 @@ import pytest
 
 from hub.clock import business_day
 from hub.signing.devcerts import self_signed, write_pem
-from tests.factories import NIP, OTHER_NIP, config_copy
-from tests.test_coupon_pdf import pdf_pages, sheet_codes
+from tests.support.documents import pdf_pages, sheet_codes
+from tests.support.factories import NIP, OTHER_NIP, config_copy
 
 
 @pytest.fixture

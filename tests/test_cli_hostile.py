@@ -32,7 +32,7 @@ from hub.cli.main import (
     OutputFile,
     OutputFolder,
 )
-from tests.factories import NIP, config_copy
+from tests.support.factories import NIP, config_copy
 
 EXPECTED_STATUSES = {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTLY_DONE}
 EXAMPLES_PER_COMMAND = 12
@@ -250,7 +250,7 @@ def no_servers(monkeypatch):
         lambda *a, **k: (_ for _ in ()).throw(click.exceptions.Exit(0)),
     )
     monkeypatch.setattr(
-        FakeServer, "serve_forever", lambda self: served.append(self), raising=False
+        FakeServer, "serve_forever", lambda self, *_: served.append(self), raising=False
     )
     return served
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.factories import NIP
+from tests.support.factories import NIP
 
 HUB = [sys.executable, "-c", "from hub.app import main; main()"]
 
@@ -32,7 +32,7 @@ def companies(count: int) -> list[str]:
 def on_a_terminal(args: list[str]) -> bytes:
     """Run the command with stderr on a pseudo-terminal; returns what it drew there."""
     leader, follower = pty.openpty()
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower) as process:
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower) as process:
         os.close(follower)
         drawn = b""
         while True:

@@ -16,8 +16,8 @@ import pytest
 from hub.ledger import Ledger
 from hub.ledger.chart import company_account
 from hub.money import format_pln
-from tests.factories import NIP, OPERATOR, OTHER_NIP
-from tests.test_reports import WARSZAWA, pdf_pages, seed
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP
+from tests.support.reports import WARSZAWA, pdf_pages, seed
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from hub.app import cli
 from hub.cli.main import EXIT_PARTLY_DONE, EXIT_USAGE
-from tests.factories import NIP, config_copy
+from tests.support.factories import NIP, config_copy
 
 FULLWIDTH_NIP = "".join(chr(0xFF10 + int(d)) for d in NIP)  # "５２６０２５０２７４"
 ARABIC_100 = "\u0661\u0660\u0660"  # "١٠٠"

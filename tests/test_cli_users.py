@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.factories import NIP, OTHER_NIP
+from tests.support.factories import NIP, OTHER_NIP
 
 PASSWORD = "correct horse battery"
 

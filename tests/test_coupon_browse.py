@@ -10,7 +10,7 @@ from hub.cashdesk.listing import desk_day_payments
 from hub.cashdesk.service import ItemRequest
 from hub.clock import business_day
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
-from tests.factories import (
+from tests.support.factories import (
     NIP,
     OPERATOR,
     OTHER_NIP,

@@ -11,7 +11,7 @@ import pytest
 from hub.app import Hub
 from hub.config import load_config
 from hub.errors import InvalidRequest
-from tests.factories import NIP, OPERATOR, REJ_NEW, funded_company, issue
+from tests.support.factories import NIP, OPERATOR, REJ_NEW, funded_company, issue
 
 REJ_NEW_FEE = 161_50
 

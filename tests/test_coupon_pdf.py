@@ -13,8 +13,6 @@ from datetime import date
 
 import pypdfium2 as pdfium
 import pytest
-import zxingcpp
-from cryptography import x509
 
 from hub.clock import business_day
 from hub.coupons.qr import (
@@ -30,8 +28,9 @@ from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ids import format_coupon_id
 from hub.signing.devcerts import self_signed
 from hub.signing.keys import SigningIdentity
-from tests.conftest import REPO, SHIPPED_CONFIG
-from tests.factories import (
+from tests.support import REPO, SHIPPED_CONFIG
+from tests.support.documents import hub_cert, pdf_pages, sheet_codes
+from tests.support.factories import (
     NIP,
     OPERATOR,
     OTHER_NIP,
@@ -44,30 +43,6 @@ from tests.factories import (
 
 POLISH_NAME = "Łódź Leasing Spółka z o.o."
 MEMORY_BUDGET_MB = 300
-
-
-def hub_cert() -> x509.Certificate:
-    return x509.load_pem_x509_certificate((SHIPPED_CONFIG / "keys" / "hub.crt").read_bytes())
-
-
-def pdf_pages(data: bytes) -> list[tuple[str, str]]:
-    """Each page of a PDF as (the QR code's text, the page's text): rendered at
-    150 dpi and decoded by zxing-cpp, text by pdfium's text layer."""
-    pdf = pdfium.PdfDocument(data)
-    pages = []
-    try:
-        for page in pdf:
-            image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            codes = [
-                c
-                for c in zxingcpp.read_barcodes(image)
-                if c.format == zxingcpp.BarcodeFormat.QRCode
-            ]
-            assert len(codes) == 1, f"page {len(pages) + 1}: {len(codes)} QR codes"
-            pages.append((codes[0].text, page.get_textpage().get_text_range()))
-    finally:
-        pdf.close()
-    return pages
 
 
 def write_pdf(hub, **kw) -> bytes:
@@ -303,26 +278,6 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(
     last = pdf[999].get_textpage().get_text_range()
     pdf.close()
     assert batch.coupons[999].coupon_id in last and "Kupon 1000 z 1000" in last
-
-
-def sheet_codes(data: bytes) -> list[list[str]]:
-    """The QR codes' texts of each sheet rendered at 150 dpi, as zxing-cpp reads them."""
-    pdf = pdfium.PdfDocument(data)
-    try:
-        sheets = []
-        for page in pdf:
-            image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            sheets.append(
-                [
-                    c.text
-                    for c in zxingcpp.read_barcodes(image)
-                    if c.format == zxingcpp.BarcodeFormat.QRCode
-                ]
-            )
-            sheets[-1].append(image)
-        return sheets
-    finally:
-        pdf.close()
 
 
 @pytest.mark.parametrize("per_page", [2, 4])

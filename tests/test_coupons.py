@@ -17,7 +17,7 @@ from hub.errors import (
 from hub.ids import normalize_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, office_account
-from tests.factories import (
+from tests.support.factories import (
     NIP,
     OPERATOR,
     OTHER_NIP,

@@ -18,7 +18,7 @@ from hub.users.throttle import (
     LOGIN_WAIT_MAX,
     wait_after,
 )
-from tests.factories import NIP, OPERATOR, funded_company
+from tests.support.factories import NIP, OPERATOR, funded_company
 
 PASSWORD = "correct horse battery"
 OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"

@@ -16,7 +16,15 @@ from hub.companies.statement import STATEMENT_DAYS_MAX
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, ESCROW, company_account
-from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, issue, rid
+from tests.support.factories import (
+    NIP,
+    OPERATOR,
+    OTHER_NIP,
+    company_actor,
+    funded_company,
+    issue,
+    rid,
+)
 
 DAY = timedelta(days=1)
 

@@ -20,7 +20,7 @@ from hub.reports.scope import ReportQuery
 from hub.users.models import LoginThrottleEntry, RecoveryCode, User
 from hub.users.service import LOGIN_FAILED, LoginDelayed, UserService
 from hub.users.throttle import FAILURES_FREE
-from tests.factories import NIP, OPERATOR, OTHER_NIP, funded_company, hub_user, issue, rid
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, funded_company, hub_user, issue, rid
 
 PASSWORD = "correct horse battery"
 OFFICE, OTHER_OFFICE = "1465", "1261"

@@ -150,18 +150,19 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
         f"\nfake bank: {bank.url}/soap/bank?wsdl  statements: {bank.url}/statement  transfers: {bank.url}/transfers"
     )
     click.echo("the next day, pay the offices: bank settle (yesterday by default), then bank send")
-    click.echo(
-        f"\nserving http://127.0.0.1:{port}/soap/office?wsdl  (Ctrl-C "
-        "stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
-    )
-    for command in try_commands(config_dir, coupons[0], port):
-        click.echo(f"  {command}")
-    click.echo(f"\nportal (in Polish): http://127.0.0.1:{port}/portal/  logins:")
-    for login, _, password, who in DEMO_USERS:
-        click.echo(f"  {login:<26} {password:<22} {who}")
-    click.echo(
-        "  (the administrator and the supervisor turn on a second "
-        "factor, an authenticator app's code, at the first login)"
-    )
-    click.echo("")
-    run_gunicorn(ctx.make_hub, config_dir, "127.0.0.1", port, workers)
+
+    def listening(bound_port: int) -> None:  # once bound: `--port 0` prints the port it got
+        click.echo(
+            f"\nserving http://127.0.0.1:{bound_port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
+        )
+        for command in try_commands(config_dir, coupons[0], bound_port):
+            click.echo(f"  {command}")
+        click.echo(f"\nportal (in Polish): http://127.0.0.1:{bound_port}/portal/  logins:")
+        for login, _, password, who in DEMO_USERS:
+            click.echo(f"  {login:<26} {password:<22} {who}")
+        click.echo(
+            "  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)"
+        )
+        click.echo("")
+
+    run_gunicorn(ctx.make_hub, config_dir, "127.0.0.1", port, workers, listening=listening)

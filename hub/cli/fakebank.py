@@ -53,17 +53,19 @@ def fake_bank(
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--credit") from None
     server = FakeServer(partners, host, port)
-    url = f"http://{host}:{port}"
-    click.echo(
-        f"fake bank for escrow {ctx.config.bank.escrow_account}: {url}/soap/bank?wsdl  (Ctrl-C stops)"
-    )
-    if fk_client:
-        click.echo(f"fake FK system signing as {fk_client}: {url}/soap/fk?wsdl")
-    click.echo(
-        f"statement: {url}/statement?date=YYYY-MM-DD   transfers: {url}/transfers   mode: {url}/control?mode=down"
-    )
+
+    def listening(url: str) -> None:  # the bound port: `--port 0` says which one it got
+        click.echo(
+            f"fake bank for escrow {ctx.config.bank.escrow_account}: {url}/soap/bank?wsdl  (Ctrl-C stops)"
+        )
+        if fk_client:
+            click.echo(f"fake FK system signing as {fk_client}: {url}/soap/fk?wsdl")
+        click.echo(
+            f"statement: {url}/statement?date=YYYY-MM-DD   transfers: {url}/transfers   mode: {url}/control?mode=down"
+        )
+
     try:
-        server.serve_forever()
+        server.serve_forever(listening)
     except KeyboardInterrupt:
         pass
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -31,6 +32,7 @@ def run_gunicorn(
     log_level: str = "INFO",
     threads: int = 4,
     worker_class: str = "gthread",
+    listening: Callable[[int], None] | None = None,
 ) -> None:
     """gunicorn with the app loaded in each worker after fork: every worker
     has its own database connections and loads the signing key once. Logs are
@@ -42,7 +44,8 @@ def run_gunicorn(
     thread, not the worker, so /healthz and other callers are still served, and the body
     deadline (`[security] request_body_timeout_s`) frees that thread. With `sync`
     workers one slow client holds a whole worker until gunicorn kills it (`timeout`).
-    `sync` stays selectable for comparison (BENCHMARKS.md)."""
+    `sync` stays selectable for comparison (BENCHMARKS.md). `listening` is told the port
+    once the master has bound it (with port 0, the one the OS picked)."""
     import gc
     import os
 
@@ -79,6 +82,10 @@ def run_gunicorn(
                 "control_socket_disable" in self.cfg.settings
             ):  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
                 self.cfg.set("control_socket_disable", True)
+            if listening is not None:
+                self.cfg.set(
+                    "when_ready", lambda arbiter: listening(arbiter.LISTENERS[0].getsockname()[1])
+                )
 
         def load(self):
             app = make_hub(load_config(config_dir)).wsgi()

@@ -292,8 +292,9 @@ class FakeServer:
             self._server.server_close()
             self._server = None
 
-    def serve_forever(self) -> None:
-        """In the foreground (the CLI): until Ctrl-C."""
+    def serve_forever(self, listening: Callable[[str], None] | None = None) -> None:
+        """In the foreground (the CLI): until Ctrl-C. `listening` is told the URL once the
+        socket is bound, so that with port 0 the port the OS picked is the one announced."""
         self._server = make_server(
             self.host,
             self.port,
@@ -302,6 +303,8 @@ class FakeServer:
             handler_class=_QuietHandler,
         )
         self.port = self._server.server_port
+        if listening is not None:
+            listening(self.url)
         try:
             self._server.serve_forever()
         finally:

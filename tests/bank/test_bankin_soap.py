@@ -8,17 +8,15 @@ import base64
 
 import pytest
 import zeep
-from lxml import etree
 from zeep.plugins import HistoryPlugin
 
 from hub import ns
 from hub.services.endpoint import contract_schema
-from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.bank.camt_builder import Entry, Statement, camt053, document
-from tests.bank.conftest import ledger_holds, snapshot
-from tests.factories import NIP, OPERATOR
-from tests.services.conftest import fault_of, running_hub  # noqa: F401  (the fixture)
+from tests.support.bank import ledger_holds, post_signed, snapshot
+from tests.support.camt import Entry, Statement, camt053, document
+from tests.support.factories import NIP, OPERATOR
+from tests.support.soap import fault_of
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
@@ -29,23 +27,6 @@ def bank_client(running_hub, client_id="bank-escrow", history=None):
     return zeep.Client(
         running_hub.url + "/soap/bank?wsdl", wsse=wsse, plugins=[history] if history else []
     )
-
-
-def submit_envelope(document_text: str) -> etree._Element:
-    envelope = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "b": ns.BANK_IN})
-    etree.SubElement(envelope, SOAP + "Header")
-    request = etree.SubElement(
-        etree.SubElement(envelope, SOAP + "Body"), f"{{{ns.BANK_IN}}}SubmitStatementRequest"
-    )
-    etree.SubElement(request, f"{{{ns.BANK_IN}}}Document").text = document_text
-    return envelope
-
-
-def post_signed(running_hub, document_text: str, client_id="bank-escrow"):
-    body = etree.tostring(
-        sign_envelope(submit_envelope(document_text), running_hub.identity(client_id))
-    )
-    return running_hub.post(body, path="/soap/bank")
 
 
 @pytest.fixture

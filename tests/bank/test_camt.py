@@ -15,7 +15,7 @@ import pytest
 from hub.adapters.camt import read_statement, validate_schema
 from hub.bank.reader import StatementEntry, StatementHeader
 from hub.errors import StatementError
-from tests.bank.camt_builder import DATA, Entry, camt053, line_of, validate, write_camt053
+from tests.support.camt import DATA, Entry, camt053, line_of, validate, write_camt053
 
 ESCROW = "75116022020000000412345678"
 VIRTUAL = "54116022020000005260250274"  # the shipped escrow's virtual account of NIP 5260250274

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from hub.app import cli
-from tests.bank.camt_builder import DATA, Entry, Statement, camt053, document, line_of
-from tests.bank.conftest import edit_bank
-from tests.factories import NIP, config_copy
+from tests.support.bank import edit_bank
+from tests.support.camt import DATA, Entry, Statement, camt053, document, line_of
+from tests.support.factories import NIP, config_copy
 
 ESCROW = "75116022020000000412345678"  # the shipped hub.toml's
 VIRTUAL = "54116022020000005260250274"  # NIP's virtual account under it

@@ -14,12 +14,12 @@ from hub.bank.models import TOPUP
 from hub.companies.service import topup_title
 from hub.config import load_config
 from hub.ids import rf_reference
-from tests.bank.camt_builder import Entry, camt053
-from tests.bank.conftest import SAMPLE_ACCOUNT, edit_bank, entries, ledger_holds
-from tests.factories import NIP, OPERATOR, config_copy
-from tests.portal.test_portal_http import PASSWORD, log_in, portal_config
-from tests.services.conftest import serving
-from tests.services.test_company_soap import MY_NIP, C, ok
+from tests.support.bank import SAMPLE_ACCOUNT, edit_bank, entries, ledger_holds
+from tests.support.camt import Entry, camt053
+from tests.support.factories import NIP, OPERATOR, config_copy
+from tests.support.portal import PASSWORD, log_in, portal_config
+from tests.support.soap import MY_NIP, C, ok
+from tests.support.wsgi import serving
 
 NOTE = "companies get no virtual account, and their top-ups are matched by the NIP in the transfer title only"
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from hub.errors import NotFound, StatementError
 from hub.ledger.chart import ESCROW
-from tests.bank.camt_builder import Entry, Statement, document
-from tests.bank.conftest import balance, ledger_holds, snapshot
-from tests.factories import OPERATOR
+from tests.support.bank import balance, ledger_holds, snapshot
+from tests.support.camt import Entry, Statement, document
+from tests.support.factories import OPERATOR
 
 # Each example runs on the test's one database: fresh statement ids and references keep the
 # examples apart, and every assertion is about what one import changed.

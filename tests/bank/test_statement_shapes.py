@@ -14,9 +14,9 @@ from hub.errors import StatementError
 from hub.ids import rf_reference
 from hub.ledger.chart import ESCROW
 from hub.ops.metrics import exposition
-from tests.bank.camt_builder import Entry, Statement, camt053, document, line_of, validate
-from tests.bank.conftest import balance, entries, ledger_holds, snapshot
-from tests.factories import NIP, OPERATOR, OTHER_NIP
+from tests.support.bank import balance, entries, ledger_holds, snapshot
+from tests.support.camt import Entry, Statement, camt053, document, line_of, validate
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP
 
 OTHER_ACCOUNT = "61109010140000071219812874"  # the hub's other account at the same bank (EUR, say)
 

@@ -25,8 +25,7 @@ from hub.bank.statements import StatementService
 from hub.errors import InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ledger.chart import ESCROW, company_account
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
-from tests.bank.camt_builder import DATA, Entry, camt053, validate
-from tests.bank.conftest import (
+from tests.support.bank import (
     SAMPLE_ACCOUNT,
     audit_actions,
     balance,
@@ -35,7 +34,8 @@ from tests.bank.conftest import (
     ledger_holds,
     snapshot,
 )
-from tests.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
+from tests.support.camt import DATA, Entry, camt053, validate
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
 
 THIRD_NIP = "7010254361"
 BANK = Actor(

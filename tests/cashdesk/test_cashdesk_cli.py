@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from hub.app import cli
 from hub.clock import business_day
-from tests.cashdesk.test_cashdesk_documents import qr_codes
-from tests.factories import config_copy
+from tests.support.documents import qr_codes
+from tests.support.factories import config_copy
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_void_needs_a_supervisor_and_a_known_payment(run):
 def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
     hub = cashdesk_hub.hub
     from hub.cashdesk.service import ItemRequest
-    from tests.factories import OPERATOR, rid
+    from tests.support.factories import OPERATOR, rid
 
     paid = hub.cashdesk.register(
         request_id=rid(),

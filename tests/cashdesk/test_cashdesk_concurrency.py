@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from hub.cashdesk.models import Payment
 from hub.ledger import Ledger
-from tests.cashdesk.conftest import pay
-from tests.factories import OPERATOR, rid
-from tests.test_concurrency import WORKERS, run_at_once
+from tests.support.cashdesk import pay
+from tests.support.concurrency import WORKERS, run_at_once
+from tests.support.factories import OPERATOR, rid
 
 PER_WORKER = 3
 

@@ -10,7 +10,6 @@ from datetime import date
 
 import pypdfium2 as pdfium
 import pytest
-import zxingcpp
 
 from hub.access import Actor
 from hub.adapters.pdf.cash_report import cash_report_pdf
@@ -21,9 +20,9 @@ from hub.errors import NotFound
 from hub.reports.csvout import RFC4180
 from hub.signing.devcerts import self_signed
 from hub.signing.payload import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected
-from tests.cashdesk.conftest import add_user, pay
-from tests.factories import OPERATOR, rid
-from tests.test_coupon_pdf import hub_cert
+from tests.support.cashdesk import add_user, pay
+from tests.support.documents import hub_cert, qr_codes
+from tests.support.factories import OPERATOR, rid
 
 TODAY = date(2026, 3, 10)
 
@@ -34,19 +33,6 @@ def pdf_text(data: bytes) -> str:
     return text.replace(
         "\u00a0", " "
     )  # amounts are printed with no-break spaces; extraction varies
-
-
-def qr_codes(data: bytes) -> list[str]:
-    pdf = pdfium.PdfDocument(data)
-    found = []
-    for page in pdf:
-        image = page.render(scale=2).to_pil()
-        found += [
-            c.text
-            for c in zxingcpp.read_barcodes(image)
-            if c.format == zxingcpp.BarcodeFormat.QRCode
-        ]
-    return found
 
 
 def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_signed(hub):

@@ -12,37 +12,11 @@ from decimal import Decimal
 import pypdfium2 as pdfium
 import pytest
 import zeep
-from zeep.plugins import HistoryPlugin
 
 from hub import ns
 from hub.clock import business_day
-from hub.services.endpoint import contract_schema
-from hub.signing.zeep_plugin import HubSignature
-from tests.cashdesk.conftest import OTHER_KASA, add_user
-from tests.factories import OPERATOR
-
-SOAP = f"{{{ns.SOAP_ENV_11}}}"
-CASE = "KM.5410.1.124.2026"
-
-
-class Client:
-    """A signed zeep client of one service, as one configured client; keeps the last answer."""
-
-    def __init__(self, running_hub, client_id: str, service: str) -> None:
-        self.history = HistoryPlugin()
-        wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-        self.zeep = zeep.Client(
-            f"{running_hub.url}/soap/{service}?wsdl", wsse=wsse, plugins=[self.history]
-        )
-        self.schema = contract_schema(service)
-
-    def __getattr__(self, operation):
-        def call(**fields):
-            answer = getattr(self.zeep.service, operation)(**fields)
-            self.schema.assertValid(self.history.last_received["envelope"].find(f"{SOAP}Body")[0])
-            return answer
-
-        return call
+from tests.support.cashdesk import CASE, OTHER_KASA, Client, add_user, payment
+from tests.support.factories import OPERATOR
 
 
 def fault(call, **fields) -> tuple[str, str]:
@@ -58,21 +32,6 @@ def fault(call, **fields) -> tuple[str, str]:
     if detail is not None:
         assert detail.findtext(f"{{{ns.COMMON}}}Code") == code
     return code, raised.value.message
-
-
-def payment(**extra) -> dict:
-    return {
-        "RequestId": str(uuid.uuid4()),
-        "OfficeCode": "1465",
-        "DeskId": "01",
-        "Cashier": "anna.nowak",
-        "System": "POJAZD",
-        "CaseNumber": CASE,
-        "Method": "CARD",
-        "CardAuthCode": "A1B2C3",
-        "Item": [{"FeeCode": "DR", "Amount": Decimal("54.00")}, {"FeeCode": "EWID"}],
-        **extra,
-    }
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import pytest
 from hub.cashdesk.service import CashCount, ItemRequest
 from hub.errors import InvalidRequest, NotAuthorized
 from hub.ledger import Ledger
-from tests.cashdesk.conftest import add_user, pay
-from tests.cashdesk.test_payments import TODAY, balance, events, payments, transfers
-from tests.factories import OPERATOR, rid
+from tests.support.cashdesk import TODAY, add_user, balance, events, pay, payments, transfers
+from tests.support.factories import OPERATOR, rid
 
 
 def close(hub, **kw):

@@ -4,52 +4,16 @@ specific error and changes nothing."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
 
 from hub.access import Actor
-from hub.audit.models import AuditEvent
-from hub.cashdesk.models import Payment
 from hub.cashdesk.service import ITEMS_COUNT_MAX, DayTakings, DeskTotals, ItemRequest
 from hub.errors import DayClosed, IdempotencyConflict, InvalidRequest, NotAuthorized, NotFound
 from hub.ledger import Ledger
-from hub.ledger.models import LedgerTransfer
-from tests.cashdesk.conftest import add_user, pay
-from tests.factories import OPERATOR, company_actor, rid
-
-TODAY = date(2026, 3, 10)  # the FakeClock's day
-
-
-def payments(hub) -> list[Payment]:
-    with hub.db.read() as s:
-        return list(
-            s.scalars(
-                select(Payment).order_by(
-                    Payment.office_code, Payment.desk_id, Payment.year, Payment.number
-                )
-            )
-        )
-
-
-def transfers(hub) -> int:
-    with hub.db.read() as s:
-        return s.scalar(select(func.count()).select_from(LedgerTransfer))
-
-
-def balance(hub, code: str):
-    with hub.db.read() as s:
-        return Ledger(s).balance(code)
-
-
-def events(hub, action: str) -> list[dict]:
-    with hub.db.read() as s:
-        return [
-            json.loads(e.detail) | {"actor": e.actor}
-            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == action))
-        ]
+from tests.support.cashdesk import TODAY, add_user, balance, events, pay, payments, transfers
+from tests.support.factories import OPERATOR, company_actor, rid
 
 
 def office_actor(office: str = "1465", *permissions: str) -> Actor:

@@ -24,8 +24,8 @@ from hub.cashdesk.models import Payment
 from hub.coupons.models import Coupon, CouponBatch, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.signing.sign import sign_envelope
-from tests.factories import funded_company, issue
-from tests.services.test_company_soap import CLIENT_ID, MY_NIP
+from tests.support.factories import funded_company, issue
+from tests.support.soap import CLIENT_ID, MY_NIP
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 FAULT = f"{SOAP}Body/{SOAP}Fault"

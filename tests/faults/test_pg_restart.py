@@ -1,13 +1,13 @@
 """PostgreSQL restarted under load (issue 7): while client threads send signed
 VerifyCoupon and RedeemCoupon through `hub serve` (gunicorn, two workers), the
-database is restarted (`pg_ctl restart -m fast`), then stopped, left down a few
-seconds and started again. Every request gets an answer, a normal one or a
+database is restarted (`pg_ctl restart -m fast`), then stopped, left down until a
+round of requests has met it, and started again. Every request gets an answer, a normal one or a
 soap:Server fault a person can act on; none hangs, none is cut off. Once the
 database is back the same processes serve again and /readyz says ready; the
 ledger verifies, every coupon is captured at most once, a redeem retried with
 its RequestId captures once, and the message log's chain is intact.
 
-The database is a private cluster of the test's own (tests/pgcluster.py)."""
+The database is a private cluster of the test's own (tests/support/pgcluster.py)."""
 
 from __future__ import annotations
 
@@ -34,20 +34,23 @@ from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.services.faults import server_fault
 from hub.signing.sign import sign_envelope
-from tests.factories import NIP, OPERATOR, funded_company, issue
-from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
-from tests.served import HUB, REPO, ServedHub
-from tests.services.conftest import RunningHub, office_request
+from tests.support.factories import NIP, OPERATOR, funded_company, issue
+from tests.support.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.support.served import HUB, REPO, ServedHub
+from tests.support.soap import office_request
+from tests.support.waiting import wait_until
+from tests.support.wsgi import RunningHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-O = f"{{{ns.OFFICE}}}"
+O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
 OFFICE = "1465"
 CLIENT = "pojazd-1465"
 REJ_NEW = 161_50
 CLIENTS = 4
 CLIENT_TIMEOUT_S = 30  # no answer in this long is a hang
 RECOVERY_S = 15  # after the database is back, requests succeed again within this long
-DOWN_S = 3
+DOWN_REQUESTS = 2 * CLIENTS  # the database stays down until this many requests have met it
+DOWN_S_MAX = 60
 TO_REDEEM = 400
 # what an operator's faultstring must not show: SQL, driver and Python internals
 LEAKS = (
@@ -281,7 +284,12 @@ def outage(load: Load, served: Served, cluster: PrivateCluster, kind: str) -> li
         cluster.pg_ctl("restart", "-m", "fast")
     else:
         cluster.pg_ctl("stop", "-m", "fast")
-        time.sleep(DOWN_S)
+        stopped = time.monotonic()
+        wait_until(
+            lambda: len(load.since(stopped)) >= DOWN_REQUESTS,
+            DOWN_S_MAX,
+            f"{DOWN_REQUESTS} requests to meet the stopped database",
+        )
         status, body = served.readyz()
         assert status == 503 and "database" in body["failing"], body
         cluster.pg_ctl("start")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -29,17 +28,19 @@ from hub.clock import business_day
 from hub.coupons.models import Coupon, Redemption
 from hub.db.database import Database
 from hub.ledger.service import Ledger
-from tests.bank.camt_builder import Entry, camt053
-from tests.bank.test_bankin_soap import post_signed
-from tests.cashdesk.conftest import add_user
-from tests.cashdesk.test_cashdesk_soap import Client, payment
-from tests.conftest import REPO, hub_command
-from tests.factories import OPERATOR
-from tests.pgcluster import PrivateCluster, migrated_url, running_cluster
-from tests.services.conftest import fault_of, redeem_fields, serving, signed_request
+from tests.support import REPO
+from tests.support.bank import post_signed
+from tests.support.camt import Entry, camt053
+from tests.support.cashdesk import Client, add_user, payment
+from tests.support.cli import hub_command
+from tests.support.factories import OPERATOR
+from tests.support.pgcluster import PrivateCluster, migrated_url, running_cluster
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.waiting import wait_until
+from tests.support.wsgi import serving
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-O = f"{{{ns.OFFICE}}}"
+O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
 COMPANY_NIP = "7010254361"  # the shipped config's COMPANY client leasing-7010254361
 SUPERVISOR = "ewa.wisniewska"
 # deploy/postgresql/hub-wal-archiving.conf, with the test's own folders
@@ -159,13 +160,13 @@ def archive_current_wal(cluster: PrivateCluster) -> None:
     engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
     with engine.connect() as c:
         segment = c.execute(text("SELECT pg_walfile_name(pg_switch_wal())")).scalar()
-        deadline = time.monotonic() + 60
-        while (
-            c.execute(text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).scalar()
-            < segment
-        ):
-            assert time.monotonic() < deadline, "the archiver did not copy the last WAL segment"
-            time.sleep(0.2)
+        archived = text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+        wait_until(
+            lambda: c.execute(archived).scalar() >= segment,
+            60,
+            "the archiver to copy the last WAL segment",
+            0.2,
+        )
     engine.dispose()
 
 
@@ -213,11 +214,13 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     cluster.data.chmod(0o700)
     cluster.pg_ctl("start")
     engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-    deadline = time.monotonic() + 60
     with engine.connect() as c:
-        while c.execute(text("SELECT pg_is_in_recovery()")).scalar():
-            assert time.monotonic() < deadline, "recovery did not finish"
-            time.sleep(0.2)
+        wait_until(
+            lambda: not c.execute(text("SELECT pg_is_in_recovery()")).scalar(),
+            60,
+            "recovery to finish",
+            0.2,
+        )
     engine.dispose()
 
     # the same hub process serves again, with everything
@@ -318,10 +321,11 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "the hub takes changes again" in applied, applied
 
-    # every redemption, the batch, the cancellation, the payment and its void, the closed day, the import, with their first ids
+    # every redemption, the batch, the cancellation, the payment and its void, the closed day,
+    # the import, with their first ids
     assert state(hub.db) == before
     with serving(config_dir) as served:  # the hub started again on its config, as after a restore
-        for coupon, redemption_id in later["redeemed"].items():
+        for coupon in later["redeemed"]:
             status, answer = redeem(served, coupon)
             assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), (
                 coupon

@@ -34,10 +34,10 @@ from hub.coupons.models import Coupon, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
-from tests.conftest import _truncate_pg
-from tests.factories import OPERATOR, config_copy, funded_company, issue
-from tests.served import HUB, REPO, ServedHub
-from tests.services.test_company_soap import CLIENT_ID, MY_NIP
+from tests.support.databases import truncate_pg
+from tests.support.factories import OPERATOR, config_copy, funded_company, issue
+from tests.support.served import HUB, REPO, ServedHub
+from tests.support.soap import CLIENT_ID, MY_NIP
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -396,7 +396,7 @@ class SoakClient:
 @pytest.fixture
 def soak_hub(tmp_path, request):
     url = request.getfixturevalue("pg_database_url")
-    _truncate_pg(url)
+    truncate_pg(url)
     config_dir = config_copy(tmp_path, url)
     hub = Hub(load_config(config_dir))
     yield config_dir, hub
@@ -430,7 +430,8 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
             served.stop()
     loaded = time.monotonic()
     print(
-        f"soak: {REQUESTS} requests in {loaded - started:.0f} s ({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
+        f"soak: {REQUESTS} requests in {loaded - started:.0f} s "
+        f"({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
     )
 
     assert not book.errors, (

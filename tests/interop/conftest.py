@@ -16,9 +16,9 @@ from lxml import etree
 
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
-from tests.factories import config_copy
-from tests.services.conftest import coupon, serving  # noqa: F401 - `coupon` is a fixture
-from tests.signing.helpers import require_tool
+from tests.support.factories import config_copy
+from tests.support.signing import require_tool
+from tests.support.wsgi import serving
 
 HERE = Path(__file__).resolve().parent
 JAVA_LIBS = Path("/usr/share/java")
@@ -55,10 +55,12 @@ class Wss4j:
 
     def _ask(self, *words: str) -> str:
         assert all(" " not in w for w in words), words
-        self.proc.stdin.write(" ".join(words) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], ANSWER_SECONDS)
-        line = self.proc.stdout.readline() if ready else ""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(" ".join(words) + "\n")
+        stdin.flush()
+        ready, _, _ = select.select([stdout], [], [], ANSWER_SECONDS)
+        line = stdout.readline() if ready else ""
         assert line, (
             f"Wss4jPeer did not answer: {(self.workdir / 'java.log').read_text(errors='replace')[-2000:]}"
         )
@@ -123,7 +125,8 @@ class Wss4j:
         return self._ask("verify", str(trusted_cert), str(self._file(data, "received")))
 
     def close(self) -> None:
-        self.proc.stdin.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         self.proc.wait(timeout=30)
         self.log.close()
 

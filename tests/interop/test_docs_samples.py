@@ -23,10 +23,9 @@ from lxml import etree
 
 from hub import ns
 from hub.services.endpoint import contract_schema
-from tests.cashdesk.conftest import add_user
-from tests.factories import funded_company, issue
-
-from .xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
+from tests.support.cashdesk import add_user
+from tests.support.factories import funded_company, issue
+from tests.support.xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "docs" / "integration" / "samples"

@@ -9,8 +9,8 @@ from lxml import etree
 
 from hub import ns
 from hub.signing.policy import RSA_SHA1, RSA_SHA256, SHA1, SHA256
-from tests.factories import NIP, OPERATOR
-from tests.services.conftest import fault_of, office_request, redeem_fields
+from tests.support.factories import NIP, OPERATOR
+from tests.support.soap import fault_of, office_request, redeem_fields
 
 O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace, as short as WSSE and DS
 WSSE, DS = f"{{{ns.WSSE}}}", f"{{{ns.DS}}}"

@@ -6,10 +6,9 @@ from __future__ import annotations
 from lxml import etree
 
 from hub import ns
-from tests.factories import NIP, OPERATOR
-from tests.services.conftest import fault_of, office_request, redeem_fields
-
-from .xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
+from tests.support.factories import NIP, OPERATOR
+from tests.support.soap import fault_of, office_request, redeem_fields
+from tests.support.xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
 
 O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
 

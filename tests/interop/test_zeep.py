@@ -12,9 +12,9 @@ from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.wsse.signature import BinarySignature
 
 from hub import ns
-from tests.factories import NIP, OPERATOR
-from tests.services.conftest import redeem_fields
-from tests.signing.helpers import require_tool
+from tests.support.factories import NIP, OPERATOR
+from tests.support.signing import require_tool
+from tests.support.soap import redeem_fields
 
 from .zeep_recipe import HubSecurity
 

@@ -14,21 +14,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from hub.app import cli
-from hub.audit.archive import ArchivedLog
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
 from hub.errors import ArchiveError
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
-from tests.factories import config_copy
-
-DAY1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-DAY3 = DAY1 + timedelta(days=2)
-NOW = DAY3 + timedelta(hours=1)
-KEYS = Path(__file__).resolve().parents[2] / "config" / "keys"
-
-
-def hub_identity() -> SigningIdentity:
-    return SigningIdentity.load(KEYS / "hub.key", KEYS / "hub.crt")
+from tests.support.factories import config_copy
+from tests.support.ops import DAY1, DAY3, NOW, archived
 
 
 def fill(db, old: int = 6, new: int = 4) -> None:
@@ -51,10 +42,6 @@ def fill(db, old: int = 6, new: int = 4) -> None:
 def live_count(db) -> int:
     with db.read() as session:
         return session.scalar(select(func.count()).select_from(MessageRecord))
-
-
-def archived(db, directory: Path, identity: SigningIdentity | None = None, **kw) -> ArchivedLog:
-    return ArchivedLog(db, directory, identity or hub_identity(), clock=lambda: NOW, **kw)
 
 
 def rewrite_record(data_file: Path, seq: int, **changes) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import config_copy
-from tests.ops.helpers import ReadOnlyMessageLog, get, readiness
-from tests.served import free_port
+from tests.support.factories import config_copy
+from tests.support.ops import ReadOnlyMessageLog, get, readiness
+from tests.support.ports import refused_port
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_a_running_hub_is_alive_and_ready(running_hub):
 
 
 def test_a_database_on_a_closed_port_makes_the_hub_not_ready(serve_config):
-    url = serve_config(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hub")
+    url = serve_config(f"postgresql+psycopg://postgres@127.0.0.1:{refused_port()}/hub")
     status, report = readiness(url)
     assert status == 503 and report["ready"] is False
     assert report["failing"] == ["database", "message_log"]

@@ -19,7 +19,8 @@ from hub.errors import ConfigProblems
 from hub.signing import devcerts
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature
-from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.wsgi import RunningHub
 
 POJAZD_CERT_LINE = 'cert = "keys/pojazd-1465.crt"'
 
@@ -164,7 +165,7 @@ def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_swit
     ],
 )
 def test_config_check_names_a_wrong_rotation_entry(tmp_path, value, problem):
-    from tests.conftest import SHIPPED_CONFIG
+    from tests.support import SHIPPED_CONFIG
 
     config_dir = tmp_path / "config"
     shutil.copytree(SHIPPED_CONFIG, config_dir)

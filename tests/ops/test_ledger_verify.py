@@ -8,8 +8,8 @@ import json
 from sqlalchemy import create_engine, text
 
 from hub.ledger.chart import company_account
-from tests.factories import NIP
-from tests.ops.helpers import scrape
+from tests.support.factories import NIP
+from tests.support.ops import scrape
 
 
 def test_verify_names_each_account_and_difference_and_metrics_show_the_last_run(

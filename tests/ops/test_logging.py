@@ -11,7 +11,7 @@ import pytest
 
 from hub.ids import format_coupon_id, new_coupon_id, normalize_coupon_id
 from hub.ops.logging import JsonFormatter, configure_logging, mask_coupon_ids, request_fields
-from tests.services.conftest import redeem_fields, signed_request
+from tests.support.soap import redeem_fields, signed_request
 
 
 @pytest.fixture

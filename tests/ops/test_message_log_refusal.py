@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, MessageLog, MessageRecord
 from hub.db.replay import SeenSignature
-from tests.factories import NIP, OPERATOR
-from tests.ops.helpers import ReadOnlyMessageLog, sample, scrape
-from tests.services.conftest import fault_of, redeem_fields, signed_request
+from tests.support.factories import NIP, OPERATOR
+from tests.support.ops import ReadOnlyMessageLog, sample, scrape
+from tests.support.soap import fault_of, redeem_fields, signed_request
 
 
 @pytest.fixture

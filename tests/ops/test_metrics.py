@@ -13,9 +13,10 @@ from lxml import etree
 from hub import ns
 from hub.ids import format_coupon_id, new_coupon_id
 from hub.outbox import enqueue
-from tests.ops.helpers import sample, scrape
-from tests.served import ServedHub
-from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+from tests.support.ops import sample, scrape
+from tests.support.served import ServedHub
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.wsgi import RunningHub
 
 REQUESTS = "hub_soap_requests_total"
 LATENCY_COUNT = "hub_soap_request_duration_seconds_count"

@@ -16,14 +16,13 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from hub.access import Actor
 from hub.app import Hub, cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
-from tests.factories import (
+from tests.support.factories import (
     NIP,
     OPERATOR,
     OTHER_NIP,
@@ -32,7 +31,7 @@ from tests.factories import (
     funded_company,
     issue,
 )
-from tests.served import free_port
+from tests.support.ports import SmtpServer, refused_port
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
 # The receivers here listen on loopback, which webhooks may reach only when the operator allows it.
@@ -55,7 +54,7 @@ class Mailbox:
 @pytest.fixture
 def mailbox():
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller = SmtpServer(box)
     controller.start()
     yield box, controller.port
     controller.stop()
@@ -211,7 +210,7 @@ def test_coupons_about_to_expire_are_warned_once_per_expiry_day(notifying_hub, c
 
 def test_an_smtp_server_that_is_down_is_retried_and_a_refusal_is_final(shipped_config, db, clock):
     config = dataclasses.replace(
-        shipped_config, notify=NotifySettings(smtp_port=free_port(), timeout_s=2)
+        shipped_config, notify=NotifySettings(smtp_port=refused_port(), timeout_s=2)
     )
     hub = Hub(config, clock=clock, db=db)
     funded_company(hub, 100_00)

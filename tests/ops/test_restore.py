@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -14,9 +13,11 @@ import pytest
 
 from hub import ns
 from hub.audit.recovery import RETRY_S
-from tests.conftest import hub_command
-from tests.factories import OPERATOR, config_copy, funded_company, issue
-from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+from tests.support.cli import hub_command
+from tests.support.factories import OPERATOR, config_copy, funded_company, issue
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.waiting import wait_until
+from tests.support.wsgi import RunningHub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 O = f"{{{ns.OFFICE}}}"  # noqa: E741 - the office namespace
@@ -68,8 +69,9 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
 
     sender = threading.Thread(target=traffic)
     sender.start()
-    while len(answers) < 10 and sender.is_alive():
-        time.sleep(0.01)
+    wait_until(
+        lambda: len(answers) >= 10 or not sender.is_alive(), 120, "ten answers before the backup"
+    )
     out = tmp_path / "backup.sqlite3"
     hub_command(running_hub.config_dir, "backup", "--out", str(out))
     sender.join(timeout=120)
@@ -290,8 +292,8 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
     from hub.app import create_app
     from hub.cli.portal import enable_portal
     from hub.config import load_config
-    from tests.factories import NIP, OPERATOR
-    from tests.portal.test_portal_http import PASSWORD, csrf_of, log_in
+    from tests.support.factories import NIP, OPERATOR
+    from tests.support.portal import PASSWORD, csrf_of, log_in
 
     config_dir = config_copy(tmp_path, db_url)
     enable_portal(config_dir)
@@ -329,7 +331,11 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
         (
             archive_dir / "message-log-000000000001-000000000009.manifest.json"
         ).unlink()  # the same form goes through once not held
-        time.sleep(RETRY_S + 0.1)
+        wait_until(
+            lambda: app.hub.restore_guard.held() is None,
+            RETRY_S + 10,
+            "the restore guard to check again and let changes through",
+        )
         page = client.get(f"/portal/firma/kupony/{coupon}/anuluj")
         done = client.post(
             f"/portal/firma/kupony/{coupon}/anuluj",

@@ -13,7 +13,6 @@ from sqlalchemy import delete, select, update
 from hub.app import Hub
 from hub.audit.messagelog import (
     REQUEST,
-    RESPONSE,
     Entry,
     MessageLog,
     MessageLogHead,
@@ -22,7 +21,7 @@ from hub.audit.messagelog import (
 )
 from hub.audit.seals import MessageLogSeal, Sealer
 from hub.config import load_config
-from tests.ops.test_archive import DAY1, archived, hub_identity
+from tests.support.ops import DAY1, archived, exchange, hub_identity
 
 T0 = DAY1
 
@@ -37,13 +36,6 @@ class Clock:
 
 def sealed_log(db, clock, every_records: int = 5, every_s: int = 60) -> MessageLog:
     return MessageLog(db, Sealer(hub_identity(), clock, every_records, every_s))
-
-
-def exchange(log: MessageLog, i: int, clock=None) -> None:
-    """Request and answer of exchange `i`, appended as the endpoint does (one record each)."""
-    at = clock() if clock else T0
-    log.append(Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", f"<in{i}/>".encode()))
-    log.append(Entry(at, RESPONSE, "office", "pojazd-1465", f"log-{i}", f"<out{i}/>".encode()))
 
 
 def seal_seqs(db) -> list[int]:

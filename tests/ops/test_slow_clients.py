@@ -17,8 +17,9 @@ from lxml import etree
 from hub import ns
 from hub.app import cli
 from hub.cli.portal import enable_portal
-from tests.factories import config_copy
-from tests.served import ServedHub
+from tests.support.factories import config_copy
+from tests.support.served import ServedHub
+from tests.support.waiting import wait_until
 
 BODY_TIMEOUT_S = 3
 TRICKLE_EVERY_S = 2
@@ -52,6 +53,7 @@ class Trickler(threading.Thread):
         self.answer = b""
         self.answered_after_s: float | None = None
         self.closed_by_hub = False
+        self.trickling = threading.Event()  # the head is sent and the body has begun
 
     def run(self) -> None:
         started = time.monotonic()
@@ -76,6 +78,7 @@ class Trickler(threading.Thread):
                 self.sock.send(b"<")
             except OSError:
                 break
+            self.trickling.set()
             time.sleep(TRICKLE_EVERY_S)
         self.sock.close()
 
@@ -91,7 +94,7 @@ def test_a_trickling_body_gets_a_fault_and_healthz_answers_meanwhile(served):
     worker = served.workers()
     trickler = Trickler(served.url)
     trickler.start()
-    time.sleep(0.5)  # the request is in, its body is trickling
+    wait_until(trickler.trickling.is_set, 10, "the request's body to begin trickling")
     waits = []
     while trickler.answered_after_s is None and len(waits) < 20:
         waits.append(healthz_seconds(served.url))
@@ -117,7 +120,7 @@ def test_several_trickling_clients_do_not_stop_the_hub(served):
     tricklers = [Trickler(served.url) for _ in range(3)]  # fewer than a worker's threads
     for t in tricklers:
         t.start()
-    time.sleep(1)
+    wait_until(lambda: all(t.trickling.is_set() for t in tricklers), 10, "three bodies trickling")
     assert healthz_seconds(served.url) < 1
     for t in tricklers:
         t.join(30)
@@ -127,7 +130,7 @@ def test_several_trickling_clients_do_not_stop_the_hub(served):
 def test_a_trickling_portal_form_gets_408(served):
     trickler = Trickler(served.url, "/portal/logowanie")
     trickler.start()
-    time.sleep(0.5)
+    wait_until(trickler.trickling.is_set, 10, "the form's body to begin trickling")
     assert healthz_seconds(served.url) < 1
     trickler.join(30)
     assert (

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from hub.app import Hub
 from hub.audit.seals import MessageLogSeal
 from hub.config import load_config
-from tests.ops.test_seals import exchange
+from tests.support.ops import exchange
 
 TS_CONFIG = """
 [ tsa ]

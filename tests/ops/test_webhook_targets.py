@@ -27,7 +27,7 @@ from hub.notify.couriers import WebhookCourier
 from hub.notify.service import NotificationService
 from hub.notify.targets import WebhookTargets
 from hub.outbox import Transient
-from tests.factories import NIP, OPERATOR, config_copy, funded_company, issue
+from tests.support.factories import NIP, OPERATOR, config_copy, funded_company, issue
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
 PUBLIC = "93.184.216.34"  # example.com: never connected to here

@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from hub.clock import business_day
 from hub.signing.zeep_plugin import HubSignature
-from tests.factories import OPERATOR
-from tests.portal.conftest import OFFICE, PASSWORDS, login, menu, nav, new_page, screenshot
+from tests.support.factories import OPERATOR
+from tests.support.portal import OFFICE, PASSWORDS, login, menu, nav, new_page, screenshot
 
 CASE = "WK.5410.77.2026"
 

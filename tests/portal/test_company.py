@@ -14,8 +14,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from hub.ids import format_nrb
-from tests.factories import NIP, OPERATOR, REJ_NEW, issue
-from tests.portal.conftest import grosze, login, menu, nav, screenshot
+from tests.support.factories import NIP, OPERATOR, REJ_NEW, issue
+from tests.support.portal import grosze, login, menu, nav, screenshot
 
 REJ_NEW_GROSZE = 161_50  # the shipped fee table
 

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from hub.cashdesk.service import ItemRequest
-from tests.factories import OPERATOR, REJ_NEW, issue
-from tests.portal.conftest import OFFICE, PASSWORDS, login, screenshot
+from tests.support.factories import OPERATOR, REJ_NEW, issue
+from tests.support.portal import OFFICE, PASSWORDS, login, screenshot
 
 WIDTHS = {"komputer": 1280, "telefon": 390}
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from hub.audit.models import AuditEvent
-from tests.portal.conftest import login, logout, menu, new_page, screenshot
+from tests.support.portal import login, logout, menu, new_page, screenshot
 
 
 def audit_actions(hub, actor: str) -> list[str]:

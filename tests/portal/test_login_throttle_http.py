@@ -13,9 +13,9 @@ from hub.app import create_app
 from hub.audit.models import AuditEvent
 from hub.config import load_config
 from hub.users.throttle import FAILURES_FREE
-from tests.factories import NIP, OPERATOR, funded_company
-from tests.portal import totp
-from tests.portal.test_portal_http import PASSWORD, csrf_of, portal_config
+from tests.support import totp
+from tests.support.factories import NIP, OPERATOR, funded_company
+from tests.support.portal import PASSWORD, csrf_of, portal_config
 
 OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"
 

@@ -14,37 +14,14 @@ from click.testing import CliRunner
 from werkzeug.test import Client
 
 from hub.app import Hub, cli, create_app
-from hub.cli.portal import DEMO_USERS, enable_portal
-from hub.config import load_config
-from hub.errors import ConfigProblems, InvalidRequest
+from hub.cli.portal import DEMO_USERS
+from hub.config import ConfigProblems, load_config
+from hub.errors import InvalidRequest
 from hub.portal.charts import bar_chart_svg
 from hub.portal.payment_qr import zbp_2d
 from hub.reports.model import Chart
-from tests.factories import NIP, OPERATOR, config_copy, funded_company
-
-PASSWORD = "haslo-testowe-2026"
-
-
-def portal_config(tmp_path, db_url, section: str | None = None):
-    config_dir = config_copy(tmp_path, db_url)
-    if section is None:
-        enable_portal(config_dir)
-    else:
-        with open(config_dir / "hub.toml", "a") as f:
-            f.write(section)
-    return config_dir
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def log_in(client: Client, login: str, password: str = PASSWORD, next_: str = ""):
-    page = client.get("/portal/logowanie").get_data(as_text=True)
-    return client.post(
-        f"/portal/logowanie{next_}",
-        data={"login": login, "password": password, "csrf_token": csrf_of(page)},
-    )
+from tests.support.factories import NIP, OPERATOR, config_copy, funded_company
+from tests.support.portal import PASSWORD, csrf_of, log_in, portal_config
 
 
 @pytest.fixture
@@ -284,8 +261,8 @@ def test_portal_numbers_and_days_take_ascii_digits_only(portal_client):
 
 
 def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
-    from tests.factories import issue
-    from tests.test_coupon_pdf import sheet_codes
+    from tests.support.documents import sheet_codes
+    from tests.support.factories import issue
 
     hub = portal_client.application.hub
     hub.companies.credit(NIP, 500_00, "test funding", actor=OPERATOR)
@@ -314,7 +291,7 @@ def test_a_batchs_pdf_prints_two_or_four_coupons_to_a_sheet(portal_client):
 
 
 def test_a_days_payments_come_newest_first_with_the_same_sort_control(portal_client):
-    from tests.cashdesk.conftest import pay
+    from tests.support.cashdesk import pay
 
     hub = portal_client.application.hub
     hub.users.add_user(

@@ -8,8 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.factories import NIP, OPERATOR
-from tests.portal.conftest import (
+from tests.support.factories import NIP, OPERATOR
+from tests.support.portal import (
     PASSWORDS,
     change_password,
     login,
@@ -161,7 +161,7 @@ def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_
     running_portal, page, db_url
 ):
     hub = running_portal.hub
-    from tests.factories import funded_company
+    from tests.support.factories import funded_company
 
     funded_company(hub, 100_00)
     hub.users.add_user(

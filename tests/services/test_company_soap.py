@@ -19,49 +19,14 @@ from hub.clock import business_day
 from hub.coupons.models import Coupon, CouponBatch
 from hub.coupons.qr import verify_qr
 from hub.services.endpoint import contract_schema
-from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.factories import NIP as OTHER_NIP
-from tests.factories import OPERATOR, funded_company, issue, rid
-from tests.services.conftest import fault_of
-from tests.test_coupon_pdf import pdf_pages, sheet_codes
+from tests.support.documents import pdf_pages, sheet_codes
+from tests.support.factories import NIP as OTHER_NIP
+from tests.support.factories import OPERATOR, funded_company, issue, rid
+from tests.support.soap import CLIENT_ID, MY_NIP, C, call, fault_of, ok
 
-CLIENT_ID = "leasing-7010254361"
-MY_NIP = "7010254361"  # the client's company_nip in config/clients.toml
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-C = f"{{{ns.COMPANY}}}"
 CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
-
-
-def company_request(operation: str, **fields) -> etree._Element:
-    """An unsigned SOAP envelope with <operation>Request in the company namespace;
-    a list value repeats its element."""
-    envelope = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "c": ns.COMPANY})
-    etree.SubElement(envelope, SOAP + "Header")
-    request = etree.SubElement(etree.SubElement(envelope, SOAP + "Body"), C + operation + "Request")
-    for name, value in fields.items():
-        for one in value if isinstance(value, list) else [value]:
-            etree.SubElement(request, C + name).text = str(one)
-    return envelope
-
-
-def call(
-    running_hub, operation: str, client_id: str = CLIENT_ID, **fields
-) -> tuple[int, etree._Element]:
-    """POST a signed request; returns (HTTP status, the response payload or the envelope of a fault)."""
-    signed = sign_envelope(company_request(operation, **fields), running_hub.identity(client_id))
-    status, response = running_hub.post(etree.tostring(signed), path="/soap/company")
-    if status != 200:
-        return status, response
-    payload = response.find(f"{SOAP}Body")[0]
-    contract_schema("company").assertValid(payload)
-    return status, payload
-
-
-def ok(running_hub, operation: str, **fields) -> etree._Element:
-    status, payload = call(running_hub, operation, **fields)
-    assert status == 200, fault_of(payload)
-    return payload
 
 
 def refused(running_hub, operation: str, **fields) -> str:

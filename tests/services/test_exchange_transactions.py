@@ -12,8 +12,8 @@ from sqlalchemy import event, func, select
 
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
-from tests.factories import OPERATOR, funded_company, issue
-from tests.services.conftest import fault_of, redeem_fields, signed_request
+from tests.support.factories import OPERATOR, funded_company, issue
+from tests.support.soap import fault_of, redeem_fields, signed_request
 
 
 @contextmanager

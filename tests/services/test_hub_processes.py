@@ -10,9 +10,12 @@ import threading
 
 import pytest
 
-from tests.factories import NIP, OPERATOR, funded_company, issue
-from tests.served import HUB, REPO, ServedHub, free_port, wait_for
-from tests.services.conftest import RunningHub, fault_of, redeem_fields, signed_request
+from tests.support import REPO
+from tests.support.factories import NIP, OPERATOR, funded_company, issue
+from tests.support.processes import drained
+from tests.support.served import HUB, ServedHub, serving_url, wait_for
+from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.wsgi import RunningHub
 
 
 @pytest.fixture
@@ -68,13 +71,14 @@ def test_a_request_replayed_to_another_process_is_refused(running_hub, two_hubs)
 
 def test_the_demo_and_its_printed_commands(tmp_path):
     """`hub demo`, then the commands it prints, run from a second terminal."""
-    port = free_port()
-    demo = subprocess.Popen(
-        [*HUB, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port), "--workers", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-        text=True,
+    demo = drained(
+        subprocess.Popen(
+            [*HUB, "demo", "--dir", str(tmp_path / "demo"), "--port", "0", "--workers", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            text=True,
+        )
     )
     try:
         lines = []
@@ -82,7 +86,7 @@ def test_the_demo_and_its_printed_commands(tmp_path):
             line = demo.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
-        wait_for(f"http://127.0.0.1:{port}", demo)
+        wait_for(serving_url(lines), demo)
         commands = [
             line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))
         ]

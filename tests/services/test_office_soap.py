@@ -21,9 +21,9 @@ from hub.signing.devcerts import self_signed, write_pem
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
-from tests.factories import NIP, OPERATOR
-from tests.services.conftest import fault_of, office_request, redeem_fields, signed_request
-from tests.signing.helpers import require_tool
+from tests.support.factories import NIP, OPERATOR
+from tests.support.signing import require_tool
+from tests.support.soap import fault_of, office_request, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 WSSE = f"{{{ns.WSSE}}}"

@@ -16,9 +16,10 @@ from hub.db.replay import PURGE_INTERVAL_S, SeenSignature
 from hub.services.wsgi import HubApplication
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
-from tests.conftest import SHIPPED_CONFIG, FakeClock
-from tests.factories import funded_company, issue
-from tests.services.conftest import office_request
+from tests.support import SHIPPED_CONFIG
+from tests.support.clock import FakeClock
+from tests.support.factories import funded_company, issue
+from tests.support.soap import office_request
 
 WINDOW_S = 10  # replay_window_s; clock_skew_s is half of it
 STEP_S = 2  # the clock moves this far between requests

@@ -20,8 +20,8 @@ from hub.signing import (
     verify_envelope,
 )
 from hub.xmlsafe import parse_xml
-from tests.factories import OPERATOR
-from tests.services.conftest import fault_of, office_request, redeem_fields
+from tests.support.factories import OPERATOR
+from tests.support.soap import fault_of, office_request, redeem_fields
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 SOAP_12 = "http://www.w3.org/2003/05/soap-envelope"

@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from hub.app import cli
-from tests.factories import hub_user
-from tests.settlement.conftest import DAY
-from tests.settlement.test_send import E2E, settled
+from tests.support.factories import hub_user
+from tests.support.settlement import DAY, E2E, settled
 
 
 @pytest.fixture

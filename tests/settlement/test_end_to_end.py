@@ -21,9 +21,9 @@ from hub.fakebank.server import FakeServer
 from hub.settlement.models import BOOKED, CARRIED, SENT
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature
-from tests.conftest import FakeClock
-from tests.factories import NIP, OPERATOR
-from tests.settlement.conftest import books_balance, configure
+from tests.support.clock import FakeClock
+from tests.support.factories import NIP, OPERATOR
+from tests.support.settlement import books_balance, configure
 
 
 @pytest.fixture

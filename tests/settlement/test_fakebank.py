@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import date
@@ -25,9 +24,10 @@ from hub import ns
 from hub.fakebank.camt import CAMT
 from hub.signing.keys import SigningIdentity
 from hub.signing.zeep_plugin import HubSignature
-from tests.conftest import REPO, SHIPPED_CONFIG
-from tests.services.conftest import fault_of
-from tests.settlement.conftest import CAMT_XSD_DIR
+from tests.support import REPO, SHIPPED_CONFIG
+from tests.support.processes import announced, drained
+from tests.support.settlement import CAMT_XSD_DIR
+from tests.support.soap import fault_of
 
 KEYS = SHIPPED_CONFIG / "keys"
 ESCROW = "75116022020000000412345678"
@@ -139,14 +139,10 @@ def test_control_refuses_an_unknown_mode(bank):
     assert bank.control(mode="ok")["mode"]["name"] == "ok"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+BOUND = re.compile(rb"fake bank for escrow \S+: (http://127\.0\.0\.1:\d+)/soap/bank")
 
 
 def test_hub_fake_bank_serves_until_stopped(tmp_path):
-    port = _free_port()
     command = [
         sys.executable,
         "-c",
@@ -155,32 +151,25 @@ def test_hub_fake_bank_serves_until_stopped(tmp_path):
         str(SHIPPED_CONFIG),
         "fake-bank",
         "--port",
-        str(port),
+        "0",
         "--data",
         str(tmp_path),
         "--credit",
         "PL54116022020000005260250274:10.00:Start:2026-03-10",
     ]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    process = drained(
+        subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
     )
     try:
-        state = None
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/control", timeout=2
-                ) as response:
-                    state = json.loads(response.read())
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None:
-                    break
-                time.sleep(0.1)
+        url = announced(process, BOUND, 30, "the fake bank to print its address").group(1)
+        with urllib.request.urlopen(f"{url.decode()}/control", timeout=10) as response:
+            state = json.loads(response.read())
         assert state == {
             "mode": {"name": "ok", "seconds": 0.0, "reason": "Rachunek odbiorcy zamknięty"},
             "fk": "ok",

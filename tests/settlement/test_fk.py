@@ -22,9 +22,9 @@ from hub.outbox import Outbox
 from hub.outbox.models import PENDING, SENT
 from hub.outbox.service import backoff_s
 from hub.services.endpoint import contract_schema
-from tests.conftest import SHIPPED_CONFIG
-from tests.factories import funded_company, hub_user, issue
-from tests.settlement.conftest import DAY, FK_OFFICE, OPERATOR, books_balance, redeem, rid
+from tests.support import SHIPPED_CONFIG
+from tests.support.factories import funded_company, hub_user, issue
+from tests.support.settlement import DAY, FK_OFFICE, OPERATOR, books_balance, redeem, rid
 
 JOURNAL_ID = "FK-1465-20260310"
 

@@ -11,8 +11,7 @@ from hub.audit.models import AuditEvent
 from hub.bank.models import BankEntry
 from hub.fakebank.camt import DEBIT, StatementEntry, statement_xml
 from hub.settlement.models import BOOKED, PENDING, RETURNED, SENT
-from tests.settlement.conftest import DAY, OPERATOR, books_balance
-from tests.settlement.test_send import E2E, settled, settlement
+from tests.support.settlement import DAY, E2E, OPERATOR, books_balance, settled, settlement
 
 NEXT_DAY = DAY + timedelta(days=1)
 

@@ -21,30 +21,22 @@ from hub.outbox.models import FAILED, PENDING, REJECTED, SENT
 from hub.outbox.service import ATTEMPTS_MAX, DeliveryRun, backoff_s
 from hub.settlement.models import Settlement
 from hub.signing.keys import SigningIdentity
-from tests.conftest import SHIPPED_CONFIG
-from tests.factories import funded_company, issue
-from tests.settlement.conftest import DAY, OPERATOR, books_balance, configure, redeem
+from tests.support import SHIPPED_CONFIG
+from tests.support.settlement import (
+    DAY,
+    E2E,
+    OPERATOR,
+    books_balance,
+    configure,
+    settled,
+    settlement,
+)
 
-E2E = "HUB-1465-20260310-1"
 CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
-
-
-def settled(hub, clock, offices=("1465",)):
-    """One REJ_NEW capture at each office on DAY, then DAY settled on the next morning."""
-    funded_company(hub, 2000_00)
-    coupons = [c.coupon_id for c in issue(hub, len(offices)).coupons]
-    for coupon, office in zip(coupons, offices, strict=True):
-        redeem(hub, coupon, office)
-    clock.advance(days=1)
-    return hub.settlements.settle(DAY, actor=OPERATOR)
 
 
 def transfer_record(hub):
     return next(r for r in Outbox(hub.db).list(kind="bank.transfer") if r.key == E2E)
-
-
-def settlement(hub, e2e=E2E):
-    return next(s for s in hub.settlements.list() if s.end_to_end_id == e2e)
 
 
 def statement_debits(bank, day) -> list[tuple[str, str]]:

@@ -14,8 +14,8 @@ from hub.errors import InvalidRequest, NotAuthorized
 from hub.ledger.models import LedgerTransfer
 from hub.outbox.models import OutboxRecord
 from hub.settlement.models import CARRIED, PENDING, Settlement
-from tests.factories import funded_company, issue
-from tests.settlement.conftest import DAY, OPERATOR, books_balance, redeem
+from tests.support.factories import funded_company, issue
+from tests.support.settlement import DAY, OPERATOR, books_balance, redeem
 
 
 def by_office(run) -> dict[str, tuple[str, int, str | None]]:

@@ -11,8 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from hub.signing import TrustStore, devcerts
-
-from .helpers import KIEROWCA_DN, NOW, client_entry, party
+from tests.support.signing import KIEROWCA_DN, NOW, client_entry, party
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,8 @@ from hub.signing.sign import format_time, sign_envelope
 from hub.signing.trust import SUBJECT_KEY_IDENTIFIER, THUMBPRINT_SHA1, certificate_key
 from hub.signing.verify import verify_envelope
 from hub.xmlsafe import parse_xml
-
-from .helpers import BYTES_MAX, DEPTH_MAX, ECHO, NOW, Party, require_tool
-from .oracle import verify_with_signxml
+from tests.support.oracle import verify_with_signxml
+from tests.support.signing import BYTES_MAX, DEPTH_MAX, ECHO, NOW, Party, require_tool
 
 EXAMPLES = int(os.environ.get("HUB_DIFFERENTIAL_EXAMPLES", "100"))
 DIFFERENTIAL = settings(

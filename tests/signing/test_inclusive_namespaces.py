@@ -11,8 +11,7 @@ from lxml import etree
 from hub import ns
 from hub.signing import FailedCheck, InvalidSecurity
 from hub.signing.c14n import canonicalize, prefix_list
-
-from .helpers import (
+from tests.support.signing import (
     ECHO,
     NSMAP,
     find,

@@ -26,8 +26,16 @@ from hub.signing.trust import (
     THUMBPRINT_SHA1,
     certificate_key,
 )
-
-from .helpers import client_entry, find, party, refused, reparse, signed, signed_like_wss4j, verify
+from tests.support.signing import (
+    client_entry,
+    find,
+    party,
+    refused,
+    reparse,
+    signed,
+    signed_like_wss4j,
+    verify,
+)
 
 WSSE, DS = f"{{{ns.WSSE}}}", f"{{{ns.DS}}}"
 X509_TOKEN_PROFILE = (

@@ -20,9 +20,8 @@ from hub.signing import (
     UnsupportedAlgorithm,
 )
 from hub.signing.policy import RSA_SHA256
-
-from .helpers import NOW, envelope, find, refused, reparse, signed, verify
-from .oracle import signxml_signature
+from tests.support.oracle import signxml_signature
+from tests.support.signing import NOW, envelope, find, refused, reparse, signed, verify
 
 INCLUSIVE_C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"

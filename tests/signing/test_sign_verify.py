@@ -13,8 +13,7 @@ from hub import ns
 from hub.signing import SignaturePolicy, TrustedClient, TrustStore, sign_envelope
 from hub.signing.policy import ECDSA_SHA256, RSA_SHA256, SHA256
 from hub.signing.verify import MemoryReplayCache
-
-from .helpers import NOW, NSMAP, envelope, find, require_tool, signed, verify
+from tests.support.signing import NOW, NSMAP, envelope, find, require_tool, signed, verify
 
 
 def test_round_trip_returns_client_and_signed_body(pki, trust):

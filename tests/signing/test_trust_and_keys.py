@@ -18,8 +18,7 @@ from hub.signing import (
     TrustStore,
     devcerts,
 )
-
-from .helpers import KIEROWCA_DN, NOW, client_entry
+from tests.support.signing import KIEROWCA_DN, NOW, client_entry
 
 # --- TrustStore ---------------------------------------------------------------------------------
 

@@ -10,8 +10,7 @@ from lxml import etree
 
 from hub import ns
 from hub.signing import InvalidSecurity
-
-from .helpers import ECHO, NSMAP, find, refused, signed
+from tests.support.signing import ECHO, NSMAP, find, refused, signed
 
 EVIL = "urn:evil"
 WSU_ID = f"{{{ns.WSU}}}Id"

@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.errors import ClientError, XmlRefused
-from hub.xmlsafe import parse_xml
-
-from .helpers import envelope, reparse
+from hub.errors import ClientError
+from hub.xmlsafe import XmlRefused, parse_xml
+from tests.support.signing import envelope, reparse
 
 LIMITS = {"bytes_max": 100_000, "depth_max": 64}
 

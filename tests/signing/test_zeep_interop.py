@@ -30,8 +30,7 @@ from hub.signing import (
 from hub.signing.policy import RSA_SHA256, SHA256
 from hub.signing.zeep_plugin import HubSignature
 from hub.xmlsafe import parse_xml
-
-from .helpers import BYTES_MAX, DEPTH_MAX, ECHO, NSMAP, find, require_tool
+from tests.support.signing import BYTES_MAX, DEPTH_MAX, ECHO, NSMAP, find, require_tool
 
 WSDL = Path(__file__).with_name("echo.wsdl")
 

@@ -39,7 +39,7 @@ class Entry:
     debtor_account: str | None = "PL61109010140000071219812874"
     booking_date: str = "2026-03-10"
     currency: str = "PLN"
-    splits: list[tuple[str, str]] = field(
+    splits: list[tuple[str | None, str]] = field(
         default_factory=list
     )  # (amount, EndToEndId) per transaction
     structured: str | None = None  # RmtInf/Strd/CdtrRefInf/Ref

@@ -1,12 +1,21 @@
-"""Reading a hub's /metrics, /readyz and /healthz over HTTP as a scraper or a load balancer would."""
+"""Ops helpers: a hub's /metrics, /readyz and /healthz read over HTTP as a scraper or a load
+balancer would, a message log made read-only, and message log records, archives and seals
+made on fixed days."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from hub.audit.archive import ArchivedLog
+from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
+from hub.signing.keys import SigningIdentity
+from tests.support import SHIPPED_CONFIG
 
 
 def get(url: str) -> tuple[int, bytes, dict]:
@@ -45,7 +54,8 @@ READ_ONLY_TRIGGER = {
     "postgresql": [
         "CREATE OR REPLACE FUNCTION message_log_read_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'the message log is read-only'; END $$",
-        "CREATE TRIGGER message_log_read_only BEFORE INSERT ON message_log FOR EACH ROW EXECUTE FUNCTION message_log_read_only()",
+        "CREATE TRIGGER message_log_read_only BEFORE INSERT ON message_log FOR EACH ROW "
+        "EXECUTE FUNCTION message_log_read_only()",
     ],
 }
 DROP_TRIGGER = {
@@ -78,3 +88,24 @@ class ReadOnlyMessageLog:
 
     def restore(self) -> None:
         self._run(DROP_TRIGGER[self.dialect])
+
+
+DAY1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+DAY3 = DAY1 + timedelta(days=2)
+NOW = DAY3 + timedelta(hours=1)
+KEYS = SHIPPED_CONFIG / "keys"
+
+
+def hub_identity() -> SigningIdentity:
+    return SigningIdentity.load(KEYS / "hub.key", KEYS / "hub.crt")
+
+
+def archived(db, directory: Path, identity: SigningIdentity | None = None, **kw) -> ArchivedLog:
+    return ArchivedLog(db, directory, identity or hub_identity(), clock=lambda: NOW, **kw)
+
+
+def exchange(log: MessageLog, i: int, clock=None) -> None:
+    """Request and answer of exchange `i`, appended as the endpoint does (one record each)."""
+    at = clock() if clock else DAY1
+    log.append(Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", f"<in{i}/>".encode()))
+    log.append(Entry(at, RESPONSE, "office", "pojazd-1465", f"log-{i}", f"<out{i}/>".encode()))

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
+
+from tests.support.waiting import wait_until
 
 TOTP_STEP_S = 30
-_SECRETS: dict[str, tuple[object, str]] = {}  # login -> (its hub, its TOTP secret)
+_SECRETS: dict[str, tuple[Any, str]] = {}  # login -> (its hub, its TOTP secret)
 _LAST_STEP: dict[
     str, int
 ] = {}  # secret -> the last 30 s step whose code was used (a code works once)
@@ -40,17 +43,23 @@ def code(login: str) -> str:
     """A code the hub accepts now: of a step within one of now and after the last one
     used; waits for the next step when both are spent."""
     hub, key = _SECRETS[login]
-    while True:
-        now = time.time()
-        for step in range(int(now) // TOTP_STEP_S - 1, int(now) // TOTP_STEP_S + 2):
-            # a step the hub still accepts for the next few seconds
-            if (
-                step > _LAST_STEP.get(key, -1)
-                and abs(now - (step * TOTP_STEP_S + TOTP_STEP_S / 2)) < TOTP_STEP_S + 10
-            ):
-                _LAST_STEP[key] = step
-                return hub.accounts.current_code(key, _at(step))
-        time.sleep(1)
+    step = wait_until(
+        lambda: _usable_step(key), 2 * TOTP_STEP_S, f"an unused TOTP step for {login}", 1
+    )
+    _LAST_STEP[key] = step
+    return hub.accounts.current_code(key, _at(step))
+
+
+def _usable_step(key: str) -> int | None:
+    """A step the hub still accepts for the next few seconds, and not used yet."""
+    now = time.time()
+    for step in range(int(now) // TOTP_STEP_S - 1, int(now) // TOTP_STEP_S + 2):
+        if (
+            step > _LAST_STEP.get(key, -1)
+            and abs(now - (step * TOTP_STEP_S + TOTP_STEP_S / 2)) < TOTP_STEP_S + 10
+        ):
+            return step
+    return None
 
 
 def _at(step: int) -> datetime:

@@ -43,7 +43,7 @@ def company_actor(nip: str = NIP) -> Actor:
 def config_copy(tmp_path, db_url: str):
     """The shipped config in a folder of the test's own, on the test's database."""
     from hub.cli.demo import copy_config
-    from tests.conftest import SHIPPED_CONFIG
+    from tests.support import SHIPPED_CONFIG
 
     return copy_config(SHIPPED_CONFIG, tmp_path / "config", db_url)
 

@@ -1,11 +1,18 @@
 """A private PostgreSQL cluster for the tests that restart, stop, destroy or restore one
 (the shared server on 5432 is never touched that way): initdb'd into a temporary folder,
-on a free port of 127.0.0.1, trust auth. PostgreSQL refuses to run as root, so under root
-it runs as `postgres`."""
+on 127.0.0.1, trust auth. PostgreSQL refuses to run as root, so under root it runs as
+`postgres`.
+
+PostgreSQL cannot listen on port 0, so the cluster takes a port below the range the OS
+hands out for port 0 (/proc/sys/net/ipv4/ip_local_port_range): no server of the tests and
+no outgoing connection is given it while the cluster is down for a restart. Another private
+cluster that holds it already makes `start()` take another one (the bind is the check; no
+port is probed first)."""
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -15,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.served import free_port
+from tests.support import IN_CI
 
+PORT_TRIES = 20
 FAST = "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"  # nothing here must survive a power cut
 
 
@@ -35,6 +42,12 @@ def pg_bindir() -> Path | None:
     return next(
         (d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None
     )
+
+
+def cluster_port() -> int:
+    """A port below the range the OS gives out for port 0 (see the module's docstring)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    return random.randrange(max(1024, low - 12000), low)
 
 
 def require_bindir() -> Path:
@@ -57,7 +70,6 @@ class PrivateCluster:
             tempfile.mkdtemp(prefix="hub-pg-")
         )  # not pytest's tmp_path: `postgres` cannot enter root's
         self.data = self.root / "data"
-        self.port = free_port()
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
@@ -79,10 +91,37 @@ class PrivateCluster:
             raise
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
-                f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
+                f"listen_addresses = '127.0.0.1'\ninclude 'port.conf'\nunix_socket_directories = '{self.root}'\n"
                 f"max_connections = 60\n{settings}"
             )
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self.set_port(cluster_port())
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def set_port(self, port: int) -> None:
+        self.port = port
+        port_conf = self.data / "port.conf"
+        port_conf.write_text(f"port = {port}\n")
+        if self.as_postgres:
+            shutil.chown(port_conf, "postgres", "postgres")
+
+    def start(self) -> None:
+        """pg_ctl start; on another port when this one is held by another private cluster."""
+        log = self.root / "server.log"
+        for _ in range(PORT_TRIES):
+            logged = log.stat().st_size if log.exists() else 0
+            try:
+                self.pg_ctl("start")
+                return
+            except AssertionError:
+                with log.open("rb") as f:
+                    f.seek(logged)
+                    if b"already in use" not in f.read():
+                        raise
+            self.set_port(cluster_port())
+        raise AssertionError(f"no free port for a private cluster in {PORT_TRIES} tries")
 
     def folder(self, name: str) -> Path:
         """A folder of the cluster's own (owned by the server's user)."""
@@ -129,7 +168,7 @@ def running_cluster(
     try:
         if prepare is not None:
             prepare(private)
-        private.pg_ctl("start")
+        private.start()
         yield private
     finally:
         private.remove()

@@ -20,7 +20,7 @@ from lxml import etree
 from hub import ns
 from hub.signing.policy import ECDSA_SHA256, RSA_SHA256, SHA256
 from hub.signing.sign import format_time
-from tests.signing.helpers import require_tool
+from tests.support.signing import require_tool
 
 ID_OPTIONS = ["--id-attr:Id", "Body", "--id-attr:Id", "Timestamp"]
 WSU_ID = f"{{{ns.WSU}}}Id"

@@ -1,0 +1,44 @@
+"""Many OS processes acting on one database at once, started together on a barrier."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+
+WORKERS = 8
+FORK = mp.get_context("fork")
+
+
+def _worker(db_url, config, clock, barrier, results, index, action):
+    from hub.app import Hub
+    from hub.db.database import Database
+    from hub.errors import HubError
+
+    hub = Hub(config, clock=clock, db=Database(db_url))
+    try:
+        barrier.wait(timeout=30)
+        results.put((index, "ok", action(hub, index)))
+    except HubError as e:
+        results.put((index, e.code, e.detail))
+    except Exception:  # noqa: BLE001 - reported to the parent as a failure
+        results.put((index, "crash", traceback.format_exc()))
+    finally:
+        hub.close()
+
+
+def run_at_once(db_url, hub, action, workers=WORKERS):
+    barrier, results = FORK.Barrier(workers), FORK.Queue()
+    procs = [
+        FORK.Process(
+            target=_worker, args=(db_url, hub.config, hub.clock, barrier, results, i, action)
+        )
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    out = sorted(results.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    crashes = [r for r in out if r[1] == "crash"]
+    assert not crashes, crashes[0][2]
+    return out
