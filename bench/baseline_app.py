@@ -55,13 +55,8 @@ class Baseline(ServiceBase):
     @operation("RedeemCoupon", RedeemCouponRequest, RedeemCouponResponse)
     def RedeemCoupon(ctx, req):
         return RedeemCouponResponse(
-            RedemptionId=req.RequestId,
-            CouponId=req.CouponId,
-            CapturedAmount="161.50",
-            ReleasedAmount="0.00",
+            RedemptionId=req.RequestId, CouponId=req.CouponId, CapturedAmount="161.50", ReleasedAmount="0.00"
         )
 
 
-app = WsgiApplication(
-    Application([Baseline], tns=NS, in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
-)
+app = WsgiApplication(Application([Baseline], tns=NS, in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()))

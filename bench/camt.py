@@ -91,9 +91,7 @@ print(json.dumps({"seconds": seconds, "entries": result.imported + result.unmatc
 
 
 def measure(code: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
@@ -108,9 +106,7 @@ def database(backend: str, work: Path) -> str:
 
     from sqlalchemy import create_engine, make_url, text
 
-    server = make_url(
-        os.environ.get("HUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    )
+    server = make_url(os.environ.get("HUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     name = f"hub_bench_camt_{uuid.uuid4().hex[:12]}"
     engine = create_engine(server, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -143,12 +139,7 @@ def write(path: Path, account: str, n: int, statements: int) -> None:
     def entries(first: int, last: int):
         for i in range(first, last):
             written = format_pln(amount(i)) + ("000" if i % 10 == 0 else "")
-            yield Entry(
-                written,
-                remittance=f"przelew {i} NIP 5260250274",
-                ref=f"R{i}",
-                end_to_end_id=f"E{i}",
-            )
+            yield Entry(written, remittance=f"przelew {i} NIP 5260250274", ref=f"R{i}", end_to_end_id=f"E{i}")
 
     bounds = [n * k // statements for k in range(statements + 1)]
     days, opening = [], 0

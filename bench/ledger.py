@@ -46,9 +46,7 @@ def worker(url: str, n: int, mode: str, seconds: float, start_at: float, out) ->
         i += 1
         if mode == "baseline":
             with db.transaction() as s:
-                s.execute(
-                    text("INSERT INTO bench_baseline (worker, n) VALUES (:w, :n)"), {"w": n, "n": i}
-                )
+                s.execute(text("INSERT INTO bench_baseline (worker, n) VALUES (:w, :n)"), {"w": n, "n": i})
             done += 1
             continue
         hold_id = f"hold:{n}:{i}"
@@ -65,10 +63,7 @@ def run(url: str, processes: int, mode: str, seconds: float) -> float:
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.0
-    procs = [
-        ctx.Process(target=worker, args=(url, n, mode, seconds, start_at, out))
-        for n in range(processes)
-    ]
+    procs = [ctx.Process(target=worker, args=(url, n, mode, seconds, start_at, out)) for n in range(processes)]
     for p in procs:
         p.start()
     total = sum(out.get() for _ in procs)
@@ -92,9 +87,7 @@ def main() -> None:
         db = Database(url)
         upgrade(db)
         with db.transaction() as s:
-            s.execute(
-                text("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, worker int, n int)")
-            )
+            s.execute(text("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, worker int, n int)"))
             ledger = Ledger(s)
             ledger.open_account(CLEARING, CONTROL)
             from hub.ledger.chart import ADJUSTMENTS

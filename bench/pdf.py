@@ -96,9 +96,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "pages": len(sheets), 
 
 
 def run(code: str, *args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}

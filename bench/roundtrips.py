@@ -65,12 +65,7 @@ class Counting:
         for path in self.traces:
             for line in path.read_text(errors="replace").splitlines():
                 parts = line.split("\t")
-                if (
-                    len(parts) > 2
-                    and parts[1] == "F"
-                    and parts[3:4]
-                    and parts[3] in ("Sync", "Query")
-                ):
+                if len(parts) > 2 and parts[1] == "F" and parts[3:4] and parts[3] in ("Sync", "Query"):
                     total += 1
         return total
 
@@ -92,9 +87,7 @@ def run_backend(backend: str, n: int) -> dict:
     try:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
         coupons = prepare(config_dir, n + 5)
-        identity = SigningIdentity.load(
-            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
-        )
+        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
 
         def signed(op: str, fields: dict) -> bytes:
             return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
@@ -111,12 +104,7 @@ def run_backend(backend: str, n: int) -> dict:
             for i, c in enumerate(coupons[:n]):
                 fields = {"CouponId": c, "OfficeCode": "1465"}
                 if op == "RedeemCoupon":
-                    fields = {
-                        "RequestId": str(uuid.uuid4()),
-                        **fields,
-                        "CaseNumber": f"WK.{i}",
-                        "CaseType": "REJ_NEW",
-                    }
+                    fields = {"RequestId": str(uuid.uuid4()), **fields, "CaseNumber": f"WK.{i}", "CaseType": "REJ_NEW"}
                 bodies.append(signed(op, fields))
             warm = bodies[:2]
             for body in warm:  # connections open, caches warm
@@ -128,12 +116,7 @@ def run_backend(backend: str, n: int) -> dict:
                 statuses.append(status)
 
             for body in bodies[2:]:
-                answer = b"".join(
-                    app(
-                        environ(path, f"{ns.OFFICE}#{op}", body),
-                        start_response,
-                    )
-                )
+                answer = b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), start_response))
                 if not statuses[-1].startswith("200") or b"Fault>" in answer:
                     raise RuntimeError(f"{op} answered {statuses[-1]}: {answer[-900:]!r}")
             exchanges = len(bodies) - 2
@@ -155,11 +138,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    print(
-        json.dumps(
-            {"repo": str(REPO), **{b: run_backend(b, args.requests) for b in backends}}, indent=2
-        )
-    )
+    print(json.dumps({"repo": str(REPO), **{b: run_backend(b, args.requests) for b in backends}}, indent=2))
 
 
 if __name__ == "__main__":

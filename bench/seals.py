@@ -38,16 +38,12 @@ def run(backend: str, exchanges: int, every: int | None) -> dict:
     identity = SigningIdentity.load(KEYS / "hub.key", KEYS / "hub.crt")
     workdir = Path(tempfile.mkdtemp())
     url, drop = (
-        (f"sqlite:///{workdir}/hub.sqlite3", lambda: None)
-        if backend == "sqlite"
-        else database(backend, workdir)
+        (f"sqlite:///{workdir}/hub.sqlite3", lambda: None) if backend == "sqlite" else database(backend, workdir)
     )
     db = Database(url)
     upgrade(db)
     try:
-        log = MessageLog(
-            db, Sealer(identity, lambda: datetime.now(UTC), every, 3600) if every else None
-        )
+        log = MessageLog(db, Sealer(identity, lambda: datetime.now(UTC), every, 3600) if every else None)
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(exchanges):
             at = datetime.now(UTC)
@@ -76,11 +72,7 @@ def main() -> None:
     base = results[0]["cpu_us_per_record"]
     for r in results:
         r["cpu_ratio_to_baseline"] = round(r["cpu_us_per_record"] / base, 3)
-    print(
-        json.dumps(
-            {"backend": args.backend, "exchanges": args.exchanges, "results": results}, indent=2
-        )
-    )
+    print(json.dumps({"backend": args.backend, "exchanges": args.exchanges, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

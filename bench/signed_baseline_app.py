@@ -48,9 +48,7 @@ def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
     if environ["REQUEST_METHOD"] != "POST":  # ?wsdl: spyne's own
         return spyne_app(environ, start_response)
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    request = parse_xml(
-        environ["wsgi.input"].read(length), bytes_max=BYTES_MAX, depth_max=DEPTH_MAX
-    )
+    request = parse_xml(environ["wsgi.input"].read(length), bytes_max=BYTES_MAX, depth_max=DEPTH_MAX)
     try:
         verified = verify_envelope(request, TRUST, POLICY, REPLAY, datetime.now(UTC))
     except SecurityFault as fault:
@@ -68,8 +66,5 @@ def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
     )
     response = parse_xml(answer, bytes_max=BYTES_MAX, depth_max=DEPTH_MAX)
     body = etree.tostring(sign_envelope(response, IDENTITY), xml_declaration=True, encoding="UTF-8")
-    start_response(
-        statuses[0],
-        [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
-    )
+    start_response(statuses[0], [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
     return [body]

@@ -90,19 +90,12 @@ def prepare(config_dir: Path, coupons_needed: int) -> list[str]:
         upgrade(hub.db)
         hub.companies.add(NIP, "Bench Leasing sp. z o.o.", actor=operator("bench"))
         hub.companies.credit(
-            NIP,
-            161_50 * 1000 * (coupons_needed // 1000 + 1),
-            "bench funding",
-            actor=operator("bench"),
+            NIP, 161_50 * 1000 * (coupons_needed // 1000 + 1), "bench funding", actor=operator("bench")
         )
         ids: list[str] = []
         while len(ids) < coupons_needed:
             batch = hub.coupons.issue(
-                request_id=str(uuid.uuid4()),
-                company_nip=NIP,
-                case_type="REJ_NEW",
-                count=1000,
-                actor=operator("bench"),
+                request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW", count=1000, actor=operator("bench")
             )
             ids += [c.coupon_id for c in batch.coupons]
         return ids[:coupons_needed]
@@ -149,12 +142,7 @@ def load(port: int, path: str, action: str, bodies: list[bytes], clients: int) -
                 break
             start = time.perf_counter()
             try:
-                conn.request(
-                    "POST",
-                    path,
-                    bodies[i],
-                    {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
-                )
+                conn.request("POST", path, bodies[i], {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action})
                 response = conn.getresponse()
                 data = response.read()
                 ok = response.status == 200 and b"Fault>" not in data
@@ -201,12 +189,7 @@ def crypto_floor(identity: SigningIdentity, rounds: int = 300) -> dict:
 
 def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
     )
 
 
@@ -231,10 +214,7 @@ class Requests:
 
     def verify(self, coupons: list[str], n: int) -> list[bytes]:
         return [
-            self.signed(
-                "VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}
-            )
-            for i in range(n)
+            self.signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}) for i in range(n)
         ]
 
     def redeem(self, coupons: list[str]) -> list[bytes]:
@@ -253,9 +233,7 @@ class Requests:
         ]
 
 
-def measure(
-    port: int, path: str, bodies: dict[str, list[bytes]], clients: int, warmup: int
-) -> dict:
+def measure(port: int, path: str, bodies: dict[str, list[bytes]], clients: int, warmup: int) -> dict:
     """Each operation's bodies: the first `warmup` unmeasured, the rest measured."""
     results = {}
     for op, sent in bodies.items():
@@ -268,17 +246,12 @@ def measure(
 def hub_checks(config_dir: Path) -> dict:
     """`hub ledger verify` and `hub audit verify` after the run: both must pass."""
     checks = {}
-    for name, command in (
-        ("ledger_verify", ["ledger", "verify"]),
-        ("audit_verify", ["audit", "verify"]),
-    ):
+    for name, command in (("ledger_verify", ["ledger", "verify"]), ("audit_verify", ["audit", "verify"])):
         done = subprocess.run(
             [str(REPO / ".venv/bin/hub"), "--config", str(config_dir), *command],
             cwd=REPO, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
-        checks[name] = (
-            "ok" if done.returncode == 0 else f"FAILED: {done.stdout[-500:]}{done.stderr[-500:]}"
-        )
+        checks[name] = "ok" if done.returncode == 0 else f"FAILED: {done.stdout[-500:]}{done.stderr[-500:]}"
     return checks
 
 
@@ -317,27 +290,20 @@ def run_hub(backend: str, args: argparse.Namespace, requests: Requests, port: in
 
 
 def ratios(hub: dict, base: dict) -> dict:
-    return {
-        op: round(hub[op]["per_s"] / base[op]["per_s"], 2)
-        for op in ("VerifyCoupon", "RedeemCoupon")
-    }
+    return {op: round(hub[op]["per_s"] / base[op]["per_s"], 2) for op in ("VerifyCoupon", "RedeemCoupon")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument(
-        "--requests", type=int, default=2000, help="measured, per operation and target"
-    )
+    parser.add_argument("--requests", type=int, default=2000, help="measured, per operation and target")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
 
-    identity = SigningIdentity.load(
-        REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt"
-    )
+    identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
     requests = Requests(identity)
     n = args.requests + args.warmup
     fake = [f"BENCH{i:08d}" for i in range(n)]

@@ -109,9 +109,7 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
     try:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
         coupons = prepare(config_dir, n + warmup)
-        identity = SigningIdentity.load(
-            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
-        )
+        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
 
         def signed(op: str, fields: dict) -> bytes:
             return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
@@ -137,10 +135,7 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
         metrics.enable_multiprocess(workdir / "metrics")
         app = create_app(load_config(config_dir))
         gc.freeze()  # as `hub serve` does once a worker has loaded the app
-        stderr, sys.stderr = (
-            sys.stderr,
-            open(os.devnull, "w"),
-        )  # the JSON log lines are written, and dropped
+        stderr, sys.stderr = (sys.stderr, open(os.devnull, "w"))  # the JSON log lines are written, and dropped
         try:
             path = "/soap/office"
             cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[:warmup])
@@ -167,8 +162,7 @@ def baseline(n: int, warmup: int) -> dict:
     from bench.baseline_app import app
 
     bodies = [
-        etree.tostring(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}))
-        for i in range(n + warmup)
+        etree.tostring(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"})) for i in range(n + warmup)
     ]
     cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
     return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
@@ -178,16 +172,10 @@ def signed_baseline(n: int, warmup: int) -> dict:
     """bench/signed_baseline_app.py in-process: strict verification, spyne, RSA-2048 signing."""
     from bench.signed_baseline_app import app
 
-    identity = SigningIdentity.load(
-        REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt"
-    )
+    identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
     bodies = [
         etree.tostring(
-            sign_envelope(
-                envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}),
-                identity,
-                ttl_s=3600,
-            )
+            sign_envelope(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}), identity, ttl_s=3600)
         )
         for i in range(n + warmup)
     ]
@@ -212,9 +200,7 @@ def signature_work(n: int, warmup: int) -> dict:
     requests = [
         etree.tostring(
             sign_envelope(
-                envelope("VerifyCoupon", {"CouponId": f"C{i:010d}", "OfficeCode": "1465"}),
-                client,
-                ttl_s=3600,
+                envelope("VerifyCoupon", {"CouponId": f"C{i:010d}", "OfficeCode": "1465"}), client, ttl_s=3600
             )
         )
         for i in range(n + warmup)
@@ -235,9 +221,7 @@ def signature_work(n: int, warmup: int) -> dict:
     return {
         "verify_median": round(statistics.median(verify_s) * 1000, 3),
         "sign_median": round(statistics.median(sign_s) * 1000, 3),
-        "both_median": round(
-            statistics.median([a + b for a, b in zip(verify_s, sign_s, strict=True)]) * 1000, 3
-        ),
+        "both_median": round(statistics.median([a + b for a, b in zip(verify_s, sign_s, strict=True)]) * 1000, 3),
     }
 
 
@@ -258,9 +242,7 @@ def main() -> None:
     for backend in backends:
         results[backend] = run_backend(backend, args.requests, args.warmup)
         for op in ("verify", "redeem"):
-            results[backend][f"{op}_to_baseline_median"] = round(
-                results[backend][f"{op}_cpu_ms"]["median"] / base, 1
-            )
+            results[backend][f"{op}_to_baseline_median"] = round(results[backend][f"{op}_cpu_ms"]["median"] / base, 1)
     print(json.dumps(results, indent=2))
 
 

@@ -76,20 +76,13 @@ def main() -> None:
                 ]
             )
             wait_up(f"http://127.0.0.1:{ports[model]}/soap/office?wsdl")
-        identity = SigningIdentity.load(
-            config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt"
-        )
+        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
 
-        def bodies(
-            n: int,
-        ) -> list[bytes]:  # fresh signatures each time: the replay cache accepts every one
+        def bodies(n: int) -> list[bytes]:  # fresh signatures each time: the replay cache accepts every one
             return [
                 etree.tostring(
                     sign_envelope(
-                        envelope(
-                            "VerifyCoupon",
-                            {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"},
-                        ),
+                        envelope("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"}),
                         identity,
                         ttl_s=600,
                     )
@@ -105,9 +98,7 @@ def main() -> None:
             for model in MODELS:
                 signed = bodies(args.requests)
                 time.sleep(1)
-                rounds[model].append(
-                    load(ports[model], "/soap/office", action, signed, args.clients)
-                )
+                rounds[model].append(load(ports[model], "/soap/office", action, signed, args.clients))
         results = {
             "machine": machine(),
             "backend": args.backend,
@@ -115,13 +106,9 @@ def main() -> None:
             "workers": args.workers,
             "threads": args.threads,
             "rounds": rounds,
-            "median_per_s": {
-                model: statistics.median(r["per_s"] for r in rounds[model]) for model in MODELS
-            },
+            "median_per_s": {model: statistics.median(r["per_s"] for r in rounds[model]) for model in MODELS},
         }
-        results["gthread_to_sync"] = round(
-            results["median_per_s"]["gthread"] / results["median_per_s"]["sync"], 3
-        )
+        results["gthread_to_sync"] = round(results["median_per_s"]["gthread"] / results["median_per_s"]["sync"], 3)
         print(json.dumps(results, indent=2))
     finally:
         clean_up(list(procs.values()), drop, workdir)

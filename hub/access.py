@@ -23,14 +23,7 @@ COUPONS_READ = "coupons:read"
 STATEMENT_READ = "statement:read"
 REPORTS_READ = "reports:read"
 USERS_MANAGE = "users:manage"
-COMPANY_PERMISSIONS = (
-    COUPONS_ISSUE,
-    COUPONS_CANCEL,
-    COUPONS_READ,
-    STATEMENT_READ,
-    REPORTS_READ,
-    USERS_MANAGE,
-)
+COMPANY_PERMISSIONS = (COUPONS_ISSUE, COUPONS_CANCEL, COUPONS_READ, STATEMENT_READ, REPORTS_READ, USERS_MANAGE)
 
 # Office permissions: verify, redeem and reverse a coupon. Only the office's signed
 # client (Pojazd, Kierowca, WORD: every permission of its scope) and the operator
@@ -42,14 +35,7 @@ PAYMENTS_REGISTER = "payments:register"
 PAYMENTS_READ = "payments:read"
 PAYMENTS_VOID = "payments:void"
 DESK_CLOSE = "desk:close"
-OFFICE_PERMISSIONS = (
-    PAYMENTS_REGISTER,
-    PAYMENTS_READ,
-    PAYMENTS_VOID,
-    DESK_CLOSE,
-    REPORTS_READ,
-    USERS_MANAGE,
-)
+OFFICE_PERMISSIONS = (PAYMENTS_REGISTER, PAYMENTS_READ, PAYMENTS_VOID, DESK_CLOSE, REPORTS_READ, USERS_MANAGE)
 
 # Built-in roles: name -> permissions. A company admin adds custom roles on top.
 COMPANY_ROLES = {
@@ -57,10 +43,7 @@ COMPANY_ROLES = {
     "issuer": frozenset({COUPONS_ISSUE, COUPONS_CANCEL, COUPONS_READ, STATEMENT_READ}),
     "viewer": frozenset({COUPONS_READ, STATEMENT_READ, REPORTS_READ}),
 }
-OFFICE_ROLES = {
-    "cashier": frozenset({PAYMENTS_REGISTER, PAYMENTS_READ}),
-    "supervisor": frozenset(OFFICE_PERMISSIONS),
-}
+OFFICE_ROLES = {"cashier": frozenset({PAYMENTS_REGISTER, PAYMENTS_READ}), "supervisor": frozenset(OFFICE_PERMISSIONS)}
 
 
 @dataclass(frozen=True)
@@ -77,9 +60,7 @@ class Actor:
     def may(self, permission: str) -> bool:
         return self.permissions is None or permission in self.permissions
 
-    def require(
-        self, permission: str, *, company_nip: str | None = None, office_code: str | None = None
-    ) -> None:
+    def require(self, permission: str, *, company_nip: str | None = None, office_code: str | None = None) -> None:
         """Raise NotAuthorized unless this actor holds `permission` for that company or office."""
         if not self.may(permission):
             raise NotAuthorized(f"{self.name} does not have the permission {permission}")
@@ -91,9 +72,7 @@ class Actor:
         if not self.is_operator:
             raise NotAuthorized(f"{self.name} may not {what}: only the hub's operator does")
 
-    def require_scope(
-        self, *, company_nip: str | None = None, office_code: str | None = None
-    ) -> None:
+    def require_scope(self, *, company_nip: str | None = None, office_code: str | None = None) -> None:
         """Raise NotAuthorized unless this actor acts for that company or office, whatever
         its permissions: what every user of a company may see (its account on the dashboard)."""
         if self.is_operator:

@@ -107,10 +107,7 @@ class Hub:
         """SubmitTransfer to the bank; its answers carry the BANK client's certificate."""
         bank_clients = [c for c in self.config.clients if c.kind == "BANK"]
         return BankSoap(
-            self.config.bank.wsdl,
-            self.config.bank.endpoint,
-            TrustStore.from_pem_files(bank_clients),
-            self.identity,
+            self.config.bank.wsdl, self.config.bank.endpoint, TrustStore.from_pem_files(bank_clients), self.identity
         )
 
     @cached_property
@@ -165,48 +162,31 @@ class Hub:
     @cached_property
     def statements(self) -> StatementService:
         return StatementService(
-            self.db,
-            self.config,
-            self.clock,
-            reconcilers=[self.settlements.reconcile_statement],
-            reader=CamtReader(),
+            self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement], reader=CamtReader()
         )
 
     @cached_property
     def journals(self) -> JournalService:
-        return JournalService(
-            self.db, self.config, self.clock, takings=self.cashdesk.day_takings, files=write_files
-        )
+        return JournalService(self.db, self.config, self.clock, takings=self.cashdesk.day_takings, files=write_files)
 
     @cached_property
     def settlements(self) -> SettlementService:
         return SettlementService(
-            self.db,
-            self.config,
-            self.clock,
-            journals=self.journals,
-            bank=self.bank_courier,
-            fk=self.fk_courier,
+            self.db, self.config, self.clock, journals=self.journals, bank=self.bank_courier, fk=self.fk_courier
         )
 
     @cached_property
     def notifications(self) -> NotificationService:
         notify = self.config.notify
         return NotificationService(
-            self.db,
-            self.config,
-            self.clock,
-            mail=SmtpSender(notify),
-            poster=HttpPoster(notify.timeout_s),
+            self.db, self.config, self.clock, mail=SmtpSender(notify), poster=HttpPoster(notify.timeout_s)
         )
 
     @cached_property
     def message_log(self) -> MessageLog:
         """The message log, its head sealed with the hub's key (hub.audit.seals)."""
         audit = self.config.audit
-        return MessageLog(
-            self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s)
-        )
+        return MessageLog(self.db, Sealer(self.identity, self.clock, audit.seal_every_records, audit.seal_every_s))
 
     @cached_property
     def ledger_checks(self) -> LedgerChecks:
@@ -249,9 +229,7 @@ class Hub:
         settings = self.config.security
         return Security(
             trust=TrustStore.from_pem_files(self.config.clients),
-            policy=SignaturePolicy(
-                clock_skew_s=settings.clock_skew_s, replay_window_s=settings.replay_window_s
-            ),
+            policy=SignaturePolicy(clock_skew_s=settings.clock_skew_s, replay_window_s=settings.replay_window_s),
             replay=DatabaseReplayCache(self.db, self.clock),
             identity=self.identity,
             request_bytes_max=settings.request_bytes_max,
@@ -260,15 +238,11 @@ class Hub:
             body_deadlines=ReadDeadlines(),
         )
 
-    def soap_endpoints(
-        self, security: Security, guard: RestoreGuard | None
-    ) -> dict[str, SoapEndpoint]:
+    def soap_endpoints(self, security: Security, guard: RestoreGuard | None) -> dict[str, SoapEndpoint]:
         """/soap/<service> -> its endpoint, serving this hub's services."""
         log, context = self.message_log, {"hub": self}
         return {
-            path: SoapEndpoint(
-                name, namespace, [service], kinds, security, log, self.clock, context, guard
-            )
+            path: SoapEndpoint(name, namespace, [service], kinds, security, log, self.clock, context, guard)
             for path, (name, namespace, service, kinds) in SOAP_SERVICES.items()
         }
 

@@ -34,9 +34,7 @@ def business_day(at: datetime) -> date:
 def check_day(day: date) -> date:
     """`day`, or InvalidRequest where it lies outside DAY_FIRST..DAY_LAST."""
     if not DAY_FIRST <= day <= DAY_LAST:
-        raise InvalidRequest(
-            f"{day.isoformat()} is out of range: the hub handles days from {DAY_FIRST} to {DAY_LAST}"
-        )
+        raise InvalidRequest(f"{day.isoformat()} is out of range: the hub handles days from {DAY_FIRST} to {DAY_LAST}")
     return day
 
 

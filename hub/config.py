@@ -37,14 +37,7 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-)
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic.dataclasses import dataclass
 from pydantic_core import ArgsKwargs, PydanticCustomError
 
@@ -71,9 +64,7 @@ SYSTEMS: tuple[System, ...] = ("POJAZD", "KIEROWCA", "WORD")
 
 # The contract fixes IssueCoupons' Count to 1..1000; config may only lower it.
 BATCH_COUNT_LIMIT = 1000
-CLIENT_CERTS_MAX = (
-    2  # a client's pinned certificates: its current one and, during a rotation, the next
-)
+CLIENT_CERTS_MAX = 2  # a client's pinned certificates: its current one and, during a rotation, the next
 PORTAL_SECRET_BYTES_MIN = 32
 DAYS_MAX = 36_500  # every day count in config (validity, retention, warnings): at most 100 years
 
@@ -90,9 +81,7 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DESK_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 _PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _COMMA_SPACES = re.compile(r"\s*(?<!\\),\s*")
-_TOML_POSITION = re.compile(
-    r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL
-)
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.DOTALL)
 _TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$", re.DOTALL)
 
 
@@ -187,9 +176,7 @@ def _pem_private_key(path: Path) -> Path:
     except ValueError:
         _fail(f"not a PEM private key: {path}")
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        _fail(
-            f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}"
-        )
+        _fail(f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}")
     return path
 
 
@@ -315,9 +302,7 @@ def _distinguished_name(value: str) -> str:
     try:
         name = x509.Name.from_rfc4514_string(_COMMA_SPACES.sub(",", value.strip()))
     except ValueError:
-        _fail(
-            f'not an RFC 4514 distinguished name such as "CN=pojazd,O=Ministry,C=PL": {_shown(value)}'
-        )
+        _fail(f'not an RFC 4514 distinguished name such as "CN=pojazd,O=Ministry,C=PL": {_shown(value)}')
     if len(name) == 0:
         _fail("must not be empty")
     return name.rfc4514_string()
@@ -327,13 +312,9 @@ def _certificate_files(value: object, info: ValidationInfo) -> tuple[Path, ...]:
     """`cert`: one path, or during a key rotation a list of two (the current and the next)."""
     paths = [value] if isinstance(value, str) else value
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        _fail(
-            f'expected a path or a list of paths such as ["keys/old.crt", "keys/new.crt"], got {_shown(value)}'
-        )
+        _fail(f'expected a path or a list of paths such as ["keys/old.crt", "keys/new.crt"], got {_shown(value)}')
     if not 1 <= len(paths) <= CLIENT_CERTS_MAX:
-        _fail(
-            f"list one certificate, or two during a key rotation (the current and the next), got {len(paths)}"
-        )
+        _fail(f"list one certificate, or two during a key rotation (the current and the next), got {len(paths)}")
     files = tuple(_pem_certificate(_path(p, info)) for p in paths)
     if len({_fingerprint(f) for f in files}) != len(files):
         _fail(f"the same certificate is listed twice in {_shown(value)}")
@@ -407,22 +388,13 @@ _Nrb = Annotated[str, _after(_nrb)]
 _EscrowAccount = Annotated[str, _after(_escrow_account)]
 _Nip = Annotated[str, _after(_nip)]
 _DistinguishedName = Annotated[str, _after(_distinguished_name)]
-_OfficeCode = Annotated[
-    str, _after(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))
-]
-_Code = Annotated[
-    str, _after(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))
-]
-_ClientId = Annotated[
-    str,
-    _after(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"')),
-]
+_OfficeCode = Annotated[str, _after(_matching(_OFFICE_CODE, '4 digits (a TERYT powiat code such as "1465")'))]
+_Code = Annotated[str, _after(_matching(_CODE, 'upper-case letters, digits and _ such as "REJ_NEW"'))]
+_ClientId = Annotated[str, _after(_matching(_CLIENT_ID, 'letters, digits, ".", "_" and "-" such as "pojazd-1465"'))]
 _DeskId = Annotated[str, _after(_matching(_DESK_ID, 'letters, digits, "_" and "-" such as "01"'))]
 _Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, _before(_network_text)]
 _PositiveInt = Annotated[int, Field(gt=0)]
-_Days = Annotated[
-    int, Field(gt=0, le=DAYS_MAX)
-]  # a day count far beyond it overflows date arithmetic
+_Days = Annotated[int, Field(gt=0, le=DAYS_MAX)]  # a day count far beyond it overflows date arithmetic
 _Seconds = Annotated[int, Field(gt=0, le=300)]
 _Currency = Annotated[str, _after(_currency_code)]
 _T = TypeVar("_T")
@@ -570,9 +542,7 @@ class Client:
 
     id: _ClientId
     kind: Annotated[ClientKind, _before(_text_one_of(CLIENT_KINDS))]
-    certs: Annotated[tuple[Path, ...], _before(_certificate_files)] = Field(
-        default=(), alias="cert"
-    )
+    certs: Annotated[tuple[Path, ...], _before(_certificate_files)] = Field(default=(), alias="cert")
     ca: _CaCertificateFile | None = None
     subject: _DistinguishedName | None = None
     offices: _Tuple[_OfficeCode] = ()
@@ -663,9 +633,7 @@ class HubConfig:
 
     def client(self, client_id: str) -> Client:
         if (client := self.find_client(client_id)) is None:
-            raise InvalidRequest(
-                f"Unknown client {client_id!r}: clients.toml lists no such client."
-            )
+            raise InvalidRequest(f"Unknown client {client_id!r}: clients.toml lists no such client.")
         return client
 
     def case_type(self, code: str) -> CaseType:
@@ -699,9 +667,7 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, where: str, field_name: str | None, problem: str) -> None:
-        self.lines.append(
-            f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}"
-        )
+        self.lines.append(f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}")
 
 
 def load_config(config_dir: Path) -> HubConfig:
@@ -741,9 +707,7 @@ def _read_toml(path: Path, problems: _Problems) -> dict[str, Any] | None:
     except tomllib.TOMLDecodeError as e:
         problems.add(path.name, None, _toml_error_text(e))
     except UnicodeDecodeError as e:
-        problems.add(
-            path.name, None, f"not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})"
-        )
+        problems.add(path.name, None, f"not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})")
     except OSError as e:
         problems.add(path.name, None, f"cannot read {path}: {e.strerror}")
     return None
@@ -789,9 +753,7 @@ def _pydantic_problem(error: Mapping[str, Any]) -> str:
     return f"{error['msg']}, got {_shown(got)}"
 
 
-def _validate(
-    section: type[_S], raw: object, where: str, context: dict[str, Any], problems: _Problems
-) -> _S | None:
+def _validate(section: type[_S], raw: object, where: str, context: dict[str, Any], problems: _Problems) -> _S | None:
     if not isinstance(raw, dict):
         problems.add(where, None, f"expected a table, got {_shown(raw)}")
         return None
@@ -828,14 +790,10 @@ def _entries(
     """(`"office[1] (code 1261)"`, raw table) for each `[[key]]` in `file`."""
     raw = doc.get(key)
     if raw is None or raw == []:
-        problems.add(
-            f"{file}: [[{key}]]", None, f"required but missing; add at least one [[{key}]] table"
-        )
+        problems.add(f"{file}: [[{key}]]", None, f"required but missing; add at least one [[{key}]] table")
         return
     if not isinstance(raw, list):
-        problems.add(
-            f"{file}: [[{key}]]", None, f"expected an array of tables [[{key}]], got {_shown(raw)}"
-        )
+        problems.add(f"{file}: [[{key}]]", None, f"expected an array of tables [[{key}]], got {_shown(raw)}")
         return
     for i, entry in enumerate(raw):
         label = entry.get(label_key) if isinstance(entry, dict) else None
@@ -869,9 +827,7 @@ def _known_keys() -> dict[str, dict[str, list[str]]]:
     }
 
 
-def _unknown_keys(
-    config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems
-) -> None:
+def _unknown_keys(config_dir: Path, docs: dict[str, dict[str, Any] | None], problems: _Problems) -> None:
     """A section or key the hub does not know is an error, never ignored: a typo would
     otherwise fall back to a default. Each names its line and the nearest known key."""
     known = _known_keys()
@@ -883,9 +839,7 @@ def _unknown_keys(
             problems.add(f"{name}: line {line}" if line else name, None, problem)
 
 
-def _hub_sections(
-    doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems
-) -> dict[str, Any] | None:
+def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:
     """`[section]` name -> its settings, or None where any section has a problem."""
     if doc is None:
         return None
@@ -900,18 +854,9 @@ def _hub_sections(
             "tsa_certs",
             "needed with tsa_url: the TSA's certificate(s) its time-stamps must be signed by",
         )
-    if isinstance(signing, SigningSettings) and not _key_matches_certificate(
-        signing.key, signing.cert
-    ):
-        problems.add(
-            f"{HUB_FILE}: [signing]",
-            "key",
-            f"does not belong to the certificate in cert ({signing.cert})",
-        )
-    if (
-        isinstance(security, SecuritySettings)
-        and security.replay_window_s < 2 * security.clock_skew_s
-    ):
+    if isinstance(signing, SigningSettings) and not _key_matches_certificate(signing.key, signing.cert):
+        problems.add(f"{HUB_FILE}: [signing]", "key", f"does not belong to the certificate in cert ({signing.cert})")
+    if isinstance(security, SecuritySettings) and security.replay_window_s < 2 * security.clock_skew_s:
         # A message is accepted from clock_skew_s before its Created to clock_skew_s after it;
         # forgetting seen signatures sooner than that would let a replay through.
         problems.add(
@@ -921,9 +866,7 @@ def _hub_sections(
         )
     portal = None
     if "portal" in doc:  # optional: no [portal], no portal
-        portal = _validate(
-            PortalSettings, doc["portal"], f"{HUB_FILE}: [portal]", context, problems
-        )
+        portal = _validate(PortalSettings, doc["portal"], f"{HUB_FILE}: [portal]", context, problems)
         if portal is None:
             return None
     if any(entry is None for entry in entries.values()):
@@ -935,9 +878,9 @@ def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    return key.public_key().public_bytes(
+    return key.public_key().public_bytes(serialization.Encoding.DER, public) == cert.public_key().public_bytes(
         serialization.Encoding.DER, public
-    ) == cert.public_key().public_bytes(serialization.Encoding.DER, public)
+    )
 
 
 def _raw_text(raw: object, key: str) -> str | None:
@@ -987,10 +930,7 @@ def _offices(
 
 
 def _clients(
-    doc: dict[str, Any] | None,
-    context: dict[str, Any],
-    office_codes: set[str] | None,
-    problems: _Problems,
+    doc: dict[str, Any] | None, context: dict[str, Any], office_codes: set[str] | None, problems: _Problems
 ) -> list[Client]:
     if doc is None:
         return []
@@ -1012,73 +952,39 @@ def _clients(
     return clients
 
 
-def _check_client(
-    entry: Client, where: str, office_codes: set[str] | None, problems: _Problems
-) -> None:
+def _check_client(entry: Client, where: str, office_codes: set[str] | None, problems: _Problems) -> None:
     if entry.cert is not None and entry.ca is not None:
-        problems.add(
-            where, "ca", "give either cert (a pinned certificate) or ca with subject, not both"
-        )
+        problems.add(where, "ca", "give either cert (a pinned certificate) or ca with subject, not both")
     elif entry.cert is None and entry.ca is None:
-        problems.add(
-            where,
-            "cert",
-            "required but missing; give cert (a pinned certificate) or ca with subject",
-        )
+        problems.add(where, "cert", "required but missing; give cert (a pinned certificate) or ca with subject")
     elif entry.ca is not None and entry.subject is None:
-        problems.add(
-            where, "subject", "required with ca: the subject DN the CA-issued certificate must have"
-        )
+        problems.add(where, "subject", "required with ca: the subject DN the CA-issued certificate must have")
     elif entry.cert is not None and entry.subject is not None:
         problems.add(where, "subject", "only used with ca; a pinned cert needs no subject")
     if entry.kind in OFFICE_CLIENT_KINDS and not entry.offices:
-        problems.add(
-            where,
-            "offices",
-            f"required for kind {entry.kind}: the office codes this client acts for",
-        )
+        problems.add(where, "offices", f"required for kind {entry.kind}: the office codes this client acts for")
     if entry.kind == "CASHDESK" and len(entry.offices) > 1:
-        problems.add(
-            where,
-            "offices",
-            f"a CASHDESK client acts for exactly one office, got {_shown(entry.offices)}",
-        )
+        problems.add(where, "offices", f"a CASHDESK client acts for exactly one office, got {_shown(entry.offices)}")
     if entry.kind == "COMPANY" and entry.company_nip is None:
-        problems.add(
-            where,
-            "company_nip",
-            "required for kind COMPANY: the NIP of the company this client acts for",
-        )
+        problems.add(where, "company_nip", "required for kind COMPANY: the NIP of the company this client acts for")
     if office_codes is not None:
         for i, code in enumerate(entry.offices):
             if code not in office_codes:
-                problems.add(
-                    where,
-                    f"offices[{i}]",
-                    f"unknown office code {code}; offices.toml has no such office",
-                )
+                problems.add(where, f"offices[{i}]", f"unknown office code {code}; offices.toml has no such office")
 
 
 def _client_certificate_identity(entry: Client) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """What must not be shared between clients, so that a certificate names one client."""
     if entry.cert is not None and entry.ca is None:
         for cert in entry.certs:
-            yield (
-                "cert",
-                ("cert", _fingerprint(cert)),
-                "the same certificate is pinned for another client",
-            )
+            yield ("cert", ("cert", _fingerprint(cert)), "the same certificate is pinned for another client")
     if entry.ca is not None and entry.subject is not None and entry.cert is None:
         key = ("ca", _fingerprint(entry.ca), entry.subject)
         yield "subject", key, "another client has the same ca and subject"
 
 
 def _fingerprint(cert_path: Path) -> str:
-    return (
-        x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
-        .fingerprint(hashes.SHA256())
-        .hex()
-    )
+    return x509.load_pem_x509_certificates(cert_path.read_bytes())[0].fingerprint(hashes.SHA256()).hex()
 
 
 def _fees_and_case_types(
@@ -1112,10 +1018,6 @@ def _fees_and_case_types(
         if entry is None:
             continue
         for fee_code in dict.fromkeys(c for c in entry.fees if c not in fee_codes):
-            problems.add(
-                where,
-                "fees",
-                f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code",
-            )
+            problems.add(where, "fees", f"unknown fee code {_shown(fee_code)}; fees.toml has no [[fee]] with that code")
         case_types.append(entry)
     return fees, case_types

@@ -124,17 +124,8 @@ def unknown_keys(
     for name, value in doc.items():
         if name not in schema:
             what = "section" if isinstance(value, (dict, list)) else "key"
-            shown = (
-                f"[{name}]"
-                if isinstance(value, dict)
-                else f"[[{name}]]"
-                if isinstance(value, list)
-                else name
-            )
-            yield (
-                lines.get((name,)) or lines.get((name, 0)),
-                f"unknown {what} {shown}{nearest(name, list(schema))}",
-            )
+            shown = f"[{name}]" if isinstance(value, dict) else f"[[{name}]]" if isinstance(value, list) else name
+            yield (lines.get((name,)) or lines.get((name, 0)), f"unknown {what} {shown}{nearest(name, list(schema))}")
             continue
         known = schema[name]
         if known is None:
@@ -142,18 +133,11 @@ def unknown_keys(
         tables = (
             [(f"[{name}]", (name,), value)]
             if isinstance(value, dict)
-            else [
-                (f"{name}[{i}]", (name, i), entry)
-                for i, entry in enumerate(value)
-                if isinstance(entry, dict)
-            ]
+            else [(f"{name}[{i}]", (name, i), entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
             if isinstance(value, list)
             else []
         )
         for where, path, table in tables:
             for key in table:
                 if key not in known:
-                    yield (
-                        lines.get((*path, key)),
-                        f"{where}: unknown key {key}{nearest(key, list(known))}",
-                    )
+                    yield (lines.get((*path, key)), f"{where}: unknown key {key}{nearest(key, list(known))}")

@@ -121,14 +121,9 @@ class XmlRefused(InvalidRequest):
 class StatementError(InvalidRequest):
     """The statement is not a readable camt.053: the message names the element and its line."""
 
-    def __init__(
-        self, problem: str, *, element: str | None = None, line: int | None = None
-    ) -> None:
+    def __init__(self, problem: str, *, element: str | None = None, line: int | None = None) -> None:
         where = " ".join(part for part in (f"line {line}" if line else "", element or "") if part)
-        super().__init__(
-            f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}",
-            Element=element or "",
-        )
+        super().__init__(f"camt.053 {where}: {problem}" if where else f"camt.053: {problem}", Element=element or "")
         self.problem = problem
         self.element = element
         self.line = line

@@ -46,10 +46,7 @@ class FeeSchedule(Generic[F]):
             versions.setdefault(entry.code, []).append(entry)
         # Oldest first; an entry without valid_from is the oldest of all.
         self._versions: Mapping[str, tuple[F, ...]] = MappingProxyType(
-            {
-                code: tuple(sorted(found, key=lambda f: f.valid_from or date.min))
-                for code, found in versions.items()
-            }
+            {code: tuple(sorted(found, key=lambda f: f.valid_from or date.min)) for code, found in versions.items()}
         )
 
     def in_force(self, fee_code: str, on: date) -> F | None:

@@ -202,11 +202,7 @@ def rf_reference_body(text: str) -> str | None:
     """The body of an ISO 11649 creditor reference whose check digits hold; None for any other text."""
     compact = "".join(text.split()).upper()
     body, check = compact[4:], compact[2:4]
-    if (
-        not compact.startswith("RF")
-        or not (check.isascii() and check.isdigit())
-        or not 1 <= len(body) <= 21
-    ):
+    if not compact.startswith("RF") or not (check.isascii() and check.isdigit()) or not 1 <= len(body) <= 21:
         return None
     if not (body.isascii() and body.isalnum()) or _iban_mod97(body, "RF", check) != 1:
         return None

@@ -41,9 +41,7 @@ def parse_grosze(value: str | Decimal | int) -> int:
         return int(value * 100)
     text = str(value).strip()
     if not _AMOUNT.match(text):
-        raise AmountError(
-            f"{value!r} is not an amount in PLN with at most 2 decimal places, e.g. 161.50"
-        )
+        raise AmountError(f"{value!r} is not an amount in PLN with at most 2 decimal places, e.g. 161.50")
     try:
         return int(Decimal(text) * 100)
     except InvalidOperation as e:  # pragma: no cover - the regex already refuses these
@@ -72,12 +70,7 @@ def currency_known(code: str) -> bool:
     """Whether `code` is an ISO 4217 currency code (pycountry's copy of the standard's list)."""
     import pycountry
 
-    return (
-        len(code) == 3
-        and code.isascii()
-        and code.isupper()
-        and pycountry.currencies.get(alpha_3=code) is not None
-    )
+    return len(code) == 3 and code.isascii() and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None
 
 
 def to_decimal(grosze: int) -> Decimal:

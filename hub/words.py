@@ -29,12 +29,7 @@ LOCALE = Locale.parse("pl_PL")
 
 # -- codes ------------------------------------------------------------------------
 
-COUPON_STATUS = {
-    "ISSUED": "wydany",
-    "REDEEMED": "wykorzystany",
-    "CANCELLED": "anulowany",
-    "EXPIRED": "wygasły",
-}
+COUPON_STATUS = {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}
 STATEMENT_KIND = {
     "TOPUP": "zasilenie",
     "HOLD": "blokada",
@@ -136,9 +131,7 @@ def format_datetime_pl(at: datetime | None, *, seconds: bool = False) -> str:
     """An aware instant in Warsaw time: '10.03.2026 10:30'."""
     if at is None:
         return ""
-    return format_datetime(
-        at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=WARSAW, locale=LOCALE
-    )
+    return format_datetime(at, "dd.MM.yyyy HH:mm:ss" if seconds else "dd.MM.yyyy HH:mm", tzinfo=WARSAW, locale=LOCALE)
 
 
 def plural_pl(n: int, one: str, few: str, many: str) -> str:
@@ -170,12 +163,10 @@ ERROR_BY_CODE = {
     "NotAuthorized": "Nie masz uprawnień do tej operacji.",
     "NotFound": "Nie znaleziono: element nie istnieje albo nie należy do Twojej firmy lub urzędu.",
     "DayClosed": (
-        "Dzień kasowy jest już zamknięty na tym stanowisku: "
-        "wpłat z tego dnia nie można już przyjmować ani unieważniać."
+        "Dzień kasowy jest już zamknięty na tym stanowisku: wpłat z tego dnia nie można już przyjmować ani unieważniać."
     ),
     "IdempotencyConflict": (
-        "Ten formularz został już wysłany z innymi danymi. "
-        "Otwórz formularz ponownie i wyślij go jeszcze raz."
+        "Ten formularz został już wysłany z innymi danymi. Otwórz formularz ponownie i wyślij go jeszcze raz."
     ),
     "InvalidRequest": "Nieprawidłowe dane: sprawdź pola formularza.",
     "SchemaViolation": "Nieprawidłowe dane: sprawdź pola formularza.",
@@ -185,8 +176,7 @@ ERROR_BY_CODE = {
 ERROR_BY_KIND = {
     # CouponNotRedeemable: its contract Reason, in lower case
     "coupon_malformed": (
-        "Numer kuponu jest błędny: "
-        "ma 16 znaków (cyfry i litery bez I, L, O, U), np. ABCD-EFGH-JKMN-PQRS."
+        "Numer kuponu jest błędny: ma 16 znaków (cyfry i litery bez I, L, O, U), np. ABCD-EFGH-JKMN-PQRS."
     ),
     "coupon_not_found": "Nie ma takiego kuponu.",
     "coupon_redeemed": "Kupon został już wykorzystany.",
@@ -200,13 +190,11 @@ ERROR_BY_KIND = {
     "password_same": "Nowe hasło musi być inne niż dotychczasowe.",
     "password_wrong": "Obecne hasło jest błędne.",
     "login_invalid": (
-        "Login może mieć od 2 do {max} znaków: "
-        "małe litery a–z, cyfry i . _ @ + -; zaczyna się literą lub cyfrą."
+        "Login może mieć od 2 do {max} znaków: małe litery a–z, cyfry i . _ @ + -; zaczyna się literą lub cyfrą."
     ),
     "login_taken": "Ten login jest już zajęty.",
     "role_name_invalid": (
-        "Nazwa roli może mieć od 2 do {max} znaków: "
-        "małe litery a–z, cyfry, _ i -; zaczyna się literą."
+        "Nazwa roli może mieć od 2 do {max} znaków: małe litery a–z, cyfry, _ i -; zaczyna się literą."
     ),
     "role_taken": "Rola o tej nazwie już istnieje.",
     "role_built_in": "To nazwa roli wbudowanej: wybierz inną.",

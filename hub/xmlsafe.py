@@ -63,9 +63,7 @@ def new_parser() -> etree.XMLParser:
     return parser
 
 
-def iterparse(
-    stream: BinaryIO, events: tuple[str, ...], tag: tuple[str, ...] | None = None
-) -> etree.iterparse:
+def iterparse(stream: BinaryIO, events: tuple[str, ...], tag: tuple[str, ...] | None = None) -> etree.iterparse:
     """The incremental twin of `new_parser` for documents too large to hold (bank
     statements): the same hardening, every option written out."""
     parser = etree.iterparse(
@@ -95,9 +93,7 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int) -> etree._Element:
     if not isinstance(data, bytes):
         raise TypeError("parse_xml takes bytes, so that the size limit counts what arrived")
     if len(data) > bytes_max:
-        raise XmlRefused(
-            f"The XML document is {len(data)} bytes; the limit is {bytes_max} bytes.", "size"
-        )
+        raise XmlRefused(f"The XML document is {len(data)} bytes; the limit is {bytes_max} bytes.", "size")
     root = _parse(data, depth_max)
     _refuse_dtd(root)
     _refuse_entities_and_depth(root, depth_max)
@@ -118,8 +114,7 @@ def _parse(data: bytes, depth_max: int) -> etree._Element:
         last = exc.error_log.last_error
         what = last.message if last is not None else exc.msg
         raise XmlRefused(
-            f"The document is not well-formed XML at line {line}, column {column}: {what}",
-            "malformed",
+            f"The document is not well-formed XML at line {line}, column {column}: {what}", "malformed"
         ) from None
 
 
@@ -133,9 +128,7 @@ _DOCTYPE_MARKERS = tuple("<!DOCTYPE".encode(codec) for codec in ("ascii", "utf-1
 
 
 def _dtd_refused() -> XmlRefused:
-    return XmlRefused(
-        "The document has a DOCTYPE (DTD); DTDs and entity declarations are refused.", "dtd"
-    )
+    return XmlRefused("The document has a DOCTYPE (DTD); DTDs and entity declarations are refused.", "dtd")
 
 
 def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
@@ -150,9 +143,7 @@ def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
             raise _too_deep(depth_max)
         for child in node:
             if isinstance(child, etree._Entity):
-                raise XmlRefused(
-                    f"The document uses the entity {child.text}; entities are refused.", "entity"
-                )
+                raise XmlRefused(f"The document uses the entity {child.text}; entities are refused.", "entity")
 
 
 def _too_deep(depth_max: int) -> XmlRefused:

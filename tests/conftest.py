@@ -33,9 +33,7 @@ _PG_PROBLEM = pg_problem()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _PG_PROBLEM and IN_CI:
-        pytest.exit(
-            f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true: {_PG_PROBLEM}", returncode=3
-        )
+        pytest.exit(f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true: {_PG_PROBLEM}", returncode=3)
 
 
 def pytest_report_header(config) -> str:
@@ -49,9 +47,7 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self, address):
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and not (
-        host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")
-    ):
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
         raise RuntimeError(f"tests may not reach {address}: only this machine")
     return _real_connect(self, address)
 

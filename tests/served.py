@@ -33,20 +33,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def wait_for(
-    url: str, proc: subprocess.Popen, seconds: float = 30, log_path: Path | None = None
-) -> None:
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30, log_path: Path | None = None) -> None:
     """Until the hub at `url` answers a WSDL request; fails with its output if it exits."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = (
-                log_path.read_text(errors="replace")
-                if log_path
-                else proc.stdout.read()
-                if proc.stdout
-                else ""
-            )
+            output = log_path.read_text(errors="replace") if log_path else proc.stdout.read() if proc.stdout else ""
             output = output.decode(errors="replace") if isinstance(output, bytes) else output
             raise AssertionError(f"hub exited: {output[-2000:]}")
         try:
@@ -61,9 +53,7 @@ class ServedHub:
     """`hub serve --workers N` on a test's config, on a free port of 127.0.0.1. Its output
     goes to `log_path` (a pipe nobody reads would fill and stall the hub), quoted if it fails."""
 
-    def __init__(
-        self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None
-    ) -> None:
+    def __init__(self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None) -> None:
         self.config_dir, self.log_path, self.worker_count = config_dir, log_path, workers
         self.url = f"http://127.0.0.1:{free_port()}"
         self._log = log_path.open("wb")
@@ -91,10 +81,7 @@ class ServedHub:
     def workers(self) -> list[int]:
         """The workers' pids, once gunicorn has started all of them."""
         deadline = time.monotonic() + 30
-        while (
-            len(found := sorted(children(self.proc.pid))) != self.worker_count
-            and time.monotonic() < deadline
-        ):
+        while len(found := sorted(children(self.proc.pid))) != self.worker_count and time.monotonic() < deadline:
             time.sleep(0.05)
         return found
 

@@ -21,21 +21,13 @@ def test_acceptance_issue_six_then_a_seventh_is_refused(run):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "1000.00", "--reason", "przelew 2026-03-10")
     issued = json.loads(
-        run(
-            "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "6", "--json"
-        ).stdout
+        run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "6", "--json").stdout
     )
     assert issued["total_held"] == "969.00" and len(issued["coupons"]) == 6
     company = companies_json(run)[NIP]
-    assert (company["available"], company["held"], company["balance"]) == (
-        "31.00",
-        "969.00",
-        "1000.00",
-    )
+    assert (company["available"], company["held"], company["balance"]) == ("31.00", "969.00", "1000.00")
 
-    seventh = run(
-        "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1", ok=False
-    )
+    seventh = run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1", ok=False)
     assert seventh.exit_code == 1
     lines = seventh.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -47,10 +39,7 @@ def test_acceptance_issue_six_then_a_seventh_is_refused(run):
     "args,expected",
     [
         (["company", "add", "--nip", "5260250275", "--name", "X"], "NIP '5260250275' is not valid"),
-        (
-            ["coupons", "issue", "--nip", NIP, "--case-type", "NOPE", "--count", "1"],
-            "Unknown case type 'NOPE'",
-        ),
+        (["coupons", "issue", "--nip", NIP, "--case-type", "NOPE", "--count", "1"], "Unknown case type 'NOPE'"),
         (
             ["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "0"],
             "Count must be 1 to 1000, got 0",
@@ -59,10 +48,7 @@ def test_acceptance_issue_six_then_a_seventh_is_refused(run):
             ["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1001"],
             "Count must be 1 to 1000, got 1001",
         ),
-        (
-            ["company", "credit", "--nip", NIP, "--amount", "10.005", "--reason", "x"],
-            "at most 2 decimal places",
-        ),
+        (["company", "credit", "--nip", NIP, "--amount", "10.005", "--reason", "x"], "at most 2 decimal places"),
     ],
 )
 def test_bad_input_gives_one_specific_line_and_changes_nothing(run, args, expected):
@@ -105,14 +91,10 @@ def test_coupons_expire_is_idempotent(run):
 def test_the_installed_command_runs(config_dir):
     """The console script itself, as an admin types it."""
     hub_bin = [sys.executable, "-c", "from hub.app import main; main()"]
-    result = subprocess.run(
-        [*hub_bin, "--config", str(config_dir), "init"], capture_output=True, text=True
-    )
+    result = subprocess.run([*hub_bin, "--config", str(config_dir), "init"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     result = subprocess.run(
-        [*hub_bin, "--config", str(config_dir), "company", "list", "--json"],
-        capture_output=True,
-        text=True,
+        [*hub_bin, "--config", str(config_dir), "company", "list", "--json"], capture_output=True, text=True
     )
     assert (result.returncode, json.loads(result.stdout)) == (0, [])
     bad = subprocess.run(
@@ -120,6 +102,4 @@ def test_the_installed_command_runs(config_dir):
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 1 and bad.stderr.startswith(
-        "hub: InvalidRequest: NIP '1' is not valid"
-    )
+    assert bad.returncode == 1 and bad.stderr.startswith("hub: InvalidRequest: NIP '1' is not valid")

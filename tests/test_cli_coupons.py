@@ -24,12 +24,7 @@ def funded(run):
 
 def issue_json(run, count: int, *extra: str) -> dict:
     return json.loads(
-        run(
-            *f"coupons issue --nip {NIP} --case-type REJ_NEW --count".split(),
-            str(count),
-            "--json",
-            *extra,
-        ).stdout
+        run(*f"coupons issue --nip {NIP} --case-type REJ_NEW --count".split(), str(count), "--json", *extra).stdout
     )
 
 
@@ -53,9 +48,7 @@ def test_pdf_of_a_batch_or_of_named_coupons(run, funded, tmp_path):
     batch = issue_json(run, 3)
     ids = [c["coupon_id"] for c in batch["coupons"]]
     out = tmp_path / "again.pdf"
-    written = json.loads(
-        run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(out), "--json").stdout
-    )
+    written = json.loads(run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(out), "--json").stdout)
     assert written == {"file": str(out), "pages": 3, "coupons": 3}
     four = json.loads(
         run(
@@ -75,24 +68,11 @@ def test_pdf_of_a_batch_or_of_named_coupons(run, funded, tmp_path):
     assert sorted(qr.split(".")[1] for qr in sheet[:-1]) == sorted(ids)
     assert (
         "--per-page"
-        in run(
-            "coupons",
-            "pdf",
-            "--batch",
-            batch["batch_id"],
-            "--out",
-            str(out),
-            "--per-page",
-            "3",
-            ok=False,
-        ).stderr
+        in run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(out), "--per-page", "3", ok=False).stderr
     )
     text = run("coupons", "pdf", ids[2], ids[0].lower(), "--out", str(tmp_path / "two.pdf")).stdout
     assert text.strip() == f"2 coupons written to {tmp_path / 'two.pdf'}"
-    assert [qr.split(".")[1] for qr, _ in pdf_pages((tmp_path / "two.pdf").read_bytes())] == [
-        ids[2],
-        ids[0],
-    ]
+    assert [qr.split(".")[1] for qr, _ in pdf_pages((tmp_path / "two.pdf").read_bytes())] == [ids[2], ids[0]]
 
 
 @pytest.mark.parametrize(
@@ -117,18 +97,12 @@ def test_list_filters_and_pages(run, funded):
     listed = json.loads(run("coupons", "list", "--nip", NIP, "--json").stdout)
     assert listed["total"] == 4 and [c["coupon_id"] for c in listed["coupons"]] == ids
     assert [c["status"] for c in listed["coupons"]] == ["ISSUED", "CANCELLED", "ISSUED", "ISSUED"]
-    issued = json.loads(
-        run(
-            *f"coupons list --nip {NIP} --status issued --offset 1 --limit 1 --json".split(),
-        ).stdout
-    )
+    issued = json.loads(run(*f"coupons list --nip {NIP} --status issued --offset 1 --limit 1 --json".split()).stdout)
     assert issued["total"] == 3 and [c["coupon_id"] for c in issued["coupons"]] == [ids[2]]
     text = run("coupons", "list", "--nip", NIP, "--status", "CANCELLED").stdout.splitlines()
     assert text[0] == "1 coupons; 1-1 shown" and ids[1] in text[1] and "CANCELLED" in text[1]
     none = json.loads(
-        run(
-            "coupons", "list", "--nip", NIP, "--from", "2000-01-01", "--to", "2000-01-31", "--json"
-        ).stdout
+        run("coupons", "list", "--nip", NIP, "--from", "2000-01-01", "--to", "2000-01-31", "--json").stdout
     )
     assert none == {"total": 0, "coupons": []}
     assert "Limit must be 1 to 1000" in one_error_line(
@@ -143,12 +117,8 @@ def test_list_filters_and_pages(run, funded):
 def test_cancel_releases_once(run, funded):
     coupon = issue_json(run, 1)["coupons"][0]["coupon_id"]
     key = "1b7f4b1e-5d0a-4c53-9a55-0a1f6a8a1e11"
-    assert json.loads(run("coupons", "cancel", coupon, "--request-id", key, "--json").stdout) == {
-        "released": "161.50"
-    }
-    assert json.loads(run("coupons", "cancel", coupon, "--request-id", key, "--json").stdout) == {
-        "released": "161.50"
-    }
+    assert json.loads(run("coupons", "cancel", coupon, "--request-id", key, "--json").stdout) == {"released": "161.50"}
+    assert json.loads(run("coupons", "cancel", coupon, "--request-id", key, "--json").stdout) == {"released": "161.50"}
     line = one_error_line(run("coupons", "cancel", coupon, ok=False))
     assert "InvalidRequest" in line and "CANCELLED" in line
     company = json.loads(run("company", "list", "--json").stdout)[0]
@@ -160,19 +130,10 @@ def test_check_qr_offline(run, funded, tmp_path):
     coupon = issue_json(run, 1, "--pdf", str(out))["coupons"][0]
     ((qr, _),) = pdf_pages(out.read_bytes())
 
-    nowhere = config_copy(
-        tmp_path / "offline", "postgresql+psycopg://nobody@127.0.0.1:9/none"
-    )  # no database to reach
+    nowhere = config_copy(tmp_path / "offline", "postgresql+psycopg://nobody@127.0.0.1:9/none")  # no database to reach
     checked = json.loads(run("coupons", "check-qr", qr, "--json", config=nowhere).stdout)
-    expires_on = business_day(
-        datetime.fromisoformat(coupon["expires_at"].replace("Z", "+00:00"))
-    ).isoformat()
-    assert checked == {
-        "coupon_id": coupon["coupon_id"],
-        "amount": "161.50",
-        "expires_on": expires_on,
-        "genuine": True,
-    }
+    expires_on = business_day(datetime.fromisoformat(coupon["expires_at"].replace("Z", "+00:00"))).isoformat()
+    assert checked == {"coupon_id": coupon["coupon_id"], "amount": "161.50", "expires_on": expires_on, "genuine": True}
     assert run("coupons", "check-qr", qr, config=nowhere).stdout.strip().endswith("genuine")
 
     i = len(qr) - 10
@@ -180,25 +141,13 @@ def test_check_qr_offline(run, funded, tmp_path):
     assert one_error_line(run("coupons", "check-qr", altered, config=nowhere, ok=False)).startswith(
         "hub: InvalidRequest: bad signature"
     )
-    assert "wrong version" in one_error_line(
-        run("coupons", "check-qr", "HUB9" + qr[4:], config=nowhere, ok=False)
-    )
-    assert "malformed" in one_error_line(
-        run("coupons", "check-qr", "not a coupon", config=nowhere, ok=False)
-    )
+    assert "wrong version" in one_error_line(run("coupons", "check-qr", "HUB9" + qr[4:], config=nowhere, ok=False))
+    assert "malformed" in one_error_line(run("coupons", "check-qr", "not a coupon", config=nowhere, ok=False))
 
     key, cert = self_signed("someone-else")
     _, other_cert = write_pem(tmp_path, "other", key, cert)
     line = one_error_line(
-        run(
-            "coupons",
-            "check-qr",
-            qr,
-            "--cert",
-            str(other_cert),
-            config=tmp_path / "no-config",
-            ok=False,
-        )
+        run("coupons", "check-qr", qr, "--cert", str(other_cert), config=tmp_path / "no-config", ok=False)
     )
     assert "bad signature" in line
     hub_cert = (Path(nowhere) / "keys" / "hub.crt").read_bytes()
@@ -213,14 +162,8 @@ def test_check_qr_offline(run, funded, tmp_path):
 
 def test_expire_is_idempotent(run, funded):
     issue_json(run, 2)
-    assert json.loads(run("coupons", "expire", "--json").stdout) == {
-        "expired": 0,
-        "released": "0.00",
-    }
-    assert json.loads(run("coupons", "expire", "--json").stdout) == {
-        "expired": 0,
-        "released": "0.00",
-    }
+    assert json.loads(run("coupons", "expire", "--json").stdout) == {"expired": 0, "released": "0.00"}
+    assert json.loads(run("coupons", "expire", "--json").stdout) == {"expired": 0, "released": "0.00"}
 
 
 def test_acting_as_a_company_user(run, funded, tmp_path):
@@ -231,41 +174,17 @@ def test_acting_as_a_company_user(run, funded, tmp_path):
     batch = issue_json(run, 1)
     coupon = batch["coupons"][0]["coupon_id"]
 
-    assert (
-        json.loads(run("coupons", "list", "--nip", NIP, "--as", "anna", "--json").stdout)["total"]
-        == 1
-    )
-    run(
-        "coupons",
-        "pdf",
-        "--batch",
-        batch["batch_id"],
-        "--out",
-        str(tmp_path / "anna.pdf"),
-        "--as",
-        "anna",
-    )
+    assert json.loads(run("coupons", "list", "--nip", NIP, "--as", "anna", "--json").stdout)["total"] == 1
+    run("coupons", "pdf", "--batch", batch["batch_id"], "--out", str(tmp_path / "anna.pdf"), "--as", "anna")
+    assert "NotAuthorized" in one_error_line(run("coupons", "cancel", coupon, "--as", "anna", ok=False))  # a viewer
     assert "NotAuthorized" in one_error_line(
-        run("coupons", "cancel", coupon, "--as", "anna", ok=False)
-    )  # a viewer
-    assert "NotAuthorized" in one_error_line(
-        run(
-            *f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as anna".split(),
-            ok=False,
-        )
+        run(*f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --as anna".split(), ok=False)
     )
 
-    assert "NotAuthorized" in one_error_line(
-        run("coupons", "list", "--nip", NIP, "--as", "olga", ok=False)
-    )
+    assert "NotAuthorized" in one_error_line(run("coupons", "list", "--nip", NIP, "--as", "olga", ok=False))
     assert "NotFound" in one_error_line(run("coupons", "cancel", coupon, "--as", "olga", ok=False))
     assert "NotFound" in one_error_line(
         run("coupons", "pdf", coupon, "--out", str(tmp_path / "olga.pdf"), "--as", "olga", ok=False)
     )
     assert not (tmp_path / "olga.pdf").exists()
-    assert (
-        json.loads(run("coupons", "list", "--nip", NIP, "--status", "ISSUED", "--json").stdout)[
-            "total"
-        ]
-        == 1
-    )
+    assert json.loads(run("coupons", "list", "--nip", NIP, "--status", "ISSUED", "--json").stdout)["total"] == 1

@@ -38,14 +38,10 @@ EXPECTED_STATUSES = {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTLY_DONE}
 EXAMPLES_PER_COMMAND = 12
 # CI draws the same examples every run, so a red CI is always this change's doing; a workstation
 # draws new ones each run (HUB_HOSTILE_RANDOM=1 in CI too) and finds what CI's set misses.
-DERANDOMIZE = os.environ.get("CI", "").lower() == "true" and not os.environ.get(
-    "HUB_HOSTILE_RANDOM"
-)
+DERANDOMIZE = os.environ.get("CI", "").lower() == "true" and not os.environ.get("HUB_HOSTILE_RANDOM")
 
 
-def commands(
-    group: click.Group, path: tuple[str, ...] = ()
-) -> list[tuple[tuple[str, ...], click.Command]]:
+def commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
     found = []
     for name, command in sorted(group.commands.items()):
         if isinstance(command, click.Group):
@@ -74,14 +70,10 @@ def places(tmp_path_factory, sqlite_template) -> dict[str, Path]:
         assert runner.invoke(cli, ["--config", str(good), *args]).exit_code == 0
     (root / "folder").mkdir()
     (root / "empty.pem").write_bytes(b"")
-    (root / "garbage.pem").write_bytes(
-        b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
-    )
+    (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
     return {
         "good": good,
-        "uninitialised": config_copy(
-            root / "uninitialised", f"sqlite:///{root / 'never-initialised.sqlite3'}"
-        ),
+        "uninitialised": config_copy(root / "uninitialised", f"sqlite:///{root / 'never-initialised.sqlite3'}"),
         "unreachable": config_copy(root / "unreachable", "postgresql://hub:secret@127.0.0.1:1/hub"),
         "folder": root / "folder",
         "root": root,
@@ -121,23 +113,9 @@ DAYS = st.sampled_from(
     ]
 )
 NUMBERS = st.sampled_from(
-    [
-        "-1",
-        "0",
-        "1",
-        "65536",
-        "99999",
-        "9" * 30,
-        "١٠٠",
-        "１００",
-        "-9223372036854775809",
-        "1e3",
-        " 7 ",
-    ]
+    ["-1", "0", "1", "65536", "99999", "9" * 30, "١٠٠", "１００", "-9223372036854775809", "1e3", " 7 "]
 )
-AMOUNTS = st.sampled_from(
-    ["0", "-1", "1e3", "١٠٠", "99999999999999.99", "0.001", "nan", "100.00", "-0.01"]
-)
+AMOUNTS = st.sampled_from(["0", "-1", "1e3", "١٠٠", "99999999999999.99", "0.001", "nan", "100.00", "-0.01"])
 TEXT = st.one_of(
     st.sampled_from(
         [
@@ -199,30 +177,18 @@ def hostile_values(param: click.Parameter, places) -> st.SearchStrategy[str]:
     return TEXT
 
 
-def arguments(
-    command_path: tuple[str, ...], command: click.Command, places
-) -> st.SearchStrategy[list[str]]:
+def arguments(command_path: tuple[str, ...], command: click.Command, places) -> st.SearchStrategy[list[str]]:
     @st.composite
     def build(draw) -> list[str]:
-        config = draw(
-            st.sampled_from(["good", "good", "good", "uninitialised", "unreachable", "folder"])
-        )
+        config = draw(st.sampled_from(["good", "good", "good", "uninitialised", "unreachable", "folder"]))
         args = ["--config", str(places[config]), *command_path]
         for param in command.params:
             if isinstance(param, click.Argument):
-                count = (
-                    draw(st.integers(0, 2))
-                    if param.nargs == -1
-                    else draw(st.sampled_from([1, 1, 1, 0]))
-                )
+                count = draw(st.integers(0, 2)) if param.nargs == -1 else draw(st.sampled_from([1, 1, 1, 0]))
                 args += [draw(values_for(param, places)) for _ in range(count)]
                 continue
             forced = param.name == "url"
-            if (
-                not forced
-                and not draw(st.booleans())
-                and not (param.required and draw(st.integers(0, 4)))
-            ):
+            if not forced and not draw(st.booleans()) and not (param.required and draw(st.integers(0, 4))):
                 continue
             if param.is_flag:
                 args.append(param.opts[0])
@@ -244,28 +210,15 @@ def no_servers(monkeypatch):
     served = []
     monkeypatch.setattr(hub.cli.serve, "run_gunicorn", lambda *a, **k: served.append(a))
     monkeypatch.setattr(hub.cli.demo, "run_gunicorn", lambda *a, **k: served.append(a))
-    monkeypatch.setattr(
-        hub.cli.demo,
-        "prepare_demo",
-        lambda *a, **k: (_ for _ in ()).throw(click.exceptions.Exit(0)),
-    )
-    monkeypatch.setattr(
-        FakeServer, "serve_forever", lambda self, *_: served.append(self), raising=False
-    )
+    monkeypatch.setattr(hub.cli.demo, "prepare_demo", lambda *a, **k: (_ for _ in ()).throw(click.exceptions.Exit(0)))
+    monkeypatch.setattr(FakeServer, "serve_forever", lambda self, *_: served.append(self), raising=False)
     return served
 
 
 def test_the_tree_is_walked_whole():
     """The walk finds nested groups, so a subcommand added anywhere is driven too."""
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {
-        "coupons issue",
-        "company list",
-        "init",
-        "serve",
-        "cashdesk report",
-        "user add",
-    } <= names
+    assert {"coupons issue", "company list", "init", "serve", "cashdesk report", "user add"} <= names
     assert len(names) >= 40
 
 
@@ -282,9 +235,7 @@ def test_hostile_arguments_never_give_a_traceback(command_path, command, places,
     def run(args):
         result = CliRunner().invoke(cli, args, catch_exceptions=True)
         shown = f"hub {' '.join(args)}\nstatus {result.exit_code}\nstderr: {result.stderr}"
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            f"{shown}\n{result.exc_info}"
-        )
+        assert result.exception is None or isinstance(result.exception, SystemExit), f"{shown}\n{result.exc_info}"
         assert result.exit_code in EXPECTED_STATUSES, shown
         assert "Traceback" not in result.output + result.stderr, shown
         if result.exit_code != EXIT_OK:

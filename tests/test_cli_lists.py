@@ -81,16 +81,10 @@ def test_every_list_command_takes_limit_and_offset(run, command):
 def test_the_progress_bar_goes_to_a_terminal_and_never_into_a_pipe(run, config_dir, tmp_path):
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "2000.00", "--reason", "test")
-    batch = json.loads(
-        run(
-            "coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "3", "--json"
-        ).stdout
-    )
+    batch = json.loads(run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "3", "--json").stdout)
     args = [*HUB, "--config", str(config_dir), "coupons", "pdf", "--batch", batch["batch_id"]]
 
-    piped = subprocess.run(
-        [*args, "--out", str(tmp_path / "piped.pdf")], capture_output=True, text=True
-    )
+    piped = subprocess.run([*args, "--out", str(tmp_path / "piped.pdf")], capture_output=True, text=True)
     assert piped.returncode == 0 and piped.stderr == ""
 
     drawn = on_a_terminal([*args, "--out", str(tmp_path / "tty.pdf")])

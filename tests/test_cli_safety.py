@@ -39,9 +39,7 @@ def funded(run):
 # --- 1. check before changing ---------------------------------------------------------------
 
 
-def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_held(
-    run, funded, tmp_path
-):
+def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_held(run, funded, tmp_path):
     before = companies(run)
     line = one_line(
         run(
@@ -80,18 +78,12 @@ def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_hel
 )
 def test_every_out_is_checked_when_the_command_line_is_read(run, tmp_path, args):
     (tmp_path / "a-file").write_text("x")
-    places = {
-        "missing": str(tmp_path / "missing-dir"),
-        "folder": str(tmp_path),
-        "file": str(tmp_path / "a-file"),
-    }
+    places = {"missing": str(tmp_path / "missing-dir"), "folder": str(tmp_path), "file": str(tmp_path / "a-file")}
     line = one_line(run(*[a.format(**places) for a in args], ok=False), EXIT_USAGE)
     assert "--out" in line
 
 
-def test_a_pdf_that_fails_after_the_batch_is_held_names_the_batch_and_how_to_write_it_again(
-    run, funded, tmp_path
-):
+def test_a_pdf_that_fails_after_the_batch_is_held_names_the_batch_and_how_to_write_it_again(run, funded, tmp_path):
     """A user who may issue coupons but not read them: the batch is held, its PDF refused.
     The operator is told the batch id and the command that writes the PDF, and must not retry."""
     run("role", "add", "--company", NIP, "--name", "issue-only", "--permission", "coupons:issue")
@@ -122,10 +114,7 @@ def test_a_fullwidth_nip_does_not_register_a_second_company(run, funded):
     "args,option",
     [
         (["company", "credit", "--nip", NIP, "--amount", ARABIC_100, "--reason", "x"], "--amount"),
-        (
-            ["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "\uff12"],
-            "--count",
-        ),
+        (["coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "\uff12"], "--count"),
         (["coupons", "list", "--nip", NIP, "--limit", ARABIC_100], "--limit"),
         (["coupons", "list", "--nip", NIP, "--from", "\uff12\uff10\uff12\uff16-03-10"], "--from"),
         (["bank", "unreconciled", "--days", "\u0663"], "--days"),
@@ -165,18 +154,13 @@ def test_ids_and_money_take_ascii_digits_only():
 def test_a_command_before_hub_init_says_run_hub_init(tmp_path):
     config = config_copy(tmp_path, f"sqlite:///{tmp_path / 'never-initialised.sqlite3'}")
     line = one_line(CliRunner().invoke(cli, ["--config", str(config), "company", "list"]), 1)
-    assert line.endswith(
-        "lacks tables of this hub (not initialised, or older than this version): run `hub init`"
-    )
+    assert line.endswith("lacks tables of this hub (not initialised, or older than this version): run `hub init`")
 
 
 def test_init_with_postgresql_unreachable_is_one_line_without_the_password(tmp_path):
     config = config_copy(tmp_path, "postgresql://hub:s3cret-pw@127.0.0.1:1/hub")
     result = CliRunner().invoke(cli, ["--config", str(config), "init"])
-    assert (
-        one_line(result, 1)
-        == "hub: cannot connect to postgresql://hub:***@127.0.0.1:1/hub: connection refused"
-    )
+    assert one_line(result, 1) == "hub: cannot connect to postgresql://hub:***@127.0.0.1:1/hub: connection refused"
     assert "s3cret-pw" not in result.output + result.stderr
 
 
@@ -187,10 +171,7 @@ def test_init_with_postgresql_unreachable_is_one_line_without_the_password(tmp_p
         (["coupons", "list", "--nip", NIP, "--to", "9999-12-31"], "--to"),
         (["report", "coupons", "--from", "0001-01-01"], "--from"),
         (["bank", "settle", "--date", "9999-12-31"], "--date"),
-        (
-            ["cashdesk", "close", "--office", "1465", "--desk", "01", "--date", "0001-01-01"],
-            "--date",
-        ),
+        (["cashdesk", "close", "--office", "1465", "--desk", "01", "--date", "0001-01-01"], "--date"),
         (["fk", "export", "--office", "1465", "--date", "9999-12-31", "--out", "{tmp}"], "--date"),
         (["bank", "unreconciled", "--days", "999999999"], "--days"),
         (["serve", "--port", "99999"], "--port"),
@@ -205,20 +186,9 @@ def test_extreme_days_counts_and_ports_are_one_line(run, funded, tmp_path, args,
 
 
 def test_an_unreadable_key_or_certificate_is_one_line(run, funded, tmp_path):
-    (tmp_path / "bad.pem").write_text(
-        "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n"
-    )
+    (tmp_path / "bad.pem").write_text("-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n")
     keys = Path(__file__).resolve().parent.parent / "config" / "keys"
-    common = [
-        "client",
-        "verify-coupon",
-        "--url",
-        "http://127.0.0.1:1",
-        "--coupon",
-        "X",
-        "--office",
-        "1465",
-    ]
+    common = ["client", "verify-coupon", "--url", "http://127.0.0.1:1", "--coupon", "X", "--office", "1465"]
     assert "--hub-cert" in one_line(
         run(
             *common,
@@ -246,6 +216,4 @@ def test_an_unreadable_key_or_certificate_is_one_line(run, funded, tmp_path):
         1,
     )
     assert "signing key" in line and "bad.pem" in line
-    assert "--cert" in one_line(
-        run("coupons", "check-qr", "X", "--cert", str(tmp_path), ok=False), EXIT_USAGE
-    )
+    assert "--cert" in one_line(run("coupons", "check-qr", "X", "--cert", str(tmp_path), ok=False), EXIT_USAGE)

@@ -45,10 +45,7 @@ def add(run, login: str, role: str, *scope: str) -> None:
 
 
 def snapshot(run) -> tuple:
-    return tuple(
-        run(*args, "--json").stdout
-        for args in (("company", "list"), ("user", "list"), ("role", "list"))
-    )
+    return tuple(run(*args, "--json").stdout for args in (("company", "list"), ("user", "list"), ("role", "list")))
 
 
 def test_a_generated_password_is_printed_once(run, company):
@@ -57,22 +54,15 @@ def test_a_generated_password_is_printed_once(run, company):
     assert added == f"added ada  company {NIP}  roles: admin"
     password = password_line.rsplit(": ", 1)[1]
     assert len(password) >= 20
-    as_json = json.loads(
-        run("user", "add", "--login", "bob", "--company", NIP, "--role", "viewer", "--json").stdout
-    )
-    assert (
-        as_json["login"] == "bob"
-        and as_json["roles"] == ["viewer"]
-        and len(as_json["password"]) >= 20
-    )
+    as_json = json.loads(run("user", "add", "--login", "bob", "--company", NIP, "--role", "viewer", "--json").stdout)
+    assert as_json["login"] == "bob" and as_json["roles"] == ["viewer"] and len(as_json["password"]) >= 20
     listed = run("user", "list").stdout
     assert password not in listed and as_json["password"] not in listed
 
 
 def test_a_password_from_stdin_is_not_printed_and_logs_in(run, company, config_dir):
     text = run(
-        *f"user add --login ada --company {NIP} --role admin --password-stdin".split(),
-        input=PASSWORD + "\n",
+        *f"user add --login ada --company {NIP} --role admin --password-stdin".split(), input=PASSWORD + "\n"
     ).stdout
     assert PASSWORD not in text and "password" not in text
     from hub.app import Hub
@@ -88,9 +78,7 @@ def test_a_password_from_stdin_is_not_printed_and_logs_in(run, company, config_d
 def test_an_admin_manages_its_company_with_as(run, company):
     add(run, "ada", "admin")
     role = json.loads(
-        run(
-            *f"role add --company {NIP} --name issue-only --permission coupons:issue --as ada --json".split(),
-        ).stdout
+        run(*f"role add --company {NIP} --name issue-only --permission coupons:issue --as ada --json".split()).stdout
     )
     assert role == [
         {
@@ -103,20 +91,11 @@ def test_an_admin_manages_its_company_with_as(run, company):
         }
     ]
     run("user", "add", "--login", "vic", "--company", NIP, "--role", "viewer", "--as", "ada")
-    granted = json.loads(
-        run(
-            "user", "grant", "--login", "vic", "--role", "issue-only", "--as", "ada", "--json"
-        ).stdout
-    )
-    assert (
-        granted[0]["roles"] == ["issue-only", "viewer"]
-        and "coupons:issue" in granted[0]["permissions"]
-    )
+    granted = json.loads(run("user", "grant", "--login", "vic", "--role", "issue-only", "--as", "ada", "--json").stdout)
+    assert granted[0]["roles"] == ["issue-only", "viewer"] and "coupons:issue" in granted[0]["permissions"]
     run("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1", "--as", "vic")
     revoked = json.loads(
-        run(
-            "user", "revoke", "--login", "vic", "--role", "issue-only", "--as", "ada", "--json"
-        ).stdout
+        run("user", "revoke", "--login", "vic", "--role", "issue-only", "--as", "ada", "--json").stdout
     )
     assert revoked[0]["roles"] == ["viewer"]
     refused(
@@ -129,27 +108,14 @@ def test_an_admin_manages_its_company_with_as(run, company):
     assert [(u["login"], u["roles"]) for u in users] == [("ada", ["admin"]), ("vic", ["viewer"])]
     roles = [r["name"] for r in json.loads(run("role", "list", "--as", "ada", "--json").stdout)]
     assert roles == ["admin", "issuer", "viewer", "issue-only"]
-    assert (
-        "issue-only  (custom, company 5260250274): coupons:issue"
-        in run("role", "list", "--company", NIP).stdout
-    )
+    assert "issue-only  (custom, company 5260250274): coupons:issue" in run("role", "list", "--company", NIP).stdout
 
 
 @pytest.mark.parametrize(
     "permission,command,lacking,holder",
     [
-        (
-            "coupons:issue",
-            ("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1"),
-            "vic",
-            "ivo",
-        ),
-        (
-            "users:manage",
-            ("user", "add", "--login", "eve", "--company", NIP, "--role", "viewer"),
-            "vic",
-            "ada",
-        ),
+        ("coupons:issue", ("coupons", "issue", "--nip", NIP, "--case-type", "REJ_NEW", "--count", "1"), "vic", "ivo"),
+        ("users:manage", ("user", "add", "--login", "eve", "--company", NIP, "--role", "viewer"), "vic", "ada"),
         (
             "users:manage",
             ("role", "add", "--company", NIP, "--name", "readers", "--permission", "coupons:read"),
@@ -177,9 +143,7 @@ def test_without_the_permission_a_command_is_one_line_and_changes_nothing(
     add(run, "iza", "issuer")
     run("user", "grant", "--login", "iza", "--role", "viewer")
     add(run, "ada", "admin")
-    run(
-        *f"role add --company {NIP} --name hr --permission users:manage --permission reports:read".split(),
-    )
+    run(*f"role add --company {NIP} --name hr --permission users:manage --permission reports:read".split())
     add(run, "hr", "hr")
     before = snapshot(run)
     refused(
@@ -206,21 +170,13 @@ def test_a_company_admin_cannot_touch_another_company(run, company):
         ("role", "add", "--company", OTHER_NIP, "--name", "spies", "--permission", "coupons:read"),
         ("user", "list", "--company", OTHER_NIP),
     ):
-        refused(
-            run,
-            *command,
-            "--as",
-            "ada",
-            expected=f"NotAuthorized: user:ada does not act for company {OTHER_NIP}",
-        )
+        refused(run, *command, "--as", "ada", expected=f"NotAuthorized: user:ada does not act for company {OTHER_NIP}")
     assert snapshot(run) == before
 
 
 def test_office_users(run, company):
     add(run, "kierownik", "supervisor", "--office", "1465")
-    run(
-        *"user add --login kasjer --office 1465 --role cashier --as kierownik".split(),
-    )
+    run(*"user add --login kasjer --office 1465 --role cashier --as kierownik".split())
     users = json.loads(run("user", "list", "--office", "1465", "--json").stdout)
     assert [(u["login"], u["office_code"], u["company_nip"], u["roles"]) for u in users] == [
         ("kasjer", "1465", None, ["cashier"]),
@@ -255,18 +211,7 @@ def test_office_users(run, company):
             f"NotFound: no company with NIP {OTHER_NIP}",
         ),
         (
-            (
-                "user",
-                "add",
-                "--login",
-                "ada",
-                "--company",
-                NIP,
-                "--office",
-                "1465",
-                "--role",
-                "admin",
-            ),
+            ("user", "add", "--login", "ada", "--company", NIP, "--office", "1465", "--role", "admin"),
             "InvalidRequest: name either a company",
         ),
         (
@@ -285,10 +230,7 @@ def test_office_users(run, company):
             ("role", "add", "--office", "1465", "--name", "odd", "--permission", "coupons:issue"),
             "InvalidRequest: 'coupons:issue' is only for company roles",
         ),
-        (
-            ("user", "revoke", "--login", "vic", "--role", "viewer"),
-            "InvalidRequest: viewer is the last role of vic",
-        ),
+        (("user", "revoke", "--login", "vic", "--role", "viewer"), "InvalidRequest: viewer is the last role of vic"),
         (("user", "grant", "--login", "nobody", "--role", "viewer"), "NotFound: no user 'nobody'"),
         (("user", "list", "--as", "nobody"), "NotFound: no user 'nobody'"),
     ],
@@ -327,16 +269,12 @@ def test_a_password_reset_prints_the_new_password_once(run, company):
     add(run, "iza", "issuer")
     new = json.loads(run("user", "password", "--login", "iza", "--json").stdout)
     assert new["login"] == "iza" and len(new["password"]) >= 20
-    text = run(
-        "user", "password", "--login", "iza", "--password-stdin", input="another good password\n"
-    ).stdout
+    text = run("user", "password", "--login", "iza", "--password-stdin", input="another good password\n").stdout
     assert text.strip() == "password of iza changed"
 
 
 def test_a_user_added_without_a_role_gets_the_least_privileged_one(run, company):
-    assert json.loads(run("user", "add", "--login", "nowy", "--company", NIP, "--json").stdout)[
-        "roles"
-    ] == ["viewer"]
-    assert json.loads(run("user", "add", "--login", "kasjer", "--office", "1465", "--json").stdout)[
-        "roles"
-    ] == ["cashier"]
+    assert json.loads(run("user", "add", "--login", "nowy", "--company", NIP, "--json").stdout)["roles"] == ["viewer"]
+    assert json.loads(run("user", "add", "--login", "kasjer", "--office", "1465", "--json").stdout)["roles"] == [
+        "cashier"
+    ]

@@ -75,22 +75,10 @@ def test_shipped_config_offices_and_clients(shipped: HubConfig) -> None:
     assert shipped.office("1261").card_fee_grosze == 100  # written as the string "1.00"
     assert warszawa.desks == ("01", "02")
     assert all(nrb_valid(o.account) for o in shipped.offices)
-    assert {c.kind for c in shipped.clients} == {
-        "POJAZD",
-        "KIEROWCA",
-        "WORD",
-        "CASHDESK",
-        "COMPANY",
-        "BANK",
-    }
+    assert {c.kind for c in shipped.clients} == {"POJAZD", "KIEROWCA", "WORD", "CASHDESK", "COMPANY", "BANK"}
     pinned = shipped.client("pojazd-1465")
     assert pinned.cert == SHIPPED_CONFIG / "keys" / "pojazd-1465.crt"
-    assert (pinned.ca, pinned.subject, pinned.offices, pinned.allow_sha1) == (
-        None,
-        None,
-        ("1465",),
-        False,
-    )
+    assert (pinned.ca, pinned.subject, pinned.offices, pinned.allow_sha1) == (None, None, ("1465",), False)
     issued = shipped.client("pojazd-1261")
     assert (issued.cert, issued.ca) == (None, SHIPPED_CONFIG / "keys" / "dev-ca.crt")
     assert issued.subject == "CN=pojazd-1261,O=Hub Dev Clients,C=PL"
@@ -119,9 +107,7 @@ def test_config_objects_are_frozen(shipped: HubConfig) -> None:
 
 
 def test_unknown_codes_are_invalid_requests(shipped: HubConfig) -> None:
-    with pytest.raises(
-        InvalidRequest, match="^Unknown case type 'NOPE': fees.toml lists no such case type.$"
-    ):
+    with pytest.raises(InvalidRequest, match="^Unknown case type 'NOPE': fees.toml lists no such case type.$"):
         shipped.case_type("NOPE")
     with pytest.raises(InvalidRequest, match="^Unknown office code '9999'"):
         shipped.office("9999")
@@ -162,9 +148,7 @@ def test_amount_as_string_equals_amount_as_number(config_dir: Path) -> None:
     assert config.case_type_amount_grosze("REJ_NEW", A_DAY_IN_2026) == 16150
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(grosze=st.integers(min_value=0, max_value=10**11), quoted=st.booleans())
 def test_amounts_are_read_exactly_to_the_grosz(config_dir: Path, grosze: int, quoted: bool) -> None:
     text = str((Decimal(grosze) / 100).quantize(Decimal("0.01")))
@@ -183,21 +167,9 @@ def test_amounts_are_read_exactly_to_the_grosz(config_dir: Path, grosze: int, qu
 def test_limits_and_database_default_when_left_out(config_dir: Path) -> None:
     hub = config_dir / "hub.toml"
     text = hub.read_text(encoding="utf-8")
-    kept = [
-        line
-        for line in text.splitlines()
-        if not line.startswith(("[security]", "clock_", "replay_", "request_"))
-    ]
-    kept = [
-        line
-        for line in kept
-        if not line.startswith(("xml_", "[database]", "url ", "[coupons]", "validity_"))
-    ]
-    kept = [
-        line
-        for line in kept
-        if not line.startswith(("batch_", "[settlement]", "reversal_", "currency"))
-    ]
+    kept = [line for line in text.splitlines() if not line.startswith(("[security]", "clock_", "replay_", "request_"))]
+    kept = [line for line in kept if not line.startswith(("xml_", "[database]", "url ", "[coupons]", "validity_"))]
+    kept = [line for line in kept if not line.startswith(("batch_", "[settlement]", "reversal_", "currency"))]
     hub.write_text("\n".join(kept) + "\n", encoding="utf-8")
     config = load_config(config_dir)
     assert config.security.clock_skew_s == 300
@@ -211,11 +183,7 @@ def test_limits_and_database_default_when_left_out(config_dir: Path) -> None:
 
 
 def test_escrow_account_may_be_any_iban(config_dir: Path) -> None:
-    edit(
-        config_dir / "hub.toml",
-        '"PL75 1160 2202 0000 0004 1234 5678"',
-        '"DE89 3704 0044 0532 0130 00"',
-    )
+    edit(config_dir / "hub.toml", '"PL75 1160 2202 0000 0004 1234 5678"', '"DE89 3704 0044 0532 0130 00"')
     assert load_config(config_dir).bank.escrow_account == "DE89370400440532013000"
 
 
@@ -223,16 +191,13 @@ def line_of(path: Path, text: str) -> int:
     return path.read_text(encoding="utf-8").splitlines().index(text) + 1
 
 
-def test_a_typo_in_a_key_or_section_is_an_error_naming_line_and_nearest_key(
-    config_dir: Path,
-) -> None:
+def test_a_typo_in_a_key_or_section_is_an_error_naming_line_and_nearest_key(config_dir: Path) -> None:
     """`uri` for `url` used to run the hub on the default SQLite file while `config check` said ok."""
     hub = config_dir / "hub.toml"
     edit(hub, 'url = "sqlite:///var/hub.sqlite3"', 'uri = "postgresql://hub@db/hub"')
     edit(hub, "[security]\nclock_skew_s", "[securty]\nclock_skwe_s")
     hub.write_text(
-        hub.read_text(encoding="utf-8")
-        + '\n[portal]\nsecret_key_file = "keys/x"\ncookie_secur = false\n',
+        hub.read_text(encoding="utf-8") + '\n[portal]\nsecret_key_file = "keys/x"\ncookie_secur = false\n',
         encoding="utf-8",
     )
     uri = line_of(hub, 'uri = "postgresql://hub@db/hub"')
@@ -245,31 +210,22 @@ def test_a_typo_in_a_key_or_section_is_an_error_naming_line_and_nearest_key(
 
 
 def test_unknown_keys_in_every_file_name_the_entry_and_line(config_dir: Path) -> None:
-    offices, clients, fees = (
-        config_dir / name for name in ("offices.toml", "clients.toml", "fees.toml")
-    )
+    offices, clients, fees = (config_dir / name for name in ("offices.toml", "clients.toml", "fees.toml"))
     edit(offices, 'code = "1465"\n', 'code = "1465"\nacount = "x"\n')
     edit(clients, 'kind = "BANK"', 'kind = "BANK"\nallow_sha = true')
     fees.write_text(fees.read_text(encoding="utf-8") + '\n[[fees]]\ncode = "X"\n', encoding="utf-8")
     found = problems_of(config_dir)
-    index = [
-        o["code"]
-        for o in __import__("tomllib").loads(offices.read_text(encoding="utf-8"))["office"]
-    ].index("1465")
-    acount = line_of(offices, 'acount = "x"')
-    assert (
-        f"offices.toml: line {acount}: office[{index}]: unknown key acount; did you mean account?"
-        in found
+    index = [o["code"] for o in __import__("tomllib").loads(offices.read_text(encoding="utf-8"))["office"]].index(
+        "1465"
     )
+    acount = line_of(offices, 'acount = "x"')
+    assert f"offices.toml: line {acount}: office[{index}]: unknown key acount; did you mean account?" in found
     assert any(
         p.startswith(f"clients.toml: line {line_of(clients, 'allow_sha = true')}: client[")
         and p.endswith("unknown key allow_sha; did you mean allow_sha1?")
         for p in found
     ), found
-    assert (
-        f"fees.toml: line {line_of(fees, '[[fees]]')}: unknown section [[fees]]; did you mean fee?"
-        in found
-    )
+    assert f"fees.toml: line {line_of(fees, '[[fees]]')}: unknown section [[fees]]; did you mean fee?" in found
 
 
 def test_keys_inside_values_are_not_taken_for_keys() -> None:
@@ -307,9 +263,7 @@ def test_missing_file_names_the_file(config_dir: Path) -> None:
 
 def test_string_for_an_integer(config_dir: Path) -> None:
     edit(config_dir / "hub.toml", "batch_count_max = 1000", 'batch_count_max = "ten"')
-    assert problems_of(config_dir) == [
-        'hub.toml: [coupons]: batch_count_max: expected an integer, got "ten"'
-    ]
+    assert problems_of(config_dir) == ['hub.toml: [coupons]: batch_count_max: expected an integer, got "ten"']
 
 
 def test_amount_with_three_decimal_places(config_dir: Path) -> None:
@@ -335,11 +289,7 @@ def test_bad_nip_checksum(config_dir: Path) -> None:
 
 
 def test_bad_nrb_checksum(config_dir: Path) -> None:
-    edit(
-        config_dir / "offices.toml",
-        '"48 1020 4027 0000 0000 0003 1064"',
-        '"48 1020 4027 0000 0000 0003 1046"',
-    )
+    edit(config_dir / "offices.toml", '"48 1020 4027 0000 0000 0003 1064"', '"48 1020 4027 0000 0000 0003 1046"')
     assert problems_of(config_dir) == [
         "offices.toml: office[2] (code 3064): account: "
         'NRB checksum does not match in "48 1020 4027 0000 0000 0003 1046"; check for a mistyped digit'
@@ -386,9 +336,7 @@ def test_duplicate_office_code(config_dir: Path) -> None:
 
 def test_missing_required_field(config_dir: Path) -> None:
     edit(config_dir / "offices.toml", 'name = "Wydział Komunikacji Urzędu Miasta Poznania"\n', "")
-    assert problems_of(config_dir) == [
-        "offices.toml: office[2] (code 3064): name: required but missing"
-    ]
+    assert problems_of(config_dir) == ["offices.toml: office[2] (code 3064): name: required but missing"]
 
 
 def test_missing_required_hub_section(config_dir: Path) -> None:
@@ -419,19 +367,12 @@ def test_subject_is_kept_in_rfc4514_form(config_dir: Path) -> None:
         '"CN=pojazd-1261,O=Hub Dev Clients,C=PL"',
         '"CN=pojazd-1261, O=Hub Dev Clients, C=PL"',
     )
-    assert (
-        load_config(config_dir).client("pojazd-1261").subject
-        == "CN=pojazd-1261,O=Hub Dev Clients,C=PL"
-    )
+    assert load_config(config_dir).client("pojazd-1261").subject == "CN=pojazd-1261,O=Hub Dev Clients,C=PL"
 
 
 def test_cashdesk_acts_for_one_office(config_dir: Path) -> None:
     desk = 'cert = "keys/kasa-1465-01.crt"\n'
-    edit(
-        config_dir / "clients.toml",
-        desk + 'offices = ["1465"]',
-        desk + 'offices = ["1465", "1261"]',
-    )
+    edit(config_dir / "clients.toml", desk + 'offices = ["1465"]', desk + 'offices = ["1465", "1261"]')
     assert problems_of(config_dir) == [
         "clients.toml: client[5] (id kasa-1465-01): offices: "
         'a CASHDESK client acts for exactly one office, got ["1465", "1261"]'
@@ -485,9 +426,5 @@ def test_every_problem_is_reported_at_once_one_line_each(config_dir: Path) -> No
 def test_day_counts_have_a_limit_that_date_arithmetic_can_hold(config_dir: Path) -> None:
     """`retention_days = 99999999` passed, then `hub audit archive` died in an OverflowError."""
     hub = config_dir / "hub.toml"
-    hub.write_text(
-        hub.read_text(encoding="utf-8") + "\n[audit]\nretention_days = 99999999\n", encoding="utf-8"
-    )
-    assert problems_of(config_dir) == [
-        "hub.toml: [audit]: retention_days: must be at most 36500, got 99999999"
-    ]
+    hub.write_text(hub.read_text(encoding="utf-8") + "\n[audit]\nretention_days = 99999999\n", encoding="utf-8")
+    assert problems_of(config_dir) == ["hub.toml: [audit]: retention_days: must be at most 36500, got 99999999"]

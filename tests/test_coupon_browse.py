@@ -10,16 +10,7 @@ from hub.cashdesk.listing import desk_day_payments
 from hub.cashdesk.service import ItemRequest
 from hub.clock import business_day
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    company_actor,
-    funded_company,
-    hub_user,
-    issue,
-    rid,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, hub_user, issue, rid
 
 
 def test_batches_newest_first_with_coupons_counted_by_status_as_reported(hub, clock):
@@ -35,9 +26,7 @@ def test_batches_newest_first_with_coupons_counted_by_status_as_reported(hub, cl
     assert page.batches[0].by_status == {"ISSUED": 1, "REDEEMED": 0, "CANCELLED": 1, "EXPIRED": 0}
     assert page.batches[1].total_grosze == 3 * 161_50
 
-    clock.advance(
-        days=89, hours=12
-    )  # past the first batch's 90 days, before the expiry job has run
+    clock.advance(days=89, hours=12)  # past the first batch's 90 days, before the expiry job has run
     page = hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP)
     assert page.batches[1].by_status == {"ISSUED": 0, "REDEEMED": 0, "CANCELLED": 0, "EXPIRED": 3}
     assert page.batches[0].by_status["ISSUED"] == 1
@@ -74,14 +63,10 @@ def test_search_finds_a_coupon_by_id_batch_or_case_number(hub):
     actor = company_actor()
 
     loosely = first.lower().replace("-", " ")
-    assert [
-        c.coupon_id for c in hub.coupon_browser.search(actor=actor, company_nip=NIP, text=loosely)
-    ] == [first]
+    assert [c.coupon_id for c in hub.coupon_browser.search(actor=actor, company_nip=NIP, text=loosely)] == [first]
     assert len(hub.coupon_browser.search(actor=actor, company_nip=NIP, text=batch.batch_id)) == 3
     found = hub.coupon_browser.search(actor=actor, company_nip=NIP, text="WK.5410.5.2026")
-    assert [(c.coupon_id, c.status, c.case_number) for c in found] == [
-        (second, "REDEEMED", "WK.5410.5.2026")
-    ]
+    assert [(c.coupon_id, c.status, c.case_number) for c in found] == [(second, "REDEEMED", "WK.5410.5.2026")]
     assert hub.coupon_browser.search(actor=actor, company_nip=NIP, text="nothing-like-it") == ()
     with pytest.raises(InvalidRequest):
         hub.coupon_browser.search(actor=actor, company_nip=NIP, text="   ")
@@ -104,40 +89,22 @@ def test_a_cashier_lists_the_desks_payments_of_the_day_voids_marked(hub, clock):
     cashier = hub_user(hub, "kasjer@1465", "cashier", nip=None, office_code="1465")
     supervisor = hub_user(hub, "kierownik@1465", "supervisor", nip=None, office_code="1465")
     common = dict(
-        office_code="1465",
-        desk_id="01",
-        cashier="kasjer",
-        system="POJAZD",
-        method="CASH",
-        items=[ItemRequest("DR")],
+        office_code="1465", desk_id="01", cashier="kasjer", system="POJAZD", method="CASH", items=[ItemRequest("DR")]
     )
     a = hub.cashdesk.register(request_id=rid(), case_number="A.1", actor=cashier, **common)
     b = hub.cashdesk.register(request_id=rid(), case_number="B.1", actor=cashier, **common)
-    hub.cashdesk.register(
-        request_id=rid(), case_number="C.1", actor=cashier, **{**common, "desk_id": "02"}
-    )
+    hub.cashdesk.register(request_id=rid(), case_number="C.1", actor=cashier, **{**common, "desk_id": "02"})
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=a.payment_id,
-        reason="pomyłka",
-        supervisor="kierownik@1465",
-        actor=supervisor,
+        request_id=rid(), payment_id=a.payment_id, reason="pomyłka", supervisor="kierownik@1465", actor=supervisor
     )
 
     today = business_day(clock())
-    listed = desk_day_payments(
-        hub.cashdesk, office_code="1465", desk_id="01", day=today, actor=cashier
-    )
-    assert [(p.receipt_number, p.voided) for p in listed] == [
-        (a.receipt_number, True),
-        (b.receipt_number, False),
-    ]
+    listed = desk_day_payments(hub.cashdesk, office_code="1465", desk_id="01", day=today, actor=cashier)
+    assert [(p.receipt_number, p.voided) for p in listed] == [(a.receipt_number, True), (b.receipt_number, False)]
     with pytest.raises(NotAuthorized):
         desk_day_payments(hub.cashdesk, office_code="1261", desk_id="01", day=today, actor=cashier)
     with pytest.raises(NotAuthorized):
-        desk_day_payments(
-            hub.cashdesk, office_code="1465", desk_id="01", day=today, actor=company_actor()
-        )
+        desk_day_payments(hub.cashdesk, office_code="1465", desk_id="01", day=today, actor=company_actor())
     with pytest.raises(InvalidRequest):
         desk_day_payments(hub.cashdesk, office_code="1465", desk_id="09", day=today, actor=cashier)
 
@@ -147,21 +114,17 @@ def test_a_batch_reference_is_kept_searchable_and_checked(hub, clock):
     contract = issue(hub, 2, reference="  UM/2026/0042 ")
     clock.advance(minutes=1)
     issue(hub, 1, reference="WVWZZZ1JZXW000001")
-    found = hub.coupon_browser.search(
-        actor=company_actor(), company_nip=NIP, text="um/2026/0042"
-    )  # any case
-    assert [c.coupon_id for c in found] == [c.coupon_id for c in contract.coupons] and {
-        c.reference for c in found
-    } == {"UM/2026/0042"}
+    found = hub.coupon_browser.search(actor=company_actor(), company_nip=NIP, text="um/2026/0042")  # any case
+    assert [c.coupon_id for c in found] == [c.coupon_id for c in contract.coupons] and {c.reference for c in found} == {
+        "UM/2026/0042"
+    }
     page = hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP)
     assert [b.reference for b in page.batches] == ["WVWZZZ1JZXW000001", "UM/2026/0042"]
     for bad in ("x" * 65, "UM\n2026"):
         with pytest.raises(InvalidRequest) as refused:
             issue(hub, 1, reference=bad)
         assert refused.value.kind == "reference_invalid"
-    assert (
-        hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP).total == 2
-    )  # nothing issued
+    assert hub.coupon_browser.batches(actor=company_actor(), company_nip=NIP).total == 2  # nothing issued
     assert issue(hub, 1, reference="   ").batch_id  # blank: no reference
 
 
@@ -170,9 +133,7 @@ def test_lists_come_newest_first_or_oldest_first_on_request(hub, clock):
     old = issue(hub, 2)
     clock.advance(hours=1)
     new = issue(hub, 2)
-    newest = hub.coupon_queries.list(
-        actor=company_actor(), company_nip=NIP, newest_first=True
-    ).coupons
+    newest = hub.coupon_queries.list(actor=company_actor(), company_nip=NIP, newest_first=True).coupons
     assert [c.coupon_id for c in newest] == [
         c.coupon_id for c in (*new.coupons, *old.coupons)
     ]  # each batch in page order

@@ -15,31 +15,14 @@ import pypdfium2 as pdfium
 import pytest
 
 from hub.clock import business_day
-from hub.coupons.qr import (
-    BAD_SIGNATURE,
-    MALFORMED,
-    UNKNOWN_VERSION,
-    QrRejected,
-    QrSigner,
-    parse_qr,
-    verify_qr,
-)
+from hub.coupons.qr import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected, QrSigner, parse_qr, verify_qr
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ids import format_coupon_id
 from hub.signing.devcerts import self_signed
 from hub.signing.keys import SigningIdentity
 from tests.support import REPO, SHIPPED_CONFIG
 from tests.support.documents import hub_cert, pdf_pages, sheet_codes
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    company_actor,
-    config_copy,
-    funded_company,
-    issue,
-    rid,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue, rid
 
 POLISH_NAME = "Łódź Leasing Spółka z o.o."
 MEMORY_BUDGET_MB = 300
@@ -64,15 +47,7 @@ def test_acceptance_every_page_decodes_to_its_own_coupon_and_is_genuine(hub):
             business_day(coupon.expires_at),
         )
         assert coupon.coupon_id in text
-        for words in (
-            "Kupon",
-            "zł",
-            "161,50",
-            POLISH_NAME,
-            f"NIP {NIP}",
-            "REJ_NEW",
-            "Urzędnik: zeskanuj kod",
-        ):
+        for words in ("Kupon", "zł", "161,50", POLISH_NAME, f"NIP {NIP}", "REJ_NEW", "Urzędnik: zeskanuj kod"):
             assert words in text, words
 
 
@@ -85,11 +60,7 @@ def test_one_changed_character_anywhere_fails_the_check(hub):
     for i, ch in enumerate(qr_text):
         changed = (
             qr_text[:i]
-            + (
-                alphabet[(alphabet.find(ch) + 1) % 32]
-                if ch in alphabet
-                else ("7" if ch != "7" else "A")
-            )
+            + (alphabet[(alphabet.find(ch) + 1) % 32] if ch in alphabet else ("7" if ch != "7" else "A"))
             + qr_text[i + 1 :]
         )
         with pytest.raises(QrRejected):
@@ -97,22 +68,16 @@ def test_one_changed_character_anywhere_fails_the_check(hub):
 
 
 def test_the_signature_is_the_hubs_own():
-    identity = SigningIdentity.load(
-        SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt"
-    )
+    identity = SigningIdentity.load(SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt")
     cid = issue_free_id()
     text = QrSigner(identity).payload(cid, 16150, date(2026, 6, 8))
     assert text.startswith(f"HUB1.{cid}.16150.2026-06-08.") and len(text) < 500
-    assert set(text) <= set(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.-"
-    )  # all in the QR alphanumeric set
+    assert set(text) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.-")  # all in the QR alphanumeric set
     key, cert = self_signed("hub.example")
     with pytest.raises(QrRejected) as e:
         verify_qr(text, [cert])
     assert e.value.reason == BAD_SIGNATURE and e.value.message.startswith("bad signature")
-    assert (
-        verify_qr(text, [cert, hub_cert()]).amount_grosze == 16150
-    )  # a bundle: old and new hub certificates
+    assert verify_qr(text, [cert, hub_cert()]).amount_grosze == 16150  # a bundle: old and new hub certificates
     forged = QrSigner(SigningIdentity(key, cert)).payload(cid, 16150, date(2026, 6, 8))
     with pytest.raises(QrRejected, match="bad signature"):
         verify_qr(forged, [hub_cert()])
@@ -145,9 +110,7 @@ def test_an_ec_hub_key_signs_compactly_too():
     ],
 )
 def test_malformed_payloads_say_why(mutate, reason, words):
-    identity = SigningIdentity.load(
-        SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt"
-    )
+    identity = SigningIdentity.load(SHIPPED_CONFIG / "keys" / "hub.key", SHIPPED_CONFIG / "keys" / "hub.crt")
     text = QrSigner(identity).payload(issue_free_id(), 16150, date(2026, 6, 8))
     with pytest.raises(QrRejected) as e:
         verify_qr(mutate(text), [hub_cert()])
@@ -164,9 +127,7 @@ def issue_free_id() -> str:
 def test_named_coupons_print_in_the_order_given_each_once(hub):
     funded_company(hub, 1000_00)
     a, b, c = issue(hub, 3).coupons
-    pages = pdf_pages(
-        write_pdf(hub, coupon_ids=[c.coupon_id, a.coupon_id.lower().replace("-", ""), c.coupon_id])
-    )
+    pages = pdf_pages(write_pdf(hub, coupon_ids=[c.coupon_id, a.coupon_id.lower().replace("-", ""), c.coupon_id]))
     assert [parse_qr(qr).coupon_id for qr, _ in pages] == [c.coupon_id, a.coupon_id]
 
 
@@ -184,11 +145,7 @@ def test_print_runs_are_checked_before_the_first_page(hub):
             theirs.coupons[0].coupon_id,
         ),
         (dict(coupon_ids=["ABCD-EFGH"]), InvalidRequest, "malformed"),
-        (
-            dict(batch_id=mine.batch_id, coupon_ids=[mine.coupons[0].coupon_id]),
-            InvalidRequest,
-            "either",
-        ),
+        (dict(batch_id=mine.batch_id, coupon_ids=[mine.coupons[0].coupon_id]), InvalidRequest, "either"),
         (dict(), InvalidRequest, "either"),
     ]
     for kw, error, words in refusals:
@@ -206,9 +163,7 @@ def test_print_runs_are_checked_before_the_first_page(hub):
         )
     assert len(pdf_pages(write_pdf(hub, actor=me, batch_id=mine.batch_id))) == 2
     both = [mine.coupons[0].coupon_id, theirs.coupons[0].coupon_id]
-    assert [
-        parse_qr(qr).coupon_id for qr, _ in pdf_pages(write_pdf(hub, coupon_ids=both))
-    ] == both  # the operator
+    assert [parse_qr(qr).coupon_id for qr, _ in pdf_pages(write_pdf(hub, coupon_ids=both))] == both  # the operator
 
 
 def test_a_reprint_marks_coupons_that_are_no_longer_valid(hub):
@@ -243,9 +198,7 @@ print(json.dumps({"pages": pages, "maxrss_kb": peak_kb}))
 """
 
 
-def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(
-    tmp_path, sqlite_template, shipped_config, clock
-):
+def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_template, shipped_config, clock):
     """On SQLite only: the PDF's memory does not depend on the database."""
     from hub.app import Hub
     from hub.db.database import Database
@@ -268,9 +221,7 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(
     )
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout)
-    print(
-        f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB"
-    )
+    print(f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB")
     assert measured["pages"] == 1000
     assert measured["maxrss_kb"] < MEMORY_BUDGET_MB * 1024
     pdf = pdfium.PdfDocument(str(out))
@@ -288,18 +239,14 @@ def test_two_or_four_coupons_to_a_sheet_each_qr_decodes_at_150_dpi_with_cut_mark
     assert len(sheets) == -(-5 // per_page)
     decoded = [verify_qr(text, [hub_cert()]).coupon_id for *texts, _ in sheets for text in texts]
     assert sorted(decoded) == sorted(c.coupon_id for c in batch.coupons)
-    assert [len(texts) for *texts, _ in sheets] == [
-        min(per_page, 5 - i * per_page) for i in range(len(sheets))
-    ]
+    assert [len(texts) for *texts, _ in sheets] == [min(per_page, 5 - i * per_page) for i in range(len(sheets))]
     image = sheets[0][-1]
     middle_row = round(image.height / 2)
     dark = lambda x, y: min(image.getpixel((x, y + d)) for d in (-1, 0, 1)) < 200  # noqa: E731
-    assert dark(8, middle_row) and dark(
-        image.width - 8, middle_row
-    )  # the cut between the top and bottom halves
-    assert any(
-        dark(x, 8) for x in range(round(image.width / 2) - 2, round(image.width / 2) + 3)
-    ) == (per_page == 4)  # four to a sheet: the vertical cut too
+    assert dark(8, middle_row) and dark(image.width - 8, middle_row)  # the cut between the top and bottom halves
+    assert any(dark(x, 8) for x in range(round(image.width / 2) - 2, round(image.width / 2) + 3)) == (
+        per_page == 4
+    )  # four to a sheet: the vertical cut too
 
 
 def test_a_per_page_other_than_one_two_or_four_is_refused(hub):

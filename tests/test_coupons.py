@@ -17,16 +17,7 @@ from hub.errors import (
 from hub.ids import normalize_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, office_account
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    REJ_NEW,
-    company_actor,
-    funded_company,
-    issue,
-    rid,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, REJ_NEW, company_actor, funded_company, issue, rid
 
 
 def account(hub, nip=NIP):
@@ -113,9 +104,7 @@ def test_verify_then_redeem_captures_for_the_office(hub):
     assert (a.available_grosze, a.held_grosze, a.posted_grosze) == (338_50, 0, 338_50)
     with hub.db.read() as s:
         assert Ledger(s).balance(office_account("1465")).credits_posted == 161_50
-        assert (
-            Ledger(s).balance(CLEARING).credits_posted == Ledger(s).balance(CLEARING).debits_posted
-        )
+        assert Ledger(s).balance(CLEARING).credits_posted == Ledger(s).balance(CLEARING).debits_posted
     after = hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR)
     assert (after.valid, after.status, after.reason) == (False, "REDEEMED", "REDEEMED")
     verify_ledger(hub)
@@ -152,9 +141,7 @@ def test_redeem_is_exactly_once_and_idempotent(hub):
     funded_company(hub, 200_00)
     coupon = issue(hub, 1).coupons[0]
     key = rid()
-    args = dict(
-        coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW
-    )
+    args = dict(coupon_text=coupon.coupon_id, office_code="1465", case_number="K/1", case_type=REJ_NEW)
     first = hub.coupons.redeem(request_id=key, **args, actor=OPERATOR)
     assert hub.coupons.redeem(request_id=key, **args, actor=OPERATOR) == first
     with pytest.raises(CouponNotRedeemable) as e:
@@ -204,13 +191,8 @@ def test_cancel_releases_and_only_for_the_owner(hub):
     funded_company(hub, 0, nip=OTHER_NIP, name="Inny Leasing sp. z o.o.")
     coupon = issue(hub, 2).coupons[0]
     with pytest.raises(NotFound):
-        hub.coupons.cancel(
-            request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(OTHER_NIP)
-        )
-    assert (
-        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(NIP))
-        == 161_50
-    )
+        hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(OTHER_NIP))
+    assert hub.coupons.cancel(request_id=rid(), coupon_text=coupon.coupon_id, actor=company_actor(NIP)) == 161_50
     assert account(hub).held_grosze == 161_50
     assert hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR).reason == "CANCELLED"
     with pytest.raises(InvalidRequest, match="CANCELLED"):
@@ -256,19 +238,11 @@ def test_reverse_within_the_window_holds_again(hub, clock):
     )
     with pytest.raises(NotAuthorized):
         hub.coupons.reverse(
-            request_id=rid(),
-            redemption_id=r.redemption_id,
-            office_code="1261",
-            reason="x",
-            actor=OPERATOR,
+            request_id=rid(), redemption_id=r.redemption_id, office_code="1261", reason="x", actor=OPERATOR
         )
     clock.advance(hours=71)
     rev = hub.coupons.reverse(
-        request_id=rid(),
-        redemption_id=r.redemption_id,
-        office_code="1465",
-        reason="wrong case",
-        actor=OPERATOR,
+        request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case", actor=OPERATOR
     )
     assert (rev.coupon_id, rev.status) == (coupon.coupon_id, "ISSUED")
     a = account(hub)
@@ -279,11 +253,7 @@ def test_reverse_within_the_window_holds_again(hub, clock):
     assert hub.coupons.verify(coupon.coupon_id, "1465", actor=OPERATOR).valid
     with pytest.raises(InvalidRequest, match="already reversed"):
         hub.coupons.reverse(
-            request_id=rid(),
-            redemption_id=r.redemption_id,
-            office_code="1465",
-            reason="again",
-            actor=OPERATOR,
+            request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="again", actor=OPERATOR
         )
     r2 = hub.coupons.redeem(
         request_id=rid(),
@@ -296,11 +266,7 @@ def test_reverse_within_the_window_holds_again(hub, clock):
     clock.advance(hours=72, seconds=1)
     with pytest.raises(InvalidRequest, match="72 h"):
         hub.coupons.reverse(
-            request_id=rid(),
-            redemption_id=r2.redemption_id,
-            office_code="1465",
-            reason="late",
-            actor=OPERATOR,
+            request_id=rid(), redemption_id=r2.redemption_id, office_code="1465", reason="late", actor=OPERATOR
         )
     verify_ledger(hub)
 

@@ -66,9 +66,7 @@ def test_input_is_forgiving_and_output_canonical():
     assert normalize_coupon_id(cid.replace("1", "l")) == cid
 
 
-@pytest.mark.parametrize(
-    "text,why", [("ABCD", "has 4"), ("ABCD-EFGH-JKMN-PQRU", "no symbol 'U'"), ("", "has 0")]
-)
+@pytest.mark.parametrize("text,why", [("ABCD", "has 4"), ("ABCD-EFGH-JKMN-PQRU", "no symbol 'U'"), ("", "has 0")])
 def test_malformed_ids_say_why(text, why):
     with pytest.raises(MalformedId, match=why):
         normalize_coupon_id(text)

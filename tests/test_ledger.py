@@ -8,13 +8,7 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, update
 
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError
@@ -75,10 +69,7 @@ def test_overdraft_is_refused_with_pending_holds_counted(db):
     with pytest.raises(InsufficientFunds) as e:
         with db.transaction() as s:
             Ledger(s).apply(
-                [
-                    NewTransfer(f"h{i}", "company:a", "clearing", 20_00, "HOLD", pending=True)
-                    for i in (2, 3)
-                ]
+                [NewTransfer(f"h{i}", "company:a", "clearing", 20_00, "HOLD", pending=True) for i in (2, 3)]
             )
     assert (e.value.available_grosze, e.value.required_grosze) == (30_00, 40_00)
     assert e.value.detail == {"Available": "30.00", "Required": "40.00"}
@@ -129,9 +120,7 @@ def test_verify_finds_totals_that_disagree_with_transfers(db):
     with db.transaction() as s:
         Ledger(s).transfer("t1", "bank", "company:a", 10_00, "TOPUP")
     with db.transaction() as s:  # what a bug or a hand edit would do
-        s.execute(
-            update(LedgerAccount).where(LedgerAccount.code == "bank").values(debits_posted=9_00)
-        )
+        s.execute(update(LedgerAccount).where(LedgerAccount.code == "bank").values(debits_posted=9_00))
     with (
         db.read() as s,
         pytest.raises(
@@ -160,9 +149,7 @@ class LedgerMachine(RuleBasedStateMachine):
             for table in reversed(metadata.sorted_tables):
                 s.execute(delete(table))
             for code, protected in ACCOUNTS.items():
-                Ledger(s).open_account(
-                    code, "COMPANY" if protected else "OTHER", no_overdraft=protected
-                )
+                Ledger(s).open_account(code, "COMPANY" if protected else "OTHER", no_overdraft=protected)
         self.model = {code: [0, 0, 0, 0] for code in ACCOUNTS}
         self.pending: dict[str, tuple[str, str, int]] = {}
         self.resolved: set[str] = set()
@@ -177,9 +164,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with self.db.transaction() as s:
                 Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])
         except InsufficientFunds:
-            assert ACCOUNTS[debit] and amount > self.available(debit), (
-                "refused though funds were there"
-            )
+            assert ACCOUNTS[debit] and amount > self.available(debit), "refused though funds were there"
             return
         assert not (ACCOUNTS[debit] and amount > self.available(debit)), "overdraft was let through"
         offset = 0 if pending else 1
@@ -205,9 +190,7 @@ class LedgerMachine(RuleBasedStateMachine):
         id = data.draw(st.sampled_from(sorted(self.transfers)))
         debit, credit, amount, pending = self.transfers[id]
         with self.db.transaction() as s:
-            Ledger(s).apply(
-                [NewTransfer(id, debit, credit, amount, "T", pending=pending)]
-            )  # no second effect
+            Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])  # no second effect
 
     @precondition(lambda self: self.pending)
     @rule(data=st.data(), part=st.floats(min_value=0.0, max_value=1.3), void=st.booleans())
@@ -239,12 +222,9 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger = Ledger(s)
             for code in ACCOUNTS:
                 b = ledger.balance(code)
-                assert [
-                    b.debits_pending,
-                    b.debits_posted,
-                    b.credits_pending,
-                    b.credits_posted,
-                ] == self.model[code], code
+                assert [b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted] == self.model[code], (
+                    code
+                )
                 if ACCOUNTS[code]:
                     assert b.available >= 0
             ledger.verify()  # derived totals, debits == credits, nothing resolved twice
@@ -255,9 +235,6 @@ def test_random_operation_sequences_keep_the_invariants(db):
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=25,
-            stateful_step_count=25,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
+            max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
         ),
     )

@@ -11,13 +11,7 @@ from sqlalchemy import func, select
 from hub.errors import NotAuthorized
 from hub.users.models import LoginThrottleEntry
 from hub.users.service import LOGIN_FAILED, LoginDelayed, UserService
-from hub.users.throttle import (
-    ADDRESS_WAIT_MAX,
-    FAILURES_FREE,
-    FORGET_AFTER,
-    LOGIN_WAIT_MAX,
-    wait_after,
-)
+from hub.users.throttle import ADDRESS_WAIT_MAX, FAILURES_FREE, FORGET_AFTER, LOGIN_WAIT_MAX, wait_after
 from tests.support.factories import NIP, OPERATOR, funded_company
 
 PASSWORD = "correct horse battery"
@@ -28,12 +22,7 @@ OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"
 def users(hub, clock):
     """The users service with a cheap hash (hundreds of logins here; the real cost is
     tested in test_users.py): the throttle does not depend on it."""
-    return UserService(
-        hub.db,
-        hub.config,
-        clock,
-        hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-    )
+    return UserService(hub.db, hub.config, clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
@@ -76,15 +65,11 @@ def test_failed_logins_slow_the_next_ones_down_even_with_the_right_password(hub,
     assert attempt(users, ada, "wrong password", ATTACKER_AT) == "refused"
     assert attempt(users, ada, "wrong password", ATTACKER_AT) == "wait 2"
     clock.advance(seconds=2)
-    assert (
-        attempt(users, ada, PASSWORD, ATTACKER_AT) == "ok"
-    )  # waited: the right password works, nothing was locked
+    assert attempt(users, ada, PASSWORD, ATTACKER_AT) == "ok"  # waited: the right password works, nothing was locked
     assert users.list_users(OPERATOR)[0].active
 
 
-def test_the_owner_logs_in_from_their_own_address_while_someone_hammers_from_another(
-    hub, users, ada, clock
-):
+def test_the_owner_logs_in_from_their_own_address_while_someone_hammers_from_another(hub, users, ada, clock):
     assert attempt(users, ada, PASSWORD, OWNER_AT) == "ok"  # the owner's usual address
     waits = []
     for _ in range(40):  # an hour and more of guessing, each guess as soon as allowed
@@ -106,16 +91,12 @@ def test_the_owner_logs_in_from_their_own_address_while_someone_hammers_from_ano
 
 def test_guessing_from_many_addresses_still_waits_for_the_login(hub, users, ada, clock):
     outcomes = [attempt(users, ada, "guess", f"203.0.113.{n}") for n in range(FAILURES_FREE + 1)]
-    assert outcomes == ["refused"] * FAILURES_FREE + [
-        "wait 1"
-    ]  # a fresh address, but the login waits
+    assert outcomes == ["refused"] * FAILURES_FREE + ["wait 1"]  # a fresh address, but the login waits
 
 
 def test_an_unknown_login_is_slowed_down_alike(hub, users, ada):
     outcomes = [attempt(users, "nobody", "guess", ATTACKER_AT) for _ in range(FAILURES_FREE + 1)]
-    assert outcomes == ["refused"] * FAILURES_FREE + [
-        "wait 1"
-    ]  # says nothing about whether the login exists
+    assert outcomes == ["refused"] * FAILURES_FREE + ["wait 1"]  # says nothing about whether the login exists
 
 
 def test_the_delays_hold_across_processes(hub, users, ada, clock):
@@ -138,9 +119,7 @@ def test_the_table_forgets_old_failures(hub, users, ada, clock):
     assert attempt(users, ada, "guess", ATTACKER_AT) == "refused"
     assert rows(hub) == 2  # only the new failure's address and login
     assert attempt(users, ada, PASSWORD, ATTACKER_AT) == "ok"
-    assert (
-        rows(hub) == 2
-    )  # the login's failures forgotten; the address's kept; the address is known for ada now
+    assert rows(hub) == 2  # the login's failures forgotten; the address's kept; the address is known for ada now
 
 
 def test_locking_is_an_admins_act(hub, users, ada):

@@ -16,12 +16,7 @@ def filled_log(db, n=6) -> MessageLog:
     for i in range(n):
         log.append(
             Entry(
-                at,
-                REQUEST if i % 2 == 0 else RESPONSE,
-                "office",
-                "pojazd-1465",
-                f"log-{i // 2}",
-                f"<m{i}/>".encode(),
+                at, REQUEST if i % 2 == 0 else RESPONSE, "office", "pojazd-1465", f"log-{i // 2}", f"<m{i}/>".encode()
             )
         )
     return log
@@ -59,9 +54,7 @@ def test_an_inserted_record_is_found(db):
     with db.transaction() as s:
         row = s.get(MessageRecord, 2)
         fields = {c.name: getattr(row, c.name) for c in MessageRecord.__table__.columns}
-        s.execute(
-            update(MessageRecord).where(MessageRecord.seq > 2).values(seq=MessageRecord.seq + 100)
-        )
+        s.execute(update(MessageRecord).where(MessageRecord.seq > 2).values(seq=MessageRecord.seq + 100))
         s.execute(insert(MessageRecord).values({**fields, "seq": 3, "payload": b"<inserted/>"}))
     assert not log.verify().ok
 
@@ -70,14 +63,14 @@ def test_an_exchange_is_appended_in_order_in_one_go(db):
     log = filled_log(db, 2)
     at = datetime(2026, 3, 10, 9, 1, tzinfo=UTC)
     last = log.append(
-        Entry(at, REQUEST, "office", "c", "log-9", b"<in/>"),
-        Entry(at, RESPONSE, "office", "c", "log-9", b"<out/>"),
+        Entry(at, REQUEST, "office", "c", "log-9", b"<in/>"), Entry(at, RESPONSE, "office", "c", "log-9", b"<out/>")
     )
     assert last == 4
     with db.read() as s:
-        assert [(r.seq, r.direction) for r in s.query(MessageRecord).order_by(MessageRecord.seq)][
-            2:
-        ] == [(3, REQUEST), (4, RESPONSE)]
+        assert [(r.seq, r.direction) for r in s.query(MessageRecord).order_by(MessageRecord.seq)][2:] == [
+            (3, REQUEST),
+            (4, RESPONSE),
+        ]
     assert log.verify().ok
 
 
@@ -98,10 +91,7 @@ def test_processes_appending_to_an_empty_log_at_once_all_succeed(db):
                 session.connection()
                 if together:
                     together.wait(timeout=30)
-                log.append_in(
-                    session,
-                    Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", f"<m{i}/>".encode()),
-                )
+                log.append_in(session, Entry(at, REQUEST, "office", "pojazd-1465", f"log-{i}", f"<m{i}/>".encode()))
         except Exception as e:  # noqa: BLE001 - collected and asserted below
             failures.append(e)
 

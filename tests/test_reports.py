@@ -24,14 +24,7 @@ from hub.reports.csvout import EXCEL_PL, RFC4180
 from hub.reports.render import render as render_report
 from hub.reports.render import to_csv, to_json
 from hub.reports.scope import ReportQuery
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    company_actor,
-    funded_company,
-    issue,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, issue
 from tests.support.reports import KRAKOW, WARSZAWA, Seeded, pdf_pages, seed
 
 
@@ -86,18 +79,9 @@ def test_redemptions_net_equals_the_offices_ledger_accounts(hub, seeded):
     }
     first = {r["office"]: r for r in report.rows if r["day"] == seeded.days["first"]}
     assert (first[WARSZAWA]["redemptions"], first[WARSZAWA]["captured"]) == (2, 161_50 + 121_50)
-    assert (first[KRAKOW]["redemptions"], first[KRAKOW]["captured"]) == (
-        1,
-        100_00,
-    )  # the partial redemption
-    second_warszawa = next(
-        r for r in report.rows if r["day"] == seeded.days["second"] and r["office"] == WARSZAWA
-    )
-    assert (second_warszawa["reversals"], second_warszawa["reversed"], second_warszawa["net"]) == (
-        1,
-        161_50,
-        -161_50,
-    )
+    assert (first[KRAKOW]["redemptions"], first[KRAKOW]["captured"]) == (1, 100_00)  # the partial redemption
+    second_warszawa = next(r for r in report.rows if r["day"] == seeded.days["second"] and r["office"] == WARSZAWA)
+    assert (second_warszawa["reversals"], second_warszawa["reversed"], second_warszawa["net"]) == (1, 161_50, -161_50)
     assert {r["office_name"] for r in report.rows if r["office"] == WARSZAWA} == {
         "Wydział Komunikacji Urzędu m.st. Warszawy"
     }
@@ -118,15 +102,11 @@ def test_redemptions_by_business_day_and_the_chart_of_coupons_used(hub, seeded):
     assert report.chart.values == (3, 1)
 
     whole = run(hub, "redemptions")
-    assert (
-        len(whole.chart.labels) == (d["last"] - d["first"]).days + 1
-    )  # days without any are bars of 0
+    assert len(whole.chart.labels) == (d["last"] - d["first"]).days + 1  # days without any are bars of 0
     assert sum(whole.chart.values) == 6 and whole.chart.values[-1] == 1
 
     one_office = run(hub, "redemptions", office=KRAKOW, date_from=d["third"], date_to=d["third"])
-    assert [(r["office"], r["redemptions"], r["captured"]) for r in one_office.rows] == [
-        (KRAKOW, 1, 161_50)
-    ]
+    assert [(r["office"], r["redemptions"], r["captured"]) for r in one_office.rows] == [(KRAKOW, 1, 161_50)]
 
 
 def test_trial_balance_sums_to_zero(hub, seeded):
@@ -172,9 +152,7 @@ def test_coupon_register_rows_and_grouped_totals(hub, seeded):
     issued = groups["status"]["ISSUED"]
     assert issued["amount"] == run(hub, "open-holds").totals["held"]
     assert (
-        groups["status"]["REDEEMED"]["captured"]
-        == report.totals["captured"]
-        == run(hub, "redemptions").totals["net"]
+        groups["status"]["REDEEMED"]["captured"] == report.totals["captured"] == run(hub, "redemptions").totals["net"]
     )
     assert {k: v["coupons"] for k, v in groups["case_type"].items()} == {
         "PJ_B": 4,
@@ -184,11 +162,7 @@ def test_coupon_register_rows_and_grouped_totals(hub, seeded):
     }
     assert groups["issued_by"]["user:anna@5260250274"]["coupons"] == 2
     assert groups["issued_by"]["user:ewa@7740001454"]["amount"] == 3 * 121_50
-    assert {k: v["coupons"] for k, v in groups["office"].items()} == {
-        KRAKOW: 3,
-        WARSZAWA: 2,
-        None: 9,
-    }
+    assert {k: v["coupons"] for k, v in groups["office"].items()} == {KRAKOW: 3, WARSZAWA: 2, None: 9}
     assert sum(g["amount"] for g in groups["office"].values()) == report.totals["amount"]
 
 
@@ -209,10 +183,7 @@ def test_expiring_lists_issued_coupons_ending_within_seven_days(hub, seeded):
     assert seeded.coupons["a2_1"] not in ids  # 84 more days
     assert len(report.rows) == 4 and report.totals["amount"] == 2 * 50_00 + 2 * 100_50
     companies = {row["nip"]: row for row in report.groups[0].rows}
-    assert (
-        companies[OTHER_NIP]["company"] == "Flota Kraków Sp. z o.o."
-        and companies[OTHER_NIP]["coupons"] == 2
-    )
+    assert companies[OTHER_NIP]["company"] == "Flota Kraków Sp. z o.o." and companies[OTHER_NIP]["coupons"] == 2
     assert all(r["expires_on"] <= seeded.days["last"] + timedelta(days=7) for r in report.rows)
 
 
@@ -220,11 +191,7 @@ def test_expiring_lists_issued_coupons_ending_within_seven_days(hub, seeded):
 
 
 def test_a_viewer_without_reports_read_is_refused(hub, seeded):
-    viewer = Actor(
-        "user:jan@5260250274",
-        permissions=frozenset({COUPONS_READ, STATEMENT_READ}),
-        company_nip=NIP,
-    )
+    viewer = Actor("user:jan@5260250274", permissions=frozenset({COUPONS_READ, STATEMENT_READ}), company_nip=NIP)
     for name in ("coupons", "redemptions"):
         with pytest.raises(NotAuthorized, match="reports:read"):
             run(hub, name, viewer)
@@ -241,9 +208,7 @@ def test_a_company_sees_only_its_own_coupons_and_no_operator_reports(hub, seeded
     with pytest.raises(NotAuthorized, match=OTHER_NIP):
         run(hub, "redemptions", own, nip=OTHER_NIP)
     redemptions = run(hub, "redemptions", own)
-    assert (
-        redemptions.totals["redemptions"] == 4
-    )  # a1[0] twice, a1[1], a2[0]; none of the other company's
+    assert redemptions.totals["redemptions"] == 4  # a1[0] twice, a1[1], a2[0]; none of the other company's
     assert redemptions.totals["net"] == 100_00 + 161_50 + 100_50
     for name in ("open-holds", "expiring", "trial-balance"):
         with pytest.raises(NotAuthorized, match="operator"):
@@ -251,9 +216,7 @@ def test_a_company_sees_only_its_own_coupons_and_no_operator_reports(hub, seeded
 
 
 def test_an_office_sees_its_own_redemptions_only(hub, seeded):
-    krakow = Actor(
-        "user:kasia@1261", permissions=frozenset({REPORTS_READ}), offices=frozenset({KRAKOW})
-    )
+    krakow = Actor("user:kasia@1261", permissions=frozenset({REPORTS_READ}), offices=frozenset({KRAKOW}))
     report = run(hub, "redemptions", krakow)
     assert {r["office"] for r in report.rows} == {KRAKOW} and report.totals["redemptions"] == 3
     with pytest.raises(NotAuthorized, match=WARSZAWA):
@@ -301,16 +264,10 @@ def test_csv_parses_back_to_the_same_numbers_as_json(hub, seeded):
 def test_json_writes_amounts_as_text_and_ids_canonically(hub, seeded):
     body = to_json(run(hub, "coupons", nip=NIP, status="REDEEMED"))
     partial = next(r for r in body["rows"] if r["coupon_id"] == seeded.coupons["a1_1"])
-    assert (partial["amount"], partial["captured"], partial["office"]) == (
-        "161.50",
-        "100.00",
-        KRAKOW,
-    )
+    assert (partial["amount"], partial["captured"], partial["office"]) == ("161.50", "100.00", KRAKOW)
     assert partial["issued_at"].endswith("Z") and partial["redeemed_at"].endswith("Z")
     assert body["totals"] == {"coupons": 3, "amount": "423.50", "captured": "362.00"}
-    assert body["groups"]["status"] == [
-        {"status": "REDEEMED", "coupons": 3, "amount": "423.50", "captured": "362.00"}
-    ]
+    assert body["groups"]["status"] == [{"status": "REDEEMED", "coupons": 3, "amount": "423.50", "captured": "362.00"}]
     assert body["parameters"] == {"nip": NIP, "status": "REDEEMED"}
     tb = to_json(run(hub, "trial-balance"))
     assert tb["totals"]["balance"] == "0.00"
@@ -321,11 +278,7 @@ def test_the_redemptions_pdf_has_the_table_and_a_chart_page(hub, seeded):
     pages = pdf_pages(render(run(hub, "redemptions"), "pdf"))
     assert len(pages) >= 2
     assert "Wykorzystanie kuponów w urzędach" in pages[0]
-    assert (
-        "Wydział Komunikacji Urzędu m.st. Warszawy" in pages[0]
-        and "Zwrócono" in pages[0]
-        and "Razem" in pages[0]
-    )
+    assert "Wydział Komunikacji Urzędu m.st. Warszawy" in pages[0] and "Zwrócono" in pages[0] and "Razem" in pages[0]
     assert "605,00" in pages[0]  # the net total, as printed in Polish
     assert "Kupony wykorzystane dziennie" in pages[-1] and "liczba kuponów" in pages[-1]
     pdf = pypdfium2.PdfDocument(render(run(hub, "redemptions"), "pdf"))
@@ -352,10 +305,7 @@ def test_an_empty_report_still_renders(hub):
     report = run(hub, "redemptions")
     assert report.rows == () and report.chart is None
     assert "Brak pozycji" in pdf_pages(render(report, "pdf"))[0]
-    assert (
-        to_csv(report, RFC4180)
-        == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
-    )
+    assert to_csv(report, RFC4180) == "office,office_name,day,redemptions,captured,reversals,reversed,net\r\n"
 
 
 # -- the statement, from hub.companies ------------------------------------------
@@ -367,49 +317,25 @@ def test_statement_closing_balance_is_the_ledgers_available_balance(hub, seeded)
         figures = {f.key: f.value for f in report.figures}
         available = ledger_balance(hub, company_account(nip)).available
         assert figures == {"opening": 0, "closing": available}
-        assert (
-            report.rows[-1]["balance"]
-            == available
-            == hub.companies.account(nip, actor=OPERATOR).available_grosze
-        )
+        assert report.rows[-1]["balance"] == available == hub.companies.account(nip, actor=OPERATOR).available_grosze
         assert report.totals["amount"] == available - figures["opening"]
     kinds = [
         r["kind"]
-        for r in run(
-            hub,
-            "statement",
-            nip=OTHER_NIP,
-            date_from=seeded.days["third"],
-            date_to=seeded.days["third"],
-        ).rows
+        for r in run(hub, "statement", nip=OTHER_NIP, date_from=seeded.days["third"], date_to=seeded.days["third"]).rows
     ]
     assert kinds == ["ADJUSTMENT"]  # the manual credit
 
 
 def test_statement_defaults_to_this_month_and_to_the_actors_company(hub, seeded):
     report = run(hub, "statement", company_actor(NIP))
-    assert report.parameters == {
-        "from": "2026-06-01",
-        "to": seeded.days["last"].isoformat(),
-        "nip": NIP,
-    }
-    assert {f.key: f.value for f in report.figures}["closing"] == ledger_balance(
-        hub, company_account(NIP)
-    ).available
-    captured = [
-        (r["amount"], format_coupon_id(r["coupon_id"]))
-        for r in report.rows
-        if r["kind"] == "CAPTURE"
-    ]
+    assert report.parameters == {"from": "2026-06-01", "to": seeded.days["last"].isoformat(), "nip": NIP}
+    assert {f.key: f.value for f in report.figures}["closing"] == ledger_balance(hub, company_account(NIP)).available
+    captured = [(r["amount"], format_coupon_id(r["coupon_id"])) for r in report.rows if r["kind"] == "CAPTURE"]
     assert captured == [(-100_50, seeded.coupons["a2_0"])]  # redeemed today
     with pytest.raises(NotAuthorized, match=OTHER_NIP):
         run(hub, "statement", company_actor(NIP), nip=OTHER_NIP)
     with pytest.raises(NotAuthorized, match="statement:read"):
-        run(
-            hub,
-            "statement",
-            Actor("user:ola@5260250274", permissions=frozenset({REPORTS_READ}), company_nip=NIP),
-        )
+        run(hub, "statement", Actor("user:ola@5260250274", permissions=frozenset({REPORTS_READ}), company_nip=NIP))
     with pytest.raises(InvalidRequest, match="needs --nip"):
         run(hub, "statement")
 
@@ -421,14 +347,8 @@ def test_statement_pdf_and_csv(hub, seeded):
     assert "Wyciąg z rachunku: Leasing Polska S.A." in text and "Saldo po operacji" in text
     assert seeded.coupons["a1_1"] in text and "Saldo dostępne na koniec 11.03.2026" in text
     rows = list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))
-    assert (
-        rows[0]["kind"] == "ADJUSTMENT"
-        and rows[0]["amount"] == "5000.00"
-        and rows[0]["coupon_id"] == ""
-    )
-    partial_capture = [
-        r for r in rows if r["coupon_id"] == seeded.coupons["a1_1"] and r["kind"] == "CAPTURE"
-    ]
+    assert rows[0]["kind"] == "ADJUSTMENT" and rows[0]["amount"] == "5000.00" and rows[0]["coupon_id"] == ""
+    partial_capture = [r for r in rows if r["coupon_id"] == seeded.coupons["a1_1"] and r["kind"] == "CAPTURE"]
     assert [r["amount"] for r in partial_capture] == ["-100.00"]
 
 
@@ -437,17 +357,12 @@ def test_a_pdf_too_long_to_read_is_refused_with_advice(hub, seeded, monkeypatch)
 
     monkeypatch.setattr(rendering, "PDF_ROWS_MAX", 10)
     report = run(hub, "coupons")
-    with pytest.raises(
-        InvalidRequest,
-        match="at most 10 rows and this one has 14: narrow it .* or take --format csv",
-    ):
+    with pytest.raises(InvalidRequest, match="at most 10 rows and this one has 14: narrow it .* or take --format csv"):
         render(report, "pdf")
     assert len(list(csv.DictReader(io.StringIO(to_csv(report, RFC4180))))) == 14
 
 
-def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish_labels(
-    hub, seeded
-):
+def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish_labels(hub, seeded):
     """The default csv is for a person with a Polish Excel; the RFC 4180 one keeps the codes."""
     report = run(hub, "coupons")
     text = render(report, "csv").decode("utf-8")
@@ -464,25 +379,18 @@ def test_the_excel_csv_has_a_bom_semicolons_polish_titles_warsaw_time_and_polish
     names = {t.code: t.name for t in hub.config.case_types}
     for cells, row, plain in zip(rows[1:], report.rows, machine, strict=True):
         person = dict(zip([c.key for c in report.columns], cells, strict=True))
-        assert person["amount"] == plain["amount"].replace(
-            ".", ","
-        )  # 161,50: a number to a Polish Excel
+        assert person["amount"] == plain["amount"].replace(".", ",")  # 161,50: a number to a Polish Excel
         assert (
             person["status"]
-            == {
-                "ISSUED": "wydany",
-                "REDEEMED": "wykorzystany",
-                "CANCELLED": "anulowany",
-                "EXPIRED": "wygasły",
-            }[plain["status"]]
+            == {"ISSUED": "wydany", "REDEEMED": "wykorzystany", "CANCELLED": "anulowany", "EXPIRED": "wygasły"}[
+                plain["status"]
+            ]
         )
         assert person["case_type"] == names[plain["case_type"]]
         assert not person["issued_by"].startswith(("user:", "cli:"))
         warsaw = row["issued_at"].astimezone(ZoneInfo("Europe/Warsaw"))
         assert person["issued_at"] == warsaw.strftime("%d.%m.%Y %H:%M:%S")
-    assert not any(
-        re.search(r"\b[A-Z]+_[A-Z_]+\b", cell) for line in rows[1:] for cell in line
-    )  # no REJ_NEW-like code
+    assert not any(re.search(r"\b[A-Z]+_[A-Z_]+\b", cell) for line in rows[1:] for cell in line)  # no REJ_NEW-like code
 
 
 def test_a_batch_reference_is_in_the_coupon_register(hub):

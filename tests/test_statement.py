@@ -16,29 +16,17 @@ from hub.companies.statement import STATEMENT_DAYS_MAX
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.ledger import Ledger
 from hub.ledger.chart import ASSET, ESCROW, company_account
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    company_actor,
-    funded_company,
-    issue,
-    rid,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, funded_company, issue, rid
 
 DAY = timedelta(days=1)
 
 
-def topup(
-    hub, amount_grosze: int, nip: str = NIP, reference: str = "camt.053 2026-03-10 entry 7"
-) -> None:
+def topup(hub, amount_grosze: int, nip: str = NIP, reference: str = "camt.053 2026-03-10 entry 7") -> None:
     """A top-up as the bank statement import books it: escrow debited, the company credited."""
     with hub.db.transaction() as s:
         ledger = Ledger(s, hub.clock)
         ledger.open_account(ESCROW, ASSET)
-        ledger.transfer(
-            f"topup:{rid()}", ESCROW, company_account(nip), amount_grosze, "TOPUP", reference
-        )
+        ledger.transfer(f"topup:{rid()}", ESCROW, company_account(nip), amount_grosze, "TOPUP", reference)
 
 
 def available(hub, nip: str = NIP) -> int:
@@ -79,11 +67,7 @@ def test_every_kind_of_entry_in_order_and_the_balances(hub, clock):
     hub.coupons.cancel(request_id=rid(), coupon_text=b, actor=OPERATOR)
     at(clock, 2026, 3, 10, 23, 30)  # 00:30 on 11 March in Warsaw
     hub.coupons.reverse(
-        request_id=rid(),
-        redemption_id=r.redemption_id,
-        office_code="1465",
-        reason="wrong case",
-        actor=OPERATOR,
+        request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="wrong case", actor=OPERATOR
     )
     at(clock, 2026, 3, 11, 12)
     hub.companies.credit(NIP, -50_00, "korekta opłaty", actor=OPERATOR)
@@ -94,11 +78,7 @@ def test_every_kind_of_entry_in_order_and_the_balances(hub, clock):
     topup(hub, 10_00)
 
     s = statement(hub, date(2026, 3, 10), date(2026, 3, 11))
-    assert (
-        (s.opening_balance_grosze, s.closing_balance_grosze)
-        == (opening, closing)
-        == (515_50, 827_00)
-    )
+    assert (s.opening_balance_grosze, s.closing_balance_grosze) == (opening, closing) == (515_50, 827_00)
     assert [(e.kind, e.amount_grosze, e.coupon_id) for e in s.entries] == [
         ("TOPUP", 200_00, None),
         ("RELEASE", 161_50, a),
@@ -110,25 +90,13 @@ def test_every_kind_of_entry_in_order_and_the_balances(hub, clock):
     ]
     references = [e.reference for e in s.entries]
     assert references[0] == "camt.053 2026-03-10 entry 7" and references[-1] == "korekta opłaty"
-    assert (
-        references[2] == f"capture:{r.redemption_id}"
-        and references[5] == f"reversal:{r.redemption_id}"
-    )
-    assert [business_day(e.booked_at) for e in s.entries][3:5] == [
-        date(2026, 3, 10),
-        date(2026, 3, 11),
-    ]
+    assert references[2] == f"capture:{r.redemption_id}" and references[5] == f"reversal:{r.redemption_id}"
+    assert [business_day(e.booked_at) for e in s.entries][3:5] == [date(2026, 3, 10), date(2026, 3, 11)]
 
     day10 = statement(hub, date(2026, 3, 10), date(2026, 3, 10))
-    assert (day10.opening_balance_grosze, len(day10.entries)) == (
-        515_50,
-        4,
-    )  # the 23:30 UTC reversal is 11 March
+    assert (day10.opening_balance_grosze, len(day10.entries)) == (515_50, 4)  # the 23:30 UTC reversal is 11 March
     everything = statement(hub, date(2026, 3, 1), date(2026, 3, 31))
-    assert (everything.opening_balance_grosze, everything.closing_balance_grosze) == (
-        0,
-        available(hub),
-    )
+    assert (everything.opening_balance_grosze, everything.closing_balance_grosze) == (0, available(hub))
 
 
 def test_expiry_releases_and_an_empty_range_keeps_the_balance(hub, clock):
@@ -139,18 +107,11 @@ def test_expiry_releases_and_an_empty_range_keeps_the_balance(hub, clock):
     hub.coupons.expire()
     expired_on = business_day(clock())
     s = statement(hub, expired_on, expired_on)
-    assert [(e.kind, e.amount_grosze) for e in s.entries] == [
-        ("RELEASE", 161_50),
-        ("RELEASE", 161_50),
-    ]
+    assert [(e.kind, e.amount_grosze) for e in s.entries] == [("RELEASE", 161_50), ("RELEASE", 161_50)]
     assert {e.coupon_id for e in s.entries} == {c.coupon_id for c in batch.coupons}
     assert (s.opening_balance_grosze, s.closing_balance_grosze) == (77_00, 400_00)
     quiet = statement(hub, expired_on + DAY, expired_on + 5 * DAY)
-    assert (quiet.opening_balance_grosze, quiet.closing_balance_grosze, quiet.entries) == (
-        400_00,
-        400_00,
-        (),
-    )
+    assert (quiet.opening_balance_grosze, quiet.closing_balance_grosze, quiet.entries) == (400_00, 400_00, ())
 
 
 def test_a_seeded_random_history_closes_to_the_ledger_every_day(hub, clock):
@@ -160,31 +121,21 @@ def test_a_seeded_random_history_closes_to_the_ledger_every_day(hub, clock):
     start = date(2026, 3, 2)
     at(clock, 2026, 3, 1, 22)  # 23:00 in Warsaw, the day before the first day
     funded_company(hub, 1000_00)
-    funded_company(
-        hub, 5000_00, nip=OTHER_NIP, name="Inny Leasing sp. z o.o."
-    )  # moves too, never on our statement
+    funded_company(hub, 5000_00, nip=OTHER_NIP, name="Inny Leasing sp. z o.o.")  # moves too, never on our statement
     issued: list[str] = []
     redemptions: list[tuple[str, str, datetime]] = []  # (redemption, coupon, when)
     noted = {start - DAY: available(hub)}
     for n in range(8):
         day = start + n * DAY
         for hour in sorted(rnd.sample(range(6, 23), 8)):
-            clock.now = datetime(
-                day.year, day.month, day.day, hour, rnd.randrange(60), tzinfo=UTC
-            ) - timedelta(hours=1)
-            action = rnd.choice(
-                ["issue", "issue", "redeem", "cancel", "reverse", "topup", "credit", "other"]
-            )
+            clock.now = datetime(day.year, day.month, day.day, hour, rnd.randrange(60), tzinfo=UTC) - timedelta(hours=1)
+            action = rnd.choice(["issue", "issue", "redeem", "cancel", "reverse", "topup", "credit", "other"])
             if action == "issue" and available(hub) >= 2 * 161_50:
                 issued += [c.coupon_id for c in issue(hub, rnd.randint(1, 2)).coupons]
             elif action == "redeem" and issued:
                 coupon = issued.pop(rnd.randrange(len(issued)))
                 redemptions.append(
-                    (
-                        redeem(hub, coupon, rnd.choice([None, 1_00, 99_99])).redemption_id,
-                        coupon,
-                        clock(),
-                    )
+                    (redeem(hub, coupon, rnd.choice([None, 1_00, 99_99])).redemption_id, coupon, clock())
                 )
             elif action == "cancel" and issued:
                 hub.coupons.cancel(request_id=rid(), coupon_text=issued.pop(), actor=OPERATOR)
@@ -196,19 +147,13 @@ def test_a_seeded_random_history_closes_to_the_ledger_every_day(hub, clock):
             ):
                 redemption, coupon, _ = redemptions.pop()
                 hub.coupons.reverse(
-                    request_id=rid(),
-                    redemption_id=redemption,
-                    office_code="1465",
-                    reason="test",
-                    actor=OPERATOR,
+                    request_id=rid(), redemption_id=redemption, office_code="1465", reason="test", actor=OPERATOR
                 )
                 issued.append(coupon)
             elif action == "topup":
                 topup(hub, rnd.randint(1, 500_00))
             elif action == "credit":
-                hub.companies.credit(
-                    NIP, -min(available(hub), rnd.randint(1, 50_00)) or 1, "korekta", actor=OPERATOR
-                )
+                hub.companies.credit(NIP, -min(available(hub), rnd.randint(1, 50_00)) or 1, "korekta", actor=OPERATOR)
             else:
                 topup(hub, 100_00, nip=OTHER_NIP)
                 issue(hub, 1, nip=OTHER_NIP)
@@ -218,10 +163,7 @@ def test_a_seeded_random_history_closes_to_the_ledger_every_day(hub, clock):
             s = statement(hub, start + first * DAY, start + last * DAY)
             assert s.opening_balance_grosze == noted[start + (first - 1) * DAY]
             assert s.closing_balance_grosze == noted[start + last * DAY]
-            assert (
-                s.opening_balance_grosze + sum(e.amount_grosze for e in s.entries)
-                == s.closing_balance_grosze
-            )
+            assert s.opening_balance_grosze + sum(e.amount_grosze for e in s.entries) == s.closing_balance_grosze
     kinds = {e.kind for e in statement(hub, start, start + 7 * DAY).entries}
     assert kinds == {"TOPUP", "HOLD", "CAPTURE", "RELEASE", "ADJUSTMENT"}
 
@@ -234,20 +176,12 @@ def test_who_may_read_and_what_ranges(hub, clock):
     with pytest.raises(NotAuthorized):
         statement(hub, today, today, nip=OTHER_NIP, actor=company_actor(NIP))
     with pytest.raises(NotAuthorized):  # a user of the company without statement:read
-        statement(
-            hub,
-            today,
-            today,
-            actor=Actor("user:x", permissions=frozenset({"coupons:issue"}), company_nip=NIP),
-        )
+        statement(hub, today, today, actor=Actor("user:x", permissions=frozenset({"coupons:issue"}), company_nip=NIP))
     with pytest.raises(InvalidRequest, match="after"):
         statement(hub, today, today - DAY)
     with pytest.raises(InvalidRequest, match=f"at most {STATEMENT_DAYS_MAX} days"):
         statement(hub, today - STATEMENT_DAYS_MAX * DAY, today)
-    assert (
-        statement(hub, today - (STATEMENT_DAYS_MAX - 1) * DAY, today).closing_balance_grosze
-        == 100_00
-    )
+    assert statement(hub, today - (STATEMENT_DAYS_MAX - 1) * DAY, today).closing_balance_grosze == 100_00
     with pytest.raises(NotFound):
         statement(hub, today, today, nip="1234563218")
     with pytest.raises(InvalidRequest, match="NIP"):

@@ -82,9 +82,7 @@ def _manage_users(hub, actor):
 
 
 def _read_statement(hub, actor):
-    return hub.companies.statement(
-        actor=actor, nip=NIP, date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)
-    )
+    return hub.companies.statement(actor=actor, nip=NIP, date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
 
 
 def _read_reports(hub, actor):
@@ -137,9 +135,7 @@ def test_with_the_permission_the_actions_take_effect(hub, company):
     assert [u.login for u in hub.users.list_users(admin)] == ["ada", "iza", "vic"]
 
     viewer = hub.users.actor("vic")
-    statement = hub.companies.statement(
-        actor=viewer, nip=NIP, date_from=date(2026, 3, 10), date_to=date(2026, 3, 10)
-    )
+    statement = hub.companies.statement(actor=viewer, nip=NIP, date_from=date(2026, 3, 10), date_to=date(2026, 3, 10))
     assert statement.closing_balance_grosze == 100_000 - 16150 and len(statement.entries) >= 2
     report = hub.reports.run("coupons", viewer, ReportQuery(nip=NIP))
     assert len(report.rows) == 2
@@ -152,9 +148,7 @@ def test_office_users_get_the_office_scope(hub):
     cashier = hub_user(hub, "kasjer", "cashier", office_code=OFFICE)
     supervisor = hub_user(hub, "kierownik", "supervisor", office_code=OFFICE)
     assert cashier == Actor(
-        "user:kasjer",
-        frozenset({"payments:register", "payments:read"}),
-        offices=frozenset({OFFICE}),
+        "user:kasjer", frozenset({"payments:register", "payments:read"}), offices=frozenset({OFFICE})
     )
     assert supervisor.offices == {OFFICE} and supervisor.company_nip is None
     assert supervisor.permissions == set(OFFICE_PERMISSIONS)
@@ -184,35 +178,23 @@ def _pay(hub, actor):
 
 
 def _read_payments(hub, actor):
-    return hub.cashdesk.verify_payment(
-        system="POJAZD", office_code=OFFICE, case_number="KM.5410.1.1.2026", actor=actor
-    )
+    return hub.cashdesk.verify_payment(system="POJAZD", office_code=OFFICE, case_number="KM.5410.1.1.2026", actor=actor)
 
 
 def _void(hub, actor, payment_id):
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=payment_id,
-        reason="wrong case number",
-        supervisor="kierownik",
-        actor=actor,
+        request_id=rid(), payment_id=payment_id, reason="wrong case number", supervisor="kierownik", actor=actor
     )
 
 
 def _close_desk(hub, actor):
     hub.cashdesk.close_day(
-        request_id=rid(),
-        office_code=OFFICE,
-        desk_id="01",
-        day=business_day(hub.clock()),
-        actor=actor,
+        request_id=rid(), office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor
     )
 
 
 def _read_cash_report(hub, actor):
-    return hub.cashdesk.cash_report(
-        office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor
-    )
+    return hub.cashdesk.cash_report(office_code=OFFICE, desk_id="01", day=business_day(hub.clock()), actor=actor)
 
 
 def _manage_office_users(hub, actor):
@@ -249,10 +231,7 @@ def test_an_office_permission_is_refused_without_it_and_works_with_it(hub, permi
     hub_user(hub, "kierownik", "supervisor", office_code=OFFICE)  # the one who approves voids
     args = (_pay(hub, OPERATOR).payment_id,) if permission == "payments:void" else ()
     hub.users.add_role(
-        OPERATOR,
-        office_code=OFFICE,
-        name="all-but-one",
-        permissions=[p for p in OFFICE_PERMISSIONS if p != permission],
+        OPERATOR, office_code=OFFICE, name="all-but-one", permissions=[p for p in OFFICE_PERMISSIONS if p != permission]
     )
     hub.users.add_role(OPERATOR, office_code=OFFICE, name="only-one", permissions=[permission])
     lacking = hub_user(hub, "lacking", "all-but-one", office_code=OFFICE)
@@ -303,9 +282,7 @@ def test_a_company_admin_cannot_manage_another_companys_users(hub, company):
         lambda: hub.users.revoke(admin, "bob", "viewer"),
         lambda: hub.users.reset_password(admin, "bob", "a new password!"),
         lambda: hub.users.set_active(admin, "bob", False),
-        lambda: hub.users.add_role(
-            admin, company_nip=OTHER_NIP, name="spies", permissions=["coupons:read"]
-        ),
+        lambda: hub.users.add_role(admin, company_nip=OTHER_NIP, name="spies", permissions=["coupons:read"]),
         lambda: hub.users.list_users(admin, company_nip=OTHER_NIP),
         lambda: hub.users.list_roles(admin, company_nip=OTHER_NIP),
     ):
@@ -336,9 +313,7 @@ def test_a_user_manager_cannot_hand_out_permissions_it_lacks(hub, company):
     before = state(hub)
     refusals = {
         "grant the role issuer": lambda: hub.users.grant(hr, "vic", "issuer"),
-        "grant the role admin": lambda: hub.users.add_user(
-            hr, "eve", company_nip=NIP, role="admin"
-        ),
+        "grant the role admin": lambda: hub.users.add_user(hr, "eve", company_nip=NIP, role="admin"),
         "create a role with coupons:issue": lambda: hub.users.add_role(
             hr, company_nip=NIP, name="x1", permissions=["coupons:issue"]
         ),
@@ -347,9 +322,7 @@ def test_a_user_manager_cannot_hand_out_permissions_it_lacks(hub, company):
         "deactivate ada": lambda: hub.users.set_active(hr, "ada", False),
     }
     for what, attempt in refusals.items():
-        with pytest.raises(
-            NotAuthorized, match=f"user:hr may not {what}: it does not hold .*coupons:issue"
-        ):
+        with pytest.raises(NotAuthorized, match=f"user:hr may not {what}: it does not hold .*coupons:issue"):
             attempt()
     assert state(hub) == before
     assert hub.users.authenticate("ada", PASSWORD).name == "user:ada"
@@ -359,9 +332,7 @@ def test_a_user_manager_cannot_hand_out_permissions_it_lacks(hub, company):
     assert hub.users.actor("vic").permissions == {"users:manage", "coupons:read"}
 
 
-def test_the_operator_and_a_signed_company_system_hold_every_permission_of_their_scope(
-    hub, company
-):
+def test_the_operator_and_a_signed_company_system_hold_every_permission_of_their_scope(hub, company):
     hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     system = Actor("client:erp", company_nip=NIP)
     hub.users.add_user(system, "bob", company_nip=NIP, role="admin", password=PASSWORD)
@@ -377,14 +348,8 @@ def test_a_custom_role_granted_changes_the_users_permissions(hub, company):
     with pytest.raises(NotAuthorized):
         issue(hub, actor=viewer)
     admin = hub_user(hub, "ada", "admin")
-    created = hub.users.add_role(
-        admin, company_nip=NIP, name="issue-only", permissions=["coupons:issue"]
-    )
-    assert (created.name, created.permissions, created.built_in) == (
-        "issue-only",
-        ("coupons:issue",),
-        False,
-    )
+    created = hub.users.add_role(admin, company_nip=NIP, name="issue-only", permissions=["coupons:issue"])
+    assert (created.name, created.permissions, created.built_in) == ("issue-only", ("coupons:issue",), False)
 
     view = hub.users.grant(admin, "vic", "issue-only")
     assert view.roles == ("issue-only", "viewer")
@@ -407,19 +372,10 @@ def test_grant_and_revoke_are_audited_with_the_actor(hub, company):
     hub.users.revoke(admin, "vic", "viewer")
     hub.users.revoke(admin, "vic", "viewer")  # not held: no change
     grants = [(e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.grant")]
-    assert grants == [
-        ("test", "user:ada", "admin"),
-        ("test", "user:vic", "viewer"),
-        ("user:ada", "user:vic", "issuer"),
-    ]
-    revokes = [
-        (e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.revoke")
-    ]
+    assert grants == [("test", "user:ada", "admin"), ("test", "user:vic", "viewer"), ("user:ada", "user:vic", "issuer")]
+    revokes = [(e.actor, e.subject, json.loads(e.detail)["role"]) for e in audit(hub, "user.revoke")]
     assert revokes == [("user:ada", "user:vic", "viewer")]
-    assert [(e.actor, e.subject) for e in audit(hub, "user.add")] == [
-        ("test", "user:ada"),
-        ("test", "user:vic"),
-    ]
+    assert [(e.actor, e.subject) for e in audit(hub, "user.add")] == [("test", "user:ada"), ("test", "user:vic")]
     hub.users.add_role(admin, company_nip=NIP, name="readers", permissions=["coupons:read"])
     [event] = audit(hub, "role.add")
     assert (event.actor, event.subject, json.loads(event.detail)) == (
@@ -469,9 +425,7 @@ def test_roles_are_listed_built_in_first_then_the_companys_own(hub, company):
         ([], "a role needs at least one permission"),
     ],
 )
-def test_a_role_with_a_wrong_permission_is_refused_and_nothing_is_created(
-    hub, company, permissions, expected
-):
+def test_a_role_with_a_wrong_permission_is_refused_and_nothing_is_created(hub, company, permissions, expected):
     before = state(hub)
     with pytest.raises(InvalidRequest, match=expected):
         hub.users.add_role(OPERATOR, company_nip=NIP, name="strange", permissions=permissions)
@@ -487,9 +441,7 @@ def test_role_names_are_unique_per_company_and_never_built_in(hub, company):
     with pytest.raises(InvalidRequest, match="admin is a built-in role"):
         role_with(hub, "admin", ["coupons:read"])
     with pytest.raises(InvalidRequest, match="cashier is a built-in role"):
-        hub.users.add_role(
-            OPERATOR, office_code=OFFICE, name="Cashier", permissions=["payments:read"]
-        )
+        hub.users.add_role(OPERATOR, office_code=OFFICE, name="Cashier", permissions=["payments:read"])
 
 
 # -- users: creation and validation -----------------------------------------
@@ -501,12 +453,7 @@ def test_the_password_is_stored_only_as_an_argon2id_hash(hub, company):
     stored = stored_user(hub, "ada").password_hash
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     params = extract_parameters(stored)
-    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (
-        Type.ID,
-        65536,
-        3,
-        4,
-    )
+    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (Type.ID, 65536, 3, 4)
     assert PasswordHasher().verify(stored, PASSWORD)
     with hub.db.read() as session:
         assert all(PASSWORD not in e.detail for e in session.scalars(select(AuditEvent)))
@@ -525,9 +472,7 @@ def test_a_login_is_unique_across_the_hub_whatever_its_case(hub, company):
     assert [u.login for u in hub.users.list_users(OPERATOR)] == ["ada.nowak"]
     before = state(hub)
     with pytest.raises(InvalidRequest, match="the login 'ada.nowak' is already taken"):
-        hub.users.add_user(
-            OPERATOR, "ADA.NOWAK", office_code=OFFICE, role="cashier", password="other password"
-        )
+        hub.users.add_user(OPERATOR, "ADA.NOWAK", office_code=OFFICE, role="cashier", password="other password")
     assert state(hub) == before
     assert hub.users.authenticate("ada.nowak", PASSWORD).company_nip == NIP
 
@@ -539,18 +484,10 @@ def test_a_login_is_unique_across_the_hub_whatever_its_case(hub, company):
         ({"login": "ada nowak"}, InvalidRequest, "login 'ada nowak' is not valid"),
         ({"company_nip": "5260250275"}, InvalidRequest, "NIP '5260250275' is not valid"),
         ({"company_nip": OTHER_NIP}, NotFound, f"no company with NIP {OTHER_NIP}"),
-        (
-            {"company_nip": None, "office_code": "9999"},
-            InvalidRequest,
-            "Unknown office code '9999'",
-        ),
+        ({"company_nip": None, "office_code": "9999"}, InvalidRequest, "Unknown office code '9999'"),
         ({"office_code": OFFICE}, InvalidRequest, "either a company"),
         ({"company_nip": None}, InvalidRequest, "either a company"),
-        (
-            {"role": "boss"},
-            InvalidRequest,
-            "company 5260250274 has no role 'boss'; its roles: admin, issuer, viewer",
-        ),
+        ({"role": "boss"}, InvalidRequest, "company 5260250274 has no role 'boss'; its roles: admin, issuer, viewer"),
         ({"password": "short"}, InvalidRequest, "a password must have 12 to 256 characters"),
     ],
 )
@@ -599,19 +536,14 @@ def test_every_failed_login_gives_the_same_message(hub, company, clock):
     ]
     for n, (login, password) in enumerate(attempts):
         with pytest.raises(NotAuthorized) as refused:
-            hub.users.authenticate(
-                login, password, f"203.0.113.{n}"
-            )  # one address each: none is slowed down yet
+            hub.users.authenticate(login, password, f"203.0.113.{n}")  # one address each: none is slowed down yet
         messages.add(refused.value.message)
     assert messages == {LOGIN_FAILED}
 
 
 def test_the_hash_is_upgraded_at_login_when_the_parameters_change(hub, company):
     weak = UserService(
-        hub.db,
-        hub.config,
-        hub.clock,
-        hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
+        hub.db, hub.config, hub.clock, hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     )
     weak.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     old = stored_user(hub, "ada").password_hash
@@ -633,13 +565,8 @@ def test_a_deactivated_user_cannot_log_in_or_be_acted_as_until_activated(hub, co
     hub.users.set_active(OPERATOR, "ada", True)
     assert hub.users.authenticate("ada", PASSWORD).name == "user:ada"
     assert [
-        e.action
-        for e in audit(hub)
-        if e.action.startswith("user.") and e.action not in ("user.add", "user.grant")
-    ] == [
-        "user.deactivate",
-        "user.activate",
-    ]
+        e.action for e in audit(hub) if e.action.startswith("user.") and e.action not in ("user.add", "user.grant")
+    ] == ["user.deactivate", "user.activate"]
 
 
 def test_a_password_reset_replaces_the_old_one(hub, company):
@@ -658,15 +585,11 @@ def test_a_password_reset_replaces_the_old_one(hub, company):
 
 
 def test_a_new_user_gets_the_least_privileged_role_unless_one_is_chosen(hub, company):
-    assert hub.users.add_user(OPERATOR, "ola", company_nip=NIP, password=PASSWORD).user.roles == (
-        "viewer",
+    assert hub.users.add_user(OPERATOR, "ola", company_nip=NIP, password=PASSWORD).user.roles == ("viewer",)
+    assert hub.users.add_user(OPERATOR, "kasia", office_code=OFFICE, password=PASSWORD).user.roles == ("cashier",)
+    assert hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD).user.roles == (
+        "admin",
     )
-    assert hub.users.add_user(
-        OPERATOR, "kasia", office_code=OFFICE, password=PASSWORD
-    ).user.roles == ("cashier",)
-    assert hub.users.add_user(
-        OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD
-    ).user.roles == ("admin",)
 
 
 def test_a_user_changes_their_own_password_giving_the_current_one(hub, company):
@@ -703,9 +626,7 @@ def test_a_reset_or_generated_password_must_be_changed_at_the_next_login(hub, co
 def _enrol(hub, login: str) -> tuple[str, tuple[str, ...]]:
     enrolment = hub.accounts.begin_enrolment(login)
     assert enrolment.uri.startswith("otpauth://totp/") and enrolment.secret in enrolment.uri
-    codes = hub.accounts.confirm_enrolment(
-        login, hub.accounts.current_code(enrolment.secret, hub.clock())
-    )
+    codes = hub.accounts.confirm_enrolment(login, hub.accounts.current_code(enrolment.secret, hub.clock()))
     return enrolment.secret, codes
 
 
@@ -717,24 +638,20 @@ def test_admins_and_supervisors_need_a_second_factor_others_do_not(hub, company)
     )
     assert hub.accounts.state("ada").must_enrol and hub.accounts.state("szef").must_enrol
     assert (
-        not hub.accounts.state("ivo").second_factor_required
-        and not hub.accounts.state("kasia").second_factor_required
+        not hub.accounts.state("ivo").second_factor_required and not hub.accounts.state("kasia").second_factor_required
     )
     hub.users.add_role(OPERATOR, company_nip=NIP, name="hr", permissions=["users:manage"])
     hub.users.grant(OPERATOR, "ivo", "hr")  # the power, not the role's name, asks for it
     assert hub.accounts.state("ivo").must_enrol
 
 
-def test_enrolment_needs_a_code_from_the_secret_and_keeps_one_secret_until_confirmed(
-    hub, company, clock
-):
+def test_enrolment_needs_a_code_from_the_secret_and_keeps_one_secret_until_confirmed(hub, company, clock):
     hub_user(hub, "ada", "admin")
     first = hub.accounts.begin_enrolment("ada")
     assert hub.accounts.begin_enrolment("ada").secret == first.secret
     with pytest.raises(InvalidRequest) as wrong:
         hub.accounts.confirm_enrolment(
-            "ada",
-            "000000" if hub.accounts.current_code(first.secret, clock()) != "000000" else "111111",
+            "ada", "000000" if hub.accounts.current_code(first.secret, clock()) != "000000" else "111111"
         )
     assert wrong.value.kind == "totp_wrong" and not hub.accounts.state("ada").second_factor_enabled
     codes = hub.accounts.confirm_enrolment("ada", hub.accounts.current_code(first.secret, clock()))
@@ -762,17 +679,13 @@ def test_a_totp_code_works_once_and_only_near_its_time(hub, company, clock):
     clock.advance(minutes=5)
     with pytest.raises(NotAuthorized):
         hub.accounts.verify_second_factor("ada", old)
-    assert (
-        login_failures(hub, "ada") == 2
-    )  # the replayed and the stale code (the good one forgot the spent one)
+    assert login_failures(hub, "ada") == 2  # the replayed and the stale code (the good one forgot the spent one)
 
 
 def test_a_recovery_code_works_once_and_is_stored_only_hashed(hub, company, clock):
     hub_user(hub, "ada", "admin")
     _, codes = _enrol(hub, "ada")
-    hub.accounts.verify_second_factor(
-        "ada", codes[3].lower().replace("-", " ")
-    )  # typed forgivingly
+    hub.accounts.verify_second_factor("ada", codes[3].lower().replace("-", " "))  # typed forgivingly
     with pytest.raises(NotAuthorized):
         hub.accounts.verify_second_factor("ada", codes[3])
     hub.accounts.verify_second_factor("ada", codes[4])
@@ -785,12 +698,7 @@ def test_a_recovery_code_works_once_and_is_stored_only_hashed(hub, company, cloc
 def login_failures(hub, login: str) -> int:
     with hub.db.read() as session:
         return (
-            session.scalar(
-                select(LoginThrottleEntry.failures).where(
-                    LoginThrottleEntry.key == f"login:{login}"
-                )
-            )
-            or 0
+            session.scalar(select(LoginThrottleEntry.failures).where(LoginThrottleEntry.key == f"login:{login}")) or 0
         )
 
 
@@ -806,9 +714,7 @@ def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, cl
         hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
     clock.advance(seconds=1)
     hub.accounts.verify_second_factor("ada", hub.accounts.current_code(secret, clock()))
-    assert (
-        login_failures(hub, "ada") == 0
-    )  # a good code forgets the failures, as a good password does
+    assert login_failures(hub, "ada") == 0  # a good code forgets the failures, as a good password does
     with pytest.raises(NotAuthorized):  # the address's failures stay: its fourth failure waits 2 s
         hub.accounts.verify_second_factor("ada", "ABCD-EFGH-JKMN-PQRS")
     with pytest.raises(LoginDelayed):
@@ -817,9 +723,7 @@ def test_wrong_codes_slow_further_attempts_like_wrong_passwords(hub, company, cl
     hub.accounts.verify_second_factor("ada", codes[0])  # slowed down, never locked out
 
 
-def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(
-    hub, company, clock, run
-):
+def test_a_second_factor_reset_drops_the_secret_and_codes_and_needs_the_users_permissions(hub, company, clock, run):
     hub_user(hub, "ada", "admin")
     _enrol(hub, "ada")
     hub_user(hub, "hr", "viewer")

@@ -14,9 +14,7 @@ from hub.errors import CouponNotRedeemable, InsufficientFunds, InvalidRequest, N
 from hub.portal.words import polish
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
-ENGLISH = re.compile(
-    r"\b(is|the|must|not|malformed|closed|of|got|only|already|coupon|office|desk)\b"
-)
+ENGLISH = re.compile(r"\b(is|the|must|not|malformed|closed|of|got|only|already|coupon|office|desk)\b")
 
 
 @pytest.mark.parametrize(
@@ -63,29 +61,17 @@ def test_counts_group_thousands():
 
 def test_dates_and_times_are_polish_and_in_warsaw_time_across_dst():
     assert words.format_date_pl(date(2026, 3, 10)) == "10.03.2026"
+    assert words.format_datetime_pl(datetime(2026, 1, 10, 23, 30, tzinfo=UTC)) == "11.01.2026 00:30"  # CET
     assert (
-        words.format_datetime_pl(datetime(2026, 1, 10, 23, 30, tzinfo=UTC)) == "11.01.2026 00:30"
-    )  # CET
-    assert (
-        words.format_datetime_pl(datetime(2026, 7, 10, 22, 30, 5, tzinfo=UTC), seconds=True)
-        == "11.07.2026 00:30:05"
+        words.format_datetime_pl(datetime(2026, 7, 10, 22, 30, 5, tzinfo=UTC), seconds=True) == "11.07.2026 00:30:05"
     )  # CEST
 
 
 def test_codes_and_people_have_polish_labels():
-    assert (
-        words.coupon_status_pl("CANCELLED") == "anulowany"
-        and words.statement_kind_pl("HOLD") == "blokada"
-    )
-    assert (
-        words.payment_method_pl("CARD") == "karta płatnicza"
-        and words.role_pl("supervisor") == "kierownik kasy"
-    )
+    assert words.coupon_status_pl("CANCELLED") == "anulowany" and words.statement_kind_pl("HOLD") == "blokada"
+    assert words.payment_method_pl("CARD") == "karta płatnicza" and words.role_pl("supervisor") == "kierownik kasy"
     assert words.person_pl("user:wystawca@leasing.pl") == "wystawca@leasing.pl"
-    assert (
-        words.case_type_pl("REJ_NEW", {"REJ_NEW": "Rejestracja nowego pojazdu"})
-        == "Rejestracja nowego pojazdu"
-    )
+    assert words.case_type_pl("REJ_NEW", {"REJ_NEW": "Rejestracja nowego pojazdu"}) == "Rejestracja nowego pojazdu"
     assert (
         words.statement_title_pl("HOLD", "Q72D-7X9Z-19TV-PS0W", "hold:Q72D7X9Z19TVPS0W:1")
         == "kupon Q72D-7X9Z-19TV-PS0W"
@@ -102,12 +88,8 @@ def test_every_error_kind_raised_in_the_hub_has_a_polish_sentence():
 
 
 def test_portal_messages_never_carry_the_english_sentence():
-    malformed = InvalidRequest("coupon id 'XXXX' is malformed: 4 symbols, expected 16").about(
-        "coupon_malformed"
-    )
-    assert polish(malformed).startswith("Numer kuponu jest błędny") and "malformed" not in polish(
-        malformed
-    )
+    malformed = InvalidRequest("coupon id 'XXXX' is malformed: 4 symbols, expected 16").about("coupon_malformed")
+    assert polish(malformed).startswith("Numer kuponu jest błędny") and "malformed" not in polish(malformed)
     refused = CouponNotRedeemable("coupon ABCD is REDEEMED", "REDEEMED")
     assert polish(refused).startswith("Kupon został już wykorzystany")
     assert "desk 01" not in polish(InvalidRequest("desk 01 of office 1465 is closed"))

@@ -15,9 +15,7 @@ from hub.signing.trust import TrustStore
 
 
 class BankSoap:
-    def __init__(
-        self, wsdl: str, endpoint: str | None, trust: TrustStore, identity: SigningIdentity
-    ) -> None:
+    def __init__(self, wsdl: str, endpoint: str | None, trust: TrustStore, identity: SigningIdentity) -> None:
         self.wsdl, self.endpoint, self.trust, self.identity = wsdl, endpoint, trust, identity
         self._services: dict[float | None, Any] = {}
 
@@ -31,9 +29,7 @@ class BankSoap:
 
     def _service(self, peer: Peer, timeout_s: float | None) -> Any:
         if not self.trust.clients:
-            raise Transient(
-                "clients.toml lists no BANK client whose certificate would check the bank's answers"
-            )
+            raise Transient("clients.toml lists no BANK client whose certificate would check the bank's answers")
         if timeout_s not in self._services:
             self._services[timeout_s] = client_for(peer, self.identity)
         return self._services[timeout_s]

@@ -30,11 +30,7 @@ class FkSoap:
 
     def post_journal(self, office: Office, journal: Journal) -> bool:
         assert office.fk_wsdl  # hub.fk.courier.FkJournals sends only to an office with one
-        peer = Peer(
-            f"FK system of office {office.code}",
-            office.fk_wsdl,
-            fk_trust(self.clients, office.code),
-        )
+        peer = Peer(f"FK system of office {office.code}", office.fk_wsdl, fk_trust(self.clients, office.code))
         if not peer.trust.clients:
             raise Transient(
                 f"clients.toml lists no certificate of office {office.code} to check its FK system's answers"
@@ -59,7 +55,5 @@ class FkSoap:
             Date=journal.day,
             Line=lines,
         )
-        accepted = (
-            answer.get("Accepted") if isinstance(answer, dict) else answer
-        )  # zeep unwraps a lone element
+        accepted = answer.get("Accepted") if isinstance(answer, dict) else answer  # zeep unwraps a lone element
         return accepted is True

@@ -57,10 +57,7 @@ def journal_xml(journal: Journal) -> bytes:
 def write_files(journal: Journal, out_dir: Path) -> tuple[Path, Path]:
     """`<JournalId>.csv` and `<JournalId>.xml` in `out_dir` (made if missing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, xml_path = (
-        out_dir / f"{journal.journal_id}.csv",
-        out_dir / f"{journal.journal_id}.xml",
-    )
+    csv_path, xml_path = (out_dir / f"{journal.journal_id}.csv", out_dir / f"{journal.journal_id}.xml")
     csv_path.write_bytes(journal_csv(journal))
     xml_path.write_bytes(journal_xml(journal))
     return csv_path, xml_path

@@ -35,10 +35,7 @@ class SmtpSender:
                 if s.smtp_starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.smtp_user:
-                    smtp.login(
-                        s.smtp_user,
-                        s.smtp_password_file.read_text().strip() if s.smtp_password_file else "",
-                    )
+                    smtp.login(s.smtp_user, s.smtp_password_file.read_text().strip() if s.smtp_password_file else "")
                 refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as error:
             text = f"SMTP {error.smtp_code}: {_text(error.smtp_error)}"
@@ -46,9 +43,7 @@ class SmtpSender:
                 raise Refused(f"the mail server refused it: {text}") from None
             raise Transient(f"the mail server deferred it: {text}") from None
         except smtplib.SMTPRecipientsRefused as error:
-            raise Refused(
-                f"the mail server refused the recipient: {_recipients(error.recipients)}"
-            ) from None
+            raise Refused(f"the mail server refused the recipient: {_recipients(error.recipients)}") from None
         except (smtplib.SMTPException, OSError) as error:
             raise Transient(
                 f"the mail server {s.smtp_host}:{s.smtp_port} is unreachable: {type(error).__name__}: {error}"
@@ -63,6 +58,4 @@ def _text(value) -> str:
 
 
 def _recipients(refused: dict) -> str:
-    return ", ".join(
-        f"{address} ({code} {_text(text)})" for address, (code, text) in refused.items()
-    )
+    return ", ".join(f"{address} ({code} {_text(text)})" for address, (code, text) in refused.items())

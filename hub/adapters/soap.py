@@ -44,19 +44,12 @@ def client_for(peer: Peer, identity: SigningIdentity) -> Any:
     session = requests.Session()
     session.trust_env = False  # no proxy or netrc from the environment for the bank
     transport = Transport(
-        session=session,
-        timeout=WSDL_TIMEOUT_S,
-        operation_timeout=(CONNECT_TIMEOUT_S, peer.timeout_s),
+        session=session, timeout=WSDL_TIMEOUT_S, operation_timeout=(CONNECT_TIMEOUT_S, peer.timeout_s)
     )
     # DTDs and entities forbidden; external references stay allowed: the WSDL imports its XSDs.
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True, strict=True)
     try:
-        client = zeep.Client(
-            peer.wsdl,
-            wsse=HubSignature(identity, peer.trust),
-            transport=transport,
-            settings=settings,
-        )
+        client = zeep.Client(peer.wsdl, wsse=HubSignature(identity, peer.trust), transport=transport, settings=settings)
     except (requests.RequestException, OSError) as error:
         raise Transient(f"{peer.name}: cannot load the WSDL {peer.wsdl}: {error}") from None
     if peer.endpoint is None:
@@ -78,8 +71,7 @@ def call(peer: Peer, operation: Callable[..., Any], **fields: Any) -> Any:
         code = (fault.code or "").rpartition(":")[2]
         if code.startswith("Client"):
             raise Refused(
-                f"{peer.name} refused it: {code}: {fault.message}",
-                {"Fault": code, "Message": fault.message},
+                f"{peer.name} refused it: {code}: {fault.message}", {"Fault": code, "Message": fault.message}
             ) from None
         raise Transient(f"{peer.name} fault {fault.code}: {fault.message}") from None
     except requests.Timeout:

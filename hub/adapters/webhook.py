@@ -21,31 +21,16 @@ class HttpPoster:
         connection; no redirects, no proxy, no retries of its own (the outbox retries)."""
         problem = "no address"
         for address in target.addresses:
-            options: dict = {
-                "timeout": urllib3.Timeout(total=self.timeout_s),
-                "retries": False,
-                "maxsize": 1,
-            }
+            options: dict = {"timeout": urllib3.Timeout(total=self.timeout_s), "retries": False, "maxsize": 1}
             if target.scheme == "https":
-                options |= {
-                    "server_hostname": target.host,
-                    "cert_reqs": "CERT_REQUIRED",
-                    "ca_certs": certifi.where(),
-                }
-                pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-                    address, target.port, **options
-                )
+                options |= {"server_hostname": target.host, "cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+                pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(address, target.port, **options)
             else:
                 pool = urllib3.HTTPConnectionPool(address, target.port, **options)
             try:
                 with pool:
                     return pool.urlopen(
-                        "POST",
-                        target.path,
-                        body=body,
-                        headers=headers,
-                        redirect=False,
-                        assert_same_host=False,
+                        "POST", target.path, body=body, headers=headers, redirect=False, assert_same_host=False
                     ).status
             except urllib3.exceptions.NewConnectionError as error:
                 problem = f"{type(error).__name__}"

@@ -140,9 +140,7 @@ class ArchivedLog:
 
     # -- archiving ----------------------------------------------------------------------
 
-    def archive(
-        self, before: datetime, progress: Callable[[int, int], None] | None = None
-    ) -> ArchiveRun:
+    def archive(self, before: datetime, progress: Callable[[int, int], None] | None = None) -> ArchiveRun:
         """Move every record older than `before` (a prefix of the chain: up to the first
         record at or after `before`) into archive files; delete them from the live table
         once their files are on disk. `progress(records done, records in all)` after each file."""
@@ -163,23 +161,14 @@ class ArchivedLog:
                 last_seq = min(limit_seq, after_seq + self.records_per_file_max)
                 seals = self._seals(after_seq + 1, last_seq)
                 manifest = self._write(
-                    self._records(after_seq, after_hash, last_seq),
-                    after_seq + 1,
-                    last_seq,
-                    after_hash,
-                    before,
-                    seals,
+                    self._records(after_seq, after_hash, last_seq), after_seq + 1, last_seq, after_hash, before, seals
                 )
                 with self.db.transaction() as session:
                     session.execute(
-                        delete(MessageRecord).where(
-                            MessageRecord.seq.between(manifest.first_seq, manifest.last_seq)
-                        )
+                        delete(MessageRecord).where(MessageRecord.seq.between(manifest.first_seq, manifest.last_seq))
                     )
                     session.execute(
-                        delete(MessageLogSeal).where(
-                            MessageLogSeal.seq.between(manifest.first_seq, manifest.last_seq)
-                        )
+                        delete(MessageLogSeal).where(MessageLogSeal.seq.between(manifest.first_seq, manifest.last_seq))
                     )
                 written.append(manifest.path.name)
                 first = manifest.first_seq if first is None else first
@@ -192,9 +181,7 @@ class ArchivedLog:
     def _last_seq_before(self, before: datetime) -> int:
         """The last sequence number of the prefix of records all older than `before`."""
         with self.db.read() as session:
-            first_kept = session.scalar(
-                select(func.min(MessageRecord.seq)).where(MessageRecord.at >= before)
-            )
+            first_kept = session.scalar(select(func.min(MessageRecord.seq)).where(MessageRecord.at >= before))
             if first_kept is not None:
                 return first_kept - 1
             return session.scalar(select(func.max(MessageRecord.seq))) or 0
@@ -224,16 +211,7 @@ class ArchivedLog:
                         "so it is not archived: run `hub audit verify`"
                     )
                 if (
-                    record_hash(
-                        r.prev_hash,
-                        r.seq,
-                        r.at,
-                        r.direction,
-                        r.service,
-                        r.client_id,
-                        r.log_id,
-                        r.payload,
-                    )
+                    record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload)
                     != r.hash
                 ):
                     raise ArchiveError(
@@ -248,20 +226,11 @@ class ArchivedLog:
             )
 
     def _write(
-        self,
-        lines: Iterator[dict],
-        first_seq: int,
-        last_seq: int,
-        prev_hash: str,
-        before: datetime,
-        seals: list[Seal],
+        self, lines: Iterator[dict], first_seq: int, last_seq: int, prev_hash: str, before: datetime, seals: list[Seal]
     ) -> Manifest:
         """The data file and its signed manifest, on disk (fsynced, renamed into place)."""
         stem = f"message-log-{first_seq:012d}-{last_seq:012d}"
-        data_path, data_tmp = (
-            self.directory / f"{stem}.jsonl.gz",
-            self.directory / f".{stem}.jsonl.gz.tmp",
-        )
+        data_path, data_tmp = (self.directory / f"{stem}.jsonl.gz", self.directory / f".{stem}.jsonl.gz.tmp")
         manifest_path, manifest_tmp = (
             self.directory / f"{stem}.manifest.json",
             self.directory / f".{stem}.manifest.json.tmp",
@@ -273,9 +242,7 @@ class ArchivedLog:
                     filename="", mode="wb", fileobj=raw, mtime=0
                 ) as gz:  # mtime 0: same records, same bytes
                     for line in lines:
-                        gz.write(
-                            json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-                        )
+                        gz.write(json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n")
                         count, head_hash = count + 1, line["hash"]
                 raw.flush()
                 os.fsync(raw.fileno())
@@ -296,10 +263,7 @@ class ArchivedLog:
             algorithm, value = sign_bytes(self.identity, _canonical(body))
             signature = {"algorithm": algorithm, "value": base64.b64encode(value).decode()}
             with open(manifest_tmp, "wb") as f:
-                f.write(
-                    json.dumps({**body, "signature": signature}, indent=2, sort_keys=True).encode()
-                    + b"\n"
-                )
+                f.write(json.dumps({**body, "signature": signature}, indent=2, sort_keys=True).encode() + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
         except BaseException:
@@ -316,9 +280,7 @@ class ArchivedLog:
         its files and deleting. They must be the archived ones (the head record matches)."""
         with self.db.transaction() as session:
             count = session.scalar(
-                select(func.count())
-                .select_from(MessageRecord)
-                .where(MessageRecord.seq <= after_seq)
+                select(func.count()).select_from(MessageRecord).where(MessageRecord.seq <= after_seq)
             )
             if not count:
                 return 0
@@ -338,9 +300,7 @@ class ArchivedLog:
             try:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ArchiveError(
-                    f"another `hub audit archive` is running on {self.directory}"
-                ) from None
+                raise ArchiveError(f"another `hub audit archive` is running on {self.directory}") from None
             try:
                 yield
             finally:
@@ -378,9 +338,7 @@ class ArchivedLog:
                 continue
             data = self.directory / manifest.body.get("data", "")
             problem = manifest.problem or self._signature_problem(manifest)
-            if problem is None and (
-                not data.is_file() or _sha256_file(data) != manifest.body.get("data_sha256")
-            ):
+            if problem is None and (not data.is_file() or _sha256_file(data) != manifest.body.get("data_sha256")):
                 problem = "its data file is missing or not the one the manifest signed"
             if problem:
                 raise ArchiveError(f"archive {manifest.name}: {problem}; run `hub audit verify`")
@@ -434,9 +392,7 @@ class ArchivedLog:
         for manifest in self.manifests():
             where = f"archive {manifest.name}"
             if manifest.problem or manifest.body.get("format") != FORMAT:
-                problems.append(
-                    f"{where}: {manifest.problem or 'unknown format ' + repr(manifest.body.get('format'))}"
-                )
+                problems.append(f"{where}: {manifest.problem or 'unknown format ' + repr(manifest.body.get('format'))}")
                 after_seq, after_hash = manifest.last_seq, None
                 continue
             if (manifest.body.get("first_seq"), manifest.body.get("last_seq")) != (
@@ -465,9 +421,7 @@ class ArchivedLog:
             records += count
             problems.extend(chain_problems)
             after_seq, after_hash = manifest.last_seq, manifest.head_hash
-        live = MessageLog(self.db).verify(
-            after_seq, after_hash or "(an unreadable archive's head)", watch=walk.record
-        )
+        live = MessageLog(self.db).verify(after_seq, after_hash or "(an unreadable archive's head)", watch=walk.record)
         problems.extend(f"live log: {p}" for p in live.problems)
         last_seq = max(live.last_seq, after_seq)
         with self.db.read() as session:
@@ -490,9 +444,7 @@ class ArchivedLog:
         check. The genTime of each time-stamp that verifies goes into `stamps`."""
         found: list[tuple[str, Seal]] = []
         for manifest in self.manifests():
-            for i, data in enumerate(
-                manifest.body.get("seals", []) if not manifest.problem else []
-            ):
+            for i, data in enumerate(manifest.body.get("seals", []) if not manifest.problem else []):
                 try:
                     seal = Seal.from_json(data)
                 except (ValueError, KeyError, TypeError):
@@ -531,9 +483,7 @@ class ArchivedLog:
             prev_seq, prev_digest = seal.seq, seal.digest
         return good
 
-    def _verify_data(
-        self, manifest: Manifest, where: str, walk: _SealWalk
-    ) -> tuple[int, list[str]]:
+    def _verify_data(self, manifest: Manifest, where: str, walk: _SealWalk) -> tuple[int, list[str]]:
         problems: list[str] = []
         data = self.directory / manifest.body.get("data", "")
         if not data.is_file():
@@ -573,9 +523,7 @@ class ArchivedLog:
                             " (inserted, or one before it deleted or altered)"
                         )
                     if digest != line_hash:
-                        problems.append(
-                            f"{where}: record {seq}: content does not match its hash (altered)"
-                        )
+                        problems.append(f"{where}: record {seq}: content does not match its hash (altered)")
                     expected, prev = seq + 1, line_hash
                     walk.record(
                         _Archived(
@@ -590,11 +538,7 @@ class ArchivedLog:
                     )
         except (OSError, EOFError, gzip.BadGzipFile) as error:
             problems.append(f"{where}: the data file cannot be read to the end ({error})")
-        if (
-            count != manifest.body.get("records")
-            or expected != manifest.last_seq + 1
-            or prev != manifest.head_hash
-        ):
+        if count != manifest.body.get("records") or expected != manifest.last_seq + 1 or prev != manifest.head_hash:
             problems.append(
                 f"{where}: the records do not end at the signed head"
                 f" (record {manifest.last_seq}, {manifest.body.get('records')} records)"
@@ -641,9 +585,7 @@ class _SealWalk:
         else:
             self.open.pop(r.log_id, None)
 
-    def finish(
-        self, last_seq: int, head: MessageLogHead | None, seal_every_records: int | None
-    ) -> list[str]:
+    def finish(self, last_seq: int, head: MessageLogHead | None, seal_every_records: int | None) -> list[str]:
         problems = list(self.problems)
         for seal in self.seals:
             if seal.seq > last_seq:
@@ -653,9 +595,7 @@ class _SealWalk:
                     f" records {last_seq + 1}..{seal.seq} were cut off"
                 )
             elif seal.seq not in self.matched:
-                problems.append(
-                    f"record {seal.seq}, sealed at {seal.sealed_at.isoformat()}, is missing (deleted)"
-                )
+                problems.append(f"record {seal.seq}, sealed at {seal.sealed_at.isoformat()}, is missing (deleted)")
         last = self.seals[-1] if self.seals else None
         self.last_sealed_seq = last.seq if last else 0
         if (

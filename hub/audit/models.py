@@ -20,16 +20,10 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
-def record_event(
-    session: Session, at: datetime, actor: str, action: str, subject: str, **detail: object
-) -> None:
+def record_event(session: Session, at: datetime, actor: str, action: str, subject: str, **detail: object) -> None:
     """Add an audit event to the caller's transaction: it commits with the effect or not at all."""
     session.add(
         AuditEvent(
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=json.dumps(detail, sort_keys=True, default=str),
+            at=at, actor=actor, action=action, subject=subject, detail=json.dumps(detail, sort_keys=True, default=str)
         )
     )

@@ -67,9 +67,7 @@ class MessageLogRecovery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
     db_seq: Mapped[int] = mapped_column(BigInteger)  # the restored database's head
-    archive_seq: Mapped[int] = mapped_column(
-        BigInteger
-    )  # the archives' head the log now continues from
+    archive_seq: Mapped[int] = mapped_column(BigInteger)  # the archives' head the log now continues from
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(120))
 
@@ -102,9 +100,7 @@ class ArchivedExchange(Generic[T]):
 
 
 class RestoreGuard:
-    def __init__(
-        self, db: Database, archive: ArchivedLog, clock: Clock, recheck_s: float = RECHECK_S
-    ) -> None:
+    def __init__(self, db: Database, archive: ArchivedLog, clock: Clock, recheck_s: float = RECHECK_S) -> None:
         self.db = db
         self.archive = archive
         self.clock = clock
@@ -144,13 +140,9 @@ class RestoreGuard:
             if locked.seq >= archive_seq:  # another process got here first
                 return _open(session)
             if locked.seq != head_seq:
-                raise ArchiveError(
-                    "the message log moved while its restore was being checked; try again"
-                )
+                raise ArchiveError("the message log moved while its restore was being checked; try again")
             seal = self._last_archived_seal()
-            row = MessageLogRecovery(
-                detected_at=self.clock(), db_seq=head_seq, archive_seq=archive_seq
-            )
+            row = MessageLogRecovery(detected_at=self.clock(), db_seq=head_seq, archive_seq=archive_seq)
             session.add(row)
             session.execute(delete(MessageRecord).where(MessageRecord.seq <= archive_seq))
             session.execute(delete(MessageLogSeal).where(MessageLogSeal.seq <= archive_seq))
@@ -185,9 +177,7 @@ class RestoreGuard:
                 return Seal.from_json(manifest.body["seals"][-1])
         return None
 
-    def exchanges(
-        self, restored: Restored, parse: Callable[[bytes], T | None]
-    ) -> Iterator[ArchivedExchange[T]]:
+    def exchanges(self, restored: Restored, parse: Callable[[bytes], T | None]) -> Iterator[ArchivedExchange[T]]:
         """The archived requests `parse` keeps (it returns None for the rest), from shortly before the
         restored head to the archives' head, oldest first, each with its archived answer."""
         kept: dict[str, tuple[dict, T]] = {}
@@ -202,9 +192,7 @@ class RestoreGuard:
             elif record["log_id"] in kept and record["log_id"] not in answers:
                 answers[record["log_id"]] = record["payload"]
         for log_id, (r, parsed) in sorted(kept.items(), key=lambda item: item[1][0]["seq"]):
-            yield ArchivedExchange(
-                r["seq"], r["at"], r["service"], r["client_id"], log_id, parsed, answers.get(log_id)
-            )
+            yield ArchivedExchange(r["seq"], r["at"], r["service"], r["client_id"], log_id, parsed, answers.get(log_id))
 
     def resolve(self, restored: Restored, by: str) -> None:
         with self.db.transaction() as session:
@@ -218,9 +206,7 @@ class RestoreGuard:
 
 def _open(session) -> Restored | None:
     row = session.scalars(
-        select(MessageLogRecovery)
-        .where(MessageLogRecovery.resolved_at.is_(None))
-        .order_by(MessageLogRecovery.id)
+        select(MessageLogRecovery).where(MessageLogRecovery.resolved_at.is_(None)).order_by(MessageLogRecovery.id)
     ).first()
     return _view(row) if row else None
 

@@ -62,9 +62,7 @@ SEAL_EVERY_S = 60
 class MessageLogSeal(Base):
     __tablename__ = "message_log_seals"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger, primary_key=True, autoincrement=False
-    )  # the record sealed
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # the record sealed
     sealed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     head_hash: Mapped[str] = mapped_column(String(64))
     prev_seal: Mapped[str] = mapped_column(String(64))
@@ -81,16 +79,7 @@ class MessageLogSeal(Base):
 _SEALS, _HEAD = cast(Table, MessageLogSeal.__table__), cast(Table, MessageLogHead.__table__)
 _ADD_SEAL = insert(_SEALS)
 _MOVE_SEAL = update(_HEAD).where(_HEAD.c.id == 1)
-SEAL_FIELDS = (
-    "seq",
-    "sealed_at",
-    "head_hash",
-    "prev_seal",
-    "signer",
-    "digest",
-    "algorithm",
-    "signature",
-)
+SEAL_FIELDS = ("seq", "sealed_at", "head_hash", "prev_seal", "signer", "digest", "algorithm", "signature")
 
 
 @dataclass(frozen=True)
@@ -127,37 +116,25 @@ class Seal:
     def from_json(cls, data: dict) -> Seal:
         """From a manifest; ValueError, KeyError or TypeError when it is not a seal."""
         fields = {name: data[name] for name in SEAL_FIELDS}
-        if not isinstance(fields["seq"], int) or not all(
-            isinstance(fields[n], str) for n in SEAL_FIELDS if n != "seq"
-        ):
+        if not isinstance(fields["seq"], int) or not all(isinstance(fields[n], str) for n in SEAL_FIELDS if n != "seq"):
             raise ValueError("a seal's fields have the wrong types")
         timestamp = data.get("timestamp")
         if timestamp is not None and not isinstance(timestamp, str):
             raise ValueError("a seal's time-stamp is not text")
-        return cls(
-            **{
-                **fields,
-                "sealed_at": datetime.fromisoformat(fields["sealed_at"]),
-                "timestamp": timestamp,
-            }
-        )
+        return cls(**{**fields, "sealed_at": datetime.fromisoformat(fields["sealed_at"]), "timestamp": timestamp})
 
     @classmethod
     def of_row(cls, row: MessageLogSeal) -> Seal:
         return cls(**{name: getattr(row, name) for name in SEAL_FIELDS}, timestamp=row.timestamp)
 
-    def stamp_problem(
-        self, tsa_certs: tuple[x509.Certificate, ...]
-    ) -> tuple[datetime | None, str | None]:
+    def stamp_problem(self, tsa_certs: tuple[x509.Certificate, ...]) -> tuple[datetime | None, str | None]:
         """(genTime, None) of a time-stamp that verifies, (None, why) of one that does not; (None, None) without one."""
         if self.timestamp is None:
             return None, None
         if not tsa_certs:
             return None, "it carries a time-stamp, but no [audit] tsa_certs are set to check it"
         try:
-            return verify_token(
-                base64.b64decode(self.timestamp, validate=True), self.digest, tsa_certs
-            ), None
+            return verify_token(base64.b64decode(self.timestamp, validate=True), self.digest, tsa_certs), None
         except ValueError:
             return None, "its time-stamp is not readable"
         except TimestampError as error:
@@ -247,8 +224,7 @@ class Sealer:
         )
         connection.execute(_ADD_SEAL, {name: getattr(seal, name) for name in SEAL_FIELDS})
         connection.execute(
-            _MOVE_SEAL,
-            {"sealed_seq": seq, "sealed_at_s": int(at.timestamp()), "seal_digest": seal.digest},
+            _MOVE_SEAL, {"sealed_seq": seq, "sealed_at_s": int(at.timestamp()), "seal_digest": seal.digest}
         )
         return seal
 
@@ -257,15 +233,11 @@ def stamp_newest(db: Database, stamper: TimeStamper) -> Seal | None:
     """Time-stamp the newest seal if it has no token yet (by the seal chain, that vouches for every
     earlier seal too); the seal as stamped, or None when there was nothing to stamp."""
     with db.read() as session:
-        row = session.scalars(
-            select(MessageLogSeal).order_by(MessageLogSeal.seq.desc()).limit(1)
-        ).first()
+        row = session.scalars(select(MessageLogSeal).order_by(MessageLogSeal.seq.desc()).limit(1)).first()
         if row is None or row.timestamp is not None:
             return None
         seal = Seal.of_row(row)
-    token = base64.b64encode(
-        stamper.stamp(seal.digest)
-    ).decode()  # outside any transaction: the TSA is far away
+    token = base64.b64encode(stamper.stamp(seal.digest)).decode()  # outside any transaction: the TSA is far away
     with db.transaction() as session:
         session.execute(update(_SEALS).where(_SEALS.c.seq == seal.seq).values(timestamp=token))
     return replace(seal, timestamp=token)

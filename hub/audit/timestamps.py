@@ -68,9 +68,7 @@ class TimeStamper:
                 f"the TSA at {self.url} did not answer ({error}); the seal stays unstamped until the next run"
             ) from None
         if len(data) > RESPONSE_BYTES_MAX:
-            raise TimestampError(
-                f"the TSA at {self.url} answered more than {RESPONSE_BYTES_MAX} bytes"
-            )
+            raise TimestampError(f"the TSA at {self.url} answered more than {RESPONSE_BYTES_MAX} bytes")
         try:
             response = tsp.TimeStampResp.load(data)
             status = response["status"]["status"].native
@@ -112,22 +110,14 @@ def verify_token(token_der: bytes, digest_hex: str, certs: Iterable[x509.Certifi
         algorithm = _HASHES.get(signer["digest_algorithm"]["algorithm"].native)
         attributes = signer["signed_attrs"]
         tst_der = signed["encap_content_info"]["content"].contents
-        digests = [
-            a["values"][0].native for a in attributes if a["type"].native == "message_digest"
-        ]
+        digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
         if algorithm is None or not digests:
-            raise TimestampError(
-                "the time-stamp's signature uses an algorithm the hub does not accept"
-            )
+            raise TimestampError("the time-stamp's signature uses an algorithm the hub does not accept")
         h = hashes.Hash(algorithm)
         h.update(tst_der)
         if digests != [h.finalize()]:
-            raise TimestampError(
-                "the time-stamp's signed attributes are not of its TSTInfo (altered)"
-            )
-        to_verify = (
-            b"\x31" + attributes.dump()[1:]
-        )  # signed as a SET OF (tag 0x31), not as the [0] it is stored with
+            raise TimestampError("the time-stamp's signed attributes are not of its TSTInfo (altered)")
+        to_verify = b"\x31" + attributes.dump()[1:]  # signed as a SET OF (tag 0x31), not as the [0] it is stored with
         signature = signer["signature"].native
         gen_time = info["gen_time"].native
     except (ValueError, TypeError, KeyError) as error:
@@ -138,9 +128,7 @@ def verify_token(token_der: bytes, digest_hex: str, certs: Iterable[x509.Certifi
     raise TimestampError("the time-stamp is not signed by a TSA certificate in [audit] tsa_certs")
 
 
-def _signature_valid(
-    cert: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm
-) -> bool:
+def _signature_valid(cert: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm) -> bool:
     key = cert.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey):

@@ -82,9 +82,7 @@ class BankStatement(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account: Mapped[str] = mapped_column(String(34))  # compact IBAN, or NRB for a Polish one
     statement_id: Mapped[str] = mapped_column(String(35))  # Stmt/Id
-    electronic_sequence: Mapped[str] = mapped_column(
-        String(20)
-    )  # Stmt/ElctrncSeqNb, "" when absent
+    electronic_sequence: Mapped[str] = mapped_column(String(20))  # Stmt/ElctrncSeqNb, "" when absent
     version: Mapped[str] = mapped_column(String(8))  # camt.053 "001.02" / "001.04" / "001.08"
     message_id: Mapped[str] = mapped_column(String(35))  # GrpHdr/MsgId of the first import
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)  # CreDtTm

@@ -14,16 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
@@ -81,9 +72,7 @@ class DeskDay(Base):
     # issue 20). difference = counted - expected: negative is a shortage.
     counted_cash_grosze: Mapped[int | None] = mapped_column(BigInteger)
     cash_difference_grosze: Mapped[int | None] = mapped_column(BigInteger)
-    difference_confirmed_by: Mapped[str | None] = mapped_column(
-        String(64)
-    )  # the supervisor's login
+    difference_confirmed_by: Mapped[str | None] = mapped_column(String(64))  # the supervisor's login
     late_close_supervisor: Mapped[str | None] = mapped_column(
         String(64)
     )  # a day more than one day back, closed with --force
@@ -92,8 +81,7 @@ class DeskDay(Base):
         UniqueConstraint("office_code", "desk_id", "day", name="uq_cash_desk_days_desk_day"),
         CheckConstraint("(closed_at IS NULL) = (report_id IS NULL)", name="closed_has_report"),
         CheckConstraint(
-            "(counted_cash_grosze IS NULL) = (cash_difference_grosze IS NULL)",
-            name="count_has_difference",
+            "(counted_cash_grosze IS NULL) = (cash_difference_grosze IS NULL)", name="count_has_difference"
         ),
         CheckConstraint(
             "cash_difference_grosze IS NULL OR cash_difference_grosze = 0 OR difference_confirmed_by IS NOT NULL",
@@ -124,25 +112,18 @@ class Payment(Base):
     total_grosze: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
     registered_by: Mapped[str] = mapped_column(String(120))
-    payer_name: Mapped[str | None] = mapped_column(
-        String(200)
-    )  # who paid, as printed on the receipt (optional)
+    payer_name: Mapped[str | None] = mapped_column(String(200))  # who paid, as printed on the receipt (optional)
     payer_address: Mapped[str | None] = mapped_column(String(300))
     voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     voided_by: Mapped[str | None] = mapped_column(String(64))  # the supervisor's login
     void_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
-        UniqueConstraint(
-            "office_code", "desk_id", "year", "number", name="uq_cash_payments_desk_year_number"
-        ),
+        UniqueConstraint("office_code", "desk_id", "year", "number", name="uq_cash_payments_desk_year_number"),
         CheckConstraint("method IN ('CASH', 'CARD')", name="method_known"),
+        CheckConstraint("(method = 'CARD') = (card_auth_code IS NOT NULL)", name="card_has_auth_code"),
         CheckConstraint(
-            "(method = 'CARD') = (card_auth_code IS NOT NULL)", name="card_has_auth_code"
-        ),
-        CheckConstraint(
-            "total_grosze = items_total_grosze + handling_fee_grosze AND items_total_grosze > 0",
-            name="total_adds_up",
+            "total_grosze = items_total_grosze + handling_fee_grosze AND items_total_grosze > 0", name="total_adds_up"
         ),
         CheckConstraint("(voided_at IS NULL) = (voided_by IS NULL)", name="void_has_supervisor"),
         Index("ix_cash_payments_case", "office_code", "system", "case_number"),

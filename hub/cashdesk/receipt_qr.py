@@ -33,9 +33,7 @@ from hub.signing.payload import (
 
 VERSION = "KP1"
 
-_RECEIPT = re.compile(
-    r"^KP/[0-9]{4}/[A-Za-z0-9_-]{1,16}/[0-9]{4}/[0-9]{6,}$"
-)  # hub.cashdesk.service.receipt_number
+_RECEIPT = re.compile(r"^KP/[0-9]{4}/[A-Za-z0-9_-]{1,16}/[0-9]{4}/[0-9]{6,}$")  # hub.cashdesk.service.receipt_number
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,7 @@ class QrReceipt:
     day: date
 
 
-def receipt_payload(
-    identity: SigningIdentity, receipt_number: str, total_grosze: int, day: date
-) -> str:
+def receipt_payload(identity: SigningIdentity, receipt_number: str, total_grosze: int, day: date) -> str:
     if total_grosze <= 0:
         raise InvalidRequest(f"a receipt's total must be positive, got {total_grosze}")
     return sign_text(identity, f"{VERSION}.{receipt_number}.{total_grosze}.{day.isoformat()}")
@@ -64,13 +60,9 @@ def verify_receipt_qr(text: str, certs: Iterable[x509.Certificate]) -> QrReceipt
 
 def parse_receipt_qr(text: str) -> QrReceipt:
     """The parts of a payload, checked for form only (no signature check)."""
-    number, amount, day, encoded = split_payload(
-        text, VERSION, ("receipt number", "total", "day"), "receipt QR code"
-    )
+    number, amount, day, encoded = split_payload(text, VERSION, ("receipt number", "total", "day"), "receipt QR code")
     if not _RECEIPT.match(number):
-        raise QrRejected(
-            MALFORMED, f"malformed receipt number {number!r}: KP/<office>/<desk>/<year>/<number>"
-        )
+        raise QrRejected(MALFORMED, f"malformed receipt number {number!r}: KP/<office>/<desk>/<year>/<number>")
     receipt = QrReceipt(number, grosze_field(amount, "total"), day_field(day, "day"))
     unb32(encoded)
     return receipt

@@ -67,8 +67,7 @@ def _import_json(r: ImportResult) -> dict:
         "ignored": r.ignored,
         "statements": [_statement_result_json(s) for s in r.statements],
         "skipped": [
-            {"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line}
-            for s in r.skipped
+            {"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line} for s in r.skipped
         ],
         "gaps": list(r.gaps),
     }
@@ -152,9 +151,7 @@ def _balance(grosze: int | None) -> str:
 @as_option
 @json_option
 @pass_ctx
-def bank_suspense(
-    ctx: CliContext, limit: int, offset: int, as_login: str | None, as_json: bool
-) -> None:
+def bank_suspense(ctx: CliContext, limit: int, offset: int, as_login: str | None, as_json: bool) -> None:
     """Credits no company could be found for (SUSPENSE), and reversals to look at (REVIEW), oldest first."""
     actor = ctx.actor(as_login)
     entries = ctx.hub.statements.suspense(actor=actor, offset=offset, limit=limit)
@@ -180,9 +177,7 @@ def bank_assign(ctx: CliContext, entry: int, nip: str, as_login: str | None, as_
     if as_json:
         emit_json(_entry_json(view))
         return
-    click.echo(
-        f"entry {view.entry_id}: {format_pln(view.amount_grosze)} PLN assigned to {view.company_nip}"
-    )
+    click.echo(f"entry {view.entry_id}: {format_pln(view.amount_grosze)} PLN assigned to {view.company_nip}")
 
 
 def _entry_json(e: EntryView) -> dict:

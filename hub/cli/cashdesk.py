@@ -64,16 +64,12 @@ def cashdesk() -> None:
 
 @cashdesk.command("pay")
 @click.option("--office", "office_code", required=True, help="The office (TERYT code).")
-@click.option(
-    "--desk", "desk_id", required=True, help="A desk of the office from offices.toml, e.g. 01."
-)
+@click.option("--desk", "desk_id", required=True, help="A desk of the office from offices.toml, e.g. 01.")
 @click.option("--cashier", help="Who takes the payment; default: the --as login.")
 @click.option("--system", required=True, type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]))
 @click.option("--case-number", required=True, help="The case (sygnatura) the payment is for.")
 @click.option("--method", required=True, type=click.Choice([m.value for m in PaymentMethod]))
-@click.option(
-    "--card-auth", "card_auth_code", help="The card terminal's authorization code (CARD only)."
-)
+@click.option("--card-auth", "card_auth_code", help="The card terminal's authorization code (CARD only).")
 @click.option(
     "--item",
     "items",
@@ -142,9 +138,7 @@ def pay(
 
 @cashdesk.command("void")
 @click.argument("payment_id")
-@click.option(
-    "--reason", required=True, help="Why the payment is voided (kept in the audit trail)."
-)
+@click.option("--reason", required=True, help="Why the payment is voided (kept in the audit trail).")
 @click.option("--supervisor", help="The approving supervisor's login; default: the --as login.")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @as_option
@@ -154,9 +148,7 @@ def void(ctx: CliContext, payment_id, reason, supervisor, request_id, as_login, 
     """Void a payment of today, before its desk's day is closed (a supervisor's approval)."""
     supervisor = supervisor or as_login
     if not supervisor:
-        raise click.UsageError(
-            "name the approving supervisor with --supervisor (or act as one with --as LOGIN)"
-        )
+        raise click.UsageError("name the approving supervisor with --supervisor (or act as one with --as LOGIN)")
     voided_at = ctx.hub.cashdesk.void(
         request_id=request_id or str(uuid.uuid4()),
         payment_id=payment_id,
@@ -173,13 +165,7 @@ def void(ctx: CliContext, payment_id, reason, supervisor, request_id, as_login, 
 @cashdesk.command("close")
 @click.option("--office", "office_code", required=True)
 @click.option("--desk", "desk_id", required=True)
-@click.option(
-    "--date",
-    "day",
-    required=True,
-    type=DAY,
-    help="The business day (Europe/Warsaw), e.g. 2026-03-10.",
-)
+@click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw), e.g. 2026-03-10.")
 @click.option(
     "--counted",
     "counted",
@@ -190,24 +176,13 @@ def void(ctx: CliContext, payment_id, reason, supervisor, request_id, as_login, 
     "--supervisor",
     help="The login of a supervisor of the office: confirms a cash difference, approves closing an older day.",
 )
-@click.option(
-    "--force", is_flag=True, help="Close a day more than one day back (with --supervisor; audited)."
-)
+@click.option("--force", is_flag=True, help="Close a day more than one day back (with --supervisor; audited).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @as_option
 @json_option
 @pass_ctx
 def close(
-    ctx: CliContext,
-    office_code,
-    desk_id,
-    day,
-    counted,
-    supervisor,
-    force,
-    request_id,
-    as_login,
-    as_json,
+    ctx: CliContext, office_code, desk_id, day, counted, supervisor, force, request_id, as_login, as_json
 ) -> None:
     """Close a desk's day: no more payments or voids for it; keeps the daily cash report.
 
@@ -263,12 +238,7 @@ def close(
 
 @cashdesk.command("receipt")
 @click.argument("payment_id")
-@click.option(
-    "--out",
-    required=True,
-    type=OutputFile(stdout=True),
-    help="The PDF file to write (- for stdout).",
-)
+@click.option("--out", required=True, type=OutputFile(stdout=True), help="The PDF file to write (- for stdout).")
 @as_option
 @pass_ctx
 def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
@@ -281,19 +251,9 @@ def receipt(ctx: CliContext, payment_id, out, as_login) -> None:
 @cashdesk.command("report")
 @click.option("--office", "office_code", required=True)
 @click.option("--desk", "desk_id", required=True)
-@click.option(
-    "--date",
-    "day",
-    required=True,
-    type=DAY,
-    help="The business day (Europe/Warsaw), e.g. 2026-03-10.",
-)
-@click.option(
-    "--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "csv"])
-)
-@click.option(
-    "--out", required=True, type=OutputFile(stdout=True), help="The file to write (- for stdout)."
-)
+@click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw), e.g. 2026-03-10.")
+@click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "csv"]))
+@click.option("--out", required=True, type=OutputFile(stdout=True), help="The file to write (- for stdout).")
 @csv_dialect_option
 @as_option
 @pass_ctx
@@ -302,20 +262,11 @@ def report(ctx: CliContext, office_code, desk_id, day, fmt, out, csv_dialect, as
     from hub.cashdesk.report_csv import cash_report_csv
 
     desk = ctx.hub.cashdesk
-    found = desk.cash_report(
-        office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login)
-    )
-    _write(
-        out,
-        desk.cash_report_pdf(found)
-        if fmt == "pdf"
-        else cash_report_csv(found, csv_dialect).encode("utf-8"),
-    )
+    found = desk.cash_report(office_code=office_code, desk_id=desk_id, day=day, actor=ctx.actor(as_login))
+    _write(out, desk.cash_report_pdf(found) if fmt == "pdf" else cash_report_csv(found, csv_dialect).encode("utf-8"))
     if out != "-":
         state = f"closed, {found.closed.report_id}" if found.closed else "open: provisional"
-        click.echo(
-            f"cash report of desk {office_code}/{desk_id} for {day} ({state}) written to {out}"
-        )
+        click.echo(f"cash report of desk {office_code}/{desk_id} for {day} ({state}) written to {out}")
 
 
 @cashdesk.command("check-qr")

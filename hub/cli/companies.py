@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.main import (
-    AmountParam,
-    CliContext,
-    cli,
-    emit_json,
-    json_option,
-    list_options,
-    paged,
-    pass_ctx,
-)
+from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.companies.service import CompanyAccount, title_matching_note, topup_title
 from hub.ids import format_nrb
 from hub.money import format_pln
@@ -76,25 +67,13 @@ def company_list(ctx: CliContext, limit: int, offset: int, as_json: bool) -> Non
 
 @company.command("credit")
 @click.option("--nip", required=True)
-@click.option(
-    "--amount",
-    required=True,
-    type=AmountParam(signed=True),
-    help="PLN, e.g. 1000.00; negative to debit.",
-)
+@click.option("--amount", required=True, type=AmountParam(signed=True), help="PLN, e.g. 1000.00; negative to debit.")
 @click.option("--reason", required=True, help="Kept in the audit trail.")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @json_option
 @pass_ctx
-def company_credit(
-    ctx: CliContext, nip: str, amount: int, reason: str, request_id: str | None, as_json: bool
-) -> None:
+def company_credit(ctx: CliContext, nip: str, amount: int, reason: str, request_id: str | None, as_json: bool) -> None:
     """A manual adjustment of a company's prepaid account."""
     print_accounts(
-        [
-            ctx.hub.companies.credit(
-                nip, amount, reason, actor=ctx.actor(None), request_id=request_id
-            )
-        ],
-        as_json,
+        [ctx.hub.companies.credit(nip, amount, reason, actor=ctx.actor(None), request_id=request_id)], as_json
     )

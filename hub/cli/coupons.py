@@ -56,15 +56,9 @@ def coupons() -> None:
 @click.option("--office", "office_code", help="Valid only at this office (TERYT code).")
 @click.option("--request-id", help="A UUID to make a retry safe; one is made up if omitted.")
 @click.option(
-    "--reference",
-    help="The company's own reference for the batch (a contract number, a VIN), printed on its coupons.",
+    "--reference", help="The company's own reference for the batch (a contract number, a VIN), printed on its coupons."
 )
-@click.option(
-    "--pdf",
-    "pdf_path",
-    type=PdfPath,
-    help="Also write the batch's coupons to this PDF (see --per-page).",
-)
+@click.option("--pdf", "pdf_path", type=PdfPath, help="Also write the batch's coupons to this PDF (see --per-page).")
 @per_page_option
 @as_option
 @json_option
@@ -97,18 +91,8 @@ def coupons_issue(
     )
     if pdf_path is not None:
         try:
-            _write_pdf(
-                ctx,
-                pdf_path,
-                actor=actor,
-                batch_id=batch.batch_id,
-                quiet=as_json,
-                per_page=int(per_page),
-            )
-        except (
-            OSError,
-            HubError,
-        ) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
+            _write_pdf(ctx, pdf_path, actor=actor, batch_id=batch.batch_id, quiet=as_json, per_page=int(per_page))
+        except (OSError, HubError) as e:  # the batch is held: say so, and how to get its PDF, never retry the issue
             click.echo(
                 f"hub: batch {batch.batch_id} issued ({len(batch.coupons)} "
                 f"coupons, {format_pln(batch.total_held_grosze)} PLN held), "
@@ -134,13 +118,9 @@ def coupons_issue(
             }
         )
         return
-    click.echo(
-        f"batch {batch.batch_id}: {len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held"
-    )
+    click.echo(f"batch {batch.batch_id}: {len(batch.coupons)} coupons, {format_pln(batch.total_held_grosze)} PLN held")
     for c in batch.coupons:
-        click.echo(
-            f"  {c.coupon_id}  {format_pln(c.amount_grosze)}  {c.case_type}  expires {wire_time(c.expires_at)}"
-        )
+        click.echo(f"  {c.coupon_id}  {format_pln(c.amount_grosze)}  {c.case_type}  expires {wire_time(c.expires_at)}")
 
 
 @coupons.command("expire")
@@ -217,19 +197,9 @@ def _replacing(path: Path) -> Iterator:
 
 @coupons.command("list")
 @click.option("--nip", required=True, help="The company's NIP.")
-@click.option(
-    "--status",
-    type=click.Choice([s.value for s in CouponStatus], case_sensitive=False),
-)
-@click.option(
-    "--from",
-    "issued_from",
-    type=DayParam(),
-    help="Issued on or after this business day (YYYY-MM-DD).",
-)
-@click.option(
-    "--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD)."
-)
+@click.option("--status", type=click.Choice([s.value for s in CouponStatus], case_sensitive=False))
+@click.option("--from", "issued_from", type=DayParam(), help="Issued on or after this business day (YYYY-MM-DD).")
+@click.option("--to", "issued_to", type=DayParam(), help="Issued on or before this business day (YYYY-MM-DD).")
 @click.option("--offset", type=WHOLE_NUMBER, default=0, show_default=True)
 @click.option("--limit", type=WHOLE_NUMBER, default=100, show_default=True, help="At most 1000.")
 @as_option
@@ -278,9 +248,7 @@ def coupons_list(
             }
         )
         return
-    click.echo(
-        f"{page.total} coupons; {offset + 1 if page.coupons else offset}-{offset + len(page.coupons)} shown"
-    )
+    click.echo(f"{page.total} coupons; {offset + 1 if page.coupons else offset}-{offset + len(page.coupons)} shown")
     for c in page.coupons:
         used = f"  {c.office_code} {c.case_number}" if c.case_number else ""
         click.echo(

@@ -41,9 +41,7 @@ def start_fake_bank(config_dir: Path, data_dir: Path, port: int = 0):
 
     server = FakeServer(partners_from_config(load_config(config_dir), data_dir), port=port).start()
     hub_toml = config_dir / "hub.toml"
-    text, n = re.subn(
-        r'(?m)^# endpoint = ".*"$', f'endpoint = "{server.url}/soap/bank"', hub_toml.read_text()
-    )
+    text, n = re.subn(r'(?m)^# endpoint = ".*"$', f'endpoint = "{server.url}/soap/bank"', hub_toml.read_text())
     if n != 1:
         server.stop()
         raise ValueError(f"{hub_toml}: expected one commented [bank] endpoint line")
@@ -63,14 +61,10 @@ def fund_by_statement(hub, bank, nip: str, amount_grosze: int) -> None:
         business_day(hub.clock()),
         payer_name=company.name,
     )
-    hub.statements.import_document(
-        bank.statement(business_day(hub.clock())), actor=operator("demo")
-    )
+    hub.statements.import_document(bank.statement(business_day(hub.clock())), actor=operator("demo"))
 
 
-def prepare_demo(
-    target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0, *, make_hub: HubFactory
-):
+def prepare_demo(target: Path, source: Path = SHIPPED_CONFIG, bank_port: int = 0, *, make_hub: HubFactory):
     """A fresh demo folder: the example config, an empty SQLite database, the fake
     bank running, a company funded by the bank's statement and a batch of 5 coupons.
     Returns the config folder, the coupon ids and the fake bank's server. `make_hub`:
@@ -89,11 +83,7 @@ def prepare_demo(
         hub.companies.add(DEMO_NIP, "Demo Leasing Polska sp. z o.o.", actor=operator("demo"))
         fund_by_statement(hub, bank.app.bank, DEMO_NIP, 5000_00)
         batch = hub.coupons.issue(
-            request_id=str(uuid.uuid4()),
-            company_nip=DEMO_NIP,
-            case_type="REJ_NEW",
-            count=5,
-            actor=operator("demo"),
+            request_id=str(uuid.uuid4()), company_nip=DEMO_NIP, case_type="REJ_NEW", count=5, actor=operator("demo")
         )
         add_demo_users(hub, DEMO_NIP)
     except BaseException:
@@ -121,25 +111,14 @@ def try_commands(config_dir: Path, coupon_id: str, port: int) -> list[str]:
 
 
 @cli.command("demo")
-@click.option(
-    "--dir",
-    "target",
-    default="demo",
-    show_default=True,
-    type=OutputFolder(),
-    help="Made anew on every run.",
-)
+@click.option("--dir", "target", default="demo", show_default=True, type=OutputFolder(), help="Made anew on every run.")
 @click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
-@click.option(
-    "--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port."
-)
+@click.option("--bank-port", default=0, show_default="any free port", type=PORT, help="The fake bank's port.")
 @pass_ctx
 def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int) -> None:
     """A fresh demo: dev keys, SQLite, example config, the fake bank, a company funded by a statement; serves."""
-    config_dir, coupons, bank = prepare_demo(
-        target.resolve(), bank_port=bank_port, make_hub=ctx.make_hub
-    )
+    config_dir, coupons, bank = prepare_demo(target.resolve(), bank_port=bank_port, make_hub=ctx.make_hub)
     click.echo(
         f"demo hub: config {config_dir}, company NIP {DEMO_NIP} funded "
         "with 5000.00 PLN by a bank statement, 5 coupons issued:"
@@ -153,7 +132,8 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
 
     def listening(bound_port: int) -> None:  # once bound: `--port 0` prints the port it got
         click.echo(
-            f"\nserving http://127.0.0.1:{bound_port}/soap/office?wsdl  (Ctrl-C stops)\n\nTry from another terminal, as Pojazd of office 1465:\n"
+            f"\nserving http://127.0.0.1:{bound_port}/soap/office?wsdl  (Ctrl-C stops)\n\n"
+            "Try from another terminal, as Pojazd of office 1465:\n"
         )
         for command in try_commands(config_dir, coupons[0], bound_port):
             click.echo(f"  {command}")
@@ -161,7 +141,8 @@ def demo(ctx: CliContext, target: Path, port: int, workers: int, bank_port: int)
         for login, _, password, who in DEMO_USERS:
             click.echo(f"  {login:<26} {password:<22} {who}")
         click.echo(
-            "  (the administrator and the supervisor turn on a second factor, an authenticator app's code, at the first login)"
+            "  (the administrator and the supervisor turn on a second factor, "
+            "an authenticator app's code, at the first login)"
         )
         click.echo("")
 

@@ -40,9 +40,7 @@ class CliContext:
 
     def make_hub(self, config) -> Any:
         if self._make_hub is None:
-            raise click.UsageError(
-                "the hub command runs from hub.app (hub.app:main), which builds the Hub"
-            )
+            raise click.UsageError("the hub command runs from hub.app (hub.app:main), which builds the Hub")
         return self._make_hub(config)
 
     @cached_property
@@ -105,11 +103,7 @@ LIST_LIMIT = 100  # rows a list command prints unless told otherwise
 def list_options(command):
     """`--limit` and `--offset` of every list command."""
     command = click.option(
-        "--offset",
-        type=IntParam(0, 2**31 - 1),
-        default=0,
-        show_default=True,
-        help="Skip this many rows first.",
+        "--offset", type=IntParam(0, 2**31 - 1), default=0, show_default=True, help="Skip this many rows first."
     )(command)
     return click.option(
         "--limit",
@@ -147,9 +141,7 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, 
         def progress(done: int, total: int) -> None:
             nonlocal bar
             if bar is None:  # the total is known once the work has started
-                bar = stack.enter_context(
-                    click.progressbar(length=total, label=label, file=sys.stderr)
-                )
+                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
             bar.update(done - bar.pos)
 
         yield progress
@@ -199,9 +191,7 @@ class AmountParam(click.ParamType):
 EXIT_OK = 0
 EXIT_ERROR = 1  # refused or failed; nothing was changed
 EXIT_USAGE = 2  # a wrong option or argument; nothing was changed
-EXIT_PARTLY_DONE = (
-    3  # the change was made (money moved) but a later step failed; the line says what to run
-)
+EXIT_PARTLY_DONE = 3  # the change was made (money moved) but a later step failed; the line says what to run
 EXIT_INTERNAL = 70  # a bug in the hub (EX_SOFTWARE); the log has the traceback
 
 
@@ -229,21 +219,11 @@ class HubGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (
-            click.ClickException,
-            click.exceptions.Exit,
-            click.Abort,
-            SystemExit,
-            KeyboardInterrupt,
-        ):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except ConfigError as e:
             problems = getattr(e, "problems", None) or [e.message]
-            more = (
-                f" (and {len(problems) - 1} more: run `hub config check`)"
-                if len(problems) > 1
-                else ""
-            )
+            more = f" (and {len(problems) - 1} more: run `hub config check`)" if len(problems) > 1 else ""
             _fail(f"{problems[0]}{more}")
         except HubError as e:
             _fail(f"{e.code}: {e.message}")
@@ -251,9 +231,7 @@ class HubGroup(click.Group):
             _fail(*_known_error(ctx, e))
 
 
-def report_check(
-    what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict
-) -> None:
+def report_check(what: str, problems: Sequence[str], ok_line: str, as_json: bool, json_value: dict) -> None:
     """How a checking command (`hub audit verify`, `hub ledger verify`) ends: the result as
     JSON, or each problem as a line on stderr (`hub: <what>: <problem>`) and `ok_line` when
     there is none; exit status 1 when there is any."""
@@ -277,9 +255,7 @@ def _known_error(ctx: click.Context, error: Exception) -> tuple[str, int]:
     """(line, exit status) for an error no service turned into a HubError."""
     from sqlalchemy.exc import DBAPIError
 
-    if isinstance(
-        error, DBAPIError
-    ):  # only reachable once the config is loaded: it names the database
+    if isinstance(error, DBAPIError):  # only reachable once the config is loaded: it names the database
         from hub.db.database import database_problem
 
         found = ctx.find_object(CliContext)
@@ -312,9 +288,7 @@ def cli(ctx: click.Context, config_dir: Path) -> None:
     """The fee coupon hub: prepaid fee coupons and cash desk payments."""
     from hub.ops.logging import configure_logging
 
-    configure_logging(
-        os.environ.get("HUB_LOG_LEVEL", "WARNING")
-    )  # JSON lines on stderr; data goes to stdout
+    configure_logging(os.environ.get("HUB_LOG_LEVEL", "WARNING"))  # JSON lines on stderr; data goes to stdout
     ctx.obj = CliContext(config_dir, ctx.obj)  # ctx.obj: the Hub factory hub.app gave the group
 
 
@@ -361,9 +335,7 @@ class IntParam(click.ParamType):
 
 
 PORT = IntParam(0, 65535)  # 0: any free port
-WHOLE_NUMBER = IntParam(
-    -(2**31), 2**31 - 1
-)  # the service names its own limits (Count must be 1 to 1000)
+WHOLE_NUMBER = IntParam(-(2**31), 2**31 - 1)  # the service names its own limits (Count must be 1 to 1000)
 
 
 class OutputFile(click.ParamType):
@@ -385,9 +357,7 @@ class OutputFile(click.ParamType):
             self.fail(f"{path} is a folder; name a file to write", param, ctx)
         if not folder.is_dir():
             self.fail(f"cannot write {path}: folder {folder} does not exist", param, ctx)
-        if not os.access(folder, os.W_OK | os.X_OK) or (
-            path.exists() and not os.access(path, os.W_OK)
-        ):
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
             self.fail(f"cannot write {path}: permission denied", param, ctx)
         return path
 

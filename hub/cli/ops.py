@@ -42,9 +42,7 @@ def archive_cutoff(before: str | None, retention_days: int | None, now: datetime
             f"--before {before!r}: expected a date such as 2026-01-31 or a time such as 2026-01-31T00:00:00Z"
         ) from None
     if at.tzinfo is None:
-        raise InvalidRequest(
-            f"--before {before!r}: a time needs its zone, e.g. 2026-01-31T00:00:00Z"
-        )
+        raise InvalidRequest(f"--before {before!r}: a time needs its zone, e.g. 2026-01-31T00:00:00Z")
     return at
 
 
@@ -76,9 +74,7 @@ def audit_archive(ctx: CliContext, before: str | None, as_json: bool) -> None:
         emit_json(result)
         return
     if run.leftover_deleted:
-        click.echo(
-            f"deleted {run.leftover_deleted} live records an interrupted run had already archived"
-        )
+        click.echo(f"deleted {run.leftover_deleted} live records an interrupted run had already archived")
     if not run.records:
         click.echo(f"nothing to archive before {cutoff.isoformat()}")
         return
@@ -96,10 +92,7 @@ def notify() -> None:
 @notify.command("set")
 @click.option("--nip", required=True, help="The company.")
 @click.option(
-    "--low-balance",
-    "low_balance",
-    type=AmountParam(),
-    help="Warn when the available balance drops below this (PLN).",
+    "--low-balance", "low_balance", type=AmountParam(), help="Warn when the available balance drops below this (PLN)."
 )
 @click.option("--email", help="Send warnings to this address.")
 @click.option("--webhook", "webhook_url", help="POST warnings (JSON, signed) to this URL.")
@@ -173,9 +166,7 @@ def _print_settings(view, as_json: bool) -> None:
         emit_json(
             {
                 **view.__dict__,
-                "low_balance": None
-                if view.low_balance_grosze is None
-                else format_pln(view.low_balance_grosze),
+                "low_balance": None if view.low_balance_grosze is None else format_pln(view.low_balance_grosze),
             }
         )
         return
@@ -187,11 +178,7 @@ def _print_settings(view, as_json: bool) -> None:
 
 
 @notify.command("run")
-@click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="Try again what was given up (FAILED), after fixing the cause.",
-)
+@click.option("--retry-failed", is_flag=True, help="Try again what was given up (FAILED), after fixing the cause.")
 @json_option
 @pass_ctx
 def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:

@@ -46,11 +46,7 @@ def enable_portal(config_dir: Path) -> None:
 def add_demo_users(hub, company_nip: str) -> None:
     actor = operator("demo")
     for login, role, password, _ in DEMO_USERS:
-        scope = (
-            {"office_code": DEMO_OFFICE}
-            if role in ("cashier", "supervisor")
-            else {"company_nip": company_nip}
-        )
+        scope = {"office_code": DEMO_OFFICE} if role in ("cashier", "supervisor") else {"company_nip": company_nip}
         hub.users.add_user(actor, login, role=role, password=password, **scope)
 
 

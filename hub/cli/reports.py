@@ -10,16 +10,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import (
-    CliContext,
-    DayParam,
-    OutputFile,
-    as_option,
-    cli,
-    csv_dialect_option,
-    pass_ctx,
-    progress_bar,
-)
+from hub.cli.main import CliContext, DayParam, OutputFile, as_option, cli, csv_dialect_option, pass_ctx, progress_bar
 from hub.reports.render import FORMATS
 from hub.reports.scope import ReportQuery
 from hub.reports.service import REPORTS
@@ -34,24 +25,18 @@ def _about() -> str:
     help=f"""A report as csv, json or pdf. NAME is one of:\n\n{_about()}
 
 Days are business days in Europe/Warsaw, both inclusive. csv and json go to
-stdout unless --out is given; pdf needs --out when stdout is a terminal.""".replace(
-        "\n\n  ", "\n\n\b\n  ", 1
-    ),
+stdout unless --out is given; pdf needs --out when stdout is a terminal.""".replace("\n\n  ", "\n\n\b\n  ", 1),
 )
 @click.argument("name", type=click.Choice(list(REPORTS)), metavar="NAME")
 @click.option("--from", "date_from", type=DayParam(), help="First business day, YYYY-MM-DD.")
 @click.option("--to", "date_to", type=DayParam(), help="Last business day, YYYY-MM-DD.")
-@click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format (default csv)."
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format (default csv).")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--nip", help="A company's NIP (a company's user: its own by default).")
 @click.option("--office", help="An office code from offices.toml.")
 @click.option("--status", help="coupons: only this status (ISSUED, REDEEMED, CANCELLED, EXPIRED).")
 @click.option("--case-type", help="coupons: only this case type.")
-@click.option(
-    "--issued-by", help="coupons: only batches issued by this user, as the batch records it."
-)
+@click.option("--issued-by", help="coupons: only batches issued by this user, as the batch records it.")
 @click.option("--out", type=OutputFile(), help="Write to this file instead of stdout.")
 @csv_dialect_option
 @as_option
@@ -77,9 +62,7 @@ def report(
     fmt = "json" if as_json else (fmt or "csv")
     if fmt == "pdf" and out is None and sys.stdout.isatty():
         raise click.UsageError("--format pdf writes binary: give --out FILE, or redirect stdout")
-    query = ReportQuery(
-        date_from, date_to, nip, office, status.upper() if status else None, case_type, issued_by
-    )
+    query = ReportQuery(date_from, date_to, nip, office, status.upper() if status else None, case_type, issued_by)
     with progress_bar(f"report {name}") as progress:
         step = progress or (lambda done, total: None)  # two steps: the query, then the rendering
         step(0, 2)

@@ -9,16 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import (
-    PORT,
-    CliContext,
-    HubFactory,
-    IntParam,
-    cli,
-    emit_json,
-    json_option,
-    pass_ctx,
-)
+from hub.cli.main import PORT, CliContext, HubFactory, IntParam, cli, emit_json, json_option, pass_ctx
 
 WORKER_CLASSES = ("gthread", "sync")
 
@@ -83,9 +74,7 @@ def run_gunicorn(
             ):  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
                 self.cfg.set("control_socket_disable", True)
             if listening is not None:
-                self.cfg.set(
-                    "when_ready", lambda arbiter: listening(arbiter.LISTENERS[0].getsockname()[1])
-                )
+                self.cfg.set("when_ready", lambda arbiter: listening(arbiter.LISTENERS[0].getsockname()[1]))
 
         def load(self):
             app = make_hub(load_config(config_dir)).wsgi()
@@ -124,26 +113,9 @@ def run_gunicorn(
     help="JSON log lines on stderr from this level.",
 )
 @pass_ctx
-def serve(
-    ctx: CliContext,
-    host: str,
-    port: int,
-    workers: int,
-    threads: int,
-    worker_class: str,
-    log_level: str,
-) -> None:
+def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int, worker_class: str, log_level: str) -> None:
     """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
-    run_gunicorn(
-        ctx.make_hub,
-        ctx.config_dir.resolve(),
-        host,
-        port,
-        workers,
-        log_level,
-        threads,
-        worker_class,
-    )
+    run_gunicorn(ctx.make_hub, ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
 
 
 OPERATIONS = {
@@ -156,9 +128,7 @@ OPERATIONS = {
 
 @cli.command("client", context_settings={"ignore_unknown_options": False})
 @click.argument("call", type=click.Choice(sorted(OPERATIONS)))
-@click.option(
-    "--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address."
-)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address.")
 @click.option(
     "--key",
     "key_path",
@@ -184,11 +154,7 @@ OPERATIONS = {
 @click.option("--office", "office_code")
 @click.option("--case-type")
 @click.option("--case-number")
-@click.option(
-    "--system",
-    type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]),
-    help="verify-payment: whose case it is.",
-)
+@click.option("--system", type=click.Choice(["POJAZD", "KIEROWCA", "WORD"]), help="verify-payment: whose case it is.")
 @click.option("--payer-nip")
 @click.option("--amount", help="PLN, e.g. 100.00")
 @click.option("--redemption", "redemption_id")
@@ -243,9 +209,7 @@ def client(
     try:
         hub_certs = x509.load_pem_x509_certificates(hub_cert_path.read_bytes())
     except ValueError:
-        raise click.BadParameter(
-            f"{hub_cert_path} holds no PEM certificate", param_hint="--hub-cert"
-        ) from None
+        raise click.BadParameter(f"{hub_cert_path} holds no PEM certificate", param_hint="--hub-cert") from None
     wsse = HubSignature.pinned(SigningIdentity.load(key_path, cert_path), hub_certs, "hub")
     # zeep's parser allows DTDs unless told otherwise (the WSDL's own schema imports stay allowed)
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
@@ -253,20 +217,14 @@ def client(
     try:
         soap = zeep.Client(wsdl, wsse=wsse, settings=settings)
     except (requests.RequestException, zeep.exceptions.Error) as e:
-        raise click.ClickException(
-            f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}"
-        ) from None
+        raise click.ClickException(f"cannot read the hub's WSDL at {wsdl}: {type(e).__name__}") from None
     service = soap.service
     wanted = set(_request_fields(soap, operation))
-    missing = sorted(
-        n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount")
-    )
+    missing = sorted(n for n in wanted if fields.get(n) is None and n not in ("CaseType", "PayerNip", "Amount"))
     if missing and not (operation == "VerifyCoupon" and set(missing) <= {"CaseNumber"}):
         raise click.UsageError(f"{operation} needs: " + ", ".join(missing))
     try:
-        answer = getattr(service, operation)(
-            **{k: v for k, v in fields.items() if k in wanted and v is not None}
-        )
+        answer = getattr(service, operation)(**{k: v for k, v in fields.items() if k in wanted and v is not None})
     except zeep.exceptions.Fault as fault:
         error = HubError(fault.message)
         error.code = (fault.code or "Server").split(":")[-1].removeprefix("Client.")
@@ -281,9 +239,7 @@ def client(
             values = v if isinstance(v, list) else [v]  # VerifyPayment: one line a payment
             for value in values:
                 if value is not None:
-                    click.echo(
-                        f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
-                    )
+                    click.echo(f"{k:15} {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
 
 
 def _request_fields(soap, operation: str) -> list[str]:
@@ -401,22 +357,15 @@ def audit_seal(ctx: CliContext, as_json: bool) -> None:
         )
         return
     click.echo(
-        "message log: nothing new since the last seal"
-        if seal is None
-        else f"message log: sealed at record {seal.seq}"
+        "message log: nothing new since the last seal" if seal is None else f"message log: sealed at record {seal.seq}"
     )
     if stamped:
-        click.echo(
-            f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}"
-        )
+        click.echo(f"message log: the seal of record {stamped.seq} is time-stamped by {hub.config.audit.tsa_url}")
 
 
 @audit.command("recover")
 @click.option(
-    "--apply",
-    "apply_",
-    is_flag=True,
-    help="Re-apply the missing requests in order, then take changes again.",
+    "--apply", "apply_", is_flag=True, help="Re-apply the missing requests in order, then take changes again."
 )
 @click.option(
     "--force",
@@ -457,8 +406,7 @@ def audit_recover(ctx: CliContext, apply_: bool, force: bool, as_json: bool) -> 
         for r in rows:
             click.echo(
                 f"record {r.seq}  {r.at.isoformat()}  {r.operation:17} "
-                f"{r.request_id or '-':36}  {r.client_id}  {r.status}"
-                + (f": {r.outcome}" if r.outcome else "")
+                f"{r.request_id or '-':36}  {r.client_id}  {r.status}" + (f": {r.outcome}" if r.outcome else "")
             )
         missing = sum(r.status == MISSING for r in rows)
         if not apply_:

@@ -67,9 +67,7 @@ def print_settlements(settlements: list[SettlementView], as_json: bool, empty: s
 
 
 @bank.command("settle")
-@click.option(
-    "--date", "day", type=DAY, help="The business day (Europe/Warsaw) to settle; default yesterday."
-)
+@click.option("--date", "day", type=DAY, help="The business day (Europe/Warsaw) to settle; default yesterday.")
 @as_option
 @json_option
 @pass_ctx
@@ -94,32 +92,19 @@ def bank_settle(ctx: CliContext, day: date | None, as_login: str | None, as_json
 
 
 @bank.command("send")
+@click.option("--retry-failed", is_flag=True, help="Try again what was given up (FAILED), after fixing the cause.")
 @click.option(
-    "--retry-failed",
-    is_flag=True,
-    help="Try again what was given up (FAILED), after fixing the cause.",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(1, 600),
-    help="Seconds to wait for each answer (default 30).",
+    "--timeout", "timeout_s", type=click.FloatRange(1, 600), help="Seconds to wait for each answer (default 30)."
 )
 @as_option
 @json_option
 @pass_ctx
 def bank_send(
-    ctx: CliContext,
-    retry_failed: bool,
-    timeout_s: float | None,
-    as_login: str | None,
-    as_json: bool,
+    ctx: CliContext, retry_failed: bool, timeout_s: float | None, as_login: str | None, as_json: bool
 ) -> None:
     """Deliver what is due in the outbox: transfers to the bank, journals to FK systems.
     Safe to run at any time and from cron; exits 1 when something was given up."""
-    run = ctx.hub.settlements.send(
-        actor=ctx.actor(as_login), timeout_s=timeout_s, retry_failed=retry_failed
-    )
+    run = ctx.hub.settlements.send(actor=ctx.actor(as_login), timeout_s=timeout_s, retry_failed=retry_failed)
     if as_json:
         emit_json(
             {
@@ -131,9 +116,7 @@ def bank_send(
             }
         )
     else:
-        click.echo(
-            f"{run.sent} sent, {run.refused} refused, {run.retried} to retry later, {run.failed} given up"
-        )
+        click.echo(f"{run.sent} sent, {run.refused} refused, {run.retried} to retry later, {run.failed} given up")
         for error in run.errors:
             click.echo(f"hub: {error}", err=True)
     if run.failed:
@@ -162,24 +145,14 @@ def bank_settlements(
 
 
 @bank.command("unreconciled")
-@click.option(
-    "--days",
-    default=3,
-    show_default=True,
-    type=IntParam(0, 3650),
-    help="Sent at least this many days ago.",
-)
+@click.option("--days", default=3, show_default=True, type=IntParam(0, 3650), help="Sent at least this many days ago.")
 @list_options
 @json_option
 @pass_ctx
 def bank_unreconciled(ctx: CliContext, days: int, limit: int, offset: int, as_json: bool) -> None:
     """Settlements sent (or still waiting for the bank's answer) N days ago or more that no statement has booked."""
     found = ctx.hub.settlements.unreconciled(days)
-    print_settlements(
-        paged(found, offset, limit),
-        as_json,
-        f"every settlement sent {days} or more days ago is booked",
-    )
+    print_settlements(paged(found, offset, limit), as_json, f"every settlement sent {days} or more days ago is booked")
 
 
 @bank.command("reconcile")
@@ -191,9 +164,7 @@ def bank_reconcile(ctx: CliContext, as_json: bool) -> None:
     if as_json:
         emit_json({"booked": run.booked, "returned": run.returned, "mismatches": run.mismatches})
         return
-    click.echo(
-        f"{len(run.booked)} booked, {len(run.returned)} returned, {len(run.mismatches)} mismatches"
-    )
+    click.echo(f"{len(run.booked)} booked, {len(run.returned)} returned, {len(run.mismatches)} mismatches")
     for problem in run.mismatches:
         click.echo(f"hub: {problem}", err=True)
 
@@ -206,19 +177,11 @@ def fk() -> None:
 @fk.command("export")
 @click.option("--office", "office_code", required=True)
 @click.option("--date", "day", required=True, type=DAY, help="The business day (Europe/Warsaw).")
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=OutputFolder(),
-    help="Folder for the files (made if missing).",
-)
+@click.option("--out", "out_dir", required=True, type=OutputFolder(), help="Folder for the files (made if missing).")
 @as_option
 @json_option
 @pass_ctx
-def fk_export(
-    ctx: CliContext, office_code: str, day: date, out_dir: Path, as_login: str | None, as_json: bool
-) -> None:
+def fk_export(ctx: CliContext, office_code: str, day: date, out_dir: Path, as_login: str | None, as_json: bool) -> None:
     """Write the office's journal of the day as CSV and as XML (fk.xsd PostJournalRequest)."""
     exported = ctx.hub.journals.export(office_code, day, out_dir, actor=ctx.actor(as_login))
     journal = exported.journal

@@ -6,26 +6,13 @@ import sys
 
 import click
 
-from hub.cli.main import (
-    CliContext,
-    as_option,
-    cli,
-    emit_json,
-    json_option,
-    list_options,
-    paged,
-    pass_ctx,
-)
+from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
 from hub.clock import wire_time
 from hub.errors import InvalidRequest
 from hub.users.service import RoleView, UserView
 
-company_option = click.option(
-    "--company", "company_nip", metavar="NIP", help="A registered company's NIP."
-)
-office_option = click.option(
-    "--office", "office_code", metavar="CODE", help="An office code from offices.toml."
-)
+company_option = click.option("--company", "company_nip", metavar="NIP", help="A registered company's NIP.")
+office_option = click.option("--office", "office_code", metavar="CODE", help="An office code from offices.toml.")
 login_option = click.option("--login", required=True)
 password_stdin_option = click.option(
     "--password-stdin",
@@ -118,12 +105,7 @@ def user_add(
     """Add a user of a company or an office with one role."""
     password = read_password(password_stdin)
     new = ctx.hub.users.add_user(
-        ctx.actor(as_login),
-        login,
-        company_nip=company_nip,
-        office_code=office_code,
-        role=role,
-        password=password,
+        ctx.actor(as_login), login, company_nip=company_nip, office_code=office_code, role=role, password=password
     )
     if not as_json:
         click.echo(f"added {user_line(new.user)}")
@@ -147,9 +129,7 @@ def user_list(
     as_json: bool,
 ) -> None:
     """Users of a company or an office (default: your own; the operator: all)."""
-    users = ctx.hub.users.list_users(
-        ctx.actor(as_login), company_nip=company_nip, office_code=office_code
-    )
+    users = ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
     print_users(paged(users, offset, limit), as_json)
 
 
@@ -170,9 +150,7 @@ def user_grant(ctx: CliContext, login: str, role: str, as_login: str | None, as_
 @as_option
 @json_option
 @pass_ctx
-def user_revoke(
-    ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool
-) -> None:
+def user_revoke(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
     """Take a role away from a user (not its last one)."""
     print_users([ctx.hub.users.revoke(ctx.actor(as_login), login, role)], as_json)
 
@@ -183,13 +161,9 @@ def user_revoke(
 @as_option
 @json_option
 @pass_ctx
-def user_password(
-    ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool
-) -> None:
+def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool) -> None:
     """Set a user's password (generated and printed once unless --password-stdin)."""
-    password = ctx.hub.users.reset_password(
-        ctx.actor(as_login), login, read_password(password_stdin)
-    )
+    password = ctx.hub.users.reset_password(ctx.actor(as_login), login, read_password(password_stdin))
     if not as_json and password is None:
         click.echo(f"password of {login} changed")
     print_password(login, password, as_json, {"login": login})
@@ -200,9 +174,7 @@ def user_password(
 @as_option
 @json_option
 @pass_ctx
-def user_second_factor_reset(
-    ctx: CliContext, login: str, as_login: str | None, as_json: bool
-) -> None:
+def user_second_factor_reset(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
     """Turn a user's second factor (TOTP) off, e.g. after a lost phone; the user enrols again at the next login."""
     ctx.hub.accounts.reset_second_factor(ctx.actor(as_login), login)
     if as_json:
@@ -242,11 +214,7 @@ def role() -> None:
 @office_option
 @click.option("--name", required=True)
 @click.option(
-    "--permission",
-    "permissions",
-    multiple=True,
-    required=True,
-    help="Repeat for each permission, e.g. coupons:issue.",
+    "--permission", "permissions", multiple=True, required=True, help="Repeat for each permission, e.g. coupons:issue."
 )
 @as_option
 @json_option
@@ -262,11 +230,7 @@ def role_add(
 ) -> None:
     """Add a custom role to a company or an office."""
     r = ctx.hub.users.add_role(
-        ctx.actor(as_login),
-        company_nip=company_nip,
-        office_code=office_code,
-        name=name,
-        permissions=permissions,
+        ctx.actor(as_login), company_nip=company_nip, office_code=office_code, name=name, permissions=permissions
     )
     print_roles([r], as_json)
 
@@ -288,9 +252,7 @@ def role_list(
     as_json: bool,
 ) -> None:
     """Roles of a company or an office with their permissions."""
-    roles = ctx.hub.users.list_roles(
-        ctx.actor(as_login), company_nip=company_nip, office_code=office_code
-    )
+    roles = ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
     print_roles(paged(roles, offset, limit), as_json)
 
 

@@ -28,9 +28,7 @@ from hub.ledger.codes import TransferCode
 class CompanyAccount:
     nip: str
     name: str
-    virtual_account: (
-        str | None
-    )  # None under an IBAN escrow account: top-ups by the NIP in the title
+    virtual_account: str | None  # None under an IBAN escrow account: top-ups by the NIP in the title
     available_grosze: int
     held_grosze: int
     posted_grosze: int
@@ -88,20 +86,14 @@ class CompanyService:
         name = name.strip()
         if not name:
             raise InvalidRequest("a company needs a name")
-        virtual = (
-            None
-            if title_matching_only(self.escrow_account)
-            else virtual_account(self.escrow_account, nip)
-        )
+        virtual = None if title_matching_only(self.escrow_account) else virtual_account(self.escrow_account, nip)
         try:
             with self.db.transaction() as session:
                 now = self.clock()
                 company = Company(nip=nip, name=name, virtual_account=virtual, created_at=now)
                 session.add(company)
                 session.flush()
-                Ledger(session, self.clock).open_account(
-                    company_account(nip), COMPANY, no_overdraft=True
-                )
+                Ledger(session, self.clock).open_account(company_account(nip), COMPANY, no_overdraft=True)
                 record_event(session, now, actor.name, "company.add", f"company:{nip}", name=name)
         except IntegrityError:
             raise InvalidRequest(f"a company with NIP {nip} is already registered") from None
@@ -120,19 +112,10 @@ class CompanyService:
     def list(self, *, actor: Actor) -> list[CompanyAccount]:
         actor.require_operator("list every company")
         with self.db.read() as session:
-            return [
-                self._view(session, c)
-                for c in session.scalars(select(Company).order_by(Company.nip))
-            ]
+            return [self._view(session, c) for c in session.scalars(select(Company).order_by(Company.nip))]
 
     def credit(
-        self,
-        nip: str,
-        amount_grosze: int,
-        reason: str,
-        *,
-        actor: Actor,
-        request_id: str | None = None,
+        self, nip: str, amount_grosze: int, reason: str, *, actor: Actor, request_id: str | None = None
     ) -> CompanyAccount:
         """A manual adjustment: positive credits the company, negative debits it
         (never below what is available). Kept in the audit trail with its reason."""
@@ -151,12 +134,7 @@ class CompanyService:
             company = company_account(nip)
             debit, credit = (ADJUSTMENTS, company) if amount_grosze > 0 else (company, ADJUSTMENTS)
             ledger.transfer(
-                f"adjust:{request_id}",
-                debit,
-                credit,
-                abs(amount_grosze),
-                TransferCode.ADJUSTMENT,
-                reason.strip()[:200],
+                f"adjust:{request_id}", debit, credit, abs(amount_grosze), TransferCode.ADJUSTMENT, reason.strip()[:200]
             )
             record_event(
                 session,
@@ -186,9 +164,7 @@ class CompanyService:
         nip = valid_nip(nip)
         actor.require(STATEMENT_READ, company_nip=nip)
         with self.db.read() as session:
-            if (
-                not self.db.is_sqlite
-            ):  # opening, entries and closing from one snapshot (SQLite's read already is one)
+            if not self.db.is_sqlite:  # opening, entries and closing from one snapshot (SQLite's read already is one)
                 # first in the transaction: a SOAP exchange's read has begun it already
                 session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             return build_statement(session, find_company(session, nip), date_from, date_to)
@@ -196,10 +172,5 @@ class CompanyService:
     def _view(self, session: Session, company: Company) -> CompanyAccount:
         balance = Ledger(session, self.clock).balance(company.ledger_code)
         return CompanyAccount(
-            company.nip,
-            company.name,
-            company.virtual_account,
-            balance.available,
-            balance.held,
-            balance.posted,
+            company.nip, company.name, company.virtual_account, balance.available, balance.held, balance.posted
         )

@@ -71,9 +71,7 @@ class Statement:
     entries: tuple[StatementEntry, ...]
 
 
-def build_statement(
-    session: Session, company: Company, date_from: date, date_to: date
-) -> Statement:
+def build_statement(session: Session, company: Company, date_from: date, date_to: date) -> Statement:
     """The statement of `company` for [date_from, date_to], read in `session` (one snapshot)."""
     if date_from > date_to:
         raise InvalidRequest(f"From {date_from} is after To {date_to}")
@@ -82,13 +80,9 @@ def build_statement(
             f"a statement covers at most {STATEMENT_DAYS_MAX} days; ask for {date_from} to {date_to} in parts"
         )
     start, end = day_bounds_utc(date_from)[0], day_bounds_utc(date_to)[1]
-    account_id = session.scalar(
-        select(LedgerAccount.id).where(LedgerAccount.code == company.ledger_code)
-    )
+    account_id = session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == company.ledger_code))
     if account_id is None:
-        raise LedgerInvariantError(
-            f"company {company.nip} has no ledger account {company.ledger_code}"
-        )
+        raise LedgerInvariantError(f"company {company.nip} has no ledger account {company.ledger_code}")
     opening = available_at(session, account_id, start)
     closing = available_at(session, account_id, end)
     entries = tuple(_entries(session, account_id, start, end))
@@ -107,31 +101,12 @@ def available_at(session: Session, account_id: int, before: datetime) -> int:
     posted = t.kind.in_((POSTED, POST))
     credits_posted, debits_posted, debits_pending = session.execute(
         select(
+            func.coalesce(func.sum(case((posted & (t.credit_account_id == account_id), t.amount_grosze), else_=0)), 0),
+            func.coalesce(func.sum(case((posted & (t.debit_account_id == account_id), t.amount_grosze), else_=0)), 0),
             func.coalesce(
-                func.sum(
-                    case((posted & (t.credit_account_id == account_id), t.amount_grosze), else_=0)
-                ),
-                0,
+                func.sum(case(((t.kind == PENDING) & (t.debit_account_id == account_id), t.amount_grosze), else_=0)), 0
             ),
-            func.coalesce(
-                func.sum(
-                    case((posted & (t.debit_account_id == account_id), t.amount_grosze), else_=0)
-                ),
-                0,
-            ),
-            func.coalesce(
-                func.sum(
-                    case(
-                        ((t.kind == PENDING) & (t.debit_account_id == account_id), t.amount_grosze),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-        ).where(
-            or_(t.debit_account_id == account_id, t.credit_account_id == account_id),
-            t.created_at < before,
-        )
+        ).where(or_(t.debit_account_id == account_id, t.credit_account_id == account_id), t.created_at < before)
     ).one()
     hold = aliased(LedgerTransfer)
     resolved = session.execute(  # holds of this account resolved (posted or voided) before `before`
@@ -143,9 +118,7 @@ def available_at(session: Session, account_id: int, before: datetime) -> int:
     return int(credits_posted) - int(debits_posted) - (int(debits_pending) - int(resolved))
 
 
-def _entries(
-    session: Session, account_id: int, start: datetime, end: datetime
-) -> Iterator[StatementEntry]:
+def _entries(session: Session, account_id: int, start: datetime, end: datetime) -> Iterator[StatementEntry]:
     t, hold = LedgerTransfer, aliased(LedgerTransfer)
     rows = session.execute(
         select(t, hold.amount_grosze)
@@ -161,9 +134,7 @@ def _entries(
         yield from _effects(transfer, hold_amount, debited=transfer.debit_account_id == account_id)
 
 
-def _effects(
-    t: LedgerTransfer, hold_amount: int | None, *, debited: bool
-) -> Iterator[StatementEntry]:
+def _effects(t: LedgerTransfer, hold_amount: int | None, *, debited: bool) -> Iterator[StatementEntry]:
     coupon = _coupon_id(t)
     reference = (t.id if coupon else t.reference or t.id)[:REFERENCE_CHARS_MAX]
 

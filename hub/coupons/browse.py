@@ -65,13 +65,7 @@ class CouponBrowser:
         self.clock = coupons.clock
 
     def batches(
-        self,
-        *,
-        actor: Actor,
-        company_nip: str,
-        offset: int = 0,
-        limit: int = 25,
-        newest_first: bool = True,
+        self, *, actor: Actor, company_nip: str, offset: int = 0, limit: int = 25, newest_first: bool = True
     ) -> BatchPage:
         """The company's batches, newest first (or oldest first), with their coupons counted by status."""
         nip = valid_nip(company_nip)
@@ -83,17 +77,12 @@ class CouponBrowser:
         with self.db.read() as session:
             company = find_company(session, nip)
             total = session.execute(
-                select(func.count())
-                .select_from(CouponBatch)
-                .where(CouponBatch.company_id == company.id)
+                select(func.count()).select_from(CouponBatch).where(CouponBatch.company_id == company.id)
             ).scalar_one()
             rows = session.scalars(
                 select(CouponBatch)
                 .where(CouponBatch.company_id == company.id)
-                .order_by(
-                    CouponBatch.issued_at.desc() if newest_first else CouponBatch.issued_at,
-                    CouponBatch.id,
-                )
+                .order_by(CouponBatch.issued_at.desc() if newest_first else CouponBatch.issued_at, CouponBatch.id)
                 .offset(offset)
                 .limit(limit)
             ).all()
@@ -114,10 +103,7 @@ class CouponBrowser:
             actor.require(COUPONS_READ, company_nip=nip)
             rows = session.execute(
                 select(Coupon, Redemption)
-                .outerjoin(
-                    Redemption,
-                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
-                )
+                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
                 .where(Coupon.batch_id == batch.id)
                 .order_by(Coupon.position)
                 .limit(BATCH_COUPONS_MAX)
@@ -138,9 +124,7 @@ class CouponBrowser:
         actor.require(COUPONS_READ, company_nip=nip)
         text = text.strip()
         if not text:
-            raise InvalidRequest(
-                "type a coupon id, a batch id, a case number or a reference"
-            ).about("search_empty")
+            raise InvalidRequest("type a coupon id, a batch id, a case number or a reference").about("search_empty")
         if len(text) > SEARCH_CHARS_MAX:
             raise InvalidRequest(f"a search has at most {SEARCH_CHARS_MAX} characters").about(
                 "search_too_long", max=SEARCH_CHARS_MAX
@@ -159,10 +143,7 @@ class CouponBrowser:
             rows = session.execute(
                 select(Coupon, Redemption, CouponBatch.reference)
                 .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
-                .outerjoin(
-                    Redemption,
-                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
-                )
+                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
                 .where(Coupon.company_id == company.id, or_(*matches))
                 .order_by(*coupon_order(newest_first))
                 .limit(SEARCH_RESULTS_MAX)

@@ -39,9 +39,7 @@ class CouponBatch(Base):
     office_code: Mapped[str | None] = mapped_column(String(4))
     issued_by: Mapped[str] = mapped_column(String(120), default="")
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    reference: Mapped[str | None] = mapped_column(
-        String(64), index=True
-    )  # the company's own: a contract number, a VIN
+    reference: Mapped[str | None] = mapped_column(String(64), index=True)  # the company's own: a contract number, a VIN
 
 
 class Coupon(Base):

@@ -120,12 +120,7 @@ def status_as_reported(coupon: Coupon, now: datetime) -> str:
 
 class CouponQueries:
     def __init__(
-        self,
-        db: Database,
-        names: CouponNames,
-        pdf: CouponSheetsPdf,
-        qr_signer: QrSigner,
-        clock: Clock = utcnow,
+        self, db: Database, names: CouponNames, pdf: CouponSheetsPdf, qr_signer: QrSigner, clock: Clock = utcnow
     ) -> None:
         """`qr_signer` signs the QR payloads with the hub's own key (hub.app loads it once)."""
         self.db = db
@@ -175,10 +170,7 @@ class CouponQueries:
             rows = session.execute(
                 select(Coupon, Redemption, CouponBatch.reference)
                 .join(CouponBatch, CouponBatch.id == Coupon.batch_id)
-                .outerjoin(
-                    Redemption,
-                    and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)),
-                )
+                .outerjoin(Redemption, and_(Redemption.coupon_id == Coupon.id, Redemption.reversed_at.is_(None)))
                 .where(*where)
                 .order_by(*coupon_order(newest_first))
                 .offset(offset)
@@ -186,9 +178,7 @@ class CouponQueries:
             ).all()
         return CouponPage(total or 0, tuple(self._listed(c, r, ref) for c, r, ref in rows))
 
-    def _listed(
-        self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None
-    ) -> ListedCoupon:
+    def _listed(self, coupon: Coupon, redemption: Redemption | None, reference: str | None = None) -> ListedCoupon:
         return ListedCoupon(
             format_coupon_id(coupon.id),
             coupon.batch_id,
@@ -203,9 +193,7 @@ class CouponQueries:
             reference,
         )
 
-    def print_run(
-        self, *, actor: Actor, batch_id: str | None = None, coupon_ids: Sequence[str] = ()
-    ) -> CouponPrint:
+    def print_run(self, *, actor: Actor, batch_id: str | None = None, coupon_ids: Sequence[str] = ()) -> CouponPrint:
         """The coupons of a batch (in page order) or the coupons named (in the order
         given, each once), for the PDF. Everything is checked here, before the first
         page; the sheets are then read PRINT_CHUNK at a time, so memory stays flat for
@@ -223,9 +211,7 @@ class CouponQueries:
                 raise NotFound(f"no batch {batch_id}")
             batch, company = found
             actor.require(COUPONS_READ, company_nip=company.nip)
-            return CouponPrint(
-                batch.count, f"Kupony, partia {batch.id}", self._batch_sheets(batch.id)
-            )
+            return CouponPrint(batch.count, f"Kupony, partia {batch.id}", self._batch_sheets(batch.id))
 
         ids = _named_ids(coupon_ids)
         if len(ids) > PRINT_COUPONS_MAX:
@@ -263,13 +249,7 @@ class CouponQueries:
             raise InvalidRequest(f"PerPage must be 1, 2 or 4 coupons to a sheet, got {per_page}")
         run = self.print_run(actor=actor, batch_id=batch_id, coupon_ids=coupon_ids)
         return self.pdf.write(
-            target,
-            run.sheets,
-            self.qr_signer,
-            title=run.title,
-            count=run.count,
-            progress=progress,
-            per_page=per_page,
+            target, run.sheets, self.qr_signer, title=run.title, count=run.count, progress=progress, per_page=per_page
         )
 
     def _batch_sheets(self, batch_id: str) -> Iterator[CouponSheet]:
@@ -339,9 +319,7 @@ def _status_is(status: str, now: datetime):
     if status == ISSUED:
         return and_(Coupon.status == ISSUED, Coupon.expires_at > now)
     if status == EXPIRED:
-        return or_(
-            Coupon.status == EXPIRED, and_(Coupon.status == ISSUED, Coupon.expires_at <= now)
-        )
+        return or_(Coupon.status == EXPIRED, and_(Coupon.status == ISSUED, Coupon.expires_at <= now))
     return Coupon.status == status
 
 

@@ -93,12 +93,7 @@ def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
-            url,
-            connect_args={
-                "timeout": SQLITE_BUSY_TIMEOUT_S,
-                "isolation_level": None,
-                "factory": _SqliteConnection,
-            },
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None, "factory": _SqliteConnection}
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -147,17 +142,15 @@ _UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a relation that does not
 
 
 @functools.cache
-def insert_if_absent(
-    dialect: str, table: Table, *keys: str, returning: str | None = None
-) -> Insert:
+def insert_if_absent(dialect: str, table: Table, *keys: str, returning: str | None = None) -> Insert:
     """`INSERT ... ON CONFLICT (keys) DO NOTHING` in `dialect` (`postgresql` or `sqlite`),
     built once per table; no keys: a conflict on any unique key. A row already there is
     left as it is and the transaction stays usable; on PostgreSQL an insert racing another
     transaction's uncommitted row waits for it. With `returning`, a row comes back only
     when this insert made it (also for several rows given at once)."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(
-        table
-    ).on_conflict_do_nothing(index_elements=list(keys) or None)
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing(
+        index_elements=list(keys) or None
+    )
     return statement.returning(table.c[returning]) if returning else statement
 
 
@@ -226,9 +219,7 @@ class Exchange:
                 connection.execution_options(sqlite_begin=mode)
             began = connection.begin()
         self._running = True
-        session = Session(
-            bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
-        )
+        session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
         try:
             yield session
             session.flush()
@@ -283,15 +274,9 @@ class Database:
         self.engine = _make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        reader_bind = (
-            self.engine.execution_options(sqlite_begin="DEFERRED")
-            if self.is_sqlite
-            else self.engine
-        )
+        reader_bind = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
-        self._exchange: ContextVar[Exchange | None] = ContextVar(
-            f"exchange-{id(self)}", default=None
-        )
+        self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
 
     @contextmanager
     def exchange(self) -> Iterator[Exchange]:

@@ -54,11 +54,7 @@ _KEYS = cast(Table, IdempotencyKey.__table__)
 _STORED = select(_KEYS.c.operation, _KEYS.c.request_hash, _KEYS.c.response).where(
     _KEYS.c.request_id == bindparam("request_id")
 )
-_ANSWER = (
-    update(_KEYS)
-    .where(_KEYS.c.request_id == bindparam("key"))
-    .values(response=bindparam("response"))
-)
+_ANSWER = update(_KEYS).where(_KEYS.c.request_id == bindparam("key")).values(response=bindparam("response"))
 
 
 def canonical_request_id(text: str) -> str:
@@ -87,20 +83,12 @@ def once(
     digest = content_hash(operation, content)
     with db.transaction() as session:
         connection = session.connection()
-        claim = insert_if_absent(
-            connection.dialect.name, _KEYS, "request_id", returning="request_id"
-        )
+        claim = insert_if_absent(connection.dialect.name, _KEYS, "request_id", returning="request_id")
         row = {"request_id": request_id, "operation": operation, "request_hash": digest}
         if connection.execute(claim, {**row, "response": None, "created_at": now}).first() is None:
             stored = connection.execute(_STORED, {"request_id": request_id}).one()
             return _replay(
-                request_id,
-                stored.operation,
-                stored.request_hash,
-                operation,
-                digest,
-                stored.response,
-                answer_type,
+                request_id, stored.operation, stored.request_hash, operation, digest, stored.response, answer_type
             )
         answer = work(session)
         session.flush()  # the work's ORM rows before the key's answer, in this transaction
@@ -118,9 +106,7 @@ def _replay(
     answer_type: type[Answer],
 ) -> Answer:
     if stored_operation != operation or stored_hash != digest:
-        raise IdempotencyConflict(
-            f"RequestId {request_id} was already used for a different {stored_operation} request"
-        )
+        raise IdempotencyConflict(f"RequestId {request_id} was already used for a different {stored_operation} request")
     return decode(answer_type, response or "{}")
 
 

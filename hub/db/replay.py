@@ -31,9 +31,7 @@ PURGE_INTERVAL_S = 60
 
 
 class DatabaseReplayCache:
-    def __init__(
-        self, db: Database, clock: Clock = utcnow, purge_interval_s: int = PURGE_INTERVAL_S
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow, purge_interval_s: int = PURGE_INTERVAL_S) -> None:
         self.db = db
         self.clock = clock
         self.purge_interval = timedelta(seconds=purge_interval_s)
@@ -51,20 +49,13 @@ class DatabaseReplayCache:
         (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
         duplicate, in one statement: this runs on every request."""
         connection = session.connection()
-        statement = insert_if_absent(
-            connection.dialect.name, SeenSignature.__table__, "key", returning="key"
-        )
-        return (
-            connection.execute(statement, {"key": key, "expires_at": expires_at}).first()
-            is not None
-        )
+        statement = insert_if_absent(connection.dialect.name, SeenSignature.__table__, "key", returning="key")
+        return connection.execute(statement, {"key": key, "expires_at": expires_at}).first() is not None
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""
         with self.db.transaction() as session:
-            result = session.connection().execute(
-                delete(SeenSignature).where(SeenSignature.expires_at < self.clock())
-            )
+            result = session.connection().execute(delete(SeenSignature).where(SeenSignature.expires_at < self.clock()))
             return int(result.rowcount)
 
     def purge_if_due(self) -> int:

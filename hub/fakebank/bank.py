@@ -92,14 +92,7 @@ class FakeBank:
             return self.mode
 
     def submit(
-        self,
-        e2e: str,
-        debtor: str,
-        creditor: str,
-        name: str,
-        amount_grosze: int,
-        title: str,
-        requested: date,
+        self, e2e: str, debtor: str, creditor: str, name: str, amount_grosze: int, title: str, requested: date
     ) -> Transfer:
         """Book a transfer once; the same EndToEndId again gets the first answer."""
         with self._lock:
@@ -138,12 +131,7 @@ class FakeBank:
         return None
 
     def add_credit(
-        self,
-        account: str,
-        amount_grosze: int,
-        text: str,
-        booked_on: date | None = None,
-        payer_name: str | None = None,
+        self, account: str, amount_grosze: int, text: str, booked_on: date | None = None, payer_name: str | None = None
     ) -> Credit:
         with self._lock:
             self._counter += 1
@@ -217,13 +205,9 @@ class FakeBank:
         without a day), with the opening balance of the entries before."""
         every = self.entries()
         before = [e for e in every if day is not None and e.booked_on < day]
-        opening = sum(
-            e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in before
-        )
+        opening = sum(e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in before)
         now = self.clock()
         shown = self.entries(day)
         # The same day and entries give the same id: fetching a statement twice is one statement.
         statement_id = f"FBSTMT-{day:%Y%m%d}-{len(shown)}" if day else f"FBSTMT-ALL-{len(shown)}"
-        return statement_xml(
-            self.escrow_account, self.currency, shown, opening, statement_id, now, day or now.date()
-        )
+        return statement_xml(self.escrow_account, self.currency, shown, opening, statement_id, now, day or now.date())

@@ -62,9 +62,7 @@ def statement_xml(
     account = etree.SubElement(stmt, c + "Acct")
     _account_id(account, escrow_account)
     _text(account, "Ccy", currency)
-    closing = opening_grosze + sum(
-        e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in entries
-    )
+    closing = opening_grosze + sum(e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in entries)
     _balance(stmt, "OPBD", opening_grosze, currency, day)
     _balance(stmt, "CLBD", closing, currency, day)
     for entry in entries:

@@ -34,9 +34,7 @@ class FakeFk:
     down: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def post(
-        self, journal_id: str, office_code: str, day: date, lines: list[dict]
-    ) -> PostedJournal:
+    def post(self, journal_id: str, office_code: str, day: date, lines: list[dict]) -> PostedJournal:
         with self._lock:
             known = self.journals.get(journal_id)
             if known is not None:

@@ -68,10 +68,7 @@ def partner_database(path: Path) -> Database:
 
 
 def _security(
-    identity: SigningIdentity,
-    hub_cert: x509.Certificate,
-    db: Database,
-    clock: Callable[[], datetime],
+    identity: SigningIdentity, hub_cert: x509.Certificate, db: Database, clock: Callable[[], datetime]
 ) -> Security:
     return Security(
         trust=TrustStore([TrustedClient(id="hub", kind=HUB_KIND, cert=hub_cert)]),
@@ -125,9 +122,7 @@ class FakePartners:
             try:
                 self._control(query)
             except (ValueError, AmountError) as error:
-                return _reply(
-                    start_response, "400 Bad Request", "text/plain", f"{error}\n".encode()
-                )
+                return _reply(start_response, "400 Bad Request", "text/plain", f"{error}\n".encode())
             return _json(start_response, self.state())
         if path == "/transfers":
             return _json(start_response, [t.as_json() for t in self.bank.transfers.values()])
@@ -135,9 +130,7 @@ class FakePartners:
             return _json(start_response, [j.as_json() for j in self.fk.journals.values()])
         if path == "/statement":
             day = date.fromisoformat(query["date"]) if "date" in query else None
-            return _reply(
-                start_response, "200 OK", "text/xml; charset=utf-8", self.bank.statement(day)
-            )
+            return _reply(start_response, "200 OK", "text/xml; charset=utf-8", self.bank.statement(day))
         return _reply(
             start_response,
             "404 Not Found",
@@ -151,21 +144,13 @@ class FakePartners:
             return endpoint(environ, start_response)
         mode = self.bank.mode if path == "/soap/bank" else None
         if (mode is not None and mode.name == "down") or (path == "/soap/fk" and self.fk.down):
-            return _reply(
-                start_response, "503 Service Unavailable", "text/plain", b"down for maintenance\n"
-            )
+            return _reply(start_response, "503 Service Unavailable", "text/plain", b"down for maintenance\n")
         captured: list = []
-        body = b"".join(
-            endpoint(
-                environ, lambda status, headers, exc_info=None: captured.append((status, headers))
-            )
-        )
+        body = b"".join(endpoint(environ, lambda status, headers, exc_info=None: captured.append((status, headers))))
         if mode is not None and mode.name == "slow":
             time.sleep(mode.seconds)
         if mode is not None and mode.name == "twice":
-            return _reply(
-                start_response, "502 Bad Gateway", "text/plain", b"the answer was lost on the way\n"
-            )
+            return _reply(start_response, "502 Bad Gateway", "text/plain", b"the answer was lost on the way\n")
         status, headers = captured[0]
         start_response(status, headers)
         return [body]
@@ -205,10 +190,7 @@ def add_credit(bank: FakeBank, spec: str):
 
 
 def partners_from_config(
-    config: HubConfig,
-    data_dir: Path,
-    fk_client: str | None = None,
-    clock: Callable[[], datetime] = _real_now,
+    config: HubConfig, data_dir: Path, fk_client: str | None = None, clock: Callable[[], datetime] = _real_now
 ) -> FakePartners:
     """The fake bank of a hub's config: it keeps the escrow account, signs with the
     key beside the BANK client's certificate (keys/bank-escrow.key) and trusts the
@@ -216,9 +198,7 @@ def partners_from_config(
     certificate) the fake FK system signs with. Its message log lives in `data_dir`."""
     bank_client = next((c for c in config.clients if c.kind == "BANK" and c.cert is not None), None)
     if bank_client is None:
-        raise ConfigError(
-            "clients.toml has no BANK client with a pinned cert: the fake bank signs as that client"
-        )
+        raise ConfigError("clients.toml has no BANK client with a pinned cert: the fake bank signs as that client")
     hub_cert = x509.load_pem_x509_certificate(config.signing.cert.read_bytes())
     fk_identity = None
     if fk_client is not None:
@@ -275,11 +255,7 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         self._server = make_server(
-            self.host,
-            self.port,
-            self.app,
-            server_class=_ThreadingServer,
-            handler_class=_QuietHandler,
+            self.host, self.port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -296,11 +272,7 @@ class FakeServer:
         """In the foreground (the CLI): until Ctrl-C. `listening` is told the URL once the
         socket is bound, so that with port 0 the port the OS picked is the one announced."""
         self._server = make_server(
-            self.host,
-            self.port,
-            self.app,
-            server_class=_ThreadingServer,
-            handler_class=_QuietHandler,
+            self.host, self.port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler
         )
         self.port = self._server.server_port
         if listening is not None:
@@ -318,8 +290,5 @@ def _reply(start_response: Callable, status: str, content_type: str, body: bytes
 
 def _json(start_response: Callable, value) -> list[bytes]:
     return _reply(
-        start_response,
-        "200 OK",
-        "application/json",
-        json.dumps(value, indent=2, ensure_ascii=False).encode(),
+        start_response, "200 OK", "application/json", json.dumps(value, indent=2, ensure_ascii=False).encode()
     )

@@ -51,9 +51,7 @@ class FakeBankService(HubService):
             date.fromisoformat(req.RequestedDate),
         )
         return SubmitTransferResponse(
-            BankReference=transfer.bank_reference,
-            Status=transfer.status,
-            RejectReason=transfer.reject_reason,
+            BankReference=transfer.bank_reference, Status=transfer.status, RejectReason=transfer.reject_reason
         )
 
 
@@ -62,13 +60,7 @@ class _Fk(ComplexModel):
 
 
 class JournalLine(_Fk):
-    _type_info = [
-        ("Account", Req),
-        ("Debit", Req),
-        ("Credit", Req),
-        ("Description", Unicode),
-        ("Reference", Unicode),
-    ]
+    _type_info = [("Account", Req), ("Debit", Req), ("Credit", Req), ("Description", Unicode), ("Reference", Unicode)]
 
 
 class PostJournalRequest(_Fk):
@@ -97,7 +89,5 @@ class FakeFkService(HubService):
             }
             for line in req.Line
         ]
-        journal = _partner(ctx, "fk").post(
-            req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines
-        )
+        journal = _partner(ctx, "fk").post(req.JournalId, req.OfficeCode, date.fromisoformat(req.Date), lines)
         return PostJournalResponse(Accepted="true" if journal.accepted else "false")

@@ -115,25 +115,16 @@ class Journal:
     @classmethod
     def from_dict(cls, data: dict) -> Journal:
         lines = tuple(
-            JournalLine(d["account"], d["debit"], d["credit"], d["description"], d["reference"])
-            for d in data["lines"]
+            JournalLine(d["account"], d["debit"], d["credit"], d["description"], d["reference"]) for d in data["lines"]
         )
-        return checked(
-            cls(data["journal_id"], data["office_code"], date.fromisoformat(data["day"]), lines)
-        )
+        return checked(cls(data["journal_id"], data["office_code"], date.fromisoformat(data["day"]), lines))
 
 
 def checked(journal: Journal) -> Journal:
     """The journal, if every line is one-sided and not negative and the sides balance."""
     for line in journal.lines:
-        if (
-            line.debit_grosze < 0
-            or line.credit_grosze < 0
-            or (line.debit_grosze > 0) == (line.credit_grosze > 0)
-        ):
-            raise LedgerInvariantError(
-                f"journal {journal.journal_id}: line {line} must have exactly one positive side"
-            )
+        if line.debit_grosze < 0 or line.credit_grosze < 0 or (line.debit_grosze > 0) == (line.credit_grosze > 0):
+            raise LedgerInvariantError(f"journal {journal.journal_id}: line {line} must have exactly one positive side")
     if journal.debit_grosze != journal.credit_grosze:
         raise LedgerInvariantError(
             f"journal {journal.journal_id}: debits {journal.debit_grosze} and credits {journal.credit_grosze} differ"
@@ -141,9 +132,7 @@ def checked(journal: Journal) -> Journal:
     return journal
 
 
-def split_capture(
-    config: HubConfig, case_type: str, amount_grosze: int, on: date
-) -> list[tuple[str, int]]:
+def split_capture(config: HubConfig, case_type: str, amount_grosze: int, on: date) -> list[tuple[str, int]]:
     """(fee code, grosze) per fee of the case type, by the rule in the module
     docstring; the amounts add up to `amount_grosze`."""
     fees = config.case_type(case_type).fees
@@ -165,10 +154,7 @@ def build_journal(
         select(Redemption)
         .where(
             Redemption.office_code == office_code,
-            or_(
-                Redemption.business_day == day,
-                and_(Redemption.reversed_at >= start, Redemption.reversed_at < end),
-            ),
+            or_(Redemption.business_day == day, and_(Redemption.reversed_at >= start, Redemption.reversed_at < end)),
         )
         .order_by(Redemption.redeemed_at, Redemption.id)
     ).all()
@@ -190,12 +176,8 @@ def _coupon_lines(config: HubConfig, r: Redemption, *, reversal: bool) -> Iterab
     coupon = format_coupon_id(r.coupon_id)
     what = "Storno kuponu" if reversal else "Kupon"
     reference = _text(r.case_number, REFERENCE_CHARS_MAX)
-    receivable = _text(
-        f"{what} {coupon}, {r.case_type}, sprawa {r.case_number}", DESCRIPTION_CHARS_MAX
-    )
-    yield _line(
-        RECEIVABLE_HUB, r.captured_grosze, not reversal, receivable, reference
-    )  # Dt on a capture
+    receivable = _text(f"{what} {coupon}, {r.case_type}, sprawa {r.case_number}", DESCRIPTION_CHARS_MAX)
+    yield _line(RECEIVABLE_HUB, r.captured_grosze, not reversal, receivable, reference)  # Dt on a capture
     for fee_code, grosze in split_capture(config, r.case_type, r.captured_grosze, r.business_day):
         name = config.fee(fee_code, r.business_day).name
         yield _line(
@@ -207,41 +189,27 @@ def _coupon_lines(config: HubConfig, r: Redemption, *, reversal: bool) -> Iterab
         )
 
 
-def _cash_desk_lines(
-    config: HubConfig, office_code: str, day: date, takings: DayTakings
-) -> Iterable[JournalLine]:
+def _cash_desk_lines(config: HubConfig, office_code: str, day: date, takings: DayTakings) -> Iterable[JournalLine]:
     reference = f"KASA-{office_code}-{day:%Y%m%d}"
     accounts = {"CASH": (CASH, "gotówka"), "CARD": (CARD, "karta")}
     for method, (account, word) in accounts.items():
         if takings.by_method.get(method, 0):
-            yield JournalLine(
-                account, takings.by_method[method], 0, f"Wpłaty w kasie ({word})", reference
-            )
+            yield JournalLine(account, takings.by_method[method], 0, f"Wpłaty w kasie ({word})", reference)
     for fee_code, grosze in sorted(takings.by_fee_code.items()):
         if grosze:
             name = config.fee(fee_code, day).name
             yield JournalLine(
-                revenue_account(fee_code),
-                0,
-                grosze,
-                _text(f"Kasa: {name}", DESCRIPTION_CHARS_MAX),
-                reference,
+                revenue_account(fee_code), 0, grosze, _text(f"Kasa: {name}", DESCRIPTION_CHARS_MAX), reference
             )
     for method, (_, word) in accounts.items():
         if takings.handling_fees.get(method, 0):
             yield JournalLine(
-                HANDLING_FEES,
-                0,
-                takings.handling_fees[method],
-                f"Opłata manipulacyjna ({word})",
-                reference,
+                HANDLING_FEES, 0, takings.handling_fees[method], f"Opłata manipulacyjna ({word})", reference
             )
 
 
 def _line(account: str, grosze: int, debit: bool, description: str, reference: str) -> JournalLine:
-    return JournalLine(
-        account, grosze if debit else 0, 0 if debit else grosze, description, reference
-    )
+    return JournalLine(account, grosze if debit else 0, 0 if debit else grosze, description, reference)
 
 
 def _text(text: str, chars_max: int) -> str:

@@ -62,9 +62,7 @@ class JournalService:
         with self.db.read() as session:
             return self._build(session, office_code, day)
 
-    def export(
-        self, office_code: str, day: date, out_dir: Path, *, actor: Actor
-    ) -> ExportedJournal:
+    def export(self, office_code: str, day: date, out_dir: Path, *, actor: Actor) -> ExportedJournal:
         """`FK-<office>-<yyyymmdd>.csv` and `.xml` in `out_dir`."""
         journal = self.journal(office_code, day, actor=actor)
         if not journal.lines:

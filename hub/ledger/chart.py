@@ -17,12 +17,7 @@ CLEARING = "coupons:clearing"  # holds of coupons outstanding
 ADJUSTMENTS = "operator:adjustments"  # counterpart of manual credits and debits
 
 # kinds (hub.ledger.codes), by the short names the services use
-ASSET, COMPANY, CONTROL, OFFICE = (
-    AccountKind.ASSET,
-    AccountKind.COMPANY,
-    AccountKind.CONTROL,
-    AccountKind.OFFICE,
-)
+ASSET, COMPANY, CONTROL, OFFICE = (AccountKind.ASSET, AccountKind.COMPANY, AccountKind.CONTROL, AccountKind.OFFICE)
 
 
 def company_account(nip: str) -> str:

@@ -42,9 +42,7 @@ class LedgerChecks:
             accounts = session.scalar(select(func.count()).select_from(LedgerAccount))
         result = CheckResult(self.clock(), int(accounts or 0), problems)
         with self.db.transaction() as session:
-            row = session.get(LedgerCheck, LAST_RUN, with_for_update=True) or LedgerCheck(
-                name=LAST_RUN
-            )
+            row = session.get(LedgerCheck, LAST_RUN, with_for_update=True) or LedgerCheck(name=LAST_RUN)
             row.checked_at, row.accounts = result.checked_at, result.accounts
             row.problem_count, row.problems = len(problems), "\n".join(problems)
             session.add(row)

@@ -57,9 +57,7 @@ class LedgerTransfer(Base):
         CheckConstraint("amount_grosze >= 0", name="amount_not_negative"),
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
         CheckConstraint("kind IN ('POSTED', 'PENDING', 'POST', 'VOID')", name="kind_known"),
-        CheckConstraint(
-            "(kind IN ('POST', 'VOID')) = (pending_id IS NOT NULL)", name="resolves_a_pending"
-        ),
+        CheckConstraint("(kind IN ('POST', 'VOID')) = (pending_id IS NOT NULL)", name="resolves_a_pending"),
         Index("ix_ledger_transfers_debit", "debit_account_id", "created_at"),
         Index("ix_ledger_transfers_credit", "credit_account_id", "created_at"),
     )
@@ -75,6 +73,4 @@ class LedgerCheck(Base):
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     accounts: Mapped[int] = mapped_column(BigInteger)
     problem_count: Mapped[int] = mapped_column(BigInteger)
-    problems: Mapped[str] = mapped_column(
-        Text
-    )  # one line per problem, empty when the ledger is sound
+    problems: Mapped[str] = mapped_column(Text)  # one line per problem, empty when the ledger is sound

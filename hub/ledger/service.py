@@ -22,18 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    Table,
-    bindparam,
-    case,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
@@ -43,12 +32,7 @@ from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 
-POSTED, PENDING, POST, VOID = (
-    TransferKind.POSTED,
-    TransferKind.PENDING,
-    TransferKind.POST,
-    TransferKind.VOID,
-)
+POSTED, PENDING, POST, VOID = (TransferKind.POSTED, TransferKind.PENDING, TransferKind.POST, TransferKind.VOID)
 TRANSFERS_PER_QUERY_MAX = 500  # ids in one `IN (...)`
 
 _ACCOUNTS = cast(Table, LedgerAccount.__table__)
@@ -70,17 +54,10 @@ _ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes
 # FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
 # KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
 # writers each holding one would deadlock.
-_LOCK_ACCOUNT = (
-    select(*_ACCOUNT_COLUMNS)
-    .where(_A.id == bindparam("account_id"))
-    .with_for_update(key_share=True)
-)
+_LOCK_ACCOUNT = select(*_ACCOUNT_COLUMNS).where(_A.id == bindparam("account_id")).with_for_update(key_share=True)
 _TRANSFERS_BY_ID = select(*_TRANSFER_COLUMNS).where(_T.id.in_(bindparam("ids", expanding=True)))
 _RESOLVING = select(*_TRANSFER_COLUMNS).where(
-    or_(
-        _T.id.in_((bindparam("pending_id"), bindparam("id"))),
-        _T.pending_id == bindparam("pending_id"),
-    )
+    or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id"))
 )
 # Takes back what _MOVE_TOTALS added, when a later account of the same transfers is refused.
 _UNDO_TOTALS = (
@@ -140,12 +117,7 @@ class Balance:
 
     @classmethod
     def of(cls, account: _Totals) -> Balance:
-        return cls(
-            account.debits_pending,
-            account.debits_posted,
-            account.credits_pending,
-            account.credits_posted,
-        )
+        return cls(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
 
     def minus(self, delta: Sequence[int]) -> Balance:
         return Balance(*(total - d for total, d in zip(self.totals, delta, strict=True)))
@@ -295,12 +267,8 @@ class Ledger:
     ) -> Transfer:
         return self.apply([NewTransfer(id, debit, credit, amount_grosze, code, reference)])[0]
 
-    def hold(
-        self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = ""
-    ) -> Transfer:
-        return self.apply(
-            [NewTransfer(id, debit, credit, amount_grosze, code, reference, pending=True)]
-        )[0]
+    def hold(self, id: str, debit: str, credit: str, amount_grosze: int, code: str, reference: str = "") -> Transfer:
+        return self.apply([NewTransfer(id, debit, credit, amount_grosze, code, reference, pending=True)])[0]
 
     def apply(self, transfers: Sequence[NewTransfer]) -> list[Transfer]:
         """Create POSTED and PENDING transfers, all or none. A transfer whose id
@@ -310,10 +278,7 @@ class Ledger:
             return []
         connection = self._connection
         codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
-        ids = {
-            a.code: a.id
-            for a in map(Account.of, connection.execute(_ACCOUNTS_BY_CODE, {"codes": codes}))
-        }
+        ids = {a.code: a.id for a in map(Account.of, connection.execute(_ACCOUNTS_BY_CODE, {"codes": codes}))}
         missing = [c for c in codes if c not in ids]
         if missing:
             raise NotFound(f"no ledger account {missing[0]}")
@@ -358,13 +323,7 @@ class Ledger:
         return [r for r in result if r is not None]
 
     def post(
-        self,
-        id: str,
-        pending_id: str,
-        amount_grosze: int | None = None,
-        *,
-        code: str,
-        reference: str = "",
+        self, id: str, pending_id: str, amount_grosze: int | None = None, *, code: str, reference: str = ""
     ) -> Transfer:
         """Capture a hold: post `amount_grosze` of it (default all); the rest is released."""
         return self._resolve(id, pending_id, POST, amount_grosze, code, reference)
@@ -375,20 +334,13 @@ class Ledger:
 
     def resolution(self, pending_id: str) -> Transfer | None:
         """The POST or VOID that resolved a pending transfer, if any."""
-        row = self._connection.execute(
-            select(*_TRANSFER_COLUMNS).where(_T.pending_id == pending_id)
-        ).first()
+        row = self._connection.execute(select(*_TRANSFER_COLUMNS).where(_T.pending_id == pending_id)).first()
         return None if row is None else Transfer.of(row)
 
-    def _resolve(
-        self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str
-    ) -> Transfer:
+    def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> Transfer:
         """One read finds the pending transfer, a transfer already stored under `id` and
         any resolution of the pending one; then the insert and the two accounts' updates."""
-        rows = [
-            Transfer.of(r)
-            for r in self._connection.execute(_RESOLVING, {"pending_id": pending_id, "id": id})
-        ]
+        rows = [Transfer.of(r) for r in self._connection.execute(_RESOLVING, {"pending_id": pending_id, "id": id})]
         pending = next((r for r in rows if r.id == pending_id), None)
         if pending is None or pending.kind != PENDING:
             raise LedgerInvariantError(f"transfer {pending_id} is not a pending transfer")
@@ -419,10 +371,7 @@ class Ledger:
         posted = wanted.amount_grosze if kind == POST else 0
         held = pending.amount_grosze
         self._move(
-            {
-                pending.debit_account_id: [-held, posted, 0, 0],
-                pending.credit_account_id: [0, 0, -held, posted],
-            },
+            {pending.debit_account_id: [-held, posted, 0, 0], pending.credit_account_id: [0, 0, -held, posted]},
             {pending.debit_account_id: posted - held},
         )
         return wanted
@@ -433,13 +382,9 @@ class Ledger:
     def _refuse_malformed(wanted: Sequence[Transfer]) -> None:
         for w in wanted:
             if w.amount_grosze <= 0:
-                raise LedgerInvariantError(
-                    f"transfer {w.id}: amount must be positive, got {w.amount_grosze}"
-                )
+                raise LedgerInvariantError(f"transfer {w.id}: amount must be positive, got {w.amount_grosze}")
             if w.debit_account_id == w.credit_account_id:
-                raise LedgerInvariantError(
-                    f"transfer {w.id}: debit and credit are the same account"
-                )
+                raise LedgerInvariantError(f"transfer {w.id}: debit and credit are the same account")
 
     def _insert(self, wanted: Sequence[Transfer]) -> set[str]:
         """Insert the transfers in one statement (several rows at once); the ids inserted.
@@ -477,12 +422,7 @@ class Ledger:
         if made:
             connection.execute(_DELETE_TRANSFERS, {"ids": sorted(made)})
 
-    def _move(
-        self,
-        deltas: dict[int, list[int]],
-        debits_added: dict[int, int],
-        moved: list[int] | None = None,
-    ) -> None:
+    def _move(self, deltas: dict[int, list[int]], debits_added: dict[int, int], moved: list[int] | None = None) -> None:
         """One conditional UPDATE per account, in id order; each returns the new totals,
         which are checked again. A protected account that would be overdrawn is read
         under its lock: InsufficientFunds with what it has available."""
@@ -527,16 +467,9 @@ class Ledger:
             if stored != computed:
                 problems.append(f"account {account.code}: {_differences(stored, computed)}")
             if account.debits_must_not_exceed_credits and stored.available < 0:
-                problems.append(
-                    f"account {account.code} is overdrawn: available {format_pln(stored.available)} PLN"
-                )
+                problems.append(f"account {account.code} is overdrawn: available {format_pln(stored.available)} PLN")
             for i, v in enumerate(
-                (
-                    stored.debits_pending,
-                    stored.debits_posted,
-                    stored.credits_pending,
-                    stored.credits_posted,
-                )
+                (stored.debits_pending, stored.debits_posted, stored.credits_pending, stored.credits_posted)
             ):
                 totals[i] += v
         if totals[0] != totals[2] or totals[1] != totals[3]:
@@ -549,10 +482,7 @@ class Ledger:
             self.session.execute(
                 select(LedgerTransfer.id)
                 .join(pending, pending.id == LedgerTransfer.pending_id)
-                .where(
-                    (LedgerTransfer.amount_grosze > pending.amount_grosze)
-                    | (pending.kind != PENDING)
-                )
+                .where((LedgerTransfer.amount_grosze > pending.amount_grosze) | (pending.kind != PENDING))
             )
             .scalars()
             .all()
@@ -595,6 +525,4 @@ def _check_after(account: Account, delta: Sequence[int]) -> None:
             f"account {account.code}: a total went below zero: {after} (was {after.minus(delta)})"
         )
     if account.debits_must_not_exceed_credits and after.available < 0:
-        raise LedgerInvariantError(
-            f"account {account.code} overdrawn: {after} (was {after.minus(delta)})"
-        )
+        raise LedgerInvariantError(f"account {account.code} overdrawn: {after} (was {after.minus(delta)})")

@@ -107,9 +107,7 @@ class NotificationService:
         self.clock = clock
         self.mail = mail
         self.poster = poster
-        self.webhook_targets = webhook_targets or WebhookTargets(
-            config.notify.webhook_allow_networks
-        )
+        self.webhook_targets = webhook_targets or WebhookTargets(config.notify.webhook_allow_networks)
 
     # -- settings ---------------------------------------------------------------------
 
@@ -139,10 +137,7 @@ class NotificationService:
                 session.add(row)
             changed: dict[str, object] = {}
             if low_balance_grosze is not UNSET and low_balance_grosze != row.low_balance_grosze:
-                row.low_balance_grosze, row.low_since = (
-                    low_balance_grosze,
-                    None,
-                )  # a new threshold starts afresh
+                row.low_balance_grosze, row.low_since = (low_balance_grosze, None)  # a new threshold starts afresh
                 changed["low_balance_grosze"] = low_balance_grosze
             for name, value in (("email", email), ("webhook_url", webhook_url)):
                 if value is not UNSET:
@@ -152,9 +147,7 @@ class NotificationService:
                 row.webhook_secret = webhook_secret
                 changed["webhook_secret"] = "changed" if webhook_secret else "removed"
             if row.webhook_url and not row.webhook_secret:
-                raise InvalidRequest(
-                    "a webhook needs a secret to sign its body with: give --webhook-secret-file"
-                )
+                raise InvalidRequest("a webhook needs a secret to sign its body with: give --webhook-secret-file")
             row.updated_at = now
             record_event(session, now, actor.name, "notify.configure", f"company:{nip}", **changed)
             return _view(row)
@@ -190,9 +183,7 @@ class NotificationService:
                 expiring.extend(self._check_expiring(session, row, company))
         return ScanRun(tuple(low), tuple(expiring), tuple(recovered))
 
-    def _check_balance(
-        self, session: Session, row: NotificationSettings, company: Company
-    ) -> str | None:
+    def _check_balance(self, session: Session, row: NotificationSettings, company: Company) -> str | None:
         if row.low_balance_grosze is None:
             return None
         available = Ledger(session, self.clock).balance(company_account(company.nip)).available
@@ -224,9 +215,7 @@ class NotificationService:
             "Nowe kupony można wydać tylko do wysokości dostępnego salda."
             f" {self._topup_text(company)}\n"
         )
-        self._warn(
-            session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text
-        )
+        self._warn(session, row, LOW_BALANCE, key, body, f"Saldo poniżej progu: {company.name}", text)
         return key
 
     def _topup_text(self, company: Company) -> str:
@@ -238,9 +227,7 @@ class NotificationService:
             f"z tytułem „{topup_title(company.nip)}”."
         )
 
-    def _check_expiring(
-        self, session: Session, row: NotificationSettings, company: Company
-    ) -> list[str]:
+    def _check_expiring(self, session: Session, row: NotificationSettings, company: Company) -> list[str]:
         now = self.clock()
         until = now + timedelta(days=self.config.notify.expiry_warning_days)
         coupons = session.execute(
@@ -294,30 +281,17 @@ class NotificationService:
         return made
 
     def _warn(
-        self,
-        session: Session,
-        row: NotificationSettings,
-        event: str,
-        key: str,
-        body: dict,
-        subject: str,
-        text: str,
+        self, session: Session, row: NotificationSettings, event: str, key: str, body: dict, subject: str, text: str
     ) -> None:
         now = self.clock()
         document = json.dumps(body, sort_keys=True, ensure_ascii=False)
-        notification = Notification(
-            key=key, company_nip=row.company_nip, event=event, body=document, created_at=now
-        )
+        notification = Notification(key=key, company_nip=row.company_nip, event=event, body=document, created_at=now)
         if row.email:
-            record = enqueue(
-                session, EMAIL, key, {"to": row.email, "subject": subject, "text": text}, now
-            )
+            record = enqueue(session, EMAIL, key, {"to": row.email, "subject": subject, "text": text}, now)
             notification.email_outbox_id = record.id
         if row.webhook_url:
             if not row.webhook_secret:  # configure() refuses a webhook without one
-                raise HubError(
-                    f"the webhook of company {row.company_nip} has no secret to sign with"
-                )
+                raise HubError(f"the webhook of company {row.company_nip} has no secret to sign with")
             payload = {
                 "url": row.webhook_url,
                 "body": document,
@@ -327,9 +301,7 @@ class NotificationService:
             }
             notification.webhook_outbox_id = enqueue(session, WEBHOOK, key, payload, now).id
         session.add(notification)
-        record_event(
-            session, now, "hub", "notify.warn", f"company:{row.company_nip}", key=key, event=event
-        )
+        record_event(session, now, "hub", "notify.warn", f"company:{row.company_nip}", key=key, event=event)
 
     # -- delivery and history -----------------------------------------------------------
 
@@ -345,15 +317,11 @@ class NotificationService:
             outbox.requeue_failed(list(couriers))
         return outbox.deliver(couriers)
 
-    def history(
-        self, actor: Actor, nip: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[DeliveryView]:
+    def history(self, actor: Actor, nip: str | None = None, limit: int = 100, offset: int = 0) -> list[DeliveryView]:
         """The latest warnings and how each channel's delivery went, newest first (`offset`: skip that many)."""
         if nip is None:
             if not actor.is_operator:
-                raise NotAuthorized(
-                    f"{actor.name} may see only its own company's notifications: give --nip"
-                )
+                raise NotAuthorized(f"{actor.name} may see only its own company's notifications: give --nip")
         else:
             nip = valid_nip(nip)
             actor.require(STATEMENT_READ, company_nip=nip)
@@ -383,9 +351,7 @@ class NotificationService:
                                 record.attempts,
                                 record.last_error,
                                 notification.created_at,
-                                record.next_attempt_at
-                                if record.status == OutboxStatus.PENDING
-                                else None,
+                                record.next_attempt_at if record.status == OutboxStatus.PENDING else None,
                                 record.finished_at,
                             )
                         )
@@ -397,14 +363,9 @@ def _check_settings(low_balance_grosze, email, webhook_url, webhook_secret) -> N
         raise InvalidRequest("a low-balance threshold is at least 0.00")
     if email not in (UNSET, None) and (len(email) > 254 or not _EMAIL.match(email)):
         raise InvalidRequest(f"{email!r} is not an e-mail address")
-    if webhook_url not in (UNSET, None) and (
-        len(webhook_url) > 500 or not _WEBHOOK_URL.match(webhook_url)
-    ):
+    if webhook_url not in (UNSET, None) and (len(webhook_url) > 500 or not _WEBHOOK_URL.match(webhook_url)):
         raise InvalidRequest(f"{webhook_url!r} is not an http(s) URL")
-    if (
-        webhook_secret not in (UNSET, None)
-        and not WEBHOOK_SECRET_CHARS_MIN <= len(webhook_secret) <= 200
-    ):
+    if webhook_secret not in (UNSET, None) and not WEBHOOK_SECRET_CHARS_MIN <= len(webhook_secret) <= 200:
         raise InvalidRequest(
             f"a webhook secret has {WEBHOOK_SECRET_CHARS_MIN} to 200 characters (e.g. `openssl rand -hex 32`)"
         )
@@ -412,10 +373,5 @@ def _check_settings(low_balance_grosze, email, webhook_url, webhook_secret) -> N
 
 def _view(row: NotificationSettings) -> SettingsView:
     return SettingsView(
-        row.company_nip,
-        row.low_balance_grosze,
-        row.email,
-        row.webhook_url,
-        bool(row.webhook_secret),
-        row.low_since,
+        row.company_nip, row.low_balance_grosze, row.email, row.webhook_url, bool(row.webhook_secret), row.low_since
     )

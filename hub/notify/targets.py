@@ -56,9 +56,7 @@ class WebhookTarget:
 
 
 class WebhookTargets:
-    def __init__(
-        self, allowed_networks: Sequence[IpNetwork] = (), resolve: Resolver = resolve_tcp
-    ) -> None:
+    def __init__(self, allowed_networks: Sequence[IpNetwork] = (), resolve: Resolver = resolve_tcp) -> None:
         self.allowed_networks = tuple(allowed_networks)
         self.resolve = resolve
 
@@ -76,13 +74,9 @@ class WebhookTargets:
         try:
             addresses = tuple(self.resolve(host, port))
         except (OSError, UnicodeError) as error:
-            raise WebhookTargetUnresolvable(
-                f"the webhook's host {host} does not resolve: {error}"
-            ) from None
+            raise WebhookTargetUnresolvable(f"the webhook's host {host} does not resolve: {error}") from None
         if not addresses:
-            raise WebhookTargetUnresolvable(
-                f"the webhook's host {host} does not resolve to any address"
-            )
+            raise WebhookTargetUnresolvable(f"the webhook's host {host} does not resolve to any address")
         for address in addresses:
             if (kind := self.refusal(ipaddress.ip_address(address.split("%", 1)[0]))) is not None:
                 shown = host if host == address else f"{host} ({address})"
@@ -97,10 +91,7 @@ class WebhookTargets:
         """None when a webhook may go to `address`; else what kind of address it is."""
         faces = _faces(address)
         if any(
-            face in network
-            for face in faces
-            for network in self.allowed_networks
-            if face.version == network.version
+            face in network for face in faces for network in self.allowed_networks if face.version == network.version
         ):
             return None
         for face in faces:

@@ -20,9 +20,7 @@ def ops_app(hub, identity) -> Callable:
 
     def app(environ: dict, start_response: Callable):
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            start_response(
-                "405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")]
-            )
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [b""]
         if environ.get("PATH_INFO", "").rstrip("/") == "/metrics":
             data = metrics.exposition(hub.db, hub.clock, hub.statements.escrow_account)

@@ -84,11 +84,7 @@ class Readiness:
                 f"the hub's certificate is valid {cert.not_valid_before_utc:%Y-%m-%d} "
                 f"to {cert.not_valid_after_utc:%Y-%m-%d}, not now",
             )
-        return Check(
-            "signing",
-            True,
-            f"key loaded, certificate valid until {cert.not_valid_after_utc:%Y-%m-%d}",
-        )
+        return Check("signing", True, f"key loaded, certificate valid until {cert.not_valid_after_utc:%Y-%m-%d}")
 
     def _message_log(self) -> Check:
         probe = insert(MessageRecord).values(
@@ -127,9 +123,7 @@ def _probe_engine(url, timeout_s: float):
     if url.get_backend_name() != "sqlite":
         ms = int(timeout_s * 1000)
         return create_engine(
-            url.set(drivername="postgresql+psycopg")
-            if url.drivername in ("postgresql", "postgres")
-            else url,
+            url.set(drivername="postgresql+psycopg") if url.drivername in ("postgresql", "postgres") else url,
             poolclass=NullPool,
             isolation_level="READ COMMITTED",
             connect_args={
@@ -144,11 +138,7 @@ def _probe_engine(url, timeout_s: float):
     engine = create_engine(
         "sqlite://",
         creator=lambda: sqlite3.connect(
-            f"file:{path}?mode=rw",
-            uri=True,
-            timeout=timeout_s,
-            isolation_level=None,
-            check_same_thread=False,
+            f"file:{path}?mode=rw", uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False
         ),
         poolclass=NullPool,
     )
@@ -171,21 +161,14 @@ def health_app(readiness: Readiness | None) -> Callable:
             return _plain(start_response, "200 OK", b"ok\n")
         checks = readiness.checks() if readiness else [Check("hub", False, "not configured")]
         failing = [c for c in checks if not c.ok]
-        body = {
-            "ready": not failing,
-            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
-        }
+        body = {"ready": not failing, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
         if failing:
             body["failing"] = [c.name for c in failing]
         data = (json.dumps(body, indent=2) + "\n").encode()
         status = "200 OK" if not failing else "503 Service Unavailable"
         start_response(
             status,
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(data))),
-                ("Cache-Control", "no-store"),
-            ],
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")],
         )
         return [data]
 

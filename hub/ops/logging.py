@@ -37,9 +37,7 @@ from hub.errors import ConfigError
 # The fields this formatter writes from a record's `extra`, in this order.
 REQUEST_FIELDS = ("request_id", "service", "operation", "client", "outcome", "duration_ms")
 EXTRA_FIELDS = (*REQUEST_FIELDS, "coupon", "company", "count", "amount_grosze", "path", "status")
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
-)
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
 
 # A coupon id as a person or a system may write it: 16 symbols, in groups of 4 with
 # optional dashes, standing alone (not part of a UUID, a hash or a longer word), in one
@@ -88,10 +86,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = {
-            **_request.get(),
-            **{k: getattr(record, k) for k in EXTRA_FIELDS if hasattr(record, k)},
-        }
+        fields = {**_request.get(), **{k: getattr(record, k) for k in EXTRA_FIELDS if hasattr(record, k)}}
         for name in EXTRA_FIELDS:
             if name in fields and fields[name] is not None:
                 line[name] = fields[name]
@@ -156,7 +151,5 @@ def _level(level: str | int) -> int:
         return level
     value = logging.getLevelName(level.upper())
     if not isinstance(value, int):
-        raise ConfigError(
-            f"unknown log level {level!r} (HUB_LOG_LEVEL or --log-level): DEBUG, INFO, WARNING or ERROR"
-        )
+        raise ConfigError(f"unknown log level {level!r} (HUB_LOG_LEVEL or --log-level): DEBUG, INFO, WARNING or ERROR")
     return value

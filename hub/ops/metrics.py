@@ -143,18 +143,14 @@ def worker_exited(pid: int) -> None:
 class StateCollector:
     """Gauges read from the database at scrape time: the outbox and the open coupon holds."""
 
-    def __init__(
-        self, db: Database, clock: Clock = utcnow, escrow_account: str | None = None
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow, escrow_account: str | None = None) -> None:
         self.db = db
         self.clock = clock
         self.escrow_account = escrow_account
 
     def collect(self) -> Iterator[Metric]:
         pending = GaugeMetricFamily(
-            "hub_outbox_pending",
-            "Outbox records waiting to be delivered, by kind.",
-            labels=["kind"],
+            "hub_outbox_pending", "Outbox records waiting to be delivered, by kind.", labels=["kind"]
         )
         failed = GaugeMetricFamily(
             "hub_outbox_failed",
@@ -167,12 +163,9 @@ class StateCollector:
             labels=["kind"],
         )
         holds = GaugeMetricFamily(
-            "hub_coupon_holds_open",
-            "Coupons issued and not yet redeemed, cancelled or expired (each holds money).",
+            "hub_coupon_holds_open", "Coupons issued and not yet redeemed, cancelled or expired (each holds money)."
         )
-        held = GaugeMetricFamily(
-            "hub_coupon_holds_open_grosze", "Money held for issued coupons, in grosze."
-        )
+        held = GaugeMetricFamily("hub_coupon_holds_open_grosze", "Money held for issued coupons, in grosze.")
         up = GaugeMetricFamily("hub_database_up", "1 when the scrape could read the database.")
         gaps = GaugeMetricFamily(
             "hub_bank_statement_gaps",
@@ -226,23 +219,14 @@ class StateCollector:
 
         with self.db.read() as session:
             outbox = session.execute(
-                select(
-                    OutboxRecord.kind,
-                    OutboxRecord.status,
-                    func.count(),
-                    func.min(OutboxRecord.created_at),
-                )
+                select(OutboxRecord.kind, OutboxRecord.status, func.count(), func.min(OutboxRecord.created_at))
                 .where(OutboxRecord.status.in_((PENDING, FAILED)))
                 .group_by(OutboxRecord.kind, OutboxRecord.status)
             ).all()
             count, grosze = session.execute(
-                select(func.count(), func.coalesce(func.sum(Coupon.amount_grosze), 0)).where(
-                    Coupon.status == ISSUED
-                )
+                select(func.count(), func.coalesce(func.sum(Coupon.amount_grosze), 0)).where(Coupon.status == ISSUED)
             ).one()
-            gap_count = (
-                statement_gap_count(session, self.escrow_account) if self.escrow_account else 0
-            )
+            gap_count = statement_gap_count(session, self.escrow_account) if self.escrow_account else 0
         # min() over a UtcDateTime column comes back without the type's conversion on SQLite
         return [(k, s, n, _aware(t)) for k, s, n, t in outbox], (int(count), int(grosze)), gap_count
 

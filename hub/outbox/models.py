@@ -23,12 +23,7 @@ class OutboxStatus(StrEnum):
 
 
 # The members by the short names the services use.
-PENDING, SENT, FAILED, REJECTED = (
-    OutboxStatus.PENDING,
-    OutboxStatus.SENT,
-    OutboxStatus.FAILED,
-    OutboxStatus.REJECTED,
-)
+PENDING, SENT, FAILED, REJECTED = (OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.REJECTED)
 STATUSES = tuple(OutboxStatus)
 
 

@@ -103,9 +103,7 @@ class OutboxView:
     finished_at: datetime | None
 
 
-def enqueue(
-    session: Session, kind: str, key: str, payload: dict[str, Any], now: datetime
-) -> OutboxRecord:
+def enqueue(session: Session, kind: str, key: str, payload: dict[str, Any], now: datetime) -> OutboxRecord:
     """Add a PENDING record in the caller's transaction; the same kind and key
     again returns the first record (with other content it is an IdempotencyConflict)."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -117,13 +115,7 @@ def enqueue(
             raise IdempotencyConflict(f"outbox {kind} {key} exists with other content")
         return existing
     record = OutboxRecord(
-        kind=kind,
-        key=key,
-        payload=text,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        kind=kind, key=key, payload=text, status=PENDING, attempts=0, next_attempt_at=now, created_at=now
     )
     session.add(record)
     session.flush()
@@ -161,9 +153,7 @@ class Outbox:
         run = DeliveryRun()
         sender = str(uuid.uuid4())
         while run.attempted < count_max:
-            claimed = self._claim(
-                sender, list(couriers), min(CLAIM_BATCH_COUNT, count_max - run.attempted)
-            )
+            claimed = self._claim(sender, list(couriers), min(CLAIM_BATCH_COUNT, count_max - run.attempted))
             if not claimed:
                 return run
             for record_id, kind, payload in claimed:
@@ -192,9 +182,7 @@ class Outbox:
                 record.attempts += 1
             return [(r.id, r.kind, json.loads(r.payload)) for r in records]
 
-    def _deliver_one(
-        self, sender: str, record_id: int, courier: Courier, payload: dict, run: DeliveryRun
-    ) -> None:
+    def _deliver_one(self, sender: str, record_id: int, courier: Courier, payload: dict, run: DeliveryRun) -> None:
         try:
             result = courier.send(payload)
         except Refused as refusal:
@@ -203,10 +191,7 @@ class Outbox:
             outcome, counter = partial(self._failed_once, error=str(failure)), None
         except Exception as error:  # noqa: BLE001 - an unforeseen failure is retried, never lost
             log.exception("outbox record %s: delivery failed", record_id)
-            outcome, counter = (
-                partial(self._failed_once, error=f"{type(error).__name__}: {error}"),
-                None,
-            )
+            outcome, counter = (partial(self._failed_once, error=f"{type(error).__name__}: {error}"), None)
         else:
             outcome, counter = partial(self._sent, courier=courier, result=result), "sent"
         self._finish(sender, record_id, outcome, run, counter)
@@ -228,9 +213,7 @@ class Outbox:
             ).one()
             if record.claimed_by != sender or record.status != PENDING:
                 # Our lease ran out and another sender took over: its outcome counts, not ours.
-                run.errors.append(
-                    f"outbox record {record_id}: lease lost, outcome left to the other sender"
-                )
+                run.errors.append(f"outbox record {record_id}: lease lost, outcome left to the other sender")
                 return
             outcome(session, record)
             record.claimed_by = None
@@ -240,18 +223,14 @@ class Outbox:
                 run.errors.append(f"{record.kind} {record.key}: {record.last_error}")
             setattr(run, counter, getattr(run, counter) + 1)
 
-    def _sent(
-        self, session: Session, record: OutboxRecord, *, courier: Courier, result: dict
-    ) -> None:
+    def _sent(self, session: Session, record: OutboxRecord, *, courier: Courier, result: dict) -> None:
         record.status = SENT
         record.result = json.dumps(result, sort_keys=True)
         record.last_error = None
         record.finished_at = self.clock()
         courier.on_sent(session, record, result)
 
-    def _refused(
-        self, session: Session, record: OutboxRecord, *, courier: Courier, refusal: Refused
-    ) -> None:
+    def _refused(self, session: Session, record: OutboxRecord, *, courier: Courier, refusal: Refused) -> None:
         record.status = REJECTED
         record.result = json.dumps(refusal.result, sort_keys=True)
         record.last_error = refusal.reason[:ERROR_CHARS_MAX]
@@ -285,9 +264,7 @@ class Outbox:
 
     def list(self, *, status: str | None = None, kind: str | None = None) -> list[OutboxView]:
         if status is not None and status not in (PENDING, SENT, FAILED, REJECTED):
-            raise InvalidRequest(
-                f"unknown outbox status {status!r}: PENDING, SENT, FAILED or REJECTED"
-            )
+            raise InvalidRequest(f"unknown outbox status {status!r}: PENDING, SENT, FAILED or REJECTED")
         with self.db.read() as session:
             query = select(OutboxRecord).order_by(OutboxRecord.id)
             if status:

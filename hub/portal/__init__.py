@@ -38,8 +38,7 @@ class _Mounted:
         path = environ.get("PATH_INFO", "")
         if path == PORTAL_PREFIX:  # /portal -> /portal/
             start_response(
-                "308 Permanent Redirect",
-                [("Location", environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX + "/")],
+                "308 Permanent Redirect", [("Location", environ.get("SCRIPT_NAME", "") + PORTAL_PREFIX + "/")]
             )
             return [b""]
         if not path.startswith(PORTAL_PREFIX + "/"):

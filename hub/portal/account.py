@@ -10,17 +10,7 @@ from __future__ import annotations
 
 import time
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -48,14 +38,7 @@ PENDING_KEY, PENDING_SINCE_KEY = "pending_login", "pending_since"
 PENDING_S_MAX = 300  # the code must follow the password within five minutes
 # Pages a user who must change the password or enrol may still open
 OPEN_ENDPOINTS = frozenset(
-    {
-        "static",
-        "auth.login",
-        "auth.logout",
-        "account.second_factor",
-        "account.password",
-        "account.enrol",
-    }
+    {"static", "auth.login", "auth.logout", "account.second_factor", "account.password", "account.enrol"}
 )
 
 
@@ -77,11 +60,7 @@ class PasswordForm(PortalForm):
         Label.NEW_PASSWORD,
         validators=[
             DataRequired(Ask.NEW_PASSWORD),
-            Length(
-                PASSWORD_CHARS_MIN,
-                PASSWORD_CHARS_MAX,
-                password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX),
-            ),
+            Length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX, password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX)),
         ],
         render_kw={"autocomplete": "new-password"},
     )
@@ -129,11 +108,7 @@ def second_factor():
         try:
             hub_of().accounts.verify_second_factor(login, form.code.data, client_address())
         except LoginDelayed as delayed:
-            refused, status, headers = (
-                login_delayed(delayed.wait_s),
-                429,
-                {"Retry-After": str(delayed.wait_s)},
-            )
+            refused, status, headers = (login_delayed(delayed.wait_s), 429, {"Retry-After": str(delayed.wait_s)})
         except NotAuthorized:
             refused, status = CODE_REFUSED, 401
         else:
@@ -203,19 +178,9 @@ def enrol():
             problem = polish(e)
         else:
             current_app.logger.info("portal: %s turned on the second factor", g.login)
-            return render_template(
-                "account/enrol.html", state=hub.accounts.state(g.login), form=None, codes=codes
-            )
-    enrolment = hub.accounts.begin_enrolment(
-        g.login
-    )  # a fresh secret for every showing until one is confirmed
+            return render_template("account/enrol.html", state=hub.accounts.state(g.login), form=None, codes=codes)
+    enrolment = hub.accounts.begin_enrolment(g.login)  # a fresh secret for every showing until one is confirmed
     qr = Markup(qr_svg(enrolment.uri, Label.ENROL_QR))
     return render_template(
-        "account/enrol.html",
-        state=state,
-        form=form,
-        problem=problem,
-        qr=qr,
-        secret=enrolment.secret,
-        codes=None,
+        "account/enrol.html", state=state, form=form, problem=problem, qr=qr, secret=enrolment.secret, codes=None
     ), (400 if problem else 200)

@@ -113,9 +113,7 @@ def _security_headers(response):
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     if request.endpoint != "static":
-        response.headers["Cache-Control"] = (
-            "no-store"  # balances and coupon ids stay out of shared caches
-        )
+        response.headers["Cache-Control"] = "no-store"  # balances and coupon ids stay out of shared caches
     return response
 
 

@@ -14,18 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -33,15 +22,7 @@ from hub import access
 from hub.errors import HubError, NotAuthorized
 from hub.portal.app import hub_of
 from hub.portal.forms import PortalForm
-from hub.portal.words import (
-    LOGGED_OUT,
-    LOGIN_REFUSED,
-    SESSION_EXPIRED,
-    Ask,
-    Label,
-    Menu,
-    login_delayed,
-)
+from hub.portal.words import LOGGED_OUT, LOGIN_REFUSED, SESSION_EXPIRED, Ask, Label, Menu, login_delayed
 from hub.users.service import PASSWORD_CHARS_MAX, LoginDelayed
 
 bp = Blueprint("auth", __name__)
@@ -110,11 +91,7 @@ def login_required(permission: str | None = None, *, area: str | None = None):
         def wrapped(*args, **kwargs):
             actor = g.actor
             if actor is None:
-                here = (
-                    request.script_root + request.full_path.rstrip("?")
-                    if request.method == "GET"
-                    else None
-                )
+                here = request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None
                 return redirect(url_for("auth.login", next=here))
             if area == "company" and actor.company_nip is None:
                 abort(403)
@@ -166,11 +143,7 @@ def menu() -> list[MenuItem]:
     if actor is None:
         return []
     area = "company" if actor.company_nip else "office"
-    return [
-        m
-        for m in MENU
-        if m.area in (area, "any") and (m.permission is None or actor.may(m.permission))
-    ]
+    return [m for m in MENU if m.area in (area, "any") and (m.permission is None or actor.may(m.permission))]
 
 
 # -- views ----------------------------------------------------------------------
@@ -189,15 +162,9 @@ def login():
     refused, status, headers = None, 200, {}
     if form.validate_on_submit():
         try:
-            user = hub_of().users.authenticate(
-                form.login.data, form.password.data, client_address()
-            )
+            user = hub_of().users.authenticate(form.login.data, form.password.data, client_address())
         except LoginDelayed as delayed:
-            refused, status, headers = (
-                login_delayed(delayed.wait_s),
-                429,
-                {"Retry-After": str(delayed.wait_s)},
-            )
+            refused, status, headers = (login_delayed(delayed.wait_s), 429, {"Retry-After": str(delayed.wait_s)})
         except NotAuthorized:
             refused, status = LOGIN_REFUSED, 401
         else:
@@ -231,11 +198,6 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith(request.script_root + "/")
-        or target.startswith("//")
-    ):
+    if parts.scheme or parts.netloc or not target.startswith(request.script_root + "/") or target.startswith("//"):
         return None
     return target

@@ -9,27 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from wtforms import (
-    BooleanField,
-    HiddenField,
-    PasswordField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from hub import access
@@ -52,15 +33,7 @@ from hub.errors import HubError, InvalidRequest, NotAuthorized
 from hub.money import AmountError, parse_grosze
 from hub.portal.app import hub_of
 from hub.portal.auth import client_address, login_required, office_code
-from hub.portal.forms import (
-    CountField,
-    FilterForm,
-    PortalForm,
-    day_field,
-    newest_first,
-    options,
-    order_field,
-)
+from hub.portal.forms import CountField, FilterForm, PortalForm, day_field, newest_first, options, order_field
 from hub.portal.words import (
     CLOSE_FORM_INCOMPLETE,
     DAY_NOT_YET,
@@ -116,9 +89,7 @@ def fees_in_force() -> list[Fee]:
 class PaymentForm(PortalForm):
     desk = SelectField(Label.DESK, validators=[InputRequired()])
     system = SelectField(
-        Label.SYSTEM,
-        choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS),
-        validators=[InputRequired()],
+        Label.SYSTEM, choices=options((s, SYSTEM_NAMES[s]) for s in SYSTEMS), validators=[InputRequired()]
     )
     case_number = StringField(
         Label.CASE_NUMBER,
@@ -133,9 +104,7 @@ class PaymentForm(PortalForm):
     )
     card_auth_code = StringField(Label.CARD_AUTH_CODE, render_kw={"autocomplete": "off"})
     payer_name = StringField(
-        Label.PAYER_NAME,
-        validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)],
-        render_kw={"autocomplete": "off"},
+        Label.PAYER_NAME, validators=[Optional(), Length(max=PAYER_NAME_CHARS_MAX)], render_kw={"autocomplete": "off"}
     )
     payer_address = StringField(
         Label.PAYER_ADDRESS,
@@ -174,9 +143,7 @@ def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
     """The form with one quantity field per fee in force today."""
     fees = fees_in_force()
     attrs = {
-        f"fee_{fee.code}": CountField(
-            fee.name, default=0, validators=[Optional(), NumberRange(0, ITEMS_COUNT_MAX)]
-        )
+        f"fee_{fee.code}": CountField(fee.name, default=0, validators=[Optional(), NumberRange(0, ITEMS_COUNT_MAX)])
         for fee in fees
     }
     if confirm:
@@ -195,11 +162,7 @@ def payment_form(confirm: bool = False, **kwargs) -> PaymentForm:
 def _totals(form: PaymentForm) -> dict:
     counts = {fee.code: f.data or 0 for fee, f in form.fee_fields()}
     quote = hub_of().cashdesk.quote(office_code(), form.method.data, counts)
-    return {
-        "items": quote.items_grosze,
-        "handling": quote.handling_fee_grosze,
-        "total": quote.total_grosze,
-    }
+    return {"items": quote.items_grosze, "handling": quote.handling_fee_grosze, "total": quote.total_grosze}
 
 
 @bp.route("/")
@@ -218,8 +181,7 @@ def closed_desks() -> dict:
     """The office's desks whose today is closed: desk id -> ClosedDay."""
     hub, day = hub_of(), today()
     found = {
-        d: hub.cashdesk.closed_day(office_code=office_code(), desk_id=d, day=day, actor=g.actor)
-        for d in office().desks
+        d: hub.cashdesk.closed_day(office_code=office_code(), desk_id=d, day=day, actor=g.actor) for d in office().desks
     }
     return {d: closed for d, closed in found.items() if closed is not None}
 
@@ -239,9 +201,7 @@ def new_payment():
     if form.validate_on_submit() and problem is None:
         session[DESK_KEY] = form.desk.data
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
-        confirm = payment_form(
-            confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())}
-        )
+        confirm = payment_form(confirm=True, formdata=None, data={**data, "request_id": str(uuid.uuid4())})
         lines = [(fee, f.data) for fee, f in form.fee_fields() if f.data]
         return render_template(
             "cashdesk/confirm.html",
@@ -253,12 +213,7 @@ def new_payment():
             system_names=SYSTEM_NAMES,
         )
     return render_template(
-        "cashdesk/payment.html",
-        form=form,
-        office=office(),
-        totals=_totals(form),
-        problem=problem,
-        closed_desks=closed,
+        "cashdesk/payment.html", form=form, office=office(), totals=_totals(form), problem=problem, closed_desks=closed
     ), (400 if request.method == "POST" else 200)
 
 
@@ -269,11 +224,7 @@ def confirm_payment():
     form = payment_form(confirm=True)
     if not form.validate_on_submit():
         return render_template(
-            "cashdesk/payment.html",
-            form=form,
-            office=office(),
-            totals=_totals(form),
-            closed_desks=closed_desks(),
+            "cashdesk/payment.html", form=form, office=office(), totals=_totals(form), closed_desks=closed_desks()
         ), 400
     try:
         paid = hub.cashdesk.register(
@@ -308,18 +259,12 @@ def confirm_payment():
 
 class VoidForm(PortalForm):
     request_id = HiddenField(validators=REQUEST_ID)
-    reason = TextAreaField(
-        Label.VOID_REASON, validators=[InputRequired(), Length(max=REASON_CHARS_MAX)]
-    )
+    reason = TextAreaField(Label.VOID_REASON, validators=[InputRequired(), Length(max=REASON_CHARS_MAX)])
     supervisor = StringField(
-        Label.SUPERVISOR_LOGIN,
-        validators=[Optional(), Length(max=PERSON_CHARS_MAX)],
-        render_kw={"autocomplete": "off"},
+        Label.SUPERVISOR_LOGIN, validators=[Optional(), Length(max=PERSON_CHARS_MAX)], render_kw={"autocomplete": "off"}
     )
     supervisor_password = PasswordField(
-        Label.SUPERVISOR_PASSWORD,
-        validators=[Optional(), Length(max=256)],
-        render_kw={"autocomplete": "off"},
+        Label.SUPERVISOR_PASSWORD, validators=[Optional(), Length(max=256)], render_kw={"autocomplete": "off"}
     )
 
 
@@ -345,32 +290,18 @@ def _desk_filter() -> DeskFilter:
 def payments():
     form = _desk_filter()
     records = desk_day_payments(
-        hub_of().cashdesk,
-        office_code=office_code(),
-        desk_id=form.desk.data,
-        day=form.day.data,
-        actor=g.actor,
+        hub_of().cashdesk, office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
     )
     if newest_first(form):  # as every list of the portal; the receipt numbers run the other way
         records = list(reversed(records))
     return render_template(
-        "cashdesk/payments.html",
-        form=form,
-        payments=records,
-        method_names=METHOD_NAMES,
-        office=office(),
-        today=today(),
+        "cashdesk/payments.html", form=form, payments=records, method_names=METHOD_NAMES, office=office(), today=today()
     )
 
 
 @bp.route("/wplaty/<payment_id>")
 @login_required(access.PAYMENTS_READ, area="office")
-def payment(
-    payment_id: str,
-    void_form: VoidForm | None = None,
-    problem: str | None = None,
-    status: int = 200,
-):
+def payment(payment_id: str, void_form: VoidForm | None = None, problem: str | None = None, status: int = 200):
     record = hub_of().cashdesk.payment(payment_id, g.actor)
     if void_form is None:
         void_form = VoidForm(formdata=None, request_id=str(uuid.uuid4()))
@@ -395,9 +326,7 @@ def receipt(payment_id: str):
     pdf = hub_of().cashdesk.receipt_pdf(payment_id, g.actor)
     name = record.receipt_number.replace("/", "-")
     return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'}
     )
 
 
@@ -415,27 +344,13 @@ def void(payment_id: str):
         supervisor, acting = g.login, g.actor
     else:
         if not form.supervisor.data or not form.supervisor_password.data:
-            return payment(
-                payment_id,
-                void_form=form,
-                problem=SUPERVISOR_NEEDED,
-                status=400,
-            )
+            return payment(payment_id, void_form=form, problem=SUPERVISOR_NEEDED, status=400)
         try:
-            acting = hub.users.authenticate(
-                form.supervisor.data, form.supervisor_password.data, client_address()
-            )
+            acting = hub.users.authenticate(form.supervisor.data, form.supervisor_password.data, client_address())
         except LoginDelayed as delayed:
-            return payment(
-                payment_id, void_form=form, problem=login_delayed(delayed.wait_s), status=429
-            )
+            return payment(payment_id, void_form=form, problem=login_delayed(delayed.wait_s), status=429)
         except NotAuthorized:
-            return payment(
-                payment_id,
-                void_form=form,
-                problem=SUPERVISOR_REFUSED,
-                status=403,
-            )
+            return payment(payment_id, void_form=form, problem=SUPERVISOR_REFUSED, status=403)
         supervisor = acting.name.removeprefix("user:")
     try:
         hub.cashdesk.void(
@@ -506,12 +421,7 @@ def _count_page(form: CloseDayForm, problem: str | None = None):
     )
     status = 400 if problem or form.errors else 200
     return render_template(
-        "cashdesk/close_day.html",
-        form=form,
-        report=report,
-        problem=problem,
-        today=today(),
-        method_names=METHOD_NAMES,
+        "cashdesk/close_day.html", form=form, report=report, problem=problem, today=today(), method_names=METHOD_NAMES
     ), status
 
 
@@ -521,9 +431,7 @@ def close_day():
     """Step 1: count the cash. A POST compares it with the day's cash payments and asks to confirm."""
     form = _close_form(CloseDayForm)
     if request.method == "GET":
-        form.desk.data = (
-            request.args.get("desk") if request.args.get("desk") in office().desks else desk()
-        )
+        form.desk.data = request.args.get("desk") if request.args.get("desk") in office().desks else desk()
         form.day.data = today()
         return _count_page(form)
     if not form.validate():
@@ -573,9 +481,7 @@ def close_day_confirm():
         return _count_page(form, polish(e))
     difference = closed.count.difference_grosze if closed.count else 0
     flash(day_closed(closed.day, closed.desk_id, closed.report_id, difference), "success")
-    return redirect(
-        url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat())
-    )
+    return redirect(url_for("cashdesk.daily_report", desk=closed.desk_id, day=closed.day.isoformat()))
 
 
 @bp.route("/raport")
@@ -585,9 +491,7 @@ def daily_report():
     report = hub_of().cashdesk.cash_report(
         office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
     )
-    return render_template(
-        "cashdesk/daily_report.html", form=form, report=report, method_names=METHOD_NAMES
-    )
+    return render_template("cashdesk/daily_report.html", form=form, report=report, method_names=METHOD_NAMES)
 
 
 @bp.route("/raport.pdf")
@@ -595,9 +499,7 @@ def daily_report():
 def daily_report_pdf():
     form = _desk_filter()
     desk = hub_of().cashdesk
-    report = desk.cash_report(
-        office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor
-    )
+    report = desk.cash_report(office_code=office_code(), desk_id=form.desk.data, day=form.day.data, actor=g.actor)
     name = f"raport-kasowy-{report.office.code}-{report.desk_id}-{report.day.isoformat()}.pdf"
     return Response(
         desk.cash_report_pdf(report),

@@ -32,12 +32,8 @@ def bar_chart_svg(chart: Chart) -> str:
     ]
     for tick in range(0, top + 1, step_value):
         y = TOP + plot_h - plot_h * tick / top
-        parts.append(
-            f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-        )
-        parts.append(
-            f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{tick}</text>'
-        )
+        parts.append(f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="chart-tick" x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{tick}</text>')
     if n:
         slot = plot_w / n
         bar_w = max(1.0, slot * 0.7)

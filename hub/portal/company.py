@@ -76,9 +76,7 @@ def dashboard():
                 amount_grosze = 0
     qr = qr_text = None
     if account.virtual_account is not None:  # a ZBP 2D code carries a Polish NRB only
-        qr_text = zbp_2d(
-            account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip)
-        )
+        qr_text = zbp_2d(account.virtual_account, amount_grosze, RECIPIENT, topup_title(account.nip))
         qr = Markup(qr_svg(qr_text, Label.TOPUP_QR))
     return render_template(
         "company/dashboard.html",
@@ -101,24 +99,17 @@ class IssueForm(PortalForm):
     case_type = SelectField(Label.CASE_TYPE, validators=[InputRequired()])
     count = CountField(Label.COUPON_COUNT, validators=[InputRequired()])
     office = SelectField(Label.VALID_AT_OFFICE, validators=[Optional()])
-    reference = StringField(
-        Label.BATCH_REFERENCE,
-        validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)],
-    )
+    reference = StringField(Label.BATCH_REFERENCE, validators=[Optional(), Length(max=REFERENCE_CHARS_MAX)])
 
     def __init__(self, hub, **kwargs) -> None:
         super().__init__(**kwargs)
         today = business_day(hub.clock())
-        self.amounts = {
-            t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types
-        }
+        self.amounts = {t.code: hub.config.case_type_amount_grosze(t.code, today) for t in hub.config.case_types}
         self.case_type.choices = options(
-            (t.code, f"{t.name}, {format_amount_pl(self.amounts[t.code])}")
-            for t in hub.config.case_types
+            (t.code, f"{t.name}, {format_amount_pl(self.amounts[t.code])}") for t in hub.config.case_types
         )
         self.office.choices = options(
-            [("", Label.ANY_OFFICE)]
-            + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
+            [("", Label.ANY_OFFICE)] + [(o.code, f"{o.name} ({o.code})") for o in hub.config.offices]
         )
         self.count_max = hub.config.coupons.batch_count_max
         self.count.validators = [
@@ -209,12 +200,7 @@ def batches():
         newest_first=newest_first(form),
     )
     return render_template(
-        "company/batches.html",
-        form=form,
-        page=result,
-        number=page,
-        pages=pages(result.total),
-        query=_query(),
+        "company/batches.html", form=form, page=result, number=page, pages=pages(result.total), query=_query()
     )
 
 
@@ -235,9 +221,7 @@ def batch_pdf(batch_id: str):
     out = io.BytesIO()
     hub_of().coupon_queries.write_pdf(out, actor=g.actor, batch_id=batch_id, per_page=int(per_page))
     out.seek(0)
-    return send_file(
-        out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf"
-    )
+    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupony-{batch_id}.pdf")
 
 
 @bp.route("/kupony/<coupon_id>.pdf")
@@ -246,9 +230,7 @@ def coupon_pdf(coupon_id: str):
     out = io.BytesIO()
     hub_of().coupon_queries.write_pdf(out, actor=g.actor, coupon_ids=[coupon_id])
     out.seek(0)
-    return send_file(
-        out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf"
-    )
+    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=f"kupon-{coupon_id}.pdf")
 
 
 # -- the coupon list ----------------------------------------------------------------
@@ -262,10 +244,7 @@ class CouponFilter(FilterForm):
     )
     issued_from = day_field(Label.ISSUED_FROM, validators=[Optional()])
     issued_to = day_field(Label.ISSUED_TO, validators=[Optional()])
-    search = StringField(
-        Label.COUPON_SEARCH,
-        validators=[Optional(), Length(max=64)],
-    )
+    search = StringField(Label.COUPON_SEARCH, validators=[Optional(), Length(max=64)])
     order = order_field()
 
     def validate_issued_to(self, field) -> None:
@@ -284,10 +263,7 @@ def coupons():
         try:
             if form.search.data:
                 coupons = hub.coupon_browser.search(
-                    actor=g.actor,
-                    company_nip=nip(),
-                    text=form.search.data,
-                    newest_first=newest_first(form),
+                    actor=g.actor, company_nip=nip(), text=form.search.data, newest_first=newest_first(form)
                 )
                 total = len(coupons)
             else:
@@ -329,13 +305,9 @@ def cancel(coupon_id: str):
     form = CancelForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            released = hub.coupons.cancel(
-                request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor
-            )
+            released = hub.coupons.cancel(request_id=form.request_id.data, coupon_text=coupon_id, actor=g.actor)
         except HubError as e:
-            return render_template(
-                "company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)
-            ), 400
+            return render_template("company/cancel.html", form=form, coupon_id=coupon_id, problem=polish(e)), 400
         flash(coupon_cancelled(coupon_id, released), "success")
         return redirect(url_for("company.coupons", search=coupon_id))
     form.request_id.data = str(uuid.uuid4())
@@ -367,9 +339,7 @@ def statement():
     statement, problem, shown = None, None, []
     page = page_number()
     try:
-        statement = hub.companies.statement(
-            actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to
-        )
+        statement = hub.companies.statement(actor=g.actor, nip=nip(), date_from=date_from, date_to=date_to)
     except HubError as e:
         problem = polish(e)
     else:

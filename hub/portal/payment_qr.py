@@ -35,9 +35,7 @@ def zbp_2d(nrb: str, amount_grosze: int, recipient: str, title: str, nip: str = 
     if not nrb_valid(nrb):
         raise InvalidRequest(f"{nrb!r} is not a 26-digit NRB with a valid checksum")
     if not 0 <= amount_grosze <= AMOUNT_GROSZE_MAX:
-        raise InvalidRequest(
-            f"a ZBP 2D code holds 0 to {AMOUNT_GROSZE_MAX} grosze, got {amount_grosze}"
-        )
+        raise InvalidRequest(f"a ZBP 2D code holds 0 to {AMOUNT_GROSZE_MAX} grosze, got {amount_grosze}")
     if nip and not (len(nip) == 10 and nip.isdigit()):
         raise InvalidRequest(f"the recipient NIP is 10 digits, got {nip!r}")
     fields = [
@@ -71,9 +69,7 @@ def qr_svg(text: str, label: str) -> str:
                 start = c
                 while c < len(row) and row[c]:
                     c += 1
-                runs.append(
-                    f"M{start + QUIET_MODULES} {r + QUIET_MODULES}h{c - start}v1h-{c - start}z"
-                )
+                runs.append(f"M{start + QUIET_MODULES} {r + QUIET_MODULES}h{c - start}v1h-{c - start}z")
             else:
                 c += 1
     return (

@@ -25,9 +25,7 @@ bp = Blueprint("reports", __name__, url_prefix="/raporty")
 
 # name -> what it is, in Polish; which of them a user sees depends on the user's kind
 COMPANY_REPORTS = {name: REPORTS[name] for name in ("coupons", "redemptions", "statement")}
-OFFICE_REPORTS = {
-    "redemptions": COMPANY_REPORTS["redemptions"],
-}
+OFFICE_REPORTS = {"redemptions": COMPANY_REPORTS["redemptions"]}
 ROWS_SHOWN_MAX = 500  # a longer report is shown in part; the CSV and PDF have every row
 DOWNLOADS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 
@@ -104,11 +102,7 @@ def show(name: str):
             report = hub_of().reports.run(name, g.actor, form.query())
         except HubError as e:
             problem = polish(e)
-    chart = (
-        Markup(bar_chart_svg(report.chart))
-        if report is not None and report.chart is not None
-        else None
-    )
+    chart = Markup(bar_chart_svg(report.chart)) if report is not None and report.chart is not None else None
     return render_template(
         "reports/show.html",
         name=name,

@@ -45,9 +45,7 @@ def card_auth_problem(method: str, code: str | None) -> str:
 
 NO_FEE_CHOSEN = "Wybierz co najmniej jedną opłatę (liczba większa od zera)."
 SUPERVISOR_NEEDED = "Unieważnienie zatwierdza kierownik: wpisz jego login i hasło."
-SUPERVISOR_REFUSED = (
-    "Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane."
-)
+SUPERVISOR_REFUSED = "Nie udało się potwierdzić kierownika: błędny login lub hasło albo konto zablokowane."
 NOT_AN_AMOUNT_COUNTED = "Wpisz kwotę w złotych, np. 1234,50."
 DAY_NOT_YET = "Tego dnia jeszcze nie ma: zamknąć można dzień dzisiejszy albo wcześniejszy."
 CLOSE_FORM_INCOMPLETE = "Formularz zamknięcia jest niepełny; policz gotówkę i spróbuj ponownie."
@@ -65,10 +63,7 @@ def desk_closed(day: date, desk_id: str, report_id: str) -> str:
 
 
 def payment_taken(receipt_number: str, total_grosze: int) -> str:
-    return (
-        f"Przyjęto wpłatę {receipt_number} na kwotę {format_amount_pl(total_grosze)}. "
-        "Wydrukuj potwierdzenie."
-    )
+    return f"Przyjęto wpłatę {receipt_number} na kwotę {format_amount_pl(total_grosze)}. Wydrukuj potwierdzenie."
 
 
 def payment_voided(supervisor: str) -> str:
@@ -76,10 +71,7 @@ def payment_voided(supervisor: str) -> str:
 
 
 def late_day_needs_consent(day: date) -> str:
-    return (
-        f"Dzień {day:%d.%m.%Y} jest sprzed ponad jednego dnia: "
-        "zaznacz potwierdzenie, aby go zamknąć."
-    )
+    return f"Dzień {day:%d.%m.%Y} jest sprzed ponad jednego dnia: zaznacz potwierdzenie, aby go zamknąć."
 
 
 def day_closed(day: date, desk_id: str, report_id: str, difference_grosze: int) -> str:
@@ -94,10 +86,7 @@ TO_BEFORE_FROM = "Data „do” nie może być wcześniejsza niż data „od”.
 
 
 def qr_amount_too_large(amount_max_grosze: int) -> str:
-    return (
-        f"Kod QR mieści kwotę do {format_amount_pl(amount_max_grosze)}; "
-        "większą wpisz w aplikacji banku."
-    )
+    return f"Kod QR mieści kwotę do {format_amount_pl(amount_max_grosze)}; większą wpisz w aplikacji banku."
 
 
 def coupon_count_range(count_max: int) -> str:
@@ -125,8 +114,7 @@ SESSION_EXPIRED = "Sesja wygasła. Zaloguj się ponownie."
 LOGGED_OUT = "Wylogowano."
 LOG_IN_AGAIN = "Zaloguj się ponownie."
 CODE_REFUSED = (
-    "Kod jest błędny, już użyty albo wygasł. "
-    "Po kilku błędnych próbach konto jest blokowane jak po błędnych hasłach."
+    "Kod jest błędny, już użyty albo wygasł. Po kilku błędnych próbach konto jest blokowane jak po błędnych hasłach."
 )
 CURRENT_PASSWORD_REFUSED = (
     "Obecne hasło jest błędne albo było zbyt wiele nieudanych prób: "
@@ -202,8 +190,7 @@ class Label:
     DAY = "Dzień"
     COUNTED_CASH = "Gotówka policzona w kasie (zł)"
     LATE_CLOSE_CONSENT = (
-        "Potwierdzam zamknięcie dnia sprzed ponad jednego dnia "
-        "(zostanie odnotowane w dzienniku zdarzeń)."
+        "Potwierdzam zamknięcie dnia sprzed ponad jednego dnia (zostanie odnotowane w dzienniku zdarzeń)."
     )
     CASE_TYPE = "Rodzaj sprawy"
     COUPON_COUNT = "Liczba kuponów"
@@ -301,10 +288,7 @@ class ErrorPage:
         "a jeśli błąd się powtarza, zgłoś go administratorowi.",
     )
     FORBIDDEN = ("Brak uprawnień", "Nie masz uprawnień do tej operacji. Nic nie zostało zmienione.")
-    NOT_FOUND = (
-        "Nie znaleziono",
-        "Nie ma takiego elementu albo nie należy on do Twojej firmy lub urzędu.",
-    )
+    NOT_FOUND = ("Nie znaleziono", "Nie ma takiego elementu albo nie należy on do Twojej firmy lub urzędu.")
     NO_PAGE = ("Nie znaleziono", "Nie ma takiej strony.")
     TOO_LARGE = ("Za duży formularz", "Formularz jest za duży.")
 
@@ -315,14 +299,8 @@ REPORTS = {
         "Rejestr kuponów",
         "Każdy kupon firmy z sumami według statusu, rodzaju sprawy, wystawiającego i urzędu.",
     ),
-    "redemptions": (
-        "Wykorzystanie kuponów",
-        "Kupony wykorzystane w urzędach dzień po dniu, z wykresem.",
-    ),
-    "statement": (
-        "Wyciąg z rachunku",
-        "Saldo dostępne na początek i koniec okresu oraz każda operacja.",
-    ),
+    "redemptions": ("Wykorzystanie kuponów", "Kupony wykorzystane w urzędach dzień po dniu, z wykresem."),
+    "statement": ("Wyciąg z rachunku", "Saldo dostępne na początek i koniec okresu oraz każda operacja."),
 }
 
 PERMISSION_NAMES = {

@@ -106,9 +106,7 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         query = query.where(Coupon.issued_at < end)
     keys = [c.key for c in REGISTER_COLUMNS]
     with src.db.read() as session:
-        rows = tuple(
-            _register_row(dict(zip(keys, values, strict=True))) for values in session.execute(query)
-        )
+        rows = tuple(_register_row(dict(zip(keys, values, strict=True))) for values in session.execute(query))
     return Report(
         name="coupons",
         title="Rejestr kuponów",
@@ -117,8 +115,7 @@ def coupon_register(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         rows=rows,
         totals={"coupons": len(rows), **totals_of(REGISTER_COLUMNS, rows)},
         groups=tuple(
-            _grouped(rows, key, column_title, title, code)
-            for key, column_title, title, code in REGISTER_GROUPS
+            _grouped(rows, key, column_title, title, code) for key, column_title, title, code in REGISTER_GROUPS
         ),
     )
 
@@ -128,9 +125,7 @@ def _register_row(row: Row) -> Row:
     return row
 
 
-def _grouped(
-    rows: tuple[Row, ...], key: str, column_title: str, title: str, code: str | None
-) -> Table:
+def _grouped(rows: tuple[Row, ...], key: str, column_title: str, title: str, code: str | None) -> Table:
     sums: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         s = sums[row[key]]
@@ -148,9 +143,7 @@ def _grouped(
         key,
         title,
         columns,
-        tuple(
-            {key: value, "coupons": n, "amount": a, "captured": c} for value, (n, a, c) in ordered
-        ),
+        tuple({key: value, "coupons": n, "amount": a, "captured": c} for value, (n, a, c) in ordered),
     )
 
 
@@ -172,14 +165,7 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     operator_only(actor, "expiring")
     horizon = src.clock() + timedelta(days=EXPIRING_WITHIN_DAYS)
     query = (
-        select(
-            Company.nip,
-            Company.name,
-            Coupon.id,
-            Coupon.case_type,
-            Coupon.amount_grosze,
-            Coupon.expires_at,
-        )
+        select(Company.nip, Company.name, Coupon.id, Coupon.case_type, Coupon.amount_grosze, Coupon.expires_at)
         .join(Company, Company.id == Coupon.company_id)
         .where(Coupon.status == ISSUED, Coupon.expires_at <= horizon)
         .order_by(Company.nip, Coupon.expires_at, Coupon.id)
@@ -203,13 +189,7 @@ def expiring(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     for row in rows:
         group = per_company.setdefault(
             row["nip"],
-            {
-                "nip": row["nip"],
-                "company": row["company"],
-                "coupons": 0,
-                "amount": 0,
-                "first": row["expires_on"],
-            },
+            {"nip": row["nip"], "company": row["company"], "coupons": 0, "amount": 0, "first": row["expires_on"]},
         )
         group["coupons"] += 1
         group["amount"] += row["amount"]

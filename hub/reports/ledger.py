@@ -56,9 +56,7 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         found = session.execute(query).all()
         pending = dict(
             session.execute(
-                select(LedgerAccount.code, LedgerAccount.debits_pending).where(
-                    LedgerAccount.kind == COMPANY
-                )
+                select(LedgerAccount.code, LedgerAccount.debits_pending).where(LedgerAccount.kind == COMPANY)
             ).all()
         )
         clearing = _clearing_pending(session)
@@ -84,16 +82,12 @@ def open_holds(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         columns=OPEN_HOLDS_COLUMNS,
         rows=rows,
         totals=totals_of(OPEN_HOLDS_COLUMNS, rows),
-        figures=(
-            Figure("clearing_pending", "Rozliczenie kuponów: blokady w toku (księga)", clearing),
-        ),
+        figures=(Figure("clearing_pending", "Rozliczenie kuponów: blokady w toku (księga)", clearing),),
     )
 
 
 def _clearing_pending(session) -> int:
-    account = session.scalars(
-        select(LedgerAccount).where(LedgerAccount.code == CLEARING)
-    ).one_or_none()
+    account = session.scalars(select(LedgerAccount).where(LedgerAccount.code == CLEARING)).one_or_none()
     return 0 if account is None else account.credits_pending  # no coupon was ever issued
 
 

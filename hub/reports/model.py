@@ -86,9 +86,7 @@ class Report:
     groups: tuple[Table, ...] = ()
     chart: Chart | None = None
     generated_on: date | None = field(default=None, compare=False)
-    case_type_names: dict[str, str] = field(
-        default_factory=dict, compare=False
-    )  # fees.toml: code -> name
+    case_type_names: dict[str, str] = field(default_factory=dict, compare=False)  # fees.toml: code -> name
 
 
 def totals_of(columns: tuple[Column, ...], rows: tuple[Row, ...]) -> Row:

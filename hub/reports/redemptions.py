@@ -40,12 +40,7 @@ COLUMNS = (
 def redemptions(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     offices, nip = office_scope(actor, q.office, q.nip)
     start, end = q.instants()
-    query = select(
-        Redemption.office_code,
-        Redemption.business_day,
-        Redemption.captured_grosze,
-        Redemption.reversed_at,
-    )
+    query = select(Redemption.office_code, Redemption.business_day, Redemption.captured_grosze, Redemption.reversed_at)
     if nip is not None:
         query = (
             query.join(Coupon, Coupon.id == Redemption.coupon_id)
@@ -56,17 +51,12 @@ def redemptions(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
         query = query.where(Redemption.office_code.in_(sorted(offices)))
     if start is not None or end is not None:
         query = query.where(
-            or_(
-                _between(Redemption.redeemed_at, start, end),
-                _between(Redemption.reversed_at, start, end),
-            )
+            or_(_between(Redemption.redeemed_at, start, end), _between(Redemption.reversed_at, start, end))
         )
 
     days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     with src.db.read() as session:
-        for office, day, captured, reversed_at in session.execute(
-            query.execution_options(yield_per=2000)
-        ):
+        for office, day, captured, reversed_at in session.execute(query.execution_options(yield_per=2000)):
             if q.within(day):
                 d = days[(office, day)]
                 d[0] += 1
@@ -91,9 +81,7 @@ def redemptions(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     return Report(
         name="redemptions",
         title="Wykorzystanie kuponów w urzędach",
-        parameters=src.parameters(
-            q, nip=nip, office=",".join(sorted(offices)) if offices else None
-        ),
+        parameters=src.parameters(q, nip=nip, office=",".join(sorted(offices)) if offices else None),
         columns=COLUMNS,
         rows=rows,
         totals=totals_of(COLUMNS, rows),

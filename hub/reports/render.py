@@ -88,15 +88,11 @@ def to_csv(report: Report, dialect: str = EXCEL_PL) -> str:
     if dialect == RFC4180:
         writer.writerow([c.key for c in report.columns])
         for row in report.rows:
-            writer.writerow(
-                ["" if v is None else v for v in _row_text(report.columns, row).values()]
-            )
+            writer.writerow(["" if v is None else v for v in _row_text(report.columns, row).values()])
     else:
         writer.writerow([c.title for c in report.columns])
         for row in report.rows:
-            writer.writerow(
-                [excel_text(row.get(c.key), c, report.case_type_names) for c in report.columns]
-            )
+            writer.writerow([excel_text(row.get(c.key), c, report.case_type_names) for c in report.columns])
     return out.getvalue()
 
 
@@ -151,11 +147,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "groups": {g.key: [_row_text(g.columns, row) for row in g.rows] for g in report.groups},
         "chart": None
         if report.chart is None
-        else {
-            "title": report.chart.title,
-            "labels": list(report.chart.labels),
-            "values": list(report.chart.values),
-        },
+        else {"title": report.chart.title, "labels": list(report.chart.labels), "values": list(report.chart.values)},
     }
 
 

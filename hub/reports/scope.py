@@ -35,9 +35,7 @@ class ReportQuery:
         return start, end
 
     def within(self, day: date) -> bool:
-        return (self.date_from is None or self.date_from <= day) and (
-            self.date_to is None or day <= self.date_to
-        )
+        return (self.date_from is None or self.date_from <= day) and (self.date_to is None or day <= self.date_to)
 
 
 def company_scope(actor: Actor, nip: str | None) -> str | None:
@@ -51,9 +49,7 @@ def company_scope(actor: Actor, nip: str | None) -> str | None:
     return nip
 
 
-def office_scope(
-    actor: Actor, office: str | None, nip: str | None
-) -> tuple[frozenset[str] | None, str | None]:
+def office_scope(actor: Actor, office: str | None, nip: str | None) -> tuple[frozenset[str] | None, str | None]:
     """Offices (None: all) and company (None: all) of the redemptions a report covers.
     An office's user sees its own offices, also limited to one company's coupons;
     a company's user sees its own coupons at every office; the operator everything."""
@@ -69,7 +65,5 @@ def office_scope(
 
 def operator_only(actor: Actor, report: str) -> None:
     if not actor.is_operator:
-        raise NotAuthorized(
-            f"{actor.name} may not read the {report} report: it is for the hub's operator"
-        )
+        raise NotAuthorized(f"{actor.name} may not read the {report} report: it is for the hub's operator")
     actor.require(REPORTS_READ)

@@ -66,12 +66,7 @@ REPORTS = {
             "date_from date_to nip office",
             "coupons used per office and business day: captured, reversed, net; with a chart",
         ),
-        _spec(
-            "open-holds",
-            ledger.open_holds,
-            "nip",
-            "operator: issued coupons' holds per company, beside the ledger",
-        ),
+        _spec("open-holds", ledger.open_holds, "nip", "operator: issued coupons' holds per company, beside the ledger"),
         _spec(
             "expiring",
             coupons.expiring,
@@ -79,10 +74,7 @@ REPORTS = {
             f"operator: coupons expiring within {coupons.EXPIRING_WITHIN_DAYS} days, per company",
         ),
         _spec(
-            "trial-balance",
-            ledger.trial_balance,
-            "",
-            "operator: every ledger account's debits, credits and balance",
+            "trial-balance", ledger.trial_balance, "", "operator: every ledger account's debits, credits and balance"
         ),
     )
 }
@@ -93,13 +85,7 @@ NO_OPTIONS = ReportQuery()
 
 class ReportService:
     def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        companies=None,
-        *,
-        pdf: ReportPdf,
+        self, db: Database, config: HubConfig, clock: Clock = utcnow, companies=None, *, pdf: ReportPdf
     ) -> None:
         """`pdf` draws a report as PDF (hub.adapters.pdf.report, injected by hub.app)."""
         self.db = db
@@ -116,9 +102,7 @@ class ReportService:
         """Check the options, ask the actor, build the report. Changes nothing."""
         spec = REPORTS.get(name)
         if spec is None:
-            raise InvalidRequest(
-                f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}"
-            )
+            raise InvalidRequest(f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}")
         report = spec.build(self, actor, self._checked(spec, query))
         names = {t.code: t.name for t in self.config.case_types}
         return replace(report, generated_on=business_day(self.clock()), case_type_names=names)
@@ -136,9 +120,7 @@ class ReportService:
         if q.case_type is not None:
             self.config.case_type(q.case_type)
         if q.status is not None and q.status not in COUPON_STATUSES:
-            raise InvalidRequest(
-                f"--status {q.status!r} is not a coupon status: one of {', '.join(COUPON_STATUSES)}"
-            )
+            raise InvalidRequest(f"--status {q.status!r} is not a coupon status: one of {', '.join(COUPON_STATUSES)}")
         return q
 
     # -- what the reports share ------------------------------------------

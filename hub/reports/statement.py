@@ -53,22 +53,12 @@ def statement(src: ReportService, actor: Actor, q: ReportQuery) -> Report:
     return Report(
         name="statement",
         title=f"Wyciąg z rachunku: {st.company_name}",
-        parameters=src.parameters(
-            replace(q, date_from=date_from, date_to=date_to), nip=st.company_nip
-        ),
+        parameters=src.parameters(replace(q, date_from=date_from, date_to=date_to), nip=st.company_nip),
         columns=COLUMNS,
         rows=tuple(rows),
         totals={"amount": balance - st.opening_balance_grosze},
         figures=(
-            Figure(
-                "opening",
-                f"Saldo dostępne na początek {format_date_pl(date_from)}",
-                st.opening_balance_grosze,
-            ),
-            Figure(
-                "closing",
-                f"Saldo dostępne na koniec {format_date_pl(date_to)}",
-                st.closing_balance_grosze,
-            ),
+            Figure("opening", f"Saldo dostępne na początek {format_date_pl(date_from)}", st.opening_balance_grosze),
+            Figure("closing", f"Saldo dostępne na koniec {format_date_pl(date_to)}", st.closing_balance_grosze),
         ),
     )

@@ -55,9 +55,7 @@ def decoded_document(text: str) -> bytes:
 class BankInService(HubService):
     @operation("SubmitStatement", SubmitStatementRequest, SubmitStatementResponse)
     def SubmitStatement(ctx, req):
-        result = hub_of(ctx).statements.import_document(
-            decoded_document(req.Document), actor=client_actor(caller(ctx))
-        )
+        result = hub_of(ctx).statements.import_document(decoded_document(req.Document), actor=client_actor(caller(ctx)))
         return SubmitStatementResponse(
             Imported=result.imported,
             Duplicates=result.duplicates,

@@ -99,18 +99,13 @@ class GetReceiptPdfRequest(_Model):
 
 
 class GetReceiptPdfResponse(_Model):
-    _type_info = [
-        ("Pdf", Req)
-    ]  # base64 text (xs:base64Binary), written here so the encoding is ours
+    _type_info = [("Pdf", Req)]  # base64 text (xs:base64Binary), written here so the encoding is ours
 
 
 class CashDeskService(HubService):
     @operation("RegisterPayment", RegisterPaymentRequest, RegisterPaymentResponse)
     def RegisterPayment(ctx, req):
-        items = [
-            ItemRequest(i.FeeCode, None if i.Amount is None else parse_grosze(i.Amount))
-            for i in req.Item
-        ]
+        items = [ItemRequest(i.FeeCode, None if i.Amount is None else parse_grosze(i.Amount)) for i in req.Item]
         r = hub_of(ctx).cashdesk.register(
             request_id=req.RequestId,
             office_code=req.OfficeCode,
@@ -147,9 +142,7 @@ class CashDeskService(HubService):
 
     @operation("CloseDay", CloseDayRequest, CloseDayResponse)
     def CloseDay(ctx, req):
-        closed = hub_of(
-            ctx
-        ).cashdesk.close_day(
+        closed = hub_of(ctx).cashdesk.close_day(
             request_id=req.RequestId,
             office_code=req.OfficeCode,
             desk_id=req.DeskId,

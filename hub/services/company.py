@@ -63,19 +63,11 @@ class IssuedCoupon(_Model):
 
 
 class IssueCouponsResponse(_Model):
-    _type_info = [
-        ("BatchId", Req),
-        ("TotalHeld", Req),
-        ("Coupon", IssuedCoupon.customize(max_occurs="unbounded")),
-    ]
+    _type_info = [("BatchId", Req), ("TotalHeld", Req), ("Coupon", IssuedCoupon.customize(max_occurs="unbounded"))]
 
 
 class GetCouponsPdfRequest(_Model):
-    _type_info = [
-        ("BatchId", Unicode),
-        ("CouponId", Unicode(max_occurs="unbounded")),
-        ("PerPage", Unicode),
-    ]
+    _type_info = [("BatchId", Unicode), ("CouponId", Unicode(max_occurs="unbounded")), ("PerPage", Unicode)]
 
 
 class GetCouponsPdfResponse(_Model):
@@ -124,13 +116,7 @@ class GetStatementRequest(_Model):
 
 
 class StatementEntry(_Model):
-    _type_info = [
-        ("BookedAt", Req),
-        ("Kind", Req),
-        ("Amount", Req),
-        ("CouponId", Unicode),
-        ("Reference", Req),
-    ]
+    _type_info = [("BookedAt", Req), ("Kind", Req), ("Amount", Req), ("CouponId", Unicode), ("Reference", Req)]
 
 
 class GetStatementResponse(_Model):
@@ -236,10 +222,7 @@ class CompanyService(HubService):
     @operation("GetStatement", GetStatementRequest, GetStatementResponse)
     def GetStatement(ctx, req):
         s = hub_of(ctx).companies.statement(
-            actor=client_actor(caller(ctx)),
-            nip=req.CompanyNip,
-            date_from=_day(req.From),
-            date_to=_day(req.To),
+            actor=client_actor(caller(ctx)), nip=req.CompanyNip, date_from=_day(req.From), date_to=_day(req.To)
         )
         return GetStatementResponse(
             OpeningBalance=format_pln(s.opening_balance_grosze),

@@ -43,7 +43,8 @@ def server_fault(log_id: str, error: BaseException | None = None) -> ServerFault
     if error is not None and unavailable(error):
         return ServerFault(
             f"The hub's database did not complete the request (it may be restarting); try again shortly, with the "
-            f"same RequestId if the request has one (it takes effect only once); quote {log_id} to support if it persists."
+            f"same RequestId if the request has one (it takes effect only once); "
+            f"quote {log_id} to support if it persists."
         )
     return ServerFault(f"The hub could not complete the request; quote {log_id} to support.")
 
@@ -75,9 +76,7 @@ def fault_envelope(error: HubError, log_id: str) -> etree._Element:
     soap = f"{{{ns.SOAP_ENV_11}}}"
     code_ns, code_local = fault_code(error)
     prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu"}
-    envelope = etree.Element(
-        soap + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, prefixes[code_ns]: code_ns}
-    )
+    envelope = etree.Element(soap + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, prefixes[code_ns]: code_ns})
     body = etree.SubElement(envelope, soap + "Body")
     fault = etree.SubElement(body, soap + "Fault")
     etree.SubElement(fault, "faultcode").text = f"{prefixes[code_ns]}:{code_local}"

@@ -24,12 +24,7 @@ class _Model(ComplexModel):
 
 
 class VerifyCouponRequest(_Model):
-    _type_info = [
-        ("CouponId", Req),
-        ("OfficeCode", Req),
-        ("CaseType", Unicode),
-        ("PayerNip", Unicode),
-    ]
+    _type_info = [("CouponId", Req), ("OfficeCode", Req), ("CaseType", Unicode), ("PayerNip", Unicode)]
 
 
 class VerifyCouponResponse(_Model):
@@ -97,22 +92,14 @@ class Payment(_Model):
 
 
 class VerifyPaymentResponse(_Model):
-    _type_info = [
-        ("Paid", Req),
-        ("TotalPaid", Req),
-        ("Payment", Payment.customize(max_occurs="unbounded")),
-    ]
+    _type_info = [("Paid", Req), ("TotalPaid", Req), ("Payment", Payment.customize(max_occurs="unbounded"))]
 
 
 class OfficeService(HubService):
     @operation("VerifyCoupon", VerifyCouponRequest, VerifyCouponResponse)
     def VerifyCoupon(ctx, req):
         check = hub_of(ctx).coupons.verify(
-            req.CouponId,
-            req.OfficeCode,
-            req.CaseType,
-            req.PayerNip,
-            actor=client_actor(caller(ctx)),
+            req.CouponId, req.OfficeCode, req.CaseType, req.PayerNip, actor=client_actor(caller(ctx))
         )
         return VerifyCouponResponse(
             CouponId=check.coupon_id,
@@ -155,17 +142,12 @@ class OfficeService(HubService):
             reason=req.Reason,
             actor=client_actor(caller(ctx)),
         )
-        return ReverseRedemptionResponse(
-            CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at)
-        )
+        return ReverseRedemptionResponse(CouponId=r.coupon_id, Status=r.status, ReversedAt=wire_time(r.reversed_at))
 
     @operation("VerifyPayment", VerifyPaymentRequest, VerifyPaymentResponse)
     def VerifyPayment(ctx, req):
         check = hub_of(ctx).cashdesk.verify_payment(
-            system=req.System,
-            office_code=req.OfficeCode,
-            case_number=req.CaseNumber,
-            actor=client_actor(caller(ctx)),
+            system=req.System, office_code=req.OfficeCode, case_number=req.CaseNumber, actor=client_actor(caller(ctx))
         )
         return VerifyPaymentResponse(
             Paid="true" if check.paid else "false",
@@ -178,10 +160,7 @@ class OfficeService(HubService):
                     HandlingFee=format_pln(p.handling_fee_grosze),
                     Method=p.method,
                     PaidAt=wire_time(p.paid_at),
-                    Item=[
-                        PaymentItem(FeeCode=i.fee_code, Amount=format_pln(i.amount_grosze))
-                        for i in p.items
-                    ],
+                    Item=[PaymentItem(FeeCode=i.fee_code, Amount=format_pln(i.amount_grosze)) for i in p.items],
                 )
                 for p in check.payments
             ],

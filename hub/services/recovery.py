@@ -35,9 +35,7 @@ if TYPE_CHECKING:  # the composition root hands the Hub in; a transport never im
     from hub.app import Hub
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-ARCHIVED_BYTES_MAX = (
-    64 * 1024 * 1024
-)  # these passed the request limit once; our own answers can be larger
+ARCHIVED_BYTES_MAX = 64 * 1024 * 1024  # these passed the request limit once; our own answers can be larger
 # what an answer gave out that a re-application must give out again, in the order the domain makes them
 GENERATED = {
     "IssueCoupons": ("BatchId", "Coupon/CouponId"),
@@ -56,9 +54,7 @@ MISSING, IN_DATABASE, FAULTED, UNANSWERED = (
 @dataclass(frozen=True)
 class ArchivedRequest:
     operation: str
-    request_id: (
-        str | None
-    )  # SubmitStatement has none: a statement is imported once by its own references
+    request_id: str | None  # SubmitStatement has none: a statement is imported once by its own references
     raw: bytes
 
 
@@ -111,9 +107,7 @@ def _payload(raw: bytes) -> etree._Element | None:
 
 def _fault(envelope: etree._Element) -> str | None:
     fault = envelope.find(f"{SOAP}Body/{SOAP}Fault")
-    return (
-        None if fault is None else f"{fault.findtext('faultcode')}: {fault.findtext('faultstring')}"
-    )
+    return None if fault is None else f"{fault.findtext('faultcode')}: {fault.findtext('faultstring')}"
 
 
 def _generated(operation: str, answer: etree._Element) -> list[str]:
@@ -123,10 +117,7 @@ def _generated(operation: str, answer: etree._Element) -> list[str]:
     namespace = etree.QName(payload).namespace
     found = []
     for path in GENERATED.get(operation, ()):
-        found += [
-            e.text
-            for e in payload.findall("/".join(f"{{{namespace}}}{part}" for part in path.split("/")))
-        ]
+        found += [e.text for e in payload.findall("/".join(f"{{{namespace}}}{part}" for part in path.split("/")))]
     return found
 
 
@@ -140,9 +131,7 @@ class Recovery:
         self.replayed = hub.at_clock(self.clock)
         security = hub.security
         self.clients = {c.id: c for c in security.trust.clients}
-        self.endpoints = {
-            e.service: e for e in self.replayed.soap_endpoints(security, guard=None).values()
-        }
+        self.endpoints = {e.service: e for e in self.replayed.soap_endpoints(security, guard=None).values()}
 
     def pending(self) -> Restored | None:
         return self.guard.check()
@@ -151,17 +140,9 @@ class Recovery:
         rows = []
         exchanges = list(self.guard.exchanges(restored, parse_request))
         with self.hub.db.read() as session:
-            keys = [
-                canonical_request_id(e.request.request_id)
-                for e in exchanges
-                if e.request.request_id
-            ]
+            keys = [canonical_request_id(e.request.request_id) for e in exchanges if e.request.request_id]
             known = (
-                set(
-                    session.scalars(
-                        select(IdempotencyKey.request_id).where(IdempotencyKey.request_id.in_(keys))
-                    )
-                )
+                set(session.scalars(select(IdempotencyKey.request_id).where(IdempotencyKey.request_id.in_(keys))))
                 if keys
                 else set()
             )
@@ -179,16 +160,7 @@ class Recovery:
             status = IN_DATABASE
         else:
             status = MISSING
-        return Lacking(
-            e.seq,
-            e.at,
-            e.service,
-            e.client_id,
-            e.log_id,
-            request.operation,
-            request.request_id,
-            status,
-        )
+        return Lacking(e.seq, e.at, e.service, e.client_id, e.log_id, request.operation, request.request_id, status)
 
     def apply(self, restored: Restored, by: str, force: bool = False) -> list[Lacking]:
         """Re-apply every MISSING request in order; close the recovery when all went as the first
@@ -216,9 +188,7 @@ class Recovery:
             )
         original = _answer_envelope(exchange.answer)
         try:
-            body = parse_xml(
-                exchange.request.raw, bytes_max=ARCHIVED_BYTES_MAX, depth_max=200
-            ).find(f"{SOAP}Body")
+            body = parse_xml(exchange.request.raw, bytes_max=ARCHIVED_BYTES_MAX, depth_max=200).find(f"{SOAP}Body")
             payload = endpoint.validated_payload(body)
             self.clock.at = row.at
             with given_ids(_generated(row.operation, original)):
@@ -226,18 +196,12 @@ class Recovery:
         except HubError as error:
             return replace(row, outcome=f"not re-applied: {error.message}", ok=False)
         data = etree.tostring(answer, xml_declaration=True, encoding="UTF-8")
-        self.hub.message_log.append(
-            Entry(self.hub.clock(), RESPONSE, row.service, row.client_id, row.log_id, data)
-        )
+        self.hub.message_log.append(Entry(self.hub.clock(), RESPONSE, row.service, row.client_id, row.log_id, data))
         if fault := _fault(answer):
             return replace(row, outcome=f"re-applied, answered {fault}", ok=False)
         then, now = _generated(row.operation, original), _generated(row.operation, answer)
         if then != now:
-            return replace(
-                row,
-                outcome=f"re-applied, but it gave {now} where the first answer gave {then}",
-                ok=False,
-            )
+            return replace(row, outcome=f"re-applied, but it gave {now} where the first answer gave {then}", ok=False)
         return replace(row, outcome="re-applied")
 
 

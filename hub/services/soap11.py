@@ -33,13 +33,10 @@ def check_envelope(envelope: etree._Element) -> None:
     """Raise VersionMismatch or MustUnderstand as the table says; otherwise return."""
     name = etree.QName(envelope)
     if name.localname == "Envelope" and name.namespace != ns.SOAP_ENV_11:
-        version = (
-            "a SOAP 1.2 envelope"
-            if name.namespace == SOAP_12
-            else f"an Envelope in namespace {name.namespace}"
-        )
+        version = "a SOAP 1.2 envelope" if name.namespace == SOAP_12 else f"an Envelope in namespace {name.namespace}"
         raise VersionMismatch(
-            f"The message is {version}; the hub speaks SOAP 1.1 only (namespace {ns.SOAP_ENV_11}, Content-Type text/xml)."
+            f"The message is {version}; the hub speaks SOAP 1.1 only "
+            f"(namespace {ns.SOAP_ENV_11}, Content-Type text/xml)."
         )
     for header in envelope.iterchildren(HEADER):
         for block in header.iterchildren(etree.Element):

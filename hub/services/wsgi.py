@@ -65,10 +65,7 @@ class HubApplication:
                 text = f"the request body did not arrive within {timeout_s:g} s\n".encode()
                 start_response(
                     "408 Request Timeout",
-                    [
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(text))),
-                    ],
+                    [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))],
                 )
                 return [text]
             environ["wsgi.input"] = io.BytesIO(body)

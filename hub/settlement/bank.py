@@ -35,11 +35,7 @@ class BankTransfers:
     kind = KIND
 
     def __init__(
-        self,
-        courier: BankCourier,
-        on_accepted: Callable,
-        on_rejected: Callable,
-        timeout_s: float | None = None,
+        self, courier: BankCourier, on_accepted: Callable, on_rejected: Callable, timeout_s: float | None = None
     ) -> None:
         self.courier = courier
         self._on_accepted = on_accepted
@@ -63,9 +59,7 @@ class BankTransfers:
             "RejectReason": answer.get("RejectReason"),
         }
         if result["Status"] == REJECTED:
-            raise Refused(
-                f"the bank rejected it: {result['RejectReason'] or 'no reason given'}", result
-            )
+            raise Refused(f"the bank rejected it: {result['RejectReason'] or 'no reason given'}", result)
         if result["Status"] != ACCEPTED:
             raise Transient(f"the bank answered an unknown Status {result['Status']!r}")
         return result

@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UtcDateTime
@@ -65,9 +57,7 @@ class Settlement(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_records.id"))
     bank_reference: Mapped[str | None] = mapped_column(String(64))
     reject_reason: Mapped[str | None] = mapped_column(String(500))
-    bank_entry_id: Mapped[int | None] = mapped_column(
-        BigInteger
-    )  # the statement entry that booked it
+    bank_entry_id: Mapped[int | None] = mapped_column(BigInteger)  # the statement entry that booked it
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -76,14 +66,9 @@ class Settlement(Base):
     __table_args__ = (
         UniqueConstraint("office_code", "business_day", name="uq_settlements_office_day"),
         CheckConstraint(
-            "status IN ('PENDING', 'SENT', 'BOOKED', 'REJECTED', 'RETURNED', 'CARRIED')",
-            name="status_known",
+            "status IN ('PENDING', 'SENT', 'BOOKED', 'REJECTED', 'RETURNED', 'CARRIED')", name="status_known"
         ),
-        CheckConstraint(
-            "(status = 'CARRIED') = (amount_grosze <= 0)", name="sent_only_when_positive"
-        ),
-        CheckConstraint(
-            "(status = 'CARRIED') = (end_to_end_id IS NULL)", name="end_to_end_id_when_sent"
-        ),
+        CheckConstraint("(status = 'CARRIED') = (amount_grosze <= 0)", name="sent_only_when_positive"),
+        CheckConstraint("(status = 'CARRIED') = (end_to_end_id IS NULL)", name="end_to_end_id_when_sent"),
         Index("ix_settlements_status", "status"),
     )

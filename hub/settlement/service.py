@@ -52,16 +52,7 @@ from hub.money import format_pln
 from hub.outbox import DeliveryRun, Outbox, enqueue
 from hub.settlement.bank import KIND as BANK_TRANSFER
 from hub.settlement.bank import BankCourier, BankTransfers
-from hub.settlement.models import (
-    BOOKED,
-    CARRIED,
-    PENDING,
-    REJECTED,
-    RETURNED,
-    SENT,
-    STATUSES,
-    Settlement,
-)
+from hub.settlement.models import BOOKED, CARRIED, PENDING, REJECTED, RETURNED, SENT, STATUSES, Settlement
 
 log = logging.getLogger("hub.settlement")
 
@@ -71,11 +62,7 @@ SETTLEMENT, SETTLE_REJECTED, SETTLE_BOOKED, SETTLE_RETURNED = (
     TransferCode.SETTLE_BOOKED,
     TransferCode.SETTLE_RETURNED,
 )
-OFFICE_SETTLEMENT_CODES = (
-    SETTLEMENT,
-    SETTLE_REJECTED,
-    SETTLE_RETURNED,
-)  # an office's transfers that are not earnings
+OFFICE_SETTLEMENT_CODES = (SETTLEMENT, SETTLE_REJECTED, SETTLE_RETURNED)  # an office's transfers that are not earnings
 MATCHED = "MATCHED"  # a statement entry this module booked
 TITLE_CHARS_MAX = 140
 NAME_CHARS_MAX = 140
@@ -135,9 +122,7 @@ def end_to_end_id(office_code: str, day: date) -> str:
 
 def _require_operator(actor: Actor, what: str) -> None:
     if not actor.is_operator:
-        raise NotAuthorized(
-            f"{actor.name} may not {what}: only the hub's operator settles with the bank"
-        )
+        raise NotAuthorized(f"{actor.name} may not {what}: only the hub's operator settles with the bank")
 
 
 class SettlementService:
@@ -167,9 +152,7 @@ class SettlementService:
         Idempotent per office and day: a second run changes nothing."""
         _require_operator(actor, "settle")
         if day_bounds_utc(day)[1] > self.clock():
-            raise InvalidRequest(
-                f"{day.isoformat()} has not ended yet in Europe/Warsaw; settle a past business day"
-            )
+            raise InvalidRequest(f"{day.isoformat()} has not ended yet in Europe/Warsaw; settle a past business day")
         run = SettleRun(day)
         for office in self.config.offices:
             view, created, queued = self._settle_office(office, day, actor)
@@ -178,9 +161,7 @@ class SettlementService:
             run.journals_queued += queued
         return run
 
-    def _settle_office(
-        self, office: Office, day: date, actor: Actor
-    ) -> tuple[SettlementView, bool, bool]:
+    def _settle_office(self, office: Office, day: date, actor: Actor) -> tuple[SettlementView, bool, bool]:
         try:
             with self.db.transaction() as session:
                 ledger = Ledger(session, self.clock)
@@ -222,22 +203,10 @@ class SettlementService:
                     raise
                 return SettlementView.of(winner), False, False
 
-    def _pay_out(
-        self,
-        session: Session,
-        ledger: Ledger,
-        settlement: Settlement,
-        office: Office,
-        now: datetime,
-    ) -> None:
+    def _pay_out(self, session: Session, ledger: Ledger, settlement: Settlement, office: Office, now: datetime) -> None:
         e2e = end_to_end_id(office.code, settlement.business_day)
         ledger.transfer(
-            f"settlement:{e2e}",
-            office_account(office.code),
-            TRANSIT,
-            settlement.amount_grosze,
-            SETTLEMENT,
-            e2e,
+            f"settlement:{e2e}", office_account(office.code), TRANSIT, settlement.amount_grosze, SETTLEMENT, e2e
         )
         title = f"Opłaty za kupony, urząd {office.code}, dzień {settlement.business_day.isoformat()}, {e2e}"
         record = enqueue(
@@ -281,13 +250,7 @@ class SettlementService:
         later = session.execute(
             select(
                 func.coalesce(
-                    func.sum(
-                        case(
-                            (t.credit_account_id == account.id, t.amount_grosze),
-                            else_=-t.amount_grosze,
-                        )
-                    ),
-                    0,
+                    func.sum(case((t.credit_account_id == account.id, t.amount_grosze), else_=-t.amount_grosze)), 0
                 )
             ).where(
                 or_(t.credit_account_id == account.id, t.debit_account_id == account.id),
@@ -306,12 +269,7 @@ class SettlementService:
         return {bank.kind: bank, fk.kind: fk}
 
     def send(
-        self,
-        *,
-        actor: Actor,
-        timeout_s: float | None = None,
-        retry_failed: bool = False,
-        outbox: Outbox | None = None,
+        self, *, actor: Actor, timeout_s: float | None = None, retry_failed: bool = False, outbox: Outbox | None = None
     ) -> DeliveryRun:
         """Deliver what is due in the outbox: transfers to the bank, journals to FK systems."""
         _require_operator(actor, "send to the bank")
@@ -336,14 +294,10 @@ class SettlementService:
             bank_reference=bank_reference,
         )
 
-    def _rejected(
-        self, session: Session, e2e: str, reason: str, bank_reference: str | None
-    ) -> None:
+    def _rejected(self, session: Session, e2e: str, reason: str, bank_reference: str | None) -> None:
         settlement = self._lock_by_e2e(session, e2e)
         if settlement.status != PENDING:
-            log.error(
-                "settlement %s is %s but the bank refused it: %s", e2e, settlement.status, reason
-            )
+            log.error("settlement %s is %s but the bank refused it: %s", e2e, settlement.status, reason)
             return
         Ledger(session, self.clock).transfer(
             f"settlement-rejected:{e2e}",
@@ -380,12 +334,7 @@ class SettlementService:
         for problem in run.mismatches:
             log.warning("statement %s: %s", statement_id, problem)
             record_event(
-                session,
-                self.clock(),
-                "hub",
-                "settlement.mismatch",
-                f"bank-statement:{statement_id}",
-                problem=problem,
+                session, self.clock(), "hub", "settlement.mismatch", f"bank-statement:{statement_id}", problem=problem
             )
 
     def _reconcile(self, session: Session) -> ReconcileRun:
@@ -400,9 +349,7 @@ class SettlementService:
         for code, kind in ((ESCROW, ASSET), (TRANSIT, CONTROL)):
             ledger.open_account(code, kind)
         # The statement import locks the escrow account first; so do we, in the same order.
-        session.execute(
-            select(LedgerAccount.id).where(LedgerAccount.code == ESCROW).with_for_update()
-        )
+        session.execute(select(LedgerAccount.id).where(LedgerAccount.code == ESCROW).with_for_update())
         pairs = session.execute(
             select(BankEntry, Settlement)
             .join(Settlement, Settlement.end_to_end_id == BankEntry.end_to_end_id)
@@ -434,19 +381,10 @@ class SettlementService:
 
     @staticmethod
     def _books(settlement: Settlement, entry: BankEntry) -> bool:
-        return (
-            settlement.status in (PENDING, SENT) and settlement.amount_grosze == entry.amount_grosze
-        )
+        return settlement.status in (PENDING, SENT) and settlement.amount_grosze == entry.amount_grosze
 
     def _book(self, ledger: Ledger, settlement: Settlement, entry: BankEntry, e2e: str) -> None:
-        ledger.transfer(
-            f"settlement-booked:{e2e}",
-            TRANSIT,
-            ESCROW,
-            settlement.amount_grosze,
-            SETTLE_BOOKED,
-            e2e,
-        )
+        ledger.transfer(f"settlement-booked:{e2e}", TRANSIT, ESCROW, settlement.amount_grosze, SETTLE_BOOKED, e2e)
         now = self.clock()
         settlement.status, settlement.booked_at, settlement.bank_entry_id = BOOKED, now, entry.id
         settlement.sent_at = settlement.sent_at or now
@@ -471,9 +409,7 @@ class SettlementService:
         self, *, status: str | None = None, day: date | None = None, office_code: str | None = None
     ) -> list[SettlementView]:
         if status is not None and status not in STATUSES:
-            raise InvalidRequest(
-                f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}"
-            )
+            raise InvalidRequest(f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}")
         with self.db.read() as session:
             query = select(Settlement).order_by(Settlement.business_day, Settlement.office_code)
             if status:
@@ -506,9 +442,7 @@ class SettlementService:
     @staticmethod
     def _find(session: Session, office_code: str, day: date) -> Settlement | None:
         return session.scalars(
-            select(Settlement).where(
-                Settlement.office_code == office_code, Settlement.business_day == day
-            )
+            select(Settlement).where(Settlement.office_code == office_code, Settlement.business_day == day)
         ).one_or_none()
 
     @staticmethod

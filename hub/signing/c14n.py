@@ -56,9 +56,7 @@ def prefix_list(c14n_element: etree._Element) -> list[str] | None:
     what = f"ds:{etree.QName(c14n_element).localname} {c14n_element.get('Algorithm')}"
     if len(children) > 1 or children[0].tag != INCLUSIVE_NAMESPACES:
         names = ", ".join(etree.QName(c).text for c in children)
-        raise InvalidSecurity(
-            f"{what} holds {names}; only one ec:InclusiveNamespaces is allowed there."
-        )
+        raise InvalidSecurity(f"{what} holds {names}; only one ec:InclusiveNamespaces is allowed there.")
     text = children[0].get("PrefixList")
     if text is None:
         raise InvalidSecurity(f"The ec:InclusiveNamespaces of {what} has no PrefixList.")
@@ -81,11 +79,7 @@ def canonicalize(element: etree._Element, prefixes: list[str] | None) -> bytes:
     gives (signxml's way, and this function's until the fast path) without the two copies;
     tests/signing/test_differential.py holds the two, and xmlsec1, to the same bytes."""
     canonical: bytes = etree.tostring(
-        element,
-        method="c14n",
-        exclusive=True,
-        with_comments=False,
-        inclusive_ns_prefixes=prefixes,
+        element, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes
     )
     if prefixes and DEFAULT_PREFIX in prefixes:
         return with_default_namespace(element, canonical)
@@ -124,9 +118,7 @@ def with_default_namespace(element: etree._Element, canonical: bytes) -> bytes:
         if default != rendered[-1]:
             declaration = _DEFAULT_DECLARATION + _attribute_value(default) + b'"'
         rendered.append(default)
-        kept = b"".join(
-            a for a in _ATTRIBUTE.findall(attributes) if not a.startswith(_DEFAULT_DECLARATION)
-        )
+        kept = b"".join(a for a in _ATTRIBUTE.findall(attributes) if not a.startswith(_DEFAULT_DECLARATION))
         pieces += [canonical[done : markup.start()], b"<", name, declaration, kept, b">"]
         done = markup.end()
     pieces.append(canonical[done:])
@@ -146,6 +138,4 @@ def _attribute_value(text: str) -> bytes:
 def signature_schema() -> etree.XMLSchema:
     """XML Signature (signxml's copy) plus ec:InclusiveNamespaces, to validate a ds:Signature."""
     xmldsig = importlib.resources.files("signxml.schemas").joinpath("xmldsig1-schema.xsd")
-    return etree.XMLSchema(
-        etree.fromstring(_SCHEMA.replace("{xmldsig}", Path(str(xmldsig)).as_uri()))
-    )
+    return etree.XMLSchema(etree.fromstring(_SCHEMA.replace("{xmldsig}", Path(str(xmldsig)).as_uri())))

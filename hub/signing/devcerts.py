@@ -27,9 +27,7 @@ def new_key(key_type: str = "rsa") -> PrivateKey:
     raise ValueError(f"key_type must be 'rsa' or 'ec', not {key_type!r}")
 
 
-def make_ca(
-    cn: str, *, days: int = 3650, key_type: str = "rsa"
-) -> tuple[PrivateKey, x509.Certificate]:
+def make_ca(cn: str, *, days: int = 3650, key_type: str = "rsa") -> tuple[PrivateKey, x509.Certificate]:
     key = new_key(key_type)
     name = _name(cn)
     not_before, not_after = _validity(days, None, None)
@@ -72,18 +70,12 @@ def self_signed(
     return key, _leaf(_builder(name, name, key.public_key(), start, end)).sign(key, hashes.SHA256())
 
 
-def write_pem(
-    directory: Path, stem: str, key: PrivateKey, cert: x509.Certificate
-) -> tuple[Path, Path]:
+def write_pem(directory: Path, stem: str, key: PrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
     """Write `<stem>.key` (PKCS#8, unencrypted, mode 0600) and `<stem>.pem`; return both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_path.chmod(0o600)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -96,9 +88,7 @@ def _name(subject: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
 
 
-def _validity(
-    days: int, not_before: datetime | None, not_after: datetime | None
-) -> tuple[datetime, datetime]:
+def _validity(days: int, not_before: datetime | None, not_after: datetime | None) -> tuple[datetime, datetime]:
     # Backdated a day: a certificate made now must verify on a machine whose clock is
     # behind, and in a test whose fixed "now" was taken before the certificate was made.
     start = not_before or datetime.now(UTC) - timedelta(days=1)
@@ -124,9 +114,9 @@ def _builder(
 
 
 def _leaf(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
-    return builder.add_extension(
-        x509.BasicConstraints(ca=False, path_length=None), critical=True
-    ).add_extension(_key_usage(cert_sign=False), critical=True)
+    return builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True).add_extension(
+        _key_usage(cert_sign=False), critical=True
+    )
 
 
 def _key_usage(cert_sign: bool) -> x509.KeyUsage:

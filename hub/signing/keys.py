@@ -41,16 +41,10 @@ class SigningIdentity:
     @property
     def signature_method(self) -> str:
         """The profile's algorithm for this key type, as signxml's fragment name."""
-        return (
-            "ecdsa-sha256"
-            if isinstance(self.private_key, ec.EllipticCurvePrivateKey)
-            else "rsa-sha256"
-        )
+        return "ecdsa-sha256" if isinstance(self.private_key, ec.EllipticCurvePrivateKey) else "rsa-sha256"
 
     @classmethod
-    def load(
-        cls, key_path: Path | str, cert_path: Path | str, password: bytes | None = None
-    ) -> SigningIdentity:
+    def load(cls, key_path: Path | str, cert_path: Path | str, password: bytes | None = None) -> SigningIdentity:
         """Load (once per process and path pair) a PEM private key and its PEM certificate."""
         return _load_cached(Path(key_path).resolve(), Path(cert_path).resolve(), password)
 

@@ -22,10 +22,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from hub.errors import InvalidRequest
 from hub.signing.keys import SigningIdentity
@@ -64,20 +61,14 @@ def split_payload(text: str, version: str, fields: tuple[str, ...], what: str) -
     """The fields of `<version>.<field>...<signature>` (signature last, not yet checked),
     or QrRejected: too long, another version of the same format, or the wrong number of parts."""
     if len(text) > PAYLOAD_CHARS_MAX:
-        raise QrRejected(
-            MALFORMED,
-            f"malformed: {len(text)} characters, a {what} has at most {PAYLOAD_CHARS_MAX}",
-        )
+        raise QrRejected(MALFORMED, f"malformed: {len(text)} characters, a {what} has at most {PAYLOAD_CHARS_MAX}")
     parts = text.split(".")
     family = version.rstrip("0123456789")
     if parts[0] != version and re.fullmatch(f"{family}[0-9]+", parts[0]):
-        raise QrRejected(
-            UNKNOWN_VERSION, f"wrong version: {parts[0]}; this checker reads {version}"
-        )
+        raise QrRejected(UNKNOWN_VERSION, f"wrong version: {parts[0]}; this checker reads {version}")
     if len(parts) != len(fields) + 2 or parts[0] != version:
         raise QrRejected(
-            MALFORMED,
-            f"malformed: expected {version}." + ".".join(f"<{f}>" for f in fields) + ".<signature>",
+            MALFORMED, f"malformed: expected {version}." + ".".join(f"<{f}>" for f in fields) + ".<signature>"
         )
     return parts[1:]
 
@@ -85,9 +76,7 @@ def split_payload(text: str, version: str, fields: tuple[str, ...], what: str) -
 def grosze_field(text: str, name: str) -> int:
     """A positive amount in grosze, digits without a leading zero (the only spelling signed)."""
     if not _GROSZE.match(text):
-        raise QrRejected(
-            MALFORMED, f"malformed {name} {text!r}: grosze, digits without a leading zero"
-        )
+        raise QrRejected(MALFORMED, f"malformed {name} {text!r}: grosze, digits without a leading zero")
     return int(text)
 
 
@@ -108,17 +97,13 @@ def check_signature(text: str, certs: Iterable[x509.Certificate], what: str = "Q
     signature = unb32(encoded)
     message = body.encode("ascii")
     if not any(_signed_by(cert, message, signature) for cert in certs):
-        raise QrRejected(
-            BAD_SIGNATURE, f"bad signature: the hub did not sign this {what}, or it was altered"
-        )
+        raise QrRejected(BAD_SIGNATURE, f"bad signature: the hub did not sign this {what}, or it was altered")
 
 
 def unb32(text: str) -> bytes:
     """A signature's bytes. Strict: only the canonical spelling of some bytes (unused trailing bits zero)."""
     if not _BASE32.match(text):
-        raise QrRejected(
-            MALFORMED, "malformed signature: base32 letters A-Z and digits 2-7 expected"
-        )
+        raise QrRejected(MALFORMED, "malformed signature: base32 letters A-Z and digits 2-7 expected")
     try:
         data = base64.b32decode(text + "=" * (-len(text) % 8))
     except binascii.Error:

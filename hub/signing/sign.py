@@ -72,10 +72,7 @@ def sign_envelope(
     token.set(WSU_ID, token_id)
     body_id = _ensure_id(body, "Body")
     signed_info, signature_value, key_info = signature
-    for reference, element_id, element in (
-        (signed_info[2], body_id, body),
-        (signed_info[3], timestamp_id, timestamp),
-    ):
+    for reference, element_id, element in ((signed_info[2], body_id, body), (signed_info[3], timestamp_id, timestamp)):
         reference.set("URI", f"#{element_id}")
         reference[2].text = _b64(hashlib.sha256(canonicalize(element, None)).digest())
     key_info[0][0].set("URI", f"#{token_id}")
@@ -101,10 +98,7 @@ class _Template:
         etree.SubElement(timestamp, WSU + "Created")
         etree.SubElement(timestamp, WSU + "Expires")
         token = etree.SubElement(
-            security,
-            WSSE + "BinarySecurityToken",
-            ValueType=ns.X509_TOKEN_V3,
-            EncodingType=ns.BASE64_ENCODING,
+            security, WSSE + "BinarySecurityToken", ValueType=ns.X509_TOKEN_V3, EncodingType=ns.BASE64_ENCODING
         )
         token.text = _b64(identity.cert_der)
         signature = etree.SubElement(security, DS + "Signature", nsmap={"ds": ns.DS})
@@ -150,9 +144,7 @@ def _method_uri(identity: SigningIdentity, signature_method: str | None) -> str:
     wanted = signature_method or identity.signature_method
     uri = SIGNATURE_METHODS.get(wanted, wanted)
     if uri != SIGNATURE_METHODS[identity.signature_method]:
-        raise ValueError(
-            f"signature method {wanted} does not fit the key ({identity.signature_method})"
-        )
+        raise ValueError(f"signature method {wanted} does not fit the key ({identity.signature_method})")
     return uri
 
 

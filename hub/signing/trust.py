@@ -114,17 +114,13 @@ def issuer_serial_key(issuer: str, serial: str) -> Hashable:
     gives it; ValueError if the DN or the decimal serial does not parse. Java writes RFC 2253
     (`CN=a,O=b`), .NET puts a space after each comma (`CN=a, O=b`): both are read."""
     serial = serial.strip()
-    if (
-        not serial or len(serial) > 60 or not all("0" <= c <= "9" for c in serial)
-    ):  # RFC 5280: at most 20 octets
+    if not serial or len(serial) > 60 or not all("0" <= c <= "9" for c in serial):  # RFC 5280: at most 20 octets
         raise ValueError(f"X509SerialNumber {serial!r} is not a decimal number")
     compact = re.sub(r"(?<!\\)([,+])[ ]+", r"\1", issuer.strip())
     try:
         name = x509.Name.from_rfc4514_string(compact, _DN_NAMES)
     except ValueError:
-        raise ValueError(
-            f"X509IssuerName {issuer!r} is not a distinguished name like CN=Name,O=Org,C=PL"
-        ) from None
+        raise ValueError(f"X509IssuerName {issuer!r} is not a distinguished name like CN=Name,O=Org,C=PL") from None
     return _name_key(name), int(serial)
 
 
@@ -147,9 +143,7 @@ class TrustStore:
             for cert in client.pinned_certs:
                 key = fingerprint_sha256(cert)
                 if key in self._pinned:
-                    raise ValueError(
-                        f"clients {self._pinned[key].id} and {client.id} pin the same certificate"
-                    )
+                    raise ValueError(f"clients {self._pinned[key].id} and {client.id} pin the same certificate")
                 self._pinned[key] = client
                 for kind in CERTIFICATE_KEY_KINDS:
                     self._named.setdefault((kind, certificate_key(kind, cert)), []).append(cert)
@@ -183,8 +177,7 @@ class TrustStore:
                         ca=_load_optional(entry.ca, entry.id, cache),
                         subject=entry.subject,
                         rotation_certs=tuple(
-                            _load_pem(p, entry.id, cache)
-                            for p in getattr(entry, "rotation_certs", ())
+                            _load_pem(p, entry.id, cache) for p in getattr(entry, "rotation_certs", ())
                         ),
                     )
                 )
@@ -206,18 +199,14 @@ class TrustStore:
         client = self._pinned.get(fingerprint_sha256(cert)) or self._issued_client(cert)
         _check_dates(cert, now, "The signing certificate")
         if client.ca is not None:
-            _check_dates(
-                client.ca, now, "The certificate of the CA that issued the signing certificate"
-            )
+            _check_dates(client.ca, now, "The certificate of the CA that issued the signing certificate")
         return client
 
     def _issued_client(self, cert: x509.Certificate) -> TrustedClient:
         described = _describe(cert)
         by_issuer = [c for c in self._issued if c.ca is not None and c.ca.subject == cert.issuer]
         if not by_issuer:
-            raise FailedAuthentication(
-                f"The signing certificate ({described}) belongs to no configured client."
-            )
+            raise FailedAuthentication(f"The signing certificate ({described}) belongs to no configured client.")
         signed = [c for c in by_issuer if c.ca is not None and _signed_by(cert, c.ca)]
         if not signed:
             raise FailedAuthentication(
@@ -229,8 +218,7 @@ class TrustStore:
             if client.subject_dn == subject:
                 return client
         raise FailedAuthentication(
-            f"The signing certificate subject {subject} is not the subject configured for any "
-            "client of its CA."
+            f"The signing certificate subject {subject} is not the subject configured for any client of its CA."
         )
 
 
@@ -263,9 +251,7 @@ def _normalized_dn(dn: str) -> str:
     try:
         return x509.Name.from_rfc4514_string(dn).rfc4514_string()
     except ValueError:
-        raise ValueError(
-            f"subject {dn!r} is not an RFC 4514 DN like 'CN=Name,O=Org,C=PL'"
-        ) from None
+        raise ValueError(f"subject {dn!r} is not an RFC 4514 DN like 'CN=Name,O=Org,C=PL'") from None
 
 
 def _load_optional(
@@ -274,15 +260,11 @@ def _load_optional(
     return None if path is None else _load_pem(path, client_id, cache)
 
 
-def _load_pem(
-    path: Path | str, client_id: str, cache: dict[Path, x509.Certificate]
-) -> x509.Certificate:
+def _load_pem(path: Path | str, client_id: str, cache: dict[Path, x509.Certificate]) -> x509.Certificate:
     path = Path(path)
     if path not in cache:
         try:
             cache[path] = x509.load_pem_x509_certificate(path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"clients.toml, client {client_id}: cannot read certificate {path}: {exc}"
-            ) from None
+            raise ConfigError(f"clients.toml, client {client_id}: cannot read certificate {path}: {exc}") from None
     return cache[path]

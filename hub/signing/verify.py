@@ -113,8 +113,7 @@ DS = {"ds": ns.DS}
 KEY_IDENTIFIER_TYPES = {
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0"
     "#X509SubjectKeyIdentifier": SUBJECT_KEY_IDENTIFIER,
-    "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1"
-    "#ThumbprintSHA1": THUMBPRINT_SHA1,
+    "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1": THUMBPRINT_SHA1,
 }
 ACCEPTED_KEY_REFERENCES = (
     "accepted are a wsse:Reference to the message's wsse:BinarySecurityToken, ds:X509Data/ds:X509IssuerSerial, "
@@ -128,18 +127,13 @@ SIGNATURE_ALGORITHMS: dict[str, tuple[str, type[hashes.SHA256 | hashes.SHA1]]] =
     ECDSA_SHA256: ("ec", hashes.SHA256),
     RSA_SHA1: ("rsa", hashes.SHA1),
 }
-DIGEST_ALGORITHMS: dict[str, Callable[[bytes], hashlib._Hash]] = {
-    SHA256: hashlib.sha256,
-    SHA1: hashlib.sha1,
-}
+DIGEST_ALGORITHMS: dict[str, Callable[[bytes], hashlib._Hash]] = {SHA256: hashlib.sha256, SHA1: hashlib.sha1}
 
 
 def replayed() -> InvalidSecurity:
     """The refusal of a signature seen before (also raised by a caller that checks the
     replay cache itself, inside its own transaction: see `DeferredReplay`)."""
-    return InvalidSecurity(
-        "This signed message was received before (replay); sign every message anew."
-    )
+    return InvalidSecurity("This signed message was received before (replay); sign every message anew.")
 
 
 @dataclass(frozen=True)
@@ -150,9 +144,7 @@ class VerifiedRequest:
     body: etree._Element  # the soap:Body, re-parsed from the signed bytes
     created: datetime
     expires: datetime
-    signature_key: (
-        str  # hex SHA-256 of the canonical SignedInfo: the replay key, for the message log
-    )
+    signature_key: str  # hex SHA-256 of the canonical SignedInfo: the replay key, for the message log
 
 
 class ReplayCache(Protocol):
@@ -254,9 +246,7 @@ def verify_envelope(
     client = trust.identify(cert, now)
     _check_algorithms(signed_info, policy, client.allow_sha1)
     signed_info_c14n = canonicalize(signed_info, prefix_list(c14n_method))
-    message = SignatureUnderCheck(
-        parts.signature, signed_info, signed_info_c14n, references, cert, client.allow_sha1
-    )
+    message = SignatureUnderCheck(parts.signature, signed_info, signed_info_c14n, references, cert, client.allow_sha1)
     signed = (check or check_signature)(message)
     created, expires = _read_timestamp(signed[id(parts.timestamp)])
     _check_freshness(created, expires, now, policy)
@@ -272,9 +262,7 @@ def verify_envelope(
 
 def _locate(envelope: etree._Element) -> _Parts:
     if envelope.tag != ENVELOPE:
-        raise InvalidSecurity(
-            f"The message is not a SOAP 1.1 Envelope (root element {envelope.tag})."
-        )
+        raise InvalidSecurity(f"The message is not a SOAP 1.1 Envelope (root element {envelope.tag}).")
     body = _only(envelope, BODY, envelope, "soap:Envelope")
     if body is None:
         raise InvalidSecurity("The message has no soap:Body.")
@@ -292,9 +280,7 @@ def _locate(envelope: etree._Element) -> _Parts:
     return _Parts(body, timestamp, token, signature)
 
 
-def _only(
-    envelope: etree._Element, tag: str, parent: etree._Element, parent_name: str
-) -> etree._Element | None:
+def _only(envelope: etree._Element, tag: str, parent: etree._Element, parent_name: str) -> etree._Element | None:
     """The one element `tag` in the whole document, required to be a child of `parent`."""
     found = list(envelope.iter(tag))
     if len(found) > 1:
@@ -303,9 +289,7 @@ def _only(
             f"The message has {len(found)} {_prefixed(tag)} elements ({paths}); exactly one is allowed."
         )
     if found and found[0].getparent() is not parent:
-        raise InvalidSecurity(
-            f"{_prefixed(tag)} is at {_path(found[0])}; it must be a child of {parent_name}."
-        )
+        raise InvalidSecurity(f"{_prefixed(tag)} is at {_path(found[0])}; it must be a child of {parent_name}.")
     return found[0] if found else None
 
 
@@ -325,9 +309,7 @@ def _index_ids(envelope: etree._Element) -> dict[str, etree._Element]:
     return ids
 
 
-def _references(
-    signed_info: etree._Element, parts: _Parts, ids: dict[str, etree._Element]
-) -> list[SignedReference]:
+def _references(signed_info: etree._Element, parts: _Parts, ids: dict[str, etree._Element]) -> list[SignedReference]:
     nodes = signed_info.findall("ds:Reference", DS)
     required = "the signature must reference exactly the soap:Body and the wsu:Timestamp, by id"
     if len(nodes) != 2:
@@ -336,9 +318,7 @@ def _references(
     for node in nodes:
         uri = node.get("URI") or ""
         if not uri.startswith("#") or uri[1:] not in ids:
-            raise InvalidSecurity(
-                f"The signature reference {uri!r} names no element of the message; {required}."
-            )
+            raise InvalidSecurity(f"The signature reference {uri!r} names no element of the message; {required}.")
         digest_method = node.find("ds:DigestMethod", DS)
         references.append(
             SignedReference(
@@ -384,15 +364,11 @@ def _check_canonicalization(signed_info: etree._Element, policy: SignaturePolicy
 def _require_c14n(element: etree._Element, policy: SignaturePolicy, what: str) -> None:
     algorithm = element.get("Algorithm")
     if algorithm not in policy.c14n_methods:
-        raise UnsupportedAlgorithm(
-            f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed."
-        )
+        raise UnsupportedAlgorithm(f"{what} is {algorithm}; only exclusive c14n ({ns.EXC_C14N}) is allowed.")
     prefix_list(element)  # one InclusiveNamespaces at most, and nothing else
 
 
-def _check_algorithms(
-    signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool
-) -> None:
+def _check_algorithms(signed_info: etree._Element, policy: SignaturePolicy, allow_sha1: bool) -> None:
     method = _one(signed_info, "ds:SignatureMethod", "ds:SignedInfo").get("Algorithm")
     if method not in policy.allowed_signature_methods(allow_sha1):
         raise UnsupportedAlgorithm(
@@ -401,9 +377,7 @@ def _check_algorithms(
     for digest in signed_info.findall("ds:Reference/ds:DigestMethod", DS):
         algorithm = digest.get("Algorithm")
         if algorithm not in policy.allowed_digest_methods(allow_sha1):
-            raise UnsupportedAlgorithm(
-                f"The digest method {algorithm} is not allowed for this client; use SHA-256."
-            )
+            raise UnsupportedAlgorithm(f"The digest method {algorithm} is not allowed for this client; use SHA-256.")
 
 
 def _key_reference(signature: etree._Element) -> _KeyReference:
@@ -414,9 +388,7 @@ def _key_reference(signature: etree._Element) -> _KeyReference:
     if len(children) != 1:
         raise InvalidSecurity("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference.")
     if children[0].tag != TOKEN_REFERENCE:
-        raise SecurityTokenUnavailable(
-            f"ds:KeyInfo holds {_prefixed(children[0].tag)}; {ACCEPTED_KEY_REFERENCES}."
-        )
+        raise SecurityTokenUnavailable(f"ds:KeyInfo holds {_prefixed(children[0].tag)}; {ACCEPTED_KEY_REFERENCES}.")
     pointers = list(children[0].iterchildren(etree.Element))
     if len(pointers) != 1:
         raise InvalidSecurity(
@@ -426,9 +398,7 @@ def _key_reference(signature: etree._Element) -> _KeyReference:
     if pointer.tag == WSSE_REFERENCE:
         value_type = pointer.get("ValueType")
         if value_type not in (None, ns.X509_TOKEN_V3):
-            raise InvalidSecurityToken(
-                f"The SecurityTokenReference asks for a {value_type} token; use X509v3."
-            )
+            raise InvalidSecurityToken(f"The SecurityTokenReference asks for a {value_type} token; use X509v3.")
         return _KeyReference(token_uri=pointer.get("URI") or "")
     if pointer.tag == X509_DATA:
         return _issuer_serial(pointer)
@@ -449,17 +419,13 @@ def _issuer_serial(x509_data: etree._Element) -> _KeyReference:
     issuer = children[0].findtext("ds:X509IssuerName", None, DS)
     serial = children[0].findtext("ds:X509SerialNumber", None, DS)
     if issuer is None or serial is None:
-        raise InvalidSecurity(
-            "ds:X509IssuerSerial must hold ds:X509IssuerName and ds:X509SerialNumber."
-        )
+        raise InvalidSecurity("ds:X509IssuerSerial must hold ds:X509IssuerName and ds:X509SerialNumber.")
     try:
         key = issuer_serial_key(issuer, serial)
     except ValueError as exc:
         raise InvalidSecurityToken(f"The ds:X509IssuerSerial cannot be read: {exc}.") from None
     return _KeyReference(
-        kind=ISSUER_SERIAL,
-        key=key,
-        shown=f"X509IssuerSerial (issuer {issuer.strip()}, serial {serial.strip()})",
+        kind=ISSUER_SERIAL, key=key, shown=f"X509IssuerSerial (issuer {issuer.strip()}, serial {serial.strip()})"
     )
 
 
@@ -467,9 +433,7 @@ def _key_identifier(identifier: etree._Element) -> _KeyReference:
     value_type = identifier.get("ValueType")
     kind = KEY_IDENTIFIER_TYPES.get(value_type)
     if kind is None:
-        raise SecurityTokenUnavailable(
-            f"The wsse:KeyIdentifier has ValueType {value_type}; {ACCEPTED_KEY_REFERENCES}."
-        )
+        raise SecurityTokenUnavailable(f"The wsse:KeyIdentifier has ValueType {value_type}; {ACCEPTED_KEY_REFERENCES}.")
     if identifier.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
         raise InvalidSecurityToken(
             f"The wsse:KeyIdentifier has EncodingType {identifier.get('EncodingType')}; use Base64Binary."
@@ -482,9 +446,7 @@ def _key_identifier(identifier: etree._Element) -> _KeyReference:
     return _KeyReference(kind=kind, key=key, shown=f"{kind} {text}")
 
 
-def _signing_certificate(
-    token: etree._Element | None, reference: _KeyReference, trust: TrustStore
-) -> x509.Certificate:
+def _signing_certificate(token: etree._Element | None, reference: _KeyReference, trust: TrustStore) -> x509.Certificate:
     """The certificate the key reference names: the message's token, which it must name, or
     without a token, the pinned certificate it names by issuer and serial, SKI or thumbprint."""
     if token is not None:
@@ -519,9 +481,7 @@ def _signing_certificate(
 
 def _token_certificate(token: etree._Element) -> x509.Certificate:
     if token.get("ValueType") != ns.X509_TOKEN_V3:
-        raise InvalidSecurityToken(
-            f"The BinarySecurityToken has ValueType {token.get('ValueType')}; use X509v3."
-        )
+        raise InvalidSecurityToken(f"The BinarySecurityToken has ValueType {token.get('ValueType')}; use X509v3.")
     if token.get("EncodingType", ns.BASE64_ENCODING) != ns.BASE64_ENCODING:
         raise InvalidSecurityToken(
             f"The BinarySecurityToken has EncodingType {token.get('EncodingType')}; use Base64Binary."
@@ -530,9 +490,7 @@ def _token_certificate(token: etree._Element) -> x509.Certificate:
         der = base64.b64decode("".join((token.text or "").split()), validate=True)
         return x509.load_der_x509_certificate(der)
     except (binascii.Error, ValueError):
-        raise InvalidSecurityToken(
-            "The BinarySecurityToken is not a base64-encoded DER X.509 certificate."
-        ) from None
+        raise InvalidSecurityToken("The BinarySecurityToken is not a base64-encoded DER X.509 certificate.") from None
 
 
 # --- cryptography -----------------------------------------------------------------------------
@@ -610,9 +568,7 @@ def _dss_signature(raw: bytes, public: ec.EllipticCurvePublicKey) -> bytes:
             f"The signature does not verify: an ECDSA SignatureValue for this key is {2 * size} bytes, "
             f"this one is {len(raw)}."
         )
-    return encode_dss_signature(
-        int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
-    )
+    return encode_dss_signature(int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big"))
 
 
 def _check_digests(message: SignatureUnderCheck) -> dict[int, etree._Element]:
@@ -645,9 +601,7 @@ def _base64(text: str | None, what: str) -> bytes:
     try:
         return base64.b64decode(text or "")
     except binascii.Error:
-        raise InvalidSecurity(
-            f"The ds:Signature cannot be processed: the {what} is not base64."
-        ) from None
+        raise InvalidSecurity(f"The ds:Signature cannot be processed: the {what} is not base64.") from None
 
 
 def _signed_element(data: bytes, uri: str) -> etree._Element:
@@ -656,9 +610,7 @@ def _signed_element(data: bytes, uri: str) -> etree._Element:
     try:
         return etree.fromstring(data, parser=new_parser())
     except etree.XMLSyntaxError:
-        raise InvalidSecurity(
-            f"The data signed under {uri} is not the element the service reads."
-        ) from None
+        raise InvalidSecurity(f"The data signed under {uri} is not the element the service reads.") from None
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -688,9 +640,7 @@ def _parse_time(text: str | None, what: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _check_freshness(
-    created: datetime, expires: datetime, now: datetime, policy: SignaturePolicy
-) -> None:
+def _check_freshness(created: datetime, expires: datetime, now: datetime, policy: SignaturePolicy) -> None:
     if created > now + timedelta(seconds=policy.clock_skew_s):
         raise MessageExpired(
             f"The Timestamp's Created {created.isoformat()} is in the future (now {now.isoformat()}, "
@@ -702,9 +652,7 @@ def _check_freshness(
             "sign the message again."
         )
     if now >= expires:
-        raise MessageExpired(
-            f"The message expired at {expires.isoformat()} (now {now.isoformat()})."
-        )
+        raise MessageExpired(f"The message expired at {expires.isoformat()} (now {now.isoformat()}).")
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -718,13 +666,7 @@ def _one(parent: etree._Element, path: str, parent_name: str) -> etree._Element:
 
 
 def _prefixed(tag: str) -> str:
-    prefixes = {
-        ns.SOAP_ENV_11: "soap",
-        ns.WSSE: "wsse",
-        ns.WSU: "wsu",
-        ns.DS: "ds",
-        ns.EXC_C14N: "ec",
-    }
+    prefixes = {ns.SOAP_ENV_11: "soap", ns.WSSE: "wsse", ns.WSU: "wsu", ns.DS: "ds", ns.EXC_C14N: "ec"}
     qname = etree.QName(tag)
     return f"{prefixes.get(qname.namespace, qname.namespace)}:{qname.localname}"
 

@@ -64,14 +64,10 @@ class HubSignature:
         """The usual case: the peer (bank, FK system, the hub) is known by its certificate, or,
         while it rotates its key, by either of two (answers signed with the old or the new)."""
         certs = [peer_cert] if isinstance(peer_cert, x509.Certificate) else list(peer_cert)
-        peer = TrustStore(
-            [TrustedClient(id=peer_id, kind="PEER", cert=certs[0], rotation_certs=tuple(certs[1:]))]
-        )
+        peer = TrustStore([TrustedClient(id=peer_id, kind="PEER", cert=certs[0], rotation_certs=tuple(certs[1:]))])
         return cls(identity, peer, **options)
 
-    def apply(
-        self, envelope: etree._Element, headers: dict[str, str]
-    ) -> tuple[etree._Element, dict[str, str]]:
+    def apply(self, envelope: etree._Element, headers: dict[str, str]) -> tuple[etree._Element, dict[str, str]]:
         sign_envelope(envelope, self.identity, ttl_s=self.ttl_s, now=self.clock())
         return envelope, headers
 

@@ -112,24 +112,14 @@ class AccountService:
         login = valid_login(login)
         valid_password(new)
         if new == current:
-            raise InvalidRequest("the new password must differ from the current one").about(
-                "password_same"
-            )
-        self.users.authenticate(
-            login, current
-        )  # a failure slows the next attempts down, as at the login
+            raise InvalidRequest("the new password must differ from the current one").about("password_same")
+        self.users.authenticate(login, current)  # a failure slows the next attempts down, as at the login
         password_hash = self.hasher.hash(new)  # slow on purpose: outside the transaction
         with self.db.transaction() as session:
             user = self.users._find(session, login, lock=True)
             user.password_hash = password_hash
             user.must_change_password = False
-            record_event(
-                session,
-                self.clock(),
-                _user_subject(login),
-                "user.password.change",
-                _user_subject(login),
-            )
+            record_event(session, self.clock(), _user_subject(login), "user.password.change", _user_subject(login))
 
     # -- sessions ------------------------------------------------------------------
 
@@ -161,9 +151,7 @@ class AccountService:
             if user.totp_secret is None:
                 user.totp_secret = pyotp.random_base32()
             secret = user.totp_secret
-        return Enrolment(
-            secret, self._totp(secret).provisioning_uri(name=login, issuer_name=ISSUER)
-        )
+        return Enrolment(secret, self._totp(secret).provisioning_uri(name=login, issuer_name=ISSUER))
 
     def confirm_enrolment(self, login: str, code: str) -> tuple[str, ...]:
         """Turn the second factor on with the first code from the app; returns the
@@ -173,25 +161,17 @@ class AccountService:
         with self.db.transaction() as session:
             user = self.users._find(session, login, lock=True)
             if user.totp_secret is None or user.totp_enabled_at is not None:
-                raise InvalidRequest(f"{login} has no enrolment under way").about(
-                    "totp_not_enrolled"
-                )
+                raise InvalidRequest(f"{login} has no enrolment under way").about("totp_not_enrolled")
             now = self.clock()
             step = self._matching_step(user, code, now)
             if step is None:
                 raise InvalidRequest("the code does not match the new secret").about("totp_wrong")
             user.totp_enabled_at, user.totp_last_step = now, step
             session.add_all(
-                RecoveryCode(user_id=user.id, code_hash=_hash_code(c), created_at=now, used_at=None)
-                for c in codes
+                RecoveryCode(user_id=user.id, code_hash=_hash_code(c), created_at=now, used_at=None) for c in codes
             )
             record_event(
-                session,
-                now,
-                _user_subject(login),
-                "user.totp.enable",
-                _user_subject(login),
-                recovery_codes=len(codes),
+                session, now, _user_subject(login), "user.totp.enable", _user_subject(login), recovery_codes=len(codes)
             )
         return tuple(format_recovery_code(c) for c in codes)
 
@@ -226,13 +206,7 @@ class AccountService:
                 ).one_or_none()
                 if spare is not None:
                     spare.used_at = now
-                    record_event(
-                        session,
-                        now,
-                        _user_subject(login),
-                        "user.recovery_code",
-                        _user_subject(login),
-                    )
+                    record_event(session, now, _user_subject(login), "user.recovery_code", _user_subject(login))
                     self.users.throttle.succeeded(session, counted_login, address)
                     return
             self.users.throttle.failed(session, counted_login, address)
@@ -248,9 +222,7 @@ class AccountService:
             user = self.users._find(session, login, lock=True)
             self.users._require_manage(actor, user.scope)
             self.users._may_hand_out(
-                actor,
-                self.users._user_permissions(session, user),
-                f"reset the second factor of {login}",
+                actor, self.users._user_permissions(session, user), f"reset the second factor of {login}"
             )
             if user.totp_secret is None:
                 return  # nothing to reset: a repeat changes nothing

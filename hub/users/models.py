@@ -13,17 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db.base import Base, BigId, UtcDateTime
@@ -74,9 +64,7 @@ class User(Base):
     login: Mapped[str] = mapped_column(String(LOGIN_CHARS_MAX), unique=True)
     scope_kind: Mapped[str] = mapped_column(String(8))
     scope_code: Mapped[str] = mapped_column(String(10))
-    password_hash: Mapped[str] = mapped_column(
-        String(200)
-    )  # argon2id, PHC string; never the password
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string; never the password
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last success or lock
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -88,12 +76,8 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(
         String(64)
     )  # base32 (RFC 6238); set at enrolment, confirmed by a code
-    totp_enabled_at: Mapped[datetime | None] = mapped_column(
-        UtcDateTime
-    )  # set: every login needs a code
-    totp_last_step: Mapped[int | None] = mapped_column(
-        BigInteger
-    )  # the last 30 s step accepted: a code works once
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # set: every login needs a code
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last 30 s step accepted: a code works once
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Grant.role"
@@ -149,12 +133,8 @@ class LoginThrottleEntry(Base):
     __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(
-        Integer, default=0
-    )  # in a row, since the key was last forgotten
-    wait_until: Mapped[datetime | None] = mapped_column(
-        UtcDateTime
-    )  # no attempt is checked before this
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the key was last forgotten
+    wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # no attempt is checked before this
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 

@@ -74,26 +74,18 @@ class LoginThrottle:
         now = self.clock()
         keys = {_address_key(address), _login_key(login), _known_key(login, address)}
         rows = {
-            row.key: row
-            for row in session.scalars(
-                select(LoginThrottleEntry).where(LoginThrottleEntry.key.in_(keys))
-            )
+            row.key: row for row in session.scalars(select(LoginThrottleEntry).where(LoginThrottleEntry.key.in_(keys)))
         }
         known = rows.get(_known_key(login, address))
         counted = [_address_key(address)]
         if known is None or known.updated_at < now - KNOWN_FOR:
             counted.append(_login_key(login))
-        waits = [
-            until - now for k in counted if k in rows and (until := rows[k].wait_until) is not None
-        ]
+        waits = [until - now for k in counted if k in rows and (until := rows[k].wait_until) is not None]
         return max([timedelta(0), *waits])
 
     def failed(self, session: Session, login: str, address: str) -> None:
         now = self.clock()
-        for key, wait_max in (
-            (_address_key(address), ADDRESS_WAIT_MAX),
-            (_login_key(login), LOGIN_WAIT_MAX),
-        ):
+        for key, wait_max in ((_address_key(address), ADDRESS_WAIT_MAX), (_login_key(login), LOGIN_WAIT_MAX)):
             row = self._locked_row(session, key, now)
             if row.updated_at < now - FORGET_AFTER:
                 row.failures = 0
@@ -104,9 +96,7 @@ class LoginThrottle:
 
     def succeeded(self, session: Session, login: str, address: str) -> None:
         now = self.clock()
-        session.execute(
-            delete(LoginThrottleEntry).where(LoginThrottleEntry.key == _login_key(login))
-        )
+        session.execute(delete(LoginThrottleEntry).where(LoginThrottleEntry.key == _login_key(login)))
         row = self._locked_row(session, _known_key(login, address), now)
         row.updated_at = now
 
@@ -116,9 +106,7 @@ class LoginThrottle:
         counting the same key at once both count)."""
         connection = session.connection()
         statement = insert_if_absent(connection.dialect.name, LoginThrottleEntry.__table__, "key")
-        connection.execute(
-            statement, {"key": key, "failures": 0, "wait_until": None, "updated_at": now}
-        )
+        connection.execute(statement, {"key": key, "failures": 0, "wait_until": None, "updated_at": now})
         return session.scalars(
             select(LoginThrottleEntry)
             .where(LoginThrottleEntry.key == key)

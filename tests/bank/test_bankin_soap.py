@@ -24,9 +24,7 @@ CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 def bank_client(running_hub, client_id="bank-escrow", history=None):
     wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-    return zeep.Client(
-        running_hub.url + "/soap/bank?wsdl", wsse=wsse, plugins=[history] if history else []
-    )
+    return zeep.Client(running_hub.url + "/soap/bank?wsdl", wsse=wsse, plugins=[history] if history else [])
 
 
 @pytest.fixture
@@ -62,12 +60,7 @@ def test_the_bank_submits_a_statement_and_sending_it_again_imports_nothing(runni
     before = snapshot(hub)
 
     again = client.service.SubmitStatement(Document=statement)
-    assert (again.Imported, again.Duplicates, again.Unmatched, again.StatementId) == (
-        0,
-        3,
-        0,
-        first.StatementId,
-    )
+    assert (again.Imported, again.Duplicates, again.Unmatched, again.StatementId) == (0, 3, 0, first.StatementId)
     assert snapshot(hub) == before
 
 
@@ -75,9 +68,7 @@ def test_a_document_of_two_statements_answers_both_hub_ids(running_hub):
     escrow = running_hub.hub.config.bank.escrow_account
     data = document(
         Statement(escrow, [Entry("10.00", ref="A1")], statement_id="S-1", sequence="1"),
-        Statement(
-            escrow, [Entry("2.50", ref="B1")], statement_id="S-2", sequence="2", opening="10.00"
-        ),
+        Statement(escrow, [Entry("2.50", ref="B1")], statement_id="S-2", sequence="2", opening="10.00"),
     )
     answer = bank_client(running_hub).service.SubmitStatement(Document=data)
     assert (answer.Imported, answer.Duplicates, answer.Unmatched) == (0, 0, 2)
@@ -87,14 +78,9 @@ def test_a_document_of_two_statements_answers_both_hub_ids(running_hub):
 
 @pytest.mark.parametrize("client_id", ["pojazd-1465", "kasa-1465-01", "leasing-7010254361"])
 def test_any_other_kind_of_client_is_refused(running_hub, statement, client_id):
-    status, response = post_signed(
-        running_hub, base64.b64encode(statement).decode(), client_id=client_id
-    )
+    status, response = post_signed(running_hub, base64.b64encode(statement).decode(), client_id=client_id)
     code, message = fault_of(response)
-    assert (status, code) == (
-        500,
-        CLIENT("NotAuthorized"),
-    ) and "may not call the bankin service" in message
+    assert (status, code) == (500, CLIENT("NotAuthorized")) and "may not call the bankin service" in message
     assert snapshot(running_hub.hub) == (0, 0, 0, ())
 
 
@@ -104,9 +90,7 @@ def test_a_broken_statement_is_refused_naming_the_line(running_hub, statement):
     status, response = post_signed(running_hub, base64.b64encode(broken).decode())
     code, message = fault_of(response)
     assert (status, code) == (500, CLIENT("InvalidRequest"))
-    assert message.startswith(
-        f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz"
-    )
+    assert message.startswith(f"camt.053 line {line} Amt: '25.001' has a non-zero digit past the grosz")
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
     assert detail.findtext(f"{{{ns.COMMON}}}Element") == "Amt"
     assert snapshot(running_hub.hub) == (0, 0, 0, ())
@@ -134,8 +118,5 @@ def test_size_limits_before_and_after_decoding(running_hub, statement, monkeypat
 
     monkeypatch.setattr(bankin, "DOCUMENT_BYTES_MAX", len(statement) - 1)
     code, message = fault_of(post_signed(running_hub, base64.b64encode(statement).decode())[1])
-    assert (
-        code == CLIENT("InvalidRequest")
-        and f"over the limit of {len(statement) - 1} bytes" in message
-    )
+    assert code == CLIENT("InvalidRequest") and f"over the limit of {len(statement) - 1} bytes" in message
     assert snapshot(running_hub.hub) == (0, 0, 0, ())

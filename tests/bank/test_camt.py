@@ -40,11 +40,7 @@ def test_sample_001_02_reads_header_balances_and_entry():
         "CAMT053RIB000000000001",
     )
     assert header.created_at == datetime(2015, 3, 10, 18, 43, 50, tzinfo=UTC)
-    assert (header.opening.code, header.opening.amount_grosze, header.opening.currency) == (
-        "OPBD",
-        18_15,
-        "EUR",
-    )
+    assert (header.opening.code, header.opening.amount_grosze, header.opening.currency) == ("OPBD", 18_15, "EUR")
     assert (header.closing.code, header.closing.amount_grosze) == ("CLBD", -27_00)  # DBIT: negative
     [entry] = entries
     assert (entry.amount_grosze, entry.currency, entry.direction, entry.reversal, entry.booked) == (
@@ -70,16 +66,8 @@ def test_sample_001_02_reads_header_balances_and_entry():
 
 def test_sample_001_04_names_its_account_by_othr_id():
     header, [entry] = read((DATA / "camt053.v4.xml").read_bytes())
-    assert (header.version, header.account, header.currency) == (
-        "001.04",
-        "NL26VAYB8060476890",
-        None,
-    )
-    assert (entry.amount_grosze, entry.account_servicer_ref, entry.status) == (
-        885,
-        "AAAASESS-FP-CN_98765/01",
-        "BOOK",
-    )
+    assert (header.version, header.account, header.currency) == ("001.04", "NL26VAYB8060476890", None)
+    assert (entry.amount_grosze, entry.account_servicer_ref, entry.status) == (885, "AAAASESS-FP-CN_98765/01", "BOOK")
 
 
 def test_generated_001_08_reads_every_field_the_hub_uses():
@@ -87,11 +75,7 @@ def test_generated_001_08_reads_every_field_the_hub_uses():
         ESCROW,
         [
             Entry(
-                "1500.00",
-                creditor_account=VIRTUAL,
-                remittance="Doładowanie konta",
-                ref="REF-1",
-                end_to_end_id="E2E-1",
+                "1500.00", creditor_account=VIRTUAL, remittance="Doładowanie konta", ref="REF-1", end_to_end_id="E2E-1"
             ),
             Entry("12.34", direction="DBIT", reversal=True, tx_ref="REF-1", ref="REF-2"),
             Entry("5.00", status="PDNG"),
@@ -101,13 +85,13 @@ def test_generated_001_08_reads_every_field_the_hub_uses():
     )
     validate(data)
     header, (credit, reversal, pending) = read(data)
-    assert (
-        header.version,
-        header.account,
-        header.currency,
-        header.statement_id,
-        header.electronic_sequence,
-    ) == ("001.08", ESCROW, "PLN", "S-1", "7")
+    assert (header.version, header.account, header.currency, header.statement_id, header.electronic_sequence) == (
+        "001.08",
+        ESCROW,
+        "PLN",
+        "S-1",
+        "7",
+    )
     assert (credit.amount_grosze, credit.direction, credit.booked, credit.account_servicer_ref) == (
         1500_00,
         "CRDT",
@@ -143,16 +127,12 @@ def test_a_third_decimal_place_is_refused_naming_the_line():
     with pytest.raises(StatementError) as error:
         read(data)
     assert (error.value.element, error.value.line) == ("Amt", line_of(data, ">10.005<"))
-    assert f"line {line_of(data, '>10.005<')} Amt" in str(error.value) and "'10.005'" in str(
-        error.value
-    )
+    assert f"line {line_of(data, '>10.005<')} Amt" in str(error.value) and "'10.005'" in str(error.value)
 
 
 @pytest.mark.parametrize("amount", ["-5.00", "1e3", "", "12,50", "0.5.0"])
 def test_an_amount_that_is_not_grosze_is_refused(amount):
-    data = camt053(ESCROW, [Entry("10.00")], closing="99.99").replace(
-        b">10.00<", f">{amount}<".encode()
-    )
+    data = camt053(ESCROW, [Entry("10.00")], closing="99.99").replace(b">10.00<", f">{amount}<".encode())
     with pytest.raises(StatementError) as error:
         read(data)
     assert error.value.element == "Amt" and error.value.line == line_of(data, '<Amt Ccy="PLN">', 3)
@@ -171,9 +151,7 @@ def test_a_missing_required_element_is_named_with_the_line_of_its_parent():
 
 
 def test_a_broken_byte_is_refused_with_its_line():
-    data = camt053(
-        ESCROW, [Entry("10.00", remittance="fine"), Entry("20.00", remittance="broken here")]
-    )
+    data = camt053(ESCROW, [Entry("10.00", remittance="fine"), Entry("20.00", remittance="broken here")])
     broken = data.replace(b"broken here</Ustrd>", b"broken here&/Ustrd>", 1)  # one byte
     assert len(broken) == len(data)
     with pytest.raises(StatementError) as error:
@@ -191,10 +169,7 @@ def test_a_truncated_file_is_refused():
 @pytest.mark.parametrize(
     "data,problem",
     [
-        (
-            b'<?xml version="1.0"?><Document xmlns="urn:example"><x/></Document>',
-            "not a camt.053 document",
-        ),
+        (b'<?xml version="1.0"?><Document xmlns="urn:example"><x/></Document>', "not a camt.053 document"),
         (b'<?xml version="1.0"?><Other/>', "not a camt.053 document: the root element is Other"),
         (
             b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt/></Document>',
@@ -224,14 +199,10 @@ def test_a_dtd_is_refused_before_any_entry(tmp_path):
 def test_billion_laughs_expands_nothing():
     lol = (
         b'<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa">'
-        + b"".join(
-            f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(8)
-        )
+        + b"".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(8))
         + b"]>"
     )
-    data = camt053(ESCROW, [Entry("10.00", remittance="X")]).replace(
-        b"<?xml version='1.0' encoding='UTF-8'?>", lol
-    )
+    data = camt053(ESCROW, [Entry("10.00", remittance="X")]).replace(b"<?xml version='1.0' encoding='UTF-8'?>", lol)
     # Refused for its DOCTYPE at the root, or (newer libxml2, which reads ahead) by libxml2's
     # own amplification limit before the root is reported: either way nothing is expanded.
     with pytest.raises(StatementError, match="DOCTYPE|entity amplification"):
@@ -247,9 +218,7 @@ def test_an_undeclared_entity_is_not_well_formed():
 # -- XSD ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name,version", [("camt053.v2.minimal.xml", "001.02"), ("camt053.v4.xml", "001.04")]
-)
+@pytest.mark.parametrize("name,version", [("camt053.v2.minimal.xml", "001.02"), ("camt053.v4.xml", "001.04")])
 def test_the_samples_are_valid_against_their_xsd(name, version):
     validate_schema(io.BytesIO((DATA / name).read_bytes()), DATA, version)
 
@@ -300,20 +269,12 @@ def test_100000_entries_parse_in_constant_memory(tmp_path):
     )
     write_camt053(path, ESCROW, entries)
     size_mb = path.stat().st_size / 1e6
-    assert (
-        size_mb > 100
-    )  # large enough that a parser keeping the tree would need far more than the limit
+    assert size_mb > 100  # large enough that a parser keeping the tree would need far more than the limit
     run = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=600,
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, cwd=REPO, timeout=600
     )
     assert run.returncode == 0, run.stderr
     measured = json.loads(run.stdout)
     expected_total = sum((i % 1000) * 100 + i % 100 for i in range(1, ENTRIES + 1))
     assert (measured["count"], measured["total"]) == (ENTRIES, expected_total)
-    assert measured["maxrss_kb"] < 200 * 1024, (
-        f"{measured['maxrss_kb'] / 1024:.0f} MB for a {size_mb:.0f} MB statement"
-    )
+    assert measured["maxrss_kb"] < 200 * 1024, f"{measured['maxrss_kb'] / 1024:.0f} MB for a {size_mb:.0f} MB statement"

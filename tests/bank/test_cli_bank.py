@@ -24,9 +24,7 @@ def run(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
 
     def run(*args: str, ok: bool = True):
-        result = CliRunner().invoke(
-            cli, ["--config", str(config_dir), *args], catch_exceptions=False
-        )
+        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.stderr
         return result
@@ -42,9 +40,7 @@ def statement(tmp_path):
             ESCROW,
             [
                 Entry("1000.00", creditor_account=VIRTUAL, remittance="doładowanie", ref="R1"),
-                Entry(
-                    "42.00", remittance="przelew bez tytułu", debtor_name="Jan Kowalski", ref="R2"
-                ),
+                Entry("42.00", remittance="przelew bez tytułu", debtor_name="Jan Kowalski", ref="R2"),
                 Entry("7.00", status="PDNG", ref="R3"),
             ],
         )
@@ -56,31 +52,24 @@ def test_import_suspense_assign(run, statement):
     run("init")
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     first = json.loads(run("bank", "import", str(statement), "--json").stdout)
-    assert (first["imported"], first["duplicates"], first["unmatched"], first["ignored"]) == (
-        1,
-        0,
-        1,
-        1,
-    )
+    assert (first["imported"], first["duplicates"], first["unmatched"], first["ignored"]) == (1, 0, 1, 1)
     again = run("bank", "import", str(statement)).stdout.strip()
     assert (
-        again
-        == f"statement STMT-2026-03-10 (hub id {first['statement_id']}): 0 imported, 2 duplicates, 0 unmatched, 1 not booked by the bank"
+        again == f"statement STMT-2026-03-10 (hub id {first['statement_id']}): "
+        "0 imported, 2 duplicates, 0 unmatched, 1 not booked by the bank"
     )
 
     [waiting] = json.loads(run("bank", "suspense", "--json").stdout)
-    assert (
-        waiting["status"],
-        waiting["amount"],
-        waiting["debtor_name"],
-        waiting["remittance"],
-    ) == ("SUSPENSE", "42.00", "Jan Kowalski", "przelew bez tytułu")
+    assert (waiting["status"], waiting["amount"], waiting["debtor_name"], waiting["remittance"]) == (
+        "SUSPENSE",
+        "42.00",
+        "Jan Kowalski",
+        "przelew bez tytułu",
+    )
     text = run("bank", "suspense").stdout
     assert "Jan Kowalski" in text and "42.00" in text and "przelew bez tytułu" in text
 
-    assigned = json.loads(
-        run("bank", "assign", str(waiting["entry_id"]), "--nip", NIP, "--json").stdout
-    )
+    assigned = json.loads(run("bank", "assign", str(waiting["entry_id"]), "--nip", NIP, "--json").stdout)
     assert (assigned["status"], assigned["company_nip"]) == ("ASSIGNED", NIP)
     assert run("bank", "suspense").stdout.strip() == "nothing in suspense"
     [company] = json.loads(run("company", "list", "--json").stdout)
@@ -119,10 +108,7 @@ def test_a_refused_statement_is_one_line_and_imports_nothing(run, tmp_path, make
 def test_assign_errors_are_one_line(run, statement):
     run("bank", "import", str(statement))
     result = run("bank", "assign", "999", "--nip", NIP, ok=False)
-    assert (result.exit_code, result.stderr.strip()) == (
-        1,
-        "hub: NotFound: no bank statement entry 999",
-    )
+    assert (result.exit_code, result.stderr.strip()) == (1, "hub: NotFound: no bank statement entry 999")
     missing = run("bank", "import", "no-such-file.xml", ok=False)
     assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
 
@@ -132,17 +118,11 @@ def test_statements_lists_sequence_balances_and_gaps_and_the_import_names_them(r
     first.write_bytes(
         document(
             Statement(ESCROW, [Entry("10.00", ref="A1")], statement_id="S-1", sequence="1"),
-            Statement(
-                "61109010140000071219812874", [Entry("1.00", ref="X1")], statement_id="OTHER-1"
-            ),
+            Statement("61109010140000071219812874", [Entry("1.00", ref="X1")], statement_id="OTHER-1"),
         )
     )
     third.write_bytes(
-        document(
-            Statement(
-                ESCROW, [Entry("2.00", ref="C1")], statement_id="S-3", sequence="3", opening="10.00"
-            )
-        )
+        document(Statement(ESCROW, [Entry("2.00", ref="C1")], statement_id="S-3", sequence="3", opening="10.00"))
     )
     run("init")
     assert json.loads(run("bank", "statements", "--json").stdout) == []
@@ -150,33 +130,20 @@ def test_statements_lists_sequence_balances_and_gaps_and_the_import_names_them(r
     lines = run("bank", "import", str(first)).stdout.strip().splitlines()
     other = line_of(first.read_bytes(), "<Stmt>", 2)
     assert (
-        lines[1]
-        == f"statement OTHER-1 of account 61 1090 1014 0000 0712 1981 2874 (line {other}): skipped, not the escrow account"
+        lines[1] == f"statement OTHER-1 of account 61 1090 1014 0000 0712 1981 2874 (line {other}): "
+        "skipped, not the escrow account"
     )
     answer = json.loads(run("bank", "import", str(third), "--json").stdout)
-    assert answer["gaps"] == [
-        "statement S-3: ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"
-    ]
+    assert answer["gaps"] == ["statement S-3: ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"]
     listing = json.loads(run("bank", "statements", "--json").stdout)
     assert [
-        (s["bank_statement_id"], s["sequence"], s["opening"], s["closing"], s["entries"], s["gaps"])
-        for s in listing
+        (s["bank_statement_id"], s["sequence"], s["opening"], s["closing"], s["entries"], s["gaps"]) for s in listing
     ] == [
         ("S-1", "1", "0.00", "10.00", 1, []),
-        (
-            "S-3",
-            "3",
-            "10.00",
-            "12.00",
-            1,
-            ["ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"],
-        ),
+        ("S-3", "3", "10.00", "12.00", 1, ["ElctrncSeqNb 2 missing (after statement S-1, sequence 1)"]),
     ]
     text = run("bank", "statements").stdout
-    assert (
-        "gap: ElctrncSeqNb 2 missing" in text
-        and "opening          10.00  closing          12.00" in text
-    )
+    assert "gap: ElctrncSeqNb 2 missing" in text and "opening          10.00  closing          12.00" in text
 
 
 def test_an_xsd_refusal_is_one_line_on_stderr_without_a_traceback(tmp_path, db_url):

@@ -24,9 +24,7 @@ from tests.support.wsgi import serving
 NOTE = "companies get no virtual account, and their top-ups are matched by the NIP in the transfer title only"
 
 
-def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(
-    sample_hub,
-):
+def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_in_the_title(sample_hub):
     account = sample_hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
     assert (account.nip, account.virtual_account) == (NIP, None)
     result = sample_hub.statements.import_document(
@@ -50,14 +48,11 @@ def test_a_company_is_added_without_a_virtual_account_and_topped_up_by_the_nip_i
 def test_config_check_and_company_add_say_companies_are_matched_by_the_title(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
     edit_bank(config_dir, escrow_account=SAMPLE_ACCOUNT, currency="EUR")
-    run = lambda *args: CliRunner().invoke(
-        cli, ["--config", str(config_dir), *args], catch_exceptions=False
-    )  # noqa: E731
+    run = lambda *args: CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)  # noqa: E731
     checked = run("config", "check")
     assert checked.exit_code == 0 and "ok:" in checked.stdout
     assert (
-        f"note: hub.toml [bank] escrow_account: the escrow account {SAMPLE_ACCOUNT} is an IBAN"
-        in checked.stdout
+        f"note: hub.toml [bank] escrow_account: the escrow account {SAMPLE_ACCOUNT} is an IBAN" in checked.stdout
         and NOTE in checked.stdout
     )
     assert run("init").exit_code == 0
@@ -70,9 +65,7 @@ def test_config_check_and_company_add_say_companies_are_matched_by_the_title(tmp
 
 
 def test_the_shipped_nrb_escrow_gets_no_note(tmp_path, db_url):
-    checked = CliRunner().invoke(
-        cli, ["--config", str(config_copy(tmp_path, db_url)), "config", "check"]
-    )
+    checked = CliRunner().invoke(cli, ["--config", str(config_copy(tmp_path, db_url)), "config", "check"])
     assert checked.exit_code == 0 and "note:" not in checked.stdout
 
 
@@ -82,9 +75,7 @@ def test_the_dashboard_shows_the_escrow_iban_and_the_title_to_use(tmp_path, db_u
     app = create_app(load_config(config_dir))
     try:
         app.hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
-        app.hub.users.add_user(
-            OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD
-        )
+        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD)
         client = Client(app)
         log_in(client, "anna@leasing.pl")
         page = client.get("/portal/firma/").get_data(as_text=True)

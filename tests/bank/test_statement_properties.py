@@ -22,15 +22,11 @@ from tests.support.factories import OPERATOR
 # Each example runs on the test's one database: fresh statement ids and references keep the
 # examples apart, and every assertion is about what one import changed.
 _ids = itertools.count(1)
-PROPERTY = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 grosze = st.integers(min_value=1, max_value=10**9)
 statuses = st.sampled_from(["BOOK", "BOOK", "BOOK", "PDNG", "INFO", "FUTR"])
-trailing = st.sampled_from(
-    ["", "0", "000"]
-)  # trailing zeros past the grosz, as some banks write them
+trailing = st.sampled_from(["", "0", "000"])  # trailing zeros past the grosz, as some banks write them
 
 
 def escrow_balance(hub) -> int:
@@ -50,10 +46,7 @@ def statements(draw, *, booked_only: bool = False):
     rows = draw(
         st.lists(
             st.tuples(
-                grosze,
-                st.sampled_from(["CRDT", "DBIT"]),
-                st.just("BOOK") if booked_only else statuses,
-                trailing,
+                grosze, st.sampled_from(["CRDT", "DBIT"]), st.just("BOOK") if booked_only else statuses, trailing
             ),
             min_size=1,
             max_size=6,
@@ -65,10 +58,7 @@ def statements(draw, *, booked_only: bool = False):
 def build(hub, rows, opening: int, zeros: str) -> tuple[bytes, int, int]:
     """The document, its booked credits and its number of booked entries."""
     n = next(_ids)
-    entries = [
-        Entry(written(a, z), direction=d, status=s, ref=f"P{n}-{i}")
-        for i, (a, d, s, z) in enumerate(rows)
-    ]
+    entries = [Entry(written(a, z), direction=d, status=s, ref=f"P{n}-{i}") for i, (a, d, s, z) in enumerate(rows)]
     credits = sum(a for a, d, s, _ in rows if s == "BOOK" and d == "CRDT")
     debits = sum(a for a, d, s, _ in rows if s == "BOOK" and d == "DBIT")
     closing = opening + credits - debits

@@ -40,9 +40,7 @@ def refused(hub, data: bytes, match: str) -> StatementError:
 
 
 def day(hub, n: int, entries_: list[Entry], opening: str = "0.00", **kw) -> Statement:
-    return Statement(
-        escrow(hub), entries_, statement_id=f"STMT-{n}", sequence=str(n), opening=opening, **kw
-    )
+    return Statement(escrow(hub), entries_, statement_id=f"STMT-{n}", sequence=str(n), opening=opening, **kw)
 
 
 # -- several statements in one document --------------------------------------------------------
@@ -56,25 +54,14 @@ def test_a_two_statement_file_imports_both_each_a_statement_of_its_own(hub):
     validate(data)
     result = imported(hub, data)
     assert [
-        (
-            s.bank_statement_id,
-            s.sequence,
-            s.imported + s.unmatched,
-            s.opening_grosze,
-            s.closing_grosze,
-        )
+        (s.bank_statement_id, s.sequence, s.imported + s.unmatched, s.opening_grosze, s.closing_grosze)
         for s in result.statements
-    ] == [
-        ("STMT-1", "1", 2, 0, 120_00),
-        ("STMT-2", "2", 1, 120_00, 125_00),
-    ]
+    ] == [("STMT-1", "1", 2, 0, 120_00), ("STMT-2", "2", 1, 120_00, 125_00)]
     assert (result.unmatched, result.skipped, result.gaps) == (3, (), ())
     assert result.statements[0].statement_id != result.statements[1].statement_id
     with hub.db.read() as session:
         rows = session.scalars(select(BankStatement).order_by(BankStatement.id)).all()
-        assert [
-            (r.statement_id, r.opening_balance_grosze, r.closing_balance_grosze) for r in rows
-        ] == [
+        assert [(r.statement_id, r.opening_balance_grosze, r.closing_balance_grosze) for r in rows] == [
             ("STMT-1", 0, 120_00),
             ("STMT-2", 120_00, 125_00),
         ]
@@ -90,12 +77,7 @@ def test_a_two_statement_file_imports_both_each_a_statement_of_its_own(hub):
 
 def test_statements_of_other_accounts_are_listed_as_skipped(hub):
     data = document(
-        Statement(
-            OTHER_ACCOUNT,
-            [Entry("9.99", currency="EUR", ref="X1")],
-            statement_id="EUR-1",
-            currency="EUR",
-        ),
+        Statement(OTHER_ACCOUNT, [Entry("9.99", currency="EUR", ref="X1")], statement_id="EUR-1", currency="EUR"),
         day(hub, 1, [Entry("10.00", ref="A1")]),
     )
     result = imported(hub, data)
@@ -109,13 +91,7 @@ def test_statements_of_other_accounts_are_listed_as_skipped(hub):
 def test_a_file_with_no_statement_of_the_escrow_account_is_refused(hub):
     data = document(
         Statement(OTHER_ACCOUNT, [Entry("9.99", ref="X1")], statement_id="O-1"),
-        Statement(
-            OTHER_ACCOUNT,
-            [Entry("1.00", ref="X2")],
-            statement_id="O-2",
-            sequence="2",
-            opening="9.99",
-        ),
+        Statement(OTHER_ACCOUNT, [Entry("1.00", ref="X2")], statement_id="O-2", sequence="2", opening="9.99"),
     )
     error = refused(hub, data, "not of the hub's escrow account")
     assert (error.element, error.line) == ("Acct/Id", line_of(data, "<Stmt>", 1))
@@ -123,8 +99,7 @@ def test_a_file_with_no_statement_of_the_escrow_account_is_refused(hub):
 
 def test_the_file_is_all_or_nothing_a_bad_second_statement_refuses_the_first(hub):
     data = document(
-        day(hub, 1, [Entry("10.00", ref="A1")]),
-        day(hub, 2, [Entry("20.00", ref="B1", status="BOOL")], opening="10.00"),
+        day(hub, 1, [Entry("10.00", ref="A1")]), day(hub, 2, [Entry("20.00", ref="B1", status="BOOL")], opening="10.00")
     )
     error = refused(hub, data, "'BOOL' is not an entry status")
     assert (error.element, error.line) == ("Sts", line_of(data, "<Sts>", 2))
@@ -141,20 +116,14 @@ def test_a_document_over_the_statement_limit_is_refused(hub, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "amount,grosze",
-    [("18.150", 18_15), ("5442.09000", 5442_09), ("7", 7_00), ("0.5", 50), ("00012.30", 12_30)],
+    "amount,grosze", [("18.150", 18_15), ("5442.09000", 5442_09), ("7", 7_00), ("0.5", 50), ("00012.30", 12_30)]
 )
 def test_amounts_in_any_form_the_schema_allows_are_read_exactly(hub, amount, grosze):
-    data = camt053(
-        escrow(hub), [Entry(amount, ref="A1")], opening="1.00000", closing=f"{1 + grosze / 100:.5f}"
-    )
+    data = camt053(escrow(hub), [Entry(amount, ref="A1")], opening="1.00000", closing=f"{1 + grosze / 100:.5f}")
     validate(data)
     result = imported(hub, data)
     assert result.unmatched == 1 and [e.amount_grosze for e in entries(hub)] == [grosze]
-    assert (result.statements[0].opening_grosze, result.statements[0].closing_grosze) == (
-        1_00,
-        1_00 + grosze,
-    )
+    assert (result.statements[0].opening_grosze, result.statements[0].closing_grosze) == (1_00, 1_00 + grosze)
 
 
 @pytest.mark.parametrize("amount", ["10.001", "10.00001", "10.10010"])
@@ -169,9 +138,7 @@ def test_a_non_zero_digit_past_the_grosz_is_refused_naming_the_line(hub, amount)
 
 def test_a_changed_digit_refuses_the_file_with_the_numbers(hub):
     data = camt053(
-        escrow(hub),
-        [Entry("1405.31", ref="A1"), Entry("100.00", direction="DBIT", ref="A2")],
-        opening="50.00",
+        escrow(hub), [Entry("1405.31", ref="A1"), Entry("100.00", direction="DBIT", ref="A2")], opening="50.00"
     )
     changed = data.replace(b">1405.31<", b">1406.31<")
     error = refused(
@@ -189,21 +156,13 @@ def test_a_debit_balance_is_negative_and_prcd_opens_a_statement(hub):
     assert b"<CdtDbtInd>DBIT</CdtDbtInd>" in data  # the opening balance, overdrawn
     assert imported(hub, data).statements[0].closing_grosze == 20_00
     prcd = document(
-        Statement(
-            escrow(hub),
-            [Entry("1.00", ref="P1")],
-            statement_id="S-P",
-            opening="20.00",
-            opening_code="PRCD",
-        )
+        Statement(escrow(hub), [Entry("1.00", ref="P1")], statement_id="S-P", opening="20.00", opening_code="PRCD")
     )
     assert imported(hub, prcd).statements[0].opening_grosze == 20_00
 
 
 def test_a_statement_without_its_closing_balance_is_refused(hub):
-    data = camt053(escrow(hub), [Entry("1.00", ref="A1")]).replace(
-        b"<Cd>CLBD</Cd>", b"<Cd>CLAV</Cd>"
-    )
+    data = camt053(escrow(hub), [Entry("1.00", ref="A1")]).replace(b"<Cd>CLBD</Cd>", b"<Cd>CLAV</Cd>")
     error = refused(hub, data, r"statement STMT-2026-03-10 has no closing booked balance \(CLBD\)")
     assert (error.element, error.line) == ("Bal", line_of(data, "<Stmt>"))
 
@@ -211,9 +170,7 @@ def test_a_statement_without_its_closing_balance_is_refused(hub):
 # -- entry statuses and currencies --------------------------------------------------------------
 
 
-def test_pending_info_and_future_entries_are_not_booked_and_the_statement_adds_up_on_booked_ones(
-    hub,
-):
+def test_pending_info_and_future_entries_are_not_booked_and_the_statement_adds_up_on_booked_ones(hub):
     data = camt053(
         escrow(hub),
         [
@@ -231,11 +188,7 @@ def test_pending_info_and_future_entries_are_not_booked_and_the_statement_adds_u
 
 
 def test_the_001_02_plain_status_form_is_read_too(hub):
-    data = camt053(
-        escrow(hub),
-        [Entry("10.00", ref="A1"), Entry("5.00", status="PDNG", ref="A2")],
-        closing="10.00",
-    )
+    data = camt053(escrow(hub), [Entry("10.00", ref="A1"), Entry("5.00", status="PDNG", ref="A2")], closing="10.00")
     plain, n = re.subn(rb"<Sts>\s*<Cd>PDNG</Cd>\s*</Sts>", b"<Sts>PDNG</Sts>", data)
     assert n == 1
     assert imported(hub, plain).ignored == 1
@@ -243,21 +196,14 @@ def test_the_001_02_plain_status_form_is_read_too(hub):
 
 @pytest.mark.parametrize("status", ["BOOL", "book", "REJT"])
 def test_an_unknown_status_is_refused_naming_the_line(hub, status):
-    data = camt053(
-        escrow(hub),
-        [Entry("10.00", ref="A1"), Entry("1.00", status=status, ref="A2")],
-        closing="10.00",
-    )
+    data = camt053(escrow(hub), [Entry("10.00", ref="A1"), Entry("1.00", status=status, ref="A2")], closing="10.00")
     error = refused(hub, data, f"'{status}' is not an entry status the hub knows")
     assert (error.element, error.line) == ("Sts", line_of(data, "<Sts>", 2))
 
 
 def test_a_currency_iso_4217_does_not_know_is_refused_wherever_it_is(hub):
     data = camt053(escrow(hub), [Entry("10.00", ref="A1")], opening="1.00")
-    for needle, element in (
-        (b'<Amt Ccy="PLN">10.00</Amt>', "Amt"),
-        (b"<Ccy>PLN</Ccy>", "Acct/Ccy"),
-    ):
+    for needle, element in ((b'<Amt Ccy="PLN">10.00</Amt>', "Amt"), (b"<Ccy>PLN</Ccy>", "Acct/Ccy")):
         bad = data.replace(needle, needle.replace(b"PLN", b"EUQ"), 1)
         assert bad != data
         error = refused(hub, bad, "'EUQ' is not an ISO 4217 currency code|got 'EUQ'")
@@ -285,9 +231,7 @@ def test_a_structured_reference_is_kept_and_matches_by_rf_reference_or_nip(hub):
             [
                 Entry("100.00", structured=rf_reference(NIP), ref="A1"),
                 Entry("50.00", structured=OTHER_NIP, ref="A2"),
-                Entry(
-                    "1.00", structured="RF00" + NIP, ref="A3"
-                ),  # wrong check digits: not a reference of ours
+                Entry("1.00", structured="RF00" + NIP, ref="A3"),  # wrong check digits: not a reference of ours
             ],
         ),
     )
@@ -315,10 +259,7 @@ def test_a_gap_in_the_sequence_is_imported_and_reported_until_the_missing_statem
     )
     assert third.unmatched == 1  # imported all the same
     listing = hub.statements.statements(actor=OPERATOR)
-    assert [
-        (v.bank_statement_id, v.sequence, v.opening_grosze, v.closing_grosze, v.gaps)
-        for v in listing
-    ] == [
+    assert [(v.bank_statement_id, v.sequence, v.opening_grosze, v.closing_grosze, v.gaps) for v in listing] == [
         ("STMT-1", "1", 0, 10_00, ()),
         ("STMT-3", "3", 15_00, 16_00, gaps),
     ]

@@ -72,10 +72,7 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     users(run, "anna.nowak", "ewa.wisniewska")
     today = business_day(datetime.now(UTC)).isoformat()
     card = json.loads(
-        run(
-            *PAY,
-            *"--method CARD --card-auth A1B2C3 --item DR --item EWID=0.50 --as anna.nowak --json".split(),
-        ).stdout
+        run(*PAY, *"--method CARD --card-auth A1B2C3 --item DR --item EWID=0.50 --as anna.nowak --json".split()).stdout
     )
     assert (card["items_total"], card["handling_fee"], card["total"]) == ("54.50", "1.50", "56.00")
     assert card["receipt_number"].endswith("/000001")
@@ -83,51 +80,25 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
     assert "/000002" in cash.stdout and "80.00 PLN CASH" in cash.stdout
 
     refused(
-        run(
-            "cashdesk",
-            "void",
-            card["payment_id"],
-            "--reason",
-            "pomyłka",
-            "--as",
-            "anna.nowak",
-            ok=False,
-        ),
+        run("cashdesk", "void", card["payment_id"], "--reason", "pomyłka", "--as", "anna.nowak", ok=False),
         "NotAuthorized",
         "payments:void",
     )
     voided = json.loads(
-        run(
-            "cashdesk",
-            "void",
-            card["payment_id"],
-            "--reason",
-            "pomyłka",
-            "--as",
-            "ewa.wisniewska",
-            "--json",
-        ).stdout
+        run("cashdesk", "void", card["payment_id"], "--reason", "pomyłka", "--as", "ewa.wisniewska", "--json").stdout
     )
     assert voided["payment_id"] == card["payment_id"]
 
     receipt = tmp_path / "kp.pdf"
     run("cashdesk", "receipt", card["payment_id"], "--out", str(receipt), "--as", "anna.nowak")
-    text = "".join(
-        p.get_textpage().get_text_range() for p in pdfium.PdfDocument(receipt.read_bytes())
-    )
+    text = "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(receipt.read_bytes()))
     assert card["receipt_number"] in text and "ANULOWANO" in text
 
     refused(
-        run(
-            *f"cashdesk close --office 1465 --desk 01 --date {today} --as anna.nowak".split(),
-            ok=False,
-        ),
-        "desk:close",
+        run(*f"cashdesk close --office 1465 --desk 01 --date {today} --as anna.nowak".split(), ok=False), "desk:close"
     )
     closed = json.loads(
-        run(
-            *f"cashdesk close --office 1465 --desk 01 --date {today} --as ewa.wisniewska --json".split(),
-        ).stdout
+        run(*f"cashdesk close --office 1465 --desk 01 --date {today} --as ewa.wisniewska --json".split()).stdout
     )
     assert (
         closed["report_id"],
@@ -135,40 +106,23 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
         closed["voided_count"],
         closed["cash_total"],
         closed["card_total"],
-    ) == (
-        f"RK/1465/01/{today}",
-        1,
-        1,
-        "80.00",
-        "0.00",
-    )
-    refused(
-        run(*PAY, "--method", "CASH", "--item", "DR", "--as", "anna.nowak", ok=False),
-        "DayClosed",
-        "closed for",
-    )
+    ) == (f"RK/1465/01/{today}", 1, 1, "80.00", "0.00")
+    refused(run(*PAY, "--method", "CASH", "--item", "DR", "--as", "anna.nowak", ok=False), "DayClosed", "closed for")
 
     report = run(
-        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180 --out - --as ewa.wisniewska".split(),
+        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180".split(),
+        *"--out - --as ewa.wisniewska".split(),
     )
     rows = list(csv.DictReader(io.StringIO(report.stdout)))
     assert [r["status"] for r in rows if r["row"] == "payment"] == ["VOIDED", "PAID"]
     assert [r["total"] for r in rows if r["row"] == "total"] == ["80.00", "0.00", "80.00"]
     pdf = tmp_path / "rk.pdf"
-    run(
-        *f"cashdesk report --office 1465 --desk 01 --date {today} --out".split(),
-        str(pdf),
-        "--as",
-        "ewa.wisniewska",
-    )
+    run(*f"cashdesk report --office 1465 --desk 01 --date {today} --out".split(), str(pdf), "--as", "ewa.wisniewska")
     assert f"RK/1465/01/{today}" in "".join(
         p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf.read_bytes())
     )
     refused(
-        run(
-            *f"cashdesk report --office 1465 --desk 01 --date {today} --out - --as anna.nowak".split(),
-            ok=False,
-        ),
+        run(*f"cashdesk report --office 1465 --desk 01 --date {today} --out - --as anna.nowak".split(), ok=False),
         "reports:read",
     )
 
@@ -176,23 +130,11 @@ def test_a_cashiers_day_from_the_command_line(run, tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (
-            ("--method", "CARD", "--item", "DR", "--as", "anna.nowak"),
-            ("InvalidRequest", "CardAuthCode is required"),
-        ),
-        (
-            ("--method", "CASH", "--item", "NOPE", "--as", "anna.nowak"),
-            ("InvalidRequest", "Unknown fee code 'NOPE'"),
-        ),
-        (
-            ("--method", "CASH", "--item", "DR=1.005", "--as", "anna.nowak"),
-            ("--item", "2 decimal places"),
-        ),
+        (("--method", "CARD", "--item", "DR", "--as", "anna.nowak"), ("InvalidRequest", "CardAuthCode is required")),
+        (("--method", "CASH", "--item", "NOPE", "--as", "anna.nowak"), ("InvalidRequest", "Unknown fee code 'NOPE'")),
+        (("--method", "CASH", "--item", "DR=1.005", "--as", "anna.nowak"), ("--item", "2 decimal places")),
         (("--method", "CASH", "--item", "DR"), ("--cashier",)),
-        (
-            ("--method", "CASH", "--item", "DR", "--as", "jan.kowalski"),
-            ("NotAuthorized", "office 1465"),
-        ),
+        (("--method", "CASH", "--item", "DR", "--as", "jan.kowalski"), ("NotAuthorized", "office 1465")),
         (("--method", "CASH", "--item", "DR", "--as", "no.such.user"), ("no user",)),
     ],
 )
@@ -205,47 +147,16 @@ def test_bad_payments_are_one_line_on_stderr(run, args, words):
 
 def test_void_needs_a_supervisor_and_a_known_payment(run):
     users(run, "anna.nowak", "ewa.wisniewska", "jan.kowalski")
-    paid = json.loads(
-        run(*PAY, "--method", "CASH", "--item", "DR", "--cashier", "anna.nowak", "--json").stdout
-    )
+    paid = json.loads(run(*PAY, "--method", "CASH", "--item", "DR", "--cashier", "anna.nowak", "--json").stdout)
     refused(run("cashdesk", "void", paid["payment_id"], "--reason", "x", ok=False), "--supervisor")
     refused(
-        run(
-            "cashdesk",
-            "void",
-            paid["payment_id"],
-            *"--reason x --supervisor anna.nowak".split(),
-            ok=False,
-        ),
+        run("cashdesk", "void", paid["payment_id"], *"--reason x --supervisor anna.nowak".split(), ok=False),
         "NotAuthorized",
         "may not void",
     )
-    refused(
-        run(
-            *"cashdesk void no-such-payment --reason x --supervisor ewa.wisniewska".split(),
-            ok=False,
-        ),
-        "NotFound",
-    )
-    refused(
-        run(
-            "cashdesk",
-            "void",
-            paid["payment_id"],
-            *"--reason x --as jan.kowalski".split(),
-            ok=False,
-        ),
-        "NotFound",
-    )
-    run(
-        "cashdesk",
-        "void",
-        paid["payment_id"],
-        "--reason",
-        "klient zrezygnował",
-        "--supervisor",
-        "ewa.wisniewska",
-    )
+    refused(run(*"cashdesk void no-such-payment --reason x --supervisor ewa.wisniewska".split(), ok=False), "NotFound")
+    refused(run("cashdesk", "void", paid["payment_id"], *"--reason x --as jan.kowalski".split(), ok=False), "NotFound")
+    run("cashdesk", "void", paid["payment_id"], "--reason", "klient zrezygnował", "--supervisor", "ewa.wisniewska")
 
 
 def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
@@ -303,24 +214,12 @@ def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
     )
     text = runner.invoke(
         cli,
-        [
-            "client",
-            "verify-payment",
-            *common,
-            "--system",
-            "POJAZD",
-            "--office",
-            "1465",
-            "--case-number",
-            "KM.7",
-        ],
+        ["client", "verify-payment", *common, "--system", "POJAZD", "--office", "1465", "--case-number", "KM.7"],
         catch_exceptions=False,
     )
     assert text.exit_code == 0 and paid.receipt_number in text.stdout
     missing = runner.invoke(
-        cli,
-        ["client", "verify-payment", *common, "--office", "1465", "--case-number", "KM.7"],
-        catch_exceptions=False,
+        cli, ["client", "verify-payment", *common, "--office", "1465", "--case-number", "KM.7"], catch_exceptions=False
     )
     assert missing.exit_code == 2 and "System" in missing.stderr
 
@@ -347,49 +246,28 @@ def test_close_with_a_cash_count_and_check_a_receipts_qr(run, tmp_path):
     )
     (qr,) = qr_codes(receipt.read_bytes())
     checked = json.loads(run("cashdesk", "check-qr", qr, "--json").stdout)
-    assert checked == {
-        "receipt_number": paid["receipt_number"],
-        "total": "54.00",
-        "date": today,
-        "genuine": True,
-    }
+    assert checked == {"receipt_number": paid["receipt_number"], "total": "54.00", "date": today, "genuine": True}
     assert "genuine" in run("cashdesk", "check-qr", qr).stdout
-    refused(
-        run("cashdesk", "check-qr", qr.replace(".5400.", ".5401."), ok=False),
-        "InvalidRequest",
-        "bad signature",
-    )
+    refused(run("cashdesk", "check-qr", qr.replace(".5400.", ".5401."), ok=False), "InvalidRequest", "bad signature")
     refused(run("cashdesk", "check-qr", "KP1.nonsense", ok=False), "InvalidRequest", "malformed")
 
     close = ("cashdesk", "close", "--office", "1465", "--desk", "01", "--date", today)
-    refused(
-        run(*close, "--counted", "50.00", ok=False),
-        "NotAuthorized",
-        "a supervisor must confirm the difference",
-    )
+    refused(run(*close, "--counted", "50.00", ok=False), "NotAuthorized", "a supervisor must confirm the difference")
     refused(run(*close, "--counted", "-1", ok=False), "--counted")
-    closed = json.loads(
-        run(*close, "--counted", "50.00", "--as", "ewa.wisniewska", "--json").stdout
-    )
+    closed = json.loads(run(*close, "--counted", "50.00", "--as", "ewa.wisniewska", "--json").stdout)
     assert (
         closed["cash_total"],
         closed["counted_cash"],
         closed["cash_difference"],
         closed["difference_confirmed_by"],
-    ) == (
-        "54.00",
-        "50.00",
-        "-4.00",
-        "ewa.wisniewska",
-    )
+    ) == ("54.00", "50.00", "-4.00", "ewa.wisniewska")
     report = run(
-        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180 --out - --as ewa.wisniewska".split(),
+        *f"cashdesk report --office 1465 --desk 01 --date {today} --format csv --csv-dialect rfc4180".split(),
+        *"--out - --as ewa.wisniewska".split(),
     )
-    assert {
-        r["row"]: r["total"]
-        for r in csv.DictReader(io.StringIO(report.stdout))
-        if r["row"].startswith("cash_")
-    }["cash_difference"] == "-4.00"
+    assert {r["row"]: r["total"] for r in csv.DictReader(io.StringIO(report.stdout)) if r["row"].startswith("cash_")}[
+        "cash_difference"
+    ] == "-4.00"
 
 
 def test_closing_a_day_years_back_needs_force_and_a_supervisor(run):
@@ -397,13 +275,6 @@ def test_closing_a_day_years_back_needs_force_and_a_supervisor(run):
     close = ("cashdesk", "close", "--office", "1465", "--desk", "01", "--date", "2020-01-01")
     refused(run(*close, ok=False), "InvalidRequest", "more than 1 day back", "--force")
     refused(run(*close, "--force", ok=False), "InvalidRequest", "supervisor")
-    refused(
-        run(*close, "--force", "--supervisor", "anna.nowak", ok=False),
-        "NotAuthorized",
-        "may not close a past day",
-    )
+    refused(run(*close, "--force", "--supervisor", "anna.nowak", ok=False), "NotAuthorized", "may not close a past day")
     closed = json.loads(run(*close, "--force", "--supervisor", "ewa.wisniewska", "--json").stdout)
-    assert (closed["report_id"], closed["late_close_supervisor"]) == (
-        "RK/1465/01/2020-01-01",
-        "ewa.wisniewska",
-    )
+    assert (closed["report_id"], closed["late_close_supervisor"]) == ("RK/1465/01/2020-01-01", "ewa.wisniewska")

@@ -30,9 +30,7 @@ TODAY = date(2026, 3, 10)
 def pdf_text(data: bytes) -> str:
     pdf = pdfium.PdfDocument(data)
     text = "\n".join(page.get_textpage().get_text_range() for page in pdf)
-    return text.replace(
-        "\u00a0", " "
-    )  # amounts are printed with no-break spaces; extraction varies
+    return text.replace("\u00a0", " ")  # amounts are printed with no-break spaces; extraction varies
 
 
 def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_signed(hub):
@@ -91,11 +89,7 @@ def test_a_receipt_qr_fails_the_check_on_any_changed_character(hub):
     for i, ch in enumerate(qr):
         changed = (
             qr[:i]
-            + (
-                alphabet[(alphabet.find(ch) + 1) % 32]
-                if ch in alphabet
-                else ("7" if ch != "7" else "A")
-            )
+            + (alphabet[(alphabet.find(ch) + 1) % 32] if ch in alphabet else ("7" if ch != "7" else "A"))
             + qr[i + 1 :]
         )
         with pytest.raises(QrRejected):
@@ -127,17 +121,13 @@ def test_a_voided_payments_receipt_says_so(hub):
         actor=OPERATOR,
     )
     text = pdf_text(hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR))
-    assert (
-        "ANULOWANO" in text and "ewa.wisniewska" in text and "Pomyłka kasjera: zła sprawa." in text
-    )
+    assert "ANULOWANO" in text and "ewa.wisniewska" in text and "Pomyłka kasjera: zła sprawa." in text
 
 
 def test_a_receipt_of_another_office_is_not_found(hub):
     r = pay(hub)
     with pytest.raises(NotFound):
-        hub.cashdesk.receipt_pdf(
-            r.payment_id, Actor("client:kasa-1261-01", offices=frozenset({"1261"}))
-        )
+        hub.cashdesk.receipt_pdf(r.payment_id, Actor("client:kasa-1261-01", offices=frozenset({"1261"})))
 
 
 def test_a_long_receipt_runs_onto_more_pages(hub):
@@ -157,11 +147,7 @@ def _day_with_a_void(hub):
         pay(hub, ItemRequest("NAL"), method="CARD", card_auth_code="778"),
     ]
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=made[2].payment_id,
-        reason="zła kwota",
-        supervisor="ewa.wisniewska",
-        actor=OPERATOR,
+        request_id=rid(), payment_id=made[2].payment_id, reason="zła kwota", supervisor="ewa.wisniewska", actor=OPERATOR
     )
     return made
 
@@ -175,9 +161,7 @@ def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub)
     assert [r["status"] for r in lines] == ["PAID", "PAID", "VOIDED", "PAID"]
     assert lines[2]["void_reason"] == "zła kwota" and lines[2]["voided_by"] == "ewa.wisniewska"
     totals = {
-        r["method"]: (r["items_total"], r["handling_fee"], r["total"], r["count"])
-        for r in rows
-        if r["row"] == "total"
+        r["method"]: (r["items_total"], r["handling_fee"], r["total"], r["count"]) for r in rows if r["row"] == "total"
     }
     assert totals == {
         "CASH": ("54.50", "0.00", "54.50", "1"),
@@ -186,8 +170,7 @@ def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub)
     }
     # the same figures as the payments' own, summed by method less voids
     by_method = {
-        m: sum(int(p.total_grosze) for p in report.payments if p.method == m and not p.voided)
-        for m in ("CASH", "CARD")
+        m: sum(int(p.total_grosze) for p in report.payments if p.method == m and not p.voided) for m in ("CASH", "CARD")
     }
     assert by_method == {"CASH": 54_50, "CARD": 115_50}
 
@@ -195,18 +178,12 @@ def test_the_report_csv_lists_every_payment_and_totals_by_method_less_voids(hub)
 def test_the_report_pdf_marks_voids_and_shows_the_closed_days_report_id(hub):
     made = _day_with_a_void(hub)
     open_text = pdf_text(
-        cash_report_pdf(
-            hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
-        )
+        cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR))
     )
     assert "raport wstępny" in open_text
-    hub.cashdesk.close_day(
-        request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-    )
+    hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     text = pdf_text(
-        cash_report_pdf(
-            hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
-        )
+        cash_report_pdf(hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR))
     )
     for expected in (
         "Raport kasowy",
@@ -260,13 +237,9 @@ def test_acceptance_a_day_closed_with_a_cash_difference_shows_it_on_the_cash_rep
 
 
 def test_a_day_closed_without_a_count_says_so(hub):
-    hub.cashdesk.close_day(
-        request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-    )
+    hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert "Dzień zamknięto bez liczenia gotówki." in pdf_text(cash_report_pdf(report))
     assert not [
-        r
-        for r in csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180)))
-        if r["row"].startswith("cash_")
+        r for r in csv.DictReader(io.StringIO(cash_report_csv(report, RFC4180))) if r["row"].startswith("cash_")
     ]

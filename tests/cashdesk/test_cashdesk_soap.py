@@ -24,11 +24,7 @@ def fault(call, **fields) -> tuple[str, str]:
     with pytest.raises(zeep.exceptions.Fault) as raised:
         call(**fields)
     code = raised.value.code.split(":")[-1].removeprefix("Client.")
-    detail = (
-        raised.value.detail.find(f"{{{ns.COMMON}}}FaultDetail")
-        if raised.value.detail is not None
-        else None
-    )
+    detail = raised.value.detail.find(f"{{{ns.COMMON}}}FaultDetail") if raised.value.detail is not None else None
     if detail is not None:
         assert detail.findtext(f"{{{ns.COMMON}}}Code") == code
     return code, raised.value.message
@@ -57,11 +53,7 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
     paid = kasa.RegisterPayment(**payment())
     today = business_day(datetime.now(UTC))
     assert paid.ReceiptNumber == f"KP/1465/01/{today.year}/000001"
-    assert (paid.ItemsTotal, paid.HandlingFee, paid.Total) == (
-        Decimal("54.50"),
-        Decimal("1.50"),
-        Decimal("56.00"),
-    )
+    assert (paid.ItemsTotal, paid.HandlingFee, paid.Total) == (Decimal("54.50"), Decimal("1.50"), Decimal("56.00"))
 
     check = pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE)
     assert (check.Paid, check.TotalPaid) == (True, Decimal("54.50"))
@@ -73,10 +65,7 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
         Decimal("1.50"),
         "CARD",
     )
-    assert [(i.FeeCode, i.Amount) for i in p.Item] == [
-        ("DR", Decimal("54.00")),
-        ("EWID", Decimal("0.50")),
-    ]
+    assert [(i.FeeCode, i.Amount) for i in p.Item] == [("DR", Decimal("54.00")), ("EWID", Decimal("0.50"))]
     assert p.PaidAt == paid.PaidAt
 
     pdf = kasa.GetReceiptPdf(PaymentId=paid.PaymentId)  # zeep decodes the base64
@@ -93,18 +82,10 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
     check = pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE)
     assert (check.Paid, check.TotalPaid, check.Payment) == (False, Decimal("0.00"), [])
 
-    cash = kasa.RegisterPayment(
-        **payment(Method="CASH", CardAuthCode=None, Item=[{"FeeCode": "TAB_SAM"}])
-    )
+    cash = kasa.RegisterPayment(**payment(Method="CASH", CardAuthCode=None, Item=[{"FeeCode": "TAB_SAM"}]))
     closed = kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=today)
     assert closed.ReportId == f"RK/1465/01/{today.isoformat()}"
-    assert (
-        closed.PaymentCount,
-        closed.VoidedCount,
-        closed.CashTotal,
-        closed.CardTotal,
-        closed.HandlingFeeTotal,
-    ) == (
+    assert (closed.PaymentCount, closed.VoidedCount, closed.CashTotal, closed.CardTotal, closed.HandlingFeeTotal) == (
         1,
         1,
         Decimal("80.00"),
@@ -124,9 +105,7 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
         )[0]
         == "DayClosed"
     )
-    assert pojazd.VerifyPayment(
-        System="POJAZD", OfficeCode="1465", CaseNumber=CASE
-    ).TotalPaid == Decimal("80.00")
+    assert pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE).TotalPaid == Decimal("80.00")
 
 
 def test_a_retry_with_the_same_request_id_gets_the_same_payment(cashdesk_hub, kasa):
@@ -134,9 +113,7 @@ def test_a_retry_with_the_same_request_id_gets_the_same_payment(cashdesk_hub, ka
     first = kasa.RegisterPayment(**fields)
     again = kasa.RegisterPayment(**fields)
     assert (again.PaymentId, again.ReceiptNumber) == (first.PaymentId, first.ReceiptNumber)
-    assert (
-        fault(kasa.RegisterPayment, **{**fields, "CaseNumber": "KM.1"})[0] == "IdempotencyConflict"
-    )
+    assert fault(kasa.RegisterPayment, **{**fields, "CaseNumber": "KM.1"})[0] == "IdempotencyConflict"
 
 
 def test_a_cash_desk_client_acts_only_for_its_own_office(cashdesk_hub, kasa):
@@ -168,17 +145,12 @@ def test_a_cash_desk_client_acts_only_for_its_own_office(cashdesk_hub, kasa):
     )
     assert cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR).voided_at is None
     # at its own office it works
-    assert other.RegisterPayment(**payment(OfficeCode="1261")).ReceiptNumber.startswith(
-        "KP/1261/01/"
-    )
+    assert other.RegisterPayment(**payment(OfficeCode="1261")).ReceiptNumber.startswith("KP/1261/01/")
 
 
 def test_other_kinds_of_clients_are_refused_and_offices_are_checked(cashdesk_hub, kasa):
     kasa.RegisterPayment(**payment())
-    assert (
-        fault(Client(cashdesk_hub, "pojazd-1465", "cashdesk").RegisterPayment, **payment())[0]
-        == "NotAuthorized"
-    )
+    assert fault(Client(cashdesk_hub, "pojazd-1465", "cashdesk").RegisterPayment, **payment())[0] == "NotAuthorized"
     assert (
         fault(
             Client(cashdesk_hub, "kasa-1465-01", "office").VerifyPayment,
@@ -224,25 +196,14 @@ def test_close_day_with_a_cash_count_and_a_payer_over_soap(cashdesk_hub, kasa):
     supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
     today = business_day(datetime.now(UTC))
     paid = kasa.RegisterPayment(
-        **payment(
-            Method="CASH",
-            CardAuthCode=None,
-            PayerName="Zofia Żółkiewska",
-            PayerAddress="ul. Długa 5, Gdańsk",
-        )
+        **payment(Method="CASH", CardAuthCode=None, PayerName="Zofia Żółkiewska", PayerAddress="ul. Długa 5, Gdańsk")
     )
     record = cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR)
     assert (record.payer_name, record.payer_address) == ("Zofia Żółkiewska", "ul. Długa 5, Gdańsk")
 
     def close(**kw):
         return kasa.CloseDay(
-            **{
-                "RequestId": str(uuid.uuid4()),
-                "OfficeCode": "1465",
-                "DeskId": "01",
-                "Date": today,
-                **kw,
-            }
+            **{"RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Date": today, **kw}
         )
 
     code, message = fault(close, CountedCash=Decimal("50.00"))
@@ -254,13 +215,7 @@ def test_close_day_with_a_cash_count_and_a_payer_over_soap(cashdesk_hub, kasa):
         closed.CountedCash,
         closed.CashDifference,
         closed.DifferenceConfirmedBy,
-    ) == (
-        Decimal("54.50"),
-        Decimal("54.50"),
-        Decimal("50.00"),
-        Decimal("-4.50"),
-        "ewa.wisniewska",
-    )
+    ) == (Decimal("54.50"), Decimal("54.50"), Decimal("50.00"), Decimal("-4.50"), "ewa.wisniewska")
 
 
 def test_close_day_over_soap_refuses_a_day_more_than_one_day_back(cashdesk_hub, kasa):
@@ -268,18 +223,10 @@ def test_close_day_over_soap_refuses_a_day_more_than_one_day_back(cashdesk_hub, 
     today = business_day(datetime.now(UTC))
     old = date.fromordinal(today.toordinal() - 2)
     code, message = fault(
-        kasa.CloseDay,
-        RequestId=str(uuid.uuid4()),
-        OfficeCode="1465",
-        DeskId="01",
-        Date=old,
-        Supervisor=supervisor,
+        kasa.CloseDay, RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=old, Supervisor=supervisor
     )
     assert code == "InvalidRequest" and "more than 1 day back" in message
     yesterday = kasa.CloseDay(
-        RequestId=str(uuid.uuid4()),
-        OfficeCode="1465",
-        DeskId="01",
-        Date=date.fromordinal(today.toordinal() - 1),
+        RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=date.fromordinal(today.toordinal() - 1)
     )
     assert yesterday.ExpectedCash is None and yesterday.CashDifference is None

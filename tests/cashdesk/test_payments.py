@@ -18,9 +18,7 @@ from tests.support.factories import OPERATOR, company_actor, rid
 
 def office_actor(office: str = "1465", *permissions: str) -> Actor:
     return Actor(
-        f"user:test@{office}",
-        permissions=frozenset(permissions) if permissions else None,
-        offices=frozenset({office}),
+        f"user:test@{office}", permissions=frozenset(permissions) if permissions else None, offices=frozenset({office})
     )
 
 
@@ -45,31 +43,18 @@ def test_a_card_payment_takes_the_fee_schedule_and_the_offices_card_fee(hub):
     with hub.db.read() as s:
         Ledger(s).verify()
     [event] = events(hub, "cashdesk.pay")
-    assert (event["receipt"], event["total"], event["actor"]) == (
-        r.receipt_number,
-        "56.00",
-        OPERATOR.name,
-    )
+    assert (event["receipt"], event["total"], event["actor"]) == (r.receipt_number, "56.00", OPERATOR.name)
 
 
 def test_explicit_amounts_and_the_cash_fee_of_another_office(hub):
-    r = pay(
-        hub,
-        ItemRequest("WORD_T", 45_00),
-        ItemRequest("EWID"),
-        office_code="3064",
-        desk_id="02",
-        system="WORD",
-    )
+    r = pay(hub, ItemRequest("WORD_T", 45_00), ItemRequest("EWID"), office_code="3064", desk_id="02", system="WORD")
     assert r.receipt_number == "KP/3064/02/2026/000001"
     assert (r.items_total_grosze, r.handling_fee_grosze, r.total_grosze) == (45_50, 1_00, 46_50)
     assert balance(hub, "desk:3064:02:CASH").debits_posted == 46_50
 
 
 def test_receipt_numbers_run_per_desk_and_restart_with_the_warsaw_year(hub, clock):
-    assert [pay(hub).receipt_number for _ in range(3)] == [
-        f"KP/1465/01/2026/00000{n}" for n in (1, 2, 3)
-    ]
+    assert [pay(hub).receipt_number for _ in range(3)] == [f"KP/1465/01/2026/00000{n}" for n in (1, 2, 3)]
     assert pay(hub, desk_id="02").receipt_number == "KP/1465/02/2026/000001"
     assert pay(hub, office_code="1261").receipt_number == "KP/1261/01/2026/000001"
     clock.now = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on 1 January 2027 in Warsaw
@@ -141,16 +126,10 @@ def test_an_office_cashier_may_take_payments_but_not_void_or_close(hub):
     add_user(hub, "ewa.wisniewska")
     with pytest.raises(NotAuthorized, match="payments:void"):
         hub.cashdesk.void(
-            request_id=rid(),
-            payment_id=r.payment_id,
-            reason="pomyłka",
-            supervisor="ewa.wisniewska",
-            actor=cashier,
+            request_id=rid(), payment_id=r.payment_id, reason="pomyłka", supervisor="ewa.wisniewska", actor=cashier
         )
     with pytest.raises(NotAuthorized, match="desk:close"):
-        hub.cashdesk.close_day(
-            request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=cashier
-        )
+        hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=cashier)
     assert events(hub, "cashdesk.pay")[0]["actor"] == "user:anna.nowak"
 
 
@@ -174,11 +153,7 @@ def test_a_supervisor_voids_a_payment_with_the_reverse_transfer(hub, clock):
     assert (desk.debits_posted, desk.credits_posted) == (55_50, 55_50)
     assert balance(hub, "office:1465:takings").posted == 0
     [p] = payments(hub)
-    assert (p.voided_at, p.voided_by, p.void_reason) == (
-        clock.now,
-        supervisor,
-        "Pomyłka kasjera: zła sprawa.",
-    )
+    assert (p.voided_at, p.voided_by, p.void_reason) == (clock.now, supervisor, "Pomyłka kasjera: zła sprawa.")
     [event] = events(hub, "cashdesk.void")
     assert (event["supervisor"], event["reason"], event["receipt"]) == (
         supervisor,
@@ -198,11 +173,7 @@ def test_a_supervisor_voids_a_payment_with_the_reverse_transfer(hub, clock):
     )
     with pytest.raises(InvalidRequest, match="already voided"):
         hub.cashdesk.void(
-            request_id=rid(),
-            payment_id=r.payment_id,
-            reason="jeszcze raz",
-            supervisor=supervisor,
-            actor=OPERATOR,
+            request_id=rid(), payment_id=r.payment_id, reason="jeszcze raz", supervisor=supervisor, actor=OPERATOR
         )
     with hub.db.read() as s:
         Ledger(s).verify()
@@ -225,21 +196,14 @@ def test_a_supervisor_acting_with_the_cli_voids_under_their_own_name(hub):
     "setup, supervisor, words",
     [
         (lambda hub: None, "nobody.here", "not an active hub user"),
-        (
-            lambda hub: add_user(hub, "anna.nowak", role="cashier"),
-            "anna.nowak",
-            "may not void payments of office 1465",
-        ),
+        (lambda hub: add_user(hub, "anna.nowak", role="cashier"), "anna.nowak", "may not void payments of office 1465"),
         (
             lambda hub: add_user(hub, "jan.kowalski", office_code="1261"),
             "jan.kowalski",
             "may not void payments of office 1465",
         ),
         (
-            lambda hub: (
-                add_user(hub, "ewa.wisniewska"),
-                hub.users.set_active(OPERATOR, "ewa.wisniewska", False),
-            ),
+            lambda hub: (add_user(hub, "ewa.wisniewska"), hub.users.set_active(OPERATOR, "ewa.wisniewska", False)),
             "ewa.wisniewska",
             "not an active hub user",
         ),
@@ -251,15 +215,9 @@ def test_only_an_active_supervisor_of_the_office_may_approve_a_void(hub, setup, 
     setup(hub)
     with pytest.raises(NotAuthorized, match=words):
         hub.cashdesk.void(
-            request_id=rid(),
-            payment_id=r.payment_id,
-            reason="pomyłka",
-            supervisor=supervisor,
-            actor=OPERATOR,
+            request_id=rid(), payment_id=r.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
         )
-    assert (
-        payments(hub)[0].voided_at is None and balance(hub, "office:1465:takings").posted == 54_00
-    )
+    assert payments(hub)[0].voided_at is None and balance(hub, "office:1465:takings").posted == 54_00
 
 
 def test_void_refusals_change_nothing(hub, clock):
@@ -287,9 +245,7 @@ def test_void_refusals_change_nothing(hub, clock):
     clock.advance(days=1)
     with pytest.raises(DayClosed, match="only on the day it was taken"):
         void()
-    assert (
-        payments(hub)[0].voided_at is None and balance(hub, "office:1465:takings").posted == 54_00
-    )
+    assert payments(hub)[0].voided_at is None and balance(hub, "office:1465:takings").posted == 54_00
 
 
 # -- close the day --------------------------------------------------------------
@@ -297,24 +253,15 @@ def test_void_refusals_change_nothing(hub, clock):
 
 def test_close_day_freezes_the_desk_day_and_keeps_its_report(hub, clock):
     supervisor = add_user(hub, "ewa.wisniewska")
-    kept = [
-        pay(hub),
-        pay(hub, ItemRequest("PJ"), ItemRequest("EWID"), method="CARD", card_auth_code="777"),
-    ]
+    kept = [pay(hub), pay(hub, ItemRequest("PJ"), ItemRequest("EWID"), method="CARD", card_auth_code="777")]
     voided = pay(hub, ItemRequest("TAB_SAM"))
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=voided.payment_id,
-        reason="zła kwota",
-        supervisor=supervisor,
-        actor=OPERATOR,
+        request_id=rid(), payment_id=voided.payment_id, reason="zła kwota", supervisor=supervisor, actor=OPERATOR
     )
     other_desk = pay(hub, desk_id="02")
     clock.advance(hours=8)
     key = rid()
-    closed = hub.cashdesk.close_day(
-        request_id=key, office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-    )
+    closed = hub.cashdesk.close_day(request_id=key, office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert closed.report_id == "RK/1465/01/2026-03-10" and closed.closed_at == clock.now
     assert closed.totals == DeskTotals(
         payment_count=2,
@@ -323,35 +270,20 @@ def test_close_day_freezes_the_desk_day_and_keeps_its_report(hub, clock):
         card_total_grosze=102_00,
         handling_fee_total_grosze=1_50,
     )
-    assert (
-        hub.cashdesk.close_day(
-            request_id=key, office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-        )
-        == closed
-    )
+    assert hub.cashdesk.close_day(request_id=key, office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR) == closed
 
     with pytest.raises(DayClosed, match="closed for 2026-03-10"):
         pay(hub)
     with pytest.raises(DayClosed):
         hub.cashdesk.void(
-            request_id=rid(),
-            payment_id=kept[0].payment_id,
-            reason="za późno",
-            supervisor=supervisor,
-            actor=OPERATOR,
+            request_id=rid(), payment_id=kept[0].payment_id, reason="za późno", supervisor=supervisor, actor=OPERATOR
         )
     with pytest.raises(DayClosed):
-        hub.cashdesk.close_day(
-            request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-        )
+        hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert len(payments(hub)) == 4
     # the other desk is still open, and the next day the closed desk takes payments again
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=other_desk.payment_id,
-        reason="pomyłka",
-        supervisor=supervisor,
-        actor=OPERATOR,
+        request_id=rid(), payment_id=other_desk.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
     )
     clock.advance(days=1)
     assert pay(hub).receipt_number == "KP/1465/01/2026/000004"
@@ -365,19 +297,11 @@ def test_a_past_day_can_be_closed_and_a_future_one_cannot(hub):
     assert closed.totals == DeskTotals(0, 0, 0, 0, 0)
     with pytest.raises(InvalidRequest, match="has not begun"):
         hub.cashdesk.close_day(
-            request_id=rid(),
-            office_code="1465",
-            desk_id="02",
-            day=date(2026, 3, 11),
-            actor=OPERATOR,
+            request_id=rid(), office_code="1465", desk_id="02", day=date(2026, 3, 11), actor=OPERATOR
         )
     with pytest.raises(NotAuthorized):
         hub.cashdesk.close_day(
-            request_id=rid(),
-            office_code="1465",
-            desk_id="02",
-            day=TODAY,
-            actor=office_actor("1261"),
+            request_id=rid(), office_code="1465", desk_id="02", day=TODAY, actor=office_actor("1261")
         )
 
 
@@ -387,26 +311,13 @@ def test_a_past_day_can_be_closed_and_a_future_one_cannot(hub):
 def test_verify_payment_lists_the_cases_payments_that_count(hub):
     supervisor = add_user(hub, "ewa.wisniewska")
     case = "KM.5410.1.124.2026"
-    first = pay(
-        hub,
-        ItemRequest("DR"),
-        ItemRequest("EWID"),
-        case_number=case,
-        method="CARD",
-        card_auth_code="A1",
-    )
+    first = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), case_number=case, method="CARD", card_auth_code="A1")
     second = pay(hub, ItemRequest("TAB_SAM"), case_number=case, desk_id="02")
     voided = pay(hub, ItemRequest("NAL"), case_number=case)
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=voided.payment_id,
-        reason="pomyłka",
-        supervisor=supervisor,
-        actor=OPERATOR,
+        request_id=rid(), payment_id=voided.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
     )
-    pay(
-        hub, ItemRequest("PJ"), case_number=case, system="KIEROWCA"
-    )  # another system's case of the same number
+    pay(hub, ItemRequest("PJ"), case_number=case, system="KIEROWCA")  # another system's case of the same number
     pay(hub, case_number=case, office_code="1261")  # another office
 
     check = hub.cashdesk.verify_payment(
@@ -414,20 +325,13 @@ def test_verify_payment_lists_the_cases_payments_that_count(hub):
     )
     assert check.paid and check.total_paid_grosze == 54_50 + 80_00
     assert [p.payment_id for p in check.payments] == [first.payment_id, second.payment_id]
-    assert [(i.fee_code, i.amount_grosze) for i in check.payments[0].items] == [
-        ("DR", 54_00),
-        ("EWID", 50),
-    ]
+    assert [(i.fee_code, i.amount_grosze) for i in check.payments[0].items] == [("DR", 54_00), ("EWID", 50)]
     assert check.payments[0].handling_fee_grosze == 1_50
 
-    unpaid = hub.cashdesk.verify_payment(
-        system="WORD", office_code="1465", case_number=case, actor=OPERATOR
-    )
+    unpaid = hub.cashdesk.verify_payment(system="WORD", office_code="1465", case_number=case, actor=OPERATOR)
     assert (unpaid.paid, unpaid.total_paid_grosze, unpaid.payments) == (False, 0, ())
     with pytest.raises(NotAuthorized):
-        hub.cashdesk.verify_payment(
-            system="POJAZD", office_code="1465", case_number=case, actor=office_actor("1261")
-        )
+        hub.cashdesk.verify_payment(system="POJAZD", office_code="1465", case_number=case, actor=office_actor("1261"))
 
 
 def test_the_days_report_totals_are_the_payments_by_method_less_voids(hub, clock):
@@ -453,11 +357,7 @@ def test_the_days_report_totals_are_the_payments_by_method_less_voids(hub, clock
     voided = {made[i][1].payment_id for i in (2, 3, 9)}
     for payment_id in voided:
         hub.cashdesk.void(
-            request_id=rid(),
-            payment_id=payment_id,
-            reason="pomyłka",
-            supervisor=supervisor,
-            actor=OPERATOR,
+            request_id=rid(), payment_id=payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
         )
 
     counted = [(m, r) for m, r in made if r.payment_id not in voided]
@@ -468,22 +368,16 @@ def test_the_days_report_totals_are_the_payments_by_method_less_voids(hub, clock
         card_total_grosze=sum(r.total_grosze for m, r in counted if m == "CARD"),
         handling_fee_total_grosze=sum(r.handling_fee_grosze for _, r in counted),
     )
-    open_report = hub.cashdesk.cash_report(
-        office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-    )
+    open_report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert open_report.closed is None and open_report.totals == expected
     assert [p.receipt_number for p in open_report.payments] == [r.receipt_number for _, r in made]
     assert {p.payment_id for p in open_report.payments if p.voided} == voided
 
-    closed = hub.cashdesk.close_day(
-        request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR
-    )
+    closed = hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert closed.totals == expected
     report = hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert report.closed == closed and report.totals == expected
-    in_drawer = {
-        m: balance(hub, f"desk:1465:01:{m}") for m in ("CASH", "CARD")
-    }  # the ledger agrees
+    in_drawer = {m: balance(hub, f"desk:1465:01:{m}") for m in ("CASH", "CARD")}  # the ledger agrees
     assert {m: b.debits_posted - b.credits_posted for m, b in in_drawer.items()} == {
         "CASH": expected.cash_total_grosze,
         "CARD": expected.card_total_grosze,
@@ -493,35 +387,19 @@ def test_the_days_report_totals_are_the_payments_by_method_less_voids(hub, clock
 def test_reports_need_reports_read_for_the_office(hub):
     with pytest.raises(NotAuthorized, match="reports:read"):
         hub.cashdesk.cash_report(
-            office_code="1465",
-            desk_id="01",
-            day=TODAY,
-            actor=office_actor("1465", "payments:register"),
+            office_code="1465", desk_id="01", day=TODAY, actor=office_actor("1465", "payments:register")
         )
     with pytest.raises(NotAuthorized):
-        hub.cashdesk.cash_report(
-            office_code="1465", desk_id="01", day=TODAY, actor=office_actor("1261")
-        )
+        hub.cashdesk.cash_report(office_code="1465", desk_id="01", day=TODAY, actor=office_actor("1261"))
 
 
 def test_day_takings_sums_every_desk_of_the_office_less_voids(hub, clock):
     supervisor = add_user(hub, "ewa.wisniewska")
     pay(hub, ItemRequest("DR"), ItemRequest("EWID"))
-    pay(
-        hub,
-        ItemRequest("DR"),
-        ItemRequest("EWID"),
-        desk_id="02",
-        method="CARD",
-        card_auth_code="A1",
-    )
+    pay(hub, ItemRequest("DR"), ItemRequest("EWID"), desk_id="02", method="CARD", card_auth_code="A1")
     gone = pay(hub, ItemRequest("PJ"))
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=gone.payment_id,
-        reason="pomyłka",
-        supervisor=supervisor,
-        actor=OPERATOR,
+        request_id=rid(), payment_id=gone.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
     )
     pay(hub, ItemRequest("PJ"), office_code="1261")  # another office
     clock.advance(days=1)

@@ -60,12 +60,7 @@ COMMON = parse(XSD_DIR / "common.xsd").get("targetNamespace")
 SERVICES = {
     "office": (ns.OFFICE, "OfficeService", "OfficePort", "http://localhost:8000/soap/office"),
     "company": (ns.COMPANY, "CompanyService", "CompanyPort", "http://localhost:8000/soap/company"),
-    "cashdesk": (
-        ns.CASHDESK,
-        "CashDeskService",
-        "CashDeskPort",
-        "http://localhost:8000/soap/cashdesk",
-    ),
+    "cashdesk": (ns.CASHDESK, "CashDeskService", "CashDeskPort", "http://localhost:8000/soap/cashdesk"),
     "bank": (ns.BANK, "BankService", "BankPort", "http://localhost:8100/bank"),
     "fk": (ns.FK, "FkService", "FkPort", "http://localhost:8200/fk"),
     "bankin": (ns.BANK_IN, "BankInService", "BankInPort", "http://localhost:8000/soap/bank"),
@@ -76,14 +71,7 @@ SERVICES = {
 INPUTS = {
     "office": {
         "VerifyCoupon": ["CouponId", "OfficeCode", "CaseType?", "PayerNip?"],
-        "RedeemCoupon": [
-            "RequestId",
-            "CouponId",
-            "OfficeCode",
-            "CaseNumber",
-            "CaseType",
-            "Amount?",
-        ],
+        "RedeemCoupon": ["RequestId", "CouponId", "OfficeCode", "CaseNumber", "CaseType", "Amount?"],
         "ReverseRedemption": ["RequestId", "RedemptionId", "OfficeCode", "Reason"],
         "VerifyPayment": ["System", "OfficeCode", "CaseNumber"],
     },
@@ -101,10 +89,7 @@ INPUTS = {
             "IssuedBy?",
             "Reference?",
         ],
-        "GetCouponsPdf": [
-            "(BatchId | CouponId+)",
-            "PerPage?",
-        ],  # issue 20: PerPage optional, after the choice
+        "GetCouponsPdf": ["(BatchId | CouponId+)", "PerPage?"],  # issue 20: PerPage optional, after the choice
         "ListCoupons": ["CompanyNip", "Status?", "IssuedFrom?", "IssuedTo?", "Offset?", "Limit?"],
         "CancelCoupon": ["RequestId", "CouponId"],
         "GetStatement": ["CompanyNip", "From", "To"],
@@ -143,7 +128,7 @@ INPUTS = {
             "Amount",
             "Title",
             "RequestedDate",
-        ],
+        ]
     },
     "fk": {
         "PostJournal": [
@@ -151,11 +136,9 @@ INPUTS = {
             "OfficeCode",
             "Date",
             ("Line+", ["Account", "Debit", "Credit", "Description", "Reference"]),
-        ],
+        ]
     },
-    "bankin": {
-        "SubmitStatement": ["Document"],
-    },
+    "bankin": {"SubmitStatement": ["Document"]},
 }
 
 # ---------------------------------------------------------- CONTRACT.md, responses
@@ -177,13 +160,7 @@ OUTPUTS = {
             "ExpiresAt?",
             "CurrentFee?",
         ],
-        "RedeemCoupon": [
-            "RedemptionId",
-            "CouponId",
-            "CapturedAmount",
-            "ReleasedAmount",
-            "RedeemedAt",
-        ],
+        "RedeemCoupon": ["RedemptionId", "CouponId", "CapturedAmount", "ReleasedAmount", "RedeemedAt"],
         "ReverseRedemption": ["CouponId", "Status", "ReversedAt"],
         "VerifyPayment": [
             "Paid",
@@ -210,11 +187,7 @@ OUTPUTS = {
             "VirtualAccount?",
             "TopUpTitle?",
         ],  # both optional: an IBAN escrow has no virtual accounts
-        "IssueCoupons": [
-            "BatchId",
-            "TotalHeld",
-            ("Coupon*", ["CouponId", "Amount", "CaseType", "ExpiresAt"]),
-        ],
+        "IssueCoupons": ["BatchId", "TotalHeld", ("Coupon*", ["CouponId", "Amount", "CaseType", "ExpiresAt"])],
         "GetCouponsPdf": ["Pdf"],
         "ListCoupons": [
             "Total",
@@ -241,14 +214,7 @@ OUTPUTS = {
         ],
     },
     "cashdesk": {
-        "RegisterPayment": [
-            "PaymentId",
-            "ReceiptNumber",
-            "ItemsTotal",
-            "HandlingFee",
-            "Total",
-            "PaidAt",
-        ],
+        "RegisterPayment": ["PaymentId", "ReceiptNumber", "ItemsTotal", "HandlingFee", "Total", "PaidAt"],
         "VoidPayment": ["VoidedAt"],
         "CloseDay": [
             "ReportId",
@@ -288,15 +254,9 @@ class OfflineTransport(Transport):
 @functools.cache
 def zeep_client(service: str) -> zeep.Client:
     settings = zeep.Settings(
-        strict=True,
-        xml_huge_tree=False,
-        forbid_dtd=True,
-        forbid_entities=True,
-        forbid_external=True,
+        strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
     )
-    return zeep.Client(
-        str(WSDL_DIR / f"{service}.wsdl"), transport=OfflineTransport(), settings=settings
-    )
+    return zeep.Client(str(WSDL_DIR / f"{service}.wsdl"), transport=OfflineTransport(), settings=settings)
 
 
 @functools.cache
@@ -329,9 +289,7 @@ def sample(service: str, operation: str) -> etree._Element:
 
 def occurs(name: str, min_occurs: int, max_occurs) -> str:
     unbounded = max_occurs in (None, "unbounded")
-    suffix = {(1, False): "", (0, False): "?", (0, True): "*", (1, True): "+"}.get(
-        (min_occurs, unbounded)
-    )
+    suffix = {(1, False): "", (0, False): "?", (0, True): "*", (1, True): "+"}.get((min_occurs, unbounded))
     if suffix is None or (not unbounded and max_occurs != 1):
         suffix = f"{{{min_occurs},{max_occurs}}}"
     return name + suffix
@@ -393,9 +351,7 @@ def test_xsd_namespace_and_form(service):
     assert root.get("targetNamespace") == SERVICES[service][0]
     assert root.get("elementFormDefault") == "qualified"
     imports = root.findall(f"{{{ns.XSD}}}import")
-    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [
-        (COMMON, "common.xsd")
-    ]
+    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [(COMMON, "common.xsd")]
     assert root.findall(f"{{{ns.XSD}}}include") == []
 
 
@@ -408,9 +364,7 @@ def test_spyne_schema_parser_reads_the_xsd(service):
     """spyne maps imports by namespace (it ignores schemaLocation), so it gets the common file."""
     from spyne.util.xml import parse_schema_file
 
-    parsed = parse_schema_file(
-        str(XSD_DIR / f"{service}.xsd"), files={COMMON: str(XSD_DIR / "common.xsd")}
-    )
+    parsed = parse_schema_file(str(XSD_DIR / f"{service}.xsd"), files={COMMON: str(XSD_DIR / "common.xsd")})
     requests = {f"{op}Request" for op in INPUTS[service]}
     assert requests <= set(parsed[SERVICES[service][0]].elements)
     assert "FaultDetail" in parsed[COMMON].elements
@@ -426,9 +380,7 @@ def test_wsdl_loads_in_zeep_offline(service):
     wsdl_service = client.wsdl.services[service_name]
     port = wsdl_service.ports[port_name]
     assert port.binding_options["address"] == address
-    assert client.service._binding.name == etree.QName(
-        namespace, service_name.removesuffix("Service") + "Binding"
-    )
+    assert client.service._binding.name == etree.QName(namespace, service_name.removesuffix("Service") + "Binding")
     assert set(client.service._binding._operations) == set(INPUTS[service])
 
 
@@ -464,9 +416,7 @@ def test_wsdl_is_soap11_document_literal_and_imports_the_files_on_disk(service):
         assert dict(body.attrib) == {"use": "literal"}
     for fault in binding.iterfind(".//soap:fault", w):
         assert dict(fault.attrib) == {"name": "HubFault", "use": "literal"}
-    (addr,) = root.findall(
-        f"wsdl:service[@name='{service_name}']/wsdl:port[@name='{port_name}']/soap:address", w
-    )
+    (addr,) = root.findall(f"wsdl:service[@name='{service_name}']/wsdl:port[@name='{port_name}']/soap:address", w)
     assert addr.get("location") == address
 
 
@@ -577,13 +527,7 @@ def append(root: etree._Element, xml: str) -> etree._Element:
 UUID = "0b2b57bf-0f0e-4631-abda-73461491cc02"
 
 VALID_EDITS = [
-    (
-        "office",
-        "VerifyCoupon",
-        "CouponId",
-        "abth y2sn hy6n obh4",
-        "forgiving input passes the schema",
-    ),
+    ("office", "VerifyCoupon", "CouponId", "abth y2sn hy6n obh4", "forgiving input passes the schema"),
     ("office", "VerifyCoupon", "CouponId", "x", "MALFORMED is decided in code, not by the schema"),
     ("office", "VerifyCoupon", "OfficeCode", "0201", "leading zero"),
     ("office", "VerifyCoupon", "CaseType", None, "CaseType is optional"),
@@ -609,9 +553,7 @@ def test_valid_variation(service, name, path, text, why):
 
 
 def test_get_coupons_pdf_by_batch_is_valid():
-    root = from_text(
-        f'<GetCouponsPdfRequest xmlns="{ns.COMPANY}"><BatchId>B-1</BatchId></GetCouponsPdfRequest>'
-    )
+    root = from_text(f'<GetCouponsPdfRequest xmlns="{ns.COMPANY}"><BatchId>B-1</BatchId></GetCouponsPdfRequest>')
     assert_valid("company", root)
 
 
@@ -626,13 +568,7 @@ INVALID_EDITS = [
     ("office", "VerifyCoupon", "OfficeCode", "146", "OfficeCode of 3 digits"),
     ("office", "VerifyCoupon", "OfficeCode", "14650", "OfficeCode of 5 digits"),
     ("office", "VerifyCoupon", "OfficeCode", " 1465", "OfficeCode with a space"),
-    (
-        "office",
-        "VerifyCoupon",
-        "OfficeCode",
-        "\u0661\u0664\u0666\u0665",
-        "OfficeCode in Arabic-Indic digits",
-    ),
+    ("office", "VerifyCoupon", "OfficeCode", "\u0661\u0664\u0666\u0665", "OfficeCode in Arabic-Indic digits"),
     ("office", "VerifyCoupon", "OfficeCode", None, "OfficeCode missing"),
     ("office", "VerifyCoupon", "CouponId", "", "CouponId empty"),
     ("office", "VerifyCoupon", "CouponId", "A" * 65, "CouponId of 65 characters"),
@@ -669,13 +605,7 @@ INVALID_EDITS = [
     ("cashdesk", "RegisterPayment", "Item/Amount", "-5.00", "Item amount negative"),
     ("cashdesk", "CloseDay", "Date", "2026-02-30", "no such day"),
     ("bank", "SubmitTransfer", "CreditorAccount", "1111402004000030021234567", "NRB of 25 digits"),
-    (
-        "bank",
-        "SubmitTransfer",
-        "CreditorAccount",
-        "11 1140 2004 0000 3002 1234 5678",
-        "NRB with spaces",
-    ),
+    ("bank", "SubmitTransfer", "CreditorAccount", "11 1140 2004 0000 3002 1234 5678", "NRB with spaces"),
     ("bank", "SubmitTransfer", "EndToEndId", "E" * 36, "EndToEndId of 36 characters"),
     ("fk", "PostJournal", "Line/Debit", "-1.00", "Debit negative"),
     ("bankin", "SubmitStatement", "Document", "not base64!", "Document not base64"),
@@ -683,9 +613,7 @@ INVALID_EDITS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "service,name,path,text,why", INVALID_EDITS, ids=[v[4] for v in INVALID_EDITS]
-)
+@pytest.mark.parametrize("service,name,path,text,why", INVALID_EDITS, ids=[v[4] for v in INVALID_EDITS])
 def test_invalid_variation(service, name, path, text, why):
     assert_invalid(service, edit(sample(service, name), path, text))
 
@@ -758,9 +686,7 @@ def test_verify_coupon_response_reads_in_zeep():
 
 
 def test_response_times_are_utc():
-    root = response(
-        "office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00+02:00")
-    )
+    root = response("office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00+02:00"))
     assert_invalid("office", root)
     root = response("office", "VerifyCoupon", VERIFY_COUPON_FOUND.format("2026-06-01T12:00:00"))
     assert_invalid("office", root)
@@ -841,18 +767,10 @@ ZEEP_CALLS = [
             Amount=Decimal("161.50"),
         ),
     ),
-    (
-        "company",
-        "IssueCoupons",
-        dict(RequestId=UUID, CompanyNip="5260250274", CaseType="REJ", Count=20),
-    ),
+    ("company", "IssueCoupons", dict(RequestId=UUID, CompanyNip="5260250274", CaseType="REJ", Count=20)),
     ("company", "GetCouponsPdf", dict(BatchId="B-1")),
     ("company", "GetCouponsPdf", dict(CouponId=["ABTH-Y2SN-HY6N-0BH4", "RNRV-PH34-0P9A-D5WW"])),
-    (
-        "company",
-        "ListCoupons",
-        dict(CompanyNip="5260250274", IssuedFrom=datetime.date(2026, 3, 1), Limit=1000),
-    ),
+    ("company", "ListCoupons", dict(CompanyNip="5260250274", IssuedFrom=datetime.date(2026, 3, 1), Limit=1000)),
     (
         "cashdesk",
         "RegisterPayment",
@@ -864,17 +782,10 @@ ZEEP_CALLS = [
             System="POJAZD",
             CaseNumber="KM.1",
             Method="CASH",
-            Item=[
-                {"FeeCode": "DOWOD_REJESTRACYJNY", "Amount": Decimal("54.00")},
-                {"FeeCode": "OPLATA_EWIDENCYJNA"},
-            ],
+            Item=[{"FeeCode": "DOWOD_REJESTRACYJNY", "Amount": Decimal("54.00")}, {"FeeCode": "OPLATA_EWIDENCYJNA"}],
         ),
     ),
-    (
-        "cashdesk",
-        "CloseDay",
-        dict(RequestId=UUID, OfficeCode="1465", DeskId="01", Date=datetime.date(2026, 3, 2)),
-    ),
+    ("cashdesk", "CloseDay", dict(RequestId=UUID, OfficeCode="1465", DeskId="01", Date=datetime.date(2026, 3, 2))),
     (
         "bank",
         "SubmitTransfer",
@@ -892,9 +803,7 @@ ZEEP_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "service,name,kwargs", ZEEP_CALLS, ids=[f"{c[1]}-{i}" for i, c in enumerate(ZEEP_CALLS)]
-)
+@pytest.mark.parametrize("service,name,kwargs", ZEEP_CALLS, ids=[f"{c[1]}-{i}" for i, c in enumerate(ZEEP_CALLS)])
 def test_what_a_zeep_client_sends_is_valid(service, name, kwargs):
     client = zeep_client(service)
     envelope = client.create_message(client.service, name, **kwargs)

@@ -43,18 +43,14 @@ NAMESPACES = [
     "http://www.w3.org/2003/05/soap-envelope",
 ]
 TIMEOUT = 20
-EXAMPLES = int(
-    os.environ.get("HUB_FUZZ_EXAMPLES", "60")
-)  # per endpoint and database; raise it for a deeper run
+EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "60"))  # per endpoint and database; raise it for a deeper run
 
 
 def envelope(namespace: str, operation: str, fields: list[tuple[str, object]]) -> etree._Element:
     """<operation>Request in `namespace`; a value that is a list of pairs nests."""
     root = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "m": namespace})
     etree.SubElement(root, SOAP + "Header")
-    request = etree.SubElement(
-        etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"
-    )
+    request = etree.SubElement(etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request")
 
     def fill(parent, pairs):
         for name, value in pairs:
@@ -74,12 +70,7 @@ def rid() -> str:
 
 def office_requests(coupon: str) -> list:
     return [
-        (
-            "pojazd-1465",
-            lambda: envelope(
-                ns.OFFICE, "VerifyCoupon", [("CouponId", coupon), ("OfficeCode", "1465")]
-            ),
-        ),
+        ("pojazd-1465", lambda: envelope(ns.OFFICE, "VerifyCoupon", [("CouponId", coupon), ("OfficeCode", "1465")])),
         (
             "pojazd-1465",
             lambda: envelope(
@@ -105,20 +96,10 @@ def company_requests(coupon: str) -> list:
             lambda: envelope(
                 ns.COMPANY,
                 "IssueCoupons",
-                [
-                    ("RequestId", rid()),
-                    ("CompanyNip", MY_NIP),
-                    ("CaseType", "REJ_NEW"),
-                    ("Count", "1"),
-                ],
+                [("RequestId", rid()), ("CompanyNip", MY_NIP), ("CaseType", "REJ_NEW"), ("Count", "1")],
             ),
         ),
-        (
-            CLIENT_ID,
-            lambda: envelope(
-                ns.COMPANY, "CancelCoupon", [("RequestId", rid()), ("CouponId", coupon)]
-            ),
-        ),
+        (CLIENT_ID, lambda: envelope(ns.COMPANY, "CancelCoupon", [("RequestId", rid()), ("CouponId", coupon)])),
     ]
 
 
@@ -142,7 +123,7 @@ def cashdesk_requests(coupon: str) -> list:
                     ("Item", [("FeeCode", "EWID")]),
                 ],
             ),
-        ),
+        )
     ]
 
 
@@ -228,9 +209,7 @@ def byte_mutation(draw, data: bytes) -> bytes:
 
 
 def post(url: str, body: bytes) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
-    )
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, response.read()
@@ -269,22 +248,12 @@ def test_mutated_messages_get_an_answer_or_a_fault_and_refusals_change_nothing(f
     state = {"before": snapshot(hub)}
     seen: list[tuple[str, int]] = []
 
-    @settings(
-        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-    )
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def run(data):
         client, build = requests[data.draw(st.integers(0, len(requests) - 1), label="request")]
         stage = data.draw(
-            st.sampled_from(
-                [
-                    "tree then sign",
-                    "sign then tree",
-                    "sign then bytes",
-                    "unsigned tree",
-                    "unsigned bytes",
-                ]
-            ),
+            st.sampled_from(["tree then sign", "sign then tree", "sign then bytes", "unsigned tree", "unsigned bytes"]),
             label="stage",
         )
         root = build()
@@ -308,28 +277,20 @@ def test_mutated_messages_get_an_answer_or_a_fault_and_refusals_change_nothing(f
         try:
             parsed = etree.fromstring(answer)
         except etree.XMLSyntaxError as e:
-            raise AssertionError(
-                f"HTTP {status}, not XML ({e}): {answer[:300]!r} for {body[:2000]!r}"
-            ) from None
+            raise AssertionError(f"HTTP {status}, not XML ({e}): {answer[:300]!r} for {body[:2000]!r}") from None
         assert etree.QName(parsed).text == SOAP + "Envelope", (status, answer[:500], body[:2000])
         fault = parsed.find(FAULT)
         if status == 200:
             assert fault is None, (answer[:1000], body[:2000])
             state["before"] = snapshot(hub)  # accepted: whatever it did is the new normal
         else:
-            assert fault is not None, (
-                f"HTTP {status} without a soap:Fault: {answer[:500]!r} for {body[:2000]!r}"
-            )
+            assert fault is not None, f"HTTP {status} without a soap:Fault: {answer[:500]!r} for {body[:2000]!r}"
             assert status in (400, 403, 413, 415, 500), status
             text = fault.findtext("faultstring") or ""
             assert text and "Traceback" not in text, text
-            assert snapshot(hub) == state["before"], (
-                f"refused ({text}) but state changed: {body[:2000]!r}"
-            )
+            assert snapshot(hub) == state["before"], f"refused ({text}) but state changed: {body[:2000]!r}"
         report = MessageLog(hub.db).verify()
         assert report.ok, report
 
     run()
-    assert any(status != 200 for _, status in seen), (
-        "no example was refused: the mutations did nothing"
-    )
+    assert any(status != 200 for _, status in seen), "no example was refused: the mutations did nothing"

@@ -49,9 +49,7 @@ class Served(ServedHub):
 
     def wait_new_worker(self, old: int) -> None:
         wait_until(
-            lambda: (workers := children(self.proc.pid)) and old not in workers,
-            60,
-            f"gunicorn to replace worker {old}",
+            lambda: (workers := children(self.proc.pid)) and old not in workers, 60, f"gunicorn to replace worker {old}"
         )
         self.ready()
 
@@ -65,11 +63,7 @@ def served(running_hub, tmp_path):
 
 def requests_logged(hub) -> int:
     with hub.db.read() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(MessageRecord)
-            .where(MessageRecord.direction == REQUEST)
-        )
+        return s.scalar(select(func.count()).select_from(MessageRecord).where(MessageRecord.direction == REQUEST))
 
 
 def killed_in_flight(served: Served, body: bytes, path: str) -> bool:
@@ -89,9 +83,7 @@ def killed_in_flight(served: Served, body: bytes, path: str) -> bool:
     logged = requests_logged(hub)
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
-    wait_until(
-        lambda: result or requests_logged(hub) > logged, 60, "the hub to log the request", 0.001
-    )
+    wait_until(lambda: result or requests_logged(hub) > logged, 60, "the hub to log the request", 0.001)
     answered_before = bool(result)
     os.kill(worker, signal.SIGKILL)
     thread.join(timeout=60)
@@ -112,9 +104,7 @@ def ledger_verifies(hub) -> None:
 
 
 def issue_request(served: Served, request_id: str) -> bytes:
-    envelope = company_request(
-        "IssueCoupons", RequestId=request_id, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=COUNT
-    )
+    envelope = company_request("IssueCoupons", RequestId=request_id, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=COUNT)
     return etree.tostring(sign_envelope(envelope, served.running_hub.identity(CLIENT_ID)))
 
 
@@ -135,40 +125,25 @@ def test_kill_during_a_1000_coupon_issue_leaves_no_partial_batch(running_hub, se
         hit = killed_in_flight(served, issue_request(served, request_id), "/soap/company")
         coupons, batches, held = company_state(hub)
         # all or nothing, whatever instant the kill hit
-        assert (coupons - issued_before, held - issued_before * REJ_NEW) in (
-            (0, 0),
-            (COUNT, COUNT * REJ_NEW),
-        )
+        assert (coupons - issued_before, held - issued_before * REJ_NEW) in ((0, 0), (COUNT, COUNT * REJ_NEW))
         assert batches * COUNT == coupons
         ledger_verifies(hub)
         if hit:
             killed = request_id
             break
         issued_before = coupons
-    assert killed, (
-        "every IssueCoupons answered before the kill: the test never killed a request in flight"
-    )
+    assert killed, "every IssueCoupons answered before the kill: the test never killed a request in flight"
 
     answers = []
-    for retry in (
-        served,
-        running_hub,
-    ):  # the restarted worker, then another server on the same database
+    for retry in (served, running_hub):  # the restarted worker, then another server on the same database
         status, envelope = retry.post(issue_request(served, killed), "/soap/company")
         assert status == 200, fault_of(envelope)
         payload = envelope.find(f"{SOAP}Body")[0]
         answers.append(
-            (
-                payload.findtext(C + "BatchId"),
-                len(payload.findall(C + "Coupon")),
-                payload.findtext(C + "TotalHeld"),
-            )
+            (payload.findtext(C + "BatchId"), len(payload.findall(C + "Coupon")), payload.findtext(C + "TotalHeld"))
         )
     assert answers[0] == answers[1]
-    assert (
-        answers[0][1] == COUNT
-        and answers[0][2] == f"{COUNT * REJ_NEW // 100}.{COUNT * REJ_NEW % 100:02d}"
-    )
+    assert answers[0][1] == COUNT and answers[0][2] == f"{COUNT * REJ_NEW // 100}.{COUNT * REJ_NEW % 100:02d}"
     coupons, batches, held = company_state(hub)
     assert (coupons, batches, held) == (
         issued_before + COUNT,
@@ -176,12 +151,7 @@ def test_kill_during_a_1000_coupon_issue_leaves_no_partial_batch(running_hub, se
         (issued_before + COUNT) * REJ_NEW,
     )
     with hub.db.read() as s:
-        assert (
-            s.scalar(
-                select(func.count()).select_from(Coupon).where(Coupon.batch_id == answers[0][0])
-            )
-            == COUNT
-        )
+        assert s.scalar(select(func.count()).select_from(Coupon).where(Coupon.batch_id == answers[0][0])) == COUNT
     ledger_verifies(hub)
 
 
@@ -202,9 +172,7 @@ def redeem_request(served: Served, request_id: str, coupon_id: str) -> bytes:
 
 def captures(hub) -> tuple[int, int]:
     with hub.db.read() as s:
-        posts = s.scalar(
-            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
-        )
+        posts = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
         redemptions = s.scalar(select(func.count()).select_from(Redemption))
     return posts, redemptions
 
@@ -217,9 +185,7 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
     done = 0
     for coupon_id in coupons:
         request_id = str(uuid.uuid4())
-        hit = killed_in_flight(
-            served, redeem_request(served, request_id, coupon_id), "/soap/office"
-        )
+        hit = killed_in_flight(served, redeem_request(served, request_id, coupon_id), "/soap/office")
         posts, redemptions = captures(hub)
         # a capture is whole or absent: the redemption row and its ledger POST together
         assert posts == redemptions and redemptions in (done, done + 1)
@@ -232,24 +198,15 @@ def test_kill_during_a_redeem_captures_once_on_retry(running_hub, served):
         done = redemptions
         if len(killed) >= 3:
             break
-    assert killed, (
-        "every RedeemCoupon answered before the kill: the test never killed a request in flight"
-    )
+    assert killed, "every RedeemCoupon answered before the kill: the test never killed a request in flight"
 
     for request_id, coupon_id, _ in killed:
         answers = []
-        for retry in (
-            served,
-            running_hub,
-        ):  # the restarted worker, then another server on the same database
-            status, envelope = retry.post(
-                redeem_request(served, request_id, coupon_id), "/soap/office"
-            )
+        for retry in (served, running_hub):  # the restarted worker, then another server on the same database
+            status, envelope = retry.post(redeem_request(served, request_id, coupon_id), "/soap/office")
             assert status == 200, fault_of(envelope)
             payload = envelope.find(f"{SOAP}Body")[0]
-            answers.append(
-                (payload.findtext(O + "RedemptionId"), payload.findtext(O + "CapturedAmount"))
-            )
+            answers.append((payload.findtext(O + "RedemptionId"), payload.findtext(O + "CapturedAmount")))
         assert answers[0] == answers[1] and answers[0][0] and answers[0][1] == "161.50"
         with hub.db.read() as s:
             assert (

@@ -139,8 +139,7 @@ def redeem_body(hub: RunningHub, request_id: str, coupon: str) -> bytes:
 def verify_body(hub: RunningHub, coupon: str) -> bytes:
     return etree.tostring(
         sign_envelope(
-            office_request("VerifyCoupon", CouponId=coupon, OfficeCode=OFFICE, CaseType="REJ_NEW"),
-            hub.identity(CLIENT),
+            office_request("VerifyCoupon", CouponId=coupon, OfficeCode=OFFICE, CaseType="REJ_NEW"), hub.identity(CLIENT)
         )
     )
 
@@ -167,9 +166,7 @@ class Load:
     """CLIENTS threads, each sending a VerifyCoupon of a coupon nobody redeems, then a
     RedeemCoupon of a fresh coupon, until stopped."""
 
-    def __init__(
-        self, hub: RunningHub, url: str, to_verify: list[str], to_redeem: list[str]
-    ) -> None:
+    def __init__(self, hub: RunningHub, url: str, to_verify: list[str], to_redeem: list[str]) -> None:
         self.hub, self.url = hub, url
         self.to_verify = itertools.cycle(to_verify)
         self.to_redeem: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -247,15 +244,9 @@ def check_answer(outcome: Outcome) -> None:
         assert fault is None
         payload = outcome.payload()
         if outcome.operation == "VerifyCoupon":
-            assert (payload.findtext(O + "Valid"), payload.findtext(O + "Status")) == (
-                "true",
-                "ISSUED",
-            )
+            assert (payload.findtext(O + "Valid"), payload.findtext(O + "Status")) == ("true", "ISSUED")
         else:
-            assert (
-                payload.findtext(O + "RedemptionId")
-                and payload.findtext(O + "CapturedAmount") == "161.50"
-            )
+            assert payload.findtext(O + "RedemptionId") and payload.findtext(O + "CapturedAmount") == "161.50"
         return
     assert outcome.status == 500 and fault is not None, (
         f"HTTP {outcome.status} without a fault: {etree.tostring(outcome.answer)[:300]}"
@@ -263,9 +254,7 @@ def check_answer(outcome: Outcome) -> None:
     code, text = fault
     assert code == f"{SOAP}Server", f"{outcome.operation} during the outage: {fault}"
     assert "try again" in text, f"the faultstring does not say what to do: {text}"
-    assert not any(leak in text.lower() for leak in LEAKS), (
-        f"the faultstring shows internals: {text}"
-    )
+    assert not any(leak in text.lower() for leak in LEAKS), f"the faultstring shows internals: {text}"
     detail = outcome.answer.find(f"{SOAP}Body/{SOAP}Fault/detail/{{{ns.COMMON}}}FaultDetail")
     assert detail is not None and detail.findtext(f"{{{ns.COMMON}}}RequestId") in text
 
@@ -276,9 +265,7 @@ def check_answer(outcome: Outcome) -> None:
 def outage(load: Load, served: Served, cluster: PrivateCluster, kind: str) -> list[Outcome]:
     """Break the database under `load`, bring it back, and wait until the hub serves again;
     the requests that met the outage."""
-    load.wait_for_successes(
-        time.monotonic(), 2 * CLIENTS, RECOVERY_S
-    )  # under load before the outage
+    load.wait_for_successes(time.monotonic(), 2 * CLIENTS, RECOVERY_S)  # under load before the outage
     began = time.monotonic()
     if kind == "restart":
         cluster.pg_ctl("restart", "-m", "fast")
@@ -297,18 +284,12 @@ def outage(load: Load, served: Served, cluster: PrivateCluster, kind: str) -> li
     recovered = load.wait_for_successes(back, 2 * CLIENTS, RECOVERY_S)
     status, body = served.readyz()
     assert status == 200 and body["ready"], body
-    return [
-        o
-        for o in load.since(began - CLIENT_TIMEOUT_S)
-        if o.ended >= began and o.started <= recovered
-    ]
+    return [o for o in load.since(began - CLIENT_TIMEOUT_S) if o.ended >= began and o.started <= recovered]
 
 
 @pytest.mark.slow
 @pytest.mark.postgresql
-def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_recovers(
-    running_hub, served, cluster
-):
+def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_recovers(running_hub, served, cluster):
     hub = running_hub.hub
     funded_company(hub, (TO_REDEEM + 8) * REJ_NEW)
     to_verify = [c.coupon_id for c in issue(hub, 8).coupons]
@@ -323,9 +304,7 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
 
     assert served.workers() == workers, "a worker was replaced: the hub recovered by a restart"
     assert restarted, "no request was in flight during the restart"
-    assert any(o.fault for o in stopped), (
-        "no request met the stopped database: the test never tested it"
-    )
+    assert any(o.fault for o in stopped), "no request met the stopped database: the test never tested it"
     for outcome in load.outcomes:
         check_answer(outcome)
     faulted = [o for o in load.outcomes if o.fault is not None]
@@ -341,11 +320,7 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
         o for o in load.outcomes if o.operation == "RedeemCoupon"
     ][-1:]:
         answers = [
-            send(
-                served.url,
-                "RedeemCoupon",
-                redeem_body(running_hub, outcome.request_id, outcome.coupon),
-            )
+            send(served.url, "RedeemCoupon", redeem_body(running_hub, outcome.request_id, outcome.coupon))
             for _ in range(2)
         ]
         for answer in answers:
@@ -355,12 +330,8 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
 
     with hub.db.read() as s:
         Ledger(s).verify()
-        posts = s.scalar(
-            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
-        )
-        rows = s.execute(
-            select(Redemption.coupon_id, func.count()).group_by(Redemption.coupon_id)
-        ).all()
+        posts = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
+        rows = s.execute(select(Redemption.coupon_id, func.count()).group_by(Redemption.coupon_id)).all()
         assert {coupon: n for coupon, n in rows if n > 1} == {}
         assert {coupon for coupon, _ in rows} == {c.replace("-", "") for c in redeemed}
         assert posts == len(rows)
@@ -379,9 +350,7 @@ def test_postgresql_restarted_under_load_gives_faults_not_hangs_and_the_hub_reco
 
 def test_a_database_failure_in_a_request_is_a_server_fault_that_says_to_try_again():
     lost = OperationalError(
-        "SELECT ledger_accounts.id FROM ledger_accounts",
-        {},
-        Exception("server closed the connection unexpectedly"),
+        "SELECT ledger_accounts.id FROM ledger_accounts", {}, Exception("server closed the connection unexpectedly")
     )
     fault = server_fault("4f0c", lost)
     assert (

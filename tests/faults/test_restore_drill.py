@@ -61,18 +61,13 @@ def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
     hub = running_hub.hub
     company = Client(running_hub, f"leasing-{COMPANY_NIP}", "company")
     batch = company.IssueCoupons(
-        RequestId=str(uuid.uuid4()),
-        CompanyNip=COMPANY_NIP,
-        CaseType="REJ_NEW",
-        Count=redeem_count + 2,
+        RequestId=str(uuid.uuid4()), CompanyNip=COMPANY_NIP, CaseType="REJ_NEW", Count=redeem_count + 2
     )
     coupons = [c.CouponId for c in batch.Coupon]
     redeemed = {}
     for coupon in coupons[:redeem_count]:
         status, answer = running_hub.post(
-            signed_request(
-                running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-            )
+            signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
         )
         assert status == 200
         redeemed[coupon] = answer.find(f"{SOAP}Body/{O}RedeemCouponResponse/{O}RedemptionId").text
@@ -89,23 +84,10 @@ def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
     if everything:
         company.CancelCoupon(RequestId=str(uuid.uuid4()), CouponId=coupons[redeem_count])
         kasa.VoidPayment(
-            RequestId=str(uuid.uuid4()),
-            PaymentId=paid.PaymentId,
-            Reason="Pomyłka kasjera.",
-            Supervisor=SUPERVISOR,
+            RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera.", Supervisor=SUPERVISOR
         )
-        kasa.CloseDay(
-            RequestId=str(uuid.uuid4()),
-            OfficeCode="1465",
-            DeskId="01",
-            Date=business_day(datetime.now(UTC)),
-        )
-    return {
-        "batch": batch.BatchId,
-        "coupons": coupons,
-        "redeemed": redeemed,
-        "payment": paid.PaymentId,
-    }
+        kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(UTC)))
+    return {"batch": batch.BatchId, "coupons": coupons, "redeemed": redeemed, "payment": paid.PaymentId}
 
 
 def state(db: Database) -> dict:
@@ -117,9 +99,7 @@ def state(db: Database) -> dict:
             "redemptions": dict(s.execute(select(Redemption.coupon_id, Redemption.id)).all()),
             "payments": {p.id: (p.receipt_number, p.voided_by) for p in s.scalars(select(Payment))},
             "closed_days": {
-                (d.office_code, d.desk_id, d.day, d.report_id)
-                for d in s.scalars(select(DeskDay))
-                if d.closed_at
+                (d.office_code, d.desk_id, d.day, d.report_id) for d in s.scalars(select(DeskDay)) if d.closed_at
             },
             "bank_entries": s.scalar(select(func.count()).select_from(BankEntry)),
         }
@@ -136,9 +116,7 @@ def setup_company(hub) -> None:
 
 def archiving(private: PrivateCluster) -> None:
     private.wal_archive = private.folder("wal-archive")
-    script = shutil.copy(
-        WAL_ARCHIVE_SCRIPT, private.folder("bin")
-    )  # where the server's user may run it
+    script = shutil.copy(WAL_ARCHIVE_SCRIPT, private.folder("bin"))  # where the server's user may run it
     with (private.data / "postgresql.conf").open("a") as conf:
         conf.write(ARCHIVING.format(script=script, archive=private.wal_archive))
 
@@ -162,10 +140,7 @@ def archive_current_wal(cluster: PrivateCluster) -> None:
         segment = c.execute(text("SELECT pg_walfile_name(pg_switch_wal())")).scalar()
         archived = text("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
         wait_until(
-            lambda: c.execute(archived).scalar() >= segment,
-            60,
-            "the archiver to copy the last WAL segment",
-            0.2,
+            lambda: c.execute(archived).scalar() >= segment, 60, "the archiver to copy the last WAL segment", 0.2
         )
     engine.dispose()
 
@@ -194,9 +169,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     hub_command(config_dir, "audit", "seal")
     before = state(hub.db)
     assert set(before["redemptions"].values()) == set(told["redeemed"].values())
-    assert (
-        before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]
-    )  # voided; the day closed
+    assert before["payments"][told["payment"]][1] == SUPERVISOR and before["closed_days"]  # voided; the day closed
     archive_current_wal(cluster)
 
     # the server's disk is lost
@@ -205,9 +178,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     # point-in-time recovery: the base backup, then every archived WAL segment replayed
     shutil.copytree(base, cluster.data, symlinks=True)
     with (cluster.data / "postgresql.conf").open("a") as conf:
-        conf.write(
-            f"restore_command = 'cp {cluster.wal_archive}/%f %p'\nrecovery_target_timeline = 'latest'\n"
-        )
+        conf.write(f"restore_command = 'cp {cluster.wal_archive}/%f %p'\nrecovery_target_timeline = 'latest'\n")
     (cluster.data / "recovery.signal").touch()
     if cluster.as_postgres:
         subprocess.run(["chown", "-R", "postgres:postgres", str(cluster.data)], check=True)
@@ -215,12 +186,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     cluster.pg_ctl("start")
     engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
     with engine.connect() as c:
-        wait_until(
-            lambda: not c.execute(text("SELECT pg_is_in_recovery()")).scalar(),
-            60,
-            "recovery to finish",
-            0.2,
-        )
+        wait_until(lambda: not c.execute(text("SELECT pg_is_in_recovery()")).scalar(), 60, "recovery to finish", 0.2)
     engine.dispose()
 
     # the same hub process serves again, with everything
@@ -232,9 +198,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     assert status == 200, fault_of(answer)
     for coupon in list(told["redeemed"])[:2]:
         status, answer = running_hub.post(
-            signed_request(
-                running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-            )
+            signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
         )
         assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable")
     verified = hub_command(config_dir, "audit", "verify").stdout
@@ -253,9 +217,7 @@ def redeem(served, coupon: str, request_id: str | None = None):
     return served.post(signed_request(served.identity("pojazd-1465"), "RedeemCoupon", **fields))
 
 
-def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_redemption(
-    running_hub, cluster
-):
+def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_redemption(running_hub, cluster):
     hub, config_dir = running_hub.hub, running_hub.config_dir
     setup_company(hub)
     traffic(running_hub, redeem_count=2)
@@ -276,9 +238,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     later = traffic(running_hub, redeem_count=4, everything=True)  # after the nightly dump
     before = state(hub.db)
     assert before["payments"][later["payment"]][1] == SUPERVISOR and before["closed_days"]
-    hub_command(
-        config_dir, "audit", "archive", "--before", datetime.now(UTC).isoformat()
-    )  # the nightly archive run
+    hub_command(config_dir, "audit", "archive", "--before", datetime.now(UTC).isoformat())  # the nightly archive run
 
     # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
     cluster.run(
@@ -295,29 +255,21 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
         str(dump),
     )
     lost = state(hub.db)
-    assert not set(later["redeemed"]) & set(lost["redemptions"]), (
-        "the dump was taken before the later redemptions"
-    )
+    assert not set(later["redeemed"]) & set(lost["redemptions"]), "the dump was taken before the later redemptions"
     coupon = next(iter(later["redeemed"]))
     with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         status, answer = redeem(served, coupon)
         code, message = fault_of(answer)
         assert status == 500 and code == f"{SOAP}Server" and "restored from a backup" in message
     listing = hub_command(config_dir, "audit", "recover").stdout
-    assert sum(
-        "RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()
-    ) == len(later["redeemed"]), listing
-    for operation in (
-        "IssueCoupons",
-        "CancelCoupon",
-        "RegisterPayment",
-        "VoidPayment",
-        "CloseDay",
-        "SubmitStatement",
-    ):
-        assert any(
-            operation in line and line.endswith("missing") for line in listing.splitlines()
-        ), (operation, listing)
+    assert sum("RedeemCoupon" in line and line.endswith("missing") for line in listing.splitlines()) == len(
+        later["redeemed"]
+    ), listing
+    for operation in ("IssueCoupons", "CancelCoupon", "RegisterPayment", "VoidPayment", "CloseDay", "SubmitStatement"):
+        assert any(operation in line and line.endswith("missing") for line in listing.splitlines()), (
+            operation,
+            listing,
+        )
     applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
     assert "the hub takes changes again" in applied, applied
 
@@ -327,9 +279,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     with serving(config_dir) as served:  # the hub started again on its config, as after a restore
         for coupon in later["redeemed"]:
             status, answer = redeem(served, coupon)
-            assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), (
-                coupon
-            )
+            assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), coupon
         unused = later["coupons"][-1]
         status, answer = redeem(served, unused)
         assert status == 200, fault_of(answer)

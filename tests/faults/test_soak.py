@@ -79,10 +79,7 @@ def envelope(service: str, operation: str, fields: dict) -> etree._Element:
                 else:
                     child.text = str(one)
 
-    fill(
-        etree.SubElement(etree.SubElement(env, SOAP + "Body"), f"{{{tns}}}{operation}Request"),
-        fields,
-    )
+    fill(etree.SubElement(etree.SubElement(env, SOAP + "Body"), f"{{{tns}}}{operation}Request"), fields)
     return env
 
 
@@ -124,11 +121,7 @@ class Ledgerbook:
 
     def some(self, rng: random.Random, kind: str):
         with self.lock:
-            pool = {
-                "redeemed": self.redeemed,
-                "cancelled": self.cancelled,
-                "payments": self.payments,
-            }[kind]
+            pool = {"redeemed": self.redeemed, "cancelled": self.cancelled, "payments": self.payments}[kind]
             if not pool:
                 return None
             return rng.choice(list(pool.items()) if isinstance(pool, dict) else pool)
@@ -152,17 +145,13 @@ class SoakClient:
 
         server = self.rng.randrange(2) if server is None else server
         body = etree.tostring(
-            sign_envelope(
-                envelope(service, operation, fields), self.identities[self.signer[service]]
-            )
+            sign_envelope(envelope(service, operation, fields), self.identities[self.signer[service]])
         )
         conn = self.connections.get(server) or http.client.HTTPConnection(
             self.servers[server].url.removeprefix("http://"), timeout=60
         )
         try:
-            conn.request(
-                "POST", f"/soap/{service}", body, {"Content-Type": "text/xml; charset=utf-8"}
-            )
+            conn.request("POST", f"/soap/{service}", body, {"Content-Type": "text/xml; charset=utf-8"})
             response = conn.getresponse()
             data = response.read()
             self.connections[server] = conn
@@ -188,15 +177,9 @@ class SoakClient:
         elif kind == "cancelled" and (picked := self.book.some(self.rng, "cancelled")):
             coupon, expected = picked, {"CANCELLED"}
         elif kind == "fresh" and (picked := self.book.newest_fresh()):
-            coupon, expected = (
-                picked,
-                {"ISSUED", "REDEEMED", "CANCELLED"},
-            )  # another thread may take it meanwhile
+            coupon, expected = (picked, {"ISSUED", "REDEEMED", "CANCELLED"})  # another thread may take it meanwhile
         else:
-            coupon, expected = (
-                "".join(self.rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(16)),
-                None,
-            )
+            coupon, expected = ("".join(self.rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(16)), None)
         answer = self.call("office", "VerifyCoupon", {"CouponId": coupon, "OfficeCode": "1465"})
         if expected is None:
             self.expect(
@@ -231,11 +214,7 @@ class SoakClient:
             return self.verify()
         fields = self.redeem_fields(coupon)
         answer = self.call("office", "RedeemCoupon", fields)
-        self.expect(
-            answer.fault is None and answer.text("CapturedAmount") == "161.50",
-            f"redeem {coupon}",
-            answer,
-        )
+        self.expect(answer.fault is None and answer.text("CapturedAmount") == "161.50", f"redeem {coupon}", answer)
         if answer.fault is None:
             with self.book.lock:
                 self.book.redeemed[coupon] = (fields, answer.text("RedemptionId"))
@@ -247,9 +226,7 @@ class SoakClient:
         coupon, (fields, redemption_id) = picked
         answer = self.call("office", "RedeemCoupon", fields)
         self.expect(
-            answer.fault is None and answer.text("RedemptionId") == redemption_id,
-            f"redeem retried {coupon}",
-            answer,
+            answer.fault is None and answer.text("RedemptionId") == redemption_id, f"redeem retried {coupon}", answer
         )
 
     def redeem_again(self) -> None:
@@ -258,8 +235,7 @@ class SoakClient:
             return self.verify()
         answer = self.call("office", "RedeemCoupon", self.redeem_fields(picked[0]))
         self.expect(
-            answer.fault == "CouponNotRedeemable"
-            and answer.payload.findtext(".//{*}Reason") == "REDEEMED",
+            answer.fault == "CouponNotRedeemable" and answer.payload.findtext(".//{*}Reason") == "REDEEMED",
             f"second redeem {picked[0]}",
             answer,
         )
@@ -274,9 +250,7 @@ class SoakClient:
         answers: list = [None, None]
         fields = [self.redeem_fields(coupon), self.redeem_fields(coupon)]
         racer = threading.Thread(
-            target=lambda: answers.__setitem__(
-                1, other.call("office", "RedeemCoupon", fields[1], server=1)
-            )
+            target=lambda: answers.__setitem__(1, other.call("office", "RedeemCoupon", fields[1], server=1))
         )
         racer.start()
         answers[0] = self.call("office", "RedeemCoupon", fields[0], server=0)
@@ -298,37 +272,22 @@ class SoakClient:
         coupon = self.book.take_fresh()
         if coupon is None:
             return self.verify()
-        answer = self.call(
-            "company", "CancelCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": coupon}
-        )
-        self.expect(
-            answer.fault is None and answer.text("ReleasedAmount") == "161.50",
-            f"cancel {coupon}",
-            answer,
-        )
+        answer = self.call("company", "CancelCoupon", {"RequestId": str(uuid.uuid4()), "CouponId": coupon})
+        self.expect(answer.fault is None and answer.text("ReleasedAmount") == "161.50", f"cancel {coupon}", answer)
         if answer.fault is None:
             with self.book.lock:
                 self.book.cancelled.append(coupon)
 
     def account(self) -> None:
         answer = self.call("company", "GetAccount", {"CompanyNip": MY_NIP})
-        ok = (
-            answer.fault is None
-            and Decimal(answer.text("Available")) >= 0
-            and Decimal(answer.text("Held")) >= 0
-        )
+        ok = answer.fault is None and Decimal(answer.text("Available")) >= 0 and Decimal(answer.text("Held")) >= 0
         self.expect(ok, "account", answer)
 
     def issue(self) -> None:
         answer = self.call(
             "company",
             "IssueCoupons",
-            {
-                "RequestId": str(uuid.uuid4()),
-                "CompanyNip": MY_NIP,
-                "CaseType": "REJ_NEW",
-                "Count": BATCH,
-            },
+            {"RequestId": str(uuid.uuid4()), "CompanyNip": MY_NIP, "CaseType": "REJ_NEW", "Count": BATCH},
         )
         coupons = [c.findtext("{*}CouponId") for c in answer.payload.findall("{*}Coupon")]
         self.expect(
@@ -368,13 +327,9 @@ class SoakClient:
         if picked is None:
             return self.verify()
         system, case, total = picked
-        answer = self.call(
-            "office", "VerifyPayment", {"System": system, "OfficeCode": "1465", "CaseNumber": case}
-        )
+        answer = self.call("office", "VerifyPayment", {"System": system, "OfficeCode": "1465", "CaseNumber": case})
         self.expect(
-            answer.fault is None
-            and answer.text("Paid") == "true"
-            and answer.text("TotalPaid") == total,
+            answer.fault is None and answer.text("Paid") == "true" and answer.text("TotalPaid") == total,
             f"verify payment {case}",
             answer,
         )
@@ -418,9 +373,7 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         for i in range(2):
             servers.append(ServedHub(config_dir, config_dir.parent / f"serve-{i}.log", workers=2))
         clients = [SoakClient(config_dir, servers, book, seed) for seed in range(CLIENTS)]
-        threads = [
-            threading.Thread(target=c.run, args=(plan[i::CLIENTS],)) for i, c in enumerate(clients)
-        ]
+        threads = [threading.Thread(target=c.run, args=(plan[i::CLIENTS],)) for i, c in enumerate(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -434,9 +387,7 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         f"({REQUESTS / (loaded - started):.0f}/s): {dict(book.counts)}"
     )
 
-    assert not book.errors, (
-        f"{len(book.errors)} wrong answers of {REQUESTS}, first: {book.errors[:5]}"
-    )
+    assert not book.errors, f"{len(book.errors)} wrong answers of {REQUESTS}, first: {book.errors[:5]}"
     assert sum(book.counts.values()) == REQUESTS
 
     with hub.db.read() as s:
@@ -446,17 +397,11 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
         assert sum(b.debits_posted for b in trial) == sum(b.credits_posted for b in trial)
         assert sum(b.debits_pending for b in trial) == sum(b.credits_pending for b in trial)
 
-        twice = s.execute(
-            select(Redemption.coupon_id).group_by(Redemption.coupon_id).having(func.count() > 1)
-        ).all()
+        twice = s.execute(select(Redemption.coupon_id).group_by(Redemption.coupon_id).having(func.count() > 1)).all()
         assert not twice, f"captured twice: {twice[:5]}"
         redemptions = s.scalar(select(func.count()).select_from(Redemption))
-        captures = s.scalar(
-            select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST")
-        )
-        by_status = dict(
-            s.execute(select(Coupon.status, func.count()).group_by(Coupon.status)).all()
-        )
+        captures = s.scalar(select(func.count()).select_from(LedgerTransfer).where(LedgerTransfer.kind == "POST"))
+        by_status = dict(s.execute(select(Coupon.status, func.count()).group_by(Coupon.status)).all())
         payments = s.scalar(select(func.count()).select_from(Payment))
     assert redemptions == captures == len(book.redeemed) == by_status.get("REDEEMED", 0)
     assert by_status.get("CANCELLED", 0) == len(book.cancelled)
@@ -469,10 +414,6 @@ def test_soak_mixed_signed_requests_through_two_processes(soak_hub):
     assert account.posted_grosze == FUNDING - redemptions * FEE
 
     audit = subprocess.run(
-        [*HUB, "--config", str(config_dir), "audit", "verify"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=600,
+        [*HUB, "--config", str(config_dir), "audit", "verify"], capture_output=True, text=True, cwd=REPO, timeout=600
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr

@@ -61,9 +61,7 @@ class Wss4j:
         stdin.flush()
         ready, _, _ = select.select([stdout], [], [], ANSWER_SECONDS)
         line = stdout.readline() if ready else ""
-        assert line, (
-            f"Wss4jPeer did not answer: {(self.workdir / 'java.log').read_text(errors='replace')[-2000:]}"
-        )
+        assert line, f"Wss4jPeer did not answer: {(self.workdir / 'java.log').read_text(errors='replace')[-2000:]}"
         return line.rstrip("\n")
 
     def _file(self, data: bytes, stem: str) -> Path:
@@ -105,15 +103,7 @@ class Wss4j:
             self.workdir / f"signed-{self._count}.xml",
         )
         answer = self._ask(
-            "sign",
-            str(keystore),
-            KEYSTORE_PASSWORD,
-            alias,
-            key_id,
-            signature,
-            digest,
-            str(unsigned),
-            str(signed),
+            "sign", str(keystore), KEYSTORE_PASSWORD, alias, key_id, signature, digest, str(unsigned), str(signed)
         )
         assert answer == "ok", answer
         return signed.read_bytes()

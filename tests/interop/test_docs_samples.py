@@ -60,11 +60,7 @@ def request_fields(operation: str, seen: dict) -> list:
         ("Item", [("FeeCode", "EWID")]),
     ]
     return {
-        "VerifyCoupon": lambda: [
-            ("CouponId", seen["coupon"]),
-            ("OfficeCode", "1465"),
-            ("CaseType", "REJ_NEW"),
-        ],
+        "VerifyCoupon": lambda: [("CouponId", seen["coupon"]), ("OfficeCode", "1465"), ("CaseType", "REJ_NEW")],
         "RedeemCoupon": lambda: [
             rid,
             ("CouponId", seen["coupon"]),
@@ -86,11 +82,7 @@ def request_fields(operation: str, seen: dict) -> list:
             ("Reason", "Błędna kwota"),
             ("Supervisor", "jan.kowalski"),
         ],
-        "VerifyPayment": lambda: [
-            ("System", "POJAZD"),
-            ("OfficeCode", "1465"),
-            ("CaseNumber", "WK.5410.12.2026"),
-        ],
+        "VerifyPayment": lambda: [("System", "POJAZD"), ("OfficeCode", "1465"), ("CaseNumber", "WK.5410.12.2026")],
         "GetReceiptPdf": lambda: [("PaymentId", seen["PaymentId"])],
         "CloseDay": lambda: [
             rid,
@@ -105,11 +97,7 @@ def envelope(namespace: str, operation: str, fields: list) -> etree._Element:
     root = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "h": namespace})
     etree.SubElement(root, SOAP + "Header")
     _fill(
-        etree.SubElement(
-            etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"
-        ),
-        namespace,
-        fields,
+        etree.SubElement(etree.SubElement(root, SOAP + "Body"), f"{{{namespace}}}{operation}Request"), namespace, fields
     )
     etree.indent(root)  # readable samples: the whitespace is signed like the rest
     return root
@@ -142,31 +130,23 @@ def exchanges(running_hub):
     made = {}
     for service, operation in EXCHANGES:
         namespace, path, client = SERVICES[service]
-        if (service, operation) == (
-            "cashdesk",
-            "VoidPayment",
-        ):  # void a second payment, keep the first
-            seen["voided"] = _send(
-                running_hub, "cashdesk", "RegisterPayment", request_fields("RegisterPayment", seen)
-            )[1].findtext(f".//{{{ns.CASHDESK}}}PaymentId")
+        if (service, operation) == ("cashdesk", "VoidPayment"):  # void a second payment, keep the first
+            seen["voided"] = _send(running_hub, "cashdesk", "RegisterPayment", request_fields("RegisterPayment", seen))[
+                1
+            ].findtext(f".//{{{ns.CASHDESK}}}PaymentId")
         request, answer = _send(running_hub, service, operation, request_fields(operation, seen))
         for name in ("RedemptionId", "PaymentId"):
             found = answer.findtext(f".//{{{namespace}}}{name}")
             if found is not None:
                 seen.setdefault(name, found)
-        made[f"{service}-{operation}"] = (
-            request,
-            etree.tostring(answer, xml_declaration=True, encoding="UTF-8"),
-        )
+        made[f"{service}-{operation}"] = (request, etree.tostring(answer, xml_declaration=True, encoding="UTF-8"))
     return made
 
 
 def _send(running_hub, service, operation, fields):
     namespace, path, client = SERVICES[service]
     request = signed_by_xmlsec1(
-        envelope(namespace, operation, fields),
-        KEYS / f"{client}.key",
-        running_hub.identity(client).cert,
+        envelope(namespace, operation, fields), KEYS / f"{client}.key", running_hub.identity(client).cert
     )
     status, answer = running_hub.post(request, path)
     assert status == 200, answer.findtext(f".//{SOAP}Fault/faultstring")
@@ -182,14 +162,9 @@ def test_samples_are_current_and_verify_with_xmlsec1(exchanges):
     for name, (request, answer) in exchanges.items():
         service = name.split("-")[0]
         client = SERVICES[service][2]
-        for kind, fresh, cert in (
-            ("request", request, KEYS / f"{client}.crt"),
-            ("answer", answer, KEYS / "hub.crt"),
-        ):
+        for kind, fresh, cert in (("request", request, KEYS / f"{client}.crt"), ("answer", answer, KEYS / "hub.crt")):
             committed_path = SAMPLES / f"{name}-{kind}.xml"
-            assert committed_path.exists(), (
-                f"{committed_path} is missing; see this module's docstring"
-            )
+            assert committed_path.exists(), f"{committed_path} is missing; see this module's docstring"
             committed = committed_path.read_bytes()
             ok, report = xmlsec1_verifies(committed, cert)
             assert ok, f"{committed_path}: {report}"

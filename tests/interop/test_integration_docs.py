@@ -37,8 +37,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
 def test_every_fault_code_has_a_row_with_a_polish_text():
     codes = {f"Client.{c.code}" for c in subclasses(ClientError)} | {"soap:Server"}
     codes |= {
-        f"{dict(((ns.WSSE, 'wsse'), (ns.WSU, 'wsu')))[c.qname[0]]}:{c.qname[1]}"
-        for c in subclasses(SecurityFault)
+        f"{dict(((ns.WSSE, 'wsse'), (ns.WSU, 'wsu')))[c.qname[0]]}:{c.qname[1]}" for c in subclasses(SecurityFault)
     }
     codes |= {f"soap:{c.code}" for c in subclasses(SoapProcessingFault)}
     rows = table_rows((DOCS / "contract.md").read_text())
@@ -50,9 +49,7 @@ def test_every_fault_code_has_a_row_with_a_polish_text():
 
 def test_every_coupon_reason_has_a_row():
     common = etree.parse(str(Path(hub.__file__).parent / "xsd" / "common.xsd"))
-    reasons = common.xpath(
-        "//xs:simpleType[@name='CouponReason']//xs:enumeration/@value", namespaces={"xs": ns.XSD}
-    )
+    reasons = common.xpath("//xs:simpleType[@name='CouponReason']//xs:enumeration/@value", namespaces={"xs": ns.XSD})
     rows = table_rows((DOCS / "contract.md").read_text())
     assert len(reasons) == 8
     missing = [r for r in reasons if r not in rows or not POLISH.search(rows[r][-1])]

@@ -38,43 +38,27 @@ def verified_by_wss4j(wss4j, running_hub, answer) -> None:
 
 
 def call(
-    running_hub,
-    wss4j,
-    operation,
-    client="pojazd-1465",
-    key_id="default",
-    signature=RSA_SHA256,
-    digest=SHA256,
-    **fields,
+    running_hub, wss4j, operation, client="pojazd-1465", key_id="default", signature=RSA_SHA256, digest=SHA256, **fields
 ):
-    request = wss4j.sign(
-        running_hub.identity(client), office_request(operation, **fields), key_id, signature, digest
-    )
+    request = wss4j.sign(running_hub.identity(client), office_request(operation, **fields), key_id, signature, digest)
     status, answer = running_hub.post(request)
     return etree.fromstring(request), status, answer
 
 
 @pytest.mark.parametrize("key_id", KEY_IDS)
-def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j(
-    running_hub, coupon, wss4j, key_id
-):
+def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j(running_hub, coupon, wss4j, key_id):
     request, status, answer = call(
         running_hub, wss4j, "VerifyCoupon", key_id=key_id, CouponId=coupon, OfficeCode="1465"
     )
     pointer, token = KEY_IDS[key_id]
     assert request.find(f".//{WSSE}SecurityTokenReference")[0].tag == pointer
     assert (request.find(f".//{WSSE}BinarySecurityToken") is not None) == token
-    assert (
-        request.find(f".//{DS}CanonicalizationMethod/{{{ns.EXC_C14N}}}InclusiveNamespaces")
-        is not None
-    )
+    assert request.find(f".//{DS}CanonicalizationMethod/{{{ns.EXC_C14N}}}InclusiveNamespaces") is not None
     assert status == 200, etree.tostring(answer)
     assert (answer.findtext(f".//{O}Valid"), answer.findtext(f".//{O}Amount")) == ("true", "161.50")
     verified_by_wss4j(wss4j, running_hub, answer)
 
-    _, status, answer = call(
-        running_hub, wss4j, "RedeemCoupon", key_id=key_id, **redeem_fields(coupon)
-    )
+    _, status, answer = call(running_hub, wss4j, "RedeemCoupon", key_id=key_id, **redeem_fields(coupon))
     assert status == 200, etree.tostring(answer)
     assert answer.findtext(f".//{O}CapturedAmount") == "161.50"
     verified_by_wss4j(wss4j, running_hub, answer)
@@ -83,12 +67,7 @@ def test_wss4j_signed_verify_and_redeem_are_accepted_and_answers_verify_in_wss4j
 
 def test_wss4j_defaults_sign_with_rsa_sha1_which_is_refused(running_hub, coupon, wss4j):
     request, status, answer = call(
-        running_hub,
-        wss4j,
-        "RedeemCoupon",
-        signature="default",
-        digest="default",
-        **redeem_fields(coupon),
+        running_hub, wss4j, "RedeemCoupon", signature="default", digest="default", **redeem_fields(coupon)
     )
     assert request.find(f".//{DS}SignatureMethod").get("Algorithm") == RSA_SHA1
     code, text = fault_of(answer)
@@ -116,13 +95,7 @@ def test_a_ca_trusted_client_must_send_its_token(running_hub, coupon, wss4j):
     """pojazd-1261 is trusted through the dev CA: by BST it is accepted; by IssuerSerial the
     hub cannot know the certificate and says what it accepts. The fault verifies in WSS4J."""
     _, status, answer = call(
-        running_hub,
-        wss4j,
-        "VerifyCoupon",
-        client="pojazd-1261",
-        key_id="BST",
-        CouponId=coupon,
-        OfficeCode="1261",
+        running_hub, wss4j, "VerifyCoupon", client="pojazd-1261", key_id="BST", CouponId=coupon, OfficeCode="1261"
     )
     assert status == 200, etree.tostring(answer)
     _, status, answer = call(
@@ -141,9 +114,7 @@ def test_a_ca_trusted_client_must_send_its_token(running_hub, coupon, wss4j):
 
 
 def test_a_domain_fault_verifies_in_wss4j(running_hub, coupon, wss4j):
-    _, status, answer = call(
-        running_hub, wss4j, "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261")
-    )
+    _, status, answer = call(running_hub, wss4j, "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261"))
     code, _ = fault_of(answer)
     assert (status, code) == (500, f"{{{ns.SOAP_ENV_11}}}Client.NotAuthorized")
     verified_by_wss4j(wss4j, running_hub, answer)

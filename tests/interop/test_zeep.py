@@ -35,9 +35,7 @@ def client(running_hub, wsse):
 
 
 def test_the_recipe_verifies_redeems_and_checks_the_hubs_answers(running_hub, coupon, keys):
-    wsse = HubSecurity(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
-    )
+    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
     office = client(running_hub, wsse)
     check = office.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert (check.Valid, check.Amount) == (True, Decimal("161.50"))
@@ -50,9 +48,7 @@ def test_the_recipe_verifies_redeems_and_checks_the_hubs_answers(running_hub, co
 
 
 def test_pitfall_1_no_timestamp(running_hub, coupon, keys):
-    wsse = HubSecurity(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
-    )
+    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
     wsse.apply = wsse.signer.apply  # as zeep does by itself: no Timestamp
     with pytest.raises(Fault, match="no wsu:Timestamp") as fault:
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
@@ -60,21 +56,15 @@ def test_pitfall_1_no_timestamp(running_hub, coupon, keys):
 
 
 def test_pitfall_2_sha1_by_default(running_hub, coupon, keys):
-    wsse = HubSecurity(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt")
-    )
-    wsse.signer = BinarySignature(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt")
-    )  # zeep's defaults
+    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "hub.crt"))
+    wsse.signer = BinarySignature(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"))  # zeep's defaults
     with pytest.raises(Fault, match="rsa-sha1 is not allowed") as fault:
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert fault.value.code == "wsse:UnsupportedAlgorithm"
 
 
 def test_pitfall_3_answers_checked_with_the_clients_own_certificate(running_hub, coupon, keys):
-    wsse = HubSecurity(
-        str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "pojazd-1465.crt")
-    )
+    wsse = HubSecurity(str(keys / "pojazd-1465.key"), str(keys / "pojazd-1465.crt"), str(keys / "pojazd-1465.crt"))
     with pytest.raises(SignatureVerificationFailed):
         client(running_hub, wsse).service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
 

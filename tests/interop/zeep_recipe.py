@@ -12,10 +12,7 @@ class HubSecurity:
     """zeep `wsse=` plugin: Timestamp + RSA-SHA256/SHA-256 signature out, hub's signature checked in."""
 
     def __init__(self, key_file, cert_file, hub_cert_file, ttl=timedelta(minutes=5)):
-        sha256 = {
-            "signature_method": xmlsec.Transform.RSA_SHA256,
-            "digest_method": xmlsec.Transform.SHA256,
-        }
+        sha256 = {"signature_method": xmlsec.Transform.RSA_SHA256, "digest_method": xmlsec.Transform.SHA256}
         # Pitfall 2: BinarySignature signs with RSA-SHA1 and SHA-1 unless told otherwise.
         self.signer = BinarySignature(key_file, cert_file, **sha256)
         # Pitfall 3: BinarySignature checks answers with the certificate it was given, i.e. the

@@ -50,9 +50,7 @@ def rewrite_record(data_file: Path, seq: int, **changes) -> None:
     for line in lines:
         if line["seq"] == seq:
             line.update(changes)
-    data_file.write_bytes(
-        gzip.compress(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
-    )
+    data_file.write_bytes(gzip.compress(b"".join(json.dumps(line).encode() + b"\n" for line in lines)))
 
 
 def test_old_records_move_into_a_signed_archive_and_the_chain_still_verifies(db, tmp_path):
@@ -66,11 +64,7 @@ def test_old_records_move_into_a_signed_archive_and_the_chain_still_verifies(db,
     assert (report.ok, report.records) == (True, 10), report.problems
     # the head of the chain is signed by the hub's key, with its certificate
     manifest = json.loads((tmp_path / "archive" / run.files[0]).read_text())
-    assert (manifest["last_seq"], manifest["records"], manifest["signature"]["algorithm"]) == (
-        6,
-        6,
-        "rsa-sha256",
-    )
+    assert (manifest["last_seq"], manifest["records"], manifest["signature"]["algorithm"]) == (6, 6, "rsa-sha256")
     with db.read() as session:
         assert manifest["head_hash"] != session.get(MessageRecord, 7).hash
         assert session.get(MessageRecord, 7).prev_hash == manifest["head_hash"]
@@ -102,8 +96,7 @@ def test_a_tampered_archived_record_is_named(db, tmp_path):
     )
     problems = archive.verify().problems
     assert (
-        "archive message-log-000000000001-000000000006: record 3: content does not match its hash (altered)"
-        in problems
+        "archive message-log-000000000001-000000000006: record 3: content does not match its hash (altered)" in problems
     )
     assert any("is not the one the manifest signed" in p for p in problems)
 
@@ -115,11 +108,7 @@ def test_a_record_forged_with_its_hash_recomputed_still_breaks_the_signed_head(d
     archive = archived(db, tmp_path / "archive")
     archive.archive(DAY1 + timedelta(days=1))
     data = tmp_path / "archive" / "message-log-000000000001-000000000006.jsonl.gz"
-    line = next(
-        json.loads(x)
-        for x in gzip.decompress(data.read_bytes()).splitlines()
-        if json.loads(x)["seq"] == 6
-    )
+    line = next(json.loads(x) for x in gzip.decompress(data.read_bytes()).splitlines() if json.loads(x)["seq"] == 6)
     forged = record_hash(
         line["prev_hash"],
         6,
@@ -145,24 +134,19 @@ def test_a_changed_manifest_or_a_missing_archive_is_found(db, tmp_path):
     first.write_text(json.dumps(manifest))
     assert (
         "archive message-log-000000000001-000000000002: "
-        "the manifest's signature does not verify (the manifest was changed)"
-        in archive.verify().problems
+        "the manifest's signature does not verify (the manifest was changed)" in archive.verify().problems
     )
     (tmp_path / "archive" / "message-log-000000000003-000000000004.manifest.json").unlink()
     assert any("records 3..4 are missing" in p for p in archive.verify().problems)
 
 
-def test_an_archive_signed_by_an_unknown_key_is_refused_and_an_old_hub_key_is_trusted_when_listed(
-    db, tmp_path
-):
+def test_an_archive_signed_by_an_unknown_key_is_refused_and_an_old_hub_key_is_trusted_when_listed(db, tmp_path):
     fill(db)
     key, cert = devcerts.self_signed("old hub key")
     old = SigningIdentity(key, cert)
     archived(db, tmp_path / "archive", identity=old).archive(DAY1 + timedelta(days=1))
     problems = archived(db, tmp_path / "archive").verify().problems
-    assert any(
-        "signed by a certificate the hub does not trust (CN=old hub key" in p for p in problems
-    )
+    assert any("signed by a certificate the hub does not trust (CN=old hub key" in p for p in problems)
     # after a rotation the hub lists its earlier certificate in [audit] archive_certs
     assert archived(db, tmp_path / "archive", trusted_certs=[cert]).verify().ok
 
@@ -188,9 +172,7 @@ def test_a_run_stopped_before_the_delete_is_finished_by_the_next(db, tmp_path, m
 def test_a_broken_live_chain_is_never_sealed_into_an_archive(db, tmp_path):
     fill(db)
     with db.transaction() as session:
-        session.execute(
-            update(MessageRecord).where(MessageRecord.seq == 2).values(payload=b"<forged/>")
-        )
+        session.execute(update(MessageRecord).where(MessageRecord.seq == 2).values(payload=b"<forged/>"))
     archive = archived(db, tmp_path / "archive")
     with pytest.raises(ArchiveError, match="record 2 does not match its hash"):
         archive.archive(DAY1 + timedelta(days=1))
@@ -211,9 +193,7 @@ def run(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
 
     def run(*args: str, code: int = 0):
-        result = CliRunner().invoke(
-            cli, ["--config", str(config_dir), *args], catch_exceptions=False
-        )
+        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result
 
@@ -229,9 +209,7 @@ def test_hub_audit_archive_then_verify_names_the_tampered_archived_record(run, d
     assert directory == run.config_dir / "var" / "message-log-archive"
     assert "10 records (1 archives and the live log), chain intact" in run("audit", "verify").stdout
 
-    rewrite_record(
-        directory / "message-log-000000000001-000000000006.jsonl.gz", 4, log_id="log-forged"
-    )
+    rewrite_record(directory / "message-log-000000000001-000000000006.jsonl.gz", 4, log_id="log-forged")
     failed = run("audit", "verify", code=1)
     assert (
         "hub: message log: archive message-log-000000000001-000000000006: "
@@ -257,7 +235,4 @@ def test_hub_audit_archive_uses_the_retention_setting(run, db):
 
 def test_hub_audit_archive_without_a_cutoff_says_what_to_give(run):
     failed = run("audit", "archive", code=1)
-    assert (
-        failed.stderr.strip()
-        == "hub: InvalidRequest: give --before DATE, or set [audit] retention_days in hub.toml"
-    )
+    assert failed.stderr.strip() == "hub: InvalidRequest: give --before DATE, or set [audit] retention_days in hub.toml"

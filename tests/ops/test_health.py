@@ -56,11 +56,7 @@ def test_a_dropped_database_makes_the_hub_not_ready(serve_config, tmp_path, pg_d
     neither is created by the probe."""
     from sqlalchemy.engine import make_url
 
-    dropped = (
-        make_url(pg_database_url)
-        .set(database="hub_dropped_never_created")
-        .render_as_string(hide_password=False)
-    )
+    dropped = make_url(pg_database_url).set(database="hub_dropped_never_created").render_as_string(hide_password=False)
     missing = tmp_path / "gone" / "hub.sqlite3"
     for database_url in (dropped, f"sqlite:///{missing}"):
         status, report = readiness(serve_config(database_url))

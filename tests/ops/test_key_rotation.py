@@ -37,15 +37,9 @@ def new_identity(config_dir: Path, stem: str, cn: str) -> SigningIdentity:
 def pin_pojazd(config_dir: Path, *cert_files: str) -> None:
     """Rewrite the pojazd-1465 entry's `cert` line of clients.toml."""
     clients = config_dir / "clients.toml"
-    value = (
-        f'"{cert_files[0]}"'
-        if len(cert_files) == 1
-        else "[" + ", ".join(f'"{c}"' for c in cert_files) + "]"
-    )
+    value = f'"{cert_files[0]}"' if len(cert_files) == 1 else "[" + ", ".join(f'"{c}"' for c in cert_files) + "]"
     text, n = re.subn(
-        r'(?m)^cert = (?:"keys/pojazd-1465[^"]*"|\[[^\]]*pojazd-1465[^\]]*\])$',
-        f"cert = {value}",
-        clients.read_text(),
+        r'(?m)^cert = (?:"keys/pojazd-1465[^"]*"|\[[^\]]*pojazd-1465[^\]]*\])$', f"cert = {value}", clients.read_text()
     )
     assert n == 1
     clients.write_text(text)
@@ -56,9 +50,7 @@ def verify(url: str, config_dir: Path, identity: SigningIdentity, coupon: str):
     return hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
 
 
-def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_new_after(
-    running_hub, coupon, serve
-):
+def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_new_after(running_hub, coupon, serve):
     config_dir = running_hub.config_dir
     old = running_hub.identity("pojazd-1465")
     new = new_identity(config_dir, "pojazd-1465-2027", "pojazd-1465 2027")
@@ -85,18 +77,14 @@ def test_a_client_works_with_either_certificate_during_the_overlap_and_only_the_
     assert verify(after, config_dir, new, coupon)[0] == 200
 
 
-def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_switches_keys(
-    running_hub, coupon, serve
-):
+def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_switches_keys(running_hub, coupon, serve):
     config_dir = running_hub.config_dir
     caller = running_hub.identity("pojazd-1465")
     old_cert = running_hub.hub_cert
     new_hub = new_identity(config_dir, "hub-2027", "hub 2027")
 
     def ask(url: str, trusted) -> bool:
-        client = zeep.Client(
-            url + "/soap/office?wsdl", wsse=HubSignature.pinned(caller, trusted, "hub")
-        )
+        client = zeep.Client(url + "/soap/office?wsdl", wsse=HubSignature.pinned(caller, trusted, "hub"))
         return client.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465").Valid
 
     # 1. the new hub certificate is published; callers add it to their trust (a two-certificate PEM bundle)
@@ -152,14 +140,8 @@ def test_callers_that_trust_both_hub_certificates_keep_working_when_the_hub_swit
             '["keys/pojazd-1465.crt", "keys/a.crt", "keys/b.crt"]',
             "list one certificate, or two during a key rotation (the current and the next), got 3",
         ),
-        (
-            '["keys/pojazd-1465.crt", "keys/pojazd-1465.crt"]',
-            "the same certificate is listed twice",
-        ),
-        (
-            '["keys/pojazd-1465.crt", "keys/word-warszawa.crt"]',
-            "the same certificate is pinned for another client",
-        ),
+        ('["keys/pojazd-1465.crt", "keys/pojazd-1465.crt"]', "the same certificate is listed twice"),
+        ('["keys/pojazd-1465.crt", "keys/word-warszawa.crt"]', "the same certificate is pinned for another client"),
         ("[]", "list one certificate, or two during a key rotation"),
         ('["keys/pojazd-1465.crt", 7]', "expected a path or a list of paths"),
     ],

@@ -12,22 +12,15 @@ from tests.support.factories import NIP
 from tests.support.ops import scrape
 
 
-def test_verify_names_each_account_and_difference_and_metrics_show_the_last_run(
-    run, config_dir, db_url, serve
-):
+def test_verify_names_each_account_and_difference_and_metrics_show_the_last_run(run, config_dir, db_url, serve):
     run("init")
     run("company", "add", "--nip", NIP, "--name", "Leasing Polska S.A.")
     run("company", "credit", "--nip", NIP, "--amount", "1000.00", "--reason", "funding")
     url = serve(config_dir)  # another process's view: its own Hub, engine and connections
-    assert ("hub_ledger_check_ok", ()) not in scrape(
-        url
-    )  # never run: absent, so an alert on absent() fires
+    assert ("hub_ledger_check_ok", ()) not in scrape(url)  # never run: absent, so an alert on absent() fires
 
     sound = run("ledger", "verify")
-    assert (
-        sound.stdout.startswith("ledger: 2 accounts, every total matches its transfers")
-        and sound.stderr == ""
-    )
+    assert sound.stdout.startswith("ledger: 2 accounts, every total matches its transfers") and sound.stderr == ""
     first = scrape(url)
     assert first[("hub_ledger_check_ok", ())] == 1 and first[("hub_ledger_check_problems", ())] == 0
     first_run_at = first[("hub_ledger_check_last_run_timestamp_seconds", ())]
@@ -36,9 +29,7 @@ def test_verify_names_each_account_and_difference_and_metrics_show_the_last_run(
     engine = create_engine(db_url)
     with engine.begin() as c:  # a stored total that its transfers do not give
         c.execute(
-            text(
-                "UPDATE ledger_accounts SET credits_posted = credits_posted + 5000 WHERE code = :code"
-            ),
+            text("UPDATE ledger_accounts SET credits_posted = credits_posted + 5000 WHERE code = :code"),
             {"code": company_account(NIP)},
         )
     engine.dispose()

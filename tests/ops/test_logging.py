@@ -42,14 +42,9 @@ def post(url: str, body: bytes) -> tuple[int, str]:
         return e.code, e.headers["X-Hub-Request-Id"]
 
 
-def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(
-    running_hub, coupon, log_lines
-):
+def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(running_hub, coupon, log_lines):
     status, request_id = post(
-        running_hub.url,
-        signed_request(
-            running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-        ),
+        running_hub.url, signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     )
     assert status == 200
     lines = [line for line in log_lines() if line.get("request_id") == request_id]
@@ -90,15 +85,9 @@ def test_a_signed_call_logs_one_line_with_its_fields_and_no_full_coupon_id(
 def test_a_fault_is_logged_with_its_code_as_the_outcome(running_hub, coupon, log_lines):
     identity = running_hub.identity("pojazd-1465")
     post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
-    status, request_id = post(
-        running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon))
-    )
+    status, request_id = post(running_hub.url, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
     assert status == 500
-    line = next(
-        line
-        for line in log_lines()
-        if line.get("request_id") == request_id and line["logger"] == "hub.soap"
-    )
+    line = next(line for line in log_lines() if line.get("request_id") == request_id and line["logger"] == "hub.soap")
     assert line["outcome"] == "Client.CouponNotRedeemable"
 
 
@@ -138,10 +127,6 @@ def test_the_cli_logs_json_lines_on_stderr(capsys):
     try:
         logging.getLogger("hub.test").warning("disk %s full", "/var/lib/hub")
         line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-        assert (line["level"], line["logger"], line["message"]) == (
-            "WARNING",
-            "hub.test",
-            "disk /var/lib/hub full",
-        )
+        assert (line["level"], line["logger"], line["message"]) == ("WARNING", "hub.test", "disk /var/lib/hub full")
     finally:
         logging.getLogger().removeHandler(handler)

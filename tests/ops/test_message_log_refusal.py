@@ -29,20 +29,14 @@ def counts(db) -> tuple[int, int]:
         )
 
 
-def test_a_redeem_the_log_cannot_record_is_refused_and_changes_nothing(
-    running_hub, coupon, read_only_log
-):
+def test_a_redeem_the_log_cannot_record_is_refused_and_changes_nothing(running_hub, coupon, read_only_log):
     hub = running_hub.hub
     account_before = hub.companies.account(NIP, actor=OPERATOR)
     records_before, signatures_before = counts(hub.db)
-    failures_before = sample(
-        scrape(running_hub.url), "hub_message_log_failures_total", direction="IN"
-    )
+    failures_before = sample(scrape(running_hub.url), "hub_message_log_failures_total", direction="IN")
 
     read_only_log.apply()
-    request = signed_request(
-        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-    )
+    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     status, answer = running_hub.post(request)
     assert status == 500
     code, text = fault_of(answer)
@@ -53,10 +47,7 @@ def test_a_redeem_the_log_cannot_record_is_refused_and_changes_nothing(
     assert hub.companies.account(NIP, actor=OPERATOR) == account_before
     # not even the replay cache: the same signed request is served once the log works again
     assert counts(hub.db) == (records_before, signatures_before)
-    assert (
-        sample(scrape(running_hub.url), "hub_message_log_failures_total", direction="IN")
-        == failures_before + 1
-    )
+    assert sample(scrape(running_hub.url), "hub_message_log_failures_total", direction="IN") == failures_before + 1
 
     read_only_log.restore()
     status, answer = running_hub.post(request)
@@ -67,9 +58,7 @@ def test_a_redeem_the_log_cannot_record_is_refused_and_changes_nothing(
 def test_the_request_is_logged_before_its_answer_and_both_chain(running_hub, coupon):
     identity = running_hub.identity("pojazd-1465")
     running_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
-    running_hub.post(
-        signed_request(identity, "RedeemCoupon", **redeem_fields(coupon))
-    )  # a fault, logged too
+    running_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))  # a fault, logged too
     with running_hub.hub.db.read() as session:
         records = session.execute(
             select(MessageRecord.direction, MessageRecord.log_id).order_by(MessageRecord.seq)
@@ -81,9 +70,7 @@ def test_the_request_is_logged_before_its_answer_and_both_chain(running_hub, cou
 
 
 def test_a_replay_is_refused_and_logged_once_as_refused(running_hub, coupon):
-    request = signed_request(
-        running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465"
-    )
+    request = signed_request(running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
     assert running_hub.post(request)[0] == 200
     status, answer = running_hub.post(request)
     assert status == 500 and "replay" in fault_of(answer)[1]

@@ -39,19 +39,9 @@ def test_signed_calls_are_counted_by_service_operation_and_fault(running_hub, co
     assert sample(before, "hub_coupon_holds_open") == 1
     assert sample(before, "hub_coupon_holds_open_grosze") == 161_50
 
-    assert (
-        running_hub.post(
-            signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
-        )[0]
-        == 200
-    )
-    assert (
-        running_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))[0]
-        == 200
-    )
-    status, again = running_hub.post(
-        signed_request(identity, "RedeemCoupon", **redeem_fields(coupon))
-    )
+    assert running_hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))[0] == 200
+    assert running_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))[0] == 200
+    status, again = running_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
     assert status == 500 and fault_of(again)[0].endswith("Client.CouponNotRedeemable")
     status, refused = running_hub.post(
         tampered(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
@@ -63,33 +53,14 @@ def test_signed_calls_are_counted_by_service_operation_and_fault(running_hub, co
     office = {"service": "office"}
     assert delta(before, after, REQUESTS, **office, operation="VerifyCoupon", fault="none") == 1
     assert delta(before, after, REQUESTS, **office, operation="RedeemCoupon", fault="none") == 1
-    assert (
-        delta(
-            before,
-            after,
-            REQUESTS,
-            **office,
-            operation="RedeemCoupon",
-            fault="Client.CouponNotRedeemable",
-        )
-        == 1
-    )
-    assert (
-        delta(before, after, REQUESTS, **office, operation="VerifyCoupon", fault="wsse:FailedCheck")
-        == 1
-    )
-    assert (
-        delta(before, after, REQUESTS, **office, operation="unknown", fault="wsse:InvalidSecurity")
-        == 1
-    )
+    assert delta(before, after, REQUESTS, **office, operation="RedeemCoupon", fault="Client.CouponNotRedeemable") == 1
+    assert delta(before, after, REQUESTS, **office, operation="VerifyCoupon", fault="wsse:FailedCheck") == 1
+    assert delta(before, after, REQUESTS, **office, operation="unknown", fault="wsse:InvalidSecurity") == 1
     assert delta(before, after, LATENCY_COUNT, **office, operation="RedeemCoupon") == 2
     assert delta(before, after, "hub_signature_failures_total", reason="FailedCheck") == 1
     assert delta(before, after, "hub_signature_failures_total", reason="InvalidSecurity") == 1
     # the redeemed coupon's hold is captured: nothing is held any more
-    assert (
-        sample(after, "hub_coupon_holds_open"),
-        sample(after, "hub_coupon_holds_open_grosze"),
-    ) == (0, 0)
+    assert (sample(after, "hub_coupon_holds_open"), sample(after, "hub_coupon_holds_open_grosze")) == (0, 0)
     assert sample(after, "hub_database_up") == 1
 
 
@@ -103,13 +74,7 @@ def test_an_unknown_operation_name_never_becomes_a_label(running_hub):
         if name == REQUESTS and dict(labels)["service"] == "office"
     }
     assert "unknown" in office
-    assert office <= {
-        "unknown",
-        "VerifyCoupon",
-        "RedeemCoupon",
-        "ReverseRedemption",
-        "VerifyPayment",
-    }
+    assert office <= {"unknown", "VerifyCoupon", "RedeemCoupon", "ReverseRedemption", "VerifyPayment"}
 
 
 def test_outbox_depth_and_age_are_read_at_scrape_time(running_hub):
@@ -139,17 +104,10 @@ def test_two_gunicorn_workers_are_summed_in_every_scrape(running_hub, coupon, tm
         served = RunningHub(running_hub.app, url, running_hub.config_dir)
         identity = running_hub.identity("pojazd-1465")
         sent = 0
-        for _ in range(
-            20
-        ):  # until both workers have counted (the second may boot later under load)
+        for _ in range(20):  # until both workers have counted (the second may boot later under load)
             # distinct requests (the same body signed in the same second would be a replay)
             requests = [
-                signed_request(
-                    identity,
-                    "VerifyCoupon",
-                    CouponId=format_coupon_id(new_coupon_id()),
-                    OfficeCode="1465",
-                )
+                signed_request(identity, "VerifyCoupon", CouponId=format_coupon_id(new_coupon_id()), OfficeCode="1465")
                 for _ in range(8)
             ]
             with ThreadPoolExecutor(4) as pool:  # at once, so that both sync workers take some
@@ -158,15 +116,12 @@ def test_two_gunicorn_workers_are_summed_in_every_scrape(running_hub, coupon, tm
                 fault_of(a) for s, a in answers if s != 200
             ]
             sent += len(requests)
-            counting_pids = {
-                path.stem.rpartition("_")[2] for path in metrics_dir.glob("counter_*.db")
-            }
+            counting_pids = {path.stem.rpartition("_")[2] for path in metrics_dir.glob("counter_*.db")}
             if len(counting_pids) == 2:
                 break
         assert len(counting_pids) == 2, counting_pids
         counts = {
-            sample(scrape(url), REQUESTS, service="office", operation="VerifyCoupon", fault="none")
-            for _ in range(8)
+            sample(scrape(url), REQUESTS, service="office", operation="VerifyCoupon", fault="none") for _ in range(8)
         }
         assert counts == {sent}
     finally:

@@ -22,15 +22,7 @@ from hub.access import Actor
 from hub.app import Hub, cli
 from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
-from tests.support.factories import (
-    NIP,
-    OPERATOR,
-    OTHER_NIP,
-    company_actor,
-    config_copy,
-    funded_company,
-    issue,
-)
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue
 from tests.support.ports import SmtpServer, refused_port
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
@@ -45,9 +37,7 @@ class Mailbox:
         self.messages: list[email.message.Message] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
 
@@ -98,18 +88,13 @@ def notifying_hub(shipped_config, db, clock, mailbox):
     config = dataclasses.replace(
         shipped_config,
         notify=NotifySettings(
-            smtp_port=port,
-            smtp_from="hub@example.test",
-            timeout_s=5,
-            webhook_allow_networks=LOOPBACK,
+            smtp_port=port, smtp_from="hub@example.test", timeout_s=5, webhook_allow_networks=LOOPBACK
         ),
     )
     return Hub(config, clock=clock, db=db)
 
 
-def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(
-    notifying_hub, clock, mailbox, receiver
-):
+def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(notifying_hub, clock, mailbox, receiver):
     hub, (box, _) = notifying_hub, mailbox
     funded_company(hub, 500_00)
     hub.notifications.configure(
@@ -151,14 +136,9 @@ def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(
     assert len(receiver.requests) == 3
     bodies = {body for _, body in receiver.requests}
     deliveries = {headers["X-Hub-Delivery"] for headers, _ in receiver.requests}
-    assert len(bodies) == 1 and deliveries == {
-        f"low-balance:{NIP}:1"
-    }  # the same delivery each time
+    assert len(bodies) == 1 and deliveries == {f"low-balance:{NIP}:1"}  # the same delivery each time
     headers, body = receiver.requests[-1]
-    assert (
-        headers["X-Hub-Signature"]
-        == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    )
+    assert headers["X-Hub-Signature"] == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     event = json.loads(body)
     assert (event["event"], event["company_nip"], event["available"], event["threshold"]) == (
         "low_balance",
@@ -174,9 +154,7 @@ def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(
 def test_back_above_the_threshold_and_below_again_is_a_new_warning(notifying_hub, mailbox):
     hub, (box, _) = notifying_hub, mailbox
     funded_company(hub, 200_00)
-    hub.notifications.configure(
-        OPERATOR, NIP, low_balance_grosze=100_00, email="finanse@leasing.example"
-    )
+    hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=100_00, email="finanse@leasing.example")
     issue(hub, 1)  # 38.50 left
     assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:1",)
     hub.companies.credit(NIP, 500_00, "przelew", actor=OPERATOR)
@@ -209,22 +187,15 @@ def test_coupons_about_to_expire_are_warned_once_per_expiry_day(notifying_hub, c
 
 
 def test_an_smtp_server_that_is_down_is_retried_and_a_refusal_is_final(shipped_config, db, clock):
-    config = dataclasses.replace(
-        shipped_config, notify=NotifySettings(smtp_port=refused_port(), timeout_s=2)
-    )
+    config = dataclasses.replace(shipped_config, notify=NotifySettings(smtp_port=refused_port(), timeout_s=2))
     hub = Hub(config, clock=clock, db=db)
     funded_company(hub, 100_00)
-    hub.notifications.configure(
-        OPERATOR, NIP, low_balance_grosze=200_00, email="finanse@leasing.example"
-    )
+    hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=200_00, email="finanse@leasing.example")
     hub.notifications.scan()
     run = hub.notifications.deliver()
     assert run.retried == 1 and "unreachable" in run.errors[0]
     [view] = hub.notifications.history(OPERATOR, NIP)
-    assert (view.status, view.attempts) == (
-        "PENDING",
-        1,
-    ) and view.next_attempt_at == clock() + timedelta(seconds=60)
+    assert (view.status, view.attempts) == ("PENDING", 1) and view.next_attempt_at == clock() + timedelta(seconds=60)
 
 
 def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
@@ -236,9 +207,7 @@ def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
     with pytest.raises(InvalidRequest, match="not an e-mail address"):
         hub.notifications.configure(OPERATOR, NIP, email="finanse")
     with pytest.raises(InvalidRequest, match="16 to 200 characters"):
-        hub.notifications.configure(
-            OPERATOR, NIP, webhook_url="https://localhost/hub", webhook_secret="short"
-        )
+        hub.notifications.configure(OPERATOR, NIP, webhook_url="https://localhost/hub", webhook_secret="short")
     with pytest.raises(NotAuthorized):
         hub.notifications.configure(company_actor(OTHER_NIP), NIP, email="x@leasing.example")
     with pytest.raises(NotAuthorized):
@@ -249,14 +218,8 @@ def test_settings_are_checked_and_kept_to_the_companys_admin(notifying_hub):
         )
     with pytest.raises(NotAuthorized):
         hub.notifications.history(company_actor(NIP))  # a company sees only its own: --nip
-    view = hub.notifications.configure(
-        company_actor(NIP), NIP, low_balance_grosze=50_00, email="x@leasing.example"
-    )
-    assert (view.low_balance_grosze, view.email, view.webhook_secret_set) == (
-        50_00,
-        "x@leasing.example",
-        False,
-    )
+    view = hub.notifications.configure(company_actor(NIP), NIP, low_balance_grosze=50_00, email="x@leasing.example")
+    assert (view.low_balance_grosze, view.email, view.webhook_secret_set) == (50_00, "x@leasing.example", False)
 
 
 def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
@@ -270,9 +233,7 @@ def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     secret_file.write_text(SECRET + "\n")
 
     def run(*args, code=0):
-        result = CliRunner().invoke(
-            cli, ["--config", str(config_dir), *args], catch_exceptions=False
-        )
+        result = CliRunner().invoke(cli, ["--config", str(config_dir), *args], catch_exceptions=False)
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result
 
@@ -289,11 +250,7 @@ def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     assert (shown["low_balance"], shown["webhook_secret_set"]) == ("100.00", True)
     assert SECRET not in run("notify", "show", "--nip", NIP, "--json").stdout
     result = json.loads(run("notify", "run", "--json").stdout)
-    assert (result["low_balance"], result["sent"], result["retried"]) == (
-        [f"low-balance:{NIP}:1"],
-        1,
-        1,
-    )
+    assert (result["low_balance"], result["sent"], result["retried"]) == ([f"low-balance:{NIP}:1"], 1, 1)
     history = run("notify", "history", "--nip", NIP).stdout
     assert "email    SENT" in history and "webhook  PENDING   attempts 1" in history
     failed = run("notify", "set", "--nip", NIP, "--email", "x@y.example", "--no-email", code=2)

@@ -40,9 +40,7 @@ def redemption_id(answer) -> str:
 
 def coupon_status(server, identity, coupon: str) -> str:
     status, answer = server.post(
-        signed_request(
-            identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465", CaseType="REJ_NEW"
-        )
+        signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465", CaseType="REJ_NEW")
     )
     assert status == 200
     return answer.find(f"{SOAP}Body/{O}VerifyCouponResponse/{O}Status").text
@@ -69,9 +67,7 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
 
     sender = threading.Thread(target=traffic)
     sender.start()
-    wait_until(
-        lambda: len(answers) >= 10 or not sender.is_alive(), 120, "ten answers before the backup"
-    )
+    wait_until(lambda: len(answers) >= 10 or not sender.is_alive(), 120, "ten answers before the backup")
     out = tmp_path / "backup.sqlite3"
     hub_command(running_hub.config_dir, "backup", "--out", str(out))
     sender.join(timeout=120)
@@ -101,11 +97,7 @@ def test_hub_backup_of_postgresql_says_what_to_use_instead(run):
 def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every_redemption(
     running_hub, serve, tmp_path
 ):
-    hub, identity, config_dir = (
-        running_hub.hub,
-        running_hub.identity(CLIENT),
-        running_hub.config_dir,
-    )
+    hub, identity, config_dir = (running_hub.hub, running_hub.identity(CLIENT), running_hub.config_dir)
     funded_company(hub, 6 * 161_50)
     c = [x.coupon_id for x in issue(hub, 6).coupons]
     assert redeem(running_hub, identity, c[0])[0] == 200
@@ -159,10 +151,7 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     listing = hub_command(config_dir, "audit", "recover").stdout
     rows = [line for line in listing.splitlines() if line.startswith("record ")]
     assert [(r.split()[3], r.rsplit("  ", 1)[1]) for r in rows] == [
-        (
-            "RedeemCoupon",
-            "in the database",
-        ),  # the one before the backup, looked at in case it was in flight
+        ("RedeemCoupon", "in the database"),  # the one before the backup, looked at in case it was in flight
         ("RedeemCoupon", "missing"),
         ("RedeemCoupon", "missing"),
         ("RedeemCoupon", "missing"),
@@ -171,19 +160,14 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
     ], listing
     assert "4 to re-apply" in listing
     applied = hub_command(config_dir, "audit", "recover", "--apply").stdout
-    assert (
-        "re-applied 4; the hub takes changes again" in applied
-        and applied.count(": re-applied") == 4
-    ), applied
+    assert "re-applied 4; the hub takes changes again" in applied and applied.count(": re-applied") == 4, applied
 
     server = Poster(serve(config_dir))  # a hub started now (a running one sees it within 15 s)
     for coupon in c[1:3]:
         status, answer, _ = redeem(server, identity, coupon)
         assert status == 500 and fault_of(answer)[0].endswith("Client.CouponNotRedeemable"), coupon
         request_id, first_redemption = later[coupon]
-        status, answer, _ = redeem(
-            server, identity, coupon, request_id
-        )  # the office's retry: the first answer
+        status, answer, _ = redeem(server, identity, coupon, request_id)  # the office's retry: the first answer
         assert status == 200 and redemption_id(answer) == first_redemption
     assert coupon_status(server, identity, c[3]) == "ISSUED"  # reversed, as before the loss
     assert coupon_status(server, identity, c[4]) == "ISSUED"
@@ -193,9 +177,7 @@ def test_restore_to_an_earlier_point_refuses_changes_until_recover_applies_every
         hub_command(config_dir, "audit", "recover").stdout
         == "the database is not behind its archives: nothing to recover\n"
     )
-    assert (
-        held_grosze(config_dir) == 2 * 161_50
-    )  # c[3] (reversed) and c[5]; c0, c1, c2 and c4 captured once each
+    assert held_grosze(config_dir) == 2 * 161_50  # c[3] (reversed) and c[5]; c0, c1, c2 and c4 captured once each
 
 
 def held_grosze(config_dir) -> int:
@@ -230,14 +212,8 @@ def test_a_hub_that_cannot_check_its_archives_refuses_changes_and_serves_reads(r
 
 
 @sqlite_only
-def test_a_request_that_cannot_be_reapplied_keeps_changes_refused_until_forced(
-    running_hub, tmp_path
-):
-    hub, identity, config_dir = (
-        running_hub.hub,
-        running_hub.identity(CLIENT),
-        running_hub.config_dir,
-    )
+def test_a_request_that_cannot_be_reapplied_keeps_changes_refused_until_forced(running_hub, tmp_path):
+    hub, identity, config_dir = (running_hub.hub, running_hub.identity(CLIENT), running_hub.config_dir)
     funded_company(hub, 161_50)
     coupon = issue(hub, 1).coupons[0].coupon_id
     backup = tmp_path / "nightly.sqlite3"
@@ -251,12 +227,9 @@ def test_a_request_that_cannot_be_reapplied_keeps_changes_refused_until_forced(
     failed = hub_command(config_dir, "audit", "recover", "--apply", ok=False)
     assert failed.exit_code == 1 and "the hub still refuses changes" in failed.stderr
     assert (
-        "RedeemCoupon" in failed.stdout
-        and f"not re-applied: client {CLIENT} is no longer configured" in failed.stdout
+        "RedeemCoupon" in failed.stdout and f"not re-applied: client {CLIENT} is no longer configured" in failed.stdout
     )
-    assert (
-        "1 to re-apply" in hub_command(config_dir, "audit", "recover").stdout
-    )  # still pending, nothing applied
+    assert "1 to re-apply" in hub_command(config_dir, "audit", "recover").stdout  # still pending, nothing applied
 
     forced = hub_command(config_dir, "audit", "recover", "--apply", "--force").stdout
     assert "the hub takes changes again" in forced
@@ -267,8 +240,7 @@ def test_a_request_that_cannot_be_reapplied_keeps_changes_refused_until_forced(
 
 
 @pytest.mark.parametrize(
-    "content, message",
-    [(b"not a database at all" * 100, "not an SQLite database"), (None, "not a hub database")],
+    "content, message", [(b"not a database at all" * 100, "not an SQLite database"), (None, "not a hub database")]
 )
 @sqlite_only
 def test_hub_restore_refuses_a_file_that_is_not_a_hub_backup_and_changes_nothing(
@@ -284,9 +256,7 @@ def test_hub_restore_refuses_a_file_that_is_not_a_hub_backup_and_changes_nothing
     assert "chain intact" in run("audit", "verify").stdout
 
 
-def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and_shows(
-    tmp_path, db_url
-):
+def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and_shows(tmp_path, db_url):
     from werkzeug.test import Client
 
     from hub.app import create_app
@@ -301,9 +271,7 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
     try:
         funded_company(app.hub, 161_50)
         coupon = issue(app.hub, 1).coupons[0].coupon_id
-        app.hub.users.add_user(
-            OPERATOR, "anna@leasing.pl", company_nip=NIP, role="issuer", password=PASSWORD
-        )
+        app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="issuer", password=PASSWORD)
         archive_dir = app.hub.config.audit.archive_dir
         archive_dir.mkdir(parents=True)
         (archive_dir / "message-log-000000000001-000000000009.manifest.json").write_text(
@@ -315,18 +283,10 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
         assert page.status_code == 200
         refused = client.post(
             f"/portal/firma/kupony/{coupon}/anuluj",
-            data={
-                "csrf_token": csrf_of(page.get_data(as_text=True)),
-                "request_id": str(uuid.uuid4()),
-            },
+            data={"csrf_token": csrf_of(page.get_data(as_text=True)), "request_id": str(uuid.uuid4())},
         )
-        assert refused.status_code == 503 and "nic nie zostało zmienione" in refused.get_data(
-            as_text=True
-        )
-        assert (
-            app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status
-            == "ISSUED"
-        )
+        assert refused.status_code == 503 and "nic nie zostało zmienione" in refused.get_data(as_text=True)
+        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status == "ISSUED"
 
         (
             archive_dir / "message-log-000000000001-000000000009.manifest.json"
@@ -339,15 +299,9 @@ def test_the_portal_takes_no_changes_while_the_database_is_held_but_signs_in_and
         page = client.get(f"/portal/firma/kupony/{coupon}/anuluj")
         done = client.post(
             f"/portal/firma/kupony/{coupon}/anuluj",
-            data={
-                "csrf_token": csrf_of(page.get_data(as_text=True)),
-                "request_id": str(uuid.uuid4()),
-            },
+            data={"csrf_token": csrf_of(page.get_data(as_text=True)), "request_id": str(uuid.uuid4())},
         )
         assert done.status_code == 302
-        assert (
-            app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status
-            == "CANCELLED"
-        )
+        assert app.hub.coupons.verify(coupon, "1465", "REJ_NEW", None, actor=OPERATOR).status == "CANCELLED"
     finally:
         app.hub.close()

@@ -11,14 +11,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from hub.app import Hub
-from hub.audit.messagelog import (
-    REQUEST,
-    Entry,
-    MessageLog,
-    MessageLogHead,
-    MessageRecord,
-    record_hash,
-)
+from hub.audit.messagelog import REQUEST, Entry, MessageLog, MessageLogHead, MessageRecord, record_hash
 from hub.audit.seals import MessageLogSeal, Sealer
 from hub.config import load_config
 from tests.support.ops import DAY1, archived, exchange, hub_identity
@@ -47,11 +40,7 @@ def rehash_from(db, seq: int, payload: bytes) -> None:
     """The second attack: rewrite record `seq` and rehash it and every later record with the hub's own
     record_hash, then move the head to the new last hash. The bare chain verifies afterwards."""
     with db.transaction() as s:
-        records = list(
-            s.scalars(
-                select(MessageRecord).where(MessageRecord.seq >= seq).order_by(MessageRecord.seq)
-            )
-        )
+        records = list(s.scalars(select(MessageRecord).where(MessageRecord.seq >= seq).order_by(MessageRecord.seq)))
         prev = s.get(MessageRecord, seq - 1).hash
         for r in records:
             if r.seq == seq:
@@ -68,9 +57,7 @@ def cut_tail(db, keep: int) -> None:
     with db.transaction() as s:
         last = s.get(MessageRecord, keep)
         s.execute(delete(MessageRecord).where(MessageRecord.seq > keep))
-        s.execute(
-            update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=keep, hash=last.hash)
-        )
+        s.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(seq=keep, hash=last.hash))
 
 
 def test_the_write_path_seals_every_n_records_and_after_t_seconds(db, tmp_path):
@@ -109,9 +96,7 @@ def test_a_cut_tail_with_the_head_moved_back_is_found(db, tmp_path):
     cut_tail(db, 18)
     assert log.verify().ok  # the bare chain cannot tell
     report = archived(db, tmp_path / "archive").verify(seal_every_records=100)
-    assert any(
-        "the log ends at record 18: records 19..20 were cut off" in p for p in report.problems
-    ), report.problems
+    assert any("the log ends at record 18: records 19..20 were cut off" in p for p in report.problems), report.problems
 
 
 def test_a_record_rewritten_and_every_later_one_rehashed_is_found(db, tmp_path):
@@ -143,11 +128,7 @@ def test_removing_the_seals_too_is_found(db, tmp_path):
     with db.transaction() as s:
         s.execute(delete(MessageLogSeal).where(MessageLogSeal.seq >= 300))
         kept = s.get(MessageLogSeal, 201)
-        s.execute(
-            update(MessageLogHead)
-            .where(MessageLogHead.id == 1)
-            .values(sealed_seq=201, seal_digest=kept.digest)
-        )
+        s.execute(update(MessageLogHead).where(MessageLogHead.id == 1).values(sealed_seq=201, seal_digest=kept.digest))
     problems = archived(db, tmp_path / "archive").verify(seal_every_records=100).problems
     assert problems == (
         "records 202..400 (199) are not sealed, though the hub seals every 100 records: seals were removed, or sealing "
@@ -164,10 +145,9 @@ def test_a_seal_removed_from_the_middle_or_changed_is_found(db, tmp_path):
         s.execute(delete(MessageLogSeal).where(MessageLogSeal.seq == 6))
         s.execute(update(MessageLogSeal).where(MessageLogSeal.seq == 16).values(head_hash="0" * 64))
     problems = archived(db, tmp_path / "archive").verify(seal_every_records=5).problems
-    assert any(
-        "seal of record 11" in p and "a seal between record 1 and 11 was removed" in p
-        for p in problems
-    ), problems
+    assert any("seal of record 11" in p and "a seal between record 1 and 11 was removed" in p for p in problems), (
+        problems
+    )
     assert any("seal of record 16" in p and "the seal was changed" in p for p in problems), problems
 
 
@@ -182,9 +162,7 @@ def test_seals_move_into_the_archive_with_their_records_and_still_check(db, tmp_
     assert seal_seqs(db) == []
     manifest = json.loads((tmp_path / "archive" / run.files[0]).read_text())
     assert [s["seq"] for s in manifest["seals"]] == [1, 6, 11, 16]
-    exchange(
-        log, 8
-    )  # the chain of seals continues after the archive: record 17 is not due yet, 21 would be
+    exchange(log, 8)  # the chain of seals continues after the archive: record 17 is not due yet, 21 would be
     for i in range(9, 11):
         exchange(log, i)
     assert seal_seqs(db) == [21]
@@ -240,11 +218,7 @@ def test_hub_audit_verify_finds_a_rewrite_rehashed_through_the_cli(run, config_d
 
 
 @pytest.mark.parametrize(
-    "key, value, message",
-    [
-        ("seal_every_records", "0", "seal_every_records"),
-        ("seal_every_s", '"60"', "seal_every_s"),
-    ],
+    "key, value, message", [("seal_every_records", "0", "seal_every_records"), ("seal_every_s", '"60"', "seal_every_s")]
 )
 def test_the_seal_settings_are_checked(config_dir, run, key, value, message):
     hub_toml = config_dir / "hub.toml"

@@ -30,9 +30,7 @@ def served(tmp_path):
     config_dir = config_copy(tmp_path, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     hub_toml = config_dir / "hub.toml"
     hub_toml.write_text(
-        hub_toml.read_text().replace(
-            "request_body_timeout_s = 10", f"request_body_timeout_s = {BODY_TIMEOUT_S}"
-        )
+        hub_toml.read_text().replace("request_body_timeout_s = 10", f"request_body_timeout_s = {BODY_TIMEOUT_S}")
     )
     enable_portal(config_dir)
 
@@ -102,10 +100,7 @@ def test_a_trickling_body_gets_a_fault_and_healthz_answers_meanwhile(served):
     assert max(waits) < 1, waits
     trickler.join(30)
 
-    assert (
-        trickler.answered_after_s is not None
-        and trickler.answered_after_s < BODY_TIMEOUT_S + TRICKLE_EVERY_S + 2
-    )
+    assert trickler.answered_after_s is not None and trickler.answered_after_s < BODY_TIMEOUT_S + TRICKLE_EVERY_S + 2
     head, _, body = trickler.answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 500") and trickler.closed_by_hub, head
     envelope = etree.fromstring(body)
@@ -133,10 +128,7 @@ def test_a_trickling_portal_form_gets_408(served):
     wait_until(trickler.trickling.is_set, 10, "the form's body to begin trickling")
     assert healthz_seconds(served.url) < 1
     trickler.join(30)
-    assert (
-        trickler.answer.startswith(b"HTTP/1.1 408")
-        and b"did not arrive within 3 s" in trickler.answer
-    )
+    assert trickler.answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 3 s" in trickler.answer
 
 
 @pytest.mark.parametrize(
@@ -151,9 +143,7 @@ def test_request_body_timeout_is_checked(tmp_path, value, problem):
     config_dir = config_copy(tmp_path, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     hub_toml = config_dir / "hub.toml"
     hub_toml.write_text(
-        hub_toml.read_text().replace(
-            "request_body_timeout_s = 10", f"request_body_timeout_s = {value}"
-        )
+        hub_toml.read_text().replace("request_body_timeout_s = 10", f"request_body_timeout_s = {value}")
     )
     result = CliRunner().invoke(cli, ["--config", str(config_dir), "config", "check"])
     assert result.exit_code != 0

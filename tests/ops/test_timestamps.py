@@ -124,9 +124,7 @@ def tsa(tmp_path):
 
 def with_tsa(config_dir: Path, url: str, cert: Path) -> None:
     hub_toml = config_dir / "hub.toml"
-    hub_toml.write_text(
-        hub_toml.read_text() + f'\n[audit]\ntsa_url = "{url}"\ntsa_certs = ["{cert}"]\n'
-    )
+    hub_toml.write_text(hub_toml.read_text() + f'\n[audit]\ntsa_url = "{url}"\ntsa_certs = ["{cert}"]\n')
 
 
 def stamps(db) -> dict[int, str | None]:
@@ -140,10 +138,7 @@ def test_hub_audit_seal_has_the_newest_seal_time_stamped_and_verify_checks_it(ru
     for i in range(3):
         exchange(hub.message_log, i)
     out = run("audit", "seal").stdout
-    assert (
-        out
-        == f"message log: sealed at record 6\nmessage log: the seal of record 6 is time-stamped by {tsa.url}\n"
-    )
+    assert out == f"message log: sealed at record 6\nmessage log: the seal of record 6 is time-stamped by {tsa.url}\n"
     assert [seq for seq, token in stamps(hub.db).items() if token] == [6]
     # the token is a real RFC 3161 one: openssl verifies it over the seal's digest
     with hub.db.read() as s:
@@ -169,18 +164,14 @@ def test_hub_audit_seal_has_the_newest_seal_time_stamped_and_verify_checks_it(ru
         text=True,
     )
     assert "Verification: OK" in checked.stdout, checked.stdout + checked.stderr
-    assert (
-        run("audit", "seal").stdout == "message log: nothing new since the last seal\n"
-    )  # and nothing to stamp again
+    assert run("audit", "seal").stdout == "message log: nothing new since the last seal\n"  # and nothing to stamp again
 
     verified = run("audit", "verify").stdout
     assert "message log: 1 seals time-stamped by the TSA, the latest at" in verified
 
     # a token moved onto another seal (the first) does not time-stamp that seal's digest
     with hub.db.transaction() as s:
-        s.execute(
-            update(MessageLogSeal).where(MessageLogSeal.seq == 1).values(timestamp=seal.timestamp)
-        )
+        s.execute(update(MessageLogSeal).where(MessageLogSeal.seq == 1).values(timestamp=seal.timestamp))
     result = run("audit", "verify", ok=False)
     assert (
         result.exit_code == 1
@@ -193,16 +184,11 @@ def test_hub_audit_seal_has_the_newest_seal_time_stamped_and_verify_checks_it(ru
 def test_a_time_stamp_of_a_tsa_not_in_tsa_certs_is_named(run, config_dir, tsa, tmp_path):
     other = LocalTsa(tmp_path / "other-tsa", name="Other TSA")
     try:
-        with_tsa(
-            config_dir, other.url, tsa.cert
-        )  # tokens come from a TSA whose certificate is not pinned
+        with_tsa(config_dir, other.url, tsa.cert)  # tokens come from a TSA whose certificate is not pinned
         hub = Hub(load_config(config_dir))
         exchange(hub.message_log, 1)
         result = run("audit", "seal", ok=False)
-        assert (
-            result.exit_code == 1
-            and "not signed by a TSA certificate in [audit] tsa_certs" in result.stderr
-        )
+        assert result.exit_code == 1 and "not signed by a TSA certificate in [audit] tsa_certs" in result.stderr
         assert stamps(hub.db) == {1: None, 2: None}  # sealed, not stamped: the next run tries again
         hub.close()
     finally:

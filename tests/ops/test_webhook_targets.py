@@ -65,21 +65,15 @@ def test_non_global_addresses_are_refused(address, kind):
     assert WebhookTargets().refusal(ipaddress.ip_address(address)) == kind
 
 
-@pytest.mark.parametrize(
-    "address", [PUBLIC, "1.1.1.1", "2a00:1450:4001:82a::200e", "::ffff:93.184.216.34"]
-)
+@pytest.mark.parametrize("address", [PUBLIC, "1.1.1.1", "2a00:1450:4001:82a::200e", "::ffff:93.184.216.34"])
 def test_global_addresses_are_allowed(address):
     assert WebhookTargets().refusal(ipaddress.ip_address(address)) is None
 
 
 def test_the_operator_may_allow_a_network():
-    targets = WebhookTargets(
-        [ipaddress.ip_network("10.20.0.0/16"), ipaddress.ip_network("::1/128")]
-    )
+    targets = WebhookTargets([ipaddress.ip_network("10.20.0.0/16"), ipaddress.ip_network("::1/128")])
     assert targets.refusal(ipaddress.ip_address("10.20.3.4")) is None
-    assert (
-        targets.refusal(ipaddress.ip_address("::ffff:10.20.3.4")) is None
-    )  # the same host, IPv4-mapped
+    assert targets.refusal(ipaddress.ip_address("::ffff:10.20.3.4")) is None  # the same host, IPv4-mapped
     assert targets.refusal(ipaddress.ip_address("::1")) is None
     assert targets.refusal(ipaddress.ip_address("10.21.0.1")) == "private"
     assert targets.refusal(ipaddress.ip_address("127.0.0.1")) == "loopback"
@@ -87,9 +81,7 @@ def test_the_operator_may_allow_a_network():
 
 def test_one_forbidden_address_among_several_refuses_the_name():
     targets = WebhookTargets(resolve=lambda host, port: [PUBLIC, "10.0.0.5"])
-    with pytest.raises(
-        WebhookTargetRefused, match=r"hooks.leasing.example \(10.0.0.5\) is a private address"
-    ):
+    with pytest.raises(WebhookTargetRefused, match=r"hooks.leasing.example \(10.0.0.5\) is a private address"):
         targets.check("https://hooks.leasing.example/hub")
 
 
@@ -141,9 +133,7 @@ class Dns:
 
 def _low_balance(hub: Hub, service: NotificationService, url: str) -> None:
     funded_company(hub, 500_00)
-    service.configure(
-        OPERATOR, NIP, low_balance_grosze=400_00, webhook_url=url, webhook_secret=SECRET
-    )
+    service.configure(OPERATOR, NIP, low_balance_grosze=400_00, webhook_url=url, webhook_secret=SECRET)
     issue(hub, 1)
     assert service.scan().low_balance == (f"low-balance:{NIP}:1",)
 
@@ -177,10 +167,7 @@ def test_a_name_that_resolves_to_loopback_later_is_refused_at_send_time(hub, rec
     run = service.deliver()
     assert (run.sent, run.retried) == (0, 0)
     (view,) = [v for v in service.history(OPERATOR, NIP) if v.channel == "webhook"]
-    assert (
-        view.status == "REJECTED"
-        and "hooks.leasing.example (127.0.0.2) is a loopback address" in view.last_error
-    )
+    assert view.status == "REJECTED" and "hooks.leasing.example (127.0.0.2) is a loopback address" in view.last_error
     assert receiver.headers == []  # nothing reached the loopback receiver
 
 
@@ -208,8 +195,7 @@ def test_a_webhook_allowed_once_is_refused_when_the_operator_takes_the_allowance
     shipped_config, db, clock, receiver
 ):
     allowing = dataclasses.replace(
-        shipped_config,
-        notify=NotifySettings(webhook_allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)),
+        shipped_config, notify=NotifySettings(webhook_allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
     )
     hub = Hub(allowing, clock=clock, db=db)
     _low_balance(hub, hub.notifications, f"http://127.0.0.2:{receiver.port}/hub")
@@ -224,22 +210,12 @@ def test_webhook_allow_networks_in_hub_toml(tmp_path, db_url):
     config_dir = config_copy(tmp_path, db_url)
     hub_toml = config_dir / "hub.toml"
     base = hub_toml.read_text()
-    hub_toml.write_text(
-        base + '\n[notify]\nwebhook_allow_networks = ["10.20.0.0/16", "fd00::/8"]\n'
-    )
-    assert [str(n) for n in load_config(config_dir).notify.webhook_allow_networks] == [
-        "10.20.0.0/16",
-        "fd00::/8",
-    ]
-    hub_toml.write_text(
-        base + '\n[notify]\nwebhook_allow_networks = ["10.20.0.1/16", "intranet"]\n'
-    )
+    hub_toml.write_text(base + '\n[notify]\nwebhook_allow_networks = ["10.20.0.0/16", "fd00::/8"]\n')
+    assert [str(n) for n in load_config(config_dir).notify.webhook_allow_networks] == ["10.20.0.0/16", "fd00::/8"]
+    hub_toml.write_text(base + '\n[notify]\nwebhook_allow_networks = ["10.20.0.1/16", "intranet"]\n')
     result = CliRunner().invoke(cli, ["--config", str(config_dir), "config", "check"])
     assert result.exit_code != 0
-    assert (
-        "webhook_allow_networks[0]" in result.stderr
-        and "did you mean 10.20.0.0/16?" in result.stderr
-    )
+    assert "webhook_allow_networks[0]" in result.stderr and "did you mean 10.20.0.0/16?" in result.stderr
     assert "webhook_allow_networks[1]" in result.stderr and '"intranet"' in result.stderr
 
 
@@ -257,9 +233,7 @@ def test_the_cli_refuses_a_private_webhook_in_one_line(run, tmp_path):
     assert "169.254.169.254 is a link-local address" in result.stderr
 
 
-def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_name(
-    tmp_path, monkeypatch
-):
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_name(tmp_path, monkeypatch):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.leasing.example")])
     now = datetime.datetime.now(datetime.UTC)
@@ -271,28 +245,20 @@ def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_na
         .serial_number(1)
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("hooks.leasing.example")]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.leasing.example")]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = tmp_path / "receiver.crt", tmp_path / "receiver.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     receiver = Receiver("127.0.0.2")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
     try:
-        targets = WebhookTargets(
-            [ipaddress.ip_network("127.0.0.2/32")], resolve=lambda host, port: ["127.0.0.2"]
-        )
+        targets = WebhookTargets([ipaddress.ip_network("127.0.0.2/32")], resolve=lambda host, port: ["127.0.0.2"])
         courier = WebhookCourier(targets, HttpPoster(NotifySettings(timeout_s=5).timeout_s))
         payload = {
             "url": f"https://hooks.leasing.example:{receiver.port}/hub",
@@ -303,9 +269,7 @@ def test_https_goes_to_the_checked_address_and_checks_the_certificate_for_the_na
         }
         with pytest.raises(Transient, match="SSLError"):
             courier.send(payload)  # a certificate no CA of the hub's vouches for
-        monkeypatch.setattr(
-            couriers.certifi, "where", lambda: str(cert_file)
-        )  # now the receiver's CA is trusted
+        monkeypatch.setattr(couriers.certifi, "where", lambda: str(cert_file))  # now the receiver's CA is trusted
         assert courier.send(payload) == {"status": 204}
         assert receiver.headers[-1]["Host"] == f"hooks.leasing.example:{receiver.port}"
         wrong_name = dict(payload, url=f"https://other.leasing.example:{receiver.port}/hub")

@@ -47,9 +47,7 @@ def desk_portal(running_portal):
     """Office 1465 with a cashier and a supervisor."""
     hub = running_portal.hub
     for login, role in (("kasjer@1465", "cashier"), ("kierownik@1465", "supervisor")):
-        hub.users.add_user(
-            OPERATOR, login, office_code=OFFICE, role=role, password=PASSWORDS[login]
-        )
+        hub.users.add_user(OPERATOR, login, office_code=OFFICE, role=role, password=PASSWORDS[login])
     totp.enrol(hub, "kierownik@1465")
     return running_portal
 

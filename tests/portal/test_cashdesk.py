@@ -22,9 +22,7 @@ CASE = "WK.5410.77.2026"
 
 def verify_payment(running_portal, case_number: str = CASE):
     """As Pojazd of office 1465: a plain zeep client signing with its dev certificate."""
-    wsse = HubSignature.pinned(
-        running_portal.identity("pojazd-1465"), running_portal.hub_cert, "hub"
-    )
+    wsse = HubSignature.pinned(running_portal.identity("pojazd-1465"), running_portal.hub_cert, "hub")
     client = zeep.Client(running_portal.url + "/soap/office?wsdl", wsse=wsse)
     return client.service.VerifyPayment(System="POJAZD", OfficeCode=OFFICE, CaseNumber=case_number)
 
@@ -47,9 +45,7 @@ def register_card_payment(page, db_url: str | None = None) -> str:
     page.get_by_label("Kod autoryzacji karty").fill("AB12CD")
     totals = page.locator("#payment-totals")
     expect(totals.locator("[data-total=items]")).to_have_text("54,50\u00a0zł")  # live, as typed
-    expect(totals.locator("[data-total=handling]")).to_have_text(
-        "1,50\u00a0zł"
-    )  # office 1465's card fee
+    expect(totals.locator("[data-total=handling]")).to_have_text("1,50\u00a0zł")  # office 1465's card fee
     expect(totals.locator("[data-total=total]")).to_have_text("56,00\u00a0zł")
     if db_url is not None:
         screenshot(page, db_url, "kasa-nowa-wplata")
@@ -122,9 +118,7 @@ def test_a_card_payment_is_verified_by_pojazd_then_voided_by_a_supervisor_and_th
     supervisor.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
     expect(supervisor.get_by_test_id("expected-cash")).to_have_text("0,00\u00a0zł")
     expect(supervisor.get_by_test_id("cash-difference")).to_have_text("10,00\u00a0zł")
-    expect(supervisor.get_by_role("alert")).to_contain_text(
-        "zatwierdzasz różnicę jako kierownik (kierownik@1465)"
-    )
+    expect(supervisor.get_by_role("alert")).to_contain_text("zatwierdzasz różnicę jako kierownik (kierownik@1465)")
     supervisor.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
     expect(supervisor.get_by_role("status")).to_contain_text("Zamknięto dzień")
     expect(supervisor.get_by_role("status")).to_contain_text("Różnica w kasie: 10,00")
@@ -136,18 +130,12 @@ def test_a_card_payment_is_verified_by_pojazd_then_voided_by_a_supervisor_and_th
     with supervisor.expect_download() as download:
         supervisor.get_by_role("link", name="Pobierz PDF").click()
     report = pdf_text(download.value.path()).replace("\u00a0", " ")
-    assert (
-        receipt in report
-        and "Różnica (nadwyżka)" in report
-        and "Różnicę zatwierdził(a): kierownik@1465" in report
-    )
+    assert receipt in report and "Różnica (nadwyżka)" in report and "Różnicę zatwierdził(a): kierownik@1465" in report
     supervisor.context.close()
 
     # The cashier sees the closed day before starting a payment, and cannot go on with that desk.
     nav(page, "Nowa wpłata")
-    expect(page.get_by_test_id("day-closed")).to_contain_text(
-        "Stanowisko 01: dzień kasowy zamknięty"
-    )
+    expect(page.get_by_test_id("day-closed")).to_contain_text("Stanowisko 01: dzień kasowy zamknięty")
     page.get_by_label("Znak sprawy").fill("WK.5410.78.2026")
     page.get_by_label("Wydanie dowodu rejestracyjnego").fill("1")
     expect(page.get_by_role("alert")).to_have_count(0)  # the notice above, not yet a form error
@@ -165,21 +153,13 @@ def test_a_cash_payment_with_its_payer_on_the_receipt(desk_portal, page):
     page.get_by_label("Wpłacający (imię i nazwisko lub nazwa)").fill("Zofia Żółkiewska")
     page.get_by_label("Adres wpłacającego").fill("ul. Długa 5, 00-001 Warszawa")
     page.get_by_role("button", name="Dalej: podsumowanie").click()
-    expect(page.locator("dl.summary")).to_contain_text(
-        "Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa"
-    )
+    expect(page.locator("dl.summary")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")
     page.get_by_role("button", name=re.compile("^Przyjmij wpłatę")).click()
-    expect(page.locator("main")).to_contain_text(
-        "Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa"
-    )  # the payment page
+    expect(page.locator("main")).to_contain_text("Zofia Żółkiewska, ul. Długa 5, 00-001 Warszawa")  # the payment page
     with page.expect_download() as download:
         page.get_by_role("link", name="Drukuj potwierdzenie (PDF)").click()
     text = pdf_text(download.value.path())
-    assert (
-        "Zofia Żółkiewska" in text
-        and "pięćdziesiąt cztery złote 00/100" in text
-        and "podpis wpłacającego" in text
-    )
+    assert "Zofia Żółkiewska" in text and "pięćdziesiąt cztery złote 00/100" in text and "podpis wpłacającego" in text
 
 
 def test_a_supervisor_closes_an_older_day_only_with_the_explicit_confirmation(desk_portal, page):
@@ -192,21 +172,15 @@ def test_a_supervisor_closes_an_older_day_only_with_the_explicit_confirmation(de
     page.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
     page.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
     expect(page.get_by_role("alert")).to_contain_text("zaznacz potwierdzenie")
-    assert (
-        hub.cashdesk.closed_day(office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR) is None
-    )
+    assert hub.cashdesk.closed_day(office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR) is None
     page.get_by_label("Gotówka policzona w kasie (zł)").fill("0")
     page.get_by_role("button", name="Dalej: porównaj z wpłatami").click()
     page.get_by_label(re.compile("Potwierdzam zamknięcie dnia sprzed ponad jednego dnia")).check()
     page.get_by_role("button", name="Zamknij dzień i sporządź raport kasowy").click()
     expect(page.get_by_role("status")).to_contain_text("Zamknięto dzień")
-    expect(page.locator("main")).to_contain_text(
-        "Dzień zamknięto po terminie za zgodą: kierownik@1465"
-    )
+    expect(page.locator("main")).to_contain_text("Dzień zamknięto po terminie za zgodą: kierownik@1465")
     assert (
-        hub.cashdesk.closed_day(
-            office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR
-        ).late_close_supervisor
+        hub.cashdesk.closed_day(office_code=OFFICE, desk_id="01", day=old, actor=OPERATOR).late_close_supervisor
         == "kierownik@1465"
     )
 
@@ -222,7 +196,5 @@ def test_a_card_payment_needs_its_authorisation_code(desk_portal, page):
     page.get_by_role("button", name="Dalej: podsumowanie").click()
     field = page.get_by_label("Kod autoryzacji karty")
     expect(field).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#card_auth_code-error")).to_have_text(
-        re.compile("kod autoryzacji z terminala")
-    )
+    expect(page.locator("#card_auth_code-error")).to_have_text(re.compile("kod autoryzacji z terminala"))
     assert verify_payment(desk_portal).Paid is False

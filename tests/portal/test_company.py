@@ -46,18 +46,14 @@ def decode_svg_qr(page) -> str:
     return results[0].text
 
 
-def test_the_dashboard_shows_the_balance_and_a_transfer_qr_code_banking_apps_read(
-    company_portal, page, db_url
-):
+def test_the_dashboard_shows_the_balance_and_a_transfer_qr_code_banking_apps_read(company_portal, page, db_url):
     hub = company_portal.hub
     account = hub.companies.account(NIP, actor=OPERATOR)
     login(page, "admin@leasing.pl")
     expect(page.get_by_test_id("available")).to_have_text("500,00\u00a0zł")
     expect(page.get_by_test_id("virtual-account")).to_have_text(format_nrb(account.virtual_account))
 
-    expected = (
-        f"|PL|{account.virtual_account}|000000|Hub opłat urzędowych|Zasilenie konta NIP {NIP}|||"
-    )
+    expected = f"|PL|{account.virtual_account}|000000|Hub opłat urzędowych|Zasilenie konta NIP {NIP}|||"
     assert decode_svg_qr(page) == expected
     screenshot(page, db_url, "pulpit-firmy")
 
@@ -67,14 +63,12 @@ def test_the_dashboard_shows_the_balance_and_a_transfer_qr_code_banking_apps_rea
     page.get_by_label("Kwota do zakodowania w kodzie QR (zł, opcjonalnie)").fill("12 zł")
     page.get_by_role("button", name="Pokaż kod QR").click()
     expect(page.locator("#kwota-error")).to_have_text(re.compile("Wpisz kwotę"))
-    expect(
-        page.get_by_label("Kwota do zakodowania w kodzie QR (zł, opcjonalnie)")
-    ).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Kwota do zakodowania w kodzie QR (zł, opcjonalnie)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
 
 
-def test_an_issuer_issues_three_coupons_and_downloads_a_three_page_pdf(
-    company_portal, page, db_url
-):
+def test_an_issuer_issues_three_coupons_and_downloads_a_three_page_pdf(company_portal, page, db_url):
     hub = company_portal.hub
     login(page, "wystawca@leasing.pl")
     nav(page, "Wydaj kupony")
@@ -85,16 +79,12 @@ def test_an_issuer_issues_three_coupons_and_downloads_a_three_page_pdf(
     )  # the little JavaScript
     page.get_by_role("button", name="Dalej: podsumowanie").click()
 
-    expect(page.get_by_test_id("total")).to_have_text(
-        "484,50\u00a0zł"
-    )  # the total, before anything is held
+    expect(page.get_by_test_id("total")).to_have_text("484,50\u00a0zł")  # the total, before anything is held
     assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 0
     screenshot(page, db_url, "wydanie-kuponow-podsumowanie")
     page.get_by_role("button", name=re.compile(r"^Wydaj 3 kupony ")).click()
 
-    expect(page.get_by_role("status")).to_contain_text(
-        "Wydano 3 kupony, zablokowano 484,50\u00a0zł"
-    )
+    expect(page.get_by_role("status")).to_contain_text("Wydano 3 kupony, zablokowano 484,50\u00a0zł")
     assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 3 * REJ_NEW_GROSZE
     coupon_ids = page.locator("td.mono").all_inner_texts()
     assert len(coupon_ids) == 3
@@ -120,15 +110,11 @@ def test_a_batch_larger_than_the_balance_is_explained_and_holds_nothing(company_
     page.get_by_label("Rodzaj sprawy").select_option(REJ_NEW)
     page.get_by_label("Liczba kuponów").fill("4")  # 646.00 > 500.00
     page.get_by_role("button", name="Dalej: podsumowanie").click()
-    expect(page.get_by_role("alert")).to_contain_text(
-        "na koncie brakuje 146,00\u00a0zł"
-    )  # warned before confirming
+    expect(page.get_by_role("alert")).to_contain_text("na koncie brakuje 146,00\u00a0zł")  # warned before confirming
     page.get_by_role("button", name=re.compile(r"^Wydaj 4 kupony ")).click()
 
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text(
-        "Za mało środków na koncie: dostępne 500,00\u00a0zł, potrzeba 646,00\u00a0zł"
-    )
+    expect(alert).to_contain_text("Za mało środków na koncie: dostępne 500,00\u00a0zł, potrzeba 646,00\u00a0zł")
     expect(alert).to_contain_text("Nic nie zostało zablokowane")
     account = hub.companies.account(NIP, actor=OPERATOR)
     assert (account.available_grosze, account.held_grosze) == (500_00, 0)
@@ -159,18 +145,14 @@ def test_the_coupon_list_filters_searches_pages_and_cancels(company_portal, page
 
     page.get_by_role("link", name=f"Anuluj kupon {target}").click()
     page.get_by_role("button", name="Anuluj kupon").click()
-    expect(page.get_by_role("status")).to_contain_text(
-        f"Kupon {target} anulowano; zwolniono 161,50\u00a0zł"
-    )
+    expect(page.get_by_role("status")).to_contain_text(f"Kupon {target} anulowano; zwolniono 161,50\u00a0zł")
     expect(page.locator("tbody tr td").nth(1)).to_have_text("anulowany")
     assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 27 * REJ_NEW_GROSZE
 
     page.goto("firma/kupony?status=CANCELLED")
     expect(page.locator("caption")).to_have_text("Znaleziono: 1 kupon")
     page.goto("firma/kupony?issued_from=2026-03-10&issued_to=2026-03-01")
-    expect(page.locator("#issued_to-error")).to_have_text(
-        "Data „do” nie może być wcześniejsza niż data „od”."
-    )
+    expect(page.locator("#issued_to-error")).to_have_text("Data „do” nie może być wcześniejsza niż data „od”.")
 
 
 def test_statement_and_reports_download_csv_and_pdf_and_draw_a_chart(company_portal, page, db_url):
@@ -186,9 +168,7 @@ def test_statement_and_reports_download_csv_and_pdf_and_draw_a_chart(company_por
     )
     login(page, "admin@leasing.pl")
     nav(page, "Wyciąg")
-    expect(page.locator("table tbody tr")).to_have_count(
-        5
-    )  # top-up, 2 holds, the capture's release and capture
+    expect(page.locator("table tbody tr")).to_have_count(5)  # top-up, 2 holds, the capture's release and capture
     figures = page.locator("dl.figures dd").all_inner_texts()
     assert grosze(figures[0]) == 0 and grosze(figures[1]) == 500_00 - 2 * REJ_NEW_GROSZE
     with page.expect_download() as download:
@@ -197,8 +177,7 @@ def test_statement_and_reports_download_csv_and_pdf_and_draw_a_chart(company_por
     assert raw.startswith(codecs.BOM_UTF8)  # a Polish Excel reads it as UTF-8
     lines = raw.decode("utf-8-sig").splitlines()
     assert (
-        lines[0].split(";")
-        == ["Data księgowania", "Rodzaj", "Kwota", "Saldo po operacji", "Kupon", "Tytuł"]
+        lines[0].split(";") == ["Data księgowania", "Rodzaj", "Kwota", "Saldo po operacji", "Kupon", "Tytuł"]
         and len(lines) == 6
     )
     assert not re.search(
@@ -236,13 +215,7 @@ def test_a_viewer_sees_no_issue_button_and_a_forged_post_changes_nothing(company
     token = page.locator("input[name=csrf_token]").first.get_attribute(
         "value"
     )  # a valid token of the viewer's own session
-    form = {
-        "csrf_token": token,
-        "case_type": REJ_NEW,
-        "count": "1",
-        "office": "",
-        "request_id": str(uuid.uuid4()),
-    }
+    form = {"csrf_token": token, "case_type": REJ_NEW, "count": "1", "office": "", "request_id": str(uuid.uuid4())}
     for path in ("firma/kupony/wydaj/potwierdz", "firma/kupony/wydaj"):
         response = page.request.post(path, form=form)
         assert response.status == 403
@@ -258,9 +231,7 @@ def test_a_form_without_its_csrf_token_is_refused(company_portal, page):
     response = page.request.post("firma/kupony/wydaj/potwierdz", form=form)
     assert response.status == 400
     assert "Formularz odrzucony" in response.text()
-    response = page.request.post(
-        "firma/kupony/wydaj/potwierdz", form={**form, "csrf_token": "podrobiony"}
-    )
+    response = page.request.post("firma/kupony/wydaj/potwierdz", form={**form, "csrf_token": "podrobiony"})
     assert response.status == 400
     assert coupon_count(hub) == 0
     assert hub.companies.account(NIP, actor=OPERATOR).held_grosze == 0

@@ -28,10 +28,7 @@ ENGLISH = re.compile(
     re.IGNORECASE,
 )
 # Detail pages a list links to: (the list's path, the link's CSS selector)
-DETAILS = {
-    "firma/partie": "tbody tr td a[href*='/partie/']",
-    "kasa/wplaty": "tbody tr td a[href*='/kasa/wplaty/']",
-}
+DETAILS = {"firma/partie": "tbody tr td a[href*='/partie/']", "kasa/wplaty": "tbody tr td a[href*='/kasa/wplaty/']"}
 
 
 @pytest.fixture
@@ -48,9 +45,7 @@ def lived_in_portal(company_portal, desk_portal):
         case_type=REJ_NEW,
         actor=OPERATOR,
     )
-    hub.coupons.cancel(
-        request_id=str(uuid.uuid4()), coupon_text=batch.coupons[1].coupon_id, actor=OPERATOR
-    )
+    hub.coupons.cancel(request_id=str(uuid.uuid4()), coupon_text=batch.coupons[1].coupon_id, actor=OPERATOR)
     cashier = hub.users.actor("kasjer@1465")
     for method, auth in (("CARD", "A1B2C3"), ("CASH", None)):
         paid = hub.cashdesk.register(
@@ -82,17 +77,13 @@ def _problems(page: Page, where: str) -> list[str]:
         found = sorted({m.group(0) for m in pattern.finditer(text)})
         if found:
             problems.append(f"{where}: {what} {found}")
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     if overflow > 0:
         wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
             .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
             .filter(e => !e.parentElement.closest('.table-scroll') || getComputedStyle(e).position === 'absolute')
             .slice(0, 4).map(e => e.tagName + '.' + e.className + '#' + e.id)""")
-        problems.append(
-            f"{where}: the page is {overflow} px wider than the window ({', '.join(wide)})"
-        )
+        problems.append(f"{where}: the page is {overflow} px wider than the window ({', '.join(wide)})")
     return problems
 
 
@@ -100,8 +91,7 @@ def _pages(page: Page) -> list[str]:
     """The menu's pages and the first detail page of each list that has one."""
     links = page.get_by_role("navigation", name="Menu główne").get_by_role("link")
     paths = [
-        href.split("/portal/", 1)[1]
-        for href in (links.nth(i).get_attribute("href") for i in range(links.count()))
+        href.split("/portal/", 1)[1] for href in (links.nth(i).get_attribute("href") for i in range(links.count()))
     ]
     for path in list(paths):
         selector = DETAILS.get(path.rstrip("/"))
@@ -114,15 +104,11 @@ def _pages(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("login_name", list(PASSWORDS))
-def test_every_page_is_polish_without_codes_and_fits_the_window(
-    lived_in_portal, browser, login_name, db_url
-):
+def test_every_page_is_polish_without_codes_and_fits_the_window(lived_in_portal, browser, login_name, db_url):
     problems = []
     for width in WIDTHS.values():
         context = browser.new_context(
-            base_url=lived_in_portal.portal + "/",
-            viewport={"width": width, "height": 900},
-            locale="pl-PL",
+            base_url=lived_in_portal.portal + "/", viewport={"width": width, "height": 900}, locale="pl-PL"
         )
         context.set_default_timeout(15_000)
         page = context.new_page()
@@ -136,8 +122,6 @@ def test_every_page_is_polish_without_codes_and_fits_the_window(
             problems += _problems(page, f"{login_name} {width}px /{path}")
         if width == 390 and login_name in ("admin@leasing.pl", "kasjer@1465"):
             page.goto("firma/kupony" if login_name.startswith("admin") else "kasa/wplata")
-            screenshot(
-                page, db_url, "telefon-kupony" if login_name.startswith("admin") else "telefon-kasa"
-            )
+            screenshot(page, db_url, "telefon-kupony" if login_name.startswith("admin") else "telefon-kasa")
         context.close()
     assert problems == []

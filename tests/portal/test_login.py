@@ -13,11 +13,7 @@ from tests.support.portal import login, logout, menu, new_page, screenshot
 
 def audit_actions(hub, actor: str) -> list[str]:
     with hub.db.read() as s:
-        return list(
-            s.scalars(
-                select(AuditEvent.action).where(AuditEvent.actor == actor).order_by(AuditEvent.id)
-            )
-        )
+        return list(s.scalars(select(AuditEvent.action).where(AuditEvent.actor == actor).order_by(AuditEvent.id)))
 
 
 def test_login_shows_the_users_menu_and_logout_ends_the_session(company_portal, page, db_url):
@@ -40,9 +36,7 @@ def test_login_shows_the_users_menu_and_logout_ends_the_session(company_portal, 
     ]
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "hub_portal")
-    assert (
-        cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/portal"
-    )
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/portal"
     assert cookie["secure"] is False  # cookie_secure = false in this http test; true is the default
 
     logout(page)
@@ -65,13 +59,9 @@ def test_a_wrong_password_is_refused_with_one_message(company_portal, page):
     expect(page.get_by_role("navigation", name="Menu główne")).to_have_count(0)
 
 
-def test_repeated_wrong_passwords_slow_down_and_never_lock_the_owner_out(
-    company_portal, page, browser, running_portal
-):
+def test_repeated_wrong_passwords_slow_down_and_never_lock_the_owner_out(company_portal, page, browser, running_portal):
     user = "wystawca@leasing.pl"
-    page.set_extra_http_headers(
-        {"X-Forwarded-For": "198.51.100.10"}
-    )  # as nginx passes the owner's address
+    page.set_extra_http_headers({"X-Forwarded-For": "198.51.100.10"})  # as nginx passes the owner's address
     login(page, user)
     logout(page)
 
@@ -80,9 +70,7 @@ def test_repeated_wrong_passwords_slow_down_and_never_lock_the_owner_out(
     for _ in range(12):  # waits double (1 s, 2 s, 4 s ...): soon one is longer than a round trip
         login(attacker, user, "zle-haslo-zle-haslo")
         alert = attacker.get_by_role("alert")
-        expect(alert).to_contain_text(
-            re.compile("Nie udało się zalogować|Zbyt wiele nieudanych prób")
-        )
+        expect(alert).to_contain_text(re.compile("Nie udało się zalogować|Zbyt wiele nieudanych prób"))
         if "Zbyt wiele" in alert.inner_text():
             break
     expect(attacker.get_by_role("alert")).to_contain_text("Spróbuj ponownie za")

@@ -24,9 +24,7 @@ OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"
 def app(tmp_path, db_url):
     app = create_app(load_config(portal_config(tmp_path, db_url)))
     funded_company(app.hub, 100_00)
-    app.hub.users.add_user(
-        OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD
-    )
+    app.hub.users.add_user(OPERATOR, "anna@leasing.pl", company_nip=NIP, role="viewer", password=PASSWORD)
     yield app
     app.hub.close()
 
@@ -57,10 +55,7 @@ def log_in(client: Browser, password: str):
 
 def log_in_as(client: Browser, login: str, password: str = PASSWORD):
     page = client.get("/portal/logowanie").get_data(as_text=True)
-    return client.post(
-        "/portal/logowanie",
-        data={"login": login, "password": password, "csrf_token": csrf_of(page)},
-    )
+    return client.post("/portal/logowanie", data={"login": login, "password": password, "csrf_token": csrf_of(page)})
 
 
 def test_the_owner_logs_in_while_someone_hammers_from_another_address(app):
@@ -68,9 +63,7 @@ def test_the_owner_logs_in_while_someone_hammers_from_another_address(app):
     assert log_in(owner, PASSWORD).status_code == 302  # anna's usual address
     attacker = browser(app, ATTACKER_AT)
     statuses = [log_in(attacker, "zgadywane-haslo").status_code for _ in range(FAILURES_FREE + 3)]
-    assert statuses[:FAILURES_FREE] == [401] * FAILURES_FREE and set(statuses[FAILURES_FREE:]) == {
-        429
-    }
+    assert statuses[:FAILURES_FREE] == [401] * FAILURES_FREE and set(statuses[FAILURES_FREE:]) == {429}
     slowed = log_in(attacker, PASSWORD)  # even the right password waits
     assert slowed.status_code == 429 and int(slowed.headers["Retry-After"]) >= 1
     assert "Zbyt wiele nieudanych prób logowania" in slowed.get_data(as_text=True)
@@ -82,46 +75,34 @@ def test_the_owner_logs_in_while_someone_hammers_from_another_address(app):
 
 def test_x_forwarded_for_counts_only_from_nginx_on_loopback(app):
     for n in range(FAILURES_FREE):  # a direct client "from" a new address each time
-        assert (
-            log_in(browser(app, f"192.0.2.{n}", peer=ATTACKER_AT), "zgadywane-haslo").status_code
-            == 401
-        )
+        assert log_in(browser(app, f"192.0.2.{n}", peer=ATTACKER_AT), "zgadywane-haslo").status_code == 401
     assert (
         log_in(browser(app, "192.0.2.200", peer=ATTACKER_AT), "zgadywane-haslo").status_code == 429
     )  # it is still ATTACKER_AT
 
 
 def test_an_admin_locks_and_unlocks_an_account_in_the_portal(app):
-    app.hub.users.add_user(
-        OPERATOR, "szef@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD
-    )
+    app.hub.users.add_user(OPERATOR, "szef@leasing.pl", company_nip=NIP, role="admin", password=PASSWORD)
     totp.enrol(app.hub, "szef@leasing.pl")  # an admin logs in with a code from the app as well
     admin = browser(app, OWNER_AT)
     assert log_in_as(admin, "szef@leasing.pl").headers["Location"].endswith("/portal/konto/kod")
     page = admin.get("/portal/konto/kod").get_data(as_text=True)
     assert (
         admin.post(
-            "/portal/konto/kod",
-            data={"code": totp.code("szef@leasing.pl"), "csrf_token": csrf_of(page)},
+            "/portal/konto/kod", data={"code": totp.code("szef@leasing.pl"), "csrf_token": csrf_of(page)}
         ).status_code
         == 302
     )
     users = admin.get("/portal/uzytkownicy/").get_data(as_text=True)
     assert 'Zablokuj<span class="visually-hidden"> konto anna@leasing.pl' in users
     lock = admin.post(
-        "/portal/uzytkownicy/anna@leasing.pl/aktywny",
-        data={"active": "nie", "csrf_token": csrf_of(users)},
+        "/portal/uzytkownicy/anna@leasing.pl/aktywny", data={"active": "nie", "csrf_token": csrf_of(users)}
     )
     assert lock.status_code in (200, 302)
-    assert (
-        log_in(browser(app, "198.51.100.20"), PASSWORD).status_code == 401
-    )  # locked: the right password is refused
+    assert log_in(browser(app, "198.51.100.20"), PASSWORD).status_code == 401  # locked: the right password is refused
     users = admin.get("/portal/uzytkownicy/").get_data(as_text=True)
     assert 'Odblokuj<span class="visually-hidden"> konto anna@leasing.pl' in users
-    admin.post(
-        "/portal/uzytkownicy/anna@leasing.pl/aktywny",
-        data={"active": "tak", "csrf_token": csrf_of(users)},
-    )
+    admin.post("/portal/uzytkownicy/anna@leasing.pl/aktywny", data={"active": "tak", "csrf_token": csrf_of(users)})
     assert log_in(browser(app, "198.51.100.20"), PASSWORD).status_code == 302
     assert [e for e in ("user.deactivate", "user.activate") if e in audit_actions(app.hub)] == [
         "user.deactivate",

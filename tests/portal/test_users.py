@@ -9,16 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.support.factories import NIP, OPERATOR
-from tests.support.portal import (
-    PASSWORDS,
-    change_password,
-    login,
-    logout,
-    menu,
-    nav,
-    new_page,
-    screenshot,
-)
+from tests.support.portal import PASSWORDS, change_password, login, logout, menu, nav, new_page, screenshot
 
 VIEWER = "podglad@leasing.pl"
 
@@ -45,45 +36,27 @@ def test_a_custom_role_granted_changes_the_users_menu(company_portal, page, brow
 
     page.get_by_label(f"Rola do nadania użytkownikowi {VIEWER}").select_option("wydawanie")
     page.get_by_role("button", name=f"Nadaj rolę użytkownikowi {VIEWER}").click()
-    expect(page.get_by_role("status")).to_have_text(
-        f"Nadano rolę wydawanie użytkownikowi {VIEWER}."
-    )
+    expect(page.get_by_role("status")).to_have_text(f"Nadano rolę wydawanie użytkownikowi {VIEWER}.")
     expect(user_row(page, VIEWER).locator("ul.roles li")).to_have_count(2)
     screenshot(page, db_url, "uzytkownicy-i-role")
 
     viewer.reload()  # the next page the viewer opens shows what the new role allows
-    assert menu(viewer) == [
-        "Pulpit",
-        "Wydaj kupony",
-        "Partie",
-        "Kupony",
-        "Wyciąg",
-        "Raporty",
-        "Moje konto",
-    ]
+    assert menu(viewer) == ["Pulpit", "Wydaj kupony", "Partie", "Kupony", "Wyciąg", "Raporty", "Moje konto"]
     nav(viewer, "Wydaj kupony")
     expect(viewer.get_by_role("heading", level=1)).to_have_text("Wydaj kupony")
 
     page.get_by_role("button", name=f"Odbierz rolę wydawanie użytkownikowi {VIEWER}").click()
-    expect(page.get_by_role("status")).to_have_text(
-        f"Odebrano rolę wydawanie użytkownikowi {VIEWER}."
-    )
+    expect(page.get_by_role("status")).to_have_text(f"Odebrano rolę wydawanie użytkownikowi {VIEWER}.")
     viewer.reload()
     expect(viewer.get_by_role("heading", level=1)).to_have_text("Brak uprawnień")
     assert "Wydaj kupony" not in menu(viewer)
     viewer.context.close()
 
-    roles = {
-        r.name: r.permissions
-        for r in hub.users.list_roles(OPERATOR, company_nip=NIP)
-        if not r.built_in
-    }
+    roles = {r.name: r.permissions for r in hub.users.list_roles(OPERATOR, company_nip=NIP) if not r.built_in}
     assert roles == {"wydawanie": ("coupons:issue", "coupons:read")}
 
 
-def test_an_admin_creates_a_user_who_logs_in_with_the_password_shown_once(
-    company_portal, page, browser
-):
+def test_an_admin_creates_a_user_who_logs_in_with_the_password_shown_once(company_portal, page, browser):
     login(page, "admin@leasing.pl")
     nav(page, "Użytkownicy i role")
     page.get_by_label("Login nowego użytkownika").fill("nowy@leasing.pl")
@@ -95,9 +68,7 @@ def test_an_admin_creates_a_user_who_logs_in_with_the_password_shown_once(
 
     other = new_page(browser, company_portal)
     login(other, "nowy@leasing.pl", password)
-    expect(other).to_have_url(
-        re.compile(r"/portal/konto/haslo$")
-    )  # a password someone else saw is changed first
+    expect(other).to_have_url(re.compile(r"/portal/konto/haslo$"))  # a password someone else saw is changed first
     other.goto("firma/kupony")
     expect(other).to_have_url(re.compile(r"/portal/konto/haslo$"))
     change_password(other, password, "moje-nowe-haslo-2026")
@@ -115,20 +86,14 @@ def test_field_errors_stand_next_to_their_field(company_portal, page):
     expect(login_field).to_have_attribute("aria-invalid", "true")
     described = login_field.get_attribute("aria-describedby").split()
     assert "login-error" in described
-    expect(page.locator("#login-error")).to_contain_text(
-        re.compile("co najmniej 3|przynajmniej 3|minimum 3|3")
-    )
+    expect(page.locator("#login-error")).to_contain_text(re.compile("co najmniej 3|przynajmniej 3|minimum 3|3"))
     expect(page.locator("#password-error")).to_be_visible()
     page.get_by_label("Nazwa roli").fill("pusta")
     page.get_by_role("button", name="Utwórz rolę").click()
-    expect(page.locator("#permissions-error")).to_have_text(
-        re.compile("Wybierz co najmniej jedno uprawnienie")
-    )
+    expect(page.locator("#permissions-error")).to_have_text(re.compile("Wybierz co najmniej jedno uprawnienie"))
 
 
-def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(
-    company_portal, page, browser, db_url
-):
+def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(company_portal, page, browser, db_url):
     login(page, "admin@leasing.pl")
     nav(page, "Użytkownicy i role")
     page.get_by_role("button", name="Nowe hasło dla konta wystawca@leasing.pl").click()
@@ -139,9 +104,7 @@ def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(
 
     issuer = new_page(browser, company_portal)
     login(issuer, "wystawca@leasing.pl", PASSWORDS["wystawca@leasing.pl"])
-    expect(issuer.get_by_role("alert")).to_contain_text(
-        "Nie udało się zalogować"
-    )  # the old one no longer works
+    expect(issuer.get_by_role("alert")).to_contain_text("Nie udało się zalogować")  # the old one no longer works
     login(issuer, "wystawca@leasing.pl", password)
     expect(issuer).to_have_url(re.compile(r"/portal/konto/haslo$"))
     expect(issuer.get_by_role("alert").first).to_contain_text("zmień je, zanim zaczniesz pracę")
@@ -157,20 +120,14 @@ def test_an_admin_resets_a_password_shown_once_and_changed_at_the_next_login(
     issuer.context.close()
 
 
-def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_once(
-    running_portal, page, db_url
-):
+def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_once(running_portal, page, db_url):
     hub = running_portal.hub
     from tests.support.factories import funded_company
 
     funded_company(hub, 100_00)
-    hub.users.add_user(
-        OPERATOR, "szefowa@leasing.pl", company_nip=NIP, role="admin", password="szefowa-haslo-2026"
-    )
+    hub.users.add_user(OPERATOR, "szefowa@leasing.pl", company_nip=NIP, role="admin", password="szefowa-haslo-2026")
     login(page, "szefowa@leasing.pl", "szefowa-haslo-2026")
-    expect(page).to_have_url(
-        re.compile(r"/portal/konto/weryfikacja$")
-    )  # must enrol before anything else
+    expect(page).to_have_url(re.compile(r"/portal/konto/weryfikacja$"))  # must enrol before anything else
     page.goto("uzytkownicy/")
     expect(page).to_have_url(re.compile(r"/portal/konto/weryfikacja$"))
     secret = page.get_by_test_id("totp-secret").inner_text()
@@ -181,12 +138,8 @@ def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_
     )
     page.get_by_role("button", name="Włącz").click()
     expect(page.get_by_role("alert").last).to_contain_text("Kod z aplikacji jest błędny")
-    assert (
-        page.get_by_test_id("totp-secret").inner_text() == secret
-    )  # the same secret until confirmed
-    page.get_by_label("Kod z aplikacji (6 cyfr)").fill(
-        hub.accounts.current_code(secret, hub.clock())
-    )
+    assert page.get_by_test_id("totp-secret").inner_text() == secret  # the same secret until confirmed
+    page.get_by_label("Kod z aplikacji (6 cyfr)").fill(hub.accounts.current_code(secret, hub.clock()))
     page.get_by_role("button", name="Włącz").click()
     codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
     assert len(codes) == 10

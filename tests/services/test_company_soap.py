@@ -53,10 +53,7 @@ def companies(running_hub):
 def days_around_today(running_hub) -> dict:
     """From yesterday to tomorrow (Warsaw): everything this test did, whatever the hour."""
     today = business_day(running_hub.hub.clock())
-    return {
-        "From": (today - timedelta(days=1)).isoformat(),
-        "To": (today + timedelta(days=1)).isoformat(),
-    }
+    return {"From": (today - timedelta(days=1)).isoformat(), "To": (today + timedelta(days=1)).isoformat()}
 
 
 def snapshot(hub) -> tuple:
@@ -65,8 +62,7 @@ def snapshot(hub) -> tuple:
         coupons = tuple(s.execute(select(Coupon.id, Coupon.status).order_by(Coupon.id)).all())
         batches = s.scalar(select(func.count()).select_from(CouponBatch))
     accounts = tuple(
-        (a.nip, a.available_grosze, a.held_grosze, a.posted_grosze)
-        for a in hub.companies.list(actor=OPERATOR)
+        (a.nip, a.available_grosze, a.held_grosze, a.posted_grosze) for a in hub.companies.list(actor=OPERATOR)
     )
     return coupons, batches, accounts
 
@@ -77,9 +73,7 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
     client = zeep.Client(running_hub.url + "/soap/company?wsdl", wsse=wsse, plugins=[history])
 
     def valid():
-        contract_schema("company").assertValid(
-            history.last_received["envelope"].find(f"{SOAP}Body")[0]
-        )
+        contract_schema("company").assertValid(history.last_received["envelope"].find(f"{SOAP}Body")[0])
 
     account = client.service.GetAccount(CompanyNip=MY_NIP)
     valid()
@@ -88,10 +82,7 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
         Decimal("1000.00"),
         Decimal("0.00"),
     )
-    assert (
-        account.VirtualAccount
-        == running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).virtual_account
-    )
+    assert account.VirtualAccount == running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).virtual_account
     assert account.TopUpTitle == f"Zasilenie konta NIP {MY_NIP}"
 
     batch = client.service.IssueCoupons(
@@ -105,22 +96,16 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
 
     listed = client.service.ListCoupons(CompanyNip=MY_NIP, Status="ISSUED")
     valid()
-    assert listed.Total == 3 and [c.CouponId for c in listed.Coupon] == [
-        c.CouponId for c in batch.Coupon
-    ]
+    assert listed.Total == 3 and [c.CouponId for c in listed.Coupon] == [c.CouponId for c in batch.Coupon]
 
-    released = client.service.CancelCoupon(
-        RequestId=rid(), CouponId=batch.Coupon[0].CouponId.lower()
-    )
+    released = client.service.CancelCoupon(RequestId=rid(), CouponId=batch.Coupon[0].CouponId.lower())
     valid()
     assert released == Decimal("161.50")
 
     pdf = client.service.GetCouponsPdf(BatchId=batch.BatchId)
     valid()
     pages = pdf_pages(pdf)
-    assert [verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr, _ in pages] == [
-        c.CouponId for c in batch.Coupon
-    ]
+    assert [verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr, _ in pages] == [c.CouponId for c in batch.Coupon]
 
     statement = client.service.GetStatement(CompanyNip=MY_NIP, **days_around_today(running_hub))
     valid()
@@ -155,29 +140,24 @@ def test_each_operation_over_signed_soap(running_hub, companies):
     page = ok(running_hub, "ListCoupons", CompanyNip=MY_NIP, Offset=1, Limit=1)
     assert text_of(page, "Total") == "2"
     (row,) = page.findall(C + "Coupon")
-    assert [
-        row.findtext(C + n) for n in ("CouponId", "Status", "Amount", "OfficeCode", "CaseNumber")
-    ] == [ids[1], "REDEEMED", "200.00", "1465", "WK.5410.9.2026"]
+    assert [row.findtext(C + n) for n in ("CouponId", "Status", "Amount", "OfficeCode", "CaseNumber")] == [
+        ids[1],
+        "REDEEMED",
+        "200.00",
+        "1465",
+        "WK.5410.9.2026",
+    ]
     assert row.findtext(C + "RedeemedAt") == redeemed.redeemed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     pdf = ok(running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]])
     pages = pdf_pages(base64.b64decode(text_of(pdf, "Pdf")))
     assert [verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr, _ in pages] == [ids[1], ids[0]]
-    pdf = ok(
-        running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]], PerPage="2"
-    )  # one sheet, two coupons
+    pdf = ok(running_hub, "GetCouponsPdf", CouponId=[ids[1], ids[0]], PerPage="2")  # one sheet, two coupons
     (sheet,) = sheet_codes(base64.b64decode(text_of(pdf, "Pdf")))
-    assert sorted(verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr in sheet[:-1]) == sorted(
-        ids
-    )
-    assert refused(running_hub, "GetCouponsPdf", CouponId=[ids[0]], PerPage="3").endswith(
-        "SchemaViolation"
-    )
+    assert sorted(verify_qr(qr, [running_hub.hub_cert]).coupon_id for qr in sheet[:-1]) == sorted(ids)
+    assert refused(running_hub, "GetCouponsPdf", CouponId=[ids[0]], PerPage="3").endswith("SchemaViolation")
 
-    assert (
-        text_of(ok(running_hub, "CancelCoupon", RequestId=rid(), CouponId=ids[0]), "ReleasedAmount")
-        == "200.00"
-    )
+    assert text_of(ok(running_hub, "CancelCoupon", RequestId=rid(), CouponId=ids[0]), "ReleasedAmount") == "200.00"
 
     statement = ok(running_hub, "GetStatement", CompanyNip=MY_NIP, **days_around_today(running_hub))
     entries = [
@@ -185,30 +165,17 @@ def test_each_operation_over_signed_soap(running_hub, companies):
         for e in statement.findall(C + "Entry")
     ]
     assert entries[0] == ("ADJUSTMENT", "1000.00", None)
-    assert sorted(entries[1:3]) == sorted(
-        [("HOLD", "-200.00", ids[0]), ("HOLD", "-200.00", ids[1])]
-    )
-    assert entries[3:] == [
-        ("RELEASE", "200.00", ids[1]),
-        ("CAPTURE", "-60.00", ids[1]),
-        ("RELEASE", "200.00", ids[0]),
-    ]
+    assert sorted(entries[1:3]) == sorted([("HOLD", "-200.00", ids[0]), ("HOLD", "-200.00", ids[1])])
+    assert entries[3:] == [("RELEASE", "200.00", ids[1]), ("CAPTURE", "-60.00", ids[1]), ("RELEASE", "200.00", ids[0])]
     account = ok(running_hub, "GetAccount", CompanyNip=MY_NIP)
-    assert (text_of(statement, "OpeningBalance"), text_of(statement, "ClosingBalance")) == (
-        "0.00",
-        "940.00",
-    )
+    assert (text_of(statement, "OpeningBalance"), text_of(statement, "ClosingBalance")) == ("0.00", "940.00")
     assert text_of(account, "Available") == "940.00" and text_of(account, "Held") == "0.00"
 
 
 def test_issue_is_idempotent_by_request_id_and_all_or_nothing(running_hub, companies):
     key = rid()
-    first = ok(
-        running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2
-    )
-    again = ok(
-        running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2
-    )
+    first = ok(running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2)
+    again = ok(running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2)
     assert etree.tostring(first, method="c14n") == etree.tostring(again, method="c14n")
     assert running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).held_grosze == 323_00
     assert refused(
@@ -222,32 +189,22 @@ def test_issue_is_idempotent_by_request_id_and_all_or_nothing(running_hub, compa
     code, text = fault_of(response)
     assert (status, code) == (500, CLIENT("InsufficientFunds")) and "nothing was held" in text
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
-    assert (
-        detail.findtext(f"{{{ns.COMMON}}}Available"),
-        detail.findtext(f"{{{ns.COMMON}}}Required"),
-    ) == ("677.00", "807.50")
+    assert (detail.findtext(f"{{{ns.COMMON}}}Available"), detail.findtext(f"{{{ns.COMMON}}}Required")) == (
+        "677.00",
+        "807.50",
+    )
     assert snapshot(running_hub.hub) == before
 
 
-def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(
-    running_hub, companies
-):
+def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(running_hub, companies):
     theirs = companies.coupons[0].coupon_id
     mine = issue(running_hub.hub, 1, nip=MY_NIP, actor=OPERATOR)
     before = snapshot(running_hub.hub)
     attempts = [
         ("GetAccount", dict(CompanyNip=OTHER_NIP), "NotAuthorized"),
-        (
-            "IssueCoupons",
-            dict(RequestId=rid(), CompanyNip=OTHER_NIP, CaseType="REJ_NEW", Count=1),
-            "NotAuthorized",
-        ),
+        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=OTHER_NIP, CaseType="REJ_NEW", Count=1), "NotAuthorized"),
         ("ListCoupons", dict(CompanyNip=OTHER_NIP), "NotAuthorized"),
-        (
-            "GetStatement",
-            dict(CompanyNip=OTHER_NIP, From="2026-01-01", To="2026-12-31"),
-            "NotAuthorized",
-        ),
+        ("GetStatement", dict(CompanyNip=OTHER_NIP, From="2026-01-01", To="2026-12-31"), "NotAuthorized"),
         ("CancelCoupon", dict(RequestId=rid(), CouponId=theirs), "NotFound"),
         ("GetCouponsPdf", dict(BatchId=companies.batch_id), "NotFound"),
         ("GetCouponsPdf", dict(CouponId=[mine.coupons[0].coupon_id, theirs]), "NotFound"),
@@ -257,16 +214,8 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(
             "InvalidRequest",
         ),
         ("ListCoupons", dict(CompanyNip=MY_NIP, Limit=0), "InvalidRequest"),
-        (
-            "GetStatement",
-            dict(CompanyNip=MY_NIP, From="2026-03-10", To="2026-03-09"),
-            "InvalidRequest",
-        ),
-        (
-            "IssueCoupons",
-            dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="NOPE", Count=1),
-            "InvalidRequest",
-        ),
+        ("GetStatement", dict(CompanyNip=MY_NIP, From="2026-03-10", To="2026-03-09"), "InvalidRequest"),
+        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="NOPE", Count=1), "InvalidRequest"),
         (
             "IssueCoupons",
             dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="0.01"),
@@ -277,16 +226,8 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(
             dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="161.49"),
             "InvalidRequest",
         ),
-        (
-            "IssueCoupons",
-            dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1001),
-            "SchemaViolation",
-        ),
-        (
-            "GetCouponsPdf",
-            dict(BatchId=mine.batch_id, CouponId=[mine.coupons[0].coupon_id]),
-            "SchemaViolation",
-        ),
+        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1001), "SchemaViolation"),
+        ("GetCouponsPdf", dict(BatchId=mine.batch_id, CouponId=[mine.coupons[0].coupon_id]), "SchemaViolation"),
     ]
     for operation, fields, expected in attempts:
         assert refused(running_hub, operation, **fields) == CLIENT(expected), (operation, fields)
@@ -316,32 +257,24 @@ def test_the_wsdl_is_served_with_the_real_address(running_hub):
     assert address == running_hub.url + "/soap/company"
 
 
-def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_faults(
-    running_hub, companies
-):
+def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_faults(running_hub, companies):
     """0001-01-01 and 9999-12-31 are valid xs:date; they were an OverflowError and soap:Server,
     which trips the "Server fault" alert. They are the caller's mistake: InvalidRequest."""
     before = snapshot(running_hub.hub)
-    for first, last in (
-        ("0001-01-01", "2026-03-10"),
-        ("2026-03-10", "9999-12-31"),
-        ("0001-01-01", "9999-12-31"),
-    ):
-        assert refused(
-            running_hub, "GetStatement", CompanyNip=MY_NIP, From=first, To=last
-        ) == CLIENT("InvalidRequest"), (first, last)
-        assert refused(
-            running_hub, "ListCoupons", CompanyNip=MY_NIP, IssuedFrom=first, IssuedTo=last
-        ) == CLIENT("InvalidRequest"), (first, last)
+    for first, last in (("0001-01-01", "2026-03-10"), ("2026-03-10", "9999-12-31"), ("0001-01-01", "9999-12-31")):
+        assert refused(running_hub, "GetStatement", CompanyNip=MY_NIP, From=first, To=last) == CLIENT(
+            "InvalidRequest"
+        ), (first, last)
+        assert refused(running_hub, "ListCoupons", CompanyNip=MY_NIP, IssuedFrom=first, IssuedTo=last) == CLIENT(
+            "InvalidRequest"
+        ), (first, last)
     status, response = call(running_hub, "ListCoupons", CompanyNip=MY_NIP, IssuedFrom="9999-12-31")
     assert (status, fault_of(response)[0]) == (500, CLIENT("InvalidRequest"))
     assert "out of range" in fault_of(response)[1]
     assert snapshot(running_hub.hub) == before
 
 
-def test_issue_takes_an_optional_company_reference_after_the_existing_elements(
-    running_hub, companies
-):
+def test_issue_takes_an_optional_company_reference_after_the_existing_elements(running_hub, companies):
     batch = ok(
         running_hub,
         "IssueCoupons",
@@ -354,16 +287,7 @@ def test_issue_takes_an_optional_company_reference_after_the_existing_elements(
     )
     batch_id = batch.find(C + "BatchId").text
     with running_hub.hub.db.read() as session:
-        assert (
-            session.scalar(select(CouponBatch.reference).where(CouponBatch.id == batch_id))
-            == "UM/2026/0042"
-        )
+        assert session.scalar(select(CouponBatch.reference).where(CouponBatch.id == batch_id)) == "UM/2026/0042"
     assert refused(
-        running_hub,
-        "IssueCoupons",
-        RequestId=rid(),
-        CompanyNip=MY_NIP,
-        CaseType="REJ_NEW",
-        Count=1,
-        Reference="x" * 65,
+        running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Reference="x" * 65
     ) == CLIENT("SchemaViolation")

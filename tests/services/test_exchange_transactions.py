@@ -41,12 +41,7 @@ def quiet_hub(running_hub):
     funded_company(running_hub.hub, 2_000_00)
     identity = running_hub.identity("pojazd-1465")
     warm = issue(running_hub.hub, 1).coupons[0].coupon_id
-    assert (
-        running_hub.post(
-            signed_request(identity, "VerifyCoupon", CouponId=warm, OfficeCode="1465")
-        )[0]
-        == 200
-    )
+    assert running_hub.post(signed_request(identity, "VerifyCoupon", CouponId=warm, OfficeCode="1465"))[0] == 200
     return running_hub
 
 
@@ -68,9 +63,7 @@ def test_an_exchange_checks_out_one_connection_and_commits_twice(quiet_hub, oper
         assert counts == Counter(checkouts=1, transactions=2, commits=2), operation
 
 
-def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fault(
-    quiet_hub, monkeypatch
-):
+def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fault(quiet_hub, monkeypatch):
     """The answer's record commits with the capture: when it cannot be written, the capture
     rolls back too, and the caller is told so in a fault that is logged."""
     hub = quiet_hub.hub
@@ -94,8 +87,6 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
     assert hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "ISSUED"
     with hub.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Redemption)) == 0
-        directions = session.scalars(
-            select(MessageRecord.direction).order_by(MessageRecord.seq)
-        ).all()
+        directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
     assert directions[-2:] == ["IN", "OUT"]  # the request, and the fault that was sent
     assert log.verify().ok

@@ -42,9 +42,7 @@ def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, tw
         barrier.wait()
         results.append(hub.post(request))
 
-    threads = [
-        threading.Thread(target=send, args=pair) for pair in zip(two_hubs, requests, strict=True)
-    ]
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(two_hubs, requests, strict=True)]
     for t in threads:
         t.start()
     for t in threads:
@@ -59,9 +57,7 @@ def test_redeem_sent_at_once_through_two_processes_captures_once(running_hub, tw
 def test_a_request_replayed_to_another_process_is_refused(running_hub, two_hubs):
     funded_company(running_hub.hub, 500_00)
     coupon = issue(running_hub.hub, 1).coupons[0].coupon_id
-    request = signed_request(
-        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-    )
+    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     first, second = two_hubs
     assert first.post(request)[0] == 200
     status, body = second.post(request)
@@ -87,17 +83,13 @@ def test_the_demo_and_its_printed_commands(tmp_path):
             assert line, "".join(lines)
             lines.append(line)
         wait_for(serving_url(lines), demo)
-        commands = [
-            line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))
-        ]
+        commands = [line.strip() for line in lines if line.strip().startswith((".venv/bin/hub ", "hub "))]
         assert len(commands) == 4
         env = {**os.environ}
         outputs = []
         for command in commands:
             argv = command.split()
-            result = subprocess.run(
-                [*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
-            )
+            result = subprocess.run([*HUB, *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
             assert result.returncode == 0, (command, result.stderr)
             outputs.append(result.stdout)
         assert "Valid           true" in outputs[0]  # as on the wire (xs:boolean)

@@ -32,20 +32,14 @@ CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 def hub_client(running_hub, client_id="pojazd-1465", history=None):
     wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-    return zeep.Client(
-        running_hub.url + "/soap/office?wsdl", wsse=wsse, plugins=[history] if history else []
-    )
+    return zeep.Client(running_hub.url + "/soap/office?wsdl", wsse=wsse, plugins=[history] if history else [])
 
 
 def unchanged(running_hub, coupon_id):
     """The coupon is still issued and its hold in place: nothing happened."""
     check = running_hub.hub.coupons.verify(coupon_id, "1465", actor=OPERATOR)
     account = running_hub.hub.companies.account(NIP, actor=OPERATOR)
-    return (
-        check.status == "ISSUED"
-        and account.held_grosze == 161_50
-        and account.posted_grosze == 500_00
-    )
+    return check.status == "ISSUED" and account.held_grosze == 161_50 and account.posted_grosze == 500_00
 
 
 def test_hub_client_prints_the_current_fee(running_hub, coupon):
@@ -95,18 +89,12 @@ def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):
         Decimal("161.50"),
         NIP,
     )
-    assert check.CurrentFee == Decimal(
-        "161.50"
-    )  # the case type's fee today, after the original elements
+    assert check.CurrentFee == Decimal("161.50")  # the case type's fee today, after the original elements
     response_body = history.last_received["envelope"].find(f"{SOAP}Body")[0]
     contract_schema("office").assertValid(response_body)
 
     r = client.service.RedeemCoupon(**redeem_fields(coupon, Amount=Decimal("100.00")))
-    assert (r.CouponId, r.CapturedAmount, r.ReleasedAmount) == (
-        coupon,
-        Decimal("100.00"),
-        Decimal("61.50"),
-    )
+    assert (r.CouponId, r.CapturedAmount, r.ReleasedAmount) == (coupon, Decimal("100.00"), Decimal("61.50"))
     contract_schema("office").assertValid(history.last_received["envelope"].find(f"{SOAP}Body")[0])
     assert running_hub.hub.companies.account(NIP, actor=OPERATOR).posted_grosze == 400_00
 
@@ -133,9 +121,7 @@ def test_a_plain_zeep_binary_signature_with_timestamp_is_accepted(running_hub, c
                 wsse_utils.WSU.Timestamp(
                     wsse_utils.WSU.Created(wsse_utils.get_timestamp(created, zulu_timestamp=True)),
                     wsse_utils.WSU.Expires(
-                        wsse_utils.get_timestamp(
-                            created + timedelta(minutes=5), zulu_timestamp=True
-                        )
+                        wsse_utils.get_timestamp(created + timedelta(minutes=5), zulu_timestamp=True)
                     ),
                 )
             )
@@ -152,9 +138,7 @@ def test_a_plain_zeep_binary_signature_with_timestamp_is_accepted(running_hub, c
         digest_method=xmlsec.Transform.SHA256,
     )
     # zeep would check the answer with the client's own certificate; the hub signs with its own.
-    plain = zeep.Client(
-        running_hub.url + "/soap/office?wsdl", wsse=Compose([Timestamp(), _SignOnly(signature)])
-    )
+    plain = zeep.Client(running_hub.url + "/soap/office?wsdl", wsse=Compose([Timestamp(), _SignOnly(signature)]))
     check = plain.service.VerifyCoupon(CouponId=coupon, OfficeCode="1465")
     assert check.Valid is True
 
@@ -175,10 +159,7 @@ def test_answers_and_faults_verify_with_xmlsec1(running_hub, coupon, tmp_path):
         shutil.which("xmlsec1") is not None, "xmlsec1 (apt-get install xmlsec1; .ci/run does)"
     )  # CI fails, never skips
     identity = running_hub.identity("pojazd-1465")
-    for fields in (
-        {"CouponId": coupon, "OfficeCode": "1465"},
-        {"CouponId": coupon, "OfficeCode": "1261"},
-    ):
+    for fields in ({"CouponId": coupon, "OfficeCode": "1465"}, {"CouponId": coupon, "OfficeCode": "1261"}):
         _, response = running_hub.post(signed_request(identity, "VerifyCoupon", **fields))
         path = tmp_path / "answer.xml"
         path.write_bytes(etree.tostring(response))
@@ -224,15 +205,10 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         return etree.tostring(m)
     if name == "unknown certificate":
         return etree.tostring(
-            sign_envelope(
-                office_request("RedeemCoupon", **redeem_fields(coupon)),
-                _resign_with(running_hub, tmp_path),
-            )
+            sign_envelope(office_request("RedeemCoupon", **redeem_fields(coupon)), _resign_with(running_hub, tmp_path))
         )
     if name == "client not allowed here":
-        return signed_request(
-            running_hub.identity("kasa-1465-01"), "RedeemCoupon", **redeem_fields(coupon)
-        )
+        return signed_request(running_hub.identity("kasa-1465-01"), "RedeemCoupon", **redeem_fields(coupon))
     if name == "stale timestamp":
         return etree.tostring(
             sign_envelope(
@@ -301,9 +277,7 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         )
     if name == "billion laughs":
         entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
-        return (
-            f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'.encode()
-        )
+        return f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'.encode()
     if name == "oversize":
         return b"<x>" + b"a" * 1_100_000 + b"</x>"
     if name == "deep nesting":
@@ -334,9 +308,7 @@ def attack(name, running_hub, coupon, tmp_path) -> bytes:
         ("deep nesting", CLIENT("InvalidRequest")),
     ],
 )
-def test_refused_with_the_contracts_fault_and_no_state_change(
-    running_hub, coupon, tmp_path, name, fault
-):
+def test_refused_with_the_contracts_fault_and_no_state_change(running_hub, coupon, tmp_path, name, fault):
     status, response = running_hub.post(attack(name, running_hub, coupon, tmp_path))
     code, text = fault_of(response)
     assert (status, code) == (500, fault), text
@@ -345,9 +317,7 @@ def test_refused_with_the_contracts_fault_and_no_state_change(
 
 
 def test_a_captured_request_replayed_is_refused(running_hub, coupon):
-    request = signed_request(
-        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon)
-    )
+    request = signed_request(running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     status, _ = running_hub.post(request)
     assert status == 200
     status, response = running_hub.post(request)
@@ -368,9 +338,7 @@ def test_schema_violation_names_the_element_and_changes_nothing(running_hub, cou
 
 def test_a_client_acts_only_for_its_offices(running_hub, coupon):
     request = signed_request(
-        running_hub.identity("pojazd-1465"),
-        "RedeemCoupon",
-        **redeem_fields(coupon, OfficeCode="1261"),
+        running_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon, OfficeCode="1261")
     )
     _, response = running_hub.post(request)
     code, text = fault_of(response)
@@ -382,9 +350,7 @@ def test_every_request_and_answer_is_in_the_message_log(running_hub, coupon):
     from hub.audit.messagelog import MessageLog
 
     running_hub.post(
-        signed_request(
-            running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465"
-        )
+        signed_request(running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
     )
     running_hub.post(b"<not-soap/>")
     report = MessageLog(running_hub.hub.db).verify()

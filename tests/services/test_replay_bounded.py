@@ -57,9 +57,7 @@ def pojazd() -> SigningIdentity:
 
 def _verify_coupon(identity: SigningIdentity, coupon_id: str, now: datetime) -> bytes:
     return etree.tostring(
-        sign_envelope(
-            office_request("VerifyCoupon", CouponId=coupon_id, OfficeCode="1465"), identity, now=now
-        )
+        sign_envelope(office_request("VerifyCoupon", CouponId=coupon_id, OfficeCode="1465"), identity, now=now)
     )
 
 
@@ -69,9 +67,7 @@ def _rows(hub: Hub) -> int:
 
 
 def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock, pojazd):
-    security = dataclasses.replace(
-        shipped_config.security, clock_skew_s=WINDOW_S // 2, replay_window_s=WINDOW_S
-    )
+    security = dataclasses.replace(shipped_config.security, clock_skew_s=WINDOW_S // 2, replay_window_s=WINDOW_S)
     hub = Hub(dataclasses.replace(shipped_config, security=security), clock=clock, db=db)
     app = application(hub)
     funded_company(hub, 500_00)
@@ -79,9 +75,7 @@ def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock,
     most = 0
     for _ in range(REQUESTS):
         status, answer = _post(app, _verify_coupon(pojazd, coupon_id, clock()))
-        assert status == "200 OK" and answer.findtext(".//{*}Status") == "ISSUED", etree.tostring(
-            answer
-        )
+        assert status == "200 OK" and answer.findtext(".//{*}Status") == "ISSUED", etree.tostring(answer)
         most = max(most, _rows(hub))
         clock.advance(seconds=STEP_S)
     # Rows live for the window and at most one purge interval more.
@@ -90,9 +84,7 @@ def test_seen_signatures_stay_bounded_over_a_long_run(shipped_config, db, clock,
     assert _rows(hub) <= bound
 
 
-def test_a_replay_inside_the_window_is_still_refused_after_a_purge(
-    shipped_config, db, clock, pojazd
-):
+def test_a_replay_inside_the_window_is_still_refused_after_a_purge(shipped_config, db, clock, pojazd):
     hub = Hub(shipped_config, clock=clock, db=db)
     app = application(hub)
     funded_company(hub, 500_00)

@@ -11,14 +11,7 @@ from sqlalchemy import select
 
 from hub import ns
 from hub.audit.messagelog import REQUEST, RESPONSE, MessageRecord
-from hub.signing import (
-    MemoryReplayCache,
-    SignaturePolicy,
-    TrustedClient,
-    TrustStore,
-    sign_envelope,
-    verify_envelope,
-)
+from hub.signing import MemoryReplayCache, SignaturePolicy, TrustedClient, TrustStore, sign_envelope, verify_envelope
 from hub.xmlsafe import parse_xml
 from tests.support.factories import OPERATOR
 from tests.support.soap import fault_of, office_request, redeem_fields
@@ -41,10 +34,7 @@ def signed_by_the_hub(running_hub, answer: etree._Element) -> None:
 
 def logged(running_hub) -> list[tuple[str, bytes]]:
     with running_hub.hub.db.transaction() as session:
-        return [
-            (r.direction, r.payload)
-            for r in session.scalars(select(MessageRecord).order_by(MessageRecord.seq))
-        ]
+        return [(r.direction, r.payload) for r in session.scalars(select(MessageRecord).order_by(MessageRecord.seq))]
 
 
 def test_an_unprocessed_header_with_must_understand_is_refused(running_hub, coupon):
@@ -74,9 +64,7 @@ def test_headers_the_hub_may_ignore_are_ignored(running_hub, coupon):
     ):
         message = office_request("VerifyCoupon", CouponId=coupon, OfficeCode="1465")
         message.find(f"{SOAP}Header").append(etree.fromstring(block))
-        status, answer = running_hub.post(
-            etree.tostring(sign_envelope(message, running_hub.identity("pojazd-1465")))
-        )
+        status, answer = running_hub.post(etree.tostring(sign_envelope(message, running_hub.identity("pojazd-1465"))))
         assert status == 200, etree.tostring(answer)
 
 

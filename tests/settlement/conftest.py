@@ -16,9 +16,7 @@ from tests.support.settlement import FK_CLIENT, Bank, configure
 
 @pytest.fixture
 def bank(tmp_path):
-    partners = partners_from_config(
-        load_config(SHIPPED_CONFIG), tmp_path / "fake-bank", fk_client=FK_CLIENT
-    )
+    partners = partners_from_config(load_config(SHIPPED_CONFIG), tmp_path / "fake-bank", fk_client=FK_CLIENT)
     server = FakeServer(partners).start()
     yield Bank(partners, server)
     server.stop()

@@ -50,10 +50,7 @@ def test_settle_send_and_report(hub, clock, bank, run):
     assert text.stdout.startswith(f"{DAY.isoformat()}  1465  SENT           161.50  {E2E}")
 
     waiting = run("unreconciled", "--days", "0", "--json")
-    assert sorted(r["end_to_end_id"] for r in json.loads(waiting.stdout)) == [
-        "HUB-1261-20260310-1",
-        E2E,
-    ]
+    assert sorted(r["end_to_end_id"] for r in json.loads(waiting.stdout)) == ["HUB-1261-20260310-1", E2E]
 
 
 def test_a_statement_imported_by_file_books_the_settlements(hub, clock, bank, run, tmp_path):
@@ -64,9 +61,7 @@ def test_a_statement_imported_by_file_books_the_settlements(hub, clock, bank, ru
     imported = run("import", str(statement))
     assert imported.exit_code == 0, imported.stderr
     assert "1 imported" in imported.stdout and "0 unmatched" in imported.stdout
-    assert [
-        r["status"] for r in json.loads(run("settlements", "--office", "1465", "--json").stdout)
-    ] == ["BOOKED"]
+    assert [r["status"] for r in json.loads(run("settlements", "--office", "1465", "--json").stdout)] == ["BOOKED"]
     reconciled = run("reconcile", "--json")
     assert json.loads(reconciled.stdout) == {"booked": [], "returned": [], "mismatches": []}
     assert json.loads(run("unreconciled", "--days", "0", "--json").stdout) == []
@@ -92,11 +87,7 @@ def test_errors_are_one_line(hub, clock, run):
     )
     hub_user(hub, "kierownik", "supervisor", office_code="1465")
     refused = run("settle", "--date", DAY.isoformat(), "--as", "kierownik")
-    assert (
-        refused.exit_code == 1
-        and refused.stderr.count("\n") == 1
-        and "NotAuthorized" in refused.stderr
-    )
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1 and "NotAuthorized" in refused.stderr
     unknown = run("settlements", "--status", "LOST")
     assert unknown.exit_code == 2 and unknown.stderr.count("\n") == 1
     assert json.loads(run("settlements", "--json").stdout) == []

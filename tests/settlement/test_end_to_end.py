@@ -43,9 +43,7 @@ def soap_client(hub: Hub, url: str, client_id: str):
     identity = SigningIdentity.load(keys / f"{client_id}.key", keys / f"{client_id}.crt")
     hub_cert = x509.load_pem_x509_certificate(hub.config.signing.cert.read_bytes())
     settings = zeep.Settings(forbid_dtd=True, forbid_entities=True)
-    return zeep.Client(
-        url + "?wsdl", wsse=HubSignature.pinned(identity, hub_cert, "hub"), settings=settings
-    ).service
+    return zeep.Client(url + "?wsdl", wsse=HubSignature.pinned(identity, hub_cert, "hub"), settings=settings).service
 
 
 def submit_statement(hub: Hub, url: str, document: bytes):
@@ -74,27 +72,18 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
 
     # 1. A transfer to the company's virtual account arrives on the escrow statement.
     company = hub.companies.add(NIP, "Leasing Polska S.A.", actor=OPERATOR)
-    bank.control(
-        credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}"
-    )
+    bank.control(credit=f"{company.virtual_account}:1000.00:Zasilenie konta {NIP}:{today.isoformat()}")
     answer = submit_statement(hub, url, bank.statement(today))
     assert (answer.Imported, answer.Unmatched) == (1, 0)
     assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 1000_00
     books = books_balance(hub)
-    assert (books["company:" + NIP], books["bank:escrow"]) == (
-        1000_00,
-        -1000_00,
-    )  # escrow: an asset, debit-normal
+    assert (books["company:" + NIP], books["bank:escrow"]) == (1000_00, -1000_00)  # escrow: an asset, debit-normal
 
     # 2. Coupons are issued, and redeemed at two offices by their own systems.
     coupons = [
         c.coupon_id
         for c in hub.coupons.issue(
-            request_id=str(uuid.uuid4()),
-            company_nip=NIP,
-            case_type="REJ_NEW",
-            count=4,
-            actor=OPERATOR,
+            request_id=str(uuid.uuid4()), company_nip=NIP, case_type="REJ_NEW", count=4, actor=OPERATOR
         ).coupons
     ]
     books_balance(hub)
@@ -118,12 +107,7 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     }
     assert books_balance(hub)["bank:transit"] == 423_00
     sent = hub.settlements.send(actor=OPERATOR)
-    assert (sent.sent, sent.refused, sent.retried, sent.failed) == (
-        3,
-        0,
-        0,
-        0,
-    )  # two transfers, one FK journal
+    assert (sent.sent, sent.refused, sent.retried, sent.failed) == (3, 0, 0, 0)  # two transfers, one FK journal
     transfers = bank.transfers()
     e2e = {f"HUB-1465-{today:%Y%m%d}-1": "261.50", f"HUB-1261-{today:%Y%m%d}-1": "161.50"}
     assert {k: (t["amount"], t["status"], t["deliveries"]) for k, t in transfers.items()} == {
@@ -136,11 +120,9 @@ def test_a_day_of_coupons_from_top_up_to_booked_settlement(served, bank):
     requested = business_day(hub.clock())
     answer = submit_statement(hub, url, bank.statement(requested))
     assert (answer.Imported, answer.Unmatched) == (2, 0)
-    assert {
-        s.end_to_end_id: (s.status, s.bank_reference)
-        for s in hub.settlements.list()
-        if s.end_to_end_id
-    } == {k: (BOOKED, transfers[k]["bank_reference"]) for k in e2e}
+    assert {s.end_to_end_id: (s.status, s.bank_reference) for s in hub.settlements.list() if s.end_to_end_id} == {
+        k: (BOOKED, transfers[k]["bank_reference"]) for k in e2e
+    }
     books = books_balance(hub)
     assert (books["bank:transit"], books["office:1465"], books["office:1261"]) == (0, 0, 0)
     assert books["bank:escrow"] == -(1000_00 - 423_00)

@@ -58,26 +58,15 @@ def transfer(service, e2e="E2E-TEST-1", creditor=OFFICE_NRB, amount="161.50"):
 
 def test_the_wsdl_is_served_with_the_real_address(bank):
     client = zeep.Client(f"{bank.url}/soap/bank?wsdl")
-    assert (
-        client.wsdl.services["BankService"].ports["BankPort"].binding_options["address"]
-        == f"{bank.url}/soap/bank"
-    )
+    assert client.wsdl.services["BankService"].ports["BankPort"].binding_options["address"] == f"{bank.url}/soap/bank"
 
 
 def test_a_transfer_is_booked_once_per_end_to_end_id(bank):
     service = bank_client(bank)
     first = transfer(service)
-    again = transfer(
-        service, amount="999.00"
-    )  # the same EndToEndId: the first answer, nothing booked
-    assert (first.Status, again.Status, again.BankReference) == (
-        "ACCEPTED",
-        "ACCEPTED",
-        first.BankReference,
-    )
-    assert {k: (t["amount"], t["deliveries"]) for k, t in bank.transfers().items()} == {
-        "E2E-TEST-1": ("161.50", 2)
-    }
+    again = transfer(service, amount="999.00")  # the same EndToEndId: the first answer, nothing booked
+    assert (first.Status, again.Status, again.BankReference) == ("ACCEPTED", "ACCEPTED", first.BankReference)
+    assert {k: (t["amount"], t["deliveries"]) for k, t in bank.transfers().items()} == {"E2E-TEST-1": ("161.50", 2)}
 
 
 def test_a_bad_creditor_account_or_a_foreign_debtor_is_rejected(bank):
@@ -94,9 +83,7 @@ def test_a_request_not_signed_by_the_hub_is_refused(bank):
         f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}"><soap:Body><b:SubmitTransferRequest xmlns:b="{ns.BANK}"/>'
         f"</soap:Body></soap:Envelope>"
     ).encode()
-    request = urllib.request.Request(
-        f"{bank.url}/soap/bank", data=unsigned, headers={"Content-Type": "text/xml"}
-    )
+    request = urllib.request.Request(f"{bank.url}/soap/bank", data=unsigned, headers={"Content-Type": "text/xml"})
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request, timeout=10)
     code, _ = fault_of(etree.fromstring(error.value.read()))
@@ -122,14 +109,12 @@ def test_the_statement_is_valid_camt_053_001_08(bank):
     ]
     assert sorted(entries) == [("CRDT", "500.00", "NOTPROVIDED"), ("DBIT", "161.50", "E2E-TEST-1")]
     closing = next(
-        b
-        for b in tree.iterfind(".//c:Bal", n)
-        if b.findtext("c:Tp/c:CdOrPrtry/c:Cd", namespaces=n) == "CLBD"
+        b for b in tree.iterfind(".//c:Bal", n) if b.findtext("c:Tp/c:CdOrPrtry/c:Cd", namespaces=n) == "CLBD"
     )
-    assert (
-        closing.findtext("c:Amt", namespaces=n),
-        closing.findtext("c:CdtDbtInd", namespaces=n),
-    ) == ("338.50", "CRDT")
+    assert (closing.findtext("c:Amt", namespaces=n), closing.findtext("c:CdtDbtInd", namespaces=n)) == (
+        "338.50",
+        "CRDT",
+    )
 
 
 def test_control_refuses_an_unknown_mode(bank):

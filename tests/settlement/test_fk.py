@@ -60,10 +60,7 @@ def test_more_than_the_schedule_goes_on_the_last_fee(fees):
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.sampled_from(["REJ_NEW", "REJ_MOT", "PJ_B", "WORD_TEORIA"]),
-    st.integers(min_value=1, max_value=10_000_00),
-)
+@given(st.sampled_from(["REJ_NEW", "REJ_MOT", "PJ_B", "WORD_TEORIA"]), st.integers(min_value=1, max_value=10_000_00))
 def test_a_split_adds_up_to_the_captured_amount(case_type, amount):
     parts = split_capture(load_config(SHIPPED_CONFIG), case_type, amount, DAY)
     assert sum(g for _, g in parts) == amount
@@ -90,39 +87,22 @@ def busy_day(hub, clock):
     redeem(hub, coupons[1], FK_OFFICE, 100_00, case_number="B/2")
     clock.advance(minutes=5)
     hub.coupons.reverse(
-        request_id=rid(),
-        redemption_id=full.redemption_id,
-        office_code=FK_OFFICE,
-        reason="zła sprawa",
-        actor=OPERATOR,
+        request_id=rid(), redemption_id=full.redemption_id, office_code=FK_OFFICE, reason="zła sprawa", actor=OPERATOR
     )
     desk = Actor("client:kasa-1465-01", offices=frozenset({FK_OFFICE}))
     pay = dict(office_code=FK_OFFICE, desk_id="01", cashier="Anna", system="POJAZD", actor=desk)
     hub.cashdesk.register(
-        request_id=rid(),
-        case_number="C/3",
-        method="CASH",
-        items=[ItemRequest("DR"), ItemRequest("EWID")],
-        **pay,
+        request_id=rid(), case_number="C/3", method="CASH", items=[ItemRequest("DR"), ItemRequest("EWID")], **pay
     )
     hub.cashdesk.register(
-        request_id=rid(),
-        case_number="D/4",
-        method="CARD",
-        card_auth_code="123456",
-        items=[ItemRequest("PJ")],
-        **pay,
+        request_id=rid(), case_number="D/4", method="CARD", card_auth_code="123456", items=[ItemRequest("PJ")], **pay
     )
     voided = hub.cashdesk.register(
         request_id=rid(), case_number="E/5", method="CASH", items=[ItemRequest("TAB_SAM")], **pay
     )
     hub_user(hub, "kierownik", "supervisor", office_code=FK_OFFICE)
     hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=voided.payment_id,
-        reason="pomyłka",
-        supervisor="kierownik",
-        actor=desk,
+        request_id=rid(), payment_id=voided.payment_id, reason="pomyłka", supervisor="kierownik", actor=desk
     )
     return hub
 
@@ -138,9 +118,7 @@ def totals(journal) -> dict[str, tuple[int, int]]:
 def test_the_days_journal_is_balanced_and_complete(busy_day):
     journal = busy_day.journals.journal(FK_OFFICE, DAY, actor=OPERATOR)
     assert journal.journal_id == JOURNAL_ID
-    assert (
-        journal.debit_grosze == journal.credit_grosze == 161_50 + 100_00 + 161_50 + 54_50 + 101_50
-    )
+    assert journal.debit_grosze == journal.credit_grosze == 161_50 + 100_00 + 161_50 + 54_50 + 101_50
     assert totals(journal) == {
         "201-HUB": (261_50, 161_50),  # two captures; the reversal on the other side
         "750-DR": (54_00, 54_00 + 54_00 + 54_00),  # coupon A (reversed), coupon B, the cash desk
@@ -151,10 +129,7 @@ def test_the_days_journal_is_balanced_and_complete(busy_day):
         "750-PJ": (0, 100_00),
         "101-KASA": (54_50, 0),
         "138-KARTA": (101_50, 0),
-        "760-OPLATA-MANIPULACYJNA": (
-            0,
-            1_50,
-        ),  # the card fee of office 1465; cash costs nothing there
+        "760-OPLATA-MANIPULACYJNA": (0, 1_50),  # the card fee of office 1465; cash costs nothing there
     }
     receivable = [line for line in journal.lines if line.account == "201-HUB"]
     assert [line.reference for line in receivable] == ["A/1", "B/2", "A/1"]
@@ -171,15 +146,11 @@ def test_only_the_offices_own_people_read_its_journal(busy_day):
     other = Actor("user:x@3064", offices=frozenset({"3064"}))
     with pytest.raises(NotAuthorized):
         busy_day.journals.journal(FK_OFFICE, DAY, actor=other)
-    own = Actor(
-        "user:y@1465", permissions=frozenset({"reports:read"}), offices=frozenset({FK_OFFICE})
-    )
+    own = Actor("user:y@1465", permissions=frozenset({"reports:read"}), offices=frozenset({FK_OFFICE}))
     assert busy_day.journals.journal(FK_OFFICE, DAY, actor=own).lines
 
 
-def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(
-    busy_day, config, tmp_path
-):
+def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(busy_day, config, tmp_path):
     out = tmp_path / "fk"
     result = CliRunner().invoke(
         cli,
@@ -200,9 +171,7 @@ def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(
     assert "debits 579.00 = credits 579.00" in result.output
     xml = etree.parse(str(out / f"{JOURNAL_ID}.xml")).getroot()
     contract_schema("fk").assertValid(xml)
-    rows = list(
-        csv.DictReader(io.StringIO((out / f"{JOURNAL_ID}.csv").read_bytes().decode("utf-8-sig")))
-    )
+    rows = list(csv.DictReader(io.StringIO((out / f"{JOURNAL_ID}.csv").read_bytes().decode("utf-8-sig"))))
     journal = busy_day.journals.journal(FK_OFFICE, DAY, actor=OPERATOR)
     assert len(rows) == len(xml.findall("{urn:hub:fk:v1}Line")) == len(journal.lines)
     assert rows[0] == {
@@ -212,9 +181,7 @@ def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(
         "Description": journal.lines[0].description,
         "Reference": "A/1",
     }
-    assert sum(float(r["Debit"]) * 100 for r in rows) == pytest.approx(
-        sum(float(r["Credit"]) * 100 for r in rows)
-    )
+    assert sum(float(r["Debit"]) * 100 for r in rows) == pytest.approx(sum(float(r["Credit"]) * 100 for r in rows))
 
     json_run = CliRunner().invoke(
         cli,
@@ -231,11 +198,7 @@ def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(
             str(out),
         ],
     )
-    assert (
-        json_run.exit_code == 1
-        and json_run.output.count("\n") == 1
-        and "nothing to book" in json_run.output
-    )
+    assert json_run.exit_code == 1 and json_run.output.count("\n") == 1 and "nothing to book" in json_run.output
 
 
 def test_the_journal_goes_to_the_fk_system_once_even_if_send_runs_twice(busy_day, clock, bank):
@@ -269,10 +232,7 @@ def test_an_fk_system_that_is_down_gets_the_journal_when_it_is_back(busy_day, cl
     busy_day.settlements.settle(DAY, actor=OPERATOR)
     bank.control(fk="down")
     run = busy_day.settlements.send(actor=OPERATOR)
-    assert (run.sent, run.retried) == (
-        1,
-        1,
-    )  # the bank took the transfer; the FK system answered 503
+    assert (run.sent, run.retried) == (1, 1)  # the bank took the transfer; the FK system answered 503
     assert [r.status for r in Outbox(busy_day.db).list(kind="fk.journal")] == [PENDING]
     bank.control(fk="ok")
     clock.advance(seconds=backoff_s(1))

@@ -23,8 +23,7 @@ def import_statement(hub, document: bytes):
 def entry_statuses(hub) -> dict[str, str]:
     with hub.db.read() as session:
         return {
-            e.end_to_end_id: e.status
-            for e in session.scalars(select(BankEntry).where(BankEntry.direction == DEBIT))
+            e.end_to_end_id: e.status for e in session.scalars(select(BankEntry).where(BankEntry.direction == DEBIT))
         }
 
 
@@ -34,20 +33,14 @@ def test_the_statement_books_what_the_bank_took(hub, clock, bank):
     before = books_balance(hub)
     assert before["bank:transit"] == 323_00
     result = import_statement(hub, bank.statement(NEXT_DAY))
-    assert (result.imported, result.unmatched) == (
-        2,
-        0,
-    )  # the hub's own debits, reconciled in the import's transaction
+    assert (result.imported, result.unmatched) == (2, 0)  # the hub's own debits, reconciled in the import's transaction
     assert {s.end_to_end_id: s.status for s in hub.settlements.list() if s.end_to_end_id} == {
         E2E: BOOKED,
         "HUB-1261-20260310-1": BOOKED,
     }
     assert set(entry_statuses(hub).values()) == {"MATCHED"}
     after = books_balance(hub)
-    assert (after["bank:transit"], after["bank:escrow"] - before.get("bank:escrow", 0)) == (
-        0,
-        323_00,
-    )
+    assert (after["bank:transit"], after["bank:escrow"] - before.get("bank:escrow", 0)) == (0, 323_00)
 
     import_statement(hub, bank.statement(NEXT_DAY))  # the same statement again: nothing twice
     assert books_balance(hub) == after
@@ -73,23 +66,10 @@ def test_a_debit_of_another_amount_stays_unmatched_and_is_reported(hub, clock, b
     settled(hub, clock)
     hub.settlements.send(actor=OPERATOR)
     wrong = StatementEntry(
-        NEXT_DAY,
-        DEBIT,
-        150_00,
-        "BANKREF-X1",
-        E2E,
-        "Urząd",
-        hub.config.office("1465").account,
-        "przelew",
+        NEXT_DAY, DEBIT, 150_00, "BANKREF-X1", E2E, "Urząd", hub.config.office("1465").account, "przelew"
     )
     document = statement_xml(
-        hub.config.bank.escrow_account,
-        "PLN",
-        [wrong],
-        0,
-        "STMT-WRONG-1",
-        datetime.now(UTC),
-        NEXT_DAY,
+        hub.config.bank.escrow_account, "PLN", [wrong], 0, "STMT-WRONG-1", datetime.now(UTC), NEXT_DAY
     )
     import_statement(hub, document)
     assert settlement(hub).status == SENT
@@ -98,36 +78,20 @@ def test_a_debit_of_another_amount_stays_unmatched_and_is_reported(hub, clock, b
     run = hub.settlements.reconcile()
     assert run.booked == [] and len(run.mismatches) == 1
     assert (
-        "debits 150.00 for EndToEndId HUB-1465-20260310-1, but that settlement is SENT for 161.50"
-        in run.mismatches[0]
+        "debits 150.00 for EndToEndId HUB-1465-20260310-1, but that settlement is SENT for 161.50" in run.mismatches[0]
     )
     with hub.db.read() as session:
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "settlement.mismatch")
-        ).all()
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "settlement.mismatch")).all()
     assert len(events) == 1 and "150.00" in events[0].detail
 
 
 def test_a_debit_that_names_no_settlement_is_left_alone(hub, clock, bank):
     settled(hub, clock)
     other = StatementEntry(
-        NEXT_DAY,
-        DEBIT,
-        12_00,
-        "BANKREF-FEE",
-        "BANK-FEE-2026-03",
-        "Bank",
-        None,
-        "opłata za prowadzenie rachunku",
+        NEXT_DAY, DEBIT, 12_00, "BANKREF-FEE", "BANK-FEE-2026-03", "Bank", None, "opłata za prowadzenie rachunku"
     )
     document = statement_xml(
-        hub.config.bank.escrow_account,
-        "PLN",
-        [other],
-        0,
-        "STMT-FEE-1",
-        datetime.now(UTC),
-        NEXT_DAY,
+        hub.config.bank.escrow_account, "PLN", [other], 0, "STMT-FEE-1", datetime.now(UTC), NEXT_DAY
     )
     import_statement(hub, document)
     assert entry_statuses(hub) == {"BANK-FEE-2026-03": "UNMATCHED"}
@@ -150,9 +114,7 @@ def test_a_returned_payout_is_owed_again(hub, clock, bank):
     balances = books_balance(hub)
     assert (balances["office:1465"], balances["bank:escrow"] - escrow) == (161_50, -161_50)
     clock.advance(days=1)
-    again = {x.office_code: x for x in hub.settlements.settle(later, actor=OPERATOR).settlements}[
-        "1465"
-    ]
+    again = {x.office_code: x for x in hub.settlements.settle(later, actor=OPERATOR).settlements}["1465"]
     assert (again.status, again.amount_grosze) == (PENDING, 161_50)
 
 
@@ -161,9 +123,6 @@ def test_unreconciled_lists_what_no_statement_booked_after_n_days(hub, clock, ba
     hub.settlements.send(actor=OPERATOR)
     assert hub.settlements.unreconciled(3) == []
     clock.advance(days=3)
-    assert sorted(s.end_to_end_id for s in hub.settlements.unreconciled(3)) == [
-        "HUB-1261-20260310-1",
-        E2E,
-    ]
+    assert sorted(s.end_to_end_id for s in hub.settlements.unreconciled(3)) == ["HUB-1261-20260310-1", E2E]
     import_statement(hub, bank.statement(NEXT_DAY))
     assert hub.settlements.unreconciled(3) == []

@@ -22,15 +22,7 @@ from hub.outbox.service import ATTEMPTS_MAX, DeliveryRun, backoff_s
 from hub.settlement.models import Settlement
 from hub.signing.keys import SigningIdentity
 from tests.support import SHIPPED_CONFIG
-from tests.support.settlement import (
-    DAY,
-    E2E,
-    OPERATOR,
-    books_balance,
-    configure,
-    settled,
-    settlement,
-)
+from tests.support.settlement import DAY, E2E, OPERATOR, books_balance, configure, settled, settlement
 
 CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
@@ -44,10 +36,7 @@ def statement_debits(bank, day) -> list[tuple[str, str]]:
     document = etree.fromstring(bank.statement(day))
     n = {"c": CAMT}
     return [
-        (
-            entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n),
-            entry.findtext("c:Amt", namespaces=n),
-        )
+        (entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=n), entry.findtext("c:Amt", namespaces=n))
         for entry in document.iterfind(".//c:Ntry", n)
         if entry.findtext("c:CdtDbtInd", namespaces=n) == "DBIT"
     ]
@@ -56,18 +45,9 @@ def statement_debits(bank, day) -> list[tuple[str, str]]:
 def test_a_settlement_reaches_the_bank_once_signed_both_ways(hub, clock, bank):
     settled(hub, clock)
     run = hub.settlements.send(actor=OPERATOR)
-    assert (run.sent, run.refused, run.retried, run.failed) == (
-        2,
-        0,
-        0,
-        0,
-    )  # the transfer and office 1465's FK journal
+    assert (run.sent, run.refused, run.retried, run.failed) == (2, 0, 0, 0)  # the transfer and office 1465's FK journal
     transfer = bank.transfers()[E2E]
-    assert (transfer["amount"], transfer["status"], transfer["deliveries"]) == (
-        "161.50",
-        "ACCEPTED",
-        1,
-    )
+    assert (transfer["amount"], transfer["status"], transfer["deliveries"]) == ("161.50", "ACCEPTED", 1)
     assert (transfer["creditor_account"], transfer["debtor_account"]) == (
         hub.config.office("1465").account,
         hub.config.bank.escrow_account,
@@ -113,11 +93,7 @@ def test_bank_down_nothing_lost_nothing_sent_twice(hub, clock, bank):
     clock.advance(seconds=backoff_s(2))
     assert hub.settlements.send(actor=OPERATOR).sent == 1
     assert bank.transfers()[E2E]["deliveries"] == 1
-    assert (transfer_record(hub).status, transfer_record(hub).attempts, settlement(hub).status) == (
-        SENT,
-        3,
-        SENT,
-    )
+    assert (transfer_record(hub).status, transfer_record(hub).attempts, settlement(hub).status) == (SENT, 3, SENT)
     books_balance(hub)
 
 
@@ -146,9 +122,7 @@ def test_given_up_after_attempts_max_and_sent_when_asked_again(hub, clock, bank)
         assert transfer_record(hub).attempts == attempt
         clock.advance(hours=2)
     assert (run.failed, transfer_record(hub).status) == (1, FAILED)
-    assert (
-        hub.settlements.send(actor=OPERATOR, outbox=outbox).attempted == 0
-    )  # given up stays given up
+    assert hub.settlements.send(actor=OPERATOR, outbox=outbox).attempted == 0  # given up stays given up
     assert settlement(hub).status == PENDING  # the money waits in transit, nothing is lost
 
     bank.control(mode="ok")
@@ -174,10 +148,7 @@ def test_a_timeout_is_retried_and_the_bank_answers_the_first_answer_again(hub, c
     hub.settlements.send(actor=OPERATOR)
     again = bank.transfers()[E2E]
     assert (again["deliveries"], again["bank_reference"]) == (2, booked["bank_reference"])
-    assert (settlement(hub).status, settlement(hub).bank_reference) == (
-        SENT,
-        booked["bank_reference"],
-    )
+    assert (settlement(hub).status, settlement(hub).bank_reference) == (SENT, booked["bank_reference"])
     assert statement_debits(bank, DAY + timedelta(days=1)) == [(E2E, "161.50")]  # booked once
 
 
@@ -210,15 +181,10 @@ def test_a_rejected_transfer_returns_the_money_and_goes_out_again_next_day(hub, 
     bank.control(mode="ok")
     assert hub.settlements.send(actor=OPERATOR).attempted == 0  # final: not sent again
     clock.advance(days=1)
-    next_day = {
-        x.office_code: x
-        for x in hub.settlements.settle(DAY + timedelta(days=1), actor=OPERATOR).settlements
-    }["1465"]
-    assert (next_day.status, next_day.amount_grosze, next_day.end_to_end_id) == (
-        PENDING,
-        161_50,
-        "HUB-1465-20260311-1",
-    )
+    next_day = {x.office_code: x for x in hub.settlements.settle(DAY + timedelta(days=1), actor=OPERATOR).settlements}[
+        "1465"
+    ]
+    assert (next_day.status, next_day.amount_grosze, next_day.end_to_end_id) == (PENDING, 161_50, "HUB-1465-20260311-1")
     hub.settlements.send(actor=OPERATOR)
     assert settlement(hub, "HUB-1465-20260311-1").status == SENT
     assert bank.transfers()[E2E]["status"] == "REJECTED"
@@ -268,9 +234,7 @@ def test_two_senders_never_deliver_one_record_at_once(hub, clock, bank):
     assert errors == []
     assert sum(r.sent for r in runs) == 5  # four transfers and one FK journal, each by one sender
     transfers = bank.transfers()
-    assert sorted(transfers) == sorted(
-        f"HUB-{o}-20260310-1" for o in ("1465", "1261", "3064", "0264")
-    )
+    assert sorted(transfers) == sorted(f"HUB-{o}-20260310-1" for o in ("1465", "1261", "3064", "0264"))
     assert {t["deliveries"] for t in transfers.values()} == {1}
     assert {j["deliveries"] for j in bank.journals().values()} == {1}
 
@@ -280,9 +244,7 @@ def test_a_sender_that_died_is_replaced_when_its_lease_ends(hub, clock, bank):
     dead = Outbox(hub.db, clock, lease_s=300)
     claimed = dead._claim("dead-sender", ["bank.transfer"], 10)  # claims, then never finishes
     assert [kind for _, kind, _ in claimed] == ["bank.transfer"]
-    assert (
-        hub.settlements.send(actor=OPERATOR).sent == 1
-    )  # only the FK journal: the transfer is leased
+    assert hub.settlements.send(actor=OPERATOR).sent == 1  # only the FK journal: the transfer is leased
     assert E2E not in bank.transfers()
 
     clock.advance(seconds=301)
@@ -302,9 +264,7 @@ def test_an_impostor_banks_answer_is_not_trusted(tmp_path, db, clock):
     impostor = SigningIdentity.load(keys / "pojazd-1465.key", keys / "pojazd-1465.crt")
     hub_cert = x509.load_pem_x509_certificate(shipped.signing.cert.read_bytes())
     (tmp_path / "impostor").mkdir()
-    partners = FakePartners(
-        FakeBank(shipped.bank.escrow_account), impostor, hub_cert, tmp_path / "impostor"
-    )
+    partners = FakePartners(FakeBank(shipped.bank.escrow_account), impostor, hub_cert, tmp_path / "impostor")
     server = FakeServer(partners).start()
     try:
         hub = Hub(configure(tmp_path / "hub", db.url, server.url, fk=False), clock=clock, db=db)

@@ -50,16 +50,10 @@ def test_each_office_is_paid_what_it_captured_that_day(hub, clock, coupons):
         "0264": (CARRIED, 0, None),
     }
     balances = books_balance(hub)
-    assert (balances["office:1465"], balances["office:1261"], balances["bank:transit"]) == (
-        0,
-        0,
-        423_00,
-    )
+    assert (balances["office:1465"], balances["office:1261"], balances["bank:transit"]) == (0, 0, 423_00)
     with hub.db.read() as session:
         records = session.scalars(
-            select(OutboxRecord)
-            .where(OutboxRecord.kind == "bank.transfer")
-            .order_by(OutboxRecord.key)
+            select(OutboxRecord).where(OutboxRecord.kind == "bank.transfer").order_by(OutboxRecord.key)
         ).all()
     assert [(r.key, r.status, r.attempts) for r in records] == [
         ("HUB-1261-20260310-1", "PENDING", 0),
@@ -171,10 +165,7 @@ def test_concurrent_settles_of_one_day_settle_once(hub, clock, coupons):
     assert errors == []
     assert sum(r.created for r in results) == 4
     assert {by_office(r)["1465"] for r in results} == {(PENDING, 484_50, "HUB-1465-20260310-1")}
-    assert counts(hub)[:2] == (
-        4,
-        2,
-    )  # one transfer, and one FK journal (office 1465 has an FK system)
+    assert counts(hub)[:2] == (4, 2)  # one transfer, and one FK journal (office 1465 has an FK system)
     assert books_balance(hub)["bank:transit"] == 484_50
 
 

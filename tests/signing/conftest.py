@@ -31,16 +31,10 @@ def pki(tmp_path_factory) -> SimpleNamespace:
         word_ec=party(d, "word", *devcerts.self_signed("WORD Warszawa", key_type="ec")),
         legacy=party(d, "legacy", *devcerts.self_signed("Legacy SHA1")),
         kierowca=party(d, "kierowca", *devcerts.issue_cert(ca_key, ca_cert, KIEROWCA_DN)),
-        wrong_subject=party(
-            d, "wrong", *devcerts.issue_cert(ca_key, ca_cert, "CN=Kierowca 9999,O=Inny,C=PL")
-        ),
+        wrong_subject=party(d, "wrong", *devcerts.issue_cert(ca_key, ca_cert, "CN=Kierowca 9999,O=Inny,C=PL")),
         forged=party(d, "forged", *devcerts.issue_cert(forger_key, forger_cert, KIEROWCA_DN)),
         expired=party(
-            d,
-            "expired",
-            *devcerts.self_signed(
-                "Old Desk", not_before=NOW - timedelta(days=400), not_after=yesterday
-            ),
+            d, "expired", *devcerts.self_signed("Old Desk", not_before=NOW - timedelta(days=400), not_after=yesterday)
         ),
         stranger=party(d, "stranger", *devcerts.self_signed("Stranger")),
     )
@@ -52,12 +46,8 @@ def trust(pki) -> TrustStore:
         [
             client_entry("pojazd", "POJAZD", cert=pki.pojazd.cert_path, offices=("1465",)),
             client_entry("word", "WORD", cert=pki.word_ec.cert_path, offices=("1465",)),
-            client_entry(
-                "legacy", "CASHDESK", cert=pki.legacy.cert_path, offices=("1261",), allow_sha1=True
-            ),
-            client_entry(
-                "kierowca", "KIEROWCA", ca=pki.ca_path, subject=KIEROWCA_DN, offices=("1261",)
-            ),
+            client_entry("legacy", "CASHDESK", cert=pki.legacy.cert_path, offices=("1261",), allow_sha1=True),
+            client_entry("kierowca", "KIEROWCA", ca=pki.ca_path, subject=KIEROWCA_DN, offices=("1261",)),
             client_entry("old-desk", "CASHDESK", cert=pki.expired.cert_path, offices=("1261",)),
         ]
     )

@@ -49,9 +49,7 @@ from tests.support.signing import BYTES_MAX, DEPTH_MAX, ECHO, NOW, Party, requir
 
 EXAMPLES = int(os.environ.get("HUB_DIFFERENTIAL_EXAMPLES", "100"))
 DIFFERENTIAL = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 ID_OPTIONS = ["--id-attr:Id", "Body", "--id-attr:Id", "Timestamp"]
 X509_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0"
@@ -100,11 +98,7 @@ class Shape:
 
 
 xml_text = st.text(
-    st.characters(
-        codec="utf-8",
-        exclude_categories=("Cs", "Cc"),
-        include_characters="\t\n\r&<>\"'ąęłńóśźżĄĘŁŃÓŚŹŻ€",
-    ),
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), include_characters="\t\n\r&<>\"'ąęłńóśźżĄĘŁŃÓŚŹŻ€"),
     max_size=40,
 )
 
@@ -116,9 +110,7 @@ def shapes(draw: st.DrawFn) -> Shape:
     payload = draw(st.sampled_from(["o", "ns1", "e", None]))
     payload_name = payload or "#default"
     candidates = [soap, payload_name, "wsse", "x", "zz"]
-    prefix_lists = st.one_of(
-        st.none(), st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique=True)
-    )
+    prefix_lists = st.one_of(st.none(), st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique=True))
     lists = [draw(prefix_lists) for _ in range(3)]
     return Shape(
         signer=signer,
@@ -129,9 +121,7 @@ def shapes(draw: st.DrawFn) -> Shape:
         ds=draw(st.sampled_from(["ds", "dsig", "sig"])),
         ds_on_envelope=draw(st.booleans()),
         wsu_on_envelope=draw(st.booleans()),
-        unused=tuple(
-            draw(st.lists(st.sampled_from(["envelope", "header", "body"]), max_size=2, unique=True))
-        ),
+        unused=tuple(draw(st.lists(st.sampled_from(["envelope", "header", "body"]), max_size=2, unique=True))),
         signed_info_list=None if lists[0] is None else tuple(lists[0]),
         timestamp_list=None if lists[1] is None else tuple(lists[1]),
         body_list=None if lists[2] is None else tuple(lists[2]),
@@ -175,10 +165,7 @@ def spell(shape: Shape, party: Party) -> Message:
     def c14n_method(tag: str, prefixes: tuple[str, ...] | None) -> str:
         inner = ""
         if prefixes is not None:
-            inner = (
-                f"<ec:InclusiveNamespaces{a('xmlns:ec', ns.EXC_C14N)}"
-                f"{a('PrefixList', ' '.join(prefixes))}/>"
-            )
+            inner = f"<ec:InclusiveNamespaces{a('xmlns:ec', ns.EXC_C14N)}{a('PrefixList', ' '.join(prefixes))}/>"
         return f"<{ds}:{tag}{a('Algorithm', ns.EXC_C14N)}>{inner}</{ds}:{tag}>"
 
     def reference(uri: str, prefixes: tuple[str, ...] | None, slot: str) -> str:
@@ -188,10 +175,7 @@ def spell(shape: Shape, party: Party) -> Message:
             f"<{ds}:DigestValue>@@{slot}@@</{ds}:DigestValue></{ds}:Reference>"
         )
 
-    references = [
-        reference("#TS-1", shape.timestamp_list, "TS"),
-        reference("#Body-1", shape.body_list, "BODY"),
-    ]
+    references = [reference("#TS-1", shape.timestamp_list, "TS"), reference("#Body-1", shape.body_list, "BODY")]
     if not shape.timestamp_first:
         references.reverse()
     cert = party.identity.cert
@@ -246,9 +230,7 @@ def spell(shape: Shape, party: Party) -> Message:
 
 
 def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-    )
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def sign_text(shape: Shape, message: Message, party: Party) -> tuple[str, dict[str, str]]:
@@ -257,24 +239,17 @@ def sign_text(shape: Shape, message: Message, party: Party) -> tuple[str, dict[s
     tree = _parse(message.text)
     ds = {"ds": ns.DS}
     lists = {"TS": shape.timestamp_list, "BODY": shape.body_list}
-    targets = {
-        "TS": tree.find(f".//{{{ns.WSU}}}Timestamp"),
-        "BODY": tree.find(f"{{{ns.SOAP_ENV_11}}}Body"),
-    }
+    targets = {"TS": tree.find(f".//{{{ns.WSU}}}Timestamp"), "BODY": tree.find(f"{{{ns.SOAP_ENV_11}}}Body")}
     digest = hashlib.sha1 if SIGNERS[shape.signer][1] == SHA1 else hashlib.sha256
     values: dict[str, str] = {}
     for slot in ("TS", "BODY"):
         prefixes = list(lists[slot]) if lists[slot] else None
-        values[slot] = base64.b64encode(
-            digest(canonicalize(targets[slot], prefixes)).digest()
-        ).decode()
+        values[slot] = base64.b64encode(digest(canonicalize(targets[slot], prefixes)).digest()).decode()
     for node in tree.iterfind(".//ds:DigestValue", ds):
         node.text = values[node.text.strip("@")]
     signed_info = tree.find(".//ds:SignedInfo", ds)
     prefixes = list(shape.signed_info_list) if shape.signed_info_list else None
-    values["SV"] = base64.b64encode(
-        _sign(party, shape, canonicalize(signed_info, prefixes))
-    ).decode()
+    values["SV"] = base64.b64encode(_sign(party, shape, canonicalize(signed_info, prefixes))).decode()
     text = message.text
     for slot, value in values.items():
         text = text.replace(f"@@{slot}@@", value)
@@ -302,9 +277,7 @@ def tamper(shape: Shape, text: str, values: dict[str, str], created: str) -> tup
         case "comment_in_payload":
             return text.replace(f">{AMOUNT}<", ">10<!-- comment -->0.00<"), True
         case "space_in_signature":
-            return text.replace(
-                f"<{shape.ds}:SignatureValue>", f"\n <{shape.ds}:SignatureValue>"
-            ), True
+            return text.replace(f"<{shape.ds}:SignatureValue>", f"\n <{shape.ds}:SignatureValue>"), True
         case "amount":
             return text.replace(f">{AMOUNT}<", ">900.00<"), False
         case "created":
@@ -378,9 +351,7 @@ def _replay() -> MemoryReplayCache:
 
 @pytest.fixture(scope="module")
 def xmlsec1() -> None:
-    require_tool(
-        shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)"
-    )
+    require_tool(shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)")
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -419,9 +390,7 @@ answer_payloads = st.builds(
 
 @DIFFERENTIAL
 @given(answer=answer_payloads, who=st.sampled_from(["hub", "word_ec"]), tampered=st.booleans())
-def test_answers_signed_by_the_fast_signer_verify_with_signxml_and_xmlsec1(
-    pki, xmlsec1, answer, who, tampered
-):
+def test_answers_signed_by_the_fast_signer_verify_with_signxml_and_xmlsec1(pki, xmlsec1, answer, who, tampered):
     prefix, on_envelope, header, text = answer
     party = getattr(pki, who)
     declaration = f' xmlns{":" + prefix if prefix else ""}="{ECHO}"'
@@ -432,9 +401,7 @@ def test_answers_signed_by_the_fast_signer_verify_with_signxml_and_xmlsec1(
         f"<{p}Text>{_escape(text)}</{p}Text><{p}Amount>{AMOUNT}</{p}Amount></{p}EchoResponse></soap:Body>"
         "</soap:Envelope>"
     )
-    sent = etree.tostring(
-        sign_envelope(unsigned, party.identity, now=NOW), encoding="UTF-8"
-    ).decode()
+    sent = etree.tostring(sign_envelope(unsigned, party.identity, now=NOW), encoding="UTF-8").decode()
     if tampered:
         sent = sent.replace(f">{AMOUNT}<", ">900.00<")
     peer = TrustStore([TrustedClient(id=who, kind="PEER", cert=party.identity.cert)])
@@ -455,12 +422,9 @@ GRID_BASE = Shape(
 
 @pytest.mark.parametrize("tampering", [*NEUTRAL, *BREAKING, "declare_zz"])
 @pytest.mark.parametrize(
-    ("signer", "key_reference"),
-    [(signer, reference) for signer, (_, _, refs) in SIGNERS.items() for reference in refs],
+    ("signer", "key_reference"), [(signer, reference) for signer, (_, _, refs) in SIGNERS.items() for reference in refs]
 )
-def test_every_key_reference_with_every_tampering(
-    pki, trust, xmlsec1, signer, key_reference, tampering
-):
+def test_every_key_reference_with_every_tampering(pki, trust, xmlsec1, signer, key_reference, tampering):
     """Each signer with each key reference it may use and each tampering, whatever the
     generator happens to draw (WSS4J's prefix lists, with one undeclared prefix listed)."""
     shape = replace(GRID_BASE, signer=signer, key_reference=key_reference, tamper=tampering)

@@ -11,16 +11,7 @@ from lxml import etree
 from hub import ns
 from hub.signing import FailedCheck, InvalidSecurity
 from hub.signing.c14n import canonicalize, prefix_list
-from tests.support.signing import (
-    ECHO,
-    NSMAP,
-    find,
-    office_style_envelope,
-    refused,
-    reparse,
-    signed_like_wss4j,
-    verify,
-)
+from tests.support.signing import ECHO, NSMAP, find, office_style_envelope, refused, reparse, signed_like_wss4j, verify
 
 EC = f"{{{ns.EXC_C14N}}}"
 WSU_ID = f"{{{ns.WSU}}}Id"
@@ -30,9 +21,7 @@ WSU_ID = f"{{{ns.WSU}}}Id"
 def test_wss4j_prefix_lists_are_accepted(pki, trust, who):
     message = signed_like_wss4j(getattr(pki, who), unsigned=office_style_envelope())
     assert (
-        find(message, ".//ds:CanonicalizationMethod/ec:InclusiveNamespaces".replace("ec:", EC)).get(
-            "PrefixList"
-        )
+        find(message, ".//ds:CanonicalizationMethod/ec:InclusiveNamespaces".replace("ec:", EC)).get("PrefixList")
         == "o soap"
     )
     verified = verify(message, trust)
@@ -44,12 +33,8 @@ def test_default_namespace_in_a_prefix_list_is_accepted(pki, trust):
         f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}" xmlns="{ECHO}"><soap:Header/><soap:Body>'
         "<EchoRequest><Text>hi</Text><Amount>5.00</Amount></EchoRequest></soap:Body></soap:Envelope>"
     )
-    message = signed_like_wss4j(
-        pki.pojazd, signed_info=("#default", "soap"), body=("#default",), unsigned=unsigned
-    )
-    assert (
-        verify(message, trust).body.findtext("e:EchoRequest/e:Amount", namespaces=NSMAP) == "5.00"
-    )
+    message = signed_like_wss4j(pki.pojazd, signed_info=("#default", "soap"), body=("#default",), unsigned=unsigned)
+    assert verify(message, trust).body.findtext("e:EchoRequest/e:Amount", namespaces=NSMAP) == "5.00"
 
 
 def test_the_prefix_list_is_honoured(pki, trust):
@@ -63,9 +48,7 @@ def test_the_prefix_list_is_honoured(pki, trust):
     message = signed_like_wss4j(pki.pojazd, signed_info=None, body=("x",), unsigned=unsigned)
     assert b'xmlns:x="urn:a"' in canonicalize(find(message, "soap:Body"), ["x"])
     verify(message, trust)
-    changed = reparse(
-        etree.fromstring(etree.tostring(message).replace(b'xmlns:x="urn:a"', b'xmlns:x="urn:evil"'))
-    )
+    changed = reparse(etree.fromstring(etree.tostring(message).replace(b'xmlns:x="urn:a"', b'xmlns:x="urn:evil"')))
     refused(changed, trust, FailedCheck, "Digest mismatch")
 
 
@@ -97,11 +80,7 @@ def test_a_prefix_list_of_non_prefixes_is_refused(pki, trust, bad):
 
 def test_inclusive_namespaces_of_another_namespace_is_refused(pki, trust):
     message = signed_like_wss4j(pki.pojazd)
-    etree.SubElement(
-        find(message, ".//ds:CanonicalizationMethod"),
-        "{urn:evil}InclusiveNamespaces",
-        PrefixList="soap",
-    )
+    etree.SubElement(find(message, ".//ds:CanonicalizationMethod"), "{urn:evil}InclusiveNamespaces", PrefixList="soap")
     refused(message, trust, InvalidSecurity, "only one ec:InclusiveNamespaces is allowed")
 
 
@@ -116,25 +95,16 @@ def test_prefix_list_reading_collapses_whitespace():
 # --- wrapping with a PrefixList ------------------------------------------------------------
 
 
-def test_signed_body_moved_with_its_prefix_list_into_a_wrapper_that_redefines_the_prefix(
-    pki, trust
-):
+def test_signed_body_moved_with_its_prefix_list_into_a_wrapper_that_redefines_the_prefix(pki, trust):
     message = signed_like_wss4j(pki.pojazd, unsigned=office_style_envelope())
     body = find(message, "soap:Body")
     forged = etree.fromstring(etree.tostring(body))
     find(forged, "e:EchoRequest/e:Amount").text = "999999.00"
     del forged.attrib[WSU_ID]
-    wrapper = etree.SubElement(
-        find(message, "soap:Header"), "{urn:evil}Wrapper", nsmap={"o": "urn:evil"}
-    )
+    wrapper = etree.SubElement(find(message, "soap:Header"), "{urn:evil}Wrapper", nsmap={"o": "urn:evil"})
     wrapper.append(body)
     message.append(forged)
-    refused(
-        message,
-        trust,
-        InvalidSecurity,
-        "2 soap:Body elements (/Envelope/Header/Wrapper/Body, /Envelope/Body)",
-    )
+    refused(message, trust, InvalidSecurity, "2 soap:Body elements (/Envelope/Header/Wrapper/Body, /Envelope/Body)")
 
 
 def test_signed_body_moved_with_its_prefix_list_intact_still_verifies_but_is_refused(pki, trust):

@@ -43,9 +43,7 @@ def test_security_header_without_signature(pki, trust):
 
 
 def test_not_a_soap_11_envelope(trust):
-    message = etree.fromstring(
-        b'<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body/></Envelope>'
-    )
+    message = etree.fromstring(b'<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body/></Envelope>')
     refused(message, trust, InvalidSecurity, "not a SOAP 1.1 Envelope")
 
 
@@ -74,9 +72,7 @@ def test_token_of_another_client_does_not_verify_the_signature(pki, trust):
     """The key comes from the token; swapping in another trusted certificate fails the check."""
     message = signed(pki.pojazd)
     other = signed(pki.kierowca)
-    find(message, ".//wsse:BinarySecurityToken").text = find(
-        other, ".//wsse:BinarySecurityToken"
-    ).text
+    find(message, ".//wsse:BinarySecurityToken").text = find(other, ".//wsse:BinarySecurityToken").text
     refused(message, trust, FailedCheck, "does not verify")
 
 
@@ -95,12 +91,7 @@ def test_certificate_not_yet_valid(pki, trust):
 
 
 def test_ca_issued_certificate_with_another_subject(pki, trust):
-    refused(
-        signed(pki.wrong_subject),
-        trust,
-        FailedAuthentication,
-        "CN=Kierowca 9999,O=Inny,C=PL is not the subject",
-    )
+    refused(signed(pki.wrong_subject), trust, FailedAuthentication, "CN=Kierowca 9999,O=Inny,C=PL is not the subject")
 
 
 def test_certificate_forged_in_the_name_of_the_ca(pki, trust):
@@ -127,9 +118,7 @@ def test_key_info_with_an_inline_certificate(pki, trust):
     message = signed(pki.pojazd)
     key_info = find(message, ".//ds:KeyInfo")
     data = etree.SubElement(key_info, f"{{{ns.DS}}}X509Data")
-    etree.SubElement(data, f"{{{ns.DS}}}X509Certificate").text = find(
-        message, ".//wsse:BinarySecurityToken"
-    ).text
+    etree.SubElement(data, f"{{{ns.DS}}}X509Certificate").text = find(message, ".//wsse:BinarySecurityToken").text
     refused(message, trust, InvalidSecurity, "exactly one wsse:SecurityTokenReference")
 
 
@@ -141,9 +130,7 @@ def test_token_that_is_not_x509v3(pki, trust):
 
 def test_token_that_is_not_a_certificate(pki, trust):
     message = signed(pki.pojazd)
-    find(message, ".//wsse:BinarySecurityToken").text = base64.b64encode(
-        b"not a certificate"
-    ).decode()
+    find(message, ".//wsse:BinarySecurityToken").text = base64.b64encode(b"not a certificate").decode()
     refused(message, trust, InvalidSecurityToken, "not a base64-encoded DER X.509 certificate")
 
 
@@ -171,9 +158,7 @@ def test_signed_info_with_inclusive_c14n(pki, trust):
 
 def test_signature_method_off_the_list(pki, trust):
     message = signed(pki.pojazd)
-    find(message, ".//ds:SignatureMethod").set(
-        "Algorithm", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
-    )
+    find(message, ".//ds:SignatureMethod").set("Algorithm", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512")
     refused(message, trust, UnsupportedAlgorithm, "rsa-sha512 is not allowed")
 
 
@@ -205,24 +190,14 @@ def test_signature_over_body_and_token_instead_of_timestamp(pki, trust):
     message = signed(pki.pojazd)
     ids = [find(message, path).get(WSU_ID) for path in ("soap:Body", ".//wsse:BinarySecurityToken")]
     message = resign(message, pki.pojazd, ids)
-    refused(
-        message,
-        trust,
-        InvalidSecurity,
-        "references /Envelope/Body, /Envelope/Header/Security/BinarySecurityToken",
-    )
+    refused(message, trust, InvalidSecurity, "references /Envelope/Body, /Envelope/Header/Security/BinarySecurityToken")
 
 
 def test_signature_over_the_body_twice(pki, trust):
     message = signed(pki.pojazd)
     body_id = find(message, "soap:Body").get(WSU_ID)
     message = resign(message, pki.pojazd, [body_id, body_id])
-    refused(
-        message,
-        trust,
-        InvalidSecurity,
-        "must reference exactly the soap:Body and the wsu:Timestamp",
-    )
+    refused(message, trust, InvalidSecurity, "must reference exactly the soap:Body and the wsu:Timestamp")
 
 
 def test_reference_to_no_element(pki, trust):

@@ -41,11 +41,7 @@ def test_profile_of_a_signed_envelope(pki):
     message = signed(pki.pojazd)
     security = find(message, "soap:Header/wsse:Security")
     assert security.get(f"{{{ns.SOAP_ENV_11}}}mustUnderstand") == "1"
-    assert [etree.QName(child).localname for child in security] == [
-        "Timestamp",
-        "BinarySecurityToken",
-        "Signature",
-    ]
+    assert [etree.QName(child).localname for child in security] == ["Timestamp", "BinarySecurityToken", "Signature"]
     token = find(security, "wsse:BinarySecurityToken")
     assert token.get("ValueType") == ns.X509_TOKEN_V3
     assert token.get("EncodingType") == ns.BASE64_ENCODING
@@ -53,14 +49,9 @@ def test_profile_of_a_signed_envelope(pki):
     assert find(signed_info, "ds:CanonicalizationMethod").get("Algorithm") == ns.EXC_C14N
     assert find(signed_info, "ds:SignatureMethod").get("Algorithm") == RSA_SHA256
     uris = [reference.get("URI") for reference in signed_info.findall("ds:Reference", NSMAP)]
-    ids = [
-        "#" + find(message, path).get(f"{{{ns.WSU}}}Id")
-        for path in ("soap:Body", ".//wsu:Timestamp")
-    ]
+    ids = ["#" + find(message, path).get(f"{{{ns.WSU}}}Id") for path in ("soap:Body", ".//wsu:Timestamp")]
     assert uris == ids
-    assert {d.get("Algorithm") for d in signed_info.iterfind(".//ds:DigestMethod", NSMAP)} == {
-        SHA256
-    }
+    assert {d.get("Algorithm") for d in signed_info.iterfind(".//ds:DigestMethod", NSMAP)} == {SHA256}
     pointer = find(security, "ds:Signature/ds:KeyInfo/wsse:SecurityTokenReference/wsse:Reference")
     assert pointer.get("URI") == "#" + token.get(f"{{{ns.WSU}}}Id")
 
@@ -113,9 +104,7 @@ def test_comment_inside_signed_text_cannot_change_what_the_service_reads(pki, tr
 
 def test_signature_keys_differ_between_messages(pki, trust):
     first = verify(signed(pki.pojazd), trust).signature_key
-    second = verify(
-        signed(pki.pojazd, now=NOW + timedelta(seconds=1)), trust, now=NOW
-    ).signature_key
+    second = verify(signed(pki.pojazd, now=NOW + timedelta(seconds=1)), trust, now=NOW).signature_key
     assert first != second
 
 
@@ -129,18 +118,13 @@ def test_allow_listed_policy_is_frozen():
 
 @pytest.mark.parametrize("who", ["hub", "word_ec"])
 def test_signed_envelope_verifies_with_xmlsec1(pki, tmp_path, who):
-    require_tool(
-        shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)"
-    )
+    require_tool(shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)")
     party = getattr(pki, who)
     path = tmp_path / "signed.xml"
     path.write_bytes(etree.tostring(sign_envelope(envelope(), party.identity)))
     command = ["xmlsec1", "--verify", "--id-attr:Id", "Body", "--id-attr:Id", "Timestamp"]
     result = subprocess.run(
-        [*command, "--pubkey-cert-pem", str(party.cert_path), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [*command, "--pubkey-cert-pem", str(party.cert_path), str(path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "SignedInfo References (ok/all): 2/2" in result.stderr
@@ -148,19 +132,14 @@ def test_signed_envelope_verifies_with_xmlsec1(pki, tmp_path, who):
 
 def test_xmlsec1_refuses_a_tampered_envelope(pki, tmp_path):
     """The same xmlsec1 call, to show the check above can fail."""
-    require_tool(
-        shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)"
-    )
+    require_tool(shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)")
     message = sign_envelope(envelope(), pki.hub.identity)
     find(message, "soap:Body/e:EchoRequest/e:Amount").text = "999.00"
     path = tmp_path / "tampered.xml"
     path.write_bytes(etree.tostring(message))
     command = ["xmlsec1", "--verify", "--id-attr:Id", "Body", "--id-attr:Id", "Timestamp"]
     result = subprocess.run(
-        [*command, "--pubkey-cert-pem", str(pki.hub.cert_path), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [*command, "--pubkey-cert-pem", str(pki.hub.cert_path), str(path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
 

@@ -10,14 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hub.errors import ConfigError
-from hub.signing import (
-    FailedAuthentication,
-    InvalidSecurityToken,
-    SigningIdentity,
-    TrustedClient,
-    TrustStore,
-    devcerts,
-)
+from hub.signing import FailedAuthentication, InvalidSecurityToken, SigningIdentity, TrustedClient, TrustStore, devcerts
 from tests.support.signing import KIEROWCA_DN, NOW, client_entry
 
 # --- TrustStore ---------------------------------------------------------------------------------
@@ -44,9 +37,7 @@ def test_expired_ca_makes_its_certificates_invalid(pki, tmp_path):
     ca_key, ca_cert = devcerts.make_ca("Short CA")
     _, ca_path = devcerts.write_pem(tmp_path, "short-ca", ca_key, ca_cert)
     _, leaf = devcerts.issue_cert(ca_key, ca_cert, KIEROWCA_DN, days=9999)
-    store = TrustStore.from_pem_files(
-        [client_entry("k", "KIEROWCA", ca=ca_path, subject=KIEROWCA_DN)]
-    )
+    store = TrustStore.from_pem_files([client_entry("k", "KIEROWCA", ca=ca_path, subject=KIEROWCA_DN)])
     with pytest.raises(InvalidSecurityToken, match="CA that issued"):
         store.identify(leaf, ca_cert.not_valid_after_utc + timedelta(days=1))
 
@@ -63,12 +54,8 @@ def test_missing_certificate_file_names_client_and_path(tmp_path):
 
 
 def test_cert_and_ca_together_are_a_config_error(pki):
-    entry = client_entry(
-        "x", "POJAZD", cert=pki.pojazd.cert_path, ca=pki.ca_path, subject=KIEROWCA_DN
-    )
-    with pytest.raises(
-        ConfigError, match="client x: give either cert, or ca together with subject"
-    ):
+    entry = client_entry("x", "POJAZD", cert=pki.pojazd.cert_path, ca=pki.ca_path, subject=KIEROWCA_DN)
+    with pytest.raises(ConfigError, match="client x: give either cert, or ca together with subject"):
         TrustStore.from_pem_files([entry])
 
 
@@ -79,9 +66,7 @@ def test_ca_without_subject_is_a_config_error(pki):
 
 def test_malformed_subject_is_a_config_error(pki):
     with pytest.raises(ConfigError, match="not an RFC 4514 DN"):
-        TrustStore.from_pem_files(
-            [client_entry("x", "KIEROWCA", ca=pki.ca_path, subject="Kierowca, Krakow")]
-        )
+        TrustStore.from_pem_files([client_entry("x", "KIEROWCA", ca=pki.ca_path, subject="Kierowca, Krakow")])
 
 
 def test_two_clients_pinning_one_certificate_are_a_config_error(pki):
@@ -108,10 +93,7 @@ def test_identity_is_loaded_once_per_process(pki):
 
 
 def test_ec_identity_signs_with_ecdsa(pki):
-    assert (
-        SigningIdentity.load(pki.word_ec.key_path, pki.word_ec.cert_path).signature_method
-        == "ecdsa-sha256"
-    )
+    assert SigningIdentity.load(pki.word_ec.key_path, pki.word_ec.cert_path).signature_method == "ecdsa-sha256"
 
 
 def test_key_of_another_certificate_is_a_config_error(pki):
@@ -136,21 +118,15 @@ def test_ca_issues_certificates_it_verifies(pki):
 
 def test_self_signed_with_explicit_dates_and_ec_key():
     ended = NOW - timedelta(days=1)
-    key, cert = devcerts.self_signed(
-        "Desk", not_before=ended - timedelta(days=1), not_after=ended, key_type="ec"
-    )
+    key, cert = devcerts.self_signed("Desk", not_before=ended - timedelta(days=1), not_after=ended, key_type="ec")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     assert cert.not_valid_after_utc == ended
 
 
 def test_write_pem_keeps_the_key_private(tmp_path):
-    key_path, cert_path = devcerts.write_pem(
-        tmp_path, "desk", *devcerts.self_signed("Desk", key_type="ec")
-    )
+    key_path, cert_path = devcerts.write_pem(tmp_path, "desk", *devcerts.self_signed("Desk", key_type="ec"))
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
-    assert (
-        x509.load_pem_x509_certificate(cert_path.read_bytes()).subject.rfc4514_string() == "CN=Desk"
-    )
+    assert x509.load_pem_x509_certificate(cert_path.read_bytes()).subject.rfc4514_string() == "CN=Desk"
 
 
 def test_unknown_key_type_is_refused():

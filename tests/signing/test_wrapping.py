@@ -26,9 +26,7 @@ def forged_body(body_id: str | None = None) -> etree._Element:
     return body
 
 
-def move_body_into(
-    message: etree._Element, new_parent: etree._Element, keep_id: bool = False
-) -> None:
+def move_body_into(message: etree._Element, new_parent: etree._Element, keep_id: bool = False) -> None:
     """Move the signed Body under `new_parent`; a forged Body takes its place."""
     body = find(message, "soap:Body")
     message.append(forged_body(body.get(WSU_ID) if keep_id else None))
@@ -39,12 +37,7 @@ def test_a_signed_body_moved_into_a_header_element(pki, trust):
     message = signed(pki.pojazd)
     wrapper = etree.SubElement(find(message, "soap:Header"), f"{{{EVIL}}}Wrapper")
     move_body_into(message, wrapper)
-    refused(
-        message,
-        trust,
-        InvalidSecurity,
-        "2 soap:Body elements (/Envelope/Header/Wrapper/Body, /Envelope/Body)",
-    )
+    refused(message, trust, InvalidSecurity, "2 soap:Body elements (/Envelope/Header/Wrapper/Body, /Envelope/Body)")
 
 
 def test_a_signed_body_moved_into_a_header_element_forged_body_with_same_id(pki, trust):
@@ -78,9 +71,7 @@ def test_d_duplicate_id_before_the_signed_body(pki, trust):
 def test_d_duplicate_id_after_the_signed_body(pki, trust):
     message = signed(pki.pojazd)
     body_id = find(message, "soap:Body").get(WSU_ID)
-    etree.SubElement(
-        find(message, "soap:Body/e:EchoRequest"), f"{{{EVIL}}}Decoy", {WSU_ID: body_id}
-    )
+    etree.SubElement(find(message, "soap:Body/e:EchoRequest"), f"{{{EVIL}}}Decoy", {WSU_ID: body_id})
     refused(message, trust, InvalidSecurity, "(/Envelope/Body, /Envelope/Body/EchoRequest/Decoy)")
 
 
@@ -158,9 +149,7 @@ def test_wrapped_envelopes_still_carry_a_valid_signature(pki):
     wrapper = etree.SubElement(find(message, "soap:Header"), f"{{{EVIL}}}Wrapper")
     move_body_into(message, wrapper)
     results = signxml.XMLVerifier().verify(
-        message,
-        x509_cert=pki.pojazd.identity.cert,
-        expect_config=signxml.SignatureConfiguration(expect_references=2),
+        message, x509_cert=pki.pojazd.identity.cert, expect_config=signxml.SignatureConfiguration(expect_references=2)
     )
     amounts = [r.signed_xml.findtext("e:EchoRequest/e:Amount", namespaces=NSMAP) for r in results]
     assert "100.00" in amounts

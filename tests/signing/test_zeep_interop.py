@@ -55,9 +55,7 @@ class ZeepTimestamp:
         created = utc_now()
         timestamp = wsse_utils.WSU.Timestamp(
             wsse_utils.WSU.Created(wsse_utils.get_timestamp(created, zulu_timestamp=True)),
-            wsse_utils.WSU.Expires(
-                wsse_utils.get_timestamp(created + timedelta(minutes=5), zulu_timestamp=True)
-            ),
+            wsse_utils.WSU.Expires(wsse_utils.get_timestamp(created + timedelta(minutes=5), zulu_timestamp=True)),
         )
         wsse_utils.get_security_header(envelope).append(timestamp)
         return envelope, headers
@@ -71,18 +69,14 @@ def zeep_request(party, xmlsec, timestamp=True, **signature_options) -> bytes:
     from zeep.wsse.signature import BinarySignature
 
     signature = BinarySignature(str(party.key_path), str(party.cert_path), **signature_options)
-    client = Client(
-        str(WSDL), wsse=Compose([ZeepTimestamp(), signature] if timestamp else [signature])
-    )
+    client = Client(str(WSDL), wsse=Compose([ZeepTimestamp(), signature] if timestamp else [signature]))
     message = client.create_message(client.service, "Echo", Text="hi", Amount=Decimal("100.00"))
     return etree_to_string(message)
 
 
 def hub_verify(request: bytes, trust, replay=None):
     envelope = parse_xml(request, bytes_max=BYTES_MAX, depth_max=DEPTH_MAX)
-    return verify_envelope(
-        envelope, trust, SignaturePolicy(), replay or MemoryReplayCache(), utc_now()
-    )
+    return verify_envelope(envelope, trust, SignaturePolicy(), replay or MemoryReplayCache(), utc_now())
 
 
 # --- a plain zeep client calling the hub --------------------------------------------------------
@@ -90,10 +84,7 @@ def hub_verify(request: bytes, trust, replay=None):
 
 def test_zeep_binary_signature_rsa_sha256_with_timestamp_is_accepted(pki, trust, xmlsec):
     request = zeep_request(
-        pki.pojazd,
-        xmlsec,
-        signature_method=xmlsec.Transform.RSA_SHA256,
-        digest_method=xmlsec.Transform.SHA256,
+        pki.pojazd, xmlsec, signature_method=xmlsec.Transform.RSA_SHA256, digest_method=xmlsec.Transform.SHA256
     )
     verified = hub_verify(request, trust)
     assert verified.client.id == "pojazd"
@@ -102,10 +93,7 @@ def test_zeep_binary_signature_rsa_sha256_with_timestamp_is_accepted(pki, trust,
 
 def test_zeep_binary_signature_ecdsa_sha256_is_accepted(pki, trust, xmlsec):
     request = zeep_request(
-        pki.word_ec,
-        xmlsec,
-        signature_method=xmlsec.Transform.ECDSA_SHA256,
-        digest_method=xmlsec.Transform.SHA256,
+        pki.word_ec, xmlsec, signature_method=xmlsec.Transform.ECDSA_SHA256, digest_method=xmlsec.Transform.SHA256
     )
     assert hub_verify(request, trust).client.id == "word"
 
@@ -139,10 +127,7 @@ def test_zeep_without_timestamp_is_refused(pki, trust, xmlsec):
 
 def test_zeep_request_sent_twice_is_a_replay(pki, trust, xmlsec):
     request = zeep_request(
-        pki.pojazd,
-        xmlsec,
-        signature_method=xmlsec.Transform.RSA_SHA256,
-        digest_method=xmlsec.Transform.SHA256,
+        pki.pojazd, xmlsec, signature_method=xmlsec.Transform.RSA_SHA256, digest_method=xmlsec.Transform.SHA256
     )
     replay = MemoryReplayCache()
     hub_verify(request, trust, replay)
@@ -179,9 +164,7 @@ def echo_service(pki, trust, signer=None, tamper=None):
         verified = hub_verify(request, trust, replay)
         echoed = verified.body.find("e:EchoRequest", NSMAP)
         echoed.tag = f"{{{ECHO}}}EchoResponse"
-        answer = etree.fromstring(
-            f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}"><soap:Body/></soap:Envelope>'
-        )
+        answer = etree.fromstring(f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}"><soap:Body/></soap:Envelope>')
         find(answer, "soap:Body").append(echoed)
         sign_envelope(answer, (signer or pki.hub).identity)
         if tamper:
@@ -260,7 +243,5 @@ def test_plain_zeep_accepts_the_same_wrapped_answer(pki, trust, xmlsec):
         HubSignature.pinned(pki.pojazd.identity, pki.hub.identity.cert, "hub"),
         BinarySignature(str(pki.hub.key_path), str(pki.hub.cert_path)),
     )
-    client = Client(
-        str(WSDL), transport=Loopback(echo_service(pki, trust, tamper=wrap_answer)), wsse=wsse
-    )
+    client = Client(str(WSDL), transport=Loopback(echo_service(pki, trust, tamper=wrap_answer)), wsse=wsse)
     assert client.service.Echo(Text="hi", Amount=Decimal("1.00")).Amount == Decimal("999999.00")

@@ -73,19 +73,13 @@ def snapshot(hub) -> tuple:
             session.scalar(select(func.count()).select_from(BankStatement)),
             session.scalar(select(func.count()).select_from(BankEntry)),
             session.scalar(select(func.count()).select_from(LedgerTransfer)),
-            tuple(
-                session.execute(select(BankEntry.id, BankEntry.status).order_by(BankEntry.id)).all()
-            ),
+            tuple(session.execute(select(BankEntry.id, BankEntry.status).order_by(BankEntry.id)).all()),
         )
 
 
 def audit_actions(hub, action: str) -> list[AuditEvent]:
     with hub.db.read() as session:
-        return list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-            )
-        )
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def entries(hub) -> list[BankEntry]:
@@ -96,15 +90,11 @@ def entries(hub) -> list[BankEntry]:
 def submit_envelope(document_text: str) -> etree._Element:
     envelope = etree.Element(SOAP + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "b": ns.BANK_IN})
     etree.SubElement(envelope, SOAP + "Header")
-    request = etree.SubElement(
-        etree.SubElement(envelope, SOAP + "Body"), f"{{{ns.BANK_IN}}}SubmitStatementRequest"
-    )
+    request = etree.SubElement(etree.SubElement(envelope, SOAP + "Body"), f"{{{ns.BANK_IN}}}SubmitStatementRequest")
     etree.SubElement(request, f"{{{ns.BANK_IN}}}Document").text = document_text
     return envelope
 
 
 def post_signed(running_hub, document_text: str, client_id="bank-escrow"):
-    body = etree.tostring(
-        sign_envelope(submit_envelope(document_text), running_hub.identity(client_id))
-    )
+    body = etree.tostring(sign_envelope(submit_envelope(document_text), running_hub.identity(client_id)))
     return running_hub.post(body, path="/soap/bank")

@@ -39,9 +39,7 @@ class Entry:
     debtor_account: str | None = "PL61109010140000071219812874"
     booking_date: str = "2026-03-10"
     currency: str = "PLN"
-    splits: list[tuple[str | None, str]] = field(
-        default_factory=list
-    )  # (amount, EndToEndId) per transaction
+    splits: list[tuple[str | None, str]] = field(default_factory=list)  # (amount, EndToEndId) per transaction
     structured: str | None = None  # RmtInf/Strd/CdtrRefInf/Ref
 
 
@@ -62,20 +60,14 @@ def grosze(amount: str) -> int:
     """An amount as the hub reads it; 0 for one it refuses (a test of that refusal)."""
     sign = -1 if amount.startswith("-") else 1  # a balance's: written as DBIT
     try:
-        return sign * parse_decimal_grosze(
-            amount.lstrip("-"), fraction_digits_max=5, total_digits_max=18
-        )
+        return sign * parse_decimal_grosze(amount.lstrip("-"), fraction_digits_max=5, total_digits_max=18)
     except AmountError:
         return 0
 
 
 def booked_sum(entries: Iterable[Entry]) -> int:
     """Booked credits less booked debits, in grosze."""
-    return sum(
-        grosze(e.amount) * (1 if e.direction == "CRDT" else -1)
-        for e in entries
-        if e.status == "BOOK"
-    )
+    return sum(grosze(e.amount) * (1 if e.direction == "CRDT" else -1) for e in entries if e.status == "BOOK")
 
 
 def write_camt053(
@@ -91,15 +83,10 @@ def write_camt053(
     othr_id: bool = False,
 ) -> None:
     """Write a whole camt.053.001.08 document with one statement of `account`."""
-    write_document(
-        out,
-        [Statement(account, entries, statement_id, sequence, currency, opening, closing, othr_id)],
-    )
+    write_document(out, [Statement(account, entries, statement_id, sequence, currency, opening, closing, othr_id)])
 
 
-def write_document(
-    out: BinaryIO | Path, statements: Iterable[Statement], message_id: str | None = None
-) -> None:
+def write_document(out: BinaryIO | Path, statements: Iterable[Statement], message_id: str | None = None) -> None:
     """Write a camt.053.001.08 document with every statement of `statements`, in order."""
     statements = list(statements)
     with etree.xmlfile(out, encoding="UTF-8") as xf:
@@ -166,9 +153,7 @@ def iban(account: str) -> str:
     return f"PL{account}" if len(account) == 26 and account.isdigit() else account
 
 
-def _sub(
-    parent: etree._Element, path: str, text: str | None = None, **attrib: str
-) -> etree._Element:
+def _sub(parent: etree._Element, path: str, text: str | None = None, **attrib: str) -> etree._Element:
     *steps, last = path.split("/")
     elem = parent
     for step in steps:  # reuse an existing parent, so "Dbtr/Pty/Nm" after "Dbtr/..." nests
@@ -188,11 +173,7 @@ def _statement_head(
     account, statement_id, sequence, currency, opening, closing, othr_id, opening_code="OPBD"
 ) -> list[etree._Element]:
     head = []
-    for name, text in (
-        ("Id", statement_id),
-        ("ElctrncSeqNb", sequence),
-        ("CreDtTm", "2026-03-10T18:00:00+01:00"),
-    ):
+    for name, text in (("Id", statement_id), ("ElctrncSeqNb", sequence), ("CreDtTm", "2026-03-10T18:00:00+01:00")):
         if text is not None:
             elem = etree.Element(C + name, nsmap={None: V08})
             elem.text = text

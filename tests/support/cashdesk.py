@@ -57,11 +57,7 @@ TODAY = date(2026, 3, 10)  # the FakeClock's day
 def payments(hub) -> list[Payment]:
     with hub.db.read() as s:
         return list(
-            s.scalars(
-                select(Payment).order_by(
-                    Payment.office_code, Payment.desk_id, Payment.year, Payment.number
-                )
-            )
+            s.scalars(select(Payment).order_by(Payment.office_code, Payment.desk_id, Payment.year, Payment.number))
         )
 
 
@@ -93,9 +89,7 @@ class Client:
     def __init__(self, running_hub, client_id: str, service: str) -> None:
         self.history = HistoryPlugin()
         wsse = HubSignature.pinned(running_hub.identity(client_id), running_hub.hub_cert, "hub")
-        self.zeep = zeep.Client(
-            f"{running_hub.url}/soap/{service}?wsdl", wsse=wsse, plugins=[self.history]
-        )
+        self.zeep = zeep.Client(f"{running_hub.url}/soap/{service}?wsdl", wsse=wsse, plugins=[self.history])
         self.schema = contract_schema(service)
 
     def __getattr__(self, operation):

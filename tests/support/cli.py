@@ -11,9 +11,7 @@ def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = N
 
     from hub.app import cli
 
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), *args], input=input, catch_exceptions=False
-    )
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
     if ok:
         assert result.exit_code == 0, result.stderr
     return result

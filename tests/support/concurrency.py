@@ -29,9 +29,7 @@ def _worker(db_url, config, clock, barrier, results, index, action):
 def run_at_once(db_url, hub, action, workers=WORKERS):
     barrier, results = FORK.Barrier(workers), FORK.Queue()
     procs = [
-        FORK.Process(
-            target=_worker, args=(db_url, hub.config, hub.clock, barrier, results, i, action)
-        )
+        FORK.Process(target=_worker, args=(db_url, hub.config, hub.clock, barrier, results, i, action))
         for i in range(workers)
     ]
     for p in procs:

@@ -8,9 +8,7 @@ from sqlalchemy import create_engine, text
 
 from hub.tables import metadata
 
-PG_ADMIN_URL = os.environ.get(
-    "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def pg_problem() -> str | None:

@@ -22,11 +22,7 @@ def pdf_pages(data: bytes) -> list[tuple[str, str]]:
     try:
         for page in pdf:
             image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            codes = [
-                c
-                for c in zxingcpp.read_barcodes(image)
-                if c.format == zxingcpp.BarcodeFormat.QRCode
-            ]
+            codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
             assert len(codes) == 1, f"page {len(pages) + 1}: {len(codes)} QR codes"
             pages.append((codes[0].text, page.get_textpage().get_text_range()))
     finally:
@@ -41,13 +37,7 @@ def sheet_codes(data: bytes) -> list[list[str]]:
         sheets = []
         for page in pdf:
             image = page.render(scale=150 / 72, grayscale=True).to_pil()
-            sheets.append(
-                [
-                    c.text
-                    for c in zxingcpp.read_barcodes(image)
-                    if c.format == zxingcpp.BarcodeFormat.QRCode
-                ]
-            )
+            sheets.append([c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode])
             sheets[-1].append(image)
         return sheets
     finally:
@@ -59,9 +49,5 @@ def qr_codes(data: bytes) -> list[str]:
     found = []
     for page in pdf:
         image = page.render(scale=2).to_pil()
-        found += [
-            c.text
-            for c in zxingcpp.read_barcodes(image)
-            if c.format == zxingcpp.BarcodeFormat.QRCode
-        ]
+        found += [c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
     return found

@@ -49,13 +49,7 @@ def config_copy(tmp_path, db_url: str):
 
 
 def hub_user(
-    hub,
-    login: str,
-    role: str,
-    *,
-    nip: str | None = NIP,
-    office_code: str | None = None,
-    password: str | None = None,
+    hub, login: str, role: str, *, nip: str | None = NIP, office_code: str | None = None, password: str | None = None
 ) -> Actor:
     """A hub user made by the operator (of company `nip`, or of `office_code` when
     given), returned as the Actor it acts as (as `hub ... --as LOGIN` would)."""

@@ -49,7 +49,7 @@ def readiness(base_url: str) -> tuple[int, dict]:
 READ_ONLY_TRIGGER = {
     "sqlite": [
         "CREATE TRIGGER message_log_read_only BEFORE INSERT ON message_log "
-        "BEGIN SELECT RAISE(ABORT, 'the message log is read-only'); END",
+        "BEGIN SELECT RAISE(ABORT, 'the message log is read-only'); END"
     ],
     "postgresql": [
         "CREATE OR REPLACE FUNCTION message_log_read_only() RETURNS trigger LANGUAGE plpgsql AS "

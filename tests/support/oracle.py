@@ -51,11 +51,7 @@ SECURITY = f"{{{ns.WSSE}}}Security"
 
 
 def verify_with_signxml(
-    envelope: etree._Element,
-    trust: TrustStore,
-    policy: SignaturePolicy,
-    replay: ReplayCache,
-    now: datetime,
+    envelope: etree._Element, trust: TrustStore, policy: SignaturePolicy, replay: ReplayCache, now: datetime
 ) -> VerifiedRequest:
     """verify_envelope, its cryptographic check done by signxml."""
     return verify_envelope(envelope, trust, policy, replay, now, check=signxml_check(policy, now))
@@ -77,30 +73,20 @@ def _verify_signature(
         require_x509=True,
         location=f"./{HEADER}/{SECURITY}/",
         expect_references=2,
-        signature_methods=frozenset(
-            SignatureMethod(m) for m in policy.allowed_signature_methods(message.allow_sha1)
-        ),
-        digest_algorithms=frozenset(
-            DigestAlgorithm(d) for d in policy.allowed_digest_methods(message.allow_sha1)
-        ),
+        signature_methods=frozenset(SignatureMethod(m) for m in policy.allowed_signature_methods(message.allow_sha1)),
+        digest_algorithms=frozenset(DigestAlgorithm(d) for d in policy.allowed_digest_methods(message.allow_sha1)),
         ignore_ambiguous_key_info=False,
         verification_time=now,
         default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
     try:
         return _HubXMLVerifier().verify(
-            envelope,
-            x509_cert=message.cert,
-            expect_config=config,
-            parser=new_parser(),
-            validate_schema=True,
+            envelope, x509_cert=message.cert, expect_config=config, parser=new_parser(), validate_schema=True
         )
     except InvalidCertificate as exc:
         raise InvalidSecurityToken(f"The signing certificate is not valid: {exc}") from None
     except InvalidSignature as exc:  # also InvalidDigest
-        raise FailedCheck(
-            f"The signature does not verify: {exc}. The message was changed after signing."
-        ) from None
+        raise FailedCheck(f"The signature does not verify: {exc}. The message was changed after signing.") from None
     except (InvalidInput, etree.DocumentInvalid) as exc:
         raise InvalidSecurity(f"The ds:Signature cannot be processed: {exc}") from None
 
@@ -115,19 +101,13 @@ class _HubXMLVerifier(XMLVerifier):
         signature_schema().assertValid(signature)
 
 
-def _signed_elements(
-    results: list[VerifyResult], references: list[SignedReference]
-) -> dict[int, etree._Element]:
+def _signed_elements(results: list[VerifyResult], references: list[SignedReference]) -> dict[int, etree._Element]:
     """The signed elements as signxml returns them; their bytes must be the elements' at
     their fixed places."""
     signed = {}
     for result, reference in zip(results, references, strict=True):
-        if result.signed_xml is None or result.signed_data != canonicalize(
-            reference.element, reference.prefixes
-        ):
-            raise InvalidSecurity(
-                f"The data signed under {reference.uri} is not the element the service reads."
-            )
+        if result.signed_xml is None or result.signed_data != canonicalize(reference.element, reference.prefixes):
+            raise InvalidSecurity(f"The data signed under {reference.uri} is not the element the service reads.")
         signed[id(reference.element)] = result.signed_xml
     return signed
 
@@ -144,15 +124,6 @@ def signxml_signature(
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
     key_info = etree.Element(f"{{{ns.DS}}}KeyInfo", nsmap={"ds": ns.DS})
-    holder = etree.SubElement(
-        key_info, f"{{{ns.WSSE}}}SecurityTokenReference", nsmap={"wsse": ns.WSSE}
-    )
-    etree.SubElement(
-        holder, f"{{{ns.WSSE}}}Reference", URI=f"#{token_id}", ValueType=ns.X509_TOKEN_V3
-    )
-    return signer.sign(
-        envelope,
-        key=identity.private_key,
-        reference_uri=[f"#{i}" for i in ids],
-        key_info=key_info,
-    )
+    holder = etree.SubElement(key_info, f"{{{ns.WSSE}}}SecurityTokenReference", nsmap={"wsse": ns.WSSE})
+    etree.SubElement(holder, f"{{{ns.WSSE}}}Reference", URI=f"#{token_id}", ValueType=ns.X509_TOKEN_V3)
+    return signer.sign(envelope, key=identity.private_key, reference_uri=[f"#{i}" for i in ids], key_info=key_info)

@@ -32,16 +32,10 @@ def pg_bindir() -> Path | None:
     candidates = []
     if shutil.which("pg_config"):
         candidates.append(
-            Path(
-                subprocess.run(
-                    ["pg_config", "--bindir"], capture_output=True, text=True, check=True
-                ).stdout.strip()
-            )
+            Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
         )
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    return next(
-        (d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None
-    )
+    return next((d for d in candidates if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
 
 
 def cluster_port() -> int:
@@ -66,26 +60,13 @@ class PrivateCluster:
 
     def __init__(self, bindir: Path, settings: str = FAST) -> None:
         self.bindir = bindir
-        self.root = Path(
-            tempfile.mkdtemp(prefix="hub-pg-")
-        )  # not pytest's tmp_path: `postgres` cannot enter root's
+        self.root = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # not pytest's tmp_path: `postgres` cannot enter root's
         self.data = self.root / "data"
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         try:
-            self.run(
-                "initdb",
-                "-D",
-                str(self.data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            )
+            self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
@@ -140,18 +121,7 @@ class PrivateCluster:
         return done.stdout
 
     def pg_ctl(self, action: str, *args: str) -> None:
-        self.run(
-            "pg_ctl",
-            action,
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            *args,
-        )
+        self.run("pg_ctl", action, "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", *args)
 
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():

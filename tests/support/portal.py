@@ -36,10 +36,7 @@ PASSWORDS = {
 def new_page(browser, running_portal) -> Page:
     """A page in a browser context of its own (its own cookies: another person)."""
     context = browser.new_context(
-        base_url=running_portal.portal + "/",
-        viewport=VIEWPORT,
-        locale="pl-PL",
-        accept_downloads=True,
+        base_url=running_portal.portal + "/", viewport=VIEWPORT, locale="pl-PL", accept_downloads=True
     )
     context.set_default_timeout(15_000)
     return context.new_page()
@@ -79,9 +76,7 @@ def logout(page: Page) -> None:
 
 def nav(page: Page, item: str) -> None:
     """Follow a link of the main menu."""
-    page.get_by_role("navigation", name="Menu główne").get_by_role(
-        "link", name=item, exact=True
-    ).click()
+    page.get_by_role("navigation", name="Menu główne").get_by_role("link", name=item, exact=True).click()
 
 
 def menu(page: Page) -> list[str]:
@@ -99,9 +94,7 @@ def screenshot(page: Page, db_url: str, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     # 64 colours are plenty for flat pages and antialiased text, and a third of the bytes
-    shot.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(
-        SCREENSHOTS / f"{name}.png", optimize=True
-    )
+    shot.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(SCREENSHOTS / f"{name}.png", optimize=True)
 
 
 def grosze(text: str) -> int:
@@ -133,6 +126,5 @@ def csrf_of(html: str) -> str:
 def log_in(client: Client, login: str, password: str = PASSWORD, next_: str = ""):
     page = client.get("/portal/logowanie").get_data(as_text=True)
     return client.post(
-        f"/portal/logowanie{next_}",
-        data={"login": login, "password": password, "csrf_token": csrf_of(page)},
+        f"/portal/logowanie{next_}", data={"login": login, "password": password, "csrf_token": csrf_of(page)}
     )

@@ -41,9 +41,7 @@ class Drained:
     def readline(self):
         """The next line, or an empty one once the child has closed its output."""
         with self._arrived:
-            self._arrived.wait_for(
-                lambda: self._taken < len(self._lines) or self._ended.is_set(), READ_S
-            )
+            self._arrived.wait_for(lambda: self._taken < len(self._lines) or self._ended.is_set(), READ_S)
             if self._taken == len(self._lines):
                 return self._nothing
             self._taken += 1

@@ -42,18 +42,13 @@ def seed(hub, clock) -> Seeded:
     clock.advance(days=1)
     s.days["first"] = business_day(clock())
     first = redeem(hub, a1.coupons[0].coupon_id, WARSZAWA, "REJ_NEW")
-    redeem(
-        hub, a1.coupons[1].coupon_id, KRAKOW, "REJ_NEW", amount=100_00
-    )  # partial: 61.50 goes back
+    redeem(hub, a1.coupons[1].coupon_id, KRAKOW, "REJ_NEW", amount=100_00)  # partial: 61.50 goes back
     redeem(hub, b1.coupons[0].coupon_id, WARSZAWA, "REJ_MOT")
 
     clock.advance(days=1)
     s.days["second"] = business_day(clock())
     hub.coupons.reverse(
-        request_id=rid(),
-        redemption_id=first.redemption_id,
-        office_code=WARSZAWA,
-        reason="pomyłka w sprawie",
+        request_id=rid(), redemption_id=first.redemption_id, office_code=WARSZAWA, reason="pomyłka w sprawie"
     )
     hub.coupons.cancel(request_id=rid(), coupon_text=a1.coupons[2].coupon_id, actor=company_actor())
     redeem(hub, b1.coupons[1].coupon_id, KRAKOW, "REJ_MOT")

@@ -37,13 +37,7 @@ def children(pid: int) -> list[int]:
 
 def exited(proc: subprocess.Popen, log_path: Path | None) -> AssertionError:
     """The failure to raise when a server process ended while the test waited for it."""
-    output = (
-        log_path.read_text(errors="replace")
-        if log_path
-        else proc.stdout.read()
-        if proc.stdout
-        else ""
-    )
+    output = log_path.read_text(errors="replace") if log_path else proc.stdout.read() if proc.stdout else ""
     output = output.decode(errors="replace") if isinstance(output, bytes) else output
     return AssertionError(f"hub exited ({proc.returncode}): {output[-2000:]}")
 
@@ -56,9 +50,7 @@ def answers_wsdl(url: str) -> bool:
         return False
 
 
-def wait_for(
-    url: str, proc: subprocess.Popen, seconds: float = 30, log_path: Path | None = None
-) -> None:
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30, log_path: Path | None = None) -> None:
     """Until the hub at `url` answers a WSDL request; fails with its output if it exits."""
 
     def up() -> bool:
@@ -93,9 +85,7 @@ class ServedHub:
     gives it. Its output goes to `log_path` (a pipe nobody reads would fill and stall the
     hub), quoted if it fails."""
 
-    def __init__(
-        self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None
-    ) -> None:
+    def __init__(self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None) -> None:
         self.config_dir, self.log_path, self.worker_count = config_dir, log_path, workers
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(

@@ -72,9 +72,7 @@ def configure(tmp_path: Path, db_url: str, bank_url: str, fk: bool = True) -> Hu
         text = offices.read_text()
         anchor = 'code = "1465"\n'
         assert anchor in text
-        offices.write_text(
-            text.replace(anchor, f'{anchor}fk_wsdl = "{bank_url}/soap/fk?wsdl"\n', 1)
-        )
+        offices.write_text(text.replace(anchor, f'{anchor}fk_wsdl = "{bank_url}/soap/fk?wsdl"\n', 1))
     return load_config(config_dir)
 
 
@@ -91,11 +89,7 @@ def books_balance(hub: Hub) -> dict[str, int]:
 
 
 def redeem(
-    hub: Hub,
-    coupon_id: str,
-    office_code: str,
-    amount_grosze: int | None = None,
-    case_number: str = "WK.5410.1.2026",
+    hub: Hub, coupon_id: str, office_code: str, amount_grosze: int | None = None, case_number: str = "WK.5410.1.2026"
 ):
     return hub.coupons.redeem(
         request_id=rid(),

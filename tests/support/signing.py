@@ -55,9 +55,7 @@ def party(directory: Path, stem: str, key, cert) -> Party:
     return Party(SigningIdentity(key, cert), key_path, cert_path)
 
 
-def client_entry(
-    id, kind, cert=None, ca=None, subject=None, offices=(), company_nip=None, allow_sha1=False
-):
+def client_entry(id, kind, cert=None, ca=None, subject=None, offices=(), company_nip=None, allow_sha1=False):
     """The duck-typed shape of a config Client, as the config layer will pass it."""
     return SimpleNamespace(
         id=id, kind=kind, cert=cert, ca=ca, subject=subject, offices=offices,
@@ -75,31 +73,19 @@ def envelope(text: str = "hi", amount: str = "100.00", header: bool = False) -> 
     )
 
 
-def signed(
-    party: Party, now: datetime = NOW, unsigned: etree._Element | None = None, **options
-) -> etree._Element:
+def signed(party: Party, now: datetime = NOW, unsigned: etree._Element | None = None, **options) -> etree._Element:
     """A signed envelope, re-parsed from its bytes as the receiver would get it."""
-    return reparse(
-        sign_envelope(
-            unsigned if unsigned is not None else envelope(), party.identity, now=now, **options
-        )
-    )
+    return reparse(sign_envelope(unsigned if unsigned is not None else envelope(), party.identity, now=now, **options))
 
 
 def reparse(element: etree._Element) -> etree._Element:
     return parse_xml(etree.tostring(element), bytes_max=BYTES_MAX, depth_max=DEPTH_MAX)
 
 
-def verify(
-    element: etree._Element, trust: TrustStore, now: datetime = NOW, replay=None, policy=None
-):
+def verify(element: etree._Element, trust: TrustStore, now: datetime = NOW, replay=None, policy=None):
     """verify_envelope on the element's bytes, with a fresh replay cache unless one is given."""
     return verify_envelope(
-        reparse(element),
-        trust,
-        policy or SignaturePolicy(),
-        replay or MemoryReplayCache(lambda: now),
-        now,
+        reparse(element), trust, policy or SignaturePolicy(), replay or MemoryReplayCache(lambda: now), now
     )
 
 
@@ -130,18 +116,9 @@ def signed_like_wss4j(
     """A signed envelope whose exc-c14n carries `ec:InclusiveNamespaces PrefixList`, as WSS4J,
     CXF, Metro and WCF write it (the prefix lists WSS4J writes for an office request by default),
     re-parsed from its bytes. `None` leaves that list out."""
-    from signxml import (
-        CanonicalizationMethod,
-        DigestAlgorithm,
-        SignatureMethod,
-        SignatureReference,
-        XMLSigner,
-        methods,
-    )
+    from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, SignatureReference, XMLSigner, methods
 
-    message = sign_envelope(
-        unsigned if unsigned is not None else envelope(), party.identity, now=now
-    )
+    message = sign_envelope(unsigned if unsigned is not None else envelope(), party.identity, now=now)
     security = message.find(f".//{{{ns.WSSE}}}Security")
     old = security.find(f"{{{ns.DS}}}Signature")
     security.remove(old)
@@ -151,12 +128,10 @@ def signed_like_wss4j(
     }
     references = [
         SignatureReference(
-            URI=f"#{ids[f'{{{ns.WSU}}}Timestamp']}",
-            inclusive_ns_prefixes=list(timestamp) if timestamp else None,
+            URI=f"#{ids[f'{{{ns.WSU}}}Timestamp']}", inclusive_ns_prefixes=list(timestamp) if timestamp else None
         ),
         SignatureReference(
-            URI=f"#{ids[f'{{{ns.SOAP_ENV_11}}}Body']}",
-            inclusive_ns_prefixes=list(body) if body else None,
+            URI=f"#{ids[f'{{{ns.SOAP_ENV_11}}}Body']}", inclusive_ns_prefixes=list(body) if body else None
         ),
     ]
     signer = XMLSigner(
@@ -183,10 +158,7 @@ def signed_like_wss4j(
 
 
 def _resign_in_place(
-    signature: etree._Element,
-    party: Party,
-    prefixes: list[str] | None,
-    reference_prefixes: dict[str, list[str] | None],
+    signature: etree._Element, party: Party, prefixes: list[str] | None, reference_prefixes: dict[str, list[str] | None]
 ) -> None:
     """signxml signs SignedInfo outside the document, where the PrefixList's prefixes are not in
     scope, and (through lxml) drops `#default` from a PrefixList; a Java stack signs in place and

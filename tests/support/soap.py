@@ -49,9 +49,7 @@ def fault_of(response: etree._Element) -> tuple[str, str]:
     assert fault is not None, etree.tostring(response)
     code = fault.findtext("faultcode")
     prefix, _, local = code.partition(":")
-    return f"{{{fault.nsmap.get(prefix) or response.nsmap.get(prefix)}}}{local}", fault.findtext(
-        "faultstring"
-    )
+    return f"{{{fault.nsmap.get(prefix) or response.nsmap.get(prefix)}}}{local}", fault.findtext("faultstring")
 
 
 def company_request(operation: str, **fields) -> etree._Element:
@@ -66,9 +64,7 @@ def company_request(operation: str, **fields) -> etree._Element:
     return envelope
 
 
-def call(
-    running_hub, operation: str, client_id: str = CLIENT_ID, **fields
-) -> tuple[int, etree._Element]:
+def call(running_hub, operation: str, client_id: str = CLIENT_ID, **fields) -> tuple[int, etree._Element]:
     """POST a signed request; returns (HTTP status, the response payload or the envelope of a fault)."""
     signed = sign_envelope(company_request(operation, **fields), running_hub.identity(client_id))
     status, response = running_hub.post(etree.tostring(signed), path="/soap/company")

@@ -11,9 +11,7 @@ T = TypeVar("T")
 POLL_S = 0.02
 
 
-def wait_until(
-    predicate: Callable[[], T | None], timeout_s: float, what: str, poll_s: float = POLL_S
-) -> T:
+def wait_until(predicate: Callable[[], T | None], timeout_s: float, what: str, poll_s: float = POLL_S) -> T:
     """The first truthy value of `predicate()`, polled until `timeout_s` have passed; then an
     AssertionError that says `what` was awaited (and the last value seen), never a hang."""
     deadline = time.monotonic() + timeout_s

@@ -29,25 +29,16 @@ PREFIX_LISTS = {"SignedInfo": "{p} soap", "Timestamp": "wsse {p} soap", "Body": 
 
 
 def xmlsec1() -> str:
-    require_tool(
-        shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)"
-    )
+    require_tool(shutil.which("xmlsec1") is not None, "the xmlsec1 command (apt-get install xmlsec1)")
     return "xmlsec1"
 
 
 def signed_by_xmlsec1(
-    unsigned: etree._Element,
-    key_path: Path,
-    cert: x509.Certificate,
-    now: datetime | None = None,
-    ttl_s: int = 300,
+    unsigned: etree._Element, key_path: Path, cert: x509.Certificate, now: datetime | None = None, ttl_s: int = 300
 ) -> bytes:
     """`unsigned` (a SOAP 1.1 envelope with a soap:Header) signed by `xmlsec1 --sign`."""
     message = etree.fromstring(etree.tostring(unsigned))
-    header, body = (
-        message.find(f"{{{ns.SOAP_ENV_11}}}Header"),
-        message.find(f"{{{ns.SOAP_ENV_11}}}Body"),
-    )
+    header, body = (message.find(f"{{{ns.SOAP_ENV_11}}}Header"), message.find(f"{{{ns.SOAP_ENV_11}}}Body"))
     suffix = uuid.uuid4().hex
     body.set(WSU_ID, f"Body-{suffix}")
     payload_prefix = next(c for c in body if isinstance(c.tag, str)).prefix
@@ -57,16 +48,7 @@ def signed_by_xmlsec1(
         template, output = Path(work) / "template.xml", Path(work) / "signed.xml"
         template.write_bytes(etree.tostring(message))
         result = subprocess.run(
-            [
-                xmlsec1(),
-                "--sign",
-                *ID_OPTIONS,
-                "--privkey-pem",
-                str(key_path),
-                "--output",
-                str(output),
-                str(template),
-            ],
+            [xmlsec1(), "--sign", *ID_OPTIONS, "--privkey-pem", str(key_path), "--output", str(output), str(template)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -87,15 +69,10 @@ def xmlsec1_verifies(message: bytes, cert_path: Path) -> tuple[bool, str]:
             text=True,
             timeout=60,
         )
-    return (
-        result.returncode == 0 and "SignedInfo References (ok/all): 2/2" in result.stderr,
-        result.stderr,
-    )
+    return (result.returncode == 0 and "SignedInfo References (ok/all): 2/2" in result.stderr, result.stderr)
 
 
-def _security(
-    cert: x509.Certificate, now: datetime, ttl_s: int, suffix: str, lists: dict[str, str]
-) -> etree._Element:
+def _security(cert: x509.Certificate, now: datetime, ttl_s: int, suffix: str, lists: dict[str, str]) -> etree._Element:
     wsse, wsu, ds, ec_ns = (f"{{{n}}}" for n in (ns.WSSE, ns.WSU, ns.DS, ns.EXC_C14N))
     security = etree.Element(wsse + "Security", nsmap={"wsse": ns.WSSE, "wsu": ns.WSU})
     security.set(f"{{{ns.SOAP_ENV_11}}}mustUnderstand", "1")
@@ -114,32 +91,18 @@ def _security(
     signature = etree.SubElement(security, ds + "Signature", nsmap={"ds": ns.DS})
     signed_info = etree.SubElement(signature, ds + "SignedInfo")
     method = etree.SubElement(signed_info, ds + "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
-    etree.SubElement(
-        method,
-        ec_ns + "InclusiveNamespaces",
-        nsmap={"ec": ns.EXC_C14N},
-        PrefixList=lists["SignedInfo"],
-    )
-    algorithm = (
-        ECDSA_SHA256 if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) else RSA_SHA256
-    )
+    etree.SubElement(method, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=lists["SignedInfo"])
+    algorithm = ECDSA_SHA256 if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) else RSA_SHA256
     etree.SubElement(signed_info, ds + "SignatureMethod", Algorithm=algorithm)
-    for uri, prefixes in (
-        (f"#TS-{suffix}", lists["Timestamp"]),
-        (f"#Body-{suffix}", lists["Body"]),
-    ):
+    for uri, prefixes in ((f"#TS-{suffix}", lists["Timestamp"]), (f"#Body-{suffix}", lists["Body"])):
         reference = etree.SubElement(signed_info, ds + "Reference", URI=uri)
         transform = etree.SubElement(
             etree.SubElement(reference, ds + "Transforms"), ds + "Transform", Algorithm=ns.EXC_C14N
         )
-        etree.SubElement(
-            transform, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=prefixes
-        )
+        etree.SubElement(transform, ec_ns + "InclusiveNamespaces", nsmap={"ec": ns.EXC_C14N}, PrefixList=prefixes)
         etree.SubElement(reference, ds + "DigestMethod", Algorithm=SHA256)
         etree.SubElement(reference, ds + "DigestValue")
     etree.SubElement(signature, ds + "SignatureValue")
-    pointer = etree.SubElement(
-        etree.SubElement(signature, ds + "KeyInfo"), wsse + "SecurityTokenReference"
-    )
+    pointer = etree.SubElement(etree.SubElement(signature, ds + "KeyInfo"), wsse + "SecurityTokenReference")
     etree.SubElement(pointer, wsse + "Reference", URI=f"#X509-{suffix}", ValueType=ns.X509_TOKEN_V3)
     return security

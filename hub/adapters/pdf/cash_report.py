@@ -44,9 +44,7 @@ COLUMNS = (
 
 def cash_report_pdf(report: CashReport) -> bytes:
     out = io.BytesIO()
-    canvas = new_canvas(
-        out, title=f"Raport kasowy {report.office.code}/{report.desk_id} {report.day.isoformat()}"
-    )
+    canvas = new_canvas(out, title=f"Raport kasowy {report.office.code}/{report.desk_id} {report.day.isoformat()}")
     canvas.setPageSize(PAGE)
     y = _header(canvas, report)
     y = _table(canvas, report, y)
@@ -66,18 +64,13 @@ def _header(canvas, report: CashReport) -> float:
         canvas.drawRightString(RIGHT, y, report.closed.report_id)
     y -= 7 * mm
     canvas.setFont(FONT, 10)
-    canvas.drawString(
-        LEFT, y, f"{report.office.name} ({report.office.code}), stanowisko kasowe {report.desk_id}"
-    )
+    canvas.drawString(LEFT, y, f"{report.office.name} ({report.office.code}), stanowisko kasowe {report.desk_id}")
     y -= 5 * mm
     canvas.drawString(LEFT, y, f"Dzień: {report.day.strftime('%d.%m.%Y')}")
     y -= 5 * mm
     if report.closed is not None:
         closed = report.closed
-        status = (
-            f"Dzień zamknięty {warsaw_time(closed.closed_at)} (czas warszawski) "
-            f"przez {closed.closed_by}"
-        )
+        status = f"Dzień zamknięty {warsaw_time(closed.closed_at)} (czas warszawski) przez {closed.closed_by}"
     else:
         status = "Dzień niezamknięty: raport wstępny, może się jeszcze zmienić"
     canvas.setFont(FONT_BOLD if report.closed is None else FONT, 10)
@@ -144,9 +137,7 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         elif right:
             canvas.drawRightString(x + width - 1 * mm, y, text)
         else:
-            canvas.drawString(
-                x, y, simpleSplit(text, font, 8.5, width - 1.5 * mm)[0] if text else ""
-            )
+            canvas.drawString(x, y, simpleSplit(text, font, 8.5, width - 1.5 * mm)[0] if text else "")
         x += width
     canvas.restoreState()
     y -= ROW * len(case_lines)
@@ -154,14 +145,8 @@ def _payment_row(canvas, n: int, p: PaymentRecord, case_lines: list[str], y: flo
         canvas.saveState()
         canvas.setFillColorRGB(0.75, 0, 0)
         canvas.setFont(FONT_BOLD, 8.5)
-        note = (
-            f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
-        )
-        canvas.drawString(
-            LEFT + COLUMNS[0][1],
-            y,
-            simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0],
-        )
+        note = f"UNIEWAŻNIONA {warsaw_time(p.voided_at)}, zatwierdził {p.voided_by}: {p.void_reason}"
+        canvas.drawString(LEFT + COLUMNS[0][1], y, simpleSplit(note, FONT_BOLD, 8.5, RIGHT - LEFT - COLUMNS[0][1])[0])
         canvas.restoreState()
         y -= ROW
     return y
@@ -241,16 +226,12 @@ def _cash_count(canvas, closed: ClosedDay, y: float) -> None:
             y -= ROW
     if closed.late_close_supervisor:
         canvas.setFont(FONT, 9.5)
-        canvas.drawString(
-            LEFT, y, f"Dzień zamknięto po terminie za zgodą: {closed.late_close_supervisor}"
-        )
+        canvas.drawString(LEFT, y, f"Dzień zamknięto po terminie za zgodą: {closed.late_close_supervisor}")
 
 
 def _footer(canvas, report: CashReport) -> None:
     canvas.setFont(FONT, 7.5)
     canvas.drawString(
-        LEFT,
-        BOTTOM,
-        f"Raport kasowy {report.office.code}/{report.desk_id} z dnia {report.day.isoformat()}",
+        LEFT, BOTTOM, f"Raport kasowy {report.office.code}/{report.desk_id} z dnia {report.day.isoformat()}"
     )
     canvas.drawRightString(RIGHT, BOTTOM, f"strona {canvas.getPageNumber()}")

@@ -32,9 +32,7 @@ def register_fonts() -> None:
     """Register the embedded fonts once per process; every drawing function calls this first."""
     for name in (FONT, FONT_BOLD, FONT_MONO):
         pdfmetrics.registerFont(TTFont(name, str(FONTS / f"{name}.ttf")))
-    pdfmetrics.registerFontFamily(
-        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
-    )
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
 
 
 def draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
@@ -56,9 +54,7 @@ def draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
                 start = c
                 while c < n and row[c]:
                     c += 1
-                path.rect(
-                    x + (4 + start) * module, top - (r + 1) * module, (c - start) * module, module
-                )
+                path.rect(x + (4 + start) * module, top - (r + 1) * module, (c - start) * module, module)
             else:
                 c += 1
     canvas.drawPath(path, stroke=0, fill=1)

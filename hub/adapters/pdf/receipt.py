@@ -92,9 +92,7 @@ def receipt_pdf(payment: PaymentRecord, office: Office, qr_payload: str) -> byte
     page.label("Kasjer", payment.cashier)
     page.label(
         "System",
-        f"{payment.system} ({SYSTEM_PURPOSE[payment.system]})"
-        if payment.system in SYSTEM_PURPOSE
-        else payment.system,
+        f"{payment.system} ({SYSTEM_PURPOSE[payment.system]})" if payment.system in SYSTEM_PURPOSE else payment.system,
     )
     page.label("Znak sprawy", payment.case_number, font=FONT_BOLD)
     page.label("Data i godzina", f"{warsaw_time(payment.paid_at)} (czas warszawski)")
@@ -140,12 +138,7 @@ def _totals(page: _Page, payment: PaymentRecord) -> None:
     c = page.canvas
     rows = (
         ("Opłaty razem", payment.items_total_grosze, FONT, 10),
-        (
-            f"Opłata manipulacyjna ({PAYMENT_METHOD[payment.method]})",
-            payment.handling_fee_grosze,
-            FONT,
-            10,
-        ),
+        (f"Opłata manipulacyjna ({PAYMENT_METHOD[payment.method]})", payment.handling_fee_grosze, FONT, 10),
         ("Razem", payment.total_grosze, FONT_BOLD, 13),
     )
     page.y -= 1 * mm

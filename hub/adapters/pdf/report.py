@@ -16,15 +16,7 @@ from reportlab.lib.pagesizes import landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import (
-    KeepTogether,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from hub.adapters.pdf.page import FONT, FONT_BOLD, FONT_MONO, PAGE, register_fonts
 from hub.errors import InvalidRequest
@@ -55,20 +47,11 @@ PARAMETER_TITLES = {
 _BODY = ParagraphStyle("report-body", fontName=FONT, fontSize=FONT_SIZE, leading=LEADING)
 _HEAD = ParagraphStyle("report-head", parent=_BODY, fontName=FONT_BOLD)
 _HEAD_RIGHT = ParagraphStyle("report-head-right", parent=_HEAD, alignment=TA_RIGHT)
-_TITLE = ParagraphStyle(
-    "report-title", fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=2 * mm
-)
+_TITLE = ParagraphStyle("report-title", fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=2 * mm)
 _SUBTITLE = ParagraphStyle(
-    "report-subtitle",
-    fontName=FONT_BOLD,
-    fontSize=10.5,
-    leading=13,
-    spaceBefore=5 * mm,
-    spaceAfter=2 * mm,
+    "report-subtitle", fontName=FONT_BOLD, fontSize=10.5, leading=13, spaceBefore=5 * mm, spaceAfter=2 * mm
 )
-_NOTE = ParagraphStyle(
-    "report-note", fontName=FONT, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444")
-)
+_NOTE = ParagraphStyle("report-note", fontName=FONT, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444"))
 
 
 def to_pdf(report: Report) -> bytes:
@@ -131,9 +114,7 @@ def to_pdf(report: Report) -> bytes:
 
 def _coverage(report: Report) -> str:
     parts = [f"{PARAMETER_TITLES.get(k, k)}: {v}" for k, v in report.parameters.items()]
-    return (
-        "Zakres: " + (", ".join(parts) if parts else "całość") + f" · pozycji: {len(report.rows)}"
-    )
+    return "Zakres: " + (", ".join(parts) if parts else "całość") + f" · pozycji: {len(report.rows)}"
 
 
 def _figures(report: Report) -> Table:
@@ -152,11 +133,7 @@ def _figures(report: Report) -> Table:
 
 
 def _table(
-    columns: tuple[Column, ...],
-    rows: tuple[Row, ...],
-    totals: Row | None,
-    width: float,
-    names: dict[str, str],
+    columns: tuple[Column, ...], rows: tuple[Row, ...], totals: Row | None, width: float, names: dict[str, str]
 ) -> list:
     if not rows:
         return [Paragraph("Brak pozycji w tym zakresie.", _NOTE)]
@@ -200,11 +177,7 @@ def _table(
 
 
 def _wrap_and_measure(
-    columns: tuple[Column, ...],
-    header: list,
-    printed: list[list],
-    total_row: list | None,
-    widths: list[float],
+    columns: tuple[Column, ...], header: list, printed: list[list], total_row: list | None, widths: list[float]
 ) -> list[float]:
     """Every row's height, worked out here so that reportlab measures nothing while it
     breaks pages (measuring the rest of the table at every break is quadratic). Text
@@ -212,8 +185,7 @@ def _wrap_and_measure(
     needed); every other kind fits its column on one line."""
     line = LEADING + 2 * CELL_PADDING_V_PT
     heights = [
-        max(p.wrap(widths[i] - 2 * PADDING_PT, PAGE_SIZE[1])[1] for i, p in enumerate(header))
-        + 2 * CELL_PADDING_V_PT
+        max(p.wrap(widths[i] - 2 * PADDING_PT, PAGE_SIZE[1])[1] for i, p in enumerate(header)) + 2 * CELL_PADDING_V_PT
     ]
     room = {i: widths[i] - 2 * PADDING_PT for i, c in enumerate(columns) if c.kind == TEXT}
     for cells in printed:
@@ -248,13 +220,9 @@ def _widths(
     texts = sorted((w, i) for i, w in enumerate(natural) if columns[i].kind == TEXT)
     room = width - (total - sum(w for w, _ in texts))  # what the text columns may have
     if total <= width or room < len(texts) * TEXT_WIDTH_MIN_PT:
-        return [
-            w * width / total for w in natural
-        ]  # stretch (or, with too little to wrap, squeeze) every column alike
+        return [w * width / total for w in natural]  # stretch (or, with too little to wrap, squeeze) every column alike
     widths = list(natural)
-    for k, (w, _) in enumerate(
-        texts
-    ):  # the narrowest keep their width while the rest share what is left
+    for k, (w, _) in enumerate(texts):  # the narrowest keep their width while the rest share what is left
         cap = room / (len(texts) - k)
         if w > cap:
             for _, i in texts[k:]:
@@ -264,18 +232,14 @@ def _widths(
     return widths
 
 
-def bar_chart(
-    labels: tuple[str, ...], values: tuple[int, ...], width: float, height: float = 330
-) -> Drawing:
+def bar_chart(labels: tuple[str, ...], values: tuple[int, ...], width: float, height: float = 330) -> Drawing:
     """Vertical bars, one per label (days as dd.mm); every n-th label when there are many."""
     drawing = Drawing(width, height)
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 60, width - 60, height - 90
     chart.data = [list(values)]
     step = -(-len(labels) // 31)  # at most 31 labels under the bars
-    chart.categoryAxis.categoryNames = [
-        _day_label(label) if i % step == 0 else "" for i, label in enumerate(labels)
-    ]
+    chart.categoryAxis.categoryNames = [_day_label(label) if i % step == 0 else "" for i, label in enumerate(labels)]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.angle = 90 if len(labels) > 16 else 0
