@@ -28,24 +28,16 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, overload
 
 from lxml import etree
 
 from hub import ns
-from hub.bank.reader import (
-    CREDIT,
-    DEBIT,
-    ENTRY_STATUSES,
-    Balance,
-    StatementEntry,
-    StatementHeader,
-    Transaction,
-)
+from hub.bank.reader import CREDIT, DEBIT, ENTRY_STATUSES, Balance, StatementEntry, StatementHeader, Transaction
 from hub.clock import WARSAW, business_day
 from hub.errors import StatementError
 from hub.ids import normalize_account
@@ -91,9 +83,7 @@ def read_statement(stream: BinaryIO) -> Iterator[StatementHeader | StatementEntr
     """For each statement, its header and then every entry of it, while parsing `stream`
     (a binary file object). A header starts each statement: what follows it, up to the next
     header or the end, are its entries."""
-    events = iterparse(
-        stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry")
-    )
+    events = iterparse(stream, ("start", "end"), tag=("{*}Document", "{*}GrpHdr", "{*}Stmt", "{*}Ntry"))
     try:
         yield from _Reader().read(events)
     except etree.XMLSyntaxError as exc:
@@ -110,7 +100,7 @@ class _Reader:
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
         self.version = ""
-        self.group: tuple[str, datetime | None] | None = None
+        self.group: tuple[str, datetime] | None = None  # MsgId, CreDtTm
         self.statement: _Element | None = None
         self.statements = 0
         self.header_sent = False
@@ -122,9 +112,7 @@ class _Reader:
         if first is None:
             root = getattr(events, "root", None)
             tag = etree.QName(root).text if root is not None else "nothing"
-            raise StatementError(
-                f"not a camt.053 document: the root element is {tag}", element="Document", line=1
-            )
+            raise StatementError(f"not a camt.053 document: the root element is {tag}", element="Document", line=1)
         self._root(first[1])
         ntry, stmt, group = self.tags["Ntry"], self.tags["Stmt"], self.tags["GrpHdr"]
         for event, elem in events:
@@ -160,15 +148,10 @@ class _Reader:
         docinfo = elem.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
             raise StatementError(
-                "the document has a DOCTYPE (DTD); DTDs and entity declarations are refused",
-                line=elem.sourceline,
+                "the document has a DOCTYPE (DTD); DTDs and entity declarations are refused", line=elem.sourceline
             )
         qname = etree.QName(elem)
-        if (
-            elem.getparent() is not None
-            or qname.localname != "Document"
-            or qname.namespace not in VERSIONS
-        ):
+        if elem.getparent() is not None or qname.localname != "Document" or qname.namespace not in VERSIONS:
             supported = ", ".join(ns.CAMT053.values())
             raise StatementError(
                 f"not a camt.053 document: {qname.text} (supported namespaces: {supported})",
@@ -182,9 +165,7 @@ class _Reader:
         self.header_sent = True
         stmt = self.statement
         if self.group is None:
-            raise StatementError(
-                "GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr"
-            )
+            raise StatementError("GrpHdr (with MsgId and CreDtTm) is required before the statement", element="GrpHdr")
         if stmt is None:
             raise StatementError("an entry outside a statement", element="Ntry")
         kids = _children(stmt)
@@ -194,15 +175,10 @@ class _Reader:
         currency = _value(acct_kids.get(self.tags["Ccy"]))
         if currency is not None and not currency_known(currency):
             raise StatementError(
-                f"{currency!r} is not an ISO 4217 currency code",
-                element="Acct/Ccy",
-                line=acct.sourceline,
+                f"{currency!r} is not an ISO 4217 currency code", element="Acct/Ccy", line=acct.sourceline
             )
         message_id, group_created = self.group
-        created = (
-            self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08")
-            or group_created
-        )
+        created = self._datetime(stmt, kids, "CreDtTm", required=self.version != "001.08") or group_created
         balances = [self._balance(b) for b in stmt.iterchildren(self.tags["Bal"])]
         return StatementHeader(
             version=self.version,
@@ -219,17 +195,11 @@ class _Reader:
 
     def _balance(self, bal: _Element) -> Balance:
         kids = _children(bal)
-        code = self._text(bal, "Tp", "CdOrPrtry", "Cd") or self._text(
-            bal, "Tp", "CdOrPrtry", "Prtry"
-        )
+        code = self._text(bal, "Tp", "CdOrPrtry", "Cd") or self._text(bal, "Tp", "CdOrPrtry", "Prtry")
         amount, currency = self._amount(self._required(bal, kids, "Amt"))
         sign = -1 if self._direction(bal, kids) == DEBIT else 1
         return Balance(
-            code or "",
-            sign * amount,
-            currency,
-            self._date_choice(self._required(bal, kids, "Dt")),
-            bal.sourceline,
+            code or "", sign * amount, currency, self._date_choice(self._required(bal, kids, "Dt")), bal.sourceline
         )
 
     def _account(self, account_id: _Element) -> str:
@@ -241,9 +211,7 @@ class _Reader:
             text = None if other is None else self._text(other, "Id")
         if not text:
             raise StatementError(
-                "an account needs IBAN or Othr/Id",
-                element=_name(account_id),
-                line=account_id.sourceline,
+                "an account needs IBAN or Othr/Id", element=_name(account_id), line=account_id.sourceline
             )
         return normalize_account(text)
 
@@ -268,9 +236,7 @@ class _Reader:
         booking_date = None if booking is None else self._date_choice(booking)
         value_date = None if value is None else self._date_choice(value)
         tx_tag = t["TxDtls"]
-        transactions = [
-            self._transaction(tx) for dtls in details for tx in dtls if tx.tag == tx_tag
-        ]
+        transactions = [self._transaction(tx) for dtls in details for tx in dtls if tx.tag == tx_tag]
         return StatementEntry(
             amount,
             currency,
@@ -294,9 +260,7 @@ class _Reader:
         if not status or status not in ENTRY_STATUSES:
             shown = f"{status!r} is not" if status else "no status is"
             raise StatementError(
-                f"{shown} an entry status the hub knows (BOOK, PDNG, INFO, FUTR)",
-                element="Sts",
-                line=sts.sourceline,
+                f"{shown} an entry status the hub knows (BOOK, PDNG, INFO, FUTR)", element="Sts", line=sts.sourceline
             )
         return status
 
@@ -352,9 +316,7 @@ class _Reader:
             return None
         kids = _children(debtor)
         party = kids.get(self.tags["Pty"])
-        return _value(kids.get(self.tags["Nm"])) or (
-            None if party is None else self._text(party, "Nm")
-        )
+        return _value(kids.get(self.tags["Nm"])) or (None if party is None else self._text(party, "Nm"))
 
     def _optional_account(self, account: _Element | None) -> str | None:
         """CdtrAcct or DbtrAcct, when given: its Id."""
@@ -406,9 +368,7 @@ class _Reader:
             return int(plain[1]) * 100 + int(plain[2]), currency
         try:
             grosze = parse_decimal_grosze(
-                text,
-                fraction_digits_max=AMOUNT_FRACTION_DIGITS_MAX,
-                total_digits_max=AMOUNT_TOTAL_DIGITS_MAX,
+                text, fraction_digits_max=AMOUNT_FRACTION_DIGITS_MAX, total_digits_max=AMOUNT_TOTAL_DIGITS_MAX
             )
         except AmountError as error:
             raise StatementError(
@@ -420,9 +380,7 @@ class _Reader:
         value = self._required_text(elem, kids, "CdtDbtInd")
         if value != CREDIT and value != DEBIT:
             raise StatementError(
-                f"CdtDbtInd must be CRDT or DBIT, got {value!r}",
-                element="CdtDbtInd",
-                line=elem.sourceline,
+                f"CdtDbtInd must be CRDT or DBIT, got {value!r}", element="CdtDbtInd", line=elem.sourceline
             )
         return value
 
@@ -431,9 +389,7 @@ class _Reader:
         if value is None:
             return False
         if value not in ("true", "false", "1", "0"):
-            raise StatementError(
-                f"{name} must be true or false, got {value!r}", element=name, line=elem.sourceline
-            )
+            raise StatementError(f"{name} must be true or false, got {value!r}", element=name, line=elem.sourceline)
         return value in ("true", "1")
 
     def _date_choice(self, elem: _Element) -> date:
@@ -453,19 +409,23 @@ class _Reader:
         if text is not None:
             day = _iso_date(text, f"{_name(elem)}/Dt", elem.sourceline)
             if len(self.days) < DAYS_REMEMBERED_MAX:
-                raw = self._at(elem, "Dt").text  # as the next element will have it
+                dt = self._at(elem, "Dt")
+                assert dt is not None  # its text was read just above
+                raw = dt.text  # as the next element will have it
                 self.days[raw] = day
             return day
         stamp = self._datetime(elem, _children(elem), "DtTm", required=False)
         if stamp is None:
-            raise StatementError(
-                "Dt or DtTm is required", element=_name(elem), line=elem.sourceline
-            )
+            raise StatementError("Dt or DtTm is required", element=_name(elem), line=elem.sourceline)
         return business_day(stamp)
 
-    def _datetime(
-        self, elem: _Element, kids: _Children, name: str, *, required: bool
-    ) -> datetime | None:
+    @overload
+    def _datetime(self, elem: _Element, kids: _Children, name: str, *, required: Literal[True]) -> datetime: ...
+
+    @overload
+    def _datetime(self, elem: _Element, kids: _Children, name: str, *, required: bool) -> datetime | None: ...
+
+    def _datetime(self, elem: _Element, kids: _Children, name: str, *, required: bool) -> datetime | None:
         text = _value(kids.get(self.tags[name]))
         if text is None:
             if required:
@@ -474,9 +434,7 @@ class _Reader:
         try:
             stamp = datetime.fromisoformat(text)
         except ValueError:
-            raise StatementError(
-                f"{text!r} is not a date and time", element=name, line=elem.sourceline
-            ) from None
+            raise StatementError(f"{text!r} is not a date and time", element=name, line=elem.sourceline) from None
         # ISODateTime without an offset is the bank's local time: a Polish bank's, Warsaw.
         return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=WARSAW)
 
@@ -511,9 +469,7 @@ def _children_and(elem: _Element, repeated: str) -> tuple[_Children, list[_Eleme
 
 
 def _missing(elem: _Element, name: str) -> StatementError:
-    return StatementError(
-        f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline
-    )
+    return StatementError(f"{name} is required in {_name(elem)}", element=name, line=elem.sourceline)
 
 
 def _value(elem: _Element | None) -> str | None:
@@ -567,20 +523,21 @@ def validate_schema(stream: BinaryIO, xsd_dir: Path, version: str) -> None:
 
     path = schema_file(xsd_dir, version)
     if not path.is_file():
-        raise StatementError(
-            f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document"
-        )
+        raise StatementError(f"no XSD for camt.053.{version} in {xsd_dir} (expected {path.name})", element="Document")
     # lxml's parser (hardened as read_statement's) instead of xmlschema's ElementTree one, so that
     # errors know their line; read_statement has refused any DTD in the same bytes already.
-    resource = xmlschema.XMLResource(
-        stream, lazy=True, defuse="never", allow="none", iterparse=iterparse
-    )
+    resource = xmlschema.XMLResource(stream, lazy=True, defuse="never", allow="none", iterparse=_schema_iterparse)
     problem = _first_schema_error(_schema(str(path)), resource)
     if problem is not None:
         reason, element, line = problem
-        raise StatementError(
-            f"does not match the camt.053.{version} schema: {reason}", element=element, line=line
-        )
+        raise StatementError(f"does not match the camt.053.{version} schema: {reason}", element=element, line=line)
+
+
+def _schema_iterparse(stream: Any, events: Sequence[str] | None) -> Iterator[tuple[str, Any]]:
+    """hub.xmlsafe.iterparse as xmlschema's XMLResource calls it: with the stream validate_schema gave
+    it (binary) and the events it reads, a tuple."""
+    assert events is not None  # XMLResource always names the events it reads
+    return iterparse(stream, tuple(events))
 
 
 def _first_schema_error(schema: Any, resource: Any) -> tuple[str, str | None, int | None] | None:
@@ -594,10 +551,7 @@ def _first_schema_error(schema: Any, resource: Any) -> tuple[str, str | None, in
         if error is None:
             return None
         # A lazy resource has dropped the element by now; its path and line remain.
-        element = (
-            re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1]
-            or None
-        )
+        element = re.sub(r"\[[0-9]+\]$", "", (error.path or "").rsplit("/", 1)[-1]).rsplit(":", 1)[-1] or None
         return str(error.reason), element, error.sourceline
     finally:
         error = None

@@ -21,19 +21,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    Integer,
-    LargeBinary,
-    String,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, Table, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -73,7 +63,8 @@ class MessageRecord(Base):
 
 
 # Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
-_RECORDS, _HEAD = MessageRecord.__table__, MessageLogHead.__table__
+# The mapped tables (declarative types __table__ as a mere FromClause).
+_RECORDS, _HEAD = cast(Table, MessageRecord.__table__), cast(Table, MessageLogHead.__table__)
 _ADD_RECORDS = insert(_RECORDS)
 _LOCK_HEAD = (
     select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest)
@@ -84,14 +75,7 @@ _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
 def record_hash(
-    prev_hash: str,
-    seq: int,
-    at: datetime,
-    direction: str,
-    service: str,
-    client_id: str,
-    log_id: str,
-    payload: bytes,
+    prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes
 ) -> str:
     h = hashlib.sha256()
     for part in (
@@ -184,9 +168,7 @@ class MessageLog:
         rows = []
         for e in entries:
             seq += 1
-            digest = record_hash(
-                prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload
-            )
+            digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
             rows.append(
                 dict(
                     seq=seq,
@@ -218,9 +200,7 @@ class MessageLog:
                 return None
             return self.sealer.seal_in(connection, head, head.seq, head.hash)
 
-    def verify(
-        self, after_seq: int = 0, after_hash: str = GENESIS, watch: RecordWatcher | None = None
-    ) -> ChainReport:
+    def verify(self, after_seq: int = 0, after_hash: str = GENESIS, watch: RecordWatcher | None = None) -> ChainReport:
         """Check the live records. They start at record 1, or, once older records were
         archived (hub.audit.archive), right after the last archive's head: `after_seq`
         and `after_hash`."""
@@ -234,9 +214,7 @@ class MessageLog:
             ).scalars():
                 count += 1
                 if r.seq < expected_seq:
-                    problems.append(
-                        f"record {r.seq}: still in the live log although archived up to record {after_seq}"
-                    )
+                    problems.append(f"record {r.seq}: still in the live log although archived up to record {after_seq}")
                 elif r.seq != expected_seq:
                     problems.append(f"records {expected_seq}..{r.seq - 1} are missing (deleted)")
                 if r.prev_hash != prev:
@@ -245,16 +223,7 @@ class MessageLog:
                         "(inserted, or one before it deleted or altered)"
                     )
                 if (
-                    record_hash(
-                        r.prev_hash,
-                        r.seq,
-                        r.at,
-                        r.direction,
-                        r.service,
-                        r.client_id,
-                        r.log_id,
-                        r.payload,
-                    )
+                    record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload)
                     != r.hash
                 ):
                     problems.append(f"record {r.seq}: content does not match its hash (altered)")
@@ -277,8 +246,7 @@ class MessageLog:
         row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
             connection.execute(
-                insert_if_absent(connection.dialect.name, _HEAD, "id"),
-                {"id": 1, "seq": 0, "hash": GENESIS},
+                insert_if_absent(connection.dialect.name, _HEAD, "id"), {"id": 1, "seq": 0, "hash": GENESIS}
             )
             row = connection.execute(_LOCK_HEAD).one()
         return row

@@ -66,15 +66,7 @@ from hub.bank.models import (
     BankEntry,
     BankStatement,
 )
-from hub.bank.reader import (
-    CREDIT,
-    DEBIT,
-    Balance,
-    StatementEntry,
-    StatementHeader,
-    StatementReader,
-    Transaction,
-)
+from hub.bank.reader import CREDIT, DEBIT, Balance, StatementEntry, StatementHeader, StatementReader, Transaction
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
@@ -100,10 +92,7 @@ _SET_TRANSFER_IDS = (
 _UNMATCHED_AMONG = (
     select(func.count())
     .select_from(_ENTRIES)
-    .where(
-        _ENTRIES.c.id.in_(bindparam("ids", expanding=True)),
-        _ENTRIES.c.status.in_(UNMATCHED_STATUSES),
-    )
+    .where(_ENTRIES.c.id.in_(bindparam("ids", expanding=True)), _ENTRIES.c.status.in_(UNMATCHED_STATUSES))
 )
 IDS_PER_QUERY_MAX = 1000
 
@@ -142,9 +131,7 @@ class StatementResult:
     duplicates: int  # seen before
     unmatched: int  # new entries the hub could not assign: suspense, review, unreconciled
     ignored: int  # entries the bank did not book (PDNG, INFO, FUTR) or of 0.00: nothing to book
-    gaps: tuple[
-        str, ...
-    ]  # continuity: a missing sequence number, an opening that is not the previous closing
+    gaps: tuple[str, ...]  # continuity: a missing sequence number, an opening that is not the previous closing
 
 
 @dataclass(frozen=True)
@@ -189,9 +176,7 @@ class ImportResult:
 
     @property
     def gaps(self) -> tuple[str, ...]:
-        return tuple(
-            f"statement {s.bank_statement_id}: {gap}" for s in self.statements for gap in s.gaps
-        )
+        return tuple(f"statement {s.bank_statement_id}: {gap}" for s in self.statements for gap in s.gaps)
 
 
 @dataclass(frozen=True)
@@ -247,9 +232,7 @@ class _Part:
     @property
     def references(self) -> set[str]:
         """What a reversal names the credit it reverses by: the bank's reference or the EndToEndId."""
-        refs = {t.account_servicer_ref for t in self.transactions} | {
-            t.end_to_end_id for t in self.transactions
-        }
+        refs = {t.account_servicer_ref for t in self.transactions} | {t.end_to_end_id for t in self.transactions}
         return {r for r in refs if r}
 
 
@@ -290,11 +273,7 @@ class _Totals:
         header = self.header
         opening, closing = header.opening, header.closing
         if opening is None or closing is None:
-            missing = (
-                "opening booked balance (OPBD or PRCD)"
-                if opening is None
-                else "closing booked balance (CLBD)"
-            )
+            missing = "opening booked balance (OPBD or PRCD)" if opening is None else "closing booked balance (CLBD)"
             raise StatementError(
                 f"statement {header.statement_id} has no {missing}; "
                 "the hub checks every statement's balances; nothing was imported",
@@ -336,26 +315,19 @@ class StatementService:
 
     # -- import ------------------------------------------------------------
 
-    def import_file(
-        self, path: Path, *, actor: Actor, progress: Progress | None = None
-    ) -> ImportResult:
+    def import_file(self, path: Path, *, actor: Actor, progress: Progress | None = None) -> ImportResult:
         return self._import(lambda: open(path, "rb"), actor, progress)
 
     def import_document(self, document: bytes, *, actor: Actor) -> ImportResult:
         if len(document) > DOCUMENT_BYTES_MAX:
-            raise InvalidRequest(
-                f"the statement is {len(document)} bytes; the limit is {DOCUMENT_BYTES_MAX} bytes"
-            )
+            raise InvalidRequest(f"the statement is {len(document)} bytes; the limit is {DOCUMENT_BYTES_MAX} bytes")
         return self._import(lambda: io.BytesIO(document), actor, None)
 
-    def _import(
-        self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None
-    ) -> ImportResult:
+    def _import(self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None) -> ImportResult:
         _require_hub_side(actor, STATEMENTS_IMPORT)
         if self.reader is None:
             raise RuntimeError(
-                "StatementService has no StatementReader: hub/app.py passes "
-                "reader=hub.adapters.camt.CamtReader()"
+                "StatementService has no StatementReader: hub/app.py passes reader=hub.adapters.camt.CamtReader()"
             )
         plan, digest = self._check(open_stream, progress)
         if self.xsd_dir is not None:
@@ -368,15 +340,14 @@ class StatementService:
             # first (the escrow lock makes this rare): everything rolled back; look again.
             return self._book(open_stream, plan, digest, actor, None)
 
-    def _check(
-        self, open_stream: Callable[[], BinaryIO], progress: Progress | None
-    ) -> tuple[_Plan, str]:
+    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[_Plan, str]:
         """The first pass: every statement read, its currencies and balances checked; nothing written."""
+        assert self.reader is not None  # _import refuses to start without one
         plan = _Plan()
         with open_stream() as raw:
             stream = _Tap(raw, progress)
             totals: _Totals | None = None
-            for item in self.reader.read(stream):
+            for item in self.reader.read(stream.binary):
                 if isinstance(item, StatementHeader):
                     if totals is not None:
                         totals.check()
@@ -391,9 +362,11 @@ class StatementService:
                     if plan.escrow[-1]:
                         self._check_header(item)
                     continue
+                assert totals is not None  # the reader yields a statement's header before its entries
                 if plan.escrow[-1]:
                     self._check_currency(item.currency, "Ntry/Amt", item.line)
                 totals.add(item)
+            assert totals is not None  # the reader refuses a document without a statement
             totals.check()
             if not any(plan.escrow):
                 first = plan.headers[0]
@@ -422,14 +395,10 @@ class StatementService:
             )
 
     def _book(
-        self,
-        open_stream: Callable[[], BinaryIO],
-        plan: _Plan,
-        digest: str,
-        actor: Actor,
-        progress: Progress | None,
+        self, open_stream: Callable[[], BinaryIO], plan: _Plan, digest: str, actor: Actor, progress: Progress | None
     ) -> ImportResult:
         """The second pass, in one transaction: each statement of the escrow account booked."""
+        assert self.reader is not None  # _import refuses to start without one
         with open_stream() as raw, self.db.transaction() as session:
             stream = _Tap(raw, progress)
             ledger = Ledger(session, self.clock)
@@ -439,7 +408,7 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
-            for item in self.reader.read(stream):
+            for item in self.reader.read(stream.binary):
                 if isinstance(item, StatementHeader):
                     if booking is not None:
                         booking.finish()
@@ -447,25 +416,18 @@ class StatementService:
                     if item.account != self.escrow_account:
                         skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
                         continue
-                    booking = _Booking(
-                        session, ledger, self._statement(session, item, digest, actor), self.clock
-                    )
+                    booking = _Booking(session, ledger, self._statement(session, item, digest, actor), self.clock)
                     bookings.append((item, booking))
                 elif booking is not None:
                     booking.add(item)
             if booking is not None:
                 booking.finish()
             if stream.finish() != digest:
-                raise InvalidRequest(
-                    "the statement changed while it was being imported; nothing was imported"
-                )
+                raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
             for _, booking in bookings:
                 for reconcile in self.reconcilers:
                     reconcile(session, booking.statement.id)
-            gaps = {
-                view.statement_id: view.gaps
-                for view in _statement_views(session, self.escrow_account)
-            }
+            gaps = {view.statement_id: view.gaps for view in _statement_views(session, self.escrow_account)}
             results = []
             for header, booking in bookings:
                 result = booking.result(header, gaps.get(booking.statement.id, ()))
@@ -485,13 +447,9 @@ class StatementService:
                     ignored=result.ignored,
                     gaps=list(result.gaps),
                 )
-            return ImportResult(
-                account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped)
-            )
+            return ImportResult(account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped))
 
-    def _statement(
-        self, session: Session, header: StatementHeader, digest: str, actor: Actor
-    ) -> BankStatement:
+    def _statement(self, session: Session, header: StatementHeader, digest: str, actor: Actor) -> BankStatement:
         """The statement's row: the first import's, when it was imported before."""
         sequence = header.electronic_sequence or ""
         existing = session.scalars(
@@ -503,6 +461,8 @@ class StatementService:
         ).one_or_none()
         if existing is not None:
             return existing
+        # Both balances are there: the check pass (_Totals.check) refused a statement without them.
+        assert header.opening is not None and header.closing is not None
         statement = BankStatement(
             account=header.account,
             statement_id=header.statement_id,
@@ -510,7 +470,7 @@ class StatementService:
             version=header.version,
             message_id=header.message_id,
             created_at=header.created_at,
-            opening_balance_grosze=header.opening.amount_grosze,  # both there: _Totals.check
+            opening_balance_grosze=header.opening.amount_grosze,
             closing_balance_grosze=header.closing.amount_grosze,
             document_sha256=digest,
             imported_at=self.clock(),
@@ -530,9 +490,7 @@ class StatementService:
 
     # -- suspense ----------------------------------------------------------
 
-    def suspense(
-        self, *, actor: Actor, offset: int = 0, limit: int | None = None
-    ) -> list[EntryView]:
+    def suspense(self, *, actor: Actor, offset: int = 0, limit: int | None = None) -> list[EntryView]:
         """Credits waiting for a company (SUSPENSE) and reversals the operator must look at (REVIEW),
         oldest first; `offset` and `limit` page through them (suspense_count: how many in all)."""
         _require_operator(actor, SUSPENSE_READ)
@@ -549,11 +507,9 @@ class StatementService:
     def suspense_count(self, *, actor: Actor) -> int:
         _require_operator(actor, SUSPENSE_READ)
         with self.db.read() as session:
-            return session.scalar(
-                select(func.count())
-                .select_from(BankEntry)
-                .where(BankEntry.status.in_((SUSPENSE, REVIEW)))
-            )
+            return session.execute(
+                select(func.count()).select_from(BankEntry).where(BankEntry.status.in_((SUSPENSE, REVIEW)))
+            ).scalar_one()
 
     def assign(self, entry_id: int, nip: str, *, actor: Actor) -> EntryView:
         """Move a suspense credit to a company: suspense -> company, audited. Assigning it to
@@ -604,9 +560,7 @@ class _Booking:
     of BOOKING_CHUNK (one duplicate check, one insert, one ledger apply per chunk); a reversal
     is booked on its own once the parts before it are, since it looks for the credit it reverses."""
 
-    def __init__(
-        self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock
-    ) -> None:
+    def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
         self.session = session
         self.ledger = ledger
         self.statement = statement
@@ -659,14 +613,7 @@ class _Booking:
         if credited:
             self.ledger.apply(
                 [
-                    NewTransfer(
-                        _transfer_id(row),
-                        ESCROW,
-                        account,
-                        row["amount_grosze"],
-                        code,
-                        _reference(row),
-                    )
+                    NewTransfer(_transfer_id(row), ESCROW, account, row["amount_grosze"], code, _reference(row))
                     for row, account, code in credited
                 ]
             )
@@ -677,6 +624,8 @@ class _Booking:
         for chunk in range(0, len(self.maybe_unmatched), IDS_PER_QUERY_MAX):
             ids = self.maybe_unmatched[chunk : chunk + IDS_PER_QUERY_MAX]
             unmatched += self.session.execute(_UNMATCHED_AMONG, {"ids": ids}).scalar_one()
+        # A booked statement has both balances: the check pass (_Totals.check) refused one without them.
+        assert header.opening is not None and header.closing is not None
         return StatementResult(
             statement_id=self.statement.id,
             bank_statement_id=header.statement_id,
@@ -698,18 +647,18 @@ class _Booking:
         entry is one part."""
         base = self._key(entry)
         txs = entry.transactions
-        amounts = [t.amount_grosze for t in txs]
+        amounts = [t.amount_grosze for t in txs if t.amount_grosze]  # those given, and not 0
         split = (
             len(txs) > 1
-            and all(a for a in amounts)
+            and len(amounts) == len(txs)
             and all(t.currency == entry.currency for t in txs)
             and sum(amounts) == entry.amount_grosze
         )
         if not split:
             yield _Part(entry, base, entry.amount_grosze, txs)
             return
-        for i, tx in enumerate(txs, start=1):
-            yield _Part(entry, f"{base}/{i}", tx.amount_grosze, (tx,))
+        for i, (tx, amount) in enumerate(zip(txs, amounts, strict=True), start=1):
+            yield _Part(entry, f"{base}/{i}", amount, (tx,))
 
     def _key(self, entry: StatementEntry) -> str:
         if entry.account_servicer_ref:
@@ -807,12 +756,9 @@ class _Booking:
         company whose NIP the remittance text names."""
         accounts = {row["creditor_account"] for row in rows if row["creditor_account"]}
         by_account = {c.virtual_account: c for c in self._select(Company.virtual_account, accounts)}
-        named = [
-            set() if row["creditor_account"] in by_account else _named_nips(row["remittance"])
-            for row in rows
-        ]
+        named = [set() if row["creditor_account"] in by_account else _named_nips(row["remittance"]) for row in rows]
         by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
-        found = []
+        found: list[Company | None] = []
         for row, nips in zip(rows, named, strict=True):
             if row["creditor_account"] in by_account:
                 found.append(by_account[row["creditor_account"]])
@@ -822,9 +768,7 @@ class _Booking:
         return found
 
     def _select(self, column, values: set[str]) -> list[Company]:
-        return (
-            list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
-        )
+        return list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
 
     def _reversal(self, part: _Part) -> None:
         """Undo the credit the reversal names where it went; a reversal of an unknown credit,
@@ -837,29 +781,22 @@ class _Booking:
         self._insert([row])
         transfer_id, amount, reference = _transfer_id(row), row["amount_grosze"], _reference(row)
         if original is None:
-            status, debit = (
-                REVIEW,
-                SUSPENSE_ACCOUNT,
-            )  # money left the escrow for a credit the hub does not know
+            status, debit = (REVIEW, SUSPENSE_ACCOUNT)  # money left the escrow for a credit the hub does not know
         elif was == SUSPENSE:
             status, debit = REVERSAL, SUSPENSE_ACCOUNT
         else:
             company = self.session.get(Company, original.company_id)
+            assert company is not None  # a TOPUP or ASSIGNED credit was booked to its company
             try:
-                self.ledger.transfer(
-                    transfer_id, company.ledger_code, ESCROW, amount, TransferCode.TOPUP, reference
-                )
+                self.ledger.transfer(transfer_id, company.ledger_code, ESCROW, amount, TransferCode.TOPUP, reference)
                 status, debit = REVERSAL, None
             except InsufficientFunds:
                 # The company has spent or reserved it: never overdraw; the operator recovers it.
                 status, debit = REVIEW, SUSPENSE_ACCOUNT
         if debit is not None:
-            self.ledger.transfer(
-                transfer_id, debit, ESCROW, amount, TransferCode.SUSPENSE, reference
-            )
+            self.ledger.transfer(transfer_id, debit, ESCROW, amount, TransferCode.SUSPENSE, reference)
         self.session.execute(
-            update(BankEntry),
-            [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}],
+            update(BankEntry), [{"id": row["id"], "status": status, "ledger_transfer_id": transfer_id}]
         )
 
     def _reversed_credit(self, row: dict, references: set[str]) -> BankEntry | None:
@@ -873,8 +810,7 @@ class _Booking:
                 BankEntry.reversal.is_(False),
                 BankEntry.amount_grosze == row["amount_grosze"],
                 BankEntry.status.in_((TOPUP, SUSPENSE, ASSIGNED)),  # not REVERSED yet
-                BankEntry.account_servicer_ref.in_(references)
-                | BankEntry.end_to_end_id.in_(references),
+                BankEntry.account_servicer_ref.in_(references) | BankEntry.end_to_end_id.in_(references),
             )
             .order_by(BankEntry.id)
             .limit(1)
@@ -902,6 +838,11 @@ class _Tap(io.RawIOBase):
             self.progress(len(data))
         return len(data)
 
+    @property
+    def binary(self) -> BinaryIO:
+        """This stream as a reader takes it: a RawIOBase is a binary stream, but not of the class typing.BinaryIO."""
+        return cast(BinaryIO, self)
+
     def finish(self) -> str:
         """Read what the parser left (nothing but whitespace after the root) and return the digest."""
         while self.read(READ_CHUNK_BYTES):
@@ -917,17 +858,13 @@ def _lock_escrow(session: Session) -> None:
 def _require_hub_side(actor: Actor, permission: str) -> None:
     actor.require(permission)
     if actor.company_nip is not None or actor.offices:
-        raise NotAuthorized(
-            f"{actor.name} acts for a company or an office; bank statements are the hub's own"
-        )
+        raise NotAuthorized(f"{actor.name} acts for a company or an office; bank statements are the hub's own")
 
 
 def _require_operator(actor: Actor, permission: str) -> None:
     actor.require(permission)
     if not actor.is_operator:
-        raise NotAuthorized(
-            f"{actor.name} may not handle the suspense account; only the hub's operator may"
-        )
+        raise NotAuthorized(f"{actor.name} may not handle the suspense account; only the hub's operator may")
 
 
 def _named_nips(text: str) -> set[str]:
@@ -951,10 +888,7 @@ def _statement_views(session: Session, account: str) -> list[StatementView]:
             .group_by(BankEntry.statement_id)
         ).all()
     )
-    rows = sorted(
-        session.scalars(select(BankStatement).where(BankStatement.account == account)),
-        key=_bank_order,
-    )
+    rows = sorted(session.scalars(select(BankStatement).where(BankStatement.account == account)), key=_bank_order)
     views, previous = [], None
     for row in rows:
         views.append(
@@ -976,9 +910,7 @@ def _statement_views(session: Session, account: str) -> list[StatementView]:
 
 def _bank_order(row: BankStatement) -> tuple:
     numbered = _sequence_number(row.electronic_sequence)
-    return (
-        (0, numbered, row.id) if numbered is not None else (1, row.created_at.timestamp(), row.id)
-    )
+    return (0, numbered, row.id) if numbered is not None else (1, row.created_at.timestamp(), row.id)
 
 
 def _sequence_number(text: str) -> int | None:
@@ -990,15 +922,10 @@ def _gaps(previous: BankStatement | None, row: BankStatement) -> tuple[str, ...]
     if previous is None:
         return ()
     gaps = []
-    before, now = (
-        _sequence_number(previous.electronic_sequence),
-        _sequence_number(row.electronic_sequence),
-    )
+    before, now = (_sequence_number(previous.electronic_sequence), _sequence_number(row.electronic_sequence))
     if before is not None and now is not None and now > before + 1:
         missing = str(before + 1) if now == before + 2 else f"{before + 1} to {now - 1}"
-        gaps.append(
-            f"ElctrncSeqNb {missing} missing (after statement {previous.statement_id}, sequence {before})"
-        )
+        gaps.append(f"ElctrncSeqNb {missing} missing (after statement {previous.statement_id}, sequence {before})")
     if (
         previous.closing_balance_grosze is not None
         and row.opening_balance_grosze is not None
@@ -1026,11 +953,7 @@ def _transfer_id(row: dict) -> str:
 
 def _reference(row: dict) -> str:
     """A bank entry's ledger reference; `row` has its id, account_servicer_ref, remittance and debtor_name."""
-    text = " ".join(
-        part
-        for part in (row["account_servicer_ref"], row["remittance"] or row["debtor_name"])
-        if part
-    )
+    text = " ".join(part for part in (row["account_servicer_ref"], row["remittance"] or row["debtor_name"]) if part)
     return (text or f"bank statement entry {row['id']}")[:200]
 
 
@@ -1041,6 +964,7 @@ def _shown_account(account: str) -> str:
 def _view(session: Session, row: BankEntry) -> EntryView:
     company = session.get(Company, row.company_id) if row.company_id else None
     statement = session.get(BankStatement, row.statement_id)
+    assert statement is not None  # an entry's statement (foreign key)
     return EntryView(
         entry_id=row.id,
         status=row.status,

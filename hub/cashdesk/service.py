@@ -24,19 +24,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.access import (
-    DESK_CLOSE,
-    PAYMENTS_READ,
-    PAYMENTS_REGISTER,
-    PAYMENTS_VOID,
-    REPORTS_READ,
-    Actor,
-)
+from hub.access import DESK_CLOSE, PAYMENTS_READ, PAYMENTS_REGISTER, PAYMENTS_VOID, REPORTS_READ, Actor
 from hub.audit.models import record_event
 from hub.cashdesk.documents import CashDeskDocuments
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
@@ -44,24 +37,11 @@ from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
 from hub.config import SYSTEMS, Fee, HubConfig, Office
 from hub.db.database import Database, insert_if_absent
-from hub.db.idempotency import once
-from hub.errors import (
-    DayClosed,
-    HubError,
-    InvalidRequest,
-    NotAuthorized,
-    NotFound,
-    ReceiptSequenceError,
-)
+from hub.db.idempotency import Record, once
+from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound, ReceiptSequenceError
 from hub.ids import new_uuid
 from hub.ledger import Ledger
-from hub.ledger.chart import (
-    ASSET,
-    OFFICE,
-    desk_account,
-    office_cash_differences_account,
-    office_takings_account,
-)
+from hub.ledger.chart import ASSET, OFFICE, desk_account, office_cash_differences_account, office_takings_account
 from hub.ledger.codes import TransferCode
 from hub.money import format_pln
 from hub.signing.keys import SigningIdentity
@@ -295,20 +275,14 @@ def _text(name: str, value: str | None, chars_max: int) -> str:
     if not text:
         raise InvalidRequest(f"{name} is empty")
     if len(text) > chars_max:
-        raise InvalidRequest(
-            f"{name} is {len(text)} characters long; at most {chars_max} are allowed"
-        )
+        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
     return text
 
 
 def _optional_text(name: str, value: str | None, chars_max: int) -> str | None:
-    text = " ".join(
-        (value or "").split()
-    )  # one line on the receipt: newlines and runs of spaces become one space
+    text = " ".join((value or "").split())  # one line on the receipt: newlines and runs of spaces become one space
     if len(text) > chars_max:
-        raise InvalidRequest(
-            f"{name} is {len(text)} characters long; at most {chars_max} are allowed"
-        )
+        raise InvalidRequest(f"{name} is {len(text)} characters long; at most {chars_max} are allowed")
     return text or None
 
 
@@ -337,14 +311,10 @@ def valid_card_auth_code(method: str, code: str | None) -> str | None:
     code = (code or "").strip() or None
     if method == CASH:
         if code is not None:
-            raise InvalidRequest(
-                "CardAuthCode is given for a CASH payment; it belongs to CARD payments only"
-            )
+            raise InvalidRequest("CardAuthCode is given for a CASH payment; it belongs to CARD payments only")
         return None
     if code is None:
-        raise InvalidRequest(
-            "CardAuthCode is required for a CARD payment: the card terminal's authorization code"
-        )
+        raise InvalidRequest("CardAuthCode is required for a CARD payment: the card terminal's authorization code")
     if not _CARD_AUTH_CODE.match(code):
         raise InvalidRequest(f"CardAuthCode {code!r} is not 1 to 32 letters, digits or dashes")
     return code
@@ -406,7 +376,7 @@ class CashDeskService:
         handling_fee = handling_fee_grosze(office, method)
         payer_name = _optional_text("PayerName", payer_name, PAYER_NAME_CHARS_MAX)
         payer_address = _optional_text("PayerAddress", payer_address, PAYER_ADDRESS_CHARS_MAX)
-        content = {
+        content: Record = {
             "office": office.code,
             "desk": desk_id,
             "cashier": cashier,
@@ -416,9 +386,7 @@ class CashDeskService:
             "auth": card_auth_code,
             "items": [[i.fee_code, i.amount_grosze] for i in items],
         }
-        if (
-            payer_name or payer_address
-        ):  # only then: a retry of a request stored before payers keeps its fingerprint
+        if payer_name or payer_address:  # only then: a retry of a request stored before payers keeps its fingerprint
             content["payer"] = [payer_name, payer_address]
 
         def work(session: Session) -> RegisteredRecord:
@@ -472,19 +440,11 @@ class CashDeskService:
                 ],
             )
             ledger = Ledger(session, self.clock)
-            drawer, takings = (
-                desk_account(office.code, desk_id, method),
-                office_takings_account(office.code),
-            )
+            drawer, takings = (desk_account(office.code, desk_id, method), office_takings_account(office.code))
             ledger.open_account(drawer, ASSET)
             ledger.open_account(takings, OFFICE)
             ledger.transfer(
-                f"desk-payment:{payment_id}",
-                drawer,
-                takings,
-                items_total + handling_fee,
-                PAYMENT_CODE,
-                receipt,
+                f"desk-payment:{payment_id}", drawer, takings, items_total + handling_fee, PAYMENT_CODE, receipt
             )
             record_event(
                 session,
@@ -501,25 +461,19 @@ class CashDeskService:
             )
             return RegisteredRecord(payment_id, receipt, items_total, handling_fee, now)
 
-        r = once(
-            self.db, request_id, "RegisterPayment", content, work, self.clock(), RegisteredRecord
-        )
+        r = once(self.db, request_id, "RegisterPayment", content, work, self.clock(), RegisteredRecord)
         return RegisteredPayment(r.id, r.receipt, r.items, r.fee, r.items + r.fee, r.at)
 
     def _desk(self, office_code: str, desk_id: str) -> Office:
         office = self.config.office(office_code)
         if desk_id not in office.desks:
             known = ", ".join(office.desks) or "none"
-            raise InvalidRequest(
-                f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}"
-            )
+            raise InvalidRequest(f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}")
         return office
 
     def _check_items(self, items: Sequence[ItemRequest]) -> None:
         if not 1 <= len(items) <= ITEMS_COUNT_MAX:
-            raise InvalidRequest(
-                f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}"
-            )
+            raise InvalidRequest(f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}")
         today = business_day(self.clock())
         for item in items:
             self.config.fee_schedule.fee(item.fee_code, today)  # unknown: InvalidRequest
@@ -530,19 +484,14 @@ class CashDeskService:
         fee = self.config.fee_schedule.fee(item.fee_code, day)
         amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
         if amount <= 0:
-            raise InvalidRequest(
-                f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount"
-            )
+            raise InvalidRequest(f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount")
         return PaidItem(fee.code, fee.name, amount)
 
     def _next_number(self, session: Session, office_code: str, desk_id: str, year: int) -> int:
         """The next receipt number of the desk and year, taken under the counter row's
         lock in the caller's transaction: a rollback gives the number back."""
         counter = _locked(
-            session,
-            ReceiptCounter,
-            {"office_code": office_code, "desk_id": desk_id, "year": year},
-            {"last_number": 0},
+            session, ReceiptCounter, {"office_code": office_code, "desk_id": desk_id, "year": year}, {"last_number": 0}
         )
         desk = {"office": office_code, "desk": desk_id, "in_year": year}
         connection = session.connection()
@@ -557,9 +506,7 @@ class CashDeskService:
 
     # -- void -------------------------------------------------------------
 
-    def void(
-        self, *, request_id: str, payment_id: str, reason: str, supervisor: str, actor: Actor
-    ) -> datetime:
+    def void(self, *, request_id: str, payment_id: str, reason: str, supervisor: str, actor: Actor) -> datetime:
         """Void a payment the same business day, before its desk's day is closed.
         `supervisor` is the login of an active user of the payment's office who may
         void payments. Returns when it was voided."""
@@ -584,30 +531,15 @@ class CashDeskService:
             connection = session.connection()
             payment = connection.execute(_LOCK_PAYMENT, {"payment_id": payment_id}).one()
             if payment.voided_at is not None:
-                raise InvalidRequest(
-                    f"payment {payment_id} ({payment.receipt_number}) is already voided"
-                )
+                raise InvalidRequest(f"payment {payment_id} ({payment.receipt_number}) is already voided")
             ledger = Ledger(session, self.clock)
-            drawer, takings = (
-                desk_account(office_code, desk_id, payment.method),
-                office_takings_account(office_code),
-            )
+            drawer, takings = (desk_account(office_code, desk_id, payment.method), office_takings_account(office_code))
             ledger.transfer(
-                f"desk-void:{payment_id}",
-                takings,
-                drawer,
-                payment.total_grosze,
-                VOID_CODE,
-                payment.receipt_number,
+                f"desk-void:{payment_id}", takings, drawer, payment.total_grosze, VOID_CODE, payment.receipt_number
             )
             connection.execute(
                 _SET_PAYMENT,
-                {
-                    "payment_id": payment_id,
-                    "voided_at": now,
-                    "voided_by": supervisor,
-                    "void_reason": reason,
-                },
+                {"payment_id": payment_id, "voided_at": now, "voided_by": supervisor, "void_reason": reason},
             )
             record_event(
                 session,
@@ -623,9 +555,7 @@ class CashDeskService:
             )
             return VoidedRecord(now)
 
-        return once(
-            self.db, request_id, "VoidPayment", content, work, self.clock(), VoidedRecord
-        ).at
+        return once(self.db, request_id, "VoidPayment", content, work, self.clock(), VoidedRecord).at
 
     def _check_supervisor(self, login: str, office_code: str, act: str = "void payments") -> None:
         if self.supervisor is None:
@@ -676,9 +606,7 @@ class CashDeskService:
         actor.require(DESK_CLOSE, office_code=office.code)
         today = business_day(self.clock())
         if day > today:
-            raise InvalidRequest(
-                f"{day} has not begun yet; only today or an earlier day can be closed"
-            )
+            raise InvalidRequest(f"{day} has not begun yet; only today or an earlier day can be closed")
         if counted_cash_grosze is not None and counted_cash_grosze < 0:
             raise InvalidRequest("CountedCash cannot be below zero")
         supervisor = (supervisor or "").strip() or None
@@ -686,11 +614,12 @@ class CashDeskService:
         if late:
             if not force or supervisor is None:
                 raise InvalidRequest(
-                    f"{day} is more than {LATE_CLOSE_DAYS_MAX} day back; closing it needs a supervisor's approval and force "
+                    f"{day} is more than {LATE_CLOSE_DAYS_MAX} day back; "
+                    f"closing it needs a supervisor's approval and force "
                     f"(hub cashdesk close --force --supervisor LOGIN, or the portal's confirmation)"
                 )
             self._check_supervisor(supervisor, office.code, "close a past day of the desks")
-        content = {"office": office.code, "desk": desk_id, "day": day.isoformat()}
+        content: Record = {"office": office.code, "desk": desk_id, "day": day.isoformat()}
         if (
             counted_cash_grosze is not None or late
         ):  # only then: retries of requests stored before counts keep their fingerprint
@@ -699,9 +628,7 @@ class CashDeskService:
         def work(session: Session) -> ClosedRecord:
             desk_day = self._open_day(session, office.code, desk_id, day)
             # Read under the lock: every payment committed before it is counted, none can follow.
-            totals = DeskTotals.of(
-                self._records(session, _desk_day_payments(office.code, desk_id, day))
-            )
+            totals = DeskTotals.of(self._records(session, _desk_day_payments(office.code, desk_id, day)))
             now = self.clock()
             count = None
             closing: dict[str, Any] = {"difference_confirmed_by": desk_day.difference_confirmed_by}
@@ -733,11 +660,7 @@ class CashDeskService:
                     "confirmed_by": closing["difference_confirmed_by"],
                 }
             )
-            late_fields = (
-                {"late_by_days": (today - day).days, "supervisor": supervisor, "forced": True}
-                if late
-                else {}
-            )
+            late_fields = {"late_by_days": (today - day).days, "supervisor": supervisor, "forced": True} if late else {}
             record_event(
                 session,
                 now,
@@ -757,35 +680,27 @@ class CashDeskService:
 
         once(self.db, request_id, "CloseDay", content, work, self.clock(), ClosedRecord)
         with self.db.read() as session:
-            return _closed_day(_find_day(session, office.code, desk_id, day))
+            desk_day = _find_day(session, office.code, desk_id, day)
+            assert desk_day is not None  # once() closed it, now or for an earlier try of this RequestId
+            return _closed_day(desk_day)
 
     def _confirm_difference(
-        self,
-        session: Session,
-        office_code: str,
-        desk_id: str,
-        day: date,
-        count: CashCount,
-        supervisor: str | None,
+        self, session: Session, office_code: str, desk_id: str, day: date, count: CashCount, supervisor: str | None
     ) -> None:
         """A counted cash difference: a supervisor confirms it, and it is booked between
         the drawer and the office's cash differences, so the drawer's account holds what was counted."""
         if supervisor is None:
             raise NotAuthorized(
-                f"the counted cash {format_pln(count.counted_grosze)} differs from the expected {format_pln(count.expected_grosze)} "
+                f"the counted cash {format_pln(count.counted_grosze)} "
+                f"differs from the expected {format_pln(count.expected_grosze)} "
                 f"by {format_pln(count.difference_grosze)} PLN; a supervisor must confirm the difference (Supervisor)"
             )
         self._check_supervisor(supervisor, office_code, "confirm cash differences")
         ledger = Ledger(session, self.clock)
-        drawer, differences = (
-            desk_account(office_code, desk_id, CASH),
-            office_cash_differences_account(office_code),
-        )
+        drawer, differences = (desk_account(office_code, desk_id, CASH), office_cash_differences_account(office_code))
         ledger.open_account(drawer, ASSET)
         ledger.open_account(differences, OFFICE)
-        debit, credit = (
-            (differences, drawer) if count.difference_grosze < 0 else (drawer, differences)
-        )
+        debit, credit = (differences, drawer) if count.difference_grosze < 0 else (drawer, differences)
         ledger.transfer(
             f"desk-difference:{office_code}:{desk_id}:{day.isoformat()}",
             debit,
@@ -797,9 +712,7 @@ class CashDeskService:
 
     def _open_day(self, session: Session, office_code: str, desk_id: str, day: date) -> Row[Any]:
         """The desk day's row, locked; DayClosed if the day is closed."""
-        desk_day = _locked(
-            session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {}
-        )
+        desk_day = _locked(session, DeskDay, {"office_code": office_code, "desk_id": desk_id, "day": day}, {})
         if desk_day.closed_at is not None:
             raise DayClosed(
                 f"desk {desk_id} of office {office_code} is closed for {day} (report {desk_day.report_id}); "
@@ -825,17 +738,12 @@ class CashDeskService:
         today's schedule, with the office's handling fee. Changes no state."""
         office = self.config.office(office_code)
         day = business_day(self.clock())
-        items_total = sum(
-            self._priced(ItemRequest(code), day).amount_grosze * count
-            for code, count in counts.items()
-        )
+        items_total = sum(self._priced(ItemRequest(code), day).amount_grosze * count for code, count in counts.items())
         return PaymentQuote(items_total, handling_fee_grosze(office, method))
 
     # -- reading ----------------------------------------------------------
 
-    def verify_payment(
-        self, *, system: str, office_code: str, case_number: str, actor: Actor
-    ) -> CaseCheck:
+    def verify_payment(self, *, system: str, office_code: str, case_number: str, actor: Actor) -> CaseCheck:
         """Was this case paid at the office's cash desks? Voided payments do not count. Changes no state."""
         self.config.office(office_code)
         actor.require(PAYMENTS_READ, office_code=office_code)
@@ -867,12 +775,7 @@ class CashDeskService:
     def receipt_pdf(self, payment_id: str, actor: Actor) -> bytes:
         """The receipt (KP) of a payment as PDF; a voided payment's receipt says so."""
         payment = self.payment(payment_id, actor)
-        qr = receipt_payload(
-            self.signing_identity,
-            payment.receipt_number,
-            payment.total_grosze,
-            payment.business_day,
-        )
+        qr = receipt_payload(self.signing_identity, payment.receipt_number, payment.total_grosze, payment.business_day)
         return self.documents.receipt_pdf(payment, self.config.office(payment.office_code), qr)
 
     def cash_report_pdf(self, report: CashReport) -> bytes:
@@ -886,39 +789,23 @@ class CashDeskService:
         with self.db.read() as session:
             desk_day = _find_day(session, office.code, desk_id, day)
             payments = self._records(session, _desk_day_payments(office.code, desk_id, day))
-        closed = (
-            _closed_day(desk_day)
-            if desk_day is not None and desk_day.closed_at is not None
-            else None
-        )
+        closed = _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
         return CashReport(office, desk_id, day, payments, closed)
 
-    def closed_day(
-        self, *, office_code: str, desk_id: str, day: date, actor: Actor
-    ) -> ClosedDay | None:
+    def closed_day(self, *, office_code: str, desk_id: str, day: date, actor: Actor) -> ClosedDay | None:
         """The desk's day as closed, or None while it is open: a cashier sees a closed day
         before starting a payment instead of at the confirm step."""
         office = self._desk(office_code, desk_id)
-        if not (actor.may(PAYMENTS_REGISTER) or actor.may(PAYMENTS_READ)) or not _acts_for(
-            actor, office.code
-        ):
+        if not (actor.may(PAYMENTS_REGISTER) or actor.may(PAYMENTS_READ)) or not _acts_for(actor, office.code):
             raise NotAuthorized(f"{actor.name} may not see the desks of office {office.code}")
         with self.db.read() as session:
             desk_day = _find_day(session, office.code, desk_id, day)
-        return (
-            _closed_day(desk_day)
-            if desk_day is not None and desk_day.closed_at is not None
-            else None
-        )
+        return _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
 
     def day_takings(self, office_code: str, day: date) -> DayTakings:
         """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
         self.config.office(office_code)
-        counted = (
-            Payment.office_code == office_code,
-            Payment.business_day == day,
-            Payment.voided_at.is_(None),
-        )
+        counted = (Payment.office_code == office_code, Payment.business_day == day, Payment.voided_at.is_(None))
         takings = DayTakings(office_code, day)
         with self.db.read() as session:
             fees = session.execute(
@@ -929,11 +816,7 @@ class CashDeskService:
                 .order_by(PaymentItem.fee_code)
             ).all()
             methods = session.execute(
-                select(
-                    Payment.method,
-                    func.sum(Payment.handling_fee_grosze),
-                    func.sum(Payment.total_grosze),
-                )
+                select(Payment.method, func.sum(Payment.handling_fee_grosze), func.sum(Payment.total_grosze))
                 .where(*counted)
                 .group_by(Payment.method)
             ).all()
@@ -955,9 +838,7 @@ class CashDeskService:
                 .order_by(PaymentItem.payment_id, PaymentItem.position)
             )
             for row in rows:
-                items[row.payment_id].append(
-                    PaidItem(row.fee_code, row.fee_name, row.amount_grosze)
-                )
+                items[row.payment_id].append(PaidItem(row.fee_code, row.fee_name, row.amount_grosze))
         return tuple(
             PaymentRecord(
                 payment_id=p.id,
@@ -988,47 +869,53 @@ class CashDeskService:
 def _desk_day_payments(office_code: str, desk_id: str, day: date):
     return (
         select(Payment)
-        .where(
-            Payment.office_code == office_code,
-            Payment.desk_id == desk_id,
-            Payment.business_day == day,
-        )
+        .where(Payment.office_code == office_code, Payment.desk_id == desk_id, Payment.business_day == day)
         .order_by(Payment.year, Payment.number)
     )
 
 
 def _find_day(session: Session, office_code: str, desk_id: str, day: date) -> DeskDay | None:
     return session.scalars(
-        select(DeskDay).where(
-            DeskDay.office_code == office_code, DeskDay.desk_id == desk_id, DeskDay.day == day
-        )
+        select(DeskDay).where(DeskDay.office_code == office_code, DeskDay.desk_id == desk_id, DeskDay.day == day)
     ).one_or_none()
 
 
 def _closed_day(desk_day: DeskDay) -> ClosedDay:
+    """The daily cash report of a closed desk day (the caller checked `closed_at`)."""
     return ClosedDay(
-        report_id=desk_day.report_id,
+        report_id=_report_field(desk_day.report_id),
         office_code=desk_day.office_code,
         desk_id=desk_day.desk_id,
         day=desk_day.day,
-        closed_at=desk_day.closed_at,
-        closed_by=desk_day.closed_by,
+        closed_at=_report_field(desk_day.closed_at),
+        closed_by=_report_field(desk_day.closed_by),
         totals=DeskTotals(
-            desk_day.payment_count,
-            desk_day.voided_count,
-            desk_day.cash_total_grosze,
-            desk_day.card_total_grosze,
-            desk_day.handling_fee_total_grosze,
+            _report_field(desk_day.payment_count),
+            _report_field(desk_day.voided_count),
+            _report_field(desk_day.cash_total_grosze),
+            _report_field(desk_day.card_total_grosze),
+            _report_field(desk_day.handling_fee_total_grosze),
         ),
-        count=None
-        if desk_day.counted_cash_grosze is None
-        else CashCount(
-            desk_day.counted_cash_grosze - desk_day.cash_difference_grosze,
-            desk_day.counted_cash_grosze,
-            desk_day.difference_confirmed_by,
-        ),
+        count=_cash_count(desk_day),
         late_close_supervisor=desk_day.late_close_supervisor,
     )
+
+
+_Field = TypeVar("_Field")
+
+
+def _report_field(value: _Field | None) -> _Field:
+    """A report field of a closed desk day: close_day sets them all with `closed_at`, in one UPDATE."""
+    assert value is not None
+    return value
+
+
+def _cash_count(desk_day: DeskDay) -> CashCount | None:
+    counted, difference = desk_day.counted_cash_grosze, desk_day.cash_difference_grosze
+    if counted is None:
+        return None  # closed without a cash count
+    assert difference is not None  # CHECK count_has_difference: both are set or neither
+    return CashCount(counted - difference, counted, desk_day.difference_confirmed_by)
 
 
 def _locked(session: Session, model: Any, key: dict, defaults: dict) -> Row[Any]:

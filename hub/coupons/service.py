@@ -37,11 +37,7 @@ BATCH_REFERENCE_CHARS_MAX = 64  # company.xsd BatchReference
 
 # VerifyCoupon reasons (contract section 4)
 NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
-CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = (
-    "CASE_TYPE_MISMATCH",
-    "PAYER_MISMATCH",
-    "OFFICE_MISMATCH",
-)
+CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = ("CASE_TYPE_MISMATCH", "PAYER_MISMATCH", "OFFICE_MISMATCH")
 
 # The lifecycle's statements, built once (a statement object keeps its compiled form): Core rows,
 # no ORM objects, on every verification and redemption. A coupon's row carries its company's
@@ -54,14 +50,12 @@ _COUPON_WITH_COMPANY = (
     .where(_COUPONS.c.id == bindparam("coupon_id"))
 )
 _LOCK_COUPON = _COUPON_WITH_COMPANY.with_for_update(of=_COUPONS)
-_LOCK_REDEMPTION = (
-    select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()
-)
+_LOCK_REDEMPTION = select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()
 _SET_COUPON = update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon_id"))
 _SET_REDEMPTION = update(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id"))
 _ADD_REDEMPTION = insert(_REDEMPTIONS)
 _ADD_BATCH = insert(cast(Table, CouponBatch.__table__))
-CouponRow = Row[Any]  # a row of _COUPON_WITH_COMPANY
+CouponRow = Row[*tuple[Any, ...]]  # a row of _COUPON_WITH_COMPANY (or of _COUPONS alone, for _release)
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,8 @@ class BatchQuote:
 
 @dataclass(frozen=True)
 class CouponCheck:
-    """VerifyCoupon's answer. For MALFORMED and NOT_FOUND only `coupon_id` (as typed), `valid` and `reason` are known."""
+    """VerifyCoupon's answer. For MALFORMED and NOT_FOUND only `coupon_id` (as typed), `valid` and `reason`
+    are known."""
 
     coupon_id: str
     valid: bool
@@ -104,9 +99,7 @@ class CouponCheck:
     payer_nip: str | None = None
     payer_name: str | None = None
     expires_at: datetime | None = None
-    current_fee_grosze: int | None = (
-        None  # the coupon's case type's fee today (None: no fee in force)
-    )
+    current_fee_grosze: int | None = None  # the coupon's case type's fee today (None: no fee in force)
 
 
 @dataclass(frozen=True)
@@ -188,9 +181,7 @@ class CouponService:
         """What issue() would hold today for `count` coupons of `case_type` at the fee
         in force (the coupon's amount when the request names none). Changes no state."""
         kind = self.config.case_type(case_type)
-        return BatchQuote(
-            self.config.case_type_amount_grosze(kind.code, business_day(self.clock())), count
-        )
+        return BatchQuote(self.config.case_type_amount_grosze(kind.code, business_day(self.clock())), count)
 
     # -- issue ------------------------------------------------------------
 
@@ -217,9 +208,7 @@ class CouponService:
         kind = self.config.case_type(case_type)
         count_max = self.config.coupons.batch_count_max
         if not 1 <= count <= count_max:
-            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about(
-                "count_range", max=count_max
-            )
+            raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about("count_range", max=count_max)
         fee_grosze = self.config.fee_schedule.amount_grosze(kind.fees, business_day(self.clock()))
         if amount_grosze is None:
             amount_grosze = fee_grosze
@@ -241,9 +230,7 @@ class CouponService:
             "office": office_code,
             "by": issued_by,
         }
-        if (
-            reference is not None
-        ):  # only when given, so a RequestId stored before references keeps its content
+        if reference is not None:  # only when given, so a RequestId stored before references keeps its content
             content["reference"] = reference
 
         def work(session: Session) -> IssuedRecord:
@@ -316,9 +303,7 @@ class CouponService:
             )
             return IssuedRecord(batch_id, tuple(ids), amount_grosze, kind.code, expires_at)
 
-        record = once(
-            self.db, request_id, "IssueCoupons", content, work, self.clock(), IssuedRecord
-        )
+        record = once(self.db, request_id, "IssueCoupons", content, work, self.clock(), IssuedRecord)
         coupons = tuple(
             IssuedCoupon(format_coupon_id(cid), record.amount, record.case_type, record.expires_at)
             for cid in record.ids
@@ -367,9 +352,7 @@ class CouponService:
         None when fees.toml no longer knows the case type or has no fee in force."""
         if (kind := self.config.find_case_type(case_type)) is None:
             return None
-        return self.config.fee_schedule.amount_in_force_grosze(
-            kind.fees, business_day(self.clock())
-        )
+        return self.config.fee_schedule.amount_in_force_grosze(kind.fees, business_day(self.clock()))
 
     def _status(self, coupon: Coupon | CouponRow) -> str:
         if coupon.status == ISSUED and coupon.expires_at <= self.clock():
@@ -426,16 +409,13 @@ class CouponService:
         }
 
         def work(session: Session) -> RedeemedRecord:
-            coupon = company = self._lock(session, cid)
+            coupon = self._lock(session, cid)
             if coupon is None:
-                raise CouponNotRedeemable(
-                    f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND
-                )
+                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND)
+            company = coupon  # the coupon's row carries its company's NIP
             reason = self._refusal(coupon, company, office_code, case_type, None)
             if reason is not None:
-                raise CouponNotRedeemable(
-                    f"coupon {format_coupon_id(cid)} cannot be redeemed: {reason}", reason
-                )
+                raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} cannot be redeemed: {reason}", reason)
             captured = coupon.amount_grosze if amount_grosze is None else amount_grosze
             if captured > coupon.amount_grosze:
                 raise InvalidRequest(
@@ -445,20 +425,11 @@ class CouponService:
             redemption_id = new_uuid()
             ledger = Ledger(session, self.clock)
             ledger.post(
-                f"capture:{redemption_id}",
-                coupon.hold_transfer_id,
-                captured,
-                code=TransferCode.CAPTURE,
-                reference=cid,
+                f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code=TransferCode.CAPTURE, reference=cid
             )
             ledger.open_account(office_account(office_code), OFFICE)
             ledger.transfer(
-                f"earn:{redemption_id}",
-                CLEARING,
-                office_account(office_code),
-                captured,
-                TransferCode.EARNING,
-                cid,
+                f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, TransferCode.EARNING, cid
             )
             connection = session.connection()
             connection.execute(_SET_COUPON, {"coupon_id": cid, "status": REDEEMED})
@@ -502,18 +473,16 @@ class CouponService:
             if redemption is None:
                 raise NotFound(f"no redemption {redemption_id}")
             if redemption.office_code != office_code:
-                raise NotAuthorized(
-                    f"redemption {redemption_id} was made by another office; only it can reverse it"
-                )
-            coupon = company = self._lock(session, redemption.coupon_id)
+                raise NotAuthorized(f"redemption {redemption_id} was made by another office; only it can reverse it")
+            coupon = self._lock(session, redemption.coupon_id)
+            assert coupon is not None  # redemptions.coupon_id is a foreign key to coupons
+            company = coupon  # the coupon's row carries its company's NIP
             redemption = connection.execute(_LOCK_REDEMPTION, locking).one()  # read again, locked
             if redemption.reversed_at is not None:
                 raise InvalidRequest(f"redemption {redemption_id} is already reversed")
             now = self.clock()
             if now - redemption.redeemed_at > window:
-                raise InvalidRequest(
-                    f"the reversal window of {self.config.settlement.reversal_window_h} h has passed"
-                )
+                raise InvalidRequest(f"the reversal window of {self.config.settlement.reversal_window_h} h has passed")
             ledger = Ledger(session, self.clock)
             ledger.transfer(
                 f"reversal:{redemption_id}",
@@ -541,15 +510,10 @@ class CouponService:
                     "status": ISSUED,
                 },
             )
-            connection.execute(
-                _SET_REDEMPTION,
-                {**locking, "reversed_at": now, "reversal_reason": reason[:200]},
-            )
+            connection.execute(_SET_REDEMPTION, {**locking, "reversed_at": now, "reversal_reason": reason[:200]})
             return ReversedRecord(coupon.id, now)
 
-        r = once(
-            self.db, request_id, "ReverseRedemption", content, work, self.clock(), ReversedRecord
-        )
+        r = once(self.db, request_id, "ReverseRedemption", content, work, self.clock(), ReversedRecord)
         return ReversalResult(format_coupon_id(r.coupon), ISSUED, r.at)
 
     # -- cancel and expire ------------------------------------------------
@@ -560,16 +524,13 @@ class CouponService:
         try:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId as e:
-            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}").about(
-                "coupon_malformed"
-            ) from None
+            raise InvalidRequest(f"coupon id {coupon_text!r} is malformed: {e}").about("coupon_malformed") from None
 
         def work(session: Session) -> CancelledRecord:
-            coupon = company = self._lock(session, cid)
-            if coupon is None or (
-                actor.company_nip is not None and company.nip != actor.company_nip
-            ):
+            coupon = self._lock(session, cid)
+            if coupon is None or (actor.company_nip is not None and coupon.nip != actor.company_nip):
                 raise NotFound(f"no coupon {format_coupon_id(cid)}")
+            company = coupon  # the coupon's row carries its company's NIP
             actor.require(COUPONS_CANCEL, company_nip=company.nip)
             if coupon.status != ISSUED:
                 raise InvalidRequest(
@@ -577,9 +538,7 @@ class CouponService:
                 ).about("coupon_not_issued")
             now = self.clock()
             self._release(session, coupon, CANCELLED, now)
-            record_event(
-                session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid
-            )
+            record_event(session, now, actor.name, "coupons.cancel", f"company:{company.nip}", coupon=cid)
             return CancelledRecord(coupon.amount_grosze)
 
         return once(
@@ -623,9 +582,7 @@ class CouponService:
             code=TransferCode.RELEASE,
             reference=coupon.id,
         )
-        session.connection().execute(
-            _SET_COUPON, {"coupon_id": coupon.id, "status": status, "closed_at": now}
-        )
+        session.connection().execute(_SET_COUPON, {"coupon_id": coupon.id, "status": status, "closed_at": now})
 
     @staticmethod
     def _lock(session: Session, cid: str) -> CouponRow | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection
 
 from hub.db.database import Database
 
@@ -13,7 +14,7 @@ from hub.db.database import Database
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 
-def alembic_config(connection) -> AlembicConfig:
+def alembic_config(connection: Connection) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection

@@ -29,12 +29,7 @@ from hub.portal.words import (
     role_granted,
     role_revoked,
 )
-from hub.users.service import (
-    LEAST_PRIVILEGED_ROLE,
-    PASSWORD_CHARS_MAX,
-    PASSWORD_CHARS_MIN,
-    SCOPE_PERMISSIONS,
-)
+from hub.users.service import LEAST_PRIVILEGED_ROLE, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SCOPE_PERMISSIONS
 from hub.words import ROLE
 
 bp = Blueprint("users", __name__, url_prefix="/uzytkownicy")
@@ -61,10 +56,7 @@ class CheckboxList(SelectMultipleField):
 class AddUserForm(PortalForm):
     login = StringField(
         Label.NEW_LOGIN,
-        validators=[
-            InputRequired(Ask.LOGIN),
-            Length(3, 100, Ask.LOGIN_LENGTH),
-        ],
+        validators=[InputRequired(Ask.LOGIN), Length(3, 100, Ask.LOGIN_LENGTH)],
         render_kw={"autocomplete": "off"},
     )
     role = SelectField(Label.ROLE, validators=[InputRequired(Ask.ROLE)])
@@ -72,11 +64,7 @@ class AddUserForm(PortalForm):
         Label.NEW_USER_PASSWORD,
         validators=[
             Optional(),
-            Length(
-                PASSWORD_CHARS_MIN,
-                PASSWORD_CHARS_MAX,
-                password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX),
-            ),
+            Length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX, password_length(PASSWORD_CHARS_MIN, PASSWORD_CHARS_MAX)),
         ],
         render_kw={"autocomplete": "new-password"},
     )
@@ -85,10 +73,7 @@ class AddUserForm(PortalForm):
 class AddRoleForm(PortalForm):
     name = StringField(
         Label.ROLE_NAME,
-        validators=[
-            InputRequired(Ask.ROLE_NAME),
-            Length(2, 40, Ask.ROLE_NAME_LENGTH),
-        ],
+        validators=[InputRequired(Ask.ROLE_NAME), Length(2, 40, Ask.ROLE_NAME_LENGTH)],
         render_kw={"autocomplete": "off"},
     )
     permissions = CheckboxList(Label.PERMISSIONS, validators=[InputRequired(Ask.PERMISSION)])
@@ -110,11 +95,7 @@ class ActiveForm(PortalForm):
 
 def _role_choices(roles) -> list[SelectChoice]:
     return options(
-        (
-            r.name,
-            BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else Label.CUSTOM_ROLE),
-        )
-        for r in roles
+        (r.name, BUILT_IN_ROLE_NAMES.get(r.name, r.name) + ("" if r.built_in else Label.CUSTOM_ROLE)) for r in roles
     )
 
 
@@ -162,8 +143,7 @@ def _page(
 
 def _permission_choices() -> list[SelectChoice]:
     return options(
-        (p, PERMISSION_NAMES[p])
-        for p in sorted(SCOPE_PERMISSIONS[_kind()], key=list(PERMISSION_NAMES).index)
+        (p, PERMISSION_NAMES[p]) for p in sorted(SCOPE_PERMISSIONS[_kind()], key=list(PERMISSION_NAMES).index)
     )
 
 
@@ -183,11 +163,7 @@ def add_user():
         return _page(add_user=form, status=400)
     try:
         new = hub.users.add_user(
-            g.actor,
-            form.login.data,
-            role=form.role.data,
-            password=form.password.data or None,
-            **_scope(),
+            g.actor, form.login.data, role=form.role.data, password=form.password.data or None, **_scope()
         )
     except HubError as e:
         return _page(add_user=form, problem=polish(e), status=400)
@@ -203,9 +179,7 @@ def add_role():
     if not form.validate_on_submit():
         return _page(add_role=form, status=400)
     try:
-        role = hub_of().users.add_role(
-            g.actor, name=form.name.data, permissions=form.permissions.data, **_scope()
-        )
+        role = hub_of().users.add_role(g.actor, name=form.name.data, permissions=form.permissions.data, **_scope())
     except HubError as e:
         return _page(add_role=form, problem=polish(e), status=400)
     flash(role_created(role.name, (PERMISSION_NAMES[p] for p in role.permissions)), "success")
@@ -219,10 +193,7 @@ def grant(login: str):
     form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
     if not form.validate_on_submit():
         return _page(problem=CHOOSE_ROLE, status=400)
-    return _change(
-        lambda: hub_of().users.grant(g.actor, login, form.role.data),
-        role_granted(form.role.data, login),
-    )
+    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), role_granted(form.role.data, login))
 
 
 @bp.route("/<login>/odbierz", methods=["POST"])
@@ -231,10 +202,7 @@ def revoke(login: str):
     form = RoleForm()
     if not form.validate_on_submit():
         return _page(problem=NO_ROLE, status=400)
-    return _change(
-        lambda: hub_of().users.revoke(g.actor, login, form.role.data),
-        role_revoked(form.role.data, login),
-    )
+    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), role_revoked(form.role.data, login))
 
 
 @bp.route("/<login>/aktywny", methods=["POST"])

@@ -37,9 +37,7 @@ class ReadDeadlines:
         self._lock = threading.Condition()
         self._heap: list[_Watch] = []
         self._seq = itertools.count()
-        self._thread_pid: int | None = (
-            None  # the process the thread runs in (gunicorn forks after import)
-        )
+        self._thread_pid: int | None = None  # the process the thread runs in (gunicorn forks after import)
 
     @contextmanager
     def watch(self, sock: socket.socket | None, timeout_s: float) -> Iterator[_Watch]:
@@ -79,6 +77,9 @@ class ReadDeadlines:
                     self._lock.wait(late)
                     continue
                 entry = heapq.heappop(self._heap)
+                # Not over: the loop's start dropped the watches whose read was, and `watch` ends
+                # one (sock = None) under this lock only.
+                assert entry.sock is not None
                 entry.expired = True
                 try:
                     entry.sock.shutdown(socket.SHUT_RD)

@@ -4,7 +4,8 @@
     -> raw bytes (size limit) -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
     -> strict WS-Security verification
     -> request into the message log, with its replay-cache record (or refused)
-    -> caller's kind allowed here? -> a state change while the database is being recovered? -> XSD validation of the signed payload
+    -> caller's kind allowed here? -> a state change while the database is being recovered?
+    -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub -> answer into the message log -> metrics, one log line
 
@@ -77,9 +78,7 @@ class Security:
     request_bytes_max: int
     xml_depth_max: int
     request_body_timeout_s: float = SecuritySettings.request_body_timeout_s
-    body_deadlines: ReadDeadlines = field(
-        default_factory=ReadDeadlines
-    )  # one watcher thread per process
+    body_deadlines: ReadDeadlines = field(default_factory=ReadDeadlines)  # one watcher thread per process
 
 
 def contract_schema(service: str) -> etree.XMLSchema:
@@ -102,7 +101,8 @@ class MessageLogUnavailable(ServerFault):
 
     def __init__(self, log_id: str) -> None:
         super().__init__(
-            f"The hub cannot write its message log, so it did not process the request and changed nothing; try again later, quoting {log_id} to support."
+            "The hub cannot write its message log, so it did not process the request and changed nothing; "
+            f"try again later, quoting {log_id} to support."
         )
 
 
@@ -113,13 +113,15 @@ class RestorePending(ServerFault):
     def __init__(self, log_id: str, held: Restored) -> None:
         if held is UNCHECKED:
             super().__init__(
-                "The hub could not compare its database with its message log archives, so it did not process the request "
-                f"and changed nothing; try again shortly, with the same RequestId; quote {log_id} to support if it persists."
+                "The hub could not compare its database with its message log archives, "
+                "so it did not process the request and changed nothing; "
+                f"try again shortly, with the same RequestId; quote {log_id} to support if it persists."
             )
         else:
             super().__init__(
-                "The hub's database was restored from a backup and is being brought up to date; until then it takes no "
-                f"changes and changed nothing; try again later, with the same RequestId; quote {log_id} to support if it persists."
+                "The hub's database was restored from a backup and is being brought up to date; "
+                "until then it takes no changes and changed nothing; "
+                f"try again later, with the same RequestId; quote {log_id} to support if it persists."
             )
 
 
@@ -161,7 +163,8 @@ def _fault_label(response: etree._Element) -> str:
         return metrics.NO_FAULT
     prefix, _, local = (fault.findtext("faultcode") or "").rpartition(":")
     namespace = fault.nsmap.get(prefix) if prefix else None
-    return {ns.WSSE: f"wsse:{local}", ns.WSU: f"wsu:{local}"}.get(namespace, local or "Server")
+    labels: dict[str | None, str] = {ns.WSSE: f"wsse:{local}", ns.WSU: f"wsu:{local}"}
+    return labels.get(namespace, local or "Server")
 
 
 class SoapEndpoint:
@@ -228,9 +231,7 @@ class SoapEndpoint:
 
     def _signed(self, response: etree._Element) -> bytes:
         return etree.tostring(
-            sign_envelope(response, self.security.identity, now=self.clock()),
-            xml_declaration=True,
-            encoding="UTF-8",
+            sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8"
         )
 
     def _answer(self, environ: dict, exchange: _Exchange) -> etree._Element:
@@ -241,9 +242,7 @@ class SoapEndpoint:
             held = self.guard.held() if self.guard is not None else None
             exchange.raw = self._read_body(environ)
             envelope = parse_xml(
-                exchange.raw,
-                bytes_max=self.security.request_bytes_max,
-                depth_max=self.security.xml_depth_max,
+                exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max
             )
             exchange.operation = self._operation_of(envelope)
             check_envelope(envelope)
@@ -254,9 +253,7 @@ class SoapEndpoint:
             exchange.client_id = verified.client.id
             self._log_request(exchange, replay)
             if verified.client.kind not in self.kinds:
-                raise NotAuthorized(
-                    f"a {verified.client.kind} client may not call the {self.service} service"
-                )
+                raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
             if held is not None and exchange.operation in STATE_CHANGING:
                 raise RestorePending(exchange.log_id, held)
             payload = self.validated_payload(verified.body)
@@ -278,9 +275,7 @@ class SoapEndpoint:
         with self.security.body_deadlines.watch(environ.get("gunicorn.socket"), timeout_s) as watch:
             data = _read_body(environ, self.security.request_bytes_max)
         if watch.expired:
-            raise InvalidRequest(
-                f"the request body did not arrive within {timeout_s:g} s; send it at once"
-            )
+            raise InvalidRequest(f"the request body did not arrive within {timeout_s:g} s; send it at once")
         return data
 
     # -- message log, metrics and the log line: one place ---------------------------------
@@ -289,14 +284,8 @@ class SoapEndpoint:
         """The request and its signature's replay-cache record, in one transaction:
         both or neither. A replay is refused; a log that cannot be written refuses the
         request (soap:Server) rather than serve it unlogged."""
-        entry = Entry(
-            exchange.received_at,
-            REQUEST,
-            self.service,
-            exchange.client_id,
-            exchange.log_id,
-            exchange.raw,
-        )
+        assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
+        entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
         try:
             with self.message_log.db.transaction() as session:
                 if not self.security.replay.remember_in(session, replay.key, replay.expires_at):
@@ -305,19 +294,14 @@ class SoapEndpoint:
         except HubError:
             raise
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
-            log.exception(
-                "request %s: the message log cannot be written; the request is refused",
-                exchange.log_id,
-            )
+            log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
             metrics.message_log_failed(REQUEST)
             raise MessageLogUnavailable(exchange.log_id) from None
         exchange.request_logged = True
         if exchange.database is not None:
             exchange.database.hold_next()  # the business work waits for the answer's record
 
-    def _log_answer(
-        self, exchange: _Exchange, response: etree._Element, body: bytes
-    ) -> tuple[etree._Element, bytes]:
+    def _log_answer(self, exchange: _Exchange, response: etree._Element, body: bytes) -> tuple[etree._Element, bytes]:
         """The answer as sent, in the transaction of the business work it reports (held
         open until now), with its request when that was refused before being logged.
         If that commit fails, the work is undone and the caller gets a fault instead,
@@ -336,8 +320,7 @@ class SoapEndpoint:
                 self._unlogged(exchange, "the answer went out unlogged")
                 return response, body
             log.exception(
-                "request %s: the answer and its work could not be committed; a fault goes out",
-                exchange.log_id,
+                "request %s: the answer and its work could not be committed; a fault goes out", exchange.log_id
             )
             response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
             body = self._signed(response)
@@ -348,20 +331,10 @@ class SoapEndpoint:
         return response, body
 
     def _entries(self, exchange: _Exchange, body: bytes) -> list[Entry]:
-        entries = [
-            Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)
-        ]
+        entries = [Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)]
         if not exchange.request_logged:
             entries.insert(
-                0,
-                Entry(
-                    exchange.received_at,
-                    REQUEST,
-                    self.service,
-                    exchange.client_id,
-                    exchange.log_id,
-                    exchange.raw,
-                ),
+                0, Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
             )
         return entries
 
@@ -376,9 +349,7 @@ class SoapEndpoint:
         try:
             self.security.replay.purge_if_due()
         except Exception:  # noqa: BLE001
-            log.exception(
-                "the replay cache could not forget expired signatures; trying again later"
-            )
+            log.exception("the replay cache could not forget expired signatures; trying again later")
 
     def _account(self, exchange: _Exchange, fault: str) -> None:
         duration_s = time.perf_counter() - exchange.started
@@ -391,14 +362,7 @@ class SoapEndpoint:
             "duration_ms": round(duration_s * 1000, 1),
             "coupon": exchange.coupon,
         }
-        log.info(
-            "%s %s from %s: %s",
-            self.service,
-            exchange.operation,
-            exchange.client_id,
-            outcome,
-            extra=fields,
-        )
+        log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome, extra=fields)
         if exchange.coupon:
             log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon, extra=fields)
 
@@ -406,9 +370,7 @@ class SoapEndpoint:
         """The operation the Body names, if the contract has it; else "unknown" (metrics
         labels stay bounded whatever a caller sends)."""
         body = envelope.find(f"{{{ns.SOAP_ENV_11}}}Body")
-        first = (
-            next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
-        )
+        first = next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
         if first is not None:
             name = etree.QName(first)
             if name.namespace == self.namespace and name.localname in self.operations:
@@ -419,9 +381,7 @@ class SoapEndpoint:
         """The soap:Body's one request element, valid against the service's XSD (else SchemaViolation)."""
         children = [c for c in body if isinstance(c.tag, str)]
         if len(children) != 1:
-            raise SchemaViolation(
-                f"the soap:Body must hold exactly one request element, it holds {len(children)}"
-            )
+            raise SchemaViolation(f"the soap:Body must hold exactly one request element, it holds {len(children)}")
         payload = children[0]
         if not self.schema.validate(payload):
             error = self.schema.error_log.last_error
@@ -431,9 +391,7 @@ class SoapEndpoint:
             )
         return payload
 
-    def call_service(
-        self, environ: dict, payload: etree._Element, client, log_id: str
-    ) -> etree._Element:
+    def call_service(self, environ: dict, payload: etree._Element, client, log_id: str) -> etree._Element:
         """The spyne service's answer (or fault) to a verified, validated payload from `client`; also
         how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
@@ -450,12 +408,8 @@ class SoapEndpoint:
             "hub.context": self.context,
         }
         chunks: list[bytes] = []
-        answer = b"".join(
-            self.spyne(inner, lambda status, headers, exc_info=None: chunks.append(status.encode()))
-        )
-        return parse_xml(
-            answer, bytes_max=SPYNE_RESPONSE_BYTES_MAX, depth_max=self.security.xml_depth_max
-        )
+        answer = b"".join(self.spyne(inner, lambda status, headers, exc_info=None: chunks.append(status.encode())))
+        return parse_xml(answer, bytes_max=SPYNE_RESPONSE_BYTES_MAX, depth_max=self.security.xml_depth_max)
 
     # -- the published contract ---------------------------------------------
 
@@ -479,9 +433,7 @@ class SoapEndpoint:
         tree = etree.fromstring((CONTRACT / "wsdl" / f"{self.service}.wsdl").read_bytes())
         for address in tree.iter(f"{{{ns.WSDL_SOAP}}}address"):
             address.set("location", base)
-        return _rewrite_locations(
-            etree.tostring(tree, xml_declaration=True, encoding="UTF-8"), base
-        )
+        return _rewrite_locations(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"), base)
 
 
 def _rewrite_locations(document: bytes, base: str) -> bytes:
@@ -496,13 +448,12 @@ def _rewrite_locations(document: bytes, base: str) -> bytes:
 
 def _own_url(environ: dict) -> str:
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+    path = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
 
 
 def _xml(start_response: Callable, body: bytes):
-    start_response(
-        "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
+    start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
     return [body]
 
 

@@ -41,30 +41,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hub.access import (
-    COMPANY_PERMISSIONS,
-    COMPANY_ROLES,
-    OFFICE_PERMISSIONS,
-    OFFICE_ROLES,
-    USERS_MANAGE,
-    Actor,
-)
+from hub.access import COMPANY_PERMISSIONS, COMPANY_ROLES, OFFICE_PERMISSIONS, OFFICE_ROLES, USERS_MANAGE, Actor
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
-from hub.users.models import (
-    COMPANY,
-    LOGIN_CHARS_MAX,
-    OFFICE,
-    ROLE_NAME_CHARS_MAX,
-    Grant,
-    Role,
-    Scope,
-    User,
-)
+from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
 from hub.users.throttle import LoginThrottle
 
 # argon2id with RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes),
@@ -93,11 +77,15 @@ class LoginDelayed(NotAuthorized):
 _LOGIN = re.compile(rf"[a-z0-9][a-z0-9._@+-]{{1,{LOGIN_CHARS_MAX - 1}}}")
 _ROLE_NAME = re.compile(rf"[a-z][a-z0-9_-]{{1,{ROLE_NAME_CHARS_MAX - 1}}}")
 
-BUILT_IN_ROLES = {COMPANY: COMPANY_ROLES, OFFICE: OFFICE_ROLES}
-SCOPE_PERMISSIONS = {COMPANY: frozenset(COMPANY_PERMISSIONS), OFFICE: frozenset(OFFICE_PERMISSIONS)}
+# By scope kind as Scope.kind and the rows hold it, a plain string (equal to the ScopeKind member).
+BUILT_IN_ROLES: dict[str, dict[str, frozenset[str]]] = {COMPANY: COMPANY_ROLES, OFFICE: OFFICE_ROLES}
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    COMPANY: frozenset(COMPANY_PERMISSIONS),
+    OFFICE: frozenset(OFFICE_PERMISSIONS),
+}
 _ALL_BUILT_IN_NAMES = frozenset(COMPANY_ROLES) | frozenset(OFFICE_ROLES)
 # What a new user gets when no role is chosen: the built-in role with the fewest permissions
-LEAST_PRIVILEGED_ROLE = {COMPANY: "viewer", OFFICE: "cashier"}
+LEAST_PRIVILEGED_ROLE: dict[str, str] = {COMPANY: "viewer", OFFICE: "cashier"}
 
 
 @dataclass(frozen=True)
@@ -167,11 +155,7 @@ def _user_subject(login: str) -> str:
 
 class UserService:
     def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        hasher: PasswordHasher = PASSWORD_HASHER,
+        self, db: Database, config: HubConfig, clock: Clock = utcnow, hasher: PasswordHasher = PASSWORD_HASHER
     ) -> None:
         self.db = db
         self.config = config
@@ -200,19 +184,13 @@ class UserService:
         role = valid_role_name(role) if role else LEAST_PRIVILEGED_ROLE[scope.kind]
         self._require_manage(actor, scope)
         generated = password is None
-        password = (
-            secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            if password is None
-            else valid_password(password)
-        )
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if password is None else valid_password(password)
         password_hash = self.hasher.hash(password)  # slow on purpose: outside the transaction
         taken = InvalidRequest(f"the login {login!r} is already taken").about("login_taken")
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
-                self._may_hand_out(
-                    actor, self._role_permissions(session, scope, role), f"grant the role {role}"
-                )
+                self._may_hand_out(actor, self._role_permissions(session, scope, role), f"grant the role {role}")
                 if session.scalars(select(User.id).where(User.login == login)).first() is not None:
                     raise taken
                 now = self.clock()
@@ -230,12 +208,8 @@ class UserService:
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.add(user)
                 session.flush()
-                record_event(
-                    session, now, actor.name, "user.add", _user_subject(login), scope=str(scope)
-                )
-                record_event(
-                    session, now, actor.name, "user.grant", _user_subject(login), role=role
-                )
+                record_event(session, now, actor.name, "user.add", _user_subject(login), scope=str(scope))
+                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
                 view = self._view(session, user)
         except IntegrityError:  # a concurrent twin took the login first
             raise taken from None
@@ -262,16 +236,12 @@ class UserService:
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
-            self._may_hand_out(
-                actor, self._role_permissions(session, user.scope, role), f"grant the role {role}"
-            )
+            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"grant the role {role}")
             now = self.clock()
             if role not in {g.role for g in user.grants}:
                 user.grants.append(Grant(role=role, granted_at=now, granted_by=actor.name))
                 session.flush()
-                record_event(
-                    session, now, actor.name, "user.grant", _user_subject(login), role=role
-                )
+                record_event(session, now, actor.name, "user.grant", _user_subject(login), role=role)
             return self._view(session, user)
 
     def revoke(self, actor: Actor, login: str, role: str) -> UserView:
@@ -285,9 +255,7 @@ class UserService:
             held = {g.role: g for g in user.grants}
             if role not in held:
                 return self._view(session, user)
-            self._may_hand_out(
-                actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}"
-            )
+            self._may_hand_out(actor, self._role_permissions(session, user.scope, role), f"revoke the role {role}")
             if len(held) == 1:
                 raise InvalidRequest(
                     f"{role} is the last role of {login}; a user holds at least one role (deactivate the user instead)"
@@ -305,19 +273,13 @@ class UserService:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
             self._may_hand_out(
-                actor,
-                self._user_permissions(session, user),
-                f"{'activate' if active else 'deactivate'} {login}",
+                actor, self._user_permissions(session, user), f"{'activate' if active else 'deactivate'} {login}"
             )
             now = self.clock()
             if user.active != active:
                 user.active = active
                 record_event(
-                    session,
-                    now,
-                    actor.name,
-                    "user.activate" if active else "user.deactivate",
-                    _user_subject(login),
+                    session, now, actor.name, "user.activate" if active else "user.deactivate", _user_subject(login)
                 )
             return self._view(session, user)
 
@@ -327,18 +289,12 @@ class UserService:
         so a user manager cannot take over an admin."""
         login = valid_login(login)
         generated = password is None
-        password = (
-            secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            if password is None
-            else valid_password(password)
-        )
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if password is None else valid_password(password)
         password_hash = self.hasher.hash(password)
         with self.db.transaction() as session:
             user = self._find(session, login, lock=True)
             self._require_manage(actor, user.scope)
-            self._may_hand_out(
-                actor, self._user_permissions(session, user), f"reset the password of {login}"
-            )
+            self._may_hand_out(actor, self._user_permissions(session, user), f"reset the password of {login}")
             user.password_hash = password_hash
             user.must_change_password = True
             record_event(session, self.clock(), actor.name, "user.password", _user_subject(login))
@@ -363,12 +319,8 @@ class UserService:
         self._require_manage(actor, scope)
         self._may_hand_out(actor, wanted, f"create a role with {', '.join(sorted(wanted))}")
         if name in _ALL_BUILT_IN_NAMES:
-            raise InvalidRequest(f"{name} is a built-in role; choose another name").about(
-                "role_built_in"
-            )
-        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}").about(
-            "role_taken"
-        )
+            raise InvalidRequest(f"{name} is a built-in role; choose another name").about("role_built_in")
+        taken = InvalidRequest(f"{_scope_text(scope)} already has a role {name!r}").about("role_taken")
         try:
             with self.db.transaction() as session:
                 self._ensure_scope_exists(session, scope)
@@ -386,25 +338,10 @@ class UserService:
                     )
                 )
                 session.flush()
-                record_event(
-                    session,
-                    now,
-                    actor.name,
-                    "role.add",
-                    str(scope),
-                    role=name,
-                    permissions=sorted(wanted),
-                )
+                record_event(session, now, actor.name, "role.add", str(scope), role=name, permissions=sorted(wanted))
         except IntegrityError:
             raise taken from None
-        return RoleView(
-            name,
-            scope.kind,
-            scope.company_nip,
-            scope.office_code,
-            tuple(sorted(wanted)),
-            built_in=False,
-        )
+        return RoleView(name, scope.kind, scope.company_nip, scope.office_code, tuple(sorted(wanted)), built_in=False)
 
     def list_roles(
         self, actor: Actor, *, company_nip: str | None = None, office_code: str | None = None
@@ -466,17 +403,11 @@ class UserService:
         except InvalidRequest:
             known = None
         with self.db.read() as session:
-            user = (
-                session.scalars(select(User).where(User.login == known)).one_or_none()
-                if known
-                else None
-            )
+            user = session.scalars(select(User).where(User.login == known)).one_or_none() if known else None
             # (id, password hash) of an active user; None refuses the attempt
             found = (user.id, user.password_hash) if user is not None and user.active else None
         if found is None or len(password) > PASSWORD_CHARS_MAX:
-            self._verify(
-                self._dummy_hash, password[:PASSWORD_CHARS_MAX]
-            )  # the same cost whatever the reason
+            self._verify(self._dummy_hash, password[:PASSWORD_CHARS_MAX])  # the same cost whatever the reason
             with self.db.transaction() as session:
                 self.throttle.failed(session, counted_login, address)
             raise NotAuthorized(LOGIN_FAILED)
@@ -516,13 +447,9 @@ class UserService:
             return Scope(COMPANY, valid_nip(company_nip))
         if office_code is not None and company_nip is None:
             return Scope(OFFICE, self.config.office(office_code.strip()).code)
-        raise InvalidRequest(
-            "name either a company (NIP) or an office (code), not both and not neither"
-        )
+        raise InvalidRequest("name either a company (NIP) or an office (code), not both and not neither")
 
-    def _listing_scope(
-        self, actor: Actor, company_nip: str | None, office_code: str | None
-    ) -> Scope | None:
+    def _listing_scope(self, actor: Actor, company_nip: str | None, office_code: str | None) -> Scope | None:
         """The scope named, or else the actor's own (None: the operator's everything)."""
         if company_nip is not None or office_code is not None:
             return self._scope(company_nip, office_code)
@@ -536,9 +463,7 @@ class UserService:
 
     def _ensure_scope_exists(self, session: Session, scope: Scope) -> None:
         if scope.kind == COMPANY:
-            find_company(
-                session, scope.code
-            )  # an office was checked against offices.toml in _scope
+            find_company(session, scope.code)  # an office was checked against offices.toml in _scope
 
     @staticmethod
     def _require_manage(actor: Actor, scope: Scope) -> None:
@@ -548,9 +473,9 @@ class UserService:
     def _may_hand_out(actor: Actor, permissions: frozenset[str], what: str) -> None:
         missing = sorted(p for p in permissions if not actor.may(p))
         if missing:
-            raise NotAuthorized(
-                f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself"
-            ).about("permission_not_held")
+            raise NotAuthorized(f"{actor.name} may not {what}: it does not hold {', '.join(missing)} itself").about(
+                "permission_not_held"
+            )
 
     @staticmethod
     def _valid_permissions(scope: Scope, permissions: Iterable[str]) -> frozenset[str]:
@@ -560,22 +485,14 @@ class UserService:
             raise InvalidRequest("a role needs at least one permission")
         for p in sorted(wanted - allowed):
             other = OFFICE if scope.kind == COMPANY else COMPANY
-            what = (
-                f"{p!r} is only for {other} roles"
-                if p in SCOPE_PERMISSIONS[other]
-                else f"unknown permission {p!r}"
-            )
-            raise InvalidRequest(
-                f"{what}; {scope.kind} roles may hold: {', '.join(sorted(allowed))}"
-            )
+            what = f"{p!r} is only for {other} roles" if p in SCOPE_PERMISSIONS[other] else f"unknown permission {p!r}"
+            raise InvalidRequest(f"{what}; {scope.kind} roles may hold: {', '.join(sorted(allowed))}")
         return wanted
 
     @staticmethod
     def _custom_role(session: Session, scope: Scope, name: str) -> Role | None:
         return session.scalars(
-            select(Role).where(
-                Role.scope_kind == scope.kind, Role.scope_code == scope.code, Role.name == name
-            )
+            select(Role).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code, Role.name == name)
         ).one_or_none()
 
     def _role_permissions(self, session: Session, scope: Scope, name: str) -> frozenset[str]:
@@ -585,14 +502,10 @@ class UserService:
         role = self._custom_role(session, scope, name)
         if role is None:
             custom = session.scalars(
-                select(Role.name).where(
-                    Role.scope_kind == scope.kind, Role.scope_code == scope.code
-                )
+                select(Role.name).where(Role.scope_kind == scope.kind, Role.scope_code == scope.code)
             ).all()
             names = ", ".join([*BUILT_IN_ROLES[scope.kind], *sorted(custom)])
-            raise InvalidRequest(
-                f"{_scope_text(scope)} has no role {name!r}; its roles: {names}"
-            ).about("role_unknown")
+            raise InvalidRequest(f"{_scope_text(scope)} has no role {name!r}; its roles: {names}").about("role_unknown")
         return role.permission_set
 
     def _user_permissions(self, session: Session, user: User) -> frozenset[str]:

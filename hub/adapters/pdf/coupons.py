@@ -41,7 +41,8 @@ HOLDER_INSTRUCTION = (
     "Przekaż kupon w urzędzie przy składaniu wniosku: opłata zostanie pobrana z konta przedpłaconego firmy. "
     "Kupon jest ważny do daty podanej wyżej i tylko dla wskazanego rodzaju sprawy."
 )
-STATUS_STAMP = {REDEEMED: "WYKORZYSTANY", CANCELLED: "ANULOWANY", EXPIRED: "WYGASŁY"}
+# By Coupon.status as stored and sheets carry it, a plain string (equal to the CouponStatus member).
+STATUS_STAMP: dict[str, str] = {REDEEMED: "WYKORZYSTANY", CANCELLED: "ANULOWANY", EXPIRED: "WYGASŁY"}
 CUT_MARK = 14  # points long, at each end of a cut line
 
 
@@ -65,9 +66,7 @@ def write_coupons_pdf(
     for sheet in sheets:
         slot = done % per_page
         done += 1
-        payload = signer.payload(
-            sheet.coupon_id, sheet.amount_grosze, business_day(sheet.expires_at)
-        )
+        payload = signer.payload(sheet.coupon_id, sheet.amount_grosze, business_day(sheet.expires_at))
         canvas.saveState()
         _place(canvas, per_page, slot)
         _draw_coupon(canvas, sheet, payload, done, count)
@@ -96,21 +95,15 @@ class CouponPdf:
         progress: Callable[[int, int], None] | None = None,
         per_page: int = 1,
     ) -> int:
-        return write_coupons_pdf(
-            target, sheets, signer, title=title, count=count, progress=progress, per_page=per_page
-        )
+        return write_coupons_pdf(target, sheets, signer, title=title, count=count, progress=progress, per_page=per_page)
 
 
 def _place(canvas: Canvas, per_page: int, slot: int) -> None:
     """Move and scale the full-page design into slot `slot` of the sheet (0: top left)."""
-    if (
-        per_page == 2
-    ):  # A5 halves, top then bottom; the design turned a quarter, read from the left edge
+    if per_page == 2:  # A5 halves, top then bottom; the design turned a quarter, read from the left edge
         scale = min((HEIGHT / 2) / WIDTH, WIDTH / HEIGHT)
         bottom = HEIGHT / 2 if slot == 0 else 0
-        canvas.translate(
-            WIDTH - (WIDTH - scale * HEIGHT) / 2, bottom + (HEIGHT / 2 - scale * WIDTH) / 2
-        )
+        canvas.translate(WIDTH - (WIDTH - scale * HEIGHT) / 2, bottom + (HEIGHT / 2 - scale * WIDTH) / 2)
         canvas.rotate(90)
         canvas.scale(scale, scale)
     elif per_page == 4:  # A6 quarters: top left, top right, bottom left, bottom right
@@ -141,17 +134,13 @@ def _cut_marks(canvas: Canvas, per_page: int) -> None:
     canvas.restoreState()
 
 
-def _draw_coupon(
-    canvas: Canvas, sheet: CouponSheet, payload: str, page: int, count: int | None
-) -> None:
+def _draw_coupon(canvas: Canvas, sheet: CouponSheet, payload: str, page: int, count: int | None) -> None:
     top = HEIGHT - MARGIN
     canvas.setFont(FONT_BOLD, 22)
     canvas.drawString(MARGIN, top - 22, "Kupon opłaty urzędowej")
     canvas.setFont(FONT, 10)
     canvas.drawString(
-        MARGIN,
-        top - 40,
-        "Przedpłacony kupon hubu opłat: sprawy rejestracji pojazdów i uprawnień kierowców",
+        MARGIN, top - 40, "Przedpłacony kupon hubu opłat: sprawy rejestracji pojazdów i uprawnień kierowców"
     )
 
     canvas.setFont(FONT, 10)
@@ -167,10 +156,7 @@ def _draw_coupon(
     y = qr_top - 4
     y = _field(canvas, "Kwota", [format_amount_pl(sheet.amount_grosze)], y, FONT_BOLD, 26)
     y = _field(
-        canvas,
-        "Rodzaj sprawy",
-        [sheet.case_type, *simpleSplit(sheet.case_type_name, FONT, 11, COLUMN_WIDTH)],
-        y,
+        canvas, "Rodzaj sprawy", [sheet.case_type, *simpleSplit(sheet.case_type_name, FONT, 11, COLUMN_WIDTH)], y
     )
     y = _field(
         canvas,
@@ -179,24 +165,15 @@ def _draw_coupon(
         y,
     )
     if sheet.reference:
-        y = _field(
-            canvas,
-            "Numer referencyjny firmy",
-            simpleSplit(sheet.reference, FONT, 11, COLUMN_WIDTH),
-            y,
-        )
+        y = _field(canvas, "Numer referencyjny firmy", simpleSplit(sheet.reference, FONT, 11, COLUMN_WIDTH), y)
     y = _field(canvas, "Data wydania", [_warsaw(sheet.issued_at)], y)
     y = _field(canvas, "Ważny do", [_warsaw(sheet.expires_at)], y)
     if sheet.office_code is not None:
-        where = (
-            f"{sheet.office_code} {sheet.office_name}" if sheet.office_name else sheet.office_code
-        )
+        where = f"{sheet.office_code} {sheet.office_name}" if sheet.office_name else sheet.office_code
         y = _field(canvas, "Ważny tylko w urzędzie", simpleSplit(where, FONT, 11, COLUMN_WIDTH), y)
 
     bottom = _instructions(canvas, min(qr_top - QR_SIZE - 28, y - 8))
-    if (
-        sheet.status in STATUS_STAMP
-    ):  # a reprint of a batch shows which coupons are no longer any use
+    if sheet.status in STATUS_STAMP:  # a reprint of a batch shows which coupons are no longer any use
         _stamp(canvas, f"Kupon nieważny: {STATUS_STAMP[sheet.status]}", bottom - 60)
 
     canvas.setFont(FONT, 8)
@@ -209,9 +186,7 @@ def _draw_coupon(
     )
 
 
-def _field(
-    canvas: Canvas, label: str, lines: list[str], y: float, font: str = FONT, size: float = 11
-) -> float:
+def _field(canvas: Canvas, label: str, lines: list[str], y: float, font: str = FONT, size: float = 11) -> float:
     canvas.setFont(FONT, 9)
     canvas.setFillColorRGB(0.35, 0.35, 0.35)
     canvas.drawString(COLUMN_X, y - 9, label)
