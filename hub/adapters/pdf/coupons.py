@@ -84,18 +84,7 @@ def write_coupons_pdf(
 class CouponPdf:
     """hub.coupons.queries.CouponSheetsPdf, drawn as above."""
 
-    def write(
-        self,
-        target: BinaryIO,
-        sheets: Iterable[CouponSheet],
-        signer: QrSigner,
-        *,
-        title: str,
-        count: int | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        per_page: int = 1,
-    ) -> int:
-        return write_coupons_pdf(target, sheets, signer, title=title, count=count, progress=progress, per_page=per_page)
+    write = staticmethod(write_coupons_pdf)
 
 
 def _place(canvas: Canvas, per_page: int, slot: int) -> None:
