@@ -48,7 +48,11 @@ def seed(hub, clock) -> Seeded:
     clock.advance(days=1)
     s.days["second"] = business_day(clock())
     hub.coupons.reverse(
-        request_id=rid(), redemption_id=first.redemption_id, office_code=WARSZAWA, reason="pomyłka w sprawie"
+        request_id=rid(),
+        redemption_id=first.redemption_id,
+        office_code=WARSZAWA,
+        reason="pomyłka w sprawie",
+        actor=OPERATOR,
     )
     hub.coupons.cancel(request_id=rid(), coupon_text=a1.coupons[2].coupon_id, actor=company_actor())
     redeem(hub, b1.coupons[1].coupon_id, KRAKOW, "REJ_MOT")
@@ -84,6 +88,7 @@ def redeem(hub, coupon_id, office, case_type, amount=None):
         case_number=f"WK.5410.{rid()[:6]}.2026",
         case_type=case_type,
         amount_grosze=amount,
+        actor=OPERATOR,
     )
 
 

@@ -98,6 +98,7 @@ def redeem(
         case_number=case_number,
         case_type="REJ_NEW",
         amount_grosze=amount_grosze,
+        actor=OPERATOR,
     )
 
 
