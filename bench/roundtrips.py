@@ -78,7 +78,7 @@ class Counting:
 def run_backend(backend: str, n: int) -> dict:
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
-    from hub.services.wsgi import create_app
+    from hub.app import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="hub-roundtrips-"))
     url, drop = database(backend, workdir)

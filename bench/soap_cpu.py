@@ -100,7 +100,7 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
     from hub.config import load_config
     from hub.ops import metrics
     from hub.ops.logging import configure_logging
-    from hub.services.wsgi import create_app
+    from hub.app import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="hub-soapcpu-"))
     url, drop = database(backend, workdir)

@@ -1,8 +1,4 @@
-"""ledger, companies, coupons, idempotency, audit
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-25
+"""ledger, companies, coupons, idempotency, audit (2026-11-25)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""message log and replay cache
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25
+"""message log and replay cache (2026-11-25)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0002'
 down_revision = '0001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""users, roles and grants (issue 4)
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-25
+"""users, roles and grants (issue 4) (2026-11-25)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

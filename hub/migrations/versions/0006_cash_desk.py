@@ -1,8 +1,4 @@
-"""cash desk payments, receipts and closed days (issue 6)
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-25
+"""cash desk payments, receipts and closed days (issue 6) (2026-11-25)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0006'
 down_revision = '0005'
-branch_labels = None
-depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 

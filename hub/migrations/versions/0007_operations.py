@@ -1,8 +1,4 @@
-"""notification settings and notifications (issue 9)
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-25
+"""notification settings and notifications (issue 9) (2026-11-25)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0007'
 down_revision = '0006'
-branch_labels = None
-depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 

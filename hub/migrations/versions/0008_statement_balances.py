@@ -1,14 +1,10 @@
-"""bank statements as banks write them (issue 15): companies without a virtual account
+"""bank statements as banks write them (issue 15): companies without a virtual account (2026-12-03)
 
 Under an escrow account kept as a foreign IBAN there are no virtual accounts (they are Polish
 NRBs under the escrow's bank code): companies are matched by the NIP in the transfer title
 only, and `companies.virtual_account` may be empty. Statement balances need no new column:
 `bank_statements.opening_balance_grosze` / `closing_balance_grosze` exist since 0004 and are
 now always filled, as every imported statement's balances are checked.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-03
 """
 
 from alembic import op
@@ -17,8 +13,6 @@ import sqlalchemy as sa
 
 revision = '0008'
 down_revision = '0007'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

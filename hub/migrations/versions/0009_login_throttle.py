@@ -1,8 +1,4 @@
-"""login throttle: failed portal logins per source address and per login (issue 16)
-
-Revision ID: 0009
-Revises: 0012
-Create Date: 2026-12-03
+"""login throttle: failed portal logins per source address and per login (issue 16) (2026-12-03)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0009'
 down_revision = '0012'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""message log seals and restore recovery (issue 19)
-
-Revision ID: 0010
-Revises: 0008
-Create Date: 2026-12-03
+"""message log seals and restore recovery (issue 19) (2026-12-03)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0010'
 down_revision = '0008'
-branch_labels = None
-depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 GENESIS = '0' * 64

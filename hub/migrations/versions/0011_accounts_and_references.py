@@ -1,8 +1,4 @@
-"""accounts (password to change, TOTP, recovery codes) and batch references (issue 20)
-
-Revision ID: 0011
-Revises: 0009
-Create Date: 2026-12-03
+"""accounts (password to change, TOTP, recovery codes) and batch references (issue 20) (2026-12-03)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0011'
 down_revision = '0009'
-branch_labels = None
-depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 

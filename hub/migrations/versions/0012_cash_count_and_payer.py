@@ -1,8 +1,4 @@
-"""the cash count at closing a desk day, and the payer on a cash payment (issue 20, 16)
-
-Revision ID: 0012
-Revises: 0013
-Create Date: 2026-12-03
+"""the cash count at closing a desk day, and the payer on a cash payment (issue 20, 16) (2026-12-03)
 """
 
 from alembic import op
@@ -11,8 +7,6 @@ import sqlalchemy as sa
 
 revision = '0012'
 down_revision = '0013'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

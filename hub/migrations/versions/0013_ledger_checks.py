@@ -1,8 +1,4 @@
-"""the last run of `hub ledger verify`, for /metrics (issue 16)
-
-Revision ID: 0013
-Revises: 0010
-Create Date: 2026-12-03
+"""the last run of `hub ledger verify`, for /metrics (issue 16) (2026-12-03)
 """
 
 from alembic import op
@@ -12,8 +8,6 @@ import hub.db.base
 
 revision = '0013'
 down_revision = '0010'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
