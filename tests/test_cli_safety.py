@@ -53,6 +53,17 @@ def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_hel
     assert companies(run) == before
 
 
+def test_a_pdf_named_dash_is_refused_not_written_as_a_file_named_dash(run, funded, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = companies(run)
+    line = one_line(
+        run(*f"coupons issue --nip {NIP} --case-type REJ_NEW --count 1 --pdf -".split(), ok=False), EXIT_USAGE
+    )
+    assert "--pdf" in line and "standard output" in line
+    assert companies(run) == before
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -74,6 +85,8 @@ def test_issue_with_a_pdf_in_a_missing_folder_is_refused_before_any_money_is_hel
         ["report", "coupons", "--out", "{folder}"],
         ["portal", "keygen", "--out", "{missing}/portal.key"],
         ["fk", "export", "--office", "1465", "--date", "2026-03-10", "--out", "{file}"],
+        ["backup", "--out", "{missing}/hub.sqlite3"],
+        ["backup", "--out", "-"],
     ],
 )
 def test_every_out_is_checked_when_the_command_line_is_read(run, tmp_path, args):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.main import CliContext, cli, pass_ctx
+from hub.cli.main import CliContext, OutputFile, cli, pass_ctx
 from hub.companies.service import title_matching_note, title_matching_only
 from hub.errors import ConfigError
 
@@ -50,12 +50,7 @@ def config_check(ctx: CliContext) -> None:
 
 
 @cli.command("backup")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The backup file to write (must not exist).",
-)
+@click.option("--out", required=True, type=OutputFile(), help="The backup file to write (must not exist).")
 @pass_ctx
 def backup(ctx: CliContext, out: Path) -> None:
     """A consistent copy of the SQLite database while the hub serves (SQLite's online backup API)."""

@@ -341,7 +341,8 @@ WHOLE_NUMBER = IntParam(-(2**31), 2**31 - 1)  # the service names its own limits
 class OutputFile(click.ParamType):
     """A file a command will write, checked when the command line is read, before the
     command changes anything: its folder exists and is writable, and it is not a folder.
-    With `stdout`, `-` means standard output."""
+    With `stdout`, `-` means standard output; without, `-` is refused rather than written
+    as a file named `-` in the current folder."""
 
     name = "file"
 
@@ -349,8 +350,10 @@ class OutputFile(click.ParamType):
         self.stdout = stdout
 
     def convert(self, value, param, ctx):
-        if self.stdout and value == "-":
-            return "-"
+        if value == "-":
+            if self.stdout:
+                return "-"
+            self.fail("- (standard output) is not taken here; name a file to write", param, ctx)
         path = Path(value)
         folder = path.parent
         if path.is_dir():
