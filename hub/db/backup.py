@@ -43,6 +43,7 @@ def backup(db: Database, out: Path) -> int:
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         _copy(source, tmp)
+        _self_contained(tmp)
         _check(tmp, tmp)
         fsync_path(tmp)
         os.replace(tmp, out)
@@ -72,6 +73,17 @@ def _copy(source: Path, target: Path) -> None:
             dst.close()
     finally:
         src.close()
+
+
+def _self_contained(path: Path) -> None:
+    """The copy of a WAL database is in WAL mode too, and each later open of it would leave
+    its -wal and -shm files beside it: a backup is one file, in rollback-journal mode (a
+    restore puts it back and the hub's connections turn WAL on again)."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        connection.close()
 
 
 def _check(path: Path, shown: Path) -> None:

@@ -72,6 +72,7 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
     hub_command(running_hub.config_dir, "backup", "--out", str(out))
     sender.join(timeout=120)
     assert answers == [200] * 80
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith((".backup", "backup"))] == [out.name]
     with sqlite3.connect(out) as backup:
         backed_up = backup.execute("SELECT count(*) FROM message_log").fetchone()[0]
     assert 20 <= backed_up < 4 * 40 + 2, (
