@@ -35,6 +35,19 @@ def issue(hub, count: int = 1, nip: str = NIP, **kw):
     )
 
 
+def redeem(hub, coupon_text: str, case_number: str = "K", office_code: str = "1465", amount_grosze: int | None = None):
+    """The operator records a REJ_NEW redemption of `coupon_text` (the whole coupon unless `amount_grosze`)."""
+    return hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon_text,
+        office_code=office_code,
+        case_number=case_number,
+        case_type=REJ_NEW,
+        amount_grosze=amount_grosze,
+        actor=OPERATOR,
+    )
+
+
 def company_actor(nip: str = NIP) -> Actor:
     """A company's own signed system: every company permission, that company only."""
     return Actor("client:test-company", company_nip=nip)
