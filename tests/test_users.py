@@ -20,6 +20,7 @@ from hub.reports.scope import ReportQuery
 from hub.users.models import LoginThrottleEntry, RecoveryCode, User
 from hub.users.service import LOGIN_FAILED, LoginDelayed, UserService
 from hub.users.throttle import FAILURES_FREE
+from tests.support.cashdesk import void
 from tests.support.factories import NIP, OPERATOR, OTHER_NIP, funded_company, hub_user, issue, rid
 
 PASSWORD = "correct horse battery"
@@ -182,9 +183,7 @@ def _read_payments(hub, actor):
 
 
 def _void(hub, actor, payment_id):
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=payment_id, reason="wrong case number", supervisor="kierownik", actor=actor
-    )
+    void(hub, payment_id, "wrong case number", "kierownik", actor=actor)
 
 
 def _close_desk(hub, actor):

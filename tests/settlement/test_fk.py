@@ -23,6 +23,7 @@ from hub.outbox.models import PENDING, SENT
 from hub.outbox.service import backoff_s
 from hub.services.endpoint import contract_schema
 from tests.support import SHIPPED_CONFIG
+from tests.support.cashdesk import void
 from tests.support.factories import funded_company, hub_user, issue
 from tests.support.settlement import DAY, FK_OFFICE, OPERATOR, books_balance, redeem, rid
 
@@ -101,9 +102,7 @@ def busy_day(hub, clock):
         request_id=rid(), case_number="E/5", method="CASH", items=[ItemRequest("TAB_SAM")], **pay
     )
     hub_user(hub, "kierownik", "supervisor", office_code=FK_OFFICE)
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=voided.payment_id, reason="pomyłka", supervisor="kierownik", actor=desk
-    )
+    void(hub, voided.payment_id, "pomyłka", "kierownik", actor=desk)
     return hub
 
 
