@@ -39,14 +39,6 @@ def pojazd(cashdesk_hub):
     return Client(cashdesk_hub, "pojazd-1465", "office")
 
 
-def test_the_wsdl_is_served_with_the_real_address(cashdesk_hub):
-    client = zeep.Client(cashdesk_hub.url + "/soap/cashdesk?wsdl")
-    assert (
-        client.wsdl.services["CashDeskService"].ports["CashDeskPort"].binding_options["address"]
-        == cashdesk_hub.url + "/soap/cashdesk"
-    )
-
-
 def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
     supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
     paid = kasa.RegisterPayment(**payment())
