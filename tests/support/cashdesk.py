@@ -121,6 +121,16 @@ def payment(**extra) -> dict:
     }
 
 
+def payment_fields(**extra) -> list:
+    """`payment()` for a hand-built envelope: (name, text) pairs in contract order, an Item as
+    (name, [its pairs])."""
+    fields: list = []
+    for name, value in payment(**extra).items():
+        for one in value if isinstance(value, list) else [value]:
+            fields.append((name, [(k, str(v)) for k, v in one.items()] if isinstance(one, dict) else str(one)))
+    return fields
+
+
 def void_request(payment_id: str, reason: str, supervisor: str) -> dict:
     """VoidPayment's fields, under a new RequestId."""
     return {"RequestId": str(uuid.uuid4()), "PaymentId": payment_id, "Reason": reason, "Supervisor": supervisor}
