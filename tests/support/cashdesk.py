@@ -47,7 +47,7 @@ def pay(hub, *items: ItemRequest, actor=OPERATOR, **kw):
 
 
 def void(hub, payment_id: str, reason: str, supervisor: str, actor=OPERATOR):
-    """The payment voided with the supervisor's confirmation, under a new request id; returns when."""
+    """The payment voided with the supervisor's confirmation, under a new request id; returns when it was."""
     return hub.cashdesk.void(request_id=rid(), payment_id=payment_id, reason=reason, supervisor=supervisor, actor=actor)
 
 

@@ -20,8 +20,5 @@ def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = N
 def client_options(served, client_id: str = "pojazd-1465") -> list[str]:
     """`hub client`'s options to call the served hub signed as `client_id`, trusting the hub's certificate."""
     keys = served.config_dir / "keys"
-    return [
-        *("--url", served.url),
-        *("--key", str(keys / f"{client_id}.key"), "--cert", str(keys / f"{client_id}.crt")),
-        *("--hub-cert", str(keys / "hub.crt")),
-    ]
+    key, cert = keys / f"{client_id}.key", keys / f"{client_id}.crt"
+    return ["--url", served.url, "--key", str(key), "--cert", str(cert), "--hub-cert", str(keys / "hub.crt")]
