@@ -16,35 +16,19 @@ from hub.services.spyne_base import operation
 NS = "urn:hub:office:v1"
 
 
-class VerifyCouponRequest(ComplexModel):
-    __namespace__ = NS
-    _type_info = [("CouponId", Unicode), ("OfficeCode", Unicode)]
+def text_message(name: str, *fields: str) -> type[ComplexModel]:
+    """A message of `fields` in order, every one text: the baseline only parses and writes them."""
+    return type(name, (ComplexModel,), {"__namespace__": NS, "_type_info": [(field, Unicode) for field in fields]})
 
 
-class VerifyCouponResponse(ComplexModel):
-    __namespace__ = NS
-    _type_info = [("CouponId", Unicode), ("Valid", Unicode), ("Status", Unicode)]
-
-
-class RedeemCouponRequest(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("RequestId", Unicode),
-        ("CouponId", Unicode),
-        ("OfficeCode", Unicode),
-        ("CaseNumber", Unicode),
-        ("CaseType", Unicode),
-    ]
-
-
-class RedeemCouponResponse(ComplexModel):
-    __namespace__ = NS
-    _type_info = [
-        ("RedemptionId", Unicode),
-        ("CouponId", Unicode),
-        ("CapturedAmount", Unicode),
-        ("ReleasedAmount", Unicode),
-    ]
+VerifyCouponRequest = text_message("VerifyCouponRequest", "CouponId", "OfficeCode")
+VerifyCouponResponse = text_message("VerifyCouponResponse", "CouponId", "Valid", "Status")
+RedeemCouponRequest = text_message(
+    "RedeemCouponRequest", "RequestId", "CouponId", "OfficeCode", "CaseNumber", "CaseType"
+)
+RedeemCouponResponse = text_message(
+    "RedeemCouponResponse", "RedemptionId", "CouponId", "CapturedAmount", "ReleasedAmount"
+)
 
 
 class Baseline(ServiceBase):

@@ -17,7 +17,7 @@ from hub.errors import (
 from hub.ids import normalize_coupon_id
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING, office_account
-from tests.support.factories import NIP, OPERATOR, OTHER_NIP, REJ_NEW, company_actor, funded_company, issue, rid
+from tests.support.factories import NIP, OPERATOR, OTHER_NIP, REJ_NEW, company_actor, funded_company, issue, redeem, rid
 
 
 def account(hub, nip=NIP):
@@ -91,14 +91,7 @@ def test_verify_then_redeem_captures_for_the_office(hub):
         161_50,
         "Leasing Polska S.A.",
     )
-    r = hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon.coupon_id,
-        office_code="1465",
-        case_number="WK.5410.1.2026",
-        case_type=REJ_NEW,
-        actor=OPERATOR,
-    )
+    r = redeem(hub, coupon.coupon_id, case_number="WK.5410.1.2026")
     assert (r.coupon_id, r.captured_grosze, r.released_grosze) == (coupon.coupon_id, 161_50, 0)
     a = account(hub)
     assert (a.available_grosze, a.held_grosze, a.posted_grosze) == (338_50, 0, 338_50)
@@ -113,27 +106,11 @@ def test_verify_then_redeem_captures_for_the_office(hub):
 def test_partial_redeem_releases_the_rest(hub):
     funded_company(hub, 300_00)
     coupon = issue(hub, 1).coupons[0]
-    r = hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon.coupon_id,
-        office_code="1465",
-        case_number="K/1",
-        case_type=REJ_NEW,
-        amount_grosze=100_00,
-        actor=OPERATOR,
-    )
+    r = redeem(hub, coupon.coupon_id, case_number="K/1", amount_grosze=100_00)
     assert (r.captured_grosze, r.released_grosze) == (100_00, 61_50)
     assert account(hub).available_grosze == 200_00
     with pytest.raises(InvalidRequest, match="more than the coupon"):
-        hub.coupons.redeem(
-            request_id=rid(),
-            coupon_text=issue(hub, 1).coupons[0].coupon_id,
-            office_code="1465",
-            case_number="K/2",
-            case_type=REJ_NEW,
-            amount_grosze=161_51,
-            actor=OPERATOR,
-        )
+        redeem(hub, issue(hub, 1).coupons[0].coupon_id, case_number="K/2", amount_grosze=161_51)
     verify_ledger(hub)
 
 
@@ -175,14 +152,7 @@ def test_verify_of_an_unknown_but_well_formed_id(hub):
     check = hub.coupons.verify(new_coupon_id(), "1465", actor=OPERATOR)
     assert (check.valid, check.reason, check.status) == (False, "NOT_FOUND", None)
     with pytest.raises(CouponNotRedeemable) as e:
-        hub.coupons.redeem(
-            request_id=rid(),
-            coupon_text=format_coupon_id(new_coupon_id()),
-            office_code="1465",
-            case_number="K",
-            case_type=REJ_NEW,
-            actor=OPERATOR,
-        )
+        redeem(hub, format_coupon_id(new_coupon_id()), case_number="K")
     assert e.value.reason == "NOT_FOUND"
 
 
@@ -209,14 +179,7 @@ def test_expiry_releases_holds_once(hub, clock):
     check = hub.coupons.verify(batch.coupons[0].coupon_id, "1465", actor=OPERATOR)
     assert (check.status, check.reason) == ("EXPIRED", "EXPIRED")  # before the job ran, too
     with pytest.raises(CouponNotRedeemable):
-        hub.coupons.redeem(
-            request_id=rid(),
-            coupon_text=batch.coupons[0].coupon_id,
-            office_code="1465",
-            case_number="K",
-            case_type=REJ_NEW,
-            actor=OPERATOR,
-        )
+        redeem(hub, batch.coupons[0].coupon_id, case_number="K")
     run = hub.coupons.expire()
     assert (run.expired, run.released_grosze) == (2, 323_00)
     assert hub.coupons.expire().expired == 0
@@ -227,15 +190,7 @@ def test_expiry_releases_holds_once(hub, clock):
 def test_reverse_within_the_window_holds_again(hub, clock):
     funded_company(hub, 400_00)
     coupon = issue(hub, 1).coupons[0]
-    r = hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon.coupon_id,
-        office_code="1465",
-        case_number="K",
-        case_type=REJ_NEW,
-        amount_grosze=100_00,
-        actor=OPERATOR,
-    )
+    r = redeem(hub, coupon.coupon_id, case_number="K", amount_grosze=100_00)
     with pytest.raises(NotAuthorized):
         hub.coupons.reverse(
             request_id=rid(), redemption_id=r.redemption_id, office_code="1261", reason="x", actor=OPERATOR
@@ -255,14 +210,7 @@ def test_reverse_within_the_window_holds_again(hub, clock):
         hub.coupons.reverse(
             request_id=rid(), redemption_id=r.redemption_id, office_code="1465", reason="again", actor=OPERATOR
         )
-    r2 = hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon.coupon_id,
-        office_code="1465",
-        case_number="K2",
-        case_type=REJ_NEW,
-        actor=OPERATOR,
-    )
+    r2 = redeem(hub, coupon.coupon_id, case_number="K2")
     clock.advance(hours=72, seconds=1)
     with pytest.raises(InvalidRequest, match="72 h"):
         hub.coupons.reverse(

@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from hub.access import COMPANY_PERMISSIONS, OFFICE_PERMISSIONS, Actor
 from hub.audit.models import AuditEvent
-from hub.cashdesk.service import ItemRequest
 from hub.clock import business_day
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.reports.scope import ReportQuery
 from hub.users.models import LoginThrottleEntry, RecoveryCode, User
 from hub.users.service import LOGIN_FAILED, LoginDelayed, UserService
 from hub.users.throttle import FAILURES_FREE
+from tests.support.cashdesk import pay, void
 from tests.support.factories import NIP, OPERATOR, OTHER_NIP, funded_company, hub_user, issue, rid
 
 PASSWORD = "correct horse battery"
@@ -164,17 +164,7 @@ def test_office_users_get_the_office_scope(hub):
 
 
 def _pay(hub, actor):
-    return hub.cashdesk.register(
-        request_id=rid(),
-        office_code=OFFICE,
-        desk_id="01",
-        cashier="anna.nowak",
-        system="POJAZD",
-        case_number="KM.5410.1.1.2026",
-        method="CASH",
-        items=[ItemRequest("DR")],
-        actor=actor,
-    )
+    return pay(hub, actor=actor, office_code=OFFICE)
 
 
 def _read_payments(hub, actor):
@@ -182,9 +172,7 @@ def _read_payments(hub, actor):
 
 
 def _void(hub, actor, payment_id):
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=payment_id, reason="wrong case number", supervisor="kierownik", actor=actor
-    )
+    void(hub, payment_id, "wrong case number", "kierownik", actor=actor)
 
 
 def _close_desk(hub, actor):

@@ -42,12 +42,6 @@ def statement(running_hub) -> bytes:
     )
 
 
-def test_the_wsdl_is_served_with_the_real_address(running_hub):
-    client = zeep.Client(running_hub.url + "/soap/bank?wsdl")
-    address = client.wsdl.services["BankInService"].ports["BankInPort"].binding_options["address"]
-    assert address == running_hub.url + "/soap/bank"
-
-
 def test_the_bank_submits_a_statement_and_sending_it_again_imports_nothing(running_hub, statement):
     history = HistoryPlugin()
     client = bank_client(running_hub, history=history)

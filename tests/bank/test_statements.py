@@ -4,7 +4,6 @@ entry booked twice. After every step the ledger verifies and its trial balance i
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import pytest
@@ -18,6 +17,7 @@ from hub.ledger.chart import ESCROW, company_account
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from tests.support.bank import SAMPLE_ACCOUNT, audit_actions, balance, balanced_sample, entries, ledger_holds, snapshot
 from tests.support.camt import DATA, Entry, camt053, validate
+from tests.support.concurrency import in_threads
 from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
 
 THIRD_NIP = "7010254361"
@@ -335,20 +335,7 @@ def test_concurrent_imports_of_one_statement_book_it_once(hub):
     data = camt053(
         escrow(hub), [Entry(f"{i}.00", creditor_account=virtual(hub, NIP), ref=f"R{i}") for i in range(1, 21)]
     )
-    results, errors = [], []
-
-    def run():
-        try:
-            results.append(hub.statements.import_document(data, actor=OPERATOR))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = in_threads(lambda: hub.statements.import_document(data, actor=OPERATOR), 3)
     assert sorted(counts(r) for r in results) == [(0, 20, 0), (0, 20, 0), (20, 0, 0)]
     assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == sum(range(1, 21)) * 100
     ledger_holds(hub)
@@ -357,17 +344,27 @@ def test_concurrent_imports_of_one_statement_book_it_once(hub):
 # -- reversals -------------------------------------------------------------------------
 
 
-def test_a_reversal_undoes_the_top_up(hub):
+def topped_up_by_300(hub) -> None:
+    """The company pays 300.00 into its virtual account (entry R1 of statement S1)."""
     companies(hub, NIP)
     imported(
         hub, camt053(escrow(hub), [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")], statement_id="S1")
     )
-    result = imported(
+
+
+def top_up_reversed(hub):
+    """The bank takes R1 back (a DBIT reversal in statement S2); the import's result."""
+    return imported(
         hub,
         camt053(
             escrow(hub), [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")], statement_id="S2"
         ),
     )
+
+
+def test_a_reversal_undoes_the_top_up(hub):
+    topped_up_by_300(hub)
+    result = top_up_reversed(hub)
     assert counts(result) == (1, 0, 0)
     credit, reversal = entries(hub)
     assert (credit.status, reversal.status, reversal.reverses_id, reversal.company_id) == (
@@ -380,17 +377,9 @@ def test_a_reversal_undoes_the_top_up(hub):
 
 
 def test_a_reversal_the_company_can_no_longer_cover_goes_to_suspense_for_the_operator(hub):
-    companies(hub, NIP)
-    imported(
-        hub, camt053(escrow(hub), [Entry("300.00", creditor_account=virtual(hub, NIP), ref="R1")], statement_id="S1")
-    )
+    topped_up_by_300(hub)
     issue(hub, 1)  # 161.50 held: 138.50 available
-    result = imported(
-        hub,
-        camt053(
-            escrow(hub), [Entry("300.00", direction="DBIT", reversal=True, tx_ref="R1", ref="R9")], statement_id="S2"
-        ),
-    )
+    result = top_up_reversed(hub)
     assert counts(result) == (0, 0, 1)
     credit, reversal = entries(hub)
     assert (credit.status, reversal.status, reversal.company_id) == (REVERSED, REVIEW, credit.company_id)

@@ -13,7 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from hub.app import cli
+from hub.cashdesk.service import ItemRequest
 from hub.clock import business_day
+from tests.support.cashdesk import pay
+from tests.support.cli import client_options
 from tests.support.documents import qr_codes
 from tests.support.factories import config_copy
 
@@ -161,31 +164,8 @@ def test_void_needs_a_supervisor_and_a_known_payment(run):
 
 def test_hub_client_verify_payment_as_pojazd(cashdesk_hub):
     hub = cashdesk_hub.hub
-    from hub.cashdesk.service import ItemRequest
-    from tests.support.factories import OPERATOR, rid
-
-    paid = hub.cashdesk.register(
-        request_id=rid(),
-        office_code="1465",
-        desk_id="02",
-        cashier="anna.nowak",
-        system="POJAZD",
-        case_number="KM.7",
-        method="CASH",
-        items=[ItemRequest("DR"), ItemRequest("EWID")],
-        actor=OPERATOR,
-    )
-    keys = cashdesk_hub.config_dir / "keys"
-    common = [
-        "--url",
-        cashdesk_hub.url,
-        "--key",
-        str(keys / "pojazd-1465.key"),
-        "--cert",
-        str(keys / "pojazd-1465.crt"),
-        "--hub-cert",
-        str(keys / "hub.crt"),
-    ]
+    paid = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), desk_id="02", case_number="KM.7")
+    common = client_options(cashdesk_hub)
     runner = CliRunner()
     result = runner.invoke(
         cli,

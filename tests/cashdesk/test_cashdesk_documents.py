@@ -20,8 +20,8 @@ from hub.errors import NotFound
 from hub.reports.csvout import RFC4180
 from hub.signing.devcerts import self_signed
 from hub.signing.payload import BAD_SIGNATURE, MALFORMED, UNKNOWN_VERSION, QrRejected
-from tests.support.cashdesk import add_user, pay
-from tests.support.documents import hub_cert, qr_codes
+from tests.support.cashdesk import add_user, pay, void
+from tests.support.documents import each_one_character_changed, hub_cert, qr_codes
 from tests.support.factories import OPERATOR, rid
 
 TODAY = date(2026, 3, 10)
@@ -85,13 +85,7 @@ def test_the_receipt_shows_the_payment_in_polish_and_its_qr_is_signed(hub):
 def test_a_receipt_qr_fails_the_check_on_any_changed_character(hub):
     r = pay(hub)
     (qr,) = qr_codes(hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR))
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    for i, ch in enumerate(qr):
-        changed = (
-            qr[:i]
-            + (alphabet[(alphabet.find(ch) + 1) % 32] if ch in alphabet else ("7" if ch != "7" else "A"))
-            + qr[i + 1 :]
-        )
+    for changed in each_one_character_changed(qr):
         with pytest.raises(QrRejected):
             verify_receipt_qr(changed, [hub_cert()])
     with pytest.raises(QrRejected) as rejected:
@@ -113,13 +107,7 @@ def test_a_receipt_without_a_payer_leaves_a_line_to_write_on(hub):
 def test_a_voided_payments_receipt_says_so(hub):
     add_user(hub, "ewa.wisniewska")
     r = pay(hub)
-    hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=r.payment_id,
-        reason="Pomyłka kasjera: zła sprawa.",
-        supervisor="ewa.wisniewska",
-        actor=OPERATOR,
-    )
+    void(hub, r.payment_id, "Pomyłka kasjera: zła sprawa.", "ewa.wisniewska")
     text = pdf_text(hub.cashdesk.receipt_pdf(r.payment_id, OPERATOR))
     assert "ANULOWANO" in text and "ewa.wisniewska" in text and "Pomyłka kasjera: zła sprawa." in text
 
@@ -146,9 +134,7 @@ def _day_with_a_void(hub):
         pay(hub, ItemRequest("TAB_SAM"), case_number="KM.9"),
         pay(hub, ItemRequest("NAL"), method="CARD", card_auth_code="778"),
     ]
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=made[2].payment_id, reason="zła kwota", supervisor="ewa.wisniewska", actor=OPERATOR
-    )
+    void(hub, made[2].payment_id, "zła kwota", "ewa.wisniewska")
     return made
 
 

@@ -5,7 +5,6 @@ refusal is the contract's fault. Answers validate against the published XSD."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ import zeep
 
 from hub import ns
 from hub.clock import business_day
-from tests.support.cashdesk import CASE, OTHER_KASA, Client, add_user, payment
+from tests.support.cashdesk import CASE, OTHER_KASA, Client, add_user, close_day_request, payment, void_request
 from tests.support.factories import OPERATOR
 
 
@@ -38,14 +37,6 @@ def kasa(cashdesk_hub):
 @pytest.fixture
 def pojazd(cashdesk_hub):
     return Client(cashdesk_hub, "pojazd-1465", "office")
-
-
-def test_the_wsdl_is_served_with_the_real_address(cashdesk_hub):
-    client = zeep.Client(cashdesk_hub.url + "/soap/cashdesk?wsdl")
-    assert (
-        client.wsdl.services["CashDeskService"].ports["CashDeskPort"].binding_options["address"]
-        == cashdesk_hub.url + "/soap/cashdesk"
-    )
 
 
 def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
@@ -72,18 +63,13 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
     text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
     assert paid.ReceiptNumber in text and "Kasa przyjęła" in text
 
-    voided = kasa.VoidPayment(
-        RequestId=str(uuid.uuid4()),
-        PaymentId=paid.PaymentId,
-        Reason="Pomyłka kasjera: zła sprawa.",
-        Supervisor=supervisor,
-    )
+    voided = kasa.VoidPayment(**void_request(paid.PaymentId, "Pomyłka kasjera: zła sprawa.", supervisor))
     assert paid.PaidAt <= voided <= datetime.now(UTC)
     check = pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE)
     assert (check.Paid, check.TotalPaid, check.Payment) == (False, Decimal("0.00"), [])
 
     cash = kasa.RegisterPayment(**payment(Method="CASH", CardAuthCode=None, Item=[{"FeeCode": "TAB_SAM"}]))
-    closed = kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=today)
+    closed = kasa.CloseDay(**close_day_request(today))
     assert closed.ReportId == f"RK/1465/01/{today.isoformat()}"
     assert (closed.PaymentCount, closed.VoidedCount, closed.CashTotal, closed.CardTotal, closed.HandlingFeeTotal) == (
         1,
@@ -95,16 +81,7 @@ def test_pay_verify_void_and_close_over_signed_soap(cashdesk_hub, kasa, pojazd):
 
     code, message = fault(kasa.RegisterPayment, **payment())
     assert code == "DayClosed" and "closed" in message
-    assert (
-        fault(
-            kasa.VoidPayment,
-            RequestId=str(uuid.uuid4()),
-            PaymentId=cash.PaymentId,
-            Reason="za późno",
-            Supervisor=supervisor,
-        )[0]
-        == "DayClosed"
-    )
+    assert fault(kasa.VoidPayment, **void_request(cash.PaymentId, "za późno", supervisor))[0] == "DayClosed"
     assert pojazd.VerifyPayment(System="POJAZD", OfficeCode="1465", CaseNumber=CASE).TotalPaid == Decimal("80.00")
 
 
@@ -123,26 +100,8 @@ def test_a_cash_desk_client_acts_only_for_its_own_office(cashdesk_hub, kasa):
     assert fault(other.RegisterPayment, **payment())[0] == "NotAuthorized"
     assert fault(other.GetReceiptPdf, PaymentId=paid.PaymentId)[0] == "NotFound"
     add_user(cashdesk_hub.hub, "jan.kowalski", office_code="1261")
-    assert (
-        fault(
-            other.VoidPayment,
-            RequestId=str(uuid.uuid4()),
-            PaymentId=paid.PaymentId,
-            Reason="cudza",
-            Supervisor="jan.kowalski",
-        )[0]
-        == "NotFound"
-    )
-    assert (
-        fault(
-            other.CloseDay,
-            RequestId=str(uuid.uuid4()),
-            OfficeCode="1465",
-            DeskId="01",
-            Date=business_day(datetime.now(UTC)),
-        )[0]
-        == "NotAuthorized"
-    )
+    assert fault(other.VoidPayment, **void_request(paid.PaymentId, "cudza", "jan.kowalski"))[0] == "NotFound"
+    assert fault(other.CloseDay, **close_day_request(business_day(datetime.now(UTC))))[0] == "NotAuthorized"
     assert cashdesk_hub.hub.cashdesk.payment(paid.PaymentId, OPERATOR).voided_at is None
     # at its own office it works
     assert other.RegisterPayment(**payment(OfficeCode="1261")).ReceiptNumber.startswith("KP/1261/01/")
@@ -151,24 +110,9 @@ def test_a_cash_desk_client_acts_only_for_its_own_office(cashdesk_hub, kasa):
 def test_other_kinds_of_clients_are_refused_and_offices_are_checked(cashdesk_hub, kasa):
     kasa.RegisterPayment(**payment())
     assert fault(Client(cashdesk_hub, "pojazd-1465", "cashdesk").RegisterPayment, **payment())[0] == "NotAuthorized"
-    assert (
-        fault(
-            Client(cashdesk_hub, "kasa-1465-01", "office").VerifyPayment,
-            System="POJAZD",
-            OfficeCode="1465",
-            CaseNumber=CASE,
-        )[0]
-        == "NotAuthorized"
-    )
-    assert (
-        fault(
-            Client(cashdesk_hub, "pojazd-1261", "office").VerifyPayment,
-            System="POJAZD",
-            OfficeCode="1465",
-            CaseNumber=CASE,
-        )[0]
-        == "NotAuthorized"
-    )
+    # the cash desk's certificate on the office service, and Pojazd of another office
+    for asker in (Client(cashdesk_hub, "kasa-1465-01", "office"), Client(cashdesk_hub, "pojazd-1261", "office")):
+        assert fault(asker.VerifyPayment, System="POJAZD", OfficeCode="1465", CaseNumber=CASE)[0] == "NotAuthorized"
 
 
 def test_bad_requests_get_the_contracts_faults(cashdesk_hub, kasa):
@@ -179,13 +123,7 @@ def test_bad_requests_get_the_contracts_faults(cashdesk_hub, kasa):
     assert fault(kasa.RegisterPayment, **payment(Method="CHEQUE"))[0] == "SchemaViolation"
     assert fault(kasa.GetReceiptPdf, PaymentId="no-such-payment")[0] == "NotFound"
     paid = kasa.RegisterPayment(**payment())
-    code, message = fault(
-        kasa.VoidPayment,
-        RequestId=str(uuid.uuid4()),
-        PaymentId=paid.PaymentId,
-        Reason="pomyłka",
-        Supervisor="nobody.here",
-    )
+    code, message = fault(kasa.VoidPayment, **void_request(paid.PaymentId, "pomyłka", "nobody.here"))
     assert code == "NotAuthorized" and "nobody.here" in message
     assert paid.ReceiptNumber.endswith("/000001")  # the refusals used up no number
 
@@ -202,9 +140,7 @@ def test_close_day_with_a_cash_count_and_a_payer_over_soap(cashdesk_hub, kasa):
     assert (record.payer_name, record.payer_address) == ("Zofia Żółkiewska", "ul. Długa 5, Gdańsk")
 
     def close(**kw):
-        return kasa.CloseDay(
-            **{"RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Date": today, **kw}
-        )
+        return kasa.CloseDay(**close_day_request(today, **kw))
 
     code, message = fault(close, CountedCash=Decimal("50.00"))
     assert code == "NotAuthorized" and "a supervisor must confirm the difference" in message
@@ -222,11 +158,7 @@ def test_close_day_over_soap_refuses_a_day_more_than_one_day_back(cashdesk_hub, 
     supervisor = add_user(cashdesk_hub.hub, "ewa.wisniewska")
     today = business_day(datetime.now(UTC))
     old = date.fromordinal(today.toordinal() - 2)
-    code, message = fault(
-        kasa.CloseDay, RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=old, Supervisor=supervisor
-    )
+    code, message = fault(kasa.CloseDay, **close_day_request(old, Supervisor=supervisor))
     assert code == "InvalidRequest" and "more than 1 day back" in message
-    yesterday = kasa.CloseDay(
-        RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=date.fromordinal(today.toordinal() - 1)
-    )
+    yesterday = kasa.CloseDay(**close_day_request(date.fromordinal(today.toordinal() - 1)))
     assert yesterday.ExpectedCash is None and yesterday.CashDifference is None

@@ -12,7 +12,7 @@ from hub.access import Actor
 from hub.cashdesk.service import ITEMS_COUNT_MAX, DayTakings, DeskTotals, ItemRequest
 from hub.errors import DayClosed, IdempotencyConflict, InvalidRequest, NotAuthorized, NotFound
 from hub.ledger import Ledger
-from tests.support.cashdesk import TODAY, add_user, balance, events, pay, payments, transfers
+from tests.support.cashdesk import TODAY, add_user, balance, events, pay, payments, transfers, void
 from tests.support.factories import OPERATOR, company_actor, rid
 
 
@@ -125,9 +125,7 @@ def test_an_office_cashier_may_take_payments_but_not_void_or_close(hub):
     r = pay(hub, actor=cashier)
     add_user(hub, "ewa.wisniewska")
     with pytest.raises(NotAuthorized, match="payments:void"):
-        hub.cashdesk.void(
-            request_id=rid(), payment_id=r.payment_id, reason="pomyłka", supervisor="ewa.wisniewska", actor=cashier
-        )
+        void(hub, r.payment_id, "pomyłka", "ewa.wisniewska", actor=cashier)
     with pytest.raises(NotAuthorized, match="desk:close"):
         hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=cashier)
     assert events(hub, "cashdesk.pay")[0]["actor"] == "user:anna.nowak"
@@ -172,9 +170,7 @@ def test_a_supervisor_voids_a_payment_with_the_reverse_transfer(hub, clock):
         == voided_at
     )
     with pytest.raises(InvalidRequest, match="already voided"):
-        hub.cashdesk.void(
-            request_id=rid(), payment_id=r.payment_id, reason="jeszcze raz", supervisor=supervisor, actor=OPERATOR
-        )
+        void(hub, r.payment_id, "jeszcze raz", supervisor)
     with hub.db.read() as s:
         Ledger(s).verify()
 
@@ -182,13 +178,7 @@ def test_a_supervisor_voids_a_payment_with_the_reverse_transfer(hub, clock):
 def test_a_supervisor_acting_with_the_cli_voids_under_their_own_name(hub):
     add_user(hub, "ewa.wisniewska")
     r = pay(hub)
-    hub.cashdesk.void(
-        request_id=rid(),
-        payment_id=r.payment_id,
-        reason="klient zrezygnował",
-        supervisor="ewa.wisniewska",
-        actor=hub.users.actor("ewa.wisniewska"),
-    )
+    void(hub, r.payment_id, "klient zrezygnował", "ewa.wisniewska", actor=hub.users.actor("ewa.wisniewska"))
     assert events(hub, "cashdesk.void")[0]["actor"] == "user:ewa.wisniewska"
 
 
@@ -214,9 +204,7 @@ def test_only_an_active_supervisor_of_the_office_may_approve_a_void(hub, setup, 
     r = pay(hub)
     setup(hub)
     with pytest.raises(NotAuthorized, match=words):
-        hub.cashdesk.void(
-            request_id=rid(), payment_id=r.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
-        )
+        void(hub, r.payment_id, "pomyłka", supervisor)
     assert payments(hub)[0].voided_at is None and balance(hub, "office:1465:takings").posted == 54_00
 
 
@@ -255,9 +243,7 @@ def test_close_day_freezes_the_desk_day_and_keeps_its_report(hub, clock):
     supervisor = add_user(hub, "ewa.wisniewska")
     kept = [pay(hub), pay(hub, ItemRequest("PJ"), ItemRequest("EWID"), method="CARD", card_auth_code="777")]
     voided = pay(hub, ItemRequest("TAB_SAM"))
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=voided.payment_id, reason="zła kwota", supervisor=supervisor, actor=OPERATOR
-    )
+    void(hub, voided.payment_id, "zła kwota", supervisor)
     other_desk = pay(hub, desk_id="02")
     clock.advance(hours=8)
     key = rid()
@@ -275,16 +261,12 @@ def test_close_day_freezes_the_desk_day_and_keeps_its_report(hub, clock):
     with pytest.raises(DayClosed, match="closed for 2026-03-10"):
         pay(hub)
     with pytest.raises(DayClosed):
-        hub.cashdesk.void(
-            request_id=rid(), payment_id=kept[0].payment_id, reason="za późno", supervisor=supervisor, actor=OPERATOR
-        )
+        void(hub, kept[0].payment_id, "za późno", supervisor)
     with pytest.raises(DayClosed):
         hub.cashdesk.close_day(request_id=rid(), office_code="1465", desk_id="01", day=TODAY, actor=OPERATOR)
     assert len(payments(hub)) == 4
     # the other desk is still open, and the next day the closed desk takes payments again
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=other_desk.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
-    )
+    void(hub, other_desk.payment_id, "pomyłka", supervisor)
     clock.advance(days=1)
     assert pay(hub).receipt_number == "KP/1465/01/2026/000004"
     assert events(hub, "cashdesk.close")[0]["report"] == "RK/1465/01/2026-03-10"
@@ -314,9 +296,7 @@ def test_verify_payment_lists_the_cases_payments_that_count(hub):
     first = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), case_number=case, method="CARD", card_auth_code="A1")
     second = pay(hub, ItemRequest("TAB_SAM"), case_number=case, desk_id="02")
     voided = pay(hub, ItemRequest("NAL"), case_number=case)
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=voided.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
-    )
+    void(hub, voided.payment_id, "pomyłka", supervisor)
     pay(hub, ItemRequest("PJ"), case_number=case, system="KIEROWCA")  # another system's case of the same number
     pay(hub, case_number=case, office_code="1261")  # another office
 
@@ -356,9 +336,7 @@ def test_the_days_report_totals_are_the_payments_by_method_less_voids(hub, clock
         clock.advance(minutes=7)
     voided = {made[i][1].payment_id for i in (2, 3, 9)}
     for payment_id in voided:
-        hub.cashdesk.void(
-            request_id=rid(), payment_id=payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
-        )
+        void(hub, payment_id, "pomyłka", supervisor)
 
     counted = [(m, r) for m, r in made if r.payment_id not in voided]
     expected = DeskTotals(
@@ -398,9 +376,7 @@ def test_day_takings_sums_every_desk_of_the_office_less_voids(hub, clock):
     pay(hub, ItemRequest("DR"), ItemRequest("EWID"))
     pay(hub, ItemRequest("DR"), ItemRequest("EWID"), desk_id="02", method="CARD", card_auth_code="A1")
     gone = pay(hub, ItemRequest("PJ"))
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=gone.payment_id, reason="pomyłka", supervisor=supervisor, actor=OPERATOR
-    )
+    void(hub, gone.payment_id, "pomyłka", supervisor)
     pay(hub, ItemRequest("PJ"), office_code="1261")  # another office
     clock.advance(days=1)
     pay(hub, ItemRequest("NAL"))  # another day

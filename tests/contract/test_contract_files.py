@@ -28,30 +28,26 @@ from zeep.transports import Transport
 from zeep.xsd.elements.indicators import Choice, OrderIndicator
 
 from hub import ns
+from hub.services.endpoint import contract_schema
+from hub.xmlsafe import parse_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 XSD_DIR = ROOT / "hub" / "xsd"
 WSDL_DIR = ROOT / "hub" / "wsdl"
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
-# One hardened parser for the test's own reads, every option written out.
-PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_blank_text=True,
-    remove_comments=True,
-)
-
 
 def parse(path: Path) -> etree._Element:
-    return etree.parse(str(path), PARSER).getroot()
+    return from_bytes(path.read_bytes())
 
 
 def from_text(text: str) -> etree._Element:
-    return etree.fromstring(text.encode(), PARSER)
+    return from_bytes(text.encode())
+
+
+def from_bytes(data: bytes) -> etree._Element:
+    """Through the hub's one hardened parser, as the hub reads what comes from outside."""
+    return parse_xml(data, bytes_max=10_000_000, depth_max=64)
 
 
 COMMON = parse(XSD_DIR / "common.xsd").get("targetNamespace")
@@ -261,7 +257,7 @@ def zeep_client(service: str) -> zeep.Client:
 
 @functools.cache
 def lxml_schema(name: str) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD_DIR / name), PARSER))
+    return contract_schema(name.removesuffix(".xsd"))
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from hub.cashdesk.models import Payment
 from hub.coupons.models import Coupon, CouponBatch, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.signing.sign import sign_envelope
+from tests.support.cashdesk import payment_fields
 from tests.support.factories import funded_company, issue
 from tests.support.soap import CLIENT_ID, MY_NIP
 
@@ -104,27 +105,7 @@ def company_requests(coupon: str) -> list:
 
 
 def cashdesk_requests(coupon: str) -> list:
-    return [
-        (
-            "kasa-1465-01",
-            lambda: envelope(
-                ns.CASHDESK,
-                "RegisterPayment",
-                [
-                    ("RequestId", rid()),
-                    ("OfficeCode", "1465"),
-                    ("DeskId", "01"),
-                    ("Cashier", "anna.nowak"),
-                    ("System", "POJAZD"),
-                    ("CaseNumber", "KM.5410.1.124.2026"),
-                    ("Method", "CARD"),
-                    ("CardAuthCode", "A1B2C3"),
-                    ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]),
-                    ("Item", [("FeeCode", "EWID")]),
-                ],
-            ),
-        )
-    ]
+    return [("kasa-1465-01", lambda: envelope(ns.CASHDESK, "RegisterPayment", payment_fields()))]
 
 
 ENDPOINTS = {"office": office_requests, "company": company_requests, "cashdesk": cashdesk_requests}

@@ -31,7 +31,7 @@ from hub.ledger.service import Ledger
 from tests.support import REPO
 from tests.support.bank import post_signed
 from tests.support.camt import Entry, camt053
-from tests.support.cashdesk import Client, add_user, payment
+from tests.support.cashdesk import Client, add_user, close_day_request, payment, void_request
 from tests.support.cli import hub_command
 from tests.support.factories import OPERATOR
 from tests.support.pgcluster import PrivateCluster, migrated_url, running_cluster
@@ -83,10 +83,8 @@ def traffic(running_hub, redeem_count: int, everything: bool = False) -> dict:
     assert status == 200
     if everything:
         company.CancelCoupon(RequestId=str(uuid.uuid4()), CouponId=coupons[redeem_count])
-        kasa.VoidPayment(
-            RequestId=str(uuid.uuid4()), PaymentId=paid.PaymentId, Reason="Pomyłka kasjera.", Supervisor=SUPERVISOR
-        )
-        kasa.CloseDay(RequestId=str(uuid.uuid4()), OfficeCode="1465", DeskId="01", Date=business_day(datetime.now(UTC)))
+        kasa.VoidPayment(**void_request(paid.PaymentId, "Pomyłka kasjera.", SUPERVISOR))
+        kasa.CloseDay(**close_day_request(business_day(datetime.now(UTC))))
     return {"batch": batch.BatchId, "coupons": coupons, "redeemed": redeemed, "payment": paid.PaymentId}
 
 
@@ -149,21 +147,7 @@ def test_point_in_time_recovery_after_the_cluster_is_destroyed_loses_nothing(run
     hub, config_dir = running_hub.hub, running_hub.config_dir
     setup_company(hub)
     base = cluster.folder("base")
-    cluster.run(
-        "pg_basebackup",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(cluster.port),
-        "-U",
-        "postgres",
-        "-D",
-        str(base),
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-    )
+    cluster.client("pg_basebackup", "-D", str(base), "-X", "stream", "-c", "fast")
 
     told = traffic(running_hub, redeem_count=5, everything=True)
     hub_command(config_dir, "audit", "seal")
@@ -222,18 +206,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     setup_company(hub)
     traffic(running_hub, redeem_count=2)
     dump = cluster.folder("backup") / "hub.dump"
-    cluster.run(
-        "pg_dump",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(cluster.port),
-        "-U",
-        "postgres",
-        "--format=custom",
-        f"--file={dump}",
-        "postgres",
-    )
+    cluster.client("pg_dump", "--format=custom", f"--file={dump}", "postgres")
 
     later = traffic(running_hub, redeem_count=4, everything=True)  # after the nightly dump
     before = state(hub.db)
@@ -241,19 +214,7 @@ def test_an_older_pg_dump_is_refused_changes_until_recover_brings_back_every_red
     hub_command(config_dir, "audit", "archive", "--before", datetime.now(UTC).isoformat())  # the nightly archive run
 
     # the database is lost; the operator restores the dump (docs/deployment.md, section 8) and starts the hub
-    cluster.run(
-        "pg_restore",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(cluster.port),
-        "-U",
-        "postgres",
-        "--clean",
-        "--if-exists",
-        "--dbname=postgres",
-        str(dump),
-    )
+    cluster.client("pg_restore", "--clean", "--if-exists", "--dbname=postgres", str(dump))
     lost = state(hub.db)
     assert not set(later["redeemed"]) & set(lost["redemptions"]), "the dump was taken before the later redemptions"
     coupon = next(iter(later["redeemed"]))

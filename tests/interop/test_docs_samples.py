@@ -23,7 +23,7 @@ from lxml import etree
 
 from hub import ns
 from hub.services.endpoint import contract_schema
-from tests.support.cashdesk import add_user
+from tests.support.cashdesk import add_user, payment_fields
 from tests.support.factories import funded_company, issue
 from tests.support.xmlsec1 import signed_by_xmlsec1, xmlsec1_verifies
 
@@ -47,18 +47,6 @@ NAMES = [f"{service}-{operation}" for service, operation in EXCHANGES]
 def request_fields(operation: str, seen: dict) -> list:
     """The request's fields in contract order; (name, [fields]) for an element with children."""
     rid = ("RequestId", str(uuid.uuid4()))
-    payment = [
-        rid,
-        ("OfficeCode", "1465"),
-        ("DeskId", "01"),
-        ("Cashier", "anna.nowak"),
-        ("System", "POJAZD"),
-        ("CaseNumber", "WK.5410.12.2026"),
-        ("Method", "CARD"),
-        ("CardAuthCode", "A1B2C3"),
-        ("Item", [("FeeCode", "DR"), ("Amount", "54.00")]),
-        ("Item", [("FeeCode", "EWID")]),
-    ]
     return {
         "VerifyCoupon": lambda: [("CouponId", seen["coupon"]), ("OfficeCode", "1465"), ("CaseType", "REJ_NEW")],
         "RedeemCoupon": lambda: [
@@ -75,7 +63,7 @@ def request_fields(operation: str, seen: dict) -> list:
             ("OfficeCode", "1465"),
             ("Reason", "Pomyłka w numerze sprawy"),
         ],
-        "RegisterPayment": lambda: payment,
+        "RegisterPayment": lambda: payment_fields(CaseNumber="WK.5410.12.2026"),
         "VoidPayment": lambda: [
             rid,
             ("PaymentId", seen["voided"]),

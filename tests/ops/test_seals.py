@@ -31,6 +31,14 @@ def sealed_log(db, clock, every_records: int = 5, every_s: int = 60) -> MessageL
     return MessageLog(db, Sealer(hub_identity(), clock, every_records, every_s))
 
 
+def exchanged(db, exchanges: int, every_records: int) -> MessageLog:
+    """A sealing log at T0 holding `exchanges` request/answer pairs (two records each)."""
+    log = sealed_log(db, Clock(), every_records=every_records)
+    for i in range(exchanges):
+        exchange(log, i)
+    return log
+
+
 def seal_seqs(db) -> list[int]:
     with db.read() as s:
         return list(s.scalars(select(MessageLogSeal.seq).order_by(MessageLogSeal.seq)))
@@ -76,10 +84,7 @@ def test_the_write_path_seals_every_n_records_and_after_t_seconds(db, tmp_path):
 
 
 def test_a_seal_on_demand_covers_the_tail_and_a_second_finds_nothing_new(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=100)
-    for i in range(3):
-        exchange(log, i)
+    log = exchanged(db, 3, every_records=100)
     assert seal_seqs(db) == [1]
     seal = log.seal()
     assert (seal.seq, log.seal()) == (6, None)
@@ -88,10 +93,7 @@ def test_a_seal_on_demand_covers_the_tail_and_a_second_finds_nothing_new(db, tmp
 
 
 def test_a_cut_tail_with_the_head_moved_back_is_found(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=100)
-    for i in range(10):
-        exchange(log, i)
+    log = exchanged(db, 10, every_records=100)
     log.seal()  # as `hub audit seal` from its timer
     cut_tail(db, 18)
     assert log.verify().ok  # the bare chain cannot tell
@@ -100,10 +102,7 @@ def test_a_cut_tail_with_the_head_moved_back_is_found(db, tmp_path):
 
 
 def test_a_record_rewritten_and_every_later_one_rehashed_is_found(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=100)
-    for i in range(200):
-        exchange(log, i)  # 400 records, sealed at 1, 101, 201, 301 (and 400 below)
+    log = exchanged(db, 200, every_records=100)  # 400 records, sealed at 1, 101, 201, 301 (and 400 below)
     log.seal()
     rehash_from(db, 300, b"<forged/>")
     assert log.verify().ok  # the bare chain cannot tell
@@ -119,10 +118,7 @@ def test_a_record_rewritten_and_every_later_one_rehashed_is_found(db, tmp_path):
 
 
 def test_removing_the_seals_too_is_found(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=100)
-    for i in range(200):
-        exchange(log, i)
+    exchanged(db, 200, every_records=100)
     rehash_from(db, 300, b"<forged/>")
     # the tamperer also deletes the seals that would give the rewrite away, and points the head at the last one left
     with db.transaction() as s:
@@ -137,10 +133,7 @@ def test_removing_the_seals_too_is_found(db, tmp_path):
 
 
 def test_a_seal_removed_from_the_middle_or_changed_is_found(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=5)
-    for i in range(8):
-        exchange(log, i)  # seals at 1, 6, 11, 16
+    exchanged(db, 8, every_records=5)  # seals at 1, 6, 11, 16
     with db.transaction() as s:
         s.execute(delete(MessageLogSeal).where(MessageLogSeal.seq == 6))
         s.execute(update(MessageLogSeal).where(MessageLogSeal.seq == 16).values(head_hash="0" * 64))
@@ -152,10 +145,7 @@ def test_a_seal_removed_from_the_middle_or_changed_is_found(db, tmp_path):
 
 
 def test_seals_move_into_the_archive_with_their_records_and_still_check(db, tmp_path):
-    clock = Clock()
-    log = sealed_log(db, clock, every_records=5)
-    for i in range(8):
-        exchange(log, i)
+    log = exchanged(db, 8, every_records=5)
     archive = archived(db, tmp_path / "archive")
     run = archive.archive(T0 + timedelta(seconds=1))
     assert (run.first_seq, run.last_seq) == (1, 16)

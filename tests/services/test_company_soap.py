@@ -23,7 +23,7 @@ from hub.signing.zeep_plugin import HubSignature
 from tests.support.documents import pdf_pages, sheet_codes
 from tests.support.factories import NIP as OTHER_NIP
 from tests.support.factories import OPERATOR, funded_company, issue, rid
-from tests.support.soap import CLIENT_ID, MY_NIP, C, call, fault_of, ok
+from tests.support.soap import CLIENT_ID, MY_NIP, C, call, fault_of, issue_fields, ok
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
@@ -115,16 +115,7 @@ def test_the_companys_own_zeep_client_does_everything(running_hub, companies):
 
 
 def test_each_operation_over_signed_soap(running_hub, companies):
-    batch = ok(
-        running_hub,
-        "IssueCoupons",
-        RequestId=rid(),
-        CompanyNip=MY_NIP,
-        CaseType="REJ_NEW",
-        Count=2,
-        Amount="200.00",
-        OfficeCode="1465",
-    )
+    batch = ok(running_hub, "IssueCoupons", **issue_fields(2, Amount="200.00", OfficeCode="1465"))
     ids = [c.findtext(C + "CouponId") for c in batch.findall(C + "Coupon")]
     assert text_of(batch, "TotalHeld") == "400.00" and len(ids) == 2
 
@@ -174,18 +165,14 @@ def test_each_operation_over_signed_soap(running_hub, companies):
 
 def test_issue_is_idempotent_by_request_id_and_all_or_nothing(running_hub, companies):
     key = rid()
-    first = ok(running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2)
-    again = ok(running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=2)
+    first = ok(running_hub, "IssueCoupons", **issue_fields(2, RequestId=key))
+    again = ok(running_hub, "IssueCoupons", **issue_fields(2, RequestId=key))
     assert etree.tostring(first, method="c14n") == etree.tostring(again, method="c14n")
     assert running_hub.hub.companies.account(MY_NIP, actor=OPERATOR).held_grosze == 323_00
-    assert refused(
-        running_hub, "IssueCoupons", RequestId=key, CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=3
-    ) == CLIENT("IdempotencyConflict")
+    assert refused(running_hub, "IssueCoupons", **issue_fields(3, RequestId=key)) == CLIENT("IdempotencyConflict")
 
     before = snapshot(running_hub.hub)
-    status, response = call(
-        running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=5
-    )
+    status, response = call(running_hub, "IssueCoupons", **issue_fields(5))
     code, text = fault_of(response)
     assert (status, code) == (500, CLIENT("InsufficientFunds")) and "nothing was held" in text
     detail = response.find(f".//{{{ns.COMMON}}}FaultDetail")
@@ -202,7 +189,7 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(run
     before = snapshot(running_hub.hub)
     attempts = [
         ("GetAccount", dict(CompanyNip=OTHER_NIP), "NotAuthorized"),
-        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=OTHER_NIP, CaseType="REJ_NEW", Count=1), "NotAuthorized"),
+        ("IssueCoupons", issue_fields(1, CompanyNip=OTHER_NIP), "NotAuthorized"),
         ("ListCoupons", dict(CompanyNip=OTHER_NIP), "NotAuthorized"),
         ("GetStatement", dict(CompanyNip=OTHER_NIP, From="2026-01-01", To="2026-12-31"), "NotAuthorized"),
         ("CancelCoupon", dict(RequestId=rid(), CouponId=theirs), "NotFound"),
@@ -215,18 +202,10 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(run
         ),
         ("ListCoupons", dict(CompanyNip=MY_NIP, Limit=0), "InvalidRequest"),
         ("GetStatement", dict(CompanyNip=MY_NIP, From="2026-03-10", To="2026-03-09"), "InvalidRequest"),
-        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="NOPE", Count=1), "InvalidRequest"),
-        (
-            "IssueCoupons",
-            dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="0.01"),
-            "InvalidRequest",
-        ),
-        (
-            "IssueCoupons",
-            dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Amount="161.49"),
-            "InvalidRequest",
-        ),
-        ("IssueCoupons", dict(RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1001), "SchemaViolation"),
+        ("IssueCoupons", issue_fields(1, CaseType="NOPE"), "InvalidRequest"),
+        ("IssueCoupons", issue_fields(1, Amount="0.01"), "InvalidRequest"),
+        ("IssueCoupons", issue_fields(1, Amount="161.49"), "InvalidRequest"),
+        ("IssueCoupons", issue_fields(1001), "SchemaViolation"),
         ("GetCouponsPdf", dict(BatchId=mine.batch_id, CouponId=[mine.coupons[0].coupon_id]), "SchemaViolation"),
     ]
     for operation, fields, expected in attempts:
@@ -237,24 +216,10 @@ def test_another_companys_nip_coupon_or_batch_is_refused_and_nothing_changes(run
 def test_only_company_clients_may_call(running_hub, companies):
     before = snapshot(running_hub.hub)
     for client_id in ("pojazd-1465", "kasa-1465-01"):
-        status, response = call(
-            running_hub,
-            "IssueCoupons",
-            client_id=client_id,
-            RequestId=rid(),
-            CompanyNip=MY_NIP,
-            CaseType="REJ_NEW",
-            Count=1,
-        )
+        status, response = call(running_hub, "IssueCoupons", client_id=client_id, **issue_fields(1))
         code, text = fault_of(response)
         assert (status, code) == (500, CLIENT("NotAuthorized")) and "company service" in text
     assert snapshot(running_hub.hub) == before
-
-
-def test_the_wsdl_is_served_with_the_real_address(running_hub):
-    client = zeep.Client(running_hub.url + "/soap/company?wsdl")
-    address = client.wsdl.services["CompanyService"].ports["CompanyPort"].binding_options["address"]
-    assert address == running_hub.url + "/soap/company"
 
 
 def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_faults(running_hub, companies):
@@ -275,19 +240,8 @@ def test_days_the_schema_lets_through_but_the_hub_cannot_handle_are_client_fault
 
 
 def test_issue_takes_an_optional_company_reference_after_the_existing_elements(running_hub, companies):
-    batch = ok(
-        running_hub,
-        "IssueCoupons",
-        RequestId=rid(),
-        CompanyNip=MY_NIP,
-        CaseType="REJ_NEW",
-        Count=1,
-        IssuedBy="jan.kowalski",
-        Reference="UM/2026/0042",
-    )
+    batch = ok(running_hub, "IssueCoupons", **issue_fields(1, IssuedBy="jan.kowalski", Reference="UM/2026/0042"))
     batch_id = batch.find(C + "BatchId").text
     with running_hub.hub.db.read() as session:
         assert session.scalar(select(CouponBatch.reference).where(CouponBatch.id == batch_id)) == "UM/2026/0042"
-    assert refused(
-        running_hub, "IssueCoupons", RequestId=rid(), CompanyNip=MY_NIP, CaseType="REJ_NEW", Count=1, Reference="x" * 65
-    ) == CLIENT("SchemaViolation")
+    assert refused(running_hub, "IssueCoupons", **issue_fields(1, Reference="x" * 65)) == CLIENT("SchemaViolation")

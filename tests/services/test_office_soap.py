@@ -21,6 +21,7 @@ from hub.signing.devcerts import self_signed, write_pem
 from hub.signing.keys import SigningIdentity
 from hub.signing.sign import sign_envelope
 from hub.signing.zeep_plugin import HubSignature
+from tests.support.cli import client_options
 from tests.support.factories import NIP, OPERATOR
 from tests.support.signing import require_tool
 from tests.support.soap import fault_of, office_request, redeem_fields, signed_request
@@ -47,35 +48,11 @@ def test_hub_client_prints_the_current_fee(running_hub, coupon):
 
     from hub.app import cli
 
-    keys = running_hub.config_dir / "keys"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "client",
-            "verify-coupon",
-            "--url",
-            running_hub.url,
-            "--key",
-            str(keys / "pojazd-1465.key"),
-            "--cert",
-            str(keys / "pojazd-1465.crt"),
-            "--hub-cert",
-            str(keys / "hub.crt"),
-            "--coupon",
-            coupon,
-            "--office",
-            "1465",
-        ],
-    )
+    options = client_options(running_hub)
+    result = CliRunner().invoke(cli, ["client", "verify-coupon", *options, "--coupon", coupon, "--office", "1465"])
     assert result.exit_code == 0, result.stderr
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert (lines["Amount"], lines["CurrentFee"]) == ("161.50", "161.50")
-
-
-def test_wsdl_is_served_with_the_real_address(running_hub):
-    client = zeep.Client(running_hub.url + "/soap/office?wsdl")
-    address = client.wsdl.services["OfficeService"].ports["OfficePort"].binding_options["address"]
-    assert address == running_hub.url + "/soap/office"
 
 
 def test_the_hubs_own_zeep_client_verifies_and_redeems(running_hub, coupon):

@@ -1,11 +1,14 @@
 """SOAP 1.1 processing rules over real HTTP: a header the hub does not process marked
 mustUnderstand gets soap:MustUnderstand, a SOAP 1.2 envelope soap:VersionMismatch; both
-answers are signed and kept in the message log, and nothing changes."""
+answers are signed and kept in the message log, and nothing changes. Each service's WSDL
+names the address it is served at."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+import zeep
 from lxml import etree
 from sqlalchemy import select
 
@@ -35,6 +38,21 @@ def signed_by_the_hub(running_hub, answer: etree._Element) -> None:
 def logged(running_hub) -> list[tuple[str, bytes]]:
     with running_hub.hub.db.transaction() as session:
         return [(r.direction, r.payload) for r in session.scalars(select(MessageRecord).order_by(MessageRecord.seq))]
+
+
+@pytest.mark.parametrize(
+    ("path", "service", "port"),
+    [
+        ("office", "OfficeService", "OfficePort"),
+        ("company", "CompanyService", "CompanyPort"),
+        ("cashdesk", "CashDeskService", "CashDeskPort"),
+        ("bank", "BankInService", "BankInPort"),
+    ],
+)
+def test_the_wsdl_is_served_with_the_real_address(running_hub, path, service, port):
+    client = zeep.Client(f"{running_hub.url}/soap/{path}?wsdl")
+    address = client.wsdl.services[service].ports[port].binding_options["address"]
+    assert address == f"{running_hub.url}/soap/{path}"
 
 
 def test_an_unprocessed_header_with_must_understand_is_refused(running_hub, coupon):

@@ -7,13 +7,11 @@ import csv
 import io
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from hub.access import Actor
-from hub.app import cli
 from hub.cashdesk.service import ItemRequest
 from hub.config import load_config
 from hub.errors import LedgerInvariantError, NotAuthorized, NotFound
@@ -23,8 +21,10 @@ from hub.outbox.models import PENDING, SENT
 from hub.outbox.service import backoff_s
 from hub.services.endpoint import contract_schema
 from tests.support import SHIPPED_CONFIG
-from tests.support.factories import funded_company, hub_user, issue
-from tests.support.settlement import DAY, FK_OFFICE, OPERATOR, books_balance, redeem, rid
+from tests.support.cashdesk import void
+from tests.support.cli import hub_command
+from tests.support.factories import funded_company, hub_user, issue, redeem, rid
+from tests.support.settlement import DAY, FK_OFFICE, OPERATOR, books_balance
 
 JOURNAL_ID = "FK-1465-20260310"
 
@@ -101,9 +101,7 @@ def busy_day(hub, clock):
         request_id=rid(), case_number="E/5", method="CASH", items=[ItemRequest("TAB_SAM")], **pay
     )
     hub_user(hub, "kierownik", "supervisor", office_code=FK_OFFICE)
-    hub.cashdesk.void(
-        request_id=rid(), payment_id=voided.payment_id, reason="pomyłka", supervisor="kierownik", actor=desk
-    )
+    void(hub, voided.payment_id, "pomyłka", "kierownik", actor=desk)
     return hub
 
 
@@ -150,23 +148,16 @@ def test_only_the_offices_own_people_read_its_journal(busy_day):
     assert busy_day.journals.journal(FK_OFFICE, DAY, actor=own).lines
 
 
+def fk_export(config, office: str, out):
+    """`hub fk export` of DAY's journal of `office` into `out`; the result, whatever its exit code."""
+    return hub_command(
+        config.config_dir, "fk", "export", "--office", office, "--date", DAY.isoformat(), "--out", str(out), ok=False
+    )
+
+
 def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(busy_day, config, tmp_path):
     out = tmp_path / "fk"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(config.config_dir),
-            "fk",
-            "export",
-            "--office",
-            FK_OFFICE,
-            "--date",
-            DAY.isoformat(),
-            "--out",
-            str(out),
-        ],
-    )
+    result = fk_export(config, FK_OFFICE, out)
     assert result.exit_code == 0, result.output
     assert "debits 579.00 = credits 579.00" in result.output
     xml = etree.parse(str(out / f"{JOURNAL_ID}.xml")).getroot()
@@ -183,21 +174,7 @@ def test_hub_fk_export_writes_csv_and_xml_shaped_as_post_journal_request(busy_da
     }
     assert sum(float(r["Debit"]) * 100 for r in rows) == pytest.approx(sum(float(r["Credit"]) * 100 for r in rows))
 
-    json_run = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(config.config_dir),
-            "fk",
-            "export",
-            "--office",
-            "3064",
-            "--date",
-            DAY.isoformat(),
-            "--out",
-            str(out),
-        ],
-    )
+    json_run = fk_export(config, "3064", out)
     assert json_run.exit_code == 1 and json_run.output.count("\n") == 1 and "nothing to book" in json_run.output
 
 

@@ -4,7 +4,6 @@ transfer reaches the bank twice at once or is booked twice."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from cryptography import x509
@@ -22,6 +21,7 @@ from hub.outbox.service import ATTEMPTS_MAX, DeliveryRun, backoff_s
 from hub.settlement.models import Settlement
 from hub.signing.keys import SigningIdentity
 from tests.support import SHIPPED_CONFIG
+from tests.support.concurrency import in_threads
 from tests.support.settlement import DAY, E2E, OPERATOR, books_balance, configure, settled, settlement
 
 CAMT = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
@@ -218,20 +218,7 @@ def test_a_server_fault_is_retried(hub, clock, bank):
 def test_two_senders_never_deliver_one_record_at_once(hub, clock, bank):
     settled(hub, clock, offices=("1465", "1261", "3064", "0264"))
     bank.control(mode="slow", seconds=0.5)
-    runs, errors = [], []
-
-    def send():
-        try:
-            runs.append(hub.settlements.send(actor=OPERATOR))
-        except Exception as e:  # noqa: BLE001 - the test reports it
-            errors.append(e)
-
-    threads = [threading.Thread(target=send) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    runs = in_threads(lambda: hub.settlements.send(actor=OPERATOR), 3)
     assert sum(r.sent for r in runs) == 5  # four transfers and one FK journal, each by one sender
     transfers = bank.transfers()
     assert sorted(transfers) == sorted(f"HUB-{o}-20260310-1" for o in ("1465", "1261", "3064", "0264"))

@@ -3,7 +3,6 @@ with a Settlement row and an outbox record in one transaction, once per office a
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,8 +13,9 @@ from hub.errors import InvalidRequest, NotAuthorized
 from hub.ledger.models import LedgerTransfer
 from hub.outbox.models import OutboxRecord
 from hub.settlement.models import CARRIED, PENDING, Settlement
-from tests.support.factories import funded_company, issue
-from tests.support.settlement import DAY, OPERATOR, books_balance, redeem
+from tests.support.concurrency import in_threads
+from tests.support.factories import funded_company, issue, redeem
+from tests.support.settlement import DAY, OPERATOR, books_balance
 
 
 def by_office(run) -> dict[str, tuple[str, int, str | None]]:
@@ -149,20 +149,7 @@ def test_concurrent_settles_of_one_day_settle_once(hub, clock, coupons):
     for c in coupons[:3]:
         redeem(hub, c, "1465")
     clock.advance(days=1)
-    results, errors = [], []
-
-    def settle():
-        try:
-            results.append(hub.settlements.settle(DAY, actor=OPERATOR))
-        except Exception as e:  # noqa: BLE001 - the test reports it
-            errors.append(e)
-
-    threads = [threading.Thread(target=settle) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = in_threads(lambda: hub.settlements.settle(DAY, actor=OPERATOR), 4)
     assert sum(r.created for r in results) == 4
     assert {by_office(r)["1465"] for r in results} == {(PENDING, 484_50, "HUB-1465-20260310-1")}
     assert counts(hub)[:2] == (4, 2)  # one transfer, and one FK journal (office 1465 has an FK system)

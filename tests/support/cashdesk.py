@@ -46,6 +46,11 @@ def pay(hub, *items: ItemRequest, actor=OPERATOR, **kw):
     return hub.cashdesk.register(actor=actor, **fields)
 
 
+def void(hub, payment_id: str, reason: str, supervisor: str, actor=OPERATOR):
+    """The payment voided with the supervisor's confirmation, under a new request id; returns when it was."""
+    return hub.cashdesk.void(request_id=rid(), payment_id=payment_id, reason=reason, supervisor=supervisor, actor=actor)
+
+
 def add_user(hub, login: str, role: str = "supervisor", office_code: str = "1465") -> str:
     hub.users.add_user(OPERATOR, login, office_code=office_code, role=role)
     return login
@@ -114,6 +119,26 @@ def payment(**extra) -> dict:
         "Item": [{"FeeCode": "DR", "Amount": Decimal("54.00")}, {"FeeCode": "EWID"}],
         **extra,
     }
+
+
+def payment_fields(**extra) -> list:
+    """`payment()` for a hand-built envelope: (name, text) pairs in contract order, an Item as
+    (name, [its pairs])."""
+    fields: list = []
+    for name, value in payment(**extra).items():
+        for one in value if isinstance(value, list) else [value]:
+            fields.append((name, [(k, str(v)) for k, v in one.items()] if isinstance(one, dict) else str(one)))
+    return fields
+
+
+def void_request(payment_id: str, reason: str, supervisor: str) -> dict:
+    """VoidPayment's fields, under a new RequestId."""
+    return {"RequestId": str(uuid.uuid4()), "PaymentId": payment_id, "Reason": reason, "Supervisor": supervisor}
+
+
+def close_day_request(day: date, **extra) -> dict:
+    """CloseDay's fields for desk 01 of office 1465, under a new RequestId."""
+    return {"RequestId": str(uuid.uuid4()), "OfficeCode": "1465", "DeskId": "01", "Date": day, **extra}
 
 
 def add_other_kasa(config_dir: Path) -> None:

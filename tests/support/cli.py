@@ -15,3 +15,10 @@ def hub_command(config: Path, *args: str, ok: bool = True, input: str | None = N
     if ok:
         assert result.exit_code == 0, result.stderr
     return result
+
+
+def client_options(served, client_id: str = "pojazd-1465") -> list[str]:
+    """`hub client`'s options to call the served hub signed as `client_id`, trusting the hub's certificate."""
+    keys = served.config_dir / "keys"
+    key, cert = keys / f"{client_id}.key", keys / f"{client_id}.crt"
+    return ["--url", served.url, "--key", str(key), "--cert", str(cert), "--hub-cert", str(keys / "hub.crt")]

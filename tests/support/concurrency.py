@@ -1,11 +1,16 @@
-"""Many OS processes acting on one database at once, started together on a barrier."""
+"""Many OS processes acting on one database at once, started together on a barrier; or
+many threads of the test's own hub, for what one process must serialise itself."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import traceback
+from collections.abc import Callable
+from typing import TypeVar
 
 WORKERS = 8
+T = TypeVar("T")
 FORK = mp.get_context("fork")
 
 
@@ -40,3 +45,24 @@ def run_at_once(db_url, hub, action, workers=WORKERS):
     crashes = [r for r in out if r[1] == "crash"]
     assert not crashes, crashes[0][2]
     return out
+
+
+def in_threads(call: Callable[[], T], threads: int) -> list[T]:
+    """`call()` in `threads` threads at once; their results, in the order they finished.
+    An exception in any thread fails the test."""
+    results: list[T] = []
+    errors: list[Exception] = []
+
+    def one() -> None:
+        try:
+            results.append(call())
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            errors.append(e)
+
+    running = [threading.Thread(target=one) for _ in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+    assert errors == []
+    return results

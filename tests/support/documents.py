@@ -1,7 +1,9 @@
 """Reading the hub's PDFs as a person and a phone would: the text layer, and the QR codes of
-pages rendered at print resolution."""
+pages rendered at print resolution; and QR texts as a forger would change them."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pypdfium2 as pdfium
 import zxingcpp
@@ -51,3 +53,14 @@ def qr_codes(data: bytes) -> list[str]:
         image = page.render(scale=2).to_pil()
         found += [c.text for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
     return found
+
+
+QR_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # base32's
+
+
+def each_one_character_changed(qr: str) -> Iterator[str]:
+    """`qr` with one character changed, once at each position: a base32 character to the next
+    one of that alphabet, any other character to "7" (or "A" where it is a "7")."""
+    for i, ch in enumerate(qr):
+        new = QR_ALPHABET[(QR_ALPHABET.find(ch) + 1) % 32] if ch in QR_ALPHABET else ("7" if ch != "7" else "A")
+        yield qr[:i] + new + qr[i + 1 :]

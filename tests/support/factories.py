@@ -35,6 +35,26 @@ def issue(hub, count: int = 1, nip: str = NIP, **kw):
     )
 
 
+def redeem(
+    hub,
+    coupon_text: str,
+    office_code: str = "1465",
+    amount_grosze: int | None = None,
+    case_number: str = "WK.5410.1.2026",
+    case_type: str = REJ_NEW,
+):
+    """The operator records a redemption at `office_code` (the whole coupon unless `amount_grosze`)."""
+    return hub.coupons.redeem(
+        request_id=rid(),
+        coupon_text=coupon_text,
+        office_code=office_code,
+        case_number=case_number,
+        case_type=case_type,
+        amount_grosze=amount_grosze,
+        actor=OPERATOR,
+    )
+
+
 def company_actor(nip: str = NIP) -> Actor:
     """A company's own signed system: every company permission, that company only."""
     return Actor("client:test-company", company_nip=nip)

@@ -120,6 +120,10 @@ class PrivateCluster:
         assert done.returncode == 0, f"{tool} {' '.join(args)}: {done.stdout}{done.stderr}"
         return done.stdout
 
+    def client(self, tool: str, *args: str) -> str:
+        """A client tool (pg_basebackup, pg_dump, pg_restore) connected to this server as postgres."""
+        return self.run(tool, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *args)
+
     def pg_ctl(self, action: str, *args: str) -> None:
         self.run("pg_ctl", action, "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", *args)
 

@@ -9,6 +9,7 @@ from datetime import date
 import pypdfium2
 
 from hub.clock import business_day
+from tests.support import factories
 from tests.support.factories import OPERATOR, OTHER_NIP, company_actor, funded_company, issue, rid
 
 WARSZAWA, KRAKOW = "1465", "1261"
@@ -81,15 +82,8 @@ def seed(hub, clock) -> Seeded:
 
 
 def redeem(hub, coupon_id, office, case_type, amount=None):
-    return hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon_id,
-        office_code=office,
-        case_number=f"WK.5410.{rid()[:6]}.2026",
-        case_type=case_type,
-        amount_grosze=amount,
-        actor=OPERATOR,
-    )
+    """A redemption under a case number of its own."""
+    return factories.redeem(hub, coupon_id, office, amount, f"WK.5410.{rid()[:6]}.2026", case_type)
 
 
 def pdf_pages(data: bytes) -> list[str]:

@@ -15,7 +15,7 @@ from hub.config import HubConfig, load_config
 from hub.fakebank.server import FakePartners, FakeServer
 from hub.ledger import Ledger
 from tests.support import REPO
-from tests.support.factories import OPERATOR, config_copy, funded_company, issue, rid
+from tests.support.factories import OPERATOR, config_copy, funded_company, issue, redeem
 
 FK_OFFICE = "1465"  # the office with an FK system in these tests
 FK_CLIENT = "kasa-1465-01"  # the fake FK system signs as one of office 1465's own systems
@@ -86,20 +86,6 @@ def books_balance(hub: Hub) -> dict[str, int]:
     assert sum(b.debits_pending for _, _, b in rows) == sum(b.credits_pending for _, _, b in rows)
     assert sum(b.posted for _, _, b in rows) == 0
     return {code: b.posted for code, _, b in rows}
-
-
-def redeem(
-    hub: Hub, coupon_id: str, office_code: str, amount_grosze: int | None = None, case_number: str = "WK.5410.1.2026"
-):
-    return hub.coupons.redeem(
-        request_id=rid(),
-        coupon_text=coupon_id,
-        office_code=office_code,
-        case_number=case_number,
-        case_type="REJ_NEW",
-        amount_grosze=amount_grosze,
-        actor=OPERATOR,
-    )
 
 
 E2E = "HUB-1465-20260310-1"

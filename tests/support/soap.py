@@ -44,6 +44,11 @@ def redeem_fields(coupon_id: str, **extra) -> dict:
     }
 
 
+def issue_fields(count: int, **extra) -> dict:
+    """IssueCoupons' fields: `count` REJ_NEW coupons for the client's own company, under a new RequestId."""
+    return {"RequestId": str(uuid.uuid4()), "CompanyNip": MY_NIP, "CaseType": "REJ_NEW", "Count": count, **extra}
+
+
 def fault_of(response: etree._Element) -> tuple[str, str]:
     fault = response.find(f"{{{ns.SOAP_ENV_11}}}Body/{{{ns.SOAP_ENV_11}}}Fault")
     assert fault is not None, etree.tostring(response)
