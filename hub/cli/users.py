@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
-from hub.clock import wire_time
+from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx, to_jsonable
 from hub.errors import InvalidRequest
 from hub.users.service import RoleView, UserView
 
@@ -23,29 +22,6 @@ password_stdin_option = click.option(
 )
 
 
-def user_json(u: UserView) -> dict:
-    return {
-        "login": u.login,
-        "company_nip": u.company_nip,
-        "office_code": u.office_code,
-        "roles": list(u.roles),
-        "permissions": list(u.permissions),
-        "active": u.active,
-        "created_at": wire_time(u.created_at),
-    }
-
-
-def role_json(r: RoleView) -> dict:
-    return {
-        "name": r.name,
-        "kind": r.kind,
-        "company_nip": r.company_nip,
-        "office_code": r.office_code,
-        "permissions": list(r.permissions),
-        "built_in": r.built_in,
-    }
-
-
 def user_line(u: UserView) -> str:
     scope = f"company {u.company_nip}" if u.company_nip else f"office {u.office_code}"
     state = "" if u.active else "  DEACTIVATED"
@@ -54,7 +30,7 @@ def user_line(u: UserView) -> str:
 
 def print_users(users: list[UserView], as_json: bool) -> None:
     if as_json:
-        emit_json([user_json(u) for u in users])
+        emit_json(users)  # a UserView is its JSON: every field, by its name
         return
     for u in users:
         click.echo(user_line(u))
@@ -123,7 +99,7 @@ def user_add(
     )
     if not as_json:
         click.echo(f"added {user_line(new.user)}")
-    print_password(new.user.login, new.password, as_json, user_json(new.user))
+    print_password(new.user.login, new.password, as_json, to_jsonable(new.user))
 
 
 def scope_list_command(group: click.Group, lister: Callable, printer: Callable, doc: str) -> click.Command:
@@ -237,7 +213,7 @@ def role_add(
 
 def print_roles(roles: list[RoleView], as_json: bool) -> None:
     if as_json:
-        emit_json([role_json(r) for r in roles])
+        emit_json(roles)  # a RoleView is its JSON: every field, by its name
         return
     for r in roles:
         code = r.company_nip or r.office_code
