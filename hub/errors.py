@@ -167,10 +167,6 @@ class TimestampError(HubError):
 class LedgerInvariantError(HubError):
     """The ledger found itself in a state that must never exist. Never caught to carry on."""
 
-    code = FaultCode.SERVER
-
 
 class ReceiptSequenceError(HubError):
     """The cash desk's receipt counter and its payments disagree: a state that must never exist."""
-
-    code = FaultCode.SERVER

@@ -37,27 +37,26 @@ class _NoExternalResources(etree.Resolver):
         return self.resolve_string(b"", context)
 
 
-def new_parser() -> etree.XMLParser:
-    """A fresh hardened parser; lxml parsers must not be shared between threads.
+# The hardening both parsers share. Every option is written out so that a change of lxml's
+# defaults cannot loosen it.
+_HARDENED = {
+    "attribute_defaults": False,
+    "dtd_validation": False,
+    "load_dtd": False,
+    "no_network": True,
+    "recover": False,
+    "huge_tree": False,
+    "remove_blank_text": False,
+    "strip_cdata": True,
+    "compact": True,
+    "resolve_entities": False,
+}
 
-    Every option is written out so that a change of lxml's defaults cannot loosen it.
-    """
+
+def new_parser() -> etree.XMLParser:
+    """A fresh hardened parser; lxml parsers must not be shared between threads."""
     parser = etree.XMLParser(
-        encoding=None,
-        attribute_defaults=False,
-        dtd_validation=False,
-        load_dtd=False,
-        no_network=True,
-        ns_clean=False,
-        recover=False,
-        huge_tree=False,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        strip_cdata=True,
-        compact=True,
-        resolve_entities=False,
-        collect_ids=False,
+        encoding=None, ns_clean=False, remove_comments=False, remove_pis=False, collect_ids=False, **_HARDENED
     )
     parser.resolvers.add(_NoExternalResources())
     return parser
@@ -67,22 +66,7 @@ def iterparse(stream: BinaryIO, events: tuple[str, ...], tag: tuple[str, ...] | 
     """The incremental twin of `new_parser` for documents too large to hold (bank
     statements): the same hardening, every option written out."""
     parser = etree.iterparse(
-        stream,
-        events=events,
-        tag=tag,
-        attribute_defaults=False,
-        dtd_validation=False,
-        load_dtd=False,
-        no_network=True,
-        remove_blank_text=False,
-        remove_comments=True,
-        remove_pis=True,
-        strip_cdata=True,
-        compact=True,
-        resolve_entities=False,
-        recover=False,
-        huge_tree=False,
-        html=False,
+        stream, events=events, tag=tag, remove_comments=True, remove_pis=True, html=False, **_HARDENED
     )
     parser.resolvers.add(_NoExternalResources())
     return parser

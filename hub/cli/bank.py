@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub.bank.statements import EntryView, ImportResult, StatementResult, StatementView
+from hub.bank.statements import EntryView, ImportResult, StatementView
 from hub.cli.main import (
     CliContext,
     IntParam,
@@ -17,6 +17,7 @@ from hub.cli.main import (
     json_option,
     list_options,
     pass_ctx,
+    pln_json,
     progress_bar,
     say_more,
 )
@@ -65,26 +66,11 @@ def _import_json(r: ImportResult) -> dict:
         "duplicates": r.duplicates,
         "unmatched": r.unmatched,
         "ignored": r.ignored,
-        "statements": [_statement_result_json(s) for s in r.statements],
+        "statements": [pln_json(s) for s in r.statements],
         "skipped": [
             {"bank_statement_id": s.bank_statement_id, "account": s.account, "line": s.line} for s in r.skipped
         ],
         "gaps": list(r.gaps),
-    }
-
-
-def _statement_result_json(s: StatementResult) -> dict:
-    return {
-        "statement_id": s.statement_id,
-        "bank_statement_id": s.bank_statement_id,
-        "sequence": s.sequence,
-        "opening": format_pln(s.opening_grosze),
-        "closing": format_pln(s.closing_grosze),
-        "imported": s.imported,
-        "duplicates": s.duplicates,
-        "unmatched": s.unmatched,
-        "ignored": s.ignored,
-        "gaps": list(s.gaps),
     }
 
 
@@ -181,20 +167,9 @@ def bank_assign(ctx: CliContext, entry: int, nip: str, as_login: str | None, as_
 
 
 def _entry_json(e: EntryView) -> dict:
-    return {
-        "entry_id": e.entry_id,
-        "status": e.status,
-        "direction": e.direction,
-        "amount": format_pln(e.amount_grosze),
-        "booking_date": e.booking_date.isoformat() if e.booking_date else None,
-        "debtor_name": e.debtor_name,
-        "debtor_account": e.debtor_account,
-        "creditor_account": e.creditor_account,
-        "remittance": e.remittance,
-        "end_to_end_id": e.end_to_end_id,
-        "company_nip": e.company_nip,
-        "statement": e.bank_statement_id,
-    }
+    entry = pln_json(e)
+    entry["statement"] = entry.pop("bank_statement_id")  # the JSON's name for the Stmt/Id
+    return entry
 
 
 def _entry_text(e: EntryView) -> str:

@@ -23,6 +23,7 @@ from hub.cli.main import (
     hub_certificates,
     json_option,
     pass_ctx,
+    pln_json,
 )
 from hub.clock import wire_time
 from hub.money import AmountError, format_pln, parse_grosze
@@ -119,16 +120,7 @@ def pay(
         payer_address=payer_address,
     )
     if as_json:
-        emit_json(
-            {
-                "payment_id": r.payment_id,
-                "receipt_number": r.receipt_number,
-                "items_total": format_pln(r.items_total_grosze),
-                "handling_fee": format_pln(r.handling_fee_grosze),
-                "total": format_pln(r.total_grosze),
-                "paid_at": wire_time(r.paid_at),
-            }
-        )
+        emit_json(pln_json(r))
         return
     click.echo(
         f"{r.receipt_number}  payment {r.payment_id}: {format_pln(r.items_total_grosze)} + handling fee "

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, list_options, paged, pass_ctx
+from hub.cli.main import AmountParam, CliContext, cli, emit_json, json_option, list_options, paged, pass_ctx, pln_json
 from hub.companies.service import CompanyAccount, title_matching_note, topup_title
 from hub.ids import format_nrb
 from hub.money import format_pln
 
 
 def account_json(a: CompanyAccount) -> dict:
-    return {
-        "nip": a.nip,
-        "name": a.name,
-        "virtual_account": a.virtual_account,
-        "available": format_pln(a.available_grosze),
-        "held": format_pln(a.held_grosze),
-        "balance": format_pln(a.posted_grosze),
-    }
+    account = pln_json(a)
+    account["balance"] = account.pop("posted")  # the JSON's name for the posted balance
+    return account
 
 
 def print_accounts(accounts: list[CompanyAccount], as_json: bool) -> None:

@@ -26,6 +26,7 @@ from hub.cli.main import (
     hub_certificates,
     json_option,
     pass_ctx,
+    pln_json,
     progress_bar,
 )
 from hub.clock import wire_time
@@ -130,7 +131,7 @@ def coupons_expire(ctx: CliContext, as_json: bool) -> None:
     """Release the holds of expired coupons (idempotent; run daily)."""
     run = ctx.hub.coupons.expire()
     if as_json:
-        emit_json({"expired": run.expired, "released": format_pln(run.released_grosze)})
+        emit_json(pln_json(run))
     else:
         click.echo(f"{run.expired} coupons expired, {format_pln(run.released_grosze)} PLN released")
 

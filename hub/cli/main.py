@@ -19,7 +19,7 @@ import click
 
 from hub.errors import ConfigError, HubError, InvalidRequest
 from hub.ids import ascii_digits
-from hub.money import AmountError, parse_grosze
+from hub.money import AmountError, format_pln, parse_grosze
 from hub.reports.csvout import CSV_DIALECTS, EXCEL_PL
 
 HubFactory = Callable[[Any], Any]  # HubConfig -> hub.app.Hub
@@ -161,6 +161,15 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def pln_json(result: Any) -> dict:
+    """A domain result as JSON the way the CLI writes amounts: every field by its name, and
+    each amount in grosze (`x_grosze`) as PLN text (`x`: "1234.50")."""
+    return {
+        name.removesuffix("_grosze"): format_pln(value) if name.endswith("_grosze") and value is not None else value
+        for name, value in to_jsonable(result).items()
+    }
 
 
 def emit_json(value: Any) -> None:

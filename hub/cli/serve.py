@@ -118,6 +118,14 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int, wor
     run_gunicorn(ctx.make_hub, ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
 
 
+def _pem_file_option(flag: str, dest: str, help_text: str):
+    """A PEM file `hub client` must be given, read from disk (the caller's key and
+    certificate, the hub's certificate)."""
+    return click.option(
+        flag, dest, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
+    )
+
+
 OPERATIONS = {
     "verify-coupon": "VerifyCoupon",
     "redeem-coupon": "RedeemCoupon",
@@ -129,26 +137,12 @@ OPERATIONS = {
 @cli.command("client", context_settings={"ignore_unknown_options": False})
 @click.argument("call", type=click.Choice(sorted(OPERATIONS)))
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The hub's base address.")
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your PEM private key.",
-)
-@click.option(
-    "--cert",
-    "cert_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your PEM certificate.",
-)
-@click.option(
+@_pem_file_option("--key", "key_path", "Your PEM private key.")
+@_pem_file_option("--cert", "cert_path", "Your PEM certificate.")
+@_pem_file_option(
     "--hub-cert",
     "hub_cert_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The hub's certificate, to check its answers (a PEM file with two during the hub's key rotation).",
+    "The hub's certificate, to check its answers (a PEM file with two during the hub's key rotation).",
 )
 @click.option("--coupon", "coupon_id")
 @click.option("--office", "office_code")

@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
-from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx
-from hub.clock import wire_time
+from hub.cli.main import CliContext, as_option, cli, emit_json, json_option, list_options, paged, pass_ctx, to_jsonable
 from hub.errors import InvalidRequest
 from hub.users.service import RoleView, UserView
 
 company_option = click.option("--company", "company_nip", metavar="NIP", help="A registered company's NIP.")
 office_option = click.option("--office", "office_code", metavar="CODE", help="An office code from offices.toml.")
 login_option = click.option("--login", required=True)
+role_option = click.option("--role", required=True)
 password_stdin_option = click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of stdin; otherwise one is generated and printed once.",
 )
-
-
-def user_json(u: UserView) -> dict:
-    return {
-        "login": u.login,
-        "company_nip": u.company_nip,
-        "office_code": u.office_code,
-        "roles": list(u.roles),
-        "permissions": list(u.permissions),
-        "active": u.active,
-        "created_at": wire_time(u.created_at),
-    }
-
-
-def role_json(r: RoleView) -> dict:
-    return {
-        "name": r.name,
-        "kind": r.kind,
-        "company_nip": r.company_nip,
-        "office_code": r.office_code,
-        "permissions": list(r.permissions),
-        "built_in": r.built_in,
-    }
 
 
 def user_line(u: UserView) -> str:
@@ -52,7 +30,7 @@ def user_line(u: UserView) -> str:
 
 def print_users(users: list[UserView], as_json: bool) -> None:
     if as_json:
-        emit_json([user_json(u) for u in users])
+        emit_json(users)  # a UserView is its JSON: every field, by its name
         return
     for u in users:
         click.echo(user_line(u))
@@ -77,6 +55,18 @@ def print_password(login: str, password: str | None, as_json: bool, payload: dic
 @cli.group("user")
 def user() -> None:
     """Users of a company or an office and their roles."""
+
+
+def one_user_command(name: str, *options):
+    """`hub user NAME --login LOGIN [options] [--as LOGIN] [--json]`: a command about one
+    user, acting as the operator or `--as` a user, printing JSON on request."""
+
+    def decorate(command):
+        for option in (pass_ctx, json_option, as_option, *reversed(options), login_option):
+            command = option(command)
+        return user.command(name)(command)
+
+    return decorate
 
 
 @user.command("add")
@@ -109,58 +99,56 @@ def user_add(
     )
     if not as_json:
         click.echo(f"added {user_line(new.user)}")
-    print_password(new.user.login, new.password, as_json, user_json(new.user))
+    print_password(new.user.login, new.password, as_json, to_jsonable(new.user))
 
 
-@user.command("list")
-@company_option
-@office_option
-@list_options
-@as_option
-@json_option
-@pass_ctx
-def user_list(
-    ctx: CliContext,
-    company_nip: str | None,
-    office_code: str | None,
-    limit: int,
-    offset: int,
-    as_login: str | None,
-    as_json: bool,
-) -> None:
-    """Users of a company or an office (default: your own; the operator: all)."""
-    users = ctx.hub.users.list_users(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
-    print_users(paged(users, offset, limit), as_json)
+def scope_list_command(group: click.Group, lister: Callable, printer: Callable, doc: str) -> click.Command:
+    """`hub user list` and `hub role list`: what `lister(users service)` finds for a company
+    or an office (default: the actor's own; the operator: all), a page of it printed."""
+
+    @group.command("list", help=doc)
+    @company_option
+    @office_option
+    @list_options
+    @as_option
+    @json_option
+    @pass_ctx
+    def scope_list(
+        ctx: CliContext,
+        company_nip: str | None,
+        office_code: str | None,
+        limit: int,
+        offset: int,
+        as_login: str | None,
+        as_json: bool,
+    ) -> None:
+        found = lister(ctx.hub.users)(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
+        printer(paged(found, offset, limit), as_json)
+
+    return scope_list
 
 
-@user.command("grant")
-@login_option
-@click.option("--role", required=True)
-@as_option
-@json_option
-@pass_ctx
+user_list = scope_list_command(
+    user,
+    lambda users: users.list_users,
+    print_users,
+    "Users of a company or an office (default: your own; the operator: all).",
+)
+
+
+@one_user_command("grant", role_option)
 def user_grant(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
     """Give a user a role of its own company or office."""
     print_users([ctx.hub.users.grant(ctx.actor(as_login), login, role)], as_json)
 
 
-@user.command("revoke")
-@login_option
-@click.option("--role", required=True)
-@as_option
-@json_option
-@pass_ctx
+@one_user_command("revoke", role_option)
 def user_revoke(ctx: CliContext, login: str, role: str, as_login: str | None, as_json: bool) -> None:
     """Take a role away from a user (not its last one)."""
     print_users([ctx.hub.users.revoke(ctx.actor(as_login), login, role)], as_json)
 
 
-@user.command("password")
-@login_option
-@password_stdin_option
-@as_option
-@json_option
-@pass_ctx
+@one_user_command("password", password_stdin_option)
 def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: str | None, as_json: bool) -> None:
     """Set a user's password (generated and printed once unless --password-stdin)."""
     password = ctx.hub.users.reset_password(ctx.actor(as_login), login, read_password(password_stdin))
@@ -169,11 +157,7 @@ def user_password(ctx: CliContext, login: str, password_stdin: bool, as_login: s
     print_password(login, password, as_json, {"login": login})
 
 
-@user.command("second-factor-reset")
-@login_option
-@as_option
-@json_option
-@pass_ctx
+@one_user_command("second-factor-reset")
 def user_second_factor_reset(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
     """Turn a user's second factor (TOTP) off, e.g. after a lost phone; the user enrols again at the next login."""
     ctx.hub.accounts.reset_second_factor(ctx.actor(as_login), login)
@@ -183,22 +167,14 @@ def user_second_factor_reset(ctx: CliContext, login: str, as_login: str | None, 
         click.echo(f"second factor of {login} reset: it enrols again at the next portal login")
 
 
-@user.command("deactivate")
-@login_option
-@as_option
-@json_option
-@pass_ctx
+@one_user_command("deactivate")
 def user_deactivate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
     """Lock a user: no login, no `--as`, until an admin activates them again. (Wrong
     passwords never lock an account; they only slow further attempts down.)"""
     print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, False)], as_json)
 
 
-@user.command("activate")
-@login_option
-@as_option
-@json_option
-@pass_ctx
+@one_user_command("activate")
 def user_activate(ctx: CliContext, login: str, as_login: str | None, as_json: bool) -> None:
     """Let a deactivated (locked) user in again."""
     print_users([ctx.hub.users.set_active(ctx.actor(as_login), login, True)], as_json)
@@ -235,33 +211,17 @@ def role_add(
     print_roles([r], as_json)
 
 
-@role.command("list")
-@company_option
-@office_option
-@list_options
-@as_option
-@json_option
-@pass_ctx
-def role_list(
-    ctx: CliContext,
-    company_nip: str | None,
-    office_code: str | None,
-    limit: int,
-    offset: int,
-    as_login: str | None,
-    as_json: bool,
-) -> None:
-    """Roles of a company or an office with their permissions."""
-    roles = ctx.hub.users.list_roles(ctx.actor(as_login), company_nip=company_nip, office_code=office_code)
-    print_roles(paged(roles, offset, limit), as_json)
-
-
 def print_roles(roles: list[RoleView], as_json: bool) -> None:
     if as_json:
-        emit_json([role_json(r) for r in roles])
+        emit_json(roles)  # a RoleView is its JSON: every field, by its name
         return
     for r in roles:
         code = r.company_nip or r.office_code
         where = f"{r.kind} {code}" if code else f"every {r.kind}"
         kind = "built-in" if r.built_in else "custom"
         click.echo(f"{r.name}  ({kind}, {where}): {', '.join(r.permissions)}")
+
+
+role_list = scope_list_command(
+    role, lambda users: users.list_roles, print_roles, "Roles of a company or an office with their permissions."
+)

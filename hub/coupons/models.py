@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, UtcDateTime
+
+# The columns every table here has, typed once: an office's TERYT code, a case type of fees.toml, an amount.
+OfficeCode = Annotated[str, mapped_column(String(4))]
+CaseType = Annotated[str, mapped_column(String(32))]
+Grosze = Annotated[int, mapped_column(BigInteger)]
 
 
 class CouponStatus(StrEnum):
@@ -33,10 +39,10 @@ class CouponBatch(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
-    case_type: Mapped[str] = mapped_column(String(32))
+    case_type: Mapped[CaseType]
     count: Mapped[int] = mapped_column(Integer)
-    amount_grosze: Mapped[int] = mapped_column(BigInteger)  # each coupon
-    office_code: Mapped[str | None] = mapped_column(String(4))
+    amount_grosze: Mapped[Grosze]  # each coupon
+    office_code: Mapped[OfficeCode | None]
     issued_by: Mapped[str] = mapped_column(String(120), default="")
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reference: Mapped[str | None] = mapped_column(String(64), index=True)  # the company's own: a contract number, a VIN
@@ -49,9 +55,9 @@ class Coupon(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("coupon_batches.id"), index=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     position: Mapped[int] = mapped_column(Integer)  # page order in the batch
-    case_type: Mapped[str] = mapped_column(String(32))
-    amount_grosze: Mapped[int] = mapped_column(BigInteger)
-    office_code: Mapped[str | None] = mapped_column(String(4))  # set: valid only at that office
+    case_type: Mapped[CaseType]
+    amount_grosze: Mapped[Grosze]
+    office_code: Mapped[OfficeCode | None]  # set: valid only at that office
     status: Mapped[str] = mapped_column(String(10))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -70,11 +76,11 @@ class Redemption(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     coupon_id: Mapped[str] = mapped_column(ForeignKey("coupons.id"), index=True)
-    office_code: Mapped[str] = mapped_column(String(4))
+    office_code: Mapped[OfficeCode]
     case_number: Mapped[str] = mapped_column(String(64))
-    case_type: Mapped[str] = mapped_column(String(32))
-    captured_grosze: Mapped[int] = mapped_column(BigInteger)
-    released_grosze: Mapped[int] = mapped_column(BigInteger)
+    case_type: Mapped[CaseType]
+    captured_grosze: Mapped[Grosze]
+    released_grosze: Mapped[Grosze]
     redeemed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     business_day: Mapped[date] = mapped_column(Date)
     reversed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -40,6 +40,8 @@ CONTENT_SECURITY_POLICY = (
 
 
 def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
+    """The portal of this Hub: its pages (one blueprint an area) and how they speak
+    (the template filters: `FILTERS`, and the case types' names from the config)."""
     app = Flask("hub.portal")
     app.config.update(
         SECRET_KEY=settings.secret_key_file.read_bytes(),
@@ -65,20 +67,7 @@ def create_portal(hub: Hub, settings: PortalSettings) -> Flask:
         app.register_blueprint(blueprint)
 
     case_type_names = {t.code: t.name for t in hub.config.case_types}
-    app.jinja_env.filters.update(
-        pln=words.format_amount_pl,
-        warsaw=_warsaw,
-        day=words.format_date_pl,
-        nrb=format_nrb,
-        iban=format_iban,
-        status=words.coupon_status_pl,
-        entry_kind=words.statement_kind_pl,
-        method=words.payment_method_pl,
-        person=words.person_pl,
-        role=words.role_pl,
-        system=lambda code: words.label(words.SYSTEM, code),
-        case_type=lambda code: words.case_type_pl(code, case_type_names),
-    )
+    app.jinja_env.filters.update(FILTERS, case_type=lambda code: words.case_type_pl(code, case_type_names))
     app.jinja_env.globals.update(menu=auth.menu, plural=words.plural_pl, count_pl=words.count_pl)
     app.before_request(_held_while_recovering)
     app.after_request(_security_headers)
@@ -168,6 +157,22 @@ def _warsaw(at: datetime | None, part: str = "datetime") -> str:
     if part == "time":
         return at.astimezone(WARSAW).strftime("%H:%M")
     return words.format_datetime_pl(at)
+
+
+# How pages write values (`{{ amount|pln }}`): in Polish, in Warsaw time, account numbers grouped.
+FILTERS = {
+    "pln": words.format_amount_pl,
+    "warsaw": _warsaw,
+    "day": words.format_date_pl,
+    "nrb": format_nrb,
+    "iban": format_iban,
+    "status": words.coupon_status_pl,
+    "entry_kind": words.statement_kind_pl,
+    "method": words.payment_method_pl,
+    "person": words.person_pl,
+    "role": words.role_pl,
+    "system": lambda code: words.label(words.SYSTEM, code),
+}
 
 
 def hub_of() -> Hub:

@@ -53,12 +53,17 @@ class CheckboxList(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class AddUserForm(PortalForm):
-    login = StringField(
-        Label.NEW_LOGIN,
-        validators=[InputRequired(Ask.LOGIN), Length(3, 100, Ask.LOGIN_LENGTH)],
+def _new_name(label: str, ask: str, chars_min: int, chars_max: int, ask_length: str) -> StringField:
+    """A name the user makes up (a new login, a new role): required, of a length, never filled in by the browser."""
+    return StringField(
+        label,
+        validators=[InputRequired(ask), Length(chars_min, chars_max, ask_length)],
         render_kw={"autocomplete": "off"},
     )
+
+
+class AddUserForm(PortalForm):
+    login = _new_name(Label.NEW_LOGIN, Ask.LOGIN, 3, 100, Ask.LOGIN_LENGTH)
     role = SelectField(Label.ROLE, validators=[InputRequired(Ask.ROLE)])
     password = PasswordField(
         Label.NEW_USER_PASSWORD,
@@ -71,11 +76,7 @@ class AddUserForm(PortalForm):
 
 
 class AddRoleForm(PortalForm):
-    name = StringField(
-        Label.ROLE_NAME,
-        validators=[InputRequired(Ask.ROLE_NAME), Length(2, 40, Ask.ROLE_NAME_LENGTH)],
-        render_kw={"autocomplete": "off"},
-    )
+    name = _new_name(Label.ROLE_NAME, Ask.ROLE_NAME, 2, 40, Ask.ROLE_NAME_LENGTH)
     permissions = CheckboxList(Label.PERMISSIONS, validators=[InputRequired(Ask.PERMISSION)])
 
 
@@ -191,18 +192,22 @@ def add_role():
 def grant(login: str):
     form = GrantForm(prefix=f"grant-{login}")
     form.role.choices = _role_choices(hub_of().users.list_roles(g.actor, **_scope()))
-    if not form.validate_on_submit():
-        return _page(problem=CHOOSE_ROLE, status=400)
-    return _change(lambda: hub_of().users.grant(g.actor, login, form.role.data), role_granted(form.role.data, login))
+    return _role_change(form, CHOOSE_ROLE, login, hub_of().users.grant, role_granted)
 
 
 @bp.route("/<login>/odbierz", methods=["POST"])
 @login_required(access.USERS_MANAGE)
 def revoke(login: str):
-    form = RoleForm()
+    return _role_change(RoleForm(), NO_ROLE, login, hub_of().users.revoke, role_revoked)
+
+
+def _role_change(form: GrantForm | RoleForm, problem: str, login: str, change, done):
+    """Grant or revoke: `change(actor, login, role)` with the form's role, then `done(role, login)`
+    said; `problem` when the form names no role it may."""
     if not form.validate_on_submit():
-        return _page(problem=NO_ROLE, status=400)
-    return _change(lambda: hub_of().users.revoke(g.actor, login, form.role.data), role_revoked(form.role.data, login))
+        return _page(problem=problem, status=400)
+    role = form.role.data
+    return _change(lambda: change(g.actor, login, role), done(role, login))
 
 
 @bp.route("/<login>/aktywny", methods=["POST"])
