@@ -10,11 +10,12 @@ written with trailing zeros past the grosz ("12.34000"), as some banks write the
 baseline: iterparse over Ntry end events, clearing each element (nothing checked).
 parse:    hub.adapters.camt.read_statement: every field checked, amounts to the grosz.
 import:   StatementService.import_file of the same file on SQLite and/or PostgreSQL (a fresh
-          database each; $HUB_BENCH_PG_URL, default the tests' server): the check pass (and each
-          statement's balance check), then the booking pass in one transaction (entries
-          booked in chunks: one insert and one ledger apply per chunk). Every entry names a
-          NIP no company has: suspense. Ledger.verify() must hold after the import.
-Peak memory is VmHWM of the measuring process.
+          database each; $HUB_BENCH_PG_URL, default the tests' server): one pass in one
+          transaction, each statement's balances checked, entries booked in chunks (one
+          insert and one ledger apply a chunk). Every entry names a NIP no company has:
+          suspense. Ledger.verify() must hold after the import.
+Peak memory is VmHWM of the measuring process; cpu_seconds its own CPU (on a shared machine
+wall time also counts the waits for a core; PostgreSQL's server CPU is not in it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,71 +30,58 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.child import run_child  # noqa: E402
 from bench.soap import machine  # noqa: E402
 
-PEAK = """
-def peak_kb():
-    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-"""
-
-BASELINE = (
-    PEAK
-    + """
-import json, sys, time
+BASELINE = """
+import sys, time
 from lxml import etree
-start = time.perf_counter()
+from bench.child import report
+start, cpu = time.perf_counter(), time.process_time()
 n = 0
 for _, el in etree.iterparse(sys.argv[1], events=("end",), tag="{*}Ntry", resolve_entities=False, no_network=True):
     n += 1
     el.clear()
     while el.getprevious() is not None:
         del el.getparent()[0]
-print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
+report(time.perf_counter() - start, entries=n, cpu_seconds=time.process_time() - cpu)
 """
-)
 
-PARSE = (
-    PEAK
-    + """
-import json, sys, time
+PARSE = """
+import sys, time
 from hub.adapters.camt import read_statement
-start = time.perf_counter()
+from bench.child import report
+start, cpu = time.perf_counter(), time.process_time()
 n = 0
 with open(sys.argv[1], "rb") as stream:
     for item in read_statement(stream):
         n += hasattr(item, "amount_grosze")
-print(json.dumps({"seconds": time.perf_counter() - start, "entries": n, "peak_mb": peak_kb() / 1024}))
+report(time.perf_counter() - start, entries=n, cpu_seconds=time.process_time() - cpu)
 """
-)
 
-IMPORT = (
-    PEAK
-    + """
-import json, sys, time
+IMPORT = """
+import sys, time
 from pathlib import Path
+from bench.child import report
 from hub.access import operator
 from hub.app import Hub
 from hub.config import load_config
 from hub.db.migrate import upgrade
 hub = Hub(load_config(Path(sys.argv[2])))
 upgrade(hub.db)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 result = hub.statements.import_file(Path(sys.argv[1]), actor=operator("bench"))
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert len(result.statements) == int(sys.argv[3]), result
 from hub.ledger import Ledger
 with hub.db.read() as session:
     Ledger(session).verify()
-print(json.dumps({"seconds": seconds, "entries": result.imported + result.unmatched, "peak_mb": peak_kb() / 1024}))
+report(seconds, entries=result.imported + result.unmatched, cpu_seconds=cpu)
 """
-)
 
 
 def measure(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(out.stderr)
-    return {k: round(v, 2) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+    return {k: round(v, 2) for k, v in run_child(code, *args).items()}
 
 
 def database(backend: str, work: Path) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.child import run_child  # noqa: E402
 from bench.soap import NIP, machine  # noqa: E402
 
 SETUP = """
@@ -39,10 +40,9 @@ hub.companies.credit(sys.argv[2], 10 * 1000 * 161_50, "bench funding", actor=ope
 """
 
 COMMON = """
-import json, sys, time, uuid
+import sys, time, uuid
 from pathlib import Path
-def peak_kb():
-    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+from bench.child import report
 """
 
 HUB = (
@@ -60,7 +60,7 @@ batch = hub.coupons.issue(
 )
 with open(sys.argv[4], "wb") as out:
     pages = hub.coupon_queries.write_pdf(out, actor=actor, batch_id=batch.batch_id)
-print(json.dumps({"seconds": time.perf_counter() - start, "pages": pages, "peak_mb": peak_kb() / 1024}))
+report(time.perf_counter() - start, pages=pages)
 """
 )
 
@@ -90,16 +90,9 @@ for i, (sheet, payload) in enumerate(zip(sheets, payloads), 1):
     _draw_coupon(canvas, sheet, payload, i, len(sheets))
     canvas.showPage()
 canvas.save()
-print(json.dumps({"seconds": time.perf_counter() - start, "pages": len(sheets), "peak_mb": peak_kb() / 1024}))
+report(time.perf_counter() - start, pages=len(sheets))
 """
 )
-
-
-def run(code: str, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(result.stderr)
-    return json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
 
 
 def main() -> None:
@@ -112,8 +105,8 @@ def main() -> None:
     try:
         config = copy_config(SHIPPED_CONFIG, work / "config", "sqlite:///var/hub.sqlite3")
         subprocess.run([sys.executable, "-c", SETUP, str(config), NIP], cwd=REPO, check=True)
-        baseline = run(BASELINE, str(config), NIP, str(args.count), str(work / "baseline.pdf"))
-        hub = run(HUB, str(config), NIP, str(args.count), str(work / "hub.pdf"))
+        baseline = run_child(BASELINE, str(config), NIP, str(args.count), str(work / "baseline.pdf"))
+        hub = run_child(HUB, str(config), NIP, str(args.count), str(work / "hub.pdf"))
         print(
             json.dumps(
                 {

@@ -3,25 +3,25 @@
 A document may hold several statements (`Stmt`: one a day, or one per account); each statement
 of the escrow account is a statement of its own (its id, sequence number, idempotency), those
 of other accounts are skipped and listed as such, and a document with none of the escrow
-account is refused. An import is all or nothing, in two passes over the document and one
-transaction:
+account is refused. An import is all or nothing: one pass over the document (constant memory,
+the injected StatementReader) in one transaction, which any refusal rolls back whole:
 
-1. check: parse the whole document (constant memory, the injected StatementReader), refuse another currency,
-   any malformed entry, and any statement that does not add up: its opening booked balance
-   (OPBD, or PRCD) + booked credits - booked debits must equal its closing booked balance
-   (CLBD), so a digit changed in transit refuses the file instead of booking the wrong amount.
-   Validate against the XSD when `[bank] statement_xsd_dir` is set. Nothing is written.
-2. book: parse again inside one transaction and book each new booked entry:
-   - a credit paid to a company's virtual account, or naming a registered company's NIP in
-     its remittance (Ustrd text, or a Strd creditor reference: the company's RF reference
-     or a NIP): TOPUP, escrow -> company;
-   - any other credit: SUSPENSE, escrow -> suspense, until the operator `assign`s it;
-   - a reversal (RvslInd, a debit) of an earlier credit, found by its reference: undone
-     where the credit went (company or suspense) - and if the company no longer has the
-     money available, against suspense, flagged REVIEW for the operator: a company account
-     is never overdrawn;
-   - the hub's own transfers (other debits, reversed debits): stored UNMATCHED, not booked;
-     settlement reconciles them by EndToEndId through `reconcilers`, in the same transaction.
+- check: refuse another currency, any malformed entry, and any statement that does not add
+  up: its opening booked balance (OPBD, or PRCD) + booked credits - booked debits must equal
+  its closing booked balance (CLBD), so a digit changed in transit refuses the file instead of
+  booking the wrong amount. Validate against the XSD, once the pass is done, when `[bank]
+  statement_xsd_dir` is set.
+- book each new booked entry as it is read:
+  - a credit paid to a company's virtual account, or naming a registered company's NIP in
+    its remittance (Ustrd text, or a Strd creditor reference: the company's RF reference
+    or a NIP): TOPUP, escrow -> company;
+  - any other credit: SUSPENSE, escrow -> suspense, until the operator `assign`s it;
+  - a reversal (RvslInd, a debit) of an earlier credit, found by its reference: undone
+    where the credit went (company or suspense) - and if the company no longer has the
+    money available, against suspense, flagged REVIEW for the operator: a company account
+    is never overdrawn;
+  - the hub's own transfers (other debits, reversed debits): stored UNMATCHED, not booked;
+    settlement reconciles them by EndToEndId through `reconcilers`, in the same transaction.
 
 Idempotent by the statement's identity (account, Stmt/Id, ElctrncSeqNb) and each entry's
 key (AcctSvcrRef, else a hash of its fields; the n-th identical entry of a statement gets
@@ -45,12 +45,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, literal, select, update
-from sqlalchemy import cast as cast_sql
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.access import Actor
 from hub.audit.models import record_event
@@ -71,7 +71,7 @@ from hub.clock import Clock, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import HubConfig
-from hub.db.database import Database
+from hub.db.database import Database, insert_if_absent, unnested
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
@@ -82,19 +82,31 @@ from hub.ledger.models import LedgerAccount
 from hub.money import format_pln
 
 _ENTRIES = cast(Table, BankEntry.__table__)
-_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.entry_key, _ENTRIES.c.id)
-# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id): set for a chunk at once.
-_SET_TRANSFER_IDS = (
-    update(_ENTRIES)
-    .where(_ENTRIES.c.id.in_(bindparam("ids", expanding=True)))
-    .values(ledger_transfer_id=literal("bank-entry:") + cast_sql(_ENTRIES.c.id, String))
+# Every statement below finds its rows by an index whatever the planner believes: within one
+# import the table grows by up to a hundred thousand rows that PostgreSQL's statistics do not
+# know of yet, and a plan chosen on them (a scan per chunk of `id IN (...)` or of
+# `entry_key IN (...)`) made an import's time grow with the square of its entries.
+# The columns an entry is inserted with (_Booking._row); the rest are set once it is booked.
+_INSERTED = (
+    "statement_id account entry_key direction reversal amount_grosze booking_date value_date account_servicer_ref "
+    "entry_ref end_to_end_id creditor_account debtor_name debtor_account remittance line status company_id "
+    "reverses_id created_at"
+).split()
+# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id): one UPDATE by key a row.
+_SET_TRANSFER_ID = (
+    update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).values(ledger_transfer_id=bindparam("transfer_id"))
 )
-_UNMATCHED_AMONG = (
+# The rows this import inserted for a statement are those of its id from the first one on:
+# imports take turns (_lock_escrow), and ids only grow.
+_UNMATCHED_SINCE = (
     select(func.count())
     .select_from(_ENTRIES)
-    .where(_ENTRIES.c.id.in_(bindparam("ids", expanding=True)), _ENTRIES.c.status.in_(UNMATCHED_STATUSES))
+    .where(
+        _ENTRIES.c.statement_id == bindparam("statement_id"),
+        _ENTRIES.c.id >= bindparam("first_id"),
+        _ENTRIES.c.status.in_(UNMATCHED_STATUSES),
+    )
 )
-IDS_PER_QUERY_MAX = 1000
 
 # Permissions of the hub's side (no company or office acts on the escrow account).
 STATEMENTS_IMPORT = "statements:import"
@@ -103,7 +115,7 @@ SUSPENSE_ASSIGN = "suspense:assign"
 
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
-BOOKING_CHUNK = 1000  # parts booked together: one duplicate check, one insert, one ledger apply
+BOOKING_CHUNK = 1000  # parts booked together: one company lookup, one insert, one ledger apply
 # A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
 # document is remembered until the import ends.
 STATEMENTS_PER_DOCUMENT_MAX = 1000
@@ -143,6 +155,16 @@ class SkippedStatement:
     line: int
 
 
+class _Summed:
+    """A count of a whole import: the sum of the same count over its statements."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, result: ImportResult, owner: type | None = None) -> int:
+        return sum(getattr(statement, self.name) for statement in result.statements)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     account: str
@@ -158,21 +180,10 @@ class ImportResult:
     def bank_statement_id(self) -> str:
         return self.statements[0].bank_statement_id
 
-    @property
-    def imported(self) -> int:
-        return sum(s.imported for s in self.statements)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(s.duplicates for s in self.statements)
-
-    @property
-    def unmatched(self) -> int:
-        return sum(s.unmatched for s in self.statements)
-
-    @property
-    def ignored(self) -> int:
-        return sum(s.ignored for s in self.statements)
+    imported = _Summed()
+    duplicates = _Summed()
+    unmatched = _Summed()
+    ignored = _Summed()
 
     @property
     def gaps(self) -> tuple[str, ...]:
@@ -210,9 +221,9 @@ class EntryView:
     bank_statement_id: str  # Stmt/Id
 
 
-@dataclass(frozen=True)
-class _Part:
-    """What one BankEntry row is made of: an entry, or one transaction of a split entry."""
+class _Part(NamedTuple):
+    """What one BankEntry row is made of: an entry, or one transaction of a split entry.
+    A NamedTuple, as the reader's records are: one is made for every entry of a document."""
 
     entry: StatementEntry
     key: str
@@ -237,15 +248,23 @@ class _Part:
 
 
 class _Plan:
-    """What the check pass found: every statement's header, and which are the escrow account's."""
+    """What the pass has read so far: every statement's header, which are the escrow
+    account's, and the current statement's totals."""
 
     def __init__(self) -> None:
         self.headers: list[StatementHeader] = []
         self.escrow: list[bool] = []
+        self.current: _Totals | None = None
 
     def add(self, header: StatementHeader, *, escrow: bool) -> None:
         self.headers.append(header)
         self.escrow.append(escrow)
+        self.current = _Totals(header)
+
+    @property
+    def totals(self) -> _Totals:
+        assert self.current is not None  # the reader yields a statement's header before its entries
+        return self.current
 
     @property
     def version(self) -> str:
@@ -293,7 +312,7 @@ class _Totals:
 
 
 class StatementService:
-    passes = 2  # an import reads the document twice through `progress` (the XSD check, unreported, once more)
+    passes = 1  # an import reads the document once through `progress` (the XSD check, unreported, once more)
 
     def __init__(
         self,
@@ -329,54 +348,75 @@ class StatementService:
             raise RuntimeError(
                 "StatementService has no StatementReader: hub/app.py passes reader=hub.adapters.camt.CamtReader()"
             )
-        plan, digest = self._check(open_stream, progress)
-        if self.xsd_dir is not None:
-            with open_stream() as raw:  # seekable, as xmlschema's lazy reading needs
-                self.reader.validate_schema(raw, self.xsd_dir, plan.version)
         try:
-            return self._book(open_stream, plan, digest, actor, progress)
+            return self._book(open_stream, actor, progress)
         except IntegrityError:
-            # Another process imported the same entries between our passes and committed
-            # first (the escrow lock makes this rare): everything rolled back; look again.
-            return self._book(open_stream, plan, digest, actor, None)
+            # Another process imported the same statement and committed first (the escrow
+            # lock makes this rare): everything rolled back; look again.
+            return self._book(open_stream, actor, None)
 
-    def _check(self, open_stream: Callable[[], BinaryIO], progress: Progress | None) -> tuple[_Plan, str]:
-        """The first pass: every statement read, its currencies and balances checked; nothing written."""
+    def _book(self, open_stream: Callable[[], BinaryIO], actor: Actor, progress: Progress | None) -> ImportResult:
+        """The one pass, in one transaction: each statement checked and booked as it is read.
+        A check that fails raises, and the transaction takes back everything booked before it."""
         assert self.reader is not None  # _import refuses to start without one
-        plan = _Plan()
-        with open_stream() as raw:
+        with open_stream() as raw, self.db.transaction() as session:
             stream = _Tap(raw, progress)
-            totals: _Totals | None = None
+            ledger = Ledger(session, self.clock)
+            ledger.open_account(ESCROW, ASSET)
+            ledger.open_account(SUSPENSE_ACCOUNT, CONTROL)
+            _lock_escrow(session)
+            plan = _Plan()
+            bookings: list[tuple[StatementHeader, _Booking]] = []
+            skipped: list[SkippedStatement] = []
+            booking: _Booking | None = None
             for item in self.reader.read(stream.binary):
                 if isinstance(item, StatementHeader):
-                    if totals is not None:
-                        totals.check()
-                    if len(plan.headers) == STATEMENTS_PER_DOCUMENT_MAX:
-                        raise StatementError(
-                            f"more than {STATEMENTS_PER_DOCUMENT_MAX} statements in one document; nothing was imported",
-                            element="Stmt",
-                            line=item.line,
-                        )
-                    totals = _Totals(item)
-                    plan.add(item, escrow=item.account == self.escrow_account)
-                    if plan.escrow[-1]:
-                        self._check_header(item)
+                    _close(plan, booking)
+                    self._open(plan, item)
+                    booking = None
+                    if not plan.escrow[-1]:
+                        skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
+                        continue
+                    booking = _Booking(session, ledger, self._statement(session, item, actor), self.clock)
+                    bookings.append((item, booking))
                     continue
-                assert totals is not None  # the reader yields a statement's header before its entries
-                if plan.escrow[-1]:
+                plan.totals.add(item)
+                if booking is not None:
                     self._check_currency(item.currency, "Ntry/Amt", item.line)
-                totals.add(item)
-            assert totals is not None  # the reader refuses a document without a statement
-            totals.check()
-            if not any(plan.escrow):
-                first = plan.headers[0]
-                raise StatementError(
-                    f"the statement is of account {_shown_account(first.account)}, not of the hub's escrow account "
-                    f"{_shown_account(self.escrow_account)}; nothing was imported",
-                    element="Acct/Id",
-                    line=first.line,
-                )
-            return plan, stream.finish()
+                    booking.add(item)
+            _close(plan, booking)
+            self._refuse_without_escrow(plan)
+            if self.xsd_dir is not None:
+                with open_stream() as again:  # seekable, as xmlschema's lazy reading needs
+                    self.reader.validate_schema(again, self.xsd_dir, plan.version)
+            digest = stream.finish()
+            for _, booking in bookings:
+                booking.statement.document_sha256 = booking.statement.document_sha256 or digest
+                for reconcile in self.reconcilers:
+                    reconcile(session, booking.statement.id)
+            return self._results(session, bookings, skipped, digest, actor)
+
+    def _open(self, plan: _Plan, header: StatementHeader) -> None:
+        """A statement starts: at most STATEMENTS_PER_DOCUMENT_MAX, the escrow account's in its currency."""
+        if len(plan.headers) == STATEMENTS_PER_DOCUMENT_MAX:
+            raise StatementError(
+                f"more than {STATEMENTS_PER_DOCUMENT_MAX} statements in one document; nothing was imported",
+                element="Stmt",
+                line=header.line,
+            )
+        plan.add(header, escrow=header.account == self.escrow_account)
+        if plan.escrow[-1]:
+            self._check_header(header)
+
+    def _refuse_without_escrow(self, plan: _Plan) -> None:
+        if not any(plan.escrow):
+            first = plan.headers[0]
+            raise StatementError(
+                f"the statement is of account {_shown_account(first.account)}, not of the hub's escrow account "
+                f"{_shown_account(self.escrow_account)}; nothing was imported",
+                element="Acct/Id",
+                line=first.line,
+            )
 
     def _check_header(self, header: StatementHeader) -> None:
         """A statement of the escrow account: its currency and its booked balances' are the account's."""
@@ -394,63 +434,27 @@ class StatementService:
                 line=line,
             )
 
-    def _book(
-        self, open_stream: Callable[[], BinaryIO], plan: _Plan, digest: str, actor: Actor, progress: Progress | None
+    def _results(
+        self,
+        session: Session,
+        bookings: list[tuple[StatementHeader, _Booking]],
+        skipped: list[SkippedStatement],
+        digest: str,
+        actor: Actor,
     ) -> ImportResult:
-        """The second pass, in one transaction: each statement of the escrow account booked."""
-        assert self.reader is not None  # _import refuses to start without one
-        with open_stream() as raw, self.db.transaction() as session:
-            stream = _Tap(raw, progress)
-            ledger = Ledger(session, self.clock)
-            ledger.open_account(ESCROW, ASSET)
-            ledger.open_account(SUSPENSE_ACCOUNT, CONTROL)
-            _lock_escrow(session)
-            bookings: list[tuple[StatementHeader, _Booking]] = []
-            skipped: list[SkippedStatement] = []
-            booking: _Booking | None = None
-            for item in self.reader.read(stream.binary):
-                if isinstance(item, StatementHeader):
-                    if booking is not None:
-                        booking.finish()
-                    booking = None
-                    if item.account != self.escrow_account:
-                        skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
-                        continue
-                    booking = _Booking(session, ledger, self._statement(session, item, digest, actor), self.clock)
-                    bookings.append((item, booking))
-                elif booking is not None:
-                    booking.add(item)
-            if booking is not None:
-                booking.finish()
-            if stream.finish() != digest:
-                raise InvalidRequest("the statement changed while it was being imported; nothing was imported")
-            for _, booking in bookings:
-                for reconcile in self.reconcilers:
-                    reconcile(session, booking.statement.id)
-            gaps = {view.statement_id: view.gaps for view in _statement_views(session, self.escrow_account)}
-            results = []
-            for header, booking in bookings:
-                result = booking.result(header, gaps.get(booking.statement.id, ()))
-                results.append(result)
-                record_event(
-                    session,
-                    self.clock(),
-                    actor.name,
-                    "bank.statement.import",
-                    f"bank-statement:{result.statement_id}",
-                    statement=header.statement_id,
-                    account=header.account,
-                    sha256=digest,
-                    imported=result.imported,
-                    duplicates=result.duplicates,
-                    unmatched=result.unmatched,
-                    ignored=result.ignored,
-                    gaps=list(result.gaps),
-                )
-            return ImportResult(account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped))
+        """Each statement's result, with its continuity gaps, audited."""
+        gaps = {view.statement_id: view.gaps for view in _statement_views(session, self.escrow_account)}
+        results = []
+        for header, booking in bookings:
+            result = booking.result(header, gaps.get(booking.statement.id, ()))
+            results.append(result)
+            subject, detail = f"bank-statement:{result.statement_id}", _audited(header, result, digest)
+            record_event(session, self.clock(), actor.name, "bank.statement.import", subject, **detail)
+        return ImportResult(account=self.escrow_account, statements=tuple(results), skipped=tuple(skipped))
 
-    def _statement(self, session: Session, header: StatementHeader, digest: str, actor: Actor) -> BankStatement:
-        """The statement's row: the first import's, when it was imported before."""
+    def _statement(self, session: Session, header: StatementHeader, actor: Actor) -> BankStatement:
+        """The statement's row: the first import's, when it was imported before. A new row's
+        document_sha256 is set once the whole document is read (_book)."""
         sequence = header.electronic_sequence or ""
         existing = session.scalars(
             select(BankStatement).where(
@@ -461,8 +465,8 @@ class StatementService:
         ).one_or_none()
         if existing is not None:
             return existing
-        # Both balances are there: the check pass (_Totals.check) refused a statement without them.
-        assert header.opening is not None and header.closing is not None
+        # A balance missing here refuses the document when the statement ends (_Totals.check).
+        opening, closing = header.opening, header.closing
         statement = BankStatement(
             account=header.account,
             statement_id=header.statement_id,
@@ -470,9 +474,9 @@ class StatementService:
             version=header.version,
             message_id=header.message_id,
             created_at=header.created_at,
-            opening_balance_grosze=header.opening.amount_grosze,
-            closing_balance_grosze=header.closing.amount_grosze,
-            document_sha256=digest,
+            opening_balance_grosze=opening.amount_grosze if opening else None,
+            closing_balance_grosze=closing.amount_grosze if closing else None,
+            document_sha256="",
             imported_at=self.clock(),
             imported_by=actor.name[:120],
         )
@@ -556,9 +560,10 @@ class StatementService:
 
 
 class _Booking:
-    """The second pass: one BankEntry per new part, in file order. Parts are booked in chunks
-    of BOOKING_CHUNK (one duplicate check, one insert, one ledger apply per chunk); a reversal
-    is booked on its own once the parts before it are, since it looks for the credit it reverses."""
+    """One statement's booking: one BankEntry per new part, in file order. Parts are booked in
+    chunks of BOOKING_CHUNK (one company lookup, one insert that skips the entries stored
+    before, one ledger apply, per chunk); a reversal is booked on its own once the parts
+    before it are, since it looks for the credit it reverses."""
 
     def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
         self.session = session
@@ -566,12 +571,12 @@ class _Booking:
         self.statement = statement
         self.clock = clock
         self.seen: Counter[str] = Counter()
-        self.keys: set[str] = set()  # of the parts booked or waiting in this import
+        self.keys: set[str] = set()  # of the statement's parts booked or waiting
         self.waiting: list[_Part] = []
         self.new = 0  # entries inserted by this import
-        # of those, the ones inserted SUSPENSE, REVIEW or UNMATCHED: a status only ever moves
-        # out of these (assigned, reversed, reconciled), so result() counts among them alone
-        self.maybe_unmatched: list[int] = []
+        self.first_id: int | None = None  # of those, the first one's (_UNMATCHED_SINCE)
+        self.as_arrays = session.get_bind().dialect.name == "postgresql"
+        self.insert_new = _insert_new_entries(self.as_arrays)
         self.duplicates = 0
         self.ignored = 0
 
@@ -582,7 +587,7 @@ class _Booking:
         for part in self._parts(entry):
             if entry.direction == DEBIT and entry.reversal:
                 self.finish()
-                if self._new([part]):
+                if self._unseen([part]) and not self._stored_before(part):
                     self._reversal(part)
                 continue
             self.waiting.append(part)
@@ -592,7 +597,7 @@ class _Booking:
     def finish(self) -> None:
         """Book the parts waiting: credits to their company (TOPUP) or to suspense (SUSPENSE);
         the hub's own transfers are stored UNMATCHED, not booked: settlement reconciles them."""
-        parts, self.waiting = self._new(self.waiting), []
+        parts, self.waiting = self._unseen(self.waiting), []
         if not parts:
             return
         rows = [self._row(part) for part in parts]
@@ -610,21 +615,24 @@ class _Booking:
                 row["status"], row["company_id"] = TOPUP, company.id
                 credited.append((row, company.ledger_code, TransferCode.TOPUP))
         self._insert(rows)
-        if credited:
+        booked = [(row, account, code) for row, account, code in credited if "id" in row]  # not stored before
+        if booked:
             self.ledger.apply(
                 [
                     NewTransfer(_transfer_id(row), ESCROW, account, row["amount_grosze"], code, _reference(row))
-                    for row, account, code in credited
+                    for row, account, code in booked
                 ]
             )
-            self.session.execute(_SET_TRANSFER_IDS, {"ids": [row["id"] for row, _, _ in credited]})
+            self.session.execute(
+                _SET_TRANSFER_ID, [{"entry_id": row["id"], "transfer_id": _transfer_id(row)} for row, _, _ in booked]
+            )
 
     def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
         unmatched = 0
-        for chunk in range(0, len(self.maybe_unmatched), IDS_PER_QUERY_MAX):
-            ids = self.maybe_unmatched[chunk : chunk + IDS_PER_QUERY_MAX]
-            unmatched += self.session.execute(_UNMATCHED_AMONG, {"ids": ids}).scalar_one()
-        # A booked statement has both balances: the check pass (_Totals.check) refused one without them.
+        if self.first_id is not None:
+            since = {"statement_id": self.statement.id, "first_id": self.first_id}
+            unmatched = self.session.execute(_UNMATCHED_SINCE, since).scalar_one()
+        # A booked statement has both balances: _Totals.check refused one without them.
         assert header.opening is not None and header.closing is not None
         return StatementResult(
             statement_id=self.statement.id,
@@ -693,27 +701,25 @@ class _Booking:
         n = self.seen[base]
         return base if n == 1 else f"{base}#{n}"
 
-    def _new(self, parts: list[_Part]) -> list[_Part]:
-        """The parts not booked before (in an earlier import, or earlier in this one), counting the others."""
-        keys = [part.key for part in parts]  # at most BOOKING_CHUNK: one query
-        booked = set(self.keys.intersection(keys))
-        if keys:
-            booked.update(
-                self.session.scalars(
-                    select(BankEntry.entry_key).where(
-                        BankEntry.account == self.statement.account, BankEntry.entry_key.in_(keys)
-                    )
-                )
-            )
+    def _unseen(self, parts: list[_Part]) -> list[_Part]:
+        """The parts not met before in this statement, counting the others as duplicates.
+        Those stored by an earlier import (or statement) are left out by the insert (_insert)."""
         new = []
         for part in parts:
-            if part.key in booked:
+            if part.key in self.keys:
                 self.duplicates += 1
             else:
                 new.append(part)
-                booked.add(part.key)
-        self.keys.update(keys)
+                self.keys.add(part.key)
         return new
+
+    def _stored_before(self, part: _Part) -> bool:
+        """A reversal stored by an earlier import (or statement): it must not undo its credit again."""
+        stored = self.session.scalar(
+            select(BankEntry.id).where(BankEntry.account == self.statement.account, BankEntry.entry_key == part.key)
+        )
+        self.duplicates += stored is not None
+        return stored is not None
 
     def _row(self, part: _Part) -> dict:
         """The BankEntry of a part, as insert values: UNMATCHED until booked."""
@@ -742,14 +748,19 @@ class _Booking:
         )
 
     def _insert(self, rows: list[dict]) -> None:
-        """Insert the rows in one Core statement (multi-row VALUES), and give each its id,
-        matched by entry_key (unique per account): no ORM object, no row-by-row insert."""
-        ids = {key: id for key, id in self.session.execute(_INSERT_ENTRIES, rows)}
+        """Insert the rows in one Core statement (multi-row VALUES), and give each new one its
+        id, matched by entry_key (unique per account). A row whose key is stored already (an
+        earlier import, an overlapping statement) is skipped by the unique index and counted
+        a duplicate: the index finds it, whatever the planner knows of the table."""
+        values = {name: [row[name] for row in rows] for name in _INSERTED} if self.as_arrays else rows
+        ids: dict[str, int] = {key: id for key, id in self.session.execute(self.insert_new, values)}
         for row in rows:
-            row["id"] = ids[row["entry_key"]]
-            if row["status"] in UNMATCHED_STATUSES:
-                self.maybe_unmatched.append(row["id"])
-        self.new += len(rows)
+            if row["entry_key"] in ids:
+                row["id"] = ids[row["entry_key"]]
+        self.duplicates += len(rows) - len(ids)
+        self.new += len(ids)
+        if ids and self.first_id is None:
+            self.first_id = min(ids.values())
 
     def _companies(self, rows: list[dict]) -> list[Company | None]:
         """Each credit's company: by the virtual account paid to; else the one registered
@@ -848,6 +859,40 @@ class _Tap(io.RawIOBase):
         while self.read(READ_CHUNK_BYTES):
             pass
         return self.sha256.hexdigest()
+
+
+def _insert_new_entries(as_arrays: bool) -> ReturningInsert[str, int]:
+    """`INSERT ... ON CONFLICT (account, entry_key) DO NOTHING RETURNING entry_key, id` of many
+    rows: on PostgreSQL one array a column (hub.db.database.unnested), on SQLite the rows
+    (SQLAlchemy writes multi-row VALUES)."""
+    if not as_arrays:
+        statement = insert_if_absent("sqlite", _ENTRIES, "account", "entry_key")
+    else:
+        statement = insert_if_absent("postgresql", _ENTRIES, "account", "entry_key").from_select(
+            _INSERTED, unnested(_ENTRIES, _INSERTED)
+        )
+    return statement.returning(_ENTRIES.c.entry_key, _ENTRIES.c.id)
+
+
+def _audited(header: StatementHeader, result: StatementResult, digest: str) -> dict:
+    """What the audit log keeps of one statement's import."""
+    counts = {name: getattr(result, name) for name in ("imported", "duplicates", "unmatched", "ignored")}
+    return {
+        "statement": header.statement_id,
+        "account": header.account,
+        "sha256": digest,
+        **counts,
+        "gaps": list(result.gaps),
+    }
+
+
+def _close(plan: _Plan, booking: _Booking | None) -> None:
+    """A statement ends (the next starts, or the document): it must add up; its last parts are booked."""
+    if plan.current is None:
+        return
+    plan.current.check()
+    if booking is not None:
+        booking.finish()
 
 
 def _lock_escrow(session: Session) -> None:

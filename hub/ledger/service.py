@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, case, delete, func, or
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
-from hub.db.database import insert_if_absent
+from hub.db.database import insert_if_absent, unnested
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
@@ -47,7 +47,8 @@ _ACCOUNT_COLUMNS = (
     *(_A[name] for name in _TOTALS),
     _A.created_at,
 )
-_TRANSFER_COLUMNS = tuple(_T[name] for name in LedgerTransfer.__table__.columns.keys())
+_TRANSFER_NAMES = tuple(LedgerTransfer.__table__.columns.keys())
+_TRANSFER_COLUMNS = tuple(_T[name] for name in _TRANSFER_NAMES)
 
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
 _ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes", expanding=True)))
@@ -393,6 +394,9 @@ class Ledger:
         connection = self._connection
         statement = insert_if_absent(connection.dialect.name, _TRANSFERS, returning="id")
         rows = [w.__dict__ for w in wanted]
+        if len(rows) > 1 and connection.dialect.name == "postgresql":  # one array a column
+            statement = statement.from_select(_TRANSFER_NAMES, unnested(_TRANSFERS, _TRANSFER_NAMES))
+            return set(connection.execute(statement, {n: [row[n] for row in rows] for n in _TRANSFER_NAMES}).scalars())
         return set(connection.execute(statement, rows if len(rows) > 1 else rows[0]).scalars())
 
     def _stored(self, ids: list[str]) -> dict[str, Transfer]:

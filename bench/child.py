@@ -1,0 +1,31 @@
+"""A measurement in a fresh process (bench/camt.py, bench/pdf.py): the parent runs a piece of
+code with `run_child`, the code ends with `report`, one JSON line of what it measured."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_mb() -> float:
+    """VmHWM: the most memory the process has held resident, in MB."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def report(seconds: float, **measured: float) -> None:
+    """The child's answer: the seconds it measured, what else it counted, its peak memory."""
+    print(json.dumps({"seconds": seconds, **measured, "peak_mb": peak_mb()}))
+
+
+def run_child(code: str, *args: str) -> dict:
+    """Run `code` in a fresh interpreter in the repository (so it imports hub and bench) and
+    return its report; its error output ends the benchmark if it fails."""
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    return json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
