@@ -16,24 +16,19 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import sys
-import tempfile
-import uuid
 from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lxml import etree  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.soap import database, envelope, prepare  # noqa: E402
+from bench.soap import Requests, prepared_hub  # noqa: E402
 from bench.soap_cpu import environ  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
-from hub.signing.sign import sign_envelope  # noqa: E402
 
 
 class Counting:
@@ -77,35 +72,21 @@ class Counting:
 
 def run_backend(backend: str, n: int) -> dict:
     from hub.app import create_app
-    from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
 
-    workdir = Path(tempfile.mkdtemp(prefix="hub-roundtrips-"))
-    url, drop = database(backend, workdir)
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir}/hub.sqlite3"
-    try:
-        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
-        coupons = prepare(config_dir, n + 5)
+    with prepared_hub(backend, n + 5, "hub-roundtrips-") as (config_dir, coupons):
         identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
-
-        def signed(op: str, fields: dict) -> bytes:
-            return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
-
+        requests = Requests(identity, ttl_s=3600)
         app = create_app(load_config(config_dir))
         path = "/soap/office"
         engine = app.endpoints[path].message_log.db.engine
-        (workdir / "traces").mkdir()
-        counting = Counting(engine, workdir / "traces")
+        traces = config_dir.parent / "traces"
+        traces.mkdir()
+        counting = Counting(engine, traces)
         engine.dispose()  # connections made from here on are traced
         result = {}
         for op in ("VerifyCoupon", "RedeemCoupon"):
-            bodies = []
-            for i, c in enumerate(coupons[:n]):
-                fields = {"CouponId": c, "OfficeCode": "1465"}
-                if op == "RedeemCoupon":
-                    fields = {"RequestId": str(uuid.uuid4()), **fields, "CaseNumber": f"WK.{i}", "CaseType": "REJ_NEW"}
-                bodies.append(signed(op, fields))
+            bodies = requests.verify(coupons, n) if op == "VerifyCoupon" else requests.redeem(coupons[:n])
             warm = bodies[:2]
             for body in warm:  # connections open, caches warm
                 b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), lambda *a: None))
@@ -127,9 +108,6 @@ def run_backend(backend: str, n: int) -> dict:
         gc.collect()
         app.hub.close()
         return result
-    finally:
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

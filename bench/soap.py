@@ -32,7 +32,8 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ from hub import ns  # noqa: E402
 from hub.access import operator  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
+from tests.support.soap import office_request  # noqa: E402
 
 NIP = "7010254361"  # the shipped config's COMPANY client
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -64,8 +66,9 @@ def machine() -> str:
 
 
 def database(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh database's URL (SQLite: a file in `workdir`), and how to drop it."""
     if backend == "sqlite":
-        return "sqlite:///var/hub.sqlite3", lambda: None
+        return f"sqlite:///{workdir}/hub.sqlite3", lambda: None
     from sqlalchemy import create_engine, text
 
     name = f"hub_bench_{os.getpid()}"
@@ -104,13 +107,24 @@ def prepare(config_dir: Path, coupons_needed: int) -> list[str]:
 
 
 def envelope(operation: str, fields: dict) -> etree._Element:
-    soap, o = f"{{{ns.SOAP_ENV_11}}}", f"{{{ns.OFFICE}}}"
-    env = etree.Element(soap + "Envelope", nsmap={"soap": ns.SOAP_ENV_11, "o": ns.OFFICE})
-    etree.SubElement(env, soap + "Header")
-    request = etree.SubElement(etree.SubElement(env, soap + "Body"), o + operation + "Request")
-    for name, value in fields.items():
-        etree.SubElement(request, o + name).text = value
-    return env
+    """An unsigned office request, as the tests' clients send it."""
+    return office_request(operation, **fields)
+
+
+@contextmanager
+def prepared_hub(backend: str, coupons_needed: int, prefix: str) -> Iterator[tuple[Path, list[str]]]:
+    """The shipped config on a fresh database (`backend`) with `coupons_needed` coupons issued:
+    the config's folder and the coupon ids. The database and the files go when the block ends."""
+    from hub.cli.demo import SHIPPED_CONFIG, copy_config
+
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    url, drop = database(backend, workdir)
+    try:
+        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
+        yield config_dir, prepare(config_dir, coupons_needed)
+    finally:
+        drop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def wait_up(url: str, timeout_s: float = 30) -> None:
@@ -206,11 +220,12 @@ def gunicorn(app: str, port: int, workers: int) -> subprocess.Popen:
 class Requests:
     """Signed request bodies, each used once."""
 
-    def __init__(self, identity: SigningIdentity) -> None:
+    def __init__(self, identity: SigningIdentity, ttl_s: int = 900) -> None:
         self.identity = identity
+        self.ttl_s = ttl_s  # long enough for the whole run: a request signed first is sent last
 
     def signed(self, op: str, fields: dict) -> bytes:
-        return etree.tostring(sign_envelope(envelope(op, fields), self.identity, ttl_s=900))
+        return etree.tostring(sign_envelope(envelope(op, fields), self.identity, ttl_s=self.ttl_s))
 
     def verify(self, coupons: list[str], n: int) -> list[bytes]:
         return [
@@ -256,37 +271,28 @@ def hub_checks(config_dir: Path) -> dict:
 
 
 def run_hub(backend: str, args: argparse.Namespace, requests: Requests, port: int) -> dict:
-    from hub.cli.demo import SHIPPED_CONFIG, copy_config
-
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    url, drop = database(backend, workdir)
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir}/hub.sqlite3"
     hub: subprocess.Popen | None = None
-    try:
-        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
-        coupons = prepare(config_dir, args.requests + args.warmup)
-        bodies = {
-            "VerifyCoupon": requests.verify(coupons, args.requests + args.warmup),
-            "RedeemCoupon": requests.redeem(coupons),
-        }
-        hub = start(
-            [
-                str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
-                "--port", str(port), "--workers", str(args.workers),
-            ]
-        )  # fmt: skip
-        wait_up(f"http://127.0.0.1:{port}/soap/office?wsdl")
-        result = measure(port, "/soap/office", bodies, args.clients, args.warmup)
-        stop([hub])
-        hub = None
-        result["checks"] = hub_checks(config_dir)
-        return result
-    finally:
-        if hub is not None:
+    with prepared_hub(backend, args.requests + args.warmup, "hub-bench-") as (config_dir, coupons):
+        try:
+            bodies = {
+                "VerifyCoupon": requests.verify(coupons, args.requests + args.warmup),
+                "RedeemCoupon": requests.redeem(coupons),
+            }
+            hub = start(
+                [
+                    str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
+                    "--port", str(port), "--workers", str(args.workers),
+                ]
+            )  # fmt: skip
+            wait_up(f"http://127.0.0.1:{port}/soap/office?wsdl")
+            result = measure(port, "/soap/office", bodies, args.clients, args.warmup)
             stop([hub])
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+            hub = None
+            result["checks"] = hub_checks(config_dir)
+            return result
+        finally:
+            if hub is not None:
+                stop([hub])
 
 
 def ratios(hub: dict, base: dict) -> dict:

@@ -23,12 +23,9 @@ import gc
 import io
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
-from bench.soap import database, envelope, prepare  # noqa: E402
+from bench.soap import Requests, envelope, prepared_hub  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
@@ -97,42 +94,16 @@ def cpu_ms(app, path: str, action: str, bodies: list[bytes]) -> dict:
 
 def run_backend(backend: str, n: int, warmup: int) -> dict:
     from hub.app import create_app
-    from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
     from hub.ops import metrics
     from hub.ops.logging import configure_logging
 
-    workdir = Path(tempfile.mkdtemp(prefix="hub-soapcpu-"))
-    url, drop = database(backend, workdir)
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir}/hub.sqlite3"
-    try:
-        config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
-        coupons = prepare(config_dir, n + warmup)
+    with prepared_hub(backend, n + warmup, "hub-soapcpu-") as (config_dir, coupons):
         identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
-
-        def signed(op: str, fields: dict) -> bytes:
-            return etree.tostring(sign_envelope(envelope(op, fields), identity, ttl_s=3600))
-
-        verify = [
-            signed("VerifyCoupon", {"CouponId": coupons[i % len(coupons)], "OfficeCode": "1465"})
-            for i in range(n + warmup)
-        ]
-        redeem = [
-            signed(
-                "RedeemCoupon",
-                {
-                    "RequestId": str(uuid.uuid4()),
-                    "CouponId": c,
-                    "OfficeCode": "1465",
-                    "CaseNumber": f"WK.{i}",
-                    "CaseType": "REJ_NEW",
-                },
-            )
-            for i, c in enumerate(coupons[: n + warmup])
-        ]
+        requests = Requests(identity, ttl_s=3600)
+        verify, redeem = requests.verify(coupons, n + warmup), requests.redeem(coupons)
         configure_logging("INFO")
-        metrics.enable_multiprocess(workdir / "metrics")
+        metrics.enable_multiprocess(config_dir.parent / "metrics")
         app = create_app(load_config(config_dir))
         gc.freeze()  # as `hub serve` does once a worker has loaded the app
         stderr, sys.stderr = (sys.stderr, open(os.devnull, "w"))  # the JSON log lines are written, and dropped
@@ -153,9 +124,6 @@ def run_backend(backend: str, n: int, warmup: int) -> dict:
             sys.stderr = stderr
             gc.unfreeze()
             app.hub.close()
-    finally:
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def baseline(n: int, warmup: int) -> dict:

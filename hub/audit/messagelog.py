@@ -155,14 +155,14 @@ class MessageLog:
     def append(self, *entries: Entry) -> int:
         """Append the entries in a transaction of their own, so a request is logged even
         when its business transaction fails. Returns the last sequence number."""
-        with self.db.transaction() as session:
-            return self.append_in(session, *entries)
+        with self.db.writing() as connection:
+            return self.append_in(connection, *entries)
 
-    def append_in(self, session: Session, *entries: Entry) -> int:
+    def append_in(self, on: Connection | Session, *entries: Entry) -> int:
         """Append the entries inside the caller's transaction (the SOAP endpoint logs a
-        request together with its replay-cache record). Core statements built once, on the
-        session's connection: this runs on every SOAP exchange. Returns the last sequence number."""
-        connection = session.connection()
+        request together with its replay-cache record). Core statements built once, on a
+        Connection: this runs on every SOAP exchange. Returns the last sequence number."""
+        connection = on.connection() if isinstance(on, Session) else on
         head = self.lock_head(connection)
         seq, prev = head.seq, head.hash
         rows = []

@@ -18,7 +18,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -219,7 +219,9 @@ class Exchange:
         return not self._running or self._held is not None
 
     @contextmanager
-    def session(self, write: bool) -> Iterator[Session]:
+    def block(self, write: bool) -> Iterator[Connection]:
+        """One block of work on the exchange's connection: its own transaction, committed at
+        its end, or held (after `hold_next()`), or joined to the one held."""
         connection = self._connect()
         joined, running = self._held, self._running
         if joined is None:
@@ -228,28 +230,35 @@ class Exchange:
                 connection.execution_options(sqlite_begin=mode)
             began = connection.begin()
         self._running = True
-        session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
         try:
-            yield session
-            session.flush()
+            yield connection
         except BaseException:
-            session.close()
             self._abandon()
             raise
         finally:
             self._running = running
-        session.close()
         if joined is None:
             if self._hold_next:
                 self._held, self._hold_next = began, False
             else:
                 began.commit()
 
+    @contextmanager
+    def session(self, write: bool) -> Iterator[Session]:
+        """`block` with an ORM session on it, for domain code; flushed before the block ends."""
+        with self.block(write) as connection:
+            session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
+            try:
+                yield session
+                session.flush()
+            finally:
+                session.close()
+
     def finish(self, record: Any) -> None:
-        """`record(session)` adds the answer's record; then everything held commits, or,
+        """`record(connection)` adds the answer's record; then everything held commits, or,
         when nothing is held, the record commits in a transaction of its own."""
-        with self.db.transaction() as session:
-            record(session)
+        with self.db.writing() as connection:
+            record(connection)
         if self._held is not None:
             held, self._held = self._held, None
             held.commit()
@@ -298,26 +307,34 @@ class Database:
             self._exchange.reset(token)
             exchange.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:
         on its connection, and held for the answer record after `Exchange.hold_next()`."""
-        exchange = self._exchange.get()
-        if exchange is not None and exchange.takes():
-            with exchange.session(write=True) as session:
-                yield session
-            return
-        with self._writer() as session, session.begin():
-            yield session
+        return self._session(write=True)
+
+    def read(self) -> AbstractContextManager[Session]:
+        return self._session(write=False)
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def writing(self) -> Iterator[Connection]:
+        """`transaction()` without the ORM: a Connection, for the Core statements every SOAP
+        exchange runs (the message log, the replay cache), which need no Session's upkeep."""
         exchange = self._exchange.get()
         if exchange is not None and exchange.takes():
-            with exchange.session(write=False) as session:
+            with exchange.block(write=True) as connection:
+                yield connection
+            return
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        exchange = self._exchange.get()
+        if exchange is not None and exchange.takes():
+            with exchange.session(write) as session:
                 yield session
             return
-        with self._reader() as session, session.begin():
+        with (self._writer if write else self._reader)() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, delete
+from sqlalchemy import Connection, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
@@ -39,16 +39,16 @@ class DatabaseReplayCache:
 
     def remember(self, key: str, expires_at: datetime) -> bool:
         """True the first time `key` is seen; False for a replay."""
-        with self.db.transaction() as session:
-            return self.remember_in(session, key, expires_at)
+        with self.db.writing() as connection:
+            return self.remember_in(connection, key, expires_at)
 
     @staticmethod
-    def remember_in(session: Session, key: str, expires_at: datetime) -> bool:
+    def remember_in(on: Connection | Session, key: str, expires_at: datetime) -> bool:
         """`remember` inside the caller's transaction (the SOAP endpoint stores the key
         with the request's message log record: both or neither). `ON CONFLICT DO NOTHING`
         (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
         duplicate, in one statement: this runs on every request."""
-        connection = session.connection()
+        connection = on.connection() if isinstance(on, Session) else on
         statement = insert_if_absent(connection.dialect.name, SeenSignature.__table__, "key", returning="key")
         return connection.execute(statement, {"key": key, "expires_at": expires_at}).first() is not None
 

@@ -287,10 +287,10 @@ class SoapEndpoint:
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
         try:
-            with self.message_log.db.transaction() as session:
-                if not self.security.replay.remember_in(session, replay.key, replay.expires_at):
+            with self.message_log.db.writing() as connection:
+                if not self.security.replay.remember_in(connection, replay.key, replay.expires_at):
                     raise replayed()
-                self.message_log.append_in(session, entry)
+                self.message_log.append_in(connection, entry)
         except HubError:
             raise
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
@@ -313,7 +313,7 @@ class SoapEndpoint:
                 self.message_log.append(*self._entries(exchange, body))
             else:
                 entries = self._entries(exchange, body)
-                database.finish(lambda session: self.message_log.append_in(session, *entries))
+                database.finish(lambda connection: self.message_log.append_in(connection, *entries))
             return response, body
         except Exception as error:  # noqa: BLE001
             if not held:

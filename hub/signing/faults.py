@@ -16,62 +16,63 @@ from hub.errors import HubError
 
 
 class SecurityFaultCode(StrEnum):
-    """The WS-Security 1.1 fault codes (the local part of `qname`)."""
+    """The WS-Security 1.1 fault codes (the local part of `qname`), each with its namespace
+    and the faultstring the specification gives for it."""
 
-    INVALID_SECURITY = "InvalidSecurity"
-    INVALID_SECURITY_TOKEN = "InvalidSecurityToken"
-    FAILED_AUTHENTICATION = "FailedAuthentication"
-    FAILED_CHECK = "FailedCheck"
-    UNSUPPORTED_ALGORITHM = "UnsupportedAlgorithm"
-    SECURITY_TOKEN_UNAVAILABLE = "SecurityTokenUnavailable"
-    MESSAGE_EXPIRED = "MessageExpired"
+    namespace: str
+    spec_text: str
+
+    def __new__(cls, code: str, spec_text: str, namespace: str = ns.WSSE) -> SecurityFaultCode:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.spec_text, member.namespace = spec_text, namespace
+        return member
+
+    INVALID_SECURITY = "InvalidSecurity", "An error was discovered processing the <wsse:Security> header."
+    INVALID_SECURITY_TOKEN = "InvalidSecurityToken", "An invalid security token was provided."
+    FAILED_AUTHENTICATION = "FailedAuthentication", "The security token could not be authenticated or authorized."
+    FAILED_CHECK = "FailedCheck", "The signature or decryption was invalid."
+    UNSUPPORTED_ALGORITHM = "UnsupportedAlgorithm", "An unsupported signature or encryption algorithm was used."
+    SECURITY_TOKEN_UNAVAILABLE = "SecurityTokenUnavailable", "Referenced security token could not be retrieved."
+    MESSAGE_EXPIRED = "MessageExpired", "The message has expired.", ns.WSU
 
 
 class SecurityFault(HubError):
-    """Base of every refusal by hub.signing; the SOAP layer uses `qname`, not `code`."""
+    """Base of every refusal by hub.signing; the SOAP layer uses `qname`, not `code`. A
+    subclass names its `code`; its `qname` and `spec_text` follow from it."""
 
     code = SecurityFaultCode.INVALID_SECURITY
-    qname: ClassVar[tuple[str, str]] = (ns.WSSE, code)
-    spec_text: ClassVar[str] = "An error was discovered processing the <wsse:Security> header."
+    qname: ClassVar[tuple[str, str]] = (code.namespace, code)
+    spec_text: ClassVar[str] = code.spec_text
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.qname, cls.spec_text = (cls.code.namespace, cls.code), cls.code.spec_text
 
 
 class InvalidSecurity(SecurityFault):
     code = SecurityFaultCode.INVALID_SECURITY
-    qname = (ns.WSSE, code)
-    spec_text = "An error was discovered processing the <wsse:Security> header."
 
 
 class InvalidSecurityToken(SecurityFault):
     code = SecurityFaultCode.INVALID_SECURITY_TOKEN
-    qname = (ns.WSSE, code)
-    spec_text = "An invalid security token was provided."
 
 
 class FailedAuthentication(SecurityFault):
     code = SecurityFaultCode.FAILED_AUTHENTICATION
-    qname = (ns.WSSE, code)
-    spec_text = "The security token could not be authenticated or authorized."
 
 
 class FailedCheck(SecurityFault):
     code = SecurityFaultCode.FAILED_CHECK
-    qname = (ns.WSSE, code)
-    spec_text = "The signature or decryption was invalid."
 
 
 class UnsupportedAlgorithm(SecurityFault):
     code = SecurityFaultCode.UNSUPPORTED_ALGORITHM
-    qname = (ns.WSSE, code)
-    spec_text = "An unsupported signature or encryption algorithm was used."
 
 
 class SecurityTokenUnavailable(SecurityFault):
     code = SecurityFaultCode.SECURITY_TOKEN_UNAVAILABLE
-    qname = (ns.WSSE, code)
-    spec_text = "Referenced security token could not be retrieved."
 
 
 class MessageExpired(SecurityFault):
     code = SecurityFaultCode.MESSAGE_EXPIRED
-    qname = (ns.WSU, code)
-    spec_text = "The message has expired."
