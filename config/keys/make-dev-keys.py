@@ -70,10 +70,10 @@ def _certificate(
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
-        devcerts._builder(subject, issuer, public_key, now - datetime.timedelta(days=1), now + VALIDITY)
+        devcerts.certificate_builder(subject, issuer, public_key, now - datetime.timedelta(days=1), now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=0 if is_ca else None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(devcerts._key_usage(cert_sign=is_ca), critical=True)
+        .add_extension(devcerts.key_usage(cert_sign=is_ca), critical=True)
     )
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)

@@ -32,9 +32,9 @@ def make_ca(cn: str, *, days: int = 3650, key_type: str = "rsa") -> tuple[Privat
     name = _name(cn)
     not_before, not_after = _validity(days, None, None)
     builder = (
-        _builder(name, name, key.public_key(), not_before, not_after)
+        certificate_builder(name, name, key.public_key(), not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(key_usage(cert_sign=True), critical=True)
     )
     return key, builder.sign(key, hashes.SHA256())
 
@@ -52,7 +52,7 @@ def issue_cert(
     """A leaf certificate signed by the CA; `subject` is an RFC 4514 DN or a bare common name."""
     key = new_key(key_type)
     start, end = _validity(days, not_before, not_after)
-    builder = _leaf(_builder(_name(subject), ca_cert.subject, key.public_key(), start, end))
+    builder = _leaf(certificate_builder(_name(subject), ca_cert.subject, key.public_key(), start, end))
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
@@ -67,7 +67,7 @@ def self_signed(
     key = new_key(key_type)
     name = _name(cn)
     start, end = _validity(days, not_before, not_after)
-    return key, _leaf(_builder(name, name, key.public_key(), start, end)).sign(key, hashes.SHA256())
+    return key, _leaf(certificate_builder(name, name, key.public_key(), start, end)).sign(key, hashes.SHA256())
 
 
 def write_pem(directory: Path, stem: str, key: PrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
@@ -95,13 +95,14 @@ def _validity(days: int, not_before: datetime | None, not_after: datetime | None
     return start, not_after or start + timedelta(days=days)
 
 
-def _builder(
+def certificate_builder(
     subject: x509.Name,
     issuer: x509.Name,
     public_key: CertificatePublicKeyTypes,
     not_before: datetime,
     not_after: datetime,
 ) -> x509.CertificateBuilder:
+    """A certificate with a random serial, not yet extended or signed (also config/keys/make-dev-keys.py's)."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -115,11 +116,12 @@ def _builder(
 
 def _leaf(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
     return builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True).add_extension(
-        _key_usage(cert_sign=False), critical=True
+        key_usage(cert_sign=False), critical=True
     )
 
 
-def _key_usage(cert_sign: bool) -> x509.KeyUsage:
+def key_usage(cert_sign: bool) -> x509.KeyUsage:
+    """A CA's key signs certificates and CRLs; a leaf's key signs messages, nothing else."""
     return x509.KeyUsage(
         digital_signature=not cert_sign,
         content_commitment=False,
