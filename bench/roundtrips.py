@@ -76,9 +76,9 @@ class Counting:
 
 
 def run_backend(backend: str, n: int) -> dict:
+    from hub.app import create_app
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
-    from hub.app import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="hub-roundtrips-"))
     url, drop = database(backend, workdir)

@@ -96,11 +96,11 @@ def cpu_ms(app, path: str, action: str, bodies: list[bytes]) -> dict:
 
 
 def run_backend(backend: str, n: int, warmup: int) -> dict:
+    from hub.app import create_app
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
     from hub.ops import metrics
     from hub.ops.logging import configure_logging
-    from hub.app import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="hub-soapcpu-"))
     url, drop = database(backend, workdir)

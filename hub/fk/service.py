@@ -5,7 +5,7 @@ PostJournal when the office has an FK system (offices.toml fk_wsdl)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.access import REPORTS_READ, Actor
 from hub.clock import Clock, utcnow
-from hub.config import HubConfig
+from hub.config import Offices, Tariff
 from hub.db.database import Database
 from hub.errors import NotFound
 from hub.fk.courier import KIND
@@ -40,24 +40,18 @@ class ExportedJournal:
     xml_path: Path
 
 
+@dataclass(eq=False)
 class JournalService:
-    def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        takings: Takings | None = None,
-        *,
-        files: JournalFiles,
-    ) -> None:
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.takings = takings  # hub.cashdesk's day_takings, when the cash desk is there
-        self.files = files  # the CSV and XML writer (hub.adapters.fk_export, injected by hub.app)
+    db: Database
+    tariff: Tariff
+    offices: Offices
+    clock: Clock = utcnow
+    takings: Takings | None = None  # hub.cashdesk's day_takings, when the cash desk is there
+    _: KW_ONLY
+    files: JournalFiles  # the CSV and XML writer (hub.adapters.fk_export, injected by hub.app)
 
     def journal(self, office_code: str, day: date, *, actor: Actor) -> Journal:
-        self.config.office(office_code)
+        self.offices.known(office_code)
         actor.require(REPORTS_READ, office_code=office_code)
         with self.db.read() as session:
             return self._build(session, office_code, day)
@@ -75,7 +69,7 @@ class JournalService:
     def enqueue_for(self, session: Session, office_code: str, day: date) -> OutboxRecord | None:
         """In the caller's transaction: queue the day's journal for the office's FK
         system, once; None if it has none or there is nothing to book."""
-        if not self.config.office(office_code).fk_wsdl:
+        if not self.offices.known(office_code).fk_wsdl:
             return None
         key = journal_id(office_code, day)
         queued = session.scalars(
@@ -90,4 +84,4 @@ class JournalService:
 
     def _build(self, session: Session, office_code: str, day: date) -> Journal:
         takings = self.takings(office_code, day) if self.takings is not None else None
-        return build_journal(session, self.config, office_code, day, takings)
+        return build_journal(session, self.tariff, office_code, day, takings)

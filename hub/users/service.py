@@ -31,7 +31,7 @@ import math
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -45,7 +45,7 @@ from hub.access import COMPANY_PERMISSIONS, COMPANY_ROLES, OFFICE_PERMISSIONS, O
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.companies.service import find_company, valid_nip
-from hub.config import HubConfig
+from hub.config import Offices
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
@@ -153,15 +153,18 @@ def _user_subject(login: str) -> str:
     return f"user:{login}"
 
 
+@dataclass(eq=False)
 class UserService:
-    def __init__(
-        self, db: Database, config: HubConfig, clock: Clock = utcnow, hasher: PasswordHasher = PASSWORD_HASHER
-    ) -> None:
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.hasher = hasher
-        self.throttle = LoginThrottle(clock)
+    """`offices` are the offices a user may belong to (offices.toml)."""
+
+    db: Database
+    offices: Offices
+    clock: Clock = utcnow
+    hasher: PasswordHasher = PASSWORD_HASHER
+    throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(self.clock)
 
     # -- users ------------------------------------------------------------
 
@@ -446,7 +449,7 @@ class UserService:
         if company_nip is not None and office_code is None:
             return Scope(COMPANY, valid_nip(company_nip))
         if office_code is not None and company_nip is None:
-            return Scope(OFFICE, self.config.office(office_code.strip()).code)
+            return Scope(OFFICE, self.offices.known(office_code.strip()).code)
         raise InvalidRequest("name either a company (NIP) or an office (code), not both and not neither")
 
     def _listing_scope(self, actor: Actor, company_nip: str | None, office_code: str | None) -> Scope | None:

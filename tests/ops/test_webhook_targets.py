@@ -155,14 +155,7 @@ def test_setting_a_loopback_or_metadata_webhook_is_refused_and_changes_nothing(h
 
 def test_a_name_that_resolves_to_loopback_later_is_refused_at_send_time(hub, receiver):
     dns = Dns([PUBLIC], ["127.0.0.2"])  # public when the admin sets it, loopback when the hub sends
-    service = NotificationService(
-        hub.db,
-        hub.config,
-        hub.clock,
-        webhook_targets=WebhookTargets(resolve=dns),
-        mail=hub.notifications.mail,
-        poster=hub.notifications.poster,
-    )
+    service = dataclasses.replace(hub.notifications, webhook_targets=WebhookTargets(resolve=dns))
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
     run = service.deliver()
     assert (run.sent, run.retried) == (0, 0)
@@ -176,14 +169,7 @@ def test_the_delivery_connects_to_the_checked_address_without_a_second_lookup(hu
     # and a lookup of the name by the HTTP client would not find it at all.
     dns = Dns(["127.0.0.2"], ["127.0.0.2"], ["127.0.0.3"])
     targets = WebhookTargets([ipaddress.ip_network("127.0.0.2/32")], resolve=dns)
-    service = NotificationService(
-        hub.db,
-        hub.config,
-        hub.clock,
-        webhook_targets=targets,
-        mail=hub.notifications.mail,
-        poster=hub.notifications.poster,
-    )
+    service = dataclasses.replace(hub.notifications, webhook_targets=targets)
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
     assert service.deliver().sent == 1
     assert dns.lookups == 2  # once when set, once before sending
