@@ -788,9 +788,10 @@ class CashDeskService:
             desk_day = _find_day(session, office.code, desk_id, day)
         return _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
 
-    def day_takings(self, office_code: str, day: date) -> DayTakings:
+    def day_takings(self, office_code: str, day: date, *, actor: Actor) -> DayTakings:
         """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
         self.offices.known(office_code)
+        actor.require(REPORTS_READ, office_code=office_code)
         counted = (Payment.office_code == office_code, Payment.business_day == day, Payment.voided_at.is_(None))
         takings = DayTakings(office_code, day)
         with self.db.read() as session:

@@ -110,16 +110,15 @@ class CouponNames:
     offices: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
 class CouponQueries:
-    def __init__(
-        self, db: Database, names: CouponNames, pdf: CouponSheetsPdf, qr_signer: QrSigner, clock: Clock = utcnow
-    ) -> None:
-        """`qr_signer` signs the QR payloads with the hub's own key (hub.app loads it once)."""
-        self.db = db
-        self.names = names
-        self.pdf = pdf
-        self.qr_signer = qr_signer
-        self.clock = clock
+    """`qr_signer` signs the QR payloads with the hub's own key (hub.app loads it once)."""
+
+    db: Database
+    names: CouponNames
+    pdf: CouponSheetsPdf
+    qr_signer: QrSigner
+    clock: Clock = utcnow
 
     def list(
         self,

@@ -261,41 +261,22 @@ class CouponService:
                     for cid in ids
                 ]
             )
+            # What the batch's row and each of its coupons' rows say alike.
+            issued = dict(
+                company_id=company.id,
+                case_type=kind.code,
+                amount_grosze=amount_grosze,
+                office_code=office_code,
+                issued_at=now,
+            )
             connection = session.connection()
             connection.execute(
-                _ADD_BATCH,
-                dict(
-                    id=batch_id,
-                    company_id=company.id,
-                    case_type=kind.code,
-                    count=count,
-                    amount_grosze=amount_grosze,
-                    office_code=office_code,
-                    issued_by=issued_by,
-                    issued_at=now,
-                    reference=reference,
-                ),
+                _ADD_BATCH, dict(id=batch_id, count=count, issued_by=issued_by, reference=reference, **issued)
             )
+            coupon = dict(batch_id=batch_id, status=ISSUED, expires_at=expires_at, holds=1, closed_at=None, **issued)
             connection.execute(
                 insert(_COUPONS),
-                [
-                    dict(
-                        id=cid,
-                        batch_id=batch_id,
-                        company_id=company.id,
-                        position=i,
-                        case_type=kind.code,
-                        amount_grosze=amount_grosze,
-                        office_code=office_code,
-                        status=ISSUED,
-                        issued_at=now,
-                        expires_at=expires_at,
-                        hold_transfer_id=_hold_id(cid, 1),
-                        holds=1,
-                        closed_at=None,
-                    )
-                    for i, cid in enumerate(ids)
-                ],
+                [dict(id=cid, position=i, hold_transfer_id=_hold_id(cid, 1), **coupon) for i, cid in enumerate(ids)],
             )
             record_event(
                 session,
@@ -555,8 +536,10 @@ class CouponService:
             CancelledRecord,
         ).released
 
-    def expire(self) -> ExpiryRun:
-        """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
+    def expire(self, *, actor: Actor) -> ExpiryRun:
+        """Release the holds of coupons past their expiry, for every company: the operator's
+        daily job. Idempotent: run it as often as you like."""
+        actor.require_operator("expire coupons")
         expired = released = 0
         while True:
             with self.db.transaction() as session:

@@ -158,8 +158,10 @@ class NotificationService:
 
     # -- the checks -------------------------------------------------------------------
 
-    def scan(self) -> ScanRun:
-        """Decide the warnings due now (each in its company's own transaction)."""
+    def scan(self, *, actor: Actor) -> ScanRun:
+        """Decide the warnings due now (each in its company's own transaction): the
+        operator's job, for every company at once."""
+        actor.require_operator("scan for warnings")
         with self.db.read() as session:
             nips = session.scalars(
                 select(NotificationSettings.company_nip).order_by(NotificationSettings.company_nip)
@@ -301,9 +303,10 @@ class NotificationService:
 
     # -- delivery and history -----------------------------------------------------------
 
-    def deliver(self, *, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
+    def deliver(self, *, actor: Actor, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
+        actor.require_operator("send warnings")
         couriers: dict[str, Courier] = {
             EMAIL: EmailCourier(self.mail),
             WEBHOOK: WebhookCourier(self.webhook_targets, self.poster),

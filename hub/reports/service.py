@@ -4,8 +4,7 @@ for all of them before a report runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
 
 from hub.access import Actor
 from hub.clock import Clock, business_day, utcnow
@@ -84,17 +83,17 @@ REPORTS = {
 NO_OPTIONS = ReportQuery()
 
 
-@dataclass(eq=False)
 class ReportService:
-    """`pdf` draws a report as PDF (hub.adapters.pdf.report, injected by hub.app)."""
-
-    db: Database
-    tariff: Tariff
-    offices: Offices
-    clock: Clock = utcnow
-    companies: Any = None  # hub.companies.service.CompanyService, for the statement
-    _: KW_ONLY
-    pdf: ReportPdf
+    def __init__(
+        self, db: Database, tariff: Tariff, offices: Offices, clock: Clock = utcnow, companies=None, *, pdf: ReportPdf
+    ) -> None:
+        """`pdf` draws a report as PDF (hub.adapters.pdf.report, injected by hub.app)."""
+        self.db = db
+        self.tariff = tariff
+        self.offices = offices
+        self.clock = clock
+        self.companies = companies  # hub.companies.service.CompanyService, for the statement
+        self.pdf = pdf
 
     def render(self, report: Report, fmt: str, csv_dialect: str = EXCEL_PL) -> bytes:
         """A report from `run` as csv, json or pdf (hub.reports.render): the one way to its file."""

@@ -177,7 +177,7 @@ class SettlementService:
                     self._pay_out(session, ledger, settlement, office, now)
                 session.add(settlement)
                 session.flush()
-                queued = self.journals.enqueue_for(session, office.code, day) is not None
+                queued = self.journals.enqueue_for(session, office.code, day, actor=actor) is not None
                 record_event(
                     session,
                     now,
@@ -315,8 +315,9 @@ class SettlementService:
 
     # -- reconcile --------------------------------------------------------
 
-    def reconcile(self) -> ReconcileRun:
+    def reconcile(self, *, actor: Actor) -> ReconcileRun:
         """Match every UNMATCHED statement entry that names a settlement: its own transaction."""
+        _require_operator(actor, "reconcile")
         with self.db.transaction() as session:
             return self._reconcile(session)
 
@@ -400,8 +401,9 @@ class SettlementService:
     # -- reports ----------------------------------------------------------
 
     def list(
-        self, *, status: str | None = None, day: date | None = None, office_code: str | None = None
+        self, *, actor: Actor, status: str | None = None, day: date | None = None, office_code: str | None = None
     ) -> list[SettlementView]:
+        _require_operator(actor, "list the settlements")
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}")
         with self.db.read() as session:
@@ -414,9 +416,10 @@ class SettlementService:
                 query = query.where(Settlement.office_code == office_code)
             return [SettlementView.of(s) for s in session.scalars(query)]
 
-    def unreconciled(self, days: int) -> builtins.list[SettlementView]:  # `list` is a method here
+    def unreconciled(self, days: int, *, actor: Actor) -> builtins.list[SettlementView]:  # `list` is a method here
         """Settlements the bank took (or that still wait for its answer) at least
         `days` days ago and that no statement has booked yet."""
+        _require_operator(actor, "list the settlements")
         if days < 0:
             raise InvalidRequest("--days must be 0 or more")
         cutoff = self.clock() - timedelta(days=days)

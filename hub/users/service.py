@@ -117,22 +117,21 @@ class RoleView:
 
 def valid_login(login: str) -> str:
     """Logins are case-insensitive: stored in lower case."""
-    login = login.strip().lower()
-    if not _LOGIN.fullmatch(login):
-        raise InvalidRequest(
-            f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters"
-            " of a-z 0-9 . _ @ + -, starting with a letter or digit"
-        ).about("login_invalid", max=LOGIN_CHARS_MAX)
-    return login
+    return _valid_name(login, _LOGIN, "login", LOGIN_CHARS_MAX, "a-z 0-9 . _ @ + -, starting with a letter or digit")
 
 
 def valid_role_name(name: str) -> str:
-    name = name.strip().lower()
-    if not _ROLE_NAME.fullmatch(name):
-        raise InvalidRequest(
-            f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters"
-            " of a-z 0-9 _ -, starting with a letter"
-        ).about("role_name_invalid", max=ROLE_NAME_CHARS_MAX)
+    return _valid_name(name, _ROLE_NAME, "role name", ROLE_NAME_CHARS_MAX, "a-z 0-9 _ -, starting with a letter")
+
+
+def _valid_name(text: str, pattern: re.Pattern[str], what: str, chars_max: int, characters: str) -> str:
+    """`text` trimmed and in lower case, if `pattern` takes it; else InvalidRequest about
+    `<what>_invalid` (login_invalid, role_name_invalid), saying which characters may be used."""
+    name = text.strip().lower()
+    if not pattern.fullmatch(name):
+        raise InvalidRequest(f"{what} {name!r} is not valid: 2 to {chars_max} characters of {characters}").about(
+            f"{what.replace(' ', '_')}_invalid", max=chars_max
+        )
     return name
 
 
