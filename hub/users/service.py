@@ -31,7 +31,7 @@ import math
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -160,10 +160,11 @@ class UserService:
     offices: Offices
     clock: Clock = utcnow
     hasher: PasswordHasher = PASSWORD_HASHER
-    throttle: LoginThrottle = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.throttle = LoginThrottle(self.clock)
+    @cached_property
+    def throttle(self) -> LoginThrottle:
+        """Delays logins after failures, on this service's clock."""
+        return LoginThrottle(self.clock)
 
     # -- users ------------------------------------------------------------
 
