@@ -42,6 +42,7 @@ from hub.db.replay import DatabaseReplayCache
 from hub.fk.service import JournalService
 from hub.ledger.checks import LedgerChecks
 from hub.notify.service import NotificationService
+from hub.notify.targets import WebhookTargets
 from hub.ops import ops_app
 from hub.portal import portal_app
 from hub.reports.service import ReportService
@@ -122,14 +123,13 @@ class Hub:
 
     @cached_property
     def coupons(self) -> CouponService:
-        return CouponService(self.db, self.config, self.clock)
+        config = self.config
+        window_h = config.settlement.reversal_window_h
+        return CouponService(self.db, config.tariff, config.known_offices, config.coupons, window_h, self.clock)
 
     @cached_property
     def coupon_queries(self) -> CouponQueries:
-        names = CouponNames(
-            case_types={t.code: t.name for t in self.config.case_types},
-            offices={o.code: o.name for o in self.config.offices},
-        )
+        names = CouponNames(self.config.tariff.case_types.names(), self.config.known_offices.names())
         return CouponQueries(self.db, names, CouponPdf(), self.qr_signer, self.clock)
 
     @cached_property
@@ -138,7 +138,7 @@ class Hub:
 
     @cached_property
     def users(self) -> UserService:
-        return UserService(self.db, self.config, self.clock)
+        return UserService(self.db, self.config.known_offices, self.clock)
 
     @cached_property
     def accounts(self) -> AccountService:
@@ -146,40 +146,45 @@ class Hub:
 
     @cached_property
     def cashdesk(self) -> CashDeskService:
+        tariff, offices = self.config.tariff, self.config.known_offices
+        supervisor = self.users.actor
         return CashDeskService(
-            self.db,
-            self.config,
-            self.clock,
-            supervisor=lambda login: self.users.actor(login),
-            documents=CashDeskPdf(),
-            identity=self.identity,
+            self.db, tariff, offices, self.clock, supervisor, documents=CashDeskPdf(), signing_identity=self.identity
         )
 
     @cached_property
     def reports(self) -> ReportService:
-        return ReportService(self.db, self.config, self.clock, companies=self.companies, pdf=to_pdf)
+        tariff, offices = self.config.tariff, self.config.known_offices
+        return ReportService(self.db, tariff, offices, self.clock, self.companies, pdf=to_pdf)
 
     @cached_property
     def statements(self) -> StatementService:
-        return StatementService(
-            self.db, self.config, self.clock, reconcilers=[self.settlements.reconcile_statement], reader=CamtReader()
-        )
+        reconcilers = [self.settlements.reconcile_statement]
+        return StatementService(self.db, self.config.bank, self.clock, reconcilers=reconcilers, reader=CamtReader())
 
     @cached_property
     def journals(self) -> JournalService:
-        return JournalService(self.db, self.config, self.clock, takings=self.cashdesk.day_takings, files=write_files)
+        tariff, offices = self.config.tariff, self.config.known_offices
+        return JournalService(self.db, tariff, offices, self.clock, self.cashdesk.day_takings, files=write_files)
 
     @cached_property
     def settlements(self) -> SettlementService:
+        offices, escrow = self.config.known_offices, self.config.bank.escrow_account
         return SettlementService(
-            self.db, self.config, self.clock, journals=self.journals, bank=self.bank_courier, fk=self.fk_courier
+            self.db, offices, escrow, self.clock, journals=self.journals, bank=self.bank_courier, fk=self.fk_courier
         )
 
     @cached_property
     def notifications(self) -> NotificationService:
-        notify = self.config.notify
+        notify, escrow = self.config.notify, self.config.bank.escrow_account
         return NotificationService(
-            self.db, self.config, self.clock, mail=SmtpSender(notify), poster=HttpPoster(notify.timeout_s)
+            self.db,
+            escrow,
+            notify.expiry_warning_days,
+            self.clock,
+            webhook_targets=WebhookTargets(notify.webhook_allow_networks),
+            mail=SmtpSender(notify),
+            poster=HttpPoster(notify.timeout_s),
         )
 
     @cached_property

@@ -26,13 +26,13 @@ import inspect
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Generic, Literal, NoReturn, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -601,35 +601,34 @@ class HubConfig:
     notify: NotifySettings = NotifySettings()
 
     @cached_property
-    def fee_schedule(self) -> FeeSchedule[Fee]:
-        return FeeSchedule(self.fees)
+    def known_offices(self) -> Offices:
+        """offices.toml by code: what a service that names offices is handed (hub.app)."""
+        return ByCode(self.offices, "Unknown office code {code!r}: the hub serves no such office.")
 
     @cached_property
-    def _office_by_code(self) -> Mapping[str, Office]:
-        return MappingProxyType({o.code: o for o in self.offices})
+    def tariff(self) -> Tariff:
+        """fees.toml: the case types and the fee schedule that prices them (hub.app)."""
+        return Tariff(self.case_types, self.fees)
+
+    @cached_property
+    def fee_schedule(self) -> FeeSchedule[Fee]:
+        return self.tariff.fee_schedule
 
     @cached_property
     def _client_by_id(self) -> Mapping[str, Client]:
         return MappingProxyType({c.id: c for c in self.clients})
 
-    @cached_property
-    def _case_type_by_code(self) -> Mapping[str, CaseType]:
-        return MappingProxyType({t.code: t for t in self.case_types})
-
     def find_office(self, code: str) -> Office | None:
-        return self._office_by_code.get(code)
+        return self.known_offices.find(code)
 
     def find_client(self, client_id: str) -> Client | None:
         return self._client_by_id.get(client_id)
 
     def find_case_type(self, code: str) -> CaseType | None:
-        return self._case_type_by_code.get(code)
+        return self.tariff.case_types.find(code)
 
     def office(self, code: str) -> Office:
-        """`find_office`, for a code a request names: an unknown one is InvalidRequest."""
-        if (office := self.find_office(code)) is None:
-            raise InvalidRequest(f"Unknown office code {code!r}: the hub serves no such office.")
-        return office
+        return self.known_offices.known(code)
 
     def client(self, client_id: str) -> Client:
         if (client := self.find_client(client_id)) is None:
@@ -637,9 +636,62 @@ class HubConfig:
         return client
 
     def case_type(self, code: str) -> CaseType:
-        if (case_type := self.find_case_type(code)) is None:
-            raise InvalidRequest(f"Unknown case type {code!r}: fees.toml lists no such case type.")
-        return case_type
+        return self.tariff.case_type(code)
+
+    def fee(self, fee_code: str, on: date) -> Fee:
+        return self.tariff.fee(fee_code, on)
+
+    def fee_amount_grosze(self, fee_code: str, on: date) -> int:
+        return self.tariff.fee_amount_grosze(fee_code, on)
+
+    def case_type_amount_grosze(self, code: str, on: date) -> int:
+        return self.tariff.case_type_amount_grosze(code, on)
+
+
+_Coded = TypeVar("_Coded", Office, CaseType)
+
+
+class ByCode(Generic[_Coded]):
+    """The entries of a config file (offices, case types) by code: what a service that
+    checks or names them is handed (hub.app), instead of the whole HubConfig."""
+
+    def __init__(self, entries: Iterable[_Coded], unknown: str) -> None:
+        """`unknown`: the InvalidRequest's text for a code not listed, with `{code!r}`."""
+        self.all: tuple[_Coded, ...] = tuple(entries)
+        self._by_code: Mapping[str, _Coded] = MappingProxyType({e.code: e for e in self.all})
+        self._unknown = unknown
+
+    def __iter__(self) -> Iterator[_Coded]:
+        return iter(self.all)
+
+    def find(self, code: str) -> _Coded | None:
+        return self._by_code.get(code)
+
+    def known(self, code: str) -> _Coded:
+        """`find`, for a code a request names: an unknown one is InvalidRequest."""
+        if (entry := self.find(code)) is None:
+            raise InvalidRequest(self._unknown.format(code=code))
+        return entry
+
+    def names(self) -> dict[str, str]:
+        """Code -> name, for what prints or lists them."""
+        return {e.code: e.name for e in self.all}
+
+
+Offices = ByCode[Office]
+
+
+class Tariff:
+    """fees.toml: the case types and the fee schedule that prices them (hub.fees): the
+    narrow settings of a service that prices coupons, receipts or journals."""
+
+    def __init__(self, case_types: Iterable[CaseType], fees: Iterable[Fee]) -> None:
+        self.case_types = ByCode(case_types, "Unknown case type {code!r}: fees.toml lists no such case type.")
+        self.fees = tuple(fees)
+        self.fee_schedule: FeeSchedule[Fee] = FeeSchedule(self.fees)
+
+    def case_type(self, code: str) -> CaseType:
+        return self.case_types.known(code)
 
     def fee(self, fee_code: str, on: date) -> Fee:
         """The entry of `fee_code` in force on `on` (hub.fees); InvalidRequest if none is."""

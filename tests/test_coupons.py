@@ -174,17 +174,26 @@ def test_expiry_releases_holds_once(hub, clock):
     funded_company(hub, 400_00)
     batch = issue(hub, 2)
     clock.advance(days=89)
-    assert hub.coupons.expire().expired == 0
+    assert hub.coupons.expire(actor=OPERATOR).expired == 0
     clock.advance(days=1, seconds=1)
     check = hub.coupons.verify(batch.coupons[0].coupon_id, "1465", actor=OPERATOR)
     assert (check.status, check.reason) == ("EXPIRED", "EXPIRED")  # before the job ran, too
     with pytest.raises(CouponNotRedeemable):
         redeem(hub, batch.coupons[0].coupon_id, case_number="K")
-    run = hub.coupons.expire()
+    run = hub.coupons.expire(actor=OPERATOR)
     assert (run.expired, run.released_grosze) == (2, 323_00)
-    assert hub.coupons.expire().expired == 0
+    assert hub.coupons.expire(actor=OPERATOR).expired == 0
     assert account(hub).available_grosze == 400_00
     verify_ledger(hub)
+
+
+def test_only_the_operator_expires_coupons(hub, clock):
+    funded_company(hub, 400_00)
+    issue(hub, 1)
+    clock.advance(days=91)
+    with pytest.raises(NotAuthorized):
+        hub.coupons.expire(actor=company_actor())
+    assert hub.coupons.expire(actor=OPERATOR).expired == 1
 
 
 def test_reverse_within_the_window_holds_again(hub, clock):

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, update
 
-from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError
+from hub.access import Actor, operator
+from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotAuthorized
 from hub.ledger import Ledger, NewTransfer
+from hub.ledger.checks import LedgerChecks
 from hub.ledger.models import LedgerAccount
 from hub.tables import metadata
 
@@ -228,6 +230,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 if ACCOUNTS[code]:
                     assert b.available >= 0
             ledger.verify()  # derived totals, debits == credits, nothing resolved twice
+
+
+def test_only_the_operator_checks_the_ledger(db):
+    checks = LedgerChecks(db)
+    with pytest.raises(NotAuthorized):
+        checks.run(actor=Actor("client:pojazd-1465", offices=frozenset({"1465"})))
+    assert checks.run(actor=operator("test")).ok
 
 
 def test_random_operation_sequences_keep_the_invariants(db):

@@ -22,7 +22,9 @@ OWNER_AT, ATTACKER_AT = "198.51.100.10", "203.0.113.66"
 def users(hub, clock):
     """The users service with a cheap hash (hundreds of logins here; the real cost is
     tested in test_users.py): the throttle does not depend on it."""
-    return UserService(hub.db, hub.config, clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return UserService(
+        hub.db, hub.config.known_offices, clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture
@@ -101,7 +103,7 @@ def test_an_unknown_login_is_slowed_down_alike(hub, users, ada):
 
 def test_the_delays_hold_across_processes(hub, users, ada, clock):
     other_worker = UserService(
-        hub.db, hub.config, clock, hasher=users.hasher
+        hub.db, hub.config.known_offices, clock, hasher=users.hasher
     )  # another gunicorn worker: its own service, the same database
     for _ in range(FAILURES_FREE):
         attempt(users, ada, "guess", ATTACKER_AT)

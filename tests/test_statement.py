@@ -104,7 +104,7 @@ def test_expiry_releases_and_an_empty_range_keeps_the_balance(hub, clock):
     funded_company(hub, 400_00)
     batch = issue(hub, 2)
     clock.advance(days=91)
-    hub.coupons.expire()
+    hub.coupons.expire(actor=OPERATOR)
     expired_on = business_day(clock())
     s = statement(hub, expired_on, expired_on)
     assert [(e.kind, e.amount_grosze) for e in s.entries] == [("RELEASE", 161_50), ("RELEASE", 161_50)]

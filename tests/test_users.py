@@ -531,7 +531,7 @@ def test_every_failed_login_gives_the_same_message(hub, company, clock):
 
 def test_the_hash_is_upgraded_at_login_when_the_parameters_change(hub, company):
     weak = UserService(
-        hub.db, hub.config, hub.clock, hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+        hub.db, hub.config.known_offices, hub.clock, hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     )
     weak.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     old = stored_user(hub, "ada").password_hash

@@ -35,7 +35,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
 
@@ -175,21 +175,18 @@ def trusted_signers(
     return {fingerprint(identity_cert): identity_cert, **{fingerprint(c): c for c in earlier}}
 
 
+@dataclass(eq=False)
 class Sealer:
     """Seals the message log's head with the hub's key (hub.audit.messagelog.Sealer)."""
 
-    def __init__(
-        self,
-        identity: SigningIdentity,
-        clock: Clock,
-        every_records: int = SEAL_EVERY_RECORDS,
-        every_s: int = SEAL_EVERY_S,
-    ) -> None:
-        self.identity = identity
-        self.clock = clock
-        self.every_records = every_records
-        self.every_s = every_s
-        self.signer = fingerprint(identity.cert)
+    identity: SigningIdentity
+    clock: Clock
+    every_records: int = SEAL_EVERY_RECORDS
+    every_s: int = SEAL_EVERY_S
+    signer: str = field(init=False)  # the fingerprint of the identity's certificate
+
+    def __post_init__(self) -> None:
+        self.signer = fingerprint(self.identity.cert)
 
     def due(self, head: Row, seq: int) -> bool:
         """After an append that moved the head to `seq`: N records, or T seconds, since the last seal."""

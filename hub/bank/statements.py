@@ -70,7 +70,7 @@ from hub.bank.reader import CREDIT, DEBIT, Balance, StatementEntry, StatementHea
 from hub.clock import Clock, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
-from hub.config import HubConfig
+from hub.config import BankSettings
 from hub.db.database import Database, insert_if_absent, unnested
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
@@ -317,7 +317,7 @@ class StatementService:
     def __init__(
         self,
         db: Database,
-        config: HubConfig,
+        bank: BankSettings,
         clock: Clock = utcnow,
         reconcilers: Sequence[Reconciler] = (),
         reader: StatementReader | None = None,
@@ -326,9 +326,9 @@ class StatementService:
         without one, an import refuses to start (the domain knows no XML)."""
         self.db = db
         self.reader = reader
-        self.escrow_account = normalize_account(config.bank.escrow_account)
-        self.currency = config.bank.currency
-        self.xsd_dir = config.bank.statement_xsd_dir
+        self.escrow_account = normalize_account(bank.escrow_account)
+        self.currency = bank.currency
+        self.xsd_dir = bank.statement_xsd_dir
         self.clock = clock
         self.reconcilers = tuple(reconcilers)
 

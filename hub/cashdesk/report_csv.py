@@ -117,26 +117,12 @@ def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
         )
     for method in (*METHODS, None):
         t = method_totals(report, method)
+        method_text = code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL")
+        items, fees, total = t.total_grosze - t.handling_fee_total_grosze, t.handling_fee_total_grosze, t.total_grosze
         writer.writerow(
-            [
-                code(ROW_KIND_PL, "total"),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                code(words.PAYMENT_METHOD, method) if method else ("razem" if excel else "ALL"),
-                "",
-                amount(t.total_grosze - t.handling_fee_total_grosze),
-                amount(t.handling_fee_total_grosze),
-                amount(t.total_grosze),
-                "",
-                "",
-                "",
-                "",
-                t.payment_count,
-            ]
+            _summary_row(
+                code(ROW_KIND_PL, "total"), method_text, amount(items), amount(fees), amount(total), t.payment_count
+            )
         )
     count = report.closed.count if report.closed is not None else None
     if count is not None:
@@ -146,24 +132,12 @@ def cash_report_csv(report: CashReport, dialect: str = EXCEL_PL) -> str:
             ("cash_difference", count.difference_grosze),
         ):
             writer.writerow(
-                [
-                    code(ROW_KIND_PL, row),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    code(words.PAYMENT_METHOD, CASH),
-                    "",
-                    "",
-                    "",
-                    amount(grosze),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
+                _summary_row(code(ROW_KIND_PL, row), code(words.PAYMENT_METHOD, CASH), "", "", amount(grosze))
             )
     return out.getvalue()
+
+
+def _summary_row(kind: str, method: str, items: str, fees: str, total: str, count: int | str = "") -> list[object]:
+    """A row of totals in CSV_COLUMNS' places: its kind, the method, the three amounts and
+    the payment count; a payment's own columns stay empty."""
+    return [kind, *[""] * 6, method, "", items, fees, total, *[""] * 4, count]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -35,7 +35,7 @@ from hub.cashdesk.documents import CashDeskDocuments
 from hub.cashdesk.models import CARD, CASH, METHODS, DeskDay, Payment, PaymentItem, ReceiptCounter
 from hub.cashdesk.receipt_qr import receipt_payload
 from hub.clock import Clock, business_day, utcnow
-from hub.config import SYSTEMS, Fee, HubConfig, Office
+from hub.config import SYSTEMS, Fee, Office, Offices, Tariff
 from hub.db.database import Database, insert_if_absent
 from hub.db.idempotency import Record, once
 from hub.errors import DayClosed, HubError, InvalidRequest, NotAuthorized, NotFound, ReceiptSequenceError
@@ -324,26 +324,20 @@ def _acts_for(actor: Actor, office_code: str) -> bool:
     return actor.is_operator or (actor.offices is not None and office_code in actor.offices)
 
 
+@dataclass(eq=False)
 class CashDeskService:
-    def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        supervisor: SupervisorLookup | None = None,
-        *,
-        documents: CashDeskDocuments,
-        identity: SigningIdentity,
-    ) -> None:
-        """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError.
-        `documents` draws the PDFs; `identity` (the hub's own key, loaded once by hub.app)
-        signs the receipts' QR codes."""
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.supervisor = supervisor
-        self.documents = documents
-        self.signing_identity = identity
+    """`supervisor(login)` returns the Actor of an active hub user (hub.users), or raises a HubError.
+    `documents` draws the PDFs; `signing_identity` (the hub's own key, loaded once by hub.app)
+    signs the receipts' QR codes."""
+
+    db: Database
+    tariff: Tariff
+    offices: Offices
+    clock: Clock = utcnow
+    supervisor: SupervisorLookup | None = None
+    _: KW_ONLY
+    documents: CashDeskDocuments
+    signing_identity: SigningIdentity
 
     # -- register ---------------------------------------------------------
 
@@ -465,7 +459,7 @@ class CashDeskService:
         return RegisteredPayment(r.id, r.receipt, r.items, r.fee, r.items + r.fee, r.at)
 
     def _desk(self, office_code: str, desk_id: str) -> Office:
-        office = self.config.office(office_code)
+        office = self.offices.known(office_code)
         if desk_id not in office.desks:
             known = ", ".join(office.desks) or "none"
             raise InvalidRequest(f"Office {office.code} has no desk {desk_id!r}; offices.toml lists: {known}")
@@ -476,12 +470,12 @@ class CashDeskService:
             raise InvalidRequest(f"a payment has 1 to {ITEMS_COUNT_MAX} items, this one has {len(items)}")
         today = business_day(self.clock())
         for item in items:
-            self.config.fee_schedule.fee(item.fee_code, today)  # unknown: InvalidRequest
+            self.tariff.fee(item.fee_code, today)  # unknown: InvalidRequest
             if item.amount_grosze is not None and item.amount_grosze <= 0:
                 raise InvalidRequest(f"Item {item.fee_code}: Amount must be at least 0.01")
 
     def _priced(self, item: ItemRequest, day: date) -> PaidItem:
-        fee = self.config.fee_schedule.fee(item.fee_code, day)
+        fee = self.tariff.fee(item.fee_code, day)
         amount = fee.amount_grosze if item.amount_grosze is None else item.amount_grosze
         if amount <= 0:
             raise InvalidRequest(f"Item {item.fee_code}: the fee schedule has no amount for it on {day}; give Amount")
@@ -723,20 +717,12 @@ class CashDeskService:
     def fees_in_force(self, day: date) -> list[Fee]:
         """Every fee of the schedule that has an amount on `day`, in fees.toml's order:
         what a desk offers to take."""
-        fees: list[Fee] = []
-        for code in dict.fromkeys(entry.code for entry in self.config.fees):
-            try:
-                fee = self.config.fee(code, day)
-            except InvalidRequest:  # not in force yet
-                continue
-            if fee.amount_grosze > 0:
-                fees.append(fee)
-        return fees
+        return self.tariff.fee_schedule.payable(day)
 
     def quote(self, office_code: str, method: str, counts: Mapping[str, int]) -> PaymentQuote:
         """What register() would take today for `counts` (fee code -> how many) at
         today's schedule, with the office's handling fee. Changes no state."""
-        office = self.config.office(office_code)
+        office = self.offices.known(office_code)
         day = business_day(self.clock())
         items_total = sum(self._priced(ItemRequest(code), day).amount_grosze * count for code, count in counts.items())
         return PaymentQuote(items_total, handling_fee_grosze(office, method))
@@ -745,7 +731,7 @@ class CashDeskService:
 
     def verify_payment(self, *, system: str, office_code: str, case_number: str, actor: Actor) -> CaseCheck:
         """Was this case paid at the office's cash desks? Voided payments do not count. Changes no state."""
-        self.config.office(office_code)
+        self.offices.known(office_code)
         actor.require(PAYMENTS_READ, office_code=office_code)
         if system not in SYSTEMS:
             raise InvalidRequest(f"System must be one of {', '.join(SYSTEMS)}, got {system!r}")
@@ -776,7 +762,7 @@ class CashDeskService:
         """The receipt (KP) of a payment as PDF; a voided payment's receipt says so."""
         payment = self.payment(payment_id, actor)
         qr = receipt_payload(self.signing_identity, payment.receipt_number, payment.total_grosze, payment.business_day)
-        return self.documents.receipt_pdf(payment, self.config.office(payment.office_code), qr)
+        return self.documents.receipt_pdf(payment, self.offices.known(payment.office_code), qr)
 
     def cash_report_pdf(self, report: CashReport) -> bytes:
         """A cash report (from `cash_report`, which checked who may read it) as PDF."""
@@ -802,9 +788,10 @@ class CashDeskService:
             desk_day = _find_day(session, office.code, desk_id, day)
         return _closed_day(desk_day) if desk_day is not None and desk_day.closed_at is not None else None
 
-    def day_takings(self, office_code: str, day: date) -> DayTakings:
+    def day_takings(self, office_code: str, day: date, *, actor: Actor) -> DayTakings:
         """What the office took at all its desks on `day`, voids excluded (for FK journals)."""
-        self.config.office(office_code)
+        self.offices.known(office_code)
+        actor.require(REPORTS_READ, office_code=office_code)
         counted = (Payment.office_code == office_code, Payment.business_day == day, Payment.voided_at.is_(None))
         takings = DayTakings(office_code, day)
         with self.db.read() as session:

@@ -129,7 +129,7 @@ def coupons_issue(
 @pass_ctx
 def coupons_expire(ctx: CliContext, as_json: bool) -> None:
     """Release the holds of expired coupons (idempotent; run daily)."""
-    run = ctx.hub.coupons.expire()
+    run = ctx.hub.coupons.expire(actor=ctx.actor(None))
     if as_json:
         emit_json(pln_json(run))
     else:

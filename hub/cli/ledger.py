@@ -17,7 +17,7 @@ def ledger_verify(ctx: CliContext, as_json: bool) -> None:
     """Recompute every account's totals from its transfers and check the ledger balances;
     name each account that differs and by how much (exit 1). The result is kept for
     /metrics (hub_ledger_check_*); run daily (deploy/systemd/hub-ledger-verify.timer)."""
-    result = ctx.hub.ledger_checks.run()
+    result = ctx.hub.ledger_checks.run(actor=ctx.actor(None))
     report_check(
         "ledger",
         result.problems,

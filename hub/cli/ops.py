@@ -184,9 +184,9 @@ def _print_settings(view, as_json: bool) -> None:
 def notify_run(ctx: CliContext, retry_failed: bool, as_json: bool) -> None:
     """Check balances and expiring coupons, then send what is due (run it from a timer;
     repeating it sends nothing twice)."""
-    service = ctx.hub.notifications
-    scan = service.scan()
-    delivery = service.deliver(retry_failed=retry_failed)
+    service, operator = ctx.hub.notifications, ctx.actor(None)
+    scan = service.scan(actor=operator)
+    delivery = service.deliver(actor=operator, retry_failed=retry_failed)
     result = {
         "low_balance": list(scan.low_balance),
         "expiring": list(scan.expiring),

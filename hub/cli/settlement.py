@@ -140,7 +140,7 @@ def bank_settlements(
     as_json: bool,
 ) -> None:
     """Settlements with their status, bank reference and any reason of a rejection."""
-    found = ctx.hub.settlements.list(status=status, day=day, office_code=office_code)
+    found = ctx.hub.settlements.list(actor=ctx.actor(None), status=status, day=day, office_code=office_code)
     print_settlements(paged(found, offset, limit), as_json, "no settlements")
 
 
@@ -151,7 +151,7 @@ def bank_settlements(
 @pass_ctx
 def bank_unreconciled(ctx: CliContext, days: int, limit: int, offset: int, as_json: bool) -> None:
     """Settlements sent (or still waiting for the bank's answer) N days ago or more that no statement has booked."""
-    found = ctx.hub.settlements.unreconciled(days)
+    found = ctx.hub.settlements.unreconciled(days, actor=ctx.actor(None))
     print_settlements(paged(found, offset, limit), as_json, f"every settlement sent {days} or more days ago is booked")
 
 
@@ -160,7 +160,7 @@ def bank_unreconciled(ctx: CliContext, days: int, limit: int, offset: int, as_js
 @pass_ctx
 def bank_reconcile(ctx: CliContext, as_json: bool) -> None:
     """Match imported statement entries with settlements again (the import does it too)."""
-    run = ctx.hub.settlements.reconcile()
+    run = ctx.hub.settlements.reconcile(actor=ctx.actor(None))
     if as_json:
         emit_json({"booked": run.booked, "returned": run.returned, "mismatches": run.mismatches})
         return

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Row, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, UtcDateTime
@@ -69,6 +69,14 @@ class Coupon(Base):
         Index("ix_coupons_company_status", "company_id", "status"),
         Index("ix_coupons_status_expires", "status", "expires_at"),
     )
+
+
+def status_as_reported(coupon: Coupon | Row[Any], now: datetime) -> str:
+    """As VerifyCoupon reports it, of a coupon or its row: an issued coupon past its
+    expiry is EXPIRED even before the daily expiry has run."""
+    if coupon.status == ISSUED and coupon.expires_at <= now:
+        return EXPIRED
+    return coupon.status
 
 
 class Redemption(Base):

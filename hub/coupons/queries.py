@@ -19,7 +19,7 @@ from hub.access import COUPONS_READ, Actor
 from hub.clock import Clock, day_bounds_utc, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
-from hub.coupons.models import EXPIRED, ISSUED, Coupon, CouponBatch, Redemption
+from hub.coupons.models import EXPIRED, ISSUED, Coupon, CouponBatch, Redemption, status_as_reported
 from hub.coupons.qr import QrSigner
 from hub.coupons.service import STATUSES
 from hub.db.database import Database
@@ -110,24 +110,15 @@ class CouponNames:
     offices: Mapping[str, str] = field(default_factory=dict)
 
 
-def status_as_reported(coupon: Coupon, now: datetime) -> str:
-    """As VerifyCoupon reports it: an issued coupon past its expiry is EXPIRED even
-    before the daily expiry has run."""
-    if coupon.status == ISSUED and coupon.expires_at <= now:
-        return EXPIRED
-    return coupon.status
-
-
+@dataclass(eq=False)
 class CouponQueries:
-    def __init__(
-        self, db: Database, names: CouponNames, pdf: CouponSheetsPdf, qr_signer: QrSigner, clock: Clock = utcnow
-    ) -> None:
-        """`qr_signer` signs the QR payloads with the hub's own key (hub.app loads it once)."""
-        self.db = db
-        self.names = names
-        self.pdf = pdf
-        self.qr_signer = qr_signer
-        self.clock = clock
+    """`qr_signer` signs the QR payloads with the hub's own key (hub.app loads it once)."""
+
+    db: Database
+    names: CouponNames
+    pdf: CouponSheetsPdf
+    qr_signer: QrSigner
+    clock: Clock = utcnow
 
     def list(
         self,
@@ -315,7 +306,7 @@ def coupon_order(newest_first: bool) -> tuple:
 
 
 def _status_is(status: str, now: datetime):
-    """The SQL condition for a status as reported (see status_as_reported)."""
+    """The SQL condition for a status as reported (hub.coupons.models.status_as_reported)."""
     if status == ISSUED:
         return and_(Coupon.status == ISSUED, Coupon.expires_at > now)
     if status == EXPIRED:

@@ -21,8 +21,8 @@ from hub.audit.models import record_event
 from hub.clock import Clock, business_day, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
-from hub.config import HubConfig
-from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption
+from hub.config import CouponSettings, Offices, Tariff
+from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption, status_as_reported
 from hub.db.database import Database
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
@@ -171,17 +171,23 @@ def _coupon_id(text: str) -> str:
         raise CouponNotRedeemable(f"coupon id {text!r} is malformed: {e}", MALFORMED) from None
 
 
+@dataclass(eq=False)
 class CouponService:
-    def __init__(self, db: Database, config: HubConfig, clock: Clock = utcnow) -> None:
-        self.db = db
-        self.config = config
-        self.clock = clock
+    """`settings` is [coupons]; `reversal_window_h` is [settlement]'s, how long an office
+    may reverse a redemption."""
+
+    db: Database
+    tariff: Tariff
+    offices: Offices
+    settings: CouponSettings
+    reversal_window_h: int
+    clock: Clock = utcnow
 
     def quote(self, case_type: str, count: int) -> BatchQuote:
         """What issue() would hold today for `count` coupons of `case_type` at the fee
         in force (the coupon's amount when the request names none). Changes no state."""
-        kind = self.config.case_type(case_type)
-        return BatchQuote(self.config.case_type_amount_grosze(kind.code, business_day(self.clock())), count)
+        kind = self.tariff.case_type(case_type)
+        return BatchQuote(self.tariff.case_type_amount_grosze(kind.code, business_day(self.clock())), count)
 
     # -- issue ------------------------------------------------------------
 
@@ -205,11 +211,11 @@ class CouponService:
         reference = valid_batch_reference(reference)
         actor.require(COUPONS_ISSUE, company_nip=nip)
         issued_by = (issued_by or actor.name)[:120]
-        kind = self.config.case_type(case_type)
-        count_max = self.config.coupons.batch_count_max
+        kind = self.tariff.case_type(case_type)
+        count_max = self.settings.batch_count_max
         if not 1 <= count <= count_max:
             raise InvalidRequest(f"Count must be 1 to {count_max}, got {count}").about("count_range", max=count_max)
-        fee_grosze = self.config.fee_schedule.amount_grosze(kind.fees, business_day(self.clock()))
+        fee_grosze = self.tariff.fee_schedule.amount_grosze(kind.fees, business_day(self.clock()))
         if amount_grosze is None:
             amount_grosze = fee_grosze
         if amount_grosze <= 0:
@@ -220,8 +226,8 @@ class CouponService:
                 f"a lower amount needs allow_lower_amount = true for this case type in fees.toml"
             )
         if office_code is not None:
-            self.config.office(office_code)
-        validity_days = kind.validity_days or self.config.coupons.validity_days
+            self.offices.known(office_code)
+        validity_days = kind.validity_days or self.settings.validity_days
         content = {
             "nip": nip,
             "case_type": kind.code,
@@ -255,41 +261,22 @@ class CouponService:
                     for cid in ids
                 ]
             )
+            # What the batch's row and each of its coupons' rows say alike.
+            issued = dict(
+                company_id=company.id,
+                case_type=kind.code,
+                amount_grosze=amount_grosze,
+                office_code=office_code,
+                issued_at=now,
+            )
             connection = session.connection()
             connection.execute(
-                _ADD_BATCH,
-                dict(
-                    id=batch_id,
-                    company_id=company.id,
-                    case_type=kind.code,
-                    count=count,
-                    amount_grosze=amount_grosze,
-                    office_code=office_code,
-                    issued_by=issued_by,
-                    issued_at=now,
-                    reference=reference,
-                ),
+                _ADD_BATCH, dict(id=batch_id, count=count, issued_by=issued_by, reference=reference, **issued)
             )
+            coupon = dict(batch_id=batch_id, status=ISSUED, expires_at=expires_at, holds=1, closed_at=None, **issued)
             connection.execute(
                 insert(_COUPONS),
-                [
-                    dict(
-                        id=cid,
-                        batch_id=batch_id,
-                        company_id=company.id,
-                        position=i,
-                        case_type=kind.code,
-                        amount_grosze=amount_grosze,
-                        office_code=office_code,
-                        status=ISSUED,
-                        issued_at=now,
-                        expires_at=expires_at,
-                        hold_transfer_id=_hold_id(cid, 1),
-                        holds=1,
-                        closed_at=None,
-                    )
-                    for i, cid in enumerate(ids)
-                ],
+                [dict(id=cid, position=i, hold_transfer_id=_hold_id(cid, 1), **coupon) for i, cid in enumerate(ids)],
             )
             record_event(
                 session,
@@ -323,7 +310,7 @@ class CouponService:
     ) -> CouponCheck:
         """Changes no state. A typo is caught by the check symbol before any lookup."""
         actor.require(COUPONS_REDEEM, office_code=office_code)
-        self.config.office(office_code)
+        self.offices.known(office_code)
         try:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId:
@@ -350,14 +337,12 @@ class CouponService:
     def _current_fee(self, case_type: str) -> int | None:
         """The case type's fee today, for the office to compare with the coupon's amount;
         None when fees.toml no longer knows the case type or has no fee in force."""
-        if (kind := self.config.find_case_type(case_type)) is None:
+        if (kind := self.tariff.case_types.find(case_type)) is None:
             return None
-        return self.config.fee_schedule.amount_in_force_grosze(kind.fees, business_day(self.clock()))
+        return self.tariff.fee_schedule.amount_in_force_grosze(kind.fees, business_day(self.clock()))
 
     def _status(self, coupon: Coupon | CouponRow) -> str:
-        if coupon.status == ISSUED and coupon.expires_at <= self.clock():
-            return EXPIRED  # the daily expiry has not run yet; the coupon is expired all the same
-        return coupon.status
+        return status_as_reported(coupon, self.clock())
 
     def _refusal(
         self,
@@ -394,7 +379,7 @@ class CouponService:
         """The usage report: capture the hold for the office, exactly once."""
         actor.require(COUPONS_REDEEM, office_code=office_code)
         cid = _coupon_id(coupon_text)
-        self.config.office(office_code)
+        self.offices.known(office_code)
         case_number = case_number.strip()
         if not case_number:
             raise InvalidRequest("CaseNumber is empty")
@@ -463,7 +448,7 @@ class CouponService:
         company and hold the coupon's amount again. A settled amount leaves the
         office's account negative, to be netted in its next settlement."""
         actor.require(COUPONS_REDEEM, office_code=office_code)
-        window = timedelta(hours=self.config.settlement.reversal_window_h)
+        window = timedelta(hours=self.reversal_window_h)
         content = {"redemption": redemption_id, "office": office_code, "reason": reason}
 
         def work(session: Session) -> ReversedRecord:
@@ -482,7 +467,7 @@ class CouponService:
                 raise InvalidRequest(f"redemption {redemption_id} is already reversed")
             now = self.clock()
             if now - redemption.redeemed_at > window:
-                raise InvalidRequest(f"the reversal window of {self.config.settlement.reversal_window_h} h has passed")
+                raise InvalidRequest(f"the reversal window of {self.reversal_window_h} h has passed")
             ledger = Ledger(session, self.clock)
             ledger.transfer(
                 f"reversal:{redemption_id}",
@@ -551,8 +536,10 @@ class CouponService:
             CancelledRecord,
         ).released
 
-    def expire(self) -> ExpiryRun:
-        """Release the holds of coupons past their expiry. Idempotent: run it as often as you like."""
+    def expire(self, *, actor: Actor) -> ExpiryRun:
+        """Release the holds of coupons past their expiry, for every company: the operator's
+        daily job. Idempotent: run it as often as you like."""
+        actor.require_operator("expire coupons")
         expired = released = 0
         while True:
             with self.db.transaction() as session:

@@ -32,7 +32,7 @@ class FkJournals:
     kind = KIND
 
     def __init__(self, courier: FkCourier, office: Callable[[str], Office]) -> None:
-        """`office(code)`: the office of offices.toml (hub.config.HubConfig.office)."""
+        """`office(code)`: the office of offices.toml (hub.config.ByCode.known)."""
         self.courier = courier
         self.office = office
 

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.clock import day_bounds_utc
-from hub.config import HubConfig
+from hub.config import Tariff
 from hub.coupons.models import Redemption
 from hub.errors import LedgerInvariantError
 from hub.ids import format_coupon_id
@@ -132,23 +132,21 @@ def checked(journal: Journal) -> Journal:
     return journal
 
 
-def split_capture(config: HubConfig, case_type: str, amount_grosze: int, on: date) -> list[tuple[str, int]]:
+def split_capture(tariff: Tariff, case_type: str, amount_grosze: int, on: date) -> list[tuple[str, int]]:
     """(fee code, grosze) per fee of the case type, by the rule in the module
     docstring; the amounts add up to `amount_grosze`."""
-    fees = config.case_type(case_type).fees
+    fees = tariff.case_type(case_type).fees
     parts: dict[str, int] = {}
     left = amount_grosze
     for i, fee_code in enumerate(fees):
-        share = left if i == len(fees) - 1 else min(config.fee_amount_grosze(fee_code, on), left)
+        share = left if i == len(fees) - 1 else min(tariff.fee_amount_grosze(fee_code, on), left)
         parts[fee_code] = parts.get(fee_code, 0) + share
         left -= share
     return [(code, grosze) for code, grosze in parts.items() if grosze > 0]
 
 
-def build_journal(
-    session: Session, config: HubConfig, office_code: str, day: date, takings: DayTakings | None
-) -> Journal:
-    config.office(office_code)
+def build_journal(session: Session, tariff: Tariff, office_code: str, day: date, takings: DayTakings | None) -> Journal:
+    """The journal of a known office (the caller checked its code) for `day`."""
     start, end = day_bounds_utc(day)
     redemptions = session.scalars(
         select(Redemption)
@@ -161,25 +159,25 @@ def build_journal(
     lines: list[JournalLine] = []
     for r in redemptions:
         if r.business_day == day:
-            lines.extend(_coupon_lines(config, r, reversal=False))
+            lines.extend(_coupon_lines(tariff, r, reversal=False))
     for r in sorted(
         (r for r in redemptions if r.reversed_at is not None and start <= r.reversed_at < end),
         key=lambda r: (r.reversed_at, r.id),
     ):
-        lines.extend(_coupon_lines(config, r, reversal=True))
+        lines.extend(_coupon_lines(tariff, r, reversal=True))
     if takings is not None:
-        lines.extend(_cash_desk_lines(config, office_code, day, takings))
+        lines.extend(_cash_desk_lines(tariff, office_code, day, takings))
     return checked(Journal(journal_id(office_code, day), office_code, day, tuple(lines)))
 
 
-def _coupon_lines(config: HubConfig, r: Redemption, *, reversal: bool) -> Iterable[JournalLine]:
+def _coupon_lines(tariff: Tariff, r: Redemption, *, reversal: bool) -> Iterable[JournalLine]:
     coupon = format_coupon_id(r.coupon_id)
     what = "Storno kuponu" if reversal else "Kupon"
     reference = _text(r.case_number, REFERENCE_CHARS_MAX)
     receivable = _text(f"{what} {coupon}, {r.case_type}, sprawa {r.case_number}", DESCRIPTION_CHARS_MAX)
     yield _line(RECEIVABLE_HUB, r.captured_grosze, not reversal, receivable, reference)  # Dt on a capture
-    for fee_code, grosze in split_capture(config, r.case_type, r.captured_grosze, r.business_day):
-        name = config.fee(fee_code, r.business_day).name
+    for fee_code, grosze in split_capture(tariff, r.case_type, r.captured_grosze, r.business_day):
+        name = tariff.fee(fee_code, r.business_day).name
         yield _line(
             revenue_account(fee_code),
             grosze,
@@ -189,7 +187,7 @@ def _coupon_lines(config: HubConfig, r: Redemption, *, reversal: bool) -> Iterab
         )
 
 
-def _cash_desk_lines(config: HubConfig, office_code: str, day: date, takings: DayTakings) -> Iterable[JournalLine]:
+def _cash_desk_lines(tariff: Tariff, office_code: str, day: date, takings: DayTakings) -> Iterable[JournalLine]:
     reference = f"KASA-{office_code}-{day:%Y%m%d}"
     accounts = {"CASH": (CASH, "gotówka"), "CARD": (CARD, "karta")}
     for method, (account, word) in accounts.items():
@@ -197,7 +195,7 @@ def _cash_desk_lines(config: HubConfig, office_code: str, day: date, takings: Da
             yield JournalLine(account, takings.by_method[method], 0, f"Wpłaty w kasie ({word})", reference)
     for fee_code, grosze in sorted(takings.by_fee_code.items()):
         if grosze:
-            name = config.fee(fee_code, day).name
+            name = tariff.fee(fee_code, day).name
             yield JournalLine(
                 revenue_account(fee_code), 0, grosze, _text(f"Kasa: {name}", DESCRIPTION_CHARS_MAX), reference
             )

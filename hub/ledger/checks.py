@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from hub.access import Actor
 from hub.clock import Clock, utcnow
 from hub.db.database import Database
 from hub.ledger.models import LedgerAccount, LedgerCheck
@@ -35,8 +36,10 @@ class LedgerChecks:
         self.db = db
         self.clock = clock
 
-    def run(self) -> CheckResult:
-        """Check the ledger in one consistent read, then record the result (replacing the last)."""
+    def run(self, *, actor: Actor) -> CheckResult:
+        """Check the ledger in one consistent read, then record the result (replacing the last):
+        the operator's job (`hub ledger verify`, daily)."""
+        actor.require_operator("check the ledger")
         with self.db.read() as session:
             problems = tuple(Ledger(session, self.clock).problems())
             accounts = session.scalar(select(func.count()).select_from(LedgerAccount))

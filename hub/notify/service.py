@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,6 @@ from hub.audit.models import record_event
 from hub.clock import Clock, business_day, utcnow, wire_time
 from hub.companies.models import Company
 from hub.companies.service import find_company, topup_title, valid_nip
-from hub.config import HubConfig
 from hub.coupons.models import ISSUED, Coupon
 from hub.db.database import Database
 from hub.errors import HubError, InvalidRequest, NotAuthorized
@@ -90,24 +89,21 @@ class DeliveryView:
     finished_at: datetime | None
 
 
+@dataclass(eq=False)
 class NotificationService:
-    def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        webhook_targets: WebhookTargets | None = None,
-        *,
-        mail: MailSender,
-        poster: WebhookPoster,
-    ) -> None:
-        """`mail` and `poster` carry e-mails and webhooks (hub.adapters, injected by hub.app)."""
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.mail = mail
-        self.poster = poster
-        self.webhook_targets = webhook_targets or WebhookTargets(config.notify.webhook_allow_networks)
+    """`escrow_account` ([bank]) is the account a top-up goes to; `expiry_warning_days`
+    ([notify]) how early a company hears of coupons about to expire. `webhook_targets`
+    decides where a webhook may go; `mail` and `poster` carry e-mails and webhooks
+    (hub.adapters, injected by hub.app)."""
+
+    db: Database
+    escrow_account: str
+    expiry_warning_days: int
+    clock: Clock = utcnow
+    _: KW_ONLY
+    webhook_targets: WebhookTargets
+    mail: MailSender
+    poster: WebhookPoster
 
     # -- settings ---------------------------------------------------------------------
 
@@ -162,8 +158,10 @@ class NotificationService:
 
     # -- the checks -------------------------------------------------------------------
 
-    def scan(self) -> ScanRun:
-        """Decide the warnings due now (each in its company's own transaction)."""
+    def scan(self, *, actor: Actor) -> ScanRun:
+        """Decide the warnings due now (each in its company's own transaction): the
+        operator's job, for every company at once."""
+        actor.require_operator("scan for warnings")
         with self.db.read() as session:
             nips = session.scalars(
                 select(NotificationSettings.company_nip).order_by(NotificationSettings.company_nip)
@@ -223,13 +221,13 @@ class NotificationService:
             return f"Konto zasila przelew na rachunek {format_nrb(company.virtual_account)}."
         # An IBAN escrow account: no virtual accounts, the NIP in the title names the company.
         return (
-            f"Konto zasila przelew na rachunek {format_iban(self.config.bank.escrow_account)} "
+            f"Konto zasila przelew na rachunek {format_iban(self.escrow_account)} "
             f"z tytułem „{topup_title(company.nip)}”."
         )
 
     def _check_expiring(self, session: Session, row: NotificationSettings, company: Company) -> list[str]:
         now = self.clock()
-        until = now + timedelta(days=self.config.notify.expiry_warning_days)
+        until = now + timedelta(days=self.expiry_warning_days)
         coupons = session.execute(
             select(Coupon.id, Coupon.amount_grosze, Coupon.expires_at)
             .where(
@@ -305,9 +303,10 @@ class NotificationService:
 
     # -- delivery and history -----------------------------------------------------------
 
-    def deliver(self, *, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
+    def deliver(self, *, actor: Actor, retry_failed: bool = False, outbox: Outbox | None = None) -> DeliveryRun:
         """Send the due e-mails and webhooks; what fails is retried by a later run, with backoff.
         `retry_failed` first puts back what was given up (FAILED), once its cause is fixed."""
+        actor.require_operator("send warnings")
         couriers: dict[str, Courier] = {
             EMAIL: EmailCourier(self.mail),
             WEBHOOK: WebhookCourier(self.webhook_targets, self.poster),

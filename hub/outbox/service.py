@@ -26,7 +26,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -127,23 +127,15 @@ def backoff_s(attempts: int, base_s: int = BACKOFF_BASE_S, max_s: int = BACKOFF_
     return min(base_s * 2 ** min(attempts - 1, 30), max_s)
 
 
+@dataclass(eq=False)
 class Outbox:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock = utcnow,
-        *,
-        attempts_max: int = ATTEMPTS_MAX,
-        backoff_base_s: int = BACKOFF_BASE_S,
-        backoff_max_s: int = BACKOFF_MAX_S,
-        lease_s: int = LEASE_S,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.attempts_max = attempts_max
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.lease_s = lease_s
+    db: Database
+    clock: Clock = utcnow
+    _: KW_ONLY
+    attempts_max: int = ATTEMPTS_MAX
+    backoff_base_s: int = BACKOFF_BASE_S
+    backoff_max_s: int = BACKOFF_MAX_S
+    lease_s: int = LEASE_S
 
     # -- delivering -------------------------------------------------------
 

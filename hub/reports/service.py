@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from hub.access import Actor
 from hub.clock import Clock, business_day, utcnow
 from hub.companies.service import valid_nip
-from hub.config import HubConfig
+from hub.config import Offices, Tariff
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED
 from hub.db.database import Database
 from hub.errors import InvalidRequest
@@ -85,11 +85,12 @@ NO_OPTIONS = ReportQuery()
 
 class ReportService:
     def __init__(
-        self, db: Database, config: HubConfig, clock: Clock = utcnow, companies=None, *, pdf: ReportPdf
+        self, db: Database, tariff: Tariff, offices: Offices, clock: Clock = utcnow, companies=None, *, pdf: ReportPdf
     ) -> None:
         """`pdf` draws a report as PDF (hub.adapters.pdf.report, injected by hub.app)."""
         self.db = db
-        self.config = config
+        self.tariff = tariff
+        self.offices = offices
         self.clock = clock
         self.companies = companies  # hub.companies.service.CompanyService, for the statement
         self.pdf = pdf
@@ -104,7 +105,7 @@ class ReportService:
         if spec is None:
             raise InvalidRequest(f"there is no report {name!r}; the reports are: {', '.join(REPORTS)}")
         report = spec.build(self, actor, self._checked(spec, query))
-        names = {t.code: t.name for t in self.config.case_types}
+        names = self.tariff.case_types.names()
         return replace(report, generated_on=business_day(self.clock()), case_type_names=names)
 
     def _checked(self, spec: ReportSpec, q: ReportQuery) -> ReportQuery:
@@ -116,9 +117,9 @@ class ReportService:
         if q.nip is not None:
             q = replace(q, nip=valid_nip(q.nip))
         if q.office is not None:
-            self.config.office(q.office)
+            self.offices.known(q.office)
         if q.case_type is not None:
-            self.config.case_type(q.case_type)
+            self.tariff.case_type(q.case_type)
         if q.status is not None and q.status not in COUPON_STATUSES:
             raise InvalidRequest(f"--status {q.status!r} is not a coupon status: one of {', '.join(COUPON_STATUSES)}")
         return q
@@ -127,7 +128,8 @@ class ReportService:
 
     def office_name(self, code: str) -> str:
         """An office no longer in offices.toml still has its redemptions; it just has no name."""
-        return next((o.name for o in self.config.offices if o.code == code), "")
+        office = self.offices.find(code)
+        return office.name if office else ""
 
     @staticmethod
     def parameters(q: ReportQuery, **scope: str | None) -> dict[str, str]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -39,7 +39,7 @@ from hub.access import Actor
 from hub.audit.models import record_event
 from hub.bank.models import CREDIT, DEBIT, UNMATCHED, BankEntry
 from hub.clock import Clock, business_day, day_bounds_utc, utcnow
-from hub.config import HubConfig, Office
+from hub.config import Office, Offices
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized
 from hub.fk.courier import FkCourier, FkJournals
@@ -125,25 +125,19 @@ def _require_operator(actor: Actor, what: str) -> None:
         raise NotAuthorized(f"{actor.name} may not {what}: only the hub's operator settles with the bank")
 
 
+@dataclass(eq=False)
 class SettlementService:
-    def __init__(
-        self,
-        db: Database,
-        config: HubConfig,
-        clock: Clock = utcnow,
-        *,
-        journals: JournalService,
-        bank: BankCourier,
-        fk: FkCourier,
-    ) -> None:
-        """`bank` and `fk` carry transfers and journals over the wire (hub.adapters,
-        injected by hub.app)."""
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.journals = journals
-        self.bank = bank
-        self.fk = fk
+    """`escrow_account` ([bank]) pays the offices out; `bank` and `fk` carry transfers
+    and journals over the wire (hub.adapters, injected by hub.app)."""
+
+    db: Database
+    offices: Offices
+    escrow_account: str
+    clock: Clock = utcnow
+    _: KW_ONLY
+    journals: JournalService
+    bank: BankCourier
+    fk: FkCourier
 
     # -- settle -----------------------------------------------------------
 
@@ -154,7 +148,7 @@ class SettlementService:
         if day_bounds_utc(day)[1] > self.clock():
             raise InvalidRequest(f"{day.isoformat()} has not ended yet in Europe/Warsaw; settle a past business day")
         run = SettleRun(day)
-        for office in self.config.offices:
+        for office in self.offices:
             view, created, queued = self._settle_office(office, day, actor)
             run.settlements.append(view)
             run.created += created
@@ -183,7 +177,7 @@ class SettlementService:
                     self._pay_out(session, ledger, settlement, office, now)
                 session.add(settlement)
                 session.flush()
-                queued = self.journals.enqueue_for(session, office.code, day) is not None
+                queued = self.journals.enqueue_for(session, office.code, day, actor=actor) is not None
                 record_event(
                     session,
                     now,
@@ -215,7 +209,7 @@ class SettlementService:
             e2e,
             {
                 "end_to_end_id": e2e,
-                "debtor_account": self.config.bank.escrow_account,
+                "debtor_account": self.escrow_account,
                 "creditor_account": office.account,
                 "creditor_name": office.name[:NAME_CHARS_MAX],
                 "amount": format_pln(settlement.amount_grosze),
@@ -265,7 +259,7 @@ class SettlementService:
 
     def couriers(self, timeout_s: float | None = None) -> dict:
         bank = BankTransfers(self.bank, self._accepted, self._rejected, timeout_s)
-        fk = FkJournals(self.fk, self.config.office)
+        fk = FkJournals(self.fk, self.offices.known)
         return {bank.kind: bank, fk.kind: fk}
 
     def send(
@@ -321,8 +315,9 @@ class SettlementService:
 
     # -- reconcile --------------------------------------------------------
 
-    def reconcile(self) -> ReconcileRun:
+    def reconcile(self, *, actor: Actor) -> ReconcileRun:
         """Match every UNMATCHED statement entry that names a settlement: its own transaction."""
+        _require_operator(actor, "reconcile")
         with self.db.transaction() as session:
             return self._reconcile(session)
 
@@ -406,8 +401,9 @@ class SettlementService:
     # -- reports ----------------------------------------------------------
 
     def list(
-        self, *, status: str | None = None, day: date | None = None, office_code: str | None = None
+        self, *, actor: Actor, status: str | None = None, day: date | None = None, office_code: str | None = None
     ) -> list[SettlementView]:
+        _require_operator(actor, "list the settlements")
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"unknown settlement status {status!r}: one of {', '.join(STATUSES)}")
         with self.db.read() as session:
@@ -420,9 +416,10 @@ class SettlementService:
                 query = query.where(Settlement.office_code == office_code)
             return [SettlementView.of(s) for s in session.scalars(query)]
 
-    def unreconciled(self, days: int) -> builtins.list[SettlementView]:  # `list` is a method here
+    def unreconciled(self, days: int, *, actor: Actor) -> builtins.list[SettlementView]:  # `list` is a method here
         """Settlements the bank took (or that still wait for its answer) at least
         `days` days ago and that no statement has booked yet."""
+        _require_operator(actor, "list the settlements")
         if days < 0:
             raise InvalidRequest("--days must be 0 or more")
         cutoff = self.clock() - timedelta(days=days)

@@ -45,7 +45,7 @@ from hub.access import COMPANY_PERMISSIONS, COMPANY_ROLES, OFFICE_PERMISSIONS, O
 from hub.audit.models import record_event
 from hub.clock import Clock, utcnow
 from hub.companies.service import find_company, valid_nip
-from hub.config import HubConfig
+from hub.config import Offices
 from hub.db.database import Database
 from hub.errors import InvalidRequest, NotAuthorized, NotFound
 from hub.users.models import COMPANY, LOGIN_CHARS_MAX, OFFICE, ROLE_NAME_CHARS_MAX, Grant, Role, Scope, User
@@ -117,22 +117,21 @@ class RoleView:
 
 def valid_login(login: str) -> str:
     """Logins are case-insensitive: stored in lower case."""
-    login = login.strip().lower()
-    if not _LOGIN.fullmatch(login):
-        raise InvalidRequest(
-            f"login {login!r} is not valid: 2 to {LOGIN_CHARS_MAX} characters"
-            " of a-z 0-9 . _ @ + -, starting with a letter or digit"
-        ).about("login_invalid", max=LOGIN_CHARS_MAX)
-    return login
+    return _valid_name(login, _LOGIN, "login", LOGIN_CHARS_MAX, "a-z 0-9 . _ @ + -, starting with a letter or digit")
 
 
 def valid_role_name(name: str) -> str:
-    name = name.strip().lower()
-    if not _ROLE_NAME.fullmatch(name):
-        raise InvalidRequest(
-            f"role name {name!r} is not valid: 2 to {ROLE_NAME_CHARS_MAX} characters"
-            " of a-z 0-9 _ -, starting with a letter"
-        ).about("role_name_invalid", max=ROLE_NAME_CHARS_MAX)
+    return _valid_name(name, _ROLE_NAME, "role name", ROLE_NAME_CHARS_MAX, "a-z 0-9 _ -, starting with a letter")
+
+
+def _valid_name(text: str, pattern: re.Pattern[str], what: str, chars_max: int, characters: str) -> str:
+    """`text` trimmed and in lower case, if `pattern` takes it; else InvalidRequest about
+    `<what>_invalid` (login_invalid, role_name_invalid), saying which characters may be used."""
+    name = text.strip().lower()
+    if not pattern.fullmatch(name):
+        raise InvalidRequest(f"{what} {name!r} is not valid: 2 to {chars_max} characters of {characters}").about(
+            f"{what.replace(' ', '_')}_invalid", max=chars_max
+        )
     return name
 
 
@@ -153,15 +152,19 @@ def _user_subject(login: str) -> str:
     return f"user:{login}"
 
 
+@dataclass(eq=False)
 class UserService:
-    def __init__(
-        self, db: Database, config: HubConfig, clock: Clock = utcnow, hasher: PasswordHasher = PASSWORD_HASHER
-    ) -> None:
-        self.db = db
-        self.config = config
-        self.clock = clock
-        self.hasher = hasher
-        self.throttle = LoginThrottle(clock)
+    """`offices` are the offices a user may belong to (offices.toml)."""
+
+    db: Database
+    offices: Offices
+    clock: Clock = utcnow
+    hasher: PasswordHasher = PASSWORD_HASHER
+
+    @cached_property
+    def throttle(self) -> LoginThrottle:
+        """Delays logins after failures, on this service's clock."""
+        return LoginThrottle(self.clock)
 
     # -- users ------------------------------------------------------------
 
@@ -446,7 +449,7 @@ class UserService:
         if company_nip is not None and office_code is None:
             return Scope(COMPANY, valid_nip(company_nip))
         if office_code is not None and company_nip is None:
-            return Scope(OFFICE, self.config.office(office_code.strip()).code)
+            return Scope(OFFICE, self.offices.known(office_code.strip()).code)
         raise InvalidRequest("name either a company (NIP) or an office (code), not both and not neither")
 
     def _listing_scope(self, actor: Actor, company_nip: str | None, office_code: str | None) -> Scope | None:

@@ -497,7 +497,7 @@ def test_reconcilers_run_in_the_import_and_their_matches_are_not_unmatched(hub, 
         ):
             row.status = "RECONCILED"
 
-    service = StatementService(hub.db, hub.config, clock, reconcilers=[settle], reader=CamtReader())
+    service = StatementService(hub.db, hub.config.bank, clock, reconcilers=[settle], reader=CamtReader())
     result = service.import_document(
         camt053(
             escrow(hub),

@@ -381,7 +381,7 @@ def test_day_takings_sums_every_desk_of_the_office_less_voids(hub, clock):
     clock.advance(days=1)
     pay(hub, ItemRequest("NAL"))  # another day
 
-    takings = hub.cashdesk.day_takings("1465", TODAY)
+    takings = hub.cashdesk.day_takings("1465", TODAY, actor=OPERATOR)
     assert takings == DayTakings(
         office_code="1465",
         day=TODAY,
@@ -389,6 +389,13 @@ def test_day_takings_sums_every_desk_of_the_office_less_voids(hub, clock):
         handling_fees={"CASH": 0, "CARD": 1_50},
         by_method={"CASH": 54_50, "CARD": 56_00},
     )
-    assert hub.cashdesk.day_takings("3064", TODAY) == DayTakings(
+    assert hub.cashdesk.day_takings("3064", TODAY, actor=OPERATOR) == DayTakings(
         "3064", TODAY, {}, {"CASH": 0, "CARD": 0}, {"CASH": 0, "CARD": 0}
     )
+
+
+@pytest.mark.parametrize("actor", [office_actor("1261"), office_actor("1465", "payments:register")], ids=str)
+def test_day_takings_are_refused_to_another_office_and_to_a_cashier(hub, actor):
+    with pytest.raises(NotAuthorized):
+        hub.cashdesk.day_takings("1465", TODAY, actor=actor)
+    hub.cashdesk.day_takings("1465", TODAY, actor=office_actor("1465", "reports:read"))

@@ -105,24 +105,27 @@ def test_a_low_balance_sends_one_email_and_one_webhook_retried_until_2xx(notifyi
         webhook_url=receiver.url,
         webhook_secret=SECRET,
     )
-    assert hub.notifications.scan().low_balance == ()  # 500.00 available: nothing to say
+    assert hub.notifications.scan(actor=OPERATOR).low_balance == ()  # 500.00 available: nothing to say
 
     issue(hub, 1)  # 161.50 held: 338.50 available, below 400.00
-    assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:1",)
-    first = hub.notifications.deliver()
+    assert hub.notifications.scan(actor=OPERATOR).low_balance == (f"low-balance:{NIP}:1",)
+    first = hub.notifications.deliver(actor=OPERATOR)
     assert (first.sent, first.retried) == (1, 1)  # the e-mail went; the receiver answered 503
 
     # the same episode is not warned again, and nothing is due before the backoff has passed
-    assert hub.notifications.scan().low_balance == ()
-    assert hub.notifications.deliver().attempted == 0
+    assert hub.notifications.scan(actor=OPERATOR).low_balance == ()
+    assert hub.notifications.deliver(actor=OPERATOR).attempted == 0
     clock.advance(seconds=61)
-    assert hub.notifications.deliver().retried == 1  # 503 again; the next wait is longer
+    assert hub.notifications.deliver(actor=OPERATOR).retried == 1  # 503 again; the next wait is longer
     clock.advance(seconds=61)
-    assert hub.notifications.deliver().attempted == 0
+    assert hub.notifications.deliver(actor=OPERATOR).attempted == 0
     clock.advance(seconds=60)
-    assert hub.notifications.deliver().sent == 1  # 204
+    assert hub.notifications.deliver(actor=OPERATOR).sent == 1  # 204
     clock.advance(hours=3)
-    assert hub.notifications.scan().low_balance == () and hub.notifications.deliver().attempted == 0
+    assert (
+        hub.notifications.scan(actor=OPERATOR).low_balance == ()
+        and hub.notifications.deliver(actor=OPERATOR).attempted == 0
+    )
 
     assert len(box.messages) == 1
     message = box.messages[0]
@@ -156,12 +159,12 @@ def test_back_above_the_threshold_and_below_again_is_a_new_warning(notifying_hub
     funded_company(hub, 200_00)
     hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=100_00, email="finanse@leasing.example")
     issue(hub, 1)  # 38.50 left
-    assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:1",)
+    assert hub.notifications.scan(actor=OPERATOR).low_balance == (f"low-balance:{NIP}:1",)
     hub.companies.credit(NIP, 500_00, "przelew", actor=OPERATOR)
-    assert hub.notifications.scan().recovered == (NIP,)
+    assert hub.notifications.scan(actor=OPERATOR).recovered == (NIP,)
     issue(hub, 3)  # 538.50 - 484.50 = 54.00
-    assert hub.notifications.scan().low_balance == (f"low-balance:{NIP}:2",)
-    hub.notifications.deliver()
+    assert hub.notifications.scan(actor=OPERATOR).low_balance == (f"low-balance:{NIP}:2",)
+    hub.notifications.deliver(actor=OPERATOR)
     assert len(box.messages) == 2
 
 
@@ -170,15 +173,15 @@ def test_coupons_about_to_expire_are_warned_once_per_expiry_day(notifying_hub, c
     funded_company(hub, 1000_00)
     hub.notifications.configure(OPERATOR, NIP, email="finanse@leasing.example")
     coupons = issue(hub, 2).coupons
-    assert hub.notifications.scan().expiring == ()
+    assert hub.notifications.scan(actor=OPERATOR).expiring == ()
     clock.advance(days=84)  # valid 90 days: 6 left
     day = coupons[0].expires_at
-    made = hub.notifications.scan().expiring
+    made = hub.notifications.scan(actor=OPERATOR).expiring
     assert len(made) == 1 and made[0].startswith(f"expiring:{NIP}:")
-    assert hub.notifications.scan().expiring == ()  # a second run the same day
+    assert hub.notifications.scan(actor=OPERATOR).expiring == ()  # a second run the same day
     clock.advance(days=1)
-    assert hub.notifications.scan().expiring == ()  # and the next day: already warned
-    hub.notifications.deliver()
+    assert hub.notifications.scan(actor=OPERATOR).expiring == ()  # and the next day: already warned
+    hub.notifications.deliver(actor=OPERATOR)
     assert len(box.messages) == 1
     text = box.messages[0].get_content()
     assert "2 kupony" in text and "kupon(ów)" not in text and "323,00\u00a0zł" in text
@@ -191,8 +194,8 @@ def test_an_smtp_server_that_is_down_is_retried_and_a_refusal_is_final(shipped_c
     hub = Hub(config, clock=clock, db=db)
     funded_company(hub, 100_00)
     hub.notifications.configure(OPERATOR, NIP, low_balance_grosze=200_00, email="finanse@leasing.example")
-    hub.notifications.scan()
-    run = hub.notifications.deliver()
+    hub.notifications.scan(actor=OPERATOR)
+    run = hub.notifications.deliver(actor=OPERATOR)
     assert run.retried == 1 and "unreachable" in run.errors[0]
     [view] = hub.notifications.history(OPERATOR, NIP)
     assert (view.status, view.attempts) == ("PENDING", 1) and view.next_attempt_at == clock() + timedelta(seconds=60)
@@ -255,3 +258,10 @@ def test_the_notify_commands(tmp_path, db_url, mailbox, receiver):
     assert "email    SENT" in history and "webhook  PENDING   attempts 1" in history
     failed = run("notify", "set", "--nip", NIP, "--email", "x@y.example", "--no-email", code=2)
     assert "not both" in failed.stderr
+
+
+@pytest.mark.parametrize("job", ["scan", "deliver"])
+def test_only_the_operator_runs_the_warnings(hub, job):
+    with pytest.raises(NotAuthorized):
+        getattr(hub.notifications, job)(actor=company_actor())
+    getattr(hub.notifications, job)(actor=OPERATOR)

@@ -135,7 +135,7 @@ def _low_balance(hub: Hub, service: NotificationService, url: str) -> None:
     funded_company(hub, 500_00)
     service.configure(OPERATOR, NIP, low_balance_grosze=400_00, webhook_url=url, webhook_secret=SECRET)
     issue(hub, 1)
-    assert service.scan().low_balance == (f"low-balance:{NIP}:1",)
+    assert service.scan(actor=OPERATOR).low_balance == (f"low-balance:{NIP}:1",)
 
 
 def test_setting_a_loopback_or_metadata_webhook_is_refused_and_changes_nothing(hub):
@@ -155,16 +155,9 @@ def test_setting_a_loopback_or_metadata_webhook_is_refused_and_changes_nothing(h
 
 def test_a_name_that_resolves_to_loopback_later_is_refused_at_send_time(hub, receiver):
     dns = Dns([PUBLIC], ["127.0.0.2"])  # public when the admin sets it, loopback when the hub sends
-    service = NotificationService(
-        hub.db,
-        hub.config,
-        hub.clock,
-        webhook_targets=WebhookTargets(resolve=dns),
-        mail=hub.notifications.mail,
-        poster=hub.notifications.poster,
-    )
+    service = dataclasses.replace(hub.notifications, webhook_targets=WebhookTargets(resolve=dns))
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
-    run = service.deliver()
+    run = service.deliver(actor=OPERATOR)
     assert (run.sent, run.retried) == (0, 0)
     (view,) = [v for v in service.history(OPERATOR, NIP) if v.channel == "webhook"]
     assert view.status == "REJECTED" and "hooks.leasing.example (127.0.0.2) is a loopback address" in view.last_error
@@ -176,16 +169,9 @@ def test_the_delivery_connects_to_the_checked_address_without_a_second_lookup(hu
     # and a lookup of the name by the HTTP client would not find it at all.
     dns = Dns(["127.0.0.2"], ["127.0.0.2"], ["127.0.0.3"])
     targets = WebhookTargets([ipaddress.ip_network("127.0.0.2/32")], resolve=dns)
-    service = NotificationService(
-        hub.db,
-        hub.config,
-        hub.clock,
-        webhook_targets=targets,
-        mail=hub.notifications.mail,
-        poster=hub.notifications.poster,
-    )
+    service = dataclasses.replace(hub.notifications, webhook_targets=targets)
     _low_balance(hub, service, f"http://hooks.leasing.example:{receiver.port}/hub")
-    assert service.deliver().sent == 1
+    assert service.deliver(actor=OPERATOR).sent == 1
     assert dns.lookups == 2  # once when set, once before sending
     (headers,) = receiver.headers
     assert headers["Host"] == f"hooks.leasing.example:{receiver.port}"
@@ -200,7 +186,7 @@ def test_a_webhook_allowed_once_is_refused_when_the_operator_takes_the_allowance
     hub = Hub(allowing, clock=clock, db=db)
     _low_balance(hub, hub.notifications, f"http://127.0.0.2:{receiver.port}/hub")
     strict = Hub(shipped_config, clock=clock, db=db)
-    assert strict.notifications.deliver().sent == 0
+    assert strict.notifications.deliver(actor=OPERATOR).sent == 0
     (view,) = [v for v in strict.notifications.history(OPERATOR, NIP) if v.channel == "webhook"]
     assert view.status == "REJECTED" and "loopback" in view.last_error
     assert receiver.headers == []

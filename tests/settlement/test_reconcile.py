@@ -34,7 +34,7 @@ def test_the_statement_books_what_the_bank_took(hub, clock, bank):
     assert before["bank:transit"] == 323_00
     result = import_statement(hub, bank.statement(NEXT_DAY))
     assert (result.imported, result.unmatched) == (2, 0)  # the hub's own debits, reconciled in the import's transaction
-    assert {s.end_to_end_id: s.status for s in hub.settlements.list() if s.end_to_end_id} == {
+    assert {s.end_to_end_id: s.status for s in hub.settlements.list(actor=OPERATOR) if s.end_to_end_id} == {
         E2E: BOOKED,
         "HUB-1261-20260310-1": BOOKED,
     }
@@ -44,7 +44,7 @@ def test_the_statement_books_what_the_bank_took(hub, clock, bank):
 
     import_statement(hub, bank.statement(NEXT_DAY))  # the same statement again: nothing twice
     assert books_balance(hub) == after
-    assert hub.settlements.reconcile().booked == []
+    assert hub.settlements.reconcile(actor=OPERATOR).booked == []
 
 
 def test_a_statement_before_the_banks_answer_books_it_all_the_same(hub, clock, bank):
@@ -75,7 +75,7 @@ def test_a_debit_of_another_amount_stays_unmatched_and_is_reported(hub, clock, b
     assert settlement(hub).status == SENT
     assert entry_statuses(hub) == {E2E: "UNMATCHED"}
     assert books_balance(hub)["bank:transit"] == 161_50
-    run = hub.settlements.reconcile()
+    run = hub.settlements.reconcile(actor=OPERATOR)
     assert run.booked == [] and len(run.mismatches) == 1
     assert (
         "debits 150.00 for EndToEndId HUB-1465-20260310-1, but that settlement is SENT for 161.50" in run.mismatches[0]
@@ -95,7 +95,7 @@ def test_a_debit_that_names_no_settlement_is_left_alone(hub, clock, bank):
     )
     import_statement(hub, document)
     assert entry_statuses(hub) == {"BANK-FEE-2026-03": "UNMATCHED"}
-    assert hub.settlements.reconcile().mismatches == []
+    assert hub.settlements.reconcile(actor=OPERATOR).mismatches == []
 
 
 def test_a_returned_payout_is_owed_again(hub, clock, bank):
@@ -121,8 +121,11 @@ def test_a_returned_payout_is_owed_again(hub, clock, bank):
 def test_unreconciled_lists_what_no_statement_booked_after_n_days(hub, clock, bank):
     settled(hub, clock, offices=("1465", "1261"))
     hub.settlements.send(actor=OPERATOR)
-    assert hub.settlements.unreconciled(3) == []
+    assert hub.settlements.unreconciled(3, actor=OPERATOR) == []
     clock.advance(days=3)
-    assert sorted(s.end_to_end_id for s in hub.settlements.unreconciled(3)) == ["HUB-1261-20260310-1", E2E]
+    assert sorted(s.end_to_end_id for s in hub.settlements.unreconciled(3, actor=OPERATOR)) == [
+        "HUB-1261-20260310-1",
+        E2E,
+    ]
     import_statement(hub, bank.statement(NEXT_DAY))
-    assert hub.settlements.unreconciled(3) == []
+    assert hub.settlements.unreconciled(3, actor=OPERATOR) == []

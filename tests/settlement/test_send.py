@@ -176,7 +176,7 @@ def test_a_rejected_transfer_returns_the_money_and_goes_out_again_next_day(hub, 
     assert "Rachunek odbiorcy zamknięty" in s.reject_reason
     balances = books_balance(hub)
     assert (balances["office:1465"], balances["bank:transit"]) == (161_50, 0)
-    assert [x.end_to_end_id for x in hub.settlements.list(status=REJECTED)] == [E2E]
+    assert [x.end_to_end_id for x in hub.settlements.list(actor=OPERATOR, status=REJECTED)] == [E2E]
 
     bank.control(mode="ok")
     assert hub.settlements.send(actor=OPERATOR).attempted == 0  # final: not sent again

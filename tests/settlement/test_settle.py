@@ -93,6 +93,21 @@ def test_only_the_operator_settles(hub, clock, coupons):
     assert counts(hub)[0] == 0
 
 
+@pytest.mark.parametrize(
+    "job",
+    [
+        lambda hub, actor: hub.settlements.list(actor=actor),
+        lambda hub, actor: hub.settlements.unreconciled(0, actor=actor),
+        lambda hub, actor: hub.settlements.reconcile(actor=actor),
+    ],
+    ids=["list", "unreconciled", "reconcile"],
+)
+def test_only_the_operator_lists_and_reconciles_settlements(hub, job):
+    with pytest.raises(NotAuthorized):
+        job(hub, Actor("user:kasjer@1465", offices=frozenset({"1465"})))
+    job(hub, OPERATOR)
+
+
 def test_a_capture_after_the_day_ended_waits_for_the_next_day(hub, clock, coupons):
     """The business day ends at midnight in Warsaw (23:00 UTC in March)."""
     clock.now = clock.now.replace(hour=22, minute=59, second=59)
@@ -158,4 +173,4 @@ def test_concurrent_settles_of_one_day_settle_once(hub, clock, coupons):
 
 def test_unknown_status_in_the_report_is_refused(hub):
     with pytest.raises(InvalidRequest, match="unknown settlement status"):
-        hub.settlements.list(status="LOST")
+        hub.settlements.list(actor=OPERATOR, status="LOST")

@@ -68,7 +68,7 @@ def seed(hub, clock) -> Seeded:
     clock.advance(days=82)
     a2 = issue(hub, 2, case_type="PJ_B", issued_by="user:anna@5260250274")  # expires on day 175
     clock.advance(days=6)  # day 91: a1 and b1 are past their 90 days
-    run = hub.coupons.expire()
+    run = hub.coupons.expire(actor=OPERATOR)
     assert run.expired == 3  # a1[3], a1[4], b1[2]
     s.days["last"] = business_day(clock())
     redeem(hub, a2.coupons[0].coupon_id, WARSZAWA, "PJ_B")

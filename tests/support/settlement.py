@@ -102,4 +102,4 @@ def settled(hub, clock, offices=("1465",)):
 
 
 def settlement(hub, e2e=E2E):
-    return next(s for s in hub.settlements.list() if s.end_to_end_id == e2e)
+    return next(s for s in hub.settlements.list(actor=OPERATOR) if s.end_to_end_id == e2e)
