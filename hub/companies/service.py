@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -163,10 +163,7 @@ class CompanyService:
         business days, both inclusive (see hub.companies.statement)."""
         nip = valid_nip(nip)
         actor.require(STATEMENT_READ, company_nip=nip)
-        with self.db.read() as session:
-            if not self.db.is_sqlite:  # opening, entries and closing from one snapshot (SQLite's read already is one)
-                # first in the transaction: a SOAP exchange's read has begun it already
-                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        with self.db.snapshot() as session:  # opening, entries and closing from one snapshot
             return build_statement(session, find_company(session, nip), date_from, date_to)
 
     def _view(self, session: Session, company: Company) -> CompanyAccount:

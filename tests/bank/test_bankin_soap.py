@@ -16,10 +16,9 @@ from hub.signing.zeep_plugin import HubSignature
 from tests.support.bank import ledger_holds, post_signed, snapshot
 from tests.support.camt import Entry, Statement, camt053, document
 from tests.support.factories import NIP, OPERATOR
-from tests.support.soap import fault_of
+from tests.support.soap import CLIENT, fault_of
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 
 def bank_client(running_hub, client_id="bank-escrow", history=None):

@@ -23,10 +23,9 @@ from hub.signing.zeep_plugin import HubSignature
 from tests.support.documents import pdf_pages, sheet_codes
 from tests.support.factories import NIP as OTHER_NIP
 from tests.support.factories import OPERATOR, funded_company, issue, rid
-from tests.support.soap import CLIENT_ID, MY_NIP, C, call, fault_of, issue_fields, ok
+from tests.support.soap import CLIENT, CLIENT_ID, MY_NIP, C, call, fault_of, issue_fields, ok
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
-CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 
 def refused(running_hub, operation: str, **fields) -> str:

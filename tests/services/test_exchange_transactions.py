@@ -4,16 +4,20 @@ with the answer's record. Counted with SQLAlchemy's pool and connection events."
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, make_url, select, text
+from sqlalchemy.exc import OperationalError
 
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
+from hub.services import endpoint
+from hub.signing.sign import sign_envelope
 from tests.support.factories import OPERATOR, funded_company, issue
-from tests.support.soap import fault_of, redeem_fields, signed_request
+from tests.support.soap import CLIENT, fault_of, redeem_fields, signed_request
 
 
 @contextmanager
@@ -90,3 +94,100 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
         directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
     assert directions[-2:] == ["IN", "OUT"]  # the request, and the fault that was sent
     assert log.verify().ok
+
+
+def ends_with_one_exchange(hub) -> bool:
+    """Whether the message log ends with a request and its answer (one log id)."""
+    with hub.db.read() as session:
+        last = session.execute(
+            select(MessageRecord.direction, MessageRecord.log_id).order_by(MessageRecord.seq.desc()).limit(2)
+        ).all()
+    return [d for d, _ in reversed(last)] == ["IN", "OUT"] and last[0].log_id == last[1].log_id
+
+
+def _transaction_open_elsewhere(db_url: str) -> bool:
+    """Whether some connection holds a transaction open on the hub's database now: on SQLite,
+    whether the write lock is taken; on PostgreSQL, whether a session sits idle in one."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        probe = sqlite3.connect(url.database, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    engine = create_engine(url.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("operation", "held_while_signing"), [("VerifyCoupon", False), ("RedeemCoupon", True)])
+def test_a_read_holds_no_transaction_while_its_answer_is_signed(
+    quiet_hub, db_url, monkeypatch, operation, held_while_signing
+):
+    """A read's request record and read commit before the answer is built and signed (on
+    SQLite the write lock is free meanwhile); a redeem's capture waits, uncommitted, for
+    its answer's record."""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    seen = []
+
+    def sign_and_look(*args, **kwargs):
+        seen.append(_transaction_open_elsewhere(db_url))
+        return sign_envelope(*args, **kwargs)
+
+    monkeypatch.setattr(endpoint, "sign_envelope", sign_and_look)
+    fields = redeem_fields(coupon) if operation == "RedeemCoupon" else {"CouponId": coupon, "OfficeCode": "1465"}
+    status, answer = quiet_hub.post(signed_request(quiet_hub.identity("pojazd-1465"), operation, **fields))
+    assert status == 200, fault_of(answer)
+    assert seen == [held_while_signing]
+
+
+def test_a_read_refused_before_it_ran_logs_request_and_fault_in_one_transaction(quiet_hub):
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    kasa = quiet_hub.identity("kasa-1465-01")  # a cash desk may not call the office service
+    with counting(hub.db.engine) as counts:
+        status, answer = quiet_hub.post(signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
+    assert (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
+    assert counts == Counter(checkouts=1, transactions=1, commits=1)
+    assert ends_with_one_exchange(hub)
+
+
+def test_a_read_whose_request_record_was_rolled_back_logs_it_with_the_answer(quiet_hub, monkeypatch):
+    """The request's transaction was lent to the read and could not commit with the answer:
+    the request, its replay-cache row and the answer are written again, in one transaction;
+    the same signed request sent again is a replay."""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    kasa = quiet_hub.identity("kasa-1465-01")
+    real_append_in = MessageLog.append_in
+    failed = []
+
+    def append_in(self, connection, *entries):
+        if not failed and any(e.direction == "OUT" for e in entries):
+            failed.append(entries)
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return real_append_in(self, connection, *entries)
+
+    monkeypatch.setattr(MessageLog, "append_in", append_in)
+    request = signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    status, answer = quiet_hub.post(request)
+    assert failed and (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
+    assert ends_with_one_exchange(hub)
+    assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
+    status, again = quiet_hub.post(request)
+    assert status == 500 and "replay" in fault_of(again)[1].lower()

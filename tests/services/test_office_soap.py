@@ -24,11 +24,10 @@ from hub.signing.zeep_plugin import HubSignature
 from tests.support.cli import client_options
 from tests.support.factories import NIP, OPERATOR
 from tests.support.signing import require_tool
-from tests.support.soap import fault_of, office_request, redeem_fields, signed_request
+from tests.support.soap import CLIENT, fault_of, office_request, redeem_fields, signed_request
 
 SOAP = f"{{{ns.SOAP_ENV_11}}}"
 WSSE = f"{{{ns.WSSE}}}"
-CLIENT = lambda code: f"{{{ns.SOAP_ENV_11}}}Client.{code}"  # noqa: E731
 
 
 def hub_client(running_hub, client_id="pojazd-1465", history=None):

@@ -29,6 +29,11 @@ def office_request(operation: str, **fields) -> etree._Element:
     return envelope
 
 
+def CLIENT(code: str) -> str:  # noqa: N802 - reads as the faultcode it names
+    """The faultcode of a domain fault, as `fault_of` gives it: `{soap}Client.<code>`."""
+    return f"{{{ns.SOAP_ENV_11}}}Client.{code}"
+
+
 def signed_request(identity: SigningIdentity, operation: str, **fields) -> bytes:
     return etree.tostring(sign_envelope(office_request(operation, **fields), identity))
 
