@@ -1,0 +1,77 @@
+"""DriverStatement and driver_execute: Core statements on the driver's own cursor, for the
+statements every SOAP exchange and statement import runs. They must store what
+SQLAlchemy's execute stores (types converted the same way), fail as it fails, and never
+run outside a transaction."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+
+from hub.db.base import UtcDateTime
+from hub.db.database import Database, DriverStatement, driver_execute
+
+_META = MetaData()
+_THINGS = Table(
+    "driver_things",
+    _META,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), nullable=False),
+    Column("at", UtcDateTime(), nullable=True),
+    Column("naive", DateTime(), nullable=True),
+)
+_ADD = DriverStatement(insert(_THINGS))
+_RENAME = DriverStatement(update(_THINGS).where(_THINGS.c.id == 1))
+_NAMED = DriverStatement(select(_THINGS.c.id).where(_THINGS.c.name == bindparam("name")))
+
+
+@pytest.fixture
+def things(db: Database) -> Iterator[Database]:
+    _META.create_all(db.engine)
+    yield db
+    _META.drop_all(db.engine)
+
+
+def test_rows_match_what_sqlalchemy_stores(things: Database) -> None:
+    at = datetime(2026, 12, 4, 9, 30, 1, 123456, tzinfo=UTC)
+    with things.engine.begin() as connection:
+        _ADD.execute(connection, {"id": 1, "name": "driver", "at": at, "naive": at.replace(tzinfo=None)})
+        connection.execute(insert(_THINGS), {"id": 2, "name": "orm", "at": at, "naive": at.replace(tzinfo=None)})
+        _ADD.execute_many(connection, [{"id": 3, "name": "many", "at": None}, {"id": 4, "name": "more", "at": at}])
+    with things.engine.connect() as connection:
+        rows = {r.id: r for r in connection.execute(select(_THINGS))}
+        # the stored text itself, not only what SQLAlchemy reads back from it
+        raw = {
+            r[0]: tuple(map(str, r[1:])) for r in connection.exec_driver_sql("SELECT id, at, naive FROM driver_things")
+        }
+    assert rows[1].at == rows[2].at == rows[4].at == at
+    assert rows[1].naive == rows[2].naive == at.replace(tzinfo=None)
+    assert raw[1] == raw[2]
+    assert rows[3].at is None and rows[3].name == "many"
+
+
+def test_update_keys_and_literal_where(things: Database) -> None:
+    with things.engine.begin() as connection:
+        _ADD.execute_many(connection, [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
+        _RENAME.execute(connection, {"name": "uno"})
+        assert _NAMED.execute(connection, {"name": "uno"}) == [(1,)]
+        assert _NAMED.execute(connection, {"name": "two"}) == [(2,)]
+
+
+def test_driver_errors_are_sqlalchemys_and_roll_back(things: Database) -> None:
+    with pytest.raises(IntegrityError), things.engine.begin() as connection:
+        _ADD.execute(connection, {"id": 1, "name": "first"})
+        _ADD.execute(connection, {"id": 1, "name": "again"})
+    with things.engine.connect() as connection:
+        assert connection.execute(select(_THINGS)).all() == []
+    with pytest.raises(DBAPIError), things.engine.begin() as connection:
+        driver_execute(connection, "SELECT no_such_column FROM driver_things", ())
+    with pytest.raises((StatementError, KeyError)), things.engine.begin() as connection:
+        _NAMED.execute(connection, {})
+
+
+def test_refuses_to_run_outside_a_transaction(things: Database) -> None:
+    with things.engine.connect() as connection, pytest.raises(RuntimeError, match="inside a transaction"):
+        _NAMED.execute(connection, {"name": "x"})
