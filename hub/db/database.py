@@ -186,14 +186,42 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.execute(sql, parameters)
         return cursor.fetchall() if cursor.description is not None else []
     except dbapi.Error as error:
-        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(
-            sql, parameters, error, dbapi.Error, connection_invalidated=lost, dialect=connection.dialect
-        ) from error
+        raise _driver_error(connection, error, sql, parameters, cursor) from error
     finally:
         cursor.close()
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, the block's `driver_execute` statements go to the server together, in
+    one round trip (psycopg's pipeline mode), when the block ends; a no-op on SQLite. Only
+    for statements whose rows nobody reads: their results, errors included, arrive at the
+    block's end, where an error comes out as SQLAlchemy's (as from `driver_execute`) and a
+    lost connection is invalidated."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = connection.dialect.loaded_dbapi
+    raw = connection.connection.driver_connection
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            yield
+    except dbapi.Error as error:
+        raise _driver_error(connection, error, "(pipeline)", None, None) from error
+
+
+def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
+    """The driver's `error` as SQLAlchemy would raise it; a lost connection is invalidated."""
+    lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    dbapi = connection.dialect.loaded_dbapi
+    return cast(
+        DBAPIError,
+        DBAPIError.instance(
+            sql, parameters, error, dbapi.Error, connection_invalidated=lost, dialect=connection.dialect
+        ),
+    )
 
 
 class _Compiled:
