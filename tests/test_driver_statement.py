@@ -92,3 +92,26 @@ def test_pipelined_statements_all_run_and_fail_as_sqlalchemys(things: Database) 
             (1, "uno"),
             (2, "two"),
         ]
+
+
+def test_constant_column_defaults_are_filled_in_and_functions_refused(things: Database) -> None:
+    """As SQLAlchemy's execute would: a value left out gets the column's `default=`; a
+    default function cannot be run here, so such a statement is refused, not run with NULL."""
+    meta = MetaData()
+    defaulted = Table(
+        "driver_defaulted",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("holds", Integer, nullable=False, default=1),
+        Column("named", String(20), nullable=True, default=lambda: "made"),
+    )
+    meta.create_all(things.engine)
+    try:
+        with things.engine.begin() as connection:
+            DriverStatement(insert(defaulted)).execute(connection, {"id": 1, "named": "given"})
+            with pytest.raises(ValueError, match="named has a default function"):
+                DriverStatement(insert(defaulted)).execute(connection, {"id": 2})
+        with things.engine.connect() as connection:
+            assert connection.execute(select(defaulted)).all() == [(1, 1, "given")]
+    finally:
+        meta.drop_all(things.engine)

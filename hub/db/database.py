@@ -234,6 +234,7 @@ class _Compiled:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or binds)
         self.positional = compiled.positiontup is not None
         self.defaults = {name: binds[name].value for name in self.names if not binds[name].required}
+        self.defaults.update(_column_defaults(compiled))
         self.processors: dict[str, Callable[[Any], Any]] = {}
         for name in self.names:
             process = binds[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
@@ -247,6 +248,20 @@ class _Compiled:
             process = self.processors.get(name)
             bound.append(process(value) if process is not None else value)
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+
+
+def _column_defaults(compiled: SQLCompiler) -> dict[str, Any]:
+    """The Python-side defaults (`default=`, `onupdate=`) of the columns the values leave
+    out, which SQLAlchemy's execute fills in: a constant is filled in here too; a function
+    is refused, since nothing here would call it."""
+    defaults: dict[str, Any] = {}
+    for columns, kind in ((compiled.insert_prefetch, "default"), (compiled.update_prefetch, "onupdate")):
+        for column in columns:
+            default = getattr(column, kind)
+            if not default.is_scalar:
+                raise ValueError(f"column {column.key} has a {kind} function; give its value to a DriverStatement")
+            defaults[column.key] = default.arg
+    return defaults
 
 
 class DriverStatement:
