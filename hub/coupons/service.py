@@ -23,7 +23,7 @@ from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import CouponSettings, Offices, Tariff
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption, status_as_reported
-from hub.db.database import Database, DriverStatement
+from hub.db.database import Database, DriverStatement, pipelined
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
@@ -418,23 +418,24 @@ class CouponService:
                 f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, TransferCode.EARNING, cid
             )
             connection = session.connection()
-            _SET_COUPON.execute(connection, {"coupon_id": cid, "status": REDEEMED})
-            _ADD_REDEMPTION.execute(
-                connection,
-                dict(
-                    id=redemption_id,
-                    coupon_id=cid,
-                    office_code=office_code,
-                    case_number=case_number,
-                    case_type=case_type,
-                    captured_grosze=captured,
-                    released_grosze=coupon.amount_grosze - captured,
-                    redeemed_at=now,
-                    business_day=business_day(now),
-                    reversed_at=None,
-                    reversal_reason=None,
-                ),
-            )
+            with pipelined(connection):  # PostgreSQL: both in one round trip
+                _SET_COUPON.execute(connection, {"coupon_id": cid, "status": REDEEMED})
+                _ADD_REDEMPTION.execute(
+                    connection,
+                    dict(
+                        id=redemption_id,
+                        coupon_id=cid,
+                        office_code=office_code,
+                        case_number=case_number,
+                        case_type=case_type,
+                        captured_grosze=captured,
+                        released_grosze=coupon.amount_grosze - captured,
+                        redeemed_at=now,
+                        business_day=business_day(now),
+                        reversed_at=None,
+                        reversal_reason=None,
+                    ),
+                )
             return RedeemedRecord(redemption_id, captured, coupon.amount_grosze - captured, now)
 
         r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock(), RedeemedRecord)
