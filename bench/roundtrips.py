@@ -4,10 +4,16 @@ statements and (PostgreSQL) network round trips for VerifyCoupon and RedeemCoupo
     .venv/bin/python bench/roundtrips.py                  # sqlite and postgresql
     .venv/bin/python bench/roundtrips.py --backend postgresql --requests 50
 
-Counted with SQLAlchemy's pool and connection events (checkouts, BEGINs, statements,
-commits) and, on PostgreSQL, with libpq's protocol trace: every frontend `Sync` or
-simple `Query` message is one round trip to the server (BEGIN, COMMIT, ROLLBACK, a
-pre-ping and each statement included). Prints JSON: the mean per exchange.
+Checkouts, transactions, commits and rollbacks are counted with SQLAlchemy's pool and
+connection events. Statements are counted where the database sees them, so that those run
+on the driver's own cursor (hub.db.database.DriverStatement), which SQLAlchemy's events
+never see, count too: on SQLite with sqlite3's trace callback (each statement run, BEGIN
+and COMMIT included; each row of an `executemany` is one run), on PostgreSQL with libpq's
+protocol trace (each frontend `Execute` or simple `Query` message, BEGIN and COMMIT
+included). The same trace gives PostgreSQL's round trips: every frontend `Sync` or simple
+`Query` message is one (BEGIN, COMMIT, ROLLBACK, a pre-ping and each statement included;
+statements sent together in a pipeline end with one `Sync`). Prints JSON: the mean per
+exchange.
 """
 
 from __future__ import annotations
@@ -43,11 +49,11 @@ class Counting:
         event.listen(engine, "begin", lambda *a: self.counts.update(["transactions"]))
         event.listen(engine, "commit", lambda *a: self.counts.update(["commits"]))
         event.listen(engine, "rollback", lambda *a: self.counts.update(["rollbacks"]))
-        event.listen(engine, "before_cursor_execute", lambda *a: self.counts.update(["statements"]))
 
     def _connect(self, dbapi_connection, record) -> None:
         pgconn = getattr(dbapi_connection, "pgconn", None)
-        if pgconn is None:
+        if pgconn is None:  # SQLite
+            dbapi_connection.set_trace_callback(lambda sql: self.counts.update(["statements"]))
             return
         path = self.trace_dir / f"trace-{len(self.traces)}"
         self.traces.append(path)
@@ -55,14 +61,15 @@ class Counting:
         record.info["trace"] = handle
         pgconn.trace(handle.fileno())
 
-    def round_trips(self) -> int:
-        total = 0
+    def traced(self) -> Counter[str]:
+        """PostgreSQL's statements and round trips, from the protocol traces."""
+        sent: Counter[str] = Counter()
         for path in self.traces:
             for line in path.read_text(errors="replace").splitlines():
                 parts = line.split("\t")
-                if len(parts) > 2 and parts[1] == "F" and parts[3:4] and parts[3] in ("Sync", "Query"):
-                    total += 1
-        return total
+                if len(parts) > 3 and parts[1] == "F":
+                    sent[parts[3].split(" ", 1)[0]] += 1
+        return Counter(statements=sent["Execute"] + sent["Query"], round_trips=sent["Sync"] + sent["Query"])
 
     def reset(self) -> None:
         self.counts.clear()
@@ -101,10 +108,8 @@ def run_backend(backend: str, n: int) -> dict:
                 if not statuses[-1].startswith("200") or b"Fault>" in answer:
                     raise RuntimeError(f"{op} answered {statuses[-1]}: {answer[-900:]!r}")
             exchanges = len(bodies) - 2
-            per = {k: round(v / exchanges, 2) for k, v in sorted(counting.counts.items())}
-            if backend == "postgresql":
-                per["round_trips"] = round(counting.round_trips() / exchanges, 2)
-            result[op] = per
+            counts = counting.counts + (counting.traced() if backend == "postgresql" else Counter())
+            result[op] = {k: round(v / exchanges, 2) for k, v in sorted(counts.items())}
         gc.collect()
         app.hub.close()
         return result

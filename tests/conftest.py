@@ -107,6 +107,16 @@ def db(db_url):
     database.dispose()
 
 
+@pytest.fixture
+def pg_db(pg_database_url):
+    """`db` on PostgreSQL alone, for what only PostgreSQL does (a server that drops a
+    connection, pipelines): the process's database truncated."""
+    truncate_pg(pg_database_url)
+    database = Database(pg_database_url)
+    yield database
+    database.dispose()
+
+
 # -- time and config --------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindp
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from hub.db.base import UtcDateTime
-from hub.db.database import Database, DriverStatement, driver_execute
+from hub.db.database import Database, DriverStatement, driver_execute, pipelined
 
 _META = MetaData()
 _THINGS = Table(
@@ -75,3 +75,43 @@ def test_driver_errors_are_sqlalchemys_and_roll_back(things: Database) -> None:
 def test_refuses_to_run_outside_a_transaction(things: Database) -> None:
     with things.engine.connect() as connection, pytest.raises(RuntimeError, match="inside a transaction"):
         _NAMED.execute(connection, {"name": "x"})
+
+
+def test_pipelined_statements_all_run_and_fail_as_sqlalchemys(things: Database) -> None:
+    """`pipelined` sends the block's statements together on PostgreSQL (a no-op on SQLite):
+    what they store, and how a failing one fails, is the same either way."""
+    with things.engine.begin() as connection, pipelined(connection):
+        _ADD.execute_many(connection, [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
+        _RENAME.execute(connection, {"name": "uno"})
+    with pytest.raises(IntegrityError), things.engine.begin() as connection, pipelined(connection):
+        _ADD.execute(connection, {"id": 3, "name": "three"})
+        _ADD.execute(connection, {"id": 1, "name": "again"})
+        _RENAME.execute(connection, {"name": "never"})
+    with things.engine.connect() as connection:
+        assert connection.execute(select(_THINGS.c.id, _THINGS.c.name).order_by(_THINGS.c.id)).all() == [
+            (1, "uno"),
+            (2, "two"),
+        ]
+
+
+def test_constant_column_defaults_are_filled_in_and_functions_refused(things: Database) -> None:
+    """As SQLAlchemy's execute would: a value left out gets the column's `default=`; a
+    default function cannot be run here, so such a statement is refused, not run with NULL."""
+    meta = MetaData()
+    defaulted = Table(
+        "driver_defaulted",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("holds", Integer, nullable=False, default=1),
+        Column("named", String(20), nullable=True, default=lambda: "made"),
+    )
+    meta.create_all(things.engine)
+    try:
+        with things.engine.begin() as connection:
+            DriverStatement(insert(defaulted)).execute(connection, {"id": 1, "named": "given"})
+            with pytest.raises(ValueError, match="named has a default function"):
+                DriverStatement(insert(defaulted)).execute(connection, {"id": 2})
+        with things.engine.connect() as connection:
+            assert connection.execute(select(defaulted)).all() == [(1, 1, "given")]
+    finally:
+        meta.drop_all(things.engine)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import OperationalError
 
-from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
+from hub.audit.messagelog import GENESIS, REQUEST, RESPONSE, Entry, Head, MessageLog, MessageLogHead, MessageRecord
 
 
 def filled_log(db, n=6) -> MessageLog:
@@ -103,3 +105,55 @@ def test_processes_appending_to_an_empty_log_at_once_all_succeed(db):
     assert failures == []
     report = log.verify()
     assert (report.ok, report.records) == (True, writers)
+
+
+def test_the_locked_head_has_its_columns_types_on_both_databases(db):
+    log = filled_log(db, n=2)
+    with db.writing() as connection:
+        head = log.lock_head(connection)
+    assert head == Head(2, head.hash, 0, None, GENESIS)
+    assert [type(v) for v in head] == [int, str, int, type(None), str]
+    sealed = 1_764_840_000
+    with db.transaction() as s:
+        s.execute(update(MessageLogHead).values(sealed_seq=2, sealed_at_s=sealed))
+    with db.writing() as connection:
+        assert log.lock_head(connection)[2:4] == (2, sealed)
+
+
+def test_a_connection_lost_mid_append_fails_cleanly_and_the_pool_recovers(pg_db):
+    log = filled_log(pg_db, n=2)
+    at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    with pytest.raises(OperationalError) as lost, pg_db.writing() as connection:
+        terminate_backend(pg_db, connection)
+        log.append_in(connection, Entry(at, REQUEST, "office", "pojazd-1465", "log-lost", b"<lost/>"))
+    assert lost.value.connection_invalidated
+    assert log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-after", b"<after/>")) == 3
+    assert (log.verify().ok, log.verify().records) == (True, 3)
+
+
+def test_a_connection_lost_in_the_pipelined_part_of_an_append_fails_cleanly(pg_db, monkeypatch):
+    """The records and the head's move go in one pipeline: a server gone by then is a
+    clean failure too, and nothing of the append stays."""
+    log = filled_log(pg_db, n=2)
+    at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    real_lock_head = MessageLog.lock_head
+
+    def lock_head_then_lose(connection):
+        head = real_lock_head(connection)
+        terminate_backend(pg_db, connection)
+        return head
+
+    with monkeypatch.context() as patched, pytest.raises(OperationalError) as lost:
+        patched.setattr(MessageLog, "lock_head", staticmethod(lock_head_then_lose))
+        log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-lost", b"<lost/>"))
+    assert lost.value.connection_invalidated
+    assert log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-after", b"<after/>")) == 3
+    assert (log.verify().ok, log.verify().records) == (True, 3)
+
+
+def terminate_backend(db, connection) -> None:
+    """The server ends `connection`'s session, as a restart would."""
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with db.engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        other.commit()

@@ -21,14 +21,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, Table, insert, select, text, update
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, insert_if_absent
+from hub.db.database import Database, DriverStatement, insert_if_absent, pipelined
 
 GENESIS = "0" * 64
 REQUEST, RESPONSE = "IN", "OUT"
@@ -62,16 +61,25 @@ class MessageRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-# Built once: a statement object keeps its compiled form, and these run on every SOAP exchange.
+class Head(NamedTuple):
+    """The head row as locked for an append: the last record's seq and hash, and the last
+    seal's seq, time and digest (what hub.audit.seals.Sealer reads). Read raw from the
+    driver, which gives these column types as they are on both databases (integers and
+    text; the seal time is kept in Unix seconds, so no datetime comes back as text)."""
+
+    seq: int
+    hash: str
+    sealed_seq: int
+    sealed_at_s: int | None
+    seal_digest: str
+
+
+# The statements every SOAP exchange runs, on the driver's cursor (DriverStatement).
 # The mapped tables (declarative types __table__ as a mere FromClause).
 _RECORDS, _HEAD = cast(Table, MessageRecord.__table__), cast(Table, MessageLogHead.__table__)
-_ADD_RECORDS = insert(_RECORDS)
-_LOCK_HEAD = (
-    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.sealed_seq, _HEAD.c.sealed_at_s, _HEAD.c.seal_digest)
-    .where(_HEAD.c.id == 1)
-    .with_for_update()
-)
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
+_ADD_RECORDS = DriverStatement(insert(_RECORDS))
+_LOCK_HEAD = DriverStatement(select(*(_HEAD.c[name] for name in Head._fields)).where(_HEAD.c.id == 1).with_for_update())
+_MOVE_HEAD = DriverStatement(update(_HEAD).where(_HEAD.c.id == 1))
 
 
 def record_hash(
@@ -138,9 +146,9 @@ class Entry:
 class Sealer(Protocol):
     """Seals the head (hub.audit.seals.Sealer): asked on every append, with the locked head row."""
 
-    def due(self, head: Row, seq: int) -> bool: ...
+    def due(self, head: Head, seq: int) -> bool: ...
 
-    def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> object: ...
+    def seal_in(self, connection: Connection, head: Head, seq: int, head_hash: str) -> object: ...
 
 
 # called with each live record verify() walks, in order (ArchivedLog.verify checks seals and answers with it)
@@ -183,8 +191,12 @@ class MessageLog:
                 )
             )
             prev = digest
-        connection.execute(_ADD_RECORDS, rows if len(rows) > 1 else rows[0])
-        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+        with pipelined(connection):  # PostgreSQL: the records and the head's move in one round trip
+            if len(rows) > 1:
+                _ADD_RECORDS.execute_many(connection, rows)
+            else:
+                _ADD_RECORDS.execute(connection, rows[0])
+            _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
         if self.sealer is not None and self.sealer.due(head, seq):
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
@@ -239,14 +251,14 @@ class MessageLog:
         return ChainReport(count, tuple(problems), last_seq=expected_seq - 1)
 
     @staticmethod
-    def lock_head(connection: Connection) -> Row:
+    def lock_head(connection: Connection) -> Head:
         """The locked head row (seq, hash and the last seal's); made on first use. Processes that find it
         missing at once all insert it if absent: one row is made, the others' inserts wait
         for it and do nothing, and then each locks it like any later append."""
-        row = connection.execute(_LOCK_HEAD).one_or_none()
-        if row is None:
+        rows = _LOCK_HEAD.execute(connection)
+        if not rows:
             connection.execute(
                 insert_if_absent(connection.dialect.name, _HEAD, "id"), {"id": 1, "seq": 0, "hash": GENESIS}
             )
-            row = connection.execute(_LOCK_HEAD).one()
-        return row
+            rows = _LOCK_HEAD.execute(connection)
+        return Head._make(rows[0])

@@ -42,10 +42,9 @@ from typing import cast
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import BigInteger, Connection, String, Table, Text, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.audit.messagelog import MessageLogHead
+from hub.audit.messagelog import Head, MessageLogHead
 from hub.audit.timestamps import TimeStamper, verify_token
 from hub.clock import Clock
 from hub.db.base import Base, UtcDateTime
@@ -188,7 +187,7 @@ class Sealer:
     def __post_init__(self) -> None:
         self.signer = fingerprint(self.identity.cert)
 
-    def due(self, head: Row, seq: int) -> bool:
+    def due(self, head: Head, seq: int) -> bool:
         """After an append that moved the head to `seq`: N records, or T seconds, since the last seal."""
         return (
             seq - head.sealed_seq >= self.every_records
@@ -196,7 +195,7 @@ class Sealer:
             or self.clock().timestamp() - head.sealed_at_s >= self.every_s
         )
 
-    def seal_in(self, connection: Connection, head: Row, seq: int, head_hash: str) -> Seal:
+    def seal_in(self, connection: Connection, head: Head, seq: int, head_hash: str) -> Seal:
         """Seal record `seq` (whose hash is `head_hash`) in the caller's transaction, which
         holds the head row's lock."""
         at = self.clock()

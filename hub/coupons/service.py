@@ -23,7 +23,7 @@ from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import CouponSettings, Offices, Tariff
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption, status_as_reported
-from hub.db.database import Database
+from hub.db.database import Database, DriverStatement, pipelined
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
@@ -40,7 +40,8 @@ NOT_FOUND, MALFORMED = "NOT_FOUND", "MALFORMED"
 CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = ("CASE_TYPE_MISMATCH", "PAYER_MISMATCH", "OFFICE_MISMATCH")
 
 # The lifecycle's statements, built once (a statement object keeps its compiled form): Core rows,
-# no ORM objects, on every verification and redemption. A coupon's row carries its company's
+# no ORM objects, on every verification and redemption; the coupon's and the redemption's
+# writes on the driver's cursor (DriverStatement). A coupon's row carries its company's
 # NIP and name (`nip`, `name`), so one row answers for both.
 _COUPONS, _REDEMPTIONS = cast(Table, Coupon.__table__), cast(Table, Redemption.__table__)
 _COMPANIES = cast(Table, Company.__table__)
@@ -51,9 +52,9 @@ _COUPON_WITH_COMPANY = (
 )
 _LOCK_COUPON = _COUPON_WITH_COMPANY.with_for_update(of=_COUPONS)
 _LOCK_REDEMPTION = select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()
-_SET_COUPON = update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon_id"))
+_SET_COUPON = DriverStatement(update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon_id")))
 _SET_REDEMPTION = update(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id"))
-_ADD_REDEMPTION = insert(_REDEMPTIONS)
+_ADD_REDEMPTION = DriverStatement(insert(_REDEMPTIONS))
 _ADD_BATCH = insert(cast(Table, CouponBatch.__table__))
 CouponRow = Row[*tuple[Any, ...]]  # a row of _COUPON_WITH_COMPANY (or of _COUPONS alone, for _release)
 
@@ -417,23 +418,24 @@ class CouponService:
                 f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, TransferCode.EARNING, cid
             )
             connection = session.connection()
-            connection.execute(_SET_COUPON, {"coupon_id": cid, "status": REDEEMED})
-            connection.execute(
-                _ADD_REDEMPTION,
-                dict(
-                    id=redemption_id,
-                    coupon_id=cid,
-                    office_code=office_code,
-                    case_number=case_number,
-                    case_type=case_type,
-                    captured_grosze=captured,
-                    released_grosze=coupon.amount_grosze - captured,
-                    redeemed_at=now,
-                    business_day=business_day(now),
-                    reversed_at=None,
-                    reversal_reason=None,
-                ),
-            )
+            with pipelined(connection):  # PostgreSQL: both in one round trip
+                _SET_COUPON.execute(connection, {"coupon_id": cid, "status": REDEEMED})
+                _ADD_REDEMPTION.execute(
+                    connection,
+                    dict(
+                        id=redemption_id,
+                        coupon_id=cid,
+                        office_code=office_code,
+                        case_number=case_number,
+                        case_type=case_type,
+                        captured_grosze=captured,
+                        released_grosze=coupon.amount_grosze - captured,
+                        redeemed_at=now,
+                        business_day=business_day(now),
+                        reversed_at=None,
+                        reversal_reason=None,
+                    ),
+                )
             return RedeemedRecord(redemption_id, captured, coupon.amount_grosze - captured, now)
 
         r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock(), RedeemedRecord)
@@ -486,8 +488,8 @@ class CouponService:
                 TransferCode.HOLD,
                 coupon.id,
             )
-            connection.execute(
-                _SET_COUPON,
+            _SET_COUPON.execute(
+                connection,
                 {
                     "coupon_id": coupon.id,
                     "holds": holds,
@@ -569,7 +571,7 @@ class CouponService:
             code=TransferCode.RELEASE,
             reference=coupon.id,
         )
-        session.connection().execute(_SET_COUPON, {"coupon_id": coupon.id, "status": status, "closed_at": now})
+        _SET_COUPON.execute(session.connection(), {"coupon_id": coupon.id, "status": status, "closed_at": now})
 
     @staticmethod
     def _lock(session: Session, cid: str) -> CouponRow | None:

@@ -186,14 +186,42 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.execute(sql, parameters)
         return cursor.fetchall() if cursor.description is not None else []
     except dbapi.Error as error:
-        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(
-            sql, parameters, error, dbapi.Error, connection_invalidated=lost, dialect=connection.dialect
-        ) from error
+        raise _driver_error(connection, error, sql, parameters, cursor) from error
     finally:
         cursor.close()
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, the block's `driver_execute` statements go to the server together, in
+    one round trip (psycopg's pipeline mode), when the block ends; a no-op on SQLite. Only
+    for statements whose rows nobody reads: their results, errors included, arrive at the
+    block's end, where an error comes out as SQLAlchemy's (as from `driver_execute`) and a
+    lost connection is invalidated."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = connection.dialect.loaded_dbapi
+    raw = connection.connection.driver_connection
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            yield
+    except dbapi.Error as error:
+        raise _driver_error(connection, error, "(pipeline)", None, None) from error
+
+
+def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
+    """The driver's `error` as SQLAlchemy would raise it; a lost connection is invalidated."""
+    lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    dbapi = connection.dialect.loaded_dbapi
+    return cast(
+        DBAPIError,
+        DBAPIError.instance(
+            sql, parameters, error, dbapi.Error, connection_invalidated=lost, dialect=connection.dialect
+        ),
+    )
 
 
 class _Compiled:
@@ -206,6 +234,7 @@ class _Compiled:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or binds)
         self.positional = compiled.positiontup is not None
         self.defaults = {name: binds[name].value for name in self.names if not binds[name].required}
+        self.defaults.update(_column_defaults(compiled))
         self.processors: dict[str, Callable[[Any], Any]] = {}
         for name in self.names:
             process = binds[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
@@ -219,6 +248,20 @@ class _Compiled:
             process = self.processors.get(name)
             bound.append(process(value) if process is not None else value)
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+
+
+def _column_defaults(compiled: SQLCompiler) -> dict[str, Any]:
+    """The Python-side defaults (`default=`, `onupdate=`) of the columns the values leave
+    out, which SQLAlchemy's execute fills in: a constant is filled in here too; a function
+    is refused, since nothing here would call it."""
+    defaults: dict[str, Any] = {}
+    for columns, kind in ((compiled.insert_prefetch, "default"), (compiled.update_prefetch, "onupdate")):
+        for column in columns:
+            default = getattr(column, kind)
+            if not default.is_scalar:
+                raise ValueError(f"column {column.key} has a {kind} function; give its value to a DriverStatement")
+            defaults[column.key] = default.arg
+    return defaults
 
 
 class DriverStatement:

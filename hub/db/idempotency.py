@@ -29,7 +29,7 @@ from sqlalchemy import String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, insert_if_absent
+from hub.db.database import Database, DriverStatement, insert_if_absent
 from hub.errors import IdempotencyConflict, InvalidRequest
 
 if TYPE_CHECKING:
@@ -50,11 +50,17 @@ class IdempotencyKey(Base):
 
 
 _KEYS = cast(Table, IdempotencyKey.__table__)
-# Built once: these run on every state-changing request.
+# Built once: these run on every state-changing request, the claim and the answer on the driver's cursor.
+_CLAIM = {
+    dialect: DriverStatement(insert_if_absent(dialect, _KEYS, "request_id", returning="request_id"))
+    for dialect in ("sqlite", "postgresql")
+}
 _STORED = select(_KEYS.c.operation, _KEYS.c.request_hash, _KEYS.c.response).where(
     _KEYS.c.request_id == bindparam("request_id")
 )
-_ANSWER = update(_KEYS).where(_KEYS.c.request_id == bindparam("key")).values(response=bindparam("response"))
+_ANSWER = DriverStatement(
+    update(_KEYS).where(_KEYS.c.request_id == bindparam("key")).values(response=bindparam("response"))
+)
 
 
 def canonical_request_id(text: str) -> str:
@@ -83,16 +89,15 @@ def once(
     digest = content_hash(operation, content)
     with db.transaction() as session:
         connection = session.connection()
-        claim = insert_if_absent(connection.dialect.name, _KEYS, "request_id", returning="request_id")
         row = {"request_id": request_id, "operation": operation, "request_hash": digest}
-        if connection.execute(claim, {**row, "response": None, "created_at": now}).first() is None:
+        if not _CLAIM[connection.dialect.name].execute(connection, {**row, "response": None, "created_at": now}):
             stored = connection.execute(_STORED, {"request_id": request_id}).one()
             return _replay(
                 request_id, stored.operation, stored.request_hash, operation, digest, stored.response, answer_type
             )
         answer = work(session)
         session.flush()  # the work's ORM rows before the key's answer, in this transaction
-        connection.execute(_ANSWER, {"key": request_id, "response": encode(answer)})
+        _ANSWER.execute(connection, {"key": request_id, "response": encode(answer)})
         return answer
 
 

@@ -11,13 +11,14 @@ operator is needed; the table holds about (requests per second) x
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Connection, String, delete
+from sqlalchemy import Connection, String, Table, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, insert_if_absent
+from hub.db.database import Database, DriverStatement, insert_if_absent
 
 
 class SeenSignature(Base):
@@ -28,6 +29,12 @@ class SeenSignature(Base):
 
 
 PURGE_INTERVAL_S = 60
+
+# Run on every signed request, on the driver's cursor: one statement per database.
+_REMEMBER = {
+    dialect: DriverStatement(insert_if_absent(dialect, cast(Table, SeenSignature.__table__), "key", returning="key"))
+    for dialect in ("sqlite", "postgresql")
+}
 
 
 class DatabaseReplayCache:
@@ -49,8 +56,8 @@ class DatabaseReplayCache:
         (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
         duplicate, in one statement: this runs on every request."""
         connection = on.connection() if isinstance(on, Session) else on
-        statement = insert_if_absent(connection.dialect.name, SeenSignature.__table__, "key", returning="key")
-        return connection.execute(statement, {"key": key, "expires_at": expires_at}).first() is not None
+        made = _REMEMBER[connection.dialect.name].execute(connection, {"key": key, "expires_at": expires_at})
+        return bool(made)
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""
