@@ -100,7 +100,8 @@ _INSERTED = (
 _NEW_ENTRIES = BulkInsert(_ENTRIES, _INSERTED, "account", "entry_key", returning=("entry_key", "id"))
 # A booked credit's transfer is "bank-entry:<its id>" (_transfer_id), set once the transfer is
 # stored (a foreign key): on SQLite one UPDATE by key a row (executemany, in C), on PostgreSQL
-# one UPDATE a chunk, from the two arrays.
+# one UPDATE a chunk, from the two arrays, within the chunk's range of ids: without the range
+# the planner hashed the arrays against a scan of the whole table, once a chunk.
 _SET_TRANSFER_ID = DriverStatement(
     update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).values(ledger_transfer_id=bindparam("transfer_id"))
 )
@@ -109,7 +110,9 @@ _BOOKED = select(
     func.unnest(bindparam("transfer_ids", type_=ARRAY(_ENTRIES.c.ledger_transfer_id.type))).label("transfer_id"),
 ).subquery()
 _SET_TRANSFER_IDS = DriverStatement(
-    update(_ENTRIES).where(_ENTRIES.c.id == _BOOKED.c.entry_id).values(ledger_transfer_id=_BOOKED.c.transfer_id)
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == _BOOKED.c.entry_id, _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")))
+    .values(ledger_transfer_id=_BOOKED.c.transfer_id)
 )
 # The rows this import inserted for a statement are those of its id from the first one on:
 # imports take turns (_lock_escrow), and ids only grow.
@@ -254,6 +257,8 @@ class _Part(NamedTuple):
     transactions: tuple[Transaction, ...]
 
     def first(self, field: str) -> str | None:
+        if len(self.transactions) == 1:  # nearly every entry: no generator to build
+            return getattr(self.transactions[0], field) or None
         return next((getattr(t, field) for t in self.transactions if getattr(t, field)), None)
 
     @property
@@ -651,8 +656,9 @@ class _Booking:
     def _set_transfer_ids(self, rows: list[dict]) -> None:
         connection = self.session.connection()
         if self.as_arrays:
-            ids = {"entry_ids": [row["id"] for row in rows], "transfer_ids": [_transfer_id(row) for row in rows]}
-            _SET_TRANSFER_IDS.execute(connection, ids)
+            ids = [row["id"] for row in rows]
+            booked = {"entry_ids": ids, "transfer_ids": [_transfer_id(row) for row in rows]}
+            _SET_TRANSFER_IDS.execute(connection, {**booked, "first_id": min(ids), "last_id": max(ids)})
         else:
             _SET_TRANSFER_ID.execute_many(
                 connection, [{"entry_id": row["id"], "transfer_id": _transfer_id(row)} for row in rows]
