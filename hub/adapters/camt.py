@@ -50,6 +50,7 @@ AMOUNT_FRACTION_DIGITS_MAX = 5
 AMOUNT_TOTAL_DIGITS_MAX = 18
 NOT_PROVIDED = "NOTPROVIDED"  # the ISO placeholder for an absent EndToEndId
 DAYS_REMEMBERED_MAX = 1000  # distinct Dt texts parsed once per document; a statement has few
+ACCOUNTS_REMEMBERED_MAX = 10_000  # distinct account texts normalised once per document
 
 _DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?$")
 # The common form of an amount, "1234.50" (up to three zeros past the grosz): read without the
@@ -106,6 +107,7 @@ class _Reader:
         self.header_sent = False
         self.days: dict[str, date] = {}  # a Dt's text ("2026-03-10") -> its date: parsed once
         self.currencies: set[str] = set()  # Ccy codes found in ISO 4217 already
+        self.accounts: dict[str, str] = {}  # an account's text -> compact: the same few recur
 
     def read(self, events: Any) -> Iterator[StatementHeader | StatementEntry]:
         first = next(events, None)
@@ -213,7 +215,12 @@ class _Reader:
             raise StatementError(
                 "an account needs IBAN or Othr/Id", element=_name(account_id), line=account_id.sourceline
             )
-        return normalize_account(text)
+        account = self.accounts.get(text)
+        if account is None:
+            account = normalize_account(text)
+            if len(self.accounts) < ACCOUNTS_REMEMBERED_MAX:
+                self.accounts[text] = account
+        return account
 
     # -- entries -----------------------------------------------------------
 

@@ -36,21 +36,25 @@ statements`) and in /metrics, so that the operator asks the bank for the missing
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
+import queue
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, cast
+from typing import BinaryIO, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import BigInteger, Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.access import Actor
 from hub.audit.models import record_event
@@ -71,7 +75,7 @@ from hub.clock import Clock, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import BankSettings
-from hub.db.database import Database, insert_if_absent, unnested
+from hub.db.database import BulkInsert, Database, DriverStatement
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
@@ -92,9 +96,23 @@ _INSERTED = (
     "entry_ref end_to_end_id creditor_account debtor_name debtor_account remittance line status company_id "
     "reverses_id created_at"
 ).split()
-# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id): one UPDATE by key a row.
-_SET_TRANSFER_ID = (
+# New entries, one statement a chunk; an entry stored before (same account and key) is left out.
+_NEW_ENTRIES = BulkInsert(_ENTRIES, _INSERTED, "account", "entry_key", returning=("entry_key", "id"))
+# A booked credit's transfer is "bank-entry:<its id>" (_transfer_id), set once the transfer is
+# stored (a foreign key): on SQLite one UPDATE by key a row (executemany, in C), on PostgreSQL
+# one UPDATE a chunk, from the two arrays, within the chunk's range of ids: without the range
+# the planner hashed the arrays against a scan of the whole table, once a chunk.
+_SET_TRANSFER_ID = DriverStatement(
     update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).values(ledger_transfer_id=bindparam("transfer_id"))
+)
+_BOOKED = select(
+    func.unnest(bindparam("entry_ids", type_=ARRAY(BigInteger))).label("entry_id"),
+    func.unnest(bindparam("transfer_ids", type_=ARRAY(_ENTRIES.c.ledger_transfer_id.type))).label("transfer_id"),
+).subquery()
+_SET_TRANSFER_IDS = DriverStatement(
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == _BOOKED.c.entry_id, _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")))
+    .values(ledger_transfer_id=_BOOKED.c.transfer_id)
 )
 # The rows this import inserted for a statement are those of its id from the first one on:
 # imports take turns (_lock_escrow), and ids only grow.
@@ -116,14 +134,22 @@ SUSPENSE_ASSIGN = "suspense:assign"
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
 BOOKING_CHUNK = 1000  # parts booked together: one company lookup, one insert, one ledger apply
+READ_AHEAD_ITEMS = 500  # entries (or headers) the reading thread hands over at once
+READ_AHEAD_BATCHES_MAX = 4  # handed over and not yet booked: what the read-ahead holds at most
+READ_AHEAD_WAIT_S = 0.1  # how soon a reading thread with a full queue sees that the import stopped
 # A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
 # document is remembered until the import ends.
 STATEMENTS_PER_DOCUMENT_MAX = 1000
+NIPS_REMEMBERED_MAX = 4096  # valid or not, by their digits
 
 # NIP as people write it: 10 digits, optionally grouped by dashes or spaces (526-025-02-74).
 _NIP_TEXT = re.compile(r"(?<![0-9])(?:[0-9][- ]?){9}[0-9](?![0-9])")
 _RF_TEXT = re.compile(r"(?<![A-Za-z0-9])RF[0-9]{2}[A-Za-z0-9]{1,21}(?![A-Za-z0-9])")
 
+# The few NIPs a document's remittances name, each checked once (hub.ids.nip_valid is pure).
+_nip_valid = functools.lru_cache(maxsize=NIPS_REMEMBERED_MAX)(nip_valid)
+
+_Item = TypeVar("_Item")
 Progress = Callable[[int], None]
 # Settlement's matcher for the hub's own transfers: (session, BankStatement.id) -> None; runs
 # inside the import's transaction after booking, and may move UNMATCHED entries on.
@@ -231,6 +257,8 @@ class _Part(NamedTuple):
     transactions: tuple[Transaction, ...]
 
     def first(self, field: str) -> str | None:
+        if len(self.transactions) == 1:  # nearly every entry: no generator to build
+            return getattr(self.transactions[0], field) or None
         return next((getattr(t, field) for t in self.transactions if getattr(t, field)), None)
 
     @property
@@ -369,7 +397,7 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
-            for item in self.reader.read(stream.binary):
+            for item in _read_ahead(self.reader.read(stream.binary)):
                 if isinstance(item, StatementHeader):
                     _close(plan, booking)
                     self._open(plan, item)
@@ -576,7 +604,6 @@ class _Booking:
         self.new = 0  # entries inserted by this import
         self.first_id: int | None = None  # of those, the first one's (_UNMATCHED_SINCE)
         self.as_arrays = session.get_bind().dialect.name == "postgresql"
-        self.insert_new = _insert_new_entries(self.as_arrays)
         self.duplicates = 0
         self.ignored = 0
 
@@ -600,7 +627,8 @@ class _Booking:
         parts, self.waiting = self._unseen(self.waiting), []
         if not parts:
             return
-        rows = [self._row(part) for part in parts]
+        now = self.clock()  # one reading a chunk: its entries are stored in the same instant
+        rows = [self._row(part, now) for part in parts]
         credits = [
             row
             for part, row in zip(parts, rows, strict=True)
@@ -623,8 +651,17 @@ class _Booking:
                     for row, account, code in booked
                 ]
             )
-            self.session.execute(
-                _SET_TRANSFER_ID, [{"entry_id": row["id"], "transfer_id": _transfer_id(row)} for row, _, _ in booked]
+            self._set_transfer_ids([row for row, _, _ in booked])
+
+    def _set_transfer_ids(self, rows: list[dict]) -> None:
+        connection = self.session.connection()
+        if self.as_arrays:
+            ids = [row["id"] for row in rows]
+            booked = {"entry_ids": ids, "transfer_ids": [_transfer_id(row) for row in rows]}
+            _SET_TRANSFER_IDS.execute(connection, {**booked, "first_id": min(ids), "last_id": max(ids)})
+        else:
+            _SET_TRANSFER_ID.execute_many(
+                connection, [{"entry_id": row["id"], "transfer_id": _transfer_id(row)} for row in rows]
             )
 
     def result(self, header: StatementHeader, gaps: tuple[str, ...]) -> StatementResult:
@@ -721,7 +758,7 @@ class _Booking:
         self.duplicates += stored is not None
         return stored is not None
 
-    def _row(self, part: _Part) -> dict:
+    def _row(self, part: _Part, now: datetime) -> dict:
         """The BankEntry of a part, as insert values: UNMATCHED until booked."""
         entry = part.entry
         return dict(
@@ -744,7 +781,7 @@ class _Booking:
             status=UNMATCHED,
             company_id=None,
             reverses_id=None,
-            created_at=self.clock(),
+            created_at=now,
         )
 
     def _insert(self, rows: list[dict]) -> None:
@@ -752,8 +789,7 @@ class _Booking:
         id, matched by entry_key (unique per account). A row whose key is stored already (an
         earlier import, an overlapping statement) is skipped by the unique index and counted
         a duplicate: the index finds it, whatever the planner knows of the table."""
-        values = {name: [row[name] for row in rows] for name in _INSERTED} if self.as_arrays else rows
-        ids: dict[str, int] = {key: id for key, id in self.session.execute(self.insert_new, values)}
+        ids: dict[str, int] = dict(_NEW_ENTRIES.execute(self.session.connection(), rows))
         for row in rows:
             if row["entry_key"] in ids:
                 row["id"] = ids[row["entry_key"]]
@@ -784,7 +820,7 @@ class _Booking:
     def _reversal(self, part: _Part) -> None:
         """Undo the credit the reversal names where it went; a reversal of an unknown credit,
         or one the company can no longer cover, is booked against suspense, REVIEW."""
-        row = self._row(part)
+        row = self._row(part, self.clock())
         original = self._reversed_credit(row, part.references)
         if original is not None:
             row["reverses_id"], row["company_id"] = original.id, original.company_id
@@ -861,17 +897,51 @@ class _Tap(io.RawIOBase):
         return self.sha256.hexdigest()
 
 
-def _insert_new_entries(as_arrays: bool) -> ReturningInsert[str, int]:
-    """`INSERT ... ON CONFLICT (account, entry_key) DO NOTHING RETURNING entry_key, id` of many
-    rows: on PostgreSQL one array a column (hub.db.database.unnested), on SQLite the rows
-    (SQLAlchemy writes multi-row VALUES)."""
-    if not as_arrays:
-        statement = insert_if_absent("sqlite", _ENTRIES, "account", "entry_key")
-    else:
-        statement = insert_if_absent("postgresql", _ENTRIES, "account", "entry_key").from_select(
-            _INSERTED, unnested(_ENTRIES, _INSERTED)
-        )
-    return statement.returning(_ENTRIES.c.entry_key, _ENTRIES.c.id)
+def _read_ahead(items: Iterator[_Item]) -> Iterator[_Item]:
+    """`items` as they come, read by a thread of their own up to READ_AHEAD_BATCHES_MAX batches
+    of READ_AHEAD_ITEMS ahead: the document's next entries are parsed while the database books
+    the ones before (on PostgreSQL the import otherwise waits idle for the server; sqlite3 lets
+    go of the GIL while SQLite works too). An error of the reader is raised here, in the order
+    it came; when the import stops first (a refusal), the thread stops at its next batch and
+    closes the reader."""
+    batches: queue.Queue[list[_Item] | BaseException | None] = queue.Queue(maxsize=READ_AHEAD_BATCHES_MAX)
+    stopped = threading.Event()
+
+    def handed(batch: list[_Item] | BaseException | None) -> bool:
+        while not stopped.is_set():
+            with suppress(queue.Full):
+                batches.put(batch, timeout=READ_AHEAD_WAIT_S)
+                return True
+        return False
+
+    def read() -> None:
+        batch: list[_Item] = []
+        try:
+            for item in items:
+                batch.append(item)
+                if len(batch) == READ_AHEAD_ITEMS:
+                    if not handed(batch):
+                        return
+                    batch = []
+            if handed(batch):
+                handed(None)  # the document ends
+        except BaseException as error:  # handed on to the import, which raises it
+            handed(error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="statement-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield from batch
+    finally:
+        stopped.set()
+        reader.join()
 
 
 def _audited(header: StatementHeader, result: StatementResult, digest: str) -> dict:
@@ -915,10 +985,10 @@ def _require_operator(actor: Actor, permission: str) -> None:
 def _named_nips(text: str) -> set[str]:
     """The valid NIPs a remittance text names, however grouped, or as the body of an RF
     creditor reference (ISO 11649, the company's own: hub.ids.rf_reference)."""
-    nips = {m for m in (re.sub(r"[- ]", "", t) for t in _NIP_TEXT.findall(text)) if nip_valid(m)}
+    nips = {m for m in (t.replace("-", "").replace(" ", "") for t in _NIP_TEXT.findall(text)) if _nip_valid(m)}
     for word in _RF_TEXT.findall(text):
         body = rf_reference_body(word)
-        if body is not None and nip_valid(body):
+        if body is not None and _nip_valid(body):
             nips.add(body)
     return nips
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, case, delete, func, or
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
-from hub.db.database import insert_if_absent, unnested
+from hub.db.database import BulkInsert, insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
@@ -49,6 +49,8 @@ _ACCOUNT_COLUMNS = (
 )
 _TRANSFER_NAMES = tuple(LedgerTransfer.__table__.columns.keys())
 _TRANSFER_COLUMNS = tuple(_T[name] for name in _TRANSFER_NAMES)
+# Many transfers at once (a statement import's chunk): one statement, compiled once.
+_NEW_TRANSFERS = BulkInsert(_TRANSFERS, _TRANSFER_NAMES, returning=("id",))
 
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
 _ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes", expanding=True)))
@@ -388,16 +390,16 @@ class Ledger:
                 raise LedgerInvariantError(f"transfer {w.id}: debit and credit are the same account")
 
     def _insert(self, wanted: Sequence[Transfer]) -> set[str]:
-        """Insert the transfers in one statement (several rows at once); the ids inserted.
+        """Insert the transfers in one statement (several rows at once: BulkInsert); the ids inserted.
         An id already stored, or inserted by a transaction not yet committed (PostgreSQL
         waits for it), is left out: the caller compares it with what is stored."""
         connection = self._connection
-        statement = insert_if_absent(connection.dialect.name, _TRANSFERS, returning="id")
         rows = [w.__dict__ for w in wanted]
-        if len(rows) > 1 and connection.dialect.name == "postgresql":  # one array a column
-            statement = statement.from_select(_TRANSFER_NAMES, unnested(_TRANSFERS, _TRANSFER_NAMES))
-            return set(connection.execute(statement, {n: [row[n] for row in rows] for n in _TRANSFER_NAMES}).scalars())
-        return set(connection.execute(statement, rows if len(rows) > 1 else rows[0]).scalars())
+        if len(rows) > 1:
+            return {id for (id,) in _NEW_TRANSFERS.execute(connection, rows)}
+        return set(
+            connection.execute(insert_if_absent(connection.dialect.name, _TRANSFERS, returning="id"), rows[0]).scalars()
+        )
 
     def _stored(self, ids: list[str]) -> dict[str, Transfer]:
         found: dict[str, Transfer] = {}

@@ -1,0 +1,122 @@
+"""BulkInsert: many rows at once (PostgreSQL: one statement, one binary array a column;
+SQLite: executemany, then the rows above the largest rowid before). It must store exactly
+what SQLAlchemy's insert stores, skip the rows whose unique key is stored already and
+return only the rows it made."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    text,
+)
+
+from hub.db.base import UtcDateTime
+from hub.db.database import BulkInsert, Database
+
+_META = MetaData()
+
+
+def _table(name: str) -> Table:
+    return Table(
+        name,
+        _META,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("account", String(34), nullable=False),
+        Column("key", String(100), nullable=False),
+        Column("amount_grosze", BigInteger, nullable=False),
+        Column("reversal", Boolean, nullable=False),
+        Column("on", Date, nullable=True),
+        Column("at", UtcDateTime(), nullable=True),
+        Column("remittance", Text, nullable=True),
+        Column("note", String(10), nullable=False, default="-"),
+        UniqueConstraint("account", "key"),
+    )
+
+
+_BULK, _PLAIN = _table("bulk_rows"), _table("plain_rows")
+_COLUMNS = ("account", "key", "amount_grosze", "reversal", "on", "at", "remittance", "note")
+_ADD = BulkInsert(_BULK, _COLUMNS, "account", "key", returning=("key", "id"))
+AT = datetime(2026, 12, 4, 9, 30, 1, 123456, tzinfo=UTC)
+# what array text would quote or escape, and what no format may change
+REMITTANCES = ['przelew {1,2} "NIP" 526-025-02-74', "a\\b", "zażółć gęślą jaźń", "NULL", "", None, "tab\tline\n", "😀"]
+
+
+def _rows() -> list[dict]:
+    return [
+        {
+            "account": "61109010140000071219812874",
+            "key": f"ref:R{i}",
+            "amount_grosze": 2**40 + i if i % 3 == 0 else i + 1,
+            "reversal": i % 2 == 0,
+            "on": date(2026, 3, 1 + i) if i % 4 else None,
+            "at": AT if i % 5 else None,
+            "remittance": remittance,
+            "note": "-",
+        }
+        for i, remittance in enumerate(REMITTANCES)
+    ]
+
+
+@pytest.fixture
+def tables(db: Database) -> Iterator[Database]:
+    _META.create_all(db.engine)
+    yield db
+    _META.drop_all(db.engine)
+
+
+def _stored(db: Database, table: Table) -> list[tuple]:
+    """Each row as the database keeps it (its text, not only what SQLAlchemy reads back)."""
+    names = ", ".join(f'"{name}"' for name in ("id", *_COLUMNS))
+    with db.engine.connect() as connection:
+        typed = [tuple(r) for r in connection.execute(select(table).order_by(table.c.id))]
+        raw = [tuple(map(str, r)) for r in connection.exec_driver_sql(f"SELECT {names} FROM {table.name} ORDER BY id")]
+    return list(zip(typed, raw, strict=True))
+
+
+def test_rows_stored_equal_what_sqlalchemy_stores(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        made = dict(_ADD.execute(connection, rows))
+        connection.execute(insert(_PLAIN), rows)
+    assert set(made) == {row["key"] for row in rows}
+    assert _stored(tables, _BULK) == _stored(tables, _PLAIN)
+    with tables.engine.connect() as connection:
+        assert dict(connection.execute(select(_BULK.c.key, _BULK.c.id)).all()) == made
+
+
+def test_rows_stored_before_are_left_out_and_not_returned(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        first = dict(_ADD.execute(connection, rows[:3]))
+        again = dict(_ADD.execute(connection, rows))
+        assert _ADD.execute(connection, []) == []
+    assert set(again) == {row["key"] for row in rows[3:]}
+    assert not set(first) & set(again)
+    with tables.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM bulk_rows")).scalar_one() == len(rows)
+
+
+def test_a_thousand_rows_in_one_statement(tables: Database) -> None:
+    rows = [{**_rows()[1], "key": f"k{i}", "amount_grosze": i + 1} for i in range(1000)]
+    with tables.engine.begin() as connection:
+        made = dict(_ADD.execute(connection, rows))
+    assert len(made) == len(set(made.values())) == 1000
+
+
+def test_a_column_with_a_default_must_be_given() -> None:
+    """Its default is SQLAlchemy's execute's to apply: on the driver's cursor it would be NULL."""
+    with pytest.raises(ValueError, match="note"):
+        BulkInsert(_BULK, _COLUMNS[:-1], "account", "key")
