@@ -397,7 +397,9 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
-            for item in _read_ahead(self.reader.read(stream.binary)):
+            items = self.reader.read(stream.binary)
+            # SQLite: a parsing thread beside the booking costs more in the GIL than it saves (BENCHMARKS.md, run 7)
+            for item in items if self.db.is_sqlite else _read_ahead(items):
                 if isinstance(item, StatementHeader):
                     _close(plan, booking)
                     self._open(plan, item)
@@ -900,8 +902,9 @@ class _Tap(io.RawIOBase):
 def _read_ahead(items: Iterator[_Item]) -> Iterator[_Item]:
     """`items` as they come, read by a thread of their own up to READ_AHEAD_BATCHES_MAX batches
     of READ_AHEAD_ITEMS ahead: the document's next entries are parsed while the database books
-    the ones before (on PostgreSQL the import otherwise waits idle for the server; sqlite3 lets
-    go of the GIL while SQLite works too). An error of the reader is raised here, in the order
+    the ones before (on PostgreSQL the import otherwise waits idle for the server). Not on
+    SQLite: the two threads contend for the GIL, and 100,000 entries took 15-17 s with the
+    thread against 11-15 s without. An error of the reader is raised here, in the order
     it came; when the import stops first (a refusal), the thread stops at its next batch and
     closes the reader."""
     batches: queue.Queue[list[_Item] | BaseException | None] = queue.Queue(maxsize=READ_AHEAD_BATCHES_MAX)
