@@ -309,6 +309,15 @@ class DriverStatement:
         return compiled
 
 
+def driver_insert_if_absent(table: Table, *keys: str, returning: str | None = None) -> dict[str, DriverStatement]:
+    """`insert_if_absent` on the driver's cursor, one DriverStatement a database, by dialect
+    name: for the claims every exchange makes (a replay-cache row, a RequestId)."""
+    return {
+        dialect: DriverStatement(insert_if_absent(dialect, table, *keys, returning=returning))
+        for dialect in ("sqlite", "postgresql")
+    }
+
+
 class BulkInsert:
     """Many rows into `table`, a row whose unique key (`keys`; none: any unique key) is stored
     already left out (`insert_if_absent`), the `returning` columns of the rows it made coming

@@ -29,7 +29,7 @@ from sqlalchemy import String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, DriverStatement, insert_if_absent
+from hub.db.database import Database, DriverStatement, driver_insert_if_absent
 from hub.errors import IdempotencyConflict, InvalidRequest
 
 if TYPE_CHECKING:
@@ -51,10 +51,7 @@ class IdempotencyKey(Base):
 
 _KEYS = cast(Table, IdempotencyKey.__table__)
 # Built once: these run on every state-changing request, the claim and the answer on the driver's cursor.
-_CLAIM = {
-    dialect: DriverStatement(insert_if_absent(dialect, _KEYS, "request_id", returning="request_id"))
-    for dialect in ("sqlite", "postgresql")
-}
+_CLAIM = driver_insert_if_absent(_KEYS, "request_id", returning="request_id")
 _STORED = select(_KEYS.c.operation, _KEYS.c.request_hash, _KEYS.c.response).where(
     _KEYS.c.request_id == bindparam("request_id")
 )

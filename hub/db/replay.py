@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, DriverStatement, insert_if_absent
+from hub.db.database import Database, driver_insert_if_absent
 
 
 class SeenSignature(Base):
@@ -31,10 +31,7 @@ class SeenSignature(Base):
 PURGE_INTERVAL_S = 60
 
 # Run on every signed request, on the driver's cursor: one statement per database.
-_REMEMBER = {
-    dialect: DriverStatement(insert_if_absent(dialect, cast(Table, SeenSignature.__table__), "key", returning="key"))
-    for dialect in ("sqlite", "postgresql")
-}
+_REMEMBER = driver_insert_if_absent(cast(Table, SeenSignature.__table__), "key", returning="key")
 
 
 class DatabaseReplayCache:
