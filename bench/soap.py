@@ -2,33 +2,38 @@
 unsigned spyne (bench/baseline_app.py), the bare signed baseline (bench/signed_baseline_app.py:
 the hub's strict verification and RSA-2048 signing around the same spyne service, no
 database) and the hub on SQLite and/or PostgreSQL, all under gunicorn with the hub's worker
-settings (gthread, `--workers`, 4 threads, no keep-alive), `--clients` client threads.
+settings (gthread, `--workers`, 4 threads, no keep-alive), loaded by wrk -t1 -c`--clients`.
 
     .venv/bin/python bench/soap.py                          # both databases
     .venv/bin/python bench/soap.py --backend sqlite --requests 1000
 
+The load comes from wrk (`wrk -t1 -c<clients>`, bench/signed_bodies.lua): a separate process,
+written in C, so it barely uses the two cores the servers share, and the ratios between targets
+measure the servers, not the client. Needs wrk; without it the script says "bench/soap.py
+needs wrk (apt-get install wrk)" and exits non-zero.
+
 Requests are signed before the clock starts (each with its own Timestamp, so the replay
 caches accept every one; each RedeemCoupon redeems its own coupon, issued before the run),
-so the clients measure the servers, not their own signing. The clients are Python threads
-in this process: they share the machine's cores with the servers, the same for every
-target. Every answer is checked: HTTP 200 and no Fault, else it counts as an error. After
-each hub run `hub ledger verify` and `hub audit verify` must pass (the ledger's balances
-and the message log's hash chain), else the run fails.
+and wrk sends each exactly once: a body sent again would be refused as a replay. Every answer
+is checked: HTTP 200 and no Fault, else it counts as an error. per_s is the bodies sent over
+the time from the first sent to the last answered, as wrk's script measures it (neither wrk's
+start nor the ~10 ms this script takes to notice the end and stop wrk counts); p50_ms and
+p99_ms are the latencies as measured, without wrk's coordinated-omission correction (see
+bench/signed_bodies.lua). After each hub run `hub ledger verify` and `hub audit verify` must
+pass (the ledger's balances and the message log's hash chain), else the run fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import shutil
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -139,53 +144,62 @@ def wait_up(url: str, timeout_s: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+WRK_SCRIPT = Path(__file__).resolve().parent / "signed_bodies.lua"
+
+
+def need_wrk() -> str:
+    """wrk's path, or exit with one line saying how to get it."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("bench/soap.py needs wrk (apt-get install wrk)")
+    return wrk
+
+
 def load(port: int, path: str, action: str, bodies: list[bytes], clients: int) -> dict:
-    """Send every body once, from `clients` threads; latency per request, errors counted."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    cursor = iter(range(len(bodies)))
-
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine: list[float] = []
-        while True:
-            with lock:
-                i = next(cursor, None)
-            if i is None:
-                break
-            start = time.perf_counter()
-            try:
-                conn.request("POST", path, bodies[i], {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action})
-                response = conn.getresponse()
-                data = response.read()
-                ok = response.status == 200 and b"Fault>" not in data
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                ok, data = False, repr(e).encode()
-            mine.append(time.perf_counter() - start)
-            if not ok:
-                with lock:
-                    errors.append(data[:300].decode(errors="replace"))
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    q = statistics.quantiles(latencies, n=100)
+    """Send every body exactly once with wrk -t1 -c`clients` (bench/signed_bodies.lua); the rate
+    and latencies as wrk measured them, errors counted. Exits with one line if wrk fails or
+    not every body is answered within the time limit."""
+    wrk = need_wrk()
+    if any(b"\0" in body for body in bodies):
+        raise ValueError("a body contains a NUL byte, signed_bodies.lua's separator")
+    limit_s = 600 + len(bodies) // 50
+    with tempfile.TemporaryDirectory(prefix="hub-bench-wrk-") as tmp:
+        bodies_file, done_file = Path(tmp) / "bodies", Path(tmp) / "done"
+        bodies_file.write_bytes(b"\0".join(bodies))
+        proc = subprocess.Popen(
+            [
+                wrk, "-t1", f"-c{clients}", f"-d{limit_s + 60}s", "--timeout", "60s", "-s", str(WRK_SCRIPT),
+                f"http://127.0.0.1:{port}{path}", "--", str(bodies_file), path, action, str(done_file), str(clients),
+            ],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + limit_s
+        while not done_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # ends wrk's sleep for -d: it reports and runs done()
+        out, err = proc.communicate(timeout=60)
+    report = next((line for line in reversed(out.decode(errors="replace").splitlines()) if line.startswith("{")), None)
+    if proc.returncode != 0 or report is None:
+        detail = (err.decode(errors="replace").strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        sys.exit(f"wrk failed on port {port}: {detail}")
+    r = json.loads(report)
+    if r["answered"] != len(bodies) or r["sent"] != len(bodies):
+        n, limit = len(bodies), f"limit {limit_s} s"
+        sys.exit(f"wrk on port {port}: {r['sent']} of {n} bodies sent, {r['answered']} answered ({limit})")
+    if r["latencies"] + r["socket_errors"]["timeout"] != r["answered"]:
+        sys.exit(f"wrk on port {port}: {r['latencies']} latencies for {r['answered']} answers (signed_bodies.lua)")
+    socket_errors = sum(r["socket_errors"][kind] for kind in ("connect", "read", "write", "timeout"))
+    first_error = r["first_error"] or (f"wrk socket errors: {r['socket_errors']}" if socket_errors else None)
+    elapsed = r["elapsed_us"] / 1e6
     return {
         "requests": len(bodies),
-        "errors": len(errors),
-        "first_error": errors[0] if errors else None,
+        "errors": r["errors"] + socket_errors,
+        "first_error": first_error,
         "seconds": round(elapsed, 2),
         "per_s": round(len(bodies) / elapsed, 1),
-        "p50_ms": round(q[49] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
+        "p50_ms": round(r["p50_us"] / 1000, 1),
+        "p99_ms": round(r["p99_us"] / 1000, 1),
     }
 
 
@@ -253,7 +267,8 @@ def measure(port: int, path: str, bodies: dict[str, list[bytes]], clients: int, 
     results = {}
     for op, sent in bodies.items():
         action = f"{ns.OFFICE}#{op}"
-        load(port, path, action, sent[:warmup], clients)
+        if warmup:
+            load(port, path, action, sent[:warmup], clients)
         results[op] = load(port, path, action, sent[warmup:], clients)
     return results
 
@@ -307,6 +322,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    need_wrk()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
 
     identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")

@@ -4,6 +4,7 @@ serving while slow clients trickle their bodies), in the same run, alternating r
 
     .venv/bin/python bench/workers.py --backend sqlite [--rounds 2] [--requests 1500]
 
+The load comes from wrk -t1 -c`--clients` (bench/soap.py's load), each signed body sent once.
 Every answer is checked (HTTP 200, no Fault). Prints JSON.
 """
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
-from bench.soap import clean_up, database, envelope, load, machine, prepare, start, wait_up  # noqa: E402
+from bench.soap import clean_up, database, envelope, load, machine, need_wrk, prepare, start, wait_up  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
+    need_wrk()
 
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
 
