@@ -18,8 +18,9 @@ import functools
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, cast
@@ -576,17 +577,28 @@ class Database:
         reader_bind = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
+        self._turns: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def exchange(self) -> Iterator[Exchange]:
-        """One connection for everything the block does through this Database (see Exchange)."""
-        exchange = Exchange(self)
-        token = self._exchange.set(exchange)
-        try:
-            yield exchange
-        finally:
-            self._exchange.reset(token)
-            exchange.close()
+        """One connection for everything the block does through this Database (see Exchange).
+
+        On SQLite a process's exchanges take turns: one runs at a time, its other threads wait
+        for it. SQLite lets one writer in at a time anyway, and a thread that holds the write
+        lock loses the GIL to its process's other threads (parsing, signing) each time a
+        statement returns, for up to the interpreter's switch interval (5 ms), while every
+        other process's writers wait for the lock. Taking turns lets the lock be released as
+        soon as its work is done: BENCHMARKS.md, run 8. A caller reads a request's body before
+        it begins the exchange, so a slow client holds a thread, not the turn. On PostgreSQL
+        exchanges overlap: its waits are round trips, on a remote server long ones."""
+        with self._turns:
+            exchange = Exchange(self)
+            token = self._exchange.set(exchange)
+            try:
+                yield exchange
+            finally:
+                self._exchange.reset(token)
+                exchange.close()
 
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:

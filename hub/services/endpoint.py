@@ -1,7 +1,8 @@
 """One SOAP endpoint as a WSGI application, security first.
 
-    a restored database behind its archives? (hub.audit.recovery: checked every few seconds)
-    -> raw bytes (size limit) -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
+    raw bytes (size and time limits; on SQLite a worker's exchanges then take turns)
+    -> a restored database behind its archives? (hub.audit.recovery: checked every few seconds)
+    -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
     -> strict WS-Security verification
     -> request into the message log, with its replay-cache record (or refused)
     -> caller's kind allowed here? -> a state change while the database is being recovered?
@@ -220,15 +221,14 @@ class SoapEndpoint:
 
     def _serve(self, environ: dict, start_response: Callable):
         exchange = _Exchange(str(uuid.uuid4()), self.clock(), time.perf_counter())
-        with (
-            request_fields(request_id=exchange.log_id, service=self.service),
-            self.message_log.db.exchange() as exchange.database,
-        ):
-            response = self._answer(environ, exchange)
-            response, body = self._log_answer(exchange, response, self._signed(response))
-            fault = _fault_label(response)
-            self._account(exchange, fault)
-            self._forget_expired_signatures()
+        with request_fields(request_id=exchange.log_id, service=self.service):
+            unread = self._receive(environ, exchange)  # before the exchange: it may take its turn (Database.exchange)
+            with self.message_log.db.exchange() as exchange.database:
+                response = self._answer(environ, exchange, unread)
+                response, body = self._log_answer(exchange, response, self._signed(response))
+                fault = _fault_label(response)
+                self._account(exchange, fault)
+                self._forget_expired_signatures()
         start_response(
             "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
             [
@@ -244,13 +244,23 @@ class SoapEndpoint:
             sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8"
         )
 
-    def _answer(self, environ: dict, exchange: _Exchange) -> etree._Element:
+    def _receive(self, environ: dict, exchange: _Exchange) -> Exception | None:
+        """Reads the request's body into `exchange.raw`; what went wrong, if anything, is for
+        `_answer` to answer."""
+        try:
+            exchange.raw = self._read_body(environ)
+        except Exception as error:  # noqa: BLE001 - answered as a fault by _answer
+            return error
+        return None
+
+    def _answer(self, environ: dict, exchange: _Exchange, unread: Exception | None) -> etree._Element:
         """The answer or the fault, unsigned. The request is in the message log before
         any business code runs (`_log_request`); when it cannot be logged, nothing runs."""
         try:
             # before anything is logged: after a restore the log continues after its archives
             held = self.guard.held() if self.guard is not None else None
-            exchange.raw = self._read_body(environ)
+            if unread is not None:
+                raise unread
             envelope = parse_xml(
                 exchange.raw, bytes_max=self.security.request_bytes_max, depth_max=self.security.xml_depth_max
             )

@@ -5,6 +5,7 @@ with the answer's record. Counted with SQLAlchemy's pool and connection events."
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import Counter
 from contextlib import contextmanager
 
@@ -191,3 +192,31 @@ def test_a_read_whose_request_record_was_rolled_back_logs_it_with_the_answer(qui
     assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
     status, again = quiet_hub.post(request)
     assert status == 500 and "replay" in fault_of(again)[1].lower()
+
+
+def test_on_sqlite_a_process_s_exchanges_take_turns_on_postgresql_they_overlap(db):
+    """Database.exchange(): on SQLite one exchange of a process runs at a time (the write lock
+    is let go as soon as its work is done, not held while another thread has the GIL); on
+    PostgreSQL they run at once."""
+    first_inside, first_may_end, second_inside = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with db.exchange():
+            first_inside.set()
+            first_may_end.wait(10)
+
+    def second():
+        with db.exchange():
+            second_inside.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_inside.wait(10)
+    threads[1].start()
+    try:
+        assert second_inside.wait(0.3) is not db.is_sqlite
+    finally:
+        first_may_end.set()
+        for t in threads:
+            t.join(10)
+    assert second_inside.is_set()
