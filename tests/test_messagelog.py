@@ -9,7 +9,18 @@ import pytest
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import OperationalError
 
-from hub.audit.messagelog import GENESIS, REQUEST, RESPONSE, Entry, Head, MessageLog, MessageLogHead, MessageRecord
+from hub.audit import messagelog
+from hub.audit.messagelog import (
+    GENESIS,
+    REQUEST,
+    RESPONSE,
+    Entry,
+    Head,
+    MessageLog,
+    MessageLogHead,
+    MessageRecord,
+    record_hash,
+)
 
 
 def filled_log(db, n=6) -> MessageLog:
@@ -131,24 +142,44 @@ def test_a_connection_lost_mid_append_fails_cleanly_and_the_pool_recovers(pg_db)
     assert (log.verify().ok, log.verify().records) == (True, 3)
 
 
-def test_a_connection_lost_in_the_pipelined_part_of_an_append_fails_cleanly(pg_db, monkeypatch):
-    """The records and the head's move go in one pipeline: a server gone by then is a
-    clean failure too, and nothing of the append stays."""
+def test_a_connection_lost_between_the_records_of_one_append_leaves_neither(pg_db, monkeypatch):
+    """On PostgreSQL each record is one statement (`_APPEND`): a server gone after the first
+    of an exchange's two records is a clean failure, and neither record stays."""
     log = filled_log(pg_db, n=2)
     at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
-    real_lock_head = MessageLog.lock_head
+    real = messagelog._APPEND
 
-    def lock_head_then_lose(connection):
-        head = real_lock_head(connection)
-        terminate_backend(pg_db, connection)
-        return head
+    class LoseAfterTheRecord:
+        @staticmethod
+        def execute(connection, values):
+            rows = real.execute(connection, values)
+            terminate_backend(pg_db, connection)
+            return rows
 
     with monkeypatch.context() as patched, pytest.raises(OperationalError) as lost:
-        patched.setattr(MessageLog, "lock_head", staticmethod(lock_head_then_lose))
-        log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-lost", b"<lost/>"))
+        patched.setattr(messagelog, "_APPEND", LoseAfterTheRecord())
+        log.append(
+            Entry(at, REQUEST, "office", "pojazd-1465", "log-lost", b"<lost/>"),
+            Entry(at, RESPONSE, "office", "pojazd-1465", "log-lost", b"<lost-answer/>"),
+        )
     assert lost.value.connection_invalidated
     assert log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-after", b"<after/>")) == 3
     assert (log.verify().ok, log.verify().records) == (True, 3)
+
+
+def test_postgresql_hashes_a_record_as_record_hash_does(pg_db):
+    """`_APPEND` has the server hash each record: the stored hash is record_hash's, byte for
+    byte, also for text outside ASCII and the head as the first append finds it."""
+    log = MessageLog(pg_db)
+    at = datetime(2026, 3, 10, 9, 5, 7, 123456, tzinfo=UTC)
+    log.append(Entry(at, REQUEST, "kasa", "wydział-ż", "log-ą", "<zażółć/>".encode()))
+    log.append(Entry(at, RESPONSE, "kasa", "wydział-ż", "log-ą", b"\x00\xff"))
+    with pg_db.read() as s:
+        records = s.query(MessageRecord).order_by(MessageRecord.seq).all()
+    assert [r.hash for r in records] == [
+        record_hash(r.prev_hash, r.seq, r.at, r.direction, r.service, r.client_id, r.log_id, r.payload) for r in records
+    ]
+    assert records[0].prev_hash == GENESIS and records[1].prev_hash == records[0].hash
 
 
 def terminate_backend(db, connection) -> None:

@@ -23,11 +23,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol, cast
 
-from sqlalchemy import BigInteger, Connection, Integer, LargeBinary, String, Table, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, DriverStatement, insert_if_absent, pipelined
+from hub.db.database import Database, DriverStatement, insert_if_absent
 
 GENESIS = "0" * 64
 REQUEST, RESPONSE = "IN", "OUT"
@@ -85,20 +97,56 @@ _MOVE_HEAD = DriverStatement(update(_HEAD).where(_HEAD.c.id == 1))
 def record_hash(
     prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes
 ) -> str:
-    h = hashlib.sha256()
-    for part in (
-        prev_hash,
-        str(seq),
-        at.isoformat(),
-        direction,
-        service,
-        client_id,
-        log_id,
-        hashlib.sha256(payload).hexdigest(),
-    ):
-        h.update(part.encode())
-        h.update(b"\x1f")
-    return h.hexdigest()
+    return hashlib.sha256(
+        _chain_part(prev_hash, seq) + _content_part(at, direction, service, client_id, log_id, payload)
+    ).hexdigest()
+
+
+def _chain_part(prev_hash: str, seq: int) -> bytes:
+    """What a record's hash covers of its place in the chain (PostgreSQL computes the same in `_APPEND`)."""
+    return f"{prev_hash}\x1f{seq}\x1f".encode()
+
+
+def _content_part(at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> bytes:
+    """What a record's hash covers of the record itself, each part ended by a unit separator."""
+    parts = (at.isoformat(), direction, service, client_id, log_id, hashlib.sha256(payload).hexdigest())
+    return "".join(f"{part}\x1f" for part in parts).encode()
+
+
+# PostgreSQL: an append in one statement, one round trip (three before: lock the head, then
+# the record with the head's move). The head row is locked and read (`head`), moved, its new
+# hash computed by the server over the bytes `record_hash` hashes (`_chain_part` from the
+# locked row, then `_content_part` as :content), and the record made from the moved head.
+# Under READ COMMITTED a writer that waited for the lock reads the head as the other left it
+# (FOR UPDATE returns the newest row) and the UPDATE moves that row. Returns the new seq and
+# hash, then the head as it was locked (`Head`).
+_APPEND = DriverStatement(
+    text(
+        """
+WITH head AS (
+    SELECT seq, hash, sealed_seq, sealed_at_s, seal_digest FROM message_log_head WHERE id = 1 FOR UPDATE
+), moved AS (
+    UPDATE message_log_head
+    SET seq = head.seq + 1,
+        hash = encode(
+            sha256(convert_to(head.hash || chr(31) || CAST(head.seq + 1 AS TEXT) || chr(31), 'UTF8') || :content),
+            'hex'
+        )
+    FROM head
+    WHERE message_log_head.id = 1
+    RETURNING message_log_head.seq, message_log_head.hash, head.hash AS prev_hash
+)
+INSERT INTO message_log (seq, at, direction, service, client_id, log_id, payload, prev_hash, hash)
+SELECT seq, :at, :direction, :service, :client_id, :log_id, :payload, prev_hash, hash FROM moved
+RETURNING seq, hash, (SELECT seq FROM head), (SELECT hash FROM head), (SELECT sealed_seq FROM head),
+    (SELECT sealed_at_s FROM head), (SELECT seal_digest FROM head)
+"""
+    ).bindparams(
+        bindparam("content", type_=LargeBinary()),
+        bindparam("at", type_=_RECORDS.c.at.type),
+        bindparam("payload", type_=_RECORDS.c.payload.type),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +219,17 @@ class MessageLog:
         request together with its replay-cache record). Core statements built once, on a
         Connection: this runs on every SOAP exchange. Returns the last sequence number."""
         connection = on.connection() if isinstance(on, Session) else on
+        if connection.dialect.name == "postgresql":
+            head, seq, prev = self._append_on_server(connection, entries)
+        else:
+            head, seq, prev = self._append_here(connection, entries)
+        if self.sealer is not None and self.sealer.due(head, seq):
+            self.sealer.seal_in(connection, head, seq, prev)
+        return seq
+
+    def _append_here(self, connection: Connection, entries: tuple[Entry, ...]) -> tuple[Head, int, str]:
+        """The head locked, the records hashed here and inserted, the head moved: the locked
+        head, and the last record's seq and hash."""
         head = self.lock_head(connection)
         seq, prev = head.seq, head.hash
         rows = []
@@ -191,15 +250,36 @@ class MessageLog:
                 )
             )
             prev = digest
-        with pipelined(connection):  # PostgreSQL: the records and the head's move in one round trip
-            if len(rows) > 1:
-                _ADD_RECORDS.execute_many(connection, rows)
-            else:
-                _ADD_RECORDS.execute(connection, rows[0])
-            _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
-        if self.sealer is not None and self.sealer.due(head, seq):
-            self.sealer.seal_in(connection, head, seq, prev)
-        return seq
+        if len(rows) > 1:
+            _ADD_RECORDS.execute_many(connection, rows)
+        else:
+            _ADD_RECORDS.execute(connection, rows[0])
+        _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
+        return head, seq, prev
+
+    def _append_on_server(self, connection: Connection, entries: tuple[Entry, ...]) -> tuple[Head, int, str]:
+        """`_APPEND` once an entry (PostgreSQL): the head as locked for the first, and the
+        last record's seq and hash."""
+        first: Head | None = None
+        seq, prev = 0, GENESIS
+        for e in entries:
+            values = {
+                "content": _content_part(e.at, e.direction, e.service, e.client_id, e.log_id, e.payload),
+                "at": e.at,
+                "direction": e.direction,
+                "service": e.service,
+                "client_id": e.client_id,
+                "log_id": e.log_id,
+                "payload": e.payload,
+            }
+            rows = _APPEND.execute(connection, values)
+            if not rows:  # no head row yet: made, then locked like any later append's
+                self.lock_head(connection)
+                rows = _APPEND.execute(connection, values)
+            seq, prev = rows[0][0], rows[0][1]
+            first = first or Head._make(rows[0][2:])
+        assert first is not None, "append_in takes at least one entry"
+        return first, seq, prev
 
     def seal(self) -> object | None:
         """Seal the head now (`hub audit seal`); None when nothing is new since the last seal."""
