@@ -316,8 +316,8 @@ class CouponService:
             cid = normalize_coupon_id(coupon_text)
         except MalformedId:
             return CouponCheck(coupon_text, False, MALFORMED)
-        with self.db.read() as session:
-            found = session.execute(_COUPON_WITH_COMPANY, {"coupon_id": cid}).one_or_none()
+        with self.db.reading() as connection:
+            found = connection.execute(_COUPON_WITH_COMPANY, {"coupon_id": cid}).one_or_none()
         if found is None:
             return CouponCheck(format_coupon_id(cid), False, NOT_FOUND)
         coupon = company = found

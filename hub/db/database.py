@@ -574,8 +574,8 @@ class Database:
         self.engine = _make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        reader_bind = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
-        self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+        self._reader_engine = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
+        self._reader = sessionmaker(self._reader_engine, expire_on_commit=False)
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
         self._turns: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
@@ -608,16 +608,24 @@ class Database:
     def read(self) -> AbstractContextManager[Session]:
         return self._session(write=False)
 
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
+    def writing(self) -> AbstractContextManager[Connection]:
         """`transaction()` without the ORM: a Connection, for the Core statements every SOAP
         exchange runs (the message log, the replay cache), which need no Session's upkeep."""
+        return self._core(write=True)
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """`read()` without the ORM: a Connection, for the Core queries of the reads SOAP
+        exchanges make most (VerifyCoupon's coupon)."""
+        return self._core(write=False)
+
+    @contextmanager
+    def _core(self, write: bool) -> Iterator[Connection]:
         exchange = self._exchange.get()
         if exchange is not None and exchange.takes():
-            with exchange.block(write=True) as connection:
+            with exchange.block(write) as connection:
                 yield connection
             return
-        with self.engine.begin() as connection:
+        with (self.engine if write else self._reader_engine).begin() as connection:
             yield connection
 
     def snapshot(self) -> AbstractContextManager[Session]:
