@@ -183,6 +183,8 @@ class ChainReport:
 
 @dataclass(frozen=True)
 class Entry:
+    """One record to append; its fields are the record's columns of the same names."""
+
     at: datetime
     direction: str  # REQUEST or RESPONSE
     service: str
@@ -236,19 +238,7 @@ class MessageLog:
         for e in entries:
             seq += 1
             digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
-            rows.append(
-                dict(
-                    seq=seq,
-                    at=e.at,
-                    direction=e.direction,
-                    service=e.service,
-                    client_id=e.client_id,
-                    log_id=e.log_id,
-                    payload=e.payload,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
+            rows.append({**vars(e), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
         if len(rows) > 1:
             _ADD_RECORDS.execute_many(connection, rows)
@@ -264,13 +254,8 @@ class MessageLog:
         seq, prev = 0, GENESIS
         for e in entries:
             values = {
+                **vars(e),
                 "content": _content_part(e.at, e.direction, e.service, e.client_id, e.log_id, e.payload),
-                "at": e.at,
-                "direction": e.direction,
-                "service": e.service,
-                "client_id": e.client_id,
-                "log_id": e.log_id,
-                "payload": e.payload,
             }
             rows = _APPEND.execute(connection, values)
             if not rows:  # no head row yet: made, then locked like any later append's
