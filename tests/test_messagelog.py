@@ -21,6 +21,7 @@ from hub.audit.messagelog import (
     MessageRecord,
     record_hash,
 )
+from tests.support.databases import terminate_backend
 
 
 def filled_log(db, n=6) -> MessageLog:
@@ -135,7 +136,7 @@ def test_a_connection_lost_mid_append_fails_cleanly_and_the_pool_recovers(pg_db)
     log = filled_log(pg_db, n=2)
     at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
     with pytest.raises(OperationalError) as lost, pg_db.writing() as connection:
-        terminate_backend(pg_db, connection)
+        terminate_backend(pg_db.engine.url, backend_pid(connection))
         log.append_in(connection, Entry(at, REQUEST, "office", "pojazd-1465", "log-lost", b"<lost/>"))
     assert lost.value.connection_invalidated
     assert log.append(Entry(at, REQUEST, "office", "pojazd-1465", "log-after", b"<after/>")) == 3
@@ -153,7 +154,7 @@ def test_a_connection_lost_between_the_records_of_one_append_leaves_neither(pg_d
         @staticmethod
         def execute(connection, values):
             rows = real.execute(connection, values)
-            terminate_backend(pg_db, connection)
+            terminate_backend(pg_db.engine.url, backend_pid(connection))
             return rows
 
     with monkeypatch.context() as patched, pytest.raises(OperationalError) as lost:
@@ -182,9 +183,5 @@ def test_postgresql_hashes_a_record_as_record_hash_does(pg_db):
     assert records[0].prev_hash == GENESIS and records[1].prev_hash == records[0].hash
 
 
-def terminate_backend(db, connection) -> None:
-    """The server ends `connection`'s session, as a restart would."""
-    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-    with db.engine.connect() as other:
-        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        other.commit()
+def backend_pid(connection) -> int:
+    return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()

@@ -4,11 +4,8 @@ of work succeeds on a new connection (hub.db.database._drop_if_closed_by_server)
 
 from __future__ import annotations
 
-import time
-
-from sqlalchemy import create_engine
-
 from hub.db.database import Database
+from tests.support.databases import terminate_backend
 
 
 def backend_pid(db: Database) -> int:
@@ -16,24 +13,9 @@ def backend_pid(db: Database) -> int:
         return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
 
 
-def terminate(db: Database, pid: int) -> None:
-    """The server ends that session, as `pg_ctl restart` ends them all; asked on a connection
-    of another engine, so the hub's pool is not touched, and waited for until it is gone."""
-    other = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
-    try:
-        with other.connect() as c:
-            c.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-            deadline = time.monotonic() + 5
-            while c.exec_driver_sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}").scalar_one():
-                assert time.monotonic() < deadline, f"backend {pid} did not end"
-                time.sleep(0.02)
-    finally:
-        other.dispose()
-
-
 def test_a_connection_the_server_closed_in_the_pool_is_replaced_at_checkout(pg_db):
     pid = backend_pid(pg_db)
-    terminate(pg_db, pid)
+    terminate_backend(pg_db.engine.url, pid)  # as a restart would, while the connection lies in the pool
     assert backend_pid(pg_db) != pid  # and no error: the dead connection was not handed out
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import URL, create_engine, text
 
 from hub.tables import metadata
 
@@ -30,3 +31,19 @@ def truncate_pg(url: str) -> None:
     with engine.begin() as c:
         c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+def terminate_backend(url: str | URL, pid: int) -> None:
+    """The server ends session `pid` of the database at `url`, as a restart ends them all;
+    asked from an engine of its own (the hub's pool is left as it is) and waited for until
+    the session is gone."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            deadline = time.monotonic() + 5
+            while c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline, f"backend {pid} did not end"
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
