@@ -49,6 +49,7 @@ def _table(name: str) -> Table:
 _BULK, _PLAIN = _table("bulk_rows"), _table("plain_rows")
 _COLUMNS = ("account", "key", "amount_grosze", "reversal", "on", "at", "remittance", "note")
 _ADD = BulkInsert(_BULK, _COLUMNS, "account", "key", returning=("key", "id"))
+_ADD_WITH_IDS = BulkInsert(_BULK, ("id", *_COLUMNS), "account", "key", returning=("key", "id"))
 AT = datetime(2026, 12, 4, 9, 30, 1, 123456, tzinfo=UTC)
 # what array text would quote or escape, and what no format may change
 REMITTANCES = ['przelew {1,2} "NIP" 526-025-02-74', "a\\b", "zażółć gęślą jaźń", "NULL", "", None, "tab\tline\n", "😀"]
@@ -114,6 +115,23 @@ def test_a_thousand_rows_in_one_statement(tables: Database) -> None:
     with tables.engine.begin() as connection:
         made = dict(_ADD.execute(connection, rows))
     assert len(made) == len(set(made.values())) == 1000
+
+
+def test_rows_are_inserted_with_the_ids_reserved_for_them(tables: Database) -> None:
+    """Reserved ids are new, ascending, and the database numbers the rows after them past them."""
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        before = dict(_ADD.execute(connection, rows[:2]))
+        assert _ADD_WITH_IDS.reserve_ids(connection, 0) == []
+        ids = _ADD_WITH_IDS.reserve_ids(connection, 3)
+        assert ids == sorted(set(ids)) and len(ids) == 3 and min(ids) > max(before.values())
+        given = [{**row, "id": id} for row, id in zip(rows[2:5], ids, strict=True)]
+        assert dict(_ADD_WITH_IDS.execute(connection, given)) == {row["key"]: row["id"] for row in given}
+        after = dict(_ADD.execute(connection, rows[5:]))
+        assert min(after.values()) > max(ids)
+        again = _ADD_WITH_IDS.reserve_ids(connection, 2)
+        assert min(again) > max(after.values())
+    assert _stored(tables, _BULK)[2][0][0] == ids[0]
 
 
 def test_a_column_with_a_default_must_be_given() -> None:

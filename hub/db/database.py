@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Integer,
     RootTransaction,
     Select,
     Table,
@@ -374,6 +375,22 @@ class BulkInsert:
             self._arrays = self._arrays.returning(*(table.c[name] for name in self.returning))
         self._binary: tuple[str, _Compiled] | None = None
         self._rows: _Compiled | None = None
+        series = func.generate_series(1, bindparam("count", type_=Integer)).table_valued("n")
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        self._next_ids = DriverStatement(select(func.nextval(sequence)).select_from(series))
+
+    def reserve_ids(self, connection: Connection, count: int) -> list[int]:
+        """`count` ids, ascending, for rows this transaction inserts next (with their `id`
+        given): a row is then inserted whole, so that its id can be written into other rows
+        first. PostgreSQL: from the table's sequence (an id left unused is a gap); SQLite: those
+        past the largest rowid, as SQLite would number them: the write transaction holds
+        SQLite's lock, so nobody else inserts before this transaction's next insert."""
+        if count <= 0:
+            return []
+        if connection.dialect.name == "postgresql":
+            return [id for (id,) in self._next_ids.execute(connection, {"count": count})]
+        last = self._last.execute(connection)[0][0] or 0
+        return list(range(last + 1, last + 1 + count))
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Insert `rows` (mappings of exactly the columns); the returning columns of those inserted."""
