@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 
 from hub.db.base import UtcDateTime
 from hub.db.database import BulkInsert, Database
@@ -50,6 +51,7 @@ _BULK, _PLAIN = _table("bulk_rows"), _table("plain_rows")
 _COLUMNS = ("account", "key", "amount_grosze", "reversal", "on", "at", "remittance", "note")
 _ADD = BulkInsert(_BULK, _COLUMNS, "account", "key", returning=("key", "id"))
 _ADD_WITH_IDS = BulkInsert(_BULK, ("id", *_COLUMNS), "account", "key", returning=("key", "id"))
+_ADD_NEW = BulkInsert(_BULK, _COLUMNS, skip_stored=False)
 AT = datetime(2026, 12, 4, 9, 30, 1, 123456, tzinfo=UTC)
 # what array text would quote or escape, and what no format may change
 REMITTANCES = ['przelew {1,2} "NIP" 526-025-02-74', "a\\b", "zażółć gęślą jaźń", "NULL", "", None, "tab\tline\n", "😀"]
@@ -132,6 +134,16 @@ def test_rows_are_inserted_with_the_ids_reserved_for_them(tables: Database) -> N
         again = _ADD_WITH_IDS.reserve_ids(connection, 2)
         assert min(again) > max(after.values())
     assert _stored(tables, _BULK)[2][0][0] == ids[0]
+
+
+def test_without_skipping_a_row_stored_before_fails_the_insert(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        assert _ADD_NEW.execute(connection, rows[:2]) == []
+    with pytest.raises(IntegrityError), tables.engine.begin() as connection:
+        _ADD_NEW.execute(connection, rows[1:])
+    with tables.engine.connect() as connection:
+        assert connection.execute(select(_BULK.c.key).order_by(_BULK.c.id)).scalars().all() == ["ref:R0", "ref:R1"]
 
 
 def test_a_column_with_a_default_must_be_given() -> None:

@@ -341,10 +341,11 @@ def driver_insert_if_absent(table: Table, *keys: str, returning: str | None = No
 
 class BulkInsert:
     """Many rows into `table`, a row whose unique key (`keys`; none: any unique key) is stored
-    already left out (`insert_if_absent`), the `returning` columns of the rows it made coming
-    back (in no set order). For the imports that write thousands of rows at once: compiled
-    once, run on the driver's cursor, the values converted by the columns' types as
-    SQLAlchemy would (`DriverStatement`, `driver_execute`).
+    already left out (`insert_if_absent`; with `skip_stored=False` it fails the insert instead,
+    an IntegrityError), the `returning` columns of the rows it made coming back (in no set
+    order). For the imports that write thousands of rows at once: compiled once, run on the
+    driver's cursor, the values converted by the columns' types as SQLAlchemy would
+    (`DriverStatement`, `driver_execute`).
 
     - PostgreSQL: one `INSERT ... SELECT unnest(...)`, one array a column (`unnested`), sent
       in psycopg's binary format: its text format searches every element for characters to
@@ -355,20 +356,22 @@ class BulkInsert:
       a JSON array of the rows (json_each), and multi-row VALUES would be compiled again for
       every number of rows."""
 
-    def __init__(self, table: Table, columns: Sequence[str], *keys: str, returning: Sequence[str] = ()) -> None:
+    def __init__(
+        self, table: Table, columns: Sequence[str], *keys: str, returning: Sequence[str] = (), skip_stored: bool = True
+    ) -> None:
         self.table = table
         self.columns = tuple(columns)
         self.returning = tuple(returning)
         defaulted = [c.name for c in table.columns if c.default is not None and c.name not in self.columns]
         if defaulted:  # SQLAlchemy's execution context applies them; the driver's cursor would store NULL
             raise ValueError(f"a bulk insert into {table.name} is given every column with a default: {defaulted}")
-        self._one = insert_if_absent("sqlite", table, *keys)
+        self._one = insert_if_absent("sqlite", table, *keys) if skip_stored else sqlite_insert(table)
         rowid: ColumnClause[Any] = literal_column("rowid")
         self._last = DriverStatement(select(func.max(rowid)).select_from(table))
         self._made = DriverStatement(
             select(*(table.c[name] for name in self.returning)).where(rowid > bindparam("last_rowid"))
         )
-        self._arrays = insert_if_absent("postgresql", table, *keys).from_select(
+        self._arrays = (insert_if_absent("postgresql", table, *keys) if skip_stored else pg_insert(table)).from_select(
             self.columns, unnested(table, self.columns)
         )
         if self.returning:
