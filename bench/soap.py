@@ -70,13 +70,14 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def database(backend: str, workdir: Path) -> tuple[str, Callable[[], None]]:
-    """A fresh database's URL (SQLite: a file in `workdir`), and how to drop it."""
+def database(backend: str, workdir: Path, name_suffix: str = "") -> tuple[str, Callable[[], None]]:
+    """A fresh database's URL (SQLite: a file in `workdir`), and how to drop it; PostgreSQL's
+    is named by this process and `name_suffix` (bench/compare.py makes two at once)."""
     if backend == "sqlite":
         return f"sqlite:///{workdir}/hub.sqlite3", lambda: None
     from sqlalchemy import create_engine, text
 
-    name = f"hub_bench_{os.getpid()}"
+    name = f"hub_bench_{os.getpid()}{'_' + name_suffix if name_suffix else ''}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
@@ -117,13 +118,15 @@ def envelope(operation: str, fields: dict) -> etree._Element:
 
 
 @contextmanager
-def prepared_hub(backend: str, coupons_needed: int, prefix: str) -> Iterator[tuple[Path, list[str]]]:
+def prepared_hub(
+    backend: str, coupons_needed: int, prefix: str, name_suffix: str = ""
+) -> Iterator[tuple[Path, list[str]]]:
     """The shipped config on a fresh database (`backend`) with `coupons_needed` coupons issued:
     the config's folder and the coupon ids. The database and the files go when the block ends."""
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
 
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    url, drop = database(backend, workdir)
+    url, drop = database(backend, workdir, name_suffix)
     try:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
         yield config_dir, prepare(config_dir, coupons_needed)
@@ -215,9 +218,16 @@ def crypto_floor(identity: SigningIdentity, rounds: int = 300) -> dict:
     return {"sign_plus_verify_ms": round(each * 1000, 3), "max_per_s_per_core": round(1 / each, 1)}
 
 
+def own_code(env: dict | None = None) -> dict:
+    """The environment for a process that runs this tree's code: `.venv/bin/hub` imports the
+    checkout the venv was installed from, which is another tree when a venv is shared (a
+    `git archive` of an older commit, linked to this venv, to compare against)."""
+    return {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+
+
 def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=own_code(env), start_new_session=True
     )
 
 
@@ -279,7 +289,7 @@ def hub_checks(config_dir: Path) -> dict:
     for name, command in (("ledger_verify", ["ledger", "verify"]), ("audit_verify", ["audit", "verify"])):
         done = subprocess.run(
             [str(REPO / ".venv/bin/hub"), "--config", str(config_dir), *command],
-            cwd=REPO, capture_output=True, text=True, timeout=600,
+            cwd=REPO, env=own_code(), capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         checks[name] = "ok" if done.returncode == 0 else f"FAILED: {done.stdout[-500:]}{done.stderr[-500:]}"
     return checks
