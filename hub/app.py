@@ -49,6 +49,7 @@ from hub.reports.service import ReportService
 from hub.services import bankin, cashdesk, company, office
 from hub.services.deadline import ReadDeadlines
 from hub.services.endpoint import Security, SoapEndpoint
+from hub.services.group_commit import GroupCommit
 from hub.services.wsgi import HubApplication
 from hub.settlement.service import SettlementService
 from hub.signing.keys import SigningIdentity
@@ -245,17 +246,24 @@ class Hub:
 
     def soap_endpoints(self, security: Security, guard: RestoreGuard | None) -> dict[str, SoapEndpoint]:
         """/soap/<service> -> its endpoint, serving this hub's services."""
-        log, context = self.message_log, {"hub": self}
+        log, context, answers = self.message_log, {"hub": self}, self.answer_records
         return {
-            path: SoapEndpoint(name, namespace, [service], kinds, security, log, self.clock, context, guard)
+            path: SoapEndpoint(name, namespace, [service], kinds, security, log, self.clock, context, guard, answers)
             for path, (name, namespace, service, kinds) in SOAP_SERVICES.items()
         }
+
+    @cached_property
+    def answer_records(self) -> GroupCommit:
+        """The answer records of reads, committed together (hub.services.group_commit)."""
+        return GroupCommit(self.message_log)
 
     def wsgi(self) -> HubApplication:
         """The WSGI application of `hub serve` on this hub (`application`)."""
         return application(self)
 
     def close(self) -> None:
+        if "answer_records" in self.__dict__:  # the answers sent are in the log before the hub goes
+            self.answer_records.flush()
         self.db.dispose()
 
 

@@ -21,7 +21,7 @@ import select as io_select
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, cast
@@ -458,25 +458,17 @@ def _sqlite_begin(connection: Connection) -> None:
 class Exchange:
     """One SOAP exchange's database work on one connection, checked out once
     (`Database.exchange()`). Every `transaction()` and `read()` of the exchange runs on
-    it, one after the other, in at most two transactions:
+    it, one after the other, each in a transaction of its own, except:
 
     - an operation that changes state (`hold_next()` after the request's record): the
-      request's record commits first; the business work's transaction is left open when
-      its block ends, and `finish` adds the answer's record to it and commits both: the
-      effect and the record of what the caller was told commit together or not at all.
-    - a read (`lend_next()` before the request's record): the request's transaction is
-      left open and lent to the business read, which joins it and commits it when the
-      read ends. The answer is then signed with no transaction open, and `finish` records
-      it in a short transaction of its own. On SQLite the write lock is thus held for the
-      request's record and the read, not for building and signing the answer. When no
-      read comes (the request was refused first), `finish` records the answer in the
-      request's transaction.
+      business work's transaction is left open when its block ends, and `finish` adds the
+      answer's record to it and commits both: the effect and the record of what the caller
+      was told commit together or not at all. A block that raises rolls back what is held.
 
-    On SQLite a held or lent transaction begins IMMEDIATE even for a read, since a record
-    is written in it (a deferred read cannot safely become a writer). A block that raises
-    rolls back what is held; a read that raises while it holds a lent transaction commits
-    the request's record all the same (a read wrote nothing). `request_lost` tells when
-    the request's record was rolled back instead, so that the answer's carries it."""
+    So an exchange has at most two transactions: the request's record, then the business
+    work (with the answer's record when it changes state). On SQLite a held transaction
+    begins IMMEDIATE, as any writer's (a deferred read cannot safely become a writer); a
+    read's begins DEFERRED and takes no write lock."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -484,20 +476,14 @@ class Exchange:
         self._running = False  # a block runs on the connection now
         self._held: RootTransaction | None = None
         self._hold_next = False
-        self._lend_next = False
-        self._lent = False  # what is held is the request's transaction, lent to the next read
-        self.request_lost = False  # a lent request's record was rolled back, never committed
 
     @property
     def holding(self) -> bool:
         """Whether business work waits, uncommitted, for the answer record."""
-        return self._held is not None and not self._lent
+        return self._held is not None
 
     def hold_next(self) -> None:
         self._hold_next = True
-
-    def lend_next(self) -> None:
-        self._lend_next = True
 
     def takes(self) -> bool:
         """Whether a new block can run here: not while another one runs on the connection
@@ -505,47 +491,33 @@ class Exchange:
         return not self._running or self._held is not None
 
     @contextmanager
-    def block(self, write: bool, alone: bool = False) -> Iterator[Connection]:
+    def block(self, write: bool) -> Iterator[Connection]:
         """One block of work on the exchange's connection: its own transaction, committed at
-        its end, or held (after `hold_next()` or `lend_next()`), or joined to the one held.
-        A write, or a block that must begin its transaction (`alone`), does not join a lent
-        one: that is committed first."""
+        its end, or held (after `hold_next()`), or joined to the one held."""
         connection = self._connect()
-        if self._lent and (write or alone) and not self._running:
-            self._give_back()
         joined, running = self._held, self._running
-        ends_loan = joined is not None and self._lent and not running
         if joined is None:
             if self.db.is_sqlite:
-                mode = "IMMEDIATE" if write or self._hold_next or self._lend_next else "DEFERRED"
-                connection.execution_options(sqlite_begin=mode)
+                connection.execution_options(sqlite_begin="IMMEDIATE" if write or self._hold_next else "DEFERRED")
             began = connection.begin()
         self._running = True
         try:
             yield connection
         except BaseException:
-            if joined is not None and self._lent:  # a read on the loan: its end gives the loan back
-                if ends_loan:
-                    with suppress(Exception):  # the read's error is the one to report
-                        self._give_back()
-            else:
-                self._abandon()
+            self._abandon()
             raise
         finally:
             self._running = running
-        if ends_loan:
-            self._give_back()
-        elif joined is None:
-            if self._hold_next or self._lend_next:
-                self._held, self._lent = began, self._lend_next
-                self._hold_next = self._lend_next = False
+        if joined is None:
+            if self._hold_next:
+                self._held, self._hold_next = began, False
             else:
                 began.commit()
 
     @contextmanager
-    def session(self, write: bool, alone: bool = False) -> Iterator[Session]:
+    def session(self, write: bool) -> Iterator[Session]:
         """`block` with an ORM session on it, for domain code; flushed before the block ends."""
-        with self.block(write, alone) as connection:
+        with self.block(write) as connection:
             session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
             try:
                 yield session
@@ -554,9 +526,8 @@ class Exchange:
                 session.close()
 
     def finish(self, record: Any) -> None:
-        """`record(connection)` adds the answer's record to what is held (the business work,
-        or a lent request no read took) and commits it all; when nothing is held, the record
-        commits in a transaction of its own."""
+        """`record(connection)` adds the answer's record to the business work held and commits
+        it all; when nothing is held, the record commits in a transaction of its own."""
         if self._held is None:
             with self.db.writing() as connection:
                 record(connection)
@@ -568,19 +539,7 @@ class Exchange:
         except BaseException:
             self._abandon()
             raise
-        self._held, self._lent = None, False
-
-    def _give_back(self) -> None:
-        """Commits the lent request transaction; if that fails, it rolls back (`request_lost`)."""
-        lent, self._held, self._lent = self._held, None, False
-        if lent is None:
-            return
-        try:
-            lent.commit()
-        except Exception:
-            self.request_lost = True
-            self._abandon()
-            raise
+        self._held = None
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.invalidated:
@@ -591,9 +550,7 @@ class Exchange:
 
     def _abandon(self) -> None:
         """A block raised: whatever the connection's transaction holds rolls back."""
-        if self._lent:
-            self.request_lost = True
-        self._held, self._hold_next, self._lend_next, self._lent = None, False, False, False
+        self._held, self._hold_next = None, False
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
@@ -676,7 +633,7 @@ class Database:
     def _session(self, write: bool, snapshot: bool = False) -> Iterator[Session]:
         exchange = self._exchange.get()
         if exchange is not None and exchange.takes():
-            with exchange.session(write, alone=snapshot) as session:
+            with exchange.session(write) as session:
                 yield from self._begun(session, snapshot)
             return
         with (self._writer if write else self._reader)() as session, session.begin():

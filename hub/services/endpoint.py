@@ -10,13 +10,14 @@
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub -> answer into the message log -> metrics, one log line
 
-The database sees two transactions on one connection (hub.db.database.Exchange). An
-operation that changes state: the request's record with its replay-cache row, committed
+The database sees at most two transactions on one connection (hub.db.database.Exchange).
+An operation that changes state: the request's record with its replay-cache row, committed
 before any business code runs; then the business work, held open, with the answer's
 record added to it: the effect and the record of what the caller was told commit together
-or not at all. A read: the request's record, its replay-cache row and the read in one
-transaction; then the answer, signed outside it, in a short one of its own (on SQLite
-the write lock is not held while spyne builds the answer and the hub signs it).
+or not at all. A read: the request's record with its replay-cache row, then the read in a
+transaction of its own (on SQLite a deferred one, which takes no write lock); the answer
+is built and signed with no transaction open, and its record is committed with other
+answers' records within 0.1 s (hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload. `GET ?wsdl` and
@@ -53,6 +54,7 @@ from hub.ops import metrics
 from hub.ops.logging import request_fields
 from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
+from hub.services.group_commit import GroupCommit
 from hub.services.soap11 import check_envelope
 from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
@@ -140,15 +142,8 @@ class _Exchange:
     client_id: str = "-"
     operation: str = metrics.UNKNOWN_OPERATION
     coupon: str | None = None
-    request_logged: bool = False
-    replay: DeferredReplay | None = None  # the signature's replay-cache key, once remembered
+    request_logged: bool = False  # the request's record and its replay-cache row are committed
     database: Exchange | None = None  # the exchange's connection and held transaction
-
-    @property
-    def request_committed(self) -> bool:
-        """Whether the request's record (and its replay-cache row) is in the log: written, and
-        not rolled back with a lent transaction (hub.db.database.Exchange)."""
-        return self.request_logged and not (self.database is not None and self.database.request_lost)
 
 
 VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
@@ -190,6 +185,7 @@ class SoapEndpoint:
         clock: Clock,
         context: dict | None = None,
         guard: RestoreGuard | None = None,
+        answer_records: GroupCommit | None = None,
     ) -> None:
         self.service = service
         self.namespace = namespace
@@ -199,6 +195,7 @@ class SoapEndpoint:
         self.clock = clock
         self.context = context or {}
         self.guard = guard
+        self.answer_records = answer_records  # a read's answer record, committed with others'; else at once
         self.schema = contract_schema(service)
         self.operations = contract_operations(service)
         app = Application(
@@ -306,9 +303,6 @@ class SoapEndpoint:
         request (soap:Server) rather than serve it unlogged."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
-        changes_state = exchange.operation in STATE_CHANGING
-        if exchange.database is not None and not changes_state:
-            exchange.database.lend_next()  # a read joins the request's transaction
         try:
             with self.message_log.db.writing() as connection:
                 if not self.security.replay.remember_in(connection, replay.key, replay.expires_at):
@@ -321,53 +315,50 @@ class SoapEndpoint:
             metrics.message_log_failed(REQUEST)
             raise MessageLogUnavailable(exchange.log_id) from None
         exchange.request_logged = True
-        exchange.replay = replay
-        if exchange.database is not None and changes_state:
+        if exchange.database is not None and self._changes_state(exchange):
             exchange.database.hold_next()  # the business work waits for the answer's record
 
     def _log_answer(self, exchange: _Exchange, response: etree._Element, body: bytes) -> tuple[etree._Element, bytes]:
         """The answer as sent: in the transaction of the business work it reports (held open
-        until now) when the operation changes state, else in the request's when no read took
-        it, else on its own; with its request when that was refused before being logged.
-        If the held work cannot be committed, it is undone and the caller gets a fault
-        instead, logged on its own; a fault that cannot be logged either goes out unlogged, reported."""
-        database = exchange.database
-        held = database is not None and database.holding
+        until now) when the operation changes state; a read's, its request in the log, with
+        other answers' records (`answer_records`, a group commit: within 0.1 s); else on its own,
+        with its request when that was refused before being logged. If the held work cannot
+        be committed, it is undone and the caller gets a fault instead, logged on its own; an
+        answer or fault that cannot be logged goes out unlogged, reported."""
+        held = exchange.database if exchange.database is not None and exchange.database.holding else None
+        entries = self._entries(exchange, body)
         try:
-            if database is None:
-                self.message_log.append(*self._entries(exchange, body))
+            if held is not None:
+                held.finish(lambda connection: self.message_log.append_in(connection, *entries))
+            elif self.answer_records is not None and exchange.request_logged and not self._changes_state(exchange):
+                self.answer_records.add(*entries)
             else:
-                entries = self._entries(exchange, body)
-                database.finish(lambda connection: self.message_log.append_in(connection, *entries))
+                self.message_log.append(*entries)
             return response, body
         except Exception as error:  # noqa: BLE001
-            if held:
-                log.exception(
-                    "request %s: the answer and its work could not be committed; a fault goes out", exchange.log_id
-                )
-                response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
-                body = self._signed(response)
-            elif exchange.request_committed or not exchange.request_logged:  # else: lost with a lent transaction
+            if held is None:
                 self._unlogged(exchange, "the answer went out unlogged")
                 return response, body
+            log.exception(
+                "request %s: the answer and its work could not be committed; a fault goes out", exchange.log_id
+            )
+            response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
+            body = self._signed(response)
         try:
-            self._append_late(exchange, body)
+            self.message_log.append(*self._entries(exchange, body))
         except Exception:  # noqa: BLE001
-            self._unlogged(exchange, "the fault went out unlogged" if held else "the answer went out unlogged")
+            self._unlogged(exchange, "the fault went out unlogged")
         return response, body
 
-    def _append_late(self, exchange: _Exchange, body: bytes) -> None:
-        """The answer in a transaction of its own, with its request if that is not in the log,
-        and the request's replay-cache row again if it went with a lent transaction."""
-        with self.message_log.db.writing() as connection:
-            if exchange.replay is not None and not exchange.request_committed:
-                assert exchange.replay.key is not None and exchange.replay.expires_at is not None
-                self.security.replay.remember_in(connection, exchange.replay.key, exchange.replay.expires_at)
-            self.message_log.append_in(connection, *self._entries(exchange, body))
+    @staticmethod
+    def _changes_state(exchange: _Exchange) -> bool:
+        """Whether the operation may change state: its answer, a fault too, is recorded at once,
+        so that `hub audit recover` finds what it was told (hub.audit.recovery)."""
+        return exchange.operation in STATE_CHANGING
 
     def _entries(self, exchange: _Exchange, body: bytes) -> list[Entry]:
         entries = [Entry(self.clock(), RESPONSE, self.service, exchange.client_id, exchange.log_id, body)]
-        if not exchange.request_committed:
+        if not exchange.request_logged:
             entries.insert(
                 0, Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
             )

@@ -1,24 +1,30 @@
 """What one SOAP exchange costs the database (issue 18 point 2): one connection checkout
 and at most two transactions, the request's record, then the business work together
-with the answer's record. Counted with SQLAlchemy's pool and connection events."""
+with the answer's record; a read's answer record is committed with other answers' records
+(hub.services.group_commit). Counted with SQLAlchemy's pool and connection events."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, event, func, make_url, select, text
-from sqlalchemy.exc import OperationalError
 
+from hub import ns
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
+from hub.db.database import Database
 from hub.services import endpoint
 from hub.signing.sign import sign_envelope
-from tests.support.factories import OPERATOR, funded_company, issue
+from tests.support.factories import OPERATOR, config_copy, funded_company, issue
+from tests.support.ops import sample, scrape
 from tests.support.soap import CLIENT, fault_of, redeem_fields, signed_request
+from tests.support.wsgi import serving
 
 
 @contextmanager
@@ -41,12 +47,15 @@ def counting(engine):
 @pytest.fixture
 def quiet_hub(running_hub):
     """The hub after one exchange: the replay cache's first purge and the restore guard's
-    first check are done, and the guard does not check again during the test."""
+    first check are done, and the guard does not check again during the test; reads' answer
+    records wait for `answer_records.flush()`, not for a timer."""
     running_hub.hub.restore_guard.recheck_s = 3600
+    running_hub.hub.answer_records.within_s = 3600
     funded_company(running_hub.hub, 2_000_00)
     identity = running_hub.identity("pojazd-1465")
     warm = issue(running_hub.hub, 1).coupons[0].coupon_id
     assert running_hub.post(signed_request(identity, "VerifyCoupon", CouponId=warm, OfficeCode="1465"))[0] == 200
+    running_hub.hub.answer_records.flush()
     return running_hub
 
 
@@ -66,6 +75,13 @@ def test_an_exchange_checks_out_one_connection_and_commits_twice(quiet_hub, oper
             status, answer = quiet_hub.post(request)
         assert status == 200, fault_of(answer)
         assert counts == Counter(checkouts=1, transactions=2, commits=2), operation
+    with counting(hub.db.engine) as counts:
+        hub.answer_records.flush()
+    # the three reads' answer records commit together; a redeem's went with its capture
+    expected = Counter(checkouts=1, transactions=1, commits=1) if operation == "VerifyCoupon" else Counter()
+    assert counts == expected
+    assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
+    assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
 
 
 def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fault(quiet_hub, monkeypatch):
@@ -95,6 +111,27 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
         directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
     assert directions[-2:] == ["IN", "OUT"]  # the request, and the fault that was sent
     assert log.verify().ok
+
+
+def requests_in_log(hub) -> dict[str, str]:
+    """The log id of each office request in the log, by the coupon it named."""
+    with hub.db.read() as session:
+        records = session.execute(
+            select(MessageRecord.log_id, MessageRecord.payload).where(MessageRecord.direction == "IN")
+        )
+        return {
+            payload.split(b"CouponId>")[1].split(b"<")[0].decode(): log_id
+            for log_id, payload in records
+            if b"CouponId>" in payload
+        }
+
+
+def answered_in_log(hub, coupons: list[str]) -> dict[str, bool]:
+    """For each of `coupons`, named by an office request: whether its answer record is in the log."""
+    with hub.db.read() as session:
+        answered = set(session.scalars(select(MessageRecord.log_id).where(MessageRecord.direction == "OUT")))
+    requests = requests_in_log(hub)
+    return {coupon: requests.get(coupon) in answered for coupon in coupons}
 
 
 def ends_with_one_exchange(hub) -> bool:
@@ -157,41 +194,84 @@ def test_a_read_holds_no_transaction_while_its_answer_is_signed(
     assert seen == [held_while_signing]
 
 
-def test_a_read_refused_before_it_ran_logs_request_and_fault_in_one_transaction(quiet_hub):
+def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with_other_answers(quiet_hub):
     hub = quiet_hub.hub
     coupon = issue(hub, 1).coupons[0].coupon_id
     kasa = quiet_hub.identity("kasa-1465-01")  # a cash desk may not call the office service
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
     assert (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
+    assert counts == Counter(checkouts=1, transactions=1, commits=1)  # the request's record
+    assert not ends_with_one_exchange(hub)
+    hub.answer_records.flush()
+    assert ends_with_one_exchange(hub)
+
+
+def test_a_request_refused_before_it_was_logged_is_logged_with_its_fault_in_one_transaction(quiet_hub):
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    request = signed_request(quiet_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    tampered = request.replace(coupon.encode(), issue(hub, 1).coupons[0].coupon_id.encode())
+    with counting(hub.db.engine) as counts:
+        status, answer = quiet_hub.post(tampered)
+    assert (status, fault_of(answer)[0]) == (500, f"{{{ns.WSSE}}}FailedCheck")
     assert counts == Counter(checkouts=1, transactions=1, commits=1)
     assert ends_with_one_exchange(hub)
 
 
-def test_a_read_whose_request_record_was_rolled_back_logs_it_with_the_answer(quiet_hub, monkeypatch):
-    """The request's transaction was lent to the read and could not commit with the answer:
-    the request, its replay-cache row and the answer are written again, in one transaction;
-    the same signed request sent again is a replay."""
+def test_answer_records_are_in_the_log_within_their_time_without_a_flush(quiet_hub):
     hub = quiet_hub.hub
-    coupon = issue(hub, 1).coupons[0].coupon_id
-    kasa = quiet_hub.identity("kasa-1465-01")
-    real_append_in = MessageLog.append_in
-    failed = []
+    hub.answer_records.within_s = 0.05
+    coupons = [c.coupon_id for c in issue(hub, 2).coupons]
+    identity = quiet_hub.identity("pojazd-1465")
+    for c in coupons:
+        assert quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=c, OfficeCode="1465"))[0] == 200
+    deadline = time.monotonic() + 10
+    while not all(answered_in_log(hub, coupons).values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
 
-    def append_in(self, connection, *entries):
-        if not failed and any(e.direction == "OUT" for e in entries):
-            failed.append(entries)
-            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        return real_append_in(self, connection, *entries)
 
-    monkeypatch.setattr(MessageLog, "append_in", append_in)
-    request = signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
-    status, answer = quiet_hub.post(request)
-    assert failed and (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
-    assert ends_with_one_exchange(hub)
-    assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
-    status, again = quiet_hub.post(request)
-    assert status == 500 and "replay" in fault_of(again)[1].lower()
+def test_answer_records_that_cannot_be_written_are_reported_by_request(quiet_hub, monkeypatch, caplog):
+    """The batch fails as a whole: one error line naming each request whose answer went out
+    unlogged, the failure counted once per record, and `hub audit verify` lists each request
+    as having no answer record. The next batch is written."""
+    hub = quiet_hub.hub
+    coupons = [c.coupon_id for c in issue(hub, 3).coupons]
+    identity = quiet_hub.identity("pojazd-1465")
+    for c in coupons[:2]:
+        assert quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=c, OfficeCode="1465"))[0] == 200
+    ids = [requests_in_log(hub)[c] for c in coupons[:2]]
+    failures_before = sample(scrape(quiet_hub.url), "hub_message_log_failures_total", direction="OUT")
+    real_append = MessageLog.append
+    monkeypatch.setattr(MessageLog, "append", lambda self, *e: (_ for _ in ()).throw(RuntimeError("the disk is full")))
+    with caplog.at_level(logging.ERROR, logger="hub.soap"):
+        hub.answer_records.flush()
+    monkeypatch.setattr(MessageLog, "append", real_append)
+    lines = [r.getMessage() for r in caplog.records if "went out unlogged" in r.getMessage()]
+    assert len(lines) == 1 and all(i in lines[0] for i in ids), lines
+    assert sample(scrape(quiet_hub.url), "hub_message_log_failures_total", direction="OUT") == failures_before + 2
+    assert answered_in_log(hub, coupons[:2]) == dict.fromkeys(coupons[:2], False)
+    report = hub.message_archive.verify(hub.config.audit.seal_every_records)
+    assert report.ok and {u.log_id for u in report.unanswered} >= set(ids)
+    assert quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupons[2], OfficeCode="1465"))[0] == 200
+    hub.answer_records.flush()
+    assert answered_in_log(hub, coupons[2:]) == {coupons[2]: True}
+
+
+def test_closing_the_hub_writes_the_answer_records_it_holds(tmp_path, db_url):
+    with serving(config_copy(tmp_path, db_url)) as running:
+        hub = running.hub
+        hub.answer_records.within_s = 3600
+        funded_company(hub, 500_00)
+        coupon = issue(hub, 1).coupons[0].coupon_id
+        identity = running.identity("pojazd-1465")
+        assert running.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))[0] == 200
+        assert answered_in_log(hub, [coupon]) == {coupon: False}
+    # served() closed the hub
+    with Database(db_url).read() as session:
+        directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
+    assert directions[-2:] == ["IN", "OUT"]
 
 
 def test_on_sqlite_a_process_s_exchanges_take_turns_on_postgresql_they_overlap(db):
