@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, event, insert, update
 from sqlalchemy.exc import OperationalError
 
 from hub.audit import messagelog
@@ -21,6 +21,7 @@ from hub.audit.messagelog import (
     MessageRecord,
     record_hash,
 )
+from hub.db.database import Database
 from tests.support.databases import terminate_backend
 
 
@@ -185,3 +186,30 @@ def test_postgresql_hashes_a_record_as_record_hash_does(pg_db):
 
 def backend_pid(connection) -> int:
     return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def test_a_chain_appended_to_while_it_is_verified_verifies(db_url):
+    """verify() reads the head and the records as of one moment: a record committed by
+    another process between the two reads (a hub serving while `hub audit verify` runs)
+    is not taken for a deleted tail. PostgreSQL's READ COMMITTED would show each read a
+    newer snapshot."""
+    reader, writer = Database(db_url), Database(db_url)
+    log = filled_log(reader, 4)
+    appended = []
+
+    def append_after_the_head_is_read(conn, cursor, statement, parameters, context, executemany):
+        if not appended and "message_log_head" in statement and "message_log " not in statement:
+            appended.append(
+                MessageLog(writer).append(Entry(datetime.now(UTC), REQUEST, "office", "c", "late", b"<x/>"))
+            )
+
+    event.listen(reader.engine, "after_cursor_execute", append_after_the_head_is_read)
+    try:
+        report = log.verify()
+    finally:
+        event.remove(reader.engine, "after_cursor_execute", append_after_the_head_is_read)
+        reader.dispose()
+        writer.dispose()
+    assert appended == [5]
+    assert report.ok, report.problems
+    assert report.records == 4

@@ -284,7 +284,7 @@ class MessageLog:
         problems: list[str] = []
         expected_seq, prev = after_seq + 1, after_hash
         count = 0
-        with self.db.read() as session:
+        with self.db.snapshot() as session:  # the head and the records as of one moment, while others append
             head = session.get(MessageLogHead, 1)
             for r in session.execute(
                 select(MessageRecord).order_by(MessageRecord.seq).execution_options(yield_per=1000)
