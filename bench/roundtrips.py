@@ -13,7 +13,8 @@ protocol trace (each frontend `Execute` or simple `Query` message, BEGIN and COM
 included). The same trace gives PostgreSQL's round trips: every frontend `Sync` or simple
 `Query` message is one (BEGIN, COMMIT, ROLLBACK, a pre-ping and each statement included;
 statements sent together in a pipeline end with one `Sync`). Prints JSON: the mean per
-exchange.
+exchange, reads' answer records included: their group commit's transactions
+(hub.services.group_commit) are counted and shared out over the exchanges they served.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def run_backend(backend: str, n: int) -> dict:
             warm = bodies[:2]
             for body in warm:  # connections open, caches warm
                 b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), lambda *a: None))
+            app.hub.answer_records.flush()
             counting.reset()
             statuses: list[str] = []
 
@@ -107,6 +109,7 @@ def run_backend(backend: str, n: int) -> dict:
                 answer = b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), start_response))
                 if not statuses[-1].startswith("200") or b"Fault>" in answer:
                     raise RuntimeError(f"{op} answered {statuses[-1]}: {answer[-900:]!r}")
+            app.hub.answer_records.flush()  # reads' answer records: their batches count, shared out
             exchanges = len(bodies) - 2
             counts = counting.counts + (counting.traced() if backend == "postgresql" else Counter())
             result[op] = {k: round(v / exchanges, 2) for k, v in sorted(counts.items())}

@@ -42,6 +42,11 @@ from hub.db.base import Base, UtcDateTime
 from hub.db.database import Database, DriverStatement, insert_if_absent
 
 GENESIS = "0" * 64
+# PostgreSQL: up to this many entries are appended by `_APPEND`, one round trip each (an
+# exchange's own records); more (reads' answer records, hub.services.group_commit) as on
+# SQLite: the head locked, the records hashed here and inserted in one pipelined
+# `executemany`, the head moved; three round trips for the lot.
+ON_SERVER_ENTRIES_MAX = 2
 REQUEST, RESPONSE = "IN", "OUT"
 
 
@@ -221,7 +226,7 @@ class MessageLog:
         request together with its replay-cache record). Core statements built once, on a
         Connection: this runs on every SOAP exchange. Returns the last sequence number."""
         connection = on.connection() if isinstance(on, Session) else on
-        if connection.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql" and len(entries) <= ON_SERVER_ENTRIES_MAX:
             head, seq, prev = self._append_on_server(connection, entries)
         else:
             head, seq, prev = self._append_here(connection, entries)
