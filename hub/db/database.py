@@ -526,13 +526,10 @@ class Exchange:
                 session.close()
 
     def finish(self, record: Any) -> None:
-        """`record(connection)` adds the answer's record to the business work held and commits
-        it all; when nothing is held, the record commits in a transaction of its own."""
-        if self._held is None:
-            with self.db.writing() as connection:
-                record(connection)
-            return
-        assert self._connection is not None
+        """`record(connection)` adds the answer's record to the business work held (`holding`)
+        and commits it all."""
+        if self._held is None or self._connection is None:
+            raise RuntimeError("Exchange.finish: no business work is held")
         try:
             record(self._connection)
             self._held.commit()

@@ -46,7 +46,7 @@ class GroupCommit:
             if self._timer is None:
                 self._timer = threading.Timer(self.within_s, self.flush)
                 self._timer.name = "hub-answer-records"
-                self._timer.daemon = False  # as the thread that made it may be: the process waits for it
+                self._timer.daemon = False  # not inherited from a daemon caller: the process waits for it at exit
                 self._timer.start()
 
     def flush(self) -> None:
