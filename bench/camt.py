@@ -61,9 +61,9 @@ report(time.perf_counter() - start, entries=n, cpu_seconds=time.process_time() -
 """
 
 IMPORT = """
-import os, sys, time
+import sys, time
 from pathlib import Path
-from bench.child import report
+from bench.child import cpu_s, report
 from hub.access import operator
 from hub.app import Hub
 from hub.config import load_config
@@ -76,10 +76,7 @@ def server_cpu():  # CPU seconds of the PostgreSQL backend behind the pool's one
     if hub.db.is_sqlite:
         return 0.0
     with hub.db.engine.connect() as connection:
-        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return cpu_s({connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()})
 
 
 server = server_cpu()

@@ -4,6 +4,7 @@ code with `run_child`, the code ends with `report`, one JSON line of what it mea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,19 @@ def peak_mb() -> float:
     """VmHWM: the most memory the process has held resident, in MB."""
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def cpu_s(pids: set[int]) -> float:
+    """User and system CPU seconds of the live processes among `pids` (/proc: this machine's)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def report(seconds: float, **measured: float) -> None:

@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import bench.soap as soap  # noqa: E402
+from bench.child import cpu_s  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 
-TICKS_S = os.sysconf("SC_CLK_TCK")
 PORTS = (8331, 8332)
 
 
@@ -64,18 +64,6 @@ def postgres_processes() -> set[int]:
             except OSError:
                 continue
     return pids
-
-
-def cpu_s(pids: set[int]) -> float:
-    """User and system CPU seconds of the live processes among `pids`."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS_S
 
 
 def main() -> None:

@@ -378,9 +378,14 @@ class BulkInsert:
             self._arrays = self._arrays.returning(*(table.c[name] for name in self.returning))
         self._binary: tuple[str, _Compiled] | None = None
         self._rows: _Compiled | None = None
+
+    @functools.cached_property
+    def _next_ids(self) -> DriverStatement:
+        """PostgreSQL's `count` next values of the table's id sequence; built for the tables
+        whose ids are reserved (an id of text has no sequence)."""
         series = func.generate_series(1, bindparam("count", type_=Integer)).table_valued("n")
-        sequence = func.pg_get_serial_sequence(table.name, "id")
-        self._next_ids = DriverStatement(select(func.nextval(sequence)).select_from(series))
+        sequence = func.pg_get_serial_sequence(self.table.name, "id")
+        return DriverStatement(select(func.nextval(sequence)).select_from(series))
 
     def reserve_ids(self, connection: Connection, count: int) -> list[int]:
         """`count` ids, ascending, for rows this transaction inserts next (with their `id`
