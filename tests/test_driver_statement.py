@@ -52,6 +52,24 @@ def test_rows_match_what_sqlalchemy_stores(things: Database) -> None:
     assert rows[3].at is None and rows[3].name == "many"
 
 
+def test_typed_rows_are_what_sqlalchemys_result_gives(things: Database) -> None:
+    """`rows`: each value converted by its column's type (on SQLite a time is text, a
+    boolean 0 or 1), fields named by the columns' keys; the same on both databases."""
+    at = datetime(2026, 12, 4, 9, 30, 1, 123456, tzinfo=UTC)
+    everything = DriverStatement(
+        select(_THINGS.c.id, _THINGS.c.name, _THINGS.c.at, (_THINGS.c.id > 1).label("later")).order_by(_THINGS.c.id)
+    )
+    moved = DriverStatement(update(_THINGS).where(_THINGS.c.id == 2).returning(_THINGS.c.at, _THINGS.c.name))
+    with things.engine.begin() as connection:
+        _ADD.execute_many(connection, [{"id": 1, "name": "one", "at": at}, {"id": 2, "name": "two", "at": None}])
+        typed = everything.rows(connection)
+        expected = [tuple(r) for r in connection.execute(everything.statement)]
+        returned = moved.rows(connection, {"name": "deux", "at": at})
+    assert [tuple(r) for r in typed] == expected == [(1, "one", at, False), (2, "two", None, True)]
+    assert typed[0].at == at and typed[0].at.tzinfo is not None and typed[1].later is True
+    assert [(r.at, r.name) for r in returned] == [(at, "deux")]
+
+
 def test_update_keys_and_literal_where(things: Database) -> None:
     with things.engine.begin() as connection:
         _ADD.execute_many(connection, [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])

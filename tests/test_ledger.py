@@ -117,6 +117,29 @@ def test_transfers_are_idempotent_by_id(db):
         assert Ledger(s).balance("company:a").posted == 10_00
 
 
+def test_many_accounts_and_transfers_at_once_are_found_in_chunks(db):
+    """apply() looks its accounts up, and a repeat finds its stored transfers, at most
+    KEYS_PER_QUERY_MAX keys a statement, a chunk padded to a power of two: 130 accounts and
+    130 transfers span two chunks, the second of 2 keys; none is lost or found twice."""
+    count = 130
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.open_account("bank", "ASSET")
+        for i in range(count):
+            ledger.open_account(f"company:{i:03d}", "COMPANY", no_overdraft=True)
+    transfers = [NewTransfer(f"t{i}", "bank", f"company:{i:03d}", 100 + i, "TOPUP") for i in range(count)]
+    with db.transaction() as s:
+        made = Ledger(s).apply(transfers)
+    with db.transaction() as s:
+        again = Ledger(s).apply(transfers)  # every id stored already: read back, compared, not booked twice
+    assert [t.id for t in made] == [t.id for t in again] == [f"t{i}" for i in range(count)]
+    with db.read() as s:
+        ledger = Ledger(s)
+        assert [ledger.balance(f"company:{i:03d}").posted for i in (0, 127, 128, 129)] == [100, 227, 228, 229]
+        assert ledger.balance("bank").debits_posted == sum(100 + i for i in range(count))
+        ledger.verify()
+
+
 def test_verify_finds_totals_that_disagree_with_transfers(db):
     open_accounts(db)
     with db.transaction() as s:

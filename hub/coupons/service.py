@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, COUPONS_REDEEM, Actor
@@ -50,13 +50,16 @@ _COUPON_WITH_COMPANY = (
     .join(_COMPANIES, _COMPANIES.c.id == _COUPONS.c.company_id)
     .where(_COUPONS.c.id == bindparam("coupon_id"))
 )
-_LOCK_COUPON = _COUPON_WITH_COMPANY.with_for_update(of=_COUPONS)
+# On the driver's cursor (DriverStatement.rows): every VerifyCoupon reads it, every RedeemCoupon locks it.
+_FIND_COUPON = DriverStatement(_COUPON_WITH_COMPANY)
+_LOCK_COUPON = DriverStatement(_COUPON_WITH_COMPANY.with_for_update(of=_COUPONS))
 _LOCK_REDEMPTION = select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()
 _SET_COUPON = DriverStatement(update(_COUPONS).where(_COUPONS.c.id == bindparam("coupon_id")))
 _SET_REDEMPTION = update(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id"))
 _ADD_REDEMPTION = DriverStatement(insert(_REDEMPTIONS))
 _ADD_BATCH = insert(cast(Table, CouponBatch.__table__))
-CouponRow = Row[*tuple[Any, ...]]  # a row of _COUPON_WITH_COMPANY (or of _COUPONS alone, for _release)
+# A row of _COUPON_WITH_COMPANY (DriverStatement.rows: a named tuple), or of _COUPONS alone (for _release).
+CouponRow = Any
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ class CouponService:
         except MalformedId:
             return CouponCheck(coupon_text, False, MALFORMED)
         with self.db.reading() as connection:
-            found = connection.execute(_COUPON_WITH_COMPANY, {"coupon_id": cid}).one_or_none()
+            found = next(iter(_FIND_COUPON.rows(connection, {"coupon_id": cid})), None)
         if found is None:
             return CouponCheck(format_coupon_id(cid), False, NOT_FOUND)
         coupon = company = found
@@ -576,7 +579,7 @@ class CouponService:
     @staticmethod
     def _lock(session: Session, cid: str) -> CouponRow | None:
         """The coupon's row, locked, with its company's NIP and name (`nip`, `name`)."""
-        return session.connection().execute(_LOCK_COUPON, {"coupon_id": cid}).first()
+        return next(iter(_LOCK_COUPON.rows(session.connection(), {"coupon_id": cid})), None)
 
 
 STATUSES = (ISSUED, REDEEMED, CANCELLED, EXPIRED)

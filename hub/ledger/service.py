@@ -1,10 +1,11 @@
 """The ledger's one service. Works inside the caller's transaction, so a domain
 operation and its transfers commit or roll back together.
 
-Every write is a handful of Core statements on the session's connection, no ORM
-objects: the transfers go in first (one multi-row `INSERT ... ON CONFLICT DO
-NOTHING`, so a transfer id already there, or being inserted by a concurrent
-transaction, is found instead of failing the transaction), then each account's
+Every write is a handful of Core statements on the session's connection, run on the
+driver's own cursor (hub.db.database.DriverStatement), no ORM objects: the transfers go
+in first (one multi-row `INSERT ... ON CONFLICT DO NOTHING`, so a transfer id already
+there, or being inserted by a concurrent transaction, is found instead of failing the
+transaction), then each account's
 totals move by one conditional `UPDATE ... WHERE <no overdraft> RETURNING`, in
 account id order so two writers cannot deadlock. The UPDATE takes the row lock
 and checks the limit against the totals it locked (PostgreSQL re-reads the row
@@ -16,24 +17,25 @@ whole write transaction already holds the database lock (`BEGIN IMMEDIATE`).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
-from hub.db.database import BulkInsert, insert_if_absent
+from hub.db.database import BulkInsert, DriverStatement, driver_insert_if_absent, insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
 from hub.money import format_pln
 
 POSTED, PENDING, POST, VOID = (TransferKind.POSTED, TransferKind.PENDING, TransferKind.POST, TransferKind.VOID)
-TRANSFERS_PER_QUERY_MAX = 500  # ids in one `IN (...)`
+KEYS_PER_QUERY_MAX = 128  # codes or ids in one `IN (...)`
 
 _ACCOUNTS = cast(Table, LedgerAccount.__table__)
 _TRANSFERS = cast(Table, LedgerTransfer.__table__)
@@ -52,15 +54,18 @@ _TRANSFER_COLUMNS = tuple(_T[name] for name in _TRANSFER_NAMES)
 # Many transfers at once (a statement import's chunk): one statement, compiled once.
 _NEW_TRANSFERS = BulkInsert(_TRANSFERS, _TRANSFER_NAMES, returning=("id",))
 
+_NEW_TRANSFER = driver_insert_if_absent(_TRANSFERS, returning="id")  # by dialect name
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
-_ACCOUNTS_BY_CODE = select(*_ACCOUNT_COLUMNS).where(_A.code.in_(bindparam("codes", expanding=True)))
 # FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
 # KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
 # writers each holding one would deadlock.
-_LOCK_ACCOUNT = select(*_ACCOUNT_COLUMNS).where(_A.id == bindparam("account_id")).with_for_update(key_share=True)
-_TRANSFERS_BY_ID = select(*_TRANSFER_COLUMNS).where(_T.id.in_(bindparam("ids", expanding=True)))
-_RESOLVING = select(*_TRANSFER_COLUMNS).where(
-    or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id"))
+_LOCK_ACCOUNT = DriverStatement(
+    select(*_ACCOUNT_COLUMNS).where(_A.id == bindparam("account_id")).with_for_update(key_share=True)
+)
+_RESOLVING = DriverStatement(
+    select(*_TRANSFER_COLUMNS).where(
+        or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id"))
+    )
 )
 # Takes back what _MOVE_TOTALS added, when a later account of the same transfers is refused.
 _UNDO_TOTALS = (
@@ -71,7 +76,7 @@ _UNDO_TOTALS = (
 _DELETE_TRANSFERS = delete(_TRANSFERS).where(_T.id.in_(bindparam("ids", expanding=True)))
 # Moves an account's four totals by the deltas given, if its debits (posted and pending,
 # plus `debits_added`) stay within its posted credits where it is protected; else no row.
-_MOVE_TOTALS = (
+_MOVE_TOTALS = DriverStatement(
     update(_ACCOUNTS)
     .where(
         _A.id == bindparam("account_id"),
@@ -83,6 +88,25 @@ _MOVE_TOTALS = (
     .values({name: _A[name] + bindparam(f"add_{name}") for name in _TOTALS})
     .returning(*_ACCOUNT_COLUMNS)
 )
+
+
+@functools.cache
+def _select_in(columns: tuple[Any, ...], key: Any, count: int) -> DriverStatement:
+    """SELECT `columns` WHERE `key` IN (:key_0, ..., :key_<count-1>), compiled once per count."""
+    return DriverStatement(select(*columns).where(key.in_([bindparam(f"key_{i}") for i in range(count)])))
+
+
+def _rows_where_in(connection: Connection, columns: tuple[Any, ...], key: Any, wanted: Sequence[Any]) -> list[Any]:
+    """The rows whose `key` is one of `wanted`, typed (`DriverStatement.rows`), at most
+    KEYS_PER_QUERY_MAX keys a statement. A chunk is padded to a power of two by repeating its
+    last key, so that a handful of statement shapes serve every count."""
+    rows: list[Any] = []
+    for start in range(0, len(wanted), KEYS_PER_QUERY_MAX):
+        chunk = list(wanted[start : start + KEYS_PER_QUERY_MAX])
+        chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        values = {f"key_{i}": value for i, value in enumerate(chunk)}
+        rows.extend(_select_in(columns, key, len(chunk)).rows(connection, values))
+    return rows
 
 
 class _Totals(Protocol):
@@ -145,8 +169,9 @@ class Account:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Row[Any]) -> Account:
-        return cls(**row._mapping)
+    def of(cls, row: Sequence[Any]) -> Account:
+        """From a row of `_ACCOUNT_COLUMNS`, in their order."""
+        return cls(*row)
 
 
 @dataclass(frozen=True)
@@ -164,8 +189,9 @@ class Transfer:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Row[Any]) -> Transfer:
-        return cls(**row._mapping)
+    def of(cls, row: Sequence[Any]) -> Transfer:
+        """From a row of `_TRANSFER_COLUMNS`, in their order."""
+        return cls(*row)
 
     def same_content(self, other: Transfer) -> bool:
         """What idempotency compares: everything but the reference and the time."""
@@ -260,8 +286,8 @@ class Ledger:
         return Balance.of(self.account(code))
 
     def _find(self, code: str) -> Account | None:
-        row = self._connection.execute(_ACCOUNTS_BY_CODE, {"codes": [code]}).first()
-        return None if row is None else Account.of(row)
+        rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
+        return Account.of(rows[0]) if rows else None
 
     # -- transfers --------------------------------------------------------
 
@@ -281,7 +307,7 @@ class Ledger:
             return []
         connection = self._connection
         codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
-        ids = {a.code: a.id for a in map(Account.of, connection.execute(_ACCOUNTS_BY_CODE, {"codes": codes}))}
+        ids = {row.code: row.id for row in _rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, codes)}
         missing = [c for c in codes if c not in ids]
         if missing:
             raise NotFound(f"no ledger account {missing[0]}")
@@ -343,7 +369,7 @@ class Ledger:
     def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> Transfer:
         """One read finds the pending transfer, a transfer already stored under `id` and
         any resolution of the pending one; then the insert and the two accounts' updates."""
-        rows = [Transfer.of(r) for r in self._connection.execute(_RESOLVING, {"pending_id": pending_id, "id": id})]
+        rows = [Transfer.of(r) for r in _RESOLVING.rows(self._connection, {"pending_id": pending_id, "id": id})]
         pending = next((r for r in rows if r.id == pending_id), None)
         if pending is None or pending.kind != PENDING:
             raise LedgerInvariantError(f"transfer {pending_id} is not a pending transfer")
@@ -397,17 +423,10 @@ class Ledger:
         rows = [w.__dict__ for w in wanted]
         if len(rows) > 1:
             return {id for (id,) in _NEW_TRANSFERS.execute(connection, rows)}
-        return set(
-            connection.execute(insert_if_absent(connection.dialect.name, _TRANSFERS, returning="id"), rows[0]).scalars()
-        )
+        return {id for (id,) in _NEW_TRANSFER[connection.dialect.name].execute(connection, rows[0])}
 
     def _stored(self, ids: list[str]) -> dict[str, Transfer]:
-        found: dict[str, Transfer] = {}
-        for start in range(0, len(ids), TRANSFERS_PER_QUERY_MAX):
-            chunk = ids[start : start + TRANSFERS_PER_QUERY_MAX]
-            for row in self._connection.execute(_TRANSFERS_BY_ID, {"ids": chunk}):
-                found[row.id] = Transfer.of(row)
-        return found
+        return {row.id: Transfer.of(row) for row in _rows_where_in(self._connection, _TRANSFER_COLUMNS, _T.id, ids)}
 
     @staticmethod
     def _one(stored: dict[str, Transfer], id: str) -> Transfer:
@@ -440,13 +459,14 @@ class Ledger:
                 "debits_added": debits_added.get(account_id, 0),
                 **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)},
             }
-            row = connection.execute(_MOVE_TOTALS, params).first()
-            if row is None:
-                locked = Account.of(connection.execute(_LOCK_ACCOUNT, params).one())
+            rows = _MOVE_TOTALS.rows(connection, params)
+            if not rows:
+                (locked,) = map(Account.of, _LOCK_ACCOUNT.rows(connection, {"account_id": account_id}))
                 needed = debits_added.get(account_id, 0)
                 if needed > Balance.of(locked).available:
                     raise InsufficientFunds(Balance.of(locked).available, needed)
-                row = connection.execute(_MOVE_TOTALS, params).one()
+                rows = _MOVE_TOTALS.rows(connection, params)
+            (row,) = rows
             if moved is not None:
                 moved.append(account_id)
             _check_after(Account.of(row), delta)
