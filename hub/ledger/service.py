@@ -62,10 +62,14 @@ _NEW_TRANSFER = driver_insert_if_absent(_TRANSFERS, returning="id")  # by dialec
 _LOCK_ACCOUNT = DriverStatement(
     select(*_ACCOUNT_COLUMNS).where(_A.id == bindparam("account_id")).with_for_update(key_share=True)
 )
+# The pending transfer, a transfer stored under the new id, any resolution; with the codes of
+# their accounts (`debit_code`, `credit_code`), which the ledger then knows without a lookup.
+_DEBITED, _CREDITED = _ACCOUNTS.alias("debited"), _ACCOUNTS.alias("credited")
 _RESOLVING = DriverStatement(
-    select(*_TRANSFER_COLUMNS).where(
-        or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id"))
-    )
+    select(*_TRANSFER_COLUMNS, _DEBITED.c.code.label("debit_code"), _CREDITED.c.code.label("credit_code"))
+    .join(_DEBITED, _DEBITED.c.id == _T.debit_account_id)
+    .join(_CREDITED, _CREDITED.c.id == _T.credit_account_id)
+    .where(or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id")))
 )
 # Takes back what _MOVE_TOTALS added, when a later account of the same transfers is refused.
 _UNDO_TOTALS = (
@@ -190,8 +194,8 @@ class Transfer:
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Transfer:
-        """From a row of `_TRANSFER_COLUMNS`, in their order."""
-        return cls(*row)
+        """From a row that begins with `_TRANSFER_COLUMNS`, in their order."""
+        return cls(*row[: len(_TRANSFER_COLUMNS)])
 
     def same_content(self, other: Transfer) -> bool:
         """What idempotency compares: everything but the reference and the time."""
@@ -249,6 +253,9 @@ class Ledger:
     def __init__(self, session: Session, clock: Clock = utcnow) -> None:
         self.session = session
         self.clock = clock
+        # code -> id of the accounts this ledger has read (an account's id never changes; none
+        # is ever deleted): a capture's transfer onwards looks up only the accounts it has not seen.
+        self._ids: dict[str, int] = {}
 
     @property
     def _connection(self) -> Connection:
@@ -287,7 +294,10 @@ class Ledger:
 
     def _find(self, code: str) -> Account | None:
         rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
-        return Account.of(rows[0]) if rows else None
+        if not rows:
+            return None
+        self._ids[code] = rows[0].id
+        return Account.of(rows[0])
 
     # -- transfers --------------------------------------------------------
 
@@ -307,7 +317,11 @@ class Ledger:
             return []
         connection = self._connection
         codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
-        ids = {row.code: row.id for row in _rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, codes)}
+        unseen = [c for c in codes if c not in self._ids]
+        if unseen:
+            found = _rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, unseen)
+            self._ids.update((row.code, row.id) for row in found)
+        ids = self._ids
         missing = [c for c in codes if c not in ids]
         if missing:
             raise NotFound(f"no ledger account {missing[0]}")
@@ -369,7 +383,10 @@ class Ledger:
     def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> Transfer:
         """One read finds the pending transfer, a transfer already stored under `id` and
         any resolution of the pending one; then the insert and the two accounts' updates."""
-        rows = [Transfer.of(r) for r in _RESOLVING.rows(self._connection, {"pending_id": pending_id, "id": id})]
+        found = _RESOLVING.rows(self._connection, {"pending_id": pending_id, "id": id})
+        for r in found:
+            self._ids.update(((r.debit_code, r.debit_account_id), (r.credit_code, r.credit_account_id)))
+        rows = [Transfer.of(r) for r in found]
         pending = next((r for r in rows if r.id == pending_id), None)
         if pending is None or pending.kind != PENDING:
             raise LedgerInvariantError(f"transfer {pending_id} is not a pending transfer")
