@@ -1,0 +1,137 @@
+"""Where a signed RedeemCoupon's time goes, in-process, and how long it holds its business
+transaction open: on SQLite the write lock, on PostgreSQL the rows the redeem updates.
+
+    .venv/bin/python bench/lock_hold.py                      # sqlite and postgresql
+    .venv/bin/python bench/lock_hold.py --backend sqlite --requests 400
+
+The hub's WSGI application is called directly (no HTTP, no other clients), as
+bench/soap_cpu.py calls it. Each exchange is timed (wall clock, perf_counter) at the moments
+it reaches: the business transaction begun (`begin_business`), the business work done with
+the transaction still open (`business_done`), spyne's answer built (`spyne_done`), the answer
+signed (`signed`), the business work and the answer's record committed (`committed`), the
+answer returned (`end`). The marks come from wrapping `Exchange.block`, `Exchange.finish`,
+`SoapEndpoint.call_service` and `SoapEndpoint._signed` for the run. Prints JSON: the median
+ms from the exchange's start to each mark, and `held_ms`, begin_business to committed.
+Every answer is checked (no Fault, else the run stops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.soap import Requests, prepared_hub  # noqa: E402
+from bench.soap_cpu import environ  # noqa: E402
+from hub import ns  # noqa: E402
+from hub.db import database  # noqa: E402
+from hub.services import endpoint  # noqa: E402
+from hub.signing.keys import SigningIdentity  # noqa: E402
+
+MARKS = ("begin_business", "business_done", "spyne_done", "signed", "committed", "end")
+
+
+class Marks:
+    """The first time each mark is reached in the current exchange."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        self.at.setdefault(name, time.perf_counter())
+
+
+def instrument(mark: Marks) -> None:
+    block, finish = database.Exchange.block, database.Exchange.finish
+    call_service, signed = endpoint.SoapEndpoint.call_service, endpoint.SoapEndpoint._signed
+
+    @contextmanager
+    def timed_block(self, write):
+        if self._hold_next and self._held is None:
+            mark("begin_business")
+        with block(self, write) as connection:
+            yield connection
+        if self._held is not None:
+            mark("business_done")
+
+    def timed_finish(self, record):
+        finish(self, record)
+        mark("committed")
+
+    def timed_call_service(self, *args, **kwargs):
+        answer = call_service(self, *args, **kwargs)
+        mark("spyne_done")
+        return answer
+
+    def timed_signed(self, response):
+        body = signed(self, response)
+        mark("signed")
+        return body
+
+    database.Exchange.block = timed_block  # type: ignore[method-assign]
+    database.Exchange.finish = timed_finish  # type: ignore[method-assign]
+    endpoint.SoapEndpoint.call_service = timed_call_service  # type: ignore[method-assign]
+    endpoint.SoapEndpoint._signed = timed_signed  # type: ignore[method-assign]
+
+
+def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:
+    from hub.app import create_app
+    from hub.config import load_config
+    from hub.ops import metrics
+    from hub.ops.logging import configure_logging
+
+    with prepared_hub(backend, n + warmup, "hub-lockhold-") as (config_dir, coupons):
+        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
+        bodies = Requests(identity, ttl_s=3600).redeem(coupons)
+        configure_logging("INFO")
+        metrics.enable_multiprocess(config_dir.parent / "metrics")
+        app = create_app(load_config(config_dir))
+        gc.freeze()  # as `hub serve` does once a worker has loaded the app
+        stderr, sys.stderr = (sys.stderr, open(os.devnull, "w"))  # the JSON log lines are written, and dropped
+        timings: list[dict[str, float]] = []
+        try:
+            for i, body in enumerate(bodies):
+                mark.at.clear()
+                started = time.perf_counter()
+                answer = b"".join(app(environ("/soap/office", f"{ns.OFFICE}#RedeemCoupon", body), lambda *args: None))
+                mark("end")
+                if b"Fault>" in answer:
+                    raise RuntimeError(f"RedeemCoupon answered a fault: {answer[:400]!r}")
+                if i >= warmup:
+                    timings.append({name: (at - started) * 1000 for name, at in mark.at.items()})
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+            gc.unfreeze()
+            app.hub.close()
+    result = {name: round(statistics.median(t[name] for t in timings), 3) for name in MARKS}
+    result["held_ms"] = round(statistics.median(t["committed"] - t["begin_business"] for t in timings), 3)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=50)
+    args = parser.parse_args()
+    mark = Marks()
+    instrument(mark)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = {"requests": args.requests, "ms_from_start_median": {}}
+    for backend in backends:
+        results["ms_from_start_median"][backend] = run_backend(backend, args.requests, args.warmup, mark)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
