@@ -53,6 +53,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement, ColumnClause
 
 SQLITE_BUSY_TIMEOUT_S = 60
+READ_COMMITTED = "READ COMMITTED"  # PostgreSQL's, for every transaction but a snapshot's
 
 
 def normalize_url(url: str) -> str:
@@ -120,7 +121,7 @@ def _make_engine(url: str) -> Engine:
         return engine
     engine = create_engine(
         url,
-        isolation_level="READ COMMITTED",
+        isolation_level=READ_COMMITTED,
         pool_size=5,
         max_overflow=5,
         pool_timeout=10,
@@ -494,7 +495,10 @@ class Exchange:
     So an exchange has at most two transactions: the request's record, then the business
     work (with the answer's record when it changes state). On SQLite a held transaction
     begins IMMEDIATE, as any writer's (a deferred read cannot safely become a writer); a
-    read's begins DEFERRED and takes no write lock."""
+    read's begins DEFERRED and takes no write lock. On PostgreSQL a read runs in autocommit,
+    no BEGIN or COMMIT: under READ COMMITTED each statement sees the database as of its own
+    start whether a transaction wraps it or not, so they were two round trips for nothing
+    (a `snapshot()` read, which must see one moment throughout, keeps its transaction)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -502,6 +506,7 @@ class Exchange:
         self._running = False  # a block runs on the connection now
         self._held: RootTransaction | None = None
         self._hold_next = False
+        self._autocommit = False  # PostgreSQL: the connection is set to autocommit now
 
     @property
     def holding(self) -> bool:
@@ -517,14 +522,18 @@ class Exchange:
         return not self._running or self._held is not None
 
     @contextmanager
-    def block(self, write: bool) -> Iterator[Connection]:
+    def block(self, write: bool, snapshot: bool = False) -> Iterator[Connection]:
         """One block of work on the exchange's connection: its own transaction, committed at
         its end, or held (after `hold_next()`), or joined to the one held."""
         connection = self._connect()
         joined, running = self._held, self._running
         if joined is None:
+            transactional = write or snapshot or self._hold_next
             if self.db.is_sqlite:
-                connection.execution_options(sqlite_begin="IMMEDIATE" if write or self._hold_next else "DEFERRED")
+                connection.execution_options(sqlite_begin="IMMEDIATE" if transactional else "DEFERRED")
+            elif self._autocommit == transactional:  # switched on the client, no round trip
+                self._autocommit = not transactional
+                connection.execution_options(isolation_level="AUTOCOMMIT" if self._autocommit else READ_COMMITTED)
             began = connection.begin()
         self._running = True
         try:
@@ -541,9 +550,9 @@ class Exchange:
                 began.commit()
 
     @contextmanager
-    def session(self, write: bool) -> Iterator[Session]:
+    def session(self, write: bool, snapshot: bool = False) -> Iterator[Session]:
         """`block` with an ORM session on it, for domain code; flushed before the block ends."""
-        with self.block(write) as connection:
+        with self.block(write, snapshot) as connection:
             session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
             try:
                 yield session
@@ -569,6 +578,7 @@ class Exchange:
             if self._connection is not None:
                 self._connection.close()
             self._connection = self.db.engine.connect()
+            self._autocommit = False
         return self._connection
 
     def _abandon(self) -> None:
@@ -656,7 +666,7 @@ class Database:
     def _session(self, write: bool, snapshot: bool = False) -> Iterator[Session]:
         exchange = self._exchange.get()
         if exchange is not None and exchange.takes():
-            with exchange.session(write) as session:
+            with exchange.session(write, snapshot) as session:
                 yield from self._begun(session, snapshot)
             return
         with (self._writer if write else self._reader)() as session, session.begin():

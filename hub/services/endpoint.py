@@ -14,8 +14,9 @@ The database sees at most two transactions on one connection (hub.db.database.Ex
 An operation that changes state: the request's record with its replay-cache row, committed
 before any business code runs; then the business work, held open, with the answer's
 record added to it: the effect and the record of what the caller was told commit together
-or not at all. A read: the request's record with its replay-cache row, then the read in a
-transaction of its own (on SQLite a deferred one, which takes no write lock); the answer
+or not at all. A read: the request's record with its replay-cache row, then the read (on
+SQLite in a deferred transaction, which takes no write lock; on PostgreSQL in autocommit,
+no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot anyway); the answer
 is built and signed with no transaction open, and its record is committed with other
 answers' records within 0.1 s (hub.services.group_commit).
 

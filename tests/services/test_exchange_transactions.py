@@ -300,3 +300,37 @@ def test_on_sqlite_a_process_s_exchanges_take_turns_on_postgresql_they_overlap(d
         for t in threads:
             t.join(10)
     assert second_inside.is_set()
+
+
+def _in_transaction(connection) -> bool:
+    """Whether the server (PostgreSQL) or the library (SQLite) has a transaction open on it now."""
+    driver = connection.connection.driver_connection
+    return driver.in_transaction if isinstance(driver, sqlite3.Connection) else driver.info.transaction_status != 0
+
+
+def test_on_postgresql_an_exchange_s_reads_run_in_autocommit_and_its_writes_and_snapshots_in_transactions(db):
+    """An exchange's read sends no BEGIN or COMMIT to PostgreSQL (two round trips a read, for
+    nothing under READ COMMITTED); a write after it is a transaction again, undone whole when
+    it fails, and a snapshot keeps its REPEATABLE READ transaction. On SQLite a read is a
+    deferred transaction, which takes no write lock."""
+    with db.exchange():
+        with db.reading() as connection:
+            connection.execute(text("SELECT 1"))
+            assert _in_transaction(connection) is db.is_sqlite
+            connection.execute(text("CREATE TEMP TABLE exchange_notes (note TEXT)"))  # autocommitted on PostgreSQL
+        with pytest.raises(ZeroDivisionError), db.writing() as connection:
+            connection.execute(text("INSERT INTO exchange_notes VALUES ('undone')"))
+            assert _in_transaction(connection)
+            raise ZeroDivisionError
+        with db.snapshot() as session:
+            session.execute(text("SELECT 1"))
+            assert _in_transaction(session.connection())
+            if not db.is_sqlite:
+                assert session.execute(text("SHOW transaction_isolation")).scalar() == "repeatable read"
+        with db.reading() as connection:
+            assert connection.execute(text("SELECT count(*) FROM exchange_notes")).scalar() == 0
+            assert _in_transaction(connection) is db.is_sqlite
+        with db.writing() as connection:
+            connection.execute(text("INSERT INTO exchange_notes VALUES ('kept')"))
+        with db.reading() as connection:
+            assert connection.execute(text("SELECT note FROM exchange_notes")).scalars().all() == ["kept"]
