@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from hub.audit.messagelog import REQUEST, Entry, MessageLog
+from hub.audit.messagelog import REQUEST, Entry, MessageLog, MessageRecord
 from hub.db.replay import DatabaseReplayCache, SeenSignature
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -41,3 +43,73 @@ def test_expired_signatures_are_forgotten(db):
     assert cache.purge() == 1
     assert cache.remember("old", NOW + timedelta(seconds=900)) is True
     assert cache.remember("fresh", NOW + timedelta(seconds=900)) is False
+
+
+def _entry(log_id: str) -> Entry:
+    return Entry(NOW, REQUEST, "office", "pojazd-1465", log_id, b"<m/>")
+
+
+def test_a_request_is_logged_with_its_signature_s_claim_both_or_neither(db):
+    """MessageLog.append_claimed, as the endpoint logs a request: the first time a signature is
+    seen the request is appended (on an empty log too: the first request makes the head row);
+    a replay appends nothing; an append that fails leaves the signature unclaimed."""
+    log = MessageLog(db)
+
+    def failing_append(seq: int, signature: str) -> None:
+        """Record `seq`'s place taken by a stray row, so that its append fails; then freed."""
+        stray = {"seq": seq, "at": NOW, "direction": "IN", "service": "x", "client_id": "x", "log_id": "stray"}
+        with db.writing() as connection:
+            connection.execute(insert(MessageRecord), {**stray, "payload": b"", "prev_hash": "", "hash": ""})
+        with pytest.raises(IntegrityError):
+            log.append_claimed(_entry("failed"), DatabaseReplayCache.claim(signature, NOW))
+        with db.writing() as connection:
+            connection.execute(delete(MessageRecord).where(MessageRecord.log_id == "stray"))
+
+    failing_append(1, "sig-1")  # on the empty log, which has no head row yet
+    assert log.append_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)) is True
+    assert log.append_claimed(_entry("log-2"), DatabaseReplayCache.claim("sig-1", NOW)) is False
+    failing_append(2, "sig-3")
+    assert log.append_claimed(_entry("log-3"), DatabaseReplayCache.claim("sig-3", NOW)) is True
+    report = log.verify()
+    assert (report.ok, report.records) == (True, 2)
+    with db.read() as session:
+        assert sorted(session.scalars(select(SeenSignature.key))) == ["sig-1", "sig-3"]
+        assert list(session.scalars(select(MessageRecord.log_id).order_by(MessageRecord.seq))) == ["log-1", "log-3"]
+
+
+def test_on_postgresql_a_request_s_record_is_one_statement_with_no_transaction_around_it(pg_db, tmp_path):
+    """One round trip: the claim and the append in one statement, in autocommit, no BEGIN or
+    COMMIT (four round trips before). Read from libpq's trace of what the exchange's connection sent."""
+    log = MessageLog(pg_db)
+    log.append_claimed(_entry("log-0"), DatabaseReplayCache.claim("sig-0", NOW))  # the head row made
+    trace = tmp_path / "libpq.trace"
+    with pg_db.exchange():
+        with pg_db.reading() as connection:  # the exchange's connection, checked out
+            raw = connection.connection.driver_connection
+        with trace.open("w") as out:
+            raw.pgconn.trace(out.fileno())
+            try:
+                assert log.append_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)) is True
+                assert raw.info.transaction_status == 0  # idle: nothing left open
+            finally:
+                raw.pgconn.untrace()
+    lines = [line.split("\t") for line in trace.read_text().splitlines()]
+    sent = [parts[3].split(" ", 1)[0] for parts in lines if len(parts) > 3 and parts[1] == "F"]  # frontend messages
+    # one Execute and one Sync: one statement, one round trip; a BEGIN or a COMMIT would add a
+    # simple Query (or an Execute of its own)
+    assert (sent.count("Execute"), sent.count("Sync"), sent.count("Query")) == (1, 1, 0), sent
+    assert log.verify().records == 2
+
+
+def test_a_seal_due_after_a_claimed_append_is_made(db):
+    """On PostgreSQL the append commits on its own and a seal then due follows in a transaction
+    of its own; on SQLite it is made in the append's transaction. Either way it is there."""
+    from hub.audit.seals import MessageLogSeal, Sealer
+    from tests.support.ops import hub_identity
+
+    log = MessageLog(db, Sealer(hub_identity(), lambda: NOW, every_records=2, every_s=3600))
+    for i in range(3):
+        assert log.append_claimed(_entry(f"log-{i}"), DatabaseReplayCache.claim(f"sig-{i}", NOW))
+    with db.read() as session:
+        assert list(session.scalars(select(MessageLogSeal.seq).order_by(MessageLogSeal.seq))) == [1, 3]
+    assert log.verify().ok

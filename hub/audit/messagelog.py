@@ -17,6 +17,7 @@ seal, so deciding whether one is due costs nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, DriverStatement, insert_if_absent
+from hub.db.database import Claim, Database, DriverStatement, insert_if_absent
 
 GENESIS = "0" * 64
 # PostgreSQL: up to this many entries are appended by `_APPEND`, one round trip each (an
@@ -123,13 +124,11 @@ def _content_part(at: datetime, direction: str, service: str, client_id: str, lo
 # hash computed by the server over the bytes `record_hash` hashes (`_chain_part` from the
 # locked row, then `_content_part` as :content), and the record made from the moved head.
 # Under READ COMMITTED a writer that waited for the lock reads the head as the other left it
-# (FOR UPDATE returns the newest row) and the UPDATE moves that row. Returns the new seq and
-# hash, then the head as it was locked (`Head`).
-_APPEND = DriverStatement(
-    text(
-        """
-WITH head AS (
-    SELECT seq, hash, sealed_seq, sealed_at_s, seal_digest FROM message_log_head WHERE id = 1 FOR UPDATE
+# (FOR UPDATE returns the newest row) and the UPDATE moves that row. `{only_if}` narrows
+# which head is locked: with a claim (`_claimed_append`), none unless the claim was made.
+_APPEND_PARTS = """
+head AS (
+    SELECT seq, hash, sealed_seq, sealed_at_s, seal_digest FROM message_log_head WHERE id = 1{only_if} FOR UPDATE
 ), moved AS (
     UPDATE message_log_head
     SET seq = head.seq + 1,
@@ -140,18 +139,47 @@ WITH head AS (
     FROM head
     WHERE message_log_head.id = 1
     RETURNING message_log_head.seq, message_log_head.hash, head.hash AS prev_hash
+), added AS (
+    INSERT INTO message_log (seq, at, direction, service, client_id, log_id, payload, prev_hash, hash)
+    SELECT seq, :at, :direction, :service, :client_id, :log_id, :payload, prev_hash, hash FROM moved
+    RETURNING seq, hash
+)"""
+_APPENDED = "added.seq, added.hash, head.seq, head.hash, head.sealed_seq, head.sealed_at_s, head.seal_digest"
+_RECORD_TYPES = (
+    bindparam("content", type_=LargeBinary()),
+    bindparam("at", type_=_RECORDS.c.at.type),
+    bindparam("payload", type_=_RECORDS.c.payload.type),
 )
-INSERT INTO message_log (seq, at, direction, service, client_id, log_id, payload, prev_hash, hash)
-SELECT seq, :at, :direction, :service, :client_id, :log_id, :payload, prev_hash, hash FROM moved
-RETURNING seq, hash, (SELECT seq FROM head), (SELECT hash FROM head), (SELECT sealed_seq FROM head),
-    (SELECT sealed_at_s FROM head), (SELECT seal_digest FROM head)
-"""
-    ).bindparams(
-        bindparam("content", type_=LargeBinary()),
-        bindparam("at", type_=_RECORDS.c.at.type),
-        bindparam("payload", type_=_RECORDS.c.payload.type),
+# Returns the new seq and hash, then the head as it was locked (`Head`); no row without a head row.
+_APPEND = DriverStatement(
+    text(f"WITH {_APPEND_PARTS.format(only_if='')} SELECT {_APPENDED} FROM added, head").bindparams(*_RECORD_TYPES)
+)
+
+
+def _append_values(e: Entry) -> dict[str, object]:
+    """An entry's values for `_APPEND`: its fields, and the bytes the server hashes after the head's."""
+    return {**vars(e), "content": _content_part(e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)}
+
+
+@functools.cache
+def _claimed_append(claims: Table, key: str, columns: tuple[str, ...]) -> DriverStatement:
+    """`_APPEND`, made only if inserting the claim's row (`claim_<column>` values) into
+    `claims` makes it: one statement, so in autocommit both or neither without a BEGIN or a
+    COMMIT. A log with no head row yet (a new one) gets neither. Returns one row: whether
+    the head row was there, whether the claim was made, then `_APPEND`'s columns (NULL when
+    nothing was appended)."""
+    insert = (
+        f"INSERT INTO {claims.name} ({', '.join(columns)}) SELECT {', '.join(f':claim_{c}' for c in columns)} "
+        f"WHERE EXISTS (SELECT 1 FROM message_log_head WHERE id = 1) ON CONFLICT ({key}) DO NOTHING RETURNING 1"
     )
-)
+    parts = _APPEND_PARTS.format(only_if=" AND EXISTS (SELECT 1 FROM claim)")
+    return DriverStatement(
+        text(
+            f"WITH claim AS ({insert}), {parts} "
+            "SELECT EXISTS (SELECT 1 FROM message_log_head WHERE id = 1), EXISTS (SELECT 1 FROM claim), "
+            f"{_APPENDED} FROM (SELECT 1) AS one LEFT JOIN added ON true LEFT JOIN head ON true"
+        ).bindparams(*_RECORD_TYPES, *(bindparam(f"claim_{c}", type_=claims.c[c].type) for c in columns))
+    )
 
 
 @dataclass(frozen=True)
@@ -234,6 +262,34 @@ class MessageLog:
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
 
+    def append_claimed(self, entry: Entry, claim: Claim) -> bool:
+        """Append `entry` only if `claim` is made with it, both or neither (a request with its
+        signature's replay-cache row); False, and nothing appended, when the claim's key is
+        stored already. PostgreSQL: one statement in autocommit (`_claimed_append`), one round
+        trip where BEGIN, the claim, the append and COMMIT took four; a seal then due follows
+        in a transaction of its own (`seal`). SQLite: the claim, then `append_in`, in one
+        write transaction."""
+        if self.db.is_sqlite:
+            with self.db.writing() as connection:
+                if not claim.made_in(connection):
+                    return False
+                self.append_in(connection, entry)
+                return True
+        statement = _claimed_append(claim.table, claim.key, tuple(claim.values))
+        values = {**_append_values(entry), **{f"claim_{c}": v for c, v in claim.values.items()}}
+        with self.db.autocommitted() as connection:
+            (row,) = statement.execute(connection, values)
+            if not row[0]:  # a new log: its head row made (as `lock_head` makes it), then as any other
+                self.lock_head(connection)
+                (row,) = statement.execute(connection, values)
+        _, claimed, seq, _, *locked = row
+        if not claimed:
+            return False
+        head = Head._make(locked)
+        if self.sealer is not None and self.sealer.due(head, seq):
+            self.seal()
+        return True
+
     def _append_here(self, connection: Connection, entries: tuple[Entry, ...]) -> tuple[Head, int, str]:
         """The head locked, the records hashed here and inserted, the head moved: the locked
         head, and the last record's seq and hash."""
@@ -258,10 +314,7 @@ class MessageLog:
         first: Head | None = None
         seq, prev = 0, GENESIS
         for e in entries:
-            values = {
-                **vars(e),
-                "content": _content_part(e.at, e.direction, e.service, e.client_id, e.log_id, e.payload),
-            }
+            values = _append_values(e)
             rows = _APPEND.execute(connection, values)
             if not rows:  # no head row yet: made, then locked like any later append's
                 self.lock_head(connection)

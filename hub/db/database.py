@@ -24,6 +24,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -352,6 +353,25 @@ class DriverStatement:
         return compiled
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A row that claims something once by its unique key column `key` (a signature seen:
+    hub.db.replay): inserted if absent, and whoever inserted it has the claim."""
+
+    table: Table
+    key: str
+    values: Mapping[str, Any]
+
+    def made_in(self, connection: Connection) -> bool:
+        """Inserts the row in the caller's transaction: True if this made it."""
+        return bool(_claim_insert(self.table, self.key)[connection.dialect.name].execute(connection, self.values))
+
+
+@functools.cache
+def _claim_insert(table: Table, key: str) -> dict[str, DriverStatement]:
+    return driver_insert_if_absent(table, key, returning=key)
+
+
 def driver_insert_if_absent(table: Table, *keys: str, returning: str | None = None) -> dict[str, DriverStatement]:
     """`insert_if_absent` on the driver's cursor, one DriverStatement a database, by dialect
     name: for the claims every exchange makes (a replay-cache row, a RequestId)."""
@@ -522,13 +542,14 @@ class Exchange:
         return not self._running or self._held is not None
 
     @contextmanager
-    def block(self, write: bool, snapshot: bool = False) -> Iterator[Connection]:
+    def block(self, write: bool, snapshot: bool = False, autocommit: bool = False) -> Iterator[Connection]:
         """One block of work on the exchange's connection: its own transaction, committed at
-        its end, or held (after `hold_next()`), or joined to the one held."""
+        its end, or held (after `hold_next()`), or joined to the one held; on PostgreSQL a
+        read's, or one asked for `autocommit` (`Database.autocommitted`), in autocommit."""
         connection = self._connect()
         joined, running = self._held, self._running
         if joined is None:
-            transactional = write or snapshot or self._hold_next
+            transactional = (write and not autocommit) or snapshot or self._hold_next
             if self.db.is_sqlite:
                 connection.execution_options(sqlite_begin="IMMEDIATE" if transactional else "DEFERRED")
             elif self._autocommit == transactional:  # switched on the client, no round trip
@@ -605,6 +626,9 @@ class Database:
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader_engine = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
         self._reader = sessionmaker(self._reader_engine, expire_on_commit=False)
+        self._autocommit_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
         self._turns: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
@@ -642,19 +666,27 @@ class Database:
         exchange runs (the message log, the replay cache), which need no Session's upkeep."""
         return self._core(write=True)
 
+    def autocommitted(self) -> AbstractContextManager[Connection]:
+        """`writing()` for work that is one statement on PostgreSQL: in autocommit, each
+        statement its own transaction, with no BEGIN or COMMIT to wait for (the request's
+        record with its replay-cache row: hub.audit.messagelog.MessageLog.append_claimed).
+        On SQLite, where such work takes several statements, a write transaction as `writing()`."""
+        return self._core(write=True, autocommit=True)
+
     def reading(self) -> AbstractContextManager[Connection]:
         """`read()` without the ORM: a Connection, for the Core queries of the reads SOAP
         exchanges make most (VerifyCoupon's coupon)."""
         return self._core(write=False)
 
     @contextmanager
-    def _core(self, write: bool) -> Iterator[Connection]:
+    def _core(self, write: bool, autocommit: bool = False) -> Iterator[Connection]:
         exchange = self._exchange.get()
         if exchange is not None and exchange.takes():
-            with exchange.block(write) as connection:
+            with exchange.block(write, autocommit=autocommit) as connection:
                 yield connection
             return
-        with (self.engine if write else self._reader_engine).begin() as connection:
+        engine = self._autocommit_engine if autocommit else self.engine if write else self._reader_engine
+        with engine.begin() as connection:
             yield connection
 
     def snapshot(self) -> AbstractContextManager[Session]:

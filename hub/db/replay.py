@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, driver_insert_if_absent
+from hub.db.database import Claim, Database
 
 
 class SeenSignature(Base):
@@ -30,8 +30,7 @@ class SeenSignature(Base):
 
 PURGE_INTERVAL_S = 60
 
-# Run on every signed request, on the driver's cursor: one statement per database.
-_REMEMBER = driver_insert_if_absent(cast(Table, SeenSignature.__table__), "key", returning="key")
+_SEEN = cast(Table, SeenSignature.__table__)
 
 
 class DatabaseReplayCache:
@@ -47,14 +46,18 @@ class DatabaseReplayCache:
             return self.remember_in(connection, key, expires_at)
 
     @staticmethod
+    def claim(key: str, expires_at: datetime) -> Claim:
+        """The key's row, to be made with something else, both or neither: the SOAP endpoint
+        makes it with the request's message log record (MessageLog.append_claimed)."""
+        return Claim(_SEEN, "key", {"key": key, "expires_at": expires_at})
+
+    @staticmethod
     def remember_in(on: Connection | Session, key: str, expires_at: datetime) -> bool:
-        """`remember` inside the caller's transaction (the SOAP endpoint stores the key
-        with the request's message log record: both or neither). `ON CONFLICT DO NOTHING`
-        (PostgreSQL and SQLite alike) leaves the caller's transaction usable after a
-        duplicate, in one statement: this runs on every request."""
+        """`remember` inside the caller's transaction. `ON CONFLICT DO NOTHING` (PostgreSQL
+        and SQLite alike) leaves the caller's transaction usable after a duplicate, in one
+        statement on the driver's cursor."""
         connection = on.connection() if isinstance(on, Session) else on
-        made = _REMEMBER[connection.dialect.name].execute(connection, {"key": key, "expires_at": expires_at})
-        return bool(made)
+        return DatabaseReplayCache.claim(key, expires_at).made_in(connection)
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""

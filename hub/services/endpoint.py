@@ -299,22 +299,19 @@ class SoapEndpoint:
     # -- message log, metrics and the log line: one place ---------------------------------
 
     def _log_request(self, exchange: _Exchange, replay: DeferredReplay) -> None:
-        """The request and its signature's replay-cache record, in one transaction:
-        both or neither. A replay is refused; a log that cannot be written refuses the
-        request (soap:Server) rather than serve it unlogged."""
+        """The request and its signature's replay-cache record, both or neither (on
+        PostgreSQL one statement: MessageLog.append_claimed). A replay is refused; a log that
+        cannot be written refuses the request (soap:Server) rather than serve it unlogged."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
         try:
-            with self.message_log.db.writing() as connection:
-                if not self.security.replay.remember_in(connection, replay.key, replay.expires_at):
-                    raise replayed()
-                self.message_log.append_in(connection, entry)
-        except HubError:
-            raise
+            claimed = self.message_log.append_claimed(entry, self.security.replay.claim(replay.key, replay.expires_at))
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
             log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
             metrics.message_log_failed(REQUEST)
             raise MessageLogUnavailable(exchange.log_id) from None
+        if not claimed:
+            raise replayed()
         exchange.request_logged = True
         if exchange.database is not None and self._changes_state(exchange):
             exchange.database.hold_next()  # the business work waits for the answer's record
