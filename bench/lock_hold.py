@@ -55,10 +55,10 @@ def instrument(mark: Marks) -> None:
     call_service, signed = endpoint.SoapEndpoint.call_service, endpoint.SoapEndpoint._signed
 
     @contextmanager
-    def timed_block(self, write):
+    def timed_block(self, write, *args, **kwargs):
         if self._hold_next and self._held is None:
             mark("begin_business")
-        with block(self, write) as connection:
+        with block(self, write, *args, **kwargs) as connection:
             yield connection
         if self._held is not None:
             mark("business_done")
