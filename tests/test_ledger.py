@@ -9,13 +9,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, text, update
 
 from hub.access import Actor, operator
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotAuthorized
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.checks import LedgerChecks
 from hub.ledger.models import LedgerAccount
+from hub.ledger.service import Balance
 from hub.tables import metadata
 
 
@@ -270,3 +271,78 @@ def test_random_operation_sequences_keep_the_invariants(db):
             max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
         ),
     )
+
+
+def _stored_totals(db, code: str) -> tuple[int, int, int, int]:
+    """The account's row as another connection sees it (committed), not through the ledger."""
+    with db.read() as other:  # a transaction of its own (SQLite: a deferred one, no write lock)
+        row = other.execute(
+            select(
+                LedgerAccount.debits_pending,
+                LedgerAccount.debits_posted,
+                LedgerAccount.credits_pending,
+                LedgerAccount.credits_posted,
+            ).where(LedgerAccount.code == code)
+        ).one()
+    return tuple(row)
+
+
+def test_moves_that_cannot_be_refused_wait_for_the_commit_and_the_transaction_sees_them(db):
+    """A capture and the payment onwards from an unprotected account are held for the commit
+    (each account moved once: hub.ledger.service._HeldMoves); a read of totals in the same
+    transaction makes them first. A hold on a protected account can be refused, so it moves at once."""
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).open_account("office:1", "OFFICE")
+        Ledger(s).transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+    with db.transaction() as s:
+        Ledger(s).hold("h1", "company:a", "clearing", 100_00, "HOLD")
+        assert _stored_totals(db, "company:a") == (0, 0, 0, 100_00)  # not committed yet, by nobody's read
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.post("p1", "h1", 60_00, code="CAPTURE")
+        ledger.transfer("e1", "clearing", "office:1", 60_00, "EARNING")
+        assert Ledger(s).balance("clearing").credits_posted == 60_00  # another Ledger, same transaction
+    with db.read() as s:
+        ledger = Ledger(s)
+        assert (ledger.balance("company:a").posted, ledger.balance("company:a").held) == (40_00, 0)
+        assert ledger.balance("clearing") == Balance(0, 60_00, 0, 60_00)
+        assert ledger.balance("office:1").credits_posted == 60_00
+        ledger.verify()
+
+
+def test_held_moves_leave_the_accounts_unlocked_until_the_commit(pg_db):
+    """PostgreSQL, seen from another connection while the capturing transaction is still open:
+    the clearing account's and the company's rows can be locked at once (NOWAIT), since their
+    totals are not moved before the commit; after it they are."""
+    db = pg_db
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", 100_00, "HOLD")
+    lock = text(
+        "SELECT credits_posted FROM ledger_accounts WHERE code IN ('clearing', 'company:a') FOR NO KEY UPDATE NOWAIT"
+    )
+    with db.transaction() as s:
+        Ledger(s).post("p1", "h1", code="CAPTURE")
+        with db.engine.begin() as other:
+            assert other.execute(lock).all()  # would raise "could not obtain lock" were they moved already
+    assert _stored_totals(db, "clearing") == (0, 0, 0, 100_00)
+    assert _stored_totals(db, "company:a") == (0, 100_00, 0, 100_00)
+
+
+def test_a_held_move_that_fails_at_the_commit_undoes_the_whole_transaction(db):
+    """The totals a held move returns are checked at the commit as at once: a clearing account
+    whose pending total was tampered with goes below zero, LedgerInvariantError, and nothing of
+    the transaction stays (the capture's transfer neither)."""
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", 100_00, "HOLD")
+    with db.transaction() as s:
+        s.execute(update(LedgerAccount).where(LedgerAccount.code == "clearing").values(credits_pending=0))
+    with pytest.raises(LedgerInvariantError, match="below zero"), db.transaction() as s:
+        Ledger(s).post("p1", "h1", code="CAPTURE")
+    with db.read() as s:
+        assert Ledger(s).resolution("h1") is None
+        assert Ledger(s).balance("company:a").held == 100_00

@@ -502,6 +502,29 @@ def _sqlite_begin(connection: Connection) -> None:
         raise
 
 
+BEFORE_COMMIT = "hub.before_commit"  # Session.info key: the transaction's BeforeCommit
+
+
+class BeforeCommit:
+    """Work a transaction runs on its connection just before it commits, added by the code
+    that shares the transaction (the ledger's account moves that cannot be refused wait here,
+    so that the rows every capture updates stay locked for as short a time as possible:
+    hub.ledger.service), and a place for that code's state. A Session of `Database.transaction()`
+    has it as `session.info[BEFORE_COMMIT]`; every Session of one transaction has the same one.
+    What it runs can still fail: the transaction then rolls back, as if its block had raised."""
+
+    def __init__(self) -> None:
+        self._hooks: list[Callable[[Connection], None]] = []
+        self.state: dict[str, Any] = {}
+
+    def add(self, hook: Callable[[Connection], None]) -> None:
+        self._hooks.append(hook)
+
+    def run(self, connection: Connection) -> None:
+        while self._hooks:
+            self._hooks.pop(0)(connection)
+
+
 class Exchange:
     """One SOAP exchange's database work on one connection, checked out once
     (`Database.exchange()`). Every `transaction()` and `read()` of the exchange runs on
@@ -527,6 +550,7 @@ class Exchange:
         self._held: RootTransaction | None = None
         self._hold_next = False
         self._autocommit = False  # PostgreSQL: the connection is set to autocommit now
+        self._before_commit = BeforeCommit()  # of the transaction open (or next) on the connection
 
     @property
     def holding(self) -> bool:
@@ -568,13 +592,18 @@ class Exchange:
             if self._hold_next:
                 self._held, self._hold_next = began, False
             else:
-                began.commit()
+                self._commit(began)
 
     @contextmanager
     def session(self, write: bool, snapshot: bool = False) -> Iterator[Session]:
         """`block` with an ORM session on it, for domain code; flushed before the block ends."""
         with self.block(write, snapshot) as connection:
-            session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
+            session = Session(
+                bind=connection,
+                expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+                info={BEFORE_COMMIT: self._before_commit},
+            )
             try:
                 yield session
                 session.flush()
@@ -586,13 +615,24 @@ class Exchange:
         and commits it all."""
         if self._held is None or self._connection is None:
             raise RuntimeError("Exchange.finish: no business work is held")
+        held, connection = self._held, self._connection
+        self._commit(held, before=lambda: record(connection))
+        self._held = None
+
+    def _commit(self, transaction: RootTransaction, before: Callable[[], None] | None = None) -> None:
+        """Runs what waits for the commit (`BeforeCommit`), then `before`, then commits; on any
+        failure the transaction rolls back and the error is raised."""
+        assert self._connection is not None
         try:
-            record(self._connection)
-            self._held.commit()
+            self._before_commit.run(self._connection)
+            if before is not None:
+                before()
+            transaction.commit()
         except BaseException:
             self._abandon()
             raise
-        self._held = None
+        finally:
+            self._before_commit = BeforeCommit()
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.invalidated:
@@ -603,8 +643,10 @@ class Exchange:
         return self._connection
 
     def _abandon(self) -> None:
-        """A block raised: whatever the connection's transaction holds rolls back."""
+        """A block raised: whatever the connection's transaction holds rolls back, and what
+        waited for its commit is dropped."""
         self._held, self._hold_next = None, False
+        self._before_commit = BeforeCommit()
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
@@ -702,7 +744,9 @@ class Database:
                 yield from self._begun(session, snapshot)
             return
         with (self._writer if write else self._reader)() as session, session.begin():
+            before_commit = session.info[BEFORE_COMMIT] = BeforeCommit()
             yield from self._begun(session, snapshot)
+            before_commit.run(session.connection())
 
     def _begun(self, session: Session, snapshot: bool) -> Iterator[Session]:
         if snapshot and not self.is_sqlite:

@@ -13,6 +13,14 @@ when it had to wait); a refused UPDATE is read back under the lock to say what
 was available. The `no_overdraft` CHECK constraint stays the backstop, and the
 totals each UPDATE returns are checked again (`_check_after`). On SQLite the
 whole write transaction already holds the database lock (`BEGIN IMMEDIATE`).
+
+Moves that cannot be refused (a capture's and a release's, which never raise a
+protected account's debits, and a payment onwards from an unprotected account) wait
+for the transaction's commit (`_HeldMoves`, run by hub.db.database.BeforeCommit),
+each account's deltas summed: the coupon clearing account, which every capture
+moves, is then locked from just before the commit, not through the rest of the
+work, the answer's building and its signature. A read of totals in the same
+transaction, and any move that must run at once, makes them first.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from sqlalchemy import Connection, Table, bindparam, case, delete, func, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
-from hub.db.database import BulkInsert, DriverStatement, driver_insert_if_absent, insert_if_absent
+from hub.db.database import BEFORE_COMMIT, BulkInsert, DriverStatement, driver_insert_if_absent, insert_if_absent
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
@@ -66,7 +74,13 @@ _LOCK_ACCOUNT = DriverStatement(
 # their accounts (`debit_code`, `credit_code`), which the ledger then knows without a lookup.
 _DEBITED, _CREDITED = _ACCOUNTS.alias("debited"), _ACCOUNTS.alias("credited")
 _RESOLVING = DriverStatement(
-    select(*_TRANSFER_COLUMNS, _DEBITED.c.code.label("debit_code"), _CREDITED.c.code.label("credit_code"))
+    select(
+        *_TRANSFER_COLUMNS,
+        _DEBITED.c.code.label("debit_code"),
+        _DEBITED.c.debits_must_not_exceed_credits.label("debit_protected"),
+        _CREDITED.c.code.label("credit_code"),
+        _CREDITED.c.debits_must_not_exceed_credits.label("credit_protected"),
+    )
     .join(_DEBITED, _DEBITED.c.id == _T.debit_account_id)
     .join(_CREDITED, _CREDITED.c.id == _T.credit_account_id)
     .where(or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id")))
@@ -256,6 +270,7 @@ class Ledger:
         # code -> id of the accounts this ledger has read (an account's id never changes; none
         # is ever deleted): a capture's transfer onwards looks up only the accounts it has not seen.
         self._ids: dict[str, int] = {}
+        self._protected: dict[int, bool] = {}  # id -> debits_must_not_exceed_credits, of the same
 
     @property
     def _connection(self) -> Connection:
@@ -293,10 +308,15 @@ class Ledger:
         return Balance.of(self.account(code))
 
     def _find(self, code: str) -> Account | None:
+        """The account as stored, its moves held for the commit made first (`_HeldMoves`)."""
         rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
+        if rows and self._held_for(rows[0].id):
+            self._move_held()
+            rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
         if not rows:
             return None
         self._ids[code] = rows[0].id
+        self._protected[rows[0].id] = rows[0].debits_must_not_exceed_credits
         return Account.of(rows[0])
 
     # -- transfers --------------------------------------------------------
@@ -321,6 +341,7 @@ class Ledger:
         if unseen:
             found = _rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, unseen)
             self._ids.update((row.code, row.id) for row in found)
+            self._protected.update((row.id, row.debits_must_not_exceed_credits) for row in found)
         ids = self._ids
         missing = [c for c in codes if c not in ids]
         if missing:
@@ -357,6 +378,8 @@ class Ledger:
                 deltas[w.debit_account_id][offset] += w.amount_grosze
                 deltas[w.credit_account_id][2 + offset] += w.amount_grosze
                 debits_added[w.debit_account_id] += w.amount_grosze
+        if self._move_at_commit(deltas, debits_added):
+            return [r for r in result if r is not None]
         moved: list[int] = []
         try:
             self._move(deltas, debits_added, moved)
@@ -386,6 +409,7 @@ class Ledger:
         found = _RESOLVING.rows(self._connection, {"pending_id": pending_id, "id": id})
         for r in found:
             self._ids.update(((r.debit_code, r.debit_account_id), (r.credit_code, r.credit_account_id)))
+            self._protected.update(((r.debit_account_id, r.debit_protected), (r.credit_account_id, r.credit_protected)))
         rows = [Transfer.of(r) for r in found]
         pending = next((r for r in rows if r.id == pending_id), None)
         if pending is None or pending.kind != PENDING:
@@ -416,10 +440,10 @@ class Ledger:
             raise LedgerInvariantError(f"pending transfer {pending_id} is already resolved")
         posted = wanted.amount_grosze if kind == POST else 0
         held = pending.amount_grosze
-        self._move(
-            {pending.debit_account_id: [-held, posted, 0, 0], pending.credit_account_id: [0, 0, -held, posted]},
-            {pending.debit_account_id: posted - held},
-        )
+        deltas = {pending.debit_account_id: [-held, posted, 0, 0], pending.credit_account_id: [0, 0, -held, posted]}
+        debits_added = {pending.debit_account_id: posted - held}  # never more than 0: nothing can refuse it
+        if not self._move_at_commit(deltas, debits_added):
+            self._move(deltas, debits_added)
         return wanted
 
     # -- the statements ---------------------------------------------------
@@ -465,28 +489,40 @@ class Ledger:
             connection.execute(_DELETE_TRANSFERS, {"ids": sorted(made)})
 
     def _move(self, deltas: dict[int, list[int]], debits_added: dict[int, int], moved: list[int] | None = None) -> None:
-        """One conditional UPDATE per account, in id order; each returns the new totals,
-        which are checked again. A protected account that would be overdrawn is read
-        under its lock: InsufficientFunds with what it has available."""
-        connection = self._connection
-        for account_id in sorted(deltas):
-            delta = deltas[account_id]
-            params = {
-                "account_id": account_id,
-                "debits_added": debits_added.get(account_id, 0),
-                **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)},
-            }
-            rows = _MOVE_TOTALS.rows(connection, params)
-            if not rows:
-                (locked,) = map(Account.of, _LOCK_ACCOUNT.rows(connection, {"account_id": account_id}))
-                needed = debits_added.get(account_id, 0)
-                if needed > Balance.of(locked).available:
-                    raise InsufficientFunds(Balance.of(locked).available, needed)
-                rows = _MOVE_TOTALS.rows(connection, params)
-            (row,) = rows
-            if moved is not None:
-                moved.append(account_id)
-            _check_after(Account.of(row), delta)
+        """`_move_totals` now, after the moves held for the commit (which come first in time)."""
+        self._move_held()
+        _move_totals(self._connection, deltas, debits_added, moved)
+
+    # -- moves held for the commit ------------------------------------------
+
+    def _move_at_commit(self, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> bool:
+        """Holds the moves for the transaction's commit (hub.db.database.BeforeCommit) when none
+        of them can be refused: no protected account's debits rise (a capture's and a release's
+        never do; nor an unprotected account's payment onwards). False when they must run now:
+        outside a transaction of `Database.transaction()`, or when one might be refused."""
+        before_commit = self.session.info.get(BEFORE_COMMIT)
+        if before_commit is None or any(
+            debits_added.get(account_id, 0) > 0 and self._protected.get(account_id, True) for account_id in deltas
+        ):
+            return False
+        held = before_commit.state.get(_HeldMoves.KEY)
+        if held is None:
+            held = before_commit.state[_HeldMoves.KEY] = _HeldMoves()
+            before_commit.add(held.move)
+        held.add(deltas, debits_added)
+        return True
+
+    def _held_for(self, account_id: int | None = None) -> bool:
+        """Whether moves wait for the commit: any, or `account_id`'s."""
+        before_commit = self.session.info.get(BEFORE_COMMIT)
+        held = before_commit.state.get(_HeldMoves.KEY) if before_commit is not None else None
+        return held is not None and bool(held.deltas) and (account_id is None or account_id in held.deltas)
+
+    def _move_held(self) -> None:
+        """The moves held for the commit, made now: before any read of the totals they change
+        and before any move that must run now, so that the transaction sees its own work."""
+        if self._held_for():
+            self.session.info[BEFORE_COMMIT].state[_HeldMoves.KEY].move(self._connection)
 
     # -- invariants -------------------------------------------------------
 
@@ -539,6 +575,7 @@ class Ledger:
 
     def _accounts(self, order: Any) -> list[Account]:
         """Every account as stored now (Core: never a stale ORM object of the session)."""
+        self._move_held()
         query = select(*_ACCOUNT_COLUMNS).order_by(order)
         return [Account.of(row) for row in self._connection.execute(query)]
 
@@ -558,6 +595,57 @@ class Ledger:
                 sums[account_id][offset] += int(pending_sum)
                 sums[account_id][offset + 1] += int(posted_sum)
         return {k: Balance(*v) for k, v in sums.items()}
+
+
+def _move_totals(
+    connection: Connection, deltas: dict[int, list[int]], debits_added: dict[int, int], moved: list[int] | None = None
+) -> None:
+    """One conditional UPDATE per account, in id order; each returns the new totals,
+    which are checked again. A protected account that would be overdrawn is read
+    under its lock: InsufficientFunds with what it has available."""
+    for account_id in sorted(deltas):
+        delta = deltas[account_id]
+        params = {
+            "account_id": account_id,
+            "debits_added": debits_added.get(account_id, 0),
+            **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)},
+        }
+        rows = _MOVE_TOTALS.rows(connection, params)
+        if not rows:
+            (locked,) = map(Account.of, _LOCK_ACCOUNT.rows(connection, {"account_id": account_id}))
+            needed = debits_added.get(account_id, 0)
+            if needed > Balance.of(locked).available:
+                raise InsufficientFunds(Balance.of(locked).available, needed)
+            rows = _MOVE_TOTALS.rows(connection, params)
+        (row,) = rows
+        if moved is not None:
+            moved.append(account_id)
+        _check_after(Account.of(row), delta)
+
+
+class _HeldMoves:
+    """Account moves that cannot be refused, held for the transaction's commit (`BeforeCommit`),
+    each account's deltas summed: moved by one UPDATE an account at the end, so that the rows
+    every capture updates (coupon clearing, above all) stay locked from then to the commit
+    only, not through the rest of the work, the answer's building and its signature."""
+
+    KEY = "ledger.held_moves"  # in BeforeCommit.state
+
+    def __init__(self) -> None:
+        self.deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.debits_added: dict[int, int] = defaultdict(int)
+
+    def add(self, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> None:
+        for account_id, delta in deltas.items():
+            self.deltas[account_id] = [a + b for a, b in zip(self.deltas[account_id], delta, strict=True)]
+            self.debits_added[account_id] += debits_added.get(account_id, 0)
+
+    def move(self, connection: Connection) -> None:
+        deltas, debits_added = dict(self.deltas), dict(self.debits_added)
+        self.deltas.clear()
+        self.debits_added.clear()
+        if deltas:
+            _move_totals(connection, deltas, debits_added)
 
 
 def _check_after(account: Account, delta: Sequence[int]) -> None:

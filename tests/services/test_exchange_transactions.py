@@ -19,6 +19,7 @@ from hub import ns
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
 from hub.db.database import Database
+from hub.ledger.chart import CLEARING
 from hub.services import endpoint
 from hub.signing.sign import sign_envelope
 from tests.support.factories import OPERATOR, config_copy, funded_company, issue
@@ -334,3 +335,37 @@ def test_on_postgresql_an_exchange_s_reads_run_in_autocommit_and_its_writes_and_
             connection.execute(text("INSERT INTO exchange_notes VALUES ('kept')"))
         with db.reading() as connection:
             assert connection.execute(text("SELECT note FROM exchange_notes")).scalars().all() == ["kept"]
+
+
+def test_a_redeem_locks_the_coupon_clearing_account_only_from_its_answer_s_record_to_the_commit(
+    quiet_hub, db_url, monkeypatch
+):
+    """Every capture moves the clearing account, so its row must stay locked as briefly as
+    possible: the capture's moves wait for the commit (hub.ledger.service._HeldMoves). While the
+    answer is signed, another connection can lock that row at once (PostgreSQL: NOWAIT) and sees
+    the clearing account's totals as before the redeem; after the answer, they have moved. (On
+    SQLite the one write lock is held by the whole transaction: only the totals are compared.)"""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    other = create_engine(db_url)
+    lock = "" if make_url(db_url).get_backend_name() == "sqlite" else " FOR NO KEY UPDATE NOWAIT"
+    lock_clearing = text(f"SELECT credits_pending, credits_posted FROM ledger_accounts WHERE code = :code{lock}")
+    seen = []
+
+    def sign_and_look(*args, **kwargs):
+        with other.begin() as connection:
+            seen.append(tuple(connection.execute(lock_clearing, {"code": CLEARING}).one()))
+        return sign_envelope(*args, **kwargs)
+
+    with other.begin() as connection:
+        before = tuple(connection.execute(lock_clearing, {"code": CLEARING}).one())
+    monkeypatch.setattr(endpoint, "sign_envelope", sign_and_look)
+    status, answer = quiet_hub.post(
+        signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
+    )
+    assert status == 200, fault_of(answer)
+    with other.begin() as connection:
+        after = tuple(connection.execute(lock_clearing, {"code": CLEARING}).one())
+    other.dispose()
+    assert seen == [before]  # not locked, not yet moved, while the answer was signed
+    assert after != before
