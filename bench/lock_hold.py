@@ -18,9 +18,7 @@ Every answer is checked (no Fault, else the run stops).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import statistics
 import sys
 import time
@@ -30,12 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.soap import Requests, prepared_hub  # noqa: E402
-from bench.soap_cpu import environ  # noqa: E402
+from bench.soap_cpu import environ, served_in_process  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.db import database  # noqa: E402
 from hub.services import endpoint  # noqa: E402
-from hub.signing.keys import SigningIdentity  # noqa: E402
 
 MARKS = ("begin_business", "business_done", "spyne_done", "signed", "committed", "end")
 
@@ -84,35 +80,17 @@ def instrument(mark: Marks) -> None:
 
 
 def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:
-    from hub.app import create_app
-    from hub.config import load_config
-    from hub.ops import metrics
-    from hub.ops.logging import configure_logging
-
-    with prepared_hub(backend, n + warmup, "hub-lockhold-") as (config_dir, coupons):
-        identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
-        bodies = Requests(identity, ttl_s=3600).redeem(coupons)
-        configure_logging("INFO")
-        metrics.enable_multiprocess(config_dir.parent / "metrics")
-        app = create_app(load_config(config_dir))
-        gc.freeze()  # as `hub serve` does once a worker has loaded the app
-        stderr, sys.stderr = (sys.stderr, open(os.devnull, "w"))  # the JSON log lines are written, and dropped
-        timings: list[dict[str, float]] = []
-        try:
-            for i, body in enumerate(bodies):
-                mark.at.clear()
-                started = time.perf_counter()
-                answer = b"".join(app(environ("/soap/office", f"{ns.OFFICE}#RedeemCoupon", body), lambda *args: None))
-                mark("end")
-                if b"Fault>" in answer:
-                    raise RuntimeError(f"RedeemCoupon answered a fault: {answer[:400]!r}")
-                if i >= warmup:
-                    timings.append({name: (at - started) * 1000 for name, at in mark.at.items()})
-        finally:
-            sys.stderr.close()
-            sys.stderr = stderr
-            gc.unfreeze()
-            app.hub.close()
+    timings: list[dict[str, float]] = []
+    with served_in_process(backend, n + warmup, "hub-lockhold-") as (app, requests, coupons):
+        for i, body in enumerate(requests.redeem(coupons)):
+            mark.at.clear()
+            started = time.perf_counter()
+            answer = b"".join(app(environ("/soap/office", f"{ns.OFFICE}#RedeemCoupon", body), lambda *args: None))
+            mark("end")
+            if b"Fault>" in answer:
+                raise RuntimeError(f"RedeemCoupon answered a fault: {answer[:400]!r}")
+            if i >= warmup:
+                timings.append({name: (at - started) * 1000 for name, at in mark.at.items()})
     result = {name: round(statistics.median(t[name] for t in timings), 3) for name in MARKS}
     result["held_ms"] = round(statistics.median(t["committed"] - t["begin_business"] for t in timings), 3)
     return result

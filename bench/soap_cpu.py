@@ -26,7 +26,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -92,39 +95,49 @@ def cpu_ms(app, path: str, action: str, bodies: list[bytes]) -> dict:
     }
 
 
-def run_backend(backend: str, n: int, warmup: int) -> dict:
+@contextmanager
+def served_in_process(backend: str, coupons_count: int, prefix: str) -> Iterator[tuple[Any, Requests, list[str]]]:
+    """The hub's WSGI application, as a `hub serve` worker runs it (JSON log lines at INFO,
+    written to /dev/null here; metrics counted in multiprocess files; the loaded app frozen out
+    of the garbage collector's sight), on a prepared database with `coupons_count` coupons:
+    (app, requests signed as Pojazd of office 1465, the coupons). Closed at the end."""
     from hub.app import create_app
     from hub.config import load_config
     from hub.ops import metrics
     from hub.ops.logging import configure_logging
 
-    with prepared_hub(backend, n + warmup, "hub-soapcpu-") as (config_dir, coupons):
+    with prepared_hub(backend, coupons_count, prefix) as (config_dir, coupons):
         identity = SigningIdentity.load(config_dir / "keys/pojazd-1465.key", config_dir / "keys/pojazd-1465.crt")
         requests = Requests(identity, ttl_s=3600)
-        verify, redeem = requests.verify(coupons, n + warmup), requests.redeem(coupons)
         configure_logging("INFO")
         metrics.enable_multiprocess(config_dir.parent / "metrics")
         app = create_app(load_config(config_dir))
         gc.freeze()  # as `hub serve` does once a worker has loaded the app
         stderr, sys.stderr = (sys.stderr, open(os.devnull, "w"))  # the JSON log lines are written, and dropped
         try:
-            path = "/soap/office"
-            cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[:warmup])
-            cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[:warmup])
-            result = {
-                "verify_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[warmup:]),
-                "redeem_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[warmup:]),
-            }
-            app.hub.answer_records.flush()  # the last reads' answer records (hub.services.group_commit)
-            chain = app.endpoints[path].message_log.verify()
-            if not chain.ok or chain.records != 4 * (n + warmup):
-                raise RuntimeError(f"message log after the run: {chain}")
-            return result
+            yield app, requests, coupons
         finally:
             sys.stderr.close()
             sys.stderr = stderr
             gc.unfreeze()
             app.hub.close()
+
+
+def run_backend(backend: str, n: int, warmup: int) -> dict:
+    with served_in_process(backend, n + warmup, "hub-soapcpu-") as (app, requests, coupons):
+        verify, redeem = requests.verify(coupons, n + warmup), requests.redeem(coupons)
+        path = "/soap/office"
+        cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[:warmup])
+        cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[:warmup])
+        result = {
+            "verify_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#VerifyCoupon", verify[warmup:]),
+            "redeem_cpu_ms": cpu_ms(app, path, f"{ns.OFFICE}#RedeemCoupon", redeem[warmup:]),
+        }
+        app.hub.answer_records.flush()  # the last reads' answer records (hub.services.group_commit)
+        chain = app.endpoints[path].message_log.verify()
+        if not chain.ok or chain.records != 4 * (n + warmup):
+            raise RuntimeError(f"message log after the run: {chain}")
+        return result
 
 
 def baseline(n: int, warmup: int) -> dict:
