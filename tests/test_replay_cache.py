@@ -31,7 +31,7 @@ def test_a_replay_leaves_the_callers_transaction_usable(db):
     log = MessageLog(db)
     DatabaseReplayCache(db).remember("sig-1", NOW)
     with db.writing() as connection:
-        assert DatabaseReplayCache.remember_in(connection, "sig-1", NOW) is False
+        assert DatabaseReplayCache.claim("sig-1", NOW).made_in(connection) is False
         log.append_in(connection, Entry(NOW, REQUEST, "office", "pojazd-1465", "log-1", b"<m/>"))
     assert (log.verify().ok, log.verify().records) == (True, 1)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, String, Table, delete
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import String, Table, delete
+from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import Clock, utcnow
 from hub.db.base import Base, UtcDateTime
@@ -43,21 +43,15 @@ class DatabaseReplayCache:
     def remember(self, key: str, expires_at: datetime) -> bool:
         """True the first time `key` is seen; False for a replay."""
         with self.db.writing() as connection:
-            return self.remember_in(connection, key, expires_at)
+            return self.claim(key, expires_at).made_in(connection)
 
     @staticmethod
     def claim(key: str, expires_at: datetime) -> Claim:
-        """The key's row, to be made with something else, both or neither: the SOAP endpoint
-        makes it with the request's message log record (MessageLog.append_claimed)."""
+        """The key's row, to be made in the caller's transaction (`Claim.made_in`: `ON CONFLICT
+        DO NOTHING`, so a replay leaves the transaction usable) or with something else, both or
+        neither: the SOAP endpoint makes it with the request's message log record
+        (MessageLog.append_claimed)."""
         return Claim(_SEEN, "key", {"key": key, "expires_at": expires_at})
-
-    @staticmethod
-    def remember_in(on: Connection | Session, key: str, expires_at: datetime) -> bool:
-        """`remember` inside the caller's transaction. `ON CONFLICT DO NOTHING` (PostgreSQL
-        and SQLite alike) leaves the caller's transaction usable after a duplicate, in one
-        statement on the driver's cursor."""
-        connection = on.connection() if isinstance(on, Session) else on
-        return DatabaseReplayCache.claim(key, expires_at).made_in(connection)
 
     def purge(self) -> int:
         """Forget signatures whose window has passed (they would be refused as stale anyway)."""

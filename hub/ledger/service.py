@@ -310,8 +310,9 @@ class Ledger:
     def _find(self, code: str) -> Account | None:
         """The account as stored, its moves held for the commit made first (`_HeldMoves`)."""
         rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
-        if rows and self._held_for(rows[0].id):
-            self._move_held()
+        held = self._held()
+        if rows and held is not None and rows[0].id in held.deltas:
+            held.move(self._connection)
             rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
         if not rows:
             return None
@@ -512,17 +513,16 @@ class Ledger:
         held.add(deltas, debits_added)
         return True
 
-    def _held_for(self, account_id: int | None = None) -> bool:
-        """Whether moves wait for the commit: any, or `account_id`'s."""
+    def _held(self) -> _HeldMoves | None:
+        """The moves waiting for this transaction's commit, if any were held."""
         before_commit = self.session.info.get(BEFORE_COMMIT)
-        held = before_commit.state.get(_HeldMoves.KEY) if before_commit is not None else None
-        return held is not None and bool(held.deltas) and (account_id is None or account_id in held.deltas)
+        return before_commit.state.get(_HeldMoves.KEY) if before_commit is not None else None
 
     def _move_held(self) -> None:
         """The moves held for the commit, made now: before any read of the totals they change
         and before any move that must run now, so that the transaction sees its own work."""
-        if self._held_for():
-            self.session.info[BEFORE_COMMIT].state[_HeldMoves.KEY].move(self._connection)
+        if (held := self._held()) is not None:
+            held.move(self._connection)
 
     # -- invariants -------------------------------------------------------
 
