@@ -24,6 +24,12 @@ _THINGS = Table(
 )
 _ADD = DriverStatement(insert(_THINGS))
 _RENAME = DriverStatement(update(_THINGS).where(_THINGS.c.id == 1))
+_RENAME_RETURNING = DriverStatement(
+    update(_THINGS)
+    .where(_THINGS.c.id == bindparam("thing"))
+    .values(name=bindparam("new_name"))
+    .returning(_THINGS.c.id, _THINGS.c.name)
+)
 _NAMED = DriverStatement(select(_THINGS.c.id).where(_THINGS.c.name == bindparam("name")))
 
 
@@ -133,3 +139,50 @@ def test_constant_column_defaults_are_filled_in_and_functions_refused(things: Da
             assert connection.execute(select(defaulted)).all() == [(1, 1, "given")]
     finally:
         meta.drop_all(things.engine)
+
+
+def test_rows_each_runs_in_order_and_gives_each_statement_s_rows(things: Database) -> None:
+    with things.engine.begin() as connection:
+        _ADD.execute_many(connection, [{"id": i, "name": f"n{i}", "at": None, "naive": None} for i in (1, 2)])
+        renamed = _RENAME_RETURNING.rows_each(
+            connection,
+            [{"thing": 1, "new_name": "first"}, {"thing": 9, "new_name": "nobody"}, {"thing": 1, "new_name": "again"}],
+        )
+    assert [[tuple(row) for row in rows] for rows in renamed] == [[(1, "first")], [], [(1, "again")]]
+    assert renamed[0][0].name == "first"
+    with things.engine.connect() as connection:
+        assert connection.execute(select(_THINGS.c.name).order_by(_THINGS.c.id)).scalars().all() == ["again", "n2"]
+
+
+def test_rows_each_stops_at_an_error_and_raises_it_as_sqlalchemy_does(things: Database) -> None:
+    with pytest.raises(IntegrityError), things.engine.begin() as connection:
+        _ADD.execute(connection, {"id": 1, "name": "one", "at": None, "naive": None})
+        _ADD.rows_each(
+            connection,
+            [{"id": 2, "name": "two", "at": None, "naive": None}, {"id": 1, "name": "dup", "at": None, "naive": None}],
+        )
+    with things.engine.connect() as connection:
+        assert connection.execute(select(_THINGS.c.id)).scalars().all() == []  # the transaction rolled back whole
+
+
+def test_on_postgresql_rows_each_is_one_round_trip(pg_db: Database, tmp_path) -> None:
+    _META.create_all(pg_db.engine)
+    trace = tmp_path / "libpq.trace"
+    try:
+        with pg_db.engine.begin() as connection:
+            _ADD.execute_many(connection, [{"id": i, "name": f"n{i}", "at": None, "naive": None} for i in (1, 2, 3)])
+            raw = connection.connection.driver_connection
+            with trace.open("w") as out:
+                raw.pgconn.trace(out.fileno())
+                try:
+                    renamed = _RENAME_RETURNING.rows_each(
+                        connection, [{"thing": i, "new_name": f"r{i}"} for i in (3, 1, 2)]
+                    )
+                finally:
+                    raw.pgconn.untrace()
+        assert [[tuple(row) for row in rows] for rows in renamed] == [[(3, "r3")], [(1, "r1")], [(2, "r2")]]
+        lines = [line.split("\t") for line in trace.read_text().splitlines()]
+        sent = [parts[3].split(" ", 1)[0] for parts in lines if len(parts) > 3 and parts[1] == "F"]
+        assert (sent.count("Execute"), sent.count("Sync")) == (3, 1), sent
+    finally:
+        _META.drop_all(pg_db.engine)

@@ -346,3 +346,25 @@ def test_a_held_move_that_fails_at_the_commit_undoes_the_whole_transaction(db):
     with db.read() as s:
         assert Ledger(s).resolution("h1") is None
         assert Ledger(s).balance("company:a").held == 100_00
+
+
+def test_on_postgresql_the_held_moves_take_one_round_trip_at_the_commit(pg_db, tmp_path):
+    """The capture's two accounts are moved by two UPDATEs sent together (one Sync: one round
+    trip), then COMMIT, read from libpq's trace of the commit."""
+    db = pg_db
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", 100_00, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", 100_00, "HOLD")
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        with db.transaction() as s:
+            Ledger(s).post("p1", "h1", code="CAPTURE")
+            raw = s.connection().connection.driver_connection
+            raw.pgconn.trace(out.fileno())  # from here: the held moves and the COMMIT
+        raw.pgconn.untrace()
+    lines = [line.split("\t") for line in trace.read_text().splitlines()]
+    sent = [parts[3].split(" ", 1)[0] for parts in lines if len(parts) > 3 and parts[1] == "F"]
+    assert (sent.count("Execute"), sent.count("Sync"), sent.count("Query")) == (2, 1, 1), sent
+    assert _stored_totals(db, "clearing") == (0, 0, 0, 100_00)
+    assert _stored_totals(db, "company:a") == (0, 100_00, 0, 100_00)
