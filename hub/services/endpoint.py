@@ -21,7 +21,8 @@ is built and signed with no transaction open, and its record is committed with o
 answers' records within 0.1 s (hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
-fresh envelope holding only the verified, validated payload. `GET ?wsdl` and
+fresh envelope holding only the verified, validated payload, as a tree, and leaves
+its answer as a tree to be signed (`TreeSoap11`): no bytes in between. `GET ?wsdl` and
 `GET ?xsd=NAME` serve the published contract files with real addresses.
 """
 
@@ -73,7 +74,6 @@ logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
 spyne_const.MIN_GC_INTERVAL = float("inf")
 
 CONTRACT = Path(__file__).resolve().parent.parent
-SPYNE_RESPONSE_BYTES_MAX = 64 * 1024 * 1024  # our own answers (a 1,000-page PDF is large)
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,14 @@ class _Exchange:
 
 
 VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
+ANSWER_ENVELOPE = "hub.answer_envelope"  # where spyne leaves its answer's tree for call_service
 
 
-class VerifiedPayloadSoap11(Soap11):
-    """spyne's SOAP 1.1, handed the envelope `call_service` built around the verified, validated
-    payload: spyne reads that tree instead of bytes serialised from it and parsed again."""
+class TreeSoap11(Soap11):
+    """spyne's SOAP 1.1, trees in and out: handed the envelope `call_service` built around the
+    verified, validated payload, it reads that tree instead of bytes serialised from it and
+    parsed again; and it leaves its answer's tree for `call_service` to sign, instead of
+    bytes to be parsed again. Without those WSGI environ keys, spyne's own way both ways."""
 
     def create_in_document(self, ctx, charset=None):
         envelope = ctx.transport.req_env.get(VERIFIED_ENVELOPE)
@@ -160,6 +163,14 @@ class VerifiedPayloadSoap11(Soap11):
             super().create_in_document(ctx, charset)
         else:
             ctx.in_document = (envelope, {})  # no xml:id references in a validated payload
+
+    def create_out_string(self, ctx, charset=None):
+        answers = ctx.transport.req_env.get(ANSWER_ENVELOPE)
+        if answers is None:
+            super().create_out_string(ctx, charset)
+        else:
+            answers.append(ctx.out_document)
+            ctx.out_string = [b""]
 
 
 def _fault_label(response: etree._Element) -> str:
@@ -200,10 +211,7 @@ class SoapEndpoint:
         self.schema = contract_schema(service)
         self.operations = contract_operations(service)
         app = Application(
-            list(spyne_services),
-            tns=namespace,
-            in_protocol=VerifiedPayloadSoap11(validator=None),
-            out_protocol=Soap11(),
+            list(spyne_services), tns=namespace, in_protocol=TreeSoap11(validator=None), out_protocol=TreeSoap11()
         )
         self.spyne = WsgiApplication(app)
 
@@ -420,9 +428,11 @@ class SoapEndpoint:
         how `hub audit recover` re-applies an archived request (hub.services.recovery)."""
         envelope = etree.Element(f"{{{ns.SOAP_ENV_11}}}Envelope", nsmap={"soap": ns.SOAP_ENV_11})
         etree.SubElement(envelope, f"{{{ns.SOAP_ENV_11}}}Body").append(payload)
+        answers: list[etree._Element] = []
         inner = {
             **environ,
             VERIFIED_ENVELOPE: envelope,  # parsed already: not serialised for spyne to parse again
+            ANSWER_ENVELOPE: answers,  # nor its answer: spyne's tree, signed as it is
             "wsgi.input": io.BytesIO(b""),
             "CONTENT_LENGTH": "0",
             "CONTENT_TYPE": "text/xml; charset=utf-8",
@@ -431,9 +441,11 @@ class SoapEndpoint:
             "hub.log_id": log_id,
             "hub.context": self.context,
         }
-        chunks: list[bytes] = []
-        answer = b"".join(self.spyne(inner, lambda status, headers, exc_info=None: chunks.append(status.encode())))
-        return parse_xml(answer, bytes_max=SPYNE_RESPONSE_BYTES_MAX, depth_max=self.security.xml_depth_max)
+        for _ in self.spyne(inner, lambda status, headers, exc_info=None: None):
+            pass  # spyne's body is empty: its answer is in `answers`
+        if len(answers) != 1:
+            raise RuntimeError(f"spyne gave {len(answers)} answer envelopes, not one")
+        return answers[0]
 
     # -- the published contract ---------------------------------------------
 
