@@ -41,10 +41,11 @@ def run_gunicorn(
     import os
 
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
 
     from hub.config import load_config
     from hub.ops import metrics
-    from hub.ops.logging import configure_logging, gunicorn_logconfig
+    from hub.ops.logging import LOGGED_BY_HUB, configure_logging, gunicorn_logconfig
 
     configure_logging(log_level)
     load_config(config_dir)  # refuse to start on a broken config, before forking
@@ -52,6 +53,14 @@ def run_gunicorn(
     counts = metrics.enable_multiprocess(Path(given) if given else None)
     if not given:
         metrics.remove_at_exit(counts)  # a temporary directory of our own
+
+    class AccessLogger(Logger):
+        """gunicorn's logger, but no access line for a request the hub logged itself
+        (a SOAP request's line has the HTTP status and the caller's address): one line a request."""
+
+        def access(self, resp, req, environ, request_time):
+            if not environ.get(LOGGED_BY_HUB):
+                super().access(resp, req, environ, request_time)
 
     class HubServer(BaseApplication):
         def load_config(self):
@@ -67,6 +76,7 @@ def run_gunicorn(
             self.cfg.set("keepalive", 0)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", AccessLogger)
             self.cfg.set("logconfig_dict", gunicorn_logconfig(log_level))
             self.cfg.set("child_exit", lambda _arbiter, worker: metrics.worker_exited(worker.pid))
             if (

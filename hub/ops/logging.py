@@ -3,7 +3,12 @@
     {"time": "2026-03-10T09:30:00.123Z", "level": "INFO", "logger": "hub.soap",
      "message": "office RedeemCoupon from pojazd-1465: ok", "request_id": "6f1c...",
      "service": "office", "operation": "RedeemCoupon", "client": "pojazd-1465",
-     "outcome": "ok", "duration_ms": 41.7, "coupon": "****-****-****-7Q3K"}
+     "outcome": "ok", "duration_ms": 41.7, "coupon": "****-****-****-7Q3K",
+     "path": "/soap/office", "status": 200, "remote": "10.1.2.3"}
+
+That line is the SOAP request's only one: gunicorn writes no access line for a request
+the hub logged itself (`LOGGED_BY_HUB`); other requests (the portal, `?wsdl`, probes)
+get gunicorn's access line, as JSON too.
 
 `request_id` is the log id the hub puts in every fault's detail, in the message
 log and in the `X-Hub-Request-Id` header, so one id finds a request everywhere.
@@ -36,7 +41,12 @@ from hub.errors import ConfigError
 
 # The fields this formatter writes from a record's `extra`, in this order.
 REQUEST_FIELDS = ("request_id", "service", "operation", "client", "outcome", "duration_ms")
-EXTRA_FIELDS = (*REQUEST_FIELDS, "coupon", "company", "count", "amount_grosze", "path", "status")
+EXTRA_FIELDS = (*REQUEST_FIELDS, "coupon", "company", "count", "amount_grosze", "path", "status", "remote")
+
+# A WSGI environ key: set by an application that wrote the request's line itself (the SOAP
+# endpoint's, with the HTTP status and the caller's address), so gunicorn adds no access
+# line of its own for it (hub.cli.serve). One line a request.
+LOGGED_BY_HUB = "hub.request_logged"
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
 
 # A coupon id as a person or a system may write it: 16 symbols, in groups of 4 with
@@ -130,7 +140,8 @@ def configure_logging(level: str | int = "INFO") -> logging.Handler:
 
 
 def gunicorn_logconfig(level: str | int = "INFO") -> dict:
-    """gunicorn's `logconfig_dict`: its error and access logs as JSON lines too."""
+    """gunicorn's `logconfig_dict`: its error and access logs as JSON lines too (the access
+    line only for requests the hub did not log itself: `LOGGED_BY_HUB`)."""
     name = logging.getLevelName(_level(level))
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {

@@ -53,7 +53,7 @@ from hub.db.database import Exchange
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
-from hub.ops.logging import request_fields
+from hub.ops.logging import LOGGED_BY_HUB, request_fields
 from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
 from hub.services.group_commit import GroupCommit
@@ -233,10 +233,11 @@ class SoapEndpoint:
                 response = self._answer(environ, exchange, unread)
                 response, body = self._log_answer(exchange, response, self._signed(response))
                 fault = _fault_label(response)
-                self._account(exchange, fault)
+                status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
+                self._account(exchange, fault, status, environ)
                 self._forget_expired_signatures()
         start_response(
-            "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK",
+            status,
             [
                 ("Content-Type", "text/xml; charset=utf-8"),
                 ("Content-Length", str(len(body))),
@@ -383,7 +384,9 @@ class SoapEndpoint:
         except Exception:  # noqa: BLE001
             log.exception("the replay cache could not forget expired signatures; trying again later")
 
-    def _account(self, exchange: _Exchange, fault: str) -> None:
+    def _account(self, exchange: _Exchange, fault: str, status: str, environ: dict) -> None:
+        """Metrics, and the request's one log line: gunicorn adds no access line for it
+        (`LOGGED_BY_HUB`), so this one carries the HTTP status and the caller's address too."""
         duration_s = time.perf_counter() - exchange.started
         metrics.observe_request(self.service, exchange.operation, fault, duration_s)
         outcome = "ok" if fault == metrics.NO_FAULT else fault
@@ -393,8 +396,12 @@ class SoapEndpoint:
             "outcome": outcome,
             "duration_ms": round(duration_s * 1000, 1),
             "coupon": exchange.coupon,
+            "path": environ.get("PATH_INFO"),
+            "status": int(status[:3]),
+            "remote": environ.get("REMOTE_ADDR"),
         }
         log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome, extra=fields)
+        environ[LOGGED_BY_HUB] = True
         if exchange.coupon:
             log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon, extra=fields)
 

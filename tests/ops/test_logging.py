@@ -8,9 +8,14 @@ import logging
 import urllib.request
 
 import pytest
+from click.testing import CliRunner
 
+from hub.app import cli
 from hub.ids import format_coupon_id, new_coupon_id, normalize_coupon_id
 from hub.ops.logging import JsonFormatter, configure_logging, mask_coupon_ids, request_fields
+from hub.signing.keys import SigningIdentity
+from tests.support.factories import config_copy
+from tests.support.served import ServedHub
 from tests.support.soap import redeem_fields, signed_request
 
 
@@ -130,3 +135,31 @@ def test_the_cli_logs_json_lines_on_stderr(capsys):
         assert (line["level"], line["logger"], line["message"]) == ("WARNING", "hub.test", "disk /var/lib/hub full")
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_hub_serve_writes_one_line_a_soap_request_and_gunicorn_s_access_line_for_the_rest(tmp_path):
+    """Under `hub serve` (gunicorn): a SOAP request's line is its only one, with the HTTP
+    status and the caller's address; a request the hub does not log itself (`?wsdl`) gets
+    gunicorn's access line, as JSON."""
+    config_dir = config_copy(tmp_path, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    assert CliRunner().invoke(cli, ["--config", str(config_dir), "init"]).exit_code == 0
+    served = ServedHub(config_dir, tmp_path / "serve.log", workers=1)
+    try:
+        keys = config_dir / "keys"
+        identity = SigningIdentity.load(keys / "pojazd-1465.key", keys / "pojazd-1465.crt")
+        answered = [
+            served.post(signed_request(identity, "VerifyCoupon", CouponId=c, OfficeCode="1465"), "/soap/office")
+            for c in ("AAAA-BBBB-CCCC-DDDD", "not a coupon")
+        ]
+        assert [status for status, _ in answered] == [200, 200]
+        with urllib.request.urlopen(served.url + "/soap/office?wsdl", timeout=10) as wsdl:
+            assert wsdl.status == 200
+    finally:
+        served.stop()
+    lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines() if line.startswith("{")]
+    soap = [line for line in lines if line["logger"] == "hub.soap" and line["level"] == "INFO"]
+    assert [(line["operation"], line["path"], line["status"], line["remote"]) for line in soap] == [
+        ("VerifyCoupon", "/soap/office", 200, "127.0.0.1")
+    ] * 2
+    access = [line["message"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert access and all('"GET /soap/office?wsdl HTTP/1.1" 200' in line for line in access), access  # ServedHub's too
