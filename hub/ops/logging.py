@@ -54,6 +54,11 @@ _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-
 # case: a mixed-case word such as `OperationalError` is a name, not a coupon.
 _COUPON_ID = re.compile(r"(?<![\w-])(?:[0-9A-Za-z]{4}-?){3}([0-9A-Za-z]{4})(?![\w-])")
 
+_PRIVATE_KEY_END = "PRIVATE KEY-----"  # in every text _PRIVATE_KEY matches
+COUPON_SYMBOLS = 16  # in every text _COUPON_ID matches, dashes aside
+_NEVER_SECRET = frozenset(("time", "level", "logger", "request_id"))
+_ABSENT = object()
+
 _request: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "hub_request_fields", default=MappingProxyType({})
 )
@@ -96,16 +101,22 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = {**_request.get(), **{k: getattr(record, k) for k in EXTRA_FIELDS if hasattr(record, k)}}
+        request = _request.get()
         for name in EXTRA_FIELDS:
-            if name in fields and fields[name] is not None:
-                line[name] = fields[name]
+            value = getattr(record, name, _ABSENT)  # the record's extra, else the request's field
+            if value is _ABSENT:
+                value = request.get(name)
+            if value is not None:
+                line[name] = value
         if record.exc_info:
             line["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         for name, value in line.items():
-            if isinstance(value, str) and name not in ("time", "level", "logger", "request_id"):
-                value = _PRIVATE_KEY.sub("[private key redacted]", value)
-                line[name] = mask_coupon_ids(value) if masked else value
+            if isinstance(value, str) and name not in _NEVER_SECRET:
+                if _PRIVATE_KEY_END in value:  # what _PRIVATE_KEY needs, looked for first: most lines have none
+                    value = _PRIVATE_KEY.sub("[private key redacted]", value)
+                if masked and len(value) >= COUPON_SYMBOLS:  # shorter text holds no coupon id
+                    value = mask_coupon_ids(value)
+                line[name] = value
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
