@@ -3,15 +3,18 @@ statements every SOAP exchange and statement import runs. They must store what
 SQLAlchemy's execute stores (types converted the same way), fail as it fails, and never
 run outside a transaction."""
 
+import fcntl
+import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.base import UtcDateTime
-from hub.db.database import Database, DriverStatement, driver_execute, pipelined
+from hub.db.database import Database, DriverStatement, driver_execute, pipelined, unavailable
 
 _META = MetaData()
 _THINGS = Table(
@@ -186,3 +189,31 @@ def test_on_postgresql_rows_each_is_one_round_trip(pg_db: Database, tmp_path) ->
         assert (sent.count("Execute"), sent.count("Sync")) == (3, 1), sent
     finally:
         _META.drop_all(pg_db.engine)
+
+
+def test_on_sqlite_a_begin_that_finds_the_database_locked_fails_as_sqlalchemy_s_would(tmp_path) -> None:
+    """BEGIN runs on the driver's own connection (hub.db.database._sqlite_begin): a database
+    another program holds locked still gives SQLAlchemy's OperationalError, which the hub
+    reads as the database unavailable, and the writers' file lock is given back."""
+    db = Database(f"sqlite:///{tmp_path / 'locked.sqlite3'}")
+    try:
+        with db.engine.connect():  # the database made, in WAL, and the connection pooled
+            pass
+        other = sqlite3.connect(str(tmp_path / "locked.sqlite3"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another program's writer, past the hub's file lock
+        try:
+            with db.engine.connect() as connection:
+                connection.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # not 60 s
+                with pytest.raises(OperationalError, match="database is locked") as refused:
+                    connection.begin()
+                assert unavailable(refused.value)
+                writers = os.open(f"{tmp_path / 'locked.sqlite3'}.writers", os.O_RDWR)
+                try:
+                    fcntl.flock(writers, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: given back
+                finally:
+                    os.close(writers)
+        finally:
+            other.rollback()
+            other.close()
+    finally:
+        db.dispose()
