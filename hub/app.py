@@ -258,7 +258,9 @@ class Hub:
         return GroupCommit(self.message_log)
 
     def wsgi(self) -> HubApplication:
-        """The WSGI application of `hub serve` on this hub (`application`)."""
+        """The WSGI application of `hub serve` on this hub (`application`); on SQLite its
+        WAL is copied back into the database by a thread (`Database.checkpoint_in_background`)."""
+        self.db.checkpoint_in_background()
         return application(self)
 
     def close(self) -> None:

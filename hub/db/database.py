@@ -9,12 +9,16 @@ A writer waits for SQLite's lock on a file lock beside the database first (`floc
 `<database>.writers`): the kernel wakes it the moment the last writer commits, where
 SQLite's busy handler would poll in sleeps of 1 to 100 ms. Once it has the file lock,
 its BEGIN IMMEDIATE finds the database free (the busy handler stays for other programs).
+A served hub copies the WAL back into the database from a thread of its own
+(`Database.checkpoint_in_background`), not in the commit that crossed SQLite's threshold,
+which did it while holding the writers' lock and its process's turn (BENCHMARKS.md, run 12).
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import os
 import re
 import select as io_select
@@ -54,6 +58,10 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement, ColumnClause
 
 SQLITE_BUSY_TIMEOUT_S = 60
+CHECKPOINT_EVERY_S = 0.2  # a served hub's WAL is copied back this often (`Database.checkpoint_in_background`)
+WAL_FRAMES_MAX = 16_384  # 64 MB of 4 KB pages: past this the WAL is emptied with the writers held
+
+log = logging.getLogger("hub.db")
 READ_COMMITTED = "READ COMMITTED"  # PostgreSQL's, for every transaction but a snapshot's
 
 
@@ -109,6 +117,69 @@ class _SqliteConnection(sqlite3.Connection):
             os.close(self._writers_fd)
             self._writers_fd = None
         super().close()
+
+
+@contextmanager
+def _writers_held(database: str) -> Iterator[None]:
+    """The writers' file lock of the SQLite database at `database` (`<database>.writers`, as
+    `_SqliteConnection` takes it): no hub writer of any process begins while it is held."""
+    fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # gives the lock back
+
+
+class _Checkpointer(threading.Thread):
+    """Copies a SQLite database's WAL back into the database every `every_s`, on a connection
+    of its own (`Database.checkpoint_in_background`). A PASSIVE checkpoint waits for nobody
+    and holds nobody up: writers go on appending meanwhile. SQLite starts the WAL over when a
+    writer finds it all copied; should writers never leave it that moment (a steady load never
+    does), past `WAL_FRAMES_MAX` frames the checkpointer holds the writers' lock, copies the
+    rest and has the next writer start the WAL over (RESTART): at most 64 MB of WAL."""
+
+    def __init__(self, database: str, every_s: float) -> None:
+        super().__init__(name="hub-sqlite-checkpoint", daemon=True)
+        self.database, self.every_s = database, every_s
+        self.stopping = threading.Event()
+        self.last: tuple[int, int, int] | None = None  # (busy, frames in the WAL, frames copied)
+        self._connection: sqlite3.Connection | None = None
+        self._seen: tuple[int, int] | None = None  # the WAL file's size and time when last copied
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(self.every_s):
+                if not os.path.exists(self.database):  # the database went (a test's folder)
+                    return
+                try:
+                    if self._wal_changed():
+                        self.checkpoint()
+                except sqlite3.Error:  # tried again in `every_s`; the commits meanwhile stay in the WAL
+                    log.exception("the SQLite checkpoint of %s failed; trying again", self.database)
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+
+    def _wal_changed(self) -> bool:
+        """Whether anything was committed since the last checkpoint: a look at the WAL file
+        (its size and time) is all an idle hub's checkpointer costs."""
+        try:
+            stat = os.stat(f"{self.database}-wal")
+        except FileNotFoundError:
+            return False
+        seen, self._seen = self._seen, (stat.st_size, stat.st_mtime_ns)
+        return seen != self._seen
+
+    def checkpoint(self) -> None:
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self.database, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False
+            )  # the thread's, or a caller's while the thread waits (a test's)
+        self.last = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if self.last is not None and self.last[1] >= WAL_FRAMES_MAX:
+            with _writers_held(self.database):
+                self.last = self._connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
 
 def _make_engine(url: str) -> Engine:
@@ -522,6 +593,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
+def _no_checkpoint_on_commit(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # a thread does it (`_Checkpointer`)
+
+
 _SQLITE_BEGIN = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}
 
 
@@ -712,6 +787,7 @@ class Database:
         )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
         self._turns: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
+        self._checkpointer: _Checkpointer | None = None
 
     @contextmanager
     def exchange(self) -> Iterator[Exchange]:
@@ -792,5 +868,23 @@ class Database:
             session.execute(_REPEATABLE_READ)  # first in its transaction, as PostgreSQL requires
         yield session
 
+    def checkpoint_in_background(self, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        """SQLite (a file): this process's connections no longer copy the WAL back into the
+        database in the commit that crosses SQLite's threshold (1,000 pages), which did it, and
+        waited for the disk, while holding the writers' lock and its process's turn: every
+        writer of every process waited too. A thread does it every `every_s` (`_Checkpointer`).
+        For `hub serve`'s workers (hub.app.Hub.wsgi); a no-op elsewhere and when running."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or database in (None, "", ":memory:") or self._checkpointer is not None:
+            return
+        event.listen(self.engine, "connect", _no_checkpoint_on_commit)
+        self.engine.dispose()  # the connections pooled so far are made again, with it
+        self._checkpointer = _Checkpointer(database, every_s)
+        self._checkpointer.start()
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stopping.set()
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
         self.engine.dispose()
