@@ -88,3 +88,28 @@ def test_memory_databases_and_postgresql_have_no_checkpointer(pg_db):
     pg_db.checkpoint_in_background()
     assert memory._checkpointer is None and pg_db._checkpointer is None
     memory.dispose()
+
+
+def test_a_restart_waits_for_a_reader_briefly_then_gives_the_writers_back(sqlite_db, monkeypatch):
+    """RESTART must wait for readers still on the WAL, and the writers wait with it: it waits
+    RESTART_WAIT_S at most, reports itself busy, and the writers go on."""
+    monkeypatch.setattr(database, "WAL_FRAMES_MAX", 20)
+    sqlite_db.checkpoint_in_background(every_s=3600)  # run by hand below
+    checkpointer = sqlite_db._checkpointer
+    assert checkpointer is not None
+    _write(sqlite_db, 30)
+    reader = sqlite3.connect(checkpointer.database, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM things").fetchone() == (30,)  # a snapshot on the WAL
+        _write(sqlite_db, 5)
+        started = time.monotonic()
+        checkpointer.checkpoint()
+        assert time.monotonic() - started < database.RESTART_WAIT_S + 2
+        assert checkpointer.last is not None and checkpointer.last[0] == 1  # busy: not started over
+        _write(sqlite_db, 1)  # the writers' lock is free again
+    finally:
+        reader.rollback()
+        reader.close()
+    checkpointer.checkpoint()
+    assert checkpointer.last is not None and checkpointer.last[0] == 0

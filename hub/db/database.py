@@ -59,7 +59,8 @@ from sqlalchemy.sql.elements import ClauseElement, ColumnClause
 
 SQLITE_BUSY_TIMEOUT_S = 60
 CHECKPOINT_EVERY_S = 0.2  # a served hub's WAL is copied back this often (`Database.checkpoint_in_background`)
-WAL_FRAMES_MAX = 16_384  # 64 MB of 4 KB pages: past this the WAL is emptied with the writers held
+WAL_FRAMES_MAX = 16_384  # 64 MB of 4 KB pages: past this the WAL is started over with the writers held
+RESTART_WAIT_S = 0.5  # how long that waits for readers to finish, holding the writers, before it tries later
 
 log = logging.getLogger("hub.db")
 READ_COMMITTED = "READ COMMITTED"  # PostgreSQL's, for every transaction but a snapshot's
@@ -75,6 +76,10 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _writers_file(database: str) -> str:
+    return f"{database}.writers"  # the module's docstring
+
+
 class _SqliteConnection(sqlite3.Connection):
     """A SQLite connection whose writers queue on `<database>.writers` (see the module's
     docstring): taken before BEGIN IMMEDIATE, given back when the transaction ends."""
@@ -82,7 +87,7 @@ class _SqliteConnection(sqlite3.Connection):
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         path = str(database)
-        self._writers_path = None if path in ("", ":memory:") else f"{path}.writers"
+        self._writers_path = None if path in ("", ":memory:") else _writers_file(path)
         self._writers_fd: int | None = None
         self._writing = False
 
@@ -121,9 +126,9 @@ class _SqliteConnection(sqlite3.Connection):
 
 @contextmanager
 def _writers_held(database: str) -> Iterator[None]:
-    """The writers' file lock of the SQLite database at `database` (`<database>.writers`, as
-    `_SqliteConnection` takes it): no hub writer of any process begins while it is held."""
-    fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+    """The writers' file lock of the SQLite database at `database`, as `_SqliteConnection`
+    takes it: no hub writer of any process begins while it is held."""
+    fd = os.open(_writers_file(database), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -137,7 +142,9 @@ class _Checkpointer(threading.Thread):
     and holds nobody up: writers go on appending meanwhile. SQLite starts the WAL over when a
     writer finds it all copied; should writers never leave it that moment (a steady load never
     does), past `WAL_FRAMES_MAX` frames the checkpointer holds the writers' lock, copies the
-    rest and has the next writer start the WAL over (RESTART): at most 64 MB of WAL."""
+    rest and has the next writer start the WAL over (RESTART): at most 64 MB of WAL. RESTART
+    waits for readers still on the WAL; it waits `RESTART_WAIT_S` at most (the writers wait
+    with it), then gives the lock back and tries again next time."""
 
     def __init__(self, database: str, every_s: float) -> None:
         super().__init__(name="hub-sqlite-checkpoint", daemon=True)
@@ -174,7 +181,7 @@ class _Checkpointer(threading.Thread):
     def checkpoint(self) -> None:
         if self._connection is None:
             self._connection = sqlite3.connect(
-                self.database, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False
+                self.database, isolation_level=None, timeout=RESTART_WAIT_S, check_same_thread=False
             )  # the thread's, or a caller's while the thread waits (a test's)
         self.last = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if self.last is not None and self.last[1] >= WAL_FRAMES_MAX:
