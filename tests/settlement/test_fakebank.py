@@ -149,6 +149,9 @@ def test_hub_fake_bank_serves_until_stopped(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(REPO)},
+            # Ctrl-C as from a terminal: a test run started in the background (`make test &`)
+            # has SIGINT ignored, and a child would inherit that and never stop
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     )
     try:
