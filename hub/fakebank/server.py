@@ -52,6 +52,8 @@ from hub.signing.trust import TrustedClient, TrustStore
 REQUEST_BYTES_MAX = 1_000_000
 XML_DEPTH_MAX = 100
 HUB_KIND = "HUB"
+# How often the server thread looks for stop(): within 50 ms, not socketserver's 0.5 s.
+SHUTDOWN_POLL_S = 0.05
 
 
 def _real_now() -> datetime:
@@ -258,7 +260,7 @@ class FakeServer:
             self.host, self.port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler
         )
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True)
         self._thread.start()
         return self
 

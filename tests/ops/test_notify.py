@@ -24,6 +24,7 @@ from hub.config import NotifySettings
 from hub.errors import InvalidRequest, NotAuthorized
 from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, config_copy, funded_company, issue
 from tests.support.ports import SmtpServer, refused_port
+from tests.support.wsgi import SHUTDOWN_POLL_S
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
 # The receivers here listen on loopback, which webhooks may reach only when the operator allows it.
@@ -70,7 +71,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/hub"
 
 

@@ -19,6 +19,7 @@ from hub.app import Hub
 from hub.audit.seals import MessageLogSeal
 from hub.config import load_config
 from tests.support.ops import exchange
+from tests.support.wsgi import SHUTDOWN_POLL_S
 
 TS_CONFIG = """
 [ tsa ]
@@ -86,7 +87,7 @@ class LocalTsa:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/tsa"
         self.cert = folder / "tsa.crt"
 

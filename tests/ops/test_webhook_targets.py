@@ -28,6 +28,7 @@ from hub.notify.service import NotificationService
 from hub.notify.targets import WebhookTargets
 from hub.outbox import Transient
 from tests.support.factories import NIP, OPERATOR, config_copy, funded_company, issue
+from tests.support.wsgi import SHUTDOWN_POLL_S
 
 SECRET = "6b0f3c1e9a2d4f5b8c7e1a2b3c4d5e6f"
 PUBLIC = "93.184.216.34"  # example.com: never connected to here
@@ -105,7 +106,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -21,6 +21,10 @@ from hub.app import create_app
 from hub.config import load_config
 from hub.signing.keys import SigningIdentity
 
+# How often a server thread looks for shutdown(): socketserver's default, 0.5 s, is
+# what every test that stops a server waited at its end.
+SHUTDOWN_POLL_S = 0.02
+
 
 class _Quiet(WSGIRequestHandler):
     def log_message(self, *args):
@@ -70,7 +74,7 @@ def serving(config_dir: Path) -> Iterator[RunningHub]:
     127.0.0.1 the OS picks, while in the block."""
     app = create_app(load_config(config_dir))
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True)
     thread.start()
     try:
         yield RunningHub(app, f"http://127.0.0.1:{server.server_port}", config_dir)
