@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, Type
 from sqlalchemy import create_engine, text
 
 from hub.db.database import Database
 from hub.db.migrate import upgrade
+from hub.users import service as user_service
 from tests.support import IN_CI, SHIPPED_CONFIG
 from tests.support.cli import hub_command
 from tests.support.clock import FakeClock
@@ -55,6 +57,20 @@ def _guarded_connect(self, address):
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+# -- passwords hashed with argon2id at its cheapest ------------------------------
+
+# The hub's own parameters (64 MiB, 3 passes) cost ~0.1 s a hash, and the suite hashes
+# thousands of passwords: every test but those marked `production_hasher` runs with
+# argon2id at its minimum. `hub serve` processes the tests start keep the real ones.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request, monkeypatch):
+    if request.node.get_closest_marker("production_hasher") is None:
+        monkeypatch.setattr(user_service, "PASSWORD_HASHER", CHEAP_HASHER)
 
 
 # -- databases ------------------------------------------------------------

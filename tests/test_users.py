@@ -435,6 +435,7 @@ def test_role_names_are_unique_per_company_and_never_built_in(hub, company):
 # -- users: creation and validation -----------------------------------------
 
 
+@pytest.mark.production_hasher
 def test_the_password_is_stored_only_as_an_argon2id_hash(hub, company):
     new = hub.users.add_user(OPERATOR, "ada", company_nip=NIP, role="admin", password=PASSWORD)
     assert new.password is None
@@ -529,6 +530,7 @@ def test_every_failed_login_gives_the_same_message(hub, company, clock):
     assert messages == {LOGIN_FAILED}
 
 
+@pytest.mark.production_hasher
 def test_the_hash_is_upgraded_at_login_when_the_parameters_change(hub, company):
     weak = UserService(
         hub.db, hub.config.known_offices, hub.clock, hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

@@ -31,7 +31,7 @@ import math
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -159,7 +159,7 @@ class UserService:
     db: Database
     offices: Offices
     clock: Clock = utcnow
-    hasher: PasswordHasher = PASSWORD_HASHER
+    hasher: PasswordHasher = field(default_factory=lambda: PASSWORD_HASHER)
 
     @cached_property
     def throttle(self) -> LoginThrottle:
