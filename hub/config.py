@@ -36,7 +36,6 @@ from typing import Annotated, Any, Generic, Literal, NoReturn, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic.dataclasses import dataclass
 from pydantic_core import ArgsKwargs, PydanticCustomError
@@ -47,6 +46,7 @@ from hub.errors import ConfigProblems, InvalidRequest
 from hub.fees import FeeSchedule
 from hub.ids import ascii_digits, iban_valid, nip_valid, normalize_account, nrb_valid
 from hub.money import parse_grosze
+from hub.signing.keys import NotASigningKey, private_key_from_pem
 
 HUB_FILE = "hub.toml"
 OFFICES_FILE = "offices.toml"
@@ -170,13 +170,13 @@ def _secret_key(path: Path) -> Path:
 
 def _pem_private_key(path: Path) -> Path:
     try:
-        key = serialization.load_pem_private_key(_existing_file(path).read_bytes(), password=None)
+        private_key_from_pem(_existing_file(path).read_bytes())
     except TypeError:
         _fail(f"encrypted private key; the hub needs it unencrypted: {path}")
+    except NotASigningKey as exc:
+        _fail(f"{exc}: {path}")
     except ValueError:
         _fail(f"not a PEM private key: {path}")
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        _fail(f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}: {path}")
     return path
 
 
@@ -927,7 +927,7 @@ def _hub_sections(doc: dict[str, Any] | None, context: dict[str, Any], problems:
 
 
 def _key_matches_certificate(key_path: Path, cert_path: Path) -> bool:
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    key = private_key_from_pem(key_path.read_bytes())  # checked by `_pem_private_key`: no second check
     cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     return key.public_key().public_bytes(serialization.Encoding.DER, public) == cert.public_key().public_bytes(

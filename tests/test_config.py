@@ -13,6 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, NoEncryption, PrivateFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -323,6 +326,26 @@ def test_cert_that_is_not_pem(config_dir: Path) -> None:
     assert problems_of(config_dir) == [
         "clients.toml: client[7] (id bank-escrow): cert: "
         f"not a PEM certificate: {config_dir / 'keys' / 'bank-escrow.crt'}"
+    ]
+
+
+def test_a_signing_key_the_hub_cannot_use_is_named_with_why(config_dir: Path) -> None:
+    key = config_dir / "keys" / "hub.key"
+    where = "hub.toml: [signing]: key: "
+    key.write_text("not a key\n", encoding="utf-8")
+    assert problems_of(config_dir) == [f"{where}not a PEM private key: {key}"]
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key.write_bytes(
+        rsa_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"secret password"))
+    )
+    assert problems_of(config_dir) == [f"{where}encrypted private key; the hub needs it unencrypted: {key}"]
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    assert problems_of(config_dir) == [
+        f"{where}expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got Ed25519PrivateKey: {key}"
+    ]
+    key.write_bytes(rsa_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    assert problems_of(config_dir) == [
+        f"hub.toml: [signing]: key: does not belong to the certificate in cert ({config_dir / 'keys' / 'hub.crt'})"
     ]
 
 

@@ -1,7 +1,9 @@
 """The key and certificate a process signs with, loaded once.
 
-Loading an RSA private key from PEM costs ~50 ms (key checks), more than signing a message, so
-`SigningIdentity.load` keeps one identity per (key path, cert path) for the life of the process.
+Loading an RSA private key from PEM costs ~30-50 ms (RSA's consistency check), more than signing
+a message, so `private_key_from_pem` checks each key once per process (the config's check and the
+signing identity share it), and `SigningIdentity.load` keeps one identity per (key path, cert
+path) for the life of the process.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hub.errors import ConfigError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class NotASigningKey(ValueError):
+    """A private key of a kind the profile cannot sign with (neither RSA nor EC)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +56,21 @@ class SigningIdentity:
 
 
 @functools.lru_cache(maxsize=32)
+def private_key_from_pem(pem: bytes, password: bytes | None = None) -> PrivateKey:
+    """The RSA or EC private key in `pem`, checked once per process: ValueError if it is not a
+    PEM private key or not one that can sign, TypeError if it is encrypted without a password."""
+    key = serialization.load_pem_private_key(pem, password=password)
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise NotASigningKey(
+            f"expected an RSA or EC private key (RSA-SHA256 or ECDSA-SHA256), got {type(key).__name__}"
+        )
+    return key
+
+
+@functools.lru_cache(maxsize=32)
 def _load_cached(key_path: Path, cert_path: Path, password: bytes | None) -> SigningIdentity:
     try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=password)
-        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-            raise ValueError("only RSA and EC keys can sign (RSA-SHA256, ECDSA-SHA256)")
+        key = private_key_from_pem(key_path.read_bytes(), password)
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return SigningIdentity(key, cert)
     except (OSError, ValueError, TypeError) as exc:
