@@ -61,8 +61,8 @@ def test_more_than_the_schedule_goes_on_the_last_fee(fees):
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(["REJ_NEW", "REJ_MOT", "PJ_B", "WORD_TEORIA"]), st.integers(min_value=1, max_value=10_000_00))
-def test_a_split_adds_up_to_the_captured_amount(case_type, amount):
-    parts = split_capture(load_config(SHIPPED_CONFIG).tariff, case_type, amount, DAY)
+def test_a_split_adds_up_to_the_captured_amount(fees, case_type, amount):
+    parts = split_capture(fees, case_type, amount, DAY)
     assert sum(g for _, g in parts) == amount
     assert all(g > 0 for _, g in parts)
     assert len({code for code, _ in parts}) == len(parts)
