@@ -42,6 +42,22 @@ def pytest_report_header(config) -> str:
     return f"postgresql: {'UNREACHABLE: ' + _PG_PROBLEM if _PG_PROBLEM else PG_ADMIN_URL}"
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the sized tests measured (`record_property("measured", ...)`: the soak's request
+    rate, the big PDF's and statement's memory), shown at the end of every run, CI's too."""
+    lines = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.line(line)
+
+
 # -- no network beyond this machine (as zeep's own tests do) ------------------
 
 _real_connect = socket.socket.connect

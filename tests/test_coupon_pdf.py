@@ -192,7 +192,9 @@ print(json.dumps({"pages": pages, "maxrss_kb": peak_kb}))
 """
 
 
-def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_template, shipped_config, clock):
+def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(
+    tmp_path, sqlite_template, shipped_config, clock, record_property
+):
     """On SQLite only: the PDF's memory does not depend on the database."""
     from hub.app import Hub
     from hub.db.database import Database
@@ -215,7 +217,10 @@ def test_a_thousand_coupon_pdf_stays_under_the_memory_budget(tmp_path, sqlite_te
     )
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout)
-    print(f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB")
+    record_property(
+        "measured",
+        f"1,000-coupon PDF: {out.stat().st_size / 1e6:.1f} MB, peak RSS {measured['maxrss_kb'] / 1024:.0f} MB",
+    )
     assert measured["pages"] == 1000
     assert measured["maxrss_kb"] < MEMORY_BUDGET_MB * 1024
     pdf = pdfium.PdfDocument(str(out))
