@@ -69,15 +69,17 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
     sender.start()
     wait_until(lambda: len(answers) >= 10 or not sender.is_alive(), 120, "ten answers before the backup")
     out = tmp_path / "backup.sqlite3"
+    answered = len(answers)  # redeem, verify, redeem, ...
     hub_command(running_hub.config_dir, "backup", "--out", str(out))
     sender.join(timeout=120)
     assert answers == [200] * 80
     assert [p.name for p in out.parent.iterdir() if p.name.startswith((".backup", "backup"))] == [out.name]
     with sqlite3.connect(out) as backup:
         backed_up = backup.execute("SELECT count(*) FROM message_log").fetchone()[0]
-    assert 20 <= backed_up < 4 * 40 + 2, (
-        backed_up
-    )  # taken in the middle of the traffic, with the records in the WAL file
+    # Taken in the middle of the traffic, with what was committed: every answered request's
+    # record and every answered redeem's answer record (a verify's answer record may still
+    # be in the group commit's 0.1 s, docs/architecture.md).
+    assert answered + (answered + 1) // 2 <= backed_up < 4 * 40 + 2, (answered, backed_up)
 
     other = config_copy(tmp_path / "other", f"sqlite:///{tmp_path / 'restored.sqlite3'}")
     assert "restored" in hub_command(other, "restore", str(out)).stdout
