@@ -306,39 +306,14 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.close()
 
 
-def driver_execute_each(connection: Connection, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
-    """`driver_execute` for each `(sql, parameters)`, one after the other in this order, each
-    one's rows in a list; on PostgreSQL sent together and answered in one round trip
-    (psycopg's pipeline mode), so that rows the first statement locks wait for the others'
-    round trips no more. An error stops the rest (the server skips what follows it) and comes
-    out as from `driver_execute`."""
-    if connection.dialect.name != "postgresql" or len(statements) < 2:
-        return [driver_execute(connection, sql, parameters) for sql, parameters in statements]
-    if not connection.in_transaction():
-        raise RuntimeError("driver_execute_each runs inside a transaction the connection has begun")
-    dbapi = connection.dialect.loaded_dbapi
-    raw = connection.connection.driver_connection
-    cursors: list[Any] = []
-    try:
-        with raw.pipeline():  # type: ignore[union-attr]
-            for sql, parameters in statements:
-                cursors.append(raw.cursor())  # type: ignore[union-attr]
-                cursors[-1].execute(sql, parameters)
-        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
-    except dbapi.Error as error:
-        raise _driver_error(connection, error, "(pipeline)", None, None) from error
-    finally:
-        for cursor in cursors:
-            cursor.close()
-
-
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """On PostgreSQL, the block's `driver_execute` statements go to the server together, in
-    one round trip (psycopg's pipeline mode), when the block ends; a no-op on SQLite. Only
-    for statements whose rows nobody reads: their results, errors included, arrive at the
-    block's end, where an error comes out as SQLAlchemy's (as from `driver_execute`) and a
-    lost connection is invalidated."""
+    one round trip (psycopg's pipeline mode), when the block ends; a no-op on SQLite. Their
+    results, errors included, arrive at the block's end, where an error comes out as
+    SQLAlchemy's (as from `driver_execute`) and a lost connection is invalidated. So
+    `driver_execute` in the block returns no rows; `driver_execute_each` reads its
+    statements' rows from their cursors after it."""
     if connection.dialect.name != "postgresql":
         yield
         return
@@ -349,6 +324,29 @@ def pipelined(connection: Connection) -> Iterator[None]:
             yield
     except dbapi.Error as error:
         raise _driver_error(connection, error, "(pipeline)", None, None) from error
+
+
+def driver_execute_each(connection: Connection, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
+    """`driver_execute` for each `(sql, parameters)`, one after the other in this order, each
+    one's rows in a list; on PostgreSQL sent together and answered in one round trip
+    (psycopg's pipeline mode), so that rows the first statement locks wait for the others'
+    round trips no more. An error stops the rest (the server skips what follows it) and comes
+    out as from `driver_execute`."""
+    if connection.dialect.name != "postgresql" or len(statements) < 2:
+        return [driver_execute(connection, sql, parameters) for sql, parameters in statements]
+    if not connection.in_transaction():
+        raise RuntimeError("driver_execute_each runs inside a transaction the connection has begun")
+    raw = connection.connection.driver_connection
+    cursors: list[Any] = []
+    try:
+        with pipelined(connection):
+            for sql, parameters in statements:
+                cursors.append(raw.cursor())  # type: ignore[union-attr]
+                cursors[-1].execute(sql, parameters)
+        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
