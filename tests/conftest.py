@@ -26,7 +26,7 @@ from hub.users import service as user_service
 from tests.support import IN_CI, SHIPPED_CONFIG
 from tests.support.cli import hub_command
 from tests.support.clock import FakeClock
-from tests.support.databases import PG_ADMIN_URL, pg_problem, truncate_pg
+from tests.support.databases import PG_ADMIN_URL, empty_pg, pg_problem
 from tests.support.factories import config_copy, funded_company, issue
 from tests.support.wsgi import serving
 
@@ -122,13 +122,13 @@ def pg_database_url():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     """A migrated, empty database: a copy of the SQLite template, or the
-    process's PostgreSQL database truncated."""
+    process's PostgreSQL database emptied."""
     if request.param == "sqlite":
         path = tmp_path / "hub.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_database_url")
-    truncate_pg(url)
+    empty_pg(url)
     return url
 
 
@@ -142,8 +142,8 @@ def db(db_url):
 @pytest.fixture
 def pg_db(pg_database_url):
     """`db` on PostgreSQL alone, for what only PostgreSQL does (a server that drops a
-    connection, pipelines): the process's database truncated."""
-    truncate_pg(pg_database_url)
+    connection, pipelines): the process's database emptied."""
+    empty_pg(pg_database_url)
     database = Database(pg_database_url)
     yield database
     database.dispose()

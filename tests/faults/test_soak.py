@@ -35,7 +35,7 @@ from hub.coupons.models import Coupon, Redemption
 from hub.ledger.models import LedgerTransfer
 from hub.ledger.service import Ledger
 from hub.signing.sign import sign_envelope
-from tests.support.databases import truncate_pg
+from tests.support.databases import empty_pg
 from tests.support.factories import OPERATOR, config_copy, funded_company, issue
 from tests.support.served import HUB, REPO, ServedHub
 from tests.support.soap import CLIENT_ID, MY_NIP
@@ -352,7 +352,7 @@ class SoakClient:
 @pytest.fixture
 def soak_hub(tmp_path, request):
     url = request.getfixturevalue("pg_database_url")
-    truncate_pg(url)
+    empty_pg(url)
     config_dir = config_copy(tmp_path, url)
     hub = Hub(load_config(config_dir))
     yield config_dir, hub

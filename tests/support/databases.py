@@ -24,12 +24,25 @@ def pg_problem() -> str | None:
         return f"{type(e).__name__}: {str(e).splitlines()[0]}"
 
 
-def truncate_pg(url: str) -> None:
-    """Every hub table of the database at `url` emptied, identities restarted."""
+# Every hub table emptied with DELETE, the referencing ones first, foreign keys unchecked
+# (`session_replication_role`, the tests' user is a superuser), and every sequence started
+# over: one round trip. TRUNCATE gives each table, index and TOAST table a new file, ~110 ms
+# for the hub's 29 tables, before each of a thousand tests; these DELETEs of a test's few
+# rows take a few ms.
+_EMPTY = "; ".join(
+    [
+        "SET LOCAL session_replication_role = replica",
+        *(f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables)),
+        "SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'",
+    ]
+)
+
+
+def empty_pg(url: str) -> None:
+    """Every hub table of the database at `url` emptied, its identities started over."""
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        c.exec_driver_sql(_EMPTY)
     engine.dispose()
 
 
