@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import FrozenInstanceError
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, ConfigProblems, InvalidRequest
 from hub.ids import nrb_valid
+from hub.signing.keys import SigningIdentity
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config"
 A_DAY_IN_2026 = date(2026, 3, 2)
@@ -347,6 +351,35 @@ def test_a_signing_key_the_hub_cannot_use_is_named_with_why(config_dir: Path) ->
     assert problems_of(config_dir) == [
         f"hub.toml: [signing]: key: does not belong to the certificate in cert ({config_dir / 'keys' / 'hub.crt'})"
     ]
+
+
+def test_the_signing_key_is_checked_once_per_process(config_dir: Path, monkeypatch) -> None:
+    """RSA's consistency check is most of a key load's ~30 ms: the config's checks and the
+    signing identity share one load of the same key (a key new to this process)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hub")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    (config_dir / "keys" / "hub.key").write_bytes(pem)
+    (config_dir / "keys" / "hub.crt").write_bytes(cert.public_bytes(Encoding.PEM))
+    load_pem_private_key = serialization.load_pem_private_key
+    loads: list[bytes] = []
+
+    def counted(data: bytes, password: bytes | None, **kwargs):
+        loads.append(data)
+        return load_pem_private_key(data, password, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    config = load_config(config_dir)
+    SigningIdentity.load(config.signing.key, config.signing.cert)
+    assert loads.count(pem) == 1
 
 
 def test_duplicate_office_code(config_dir: Path) -> None:

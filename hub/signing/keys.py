@@ -55,10 +55,14 @@ class SigningIdentity:
         return _load_cached(Path(key_path).resolve(), Path(cert_path).resolve(), password)
 
 
-@functools.lru_cache(maxsize=32)
 def private_key_from_pem(pem: bytes, password: bytes | None = None) -> PrivateKey:
     """The RSA or EC private key in `pem`, checked once per process: ValueError if it is not a
     PEM private key or not one that can sign, TypeError if it is encrypted without a password."""
+    return _checked_private_key(pem, password)  # one cache key however the caller spells it
+
+
+@functools.lru_cache(maxsize=32)
+def _checked_private_key(pem: bytes, password: bytes | None) -> PrivateKey:
     key = serialization.load_pem_private_key(pem, password=password)
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise NotASigningKey(
