@@ -159,6 +159,7 @@ class UserService:
     db: Database
     offices: Offices
     clock: Clock = utcnow
+    # read when the service is built, not when the class is: the tests swap the module's hasher
     hasher: PasswordHasher = field(default_factory=lambda: PASSWORD_HASHER)
 
     @cached_property
