@@ -8,13 +8,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.base import UtcDateTime
-from hub.db.database import Database, DriverStatement, driver_execute, pipelined, unavailable
+from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, driver_execute, pipelined, unavailable
 
 _META = MetaData()
 _THINGS = Table(
@@ -144,11 +145,19 @@ def test_constant_column_defaults_are_filled_in_and_functions_refused(things: Da
         meta.drop_all(things.engine)
 
 
-def test_rows_each_runs_in_order_and_gives_each_statement_s_rows(things: Database) -> None:
+def _sent_together(connection, statement: DriverStatement, values_each: list[dict]) -> list[list]:
+    """Each of `values_each` sent in one pipelined() block, each one's rows read after it."""
+    with pipelined(connection):
+        sent = [statement.send(connection, values) for values in values_each]
+    return [s.rows() for s in sent]
+
+
+def test_statements_sent_together_run_in_order_and_each_gives_its_rows(things: Database) -> None:
     with things.engine.begin() as connection:
         _ADD.execute_many(connection, [{"id": i, "name": f"n{i}", "at": None, "naive": None} for i in (1, 2)])
-        renamed = _RENAME_RETURNING.rows_each(
+        renamed = _sent_together(
             connection,
+            _RENAME_RETURNING,
             [{"thing": 1, "new_name": "first"}, {"thing": 9, "new_name": "nobody"}, {"thing": 1, "new_name": "again"}],
         )
     assert [[tuple(row) for row in rows] for rows in renamed] == [[(1, "first")], [], [(1, "again")]]
@@ -157,18 +166,40 @@ def test_rows_each_runs_in_order_and_gives_each_statement_s_rows(things: Databas
         assert connection.execute(select(_THINGS.c.name).order_by(_THINGS.c.id)).scalars().all() == ["again", "n2"]
 
 
-def test_rows_each_stops_at_an_error_and_raises_it_as_sqlalchemy_does(things: Database) -> None:
+def test_statements_sent_together_stop_at_an_error_and_raise_it_as_sqlalchemy_does(things: Database) -> None:
     with pytest.raises(IntegrityError), things.engine.begin() as connection:
         _ADD.execute(connection, {"id": 1, "name": "one", "at": None, "naive": None})
-        _ADD.rows_each(
+        _sent_together(
             connection,
+            _ADD,
             [{"id": 2, "name": "two", "at": None, "naive": None}, {"id": 1, "name": "dup", "at": None, "naive": None}],
         )
     with things.engine.connect() as connection:
         assert connection.execute(select(_THINGS.c.id)).scalars().all() == []  # the transaction rolled back whole
 
 
-def test_on_postgresql_rows_each_is_one_round_trip(pg_db: Database, tmp_path) -> None:
+def test_a_statement_sent_in_a_pipeline_is_read_after_it_not_in_it(pg_db: Database) -> None:
+    """Inside the block the server has not answered yet: a read there would find no rows
+    and say so silently, so it is refused."""
+    _META.create_all(pg_db.engine)
+    try:
+        with pg_db.engine.begin() as connection:
+            _ADD.execute(connection, {"id": 1, "name": "one", "at": None, "naive": None})
+            with pipelined(connection):
+                sent = _RENAME_RETURNING.send(connection, {"thing": 1, "new_name": "uno"})
+                with pytest.raises(RuntimeError, match="read after the block"):
+                    sent.rows()
+            assert [tuple(row) for row in sent.rows()] == [(1, "uno")]
+    finally:
+        _META.drop_all(pg_db.engine)
+
+
+def _sent_messages(trace: Path) -> list[str]:
+    lines = [line.split("\t") for line in trace.read_text().splitlines()]
+    return [parts[3].split(" ", 1)[0] for parts in lines if len(parts) > 3 and parts[1] == "F"]
+
+
+def test_on_postgresql_statements_sent_together_are_one_round_trip(pg_db: Database, tmp_path) -> None:
     _META.create_all(pg_db.engine)
     trace = tmp_path / "libpq.trace"
     try:
@@ -178,15 +209,63 @@ def test_on_postgresql_rows_each_is_one_round_trip(pg_db: Database, tmp_path) ->
             with trace.open("w") as out:
                 raw.pgconn.trace(out.fileno())
                 try:
-                    renamed = _RENAME_RETURNING.rows_each(
-                        connection, [{"thing": i, "new_name": f"r{i}"} for i in (3, 1, 2)]
+                    renamed = _sent_together(
+                        connection, _RENAME_RETURNING, [{"thing": i, "new_name": f"r{i}"} for i in (3, 1, 2)]
                     )
                 finally:
                     raw.pgconn.untrace()
         assert [[tuple(row) for row in rows] for rows in renamed] == [[(3, "r3")], [(1, "r1")], [(2, "r2")]]
-        lines = [line.split("\t") for line in trace.read_text().splitlines()]
-        sent = [parts[3].split(" ", 1)[0] for parts in lines if len(parts) > 3 and parts[1] == "F"]
+        sent = _sent_messages(trace)
         assert (sent.count("Execute"), sent.count("Sync")) == (3, 1), sent
+    finally:
+        _META.drop_all(pg_db.engine)
+
+
+def test_what_waits_for_the_commit_is_sent_in_one_round_trip_and_checked_in_order(pg_db: Database, tmp_path) -> None:
+    """BeforeCommit: every hook's statements go together, then each hook's check reads its
+    own, in the order the hooks were added; a check that raises rolls the transaction back."""
+    _META.create_all(pg_db.engine)
+    trace = tmp_path / "libpq.trace"
+    checked: list[list[tuple]] = []
+
+    def renaming(thing: int, new_name: str):
+        def hook(connection):
+            sent = _RENAME_RETURNING.send(connection, {"thing": thing, "new_name": new_name})
+            return lambda: checked.append([tuple(row) for row in sent.rows()])
+
+        return hook
+
+    try:
+        with pg_db.engine.begin() as connection:
+            _ADD.execute_many(connection, [{"id": i, "name": f"n{i}", "at": None, "naive": None} for i in (1, 2)])
+        with pg_db.transaction() as session:
+            connection = session.connection()
+            before_commit = session.info[BEFORE_COMMIT]
+            for thing, new_name in ((2, "second"), (1, "first"), (9, "nobody")):
+                before_commit.add(renaming(thing, new_name))
+            _NAMED.execute(connection, {"name": "n1"})  # the transaction begun (psycopg sends BEGIN with it)
+            raw = connection.connection.driver_connection
+            with trace.open("w") as out:
+                raw.pgconn.trace(out.fileno())
+                try:
+                    before_commit.run(connection)
+                finally:
+                    raw.pgconn.untrace()
+        assert checked == [[(2, "second")], [(1, "first")], []]
+        sent = _sent_messages(trace)
+        assert (sent.count("Execute"), sent.count("Sync")) == (3, 1), sent
+
+        def refusing(connection):
+            _RENAME_RETURNING.send(connection, {"thing": 1, "new_name": "never"})
+            return lambda: (_ for _ in ()).throw(ValueError("refused by its check"))
+
+        with pytest.raises(ValueError, match="refused by its check"), pg_db.transaction() as session:
+            session.info[BEFORE_COMMIT].add(refusing)
+        with pg_db.engine.connect() as connection:
+            assert connection.execute(select(_THINGS.c.name).order_by(_THINGS.c.id)).scalars().all() == [
+                "first",
+                "second",
+            ]
     finally:
         _META.drop_all(pg_db.engine)
 

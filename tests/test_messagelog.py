@@ -153,10 +153,10 @@ def test_a_connection_lost_between_the_records_of_one_append_leaves_neither(pg_d
 
     class LoseAfterTheRecord:
         @staticmethod
-        def execute(connection, values):
-            rows = real.execute(connection, values)
+        def send(connection, values):
+            sent = real.send(connection, values)  # not in a pipeline: run, its rows fetched
             terminate_backend(pg_db.engine.url, backend_pid(connection))
-            return rows
+            return sent
 
     with monkeypatch.context() as patched, pytest.raises(OperationalError) as lost:
         patched.setattr(messagelog, "_APPEND", LoseAfterTheRecord())

@@ -253,11 +253,33 @@ class MessageLog:
         """Append the entries inside the caller's transaction (the SOAP endpoint logs a
         request together with its replay-cache record). Core statements built once, on a
         Connection: this runs on every SOAP exchange. Returns the last sequence number."""
+        return self.send_append(on, *entries)()
+
+    def send_append(self, on: Connection | Session, *entries: Entry) -> Callable[[], int]:
+        """`append_in` in two steps, for a `pipelined()` block (hub.db.database.BeforeCommit:
+        a SOAP exchange's answer record is the last thing its business work sends before the
+        commit): the records sent now; what it returns, called once the block has ended, reads
+        what was appended, seals the head if a seal is due, and returns the last sequence
+        number. PostgreSQL: `_APPEND` once an entry, the chain's hashes made by the server;
+        SQLite (and more entries at once): hashed here and appended at once."""
         connection = on.connection() if isinstance(on, Session) else on
-        if connection.dialect.name == "postgresql" and len(entries) <= ON_SERVER_ENTRIES_MAX:
-            head, seq, prev = self._append_on_server(connection, entries)
-        else:
+        if connection.dialect.name != "postgresql" or len(entries) > ON_SERVER_ENTRIES_MAX:
             head, seq, prev = self._append_here(connection, entries)
+            return lambda: self._sealed_if_due(connection, head, seq, prev)
+        sent = [_APPEND.send(connection, _append_values(e)) for e in entries]
+
+        def appended() -> int:
+            rows = [s.driver_rows() for s in sent]
+            if not rows[0]:  # no head row yet (a new log), so nothing appended: made, then as any later append
+                self.lock_head(connection)
+                rows = [_APPEND.execute(connection, _append_values(e)) for e in entries]
+            seq, prev = rows[-1][0][0], rows[-1][0][1]
+            return self._sealed_if_due(connection, Head._make(rows[0][0][2:]), seq, prev)
+
+        return appended
+
+    def _sealed_if_due(self, connection: Connection, head: Head, seq: int, prev: str) -> int:
+        """After an append that moved the locked `head` to record `seq` (hash `prev`)."""
         if self.sealer is not None and self.sealer.due(head, seq):
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
@@ -307,22 +329,6 @@ class MessageLog:
             _ADD_RECORDS.execute(connection, rows[0])
         _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
         return head, seq, prev
-
-    def _append_on_server(self, connection: Connection, entries: tuple[Entry, ...]) -> tuple[Head, int, str]:
-        """`_APPEND` once an entry (PostgreSQL): the head as locked for the first, and the
-        last record's seq and hash."""
-        first: Head | None = None
-        seq, prev = 0, GENESIS
-        for e in entries:
-            values = _append_values(e)
-            rows = _APPEND.execute(connection, values)
-            if not rows:  # no head row yet: made, then locked like any later append's
-                self.lock_head(connection)
-                rows = _APPEND.execute(connection, values)
-            seq, prev = rows[0][0], rows[0][1]
-            first = first or Head._make(rows[0][2:])
-        assert first is not None, "append_in takes at least one entry"
-        return first, seq, prev
 
     def seal(self) -> object | None:
         """Seal the head now (`hub audit seal`); None when nothing is new since the last seal."""

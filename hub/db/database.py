@@ -289,31 +289,92 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
     for `many`, which takes a sequence of parameter sets). The driver's errors come out as
     SQLAlchemy's (`IntegrityError`, `OperationalError`, ...), as from `connection.execute`,
     and a lost connection is invalidated, so the pool does not hand it out again."""
-    if not connection.in_transaction():
-        raise RuntimeError("driver_execute runs inside a transaction the connection has begun")
-    dbapi = connection.dialect.loaded_dbapi
-    raw = connection.connection.driver_connection
-    cursor = raw.cursor()  # type: ignore[union-attr]
+    cursor = _driver_cursor(connection, sql, parameters, many=many)
     try:
-        if many:
-            cursor.executemany(sql, parameters)
-            return []
-        cursor.execute(sql, parameters)
-        return cursor.fetchall() if cursor.description is not None else []
-    except dbapi.Error as error:
-        raise _driver_error(connection, error, sql, parameters, cursor) from error
+        return cursor.fetchall() if not many and _returns_rows(cursor) else []  # in a pipeline: none yet
     finally:
         cursor.close()
 
 
+def driver_send(connection: Connection, sql: str, parameters: Any) -> Sent:
+    """`driver_execute`, its rows read afterwards (`Sent`): in a `pipelined()` block, after the
+    block, with the block's other statements' in the same round trip."""
+    return Sent(_driver_cursor(connection, sql, parameters))
+
+
+def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
+    if not connection.in_transaction():
+        raise RuntimeError("driver_execute runs inside a transaction the connection has begun")
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+    except dbapi.Error as error:
+        cursor.close()
+        raise _driver_error(connection, error, sql, parameters, cursor) from error
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
+
+
+class Sent:
+    """A statement sent on the driver's own cursor (`driver_send`, `DriverStatement.send`),
+    its rows read once, afterwards. Inside a `pipelined()` block the server answers the
+    block's statements together when the block ends: read them after it (reading inside
+    it is refused); an error among them comes out at the block's end. Elsewhere (SQLite
+    always) the statement has run and its rows are fetched at once: no statement is left
+    half read (on SQLite, an unread RETURNING would keep its transaction from ending)."""
+
+    def __init__(self, cursor: Any, compiled: _Compiled | None = None) -> None:
+        self._compiled = compiled
+        self._cursor: Any = None
+        self._rows: list[Any] = []
+        if _in_pipeline(cursor):
+            self._cursor = cursor
+            return
+        try:
+            self._rows = cursor.fetchall() if _returns_rows(cursor) else []
+        finally:
+            cursor.close()
+
+    def driver_rows(self) -> list[Any]:
+        """The rows as the driver gives them (none for a statement that gives none)."""
+        cursor = self._cursor
+        if cursor is None:
+            return self._rows
+        if _in_pipeline(cursor):
+            raise RuntimeError("a statement sent in a pipelined() block is read after the block")
+        try:
+            self._rows = cursor.fetchall() if _returns_rows(cursor) else []
+            self._cursor = None
+            return self._rows
+        finally:
+            cursor.close()
+
+    def rows(self) -> list[Any]:
+        """The rows typed and named as `DriverStatement.rows` gives them."""
+        assert self._compiled is not None, "rows() needs the DriverStatement the statement was sent by"
+        return self._compiled.typed(self.driver_rows())
+
+
+def _in_pipeline(cursor: Any) -> bool:
+    pgconn = getattr(cursor.connection, "pgconn", None)  # psycopg's; sqlite3 has no pipeline
+    return pgconn is not None and bool(pgconn.pipeline_status)
+
+
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
-    """On PostgreSQL, the block's `driver_execute` statements go to the server together, in
-    one round trip (psycopg's pipeline mode), when the block ends; a no-op on SQLite. Their
-    results, errors included, arrive at the block's end, where an error comes out as
-    SQLAlchemy's (as from `driver_execute`) and a lost connection is invalidated. So
-    `driver_execute` in the block returns no rows; `driver_execute_each` reads its
-    statements' rows from their cursors after it."""
+    """On PostgreSQL, the block's `driver_execute` and `driver_send` statements go to the
+    server together, in one round trip (psycopg's pipeline mode), when the block ends; a
+    no-op on SQLite. Their results, errors included, arrive at the block's end, where an
+    error comes out as SQLAlchemy's (as from `driver_execute`) and a lost connection is
+    invalidated. So `driver_execute` in the block returns no rows; a statement whose rows
+    matter is sent (`Sent`) and read after the block. SQLAlchemy's own `connection.execute`
+    does not belong in the block: it would read no rows there."""
     if connection.dialect.name != "postgresql":
         yield
         return
@@ -326,27 +387,15 @@ def pipelined(connection: Connection) -> Iterator[None]:
         raise _driver_error(connection, error, "(pipeline)", None, None) from error
 
 
-def driver_execute_each(connection: Connection, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
-    """`driver_execute` for each `(sql, parameters)`, one after the other in this order, each
-    one's rows in a list; on PostgreSQL sent together and answered in one round trip
-    (psycopg's pipeline mode), so that rows the first statement locks wait for the others'
-    round trips no more. An error stops the rest (the server skips what follows it) and comes
-    out as from `driver_execute`."""
-    if connection.dialect.name != "postgresql" or len(statements) < 2:
-        return [driver_execute(connection, sql, parameters) for sql, parameters in statements]
-    if not connection.in_transaction():
-        raise RuntimeError("driver_execute_each runs inside a transaction the connection has begun")
-    raw = connection.connection.driver_connection
-    cursors: list[Any] = []
-    try:
-        with pipelined(connection):
-            for sql, parameters in statements:
-                cursors.append(raw.cursor())  # type: ignore[union-attr]
-                cursors[-1].execute(sql, parameters)
-        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
+def _returns_rows(cursor: Any) -> bool:
+    """Whether the statement the driver's cursor ran gave rows (a SELECT, a RETURNING). On
+    psycopg, from its result's column count: `cursor.description`, the DB-API's way, builds a
+    Column object for every column each time it is read, 3% of a RedeemCoupon's CPU on
+    PostgreSQL (bench/soap_cpu.py, BENCHMARKS.md run 14)."""
+    if not hasattr(cursor, "pgresult"):  # sqlite3's
+        return cursor.description is not None
+    result = cursor.pgresult
+    return result is not None and result.nfields > 0
 
 
 def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
@@ -440,13 +489,11 @@ class DriverStatement:
         compiled = self._for(connection, values)
         return compiled.typed(driver_execute(connection, compiled.sql, compiled.parameters(values)))
 
-    def rows_each(self, connection: Connection, values_each: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        """`rows` for each of `values_each`, in this order; on PostgreSQL in one round trip
-        (`driver_execute_each`)."""
-        compiled = [self._for(connection, values) for values in values_each]
-        statements = [(c.sql, c.parameters(values)) for c, values in zip(compiled, values_each, strict=True)]
-        results = driver_execute_each(connection, statements)
-        return [c.typed(rows) for c, rows in zip(compiled, results, strict=True)]
+    def send(self, connection: Connection, values: Mapping[str, Any] | None = None) -> Sent:
+        """`rows`, read afterwards (`Sent.rows`): in a `pipelined()` block, after the block."""
+        values = values or {}
+        compiled = self._for(connection, values)
+        return Sent(_driver_cursor(connection, compiled.sql, compiled.parameters(values)), compiled)
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """One statement, many rows (`executemany`): the rows have the first one's keys."""
@@ -624,24 +671,40 @@ def _sqlite_begin(connection: Connection) -> None:
 BEFORE_COMMIT = "hub.before_commit"  # Session.info key: the transaction's BeforeCommit
 
 
+Check = Callable[[], object]  # reads what a BeforeCommit hook sent, and raises if it is wrong
+
+
 class BeforeCommit:
     """Work a transaction runs on its connection just before it commits, added by the code
     that shares the transaction (the ledger's account moves that cannot be refused wait here,
     so that the rows every capture updates stay locked for as short a time as possible:
-    hub.ledger.service), and a place for that code's state. A Session of `Database.transaction()`
-    has it as `session.info[BEFORE_COMMIT]`; every Session of one transaction has the same one.
-    What it runs can still fail: the transaction then rolls back, as if its block had raised."""
+    hub.ledger.service; the idempotency key's answer; a SOAP exchange's answer record), and a
+    place for that code's state. A Session of `Database.transaction()` has it as
+    `session.info[BEFORE_COMMIT]`; every Session of one transaction has the same one.
+
+    Each hook sends its statements (`DriverStatement.send`, nothing that reads at once) and
+    gives back its `Check`, or None: on PostgreSQL all the hooks' statements go to the server
+    in one round trip (`pipelined`), where they took one each; then each check reads its
+    statements' answers, in the order the hooks were added. What they run can still fail: the
+    transaction then rolls back, as if its block had raised."""
 
     def __init__(self) -> None:
-        self._hooks: list[Callable[[Connection], None]] = []
+        self._hooks: list[Callable[[Connection], Check | None]] = []
         self.state: dict[str, Any] = {}
 
-    def add(self, hook: Callable[[Connection], None]) -> None:
+    def add(self, hook: Callable[[Connection], Check | None]) -> None:
         self._hooks.append(hook)
 
     def run(self, connection: Connection) -> None:
-        while self._hooks:
-            self._hooks.pop(0)(connection)
+        while self._hooks:  # a check may add hooks of its own: they run next
+            checks: list[Check] = []
+            with pipelined(connection):
+                while self._hooks:
+                    check = self._hooks.pop(0)(connection)
+                    if check is not None:
+                        checks.append(check)
+            for check in checks:
+                check()
 
 
 class Exchange:
@@ -729,23 +792,22 @@ class Exchange:
             finally:
                 session.close()
 
-    def finish(self, record: Any) -> None:
-        """`record(connection)` adds the answer's record to the business work held (`holding`)
-        and commits it all."""
+    def finish(self, record: Callable[[Connection], Check | None]) -> None:
+        """Adds the answer's record to the business work held (`holding`) and commits it all:
+        `record` is the last `BeforeCommit` hook, its statements sent with the others'."""
         if self._held is None or self._connection is None:
             raise RuntimeError("Exchange.finish: no business work is held")
-        held, connection = self._held, self._connection
-        self._commit(held, before=lambda: record(connection))
+        held = self._held
+        self._before_commit.add(record)
+        self._commit(held)
         self._held = None
 
-    def _commit(self, transaction: RootTransaction, before: Callable[[], None] | None = None) -> None:
-        """Runs what waits for the commit (`BeforeCommit`), then `before`, then commits; on any
-        failure the transaction rolls back and the error is raised."""
+    def _commit(self, transaction: RootTransaction) -> None:
+        """Runs what waits for the commit (`BeforeCommit`), then commits; on any failure the
+        transaction rolls back and the error is raised."""
         assert self._connection is not None
         try:
             self._before_commit.run(self._connection)
-            if before is not None:
-                before()
             transaction.commit()
         except BaseException:
             self._abandon()

@@ -29,7 +29,7 @@ from sqlalchemy import String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Database, DriverStatement, driver_insert_if_absent
+from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, driver_insert_if_absent
 from hub.errors import IdempotencyConflict, InvalidRequest
 
 if TYPE_CHECKING:
@@ -94,7 +94,9 @@ def once(
             )
         answer = work(session)
         session.flush()  # the work's ORM rows before the key's answer, in this transaction
-        _ANSWER.execute(connection, {"key": request_id, "response": encode(answer)})
+        stored_answer = {"key": request_id, "response": encode(answer)}
+        # sent with the rest of what waits for the commit (on PostgreSQL in one round trip)
+        session.info[BEFORE_COMMIT].add(lambda on: _ANSWER.send(on, stored_answer).rows)
         return answer
 
 

@@ -36,7 +36,15 @@ from sqlalchemy import Connection, Table, bindparam, case, delete, func, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
-from hub.db.database import BEFORE_COMMIT, BulkInsert, DriverStatement, driver_insert_if_absent, insert_if_absent
+from hub.db.database import (
+    BEFORE_COMMIT,
+    BulkInsert,
+    Check,
+    DriverStatement,
+    driver_insert_if_absent,
+    insert_if_absent,
+    pipelined,
+)
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
 from hub.ledger.models import LedgerAccount, LedgerTransfer
@@ -509,7 +517,7 @@ class Ledger:
         held = before_commit.state.get(_HeldMoves.KEY)
         if held is None:
             held = before_commit.state[_HeldMoves.KEY] = _HeldMoves()
-            before_commit.add(held.move)
+            before_commit.add(held.send)
         held.add(deltas, debits_added)
         return True
 
@@ -619,16 +627,22 @@ def _move_totals(
         _check_after(Account.of(row), delta)
 
 
-def _move_held_totals(connection: Connection, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> None:
+def _send_held_totals(connection: Connection, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> Check:
     """`_move_totals` for moves held for the commit, none of which can be refused
     (`Ledger._move_at_commit`): the same UPDATEs in id order, sent together (on PostgreSQL in
-    one round trip, so the first account's row is not locked through the others' round trips)."""
+    one round trip, so the first account's row is not locked through the others' round trips);
+    the check reads their totals."""
     ids = sorted(deltas)
-    moved = _MOVE_TOTALS.rows_each(connection, [_move_params(i, deltas[i], debits_added) for i in ids])
-    for account_id, rows in zip(ids, moved, strict=True):
-        if not rows:  # no protected account's debits rise, and the no-overdraft CHECK holds for the rest
-            raise LedgerInvariantError(f"account id {account_id}: a move held for the commit was refused")
-        _check_after(Account.of(rows[0]), deltas[account_id])
+    sent = [_MOVE_TOTALS.send(connection, _move_params(i, deltas[i], debits_added)) for i in ids]
+
+    def check() -> None:
+        for account_id, moved in zip(ids, sent, strict=True):
+            rows = moved.rows()
+            if not rows:  # no protected account's debits rise, and the no-overdraft CHECK holds for the rest
+                raise LedgerInvariantError(f"account id {account_id}: a move held for the commit was refused")
+            _check_after(Account.of(rows[0]), deltas[account_id])
+
+    return check
 
 
 def _move_params(account_id: int, delta: Sequence[int], debits_added: dict[int, int]) -> dict[str, int]:
@@ -656,12 +670,19 @@ class _HeldMoves:
             self.deltas[account_id] = [a + b for a, b in zip(self.deltas[account_id], delta, strict=True)]
             self.debits_added[account_id] += debits_added.get(account_id, 0)
 
-    def move(self, connection: Connection) -> None:
+    def send(self, connection: Connection) -> Check | None:
+        """The moves held so far, sent (a `BeforeCommit` hook); None when there are none."""
         deltas, debits_added = dict(self.deltas), dict(self.debits_added)
         self.deltas.clear()
         self.debits_added.clear()
-        if deltas:
-            _move_held_totals(connection, deltas, debits_added)
+        return _send_held_totals(connection, deltas, debits_added) if deltas else None
+
+    def move(self, connection: Connection) -> None:
+        """The moves held so far, made now (a read of the totals they change comes next)."""
+        with pipelined(connection):
+            check = self.send(connection)
+        if check is not None:
+            check()
 
 
 def _check_after(account: Account, delta: Sequence[int]) -> None:

@@ -91,16 +91,16 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
     hub = quiet_hub.hub
     coupon = issue(hub, 1).coupons[0].coupon_id
     log = quiet_hub.app.endpoints["/soap/office"].message_log
-    real_append_in = MessageLog.append_in
+    real_send_append = MessageLog.send_append
     failed = []
 
-    def append_in(self, session, *entries):
+    def send_append(self, session, *entries):
         if any(e.direction == "OUT" and b"RedeemCouponResponse" in e.payload for e in entries):
             failed.append(entries)
             raise RuntimeError("the disk is full")
-        return real_append_in(self, session, *entries)
+        return real_send_append(self, session, *entries)
 
-    monkeypatch.setattr(MessageLog, "append_in", append_in)
+    monkeypatch.setattr(MessageLog, "send_append", send_append)
     status, answer = quiet_hub.post(
         signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     )
