@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.access import COUPONS_CANCEL, COUPONS_ISSUE, COUPONS_REDEEM, Actor
@@ -23,7 +23,7 @@ from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import CouponSettings, Offices, Tariff
 from hub.coupons.models import CANCELLED, EXPIRED, ISSUED, REDEEMED, Coupon, CouponBatch, Redemption, status_as_reported
-from hub.db.database import Database, DriverStatement, pipelined
+from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, Sent
 from hub.db.idempotency import once
 from hub.errors import CouponNotRedeemable, InvalidRequest, NotAuthorized, NotFound
 from hub.ids import MalformedId, format_coupon_id, new_coupon_id, new_uuid, normalize_coupon_id
@@ -397,8 +397,10 @@ class CouponService:
             "amount": amount_grosze,
         }
 
+        locking: list[Sent] = []  # the coupon's row, read and locked with the RequestId's claim
+
         def work(session: Session) -> RedeemedRecord:
-            coupon = self._lock(session, cid)
+            coupon = next(iter(locking[0].rows()), None)
             if coupon is None:
                 raise CouponNotRedeemable(f"coupon {format_coupon_id(cid)} does not exist", NOT_FOUND)
             company = coupon  # the coupon's row carries its company's NIP
@@ -420,28 +422,34 @@ class CouponService:
             ledger.transfer(
                 f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, TransferCode.EARNING, cid
             )
-            connection = session.connection()
-            with pipelined(connection):  # PostgreSQL: both in one round trip
-                _SET_COUPON.execute(connection, {"coupon_id": cid, "status": REDEEMED})
-                _ADD_REDEMPTION.execute(
-                    connection,
-                    dict(
-                        id=redemption_id,
-                        coupon_id=cid,
-                        office_code=office_code,
-                        case_number=case_number,
-                        case_type=case_type,
-                        captured_grosze=captured,
-                        released_grosze=coupon.amount_grosze - captured,
-                        redeemed_at=now,
-                        business_day=business_day(now),
-                        reversed_at=None,
-                        reversal_reason=None,
-                    ),
-                )
+            redemption = dict(
+                id=redemption_id,
+                coupon_id=cid,
+                office_code=office_code,
+                case_number=case_number,
+                case_type=case_type,
+                captured_grosze=captured,
+                released_grosze=coupon.amount_grosze - captured,
+                redeemed_at=now,
+                business_day=business_day(now),
+                reversed_at=None,
+                reversal_reason=None,
+            )
+            # nothing in the transaction reads them again: sent with what waits for the commit
+            # (on PostgreSQL in its one round trip; the coupon's row is locked already)
+            session.info[BEFORE_COMMIT].add(lambda on: _send_redeemed(on, cid, redemption))
             return RedeemedRecord(redemption_id, captured, coupon.amount_grosze - captured, now)
 
-        r = once(self.db, request_id, "RedeemCoupon", content, work, self.clock(), RedeemedRecord)
+        r = once(
+            self.db,
+            request_id,
+            "RedeemCoupon",
+            content,
+            work,
+            self.clock(),
+            RedeemedRecord,
+            first=lambda connection: locking.append(_LOCK_COUPON.send(connection, {"coupon_id": cid})),
+        )
         return RedemptionResult(r.id, format_coupon_id(cid), r.captured, r.released, r.at)
 
     # -- reverse ----------------------------------------------------------
@@ -580,6 +588,13 @@ class CouponService:
     def _lock(session: Session, cid: str) -> CouponRow | None:
         """The coupon's row, locked, with its company's NIP and name (`nip`, `name`)."""
         return next(iter(_LOCK_COUPON.rows(session.connection(), {"coupon_id": cid})), None)
+
+
+def _send_redeemed(connection: Connection, cid: str, redemption: dict[str, Any]) -> None:
+    """A redemption's coupon marked REDEEMED and its row added (a `BeforeCommit` hook, no check:
+    an error comes out at the commit's round trip and undoes it all)."""
+    _SET_COUPON.send(connection, {"coupon_id": cid, "status": REDEEMED})
+    _ADD_REDEMPTION.send(connection, redemption)
 
 
 STATUSES = (ISSUED, REDEEMED, CANCELLED, EXPIRED)

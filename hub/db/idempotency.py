@@ -25,11 +25,11 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import String, Table, Text, bindparam, select, update
+from sqlalchemy import Connection, String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, driver_insert_if_absent
+from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, driver_insert_if_absent, pipelined
 from hub.errors import IdempotencyConflict, InvalidRequest
 
 if TYPE_CHECKING:
@@ -80,14 +80,23 @@ def once(
     work: Callable[[Session], Answer],
     now: datetime,
     answer_type: type[Answer],
+    first: Callable[[Connection], object] | None = None,
 ) -> Answer:
-    """Run `work` at most once for `request_id`; return its answer, first or stored."""
+    """Run `work` at most once for `request_id`; return its answer, first or stored.
+    `first(connection)`, if given, sends the work's first read (`DriverStatement.send`: no
+    effect, nothing read yet) right after the key's claim, in the claim's round trip on
+    PostgreSQL; `work` reads what it sent. For a request already answered it is sent and
+    never read."""
     request_id = canonical_request_id(request_id)
     digest = content_hash(operation, content)
     with db.transaction() as session:
         connection = session.connection()
         row = {"request_id": request_id, "operation": operation, "request_hash": digest}
-        if not _CLAIM[connection.dialect.name].execute(connection, {**row, "response": None, "created_at": now}):
+        with pipelined(connection):
+            claimed = _CLAIM[connection.dialect.name].send(connection, {**row, "response": None, "created_at": now})
+            if first is not None:
+                first(connection)
+        if not claimed.driver_rows():
             stored = connection.execute(_STORED, {"request_id": request_id}).one()
             return _replay(
                 request_id, stored.operation, stored.request_hash, operation, digest, stored.response, answer_type

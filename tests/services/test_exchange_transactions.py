@@ -369,3 +369,75 @@ def test_a_redeem_locks_the_coupon_clearing_account_only_from_its_answer_s_recor
     other.dispose()
     assert seen == [before]  # not locked, not yet moved, while the answer was signed
     assert after != before
+
+
+def _round_trips(trace: str) -> list[list[str]]:
+    """What a libpq trace shows the client sent, one list a round trip (up to each Sync, or a
+    simple Query on its own): each statement's SQL (a Parse's, a Query's)."""
+    trips: list[list[str]] = [[]]
+    for parts in (line.split("\t") for line in trace.splitlines()):
+        if len(parts) < 4 or parts[1] != "F":
+            continue
+        message, rest = parts[3], parts[4] if len(parts) > 4 else ""
+        if message == "Parse":
+            trips[-1].append(rest.split('"')[3])  # Parse\t "name" "sql" ...
+        elif message == "Query":
+            trips[-1].append(rest.strip().strip('"'))
+            trips.append([])
+        elif message == "Sync":
+            trips.append([])
+    return [trip for trip in trips if trip]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
+def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_writes_with_the_commit(
+    quiet_hub, tmp_path
+):
+    """RedeemCoupon's round trips (issue 18 point 3): the RequestId's claim and the coupon's
+    lock go together; the coupon marked REDEEMED, its redemption, the RequestId's answer, the
+    account moves held for the commit and the answer's record go together too, just before
+    COMMIT. Read from libpq's trace of the exchange's fresh connection (so its statements are
+    not prepared yet and each shows its SQL)."""
+    opening, coupon = (c.coupon_id for c in issue(quiet_hub.hub, 2).coupons)
+    identity = quiet_hub.identity("pojazd-1465")
+    assert (
+        quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(opening)))[0] == 200
+    )  # office's account made
+    engine = quiet_hub.app.endpoints["/soap/office"].message_log.db.engine
+    trace = tmp_path / "libpq.trace"
+    out = trace.open("w")
+
+    def traced(dbapi_connection, _record):
+        dbapi_connection.pgconn.trace(out.fileno())
+
+    engine.dispose()
+    event.listen(engine, "connect", traced)
+    try:
+        status, answer = quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
+    finally:
+        event.remove(engine, "connect", traced)
+        engine.dispose()
+        out.close()
+    assert status == 200, fault_of(answer)
+    trips = _round_trips(trace.read_text())
+
+    def trip_of(start: str) -> list[str]:
+        (trip,) = [t for t in trips if any(sql.startswith(start) for sql in t)]
+        return trip
+
+    claim = trip_of("INSERT INTO idempotency_keys")
+    assert len(claim) == 2 and claim[1].startswith("SELECT coupons.id"), claim  # (libpq's trace cuts long SQL)
+    last = trip_of("UPDATE coupons")
+    assert [sql.split(" (")[0].split(" SET")[0].strip() for sql in last] == [
+        "UPDATE ledger_accounts",
+        "UPDATE ledger_accounts",
+        "UPDATE ledger_accounts",
+        "UPDATE coupons",
+        "INSERT INTO redemptions",
+        "UPDATE idempotency_keys",
+        "WITH",
+    ], last
+    assert trips[trips.index(last) + 1] == ["COMMIT"]
+    # the request's record, BEGIN, the claim and the lock, the hold read, the capture, the
+    # office's account, the earning, what went with the commit, COMMIT
+    assert len(trips) == 9, trips
