@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from hub.errors import InvalidRequest
 from hub.fakebank.camt import CREDIT, DEBIT, StatementEntry, statement_xml
@@ -207,7 +207,14 @@ class FakeBank:
         before = [e for e in every if day is not None and e.booked_on < day]
         opening = sum(e.amount_grosze if e.credit_debit == CREDIT else -e.amount_grosze for e in before)
         now = self.clock()
+        # A bank makes a day's statement once the day is over: its CreDtTm is the day's end, the
+        # same whenever it is fetched, so a day fetched late still sorts before the days after it
+        # (the hub orders statements without an ElctrncSeqNb by it). A day not over yet, or
+        # every entry, is as of now.
+        created = now if day is None or day >= now.date() else datetime.combine(day, time(23, 59, 59), UTC)
         shown = self.entries(day)
         # The same day and entries give the same id: fetching a statement twice is one statement.
         statement_id = f"FBSTMT-{day:%Y%m%d}-{len(shown)}" if day else f"FBSTMT-ALL-{len(shown)}"
-        return statement_xml(self.escrow_account, self.currency, shown, opening, statement_id, now, day or now.date())
+        return statement_xml(
+            self.escrow_account, self.currency, shown, opening, statement_id, created, day or now.date()
+        )

@@ -3,7 +3,7 @@ anything that does not fit stays unmatched and is reported."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -129,3 +129,20 @@ def test_unreconciled_lists_what_no_statement_booked_after_n_days(hub, clock, ba
     ]
     import_statement(hub, bank.statement(NEXT_DAY))
     assert hub.settlements.unreconciled(3, actor=OPERATOR) == []
+
+
+def test_a_day_s_statement_fetched_after_a_later_day_s_still_comes_first_without_a_gap(hub, bank):
+    """The fake bank stamps a finished day's statement with the day's end, as a bank makes it,
+    not with the time it is fetched: fetched late, an earlier day still sorts before the later
+    one (its statements carry no ElctrncSeqNb), and the balances follow on without a gap."""
+    for on, amount in ((NEXT_DAY, "500.00"), (NEXT_DAY + timedelta(days=1), "20.00")):
+        bank.control(credit=f"PL54116022020000005260250274:{amount}:Zasilenie 5260250274:{on.isoformat()}")
+    later = import_statement(hub, bank.statement(NEXT_DAY + timedelta(days=1)))
+    earlier = import_statement(hub, bank.statement(NEXT_DAY))
+    listing = hub.statements.statements(actor=OPERATOR)
+    assert [(v.opening_grosze, v.closing_grosze, v.gaps) for v in listing] == [(0, 500_00, ()), (500_00, 520_00, ())]
+    assert [v.created_at for v in listing] == [
+        datetime.combine(NEXT_DAY, time(23, 59, 59), UTC),
+        datetime.combine(NEXT_DAY + timedelta(days=1), time(23, 59, 59), UTC),
+    ]
+    assert (later.gaps, earlier.gaps) == ((), ())
