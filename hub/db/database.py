@@ -24,7 +24,7 @@ import re
 import select as io_select
 import sqlite3
 import threading
-from collections import namedtuple
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -839,6 +839,51 @@ class Exchange:
             connection.close()  # returned to the pool; an open transaction rolls back
 
 
+class _Turns:
+    """A process's SQLite exchanges, one at a time, in the order they came (`Database.exchange`):
+    a thread that waits is handed the turn by the one before it, so no exchange waits for more
+    than the ones that were waiting before it. (A plain lock lets whichever thread the
+    scheduler wakes first take it, and an unlucky one waits on, in the tail of the latencies.)
+    Reentrant: a thread that has the turn may take it again inside."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._lock:
+            if self._owner is None or self._owner == me:
+                self._owner, self._depth = me, self._depth + 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiting.append((me, gate))
+        try:
+            gate.acquire()  # released when the turn is handed over: `_owner` is this thread by then
+        except BaseException:  # interrupted while waiting (KeyboardInterrupt): out of the queue
+            with self._lock:
+                if (me, gate) in self._waiting:
+                    self._waiting.remove((me, gate))
+                    raise
+            self.__exit__()  # it was handed over meanwhile: on to the next
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, gate = self._waiting.popleft()
+                self._depth = 1
+                gate.release()
+            else:
+                self._owner = None
+
+
 class Database:
     """One per process. `transaction()` for anything that writes, `read()` for queries."""
 
@@ -853,21 +898,22 @@ class Database:
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
-        self._turns: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
+        self._turns: AbstractContextManager[Any] = _Turns() if self.is_sqlite else nullcontext()
         self._checkpointer: _Checkpointer | None = None
 
     @contextmanager
     def exchange(self) -> Iterator[Exchange]:
         """One connection for everything the block does through this Database (see Exchange).
 
-        On SQLite a process's exchanges take turns: one runs at a time, its other threads wait
-        for it. SQLite lets one writer in at a time anyway, and a thread that holds the write
-        lock loses the GIL to its process's other threads (parsing, signing) each time a
-        statement returns, for up to the interpreter's switch interval (5 ms), while every
-        other process's writers wait for the lock. Taking turns lets the lock be released as
-        soon as its work is done: BENCHMARKS.md, run 8. A caller reads a request's body before
-        it begins the exchange, so a slow client holds a thread, not the turn. On PostgreSQL
-        exchanges overlap: its waits are round trips, on a remote server long ones."""
+        On SQLite a process's exchanges take turns, in the order they came (`_Turns`): one runs
+        at a time, its other threads wait for it. SQLite lets one writer in at a time anyway,
+        and a thread that holds the write lock loses the GIL to its process's other threads
+        (parsing, signing) each time a statement returns, for up to the interpreter's switch
+        interval (5 ms), while every other process's writers wait for the lock. Taking turns
+        lets the lock be released as soon as its work is done: BENCHMARKS.md, run 8. A caller
+        reads a request's body before it begins the exchange, so a slow client holds a thread,
+        not the turn. On PostgreSQL exchanges overlap: its waits are round trips, on a remote
+        server long ones."""
         with self._turns:
             exchange = Exchange(self)
             token = self._exchange.set(exchange)

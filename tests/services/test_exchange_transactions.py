@@ -303,6 +303,51 @@ def test_on_sqlite_a_process_s_exchanges_take_turns_on_postgresql_they_overlap(d
     assert second_inside.is_set()
 
 
+def test_on_sqlite_exchanges_waiting_for_their_turn_get_it_in_the_order_they_came(tmp_path):
+    """Database.exchange() on SQLite hands the turn to the thread that has waited longest, so no
+    exchange waits behind ones that came after it. With a plain lock a thread that gives the
+    turn up and asks again at once (a worker thread's next request) takes it back before the
+    threads already waiting: a tail of slow answers. A thread with the turn may take it again
+    inside; an exchange that raises hands it on all the same."""
+    db = Database(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    order: list[str] = []
+    holding, may_end = threading.Event(), threading.Event()
+
+    def first():
+        with db.exchange(), db.exchange():  # reentrant
+            holding.set()
+            may_end.wait(10)
+        with pytest.raises(ZeroDivisionError), db.exchange():
+            raise ZeroDivisionError
+
+    def twice(name: str):
+        def run():
+            for round_ in (1, 2):  # the second asks again the moment the first ends
+                with db.exchange():
+                    order.append(f"{name}{round_}")
+
+        return run
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(10)
+    for name in ("a", "b", "c"):
+        threads.append(threading.Thread(target=twice(name)))
+        threads[-1].start()
+        time.sleep(0.05)  # each one waiting before the next comes
+    may_end.set()
+    for t in threads:
+        t.join(10)
+    try:
+        assert order == ["a1", "b1", "c1", "a2", "b2", "c2"]
+        other = threading.Thread(target=twice("after"))
+        other.start()
+        other.join(10)
+        assert order[-2:] == ["after1", "after2"]  # the turn was free again
+    finally:
+        db.dispose()
+
+
 def _in_transaction(connection) -> bool:
     """Whether the server (PostgreSQL) or the library (SQLite) has a transaction open on it now."""
     driver = connection.connection.driver_connection
