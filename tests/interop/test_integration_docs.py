@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-import hub.app  # noqa: F401 - imports every service, so every fault class exists
+import hub.services.endpoint  # noqa: F401 - the SOAP transport's own faults; hub.errors and the signing faults below
 from hub import ns
 from hub.errors import ClientError
 from hub.services.faults import SoapProcessingFault
