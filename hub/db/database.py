@@ -296,12 +296,6 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.close()
 
 
-def driver_send(connection: Connection, sql: str, parameters: Any) -> Sent:
-    """`driver_execute`, its rows read afterwards (`Sent`): in a `pipelined()` block, after the
-    block, with the block's other statements' in the same round trip."""
-    return Sent(_driver_cursor(connection, sql, parameters))
-
-
 def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
     if not connection.in_transaction():
         raise RuntimeError("driver_execute runs inside a transaction the connection has begun")
@@ -322,14 +316,14 @@ def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: b
 
 
 class Sent:
-    """A statement sent on the driver's own cursor (`driver_send`, `DriverStatement.send`),
-    its rows read once, afterwards. Inside a `pipelined()` block the server answers the
+    """A statement sent on the driver's own cursor (`DriverStatement.send`), its rows read
+    afterwards. Inside a `pipelined()` block the server answers the
     block's statements together when the block ends: read them after it (reading inside
     it is refused); an error among them comes out at the block's end. Elsewhere (SQLite
     always) the statement has run and its rows are fetched at once: no statement is left
     half read (on SQLite, an unread RETURNING would keep its transaction from ending)."""
 
-    def __init__(self, cursor: Any, compiled: _Compiled | None = None) -> None:
+    def __init__(self, cursor: Any, compiled: _Compiled) -> None:
         self._compiled = compiled
         self._cursor: Any = None
         self._rows: list[Any] = []
@@ -357,7 +351,6 @@ class Sent:
 
     def rows(self) -> list[Any]:
         """The rows typed and named as `DriverStatement.rows` gives them."""
-        assert self._compiled is not None, "rows() needs the DriverStatement the statement was sent by"
         return self._compiled.typed(self.driver_rows())
 
 
@@ -368,7 +361,7 @@ def _in_pipeline(cursor: Any) -> bool:
 
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
-    """On PostgreSQL, the block's `driver_execute` and `driver_send` statements go to the
+    """On PostgreSQL, the block's `driver_execute` and `DriverStatement.send` statements go to the
     server together, in one round trip (psycopg's pipeline mode), when the block ends; a
     no-op on SQLite. Their results, errors included, arrive at the block's end, where an
     error comes out as SQLAlchemy's (as from `driver_execute`) and a lost connection is
