@@ -5,7 +5,16 @@ database) and the hub on SQLite and/or PostgreSQL, all under gunicorn with the h
 settings (gthread, `--workers`, 4 threads, no keep-alive), loaded by wrk -t1 -c`--clients`.
 
     .venv/bin/python bench/soap.py                          # both databases
-    .venv/bin/python bench/soap.py --backend sqlite --requests 1000
+    .venv/bin/python bench/soap.py --backend sqlite --requests 1000 --rounds 2
+
+Every server is up at once, and the requests are sent in `--rounds` interleaved rounds: each
+round loads every server in turn (in reverse order every other round), so a hub and its
+baselines are measured seconds apart. This host drifts by ±25% within minutes, more than
+most differences; run one after another, a hub and its baseline were minutes apart (until
+BENCHMARKS.md run 14). Rates and latencies are the medians of the rounds; each ratio is the
+median of the rounds' ratios, a round's hub against the baseline's round beside it. The
+median of the rounds' p99 is not the p99 of all the requests: `p99_ms_worst_round` says how
+far the worst round went.
 
 The load comes from wrk (`wrk -t1 -c<clients>`, bench/signed_bodies.lua): a separate process,
 written in C, so it barely uses the two cores the servers share, and the ratios between targets
@@ -19,8 +28,8 @@ is checked: HTTP 200 and no Fault, else it counts as an error. per_s is the bodi
 the time from the first sent to the last answered, as wrk's script measures it (neither wrk's
 start nor the ~10 ms this script takes to notice the end and stop wrk counts); p50_ms and
 p99_ms are the latencies as measured, without wrk's coordinated-omission correction (see
-bench/signed_bodies.lua). After each hub run `hub ledger verify` and `hub audit verify` must
-pass (the ledger's balances and the message log's hash chain), else the run fails.
+bench/signed_bodies.lua). After the rounds `hub ledger verify` and `hub audit verify` must
+pass on each hub (the ledger's balances and the message log's hash chain), else the run fails.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +48,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,17 +283,6 @@ class Requests:
         ]
 
 
-def measure(port: int, path: str, bodies: dict[str, list[bytes]], clients: int, warmup: int) -> dict:
-    """Each operation's bodies: the first `warmup` unmeasured, the rest measured."""
-    results = {}
-    for op, sent in bodies.items():
-        action = f"{ns.OFFICE}#{op}"
-        if warmup:
-            load(port, path, action, sent[:warmup], clients)
-        results[op] = load(port, path, action, sent[warmup:], clients)
-    return results
-
-
 def hub_checks(config_dir: Path) -> dict:
     """`hub ledger verify` and `hub audit verify` after the run: both must pass."""
     checks = {}
@@ -295,33 +295,62 @@ def hub_checks(config_dir: Path) -> dict:
     return checks
 
 
-def run_hub(backend: str, args: argparse.Namespace, requests: Requests, port: int) -> dict:
-    hub: subprocess.Popen | None = None
-    with prepared_hub(backend, args.requests + args.warmup, "hub-bench-") as (config_dir, coupons):
-        try:
-            bodies = {
-                "VerifyCoupon": requests.verify(coupons, args.requests + args.warmup),
-                "RedeemCoupon": requests.redeem(coupons),
-            }
-            hub = start(
-                [
-                    str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
-                    "--port", str(port), "--workers", str(args.workers),
-                ]
-            )  # fmt: skip
-            wait_up(f"http://127.0.0.1:{port}/soap/office?wsdl")
-            result = measure(port, "/soap/office", bodies, args.clients, args.warmup)
-            stop([hub])
-            hub = None
-            result["checks"] = hub_checks(config_dir)
-            return result
-        finally:
-            if hub is not None:
-                stop([hub])
+@dataclass
+class Target:
+    """One server under load: its port and path, and its bodies by operation (each sent once)."""
+
+    port: int
+    path: str
+    bodies: dict[str, list[bytes]]
 
 
-def ratios(hub: dict, base: dict) -> dict:
-    return {op: round(hub[op]["per_s"] / base[op]["per_s"], 2) for op in ("VerifyCoupon", "RedeemCoupon")}
+OPERATIONS = ("VerifyCoupon", "RedeemCoupon")
+
+
+def interleaved(targets: dict[str, Target], rounds: int, clients: int, warmup: int) -> dict[str, dict]:
+    """Every target's operations in `rounds` rounds, the targets in turn within a round (in
+    reverse order every other round), so that a target and its baseline are measured seconds
+    apart: this host drifts by ±25% within minutes, more than most differences between them.
+    Each target's bodies are split over the rounds after its `warmup` first (sent unmeasured)."""
+    for target in targets.values():
+        for op in OPERATIONS:
+            if warmup:
+                load(target.port, target.path, f"{ns.OFFICE}#{op}", target.bodies[op][:warmup], clients)
+    runs: dict[str, dict[str, list[dict]]] = {name: {op: [] for op in OPERATIONS} for name in targets}
+    order = list(targets)
+    for r in range(rounds):
+        for op in OPERATIONS:
+            for name in order if r % 2 == 0 else reversed(order):
+                target = targets[name]
+                measured = target.bodies[op][warmup:]
+                share = len(measured) // rounds
+                runs[name][op].append(
+                    load(target.port, target.path, f"{ns.OFFICE}#{op}", measured[r * share : (r + 1) * share], clients)
+                )
+    return runs
+
+
+def summary(runs: list[dict]) -> dict:
+    """A target's rounds of one operation: the medians, the errors summed, and each round."""
+    return {
+        "requests": sum(run["requests"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        "first_error": next((run["first_error"] for run in runs if run["first_error"]), None),
+        "per_s": round(statistics.median(run["per_s"] for run in runs), 1),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 1),
+        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 1),
+        "p99_ms_worst_round": max(run["p99_ms"] for run in runs),
+        "rounds_per_s": [run["per_s"] for run in runs],
+        "rounds_p99_ms": [run["p99_ms"] for run in runs],
+    }
+
+
+def ratios(runs: dict[str, list[dict]], base: dict[str, list[dict]]) -> dict:
+    """The median of the rounds' ratios, each round's against the baseline's round beside it."""
+    return {
+        op: round(statistics.median(h["per_s"] / b["per_s"] for h, b in zip(runs[op], base[op], strict=True)), 2)
+        for op in OPERATIONS
+    }
 
 
 def main() -> None:
@@ -329,10 +358,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=2000, help="measured, per operation and target")
+    parser.add_argument("--rounds", type=int, default=4, help="the requests split into interleaved rounds")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     need_wrk()
+    if args.rounds < 1 or args.requests < args.rounds:
+        sys.exit("bench/soap.py: --rounds must be at least 1 and at most --requests")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
 
     identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
@@ -359,48 +391,64 @@ def main() -> None:
     signed = {"VerifyCoupon": requests.verify(fake, n), "RedeemCoupon": requests.redeem(fake)}
     signing_ms = (time.perf_counter() - t0) * 1000 / (2 * n)
 
-    ports = {"unsigned": 8312, "bare_signed": 8313, "hub": 8311}
-    procs = [
-        gunicorn("bench.baseline_app:app", ports["unsigned"], args.workers),
-        gunicorn("bench.signed_baseline_app:app", ports["bare_signed"], args.workers),
-    ]
-    try:
-        for target in ("unsigned", "bare_signed"):
-            wait_up(f"http://127.0.0.1:{ports[target]}/?wsdl")
+    ports = {"unsigned_spyne": 8312, "bare_signed": 8313, "hub_sqlite": 8311, "hub_postgresql": 8314}
+    targets = {
+        "unsigned_spyne": Target(ports["unsigned_spyne"], "/", unsigned),
+        "bare_signed": Target(ports["bare_signed"], "/", signed),
+    }
+    procs: list[subprocess.Popen] = []
+    with ExitStack() as hubs:
+        try:
+            procs += [
+                gunicorn("bench.baseline_app:app", ports["unsigned_spyne"], args.workers),
+                gunicorn("bench.signed_baseline_app:app", ports["bare_signed"], args.workers),
+            ]
+            configs = {}
+            for backend in backends:
+                name = f"hub_{backend}"
+                config_dir, coupons = hubs.enter_context(prepared_hub(backend, n, "hub-bench-"))
+                configs[name] = config_dir
+                bodies = {"VerifyCoupon": requests.verify(coupons, n), "RedeemCoupon": requests.redeem(coupons)}
+                targets[name] = Target(ports[name], "/soap/office", bodies)
+                procs.append(
+                    start(
+                        [
+                            str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
+                            "--port", str(ports[name]), "--workers", str(args.workers),
+                        ]
+                    )
+                )  # fmt: skip
+            for target in targets.values():
+                wait_up(f"http://127.0.0.1:{target.port}{target.path}?wsdl")
+            crypto = crypto_floor(identity)
+            runs = interleaved(targets, args.rounds, args.clients, args.warmup)
+        finally:
+            stop(procs)
         results: dict = {
             "machine": machine(),
             "clients": args.clients,
             "workers": args.workers,
             "requests_per_operation": args.requests,
+            "rounds": args.rounds,
             "client_signing_ms_each": round(signing_ms, 3),
-            "crypto_floor": crypto_floor(identity),
-            "unsigned_spyne": measure(ports["unsigned"], "/", unsigned, args.clients, args.warmup),
-            "bare_signed": measure(ports["bare_signed"], "/", signed, args.clients, args.warmup),
+            "crypto_floor": crypto,
         }
-        stop(procs)
-        procs = []
-        for backend in backends:
-            hub = run_hub(backend, args, requests, ports["hub"])
-            hub["to_bare_signed"] = ratios(hub, results["bare_signed"])
-            hub["to_unsigned_spyne"] = ratios(hub, results["unsigned_spyne"])
-            results[f"hub_{backend}"] = hub
-        print(json.dumps(results, indent=2))
-        failed = [
-            f"{target} {op}"
-            for target, result in results.items()
-            if isinstance(result, dict)
-            for op, run in result.items()
-            if isinstance(run, dict) and run.get("errors")
-        ] + [
-            f"hub_{b} {name}"
-            for b in backends
-            for name, verdict in results[f"hub_{b}"]["checks"].items()
-            if verdict != "ok"
-        ]
-        if failed:
-            sys.exit(f"errors or failed checks: {', '.join(failed)}")
-    finally:
-        stop(procs)
+        for name in targets:
+            results[name] = {op: summary(runs[name][op]) for op in OPERATIONS}
+        for name, config_dir in configs.items():
+            results[name]["checks"] = hub_checks(config_dir)
+            results[name]["to_bare_signed"] = ratios(runs[name], runs["bare_signed"])
+            results[name]["to_unsigned_spyne"] = ratios(runs[name], runs["unsigned_spyne"])
+    print(json.dumps(results, indent=2))
+    failed = [
+        f"{target} {op}"
+        for target, result in results.items()
+        if isinstance(result, dict)
+        for op, run in result.items()
+        if isinstance(run, dict) and run.get("errors")
+    ] + [f"{name} {check}" for name in configs for check, verdict in results[name]["checks"].items() if verdict != "ok"]
+    if failed:
+        sys.exit(f"errors or failed checks: {', '.join(failed)}")
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
