@@ -690,14 +690,21 @@ class BeforeCommit:
 
     def run(self, connection: Connection) -> None:
         while self._hooks:  # a check may add hooks of its own: they run next
-            checks: list[Check] = []
-            with pipelined(connection):
-                while self._hooks:
-                    check = self._hooks.pop(0)(connection)
-                    if check is not None:
-                        checks.append(check)
-            for check in checks:
-                check()
+            hooks, self._hooks = self._hooks, []
+            sent_then_checked(connection, hooks)
+
+
+def sent_then_checked(connection: Connection, hooks: Sequence[Callable[[Connection], Check | None]]) -> None:
+    """Each hook sends its statements, all in one `pipelined()` block (on PostgreSQL one round
+    trip); then each hook's check reads its answers, in the hooks' order."""
+    checks: list[Check] = []
+    with pipelined(connection):
+        for hook in hooks:
+            check = hook(connection)
+            if check is not None:
+                checks.append(check)
+    for check in checks:
+        check()
 
 
 class Exchange:

@@ -43,7 +43,7 @@ from hub.db.database import (
     DriverStatement,
     driver_insert_if_absent,
     insert_if_absent,
-    pipelined,
+    sent_then_checked,
 )
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
 from hub.ledger.codes import TransferKind
@@ -679,10 +679,7 @@ class _HeldMoves:
 
     def move(self, connection: Connection) -> None:
         """The moves held so far, made now (a read of the totals they change comes next)."""
-        with pipelined(connection):
-            check = self.send(connection)
-        if check is not None:
-            check()
+        sent_then_checked(connection, [self.send])
 
 
 def _check_after(account: Account, delta: Sequence[int]) -> None:
