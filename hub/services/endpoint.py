@@ -39,8 +39,9 @@ from functools import cached_property
 from pathlib import Path
 
 from lxml import etree
-from spyne import Application
+from spyne import BODY_STYLE_WRAPPED, Application
 from spyne import const as spyne_const
+from spyne.const.xml import DEFAULT_NS
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
@@ -54,6 +55,7 @@ from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
 from hub.ops.logging import LOGGED_BY_HUB, request_fields
+from hub.services.answer_plans import AnswerPlans
 from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
 from hub.services.group_commit import GroupCommit
@@ -164,6 +166,34 @@ class TreeSoap11(Soap11):
         else:
             ctx.in_document = (envelope, {})  # no xml:id references in a validated payload
 
+    def serialize(self, ctx, message):
+        """A plain answer (no fault, no SOAP header) written from its class's plan
+        (hub.services.answer_plans); anything else, and an answer the plan leaves to spyne,
+        spyne's own way. The serialize events fire around the written answer (the hub
+        listens to none)."""
+        if message is self.RESPONSE and ctx.out_error is None and ctx.out_header is None:
+            out_message = ctx.descriptor.out_message
+            if ctx.descriptor.body_style is not BODY_STYLE_WRAPPED:
+                body = etree.Element(f"{{{self.ns_soap_env}}}Body")
+                namespace = out_message.Attributes.sub_ns or out_message.get_namespace()  # as spyne's serialize
+                if namespace is DEFAULT_NS:
+                    namespace = self.app.interface.get_tns()
+                name = out_message.Attributes.sub_name or out_message.get_type_name()
+                if self.answer_plans.write(out_message, ctx.out_object[0], body, namespace, name):
+                    self.event_manager.fire_event("before_serialize", ctx)
+                    ctx.out_document = etree.Element(f"{{{self.ns_soap_env}}}Envelope", nsmap=self.app.interface.nsmap)
+                    ctx.out_document.append(body)
+                    ctx.out_body_doc = body
+                    if self.cleanup_namespaces:
+                        etree.cleanup_namespaces(ctx.out_document)
+                    self.event_manager.fire_event("after_serialize", ctx)
+                    return
+        super().serialize(ctx, message)
+
+    @cached_property
+    def answer_plans(self) -> AnswerPlans:
+        return AnswerPlans(self)
+
     def create_out_string(self, ctx, charset=None):
         answers = ctx.transport.req_env.get(ANSWER_ENVELOPE)
         if answers is None:
@@ -214,6 +244,9 @@ class SoapEndpoint:
             list(spyne_services), tns=namespace, in_protocol=TreeSoap11(validator=None), out_protocol=TreeSoap11()
         )
         self.spyne = WsgiApplication(app)
+        for descriptors in app.interface.service_method_map.values():  # made before the first request, once
+            for descriptor in descriptors:
+                app.out_protocol.answer_plans.plan(descriptor.out_message)
 
     # -- WSGI -------------------------------------------------------------
 
