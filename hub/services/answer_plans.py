@@ -106,8 +106,9 @@ class AnswerPlans:
                     return None
             else:
                 return None
+            occurs = member.Attributes  # as `_get_members_etree` reads them, not the protocol's attributes
             members.append(
-                _Member(attribute, f"{{{namespace}}}{name}", attrs.min_occurs > 0, attrs.max_occurs > 1, plan)
+                _Member(attribute, f"{{{namespace}}}{name}", occurs.min_occurs > 0, occurs.max_occurs > 1, plan)
             )
         return _Plan(cls.__orig__ or cls, tuple(members))
 

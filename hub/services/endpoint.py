@@ -175,7 +175,9 @@ class TreeSoap11(Soap11):
             out_message = ctx.descriptor.out_message
             if ctx.descriptor.body_style is not BODY_STYLE_WRAPPED:
                 body = etree.Element(f"{{{self.ns_soap_env}}}Body")
-                namespace = out_message.Attributes.sub_ns or out_message.get_namespace()  # as spyne's serialize
+                namespace = out_message.Attributes.sub_ns  # as spyne's serialize names it
+                if namespace is None:
+                    namespace = out_message.get_namespace()
                 if namespace is DEFAULT_NS:
                     namespace = self.app.interface.get_tns()
                 name = out_message.Attributes.sub_name or out_message.get_type_name()
