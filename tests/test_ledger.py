@@ -368,3 +368,74 @@ def test_on_postgresql_the_held_moves_take_one_round_trip_at_the_commit(pg_db, t
     assert (sent.count("Execute"), sent.count("Sync"), sent.count("Query")) == (2, 1, 1), sent
     assert _stored_totals(db, "clearing") == (0, 0, 0, 100_00)
     assert _stored_totals(db, "company:a") == (0, 100_00, 0, 100_00)
+
+
+def _held(db, amount=100_00):
+    open_accounts(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t1", "bank", "company:a", amount, "TOPUP")
+        Ledger(s).hold("h1", "company:a", "clearing", amount, "HOLD")
+
+
+def test_an_expected_account_comes_with_the_next_read_and_is_not_read_again(tmp_path):
+    """`Ledger.expect`: the office's account of a capture is read with the hold's read, and
+    then opened without a statement of its own (SQLite's trace of the transaction)."""
+    from hub.db.database import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    metadata.create_all(db.engine)
+    _held(db)
+    with db.transaction() as s:
+        Ledger(s).open_account("office:1465", "OFFICE")
+    statements: list[str] = []
+    with db.transaction() as s:
+        s.connection().connection.driver_connection.set_trace_callback(statements.append)
+        ledger = Ledger(s)
+        ledger.expect("office:1465")
+        ledger.post("p1", "h1", code="CAPTURE")
+        reads = len(statements)
+        office = ledger.open_account("office:1465", "OFFICE")
+        ledger.transfer("earn1", "clearing", "office:1465", 100_00, "EARNING")
+        s.connection().connection.driver_connection.set_trace_callback(None)
+    assert office.code == "office:1465" and office.kind == "OFFICE"
+    assert [sql for sql in statements[reads:] if "FROM ledger_accounts" in sql] == []  # no lookup of its own
+    assert any("ledger_accounts.code IN ('office:1465')" in sql for sql in statements[:reads]), statements
+    assert _stored_totals(db, "office:1465") == (0, 0, 0, 100_00)
+
+
+def test_an_account_read_ahead_and_moved_since_is_read_again(db):
+    """What `expect` brought is the account as it was read: a move made since (the company's
+    payout, which runs at once as it raises a protected account's debits) makes the ledger
+    read it again."""
+    _held(db)
+    with db.transaction() as s:
+        Ledger(s).transfer("t2", "bank", "company:a", 40_00, "TOPUP")
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.expect("company:a")
+        assert ledger.account("bank").kind == "ASSET"  # company:a comes along
+        ledger.transfer("pay1", "company:a", "bank", 30_00, "PAYOUT")  # runs now: it could be refused
+        assert Balance.of(ledger.account("company:a")).totals == (100_00, 30_00, 0, 140_00)
+
+
+def test_an_account_read_ahead_with_moves_held_for_the_commit_has_them_made_first(db):
+    """A capture's moves wait for the commit; an account they move, read ahead before them,
+    is read again once they are made, as any read of totals in the transaction."""
+    _held(db)
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.expect("clearing")
+        ledger.post("p1", "h1", 60_00, code="CAPTURE")  # clearing comes along, then its move is held
+        assert Balance.of(ledger.account("clearing")).totals == (0, 0, 0, 60_00)
+
+
+def test_an_expected_account_that_does_not_exist_is_made_by_open_account(db):
+    _held(db)
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.expect("office:0001")
+        ledger.post("p1", "h1", code="CAPTURE")
+        office = ledger.open_account("office:0001", "OFFICE")
+        ledger.transfer("earn1", "clearing", "office:0001", 100_00, "EARNING")
+    assert office.kind == "OFFICE"
+    assert _stored_totals(db, "office:0001") == (0, 0, 0, 100_00)

@@ -435,6 +435,7 @@ class CashDeskService:
             )
             ledger = Ledger(session, self.clock)
             drawer, takings = (desk_account(office.code, desk_id, method), office_takings_account(office.code))
+            ledger.expect(takings)  # read with the drawer's account
             ledger.open_account(drawer, ASSET)
             ledger.open_account(takings, OFFICE)
             ledger.transfer(

@@ -415,6 +415,7 @@ class CouponService:
             now = self.clock()
             redemption_id = new_uuid()
             ledger = Ledger(session, self.clock)
+            ledger.expect(office_account(office_code))  # read with the hold's read
             ledger.post(
                 f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code=TransferCode.CAPTURE, reference=cid
             )

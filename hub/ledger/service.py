@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -41,8 +42,10 @@ from hub.db.database import (
     BulkInsert,
     Check,
     DriverStatement,
+    Sent,
     driver_insert_if_absent,
     insert_if_absent,
+    pipelined,
     sent_then_checked,
 )
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotFound
@@ -123,16 +126,23 @@ def _select_in(columns: tuple[Any, ...], key: Any, count: int) -> DriverStatemen
 
 
 def _rows_where_in(connection: Connection, columns: tuple[Any, ...], key: Any, wanted: Sequence[Any]) -> list[Any]:
-    """The rows whose `key` is one of `wanted`, typed (`DriverStatement.rows`), at most
-    KEYS_PER_QUERY_MAX keys a statement. A chunk is padded to a power of two by repeating its
-    last key, so that a handful of statement shapes serve every count."""
-    rows: list[Any] = []
+    """The rows whose `key` is one of `wanted`, typed (`DriverStatement.rows`)."""
+    return [row for sent in _send_rows_where_in(connection, columns, key, wanted) for row in sent.rows()]
+
+
+def _send_rows_where_in(
+    connection: Connection, columns: tuple[Any, ...], key: Any, wanted: Sequence[Any]
+) -> list[Sent]:
+    """`_rows_where_in` sent (`DriverStatement.send`: in a `pipelined()` block, read after it),
+    at most KEYS_PER_QUERY_MAX keys a statement; none for none wanted. A chunk is padded to a
+    power of two by repeating its last key, so that a handful of statement shapes serve every count."""
+    sent: list[Sent] = []
     for start in range(0, len(wanted), KEYS_PER_QUERY_MAX):
         chunk = list(wanted[start : start + KEYS_PER_QUERY_MAX])
         chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
         values = {f"key_{i}": value for i, value in enumerate(chunk)}
-        rows.extend(_select_in(columns, key, len(chunk)).rows(connection, values))
-    return rows
+        sent.append(_select_in(columns, key, len(chunk)).send(connection, values))
+    return sent
 
 
 class _Totals(Protocol):
@@ -279,6 +289,8 @@ class Ledger:
         # is ever deleted): a capture's transfer onwards looks up only the accounts it has not seen.
         self._ids: dict[str, int] = {}
         self._protected: dict[int, bool] = {}  # id -> debits_must_not_exceed_credits, of the same
+        self._expected: set[str] = set()  # codes the next read brings along (`expect`)
+        self._read_ahead: dict[str, Account] = {}  # accounts so brought, as read; dropped by any move made now
 
     @property
     def _connection(self) -> Connection:
@@ -315,18 +327,49 @@ class Ledger:
     def balance(self, code: str) -> Balance:
         return Balance.of(self.account(code))
 
+    def expect(self, *codes: str) -> None:
+        """Accounts this ledger will be asked for: read along with its next read (in the same
+        statement, or on PostgreSQL in the same round trip), so that `open_account` or a
+        transfer then finds them without a lookup of their own. A RedeemCoupon's office account
+        comes with the hold's read; a cash desk payment's two accounts with one read."""
+        self._expected.update(code for code in codes if code not in self._ids)
+
     def _find(self, code: str) -> Account | None:
-        """The account as stored, its moves held for the commit made first (`_HeldMoves`)."""
-        rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
+        """The account as stored, its moves held for the commit made first (`_HeldMoves`); one
+        read along with an earlier one (`expect`) serves if nothing has moved it since."""
         held = self._held()
-        if rows and held is not None and rows[0].id in held.deltas:
+        ahead = self._read_ahead.pop(code, None)
+        if ahead is not None and (held is None or ahead.id not in held.deltas):
+            return ahead
+        expected = self._expecting(code)
+        rows = self._learned(_rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code, *expected]), expected)
+        row = next((r for r in rows if r.code == code), None)
+        if row is not None and held is not None and row.id in held.deltas:
             held.move(self._connection)
+            self._moved_now()
             rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
-        if not rows:
-            return None
-        self._ids[code] = rows[0].id
-        self._protected[rows[0].id] = rows[0].debits_must_not_exceed_credits
-        return Account.of(rows[0])
+            row = rows[0] if rows else None
+        return None if row is None else Account.of(row)
+
+    def _expecting(self, *reading: str) -> list[str]:
+        """The codes `expect` asked for and not yet read, besides those being read: taken."""
+        codes = sorted(self._expected.difference(reading, self._ids))
+        self._expected.clear()
+        return codes
+
+    def _learned(self, rows: list[Any], expected: Sequence[str] = ()) -> list[Any]:
+        """Accounts' rows just read: their ids and protection remembered; those `expect`
+        asked for kept as read, until asked for (`_find`) or moved."""
+        for row in rows:
+            self._ids[row.code] = row.id
+            self._protected[row.id] = row.debits_must_not_exceed_credits
+            if row.code in expected:
+                self._read_ahead[row.code] = Account.of(row)
+        return rows
+
+    def _moved_now(self) -> None:
+        """Totals changed in the database: an account read ahead may no longer be as read."""
+        self._read_ahead.clear()
 
     # -- transfers --------------------------------------------------------
 
@@ -348,9 +391,8 @@ class Ledger:
         codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
         unseen = [c for c in codes if c not in self._ids]
         if unseen:
-            found = _rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, unseen)
-            self._ids.update((row.code, row.id) for row in found)
-            self._protected.update((row.id, row.debits_must_not_exceed_credits) for row in found)
+            expected = self._expecting(*unseen)
+            self._learned(_rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, unseen + expected), expected)
         ids = self._ids
         missing = [c for c in codes if c not in ids]
         if missing:
@@ -415,7 +457,12 @@ class Ledger:
     def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> Transfer:
         """One read finds the pending transfer, a transfer already stored under `id` and
         any resolution of the pending one; then the insert and the two accounts' updates."""
-        found = _RESOLVING.rows(self._connection, {"pending_id": pending_id, "id": id})
+        connection, expected = self._connection, self._expecting()
+        with pipelined(connection) if expected else nullcontext():  # on PostgreSQL in one round trip
+            resolving = _RESOLVING.send(connection, {"pending_id": pending_id, "id": id})
+            ahead = _send_rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, expected)
+        found = resolving.rows()
+        self._learned([row for sent in ahead for row in sent.rows()], expected)
         for r in found:
             self._ids.update(((r.debit_code, r.debit_account_id), (r.credit_code, r.credit_account_id)))
             self._protected.update(((r.debit_account_id, r.debit_protected), (r.credit_account_id, r.credit_protected)))
@@ -490,6 +537,7 @@ class Ledger:
         to suspense): the transfers it inserted go, and the accounts moved before the refused
         one move back. Only on this failure path; the usual path pays for no savepoint."""
         connection = self._connection
+        self._moved_now()
         for account_id, delta in moved.items():
             params: dict[str, int] = {"account_id": account_id}
             params.update({f"add_{n}": d for n, d in zip(_TOTALS, delta, strict=True)})
@@ -500,6 +548,7 @@ class Ledger:
     def _move(self, deltas: dict[int, list[int]], debits_added: dict[int, int], moved: list[int] | None = None) -> None:
         """`_move_totals` now, after the moves held for the commit (which come first in time)."""
         self._move_held()
+        self._moved_now()
         _move_totals(self._connection, deltas, debits_added, moved)
 
     # -- moves held for the commit ------------------------------------------
@@ -531,6 +580,7 @@ class Ledger:
         and before any move that must run now, so that the transaction sees its own work."""
         if (held := self._held()) is not None:
             held.move(self._connection)
+            self._moved_now()
 
     # -- invariants -------------------------------------------------------
 

@@ -439,10 +439,11 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     quiet_hub, tmp_path
 ):
     """RedeemCoupon's round trips (issue 18 point 3): the RequestId's claim and the coupon's
-    lock go together; the coupon marked REDEEMED, its redemption, the RequestId's answer, the
-    account moves held for the commit and the answer's record go together too, just before
-    COMMIT. Read from libpq's trace of the exchange's fresh connection (so its statements are
-    not prepared yet and each shows its SQL)."""
+    lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
+    coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
+    for the commit and the answer's record go together too, just before COMMIT. Read from
+    libpq's trace of the exchange's fresh connection (so its statements are not prepared yet
+    and each shows its SQL)."""
     opening, coupon = (c.coupon_id for c in issue(quiet_hub.hub, 2).coupons)
     identity = quiet_hub.identity("pojazd-1465")
     assert (
@@ -483,6 +484,8 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
         "WITH",
     ], last
     assert trips[trips.index(last) + 1] == ["COMMIT"]
-    # the request's record, BEGIN, the claim and the lock, the hold read, the capture, the
-    # office's account, the earning, what went with the commit, COMMIT
-    assert len(trips) == 9, trips
+    hold = trip_of("SELECT ledger_transfers.id")
+    assert len(hold) == 2 and hold[1].startswith("SELECT ledger_accounts.id"), hold  # the office's account comes along
+    # the request's record, BEGIN, the claim and the lock, the hold read with the office's
+    # account, the capture, the earning, what went with the commit, COMMIT
+    assert len(trips) == 8, trips
