@@ -250,6 +250,7 @@ class CouponService:
             batch_id = new_uuid()
             ids = [new_coupon_id() for _ in range(count)]
             ledger = Ledger(session, self.clock)
+            ledger.expect(company.ledger_code)  # read with the clearing account
             ledger.open_account(CLEARING, CONTROL)
             ledger.apply(
                 [

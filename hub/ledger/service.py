@@ -331,7 +331,8 @@ class Ledger:
         """Accounts this ledger will be asked for: read along with its next read (in the same
         statement, or on PostgreSQL in the same round trip), so that `open_account` or a
         transfer then finds them without a lookup of their own. A RedeemCoupon's office account
-        comes with the hold's read; a cash desk payment's two accounts with one read."""
+        comes with the hold's read; a cash desk payment's two accounts, and IssueCoupons' two,
+        with one read."""
         self._expected.update(code for code in codes if code not in self._ids)
 
     def _find(self, code: str) -> Account | None:
