@@ -207,7 +207,28 @@ def _make_engine(url: str) -> Engine:
         connect_args={"connect_timeout": 5},
     )
     event.listen(engine, "checkout", _drop_if_closed_by_server)
+    event.listen(engine, "before_cursor_execute", _begin_with_first_statement)
     return engine
+
+
+# Connection.info key: an exchange's write transaction has begun on the client, and its BEGIN
+# goes to the server just before the first statement that runs in it (Exchange.block).
+_BEGIN_PENDING = "hub.begin_pending"
+
+
+def _no_begin_pending(connection: Connection | None) -> None:
+    """The transaction has ended (or never sent a statement): its BEGIN is no longer to be sent.
+    A connection that was lost has nothing to clear (the pool cleared its `info`), and is not
+    touched: it would refuse until its transaction is rolled back."""
+    if connection is not None and not connection.invalidated and not connection.closed:
+        connection.info.pop(_BEGIN_PENDING, None)
+
+
+def _begin_with_first_statement(connection: Connection, cursor: Any, *_: Any) -> None:
+    """Before a statement SQLAlchemy runs: the BEGIN of the exchange's write transaction, if it
+    is still to be sent (statements on the driver's cursor send it in `_driver_cursor`)."""
+    if connection.info.pop(_BEGIN_PENDING, False):
+        cursor.execute("BEGIN")
 
 
 def _drop_if_closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -302,6 +323,8 @@ def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: b
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
+        if connection.info.pop(_BEGIN_PENDING, False):
+            cursor.execute("BEGIN")  # in a pipeline, sent with the statement
         if many:
             cursor.executemany(sql, parameters)
         else:
@@ -758,9 +781,16 @@ class Exchange:
             transactional = (write and not autocommit) or snapshot or self._hold_next
             if self.db.is_sqlite:
                 connection.execution_options(sqlite_begin="IMMEDIATE" if transactional else "DEFERRED")
-            elif self._autocommit == transactional:  # switched on the client, no round trip
-                self._autocommit = not transactional
-                connection.execution_options(isolation_level="AUTOCOMMIT" if self._autocommit else READ_COMMITTED)
+            else:
+                # A write's BEGIN goes with its first statement (`_begin_with_first_statement`): the
+                # connection stays in autocommit, where psycopg sends no BEGIN of its own (in a
+                # pipeline it would wait for BEGIN's answer first: a round trip).
+                autocommitted = not transactional or not snapshot
+                if self._autocommit != autocommitted:  # switched on the client, no round trip
+                    self._autocommit = autocommitted
+                    connection.execution_options(isolation_level="AUTOCOMMIT" if autocommitted else READ_COMMITTED)
+                if transactional and autocommitted:
+                    connection.info[_BEGIN_PENDING] = True
             began = connection.begin()
         self._running = True
         try:
@@ -808,12 +838,13 @@ class Exchange:
         assert self._connection is not None
         try:
             self._before_commit.run(self._connection)
-            transaction.commit()
+            transaction.commit()  # psycopg sends no COMMIT if no statement began the transaction
         except BaseException:
             self._abandon()
             raise
         finally:
             self._before_commit = BeforeCommit()
+            _no_begin_pending(self._connection)
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.invalidated:
@@ -828,6 +859,7 @@ class Exchange:
         waited for its commit is dropped."""
         self._held, self._hold_next = None, False
         self._before_commit = BeforeCommit()
+        _no_begin_pending(self._connection)
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
@@ -836,6 +868,7 @@ class Exchange:
         self._held = None
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            _no_begin_pending(connection)
             connection.close()  # returned to the pool; an open transaction rolls back
 
 

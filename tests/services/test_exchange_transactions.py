@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event, func, make_url, select, text
 from hub import ns
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
-from hub.db.database import Database
+from hub.db.database import Database, driver_execute, pipelined
 from hub.ledger.chart import CLEARING
 from hub.services import endpoint
 from hub.signing.sign import sign_envelope
@@ -382,6 +382,40 @@ def test_on_postgresql_an_exchange_s_reads_run_in_autocommit_and_its_writes_and_
             assert connection.execute(text("SELECT note FROM exchange_notes")).scalars().all() == ["kept"]
 
 
+def test_an_exchange_s_write_begins_with_its_first_statement_however_it_is_sent(db):
+    """On PostgreSQL a write's BEGIN goes with its first statement (in a pipeline, in its round
+    trip): a statement on the driver's cursor, in a pipeline or not, and one SQLAlchemy runs,
+    each begins the transaction, which is undone whole when the block fails; a write block
+    that sent nothing leaves nothing begun, nor anything to begin for the read after it."""
+    with db.exchange():
+        with db.writing() as connection:
+            connection.execute(text("CREATE TEMP TABLE exchange_notes (note TEXT)"))
+        for send in (
+            lambda c: driver_execute(c, "INSERT INTO exchange_notes VALUES ('undone')", ()),
+            lambda c: _pipelined_insert(c, "undone"),
+            lambda c: c.execute(text("INSERT INTO exchange_notes VALUES ('undone')")),
+        ):
+            with pytest.raises(ZeroDivisionError), db.writing() as connection:
+                send(connection)
+                driver_execute(connection, "INSERT INTO exchange_notes VALUES ('undone too')", ())
+                assert _in_transaction(connection)
+                raise ZeroDivisionError
+        with db.writing() as connection:
+            pass
+        with db.reading() as connection:
+            assert connection.execute(text("SELECT count(*) FROM exchange_notes")).scalar() == 0
+            assert _in_transaction(connection) is db.is_sqlite  # no BEGIN left over from the empty write
+        with db.writing() as connection:
+            _pipelined_insert(connection, "kept")
+        with db.reading() as connection:
+            assert connection.execute(text("SELECT note FROM exchange_notes")).scalars().all() == ["kept"]
+
+
+def _pipelined_insert(connection, note: str) -> None:
+    with pipelined(connection):
+        driver_execute(connection, f"INSERT INTO exchange_notes VALUES ('{note}')", ())
+
+
 def test_a_redeem_locks_the_coupon_clearing_account_only_from_its_answer_s_record_to_the_commit(
     quiet_hub, db_url, monkeypatch
 ):
@@ -438,8 +472,8 @@ def _round_trips(trace: str) -> list[list[str]]:
 def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_writes_with_the_commit(
     quiet_hub, tmp_path
 ):
-    """RedeemCoupon's round trips (issue 18 point 3): the RequestId's claim and the coupon's
-    lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
+    """RedeemCoupon's round trips (issue 18 point 3): BEGIN, the RequestId's claim and the
+    coupon's lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
     coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
     for the commit and the answer's record go together too, just before COMMIT. Read from
     libpq's trace of the exchange's fresh connection (so its statements are not prepared yet
@@ -472,7 +506,8 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
         return trip
 
     claim = trip_of("INSERT INTO idempotency_keys")
-    assert len(claim) == 2 and claim[1].startswith("SELECT coupons.id"), claim  # (libpq's trace cuts long SQL)
+    assert claim[0] == "BEGIN" and len(claim) == 3, claim  # the transaction begins with its first statements
+    assert claim[2].startswith("SELECT coupons.id"), claim  # (libpq's trace cuts long SQL)
     last = trip_of("UPDATE coupons")
     assert [sql.split(" (")[0].split(" SET")[0].strip() for sql in last] == [
         "UPDATE ledger_accounts",
@@ -486,6 +521,7 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert trips[trips.index(last) + 1] == ["COMMIT"]
     hold = trip_of("SELECT ledger_transfers.id")
     assert len(hold) == 2 and hold[1].startswith("SELECT ledger_accounts.id"), hold  # the office's account comes along
-    # the request's record, BEGIN, the claim and the lock, the hold read with the office's
+    # the request's record, BEGIN with the claim and the lock, the hold read with the office's
     # account, the capture, the earning, what went with the commit, COMMIT
-    assert len(trips) == 8, trips
+    assert len(trips) == 7, trips
+    assert ["BEGIN"] not in trips  # never a round trip of its own
