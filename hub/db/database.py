@@ -746,7 +746,10 @@ class Exchange:
     read's begins DEFERRED and takes no write lock. On PostgreSQL a read runs in autocommit,
     no BEGIN or COMMIT: under READ COMMITTED each statement sees the database as of its own
     start whether a transaction wraps it or not, so they were two round trips for nothing
-    (a `snapshot()` read, which must see one moment throughout, keeps its transaction)."""
+    (a `snapshot()` read, which must see one moment throughout, keeps its transaction). A
+    write's BEGIN goes to the server with the write's first statement, on the driver's cursor
+    (`_driver_cursor`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
+    same round trip, where psycopg's own BEGIN would take one of its own."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
