@@ -765,8 +765,10 @@ class Exchange:
         """Whether business work waits, uncommitted, for the answer record."""
         return self._held is not None
 
-    def hold_next(self) -> None:
-        self._hold_next = True
+    def hold_next(self, hold: bool = True) -> None:
+        """The next block's transaction is held for `finish` (or, `hold=False`, it is not: the
+        business work never began, and the answer's record commits on its own)."""
+        self._hold_next = hold
 
     def takes(self) -> bool:
         """Whether a new block can run here: not while another one runs on the connection

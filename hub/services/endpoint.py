@@ -375,6 +375,8 @@ class SoapEndpoint:
             elif self.answer_records is not None and exchange.request_logged and not self._changes_state(exchange):
                 self.answer_records.add(*entries)
             else:
+                if exchange.database is not None:  # refused before its work began: nothing to hold the record for
+                    exchange.database.hold_next(False)
                 self.message_log.append(*entries)
             return response, body
         except Exception as error:  # noqa: BLE001

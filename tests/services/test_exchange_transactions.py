@@ -208,6 +208,30 @@ def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with
     assert ends_with_one_exchange(hub)
 
 
+@pytest.mark.parametrize(
+    ("fields", "fault"),
+    [
+        ({"CouponId": "--"}, "CouponNotRedeemable"),  # malformed: refused before the work's transaction
+        ({"OfficeCode": "9999"}, "NotAuthorized"),  # not this client's office
+        ({"Amount": "0.00"}, "InvalidRequest"),
+    ],
+)
+def test_a_state_change_refused_before_its_work_began_has_its_fault_recorded_at_once(quiet_hub, fields, fault):
+    """A RedeemCoupon refused by its own checks before its transaction opened: its fault's
+    record commits at once, after the request's, as any state change's answer does (it was
+    once taken for the business work's held transaction, and rolled back with it at the
+    exchange's end, so `hub audit verify` found a request with no answer)."""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    request = signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **{**redeem_fields(coupon), **fields})
+    with counting(hub.db.engine) as counts:
+        status, answer = quiet_hub.post(request)
+    assert (status, fault_of(answer)[0]) == (500, CLIENT(fault))
+    assert counts == Counter(checkouts=1, transactions=2, commits=2)  # the request's record, then the fault's
+    assert ends_with_one_exchange(hub)
+    assert hub.message_log.verify().ok
+
+
 def test_a_request_refused_before_it_was_logged_is_logged_with_its_fault_in_one_transaction(quiet_hub):
     hub = quiet_hub.hub
     coupon = issue(hub, 1).coupons[0].coupon_id
