@@ -208,6 +208,7 @@ def _make_engine(url: str) -> Engine:
     )
     event.listen(engine, "checkout", _drop_if_closed_by_server)
     event.listen(engine, "before_cursor_execute", _begin_with_first_statement)
+    event.listen(engine, "checkin", _forget_pending_begin)
     return engine
 
 
@@ -222,6 +223,13 @@ def _no_begin_pending(connection: Connection | None) -> None:
     touched: it would refuse until its transaction is rolled back."""
     if connection is not None and not connection.invalidated and not connection.closed:
         connection.info.pop(_BEGIN_PENDING, None)
+
+
+def _forget_pending_begin(_dbapi_connection: Any, record: Any) -> None:
+    """A connection back in the pool has no BEGIN to send: whichever way its exchange ended,
+    the next user of the connection does not inherit it."""
+    if record is not None:
+        record.info.pop(_BEGIN_PENDING, None)
 
 
 def _begin_with_first_statement(connection: Connection, cursor: Any, *_: Any) -> None:
@@ -873,8 +881,7 @@ class Exchange:
         self._held = None
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            _no_begin_pending(connection)
-            connection.close()  # returned to the pool; an open transaction rolls back
+            connection.close()  # returned to the pool (its pending BEGIN forgotten); an open transaction rolls back
 
 
 class _Turns:

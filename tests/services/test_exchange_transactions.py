@@ -549,3 +549,16 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     # account, the capture, the earning, what went with the commit, COMMIT
     assert len(trips) == 7, trips
     assert ["BEGIN"] not in trips  # never a round trip of its own
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the BEGIN sent late is PostgreSQL's
+def test_a_connection_back_in_the_pool_has_no_begin_left_to_send(db):
+    """An exchange that ends with a write held and nothing sent (its answer never recorded)
+    gives its connection back with nothing begun: the pool's next user starts clean."""
+    with db.exchange() as exchange:
+        exchange.hold_next()
+        with db.writing() as connection:
+            pass
+        assert exchange.holding
+    with db.engine.connect() as connection:
+        assert "hub.begin_pending" not in connection.info
