@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import threading
 from datetime import UTC, datetime
 
@@ -213,3 +215,28 @@ def test_a_chain_appended_to_while_it_is_verified_verifies(db_url):
     assert appended == [5]
     assert report.ok, report.problems
     assert report.records == 4
+
+
+def test_a_signed_message_stays_whole_in_its_row_on_postgresql(pg_db):
+    """A record of a signed message's size (3-5 KB) is stored as it is, in its row (migration
+    0014). Before, PostgreSQL moved the record's two hashes out of line to the TOAST table: two
+    more inserts and index entries per record. A larger payload is compressed with lz4 where the
+    server has it."""
+    payload = b"<soap:Envelope>" + base64.b64encode(os.urandom(3000)) + b"</soap:Envelope>"  # 4 KB
+    log = MessageLog(pg_db)
+    log.append(Entry(datetime(2026, 3, 10, 9, 0, tzinfo=UTC), REQUEST, "office", "pojazd-1465", "log-0", payload))
+    with pg_db.engine.connect() as connection:
+        toast_table, options = connection.exec_driver_sql(
+            "SELECT reltoastrelid::regclass::text, reloptions FROM pg_class WHERE relname = 'message_log'"
+        ).one()
+        out_of_line = connection.exec_driver_sql(f"SELECT count(*) FROM {toast_table}").scalar_one()  # chunks
+        (compression,) = connection.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'message_log'::regclass AND attname = 'payload'"
+        ).one()
+        methods = connection.exec_driver_sql(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar_one()
+    assert out_of_line == 0
+    assert options == ["toast_tuple_target=8160"]
+    assert compression == ("l" if "lz4" in methods else "")
+    assert log.verify().ok
