@@ -215,6 +215,10 @@ def _make_engine(url: str) -> Engine:
 # Connection.info key: an exchange's write transaction has begun on the client, and its BEGIN
 # goes to the server just before the first statement that runs in it (Exchange.block).
 _BEGIN_PENDING = "hub.begin_pending"
+# Connection.info key: an exchange's read runs on the connection with no transaction of its own
+# (Exchange.block): each statement sees the database as of its own start, on SQLite as on
+# PostgreSQL under READ COMMITTED, and the read pays for no BEGIN and COMMIT.
+_READING = "hub.reading"
 
 
 def _no_begin_pending(connection: Connection | None) -> None:
@@ -326,8 +330,8 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
 
 
 def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
-    if not connection.in_transaction():
-        raise RuntimeError("driver_execute runs inside a transaction the connection has begun")
+    if not connection.in_transaction() and not connection.info.get(_READING):
+        raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a read's block")
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -750,11 +754,12 @@ class Exchange:
 
     So an exchange has at most two transactions: the request's record, then the business
     work (with the answer's record when it changes state). On SQLite a held transaction
-    begins IMMEDIATE, as any writer's (a deferred read cannot safely become a writer); a
-    read's begins DEFERRED and takes no write lock. On PostgreSQL a read runs in autocommit,
-    no BEGIN or COMMIT: under READ COMMITTED each statement sees the database as of its own
-    start whether a transaction wraps it or not, so they were two round trips for nothing
-    (a `snapshot()` read, which must see one moment throughout, keeps its transaction). A
+    begins IMMEDIATE, as any writer's (a deferred read cannot safely become a writer). A read
+    has no transaction of its own, no BEGIN or COMMIT: each statement sees the database as of
+    its own start, as under PostgreSQL's READ COMMITTED a transaction or none would show it
+    (on PostgreSQL they were two round trips for nothing); a statement SQLAlchemy runs itself
+    (an ORM query) begins one, DEFERRED on SQLite, which takes no write lock, committed at the
+    block's end. A `snapshot()` read, which must see one moment throughout, keeps its own. A
     write's BEGIN goes to the server with the write's first statement, on the driver's cursor
     (`_driver_cursor`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
@@ -790,6 +795,7 @@ class Exchange:
         read's, or one asked for `autocommit` (`Database.autocommitted`), in autocommit."""
         connection = self._connect()
         joined, running = self._held, self._running
+        began: RootTransaction | None = None
         if joined is None:
             transactional = (write and not autocommit) or snapshot or self._hold_next
             if self.db.is_sqlite:
@@ -804,7 +810,10 @@ class Exchange:
                     connection.execution_options(isolation_level="AUTOCOMMIT" if autocommitted else READ_COMMITTED)
                 if transactional and autocommitted:
                     connection.info[_BEGIN_PENDING] = True
-            began = connection.begin()
+            if transactional or write:
+                began = connection.begin()
+            else:  # a read: each statement on its own, as the driver runs it (`_READING`)
+                connection.info[_READING] = True
         self._running = True
         try:
             yield connection
@@ -813,8 +822,13 @@ class Exchange:
             raise
         finally:
             self._running = running
+            if joined is None and began is None:
+                connection.info.pop(_READING, None)
         if joined is None:
-            if self._hold_next:
+            if began is None:
+                if (begun := connection.get_transaction()) is not None:  # by SQLAlchemy's own execute
+                    self._commit(begun)
+            elif self._hold_next:
                 self._held, self._hold_next = began, False
             else:
                 self._commit(began)

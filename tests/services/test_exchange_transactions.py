@@ -61,7 +61,9 @@ def quiet_hub(running_hub):
 
 
 @pytest.mark.parametrize("operation", ["VerifyCoupon", "RedeemCoupon"])
-def test_an_exchange_checks_out_one_connection_and_commits_twice(quiet_hub, operation):
+def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_hub, operation):
+    """A read commits its request's record, and runs with no transaction of its own; a state
+    change commits the request's record, then its work with its answer's record."""
     hub = quiet_hub.hub
     identity = quiet_hub.identity("pojazd-1465")
     coupons = [c.coupon_id for c in issue(hub, 3).coupons]
@@ -75,7 +77,8 @@ def test_an_exchange_checks_out_one_connection_and_commits_twice(quiet_hub, oper
         with counting(hub.db.engine) as counts:
             status, answer = quiet_hub.post(request)
         assert status == 200, fault_of(answer)
-        assert counts == Counter(checkouts=1, transactions=2, commits=2), operation
+        transactions = 1 if operation == "VerifyCoupon" else 2
+        assert counts == Counter(checkouts=1, transactions=transactions, commits=transactions), operation
     with counting(hub.db.engine) as counts:
         hub.answer_records.flush()
     # the three reads' answer records commit together; a redeem's went with its capture
@@ -562,3 +565,21 @@ def test_a_connection_back_in_the_pool_has_no_begin_left_to_send(db):
         assert exchange.holding
     with db.engine.connect() as connection:
         assert "hub.begin_pending" not in connection.info
+
+
+def test_a_read_in_an_exchange_runs_with_no_transaction_of_its_own(db):
+    """An exchange's read sends no BEGIN or COMMIT: each statement sees the database as of its
+    own start, on SQLite as under PostgreSQL's READ COMMITTED. A statement SQLAlchemy runs
+    itself (an ORM query) begins a transaction, which the block's end commits."""
+    with counting(db.engine) as counts, db.exchange():
+        with db.reading() as connection:
+            assert driver_execute(connection, "SELECT 1", ()) == [(1,)]
+        assert counts == Counter(checkouts=1)
+        with db.reading() as connection:
+            assert connection.execute(text("SELECT 2")).scalar_one() == 2
+        assert not connection.in_transaction()
+        with db.writing() as connection:  # a write still has its transaction
+            driver_execute(connection, "SELECT 3", ())
+    assert counts == Counter(checkouts=1, transactions=2, commits=2)
+    with db.engine.connect() as connection, pytest.raises(RuntimeError, match="inside a transaction"):
+        driver_execute(connection, "SELECT 4", ())  # outside an exchange's read, still refused
