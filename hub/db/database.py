@@ -215,10 +215,11 @@ def _make_engine(url: str) -> Engine:
 # Connection.info key: an exchange's write transaction has begun on the client, and its BEGIN
 # goes to the server just before the first statement that runs in it (Exchange.block).
 _BEGIN_PENDING = "hub.begin_pending"
-# Connection.info key: an exchange's read runs on the connection with no transaction of its own
-# (Exchange.block): each statement sees the database as of its own start, on SQLite as on
-# PostgreSQL under READ COMMITTED, and the read pays for no BEGIN and COMMIT.
-_READING = "hub.reading"
+# Connection.info key: an exchange's block runs with no transaction of its own (Exchange.block),
+# each statement on its own: a read (each statement sees the database as of its own start, on
+# SQLite as under PostgreSQL's READ COMMITTED), or PostgreSQL's autocommit (`autocommitted()`).
+# Neither pays for SQLAlchemy's begin and commit, nor the database for BEGIN and COMMIT.
+_NO_TRANSACTION = "hub.no_transaction"
 
 
 def _no_begin_pending(connection: Connection | None) -> None:
@@ -330,8 +331,8 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
 
 
 def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
-    if not connection.in_transaction() and not connection.info.get(_READING):
-        raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a read's block")
+    if not connection.in_transaction() and not connection.info.get(_NO_TRANSACTION):
+        raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a block with none")
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -797,6 +798,7 @@ class Exchange:
         joined, running = self._held, self._running
         began: RootTransaction | None = None
         if joined is None:
+            autocommit = autocommit and not self.db.is_sqlite  # SQLite: a write's transaction (Database.autocommitted)
             transactional = (write and not autocommit) or snapshot or self._hold_next
             if self.db.is_sqlite:
                 connection.execution_options(sqlite_begin="IMMEDIATE" if transactional else "DEFERRED")
@@ -810,10 +812,10 @@ class Exchange:
                     connection.execution_options(isolation_level="AUTOCOMMIT" if autocommitted else READ_COMMITTED)
                 if transactional and autocommitted:
                     connection.info[_BEGIN_PENDING] = True
-            if transactional or write:
+            if transactional:
                 began = connection.begin()
-            else:  # a read: each statement on its own, as the driver runs it (`_READING`)
-                connection.info[_READING] = True
+            else:  # a read, or PostgreSQL's autocommit: each statement on its own (`_NO_TRANSACTION`)
+                connection.info[_NO_TRANSACTION] = True
         self._running = True
         try:
             yield connection
@@ -823,7 +825,7 @@ class Exchange:
         finally:
             self._running = running
             if joined is None and began is None:
-                connection.info.pop(_READING, None)
+                connection.info.pop(_NO_TRANSACTION, None)
         if joined is None:
             if began is None:
                 if (begun := connection.get_transaction()) is not None:  # by SQLAlchemy's own execute

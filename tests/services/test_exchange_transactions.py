@@ -45,6 +45,12 @@ def counting(engine):
             event.remove(target, name, listener)
 
 
+def request_record(hub) -> Counter[str]:
+    """The request's record with its replay-cache row: a write transaction on SQLite; on
+    PostgreSQL one statement in autocommit, no transaction."""
+    return Counter(transactions=1, commits=1) if hub.db.is_sqlite else Counter()
+
+
 @pytest.fixture
 def quiet_hub(running_hub):
     """The hub after one exchange: the replay cache's first purge and the restore guard's
@@ -63,7 +69,8 @@ def quiet_hub(running_hub):
 @pytest.mark.parametrize("operation", ["VerifyCoupon", "RedeemCoupon"])
 def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_hub, operation):
     """A read commits its request's record, and runs with no transaction of its own; a state
-    change commits the request's record, then its work with its answer's record."""
+    change commits the request's record, then its work with its answer's record. On PostgreSQL
+    the request's record is one statement in autocommit, with no transaction either."""
     hub = quiet_hub.hub
     identity = quiet_hub.identity("pojazd-1465")
     coupons = [c.coupon_id for c in issue(hub, 3).coupons]
@@ -77,8 +84,8 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
         with counting(hub.db.engine) as counts:
             status, answer = quiet_hub.post(request)
         assert status == 200, fault_of(answer)
-        transactions = 1 if operation == "VerifyCoupon" else 2
-        assert counts == Counter(checkouts=1, transactions=transactions, commits=transactions), operation
+        work = Counter() if operation == "VerifyCoupon" else Counter(transactions=1, commits=1)
+        assert counts == Counter(checkouts=1) + request_record(hub) + work, operation
     with counting(hub.db.engine) as counts:
         hub.answer_records.flush()
     # the three reads' answer records commit together; a redeem's went with its capture
@@ -205,7 +212,7 @@ def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
     assert (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
-    assert counts == Counter(checkouts=1, transactions=1, commits=1)  # the request's record
+    assert counts == Counter(checkouts=1) + request_record(hub)
     assert not ends_with_one_exchange(hub)
     hub.answer_records.flush()
     assert ends_with_one_exchange(hub)
@@ -230,7 +237,7 @@ def test_a_state_change_refused_before_its_work_began_has_its_fault_recorded_at_
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(request)
     assert (status, fault_of(answer)[0]) == (500, CLIENT(fault))
-    assert counts == Counter(checkouts=1, transactions=2, commits=2)  # the request's record, then the fault's
+    assert counts == Counter(checkouts=1, transactions=1, commits=1) + request_record(hub)  # then the fault's
     assert ends_with_one_exchange(hub)
     assert hub.message_log.verify().ok
 
@@ -583,3 +590,22 @@ def test_a_read_in_an_exchange_runs_with_no_transaction_of_its_own(db):
     assert counts == Counter(checkouts=1, transactions=2, commits=2)
     with db.engine.connect() as connection, pytest.raises(RuntimeError, match="inside a transaction"):
         driver_execute(connection, "SELECT 4", ())  # outside an exchange's read, still refused
+
+
+def test_autocommitted_work_in_an_exchange_is_a_write_transaction_on_sqlite_alone(db):
+    """`autocommitted()` in an exchange: on PostgreSQL each statement on its own, with no
+    transaction; on SQLite, where such work takes several statements, a write transaction
+    that takes the write lock at its BEGIN (IMMEDIATE), as `writing()`'s does."""
+    sent: list[str] = []
+    if db.is_sqlite:
+        event.listen(
+            db.engine, "connect", lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(sent.append)
+        )
+    with counting(db.engine) as counts, db.exchange():
+        with db.autocommitted() as connection:
+            assert driver_execute(connection, "SELECT 1", ()) == [(1,)]
+    if db.is_sqlite:
+        assert counts == Counter(checkouts=1, transactions=1, commits=1)
+        assert sent[sent.index("BEGIN IMMEDIATE") :] == ["BEGIN IMMEDIATE", "SELECT 1", "COMMIT"]
+    else:
+        assert counts == Counter(checkouts=1)
