@@ -9,7 +9,8 @@ same drift, so the medians and the round-by-round pairs compare.
     git archive <commit> | tar -x -C /tmp/before && ln -s "$PWD/.venv" /tmp/before/.venv
 
 Each tree is served from its own code (PYTHONPATH), whatever the venv's editable install
-points at; the requests are signed once, here. Prints JSON: per tree, the rate, p99 and
+points at, on a database its own migrations made (a schema change is measured too); the
+requests are signed once, here. Prints JSON: per tree, the rate, p99 and
 the CPU the hub's processes (and PostgreSQL's) spent per request, for each round and as
 medians, and how many rounds the second tree won. `hub ledger verify` and `hub audit
 verify` run on both databases afterwards and must pass, else the run fails.
@@ -91,7 +92,7 @@ def main() -> None:
         served = {}
         for tree, port in zip(trees, PORTS, strict=True):
             config_dir, coupons = stack.enter_context(
-                soap.prepared_hub(args.backend, per_tree, f"hub-compare-{port}-", name_suffix=str(port))
+                soap.prepared_hub(args.backend, per_tree, f"hub-compare-{port}-", name_suffix=str(port), tree=tree)
             )
             bodies = requests.verify(coupons, per_tree) if args.operation == "verify" else requests.redeem(coupons)
             hub = subprocess.Popen(
@@ -128,7 +129,7 @@ def main() -> None:
             )
         for tree, (_, _, hub, config_dir) in served.items():
             soap.stop([hub])  # a graceful stop: the last answer records are written
-            checks[str(tree)] = soap.hub_checks(config_dir)
+            checks[str(tree)] = soap.hub_checks(config_dir, tree)
     report = {
         "machine": soap.machine(),
         "backend": args.backend,

@@ -130,20 +130,40 @@ def envelope(operation: str, fields: dict) -> etree._Element:
 
 @contextmanager
 def prepared_hub(
-    backend: str, coupons_needed: int, prefix: str, name_suffix: str = ""
+    backend: str, coupons_needed: int, prefix: str, name_suffix: str = "", tree: Path = REPO
 ) -> Iterator[tuple[Path, list[str]]]:
     """The shipped config on a fresh database (`backend`) with `coupons_needed` coupons issued:
-    the config's folder and the coupon ids. The database and the files go when the block ends."""
+    the config's folder and the coupon ids. The database and the files go when the block ends.
+    The schema is `tree`'s, its migrations run by its own code (bench/compare.py's other tree)."""
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
 
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     url, drop = database(backend, workdir, name_suffix)
     try:
         config_dir = copy_config(SHIPPED_CONFIG, workdir / "config", url)
-        yield config_dir, prepare(config_dir, coupons_needed)
+        coupons = prepare(config_dir, coupons_needed) if tree == REPO else prepare_in(tree, config_dir, coupons_needed)
+        yield config_dir, coupons
     finally:
         drop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_PREPARE = (
+    "import json, sys; from pathlib import Path; from bench.soap import prepare; "
+    "print(json.dumps(prepare(Path(sys.argv[1]), int(sys.argv[2]))))"
+)
+
+
+def prepare_in(tree: Path, config_dir: Path, coupons_needed: int) -> list[str]:
+    """`prepare` run by `tree`'s own code: its migrations make the schema, as its `hub serve`
+    would find it. Exits with one line if that fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PREPARE, str(config_dir), str(coupons_needed)],
+        cwd=tree, env=own_code(tree=tree), capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"{tree}: preparing its database failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def wait_up(url: str, timeout_s: float = 30) -> None:
@@ -229,11 +249,12 @@ def crypto_floor(identity: SigningIdentity, rounds: int = 300) -> dict:
     return {"sign_plus_verify_ms": round(each * 1000, 3), "max_per_s_per_core": round(1 / each, 1)}
 
 
-def own_code(env: dict | None = None) -> dict:
-    """The environment for a process that runs this tree's code: `.venv/bin/hub` imports the
-    checkout the venv was installed from, which is another tree when a venv is shared (a
-    `git archive` of an older commit, linked to this venv, to compare against)."""
-    return {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+def own_code(env: dict | None = None, tree: Path = REPO) -> dict:
+    """The environment for a process that runs `tree`'s code (this one's unless told):
+    `.venv/bin/hub` imports the checkout the venv was installed from, which is another tree
+    when a venv is shared (a `git archive` of an older commit, linked to this venv, to compare
+    against)."""
+    return {**os.environ, **(env or {}), "PYTHONPATH": str(tree)}
 
 
 def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -283,13 +304,13 @@ class Requests:
         ]
 
 
-def hub_checks(config_dir: Path) -> dict:
-    """`hub ledger verify` and `hub audit verify` after the run: both must pass."""
+def hub_checks(config_dir: Path, tree: Path = REPO) -> dict:
+    """`hub ledger verify` and `hub audit verify` after the run, by `tree`'s code: both must pass."""
     checks = {}
     for name, command in (("ledger_verify", ["ledger", "verify"]), ("audit_verify", ["audit", "verify"])):
         done = subprocess.run(
-            [str(REPO / ".venv/bin/hub"), "--config", str(config_dir), *command],
-            cwd=REPO, env=own_code(), capture_output=True, text=True, timeout=600,
+            [str(tree / ".venv/bin/hub"), "--config", str(config_dir), *command],
+            cwd=tree, env=own_code(tree=tree), capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         checks[name] = "ok" if done.returncode == 0 else f"FAILED: {done.stdout[-500:]}{done.stderr[-500:]}"
     return checks
