@@ -792,8 +792,9 @@ class Exchange:
     @contextmanager
     def block(self, write: bool, snapshot: bool = False, autocommit: bool = False) -> Iterator[Connection]:
         """One block of work on the exchange's connection: its own transaction, committed at
-        its end, or held (after `hold_next()`), or joined to the one held; on PostgreSQL a
-        read's, or one asked for `autocommit` (`Database.autocommitted`), in autocommit."""
+        its end, or held (after `hold_next()`), or joined to the one held; a read's, and on
+        PostgreSQL one asked for `autocommit` (`Database.autocommitted`), none: each statement
+        on its own (on PostgreSQL in autocommit)."""
         connection = self._connect()
         joined, running = self._held, self._running
         began: RootTransaction | None = None
