@@ -346,8 +346,7 @@ class Ledger:
         rows = self._learned(_rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code, *expected]), expected)
         row = next((r for r in rows if r.code == code), None)
         if row is not None and held is not None and row.id in held.deltas:
-            held.move(self._connection)
-            self._moved_now()
+            self._move_held()
             rows = _rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, [code])
             row = rows[0] if rows else None
         return None if row is None else Account.of(row)
