@@ -31,6 +31,45 @@ def cpu_s(pids: set[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(root: int) -> set[int]:
+    """`root` and every process under it (gunicorn's workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grown = {root}, True
+    while grown:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grown = bool(found)
+    return tree
+
+
+def postgres_processes() -> set[int]:
+    """PostgreSQL's server processes on this machine (its backends among them)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"postgres"):
+                    pids.add(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def machine_times() -> tuple[float, float]:
+    """This machine's CPU seconds so far, all of them and those idle (/proc/stat's first line:
+    idle and iowait of all the cores)."""
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:8]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(fields) / tick, (fields[3] + fields[4]) / tick
+
+
 def report(seconds: float, **measured: float) -> None:
     """The child's answer: the seconds it measured, what else it counted, its peak memory."""
     print(json.dumps({"seconds": seconds, **measured, "peak_mb": peak_mb()}))

@@ -10,9 +10,10 @@ same drift, so the medians and the round-by-round pairs compare.
 
 Each tree is served from its own code (PYTHONPATH), whatever the venv's editable install
 points at, on a database its own migrations made (a schema change is measured too); the
-requests are signed once, here. Prints JSON: per tree, the rate, p99 and
-the CPU the hub's processes (and PostgreSQL's) spent per request, for each round and as
-medians, and how many rounds the second tree won. `hub ledger verify` and `hub audit
+requests are signed once, here. Prints JSON: per tree, the rate, p99, the CPU the hub's
+processes (and PostgreSQL's) spent per request and the share of the machine left idle
+(bench/soap.py's `measured_load`), for each round and as medians, and how many rounds the
+second tree won. `hub ledger verify` and `hub audit
 verify` run on both databases afterwards and must pass, else the run fails.
 """
 
@@ -31,40 +32,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import bench.soap as soap  # noqa: E402
-from bench.child import cpu_s  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 
 PORTS = (8331, 8332)
-
-
-def process_tree(root: int) -> set[int]:
-    """`root` and every process under it (gunicorn's workers)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    tree, grown = {root}, True
-    while grown:
-        found = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= found
-        grown = bool(found)
-    return tree
-
-
-def postgres_processes() -> set[int]:
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"postgres"):
-                    pids.add(int(entry))
-            except OSError:
-                continue
-    return pids
 
 
 def main() -> None:
@@ -114,17 +85,16 @@ def main() -> None:
             port, bodies, hub, _ = served[tree]
             chunk = bodies[sent[tree] : sent[tree] + args.requests]
             sent[tree] += args.requests
-            hub_pids, pg_pids = process_tree(hub.pid), postgres_processes()
-            hub_before, pg_before = cpu_s(hub_pids), cpu_s(pg_pids)
-            result = soap.load(port, "/soap/office", action, chunk, args.clients)
+            result = soap.measured_load(hub, port, "/soap/office", action, chunk, args.clients)
             if result["errors"]:
                 sys.exit(f"{tree}: {result['errors']} errors, the first: {result['first_error']}")
             rounds[tree].append(
                 {
                     "per_s": result["per_s"],
                     "p99_ms": result["p99_ms"],
-                    "hub_cpu_ms": round((cpu_s(hub_pids) - hub_before) * 1000 / args.requests, 2),
-                    "postgresql_cpu_ms": round((cpu_s(pg_pids) - pg_before) * 1000 / args.requests, 2),
+                    "hub_cpu_ms": result["server_cpu_ms"],
+                    "postgresql_cpu_ms": result["postgresql_cpu_ms"],
+                    "idle": result["idle"],
                 }
             )
         for tree, (_, _, hub, config_dir) in served.items():
@@ -143,6 +113,7 @@ def main() -> None:
                 "median_p99_ms": statistics.median(r["p99_ms"] for r in rs),
                 "median_hub_cpu_ms": statistics.median(r["hub_cpu_ms"] for r in rs),
                 "median_postgresql_cpu_ms": statistics.median(r["postgresql_cpu_ms"] for r in rs),
+                "median_idle": round(statistics.median(r["idle"] for r in rs if r["idle"] is not None), 3),
                 "rounds": rs,
                 "checks": checks[str(tree)],
             }

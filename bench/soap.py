@@ -28,7 +28,11 @@ is checked: HTTP 200 and no Fault, else it counts as an error. per_s is the bodi
 the time from the first sent to the last answered, as wrk's script measures it (neither wrk's
 start nor the ~10 ms this script takes to notice the end and stop wrk counts); p50_ms and
 p99_ms are the latencies as measured, without wrk's coordinated-omission correction (see
-bench/signed_bodies.lua). After the rounds `hub ledger verify` and `hub audit verify` must
+bench/signed_bodies.lua). Each round also says what it cost (`measured_load`): the CPU ms a
+request of the target's own processes (`server_cpu_ms`: gunicorn's master and workers) and of
+PostgreSQL's (`postgresql_cpu_ms`), and the share of the machine's CPU time left idle
+(`idle`): where a target's rate goes, the CPU it spends a request or the cores it leaves
+unused. After the rounds `hub ledger verify` and `hub audit verify` must
 pass on each hub (the ledger's balances and the message log's hash chain), else the run fails.
 """
 
@@ -59,6 +63,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from lxml import etree  # noqa: E402
 
+from bench.child import cpu_s, machine_times, postgres_processes, process_tree  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.access import operator  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
@@ -237,6 +242,25 @@ def load(port: int, path: str, action: str, bodies: list[bytes], clients: int) -
     }
 
 
+def measured_load(
+    server: subprocess.Popen, port: int, path: str, action: str, bodies: list[bytes], clients: int
+) -> dict:
+    """`load`, and what it cost: the CPU ms a request of `server`'s processes (gunicorn's master
+    and its workers) and of PostgreSQL's (its backends, its WAL writer: ~0 for a server with no
+    database), and the share of the machine's CPU time left idle meanwhile (wrk's own is in
+    neither: it is busy time of no server)."""
+    server_pids, pg_pids = process_tree(server.pid), postgres_processes()
+    server_before, pg_before, (total_before, idle_before) = cpu_s(server_pids), cpu_s(pg_pids), machine_times()
+    result = load(port, path, action, bodies, clients)
+    server_after, pg_after, (total, idle) = cpu_s(server_pids), cpu_s(pg_pids), machine_times()
+    return {
+        **result,
+        "server_cpu_ms": round((server_after - server_before) * 1000 / len(bodies), 3),
+        "postgresql_cpu_ms": round((pg_after - pg_before) * 1000 / len(bodies), 3),
+        "idle": round((idle - idle_before) / (total - total_before), 3) if total > total_before else None,
+    }
+
+
 def crypto_floor(identity: SigningIdentity, rounds: int = 300) -> dict:
     """One RSA-2048 signature plus one verification, the floor of a signed exchange."""
     key, public = identity.private_key, identity.cert.public_key()
@@ -318,11 +342,13 @@ def hub_checks(config_dir: Path, tree: Path = REPO) -> dict:
 
 @dataclass
 class Target:
-    """One server under load: its port and path, and its bodies by operation (each sent once)."""
+    """One server under load: its port and path, its bodies by operation (each sent once), and
+    its process (`server`, once started: what it spends is measured, `measured_load`)."""
 
     port: int
     path: str
     bodies: dict[str, list[bytes]]
+    server: subprocess.Popen | None = None
 
 
 OPERATIONS = ("VerifyCoupon", "RedeemCoupon")
@@ -345,8 +371,10 @@ def interleaved(targets: dict[str, Target], rounds: int, clients: int, warmup: i
                 target = targets[name]
                 measured = target.bodies[op][warmup:]
                 share = len(measured) // rounds
+                assert target.server is not None, f"{name} was not started"
+                chunk = measured[r * share : (r + 1) * share]
                 runs[name][op].append(
-                    load(target.port, target.path, f"{ns.OFFICE}#{op}", measured[r * share : (r + 1) * share], clients)
+                    measured_load(target.server, target.port, target.path, f"{ns.OFFICE}#{op}", chunk, clients)
                 )
     return runs
 
@@ -363,6 +391,9 @@ def summary(runs: list[dict]) -> dict:
         "p99_ms_worst_round": max(run["p99_ms"] for run in runs),
         "rounds_per_s": [run["per_s"] for run in runs],
         "rounds_p99_ms": [run["p99_ms"] for run in runs],
+        "server_cpu_ms": round(statistics.median(run["server_cpu_ms"] for run in runs), 3),
+        "postgresql_cpu_ms": round(statistics.median(run["postgresql_cpu_ms"] for run in runs), 3),
+        "idle": round(statistics.median(run["idle"] for run in runs if run["idle"] is not None), 3),
     }
 
 
@@ -420,25 +451,26 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     with ExitStack() as hubs:
         try:
-            procs += [
-                gunicorn("bench.baseline_app:app", ports["unsigned_spyne"], args.workers),
-                gunicorn("bench.signed_baseline_app:app", ports["bare_signed"], args.workers),
-            ]
+            for name, app in (
+                ("unsigned_spyne", "bench.baseline_app:app"),
+                ("bare_signed", "bench.signed_baseline_app:app"),
+            ):
+                targets[name].server = gunicorn(app, ports[name], args.workers)
+                procs.append(targets[name].server)
             configs = {}
             for backend in backends:
                 name = f"hub_{backend}"
                 config_dir, coupons = hubs.enter_context(prepared_hub(backend, n, "hub-bench-"))
                 configs[name] = config_dir
                 bodies = {"VerifyCoupon": requests.verify(coupons, n), "RedeemCoupon": requests.redeem(coupons)}
-                targets[name] = Target(ports[name], "/soap/office", bodies)
-                procs.append(
-                    start(
-                        [
-                            str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
-                            "--port", str(ports[name]), "--workers", str(args.workers),
-                        ]
-                    )
+                hub = start(
+                    [
+                        str(REPO / ".venv/bin/hub"), "--config", str(config_dir), "serve",
+                        "--port", str(ports[name]), "--workers", str(args.workers),
+                    ]
                 )  # fmt: skip
+                targets[name] = Target(ports[name], "/soap/office", bodies, hub)
+                procs.append(hub)
             for target in targets.values():
                 wait_up(f"http://127.0.0.1:{target.port}{target.path}?wsdl")
             crypto = crypto_floor(identity)
