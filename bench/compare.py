@@ -13,8 +13,8 @@ points at, on a database its own migrations made (a schema change is measured to
 requests are signed once, here. Prints JSON: per tree, the rate, p99, the CPU the hub's
 processes (and PostgreSQL's) spent per request and the share of the machine left idle
 (bench/soap.py's `measured_load`), for each round and as medians, and how many rounds the
-second tree won. `hub ledger verify` and `hub audit
-verify` run on both databases afterwards and must pass, else the run fails.
+second tree won. `hub ledger verify` and `hub audit verify` run on both databases
+afterwards and must pass, else the run fails.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ request of the target's own processes (`server_cpu_ms`: gunicorn's master and wo
 PostgreSQL's (`postgresql_cpu_ms`), and the share of the machine's CPU time left idle
 (`idle`): where a target's rate goes, the CPU it spends a request or the cores it leaves
 unused. `cpu_to_bare_signed` is the ratio by the CPU a request (`cpu_ratios`): what
-`to_bare_signed` would be with no core left idle. After the rounds `hub ledger verify` and `hub audit verify` must
-pass on each hub (the ledger's balances and the message log's hash chain), else the run fails.
+`to_bare_signed` would be with no core left idle. After the rounds `hub ledger verify` and
+`hub audit verify` must pass on each hub (the ledger's balances and the message log's hash
+chain), else the run fails.
 """
 
 from __future__ import annotations
