@@ -32,7 +32,7 @@ bench/signed_bodies.lua). Each round also says what it cost (`measured_load`): t
 request of the target's own processes (`server_cpu_ms`: gunicorn's master and workers) and of
 PostgreSQL's (`postgresql_cpu_ms`), and the share of the machine's CPU time left idle
 (`idle`): where a target's rate goes, the CPU it spends a request or the cores it leaves
-unused. `cpu_to_bare_signed` is the ratio by the CPU a request (`cpu_ratios`): what
+unused. `cpu_to_bare_signed` is the ratio by the CPU a request (`per_cpu_ms`): what
 `to_bare_signed` would be with no core left idle. After the rounds `hub ledger verify` and
 `hub audit verify` must pass on each hub (the ledger's balances and the message log's hash
 chain), else the run fails.
@@ -399,27 +399,23 @@ def summary(runs: list[dict]) -> dict:
     }
 
 
-def ratios(runs: dict[str, list[dict]], base: dict[str, list[dict]]) -> dict:
-    """The median of the rounds' ratios, each round's against the baseline's round beside it."""
+def ratios(
+    runs: dict[str, list[dict]], base: dict[str, list[dict]], rate: Callable[[dict], float] | None = None
+) -> dict:
+    """The median of the rounds' ratios, each round's against the baseline's round beside it:
+    of their rates, or of what `rate` makes of a round (`per_cpu_ms`)."""
+    rate = rate or (lambda run: run["per_s"])
     return {
-        op: round(statistics.median(h["per_s"] / b["per_s"] for h, b in zip(runs[op], base[op], strict=True)), 2)
+        op: round(statistics.median(rate(h) / rate(b) for h, b in zip(runs[op], base[op], strict=True)), 2)
         for op in OPERATIONS
     }
 
 
-def cpu_ratios(runs: dict[str, list[dict]], base: dict[str, list[dict]]) -> dict:
-    """`ratios` by the CPU a request instead of the rate: the baseline's CPU a request over the
-    target's (its processes' and PostgreSQL's), the median of the rounds'. What the rate's ratio
-    would be on a machine kept busy: it leaves out the cores a target leaves idle, waiting for a
-    lock or for the connections to come its way."""
-
-    def spent(run: dict) -> float:
-        return run["server_cpu_ms"] + run["postgresql_cpu_ms"]
-
-    return {
-        op: round(statistics.median(spent(b) / spent(h) for h, b in zip(runs[op], base[op], strict=True)), 2)
-        for op in OPERATIONS
-    }
+def per_cpu_ms(run: dict) -> float:
+    """Requests a CPU ms of the server's processes and PostgreSQL's: `ratios` by it is what the
+    rate's ratio would be on a machine kept busy, leaving out the cores a target leaves idle,
+    waiting for a lock or for the connections to come its way."""
+    return 1 / (run["server_cpu_ms"] + run["postgresql_cpu_ms"])
 
 
 def main() -> None:
@@ -508,7 +504,7 @@ def main() -> None:
         for name, config_dir in configs.items():
             results[name]["checks"] = hub_checks(config_dir)
             results[name]["to_bare_signed"] = ratios(runs[name], runs["bare_signed"])
-            results[name]["cpu_to_bare_signed"] = cpu_ratios(runs[name], runs["bare_signed"])
+            results[name]["cpu_to_bare_signed"] = ratios(runs[name], runs["bare_signed"], per_cpu_ms)
             results[name]["to_unsigned_spyne"] = ratios(runs[name], runs["unsigned_spyne"])
     print(json.dumps(results, indent=2))
     failed = [
