@@ -90,6 +90,7 @@ class _SqliteConnection(sqlite3.Connection):
         self._writers_path = None if path in ("", ":memory:") else _writers_file(path)
         self._writers_fd: int | None = None
         self._writing = False
+        self._keep_through_rollback = False
 
     def take_write_lock(self) -> None:
         if self._writers_path is None or self._writing:
@@ -104,6 +105,11 @@ class _SqliteConnection(sqlite3.Connection):
             self._writing = False
             fcntl.flock(self._writers_fd, fcntl.LOCK_UN)
 
+    def keep_write_lock_through_rollback(self) -> None:
+        """The next rollback keeps the writers' lock: this connection's next write transaction
+        begins with no other writer between (its commit or rollback, or `close`, gives it back)."""
+        self._keep_through_rollback = True
+
     def commit(self) -> None:
         try:
             super().commit()
@@ -114,9 +120,13 @@ class _SqliteConnection(sqlite3.Connection):
         try:
             super().rollback()
         finally:
-            self.give_back_write_lock()
+            if self._keep_through_rollback:
+                self._keep_through_rollback = False
+            else:
+                self.give_back_write_lock()
 
     def close(self) -> None:
+        self._keep_through_rollback = False
         self.give_back_write_lock()
         if self._writers_fd is not None:
             os.close(self._writers_fd)
@@ -698,7 +708,6 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 BEFORE_COMMIT = "hub.before_commit"  # Session.info key: the transaction's BeforeCommit
-_KEPT = "hub_kept"  # the savepoint after a held transaction's first block (Exchange.hold_next(keep=True))
 
 
 Check = Callable[[], object]  # reads what a BeforeCommit hook sent, and raises if it is wrong
@@ -753,12 +762,12 @@ class Exchange:
       business work's transaction is left open when its block ends, and `finish` adds the
       answer's record to it and commits both: the effect and the record of what the caller
       was told commit together or not at all. A block that raises rolls back what is held.
-    - on SQLite, the request's record opens that transaction itself (`hold_next(keep=True)`
-      before it): the work takes the one write lock anyway, so the record, the work and the
-      answer's record are one transaction, one turn of the lock. A savepoint after the
-      record keeps it when the work's block raises (rolled back to there, not further), so
-      a refused state change commits its request's record with the fault; only a commit
-      that fails, or a rollback the database made itself, undoes it.
+    - on SQLite, the request's record opens that transaction itself (`hold_next()` before
+      it): the work takes the one write lock anyway, so the record, the work and the
+      answer's record are one transaction, one turn of the lock. When the work is refused,
+      all of it rolls back, and the exchange writes the request's record again with the
+      fault's; the writers' lock stays taken from the rollback to that transaction
+      (`_abandon`), so no other writer comes in between (a replay of the request would).
 
     So an exchange has at most two transactions: the request's record, then the business
     work (with the answer's record when it changes state). On SQLite a held transaction
@@ -778,8 +787,6 @@ class Exchange:
         self._running = False  # a block runs on the connection now
         self._held: RootTransaction | None = None
         self._hold_next = False
-        self._keep_next = False  # the next held transaction keeps its first block's work (`hold_next`)
-        self._kept = False  # the held transaction has a savepoint after its first block
         self._autocommit = False  # PostgreSQL: the connection is set to autocommit now
         self._before_commit = BeforeCommit()  # of the transaction open (or next) on the connection
 
@@ -788,12 +795,10 @@ class Exchange:
         """Whether business work waits, uncommitted, for the answer record."""
         return self._held is not None
 
-    def hold_next(self, hold: bool = True, keep: bool = False) -> None:
+    def hold_next(self, hold: bool = True) -> None:
         """The next block's transaction is held for `finish` (or, `hold=False`, it is not: the
-        business work never began, and the answer's record commits on its own). With `keep`,
-        what that block wrote stays whatever a later block does: a block that raises rolls
-        the held transaction back to just after it (`_KEPT`), and `finish` still commits it."""
-        self._hold_next, self._keep_next = hold, hold and keep
+        business work never began, and the answer's record commits on its own)."""
+        self._hold_next = hold
 
     def takes(self) -> bool:
         """Whether a new block can run here: not while another one runs on the connection
@@ -832,7 +837,7 @@ class Exchange:
         try:
             yield connection
         except BaseException:
-            self._abandon(keep=joined is not None)
+            self._abandon()
             raise
         finally:
             self._running = running
@@ -843,9 +848,7 @@ class Exchange:
                 if (begun := connection.get_transaction()) is not None:  # by SQLAlchemy's own execute
                     self._commit(begun)
             elif self._hold_next:
-                if self._keep_next:
-                    driver_execute(connection, f"SAVEPOINT {_KEPT}", ())
-                self._held, self._hold_next, self._kept, self._keep_next = began, False, self._keep_next, False
+                self._held, self._hold_next = began, False
             else:
                 self._commit(began)
 
@@ -873,7 +876,7 @@ class Exchange:
         held = self._held
         self._before_commit.add(record)
         self._commit(held)
-        self._held, self._kept = None, False
+        self._held = None
 
     def _commit(self, transaction: RootTransaction) -> None:
         """Runs what waits for the commit (`BeforeCommit`), then commits; on any failure the
@@ -897,27 +900,25 @@ class Exchange:
             self._autocommit = False
         return self._connection
 
-    def _abandon(self, keep: bool = False) -> None:
+    def _abandon(self) -> None:
         """A block raised: whatever the connection's transaction holds rolls back, and what
-        waited for its commit is dropped. With `keep`, a block joined to a held transaction
-        that keeps its first block's work (`hold_next(keep=True)`) rolls back to that point
-        only, and the transaction stays held; when the database ended the transaction itself
-        (an ORM flush that failed rolls it back; SQLite ends it on a full disk), all of it."""
+        waited for its commit is dropped. The exchange of a held transaction writes its
+        answer's record next, a fault, on its own: on SQLite the writers' lock stays taken
+        until that transaction ends (or the exchange does), so that no other writer comes
+        between the two (`_SqliteConnection.keep_write_lock_through_rollback`)."""
+        held, self._held, self._hold_next = self._held, None, False
         self._before_commit = BeforeCommit()
-        if keep and self._kept and self._held is not None and self._held.is_active:
-            try:
-                driver_execute(cast(Connection, self._connection), f"ROLLBACK TO SAVEPOINT {_KEPT}", ())
-                return
-            except Exception:  # noqa: BLE001 - no savepoint left to go back to: all of it rolls back
-                pass
-        self._held, self._hold_next, self._kept, self._keep_next = None, False, False, False
         _no_begin_pending(self._connection)
         if self._connection is not None and self._connection.in_transaction():
+            if held is not None and self.db.is_sqlite and not self._connection.invalidated:
+                writer = self._connection.connection.dbapi_connection
+                if isinstance(writer, _SqliteConnection):
+                    writer.keep_write_lock_through_rollback()
             self._connection.rollback()
 
     def close(self) -> None:
         """Ends the exchange: anything still held was never answered, so it rolls back."""
-        self._held, self._kept = None, False
+        self._held = None
         if self._connection is not None:
             connection, self._connection = self._connection, None
             connection.close()  # returned to the pool (its pending BEGIN forgotten); an open transaction rolls back

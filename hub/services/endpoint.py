@@ -16,8 +16,8 @@ before any business code runs; then the business work, held open, with the answe
 record added to it: the effect and the record of what the caller was told commit together
 or not at all. On PostgreSQL the request's record is committed first, on its own (one
 statement in autocommit); on SQLite, where the work takes the one write lock anyway, it
-begins the work's transaction, and stays when the work is refused (a savepoint after it):
-one turn of the lock for the exchange, not two. A read: the request's record with its
+begins the work's transaction: one turn of the lock for the exchange, not two (a refused
+state change writes its request's record again, with its fault's). A read: the request's record with its
 replay-cache row, then the read (on SQLite in a deferred transaction, which takes no write
 lock; on PostgreSQL in autocommit, no BEGIN or COMMIT to send: READ COMMITTED gives each
 statement its own snapshot anyway); the answer is built and signed with no transaction
@@ -356,15 +356,16 @@ class SoapEndpoint:
         A replay is refused; a log that cannot be written refuses the request (soap:Server)
         rather than serve it unlogged. A state change's work is then held for its answer's
         record; on SQLite, where that work takes the one write lock anyway, the request's
-        record begins its transaction (`Exchange.hold_next(keep=True)`): one turn of the
-        lock, not two, and the record stays when the work is refused."""
+        record begins its transaction (`Exchange.hold_next()` before it): one turn of the
+        lock, not two. If that transaction is undone (the work refused), the record is
+        written again with the fault's (`_claim_again`)."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
         exchange.claim = self.security.replay.claim(replay.key, replay.expires_at)
         holds = exchange.database is not None and self._changes_state(exchange)
         exchange.request_held = holds and self.message_log.db.is_sqlite
         if exchange.request_held:
-            cast(Exchange, exchange.database).hold_next(keep=True)
+            cast(Exchange, exchange.database).hold_next()
         try:
             claimed = self.message_log.append_claimed(entry, exchange.claim)
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
@@ -423,7 +424,8 @@ class SoapEndpoint:
     @staticmethod
     def _claim_again(exchange: _Exchange) -> Claim | None:
         """A request whose record went with its work's transaction claims its signature again
-        with the record written now, so that a replay of it is still refused."""
+        with the record written now, so that a replay of it is still refused (on SQLite no
+        other writer came in between: hub.db.database.Exchange._abandon)."""
         return exchange.claim if exchange.request_held else None
 
     @staticmethod

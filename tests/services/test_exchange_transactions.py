@@ -260,10 +260,10 @@ def key_claimed(hub, request_id: str) -> bool:
 
 
 def test_a_state_change_refused_by_its_work_keeps_its_request_record_and_its_signature_claimed(quiet_hub):
-    """CouponNotRedeemable comes from the work, after the work claimed its RequestId: that
-    claim is undone (on SQLite rolled back to the savepoint after the request's record), and
-    the request's record, its signature's replay-cache row and the fault's record commit (on
-    SQLite in the one transaction). A replay of the refused request is still refused as one."""
+    """CouponNotRedeemable comes from the work, after the work claimed its RequestId: the work
+    rolls back (on SQLite with the request's record written in its transaction), and the
+    request's record, its signature's replay-cache row and the fault's record are committed
+    (on SQLite written again). A replay of the refused request is still refused as one."""
     hub = quiet_hub.hub
     identity = quiet_hub.identity("pojazd-1465")
     coupon = issue(hub, 1).coupons[0].coupon_id
@@ -273,9 +273,7 @@ def test_a_state_change_refused_by_its_work_keeps_its_request_record_and_its_sig
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(again)
     assert (status, fault_of(answer)[0]) == (500, CLIENT("CouponNotRedeemable"))
-    # PostgreSQL: the work rolled back, then the fault's record on its own
-    undone = Counter() if hub.db.is_sqlite else Counter(transactions=1)
-    assert counts == Counter(checkouts=1) + STATE_CHANGE + undone
+    assert counts == Counter(checkouts=1) + STATE_CHANGE + Counter(transactions=1)  # the work, undone
     assert ends_with_one_exchange(hub)
     assert not key_claimed(hub, fields["RequestId"])
     status, answer = quiet_hub.post(again)
@@ -285,10 +283,10 @@ def test_a_state_change_refused_by_its_work_keeps_its_request_record_and_its_sig
 
 
 def test_a_state_change_whose_transaction_the_database_ended_is_logged_and_claimed_again(quiet_hub, monkeypatch):
-    """When the work's transaction is gone as a whole (the database rolled it back itself, as
-    SQLite does on a full disk, or a failed ORM flush did), a request's record written in it
-    went too: it is written again with the fault's, and its signature claimed again, so the log
-    still holds the exchange and a replay is still refused."""
+    """When the work's transaction is gone behind the exchange's back (the database rolled it
+    back itself, as SQLite does on a full disk, or a failed ORM flush did), a request's record
+    written in it went too: it is written again with the fault's, and its signature claimed
+    again, so the log still holds the exchange and a replay is still refused."""
     hub = quiet_hub.hub
     identity = quiet_hub.identity("pojazd-1465")
     coupon = issue(hub, 1).coupons[0].coupon_id
@@ -296,7 +294,7 @@ def test_a_state_change_whose_transaction_the_database_ended_is_logged_and_claim
 
     def redeem_then_lose_the_transaction(self, **kwargs):
         with hub.db.transaction() as session:
-            session.connection().rollback()  # all of it, the request's record and the savepoint too
+            session.connection().rollback()  # all of it, the request's record too
         raise RuntimeError("the database ended the transaction")
 
     monkeypatch.setattr(CouponService, "redeem", redeem_then_lose_the_transaction)
