@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, text, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.base import UtcDateTime
@@ -294,48 +294,5 @@ def test_on_sqlite_a_begin_that_finds_the_database_locked_fails_as_sqlalchemy_s_
         finally:
             other.rollback()
             other.close()
-    finally:
-        db.dispose()
-
-
-def _writers_free(database: Path) -> bool:
-    """Whether the writers' file lock of the SQLite database at `database` is free now."""
-    writers = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(writers, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(writers)
-
-
-def test_on_sqlite_a_held_transaction_undone_keeps_the_writers_lock_for_the_exchange_s_next_write(tmp_path) -> None:
-    """A held transaction whose work raised rolls back, but the writers' file lock stays with
-    the exchange until its next write transaction ends, so no other writer comes between the
-    two (the SOAP endpoint writes the request's record again there, with its fault's); a
-    transaction that was not held gives the lock back as it rolls back."""
-    path = tmp_path / "held.sqlite3"
-    db = Database(f"sqlite:///{path}")
-    try:
-        with db.transaction() as session:
-            session.connection().execute(text("CREATE TABLE t (x INTEGER)"))
-        with db.exchange() as exchange:
-            exchange.hold_next()
-            with db.writing() as connection:
-                connection.execute(text("INSERT INTO t VALUES (1)"))  # the request's record, say
-            with pytest.raises(RuntimeError), db.transaction() as session:
-                session.connection().execute(text("INSERT INTO t VALUES (2)"))
-                raise RuntimeError("the work is refused")
-            assert not exchange.holding and not _writers_free(path)
-            with db.writing() as connection:
-                connection.execute(text("INSERT INTO t VALUES (3)"))  # written again, with the fault's
-            assert _writers_free(path)
-            with pytest.raises(RuntimeError), db.writing() as connection:
-                connection.execute(text("INSERT INTO t VALUES (4)"))
-                raise RuntimeError("not held")
-            assert _writers_free(path)
-        with db.read() as session:
-            assert session.scalars(text("SELECT x FROM t ORDER BY x")).all() == [3]
     finally:
         db.dispose()

@@ -243,15 +243,10 @@ class MessageLog:
         self.db = db
         self.sealer = sealer
 
-    def append(self, *entries: Entry, claim: Claim | None = None) -> int:
+    def append(self, *entries: Entry) -> int:
         """Append the entries in a transaction of their own, so a request is logged even
-        when its business transaction fails. With `claim`, its row is made in the same
-        transaction if it still can be (a request whose record was undone with its work
-        claims its signature again); the entries are appended either way. Returns the last
-        sequence number."""
+        when its business transaction fails. Returns the last sequence number."""
         with self.db.writing() as connection:
-            if claim is not None:
-                claim.made_in(connection)
             return self.append_in(connection, *entries)
 
     def append_in(self, on: Connection | Session, *entries: Entry) -> int:

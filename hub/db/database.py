@@ -90,7 +90,6 @@ class _SqliteConnection(sqlite3.Connection):
         self._writers_path = None if path in ("", ":memory:") else _writers_file(path)
         self._writers_fd: int | None = None
         self._writing = False
-        self._keep_through_rollback = False
 
     def take_write_lock(self) -> None:
         if self._writers_path is None or self._writing:
@@ -105,11 +104,6 @@ class _SqliteConnection(sqlite3.Connection):
             self._writing = False
             fcntl.flock(self._writers_fd, fcntl.LOCK_UN)
 
-    def keep_write_lock_through_rollback(self) -> None:
-        """The next rollback keeps the writers' lock: this connection's next write transaction
-        begins with no other writer between (its commit or rollback, or `close`, gives it back)."""
-        self._keep_through_rollback = True
-
     def commit(self) -> None:
         try:
             super().commit()
@@ -120,13 +114,9 @@ class _SqliteConnection(sqlite3.Connection):
         try:
             super().rollback()
         finally:
-            if self._keep_through_rollback:
-                self._keep_through_rollback = False
-            else:
-                self.give_back_write_lock()
+            self.give_back_write_lock()
 
     def close(self) -> None:
-        self._keep_through_rollback = False
         self.give_back_write_lock()
         if self._writers_fd is not None:
             os.close(self._writers_fd)
@@ -762,12 +752,6 @@ class Exchange:
       business work's transaction is left open when its block ends, and `finish` adds the
       answer's record to it and commits both: the effect and the record of what the caller
       was told commit together or not at all. A block that raises rolls back what is held.
-    - on SQLite, the request's record opens that transaction itself (`hold_next()` before
-      it): the work takes the one write lock anyway, so the record, the work and the
-      answer's record are one transaction, one turn of the lock. When the work is refused,
-      all of it rolls back, and the exchange writes the request's record again with the
-      fault's; the writers' lock stays taken from the rollback to that transaction
-      (`_abandon`), so no other writer comes in between (a replay of the request would).
 
     So an exchange has at most two transactions: the request's record, then the business
     work (with the answer's record when it changes state). On SQLite a held transaction
@@ -902,18 +886,11 @@ class Exchange:
 
     def _abandon(self) -> None:
         """A block raised: whatever the connection's transaction holds rolls back, and what
-        waited for its commit is dropped. The exchange of a held transaction writes its
-        answer's record next, a fault, on its own: on SQLite the writers' lock stays taken
-        until that transaction ends (or the exchange does), so that no other writer comes
-        between the two (`_SqliteConnection.keep_write_lock_through_rollback`)."""
-        held, self._held, self._hold_next = self._held, None, False
+        waited for its commit is dropped."""
+        self._held, self._hold_next = None, False
         self._before_commit = BeforeCommit()
         _no_begin_pending(self._connection)
         if self._connection is not None and self._connection.in_transaction():
-            if held is not None and self.db.is_sqlite and not self._connection.invalidated:
-                writer = self._connection.connection.dbapi_connection
-                if isinstance(writer, _SqliteConnection):
-                    writer.keep_write_lock_through_rollback()
             self._connection.rollback()
 
     def close(self) -> None:

@@ -11,18 +11,14 @@
     -> signed by the hub -> answer into the message log -> metrics, one log line
 
 The database sees at most two transactions on one connection (hub.db.database.Exchange).
-An operation that changes state: the request's record with its replay-cache row, written
+An operation that changes state: the request's record with its replay-cache row, committed
 before any business code runs; then the business work, held open, with the answer's
 record added to it: the effect and the record of what the caller was told commit together
-or not at all. On PostgreSQL the request's record is committed first, on its own (one
-statement in autocommit); on SQLite, where the work takes the one write lock anyway, it
-begins the work's transaction: one turn of the lock for the exchange, not two (a refused
-state change writes its request's record again, with its fault's). A read: the request's record with its
-replay-cache row, then the read (on SQLite in a deferred transaction, which takes no write
-lock; on PostgreSQL in autocommit, no BEGIN or COMMIT to send: READ COMMITTED gives each
-statement its own snapshot anyway); the answer is built and signed with no transaction
-open, and its record is committed with other answers' records within 0.1 s
-(hub.services.group_commit).
+or not at all. A read: the request's record with its replay-cache row, then the read (on
+SQLite in a deferred transaction, which takes no write lock; on PostgreSQL in autocommit,
+no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot anyway); the answer
+is built and signed with no transaction open, and its record is committed with other
+answers' records within 0.1 s (hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload, as a tree, and leaves
@@ -41,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import cast
 
 from lxml import etree
 from spyne import BODY_STYLE_WRAPPED, Application
@@ -55,7 +50,7 @@ from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
 from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
 from hub.config import SecuritySettings
-from hub.db.database import Claim, Exchange
+from hub.db.database import Exchange
 from hub.db.replay import DatabaseReplayCache
 from hub.errors import HubError, InvalidRequest, NotAuthorized, SchemaViolation
 from hub.ops import metrics
@@ -150,10 +145,7 @@ class _Exchange:
     client_id: str = "-"
     operation: str = metrics.UNKNOWN_OPERATION
     coupon: str | None = None
-    request_logged: bool = False  # the request's record and its replay-cache row are written
-    # ... in the held transaction (SQLite, a state change), not committed: undone if all of it is
-    request_held: bool = False
-    claim: Claim | None = None  # the signature's replay-cache row
+    request_logged: bool = False  # the request's record and its replay-cache row are committed
     database: Exchange | None = None  # the exchange's connection and held transaction
 
 
@@ -352,22 +344,12 @@ class SoapEndpoint:
 
     def _log_request(self, exchange: _Exchange, replay: DeferredReplay) -> None:
         """The request and its signature's replay-cache record, both or neither (on
-        PostgreSQL one statement: MessageLog.append_claimed), before any business code runs.
-        A replay is refused; a log that cannot be written refuses the request (soap:Server)
-        rather than serve it unlogged. A state change's work is then held for its answer's
-        record; on SQLite, where that work takes the one write lock anyway, the request's
-        record begins its transaction (`Exchange.hold_next()` before it): one turn of the
-        lock, not two. If that transaction is undone (the work refused), the record is
-        written again with the fault's (`_claim_again`)."""
+        PostgreSQL one statement: MessageLog.append_claimed). A replay is refused; a log that
+        cannot be written refuses the request (soap:Server) rather than serve it unlogged."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
-        exchange.claim = self.security.replay.claim(replay.key, replay.expires_at)
-        holds = exchange.database is not None and self._changes_state(exchange)
-        exchange.request_held = holds and self.message_log.db.is_sqlite
-        if exchange.request_held:
-            cast(Exchange, exchange.database).hold_next()
         try:
-            claimed = self.message_log.append_claimed(entry, exchange.claim)
+            claimed = self.message_log.append_claimed(entry, self.security.replay.claim(replay.key, replay.expires_at))
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
             log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
             metrics.message_log_failed(REQUEST)
@@ -375,8 +357,8 @@ class SoapEndpoint:
         if not claimed:
             raise replayed()
         exchange.request_logged = True
-        if holds and not exchange.request_held:
-            cast(Exchange, exchange.database).hold_next()  # the business work waits for the answer's record
+        if exchange.database is not None and self._changes_state(exchange):
+            exchange.database.hold_next()  # the business work waits for the answer's record
 
     def _log_answer(self, exchange: _Exchange, response: etree._Element, body: bytes) -> tuple[etree._Element, bytes]:
         """The answer as sent: in the transaction of the business work it reports (held open
@@ -386,8 +368,6 @@ class SoapEndpoint:
         be committed, it is undone and the caller gets a fault instead, logged on its own; an
         answer or fault that cannot be logged goes out unlogged, reported."""
         held = exchange.database if exchange.database is not None and exchange.database.holding else None
-        if held is None:
-            self._undone_with_work(exchange)
         entries = self._entries(exchange, body)
         try:
             if held is not None:
@@ -397,7 +377,7 @@ class SoapEndpoint:
             else:
                 if exchange.database is not None:  # refused before its work began: nothing to hold the record for
                     exchange.database.hold_next(False)
-                self.message_log.append(*entries, claim=self._claim_again(exchange))
+                self.message_log.append(*entries)
             return response, body
         except Exception as error:  # noqa: BLE001
             if held is None:
@@ -408,25 +388,11 @@ class SoapEndpoint:
             )
             response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
             body = self._signed(response)
-            self._undone_with_work(exchange)
         try:
-            self.message_log.append(*self._entries(exchange, body), claim=self._claim_again(exchange))
+            self.message_log.append(*self._entries(exchange, body))
         except Exception:  # noqa: BLE001
             self._unlogged(exchange, "the fault went out unlogged")
         return response, body
-
-    @staticmethod
-    def _undone_with_work(exchange: _Exchange) -> None:
-        """The held transaction is gone: a request's record written in it (`request_held`) went with it."""
-        if exchange.request_held:
-            exchange.request_logged = False
-
-    @staticmethod
-    def _claim_again(exchange: _Exchange) -> Claim | None:
-        """A request whose record went with its work's transaction claims its signature again
-        with the record written now, so that a replay of it is still refused (on SQLite no
-        other writer came in between: hub.db.database.Exchange._abandon)."""
-        return exchange.claim if exchange.request_held else None
 
     @staticmethod
     def _changes_state(exchange: _Exchange) -> bool:
