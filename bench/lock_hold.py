@@ -11,7 +11,10 @@ the transaction still open (`business_done`), spyne's answer built (`spyne_done`
 signed (`signed`), the business work and the answer's record committed (`committed`), the
 answer returned (`end`). The marks come from wrapping `Exchange.block`, `Exchange.finish`,
 `SoapEndpoint.call_service` and `SoapEndpoint._signed` for the run. Prints JSON: the median
-ms from the exchange's start to each mark, and `held_ms`, begin_business to committed.
+ms from the exchange's start to each mark, and `held_ms`, begin_business to committed. On
+SQLite also the writers' lock itself (hub.db.database._SqliteConnection, wrapped the same
+way): how many times an exchange takes it (`write_lock_turns`) and how long it holds it in
+all (`write_lock_ms`, the median), whatever transactions it takes it for.
 Every answer is checked (no Fault, else the run stops).
 """
 
@@ -41,6 +44,7 @@ class Marks:
 
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
+        self.write_lock: list[float] = []  # the writers' lock: taken at, given back at, ...
 
     def __call__(self, name: str) -> None:
         self.at.setdefault(name, time.perf_counter())
@@ -73,6 +77,22 @@ def instrument(mark: Marks) -> None:
         mark("signed")
         return body
 
+    take, give_back = database._SqliteConnection.take_write_lock, database._SqliteConnection.give_back_write_lock
+
+    def timed_take(self):
+        was = self._writing
+        take(self)
+        if self._writing and not was:
+            mark.write_lock.append(time.perf_counter())
+
+    def timed_give_back(self):
+        was = self._writing
+        give_back(self)
+        if was and not self._writing:
+            mark.write_lock.append(time.perf_counter())
+
+    database._SqliteConnection.take_write_lock = timed_take  # type: ignore[method-assign]
+    database._SqliteConnection.give_back_write_lock = timed_give_back  # type: ignore[method-assign]
     database.Exchange.block = timed_block  # type: ignore[method-assign]
     database.Exchange.finish = timed_finish  # type: ignore[method-assign]
     endpoint.SoapEndpoint.call_service = timed_call_service  # type: ignore[method-assign]
@@ -81,9 +101,11 @@ def instrument(mark: Marks) -> None:
 
 def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:
     timings: list[dict[str, float]] = []
+    locks: list[tuple[int, float]] = []  # the writers' lock in each exchange: turns, ms held
     with served_in_process(backend, n + warmup, "hub-lockhold-") as (app, requests, coupons):
         for i, body in enumerate(requests.redeem(coupons)):
             mark.at.clear()
+            mark.write_lock.clear()
             started = time.perf_counter()
             answer = b"".join(app(environ("/soap/office", f"{ns.OFFICE}#RedeemCoupon", body), lambda *args: None))
             mark("end")
@@ -91,8 +113,13 @@ def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:
                 raise RuntimeError(f"RedeemCoupon answered a fault: {answer[:400]!r}")
             if i >= warmup:
                 timings.append({name: (at - started) * 1000 for name, at in mark.at.items()})
+                moments = mark.write_lock
+                locks.append((len(moments) // 2, sum(moments[1::2]) * 1000 - sum(moments[0::2]) * 1000))
     result = {name: round(statistics.median(t[name] for t in timings), 3) for name in MARKS}
     result["held_ms"] = round(statistics.median(t["committed"] - t["begin_business"] for t in timings), 3)
+    if backend == "sqlite":
+        result["write_lock_turns"] = statistics.median(turns for turns, _ in locks)
+        result["write_lock_ms"] = round(statistics.median(ms for _, ms in locks), 3)
     return result
 
 
