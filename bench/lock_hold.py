@@ -24,6 +24,7 @@ import argparse
 import json
 import statistics
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +45,8 @@ class Marks:
 
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
-        self.write_lock: list[float] = []  # the writers' lock: taken at, given back at, ...
+        self.write_lock: list[float] = []  # the writers' lock: taken at, given back at, ... (by `thread`)
+        self.thread = threading.get_ident()  # the exchanges' (not a checkpointer's or a timer's)
 
     def __call__(self, name: str) -> None:
         self.at.setdefault(name, time.perf_counter())
@@ -82,13 +84,13 @@ def instrument(mark: Marks) -> None:
     def timed_take(self):
         was = self._writing
         take(self)
-        if self._writing and not was:
+        if self._writing and not was and threading.get_ident() == mark.thread:
             mark.write_lock.append(time.perf_counter())
 
     def timed_give_back(self):
         was = self._writing
         give_back(self)
-        if was and not self._writing:
+        if was and not self._writing and threading.get_ident() == mark.thread:
             mark.write_lock.append(time.perf_counter())
 
     database._SqliteConnection.take_write_lock = timed_take  # type: ignore[method-assign]
