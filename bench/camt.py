@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.child import run_child  # noqa: E402
+from bench.child import add_backend_option, chosen_backends, run_child  # noqa: E402
 from bench.soap import machine  # noqa: E402
 
 BASELINE = """
@@ -162,7 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--statements", type=int, default=10)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    add_backend_option(parser)
     args = parser.parse_args()
     from hub.cli.demo import SHIPPED_CONFIG, copy_config
     from hub.config import load_config
@@ -182,7 +182,7 @@ def main() -> None:
         }
         base = results["baseline_iterparse"]["seconds"]
         results["parse_ratio"] = round(results["hub_parse"]["seconds"] / base, 2)
-        backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+        backends = chosen_backends(args.backend)
         for backend in backends:
             url = database(backend, work)
             config = copy_config(SHIPPED_CONFIG, work / f"config-{backend}", url)

@@ -1,8 +1,11 @@
 """A measurement in a fresh process (bench/camt.py, bench/pdf.py): the parent runs a piece of
-code with `run_child`, the code ends with `report`, one JSON line of what it measured."""
+code with `run_child`, the code ends with `report`, one JSON line of what it measured. Also
+what the bench scripts share besides: the CPU of a process tree and of PostgreSQL's
+processes, and the `--backend` option of those that measure both databases."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,6 +13,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgresql")
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """`--backend sqlite|postgresql|both`, both by default (`chosen_backends` reads it)."""
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+
+
+def chosen_backends(backend: str) -> list[str]:
+    """The databases `--backend` names, in the order they are measured."""
+    return list(BACKENDS) if backend == "both" else [backend]
 
 
 def peak_mb() -> float:

@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.child import add_backend_option, chosen_backends  # noqa: E402
 from bench.soap_cpu import environ, served_in_process  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.db import database  # noqa: E402
@@ -127,13 +128,13 @@ def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_backend_option(parser)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
     mark = Marks()
     instrument(mark)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args.backend)
     results = {"requests": args.requests, "ms_from_start_median": {}}
     for backend in backends:
         results["ms_from_start_median"][backend] = run_backend(backend, args.requests, args.warmup, mark)

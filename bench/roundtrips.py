@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import event  # noqa: E402
 
+from bench.child import add_backend_option, chosen_backends  # noqa: E402
 from bench.soap import Requests, prepared_hub  # noqa: E402
 from bench.soap_cpu import environ  # noqa: E402
 from hub import ns  # noqa: E402
@@ -120,10 +121,10 @@ def run_backend(backend: str, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_backend_option(parser)
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args.backend)
     print(json.dumps({"repo": str(REPO), **{b: run_backend(b, args.requests) for b in backends}}, indent=2))
 
 

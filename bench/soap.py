@@ -65,7 +65,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from bench.child import cpu_s, machine_times, postgres_processes, process_tree  # noqa: E402
+from bench.child import add_backend_option, chosen_backends, cpu_s, machine_times, postgres_processes, process_tree  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.access import operator  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
@@ -420,7 +420,7 @@ def per_cpu_ms(run: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_backend_option(parser)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=2000, help="measured, per operation and target")
     parser.add_argument("--rounds", type=int, default=4, help="the requests split into interleaved rounds")
@@ -430,7 +430,7 @@ def main() -> None:
     need_wrk()
     if args.rounds < 1 or args.requests < args.rounds:
         sys.exit("bench/soap.py: --rounds must be at least 1 and at most --requests")
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args.backend)
 
     identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
     requests = Requests(identity)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
+from bench.child import add_backend_option, chosen_backends  # noqa: E402
 from bench.soap import Requests, envelope, prepared_hub  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
@@ -209,11 +210,11 @@ def signature_work(n: int, warmup: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_backend_option(parser)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args.backend)
     results: dict = {
         "requests": args.requests,
         "signature_work_cpu_ms": signature_work(args.requests, args.warmup),

@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.child import add_backend_option, chosen_backends  # noqa: E402
 from bench.soap_cpu import cpu_ms, served_in_process  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.coupons.service import CouponService  # noqa: E402
@@ -119,13 +120,13 @@ def run_backend(backend: str, n: int, warmup: int, clock: Clock) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_backend_option(parser)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
     args = parser.parse_args()
     clock = Clock()
     instrument(clock)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args.backend)
     results: dict = {"requests": args.requests, "thread_cpu_us_per_exchange": {}}
     for backend in backends:
         results["thread_cpu_us_per_exchange"][backend] = run_backend(backend, args.requests, args.warmup, clock)
