@@ -8,9 +8,10 @@ The hub's WSGI application is called directly (no HTTP, no other clients), as
 bench/soap_cpu.py calls it. Each exchange is timed (wall clock, perf_counter) at the moments
 it reaches: the business transaction begun (`begin_business`), the business work done with
 the transaction still open (`business_done`), spyne's answer built (`spyne_done`), the answer
-signed (`signed`), the business work and the answer's record committed (`committed`), the
-answer returned (`end`). The marks come from wrapping `Exchange.block`, `Exchange.finish`,
-`SoapEndpoint.call_service` and `SoapEndpoint._signed` for the run. Prints JSON: the median
+signed but for its SignatureValue (`prepared`), the business work and the answer's record
+committed (`committed`), the SignatureValue computed (`sealed`), the answer returned (`end`).
+The marks come from wrapping `Exchange.block`, `Exchange.finish`, `SoapEndpoint.call_service`,
+`SoapEndpoint._prepared` and `_Answer.sealed` for the run. Prints JSON: the median
 ms from the exchange's start to each mark, and `held_ms`, begin_business to committed. On
 SQLite also the writers' lock itself (hub.db.database._SqliteConnection, wrapped the same
 way): how many times an exchange takes it (`write_lock_turns`) and how long it holds it in
@@ -38,7 +39,7 @@ from hub import ns  # noqa: E402
 from hub.db import database  # noqa: E402
 from hub.services import endpoint  # noqa: E402
 
-MARKS = ("begin_business", "business_done", "spyne_done", "signed", "committed", "end")
+MARKS = ("begin_business", "business_done", "spyne_done", "prepared", "committed", "sealed", "end")
 
 
 class Marks:
@@ -55,7 +56,11 @@ class Marks:
 
 def instrument(mark: Marks) -> None:
     block, finish = database.Exchange.block, database.Exchange.finish
-    call_service, signed = endpoint.SoapEndpoint.call_service, endpoint.SoapEndpoint._signed
+    call_service, prepared, sealed = (
+        endpoint.SoapEndpoint.call_service,
+        endpoint.SoapEndpoint._prepared,
+        endpoint._Answer.sealed,
+    )
 
     @contextmanager
     def timed_block(self, write, *args, **kwargs):
@@ -75,9 +80,14 @@ def instrument(mark: Marks) -> None:
         mark("spyne_done")
         return answer
 
-    def timed_signed(self, response):
-        body = signed(self, response)
-        mark("signed")
+    def timed_prepared(self, response):
+        answer = prepared(self, response)
+        mark("prepared")
+        return answer
+
+    def timed_sealed(self):
+        body = sealed(self)
+        mark("sealed")
         return body
 
     take, give_back = database._SqliteConnection.take_write_lock, database._SqliteConnection.give_back_write_lock
@@ -99,7 +109,8 @@ def instrument(mark: Marks) -> None:
     database.Exchange.block = timed_block  # type: ignore[method-assign]
     database.Exchange.finish = timed_finish  # type: ignore[method-assign]
     endpoint.SoapEndpoint.call_service = timed_call_service  # type: ignore[method-assign]
-    endpoint.SoapEndpoint._signed = timed_signed  # type: ignore[method-assign]
+    endpoint.SoapEndpoint._prepared = timed_prepared  # type: ignore[method-assign]
+    endpoint._Answer.sealed = timed_sealed  # type: ignore[method-assign]
 
 
 def run_backend(backend: str, n: int, warmup: int, mark: Marks) -> dict:

@@ -9,8 +9,9 @@ The steps are timed by wrapping them for the run, as bench/lock_hold.py marks it
 the body read, its parse, the signature's check (`verify_envelope`), the request's record
 with its replay-cache row (`_log_request`), the payload's schema check, spyne with the
 business work (`call_service`; the service's own call, `CouponService.verify` or `.redeem`,
-is `business` and the rest `spyne`), the answer's signature (`_signed`), its record
-(`_log_answer`, where a state change commits), the metrics and the log line (`_account`);
+is `business` and the rest `spyne`), the answer's signature but for its SignatureValue
+(`_prepared`), its record (`_log_answer`, where a state change commits), the SignatureValue
+(`seal_answer`, the key's work, after the record), the metrics and the log line (`_account`);
 `other` is what is left of the exchange (`_serve`). The answer records a read hands to the
 group commit are written by a timer thread (`answer_records_flush`): its CPU, shared out over
 the exchanges. Prints JSON: µs per exchange (the mean) for each step, and the exchange's.
@@ -53,7 +54,8 @@ STEPS: dict[str, tuple[object, str]] = {
     "request_record": (endpoint.SoapEndpoint, "_log_request"),
     "validate_payload": (endpoint.SoapEndpoint, "validated_payload"),
     "call_service": (endpoint.SoapEndpoint, "call_service"),
-    "sign_answer": (endpoint.SoapEndpoint, "_signed"),
+    "sign_answer": (endpoint.SoapEndpoint, "_prepared"),
+    "seal_answer": (endpoint._Answer, "sealed"),
     "answer_record": (endpoint.SoapEndpoint, "_log_answer"),
     "metrics_and_log_line": (endpoint.SoapEndpoint, "_account"),
     "exchange": (endpoint.SoapEndpoint, "_serve"),
@@ -94,7 +96,7 @@ def per_exchange_us(spent: Counter[str], n: int) -> dict[str, float]:
     us = {step: spent[step] * 1e6 / n for step in [*STEPS, "business"]}
     us["spyne"] = us.pop("call_service") - us["business"]
     inside = ("receive", "parse", "verify_signature", "request_record", "validate_payload")
-    inside += ("business", "spyne", "sign_answer", "answer_record", "metrics_and_log_line")
+    inside += ("business", "spyne", "sign_answer", "answer_record", "seal_answer", "metrics_and_log_line")
     us["other"] = us["exchange"] - sum(us[step] for step in inside)
     return {step: round(value, 1) for step, value in us.items()}
 

@@ -8,7 +8,8 @@
     -> caller's kind allowed here? -> a state change while the database is being recovered?
     -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
-    -> signed by the hub -> answer into the message log -> metrics, one log line
+    -> signed by the hub but for its SignatureValue -> answer into the message log
+    -> the SignatureValue (the key's work, with nothing held in the database) -> metrics, one log line
 
 The database sees at most two transactions on one connection (hub.db.database.Exchange).
 An operation that changes state: the request's record with its replay-cache row, committed
@@ -63,7 +64,7 @@ from hub.services.soap11 import check_envelope
 from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
 from hub.signing.policy import SignaturePolicy
-from hub.signing.sign import sign_envelope
+from hub.signing.sign import Unsealed, prepare_signature
 from hub.signing.trust import TrustStore
 from hub.signing.verify import DeferredReplay, replayed, verify_envelope
 from hub.xmlsafe import parse_xml
@@ -132,6 +133,23 @@ class RestorePending(ServerFault):
                 "until then it takes no changes and changed nothing; "
                 f"try again later, with the same RequestId; quote {log_id} to support if it persists."
             )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An answer or fault signed but for its SignatureValue (hub.signing.sign.prepare_signature),
+    and its bytes so: what the message log records. The record commits with the work the
+    answer reports, and the key's work (RSA: 0.3 ms, two thirds of signing) waits until then:
+    on SQLite it held every process's writers (BENCHMARKS.md, run 19). The SignedInfo
+    recorded names everything the signature covers, so the SignatureValue adds nothing the
+    record lacks. `sealed()`: the answer's bytes as sent, the record's with its SignatureValue."""
+
+    envelope: etree._Element
+    signature: Unsealed
+    recorded: bytes
+
+    def sealed(self) -> bytes:
+        return self.signature.sealed_bytes(self.recorded)
 
 
 @dataclass
@@ -265,9 +283,9 @@ class SoapEndpoint:
         with request_fields(request_id=exchange.log_id, service=self.service):
             unread = self._receive(environ, exchange)  # before the exchange: it may take its turn (Database.exchange)
             with self.message_log.db.exchange() as exchange.database:
-                response = self._answer(environ, exchange, unread)
-                response, body = self._log_answer(exchange, response, self._signed(response))
-                fault = _fault_label(response)
+                answer = self._log_answer(exchange, self._prepared(self._answer(environ, exchange, unread)))
+                body = answer.sealed()  # the key's work, once the record and any work it reports are committed
+                fault = _fault_label(answer.envelope)
                 status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
                 self._account(exchange, fault, status, environ)
                 self._forget_expired_signatures()
@@ -281,10 +299,9 @@ class SoapEndpoint:
         )
         return [body]
 
-    def _signed(self, response: etree._Element) -> bytes:
-        return etree.tostring(
-            sign_envelope(response, self.security.identity, now=self.clock()), xml_declaration=True, encoding="UTF-8"
-        )
+    def _prepared(self, response: etree._Element) -> _Answer:
+        signature = prepare_signature(response, self.security.identity, now=self.clock())
+        return _Answer(response, signature, etree.tostring(response, xml_declaration=True, encoding="UTF-8"))
 
     def _receive(self, environ: dict, exchange: _Exchange) -> Exception | None:
         """Reads the request's body into `exchange.raw`; what went wrong, if anything, is for
@@ -360,15 +377,16 @@ class SoapEndpoint:
         if exchange.database is not None and self._changes_state(exchange):
             exchange.database.hold_next()  # the business work waits for the answer's record
 
-    def _log_answer(self, exchange: _Exchange, response: etree._Element, body: bytes) -> tuple[etree._Element, bytes]:
-        """The answer as sent: in the transaction of the business work it reports (held open
-        until now) when the operation changes state; a read's, its request in the log, with
-        other answers' records (`answer_records`, a group commit: within 0.1 s); else on its own,
-        with its request when that was refused before being logged. If the held work cannot
-        be committed, it is undone and the caller gets a fault instead, logged on its own; an
-        answer or fault that cannot be logged goes out unlogged, reported."""
+    def _log_answer(self, exchange: _Exchange, answer: _Answer) -> _Answer:
+        """The answer as it goes out but for its SignatureValue (`_Answer`): in the transaction
+        of the business work it reports (held open until now) when the operation changes
+        state; a read's, its request in the log, with other answers' records (`answer_records`,
+        a group commit: within 0.1 s); else on its own, with its request when that was refused
+        before being logged. If the held work cannot be committed, it is undone and the caller
+        gets a fault instead, logged on its own; an answer or fault that cannot be logged goes
+        out unlogged, reported. Returns what goes out."""
         held = exchange.database if exchange.database is not None and exchange.database.holding else None
-        entries = self._entries(exchange, body)
+        entries = self._entries(exchange, answer.recorded)
         try:
             if held is not None:
                 held.finish(lambda connection: self.message_log.send_append(connection, *entries))
@@ -378,21 +396,20 @@ class SoapEndpoint:
                 if exchange.database is not None:  # refused before its work began: nothing to hold the record for
                     exchange.database.hold_next(False)
                 self.message_log.append(*entries)
-            return response, body
+            return answer
         except Exception as error:  # noqa: BLE001
             if held is None:
                 self._unlogged(exchange, "the answer went out unlogged")
-                return response, body
+                return answer
             log.exception(
                 "request %s: the answer and its work could not be committed; a fault goes out", exchange.log_id
             )
-            response = fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
-            body = self._signed(response)
+            answer = self._prepared(fault_envelope(server_fault(exchange.log_id, error), exchange.log_id))
         try:
-            self.message_log.append(*self._entries(exchange, body))
+            self.message_log.append(*self._entries(exchange, answer.recorded))
         except Exception:  # noqa: BLE001
             self._unlogged(exchange, "the fault went out unlogged")
-        return response, body
+        return answer
 
     @staticmethod
     def _changes_state(exchange: _Exchange) -> bool:

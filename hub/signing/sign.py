@@ -11,7 +11,9 @@ The result, inside `soap:Header`:
 
 The wsse:Security header is built once per signing identity (`_Template`: the token, the
 algorithms, every element of ds:Signature) and copied for each message, which gets its ids,
-times, the two digests and the SignatureValue. Every signed byte is exclusive c14n computed in
+times, the two digests and the SignatureValue. `prepare_signature` does all but the last, the
+key's work, which `Unsealed.seal` does later: the hub records its answer in between
+(hub.services.endpoint). Every signed byte is exclusive c14n computed in
 place (hub.signing.c14n), as a verifier computes it: the same bytes wherever the Signature sits.
 signxml, which signed before, stays the oracle: answers signed here verify with signxml and
 xmlsec1 (tests/signing/test_differential.py).
@@ -57,6 +59,24 @@ def sign_envelope(
     fits the identity's key. `now` (timezone-aware) is the Timestamp's Created; Expires is
     Created + ttl_s.
     """
+    unsealed = prepare_signature(envelope, identity, signature_method=signature_method, ttl_s=ttl_s, now=now)
+    unsealed.seal()
+    return envelope
+
+
+def prepare_signature(
+    envelope: etree._Element,
+    identity: SigningIdentity,
+    *,
+    signature_method: str | None = None,
+    ttl_s: int = 300,
+    now: datetime | None = None,
+) -> Unsealed:
+    """`sign_envelope` but for the SignatureValue: the wsse:Security header in place, with its
+    Timestamp, token, digests and SignedInfo, everything the signature covers; `seal()` adds the
+    SignatureValue, the key's work (RSA: most of signing's cost). The hub records its answer
+    between the two, so the key's work is not done while the record's transaction holds the
+    database (hub.services.endpoint)."""
     method = _method_uri(identity, signature_method)
     now = now or datetime.now(UTC)
     header, body = _header_and_body(envelope)
@@ -76,8 +96,33 @@ def sign_envelope(
         reference.set("URI", f"#{element_id}")
         reference[2].text = _b64(hashlib.sha256(canonicalize(element, None)).digest())
     key_info[0][0].set("URI", f"#{token_id}")
-    signature_value.text = _b64(_signature_value(identity, canonicalize(signed_info, None)))
-    return envelope
+    return Unsealed(identity, signed_info, signature_value)
+
+
+UNSEALED_VALUE = b"<ds:SignatureValue/>"  # how an envelope from `prepare_signature` serialises it
+
+
+class Unsealed:
+    """An envelope signed but for its SignatureValue (`prepare_signature`)."""
+
+    def __init__(self, identity: SigningIdentity, signed_info: etree._Element, value: etree._Element) -> None:
+        self._identity, self._signed_info, self._value = identity, signed_info, value
+
+    def seal(self) -> str:
+        """Computes the SignatureValue over the SignedInfo and sets it: the envelope is signed.
+        Returns the value, base64."""
+        value: str | None = self._value.text
+        if value is None:
+            value = self._value.text = _b64(_signature_value(self._identity, canonicalize(self._signed_info, None)))
+        return value
+
+    def sealed_bytes(self, unsealed: bytes) -> bytes:
+        """`unsealed`, the envelope serialised before `seal()`, with the SignatureValue in it:
+        the bytes serialising the sealed envelope gives, without serialising it again."""
+        if self._value.text is not None or unsealed.count(UNSEALED_VALUE) != 1:
+            raise ValueError("not the serialised envelope of this signature, before it was sealed")
+        value = self.seal().encode("ascii")
+        return unsealed.replace(UNSEALED_VALUE, b"<ds:SignatureValue>" + value + b"</ds:SignatureValue>")
 
 
 def format_time(moment: datetime) -> str:

@@ -40,7 +40,7 @@ from hub import ns
 from hub.signing import MemoryReplayCache, SecurityFault, SignaturePolicy, TrustedClient, TrustStore
 from hub.signing.c14n import canonicalize
 from hub.signing.policy import ECDSA_SHA256, RSA_SHA1, RSA_SHA256, SHA1, SHA256
-from hub.signing.sign import format_time, sign_envelope
+from hub.signing.sign import format_time, prepare_signature
 from hub.signing.trust import SUBJECT_KEY_IDENTIFIER, THUMBPRINT_SHA1, certificate_key
 from hub.signing.verify import verify_envelope
 from hub.xmlsafe import parse_xml
@@ -381,7 +381,7 @@ def compare(shape: Shape, pki, trust: TrustStore) -> None:
 
 answer_payloads = st.builds(
     lambda prefix, on_envelope, header, text: (prefix, on_envelope, header, text),
-    st.sampled_from(["o", "tns", None]),
+    st.sampled_from(["o", "tns", "ds", None]),
     st.booleans(),
     st.booleans(),
     xml_text,
@@ -391,6 +391,9 @@ answer_payloads = st.builds(
 @DIFFERENTIAL
 @given(answer=answer_payloads, who=st.sampled_from(["hub", "word_ec"]), tampered=st.booleans())
 def test_answers_signed_by_the_fast_signer_verify_with_signxml_and_xmlsec1(pki, xmlsec1, answer, who, tampered):
+    """As the hub signs its answers: the envelope signed but for its SignatureValue and
+    serialised (what the message log records), then sealed by putting the value into those
+    bytes, which must be the bytes the sealed envelope serialises to."""
     prefix, on_envelope, header, text = answer
     party = getattr(pki, who)
     declaration = f' xmlns{":" + prefix if prefix else ""}="{ECHO}"'
@@ -401,7 +404,10 @@ def test_answers_signed_by_the_fast_signer_verify_with_signxml_and_xmlsec1(pki, 
         f"<{p}Text>{_escape(text)}</{p}Text><{p}Amount>{AMOUNT}</{p}Amount></{p}EchoResponse></soap:Body>"
         "</soap:Envelope>"
     )
-    sent = etree.tostring(sign_envelope(unsigned, party.identity, now=NOW), encoding="UTF-8").decode()
+    signature = prepare_signature(unsigned, party.identity, now=NOW)
+    sealed = signature.sealed_bytes(etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8"))
+    assert sealed == etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8")
+    sent = sealed.decode()
     if tampered:
         sent = sent.replace(f">{AMOUNT}<", ">900.00<")
     peer = TrustStore([TrustedClient(id=who, kind="PEER", cert=party.identity.cert)])

@@ -11,7 +11,9 @@ from lxml import etree
 
 from hub import ns
 from hub.signing import SignaturePolicy, TrustedClient, TrustStore, sign_envelope
+from hub.signing.faults import SecurityFault
 from hub.signing.policy import ECDSA_SHA256, RSA_SHA256, SHA256
+from hub.signing.sign import prepare_signature
 from hub.signing.verify import MemoryReplayCache
 from tests.support.signing import NOW, NSMAP, envelope, find, require_tool, signed, verify
 
@@ -68,6 +70,32 @@ def test_signing_twice_is_refused(pki):
     once = sign_envelope(envelope(), pki.pojazd.identity, now=NOW)
     with pytest.raises(ValueError, match="already has a wsse:Security"):
         sign_envelope(once, pki.pojazd.identity, now=NOW)
+
+
+@pytest.mark.parametrize("who", ["pojazd", "word_ec"])
+def test_an_envelope_prepared_then_sealed_is_signed_and_its_unsealed_bytes_lack_only_the_value(pki, trust, who):
+    """How the hub signs its answers: `prepare_signature` does everything but the key's work,
+    and the bytes then serialised (what the message log records) differ from the sealed
+    envelope's only in the SignatureValue's text."""
+    unsigned = envelope()
+    signature = prepare_signature(unsigned, getattr(pki, who).identity, now=NOW)
+    unsealed = etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8")
+    with pytest.raises(SecurityFault, match="SignatureValue"):
+        verify(etree.fromstring(unsealed), trust)
+    sealed = signature.sealed_bytes(unsealed)
+    assert verify(etree.fromstring(sealed), trust).client.id == who.split("_")[0]
+    value = find(unsigned, ".//ds:SignatureValue").text
+    assert sealed == unsealed.replace(
+        b"<ds:SignatureValue/>", f"<ds:SignatureValue>{value}</ds:SignatureValue>".encode()
+    )
+    with pytest.raises(ValueError, match="before it was sealed"):
+        signature.sealed_bytes(unsealed)  # sealed once only
+
+
+def test_only_the_unsealed_bytes_of_its_own_envelope_are_sealed(pki):
+    signature = prepare_signature(envelope(), pki.pojazd.identity, now=NOW)
+    with pytest.raises(ValueError, match="not the serialised envelope"):
+        signature.sealed_bytes(etree.tostring(envelope()))
 
 
 def test_signature_method_must_fit_the_key(pki):

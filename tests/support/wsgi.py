@@ -58,14 +58,19 @@ class RunningHub:
         return x509.load_pem_x509_certificate((self.config_dir / "keys" / "hub.crt").read_bytes())
 
     def post(self, body: bytes, path: str = "/soap/office") -> tuple[int, etree._Element]:
+        status, answer = self.post_raw(body, path)
+        return status, etree.fromstring(answer)
+
+    def post_raw(self, body: bytes, path: str = "/soap/office") -> tuple[int, bytes]:
+        """`post`, the answer's bytes as they came."""
         request = urllib.request.Request(
             self.url + path, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, etree.fromstring(response.read())
+                return response.status, response.read()
         except urllib.error.HTTPError as e:
-            return e.code, etree.fromstring(e.read())
+            return e.code, e.read()
 
 
 @contextmanager
