@@ -12,9 +12,9 @@ The result, inside `soap:Header`:
 The wsse:Security header is built once per signing identity (`_Template`: the token, the
 algorithms, every element of ds:Signature) and copied for each message, which gets its ids,
 times, the two digests and the SignatureValue. `prepare_signature` does all but the last, the
-key's work, which `Unsealed.seal` does later: the hub records its answer in between
-(hub.services.endpoint). Every signed byte is exclusive c14n computed in
-place (hub.signing.c14n), as a verifier computes it: the same bytes wherever the Signature sits.
+key's work, which `Unsealed` does later: the hub records its answer in between
+(hub.services.endpoint). Every signed byte is exclusive c14n computed in place
+(hub.signing.c14n), as a verifier computes it: the same bytes wherever the Signature sits.
 signxml, which signed before, stays the oracle: answers signed here verify with signxml and
 xmlsec1 (tests/signing/test_differential.py).
 """
