@@ -40,6 +40,13 @@ class SigningIdentity:
     def cert_der(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.DER)
 
+    def __hash__(self) -> int:
+        """The certificate's DER's (which Python keeps once computed): the hash dataclass would
+        make hashes the Certificate object, which serialises it again each time, 10 µs of every
+        answer the hub signs (hub.signing.sign's template is cached by identity). Equal
+        identities have the same certificate, so the same hash."""
+        return hash(self.cert_der)
+
     @property
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
