@@ -219,17 +219,19 @@ def test_the_answer_s_signature_value_is_computed_once_its_record_and_work_are_c
     seen = []
     seal = Unsealed.seal
 
+    def answers_recorded() -> int:
+        with hub.db.read() as session:
+            return session.scalar(select(func.count()).where(MessageRecord.direction == "OUT"))
+
     def look_and_seal(self):
         with hub.db.read() as session:
-            answered = session.scalars(select(MessageRecord.payload).where(MessageRecord.direction == "OUT")).all()
             redeemed = session.scalar(select(func.count()).select_from(Redemption))
-        seen.append((_transaction_open_elsewhere(db_url), redeemed, len(answered)))
+        seen.append((_transaction_open_elsewhere(db_url), redeemed, answers_recorded()))
         return seal(self)
 
     fields = redeem_fields(coupon) if operation == "RedeemCoupon" else {"CouponId": coupon, "OfficeCode": "1465"}
     request = signed_request(quiet_hub.identity("pojazd-1465"), operation, **fields)
-    with hub.db.read() as session:
-        answered_before = session.scalar(select(func.count()).where(MessageRecord.direction == "OUT"))
+    answered_before = answers_recorded()
     monkeypatch.setattr(Unsealed, "seal", look_and_seal)
     status, answer = quiet_hub.post_raw(request)
     assert status == 200, answer
