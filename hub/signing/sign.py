@@ -118,11 +118,13 @@ class Unsealed:
 
     def sealed_bytes(self, unsealed: bytes) -> bytes:
         """`unsealed`, the envelope serialised before `seal()`, with the SignatureValue in it:
-        the bytes serialising the sealed envelope gives, without serialising it again."""
-        if self._value.text is not None or unsealed.count(UNSEALED_VALUE) != 1:
+        the bytes serialising the sealed envelope gives, without serialising it again. Ours is
+        the first empty SignatureValue in them: wsse:Security is the soap:Header's first child,
+        and nothing before its ds:Signature holds markup (the Body may: a service's answer)."""
+        if self._value.text is not None or UNSEALED_VALUE not in unsealed:
             raise ValueError("not the serialised envelope of this signature, before it was sealed")
         value = self.seal().encode("ascii")
-        return unsealed.replace(UNSEALED_VALUE, b"<ds:SignatureValue>" + value + b"</ds:SignatureValue>")
+        return unsealed.replace(UNSEALED_VALUE, b"<ds:SignatureValue>" + value + b"</ds:SignatureValue>", 1)
 
 
 def format_time(moment: datetime) -> str:

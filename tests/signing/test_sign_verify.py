@@ -15,7 +15,7 @@ from hub.signing.faults import SecurityFault
 from hub.signing.policy import ECDSA_SHA256, RSA_SHA256, SHA256
 from hub.signing.sign import prepare_signature
 from hub.signing.verify import MemoryReplayCache
-from tests.support.signing import NOW, NSMAP, envelope, find, require_tool, signed, verify
+from tests.support.signing import ECHO, NOW, NSMAP, envelope, find, require_tool, signed, verify
 
 
 def test_round_trip_returns_client_and_signed_body(pki, trust):
@@ -90,6 +90,20 @@ def test_an_envelope_prepared_then_sealed_is_signed_and_its_unsealed_bytes_lack_
     )
     with pytest.raises(ValueError, match="before it was sealed"):
         signature.sealed_bytes(unsealed)  # sealed once only
+
+
+def test_a_body_holding_an_empty_signature_value_of_its_own_is_left_as_it_is(pki, trust):
+    unsigned = etree.fromstring(
+        f'<soap:Envelope xmlns:soap="{ns.SOAP_ENV_11}" xmlns:ds="{ns.DS}"><soap:Body>'
+        f'<e:EchoRequest xmlns:e="{ECHO}"><e:Text>hi</e:Text><ds:SignatureValue/></e:EchoRequest>'
+        "</soap:Body></soap:Envelope>"
+    )
+    signature = prepare_signature(unsigned, pki.pojazd.identity, now=NOW)
+    unsealed = etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8")
+    assert unsealed.count(b"<ds:SignatureValue/>") == 2
+    sealed = signature.sealed_bytes(unsealed)
+    assert sealed == etree.tostring(unsigned, xml_declaration=True, encoding="UTF-8")
+    assert verify(etree.fromstring(sealed), trust).client.id == "pojazd"
 
 
 def test_only_the_unsealed_bytes_of_its_own_envelope_are_sealed(pki):
