@@ -120,7 +120,9 @@ class Unsealed:
         """`unsealed`, the envelope serialised before `seal()`, with the SignatureValue in it:
         the bytes serialising the sealed envelope gives, without serialising it again. Ours is
         the first empty SignatureValue in them: wsse:Security is the soap:Header's first child,
-        and nothing before its ds:Signature holds markup (the Body may: a service's answer)."""
+        and before its ds:Signature come only start tags, the Timestamp and the token (a Body,
+        after it, may hold one of its own; a comment before the Header could, and the envelopes
+        sealed here, the hub's answers as spyne writes them, have none)."""
         if self._value.text is not None or UNSEALED_VALUE not in unsealed:
             raise ValueError("not the serialised envelope of this signature, before it was sealed")
         value = self.seal().encode("ascii")
