@@ -82,21 +82,21 @@ def prepare_signature(
     header, body = _header_and_body(envelope)
     if header.find(SECURITY) is not None:
         raise ValueError("the envelope already has a wsse:Security header")
-    security = copy.deepcopy(_template(identity, method).security)
+    template = _template(identity, method)
+    security = template.copy()
     header.insert(0, security)
-    timestamp, token, signature = security
-    timestamp_id, token_id = f"TS-{uuid.uuid4().hex}", f"X509-{uuid.uuid4().hex}"
-    timestamp.set(WSU_ID, timestamp_id)
+    timestamp, _, signature = security
     timestamp[0].text = format_time(now)
     timestamp[1].text = format_time(now + timedelta(seconds=ttl_s))
-    token.set(WSU_ID, token_id)
     body_id = _ensure_id(body, "Body")
-    signed_info, signature_value, key_info = signature
-    for reference, element_id, element in ((signed_info[2], body_id, body), (signed_info[3], timestamp_id, timestamp)):
+    signed_info, signature_value, _ = signature
+    for reference, element_id, element in (
+        (signed_info[2], body_id, body),
+        (signed_info[3], timestamp.get(WSU_ID), timestamp),
+    ):
         reference.set("URI", f"#{element_id}")
         reference[2].text = _b64(hashlib.sha256(canonicalize(element, None)).digest())
-    key_info[0][0].set("URI", f"#{token_id}")
-    return Unsealed(identity, signed_info, signature_value)
+    return Unsealed(identity, signed_info, signature_value, template)
 
 
 UNSEALED_VALUE = b"<ds:SignatureValue/>"  # how an envelope from `prepare_signature` serialises it
@@ -105,15 +105,18 @@ UNSEALED_VALUE = b"<ds:SignatureValue/>"  # how an envelope from `prepare_signat
 class Unsealed:
     """An envelope signed but for its SignatureValue (`prepare_signature`)."""
 
-    def __init__(self, identity: SigningIdentity, signed_info: etree._Element, value: etree._Element) -> None:
-        self._identity, self._signed_info, self._value = identity, signed_info, value
+    def __init__(
+        self, identity: SigningIdentity, signed_info: etree._Element, value: etree._Element, template: _Template
+    ) -> None:
+        self._identity, self._signed_info, self._value, self._template = identity, signed_info, value, template
 
     def seal(self) -> str:
         """Computes the SignatureValue over the SignedInfo and sets it: the envelope is signed.
-        Returns the value, base64."""
+        Returns the value, base64. Then makes the template's next copy (`_Template.restock`)."""
         value: str | None = self._value.text
         if value is None:
             value = self._value.text = _b64(_signature_value(self._identity, canonicalize(self._signed_info, None)))
+            self._template.restock()
         return value
 
     def sealed_bytes(self, unsealed: bytes) -> bytes:
@@ -136,9 +139,16 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+SPARE_COPIES = 8  # a _Template's copies made ahead: as many as a worker has threads, and more
+
+
 class _Template:
     """The wsse:Security header of one identity and signature method, everything filled in
-    but ids, times, digests and the SignatureValue; copied for each message."""
+    but ids, times, digests and the SignatureValue; copied for each message, with its own ids.
+    The copies are made ahead, after a message is sealed (`restock`), and taken when the next
+    is prepared (`copy`): the hub prepares an answer's signature inside a state change's
+    transaction (on SQLite the writers' lock), and seals it after the commit. Threads share a
+    template: a list's append and pop are atomic."""
 
     def __init__(self, identity: SigningIdentity, method: str) -> None:
         security = etree.Element(SECURITY, nsmap=NSMAP)
@@ -165,12 +175,32 @@ class _Template:
         pointer = etree.SubElement(key_info, WSSE + "SecurityTokenReference")
         etree.SubElement(pointer, WSSE + "Reference", URI="", ValueType=ns.X509_TOKEN_V3)
         self.security = security
+        self._spares: list[etree._Element] = []
+
+    def copy(self) -> etree._Element:
+        """A copy with its own Timestamp and token ids, the token's reference pointing at it."""
+        try:
+            return self._spares.pop()
+        except IndexError:
+            return self._fresh()
+
+    def restock(self) -> None:
+        if len(self._spares) < SPARE_COPIES:
+            self._spares.append(self._fresh())
+
+    def _fresh(self) -> etree._Element:
+        security = copy.deepcopy(self.security)  # lxml's deepcopy only reads the template
+        timestamp, token, signature = security
+        timestamp.set(WSU_ID, f"TS-{uuid.uuid4().hex}")
+        token_id = f"X509-{uuid.uuid4().hex}"
+        token.set(WSU_ID, token_id)
+        signature[2][0][0].set("URI", f"#{token_id}")  # KeyInfo/SecurityTokenReference/Reference
+        return security
 
 
 @functools.lru_cache(maxsize=32)
 def _template(identity: SigningIdentity, method: str) -> _Template:
-    """One template per identity (loaded once per process) and method; lxml's deepcopy only
-    reads it, so threads may share it."""
+    """One template per identity (loaded once per process) and method, shared by threads."""
     return _Template(identity, method)
 
 

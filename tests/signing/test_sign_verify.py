@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -148,6 +149,24 @@ def test_signature_keys_differ_between_messages(pki, trust):
     first = verify(signed(pki.pojazd), trust).signature_key
     second = verify(signed(pki.pojazd, now=NOW + timedelta(seconds=1)), trust, now=NOW).signature_key
     assert first != second
+
+
+def test_every_message_has_its_own_header_even_when_copies_are_made_ahead(pki, trust):
+    """The template's copies are made when a message is sealed and taken by the next ones
+    prepared, by several threads at once: no two messages share a header or its ids."""
+    prepared = [prepare_signature(envelope(), pki.pojazd.identity, now=NOW) for _ in range(3)]
+    for signature in prepared:
+        signature.seal()  # each makes a copy ahead
+    messages = [signed(pki.pojazd) for _ in range(3)]  # taken from those copies
+    with ThreadPoolExecutor(4) as pool:
+        messages += list(pool.map(lambda _: signed(pki.pojazd), range(40)))
+    ids = [find(m, ".//wsu:Timestamp").get(f"{{{ns.WSU}}}Id") for m in messages]
+    ids += [find(m, ".//wsse:BinarySecurityToken").get(f"{{{ns.WSU}}}Id") for m in messages]
+    assert len(set(ids)) == len(ids) == 2 * 43
+    for m in messages:
+        token_id = find(m, ".//wsse:BinarySecurityToken").get(f"{{{ns.WSU}}}Id")
+        assert find(m, ".//wsse:SecurityTokenReference/wsse:Reference").get("URI") == f"#{token_id}"
+        assert verify(m, trust).client.id == "pojazd"
 
 
 def test_allow_listed_policy_is_frozen():
