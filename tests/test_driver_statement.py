@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.base import UtcDateTime
@@ -78,6 +78,14 @@ def test_typed_rows_are_what_sqlalchemys_result_gives(things: Database) -> None:
     assert [tuple(r) for r in typed] == expected == [(1, "one", at, False), (2, "two", None, True)]
     assert typed[0].at == at and typed[0].at.tzinfo is not None and typed[1].later is True
     assert [(r.at, r.name) for r in returned] == [(at, "deux")]
+
+
+def test_rows_of_a_statement_whose_columns_are_unknown_are_refused_not_cut(things: Database) -> None:
+    """A text() statement names no columns: its rows cannot be typed, and `rows` says so
+    rather than give them cut to no fields."""
+    with things.engine.begin() as connection:
+        with pytest.raises(ValueError, match="a row of 2 values for 0 columns"):
+            DriverStatement(text("SELECT 1, 'one'")).rows(connection)
 
 
 def test_update_keys_and_literal_where(things: Database) -> None:
