@@ -141,6 +141,8 @@ def test_an_admin_without_the_totp_code_cannot_log_in_and_a_recovery_code_works_
     assert page.get_by_test_id("totp-secret").inner_text() == secret  # the same secret until confirmed
     page.get_by_label("Kod z aplikacji (6 cyfr)").fill(hub.accounts.current_code(secret, hub.clock()))
     page.get_by_role("button", name="Włącz").click()
+    # all_inner_texts() does not wait: read the codes only once the page that shows them is there
+    expect(page.get_by_test_id("recovery-codes").locator("code")).to_have_count(10)
     codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
     assert len(codes) == 10
     logout(page)
