@@ -757,8 +757,9 @@ def sent_then_checked(connection: Connection, hooks: Sequence[Callable[[Connecti
 
 class Exchange:
     """One SOAP exchange's database work on one connection, checked out once
-    (`Database.exchange()`). Every `transaction()` and `read()` of the exchange runs on
-    it, one after the other, each in a transaction of its own, except:
+    (`Database.exchange()`; on SQLite the one its process's exchanges take turns on). Every
+    `transaction()` and `read()` of the exchange runs on it, one after the other, each in a
+    transaction of its own, except:
 
     - an operation that changes state (`hold_next()` after the request's record): the
       business work's transaction is left open when its block ends, and `finish` adds the
@@ -777,9 +778,9 @@ class Exchange:
     (`_driver_cursor`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, connection: Connection | None = None) -> None:
         self.db = db
-        self._connection: Connection | None = None
+        self._connection = connection  # SQLite: the process's exchanges' own (Database.exchange)
         self._running = False  # a block runs on the connection now
         self._held: RootTransaction | None = None
         self._hold_next = False
@@ -905,12 +906,30 @@ class Exchange:
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
-    def close(self) -> None:
-        """Ends the exchange: anything still held was never answered, so it rolls back."""
+    def close(self, keep: bool = False) -> Connection | None:
+        """Ends the exchange: anything still held was never answered, so it rolls back. The
+        connection goes back to the pool (its pending BEGIN forgotten; an open transaction
+        rolls back), or, `keep`, is returned for the next exchange, as the pool would hand it
+        out: its transaction, if any, rolled back (the driver's too, and with it the SQLite
+        writers' lock, as the pool's reset does). One that was lost is not kept, nor one whose
+        rollback fails: as the pool would, it is dropped, and the exchange's outcome stands."""
         self._held = None
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            connection.close()  # returned to the pool (its pending BEGIN forgotten); an open transaction rolls back
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return None
+        if keep and not connection.invalidated and not connection.closed:
+            try:
+                if connection.in_transaction():
+                    connection.rollback()
+                driver = connection.connection.driver_connection
+                assert driver is not None  # a connection neither lost nor closed has its driver's
+                driver.rollback()
+                return connection
+            except Exception:  # noqa: BLE001 - the connection's trouble, not the exchange's
+                log.warning("a connection could not be rolled back after an exchange: dropped", exc_info=True)
+                connection.invalidate()
+        connection.close()
+        return None
 
 
 class _Turns:
@@ -973,6 +992,7 @@ class Database:
         )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
         self._turns: AbstractContextManager[Any] = _Turns() if self.is_sqlite else nullcontext()
+        self._turns_connection: Connection | None = None  # SQLite: the one the exchanges take turns on
         self._checkpointer: _Checkpointer | None = None
 
     @contextmanager
@@ -986,16 +1006,27 @@ class Database:
         interval (5 ms), while every other process's writers wait for the lock. Taking turns
         lets the lock be released as soon as its work is done: BENCHMARKS.md, run 8. A caller
         reads a request's body before it begins the exchange, so a slow client holds a thread,
-        not the turn. On PostgreSQL exchanges overlap: its waits are round trips, on a remote
-        server long ones."""
+        not the turn. As one exchange runs at a time, they share one connection, kept from one
+        to the next rather than checked out of the pool and back for each (BENCHMARKS.md, run
+        20: 6% of a VerifyCoupon's CPU); an exchange that begins inside another (the turn is
+        reentrant) checks one out. On PostgreSQL exchanges overlap: its waits are round trips,
+        on a remote server long ones; each checks a connection out."""
         with self._turns:
-            exchange = Exchange(self)
+            kept, self._turns_connection = self._turns_connection, None
+            exchange = Exchange(self, kept)
             token = self._exchange.set(exchange)
             try:
                 yield exchange
             finally:
                 self._exchange.reset(token)
-                exchange.close()
+                self._keep(exchange.close(keep=self.is_sqlite))
+
+    def _keep(self, connection: Connection | None) -> None:
+        """SQLite: `connection` is the next exchange's (one kept at a time), in the turn."""
+        if connection is not None and self._turns_connection is None:
+            self._turns_connection = connection
+        elif connection is not None:
+            connection.close()
 
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:
@@ -1065,6 +1096,7 @@ class Database:
         if not self.is_sqlite or database in (None, "", ":memory:") or self._checkpointer is not None:
             return
         event.listen(self.engine, "connect", _no_checkpoint_on_commit)
+        self._drop_turns_connection()
         self.engine.dispose()  # the connections pooled so far are made again, with it
         self._checkpointer = _Checkpointer(database, every_s)
         self._checkpointer.start()
@@ -1074,4 +1106,11 @@ class Database:
             self._checkpointer.stopping.set()
             self._checkpointer.join(timeout=10)
             self._checkpointer = None
+        self._drop_turns_connection()
         self.engine.dispose()
+
+    def _drop_turns_connection(self) -> None:
+        with self._turns:  # not while an exchange uses it
+            kept, self._turns_connection = self._turns_connection, None
+        if kept is not None:
+            kept.close()

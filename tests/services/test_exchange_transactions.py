@@ -5,6 +5,7 @@ with the answer's record; a read's answer record is committed with other answers
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import sqlite3
@@ -44,6 +45,13 @@ def counting(engine):
     finally:
         for target, name, listener in listeners:
             event.remove(target, name, listener)
+
+
+def exchange_checkout(hub) -> Counter[str]:
+    """A served exchange checks a connection out of the pool on PostgreSQL; on SQLite a
+    worker's exchanges share one, kept from one to the next (`quiet_hub`'s first checked it
+    out: Database.exchange)."""
+    return Counter() if hub.db.is_sqlite else Counter(checkouts=1)
 
 
 def request_record(hub) -> Counter[str]:
@@ -86,7 +94,7 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
             status, answer = quiet_hub.post(request)
         assert status == 200, fault_of(answer)
         work = Counter() if operation == "VerifyCoupon" else Counter(transactions=1, commits=1)
-        assert counts == Counter(checkouts=1) + request_record(hub) + work, operation
+        assert counts == exchange_checkout(hub) + request_record(hub) + work, operation
     with counting(hub.db.engine) as counts:
         hub.answer_records.flush()
     # the three reads' answer records commit together; a redeem's went with its capture
@@ -254,7 +262,7 @@ def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
     assert (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
-    assert counts == Counter(checkouts=1) + request_record(hub)
+    assert counts == exchange_checkout(hub) + request_record(hub)
     assert not ends_with_one_exchange(hub)
     hub.answer_records.flush()
     assert ends_with_one_exchange(hub)
@@ -279,7 +287,7 @@ def test_a_state_change_refused_before_its_work_began_has_its_fault_recorded_at_
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(request)
     assert (status, fault_of(answer)[0]) == (500, CLIENT(fault))
-    assert counts == Counter(checkouts=1, transactions=1, commits=1) + request_record(hub)  # then the fault's
+    assert counts == exchange_checkout(hub) + Counter(transactions=1, commits=1) + request_record(hub)  # the fault's
     assert ends_with_one_exchange(hub)
     assert hub.message_log.verify().ok
 
@@ -292,7 +300,7 @@ def test_a_request_refused_before_it_was_logged_is_logged_with_its_fault_in_one_
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(tampered)
     assert (status, fault_of(answer)[0]) == (500, f"{{{ns.WSSE}}}FailedCheck")
-    assert counts == Counter(checkouts=1, transactions=1, commits=1)
+    assert counts == exchange_checkout(hub) + Counter(transactions=1, commits=1)
     assert ends_with_one_exchange(hub)
 
 
@@ -422,6 +430,90 @@ def test_on_sqlite_exchanges_waiting_for_their_turn_get_it_in_the_order_they_cam
         assert order[-2:] == ["after1", "after2"]  # the turn was free again
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # on PostgreSQL each exchange checks one out
+def test_on_sqlite_a_process_s_exchanges_share_one_connection_kept_from_one_to_the_next(db):
+    """Taking turns, a process's SQLite exchanges share one connection: the first checks it
+    out, the next ones find it kept. An exchange begun inside another (the turn is reentrant)
+    gets one of its own; one of the two is kept, the other goes back to the pool. A lost
+    connection is not kept, and `dispose()` closes the one kept."""
+    with counting(db.engine) as counts:
+        with db.exchange(), db.writing() as connection:
+            first = connection.connection.driver_connection
+        for _ in range(3):
+            with db.exchange(), db.reading() as connection:
+                assert connection.connection.driver_connection is first
+    assert counts == Counter(checkouts=1, transactions=1, commits=1)
+    with db.exchange(), db.reading() as outer:
+        with db.exchange(), db.reading() as inner:
+            nested = inner.connection.driver_connection
+            assert nested is not first
+        assert outer.connection.driver_connection is first
+    with db.exchange(), db.reading() as connection:
+        kept = connection.connection.driver_connection
+    assert kept in (first, nested)
+    assert db.engine.pool.checkedin() >= 1  # the other one, back in the pool
+    with db.exchange():
+        with db.reading() as connection:
+            assert connection.connection.driver_connection is kept
+        connection.invalidate()  # lost (as on a disk error): not kept
+    with counting(db.engine) as counts, db.exchange(), db.reading() as connection:
+        assert connection.connection.driver_connection is not kept
+    assert counts == Counter(checkouts=1)
+    last = connection.connection.driver_connection
+    db.dispose()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        last.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_kept_sqlite_connection_carries_nothing_over_from_the_exchange_before(db):
+    """What the pool's reset did for a connection given back, an exchange does for the one it
+    keeps: work held and never committed (its answer never recorded) rolls back and the
+    writers' lock is given back, so another process writes at once; a transaction the driver
+    began behind SQLAlchemy's back rolls back too."""
+    database = make_url(db.url).database
+    with db.exchange() as exchange:
+        exchange.hold_next()
+        with db.writing() as connection:
+            connection.execute(text("CREATE TABLE held_never_committed (x INTEGER)"))
+        assert exchange.holding
+    with open(f"{database}.writers", "rb") as writers:
+        fcntl.flock(writers, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if it were still held
+    other = sqlite3.connect(database, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # "database is locked" if the held work were still open
+    other.execute("ROLLBACK")
+    with db.exchange(), db.writing() as connection:  # a transaction of its own, committed
+        connection.execute(text("CREATE TABLE written_after (x INTEGER)"))
+    assert other.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_after'").fetchall() == [("written_after",)]
+    with db.exchange():
+        with db.reading() as connection:
+            assert not _in_transaction(connection)
+            held = driver_execute(connection, "SELECT name FROM sqlite_master WHERE name = 'held_never_committed'", ())
+            assert held == []
+            connection.connection.driver_connection.execute("BEGIN")
+    with db.exchange(), db.reading() as connection:
+        assert not _in_transaction(connection)
+    other.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_connection_that_cannot_be_rolled_back_after_an_exchange_is_dropped_not_kept(db, caplog):
+    with db.exchange(), db.reading() as connection:
+        broken = connection.connection.driver_connection
+
+    def refuse() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with db.exchange() as exchange, db.reading() as connection:
+        assert connection.connection.driver_connection is broken
+        broken.rollback = refuse  # as the exchange ends
+    assert not exchange.holding
+    assert "could not be rolled back after an exchange: dropped" in caplog.text
+    with db.exchange(), db.reading() as connection:
+        assert connection.connection.driver_connection is not broken
+        assert driver_execute(connection, "SELECT 1", ()) == [(1,)]
 
 
 def _in_transaction(connection) -> bool:
