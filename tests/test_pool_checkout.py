@@ -1,6 +1,7 @@
 """A pooled PostgreSQL connection the server closed while it lay in the pool (as a restart
 closes them all) is dropped at checkout and replaced, without a round trip: the next block
-of work succeeds on a new connection (hub.db.database._drop_if_closed_by_server)."""
+of work succeeds on a new connection (hub.db.database._drop_if_closed_by_server). So is one
+an exchange kept for the next (hub.db.database._KeptConnections)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,15 @@ def test_a_live_pooled_connection_is_kept(pg_db):
         with pg_db.writing() as connection:
             assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
         assert backend_pid(pg_db) == pid
+
+
+def exchange_backend_pid(db: Database) -> int:
+    with db.exchange(), db.reading() as connection:
+        return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def test_a_connection_kept_for_the_next_exchange_that_the_server_closed_is_replaced(pg_db):
+    pid = exchange_backend_pid(pg_db)
+    assert exchange_backend_pid(pg_db) == pid  # kept, and used again
+    terminate_backend(pg_db.engine.url, pid)  # as a restart would, between two exchanges
+    assert exchange_backend_pid(pg_db) != pid  # and no error: the dead connection was not used

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Connection,
@@ -248,17 +248,23 @@ def _drop_if_closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) 
     """Before a pooled PostgreSQL connection is handed out: one the server has closed while it
     lay in the pool (a restart, `pg_terminate_backend`, an idle timeout) is dropped, and the
     pool connects anew (SQLAlchemy retries a checkout that raises DisconnectionError), so a
-    restart costs no request. The server says so by writing its reason and closing: a pooled
-    connection has nothing to read otherwise (its last answer was read to the end), so a
-    readable socket means it is gone. Checked locally, with no round trip: `pool_pre_ping`
-    asked the server on every checkout (0.27 ms of CPU and a round trip an exchange)."""
-    connection = record.driver_connection
+    restart costs no request (`_closed_by_server`)."""
+    if _closed_by_server(record.driver_connection):
+        raise DisconnectionError("the server closed the pooled connection")
+
+
+def _closed_by_server(connection: Any) -> bool:
+    """Whether a PostgreSQL connection lying unused (in the pool, or kept for the next
+    exchange: `_KeptConnections`) was closed. The server says so by writing its reason and
+    closing: an unused connection has nothing to read otherwise (its last answer was read to
+    the end), so a readable socket means it is gone. Checked locally, with no round trip:
+    `pool_pre_ping` asked the server on every checkout (0.27 ms of CPU and a round trip an
+    exchange)."""
     if connection.closed or connection.broken:
-        raise DisconnectionError("the pooled connection is closed")
+        return True
     poll = io_select.poll()
     poll.register(connection.fileno(), io_select.POLLIN)
-    if poll.poll(0):
-        raise DisconnectionError("the server closed the pooled connection")
+    return bool(poll.poll(0))
 
 
 def unavailable(error: BaseException) -> bool:
@@ -756,10 +762,9 @@ def sent_then_checked(connection: Connection, hooks: Sequence[Callable[[Connecti
 
 
 class Exchange:
-    """One SOAP exchange's database work on one connection, checked out once
-    (`Database.exchange()`; on SQLite the one its process's exchanges take turns on). Every
-    `transaction()` and `read()` of the exchange runs on it, one after the other, each in a
-    transaction of its own, except:
+    """One SOAP exchange's database work on one connection, checked out once or kept from an
+    exchange before (`Database.exchange()`). Every `transaction()` and `read()` of the
+    exchange runs on it, one after the other, each in a transaction of its own, except:
 
     - an operation that changes state (`hold_next()` after the request's record): the
       business work's transaction is left open when its block ends, and `finish` adds the
@@ -778,13 +783,13 @@ class Exchange:
     (`_driver_cursor`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
 
-    def __init__(self, db: Database, connection: Connection | None = None) -> None:
+    def __init__(self, db: Database, kept: Kept | None = None) -> None:
         self.db = db
-        self._connection = connection  # SQLite: the process's exchanges' own (Database.exchange)
+        self._connection = kept.connection if kept is not None else None  # one an exchange before kept
         self._running = False  # a block runs on the connection now
         self._held: RootTransaction | None = None
         self._hold_next = False
-        self._autocommit = False  # PostgreSQL: the connection is set to autocommit now
+        self._autocommit = kept.autocommit if kept is not None else False  # PostgreSQL: set to autocommit now
         self._before_commit = BeforeCommit()  # of the transaction open (or next) on the connection
 
     @property
@@ -906,13 +911,14 @@ class Exchange:
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
-    def close(self, keep: bool = False) -> Connection | None:
+    def close(self, keep: bool = False) -> Kept | None:
         """Ends the exchange: anything still held was never answered, so it rolls back. The
         connection goes back to the pool (its pending BEGIN forgotten; an open transaction
-        rolls back), or, `keep`, is returned for the next exchange, as the pool would hand it
-        out: its transaction, if any, rolled back (the driver's too, and with it the SQLite
-        writers' lock, as the pool's reset does). One that was lost is not kept, nor one whose
-        rollback fails: as the pool would, it is dropped, and the exchange's outcome stands."""
+        rolls back), or, `keep`, is returned for the next exchange as the pool would hand it
+        out: its transaction, if any, rolled back (the driver's too, and on SQLite with it the
+        writers' lock, as the pool's reset does), no BEGIN pending. One that was lost is not
+        kept, nor one whose rollback fails: as the pool would, it is dropped, and the
+        exchange's outcome stands."""
         self._held = None
         connection, self._connection = self._connection, None
         if connection is None:
@@ -923,13 +929,73 @@ class Exchange:
                     connection.rollback()
                 driver = connection.connection.driver_connection
                 assert driver is not None  # a connection neither lost nor closed has its driver's
-                driver.rollback()
-                return connection
+                driver.rollback()  # none open: nothing sent (sqlite3, psycopg)
+                connection.info.pop(_BEGIN_PENDING, None)
+                return Kept(connection, self._autocommit)
             except Exception:  # noqa: BLE001 - the connection's trouble, not the exchange's
                 log.warning("a connection could not be rolled back after an exchange: dropped", exc_info=True)
                 connection.invalidate()
         connection.close()
         return None
+
+
+class Kept(NamedTuple):
+    """A connection an exchange kept for the next one, and whether it is set to autocommit
+    (PostgreSQL: `Exchange.block` switches it on the client as its blocks need)."""
+
+    connection: Connection
+    autocommit: bool
+
+
+# Connections kept for the next exchanges of a process, at most: one a gthread worker thread
+# (`hub serve --threads`' default); exchanges beyond them check connections out of the pool, as
+# all did before, and the pool keeps room for what is not an exchange (the group commit).
+KEPT_CONNECTIONS_MAX = 4
+
+
+class _KeptConnections:
+    """The connections exchanges keep from one to the next, rather than check one out of the
+    pool and back for each: SQLAlchemy's checkout and checkin, and on PostgreSQL the reset of
+    the connection's autocommit, cost 6% of a VerifyCoupon's CPU on SQLite and 12% on
+    PostgreSQL (BENCHMARKS.md, run 20). Taken as an exchange begins (the last kept first),
+    given back as it ends, at most `most`. On PostgreSQL one the server closed meanwhile (a
+    restart) is dropped as it is taken, as the pool's checkout drops one (`_closed_by_server`),
+    so a restart costs no request here either."""
+
+    def __init__(self, is_sqlite: bool, most: int = KEPT_CONNECTIONS_MAX) -> None:
+        self.is_sqlite = is_sqlite
+        self.most = most
+        self._kept: list[Kept] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Kept | None:
+        while True:
+            with self._lock:
+                if not self._kept:
+                    return None
+                kept = self._kept.pop()
+            if self._usable(kept.connection):
+                return kept
+            kept.connection.invalidate()  # its driver's connection closed, the pool's record made anew
+
+    def give_back(self, kept: Kept) -> None:
+        with self._lock:
+            if len(self._kept) < self.most:
+                self._kept.append(kept)
+                return
+        kept.connection.close()  # back to the pool
+
+    def close(self) -> None:
+        """Every connection kept back to the pool (`Database.dispose`)."""
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for k in kept:
+            k.connection.close()
+
+    def _usable(self, connection: Connection) -> bool:
+        if connection.invalidated or connection.closed:
+            return False
+        return self.is_sqlite or not _closed_by_server(connection.connection.driver_connection)
 
 
 class _Turns:
@@ -992,7 +1058,7 @@ class Database:
         )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
         self._turns: AbstractContextManager[Any] = _Turns() if self.is_sqlite else nullcontext()
-        self._turns_connection: Connection | None = None  # SQLite: the one the exchanges take turns on
+        self._kept = _KeptConnections(self.is_sqlite)
         self._checkpointer: _Checkpointer | None = None
 
     @contextmanager
@@ -1006,27 +1072,22 @@ class Database:
         interval (5 ms), while every other process's writers wait for the lock. Taking turns
         lets the lock be released as soon as its work is done: BENCHMARKS.md, run 8. A caller
         reads a request's body before it begins the exchange, so a slow client holds a thread,
-        not the turn. As one exchange runs at a time, they share one connection, kept from one
-        to the next rather than checked out of the pool and back for each (BENCHMARKS.md, run
-        20: 6% of a VerifyCoupon's CPU); an exchange that begins inside another (the turn is
-        reentrant) checks one out. On PostgreSQL exchanges overlap: its waits are round trips,
-        on a remote server long ones; each checks a connection out."""
+        not the turn. On PostgreSQL exchanges overlap: its waits are round trips, on a remote
+        server long ones.
+
+        An exchange's connection is kept for the next one (`_KeptConnections`), not given back
+        to the pool: on SQLite, where one runs at a time, mostly one connection, on PostgreSQL
+        about one a thread."""
         with self._turns:
-            kept, self._turns_connection = self._turns_connection, None
-            exchange = Exchange(self, kept)
+            exchange = Exchange(self, self._kept.take())
             token = self._exchange.set(exchange)
             try:
                 yield exchange
             finally:
                 self._exchange.reset(token)
-                self._keep(exchange.close(keep=self.is_sqlite))
-
-    def _keep(self, connection: Connection | None) -> None:
-        """SQLite: `connection` is the next exchange's (one kept at a time), in the turn."""
-        if connection is not None and self._turns_connection is None:
-            self._turns_connection = connection
-        elif connection is not None:
-            connection.close()
+                kept = exchange.close(keep=True)
+                if kept is not None:
+                    self._kept.give_back(kept)
 
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:
@@ -1096,7 +1157,7 @@ class Database:
         if not self.is_sqlite or database in (None, "", ":memory:") or self._checkpointer is not None:
             return
         event.listen(self.engine, "connect", _no_checkpoint_on_commit)
-        self._drop_turns_connection()
+        self._kept.close()
         self.engine.dispose()  # the connections pooled so far are made again, with it
         self._checkpointer = _Checkpointer(database, every_s)
         self._checkpointer.start()
@@ -1106,11 +1167,5 @@ class Database:
             self._checkpointer.stopping.set()
             self._checkpointer.join(timeout=10)
             self._checkpointer = None
-        self._drop_turns_connection()
+        self._kept.close()
         self.engine.dispose()
-
-    def _drop_turns_connection(self) -> None:
-        with self._turns:  # not while an exchange uses it
-            kept, self._turns_connection = self._turns_connection, None
-        if kept is not None:
-            kept.close()

@@ -1,7 +1,8 @@
-"""What one SOAP exchange costs the database (issue 18 point 2): one connection checkout
-and at most two transactions, the request's record, then the business work together
-with the answer's record; a read's answer record is committed with other answers' records
-(hub.services.group_commit). Counted with SQLAlchemy's pool and connection events."""
+"""What one SOAP exchange costs the database (issue 18 point 2): at most one connection
+checkout (none where an exchange before kept its connection) and at most two transactions,
+the request's record, then the business work together with the answer's record; a read's
+answer record is committed with other answers' records (hub.services.group_commit). Counted
+with SQLAlchemy's pool and connection events."""
 
 from __future__ import annotations
 
@@ -47,13 +48,6 @@ def counting(engine):
             event.remove(target, name, listener)
 
 
-def exchange_checkout(hub) -> Counter[str]:
-    """A served exchange checks a connection out of the pool on PostgreSQL; on SQLite a
-    worker's exchanges share one, kept from one to the next (`quiet_hub`'s first checked it
-    out: Database.exchange)."""
-    return Counter() if hub.db.is_sqlite else Counter(checkouts=1)
-
-
 def request_record(hub) -> Counter[str]:
     """The request's record with its replay-cache row: a write transaction on SQLite; on
     PostgreSQL one statement in autocommit, no transaction."""
@@ -94,7 +88,7 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
             status, answer = quiet_hub.post(request)
         assert status == 200, fault_of(answer)
         work = Counter() if operation == "VerifyCoupon" else Counter(transactions=1, commits=1)
-        assert counts == exchange_checkout(hub) + request_record(hub) + work, operation
+        assert counts == request_record(hub) + work, operation  # the connection the exchange before kept
     with counting(hub.db.engine) as counts:
         hub.answer_records.flush()
     # the three reads' answer records commit together; a redeem's went with its capture
@@ -262,7 +256,7 @@ def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(signed_request(kasa, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
     assert (status, fault_of(answer)[0]) == (500, CLIENT("NotAuthorized"))
-    assert counts == exchange_checkout(hub) + request_record(hub)
+    assert counts == request_record(hub)
     assert not ends_with_one_exchange(hub)
     hub.answer_records.flush()
     assert ends_with_one_exchange(hub)
@@ -287,7 +281,7 @@ def test_a_state_change_refused_before_its_work_began_has_its_fault_recorded_at_
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(request)
     assert (status, fault_of(answer)[0]) == (500, CLIENT(fault))
-    assert counts == exchange_checkout(hub) + Counter(transactions=1, commits=1) + request_record(hub)  # the fault's
+    assert counts == Counter(transactions=1, commits=1) + request_record(hub)  # then the fault's
     assert ends_with_one_exchange(hub)
     assert hub.message_log.verify().ok
 
@@ -300,7 +294,7 @@ def test_a_request_refused_before_it_was_logged_is_logged_with_its_fault_in_one_
     with counting(hub.db.engine) as counts:
         status, answer = quiet_hub.post(tampered)
     assert (status, fault_of(answer)[0]) == (500, f"{{{ns.WSSE}}}FailedCheck")
-    assert counts == exchange_checkout(hub) + Counter(transactions=1, commits=1)
+    assert counts == Counter(transactions=1, commits=1)
     assert ends_with_one_exchange(hub)
 
 
@@ -432,12 +426,21 @@ def test_on_sqlite_exchanges_waiting_for_their_turn_get_it_in_the_order_they_cam
         db.dispose()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # on PostgreSQL each exchange checks one out
-def test_on_sqlite_a_process_s_exchanges_share_one_connection_kept_from_one_to_the_next(db):
-    """Taking turns, a process's SQLite exchanges share one connection: the first checks it
-    out, the next ones find it kept. An exchange begun inside another (the turn is reentrant)
-    gets one of its own; one of the two is kept, the other goes back to the pool. A lost
-    connection is not kept, and `dispose()` closes the one kept."""
+def _driver_closed(driver) -> bool:
+    if isinstance(driver, sqlite3.Connection):
+        try:
+            driver.execute("SELECT 1")
+        except sqlite3.ProgrammingError:
+            return True
+        return False
+    return driver.closed
+
+
+def test_an_exchange_keeps_its_connection_for_the_next_one(db):
+    """Exchanges keep their connection from one to the next instead of checking one out of the
+    pool and back each time: the first checks it out, the next ones find it kept. An exchange
+    begun inside another gets one of its own; the two are kept. A lost connection is not
+    kept, and `dispose()` closes the ones kept."""
     with counting(db.engine) as counts:
         with db.exchange(), db.writing() as connection:
             first = connection.connection.driver_connection
@@ -445,26 +448,30 @@ def test_on_sqlite_a_process_s_exchanges_share_one_connection_kept_from_one_to_t
             with db.exchange(), db.reading() as connection:
                 assert connection.connection.driver_connection is first
     assert counts == Counter(checkouts=1, transactions=1, commits=1)
-    with db.exchange(), db.reading() as outer:
+    with counting(db.engine) as counts, db.exchange(), db.reading() as outer:
         with db.exchange(), db.reading() as inner:
             nested = inner.connection.driver_connection
             assert nested is not first
         assert outer.connection.driver_connection is first
-    with db.exchange(), db.reading() as connection:
-        kept = connection.connection.driver_connection
-    assert kept in (first, nested)
-    assert db.engine.pool.checkedin() >= 1  # the other one, back in the pool
+    assert counts == Counter(checkouts=1)
+    with counting(db.engine) as counts:
+        for _ in range(2):
+            with db.exchange(), db.reading() as connection:
+                assert connection.connection.driver_connection is first  # the last kept first
+        with db.exchange(), db.reading() as outer, db.exchange(), db.reading() as inner:
+            assert {outer.connection.driver_connection, inner.connection.driver_connection} == {first, nested}
+    assert counts == Counter()
     with db.exchange():
         with db.reading() as connection:
-            assert connection.connection.driver_connection is kept
-        connection.invalidate()  # lost (as on a disk error): not kept
-    with counting(db.engine) as counts, db.exchange(), db.reading() as connection:
-        assert connection.connection.driver_connection is not kept
+            assert connection.connection.driver_connection is first
+        connection.invalidate()  # lost (a disk error, a dropped socket): not kept
+    with counting(db.engine) as counts, db.exchange(), db.reading() as outer, db.exchange(), db.reading() as inner:
+        assert outer.connection.driver_connection is nested
+        assert inner.connection.driver_connection not in (first, nested)
     assert counts == Counter(checkouts=1)
-    last = connection.connection.driver_connection
+    kept = [outer.connection.driver_connection, inner.connection.driver_connection]
     db.dispose()
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        last.execute("SELECT 1")
+    assert all(_driver_closed(driver) for driver in kept)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -651,14 +658,15 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert (
         quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(opening)))[0] == 200
     )  # office's account made
-    engine = quiet_hub.app.endpoints["/soap/office"].message_log.db.engine
+    database = quiet_hub.app.endpoints["/soap/office"].message_log.db
+    engine = database.engine
     trace = tmp_path / "libpq.trace"
     out = trace.open("w")
 
     def traced(dbapi_connection, _record):
         dbapi_connection.pgconn.trace(out.fileno())
 
-    engine.dispose()
+    database.dispose()  # the connections kept and pooled: the exchange's is made anew
     event.listen(engine, "connect", traced)
     try:
         status, answer = quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
@@ -695,15 +703,43 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert ["BEGIN"] not in trips  # never a round trip of its own
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # autocommit is PostgreSQL's
+def test_a_kept_connection_left_in_autocommit_still_gives_a_snapshot_its_transaction(db):
+    """A connection is kept as its exchange left it, in autocommit after a read: the next
+    exchange knows, and switches it back for a snapshot, which must see one moment."""
+    with db.exchange(), db.reading() as connection:
+        driver_execute(connection, "SELECT 1", ())
+        assert connection.connection.driver_connection.autocommit
+    with db.exchange(), db.snapshot() as session:
+        assert session.execute(text("SHOW transaction_isolation")).scalar_one() == "repeatable read"
+        assert _in_transaction(session.connection())
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the BEGIN sent late is PostgreSQL's
-def test_a_connection_back_in_the_pool_has_no_begin_left_to_send(db):
+def test_a_connection_kept_or_back_in_the_pool_has_no_begin_left_to_send(db):
     """An exchange that ends with a write held and nothing sent (its answer never recorded)
-    gives its connection back with nothing begun: the pool's next user starts clean."""
+    keeps its connection, or gives it back to the pool, with nothing begun: its next user
+    starts clean. Held work that was sent rolls back."""
+    for sent in (False, True):
+        with db.exchange() as exchange:
+            exchange.hold_next()
+            with db.writing() as connection:
+                if sent:
+                    connection.execute(text("CREATE TABLE held_never_committed (x integer)"))
+            assert exchange.holding
+        with db.exchange(), db.reading() as connection:  # the connection kept
+            assert "hub.begin_pending" not in connection.info
+            assert not _in_transaction(connection)
+            assert not driver_execute(connection, "SELECT to_regclass('held_never_committed')", ())[0][0]
+        with db.exchange(), db.writing() as connection:  # a transaction of its own (the process's
+            # PostgreSQL database is shared by the tests: nothing is left in it)
+            assert driver_execute(connection, "SELECT 1", ()) == [(1,)]
+            assert _in_transaction(connection)
+    db._kept.most = 0  # none kept: back to the pool
     with db.exchange() as exchange:
         exchange.hold_next()
         with db.writing() as connection:
             pass
-        assert exchange.holding
     with db.engine.connect() as connection:
         assert "hub.begin_pending" not in connection.info
 
