@@ -40,3 +40,4 @@ def test_a_connection_kept_for_the_next_exchange_that_the_server_closed_is_repla
     assert exchange_backend_pid(pg_db) == pid  # kept, and used again
     terminate_backend(pg_db.engine.url, pid)  # as a restart would, between two exchanges
     assert exchange_backend_pid(pg_db) != pid  # and no error: the dead connection was not used
+    assert pg_db.engine.pool.checkedout() == 1  # the new one, kept; the dead one given back, dropped

@@ -911,19 +911,18 @@ class Exchange:
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 
-    def close(self, keep: bool = False) -> Kept | None:
+    def close(self) -> Kept | None:
         """Ends the exchange: anything still held was never answered, so it rolls back. The
-        connection goes back to the pool (its pending BEGIN forgotten; an open transaction
-        rolls back), or, `keep`, is returned for the next exchange as the pool would hand it
-        out: its transaction, if any, rolled back (the driver's too, and on SQLite with it the
-        writers' lock, as the pool's reset does), no BEGIN pending. One that was lost is not
-        kept, nor one whose rollback fails: as the pool would, it is dropped, and the
-        exchange's outcome stands."""
+        connection is returned, to be kept for the next exchange (`_KeptConnections`), as the
+        pool would hand it out: its transaction, if any, rolled back (the driver's too, and on
+        SQLite with it the writers' lock, as the pool's reset does), no BEGIN pending. One that
+        was lost goes back to the pool, which drops it, and so does one whose rollback fails:
+        the exchange's outcome stands."""
         self._held = None
         connection, self._connection = self._connection, None
         if connection is None:
             return None
-        if keep and not connection.invalidated and not connection.closed:
+        if not connection.invalidated and not connection.closed:
             try:
                 if connection.in_transaction():
                     connection.rollback()
@@ -977,6 +976,7 @@ class _KeptConnections:
             if self._usable(kept.connection):
                 return kept
             kept.connection.invalidate()  # its driver's connection closed, the pool's record made anew
+            kept.connection.close()
 
     def give_back(self, kept: Kept) -> None:
         with self._lock:
@@ -1085,7 +1085,7 @@ class Database:
                 yield exchange
             finally:
                 self._exchange.reset(token)
-                kept = exchange.close(keep=True)
+                kept = exchange.close()
                 if kept is not None:
                     self._kept.give_back(kept)
 
