@@ -9,6 +9,11 @@ with a SOAP fault (the writing side still works), and the worker thread is free 
 
 Only servers that expose their socket (gunicorn's `gunicorn.socket`) are watched; for
 others `watch` does nothing.
+
+The thread looks at least every `LOOK_EVERY_S`, and a new watch wakes it only when its
+deadline comes before the thread would look anyway. A body arrives in milliseconds and the
+limit is seconds, so that is almost never: the thread was woken for every request, which
+cost every SOAP exchange a switch to it and back (BENCHMARKS.md, run 20).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+# How long the thread waits, at most, before it looks at the deadlines again.
+LOOK_EVERY_S = 1.0
 
 
 @dataclass(order=True)
@@ -38,6 +46,7 @@ class ReadDeadlines:
         self._heap: list[_Watch] = []
         self._seq = itertools.count()
         self._thread_pid: int | None = None  # the process the thread runs in (gunicorn forks after import)
+        self._looks_at = 0.0  # when the waiting thread looks again by itself (time.monotonic())
 
     @contextmanager
     def watch(self, sock: socket.socket | None, timeout_s: float) -> Iterator[_Watch]:
@@ -50,7 +59,7 @@ class ReadDeadlines:
         with self._lock:
             self._start_thread()
             heapq.heappush(self._heap, entry)
-            if self._heap[0] is entry:
+            if entry.deadline < self._looks_at:  # due before the thread would look
                 self._lock.notify()
         try:
             yield entry
@@ -62,6 +71,7 @@ class ReadDeadlines:
         if self._thread_pid != os.getpid():
             self._thread_pid = os.getpid()
             self._heap.clear()  # entries of the parent process are not ours
+            self._looks_at = 0.0  # the new thread looks as it starts
             threading.Thread(target=self._run, name="hub-body-deadlines", daemon=True).start()
 
     def _run(self) -> None:
@@ -69,12 +79,11 @@ class ReadDeadlines:
             while True:
                 while self._heap and self._heap[0].sock is None:
                     heapq.heappop(self._heap)  # finished in time
-                if not self._heap:
-                    self._lock.wait()
-                    continue
-                late = self._heap[0].deadline - time.monotonic()
+                now = time.monotonic()
+                late = self._heap[0].deadline - now if self._heap else LOOK_EVERY_S
                 if late > 0:
-                    self._lock.wait(late)
+                    self._looks_at = now + min(late, LOOK_EVERY_S)
+                    self._lock.wait(min(late, LOOK_EVERY_S))
                     continue
                 entry = heapq.heappop(self._heap)
                 # Not over: the loop's start dropped the watches whose read was, and `watch` ends
