@@ -297,11 +297,14 @@ class SoapEndpoint:
             unread = self._receive(environ, exchange)  # before the exchange: it may take its turn (Database.exchange)
             with self.message_log.db.exchange() as exchange.database:
                 answer = self._log_answer(exchange, self._prepared(self._answer(environ, exchange, unread)))
-                body = answer.sealed()  # the key's work, once the record and any work it reports are committed
-                fault = _fault_label(answer.envelope)
-                status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
-                self._account(exchange, fault, status, environ)
                 self._forget_expired_signatures()
+            # After the exchange, whose turn (SQLite) the process's next exchange takes meanwhile:
+            # the key's work, once the record and any work it reports are committed (it lets go
+            # of the GIL, so that exchange runs beside it), then the metrics and the log line.
+            body = answer.sealed()
+            fault = _fault_label(answer.envelope)
+            status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
+            self._account(exchange, fault, status, environ)
         start_response(
             status,
             [
