@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import shutil
+import socket
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -290,6 +292,44 @@ def test_refused_with_the_contracts_fault_and_no_state_change(running_hub, coupo
     assert (status, code) == (500, fault), text
     assert "Traceback" not in text and text
     assert unchanged(running_hub, coupon)
+
+
+def _sent_by_hand(url: str, head_length: int, body: bytes, slowly: bool) -> tuple[float, bytes]:
+    """POST `body` under a Content-Length of `head_length` on a socket of its own, then
+    read the answer to the end: (seconds it took, the answer's bytes)."""
+    host, port = url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(
+            f"POST /soap/office HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+            f"Content-Length: {head_length}\r\nConnection: close\r\n\r\n".encode()
+        )
+        for start in range(0, len(body), 65536):
+            sock.sendall(body[start : start + 65536])
+            if slowly:
+                time.sleep(0.01)  # the hub has answered by the time most of it is sent
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return time.monotonic() - started, answer
+
+
+def test_a_body_over_the_limit_is_read_to_its_end_so_its_sender_gets_the_fault(running_hub):
+    """The server closes the connection after its fault: with the body's bytes unread the
+    close resets it, and a client still sending (as a slow one is) never reads the fault."""
+    body = b"<x>" + b"a" * 1_500_000 + b"</x>"
+    for _ in range(3):
+        _, answer = _sent_by_hand(running_hub.url, len(body), body, slowly=True)
+        assert answer.startswith(b"HTTP/1.0 500") or answer.startswith(b"HTTP/1.1 500"), answer[:200]
+        assert b"the limit is 1000000 bytes" in answer
+
+
+def test_a_body_declared_far_over_the_limit_is_refused_without_being_read(running_hub):
+    """One declared over OVERSIZE_DRAINED_UP_TO times the limit is not waited for: the fault
+    goes out at once, however much the client says it will send."""
+    seconds, answer = _sent_by_hand(running_hub.url, 100_000_000, b"<x>", slowly=False)
+    assert b"500" in answer.split(b"\r\n", 1)[0] and b"100000000 bytes" in answer
+    assert seconds < 5  # not the body deadline's 10 s
 
 
 def test_a_captured_request_replayed_is_refused(running_hub, coupon):
