@@ -11,11 +11,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.base import UtcDateTime
-from hub.db.database import BEFORE_COMMIT, Database, DriverStatement, driver_execute, pipelined, unavailable
+from hub.db.database import (
+    BEFORE_COMMIT,
+    AfterCommit,
+    Database,
+    DriverStatement,
+    driver_execute,
+    pipelined,
+    unavailable,
+)
 
 _META = MetaData()
 _THINGS = Table(
@@ -275,6 +296,71 @@ def test_what_waits_for_the_commit_is_sent_in_one_round_trip_and_checked_in_orde
                 "second",
             ]
     finally:
+        _META.drop_all(pg_db.engine)
+
+
+def test_in_an_exchange_the_commit_goes_with_what_waits_for_it_when_no_hook_checks(pg_db: Database, tmp_path) -> None:
+    """Exchange (PostgreSQL): when no BeforeCommit hook has a check, the COMMIT goes in the
+    hooks' round trip, and what a hook left for after the commit (`AfterCommit`) runs then,
+    seeing its rows committed; a hook with a check keeps the COMMIT apart, since its check reads
+    the answers first; a statement the server refuses makes the pipeline skip the COMMIT after
+    it: nothing of the transaction stays, and nothing runs after it."""
+    _META.create_all(pg_db.engine)
+    trace = tmp_path / "libpq.trace"
+    other = create_engine(pg_db.url)
+    names = select(_THINGS.c.name).order_by(_THINGS.c.id)
+
+    def committed_names() -> list[str]:
+        with other.connect() as connection:
+            return list(connection.execute(names).scalars())
+
+    def renaming(thing: int, new_name: str, check: bool = False):
+        def hook(connection):
+            sent = _RENAME_RETURNING.send(connection, {"thing": thing, "new_name": new_name})
+            return sent.rows if check else None
+
+        return hook
+
+    def traced_commit(*hooks) -> list[str]:
+        with pg_db.exchange(), pg_db.transaction() as session:
+            connection = session.connection()
+            _NAMED.execute(connection, {"name": "n1"})  # the transaction begun (its BEGIN sent with it)
+            for hook in hooks:
+                session.info[BEFORE_COMMIT].add(hook)
+            raw = connection.connection.driver_connection
+            out = trace.open("w")
+            raw.pgconn.trace(out.fileno())
+        raw.pgconn.untrace()
+        out.close()
+        return _sent_messages(trace)
+
+    try:
+        with pg_db.engine.begin() as connection:
+            _ADD.execute_many(connection, [{"id": i, "name": f"n{i}", "at": None, "naive": None} for i in (1, 2)])
+        seen_after: list[list[str]] = []
+        sent = traced_commit(
+            renaming(1, "first"),
+            renaming(2, "second"),
+            lambda connection: AfterCommit(lambda: seen_after.append(committed_names())),
+        )
+        assert (sent.count("Execute"), sent.count("Sync"), sent.count("Query")) == (3, 1, 0), sent  # COMMIT the 3rd
+        assert seen_after == [["first", "second"]]
+
+        sent = traced_commit(renaming(1, "uno", check=True))
+        assert (sent.count("Execute"), sent.count("Sync"), sent.count("Query")) == (1, 1, 1), sent  # COMMIT apart
+        assert committed_names() == ["uno", "second"]
+
+        seen_after.clear()
+        with pytest.raises(DBAPIError, match="too long"):
+            traced_commit(
+                renaming(1, "never"),
+                renaming(2, "a name longer than its column"),
+                lambda connection: AfterCommit(lambda: seen_after.append(committed_names())),
+            )
+        assert committed_names() == ["uno", "second"]
+        assert seen_after == []
+    finally:
+        other.dispose()
         _META.drop_all(pg_db.engine)
 
 

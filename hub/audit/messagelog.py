@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import Claim, Database, DriverStatement, insert_if_absent
+from hub.db.database import AfterCommit, Check, Claim, Database, DriverStatement, insert_if_absent
 
 GENESIS = "0" * 64
 # PostgreSQL: up to this many entries are appended by `_APPEND`, one round trip each (an
@@ -238,10 +239,17 @@ class Sealer(Protocol):
 RecordWatcher = Callable[["MessageRecord"], None]
 
 
+log = logging.getLogger("hub.audit")
+
+
 class MessageLog:
     def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
         self.sealer = sealer
+        # The log's head row has been seen by an append of this process. It is made with the
+        # log's first record and never deleted (nothing deletes it; only its migration's
+        # downgrade drops the table), so from then on an append always finds it.
+        self._head_seen = False
 
     def append(self, *entries: Entry) -> int:
         """Append the entries in a transaction of their own, so a request is logged even
@@ -273,10 +281,38 @@ class MessageLog:
             if not rows[0]:  # no head row yet (a new log), so nothing appended: made, then as any later append
                 self.lock_head(connection)
                 rows = [_APPEND.execute(connection, _append_values(e)) for e in entries]
+            self._head_seen = True
             seq, prev = rows[-1][0][0], rows[-1][0][1]
             return self._sealed_if_due(connection, Head._make(rows[0][0][2:]), seq, prev)
 
         return appended
+
+    def send_with_work(self, connection: Connection, *entries: Entry) -> Check | AfterCommit:
+        """`send_append` as a `BeforeCommit` hook of the work the entries report (a SOAP
+        exchange's answer record: hub.services.endpoint), for both to commit or neither. On
+        PostgreSQL, once this process has seen the log's head row (`_head_seen`; the
+        exchange's request record was appended just before), nothing needs reading before the
+        commit: the server's errors are the check, so the COMMIT goes with the records
+        (hub.db.database.BeforeCommit), and a seal then due is made after it, in a transaction
+        of its own, as after a request's record (`append_claimed`). Otherwise what
+        `send_append` returns reads the records before the commit, and seals within it."""
+        on_server = connection.dialect.name == "postgresql" and len(entries) <= ON_SERVER_ENTRIES_MAX
+        if not (on_server and self._head_seen):
+            return self.send_append(connection, *entries)
+        sent = [_APPEND.send(connection, _append_values(e)) for e in entries]
+
+        def sealed_if_due() -> None:
+            first, last = sent[0].driver_rows(), sent[-1].driver_rows()
+            if not first or not last:
+                log.error("records %s were not appended: the message log has no head row", [e.log_id for e in entries])
+                return
+            if self.sealer is not None and self.sealer.due(Head._make(first[0][2:]), last[0][0]):
+                try:
+                    self.seal()
+                except Exception:  # noqa: BLE001 - the records are committed; the next due append seals
+                    log.exception("the message log could not be sealed after record %s", last[0][0])
+
+        return AfterCommit(sealed_if_due)
 
     def _sealed_if_due(self, connection: Connection, head: Head, seq: int, prev: str) -> int:
         """After an append that moved the locked `head` to record `seq` (hash `prev`)."""
@@ -304,6 +340,7 @@ class MessageLog:
             if not row[0]:  # a new log: its head row made (as `lock_head` makes it), then as any other
                 self.lock_head(connection)
                 (row,) = statement.execute(connection, values)
+        self._head_seen = True
         _, claimed, seq, _, *locked = row
         if not claimed:
             return False

@@ -721,6 +721,19 @@ BEFORE_COMMIT = "hub.before_commit"  # Session.info key: the transaction's Befor
 Check = Callable[[], object]  # reads what a BeforeCommit hook sent, and raises if it is wrong
 
 
+class AfterCommit(NamedTuple):
+    """What a `BeforeCommit` hook gives back when the server's own errors (a key, a constraint)
+    are all the check its statements need, and something is to be done once the transaction
+    has committed: `then`, outside the transaction, which reads what the statements answered
+    (the message log's seal, when one is due). It runs only if the commit succeeded, and must
+    not raise: the work and its record have committed by then."""
+
+    then: Callable[[], object]
+
+
+Hooked = Check | AfterCommit | None  # what a BeforeCommit hook gives back
+
+
 class BeforeCommit:
     """Work a transaction runs on its connection just before it commits, added by the code
     that shares the transaction (the ledger's account moves that cannot be refused wait here,
@@ -730,35 +743,79 @@ class BeforeCommit:
     `session.info[BEFORE_COMMIT]`; every Session of one transaction has the same one.
 
     Each hook sends its statements (`DriverStatement.send`, nothing that reads at once) and
-    gives back its `Check`, or None: on PostgreSQL all the hooks' statements go to the server
-    in one round trip (`pipelined`), where they took one each; then each check reads its
-    statements' answers, in the order the hooks were added. What they run can still fail: the
-    transaction then rolls back, as if its block had raised."""
+    gives back its `Check`, or None when the server's errors are check enough, or
+    `AfterCommit`: on PostgreSQL all the hooks' statements go to the server in one round trip
+    (`pipelined`), where they took one each; then each check reads its statements' answers,
+    in the order the hooks were added. What they run can still fail: the transaction then
+    rolls back, as if its block had raised. When no hook has a check and the transaction's
+    BEGIN was the exchange's own (`Exchange.block`), its COMMIT goes in the same round trip
+    (`run(commit=True)`): the rows the statements lock (the clearing account's, which every
+    capture moves) are held for no round trip of their own, and the server's error, if any,
+    means the COMMIT is never run (a pipeline skips what follows an error), so nothing is
+    committed that a check would have refused."""
 
     def __init__(self) -> None:
-        self._hooks: list[Callable[[Connection], Check | None]] = []
+        self._hooks: list[Callable[[Connection], Hooked]] = []
+        self._after: list[Callable[[], object]] = []
         self.state: dict[str, Any] = {}
 
-    def add(self, hook: Callable[[Connection], Check | None]) -> None:
+    def add(self, hook: Callable[[Connection], Hooked]) -> None:
         self._hooks.append(hook)
 
-    def run(self, connection: Connection) -> None:
+    def run(self, connection: Connection, *, commit: bool = False) -> bool:
+        """Sends every hook's statements and runs their checks. With `commit`, the COMMIT goes
+        with the last hooks' statements when it can (see the class): returns whether it went."""
         while self._hooks:  # a check may add hooks of its own: they run next
             hooks, self._hooks = self._hooks, []
-            sent_then_checked(connection, hooks)
+            after, committed = sent_then_checked(connection, hooks, commit=commit)
+            self._after += after
+            if committed:
+                return True
+        return False
+
+    def after_commit(self) -> None:
+        """What the hooks left for after the commit (`AfterCommit`), in their order: for the
+        code that committed the transaction to call, once it has."""
+        after, self._after = self._after, []
+        for then in after:
+            then()
 
 
-def sent_then_checked(connection: Connection, hooks: Sequence[Callable[[Connection], Check | None]]) -> None:
+def sent_then_checked(
+    connection: Connection, hooks: Sequence[Callable[[Connection], Hooked]], *, commit: bool = False
+) -> tuple[list[Callable[[], object]], bool]:
     """Each hook sends its statements, all in one `pipelined()` block (on PostgreSQL one round
-    trip); then each hook's check reads its answers, in the hooks' order."""
+    trip); then each hook's check reads its answers, in the hooks' order. With `commit`, and
+    no check among them, the transaction's COMMIT goes in the block too if the transaction's
+    BEGIN was the exchange's (`_commits_with_the_last_statements`). Returns what the hooks left
+    for after the commit (`AfterCommit`), and whether the COMMIT went."""
     checks: list[Check] = []
+    after: list[Callable[[], object]] = []
+    committed = False
     with pipelined(connection):
         for hook in hooks:
-            check = hook(connection)
-            if check is not None:
-                checks.append(check)
+            hooked = hook(connection)
+            if isinstance(hooked, AfterCommit):
+                after.append(hooked.then)
+            elif hooked is not None:
+                checks.append(hooked)
+        if commit and not checks and _commits_with_the_last_statements(connection):
+            driver_execute(connection, "COMMIT", None)
+            committed = True
     for check in checks:
         check()
+    return after, committed
+
+
+def _commits_with_the_last_statements(connection: Connection) -> bool:
+    """Whether the transaction's COMMIT can go in the pipeline of its last statements: on
+    PostgreSQL, when its BEGIN was the exchange's own (the driver in autocommit, `Exchange.block`)
+    and was sent (a statement ran in it). psycopg then sends no COMMIT of its own: the server's
+    transaction has ended, and SQLAlchemy's commit that follows only ends its own bookkeeping."""
+    if connection.dialect.name != "postgresql" or connection.info.get(_BEGIN_PENDING):
+        return False
+    driver = connection.connection.driver_connection
+    return bool(getattr(driver, "autocommit", False)) and connection.in_transaction()
 
 
 class Exchange:
@@ -848,11 +905,11 @@ class Exchange:
         if joined is None:
             if began is None:
                 if (begun := connection.get_transaction()) is not None:  # by SQLAlchemy's own execute
-                    self._commit(begun)
+                    self._commit(begun).after_commit()
             elif self._hold_next:
                 self._held, self._hold_next = began, False
             else:
-                self._commit(began)
+                self._commit(began).after_commit()
 
     @contextmanager
     def session(self, write: bool, snapshot: bool = False) -> Iterator[Session]:
@@ -870,29 +927,34 @@ class Exchange:
             finally:
                 session.close()
 
-    def finish(self, record: Callable[[Connection], Check | None]) -> None:
+    def finish(self, record: Callable[[Connection], Hooked]) -> None:
         """Adds the answer's record to the business work held (`holding`) and commits it all:
-        `record` is the last `BeforeCommit` hook, its statements sent with the others'."""
+        `record` is the last `BeforeCommit` hook, its statements sent with the others' (and on
+        PostgreSQL with the COMMIT, when no hook has a check)."""
         if self._held is None or self._connection is None:
             raise RuntimeError("Exchange.finish: no business work is held")
         held = self._held
         self._before_commit.add(record)
-        self._commit(held)
-        self._held = None
+        committed = self._commit(held)
+        self._held = None  # what runs after the commit has transactions of its own
+        committed.after_commit()
 
-    def _commit(self, transaction: RootTransaction) -> None:
+    def _commit(self, transaction: RootTransaction) -> BeforeCommit:
         """Runs what waits for the commit (`BeforeCommit`), then commits; on any failure the
-        transaction rolls back and the error is raised."""
+        transaction rolls back and the error is raised. Returns the BeforeCommit that ran, for
+        the caller to run what its hooks left for after the commit."""
         assert self._connection is not None
+        before_commit = self._before_commit
         try:
-            self._before_commit.run(self._connection)
-            transaction.commit()  # psycopg sends no COMMIT if no statement began the transaction
+            before_commit.run(self._connection, commit=True)
+            transaction.commit()  # psycopg sends no COMMIT if none is due: none began, or it went with the hooks'
         except BaseException:
             self._abandon()
             raise
         finally:
             self._before_commit = BeforeCommit()
             _no_begin_pending(self._connection)
+        return before_commit
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.invalidated:
@@ -1141,6 +1203,7 @@ class Database:
             before_commit = session.info[BEFORE_COMMIT] = BeforeCommit()
             yield from self._begun(session, snapshot)
             before_commit.run(session.connection())
+        before_commit.after_commit()
 
     def _begun(self, session: Session, snapshot: bool) -> Iterator[Session]:
         if snapshot and not self.is_sqlite:

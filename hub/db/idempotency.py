@@ -104,8 +104,14 @@ def once(
         answer = work(session)
         session.flush()  # the work's ORM rows before the key's answer, in this transaction
         stored_answer = {"key": request_id, "response": encode(answer)}
-        # sent with the rest of what waits for the commit (on PostgreSQL in one round trip)
-        session.info[BEFORE_COMMIT].add(lambda on: _ANSWER.send(on, stored_answer).rows)
+
+        def send_answer(on: Connection) -> None:
+            """Sent with the rest of what waits for the commit (on PostgreSQL in one round trip,
+            with the COMMIT when no other hook has a check); the key's row, claimed above, is
+            there, and the server's errors are the check."""
+            _ANSWER.send(on, stored_answer)
+
+        session.info[BEFORE_COMMIT].add(send_answer)
         return answer
 
 

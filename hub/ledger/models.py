@@ -33,6 +33,11 @@ class LedgerAccount(Base):
             "NOT debits_must_not_exceed_credits OR debits_posted + debits_pending <= credits_posted",
             name="no_overdraft",
         ),
+        # the moves held for a commit are checked by these two, not read back (hub.ledger.service)
+        CheckConstraint(
+            "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0",
+            name="totals_not_negative",
+        ),
     )
 
 

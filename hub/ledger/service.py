@@ -10,8 +10,8 @@ totals move by one conditional `UPDATE ... WHERE <no overdraft> RETURNING`, in
 account id order so two writers cannot deadlock. The UPDATE takes the row lock
 and checks the limit against the totals it locked (PostgreSQL re-reads the row
 when it had to wait); a refused UPDATE is read back under the lock to say what
-was available. The `no_overdraft` CHECK constraint stays the backstop, and the
-totals each UPDATE returns are checked again (`_check_after`). On SQLite the
+was available. The `no_overdraft` and `totals_not_negative` CHECK constraints stay the
+backstop, and the totals each UPDATE returns are checked again (`_check_after`). On SQLite the
 whole write transaction already holds the database lock (`BEGIN IMMEDIATE`).
 
 Moves that cannot be refused (a capture's and a release's, which never raise a
@@ -40,7 +40,6 @@ from hub.clock import Clock, utcnow
 from hub.db.database import (
     BEFORE_COMMIT,
     BulkInsert,
-    Check,
     DriverStatement,
     Sent,
     driver_insert_if_absent,
@@ -105,6 +104,13 @@ _UNDO_TOTALS = (
 _DELETE_TRANSFERS = delete(_TRANSFERS).where(_T.id.in_(bindparam("ids", expanding=True)))
 # Moves an account's four totals by the deltas given, if its debits (posted and pending,
 # plus `debits_added`) stay within its posted credits where it is protected; else no row.
+# The moves held for the commit (`_send_held_totals`): none can be refused, and the table's
+# CHECKs are their check, so no condition and nothing returned.
+_MOVE_HELD_TOTALS = DriverStatement(
+    update(_ACCOUNTS)
+    .where(_A.id == bindparam("account_id"))
+    .values({name: _A[name] + bindparam(f"add_{name}") for name in _TOTALS})
+)
 _MOVE_TOTALS = DriverStatement(
     update(_ACCOUNTS)
     .where(
@@ -567,7 +573,7 @@ class Ledger:
         if held is None:
             held = before_commit.state[_HeldMoves.KEY] = _HeldMoves()
             before_commit.add(held.send)
-        held.add(deltas, debits_added)
+        held.add(deltas)
         return True
 
     def _held(self) -> _HeldMoves | None:
@@ -677,22 +683,21 @@ def _move_totals(
         _check_after(Account.of(row), delta)
 
 
-def _send_held_totals(connection: Connection, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> Check:
+def _send_held_totals(connection: Connection, deltas: dict[int, list[int]]) -> None:
     """`_move_totals` for moves held for the commit, none of which can be refused
-    (`Ledger._move_at_commit`): the same UPDATEs in id order, sent together (on PostgreSQL in
-    one round trip, so the first account's row is not locked through the others' round trips);
-    the check reads their totals."""
-    ids = sorted(deltas)
-    sent = [_MOVE_TOTALS.send(connection, _move_params(i, deltas[i], debits_added)) for i in ids]
-
-    def check() -> None:
-        for account_id, moved in zip(ids, sent, strict=True):
-            rows = moved.rows()
-            if not rows:  # no protected account's debits rise, and the no-overdraft CHECK holds for the rest
-                raise LedgerInvariantError(f"account id {account_id}: a move held for the commit was refused")
-            _check_after(Account.of(rows[0]), deltas[account_id])
-
-    return check
+    (`Ledger._move_at_commit`): an UPDATE an account in id order, sent together (on PostgreSQL
+    in one round trip, with the COMMIT when nothing else waits for a check: `BeforeCommit`, so
+    the first account's row is not locked through the others' round trips, nor the commit's).
+    No check of theirs reads them afterwards: the server's constraints are the check, and an
+    error among them undoes the whole transaction. Each account they move was read in the
+    transaction and is named by a transfer it inserted (a foreign key: the row is there, and no
+    account is ever deleted), so each UPDATE finds its row; what they leave is held by
+    `ledger_accounts`' CHECKs: no total below zero (`totals_not_negative`), no protected
+    account overdrawn (`no_overdraft`), which none of them can make (none raises a protected
+    account's debits)."""
+    for account_id in sorted(deltas):
+        values = {f"add_{name}": d for name, d in zip(_TOTALS, deltas[account_id], strict=True)}
+        _MOVE_HELD_TOTALS.send(connection, {"account_id": account_id, **values})
 
 
 def _move_params(account_id: int, delta: Sequence[int], debits_added: dict[int, int]) -> dict[str, int]:
@@ -713,19 +718,16 @@ class _HeldMoves:
 
     def __init__(self) -> None:
         self.deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        self.debits_added: dict[int, int] = defaultdict(int)
 
-    def add(self, deltas: dict[int, list[int]], debits_added: dict[int, int]) -> None:
+    def add(self, deltas: dict[int, list[int]]) -> None:
         for account_id, delta in deltas.items():
             self.deltas[account_id] = [a + b for a, b in zip(self.deltas[account_id], delta, strict=True)]
-            self.debits_added[account_id] += debits_added.get(account_id, 0)
 
-    def send(self, connection: Connection) -> Check | None:
-        """The moves held so far, sent (a `BeforeCommit` hook); None when there are none."""
-        deltas, debits_added = dict(self.deltas), dict(self.debits_added)
+    def send(self, connection: Connection) -> None:
+        """The moves held so far, sent (a `BeforeCommit` hook with no check: `_send_held_totals`)."""
+        deltas = dict(self.deltas)
         self.deltas.clear()
-        self.debits_added.clear()
-        return _send_held_totals(connection, deltas, debits_added) if deltas else None
+        _send_held_totals(connection, deltas)
 
     def move(self, connection: Connection) -> None:
         """The moves held so far, made now (a read of the totals they change comes next)."""

@@ -406,7 +406,7 @@ class SoapEndpoint:
         entries = self._entries(exchange, answer.recorded)
         try:
             if held is not None:
-                held.finish(lambda connection: self.message_log.send_append(connection, *entries))
+                held.finish(lambda connection: self.message_log.send_with_work(connection, *entries))
             elif self.answer_records is not None and exchange.request_logged and not self._changes_state(exchange):
                 self.answer_records.add(*entries)
             else:

@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import create_engine, event, func, make_url, select, text
 
 from hub import ns
+from hub.audit import messagelog
 from hub.audit.messagelog import MessageLog, MessageRecord
 from hub.coupons.models import Redemption
 from hub.db.database import Database, driver_execute, pipelined
+from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING
 from hub.services import endpoint
 from hub.signing.sign import Unsealed, prepare_signature
@@ -104,16 +106,16 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
     hub = quiet_hub.hub
     coupon = issue(hub, 1).coupons[0].coupon_id
     log = quiet_hub.app.endpoints["/soap/office"].message_log
-    real_send_append = MessageLog.send_append
+    real_send_with_work = MessageLog.send_with_work
     failed = []
 
-    def send_append(self, session, *entries):
+    def send_with_work(self, connection, *entries):
         if any(e.direction == "OUT" and b"RedeemCouponResponse" in e.payload for e in entries):
             failed.append(entries)
             raise RuntimeError("the disk is full")
-        return real_send_append(self, session, *entries)
+        return real_send_with_work(self, connection, *entries)
 
-    monkeypatch.setattr(MessageLog, "send_append", send_append)
+    monkeypatch.setattr(MessageLog, "send_with_work", send_with_work)
     status, answer = quiet_hub.post(
         signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
     )
@@ -125,6 +127,68 @@ def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fa
         directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
     assert directions[-2:] == ["IN", "OUT"]  # the request, and the fault that was sent
     assert log.verify().ok
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a pipeline is PostgreSQL's
+def test_on_postgresql_an_answer_record_the_server_refuses_undoes_the_redeem_its_commit_went_with(
+    quiet_hub, monkeypatch
+):
+    """A redeem's last writes, its answer's record and the COMMIT go to the server in one round
+    trip (hub.db.database.BeforeCommit). When the server refuses the record (here: a direction
+    too long for its column), the pipeline skips the COMMIT that follows it: the capture rolls
+    back with the record, the caller gets a fault that is logged, and the same RequestId can
+    be sent again and redeems the coupon."""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    log = quiet_hub.app.endpoints["/soap/office"].message_log
+    fields = redeem_fields(coupon)
+    real_append_values = messagelog._append_values
+    refused = []
+
+    def append_values(entry):
+        values = real_append_values(entry)
+        if entry.direction == "OUT" and b"RedeemCouponResponse" in entry.payload:
+            refused.append(entry.log_id)
+            values["direction"] = "OUT, refused"
+        return values
+
+    with hub.db.read() as session:
+        clearing_before = Ledger(session).balance(CLEARING)
+    monkeypatch.setattr(messagelog, "_append_values", append_values)
+    status, answer = quiet_hub.post(signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **fields))
+    assert refused and status == 500, fault_of(answer)
+    assert hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "ISSUED"
+    with hub.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Redemption)) == 0
+        assert Ledger(session).balance(CLEARING) == clearing_before
+        directions = session.scalars(select(MessageRecord.direction).order_by(MessageRecord.seq)).all()
+    assert directions[-2:] == ["IN", "OUT"]  # the request, and the fault that was sent
+    monkeypatch.undo()
+    status, answer = quiet_hub.post(signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **fields))
+    assert status == 200, fault_of(answer)
+    assert hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "REDEEMED"
+    assert log.verify().ok
+    assert hub.ledger_checks.run(actor=OPERATOR).ok
+
+
+def test_a_seal_due_at_a_redeem_s_answer_record_seals_it(quiet_hub, monkeypatch):
+    """The answer's record commits with the redeem; a seal then due is made too: on PostgreSQL
+    after the commit (whose COMMIT went with the record), in a transaction of its own, on
+    SQLite within it. Sealing at every record, the log's head is sealed at the answer's record."""
+    hub = quiet_hub.hub
+    log = quiet_hub.app.endpoints["/soap/office"].message_log
+    monkeypatch.setattr(log.sealer, "every_records", 1)
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    status, answer = quiet_hub.post(
+        signed_request(quiet_hub.identity("pojazd-1465"), "RedeemCoupon", **redeem_fields(coupon))
+    )
+    assert status == 200, fault_of(answer)
+    with hub.db.read() as session:
+        last = session.scalars(select(MessageRecord).order_by(MessageRecord.seq.desc()).limit(1)).one()
+        head = MessageLog.lock_head(session.connection())
+    assert last.direction == "OUT" and b"RedeemCouponResponse" in last.payload
+    assert head.sealed_seq == head.seq == last.seq
+    assert hub.message_archive.verify(1).ok
 
 
 def requests_in_log(hub) -> dict[str, str]:
@@ -656,13 +720,13 @@ def _round_trips(trace: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
-def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_writes_with_the_commit(
+def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_writes_with_its_commit(
     quiet_hub, tmp_path
 ):
     """RedeemCoupon's round trips (issue 18 point 3): BEGIN, the RequestId's claim and the
     coupon's lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
     coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
-    for the commit and the answer's record go together too, just before COMMIT. Read from
+    for the commit and the answer's record go together too, and COMMIT with them. Read from
     libpq's trace of the exchange's fresh connection (so its statements are not prepared yet
     and each shows its SQL)."""
     opening, coupon = (c.coupon_id for c in issue(quiet_hub.hub, 2).coupons)
@@ -705,13 +769,14 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
         "INSERT INTO redemptions",
         "UPDATE idempotency_keys",
         "WITH",
+        "COMMIT",  # no hook reads them back before it: the server's errors are the check
     ], last
-    assert trips[trips.index(last) + 1] == ["COMMIT"]
     hold = trip_of("SELECT ledger_transfers.id")
     assert len(hold) == 2 and hold[1].startswith("SELECT ledger_accounts.id"), hold  # the office's account comes along
     # the request's record, BEGIN with the claim and the lock, the hold read with the office's
-    # account, the capture, the earning, what went with the commit, COMMIT
-    assert len(trips) == 7, trips
+    # account, the capture, the earning, what went with the COMMIT
+    assert len(trips) == 6, trips
+    assert ["COMMIT"] not in trips
     assert ["BEGIN"] not in trips  # never a round trip of its own
 
 
