@@ -572,7 +572,7 @@ class Ledger:
         held = before_commit.state.get(_HeldMoves.KEY)
         if held is None:
             held = before_commit.state[_HeldMoves.KEY] = _HeldMoves()
-            before_commit.add(held.send)
+            before_commit.add(held.send, hot=True)  # coupon clearing: every capture moves it
         held.add(deltas)
         return True
 

@@ -726,7 +726,8 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     """RedeemCoupon's round trips (issue 18 point 3): BEGIN, the RequestId's claim and the
     coupon's lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
     coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
-    for the commit and the answer's record go together too, and COMMIT with them. Read from
+    for the commit and the answer's record go together too, in that order (the rows most
+    transactions lock, last), and COMMIT with them. Read from
     libpq's trace of the exchange's fresh connection (so its statements are not prepared yet
     and each shows its SQL)."""
     opening, coupon = (c.coupon_id for c in issue(quiet_hub.hub, 2).coupons)
@@ -762,13 +763,13 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert claim[2].startswith("SELECT coupons.id"), claim  # (libpq's trace cuts long SQL)
     last = trip_of("UPDATE coupons")
     assert [sql.split(" (")[0].split(" SET")[0].strip() for sql in last] == [
-        "UPDATE ledger_accounts",
-        "UPDATE ledger_accounts",
-        "UPDATE ledger_accounts",
         "UPDATE coupons",
         "INSERT INTO redemptions",
         "UPDATE idempotency_keys",
-        "WITH",
+        "UPDATE ledger_accounts",  # the rows every redeem locks last: the clearing account's,
+        "UPDATE ledger_accounts",
+        "UPDATE ledger_accounts",
+        "WITH",  # then the log's head (`BeforeCommit.add(..., hot=True)`)
         "COMMIT",  # no hook reads them back before it: the server's errors are the check
     ], last
     hold = trip_of("SELECT ledger_transfers.id")
