@@ -220,28 +220,50 @@ class LedgerMachine(RuleBasedStateMachine):
             Ledger(s).apply([NewTransfer(id, debit, credit, amount, "T", pending=pending)])  # no second effect
 
     @precondition(lambda self: self.pending)
-    @rule(data=st.data(), part=st.floats(min_value=0.0, max_value=1.3), void=st.booleans())
-    def resolve(self, data, part, void):
+    @rule(
+        data=st.data(),
+        part=st.floats(min_value=0.0, max_value=1.3),
+        void=st.booleans(),
+        onward_to=st.sampled_from([None, *sorted(ACCOUNTS)]),
+        onward_amount=amounts,
+    )
+    def resolve(self, data, part, void, onward_to, onward_amount):
+        """A capture may pay onwards from its credit account in the same insert (a redeem's
+        payment to the office): all or none; refused, as `apply` would refuse it, where that
+        account is protected and its available funds before the capture do not cover it."""
         id = data.draw(st.sampled_from(sorted(self.pending)))
         debit, credit, amount = self.pending[id]
         post_amount = max(1, int(amount * part))
         should_fail = id in self.resolved or (not void and post_amount > amount)
+        onward = (
+            []
+            if void or onward_to in (None, credit)
+            else [NewTransfer(f"o:{uuid.uuid4()}", credit, onward_to, onward_amount, "T")]
+        )
+        refused = bool(onward) and not should_fail and ACCOUNTS[credit] and onward_amount > self.available(credit)
         try:
             with self.db.transaction() as s:
                 if void:
                     Ledger(s).void(f"v:{uuid.uuid4()}", id, code="RELEASE")
                 else:
-                    Ledger(s).post(f"p:{uuid.uuid4()}", id, post_amount, code="CAPTURE")
+                    Ledger(s).post(f"p:{uuid.uuid4()}", id, post_amount, code="CAPTURE", onward=onward)
         except LedgerInvariantError:
             assert should_fail, "a valid resolution was refused"
             return
+        except InsufficientFunds:
+            assert refused, "an onward transfer was refused though funds were there"
+            return
         assert not should_fail, "a pending transfer resolved twice or over its amount"
+        assert not refused, "an onward transfer overdrew its account"
         self.resolved.add(id)
         self.model[debit][0] -= amount
         self.model[credit][2] -= amount
         if not void:
             self.model[debit][1] += post_amount
             self.model[credit][3] += post_amount
+        for t in onward:
+            self.model[t.debit][1] += t.amount_grosze
+            self.model[t.credit][3] += t.amount_grosze
 
     @invariant()
     def matches_the_model_and_holds_together(self):
@@ -429,6 +451,53 @@ def test_an_account_read_ahead_with_moves_held_for_the_commit_has_them_made_firs
         ledger.expect("clearing")
         ledger.post("p1", "h1", 60_00, code="CAPTURE")  # clearing comes along, then its move is held
         assert Balance.of(ledger.account("clearing")).totals == (0, 0, 0, 60_00)
+
+
+def test_a_capture_and_its_onward_transfer_are_one_insert_all_or_none_and_a_retry_changes_nothing(db):
+    """`Ledger.post(..., onward=...)`, as a redeem pays the office from clearing: both made in
+    one transaction, the accounts moved as two calls would move them; a retry with the same
+    ids gives them back and moves nothing; an onward transfer stored with other content is
+    an IdempotencyConflict, and the capture does not stay either."""
+    _held(db)
+    earn = NewTransfer("earn1", "clearing", "bank", 60_00, "EARNING")
+    with db.transaction() as s:
+        capture = Ledger(s).post("p1", "h1", 60_00, code="CAPTURE", onward=[earn])
+    assert (capture.id, capture.amount_grosze) == ("p1", 60_00)
+    expected = {"company:a": (0, 60_00, 0, 100_00), "clearing": (0, 60_00, 0, 60_00), "bank": (0, 100_00, 0, 60_00)}
+    assert {code: _stored_totals(db, code) for code in expected} == expected
+    with db.transaction() as s:
+        again = Ledger(s).post("p1", "h1", 60_00, code="CAPTURE", onward=[earn])
+    assert (again.id, again.created_at) == (capture.id, capture.created_at)
+    assert {code: _stored_totals(db, code) for code in expected} == expected
+
+    with db.transaction() as s:
+        Ledger(s).transfer("t2", "bank", "company:a", 50_00, "TOPUP")
+        Ledger(s).hold("h2", "company:a", "clearing", 50_00, "HOLD")
+        Ledger(s).transfer("earn2", "clearing", "bank", 1_00, "EARNING")  # the id taken, other content
+    before = {code: _stored_totals(db, code) for code in expected}
+    with pytest.raises(IdempotencyConflict), db.transaction() as s:
+        Ledger(s).post("p2", "h2", code="CAPTURE", onward=[NewTransfer("earn2", "clearing", "bank", 50_00, "EARNING")])
+    assert {code: _stored_totals(db, code) for code in expected} == before
+    with db.read() as s:
+        assert Ledger(s).resolution("h2") is None
+        assert Ledger(s).problems() == []
+
+
+def test_an_expected_account_to_open_is_opened_at_the_read_or_refused_as_another_kind(db):
+    """`Ledger.expect(..., opening=kind)`: read with the hold's read; not there, opened then, and
+    the capture's onward payment finds it; there as another kind, LedgerInvariantError."""
+    _held(db)
+    with db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.expect("office:0001", opening="OFFICE")
+        ledger.post("p1", "h1", code="CAPTURE", onward=[NewTransfer("earn1", "clearing", "office:0001", 100_00, "E")])
+    with db.read() as s:
+        assert Ledger(s).account("office:0001").kind == "OFFICE"
+    assert _stored_totals(db, "office:0001") == (0, 0, 0, 100_00)
+    with pytest.raises(LedgerInvariantError, match="exists as ASSET"), db.transaction() as s:
+        ledger = Ledger(s)
+        ledger.expect("bank", opening="OFFICE")
+        ledger.balance("company:a")
 
 
 def test_an_expected_account_that_does_not_exist_is_made_by_open_account(db):

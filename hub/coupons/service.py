@@ -416,13 +416,15 @@ class CouponService:
             now = self.clock()
             redemption_id = new_uuid()
             ledger = Ledger(session, self.clock)
-            ledger.expect(office_account(office_code))  # read with the hold's read
+            office = office_account(office_code)
+            ledger.expect(office, opening=OFFICE)  # read with the hold's read; at the office's first redeem, opened
             ledger.post(
-                f"capture:{redemption_id}", coupon.hold_transfer_id, captured, code=TransferCode.CAPTURE, reference=cid
-            )
-            ledger.open_account(office_account(office_code), OFFICE)
-            ledger.transfer(
-                f"earn:{redemption_id}", CLEARING, office_account(office_code), captured, TransferCode.EARNING, cid
+                f"capture:{redemption_id}",
+                coupon.hold_transfer_id,
+                captured,
+                code=TransferCode.CAPTURE,
+                reference=cid,
+                onward=[NewTransfer(f"earn:{redemption_id}", CLEARING, office, captured, TransferCode.EARNING, cid)],
             )
             redemption = dict(
                 id=redemption_id,

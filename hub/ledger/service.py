@@ -296,6 +296,7 @@ class Ledger:
         self._ids: dict[str, int] = {}
         self._protected: dict[int, bool] = {}  # id -> debits_must_not_exceed_credits, of the same
         self._expected: set[str] = set()  # codes the next read brings along (`expect`)
+        self._opening: dict[str, str] = {}  # code -> kind: those of them to open if not found (`expect`)
         self._read_ahead: dict[str, Account] = {}  # accounts so brought, as read; dropped by any move made now
 
     @property
@@ -333,13 +334,18 @@ class Ledger:
     def balance(self, code: str) -> Balance:
         return Balance.of(self.account(code))
 
-    def expect(self, *codes: str) -> None:
+    def expect(self, *codes: str, opening: str | None = None) -> None:
         """Accounts this ledger will be asked for: read along with its next read (in the same
         statement, or on PostgreSQL in the same round trip), so that `open_account` or a
         transfer then finds them without a lookup of their own. A RedeemCoupon's office account
         comes with the hold's read; a cash desk payment's two accounts, and IssueCoupons' two,
-        with one read."""
-        self._expected.update(code for code in codes if code not in self._ids)
+        with one read. `opening`: the accounts' kind, and they are opened as `open_account`
+        opens one (unprotected) if that read does not find them (an office's at its first
+        redeem), or refused if they exist as another kind."""
+        unseen = [code for code in codes if code not in self._ids]
+        self._expected.update(unseen)
+        if opening is not None:
+            self._opening.update(dict.fromkeys(unseen, opening))
 
     def _find(self, code: str) -> Account | None:
         """The account as stored, its moves held for the commit made first (`_HeldMoves`); one
@@ -365,12 +371,17 @@ class Ledger:
 
     def _learned(self, rows: list[Any], expected: Sequence[str] = ()) -> list[Any]:
         """Accounts' rows just read: their ids and protection remembered; those `expect`
-        asked for kept as read, until asked for (`_find`) or moved."""
+        asked for kept as read, until asked for (`_find`) or moved, and those it asked to open
+        opened if the read did not find them."""
         for row in rows:
             self._ids[row.code] = row.id
             self._protected[row.id] = row.debits_must_not_exceed_credits
             if row.code in expected:
                 self._read_ahead[row.code] = Account.of(row)
+        for code in expected:
+            kind = self._opening.pop(code, None)
+            if kind is not None:
+                self.open_account(code, kind)
         return rows
 
     def _moved_now(self) -> None:
@@ -393,12 +404,16 @@ class Ledger:
         with other content it is an IdempotencyConflict."""
         if not transfers:
             return []
-        connection = self._connection
+        return self._booked(self._wanted(transfers))
+
+    def _wanted(self, transfers: Sequence[NewTransfer]) -> list[Transfer]:
+        """The transfers as they are to be stored, their accounts' ids looked up (those not yet
+        seen read now, with any `expect` asked for), refused if malformed."""
         codes = sorted({t.debit for t in transfers} | {t.credit for t in transfers})
         unseen = [c for c in codes if c not in self._ids]
         if unseen:
             expected = self._expecting(*unseen)
-            self._learned(_rows_where_in(connection, _ACCOUNT_COLUMNS, _A.code, unseen + expected), expected)
+            self._learned(_rows_where_in(self._connection, _ACCOUNT_COLUMNS, _A.code, unseen + expected), expected)
         ids = self._ids
         missing = [c for c in codes if c not in ids]
         if missing:
@@ -419,37 +434,63 @@ class Ledger:
             for t in transfers
         ]
         self._refuse_malformed(wanted)
+        return wanted
+
+    def _booked(self, wanted: Sequence[Transfer], pending: Transfer | None = None) -> list[Transfer]:
+        """Inserts `wanted` in one statement, all or none, and moves their accounts' totals. A
+        transfer whose id is stored already with the same content is given back as stored and
+        moves nothing (idempotency); with other content, IdempotencyConflict. `pending`: the
+        pending transfer that the first of `wanted` resolves (POST or VOID), which releases it
+        and posts what it posts; refused if another resolution of it got there first."""
         made = self._insert(wanted)
-        result = [w if w.id in made else None for w in wanted]
-        if len(made) < len(wanted):
-            stored = self._stored([w.id for w in wanted if w.id not in made])
-            result = [
-                r if r is not None else _same_or_conflict(self._one(stored, w.id), w)
-                for r, w in zip(result, wanted, strict=True)
-            ]
+        stored = self._stored([w.id for w in wanted if w.id not in made]) if len(made) < len(wanted) else {}
+        result: list[Transfer] = []
         deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         debits_added: dict[int, int] = defaultdict(int)
         for w in wanted:
-            if w.id in made:
+            if w.id not in made:
+                if w.pending_id is not None and w.id not in stored:  # a concurrent transaction resolved it
+                    raise LedgerInvariantError(f"pending transfer {w.pending_id} is already resolved")
+                result.append(_same_or_conflict(self._one(stored, w.id), w))
+            elif w.pending_id is not None:
+                assert pending is not None and w.pending_id == pending.id
+                held, posted = pending.amount_grosze, w.amount_grosze if w.kind == POST else 0
+                _add(deltas[pending.debit_account_id], (-held, posted, 0, 0))
+                _add(deltas[pending.credit_account_id], (0, 0, -held, posted))
+                debits_added[pending.debit_account_id] += posted - held  # never more than 0: nothing can refuse it
+                result.append(w)
+            else:
                 offset = 0 if w.kind == PENDING else 1
                 deltas[w.debit_account_id][offset] += w.amount_grosze
                 deltas[w.credit_account_id][2 + offset] += w.amount_grosze
                 debits_added[w.debit_account_id] += w.amount_grosze
+                result.append(w)
         if self._move_at_commit(deltas, debits_added):
-            return [r for r in result if r is not None]
+            return result
         moved: list[int] = []
         try:
             self._move(deltas, debits_added, moved)
         except InsufficientFunds:
             self._take_back(made, {a: deltas[a] for a in moved})
             raise
-        return [r for r in result if r is not None]
+        return result
 
     def post(
-        self, id: str, pending_id: str, amount_grosze: int | None = None, *, code: str, reference: str = ""
+        self,
+        id: str,
+        pending_id: str,
+        amount_grosze: int | None = None,
+        *,
+        code: str,
+        reference: str = "",
+        onward: Sequence[NewTransfer] = (),
     ) -> Transfer:
-        """Capture a hold: post `amount_grosze` of it (default all); the rest is released."""
-        return self._resolve(id, pending_id, POST, amount_grosze, code, reference)
+        """Capture a hold: post `amount_grosze` of it (default all); the rest is released.
+        `onward`: transfers made with the capture, all or none, in the same insert (a redeem's
+        payment from coupon clearing to the office: one round trip where the two took one
+        each), as `apply` makes them; their accounts come with the hold's read where it knows
+        them (the hold's own, those `expect` asked for)."""
+        return self._resolve(id, pending_id, POST, amount_grosze, code, reference, onward)
 
     def void(self, id: str, pending_id: str, *, code: str, reference: str = "") -> Transfer:
         """Release a hold in full."""
@@ -460,9 +501,19 @@ class Ledger:
         row = self._connection.execute(select(*_TRANSFER_COLUMNS).where(_T.pending_id == pending_id)).first()
         return None if row is None else Transfer.of(row)
 
-    def _resolve(self, id: str, pending_id: str, kind: str, amount: int | None, code: str, reference: str) -> Transfer:
+    def _resolve(
+        self,
+        id: str,
+        pending_id: str,
+        kind: str,
+        amount: int | None,
+        code: str,
+        reference: str,
+        onward: Sequence[NewTransfer] = (),
+    ) -> Transfer:
         """One read finds the pending transfer, a transfer already stored under `id` and
-        any resolution of the pending one; then the insert and the two accounts' updates."""
+        any resolution of the pending one; then the insert (with `onward`'s) and the accounts'
+        updates."""
         connection, expected = self._connection, self._expecting()
         with pipelined(connection) if expected else nullcontext():  # on PostgreSQL in one round trip
             resolving = _RESOLVING.send(connection, {"pending_id": pending_id, "id": id})
@@ -489,24 +540,15 @@ class Ledger:
             self.clock(),
         )
         existing = next((r for r in rows if r.id == id), None)
-        if existing is not None:
-            return _same_or_conflict(existing, wanted)
+        if existing is not None:  # made before (a retry): so were the transfers onwards, given back as stored
+            resolution = _same_or_conflict(existing, wanted)
+            self.apply(onward)
+            return resolution
         if any(r.pending_id == pending_id for r in rows):
             raise LedgerInvariantError(f"pending transfer {pending_id} is already resolved")
         if kind == POST and not 0 < amount <= pending.amount_grosze:
             raise LedgerInvariantError(f"cannot post {amount} of a {pending.amount_grosze} hold")
-        if not self._insert([wanted]):  # a concurrent transaction got there first
-            raced = self._stored([id])
-            if id in raced:
-                return _same_or_conflict(raced[id], wanted)
-            raise LedgerInvariantError(f"pending transfer {pending_id} is already resolved")
-        posted = wanted.amount_grosze if kind == POST else 0
-        held = pending.amount_grosze
-        deltas = {pending.debit_account_id: [-held, posted, 0, 0], pending.credit_account_id: [0, 0, -held, posted]}
-        debits_added = {pending.debit_account_id: posted - held}  # never more than 0: nothing can refuse it
-        if not self._move_at_commit(deltas, debits_added):
-            self._move(deltas, debits_added)
-        return wanted
+        return self._booked([wanted, *(self._wanted(onward) if onward else ())], pending)[0]
 
     # -- the statements ---------------------------------------------------
 
@@ -698,6 +740,11 @@ def _send_held_totals(connection: Connection, deltas: dict[int, list[int]]) -> N
     for account_id in sorted(deltas):
         values = {f"add_{name}": d for name, d in zip(_TOTALS, deltas[account_id], strict=True)}
         _MOVE_HELD_TOTALS.send(connection, {"account_id": account_id, **values})
+
+
+def _add(totals: list[int], delta: Sequence[int]) -> None:
+    for i, d in enumerate(delta):
+        totals[i] += d
 
 
 def _move_params(account_id: int, delta: Sequence[int], debits_added: dict[int, int]) -> dict[str, int]:

@@ -724,7 +724,8 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     quiet_hub, tmp_path
 ):
     """RedeemCoupon's round trips (issue 18 point 3): BEGIN, the RequestId's claim and the
-    coupon's lock go together; so do the hold's read and the office's account (`Ledger.expect`); the
+    coupon's lock go together; so do the hold's read and the office's account (`Ledger.expect`);
+    the capture and the office's payment are one insert (`Ledger.post(..., onward=...)`); the
     coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
     for the commit and the answer's record go together too, in that order (the rows most
     transactions lock, last), and COMMIT with them. Read from
@@ -774,9 +775,11 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     ], last
     hold = trip_of("SELECT ledger_transfers.id")
     assert len(hold) == 2 and hold[1].startswith("SELECT ledger_accounts.id"), hold  # the office's account comes along
+    capture = trip_of("INSERT INTO ledger_transfers")
+    assert len(capture) == 1, capture  # the capture and the office's payment: one statement
     # the request's record, BEGIN with the claim and the lock, the hold read with the office's
-    # account, the capture, the earning, what went with the COMMIT
-    assert len(trips) == 6, trips
+    # account, the capture with the earning, what went with the COMMIT
+    assert len(trips) == 5, trips
     assert ["COMMIT"] not in trips
     assert ["BEGIN"] not in trips  # never a round trip of its own
 
