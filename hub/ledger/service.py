@@ -34,6 +34,8 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Table, bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from hub.clock import Clock, utcnow
@@ -73,6 +75,24 @@ _TRANSFER_COLUMNS = tuple(_T[name] for name in _TRANSFER_NAMES)
 _NEW_TRANSFERS = BulkInsert(_TRANSFERS, _TRANSFER_NAMES, returning=("id",))
 
 _NEW_TRANSFER = driver_insert_if_absent(_TRANSFERS, returning="id")  # by dialect name
+# A few transfers at once (a capture with its payment onwards: `Ledger.post(..., onward=...)`)
+# go in one multi-row INSERT, compiled once a count: BulkInsert's arrays cost psycopg about what
+# the statement saved, and SQLite takes three statements for them.
+FEW_TRANSFERS_MAX = 4
+
+
+@functools.cache
+def _new_few_transfers(dialect: str, count: int) -> DriverStatement:
+    """`count` transfers' INSERT, those whose id is stored already left out; the ids made come
+    back. Values `<column>_<i>`, the i-th transfer's (`_few_values`)."""
+    rows = [{name: bindparam(f"{name}_{i}", type_=_T[name].type) for name in _TRANSFER_NAMES} for i in range(count)]
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_TRANSFERS).values(rows)
+    return DriverStatement(statement.on_conflict_do_nothing().returning(_T.id))
+
+
+def _few_values(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in _TRANSFER_NAMES}
+
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
 # FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
 # KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
@@ -561,13 +581,17 @@ class Ledger:
                 raise LedgerInvariantError(f"transfer {w.id}: debit and credit are the same account")
 
     def _insert(self, wanted: Sequence[Transfer]) -> set[str]:
-        """Insert the transfers in one statement (several rows at once: BulkInsert); the ids inserted.
-        An id already stored, or inserted by a transaction not yet committed (PostgreSQL
-        waits for it), is left out: the caller compares it with what is stored."""
+        """Insert the transfers in one statement (a few: one multi-row INSERT; more:
+        BulkInsert); the ids inserted. An id already stored, or inserted by a transaction not
+        yet committed (PostgreSQL waits for it), is left out: the caller compares it with what
+        is stored."""
         connection = self._connection
         rows = [w.__dict__ for w in wanted]
-        if len(rows) > 1:
+        if len(rows) > FEW_TRANSFERS_MAX:
             return {id for (id,) in _NEW_TRANSFERS.execute(connection, rows)}
+        if len(rows) > 1:
+            few = _new_few_transfers(connection.dialect.name, len(rows))
+            return {id for (id,) in few.execute(connection, _few_values(rows))}
         return {id for (id,) in _NEW_TRANSFER[connection.dialect.name].execute(connection, rows[0])}
 
     def _stored(self, ids: list[str]) -> dict[str, Transfer]:
