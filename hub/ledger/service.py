@@ -93,6 +93,7 @@ def _new_few_transfers(dialect: str, count: int) -> DriverStatement:
 def _few_values(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in _TRANSFER_NAMES}
 
+
 # Built once (a statement keeps its compiled form): these run on every hold and capture.
 # FOR NO KEY UPDATE, the lock the UPDATE itself takes: a plain FOR UPDATE would wait for the
 # KEY SHARE locks that inserting transfers puts on their accounts (foreign keys), and two
