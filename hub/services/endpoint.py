@@ -19,7 +19,7 @@ or not at all. A read: the request's record with its replay-cache row, then the 
 SQLite in a deferred transaction, which takes no write lock; on PostgreSQL in autocommit,
 no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot anyway); the answer
 is built and signed with no transaction open, and its record is committed with other
-answers' records within 0.1 s (hub.services.group_commit).
+answers' records within 0.3 s (hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload, as a tree, and leaves
@@ -398,7 +398,7 @@ class SoapEndpoint:
         """The answer as it goes out but for its SignatureValue (`_Answer`): in the transaction
         of the business work it reports (held open until now) when the operation changes
         state; a read's, its request in the log, with other answers' records (`answer_records`,
-        a group commit: within 0.1 s); else on its own, with its request when that was refused
+        a group commit: within 0.3 s); else on its own, with its request when that was refused
         before being logged. If the held work cannot be committed, it is undone and the caller
         gets a fault instead, logged on its own; an answer or fault that cannot be logged goes
         out unlogged, reported. Returns what goes out."""

@@ -74,5 +74,5 @@ def test_a_replay_is_refused_and_logged_once_as_refused(running_hub, coupon):
     assert running_hub.post(request)[0] == 200
     status, answer = running_hub.post(request)
     assert status == 500 and "replay" in fault_of(answer)[1]
-    running_hub.hub.answer_records.flush()  # the read's answer record, written with others' (within 0.1 s)
+    running_hub.hub.answer_records.flush()  # the read's answer record, written with others' (within 0.3 s)
     assert counts(running_hub.hub.db) == (4, 1)

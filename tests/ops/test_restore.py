@@ -78,7 +78,7 @@ def test_a_backup_of_a_serving_sqlite_hub_restores_to_a_log_that_verifies(runnin
         backed_up = backup.execute("SELECT count(*) FROM message_log").fetchone()[0]
     # Taken in the middle of the traffic, with what was committed: every answered request's
     # record and every answered redeem's answer record (a verify's answer record may still
-    # be in the group commit's 0.1 s, docs/architecture.md).
+    # be in the group commit's 0.3 s, docs/architecture.md).
     assert answered + (answered + 1) // 2 <= backed_up < 4 * 40 + 2, (answered, backed_up)
 
     other = config_copy(tmp_path / "other", f"sqlite:///{tmp_path / 'restored.sqlite3'}")
