@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol, cast
@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import AfterCommit, Check, Claim, Database, DriverStatement, insert_if_absent
+from hub.db.database import AfterCommit, Check, Claim, Database, DriverStatement, Sent, insert_if_absent
 
 GENESIS = "0" * 64
 # PostgreSQL: up to this many entries are appended by `_APPEND`, one round trip each (an
@@ -155,6 +155,11 @@ _RECORD_TYPES = (
 _APPEND = DriverStatement(
     text(f"WITH {_APPEND_PARTS.format(only_if='')} SELECT {_APPENDED} FROM added, head").bindparams(*_RECORD_TYPES)
 )
+
+
+def _send_appends(connection: Connection, entries: Sequence[Entry]) -> list[Sent]:
+    """`_APPEND` an entry, sent (`DriverStatement.send`: in a `pipelined()` block, read after it)."""
+    return [_APPEND.send(connection, _append_values(e)) for e in entries]
 
 
 def _append_values(e: Entry) -> dict[str, object]:
@@ -274,7 +279,7 @@ class MessageLog:
         if connection.dialect.name != "postgresql" or len(entries) > ON_SERVER_ENTRIES_MAX:
             head, seq, prev = self._append_here(connection, entries)
             return lambda: self._sealed_if_due(connection, head, seq, prev)
-        sent = [_APPEND.send(connection, _append_values(e)) for e in entries]
+        sent = _send_appends(connection, entries)
 
         def appended() -> int:
             rows = [s.driver_rows() for s in sent]
@@ -299,18 +304,17 @@ class MessageLog:
         on_server = connection.dialect.name == "postgresql" and len(entries) <= ON_SERVER_ENTRIES_MAX
         if not (on_server and self._head_seen):
             return self.send_append(connection, *entries)
-        sent = [_APPEND.send(connection, _append_values(e)) for e in entries]
+        sent = _send_appends(connection, entries)
 
         def sealed_if_due() -> None:
             first, last = sent[0].driver_rows(), sent[-1].driver_rows()
             if not first or not last:
                 log.error("records %s were not appended: the message log has no head row", [e.log_id for e in entries])
                 return
-            if self.sealer is not None and self.sealer.due(Head._make(first[0][2:]), last[0][0]):
-                try:
-                    self.seal()
-                except Exception:  # noqa: BLE001 - the records are committed; the next due append seals
-                    log.exception("the message log could not be sealed after record %s", last[0][0])
+            try:
+                self._sealed_apart_if_due(Head._make(first[0][2:]), last[0][0])
+            except Exception:  # noqa: BLE001 - the records are committed; the next due append seals
+                log.exception("the message log could not be sealed after record %s", last[0][0])
 
         return AfterCommit(sealed_if_due)
 
@@ -344,10 +348,14 @@ class MessageLog:
         _, claimed, seq, _, *locked = row
         if not claimed:
             return False
-        head = Head._make(locked)
+        self._sealed_apart_if_due(Head._make(locked), seq)
+        return True
+
+    def _sealed_apart_if_due(self, head: Head, seq: int) -> None:
+        """After records committed on their own that moved `head` (as locked) to record `seq`:
+        a seal then due, in a transaction of its own (`seal`)."""
         if self.sealer is not None and self.sealer.due(head, seq):
             self.seal()
-        return True
 
     def _append_here(self, connection: Connection, entries: tuple[Entry, ...]) -> tuple[Head, int, str]:
         """The head locked, the records hashed here and inserted, the head moved: the locked

@@ -117,21 +117,18 @@ _RESOLVING = DriverStatement(
     .where(or_(_T.id.in_((bindparam("pending_id"), bindparam("id"))), _T.pending_id == bindparam("pending_id")))
 )
 # Takes back what _MOVE_TOTALS added, when a later account of the same transfers is refused.
-_UNDO_TOTALS = (
-    update(_ACCOUNTS)
-    .where(_A.id == bindparam("account_id"))
-    .values({name: _A[name] - bindparam(f"add_{name}") for name in _TOTALS})
-)
 _DELETE_TRANSFERS = delete(_TRANSFERS).where(_T.id.in_(bindparam("ids", expanding=True)))
-# Moves an account's four totals by the deltas given, if its debits (posted and pending,
-# plus `debits_added`) stay within its posted credits where it is protected; else no row.
-# The moves held for the commit (`_send_held_totals`): none can be refused, and the table's
-# CHECKs are their check, so no condition and nothing returned.
-_MOVE_HELD_TOTALS = DriverStatement(
+# Moves an account's four totals by the deltas given, with no condition and nothing returned:
+# the moves held for the commit (`_send_held_totals`), which none can refuse and the table's
+# CHECKs check, and the moves taken back when a later account of the same transfers is refused
+# (`Ledger._take_back`, the deltas negated).
+_ADD_TO_TOTALS = DriverStatement(
     update(_ACCOUNTS)
     .where(_A.id == bindparam("account_id"))
     .values({name: _A[name] + bindparam(f"add_{name}") for name in _TOTALS})
 )
+# Moves an account's four totals by the deltas given, if its debits (posted and pending,
+# plus `debits_added`) stay within its posted credits where it is protected; else no row.
 _MOVE_TOTALS = DriverStatement(
     update(_ACCOUNTS)
     .where(
@@ -612,9 +609,7 @@ class Ledger:
         connection = self._connection
         self._moved_now()
         for account_id, delta in moved.items():
-            params: dict[str, int] = {"account_id": account_id}
-            params.update({f"add_{n}": d for n, d in zip(_TOTALS, delta, strict=True)})
-            connection.execute(_UNDO_TOTALS, params)
+            _ADD_TO_TOTALS.execute(connection, _totals_params(account_id, [-d for d in delta]))
         if made:
             connection.execute(_DELETE_TRANSFERS, {"ids": sorted(made)})
 
@@ -763,21 +758,22 @@ def _send_held_totals(connection: Connection, deltas: dict[int, list[int]]) -> N
     account overdrawn (`no_overdraft`), which none of them can make (none raises a protected
     account's debits)."""
     for account_id in sorted(deltas):
-        values = {f"add_{name}": d for name, d in zip(_TOTALS, deltas[account_id], strict=True)}
-        _MOVE_HELD_TOTALS.send(connection, {"account_id": account_id, **values})
+        _ADD_TO_TOTALS.send(connection, _totals_params(account_id, deltas[account_id]))
 
 
 def _add(totals: list[int], delta: Sequence[int]) -> None:
+    """Four totals moved by `delta`, in place."""
     for i, d in enumerate(delta):
         totals[i] += d
 
 
+def _totals_params(account_id: int, delta: Sequence[int]) -> dict[str, int]:
+    """An account's id and the deltas of its four totals, as the UPDATEs of totals take them."""
+    return {"account_id": account_id, **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)}}
+
+
 def _move_params(account_id: int, delta: Sequence[int], debits_added: dict[int, int]) -> dict[str, int]:
-    return {
-        "account_id": account_id,
-        "debits_added": debits_added.get(account_id, 0),
-        **{f"add_{name}": d for name, d in zip(_TOTALS, delta, strict=True)},
-    }
+    return {**_totals_params(account_id, delta), "debits_added": debits_added.get(account_id, 0)}
 
 
 class _HeldMoves:
@@ -793,7 +789,7 @@ class _HeldMoves:
 
     def add(self, deltas: dict[int, list[int]]) -> None:
         for account_id, delta in deltas.items():
-            self.deltas[account_id] = [a + b for a, b in zip(self.deltas[account_id], delta, strict=True)]
+            _add(self.deltas[account_id], delta)
 
     def send(self, connection: Connection) -> None:
         """The moves held so far, sent (a `BeforeCommit` hook with no check: `_send_held_totals`)."""
