@@ -57,6 +57,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement, ColumnClause
 
+from hub.db import libpq
+
 SQLITE_BUSY_TIMEOUT_S = 60
 CHECKPOINT_EVERY_S = 0.2  # a served hub's WAL is copied back this often (`Database.checkpoint_in_background`)
 WAL_FRAMES_MAX = 16_384  # 64 MB of 4 KB pages: past this the WAL is started over with the writers held
@@ -204,7 +206,9 @@ def _make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        # psycopg prepares none of its own: it would drop every prepared statement of the
+        # connection at each rollback (DEALLOCATE ALL), the driver statements' too (hub.db.libpq)
+        connect_args={"connect_timeout": 5, "prepare_threshold": None},
     )
     event.listen(engine, "checkout", _drop_if_closed_by_server)
     event.listen(engine, "before_cursor_execute", _begin_with_first_statement)
@@ -239,7 +243,7 @@ def _forget_pending_begin(_dbapi_connection: Any, record: Any) -> None:
 
 def _begin_with_first_statement(connection: Connection, cursor: Any, *_: Any) -> None:
     """Before a statement SQLAlchemy runs: the BEGIN of the exchange's write transaction, if it
-    is still to be sent (statements on the driver's cursor send it in `_driver_cursor`)."""
+    is still to be sent (the driver statements send it themselves: `driver_execute`)."""
     if connection.info.pop(_BEGIN_PENDING, False):
         cursor.execute("BEGIN")
 
@@ -324,26 +328,59 @@ def unnested(table: Table, columns: Sequence[str]) -> Select[Any]:
 
 
 def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> list[Any]:
-    """Runs `sql` (in the driver's own paramstyle) on the driver's cursor, inside the
-    transaction `connection` has begun; returns the rows as the driver gives them (none
-    for `many`, which takes a sequence of parameter sets). The driver's errors come out as
-    SQLAlchemy's (`IntegrityError`, `OperationalError`, ...), as from `connection.execute`,
-    and a lost connection is invalidated, so the pool does not hand it out again."""
-    cursor = _driver_cursor(connection, sql, parameters, many=many)
+    """Runs `sql` (in the driver's own paramstyle) on the driver, inside the transaction
+    `connection` has begun; returns the rows as the driver gives them (none for `many`,
+    which takes a sequence of parameter sets, and none in a `pipelined()` block). On
+    PostgreSQL through libpq (hub.db.libpq), on SQLite on sqlite3's cursor. The driver's
+    errors come out as SQLAlchemy's (`IntegrityError`, `OperationalError`, ...), as from
+    `connection.execute`, and a lost connection is invalidated, so the pool does not hand it
+    out again."""
+    if connection.dialect.name == "postgresql":
+        sent = _libpq_sent(connection, sql, parameters, many=many)
+        return sent.rows() if isinstance(sent, libpq.Pending) and sent.ready else []
+    cursor = _sqlite_cursor(connection, sql, parameters, many=many)
     try:
-        return cursor.fetchall() if not many and _returns_rows(cursor) else []  # in a pipeline: none yet
+        return cursor.fetchall() if not many and cursor.description is not None else []
     finally:
         cursor.close()
 
 
-def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
+def _check_transaction(connection: Connection) -> None:
     if not connection.in_transaction() and not connection.info.get(_NO_TRANSACTION):
         raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a block with none")
+
+
+def _libpq_sent(
+    connection: Connection, sql: str, parameters: Any, *, many: bool = False
+) -> libpq.Pending | list[libpq.Pending]:
+    """The statement sent on PostgreSQL (hub.db.libpq): in the open `pipelined()` block, or
+    else in a round trip of its own, with the transaction's BEGIN when it is still to be
+    sent."""
+    _check_transaction(connection)
+    state = _libpq(connection)
+    try:
+        with state.pipeline():
+            if connection.info.pop(_BEGIN_PENDING, False):
+                libpq.send(state, "BEGIN", None)
+            if many:
+                return libpq.send_many(state, sql, parameters)
+            return libpq.send(state, sql, parameters)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, error, sql, parameters, None) from error
+
+
+def _libpq(connection: Connection) -> libpq.LibpqConnection:
+    """hub.db.libpq's state of the connection's driver, kept with the pool's record of it."""
+    return libpq.connection(connection.connection.driver_connection, connection.connection.info)  # type: ignore[arg-type]
+
+
+def _sqlite_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
+    _check_transaction(connection)
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if connection.info.pop(_BEGIN_PENDING, False):
-            cursor.execute("BEGIN")  # in a pipeline, sent with the statement
+            cursor.execute("BEGIN")
         if many:
             cursor.executemany(sql, parameters)
         else:
@@ -358,55 +395,33 @@ def _driver_cursor(connection: Connection, sql: str, parameters: Any, *, many: b
 
 
 class Sent:
-    """A statement sent on the driver's own cursor (`DriverStatement.send`), its rows read
-    afterwards. Inside a `pipelined()` block the server answers the
-    block's statements together when the block ends: read them after it (reading inside
-    it is refused); an error among them comes out at the block's end. Elsewhere (SQLite
-    always) the statement has run and its rows are fetched at once: no statement is left
-    half read (on SQLite, an unread RETURNING would keep its transaction from ending)."""
+    """A statement sent on the driver (`DriverStatement.send`), its rows read afterwards.
+    Inside a `pipelined()` block the server answers the block's statements together when the
+    block ends: read them after it (reading inside it is refused); an error among them comes
+    out at the block's end. Elsewhere (SQLite always) the statement has run and its rows are
+    read at once: no statement is left half read (on SQLite, an unread RETURNING would keep
+    its transaction from ending)."""
 
-    def __init__(self, cursor: Any, compiled: _Compiled) -> None:
+    def __init__(self, sent: libpq.Pending | list[Any], compiled: _Compiled) -> None:
         self._compiled = compiled
-        self._cursor: Any = None
-        self._rows: list[Any] = []
-        if _in_pipeline(cursor):
-            self._cursor = cursor
-            return
-        try:
-            self._rows = cursor.fetchall() if _returns_rows(cursor) else []
-        finally:
-            cursor.close()
+        self._sent = sent
 
     def driver_rows(self) -> list[Any]:
         """The rows as the driver gives them (none for a statement that gives none)."""
-        cursor = self._cursor
-        if cursor is None:
-            return self._rows
-        if _in_pipeline(cursor):
-            raise RuntimeError("a statement sent in a pipelined() block is read after the block")
-        try:
-            self._rows = cursor.fetchall() if _returns_rows(cursor) else []
-            self._cursor = None
-            return self._rows
-        finally:
-            cursor.close()
+        sent = self._sent
+        return sent.rows() if isinstance(sent, libpq.Pending) else sent
 
     def rows(self) -> list[Any]:
         """The rows typed and named as `DriverStatement.rows` gives them."""
         return self._compiled.typed(self.driver_rows())
 
 
-def _in_pipeline(cursor: Any) -> bool:
-    pgconn = getattr(cursor.connection, "pgconn", None)  # psycopg's; sqlite3 has no pipeline
-    return pgconn is not None and bool(pgconn.pipeline_status)
-
-
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """On PostgreSQL, the block's `driver_execute` and `DriverStatement.send` statements go to the
-    server together, in one round trip (psycopg's pipeline mode), when the block ends; a
-    no-op on SQLite. Their results, errors included, arrive at the block's end, where an
-    error comes out as SQLAlchemy's (as from `driver_execute`) and a lost connection is
+    server together, in one round trip (libpq's pipeline mode: hub.db.libpq), when the block
+    ends; a no-op on SQLite. Their results, errors included, arrive at the block's end, where
+    an error comes out as SQLAlchemy's (as from `driver_execute`) and a lost connection is
     invalidated. So `driver_execute` in the block returns no rows; a statement whose rows
     matter is sent (`Sent`) and read after the block. SQLAlchemy's own `connection.execute`
     does not belong in the block: it would read no rows there."""
@@ -414,23 +429,11 @@ def pipelined(connection: Connection) -> Iterator[None]:
         yield
         return
     dbapi = connection.dialect.loaded_dbapi
-    raw = connection.connection.driver_connection
     try:
-        with raw.pipeline():  # type: ignore[union-attr]
+        with _libpq(connection).pipeline():
             yield
     except dbapi.Error as error:
         raise _driver_error(connection, error, "(pipeline)", None, None) from error
-
-
-def _returns_rows(cursor: Any) -> bool:
-    """Whether the statement the driver's cursor ran gave rows (a SELECT, a RETURNING). On
-    psycopg, from its result's column count: `cursor.description`, the DB-API's way, builds a
-    Column object for every column each time it is read, 3% of a RedeemCoupon's CPU on
-    PostgreSQL (bench/soap_cpu.py, BENCHMARKS.md run 14)."""
-    if not hasattr(cursor, "pgresult"):  # sqlite3's
-        return cursor.description is not None
-    result = cursor.pgresult
-    return result is not None and result.nfields > 0
 
 
 def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
@@ -540,7 +543,10 @@ class DriverStatement:
         """`rows`, read afterwards (`Sent.rows`): in a `pipelined()` block, after the block."""
         values = values or {}
         compiled = self._for(connection, values)
-        return Sent(_driver_cursor(connection, compiled.sql, compiled.parameters(values)), compiled)
+        parameters = compiled.parameters(values)
+        if connection.dialect.name == "postgresql":
+            return Sent(cast(libpq.Pending, _libpq_sent(connection, compiled.sql, parameters)), compiled)
+        return Sent(driver_execute(connection, compiled.sql, parameters), compiled)
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """One statement, many rows (`executemany`): the rows have the first one's keys."""
@@ -842,7 +848,7 @@ class Exchange:
     (an ORM query) begins one, DEFERRED on SQLite, which takes no write lock, committed at the
     block's end. A `snapshot()` read, which must see one moment throughout, keeps its own. A
     write's BEGIN goes to the server with the write's first statement, on the driver's cursor
-    (`_driver_cursor`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
+    (`driver_execute`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
 
     def __init__(self, db: Database, kept: Kept | None = None) -> None:

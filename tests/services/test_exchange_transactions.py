@@ -703,14 +703,19 @@ def test_a_redeem_locks_the_coupon_clearing_account_only_from_its_answer_s_recor
 
 def _round_trips(trace: str) -> list[list[str]]:
     """What a libpq trace shows the client sent, one list a round trip (up to each Sync, or a
-    simple Query on its own): each statement's SQL (a Parse's, a Query's)."""
+    simple Query on its own): each statement run, by its SQL (a Bind's statement, as its
+    Parse gave it, prepared or unnamed; a Query's)."""
     trips: list[list[str]] = [[]]
+    parsed: dict[str, str] = {}
     for parts in (line.split("\t") for line in trace.splitlines()):
         if len(parts) < 4 or parts[1] != "F":
             continue
         message, rest = parts[3], parts[4] if len(parts) > 4 else ""
         if message == "Parse":
-            trips[-1].append(rest.split('"')[3])  # Parse\t "name" "sql" ...
+            name, sql = rest.split('"')[1], rest.split('"')[3]  # Parse\t "name" "sql" ...
+            parsed[name] = sql
+        elif message == "Bind":
+            trips[-1].append(parsed[rest.split('"')[3]])  # Bind\t "portal" "statement" ...
         elif message == "Query":
             trips[-1].append(rest.strip().strip('"'))
             trips.append([])
@@ -729,8 +734,8 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     coupon marked REDEEMED, its redemption, the RequestId's answer, the account moves held
     for the commit and the answer's record go together too, in that order (the rows most
     transactions lock, last), and COMMIT with them. Read from
-    libpq's trace of the exchange's fresh connection (so its statements are not prepared yet
-    and each shows its SQL)."""
+    libpq's trace of the exchange's fresh connection (so each statement's SQL is in the trace,
+    where it was parsed)."""
     opening, coupon = (c.coupon_id for c in issue(quiet_hub.hub, 2).coupons)
     identity = quiet_hub.identity("pojazd-1465")
     assert (
