@@ -1,7 +1,7 @@
 """The driver statements (hub.db.database.DriverStatement, `driver_execute`) on PostgreSQL,
 sent through psycopg's libpq connection (`pgconn`) rather than its cursors.
 
-A psycopg cursor costs about 35 µs of CPU a statement around libpq's own work: the cursor,
+A psycopg cursor costs about 40 µs of CPU a statement around libpq's own work: the cursor,
 its query's conversion, its prepared statements' bookkeeping, and in a pipeline a send and a
 poll for each statement. Sent here, a statement costs about 8 µs: its SQL numbered once
 (`_numbered`), its values dumped, and a pipeline sent with one flush and read with one wait
