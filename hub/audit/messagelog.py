@@ -93,7 +93,7 @@ class Head(NamedTuple):
     seal_digest: str
 
 
-# The statements every SOAP exchange runs, on the driver's cursor (DriverStatement).
+# The statements every SOAP exchange runs, on the driver (DriverStatement).
 # The mapped tables (declarative types __table__ as a mere FromClause).
 _RECORDS, _HEAD = cast(Table, MessageRecord.__table__), cast(Table, MessageLogHead.__table__)
 _ADD_RECORDS = DriverStatement(insert(_RECORDS))

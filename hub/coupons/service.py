@@ -41,7 +41,7 @@ CASE_TYPE_MISMATCH, PAYER_MISMATCH, OFFICE_MISMATCH = ("CASE_TYPE_MISMATCH", "PA
 
 # The lifecycle's statements, built once (a statement object keeps its compiled form): Core rows,
 # no ORM objects, on every verification and redemption; the coupon's and the redemption's
-# writes on the driver's cursor (DriverStatement). A coupon's row carries its company's
+# writes on the driver (DriverStatement). A coupon's row carries its company's
 # NIP and name (`nip`, `name`), so one row answers for both.
 _COUPONS, _REDEMPTIONS = cast(Table, Coupon.__table__), cast(Table, Redemption.__table__)
 _COMPANIES = cast(Table, Company.__table__)
@@ -50,7 +50,7 @@ _COUPON_WITH_COMPANY = (
     .join(_COMPANIES, _COMPANIES.c.id == _COUPONS.c.company_id)
     .where(_COUPONS.c.id == bindparam("coupon_id"))
 )
-# On the driver's cursor (DriverStatement.rows): every VerifyCoupon reads it, every RedeemCoupon locks it.
+# On the driver (DriverStatement.rows): every VerifyCoupon reads it, every RedeemCoupon locks it.
 _FIND_COUPON = DriverStatement(_COUPON_WITH_COMPANY)
 _LOCK_COUPON = DriverStatement(_COUPON_WITH_COMPANY.with_for_update(of=_COUPONS))
 _LOCK_REDEMPTION = select(_REDEMPTIONS).where(_REDEMPTIONS.c.id == bindparam("redemption_id")).with_for_update()

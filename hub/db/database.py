@@ -515,7 +515,7 @@ def _column_defaults(compiled: SQLCompiler) -> dict[str, Any]:
 
 
 class DriverStatement:
-    """A Core statement run on the driver's own cursor (`driver_execute`), compiled once per
+    """A Core statement run on the driver itself (`driver_execute`), compiled once per
     dialect and set of value keys, its values converted by the columns' types as SQLAlchemy
     would. For the few small statements every SOAP exchange and every statement import
     runs: SQLAlchemy's execute costs 5-8x the driver's own work on them (an execution
@@ -583,7 +583,7 @@ def _claim_insert(table: Table, key: str) -> dict[str, DriverStatement]:
 
 
 def driver_insert_if_absent(table: Table, *keys: str, returning: str | None = None) -> dict[str, DriverStatement]:
-    """`insert_if_absent` on the driver's cursor, one DriverStatement a database, by dialect
+    """`insert_if_absent` on the driver, one DriverStatement a database, by dialect
     name: for the claims every exchange makes (a replay-cache row, a RequestId)."""
     return {
         dialect: DriverStatement(insert_if_absent(dialect, table, *keys, returning=returning))
@@ -596,7 +596,7 @@ class BulkInsert:
     already left out (`insert_if_absent`; with `skip_stored=False` it fails the insert instead,
     an IntegrityError), the `returning` columns of the rows it made coming back (in no set
     order). For the imports that write thousands of rows at once: compiled once, run on the
-    driver's cursor, the values converted by the columns' types as SQLAlchemy would
+    driver itself, the values converted by the columns' types as SQLAlchemy would
     (`DriverStatement`, `driver_execute`).
 
     - PostgreSQL: one `INSERT ... SELECT unnest(...)`, one array a column (`unnested`), sent
@@ -615,7 +615,7 @@ class BulkInsert:
         self.columns = tuple(columns)
         self.returning = tuple(returning)
         defaulted = [c.name for c in table.columns if c.default is not None and c.name not in self.columns]
-        if defaulted:  # SQLAlchemy's execution context applies them; the driver's cursor would store NULL
+        if defaulted:  # SQLAlchemy's execution context applies them; the driver would store NULL
             raise ValueError(f"a bulk insert into {table.name} is given every column with a default: {defaulted}")
         self._one = insert_if_absent("sqlite", table, *keys) if skip_stored else sqlite_insert(table)
         rowid: ColumnClause[Any] = literal_column("rowid")
@@ -847,7 +847,7 @@ class Exchange:
     (on PostgreSQL they were two round trips for nothing); a statement SQLAlchemy runs itself
     (an ORM query) begins one, DEFERRED on SQLite, which takes no write lock, committed at the
     block's end. A `snapshot()` read, which must see one moment throughout, keeps its own. A
-    write's BEGIN goes to the server with the write's first statement, on the driver's cursor
+    write's BEGIN goes to the server with the write's first statement, on the driver
     (`driver_execute`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
 

@@ -50,7 +50,7 @@ class IdempotencyKey(Base):
 
 
 _KEYS = cast(Table, IdempotencyKey.__table__)
-# Built once: these run on every state-changing request, the claim and the answer on the driver's cursor.
+# Built once: these run on every state-changing request, the claim and the answer on the driver (DriverStatement).
 _CLAIM = driver_insert_if_absent(_KEYS, "request_id", returning="request_id")
 _STORED = select(_KEYS.c.operation, _KEYS.c.request_hash, _KEYS.c.response).where(
     _KEYS.c.request_id == bindparam("request_id")

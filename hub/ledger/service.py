@@ -2,7 +2,7 @@
 operation and its transfers commit or roll back together.
 
 Every write is a handful of Core statements on the session's connection, run on the
-driver's own cursor (hub.db.database.DriverStatement), no ORM objects: the transfers go
+driver itself (hub.db.database.DriverStatement), no ORM objects: the transfers go
 in first (one multi-row `INSERT ... ON CONFLICT DO NOTHING`, so a transfer id already
 there, or being inserted by a concurrent transaction, is found instead of failing the
 transaction), then each account's
