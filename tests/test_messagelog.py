@@ -261,3 +261,48 @@ def test_a_signed_message_stays_in_its_row_on_postgresql(pg_db):
         "hash": "m",
     }
     assert log.verify().ok
+
+
+def test_a_batch_hashes_its_contents_before_it_locks_the_head(db, monkeypatch):
+    """An entry's content (what its hash covers of the record itself, a SHA-256 of its
+    payload among it) is hashed when the entry is made: an append, which holds the log's
+    head and so every other record, hashes only the chain."""
+    log = filled_log(db, n=1)
+    at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    batch = [Entry(at, RESPONSE, "office", "pojazd-1465", f"log-{i}", os.urandom(5000)) for i in range(40)]
+    with monkeypatch.context() as patched:
+        patched.setattr(messagelog, "_content_part", _not_while_appending)
+        assert log.append(*batch) == 41
+    report = log.verify()
+    assert (report.ok, report.records) == (True, 41), report.problems
+
+
+def _not_while_appending(*_args):
+    raise AssertionError("a record's content hashed while the head is locked")
+
+
+def test_on_postgresql_a_batch_is_the_head_s_lock_then_its_records_with_the_head_s_move(pg_db, tmp_path):
+    """A group commit's batch (more entries than `_APPEND` takes one by one): one round trip
+    locks the head, one sends the records and moves the head, and the COMMIT."""
+    log = filled_log(pg_db, n=1)  # the head row made
+    at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    batch = [Entry(at, RESPONSE, "office", "pojazd-1465", f"log-{i}", b"<answer/>") for i in range(5)]
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+
+        def traced(dbapi_connection, _record):
+            dbapi_connection.pgconn.trace(out.fileno())
+
+        pg_db.dispose()  # the pooled connection: made anew, traced
+        event.listen(pg_db.engine, "connect", traced)
+        try:
+            assert log.append(*batch) == 6
+        finally:
+            event.remove(pg_db.engine, "connect", traced)
+            pg_db.dispose()
+    sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if line.split("\t")[1:2] == ["F"]]
+    trips = " ".join(sent).replace("Sync", "Sync|").replace("Query", "Query|").split("|")
+    executed = [(trip.split().count("Execute"), trip.split()[-1]) for trip in trips if trip.split() != ["Terminate"]]
+    # BEGIN with the head's lock; the 5 records and the head's move; psycopg's COMMIT
+    assert executed == [(2, "Sync"), (6, "Sync"), (0, "Query")], trips
+    assert log.verify().ok

@@ -21,7 +21,7 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, cast
 
@@ -41,13 +41,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, UtcDateTime
-from hub.db.database import AfterCommit, Check, Claim, Database, DriverStatement, Sent, insert_if_absent
+from hub.db.database import AfterCommit, Check, Claim, Database, DriverStatement, Sent, insert_if_absent, pipelined
 
 GENESIS = "0" * 64
 # PostgreSQL: up to this many entries are appended by `_APPEND`, one round trip each (an
 # exchange's own records); more (reads' answer records, hub.services.group_commit) as on
-# SQLite: the head locked, the records hashed here and inserted in one pipelined
-# `executemany`, the head moved; three round trips for the lot.
+# SQLite: the head locked, the records' chain hashed here (their contents were hashed when
+# the entries were made: `Entry.content`), the records inserted and the head moved in one
+# round trip; two for the lot, and the COMMIT.
 ON_SERVER_ENTRIES_MAX = 2
 REQUEST, RESPONSE = "IN", "OUT"
 
@@ -164,7 +165,7 @@ def _send_appends(connection: Connection, entries: Sequence[Entry]) -> list[Sent
 
 def _append_values(e: Entry) -> dict[str, object]:
     """An entry's values for `_APPEND`: its fields, and the bytes the server hashes after the head's."""
-    return {**vars(e), "content": _content_part(e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)}
+    return dict(vars(e))
 
 
 @functools.cache
@@ -222,7 +223,10 @@ class ChainReport:
 
 @dataclass(frozen=True)
 class Entry:
-    """One record to append; its fields are the record's columns of the same names."""
+    """One record to append; its fields are the record's columns of the same names, and
+    `content`, what the record's hash covers of the record itself (`_content_part`): hashed
+    when the entry is made, not while an append holds the log's head (every other record
+    waits for it meanwhile; a group commit's batch hashed a hundred payloads there)."""
 
     at: datetime
     direction: str  # REQUEST or RESPONSE
@@ -230,6 +234,17 @@ class Entry:
     client_id: str
     log_id: str
     payload: bytes
+    content: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        content = _content_part(self.at, self.direction, self.service, self.client_id, self.log_id, self.payload)
+        object.__setattr__(self, "content", content)
+
+    def columns(self) -> dict[str, object]:
+        """The record's columns this entry gives."""
+        columns = dict(vars(self))
+        del columns["content"]
+        return columns
 
 
 class Sealer(Protocol):
@@ -365,14 +380,15 @@ class MessageLog:
         rows = []
         for e in entries:
             seq += 1
-            digest = record_hash(prev, seq, e.at, e.direction, e.service, e.client_id, e.log_id, e.payload)
-            rows.append({**vars(e), "seq": seq, "prev_hash": prev, "hash": digest})
+            digest = hashlib.sha256(_chain_part(prev, seq) + e.content).hexdigest()  # = record_hash(...)
+            rows.append({**e.columns(), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
-        if len(rows) > 1:
-            _ADD_RECORDS.execute_many(connection, rows)
-        else:
-            _ADD_RECORDS.execute(connection, rows[0])
-        _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
+        with pipelined(connection):  # PostgreSQL: the records and the head's move in one round trip
+            if len(rows) > 1:
+                _ADD_RECORDS.execute_many(connection, rows)
+            else:
+                _ADD_RECORDS.execute(connection, rows[0])
+            _MOVE_HEAD.execute(connection, {"seq": seq, "hash": prev})
         return head, seq, prev
 
     def seal(self) -> object | None:
