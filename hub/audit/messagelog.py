@@ -105,9 +105,12 @@ _MOVE_HEAD = DriverStatement(update(_HEAD).where(_HEAD.c.id == 1))
 def record_hash(
     prev_hash: str, seq: int, at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes
 ) -> str:
-    return hashlib.sha256(
-        _chain_part(prev_hash, seq) + _content_part(at, direction, service, client_id, log_id, payload)
-    ).hexdigest()
+    return _chained(prev_hash, seq, _content_part(at, direction, service, client_id, log_id, payload))
+
+
+def _chained(prev_hash: str, seq: int, content: bytes) -> str:
+    """A record's hash: its place in the chain, then what it covers of the record (`content`)."""
+    return hashlib.sha256(_chain_part(prev_hash, seq) + content).hexdigest()
 
 
 def _chain_part(prev_hash: str, seq: int) -> bytes:
@@ -380,7 +383,7 @@ class MessageLog:
         rows = []
         for e in entries:
             seq += 1
-            digest = hashlib.sha256(_chain_part(prev, seq) + e.content).hexdigest()  # = record_hash(...)
+            digest = _chained(prev, seq, e.content)
             rows.append({**e.columns(), "seq": seq, "prev_hash": prev, "hash": digest})
             prev = digest
         with pipelined(connection):  # PostgreSQL: the records and the head's move in one round trip
