@@ -50,7 +50,10 @@ def test_rows_hold_what_a_psycopg_cursor_gives(items: Database) -> None:
     values = {"at": at, "raw": b"\x00\xff", "amount": Decimal("161.50"), "yes": True, "none": None, "many": [1, 2]}
     with items.engine.connect() as connection:
         driver = connection.connection.driver_connection
-        ours = libpq.send(libpq.connection(driver, connection.connection.info), sql, values).rows()
+        state = libpq.connection(driver, connection.connection.info)
+        with state.pipeline():
+            sent = state.send(sql, values)
+        ours = sent.rows()
         theirs = driver.cursor().execute(sql, values, binary=False).fetchall()
         connection.rollback()
     assert ours == theirs == [(at, b"\x00\xff", Decimal("161.50"), True, None, [1, 2])]

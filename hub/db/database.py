@@ -361,10 +361,10 @@ def _libpq_sent(
     try:
         with state.pipeline():
             if connection.info.pop(_BEGIN_PENDING, False):
-                libpq.send(state, "BEGIN", None)
+                state.send("BEGIN", None)
             if many:
-                return libpq.send_many(state, sql, parameters)
-            return libpq.send(state, sql, parameters)
+                return [state.send(sql, one) for one in parameters]
+            return state.send(sql, parameters)
     except connection.dialect.loaded_dbapi.Error as error:
         raise _driver_error(connection, error, sql, parameters, None) from error
 

@@ -10,13 +10,13 @@ the loaders of the columns (so the rows hold the same Python values as a cursor'
 errors (`psycopg.errors`, as a cursor raises them), and everything that is not a driver
 statement (SQLAlchemy's own statements, commit and rollback).
 
-Every statement goes in a pipeline (libpq's pipeline mode) ended by one Sync: the block's
-(`pipeline`), or one of its own. As in psycopg's pipelines, the statements before a Sync
-without a BEGIN are one implicit transaction, and after an error the server skips the rest
-up to the Sync. A statement sent a second time on a connection is prepared there, by a name
-of this module's (`hub_<n>`), as psycopg prepares a statement on its fifth use; it is kept by
-its SQL and its values' types, as psycopg keeps them (an integer's type is the smallest that
-holds it).
+Every statement goes in a pipeline (libpq's pipeline mode) ended by one Sync
+(`LibpqConnection.pipeline`: the caller's block, or one around a single statement). As in
+psycopg's pipelines, the statements before a Sync without a BEGIN are one implicit
+transaction, and after an error the server skips the rest up to the Sync. A statement sent
+a second time on a connection is prepared there, by a name of this module's (`hub_<n>`), as
+psycopg prepares a statement on its fifth use; it is kept by its SQL and its values' types,
+as psycopg keeps them (an integer's type is the smallest that holds it).
 """
 
 from __future__ import annotations
@@ -239,22 +239,6 @@ def connection(driver: psycopg.Connection, home: dict[str, Any]) -> LibpqConnect
     if state is None or state.pgconn is not driver.pgconn:
         state = home[_STATE] = LibpqConnection(driver)
     return state
-
-
-def send(state: LibpqConnection, sql: str, parameters: Any) -> Pending:
-    """`sql` (psycopg's placeholders) with `parameters`: queued in the connection's open
-    pipeline, or else sent and answered at once, in a pipeline of its own."""
-    if state.queued is not None:
-        return state.send(sql, parameters)
-    with state.pipeline():
-        pending = state.send(sql, parameters)
-    return pending
-
-
-def send_many(state: LibpqConnection, sql: str, parameter_sets: Sequence[Any]) -> list[Pending]:
-    """`sql` once for each set of parameters, in the open pipeline or in one of its own."""
-    with state.pipeline():
-        return [state.send(sql, parameters) for parameters in parameter_sets]
 
 
 def _flushed(pgconn: pq.abc.PGconn) -> None:
