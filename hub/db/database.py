@@ -345,8 +345,9 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.close()
 
 
-def _check_transaction(connection: Connection) -> None:
-    if not connection.in_transaction() and not connection.info.get(_NO_TRANSACTION):
+def _check_transaction(connection: Connection, info: dict) -> None:
+    """`info`: the connection's (`connection.info`), as the caller has it at hand."""
+    if not connection.in_transaction() and not info.get(_NO_TRANSACTION):
         raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a block with none")
 
 
@@ -356,7 +357,7 @@ def _libpq_sent(
     """The statement sent on PostgreSQL (hub.db.libpq): in the open `pipelined()` block, or
     else in a round trip of its own, with the transaction's BEGIN when it is still to be
     sent."""
-    _check_transaction(connection)
+    _check_transaction(connection, connection.info)
     state = _libpq(connection)
     try:
         with state.pipeline():
@@ -374,24 +375,16 @@ def _libpq(connection: Connection) -> libpq.LibpqConnection:
     return libpq.connection(connection.connection.driver_connection, connection.connection.info)  # type: ignore[arg-type]
 
 
-def _sqlite_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> Any:
-    _check_transaction(connection)
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+def _sqlite_cursor(connection: Connection, sql: str, parameters: Any, *, many: bool = False) -> sqlite3.Cursor:
+    """The statement run on sqlite3, its cursor returned. A SQLite transaction's BEGIN is sent
+    as it begins (`_sqlite_begin`): none is left pending here (`_BEGIN_PENDING` is PostgreSQL's)."""
+    pooled = connection.connection
+    _check_transaction(connection, pooled.info)
+    driver = cast(sqlite3.Connection, pooled.driver_connection)
     try:
-        if connection.info.pop(_BEGIN_PENDING, False):
-            cursor.execute("BEGIN")
-        if many:
-            cursor.executemany(sql, parameters)
-        else:
-            cursor.execute(sql, parameters)
-    except dbapi.Error as error:
-        cursor.close()
-        raise _driver_error(connection, error, sql, parameters, cursor) from error
-    except BaseException:
-        cursor.close()
-        raise
-    return cursor
+        return driver.executemany(sql, parameters) if many else driver.execute(sql, parameters)
+    except sqlite3.Error as error:
+        raise _driver_error(connection, error, sql, parameters, None) from error
 
 
 class Sent:
@@ -450,6 +443,9 @@ def _driver_error(connection: Connection, error: Any, sql: str, parameters: Any,
     )
 
 
+_REQUIRED = object()  # a value `_Compiled.parameters` has no default for
+
+
 class _Compiled:
     """A statement compiled for one dialect and one set of value keys."""
 
@@ -479,6 +475,10 @@ class _Compiled:
             is not None
         )
         self.width = len(columns)
+        # Each value's name, its default (`_REQUIRED`: none) and its converter, for `parameters`.
+        self._binding = tuple(
+            (name, self.defaults.get(name, _REQUIRED), self.processors.get(name)) for name in self.names
+        )
 
     def typed(self, rows: list[Any]) -> list[Any]:
         typed = []
@@ -493,10 +493,9 @@ class _Compiled:
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         bound = []
-        for name in self.names:
-            value = values[name] if name in values or name not in self.defaults else self.defaults[name]
-            process = self.processors.get(name)
-            bound.append(process(value) if process is not None else value)
+        for name, default, process in self._binding:
+            value = values[name] if default is _REQUIRED else values.get(name, default)
+            bound.append(value if process is None else process(value))
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
 
 
