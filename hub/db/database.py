@@ -345,7 +345,7 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
         cursor.close()
 
 
-def _check_transaction(connection: Connection, info: dict) -> None:
+def _check_transaction(connection: Connection, info: dict[str, Any]) -> None:
     """`info`: the connection's (`connection.info`), as the caller has it at hand."""
     if not connection.in_transaction() and not info.get(_NO_TRANSACTION):
         raise RuntimeError("driver_execute runs inside a transaction the connection has begun, or a block with none")
