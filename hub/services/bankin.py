@@ -13,19 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 
-from spyne import ComplexModel, Integer, Unicode
+from spyne import Integer, Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.bank.statements import DOCUMENT_BYTES_MAX
 from hub.errors import InvalidRequest
-from hub.services.spyne_base import HubService, caller, hub_of, operation
+from hub.services.spyne_base import HubService, Model, caller, hub_of, operation
 
 NS = ns.BANK_IN
 KINDS = frozenset({"BANK"})
 
 
-class _Model(ComplexModel):
+class _Model(Model):
     __namespace__ = NS
 
 

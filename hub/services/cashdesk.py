@@ -11,21 +11,21 @@ from __future__ import annotations
 import base64
 from datetime import date
 
-from spyne import ComplexModel, Unicode
+from spyne import Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.cashdesk.service import ItemRequest
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
+from hub.services.spyne_base import HubService, Model, caller, hub_of, operation, optional
 
 NS = ns.CASHDESK
 KINDS = frozenset({"CASHDESK"})
 Req = Unicode(min_occurs=1)
 
 
-class _Model(ComplexModel):
+class _Model(Model):
     __namespace__ = NS
 
 

@@ -13,21 +13,21 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from spyne import ByteArray, ComplexModel, Unicode
+from spyne import ByteArray, Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.clock import wire_time
 from hub.companies.service import topup_title
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
+from hub.services.spyne_base import HubService, Model, caller, hub_of, operation, optional
 
 NS = ns.COMPANY
 KINDS = frozenset({"COMPANY"})
 Req = Unicode(min_occurs=1)
 
 
-class _Model(ComplexModel):
+class _Model(Model):
     __namespace__ = NS
 
 

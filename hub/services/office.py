@@ -6,20 +6,20 @@ XML fields. The XSD has validated the request before spyne sees it.
 
 from __future__ import annotations
 
-from spyne import ComplexModel, Unicode
+from spyne import Unicode
 
 from hub import ns
 from hub.access import client_actor
 from hub.clock import wire_time
 from hub.money import format_pln, parse_grosze
-from hub.services.spyne_base import HubService, caller, hub_of, operation, optional
+from hub.services.spyne_base import HubService, Model, caller, hub_of, operation, optional
 
 NS = ns.OFFICE
 KINDS = frozenset({"POJAZD", "KIEROWCA", "WORD"})
 Req = Unicode(min_occurs=1)
 
 
-class _Model(ComplexModel):
+class _Model(Model):
     __namespace__ = NS
 
 
