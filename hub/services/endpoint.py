@@ -61,6 +61,7 @@ from hub.services.answer_plans import AnswerPlans
 from hub.services.deadline import ReadDeadlines
 from hub.services.faults import ServerFault, fault_envelope, server_fault
 from hub.services.group_commit import GroupCommit
+from hub.services.request_plans import RequestPlans
 from hub.services.soap11 import check_envelope
 from hub.signing.faults import SecurityFault
 from hub.signing.keys import SigningIdentity
@@ -175,8 +176,9 @@ ANSWER_ENVELOPE = "hub.answer_envelope"  # where spyne leaves its answer's tree 
 class TreeSoap11(Soap11):
     """spyne's SOAP 1.1, trees in and out: handed the envelope `call_service` built around the
     verified, validated payload, it reads that tree instead of bytes serialised from it and
-    parsed again; and it leaves its answer's tree for `call_service` to sign, instead of
-    bytes to be parsed again. Without those WSGI environ keys, spyne's own way both ways."""
+    parsed again (its payload from a plan: hub.services.request_plans); and it leaves its
+    answer's tree for `call_service` to sign, instead of bytes to be parsed again. Without
+    those WSGI environ keys, spyne's own way both ways."""
 
     def create_in_document(self, ctx, charset=None):
         envelope = ctx.transport.req_env.get(VERIFIED_ENVELOPE)
@@ -197,6 +199,23 @@ class TreeSoap11(Soap11):
         ctx.in_body_doc = envelope[0][0]
         ctx.method_request_string = ctx.in_body_doc.tag
         self.validate_body(ctx, message)
+
+    def deserialize(self, ctx, message):
+        """The payload of the envelope `call_service` built read from its request class's plan
+        (hub.services.request_plans), with the deserialize events fired around it (the hub
+        listens to none); anything else, and a payload the plan leaves to spyne, spyne's own way."""
+        if message is self.REQUEST and ctx.in_document is ctx.transport.req_env.get(VERIFIED_ENVELOPE):
+            inst = self.request_plans.read(ctx, ctx.descriptor.in_message, ctx.in_body_doc)
+            if inst is not None:
+                self.event_manager.fire_event("before_deserialize", ctx)
+                ctx.in_object = inst
+                self.event_manager.fire_event("after_deserialize", ctx)
+                return
+        super().deserialize(ctx, message)
+
+    @cached_property
+    def request_plans(self) -> RequestPlans:
+        return RequestPlans(self)
 
     def serialize(self, ctx, message):
         """A plain answer (no fault, no SOAP header) written from its class's plan
