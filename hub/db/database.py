@@ -331,7 +331,7 @@ def driver_execute(connection: Connection, sql: str, parameters: Any, *, many: b
     """Runs `sql` (in the driver's own paramstyle) on the driver, inside the transaction
     `connection` has begun; returns the rows as the driver gives them (none for `many`,
     which takes a sequence of parameter sets, and none in a `pipelined()` block). On
-    PostgreSQL through libpq (hub.db.libpq), on SQLite on sqlite3's cursor. The driver's
+    PostgreSQL through libpq (hub.db.libpq), on SQLite by sqlite3's own `execute`. The driver's
     errors come out as SQLAlchemy's (`IntegrityError`, `OperationalError`, ...), as from
     `connection.execute`, and a lost connection is invalidated, so the pool does not hand it
     out again."""

@@ -35,7 +35,7 @@ class RequestPlans:
     def read(self, ctx, cls: SpyneClass, element: etree._Element) -> object | None:
         """`element` read as spyne's `from_element` reads it into an instance of `cls`; None
         when spyne must read it."""
-        members = self._plans[cls] if cls in self._plans else self.plan(cls)
+        members = self.plan(cls)
         if members is None or element.attrib:
             return None
         values = {}

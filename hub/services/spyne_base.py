@@ -25,8 +25,7 @@ class Model(ComplexModel):
     the answer unnoticed). A model that does use that machinery is made spyne's way."""
 
     def __init__(self, *args: Any, **values: Any) -> None:
-        model = type(self)
-        members = _PLAIN_MEMBERS[model] if model in _PLAIN_MEMBERS else _plain_members(model)
+        members = _plain_members(type(self))
         if members is None or args:
             super().__init__(*args, **values)
             return
@@ -44,8 +43,9 @@ _PLAIN_MEMBERS: dict[type, dict[str, None] | None] = {}  # by model: `_plain_mem
 def _plain_members(model: type[ComplexModel]) -> dict[str, None] | None:
     """{member: None} for every member of `model`, or None when spyne's `__init__` would do more
     for one of them than set it to None, or to the value given (spyne/model/complex.py)."""
-    _PLAIN_MEMBERS[model] = found = _members_if_plain(model)
-    return found
+    if model not in _PLAIN_MEMBERS:
+        _PLAIN_MEMBERS[model] = _members_if_plain(model)
+    return _PLAIN_MEMBERS[model]
 
 
 def _members_if_plain(model: type[ComplexModel]) -> dict[str, None] | None:
