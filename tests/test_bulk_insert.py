@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.base import UtcDateTime
-from hub.db.database import BulkInsert, Database
+from hub.db.database import BulkInsert, Database, answers_later
 
 _META = MetaData()
 
@@ -150,3 +150,76 @@ def test_a_column_with_a_default_must_be_given() -> None:
     """Its default is SQLAlchemy's execute's to apply: on the driver's cursor it would be NULL."""
     with pytest.raises(ValueError, match="note"):
         BulkInsert(_BULK, _COLUMNS[:-1], "account", "key")
+
+
+# -- BulkInsert.send: the insert's answer read later (answers_later) -------------------------
+
+
+def _count(connection) -> int:
+    return connection.execute(text("SELECT count(*) FROM bulk_rows")).scalar_one()
+
+
+def test_rows_sent_are_stored_as_executed_ones_are(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows)
+        connection.execute(insert(_PLAIN), rows)
+    assert _stored(tables, _BULK) == _stored(tables, _PLAIN)
+
+
+def test_the_next_statement_whoever_runs_it_sees_the_rows_sent(tables: Database) -> None:
+    """SQLAlchemy's own execute, a driver statement and a second send each read the answer of
+    the insert sent before them first (PostgreSQL), so each sees its rows."""
+    rows = _rows()
+    with tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows[:2])
+        assert _count(connection) == 2  # SQLAlchemy's execute
+        _ADD_NEW.send(connection, rows[2:4])
+        assert [key for key, _ in _ADD.execute(connection, rows[4:5])] == ["ref:R4"]  # a driver statement
+        _ADD_NEW.send(connection, rows[5:6])
+        _ADD_NEW.send(connection, rows[6:])
+        assert _count(connection) == len(rows)
+
+
+def test_an_insert_refused_is_an_integrity_error_at_the_next_statement_and_nothing_stays(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        _ADD_NEW.execute(connection, rows[:2])
+    with pytest.raises(IntegrityError), tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows[1:])  # ref:R1 is stored: the server refuses the whole insert
+        connection.execute(text("SELECT 1"))  # PostgreSQL: where its answer is read
+        pytest.fail("the refused insert must stop the block")  # pragma: no cover
+    with tables.engine.connect() as connection:
+        assert _count(connection) == 2
+
+
+def test_an_insert_refused_as_the_block_ends_is_an_integrity_error_before_the_commit(tables: Database) -> None:
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        _ADD_NEW.execute(connection, rows[:1])
+    with pytest.raises(IntegrityError), tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows[2:4])
+        _ADD_NEW.send(connection, rows[:2])  # the last thing the block does
+    with tables.engine.connect() as connection:
+        assert _count(connection) == 1
+
+
+def test_a_block_that_raises_leaves_the_connection_able_to_roll_back(tables: Database) -> None:
+    rows = _rows()
+    with pytest.raises(RuntimeError, match="stop"), tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows)
+        raise RuntimeError("stop")
+    with tables.engine.connect() as connection:
+        assert _count(connection) == 0
+
+
+def test_send_belongs_in_answers_later_and_to_an_insert_that_returns_nothing(tables: Database) -> None:
+    with tables.engine.begin() as connection:
+        with pytest.raises(ValueError, match="returns rows"):
+            _ADD.send(connection, _rows())
+        if connection.dialect.name == "postgresql":
+            with pytest.raises(RuntimeError, match="answers_later"):
+                _ADD_NEW.send(connection, _rows())
+        else:  # SQLite: executed, as `execute` would
+            _ADD_NEW.send(connection, _rows())
+            assert _count(connection) == len(_rows())

@@ -45,13 +45,13 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -75,11 +75,11 @@ from hub.clock import Clock, utcnow
 from hub.companies.models import Company
 from hub.companies.service import find_company, valid_nip
 from hub.config import BankSettings
-from hub.db.database import BulkInsert, Database
+from hub.db.database import BulkInsert, Database, answers_later
 from hub.errors import InsufficientFunds, InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ids import format_nrb, nip_valid, normalize_account, rf_reference_body
 from hub.ledger import Ledger, NewTransfer
-from hub.ledger.chart import ASSET, CONTROL, ESCROW
+from hub.ledger.chart import ASSET, CONTROL, ESCROW, company_account
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from hub.ledger.codes import TransferCode
 from hub.ledger.models import LedgerAccount
@@ -392,7 +392,12 @@ class StatementService:
         """The one pass, in one transaction: each statement checked and booked as it is read.
         A check that fails raises, and the transaction takes back everything booked before it."""
         assert self.reader is not None  # _import refuses to start without one
-        with open_stream() as raw, self.db.transaction() as session:
+        with (
+            open_stream() as raw,
+            self.db.transaction() as session,
+            self._lookups(session) as lookups,
+            answers_later(session.connection()),
+        ):
             stream = _Tap(raw, progress)
             ledger = Ledger(session, self.clock)
             ledger.open_account(ESCROW, ASSET)
@@ -402,6 +407,7 @@ class StatementService:
             bookings: list[tuple[StatementHeader, _Booking]] = []
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
+            keys: set[str] = set()  # of the parts booked or waiting, in every statement of the document
             items = self.reader.read(stream.binary)
             # SQLite: a parsing thread beside the booking costs more in the GIL than it saves (BENCHMARKS.md, run 7)
             for item in items if self.db.is_sqlite else _read_ahead(items):
@@ -412,7 +418,8 @@ class StatementService:
                     if not plan.escrow[-1]:
                         skipped.append(SkippedStatement(item.statement_id, item.account, item.line))
                         continue
-                    booking = _Booking(session, ledger, self._statement(session, item, actor), self.clock)
+                    statement = self._statement(session, item, actor)
+                    booking = _Booking(session, lookups, ledger, statement, keys, self.clock)
                     bookings.append((item, booking))
                     continue
                 plan.totals.add(item)
@@ -430,6 +437,19 @@ class StatementService:
                 for reconcile in self.reconcilers:
                     reconcile(session, booking.statement.id)
             return self._results(session, bookings, skipped, digest, actor)
+
+    @contextmanager
+    def _lookups(self, session: Session) -> Iterator[Connection]:
+        """Where a booking looks up what is stored before it (earlier imports' entries, the
+        companies) and takes its entries' ids: on PostgreSQL a connection of its own, each
+        statement in autocommit, so that a lookup does not wait behind the entries the import's
+        connection is still inserting (`_Booking._insert`: the next chunk is made meanwhile);
+        on SQLite the import's own."""
+        if self.db.is_sqlite:
+            yield session.connection()
+            return
+        with self.db.autocommitted() as connection:
+            yield connection
 
     def _open(self, plan: _Plan, header: StatementHeader) -> None:
         """A statement starts: at most STATEMENTS_PER_DOCUMENT_MAX, the escrow account's in its currency."""
@@ -594,19 +614,42 @@ class StatementService:
             return _view(session, row)
 
 
+class _Payee(NamedTuple):
+    """A company a credit may be booked to: what the booking needs of it."""
+
+    id: int
+    nip: str
+    virtual_account: str | None
+
+    @property
+    def ledger_code(self) -> str:
+        return company_account(self.nip)
+
+
 class _Booking:
     """One statement's booking: one BankEntry per new part, in file order. Parts are booked in
     chunks of BOOKING_CHUNK (one lookup of the keys stored before, one company lookup, one
     ledger apply, one insert, per chunk); a reversal is booked on its own once the parts
     before it are, since it looks for the credit it reverses."""
 
-    def __init__(self, session: Session, ledger: Ledger, statement: BankStatement, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: Session,
+        lookups: Connection,
+        ledger: Ledger,
+        statement: BankStatement,
+        keys: set[str],
+        clock: Clock,
+    ) -> None:
         self.session = session
+        self.lookups = lookups  # StatementService._lookups
         self.ledger = ledger
         self.statement = statement
         self.clock = clock
         self.seen: Counter[str] = Counter()
-        self.keys: set[str] = set()  # of the statement's parts booked or waiting
+        # Of the document's parts booked or waiting, this statement's and those before it: the
+        # lookups see only what earlier imports stored, not this one's entries.
+        self.keys = keys
         self.waiting: list[_Part] = []
         self.new = 0  # entries inserted by this import
         self.first_id: int | None = None  # of those, the first one's (_UNMATCHED_SINCE)
@@ -635,7 +678,7 @@ class _Booking:
         if not parts:
             return
         now = self.clock()  # one reading a chunk: its entries are stored in the same instant
-        ids = _NEW_ENTRIES.reserve_ids(self.session.connection(), len(parts))
+        ids = _NEW_ENTRIES.reserve_ids(self.lookups, len(parts))
         rows = [self._row(part, now, id) for part, id in zip(parts, ids, strict=True)]
         credits = [
             row
@@ -734,10 +777,10 @@ class _Booking:
         return base if n == 1 else f"{base}#{n}"
 
     def _new(self, parts: list[_Part]) -> list[_Part]:
-        """The parts to book: neither met before in this statement nor stored by an earlier
-        import (or statement); the others are counted as duplicates. One lookup by the unique
-        index on (account, entry_key) a chunk; imports take turns (_lock_escrow), so a part
-        found new here is still new when it is inserted."""
+        """The parts to book: neither met before in this document nor stored by an earlier
+        import; the others are counted as duplicates. One lookup by the unique index on
+        (account, entry_key) a chunk; imports take turns (_lock_escrow), so a part found new
+        here is still new when it is inserted."""
         unseen = []
         for part in parts:
             if part.key in self.keys:
@@ -748,8 +791,8 @@ class _Booking:
         if not unseen:
             return []
         stored = set(
-            self.session.execute(
-                _STORED_KEYS[self.session.get_bind().dialect.name],
+            self.lookups.execute(
+                _STORED_KEYS[self.lookups.dialect.name],
                 {"account": self.statement.account, "keys": [part.key for part in unseen]},
             ).scalars()
         )
@@ -785,20 +828,23 @@ class _Booking:
         )
 
     def _insert(self, rows: list[dict]) -> None:
-        """Insert the new entries (_new) in one statement (BulkInsert), with their reserved ids."""
-        _NEW_ENTRIES.execute(self.session.connection(), rows)
+        """Insert the new entries (_new) in one statement (BulkInsert), with their reserved ids.
+        On PostgreSQL the booking goes on while the server inserts them (`BulkInsert.send`): the
+        next chunk's lookups run on a connection of their own (StatementService._lookups), and
+        the next statement on the import's connection reads the insert's answer first."""
+        _NEW_ENTRIES.send(self.session.connection(), rows)
         self.new += len(rows)
         if self.first_id is None:
             self.first_id = rows[0]["id"]  # reserved in ascending order
 
-    def _companies(self, rows: list[dict]) -> list[Company | None]:
+    def _companies(self, rows: list[dict]) -> list[_Payee | None]:
         """Each credit's company: by the virtual account paid to; else the one registered
         company whose NIP the remittance text names."""
         accounts = {row["creditor_account"] for row in rows if row["creditor_account"]}
         by_account = {c.virtual_account: c for c in self._select(Company.virtual_account, accounts)}
         named = [set() if row["creditor_account"] in by_account else _named_nips(row["remittance"]) for row in rows]
         by_nip = {c.nip: c for c in self._select(Company.nip, set().union(*named))}
-        found: list[Company | None] = []
+        found: list[_Payee | None] = []
         for row, nips in zip(rows, named, strict=True):
             if row["creditor_account"] in by_account:
                 found.append(by_account[row["creditor_account"]])
@@ -807,8 +853,11 @@ class _Booking:
             found.append(companies[0] if len(companies) == 1 else None)
         return found
 
-    def _select(self, column, values: set[str]) -> list[Company]:
-        return list(self.session.scalars(select(Company).where(column.in_(values)))) if values else []
+    def _select(self, column, values: set[str]) -> list[_Payee]:
+        if not values:
+            return []
+        found = self.lookups.execute(select(Company.id, Company.nip, Company.virtual_account).where(column.in_(values)))
+        return [_Payee(*row) for row in found]
 
     def _reversal(self, part: _Part) -> None:
         """Undo the credit the reversal names where it went; a reversal of an unknown credit,

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +224,7 @@ _BEGIN_PENDING = "hub.begin_pending"
 # SQLite as under PostgreSQL's READ COMMITTED), or PostgreSQL's autocommit (`autocommitted()`).
 # Neither pays for SQLAlchemy's begin and commit, nor the database for BEGIN and COMMIT.
 _NO_TRANSACTION = "hub.no_transaction"
+_ANSWERS_LATER = "hub.answers_later"  # connection.info: inside `answers_later`, where BulkInsert.send may go on
 
 
 def _no_begin_pending(connection: Connection | None) -> None:
@@ -677,12 +678,73 @@ class BulkInsert:
             columns.append(column)
         return list(zip(*columns, strict=True))
 
+    def send(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute` for rows whose insert gives the caller nothing to read (no `returning`),
+        without waiting for it: on PostgreSQL the statement goes to the server and the caller
+        goes on while the server inserts (its answer, an error included, is read before the
+        connection's next statement: `answers_later`, which the call must be inside); on
+        SQLite, `execute`."""
+        if self.returning:
+            raise ValueError(f"a bulk insert into {self.table.name} returns rows: execute it")
+        if connection.dialect.name != "postgresql":
+            self.execute(connection, rows)
+            return
+        if not connection.info.get(_ANSWERS_LATER):
+            raise RuntimeError("BulkInsert.send runs inside answers_later(connection)")
+        if not rows:
+            return
+        _check_transaction(connection, connection.info)
+        sql, parameters = self._arrays_statement(connection, rows)
+        try:
+            _libpq(connection).send_unanswered(sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _driver_error(connection, error, sql, None, None) from error
+
     def _execute_arrays(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        return driver_execute(connection, *self._arrays_statement(connection, rows))
+
+    def _arrays_statement(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
+        """PostgreSQL's insert of `rows` as one array a column: its SQL and its values."""
         if self._binary is None:
             compiled = _Compiled(self._arrays, connection, ())
             self._binary = (_PYFORMAT_TEXT.sub(r"%(\1)b", compiled.sql), compiled)
         sql, compiled = self._binary
-        return driver_execute(connection, sql, compiled.parameters({n: [row[n] for row in rows] for n in self.columns}))
+        return sql, compiled.parameters({n: [row[n] for row in rows] for n in self.columns})
+
+
+@contextmanager
+def answers_later(connection: Connection) -> Iterator[None]:
+    """A block in which `BulkInsert.send` may leave a statement's answer unread while the
+    caller goes on (PostgreSQL; a no-op on SQLite). The answer is read before any other
+    statement runs on the connection: the driver statements' own (`driver_execute`,
+    `pipelined`), and SQLAlchemy's, an ORM flush's included (a `before_cursor_execute`
+    listener on this connection alone); and at the block's end, before the transaction can
+    commit. Wherever it is read, an error in it comes out as SQLAlchemy's, as from
+    `driver_execute`. A block that raises has the answer read and its error dropped (its own
+    exception says what went wrong), so the connection can roll back."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = connection.dialect.loaded_dbapi
+
+    def read_answer(*_: Any) -> None:
+        try:
+            _libpq(connection).read_unanswered()
+        except dbapi.Error as error:
+            raise _driver_error(connection, error, "(an insert sent earlier)", None, None) from error
+
+    event.listen(connection, "before_cursor_execute", read_answer)
+    connection.info[_ANSWERS_LATER] = True
+    try:
+        yield
+        read_answer()
+    except BaseException:
+        with suppress(dbapi.Error):
+            _libpq(connection).read_unanswered()
+        raise
+    finally:
+        connection.info.pop(_ANSWERS_LATER, None)
+        event.remove(connection, "before_cursor_execute", read_answer)
 
 
 _PYFORMAT_TEXT = re.compile(r"%\((\w+)\)s")

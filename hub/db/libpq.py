@@ -119,6 +119,7 @@ class LibpqConnection:
         self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes | int] = {}  # a name, or the uses so far
         self.names = 0  # statements named on this connection
         self.queued: list[tuple[Pending | None, tuple[bytes, tuple[int, ...]] | None]] | None = None
+        self.unanswered: list[tuple[Pending | None, tuple[bytes, tuple[int, ...]] | None]] | None = None
 
     def loaded(self, result: pq.abc.PGresult) -> list[tuple[Any, ...]]:
         transformer = self.transformer
@@ -167,6 +168,7 @@ class LibpqConnection:
         if self.queued is not None:
             yield
             return
+        self.read_unanswered()
         self.queued = []
         self.pgconn.enter_pipeline_mode()
         try:
@@ -180,6 +182,38 @@ class LibpqConnection:
             raise
         self._finish()
 
+    def send_unanswered(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> None:
+        """The statement sent in a pipeline of its own, its Sync sent too, and its answer left
+        unread: the caller goes on while the server runs it. The answer is read, and an error in
+        it raised, by `read_unanswered`: before the connection's next pipeline, and by a user of
+        the connection that does not come through here (hub.db.database.answers_later) before
+        its own statements. One statement unanswered at a time: an earlier one is read first."""
+        self.read_unanswered()
+        self.queued = []
+        self.pgconn.enter_pipeline_mode()
+        synced = False
+        try:
+            self._begin_as_psycopg_would()
+            self.send(sql, parameters)
+            self.pgconn.pipeline_sync()
+            synced = True
+            _flushed(self.pgconn)
+        except BaseException:
+            try:
+                self._finish(synced=synced)
+            except psycopg.Error:
+                pass  # the connection's trouble: the exception above says what went wrong
+            raise
+        self.unanswered, self.queued = self.queued, None
+
+    def read_unanswered(self) -> None:
+        """The answer of the statement `send_unanswered` left unread, if any: read (waiting for
+        the server), the connection out of pipeline mode, the server's error raised."""
+        if self.unanswered is None:
+            return
+        self.queued, self.unanswered = self.unanswered, None
+        self._finish(synced=True)
+
     def _begin_as_psycopg_would(self) -> None:
         """A connection not in autocommit begins a transaction before its first statement, as
         psycopg's cursor would (with the isolation level and access mode set on it)."""
@@ -190,12 +224,15 @@ class LibpqConnection:
         assert self.queued is not None  # in the pipeline it begins
         self.queued.append((None, None))
 
-    def _finish(self) -> None:
+    def _finish(self, synced: bool = False) -> None:
+        """The queued statements' answers read, up to their pipeline's Sync (sent here unless
+        `synced`), the connection out of pipeline mode; the first error raised."""
         queued, self.queued = self.queued or [], None
         pgconn = self.pgconn
         try:
-            pgconn.pipeline_sync()
-            _flushed(pgconn)
+            if not synced:
+                pgconn.pipeline_sync()
+                _flushed(pgconn)
             first_error: psycopg.Error | None = None
             for pending, prepared in queued:
                 results = _results_of_one(pgconn)

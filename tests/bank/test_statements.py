@@ -17,7 +17,7 @@ from hub.errors import InvalidRequest, NotAuthorized, NotFound, StatementError
 from hub.ledger.chart import ESCROW, company_account
 from hub.ledger.chart import SUSPENSE as SUSPENSE_ACCOUNT
 from tests.support.bank import SAMPLE_ACCOUNT, audit_actions, balance, balanced_sample, entries, ledger_holds, snapshot
-from tests.support.camt import DATA, Entry, camt053, validate
+from tests.support.camt import DATA, Entry, Statement, camt053, document, validate
 from tests.support.concurrency import in_threads
 from tests.support.factories import NIP, OPERATOR, OTHER_NIP, company_actor, issue
 
@@ -303,6 +303,25 @@ def test_an_entry_in_an_overlapping_statement_is_booked_once(hub):
     )
     assert counts(imported(hub, monday)) == (2, 0, 0)
     assert counts(imported(hub, week)) == (1, 2, 0)
+    assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 70_00
+
+
+def test_an_entry_in_two_statements_of_one_document_is_booked_once(hub):
+    """A file whose statements overlap (a day's entries again in the week's): the second copy
+    is a duplicate, as in a later import, though nothing is committed yet (on PostgreSQL a
+    chunk's lookups of stored entries run on a connection of their own, which does not see
+    the import's own entries: StatementService._lookups)."""
+    companies(hub, NIP)
+    va = virtual(hub, NIP)
+    monday = [Entry("10.00", creditor_account=va, ref="R1"), Entry("20.00", creditor_account=va, ref="R2")]
+    week = [*monday, Entry("40.00", creditor_account=va, ref="R3")]
+    data = document(
+        Statement(escrow(hub), monday, statement_id="MON", sequence="1"),
+        Statement(escrow(hub), week, statement_id="WEEK", sequence="2", opening="30.00"),
+    )
+    result = imported(hub, data)
+    assert counts(result) == (3, 2, 0)
+    assert [(s.imported, s.duplicates) for s in result.statements] == [(2, 0), (1, 2)]
     assert hub.companies.account(NIP, actor=OPERATOR).available_grosze == 70_00
 
 
