@@ -15,8 +15,9 @@ import:   StatementService.import_file of the same file on SQLite and/or Postgre
           insert and one ledger apply a chunk). Every entry names a NIP no company has:
           suspense. Ledger.verify() must hold after the import.
 Peak memory is VmHWM of the measuring process; cpu_seconds its own CPU (on a shared machine
-wall time also counts the waits for a core); server_cpu_seconds PostgreSQL's backend's CPU for
-the import (read from /proc: the server must run on the same machine).
+wall time also counts the waits for a core); server_cpu_seconds the CPU of PostgreSQL's backends
+for the import's database, the import's two connections (its own and its lookups') among them
+(read from /proc: the server must run on the same machine).
 """
 
 from __future__ import annotations
@@ -72,11 +73,12 @@ hub = Hub(load_config(Path(sys.argv[2])))
 upgrade(hub.db)
 
 
-def server_cpu():  # CPU seconds of the PostgreSQL backend behind the pool's one connection
+def server_cpu():  # CPU seconds of the PostgreSQL backends connected to the import's database
     if hub.db.is_sqlite:
         return 0.0
     with hub.db.engine.connect() as connection:
-        return cpu_s({connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()})
+        backends = connection.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return cpu_s(set(backends.scalars()))
 
 
 server = server_cpu()
