@@ -187,11 +187,13 @@ def main() -> None:
         backends = chosen_backends(args.backend)
         for backend in backends:
             url = database(backend, work)
-            config = copy_config(SHIPPED_CONFIG, work / f"config-{backend}", url)
-            run = measure(IMPORT, str(big), str(config), str(args.statements))
+            try:
+                config = copy_config(SHIPPED_CONFIG, work / f"config-{backend}", url)
+                run = measure(IMPORT, str(big), str(config), str(args.statements))
+            finally:
+                drop(url)  # a failed import's database goes too
             results[f"hub_import_{backend}"] = run
             results[f"import_ratio_{backend}"] = round(run["seconds"] / base, 1)
-            drop(url)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
