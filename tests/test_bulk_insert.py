@@ -223,3 +223,21 @@ def test_send_belongs_in_answers_later_and_to_an_insert_that_returns_nothing(tab
         else:  # SQLite: executed, as `execute` would
             _ADD_NEW.send(connection, _rows())
             assert _count(connection) == len(_rows())
+
+
+def test_rows_sent_first_in_a_transaction_whose_begin_waits_go_with_its_rollback(tables: Database) -> None:
+    """In an exchange a write's BEGIN goes to PostgreSQL with its first statement: rows sent
+    before any other statement are inserted inside the transaction, and its rollback takes
+    them back."""
+    rows = _rows()
+    with (
+        pytest.raises(RuntimeError, match="undo"),
+        tables.exchange(),
+        tables.writing() as connection,
+        answers_later(connection),
+    ):
+        _ADD_NEW.send(connection, rows)
+        assert _count(connection) == len(rows)
+        raise RuntimeError("undo")
+    with tables.engine.connect() as connection:
+        assert _count(connection) == 0

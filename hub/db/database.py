@@ -693,6 +693,9 @@ class BulkInsert:
             raise RuntimeError("BulkInsert.send runs inside answers_later(connection)")
         if not rows:
             return
+        if connection.info.get(_BEGIN_PENDING):  # the transaction's BEGIN goes with a statement read at once
+            self.execute(connection, rows)
+            return
         _check_transaction(connection, connection.info)
         sql, parameters = self._arrays_statement(connection, rows)
         try:
