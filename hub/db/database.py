@@ -45,8 +45,9 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -634,10 +635,13 @@ class BulkInsert:
     @functools.cached_property
     def _next_ids(self) -> DriverStatement:
         """PostgreSQL's `count` next values of the table's id sequence; built for the tables
-        whose ids are reserved (an id of text has no sequence)."""
+        whose ids are reserved (an id of text has no sequence). The sequence is found once,
+        in a materialized CTE: as an argument of nextval, pg_get_serial_sequence would look it
+        up in the catalog for every value (1,000 ids took 4-6 ms, now 1)."""
+        found = func.pg_get_serial_sequence(self.table.name, "id").cast(REGCLASS).label("seq")
+        sequence = select(found).cte("sequence").prefix_with("MATERIALIZED", dialect="postgresql")
         series = func.generate_series(1, bindparam("count", type_=Integer)).table_valued("n")
-        sequence = func.pg_get_serial_sequence(self.table.name, "id")
-        return DriverStatement(select(func.nextval(sequence)).select_from(series))
+        return DriverStatement(select(func.nextval(sequence.c.seq)).select_from(sequence).join(series, true()))
 
     def reserve_ids(self, connection: Connection, count: int) -> list[int]:
         """`count` ids, ascending, for rows this transaction inserts next (with their `id`
@@ -648,7 +652,7 @@ class BulkInsert:
         if count <= 0:
             return []
         if connection.dialect.name == "postgresql":
-            return [id for (id,) in self._next_ids.execute(connection, {"count": count})]
+            return sorted(id for (id,) in self._next_ids.execute(connection, {"count": count}))
         last = self._last.execute(connection)[0][0] or 0
         return list(range(last + 1, last + 1 + count))
 
