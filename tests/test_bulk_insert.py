@@ -204,6 +204,25 @@ def test_an_insert_refused_as_the_block_ends_is_an_integrity_error_before_the_co
         assert _count(connection) == 1
 
 
+def test_inserts_sent_one_after_another_wait_in_turn_and_the_first_refusal_is_the_error(tables: Database) -> None:
+    """On PostgreSQL a send does not wait for the one before it: each waits behind its own
+    Sync, the server runs them in turn, and their answers are read together; a refused one is
+    the error then, and those after it take nothing, as they run in the failed transaction."""
+    rows = _rows()
+    with tables.engine.begin() as connection:
+        _ADD_NEW.execute(connection, rows[:1])
+    with pytest.raises(IntegrityError), tables.engine.begin() as connection, answers_later(connection):
+        _ADD_NEW.send(connection, rows[1:3])
+        _ADD_NEW.send(connection, rows[:2])  # ref:R0 is stored
+        _ADD_NEW.send(connection, rows[3:])
+        connection.execute(text("SELECT 1"))
+        pytest.fail("the refused insert must stop the block")  # pragma: no cover
+    with tables.engine.begin() as connection, answers_later(connection):
+        for row in rows[1:]:
+            _ADD_NEW.send(connection, [row])
+        assert _count(connection) == len(rows)
+
+
 def test_a_block_that_raises_leaves_the_connection_able_to_roll_back(tables: Database) -> None:
     rows = _rows()
     with pytest.raises(RuntimeError, match="stop"), tables.engine.begin() as connection, answers_later(connection):

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.access import Actor, operator
+from hub.db.database import answers_later
 from hub.errors import IdempotencyConflict, InsufficientFunds, LedgerInvariantError, NotAuthorized
 from hub.ledger import Ledger, NewTransfer
 from hub.ledger.checks import LedgerChecks
@@ -140,6 +141,45 @@ def test_many_accounts_and_transfers_at_once_are_found_in_chunks(db):
         assert [ledger.balance(f"company:{i:03d}").posted for i in (0, 127, 128, 129)] == [100, 227, 228, 229]
         assert ledger.balance("bank").debits_posted == sum(100 + i for i in range(count))
         ledger.verify()
+
+
+def test_fresh_transfers_are_booked_as_apply_books_them_and_a_stored_id_fails_the_transaction(db):
+    """apply_fresh (a statement import's transfers, their ids drawn in the transaction): on
+    PostgreSQL the insert is sent and not awaited; the totals move as apply's do, the next
+    statement sees the transfers, and an id stored already is the database's refusal, not
+    idempotency: the transaction takes nothing."""
+    open_accounts(db)
+    many = [NewTransfer(f"fresh-{i}", "bank", "company:a", 100 + i, "TOPUP") for i in range(10)]
+    with db.transaction() as s, answers_later(s.connection()):
+        ledger = Ledger(s)
+        assert [t.id for t in ledger.apply_fresh(many)] == [t.id for t in many]
+        assert (
+            ledger.apply_fresh([NewTransfer("fresh-one", "bank", "company:a", 5_00, "TOPUP")])[0].amount_grosze == 5_00
+        )
+        assert ledger.apply_fresh([]) == []
+        assert s.execute(text("SELECT count(*) FROM ledger_transfers")).scalar_one() == 11
+    posted = sum(100 + i for i in range(10)) + 5_00
+    with pytest.raises(IntegrityError), db.transaction() as s, answers_later(s.connection()):
+        Ledger(s).apply_fresh([NewTransfer("new", "bank", "company:a", 1_00, "TOPUP"), many[3]])
+    with db.read() as s:
+        ledger = Ledger(s)
+        assert ledger.balance("company:a").posted == ledger.balance("bank").debits_posted == posted
+        assert s.execute(text("SELECT count(*) FROM ledger_transfers")).scalar_one() == 11
+        ledger.verify()
+
+
+def test_a_fresh_transfer_refused_for_funds_leaves_nothing_though_its_insert_was_not_awaited(db):
+    open_accounts(db)
+    with db.transaction() as s, answers_later(s.connection()):
+        ledger = Ledger(s)
+        ledger.apply_fresh([NewTransfer("in", "bank", "company:a", 10_00, "TOPUP")])
+        with pytest.raises(InsufficientFunds):
+            ledger.apply_fresh([NewTransfer("out", "company:a", "bank", 20_00, "REVERSAL")])
+        ledger.apply_fresh([NewTransfer("out", "company:a", "bank", 4_00, "REVERSAL")])  # the id is free again
+    with db.read() as s:
+        ledger = Ledger(s)
+        assert ledger.balance("company:a").available == 6_00
+        assert ledger.problems() == []
 
 
 def test_verify_finds_totals_that_disagree_with_transfers(db):

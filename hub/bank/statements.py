@@ -694,7 +694,7 @@ class _Booking:
                 row["status"], row["company_id"] = TOPUP, company.id
                 credited.append((row, company.ledger_code, TransferCode.TOPUP))
             row["ledger_transfer_id"] = _transfer_id(row)
-        self.ledger.apply(
+        self.ledger.apply_fresh(  # their ids are the entries', reserved above
             [
                 NewTransfer(row["ledger_transfer_id"], ESCROW, account, row["amount_grosze"], code, _reference(row))
                 for row, account, code in credited

@@ -107,6 +107,11 @@ class Pending:
         return self._connection.loaded(result)
 
 
+# A pipeline's statements in the order sent: each one's Pending (None for a BEGIN or a
+# statement's preparation, which no one reads), and for a preparation its statement's key.
+_Queued = list[tuple[Pending | None, tuple[bytes, tuple[int, ...]] | None]]
+
+
 class LibpqConnection:
     """What this module keeps of one psycopg connection: the statements prepared on it, a
     transformer for its values, and the pipeline being sent, if any."""
@@ -118,8 +123,8 @@ class LibpqConnection:
         self.transformer = Transformer.from_context(driver)
         self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes | int] = {}  # a name, or the uses so far
         self.names = 0  # statements named on this connection
-        self.queued: list[tuple[Pending | None, tuple[bytes, tuple[int, ...]] | None]] | None = None
-        self.unanswered: list[tuple[Pending | None, tuple[bytes, tuple[int, ...]] | None]] | None = None
+        self.queued: _Queued | None = None  # the pipeline being sent
+        self.unanswered: list[_Queued] | None = None  # pipelines sent, their answers not yet read
 
     def loaded(self, result: pq.abc.PGresult) -> list[tuple[Any, ...]]:
         transformer = self.transformer
@@ -184,35 +189,40 @@ class LibpqConnection:
 
     def send_unanswered(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> None:
         """The statement sent in a pipeline of its own, its Sync sent too, and its answer left
-        unread: the caller goes on while the server runs it. The answer is read, and an error in
-        it raised, by `read_unanswered`: before the connection's next pipeline, and by a user of
-        the connection that does not come through here (hub.db.database.answers_later) before
-        its own statements. One statement unanswered at a time: an earlier one is read first."""
-        self.read_unanswered()
-        self.queued = []
-        self.pgconn.enter_pipeline_mode()
-        synced = False
+        unread: the caller goes on while the server runs it. The answers are read, and the first
+        error in them raised, by `read_unanswered`: before the connection's next pipeline, and by
+        a user of the connection that does not come through here (hub.db.database.answers_later)
+        before its own statements. Statements sent so one after another wait in turn, each
+        behind its own Sync: the server runs the next as soon as it is done with the one before,
+        and their answers are read together."""
+        first = self.unanswered is None
+        if first:
+            self.pgconn.enter_pipeline_mode()
+        self.queued, synced = [], False
         try:
-            self._begin_as_psycopg_would()
+            if first:  # a transaction the first began is the next one's
+                self._begin_as_psycopg_would()
             self.send(sql, parameters)
             self.pgconn.pipeline_sync()
             synced = True
             _flushed(self.pgconn)
         except BaseException:
+            waiting, self.unanswered, self.queued = [*(self.unanswered or ()), self.queued], None, None
             try:
-                self._finish(synced=synced)
+                self._read(waiting, synced=synced)
             except psycopg.Error:
                 pass  # the connection's trouble: the exception above says what went wrong
             raise
-        self.unanswered, self.queued = self.queued, None
+        self.unanswered = [*(self.unanswered or ()), self.queued]
+        self.queued = None
 
     def read_unanswered(self) -> None:
-        """The answer of the statement `send_unanswered` left unread, if any: read (waiting for
-        the server), the connection out of pipeline mode, the server's error raised."""
+        """The answers of the statements `send_unanswered` left unread, if any: read (waiting
+        for the server), the connection out of pipeline mode, the server's first error raised."""
         if self.unanswered is None:
             return
-        self.queued, self.unanswered = self.unanswered, None
-        self._finish(synced=True)
+        waiting, self.unanswered = self.unanswered, None
+        self._read(waiting, synced=True)
 
     def _begin_as_psycopg_would(self) -> None:
         """A connection not in autocommit begins a transaction before its first statement, as
@@ -228,29 +238,20 @@ class LibpqConnection:
         """The queued statements' answers read, up to their pipeline's Sync (sent here unless
         `synced`), the connection out of pipeline mode; the first error raised."""
         queued, self.queued = self.queued or [], None
+        self._read([queued], synced=synced)
+
+    def _read(self, pipelines: list[_Queued], synced: bool) -> None:
+        """The answers of `pipelines`, sent one after another, each up to its Sync (the last's
+        sent here unless `synced`), the connection out of pipeline mode; the first error raised."""
         pgconn = self.pgconn
+        first_error: psycopg.Error | None = None
         try:
             if not synced:
                 pgconn.pipeline_sync()
                 _flushed(pgconn)
-            first_error: psycopg.Error | None = None
-            for pending, prepared in queued:
-                results = _results_of_one(pgconn)
-                if pending is not None:
-                    pending._answered(results)
-                    if first_error is None and pending.error is not None:
-                        first_error = pending.error
-                else:  # a BEGIN or a statement's preparation, which no one reads
-                    failed = next((r for r in results if r.status not in _OK), None)
-                    if failed is None:
-                        continue
-                    if prepared is not None:
-                        self.prepared.pop(prepared, None)  # not prepared after all: prepared at its next use
-                    if first_error is None and failed.status != pq.ExecStatus.PIPELINE_ABORTED:
-                        first_error = errors.error_from_result(failed, encoding=self.encoding)
-            sync = _next_result(pgconn)
-            if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
-                raise errors.ProtocolViolation("the server's answers did not end with the pipeline's Sync")
+            for queued in pipelines:
+                error = self._answers(queued)
+                first_error = first_error or error
         finally:
             if pgconn.pipeline_status:
                 try:
@@ -261,6 +262,29 @@ class LibpqConnection:
             if isinstance(first_error, _PREPARED_GONE) or "cached plan must not change" in str(first_error):
                 self.prepared.clear()  # prepared anew from their next use (their names are not used again)
             raise first_error
+
+    def _answers(self, queued: _Queued) -> psycopg.Error | None:
+        """One pipeline's answers read, up to its Sync, each given to its Pending: the first error."""
+        pgconn = self.pgconn
+        first_error: psycopg.Error | None = None
+        for pending, prepared in queued:
+            results = _results_of_one(pgconn)
+            if pending is not None:
+                pending._answered(results)
+                if first_error is None and pending.error is not None:
+                    first_error = pending.error
+            else:  # a BEGIN or a statement's preparation, which no one reads
+                failed = next((r for r in results if r.status not in _OK), None)
+                if failed is None:
+                    continue
+                if prepared is not None:
+                    self.prepared.pop(prepared, None)  # not prepared after all: prepared at its next use
+                if first_error is None and failed.status != pq.ExecStatus.PIPELINE_ABORTED:
+                    first_error = errors.error_from_result(failed, encoding=self.encoding)
+        sync = _next_result(pgconn)
+        if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
+            raise errors.ProtocolViolation("the server's answers did not end with the pipeline's Sync")
+        return first_error
 
 
 _STATE = "hub.libpq"  # the key of this module's state in the dictionary a connection's user keeps it in

@@ -73,6 +73,8 @@ _TRANSFER_NAMES = tuple(LedgerTransfer.__table__.columns.keys())
 _TRANSFER_COLUMNS = tuple(_T[name] for name in _TRANSFER_NAMES)
 # Many transfers at once (a statement import's chunk): one statement, compiled once.
 _NEW_TRANSFERS = BulkInsert(_TRANSFERS, _TRANSFER_NAMES, returning=("id",))
+# Transfers whose ids nobody can have stored (`Ledger.apply_fresh`): a stored id fails the insert.
+_FRESH_TRANSFERS = BulkInsert(_TRANSFERS, _TRANSFER_NAMES, skip_stored=False)
 
 _NEW_TRANSFER = driver_insert_if_absent(_TRANSFERS, returning="id")  # by dialect name
 # A few transfers at once (a capture with its payment onwards: `Ledger.post(..., onward=...)`)
@@ -424,6 +426,19 @@ class Ledger:
             return []
         return self._booked(self._wanted(transfers))
 
+    def apply_fresh(self, transfers: Sequence[NewTransfer]) -> list[Transfer]:
+        """`apply` for transfers whose ids nobody can have stored: made in this transaction from
+        ids it drew (a statement import's entries', reserved from their sequence). With no
+        stored transfer to compare, the insert has nothing to answer: on PostgreSQL it is sent,
+        and the caller goes on while the server inserts (`BulkInsert.send`, inside
+        `answers_later`); a stored id after all fails the transaction (IntegrityError), no
+        later than its commit."""
+        if not transfers:
+            return []
+        wanted = self._wanted(transfers)
+        _FRESH_TRANSFERS.send(self._connection, [w.__dict__ for w in wanted])
+        return self._book(wanted, {w.id for w in wanted})
+
     def _wanted(self, transfers: Sequence[NewTransfer]) -> list[Transfer]:
         """The transfers as they are to be stored, their accounts' ids looked up (those not yet
         seen read now, with any `expect` asked for), refused if malformed."""
@@ -460,7 +475,10 @@ class Ledger:
         moves nothing (idempotency); with other content, IdempotencyConflict. `pending`: the
         pending transfer that the first of `wanted` resolves (POST or VOID), which releases it
         and posts what it posts; refused if another resolution of it got there first."""
-        made = self._insert(wanted)
+        return self._book(wanted, self._insert(wanted), pending)
+
+    def _book(self, wanted: Sequence[Transfer], made: set[str], pending: Transfer | None = None) -> list[Transfer]:
+        """`_booked` once `wanted` is inserted, `made` the ids the insert made."""
         stored = self._stored([w.id for w in wanted if w.id not in made]) if len(made) < len(wanted) else {}
         result: list[Transfer] = []
         deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
