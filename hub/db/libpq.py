@@ -251,7 +251,8 @@ class LibpqConnection:
                 _flushed(pgconn)
             for queued in pipelines:
                 error = self._answers(queued)
-                first_error = first_error or error
+                if first_error is None:
+                    first_error = error
         finally:
             if pgconn.pipeline_status:
                 try:
