@@ -390,3 +390,72 @@ def test_on_sqlite_a_begin_that_finds_the_database_locked_fails_as_sqlalchemy_s_
             other.close()
     finally:
         db.dispose()
+
+
+# -- DriverStatement.send_ahead: not waited for, joined by the next statements ------------------
+
+
+def _directions(trace: Path) -> list[str]:
+    """The libpq trace as the turns of the conversation: "F" while the client sends, "B"
+    while the server answers (so "F", "B" is one round trip)."""
+    turns: list[str] = []
+    for parts in (line.split("\t") for line in trace.read_text().splitlines()):
+        if len(parts) > 3 and parts[1] in ("F", "B") and (not turns or turns[-1] != parts[1]):
+            turns.append(parts[1])
+    return turns
+
+
+def test_a_statement_sent_ahead_is_joined_by_the_next_ones_in_one_round_trip(pg_db: Database, tmp_path) -> None:
+    """On PostgreSQL the statement goes at once and the caller goes on; the next driver
+    statement joins it, one round trip for both, each with its own answer, in order."""
+    _META.create_all(pg_db.engine)
+    trace = tmp_path / "libpq.trace"
+    try:
+        with pg_db.exchange(), pg_db.autocommitted() as connection:
+            raw = connection.connection.driver_connection
+            with trace.open("w") as out:
+                raw.pgconn.trace(out.fileno())
+                try:
+                    sent = _ADD.send_ahead(connection, {"id": 1, "name": "one", "at": None, "naive": None})
+                    named = _NAMED.rows(connection, {"name": "one"})  # runs after the insert: it sees it
+                finally:
+                    raw.pgconn.untrace()
+            assert sent.rows() == [] and [tuple(row) for row in named] == [(1,)]
+        assert _directions(trace) == ["F", "B"]
+    finally:
+        _META.drop_all(pg_db.engine)
+
+
+def test_a_statement_sent_ahead_is_read_by_whatever_comes_next(things: Database) -> None:
+    """Its answer is read by its own `rows()`, by SQLAlchemy's next statement, and by the
+    block's end, which gives the connection back; its error comes out there as SQLAlchemy's."""
+    row = {"id": 1, "name": "one", "at": None, "naive": None}
+    with things.exchange(), things.autocommitted() as connection:
+        _ADD.send_ahead(connection, row)
+        assert connection.execute(select(_THINGS.c.name)).scalars().all() == ["one"]  # SQLAlchemy's own
+        assert _RENAME_RETURNING.send_ahead(connection, {"thing": 1, "new_name": "uno"}).rows()[0].name == "uno"
+    with things.autocommitted() as connection:  # no exchange: the block's end reads it before giving it back
+        _ADD.send_ahead(connection, {**row, "id": 2, "name": "two"})
+    with things.exchange(), things.autocommitted() as connection, pytest.raises(IntegrityError):
+        _ADD.send_ahead(connection, row).rows()  # id 1 is stored: refused at the read (SQLite: at once)
+    with pytest.raises(IntegrityError), things.autocommitted() as connection:
+        _ADD.send_ahead(connection, row)
+    with things.engine.connect() as connection:
+        assert connection.execute(select(_THINGS.c.name).order_by(_THINGS.c.id)).scalars().all() == ["uno", "two"]
+
+
+def test_an_exchange_that_ends_with_a_statement_sent_ahead_unread_keeps_a_clean_connection(pg_db: Database) -> None:
+    """The statement's answer is read as the exchange ends (its error, no one's by then, is
+    logged); the connection kept serves the next exchange, a snapshot's switch included."""
+    _META.create_all(pg_db.engine)
+    row = {"id": 1, "name": "one", "at": None, "naive": None}
+    try:
+        for attempt in range(2):  # the second insert is refused: id 1 is stored
+            with pg_db.exchange(), pg_db.autocommitted() as connection:
+                _ADD.send_ahead(connection, row)
+                driver = connection.connection.driver_connection
+            with pg_db.exchange(), pg_db.snapshot() as session:
+                assert session.connection().connection.driver_connection is driver, attempt  # kept, not dropped
+                assert session.execute(select(_THINGS.c.name)).scalars().all() == ["one"], attempt
+    finally:
+        _META.drop_all(pg_db.engine)

@@ -50,7 +50,7 @@ def _entry(log_id: str) -> Entry:
 
 
 def test_a_request_is_logged_with_its_signature_s_claim_both_or_neither(db):
-    """MessageLog.append_claimed, as the endpoint logs a request: the first time a signature is
+    """MessageLog.send_claimed, as the endpoint logs a request: the first time a signature is
     seen the request is appended (on an empty log too: the first request makes the head row);
     a replay appends nothing; an append that fails leaves the signature unclaimed."""
     log = MessageLog(db)
@@ -61,15 +61,15 @@ def test_a_request_is_logged_with_its_signature_s_claim_both_or_neither(db):
         with db.writing() as connection:
             connection.execute(insert(MessageRecord), {**stray, "payload": b"", "prev_hash": "", "hash": ""})
         with pytest.raises(IntegrityError):
-            log.append_claimed(_entry("failed"), DatabaseReplayCache.claim(signature, NOW))
+            log.send_claimed(_entry("failed"), DatabaseReplayCache.claim(signature, NOW))()
         with db.writing() as connection:
             connection.execute(delete(MessageRecord).where(MessageRecord.log_id == "stray"))
 
     failing_append(1, "sig-1")  # on the empty log, which has no head row yet
-    assert log.append_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)) is True
-    assert log.append_claimed(_entry("log-2"), DatabaseReplayCache.claim("sig-1", NOW)) is False
+    assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW))() is True
+    assert log.send_claimed(_entry("log-2"), DatabaseReplayCache.claim("sig-1", NOW))() is False
     failing_append(2, "sig-3")
-    assert log.append_claimed(_entry("log-3"), DatabaseReplayCache.claim("sig-3", NOW)) is True
+    assert log.send_claimed(_entry("log-3"), DatabaseReplayCache.claim("sig-3", NOW))() is True
     report = log.verify()
     assert (report.ok, report.records) == (True, 2)
     with db.read() as session:
@@ -81,7 +81,7 @@ def test_on_postgresql_a_request_s_record_is_one_statement_with_no_transaction_a
     """One round trip: the claim and the append in one statement, in autocommit, no BEGIN or
     COMMIT (four round trips before). Read from libpq's trace of what the exchange's connection sent."""
     log = MessageLog(pg_db)
-    log.append_claimed(_entry("log-0"), DatabaseReplayCache.claim("sig-0", NOW))  # the head row made
+    log.send_claimed(_entry("log-0"), DatabaseReplayCache.claim("sig-0", NOW))()  # the head row made
     trace = tmp_path / "libpq.trace"
     with pg_db.exchange():
         with pg_db.reading() as connection:  # the exchange's connection, checked out
@@ -89,7 +89,7 @@ def test_on_postgresql_a_request_s_record_is_one_statement_with_no_transaction_a
         with trace.open("w") as out:
             raw.pgconn.trace(out.fileno())
             try:
-                assert log.append_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)) is True
+                assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW))() is True
                 assert raw.info.transaction_status == 0  # idle: nothing left open
             finally:
                 raw.pgconn.untrace()
@@ -109,7 +109,7 @@ def test_a_seal_due_after_a_claimed_append_is_made(db):
 
     log = MessageLog(db, Sealer(hub_identity(), lambda: NOW, every_records=2, every_s=3600))
     for i in range(3):
-        assert log.append_claimed(_entry(f"log-{i}"), DatabaseReplayCache.claim(f"sig-{i}", NOW))
+        assert log.send_claimed(_entry(f"log-{i}"), DatabaseReplayCache.claim(f"sig-{i}", NOW))()
     with db.read() as session:
         assert list(session.scalars(select(MessageLogSeal.seq).order_by(MessageLogSeal.seq))) == [1, 3]
     assert log.verify().ok

@@ -317,7 +317,7 @@ class MessageLog:
         exchange's request record was appended just before), nothing needs reading before the
         commit: the server's errors are the check, so the COMMIT goes with the records
         (hub.db.database.BeforeCommit), and a seal then due is made after it, in a transaction
-        of its own, as after a request's record (`append_claimed`). Otherwise what
+        of its own, as after a request's record (`send_claimed`). Otherwise what
         `send_append` returns reads the records before the commit, and seals within it."""
         on_server = connection.dialect.name == "postgresql" and len(entries) <= ON_SERVER_ENTRIES_MAX
         if not (on_server and self._head_seen):
@@ -342,32 +342,42 @@ class MessageLog:
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
 
-    def append_claimed(self, entry: Entry, claim: Claim) -> bool:
+    def send_claimed(self, entry: Entry, claim: Claim) -> Callable[[], bool]:
         """Append `entry` only if `claim` is made with it, both or neither (a request with its
-        signature's replay-cache row); False, and nothing appended, when the claim's key is
-        stored already. PostgreSQL: one statement in autocommit (`_claimed_append`), one round
-        trip where BEGIN, the claim, the append and COMMIT took four; a seal then due follows
-        in a transaction of its own (`seal`). SQLite: the claim, then `append_in`, in one
-        write transaction."""
+        signature's replay-cache row). Returns what tells whether they were: True, or False
+        and nothing appended when the claim's key is stored already; it raises if the log
+        could not be written. PostgreSQL: one statement in autocommit (`_claimed_append`),
+        one round trip where BEGIN, the claim, the append and COMMIT took four, sent ahead
+        (`DriverStatement.send_ahead`): until the caller asks, it may read on the same
+        connection, and its reads join the statement, one round trip for them all, which the
+        server runs after the record has committed; asking reads the answer if nothing has,
+        and a seal then due follows in a transaction of its own (`seal`). SQLite: the claim,
+        then `append_in`, in one write transaction, before this returns."""
         if self.db.is_sqlite:
             with self.db.writing() as connection:
-                if not claim.made_in(connection):
-                    return False
-                self.append_in(connection, entry)
-                return True
+                made = claim.made_in(connection)
+                if made:
+                    self.append_in(connection, entry)
+            return lambda: made
         statement = _claimed_append(claim.table, claim.key, tuple(claim.values))
         values = {**_append_values(entry), **{f"claim_{c}": v for c, v in claim.values.items()}}
         with self.db.autocommitted() as connection:
-            (row,) = statement.execute(connection, values)
+            sent = statement.send_ahead(connection, values)
+
+        def claimed() -> bool:
+            (row,) = sent.driver_rows()
             if not row[0]:  # a new log: its head row made (as `lock_head` makes it), then as any other
-                self.lock_head(connection)
-                (row,) = statement.execute(connection, values)
-        self._head_seen = True
-        _, claimed, seq, _, *locked = row
-        if not claimed:
-            return False
-        self._sealed_apart_if_due(Head._make(locked), seq)
-        return True
+                with self.db.autocommitted() as connection:
+                    self.lock_head(connection)
+                    (row,) = statement.execute(connection, values)
+            self._head_seen = True
+            _, made, seq, _, *locked = row
+            if not made:
+                return False
+            self._sealed_apart_if_due(Head._make(locked), seq)
+            return True
+
+        return claimed
 
     def _sealed_apart_if_due(self, head: Head, seq: int) -> None:
         """After records committed on their own that moved `head` (as locked) to record `seq`:

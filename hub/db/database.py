@@ -212,7 +212,7 @@ def _make_engine(url: str) -> Engine:
         connect_args={"connect_timeout": 5, "prepare_threshold": None},
     )
     event.listen(engine, "checkout", _drop_if_closed_by_server)
-    event.listen(engine, "before_cursor_execute", _begin_with_first_statement)
+    event.listen(engine, "before_cursor_execute", _before_statement)
     event.listen(engine, "checkin", _forget_pending_begin)
     return engine
 
@@ -243,11 +243,32 @@ def _forget_pending_begin(_dbapi_connection: Any, record: Any) -> None:
         record.info.pop(_BEGIN_PENDING, None)
 
 
-def _begin_with_first_statement(connection: Connection, cursor: Any, *_: Any) -> None:
-    """Before a statement SQLAlchemy runs: the BEGIN of the exchange's write transaction, if it
-    is still to be sent (the driver statements send it themselves: `driver_execute`)."""
+def _before_statement(connection: Connection, cursor: Any, *_: Any) -> None:
+    """Before a statement SQLAlchemy runs (PostgreSQL): what was sent ahead on the connection
+    and waits unanswered, read first (`settle`); then the BEGIN of the exchange's write
+    transaction, if it is still to be sent (the driver statements send it themselves:
+    `driver_execute`)."""
+    settle(connection)
     if connection.info.pop(_BEGIN_PENDING, False):
         cursor.execute("BEGIN")
+
+
+def settle(connection: Connection) -> None:
+    """What was sent on the connection without waiting for its answer (`DriverStatement.
+    send_ahead`, `BulkInsert.send`) and is still unanswered, read now, its first error raised
+    as SQLAlchemy's (as from `driver_execute`). The driver statements need none of this: their
+    pipeline joins what waits. Everything else does, before it touches the connection:
+    SQLAlchemy's own statements (`_before_statement`), a commit, a rollback, a change of
+    isolation level, the connection given back. A no-op on SQLite, and when nothing waits."""
+    if connection.invalidated or connection.closed:
+        return
+    state = libpq.waiting(connection.connection.info)
+    if state is None:
+        return
+    try:
+        state.read_unanswered()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, error, "(a statement sent ahead)", None, None) from error
 
 
 def _drop_if_closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -397,14 +418,20 @@ class Sent:
     read at once: no statement is left half read (on SQLite, an unread RETURNING would keep
     its transaction from ending)."""
 
-    def __init__(self, sent: libpq.Pending | list[Any], compiled: _Compiled) -> None:
+    def __init__(self, sent: libpq.Pending | list[Any], compiled: _Compiled, ahead: Connection | None = None) -> None:
         self._compiled = compiled
         self._sent = sent
+        self._ahead = ahead  # the connection it was sent ahead on (`DriverStatement.send_ahead`)
 
     def driver_rows(self) -> list[Any]:
-        """The rows as the driver gives them (none for a statement that gives none)."""
+        """The rows as the driver gives them (none for a statement that gives none); for one
+        sent ahead and not yet answered, read now (`settle`)."""
         sent = self._sent
-        return sent.rows() if isinstance(sent, libpq.Pending) else sent
+        if not isinstance(sent, libpq.Pending):
+            return sent
+        if not sent.ready and self._ahead is not None:
+            settle(self._ahead)
+        return sent.rows()
 
     def rows(self) -> list[Any]:
         """The rows typed and named as `DriverStatement.rows` gives them."""
@@ -548,6 +575,26 @@ class DriverStatement:
         if connection.dialect.name == "postgresql":
             return Sent(cast(libpq.Pending, _libpq_sent(connection, compiled.sql, parameters)), compiled)
         return Sent(driver_execute(connection, compiled.sql, parameters), compiled)
+
+    def send_ahead(self, connection: Connection, values: Mapping[str, Any] | None = None) -> Sent:
+        """`send`, outside any pipeline, without waiting for its answer: on PostgreSQL the
+        statement goes to the server at once and the caller goes on while it runs; the
+        connection's next driver statements join it (one round trip for them all), and
+        anything else reads its answer first (`settle`), as `Sent.rows` does if nothing has
+        by then. Whoever gives the connection back settles it first (`Database`, `Exchange`).
+        On SQLite, `send`."""
+        values = values or {}
+        compiled = self._for(connection, values)
+        parameters = compiled.parameters(values)
+        if connection.dialect.name != "postgresql" or connection.info.get(_BEGIN_PENDING):
+            # SQLite; or a transaction whose BEGIN waits for a statement read at once
+            return Sent(driver_execute(connection, compiled.sql, parameters), compiled)
+        _check_transaction(connection, connection.info)
+        try:
+            pending = _libpq(connection).send_unanswered(compiled.sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _driver_error(connection, error, compiled.sql, parameters, None) from error
+        return Sent(pending, compiled, ahead=connection)
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """One statement, many rows (`executemany`): the rows have the first one's keys."""
@@ -723,35 +770,24 @@ class BulkInsert:
 def answers_later(connection: Connection) -> Iterator[None]:
     """A block in which `BulkInsert.send` may leave a statement's answer unread while the
     caller goes on (PostgreSQL; a no-op on SQLite). The answer is read before any other
-    statement runs on the connection: the driver statements' own (`driver_execute`,
-    `pipelined`), and SQLAlchemy's, an ORM flush's included (a `before_cursor_execute`
-    listener on this connection alone); and at the block's end, before the transaction can
-    commit. Wherever it is read, an error in it comes out as SQLAlchemy's, as from
-    `driver_execute`. A block that raises has the answer read and its error dropped (its own
-    exception says what went wrong), so the connection can roll back."""
+    statement runs on the connection: the driver statements' own join it (`driver_execute`,
+    `pipelined`), SQLAlchemy's, an ORM flush's included, read it first (`settle`); and at the
+    block's end, before the transaction can commit. Wherever it is read, an error in it comes
+    out as SQLAlchemy's, as from `driver_execute`. A block that raises has the answer read and
+    its error dropped (its own exception says what went wrong), so the connection can roll back."""
     if connection.dialect.name != "postgresql":
         yield
         return
-    dbapi = connection.dialect.loaded_dbapi
-
-    def read_answer(*_: Any) -> None:
-        try:
-            _libpq(connection).read_unanswered()
-        except dbapi.Error as error:
-            raise _driver_error(connection, error, "(an insert sent earlier)", None, None) from error
-
-    event.listen(connection, "before_cursor_execute", read_answer)
     connection.info[_ANSWERS_LATER] = True
     try:
         yield
-        read_answer()
+        settle(connection)
     except BaseException:
-        with suppress(dbapi.Error):
-            _libpq(connection).read_unanswered()
+        with suppress(DBAPIError):
+            settle(connection)
         raise
     finally:
         connection.info.pop(_ANSWERS_LATER, None)
-        event.remove(connection, "before_cursor_execute", read_answer)
 
 
 _PYFORMAT_TEXT = re.compile(r"%\((\w+)\)s")
@@ -916,7 +952,7 @@ class Exchange:
     (an ORM query) begins one, DEFERRED on SQLite, which takes no write lock, committed at the
     block's end. A `snapshot()` read, which must see one moment throughout, keeps its own. A
     write's BEGIN goes to the server with the write's first statement, on the driver
-    (`driver_execute`) or SQLAlchemy's (`_begin_with_first_statement`): in a pipeline, in the
+    (`driver_execute`) or SQLAlchemy's (`_before_statement`): in a pipeline, in the
     same round trip, where psycopg's own BEGIN would take one of its own."""
 
     def __init__(self, db: Database, kept: Kept | None = None) -> None:
@@ -958,11 +994,12 @@ class Exchange:
             if self.db.is_sqlite:
                 connection.execution_options(sqlite_begin="IMMEDIATE" if transactional else "DEFERRED")
             else:
-                # A write's BEGIN goes with its first statement (`_begin_with_first_statement`): the
+                # A write's BEGIN goes with its first statement (`_before_statement`): the
                 # connection stays in autocommit, where psycopg sends no BEGIN of its own (in a
                 # pipeline it would wait for BEGIN's answer first: a round trip).
                 autocommitted = not transactional or not snapshot
                 if self._autocommit != autocommitted:  # switched on the client, no round trip
+                    settle(connection)  # psycopg switches only a connection with nothing under way
                     self._autocommit = autocommitted
                     connection.execution_options(isolation_level="AUTOCOMMIT" if autocommitted else READ_COMMITTED)
                 if transactional and autocommitted:
@@ -1026,6 +1063,7 @@ class Exchange:
         before_commit = self._before_commit
         try:
             before_commit.run(self._connection, commit=True)
+            settle(self._connection)
             transaction.commit()  # psycopg sends no COMMIT if none is due: none began, or it went with the hooks'
         except BaseException:
             self._abandon()
@@ -1049,8 +1087,11 @@ class Exchange:
         self._held, self._hold_next = None, False
         self._before_commit = BeforeCommit()
         _no_begin_pending(self._connection)
-        if self._connection is not None and self._connection.in_transaction():
-            self._connection.rollback()
+        if self._connection is not None:
+            with suppress(DBAPIError):  # the block's own exception says what went wrong
+                settle(self._connection)
+            if self._connection.in_transaction():
+                self._connection.rollback()
 
     def close(self) -> Kept | None:
         """Ends the exchange: anything still held was never answered, so it rolls back. The
@@ -1064,6 +1105,10 @@ class Exchange:
         if connection is None:
             return None
         if not connection.invalidated and not connection.closed:
+            try:
+                settle(connection)  # what was sent ahead and never read: an error in it is no one's now
+            except DBAPIError:
+                log.warning("a statement sent ahead in an exchange failed unread", exc_info=True)
             try:
                 if connection.in_transaction():
                     connection.rollback()
@@ -1246,7 +1291,7 @@ class Database:
     def autocommitted(self) -> AbstractContextManager[Connection]:
         """`writing()` for work that is one statement on PostgreSQL: in autocommit, each
         statement its own transaction, with no BEGIN or COMMIT to wait for (the request's
-        record with its replay-cache row: hub.audit.messagelog.MessageLog.append_claimed).
+        record with its replay-cache row: hub.audit.messagelog.MessageLog.send_claimed).
         On SQLite, where such work takes several statements, a write transaction as `writing()`."""
         return self._core(write=True, autocommit=True)
 
@@ -1264,7 +1309,13 @@ class Database:
             return
         engine = self._autocommit_engine if autocommit else self.engine if write else self._reader_engine
         with engine.begin() as connection:
-            yield connection
+            try:
+                yield connection
+            except BaseException:
+                with suppress(DBAPIError):  # the block's own exception says what went wrong
+                    settle(connection)
+                raise
+            settle(connection)  # nothing sent ahead outlives the block: it commits, or goes back
 
     def snapshot(self) -> AbstractContextManager[Session]:
         """`read()` in a transaction it begins, which sees one snapshot of the database throughout:

@@ -167,34 +167,39 @@ class LibpqConnection:
     @contextmanager
     def pipeline(self) -> Iterator[None]:
         """The block's statements (`send`) queued, sent with one Sync at its end and read: the
-        first error among them raised then (psycopg's), after every answer is read. A block
-        that raises has its statements' answers read too (the connection stays usable), and
-        its own exception goes on. Nested: the outer block's."""
+        first error among them raised then (psycopg's), after every answer is read. Statements
+        sent before it and not yet answered (`send_unanswered`) go first: the block's join
+        them, and all are read together, in one round trip, the first error among them all
+        raised. A block that raises has its statements' answers read too (the connection stays
+        usable), and its own exception goes on. Nested: the outer block's."""
         if self.queued is not None:
             yield
             return
-        self.read_unanswered()
+        joined, self.unanswered = self.unanswered or [], None
         self.queued = []
-        self.pgconn.enter_pipeline_mode()
+        if not joined:
+            self.pgconn.enter_pipeline_mode()
         try:
-            self._begin_as_psycopg_would()
+            if not joined:  # else a transaction the first of them began is this one's
+                self._begin_as_psycopg_would()
             yield
         except BaseException:
             try:
-                self._finish()
+                self._finish(joined)
             except psycopg.Error:
                 pass  # the connection's trouble: the block's own exception says what went wrong
             raise
-        self._finish()
+        self._finish(joined)
 
-    def send_unanswered(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> None:
+    def send_unanswered(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Pending:
         """The statement sent in a pipeline of its own, its Sync sent too, and its answer left
         unread: the caller goes on while the server runs it. The answers are read, and the first
-        error in them raised, by `read_unanswered`: before the connection's next pipeline, and by
-        a user of the connection that does not come through here (hub.db.database.answers_later)
-        before its own statements. Statements sent so one after another wait in turn, each
-        behind its own Sync: the server runs the next as soon as it is done with the one before,
-        and their answers are read together."""
+        error in them raised, with the connection's next pipeline (which joins them), or by
+        `read_unanswered`: by a user of the connection that does not come through here
+        (hub.db.database.settle) before its own statements. Statements sent so one after another
+        wait in turn, each behind its own Sync: the server runs the next as soon as it is done
+        with the one before, and their answers are read together. Returns the statement's
+        Pending, answered once they are read."""
         first = self.unanswered is None
         if first:
             self.pgconn.enter_pipeline_mode()
@@ -202,7 +207,7 @@ class LibpqConnection:
         try:
             if first:  # a transaction the first began is the next one's
                 self._begin_as_psycopg_would()
-            self.send(sql, parameters)
+            pending = self.send(sql, parameters)
             self.pgconn.pipeline_sync()
             synced = True
             _flushed(self.pgconn)
@@ -215,6 +220,7 @@ class LibpqConnection:
             raise
         self.unanswered = [*(self.unanswered or ()), self.queued]
         self.queued = None
+        return pending
 
     def read_unanswered(self) -> None:
         """The answers of the statements `send_unanswered` left unread, if any: read (waiting
@@ -234,11 +240,12 @@ class LibpqConnection:
         assert self.queued is not None  # in the pipeline it begins
         self.queued.append((None, None))
 
-    def _finish(self, synced: bool = False) -> None:
-        """The queued statements' answers read, up to their pipeline's Sync (sent here unless
-        `synced`), the connection out of pipeline mode; the first error raised."""
+    def _finish(self, joined: list[_Queued]) -> None:
+        """The queued statements' answers read, after those of the pipelines they `joined`, up
+        to their pipeline's Sync (sent here), the connection out of pipeline mode; the first
+        error raised."""
         queued, self.queued = self.queued or [], None
-        self._read([queued], synced=synced)
+        self._read([*joined, queued], synced=False)
 
     def _read(self, pipelines: list[_Queued], synced: bool) -> None:
         """The answers of `pipelines`, sent one after another, each up to its Sync (the last's
@@ -301,6 +308,13 @@ def connection(driver: psycopg.Connection, home: dict[str, Any]) -> LibpqConnect
     if state is None or state.pgconn is not driver.pgconn:
         state = home[_STATE] = LibpqConnection(driver)
     return state
+
+
+def waiting(home: dict[str, Any]) -> LibpqConnection | None:
+    """This module's state of a connection (`connection`'s `home`) when statements sent on it
+    wait unanswered (`send_unanswered`); else None. Cheap: for a check before every statement."""
+    state = home.get(_STATE)
+    return state if state is not None and state.unanswered is not None else None
 
 
 def _flushed(pgconn: pq.abc.PGconn) -> None:

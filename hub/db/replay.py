@@ -50,7 +50,7 @@ class DatabaseReplayCache:
         """The key's row, to be made in the caller's transaction (`Claim.made_in`: `ON CONFLICT
         DO NOTHING`, so a replay leaves the transaction usable) or with something else, both or
         neither: the SOAP endpoint makes it with the request's message log record
-        (MessageLog.append_claimed)."""
+        (MessageLog.send_claimed)."""
         return Claim(_SEEN, "key", {"key": key, "expires_at": expires_at})
 
     def purge(self) -> int:

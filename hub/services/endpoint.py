@@ -17,9 +17,13 @@ before any business code runs; then the business work, held open, with the answe
 record added to it: the effect and the record of what the caller was told commit together
 or not at all. A read: the request's record with its replay-cache row, then the read (on
 SQLite in a deferred transaction, which takes no write lock; on PostgreSQL in autocommit,
-no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot anyway); the answer
-is built and signed with no transaction open, and its record is committed with other
-answers' records within 0.3 s (hub.services.group_commit).
+no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot anyway). On
+PostgreSQL a read does not wait for its record: the record's statement is sent, the read's
+statements join it (one round trip for both, BENCHMARKS.md run 25), and the server runs them
+once the record has committed; the service's answer goes out only if the record was made
+(`_logged`), else the replay's or the log's fault. The answer is built and signed with no
+transaction open, and its record is committed with other answers' records within 0.3 s
+(hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload, as a tree, and leaves
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from lxml import etree
 from spyne import BODY_STYLE_WRAPPED, Application
@@ -167,6 +171,7 @@ class _Exchange:
     coupon: str | None = None
     request_logged: bool = False  # the request's record and its replay-cache row are committed
     database: Exchange | None = None  # the exchange's connection and held transaction
+    request_record: Callable[[], bool] | None = None  # whether it was made, until asked (`_logged`)
 
 
 VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
@@ -349,8 +354,10 @@ class SoapEndpoint:
         return None
 
     def _answer(self, environ: dict, exchange: _Exchange, unread: Exception | None) -> etree._Element:
-        """The answer or the fault, unsigned. The request is in the message log before
-        any business code runs (`_log_request`); when it cannot be logged, nothing runs."""
+        """The answer or the fault, unsigned. The request is in the message log before any
+        business code that changes state runs (`_log_request`, `_logged`); a read's service
+        may run while its record is on its way, and its answer goes out only once the record
+        is made. When the request cannot be logged, it is refused and nothing changes."""
         try:
             # before anything is logged: after a restore the log continues after its archives
             held = self.guard.held() if self.guard is not None else None
@@ -367,13 +374,19 @@ class SoapEndpoint:
             )
             exchange.client_id = verified.client.id
             self._log_request(exchange, replay)
-            if verified.client.kind not in self.kinds:
-                raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
-            if held is not None and exchange.operation in STATE_CHANGING:
-                raise RestorePending(exchange.log_id, held)
-            payload = self.validated_payload(verified.body)
-            exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
-            return self.call_service(environ, payload, verified.client, exchange.log_id)
+            try:
+                if self._changes_state(exchange):
+                    self._logged(exchange)
+                if verified.client.kind not in self.kinds:
+                    raise NotAuthorized(f"a {verified.client.kind} client may not call the {self.service} service")
+                if held is not None and exchange.operation in STATE_CHANGING:
+                    raise RestorePending(exchange.log_id, held)
+                payload = self.validated_payload(verified.body)
+                exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
+                answer = self.call_service(environ, payload, verified.client, exchange.log_id)
+            finally:  # a read's: its answer, or fault, goes out only once the request is logged
+                self._logged(exchange)
+            return answer
         except HubError as error:
             if isinstance(error, SecurityFault):
                 metrics.signature_refused(error.code)
@@ -396,22 +409,40 @@ class SoapEndpoint:
     # -- message log, metrics and the log line: one place ---------------------------------
 
     def _log_request(self, exchange: _Exchange, replay: DeferredReplay) -> None:
-        """The request and its signature's replay-cache record, both or neither (on
-        PostgreSQL one statement: MessageLog.append_claimed). A replay is refused; a log that
-        cannot be written refuses the request (soap:Server) rather than serve it unlogged."""
+        """The request and its signature's replay-cache record, both or neither, sent
+        (MessageLog.send_claimed; on PostgreSQL one statement, not waited for): whether they
+        were made is asked by `_logged`, at once for a state change, after the service for
+        a read, whose reads go to the server with the record (one round trip) and run once
+        it has committed."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
+        claim = self.security.replay.claim(replay.key, replay.expires_at)
         try:
-            claimed = self.message_log.append_claimed(entry, self.security.replay.claim(replay.key, replay.expires_at))
+            exchange.request_record = self.message_log.send_claimed(entry, claim)
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
-            log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
-            metrics.message_log_failed(REQUEST)
-            raise MessageLogUnavailable(exchange.log_id) from None
+            self._log_refused(exchange)
+
+    def _logged(self, exchange: _Exchange) -> None:
+        """The request's record made, or the request refused: a replay; a log that cannot be
+        written refuses the request (soap:Server) rather than serve it unlogged. Once."""
+        made, exchange.request_record = exchange.request_record, None
+        if made is None:
+            return
+        try:
+            claimed = made()
+        except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
+            self._log_refused(exchange)
         if not claimed:
             raise replayed()
         exchange.request_logged = True
         if exchange.database is not None and self._changes_state(exchange):
             exchange.database.hold_next()  # the business work waits for the answer's record
+
+    @staticmethod
+    def _log_refused(exchange: _Exchange) -> NoReturn:
+        log.exception("request %s: the message log cannot be written; the request is refused", exchange.log_id)
+        metrics.message_log_failed(REQUEST)
+        raise MessageLogUnavailable(exchange.log_id) from None
 
     def _log_answer(self, exchange: _Exchange, answer: _Answer) -> _Answer:
         """The answer as it goes out but for its SignatureValue (`_Answer`): in the transaction

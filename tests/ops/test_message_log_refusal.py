@@ -1,10 +1,12 @@
 """The hub refuses requests it cannot log (as X-Road does) instead of serving them
-unlogged: the request is written before any business code runs, together with its
-signature's replay-cache record, and a failure there changes nothing."""
+unlogged: the request is written before any business code that changes state runs, together
+with its signature's replay-cache record (a read may run meanwhile, its answer kept back), and
+a failure there changes nothing."""
 
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 from sqlalchemy import func, select
 
 from hub import ns
@@ -53,6 +55,25 @@ def test_a_redeem_the_log_cannot_record_is_refused_and_changes_nothing(running_h
     status, answer = running_hub.post(request)
     assert status == 200, fault_of(answer)
     assert hub.coupons.verify(coupon, "1465", actor=OPERATOR).status == "REDEEMED"
+
+
+def test_a_read_the_log_cannot_record_is_refused_and_its_answer_never_goes_out(running_hub, coupon, read_only_log):
+    """On PostgreSQL a read's service runs while its request's record is on its way (one round
+    trip for both): what it found must not go out when the record was not made."""
+    records_before, signatures_before = counts(running_hub.hub.db)
+    read_only_log.apply()
+    request = signed_request(running_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    status, answer = running_hub.post(request)
+    assert status == 500
+    code, text = fault_of(answer)
+    assert code == f"{{{ns.SOAP_ENV_11}}}Server" and "cannot write its message log" in text
+    assert answer.find(f".//{{{ns.OFFICE}}}VerifyCouponResponse") is None
+    assert "REJ_NEW" not in etree.tostring(answer, encoding="unicode")  # nothing the read found
+    assert counts(running_hub.hub.db) == (records_before, signatures_before)
+    read_only_log.restore()
+    status, answer = running_hub.post(request)  # not a replay: nothing of it was kept
+    assert status == 200, fault_of(answer)
+    assert answer.findtext(f".//{{{ns.OFFICE}}}Valid") == "true"
 
 
 def test_the_request_is_logged_before_its_answer_and_both_chain(running_hub, coupon):

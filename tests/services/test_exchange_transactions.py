@@ -789,6 +789,39 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert ["BEGIN"] not in trips  # never a round trip of its own
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
+def test_on_postgresql_a_verify_reads_its_coupon_in_the_round_trip_of_its_request_record(quiet_hub, tmp_path):
+    """VerifyCoupon's request record (with its replay-cache row) is sent and not waited for:
+    the coupon's read joins it, after it, and the exchange waits once for both. Each has its
+    own Sync in autocommit, so the server commits the record before it runs the read."""
+    coupon = issue(quiet_hub.hub, 1).coupons[0].coupon_id
+    database = quiet_hub.app.endpoints["/soap/office"].message_log.db
+    engine = database.engine
+    trace = tmp_path / "libpq.trace"
+    out = trace.open("w")
+
+    def traced(dbapi_connection, _record):
+        dbapi_connection.pgconn.trace(out.fileno())
+
+    database.dispose()  # the connections kept and pooled: the exchange's is made anew, and traced
+    event.listen(engine, "connect", traced)
+    try:
+        request = signed_request(quiet_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+        status, answer = quiet_hub.post(request)
+    finally:
+        event.remove(engine, "connect", traced)
+        database.dispose()  # the exchange's connection, kept: its trace written out as it closes
+        out.close()
+    assert status == 200, fault_of(answer)
+    assert answer.findtext(f".//{{{ns.OFFICE}}}Valid") == "true"
+    lines = trace.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
+    sent = [parts for parts in (line.split("\t") for line in lines[first:]) if len(parts) > 3 and parts[1] in "FB"]
+    turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
+    assert [d for i, d in enumerate(turns) if i == 0 or turns[i - 1] != d] == ["F", "B"]  # one round trip
+    assert [trip[0].split(" ")[0] for trip in _round_trips("\n".join(lines[first:]))] == ["WITH", "SELECT"]
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # autocommit is PostgreSQL's
 def test_a_kept_connection_left_in_autocommit_still_gives_a_snapshot_its_transaction(db):
     """A connection is kept as its exchange left it, in autocommit after a read: the next
