@@ -10,9 +10,9 @@ on the driver's own cursor (hub.db.database.DriverStatement), which SQLAlchemy's
 never see, count too: on SQLite with sqlite3's trace callback (each statement run, BEGIN
 and COMMIT included; each row of an `executemany` is one run), on PostgreSQL with libpq's
 protocol trace (each frontend `Execute` or simple `Query` message, BEGIN and COMMIT
-included). The same trace gives PostgreSQL's round trips: every frontend `Sync` or simple
-`Query` message is one (BEGIN, COMMIT, ROLLBACK, a pre-ping and each statement included;
-statements sent together in a pipeline end with one `Sync`). Prints JSON: the mean per
+included). The same trace gives PostgreSQL's round trips: each time the client, having sent,
+reads the server's answers (statements sent together count once: those of a pipeline, and a
+read's that join its request's record, sent ahead). Prints JSON: the mean per
 exchange, reads' answer records included: their group commit's transactions
 (hub.services.group_commit) are counted and shared out over the exchanges they served.
 """
@@ -64,14 +64,22 @@ class Counting:
         pgconn.trace(handle.fileno())
 
     def traced(self) -> Counter[str]:
-        """PostgreSQL's statements and round trips, from the protocol traces."""
+        """PostgreSQL's statements and round trips, from the protocol traces (one a connection):
+        a round trip is each time the client, having sent, reads the server's answers."""
         sent: Counter[str] = Counter()
+        trips = 0
         for path in self.traces:
+            last = ""
             for line in path.read_text(errors="replace").splitlines():
                 parts = line.split("\t")
-                if len(parts) > 3 and parts[1] == "F":
+                if len(parts) <= 3 or parts[1] not in ("F", "B"):
+                    continue
+                if parts[1] == "F":
                     sent[parts[3].split(" ", 1)[0]] += 1
-        return Counter(statements=sent["Execute"] + sent["Query"], round_trips=sent["Sync"] + sent["Query"])
+                elif last == "F":
+                    trips += 1
+                last = parts[1]
+        return Counter(statements=sent["Execute"] + sent["Query"], round_trips=trips)
 
     def reset(self) -> None:
         self.counts.clear()
