@@ -724,6 +724,28 @@ def _round_trips(trace: str) -> list[list[str]]:
     return [trip for trip in trips if trip]
 
 
+def _traced_post(running, tmp_path, request: bytes):
+    """`request` posted on a connection made anew for its exchange, with libpq's trace of it
+    (so each statement's SQL is in the trace, where it was parsed): the status, the answer and
+    the trace, written out as the connection closes after the exchange."""
+    database = running.app.endpoints["/soap/office"].message_log.db
+    trace = tmp_path / "libpq.trace"
+    out = trace.open("w")
+
+    def traced(dbapi_connection, _record):
+        dbapi_connection.pgconn.trace(out.fileno())
+
+    database.dispose()  # the connections kept and pooled: the exchange's is made anew
+    event.listen(database.engine, "connect", traced)
+    try:
+        status, answer = running.post(request)
+    finally:
+        event.remove(database.engine, "connect", traced)
+        database.dispose()
+        out.close()
+    return status, answer, trace.read_text()
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
 def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_writes_with_its_commit(
     quiet_hub, tmp_path
@@ -741,24 +763,11 @@ def test_on_postgresql_a_redeem_claims_and_locks_together_and_sends_its_last_wri
     assert (
         quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(opening)))[0] == 200
     )  # office's account made
-    database = quiet_hub.app.endpoints["/soap/office"].message_log.db
-    engine = database.engine
-    trace = tmp_path / "libpq.trace"
-    out = trace.open("w")
-
-    def traced(dbapi_connection, _record):
-        dbapi_connection.pgconn.trace(out.fileno())
-
-    database.dispose()  # the connections kept and pooled: the exchange's is made anew
-    event.listen(engine, "connect", traced)
-    try:
-        status, answer = quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
-    finally:
-        event.remove(engine, "connect", traced)
-        engine.dispose()
-        out.close()
+    status, answer, trace = _traced_post(
+        quiet_hub, tmp_path, signed_request(identity, "RedeemCoupon", **redeem_fields(coupon))
+    )
     assert status == 200, fault_of(answer)
-    trips = _round_trips(trace.read_text())
+    trips = _round_trips(trace)
 
     def trip_of(start: str) -> list[str]:
         (trip,) = [t for t in trips if any(sql.startswith(start) for sql in t)]
@@ -795,26 +804,11 @@ def test_on_postgresql_a_verify_reads_its_coupon_in_the_round_trip_of_its_reques
     the coupon's read joins it, after it, and the exchange waits once for both. Each has its
     own Sync in autocommit, so the server commits the record before it runs the read."""
     coupon = issue(quiet_hub.hub, 1).coupons[0].coupon_id
-    database = quiet_hub.app.endpoints["/soap/office"].message_log.db
-    engine = database.engine
-    trace = tmp_path / "libpq.trace"
-    out = trace.open("w")
-
-    def traced(dbapi_connection, _record):
-        dbapi_connection.pgconn.trace(out.fileno())
-
-    database.dispose()  # the connections kept and pooled: the exchange's is made anew, and traced
-    event.listen(engine, "connect", traced)
-    try:
-        request = signed_request(quiet_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
-        status, answer = quiet_hub.post(request)
-    finally:
-        event.remove(engine, "connect", traced)
-        database.dispose()  # the exchange's connection, kept: its trace written out as it closes
-        out.close()
+    request = signed_request(quiet_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    status, answer, trace = _traced_post(quiet_hub, tmp_path, request)
     assert status == 200, fault_of(answer)
     assert answer.findtext(f".//{{{ns.OFFICE}}}Valid") == "true"
-    lines = trace.read_text().splitlines()
+    lines = trace.splitlines()
     first = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
     sent = [parts for parts in (line.split("\t") for line in lines[first:]) if len(parts) > 3 and parts[1] in "FB"]
     turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
