@@ -862,7 +862,7 @@ class _Booking:
     def _reversal(self, part: _Part) -> None:
         """Undo the credit the reversal names where it went; a reversal of an unknown credit,
         or one the company can no longer cover, is booked against suspense, REVIEW."""
-        row = self._row(part, self.clock(), _NEW_ENTRIES.reserve_ids(self.session.connection(), 1)[0])
+        row = self._row(part, self.clock(), _NEW_ENTRIES.reserve_ids(self.lookups, 1)[0])
         original = self._reversed_credit(row, part.references)
         if original is not None:
             row["reverses_id"], row["company_id"] = original.id, original.company_id

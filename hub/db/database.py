@@ -393,6 +393,17 @@ def _libpq_sent(
         raise _driver_error(connection, error, sql, parameters, None) from error
 
 
+def _sent_unanswered(connection: Connection, sql: str, parameters: Any) -> libpq.Pending:
+    """The statement sent on PostgreSQL without waiting for its answer (hub.db.libpq's
+    `send_unanswered`), inside the connection's transaction or a block with none; an error
+    in sending it raised as SQLAlchemy's."""
+    _check_transaction(connection, connection.info)
+    try:
+        return _libpq(connection).send_unanswered(sql, parameters)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, error, sql, None, None) from error
+
+
 def _libpq(connection: Connection) -> libpq.LibpqConnection:
     """hub.db.libpq's state of the connection's driver, kept with the pool's record of it."""
     return libpq.connection(connection.connection.driver_connection, connection.connection.info)  # type: ignore[arg-type]
@@ -589,12 +600,7 @@ class DriverStatement:
         if connection.dialect.name != "postgresql" or connection.info.get(_BEGIN_PENDING):
             # SQLite; or a transaction whose BEGIN waits for a statement read at once
             return Sent(driver_execute(connection, compiled.sql, parameters), compiled)
-        _check_transaction(connection, connection.info)
-        try:
-            pending = _libpq(connection).send_unanswered(compiled.sql, parameters)
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _driver_error(connection, error, compiled.sql, parameters, None) from error
-        return Sent(pending, compiled, ahead=connection)
+        return Sent(_sent_unanswered(connection, compiled.sql, parameters), compiled, ahead=connection)
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """One statement, many rows (`executemany`): the rows have the first one's keys."""
@@ -747,12 +753,7 @@ class BulkInsert:
         if connection.info.get(_BEGIN_PENDING):  # the transaction's BEGIN goes with a statement read at once
             self.execute(connection, rows)
             return
-        _check_transaction(connection, connection.info)
-        sql, parameters = self._arrays_statement(connection, rows)
-        try:
-            _libpq(connection).send_unanswered(sql, parameters)
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _driver_error(connection, error, sql, None, None) from error
+        _sent_unanswered(connection, *self._arrays_statement(connection, rows))
 
     def _execute_arrays(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         return driver_execute(connection, *self._arrays_statement(connection, rows))
@@ -780,14 +781,24 @@ def answers_later(connection: Connection) -> Iterator[None]:
         return
     connection.info[_ANSWERS_LATER] = True
     try:
+        with _settled_as_it_ends(connection):
+            yield
+    finally:
+        connection.info.pop(_ANSWERS_LATER, None)
+
+
+@contextmanager
+def _settled_as_it_ends(connection: Connection) -> Iterator[None]:
+    """What the block sent ahead on the connection read as it ends (`settle`): an error in it
+    raised if the block went through; dropped if the block raised, whose own exception says
+    what went wrong, so that the connection can roll back."""
+    try:
         yield
-        settle(connection)
     except BaseException:
         with suppress(DBAPIError):
             settle(connection)
         raise
-    finally:
-        connection.info.pop(_ANSWERS_LATER, None)
+    settle(connection)
 
 
 _PYFORMAT_TEXT = re.compile(r"%\((\w+)\)s")
@@ -1308,14 +1319,9 @@ class Database:
                 yield connection
             return
         engine = self._autocommit_engine if autocommit else self.engine if write else self._reader_engine
-        with engine.begin() as connection:
-            try:
-                yield connection
-            except BaseException:
-                with suppress(DBAPIError):  # the block's own exception says what went wrong
-                    settle(connection)
-                raise
-            settle(connection)  # nothing sent ahead outlives the block: it commits, or goes back
+        # nothing sent ahead outlives the block: it is read before the commit, or the connection goes back
+        with engine.begin() as connection, _settled_as_it_ends(connection):
+            yield connection
 
     def snapshot(self) -> AbstractContextManager[Session]:
         """`read()` in a transaction it begins, which sees one snapshot of the database throughout:
