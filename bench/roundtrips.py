@@ -1,5 +1,6 @@
 """Database work per signed SOAP exchange, in-process: pool checkouts, transactions,
-statements and (PostgreSQL) network round trips for VerifyCoupon and RedeemCoupon.
+statements and (PostgreSQL) network round trips for VerifyCoupon, RedeemCoupon and
+VerifyPayment.
 
     .venv/bin/python bench/roundtrips.py                  # sqlite and postgresql
     .venv/bin/python bench/roundtrips.py --backend postgresql --requests 50
@@ -10,11 +11,12 @@ on the driver's own cursor (hub.db.database.DriverStatement), which SQLAlchemy's
 never see, count too: on SQLite with sqlite3's trace callback (each statement run, BEGIN
 and COMMIT included; each row of an `executemany` is one run), on PostgreSQL with libpq's
 protocol trace (each frontend `Execute` or simple `Query` message, BEGIN and COMMIT
-included). The same trace gives PostgreSQL's round trips: each time the client, having sent,
-reads the server's answers (statements sent together count once: those of a pipeline, and a
-read's that join its request's record, sent ahead). Prints JSON: the mean per
-exchange, reads' answer records included: their group commit's transactions
-(hub.services.group_commit) are counted and shared out over the exchanges they served.
+included). The same trace gives PostgreSQL's round trips: each time the client, having
+sent, reads the server's answers (statements sent together count once: those of a pipeline,
+and a read's that join its request's record, sent ahead). VerifyPayment asks about a case
+with two payments and three items, taken before. Prints JSON: the mean per exchange, reads'
+answer records included: their group commit's transactions (hub.services.group_commit) are
+counted and shared out over the exchanges they served.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import gc
 import json
 import os
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -36,6 +39,8 @@ from bench.child import add_backend_option, chosen_backends  # noqa: E402
 from bench.soap import Requests, prepared_hub  # noqa: E402
 from bench.soap_cpu import environ  # noqa: E402
 from hub import ns  # noqa: E402
+from hub.access import operator  # noqa: E402
+from hub.cashdesk.service import ItemRequest  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 
 
@@ -87,6 +92,9 @@ class Counting:
             path.write_text("")
 
 
+CASE_NUMBER = "KM.5410.1.1.2026"  # the case VerifyPayment asks about: two payments at desk 01 of office 1465
+
+
 def run_backend(backend: str, n: int) -> dict:
     from hub.app import create_app
     from hub.config import load_config
@@ -101,9 +109,20 @@ def run_backend(backend: str, n: int) -> dict:
         traces.mkdir()
         counting = Counting(engine, traces)
         engine.dispose()  # connections made from here on are traced
+        case = {"System": "POJAZD", "OfficeCode": "1465", "CaseNumber": CASE_NUMBER}
+        for fees in (("DR", "EWID"), ("DR",)):  # the case's two payments, three items
+            app.hub.cashdesk.register(
+                actor=operator("bench"), request_id=str(uuid.uuid4()), office_code="1465", desk_id="01",
+                cashier="anna.nowak", system="POJAZD", case_number=CASE_NUMBER, method="CASH",
+                items=[ItemRequest(fee) for fee in fees],
+            )  # fmt: skip
         result = {}
-        for op in ("VerifyCoupon", "RedeemCoupon"):
-            bodies = requests.verify(coupons, n) if op == "VerifyCoupon" else requests.redeem(coupons[:n])
+        for op in ("VerifyCoupon", "RedeemCoupon", "VerifyPayment"):
+            bodies = {
+                "VerifyCoupon": lambda: requests.verify(coupons, n),
+                "RedeemCoupon": lambda: requests.redeem(coupons[:n]),
+                "VerifyPayment": lambda: [requests.signed("VerifyPayment", case) for _ in range(n)],
+            }[op]()
             warm = bodies[:2]
             for body in warm:  # connections open, caches warm
                 b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), lambda *a: None))

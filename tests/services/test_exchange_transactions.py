@@ -21,12 +21,14 @@ from sqlalchemy import create_engine, event, func, make_url, select, text
 from hub import ns
 from hub.audit import messagelog
 from hub.audit.messagelog import MessageLog, MessageRecord
+from hub.cashdesk.service import ItemRequest
 from hub.coupons.models import Redemption
 from hub.db.database import Database, driver_execute, pipelined
 from hub.ledger import Ledger
 from hub.ledger.chart import CLEARING
 from hub.services import endpoint
 from hub.signing.sign import Unsealed, prepare_signature
+from tests.support.cashdesk import CASE, add_user, pay, void
 from tests.support.factories import OPERATOR, config_copy, funded_company, issue
 from tests.support.ops import sample, scrape
 from tests.support.soap import CLIENT, fault_of, redeem_fields, signed_request
@@ -814,6 +816,36 @@ def test_on_postgresql_a_verify_reads_its_coupon_in_the_round_trip_of_its_reques
     turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
     assert [d for i, d in enumerate(turns) if i == 0 or turns[i - 1] != d] == ["F", "B"]  # one round trip
     assert [trip[0].split(" ")[0] for trip in _round_trips("\n".join(lines[first:]))] == ["WITH", "SELECT"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
+def test_on_postgresql_a_verify_payment_reads_the_case_in_the_round_trip_of_its_request_record(quiet_hub, tmp_path):
+    """VerifyPayment reads as VerifyCoupon does: the case's payments with their items, one
+    statement, joining the request's record sent ahead; the exchange waits once for both.
+    Its answer has the payments in order, each with its items, and no voided one."""
+    hub = quiet_hub.hub
+    first = pay(hub, ItemRequest("DR"), ItemRequest("EWID"), case_number=CASE)
+    second = pay(hub, ItemRequest("DR"), case_number=CASE)
+    voided = pay(hub, ItemRequest("DR"), case_number=CASE)
+    void(hub, voided.payment_id, "wrong case", add_user(hub, "ewa.wisniewska"))
+    request = signed_request(
+        quiet_hub.identity("pojazd-1465"), "VerifyPayment", System="POJAZD", OfficeCode="1465", CaseNumber=CASE
+    )
+    status, answer, trace = _traced_post(quiet_hub, tmp_path, request)
+    assert status == 200, fault_of(answer)
+    o = f"{{{ns.OFFICE}}}"
+    assert answer.findtext(f".//{o}Paid") == "true"
+    paid = [
+        (p.findtext(f"{o}PaymentId"), [i.findtext(f"{o}FeeCode") for i in p.iter(f"{o}Item")])
+        for p in answer.iter(f"{o}Payment")
+    ]
+    assert paid == [(first.payment_id, ["DR", "EWID"]), (second.payment_id, ["DR"])]
+    lines = trace.splitlines()
+    start = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
+    sent = [parts for parts in (line.split("\t") for line in lines[start:]) if len(parts) > 3 and parts[1] in "FB"]
+    turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
+    assert [d for i, d in enumerate(turns) if i == 0 or turns[i - 1] != d] == ["F", "B"]  # one round trip
+    assert [trip[0].split(" ")[0] for trip in _round_trips("\n".join(lines[start:]))] == ["WITH", "SELECT"]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # autocommit is PostgreSQL's
