@@ -726,6 +726,18 @@ def _round_trips(trace: str) -> list[list[str]]:
     return [trip for trip in trips if trip]
 
 
+def _from_the_request_record(trace: str) -> tuple[list[str], list[str]]:
+    """What a libpq trace shows from the request's record (its statement, `WITH claim AS`) on:
+    the turns of the connection (F the client sending, B the server answering, each run of
+    one direction once: [F, B] is one round trip) and each statement's first word."""
+    lines = trace.splitlines()
+    first = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
+    sent = [parts for parts in (line.split("\t") for line in lines[first:]) if len(parts) > 3 and parts[1] in "FB"]
+    directions = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
+    turns = [d for i, d in enumerate(directions) if i == 0 or directions[i - 1] != d]
+    return turns, [sql.split(" ")[0] for trip in _round_trips("\n".join(lines[first:])) for sql in trip]
+
+
 def _traced_post(running, tmp_path, request: bytes):
     """`request` posted on a connection made anew for its exchange, with libpq's trace of it
     (so each statement's SQL is in the trace, where it was parsed): the status, the answer and
@@ -810,12 +822,7 @@ def test_on_postgresql_a_verify_reads_its_coupon_in_the_round_trip_of_its_reques
     status, answer, trace = _traced_post(quiet_hub, tmp_path, request)
     assert status == 200, fault_of(answer)
     assert answer.findtext(f".//{{{ns.OFFICE}}}Valid") == "true"
-    lines = trace.splitlines()
-    first = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
-    sent = [parts for parts in (line.split("\t") for line in lines[first:]) if len(parts) > 3 and parts[1] in "FB"]
-    turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
-    assert [d for i, d in enumerate(turns) if i == 0 or turns[i - 1] != d] == ["F", "B"]  # one round trip
-    assert [trip[0].split(" ")[0] for trip in _round_trips("\n".join(lines[first:]))] == ["WITH", "SELECT"]
+    assert _from_the_request_record(trace) == (["F", "B"], ["WITH", "SELECT"])  # one round trip, two statements
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips are PostgreSQL's
@@ -840,12 +847,7 @@ def test_on_postgresql_a_verify_payment_reads_the_case_in_the_round_trip_of_its_
         for p in answer.iter(f"{o}Payment")
     ]
     assert paid == [(first.payment_id, ["DR", "EWID"]), (second.payment_id, ["DR"])]
-    lines = trace.splitlines()
-    start = next(i for i, line in enumerate(lines) if "\tF\t" in line and "WITH claim AS" in line)
-    sent = [parts for parts in (line.split("\t") for line in lines[start:]) if len(parts) > 3 and parts[1] in "FB"]
-    turns = [parts[1] for parts in sent if parts[3] != "Terminate"]  # the connection closed after the test
-    assert [d for i, d in enumerate(turns) if i == 0 or turns[i - 1] != d] == ["F", "B"]  # one round trip
-    assert [trip[0].split(" ")[0] for trip in _round_trips("\n".join(lines[start:]))] == ["WITH", "SELECT"]
+    assert _from_the_request_record(trace) == (["F", "B"], ["WITH", "SELECT"])  # one round trip, two statements
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # autocommit is PostgreSQL's
