@@ -170,6 +170,69 @@ def test_a_command_before_hub_init_says_run_hub_init(tmp_path):
     assert line.endswith("lacks tables of this hub (not initialised, or older than this version): run `hub init`")
 
 
+@pytest.fixture
+def gunicorn_never_runs(monkeypatch):
+    """`hub serve` gets as far as starting gunicorn, which is recorded instead of run."""
+    from gunicorn.app.base import BaseApplication
+
+    started = []
+    monkeypatch.setattr(BaseApplication, "run", lambda app: started.append(app))
+    return started
+
+
+def test_serve_refuses_a_database_never_initialised_with_one_line(tmp_path, gunicorn_never_runs):
+    config = config_copy(tmp_path, f"sqlite:///{tmp_path / 'never-initialised.sqlite3'}")
+    line = one_line(CliRunner().invoke(cli, ["--config", str(config), "serve", "--port", "0"]), 1)
+    assert line.endswith("has no tables of this hub (never initialised): run `hub init`")
+    assert gunicorn_never_runs == []
+
+
+def test_serve_refuses_a_database_at_an_older_migration_and_serves_a_later_version_s(
+    tmp_path, db_url, gunicorn_never_runs
+):
+    """An older migration (the code upgraded, `hub init` forgotten): every request would fail,
+    so the hub does not start. One this version does not know is a later version's, in the
+    middle of an upgrade (docs/deployment.md): migrations only add, so it is served."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from hub.db.database import Database
+    from hub.db.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(None))
+    head = scripts.get_current_head()
+    older = scripts.get_revision(head).down_revision
+    config = config_copy(tmp_path, db_url)
+    serve = ["--config", str(config), "serve", "--port", "0"]
+    db = Database(db_url)
+
+    def at(revision: str) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+
+    try:
+        at(older)
+        line = one_line(CliRunner().invoke(cli, serve), 1)
+        assert line.endswith(f"is at migration {older}, this version needs {head}: run `hub init`")
+        assert gunicorn_never_runs == []
+        at("f00dcafe0000")
+        result = CliRunner().invoke(cli, serve)
+        assert result.exit_code == 0 and len(gunicorn_never_runs) == 1
+        assert "at migration f00dcafe0000, which this version (at" in result.stderr  # the warning
+    finally:
+        at(head)
+        db.dispose()
+    CliRunner().invoke(cli, serve)
+    assert len(gunicorn_never_runs) == 2  # at this version's last migration: served
+
+
+def test_serve_starts_while_its_database_cannot_be_reached(tmp_path, gunicorn_never_runs):
+    """A database down when the hub starts may be up in a minute: `/readyz` says so meanwhile."""
+    config = config_copy(tmp_path, "postgresql://hub:s3cret-pw@127.0.0.1:1/hub")
+    CliRunner().invoke(cli, ["--config", str(config), "serve", "--port", "0"])
+    assert len(gunicorn_never_runs) == 1
+
+
 def test_init_with_postgresql_unreachable_is_one_line_without_the_password(tmp_path):
     config = config_copy(tmp_path, "postgresql://hub:s3cret-pw@127.0.0.1:1/hub")
     result = CliRunner().invoke(cli, ["--config", str(config), "init"])

@@ -47,8 +47,9 @@ def run_gunicorn(
     from hub.ops import metrics
     from hub.ops.logging import LOGGED_BY_HUB, configure_logging, gunicorn_logconfig
 
+    config = load_config(config_dir)  # refuse to start on a broken config, before forking
+    _refuse_a_database_not_made_for_this_version(config.database.url)  # (Alembic's INFO lines not yet shown)
     configure_logging(log_level)
-    load_config(config_dir)  # refuse to start on a broken config, before forking
     given = os.environ.get(metrics.MULTIPROC_ENV)
     counts = metrics.enable_multiprocess(Path(given) if given else None)
     if not given:
@@ -94,6 +95,22 @@ def run_gunicorn(
             return app
 
     HubServer().run()
+
+
+def _refuse_a_database_not_made_for_this_version(url: str) -> None:
+    """One line and exit status 1, before forking, where this hub's migrations did not make
+    the database as it is (`hub.db.migrate.schema_problem`): served, its every request would
+    fail. A database that cannot be reached yet is served: `/readyz` says so meanwhile."""
+    from hub.db.database import Database
+    from hub.db.migrate import schema_problem
+
+    db = Database(url)
+    try:
+        problem = schema_problem(db)
+    finally:
+        db.dispose()
+    if problem is not None:
+        raise click.ClickException(problem)
 
 
 @cli.command("serve")
