@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub.app import cli
-from hub.cli.main import EXIT_PARTLY_DONE, EXIT_USAGE
+from hub.cli.main import EXIT_PARTLY_DONE, EXIT_READER_GONE, EXIT_USAGE
 from tests.support.factories import NIP, config_copy
 
 FULLWIDTH_NIP = "".join(chr(0xFF10 + int(d)) for d in NIP)  # "５２６０２５０２７４"
@@ -231,6 +231,23 @@ def test_serve_starts_while_its_database_cannot_be_reached(tmp_path, gunicorn_ne
     config = config_copy(tmp_path, "postgresql://hub:s3cret-pw@127.0.0.1:1/hub")
     CliRunner().invoke(cli, ["--config", str(config), "serve", "--port", "0"])
     assert len(gunicorn_never_runs) == 1
+
+
+def test_a_reader_of_stdout_that_went_away_gets_no_line_and_status_141(config_dir):
+    """`hub ... | head`: head stopped reading before the hub wrote. Nobody is left to tell:
+    no line on stderr, no traceback, the status a tool SIGPIPE ended has."""
+    import subprocess
+    import sys
+
+    hub = subprocess.Popen(
+        [sys.executable, "-c", "from hub.app import main; main()", "--config", str(config_dir), "config", "check"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert hub.stdout is not None
+    hub.stdout.close()  # before the hub has started writing: Python's start takes far longer
+    _, stderr = hub.communicate(timeout=60)
+    assert (hub.returncode, stderr.decode()) == (EXIT_READER_GONE, "")
 
 
 def test_init_with_postgresql_unreachable_is_one_line_without_the_password(tmp_path):

@@ -202,13 +202,15 @@ EXIT_ERROR = 1  # refused or failed; nothing was changed
 EXIT_USAGE = 2  # a wrong option or argument; nothing was changed
 EXIT_PARTLY_DONE = 3  # the change was made (money moved) but a later step failed; the line says what to run
 EXIT_INTERNAL = 70  # a bug in the hub (EX_SOFTWARE); the log has the traceback
+EXIT_READER_GONE = 141  # stdout's reader went away (`| head`), as for a tool SIGPIPE ended: 128 + 13
 
 
 class HubGroup(click.Group):
     """The one place an error becomes one line on stderr: a HubError or config problem
     (status 1), a usage error (2), an unreachable or unmigrated database, a file that
     cannot be read or written (1), and anything else (70, with the traceback only in
-    the log). No traceback reaches a person."""
+    the log). No traceback reaches a person. A reader of stdout that went away gets no
+    line at all (141)."""
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False
@@ -230,6 +232,8 @@ class HubGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _reader_gone()
         except ConfigError as e:
             problems = getattr(e, "problems", None) or [e.message]
             more = f" (and {len(problems) - 1} more: run `hub config check`)" if len(problems) > 1 else ""
@@ -253,6 +257,16 @@ def report_check(what: str, problems: Sequence[str], ok_line: str, as_json: bool
             click.echo(ok_line)
     if problems:
         raise SystemExit(EXIT_ERROR)
+
+
+def _reader_gone() -> NoReturn:
+    """What stdout was given to stopped reading (`hub report ... | head`): nobody is left to
+    tell, so no line on stderr either; status 141, as a Unix tool that SIGPIPE ended. Anything
+    the command changed was done before it printed. stdout goes to /dev/null first, or
+    Python's own flush of it as it exits would fail again, with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_READER_GONE)
 
 
 def _fail(line: str, status: int = EXIT_ERROR) -> NoReturn:
