@@ -117,12 +117,13 @@ def run_backend(backend: str, n: int) -> dict:
                 items=[ItemRequest(fee) for fee in fees],
             )  # fmt: skip
         result = {}
-        for op in ("VerifyCoupon", "RedeemCoupon", "VerifyPayment"):
-            bodies = {
-                "VerifyCoupon": lambda: requests.verify(coupons, n),
-                "RedeemCoupon": lambda: requests.redeem(coupons[:n]),
-                "VerifyPayment": lambda: [requests.signed("VerifyPayment", case) for _ in range(n)],
-            }[op]()
+        signed = {  # each operation's requests, signed when its turn comes
+            "VerifyCoupon": lambda: requests.verify(coupons, n),
+            "RedeemCoupon": lambda: requests.redeem(coupons[:n]),
+            "VerifyPayment": lambda: [requests.signed("VerifyPayment", case) for _ in range(n)],
+        }
+        for op, sign in signed.items():
+            bodies = sign()
             warm = bodies[:2]
             for body in warm:  # connections open, caches warm
                 b"".join(app(environ(path, f"{ns.OFFICE}#{op}", body), lambda *a: None))

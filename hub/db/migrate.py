@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, make_url
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from hub.db.database import Database, unavailable
@@ -52,7 +52,7 @@ def schema_problem(db: Database) -> str | None:
         raise
     scripts = ScriptDirectory.from_config(alembic_config(None))
     head = scripts.get_current_head()
-    shown = make_url(db.url).render_as_string(hide_password=True)
+    shown = db.engine.url.render_as_string(hide_password=True)
     if current == head:
         return None
     if current is None:
