@@ -20,7 +20,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, cast
@@ -250,6 +252,36 @@ class Entry:
         return columns
 
 
+@dataclass(frozen=True)
+class SentRecord:
+    """A request's record sent with its signature's replay-cache claim (`MessageLog.send_claimed`).
+    `made()` tells whether both were made (True), or neither because the claim's key was
+    stored already (False); it raises if the log could not be written. `batched`: the record
+    commits with the records of its process's other exchanges sent by then, in one
+    transaction, made by the first of them to ask (SQLite): an exchange that asks once its
+    turn is over (hub.db.database.Database.exchange) lets the exchanges that ran meanwhile
+    add theirs. Otherwise (PostgreSQL) it is on its way to the server already, and the
+    exchange asks before its connection goes back."""
+
+    made: Callable[[], bool]
+    batched: bool
+
+
+class RecordBatchNotWritten(Exception):
+    """The transaction of a batch of request records failed: none of them was made."""
+
+
+class _RecordBatch:
+    """Request records with their claims, sent by a process's exchanges on SQLite, waiting for
+    one transaction (`MessageLog.send_claimed`)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Entry, Claim]] = []
+        self.made: list[bool] = []  # by the sent's order, once written
+        self.written = False  # the transaction is over, committed or not
+        self.error: BaseException | None = None  # why it was not committed
+
+
 class Sealer(Protocol):
     """Seals the head (hub.audit.seals.Sealer): asked on every append, with the locked head row."""
 
@@ -273,6 +305,8 @@ class MessageLog:
         # log's first record and never deleted (nothing deletes it; only its migration's
         # downgrade drops the table), so from then on an append always finds it.
         self._head_seen = False
+        self._batch: _RecordBatch | None = None  # SQLite: request records sent, not yet written
+        self._batch_lock = threading.Lock()
 
     def append(self, *entries: Entry) -> int:
         """Append the entries in a transaction of their own, so a request is logged even
@@ -342,29 +376,49 @@ class MessageLog:
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
 
-    def send_claimed(self, entry: Entry, claim: Claim) -> Callable[[], bool]:
+    def send_claimed(self, entry: Entry, claim: Claim) -> SentRecord:
         """Append `entry` only if `claim` is made with it, both or neither (a request with its
-        signature's replay-cache row). Returns what tells whether they were: True, or False
-        and nothing appended when the claim's key is stored already; it raises if the log
-        could not be written. PostgreSQL: one statement in autocommit (`_claimed_append`),
-        one round trip where BEGIN, the claim, the append and COMMIT took four, sent ahead
+        signature's replay-cache row). Returns the record sent (`SentRecord`), whose `made()`
+        tells whether they were: True, or False and nothing appended when the claim's key is
+        stored already; it raises if the log could not be written.
+
+        PostgreSQL: one statement in autocommit (`_claimed_append`), one round trip where
+        BEGIN, the claim, the append and COMMIT took four, sent ahead
         (`DriverStatement.send_ahead`): until the caller asks, it may read on the same
         connection, and its reads join the statement, one round trip for them all, which the
         server runs after the record has committed; asking reads the answer if nothing has,
-        and a seal then due follows in a transaction of its own (`seal`). SQLite: the claim,
-        then `append_in`, in one write transaction, before this returns."""
+        and a seal then due follows in a transaction of its own (`seal`).
+
+        SQLite: the record joins the process's batch (`_RecordBatch`), written when one of
+        its exchanges first asks (`_write_batch`): each claim, then the records whose claims
+        were made (`append_in`), in one write transaction, in the process's turn (asked
+        inside an exchange, in that exchange's). A VerifyCoupon asks once its turn is over,
+        so a batch holds the records of the exchanges that ran while it waited for the turn
+        again: one transaction, one write lock and one move of the log's head for about two
+        requests under load (BENCHMARKS.md, run 27)."""
         if self.db.is_sqlite:
-            with self.db.writing() as connection:
-                made = claim.made_in(connection)
-                if made:
-                    self.append_in(connection, entry)
-            return lambda: made
+            with self._batch_lock:
+                if self._batch is None:
+                    self._batch = _RecordBatch()
+                batch, index = self._batch, len(self._batch.sent)
+                batch.sent.append((entry, claim))
+
+            def made_in_batch() -> bool:
+                if not batch.written:
+                    with nullcontext() if self.db.in_exchange() else self.db.exchange():
+                        if not batch.written:  # another exchange's turn may have written it meanwhile
+                            self._write_batch(batch)
+                if batch.error is not None:
+                    raise RecordBatchNotWritten(f"the request records of {len(batch.sent)} exchanges") from batch.error
+                return batch.made[index]
+
+            return SentRecord(made_in_batch, batched=True)
         statement = _claimed_append(claim.table, claim.key, tuple(claim.values))
         values = {**_append_values(entry), **{f"claim_{c}": v for c, v in claim.values.items()}}
         with self.db.autocommitted() as connection:
             sent = statement.send_ahead(connection, values)
 
-        def claimed() -> bool:
+        def made() -> bool:
             (row,) = sent.driver_rows()
             if not row[0]:  # a new log: its head row made (as `lock_head` makes it), then as any other
                 with self.db.autocommitted() as connection:
@@ -377,7 +431,26 @@ class MessageLog:
             self._sealed_apart_if_due(Head._make(locked), seq)
             return True
 
-        return claimed
+        return SentRecord(made, batched=False)
+
+    def _write_batch(self, batch: _RecordBatch) -> None:
+        """The batch's claims and the records whose claims were made, in one write transaction,
+        all or none; records sent from now on start the next batch. In the process's turn."""
+        with self._batch_lock:
+            if self._batch is batch:
+                self._batch = None
+        try:
+            with self.db.writing() as connection:
+                made = [claim.made_in(connection) for _, claim in batch.sent]
+                claimed = [entry for (entry, _), was_made in zip(batch.sent, made, strict=True) if was_made]
+                if claimed:
+                    self.append_in(connection, *claimed)
+            batch.made = made
+        except BaseException as error:
+            batch.error = error
+            raise
+        finally:
+            batch.written = True
 
     def _sealed_apart_if_due(self, head: Head, seq: int) -> None:
         """After records committed on their own that moved `head` (as locked) to record `seq`:

@@ -1286,6 +1286,10 @@ class Database:
                 if kept is not None:
                     self._kept.give_back(kept)
 
+    def in_exchange(self) -> bool:
+        """Whether this thread runs inside an `exchange()` (on SQLite: has its process's turn)."""
+        return self._exchange.get() is not None
+
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:
         on its connection, and held for the answer record after `Exchange.hold_next()`."""

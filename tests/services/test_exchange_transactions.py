@@ -102,6 +102,44 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
     assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
 
 
+def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_request_records_with_its(quiet_hub):
+    """A VerifyCoupon asks for its request's record once its turn is over (MessageLog.
+    send_claimed): the records of the exchanges that had their turns meanwhile are written with
+    it, in one transaction. Three reads held back behind the turn: one transaction for the
+    three records, each answered once its record is made, each answer in the log after it."""
+    hub = quiet_hub.hub
+    if not hub.db.is_sqlite:
+        pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
+    identity = quiet_hub.identity("pojazd-1465")
+    coupons = [c.coupon_id for c in issue(hub, 3).coupons]
+    answers: dict[str, tuple[int, bytes]] = {}
+
+    def verify(coupon: str) -> None:
+        answers[coupon] = quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
+
+    threads = [threading.Thread(target=verify, args=(c,)) for c in coupons]
+    with counting(hub.db.engine) as counts:
+        with hub.db.exchange():  # the process's turn, held until the three wait for it
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 10
+            while len(hub.db._turns._waiting) < len(threads) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for thread in threads:
+            thread.join(10)
+    assert {c: a[0] for c, a in answers.items()} == dict.fromkeys(coupons, 200), answers
+    assert counts["transactions"] == counts["commits"] == 1
+    hub.answer_records.flush()
+    assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
+    with hub.db.read() as session:
+        order = session.execute(select(MessageRecord.log_id, MessageRecord.direction).order_by(MessageRecord.seq)).all()
+    seen: set[str] = set()
+    for log_id, direction in order:  # every answer after its request
+        assert direction == "IN" or log_id in seen
+        seen.add(log_id)
+    assert hub.message_log.verify().ok
+
+
 def test_a_redeem_whose_answer_cannot_be_logged_is_undone_and_answered_with_a_fault(quiet_hub, monkeypatch):
     """The answer's record commits with the capture: when it cannot be written, the capture
     rolls back too, and the caller is told so in a fault that is logged."""
