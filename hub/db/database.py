@@ -1227,6 +1227,31 @@ class _Turns:
             self.__exit__()  # it was handed over meanwhile: on to the next
             raise
 
+    def let_waiting_in(self) -> None:
+        """Held by this thread: handed to the threads waiting for it now, in their order, and
+        taken back after them (a thread that comes meanwhile waits behind this one). Nothing
+        when none waits."""
+        me = threading.get_ident()
+        with self._lock:
+            if not self._waiting:
+                return
+            if self._owner != me:
+                raise RuntimeError("only the thread that has the turn can let others have it")
+            depth, gate = self._depth, threading.Lock()
+            gate.acquire()
+            self._waiting.append((me, gate))
+            self._owner, next_gate = self._waiting.popleft()
+            self._depth = 1
+            next_gate.release()
+        try:
+            gate.acquire()  # handed back by the last of them: `_owner` is this thread again
+        except BaseException:  # interrupted (KeyboardInterrupt): the turn is taken back all the
+            gate.acquire()  # same, so that the caller's exchange ends with it as it began
+            raise
+        finally:
+            with self._lock:
+                self._depth = depth
+
     def __exit__(self, *_exc: object) -> None:
         with self._lock:
             self._depth -= 1
@@ -1289,6 +1314,13 @@ class Database:
     def in_exchange(self) -> bool:
         """Whether this thread runs inside an `exchange()` (on SQLite: has its process's turn)."""
         return self._exchange.get() is not None
+
+    def let_waiting_exchanges_in(self) -> None:
+        """Inside an exchange on SQLite: the process's exchanges waiting for the turn now have
+        theirs, one after the other, then this one goes on (with nothing open on its
+        connection meanwhile: its transactions have ended). Nothing on PostgreSQL."""
+        if isinstance(self._turns, _Turns):
+            self._turns.let_waiting_in()
 
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:

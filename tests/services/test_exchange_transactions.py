@@ -102,11 +102,11 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
     assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
 
 
-def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_request_records_with_its(quiet_hub):
-    """A VerifyCoupon asks for its request's record once its turn is over (MessageLog.
-    send_claimed): the records of the exchanges that had their turns meanwhile are written with
-    it, in one transaction. Three reads held back behind the turn: one transaction for the
-    three records, each answered once its record is made, each answer in the log after it."""
+def test_on_sqlite_reads_waiting_for_the_turn_have_their_request_records_written_with_the_first_s(quiet_hub):
+    """An exchange that asks for its request's record lets the exchanges waiting for the turn
+    in first (MessageLog.send_claimed), and their records are written with its own, in one
+    transaction. Three reads held back behind the turn: one transaction for the three
+    records, each answered once its record is made, each answer in the log after it."""
     hub = quiet_hub.hub
     if not hub.db.is_sqlite:
         pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
@@ -495,6 +495,47 @@ def test_on_sqlite_a_process_s_exchanges_take_turns_on_postgresql_they_overlap(d
         for t in threads:
             t.join(10)
     assert second_inside.is_set()
+
+
+def test_on_sqlite_an_exchange_can_let_those_waiting_for_the_turn_have_theirs_and_then_go_on(tmp_path):
+    """Database.let_waiting_exchanges_in(): the exchanges waiting for the turn when it is called
+    have theirs, in their order, then the one that let them in goes on, before an exchange
+    that came meanwhile; with nobody waiting it goes on at once."""
+    db = Database(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    order: list[str] = []
+    holding, may_go_on = threading.Event(), threading.Event()
+
+    def first():
+        with db.exchange():
+            db.let_waiting_exchanges_in()  # nobody waits yet
+            order.append("first alone")
+            holding.set()
+            may_go_on.wait(10)
+            db.let_waiting_exchanges_in()
+            order.append("first again")
+
+    def later(name: str, then: threading.Thread | None = None):
+        def run():
+            with db.exchange():
+                order.append(name)
+                if then is not None:  # comes while "first" waits for its turn back
+                    then.start()
+                    time.sleep(0.05)
+
+        return run
+
+    latecomer = threading.Thread(target=later("latecomer"))
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(10)
+    for name, then in (("a", None), ("b", latecomer)):
+        threads.append(threading.Thread(target=later(name, then)))
+        threads[-1].start()
+        time.sleep(0.05)  # waiting before the next comes
+    may_go_on.set()
+    for t in [*threads, latecomer]:
+        t.join(10)
+    assert order == ["first alone", "a", "b", "first again", "latecomer"]
 
 
 def test_on_sqlite_exchanges_waiting_for_their_turn_get_it_in_the_order_they_came(tmp_path):
