@@ -5,17 +5,17 @@ on SQLite and/or PostgreSQL, as bench/soap_cpu.py serves them (`served_in_proces
     .venv/bin/python bench/soap_stages.py                     # sqlite and postgresql
     .venv/bin/python bench/soap_stages.py --backend sqlite --requests 2000
 
-The steps are timed by wrapping them for the run, as bench/lock_hold.py marks its moments: the
-body read, its parse, the signature's check (`verify_envelope`), the request's record with its
-replay-cache row (`_log_request`, and `_logged`, where SQLite writes it), the payload's schema
-check, spyne with the business work (`call_service`; the service's own call,
-`CouponService.verify` or `.redeem`, is `business` and the rest `spyne`), the answer's
-signature but for its SignatureValue (`_prepared`), its record (`_log_answer`, where a state
-change commits), the SignatureValue (`seal_answer`, the key's work, after the record), the
-metrics and the log line (`_account`); `other` is what is left of the exchange (`_serve`). The
-answer records a read hands to the group commit are written by a timer thread
-(`answer_records_flush`): its CPU, shared out over the exchanges. Prints JSON: µs per exchange
-(the mean) for each step, and the exchange's.
+The steps are timed by wrapping them for the run, as bench/lock_hold.py marks its moments:
+the body read, its parse, the signature's check (`verify_envelope`), the request's record
+with its replay-cache row (`_log_request`; on SQLite a read's is written once its turn is over,
+`_once_logged`, and counted here too), the payload's schema check, spyne with the
+business work (`call_service`; the service's own call, `CouponService.verify` or `.redeem`,
+is `business` and the rest `spyne`), the answer's signature but for its SignatureValue
+(`_prepared`), its record (`_log_answer`, where a state change commits), the SignatureValue
+(`seal_answer`, the key's work, after the record), the metrics and the log line (`_account`);
+`other` is what is left of the exchange (`_serve`). The answer records a read hands to the
+group commit are written by a timer thread (`answer_records_flush`): its CPU, shared out over
+the exchanges. Prints JSON: µs per exchange (the mean) for each step, and the exchange's.
 
 Read it beside the bare signed service (bench/signed_baseline_app.py): the parse, the
 signature's check, spyne and the answer's signature are its work too; the rest is the hub's
@@ -53,7 +53,7 @@ STEPS: dict[str, tuple[object, str]] = {
     "parse": (endpoint, "parse_xml"),
     "verify_signature": (endpoint, "verify_envelope"),
     "request_record": (endpoint.SoapEndpoint, "_log_request"),
-    "request_record_made": (endpoint.SoapEndpoint, "_logged"),  # counted as request_record
+    "request_record_after_turn": (endpoint.SoapEndpoint, "_once_logged"),  # counted as request_record
     "validate_payload": (endpoint.SoapEndpoint, "validated_payload"),
     "call_service": (endpoint.SoapEndpoint, "call_service"),
     "sign_answer": (endpoint.SoapEndpoint, "_prepared"),
@@ -97,7 +97,7 @@ def per_exchange_us(spent: Counter[str], n: int) -> dict[str, float]:
     """µs per exchange, `spyne` and `other` being what is left of `call_service` and `exchange`."""
     us = {step: spent[step] * 1e6 / n for step in [*STEPS, "business"]}
     us["spyne"] = us.pop("call_service") - us["business"]
-    us["request_record"] += us.pop("request_record_made")
+    us["request_record"] += us.pop("request_record_after_turn")
     inside = ("receive", "parse", "verify_signature", "request_record", "validate_payload")
     inside += ("business", "spyne", "sign_answer", "answer_record", "seal_answer", "metrics_and_log_line")
     us["other"] = us["exchange"] - sum(us[step] for step in inside)

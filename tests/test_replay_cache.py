@@ -61,15 +61,15 @@ def test_a_request_is_logged_with_its_signature_s_claim_both_or_neither(db):
         with db.writing() as connection:
             connection.execute(insert(MessageRecord), {**stray, "payload": b"", "prev_hash": "", "hash": ""})
         with pytest.raises(IntegrityError):
-            log.send_claimed(_entry("failed"), DatabaseReplayCache.claim(signature, NOW))()
+            log.send_claimed(_entry("failed"), DatabaseReplayCache.claim(signature, NOW)).made()
         with db.writing() as connection:
             connection.execute(delete(MessageRecord).where(MessageRecord.log_id == "stray"))
 
     failing_append(1, "sig-1")  # on the empty log, which has no head row yet
-    assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW))() is True
-    assert log.send_claimed(_entry("log-2"), DatabaseReplayCache.claim("sig-1", NOW))() is False
+    assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)).made() is True
+    assert log.send_claimed(_entry("log-2"), DatabaseReplayCache.claim("sig-1", NOW)).made() is False
     failing_append(2, "sig-3")
-    assert log.send_claimed(_entry("log-3"), DatabaseReplayCache.claim("sig-3", NOW))() is True
+    assert log.send_claimed(_entry("log-3"), DatabaseReplayCache.claim("sig-3", NOW)).made() is True
     report = log.verify()
     assert (report.ok, report.records) == (True, 2)
     with db.read() as session:
@@ -90,9 +90,10 @@ def test_request_records_sent_before_one_is_asked_for_are_written_together_on_sq
     began: list[object] = []
     event.listen(db.engine, "begin", began.append)
     first, replay, second = _sent(log, "log-1", "sig-1"), _sent(log, "log-2", "sig-1"), _sent(log, "log-3", "sig-3")
+    assert {first.batched, replay.batched, second.batched} == {db.is_sqlite}
     began.clear()
-    assert first() is True
-    assert (replay(), second()) == (False, True)
+    assert first.made() is True
+    assert (replay.made(), second.made()) == (False, True)
     if db.is_sqlite:
         assert len(began) == 1  # the three in one transaction, made when the first asked
     with db.read() as session:
@@ -108,21 +109,21 @@ def test_on_sqlite_a_batch_of_request_records_that_cannot_be_written_makes_none_
     if not db.is_sqlite:
         pytest.skip("PostgreSQL writes each request's record on its own")
     log = MessageLog(db)
-    assert _sent(log, "log-1", "sig-1")()
+    assert _sent(log, "log-1", "sig-1").made()
     stray = {"seq": 2, "at": NOW, "direction": "IN", "service": "x", "client_id": "x", "log_id": "stray"}
     with db.writing() as connection:  # record 2's place taken, so that the batch's append fails
         connection.execute(insert(MessageRecord), {**stray, "payload": b"", "prev_hash": "", "hash": ""})
     failing, with_it = _sent(log, "log-2", "sig-2"), _sent(log, "log-3", "sig-3")
     with pytest.raises(IntegrityError):
-        failing()
+        failing.made()
     with pytest.raises(RecordBatchNotWritten) as told:
-        with_it()
+        with_it.made()
     assert isinstance(told.value.__cause__, IntegrityError)
     with db.writing() as connection:
         connection.execute(delete(MessageRecord).where(MessageRecord.log_id == "stray"))
     with db.read() as session:
         assert list(session.scalars(select(SeenSignature.key))) == ["sig-1"]
-    assert (_sent(log, "log-2", "sig-2")(), _sent(log, "log-3", "sig-3")()) == (True, True)
+    assert (_sent(log, "log-2", "sig-2").made(), _sent(log, "log-3", "sig-3").made()) == (True, True)
     report = log.verify()
     assert (report.ok, report.records) == (True, 3)
 
@@ -131,7 +132,7 @@ def test_on_postgresql_a_request_s_record_is_one_statement_with_no_transaction_a
     """One round trip: the claim and the append in one statement, in autocommit, no BEGIN or
     COMMIT (four round trips before). Read from libpq's trace of what the exchange's connection sent."""
     log = MessageLog(pg_db)
-    log.send_claimed(_entry("log-0"), DatabaseReplayCache.claim("sig-0", NOW))()  # the head row made
+    log.send_claimed(_entry("log-0"), DatabaseReplayCache.claim("sig-0", NOW)).made()  # the head row made
     trace = tmp_path / "libpq.trace"
     with pg_db.exchange():
         with pg_db.reading() as connection:  # the exchange's connection, checked out
@@ -139,7 +140,7 @@ def test_on_postgresql_a_request_s_record_is_one_statement_with_no_transaction_a
         with trace.open("w") as out:
             raw.pgconn.trace(out.fileno())
             try:
-                assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW))() is True
+                assert log.send_claimed(_entry("log-1"), DatabaseReplayCache.claim("sig-1", NOW)).made() is True
                 assert raw.info.transaction_status == 0  # idle: nothing left open
             finally:
                 raw.pgconn.untrace()
@@ -159,7 +160,7 @@ def test_a_seal_due_after_a_claimed_append_is_made(db):
 
     log = MessageLog(db, Sealer(hub_identity(), lambda: NOW, every_records=2, every_s=3600))
     for i in range(3):
-        assert log.send_claimed(_entry(f"log-{i}"), DatabaseReplayCache.claim(f"sig-{i}", NOW))()
+        assert log.send_claimed(_entry(f"log-{i}"), DatabaseReplayCache.claim(f"sig-{i}", NOW)).made()
     with db.read() as session:
         assert list(session.scalars(select(MessageLogSeal.seq).order_by(MessageLogSeal.seq))) == [1, 3]
     assert log.verify().ok

@@ -252,6 +252,19 @@ class Entry:
         return columns
 
 
+@dataclass(frozen=True)
+class SentRecord:
+    """A request's record sent with its signature's replay-cache claim (`MessageLog.send_claimed`).
+    `made()` tells whether both were made (True), or neither because the claim's key was
+    stored already (False); it raises if the log could not be written. `batched` (SQLite):
+    the record is written with the records of its process's other exchanges, so a read asks
+    once its turn is over (hub.services.endpoint); otherwise (PostgreSQL) it is on its way to
+    the server already, and the exchange asks before its connection goes back."""
+
+    made: Callable[[], bool]
+    batched: bool
+
+
 class RecordBatchNotWritten(Exception):
     """The transaction of a batch of request records failed: none of them was made."""
 
@@ -361,11 +374,11 @@ class MessageLog:
             self.sealer.seal_in(connection, head, seq, prev)
         return seq
 
-    def send_claimed(self, entry: Entry, claim: Claim) -> Callable[[], bool]:
+    def send_claimed(self, entry: Entry, claim: Claim) -> SentRecord:
         """Append `entry` only if `claim` is made with it, both or neither (a request with its
-        signature's replay-cache row). Returns what tells whether they were: True, or False
-        and nothing appended when the claim's key is stored already; it raises if the log
-        could not be written.
+        signature's replay-cache row). Returns the record sent (`SentRecord`), whose `made()`
+        tells whether they were: True, or False and nothing appended when the claim's key is
+        stored already; it raises if the log could not be written.
 
         PostgreSQL: one statement in autocommit (`_claimed_append`), one round trip where
         BEGIN, the claim, the append and COMMIT took four, sent ahead
@@ -375,11 +388,14 @@ class MessageLog:
         and a seal then due follows in a transaction of its own (`seal`).
 
         SQLite: the record joins its process's batch (`_RecordBatch`), which the first of the
-        batch's exchanges to ask writes (`_write_batch`) in its turn, after letting in the
-        exchanges waiting for the turn (`Database.let_waiting_exchanges_in`): each of them
-        sends its record into the batch and asks in turn, letting the others in likewise. So
-        under load one transaction, one write lock and one move of the log's head serve about
-        two requests (BENCHMARKS.md, run 27); alone, an exchange writes its own at once."""
+        batch's exchanges to ask writes (`_write_batch`): each claim, then the records whose
+        claims were made, in one write transaction, in the process's turn. Asked inside an
+        exchange (a state change, before its work), it first lets in the exchanges waiting for
+        the turn (`Database.let_waiting_exchanges_in`), so that their records join its own. A
+        read asks once its turn is over (hub.services.endpoint), so that the exchanges that had their
+        turns meanwhile have added theirs; one that finds its record written by then does not
+        wait for the turn again. Under load one transaction, one write lock and one move of
+        the log's head serve about two requests (BENCHMARKS.md, run 27)."""
         if self.db.is_sqlite:
             with self._batch_lock:
                 if self._batch is None:
@@ -388,16 +404,17 @@ class MessageLog:
                 batch.sent.append((entry, claim))
 
             def made_in_batch() -> bool:
+                if not batch.written and self.db.in_exchange():
+                    self.db.let_waiting_exchanges_in()  # their records join the batch
                 if not batch.written:
                     with nullcontext() if self.db.in_exchange() else self.db.exchange():
-                        self.db.let_waiting_exchanges_in()
-                        if not batch.written:  # one of them may have written it meanwhile
+                        if not batch.written:  # another exchange may have written it meanwhile
                             self._write_batch(batch)
                 if batch.error is not None:
                     raise RecordBatchNotWritten(f"the request records of {len(batch.sent)} exchanges") from batch.error
                 return batch.made[index]
 
-            return made_in_batch
+            return SentRecord(made_in_batch, batched=True)
         statement = _claimed_append(claim.table, claim.key, tuple(claim.values))
         values = {**_append_values(entry), **{f"claim_{c}": v for c, v in claim.values.items()}}
         with self.db.autocommitted() as connection:
@@ -416,7 +433,7 @@ class MessageLog:
             self._sealed_apart_if_due(Head._make(locked), seq)
             return True
 
-        return made
+        return SentRecord(made, batched=False)
 
     def _write_batch(self, batch: _RecordBatch) -> None:
         """The batch's claims and the records whose claims were made, in one write transaction,

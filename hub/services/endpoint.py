@@ -9,6 +9,7 @@
     -> XSD validation of the signed payload
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub but for its SignatureValue -> answer into the message log
+       (a read's on SQLite once its turn is over, after its request's record: see below)
     -> the SignatureValue (the key's work, with nothing held in the database) -> metrics, one log line
 
 The database sees at most two transactions on one connection (hub.db.database.Exchange).
@@ -21,11 +22,12 @@ no BEGIN or COMMIT to send: READ COMMITTED gives each statement its own snapshot
 PostgreSQL a read does not wait for its record: the record's statement is sent, the read's
 statements join it (one round trip for both, BENCHMARKS.md run 25), and the server runs them
 once the record has committed; the service's answer goes out only if the record was made
-(`_logged`), else the replay's or the log's fault. On SQLite the records of a process's
-exchanges are written in batches: an exchange that asks for its record first lets in the
-exchanges waiting for the turn, whose records join its own (MessageLog.send_claimed). The
-answer is built and signed with no transaction open, and its record is committed with other
-answers' records within 0.3 s (hub.services.group_commit).
+(`_logged`), else the replay's or the log's fault. On SQLite a read asks for its record once
+its turn is over (`_once_logged`): the record is written with those of the process's exchanges
+that had their turns meanwhile, in one transaction; a state change asks in its turn, and lets
+the exchanges waiting for it add theirs first (MessageLog.send_claimed; BENCHMARKS.md run
+27). The answer is built and signed with no transaction open, and its record is committed
+with other answers' records within 0.3 s (hub.services.group_commit).
 
 spyne's own validator would run before any hook of ours, so spyne gets a
 fresh envelope holding only the verified, validated payload, as a tree, and leaves
@@ -54,7 +56,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from hub import ns
-from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog
+from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, SentRecord
 from hub.audit.recovery import STATE_CHANGING, UNCHECKED, Restored, RestoreGuard
 from hub.clock import Clock
 from hub.config import SecuritySettings
@@ -173,7 +175,13 @@ class _Exchange:
     coupon: str | None = None
     request_logged: bool = False  # the request's record and its replay-cache row are committed
     database: Exchange | None = None  # the exchange's connection and held transaction
-    request_record: Callable[[], bool] | None = None  # whether it was made, until asked (`_logged`)
+    request_record: SentRecord | None = None  # whether it was made, until asked (`_logged`)
+
+    @property
+    def record_after_turn(self) -> bool:
+        """The request's record is batched (SQLite) and not yet asked for: a read's, asked once
+        the exchange's turn is over, so that the exchanges that run meanwhile add theirs."""
+        return self.request_record is not None and self.request_record.batched
 
 
 VERIFIED_ENVELOPE = "hub.verified_envelope"  # the WSGI environ key call_service hands spyne
@@ -323,11 +331,17 @@ class SoapEndpoint:
         with request_fields(request_id=exchange.log_id, service=self.service):
             unread = self._receive(environ, exchange)  # before the exchange: it may take its turn (Database.exchange)
             with self.message_log.db.exchange() as exchange.database:
-                answer = self._log_answer(exchange, self._prepared(self._answer(environ, exchange, unread)))
+                answer = self._prepared(self._answer(environ, exchange, unread))
+                if not exchange.record_after_turn:
+                    answer = self._log_answer(exchange, answer)
                 self._forget_expired_signatures()
             # After the exchange, whose turn (SQLite) the process's next exchange takes meanwhile:
-            # the key's work, once the record and any work it reports are committed (it lets go
-            # of the GIL, so that exchange runs beside it), then the metrics and the log line.
+            # a read's record, batched with the records of the exchanges that ran while it waited
+            # for the turn again (MessageLog.send_claimed), and its answer's; the key's work, once
+            # the record and any work it reports are committed (it lets go of the GIL, so that
+            # exchange runs beside it), then the metrics and the log line.
+            if exchange.record_after_turn:
+                answer = self._log_answer(exchange, self._once_logged(exchange, answer))
             body = answer.sealed()
             fault = _fault_label(answer.envelope)
             status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
@@ -359,7 +373,8 @@ class SoapEndpoint:
         """The answer or the fault, unsigned. The request is in the message log before any
         business code that changes state runs (`_log_request`, `_logged`); a read's service
         may run while its record is on its way, and its answer goes out only once the record
-        is made. When the request cannot be logged, it is refused and nothing changes."""
+        is made (asked here, or after the exchange's turn where records are batched:
+        `_once_logged`). When the request cannot be logged, it is refused and nothing changes."""
         try:
             # before anything is logged: after a restore the log continues after its archives
             held = self.guard.held() if self.guard is not None else None
@@ -387,15 +402,29 @@ class SoapEndpoint:
                 exchange.coupon = payload.findtext(f"{{{self.namespace}}}CouponId")
                 answer = self.call_service(environ, payload, verified.client, exchange.log_id)
             finally:  # a read's: its answer, or fault, goes out only once the request is logged
-                self._logged(exchange)
+                if not exchange.record_after_turn:
+                    self._logged(exchange)
             return answer
         except HubError as error:
-            if isinstance(error, SecurityFault):
-                metrics.signature_refused(error.code)
-            return fault_envelope(error, exchange.log_id)
+            return self._refusal(exchange, error)
         except Exception as error:  # noqa: BLE001 - never a stack trace to the caller
             log.exception("request %s to %s failed", exchange.log_id, self.service)
             return fault_envelope(server_fault(exchange.log_id, error), exchange.log_id)
+
+    @staticmethod
+    def _refusal(exchange: _Exchange, error: HubError) -> etree._Element:
+        if isinstance(error, SecurityFault):
+            metrics.signature_refused(error.code)
+        return fault_envelope(error, exchange.log_id)
+
+    def _once_logged(self, exchange: _Exchange, answer: _Answer) -> _Answer:
+        """`answer` once the request's record is made (`_logged`); else the fault saying why,
+        in its place: a replay, a message log that cannot be written."""
+        try:
+            self._logged(exchange)
+        except HubError as error:
+            return self._prepared(self._refusal(exchange, error))
+        return answer
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, within `request_body_timeout_s`: a client that sends it slower gets a
@@ -413,9 +442,10 @@ class SoapEndpoint:
     def _log_request(self, exchange: _Exchange, replay: DeferredReplay) -> None:
         """The request and its signature's replay-cache record, both or neither, sent
         (MessageLog.send_claimed; on PostgreSQL one statement, not waited for; on SQLite
-        batched with other exchanges' records): whether they were made is asked by `_logged`,
-        at once for a state change, after the service for a read, whose reads on PostgreSQL go
-        to the server with the record (one round trip) and run once it has committed."""
+        batched): whether they were made is asked by `_logged`, at once for a state change;
+        for a read after the service, whose reads on PostgreSQL go to the server with the
+        record (one round trip) and run once it has committed, and on SQLite once the
+        exchange's turn is over (`_once_logged`), so that other exchanges' records join it."""
         assert replay.key is not None and replay.expires_at is not None  # verify_envelope took note of both
         entry = Entry(exchange.received_at, REQUEST, self.service, exchange.client_id, exchange.log_id, exchange.raw)
         claim = self.security.replay.claim(replay.key, replay.expires_at)
@@ -431,7 +461,7 @@ class SoapEndpoint:
         if made is None:
             return
         try:
-            claimed = made()
+            claimed = made.made()
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
             self._log_refused(exchange)
         if not claimed:

@@ -102,11 +102,11 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
     assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
 
 
-def test_on_sqlite_reads_waiting_for_the_turn_have_their_request_records_written_with_the_first_s(quiet_hub):
-    """An exchange that asks for its request's record lets the exchanges waiting for the turn
-    in first (MessageLog.send_claimed), and their records are written with its own, in one
-    transaction. Three reads held back behind the turn: one transaction for the three
-    records, each answered once its record is made, each answer in the log after it."""
+def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_request_records_with_its(quiet_hub):
+    """A VerifyCoupon asks for its request's record once its turn is over (MessageLog.
+    send_claimed): the records of the exchanges that had their turns meanwhile are written with
+    it, in one transaction. Three reads held back behind the turn: one transaction for the
+    three records, each answered once its record is made, each answer in the log after it."""
     hub = quiet_hub.hub
     if not hub.db.is_sqlite:
         pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
@@ -137,6 +137,40 @@ def test_on_sqlite_reads_waiting_for_the_turn_have_their_request_records_written
     for log_id, direction in order:  # every answer after its request
         assert direction == "IN" or log_id in seen
         seen.add(log_id)
+    assert hub.message_log.verify().ok
+
+
+def test_on_sqlite_a_state_change_lets_the_exchanges_waiting_for_the_turn_add_their_records_to_its_own(quiet_hub):
+    """A RedeemCoupon asks for its request's record inside its turn, before its work: it first
+    lets in the exchanges waiting for the turn (Database.let_waiting_exchanges_in), and the
+    records they sent meanwhile are written with its own, in one transaction, before its work
+    begins. Two redeems held back behind the turn: one transaction for both records, then one
+    for each redeem's work; both coupons redeemed once, each answer after its request."""
+    hub = quiet_hub.hub
+    if not hub.db.is_sqlite:
+        pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
+    identity = quiet_hub.identity("pojazd-1465")
+    coupons = [c.coupon_id for c in issue(hub, 2).coupons]
+    answers: dict[str, tuple[int, bytes]] = {}
+
+    def redeem(coupon: str) -> None:
+        answers[coupon] = quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
+
+    threads = [threading.Thread(target=redeem, args=(c,)) for c in coupons]
+    with counting(hub.db.engine) as counts:
+        with hub.db.exchange():  # the process's turn, held until both wait for it
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 10
+            while len(hub.db._turns._waiting) < len(threads) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for thread in threads:
+            thread.join(10)
+    assert {c: a[0] for c, a in answers.items()} == dict.fromkeys(coupons, 200), answers
+    assert counts["transactions"] == counts["commits"] == 1 + len(coupons)  # the records', then each redeem's
+    assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
+    with hub.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Redemption)) == len(coupons)
     assert hub.message_log.verify().ok
 
 
