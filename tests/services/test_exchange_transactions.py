@@ -102,24 +102,22 @@ def test_an_exchange_checks_out_one_connection_and_commits_what_it_writes(quiet_
     assert quiet_hub.app.endpoints["/soap/office"].message_log.verify().ok
 
 
-def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_request_records_with_its(quiet_hub):
-    """A VerifyCoupon asks for its request's record once its turn is over (MessageLog.
-    send_claimed): the records of the exchanges that had their turns meanwhile are written with
-    it, in one transaction. Three reads held back behind the turn: one transaction for the
-    three records, each answered once its record is made, each answer in the log after it."""
-    hub = quiet_hub.hub
+def _sent_at_once(running, requests: dict[str, bytes]) -> tuple[dict[str, int], Counter[str]]:
+    """On SQLite: `requests` (by coupon) posted from threads of their own, each exchange held
+    back behind the process's turn until all of them wait for it, then let go in that order.
+    Their HTTP statuses, and what the database saw meanwhile (`counting`)."""
+    hub = running.hub
     if not hub.db.is_sqlite:
         pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
-    identity = quiet_hub.identity("pojazd-1465")
-    coupons = [c.coupon_id for c in issue(hub, 3).coupons]
-    answers: dict[str, tuple[int, bytes]] = {}
+    statuses: dict[str, int] = {}
 
-    def verify(coupon: str) -> None:
-        answers[coupon] = quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupon, OfficeCode="1465"))
+    def post(coupon: str) -> None:
+        status, answer = running.post(requests[coupon])
+        statuses[coupon] = status if status == 200 else fault_of(answer)
 
-    threads = [threading.Thread(target=verify, args=(c,)) for c in coupons]
+    threads = [threading.Thread(target=post, args=(coupon,)) for coupon in requests]
     with counting(hub.db.engine) as counts:
-        with hub.db.exchange():  # the process's turn, held until the three wait for it
+        with hub.db.exchange():  # the process's turn, held until every one waits for it
             for thread in threads:
                 thread.start()
             deadline = time.monotonic() + 10
@@ -127,7 +125,20 @@ def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_req
                 time.sleep(0.01)
         for thread in threads:
             thread.join(10)
-    assert {c: a[0] for c, a in answers.items()} == dict.fromkeys(coupons, 200), answers
+    return statuses, counts
+
+
+def test_on_sqlite_reads_that_ran_while_one_waited_for_its_turn_commit_their_request_records_with_its(quiet_hub):
+    """A VerifyCoupon asks for its request's record once its turn is over (MessageLog.
+    send_claimed): the records of the exchanges that had their turns meanwhile are written with
+    it, in one transaction. Three reads held back behind the turn: one transaction for the
+    three records, each answered once its record is made, each answer in the log after it."""
+    hub = quiet_hub.hub
+    identity = quiet_hub.identity("pojazd-1465")
+    coupons = [c.coupon_id for c in issue(hub, 3).coupons]
+    requests = {c: signed_request(identity, "VerifyCoupon", CouponId=c, OfficeCode="1465") for c in coupons}
+    statuses, counts = _sent_at_once(quiet_hub, requests)
+    assert statuses == dict.fromkeys(coupons, 200)
     assert counts["transactions"] == counts["commits"] == 1
     hub.answer_records.flush()
     assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
@@ -147,26 +158,11 @@ def test_on_sqlite_a_state_change_lets_the_exchanges_waiting_for_the_turn_add_th
     begins. Two redeems held back behind the turn: one transaction for both records, then one
     for each redeem's work; both coupons redeemed once, each answer after its request."""
     hub = quiet_hub.hub
-    if not hub.db.is_sqlite:
-        pytest.skip("PostgreSQL's exchanges overlap; each request's record is a statement of its own")
     identity = quiet_hub.identity("pojazd-1465")
     coupons = [c.coupon_id for c in issue(hub, 2).coupons]
-    answers: dict[str, tuple[int, bytes]] = {}
-
-    def redeem(coupon: str) -> None:
-        answers[coupon] = quiet_hub.post(signed_request(identity, "RedeemCoupon", **redeem_fields(coupon)))
-
-    threads = [threading.Thread(target=redeem, args=(c,)) for c in coupons]
-    with counting(hub.db.engine) as counts:
-        with hub.db.exchange():  # the process's turn, held until both wait for it
-            for thread in threads:
-                thread.start()
-            deadline = time.monotonic() + 10
-            while len(hub.db._turns._waiting) < len(threads) and time.monotonic() < deadline:
-                time.sleep(0.01)
-        for thread in threads:
-            thread.join(10)
-    assert {c: a[0] for c, a in answers.items()} == dict.fromkeys(coupons, 200), answers
+    requests = {c: signed_request(identity, "RedeemCoupon", **redeem_fields(c)) for c in coupons}
+    statuses, counts = _sent_at_once(quiet_hub, requests)
+    assert statuses == dict.fromkeys(coupons, 200)
     assert counts["transactions"] == counts["commits"] == 1 + len(coupons)  # the records', then each redeem's
     assert answered_in_log(hub, coupons) == dict.fromkeys(coupons, True)
     with hub.db.read() as session:
