@@ -12,7 +12,8 @@
        (a read's on SQLite once its turn is over, after its request's record: see below)
     -> the SignatureValue (the key's work, with nothing held in the database) -> metrics, one log line
 
-The database sees at most two transactions on one connection (hub.db.database.Exchange).
+The database sees at most two transactions on one connection (hub.db.database.Exchange);
+on SQLite a request's record is written in a batch with other exchanges' (see below).
 An operation that changes state: the request's record with its replay-cache row, committed
 before any business code runs; then the business work, held open, with the answer's
 record added to it: the effect and the record of what the caller was told commit together
@@ -457,11 +458,11 @@ class SoapEndpoint:
     def _logged(self, exchange: _Exchange) -> None:
         """The request's record made, or the request refused: a replay; a log that cannot be
         written refuses the request (soap:Server) rather than serve it unlogged. Once."""
-        made, exchange.request_record = exchange.request_record, None
-        if made is None:
+        record, exchange.request_record = exchange.request_record, None
+        if record is None:
             return
         try:
-            claimed = made.made()
+            claimed = record.made()
         except Exception:  # noqa: BLE001 - whatever broke the log, the request is not served
             self._log_refused(exchange)
         if not claimed:
