@@ -4,7 +4,8 @@ with the hub's worker settings, so the ratio hub/baseline shows what signing,
 verification, validation and the database cost. bench/signed_baseline_app.py wraps the
 same service in the hub's signature checks.
 
-    gunicorn -k gthread -w 2 --threads 4 --keep-alive 0 -b 127.0.0.1:8301 bench.baseline_app:app
+    gunicorn -k gthread -w 2 --threads 4 --worker-connections 4 --keep-alive 0 \
+        -b 127.0.0.1:8301 bench.baseline_app:app
 """
 
 import gc

@@ -6,7 +6,8 @@ spyne, and the answer signed with the hub's RSA-2048 key by `sign_envelope`. No 
 no message log, no XSD validation beyond spyne's: what is left of the hub is what a signed
 SOAP service costs at the least, so hub/this is the share of the hub's own work.
 
-    gunicorn -k gthread -w 2 --threads 4 --keep-alive 0 -b 127.0.0.1:8302 bench.signed_baseline_app:app
+    gunicorn -k gthread -w 2 --threads 4 --worker-connections 4 --keep-alive 0 \
+        -b 127.0.0.1:8302 bench.signed_baseline_app:app
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 unsigned spyne (bench/baseline_app.py), the bare signed baseline (bench/signed_baseline_app.py:
 the hub's strict verification and RSA-2048 signing around the same spyne service, no
 database) and the hub on SQLite and/or PostgreSQL, all under gunicorn with the hub's worker
-settings (gthread, `--workers`, 4 threads, no keep-alive), loaded by wrk -t1 -c`--clients`.
+settings (gthread, `--workers`, 4 threads, as many connections a worker, no keep-alive), loaded
+by wrk -t1 -c`--clients`.
 
     .venv/bin/python bench/soap.py                          # both databases
     .venv/bin/python bench/soap.py --backend sqlite --requests 1000 --rounds 2
@@ -294,7 +295,7 @@ def gunicorn(app: str, port: int, workers: int) -> subprocess.Popen:
     return start(
         [
             sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", "4",
-            "--keep-alive", "0", "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
+            "--worker-connections", "4", "--keep-alive", "0", "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
         ]
     )  # fmt: skip
 

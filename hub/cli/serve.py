@@ -68,7 +68,15 @@ def run_gunicorn(
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", worker_class)
-            self.cfg.set("threads", threads if worker_class == "gthread" else 1)
+            worker_threads = threads if worker_class == "gthread" else 1
+            self.cfg.set("threads", worker_threads)
+            # A worker takes a connection only while one of its threads is free (gthread takes up
+            # to 1,000 and queues them): under load a worker whose threads are all busy leaves new
+            # connections to one that can serve them at once, where they waited behind its requests
+            # while the other idled (BENCHMARKS.md, run 28: the bare service's and the hub's p99
+            # 36 -> 28 ms). A connection that sends nothing holds a thread for gunicorn's 5 s at
+            # most (26+), then is closed: it cannot stop the worker from taking others.
+            self.cfg.set("worker_connections", worker_threads)
             self.cfg.set("timeout", 60)
             # No keep-alive: every answer closes its connection, as sync workers always did. A
             # kept-alive connection that gunicorn closes when idle races a client that is just

@@ -25,8 +25,7 @@ BODY_TIMEOUT_S = 3
 TRICKLE_EVERY_S = 2
 
 
-@pytest.fixture
-def served(tmp_path):
+def serve(tmp_path, workers: int, threads: int = 4) -> ServedHub:
     config_dir = config_copy(tmp_path, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     hub_toml = config_dir / "hub.toml"
     hub_toml.write_text(
@@ -35,7 +34,20 @@ def served(tmp_path):
     enable_portal(config_dir)
 
     assert CliRunner().invoke(cli, ["--config", str(config_dir), "init"]).exit_code == 0
-    hub = ServedHub(config_dir, tmp_path / "serve.log", workers=1)
+    return ServedHub(config_dir, tmp_path / "serve.log", workers=workers, threads=threads)
+
+
+@pytest.fixture
+def served(tmp_path):
+    hub = serve(tmp_path, workers=1)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def two_workers_of_one_thread(tmp_path):
+    hub = serve(tmp_path, workers=2, threads=1)
+    hub.workers()  # both started, so that both take connections
     yield hub
     hub.stop()
 
@@ -129,6 +141,40 @@ def test_a_trickling_portal_form_gets_408(served):
     assert healthz_seconds(served.url) < 1
     trickler.join(30)
     assert trickler.answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 3 s" in trickler.answer
+
+
+def test_a_worker_with_no_thread_free_leaves_new_connections_to_the_other(two_workers_of_one_thread):
+    """gunicorn's gthread worker takes every connection it is offered and queues it for its
+    threads; `hub serve` has it take one only while a thread is free (`worker_connections` =
+    threads). With one worker's only thread held by a trickling body, every request goes to
+    the other worker and is answered at once, none waits behind the trickler."""
+    served = two_workers_of_one_thread
+    trickler = Trickler(served.url)
+    trickler.start()
+    wait_until(trickler.trickling.is_set, 10, "the request's body to begin trickling")
+    waits = [healthz_seconds(served.url) for _ in range(12)]
+    assert trickler.answered_after_s is None  # held all along
+    assert max(waits) < 1, waits
+    trickler.join(30)
+    assert b"did not arrive within" in trickler.answer
+
+
+def test_a_connection_that_sends_nothing_holds_a_thread_for_5_s_at_most(tmp_path):
+    """A worker of one thread, and a connection that sends nothing: gunicorn (26+) gives up on
+    it after 5 s and closes it (no keep-alive), so it cannot keep the worker from taking the
+    next connection, which `worker_connections` = threads would otherwise let it do."""
+    served = serve(tmp_path, workers=1, threads=1)
+    try:
+        host, port = served.url.removeprefix("http://").split(":")
+        silent = socket.create_connection((host, int(port)), timeout=30)
+        started = time.monotonic()
+        time.sleep(0.2)  # taken by the worker's thread before the request below
+        assert healthz_seconds(served.url) < 8
+        assert silent.recv(1) == b""  # closed by the hub, with no answer
+        assert time.monotonic() - started < 8
+        silent.close()
+    finally:
+        served.stop()
 
 
 @pytest.mark.parametrize(
