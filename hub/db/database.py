@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -1196,7 +1196,7 @@ class _KeptConnections:
 
 
 class _Turns:
-    """A process's SQLite exchanges, one at a time, in the order they came (`Database.exchange`):
+    """A process's exchanges, one at a time, in the order they came (`Database.exchange`):
     a thread that waits is handed the turn by the one before it, so no exchange waits for more
     than the ones that were waiting before it. (A plain lock lets whichever thread the
     scheduler wakes first take it, and an unlucky one waits on, in the tail of the latencies.)
@@ -1279,7 +1279,7 @@ class Database:
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._exchange: ContextVar[Exchange | None] = ContextVar(f"exchange-{id(self)}", default=None)
-        self._turns: AbstractContextManager[Any] = _Turns() if self.is_sqlite else nullcontext()
+        self._turns = _Turns()
         self._kept = _KeptConnections(self.is_sqlite)
         self._checkpointer: _Checkpointer | None = None
 
@@ -1287,19 +1287,22 @@ class Database:
     def exchange(self) -> Iterator[Exchange]:
         """One connection for everything the block does through this Database (see Exchange).
 
-        On SQLite a process's exchanges take turns, in the order they came (`_Turns`): one runs
-        at a time, its other threads wait for it. SQLite lets one writer in at a time anyway,
-        and a thread that holds the write lock loses the GIL to its process's other threads
-        (parsing, signing) each time a statement returns, for up to the interpreter's switch
-        interval (5 ms), while every other process's writers wait for the lock. Taking turns
-        lets the lock be released as soon as its work is done: BENCHMARKS.md, run 8. A caller
-        reads a request's body before it begins the exchange, so a slow client holds a thread,
-        not the turn. On PostgreSQL exchanges overlap: its waits are round trips, on a remote
-        server long ones.
+        A process's exchanges take turns, in the order they came (`_Turns`): one runs at a
+        time, its other threads wait for it (meanwhile they read bodies, sign answers, log).
+        A thread that holds locks every other writer needs (SQLite's write lock; on PostgreSQL
+        the rows every redeem or every record locks: the coupon clearing account's totals, the
+        message log's head) otherwise loses the GIL to its process's other threads each time
+        a statement returns, for up to the interpreter's switch interval (5 ms), while every
+        other process's writers wait for those locks. Taking turns lets them go as soon as
+        the work is done: SQLite since BENCHMARKS.md run 8; PostgreSQL since run 28
+        (RedeemCoupon +18%, p99 62 -> 46 ms; VerifyCoupon's p99 53 -> 40 ms). A caller reads a
+        request's body before it begins the exchange, so a slow client holds a thread, not the
+        turn. An exchange's round trips are its process's waits: with the server on another
+        machine, run more workers than cores (docs/deployment.md), so that one worker's waits
+        are another's CPU.
 
         An exchange's connection is kept for the next one (`_KeptConnections`), not given back
-        to the pool: on SQLite, where one runs at a time, mostly one connection, on PostgreSQL
-        about one a thread."""
+        to the pool: one runs at a time, so mostly one connection a process."""
         with self._turns:
             exchange = Exchange(self, self._kept.take())
             token = self._exchange.set(exchange)
@@ -1312,15 +1315,15 @@ class Database:
                     self._kept.give_back(kept)
 
     def in_exchange(self) -> bool:
-        """Whether this thread runs inside an `exchange()` (on SQLite: has its process's turn)."""
+        """Whether this thread runs inside an `exchange()` (has its process's turn)."""
         return self._exchange.get() is not None
 
     def let_waiting_exchanges_in(self) -> None:
-        """Inside an exchange on SQLite: the process's exchanges waiting for the turn now have
-        theirs, one after the other, then this one goes on (with nothing open on its
-        connection meanwhile: its transactions have ended). Nothing on PostgreSQL."""
-        if isinstance(self._turns, _Turns):
-            self._turns.let_waiting_in()
+        """Inside an exchange: the process's exchanges waiting for the turn now have theirs,
+        one after the other, then this one goes on (with nothing open on its connection
+        meanwhile: its transactions have ended). For SQLite's batches of request records
+        (MessageLog.send_claimed)."""
+        self._turns.let_waiting_in()
 
     def transaction(self) -> AbstractContextManager[Session]:
         """Commit on success, roll back everything on any exception. Inside an exchange:

@@ -1,6 +1,6 @@
 """One SOAP endpoint as a WSGI application, security first.
 
-    raw bytes (size and time limits; on SQLite a worker's exchanges then take turns)
+    raw bytes (size and time limits; a worker's exchanges then take turns)
     -> a restored database behind its archives? (hub.audit.recovery: checked every few seconds)
     -> hardened parse -> SOAP 1.1 rules (version, mustUnderstand)
     -> strict WS-Security verification
@@ -336,7 +336,7 @@ class SoapEndpoint:
                 if not exchange.record_after_turn:
                     answer = self._log_answer(exchange, answer)
                 self._forget_expired_signatures()
-            # After the exchange, whose turn (SQLite) the process's next exchange takes meanwhile:
+            # After the exchange, whose turn the process's next exchange takes meanwhile:
             # a read's record, batched with the records of the exchanges that ran while it waited
             # for the turn again (MessageLog.send_claimed), and its answer's; the key's work, once
             # the record and any work it reports are committed (it lets go of the GIL, so that
