@@ -1295,7 +1295,7 @@ class Database:
         a statement returns, for up to the interpreter's switch interval (5 ms), while every
         other process's writers wait for those locks. Taking turns lets them go as soon as
         the work is done: SQLite since BENCHMARKS.md run 8; PostgreSQL since run 28
-        (RedeemCoupon +18%, p99 62 -> 46 ms; VerifyCoupon's p99 53 -> 40 ms). A caller reads a
+        (RedeemCoupon +18%, p99 62 -> 44 ms; VerifyCoupon's p99 53 -> 40 ms). A caller reads a
         request's body before it begins the exchange, so a slow client holds a thread, not the
         turn. An exchange's round trips are its process's waits: with the server on another
         machine, run more workers than cores (docs/deployment.md), so that one worker's waits
