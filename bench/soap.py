@@ -69,6 +69,7 @@ from lxml import etree  # noqa: E402
 from bench.child import add_backend_option, chosen_backends, cpu_s, machine_times, postgres_processes, process_tree  # noqa: E402
 from hub import ns  # noqa: E402
 from hub.access import operator  # noqa: E402
+from hub.cli.serve import THREADS  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
 from tests.support.soap import office_request  # noqa: E402
@@ -294,8 +295,9 @@ def gunicorn(app: str, port: int, workers: int) -> subprocess.Popen:
     """A baseline under gunicorn with the settings `hub serve` gives its own (hub/cli/serve.py)."""
     return start(
         [
-            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", "4",
-            "--worker-connections", "4", "--keep-alive", "0", "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
+            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(THREADS),
+            "--worker-connections", str(THREADS), "--keep-alive", "0",
+            "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
         ]
     )  # fmt: skip
 

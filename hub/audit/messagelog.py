@@ -404,10 +404,11 @@ class MessageLog:
                 batch.sent.append((entry, claim))
 
             def made_in_batch() -> bool:
-                if not batch.written and self.db.in_exchange():
+                inside = self.db.in_exchange()  # a state change, in its turn; else a read after its own
+                if not batch.written and inside:
                     self.db.let_waiting_exchanges_in()  # their records join the batch
                 if not batch.written:
-                    with nullcontext() if self.db.in_exchange() else self.db.exchange():
+                    with nullcontext() if inside else self.db.exchange():
                         if not batch.written:  # another exchange may have written it meanwhile
                             self._write_batch(batch)
                 if batch.error is not None:

@@ -12,6 +12,7 @@ import click
 from hub.cli.main import PORT, CliContext, HubFactory, IntParam, cli, emit_json, json_option, pass_ctx
 
 WORKER_CLASSES = ("gthread", "sync")
+THREADS = 4  # a gthread worker's threads, `hub serve --threads`' default (bench/soap.py serves its baselines alike)
 
 
 def run_gunicorn(
@@ -21,7 +22,7 @@ def run_gunicorn(
     port: int,
     workers: int,
     log_level: str = "INFO",
-    threads: int = 4,
+    threads: int = THREADS,
     worker_class: str = "gthread",
     listening: Callable[[int], None] | None = None,
 ) -> None:
@@ -127,7 +128,7 @@ def _refuse_a_database_not_made_for_this_version(url: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=IntParam(1, 64))
 @click.option(
     "--threads",
-    default=4,
+    default=THREADS,
     show_default=True,
     type=IntParam(1, 64),
     help="Threads per worker: requests a worker serves at once (a slow client holds one thread, not the worker).",

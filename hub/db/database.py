@@ -1144,8 +1144,10 @@ class Kept(NamedTuple):
 
 
 # Connections kept for the next exchanges of a process, at most: one a gthread worker thread
-# (`hub serve --threads`' default); exchanges beyond them check connections out of the pool, as
-# all did before, and the pool keeps room for what is not an exchange (the group commit).
+# (`hub serve --threads`' default). One exchange runs at a time, but one that lets the waiting
+# ones in (`Database.let_waiting_exchanges_in`) keeps its connection meanwhile; exchanges beyond
+# them check connections out of the pool, and the pool keeps room for what is not an exchange
+# (the group commit).
 KEPT_CONNECTIONS_MAX = 4
 
 
