@@ -83,6 +83,18 @@ def test_the_write_path_seals_every_n_records_and_after_t_seconds(db, tmp_path):
     assert (report.seals, report.last_sealed_seq, report.unsealed, report.records) == (4, 13, 1, 14)
 
 
+def test_a_group_commit_s_batch_seals_once_committed_when_a_seal_is_due(db, tmp_path):
+    """A batch of answer records (appended as the group commit's flush appends them, three at
+    a time) seals the head once it has committed, when a seal is due."""
+    log = sealed_log(db, Clock(), every_records=5)
+    for batch in range(3):
+        entries = [Entry(T0, REQUEST, "office", "pojazd-1465", f"log-{batch}-{i}", b"<a/>") for i in range(3)]
+        assert log.append(*entries) == 3 * (batch + 1)
+    assert seal_seqs(db) == [3, 9]  # the first batch's end (nothing sealed yet), then 6 records on
+    report = archived(db, tmp_path / "archive").verify(seal_every_records=5)
+    assert (report.ok, report.last_sealed_seq, report.records) == (True, 9, 9), report.problems
+
+
 def test_a_seal_on_demand_covers_the_tail_and_a_second_finds_nothing_new(db, tmp_path):
     log = exchanged(db, 3, every_records=100)
     assert seal_seqs(db) == [1]

@@ -9,9 +9,11 @@ import textwrap
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import Column, MetaData, Table, event, insert, select
 
+from hub.audit import messagelog
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
+from hub.db.database import DriverStatement
 from hub.services.group_commit import GroupCommit
 from tests.support import REPO
 
@@ -46,6 +48,30 @@ def test_records_handed_in_are_appended_in_one_transaction_in_their_order(db):
     assert len(transactions) == 1
     assert records(db)[3:] == [(RESPONSE, "r2"), (RESPONSE, "r0"), (RESPONSE, "r1")]
     assert log.verify().ok
+
+
+def test_a_batch_the_database_refuses_is_lost_whole_reported_and_the_next_one_is_appended(db, monkeypatch, caplog):
+    """A statement of the batch's transaction refused by the server (here its records' insert,
+    sent with the COMMIT on PostgreSQL): none of its records, the head where it was, an error
+    line naming each request; the connection rolled back, so the next batch goes in."""
+    missing = Table("no_such_table", MetaData(), *(Column(c.name, c.type) for c in MessageRecord.__table__.columns))
+    refused = DriverStatement(insert(missing))
+    log = MessageLog(db)
+    log.append(*(entry(REQUEST, f"r{i}") for i in range(3)))
+    group = GroupCommit(log, within_s=3600)
+    for i in range(3):
+        group.add(entry(RESPONSE, f"r{i}"))
+    with monkeypatch.context() as patched:
+        patched.setattr(messagelog, "_ADD_RECORDS", refused)
+        group.flush()
+    assert records(db) == [(REQUEST, "r0"), (REQUEST, "r1"), (REQUEST, "r2")]
+    assert "the answers to 3 requests went out unlogged: r0, r1, r2" in caplog.text
+    for i in range(3, 6):
+        group.add(entry(RESPONSE, f"r{i}"))
+    group.flush()
+    assert records(db)[3:] == [(RESPONSE, "r3"), (RESPONSE, "r4"), (RESPONSE, "r5")]
+    report = log.verify()
+    assert (report.ok, report.records) == (True, 6), report.problems
 
 
 def test_the_timer_appends_them_within_their_time(db):
