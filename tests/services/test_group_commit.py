@@ -51,9 +51,10 @@ def test_records_handed_in_are_appended_in_one_transaction_in_their_order(db):
 
 
 def test_a_batch_the_database_refuses_is_lost_whole_reported_and_the_next_one_is_appended(db, monkeypatch, caplog):
-    """A statement of the batch's transaction refused by the server (here its records' insert,
-    sent with the COMMIT on PostgreSQL): none of its records, the head where it was, an error
-    line naming each request; the connection rolled back, so the next batch goes in."""
+    """A statement of the batch's transaction refused by the database (here its records'
+    insert): none of its records and the head where it was (the chain verifies after the next
+    batch), an error line naming each request; the connection rolled back, so the next batch
+    goes in."""
     missing = Table("no_such_table", MetaData(), *(Column(c.name, c.type) for c in MessageRecord.__table__.columns))
     refused = DriverStatement(insert(missing))
     log = MessageLog(db)
