@@ -32,10 +32,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
 import statistics
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,12 +114,7 @@ def measure(code: str, *args: str) -> dict:
 def database(backend: str, work: Path) -> str:
     """A fresh, empty database for one import run."""
     if backend == "sqlite":
-        import uuid
-
         return f"sqlite:///{work}/hub-{uuid.uuid4().hex[:12]}.sqlite3"
-    import os
-    import uuid
-
     from sqlalchemy import create_engine, make_url, text
 
     server = make_url(os.environ.get("HUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))

@@ -17,6 +17,7 @@ from lxml import etree
 from hub import ns
 from hub.app import cli
 from hub.cli.portal import enable_portal
+from hub.cli.serve import THREADS
 from tests.support.factories import config_copy
 from tests.support.served import ServedHub
 from tests.support.waiting import wait_until
@@ -25,7 +26,7 @@ BODY_TIMEOUT_S = 3
 TRICKLE_EVERY_S = 2
 
 
-def serve(tmp_path, workers: int, threads: int = 4) -> ServedHub:
+def serve(tmp_path, workers: int, threads: int = THREADS) -> ServedHub:
     config_dir = config_copy(tmp_path, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     hub_toml = config_dir / "hub.toml"
     hub_toml.write_text(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.cli.serve import THREADS
 from tests.support import REPO
 from tests.support.waiting import wait_until
 
@@ -86,7 +87,7 @@ class ServedHub:
     hub), quoted if it fails."""
 
     def __init__(
-        self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None, threads: int = 4
+        self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None, threads: int = THREADS
     ) -> None:
         self.config_dir, self.log_path, self.worker_count = config_dir, log_path, workers
         self._log = log_path.open("wb")
