@@ -84,8 +84,8 @@ def test_the_write_path_seals_every_n_records_and_after_t_seconds(db, tmp_path):
 
 
 def test_a_group_commit_s_batch_seals_once_committed_when_a_seal_is_due(db, tmp_path):
-    """A batch of answer records (appended as the group commit's flush appends them, three at
-    a time) seals the head once it has committed, when a seal is due."""
+    """Records appended three at a time in one transaction, as the group commit's flush appends
+    its batch (`MessageLog.append`), seal the head once committed, when a seal is due."""
     log = sealed_log(db, Clock(), every_records=5)
     for batch in range(3):
         entries = [Entry(T0, REQUEST, "office", "pojazd-1465", f"log-{batch}-{i}", b"<a/>") for i in range(3)]
