@@ -37,6 +37,12 @@ unused. `cpu_to_bare_signed` is the ratio by the CPU a request (`per_cpu_ms`): w
 `to_bare_signed` would be with no core left idle. After the rounds `hub ledger verify` and
 `hub audit verify` must pass on each hub (the ledger's balances and the message log's hash
 chain), else the run fails.
+
+The baselines are served as `hub serve` serves the hub they are compared with: on SQLite
+`hub serve` keeps each worker on a CPU of its own (hub.ops.cpus; BENCHMARKS.md run 31), so
+the SQLite hub is compared with baselines whose workers are pinned alike (`bare_signed_pinned`,
+`unsigned_spyne_pinned`, with bench/pinned_workers.py), the PostgreSQL hub with baselines left
+to the scheduler (`bare_signed`, `unsigned_spyne`). Each hub's `baselines` names its pair.
 """
 
 from __future__ import annotations
@@ -70,11 +76,13 @@ from bench.child import add_backend_option, chosen_backends, cpu_s, machine_time
 from hub import ns  # noqa: E402
 from hub.access import operator  # noqa: E402
 from hub.cli.serve import THREADS  # noqa: E402
+from hub.ops.cpus import worker_cpus  # noqa: E402
 from hub.signing.keys import SigningIdentity  # noqa: E402
 from hub.signing.sign import sign_envelope  # noqa: E402
 from tests.support.soap import office_request  # noqa: E402
 
 NIP = "7010254361"  # the shipped config's COMPANY client
+PINNED = "_pinned"  # a baseline's name, when its workers are pinned to CPUs (`baselines_of`)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -291,15 +299,24 @@ def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def gunicorn(app: str, port: int, workers: int) -> subprocess.Popen:
-    """A baseline under gunicorn with the settings `hub serve` gives its own (hub/cli/serve.py)."""
+def gunicorn(app: str, port: int, workers: int, pinned: bool = False) -> subprocess.Popen:
+    """A baseline under gunicorn with the settings `hub serve` gives its own (hub/cli/serve.py),
+    `pinned`: each worker on a CPU of its own, as `hub serve` runs them on SQLite."""
+    pinning = ["-c", str(REPO / "bench/pinned_workers.py")] if pinned else []
     return start(
         [
             sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(THREADS),
-            "--worker-connections", str(THREADS), "--keep-alive", "0",
+            "--worker-connections", str(THREADS), "--keep-alive", "0", *pinning,
             "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app,
         ]
     )  # fmt: skip
+
+
+def baselines_of(backend: str, workers: int) -> dict[str, str]:
+    """The baselines a hub on `backend` is compared with: served with its workers pinned to
+    CPUs where `hub serve` would pin the hub's (hub.ops.cpus.worker_cpus), else not."""
+    suffix = PINNED if worker_cpus(None, backend == "sqlite", workers) is not None else ""
+    return {"bare_signed": f"bare_signed{suffix}", "unsigned_spyne": f"unsigned_spyne{suffix}"}
 
 
 class Requests:
@@ -459,19 +476,21 @@ def main() -> None:
     signed = {"VerifyCoupon": requests.verify(fake, n), "RedeemCoupon": requests.redeem(fake)}
     signing_ms = (time.perf_counter() - t0) * 1000 / (2 * n)
 
-    ports = {"unsigned_spyne": 8312, "bare_signed": 8313, "hub_sqlite": 8311, "hub_postgresql": 8314}
-    targets = {
-        "unsigned_spyne": Target(ports["unsigned_spyne"], "/", unsigned),
-        "bare_signed": Target(ports["bare_signed"], "/", signed),
-    }
+    ports = {
+        "unsigned_spyne": 8312, "bare_signed": 8313, "unsigned_spyne_pinned": 8315, "bare_signed_pinned": 8316,
+        "hub_sqlite": 8311, "hub_postgresql": 8314,
+    }  # fmt: skip
+    compared = {f"hub_{backend}": baselines_of(backend, args.workers) for backend in backends}
+    apps = {"unsigned_spyne": "bench.baseline_app:app", "bare_signed": "bench.signed_baseline_app:app"}
+    bodies_of = {"unsigned_spyne": unsigned, "bare_signed": signed}
+    baselines = {name: kind for pair in compared.values() for kind, name in pair.items()}  # served: their kind
+    targets = {name: Target(ports[name], "/", bodies_of[kind]) for name, kind in baselines.items()}
     procs: list[subprocess.Popen] = []
     with ExitStack() as hubs:
         try:
-            for name, app in (
-                ("unsigned_spyne", "bench.baseline_app:app"),
-                ("bare_signed", "bench.signed_baseline_app:app"),
-            ):
-                targets[name].server = gunicorn(app, ports[name], args.workers)
+            for name, kind in baselines.items():
+                pinned = name.endswith(PINNED)
+                targets[name].server = gunicorn(apps[kind], ports[name], args.workers, pinned=pinned)
                 procs.append(targets[name].server)
             configs = {}
             for backend in backends:
@@ -506,9 +525,11 @@ def main() -> None:
             results[name] = {op: summary(runs[name][op]) for op in OPERATIONS}
         for name, config_dir in configs.items():
             results[name]["checks"] = hub_checks(config_dir)
-            results[name]["to_bare_signed"] = ratios(runs[name], runs["bare_signed"])
-            results[name]["cpu_to_bare_signed"] = ratios(runs[name], runs["bare_signed"], per_cpu_ms)
-            results[name]["to_unsigned_spyne"] = ratios(runs[name], runs["unsigned_spyne"])
+            bare, unsigned_spyne = compared[name]["bare_signed"], compared[name]["unsigned_spyne"]
+            results[name]["baselines"] = [bare, unsigned_spyne]
+            results[name]["to_bare_signed"] = ratios(runs[name], runs[bare])
+            results[name]["cpu_to_bare_signed"] = ratios(runs[name], runs[bare], per_cpu_ms)
+            results[name]["to_unsigned_spyne"] = ratios(runs[name], runs[unsigned_spyne])
     print(json.dumps(results, indent=2))
     failed = [
         f"{target} {op}"

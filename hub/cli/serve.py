@@ -25,6 +25,7 @@ def run_gunicorn(
     threads: int = THREADS,
     worker_class: str = "gthread",
     listening: Callable[[int], None] | None = None,
+    pin_workers: bool | None = None,
 ) -> None:
     """gunicorn with the app loaded in each worker after fork: every worker
     has its own database connections and loads the signing key once. Logs are
@@ -37,7 +38,9 @@ def run_gunicorn(
     deadline (`[security] request_body_timeout_s`) frees that thread. With `sync`
     workers one slow client holds a whole worker until gunicorn kills it (`timeout`).
     `sync` stays selectable for comparison (BENCHMARKS.md). `listening` is told the port
-    once the master has bound it (with port 0, the one the OS picked)."""
+    once the master has bound it (with port 0, the one the OS picked). `pin_workers`: each
+    worker on a CPU of its own (True), left to the scheduler (False), or the default (None:
+    pinned on SQLite, hub.ops.cpus.worker_cpus)."""
     import gc
     import os
 
@@ -45,12 +48,15 @@ def run_gunicorn(
     from gunicorn.glogging import Logger
 
     from hub.config import load_config
+    from hub.db.database import normalize_url
     from hub.ops import metrics
+    from hub.ops.cpus import worker_cpus
     from hub.ops.logging import LOGGED_BY_HUB, configure_logging, gunicorn_logconfig
 
     config = load_config(config_dir)  # refuse to start on a broken config, before forking
     _refuse_a_database_not_made_for_this_version(config.database.url)  # (Alembic's INFO lines not yet shown)
     configure_logging(log_level)
+    cpus = worker_cpus(pin_workers, normalize_url(config.database.url).startswith("sqlite"), workers)
     given = os.environ.get(metrics.MULTIPROC_ENV)
     counts = metrics.enable_multiprocess(Path(given) if given else None)
     if not given:
@@ -89,6 +95,9 @@ def run_gunicorn(
             self.cfg.set("logger_class", AccessLogger)
             self.cfg.set("logconfig_dict", gunicorn_logconfig(log_level))
             self.cfg.set("child_exit", lambda _arbiter, worker: metrics.worker_exited(worker.pid))
+            if cpus is not None:
+                self.cfg.set("pre_fork", cpus.pre_fork)
+                self.cfg.set("post_fork", cpus.post_fork)
             if (
                 "control_socket_disable" in self.cfg.settings
             ):  # gunicorn 24+: one ~/.gunicorn socket for every hub process otherwise
@@ -141,6 +150,12 @@ def _refuse_a_database_not_made_for_this_version(url: str) -> None:
     help="gunicorn's worker model; sync only to compare (one slow client holds a whole worker).",
 )
 @click.option(
+    "--pin-workers/--no-pin-workers",
+    default=None,
+    help="Each worker on a CPU of its own. Default: on SQLite with two workers or more (its writers hand "
+    "its lock to each other: BENCHMARKS.md run 31), not on PostgreSQL (its server needs the CPUs too).",
+)
+@click.option(
     "--log-level",
     default="INFO",
     show_default=True,
@@ -149,9 +164,28 @@ def _refuse_a_database_not_made_for_this_version(url: str) -> None:
     help="JSON log lines on stderr from this level.",
 )
 @pass_ctx
-def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int, worker_class: str, log_level: str) -> None:
+def serve(
+    ctx: CliContext,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_class: str,
+    pin_workers: bool | None,
+    log_level: str,
+) -> None:
     """Serve every SOAP endpoint (gunicorn), /healthz, /readyz and /metrics."""
-    run_gunicorn(ctx.make_hub, ctx.config_dir.resolve(), host, port, workers, log_level, threads, worker_class)
+    run_gunicorn(
+        ctx.make_hub,
+        ctx.config_dir.resolve(),
+        host,
+        port,
+        workers,
+        log_level,
+        threads,
+        worker_class,
+        pin_workers=pin_workers,
+    )
 
 
 def _pem_file_option(flag: str, dest: str, help_text: str):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from lxml import etree
@@ -82,18 +83,24 @@ def serving_url(lines: list[str]) -> str:
 
 
 class ServedHub:
-    """`hub serve --workers N --threads T --port 0` on a test's config, on the port of 127.0.0.1 the OS
-    gives it. Its output goes to `log_path` (a pipe nobody reads would fill and stall the
+    """`hub serve --workers N --threads T --port 0` (and `options`) on a test's config, on the port of
+    127.0.0.1 the OS gives it. Its output goes to `log_path` (a pipe nobody reads would fill and stall the
     hub), quoted if it fails."""
 
     def __init__(
-        self, config_dir: Path, log_path: Path, workers: int = 1, env: dict | None = None, threads: int = THREADS
+        self,
+        config_dir: Path,
+        log_path: Path,
+        workers: int = 1,
+        env: dict | None = None,
+        threads: int = THREADS,
+        options: Sequence[str] = (),
     ) -> None:
         self.config_dir, self.log_path, self.worker_count = config_dir, log_path, workers
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
             [*HUB, "--config", str(config_dir), "serve", "--port", "0", "--workers", str(workers)]
-            + ["--threads", str(threads)],
+            + ["--threads", str(threads), *options],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
