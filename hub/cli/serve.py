@@ -152,8 +152,8 @@ def _refuse_a_database_not_made_for_this_version(url: str) -> None:
 @click.option(
     "--pin-workers/--no-pin-workers",
     default=None,
-    help="Each worker on a CPU of its own. Default: on SQLite with two workers or more (its writers hand "
-    "its lock to each other: BENCHMARKS.md run 31), not on PostgreSQL (its server needs the CPUs too).",
+    help="Each worker on a CPU of its own. Default: on SQLite with two workers or more (the workers hand "
+    "its writers' lock to each other: BENCHMARKS.md run 31), not on PostgreSQL (its server needs the CPUs too).",
 )
 @click.option(
     "--log-level",

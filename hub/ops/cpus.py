@@ -5,9 +5,9 @@ each other (hub.db.database). Left to the scheduler, which tends to wake a threa
 of the one that woke it, the workers' threads move between the CPUs and at times crowd onto
 one while the other idles. With each worker kept on one CPU, a served SQLite RedeemCoupon ran
 20% faster on two cores and left 9% of the machine idle instead of 18%; VerifyCoupon ran 11%
-faster (BENCHMARKS.md, run 31). On PostgreSQL the server's own processes need those CPUs too: pinned, the served
-hub gained less there (RedeemCoupon -2% to +5%) than the bare signed service did (+8-10%),
-so `hub serve` pins its workers by default on SQLite only (`worker_cpus`).
+faster (BENCHMARKS.md, run 31). On PostgreSQL the server's own processes need those CPUs too:
+pinned, the served hub gained less there (RedeemCoupon -2% to +5%) than the bare signed
+service did (+8-10%), so `hub serve` pins its workers by default on SQLite only (`worker_cpus`).
 """
 
 from __future__ import annotations
