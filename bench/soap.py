@@ -423,10 +423,11 @@ def ratios(
     runs: dict[str, list[dict]], base: dict[str, list[dict]], rate: Callable[[dict], float] | None = None
 ) -> dict:
     """The median of the rounds' ratios, each round's against the baseline's round beside it:
-    of their rates, or of what `rate` makes of a round (`per_cpu_ms`)."""
+    of their rates, or of what `rate` makes of a round (`per_cpu_ms`). To three places: at two,
+    0.797 would read as 0.80, a target met (BENCHMARKS.md run 31)."""
     rate = rate or (lambda run: run["per_s"])
     return {
-        op: round(statistics.median(rate(h) / rate(b) for h, b in zip(runs[op], base[op], strict=True)), 2)
+        op: round(statistics.median(rate(h) / rate(b) for h, b in zip(runs[op], base[op], strict=True)), 3)
         for op in OPERATIONS
     }
 
