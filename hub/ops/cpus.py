@@ -40,9 +40,15 @@ class WorkerCpus:
         setattr(worker, CPU, min(self.cpus, key=lambda cpu: (taken[cpu], cpu)))
 
     @staticmethod
-    def post_fork(_server: Any, worker: Any) -> None:
-        """In the worker, before it loads the app and starts its threads."""
-        os.sched_setaffinity(0, {getattr(worker, CPU)})
+    def post_fork(server: Any, worker: Any) -> None:
+        """In the worker, before it loads the app and starts its threads. A CPU the worker may
+        no longer run on (taken offline, or out of a narrowed cpuset) leaves it unpinned, with
+        a warning: raised here, it would stop gunicorn ("Worker failed to boot"), every worker."""
+        cpu = getattr(worker, CPU)
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError as error:
+            server.log.warning("worker %s runs on any CPU: it cannot be pinned to CPU %s (%s)", worker.pid, cpu, error)
 
 
 def worker_cpus(

@@ -37,6 +37,16 @@ def test_each_worker_started_takes_the_cpu_the_fewest_living_workers_have():
     assert getattr(started(cpus, server, 105), CPU) == 5  # CPU 2 has two already
 
 
+def test_a_worker_that_cannot_be_pinned_runs_unpinned_with_a_warning():
+    """Raised in post_fork, the error would stop gunicorn and every worker with it."""
+    warnings: list[str] = []
+    server = SimpleNamespace(log=SimpleNamespace(warning=lambda message, *args: warnings.append(message % args)))
+    before = os.sched_getaffinity(0)
+    WorkerCpus.post_fork(server, SimpleNamespace(pid=4242, **{CPU: 99999}))  # no such CPU
+    assert os.sched_getaffinity(0) == before
+    assert len(warnings) == 1 and "worker 4242" in warnings[0] and "CPU 99999" in warnings[0], warnings
+
+
 @pytest.mark.parametrize(
     ("asked", "on_sqlite", "workers", "cpus", "pinned"),
     [
