@@ -48,7 +48,7 @@ class WorkerCpus:
         try:
             os.sched_setaffinity(0, {cpu})
         except OSError as error:
-            server.log.warning("worker %s runs on any CPU: it cannot be pinned to CPU %s (%s)", worker.pid, cpu, error)
+            server.log.warning("worker %s runs unpinned: it cannot be pinned to CPU %s (%s)", worker.pid, cpu, error)
 
 
 def worker_cpus(
