@@ -48,7 +48,7 @@ def run_gunicorn(
     from gunicorn.glogging import Logger
 
     from hub.config import load_config
-    from hub.db.database import normalize_url
+    from hub.db.database import is_sqlite_url
     from hub.ops import metrics
     from hub.ops.cpus import worker_cpus
     from hub.ops.logging import LOGGED_BY_HUB, configure_logging, gunicorn_logconfig
@@ -56,7 +56,7 @@ def run_gunicorn(
     config = load_config(config_dir)  # refuse to start on a broken config, before forking
     _refuse_a_database_not_made_for_this_version(config.database.url)  # (Alembic's INFO lines not yet shown)
     configure_logging(log_level)
-    cpus = worker_cpus(pin_workers, normalize_url(config.database.url).startswith("sqlite"), workers)
+    cpus = worker_cpus(pin_workers, is_sqlite_url(config.database.url), workers)
     given = os.environ.get(metrics.MULTIPROC_ENV)
     counts = metrics.enable_multiprocess(Path(given) if given else None)
     if not given:

@@ -79,6 +79,11 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def is_sqlite_url(url: str) -> bool:
+    """Whether `url` names an SQLite database (any sqlite driver), with nothing made on disk."""
+    return make_url(url).drivername.startswith("sqlite")
+
+
 def _writers_file(database: str) -> str:
     return f"{database}.writers"  # the module's docstring
 
@@ -194,7 +199,7 @@ class _Checkpointer(threading.Thread):
 
 def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
-    if url.startswith("sqlite"):
+    if is_sqlite_url(url):
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None, "factory": _SqliteConnection}
         )

@@ -83,9 +83,9 @@ def serving_url(lines: list[str]) -> str:
 
 
 class ServedHub:
-    """`hub serve --workers N --threads T --port 0` (and `options`) on a test's config, on the port of
-    127.0.0.1 the OS gives it. Its output goes to `log_path` (a pipe nobody reads would fill and stall the
-    hub), quoted if it fails."""
+    """`hub serve --workers N --threads T --port 0` (and `options`) on a test's config, on the
+    port of 127.0.0.1 the OS gives it. Its output goes to `log_path` (a pipe nobody reads would
+    fill and stall the hub), quoted if it fails."""
 
     def __init__(
         self,
