@@ -281,7 +281,9 @@ class Hub:
         """The answer records of reads, committed together (hub.services.group_commit)."""
         from hub.services.group_commit import GroupCommit
 
-        return GroupCommit(self.message_log)
+        answers = GroupCommit(self.message_log)
+        self.message_log.waiting_answers = answers  # PostgreSQL: each rides with a request's record
+        return answers
 
     def wsgi(self) -> HubApplication:
         """The WSGI application of `hub serve` on this hub (`application`); on SQLite its

@@ -7,6 +7,11 @@ every VerifyCoupon: on SQLite the write lock again, on PostgreSQL the log's head
 again. Here the endpoint hands it in (`add`) and goes on; every record handed in within
 `within_s` of the first is appended in one transaction, by a timer thread.
 
+On PostgreSQL most of them do not wait for the timer: the next request of the process
+takes the one handed in first along in its own record's statement (MessageLog.send_claimed),
+so that the flush, which holds the log's head while every request's record waits for it, has
+little left to append (BENCHMARKS.md, run 32).
+
 So an answer's record is in the log at most `within_s` (ANSWER_RECORDS_WITHIN_S) and
 one commit after the answer went out. A process that dies in between (killed, its
 machine lost) leaves those requests without an answer record, and `hub audit verify`
@@ -51,6 +56,12 @@ class GroupCommit:
                 self._timer.name = "hub-answer-records"
                 self._timer.daemon = False  # not inherited from a daemon caller: the process waits for it at exit
                 self._timer.start()
+
+    def take_one(self) -> Entry | None:
+        """The entry handed in first and not yet appended, taken out to be appended elsewhere
+        (MessageLog.send_claimed, which gives it back with `add` if that fails); else None."""
+        with self._lock:
+            return self._entries.pop(0) if self._entries else None
 
     def flush(self) -> None:
         """Appends what was handed in, now, in one transaction."""

@@ -460,13 +460,17 @@ def test_answer_records_are_in_the_log_within_their_time_without_a_flush(quiet_h
 def test_answer_records_that_cannot_be_written_are_reported_by_request(quiet_hub, monkeypatch, caplog):
     """The batch fails as a whole: one error line naming each request whose answer went out
     unlogged, the failure counted once per record, and `hub audit verify` lists each request
-    as having no answer record. The next batch is written."""
+    as having no answer record. The next batch is written. (On PostgreSQL the first answer
+    rode with the second request's record, MessageLog.send_claimed: only the second waits.)"""
     hub = quiet_hub.hub
     coupons = [c.coupon_id for c in issue(hub, 3).coupons]
     identity = quiet_hub.identity("pojazd-1465")
     for c in coupons[:2]:
         assert quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=c, OfficeCode="1465"))[0] == 200
-    ids = [requests_in_log(hub)[c] for c in coupons[:2]]
+    rode = coupons[:1] if not hub.db.is_sqlite else []
+    assert answered_in_log(hub, coupons[:2]) == {c: c in rode for c in coupons[:2]}
+    coupons_waiting = [c for c in coupons[:2] if c not in rode]
+    ids = [requests_in_log(hub)[c] for c in coupons_waiting]
     failures_before = sample(scrape(quiet_hub.url), "hub_message_log_failures_total", direction="OUT")
     real_append = MessageLog.append
     monkeypatch.setattr(MessageLog, "append", lambda self, *e: (_ for _ in ()).throw(RuntimeError("the disk is full")))
@@ -475,8 +479,9 @@ def test_answer_records_that_cannot_be_written_are_reported_by_request(quiet_hub
     monkeypatch.setattr(MessageLog, "append", real_append)
     lines = [r.getMessage() for r in caplog.records if "went out unlogged" in r.getMessage()]
     assert len(lines) == 1 and all(i in lines[0] for i in ids), lines
-    assert sample(scrape(quiet_hub.url), "hub_message_log_failures_total", direction="OUT") == failures_before + 2
-    assert answered_in_log(hub, coupons[:2]) == dict.fromkeys(coupons[:2], False)
+    failures = sample(scrape(quiet_hub.url), "hub_message_log_failures_total", direction="OUT")
+    assert failures == failures_before + len(ids)
+    assert answered_in_log(hub, coupons_waiting) == dict.fromkeys(coupons_waiting, False)
     report = hub.message_archive.verify(hub.config.audit.seal_every_records)
     assert report.ok and {u.log_id for u in report.unanswered} >= set(ids)
     assert quiet_hub.post(signed_request(identity, "VerifyCoupon", CouponId=coupons[2], OfficeCode="1465"))[0] == 200
