@@ -200,9 +200,9 @@ def _claimed_append_riding(claims: Table, key: str, columns: tuple[str, ...]) ->
     answer record waiting for its group commit (`MessageLog.send_claimed`), its values named
     `rider_<field>`. The head is locked and moved once, to the request's record if the claim
     was made, else to the rider's (`last`); each record's hash is the server's over the one
-    before it. Returns one row as `_claimed_append` does, but for the log's head row, which
-    the statement needs (a rider rides only once this process has seen it): whether the claim
-    was made, the request's record's seq and hash (NULL when not made), the head as locked."""
+    before it. Returns one row: whether the claim was made, the request's record's seq and
+    hash (NULL when not made), then the head as locked; not whether the log has a head row, as
+    `_claimed_append` does, for a rider rides only once this process has seen it."""
     sql = (
         f"WITH claim AS ({_claim_insert_sql(claims, key, columns)}), "
         "head AS (SELECT seq, hash, sealed_seq, sealed_at_s, seal_digest FROM message_log_head WHERE id = 1 "
