@@ -4,6 +4,7 @@ PostgreSQL one at a time with the next request's record (MessageLog.send_claimed
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.audit import messagelog
 from hub.audit.messagelog import REQUEST, RESPONSE, Entry, MessageLog, MessageRecord
-from hub.db.database import DriverStatement
+from hub.db.database import Database, DriverStatement
 from hub.db.replay import DatabaseReplayCache
 from hub.services.group_commit import GroupCommit
 from tests.support import REPO
@@ -105,8 +106,6 @@ def test_a_process_that_ends_writes_them_before_it_goes(db_url):
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    from hub.db.database import Database
-
     db = Database(db_url)
     try:
         assert records(db) == [(RESPONSE, "last")]
@@ -179,10 +178,6 @@ def test_a_rider_whose_statement_fails_waits_again_for_the_flush(pg_db):
 def test_on_sqlite_no_answer_rides_with_a_request(tmp_path, sqlite_template):
     """SQLite writes a process's request records in batches of its own (MessageLog.send_claimed):
     the answers wait for the flush."""
-    import shutil
-
-    from hub.db.database import Database
-
     path = tmp_path / "hub.sqlite3"
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
