@@ -480,8 +480,7 @@ class MessageLog:
             return SentRecord(made_in_batch, batched=True)
         values = {**_append_values(entry), **{f"claim_{c}": v for c, v in claim.values.items()}}
         waiting = self.waiting_answers
-        rider = waiting.take_one() if waiting is not None and self._head_seen else None
-        if waiting is not None and rider is not None:
+        if waiting is not None and self._head_seen and (rider := waiting.take_one()) is not None:
             return self._send_claimed_riding(values, claim, rider, waiting)
         statement = _claimed_append(claim.table, claim.key, tuple(claim.values))
         with self.db.autocommitted() as connection:
