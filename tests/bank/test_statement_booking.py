@@ -5,6 +5,7 @@ must leave the same entries and ledger transfers as before, down to each referen
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date
 
@@ -719,6 +720,9 @@ def test_postgresql_looks_up_each_key_of_a_chunk_by_the_index(hub):
         shown = "\n".join(line[:160] for line in plan)
         conditions = [line for line in plan if "Index Cond" in line]
         assert "Seq Scan on bank_entries" not in shown, shown
-        assert "using uq_bank_entries_account on bank_entries" in shown, shown
+        # an index scan of it, or a bitmap one (the planner's pick for one row under some
+        # statistics, seen in a full suite's run): either is one lookup a key
+        scans = r"(Index Scan using|Index Only Scan using|Bitmap Index Scan on) uq_bank_entries_account"
+        assert re.search(scans, shown), shown
         # by both columns: an index condition on the account alone reads all of its entries
         assert conditions and all("entry_key" in line for line in conditions), shown
