@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
+import threading
+from contextlib import suppress
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +33,49 @@ def peak_mb() -> float:
     """VmHWM: the most memory the process has held resident, in MB."""
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+class ChildrenPeak:
+    """The most memory any child of this process held resident (VmHWM), in MB, sampled every
+    `every_s` while the block runs (the statement import's parsing process,
+    hub.adapters.camt_process). Not getrusage's RUSAGE_CHILDREN: a child's ru_maxrss counts
+    the parent's memory it was forked from before it ran its own program."""
+
+    def __init__(self, every_s: float = 0.05) -> None:
+        self.every_s = every_s
+        self.mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ChildrenPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.every_s):
+            for pid in _children():
+                with suppress(OSError, StopIteration):
+                    with open(f"/proc/{pid}/status") as status:
+                        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+                    self.mb = max(self.mb, kb / 1024)
+
+
+def _children() -> set[int]:
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with suppress(OSError):
+            pids.update(int(pid) for pid in Path(f"/proc/self/task/{task}/children").read_text().split())
+    return pids
+
+
+def children_cpu_s() -> float:
+    """User and system CPU seconds of the children the process has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_s(pids: set[int]) -> float:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Literal, overload
 from lxml import etree
 
 from hub import ns
+from hub.adapters.camt_process import read_large
 from hub.bank.reader import CREDIT, DEBIT, ENTRY_STATUSES, Balance, StatementEntry, StatementHeader, Transaction
 from hub.clock import WARSAW, business_day
 from hub.errors import StatementError
@@ -73,8 +74,9 @@ _Children = dict[Any, _Element]  # tag -> the first child with it
 class CamtReader:
     """hub.bank.reader.StatementReader for camt.053 documents."""
 
-    def read(self, stream: BinaryIO) -> Iterator[StatementHeader | StatementEntry]:
-        return read_statement(stream)
+    def read(self, stream: BinaryIO) -> Generator[StatementHeader | StatementEntry, None, None]:
+        """`read_statement`, in a process of its own for a large document (hub.adapters.camt_process)."""
+        return read_large(stream, read_statement)
 
     def validate_schema(self, stream: BinaryIO, xsd_dir: Path, version: str) -> None:
         validate_schema(stream, xsd_dir, version)

@@ -14,7 +14,7 @@ thousand entries a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
@@ -84,10 +84,11 @@ class StatementEntry(NamedTuple):
 class StatementReader(Protocol):
     """What the import needs from a camt.053 reader (hub.adapters.camt.CamtReader)."""
 
-    def read(self, stream: BinaryIO) -> Iterator[StatementHeader | StatementEntry]:
+    def read(self, stream: BinaryIO) -> Generator[StatementHeader | StatementEntry, None, None]:
         """For each statement of the document in `stream` (binary, read once, front to back),
         its header and then every entry of it, while parsing; a StatementError for any
-        problem, naming the element and its line."""
+        problem, naming the element and its line. The import closes it when it stops early
+        (a refusal of its own), so that what it runs stops then."""
         ...
 
     def validate_schema(self, stream: BinaryIO, xsd_dir: Path, version: str) -> None:

@@ -40,16 +40,14 @@ import functools
 import hashlib
 import io
 import json
-import queue
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, TypeVar, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -139,9 +137,6 @@ SUSPENSE_ASSIGN = "suspense:assign"
 DOCUMENT_BYTES_MAX = 64 * 1024 * 1024  # a statement handed over in memory (SubmitStatement)
 READ_CHUNK_BYTES = 64 * 1024
 BOOKING_CHUNK = 1000  # parts booked together: one company lookup, one insert, one ledger apply
-READ_AHEAD_ITEMS = 500  # entries (or headers) the reading thread hands over at once
-READ_AHEAD_BATCHES_MAX = 4  # handed over and not yet booked: what the read-ahead holds at most
-READ_AHEAD_WAIT_S = 0.1  # how soon a reading thread with a full queue sees that the import stopped
 # A weekly file of a few dozen accounts holds a few hundred statements; each statement of the
 # document is remembered until the import ends.
 STATEMENTS_PER_DOCUMENT_MAX = 1000
@@ -154,7 +149,6 @@ _RF_TEXT = re.compile(r"(?<![A-Za-z0-9])RF[0-9]{2}[A-Za-z0-9]{1,21}(?![A-Za-z0-9
 # The few NIPs a document's remittances name, each checked once (hub.ids.nip_valid is pure).
 _nip_valid = functools.lru_cache(maxsize=NIPS_REMEMBERED_MAX)(nip_valid)
 
-_Item = TypeVar("_Item")
 Progress = Callable[[int], None]
 # Settlement's matcher for the hub's own transfers: (session, BankStatement.id) -> None; runs
 # inside the import's transaction after booking, and may move UNMATCHED entries on.
@@ -397,6 +391,7 @@ class StatementService:
             self.db.transaction() as session,
             self._lookups(session) as lookups,
             answers_later(session.connection()),
+            ExitStack() as stack,  # a reader stopped early (a refusal) stops at once, not when collected
         ):
             stream = _Tap(raw, progress)
             ledger = Ledger(session, self.clock)
@@ -408,9 +403,9 @@ class StatementService:
             skipped: list[SkippedStatement] = []
             booking: _Booking | None = None
             keys: set[str] = set()  # of the parts booked or waiting, in every statement of the document
-            items = self.reader.read(stream.binary)
-            # SQLite: a parsing thread beside the booking costs more in the GIL than it saves (BENCHMARKS.md, run 7)
-            for item in items if self.db.is_sqlite else _read_ahead(items):
+            # a large document is parsed in a process of its own meanwhile (hub.adapters.camt_process)
+            items = stack.enter_context(closing(self.reader.read(stream.binary)))
+            for item in items:
                 if isinstance(item, StatementHeader):
                     _close(plan, booking)
                     self._open(plan, item)
@@ -935,54 +930,6 @@ class _Tap(io.RawIOBase):
         while self.read(READ_CHUNK_BYTES):
             pass
         return self.sha256.hexdigest()
-
-
-def _read_ahead(items: Iterator[_Item]) -> Iterator[_Item]:
-    """`items` as they come, read by a thread of their own up to READ_AHEAD_BATCHES_MAX batches
-    of READ_AHEAD_ITEMS ahead: the document's next entries are parsed while the database books
-    the ones before (on PostgreSQL the import otherwise waits idle for the server). Not on
-    SQLite: the two threads contend for the GIL, and 100,000 entries took 15-17 s with the
-    thread against 11-15 s without. An error of the reader is raised here, in the order
-    it came; when the import stops first (a refusal), the thread stops at its next batch and
-    closes the reader."""
-    batches: queue.Queue[list[_Item] | BaseException | None] = queue.Queue(maxsize=READ_AHEAD_BATCHES_MAX)
-    stopped = threading.Event()
-
-    def handed(batch: list[_Item] | BaseException | None) -> bool:
-        while not stopped.is_set():
-            with suppress(queue.Full):
-                batches.put(batch, timeout=READ_AHEAD_WAIT_S)
-                return True
-        return False
-
-    def read() -> None:
-        batch: list[_Item] = []
-        try:
-            for item in items:
-                batch.append(item)
-                if len(batch) == READ_AHEAD_ITEMS:
-                    if not handed(batch):
-                        return
-                    batch = []
-            if handed(batch):
-                handed(None)  # the document ends
-        except BaseException as error:  # handed on to the import, which raises it
-            handed(error)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=read, name="statement-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while (batch := batches.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
-            yield from batch
-    finally:
-        stopped.set()
-        reader.join()
 
 
 def _audited(header: StatementHeader, result: StatementResult, digest: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.adapters import camt_process
 from hub.app import Hub
 from tests.support.bank import SAMPLE_ACCOUNT, edit_bank
 from tests.support.camt import DATA
@@ -33,3 +34,19 @@ def sample_hub(configured_hub):
 @pytest.fixture
 def xsd_hub(configured_hub):
     return configured_hub(statement_xsd_dir=str(DATA))
+
+
+@pytest.fixture
+def parsing_children(monkeypatch) -> list[camt_process._Child]:
+    """Every process started to parse a document while the test runs (hub.adapters.camt_process);
+    documents past 1 KiB go to one."""
+    started: list[camt_process._Child] = []
+
+    class Recorded(camt_process._Child):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr(camt_process, "_Child", Recorded)
+    monkeypatch.setattr(camt_process, "APART_BYTES_MIN", 1024)
+    return started

@@ -160,3 +160,29 @@ def test_an_xsd_refusal_is_one_line_on_stderr_without_a_traceback(tmp_path, db_u
         f"hub: InvalidRequest: camt.053 line {line_of(bad.read_bytes(), 'x' * 141)} "
         "Ustrd: does not match the camt.053.001.08 schema: value length cannot be greater than 140"
     ]
+
+
+def test_a_large_statement_is_parsed_apart_and_its_refusal_is_one_line(tmp_path, db_url):
+    """In a real process, a document past hub.adapters.camt_process.APART_BYTES_MIN: parsed by a
+    child process, imported whole; with a bad amount near its end, refused in one line naming
+    the line, and nothing imported."""
+    from hub.adapters.camt_process import APART_BYTES_MIN
+
+    config_dir = config_copy(tmp_path, db_url)
+    hub = [sys.executable, "-c", "from hub.app import main; main()", "--config", str(config_dir)]
+    assert subprocess.run([*hub, "init"], capture_output=True).returncode == 0
+    entries = [Entry(f"{i}.00", remittance=f"przelew {i}", ref=f"R{i}", end_to_end_id=f"E{i}") for i in range(1, 6001)]
+    bad, good = tmp_path / "bad.xml", tmp_path / "good.xml"
+    bad.write_bytes(camt053(ESCROW, [*entries[:-1], Entry("1.001", ref="LAST")]))
+    good.write_bytes(camt053(ESCROW, entries))
+    assert good.stat().st_size > APART_BYTES_MIN
+
+    refused = subprocess.run([*hub, "bank", "import", str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        f"hub: InvalidRequest: camt.053 line {line_of(bad.read_bytes(), '1.001')} Amt: "
+        "'1.001' has a non-zero digit past the grosz; an amount must be exact to the grosz"
+    ]
+    done = subprocess.run([*hub, "bank", "import", "--json", str(good)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["unmatched"] + json.loads(done.stdout)["imported"] == 6000

@@ -1,7 +1,8 @@
 """The chunked import books exactly as the import did before it was made faster (bulk inserts,
-the read-ahead thread, one clock reading a chunk): a document of every kind of entry, booked in
-chunks of 4 so that chunks end between a credit and its reversal, a split and a duplicate,
-must leave the same entries and ledger transfers as before, down to each reference."""
+the document parsed in a process of its own, one clock reading a chunk): a document of every
+kind of entry, booked in chunks of 4 so that chunks end between a credit and its reversal, a
+split and a duplicate, must leave the same entries and ledger transfers as before, down to each
+reference."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from hub.adapters import camt_process
 from hub.bank import statements
 from hub.bank.models import BankEntry, BankStatement
 from hub.companies.models import Company
@@ -675,9 +677,11 @@ ACCOUNTS = [
 ]
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["parsed-here", "parsed-apart"])
 @pytest.mark.parametrize("chunk", [4, statements.BOOKING_CHUNK])
-def test_a_mixed_document_books_as_before_in_chunks_of_any_size(hub, monkeypatch, chunk):
+def test_a_mixed_document_books_as_before_in_chunks_of_any_size(hub, monkeypatch, chunk, apart):
     monkeypatch.setattr(statements, "BOOKING_CHUNK", chunk)
+    monkeypatch.setattr(camt_process, "APART_BYTES_MIN", 1024 if apart else camt_process.APART_BYTES_MIN)
     _companies(hub)
     result = hub.statements.import_document(_mixed(hub), actor=OPERATOR)
     ledger_holds(hub)
@@ -691,14 +695,17 @@ def test_a_mixed_document_books_as_before_in_chunks_of_any_size(hub, monkeypatch
     assert _booked(hub) == (ENTRIES, TRANSFERS, ACCOUNTS)
 
 
-def test_a_refusal_stops_the_thread_that_reads_ahead(hub):
-    """The entry in another currency is refused while the thread has read further: it stops, nothing is kept."""
+def test_a_refusal_stops_the_process_that_parses_ahead(hub, parsing_children):
+    """The entry in another currency is refused while the child has parsed further: it is
+    stopped at once, and nothing is kept."""
     escrow = hub.config.bank.escrow_account
     many = [Entry(f"{i}.00", ref=f"X{i}") for i in range(1, 3000)]
     data = document(Statement(escrow, [Entry("1.00", currency="EUR", ref="X0"), *many]))
     with pytest.raises(StatementError, match="in EUR"):
         hub.statements.import_document(data, actor=OPERATOR)
-    assert not [thread for thread in threading.enumerate() if thread.name == "statement-read-ahead"]
+    [child] = parsing_children
+    assert child.process.returncode is not None  # stopped before the traceback let go of the reader
+    assert not [thread for thread in threading.enumerate() if thread.name == "statement-to-parser"]
     assert _booked(hub)[0] == []
 
 

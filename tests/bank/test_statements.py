@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from hub.access import Actor
+from hub.adapters import camt_process
 from hub.adapters.camt import CamtReader
 from hub.bank.models import ASSIGNED, REVERSAL, REVERSED, REVIEW, SUSPENSE, TOPUP, UNMATCHED, BankEntry, BankStatement
 from hub.bank.statements import StatementService
@@ -255,13 +256,20 @@ def test_a_third_decimal_place_refuses_the_statement_naming_the_line(hub):
     assert snapshot(hub) == (0, 0, 0, ())
 
 
-def test_a_file_import_reports_progress_over_its_one_pass(hub, tmp_path):
+@pytest.mark.parametrize("apart", [False, True], ids=["parsed-here", "parsed-apart"])
+def test_a_file_import_reports_progress_over_its_one_pass(hub, tmp_path, monkeypatch, apart):
+    """Parsed here or in a process of its own (hub.adapters.camt_process), the document is
+    read once, through the import's progress and its hash."""
+    monkeypatch.setattr(camt_process, "APART_BYTES_MIN", 1024 if apart else camt_process.APART_BYTES_MIN)
     path = tmp_path / "statement.xml"
     path.write_bytes(camt053(escrow(hub), [Entry(f"{i}.00", ref=f"R{i}") for i in range(1, 400)]))
     read = []
     result = hub.statements.import_file(path, actor=OPERATOR, progress=read.append)
     assert counts(result) == (0, 0, 399)
     assert len(read) > 2 and sum(read) == hub.statements.passes * path.stat().st_size
+    with hub.db.read() as session:
+        recorded = session.get(BankStatement, result.statement_id).document_sha256
+    assert recorded == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_file_that_changes_after_it_is_read_is_imported_as_it_was_read(hub, tmp_path):
