@@ -25,9 +25,9 @@ import:   StatementService.import_file of the same file on SQLite and/or Postgre
 Peak memory is VmHWM of the measuring process (`peak_mb`) and of the import's parsing process
 (`parser_peak_mb`, sampled every 50 ms): the memory target is for the two together.
 cpu_seconds is the measuring process's own CPU (on a shared machine wall time also counts the
-waits for a core); parser_cpu_seconds the parsing process's; server_cpu_seconds the CPU of PostgreSQL's backends
-for the import's database, the import's two connections (its own and its lookups') among them
-(read from /proc: the server must run on the same machine).
+waits for a core); parser_cpu_seconds the parsing process's; server_cpu_seconds the CPU of
+PostgreSQL's backends for the import's database, the import's two connections (its own and its
+lookups') among them (read from /proc: the server must run on the same machine).
 """
 
 from __future__ import annotations

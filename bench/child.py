@@ -29,9 +29,9 @@ def chosen_backends(backend: str) -> list[str]:
     return list(BACKENDS) if backend == "both" else [backend]
 
 
-def peak_mb() -> float:
-    """VmHWM: the most memory the process has held resident, in MB."""
-    with open("/proc/self/status") as status:
+def peak_mb(pid: int | str = "self") -> float:
+    """VmHWM: the most memory the process (this one by default) has held resident, in MB."""
+    with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
@@ -58,10 +58,8 @@ class ChildrenPeak:
     def _sample(self) -> None:
         while not self._done.wait(self.every_s):
             for pid in _children():
-                with suppress(OSError, StopIteration):
-                    with open(f"/proc/{pid}/status") as status:
-                        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-                    self.mb = max(self.mb, kb / 1024)
+                with suppress(OSError, StopIteration):  # gone meanwhile
+                    self.mb = max(self.mb, peak_mb(pid))
 
 
 def _children() -> set[int]:
