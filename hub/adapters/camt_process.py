@@ -5,7 +5,8 @@ come. In one process the parse and the booking take turns on one core: 100,000 e
 about 3 s to parse and 5 s to book (BENCHMARKS.md, run 33). A thread cannot parse beside the
 booking, since both are Python holding the GIL (on SQLite the thread made the import slower,
 run 7). So a document past its first `APART_BYTES_MIN` bytes is parsed by a child process
-(`python -m hub.adapters.camt_process`), on another core when the machine has one:
+(this module's `main`, in the same Python with the same import path), on another core when the
+machine has one:
 
 - the document's bytes go to the child's stdin, written by a thread of the importing process
   as the import's stream gives them, so that the import's hash and progress see them as before
@@ -27,8 +28,8 @@ with a warning.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
-import os
 import pickle
 import struct
 import subprocess
@@ -37,7 +38,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import suppress
-from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from hub.bank.reader import StatementEntry, StatementHeader
@@ -104,8 +104,13 @@ class _Joined:
         return cast(BinaryIO, self)
 
 
+# The child imports what the importing process imports: its sys.path (the hub installed or a
+# checkout, the same lxml), set before anything else is imported; `-P`: no working folder first.
+_CHILD_CODE = "import sys, json; sys.path[:] = json.loads(sys.argv[1]); from {module} import main; main()"
+
+
 def _child_command() -> list[str]:
-    return [sys.executable, "-m", __name__]
+    return [sys.executable, "-P", "-c", _CHILD_CODE.format(module=__name__), json.dumps(sys.path)]
 
 
 class _Child:
@@ -114,16 +119,10 @@ class _Child:
     def __init__(self) -> None:
         if not sys.executable:  # an embedded interpreter
             raise OSError("no Python interpreter to start (sys.executable is empty)")
-        package_root = str(Path(__file__).resolve().parent.parent.parent)  # where `hub` is, installed or not
-        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         self.errors = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
-                _child_command(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self.errors,
-                env={**os.environ, "PYTHONPATH": path},
+                _child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors
             )
         except BaseException:
             self.errors.close()
@@ -242,7 +241,3 @@ def main() -> None:
     while source.read(WRITE_CHUNK_BYTES):  # what follows the document: the writer finishes its work
         pass
     _send(out, ("end",))
-
-
-if __name__ == "__main__":
-    main()

@@ -140,3 +140,17 @@ def test_a_reader_closed_early_stops_its_child_and_writer(parsing_children):
     [child] = parsing_children
     assert child.process.returncode is not None
     assert not [t for t in threading.enumerate() if t.name == "statement-to-parser"]
+
+
+def test_the_child_imports_what_this_process_imports_whatever_folder_it_runs_in(
+    parsing_children, tmp_path, monkeypatch
+):
+    """Started in a folder holding modules of the names it imports (`json`, `hub`), the child
+    imports this process's, from its sys.path."""
+    (tmp_path / "json.py").write_text("raise SystemExit('the folder json.py was imported')\n")
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "hub" / "__init__.py").write_text("raise SystemExit('the folder hub was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    data = _two_statements()
+    assert list(CamtReader().read(io.BytesIO(data))) == list(read_statement(io.BytesIO(data)))
+    assert parsing_children[0].process.returncode == 0
