@@ -31,6 +31,7 @@ import fcntl
 import json
 import logging
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -222,8 +223,14 @@ def _send(out: IO[bytes], message: tuple) -> None:
 
 def main() -> None:
     """The child: the document on stdin, its items and then ("end",), or ("refused", problem,
-    element, line), on stdout."""
+    element, line), on stdout. Its lifetime is its parent's: SIGTERM and SIGINT, which reach
+    every process of a service stopped by systemd or of a terminal's Ctrl-C, are ignored (a
+    worker finishing its requests finishes its import); the parent kills it when it stops
+    reading, and it ends at a closed pipe when the parent is gone."""
     from hub.adapters.camt import read_statement
+
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_IGN)
 
     source, out = sys.stdin.buffer, sys.stdout.buffer
     batch: list[_Item] = []

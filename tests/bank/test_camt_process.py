@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import signal
 import sys
 import threading
 
@@ -154,3 +155,16 @@ def test_the_child_imports_what_this_process_imports_whatever_folder_it_runs_in(
     data = _two_statements()
     assert list(CamtReader().read(io.BytesIO(data))) == list(read_statement(io.BytesIO(data)))
     assert parsing_children[0].process.returncode == 0
+
+
+def test_a_stop_signal_to_the_child_leaves_the_import_to_finish(parsing_children):
+    """systemd stopping the service, or Ctrl-C, signals every process of it: the parent decides
+    whether the import goes on (a gunicorn worker finishes its requests), not the child."""
+    data = _two_statements()
+    items = CamtReader().read(io.BytesIO(data))
+    first = next(items)
+    [child] = parsing_children
+    child.process.send_signal(signal.SIGTERM)
+    child.process.send_signal(signal.SIGINT)
+    assert [first, *items] == list(read_statement(io.BytesIO(data)))
+    assert child.process.returncode == 0
