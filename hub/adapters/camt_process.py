@@ -60,9 +60,9 @@ _Item = StatementHeader | StatementEntry
 
 
 def read_large(stream: BinaryIO, read_here: Callable[[BinaryIO], Iterator[_Item]]) -> Generator[_Item, None, None]:
-    """The items of the document in `stream` (see module docstring): `read_here(stream)`, the
-    reader, parses a document under APART_BYTES_MIN in this process; a larger one is parsed
-    by the same reader in a child process."""
+    """The items of the document in `stream` (see module docstring): a document under
+    APART_BYTES_MIN parsed in this process by `read_here`, hub.adapters.camt.read_statement
+    (handed in: that module imports this one); a larger one by the same function in a child."""
     head = _read_up_to(stream, APART_BYTES_MIN)
     if len(head) < APART_BYTES_MIN:
         yield from read_here(_Joined(head, None).binary)
