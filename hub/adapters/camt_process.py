@@ -28,6 +28,7 @@ with a warning.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import logging
 import pickle
@@ -65,7 +66,7 @@ def read_large(stream: BinaryIO, read_here: Callable[[BinaryIO], Iterator[_Item]
     (handed in: that module imports this one); a larger one by the same function in a child."""
     head = _read_up_to(stream, APART_BYTES_MIN)
     if len(head) < APART_BYTES_MIN:
-        yield from read_here(_Joined(head, None).binary)
+        yield from read_here(io.BytesIO(head))
         return
     try:
         child = _Child()
@@ -87,9 +88,9 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
 
 
 class _Joined:
-    """`head`, then the rest of `stream` (if any), as a file the reader reads."""
+    """`head`, then the rest of `stream`, as a file the reader reads."""
 
-    def __init__(self, head: bytes, stream: BinaryIO | None) -> None:
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
         self.head, self.at, self.stream = head, 0, stream
 
     def read(self, size: int = -1) -> bytes:
@@ -97,7 +98,7 @@ class _Joined:
             end = len(self.head) if size < 0 else self.at + size
             part, self.at = self.head[self.at : end], min(end, len(self.head))
             return part
-        return b"" if self.stream is None else self.stream.read(size)
+        return self.stream.read(size)
 
     @property
     def binary(self) -> BinaryIO:
