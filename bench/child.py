@@ -39,13 +39,16 @@ class ChildrenPeak:
     """The most memory any child of this process held resident (VmHWM), in MB, sampled every
     `every_s` while the block runs (the statement import's parsing process,
     hub.adapters.camt_process). Not getrusage's RUSAGE_CHILDREN: a child's ru_maxrss counts
-    the parent's memory it was forked from before it ran its own program."""
+    the parent's memory it was forked from before it ran its own program. For the same reason a
+    child is sampled only once it runs its own program: between the fork and the exec its VmHWM
+    is this process's (sampled there, an import's 128 MB was once reported as the parser's)."""
 
     def __init__(self, every_s: float = 0.05) -> None:
         self.every_s = every_s
         self.mb = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._own_command = Path("/proc/self/cmdline").read_bytes()
 
     def __enter__(self) -> ChildrenPeak:
         self._thread.start()
@@ -59,7 +62,9 @@ class ChildrenPeak:
         while not self._done.wait(self.every_s):
             for pid in _children():
                 with suppress(OSError, StopIteration):  # gone meanwhile
-                    self.mb = max(self.mb, peak_mb(pid))
+                    # its command first: once it is not ours, the exec is done, and VmHWM is the child's own
+                    if Path(f"/proc/{pid}/cmdline").read_bytes() != self._own_command:
+                        self.mb = max(self.mb, peak_mb(pid))
 
 
 def _children() -> set[int]:
