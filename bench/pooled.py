@@ -46,9 +46,11 @@ TARGETS = (
 )
 
 
+DATABASES = {"hub_sqlite": "SQLite", "hub_postgresql": "PostgreSQL"}  # a hub's key -> its database's name
+
+
 def label(target: Target) -> str:
-    database = target.hub.removeprefix("hub_").replace("sqlite", "SQLite").replace("postgresql", "PostgreSQL")
-    return f"{database} {target.operation}"
+    return f"{DATABASES[target.hub]} {target.operation}"
 
 
 def run_verdicts(result: dict) -> dict[str, dict]:
