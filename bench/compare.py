@@ -3,7 +3,9 @@
 at once, and wrk's load (bench/soap.py's `load`) sent to one, then the other, round after
 round, in the order A B, B A, A B, ... On this shared 2-core host the same server drifts by
 ±25% from one minute to the next, more than most changes; rounds seconds apart see the
-same drift, so the medians and the round-by-round pairs compare.
+same drift, so the medians and the round-by-round pairs compare. Not every drift is shared:
+on some hosts two servers of the same tree differ by up to 17% for a whole run (BENCHMARKS.md,
+run 37), so before trusting a small difference, compare two exports of one commit a few times.
 
     .venv/bin/python bench/compare.py --backend sqlite --operation verify /tmp/before .
     git archive <commit> | tar -x -C /tmp/before && ln -s "$PWD/.venv" /tmp/before/.venv
