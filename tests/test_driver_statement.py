@@ -56,6 +56,7 @@ _RENAME_RETURNING = DriverStatement(
     .returning(_THINGS.c.id, _THINGS.c.name)
 )
 _NAMED = DriverStatement(select(_THINGS.c.id).where(_THINGS.c.name == bindparam("name")))
+_ALL = DriverStatement(select(_THINGS.c.id, _THINGS.c.name).order_by(_THINGS.c.id))
 
 
 @pytest.fixture
@@ -115,6 +116,16 @@ def test_update_keys_and_literal_where(things: Database) -> None:
         _RENAME.execute(connection, {"name": "uno"})
         assert _NAMED.execute(connection, {"name": "uno"}) == [(1,)]
         assert _NAMED.execute(connection, {"name": "two"}) == [(2,)]
+
+
+def test_values_are_taken_by_name_in_the_statement_s_order(things: Database) -> None:
+    with things.engine.begin() as connection:
+        _ADD.execute(connection, {"naive": None, "name": "one", "at": None, "id": 1})  # not the columns' order
+        _ADD.execute(connection, {"id": 2, "name": "two", "unused": "x"})  # a key no column has: ignored
+        assert _ALL.execute(connection) == [(1, "one"), (2, "two")]  # a statement of no values
+        assert _NAMED.execute(connection, {"name": "two"}) == [(2,)]  # of one
+        with pytest.raises(KeyError):
+            _NAMED.execute(connection, {})  # a value with no default, left out
 
 
 def test_driver_errors_are_sqlalchemys_and_roll_back(things: Database) -> None:
