@@ -52,8 +52,10 @@ class FeeSchedule(Generic[F]):
     def in_force(self, fee_code: str, on: date) -> F | None:
         """The entry of `fee_code` in force on `on`; None for an unknown code or one whose
         first entry is valid from a later day."""
-        in_force = [f for f in self._versions.get(fee_code, ()) if _valid_on(f, on)]
-        return in_force[-1] if in_force else None
+        for fee in reversed(self._versions.get(fee_code, ())):  # the latest first: every exchange asks
+            if fee.valid_from is None or fee.valid_from <= on:
+                return fee
+        return None
 
     def fee(self, fee_code: str, on: date) -> F:
         """`in_force`, for a code a request names: an unknown code or one with no amount
@@ -74,15 +76,15 @@ class FeeSchedule(Generic[F]):
 
     def amount_in_force_grosze(self, fee_codes: Iterable[str], on: date) -> int | None:
         """`amount_grosze`, or None when one of the fees is unknown or not in force on `on`."""
-        fees = [self.in_force(code, on) for code in fee_codes]
-        return None if any(f is None for f in fees) else sum(f.amount_grosze for f in fees if f)
+        total = 0
+        for code in fee_codes:
+            if (fee := self.in_force(code, on)) is None:
+                return None
+            total += fee.amount_grosze
+        return total
 
     def payable(self, on: date) -> list[F]:
         """Every fee with an amount above zero on `on`, one entry per code, in the order of
         the codes' first entries in fees.toml: what a cash desk can take that day."""
         fees = (self.in_force(code, on) for code in self._versions)
         return [f for f in fees if f is not None and f.amount_grosze > 0]
-
-
-def _valid_on(fee: FeeEntry, on: date) -> bool:
-    return fee.valid_from is None or fee.valid_from <= on

@@ -22,6 +22,10 @@ from contextvars import ContextVar
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _N = len(ALPHABET)  # 32
+_SYMBOLS = frozenset(ALPHABET)
+# What each symbol adds to the Luhn mod 32 sum when doubled: twice its value, its two
+# base-32 digits added (`addend // 32 + addend % 32`).
+_DOUBLED = {c: 2 * v // _N + 2 * v % _N for c, v in _VALUE.items()}
 _FORGIVE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _UNCAUGHT_PAIRS = ("0Z", "Z0")
 
@@ -33,13 +37,9 @@ class MalformedId(ValueError):
 
 
 def _luhn_check_symbol(payload: str) -> str:
-    """The symbol that makes `payload + symbol` pass Luhn mod 32."""
-    total = 0
-    factor = 2  # the rightmost payload symbol is doubled, as in Luhn mod N
-    for ch in reversed(payload):
-        addend = factor * _VALUE[ch]
-        total += addend // _N + addend % _N
-        factor = 1 if factor == 2 else 2
+    """The symbol that makes `payload + symbol` pass Luhn mod 32: from the right, every
+    other payload symbol is doubled, the rightmost first, as in Luhn mod N."""
+    total = sum(map(_DOUBLED.__getitem__, payload[::-2])) + sum(map(_VALUE.__getitem__, payload[-2::-2]))
     return ALPHABET[(_N - total % _N) % _N]
 
 
@@ -92,8 +92,8 @@ def normalize_coupon_id(text: str) -> str:
     symbols = "".join(text.split()).replace("-", "").upper().translate(_FORGIVE)
     if len(symbols) != COUPON_ID_SYMBOLS:
         raise MalformedId(f"a coupon id has {COUPON_ID_SYMBOLS} symbols, this has {len(symbols)}")
-    bad = sorted({c for c in symbols if c not in _VALUE})
-    if bad:
+    if not _SYMBOLS.issuperset(symbols):
+        bad = sorted(set(symbols) - _SYMBOLS)
         raise MalformedId(f"a coupon id has no symbol {''.join(bad)!r}")
     if not _luhn_valid(symbols):
         raise MalformedId("the check symbol does not match: a symbol is mistyped")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.ids import (
     ALPHABET,
@@ -53,6 +55,26 @@ def test_the_one_pair_luhn_mod_32_misses_is_never_issued():
     for _ in range(3000):
         cid = new_coupon_id()
         assert "0Z" not in cid and "Z0" not in cid
+
+
+def _luhn_mod_32_check_symbol(payload: str) -> str:
+    """Luhn mod N as it is written out: from the right, every other value doubled (the
+    rightmost first), its base-N digits added."""
+    total, factor = 0, 2
+    for symbol in reversed(payload):
+        addend = factor * ALPHABET.index(symbol)
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return ALPHABET[-total % 32]
+
+
+@given(st.text(alphabet=ALPHABET, min_size=15, max_size=15), st.sampled_from(ALPHABET))
+def test_the_check_symbol_is_luhn_mod_32s_and_no_other(payload: str, check: str) -> None:
+    right = _luhn_mod_32_check_symbol(payload)
+    assert normalize_coupon_id(payload + right) == payload + right
+    if check != right:
+        with pytest.raises(MalformedId, match="check symbol"):
+            normalize_coupon_id(payload + check)
 
 
 def test_input_is_forgiving_and_output_canonical():

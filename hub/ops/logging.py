@@ -56,6 +56,7 @@ _COUPON_ID = re.compile(r"(?<![\w-])(?:[0-9A-Za-z]{4}-?){3}([0-9A-Za-z]{4})(?![\
 
 _PRIVATE_KEY_END = "PRIVATE KEY-----"  # in every text _PRIVATE_KEY matches
 COUPON_SYMBOLS = 16  # in every text _COUPON_ID matches, dashes aside
+_SECRET_CHARS_MIN = min(COUPON_SYMBOLS, len(_PRIVATE_KEY_END))  # in any text either is in
 _NEVER_SECRET = frozenset(("time", "level", "logger", "request_id"))
 _ABSENT = object()
 
@@ -111,12 +112,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         for name, value in line.items():
-            if isinstance(value, str) and name not in _NEVER_SECRET:
+            # shorter text holds neither a coupon id nor `_PRIVATE_KEY_END`: most fields are short
+            if isinstance(value, str) and len(value) >= _SECRET_CHARS_MIN and name not in _NEVER_SECRET:
                 if _PRIVATE_KEY_END in value:  # what _PRIVATE_KEY needs, looked for first: most lines have none
                     value = _PRIVATE_KEY.sub("[private key redacted]", value)
-                if masked and len(value) >= COUPON_SYMBOLS:  # shorter text holds no coupon id
-                    value = mask_coupon_ids(value)
-                line[name] = value
+                line[name] = mask_coupon_ids(value) if masked else value
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
@@ -139,6 +139,11 @@ class _StderrHandler(logging.StreamHandler):
 def configure_logging(level: str | int = "INFO") -> logging.Handler:
     """JSON lines on stderr for the root logger; idempotent (replaces the handler
     an earlier call installed, keeps any other)."""
+    # A line carries the fields above and nothing else a record could: so no record looks up
+    # its caller's file and line, its thread's name or its process's (logging's own switches,
+    # its HOWTO's "Optimization"; a third of what logging did for a request's line).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, _StderrHandler):

@@ -87,9 +87,19 @@ MESSAGE_LOG_FAILURES = Counter(
 )
 
 
+# Each (service, operation, fault)'s two series, as `labels()` gives them: found here in one
+# lookup, where `labels()` builds and checks its key under a lock, twice a request.
+_REQUEST_SERIES: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(service: str, operation: str, fault: str, duration_s: float) -> None:
-    REQUESTS.labels(service, operation, fault).inc()
-    LATENCY.labels(service, operation).observe(duration_s)
+    key = (service, operation, fault)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        series = _REQUEST_SERIES[key] = (REQUESTS.labels(service, operation, fault), LATENCY.labels(service, operation))
+    requests, latency = series
+    requests.inc()
+    latency.observe(duration_s)
 
 
 def signature_refused(reason: str) -> None:

@@ -329,7 +329,7 @@ class SoapEndpoint:
 
     def _serve(self, environ: dict, start_response: Callable):
         exchange = _Exchange(str(uuid.uuid4()), self.clock(), time.perf_counter())
-        with request_fields(request_id=exchange.log_id, service=self.service):
+        with request_fields(request_id=exchange.log_id, service=self.service) as fields:
             unread = self._receive(environ, exchange)  # before the exchange: it may take its turn (Database.exchange)
             with self.message_log.db.exchange() as exchange.database:
                 answer = self._prepared(self._answer(environ, exchange, unread))
@@ -346,7 +346,7 @@ class SoapEndpoint:
             body = answer.sealed()
             fault = _fault_label(answer.envelope)
             status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
-            self._account(exchange, fault, status, environ)
+            self._account(exchange, fault, status, environ, fields)
         start_response(
             status,
             [
@@ -538,26 +538,28 @@ class SoapEndpoint:
         except Exception:  # noqa: BLE001
             log.exception("the replay cache could not forget expired signatures; trying again later")
 
-    def _account(self, exchange: _Exchange, fault: str, status: str, environ: dict) -> None:
+    def _account(self, exchange: _Exchange, fault: str, status: str, environ: dict, fields: dict) -> None:
         """Metrics, and the request's one log line: gunicorn adds no access line for it
-        (`LOGGED_BY_HUB`), so this one carries the HTTP status and the caller's address too."""
+        (`LOGGED_BY_HUB`), so this one carries the HTTP status and the caller's address too.
+        Its fields join the request's (`fields`, `request_fields`), which every line logged
+        from here on carries."""
         duration_s = time.perf_counter() - exchange.started
         metrics.observe_request(self.service, exchange.operation, fault, duration_s)
         outcome = "ok" if fault == metrics.NO_FAULT else fault
-        fields = {
-            "operation": exchange.operation,
-            "client": exchange.client_id,
-            "outcome": outcome,
-            "duration_ms": round(duration_s * 1000, 1),
-            "coupon": exchange.coupon,
-            "path": environ.get("PATH_INFO"),
-            "status": int(status[:3]),
-            "remote": environ.get("REMOTE_ADDR"),
-        }
-        log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome, extra=fields)
+        fields.update(
+            operation=exchange.operation,
+            client=exchange.client_id,
+            outcome=outcome,
+            duration_ms=round(duration_s * 1000, 1),
+            coupon=exchange.coupon,
+            path=environ.get("PATH_INFO"),
+            status=int(status[:3]),
+            remote=environ.get("REMOTE_ADDR"),
+        )
+        log.info("%s %s from %s: %s", self.service, exchange.operation, exchange.client_id, outcome)
         environ[LOGGED_BY_HUB] = True
         if exchange.coupon:
-            log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon, extra=fields)
+            log.debug("request %s named coupon %s", exchange.log_id, exchange.coupon)
 
     def _operation_of(self, envelope: etree._Element) -> str:
         """The operation the Body names, if the contract has it; else "unknown" (metrics
