@@ -2,8 +2,10 @@
 called in-process (as bench/soap_cpu.py calls it) for one operation, beside the bare signed
 service (bench/signed_baseline_app.py) for VerifyCoupon; per request, the same count for the
 same code on any machine, however busy, where a timed difference below ~10% drowns in the
-host's drift (BENCHMARKS.md, run 37). What it cannot see: the kernel's work (the WAL's writes,
-the switches between threads), waits, and how fast each instruction runs on the host.
+host's drift (BENCHMARKS.md, run 37). Within ~1%: the reads' group commit and the log's seals
+run when their time comes, in threads of their own (counted too). What it cannot see: the
+kernel's work (the WAL's writes, the switches between threads), waits, and how fast each
+instruction runs on the host.
 
     .venv/bin/python bench/soap_counts.py                            # bytecodes, SQLite VerifyCoupon
     .venv/bin/python bench/soap_counts.py --operation redeem --top 40
