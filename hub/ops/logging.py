@@ -141,7 +141,7 @@ def configure_logging(level: str | int = "INFO") -> logging.Handler:
     an earlier call installed, keeps any other)."""
     # A line carries the fields above and nothing else a record could: so no record looks up
     # its caller's file and line, its thread's name or its process's (logging's own switches,
-    # its HOWTO's "Optimization"; a third of what logging did for a request's line).
+    # its HOWTO's "Optimization"; ~200 of the ~1,750 bytecodes logging ran for a request's line).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
     root = logging.getLogger()
