@@ -40,13 +40,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lxml import etree  # noqa: E402
-
-from bench.soap import envelope  # noqa: E402
-from bench.soap_cpu import cpu_ms, served_in_process  # noqa: E402
+from bench.soap_cpu import bare_signed_requests, cpu_ms, served_in_process  # noqa: E402
 from hub import ns  # noqa: E402
-from hub.signing.keys import SigningIdentity  # noqa: E402
-from hub.signing.sign import sign_envelope  # noqa: E402
 
 ACTIONS = {"verify": "VerifyCoupon", "redeem": "RedeemCoupon"}
 
@@ -106,15 +101,7 @@ def run_loop(side: str, backend: str, operation: str, n: int, warmup: int, count
     if side == "bare":
         from bench.signed_baseline_app import app
 
-        identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
-        bodies = [
-            etree.tostring(
-                sign_envelope(
-                    envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}), identity, ttl_s=3600
-                )
-            )
-            for i in range(n + warmup)
-        ]
+        bodies = bare_signed_requests(n + warmup)
         cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
         with counted():
             cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])

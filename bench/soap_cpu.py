@@ -151,17 +151,22 @@ def baseline(n: int, warmup: int) -> dict:
     return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
 
 
+def bare_signed_requests(count: int) -> list[bytes]:
+    """`count` VerifyCoupon requests for bench/signed_baseline_app.py, signed as Pojazd of office 1465."""
+    identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
+    return [
+        etree.tostring(
+            sign_envelope(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}), identity, ttl_s=3600)
+        )
+        for i in range(count)
+    ]
+
+
 def signed_baseline(n: int, warmup: int) -> dict:
     """bench/signed_baseline_app.py in-process: strict verification, spyne, RSA-2048 signing."""
     from bench.signed_baseline_app import app
 
-    identity = SigningIdentity.load(REPO / "config/keys/pojazd-1465.key", REPO / "config/keys/pojazd-1465.crt")
-    bodies = [
-        etree.tostring(
-            sign_envelope(envelope("VerifyCoupon", {"CouponId": f"C{i}", "OfficeCode": "1465"}), identity, ttl_s=3600)
-        )
-        for i in range(n + warmup)
-    ]
+    bodies = bare_signed_requests(n + warmup)
     cpu_ms(app, "/", "VerifyCoupon", bodies[:warmup])
     return cpu_ms(app, "/", "VerifyCoupon", bodies[warmup:])
 
