@@ -9,10 +9,12 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.app import cli
 from hub.ids import format_coupon_id, new_coupon_id, normalize_coupon_id
-from hub.ops.logging import JsonFormatter, configure_logging, mask_coupon_ids, request_fields
+from hub.ops.logging import EXTRA_FIELDS, JsonFormatter, configure_logging, mask_coupon_ids, request_fields
 from hub.signing.keys import SigningIdentity
 from tests.support.factories import config_copy
 from tests.support.served import ServedHub
@@ -118,6 +120,48 @@ def test_private_keys_and_unlisted_fields_never_reach_a_line():
     line = json.loads(formatter.format(record))
     assert line["message"] == "loaded [private key redacted]"
     assert "hunter2" not in json.dumps(line)
+
+
+_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END RSA PRIVATE KEY-----"
+_COUPON = "AB12-CD34-EF56-GH78"
+# A field's value: none, a number, or text that may hold a coupon id (any spelling) or a key
+_VALUE = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(
+        st.sampled_from((_COUPON, _COUPON.lower(), _COUPON.replace("-", ""), _PEM, "OperationalError", "-", " ", "x")),
+        max_size=4,
+    ).map(" ".join),
+    st.text(max_size=20),
+)
+_FIELDS = st.dictionaries(st.sampled_from(EXTRA_FIELDS), _VALUE, max_size=len(EXTRA_FIELDS))
+
+
+_LEVELS = st.sampled_from((logging.DEBUG, logging.INFO, logging.ERROR))
+
+
+@given(request=_FIELDS, extra=_FIELDS, level=_LEVELS, message=_VALUE)
+def test_a_line_holds_the_fields_set_in_order_the_record_s_own_first_and_no_secret(request, extra, level, message):
+    """Each field once, in EXTRA_FIELDS' order, the record's extra over the request's, none
+    that is None; at INFO and above every coupon id masked, and never a private key."""
+    record = logging.LogRecord("hub.test", level, __file__, 1, "%s", (message,), None)
+    record.__dict__.update(extra)
+    with request_fields(**request):
+        line = json.loads(JsonFormatter().format(record))
+    chosen = {name: extra[name] if name in extra else request.get(name) for name in EXTRA_FIELDS}
+    assert list(line) == ["time", "level", "logger", "message"] + [n for n, v in chosen.items() if v is not None]
+    for name, value in chosen.items():
+        if isinstance(value, str) and name != "request_id":  # the hub's own log id, never a secret
+            value = value.replace(_PEM, "[private key redacted]")
+            assert line[name] == (mask_coupon_ids(value) if level >= logging.INFO else value)
+        elif value is not None:
+            assert line[name] == value
+    line.pop("request_id", None)
+    text = json.dumps(line)
+    assert "PRIVATE KEY" not in text
+    if level >= logging.INFO:
+        assert _COUPON not in text and _COUPON.replace("-", "") not in text.upper()
 
 
 def test_request_fields_reach_lines_logged_deeper_down(log_lines):
