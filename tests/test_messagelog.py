@@ -171,6 +171,16 @@ def test_a_connection_lost_between_the_records_of_one_append_leaves_neither(pg_d
     assert (log.verify().ok, log.verify().records) == (True, 3)
 
 
+def test_a_record_s_hash_is_the_one_earlier_versions_wrote():
+    """The bytes a record's hash covers never change: a log written by an earlier version
+    still verifies (this digest was computed by the code of `b0b8b33`)."""
+    at = datetime(2026, 3, 10, 9, 30, 0, 123000, tzinfo=UTC)
+    log_id = "6f1c2a9e-1b2c-4d5e-8f90-1234567890ab"
+    assert record_hash("0" * 64, 7, at, REQUEST, "office", "pojazd-1465", log_id, b"<Envelope/>") == (
+        "b653463576fb509ed45626bad67e4b16a512afcf00dbc4a9ce7296b4b3f43d76"
+    )
+
+
 def test_postgresql_hashes_a_record_as_record_hash_does(pg_db):
     """`_APPEND` has the server hash each record: the stored hash is record_hash's, byte for
     byte, also for text outside ASCII and the head as the first append finds it."""

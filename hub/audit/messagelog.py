@@ -124,7 +124,7 @@ def _chain_part(prev_hash: str, seq: int) -> bytes:
 def _content_part(at: datetime, direction: str, service: str, client_id: str, log_id: str, payload: bytes) -> bytes:
     """What a record's hash covers of the record itself, each part ended by a unit separator."""
     parts = (at.isoformat(), direction, service, client_id, log_id, hashlib.sha256(payload).hexdigest())
-    return "".join(f"{part}\x1f" for part in parts).encode()
+    return ("\x1f".join(parts) + "\x1f").encode()
 
 
 # PostgreSQL: the hash of the record after `{prev}` (a row with its seq and hash, the head's or
