@@ -101,6 +101,35 @@ def test_depth_limit_is_exact():
     assert refused(b"<a>" * 65 + b"</a>" * 65).reason == "depth"
 
 
+# A tree's shape: an element is the list of its children; text, comments and processing
+# instructions between them count for no level.
+_SHAPES = st.recursive(st.just([]), lambda children: st.lists(children, max_size=4), max_leaves=30)
+_BETWEEN = st.sampled_from((b"", b"text", b"<!-- note -->", b"<?pi x?>", b"&amp;"))
+
+
+def _depth(shape: list) -> int:
+    return 1 + max((_depth(child) for child in shape), default=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shape=_SHAPES, depth_max=st.integers(1, 8), between=_BETWEEN)
+def test_depth_is_refused_exactly_wherever_the_deepest_element_is(shape, depth_max, between):
+    def xml(element: list) -> bytes:
+        return b"<e>" + between + b"".join(xml(child) + between for child in element) + b"</e>"
+
+    data = b"<?xml version='1.0'?>" + between.replace(b"text", b"").replace(b"&amp;", b"") + xml(shape)
+    if _depth(shape) > depth_max:
+        assert refused(data, depth_max=depth_max).reason == "depth"
+    else:
+        assert parse_xml(data, bytes_max=100_000, depth_max=depth_max).tag == "e"
+
+
+def test_a_deep_branch_after_a_shallow_one_is_refused():
+    shallow, deep = b"<a/>" * 50, b"<a>" * 64 + b"</a>" * 64
+    assert refused(b"<r>" + shallow + deep + shallow + b"</r>").reason == "depth"
+    parse_xml(b"<r>" + shallow + b"<a>" * 63 + b"</a>" * 63 + shallow + b"</r>", **LIMITS)
+
+
 def test_non_xml_is_refused_with_line_number():
     error = refused(b"hello, world")
     assert error.reason == "malformed"
