@@ -120,10 +120,16 @@ def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
     """Entities and depth, each in one walk libxml2 makes in C (no recursion, so no Python
     stack limit; a request's ~16 µs in a Python walk over its elements is ~3 µs, and a hostile
     megabyte's ~100 ms ~10 ms)."""
-    if _deeper_than(depth_max)(root):
+    if _deeper_than(min(depth_max, _PARSER_DEPTH_MAX))(root):
         raise _too_deep(depth_max)
     for entity in root.iter(etree.Entity):
         raise XmlRefused(f"The document uses the entity {entity.text}; entities are refused.", "entity")
+
+
+# libxml2 parses no document deeper than this without `huge_tree` (`_parse` reports it as the
+# depth limit): a limit above it checks nothing more, and an XPath of thousands of steps would
+# exceed libxml2's recursion limit (any `xml_depth_max` is a valid setting).
+_PARSER_DEPTH_MAX = 256
 
 
 @functools.cache

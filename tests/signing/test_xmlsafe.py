@@ -130,6 +130,14 @@ def test_a_deep_branch_after_a_shallow_one_is_refused():
     parse_xml(b"<r>" + shallow + b"<a>" * 63 + b"</a>" * 63 + shallow + b"</r>", **LIMITS)
 
 
+@pytest.mark.parametrize("depth_max", [256, 5_000, 10**9])
+def test_a_limit_beyond_the_parser_s_holds_as_far_as_the_parser_goes(depth_max):
+    """libxml2 parses 256 levels and no more; a configured limit above that is still a valid
+    setting: documents up to 256 levels parse, deeper ones are refused as too deep."""
+    parse_xml(b"<a>" * 256 + b"</a>" * 256, bytes_max=100_000, depth_max=depth_max)
+    assert refused(b"<a>" * 257 + b"</a>" * 257, depth_max=depth_max).reason == "depth"
+
+
 def test_non_xml_is_refused_with_line_number():
     error = refused(b"hello, world")
     assert error.reason == "malformed"
