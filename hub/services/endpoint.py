@@ -10,7 +10,8 @@
     -> spyne service (sees only the verified payload) -> response or fault
     -> signed by the hub but for its SignatureValue -> answer into the message log
        (a read's on SQLite once its turn is over, after its request's record: see below)
-    -> the SignatureValue (the key's work, with nothing held in the database) -> metrics, one log line
+    -> the SignatureValue (the key's work, with nothing held in the database; a read's on
+       SQLite before its request's record is asked for) -> metrics, one log line
 
 The database sees at most two transactions on one connection (hub.db.database.Exchange);
 on SQLite a request's record is written in a batch with other exchanges' (see below).
@@ -151,7 +152,8 @@ class _Answer:
     """An answer or fault signed but for its SignatureValue (hub.signing.sign.prepare_signature),
     and its bytes so: what the message log records. The record commits with the work the
     answer reports, and the key's work (RSA: 0.3 ms, two thirds of signing) waits until then:
-    on SQLite it held every process's writers (BENCHMARKS.md, run 19). The SignedInfo
+    on SQLite it held every process's writers (BENCHMARKS.md, run 19). A read's on SQLite,
+    whose work is a read, comes before its request's record is asked for (`_serve`). The SignedInfo
     recorded names everything the signature covers, so the SignatureValue adds nothing the
     record lacks. `sealed()`: the answer's bytes as sent, the record's with its SignatureValue."""
 
@@ -336,14 +338,20 @@ class SoapEndpoint:
                 if not exchange.record_after_turn:
                     answer = self._log_answer(exchange, answer)
                 self._forget_expired_signatures()
-            # After the exchange, whose turn the process's next exchange takes meanwhile:
-            # a read's record, batched with the records of the exchanges that ran while it waited
-            # for the turn again (MessageLog.send_claimed), and its answer's; the key's work, once
-            # the record and any work it reports are committed (it lets go of the GIL, so that
-            # exchange runs beside it), then the metrics and the log line.
+            # After the exchange, whose turn the process's next exchange takes meanwhile: the
+            # key's work (it lets go of the GIL, so that exchange runs beside it), once any work
+            # the answer reports and the answer's record are committed; then the metrics and the
+            # log line. A read's on SQLite comes first: meanwhile the exchange after it may write
+            # its record with its own (MessageLog.send_claimed), so that it need not wait for the
+            # turn again (BENCHMARKS.md, run 39). Nothing goes out before the record is made:
+            # refused (a replay, a log that cannot be written), the answer is dropped for the fault.
             if exchange.record_after_turn:
+                unlogged, body = answer, answer.sealed()
                 answer = self._log_answer(exchange, self._once_logged(exchange, answer))
-            body = answer.sealed()
+                if answer is not unlogged:
+                    body = answer.sealed()
+            else:
+                body = answer.sealed()
             fault = _fault_label(answer.envelope)
             status = "500 Internal Server Error" if fault != metrics.NO_FAULT else "200 OK"
             self._account(exchange, fault, status, environ, fields)

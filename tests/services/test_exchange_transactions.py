@@ -16,6 +16,7 @@ from collections import Counter
 from contextlib import contextmanager
 
 import pytest
+from lxml import etree
 from sqlalchemy import create_engine, event, func, make_url, select, text
 
 from hub import ns
@@ -351,7 +352,8 @@ def test_the_answer_s_signature_value_is_computed_once_its_record_and_work_are_c
     a redeem's redemption and its answer's record are committed, and the record is the answer
     as it then goes out, but for the SignatureValue's text (BENCHMARKS.md, run 19). Its
     exchange is over by then: on SQLite the process's next exchange takes its turn meanwhile,
-    and runs beside the key's work, which lets go of the GIL (run 20)."""
+    and runs beside the key's work, which lets go of the GIL (run 20). A read's on SQLite comes
+    before its request's record is asked for, and goes out only once it is made (run 39)."""
     hub = quiet_hub.hub
     coupon = issue(hub, 1).coupons[0].coupon_id
     seen = []
@@ -393,6 +395,38 @@ def test_the_answer_s_signature_value_is_computed_once_its_record_and_work_are_c
     value = re.search(rb"<ds:SignatureValue>([^<]+)</ds:SignatureValue>", answer)
     assert value is not None and b"<ds:SignatureValue/>" in recorded
     assert recorded.replace(b"<ds:SignatureValue/>", value.group(0)) == answer
+
+
+def test_a_read_whose_record_is_refused_after_its_answer_was_sealed_gets_the_fault_alone(quiet_hub, monkeypatch):
+    """On SQLite a read's answer is sealed before its request's record is asked for (run 39),
+    so that the next exchange may write the record meanwhile: a replay, found when the
+    record's claim fails, gets the replay fault, and the answer sealed for it never goes out
+    nor into the log."""
+    hub = quiet_hub.hub
+    coupon = issue(hub, 1).coupons[0].coupon_id
+    request = signed_request(quiet_hub.identity("pojazd-1465"), "VerifyCoupon", CouponId=coupon, OfficeCode="1465")
+    assert quiet_hub.post(request)[0] == 200
+    hub.answer_records.flush()  # its answer's record before the replay's
+    sealed = []
+    seal = Unsealed.seal
+
+    def sealing(self):
+        sealed.append(self)
+        return seal(self)
+
+    monkeypatch.setattr(Unsealed, "seal", sealing)
+    status, answer = quiet_hub.post_raw(request)
+    code, text = fault_of(etree.fromstring(answer))
+    assert status == 500 and "replay" in text.lower(), (code, text)
+    assert b"VerifyCouponResponse" not in answer
+    assert len(sealed) == (2 if hub.db.is_sqlite else 1)  # on SQLite the answer's, then the fault's
+    hub.answer_records.flush()
+    with hub.db.read() as session:
+        last = session.scalars(select(MessageRecord).order_by(MessageRecord.seq.desc())).first()
+    assert last.direction == "OUT" and b"VerifyCouponResponse" not in last.payload
+    assert last.payload.replace(b"<ds:SignatureValue/>", b"") in answer.replace(
+        re.search(rb"<ds:SignatureValue>[^<]+</ds:SignatureValue>", answer).group(0), b""
+    )
 
 
 def test_a_read_refused_after_its_request_was_logged_has_its_fault_recorded_with_other_answers(quiet_hub):
