@@ -122,7 +122,8 @@ def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
     megabyte's ~100 ms ~10 ms)."""
     if _deeper_than(min(depth_max, _PARSER_DEPTH_MAX))(root):
         raise _too_deep(depth_max)
-    for entity in root.iter(etree.Entity):
+    entity = next(root.iter(etree.Entity), None)
+    if entity is not None:
         raise XmlRefused(f"The document uses the entity {entity.text}; entities are refused.", "entity")
 
 

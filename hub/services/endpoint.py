@@ -339,12 +339,13 @@ class SoapEndpoint:
                     answer = self._log_answer(exchange, answer)
                 self._forget_expired_signatures()
             # After the exchange, whose turn the process's next exchange takes meanwhile: the
-            # key's work (it lets go of the GIL, so that exchange runs beside it), once any work
-            # the answer reports and the answer's record are committed; then the metrics and the
-            # log line. A read's on SQLite comes first: meanwhile the exchange after it may write
-            # its record with its own (MessageLog.send_claimed), so that it need not wait for the
-            # turn again (BENCHMARKS.md, run 39). Nothing goes out before the record is made:
-            # refused (a replay, a log that cannot be written), the answer is dropped for the fault.
+            # key's work (it lets go of the GIL, so that exchange runs beside it), once the
+            # request's record is made and a state change's work is committed with its answer's
+            # record; then the metrics and the log line. A read's on SQLite comes before its
+            # record is asked for: meanwhile the exchange after it may write the record with its
+            # own (MessageLog.send_claimed), so that it need not wait for the turn again
+            # (BENCHMARKS.md, run 39). Nothing goes out before the record is made: refused (a
+            # replay, a log that cannot be written), the answer is dropped for the fault.
             if exchange.record_after_turn:
                 unlogged, body = answer, answer.sealed()
                 answer = self._log_answer(exchange, self._once_logged(exchange, answer))
