@@ -16,8 +16,8 @@ security code sees it:
 |                    | or an external parameter entity, even with load_dtd=False and       |
 |                    | no_network=True (seen with strace)                                  |
 | entity references  | any `Entity` node left in the tree                                  |
-| too deep           | iterative walk after parsing; libxml2 itself stops at 256 levels    |
-|                    | without huge_tree, reported the same way (so depth_max <= 256)      |
+| too deep           | one XPath after parsing; libxml2 itself stops at 256 levels without |
+|                    | huge_tree, reported the same way (a limit above 256 holds at 256)   |
 | not well-formed    | lxml's syntax error, with its line and column                       |
 """
 
@@ -91,7 +91,7 @@ def _parse(data: bytes, depth_max: int) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         # libxml2 stops by itself at 256 levels without huge_tree: report it as the depth limit.
         if "Excessive depth" in str(exc):
-            raise _too_deep(depth_max) from None
+            raise _too_deep(min(depth_max, _PARSER_DEPTH_MAX)) from None
         # libxml2 may stop inside a DTD first (e.g. "entity amplification" for billion laughs).
         if any(marker in data for marker in _DOCTYPE_MARKERS):
             raise _dtd_refused() from None
@@ -120,11 +120,12 @@ def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
     """Entities and depth, each in one walk libxml2 makes in C (no recursion, so no Python
     stack limit; a request's ~16 µs in a Python walk over its elements is ~3 µs, and a hostile
     megabyte's ~100 ms ~10 ms)."""
-    if _deeper_than(min(depth_max, _PARSER_DEPTH_MAX))(root):
+    depth_max = min(depth_max, _PARSER_DEPTH_MAX)
+    if _deeper_than(depth_max)(root):
         raise _too_deep(depth_max)
     entity = next(root.iter(etree.Entity), None)
     if entity is not None:
-        raise XmlRefused(f"The document uses the entity {entity.text}; entities are refused.", "entity")
+        raise XmlRefused(f"The document refers to the entity {entity.text} (entities are refused).", "entity")
 
 
 # libxml2 parses no document deeper than this without `huge_tree` (`_parse` reports it as the
@@ -142,4 +143,5 @@ def _deeper_than(depth_max: int) -> etree.XPath:
 
 
 def _too_deep(depth_max: int) -> XmlRefused:
+    """`depth_max` the limit that held: the configured one, or libxml2's where that is lower."""
     return XmlRefused(f"The document nests elements deeper than {depth_max} levels.", "depth")

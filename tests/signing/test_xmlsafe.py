@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from hub.errors import ClientError
-from hub.xmlsafe import XmlRefused, parse_xml
+from hub.xmlsafe import XmlRefused, _refuse_entities_and_depth, parse_xml
 from tests.support.signing import envelope, reparse
 
 LIMITS = {"bytes_max": 100_000, "depth_max": 64}
@@ -135,7 +136,20 @@ def test_a_limit_beyond_the_parser_s_holds_as_far_as_the_parser_goes(depth_max):
     """libxml2 parses 256 levels and no more; a configured limit above that is still a valid
     setting: documents up to 256 levels parse, deeper ones are refused as too deep."""
     parse_xml(b"<a>" * 256 + b"</a>" * 256, bytes_max=100_000, depth_max=depth_max)
-    assert refused(b"<a>" * 257 + b"</a>" * 257, depth_max=depth_max).reason == "depth"
+    error = refused(b"<a>" * 257 + b"</a>" * 257, depth_max=depth_max)
+    assert error.reason == "depth"
+    assert error.message == "The document nests elements deeper than 256 levels."  # the limit that held
+
+
+def test_an_entity_left_in_the_tree_is_refused_by_its_reference():
+    """Unreachable through `parse_xml` (a document that declares an entity has a DTD, and an
+    undeclared one is not well-formed), so the last check runs on a tree that has one."""
+    root = etree.fromstring(b"<r><a/></r>")
+    root[0].append(etree.Entity("foo"))
+    with pytest.raises(XmlRefused) as caught:
+        _refuse_entities_and_depth(root, 64)
+    assert caught.value.reason == "entity"
+    assert caught.value.message == "The document refers to the entity &foo; (entities are refused)."
 
 
 def test_non_xml_is_refused_with_line_number():
