@@ -79,6 +79,7 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int) -> etree._Element:
         raise TypeError("parse_xml takes bytes, so that the size limit counts what arrived")
     if len(data) > bytes_max:
         raise XmlRefused(f"The XML document is {len(data)} bytes; the limit is {bytes_max} bytes.", "size")
+    depth_max = min(depth_max, _PARSER_DEPTH_MAX)  # the limit that holds, and the one a refusal names
     root = _parse(data, depth_max)
     _refuse_dtd(root)
     _refuse_entities_and_depth(root, depth_max)
@@ -91,7 +92,7 @@ def _parse(data: bytes, depth_max: int) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         # libxml2 stops by itself at 256 levels without huge_tree: report it as the depth limit.
         if "Excessive depth" in str(exc):
-            raise _too_deep(min(depth_max, _PARSER_DEPTH_MAX)) from None
+            raise _too_deep(depth_max) from None
         # libxml2 may stop inside a DTD first (e.g. "entity amplification" for billion laughs).
         if any(marker in data for marker in _DOCTYPE_MARKERS):
             raise _dtd_refused() from None
@@ -119,8 +120,7 @@ def _dtd_refused() -> XmlRefused:
 def _refuse_entities_and_depth(root: etree._Element, depth_max: int) -> None:
     """Entities and depth, each in one walk libxml2 makes in C (no recursion, so no Python
     stack limit; a request's ~16 µs in a Python walk over its elements is ~3 µs, and a hostile
-    megabyte's ~100 ms ~10 ms)."""
-    depth_max = min(depth_max, _PARSER_DEPTH_MAX)
+    megabyte's ~100 ms ~10 ms). `depth_max` is at most `_PARSER_DEPTH_MAX` (`parse_xml`)."""
     if _deeper_than(depth_max)(root):
         raise _too_deep(depth_max)
     entity = next(root.iter(etree.Entity), None)
@@ -143,5 +143,4 @@ def _deeper_than(depth_max: int) -> etree.XPath:
 
 
 def _too_deep(depth_max: int) -> XmlRefused:
-    """`depth_max` the limit that held: the configured one, or libxml2's where that is lower."""
     return XmlRefused(f"The document nests elements deeper than {depth_max} levels.", "depth")
